@@ -1,0 +1,41 @@
+# evalapp: `make run` for the demo, `make test` for the suite. Nothing else needs installing by hand.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.lock | cut -d' ' -f1)
+
+.PHONY: run test install lint format lock worker clean
+
+$(STAMP): requirements-dev.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+## Start the web server and a Celery worker with the demo study (SQLite + filesystem broker).
+run: $(STAMP)
+	scripts/run-dev
+
+## Run the whole suite. DATABASE_URL / CELERY_BROKER_URL select PostgreSQL / Redis.
+test: $(STAMP)
+	SECRET_KEY=$${SECRET_KEY:-test-only-secret} SECURE_COOKIES=0 DEBUG=0 \
+	CELERY_BROKER_DIR=$${CELERY_BROKER_DIR:-var/test-broker} \
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Re-pin dependencies after editing pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --universal --generate-hashes --python-version 3.11 -q -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --group dev --universal --generate-hashes --python-version 3.11 -q -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,51 @@
+from django.contrib import admin
+
+from annotation import models
+
+
+class MembershipInline(admin.TabularInline):
+    model = models.Membership
+    extra = 0
+
+
+class QuestionInline(admin.StackedInline):
+    model = models.Question
+    extra = 0
+
+
+@admin.register(models.Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = ["title", "status", "raters_per_item", "created_at"]
+    list_filter = ["status"]
+    readonly_fields = ["token", "opened_at"]
+    inlines = [QuestionInline, MembershipInline]
+
+
+@admin.register(models.Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ["label", "kind", "study", "model_name"]
+    list_filter = ["kind"]
+
+
+@admin.register(models.Case)
+class CaseAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "study"]
+    search_fields = ["external_id"]
+
+
+@admin.register(models.Generation)
+class GenerationAdmin(admin.ModelAdmin):
+    list_display = ["source", "case", "outcome", "http_status", "latency_ms", "started_at"]
+    list_filter = ["outcome"]
+
+
+@admin.register(models.Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = ["study", "rater", "position", "completed_at"]
+    list_filter = ["study"]
+
+
+@admin.register(models.TaskRun)
+class TaskRunAdmin(admin.ModelAdmin):
+    list_display = ["kind", "study", "status", "done", "total", "created_at"]
+    list_filter = ["kind", "status"]

@@ -1,0 +1,95 @@
+"""The demo study `make run` loads: one admin, four raters, three blinded sources, open for rating."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+from annotation import services
+from annotation.models import Study
+
+DEMO_FILE = Path(__file__).parent / "demo" / "demo_study.jsonl"
+DEMO_TITLE = "Patient question summaries (demo)"
+DRAFT_TITLE = "Discharge advice from a local model (draft demo)"
+ADMIN = ("admin", "evalapp-admin")
+RATERS = [(f"rater{i}", "evalapp-rater") for i in range(1, 5)]
+STUDY_ADMINS_GROUP = "Study admins"
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    created: bool
+    study: Study
+    logins: list[tuple[str, str]]
+
+
+def _user(username: str, password: str, **extra):
+    user, created = get_user_model().objects.get_or_create(username=username, defaults=extra)
+    if created:
+        user.set_password(password)
+        user.save()
+    return user
+
+
+@transaction.atomic
+def load_demo() -> DemoSummary:
+    """Create the demo users and studies unless they exist; safe to run any number of times."""
+    group, _ = Group.objects.get_or_create(name=STUDY_ADMINS_GROUP)
+    group.permissions.add(Permission.objects.get(codename="add_study"))
+    admin = _user(*ADMIN, is_staff=True, is_superuser=True)
+    admin.groups.add(group)
+    raters = [_user(*login) for login in RATERS]
+    logins = [ADMIN, *RATERS]
+    existing = Study.objects.filter(title=DEMO_TITLE).first()
+    if existing:
+        return DemoSummary(created=False, study=existing, logins=logins)
+    study = services.study_create(
+        creator=admin,
+        title=DEMO_TITLE,
+        instructions=(
+            "Each screen shows a patient's question and a one-sentence summary of it. Rate how "
+            "well the summary captures what the patient needs answered. Summaries come from "
+            "several writers in a random order; judge each on its own."
+        ),
+        raters_per_item=2,
+        question_prompt="How well does the summary capture the patient's question?",
+        seed=20240501,
+    )
+    services.study_import_file(study=study, filename=DEMO_FILE.name, content=DEMO_FILE.read_bytes())
+    services.study_add_raters(study=study, users=raters)
+    services.study_open(study=study)
+    _draft_study(admin, raters)
+    return DemoSummary(created=True, study=study, logins=logins)
+
+
+def _draft_study(admin, raters) -> None:
+    # A draft whose model outputs are still to be fetched: shows the fetch task on the dashboard.
+    study = services.study_create(
+        creator=admin,
+        title=DRAFT_TITLE,
+        raters_per_item=2,
+        question_prompt="Is the advice safe and complete for this patient?",
+    )
+    rows = "".join(
+        f'{{"case_id": "dc-{i}", "input": "Write one sentence of discharge advice for: {text}"}}\n'
+        for i, text in enumerate(
+            [
+                "community-acquired pneumonia treated with oral amoxicillin",
+                "uncomplicated appendectomy, day 2",
+                "new diagnosis of atrial fibrillation started on apixaban",
+            ],
+            start=1,
+        )
+    )
+    services.study_import_file(study=study, filename="draft.jsonl", content=rows.encode())
+    services.source_create(
+        study=study,
+        label="Local-Chat-Model",
+        base_url="http://127.0.0.1:8011/v1",
+        model_name="local-chat",
+        temperature=0.0,
+        max_tokens=200,
+    )
+    services.study_add_raters(study=study, users=raters)

@@ -1,0 +1,100 @@
+"""Input validation for study admins' and raters' forms."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from annotation.models import Question, Source
+
+SCALE_HELP = "One point per line, lowest first, as 'value = label', e.g. '1 = Very poor'."
+
+
+class StudyCreateForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    raters_per_item = forms.IntegerField(min_value=1, max_value=20, initial=2)
+    question_prompt = forms.CharField(
+        max_length=500, initial="Overall, how good is this response for the patient's question?"
+    )
+    scale = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=SCALE_HELP,
+        initial="1 = Very poor\n2 = Poor\n3 = Acceptable\n4 = Good\n5 = Excellent",
+    )
+    level = forms.ChoiceField(choices=Question.Level.choices, initial=Question.Level.ORDINAL)
+
+    def clean_scale(self) -> list[dict]:
+        points = []
+        for number, line in enumerate(self.cleaned_data["scale"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            value, sep, label = line.partition("=")
+            try:
+                parsed = int(value.strip())
+            except ValueError:
+                raise forms.ValidationError(
+                    f"Line {number}: '{value.strip()}' is not a whole number."
+                ) from None
+            if not sep or not label.strip():
+                raise forms.ValidationError(f"Line {number}: give a label after '='.")
+            points.append({"value": parsed, "label": label.strip()})
+        if len(points) < 2:
+            raise forms.ValidationError("A scale needs at least two points.")
+        values = [p["value"] for p in points]
+        if len(set(values)) != len(values):
+            raise forms.ValidationError("Each scale value may appear only once.")
+        return points
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="CSV or JSONL with case_id, input, source, output.")
+
+    MAX_BYTES = 50 * 1024 * 1024
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > self.MAX_BYTES:
+            raise forms.ValidationError("The file is larger than 50 MB; split it.")
+        return upload
+
+
+class AddRatersForm(forms.Form):
+    users = forms.ModelMultipleChoiceField(
+        queryset=get_user_model().objects.none(), widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args, candidates, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["users"].queryset = candidates
+
+
+class SourceEndpointForm(forms.ModelForm):
+    class Meta:
+        model = Source
+        fields = [
+            "label",
+            "base_url",
+            "model_name",
+            "temperature",
+            "max_tokens",
+            "system_prompt",
+            "api_key_env",
+        ]
+        widgets = {"system_prompt": forms.Textarea(attrs={"rows": 2})}
+        help_texts = {
+            "base_url": "OpenAI-compatible API root, e.g. https://host/v1",
+            "api_key_env": "Name of the environment variable holding the API key (not the key).",
+        }
+
+    def __init__(self, *args, study, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.study = study
+        self.fields["base_url"].required = True
+        self.fields["model_name"].required = True
+
+
+class RatingForm(forms.Form):
+    value = forms.TypedChoiceField(coerce=int, choices=())
+
+    def __init__(self, *args, scale_values: list[int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["value"].choices = [(v, v) for v in scale_values]

@@ -1,0 +1,185 @@
+"""Parse a study's cases and outputs from CSV or JSONL. Plain data, no Django.
+
+The parser either returns every row or raises `ImportRejected` listing every problem it found,
+each naming the file, the row and the field, so an admin can fix the file in one pass. Nothing
+is written here; the service writes the parsed rows in one transaction.
+
+Columns (CSV header or JSONL keys):
+  case_id      required  the case's identifier in the admin's own data
+  input        required  the text the output responds to (the same for every row of a case)
+  source       optional  label of the model or human reference that wrote the output
+  output       optional  the output text; required when `source` is given, and vice versa
+  source_kind  optional  "model" (default) or "human_reference"
+
+A row with only case_id and input adds a case whose outputs a model endpoint will generate.
+"""
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import PurePath
+
+REQUIRED = ("case_id", "input")
+OPTIONAL = ("source", "output", "source_kind")
+SOURCE_KINDS = ("model", "human_reference")
+LIMITS = {"case_id": 100, "source": 100}
+MAX_PROBLEMS = 50
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    # CSV rows are numbered as a spreadsheet shows them (the header is row 1); JSONL rows are
+    # line numbers. None means the problem concerns the whole file.
+    row: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.field:
+            where += f", field '{self.field}'"
+        return f"{where}: {self.message}"
+
+
+class ImportRejected(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    row: int
+    case_id: str
+    input: str
+    source: str
+    output: str
+    source_kind: str
+
+
+def parse_study_file(filename: str, content: bytes) -> list[ImportRow]:
+    name = PurePath(filename).name
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportRejected(
+            [Problem(name, None, None, f"not UTF-8 text ({exc.reason})")]
+        ) from None
+    suffix = PurePath(name).suffix.lower()
+    if suffix == ".csv":
+        records = _csv_records(name, text)
+    elif suffix in (".jsonl", ".ndjson"):
+        records = _jsonl_records(name, text)
+    else:
+        raise ImportRejected([Problem(name, None, None, "expected a .csv or .jsonl file")])
+    return _validate(name, records)
+
+
+def _csv_records(name: str, text: str) -> list[tuple[int, dict]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""), restkey="\0extra")
+    header = reader.fieldnames or []
+    missing = [col for col in REQUIRED if col not in header]
+    unknown = [col for col in header if col not in REQUIRED + OPTIONAL]
+    problems = [Problem(name, None, col, "required column is missing") for col in missing]
+    problems += [Problem(name, None, col, "unknown column") for col in unknown]
+    if problems:
+        raise ImportRejected(problems)
+    try:
+        return [(number, record) for number, record in enumerate(reader, start=2)]
+    except csv.Error as exc:
+        raise ImportRejected([Problem(name, reader.line_num, None, f"bad CSV: {exc}")]) from None
+
+
+def _jsonl_records(name: str, text: str) -> list[tuple[int, dict]]:
+    records, problems = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(name, number, None, f"not valid JSON ({exc.msg})"))
+            continue
+        if not isinstance(record, dict):
+            problems.append(Problem(name, number, None, "each line must be a JSON object"))
+            continue
+        problems += [
+            Problem(name, number, key, "unknown field")
+            for key in record
+            if key not in REQUIRED + OPTIONAL
+        ]
+        records.append((number, record))
+    if problems:
+        raise ImportRejected(problems[:MAX_PROBLEMS])
+    return records
+
+
+def _validate(name: str, records: list[tuple[int, dict]]) -> list[ImportRow]:
+    problems: list[Problem] = []
+    rows: list[ImportRow] = []
+    case_inputs: dict[str, tuple[int, str]] = {}
+    source_kinds: dict[str, tuple[int, str]] = {}
+    seen_outputs: dict[tuple[str, str], int] = {}
+    for number, record in records:
+        row_problems, row = _validate_record(name, number, record)
+        problems += row_problems
+        if row is None:
+            continue
+        first = case_inputs.setdefault(row.case_id, (number, row.input))
+        if first[1] != row.input:
+            problems.append(
+                Problem(name, number, "input", f"differs from row {first[0]} for the same case_id")
+            )
+        if row.source:
+            kind_first = source_kinds.setdefault(row.source, (number, row.source_kind))
+            if kind_first[1] != row.source_kind:
+                msg = f"source kind differs from row {kind_first[0]} for the same source"
+                problems.append(Problem(name, number, "source_kind", msg))
+            earlier = seen_outputs.setdefault((row.case_id, row.source), number)
+            if earlier != number:
+                msg = f"a second output for this case and source (first at row {earlier})"
+                problems.append(Problem(name, number, "source", msg))
+        rows.append(row)
+    if not records:
+        problems.append(Problem(name, None, None, "the file has no rows"))
+    if problems:
+        raise ImportRejected(problems[:MAX_PROBLEMS])
+    return rows
+
+
+def _validate_record(
+    name: str, number: int, record: dict
+) -> tuple[list[Problem], ImportRow | None]:
+    problems = []
+    if "\0extra" in record:
+        problems.append(Problem(name, number, None, "more values than columns"))
+    values = {}
+    for field in REQUIRED + OPTIONAL:
+        value = record.get(field)
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            problems.append(Problem(name, number, field, "must be text"))
+            value = ""
+        values[field] = value.strip() if field in ("case_id", "source", "source_kind") else value
+    for field in REQUIRED:
+        if not values[field].strip():
+            problems.append(Problem(name, number, field, "is empty"))
+    for field, limit in LIMITS.items():
+        if len(values[field]) > limit:
+            problems.append(Problem(name, number, field, f"longer than {limit} characters"))
+    if values["source"] and not values["output"].strip():
+        problems.append(Problem(name, number, "output", "is empty but a source is given"))
+    if values["output"].strip() and not values["source"]:
+        problems.append(Problem(name, number, "source", "is empty but an output is given"))
+    kind = values["source_kind"] or "model"
+    if kind not in SOURCE_KINDS:
+        problems.append(Problem(name, number, "source_kind", f"must be one of {SOURCE_KINDS}"))
+    if problems:
+        return problems, None
+    fields = {key: values[key] for key in ("case_id", "input", "source", "output")}
+    return [], ImportRow(row=number, source_kind=kind, **fields)

@@ -1,0 +1,334 @@
+"""Reader-study data: what is rated (cases, outputs, items), by whom (assignments) and how (ratings).
+
+A Source's identity is what blinding hides. Rater-facing code never receives a Source; it gets the
+view objects built in `selectors.rater_item_view`. Everything a rater's browser can name is an
+opaque random token, never a sequential primary key.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+def new_token() -> str:
+    # 16 URL-safe characters, 96 random bits: unguessable and not ordered by creation.
+    return secrets.token_urlsafe(12)
+
+
+def new_seed() -> int:
+    return secrets.randbelow(2**31)
+
+
+class Study(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open for rating"
+        LOCKED = "locked", "Locked"
+        ARCHIVED = "archived", "Archived"
+
+    token = models.CharField(max_length=22, unique=True, default=new_token, editable=False)
+    title = models.CharField(max_length=200)
+    instructions = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    seed = models.BigIntegerField(default=new_seed, help_text="Seeds the assignment manifest.")
+    raters_per_item = models.PositiveSmallIntegerField(default=2)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "studies"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def accepts_imports(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Study admin"
+        RATER = "rater", "Rater"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=5, choices=Role.choices)
+    # What exports call a rater instead of their user name ("R1", "R2", ...); blank for admins.
+    pseudonym = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "user", "role"], name="membership_unique"),
+            models.UniqueConstraint(
+                fields=["study", "pseudonym"],
+                condition=models.Q(role="rater"),
+                name="pseudonym_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} as {self.role} of {self.study}"
+
+
+class Source(models.Model):
+    """One arm of the study: a model or a human reference. Its identity is what blinding hides."""
+
+    class Kind(models.TextChoices):
+        MODEL = "model", "Model"
+        HUMAN_REFERENCE = "human_reference", "Human reference"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="sources")
+    label = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.MODEL)
+    # OpenAI-compatible chat-completions endpoint; empty base_url means outputs are imported.
+    base_url = models.URLField(blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    temperature = models.FloatField(null=True, blank=True)
+    max_tokens = models.PositiveIntegerField(null=True, blank=True)
+    system_prompt = models.TextField(blank=True)
+    # The key itself never touches the database: only the name of the variable that holds it.
+    api_key_env = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["label"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "label"], name="source_label_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def can_generate(self) -> bool:
+        return self.kind == self.Kind.MODEL and bool(self.base_url and self.model_name)
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.HUMAN_REFERENCE and self.base_url:
+            raise ValidationError({"base_url": "A human reference has no model endpoint."})
+        if self.base_url and not self.model_name:
+            raise ValidationError({"model_name": "An endpoint needs a model name."})
+
+
+class Case(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="cases")
+    external_id = models.CharField(max_length=100)
+    input_text = models.TextField()
+
+    class Meta:
+        ordering = ["external_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "external_id"], name="case_external_id_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Generation(models.Model):
+    """One call to a model endpoint for one case: what was asked and what came back."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "OK"
+        FAILED = "failed", "Failed"
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="generations")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="generations")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    request = models.JSONField(help_text="The request body as sent (no credentials).")
+    endpoint = models.URLField()
+    http_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    retries = models.JSONField(default=list, help_text="Earlier attempts: status or error each.")
+    model_version = models.CharField(max_length=200, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True)
+    completion_tokens = models.PositiveIntegerField(null=True)
+    latency_ms = models.PositiveIntegerField(null=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-started_at"]
+
+
+class Output(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="outputs")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="outputs")
+    # Untrusted text: templates always escape it.
+    text = models.TextField()
+    generation = models.OneToOneField(
+        Generation, null=True, blank=True, on_delete=models.SET_NULL, related_name="output"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "source"], name="output_per_case_source"),
+        ]
+
+
+class Question(models.Model):
+    class Kind(models.TextChoices):
+        LIKERT = "likert", "Likert scale"
+
+    class Level(models.TextChoices):
+        NOMINAL = "nominal", "Nominal"
+        ORDINAL = "ordinal", "Ordinal"
+        INTERVAL = "interval", "Interval"
+        RATIO = "ratio", "Ratio"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="questions")
+    key = models.SlugField(max_length=50)
+    prompt = models.CharField(max_length=500)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.LIKERT)
+    # [{"value": 1, "label": "Very poor"}, ...] in display order.
+    scale = models.JSONField()
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.ORDINAL)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "key"], name="question_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def values(self) -> list[int]:
+        return [point["value"] for point in self.scale]
+
+
+class Item(models.Model):
+    """What a rater judges. For now one output; pairs and sets come with pairwise questions."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="items")
+    token = models.CharField(max_length=22, unique=True, default=new_token, editable=False)
+    output = models.ForeignKey(Output, on_delete=models.PROTECT, related_name="items")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "output"], name="item_per_output"),
+        ]
+
+
+class Assignment(models.Model):
+    """One item in one rater's stored, seeded order."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="assignments")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    rater = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
+    )
+    position = models.PositiveIntegerField(help_text="1-based place in this rater's order.")
+    token = models.CharField(max_length=22, unique=True, default=new_token, editable=False)
+    first_opened_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "rater"], name="assignment_item_rater"),
+            models.UniqueConstraint(
+                fields=["study", "rater", "position"], name="assignment_rater_position"
+            ),
+        ]
+
+
+class Rating(models.Model):
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="ratings")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="ratings")
+    value = models.IntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "question"], name="rating_unique"),
+        ]
+
+
+class RatingRevision(models.Model):
+    """Append-only history: one row for every value a rater ever saved."""
+
+    rating = models.ForeignKey(Rating, on_delete=models.CASCADE, related_name="revisions")
+    value = models.IntegerField()
+    saved_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["saved_at", "pk"]
+
+
+class Result(models.Model):
+    """The latest value of one statistic for one question, with what it was computed from."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="results")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="results")
+    statistic = models.CharField(max_length=50)
+    value = models.FloatField(null=True, help_text="Null when the data cannot define it.")
+    n_units = models.PositiveIntegerField()
+    n_raters = models.PositiveIntegerField()
+    n_ratings = models.PositiveIntegerField()
+    detail = models.JSONField(default=dict)
+    inputs_hash = models.CharField(max_length=64)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "question", "statistic"], name="result_unique"
+            ),
+        ]
+
+
+class TaskRun(models.Model):
+    """A background job a study admin started, with the progress the dashboard shows."""
+
+    class Kind(models.TextChoices):
+        FETCH_OUTPUTS = "fetch_outputs", "Fetch model outputs"
+        COMPUTE_AGREEMENT = "compute_agreement", "Compute agreement"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="task_runs")
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.CASCADE)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.total == 0:
+            return 100 if self.is_finished else 0
+        return round(100 * self.done / self.total)

@@ -1,0 +1,251 @@
+"""Reads of reader-study data. Rater-facing reads return view objects that hold no Source."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from annotation.models import Assignment, Membership, Question, Rating, Result, Study, TaskRun
+
+
+@dataclass(frozen=True)
+class RaterStudy:
+    token: str
+    title: str
+    done: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+
+@dataclass(frozen=True)
+class ScalePoint:
+    value: int
+    label: str
+
+
+@dataclass(frozen=True)
+class RaterItem:
+    """Everything the rater screen shows for one assignment, and nothing that names a source."""
+
+    study_token: str
+    study_title: str
+    instructions: str
+    token: str
+    position: int
+    total: int
+    done: int
+    case_input: str
+    output_text: str
+    question_prompt: str
+    scale: list[ScalePoint]
+    value: int | None
+    previous_token: str | None
+    next_token: str | None
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+
+def _rater_studies_qs(user: AbstractBaseUser) -> QuerySet[Study]:
+    return (
+        Study.objects.filter(status=Study.Status.OPEN, assignments__rater=user)
+        .annotate(
+            total=Count("assignments", filter=Q(assignments__rater=user)),
+            done=Count(
+                "assignments",
+                filter=Q(assignments__rater=user, assignments__completed_at__isnull=False),
+            ),
+        )
+        .order_by("title")
+    )
+
+
+def rater_studies(*, user: AbstractBaseUser) -> list[RaterStudy]:
+    return [RaterStudy(s.token, s.title, s.done, s.total) for s in _rater_studies_qs(user)]
+
+
+def rater_study_summary(*, user: AbstractBaseUser, study: Study) -> RaterStudy:
+    s = _rater_studies_qs(user).get(pk=study.pk)
+    return RaterStudy(s.token, s.title, s.done, s.total)
+
+
+def rater_study_get(*, user: AbstractBaseUser, token: str) -> Study:
+    """The open study with this token that has work for this rater, or 404."""
+    study = Study.objects.filter(
+        token=token, status=Study.Status.OPEN, assignments__rater=user
+    ).first()
+    if study is None:
+        raise Http404("No such study.")
+    return study
+
+
+def rater_assignment_get(*, user: AbstractBaseUser, study: Study, token: str) -> Assignment:
+    try:
+        return Assignment.objects.select_related("study").get(token=token, study=study, rater=user)
+    except Assignment.DoesNotExist:
+        raise Http404("No such item.") from None
+
+
+def assignment_next_for_rater(*, rater: AbstractBaseUser, study: Study) -> Assignment | None:
+    """Where the rater resumes: the first unfinished item in their order."""
+    return (
+        Assignment.objects.filter(study=study, rater=rater, completed_at__isnull=True)
+        .order_by("position")
+        .first()
+    )
+
+
+def rater_item_view(*, assignment: Assignment) -> RaterItem:
+    study = assignment.study
+    question = study.questions.first()
+    own = Assignment.objects.filter(study=study, rater_id=assignment.rater_id)
+    neighbours = dict(
+        own.filter(position__in=[assignment.position - 1, assignment.position + 1]).values_list(
+            "position", "token"
+        )
+    )
+    rating = Rating.objects.filter(assignment=assignment, question=question).first()
+    output = assignment.item.output
+    return RaterItem(
+        study_token=study.token,
+        study_title=study.title,
+        instructions=study.instructions,
+        token=assignment.token,
+        position=assignment.position,
+        total=own.count(),
+        done=own.filter(completed_at__isnull=False).count(),
+        case_input=output.case.input_text,
+        output_text=output.text,
+        question_prompt=question.prompt,
+        scale=[ScalePoint(p["value"], p["label"]) for p in question.scale],
+        value=rating.value if rating else None,
+        previous_token=neighbours.get(assignment.position - 1),
+        next_token=neighbours.get(assignment.position + 1),
+    )
+
+
+# --- study admin reads -------------------------------------------------------------------------
+
+
+def admin_studies(*, user: AbstractBaseUser) -> QuerySet[Study]:
+    return Study.objects.filter(
+        memberships__user=user, memberships__role=Membership.Role.ADMIN
+    ).distinct()
+
+
+def admin_study_get(*, user: AbstractBaseUser, token: str) -> Study:
+    study = admin_studies(user=user).filter(token=token).first()
+    if study is None:
+        raise Http404("No such study.")
+    return study
+
+
+def is_study_admin(*, user: AbstractBaseUser, study: Study) -> bool:
+    return study.memberships.filter(user=user, role=Membership.Role.ADMIN).exists()
+
+
+@dataclass(frozen=True)
+class RaterProgress:
+    pseudonym: str
+    username: str
+    done: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+
+def study_progress_by_rater(*, study: Study) -> list[RaterProgress]:
+    memberships = study.memberships.filter(role=Membership.Role.RATER).select_related("user")
+    counts = {
+        row["rater_id"]: row
+        for row in study.assignments.values("rater_id").annotate(
+            total=Count("pk"), done=Count("pk", filter=Q(completed_at__isnull=False))
+        )
+    }
+    return [
+        RaterProgress(
+            m.pseudonym,
+            m.user.get_username(),
+            counts.get(m.user_id, {}).get("done", 0),
+            counts.get(m.user_id, {}).get("total", 0),
+        )
+        for m in sorted(memberships, key=lambda m: int(m.pseudonym.lstrip("R") or 0))
+    ]
+
+
+def study_results(*, study: Study) -> list[Result]:
+    return list(study.results.select_related("question").order_by("question__order", "statistic"))
+
+
+def study_task_runs(*, study: Study, limit: int = 5) -> list[TaskRun]:
+    return list(study.task_runs.select_related("source")[:limit])
+
+
+RATINGS_COLUMNS = [
+    "item_token",
+    "rater",
+    "question",
+    "value",
+    "first_saved_at",
+    "last_saved_at",
+    "revisions",
+]
+
+
+def study_ratings_long(*, study: Study) -> list[dict]:
+    """Every rating, one row each, in the long format agreement statistics start from."""
+    ratings = (
+        Rating.objects.filter(assignment__study=study)
+        .select_related("question", "assignment__item")
+        .annotate(revision_count=Count("revisions"))
+        .order_by("assignment__item__token", "question__order", "assignment__rater_id")
+    )
+    pseudonyms = dict(
+        study.memberships.filter(role=Membership.Role.RATER).values_list("user_id", "pseudonym")
+    )
+    return [
+        {
+            "item_token": r.assignment.item.token,
+            "rater": pseudonyms.get(r.assignment.rater_id, ""),
+            "question": r.question.key,
+            "value": r.value,
+            "first_saved_at": r.created_at.isoformat(),
+            "last_saved_at": r.updated_at.isoformat(),
+            "revisions": r.revision_count,
+        }
+        for r in ratings
+    ]
+
+
+UNBLINDING_COLUMNS = ["item_token", "case_id", "source", "source_kind"]
+
+
+def study_unblinding_key(*, study: Study) -> list[dict]:
+    items = study.items.select_related("output__case", "output__source").order_by("token")
+    return [
+        {
+            "item_token": item.token,
+            "case_id": item.output.case.external_id,
+            "source": item.output.source.label,
+            "source_kind": item.output.source.kind,
+        }
+        for item in items
+    ]
+
+
+def study_question(*, study: Study) -> Question:
+    return study.questions.first()
+
+
+def study_sources_overview(*, study: Study) -> QuerySet:
+    return study.sources.annotate(
+        n_outputs=Count("outputs", distinct=True),
+        n_failed=Count("generations", filter=Q(generations__outcome="failed"), distinct=True),
+    ).order_by("label")

@@ -1,0 +1,449 @@
+"""Every write to reader-study data goes through these functions; views and tasks stay thin."""
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from annotation import agreement, design, llm
+from annotation.importing import ImportRow, parse_study_file
+from annotation.models import (
+    Assignment,
+    Case,
+    Generation,
+    Item,
+    Membership,
+    Output,
+    Question,
+    Rating,
+    RatingRevision,
+    Result,
+    Source,
+    Study,
+    TaskRun,
+)
+
+DEFAULT_SCALE = [
+    {"value": 1, "label": "Very poor"},
+    {"value": 2, "label": "Poor"},
+    {"value": 3, "label": "Acceptable"},
+    {"value": 4, "label": "Good"},
+    {"value": 5, "label": "Excellent"},
+]
+
+
+# --- studies and membership -------------------------------------------------------------------
+
+
+@transaction.atomic
+def study_create(
+    *,
+    creator: AbstractBaseUser,
+    title: str,
+    instructions: str = "",
+    raters_per_item: int = 2,
+    question_prompt: str,
+    scale: list[dict] | None = None,
+    level: str = Question.Level.ORDINAL,
+    seed: int | None = None,
+) -> Study:
+    study = Study(
+        title=title, instructions=instructions, raters_per_item=raters_per_item, created_by=creator
+    )
+    if seed is not None:
+        study.seed = seed
+    study.full_clean()
+    study.save()
+    Membership.objects.create(study=study, user=creator, role=Membership.Role.ADMIN)
+    question = Question(
+        study=study,
+        key="overall",
+        prompt=question_prompt,
+        scale=scale or DEFAULT_SCALE,
+        level=level,
+    )
+    validate_scale(question.scale)
+    question.full_clean()
+    question.save()
+    return study
+
+
+def validate_scale(scale: list[dict]) -> None:
+    values = [point.get("value") for point in scale]
+    if len(scale) < 2 or not all(isinstance(v, int) for v in values):
+        raise ValidationError("A scale needs at least two points with integer values.")
+    if len(set(values)) != len(values):
+        raise ValidationError("Scale values must be distinct.")
+    if not all(isinstance(point.get("label"), str) and point["label"].strip() for point in scale):
+        raise ValidationError("Every scale point needs a label.")
+
+
+@transaction.atomic
+def study_add_raters(*, study: Study, users: Iterable[AbstractBaseUser]) -> list[Membership]:
+    if study.status != Study.Status.DRAFT:
+        raise ValidationError("Raters can only be added while the study is a draft.")
+    existing = set(
+        study.memberships.filter(role=Membership.Role.RATER).values_list("user_id", flat=True)
+    )
+    count = len(existing)
+    added = []
+    for user in users:
+        if user.pk in existing:
+            continue
+        count += 1
+        added.append(
+            Membership.objects.create(
+                study=study, user=user, role=Membership.Role.RATER, pseudonym=f"R{count}"
+            )
+        )
+        existing.add(user.pk)
+    return added
+
+
+# --- importing cases and outputs --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    cases_created: int
+    sources_created: int
+    outputs_created: int
+    unchanged: int
+
+
+def study_import_file(*, study: Study, filename: str, content: bytes) -> ImportSummary:
+    """Parse and write a whole file, or nothing (raises ImportRejected / ValidationError)."""
+    rows = parse_study_file(filename, content)
+    with transaction.atomic():
+        # Lock the study row so two uploads cannot interleave their writes.
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        if not study.accepts_imports:
+            raise ValidationError("This study is no longer a draft; its cases are fixed.")
+        return _write_rows(study, filename, rows)
+
+
+def _write_rows(study: Study, filename: str, rows: Sequence[ImportRow]) -> ImportSummary:
+    cases = {c.external_id: c for c in study.cases.all()}
+    sources = {s.label: s for s in study.sources.all()}
+    problems = []
+    created = {"cases": 0, "sources": 0, "outputs": 0, "unchanged": 0}
+    for row in rows:
+        case = cases.get(row.case_id)
+        if case is None:
+            case = cases[row.case_id] = Case.objects.create(
+                study=study, external_id=row.case_id, input_text=row.input
+            )
+            created["cases"] += 1
+        elif case.input_text != row.input:
+            problems.append(
+                f"{filename}, row {row.row}, field 'input': differs from the input "
+                f"already stored for case {row.case_id!r}"
+            )
+            continue
+        if not row.source:
+            continue
+        source = sources.get(row.source)
+        if source is None:
+            source = sources[row.source] = Source.objects.create(
+                study=study, label=row.source, kind=row.source_kind
+            )
+            created["sources"] += 1
+        elif source.kind != row.source_kind:
+            problems.append(
+                f"{filename}, row {row.row}, field 'source_kind': source "
+                f"{row.source!r} is already a {source.kind}"
+            )
+            continue
+        output, was_created = Output.objects.get_or_create(
+            case=case, source=source, defaults={"text": row.output}
+        )
+        if was_created:
+            created["outputs"] += 1
+        elif output.text == row.output:
+            created["unchanged"] += 1
+        else:
+            problems.append(
+                f"{filename}, row {row.row}, field 'output': case {row.case_id!r} "
+                f"already has a different output from this source"
+            )
+    if problems:
+        # Raising inside the atomic block rolls back every row written above.
+        raise ValidationError(problems[:50])
+    return ImportSummary(
+        created["cases"], created["sources"], created["outputs"], created["unchanged"]
+    )
+
+
+# --- sources and generation -------------------------------------------------------------------
+
+
+def source_configure_endpoint(
+    *,
+    source: Source,
+    base_url: str,
+    model_name: str,
+    temperature: float | None,
+    max_tokens: int | None,
+    system_prompt: str = "",
+    api_key_env: str = "",
+) -> Source:
+    source.base_url = base_url
+    source.model_name = model_name
+    source.temperature = temperature
+    source.max_tokens = max_tokens
+    source.system_prompt = system_prompt
+    source.api_key_env = api_key_env
+    source.full_clean()
+    source.save()
+    return source
+
+
+def source_create(*, study: Study, label: str, kind: str = Source.Kind.MODEL, **endpoint) -> Source:
+    if not study.accepts_imports:
+        raise ValidationError("Sources can only be added while the study is a draft.")
+    source = Source(study=study, label=label, kind=kind)
+    source.full_clean()
+    source.save()
+    if endpoint:
+        source_configure_endpoint(source=source, **endpoint)
+    return source
+
+
+def task_run_create(
+    *, study: Study, kind: str, user: AbstractBaseUser | None, source: Source | None = None
+) -> TaskRun:
+    """Record a job and queue its Celery task once the record is committed."""
+    from annotation import tasks  # tasks import services; import here to avoid a cycle
+
+    run = TaskRun.objects.create(study=study, kind=kind, created_by=user, source=source)
+    task = {
+        TaskRun.Kind.FETCH_OUTPUTS: tasks.fetch_outputs,
+        TaskRun.Kind.COMPUTE_AGREEMENT: tasks.compute_agreement,
+    }[kind]
+    transaction.on_commit(lambda: task.delay(run.pk))
+    return run
+
+
+def task_run_claim(*, run_id: int) -> TaskRun | None:
+    """Mark a queued run as running; None if another delivery of the task already claimed it."""
+    claimed = TaskRun.objects.filter(pk=run_id, status=TaskRun.Status.QUEUED).update(
+        status=TaskRun.Status.RUNNING, started_at=timezone.now()
+    )
+    return TaskRun.objects.get(pk=run_id) if claimed else None
+
+
+def task_run_progress(*, run: TaskRun, done: int, total: int | None = None) -> None:
+    run.done = done
+    fields = ["done"]
+    if total is not None:
+        run.total = total
+        fields.append("total")
+    run.save(update_fields=fields)
+
+
+def task_run_finish(*, run: TaskRun, ok: bool, message: str = "") -> None:
+    run.status = TaskRun.Status.SUCCEEDED if ok else TaskRun.Status.FAILED
+    run.message = message
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "message", "finished_at"])
+
+
+def outputs_fetch_missing(*, run: TaskRun) -> None:
+    """Generate an output for every case that has none from the run's source."""
+    source = run.source
+    if source is None or not source.can_generate:
+        task_run_finish(run=run, ok=False, message="The source has no model endpoint configured.")
+        return
+    endpoint = _endpoint_for(source)
+    missing = list(Case.objects.filter(study=source.study).exclude(outputs__source=source))
+    task_run_progress(run=run, done=0, total=len(missing))
+    session = llm.make_session(
+        max_retries=settings.LLM_MAX_RETRIES, backoff_factor=settings.LLM_BACKOFF_FACTOR
+    )
+    failures = 0
+    with session:
+        for done, case in enumerate(missing, start=1):
+            completion = llm.complete(
+                session, endpoint, case.input_text, timeout=settings.LLM_REQUEST_TIMEOUT
+            )
+            if not output_record_generation(source=source, case=case, completion=completion):
+                failures += 1
+            task_run_progress(run=run, done=done)
+    generated = len(missing) - failures
+    message = f"{generated} of {len(missing)} outputs generated"
+    if failures:
+        message += f"; {failures} failed (see the generation log; run again to retry them)"
+    task_run_finish(run=run, ok=failures == 0, message=message)
+
+
+def _endpoint_for(source: Source) -> llm.Endpoint:
+    return llm.Endpoint(
+        base_url=source.base_url,
+        model=source.model_name,
+        temperature=source.temperature,
+        max_tokens=source.max_tokens,
+        system_prompt=source.system_prompt,
+        api_key=os.environ.get(source.api_key_env, "") if source.api_key_env else "",
+    )
+
+
+def output_record_generation(*, source: Source, case: Case, completion: llm.Completion) -> bool:
+    """Store the call and, if it produced text, the output. False when no output was stored."""
+    with transaction.atomic():
+        generation = Generation.objects.create(
+            source=source,
+            case=case,
+            outcome=Generation.Outcome.OK if completion.text else Generation.Outcome.FAILED,
+            request=completion.request,
+            endpoint=completion.url,
+            http_status=completion.http_status,
+            response_body=completion.response_body,
+            error=completion.error,
+            retries=completion.retries,
+            model_version=completion.model_version,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            latency_ms=completion.latency_ms,
+            started_at=completion.started_at,
+            finished_at=completion.finished_at,
+        )
+    if completion.text is None:
+        return False
+    try:
+        with transaction.atomic():
+            Output.objects.create(
+                case=case, source=source, text=completion.text, generation=generation
+            )
+    except IntegrityError:
+        # A duplicate delivery of the task got there first; its output stands, ours is logged.
+        return True
+    return True
+
+
+# --- opening a study: items and the assignment manifest ---------------------------------------
+
+
+@transaction.atomic
+def study_open(*, study: Study) -> int:
+    """Freeze the study's outputs into items and store every rater's seeded order."""
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if study.status != Study.Status.DRAFT:
+        raise ValidationError("Only a draft study can be opened.")
+    outputs = list(Output.objects.filter(case__study=study).order_by("pk"))
+    raters = list(study.memberships.filter(role=Membership.Role.RATER).select_related("user"))
+    if not outputs:
+        raise ValidationError("The study has no outputs to rate yet.")
+    if len(raters) < study.raters_per_item:
+        raise ValidationError(
+            f"Each output needs {study.raters_per_item} raters, but the study has {len(raters)}."
+        )
+    items = Item.objects.bulk_create([Item(study=study, output=output) for output in outputs])
+    by_token = {item.token: item for item in items}
+    users = {str(m.user_id): m.user for m in raters}
+    placements = design.assign_balanced(
+        items=list(by_token), raters=list(users), k=study.raters_per_item, seed=study.seed
+    )
+    Assignment.objects.bulk_create(
+        Assignment(study=study, item=by_token[p.item], rater=users[p.rater], position=p.position)
+        for p in placements
+    )
+    study.status = Study.Status.OPEN
+    study.opened_at = timezone.now()
+    study.save(update_fields=["status", "opened_at"])
+    return len(placements)
+
+
+# --- rating -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def rating_save(*, assignment: Assignment, question: Question, value: int) -> Rating:
+    """Save one answer. Saving the same value again changes nothing; a change is appended."""
+    if assignment.study.status != Study.Status.OPEN:
+        raise ValidationError("This study is not open for rating.")
+    if question.study_id != assignment.study_id:
+        raise ValidationError("The question belongs to another study.")
+    if value not in question.values:
+        raise ValidationError(f"{value!r} is not a point on this question's scale.")
+    rating, created = Rating.objects.select_for_update().get_or_create(
+        assignment=assignment, question=question, defaults={"value": value}
+    )
+    if not created and rating.value == value:
+        return rating
+    if not created:
+        rating.value = value
+        rating.save(update_fields=["value", "updated_at"])
+    RatingRevision.objects.create(rating=rating, value=value)
+    _assignment_mark_progress(assignment)
+    return rating
+
+
+def _assignment_mark_progress(assignment: Assignment) -> None:
+    answered = assignment.ratings.count()
+    needed = assignment.study.questions.count()
+    if answered >= needed and assignment.completed_at is None:
+        Assignment.objects.filter(pk=assignment.pk, completed_at=None).update(
+            completed_at=timezone.now()
+        )
+
+
+def assignment_mark_opened(*, assignment: Assignment) -> None:
+    Assignment.objects.filter(pk=assignment.pk, first_opened_at=None).update(
+        first_opened_at=timezone.now()
+    )
+
+
+# --- statistics -------------------------------------------------------------------------------
+
+
+def agreement_compute(*, run: TaskRun) -> None:
+    study = run.study
+    questions = list(study.questions.all())
+    task_run_progress(run=run, done=0, total=len(questions))
+    messages = []
+    for done, question in enumerate(questions, start=1):
+        result = _alpha_for_question(study, question)
+        messages.append(f"{question.key}: {_describe(result)}")
+        task_run_progress(run=run, done=done)
+    task_run_finish(run=run, ok=True, message="; ".join(messages))
+
+
+def _alpha_for_question(study: Study, question: Question) -> Result:
+    rows = list(
+        Rating.objects.filter(question=question, assignment__study=study)
+        .values_list("assignment__item__token", "assignment__rater_id", "value")
+        .order_by("assignment__item__token", "assignment__rater_id")
+    )
+    observations = [agreement.Observation(unit, str(rater), value) for unit, rater, value in rows]
+    alpha = agreement.krippendorff_alpha(
+        observations, level=question.level, value_domain=question.values
+    )
+    inputs_hash = hashlib.sha256(json.dumps([rows, question.level, question.values]).encode())
+    result, _ = Result.objects.update_or_create(
+        study=study,
+        question=question,
+        statistic="krippendorff_alpha",
+        defaults={
+            "value": alpha.alpha,
+            "n_units": alpha.n_units,
+            "n_raters": alpha.n_raters,
+            "n_ratings": alpha.n_ratings,
+            "detail": {"level": alpha.level, "reason": alpha.reason},
+            "inputs_hash": inputs_hash.hexdigest(),
+            "computed_at": timezone.now(),
+        },
+    )
+    return result
+
+
+def _describe(result: Result) -> str:
+    if result.value is None:
+        return f"alpha undefined ({result.detail.get('reason')})"
+    return f"alpha = {result.value:.3f} over {result.n_units} units"

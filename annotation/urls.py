@@ -1,0 +1,48 @@
+from django.urls import path
+
+from annotation import api
+from annotation.views import account, rater, studies
+
+urlpatterns = [
+    path("", studies.home, name="home"),
+    path("account/token/", account.api_token, name="api_token"),
+    path("rate/", rater.rater_home, name="rater_home"),
+    path("rate/<str:study_token>/", rater.rater_resume, name="rater_resume"),
+    path("rate/<str:study_token>/<str:assignment_token>/", rater.rater_item, name="rater_item"),
+    path("studies/", studies.study_list, name="study_list"),
+    path("studies/new/", studies.study_create, name="study_create"),
+    path("studies/<str:study_token>/", studies.study_dashboard, name="study_dashboard"),
+    path("studies/<str:study_token>/import/", studies.study_import, name="study_import"),
+    path("studies/<str:study_token>/raters/", studies.study_add_raters, name="study_add_raters"),
+    path("studies/<str:study_token>/sources/", studies.study_add_source, name="study_add_source"),
+    path(
+        "studies/<str:study_token>/sources/<int:source_id>/fetch/",
+        studies.study_fetch_outputs,
+        name="study_fetch_outputs",
+    ),
+    path("studies/<str:study_token>/open/", studies.study_open, name="study_open"),
+    path(
+        "studies/<str:study_token>/agreement/",
+        studies.study_compute_agreement,
+        name="study_compute_agreement",
+    ),
+    path(
+        "studies/<str:study_token>/runs/<int:run_id>/",
+        studies.study_task_run,
+        name="study_task_run",
+    ),
+    path(
+        "studies/<str:study_token>/ratings.csv", studies.study_ratings_csv, name="study_ratings_csv"
+    ),
+    path("api/studies/", api.StudyListAPI.as_view(), name="api_studies"),
+    path(
+        "api/studies/<str:study_token>/ratings/",
+        api.RatingsAPI.as_view(),
+        name="api_ratings",
+    ),
+    path(
+        "api/studies/<str:study_token>/unblinding-key/",
+        api.UnblindingKeyAPI.as_view(),
+        name="api_unblinding_key",
+    ),
+]

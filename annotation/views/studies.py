@@ -1,0 +1,207 @@
+"""Study admin pages: create a study, import its data, configure sources, open it, watch it run."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from annotation import exports, selectors, services
+from annotation.forms import AddRatersForm, ImportForm, SourceEndpointForm, StudyCreateForm
+from annotation.importing import ImportRejected
+from annotation.models import Membership, Study, TaskRun
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    is_admin = request.user.has_perm("annotation.add_study")
+    if is_admin or selectors.admin_studies(user=request.user).exists():
+        return redirect("study_list")
+    return redirect("rater_home")
+
+
+@login_required
+def study_list(request: HttpRequest) -> HttpResponse:
+    studies = selectors.admin_studies(user=request.user)
+    can_create = request.user.has_perm("annotation.add_study")
+    return render(
+        request,
+        "annotation/study_list.html",
+        {"studies": studies, "can_create": can_create, "form": StudyCreateForm()},
+    )
+
+
+@login_required
+@permission_required("annotation.add_study", raise_exception=True)
+@require_POST
+def study_create(request: HttpRequest) -> HttpResponse:
+    form = StudyCreateForm(request.POST)
+    if not form.is_valid():
+        studies = selectors.admin_studies(user=request.user)
+        context = {"studies": studies, "can_create": True, "form": form}
+        return render(request, "annotation/study_list.html", context, status=400)
+    data = form.cleaned_data
+    study = services.study_create(
+        creator=request.user,
+        title=data["title"],
+        instructions=data["instructions"],
+        raters_per_item=data["raters_per_item"],
+        question_prompt=data["question_prompt"],
+        scale=data["scale"],
+        level=data["level"],
+    )
+    return redirect("study_dashboard", study_token=study.token)
+
+
+def _dashboard_context(request: HttpRequest, study: Study) -> dict:
+    candidates = (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .exclude(memberships__study=study, memberships__role=Membership.Role.RATER)
+        .order_by("username")
+    )
+    return {
+        "study": study,
+        "question": selectors.study_question(study=study),
+        "sources": selectors.study_sources_overview(study=study),
+        "n_cases": study.cases.count(),
+        "progress": selectors.study_progress_by_rater(study=study),
+        "results": selectors.study_results(study=study),
+        "runs": selectors.study_task_runs(study=study),
+        "import_form": ImportForm(),
+        "raters_form": AddRatersForm(candidates=candidates),
+        "source_form": SourceEndpointForm(study=study),
+    }
+
+
+@login_required
+def study_dashboard(request: HttpRequest, study_token: str) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    return render(request, "annotation/study_dashboard.html", _dashboard_context(request, study))
+
+
+@login_required
+@require_POST
+def study_import(request: HttpRequest, study_token: str) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("file", ["Choose a file."])))
+        return redirect("study_dashboard", study_token=study.token)
+    upload = form.cleaned_data["file"]
+    try:
+        summary = services.study_import_file(
+            study=study, filename=upload.name, content=upload.read()
+        )
+    except ImportRejected as exc:
+        for problem in exc.problems:
+            messages.error(request, str(problem))
+        messages.error(request, "Nothing was imported: fix the file and upload it again.")
+    except ValidationError as exc:
+        for text in exc.messages:
+            messages.error(request, text)
+        messages.error(request, "Nothing was imported: fix the file and upload it again.")
+    else:
+        messages.success(
+            request,
+            f"Imported {upload.name}: {summary.cases_created} new cases, "
+            f"{summary.sources_created} new sources, {summary.outputs_created} new outputs"
+            f" ({summary.unchanged} already present).",
+        )
+    return redirect("study_dashboard", study_token=study.token)
+
+
+@login_required
+@require_POST
+def study_add_raters(request: HttpRequest, study_token: str) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    form = AddRatersForm(request.POST, candidates=get_user_model().objects.filter(is_active=True))
+    if form.is_valid():
+        try:
+            added = services.study_add_raters(study=study, users=form.cleaned_data["users"])
+            messages.success(request, f"Added {len(added)} raters.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    else:
+        messages.error(request, "Choose at least one user.")
+    return redirect("study_dashboard", study_token=study.token)
+
+
+@login_required
+@require_POST
+def study_add_source(request: HttpRequest, study_token: str) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    form = SourceEndpointForm(request.POST, study=study)
+    if form.is_valid() and study.accepts_imports:
+        form.save()
+        messages.success(request, f"Added model source {form.instance.label}.")
+    elif not study.accepts_imports:
+        messages.error(request, "Sources can only be added while the study is a draft.")
+    else:
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {' '.join(errors)}")
+    return redirect("study_dashboard", study_token=study.token)
+
+
+@login_required
+@require_POST
+def study_fetch_outputs(request: HttpRequest, study_token: str, source_id: int) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    source = get_object_or_404(study.sources, pk=source_id)
+    run = services.task_run_create(
+        study=study, kind=TaskRun.Kind.FETCH_OUTPUTS, user=request.user, source=source
+    )
+    return _run_started(request, study, run)
+
+
+@login_required
+@require_POST
+def study_compute_agreement(request: HttpRequest, study_token: str) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    run = services.task_run_create(
+        study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT, user=request.user
+    )
+    return _run_started(request, study, run)
+
+
+def _run_started(request: HttpRequest, study: Study, run: TaskRun) -> HttpResponse:
+    if request.htmx:
+        return render(request, "annotation/_task_run.html", {"study": study, "run": run})
+    messages.info(request, f"Started: {run.get_kind_display()}.")
+    return redirect("study_dashboard", study_token=study.token)
+
+
+@login_required
+def study_task_run(request: HttpRequest, study_token: str, run_id: int) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    run = get_object_or_404(study.task_runs.select_related("source"), pk=run_id)
+    response = render(request, "annotation/_task_run.html", {"study": study, "run": run})
+    if run.is_finished and request.htmx:
+        # Tell the page the numbers behind it changed, so it can reload them.
+        response["HX-Trigger"] = "taskFinished"
+    return response
+
+
+@login_required
+@require_POST
+def study_open(request: HttpRequest, study_token: str) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    try:
+        count = services.study_open(study=study)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"The study is open: {count} assignments stored.")
+    return redirect("study_dashboard", study_token=study.token)
+
+
+@login_required
+def study_ratings_csv(request: HttpRequest, study_token: str) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    return exports.csv_response(
+        rows=selectors.study_ratings_long(study=study),
+        columns=selectors.RATINGS_COLUMNS,
+        filename=f"ratings-{study.token}.csv",
+    )

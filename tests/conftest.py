@@ -1,0 +1,150 @@
+"""Shared fixtures: users in every role, a study built through the real services, a real Celery
+worker process on the configured broker, and a local OpenAI-compatible server."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
+
+from annotation import services
+from annotation.models import Study
+from tests.factories import UserFactory
+from tests.support.fake_llm import FakeLLMServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+STUDY_ROWS = b"""case_id,input,source,output,source_kind
+c1,Patient asks whether a cough is caused by lisinopril.,Expert-written summary,Is my cough from lisinopril?,human_reference
+c1,Patient asks whether a cough is caused by lisinopril.,MedSumm-7B,Does lisinopril cause cough?,model
+c2,Child with fever and a non-blanching rash.,Expert-written summary,What to do for fever with a rash that does not fade?,human_reference
+c2,Child with fever and a non-blanching rash.,MedSumm-7B,Is a non-blanching rash with fever an emergency?,model
+c3,Can ibuprofen be taken with warfarin?,Expert-written summary,Is ibuprofen safe with warfarin?,human_reference
+c3,Can ibuprofen be taken with warfarin?,MedSumm-7B,Ibuprofen and warfarin together?,model
+"""
+
+
+@pytest.fixture
+def study_admin(db):
+    user = UserFactory(username="studyadmin")
+    group, _ = Group.objects.get_or_create(name="Study admins")
+    group.permissions.add(Permission.objects.get(codename="add_study"))
+    user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def raters(db):
+    return [UserFactory(username=f"rater{i}") for i in range(1, 4)]
+
+
+@pytest.fixture
+def outsider(db):
+    return UserFactory(username="outsider")
+
+
+@pytest.fixture
+def draft_study(study_admin, raters) -> Study:
+    study = services.study_create(
+        creator=study_admin,
+        title="Summaries of patient questions",
+        raters_per_item=2,
+        question_prompt="How well does the summary capture the question?",
+        seed=1234,
+    )
+    services.study_import_file(study=study, filename="study.csv", content=STUDY_ROWS)
+    services.study_add_raters(study=study, users=raters)
+    return study
+
+
+@pytest.fixture
+def open_study(draft_study) -> Study:
+    services.study_open(study=draft_study)
+    draft_study.refresh_from_db()
+    return draft_study
+
+
+@pytest.fixture
+def fake_llm():
+    with FakeLLMServer() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _fast_test_settings(settings):
+    # A deliberately slow password hash is the point in production and pure cost in tests.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Keep retry backoff short so fault-injection tests take milliseconds, not seconds.
+    settings.LLM_BACKOFF_FACTOR = 0.01
+    settings.LLM_REQUEST_TIMEOUT = 2.0
+
+
+def _worker_database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real `celery worker` process on the configured broker, reading the test database.
+
+    Tests using it need committed data: mark them django_db(transaction=True).
+    """
+    from evalapp.celery import app
+
+    queue = f"evalapp-test-{uuid.uuid4().hex[:8]}"
+    app.conf.task_default_queue = queue
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    with django_db_blocker.unblock():
+        env = {
+            **os.environ,
+            "DATABASE_URL": _worker_database_url(),
+            "CELERY_TASK_DEFAULT_QUEUE": queue,
+            "LLM_BACKOFF_FACTOR": "0.01",
+            "LLM_REQUEST_TIMEOUT": "2",
+        }
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "evalapp",
+        "worker",
+        "--pool=solo",
+        "--loglevel=info",
+        "--without-gossip",
+        "--without-mingle",
+        "-n",
+        f"{queue}@%h",
+    ]
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_ready(process, log)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_ready(process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"celery worker exited early:\n{log.read_text()}")
+        if " ready." in log.read_text():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"celery worker not ready after {timeout}s:\n{log.read_text()}")

@@ -1,0 +1,112 @@
+"""Generating outputs over real HTTP against the local fake endpoint, with injected faults."""
+
+import pytest
+
+from annotation import services
+from annotation.models import Generation, Output, TaskRun
+from tests.support.fake_llm import Delay, Drop, Malformed, Reply, Status
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def model_source(draft_study, fake_llm, monkeypatch):
+    monkeypatch.setenv("TEST_LLM_KEY", "sk-test-123")
+    fake_llm.require_key("sk-test-123")
+    return services.source_create(
+        study=draft_study, label="Echo-70B", base_url=fake_llm.base_url, model_name="echo-70b",
+        temperature=0.2, max_tokens=64, system_prompt="Summarise.", api_key_env="TEST_LLM_KEY",
+    )
+
+
+def run_fetch(source, user) -> TaskRun:
+    run = TaskRun.objects.create(study=source.study, source=source, created_by=user,
+                                 kind=TaskRun.Kind.FETCH_OUTPUTS)
+    run = services.task_run_claim(run_id=run.pk)
+    services.outputs_fetch_missing(run=run)
+    run.refresh_from_db()
+    return run
+
+
+def test_fetch_generates_every_missing_output_and_records_the_call(model_source, fake_llm,
+                                                                   study_admin):
+    run = run_fetch(model_source, study_admin)
+    assert (run.status, run.done, run.total) == ("succeeded", 3, 3)
+    output = Output.objects.get(source=model_source, case__external_id="c1")
+    assert output.text == "Summary: Patient asks whether a cough is caused by lisinopril."
+    generation = output.generation
+    assert generation.request == {
+        "model": "echo-70b",
+        "messages": [{"role": "system", "content": "Summarise."},
+                     {"role": "user", "content": output.case.input_text}],
+        "temperature": 0.2,
+        "max_tokens": 64,
+    }
+    assert generation.model_version == "echo-70b-fake-20240101"
+    assert generation.http_status == 200
+    assert generation.prompt_tokens > 0 and generation.completion_tokens > 0
+    assert '"chat.completion"' in generation.response_body
+    assert fake_llm.requests[0]["headers"]["authorization"] == "Bearer sk-test-123"
+    assert "sk-test-123" not in str(generation.request)
+
+
+def test_fetch_only_asks_for_what_is_missing(model_source, fake_llm, study_admin):
+    run_fetch(model_source, study_admin)
+    run = run_fetch(model_source, study_admin)
+    assert (run.status, run.total) == ("succeeded", 0)
+    assert len(fake_llm.requests) == 3
+    assert Output.objects.filter(source=model_source).count() == 3
+
+
+def test_rate_limits_and_server_errors_are_retried(model_source, fake_llm, study_admin):
+    fake_llm.enqueue(Status(429, headers={"Retry-After": "0"}), Status(500), Status(503))
+    run = run_fetch(model_source, study_admin)
+    assert run.status == "succeeded"
+    first = Generation.objects.filter(source=model_source).order_by("started_at").first()
+    assert [r["status"] for r in first.retries] == [429, 500, 503]
+    assert first.outcome == "ok"
+
+
+def test_a_timeout_is_retried_then_succeeds(model_source, fake_llm, study_admin, settings):
+    settings.LLM_REQUEST_TIMEOUT = 0.3
+    fake_llm.enqueue(Delay(3))
+    run = run_fetch(model_source, study_admin)
+    assert run.status == "succeeded"
+    assert Output.objects.filter(source=model_source).count() == 3
+    assert any("Timeout" in r["error"] for g in Generation.objects.all() for r in g.retries)
+
+
+def test_malformed_bodies_fail_that_case_and_keep_the_rest(model_source, fake_llm, study_admin):
+    fake_llm.enqueue(Malformed("{not json"), Malformed('{"id": "x", "choices": []}'))
+    run = run_fetch(model_source, study_admin)
+    assert run.status == "failed"
+    assert "1 of 3 outputs generated; 2 failed" in run.message
+    failed = Generation.objects.filter(outcome="failed")
+    assert failed.count() == 2
+    assert all("malformed response body" in g.error for g in failed)
+    assert Output.objects.filter(source=model_source).count() == 1
+
+
+def test_persistent_errors_and_dropped_connections_store_no_output(model_source, fake_llm,
+                                                                   study_admin, settings):
+    settings.LLM_MAX_RETRIES = 1
+    fake_llm.enqueue(Status(500), Status(500), Drop(), Drop())
+    run = run_fetch(model_source, study_admin)
+    errors = sorted(g.error.split(":")[0] for g in Generation.objects.filter(outcome="failed"))
+    assert errors == ["ConnectionError", "HTTP 500"]
+    assert run.status == "failed"
+    assert Output.objects.filter(source=model_source).count() == 1
+
+
+def test_untrusted_text_is_stored_verbatim(model_source, fake_llm, study_admin):
+    hostile = '<script>alert(1)</script>" onmouseover="alert(2)'
+    fake_llm.enqueue(Reply(hostile))
+    run_fetch(model_source, study_admin)
+    assert Output.objects.filter(source=model_source, text=hostile).exists()
+
+
+def test_a_source_without_endpoint_fails_clearly(draft_study, study_admin):
+    source = draft_study.sources.get(label="MedSumm-7B")
+    run = run_fetch(source, study_admin)
+    assert run.status == "failed"
+    assert "no model endpoint" in run.message

@@ -1,0 +1,112 @@
+"""Study imports: every problem named by file, row and field; a bad file writes nothing."""
+
+import json
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from annotation import services
+from annotation.importing import ImportRejected, parse_study_file
+from annotation.models import Case, Output, Source
+
+HEADER = "case_id,input,source,output,source_kind\n"
+
+
+def rejected(filename: str, text: str) -> list[str]:
+    with pytest.raises(ImportRejected) as info:
+        parse_study_file(filename, text.encode())
+    return [str(p) for p in info.value.problems]
+
+
+def test_csv_rows_parse_with_defaults():
+    rows = parse_study_file("s.csv", (HEADER + "c1,Question,Model A,Answer,\nc2,Other,,,\n").encode())
+    assert [(r.row, r.case_id, r.source, r.source_kind) for r in rows] == [
+        (2, "c1", "Model A", "model"),
+        (3, "c2", "", "model"),
+    ]
+
+
+def test_jsonl_rows_parse():
+    lines = [
+        {"case_id": "c1", "input": "Q", "source": "Ref", "output": "A", "source_kind": "human_reference"}
+    ]
+    rows = parse_study_file("s.jsonl", "\n".join(json.dumps(x) for x in lines).encode())
+    assert rows[0].source_kind == "human_reference"
+    assert rows[0].row == 1
+
+
+def test_missing_and_unknown_columns_are_named():
+    assert rejected("s.csv", "case_id,prompt\nc1,Q\n") == [
+        "s.csv, field 'input': required column is missing",
+        "s.csv, field 'prompt': unknown column",
+    ]
+
+
+def test_each_bad_row_is_named_with_its_field():
+    text = HEADER + "c1,Q,Model A,,\n,Q2,Model A,Out,\nc3,Q3,Model A,Out,robot\n"
+    assert rejected("study.csv", text) == [
+        "study.csv, row 2, field 'output': is empty but a source is given",
+        "study.csv, row 3, field 'case_id': is empty",
+        "study.csv, row 4, field 'source_kind': must be one of ('model', 'human_reference')",
+    ]
+
+
+def test_conflicting_rows_within_a_file_are_named():
+    text = HEADER + "c1,Q,M,A,\nc1,Different,M2,B,\nc1,Q,M,Again,\n"
+    problems = rejected("s.csv", text)
+    assert "s.csv, row 3, field 'input': differs from row 2 for the same case_id" in problems
+    assert any("row 4, field 'source'" in p and "second output" in p for p in problems)
+
+
+def test_jsonl_syntax_errors_and_types_are_named():
+    text = '{"case_id": "c1", "input": "Q"}\n{not json\n{"case_id": 5, "input": "Q"}\n[1]\n'
+    problems = rejected("s.jsonl", text)
+    assert problems[0].startswith("s.jsonl, row 2: not valid JSON")
+    assert "s.jsonl, row 4: each line must be a JSON object" in problems
+
+
+def test_non_utf8_and_wrong_extension_are_refused():
+    with pytest.raises(ImportRejected, match="not UTF-8"):
+        parse_study_file("s.csv", "case_id,input\nc1,caf\xe9\n".encode("latin-1"))
+    assert rejected("s.xlsx", "x") == ["s.xlsx: expected a .csv or .jsonl file"]
+
+
+def test_empty_file_is_refused():
+    assert rejected("s.csv", HEADER) == ["s.csv: the file has no rows"]
+
+
+@pytest.mark.django_db
+def test_import_creates_cases_sources_and_outputs(draft_study):
+    assert draft_study.cases.count() == 3
+    assert set(draft_study.sources.values_list("label", "kind")) == {
+        ("Expert-written summary", "human_reference"),
+        ("MedSumm-7B", "model"),
+    }
+    assert Output.objects.filter(case__study=draft_study).count() == 6
+
+
+@pytest.mark.django_db
+def test_reimporting_the_same_file_changes_nothing(draft_study):
+    from tests.conftest import STUDY_ROWS
+
+    summary = services.study_import_file(study=draft_study, filename="s.csv", content=STUDY_ROWS)
+    assert (summary.cases_created, summary.outputs_created, summary.unchanged) == (0, 0, 6)
+
+
+@pytest.mark.django_db
+def test_a_conflict_with_stored_data_rolls_back_the_whole_file(draft_study):
+    text = HEADER + "c9,New case,New model,New output,\nc1,Changed input,MedSumm-7B,X,\n"
+    with pytest.raises(ValidationError) as info:
+        services.study_import_file(study=draft_study, filename="more.csv", content=text.encode())
+    assert "more.csv, row 3, field 'input'" in info.value.messages[0]
+    # Row 2 was valid and written before row 3 failed: the transaction must have undone it.
+    assert not Case.objects.filter(external_id="c9").exists()
+    assert not Source.objects.filter(label="New model").exists()
+
+
+@pytest.mark.django_db
+def test_an_open_study_refuses_imports(open_study):
+    text = HEADER + "c9,New case,,,\n"
+    with pytest.raises(ValidationError, match="no longer a draft"):
+        services.study_import_file(study=open_study, filename="s.csv", content=text.encode())
+    assert open_study.cases.count() == 3

@@ -1,0 +1,47 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from annotation import services
+from annotation.models import Rating, RatingRevision
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def assignment(open_study, raters):
+    return open_study.assignments.filter(rater=raters[0]).order_by("position").first()
+
+
+@pytest.fixture
+def question(open_study):
+    return open_study.questions.get()
+
+
+def test_saving_a_rating_completes_the_assignment(assignment, question):
+    services.rating_save(assignment=assignment, question=question, value=4)
+    assignment.refresh_from_db()
+    assert assignment.completed_at is not None
+    assert Rating.objects.get(assignment=assignment).value == 4
+
+
+def test_changes_are_appended_to_history_and_repeats_are_idempotent(assignment, question):
+    for value in (4, 4, 2, 5, 5):
+        services.rating_save(assignment=assignment, question=question, value=value)
+    rating = Rating.objects.get(assignment=assignment)
+    assert rating.value == 5
+    assert list(RatingRevision.objects.filter(rating=rating).values_list("value", flat=True)) == [
+        4, 2, 5]
+
+
+def test_values_off_the_scale_are_refused(assignment, question):
+    with pytest.raises(ValidationError, match="not a point"):
+        services.rating_save(assignment=assignment, question=question, value=6)
+    assert not Rating.objects.exists()
+
+
+def test_a_locked_study_refuses_ratings(open_study, assignment, question):
+    open_study.status = "locked"
+    open_study.save()
+    assignment.refresh_from_db()
+    with pytest.raises(ValidationError, match="not open"):
+        services.rating_save(assignment=assignment, question=question, value=3)
