@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class AnnotationConfig(AppConfig):
-    """Blinded reader studies: sources, cases, outputs, assignments, ratings and their statistics."""
+    """Blinded reader studies: sources, cases, outputs, assignments, ratings, statistics."""
 
     name = "annotation"

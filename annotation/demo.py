@@ -1,4 +1,4 @@
-"""The demo study `make run` loads: one admin, four raters, three blinded sources, open for rating."""
+"""The demo `make run` loads: one admin, four raters, a blinded study open for rating."""
 
 from dataclasses import dataclass
 from pathlib import Path

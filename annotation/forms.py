@@ -67,6 +67,14 @@ class AddRatersForm(forms.Form):
         self.fields["users"].queryset = candidates
 
 
+class HttpsURLField(forms.URLField):
+    """A URL typed without a scheme is taken as https (Django 6's default, chosen explicitly)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("assume_scheme", "https")
+        super().__init__(**kwargs)
+
+
 class SourceEndpointForm(forms.ModelForm):
     class Meta:
         model = Source
@@ -79,6 +87,7 @@ class SourceEndpointForm(forms.ModelForm):
             "system_prompt",
             "api_key_env",
         ]
+        field_classes = {"base_url": HttpsURLField}
         widgets = {"system_prompt": forms.Textarea(attrs={"rows": 2})}
         help_texts = {
             "base_url": "OpenAI-compatible API root, e.g. https://host/v1",

@@ -1,4 +1,4 @@
-"""Reader-study data: what is rated (cases, outputs, items), by whom (assignments) and how (ratings).
+"""Reader-study data: what is rated (cases, outputs, items), by whom (assignments), how (ratings).
 
 A Source's identity is what blinding hides. Rater-facing code never receives a Source; it gets the
 view objects built in `selectors.rater_item_view`. Everything a rater's browser can name is an
@@ -161,6 +161,9 @@ class Generation(models.Model):
     class Meta:
         ordering = ["-started_at"]
 
+    def __str__(self) -> str:
+        return f"{self.source} on {self.case}: {self.outcome}"
+
 
 class Output(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="outputs")
@@ -176,6 +179,9 @@ class Output(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["case", "source"], name="output_per_case_source"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.source} on {self.case}"
 
 
 class Question(models.Model):
@@ -223,6 +229,9 @@ class Item(models.Model):
             models.UniqueConstraint(fields=["study", "output"], name="item_per_output"),
         ]
 
+    def __str__(self) -> str:
+        return self.token
+
 
 class Assignment(models.Model):
     """One item in one rater's stored, seeded order."""
@@ -246,6 +255,9 @@ class Assignment(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.rater} #{self.position} in {self.study}"
+
 
 class Rating(models.Model):
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="ratings")
@@ -259,6 +271,9 @@ class Rating(models.Model):
             models.UniqueConstraint(fields=["assignment", "question"], name="rating_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.question}={self.value}"
+
 
 class RatingRevision(models.Model):
     """Append-only history: one row for every value a rater ever saved."""
@@ -269,6 +284,9 @@ class RatingRevision(models.Model):
 
     class Meta:
         ordering = ["saved_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.value} at {self.saved_at:%Y-%m-%d %H:%M:%S}"
 
 
 class Result(models.Model):
@@ -291,6 +309,9 @@ class Result(models.Model):
                 fields=["study", "question", "statistic"], name="result_unique"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.statistic} on {self.question}: {self.value}"
 
 
 class TaskRun(models.Model):
@@ -322,6 +343,9 @@ class TaskRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.status})"
 
     @property
     def is_finished(self) -> bool:

@@ -19,14 +19,7 @@ from tests.support.fake_llm import FakeLLMServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
-STUDY_ROWS = b"""case_id,input,source,output,source_kind
-c1,Patient asks whether a cough is caused by lisinopril.,Expert-written summary,Is my cough from lisinopril?,human_reference
-c1,Patient asks whether a cough is caused by lisinopril.,MedSumm-7B,Does lisinopril cause cough?,model
-c2,Child with fever and a non-blanching rash.,Expert-written summary,What to do for fever with a rash that does not fade?,human_reference
-c2,Child with fever and a non-blanching rash.,MedSumm-7B,Is a non-blanching rash with fever an emergency?,model
-c3,Can ibuprofen be taken with warfarin?,Expert-written summary,Is ibuprofen safe with warfarin?,human_reference
-c3,Can ibuprofen be taken with warfarin?,MedSumm-7B,Ibuprofen and warfarin together?,model
-"""
+STUDY_ROWS = (Path(__file__).parent / "data" / "study.csv").read_bytes()
 
 
 @pytest.fixture
@@ -79,6 +72,11 @@ def fake_llm():
 def _fast_test_settings(settings):
     # A deliberately slow password hash is the point in production and pure cost in tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Hashed file names need `collectstatic`; tests serve static files straight from the finders.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     # Keep retry backoff short so fault-injection tests take milliseconds, not seconds.
     settings.LLM_BACKOFF_FACTOR = 0.01
     settings.LLM_REQUEST_TIMEOUT = 2.0

@@ -14,22 +14,30 @@ def model_source(draft_study, fake_llm, monkeypatch):
     monkeypatch.setenv("TEST_LLM_KEY", "sk-test-123")
     fake_llm.require_key("sk-test-123")
     return services.source_create(
-        study=draft_study, label="Echo-70B", base_url=fake_llm.base_url, model_name="echo-70b",
-        temperature=0.2, max_tokens=64, system_prompt="Summarise.", api_key_env="TEST_LLM_KEY",
+        study=draft_study,
+        label="Echo-70B",
+        base_url=fake_llm.base_url,
+        model_name="echo-70b",
+        temperature=0.2,
+        max_tokens=64,
+        system_prompt="Summarise.",
+        api_key_env="TEST_LLM_KEY",
     )
 
 
 def run_fetch(source, user) -> TaskRun:
-    run = TaskRun.objects.create(study=source.study, source=source, created_by=user,
-                                 kind=TaskRun.Kind.FETCH_OUTPUTS)
+    run = TaskRun.objects.create(
+        study=source.study, source=source, created_by=user, kind=TaskRun.Kind.FETCH_OUTPUTS
+    )
     run = services.task_run_claim(run_id=run.pk)
     services.outputs_fetch_missing(run=run)
     run.refresh_from_db()
     return run
 
 
-def test_fetch_generates_every_missing_output_and_records_the_call(model_source, fake_llm,
-                                                                   study_admin):
+def test_fetch_generates_every_missing_output_and_records_the_call(
+    model_source, fake_llm, study_admin
+):
     run = run_fetch(model_source, study_admin)
     assert (run.status, run.done, run.total) == ("succeeded", 3, 3)
     output = Output.objects.get(source=model_source, case__external_id="c1")
@@ -37,14 +45,17 @@ def test_fetch_generates_every_missing_output_and_records_the_call(model_source,
     generation = output.generation
     assert generation.request == {
         "model": "echo-70b",
-        "messages": [{"role": "system", "content": "Summarise."},
-                     {"role": "user", "content": output.case.input_text}],
+        "messages": [
+            {"role": "system", "content": "Summarise."},
+            {"role": "user", "content": output.case.input_text},
+        ],
         "temperature": 0.2,
         "max_tokens": 64,
     }
     assert generation.model_version == "echo-70b-fake-20240101"
     assert generation.http_status == 200
-    assert generation.prompt_tokens > 0 and generation.completion_tokens > 0
+    assert generation.prompt_tokens > 0
+    assert generation.completion_tokens > 0
     assert '"chat.completion"' in generation.response_body
     assert fake_llm.requests[0]["headers"]["authorization"] == "Bearer sk-test-123"
     assert "sk-test-123" not in str(generation.request)
@@ -87,8 +98,9 @@ def test_malformed_bodies_fail_that_case_and_keep_the_rest(model_source, fake_ll
     assert Output.objects.filter(source=model_source).count() == 1
 
 
-def test_persistent_errors_and_dropped_connections_store_no_output(model_source, fake_llm,
-                                                                   study_admin, settings):
+def test_persistent_errors_and_dropped_connections_store_no_output(
+    model_source, fake_llm, study_admin, settings
+):
     settings.LLM_MAX_RETRIES = 1
     fake_llm.enqueue(Status(500), Status(500), Drop(), Drop())
     run = run_fetch(model_source, study_admin)

@@ -19,7 +19,9 @@ def rejected(filename: str, text: str) -> list[str]:
 
 
 def test_csv_rows_parse_with_defaults():
-    rows = parse_study_file("s.csv", (HEADER + "c1,Question,Model A,Answer,\nc2,Other,,,\n").encode())
+    rows = parse_study_file(
+        "s.csv", (HEADER + "c1,Question,Model A,Answer,\nc2,Other,,,\n").encode()
+    )
     assert [(r.row, r.case_id, r.source, r.source_kind) for r in rows] == [
         (2, "c1", "Model A", "model"),
         (3, "c2", "", "model"),
@@ -28,7 +30,13 @@ def test_csv_rows_parse_with_defaults():
 
 def test_jsonl_rows_parse():
     lines = [
-        {"case_id": "c1", "input": "Q", "source": "Ref", "output": "A", "source_kind": "human_reference"}
+        {
+            "case_id": "c1",
+            "input": "Q",
+            "source": "Ref",
+            "output": "A",
+            "source_kind": "human_reference",
+        }
     ]
     rows = parse_study_file("s.jsonl", "\n".join(json.dumps(x) for x in lines).encode())
     assert rows[0].source_kind == "human_reference"

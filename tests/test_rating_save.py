@@ -30,7 +30,10 @@ def test_changes_are_appended_to_history_and_repeats_are_idempotent(assignment, 
     rating = Rating.objects.get(assignment=assignment)
     assert rating.value == 5
     assert list(RatingRevision.objects.filter(rating=rating).values_list("value", flat=True)) == [
-        4, 2, 5]
+        4,
+        2,
+        5,
+    ]
 
 
 def test_values_off_the_scale_are_refused(assignment, question):

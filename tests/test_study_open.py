@@ -37,10 +37,12 @@ def test_a_study_opens_once(open_study):
 
 
 def test_opening_needs_enough_raters(study_admin, raters):
-    study = services.study_create(creator=study_admin, title="t", raters_per_item=4,
-                                  question_prompt="q")
-    services.study_import_file(study=study, filename="s.csv",
-                               content=b"case_id,input,source,output\nc1,Q,M,A\n")
+    study = services.study_create(
+        creator=study_admin, title="t", raters_per_item=4, question_prompt="q"
+    )
+    services.study_import_file(
+        study=study, filename="s.csv", content=b"case_id,input,source,output\nc1,Q,M,A\n"
+    )
     services.study_add_raters(study=study, users=raters)
     with pytest.raises(ValidationError, match="needs 4 raters, but the study has 3"):
         services.study_open(study=study)
@@ -48,6 +50,8 @@ def test_opening_needs_enough_raters(study_admin, raters):
 
 
 def test_pseudonyms_follow_the_order_raters_joined(draft_study, raters):
-    assert list(draft_study.memberships.filter(role="rater").order_by("pseudonym")
-                .values_list("pseudonym", "user__username")) == [
-        ("R1", "rater1"), ("R2", "rater2"), ("R3", "rater3")]
+    assert list(
+        draft_study.memberships.filter(role="rater")
+        .order_by("pseudonym")
+        .values_list("pseudonym", "user__username")
+    ) == [("R1", "rater1"), ("R2", "rater2"), ("R3", "rater3")]

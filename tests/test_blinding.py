@@ -1,0 +1,153 @@
+"""Blinding: nothing a rater can reach names a source, its primary key or its model.
+
+The test loads the demo study after moving every id sequence to a distinctive number, so that a
+leaked primary key would be found by a plain text search. It then crawls every page, partial and
+API response a rater can reach (following links and htmx URLs), posts ratings, tries the study
+admin's URLs, and searches everything it received.
+"""
+
+import re
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+
+from annotation.demo import load_demo
+from annotation.models import Assignment, Case, Item, Output, Source, Study
+
+pytestmark = pytest.mark.django_db
+
+# Distinctive first ids per table; any of them in a rater's response would be a leak.
+SEQUENCE_STARTS = {
+    Study: 7_100_001,
+    Source: 7_200_001,
+    Case: 7_300_001,
+    Output: 7_400_001,
+    Item: 7_500_001,
+    Assignment: 7_600_001,
+}
+
+
+def bump_sequences() -> None:
+    with connection.cursor() as cursor:
+        for model, start in SEQUENCE_STARTS.items():
+            table = model._meta.db_table
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, false)", [table, start]
+                )
+            else:  # SQLite AUTOINCREMENT keeps the last id in sqlite_sequence
+                cursor.execute("DELETE FROM sqlite_sequence WHERE name = %s", [table])
+                cursor.execute(
+                    "INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, start - 1]
+                )
+
+
+class LinkParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        for name, value in attrs:
+            if value and name in ("href", "src", "action", "hx-get", "hx-post"):
+                self.urls.append(value)
+
+
+def crawl(client, start: list[str]) -> dict[str, str]:
+    seen: dict[str, str] = {}
+    queue = list(start)
+    while queue:
+        url = queue.pop()
+        if (
+            url in seen
+            or not url.startswith("/")
+            or url.startswith(("/accounts/logout", "/static/"))
+        ):
+            continue
+        response = client.get(url, follow=True)
+        seen[url] = response.content.decode()
+        parser = LinkParser()
+        parser.feed(seen[url])
+        queue += [urlsplit(urljoin(url, u)).path for u in parser.urls]
+    return seen
+
+
+@pytest.fixture
+def demo():
+    bump_sequences()
+    summary = load_demo()
+    return summary.study
+
+
+def secrets_of(study: Study) -> list[str]:
+    """Every string that would unblind: labels, model names, endpoint, every id of a source."""
+    values = []
+    for source in Source.objects.filter(study=study):
+        values += [source.label, str(source.pk)]
+        values += [v for v in (source.model_name, source.base_url) if v]
+    values += [
+        str(pk) for pk in Output.objects.filter(case__study=study).values_list("pk", flat=True)
+    ]
+    values += [str(pk) for pk in Item.objects.filter(study=study).values_list("pk", flat=True)]
+    values += [
+        str(pk) for pk in Assignment.objects.filter(study=study).values_list("pk", flat=True)
+    ]
+    values += [str(pk) for pk in Case.objects.filter(study=study).values_list("pk", flat=True)]
+    values.append(str(study.pk))
+    return values
+
+
+def assert_blind(responses: dict[str, str], study: Study) -> None:
+    secrets = secrets_of(study)
+    assert any(s.startswith("71") for s in secrets)  # the sequences really moved
+    for url, body in responses.items():
+        lowered = body.lower()
+        for secret in secrets:
+            assert secret.lower() not in lowered, f"{secret!r} leaks in {url}"
+        assert not re.search(r"\bsource", lowered), f"'source' appears in {url}"
+
+
+def test_no_rater_facing_response_reveals_a_source(client, demo):
+    rater = demo.memberships.get(pseudonym="R1").user
+    client.force_login(rater)
+    pages = crawl(client, ["/", reverse("rater_home")])
+    item_pages = [url for url in pages if url.count("/") == 4 and url.startswith("/rate/")]
+    assert len(item_pages) == Assignment.objects.filter(rater=rater, study=demo).count() == 12
+
+    # htmx partials: save a rating on every item, then revisit everything.
+    for url in item_pages:
+        response = client.post(url, {"value": "4"}, headers={"HX-Request": "true"})
+        pages[f"POST {url}"] = response.content.decode()
+    pages.update({f"again {url}": body for url, body in crawl(client, ["/rate/"]).items()})
+
+    # The admin's URLs, tried by the rater, give nothing away either.
+    for name in ("study_dashboard", "study_ratings_csv"):
+        response = client.get(reverse(name, args=[demo.token]))
+        assert response.status_code == 404
+        pages[name] = response.content.decode()
+    assert_blind(pages, demo)
+
+
+def test_no_api_response_a_rater_can_get_reveals_a_source(client, demo):
+    rater = demo.memberships.get(pseudonym="R2").user
+    headers = {"Authorization": f"Token {Token.objects.create(user=rater).key}"}
+    ratings = reverse("api_ratings", args=[demo.token])
+    key = reverse("api_unblinding_key", args=[demo.token])
+    expected = {
+        reverse("api_studies"): 200,
+        ratings: 403,
+        ratings + "?format=csv": 403,
+        key: 403,
+        key + "?format=csv": 403,
+    }
+    responses = {}
+    for url, status in expected.items():
+        response = client.get(url, headers=headers)
+        assert response.status_code == status, url
+        responses[url] = response.content.decode()
+    assert demo.title in responses[reverse("api_studies")]
+    assert_blind(responses, demo)

@@ -1,0 +1,157 @@
+"""Study admin pages: create, import (with errors named), add raters, open, recompute."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from annotation import services
+from annotation.models import Question, Study, TaskRun
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, study_admin):
+    client.force_login(study_admin)
+    return client
+
+
+def test_study_list_has_an_empty_state(admin_client):
+    response = admin_client.get(reverse("study_list"))
+    assert "You run no studies yet" in response.text
+
+
+def test_creating_a_study_with_a_labelled_scale(admin_client, study_admin):
+    response = admin_client.post(
+        reverse("study_create"),
+        {
+            "title": "Discharge summaries",
+            "raters_per_item": 3,
+            "question_prompt": "Is it safe?",
+            "scale": "0 = Unsafe\n1 = Needs edits\n2 = Safe",
+            "level": "ordinal",
+        },
+    )
+    study = Study.objects.get(title="Discharge summaries")
+    assert response.url == reverse("study_dashboard", args=[study.token])
+    question = Question.objects.get(study=study)
+    assert question.scale == [
+        {"value": 0, "label": "Unsafe"},
+        {"value": 1, "label": "Needs edits"},
+        {"value": 2, "label": "Safe"},
+    ]
+    assert study.memberships.get().user == study_admin
+
+
+def test_a_bad_scale_is_explained(admin_client):
+    response = admin_client.post(
+        reverse("study_create"),
+        {
+            "title": "T",
+            "raters_per_item": 2,
+            "question_prompt": "Q",
+            "scale": "1 = Bad\nfive = Good",
+            "level": "ordinal",
+        },
+    )
+    assert response.status_code == 400
+    assert "Line 2: &#x27;five&#x27; is not a whole number." in response.text
+    assert not Study.objects.exists()
+
+
+def test_raters_cannot_create_studies(client, raters):
+    client.force_login(raters[0])
+    response = client.post(reverse("study_create"), {"title": "T"})
+    assert response.status_code == 403
+
+
+def test_a_rejected_import_names_rows_and_fields_and_writes_nothing(admin_client, draft_study):
+    upload = SimpleUploadedFile(
+        "cases.csv", b"case_id,input,source,output\nc7,Q,Model X,\nc8,,Model X,A\n"
+    )
+    response = admin_client.post(
+        reverse("study_import", args=[draft_study.token]), {"file": upload}, follow=True
+    )
+    assert (
+        "cases.csv, row 2, field &#x27;output&#x27;: is empty but a source is given"
+        in response.text
+    )
+    assert "cases.csv, row 3, field &#x27;input&#x27;: is empty" in response.text
+    assert "Nothing was imported" in response.text
+    assert draft_study.cases.count() == 3
+
+
+def test_a_good_import_reports_what_it_added(admin_client, draft_study):
+    upload = SimpleUploadedFile("more.jsonl", b'{"case_id": "c4", "input": "New question"}\n')
+    response = admin_client.post(
+        reverse("study_import", args=[draft_study.token]), {"file": upload}, follow=True
+    )
+    assert "Imported more.jsonl: 1 new cases, 0 new sources, 0 new outputs" in response.text
+
+
+def test_dashboard_shows_progress_per_rater(admin_client, open_study, raters):
+    question = open_study.questions.get()
+    assignment = open_study.assignments.filter(rater=raters[1]).first()
+    services.rating_save(assignment=assignment, question=question, value=4)
+    response = admin_client.get(reverse("study_dashboard", args=[open_study.token]))
+    assert '<progress value="1" max="4"></progress>\n                1 / 4' in response.text
+    assert "Not computed yet" in response.text
+
+
+def test_opening_from_the_dashboard(admin_client, draft_study):
+    response = admin_client.post(reverse("study_open", args=[draft_study.token]), follow=True)
+    assert "The study is open: 12 assignments stored." in response.text
+
+
+def test_recompute_queues_the_task_after_commit_and_shows_its_progress(
+    admin_client, open_study, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_client.post(
+            reverse("study_compute_agreement", args=[open_study.token]),
+            headers={"HX-Request": "true"},
+        )
+    run = TaskRun.objects.get()
+    assert (run.kind, run.status) == ("compute_agreement", "queued")
+    assert len(callbacks) == 1  # the Celery task is sent only once the run row is committed
+    assert f'hx-get="/studies/{open_study.token}/runs/{run.pk}/"' in response.text
+    assert 'hx-trigger="every 1s"' in response.text
+
+
+def test_a_finished_run_stops_polling_and_tells_the_page(admin_client, open_study):
+    run = TaskRun.objects.create(
+        study=open_study,
+        kind="compute_agreement",
+        status="succeeded",
+        done=1,
+        total=1,
+        message="overall: alpha = 0.5",
+    )
+    response = admin_client.get(
+        reverse("study_task_run", args=[open_study.token, run.pk]), headers={"HX-Request": "true"}
+    )
+    assert "every 1s" not in response.text
+    assert response["HX-Trigger"] == "taskFinished"
+    assert "overall: alpha = 0.5" in response.text
+
+
+def test_fetch_is_offered_only_for_sources_with_an_endpoint(admin_client, draft_study):
+    source = services.source_create(
+        study=draft_study,
+        label="Echo",
+        base_url="http://127.0.0.1:9/v1",
+        model_name="echo",
+        temperature=None,
+        max_tokens=None,
+    )
+    response = admin_client.get(reverse("study_dashboard", args=[draft_study.token]))
+    assert reverse("study_fetch_outputs", args=[draft_study.token, source.pk]) in response.text
+    assert response.text.count("Fetch missing outputs") == 1
+
+
+def test_other_admins_studies_are_hidden(client, outsider, draft_study):
+    client.force_login(outsider)
+    assert client.get(reverse("study_dashboard", args=[draft_study.token])).status_code == 404
+    response = client.post(reverse("study_open", args=[draft_study.token]))
+    assert response.status_code == 404
+    assert Study.objects.get(pk=draft_study.pk).status == "draft"

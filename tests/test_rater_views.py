@@ -1,0 +1,151 @@
+"""The rater workspace: one item per screen, saved by htmx, resumable, and closed to others."""
+
+import pytest
+from django.urls import reverse
+
+from annotation import services
+from annotation.models import Output, Rating
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rater(raters):
+    return raters[0]
+
+
+@pytest.fixture
+def rater_client(client, rater):
+    client.force_login(rater)
+    return client
+
+
+def own_assignments(study, rater):
+    return list(study.assignments.filter(rater=rater).order_by("position"))
+
+
+def item_url(study, assignment):
+    return reverse("rater_item", args=[study.token, assignment.token])
+
+
+def test_rater_home_lists_open_studies_with_progress(rater_client, open_study):
+    response = rater_client.get(reverse("rater_home"))
+    assert response.status_code == 200
+    assert open_study.title in response.text
+    assert "0 of 4 rated" in response.text
+
+
+def test_rater_home_has_an_empty_state(client, outsider):
+    client.force_login(outsider)
+    response = client.get(reverse("rater_home"))
+    assert "No study is waiting for you" in response.text
+
+
+def test_resume_goes_to_the_first_unrated_item(rater_client, open_study, rater):
+    first, second = own_assignments(open_study, rater)[:2]
+    response = rater_client.get(reverse("rater_resume", args=[open_study.token]))
+    assert response.url == item_url(open_study, first)
+    services.rating_save(assignment=first, question=open_study.questions.get(), value=3)
+    response = rater_client.get(reverse("rater_resume", args=[open_study.token]))
+    assert response.url == item_url(open_study, second)
+
+
+def test_resume_after_the_last_item_says_done(rater_client, open_study, rater):
+    question = open_study.questions.get()
+    for assignment in own_assignments(open_study, rater):
+        services.rating_save(assignment=assignment, question=question, value=2)
+    response = rater_client.get(reverse("rater_resume", args=[open_study.token]))
+    assert "All 4 items rated" in response.text
+
+
+def test_item_screen_shows_case_beside_output(rater_client, open_study, rater):
+    assignment = own_assignments(open_study, rater)[2]
+    response = rater_client.get(item_url(open_study, assignment))
+    output = assignment.item.output
+    assert "Item 3 of 4" in response.text
+    assert output.case.input_text in response.text
+    assert output.text in response.text
+    assert 'value="5"' in response.text
+    assert "Excellent" in response.text
+
+
+def test_htmx_save_returns_the_form_and_an_out_of_band_progress_bar(
+    rater_client, open_study, rater
+):
+    assignment = own_assignments(open_study, rater)[0]
+    response = rater_client.post(
+        item_url(open_study, assignment), {"value": "4"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    assert "<html" not in response.text
+    assert 'id="progress" class="progress" hx-swap-oob="true"' in response.text
+    assert "1 of 4 rated" in response.text
+    assert 'value="4" data-key="4"\n                 checked' in response.text
+    assert Rating.objects.get(assignment=assignment).value == 4
+
+
+def test_plain_post_without_javascript_saves_and_redirects(rater_client, open_study, rater):
+    assignment = own_assignments(open_study, rater)[0]
+    response = rater_client.post(item_url(open_study, assignment), {"value": "2"})
+    assert response.status_code == 302
+    assert response.url == item_url(open_study, assignment)
+    assert Rating.objects.get(assignment=assignment).value == 2
+
+
+def test_a_value_off_the_scale_shows_an_error_and_saves_nothing(rater_client, open_study, rater):
+    assignment = own_assignments(open_study, rater)[0]
+    response = rater_client.post(
+        item_url(open_study, assignment), {"value": "9"}, headers={"HX-Request": "true"}
+    )
+    assert "Choose one of the points on the scale." in response.text
+    assert not Rating.objects.exists()
+
+
+def test_rater_cannot_open_other_raters_assignment(rater_client, open_study, raters):
+    others = open_study.assignments.exclude(rater=raters[0])
+    for assignment in others:
+        assert rater_client.get(item_url(open_study, assignment)).status_code == 404
+        assert (
+            rater_client.post(item_url(open_study, assignment), {"value": "1"}).status_code == 404
+        )
+    assert not Rating.objects.exists()
+
+
+def test_rater_cannot_open_a_study_they_are_not_in(client, outsider, open_study):
+    client.force_login(outsider)
+    assignment = open_study.assignments.first()
+    assert client.get(reverse("rater_resume", args=[open_study.token])).status_code == 404
+    assert client.get(item_url(open_study, assignment)).status_code == 404
+
+
+def test_rater_cannot_reach_study_admin_pages(rater_client, open_study):
+    for name in ("study_dashboard", "study_ratings_csv"):
+        assert rater_client.get(reverse(name, args=[open_study.token])).status_code == 404
+    response = rater_client.post(reverse("study_compute_agreement", args=[open_study.token]))
+    assert response.status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, open_study):
+    response = client.get(reverse("rater_resume", args=[open_study.token]))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_hostile_output_text_is_shown_as_text(rater_client, open_study, rater):
+    assignment = own_assignments(open_study, rater)[0]
+    hostile = '<script>alert("x")</script>" onmouseover="alert(1)'
+    Output.objects.filter(pk=assignment.item.output_id).update(text=hostile)
+    response = rater_client.get(item_url(open_study, assignment))
+    assert "<script>alert" not in response.text
+    assert '" onmouseover="' not in response.text
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&quot; onmouseover=" in response.text
+
+
+def test_a_rater_never_sees_another_raters_answer(client, open_study, raters):
+    assignment = open_study.assignments.filter(rater=raters[1]).first()
+    services.rating_save(assignment=assignment, question=open_study.questions.get(), value=5)
+    shared = open_study.assignments.exclude(rater=raters[1]).get(item=assignment.item)
+    client.force_login(shared.rater)
+    response = client.get(item_url(open_study, shared))
+    assert "checked" not in response.text
+    assert "Saved earlier" not in response.text

@@ -1,0 +1,75 @@
+"""The fetch and agreement tasks, end to end through the broker and a real worker process."""
+
+import pytest
+
+from annotation import services
+from annotation.models import Output, Result, TaskRun
+from annotation.tasks import compute_agreement
+from tests.support.fake_llm import Status
+from tests.support.waiting import wait_for_run
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+
+
+def test_worker_fetches_missing_outputs(celery_worker, draft_study, study_admin, fake_llm):
+    fake_llm.enqueue(Status(429, headers={"Retry-After": "0"}))
+    source = services.source_create(
+        study=draft_study,
+        label="Echo-70B",
+        base_url=fake_llm.base_url,
+        model_name="echo-70b",
+        temperature=0.0,
+        max_tokens=50,
+    )
+    run = services.task_run_create(
+        study=draft_study, kind=TaskRun.Kind.FETCH_OUTPUTS, user=study_admin, source=source
+    )
+    run = wait_for_run(run.pk)
+    assert (run.status, run.done, run.total) == ("succeeded", 3, 3), run.message
+    texts = set(Output.objects.filter(source=source).values_list("text", flat=True))
+    assert "Summary: Can ibuprofen be taken with warfarin?" in texts
+    assert len(fake_llm.requests) == 4  # one 429, then three successes
+
+
+def test_worker_computes_alpha_for_the_study(celery_worker, open_study, study_admin):
+    question = open_study.questions.get()
+    # Six items, two raters each: agreement on five, a one-point difference on the last.
+    planned = [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (3, 4)]
+    items = list(open_study.items.order_by("token"))
+    for item, values in zip(items, planned, strict=True):
+        for assignment, value in zip(item.assignments.order_by("rater_id"), values, strict=True):
+            services.rating_save(assignment=assignment, question=question, value=value)
+
+    run = services.task_run_create(
+        study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT, user=study_admin
+    )
+    run = wait_for_run(run.pk)
+    assert run.status == "succeeded", run.message
+    result = Result.objects.get(study=open_study, statistic="krippendorff_alpha")
+    assert (result.n_units, result.n_ratings, result.n_raters) == (6, 12, 3)
+    # Ordinal alpha by hand: n_c = (2,2,3,3,2) over values 1..5; the only disagreement is the
+    # (3,4) pair, o_34 = o_43 = 1 with d2 = ((3+3)/2)^2 = 9. D_o = 2*9/12; D_e from the marginals.
+    counts = {1: 2, 2: 2, 3: 3, 4: 3, 5: 2}
+
+    def d2(c: int, k: int) -> float:
+        lo, hi = min(c, k), max(c, k)
+        return (sum(counts[g] for g in range(lo, hi + 1)) - (counts[c] + counts[k]) / 2) ** 2
+
+    expected_disagreement = sum(counts[c] * counts[k] * d2(c, k) for c in counts for k in counts)
+    expected = 1 - (12 - 1) * (2 * d2(3, 4)) / expected_disagreement
+    assert result.value == pytest.approx(expected, abs=1e-9)
+    assert run.message == f"overall: alpha = {expected:.3f} over 6 units"
+
+
+def test_a_duplicated_task_does_the_work_once(celery_worker, open_study, study_admin):
+    run = TaskRun.objects.create(study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    compute_agreement.delay(run.pk)
+    compute_agreement.delay(run.pk)
+    run = wait_for_run(run.pk)
+    # Let the second delivery reach the worker too: it must find the run claimed and do nothing.
+    second = TaskRun.objects.create(study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    compute_agreement.delay(second.pk)
+    wait_for_run(second.pk)
+    run.refresh_from_db()
+    assert run.status == "succeeded"
+    assert Result.objects.filter(study=open_study).count() == 1
