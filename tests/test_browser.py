@@ -1,6 +1,8 @@
 """A rater in headless Chromium: log in, rate two items, reload, and find the work kept."""
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,13 +25,13 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def page(live_server, monkeypatch):
+@contextmanager
+def browser_page(base_url: str) -> Iterator:
+    """A page in headless Debian Chromium. Use the ORM only outside this block: Playwright runs
+    the test inside a greenlet with its own context, where Django would open a second database
+    connection that nothing closes."""
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread; the ORM calls made by the test
-    # itself around it are ordinary synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -42,42 +44,40 @@ def page(live_server, monkeypatch):
                 "--no-first-run",
             ],
         )
-        context = browser.new_context(base_url=live_server.url)
-        page = context.new_page()
-        yield page
-        context.close()
-        browser.close()
+        try:
+            yield browser.new_context(base_url=base_url).new_page()
+        finally:
+            browser.close()
 
 
-def test_rater_rates_two_items_and_finds_them_after_reload(page, open_study, raters):
+def test_rater_rates_two_items_and_finds_them_after_reload(live_server, open_study, raters):
     rater = raters[0]
-    page.goto("/")
-    page.fill("#id_username", rater.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.get_by_role("link", name="Start").click()
-    page.wait_for_selector("text=Item 1 of 4")
+    with browser_page(live_server.url) as page:
+        page.goto("/")
+        page.fill("#id_username", rater.username)
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.get_by_role("link", name="Start").click()
+        page.wait_for_selector("text=Item 1 of 4")
 
-    page.click("label.point:has-text('Good')")  # value 4, saved by htmx
-    page.wait_for_selector("#rating .ok")
-    assert page.locator("#progress .count").inner_text() == "1 of 4 rated"
-    first_url = page.url
+        page.click("label.point:has-text('Good')")  # value 4, saved by htmx
+        page.wait_for_selector("#rating .ok")
+        assert page.locator("#progress .count").inner_text() == "1 of 4 rated"
+        first_url = page.url
 
-    page.click("#next")
-    page.wait_for_selector("text=Item 2 of 4")
-    page.keyboard.press("2")  # keyboard shortcut: the second point, "Poor"
-    page.wait_for_selector("#rating .ok")
-    assert page.locator("#progress .count").inner_text() == "2 of 4 rated"
+        page.click("#next")
+        page.wait_for_selector("text=Item 2 of 4")
+        page.keyboard.press("2")  # keyboard shortcut: the second point, "Poor"
+        page.wait_for_selector("#rating .ok")
+        assert page.locator("#progress .count").inner_text() == "2 of 4 rated"
 
-    page.reload()
-    assert page.locator("input[name=value][value='2']").is_checked()
-    assert page.locator("#progress progress").get_attribute("value") == "2"
-    assert page.locator("#progress .count").inner_text() == "2 of 4 rated"
+        page.reload()
+        assert page.locator("input[name=value][value='2']").is_checked()
+        assert page.locator("#progress progress").get_attribute("value") == "2"
+        assert page.locator("#progress .count").inner_text() == "2 of 4 rated"
 
-    page.goto(first_url)
-    assert page.locator("input[name=value][value='4']").is_checked()
-    values = sorted(
-        a.ratings.get().value
-        for a in open_study.assignments.filter(rater=rater, ratings__isnull=False)
-    )
-    assert values == [2, 4]
+        page.goto(first_url)
+        assert page.locator("input[name=value][value='4']").is_checked()
+
+    saved = open_study.assignments.filter(rater=rater, ratings__isnull=False)
+    assert sorted(a.ratings.get().value for a in saved) == [2, 4]
