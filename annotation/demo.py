@@ -1,5 +1,7 @@
-"""The demo `make run` loads: one admin, four raters, a blinded study open for rating."""
+"""The demo `make run` loads: one admin, four raters, a blinded study open for rating, and a
+draft study whose outputs a model endpoint will generate."""
 
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,7 +10,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 from annotation import services
-from annotation.models import Study
+from annotation.models import Study, TaskRun
 
 DEMO_FILE = Path(__file__).parent / "demo" / "demo_study.jsonl"
 DEMO_TITLE = "Patient question summaries (demo)"
@@ -60,8 +62,29 @@ def load_demo() -> DemoSummary:
     services.study_import_file(study=study, filename=DEMO_FILE.name, content=DEMO_FILE.read_bytes())
     services.study_add_raters(study=study, users=raters)
     services.study_open(study=study)
+    study.refresh_from_db()  # study_open changed the status on its own locked copy
+    _simulate_ratings(study, raters[1:])
     _draft_study(admin, raters)
     return DemoSummary(created=True, study=study, logins=logins)
+
+
+# How far along each simulated rater is, and the typical score each source earns.
+SIMULATED_SHARE = (1.0, 1.0, 0.5)
+TYPICAL_SCORE = {"Expert-written summary": 4.5, "MedSumm-7B": 4.0, "Tiny-Baseline-LM": 1.5}
+
+
+def _simulate_ratings(study: Study, raters) -> None:
+    """Rate part of the demo as raters 2-4 (rater1 starts fresh), and compute agreement."""
+    rng = random.Random(study.seed)
+    question = study.questions.get()
+    for rater, share in zip(raters, SIMULATED_SHARE, strict=True):
+        assignments = study.assignments.filter(rater=rater).select_related("item__output__source")
+        for assignment in list(assignments.order_by("position"))[: round(share * 12)]:
+            typical = TYPICAL_SCORE[assignment.item.output.source.label]
+            value = min(5, max(1, round(typical + rng.gauss(0, 0.7))))
+            services.rating_save(assignment=assignment, question=question, value=value)
+    run = TaskRun.objects.create(study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
 
 
 def _draft_study(admin, raters) -> None:

@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from annotation.models import Assignment, Output, Study
+from annotation.models import Assignment, Output, Rating, Result, Study
 
 pytestmark = pytest.mark.django_db
 
@@ -23,3 +23,12 @@ def test_demo_loads_once_however_often_it_runs(capsys):
         for u in get_user_model().objects.filter(username__startswith="rater")
     }
     assert loads == {12}
+    # Raters 2-3 are done, rater4 is half-way (6 of 12); rater1 starts fresh.
+    done = {
+        u: Rating.objects.filter(assignment__rater__username=u).count()
+        for u in ("rater1", "rater2", "rater3", "rater4")
+    }
+    assert done == {"rater1": 0, "rater2": 12, "rater3": 12, "rater4": 6}
+    alpha = Result.objects.get(study=open_study)
+    assert alpha.n_ratings > 0
+    assert -1 <= alpha.value <= 1
