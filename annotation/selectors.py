@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
@@ -178,6 +179,16 @@ def study_progress_by_rater(*, study: Study) -> list[RaterProgress]:
         )
         for m in sorted(memberships, key=lambda m: int(m.pseudonym.lstrip("R") or 0))
     ]
+
+
+def study_rater_candidates(*, study: Study) -> QuerySet:
+    """Active users who could still be added to the study as raters."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .exclude(memberships__study=study, memberships__role=Membership.Role.RATER)
+        .order_by("username")
+    )
 
 
 def study_results(*, study: Study) -> list[Result]:

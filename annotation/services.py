@@ -336,22 +336,26 @@ def study_open(*, study: Study) -> int:
     study = Study.objects.select_for_update().get(pk=study.pk)
     if study.status != Study.Status.DRAFT:
         raise ValidationError("Only a draft study can be opened.")
-    outputs = list(Output.objects.filter(case__study=study).order_by("pk"))
     raters = list(study.memberships.filter(role=Membership.Role.RATER).select_related("user"))
-    if not outputs:
+    if not Output.objects.filter(case__study=study).exists():
         raise ValidationError("The study has no outputs to rate yet.")
     if len(raters) < study.raters_per_item:
         raise ValidationError(
             f"Each output needs {study.raters_per_item} raters, but the study has {len(raters)}."
         )
-    items = Item.objects.bulk_create([Item(study=study, output=output) for output in outputs])
-    by_token = {item.token: item for item in items}
-    users = {str(m.user_id): m.user for m in raters}
+    outputs = Output.objects.filter(case__study=study).select_related("case", "source")
+    # The design is keyed on what stays the same in any copy of the study (case id, source label,
+    # rater pseudonym), so the same file, raters and seed give the same manifest anywhere.
+    items = {
+        f"{o.case.external_id}\x1f{o.source.label}": Item(study=study, output=o) for o in outputs
+    }
+    Item.objects.bulk_create(items.values())
+    users = {m.pseudonym: m.user for m in raters}
     placements = design.assign_balanced(
-        items=list(by_token), raters=list(users), k=study.raters_per_item, seed=study.seed
+        items=list(items), raters=list(users), k=study.raters_per_item, seed=study.seed
     )
     Assignment.objects.bulk_create(
-        Assignment(study=study, item=by_token[p.item], rater=users[p.rater], position=p.position)
+        Assignment(study=study, item=items[p.item], rater=users[p.rater], position=p.position)
         for p in placements
     )
     study.status = Study.Status.OPEN

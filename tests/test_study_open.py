@@ -18,16 +18,41 @@ def test_opening_stores_a_balanced_manifest(open_study, raters):
     assert sorted(loads.values()) == [4, 4, 4]
 
 
+def manifest(study) -> set[tuple]:
+    """The stored manifest in terms that mean the same in any database."""
+    pseudonyms = dict(study.memberships.values_list("user_id", "pseudonym"))
+    return {
+        (
+            pseudonyms[a.rater_id],
+            a.item.output.case.external_id,
+            a.item.output.source.label,
+            a.position,
+        )
+        for a in study.assignments.select_related("item__output__case", "item__output__source")
+    }
+
+
 def test_stored_manifest_is_the_seeded_design(open_study):
-    assignments = list(open_study.assignments.select_related("item"))
     placements = design.assign_balanced(
-        items=[i.token for i in open_study.items.all()],
-        raters=sorted({str(a.rater_id) for a in assignments}),
+        items=sorted({f"{case}\x1f{source}" for _, case, source, _ in manifest(open_study)}),
+        raters=["R1", "R2", "R3"],
         k=2,
         seed=1234,
     )
-    stored = {(str(a.rater_id), a.item.token, a.position) for a in assignments}
-    assert stored == {(p.rater, p.item, p.position) for p in placements}
+    expected = {(p.rater, *p.item.split("\x1f"), p.position) for p in placements}
+    assert manifest(open_study) == expected
+
+
+def test_same_file_raters_and_seed_give_the_same_manifest(open_study, study_admin, raters):
+    from tests.conftest import STUDY_ROWS
+
+    copy = services.study_create(
+        creator=study_admin, title="Copy", raters_per_item=2, question_prompt="q", seed=1234
+    )
+    services.study_import_file(study=copy, filename="study.csv", content=STUDY_ROWS)
+    services.study_add_raters(study=copy, users=raters)
+    services.study_open(study=copy)
+    assert manifest(copy) == manifest(open_study)
 
 
 def test_a_study_opens_once(open_study):

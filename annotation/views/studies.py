@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from annotation import exports, selectors, services
 from annotation.forms import AddRatersForm, ImportForm, SourceEndpointForm, StudyCreateForm
 from annotation.importing import ImportRejected
-from annotation.models import Membership, Study, TaskRun
+from annotation.models import Study, TaskRun
 
 
 @login_required
@@ -55,13 +55,7 @@ def study_create(request: HttpRequest) -> HttpResponse:
     return redirect("study_dashboard", study_token=study.token)
 
 
-def _dashboard_context(request: HttpRequest, study: Study) -> dict:
-    candidates = (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .exclude(memberships__study=study, memberships__role=Membership.Role.RATER)
-        .order_by("username")
-    )
+def _dashboard_context(study: Study) -> dict:
     return {
         "study": study,
         "question": selectors.study_question(study=study),
@@ -71,7 +65,7 @@ def _dashboard_context(request: HttpRequest, study: Study) -> dict:
         "results": selectors.study_results(study=study),
         "runs": selectors.study_task_runs(study=study),
         "import_form": ImportForm(),
-        "raters_form": AddRatersForm(candidates=candidates),
+        "raters_form": AddRatersForm(candidates=selectors.study_rater_candidates(study=study)),
         "source_form": SourceEndpointForm(study=study),
     }
 
@@ -79,7 +73,7 @@ def _dashboard_context(request: HttpRequest, study: Study) -> dict:
 @login_required
 def study_dashboard(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
-    return render(request, "annotation/study_dashboard.html", _dashboard_context(request, study))
+    return render(request, "annotation/study_dashboard.html", _dashboard_context(study))
 
 
 @login_required
@@ -134,14 +128,17 @@ def study_add_raters(request: HttpRequest, study_token: str) -> HttpResponse:
 def study_add_source(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
     form = SourceEndpointForm(request.POST, study=study)
-    if form.is_valid() and study.accepts_imports:
-        form.save()
-        messages.success(request, f"Added model source {form.instance.label}.")
-    elif not study.accepts_imports:
-        messages.error(request, "Sources can only be added while the study is a draft.")
-    else:
+    if not form.is_valid():
         for field, errors in form.errors.items():
             messages.error(request, f"{field}: {' '.join(errors)}")
+        return redirect("study_dashboard", study_token=study.token)
+    fields = {k: v for k, v in form.cleaned_data.items() if k != "label"}
+    try:
+        source = services.source_create(study=study, label=form.cleaned_data["label"], **fields)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Added model source {source.label}.")
     return redirect("study_dashboard", study_token=study.token)
 
 
