@@ -3,8 +3,9 @@
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -13,7 +14,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation import agreement, design, llm
-from annotation.importing import ImportRow, parse_study_file
+from annotation.importing import (
+    MAX_PROBLEMS,
+    ImportRejected,
+    ImportRow,
+    Problem,
+    parse_study_file,
+)
 from annotation.models import (
     Assignment,
     Case,
@@ -119,66 +126,74 @@ class ImportSummary:
 
 
 def study_import_file(*, study: Study, filename: str, content: bytes) -> ImportSummary:
-    """Parse and write a whole file, or nothing (raises ImportRejected / ValidationError)."""
+    """Parse and write a whole file, or nothing. Raises ImportRejected naming every problem."""
     rows = parse_study_file(filename, content)
     with transaction.atomic():
         # Lock the study row so two uploads cannot interleave their writes.
         study = Study.objects.select_for_update().get(pk=study.pk)
         if not study.accepts_imports:
             raise ValidationError("This study is no longer a draft; its cases are fixed.")
-        return _write_rows(study, filename, rows)
+        importer = _RowWriter(study, PurePath(filename).name)
+        for row in rows:
+            importer.write(row)
+        if importer.problems:
+            # Raising inside the atomic block undoes every row written before the problem.
+            raise ImportRejected(importer.problems[:MAX_PROBLEMS])
+        return ImportSummary(**importer.counts)
 
 
-def _write_rows(study: Study, filename: str, rows: Sequence[ImportRow]) -> ImportSummary:
-    cases = {c.external_id: c for c in study.cases.all()}
-    sources = {s.label: s for s in study.sources.all()}
-    problems = []
-    created = {"cases": 0, "sources": 0, "outputs": 0, "unchanged": 0}
-    for row in rows:
-        case = cases.get(row.case_id)
+class _RowWriter:
+    """Writes parsed rows, checking each against what the study already holds."""
+
+    def __init__(self, study: Study, filename: str) -> None:
+        self.study, self.filename = study, filename
+        self.cases = {c.external_id: c for c in study.cases.all()}
+        self.sources = {s.label: s for s in study.sources.all()}
+        self.problems: list[Problem] = []
+        self.counts = dict.fromkeys(
+            ("cases_created", "sources_created", "outputs_created", "unchanged"), 0
+        )
+
+    def problem(self, row: ImportRow, field: str, message: str) -> None:
+        self.problems.append(Problem(self.filename, row.row, field, message))
+
+    def write(self, row: ImportRow) -> None:
+        case = self.cases.get(row.case_id)
         if case is None:
-            case = cases[row.case_id] = Case.objects.create(
-                study=study, external_id=row.case_id, input_text=row.input
+            case = self.cases[row.case_id] = Case.objects.create(
+                study=self.study, external_id=row.case_id, input_text=row.input
             )
-            created["cases"] += 1
+            self.counts["cases_created"] += 1
         elif case.input_text != row.input:
-            problems.append(
-                f"{filename}, row {row.row}, field 'input': differs from the input "
-                f"already stored for case {row.case_id!r}"
-            )
-            continue
-        if not row.source:
-            continue
-        source = sources.get(row.source)
+            self.problem(row, "input", f"differs from the input stored for case {row.case_id!r}")
+            return
+        if row.source:
+            source = self.source_for(row)
+            if source is not None:
+                self.write_output(row, case, source)
+
+    def source_for(self, row: ImportRow) -> Source | None:
+        source = self.sources.get(row.source)
         if source is None:
-            source = sources[row.source] = Source.objects.create(
-                study=study, label=row.source, kind=row.source_kind
+            source = self.sources[row.source] = Source.objects.create(
+                study=self.study, label=row.source, kind=row.source_kind
             )
-            created["sources"] += 1
+            self.counts["sources_created"] += 1
         elif source.kind != row.source_kind:
-            problems.append(
-                f"{filename}, row {row.row}, field 'source_kind': source "
-                f"{row.source!r} is already a {source.kind}"
-            )
-            continue
-        output, was_created = Output.objects.get_or_create(
+            self.problem(row, "source_kind", f"source {row.source!r} is already a {source.kind}")
+            return None
+        return source
+
+    def write_output(self, row: ImportRow, case: Case, source: Source) -> None:
+        output, created = Output.objects.get_or_create(
             case=case, source=source, defaults={"text": row.output}
         )
-        if was_created:
-            created["outputs"] += 1
+        if created:
+            self.counts["outputs_created"] += 1
         elif output.text == row.output:
-            created["unchanged"] += 1
+            self.counts["unchanged"] += 1
         else:
-            problems.append(
-                f"{filename}, row {row.row}, field 'output': case {row.case_id!r} "
-                f"already has a different output from this source"
-            )
-    if problems:
-        # Raising inside the atomic block rolls back every row written above.
-        raise ValidationError(problems[:50])
-    return ImportSummary(
-        created["cases"], created["sources"], created["outputs"], created["unchanged"]
-    )
+            self.problem(row, "output", "this case already has a different output from this source")
 
 
 # --- sources and generation -------------------------------------------------------------------

@@ -159,12 +159,22 @@ def test_other_admins_studies_are_hidden(client, outsider, draft_study):
 
 def test_adding_a_model_endpoint_from_the_dashboard(admin_client, draft_study):
     url = reverse("study_add_source", args=[draft_study.token])
-    data = {"label": "Echo-8B", "base_url": "http://127.0.0.1:9/v1", "model_name": "echo-8b",
-            "temperature": "0.3", "max_tokens": "128", "api_key_env": "ECHO_KEY"}
+    data = {
+        "label": "Echo-8B",
+        "base_url": "http://127.0.0.1:9/v1",
+        "model_name": "echo-8b",
+        "temperature": "0.3",
+        "max_tokens": "128",
+        "api_key_env": "ECHO_KEY",
+    }
     response = admin_client.post(url, data, follow=True)
     assert "Added model source Echo-8B." in response.text
     source = draft_study.sources.get(label="Echo-8B")
-    assert (source.model_name, source.temperature, source.api_key_env) == ("echo-8b", 0.3, "ECHO_KEY")
+    assert (source.model_name, source.temperature, source.api_key_env) == (
+        "echo-8b",
+        0.3,
+        "ECHO_KEY",
+    )
     response = admin_client.post(url, data, follow=True)
     assert "Source with this Study and Label already exists." in response.text
     assert draft_study.sources.filter(label="Echo-8B").count() == 1

@@ -104,9 +104,11 @@ def test_reimporting_the_same_file_changes_nothing(draft_study):
 @pytest.mark.django_db
 def test_a_conflict_with_stored_data_rolls_back_the_whole_file(draft_study):
     text = HEADER + "c9,New case,New model,New output,\nc1,Changed input,MedSumm-7B,X,\n"
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(ImportRejected) as info:
         services.study_import_file(study=draft_study, filename="more.csv", content=text.encode())
-    assert "more.csv, row 3, field 'input'" in info.value.messages[0]
+    assert [str(p) for p in info.value.problems] == [
+        "more.csv, row 3, field 'input': differs from the input stored for case 'c1'"
+    ]
     # Row 2 was valid and written before row 3 failed: the transaction must have undone it.
     assert not Case.objects.filter(external_id="c9").exists()
     assert not Source.objects.filter(label="New model").exists()
@@ -118,3 +120,21 @@ def test_an_open_study_refuses_imports(open_study):
     with pytest.raises(ValidationError, match="no longer a draft"):
         services.study_import_file(study=open_study, filename="s.csv", content=text.encode())
     assert open_study.cases.count() == 3
+
+
+@pytest.mark.django_db
+def test_conflicts_with_stored_outputs_and_sources_are_named(draft_study):
+    changed = HEADER + "c1,Patient asks whether a cough is caused by lisinopril.,MedSumm-7B,New,\n"
+    with pytest.raises(ImportRejected) as info:
+        services.study_import_file(study=draft_study, filename="s.csv", content=changed.encode())
+    assert [str(p) for p in info.value.problems] == [
+        "s.csv, row 2, field 'output': this case already has a different output from this source"
+    ]
+    kind = HEADER + "c2,Child with fever and a non-blanching rash.,MedSumm-7B,x,human_reference\n"
+    with pytest.raises(ImportRejected) as info:
+        services.study_import_file(study=draft_study, filename="k.csv", content=kind.encode())
+    assert [str(p) for p in info.value.problems] == [
+        "k.csv, row 2, field 'source_kind': source 'MedSumm-7B' is already a model"
+    ]
+    stored = draft_study.sources.get(label="MedSumm-7B").outputs.get(case__external_id="c1")
+    assert stored.text == "Does lisinopril cause cough?"
