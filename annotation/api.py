@@ -1,5 +1,6 @@
 """REST API (token auth): what a paper needs from a study, for the study's admins."""
 
+from django.http import Http404
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -24,42 +25,42 @@ class CSVRenderer(BaseRenderer):
         return exports.to_csv(data, renderer_context["view"].columns)
 
 
-class StudySerializer(serializers.ModelSerializer):
-    role = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Study
-        fields = ["token", "title", "status", "raters_per_item", "role"]
-
-    def get_role(self, study: Study) -> str:
-        return self.context["roles"].get(study.pk, "")
+class StudySerializer(serializers.Serializer):
+    token = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    raters_per_item = serializers.IntegerField()
+    role = serializers.CharField()
 
 
 class StudyListAPI(APIView):
     """The studies the caller belongs to, with their role in each."""
 
     def get(self, request: Request) -> Response:
-        memberships = Membership.objects.filter(user=request.user).select_related("study")
-        roles: dict[int, str] = {}
-        for m in memberships:
-            # Admin outranks rater when a user is both.
-            if roles.get(m.study_id) != Membership.Role.ADMIN:
-                roles[m.study_id] = m.role
-        studies = Study.objects.filter(pk__in=roles).order_by("title")
-        data = StudySerializer(studies, many=True, context={"roles": roles}).data
-        return Response(data)
+        rows = [
+            {
+                "token": s.token,
+                "title": s.title,
+                "status": s.status,
+                "raters_per_item": s.raters_per_item,
+                "role": role,
+            }
+            for s, role in selectors.member_studies(user=request.user)
+        ]
+        return Response(StudySerializer(rows, many=True).data)
 
 
 class StudyAdminAPI(APIView):
-    """Base for exports only a study's admins may read; others get 404 or 403."""
+    """Base for exports only a study's admins may read: raters get 403, anyone else 404."""
 
     renderer_classes = [JSONRenderer, CSVRenderer]
 
     def get_study(self, request: Request, study_token: str) -> Study:
-        study = Study.objects.filter(token=study_token).first()
-        if study is None or not study.memberships.filter(user=request.user).exists():
-            raise NotFound("No such study.")
-        if not selectors.is_study_admin(user=request.user, study=study):
+        try:
+            study, role = selectors.study_for_member(user=request.user, token=study_token)
+        except Http404:
+            raise NotFound("No such study.") from None
+        if role != Membership.Role.ADMIN:
             raise PermissionDenied("Only the study's admins can export this.")
         return study
 

@@ -40,8 +40,8 @@ class StudyCreateForm(forms.Form):
         if len(points) < 2:
             raise forms.ValidationError("A scale needs at least two points.")
         values = [p["value"] for p in points]
-        if len(set(values)) != len(values):
-            raise forms.ValidationError("Each scale value may appear only once.")
+        if values != sorted(set(values)):
+            raise forms.ValidationError("List each value once, from lowest to highest.")
         return points
 
 

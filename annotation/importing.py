@@ -89,14 +89,18 @@ def _csv_records(name: str, text: str) -> list[tuple[int, dict]]:
     if problems:
         raise ImportRejected(problems)
     try:
-        return [(number, record) for number, record in enumerate(reader, start=2)]
+        # line_num is where the record ends in the file: the row a spreadsheet shows, even
+        # after blank lines (which the reader skips).
+        return [(reader.line_num, record) for record in reader]
     except csv.Error as exc:
         raise ImportRejected([Problem(name, reader.line_num, None, f"bad CSV: {exc}")]) from None
 
 
 def _jsonl_records(name: str, text: str) -> list[tuple[int, dict]]:
     records, problems = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Split on newlines only: str.splitlines() would also split inside JSON strings at U+2028.
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:

@@ -6,15 +6,20 @@ opaque random token, never a sequential primary key.
 """
 
 import secrets
+import string
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+TOKEN_ALPHABET = string.ascii_letters + string.digits
+
 
 def new_token() -> str:
-    # 16 URL-safe characters, 96 random bits: unguessable and not ordered by creation.
-    return secrets.token_urlsafe(12)
+    # 16 letters and digits, 95 random bits: unguessable, not ordered by creation, and never
+    # starting with a character a spreadsheet would read as a formula.
+    return "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(16))
 
 
 def new_seed() -> int:
@@ -67,7 +72,8 @@ class Membership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["study", "user", "role"], name="membership_unique"),
+            # One role per person per study: an admin who also rated would not be blind.
+            models.UniqueConstraint(fields=["study", "user"], name="membership_unique"),
             models.UniqueConstraint(
                 fields=["study", "pseudonym"],
                 condition=models.Q(role="rater"),
@@ -116,6 +122,12 @@ class Source(models.Model):
             raise ValidationError({"base_url": "A human reference has no model endpoint."})
         if self.base_url and not self.model_name:
             raise ValidationError({"model_name": "An endpoint needs a model name."})
+        prefix = settings.LLM_KEY_ENV_PREFIX
+        if self.api_key_env and not self.api_key_env.startswith(prefix):
+            raise ValidationError({"api_key_env": f"The variable's name must start with {prefix}."})
+        allowed = settings.LLM_ALLOWED_HOSTS
+        if self.base_url and allowed and urlsplit(self.base_url).hostname not in allowed:
+            raise ValidationError({"base_url": "This host is not in LLM_ALLOWED_HOSTS."})
 
 
 class Case(models.Model):
@@ -339,6 +351,8 @@ class TaskRun(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Updated with every progress report; a running task silent for longer than the lease is dead.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -350,9 +364,3 @@ class TaskRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
-
-    @property
-    def percent(self) -> int:
-        if self.total == 0:
-            return 100 if self.is_finished else 0
-        return round(100 * self.done / self.total)

@@ -16,10 +16,7 @@ class RaterStudy:
     title: str
     done: int
     total: int
-
-    @property
-    def percent(self) -> int:
-        return round(100 * self.done / self.total) if self.total else 0
+    first_token: str = ""  # the rater's first item, for going back over finished work
 
 
 @dataclass(frozen=True)
@@ -47,10 +44,6 @@ class RaterItem:
     previous_token: str | None
     next_token: str | None
 
-    @property
-    def percent(self) -> int:
-        return round(100 * self.done / self.total) if self.total else 0
-
 
 def _rater_studies_qs(user: AbstractBaseUser) -> QuerySet[Study]:
     return (
@@ -72,7 +65,8 @@ def rater_studies(*, user: AbstractBaseUser) -> list[RaterStudy]:
 
 def rater_study_summary(*, user: AbstractBaseUser, study: Study) -> RaterStudy:
     s = _rater_studies_qs(user).get(pk=study.pk)
-    return RaterStudy(s.token, s.title, s.done, s.total)
+    first = study.assignments.filter(rater=user).order_by("position").first()
+    return RaterStudy(s.token, s.title, s.done, s.total, first.token if first else "")
 
 
 def rater_study_get(*, user: AbstractBaseUser, token: str) -> Study:
@@ -133,6 +127,28 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
 # --- study admin reads -------------------------------------------------------------------------
 
 
+def member_studies(*, user: AbstractBaseUser) -> list[tuple[Study, str]]:
+    """The studies a user may know of, with their role: all they administer, and those they
+    rate once open (a draft's title and design are the admins' business)."""
+    memberships = (
+        Membership.objects.filter(user=user)
+        .filter(Q(role=Membership.Role.ADMIN) | Q(study__status=Study.Status.OPEN))
+        .select_related("study")
+        .order_by("study__title")
+    )
+    return [(m.study, m.role) for m in memberships]
+
+
+def study_for_member(*, user: AbstractBaseUser, token: str) -> tuple[Study, str]:
+    """A study and the user's role in it; 404 for anyone else, so existence is not disclosed."""
+    membership = (
+        Membership.objects.filter(user=user, study__token=token).select_related("study").first()
+    )
+    if membership is None:
+        raise Http404("No such study.")
+    return membership.study, membership.role
+
+
 def admin_studies(*, user: AbstractBaseUser) -> QuerySet[Study]:
     return Study.objects.filter(
         memberships__user=user, memberships__role=Membership.Role.ADMIN
@@ -157,10 +173,6 @@ class RaterProgress:
     done: int
     total: int
 
-    @property
-    def percent(self) -> int:
-        return round(100 * self.done / self.total) if self.total else 0
-
 
 def study_progress_by_rater(*, study: Study) -> list[RaterProgress]:
     memberships = study.memberships.filter(role=Membership.Role.RATER).select_related("user")
@@ -182,11 +194,11 @@ def study_progress_by_rater(*, study: Study) -> list[RaterProgress]:
 
 
 def study_rater_candidates(*, study: Study) -> QuerySet:
-    """Active users who could still be added to the study as raters."""
+    """Active users not yet in the study (its admins cannot also rate it)."""
     return (
         get_user_model()
         .objects.filter(is_active=True)
-        .exclude(memberships__study=study, memberships__role=Membership.Role.RATER)
+        .exclude(memberships__study=study)
         .order_by("username")
     )
 

@@ -2,16 +2,20 @@
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import PurePath
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from annotation import agreement, design, llm
 from annotation.importing import (
@@ -36,6 +40,8 @@ from annotation.models import (
     Study,
     TaskRun,
 )
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_SCALE = [
     {"value": 1, "label": "Very poor"},
@@ -86,8 +92,8 @@ def validate_scale(scale: list[dict]) -> None:
     values = [point.get("value") for point in scale]
     if len(scale) < 2 or not all(isinstance(v, int) for v in values):
         raise ValidationError("A scale needs at least two points with integer values.")
-    if len(set(values)) != len(values):
-        raise ValidationError("Scale values must be distinct.")
+    if values != sorted(set(values)):
+        raise ValidationError("Scale values must be distinct and run from lowest to highest.")
     if not all(isinstance(point.get("label"), str) and point["label"].strip() for point in scale):
         raise ValidationError("Every scale point needs a label.")
 
@@ -96,22 +102,30 @@ def validate_scale(scale: list[dict]) -> None:
 def study_add_raters(*, study: Study, users: Iterable[AbstractBaseUser]) -> list[Membership]:
     if study.status != Study.Status.DRAFT:
         raise ValidationError("Raters can only be added while the study is a draft.")
-    existing = set(
-        study.memberships.filter(role=Membership.Role.RATER).values_list("user_id", flat=True)
-    )
-    count = len(existing)
+    roles = dict(study.memberships.values_list("user_id", "role"))
+    users = list(users)
+    if any(roles.get(user.pk) == Membership.Role.ADMIN for user in users):
+        # Admins can export ratings and the unblinding key: as raters they would not be blind.
+        raise ValidationError("A study's admins cannot also rate it.")
+    count = sum(role == Membership.Role.RATER for role in roles.values())
     added = []
     for user in users:
-        if user.pk in existing:
+        if user.pk in roles:
             continue
         count += 1
-        added.append(
-            Membership.objects.create(
-                study=study, user=user, role=Membership.Role.RATER, pseudonym=f"R{count}"
-            )
+        membership = Membership.objects.create(
+            study=study, user=user, role=Membership.Role.RATER, pseudonym=f"R{count}"
         )
-        existing.add(user.pk)
+        added.append(membership)
+        roles[user.pk] = Membership.Role.RATER
     return added
+
+
+@transaction.atomic
+def api_token_rotate(*, user: AbstractBaseUser) -> Token:
+    """Replace the user's API token: the old one stops working at once."""
+    Token.objects.filter(user=user).delete()
+    return Token.objects.create(user=user)
 
 
 # --- importing cases and outputs --------------------------------------------------------------
@@ -199,35 +213,26 @@ class _RowWriter:
 # --- sources and generation -------------------------------------------------------------------
 
 
-def source_configure_endpoint(
-    *,
-    source: Source,
-    base_url: str,
-    model_name: str,
-    temperature: float | None,
-    max_tokens: int | None,
-    system_prompt: str = "",
-    api_key_env: str = "",
-) -> Source:
-    source.base_url = base_url
-    source.model_name = model_name
-    source.temperature = temperature
-    source.max_tokens = max_tokens
-    source.system_prompt = system_prompt
-    source.api_key_env = api_key_env
-    source.full_clean()
-    source.save()
-    return source
+ENDPOINT_FIELDS = (
+    "base_url",
+    "model_name",
+    "temperature",
+    "max_tokens",
+    "system_prompt",
+    "api_key_env",
+)
 
 
 def source_create(*, study: Study, label: str, kind: str = Source.Kind.MODEL, **endpoint) -> Source:
+    """Add a source; with endpoint fields (see ENDPOINT_FIELDS), a model the worker can call."""
     if not study.accepts_imports:
         raise ValidationError("Sources can only be added while the study is a draft.")
-    source = Source(study=study, label=label, kind=kind)
+    unknown = set(endpoint) - set(ENDPOINT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown endpoint fields: {sorted(unknown)}")
+    source = Source(study=study, label=label, kind=kind, **endpoint)
     source.full_clean()
     source.save()
-    if endpoint:
-        source_configure_endpoint(source=source, **endpoint)
     return source
 
 
@@ -237,26 +242,64 @@ def task_run_create(
     """Record a job and queue its Celery task once the record is committed."""
     from annotation import tasks  # tasks import services; import here to avoid a cycle
 
-    run = TaskRun.objects.create(study=study, kind=kind, created_by=user, source=source)
     task = {
         TaskRun.Kind.FETCH_OUTPUTS: tasks.fetch_outputs,
         TaskRun.Kind.COMPUTE_AGREEMENT: tasks.compute_agreement,
     }[kind]
-    transaction.on_commit(lambda: task.delay(run.pk))
+    with transaction.atomic():
+        if kind == TaskRun.Kind.FETCH_OUTPUTS:
+            _check_fetch_allowed(study, source)
+        run = TaskRun.objects.create(study=study, kind=kind, created_by=user, source=source)
+        transaction.on_commit(lambda: _send(run, task))
     return run
 
 
+def _check_fetch_allowed(study: Study, source: Source) -> None:
+    if not study.accepts_imports:
+        raise ValidationError("Outputs can only be fetched while the study is a draft.")
+    # Lock the source so two clicks cannot both start paying for the same generations.
+    Source.objects.select_for_update().get(pk=source.pk)
+    if _live_runs().filter(source=source).exists():
+        raise ValidationError(f"Outputs for {source.label} are already being fetched.")
+
+
+def _live_runs():
+    fresh = timezone.now() - timedelta(seconds=settings.TASK_RUN_LEASE_SECONDS)
+    return TaskRun.objects.filter(
+        Q(status=TaskRun.Status.QUEUED, created_at__gte=fresh)
+        | Q(status=TaskRun.Status.RUNNING, heartbeat_at__gte=fresh)
+    )
+
+
+def _send(run: TaskRun, task) -> None:
+    try:
+        task.delay(run.pk)
+    except Exception as exc:  # the broker is unreachable: say so rather than sit "queued"
+        logger.exception("could not queue task run %s", run.pk)
+        task_run_finish(run=run, ok=False, message=f"Could not queue the task ({exc}).")
+
+
 def task_run_claim(*, run_id: int) -> TaskRun | None:
-    """Mark a queued run as running; None if another delivery of the task already claimed it."""
-    claimed = TaskRun.objects.filter(pk=run_id, status=TaskRun.Status.QUEUED).update(
-        status=TaskRun.Status.RUNNING, started_at=timezone.now()
+    """Mark a run as running, or None if it is finished or another worker holds it.
+
+    A run whose worker died (no heartbeat within the lease) can be claimed again: that is what
+    a redelivered message after a crash needs, and both tasks are safe to repeat.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.TASK_RUN_LEASE_SECONDS)
+    claimable = Q(status=TaskRun.Status.QUEUED) | Q(
+        status=TaskRun.Status.RUNNING, heartbeat_at__lt=stale
+    )
+    claimed = TaskRun.objects.filter(claimable, pk=run_id).update(
+        status=TaskRun.Status.RUNNING, started_at=now, heartbeat_at=now
     )
     return TaskRun.objects.get(pk=run_id) if claimed else None
 
 
 def task_run_progress(*, run: TaskRun, done: int, total: int | None = None) -> None:
     run.done = done
-    fields = ["done"]
+    run.heartbeat_at = timezone.now()
+    fields = ["done", "heartbeat_at"]
     if total is not None:
         run.total = total
         fields.append("total")
@@ -275,6 +318,9 @@ def outputs_fetch_missing(*, run: TaskRun) -> None:
     source = run.source
     if source is None or not source.can_generate:
         task_run_finish(run=run, ok=False, message="The source has no model endpoint configured.")
+        return
+    if not source.study.accepts_imports:
+        task_run_finish(run=run, ok=False, message="The study was opened; its outputs are fixed.")
         return
     endpoint = _endpoint_for(source)
     missing = list(Case.objects.filter(study=source.study).exclude(outputs__source=source))
@@ -349,15 +395,8 @@ def output_record_generation(*, source: Source, case: Case, completion: llm.Comp
 def study_open(*, study: Study) -> int:
     """Freeze the study's outputs into items and store every rater's seeded order."""
     study = Study.objects.select_for_update().get(pk=study.pk)
-    if study.status != Study.Status.DRAFT:
-        raise ValidationError("Only a draft study can be opened.")
     raters = list(study.memberships.filter(role=Membership.Role.RATER).select_related("user"))
-    if not Output.objects.filter(case__study=study).exists():
-        raise ValidationError("The study has no outputs to rate yet.")
-    if len(raters) < study.raters_per_item:
-        raise ValidationError(
-            f"Each output needs {study.raters_per_item} raters, but the study has {len(raters)}."
-        )
+    _check_can_open(study, len(raters))
     outputs = Output.objects.filter(case__study=study).select_related("case", "source")
     # The design is keyed on what stays the same in any copy of the study (case id, source label,
     # rater pseudonym), so the same file, raters and seed give the same manifest anywhere.
@@ -377,6 +416,17 @@ def study_open(*, study: Study) -> int:
     study.opened_at = timezone.now()
     study.save(update_fields=["status", "opened_at"])
     return len(placements)
+
+
+def _check_can_open(study: Study, n_raters: int) -> None:
+    if study.status != Study.Status.DRAFT:
+        raise ValidationError("Only a draft study can be opened.")
+    if not Output.objects.filter(case__study=study).exists():
+        raise ValidationError("The study has no outputs to rate yet.")
+    if n_raters < study.raters_per_item:
+        raise ValidationError(
+            f"Each output needs {study.raters_per_item} raters, but the study has {n_raters}."
+        )
 
 
 # --- rating -----------------------------------------------------------------------------------
@@ -435,16 +485,28 @@ def agreement_compute(*, run: TaskRun) -> None:
 
 
 def _alpha_for_question(study: Study, question: Question) -> Result:
-    rows = list(
-        Rating.objects.filter(question=question, assignment__study=study)
-        .values_list("assignment__item__token", "assignment__rater_id", "value")
-        .order_by("assignment__item__token", "assignment__rater_id")
+    pseudonyms = dict(
+        study.memberships.filter(role=Membership.Role.RATER).values_list("user_id", "pseudonym")
     )
-    observations = [agreement.Observation(unit, str(rater), value) for unit, rater, value in rows]
-    alpha = agreement.krippendorff_alpha(
-        observations, level=question.level, value_domain=question.values
+    rows = sorted(
+        (case_id, source, pseudonyms[rater_id], value)
+        for case_id, source, rater_id, value in Rating.objects.filter(
+            question=question, assignment__study=study
+        ).values_list(
+            "assignment__item__output__case__external_id",
+            "assignment__item__output__source__label",
+            "assignment__rater_id",
+            "value",
+        )
     )
-    inputs_hash = hashlib.sha256(json.dumps([rows, question.level, question.values]).encode())
+    observations = [
+        agreement.Observation(f"{case_id}\x1f{source}", rater, value)
+        for case_id, source, rater, value in rows
+    ]
+    domain = sorted(question.values)
+    alpha = agreement.krippendorff_alpha(observations, level=question.level, value_domain=domain)
+    # Hashed in terms that mean the same in any copy of the study, so equal inputs match.
+    inputs_hash = hashlib.sha256(json.dumps([rows, question.level, domain]).encode())
     result, _ = Result.objects.update_or_create(
         study=study,
         question=question,

@@ -189,6 +189,15 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 LLM_REQUEST_TIMEOUT = env_float("LLM_REQUEST_TIMEOUT", 60.0)
 LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 3)
 LLM_BACKOFF_FACTOR = env_float("LLM_BACKOFF_FACTOR", 1.0)
+# A source names the environment variable holding its API key. Only names with this prefix are
+# accepted, so a study admin cannot have the worker send SECRET_KEY or DATABASE_URL elsewhere.
+LLM_KEY_ENV_PREFIX = "EVALAPP_LLM_KEY_"
+# Hosts model endpoints may live on (comma-separated); empty allows any. Set it in production so
+# the worker cannot be pointed at internal services.
+LLM_ALLOWED_HOSTS = env_list("LLM_ALLOWED_HOSTS", [])
+# A running task that has not reported progress for this long is taken to be dead and may be
+# claimed again by a redelivery of its message.
+TASK_RUN_LEASE_SECONDS = env_int("TASK_RUN_LEASE_SECONDS", 300)
 
 LOGGING = {
     "version": 1,

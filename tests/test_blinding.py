@@ -57,6 +57,13 @@ class LinkParser(HTMLParser):
                 self.urls.append(value)
 
 
+def as_text(response) -> str:
+    """Body and headers: a leak in a Location or HX-* header counts as much as one in HTML."""
+    headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+    chain = "\n".join(url for url, _ in getattr(response, "redirect_chain", []))
+    return f"{headers}\n{chain}\n{response.content.decode()}"
+
+
 def crawl(client, start: list[str]) -> dict[str, str]:
     seen: dict[str, str] = {}
     queue = list(start)
@@ -68,8 +75,7 @@ def crawl(client, start: list[str]) -> dict[str, str]:
             or url.startswith(("/accounts/logout", "/static/"))
         ):
             continue
-        response = client.get(url, follow=True)
-        seen[url] = response.content.decode()
+        seen[url] = as_text(client.get(url, follow=True))
         parser = LinkParser()
         parser.feed(seen[url])
         queue += [urlsplit(urljoin(url, u)).path for u in parser.urls]
@@ -83,8 +89,10 @@ def demo():
     return summary.study
 
 
-def secrets_of(study: Study) -> list[str]:
-    """Every string that would unblind: labels, model names, endpoint, every id of a source."""
+def secrets_of(study: Study, rater) -> list[str]:
+    """Every string that would unblind: labels, model names and endpoints of the sources, every
+    id of an output, item, case or source, item tokens (the exports' key to sources), and the
+    assignment tokens of every other rater."""
     values = []
     for source in Source.objects.filter(study=study):
         values += [source.label, str(source.pk)]
@@ -97,12 +105,15 @@ def secrets_of(study: Study) -> list[str]:
         str(pk) for pk in Assignment.objects.filter(study=study).values_list("pk", flat=True)
     ]
     values += [str(pk) for pk in Case.objects.filter(study=study).values_list("pk", flat=True)]
+    values += list(Item.objects.filter(study=study).values_list("token", flat=True))
+    others = Assignment.objects.filter(study=study).exclude(rater=rater)
+    values += list(others.values_list("token", flat=True))
     values.append(str(study.pk))
     return values
 
 
-def assert_blind(responses: dict[str, str], study: Study) -> None:
-    secrets = secrets_of(study)
+def assert_blind(responses: dict[str, str], study: Study, rater) -> None:
+    secrets = secrets_of(study, rater)
     assert any(s.startswith("71") for s in secrets)  # the sequences really moved
     for url, body in responses.items():
         lowered = body.lower()
@@ -111,8 +122,9 @@ def assert_blind(responses: dict[str, str], study: Study) -> None:
         assert not re.search(r"\bsource", lowered), f"'source' appears in {url}"
 
 
-def test_no_rater_facing_response_reveals_a_source(client, demo):
-    rater = demo.memberships.get(pseudonym="R1").user
+@pytest.mark.parametrize("pseudonym", ["R1", "R2"])  # a fresh rater and one who has finished
+def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
+    rater = demo.memberships.get(pseudonym=pseudonym).user
     client.force_login(rater)
     pages = crawl(client, ["/", reverse("rater_home")])
     item_pages = [url for url in pages if url.count("/") == 4 and url.startswith("/rate/")]
@@ -121,15 +133,15 @@ def test_no_rater_facing_response_reveals_a_source(client, demo):
     # htmx partials: save a rating on every item, then revisit everything.
     for url in item_pages:
         response = client.post(url, {"value": "4"}, headers={"HX-Request": "true"})
-        pages[f"POST {url}"] = response.content.decode()
+        pages[f"POST {url}"] = as_text(response)
     pages.update({f"again {url}": body for url, body in crawl(client, ["/rate/"]).items()})
 
     # The admin's URLs, tried by the rater, give nothing away either.
     for name in ("study_dashboard", "study_ratings_csv"):
         response = client.get(reverse(name, args=[demo.token]))
         assert response.status_code == 404
-        pages[name] = response.content.decode()
-    assert_blind(pages, demo)
+        pages[name] = as_text(response)
+    assert_blind(pages, demo, rater)
 
 
 def test_no_api_response_a_rater_can_get_reveals_a_source(client, demo):
@@ -148,6 +160,6 @@ def test_no_api_response_a_rater_can_get_reveals_a_source(client, demo):
     for url, status in expected.items():
         response = client.get(url, headers=headers)
         assert response.status_code == status, url
-        responses[url] = response.content.decode()
+        responses[url] = as_text(response)
     assert demo.title in responses[reverse("api_studies")]
-    assert_blind(responses, demo)
+    assert_blind(responses, demo, rater)

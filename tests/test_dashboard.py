@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from annotation import services
 from annotation.models import Question, Study, TaskRun
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -165,7 +166,7 @@ def test_adding_a_model_endpoint_from_the_dashboard(admin_client, draft_study):
         "model_name": "echo-8b",
         "temperature": "0.3",
         "max_tokens": "128",
-        "api_key_env": "ECHO_KEY",
+        "api_key_env": "EVALAPP_LLM_KEY_ECHO",
     }
     response = admin_client.post(url, data, follow=True)
     assert "Added model source Echo-8B." in response.text
@@ -173,7 +174,7 @@ def test_adding_a_model_endpoint_from_the_dashboard(admin_client, draft_study):
     assert (source.model_name, source.temperature, source.api_key_env) == (
         "echo-8b",
         0.3,
-        "ECHO_KEY",
+        "EVALAPP_LLM_KEY_ECHO",
     )
     response = admin_client.post(url, data, follow=True)
     assert "Source with this Study and Label already exists." in response.text
@@ -185,3 +186,76 @@ def test_an_endpoint_needs_a_url_and_model(admin_client, draft_study):
     response = admin_client.post(url, {"label": "X"}, follow=True)
     assert "base_url: This field is required." in response.text
     assert not draft_study.sources.filter(label="X").exists()
+
+
+def test_an_api_key_variable_must_carry_the_evalapp_prefix(admin_client, draft_study):
+    # Otherwise an admin could have the worker send SECRET_KEY to an endpoint they own.
+    url = reverse("study_add_source", args=[draft_study.token])
+    data = {
+        "label": "Leaky",
+        "base_url": "https://attacker.example/v1",
+        "model_name": "m",
+        "api_key_env": "SECRET_KEY",
+    }
+    response = admin_client.post(url, data, follow=True)
+    assert "must start with EVALAPP_LLM_KEY_" in response.text
+    assert not draft_study.sources.filter(label="Leaky").exists()
+
+
+def test_endpoint_hosts_can_be_restricted(admin_client, draft_study, settings):
+    settings.LLM_ALLOWED_HOSTS = ["llm.hospital.example"]
+    url = reverse("study_add_source", args=[draft_study.token])
+    data = {"label": "Internal", "base_url": "http://10.0.0.5/v1", "model_name": "m"}
+    response = admin_client.post(url, data, follow=True)
+    assert "This host is not in LLM_ALLOWED_HOSTS." in response.text
+    data["base_url"] = "https://llm.hospital.example/v1"
+    admin_client.post(url, data)
+    assert draft_study.sources.filter(label="Internal").exists()
+
+
+def test_a_second_fetch_for_the_same_source_is_refused_while_one_runs(admin_client, draft_study):
+    source = services.source_create(
+        study=draft_study, label="Echo", base_url="http://127.0.0.1:9/v1", model_name="echo"
+    )
+    url = reverse("study_fetch_outputs", args=[draft_study.token, source.pk])
+    TaskRun.objects.create(study=draft_study, source=source, kind="fetch_outputs")
+    response = admin_client.post(url, headers={"HX-Request": "true"})
+    assert "Outputs for Echo are already being fetched." in response.text
+    assert TaskRun.objects.count() == 1
+
+
+def test_outputs_cannot_be_fetched_once_the_study_is_open(admin_client, open_study):
+    source = open_study.sources.get(label="MedSumm-7B")
+    url = reverse("study_fetch_outputs", args=[open_study.token, source.pk])
+    response = admin_client.post(url, follow=True)
+    assert "Outputs can only be fetched while the study is a draft." in response.text
+    assert not TaskRun.objects.exists()
+
+
+def test_an_admin_of_one_study_cannot_touch_another_studys_sources_or_runs(
+    client, study_admin, draft_study
+):
+    other_admin = UserFactory(username="otheradmin")
+    other = services.study_create(creator=other_admin, title="Other", question_prompt="q")
+    source = services.source_create(
+        study=other, label="Theirs", base_url="http://127.0.0.1:9/v1", model_name="m"
+    )
+    run = TaskRun.objects.create(study=other, kind="compute_agreement")
+    client.force_login(study_admin)
+    # Their ids under our study's token: the lookups are scoped to our study.
+    fetch = reverse("study_fetch_outputs", args=[draft_study.token, source.pk])
+    assert client.post(fetch).status_code == 404
+    assert (
+        client.get(reverse("study_task_run", args=[draft_study.token, run.pk])).status_code == 404
+    )
+    assert TaskRun.objects.filter(source=source).count() == 0
+
+
+def test_a_study_admin_cannot_be_added_as_its_rater(admin_client, draft_study, study_admin):
+    response = admin_client.post(
+        reverse("study_add_raters", args=[draft_study.token]),
+        {"users": [study_admin.pk]},
+        follow=True,
+    )
+    assert "A study&#x27;s admins cannot also rate it." in response.text
+    assert draft_study.memberships.get(user=study_admin).role == "admin"

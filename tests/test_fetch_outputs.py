@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def model_source(draft_study, fake_llm, monkeypatch):
-    monkeypatch.setenv("TEST_LLM_KEY", "sk-test-123")
+    monkeypatch.setenv("EVALAPP_LLM_KEY_TEST", "sk-test-123")
     fake_llm.require_key("sk-test-123")
     return services.source_create(
         study=draft_study,
@@ -21,7 +21,7 @@ def model_source(draft_study, fake_llm, monkeypatch):
         temperature=0.2,
         max_tokens=64,
         system_prompt="Summarise.",
-        api_key_env="TEST_LLM_KEY",
+        api_key_env="EVALAPP_LLM_KEY_TEST",
     )
 
 

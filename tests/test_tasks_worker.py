@@ -3,8 +3,8 @@
 import pytest
 
 from annotation import services
-from annotation.models import Output, Result, TaskRun
-from annotation.tasks import compute_agreement
+from annotation.models import Generation, Output, Result, TaskRun
+from annotation.tasks import compute_agreement, fetch_outputs
 from tests.support.fake_llm import Status
 from tests.support.waiting import wait_for_run
 
@@ -61,15 +61,20 @@ def test_worker_computes_alpha_for_the_study(celery_worker, open_study, study_ad
     assert run.message == f"overall: alpha = {expected:.3f} over 6 units"
 
 
-def test_a_duplicated_task_does_the_work_once(celery_worker, open_study, study_admin):
-    run = TaskRun.objects.create(study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
-    compute_agreement.delay(run.pk)
-    compute_agreement.delay(run.pk)
-    run = wait_for_run(run.pk)
-    # Let the second delivery reach the worker too: it must find the run claimed and do nothing.
-    second = TaskRun.objects.create(study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
-    compute_agreement.delay(second.pk)
-    wait_for_run(second.pk)
+def test_a_duplicated_task_does_the_work_once(celery_worker, draft_study, study_admin, fake_llm):
+    source = services.source_create(
+        study=draft_study, label="Echo", base_url=fake_llm.base_url, model_name="echo"
+    )
+    run = TaskRun.objects.create(study=draft_study, source=source, kind=TaskRun.Kind.FETCH_OUTPUTS)
+    fetch_outputs.delay(run.pk)
+    fetch_outputs.delay(run.pk)
+    wait_for_run(run.pk)
+    # The solo worker takes messages in order: once this later run is done, so is the duplicate.
+    sentinel = TaskRun.objects.create(study=draft_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    compute_agreement.delay(sentinel.pk)
+    wait_for_run(sentinel.pk)
+    assert len(fake_llm.requests) == 3  # one call per case, not two
+    # A second run of the work would have rewritten the record as "0 of 0".
     run.refresh_from_db()
-    assert run.status == "succeeded"
-    assert Result.objects.filter(study=open_study).count() == 1
+    assert (run.done, run.total, run.message) == (3, 3, "3 of 3 outputs generated")
+    assert Generation.objects.filter(source=source).count() == 3

@@ -89,13 +89,12 @@ def study_import(request: HttpRequest, study_token: str) -> HttpResponse:
         summary = services.study_import_file(
             study=study, filename=upload.name, content=upload.read()
         )
-    except ImportRejected as exc:
-        for problem in exc.problems:
-            messages.error(request, str(problem))
-        messages.error(request, "Nothing was imported: fix the file and upload it again.")
-    except ValidationError as exc:
-        for text in exc.messages:
-            messages.error(request, text)
+    except (ImportRejected, ValidationError) as exc:
+        reasons = (
+            [str(p) for p in exc.problems] if isinstance(exc, ImportRejected) else exc.messages
+        )
+        for reason in reasons:
+            messages.error(request, reason)
         messages.error(request, "Nothing was imported: fix the file and upload it again.")
     else:
         messages.success(
@@ -147,9 +146,12 @@ def study_add_source(request: HttpRequest, study_token: str) -> HttpResponse:
 def study_fetch_outputs(request: HttpRequest, study_token: str, source_id: int) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
     source = get_object_or_404(study.sources, pk=source_id)
-    run = services.task_run_create(
-        study=study, kind=TaskRun.Kind.FETCH_OUTPUTS, user=request.user, source=source
-    )
+    try:
+        run = services.task_run_create(
+            study=study, kind=TaskRun.Kind.FETCH_OUTPUTS, user=request.user, source=source
+        )
+    except ValidationError as exc:
+        return _run_refused(request, study, " ".join(exc.messages))
     return _run_started(request, study, run)
 
 
@@ -161,6 +163,13 @@ def study_compute_agreement(request: HttpRequest, study_token: str) -> HttpRespo
         study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT, user=request.user
     )
     return _run_started(request, study, run)
+
+
+def _run_refused(request: HttpRequest, study: Study, reason: str) -> HttpResponse:
+    if request.htmx:
+        return render(request, "annotation/_task_refused.html", {"reason": reason})
+    messages.error(request, reason)
+    return redirect("study_dashboard", study_token=study.token)
 
 
 def _run_started(request: HttpRequest, study: Study, run: TaskRun) -> HttpResponse:
