@@ -78,15 +78,7 @@ class HttpsURLField(forms.URLField):
 class SourceEndpointForm(forms.ModelForm):
     class Meta:
         model = Source
-        fields = [
-            "label",
-            "base_url",
-            "model_name",
-            "temperature",
-            "max_tokens",
-            "system_prompt",
-            "api_key_env",
-        ]
+        fields = ["label", *Source.ENDPOINT_FIELDS]
         field_classes = {"base_url": HttpsURLField}
         widgets = {"system_prompt": forms.Textarea(attrs={"rows": 2})}
         help_texts = {

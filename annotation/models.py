@@ -104,6 +104,15 @@ class Source(models.Model):
     # The key itself never touches the database: only the name of the variable that holds it.
     api_key_env = models.CharField(max_length=100, blank=True)
 
+    ENDPOINT_FIELDS = (
+        "base_url",
+        "model_name",
+        "temperature",
+        "max_tokens",
+        "system_prompt",
+        "api_key_env",
+    )
+
     class Meta:
         ordering = ["label"]
         constraints = [

@@ -213,21 +213,11 @@ class _RowWriter:
 # --- sources and generation -------------------------------------------------------------------
 
 
-ENDPOINT_FIELDS = (
-    "base_url",
-    "model_name",
-    "temperature",
-    "max_tokens",
-    "system_prompt",
-    "api_key_env",
-)
-
-
 def source_create(*, study: Study, label: str, kind: str = Source.Kind.MODEL, **endpoint) -> Source:
-    """Add a source; with endpoint fields (see ENDPOINT_FIELDS), a model the worker can call."""
+    """Add a source; with endpoint fields (Source.ENDPOINT_FIELDS), a model the worker calls."""
     if not study.accepts_imports:
         raise ValidationError("Sources can only be added while the study is a draft.")
-    unknown = set(endpoint) - set(ENDPOINT_FIELDS)
+    unknown = set(endpoint) - set(Source.ENDPOINT_FIELDS)
     if unknown:
         raise TypeError(f"unknown endpoint fields: {sorted(unknown)}")
     source = Source(study=study, label=label, kind=kind, **endpoint)
