@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from annotation import services
 from tests.factories import PASSWORD
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
@@ -81,3 +82,55 @@ def test_rater_rates_two_items_and_finds_them_after_reload(live_server, open_stu
 
     saved = open_study.assignments.filter(rater=rater, ratings__isnull=False)
     assert sorted(a.ratings.get().value for a in saved) == [2, 4]
+
+
+@pytest.mark.worker
+def test_admin_recomputes_agreement_and_watches_it_finish(
+    live_server, celery_worker, open_study, study_admin, raters
+):
+    question = open_study.questions.get()
+    for item, values in zip(open_study.items.order_by("token"), [(1, 1), (2, 3)] * 3, strict=True):
+        for assignment, value in zip(item.assignments.order_by("rater_id"), values, strict=True):
+            services.rating_save(assignment=assignment, question=question, value=value)
+
+    with browser_page(live_server.url) as page:
+        page.goto("/")
+        page.fill("#id_username", study_admin.username)
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.get_by_role("link", name=open_study.title).click()
+        assert "Not computed yet" in page.locator("#agreement").inner_text()
+
+        page.click("text=Recompute agreement")
+        # The run appears at once (queued or running) and polls itself until the worker is done.
+        page.wait_for_selector("#runs .task-run")
+        page.wait_for_selector("#runs .badge.succeeded", timeout=30_000)
+        # Finishing triggers a refresh of the agreement card without reloading the page.
+        page.wait_for_selector("#agreement .stat-value", timeout=10_000)
+        shown = page.locator("#agreement .stat-value").inner_text()
+
+    result = open_study.results.get(statistic="krippendorff_alpha")
+    assert shown == f"{result.value:.3f}"
+
+
+@pytest.mark.worker
+def test_admin_fetches_outputs_and_sees_the_counts_update(
+    live_server, celery_worker, draft_study, study_admin, fake_llm
+):
+    services.source_create(
+        study=draft_study, label="Echo-70B", base_url=fake_llm.base_url, model_name="echo-70b"
+    )
+    with browser_page(live_server.url) as page:
+        page.goto("/")
+        page.fill("#id_username", study_admin.username)
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.get_by_role("link", name=draft_study.title).click()
+        row = page.locator("#sources tr", has_text="Echo-70B")
+        assert "0 / 3" in row.inner_text()
+
+        row.get_by_role("button", name="Fetch missing outputs").click()
+        page.wait_for_selector("#runs .badge.succeeded", timeout=30_000)
+        assert page.locator("#no-runs").count() == 0
+        page.wait_for_selector("#sources tr:has-text('Echo-70B'):has-text('3 / 3')", timeout=10_000)
+        assert "3 of 3 outputs generated" in page.locator("#runs").inner_text()

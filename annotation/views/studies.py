@@ -174,7 +174,8 @@ def _run_refused(request: HttpRequest, study: Study, reason: str) -> HttpRespons
 
 def _run_started(request: HttpRequest, study: Study, run: TaskRun) -> HttpResponse:
     if request.htmx:
-        return render(request, "annotation/_task_run.html", {"study": study, "run": run})
+        context = {"study": study, "run": run, "new": True}
+        return render(request, "annotation/_task_run.html", context)
     messages.info(request, f"Started: {run.get_kind_display()}.")
     return redirect("study_dashboard", study_token=study.token)
 
