@@ -37,11 +37,7 @@ class StudyCreateForm(forms.Form):
             if not sep or not label.strip():
                 raise forms.ValidationError(f"Line {number}: give a label after '='.")
             points.append({"value": parsed, "label": label.strip()})
-        if len(points) < 2:
-            raise forms.ValidationError("A scale needs at least two points.")
-        values = [p["value"] for p in points]
-        if values != sorted(set(values)):
-            raise forms.ValidationError("List each value once, from lowest to highest.")
+        Question.validate_scale(points)  # a ValidationError here becomes the field's error
         return points
 
 

@@ -237,6 +237,20 @@ class Question(models.Model):
     def values(self) -> list[int]:
         return [point["value"] for point in self.scale]
 
+    @staticmethod
+    def validate_scale(scale: list[dict]) -> None:
+        """At least two points, integer values listed once from lowest to highest, each labelled."""
+        values = [point.get("value") for point in scale]
+        if len(scale) < 2 or not all(isinstance(v, int) for v in values):
+            raise ValidationError("A scale needs at least two points with whole-number values.")
+        if values != sorted(set(values)):
+            raise ValidationError("List each value once, from lowest to highest.")
+        if not all(isinstance(p.get("label"), str) and p["label"].strip() for p in scale):
+            raise ValidationError("Every scale point needs a label.")
+
+    def clean(self) -> None:
+        self.validate_scale(self.scale)
+
 
 class Item(models.Model):
     """What a rater judges. For now one output; pairs and sets come with pairwise questions."""

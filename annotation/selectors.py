@@ -162,10 +162,6 @@ def admin_study_get(*, user: AbstractBaseUser, token: str) -> Study:
     return study
 
 
-def is_study_admin(*, user: AbstractBaseUser, study: Study) -> bool:
-    return study.memberships.filter(user=user, role=Membership.Role.ADMIN).exists()
-
-
 @dataclass(frozen=True)
 class RaterProgress:
     pseudonym: str

@@ -82,20 +82,9 @@ def study_create(
         scale=scale or DEFAULT_SCALE,
         level=level,
     )
-    validate_scale(question.scale)
     question.full_clean()
     question.save()
     return study
-
-
-def validate_scale(scale: list[dict]) -> None:
-    values = [point.get("value") for point in scale]
-    if len(scale) < 2 or not all(isinstance(v, int) for v in values):
-        raise ValidationError("A scale needs at least two points with integer values.")
-    if values != sorted(set(values)):
-        raise ValidationError("Scale values must be distinct and run from lowest to highest.")
-    if not all(isinstance(point.get("label"), str) and point["label"].strip() for point in scale):
-        raise ValidationError("Every scale point needs a label.")
 
 
 @transaction.atomic

@@ -51,13 +51,17 @@ def browser_page(base_url: str) -> Iterator:
             browser.close()
 
 
+def log_in(page, username: str) -> None:
+    page.goto("/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+
+
 def test_rater_rates_two_items_and_finds_them_after_reload(live_server, open_study, raters):
     rater = raters[0]
     with browser_page(live_server.url) as page:
-        page.goto("/")
-        page.fill("#id_username", rater.username)
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
+        log_in(page, rater.username)
         page.get_by_role("link", name="Start").click()
         page.wait_for_selector("text=Item 1 of 4")
 
@@ -94,10 +98,7 @@ def test_admin_recomputes_agreement_and_watches_it_finish(
             services.rating_save(assignment=assignment, question=question, value=value)
 
     with browser_page(live_server.url) as page:
-        page.goto("/")
-        page.fill("#id_username", study_admin.username)
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
+        log_in(page, study_admin.username)
         page.get_by_role("link", name=open_study.title).click()
         assert "Not computed yet" in page.locator("#agreement").inner_text()
 
@@ -121,10 +122,7 @@ def test_admin_fetches_outputs_and_sees_the_counts_update(
         study=draft_study, label="Echo-70B", base_url=fake_llm.base_url, model_name="echo-70b"
     )
     with browser_page(live_server.url) as page:
-        page.goto("/")
-        page.fill("#id_username", study_admin.username)
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
+        log_in(page, study_admin.username)
         page.get_by_role("link", name=draft_study.title).click()
         row = page.locator("#sources tr", has_text="Echo-70B")
         assert "0 / 3" in row.inner_text()

@@ -1,6 +1,7 @@
 """Study admin pages: create, import (with errors named), add raters, open, recompute."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -257,5 +258,32 @@ def test_a_study_admin_cannot_be_added_as_its_rater(admin_client, draft_study, s
         {"users": [study_admin.pk]},
         follow=True,
     )
-    assert "A study&#x27;s admins cannot also rate it." in response.text
+    # The page never offers the admin, so a forged choice is refused as invalid...
+    assert "Select a valid choice." in response.text
     assert draft_study.memberships.get(user=study_admin).role == "admin"
+    # ...and the service refuses it too, for any other caller.
+    with pytest.raises(ValidationError) as info:
+        services.study_add_raters(study=draft_study, users=[study_admin])
+    assert "A study's admins cannot also rate it." in info.value.messages
+    assert draft_study.memberships.get(user=study_admin).role == "admin"
+
+
+def test_a_scale_must_run_from_lowest_to_highest(admin_client, study_admin):
+    form = {
+        "title": "T",
+        "raters_per_item": 2,
+        "question_prompt": "Q",
+        "level": "ordinal",
+        "scale": "5 = High\n1 = Low",
+    }
+    response = admin_client.post(reverse("study_create"), form)
+    assert "List each value once, from lowest to highest." in response.text
+    # The same rule holds for studies created through the service, e.g. by a script.
+    with pytest.raises(ValidationError, match="lowest to highest"):
+        services.study_create(
+            creator=study_admin,
+            title="T",
+            question_prompt="Q",
+            scale=[{"value": 2, "label": "b"}, {"value": 1, "label": "a"}],
+        )
+    assert not Study.objects.exists()

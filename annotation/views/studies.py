@@ -1,7 +1,6 @@
 """Study admin pages: create a study, import its data, configure sources, open it, watch it run."""
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -110,7 +109,7 @@ def study_import(request: HttpRequest, study_token: str) -> HttpResponse:
 @require_POST
 def study_add_raters(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
-    form = AddRatersForm(request.POST, candidates=get_user_model().objects.filter(is_active=True))
+    form = AddRatersForm(request.POST, candidates=selectors.study_rater_candidates(study=study))
     if form.is_valid():
         try:
             added = services.study_add_raters(study=study, users=form.cleaned_data["users"])
@@ -118,7 +117,8 @@ def study_add_raters(request: HttpRequest, study_token: str) -> HttpResponse:
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
     else:
-        messages.error(request, "Choose at least one user.")
+        # e.g. "Select a valid choice": the study's own admins are not offered as raters.
+        messages.error(request, " ".join(form.errors.get("users", ["Choose at least one user."])))
     return redirect("study_dashboard", study_token=study.token)
 
 
