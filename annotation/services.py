@@ -483,9 +483,16 @@ def _alpha_for_question(study: Study, question: Question) -> Result:
         for case_id, source, rater, value in rows
     ]
     domain = sorted(question.values)
-    alpha = agreement.krippendorff_alpha(observations, level=question.level, value_domain=domain)
+    bootstrap = [settings.AGREEMENT_BOOTSTRAP_RESAMPLES, study.seed]
+    alpha = agreement.krippendorff_alpha(
+        observations,
+        level=question.level,
+        value_domain=domain,
+        resamples=bootstrap[0],
+        seed=bootstrap[1],
+    )
     # Hashed in terms that mean the same in any copy of the study, so equal inputs match.
-    inputs_hash = hashlib.sha256(json.dumps([rows, question.level, domain]).encode())
+    inputs_hash = hashlib.sha256(json.dumps([rows, question.level, domain, bootstrap]).encode())
     result, _ = Result.objects.update_or_create(
         study=study,
         question=question,
@@ -495,7 +502,17 @@ def _alpha_for_question(study: Study, question: Question) -> Result:
             "n_units": alpha.n_units,
             "n_raters": alpha.n_raters,
             "n_ratings": alpha.n_ratings,
-            "detail": {"level": alpha.level, "reason": alpha.reason},
+            "detail": {
+                "level": alpha.level,
+                "reason": alpha.reason,
+                "ci": list(alpha.ci) if alpha.ci else None,
+                "bootstrap": {
+                    "method": "percentile, resampling units",
+                    "resamples": alpha.resamples,
+                    "resamples_used": alpha.resamples_used,
+                    "seed": alpha.seed,
+                },
+            },
             "inputs_hash": inputs_hash.hexdigest(),
             "computed_at": timezone.now(),
         },
@@ -506,4 +523,6 @@ def _alpha_for_question(study: Study, question: Question) -> Result:
 def _describe(result: Result) -> str:
     if result.value is None:
         return f"alpha undefined ({result.detail.get('reason')})"
-    return f"alpha = {result.value:.3f} over {result.n_units} units"
+    ci = result.detail.get("ci")
+    interval = f" (95% CI {ci[0]:.3f} to {ci[1]:.3f})" if ci else ""
+    return f"alpha = {result.value:.3f}{interval} over {result.n_units} units"

@@ -199,6 +199,9 @@ LLM_ALLOWED_HOSTS = env_list("LLM_ALLOWED_HOSTS", [])
 # claimed again by a redelivery of its message.
 TASK_RUN_LEASE_SECONDS = env_int("TASK_RUN_LEASE_SECONDS", 300)
 
+# Statistics: bootstrap resamples behind every confidence interval (seeded by the study's seed).
+AGREEMENT_BOOTSTRAP_RESAMPLES = env_int("AGREEMENT_BOOTSTRAP_RESAMPLES", 1000)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

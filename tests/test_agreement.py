@@ -3,10 +3,11 @@
 import itertools
 import random
 
+import krippendorff
 import numpy as np
 import pytest
 
-from annotation.agreement import Observation, krippendorff_alpha
+from annotation.agreement import Observation, krippendorff_alpha, percent_agreement
 
 # Krippendorff (2011), "Computing Krippendorff's alpha-reliability", 4 coders x 12 units.
 KRIPPENDORFF_2011 = """
@@ -108,3 +109,58 @@ def test_a_rater_rating_a_unit_twice_is_an_error():
             level="nominal",
             value_domain=[1, 2],
         )
+
+
+def test_percent_agreement_matches_krippendorff_2011():
+    # Pairs that agree within each unit with two or more ratings, averaged over those units.
+    assert percent_agreement(parse_coders(KRIPPENDORFF_2011)) == pytest.approx(0.818, abs=5e-4)
+
+
+def test_percent_agreement_is_undefined_without_pairable_units():
+    assert percent_agreement([Observation("u1", "a", 1), Observation("u2", "a", 1)]) is None
+
+
+def test_bootstrap_interval_resamples_units_with_the_seed():
+    observations = parse_coders(KRIPPENDORFF_2011)
+    result = krippendorff_alpha(
+        observations, level="ordinal", value_domain=[1, 2, 3, 4, 5], resamples=200, seed=7
+    )
+    # The same procedure written out: raters x units with units in sorted order (as the module
+    # keys them), unit 12 dropped for having one rating; draw 11 units with replacement, 200 times.
+    rows = [line.split(":")[1].split()[:11] for line in KRIPPENDORFF_2011.strip().splitlines()]
+    order = sorted(range(11), key=lambda j: f"u{j + 1}")
+    matrix = np.array([[np.nan if r[j] == "." else float(r[j]) for j in order] for r in rows])
+    rng = np.random.default_rng(7)
+    estimates = []
+    for _ in range(200):
+        sample = matrix[:, rng.integers(0, 11, 11)]
+        if len(np.unique(sample[~np.isnan(sample)])) > 1:
+            estimates.append(
+                krippendorff.alpha(
+                    reliability_data=sample,
+                    level_of_measurement="ordinal",
+                    value_domain=[1, 2, 3, 4, 5],
+                )
+            )
+    assert result.ci == pytest.approx(tuple(np.percentile(estimates, [2.5, 97.5])), abs=1e-12)
+    assert result.ci[0] < result.alpha < result.ci[1]
+    assert (result.resamples, result.resamples_used, result.seed) == (200, len(estimates), 7)
+
+
+def test_bootstrap_interval_is_reproducible_and_changes_with_the_seed():
+    observations = parse_coders(KRIPPENDORFF_2011)
+
+    def ci(seed: int) -> tuple[float, float]:
+        return krippendorff_alpha(
+            observations, level="interval", value_domain=[1, 2, 3, 4, 5], resamples=100, seed=seed
+        ).ci
+
+    assert ci(1) == ci(1)
+    assert ci(1) != ci(2)
+
+
+def test_no_interval_is_computed_unless_asked():
+    result = krippendorff_alpha(
+        parse_coders(KRIPPENDORFF_2011), level="nominal", value_domain=[1, 2, 3, 4, 5]
+    )
+    assert (result.ci, result.resamples) == (None, 0)

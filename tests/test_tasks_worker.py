@@ -58,7 +58,13 @@ def test_worker_computes_alpha_for_the_study(celery_worker, open_study, study_ad
     expected_disagreement = sum(counts[c] * counts[k] * d2(c, k) for c in counts for k in counts)
     expected = 1 - (12 - 1) * (2 * d2(3, 4)) / expected_disagreement
     assert result.value == pytest.approx(expected, abs=1e-9)
-    assert run.message == f"overall: alpha = {expected:.3f} over 6 units"
+    low, high = result.detail["ci"]
+    assert low <= result.value <= high
+    assert result.detail["bootstrap"]["resamples"] == 1000
+    assert result.detail["bootstrap"]["seed"] == open_study.seed
+    assert run.message == (
+        f"overall: alpha = {expected:.3f} (95% CI {low:.3f} to {high:.3f}) over 6 units"
+    )
 
 
 def test_a_duplicated_task_does_the_work_once(celery_worker, draft_study, study_admin, fake_llm):
