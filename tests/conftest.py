@@ -14,6 +14,8 @@ from django.db import connection
 
 from annotation import services
 from annotation.models import Study
+from checklists import services as checklist_services
+from checklists.models import ChecklistDefinition, Report
 from tests.factories import UserFactory
 from tests.support.fake_llm import FakeLLMServer
 
@@ -60,6 +62,31 @@ def open_study(draft_study) -> Study:
     services.study_open(study=draft_study)
     draft_study.refresh_from_db()
     return draft_study
+
+
+@pytest.fixture
+def mi_claim(db) -> ChecklistDefinition:
+    checklist_services.checklists_load(paths=checklist_services.definition_files_shipped())
+    return ChecklistDefinition.objects.get(slug="mi-claim-gen")
+
+
+@pytest.fixture
+def assessors(db):
+    return [UserFactory(username=f"assessor{i}") for i in (1, 2)]
+
+
+@pytest.fixture
+def appraisal(mi_claim, assessors) -> Report:
+    """An MI-CLAIM-GEN appraisal by two assessors, led by someone who only coordinates."""
+    report = checklist_services.report_create(
+        lead=UserFactory(username="lead"),
+        definition=mi_claim,
+        title="Adapted LLMs summarise patient questions",
+        lead_assesses=False,
+    )
+    for user in assessors:
+        checklist_services.report_add_assessor(report=report, user=user)
+    return report
 
 
 @pytest.fixture

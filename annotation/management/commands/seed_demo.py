@@ -1,15 +1,19 @@
 from django.core.management.base import BaseCommand
 
 from annotation.demo import load_demo
+from checklists.demo import load_demo_report
 
 
 class Command(BaseCommand):
-    help = "Load the demo study and its users (does nothing if they already exist)."
+    help = "Load the demo study, a demo checklist report and their users (idempotent)."
 
     def handle(self, *args, **options) -> None:
         summary = load_demo()
         verb = "Loaded" if summary.created else "Kept the existing"
         self.stdout.write(self.style.SUCCESS(f"{verb} demo study: {summary.study.title}"))
+        lead = summary.study.created_by
+        report = load_demo_report(lead=lead, study=summary.study)
+        self.stdout.write(self.style.SUCCESS(f"Demo checklist report: {report.title}"))
         self.stdout.write("Demo logins (user / password):")
         for username, password in summary.logins:
             self.stdout.write(f"  {username:8} / {password}")

@@ -1,0 +1,180 @@
+"""What a reader study can say about itself in a manuscript's methods: plain sentences, one
+list per evidence key (see `checklists.definition_files.EVIDENCE_KEYS`).
+
+These facts name the study's sources and summarise its ratings, so only the study's admins may
+see them: rater-facing code never calls this module.
+"""
+
+from statistics import median
+
+from django.db.models import Avg, Count, Q, Sum
+
+from annotation.models import Generation, Membership, Rating, Source, Study
+
+
+def study_reporting_facts(*, study: Study) -> dict[str, list[str]]:
+    return {
+        "raters": _raters(study),
+        "blinding": _blinding(study),
+        "questions": _questions(study),
+        "agreement": _agreement(study),
+        "sources": _sources(study),
+        "scores": _scores(study),
+        "prompts": _prompts(study),
+        "design": _design(study),
+        "compute": _compute(study),
+    }
+
+
+def _raters(study: Study) -> list[str]:
+    roles = {
+        row["role"]: row["n"] for row in study.memberships.values("role").annotate(n=Count("pk"))
+    }
+    n_raters = roles.get(Membership.Role.RATER, 0)
+    n_admins = roles.get(Membership.Role.ADMIN, 0)
+    return [
+        f"{n_raters} rater{_s(n_raters)} (pseudonymised as R1 to R{n_raters} in exports) rated "
+        f"the outputs; {n_admins} study admin{_s(n_admins)} ran the study and did not rate.",
+        f"Each output was assigned to {study.raters_per_item} different raters.",
+    ]
+
+
+def _blinding(study: Study) -> list[str]:
+    facts = [
+        "Raters were blinded to the source of every output: the rating screen and every "
+        "address a rater could reach showed neither the source's name nor its identifier.",
+        "Raters saw only their own ratings, never another rater's.",
+    ]
+    if study.opened_at is None:
+        return [*facts, "The study has not been opened, so no assignment has been made yet."]
+    return [
+        *facts,
+        "Outputs were assigned to raters with balanced workloads (loads differing by at most "
+        f"one) and each rater's order was randomised, from the stored seed {study.seed}.",
+    ]
+
+
+def _questions(study: Study) -> list[str]:
+    facts = []
+    for question in study.questions.all():
+        scale = "; ".join(f"{p['value']} = {p['label']}" for p in question.scale)
+        facts.append(
+            f'Question "{question.key}": {question.prompt} {question.get_kind_display()} '
+            f"({scale}), analysed as {question.level}."
+        )
+    return facts or ["No questions defined yet."]
+
+
+def _agreement(study: Study) -> list[str]:
+    facts = []
+    for result in study.results.select_related("question").order_by("question__order"):
+        facts.append(f'Question "{result.question.key}": {_describe_alpha(result)}')
+    return facts or ["Agreement has not been computed yet."]
+
+
+def _describe_alpha(result) -> str:
+    level = result.detail.get("level", result.question.level)
+    if result.value is None:
+        return f"Krippendorff's alpha ({level}) undefined: {result.detail.get('reason')}."
+    text = f"Krippendorff's alpha ({level}) = {result.value:.3f}"
+    ci = result.detail.get("ci")
+    if ci:
+        boot = result.detail.get("bootstrap", {})
+        text += (
+            f", 95% CI {ci[0]:.3f} to {ci[1]:.3f} (percentile bootstrap over units, "
+            f"{boot.get('resamples')} resamples, seed {boot.get('seed')})"
+        )
+    return (
+        f"{text}; {result.n_units} units, {result.n_raters} raters, {result.n_ratings} ratings "
+        f"(computed {result.computed_at:%Y-%m-%d %H:%M} UTC)."
+    )
+
+
+def _sources(study: Study) -> list[str]:
+    facts = []
+    for source in study.sources.all():
+        facts.append(f"{source.label} ({source.get_kind_display().lower()}){_settings(source)}")
+    return facts or ["No sources yet."]
+
+
+def _settings(source: Source) -> str:
+    if source.kind == Source.Kind.HUMAN_REFERENCE:
+        return "."
+    if not source.can_generate:
+        return ": outputs imported, not generated in evalapp."
+    parts = [f"model {source.model_name}"]
+    reported = sorted(
+        set(source.generations.exclude(model_version="").values_list("model_version", flat=True))
+    )
+    if reported:
+        parts.append(f"endpoint reported {', '.join(reported)}")
+    parts.append("temperature " + _or_default(source.temperature))
+    parts.append("max tokens " + _or_default(source.max_tokens))
+    return ": " + "; ".join(parts) + "."
+
+
+def _or_default(value) -> str:
+    return "endpoint default" if value is None else str(value)
+
+
+def _scores(study: Study) -> list[str]:
+    rows = (
+        Rating.objects.filter(assignment__study=study)
+        .values("question__key", "assignment__item__output__source__label")
+        .annotate(mean=Avg("value"), n=Count("pk"))
+        .order_by("question__key", "assignment__item__output__source__label")
+    )
+    facts = [
+        f'Question "{r["question__key"]}", {r["assignment__item__output__source__label"]}: '
+        f"mean rating {r['mean']:.2f} over {r['n']} ratings."
+        for r in rows
+    ]
+    return facts or ["No ratings yet."]
+
+
+def _prompts(study: Study) -> list[str]:
+    facts = []
+    for source in study.sources.filter(kind=Source.Kind.MODEL):
+        if not source.can_generate:
+            continue
+        if source.system_prompt:
+            facts.append(f'{source.label}: system prompt "{source.system_prompt}"; ')
+        else:
+            facts.append(f"{source.label}: no system prompt; ")
+        facts[-1] += "the case's input text was sent unchanged as the user message."
+    return facts or ["No model in this study was prompted from evalapp."]
+
+
+def _design(study: Study) -> list[str]:
+    counts = study.cases.aggregate(n=Count("pk"))
+    n_outputs = study.items.count()
+    return [
+        f"{counts['n']} cases; {n_outputs} outputs rated, each by {study.raters_per_item} raters.",
+        f"Assignment seed {study.seed}; the manifest of who rated what is stored and exported.",
+    ]
+
+
+def _compute(study: Study) -> list[str]:
+    facts = []
+    for source in study.sources.filter(kind=Source.Kind.MODEL):
+        calls = source.generations.aggregate(
+            ok=Count("pk", filter=Q(outcome=Generation.Outcome.OK)),
+            failed=Count("pk", filter=Q(outcome=Generation.Outcome.FAILED)),
+            prompt=Sum("prompt_tokens"),
+            completion=Sum("completion_tokens"),
+        )
+        if not calls["ok"] and not calls["failed"]:
+            continue
+        latencies = list(
+            source.generations.exclude(latency_ms=None).values_list("latency_ms", flat=True)
+        )
+        facts.append(
+            f"{source.label}: {calls['ok']} successful and {calls['failed']} failed calls; "
+            f"{calls['prompt'] or 0} prompt and {calls['completion'] or 0} completion tokens; "
+            f"median latency {median(latencies) / 1000 if latencies else 0:.2f} s."
+        )
+    return facts or ["No model calls were made from evalapp."]
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"

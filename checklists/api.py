@@ -1,0 +1,282 @@
+"""REST API for checklists: definitions, reports, responses and exports (token auth).
+
+The same reading rule as the pages: an assessment that is not yours and not yet readable is a
+404, indistinguishable from one that does not exist.
+"""
+
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.selectors import admin_studies
+from checklists import selectors, services, views
+from checklists.models import Assessment, ChecklistDefinition, Report
+
+
+def _not_found(exc: Http404) -> NotFound:
+    return NotFound(str(exc) or "Not found.")
+
+
+def _participant_report(request: Request, token: str) -> Report:
+    try:
+        return selectors.report_for_participant(user=request.user, token=token)
+    except Http404 as exc:
+        raise _not_found(exc) from None
+
+
+def _validation_response(exc: ValidationError) -> Response:
+    return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_400_BAD_REQUEST)
+
+
+class DefinitionSerializer(serializers.ModelSerializer):
+    n_items = serializers.IntegerField(source="items.count", read_only=True)
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ChecklistDefinition
+        fields = [
+            "slug",
+            "revision",
+            "version",
+            "title",
+            "citation",
+            "source_url",
+            "notice",
+            "n_items",
+            "current",
+        ]
+
+    def get_current(self, obj: ChecklistDefinition) -> bool:
+        return obj.pk in self.context["current"]
+
+
+class DefinitionListAPI(APIView):
+    """Every loaded revision of every checklist; `current` marks the one new reports use."""
+
+    def get(self, request: Request) -> Response:
+        current = {d.pk for d in selectors.definitions_current()}
+        definitions = ChecklistDefinition.objects.all()
+        return Response(
+            DefinitionSerializer(definitions, many=True, context={"current": current}).data
+        )
+
+
+class DefinitionDetailAPI(APIView):
+    """One checklist with its sections and items: the newest revision, or `?revision=N`."""
+
+    def get(self, request: Request, slug: str) -> Response:
+        revision = request.query_params.get("revision")
+        if revision is not None and not revision.isdigit():
+            return Response({"detail": "revision must be a whole number."}, status=400)
+        try:
+            definition = selectors.definition_get(slug=slug, revision=int(revision or 0))
+        except Http404 as exc:
+            raise _not_found(exc) from None
+        current = {d.pk for d in selectors.definitions_current()}
+        body = DefinitionSerializer(definition, context={"current": current}).data
+        items_by_section: dict[int, list] = {}
+        for item in definition.items.all():
+            items_by_section.setdefault(item.section_id, []).append(
+                {
+                    "code": item.code,
+                    "prompt": item.prompt,
+                    "guidance": item.guidance,
+                    "kind": item.kind,
+                    "choices": item.options,
+                    "evidence": item.evidence,
+                    "tag": item.tag,
+                }
+            )
+        body["sections"] = [
+            {"code": s.code, "title": s.title, "items": items_by_section.get(s.pk, [])}
+            for s in definition.sections.all()
+        ]
+        return Response(body)
+
+
+class ReportCreateSerializer(serializers.Serializer):
+    checklist = serializers.SlugField(help_text="A checklist's slug; its newest revision is used.")
+    title = serializers.CharField(max_length=300)
+    manuscript = serializers.CharField(max_length=300, required=False, default="")
+    study = serializers.CharField(required=False, allow_null=True, default=None)
+    lead_assesses = serializers.BooleanField(required=False, default=True)
+
+
+def _report_body(report: Report, user) -> dict:
+    own = selectors.own_assessment(report=report, user=user)
+    assessments = []
+    for assessment in report.assessments.select_related("assessor"):
+        readable = selectors.can_read_assessment(assessment=assessment, user=user, own=own)
+        assessments.append(
+            {
+                "token": assessment.token,
+                "assessor": assessment.assessor.get_username(),
+                "kind": assessment.kind,
+                "submitted_at": assessment.submitted_at,
+                "readable": readable,
+            }
+        )
+    return {
+        "token": report.token,
+        "title": report.title,
+        "manuscript": report.manuscript,
+        "checklist": {
+            "slug": report.definition.slug,
+            "revision": report.definition.revision,
+            "title": report.definition.title,
+            "version": report.definition.version,
+        },
+        "study": report.study.token if report.study_id else None,
+        "lead": report.lead.get_username(),
+        "your_assessment": own.token if own else None,
+        "assessments": assessments,
+    }
+
+
+class ReportListAPI(APIView):
+    """Reports you lead or assess; POST starts one."""
+
+    def get(self, request: Request) -> Response:
+        reports = selectors.reports_for_user(user=request.user)
+        return Response([_report_body(report, request.user) for report in reports])
+
+    def post(self, request: Request) -> Response:
+        data = ReportCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        current = {d.slug: d for d in selectors.definitions_current()}
+        if fields["checklist"] not in current:
+            return Response({"checklist": ["No such checklist."]}, status=400)
+        study = None
+        if fields["study"]:
+            study = admin_studies(user=request.user).filter(token=fields["study"]).first()
+            if study is None:
+                return Response({"study": ["No study of yours has this token."]}, status=400)
+        report = services.report_create(
+            lead=request.user,
+            definition=current[fields["checklist"]],
+            title=fields["title"],
+            manuscript=fields["manuscript"],
+            study=study,
+            lead_assesses=fields["lead_assesses"],
+        )
+        return Response(_report_body(report, request.user), status=status.HTTP_201_CREATED)
+
+
+class ReportDetailAPI(APIView):
+    def get(self, request: Request, token: str) -> Response:
+        report = _participant_report(request, token)
+        return Response(_report_body(report, request.user))
+
+
+def _response_rows(assessment: Assessment) -> list[dict]:
+    responses = {r.item_id: r for r in assessment.responses.all()}
+    rows = []
+    for item in assessment.report.definition.items.all():
+        response = responses.get(item.pk)
+        rows.append(
+            {
+                "item": item.code,
+                "answer": response.answer if response else None,
+                "location": response.location if response else "",
+                "notes": response.notes if response else "",
+                "updated_at": response.updated_at if response else None,
+            }
+        )
+    return rows
+
+
+class AssessmentResponsesAPI(APIView):
+    """One assessment's answers, item by item, if you may read them."""
+
+    def get(self, request: Request, token: str, assessment_token: str) -> Response:
+        report = _participant_report(request, token)
+        try:
+            assessment = selectors.assessment_for_reader(
+                report=report, user=request.user, token=assessment_token
+            )
+        except Http404 as exc:
+            raise _not_found(exc) from None
+        return Response(
+            {
+                "assessment": assessment.token,
+                "kind": assessment.kind,
+                "submitted_at": assessment.submitted_at,
+                "responses": _response_rows(assessment),
+            }
+        )
+
+
+class ResponseInputSerializer(serializers.Serializer):
+    answer = serializers.JSONField(required=False)
+    location = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    notes = serializers.CharField(required=False, allow_blank=True)
+
+
+class ResponseSaveAPI(APIView):
+    """Save your answer to one item: any of `answer`, `location`, `notes` (null clears it)."""
+
+    def put(self, request: Request, token: str, code: str) -> Response:
+        report = _participant_report(request, token)
+        own = selectors.own_assessment(report=report, user=request.user)
+        if own is None:
+            raise NotFound("You do not answer this report.")
+        try:
+            item = selectors.item_for_assessment(assessment=own, code=code)
+        except Http404 as exc:
+            raise _not_found(exc) from None
+        data = ResponseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        if "answer" in request.data:
+            fields["answer"] = request.data["answer"]  # None is a real value here: it clears
+        try:
+            response = services.response_save(
+                assessment=own, item=item, user=request.user, **fields
+            )
+        except ValidationError as exc:
+            return _validation_response(exc)
+        return Response(
+            {
+                "item": item.code,
+                "answer": response.answer,
+                "location": response.location,
+                "notes": response.notes,
+                "updated_at": response.updated_at,
+            }
+        )
+
+    patch = put
+
+
+class SubmitAPI(APIView):
+    """Submit (and lock) your assessment once every item is answered; repeating it is harmless."""
+
+    def post(self, request: Request, token: str) -> Response:
+        report = _participant_report(request, token)
+        own = selectors.own_assessment(report=report, user=request.user)
+        if own is None:
+            raise NotFound("You do not answer this report.")
+        try:
+            own = services.assessment_submit(assessment=own)
+        except ValidationError as exc:
+            return _validation_response(exc)
+        return Response({"assessment": own.token, "submitted_at": own.submitted_at})
+
+
+class ExportAPI(APIView):
+    """The report in one format (md, csv, json, tex, html); `?of=` as on the page."""
+
+    def get(self, request: Request, token: str, fmt: str) -> HttpResponse:
+        report = _participant_report(request, token)
+        try:
+            assessment = selectors.assessment_to_export(
+                report=report, user=request.user, which=request.query_params.get("of", "")
+            )
+        except Http404 as exc:
+            raise _not_found(exc) from None
+        return views.export_response(request._request, assessment, fmt)

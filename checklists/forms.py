@@ -1,0 +1,48 @@
+"""Input validation for the checklist pages."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from annotation.selectors import admin_studies
+from checklists.models import ChecklistDefinition
+from checklists.selectors import definitions_current
+
+
+class DefinitionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return f"{obj.title} {obj.version_label}"
+
+
+class ReportCreateForm(forms.Form):
+    definition = DefinitionChoiceField(queryset=None, label="Checklist", empty_label=None)
+    title = forms.CharField(max_length=300, label="Manuscript title")
+    manuscript = forms.CharField(
+        max_length=300, required=False, label="Manuscript reference", help_text="DOI, URL or draft."
+    )
+    study = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        label="Reader study in evalapp",
+        help_text="Optional: its facts (raters, blinding, agreement, models) are offered as "
+        "evidence for the items they answer.",
+    )
+    lead_assesses = forms.BooleanField(
+        required=False, initial=True, label="I will answer the checklist myself"
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = [d.pk for d in definitions_current()]
+        self.fields["definition"].queryset = ChecklistDefinition.objects.filter(pk__in=current)
+        self.fields["study"].queryset = admin_studies(user=user)
+
+
+class AddAssessorForm(forms.Form):
+    username = forms.CharField(max_length=150, label="Assessor's user name")
+
+    def clean_username(self):
+        name = self.cleaned_data["username"].strip()
+        user = get_user_model().objects.filter(username=name, is_active=True).first()
+        if user is None:
+            raise forms.ValidationError(f"No active user is called {name!r}.")
+        return user

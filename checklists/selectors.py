@@ -1,0 +1,362 @@
+"""Reads of checklists and reports, with the rule for who may read whose answers.
+
+Assessors appraise independently: an individual assessment is readable by its assessor, and by
+other participants only once it is submitted and they have submitted their own (or do not
+assess). Nobody else ever reads an unsubmitted assessment, through a page or the API.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Max, Q, QuerySet
+from django.http import Http404
+
+from annotation import agreement
+from annotation.facts import study_reporting_facts
+from annotation.models import Membership
+from checklists.definition_files import EVIDENCE_KEYS
+from checklists.exports import ExportDoc, ExportRow
+from checklists.models import (
+    Assessment,
+    ChecklistDefinition,
+    ChecklistItem,
+    Report,
+    Response,
+)
+
+# --- definitions ------------------------------------------------------------------------------
+
+
+def definitions_current() -> list[ChecklistDefinition]:
+    """The newest revision of every checklist, with its item count."""
+    latest = list(ChecklistDefinition.objects.values("slug").annotate(r=Max("revision")))
+    if not latest:
+        return []
+    wanted = Q()
+    for row in latest:
+        wanted |= Q(slug=row["slug"], revision=row["r"])
+    return list(
+        ChecklistDefinition.objects.filter(wanted).annotate(n_items=Count("items")).order_by("slug")
+    )
+
+
+def definition_get(*, slug: str, revision: int | None = None) -> ChecklistDefinition:
+    found = ChecklistDefinition.objects.filter(slug=slug)
+    definition = found.filter(revision=revision).first() if revision else found.first()
+    if definition is None:
+        raise Http404("No such checklist.")
+    return definition
+
+
+# --- reports and who may read what ------------------------------------------------------------
+
+
+def reports_for_user(*, user: AbstractBaseUser) -> QuerySet[Report]:
+    return (
+        Report.objects.filter(
+            Q(lead=user) | Q(assessments__assessor=user, assessments__kind="individual")
+        )
+        .distinct()
+        .select_related("definition", "study")
+    )
+
+
+def report_for_participant(*, user: AbstractBaseUser, token: str) -> Report:
+    """The report if `user` leads or assesses it; 404 otherwise, so outsiders learn nothing."""
+    report = reports_for_user(user=user).filter(token=token).first()
+    if report is None:
+        raise Http404("No such report.")
+    return report
+
+
+def own_assessment(*, report: Report, user: AbstractBaseUser) -> Assessment | None:
+    return report.assessments.filter(assessor=user, kind=Assessment.Kind.INDIVIDUAL).first()
+
+
+def can_read_assessment(
+    *, assessment: Assessment, user: AbstractBaseUser, own: Assessment | None
+) -> bool:
+    if assessment.kind == Assessment.Kind.INDIVIDUAL and assessment.assessor_id == user.pk:
+        return True
+    if own is not None and not own.is_submitted:
+        return False  # still appraising: independence comes first
+    return assessment.kind == Assessment.Kind.CONSENSUS or assessment.is_submitted
+
+
+def can_see_others(*, report: Report, user: AbstractBaseUser) -> bool:
+    own = own_assessment(report=report, user=user)
+    return own is None or own.is_submitted
+
+
+def assessment_for_reader(*, report: Report, user: AbstractBaseUser, token: str) -> Assessment:
+    """An assessment of this report that `user` may read; 404 for any other."""
+    assessment = report.assessments.filter(token=token).select_related("assessor").first()
+    own = own_assessment(report=report, user=user)
+    if assessment is None or not can_read_assessment(assessment=assessment, user=user, own=own):
+        raise Http404("No such assessment, or not yours to read yet.")
+    return assessment
+
+
+def can_view_study_facts(*, report: Report, user: AbstractBaseUser) -> bool:
+    # The facts name the study's sources: only the study's own admins see them.
+    if report.study_id is None:
+        return False
+    return report.study.memberships.filter(user=user, role=Membership.Role.ADMIN).exists()
+
+
+# --- the answer sheet ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    lines: list[str]
+    text: str
+    digest: str
+    used: bool  # these exact facts are in the notes' history
+    stale: bool  # facts were used, and the study has changed since
+
+
+@dataclass
+class ItemRow:
+    item: ChecklistItem
+    response: Response | None
+    evidence: Evidence | None = None
+
+    @property
+    def is_answered(self) -> bool:
+        return self.response is not None and self.response.is_answered
+
+    @property
+    def selected(self) -> list[str]:
+        answer = self.response.answer if self.response else None
+        if answer is None:
+            return []
+        return answer if isinstance(answer, list) else [answer]
+
+
+@dataclass
+class SectionRows:
+    code: str
+    title: str
+    guidance: str
+    rows: list[ItemRow] = field(default_factory=list)
+    total: int = 0
+
+    @property
+    def answered(self) -> int:
+        return sum(row.is_answered for row in self.rows)
+
+
+@dataclass
+class Sheet:
+    sections: list[SectionRows]
+    answered: int
+    total: int
+
+    @property
+    def is_complete(self) -> bool:
+        return self.answered == self.total
+
+
+def assessment_sheet(*, assessment: Assessment, facts: dict[str, list[str]] | None = None) -> Sheet:
+    """Every item of the checklist with this assessment's response, grouped by section."""
+    responses = {r.item_id: r for r in assessment.responses.all()}
+    definition = assessment.report.definition
+    sections: dict[int, SectionRows] = {}
+    for section in definition.sections.all():
+        sections[section.pk] = SectionRows(section.code, section.title, section.guidance)
+    for item in definition.items.all():
+        response = responses.get(item.pk)
+        evidence = _evidence(item, response, facts, assessment.report) if facts else None
+        sections[item.section_id].rows.append(ItemRow(item, response, evidence))
+    for section in sections.values():
+        section.total = len(section.rows)
+    answered = sum(s.answered for s in sections.values())
+    total = sum(s.total for s in sections.values())
+    return Sheet(list(sections.values()), answered, total)
+
+
+def study_facts_for(*, report: Report, user: AbstractBaseUser) -> dict[str, list[str]] | None:
+    if not can_view_study_facts(report=report, user=user):
+        return None
+    return study_reporting_facts(study=report.study)
+
+
+def _evidence(
+    item: ChecklistItem, response: Response | None, facts: dict, report: Report
+) -> Evidence | None:
+    if not item.evidence:
+        return None
+    lines = [line for key in item.evidence for line in facts.get(key, [])]
+    headings = ", ".join(EVIDENCE_KEYS[key].lower() for key in item.evidence)
+    text = f'From the evalapp reader study "{report.study.title}" ({headings}):\n' + "\n".join(
+        f"- {line}" for line in lines
+    )
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    used_hash = response.evidence_hash if response else ""
+    return Evidence(
+        lines=lines,
+        text=text,
+        digest=digest,
+        used=bool(used_hash) and used_hash == digest,
+        stale=bool(used_hash) and used_hash != digest,
+    )
+
+
+def item_for_assessment(*, assessment: Assessment, code: str) -> ChecklistItem:
+    item = assessment.report.definition.items.filter(code=code).first()
+    if item is None:
+        raise Http404("No such item in this checklist.")
+    return item
+
+
+# --- consensus --------------------------------------------------------------------------------
+
+
+@dataclass
+class ConsensusRow:
+    item: ChecklistItem
+    answers: list[str | None]  # one per submitted assessor, as labels
+    agree: bool | None  # None when fewer than two assessors answered
+    consensus: Response | None
+
+    @property
+    def consensus_label(self) -> str:
+        return answer_labels(self.item, self.consensus.answer) if self.consensus else ""
+
+
+@dataclass
+class ConsensusView:
+    assessors: list[Assessment]
+    pending: list[Assessment]
+    rows: list[ConsensusRow]
+    percent_agreement: float | None
+    alpha: agreement.AlphaResult
+
+    @property
+    def n_disagreements(self) -> int:
+        return sum(row.agree is False for row in self.rows)
+
+
+def answer_key(answer: object) -> str | None:
+    """One nominal category per distinct answer; a set of ticked boxes is one category."""
+    if answer in (None, [], ""):
+        return None
+    return "+".join(answer) if isinstance(answer, list) else str(answer)
+
+
+def answer_labels(item: ChecklistItem, answer: object) -> str:
+    if answer in (None, [], ""):
+        return ""
+    values = answer if isinstance(answer, list) else [answer]
+    return "; ".join(item.label_of(value) for value in values)
+
+
+def consensus_view(*, report: Report) -> ConsensusView:
+    """Submitted assessments side by side, their agreement across items, and the consensus."""
+    individual = report.assessments.filter(kind=Assessment.Kind.INDIVIDUAL).select_related(
+        "assessor"
+    )
+    submitted = [a for a in individual if a.is_submitted]
+    pending = [a for a in individual if not a.is_submitted]
+    answers = {
+        (r.assessment_id, r.item_id): r.answer
+        for r in Response.objects.filter(assessment__in=submitted)
+    }
+    consensus = report.assessments.filter(kind=Assessment.Kind.CONSENSUS).first()
+    agreed = {r.item_id: r for r in consensus.responses.all()} if consensus else {}
+    rows, observations, categories = [], [], {}
+    for item in report.definition.items.all():
+        keys = [answer_key(answers.get((a.pk, item.pk))) for a in submitted]
+        given = [k for k in keys if k is not None]
+        for assessment, key in zip(submitted, keys, strict=True):
+            if key is not None:
+                code = categories.setdefault(key, len(categories))
+                observations.append(agreement.Observation(item.code, assessment.token, code))
+        rows.append(
+            ConsensusRow(
+                item=item,
+                answers=[answer_labels(item, answers.get((a.pk, item.pk))) for a in submitted],
+                agree=len(set(given)) == 1 if len(given) >= 2 else None,
+                consensus=agreed.get(item.pk),
+            )
+        )
+    alpha = agreement.krippendorff_alpha(
+        observations, level="nominal", value_domain=list(range(max(len(categories), 1)))
+    )
+    return ConsensusView(
+        assessors=submitted,
+        pending=pending,
+        rows=rows,
+        percent_agreement=agreement.percent_agreement(observations),
+        alpha=alpha,
+    )
+
+
+# --- exports ----------------------------------------------------------------------------------
+
+
+def assessment_to_export(*, report: Report, user: AbstractBaseUser, which: str = "") -> Assessment:
+    """`which` names an assessment by token, or "consensus"; by default the consensus once it
+    has answers, otherwise the caller's own assessment."""
+    own = own_assessment(report=report, user=user)
+    consensus = report.assessments.filter(kind=Assessment.Kind.CONSENSUS).first()
+    if which == "consensus" or (not which and consensus and consensus.responses.exists()):
+        if consensus and can_read_assessment(assessment=consensus, user=user, own=own):
+            return consensus
+        raise Http404("No consensus to export yet.")
+    if which:
+        return assessment_for_reader(report=report, user=user, token=which)
+    if own is None:
+        raise Http404("You have no answers of your own here; export the consensus instead.")
+    return own
+
+
+def export_doc(*, assessment: Assessment, exported_at: str) -> ExportDoc:
+    report = assessment.report
+    definition = report.definition
+    responses = {r.item_id: r for r in assessment.responses.all()}
+    sections = {s.pk: f"{s.code}. {s.title}" for s in definition.sections.all()}
+    rows = []
+    for item in definition.items.all():
+        response = responses.get(item.pk)
+        answer = response.answer if response else None
+        rows.append(
+            ExportRow(
+                section=sections[item.section_id],
+                code=item.code,
+                prompt=item.prompt,
+                answer=answer_labels(item, answer),
+                answer_values=[] if answer is None else list(_as_list(answer)),
+                location=response.location if response else "",
+                notes=response.notes if response else "",
+            )
+        )
+    return ExportDoc(
+        checklist=definition.title,
+        version=definition.version_label,
+        citation=definition.citation,
+        source_url=definition.source_url,
+        notice=definition.notice,
+        report=report.title,
+        manuscript=report.manuscript,
+        answered_by=_answered_by(assessment),
+        submitted_at=assessment.submitted_at.isoformat() if assessment.submitted_at else "",
+        exported_at=exported_at,
+        rows=rows,
+    )
+
+
+def _as_list(answer: object) -> list[str]:
+    return answer if isinstance(answer, list) else [str(answer)]
+
+
+def _answered_by(assessment: Assessment) -> str:
+    name = assessment.assessor.get_full_name() or assessment.assessor.get_username()
+    if assessment.kind == Assessment.Kind.CONSENSUS:
+        n = assessment.report.assessments.filter(
+            kind=Assessment.Kind.INDIVIDUAL, submitted_at__isnull=False
+        ).count()
+        return f"Consensus of {n} assessors, recorded by {name}"
+    return name

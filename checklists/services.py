@@ -1,0 +1,252 @@
+"""Every write to checklists goes through these functions; views, the API and commands stay thin."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from annotation.models import Membership, Study
+from checklists.definition_files import DefinitionError, DefinitionSpec, parse_definition
+from checklists.models import (
+    Assessment,
+    ChecklistDefinition,
+    ChecklistItem,
+    Report,
+    Response,
+    ResponseRevision,
+    Section,
+)
+
+DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
+DEFINITION_SUFFIXES = (".yaml", ".yml", ".json")
+
+# --- definitions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    filename: str
+    slug: str
+    revision: int
+    created: bool
+
+
+def definition_files_shipped() -> list[Path]:
+    return sorted(p for p in DEFINITIONS_DIR.iterdir() if p.suffix in DEFINITION_SUFFIXES)
+
+
+def checklists_load(*, paths: Iterable[Path]) -> list[LoadOutcome]:
+    """Load definition files all or nothing: every file is validated before anything is written.
+
+    An unchanged file is a no-op; a changed one becomes the next revision of its checklist, and
+    earlier revisions (with every answer given to them) stay as they were.
+    """
+    specs: list[tuple[str, DefinitionSpec]] = []
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DefinitionError(Path(path).name, "", f"cannot be read: {exc}") from None
+        specs.append((Path(path).name, parse_definition(Path(path).name, text)))
+    first_file: dict[str, str] = {}
+    for filename, spec in specs:
+        if spec.slug in first_file:
+            reason = f"slug {spec.slug!r} is also used by {first_file[spec.slug]}"
+            raise DefinitionError(filename, "slug", reason)
+        first_file[spec.slug] = filename
+    with transaction.atomic():
+        return [_definition_store(filename, spec) for filename, spec in specs]
+
+
+def _definition_store(filename: str, spec: DefinitionSpec) -> LoadOutcome:
+    existing = ChecklistDefinition.objects.filter(slug=spec.slug, content_hash=spec.content_hash)
+    if found := existing.first():
+        return LoadOutcome(filename, spec.slug, found.revision, created=False)
+    latest = ChecklistDefinition.objects.filter(slug=spec.slug).aggregate(r=Max("revision"))["r"]
+    definition = ChecklistDefinition.objects.create(
+        slug=spec.slug,
+        revision=(latest or 0) + 1,
+        version=spec.version,
+        title=spec.title,
+        citation=spec.citation,
+        source_url=spec.source_url,
+        notice=spec.notice,
+        filename=filename,
+        content_hash=spec.content_hash,
+    )
+    order = 0
+    for section_order, section_spec in enumerate(spec.sections):
+        section = Section.objects.create(
+            definition=definition,
+            code=section_spec.code,
+            title=section_spec.title,
+            guidance=section_spec.guidance,
+            order=section_order,
+        )
+        items = []
+        for item in section_spec.items:
+            items.append(
+                ChecklistItem(
+                    definition=definition,
+                    section=section,
+                    code=item.code,
+                    prompt=item.prompt,
+                    guidance=item.guidance,
+                    kind=item.kind,
+                    choices=[{"value": c.value, "label": c.label} for c in item.choices],
+                    evidence=list(item.evidence),
+                    tag=item.tag,
+                    order=order,
+                )
+            )
+            order += 1
+        ChecklistItem.objects.bulk_create(items)
+    return LoadOutcome(filename, spec.slug, definition.revision, created=True)
+
+
+# --- reports and assessors --------------------------------------------------------------------
+
+
+@transaction.atomic
+def report_create(
+    *,
+    lead: AbstractBaseUser,
+    definition: ChecklistDefinition,
+    title: str,
+    manuscript: str = "",
+    study: Study | None = None,
+    lead_assesses: bool = True,
+) -> Report:
+    """A report led by `lead`, who also answers it unless they only coordinate the appraisal."""
+    if study is not None and not _is_study_admin(study, lead):
+        raise ValidationError({"study": "You can link only a study you administer."})
+    report = Report.objects.create(
+        definition=definition, title=title, manuscript=manuscript, study=study, lead=lead
+    )
+    if lead_assesses:
+        Assessment.objects.create(report=report, assessor=lead)
+    return report
+
+
+def report_add_assessor(*, report: Report, user: AbstractBaseUser) -> Assessment:
+    if (
+        report.study_id
+        and report.study.memberships.filter(user=user, role=Membership.Role.RATER).exists()
+    ):
+        # The report shows the study's facts, sources included: it would unblind a rater.
+        raise ValidationError(f"{user} rates in the linked study, so cannot assess this report.")
+    assessment, _ = Assessment.objects.get_or_create(
+        report=report, assessor=user, kind=Assessment.Kind.INDIVIDUAL
+    )
+    return assessment
+
+
+def _is_study_admin(study: Study, user: AbstractBaseUser) -> bool:
+    return study.memberships.filter(user=user, role=Membership.Role.ADMIN).exists()
+
+
+# --- answering --------------------------------------------------------------------------------
+
+UNCHANGED = object()
+LOCATION_MAX = Response._meta.get_field("location").max_length
+
+
+@transaction.atomic
+def response_save(
+    *,
+    assessment: Assessment,
+    item: ChecklistItem,
+    user: AbstractBaseUser,
+    answer: object = UNCHANGED,
+    location: str | None = None,
+    notes: str | None = None,
+) -> Response:
+    """Save what changed of one answer, keeping every earlier state in the revision history."""
+    _check_can_answer(assessment, item, user)
+    response, _ = Response.objects.select_for_update().get_or_create(
+        assessment=assessment, item=item
+    )
+    changes = {}
+    if answer is not UNCHANGED:
+        item.validate_answer(answer)
+        changes["answer"] = item.normalise_answer(answer)
+    if location is not None:
+        if len(location.strip()) > LOCATION_MAX:
+            raise ValidationError(f"Where reported: at most {LOCATION_MAX} characters.")
+        changes["location"] = location.strip()
+    if notes is not None:
+        changes["notes"] = notes.strip()
+    return _response_apply(response, changes, user)
+
+
+@transaction.atomic
+def response_use_evidence(
+    *, assessment: Assessment, item: ChecklistItem, user: AbstractBaseUser, text: str, digest: str
+) -> Response:
+    """Put the study's facts into the answer's notes, remembering which facts they were."""
+    _check_can_answer(assessment, item, user)
+    response, _ = Response.objects.select_for_update().get_or_create(
+        assessment=assessment, item=item
+    )
+    changes = {"notes": text, "evidence_hash": digest, "evidence_used_at": timezone.now()}
+    return _response_apply(response, changes, user)
+
+
+def _check_can_answer(assessment: Assessment, item: ChecklistItem, user: AbstractBaseUser) -> None:
+    if assessment.assessor_id != user.pk:
+        raise ValidationError("Only the assessor can change these answers.")
+    if assessment.is_submitted:
+        when = f"{assessment.submitted_at:%Y-%m-%d %H:%M} UTC"
+        raise ValidationError(f"These answers were submitted on {when} and are locked.")
+    if item.definition_id != assessment.report.definition_id:
+        raise ValidationError(f"Item {item.code} belongs to another checklist.")
+
+
+def _response_apply(response: Response, changes: dict, user: AbstractBaseUser) -> Response:
+    changed = {k: v for k, v in changes.items() if getattr(response, k) != v}
+    if not changed:
+        return response
+    for field, value in changed.items():
+        setattr(response, field, value)
+    response.save()
+    ResponseRevision.objects.create(
+        response=response,
+        answer=response.answer,
+        location=response.location,
+        notes=response.notes,
+        saved_by=user,
+    )
+    return response
+
+
+def assessment_submit(*, assessment: Assessment) -> Assessment:
+    """Lock an individual assessment once every item is answered. Submitting twice is harmless."""
+    if assessment.kind != Assessment.Kind.INDIVIDUAL:
+        raise ValidationError("Only an individual assessment is submitted.")
+    if assessment.is_submitted:
+        return assessment
+    answered = {r.item_id for r in assessment.responses.all() if r.is_answered}
+    missing = [
+        item.code for item in assessment.report.definition.items.all() if item.pk not in answered
+    ]
+    if missing:
+        listed = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise ValidationError(f"{len(missing)} items still need an answer: {listed}.")
+    # Conditional: of two submits racing, one sets the time and the other changes nothing.
+    Assessment.objects.filter(pk=assessment.pk, submitted_at=None).update(
+        submitted_at=timezone.now()
+    )
+    assessment.refresh_from_db()
+    return assessment
+
+
+def consensus_assessment(*, report: Report) -> Assessment:
+    assessment, _ = Assessment.objects.get_or_create(
+        report=report, kind=Assessment.Kind.CONSENSUS, defaults={"assessor": report.lead}
+    )
+    return assessment

@@ -1,0 +1,61 @@
+from django.urls import path, register_converter
+
+from checklists import api, views
+
+
+class ExportFormat:
+    regex = "md|csv|json|tex|html"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(ExportFormat, "fmt")
+
+urlpatterns = [
+    path("checklists/", views.report_list, name="report_list"),
+    path("checklists/reports/new/", views.report_create, name="report_create"),
+    path("reports/<str:token>/", views.report_detail, name="report_detail"),
+    path("reports/<str:token>/items/<str:code>/", views.response_save, name="response_save"),
+    path(
+        "reports/<str:token>/items/<str:code>/evidence/",
+        views.response_use_evidence,
+        name="response_use_evidence",
+    ),
+    path("reports/<str:token>/submit/", views.assessment_submit, name="assessment_submit"),
+    path("reports/<str:token>/assessors/", views.report_add_assessor, name="report_add_assessor"),
+    path("reports/<str:token>/consensus/", views.report_consensus, name="report_consensus"),
+    path(
+        "reports/<str:token>/consensus/<str:code>/",
+        views.consensus_save,
+        name="consensus_save",
+    ),
+    path("reports/<str:token>/export.<fmt:fmt>", views.report_export, name="report_export"),
+    path("api/checklists/", api.DefinitionListAPI.as_view(), name="api_checklists"),
+    path(
+        "api/checklists/<slug:slug>/",
+        api.DefinitionDetailAPI.as_view(),
+        name="api_checklist",
+    ),
+    path("api/reports/", api.ReportListAPI.as_view(), name="api_reports"),
+    path("api/reports/<str:token>/", api.ReportDetailAPI.as_view(), name="api_report"),
+    path(
+        "api/reports/<str:token>/assessments/<str:assessment_token>/responses/",
+        api.AssessmentResponsesAPI.as_view(),
+        name="api_assessment_responses",
+    ),
+    path(
+        "api/reports/<str:token>/responses/<str:code>/",
+        api.ResponseSaveAPI.as_view(),
+        name="api_response_save",
+    ),
+    path("api/reports/<str:token>/submit/", api.SubmitAPI.as_view(), name="api_report_submit"),
+    path(
+        "api/reports/<str:token>/export/<fmt:fmt>/",
+        api.ExportAPI.as_view(),
+        name="api_report_export",
+    ),
+]

@@ -1,0 +1,258 @@
+"""Checklist pages: start a report, fill it in (every field saved as it changes), appraise it with
+colleagues, agree a consensus, export it."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from checklists import exports, selectors, services
+from checklists.forms import AddAssessorForm, ReportCreateForm
+from checklists.models import Assessment, ChecklistItem, Report
+
+
+@login_required
+def report_list(request: HttpRequest) -> HttpResponse:
+    return _render_list(request, ReportCreateForm(user=request.user))
+
+
+def _render_list(request: HttpRequest, form: ReportCreateForm, status: int = 200) -> HttpResponse:
+    reports = []
+    for report in selectors.reports_for_user(user=request.user):
+        own = selectors.own_assessment(report=report, user=request.user)
+        reports.append({"report": report, "own": own, "is_lead": report.lead_id == request.user.pk})
+    context = {
+        "reports": reports,
+        "definitions": selectors.definitions_current(),
+        "form": form,
+    }
+    return render(request, "checklists/report_list.html", context, status=status)
+
+
+@login_required
+@require_POST
+def report_create(request: HttpRequest) -> HttpResponse:
+    form = ReportCreateForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return _render_list(request, form, status=400)
+    report = services.report_create(lead=request.user, **form.cleaned_data)
+    return redirect("report_detail", token=report.token)
+
+
+@login_required
+def report_detail(request: HttpRequest, token: str) -> HttpResponse:
+    report = selectors.report_for_participant(user=request.user, token=token)
+    own = selectors.own_assessment(report=report, user=request.user)
+    show = "unanswered" if request.GET.get("show") == "unanswered" else "all"
+    context = {**_report_context(request, report, own), "show": show}
+    if own is not None:
+        facts = selectors.study_facts_for(report=report, user=request.user)
+        context["sheet"] = selectors.assessment_sheet(assessment=own, facts=facts)
+    return render(request, "checklists/report_detail.html", context)
+
+
+def _report_context(request: HttpRequest, report: Report, own: Assessment | None) -> dict:
+    return {
+        "report": report,
+        "own": own,
+        "is_lead": report.lead_id == request.user.pk,
+        "assessors": report.assessments.filter(kind=Assessment.Kind.INDIVIDUAL).select_related(
+            "assessor"
+        ),
+        "can_see_others": own is None or own.is_submitted,
+        "shows_facts": selectors.can_view_study_facts(report=report, user=request.user),
+        "assessor_form": AddAssessorForm(),
+        "formats": exports.FORMATS,
+    }
+
+
+def _own_or_404(request: HttpRequest, token: str) -> tuple[Report, Assessment]:
+    report = selectors.report_for_participant(user=request.user, token=token)
+    own = selectors.own_assessment(report=report, user=request.user)
+    if own is None:
+        raise Http404("You do not answer this report.")
+    return report, own
+
+
+def _answer_from_post(request: HttpRequest, item: ChecklistItem) -> object:
+    values = request.POST.getlist("answer")
+    if item.kind == ChecklistItem.Kind.MULTIPLE_CHOICE:
+        return values
+    return values[0] if values else None
+
+
+@login_required
+@require_POST
+def response_save(request: HttpRequest, token: str, code: str) -> HttpResponse:
+    report, own = _own_or_404(request, token)
+    item = selectors.item_for_assessment(assessment=own, code=code)
+    error = ""
+    try:
+        services.response_save(
+            assessment=own,
+            item=item,
+            user=request.user,
+            answer=_answer_from_post(request, item),
+            location=request.POST.get("location", ""),
+            notes=request.POST.get("notes", ""),
+        )
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    return _after_item_change(request, report, own, item, error)
+
+
+@login_required
+@require_POST
+def response_use_evidence(request: HttpRequest, token: str, code: str) -> HttpResponse:
+    report, own = _own_or_404(request, token)
+    item = selectors.item_for_assessment(assessment=own, code=code)
+    facts = selectors.study_facts_for(report=report, user=request.user)
+    sheet = selectors.assessment_sheet(assessment=own, facts=facts)
+    row = _row(sheet, item)
+    error = ""
+    if row.evidence is None:
+        error = "This item has no evidence from a study you administer."
+    else:
+        try:
+            services.response_use_evidence(
+                assessment=own,
+                item=item,
+                user=request.user,
+                text=row.evidence.text,
+                digest=row.evidence.digest,
+            )
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    return _after_item_change(request, report, own, item, error, whole_item=True)
+
+
+def _row(sheet: selectors.Sheet, item: ChecklistItem) -> selectors.ItemRow:
+    return next(row for s in sheet.sections for row in s.rows if row.item.pk == item.pk)
+
+
+def _after_item_change(
+    request: HttpRequest,
+    report: Report,
+    own: Assessment,
+    item: ChecklistItem,
+    error: str,
+    *,
+    whole_item: bool = False,
+) -> HttpResponse:
+    if not request.htmx:
+        # Without JavaScript the form posts normally: come back to the same item.
+        if error:
+            messages.error(request, error)
+        return redirect(reverse("report_detail", args=[report.token]) + f"#item-{item.pk}")
+    facts = selectors.study_facts_for(report=report, user=request.user)
+    sheet = selectors.assessment_sheet(assessment=own, facts=facts)
+    context = {
+        **_report_context(request, report, own),
+        "sheet": sheet,
+        "row": _row(sheet, item),
+        "error": error,
+        "saved": not error,
+        "saved_at": timezone.now(),
+        "oob": True,
+    }
+    # Errors come back with 200 so that htmx swaps them in beside the field.
+    template = "checklists/_item.html" if whole_item else "checklists/_item_saved.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def assessment_submit(request: HttpRequest, token: str) -> HttpResponse:
+    report, own = _own_or_404(request, token)
+    try:
+        services.assessment_submit(assessment=own)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Submitted. Your answers are locked.")
+    return redirect("report_detail", token=report.token)
+
+
+@login_required
+@require_POST
+def report_add_assessor(request: HttpRequest, token: str) -> HttpResponse:
+    report = selectors.report_for_participant(user=request.user, token=token)
+    if report.lead_id != request.user.pk:
+        return HttpResponse("Only the report's lead adds assessors.", status=403)
+    form = AddAssessorForm(request.POST)
+    if form.is_valid():
+        try:
+            services.report_add_assessor(report=report, user=form.cleaned_data["username"])
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"{form.cleaned_data['username']} can now appraise this.")
+    else:
+        messages.error(request, " ".join(form.errors["username"]))
+    return redirect("report_detail", token=report.token)
+
+
+@login_required
+def report_consensus(request: HttpRequest, token: str) -> HttpResponse:
+    report = selectors.report_for_participant(user=request.user, token=token)
+    own = selectors.own_assessment(report=report, user=request.user)
+    context = _report_context(request, report, own)
+    if not context["can_see_others"]:
+        return render(request, "checklists/report_consensus_locked.html", context, status=403)
+    context["view"] = selectors.consensus_view(report=report)
+    context["only_disagreements"] = request.GET.get("show") == "disagreements"
+    return render(request, "checklists/report_consensus.html", context)
+
+
+@login_required
+@require_POST
+def consensus_save(request: HttpRequest, token: str, code: str) -> HttpResponse:
+    report = selectors.report_for_participant(user=request.user, token=token)
+    if report.lead_id != request.user.pk:
+        return HttpResponse("Only the report's lead records the consensus.", status=403)
+    consensus = services.consensus_assessment(report=report)
+    item = selectors.item_for_assessment(assessment=consensus, code=code)
+    error = ""
+    try:
+        services.response_save(
+            assessment=consensus,
+            item=item,
+            user=request.user,
+            answer=_answer_from_post(request, item),
+            notes=request.POST.get("notes"),
+        )
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect(reverse("report_consensus", args=[report.token]) + f"#item-{item.pk}")
+    return render(request, "checklists/_consensus_status.html", {"item": item, "error": error})
+
+
+@login_required
+def report_export(request: HttpRequest, token: str, fmt: str) -> HttpResponse:
+    report = selectors.report_for_participant(user=request.user, token=token)
+    assessment = selectors.assessment_to_export(
+        report=report, user=request.user, which=request.GET.get("of", "")
+    )
+    return export_response(request, assessment, fmt)
+
+
+def export_response(request: HttpRequest, assessment: Assessment, fmt: str) -> HttpResponse:
+    """The export as a download (or, for HTML, a page to print); shared with the API."""
+    doc = selectors.export_doc(
+        assessment=assessment, exported_at=timezone.now().replace(microsecond=0).isoformat()
+    )
+    if fmt == "html":
+        return render(request, "checklists/report_print.html", {"doc": doc})
+    response = HttpResponse(
+        exports.render(doc, fmt), content_type=f"{exports.FORMATS[fmt]}; charset=utf-8"
+    )
+    filename = f"{assessment.report.definition.slug}-{assessment.report.token}.{fmt}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

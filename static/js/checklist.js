@@ -1,0 +1,69 @@
+// The checklist sheet: keyboard navigation between items, and no typing lost on the way out.
+(function () {
+  "use strict";
+  var items = function () { return Array.prototype.slice.call(document.querySelectorAll("[data-item]")); };
+  var current = function () {
+    return document.activeElement && document.activeElement.closest
+      ? document.activeElement.closest("[data-item]") : null;
+  };
+
+  function focusItem(step) {
+    var list = items();
+    if (!list.length) return;
+    var index = list.indexOf(current());
+    var next = list[Math.min(Math.max(index + step, 0), list.length - 1)];
+    if (index < 0) next = list[0];
+    next.focus();
+    next.scrollIntoView({ block: "center" });
+  }
+
+  function choose(item, key) {
+    var input = item.querySelector('input[data-key="' + key + '"]');
+    if (!input || input.disabled) return;
+    input.checked = input.type === "checkbox" ? !input.checked : true;
+    // htmx listens for "change"; a scripted check does not fire it by itself.
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    var tag = (event.target.tagName || "").toLowerCase();
+    var typing = tag === "textarea" || (tag === "input" && event.target.type === "text") || tag === "select";
+    if (typing) {
+      if (event.key === "Escape") { var item = current(); if (item) item.focus(); }
+      return;
+    }
+    var here = current();
+    if (event.key === "j" || event.key === "k") {
+      focusItem(event.key === "j" ? 1 : -1);
+    } else if (/^[1-9]$/.test(event.key) && here) {
+      choose(here, event.key);
+    } else if ((event.key === "w" || event.key === "n") && here) {
+      var field = here.querySelector('[data-field="' + (event.key === "w" ? "location" : "notes") + '"]');
+      if (field && !field.disabled) field.focus();
+    } else if (event.key === "u") {
+      var filter = document.getElementById("filter");
+      if (filter) window.location.assign(filter.href);
+    } else {
+      return;
+    }
+    event.preventDefault();
+  });
+
+  // A change typed within the autosave delay would be lost by a reload or a link click: send it
+  // with a beacon as the page goes away (the form carries its own CSRF token).
+  document.addEventListener("input", function (event) {
+    var form = event.target.closest && event.target.closest("form[data-autosave]");
+    if (form) form.dataset.dirty = "1";
+  });
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    if (form && form.dataset) delete form.dataset.dirty;
+  });
+  window.addEventListener("pagehide", function () {
+    document.querySelectorAll("form[data-autosave][data-dirty]").forEach(function (form) {
+      navigator.sendBeacon(form.action, new FormData(form));
+      delete form.dataset.dirty;
+    });
+  });
+})();
