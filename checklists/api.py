@@ -212,7 +212,7 @@ class AssessmentResponsesAPI(APIView):
 
 
 class ResponseInputSerializer(serializers.Serializer):
-    answer = serializers.JSONField(required=False)
+    answer = serializers.JSONField(required=False, allow_null=True)
     location = serializers.CharField(required=False, allow_blank=True, max_length=200)
     notes = serializers.CharField(required=False, allow_blank=True)
 
@@ -231,9 +231,7 @@ class ResponseSaveAPI(APIView):
             raise _not_found(exc) from None
         data = ResponseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        if "answer" in request.data:
-            fields["answer"] = request.data["answer"]  # None is a real value here: it clears
+        fields = dict(data.validated_data)  # an explicit "answer": null clears the answer
         try:
             response = services.response_save(
                 assessment=own, item=item, user=request.user, **fields

@@ -1,61 +1,11 @@
 """A rater in headless Chromium: log in, rate two items, reload, and find the work kept."""
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
 import pytest
 
 from annotation import services
-from tests.factories import PASSWORD
+from tests.support.browser import BROWSER_MARKS, browser_page, log_in
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-# CI installs Debian's chromium; a developer machine without it skips, CI never does.
-REQUIRED = os.environ.get("CI", "").lower() in ("1", "true") or bool(
-    os.environ.get("REQUIRE_BROWSER")
-)
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not REQUIRED,
-        reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)",
-    ),
-]
-
-
-@contextmanager
-def browser_page(base_url: str) -> Iterator:
-    """A page in headless Debian Chromium. Use the ORM only outside this block: Playwright runs
-    the test inside a greenlet with its own context, where Django would open a second database
-    connection that nothing closes."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            yield browser.new_context(base_url=base_url).new_page()
-        finally:
-            browser.close()
-
-
-def log_in(page, username: str) -> None:
-    page.goto("/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+pytestmark = BROWSER_MARKS
 
 
 def test_rater_rates_two_items_and_finds_them_after_reload(live_server, open_study, raters):

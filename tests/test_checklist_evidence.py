@@ -1,0 +1,111 @@
+"""Evidence from a linked reader study: the facts, using them as notes, and flagging them stale."""
+
+import pytest
+from django.urls import reverse
+
+from annotation import services as study_services
+from annotation.facts import study_reporting_facts
+from annotation.models import TaskRun
+from checklists import services
+from checklists.models import Response
+
+pytestmark = pytest.mark.django_db
+
+MODEL, HUMAN = "MedSumm-7B", "Expert-written summary"
+
+
+@pytest.fixture
+def rated_study(open_study):
+    """Every model output rated 4; every expert summary 2, except one rating of 3."""
+    question = open_study.questions.get()
+    odd_one_out = True
+    for assignment in open_study.assignments.select_related("item__output__source").order_by("pk"):
+        source = assignment.item.output.source.label
+        value = 4 if source == MODEL else 2
+        if source == HUMAN and odd_one_out:
+            value, odd_one_out = 3, False
+        study_services.rating_save(assignment=assignment, question=question, value=value)
+    run = TaskRun.objects.create(study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    study_services.agreement_compute(run=run)
+    return open_study
+
+
+@pytest.fixture
+def linked_report(rated_study, study_admin, mi_claim):
+    return services.report_create(
+        lead=study_admin, definition=mi_claim, title="Summaries paper", study=rated_study
+    )
+
+
+def test_the_facts_describe_the_study_as_it_is(rated_study):
+    facts = study_reporting_facts(study=rated_study)
+    assert facts["raters"] == [
+        "3 raters (pseudonymised as R1 to R3 in exports) rated the outputs; 1 study admin ran "
+        "the study and did not rate.",
+        "Each output was assigned to 2 different raters.",
+    ]
+    assert facts["blinding"][-1].endswith("from the stored seed 1234.")
+    assert facts["scores"] == [
+        f'Question "overall", {HUMAN}: mean rating 2.17 over 6 ratings.',
+        f'Question "overall", {MODEL}: mean rating 4.00 over 6 ratings.',
+    ]
+    assert facts["design"][0] == "3 cases; 6 outputs rated, each by 2 raters."
+    assert facts["sources"] == [
+        f"{HUMAN} (human reference).",
+        f"{MODEL} (model): outputs imported, not generated in evalapp.",
+    ]
+    result = rated_study.results.get()
+    low, high = result.detail["ci"]
+    assert facts["agreement"] == [
+        f'Question "overall": Krippendorff\'s alpha (ordinal) = {result.value:.3f}, 95% CI '
+        f"{low:.3f} to {high:.3f} (percentile bootstrap over units, 1000 resamples, seed 1234); "
+        f"6 units, 3 raters, 12 ratings (computed {result.computed_at:%Y-%m-%d %H:%M} UTC)."
+    ]
+    assert facts["questions"][0].startswith(
+        'Question "overall": How well does the summary capture the question? Likert scale '
+        "(1 = Very poor;"
+    )
+
+
+def test_using_the_evidence_fills_the_notes_and_a_later_change_flags_it_stale(
+    client, linked_report, study_admin, rated_study
+):
+    client.force_login(study_admin)
+    page = client.get(reverse("report_detail", args=[linked_report.token])).content.decode()
+    assert "Evidence from the linked study" in page
+    assert "mean rating 4.00 over 6 ratings" in page
+
+    url = reverse("response_use_evidence", args=[linked_report.token, "3.2"])
+    item_html = client.post(url, headers={"HX-Request": "true"}).content.decode()
+    assert "In notes" in item_html
+    notes = Response.objects.get(item__code="3.2").notes
+    assert notes.startswith(
+        'From the evalapp reader study "Summaries of patient questions" '
+        "(models and references compared, with their parameters, ratings per source):\n- "
+    )
+    assert f'- Question "overall", {MODEL}: mean rating 4.00 over 6 ratings.' in notes
+
+    # One more rating changes a mean: the notes no longer match the study.
+    assignment = rated_study.assignments.filter(item__output__source__label=MODEL).first()
+    study_services.rating_save(assignment=assignment, question=rated_study.questions.get(), value=1)
+    page = client.get(reverse("report_detail", args=[linked_report.token])).content.decode()
+    assert "Changed since used" in page
+    assert "Update the notes with these facts" in page
+    client.post(url, headers={"HX-Request": "true"})
+    assert "mean rating 3.50 over 6 ratings" in Response.objects.get(item__code="3.2").notes
+    page = client.get(reverse("report_detail", args=[linked_report.token])).content.decode()
+    assert "Changed since used" not in page
+
+
+def test_assessors_who_are_not_study_admins_never_see_the_studys_facts(
+    client, linked_report, assessors
+):
+    services.report_add_assessor(report=linked_report, user=assessors[0])
+    client.force_login(assessors[0])
+    page = client.get(reverse("report_detail", args=[linked_report.token])).content.decode()
+    assert "shown to its admins only" in page
+    for name in (MODEL, HUMAN, "mean rating"):
+        assert name not in page
+    url = reverse("response_use_evidence", args=[linked_report.token, "3.2"])
+    client.post(url, headers={"HX-Request": "true"})
+    assert not Response.objects.filter(notes__contains=MODEL).exists()
