@@ -84,10 +84,8 @@ def _describe_alpha(result) -> str:
             f", 95% CI {ci[0]:.3f} to {ci[1]:.3f} (percentile bootstrap over units, "
             f"{boot.get('resamples')} resamples, seed {boot.get('seed')})"
         )
-    return (
-        f"{text}; {result.n_units} units, {result.n_raters} raters, {result.n_ratings} ratings "
-        f"(computed {result.computed_at:%Y-%m-%d %H:%M} UTC)."
-    )
+    # No computation time here: recomputing the same numbers must not make used facts stale.
+    return f"{text}; {result.n_units} units, {result.n_raters} raters, {result.n_ratings} ratings."
 
 
 def _sources(study: Study) -> list[str]:

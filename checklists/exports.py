@@ -133,17 +133,25 @@ def to_csv_text(doc: ExportDoc) -> str:
 
 
 def to_json(doc: ExportDoc) -> str:
-    data = asdict(doc)
-    rows = data.pop("rows")
     body = {
         "checklist": {
-            key: data.pop(key) for key in ("checklist", "version", "citation", "source_url")
+            "name": doc.checklist,
+            "version": doc.version,
+            "citation": doc.citation,
+            "source_url": doc.source_url,
+            "notice": doc.notice,
         },
-        "report": {**data, "items_answered": doc.answered, "items_total": len(doc.rows)},
-        "items": rows,
+        "report": {
+            "title": doc.report,
+            "manuscript": doc.manuscript,
+            "answered_by": doc.answered_by,
+            "submitted_at": doc.submitted_at or None,
+            "exported_at": doc.exported_at,
+            "items_answered": doc.answered,
+            "items_total": len(doc.rows),
+        },
+        "items": [asdict(row) for row in doc.rows],
     }
-    body["checklist"]["name"] = body["checklist"].pop("checklist")
-    body["checklist"]["notice"] = body["report"].pop("notice")
     return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
 
 

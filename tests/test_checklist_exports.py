@@ -88,7 +88,9 @@ def test_json_is_structured_for_machines(client, filled, study_admin):
     assert body["checklist"]["version"] == "2024-06 (revision 1)"
     assert body["checklist"]["source_url"] == "https://arxiv.org/abs/2403.02558"
     assert body["checklist"]["citation"].startswith(CITATION_START)
-    assert body["report"]["report"] == "LLM summaries: a trial"
+    assert body["report"]["title"] == "LLM summaries: a trial"
+    assert body["report"]["manuscript"] == "doi:10/x"
+    assert body["report"]["submitted_at"] is None
     assert (body["report"]["items_answered"], body["report"]["items_total"]) == (4, 23)
     assert body["report"]["answered_by"] == "studyadmin"
     items = {item["code"]: item for item in body["items"]}

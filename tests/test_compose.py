@@ -24,7 +24,11 @@ def test_web_and_worker_wait_for_migrations_and_healthy_services():
         assert depends["redis"]["condition"] == "service_healthy"
     migrate = COMPOSE["services"]["migrate"]
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
-    assert migrate["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert migrate["command"][:2] == ["sh", "-c"]
+    assert migrate["command"][2].split(" && ") == [
+        "python manage.py migrate --noinput",
+        "python manage.py load_checklists",
+    ]
 
 
 def test_web_runs_gunicorn_and_worker_runs_celery():

@@ -32,3 +32,24 @@ def test_demo_loads_once_however_often_it_runs(capsys):
     alpha = Result.objects.get(study=open_study)
     assert alpha.n_ratings > 0
     assert -1 <= alpha.value <= 1
+
+
+def test_demo_brings_the_checklists_and_a_report_linked_to_the_study():
+    call_command("seed_demo")
+    call_command("seed_demo")
+    from checklists.models import ChecklistDefinition, Report
+
+    assert set(ChecklistDefinition.objects.values_list("slug", "revision")) == {
+        ("mi-claim-gen", 1),
+        ("elevate-genai", 1),
+    }
+    report = Report.objects.get()
+    assert report.study == Study.objects.get(status="open")
+    answered = report.assessments.get().responses.filter(answer__isnull=False)
+    assert sorted(answered.values_list("item__code", flat=True)) == [
+        "1.1",
+        "1.2",
+        "1.5",
+        "3.3",
+        "6.1",
+    ]
