@@ -32,9 +32,16 @@ def _raters(study: Study) -> list[str]:
     }
     n_raters = roles.get(Membership.Role.RATER, 0)
     n_admins = roles.get(Membership.Role.ADMIN, 0)
+    n_rating = (
+        Rating.objects.filter(assignment__study=study)
+        .values("assignment__rater")
+        .distinct()
+        .count()
+    )
     return [
-        f"{n_raters} rater{_s(n_raters)} (pseudonymised as R1 to R{n_raters} in exports) rated "
-        f"the outputs; {n_admins} study admin{_s(n_admins)} ran the study and did not rate.",
+        f"{n_raters} rater{_s(n_raters)} (pseudonymised as R1 to R{n_raters} in exports) were "
+        f"assigned outputs and {n_rating} of them have rated so far; {n_admins} study "
+        f"admin{_s(n_admins)} ran the study and did not rate.",
         f"Each output was assigned to {study.raters_per_item} different raters.",
     ]
 

@@ -220,6 +220,7 @@ class ConsensusRow:
     answers: list[str | None]  # one per submitted assessor, as labels
     agree: bool | None  # None when fewer than two assessors answered
     consensus: Response | None
+    unanimous: object = None  # the shared answer when every assessor gave the same one
 
     @property
     def consensus_label(self) -> str:
@@ -237,6 +238,13 @@ class ConsensusView:
     @property
     def n_disagreements(self) -> int:
         return sum(row.agree is False for row in self.rows)
+
+    @property
+    def n_unanimous_unrecorded(self) -> int:
+        return sum(
+            row.agree is True and not (row.consensus and row.consensus.is_answered)
+            for row in self.rows
+        )
 
 
 def answer_key(answer: object) -> str | None:
@@ -274,12 +282,15 @@ def consensus_view(*, report: Report) -> ConsensusView:
             if key is not None:
                 code = categories.setdefault(key, len(categories))
                 observations.append(agreement.Observation(item.code, assessment.token, code))
+        raw = [answers.get((a.pk, item.pk)) for a in submitted]
+        agree = len(set(given)) == 1 if len(given) >= 2 else None
         rows.append(
             ConsensusRow(
                 item=item,
-                answers=[answer_labels(item, answers.get((a.pk, item.pk))) for a in submitted],
-                agree=len(set(given)) == 1 if len(given) >= 2 else None,
+                answers=[answer_labels(item, answer) for answer in raw],
+                agree=agree,
                 consensus=agreed.get(item.pk),
+                unanimous=next(a for a in raw if a is not None) if agree else None,
             )
         )
     alpha = agreement.krippendorff_alpha(

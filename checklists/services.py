@@ -250,3 +250,16 @@ def consensus_assessment(*, report: Report) -> Assessment:
         report=report, kind=Assessment.Kind.CONSENSUS, defaults={"assessor": report.lead}
     )
     return assessment
+
+
+def consensus_accept_unanimous(*, report: Report, rows: Iterable) -> int:
+    """Record as consensus every answer all submitted assessors agree on, where the lead has
+    not recorded one yet. `rows` come from `selectors.consensus_view`. Returns how many."""
+    consensus = consensus_assessment(report=report)
+    recorded = 0
+    for row in rows:
+        if row.agree is not True or (row.consensus and row.consensus.is_answered):
+            continue
+        response_save(assessment=consensus, item=row.item, user=report.lead, answer=row.unanimous)
+        recorded += 1
+    return recorded

@@ -29,6 +29,11 @@ urlpatterns = [
     path("reports/<str:token>/assessors/", views.report_add_assessor, name="report_add_assessor"),
     path("reports/<str:token>/consensus/", views.report_consensus, name="report_consensus"),
     path(
+        "reports/<str:token>/consensus/accept-unanimous/",
+        views.consensus_accept_unanimous,
+        name="consensus_accept_unanimous",
+    ),
+    path(
         "reports/<str:token>/consensus/<str:code>/",
         views.consensus_save,
         name="consensus_save",

@@ -66,6 +66,10 @@ def _report_context(request: HttpRequest, report: Report, own: Assessment | None
         "can_see_others": own is None or own.is_submitted,
         "shows_facts": selectors.can_view_study_facts(report=report, user=request.user),
         "assessor_form": AddAssessorForm(),
+        "can_export": own is not None
+        or report.assessments.filter(
+            kind=Assessment.Kind.CONSENSUS, responses__answer__isnull=False
+        ).exists(),
         "formats": exports.FORMATS,
     }
 
@@ -232,6 +236,18 @@ def consensus_save(request: HttpRequest, token: str, code: str) -> HttpResponse:
             messages.error(request, error)
         return redirect(reverse("report_consensus", args=[report.token]) + f"#item-{item.pk}")
     return render(request, "checklists/_consensus_status.html", {"item": item, "error": error})
+
+
+@login_required
+@require_POST
+def consensus_accept_unanimous(request: HttpRequest, token: str) -> HttpResponse:
+    report = selectors.report_for_participant(user=request.user, token=token)
+    if report.lead_id != request.user.pk:
+        return HttpResponse("Only the report's lead records the consensus.", status=403)
+    view = selectors.consensus_view(report=report)
+    recorded = services.consensus_accept_unanimous(report=report, rows=view.rows)
+    messages.success(request, f"Recorded {recorded} unanimous answers as the consensus.")
+    return redirect("report_consensus", token=report.token)
 
 
 @login_required

@@ -40,6 +40,12 @@ def main() -> None:
         page.get_by_role("link", name="Patient question summaries (demo)").click()
         page.wait_for_selector("#agreement")
         page.screenshot(path=str(DOCS / "screenshot-dashboard.png"), full_page=True)
+
+        page.goto(f"{BASE}/checklists/")
+        page.get_by_role("link", name="(demo manuscript)").click()
+        page.locator("details.evidence").first.evaluate("d => d.open = true")
+        page.locator("[data-item]").nth(3).scroll_into_view_if_needed()
+        page.screenshot(path=str(DOCS / "screenshot-checklist.png"))
         browser.close()
 
 

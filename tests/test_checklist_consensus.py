@@ -84,3 +84,17 @@ def test_pending_assessors_are_named_but_their_answers_are_not_shown(client, app
     assert "Agreement needs two submitted appraisals; 1 so far." in page
     assert "<th>assessor1</th>" in page
     assert "<th>assessor2</th>" not in page  # no column of answers for the one still at work
+
+
+def test_the_lead_records_every_unanimous_answer_in_one_step(client, three_submitted):
+    client.force_login(three_submitted.lead)
+    client.post(reverse("consensus_save", args=[three_submitted.token, "1.2"]), {"answer": "no"})
+    response = client.post(reverse("consensus_accept_unanimous", args=[three_submitted.token]))
+    assert response.status_code == 302
+    consensus = three_submitted.assessments.get(kind="consensus")
+    recorded = dict(consensus.responses.values_list("item__code", "answer"))
+    # 19 unanimous items, one of which (1.2) the lead had already decided otherwise.
+    assert len(recorded) == 19
+    assert recorded["1.2"] == "no"
+    assert recorded["1.3"] == "yes"
+    assert "1.5" not in recorded  # a disagreement stays for the lead to decide

@@ -40,8 +40,8 @@ def linked_report(rated_study, study_admin, mi_claim):
 def test_the_facts_describe_the_study_as_it_is(rated_study):
     facts = study_reporting_facts(study=rated_study)
     assert facts["raters"] == [
-        "3 raters (pseudonymised as R1 to R3 in exports) rated the outputs; 1 study admin ran "
-        "the study and did not rate.",
+        "3 raters (pseudonymised as R1 to R3 in exports) were assigned outputs and 3 of them "
+        "have rated so far; 1 study admin ran the study and did not rate.",
         "Each output was assigned to 2 different raters.",
     ]
     assert facts["blinding"][-1].endswith("from the stored seed 1234.")

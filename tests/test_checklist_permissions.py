@@ -112,4 +112,6 @@ def test_only_the_lead_adds_assessors_and_records_the_consensus(client, appraisa
     assert client.post(url, {"username": "assessor2"}).status_code == 403
     url = reverse("consensus_save", args=[appraisal.token, "1.1"])
     assert client.post(url, {"answer": "yes"}).status_code == 403
+    url = reverse("consensus_accept_unanimous", args=[appraisal.token])
+    assert client.post(url).status_code == 403
     assert not appraisal.assessments.filter(kind="consensus").exists()
