@@ -1,5 +1,6 @@
 """An author in headless Chromium fills three MI-CLAIM-GEN items, reloads, and exports Markdown."""
 
+import time
 from pathlib import Path
 
 from checklists import services
@@ -7,6 +8,16 @@ from checklists.models import Response
 from tests.support.browser import BROWSER_MARKS, browser_page, log_in
 
 pytestmark = BROWSER_MARKS
+
+
+def wait_for_notes(report, code: str, timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = Response.objects.filter(assessment__report=report, item__code=code).first()
+        if found and found.notes:
+            return found.notes
+        time.sleep(0.1)
+    return ""
 
 
 def saved_item(code: str):
@@ -69,6 +80,10 @@ def test_author_fills_one_item_of_each_kind_and_finds_them_after_reload(
         saved = tmp_path / "export.md"
         download.value.save_as(saved)
 
+        # Typing and leaving at once, before the autosave pause: sent as the page goes away.
+        page.fill(f"{ids['1.1']} textarea[name=notes]", "Typed just before leaving.")
+        page.goto("/checklists/")  # no click, so no blur: only the page-leave beacon saves it
+
     markdown = Path(saved).read_text()
     assert markdown.startswith("# MI-CLAIM-GEN checklist: Browser paper\n")
     assert "- Items answered: 3 of 23" in markdown
@@ -77,6 +92,7 @@ def test_author_fills_one_item_of_each_kind_and_finds_them_after_reload(
         markdown
     )
     assert "| Tier 2B: full code shared, no data | Data availability statement |" in markdown
+    assert wait_for_notes(report, "1.1") == "Typed just before leaving."
     answers = dict(
         Response.objects.filter(assessment__report=report).values_list("item__code", "answer")
     )
