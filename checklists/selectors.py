@@ -53,10 +53,14 @@ def definition_get(*, slug: str, revision: int | None = None) -> ChecklistDefini
 
 
 def reports_for_user(*, user: AbstractBaseUser) -> QuerySet[Report]:
+    # Someone who rates in a report's linked study never reaches the report, whichever came
+    # first: its notes may quote the study's facts, sources included.
+    rates_in = Membership.objects.filter(user=user, role=Membership.Role.RATER).values("study_id")
     return (
         Report.objects.filter(
             Q(lead=user) | Q(assessments__assessor=user, assessments__kind="individual")
         )
+        .exclude(study_id__in=rates_in)
         .distinct()
         .select_related("definition", "study")
     )

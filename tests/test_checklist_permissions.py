@@ -115,3 +115,24 @@ def test_only_the_lead_adds_assessors_and_records_the_consensus(client, appraisa
     url = reverse("consensus_accept_unanimous", args=[appraisal.token])
     assert client.post(url).status_code == 403
     assert not appraisal.assessments.filter(kind="consensus").exists()
+
+
+def test_an_assessor_who_later_rates_in_the_linked_study_loses_the_report(
+    client, draft_study, study_admin, mi_claim
+):
+    from annotation import services as study_services
+    from tests.factories import UserFactory
+
+    report = services.report_create(
+        lead=study_admin, definition=mi_claim, title="Paper", study=draft_study
+    )
+    colleague = UserFactory(username="colleague")
+    services.report_add_assessor(report=report, user=colleague)
+    client.force_login(colleague)
+    assert client.get(reverse("report_detail", args=[report.token])).status_code == 200
+    study_services.study_add_raters(study=draft_study, users=[colleague])
+    assert client.get(reverse("report_detail", args=[report.token])).status_code == 404
+    assert (
+        client.get(reverse("api_report", args=[report.token]), headers=auth(colleague)).status_code
+        == 404
+    )
