@@ -3,7 +3,7 @@ colleagues, agree a consensus, export it."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -89,23 +89,43 @@ def _answer_from_post(request: HttpRequest, item: ChecklistItem) -> object:
     return values[0] if values else None
 
 
+def _save_posted(
+    request: HttpRequest, assessment: Assessment, item: ChecklistItem, **text: str | None
+) -> str:
+    """Save the posted answer (and the given text fields); the refusal message, or ""."""
+    try:
+        services.response_save(
+            assessment=assessment,
+            item=item,
+            user=request.user,
+            answer=_answer_from_post(request, item),
+            **text,
+        )
+    except ValidationError as exc:
+        return " ".join(exc.messages)
+    return ""
+
+
+def _report_led_by(request: HttpRequest, token: str) -> Report:
+    """The report if the caller leads it; PermissionDenied (403) for other participants."""
+    report = selectors.report_for_participant(user=request.user, token=token)
+    if report.lead_id != request.user.pk:
+        raise PermissionDenied("Only the report's lead can do this.")
+    return report
+
+
 @login_required
 @require_POST
 def response_save(request: HttpRequest, token: str, code: str) -> HttpResponse:
     report, own = _own_or_404(request, token)
     item = selectors.item_for_assessment(assessment=own, code=code)
-    error = ""
-    try:
-        services.response_save(
-            assessment=own,
-            item=item,
-            user=request.user,
-            answer=_answer_from_post(request, item),
-            location=request.POST.get("location", ""),
-            notes=request.POST.get("notes", ""),
-        )
-    except ValidationError as exc:
-        error = " ".join(exc.messages)
+    error = _save_posted(
+        request,
+        own,
+        item,
+        location=request.POST.get("location", ""),
+        notes=request.POST.get("notes", ""),
+    )
     return _after_item_change(request, report, own, item, error)
 
 
@@ -184,9 +204,7 @@ def assessment_submit(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @require_POST
 def report_add_assessor(request: HttpRequest, token: str) -> HttpResponse:
-    report = selectors.report_for_participant(user=request.user, token=token)
-    if report.lead_id != request.user.pk:
-        return HttpResponse("Only the report's lead adds assessors.", status=403)
+    report = _report_led_by(request, token)
     form = AddAssessorForm(request.POST)
     if form.is_valid():
         try:
@@ -215,22 +233,10 @@ def report_consensus(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @require_POST
 def consensus_save(request: HttpRequest, token: str, code: str) -> HttpResponse:
-    report = selectors.report_for_participant(user=request.user, token=token)
-    if report.lead_id != request.user.pk:
-        return HttpResponse("Only the report's lead records the consensus.", status=403)
+    report = _report_led_by(request, token)
     consensus = services.consensus_assessment(report=report)
     item = selectors.item_for_assessment(assessment=consensus, code=code)
-    error = ""
-    try:
-        services.response_save(
-            assessment=consensus,
-            item=item,
-            user=request.user,
-            answer=_answer_from_post(request, item),
-            notes=request.POST.get("notes"),
-        )
-    except ValidationError as exc:
-        error = " ".join(exc.messages)
+    error = _save_posted(request, consensus, item, notes=request.POST.get("notes"))
     if not request.htmx:
         if error:
             messages.error(request, error)
@@ -241,9 +247,7 @@ def consensus_save(request: HttpRequest, token: str, code: str) -> HttpResponse:
 @login_required
 @require_POST
 def consensus_accept_unanimous(request: HttpRequest, token: str) -> HttpResponse:
-    report = selectors.report_for_participant(user=request.user, token=token)
-    if report.lead_id != request.user.pk:
-        return HttpResponse("Only the report's lead records the consensus.", status=403)
+    report = _report_led_by(request, token)
     view = selectors.consensus_view(report=report)
     recorded = services.consensus_accept_unanimous(report=report, rows=view.rows)
     messages.success(request, f"Recorded {recorded} unanimous answers as the consensus.")
