@@ -87,9 +87,12 @@ def _describe_alpha(result) -> str:
     ci = result.detail.get("ci")
     if ci:
         boot = result.detail.get("bootstrap", {})
+        resamples = f"{boot.get('resamples')} resamples"
+        if boot.get("resamples_used") != boot.get("resamples"):
+            resamples += f" of which {boot.get('resamples_used')} defined alpha"
         text += (
             f", 95% CI {ci[0]:.3f} to {ci[1]:.3f} (percentile bootstrap over units, "
-            f"{boot.get('resamples')} resamples, seed {boot.get('seed')})"
+            f"{resamples}, seed {boot.get('seed')})"
         )
     # No computation time here: recomputing the same numbers must not make used facts stale.
     return f"{text}; {result.n_units} units, {result.n_raters} raters, {result.n_ratings} ratings."

@@ -218,7 +218,7 @@ class ResponseInputSerializer(serializers.Serializer):
 
 
 class ResponseSaveAPI(APIView):
-    """Save your answer to one item: any of `answer`, `location`, `notes` (null clears it)."""
+    """Save your answer to one item: any of `answer` (null clears it), `location`, `notes`."""
 
     def put(self, request: Request, token: str, code: str) -> Response:
         report = _participant_report(request, token)

@@ -39,6 +39,7 @@ EVIDENCE_KEYS = {
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]*$")
 VALUE = re.compile(r"^[a-z0-9_]+$")
+VERSION = re.compile(r"^\S")
 
 TOP_KEYS = {"format", "slug", "title", "version", "citation", "source_url", "notice", "sections"}
 OPTIONAL_TOP_KEYS = {"notice", "default_kind"}
@@ -46,10 +47,15 @@ SECTION_KEYS = {"code", "title", "guidance", "items"}
 ITEM_KEYS = {"code", "prompt", "guidance", "kind", "choices", "evidence", "tag"}
 
 
+# Longest values the database keeps; checked here so an over-long one is named like any problem.
+MAX_LENGTH = {"slug": 60, "title": 200, "version": 50, "source_url": 200, "code": 20}
+
+
 @dataclass(frozen=True)
 class Choice:
     value: str
     label: str
+    exclusive: bool = False  # "none of these": cannot be ticked together with another choice
 
 
 @dataclass(frozen=True)
@@ -115,22 +121,32 @@ class _Reader:
             self.fail(path, f"unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
         return value
 
-    def text(self, data: dict, key: str, path: str, *, required: bool = True) -> str:
+    def text(
+        self, data: dict, key: str, path: str, *, required: bool = True, max_length: int = 0
+    ) -> str:
         value = data.get(key)
         if value is None and not required:
             return ""
         where = f"{path}.{key}" if path else key
         if not isinstance(value, str) or not value.strip():
             self.fail(where, "required text is missing" if value is None else "must be text")
-        return " ".join(value.split())
+        value = " ".join(value.split())
+        if max_length and len(value) > max_length:
+            self.fail(where, f"at most {max_length} characters, got {len(value)}")
+        return value
 
-    def matching(self, data: dict, key: str, path: str, pattern: re.Pattern, what: str) -> str:
+    def matching(
+        self, data: dict, key: str, path: str, pattern: re.Pattern, what: str, max_length: int
+    ) -> str:
         value = data.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = str(value)  # an unquoted code such as 1.1 reads as a number
         where = f"{path}.{key}" if path else key
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            # Unquoted, YAML reads 1.10 as the number 1.1: the code would change silently.
+            self.fail(where, f"must be quoted text, not the number {value!r}")
         if not isinstance(value, str) or not pattern.match(value):
             self.fail(where, f"must be {what}, got {value!r}")
+        if len(value) > max_length:
+            self.fail(where, f"at most {max_length} characters, got {len(value)}")
         return value
 
     def items_list(self, value: Any, path: str) -> list:
@@ -152,7 +168,7 @@ def parse_definition(filename: str, text: str) -> DefinitionSpec:
     default_kind = data.get("default_kind")
     if default_kind is not None and default_kind not in KINDS:
         reader.fail("default_kind", f"must be one of {', '.join(KINDS)}")
-    url = reader.text(data, "source_url", "")
+    url = reader.text(data, "source_url", "", max_length=MAX_LENGTH["source_url"])
     if not url.startswith(("https://", "http://")):
         reader.fail("source_url", "must be an http(s) address")
     sections = tuple(
@@ -160,9 +176,11 @@ def parse_definition(filename: str, text: str) -> DefinitionSpec:
         for i, raw in enumerate(reader.items_list(data.get("sections"), "sections"))
     )
     spec = DefinitionSpec(
-        slug=reader.matching(data, "slug", "", SLUG, "lowercase words joined by hyphens"),
-        title=reader.text(data, "title", ""),
-        version=reader.matching(data, "version", "", re.compile(r"^\S.{0,49}$"), "a version"),
+        slug=reader.matching(
+            data, "slug", "", SLUG, "lowercase words joined by hyphens", MAX_LENGTH["slug"]
+        ),
+        title=reader.text(data, "title", "", max_length=MAX_LENGTH["title"]),
+        version=reader.matching(data, "version", "", VERSION, "a version", MAX_LENGTH["version"]),
         citation=reader.text(data, "citation", ""),
         source_url=url,
         notice=reader.text(data, "notice", "", required=False),
@@ -188,8 +206,10 @@ def _section(reader: _Reader, raw: Any, path: str, default_kind: str | None) -> 
     data = reader.mapping(raw, path, SECTION_KEYS)
     items = reader.items_list(data.get("items"), f"{path}.items")
     return SectionSpec(
-        code=reader.matching(data, "code", path, CODE, "a short code such as 1 or 3-4"),
-        title=reader.text(data, "title", path),
+        code=reader.matching(
+            data, "code", path, CODE, "a short code such as 1 or 3-4", MAX_LENGTH["code"]
+        ),
+        title=reader.text(data, "title", path, max_length=MAX_LENGTH["title"]),
         guidance=reader.text(data, "guidance", path, required=False),
         items=tuple(
             _item(reader, item, f"{path}.items[{i}]", default_kind) for i, item in enumerate(items)
@@ -206,7 +226,9 @@ def _item(reader: _Reader, raw: Any, path: str, default_kind: str | None) -> Ite
     if tag and tag not in TAGS:
         reader.fail(f"{path}.tag", f"must be one of {', '.join(TAGS)}, got {tag!r}")
     return ItemSpec(
-        code=reader.matching(data, "code", path, CODE, "a short code such as 1.4 or 6.2a"),
+        code=reader.matching(
+            data, "code", path, CODE, "a short code such as 1.4 or 6.2a", MAX_LENGTH["code"]
+        ),
         prompt=reader.text(data, "prompt", path),
         guidance=reader.text(data, "guidance", path, required=False),
         kind=kind,
@@ -226,9 +248,16 @@ def _choices(reader: _Reader, raw: Any, path: str, kind: str) -> tuple[Choice, .
         reader.fail(path, "a choice item needs at least two choices")
     choices = []
     for i, entry in enumerate(entries):
-        data = reader.mapping(entry, f"{path}[{i}]", {"value", "label"})
-        value = reader.matching(data, "value", f"{path}[{i}]", VALUE, "lowercase_with_underscores")
-        choices.append(Choice(value=value, label=reader.text(data, "label", f"{path}[{i}]")))
+        where = f"{path}[{i}]"
+        data = reader.mapping(entry, where, {"value", "label", "exclusive"})
+        value = reader.matching(data, "value", where, VALUE, "lowercase_with_underscores", 60)
+        exclusive = data.get("exclusive", False)
+        if not isinstance(exclusive, bool):
+            reader.fail(f"{where}.exclusive", "must be true or false")
+        if exclusive and kind != MULTIPLE_CHOICE:
+            reader.fail(f"{where}.exclusive", "only a multiple-choice item has exclusive choices")
+        label = reader.text(data, "label", where)
+        choices.append(Choice(value=value, label=label, exclusive=exclusive))
     _check_unique(reader, [c.value for c in choices], path + "[{}].value", "choice value")
     return tuple(choices)
 

@@ -168,6 +168,10 @@ _LATEX_SPECIALS = {
     "_": r"\_",
     "%": r"\%",
     "~": r"\textasciitilde{}",
+    # Under the default OT1 font encoding these print as other glyphs.
+    "|": r"\textbar{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
 }
 _LATEX_PATTERN = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIALS))
 

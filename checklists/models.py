@@ -29,7 +29,6 @@ class ChecklistDefinition(models.Model):
         ordering = ["slug", "-revision"]
         constraints = [
             models.UniqueConstraint(fields=["slug", "revision"], name="definition_revision"),
-            models.UniqueConstraint(fields=["slug", "content_hash"], name="definition_content"),
         ]
 
     def __str__(self) -> str:
@@ -130,6 +129,12 @@ class ChecklistItem(models.Model):
             )
         if len(set(answer)) != len(answer):
             raise ValidationError(f"Item {self.code}: a choice is ticked twice.", code="answer")
+        exclusive = [o for o in self.options if o.get("exclusive") and o["value"] in answer]
+        if exclusive and len(answer) > 1:
+            raise ValidationError(
+                f"Item {self.code}: {exclusive[0]['label']!r} cannot be ticked with other choices.",
+                code="answer",
+            )
 
     def normalise_answer(self, answer: object) -> object:
         """Ticked boxes in the definition's order; no boxes ticked is no answer."""

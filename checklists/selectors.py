@@ -240,6 +240,14 @@ class ConsensusView:
     alpha: agreement.AlphaResult
 
     @property
+    def percent(self) -> float | None:
+        return None if self.percent_agreement is None else 100 * self.percent_agreement
+
+    @property
+    def has_consensus(self) -> bool:
+        return any(row.consensus and row.consensus.is_answered for row in self.rows)
+
+    @property
     def n_disagreements(self) -> int:
         return sum(row.agree is False for row in self.rows)
 
@@ -317,8 +325,9 @@ def assessment_to_export(*, report: Report, user: AbstractBaseUser, which: str =
     has answers, otherwise the caller's own assessment."""
     own = own_assessment(report=report, user=user)
     consensus = report.assessments.filter(kind=Assessment.Kind.CONSENSUS).first()
-    if which == "consensus" or (not which and consensus and consensus.responses.exists()):
-        if consensus and can_read_assessment(assessment=consensus, user=user, own=own):
+    readable = consensus and can_read_assessment(assessment=consensus, user=user, own=own)
+    if which == "consensus" or (not which and readable and consensus.responses.exists()):
+        if readable:
             return consensus
         raise Http404("No consensus to export yet.")
     if which:

@@ -7,11 +7,15 @@ from pathlib import Path
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from annotation.models import Membership, Study
-from checklists.definition_files import DefinitionError, DefinitionSpec, parse_definition
+from checklists.definition_files import (
+    Choice,
+    DefinitionError,
+    DefinitionSpec,
+    parse_definition,
+)
 from checklists.models import (
     Assessment,
     ChecklistDefinition,
@@ -64,13 +68,13 @@ def checklists_load(*, paths: Iterable[Path]) -> list[LoadOutcome]:
 
 
 def _definition_store(filename: str, spec: DefinitionSpec) -> LoadOutcome:
-    existing = ChecklistDefinition.objects.filter(slug=spec.slug, content_hash=spec.content_hash)
-    if found := existing.first():
-        return LoadOutcome(filename, spec.slug, found.revision, created=False)
-    latest = ChecklistDefinition.objects.filter(slug=spec.slug).aggregate(r=Max("revision"))["r"]
+    # Compared with the newest revision only: going back to an earlier text is a change too.
+    latest = ChecklistDefinition.objects.filter(slug=spec.slug).order_by("-revision").first()
+    if latest and latest.content_hash == spec.content_hash:
+        return LoadOutcome(filename, spec.slug, latest.revision, created=False)
     definition = ChecklistDefinition.objects.create(
         slug=spec.slug,
-        revision=(latest or 0) + 1,
+        revision=latest.revision + 1 if latest else 1,
         version=spec.version,
         title=spec.title,
         citation=spec.citation,
@@ -98,7 +102,7 @@ def _definition_store(filename: str, spec: DefinitionSpec) -> LoadOutcome:
                     prompt=item.prompt,
                     guidance=item.guidance,
                     kind=item.kind,
-                    choices=[{"value": c.value, "label": c.label} for c in item.choices],
+                    choices=[_choice_data(c) for c in item.choices],
                     evidence=list(item.evidence),
                     tag=item.tag,
                     order=order,
@@ -107,6 +111,13 @@ def _definition_store(filename: str, spec: DefinitionSpec) -> LoadOutcome:
             order += 1
         ChecklistItem.objects.bulk_create(items)
     return LoadOutcome(filename, spec.slug, definition.revision, created=True)
+
+
+def _choice_data(choice: Choice) -> dict:
+    data = {"value": choice.value, "label": choice.label}
+    if choice.exclusive:
+        data["exclusive"] = True
+    return data
 
 
 # --- reports and assessors --------------------------------------------------------------------
@@ -140,6 +151,10 @@ def report_add_assessor(*, report: Report, user: AbstractBaseUser) -> Assessment
     ):
         # The report shows the study's facts, sources included: it would unblind a rater.
         raise ValidationError(f"{user} rates in the linked study, so cannot assess this report.")
+    submitted = report.assessments.filter(submitted_at__isnull=False).exists()
+    if user.pk == report.lead_id and submitted:
+        # The lead has been able to read the submitted appraisals: theirs would not be independent.
+        raise ValidationError("The lead can join as an assessor only before anyone has submitted.")
     assessment, _ = Assessment.objects.get_or_create(
         report=report, assessor=user, kind=Assessment.Kind.INDIVIDUAL
     )
@@ -167,6 +182,7 @@ def response_save(
     notes: str | None = None,
 ) -> Response:
     """Save what changed of one answer, keeping every earlier state in the revision history."""
+    assessment = _locked(assessment)
     _check_can_answer(assessment, item, user)
     response, _ = Response.objects.select_for_update().get_or_create(
         assessment=assessment, item=item
@@ -189,12 +205,21 @@ def response_use_evidence(
     *, assessment: Assessment, item: ChecklistItem, user: AbstractBaseUser, text: str, digest: str
 ) -> Response:
     """Put the study's facts into the answer's notes, remembering which facts they were."""
+    assessment = _locked(assessment)
     _check_can_answer(assessment, item, user)
     response, _ = Response.objects.select_for_update().get_or_create(
         assessment=assessment, item=item
     )
+    if (response.notes, response.evidence_hash) == (text, digest):
+        return response  # the same facts again: nothing to record
     changes = {"notes": text, "evidence_hash": digest, "evidence_used_at": timezone.now()}
     return _response_apply(response, changes, user)
+
+
+def _locked(assessment: Assessment) -> Assessment:
+    # A fresh copy under a row lock: a save and a submit of one assessment never interleave, so
+    # nothing changes after the submit and a submitted sheet is never left incomplete.
+    return Assessment.objects.select_for_update().select_related("report").get(pk=assessment.pk)
 
 
 def _check_can_answer(assessment: Assessment, item: ChecklistItem, user: AbstractBaseUser) -> None:
@@ -224,10 +249,12 @@ def _response_apply(response: Response, changes: dict, user: AbstractBaseUser) -
     return response
 
 
+@transaction.atomic
 def assessment_submit(*, assessment: Assessment) -> Assessment:
     """Lock an individual assessment once every item is answered. Submitting twice is harmless."""
     if assessment.kind != Assessment.Kind.INDIVIDUAL:
         raise ValidationError("Only an individual assessment is submitted.")
+    assessment = _locked(assessment)
     if assessment.is_submitted:
         return assessment
     answered = {r.item_id for r in assessment.responses.all() if r.is_answered}
@@ -237,11 +264,8 @@ def assessment_submit(*, assessment: Assessment) -> Assessment:
     if missing:
         listed = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
         raise ValidationError(f"{len(missing)} items still need an answer: {listed}.")
-    # Conditional: of two submits racing, one sets the time and the other changes nothing.
-    Assessment.objects.filter(pk=assessment.pk, submitted_at=None).update(
-        submitted_at=timezone.now()
-    )
-    assessment.refresh_from_db()
+    assessment.submitted_at = timezone.now()
+    assessment.save(update_fields=["submitted_at"])
     return assessment
 
 

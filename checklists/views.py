@@ -60,8 +60,8 @@ def _report_context(request: HttpRequest, report: Report, own: Assessment | None
         "report": report,
         "own": own,
         "is_lead": report.lead_id == request.user.pk,
-        "assessors": report.assessments.filter(kind=Assessment.Kind.INDIVIDUAL).select_related(
-            "assessor"
+        "assessors": list(
+            report.assessments.filter(kind=Assessment.Kind.INDIVIDUAL).select_related("assessor")
         ),
         "can_see_others": own is None or own.is_submitted,
         "shows_facts": selectors.can_view_study_facts(report=report, user=request.user),
@@ -83,10 +83,10 @@ def _own_or_404(request: HttpRequest, token: str) -> tuple[Report, Assessment]:
 
 
 def _answer_from_post(request: HttpRequest, item: ChecklistItem) -> object:
-    values = request.POST.getlist("answer")
+    values = [value for value in request.POST.getlist("answer") if value]
     if item.kind == ChecklistItem.Kind.MULTIPLE_CHOICE:
         return values
-    return values[0] if values else None
+    return values[0] if values else None  # the empty "–" option clears the answer
 
 
 def _save_posted(
@@ -111,6 +111,15 @@ def _report_led_by(request: HttpRequest, token: str) -> Report:
     report = selectors.report_for_participant(user=request.user, token=token)
     if report.lead_id != request.user.pk:
         raise PermissionDenied("Only the report's lead can do this.")
+    return report
+
+
+def _consensus_led_by(request: HttpRequest, token: str) -> Report:
+    """As `_report_led_by`, and only once the lead may see the others' answers: a lead still
+    appraising must not learn, even from a count, how the submitted assessors answered."""
+    report = _report_led_by(request, token)
+    if not selectors.can_see_others(report=report, user=request.user):
+        raise PermissionDenied("Submit your own appraisal before recording the consensus.")
     return report
 
 
@@ -233,7 +242,7 @@ def report_consensus(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @require_POST
 def consensus_save(request: HttpRequest, token: str, code: str) -> HttpResponse:
-    report = _report_led_by(request, token)
+    report = _consensus_led_by(request, token)
     consensus = services.consensus_assessment(report=report)
     item = selectors.item_for_assessment(assessment=consensus, code=code)
     error = _save_posted(request, consensus, item, notes=request.POST.get("notes"))
@@ -247,8 +256,11 @@ def consensus_save(request: HttpRequest, token: str, code: str) -> HttpResponse:
 @login_required
 @require_POST
 def consensus_accept_unanimous(request: HttpRequest, token: str) -> HttpResponse:
-    report = _report_led_by(request, token)
+    report = _consensus_led_by(request, token)
     view = selectors.consensus_view(report=report)
+    if len(view.assessors) < 2:
+        messages.error(request, "Unanimity needs at least two submitted appraisals.")
+        return redirect("report_consensus", token=report.token)
     recorded = services.consensus_accept_unanimous(report=report, rows=view.rows)
     messages.success(request, f"Recorded {recorded} unanimous answers as the consensus.")
     return redirect("report_consensus", token=report.token)

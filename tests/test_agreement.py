@@ -164,3 +164,18 @@ def test_no_interval_is_computed_unless_asked():
         parse_coders(KRIPPENDORFF_2011), level="nominal", value_domain=[1, 2, 3, 4, 5]
     )
     assert (result.ci, result.resamples) == (None, 0)
+
+
+def test_bootstrap_interval_of_perfect_agreement_is_a_point():
+    # Every unit rated the same by both raters: every defined resample has alpha exactly 1.
+    observations = [
+        Observation(f"u{unit}", rater, value)
+        for unit, value in enumerate([1, 2, 3, 1, 2, 3, 3, 2])
+        for rater in ("a", "b")
+    ]
+    result = krippendorff_alpha(
+        observations, level="nominal", value_domain=[1, 2, 3], resamples=300, seed=3
+    )
+    assert result.alpha == 1.0
+    assert result.ci == (1.0, 1.0)
+    assert 290 < result.resamples_used <= 300

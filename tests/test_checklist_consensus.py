@@ -98,3 +98,22 @@ def test_the_lead_records_every_unanimous_answer_in_one_step(client, three_submi
     assert recorded["1.2"] == "no"
     assert recorded["1.3"] == "yes"
     assert "1.5" not in recorded  # a disagreement stays for the lead to decide
+
+
+def test_the_lead_clears_a_consensus_answer_with_the_empty_choice(client, three_submitted):
+    client.force_login(three_submitted.lead)
+    url = reverse("consensus_save", args=[three_submitted.token, "6.1"])
+    client.post(url, {"answer": "tier_1"}, headers={"HX-Request": "true"})
+    cleared = client.post(url, {"answer": ""}, headers={"HX-Request": "true"})
+    assert "Saved" in cleared.content.decode()
+    consensus = three_submitted.assessments.get(kind="consensus")
+    assert consensus.responses.get(item__code="6.1").answer is None
+
+
+def test_unanimity_needs_two_submitted_appraisals(client, appraisal):
+    first = appraisal.assessments.order_by("assessor__username").first()
+    answer_all(first)
+    services.assessment_submit(assessment=first)
+    client.force_login(appraisal.lead)
+    client.post(reverse("consensus_accept_unanimous", args=[appraisal.token]))
+    assert not Response.objects.filter(assessment__kind="consensus").exists()

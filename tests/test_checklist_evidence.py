@@ -4,10 +4,12 @@ import pytest
 from django.urls import reverse
 
 from annotation import services as study_services
+from annotation.agreement import Observation
 from annotation.facts import study_reporting_facts
-from annotation.models import TaskRun
+from annotation.models import Rating, TaskRun
 from checklists import services
 from checklists.models import Response
+from tests.test_agreement import coincidence_alpha
 
 pytestmark = pytest.mark.django_db
 
@@ -56,10 +58,19 @@ def test_the_facts_describe_the_study_as_it_is(rated_study):
     ]
     result = rated_study.results.get()
     low, high = result.detail["ci"]
+    used = result.detail["bootstrap"]["resamples_used"]
+    assert 900 < used < 1000  # some resamples draw only one value and have no alpha
+    # The alpha itself, independently: ordinal alpha by the coincidence-matrix definition.
+    observations = [
+        Observation(str(r.assignment.item_id), str(r.assignment.rater_id), r.value)
+        for r in Rating.objects.filter(assignment__study=rated_study).select_related("assignment")
+    ]
+    expected = coincidence_alpha(observations, "ordinal", [1, 2, 3, 4, 5])
+    assert result.value == pytest.approx(expected, abs=1e-9)
     assert facts["agreement"] == [
-        f'Question "overall": Krippendorff\'s alpha (ordinal) = {result.value:.3f}, 95% CI '
-        f"{low:.3f} to {high:.3f} (percentile bootstrap over units, 1000 resamples, seed 1234); "
-        "6 units, 3 raters, 12 ratings."
+        f'Question "overall": Krippendorff\'s alpha (ordinal) = {expected:.3f}, 95% CI '
+        f"{low:.3f} to {high:.3f} (percentile bootstrap over units, 1000 resamples of which "
+        f"{used} defined alpha, seed 1234); 6 units, 3 raters, 12 ratings."
     ]
     assert facts["questions"][0].startswith(
         'Question "overall": How well does the summary capture the question? Likert scale '

@@ -119,8 +119,8 @@ def test_latex_is_a_longtable_with_user_text_escaped(client, filled, study_admin
     assert r"1.5 & The type of output data is stated." in text
     assert latex_escape(TRICKY) in text
     assert latex_escape(TRICKY).startswith(
-        r"50\% \& \$x\_1\$ \#\textbackslash{} \{a\} \textasciitilde{}b\textasciicircum{} | pipe"
-        r" \newline second line"
+        r"50\% \& \$x\_1\$ \#\textbackslash{} \{a\} \textasciitilde{}b\textasciicircum{}"
+        r" \textbar{} pipe \newline second line \textless{}script\textgreater{}"
     )
     table_rows = [line for line in text.splitlines() if line.endswith(r" \\") and " & " in line]
     assert len(table_rows) == 1 + 23  # the header, then one row per item

@@ -1,6 +1,7 @@
 """Independent appraisal: nobody reads another assessor's unsubmitted answers, by page or API."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from checklists import services
@@ -136,3 +137,54 @@ def test_an_assessor_who_later_rates_in_the_linked_study_loses_the_report(
         client.get(reverse("api_report", args=[report.token]), headers=auth(colleague)).status_code
         == 404
     )
+
+
+@pytest.fixture
+def lead_assessing(appraisal, assessors):
+    """The lead joins as an assessor before anyone has submitted; assessor 1 then submits."""
+    services.report_add_assessor(report=appraisal, user=appraisal.lead)
+    first = appraisal.assessments.get(assessor=assessors[0])
+    answer_all(first)
+    services.assessment_submit(assessment=first)
+    return appraisal
+
+
+def test_a_lead_still_appraising_cannot_touch_the_consensus(client, lead_assessing):
+    client.force_login(lead_assessing.lead)
+    url = reverse("consensus_save", args=[lead_assessing.token, "1.1"])
+    assert client.post(url, {"answer": "yes"}).status_code == 403
+    url = reverse("consensus_accept_unanimous", args=[lead_assessing.token])
+    assert client.post(url).status_code == 403
+    assert client.get(reverse("report_consensus", args=[lead_assessing.token])).status_code == 403
+    assert not lead_assessing.assessments.filter(kind="consensus").exists()
+
+
+def test_the_lead_cannot_join_as_assessor_after_reading_submitted_answers(appraisal, assessors):
+    first = appraisal.assessments.get(assessor=assessors[0])
+    answer_all(first)
+    services.assessment_submit(assessment=first)
+    with pytest.raises(ValidationError, match="only before anyone has submitted"):
+        services.report_add_assessor(report=appraisal, user=appraisal.lead)
+    assert not appraisal.assessments.filter(assessor=appraisal.lead).exists()
+
+
+def test_an_assessor_still_appraising_exports_their_own_answers_not_the_consensus(
+    client, appraisal, assessors
+):
+    first, second = (appraisal.assessments.get(assessor=user) for user in assessors)
+    answer_all(first)
+    services.assessment_submit(assessment=first)
+    consensus = services.consensus_assessment(report=appraisal)
+    services.response_save(
+        assessment=consensus,
+        item=appraisal.definition.items.get(code="1.1"),
+        user=appraisal.lead,
+        answer="na",
+    )
+    answer(second, "1.2", "no", notes="my own draft")
+    client.force_login(assessors[1])
+    markdown = client.get(reverse("report_export", args=[appraisal.token, "md"])).content.decode()
+    assert "my own draft" in markdown
+    assert "- Answered by: assessor2" in markdown
+    url = reverse("report_export", args=[appraisal.token, "md"]) + "?of=consensus"
+    assert client.get(url).status_code == 404

@@ -118,3 +118,21 @@ def test_a_study_rater_cannot_be_an_assessor_of_a_report_on_that_study(
 def test_only_a_study_admin_can_link_the_study(open_study, outsider, mi_claim):
     with pytest.raises(ValidationError, match="only a study you administer"):
         services.report_create(lead=outsider, definition=mi_claim, title="P", study=open_study)
+
+
+def test_none_of_these_cannot_be_ticked_with_another_choice(assessment):
+    with pytest.raises(ValidationError) as caught:
+        answer(assessment, "5.3", ["discussion", "none"])
+    assert caught.value.messages == [
+        "Item 5.3: 'None of these' cannot be ticked with other choices."
+    ]
+    assert answer(assessment, "5.3", ["none"]).answer == ["none"]
+
+
+def test_the_same_evidence_used_twice_records_one_revision(assessment):
+    item = assessment.report.definition.items.get(code="1.4")
+    for _ in range(2):
+        response = services.response_use_evidence(
+            assessment=assessment, item=item, user=assessment.assessor, text="Facts.", digest="d1"
+        )
+    assert response.revisions.count() == 1

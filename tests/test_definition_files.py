@@ -140,6 +140,19 @@ def _item(data, index=0):
         (lambda d: _item(d, 1).update(code="1.1"), "sections[0].items[1].code", "appears twice"),
         (lambda d: _item(d).update(tag="ancient"), "sections[0].items[0].tag", "'ancient'"),
         (lambda d: d.update(source_url="ftp://x"), "source_url", "http(s)"),
+        # Unquoted, YAML reads 1.10 as 1.1: a code must be quoted text.
+        (lambda d: _item(d).update(code=1.1), "sections[0].items[0].code", "quoted text"),
+        (lambda d: d.update(title="T" * 201), "title", "at most 200 characters, got 201"),
+        (
+            lambda d: _item(d).update(code="1." + "9" * 20),
+            "sections[0].items[0].code",
+            "at most 20",
+        ),
+        (
+            lambda d: _item(d, 1)["choices"][0].update(exclusive=True),
+            "sections[0].items[1].choices[0].exclusive",
+            "only a multiple-choice item",
+        ),
     ],
 )
 def test_a_malformed_definition_names_file_path_and_reason(change, path, reason):

@@ -98,3 +98,19 @@ def test_a_changed_file_is_a_new_revision_and_old_answers_stay_with_theirs(tmp_p
     # A comment-only edit of the new file changes nothing.
     edited.write_text("# reviewed 2026-11-24\n" + edited.read_text())
     assert "unchanged at revision 2" in load(edited)
+
+
+def test_going_back_to_an_earlier_text_is_a_new_revision_too(tmp_path):
+    shipped = Path(definition_files_shipped()[1])
+    original = shipped.read_text()
+    path = tmp_path / "mi-claim-gen.yaml"
+    path.write_text(original.replace("stated explicitly", "stated plainly"))
+    load(shipped)
+    load(path)
+    path.write_text(original)
+    assert "mi-claim-gen loaded as revision 3" in load(path)
+    newest = ChecklistDefinition.objects.get(slug="mi-claim-gen", revision=3)
+    assert (
+        newest.content_hash
+        == ChecklistDefinition.objects.get(revision=1, slug="mi-claim-gen").content_hash
+    )

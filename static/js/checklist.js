@@ -19,7 +19,8 @@
 
   function choose(item, key) {
     var input = item.querySelector('input[data-key="' + key + '"]');
-    if (!input || input.disabled) return;
+    // Inside a disabled fieldset (a submitted sheet) `disabled` is false, but :disabled matches.
+    if (!input || input.matches(":disabled")) return;
     input.checked = input.type === "checkbox" ? !input.checked : true;
     // htmx listens for "change"; a scripted check does not fire it by itself.
     input.dispatchEvent(new Event("change", { bubbles: true }));
@@ -40,7 +41,7 @@
       choose(here, event.key);
     } else if ((event.key === "w" || event.key === "n") && here) {
       var field = here.querySelector('[data-field="' + (event.key === "w" ? "location" : "notes") + '"]');
-      if (field && !field.disabled) field.focus();
+      if (field && !field.matches(":disabled")) field.focus();
     } else if (event.key === "u") {
       var filter = document.getElementById("filter");
       if (filter) window.location.assign(filter.href);
