@@ -1,13 +1,32 @@
-"""Assignment design: which rater judges which item, and in what order. Plain data, no Django.
+"""Assignment design: which rater judges which item, in what order, and with which output on
+which side. Plain data, no Django.
 
 Every item goes to exactly k distinct raters; raters' loads differ by at most one; each rater's
-order is shuffled independently. All randomness comes from one seed, so the same inputs give the
-same manifest (it is also stored, so a later change to this code cannot rewrite a running study).
+order is shuffled independently. An item shows one output (absolute rating) or several outputs
+of one case (pairwise, ranking, side by side): the order they are shown in is counterbalanced, so
+that within every set of sources each source takes each side or position equally often (within
+one, for pairs). All randomness comes from one seed, so the same inputs give the same manifest;
+the manifest and its digest are also stored, so a later change to this code cannot rewrite a
+running study.
 """
 
+import hashlib
+import itertools
+import json
 import random
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+
+# Above this many outputs per item, orders are shuffled rather than balanced (n! permutations).
+MAX_BALANCED_SLOTS = 6
+
+
+@dataclass(frozen=True)
+class DesignItem:
+    key: str
+    # The sources whose outputs the item shows; order only matters when there are two or more.
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -15,37 +34,183 @@ class Placement:
     rater: str
     item: str
     position: int  # 1-based place in the rater's order
+    order: tuple[str, ...] = ()  # the item's sources as shown: A then B, or first to last
+
+
+@dataclass(frozen=True)
+class Manifest:
+    seed: int
+    k: int
+    placements: tuple[Placement, ...]
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 over the seed, k and every placement: equal digests mean equal manifests."""
+        rows = [[p.rater, p.item, p.position, list(p.order)] for p in self.placements]
+        canonical = json.dumps([self.seed, self.k, sorted(rows)], separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def assign_balanced(
     *, items: Sequence[str], raters: Sequence[str], k: int, seed: int
 ) -> list[Placement]:
-    """Give each item to k raters, balancing load, and shuffle each rater's order.
+    """One output per item: `assign` with nothing to order."""
+    manifest = assign(items=[DesignItem(key) for key in items], raters=raters, k=k, seed=seed)
+    return list(manifest.placements)
+
+
+def assign(*, items: Sequence[DesignItem], raters: Sequence[str], k: int, seed: int) -> Manifest:
+    """Give each item to k raters, balancing load, shuffle each rater's order, and
+    counterbalance the order in which each item's outputs are shown.
 
     Items go one at a time (in a seeded random order) to the k least-loaded raters, ties broken
     by a seeded random rank that is redrawn for every item so that rater pairings vary. Choosing
     the k least loaded keeps every load within one of every other.
     """
-    if k < 1:
-        raise ValueError("k must be at least 1")
-    if len(set(raters)) != len(raters) or len(set(items)) != len(items):
-        raise ValueError("items and raters must be unique")
-    if k > len(raters):
-        raise ValueError(f"k={k} raters per item, but only {len(raters)} raters")
+    _check(items, raters, k)
     rng = random.Random(seed)
     ordered_raters = sorted(raters)
     load = dict.fromkeys(ordered_raters, 0)
     chosen: dict[str, list[str]] = {rater: [] for rater in ordered_raters}
-    shuffled_items = sorted(items)
-    rng.shuffle(shuffled_items)
-    for item in shuffled_items:
+    by_key = {item.key: item for item in items}
+    shuffled = sorted(by_key)
+    rng.shuffle(shuffled)
+    for key in shuffled:
         tiebreak = {rater: rng.random() for rater in ordered_raters}
         for rater in sorted(ordered_raters, key=lambda r: (load[r], tiebreak[r]))[:k]:
             load[rater] += 1
-            chosen[rater].append(item)
-    placements = []
+            chosen[rater].append(key)
+    positioned = []
     for rater in ordered_raters:
         order = chosen[rater]
         rng.shuffle(order)
-        placements += [Placement(rater, item, pos) for pos, item in enumerate(order, start=1)]
-    return placements
+        positioned += [(rater, key, pos) for pos, key in enumerate(order, start=1)]
+    orders = _counterbalance(positioned, by_key, rng)
+    placements = tuple(
+        Placement(rater, key, pos, orders.get((rater, key), ())) for rater, key, pos in positioned
+    )
+    return Manifest(seed=seed, k=k, placements=placements)
+
+
+def _check(items: Sequence[DesignItem], raters: Sequence[str], k: int) -> None:
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    keys = [item.key for item in items]
+    if len(set(raters)) != len(raters) or len(set(keys)) != len(keys):
+        raise ValueError("items and raters must be unique")
+    if k > len(raters):
+        raise ValueError(f"k={k} raters per item, but only {len(raters)} raters")
+    for item in items:
+        if len(set(item.sources)) != len(item.sources):
+            raise ValueError(f"item {item.key!r} shows one source twice")
+
+
+def _counterbalance(
+    positioned: list[tuple[str, str, int]], by_key: dict[str, DesignItem], rng: random.Random
+) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Choose the order of each placement's sources so that, within each set of sources, every
+    source is shown in every position as evenly as possible: overall first, then per rater.
+
+    Placements are visited in item order and then rater order, so the result does not depend on
+    how raters happened to be shuffled. Single-output items draw nothing from `rng`.
+    """
+    overall: dict[tuple[str, ...], Counter] = {}
+    per_rater: dict[tuple[str, tuple[str, ...]], Counter] = {}
+    orders = {}
+    for rater, key, _ in sorted(positioned, key=lambda row: (row[1], row[0])):
+        sources = by_key[key].sources
+        if len(sources) < 2:
+            continue
+        group = tuple(sorted(sources))
+        seen = overall.setdefault(group, Counter())
+        mine = per_rater.setdefault((rater, group), Counter())
+        candidates = _permutations(group, rng)
+        draws = [rng.random() for _ in candidates]
+        best = min(
+            range(len(candidates)),
+            key=lambda i: (_cost(seen, candidates[i]), _cost(mine, candidates[i]), draws[i]),
+        )
+        order = candidates[best]
+        for position, source in enumerate(order):
+            seen[(source, position)] += 1
+            mine[(source, position)] += 1
+        orders[(rater, key)] = order
+    return orders
+
+
+def _permutations(group: tuple[str, ...], rng: random.Random) -> list[tuple[str, ...]]:
+    if len(group) <= MAX_BALANCED_SLOTS:
+        return list(itertools.permutations(group))
+    shuffled = list(group)
+    rng.shuffle(shuffled)
+    return [tuple(shuffled)]
+
+
+def _cost(counts: Counter, order: tuple[str, ...]) -> int:
+    return sum(counts[(source, position)] for position, source in enumerate(order))
+
+
+def add_raters(
+    *,
+    placements: Sequence[Placement],
+    new_raters: Sequence[str],
+    movable: Collection[tuple[str, str]],
+    seed: int,
+) -> list[Placement]:
+    """Bring raters into a running study without reshuffling anyone's work.
+
+    New raters take over placements from the most-loaded existing raters until loads are within
+    one, or until nothing more may move. A placement moves only if it is `movable` (its rater has
+    not started it) and so is everything after it in its rater's order, and never to a rater who
+    already has that item. The donor's later placements close the gap, keeping their relative
+    order; started placements keep their positions. A moved placement keeps its shown order, so
+    the counterbalancing holds.
+    """
+    existing = {p.rater for p in placements}
+    if existing & set(new_raters) or len(set(new_raters)) != len(new_raters):
+        raise ValueError("new raters must be distinct and not already in the study")
+    movable = set(movable)
+    queues = {rater: sorted(ps, key=lambda p: p.position) for rater, ps in _by_rater(placements)}
+    received: dict[str, list[Placement]] = {rater: [] for rater in sorted(new_raters)}
+    while received:
+        receiver = min(received, key=lambda r: (len(received[r]), r))
+        held = {p.item for p in received[receiver]}
+        found = _take(queues, len(received[receiver]), held, movable)
+        if found is None:
+            break
+        received[receiver].append(found)
+    result = []
+    for rater, queue in queues.items():
+        result += [Placement(rater, p.item, pos, p.order) for pos, p in enumerate(queue, start=1)]
+    rng = random.Random(seed)
+    for rater, taken in received.items():
+        rng.shuffle(taken)
+        result += [Placement(rater, p.item, pos, p.order) for pos, p in enumerate(taken, start=1)]
+    return result
+
+
+def _by_rater(placements: Sequence[Placement]) -> list[tuple[str, list[Placement]]]:
+    groups: dict[str, list[Placement]] = {}
+    for placement in placements:
+        groups.setdefault(placement.rater, []).append(placement)
+    return sorted(groups.items())
+
+
+def _take(
+    queues: dict[str, list[Placement]],
+    receiver_load: int,
+    held: set[str],
+    movable: set[tuple[str, str]],
+) -> Placement | None:
+    """Remove and return the placement a receiver should take over, if moving one helps: from
+    the most-loaded rater who has one, the latest in their order that the receiver lacks."""
+    for donor in sorted(queues, key=lambda r: (-len(queues[r]), r)):
+        queue = queues[donor]
+        if len(queue) - receiver_load <= 1:
+            return None  # every remaining load is within one of the receiver's
+        for index in range(len(queue) - 1, -1, -1):
+            if (donor, queue[index].item) not in movable:
+                break  # started work, and everything before it, stays where it is
+            if queue[index].item not in held:
+                return queue.pop(index)
+    return None

@@ -38,6 +38,9 @@ class Study(models.Model):
     instructions = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     seed = models.BigIntegerField(default=new_seed, help_text="Seeds the assignment manifest.")
+    # SHA-256 of the stored manifest (see design.Manifest.digest), set when the study opens and
+    # whenever raters join later.
+    manifest_hash = models.CharField(max_length=64, blank=True)
     raters_per_item = models.PositiveSmallIntegerField(default=2)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"

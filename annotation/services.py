@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -88,9 +88,12 @@ def study_create(
 
 
 @transaction.atomic
+@transaction.atomic
 def study_add_raters(*, study: Study, users: Iterable[AbstractBaseUser]) -> list[Membership]:
-    if study.status != Study.Status.DRAFT:
-        raise ValidationError("Raters can only be added while the study is a draft.")
+    """Add raters; in an open study they take over unstarted work from the busiest raters."""
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if study.status not in (Study.Status.DRAFT, Study.Status.OPEN):
+        raise ValidationError("Raters can only be added while the study is a draft or open.")
     roles = dict(study.memberships.values_list("user_id", "role"))
     users = list(users)
     if any(roles.get(user.pk) == Membership.Role.ADMIN for user in users):
@@ -107,7 +110,57 @@ def study_add_raters(*, study: Study, users: Iterable[AbstractBaseUser]) -> list
         )
         added.append(membership)
         roles[user.pk] = Membership.Role.RATER
+    if study.status == Study.Status.OPEN and added:
+        _assignments_share_with(study, [m.pseudonym for m in added])
     return added
+
+
+def _item_key(item: Item) -> str:
+    # What stays the same in any copy of the study: case id and source label.
+    return f"{item.output.case.external_id}\x1f{item.output.source.label}"
+
+
+def _assignments_share_with(study: Study, pseudonyms: list[str]) -> None:
+    """Move unstarted assignments to newly added raters (design.add_raters) and store the new
+    manifest's digest. Started work (opened or rated) keeps its rater and position."""
+    memberships = study.memberships.filter(role=Membership.Role.RATER).select_related("user")
+    name = {m.user_id: m.pseudonym for m in memberships}
+    user = {m.pseudonym: m.user for m in memberships}
+    rows = list(
+        study.assignments.select_related("item__output__case", "item__output__source").annotate(
+            n_ratings=Count("ratings")
+        )
+    )
+    current = {(name[a.rater_id], _item_key(a.item)): a for a in rows}
+    movable = {key for key, a in current.items() if a.first_opened_at is None and a.n_ratings == 0}
+    before = [design.Placement(r, item, a.position) for (r, item), a in current.items()]
+    after = design.add_raters(
+        placements=before, new_raters=pseudonyms, movable=movable, seed=study.seed
+    )
+    arrivals = [p for p in after if p.rater in pseudonyms]
+    placed = {(p.rater, p.item): p.position for p in after}
+    changed = []
+    for (rater, item), assignment in current.items():
+        if (rater, item) in placed:
+            new_rater, position = rater, placed[(rater, item)]
+        else:  # moved: to the newcomer who now holds this item
+            arrival = next(p for p in arrivals if p.item == item)
+            arrivals.remove(arrival)
+            new_rater, position = arrival.rater, arrival.position
+        if (name[assignment.rater_id], assignment.position) != (new_rater, position):
+            assignment.rater, assignment.position = user[new_rater], position
+            changed.append(assignment)
+    # Two passes keep (rater, position) unique at every step.
+    offset = 1 + max((a.position for a in rows), default=0)
+    for assignment in changed:
+        assignment.position += offset
+    Assignment.objects.bulk_update(changed, ["rater", "position"])
+    for assignment in changed:
+        assignment.position -= offset
+    Assignment.objects.bulk_update(changed, ["position"])
+    manifest = design.Manifest(seed=study.seed, k=study.raters_per_item, placements=tuple(after))
+    study.manifest_hash = manifest.digest
+    study.save(update_fields=["manifest_hash"])
 
 
 @transaction.atomic
@@ -379,22 +432,24 @@ def study_open(*, study: Study) -> int:
     outputs = Output.objects.filter(case__study=study).select_related("case", "source")
     # The design is keyed on what stays the same in any copy of the study (case id, source label,
     # rater pseudonym), so the same file, raters and seed give the same manifest anywhere.
-    items = {
-        f"{o.case.external_id}\x1f{o.source.label}": Item(study=study, output=o) for o in outputs
-    }
+    items = {_item_key(item): item for item in (Item(study=study, output=o) for o in outputs)}
     Item.objects.bulk_create(items.values())
     users = {m.pseudonym: m.user for m in raters}
-    placements = design.assign_balanced(
-        items=list(items), raters=list(users), k=study.raters_per_item, seed=study.seed
+    manifest = design.assign(
+        items=[design.DesignItem(key) for key in items],
+        raters=list(users),
+        k=study.raters_per_item,
+        seed=study.seed,
     )
     Assignment.objects.bulk_create(
         Assignment(study=study, item=items[p.item], rater=users[p.rater], position=p.position)
-        for p in placements
+        for p in manifest.placements
     )
     study.status = Study.Status.OPEN
     study.opened_at = timezone.now()
-    study.save(update_fields=["status", "opened_at"])
-    return len(placements)
+    study.manifest_hash = manifest.digest
+    study.save(update_fields=["status", "opened_at", "manifest_hash"])
+    return len(manifest.placements)
 
 
 def _check_can_open(study: Study, n_raters: int) -> None:

@@ -1,0 +1,147 @@
+"""Properties of the assignment engine over many generated designs (hypothesis)."""
+
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from annotation.design import DesignItem, Placement, add_raters, assign
+
+SOURCES = ["model-a", "model-b", "expert", "model-c"]
+
+
+@st.composite
+def designs(draw, *, slots: tuple[int, int] = (1, 1)):
+    n_raters = draw(st.integers(min_value=1, max_value=7))
+    k = draw(st.integers(min_value=1, max_value=n_raters))
+    n_items = draw(st.integers(min_value=1, max_value=40))
+    items = []
+    for i in range(n_items):
+        width = draw(st.integers(min_value=slots[0], max_value=slots[1]))
+        sources = tuple(draw(st.permutations(SOURCES))[:width]) if width > 1 else ()
+        items.append(DesignItem(f"case{i}", sources))
+    raters = [f"R{i}" for i in range(1, n_raters + 1)]
+    seed = draw(st.integers(min_value=0, max_value=2**31 - 1))
+    return items, raters, k, seed
+
+
+def by_item(placements) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for p in placements:
+        groups.setdefault(p.item, []).append(p.rater)
+    return groups
+
+
+def check_positions(placements) -> None:
+    positions: dict[str, list[int]] = {}
+    for p in placements:
+        positions.setdefault(p.rater, []).append(p.position)
+    for rater, seen in positions.items():
+        assert sorted(seen) == list(range(1, len(seen) + 1)), rater
+
+
+@settings(max_examples=150, deadline=None)
+@given(designs(slots=(1, 4)))
+def test_every_item_gets_exactly_k_distinct_raters_and_loads_differ_by_at_most_one(design):
+    items, raters, k, seed = design
+    manifest = assign(items=items, raters=raters, k=k, seed=seed)
+    groups = by_item(manifest.placements)
+    assert set(groups) == {item.key for item in items}
+    assert all(len(set(rs)) == len(rs) == k for rs in groups.values())
+    loads = Counter(p.rater for p in manifest.placements)
+    assert max(loads.values()) - min(loads.get(r, 0) for r in raters) <= 1
+    check_positions(manifest.placements)
+
+
+@settings(max_examples=150, deadline=None)
+@given(designs(slots=(2, 2)))
+def test_pairwise_sides_are_balanced_within_one_for_every_source_pair(design):
+    items, raters, k, seed = design
+    manifest = assign(items=items, raters=raters, k=k, seed=seed)
+    first: dict[frozenset, Counter] = {}
+    for p in manifest.placements:
+        assert len(p.order) == 2
+        first.setdefault(frozenset(p.order), Counter())[p.order[0]] += 1
+    for pair, counts in first.items():
+        a, b = sorted(pair)
+        assert abs(counts[a] - counts[b]) <= 1, (pair, counts)
+
+
+@settings(max_examples=100, deadline=None)
+@given(designs(slots=(2, 4)))
+def test_every_shown_order_is_the_items_sources(design):
+    items, raters, k, seed = design
+    manifest = assign(items=items, raters=raters, k=k, seed=seed)
+    sources = {item.key: set(item.sources) for item in items}
+    for p in manifest.placements:
+        assert set(p.order) == sources[p.item]
+        assert len(p.order) == len(sources[p.item])
+
+
+@settings(max_examples=100, deadline=None)
+@given(designs(slots=(1, 3)), st.randoms(use_true_random=False))
+def test_the_manifest_is_reproducible_from_its_seed_whatever_the_input_order(design, shuffler):
+    items, raters, k, seed = design
+    first = assign(items=items, raters=raters, k=k, seed=seed)
+    shuffled_items, shuffled_raters = list(items), list(raters)
+    shuffler.shuffle(shuffled_items)
+    shuffler.shuffle(shuffled_raters)
+    again = assign(items=shuffled_items, raters=shuffled_raters, k=k, seed=seed)
+    assert sorted(first.placements, key=repr) == sorted(again.placements, key=repr)
+    assert first.digest == again.digest
+
+
+def test_the_digest_changes_with_any_placement():
+    manifest = assign(items=[DesignItem("a"), DesignItem("b")], raters=["R1", "R2"], k=1, seed=5)
+    swapped = [Placement(p.rater, p.item, 3 - p.position, p.order) for p in manifest.placements]
+    other = type(manifest)(seed=5, k=1, placements=tuple(swapped))
+    assert other.digest != manifest.digest
+    assert len(manifest.digest) == 64
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    designs(slots=(1, 2)),
+    st.integers(min_value=1, max_value=3),
+    st.floats(min_value=0, max_value=1),
+)
+def test_adding_raters_moves_only_unstarted_work_and_keeps_k_distinct_raters(
+    design, n_new, started_share
+):
+    items, raters, k, seed = design
+    before = list(assign(items=items, raters=raters, k=k, seed=seed).placements)
+    # Each rater has started the first part of their order.
+    started = {
+        (p.rater, p.item)
+        for p in before
+        if p.position <= started_share * sum(q.rater == p.rater for q in before)
+    }
+    movable = {(p.rater, p.item) for p in before} - started
+    new = [f"N{i}" for i in range(1, n_new + 1)]
+    after = add_raters(placements=before, new_raters=new, movable=movable, seed=seed)
+
+    kept = set(after)
+    for p in before:
+        if (p.rater, p.item) in started:
+            assert p in kept  # started work never moves or changes position
+    groups = by_item(after)
+    assert all(len(set(rs)) == len(rs) == k for rs in groups.values())
+    assert sorted(p.order for p in after) == sorted(p.order for p in before)
+    check_positions(after)
+    if not started:
+        # With nothing started, new raters always fill up to within one of the rest: a rater
+        # with more items than a newcomer has one the newcomer lacks.
+        loads = Counter(p.rater for p in after)
+        assert max(loads.values()) - min(loads.get(r, 0) for r in [*raters, *new]) <= 1
+
+
+def test_adding_a_rater_balances_a_simple_study():
+    items = [DesignItem(f"c{i}") for i in range(12)]
+    before = list(assign(items=items, raters=["R1", "R2", "R3"], k=1, seed=1).placements)
+    after = add_raters(
+        placements=before,
+        new_raters=["R4"],
+        movable={(p.rater, p.item) for p in before},
+        seed=1,
+    )
+    assert Counter(p.rater for p in after) == {"R1": 3, "R2": 3, "R3": 3, "R4": 3}
