@@ -60,11 +60,12 @@ def krippendorff_alpha(
     observations: Iterable[Observation],
     *,
     level: str,
-    value_domain: Sequence[float],
+    value_domain: Sequence[float] | None,
     resamples: int = 0,
     seed: int = 0,
 ) -> AlphaResult:
-    """Krippendorff's alpha at the given level of measurement over the declared scale points,
+    """Krippendorff's alpha at the given level of measurement over the declared scale points
+    (`value_domain`; None takes the values observed, as for numbers),
     with a 95% percentile bootstrap interval over units when `resamples` > 0."""
     if level not in LEVELS:
         raise ValueError(f"unknown level of measurement {level!r}")
@@ -89,16 +90,21 @@ def krippendorff_alpha(
     )
 
 
-def _alpha(matrix: np.ndarray, level: str, value_domain: Sequence[float]) -> float:
+def _alpha(matrix: np.ndarray, level: str, value_domain: Sequence[float] | None) -> float:
+    # Without a declared domain (numbers) the package takes the values observed.
+    domain = None if value_domain is None else list(value_domain)
     return float(
-        krippendorff.alpha(
-            reliability_data=matrix, level_of_measurement=level, value_domain=list(value_domain)
-        )
+        krippendorff.alpha(reliability_data=matrix, level_of_measurement=level, value_domain=domain)
     )
 
 
 def _bootstrap_ci(
-    matrix: np.ndarray, level: str, value_domain: Sequence[float], *, resamples: int, seed: int
+    matrix: np.ndarray,
+    level: str,
+    value_domain: Sequence[float] | None,
+    *,
+    resamples: int,
+    seed: int,
 ) -> tuple[tuple[float, float] | None, int]:
     """Resample units (columns) with replacement; the 2.5th and 97.5th percentiles of alpha.
 

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from annotation import rubric
+
 TOKEN_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -209,8 +211,16 @@ class Output(models.Model):
 
 
 class Question(models.Model):
+    """One rubric question. What each kind accepts, and its numeric code for statistics, is in
+    `annotation.rubric`."""
+
     class Kind(models.TextChoices):
-        LIKERT = "likert", "Likert scale"
+        LIKERT = rubric.LIKERT, "Likert scale"
+        SINGLE_CHOICE = rubric.SINGLE_CHOICE, "Single choice"
+        MULTIPLE_CHOICE = rubric.MULTIPLE_CHOICE, "Multiple choice"
+        YES_NO = rubric.YES_NO, "Yes / no"
+        NUMBER = rubric.NUMBER, "Number"
+        TEXT = rubric.TEXT, "Free text"
 
     class Level(models.TextChoices):
         NOMINAL = "nominal", "Nominal"
@@ -221,10 +231,19 @@ class Question(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="questions")
     key = models.SlugField(max_length=50)
     prompt = models.CharField(max_length=500)
+    help_text = models.TextField(blank=True, help_text="Guidance shown under the question.")
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.LIKERT)
-    # [{"value": 1, "label": "Very poor"}, ...] in display order.
-    scale = models.JSONField()
-    level = models.CharField(max_length=10, choices=Level.choices, default=Level.ORDINAL)
+    # Likert: [{"value": 1, "label": "Very poor"}, ...] lowest first; choices: [{"value": "a",
+    # "label": "..."}] in display order; empty for the other kinds.
+    scale = models.JSONField(default=list, blank=True)
+    allow_na = models.BooleanField(default=False, help_text='Offer "not applicable".')
+    required = models.BooleanField(default=True)
+    minimum = models.FloatField(null=True, blank=True)
+    maximum = models.FloatField(null=True, blank=True)
+    # Blank for kinds without statistics (free text, multiple choice).
+    level = models.CharField(
+        max_length=10, choices=Level.choices, default=Level.ORDINAL, blank=True
+    )
     order = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -237,22 +256,37 @@ class Question(models.Model):
         return self.key
 
     @property
-    def values(self) -> list[int]:
-        return [point["value"] for point in self.scale]
+    def spec(self) -> rubric.QuestionSpec:
+        return rubric.QuestionSpec(
+            kind=self.kind,
+            scale=tuple(self.scale),
+            allow_na=self.allow_na,
+            minimum=self.minimum,
+            maximum=self.maximum,
+        )
+
+    @property
+    def values(self) -> list:
+        return self.spec.values
+
+    @property
+    def has_statistics(self) -> bool:
+        return bool(self.level) and bool(rubric.LEVELS[self.kind])
 
     @staticmethod
     def validate_scale(scale: list[dict]) -> None:
         """At least two points, integer values listed once from lowest to highest, each labelled."""
-        values = [point.get("value") for point in scale]
-        if len(scale) < 2 or not all(isinstance(v, int) for v in values):
-            raise ValidationError("A scale needs at least two points with whole-number values.")
-        if values != sorted(set(values)):
-            raise ValidationError("List each value once, from lowest to highest.")
-        if not all(isinstance(p.get("label"), str) and p["label"].strip() for p in scale):
-            raise ValidationError("Every scale point needs a label.")
+        Question._checked(rubric.QuestionSpec(kind=rubric.LIKERT, scale=tuple(scale)), "")
+
+    @staticmethod
+    def _checked(spec: rubric.QuestionSpec, level: str) -> None:
+        try:
+            rubric.check_spec(spec, level)
+        except rubric.AnswerError as exc:
+            raise ValidationError(str(exc)) from None
 
     def clean(self) -> None:
-        self.validate_scale(self.scale)
+        self._checked(self.spec, self.level)
 
 
 class Item(models.Model):
@@ -300,7 +334,10 @@ class Assignment(models.Model):
 class Rating(models.Model):
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="ratings")
     question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="ratings")
-    value = models.IntegerField()
+    # The answer as given, in canonical form (see annotation.rubric), and the number statistics
+    # read for it: null for "not applicable", free text and multiple choice.
+    answer = models.JSONField()
+    value = models.FloatField(null=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -310,21 +347,22 @@ class Rating(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.question}={self.value}"
+        return f"{self.question}={self.answer}"
 
 
 class RatingRevision(models.Model):
-    """Append-only history: one row for every value a rater ever saved."""
+    """Append-only history: one row for every answer a rater ever saved."""
 
     rating = models.ForeignKey(Rating, on_delete=models.CASCADE, related_name="revisions")
-    value = models.IntegerField()
+    answer = models.JSONField()
+    value = models.FloatField(null=True)
     saved_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["saved_at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.value} at {self.saved_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.answer} at {self.saved_at:%Y-%m-%d %H:%M:%S}"
 
 
 class Result(models.Model):

@@ -1,5 +1,6 @@
 """Reads of reader-study data. Rater-facing reads return view objects that hold no Source."""
 
+import json
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -118,7 +119,7 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
         output_text=output.text,
         question_prompt=question.prompt,
         scale=[ScalePoint(p["value"], p["label"]) for p in question.scale],
-        value=rating.value if rating else None,
+        value=rating.answer if rating else None,
         previous_token=neighbours.get(assignment.position - 1),
         next_token=neighbours.get(assignment.position + 1),
     )
@@ -211,6 +212,7 @@ RATINGS_COLUMNS = [
     "item_token",
     "rater",
     "question",
+    "answer",
     "value",
     "first_saved_at",
     "last_saved_at",
@@ -234,6 +236,7 @@ def study_ratings_long(*, study: Study) -> list[dict]:
             "item_token": r.assignment.item.token,
             "rater": pseudonyms.get(r.assignment.rater_id, ""),
             "question": r.question.key,
+            "answer": _answer_text(r.answer),
             "value": r.value,
             "first_saved_at": r.created_at.isoformat(),
             "last_saved_at": r.updated_at.isoformat(),
@@ -241,6 +244,11 @@ def study_ratings_long(*, study: Study) -> list[dict]:
         }
         for r in ratings
     ]
+
+
+def _answer_text(answer: object) -> object:
+    # Lists (multiple choice) as JSON, so a CSV cell holds them unambiguously.
+    return json.dumps(answer) if isinstance(answer, list) else answer
 
 
 UNBLINDING_COLUMNS = ["item_token", "case_id", "source", "source_kind"]

@@ -17,7 +17,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from annotation import agreement, design, llm
+from annotation import agreement, design, llm, rubric
 from annotation.importing import (
     MAX_PROBLEMS,
     ImportRejected,
@@ -467,31 +467,34 @@ def _check_can_open(study: Study, n_raters: int) -> None:
 
 
 @transaction.atomic
-def rating_save(*, assignment: Assignment, question: Question, value: int) -> Rating:
-    """Save one answer. Saving the same value again changes nothing; a change is appended."""
+def rating_save(*, assignment: Assignment, question: Question, answer: object) -> Rating:
+    """Save one answer. Saving the same answer again changes nothing; a change is appended."""
     if assignment.study.status != Study.Status.OPEN:
         raise ValidationError("This study is not open for rating.")
     if question.study_id != assignment.study_id:
         raise ValidationError("The question belongs to another study.")
-    if value not in question.values:
-        raise ValidationError(f"{value!r} is not a point on this question's scale.")
+    try:
+        answer = rubric.parse_answer(question.spec, answer)
+    except rubric.AnswerError as exc:
+        raise ValidationError(str(exc)) from None
+    value = rubric.numeric_code(question.spec, answer)
     rating, created = Rating.objects.select_for_update().get_or_create(
-        assignment=assignment, question=question, defaults={"value": value}
+        assignment=assignment, question=question, defaults={"answer": answer, "value": value}
     )
-    if not created and rating.value == value:
+    if not created and rating.answer == answer:
         return rating
     if not created:
-        rating.value = value
-        rating.save(update_fields=["value", "updated_at"])
-    RatingRevision.objects.create(rating=rating, value=value)
+        rating.answer, rating.value = answer, value
+        rating.save(update_fields=["answer", "value", "updated_at"])
+    RatingRevision.objects.create(rating=rating, answer=answer, value=value)
     _assignment_mark_progress(assignment)
     return rating
 
 
 def _assignment_mark_progress(assignment: Assignment) -> None:
-    answered = assignment.ratings.count()
-    needed = assignment.study.questions.count()
-    if answered >= needed and assignment.completed_at is None:
+    required = set(assignment.study.questions.filter(required=True).values_list("pk", flat=True))
+    answered = {r.question_id for r in assignment.ratings.all() if not rubric.is_empty(r.answer)}
+    if required <= answered and assignment.completed_at is None:
         Assignment.objects.filter(pk=assignment.pk, completed_at=None).update(
             completed_at=timezone.now()
         )
@@ -508,7 +511,8 @@ def assignment_mark_opened(*, assignment: Assignment) -> None:
 
 def agreement_compute(*, run: TaskRun) -> None:
     study = run.study
-    questions = list(study.questions.all())
+    # Free text and multiple choice have no numeric codes, so no agreement coefficient.
+    questions = [q for q in study.questions.all() if q.has_statistics]
     task_run_progress(run=run, done=0, total=len(questions))
     messages = []
     for done, question in enumerate(questions, start=1):
@@ -525,7 +529,7 @@ def _alpha_for_question(study: Study, question: Question) -> Result:
     rows = sorted(
         (case_id, source, pseudonyms[rater_id], value)
         for case_id, source, rater_id, value in Rating.objects.filter(
-            question=question, assignment__study=study
+            question=question, assignment__study=study, value__isnull=False
         ).values_list(
             "assignment__item__output__case__external_id",
             "assignment__item__output__source__label",
@@ -537,7 +541,8 @@ def _alpha_for_question(study: Study, question: Question) -> Result:
         agreement.Observation(f"{case_id}\x1f{source}", rater, value)
         for case_id, source, rater, value in rows
     ]
-    domain = sorted(question.values)
+    # "Not applicable" has no code and is left out above, never coded as a value.
+    domain = rubric.value_domain(question.spec)
     bootstrap = [settings.AGREEMENT_BOOTSTRAP_RESAMPLES, study.seed]
     alpha = agreement.krippendorff_alpha(
         observations,

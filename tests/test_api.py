@@ -20,8 +20,8 @@ def auth(user) -> dict:
 def rated_study(open_study, raters):
     question = open_study.questions.get()
     for value, assignment in enumerate(open_study.assignments.filter(rater=raters[0])[:2], start=2):
-        services.rating_save(assignment=assignment, question=question, value=value)
-        services.rating_save(assignment=assignment, question=question, value=value + 1)
+        services.rating_save(assignment=assignment, question=question, answer=value)
+        services.rating_save(assignment=assignment, question=question, answer=value + 1)
     return open_study
 
 
@@ -48,16 +48,17 @@ def test_ratings_in_long_format(client, study_admin, rated_study):
     )
     assert response.status_code == 200
     rows = response.json()
-    assert sorted((r["rater"], r["question"], r["value"], r["revisions"]) for r in rows) == [
-        ("R1", "overall", 3, 2),
-        ("R1", "overall", 4, 2),
-    ]
+    rows_seen = sorted(
+        (r["rater"], r["question"], r["answer"], r["value"], r["revisions"]) for r in rows
+    )
+    assert rows_seen == [("R1", "overall", 3, 3.0, 2), ("R1", "overall", 4, 4.0, 2)]
     tokens = set(rated_study.items.values_list("token", flat=True))
     assert {r["item_token"] for r in rows} <= tokens
     assert set(rows[0]) == {
         "item_token",
         "rater",
         "question",
+        "answer",
         "value",
         "first_saved_at",
         "last_saved_at",
@@ -70,7 +71,7 @@ def test_ratings_as_csv(client, study_admin, rated_study):
     response = client.get(url, headers=auth(study_admin))
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
-    assert sorted(r["value"] for r in rows) == ["3", "4"]
+    assert sorted((r["answer"], r["value"]) for r in rows) == [("3", "3.0"), ("4", "4.0")]
     assert rows[0]["rater"] == "R1"
 
 

@@ -45,7 +45,7 @@ def test_admin_recomputes_agreement_and_watches_it_finish(
     question = open_study.questions.get()
     for item, values in zip(open_study.items.order_by("token"), [(1, 1), (2, 3)] * 3, strict=True):
         for assignment, value in zip(item.assignments.order_by("rater_id"), values, strict=True):
-            services.rating_save(assignment=assignment, question=question, value=value)
+            services.rating_save(assignment=assignment, question=question, answer=value)
 
     with browser_page(live_server.url) as page:
         log_in(page, study_admin.username)

@@ -26,7 +26,7 @@ def rated_study(open_study):
         value = 4 if source == MODEL else 2
         if source == HUMAN and odd_one_out:
             value, odd_one_out = 3, False
-        study_services.rating_save(assignment=assignment, question=question, value=value)
+        study_services.rating_save(assignment=assignment, question=question, answer=value)
     run = TaskRun.objects.create(study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
     study_services.agreement_compute(run=run)
     return open_study
@@ -98,7 +98,9 @@ def test_using_the_evidence_fills_the_notes_and_a_later_change_flags_it_stale(
 
     # One more rating changes a mean: the notes no longer match the study.
     assignment = rated_study.assignments.filter(item__output__source__label=MODEL).first()
-    study_services.rating_save(assignment=assignment, question=rated_study.questions.get(), value=1)
+    study_services.rating_save(
+        assignment=assignment, question=rated_study.questions.get(), answer=1
+    )
     page = client.get(reverse("report_detail", args=[linked_report.token])).content.decode()
     assert "Changed since used" in page
     assert "Update the notes with these facts" in page

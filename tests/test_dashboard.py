@@ -94,7 +94,7 @@ def test_a_good_import_reports_what_it_added(admin_client, draft_study):
 def test_dashboard_shows_progress_per_rater(admin_client, open_study, raters):
     question = open_study.questions.get()
     assignment = open_study.assignments.filter(rater=raters[1]).first()
-    services.rating_save(assignment=assignment, question=question, value=4)
+    services.rating_save(assignment=assignment, question=question, answer=4)
     response = admin_client.get(reverse("study_dashboard", args=[open_study.token]))
     assert '<progress value="1" max="4"></progress>\n                1 / 4' in response.text
     assert "Not computed yet" in response.text

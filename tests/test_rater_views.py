@@ -45,7 +45,7 @@ def test_resume_goes_to_the_first_unrated_item(rater_client, open_study, rater):
     first, second = own_assignments(open_study, rater)[:2]
     response = rater_client.get(reverse("rater_resume", args=[open_study.token]))
     assert response.url == item_url(open_study, first)
-    services.rating_save(assignment=first, question=open_study.questions.get(), value=3)
+    services.rating_save(assignment=first, question=open_study.questions.get(), answer=3)
     response = rater_client.get(reverse("rater_resume", args=[open_study.token]))
     assert response.url == item_url(open_study, second)
 
@@ -53,7 +53,7 @@ def test_resume_goes_to_the_first_unrated_item(rater_client, open_study, rater):
 def test_resume_after_the_last_item_says_done(rater_client, open_study, rater):
     question = open_study.questions.get()
     for assignment in own_assignments(open_study, rater):
-        services.rating_save(assignment=assignment, question=question, value=2)
+        services.rating_save(assignment=assignment, question=question, answer=2)
     response = rater_client.get(reverse("rater_resume", args=[open_study.token]))
     assert "All 4 items rated" in response.text
     first = own_assignments(open_study, rater)[0]
@@ -145,7 +145,7 @@ def test_hostile_output_text_is_shown_as_text(rater_client, open_study, rater):
 
 def test_a_rater_never_sees_another_raters_answer(client, open_study, raters):
     assignment = open_study.assignments.filter(rater=raters[1]).first()
-    services.rating_save(assignment=assignment, question=open_study.questions.get(), value=5)
+    services.rating_save(assignment=assignment, question=open_study.questions.get(), answer=5)
     shared = open_study.assignments.exclude(rater=raters[1]).get(item=assignment.item)
     client.force_login(shared.rater)
     response = client.get(item_url(open_study, shared))

@@ -18,7 +18,7 @@ def question(open_study):
 
 
 def test_saving_a_rating_completes_the_assignment(assignment, question):
-    services.rating_save(assignment=assignment, question=question, value=4)
+    services.rating_save(assignment=assignment, question=question, answer=4)
     assignment.refresh_from_db()
     assert assignment.completed_at is not None
     assert Rating.objects.get(assignment=assignment).value == 4
@@ -26,7 +26,7 @@ def test_saving_a_rating_completes_the_assignment(assignment, question):
 
 def test_changes_are_appended_to_history_and_repeats_are_idempotent(assignment, question):
     for value in (4, 4, 2, 5, 5):
-        services.rating_save(assignment=assignment, question=question, value=value)
+        services.rating_save(assignment=assignment, question=question, answer=value)
     rating = Rating.objects.get(assignment=assignment)
     assert rating.value == 5
     assert list(RatingRevision.objects.filter(rating=rating).values_list("value", flat=True)) == [
@@ -38,7 +38,7 @@ def test_changes_are_appended_to_history_and_repeats_are_idempotent(assignment, 
 
 def test_values_off_the_scale_are_refused(assignment, question):
     with pytest.raises(ValidationError, match="not a point"):
-        services.rating_save(assignment=assignment, question=question, value=6)
+        services.rating_save(assignment=assignment, question=question, answer=6)
     assert not Rating.objects.exists()
 
 
@@ -47,4 +47,37 @@ def test_a_locked_study_refuses_ratings(open_study, assignment, question):
     open_study.save()
     assignment.refresh_from_db()
     with pytest.raises(ValidationError, match="not open"):
-        services.rating_save(assignment=assignment, question=question, value=3)
+        services.rating_save(assignment=assignment, question=question, answer=3)
+
+
+def test_not_applicable_is_kept_as_an_answer_but_has_no_value(open_study, assignment):
+    question = open_study.questions.get()
+    question.allow_na = True
+    question.save()
+    rating = services.rating_save(assignment=assignment, question=question, answer="na")
+    assert (rating.answer, rating.value) == ("na", None)
+    assert list(rating.revisions.values_list("answer", "value")) == [("na", None)]
+
+
+def test_every_required_question_must_be_answered_to_complete(open_study, assignment):
+    from annotation.models import Question
+
+    question = open_study.questions.get()
+    Question.objects.create(
+        study=open_study,
+        key="notes",
+        prompt="Anything else?",
+        kind="text",
+        level="",
+        required=False,
+        order=2,
+    )
+    harm = Question.objects.create(
+        study=open_study, key="harm", prompt="Possible harm?", kind="yes_no", level="nominal"
+    )
+    services.rating_save(assignment=assignment, question=question, answer=4)
+    assignment.refresh_from_db()
+    assert assignment.completed_at is None
+    services.rating_save(assignment=assignment, question=harm, answer="no")
+    assignment.refresh_from_db()
+    assert assignment.completed_at is not None  # the free-text question is optional

@@ -24,7 +24,7 @@ def test_a_rater_joining_an_open_study_takes_unstarted_items_only(open_study, ra
     rater1, rater2 = raters[0], raters[1]
     started = list(Assignment.objects.filter(study=open_study, rater=rater1, position__lte=2))
     for assignment in started:
-        services.rating_save(assignment=assignment, question=question, value=3)
+        services.rating_save(assignment=assignment, question=question, answer=3)
     opened = Assignment.objects.get(study=open_study, rater=rater2, position=1)
     services.assignment_mark_opened(assignment=opened)
     before_hash = open_study.manifest_hash

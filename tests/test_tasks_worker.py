@@ -38,7 +38,7 @@ def test_worker_computes_alpha_for_the_study(celery_worker, open_study, study_ad
     items = list(open_study.items.order_by("token"))
     for item, values in zip(items, planned, strict=True):
         for assignment, value in zip(item.assignments.order_by("rater_id"), values, strict=True):
-            services.rating_save(assignment=assignment, question=question, value=value)
+            services.rating_save(assignment=assignment, question=question, answer=value)
 
     run = services.task_run_create(
         study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT, user=study_admin

@@ -44,7 +44,7 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
     if form.is_valid():
         try:
             services.rating_save(
-                assignment=assignment, question=question, value=form.cleaned_data["value"]
+                assignment=assignment, question=question, answer=form.cleaned_data["value"]
             )
         except ValidationError as exc:
             error = " ".join(exc.messages)

@@ -1,0 +1,185 @@
+"""Rubric questions: what each kind of question accepts as an answer, and the number statistics
+use for it. Plain data, no Django.
+
+An answer is stored as given (canonical JSON: an int scale point, a choice value, a list of
+choice values, "yes"/"no", a number, text, or "na" for "not applicable"), and beside it the
+numeric code agreement statistics read: the scale point for Likert, 1/0 for yes/no, the number
+itself, the position in the declared list for a single choice. Text, multiple choice and "not
+applicable" have no code: they are left out of agreement, never coded as a value.
+"""
+
+import math
+from dataclasses import dataclass
+
+LIKERT = "likert"
+SINGLE_CHOICE = "single_choice"
+MULTIPLE_CHOICE = "multiple_choice"
+YES_NO = "yes_no"
+NUMBER = "number"
+TEXT = "text"
+KINDS = (LIKERT, SINGLE_CHOICE, MULTIPLE_CHOICE, YES_NO, NUMBER, TEXT)
+
+NA = "na"  # "not applicable", where a question allows it
+YES_NO_SCALE = ({"value": "yes", "label": "Yes"}, {"value": "no", "label": "No"})
+TEXT_MAX = 5000
+
+# Which levels of measurement a kind's numeric codes support; () means no statistics.
+LEVELS = {
+    LIKERT: ("ordinal", "interval", "ratio", "nominal"),
+    SINGLE_CHOICE: ("nominal", "ordinal"),
+    MULTIPLE_CHOICE: (),
+    YES_NO: ("nominal",),
+    NUMBER: ("interval", "ratio"),
+    TEXT: (),
+}
+
+
+class AnswerError(ValueError):
+    """An answer or a question definition that does not fit; the message says why."""
+
+
+@dataclass(frozen=True)
+class QuestionSpec:
+    kind: str
+    scale: tuple[dict, ...] = ()  # Likert points ({"value": int}) or choices ({"value": str})
+    allow_na: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def points(self) -> tuple[dict, ...]:
+        return YES_NO_SCALE if self.kind == YES_NO else self.scale
+
+    @property
+    def values(self) -> list:
+        return [point["value"] for point in self.points]
+
+
+def check_spec(spec: QuestionSpec, level: str) -> None:
+    """Refuse a question that cannot be answered or analysed as declared."""
+    if spec.kind not in KINDS:
+        raise AnswerError(f"Unknown kind of question {spec.kind!r}.")
+    if level and level not in LEVELS[spec.kind]:
+        allowed = ", ".join(LEVELS[spec.kind]) or "none (no statistics)"
+        raise AnswerError(f"A {spec.kind} question is analysed as: {allowed}.")
+    if spec.kind == LIKERT:
+        _check_likert_scale(spec.scale)
+    elif spec.kind in (SINGLE_CHOICE, MULTIPLE_CHOICE):
+        _check_choices(spec.scale)
+    elif spec.scale:
+        raise AnswerError(f"A {spec.kind} question takes no scale or choices.")
+    lo, hi = spec.minimum, spec.maximum
+    if spec.kind == NUMBER and lo is not None and hi is not None and lo >= hi:
+        raise AnswerError("The minimum must be below the maximum.")
+
+
+def _check_likert_scale(scale: tuple[dict, ...]) -> None:
+    values = [point.get("value") for point in scale]
+    if len(scale) < 2 or not all(type(v) is int for v in values):
+        raise AnswerError("A scale needs at least two points with whole-number values.")
+    if values != sorted(set(values)):
+        raise AnswerError("List each value once, from lowest to highest.")
+    _check_labels(scale, "scale point")
+
+
+def _check_choices(scale: tuple[dict, ...]) -> None:
+    values = [point.get("value") for point in scale]
+    if len(scale) < 2 or not all(isinstance(v, str) and v.strip() for v in values):
+        raise AnswerError("A choice question needs at least two choices.")
+    if len(set(values)) != len(values):
+        raise AnswerError("Each choice must be listed once.")
+    if NA in values:
+        raise AnswerError(f"{NA!r} is reserved for 'not applicable'.")
+    _check_labels(scale, "choice")
+
+
+def _check_labels(scale: tuple[dict, ...], what: str) -> None:
+    if not all(isinstance(p.get("label"), str) and p["label"].strip() for p in scale):
+        raise AnswerError(f"Every {what} needs a label.")
+
+
+def parse_answer(spec: QuestionSpec, raw: object) -> object:
+    """The canonical stored form of an answer, or AnswerError saying what is allowed."""
+    if raw == NA:
+        if not spec.allow_na:
+            raise AnswerError("This question has no 'not applicable' answer.")
+        return NA
+    parse = {
+        LIKERT: _parse_likert,
+        SINGLE_CHOICE: _parse_single,
+        YES_NO: _parse_single,
+        MULTIPLE_CHOICE: _parse_multiple,
+        NUMBER: _parse_number,
+        TEXT: _parse_text,
+    }[spec.kind]
+    return parse(spec, raw)
+
+
+def _parse_likert(spec: QuestionSpec, raw: object) -> int:
+    try:
+        value = int(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        value = None
+    if type(value) is not int or value not in spec.values:
+        raise AnswerError(f"{raw!r} is not a point on this question's scale.")
+    return value
+
+
+def _parse_single(spec: QuestionSpec, raw: object) -> str:
+    if raw not in spec.values:
+        raise AnswerError(f"Choose one of: {', '.join(map(str, spec.values))}.")
+    return raw
+
+
+def _parse_multiple(spec: QuestionSpec, raw: object) -> list[str]:
+    if not isinstance(raw, list) or any(value not in spec.values for value in raw):
+        raise AnswerError(f"Tick any of: {', '.join(spec.values)}.")
+    return [value for value in spec.values if value in raw]  # declared order, no repeats
+
+
+def _parse_number(spec: QuestionSpec, raw: object) -> float:
+    try:
+        value = float(raw) if isinstance(raw, str | int | float) else math.nan
+    except ValueError:
+        value = math.nan
+    if isinstance(raw, bool) or not math.isfinite(value):
+        raise AnswerError(f"{raw!r} is not a number.")
+    if spec.minimum is not None and value < spec.minimum:
+        raise AnswerError(f"The smallest allowed answer is {spec.minimum:g}.")
+    if spec.maximum is not None and value > spec.maximum:
+        raise AnswerError(f"The largest allowed answer is {spec.maximum:g}.")
+    return value
+
+
+def _parse_text(spec: QuestionSpec, raw: object) -> str:
+    if not isinstance(raw, str):
+        raise AnswerError("The answer must be text.")
+    if len(raw) > TEXT_MAX:
+        raise AnswerError(f"At most {TEXT_MAX} characters.")
+    return raw.strip()
+
+
+def numeric_code(spec: QuestionSpec, answer: object) -> float | None:
+    """The number statistics read for a canonical answer; None when it has none."""
+    if answer == NA or answer is None:
+        return None
+    if spec.kind in (LIKERT, NUMBER):
+        return float(answer)
+    if spec.kind == YES_NO:
+        return 1.0 if answer == "yes" else 0.0
+    if spec.kind == SINGLE_CHOICE:
+        return float(spec.values.index(answer))
+    return None
+
+
+def value_domain(spec: QuestionSpec) -> list[float] | None:
+    """Every code the question can produce, for statistics that need the full scale."""
+    if spec.kind == LIKERT:
+        return [float(v) for v in spec.values]
+    if spec.kind in (SINGLE_CHOICE, YES_NO):
+        return [float(i) for i in range(len(spec.points))]
+    return None
+
+
+def is_empty(answer: object) -> bool:
+    return answer is None or answer == "" or answer == []
