@@ -87,11 +87,3 @@ class SourceEndpointForm(forms.ModelForm):
         self.instance.study = study
         self.fields["base_url"].required = True
         self.fields["model_name"].required = True
-
-
-class RatingForm(forms.Form):
-    value = forms.TypedChoiceField(coerce=int, choices=())
-
-    def __init__(self, *args, scale_values: list[int], **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["value"].choices = [(v, v) for v in scale_values]

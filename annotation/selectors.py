@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
+from annotation import rubric
 from annotation.models import Assignment, Membership, Question, Rating, Result, Study, TaskRun
 
 
@@ -22,8 +23,33 @@ class RaterStudy:
 
 @dataclass(frozen=True)
 class ScalePoint:
-    value: int
+    value: int | str
     label: str
+
+
+@dataclass(frozen=True)
+class RaterQuestion:
+    key: str
+    prompt: str
+    help_text: str
+    kind: str
+    options: list[ScalePoint]  # scale points or choices; yes / no for yes_no
+    allow_na: bool
+    required: bool
+    minimum: float | None
+    maximum: float | None
+    answer: object  # the rater's own answer, canonical, or None
+
+    @property
+    def selected(self) -> list:
+        """The chosen option values, for checking radios and boxes."""
+        if self.answer is None:
+            return []
+        return self.answer if isinstance(self.answer, list) else [self.answer]
+
+    @property
+    def is_answered(self) -> bool:
+        return not rubric.is_empty(self.answer)
 
 
 @dataclass(frozen=True)
@@ -39,9 +65,7 @@ class RaterItem:
     done: int
     case_input: str
     output_text: str
-    question_prompt: str
-    scale: list[ScalePoint]
-    value: int | None
+    questions: list[RaterQuestion]
     previous_token: str | None
     next_token: str | None
 
@@ -98,14 +122,15 @@ def assignment_next_for_rater(*, rater: AbstractBaseUser, study: Study) -> Assig
 
 def rater_item_view(*, assignment: Assignment) -> RaterItem:
     study = assignment.study
-    question = study.questions.first()
     own = Assignment.objects.filter(study=study, rater_id=assignment.rater_id)
     neighbours = dict(
         own.filter(position__in=[assignment.position - 1, assignment.position + 1]).values_list(
             "position", "token"
         )
     )
-    rating = Rating.objects.filter(assignment=assignment, question=question).first()
+    answers = dict(
+        Rating.objects.filter(assignment=assignment).values_list("question_id", "answer")
+    )
     output = assignment.item.output
     return RaterItem(
         study_token=study.token,
@@ -117,12 +142,33 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
         done=own.filter(completed_at__isnull=False).count(),
         case_input=output.case.input_text,
         output_text=output.text,
-        question_prompt=question.prompt,
-        scale=[ScalePoint(p["value"], p["label"]) for p in question.scale],
-        value=rating.answer if rating else None,
+        questions=[_rater_question(q, answers.get(q.pk)) for q in study.questions.all()],
         previous_token=neighbours.get(assignment.position - 1),
         next_token=neighbours.get(assignment.position + 1),
     )
+
+
+def _rater_question(question: Question, answer: object) -> RaterQuestion:
+    spec = question.spec
+    return RaterQuestion(
+        key=question.key,
+        prompt=question.prompt,
+        help_text=question.help_text,
+        kind=question.kind,
+        options=[ScalePoint(p["value"], p["label"]) for p in spec.points],
+        allow_na=question.allow_na,
+        required=question.required,
+        minimum=question.minimum,
+        maximum=question.maximum,
+        answer=answer,
+    )
+
+
+def rater_question_get(*, study: Study, key: str) -> Question:
+    question = study.questions.filter(key=key).first()
+    if question is None:
+        raise Http404("No such question.")
+    return question
 
 
 # --- study admin reads -------------------------------------------------------------------------

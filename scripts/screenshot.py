@@ -29,9 +29,9 @@ def main() -> None:
         login(page, "rater1", "evalapp-rater")
         page.goto(f"{BASE}/rate/")
         page.locator("a.button.primary").first.click()
-        page.wait_for_selector("#rating")
+        page.wait_for_selector("#questions")
         page.click("label.point:nth-child(4)")
-        page.wait_for_selector("#rating .ok")
+        page.wait_for_selector("#q-overall .ok")
         page.screenshot(path=str(DOCS / "screenshot-rater.png"))
 
         page.context.clear_cookies()

@@ -16,23 +16,23 @@ def test_rater_rates_two_items_and_finds_them_after_reload(live_server, open_stu
         page.wait_for_selector("text=Item 1 of 4")
 
         page.click("label.point:has-text('Good')")  # value 4, saved by htmx
-        page.wait_for_selector("#rating .ok")
+        page.wait_for_selector("#q-overall .ok")
         assert page.locator("#progress .count").inner_text() == "1 of 4 rated"
         first_url = page.url
 
         page.click("#next")
         page.wait_for_selector("text=Item 2 of 4")
         page.keyboard.press("2")  # keyboard shortcut: the second point, "Poor"
-        page.wait_for_selector("#rating .ok")
+        page.wait_for_selector("#q-overall .ok")
         assert page.locator("#progress .count").inner_text() == "2 of 4 rated"
 
         page.reload()
-        assert page.locator("input[name=value][value='2']").is_checked()
+        assert page.locator("#q-overall input[name=answer][value='2']").is_checked()
         assert page.locator("#progress progress").get_attribute("value") == "2"
         assert page.locator("#progress .count").inner_text() == "2 of 4 rated"
 
         page.goto(first_url)
-        assert page.locator("input[name=value][value='4']").is_checked()
+        assert page.locator("#q-overall input[name=answer][value='4']").is_checked()
 
     saved = open_study.assignments.filter(rater=rater, ratings__isnull=False)
     assert sorted(a.ratings.get().value for a in saved) == [2, 4]

@@ -71,36 +71,108 @@ def test_item_screen_shows_case_beside_output(rater_client, open_study, rater):
     assert "Excellent" in response.text
 
 
-def test_htmx_save_returns_the_form_and_an_out_of_band_progress_bar(
+def test_htmx_save_returns_the_status_and_an_out_of_band_progress_bar(
     rater_client, open_study, rater
 ):
     assignment = own_assignments(open_study, rater)[0]
     response = rater_client.post(
-        item_url(open_study, assignment), {"value": "4"}, headers={"HX-Request": "true"}
+        item_url(open_study, assignment),
+        {"question": "overall", "answer": "4"},
+        headers={"HX-Request": "true"},
     )
     assert response.status_code == 200
     assert "<html" not in response.text
+    assert 'id="status-overall" role="status" hx-swap-oob="true"' in response.text
     assert 'id="progress" class="progress" hx-swap-oob="true"' in response.text
     assert "1 of 4 rated" in response.text
-    assert 'value="4" data-key="4"\n                 checked' in response.text
-    assert Rating.objects.get(assignment=assignment).value == 4
+    assert Rating.objects.get(assignment=assignment).answer == 4
 
 
 def test_plain_post_without_javascript_saves_and_redirects(rater_client, open_study, rater):
     assignment = own_assignments(open_study, rater)[0]
-    response = rater_client.post(item_url(open_study, assignment), {"value": "2"})
+    response = rater_client.post(
+        item_url(open_study, assignment), {"question": "overall", "answer": "2"}
+    )
     assert response.status_code == 302
     assert response.url == item_url(open_study, assignment)
-    assert Rating.objects.get(assignment=assignment).value == 2
+    assert Rating.objects.get(assignment=assignment).answer == 2
 
 
 def test_a_value_off_the_scale_shows_an_error_and_saves_nothing(rater_client, open_study, rater):
     assignment = own_assignments(open_study, rater)[0]
     response = rater_client.post(
-        item_url(open_study, assignment), {"value": "9"}, headers={"HX-Request": "true"}
+        item_url(open_study, assignment),
+        {"question": "overall", "answer": "9"},
+        headers={"HX-Request": "true"},
     )
-    assert "Choose one of the points on the scale." in response.text
+    assert "&#x27;9&#x27; is not a point on this question&#x27;s scale." in response.text
     assert not Rating.objects.exists()
+
+
+def test_an_unknown_question_is_not_found(rater_client, open_study, rater):
+    assignment = own_assignments(open_study, rater)[0]
+    url = item_url(open_study, assignment)
+    assert rater_client.post(url, {"question": "nope", "answer": "1"}).status_code == 404
+
+
+def test_every_kind_of_question_is_shown_and_saved(rater_client, open_study, rater):
+    from annotation.models import Question
+
+    kinds = [
+        ("consensus", "single_choice", "nominal", [["aligned", "Aligned"], ["opposed", "Opposed"]]),
+        ("missing", "multiple_choice", "", [["dose", "Dose"], ["timing", "Timing"]]),
+        ("harm", "yes_no", "nominal", []),
+        ("usefulness", "number", "interval", []),
+        ("comment", "text", "", []),
+    ]
+    for order, (key, kind, level, choices) in enumerate(kinds, start=2):
+        Question.objects.create(
+            study=open_study,
+            key=key,
+            prompt=f"Prompt for {key}",
+            kind=kind,
+            level=level,
+            scale=[{"value": v, "label": label} for v, label in choices],
+            minimum=0 if kind == "number" else None,
+            maximum=10 if kind == "number" else None,
+            allow_na=kind == "single_choice",
+            order=order,
+        )
+    assignment = own_assignments(open_study, rater)[0]
+    url = item_url(open_study, assignment)
+    page = rater_client.get(url).text
+    for key, *_ in kinds:
+        assert f'id="q-{key}"' in page
+    assert 'type="checkbox" name="answer" value="timing"' in page
+    assert 'type="number" name="answer" step="any"' in page
+    assert 'value="na" data-key="0"' in page
+    posts = [
+        {"question": "consensus", "answer": "na"},
+        {"question": "missing", "answer": ["timing", "dose"]},
+        {"question": "harm", "answer": "yes"},
+        {"question": "usefulness", "answer": "7.5"},
+        {"question": "comment", "answer": "Clear, but omits the dose."},
+    ]
+    for data in posts:
+        response = rater_client.post(url, data, headers={"HX-Request": "true"})
+        assert '<span class="ok">Saved</span>' in response.text, data
+    saved = dict(
+        Rating.objects.filter(assignment=assignment).values_list("question__key", "answer")
+    )
+    assert saved == {
+        "consensus": "na",
+        "missing": ["dose", "timing"],
+        "harm": "yes",
+        "usefulness": 7.5,
+        "comment": "Clear, but omits the dose.",
+    }
+    page = rater_client.get(url).text
+    assert 'value="timing"\n                   data-key="2" checked' in page
+    assert "Clear, but omits the dose.</textarea>" in page
+    response = rater_client.post(
+        url, {"question": "usefulness", "answer": "11"}, headers={"HX-Request": "true"}
+    )
+    assert "The largest allowed answer is 10." in response.text
 
 
 def test_rater_cannot_open_other_raters_assignment(rater_client, open_study, raters):
@@ -108,7 +180,10 @@ def test_rater_cannot_open_other_raters_assignment(rater_client, open_study, rat
     for assignment in others:
         assert rater_client.get(item_url(open_study, assignment)).status_code == 404
         assert (
-            rater_client.post(item_url(open_study, assignment), {"value": "1"}).status_code == 404
+            rater_client.post(
+                item_url(open_study, assignment), {"question": "overall", "answer": "1"}
+            ).status_code
+            == 404
         )
     assert not Rating.objects.exists()
 

@@ -7,7 +7,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from annotation import selectors, services
-from annotation.forms import RatingForm
 
 
 @login_required
@@ -38,22 +37,21 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
         item = selectors.rater_item_view(assignment=assignment)
         return render(request, "annotation/rater_item.html", {"item": item})
 
-    question = selectors.study_question(study=study)
-    form = RatingForm(request.POST, scale_values=question.values)
-    error = ""
-    if form.is_valid():
-        try:
-            services.rating_save(
-                assignment=assignment, question=question, answer=form.cleaned_data["value"]
-            )
-        except ValidationError as exc:
-            error = " ".join(exc.messages)
+    question = selectors.rater_question_get(study=study, key=request.POST.get("question", ""))
+    if question.kind == question.Kind.MULTIPLE_CHOICE:
+        raw = request.POST.getlist("answer")
     else:
-        error = "Choose one of the points on the scale."
+        raw = request.POST.get("answer", "")
+    error = ""
+    try:
+        services.rating_save(assignment=assignment, question=question, answer=raw)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
     if not request.htmx:
         # Without JavaScript the form posts normally: come back to the same item.
         return redirect(request.path)
     item = selectors.rater_item_view(assignment=assignment)
+    answered = next(q for q in item.questions if q.key == question.key)
     # Errors come back with 200 so that htmx swaps them in where the rater is looking.
-    context = {"item": item, "saved": not error, "error": error, "oob": True}
-    return render(request, "annotation/_rating_form.html", context)
+    context = {"item": item, "q": answered, "saved": not error, "error": error, "oob": True}
+    return render(request, "annotation/_question_saved.html", context)

@@ -1,17 +1,49 @@
-// Keyboard shortcuts for the rater screen: digits pick a scale point, arrows move between items.
+// Keyboard shortcuts for the rater screen: digits answer the highlighted question (then move on
+// to the next), 0 is "not applicable", arrows move between items.
 (function () {
   "use strict";
+  var questions = function () {
+    return Array.prototype.slice.call(document.querySelectorAll("[data-question]"));
+  };
+
+  function activeQuestion() {
+    var here = document.activeElement && document.activeElement.closest
+      ? document.activeElement.closest("[data-question]") : null;
+    if (here) return here;
+    // Nothing focused: the first question without an answer, else the first.
+    var list = questions();
+    for (var i = 0; i < list.length; i++) {
+      if (!list[i].querySelector("input:checked")) return list[i];
+    }
+    return list[0] || null;
+  }
+
+  function answer(question, key) {
+    var input = question.querySelector('input[data-key="' + key + '"]');
+    if (!input || input.matches(":disabled")) return;
+    input.checked = input.type === "checkbox" ? !input.checked : true;
+    // htmx listens for "change" on the form; a scripted check does not fire it by itself.
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    if (input.type === "radio") {
+      var list = questions();
+      var next = list[list.indexOf(question) + 1];
+      (next || question).focus();
+    } else {
+      question.focus();
+    }
+  }
+
   document.addEventListener("keydown", function (event) {
     if (event.altKey || event.ctrlKey || event.metaKey) return;
     var tag = (event.target.tagName || "").toLowerCase();
-    if (tag === "textarea" || (tag === "input" && event.target.type === "text")) return;
-    if (/^[1-9]$/.test(event.key)) {
-      var radio = document.querySelector('#rating input[data-key="' + event.key + '"]');
-      if (radio && !radio.checked) {
-        radio.checked = true;
-        // htmx listens for "change" on the form; a scripted check does not fire it by itself.
-        radio.dispatchEvent(new Event("change", { bubbles: true }));
-      }
+    var typing = tag === "textarea" || (tag === "input" && /^(text|number)$/.test(event.target.type));
+    if (typing) {
+      if (event.key === "Escape") event.target.closest("[data-question]").focus();
+      return;
+    }
+    if (/^[0-9]$/.test(event.key)) {
+      var question = activeQuestion();
+      if (question) answer(question, event.key);
       event.preventDefault();
     } else if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
       var link = document.getElementById(event.key === "ArrowRight" ? "next" : "previous");
