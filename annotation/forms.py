@@ -2,7 +2,9 @@
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils.text import slugify
 
+from annotation import rubric
 from annotation.models import Question, Source
 
 SCALE_HELP = "One point per line, lowest first, as 'value = label', e.g. '1 = Very poor'."
@@ -87,3 +89,83 @@ class SourceEndpointForm(forms.ModelForm):
         self.instance.study = study
         self.fields["base_url"].required = True
         self.fields["model_name"].required = True
+
+
+OPTIONS_HELP = (
+    "Likert: one point per line, lowest first, as 'value = label'. Choices: one per line, as "
+    "'value = label' or just the label. Leave empty for yes / no, number and free text."
+)
+
+
+class QuestionForm(forms.Form):
+    key = forms.SlugField(max_length=50, help_text="Short name used in exports, e.g. harm.")
+    prompt = forms.CharField(max_length=500)
+    help_text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    kind = forms.ChoiceField(choices=Question.Kind.choices)
+    options = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text=OPTIONS_HELP
+    )
+    level = forms.ChoiceField(
+        choices=[("", "None (no statistics)"), *Question.Level.choices],
+        required=False,
+        help_text="Level of measurement for agreement statistics.",
+    )
+    allow_na = forms.BooleanField(required=False, label='Offer "not applicable"')
+    required = forms.BooleanField(required=False, initial=True)
+    minimum = forms.FloatField(required=False, help_text="Numbers only.")
+    maximum = forms.FloatField(required=False)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        kind = data["kind"]
+        scale = _parse_options(data["options"], integer=kind == rubric.LIKERT)
+        draft = rubric.QuestionDraft(
+            key=data["key"],
+            prompt=data["prompt"],
+            kind=kind,
+            level=data["level"],
+            scale=tuple(scale),
+            help_text=data["help_text"],
+            allow_na=data["allow_na"],
+            required=data["required"],
+            minimum=data["minimum"],
+            maximum=data["maximum"],
+        )
+        spec = rubric.QuestionSpec(kind, draft.scale, draft.allow_na, draft.minimum, draft.maximum)
+        try:
+            rubric.check_spec(spec, draft.level)
+        except rubric.AnswerError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        data["draft"] = draft
+        return data
+
+
+def _parse_options(text: str, *, integer: bool) -> list[dict]:
+    options = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        value, sep, label = (part.strip() for part in line.partition("="))
+        if not sep:
+            value, label = slugify(line).replace("-", "_"), line.strip()
+        if integer:
+            try:
+                value = int(value)
+            except ValueError:
+                raise forms.ValidationError(
+                    f"Line {number}: '{value}' is not a whole number."
+                ) from None
+        options.append({"value": value, "label": label})
+    return options
+
+
+class RubricTemplateForm(forms.Form):
+    template = forms.ChoiceField(choices=())
+
+    def __init__(self, *args, templates: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["template"].choices = [
+            (name, f"{t.title} ({len(t.questions)} questions)") for name, t in templates.items()
+        ]

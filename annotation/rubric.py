@@ -183,3 +183,63 @@ def value_domain(spec: QuestionSpec) -> list[float] | None:
 
 def is_empty(answer: object) -> bool:
     return answer is None or answer == "" or answer == []
+
+
+# --- rubric templates (data files in annotation/rubric_templates/) -----------------------------
+
+
+@dataclass(frozen=True)
+class QuestionDraft:
+    key: str
+    prompt: str
+    kind: str
+    level: str
+    scale: tuple[dict, ...] = ()
+    help_text: str = ""
+    allow_na: bool = False
+    required: bool = True
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
+class Template:
+    title: str
+    citation: str
+    questions: tuple[QuestionDraft, ...]
+
+
+def parse_template(name: str, data: object) -> Template:
+    """A rubric template read from YAML; AnswerError names the file and question on a problem."""
+    if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
+        raise AnswerError(f"{name}: expected a mapping with a list of questions")
+    drafts = []
+    for i, raw in enumerate(data["questions"]):
+        try:
+            drafts.append(_draft(raw))
+        except (AnswerError, KeyError, TypeError, ValueError) as exc:
+            raise AnswerError(f"{name}: questions[{i}]: {exc}") from None
+    keys = [d.key for d in drafts]
+    if len(set(keys)) != len(keys):
+        raise AnswerError(f"{name}: question keys must be unique")
+    return Template(str(data.get("title", name)), str(data.get("citation", "")), tuple(drafts))
+
+
+def _draft(raw: dict) -> QuestionDraft:
+    kind = raw["kind"]
+    pairs = raw.get("points") or raw.get("choices") or []
+    draft = QuestionDraft(
+        key=str(raw["key"]),
+        prompt=str(raw["prompt"]),
+        kind=kind,
+        level=raw.get("level", (LEVELS.get(kind) or ("",))[0]),
+        scale=tuple({"value": value, "label": str(label)} for value, label in pairs),
+        help_text=str(raw.get("help_text", "")),
+        allow_na=bool(raw.get("allow_na", False)),
+        required=bool(raw.get("required", True)),
+        minimum=raw.get("minimum"),
+        maximum=raw.get("maximum"),
+    )
+    spec = QuestionSpec(draft.kind, draft.scale, draft.allow_na, draft.minimum, draft.maximum)
+    check_spec(spec, draft.level)
+    return draft

@@ -22,6 +22,21 @@ urlpatterns = [
     ),
     path("studies/<str:study_token>/open/", studies.study_open, name="study_open"),
     path(
+        "studies/<str:study_token>/questions/",
+        studies.study_question_add,
+        name="study_question_add",
+    ),
+    path(
+        "studies/<str:study_token>/questions/template/",
+        studies.study_question_template,
+        name="study_question_template",
+    ),
+    path(
+        "studies/<str:study_token>/questions/<slug:key>/remove/",
+        studies.study_question_remove,
+        name="study_question_remove",
+    ),
+    path(
         "studies/<str:study_token>/agreement/",
         studies.study_compute_agreement,
         name="study_compute_agreement",

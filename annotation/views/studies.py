@@ -5,10 +5,18 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from annotation import exports, selectors, services
-from annotation.forms import AddRatersForm, ImportForm, SourceEndpointForm, StudyCreateForm
+from annotation.forms import (
+    AddRatersForm,
+    ImportForm,
+    QuestionForm,
+    RubricTemplateForm,
+    SourceEndpointForm,
+    StudyCreateForm,
+)
 from annotation.importing import ImportRejected
 from annotation.models import Study, TaskRun
 
@@ -58,6 +66,9 @@ def _dashboard_context(study: Study) -> dict:
     return {
         "study": study,
         "question": selectors.study_question(study=study),
+        "questions": list(study.questions.all()),
+        "question_form": QuestionForm(),
+        "template_form": RubricTemplateForm(templates=services.rubric_templates()),
         "sources": selectors.study_sources_overview(study=study),
         "n_cases": study.cases.count(),
         "progress": selectors.study_progress_by_rater(study=study),
@@ -212,3 +223,48 @@ def study_ratings_csv(request: HttpRequest, study_token: str) -> HttpResponse:
         columns=selectors.RATINGS_COLUMNS,
         filename=f"ratings-{study.token}.csv",
     )
+
+
+@login_required
+@require_POST
+def study_question_add(request: HttpRequest, study_token: str) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    form = QuestionForm(request.POST)
+    if not form.is_valid():
+        context = {**_dashboard_context(study), "question_form": form}
+        return render(request, "annotation/study_dashboard.html", context, status=400)
+    try:
+        question = services.question_add(study=study, draft=form.cleaned_data["draft"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Added the question {question.key!r}.")
+    return redirect(reverse("study_dashboard", args=[study.token]) + "#rubric")
+
+
+@login_required
+@require_POST
+def study_question_template(request: HttpRequest, study_token: str) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    form = RubricTemplateForm(request.POST, templates=services.rubric_templates())
+    if not form.is_valid():
+        messages.error(request, "Choose one of the templates.")
+    else:
+        try:
+            added = services.questions_add_template(study=study, name=form.cleaned_data["template"])
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Added {len(added)} questions from the template.")
+    return redirect(reverse("study_dashboard", args=[study.token]) + "#rubric")
+
+
+@login_required
+@require_POST
+def study_question_remove(request: HttpRequest, study_token: str, key: str) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    try:
+        services.question_remove(study=study, key=key)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(reverse("study_dashboard", args=[study.token]) + "#rubric")
