@@ -313,10 +313,6 @@ def study_unblinding_key(*, study: Study) -> list[dict]:
     ]
 
 
-def study_question(*, study: Study) -> Question:
-    return study.questions.first()
-
-
 def study_sources_overview(*, study: Study) -> QuerySet:
     return study.sources.annotate(
         n_outputs=Count("outputs", distinct=True),

@@ -65,7 +65,6 @@ def study_create(request: HttpRequest) -> HttpResponse:
 def _dashboard_context(study: Study) -> dict:
     return {
         "study": study,
-        "question": selectors.study_question(study=study),
         "questions": list(study.questions.all()),
         "question_form": QuestionForm(),
         "template_form": RubricTemplateForm(templates=services.rubric_templates()),
