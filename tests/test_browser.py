@@ -82,3 +82,34 @@ def test_admin_fetches_outputs_and_sees_the_counts_update(
         assert page.locator("#no-runs").count() == 0
         page.wait_for_selector("#sources tr:has-text('Echo-70B'):has-text('3 / 3')", timeout=10_000)
         assert "3 of 3 outputs generated" in page.locator("#runs").inner_text()
+
+
+def test_rater_answers_a_two_question_rubric_with_the_keyboard_alone(
+    live_server, open_study, raters
+):
+    from annotation.models import Question
+
+    Question.objects.create(
+        study=open_study,
+        key="harm",
+        prompt="Could this harm the patient?",
+        kind="yes_no",
+        level="nominal",
+        order=5,
+    )
+    rater = raters[0]
+    first = open_study.assignments.filter(rater=rater).order_by("position").first()
+    with browser_page(live_server.url) as page:
+        log_in(page, rater.username)
+        page.goto(f"/rate/{open_study.token}/{first.token}/")
+        page.keyboard.press("4")  # "overall": Good, then focus moves on to "harm"
+        page.wait_for_selector("#q-overall .ok")
+        page.keyboard.press("2")  # "harm": No
+        page.wait_for_selector("#q-harm .ok")
+        assert page.locator("#progress .count").inner_text() == "1 of 4 rated"
+        page.reload()
+        assert page.locator("#q-overall input[value='4']").is_checked()
+        assert page.locator("#q-harm input[value='no']").is_checked()
+
+    answers = dict(first.ratings.values_list("question__key", "answer"))
+    assert answers == {"overall": 4, "harm": "no"}
