@@ -41,7 +41,7 @@ class GenerationAdmin(admin.ModelAdmin):
 
 @admin.register(models.Assignment)
 class AssignmentAdmin(admin.ModelAdmin):
-    list_display = ["study", "rater", "position", "completed_at"]
+    list_display = ["study", "rater", "position", "submitted_at"]
     list_filter = ["study"]
 
 

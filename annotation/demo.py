@@ -83,6 +83,7 @@ def _simulate_ratings(study: Study, raters) -> None:
             typical = TYPICAL_SCORE[assignment.item.output.source.label]
             value = min(5, max(1, round(typical + rng.gauss(0, 0.7))))
             services.rating_save(assignment=assignment, question=question, answer=value)
+            services.assignment_submit(assignment=assignment)
     run = TaskRun.objects.create(study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
     services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
 

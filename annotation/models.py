@@ -316,7 +316,10 @@ class Assignment(models.Model):
     position = models.PositiveIntegerField(help_text="1-based place in this rater's order.")
     token = models.CharField(max_length=22, unique=True, default=new_token, editable=False)
     first_opened_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    # Set by the rater's explicit submit; answers may still be revised until the study locks.
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    # Time the item was on screen while the page was visible, as the rater's browser reports it.
+    time_on_task_ms = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["position"]

@@ -66,6 +66,7 @@ class RaterItem:
     case_input: str
     output_text: str
     questions: list[RaterQuestion]
+    submitted: bool
     previous_token: str | None
     next_token: str | None
 
@@ -77,7 +78,7 @@ def _rater_studies_qs(user: AbstractBaseUser) -> QuerySet[Study]:
             total=Count("assignments", filter=Q(assignments__rater=user)),
             done=Count(
                 "assignments",
-                filter=Q(assignments__rater=user, assignments__completed_at__isnull=False),
+                filter=Q(assignments__rater=user, assignments__submitted_at__isnull=False),
             ),
         )
         .order_by("title")
@@ -114,7 +115,20 @@ def rater_assignment_get(*, user: AbstractBaseUser, study: Study, token: str) ->
 def assignment_next_for_rater(*, rater: AbstractBaseUser, study: Study) -> Assignment | None:
     """Where the rater resumes: the first unfinished item in their order."""
     return (
-        Assignment.objects.filter(study=study, rater=rater, completed_at__isnull=True)
+        Assignment.objects.filter(study=study, rater=rater, submitted_at__isnull=True)
+        .order_by("position")
+        .first()
+    )
+
+
+def rater_next_position(*, assignment: Assignment) -> Assignment | None:
+    """The rater's next item in their order after this one."""
+    return (
+        Assignment.objects.filter(
+            study_id=assignment.study_id,
+            rater_id=assignment.rater_id,
+            position__gt=assignment.position,
+        )
         .order_by("position")
         .first()
     )
@@ -139,10 +153,11 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
         token=assignment.token,
         position=assignment.position,
         total=own.count(),
-        done=own.filter(completed_at__isnull=False).count(),
+        done=own.filter(submitted_at__isnull=False).count(),
         case_input=output.case.input_text,
         output_text=output.text,
         questions=[_rater_question(q, answers.get(q.pk)) for q in study.questions.all()],
+        submitted=assignment.submitted_at is not None,
         previous_token=neighbours.get(assignment.position - 1),
         next_token=neighbours.get(assignment.position + 1),
     )
@@ -222,7 +237,7 @@ def study_progress_by_rater(*, study: Study) -> list[RaterProgress]:
     counts = {
         row["rater_id"]: row
         for row in study.assignments.values("rater_id").annotate(
-            total=Count("pk"), done=Count("pk", filter=Q(completed_at__isnull=False))
+            total=Count("pk"), done=Count("pk", filter=Q(submitted_at__isnull=False))
         )
     }
     return [

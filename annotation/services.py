@@ -540,16 +540,38 @@ def rating_save(*, assignment: Assignment, question: Question, answer: object) -
         rating.answer, rating.value = answer, value
         rating.save(update_fields=["answer", "value", "updated_at"])
     RatingRevision.objects.create(rating=rating, answer=answer, value=value)
-    _assignment_mark_progress(assignment)
     return rating
 
 
-def _assignment_mark_progress(assignment: Assignment) -> None:
-    required = set(assignment.study.questions.filter(required=True).values_list("pk", flat=True))
+# The longest stretch one report of time on task may add: a tab left open overnight is not work.
+TIME_ON_TASK_REPORT_MAX_MS = 10 * 60 * 1000
+
+
+def assignment_submit(*, assignment: Assignment) -> Assignment:
+    """Mark an item done once every required question has an answer. Submitting again changes
+    nothing; answers can still be revised (and are kept in history) until the study locks."""
+    if assignment.study.status != Study.Status.OPEN:
+        raise ValidationError("This study is not open for rating.")
     answered = {r.question_id for r in assignment.ratings.all() if not rubric.is_empty(r.answer)}
-    if required <= answered and assignment.completed_at is None:
-        Assignment.objects.filter(pk=assignment.pk, completed_at=None).update(
-            completed_at=timezone.now()
+    missing = [
+        q.prompt for q in assignment.study.questions.filter(required=True) if q.pk not in answered
+    ]
+    if missing:
+        raise ValidationError(f"Still to answer: {'; '.join(missing)}")
+    # Conditional: of two submits racing, one sets the time and the other changes nothing.
+    Assignment.objects.filter(pk=assignment.pk, submitted_at=None).update(
+        submitted_at=timezone.now()
+    )
+    assignment.refresh_from_db()
+    return assignment
+
+
+def assignment_add_time(*, assignment: Assignment, elapsed_ms: int) -> None:
+    """Add what the browser measured since its last report (capped, never negative)."""
+    elapsed = max(0, min(int(elapsed_ms), TIME_ON_TASK_REPORT_MAX_MS))
+    if elapsed:
+        Assignment.objects.filter(pk=assignment.pk).update(
+            time_on_task_ms=models.F("time_on_task_ms") + elapsed
         )
 
 

@@ -9,6 +9,11 @@ urlpatterns = [
     path("rate/", rater.rater_home, name="rater_home"),
     path("rate/<str:study_token>/", rater.rater_resume, name="rater_resume"),
     path("rate/<str:study_token>/<str:assignment_token>/", rater.rater_item, name="rater_item"),
+    path(
+        "rate/<str:study_token>/<str:assignment_token>/submit/",
+        rater.rater_submit,
+        name="rater_submit",
+    ),
     path("studies/", studies.study_list, name="study_list"),
     path("studies/new/", studies.study_create, name="study_create"),
     path("studies/<str:study_token>/", studies.study_dashboard, name="study_dashboard"),

@@ -17,15 +17,19 @@ def test_rater_rates_two_items_and_finds_them_after_reload(live_server, open_stu
 
         page.click("label.point:has-text('Good')")  # value 4, saved by htmx
         page.wait_for_selector("#q-overall .ok")
-        assert page.locator("#progress .count").inner_text() == "1 of 4 rated"
+        assert page.locator("#progress .count").inner_text() == "0 of 4 rated"
         first_url = page.url
 
-        page.click("#next")
+        page.click("#submit button")  # submit and go on to the next item
         page.wait_for_selector("text=Item 2 of 4")
+        assert page.locator("#progress .count").inner_text() == "1 of 4 rated"
         page.keyboard.press("2")  # keyboard shortcut: the second point, "Poor"
         page.wait_for_selector("#q-overall .ok")
+        page.keyboard.press("Enter")  # submit by keyboard
+        page.wait_for_selector("text=Item 3 of 4")
         assert page.locator("#progress .count").inner_text() == "2 of 4 rated"
-
+        page.click("#previous")  # back to item 2, then reload: the answer is kept
+        page.wait_for_selector("text=Item 2 of 4")
         page.reload()
         assert page.locator("#q-overall input[name=answer][value='2']").is_checked()
         assert page.locator("#progress progress").get_attribute("value") == "2"
@@ -106,8 +110,11 @@ def test_rater_answers_a_two_question_rubric_with_the_keyboard_alone(
         page.wait_for_selector("#q-overall .ok")
         page.keyboard.press("2")  # "harm": No
         page.wait_for_selector("#q-harm .ok")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("text=Item 2 of 4")
         assert page.locator("#progress .count").inner_text() == "1 of 4 rated"
-        page.reload()
+        page.click("#previous")
+        page.wait_for_selector("text=Item 1 of 4")
         assert page.locator("#q-overall input[value='4']").is_checked()
         assert page.locator("#q-harm input[value='no']").is_checked()
 

@@ -95,6 +95,7 @@ def test_dashboard_shows_progress_per_rater(admin_client, open_study, raters):
     question = open_study.questions.get()
     assignment = open_study.assignments.filter(rater=raters[1]).first()
     services.rating_save(assignment=assignment, question=question, answer=4)
+    services.assignment_submit(assignment=assignment)
     response = admin_client.get(reverse("study_dashboard", args=[open_study.token]))
     assert '<progress value="1" max="4"></progress>\n                1 / 4' in response.text
     assert "Not computed yet" in response.text

@@ -47,6 +47,9 @@ def test_resume_goes_to_the_first_unrated_item(rater_client, open_study, rater):
     assert response.url == item_url(open_study, first)
     services.rating_save(assignment=first, question=open_study.questions.get(), answer=3)
     response = rater_client.get(reverse("rater_resume", args=[open_study.token]))
+    assert response.url == item_url(open_study, first)  # answered, not yet submitted
+    services.assignment_submit(assignment=first)
+    response = rater_client.get(reverse("rater_resume", args=[open_study.token]))
     assert response.url == item_url(open_study, second)
 
 
@@ -54,6 +57,7 @@ def test_resume_after_the_last_item_says_done(rater_client, open_study, rater):
     question = open_study.questions.get()
     for assignment in own_assignments(open_study, rater):
         services.rating_save(assignment=assignment, question=question, answer=2)
+        services.assignment_submit(assignment=assignment)
     response = rater_client.get(reverse("rater_resume", args=[open_study.token]))
     assert "All 4 items rated" in response.text
     first = own_assignments(open_study, rater)[0]
@@ -84,8 +88,54 @@ def test_htmx_save_returns_the_status_and_an_out_of_band_progress_bar(
     assert "<html" not in response.text
     assert 'id="status-overall" role="status" hx-swap-oob="true"' in response.text
     assert 'id="progress" class="progress" hx-swap-oob="true"' in response.text
-    assert "1 of 4 rated" in response.text
+    assert "0 of 4 rated" in response.text  # saved; counted once submitted
     assert Rating.objects.get(assignment=assignment).answer == 4
+
+
+def test_submit_goes_to_the_next_item_and_is_idempotent(rater_client, open_study, rater):
+    first, second = own_assignments(open_study, rater)[:2]
+    submit = reverse("rater_submit", args=[open_study.token, first.token])
+    refused = rater_client.post(submit, {"elapsed_ms": "1500"}, follow=True)
+    assert "Still to answer: How well does the summary capture the question?" in refused.text
+    first.refresh_from_db()
+    assert first.submitted_at is None
+    assert first.time_on_task_ms == 1500
+    rater_client.post(item_url(open_study, first), {"question": "overall", "answer": "4"})
+    response = rater_client.post(submit, {"elapsed_ms": "2000"})
+    assert response.url == item_url(open_study, second)
+    first.refresh_from_db()
+    submitted = first.submitted_at
+    assert submitted is not None
+    assert first.time_on_task_ms == 3500
+    rater_client.post(submit)
+    first.refresh_from_db()
+    assert first.submitted_at == submitted
+    page = rater_client.get(item_url(open_study, first)).text
+    assert "Submitted · go to next" in page
+    assert "1 of 4 rated" in page
+
+
+def test_time_on_task_reports_are_capped_and_never_negative(rater_client, open_study, rater):
+    first = own_assignments(open_study, rater)[0]
+    url = item_url(open_study, first)
+    rater_client.post(url, {"question": "overall", "answer": "4", "elapsed_ms": "-50"})
+    rater_client.post(url, {"question": "overall", "answer": "3", "elapsed_ms": "99999999"})
+    rater_client.post(url, {"question": "overall", "answer": "2", "elapsed_ms": "junk"})
+    first.refresh_from_db()
+    assert first.time_on_task_ms == 10 * 60 * 1000
+
+
+def test_a_submitted_item_can_still_be_revised_and_history_keeps_both(
+    rater_client, open_study, rater
+):
+    first = own_assignments(open_study, rater)[0]
+    url = item_url(open_study, first)
+    rater_client.post(url, {"question": "overall", "answer": "4"})
+    rater_client.post(reverse("rater_submit", args=[open_study.token, first.token]))
+    rater_client.post(url, {"question": "overall", "answer": "2"})
+    rating = Rating.objects.get(assignment=first)
+    assert rating.answer == 2
+    assert list(rating.revisions.values_list("answer", flat=True)) == [4, 2]
 
 
 def test_plain_post_without_javascript_saves_and_redirects(rater_client, open_study, rater):

@@ -17,10 +17,10 @@ def question(open_study):
     return open_study.questions.get()
 
 
-def test_saving_a_rating_completes_the_assignment(assignment, question):
+def test_saving_a_rating_does_not_submit_the_item(assignment, question):
     services.rating_save(assignment=assignment, question=question, answer=4)
     assignment.refresh_from_db()
-    assert assignment.completed_at is not None
+    assert assignment.submitted_at is None
     assert Rating.objects.get(assignment=assignment).value == 4
 
 
@@ -59,7 +59,7 @@ def test_not_applicable_is_kept_as_an_answer_but_has_no_value(open_study, assign
     assert list(rating.revisions.values_list("answer", "value")) == [("na", None)]
 
 
-def test_every_required_question_must_be_answered_to_complete(open_study, assignment):
+def test_every_required_question_must_be_answered_to_submit(open_study, assignment):
     from annotation.models import Question
 
     question = open_study.questions.get()
@@ -76,8 +76,9 @@ def test_every_required_question_must_be_answered_to_complete(open_study, assign
         study=open_study, key="harm", prompt="Possible harm?", kind="yes_no", level="nominal"
     )
     services.rating_save(assignment=assignment, question=question, answer=4)
-    assignment.refresh_from_db()
-    assert assignment.completed_at is None
+    with pytest.raises(ValidationError, match="Still to answer: Possible harm?"):
+        services.assignment_submit(assignment=assignment)
     services.rating_save(assignment=assignment, question=harm, answer="no")
+    services.assignment_submit(assignment=assignment)  # the free-text question is optional
     assignment.refresh_from_db()
-    assert assignment.completed_at is not None  # the free-text question is optional
+    assert assignment.submitted_at is not None

@@ -1,10 +1,11 @@
 """The rater workspace. Views here see only what `selectors.rater_item_view` gives them."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation import selectors, services
 
@@ -37,6 +38,7 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
         item = selectors.rater_item_view(assignment=assignment)
         return render(request, "annotation/rater_item.html", {"item": item})
 
+    services.assignment_add_time(assignment=assignment, elapsed_ms=_elapsed(request))
     question = selectors.rater_question_get(study=study, key=request.POST.get("question", ""))
     if question.kind == question.Kind.MULTIPLE_CHOICE:
         raw = request.POST.getlist("answer")
@@ -55,3 +57,30 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
     # Errors come back with 200 so that htmx swaps them in where the rater is looking.
     context = {"item": item, "q": answered, "saved": not error, "error": error, "oob": True}
     return render(request, "annotation/_question_saved.html", context)
+
+
+def _elapsed(request: HttpRequest) -> int:
+    try:
+        return int(request.POST.get("elapsed_ms", 0))
+    except ValueError:
+        return 0
+
+
+@login_required
+@require_POST
+def rater_submit(request: HttpRequest, study_token: str, assignment_token: str) -> HttpResponse:
+    """Submit an item and go on to the next one; submitting twice is harmless."""
+    study = selectors.rater_study_get(user=request.user, token=study_token)
+    assignment = selectors.rater_assignment_get(
+        user=request.user, study=study, token=assignment_token
+    )
+    services.assignment_add_time(assignment=assignment, elapsed_ms=_elapsed(request))
+    try:
+        services.assignment_submit(assignment=assignment)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("rater_item", study_token=study.token, assignment_token=assignment.token)
+    following = selectors.rater_next_position(assignment=assignment)
+    if following is None:
+        return redirect("rater_resume", study_token=study.token)
+    return redirect("rater_item", study_token=study.token, assignment_token=following.token)

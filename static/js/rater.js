@@ -33,6 +33,31 @@
     }
   }
 
+  // Time on task: what the page was visible for, sent with each save and with the submit.
+  var visibleSince = document.visibilityState === "visible" ? Date.now() : null;
+  var unreported = 0;
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") { visibleSince = Date.now(); return; }
+    if (visibleSince !== null) unreported += Date.now() - visibleSince;
+    visibleSince = null;
+  });
+  function takeElapsed() {
+    var now = Date.now();
+    var elapsed = unreported + (visibleSince !== null ? now - visibleSince : 0);
+    unreported = 0;
+    if (visibleSince !== null) visibleSince = now;
+    return Math.round(elapsed);
+  }
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    event.detail.parameters.elapsed_ms = takeElapsed();
+  });
+  var submitForm = document.getElementById("submit");
+  if (submitForm) {
+    submitForm.addEventListener("submit", function () {
+      submitForm.querySelector("input[name=elapsed_ms]").value = takeElapsed();
+    });
+  }
+
   document.addEventListener("keydown", function (event) {
     if (event.altKey || event.ctrlKey || event.metaKey) return;
     var tag = (event.target.tagName || "").toLowerCase();
@@ -41,7 +66,10 @@
       if (event.key === "Escape") event.target.closest("[data-question]").focus();
       return;
     }
-    if (/^[0-9]$/.test(event.key)) {
+    if (event.key === "Enter" && submitForm) {
+      submitForm.requestSubmit();
+      event.preventDefault();
+    } else if (/^[0-9]$/.test(event.key)) {
       var question = activeQuestion();
       if (question) answer(question, event.key);
       event.preventDefault();
