@@ -67,6 +67,7 @@ class RaterItem:
     output_text: str
     questions: list[RaterQuestion]
     submitted: bool
+    locked: bool
     previous_token: str | None
     next_token: str | None
 
@@ -96,9 +97,11 @@ def rater_study_summary(*, user: AbstractBaseUser, study: Study) -> RaterStudy:
 
 
 def rater_study_get(*, user: AbstractBaseUser, token: str) -> Study:
-    """The open study with this token that has work for this rater, or 404."""
+    """The open (or locked: read-only) study with this token that has work for this rater."""
     study = Study.objects.filter(
-        token=token, status=Study.Status.OPEN, assignments__rater=user
+        token=token,
+        status__in=[Study.Status.OPEN, Study.Status.LOCKED],
+        assignments__rater=user,
     ).first()
     if study is None:
         raise Http404("No such study.")
@@ -158,6 +161,7 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
         output_text=output.text,
         questions=[_rater_question(q, answers.get(q.pk)) for q in study.questions.all()],
         submitted=assignment.submitted_at is not None,
+        locked=study.status != Study.Status.OPEN,
         previous_token=neighbours.get(assignment.position - 1),
         next_token=neighbours.get(assignment.position + 1),
     )

@@ -454,6 +454,24 @@ def study_open(*, study: Study) -> int:
     return len(manifest.placements)
 
 
+def study_lock(*, study: Study) -> None:
+    """Open -> locked: no answer changes any more; exports and statistics stay available."""
+    _study_move(study, Study.Status.OPEN, Study.Status.LOCKED)
+
+
+def study_archive(*, study: Study) -> None:
+    """Locked -> archived: kept for the record, out of everyone's way."""
+    _study_move(study, Study.Status.LOCKED, Study.Status.ARCHIVED)
+
+
+def _study_move(study: Study, source: str, target: str) -> None:
+    moved = Study.objects.filter(pk=study.pk, status=source).update(status=target)
+    if not moved:
+        names = dict(Study.Status.choices)
+        raise ValidationError(f"Only a study that is {names[source].lower()} can be {target}.")
+    study.refresh_from_db()
+
+
 def _check_can_open(study: Study, n_raters: int) -> None:
     if study.status != Study.Status.DRAFT:
         raise ValidationError("Only a draft study can be opened.")
@@ -519,11 +537,17 @@ def question_remove(*, study: Study, key: str) -> None:
 # --- rating -----------------------------------------------------------------------------------
 
 
+def _check_open_for_rating(study: Study) -> None:
+    if study.status == Study.Status.LOCKED:
+        raise ValidationError("This study is locked: answers can no longer change.")
+    if study.status != Study.Status.OPEN:
+        raise ValidationError("This study is not open for rating.")
+
+
 @transaction.atomic
 def rating_save(*, assignment: Assignment, question: Question, answer: object) -> Rating:
     """Save one answer. Saving the same answer again changes nothing; a change is appended."""
-    if assignment.study.status != Study.Status.OPEN:
-        raise ValidationError("This study is not open for rating.")
+    _check_open_for_rating(assignment.study)
     if question.study_id != assignment.study_id:
         raise ValidationError("The question belongs to another study.")
     try:
@@ -550,8 +574,7 @@ TIME_ON_TASK_REPORT_MAX_MS = 10 * 60 * 1000
 def assignment_submit(*, assignment: Assignment) -> Assignment:
     """Mark an item done once every required question has an answer. Submitting again changes
     nothing; answers can still be revised (and are kept in history) until the study locks."""
-    if assignment.study.status != Study.Status.OPEN:
-        raise ValidationError("This study is not open for rating.")
+    _check_open_for_rating(assignment.study)
     answered = {r.question_id for r in assignment.ratings.all() if not rubric.is_empty(r.answer)}
     missing = [
         q.prompt for q in assignment.study.questions.filter(required=True) if q.pk not in answered

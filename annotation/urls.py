@@ -27,6 +27,18 @@ urlpatterns = [
     ),
     path("studies/<str:study_token>/open/", studies.study_open, name="study_open"),
     path(
+        "studies/<str:study_token>/lock/",
+        studies.study_change_status,
+        {"action": "lock"},
+        name="study_lock",
+    ),
+    path(
+        "studies/<str:study_token>/archive/",
+        studies.study_change_status,
+        {"action": "archive"},
+        name="study_archive",
+    ),
+    path(
         "studies/<str:study_token>/questions/",
         studies.study_question_add,
         name="study_question_add",

@@ -46,7 +46,7 @@ def test_a_locked_study_refuses_ratings(open_study, assignment, question):
     open_study.status = "locked"
     open_study.save()
     assignment.refresh_from_db()
-    with pytest.raises(ValidationError, match="not open"):
+    with pytest.raises(ValidationError, match="locked: answers can no longer change"):
         services.rating_save(assignment=assignment, question=question, answer=3)
 
 

@@ -267,3 +267,17 @@ def study_question_remove(request: HttpRequest, study_token: str, key: str) -> H
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect(reverse("study_dashboard", args=[study.token]) + "#rubric")
+
+
+@login_required
+@require_POST
+def study_change_status(request: HttpRequest, study_token: str, action: str) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    change = {"lock": services.study_lock, "archive": services.study_archive}[action]
+    try:
+        change(study=study)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"The study is {study.get_status_display().lower()}.")
+    return redirect("study_dashboard", study_token=study.token)
