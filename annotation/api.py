@@ -83,3 +83,13 @@ class UnblindingKeyAPI(StudyAdminAPI):
     def get(self, request: Request, study_token: str) -> Response:
         study = self.get_study(request, study_token)
         return Response(selectors.study_unblinding_key(study=study))
+
+
+class RatingHistoryAPI(StudyAdminAPI):
+    """Every change to every answer: item token, rater pseudonym, question, when, old and new."""
+
+    columns = selectors.HISTORY_COLUMNS
+
+    def get(self, request: Request, study_token: str) -> Response:
+        study = self.get_study(request, study_token)
+        return Response(selectors.study_rating_history(study=study))

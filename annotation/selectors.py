@@ -9,7 +9,16 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from annotation import rubric
-from annotation.models import Assignment, Membership, Question, Rating, Result, Study, TaskRun
+from annotation.models import (
+    Assignment,
+    Membership,
+    Question,
+    Rating,
+    RatingRevision,
+    Result,
+    Study,
+    TaskRun,
+)
 
 
 @dataclass(frozen=True)
@@ -309,6 +318,42 @@ def study_ratings_long(*, study: Study) -> list[dict]:
         }
         for r in ratings
     ]
+
+
+HISTORY_COLUMNS = ["item_token", "rater", "question", "saved_at", "old_answer", "new_answer"]
+
+
+def study_rating_history(*, study: Study) -> list[dict]:
+    """Every change any rater made, oldest first per answer: who, when, old and new answer."""
+    pseudonyms = dict(
+        study.memberships.filter(role=Membership.Role.RATER).values_list("user_id", "pseudonym")
+    )
+    revisions = (
+        RatingRevision.objects.filter(rating__assignment__study=study)
+        .select_related("rating__question", "rating__assignment__item")
+        .order_by(
+            "rating__assignment__item__token",
+            "rating__question__order",
+            "rating_id",
+            "saved_at",
+            "pk",
+        )
+    )
+    rows, previous = [], {}
+    for revision in revisions:
+        rating = revision.rating
+        rows.append(
+            {
+                "item_token": rating.assignment.item.token,
+                "rater": pseudonyms.get(rating.assignment.rater_id, ""),
+                "question": rating.question.key,
+                "saved_at": revision.saved_at.isoformat(),
+                "old_answer": _answer_text(previous.get(rating.pk, "")),
+                "new_answer": _answer_text(revision.answer),
+            }
+        )
+        previous[rating.pk] = revision.answer
+    return rows
 
 
 def _answer_text(answer: object) -> object:

@@ -73,6 +73,11 @@ urlpatterns = [
         name="api_ratings",
     ),
     path(
+        "api/studies/<str:study_token>/rating-history/",
+        api.RatingHistoryAPI.as_view(),
+        name="api_rating_history",
+    ),
+    path(
         "api/studies/<str:study_token>/unblinding-key/",
         api.UnblindingKeyAPI.as_view(),
         name="api_unblinding_key",

@@ -116,3 +116,27 @@ def test_csv_cells_cannot_run_as_spreadsheet_formulas():
 
     text = to_csv([{"a": '=HYPERLINK("x")', "b": 3}], ["a", "b"])
     assert text.splitlines()[1] == '"\'=HYPERLINK(""x"")",3'
+
+
+def test_the_rating_history_shows_every_change_for_admins_only(
+    client, study_admin, rated_study, raters
+):
+    url = reverse("api_rating_history", args=[rated_study.token])
+    rows = client.get(url, headers=auth(study_admin)).json()
+    changes = sorted(
+        (r["rater"], r["question"], str(r["old_answer"]), r["new_answer"]) for r in rows
+    )
+    assert changes == [
+        ("R1", "overall", "", 2),
+        ("R1", "overall", "", 3),
+        ("R1", "overall", "2", 3),
+        ("R1", "overall", "3", 4),
+    ]
+    assert all(r["saved_at"] for r in rows)
+    assert client.get(url, headers=auth(raters[0])).status_code == 403
+    csv_rows = list(
+        csv.DictReader(
+            io.StringIO(client.get(url + "?format=csv", headers=auth(study_admin)).content.decode())
+        )
+    )
+    assert len(csv_rows) == 4
