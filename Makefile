@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.lock | cut -d' ' -f1)
 
-.PHONY: run test install lint format lock worker clean
+.PHONY: run test install lint format lock worker clean bench-import
 
 $(STAMP): requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 	SECRET_KEY=$${SECRET_KEY:-test-only-secret} SECURE_COOKIES=0 DEBUG=0 \
 	CELERY_BROKER_DIR=$${CELERY_BROKER_DIR:-var/test-broker} \
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Benchmarks (not tests): print figures beside a reference measured in the same run.
+bench-import: $(STAMP)
+	$(BIN)/python bench/import_speed.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

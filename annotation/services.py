@@ -14,7 +14,7 @@ import yaml
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -192,66 +192,110 @@ def study_import_file(*, study: Study, filename: str, content: bytes) -> ImportS
         if not study.accepts_imports:
             raise ValidationError("This study is no longer a draft; its cases are fixed.")
         importer = _RowWriter(study, PurePath(filename).name)
-        for row in rows:
-            importer.write(row)
+        importer.write_all(rows)
         if importer.problems:
-            # Raising inside the atomic block undoes every row written before the problem.
+            # Raising inside the atomic block undoes everything written before the problem.
             raise ImportRejected(importer.problems[:MAX_PROBLEMS])
         return ImportSummary(**importer.counts)
 
 
 class _RowWriter:
-    """Writes parsed rows, checking each against what the study already holds."""
+    """Checks parsed rows against what the study already holds, then writes them in bulk.
+
+    Everything is planned in memory first and nothing is written if any row has a problem; the
+    writes are a few batched INSERTs rather than queries per row (see bench/import_speed.py).
+    """
+
+    BATCH = 2000
 
     def __init__(self, study: Study, filename: str) -> None:
         self.study, self.filename = study, filename
-        self.cases = {c.external_id: c for c in study.cases.all()}
+        self.cases = {c.external_id: c for c in study.cases.only("pk", "external_id", "input_text")}
         self.sources = {s.label: s for s in study.sources.all()}
+        self.outputs = {
+            (case_id, label): text
+            for case_id, label, text in Output.objects.filter(case__study=study).values_list(
+                "case__external_id", "source__label", "text"
+            )
+        }
         self.problems: list[Problem] = []
         self.counts = dict.fromkeys(
             ("cases_created", "sources_created", "outputs_created", "unchanged"), 0
         )
+        self.new_cases: list[Case] = []
+        self.new_sources: list[Source] = []
+        self.new_outputs: list[tuple[str, str, str]] = []
 
     def problem(self, row: ImportRow, field: str, message: str) -> None:
         self.problems.append(Problem(self.filename, row.row, field, message))
 
-    def write(self, row: ImportRow) -> None:
+    def write_all(self, rows: list[ImportRow]) -> None:
+        for row in rows:
+            self.plan(row)
+        if self.problems:
+            return
+        Case.objects.bulk_create(self.new_cases, batch_size=self.BATCH)
+        Source.objects.bulk_create(self.new_sources, batch_size=self.BATCH)
+        outputs = [
+            (self.cases[case_id].pk, self.sources[label].pk, text)
+            for case_id, label, text in self.new_outputs
+        ]
+        _outputs_insert(outputs, batch=self.BATCH)
+
+    def plan(self, row: ImportRow) -> None:
         case = self.cases.get(row.case_id)
         if case is None:
-            case = self.cases[row.case_id] = Case.objects.create(
+            case = self.cases[row.case_id] = Case(
                 study=self.study, external_id=row.case_id, input_text=row.input
             )
+            self.new_cases.append(case)
             self.counts["cases_created"] += 1
         elif case.input_text != row.input:
             self.problem(row, "input", f"differs from the input stored for case {row.case_id!r}")
             return
-        if row.source:
-            source = self.source_for(row)
-            if source is not None:
-                self.write_output(row, case, source)
+        if row.source and self.source_for(row) is not None:
+            self.plan_output(row)
 
     def source_for(self, row: ImportRow) -> Source | None:
         source = self.sources.get(row.source)
         if source is None:
-            source = self.sources[row.source] = Source.objects.create(
+            source = self.sources[row.source] = Source(
                 study=self.study, label=row.source, kind=row.source_kind
             )
+            self.new_sources.append(source)
             self.counts["sources_created"] += 1
         elif source.kind != row.source_kind:
             self.problem(row, "source_kind", f"source {row.source!r} is already a {source.kind}")
             return None
         return source
 
-    def write_output(self, row: ImportRow, case: Case, source: Source) -> None:
-        output, created = Output.objects.get_or_create(
-            case=case, source=source, defaults={"text": row.output}
-        )
-        if created:
+    def plan_output(self, row: ImportRow) -> None:
+        stored = self.outputs.get((row.case_id, row.source))
+        if stored is None:
+            self.new_outputs.append((row.case_id, row.source, row.output))
             self.counts["outputs_created"] += 1
-        elif output.text == row.output:
+        elif stored == row.output:
             self.counts["unchanged"] += 1
         else:
             self.problem(row, "output", "this case already has a different output from this source")
+
+
+def _outputs_insert(rows: list[tuple[int, int, str]], *, batch: int) -> None:
+    """Insert (case id, source id, text) rows. On PostgreSQL through COPY, which moves tens of
+    megabytes of text about twice as fast as batched INSERTs; elsewhere with bulk_create."""
+    if connection.vendor != "postgresql":
+        Output.objects.bulk_create(
+            (Output(case_id=case, source_id=source, text=text) for case, source, text in rows),
+            batch_size=batch,
+        )
+        return
+    table = Output._meta.db_table
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        statement = f"COPY {table} (case_id, source_id, text, created_at) FROM STDIN"
+        with cursor.cursor.copy(statement) as copy:
+            for case, source, text in rows:
+                copy.write_row((case, source, text, now))
 
 
 # --- sources and generation -------------------------------------------------------------------
