@@ -14,6 +14,12 @@ class StudyCreateForm(forms.Form):
     title = forms.CharField(max_length=200)
     instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     raters_per_item = forms.IntegerField(min_value=1, max_value=20, initial=2)
+    show_reference = forms.BooleanField(
+        required=False,
+        label="Show raters each case's reference answer",
+        help_text="As Med-Flamingo did. Do not also rate a source whose outputs are the "
+        "references: raters would recognise them.",
+    )
     question_prompt = forms.CharField(
         max_length=500, initial="Overall, how good is this response for the patient's question?"
     )

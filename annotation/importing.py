@@ -10,6 +10,8 @@ Columns (CSV header or JSONL keys):
   source       optional  label of the model or human reference that wrote the output
   output       optional  the output text; required when `source` is given, and vice versa
   source_kind  optional  "model" (default) or "human_reference"
+  reference    optional  a reference answer for the case (the same for every row of a case)
+  metadata     optional  a JSON object of facts about the case (in CSV, written as JSON text)
 
 A row with only case_id and input adds a case whose outputs a model endpoint will generate.
 """
@@ -17,11 +19,11 @@ A row with only case_id and input adds a case whose outputs a model endpoint wil
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 
 REQUIRED = ("case_id", "input")
-OPTIONAL = ("source", "output", "source_kind")
+OPTIONAL = ("source", "output", "source_kind", "reference", "metadata")
 SOURCE_KINDS = ("model", "human_reference")
 LIMITS = {"case_id": 100, "source": 100}
 MAX_PROBLEMS = 50
@@ -59,6 +61,8 @@ class ImportRow:
     source: str
     output: str
     source_kind: str
+    reference: str = ""
+    metadata: dict = field(default_factory=dict)
 
 
 def parse_study_file(filename: str, content: bytes) -> list[ImportRow]:
@@ -125,7 +129,7 @@ def _jsonl_records(name: str, text: str) -> list[tuple[int, dict]]:
 def _validate(name: str, records: list[tuple[int, dict]]) -> list[ImportRow]:
     problems: list[Problem] = []
     rows: list[ImportRow] = []
-    case_inputs: dict[str, tuple[int, str]] = {}
+    case_firsts: dict[tuple[str, str], tuple[int, object]] = {}
     source_kinds: dict[str, tuple[int, str]] = {}
     seen_outputs: dict[tuple[str, str], int] = {}
     for number, record in records:
@@ -133,11 +137,7 @@ def _validate(name: str, records: list[tuple[int, dict]]) -> list[ImportRow]:
         problems += row_problems
         if row is None:
             continue
-        first = case_inputs.setdefault(row.case_id, (number, row.input))
-        if first[1] != row.input:
-            problems.append(
-                Problem(name, number, "input", f"differs from row {first[0]} for the same case_id")
-            )
+        problems += _case_conflicts(name, number, row, case_firsts)
         if row.source:
             kind_first = source_kinds.setdefault(row.source, (number, row.source_kind))
             if kind_first[1] != row.source_kind:
@@ -155,27 +155,48 @@ def _validate(name: str, records: list[tuple[int, dict]]) -> list[ImportRow]:
     return rows
 
 
+def _case_conflicts(
+    name: str, number: int, row: ImportRow, firsts: dict[tuple[str, str], tuple[int, object]]
+) -> list[Problem]:
+    """Every row of a case gives the same input; reference and metadata, where given, agree."""
+    problems = []
+    given = (("input", row.input), ("reference", row.reference), ("metadata", row.metadata))
+    for column, value in given:
+        if column != "input" and not value:
+            continue
+        first = firsts.setdefault((row.case_id, column), (number, value))
+        if first[1] != value:
+            msg = f"differs from row {first[0]} for the same case_id"
+            problems.append(Problem(name, number, column, msg))
+    return problems
+
+
 def _validate_record(
     name: str, number: int, record: dict
 ) -> tuple[list[Problem], ImportRow | None]:
     problems = []
     if "\0extra" in record:
         problems.append(Problem(name, number, None, "more values than columns"))
+    metadata, problem = _metadata(record.get("metadata"))
+    if problem:
+        problems.append(Problem(name, number, "metadata", problem))
     values = {}
-    for field in REQUIRED + OPTIONAL:
-        value = record.get(field)
+    for column in REQUIRED + OPTIONAL:
+        if column == "metadata":
+            continue
+        value = record.get(column)
         if value is None:
             value = ""
         if not isinstance(value, str):
-            problems.append(Problem(name, number, field, "must be text"))
+            problems.append(Problem(name, number, column, "must be text"))
             value = ""
-        values[field] = value.strip() if field in ("case_id", "source", "source_kind") else value
-    for field in REQUIRED:
-        if not values[field].strip():
-            problems.append(Problem(name, number, field, "is empty"))
-    for field, limit in LIMITS.items():
-        if len(values[field]) > limit:
-            problems.append(Problem(name, number, field, f"longer than {limit} characters"))
+        values[column] = value.strip() if column in ("case_id", "source", "source_kind") else value
+    for column in REQUIRED:
+        if not values[column].strip():
+            problems.append(Problem(name, number, column, "is empty"))
+    for column, limit in LIMITS.items():
+        if len(values[column]) > limit:
+            problems.append(Problem(name, number, column, f"longer than {limit} characters"))
     if values["source"] and not values["output"].strip():
         problems.append(Problem(name, number, "output", "is empty but a source is given"))
     if values["output"].strip() and not values["source"]:
@@ -185,5 +206,19 @@ def _validate_record(
         problems.append(Problem(name, number, "source_kind", f"must be one of {SOURCE_KINDS}"))
     if problems:
         return problems, None
-    fields = {key: values[key] for key in ("case_id", "input", "source", "output")}
-    return [], ImportRow(row=number, source_kind=kind, **fields)
+    fields = {key: values[key] for key in ("case_id", "input", "source", "output", "reference")}
+    return [], ImportRow(row=number, source_kind=kind, metadata=metadata, **fields)
+
+
+def _metadata(raw: object) -> tuple[dict, str]:
+    """A case's metadata: a JSON object (given as one in JSONL, as JSON text in CSV)."""
+    if raw is None or raw == "":
+        return {}, ""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            return {}, f"not valid JSON ({exc.msg})"
+    if not isinstance(raw, dict):
+        return {}, 'must be a JSON object, e.g. {"age": 54}'
+    return raw, ""

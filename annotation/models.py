@@ -44,6 +44,9 @@ class Study(models.Model):
     # whenever raters join later.
     manifest_hash = models.CharField(max_length=64, blank=True)
     raters_per_item = models.PositiveSmallIntegerField(default=2)
+    show_reference = models.BooleanField(
+        default=False, help_text="Show each case's reference answer to raters beside the case."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -148,6 +151,9 @@ class Case(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="cases")
     external_id = models.CharField(max_length=100)
     input_text = models.TextField()
+    # A reference answer (shown to raters only if the study says so) and facts about the case.
+    reference = models.TextField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["external_id"]

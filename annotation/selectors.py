@@ -73,6 +73,7 @@ class RaterItem:
     total: int
     done: int
     case_input: str
+    reference: str  # empty unless the study shows references to raters
     output_text: str
     questions: list[RaterQuestion]
     submitted: bool
@@ -167,6 +168,7 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
         total=own.count(),
         done=own.filter(submitted_at__isnull=False).count(),
         case_input=output.case.input_text,
+        reference=output.case.reference if study.show_reference else "",
         output_text=output.text,
         questions=[_rater_question(q, answers.get(q.pk)) for q in study.questions.all()],
         submitted=assignment.submitted_at is not None,

@@ -68,9 +68,14 @@ def study_create(
     scale: list[dict] | None = None,
     level: str = Question.Level.ORDINAL,
     seed: int | None = None,
+    show_reference: bool = False,
 ) -> Study:
     study = Study(
-        title=title, instructions=instructions, raters_per_item=raters_per_item, created_by=creator
+        title=title,
+        instructions=instructions,
+        raters_per_item=raters_per_item,
+        show_reference=show_reference,
+        created_by=creator,
     )
     if seed is not None:
         study.seed = seed
@@ -210,7 +215,10 @@ class _RowWriter:
 
     def __init__(self, study: Study, filename: str) -> None:
         self.study, self.filename = study, filename
-        self.cases = {c.external_id: c for c in study.cases.only("pk", "external_id", "input_text")}
+        self.cases = {
+            c.external_id: c
+            for c in study.cases.only("pk", "external_id", "input_text", "reference", "metadata")
+        }
         self.sources = {s.label: s for s in study.sources.all()}
         self.outputs = {
             (case_id, label): text
@@ -246,13 +254,27 @@ class _RowWriter:
         case = self.cases.get(row.case_id)
         if case is None:
             case = self.cases[row.case_id] = Case(
-                study=self.study, external_id=row.case_id, input_text=row.input
+                study=self.study,
+                external_id=row.case_id,
+                input_text=row.input,
+                reference=row.reference,
+                metadata=row.metadata,
             )
             self.new_cases.append(case)
             self.counts["cases_created"] += 1
-        elif case.input_text != row.input:
-            self.problem(row, "input", f"differs from the input stored for case {row.case_id!r}")
-            return
+        elif case.pk is None:
+            # Planned from an earlier row of this file, which may not have given these.
+            case.reference = case.reference or row.reference
+            case.metadata = case.metadata or row.metadata
+        else:
+            stored = {"input": case.input_text, "reference": case.reference}
+            stored["metadata"] = case.metadata
+            given = {"input": row.input, "reference": row.reference, "metadata": row.metadata}
+            changed = [c for c in stored if (given[c] or c == "input") and stored[c] != given[c]]
+            if changed:
+                message = f"differs from the {changed[0]} stored for case {row.case_id!r}"
+                self.problem(row, changed[0], message)
+                return
         if row.source and self.source_for(row) is not None:
             self.plan_output(row)
 

@@ -138,3 +138,60 @@ def test_conflicts_with_stored_outputs_and_sources_are_named(draft_study):
     ]
     stored = draft_study.sources.get(label="MedSumm-7B").outputs.get(case__external_id="c1")
     assert stored.text == "Does lisinopril cause cough?"
+
+
+def jsonl(*records: dict) -> bytes:
+    return "\n".join(json.dumps(r) for r in records).encode()
+
+
+@pytest.mark.django_db
+def test_cases_carry_a_reference_and_metadata(draft_study):
+    content = jsonl(
+        {"case_id": "v1", "input": "Q?", "source": "M", "output": "A", "metadata": {"age": 54}},
+        {"case_id": "v1", "input": "Q?", "source": "N", "output": "B", "reference": "Ref."},
+    )
+    services.study_import_file(study=draft_study, filename="v.jsonl", content=content)
+    case = Case.objects.get(study=draft_study, external_id="v1")
+    assert (case.reference, case.metadata) == ("Ref.", {"age": 54})
+    csv_text = 'case_id,input,reference,metadata\nv2,Q2?,R2,"{""site"": ""ED""}"\n'
+    services.study_import_file(study=draft_study, filename="v.csv", content=csv_text.encode())
+    case = Case.objects.get(study=draft_study, external_id="v2")
+    assert (case.reference, case.metadata) == ("R2", {"site": "ED"})
+
+
+def test_bad_metadata_and_disagreeing_references_are_named():
+    problems = rejected(
+        "m.jsonl",
+        jsonl(
+            {"case_id": "a", "input": "Q", "metadata": [1, 2]},
+            {"case_id": "b", "input": "Q", "reference": "R1"},
+            {"case_id": "b", "input": "Q", "reference": "R2"},
+        ).decode(),
+    )
+    assert problems == [
+        "m.jsonl, row 1, field 'metadata': must be a JSON object, e.g. {\"age\": 54}",
+        "m.jsonl, row 3, field 'reference': differs from row 2 for the same case_id",
+    ]
+    assert rejected("m.csv", "case_id,input,metadata\na,Q,{broken\n") == [
+        "m.csv, row 2, field 'metadata': not valid JSON (Expecting property name enclosed in "
+        "double quotes)"
+    ]
+
+
+@pytest.mark.django_db
+def test_a_reference_that_differs_from_the_stored_one_is_refused(draft_study):
+    services.study_import_file(
+        study=draft_study, filename="a.csv", content=b"case_id,input,reference\nz,Q,First\n"
+    )
+    with pytest.raises(ImportRejected) as info:
+        services.study_import_file(
+            study=draft_study, filename="b.csv", content=b"case_id,input,reference\nz,Q,Second\n"
+        )
+    assert [str(p) for p in info.value.problems] == [
+        "b.csv, row 2, field 'reference': differs from the reference stored for case 'z'"
+    ]
+    # Rows that leave the reference out do not conflict with it.
+    summary = services.study_import_file(
+        study=draft_study, filename="c.csv", content=b"case_id,input\nz,Q\n"
+    )
+    assert summary.cases_created == 0

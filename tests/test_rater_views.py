@@ -276,3 +276,17 @@ def test_a_rater_never_sees_another_raters_answer(client, open_study, raters):
     response = client.get(item_url(open_study, shared))
     assert "checked" not in response.text
     assert "Saved earlier" not in response.text
+
+
+def test_the_reference_is_shown_only_when_the_study_says_so(rater_client, open_study, rater):
+    assignment = own_assignments(open_study, rater)[0]
+    case = assignment.item.output.case
+    case.reference = "The expert's reference answer."
+    case.save()
+    url = item_url(open_study, assignment)
+    assert "The expert&#x27;s reference answer." not in rater_client.get(url).text
+    open_study.show_reference = True
+    open_study.save()
+    page = rater_client.get(url).text
+    assert "Reference answer" in page
+    assert "The expert&#x27;s reference answer." in page

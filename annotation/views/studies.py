@@ -56,6 +56,7 @@ def study_create(request: HttpRequest) -> HttpResponse:
         instructions=data["instructions"],
         raters_per_item=data["raters_per_item"],
         question_prompt=data["question_prompt"],
+        show_reference=data["show_reference"],
         scale=data["scale"],
         level=data["level"],
     )
