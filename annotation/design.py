@@ -214,3 +214,44 @@ def _take(
             if queue[index].item not in held:
                 return queue.pop(index)
     return None
+
+
+def reassign(
+    *,
+    placements: Sequence[Placement],
+    rater: str,
+    movable: Collection[tuple[str, str]],
+    seed: int,
+) -> list[Placement]:
+    """Hand a rater's unstarted work to the others, e.g. when a rater stops.
+
+    The rater's placements from the end of their order back to the last one they started move,
+    each to the least-loaded other rater who does not already have the item (ties broken by a
+    seeded draw), at the end of that rater's order. Nothing anyone started moves, and a moved
+    placement keeps its shown order. A placement no one else can take stays where it is.
+    """
+    movable = set(movable)
+    queues = {r: sorted(ps, key=lambda p: p.position) for r, ps in _by_rater(placements)}
+    if rater not in queues:
+        return list(placements)
+    others = sorted(r for r in queues if r != rater)
+    holds = {(p.rater, p.item) for p in placements}
+    rng = random.Random(seed)
+    leaving, staying = [], list(queues[rater])
+    while staying and (rater, staying[-1].item) in movable:
+        leaving.append(staying.pop())
+    queues[rater] = staying
+    for placement in reversed(leaving):  # in the rater's own order
+        draw = {r: rng.random() for r in others}
+        takers = [r for r in others if (r, placement.item) not in holds]
+        if not takers:
+            queues[rater].append(placement)
+            continue
+        taker = min(takers, key=lambda r: (len(queues[r]), draw[r]))
+        holds.add((taker, placement.item))
+        queues[taker].append(placement)
+    return [
+        Placement(r, p.item, position, p.order)
+        for r, queue in queues.items()
+        for position, p in enumerate(queue, start=1)
+    ]

@@ -128,7 +128,39 @@ def _item_key(item: Item) -> str:
 
 
 def _assignments_share_with(study: Study, pseudonyms: list[str]) -> None:
-    """Move unstarted assignments to newly added raters (design.add_raters) and store the new
+    """Move unstarted assignments to newly added raters (design.add_raters)."""
+
+    def redesign(before, movable):
+        return design.add_raters(
+            placements=before, new_raters=pseudonyms, movable=movable, seed=study.seed
+        )
+
+    _assignments_redesign(study, redesign)
+
+
+@transaction.atomic
+def assignments_reassign(*, study: Study, rater: AbstractBaseUser) -> int:
+    """Give a rater's unstarted assignments (from the end of their order) to the other raters
+    (design.reassign). Returns how many moved."""
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if study.status != Study.Status.OPEN:
+        raise ValidationError("Work can only be reassigned while the study is open.")
+    membership = study.memberships.filter(user=rater, role=Membership.Role.RATER).first()
+    if membership is None:
+        raise ValidationError(f"{rater} is not a rater of this study.")
+    before = study.assignments.filter(rater=rater).count()
+
+    def redesign(placements, movable):
+        return design.reassign(
+            placements=placements, rater=membership.pseudonym, movable=movable, seed=study.seed
+        )
+
+    _assignments_redesign(study, redesign)
+    return before - study.assignments.filter(rater=rater).count()
+
+
+def _assignments_redesign(study: Study, redesign) -> None:
+    """Apply a change of the stored manifest that moves only unstarted work, then store the new
     manifest's digest. Started work (opened or rated) keeps its rater and position."""
     memberships = study.memberships.filter(role=Membership.Role.RATER).select_related("user")
     name = {m.user_id: m.pseudonym for m in memberships}
@@ -141,16 +173,14 @@ def _assignments_share_with(study: Study, pseudonyms: list[str]) -> None:
     current = {(name[a.rater_id], _item_key(a.item)): a for a in rows}
     movable = {key for key, a in current.items() if a.first_opened_at is None and a.n_ratings == 0}
     before = [design.Placement(r, item, a.position) for (r, item), a in current.items()]
-    after = design.add_raters(
-        placements=before, new_raters=pseudonyms, movable=movable, seed=study.seed
-    )
-    arrivals = [p for p in after if p.rater in pseudonyms]
+    after = redesign(before, movable)
     placed = {(p.rater, p.item): p.position for p in after}
+    arrivals = [p for p in after if (p.rater, p.item) not in current]
     changed = []
     for (rater, item), assignment in current.items():
         if (rater, item) in placed:
             new_rater, position = rater, placed[(rater, item)]
-        else:  # moved: to the newcomer who now holds this item
+        else:  # moved: to whoever now holds this item and did not before
             arrival = next(p for p in arrivals if p.item == item)
             arrivals.remove(arrival)
             new_rater, position = arrival.rater, arrival.position
@@ -158,7 +188,7 @@ def _assignments_share_with(study: Study, pseudonyms: list[str]) -> None:
             assignment.rater, assignment.position = user[new_rater], position
             changed.append(assignment)
     # Two passes keep (rater, position) unique at every step.
-    offset = 1 + max((a.position for a in rows), default=0)
+    offset = 1 + max((a.position for a in rows), default=0) + len(rows)
     for assignment in changed:
         assignment.position += offset
     Assignment.objects.bulk_update(changed, ["rater", "position"])

@@ -27,6 +27,11 @@ urlpatterns = [
     ),
     path("studies/<str:study_token>/open/", studies.study_open, name="study_open"),
     path(
+        "studies/<str:study_token>/raters/<str:pseudonym>/reassign/",
+        studies.study_reassign,
+        name="study_reassign",
+    ),
+    path(
         "studies/<str:study_token>/lock/",
         studies.study_change_status,
         {"action": "lock"},

@@ -5,7 +5,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from annotation.design import DesignItem, Placement, add_raters, assign
+from annotation.design import DesignItem, Placement, add_raters, assign, reassign
 
 SOURCES = ["model-a", "model-b", "expert", "model-c"]
 
@@ -145,3 +145,29 @@ def test_adding_a_rater_balances_a_simple_study():
         seed=1,
     )
     assert Counter(p.rater for p in after) == {"R1": 3, "R2": 3, "R3": 3, "R4": 3}
+
+
+@settings(max_examples=150, deadline=None)
+@given(designs(slots=(1, 2)), st.floats(min_value=0, max_value=1), st.data())
+def test_reassigning_a_raters_work_moves_only_what_they_had_not_started(design, share, data):
+    items, raters, k, seed = design
+    before = list(assign(items=items, raters=raters, k=k, seed=seed).placements)
+    leaver = data.draw(st.sampled_from(raters))
+    mine = [p for p in before if p.rater == leaver]
+    started = {
+        (p.rater, p.item) for p in before if p.position <= share * len(mine) or p.rater != leaver
+    }
+    movable = {(p.rater, p.item) for p in before} - started
+    after = reassign(placements=before, rater=leaver, movable=movable, seed=seed)
+
+    kept = set(after)
+    for p in before:
+        if (p.rater, p.item) in started:
+            assert p in kept
+    groups = by_item(after)
+    assert all(len(set(rs)) == len(rs) == k for rs in groups.values())
+    check_positions(after)
+    still_mine = {p.item for p in after if p.rater == leaver}
+    # Whatever stays with the leaver is started work, or an item every other rater already has.
+    for item in still_mine:
+        assert (leaver, item) in started or set(groups[item]) == set(raters)

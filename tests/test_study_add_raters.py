@@ -4,6 +4,7 @@ from collections import Counter
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from annotation import design, selectors, services
 from annotation.models import Assignment, Study
@@ -71,3 +72,23 @@ def test_raters_cannot_join_a_locked_study(open_study):
     Study.objects.filter(pk=open_study.pk).update(status=Study.Status.LOCKED)
     with pytest.raises(ValidationError, match="draft or open"):
         services.study_add_raters(study=open_study, users=[UserFactory(username="late")])
+
+
+def test_a_stalled_raters_unstarted_items_go_to_the_others(client, study_admin, open_study, raters):
+    question = open_study.questions.get()
+    stalled = raters[2]
+    first = Assignment.objects.get(study=open_study, rater=stalled, position=1)
+    services.rating_save(assignment=first, question=question, answer=3)
+    client.force_login(study_admin)
+    response = client.post(reverse("study_reassign", args=[open_study.token, "R3"]), follow=True)
+    assert "Moved 3 unstarted items from R3 to the others." in response.text
+    assert list(Assignment.objects.filter(study=open_study, rater=stalled)) == [first]
+    rows = list(Assignment.objects.filter(study=open_study))
+    assert len(rows) == 12
+    assert all(
+        len({a.rater_id for a in rows if a.item_id == item}) == 2
+        for item in {a.item_id for a in rows}
+    )
+    for user in raters[:2]:
+        positions = sorted(a.position for a in rows if a.rater == user)
+        assert positions == list(range(1, len(positions) + 1))

@@ -282,3 +282,17 @@ def study_change_status(request: HttpRequest, study_token: str, action: str) -> 
     else:
         messages.success(request, f"The study is {study.get_status_display().lower()}.")
     return redirect("study_dashboard", study_token=study.token)
+
+
+@login_required
+@require_POST
+def study_reassign(request: HttpRequest, study_token: str, pseudonym: str) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    membership = get_object_or_404(study.memberships, role="rater", pseudonym=pseudonym)
+    try:
+        moved = services.assignments_reassign(study=study, rater=membership.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Moved {moved} unstarted items from {pseudonym} to the others.")
+    return redirect("study_dashboard", study_token=study.token)
