@@ -220,10 +220,11 @@ def reassign(
     *,
     placements: Sequence[Placement],
     rater: str,
+    raters: Sequence[str],
     movable: Collection[tuple[str, str]],
     seed: int,
 ) -> list[Placement]:
-    """Hand a rater's unstarted work to the others, e.g. when a rater stops.
+    """Hand a rater's unstarted work to the other `raters`, e.g. when a rater stops.
 
     The rater's placements from the end of their order back to the last one they started move,
     each to the least-loaded other rater who does not already have the item (ties broken by a
@@ -231,7 +232,8 @@ def reassign(
     placement keeps its shown order. A placement no one else can take stays where it is.
     """
     movable = set(movable)
-    queues = {r: sorted(ps, key=lambda p: p.position) for r, ps in _by_rater(placements)}
+    queues = {r: [] for r in raters}
+    queues.update({r: sorted(ps, key=lambda p: p.position) for r, ps in _by_rater(placements)})
     if rater not in queues:
         return list(placements)
     others = sorted(r for r in queues if r != rater)

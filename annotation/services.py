@@ -149,10 +149,17 @@ def assignments_reassign(*, study: Study, rater: AbstractBaseUser) -> int:
     if membership is None:
         raise ValidationError(f"{rater} is not a rater of this study.")
     before = study.assignments.filter(rater=rater).count()
+    pseudonyms = study.memberships.filter(role=Membership.Role.RATER).values_list(
+        "pseudonym", flat=True
+    )
 
     def redesign(placements, movable):
         return design.reassign(
-            placements=placements, rater=membership.pseudonym, movable=movable, seed=study.seed
+            placements=placements,
+            rater=membership.pseudonym,
+            raters=list(pseudonyms),
+            movable=movable,
+            seed=study.seed,
         )
 
     _assignments_redesign(study, redesign)

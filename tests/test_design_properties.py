@@ -158,7 +158,7 @@ def test_reassigning_a_raters_work_moves_only_what_they_had_not_started(design, 
         (p.rater, p.item) for p in before if p.position <= share * len(mine) or p.rater != leaver
     }
     movable = {(p.rater, p.item) for p in before} - started
-    after = reassign(placements=before, rater=leaver, movable=movable, seed=seed)
+    after = reassign(placements=before, rater=leaver, raters=raters, movable=movable, seed=seed)
 
     kept = set(after)
     for p in before:
