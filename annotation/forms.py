@@ -175,3 +175,23 @@ class RubricTemplateForm(forms.Form):
         self.fields["template"].choices = [
             (name, f"{t.title} ({len(t.questions)} questions)") for name, t in templates.items()
         ]
+
+
+class InviteRatersForm(forms.Form):
+    emails = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One e-mail address per line (or separated by commas).",
+    )
+
+    def clean_emails(self) -> list[str]:
+        raw = self.cleaned_data["emails"].replace(",", "\n").split()
+        field = forms.EmailField()
+        emails = []
+        for value in raw:
+            try:
+                emails.append(field.clean(value))
+            except forms.ValidationError:
+                raise forms.ValidationError(f"{value!r} is not an e-mail address.") from None
+        if not emails:
+            raise forms.ValidationError("Give at least one address.")
+        return sorted(set(emails), key=emails.index)

@@ -93,6 +93,28 @@ class Membership(models.Model):
         return f"{self.user} as {self.role} of {self.study}"
 
 
+class Invitation(models.Model):
+    """A single-use link that makes whoever follows it a rater of the study."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    token = models.CharField(max_length=22, unique=True, default=new_token, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.study}"
+
+
 class Source(models.Model):
     """One arm of the study: a model or a human reference. Its identity is what blinding hides."""
 

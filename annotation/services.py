@@ -14,6 +14,7 @@ import yaml
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -31,6 +32,7 @@ from annotation.models import (
     Assignment,
     Case,
     Generation,
+    Invitation,
     Item,
     Membership,
     Output,
@@ -205,6 +207,46 @@ def _assignments_redesign(study: Study, redesign) -> None:
     manifest = design.Manifest(seed=study.seed, k=study.raters_per_item, placements=tuple(after))
     study.manifest_hash = manifest.digest
     study.save(update_fields=["manifest_hash"])
+
+
+def invitations_send(
+    *, study: Study, emails: Iterable[str], inviter: AbstractBaseUser, link_for
+) -> list[Invitation]:
+    """Create one single-use link per address and e-mail it. `link_for(token)` builds the
+    absolute URL (the view knows the host)."""
+    if study.status not in (Study.Status.DRAFT, Study.Status.OPEN):
+        raise ValidationError("Raters can only be invited while the study is a draft or open.")
+    invitations = [
+        Invitation.objects.create(study=study, email=email, created_by=inviter) for email in emails
+    ]
+    for invitation in invitations:
+        send_mail(
+            subject=f"You are invited to rate for {study.title!r}",
+            message=(
+                f"{inviter} invites you to rate outputs for the study {study.title!r} in "
+                f"evalapp. Follow this link to join (it works once):\n\n"
+                f"{link_for(invitation.token)}\n"
+            ),
+            from_email=None,
+            recipient_list=[invitation.email],
+        )
+    return invitations
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: AbstractBaseUser) -> Study:
+    """Make `user` a rater of the invitation's study; each link works once."""
+    invitation = Invitation.objects.select_for_update().filter(token=token).first()
+    if invitation is None:
+        raise ValidationError("This invitation link is not valid.")
+    if invitation.accepted_at is not None:
+        if invitation.accepted_by_id == user.pk:
+            return invitation.study
+        raise ValidationError("This invitation has already been used.")
+    study_add_raters(study=invitation.study, users=[user])
+    invitation.accepted_by, invitation.accepted_at = user, timezone.now()
+    invitation.save(update_fields=["accepted_by", "accepted_at"])
+    return invitation.study
 
 
 @transaction.atomic

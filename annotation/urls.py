@@ -6,6 +6,7 @@ from annotation.views import account, rater, studies
 urlpatterns = [
     path("", studies.home, name="home"),
     path("account/token/", account.api_token, name="api_token"),
+    path("invite/<str:token>/", account.invitation, name="invitation"),
     path("rate/", rater.rater_home, name="rater_home"),
     path("rate/<str:study_token>/", rater.rater_resume, name="rater_resume"),
     path("rate/<str:study_token>/<str:assignment_token>/", rater.rater_item, name="rater_item"),
@@ -26,6 +27,7 @@ urlpatterns = [
         name="study_fetch_outputs",
     ),
     path("studies/<str:study_token>/open/", studies.study_open, name="study_open"),
+    path("studies/<str:study_token>/invite/", studies.study_invite, name="study_invite"),
     path(
         "studies/<str:study_token>/raters/<str:pseudonym>/reassign/",
         studies.study_reassign,

@@ -12,6 +12,7 @@ from annotation import exports, selectors, services
 from annotation.forms import (
     AddRatersForm,
     ImportForm,
+    InviteRatersForm,
     QuestionForm,
     RubricTemplateForm,
     SourceEndpointForm,
@@ -69,6 +70,8 @@ def _dashboard_context(study: Study) -> dict:
         "questions": list(study.questions.all()),
         "question_form": QuestionForm(),
         "template_form": RubricTemplateForm(templates=services.rubric_templates()),
+        "invite_form": InviteRatersForm(),
+        "invitations": list(study.invitations.select_related("accepted_by")[:20]),
         "sources": selectors.study_sources_overview(study=study),
         "n_cases": study.cases.count(),
         "progress": selectors.study_progress_by_rater(study=study),
@@ -295,4 +298,27 @@ def study_reassign(request: HttpRequest, study_token: str, pseudonym: str) -> Ht
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"Moved {moved} unstarted items from {pseudonym} to the others.")
+    return redirect("study_dashboard", study_token=study.token)
+
+
+@login_required
+@require_POST
+def study_invite(request: HttpRequest, study_token: str) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    form = InviteRatersForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["emails"]))
+        return redirect("study_dashboard", study_token=study.token)
+
+    def link_for(token: str) -> str:
+        return request.build_absolute_uri(reverse("invitation", args=[token]))
+
+    try:
+        sent = services.invitations_send(
+            study=study, emails=form.cleaned_data["emails"], inviter=request.user, link_for=link_for
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Sent {len(sent)} invitation{'s' if len(sent) != 1 else ''}.")
     return redirect("study_dashboard", study_token=study.token)
