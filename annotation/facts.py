@@ -127,7 +127,7 @@ def _or_default(value) -> str:
 
 def _scores(study: Study) -> list[str]:
     rows = (
-        Rating.objects.filter(assignment__study=study)
+        Rating.objects.filter(assignment__study=study, assignment__item__output_b=None)
         .values("question__key", "assignment__item__output__source__label")
         .annotate(mean=Avg("value"), n=Count("pk"))
         .order_by("question__key", "assignment__item__output__source__label")
@@ -156,6 +156,13 @@ def _prompts(study: Study) -> list[str]:
 def _design(study: Study) -> list[str]:
     counts = study.cases.aggregate(n=Count("pk"))
     n_outputs = study.items.count()
+    if study.design == Study.Design.PAIRWISE:
+        return [
+            f"{counts['n']} cases; {n_outputs} pairs of outputs compared, each by "
+            f"{study.raters_per_item} raters, shown as A and B in an order randomised per rater "
+            "and balanced so that each source appears on each side equally often (within one).",
+            f"Assignment seed {study.seed}; the manifest of who rated what is stored and exported.",
+        ]
     return [
         f"{counts['n']} cases; {n_outputs} outputs rated, each by {study.raters_per_item} raters.",
         f"Assignment seed {study.seed}; the manifest of who rated what is stored and exported.",

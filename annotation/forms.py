@@ -5,13 +5,24 @@ from django.contrib.auth import get_user_model
 from django.utils.text import slugify
 
 from annotation import rubric
-from annotation.models import Question, Source
+from annotation.models import Question, Source, Study
 
 SCALE_HELP = "One point per line, lowest first, as 'value = label', e.g. '1 = Very poor'."
 
 
 class StudyCreateForm(forms.Form):
     title = forms.CharField(max_length=200)
+    design = forms.ChoiceField(
+        choices=Study.Design.choices,
+        initial=Study.Design.ABSOLUTE,
+        required=False,
+        help_text="Pairwise: raters compare two outputs of a case, shown as A and B in a "
+        "randomised, balanced order; the first question is then an A/B preference on a "
+        "5-point scale, and the scale below is not used.",
+    )
+
+    def clean_design(self) -> str:
+        return self.cleaned_data["design"] or Study.Design.ABSOLUTE
     instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     raters_per_item = forms.IntegerField(min_value=1, max_value=20, initial=2)
     show_reference = forms.BooleanField(

@@ -43,6 +43,12 @@ class Study(models.Model):
     # SHA-256 of the stored manifest (see design.Manifest.digest), set when the study opens and
     # whenever raters join later.
     manifest_hash = models.CharField(max_length=64, blank=True)
+
+    class Design(models.TextChoices):
+        ABSOLUTE = "absolute", "Absolute: one output per screen"
+        PAIRWISE = "pairwise", "Pairwise: two outputs of a case as A and B"
+
+    design = models.CharField(max_length=10, choices=Design.choices, default=Design.ABSOLUTE)
     raters_per_item = models.PositiveSmallIntegerField(default=2)
     show_reference = models.BooleanField(
         default=False, help_text="Show each case's reference answer to raters beside the case."
@@ -249,6 +255,7 @@ class Question(models.Model):
         YES_NO = rubric.YES_NO, "Yes / no"
         NUMBER = rubric.NUMBER, "Number"
         TEXT = rubric.TEXT, "Free text"
+        PAIRWISE = rubric.PAIRWISE, "Pairwise preference (A / B)"
 
     class Level(models.TextChoices):
         NOMINAL = "nominal", "Nominal"
@@ -318,19 +325,39 @@ class Question(models.Model):
 
 
 class Item(models.Model):
-    """What a rater judges. For now one output; pairs and sets come with pairwise questions."""
+    """What a rater judges: one output (absolute rating), or two outputs of one case (pairwise).
+
+    A pair is stored in canonical order, its sources sorted by label: `output` is the first,
+    `output_b` the second. Which one a rater sees as "A" is the assignment's business.
+    """
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="items")
     token = models.CharField(max_length=22, unique=True, default=new_token, editable=False)
     output = models.ForeignKey(Output, on_delete=models.PROTECT, related_name="items")
+    output_b = models.ForeignKey(
+        Output, null=True, blank=True, on_delete=models.PROTECT, related_name="items_as_second"
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["study", "output"], name="item_per_output"),
+            models.UniqueConstraint(
+                fields=["study", "output"],
+                condition=models.Q(output_b__isnull=True),
+                name="item_per_output",
+            ),
+            models.UniqueConstraint(
+                fields=["study", "output", "output_b"],
+                condition=models.Q(output_b__isnull=False),
+                name="item_per_pair",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.token
+
+    @property
+    def is_pair(self) -> bool:
+        return self.output_b_id is not None
 
 
 class Assignment(models.Model):
@@ -342,6 +369,8 @@ class Assignment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
     )
     position = models.PositiveIntegerField(help_text="1-based place in this rater's order.")
+    # Pairs only: True when this rater sees the item's second (canonical) output as "A".
+    flipped = models.BooleanField(default=False)
     token = models.CharField(max_length=22, unique=True, default=new_token, editable=False)
     first_opened_at = models.DateTimeField(null=True, blank=True)
     # Set by the rater's explicit submit; answers may still be revised until the study locks.

@@ -17,7 +17,11 @@ MULTIPLE_CHOICE = "multiple_choice"
 YES_NO = "yes_no"
 NUMBER = "number"
 TEXT = "text"
-KINDS = (LIKERT, SINGLE_CHOICE, MULTIPLE_CHOICE, YES_NO, NUMBER, TEXT)
+# A preference between the outputs shown as A and B: a symmetric integer scale, positive for
+# "A better", 0 for "neither" (a tie), as shown to the rater. Statistics read it turned into
+# the pair's canonical order (see services.rating_save).
+PAIRWISE = "pairwise"
+KINDS = (LIKERT, SINGLE_CHOICE, MULTIPLE_CHOICE, YES_NO, NUMBER, TEXT, PAIRWISE)
 
 NA = "na"  # "not applicable", where a question allows it
 YES_NO_SCALE = ({"value": "yes", "label": "Yes"}, {"value": "no", "label": "No"})
@@ -31,6 +35,7 @@ LEVELS = {
     YES_NO: ("nominal",),
     NUMBER: ("interval", "ratio"),
     TEXT: (),
+    PAIRWISE: ("ordinal", "interval", "nominal"),
 }
 
 
@@ -62,8 +67,10 @@ def check_spec(spec: QuestionSpec, level: str) -> None:
     if level and level not in LEVELS[spec.kind]:
         allowed = ", ".join(LEVELS[spec.kind]) or "none (no statistics)"
         raise AnswerError(f"A {spec.kind} question is analysed as: {allowed}.")
-    if spec.kind == LIKERT:
+    if spec.kind in (LIKERT, PAIRWISE):
         _check_likert_scale(spec.scale)
+        if spec.kind == PAIRWISE and sorted(-v for v in spec.values) != spec.values:
+            raise AnswerError("A pairwise scale must be symmetric around 0, e.g. -2 to 2.")
     elif spec.kind in (SINGLE_CHOICE, MULTIPLE_CHOICE):
         _check_choices(spec.scale)
     elif spec.scale:
@@ -106,6 +113,7 @@ def parse_answer(spec: QuestionSpec, raw: object) -> object:
         return NA
     parse = {
         LIKERT: _parse_likert,
+        PAIRWISE: _parse_likert,
         SINGLE_CHOICE: _parse_single,
         YES_NO: _parse_single,
         MULTIPLE_CHOICE: _parse_multiple,
@@ -163,7 +171,7 @@ def numeric_code(spec: QuestionSpec, answer: object) -> float | None:
     """The number statistics read for a canonical answer; None when it has none."""
     if answer == NA or answer is None:
         return None
-    if spec.kind in (LIKERT, NUMBER):
+    if spec.kind in (LIKERT, NUMBER, PAIRWISE):
         return float(answer)
     if spec.kind == YES_NO:
         return 1.0 if answer == "yes" else 0.0
@@ -174,7 +182,7 @@ def numeric_code(spec: QuestionSpec, answer: object) -> float | None:
 
 def value_domain(spec: QuestionSpec) -> list[float] | None:
     """Every code the question can produce, for statistics that need the full scale."""
-    if spec.kind == LIKERT:
+    if spec.kind in (LIKERT, PAIRWISE):
         return [float(v) for v in spec.values]
     if spec.kind in (SINGLE_CHOICE, YES_NO):
         return [float(i) for i in range(len(spec.points))]

@@ -74,7 +74,8 @@ class RaterItem:
     done: int
     case_input: str
     reference: str  # empty unless the study shows references to raters
-    output_text: str
+    output_text: str  # the output, or for a pair the one shown as "A"
+    output_b_text: str | None  # for a pair, the one shown as "B"; None for one output
     questions: list[RaterQuestion]
     submitted: bool
     locked: bool
@@ -158,7 +159,11 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
     answers = dict(
         Rating.objects.filter(assignment=assignment).values_list("question_id", "answer")
     )
-    output = assignment.item.output
+    item = assignment.item
+    output = item.output
+    shown = [output.text, item.output_b.text] if item.is_pair else [output.text, None]
+    if assignment.flipped:
+        shown.reverse()
     return RaterItem(
         study_token=study.token,
         study_title=study.title,
@@ -169,7 +174,8 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
         done=own.filter(submitted_at__isnull=False).count(),
         case_input=output.case.input_text,
         reference=output.case.reference if study.show_reference else "",
-        output_text=output.text,
+        output_text=shown[0],
+        output_b_text=shown[1],
         questions=[_rater_question(q, answers.get(q.pk)) for q in study.questions.all()],
         submitted=assignment.submitted_at is not None,
         locked=study.status != Study.Status.OPEN,
@@ -180,12 +186,15 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
 
 def _rater_question(question: Question, answer: object) -> RaterQuestion:
     spec = question.spec
+    points = [ScalePoint(p["value"], p["label"]) for p in spec.points]
+    if question.kind == Question.Kind.PAIRWISE:
+        points.reverse()  # "A better" on the left, under A
     return RaterQuestion(
         key=question.key,
         prompt=question.prompt,
         help_text=question.help_text,
         kind=question.kind,
-        options=[ScalePoint(p["value"], p["label"]) for p in spec.points],
+        options=points,
         allow_na=question.allow_na,
         required=question.required,
         minimum=question.minimum,
@@ -290,6 +299,7 @@ RATINGS_COLUMNS = [
     "question",
     "answer",
     "value",
+    "flipped",
     "first_saved_at",
     "last_saved_at",
     "revisions",
@@ -314,6 +324,7 @@ def study_ratings_long(*, study: Study) -> list[dict]:
             "question": r.question.key,
             "answer": _answer_text(r.answer),
             "value": r.value,
+            "flipped": r.assignment.flipped,
             "first_saved_at": r.created_at.isoformat(),
             "last_saved_at": r.updated_at.isoformat(),
             "revisions": r.revision_count,
@@ -363,17 +374,23 @@ def _answer_text(answer: object) -> object:
     return json.dumps(answer) if isinstance(answer, list) else answer
 
 
-UNBLINDING_COLUMNS = ["item_token", "case_id", "source", "source_kind"]
+UNBLINDING_COLUMNS = ["item_token", "case_id", "source", "source_kind", "source_b"]
 
 
 def study_unblinding_key(*, study: Study) -> list[dict]:
-    items = study.items.select_related("output__case", "output__source").order_by("token")
+    """Which source wrote each item. For a pair, `source` and `source_b` in canonical order
+    (a positive pairwise value favours `source`); which side each rater saw is in the ratings
+    export's `flipped` column."""
+    items = study.items.select_related(
+        "output__case", "output__source", "output_b__source"
+    ).order_by("token")
     return [
         {
             "item_token": item.token,
             "case_id": item.output.case.external_id,
             "source": item.output.source.label,
             "source_kind": item.output.source.kind,
+            "source_b": item.output_b.source.label if item.output_b_id else "",
         }
         for item in items
     ]

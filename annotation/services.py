@@ -2,6 +2,7 @@
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -54,6 +55,13 @@ DEFAULT_SCALE = [
     {"value": 4, "label": "Good"},
     {"value": 5, "label": "Excellent"},
 ]
+PAIRWISE_SCALE = [
+    {"value": -2, "label": "B much better"},
+    {"value": -1, "label": "B slightly better"},
+    {"value": 0, "label": "Neither"},
+    {"value": 1, "label": "A slightly better"},
+    {"value": 2, "label": "A much better"},
+]
 
 
 # --- studies and membership -------------------------------------------------------------------
@@ -71,8 +79,10 @@ def study_create(
     level: str = Question.Level.ORDINAL,
     seed: int | None = None,
     show_reference: bool = False,
+    design: str = Study.Design.ABSOLUTE,
 ) -> Study:
     study = Study(
+        design=design,
         title=title,
         instructions=instructions,
         raters_per_item=raters_per_item,
@@ -84,11 +94,13 @@ def study_create(
     study.full_clean()
     study.save()
     Membership.objects.create(study=study, user=creator, role=Membership.Role.ADMIN)
+    pairwise = design == Study.Design.PAIRWISE
     question = Question(
         study=study,
-        key="overall",
+        key="preference" if pairwise else "overall",
+        kind=Question.Kind.PAIRWISE if pairwise else Question.Kind.LIKERT,
         prompt=question_prompt,
-        scale=scale or DEFAULT_SCALE,
+        scale=PAIRWISE_SCALE if pairwise else (scale or DEFAULT_SCALE),
         level=level,
     )
     question.full_clean()
@@ -125,8 +137,18 @@ def study_add_raters(*, study: Study, users: Iterable[AbstractBaseUser]) -> list
 
 
 def _item_key(item: Item) -> str:
-    # What stays the same in any copy of the study: case id and source label.
-    return f"{item.output.case.external_id}\x1f{item.output.source.label}"
+    # What stays the same in any copy of the study: case id and source label(s).
+    key = f"{item.output.case.external_id}\x1f{item.output.source.label}"
+    return f"{key}\x1f{item.output_b.source.label}" if item.output_b_id else key
+
+
+def _shown_order(assignment: Assignment) -> tuple[str, ...]:
+    """The sources of a pair in the order this rater sees them (A, B); () for one output."""
+    item = assignment.item
+    if not item.is_pair:
+        return ()
+    pair = (item.output.source.label, item.output_b.source.label)
+    return pair[::-1] if assignment.flipped else pair
 
 
 def _assignments_share_with(study: Study, pseudonyms: list[str]) -> None:
@@ -175,13 +197,15 @@ def _assignments_redesign(study: Study, redesign) -> None:
     name = {m.user_id: m.pseudonym for m in memberships}
     user = {m.pseudonym: m.user for m in memberships}
     rows = list(
-        study.assignments.select_related("item__output__case", "item__output__source").annotate(
-            n_ratings=Count("ratings")
-        )
+        study.assignments.select_related(
+            "item__output__case", "item__output__source", "item__output_b__source"
+        ).annotate(n_ratings=Count("ratings"))
     )
     current = {(name[a.rater_id], _item_key(a.item)): a for a in rows}
     movable = {key for key, a in current.items() if a.first_opened_at is None and a.n_ratings == 0}
-    before = [design.Placement(r, item, a.position) for (r, item), a in current.items()]
+    before = [
+        design.Placement(r, item, a.position, _shown_order(a)) for (r, item), a in current.items()
+    ]
     after = redesign(before, movable)
     placed = {(p.rater, p.item): p.position for p in after}
     arrivals = [p for p in after if (p.rater, p.item) not in current]
@@ -576,20 +600,27 @@ def study_open(*, study: Study) -> int:
     study = Study.objects.select_for_update().get(pk=study.pk)
     raters = list(study.memberships.filter(role=Membership.Role.RATER).select_related("user"))
     _check_can_open(study, len(raters))
-    outputs = Output.objects.filter(case__study=study).select_related("case", "source")
     # The design is keyed on what stays the same in any copy of the study (case id, source label,
     # rater pseudonym), so the same file, raters and seed give the same manifest anywhere.
-    items = {_item_key(item): item for item in (Item(study=study, output=o) for o in outputs)}
+    items = {_item_key(item): item for item in _items_for(study)}
+    if not items:
+        raise ValidationError("No case has two outputs to compare.")
     Item.objects.bulk_create(items.values())
     users = {m.pseudonym: m.user for m in raters}
     manifest = design.assign(
-        items=[design.DesignItem(key) for key in items],
+        items=[design.DesignItem(key, _sources_of(item)) for key, item in items.items()],
         raters=list(users),
         k=study.raters_per_item,
         seed=study.seed,
     )
     Assignment.objects.bulk_create(
-        Assignment(study=study, item=items[p.item], rater=users[p.rater], position=p.position)
+        Assignment(
+            study=study,
+            item=items[p.item],
+            rater=users[p.rater],
+            position=p.position,
+            flipped=bool(p.order) and p.order != _sources_of(items[p.item]),
+        )
         for p in manifest.placements
     )
     study.status = Study.Status.OPEN
@@ -597,6 +628,28 @@ def study_open(*, study: Study) -> int:
     study.manifest_hash = manifest.digest
     study.save(update_fields=["status", "opened_at", "manifest_hash"])
     return len(manifest.placements)
+
+
+def _items_for(study: Study) -> list[Item]:
+    """One item per output, or per pair of a case's outputs (sources sorted by label)."""
+    outputs = Output.objects.filter(case__study=study).select_related("case", "source")
+    if study.design == Study.Design.ABSOLUTE:
+        return [Item(study=study, output=o) for o in outputs]
+    by_case: dict[int, list[Output]] = {}
+    for output in outputs:
+        by_case.setdefault(output.case_id, []).append(output)
+    items = []
+    for case_outputs in by_case.values():
+        ordered = sorted(case_outputs, key=lambda o: o.source.label)
+        for first, second in itertools.combinations(ordered, 2):
+            items.append(Item(study=study, output=first, output_b=second))
+    return items
+
+
+def _sources_of(item: Item) -> tuple[str, ...]:
+    if item.output_b is None:
+        return ()
+    return (item.output.source.label, item.output_b.source.label)
 
 
 def study_lock(*, study: Study) -> None:
@@ -650,6 +703,8 @@ def question_add(*, study: Study, draft: rubric.QuestionDraft) -> Question:
     if study.questions.filter(key=draft.key).exists():
         raise ValidationError(f"The study already has a question {draft.key!r}.")
     last = study.questions.aggregate(m=models.Max("order"))["m"]
+    if draft.kind == rubric.PAIRWISE and study.design != Study.Design.PAIRWISE:
+        raise ValidationError("A pairwise question needs a pairwise study (outputs shown as A/B).")
     question = Question(study=study, order=(last or 0) + 1, **_draft_fields(draft))
     question.full_clean()
     question.save()
@@ -700,6 +755,9 @@ def rating_save(*, assignment: Assignment, question: Question, answer: object) -
     except rubric.AnswerError as exc:
         raise ValidationError(str(exc)) from None
     value = rubric.numeric_code(question.spec, answer)
+    if question.kind == Question.Kind.PAIRWISE and assignment.flipped and value is not None:
+        # Stored as shown; analysed in the pair's canonical order ("first source better" > 0).
+        value = -value
     rating, created = Rating.objects.select_for_update().get_or_create(
         assignment=assignment, question=question, defaults={"answer": answer, "value": value}
     )
@@ -770,19 +828,21 @@ def _alpha_for_question(study: Study, question: Question) -> Result:
         study.memberships.filter(role=Membership.Role.RATER).values_list("user_id", "pseudonym")
     )
     rows = sorted(
-        (case_id, source, pseudonyms[rater_id], value)
-        for case_id, source, rater_id, value in Rating.objects.filter(
+        (case_id, source, second or "", pseudonyms[rater_id], value)
+        for case_id, source, second, rater_id, value in Rating.objects.filter(
             question=question, assignment__study=study, value__isnull=False
         ).values_list(
             "assignment__item__output__case__external_id",
             "assignment__item__output__source__label",
+            "assignment__item__output_b__source__label",
             "assignment__rater_id",
             "value",
         )
     )
+    # One unit per item: an output, or a pair in canonical order (values already canonical).
     observations = [
-        agreement.Observation(f"{case_id}\x1f{source}", rater, value)
-        for case_id, source, rater, value in rows
+        agreement.Observation(f"{case_id}\x1f{source}\x1f{second}", rater, value)
+        for case_id, source, second, rater, value in rows
     ]
     # "Not applicable" has no code and is left out above, never coded as a value.
     domain = rubric.value_domain(question.spec)

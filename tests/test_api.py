@@ -60,6 +60,7 @@ def test_ratings_in_long_format(client, study_admin, rated_study):
         "question",
         "answer",
         "value",
+        "flipped",
         "first_saved_at",
         "last_saved_at",
         "revisions",

@@ -58,6 +58,7 @@ def study_create(request: HttpRequest) -> HttpResponse:
         raters_per_item=data["raters_per_item"],
         question_prompt=data["question_prompt"],
         show_reference=data["show_reference"],
+        design=data["design"],
         scale=data["scale"],
         level=data["level"],
     )
