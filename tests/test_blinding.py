@@ -132,7 +132,10 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
 
     # htmx partials: save a rating on every item, then revisit everything.
     for url in item_pages:
-        response = client.post(url, {"value": "4"}, headers={"HX-Request": "true"})
+        data = {"question": "overall", "answer": "4"}
+        response = client.post(url, data, headers={"HX-Request": "true"})
+        assert response.status_code == 200
+        assert "Saved" in response.content.decode()
         pages[f"POST {url}"] = as_text(response)
     pages.update({f"again {url}": body for url, body in crawl(client, ["/rate/"]).items()})
 

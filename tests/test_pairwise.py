@@ -1,0 +1,142 @@
+"""Pairwise studies: pairs of a case's outputs as A and B, sides balanced, answers canonical."""
+
+from collections import Counter
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from annotation import services
+from annotation.models import Assignment, Item, Rating, Result, Study, TaskRun
+from tests.test_blinding import as_text, assert_blind, bump_sequences, crawl
+
+pytestmark = pytest.mark.django_db
+
+SOURCES = ["Expert", "Model-A", "Model-B"]
+
+
+@pytest.fixture
+def pairwise_study(study_admin, raters) -> Study:
+    study = services.study_create(
+        creator=study_admin,
+        title="Which summary is better?",
+        question_prompt="Which summary is better overall?",
+        raters_per_item=2,
+        design=Study.Design.PAIRWISE,
+        seed=77,
+    )
+    rows = ["case_id,input,source,output"]
+    for case in range(4):
+        for source in SOURCES:
+            rows.append(f"c{case},Question {case},{source},Summary of {case} by the {source} team")
+    content = ("\n".join(rows) + "\n").encode()
+    services.study_import_file(study=study, filename="pairs.csv", content=content)
+    services.study_add_raters(study=study, users=raters)
+    services.study_open(study=study)
+    study.refresh_from_db()
+    return study
+
+
+def test_every_pair_of_a_cases_outputs_is_an_item_in_canonical_order(pairwise_study):
+    items = Item.objects.filter(study=pairwise_study).select_related(
+        "output__source", "output_b__source"
+    )
+    pairs = Counter((i.output.source.label, i.output_b.source.label) for i in items)
+    assert pairs == {("Expert", "Model-A"): 4, ("Expert", "Model-B"): 4, ("Model-A", "Model-B"): 4}
+    assert all(i.output.case_id == i.output_b.case_id for i in items)
+    assert pairwise_study.questions.get().kind == "pairwise"
+    assert len(pairwise_study.manifest_hash) == 64
+
+
+def test_sides_are_balanced_for_every_pair_of_sources(pairwise_study):
+    shown_first = Counter()
+    for a in Assignment.objects.filter(study=pairwise_study).select_related(
+        "item__output__source", "item__output_b__source"
+    ):
+        pair = (a.item.output.source.label, a.item.output_b.source.label)
+        shown_first[(pair, pair[1] if a.flipped else pair[0])] += 1
+    for pair in [("Expert", "Model-A"), ("Expert", "Model-B"), ("Model-A", "Model-B")]:
+        assert abs(shown_first[(pair, pair[0])] - shown_first[(pair, pair[1])]) <= 1, pair
+        assert shown_first[(pair, pair[0])] + shown_first[(pair, pair[1])] == 8
+
+
+def test_the_rater_sees_a_and_b_in_their_own_order(client, pairwise_study, raters):
+    rater = raters[0]
+    client.force_login(rater)
+    for assignment in Assignment.objects.filter(study=pairwise_study, rater=rater):
+        item = assignment.item
+        first, second = item.output.text, item.output_b.text
+        a_text, b_text = (second, first) if assignment.flipped else (first, second)
+        page = client.get(reverse("rater_item", args=[pairwise_study.token, assignment.token]))
+        body = page.content.decode()
+        assert body.index(a_text) < body.index(b_text)
+        assert "Response A" in body
+        assert "Response B" in body
+        assert body.index("A much better") < body.index("B much better")  # A on the left
+
+
+def test_answers_are_stored_as_shown_and_analysed_in_canonical_order(pairwise_study):
+    question = pairwise_study.questions.get()
+    flipped = Assignment.objects.filter(study=pairwise_study, flipped=True).first()
+    straight = Assignment.objects.filter(study=pairwise_study, flipped=False).first()
+    for assignment in (flipped, straight):
+        services.rating_save(assignment=assignment, question=question, answer=2)  # A much better
+    assert Rating.objects.get(assignment=flipped).value == -2.0
+    assert Rating.objects.get(assignment=straight).value == 2.0
+    assert {r.answer for r in Rating.objects.all()} == {2}
+
+
+def test_raters_who_prefer_the_same_source_agree_whatever_side_they_saw(pairwise_study):
+    question = pairwise_study.questions.get()
+    items = list(Item.objects.filter(study=pairwise_study).order_by("pk"))
+    sides_differ = 0
+    for index, item in enumerate(items):
+        canonical = 2 if index % 2 else -1  # the first source much better, or the second a bit
+        assignments = list(item.assignments.all())
+        sides_differ += len({a.flipped for a in assignments}) > 1
+        for assignment in assignments:
+            shown = -canonical if assignment.flipped else canonical
+            services.rating_save(assignment=assignment, question=question, answer=shown)
+    assert sides_differ > 0  # some raters saw the same pair the other way round
+    run = TaskRun.objects.create(study=pairwise_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    services.agreement_compute(run=run)
+    result = Result.objects.get(study=pairwise_study)
+    assert result.value == pytest.approx(1.0)
+    assert (result.n_units, result.n_ratings) == (12, 24)
+
+
+def test_a_pairwise_question_needs_a_pairwise_study(draft_study, pairwise_study):
+    with pytest.raises(ValidationError, match="needs a pairwise study"):
+        services.questions_add_template(study=draft_study, name="vanveen")
+    assert draft_study.questions.count() == 1
+
+
+def test_the_van_veen_questions_apply_to_a_pairwise_draft(study_admin):
+    study = services.study_create(
+        creator=study_admin, title="VV", question_prompt="Overall?", design="pairwise"
+    )
+    added = services.questions_add_template(study=study, name="vanveen")
+    assert [q.key for q in added] == ["completeness", "correctness", "conciseness"]
+    assert added[0].values == [-2, -1, 0, 1, 2]
+
+
+def test_nothing_a_rater_of_a_pairwise_study_reaches_names_a_source(client, study_admin, raters):
+    bump_sequences()
+    study = services.study_create(
+        creator=study_admin, title="Blind pairs", question_prompt="Better?", design="pairwise"
+    )
+    rows = "case_id,input,source,output\n" + "".join(
+        f"c{c},Q{c},{s},Text {c} {i}\n" for c in range(3) for i, s in enumerate(SOURCES)
+    )
+    services.study_import_file(study=study, filename="p.csv", content=rows.encode())
+    services.study_add_raters(study=study, users=raters)
+    services.study_open(study=study)
+    rater = raters[0]
+    client.force_login(rater)
+    pages = crawl(client, ["/", reverse("rater_home")])
+    for url in [u for u in pages if u.count("/") == 4 and u.startswith("/rate/")]:
+        data = {"question": "preference", "answer": "1"}
+        response = client.post(url, data, headers={"HX-Request": "true"})
+        assert response.status_code == 200
+        pages[f"POST {url}"] = as_text(response)
+    assert_blind(pages, study, rater)
