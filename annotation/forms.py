@@ -23,6 +23,7 @@ class StudyCreateForm(forms.Form):
 
     def clean_design(self) -> str:
         return self.cleaned_data["design"] or Study.Design.ABSOLUTE
+
     instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     raters_per_item = forms.IntegerField(min_value=1, max_value=20, initial=2)
     show_reference = forms.BooleanField(

@@ -1,0 +1,153 @@
+"""Importing a finished study's ratings: the Van Veen et al. (2024) patient-question arm."""
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from annotation import services
+from annotation.agreement import Observation
+from annotation.importing import ImportRejected
+from annotation.models import Rating, Result, Study, TaskRun
+from annotation.ratings_import import study_import_ratings
+from tests.test_agreement import coincidence_alpha
+
+pytestmark = pytest.mark.django_db
+
+# A copy of shared/data/vanveen-chq kept in the repository, so the test runs from any clone.
+VANVEEN = Path(__file__).parent / "data" / "vanveen-chq" / "ratings.csv"
+
+
+def vanveen_rows() -> list[dict]:
+    with VANVEEN.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def as_long_csv(rows: list[dict]) -> bytes:
+    """The published columns in evalapp's long format: who saw which summary as A and B."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["rater", "case_id", "question", "value", "source_a", "source_b"])
+    for r in rows:
+        other = "model" if r["shown_as_A"] == "expert" else "expert"
+        writer.writerow(
+            [r["reader"], r["sample"], r["question"], r["score_as_shown"], r["shown_as_A"], other]
+        )
+    return out.getvalue().encode()
+
+
+@pytest.fixture
+def vanveen_study(study_admin) -> Study:
+    study = services.study_create(
+        creator=study_admin,
+        title="Van Veen et al. 2024, patient questions",
+        question_prompt="unused",
+        design=Study.Design.PAIRWISE,
+    )
+    services.questions_add_template(study=study, name="vanveen")
+    services.question_remove(study=study, key="preference")
+    return study
+
+
+@pytest.fixture
+def imported(vanveen_study) -> Study:
+    count = study_import_ratings(
+        study=vanveen_study, filename="vanveen.csv", content=as_long_csv(vanveen_rows())
+    )
+    assert count == 1496
+    vanveen_study.refresh_from_db()
+    return vanveen_study
+
+
+def test_the_published_study_imports_whole(imported):
+    assert imported.status == Study.Status.LOCKED
+    assert imported.cases.count() == 100
+    assert imported.items.count() == 100
+    assert sorted(
+        imported.memberships.filter(role="rater").values_list("pseudonym", flat=True)
+    ) == [f"reader{i}" for i in range(1, 6)]
+    assert not any(m.user.is_active for m in imported.memberships.filter(role="rater"))
+    assert Rating.objects.filter(assignment__study=imported).count() == 1496
+    assert len(imported.manifest_hash) == 64
+
+
+def test_every_answer_is_kept_as_shown_and_turned_canonical(imported):
+    # Canonical order sorts sources by label: ("expert", "model"), so a positive value favours
+    # the expert. The README's analysis: model minus expert = score, flipped where the expert
+    # was shown as A.
+    expected = {}
+    for r in vanveen_rows():
+        model_minus_expert = int(r["score_as_shown"]) * (1 if r["shown_as_A"] == "model" else -1)
+        expected[(r["reader"], r["sample"], r["question"])] = (
+            int(r["score_as_shown"]),
+            -model_minus_expert,
+        )
+    stored = {
+        (
+            r.assignment.rater.memberships.get().pseudonym,
+            r.assignment.item.output.case.external_id,
+            r.question.key,
+        ): (r.answer, r.value)
+        for r in Rating.objects.filter(assignment__study=imported).select_related(
+            "question", "assignment__item__output__case", "assignment__rater"
+        )
+    }
+    assert stored == expected
+
+
+def test_agreement_reproduces_an_independent_computation_on_the_raw_file(imported):
+    run = TaskRun.objects.create(study=imported, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    services.agreement_compute(run=run)
+    for question in ("completeness", "correctness", "conciseness"):
+        observations = [
+            Observation(
+                r["sample"],
+                r["reader"],
+                int(r["score_as_shown"]) * (1 if r["shown_as_A"] == "model" else -1),
+            )
+            for r in vanveen_rows()
+            if r["question"] == question
+        ]
+        expected = coincidence_alpha(observations, "ordinal", [-2, -1, 0, 1, 2])
+        result = Result.objects.get(study=imported, question__key=question)
+        assert result.value == pytest.approx(expected, abs=1e-9), question
+        assert result.n_units == 100
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            ["reader1", "1001", "clarity", "1", "model", "expert"],
+            "field 'question': not a question",
+        ),
+        (["reader1", "1001", "completeness", "3", "model", "expert"], "not a point"),
+        (["reader1", "1001", "completeness", "1", "model", "model"], "the same as source_a"),
+        (["", "1001", "completeness", "1", "model", "expert"], "field 'rater': is empty"),
+        (
+            ["reader1", "1001", "correctness", "1", "expert", "model"],
+            "field 'source_a': this rater saw this pair the other way round at row 2",
+        ),
+    ],
+)
+def test_every_bad_row_is_named_and_nothing_is_written(vanveen_study, row, message):
+    good = ["reader1", "1001", "completeness", "1", "model", "expert"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["rater", "case_id", "question", "value", "source_a", "source_b"])
+    writer.writerows([good, row])
+    with pytest.raises(ImportRejected) as caught:
+        study_import_ratings(
+            study=vanveen_study, filename="bad.csv", content=out.getvalue().encode()
+        )
+    problems = [str(p) for p in caught.value.problems]
+    assert any(p.startswith("bad.csv, row 3") and message in p for p in problems), problems
+    assert vanveen_study.cases.count() == 0
+    assert not Rating.objects.exists()
+
+
+def test_only_a_fresh_draft_takes_imported_ratings(open_study):
+    with pytest.raises(ValidationError, match="draft"):
+        study_import_ratings(study=open_study, filename="x.csv", content=b"rater\n")
