@@ -151,3 +151,19 @@ def test_every_bad_row_is_named_and_nothing_is_written(vanveen_study, row, messa
 def test_only_a_fresh_draft_takes_imported_ratings(open_study):
     with pytest.raises(ValidationError, match="draft"):
         study_import_ratings(study=open_study, filename="x.csv", content=b"rater\n")
+
+
+def test_the_command_imports_or_names_every_problem(vanveen_study, tmp_path):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("rater,case_id,question,value,source_a,source_b\nr1,1,nope,1,model,expert\n")
+    with pytest.raises(CommandError, match=r"bad.csv, row 2, field 'question'"):
+        call_command("import_ratings", vanveen_study.token, str(bad))
+    good = tmp_path / "vanveen.csv"
+    good.write_bytes(as_long_csv(vanveen_rows()))
+    out = StringIO()
+    call_command("import_ratings", vanveen_study.token, str(good), stdout=out)
+    assert "Imported 1496 ratings" in out.getvalue()
