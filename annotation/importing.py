@@ -65,14 +65,19 @@ class ImportRow:
     metadata: dict = field(default_factory=dict)
 
 
-def parse_study_file(filename: str, content: bytes) -> list[ImportRow]:
-    name = PurePath(filename).name
+def decode_text(name: str, content: bytes) -> str:
+    """An uploaded file as text (a byte-order mark is dropped), or ImportRejected saying why."""
     try:
-        text = content.decode("utf-8-sig")
+        return content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportRejected(
             [Problem(name, None, None, f"not UTF-8 text ({exc.reason})")]
         ) from None
+
+
+def parse_study_file(filename: str, content: bytes) -> list[ImportRow]:
+    name = PurePath(filename).name
+    text = decode_text(name, content)
     suffix = PurePath(name).suffix.lower()
     if suffix == ".csv":
         records = _csv_records(name, text)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from annotation import rubric
-from annotation.importing import MAX_PROBLEMS, ImportRejected, Problem
+from annotation.importing import MAX_PROBLEMS, ImportRejected, Problem, decode_text
 
 COMMON = ("rater", "case_id", "question", "value")
 RATER_MAX = 20  # the length of a pseudonym
@@ -39,12 +39,7 @@ def parse_ratings_file(
     filename: str, content: bytes, *, questions: dict[str, rubric.QuestionSpec], pairwise: bool
 ) -> list[RatingRow]:
     name = PurePath(filename).name
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportRejected(
-            [Problem(name, None, None, f"not UTF-8 text ({exc.reason})")]
-        ) from None
+    text = decode_text(name, content)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     sides = ("source_a", "source_b") if pairwise else ("source",)
     expected = COMMON + sides
