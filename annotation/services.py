@@ -17,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Count, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -109,7 +109,6 @@ def study_create(
 
 
 @transaction.atomic
-@transaction.atomic
 def study_add_raters(*, study: Study, users: Iterable[AbstractBaseUser]) -> list[Membership]:
     """Add raters; in an open study they take over unstarted work from the busiest raters."""
     study = Study.objects.select_for_update().get(pk=study.pk)
@@ -196,13 +195,15 @@ def _assignments_redesign(study: Study, redesign) -> None:
     memberships = study.memberships.filter(role=Membership.Role.RATER).select_related("user")
     name = {m.user_id: m.pseudonym for m in memberships}
     user = {m.pseudonym: m.user for m in memberships}
+    # Lock the rows: a rating saved meanwhile must not travel with its row to another rater
+    # (rating_save locks the assignment too, and refuses once it has moved).
     rows = list(
-        study.assignments.select_related(
-            "item__output__case", "item__output__source", "item__output_b__source"
-        ).annotate(n_ratings=Count("ratings"))
+        study.assignments.select_for_update(of=("self",))
+        .select_related("item__output__case", "item__output__source", "item__output_b__source")
+        .annotate(rated=Exists(Rating.objects.filter(assignment=OuterRef("pk"))))
     )
     current = {(name[a.rater_id], _item_key(a.item)): a for a in rows}
-    movable = {key for key, a in current.items() if a.first_opened_at is None and a.n_ratings == 0}
+    movable = {key for key, a in current.items() if a.first_opened_at is None and not a.rated}
     before = [
         design.Placement(r, item, a.position, _shown_order(a)) for (r, item), a in current.items()
     ]
@@ -213,8 +214,9 @@ def _assignments_redesign(study: Study, redesign) -> None:
     for (rater, item), assignment in current.items():
         if (rater, item) in placed:
             new_rater, position = rater, placed[(rater, item)]
-        else:  # moved: to whoever now holds this item and did not before
-            arrival = next(p for p in arrivals if p.item == item)
+        else:  # moved: to a newcomer holding this item with the same sides as shown before
+            shown = _shown_order(assignment)
+            arrival = next(p for p in arrivals if p.item == item and p.order == shown)
             arrivals.remove(arrival)
             new_rater, position = arrival.rater, arrival.position
         if (name[assignment.rater_id], assignment.position) != (new_rater, position):
@@ -737,6 +739,17 @@ def question_remove(*, study: Study, key: str) -> None:
 # --- rating -----------------------------------------------------------------------------------
 
 
+def _assignment_locked(assignment: Assignment) -> Assignment:
+    """The assignment's row, locked, with a fresh read of its study's status: refused if the
+    study is no longer open, or if the item has since moved to another rater."""
+    locked = Assignment.objects.select_for_update(of=("self",)).select_related("study")
+    current = locked.get(pk=assignment.pk)
+    _check_open_for_rating(current.study)
+    if current.rater_id != assignment.rater_id:
+        raise ValidationError("This item has been given to another rater.")
+    return current
+
+
 def _check_open_for_rating(study: Study) -> None:
     if study.status == Study.Status.LOCKED:
         raise ValidationError("This study is locked: answers can no longer change.")
@@ -747,7 +760,7 @@ def _check_open_for_rating(study: Study) -> None:
 @transaction.atomic
 def rating_save(*, assignment: Assignment, question: Question, answer: object) -> Rating:
     """Save one answer. Saving the same answer again changes nothing; a change is appended."""
-    _check_open_for_rating(assignment.study)
+    assignment = _assignment_locked(assignment)
     if question.study_id != assignment.study_id:
         raise ValidationError("The question belongs to another study.")
     try:
@@ -774,10 +787,11 @@ def rating_save(*, assignment: Assignment, question: Question, answer: object) -
 TIME_ON_TASK_REPORT_MAX_MS = 10 * 60 * 1000
 
 
+@transaction.atomic
 def assignment_submit(*, assignment: Assignment) -> Assignment:
     """Mark an item done once every required question has an answer. Submitting again changes
     nothing; answers can still be revised (and are kept in history) until the study locks."""
-    _check_open_for_rating(assignment.study)
+    assignment = _assignment_locked(assignment)
     answered = {r.question_id for r in assignment.ratings.all() if not rubric.is_empty(r.answer)}
     missing = [
         q.prompt for q in assignment.study.questions.filter(required=True) if q.pk not in answered
@@ -793,10 +807,11 @@ def assignment_submit(*, assignment: Assignment) -> Assignment:
 
 
 def assignment_add_time(*, assignment: Assignment, elapsed_ms: int) -> None:
-    """Add what the browser measured since its last report (capped, never negative)."""
+    """Add what the browser measured since its last report (capped, never negative), while the
+    study is open."""
     elapsed = max(0, min(int(elapsed_ms), TIME_ON_TASK_REPORT_MAX_MS))
     if elapsed:
-        Assignment.objects.filter(pk=assignment.pk).update(
+        Assignment.objects.filter(pk=assignment.pk, study__status=Study.Status.OPEN).update(
             time_on_task_ms=models.F("time_on_task_ms") + elapsed
         )
 

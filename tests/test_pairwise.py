@@ -140,3 +140,66 @@ def test_nothing_a_rater_of_a_pairwise_study_reaches_names_a_source(client, stud
         assert response.status_code == 200
         pages[f"POST {url}"] = as_text(response)
     assert_blind(pages, study, rater)
+
+
+def stored_digest(study: Study) -> str:
+    """The manifest's digest recomputed from what the database holds."""
+    from annotation import design
+
+    pseudonym = dict(study.memberships.filter(role="rater").values_list("user_id", "pseudonym"))
+    placements = []
+    for a in Assignment.objects.filter(study=study).select_related(
+        "item__output__case", "item__output__source", "item__output_b__source"
+    ):
+        pair = (a.item.output.source.label, a.item.output_b.source.label)
+        key = "\x1f".join([a.item.output.case.external_id, *pair])
+        placements.append(
+            design.Placement(
+                pseudonym[a.rater_id], key, a.position, pair[::-1] if a.flipped else pair
+            )
+        )
+    return design.Manifest(
+        seed=study.seed, k=study.raters_per_item, placements=tuple(placements)
+    ).digest
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_raters_joining_a_pairwise_study_keep_every_side_as_designed(study_admin, seed):
+    from tests.factories import UserFactory
+
+    study = services.study_create(
+        creator=study_admin,
+        title=f"Pairs {seed}",
+        question_prompt="Better?",
+        design="pairwise",
+        raters_per_item=3,
+        seed=seed,
+    )
+    rows = "case_id,input,source,output\n" + "".join(
+        f"c{c},Q{c},{s},T{c}{s}\n" for c in range(5) for s in SOURCES
+    )
+    services.study_import_file(study=study, filename="p.csv", content=rows.encode())
+    services.study_add_raters(study=study, users=[UserFactory(username=f"r{i}") for i in range(4)])
+    services.study_open(study=study)
+    study.refresh_from_db()
+    assert study.manifest_hash == stored_digest(study)
+    sides_before = {(a.token): a.flipped for a in Assignment.objects.filter(study=study)}
+    services.study_add_raters(
+        study=study, users=[UserFactory(username=f"late{i}") for i in range(2)]
+    )
+    study.refresh_from_db()
+    assert study.manifest_hash == stored_digest(study)
+    assert {a.token: a.flipped for a in Assignment.objects.filter(study=study)} == sides_before
+
+
+def test_a_save_on_an_item_that_moved_to_another_rater_is_refused(open_study):
+    from tests.factories import UserFactory
+
+    before = list(Assignment.objects.filter(study=open_study))
+    services.study_add_raters(study=open_study, users=[UserFactory(username="late")])
+    now = dict(Assignment.objects.filter(study=open_study).values_list("pk", "rater_id"))
+    moved = [a for a in before if now[a.pk] != a.rater_id]
+    assert moved  # the newcomer took over some unstarted work
+    with pytest.raises(ValidationError, match="given to another rater"):
+        services.rating_save(assignment=moved[0], question=open_study.questions.get(), answer=3)
+    assert not Rating.objects.exists()

@@ -38,7 +38,6 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
         item = selectors.rater_item_view(assignment=assignment)
         return render(request, "annotation/rater_item.html", {"item": item})
 
-    services.assignment_add_time(assignment=assignment, elapsed_ms=_elapsed(request))
     question = selectors.rater_question_get(study=study, key=request.POST.get("question", ""))
     if question.kind == question.Kind.MULTIPLE_CHOICE:
         raw = request.POST.getlist("answer")
@@ -46,6 +45,7 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
         raw = request.POST.get("answer", "")
     error = ""
     try:
+        services.assignment_add_time(assignment=assignment, elapsed_ms=_elapsed(request))
         services.rating_save(assignment=assignment, question=question, answer=raw)
     except ValidationError as exc:
         error = " ".join(exc.messages)
