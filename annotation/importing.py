@@ -221,9 +221,16 @@ def _metadata(raw: object) -> tuple[dict, str]:
         return {}, ""
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
+            raw = json.loads(raw, parse_constant=_refuse_constant)
         except json.JSONDecodeError as exc:
             return {}, f"not valid JSON ({exc.msg})"
+        except ValueError as exc:
+            return {}, str(exc)
     if not isinstance(raw, dict):
         return {}, 'must be a JSON object, e.g. {"age": 54}'
     return raw, ""
+
+
+def _refuse_constant(name: str) -> None:
+    # json.loads accepts NaN and Infinity, which are not JSON and which PostgreSQL refuses.
+    raise ValueError(f"{name} is not a JSON value")

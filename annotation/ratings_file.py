@@ -40,7 +40,7 @@ def parse_ratings_file(
 ) -> list[RatingRow]:
     name = PurePath(filename).name
     text = decode_text(name, content)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(text, newline=""), restkey="\0extra")
     sides = ("source_a", "source_b") if pairwise else ("source",)
     expected = COMMON + sides
     header = reader.fieldnames or []
@@ -48,6 +48,9 @@ def parse_ratings_file(
         Problem(name, None, c, "required column is missing") for c in expected if c not in header
     ]
     problems += [Problem(name, None, c, "unknown column") for c in header if c not in expected]
+    problems += [
+        Problem(name, None, c, "appears twice") for c in sorted(set(header)) if header.count(c) > 1
+    ]
     if problems:
         raise ImportRejected(problems)
     rows, seen, sides_seen = [], {}, {}
@@ -80,6 +83,10 @@ def _row(
 ) -> tuple[list[Problem], RatingRow | None]:
     values = {k: (record.get(k) or "").strip() for k in COMMON + sides}
     problems = [Problem(name, number, k, "is empty") for k, v in values.items() if not v]
+    if "\0extra" in record:
+        problems.append(Problem(name, number, None, "more values than columns"))
+    if values["value"].lower() in ("na", "n/a"):
+        values["value"] = rubric.NA  # however the source data spelled "not applicable"
     if len(values["rater"]) > RATER_MAX:
         problems.append(Problem(name, number, "rater", f"longer than {RATER_MAX} characters"))
     if len(sides) == 2 and values["source_a"] and values["source_a"] == values["source_b"]:

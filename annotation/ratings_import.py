@@ -7,12 +7,15 @@ their pseudonyms. Cases, sources and outputs the study lacks are created empty: 
 rarely carry the texts, and the statistics do not need them.
 """
 
+from pathlib import PurePath
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from annotation import design, rubric
+from annotation.importing import MAX_PROBLEMS, ImportRejected, Problem
 from annotation.models import (
     Assignment,
     Case,
@@ -41,18 +44,25 @@ def study_import_ratings(*, study: Study, filename: str, content: bytes) -> int:
     rows = parse_ratings_file(
         filename, content, questions={k: q.spec for k, q in questions.items()}, pairwise=pairwise
     )
-    writer = _Writer(study)
+    writer = _Writer(study, PurePath(filename).name)
     for row in rows:
         writer.add(row, questions[row.question])
+    if writer.problems:
+        # Raised inside the transaction: everything written for earlier rows is undone.
+        raise ImportRejected(writer.problems[:MAX_PROBLEMS])
     writer.finish()
     return len(rows)
 
 
 class _Writer:
-    def __init__(self, study: Study) -> None:
-        self.study = study
+    def __init__(self, study: Study, filename: str) -> None:
+        self.study, self.filename = study, filename
         self.cases = {c.external_id: c for c in study.cases.all()}
         self.sources = {s.label: s for s in study.sources.all()}
+        # A study that already holds cases (or sources) is the authority on them: an unknown
+        # id in the file is a typo to report, not a new case to invent.
+        self.cases_fixed, self.sources_fixed = bool(self.cases), bool(self.sources)
+        self.problems: list[Problem] = []
         self.outputs = {
             (o.case_id, o.source_id): o for o in Output.objects.filter(case__study=study)
         }
@@ -61,6 +71,13 @@ class _Writer:
         self.assignments: dict[tuple, Assignment] = {}
 
     def add(self, row: RatingRow, question: Question) -> None:
+        if self.cases_fixed and row.case_id not in self.cases:
+            self._problem(row, "case_id", f"the study has no case {row.case_id!r}")
+        unknown = [s for s in row.shown if self.sources_fixed and s not in self.sources]
+        for label in unknown:
+            self._problem(row, "source", f"the study has no source {label!r}")
+        if self.problems:
+            return
         case = self._case(row.case_id)
         outputs = [self._output(case, self._source(label)) for label in row.shown]
         item = self._item(case, outputs)
@@ -72,6 +89,9 @@ class _Writer:
             assignment=assignment, question=question, answer=row.answer, value=value
         )
         RatingRevision.objects.create(rating=rating, answer=row.answer, value=value)
+
+    def _problem(self, row: RatingRow, field: str, message: str) -> None:
+        self.problems.append(Problem(self.filename, row.row, field, message))
 
     def _case(self, external_id: str) -> Case:
         if external_id not in self.cases:

@@ -75,6 +75,11 @@ def check_spec(spec: QuestionSpec, level: str) -> None:
         _check_choices(spec.scale)
     elif spec.scale:
         raise AnswerError(f"A {spec.kind} question takes no scale or choices.")
+    if spec.kind == TEXT and spec.allow_na:
+        raise AnswerError('A free-text question needs no "not applicable": leave it empty.')
+    for bound in (spec.minimum, spec.maximum):
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int | float)):
+            raise AnswerError(f"The limits of a number must be numbers, got {bound!r}.")
     lo, hi = spec.minimum, spec.maximum
     if spec.kind == NUMBER and lo is not None and hi is not None and lo >= hi:
         raise AnswerError("The minimum must be below the maximum.")
@@ -107,7 +112,8 @@ def _check_labels(scale: tuple[dict, ...], what: str) -> None:
 
 def parse_answer(spec: QuestionSpec, raw: object) -> object:
     """The canonical stored form of an answer, or AnswerError saying what is allowed."""
-    if raw == NA:
+    # [NA]: the "not applicable" box of a multiple choice. Free text never means NA.
+    if spec.kind != TEXT and (raw == NA or raw == [NA]):
         if not spec.allow_na:
             raise AnswerError("This question has no 'not applicable' answer.")
         return NA
@@ -243,11 +249,18 @@ def _draft(raw: dict) -> QuestionDraft:
         level=raw.get("level", (LEVELS.get(kind) or ("",))[0]),
         scale=tuple({"value": value, "label": str(label)} for value, label in pairs),
         help_text=str(raw.get("help_text", "")),
-        allow_na=bool(raw.get("allow_na", False)),
-        required=bool(raw.get("required", True)),
+        allow_na=_flag(raw, "allow_na", False),
+        required=_flag(raw, "required", True),
         minimum=raw.get("minimum"),
         maximum=raw.get("maximum"),
     )
     spec = QuestionSpec(draft.kind, draft.scale, draft.allow_na, draft.minimum, draft.maximum)
     check_spec(spec, draft.level)
     return draft
+
+
+def _flag(raw: dict, key: str, default: bool) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise AnswerError(f"{key} must be true or false, got {value!r}")
+    return value

@@ -17,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -257,6 +257,18 @@ def invitations_send(
             recipient_list=[invitation.email],
         )
     return invitations
+
+
+def invitation_check(*, token: str) -> Invitation:
+    """The invitation if it can still be accepted; otherwise ValidationError saying why."""
+    invitation = Invitation.objects.select_related("study").filter(token=token).first()
+    if invitation is None:
+        raise ValidationError("This invitation link is not valid.")
+    if invitation.accepted_at is not None:
+        raise ValidationError("This invitation has already been used.")
+    if invitation.study.status not in (Study.Status.DRAFT, Study.Status.OPEN):
+        raise ValidationError("This study no longer takes raters.")
+    return invitation
 
 
 @transaction.atomic
@@ -675,6 +687,17 @@ def _study_move(study: Study, source: str, target: str) -> None:
 def _check_can_open(study: Study, n_raters: int) -> None:
     if study.status != Study.Status.DRAFT:
         raise ValidationError("Only a draft study can be opened.")
+    if study.show_reference:
+        # A reference shown beside an output with the same text would name that output's source.
+        same = Output.objects.filter(case__study=study, text=F("case__reference")).exclude(
+            case__reference=""
+        )
+        if found := same.select_related("case").first():
+            raise ValidationError(
+                f"Case {found.case.external_id!r}: its reference is also the text of an output "
+                "raters would rate, so showing it would unblind them. Stop showing references, "
+                "or leave that source out."
+            )
     if not Output.objects.filter(case__study=study).exists():
         raise ValidationError("The study has no outputs to rate yet.")
     if n_raters < study.raters_per_item:

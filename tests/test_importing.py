@@ -195,3 +195,9 @@ def test_a_reference_that_differs_from_the_stored_one_is_refused(draft_study):
         study=draft_study, filename="c.csv", content=b"case_id,input\nz,Q\n"
     )
     assert summary.cases_created == 0
+
+
+def test_metadata_with_nan_is_refused_with_a_reason():
+    assert rejected("m.csv", 'case_id,input,metadata\na,Q,"{""x"": NaN}"\n') == [
+        "m.csv, row 2, field 'metadata': NaN is not a JSON value"
+    ]

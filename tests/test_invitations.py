@@ -84,3 +84,24 @@ def test_only_the_studys_admins_invite(client, raters, draft_study):
     url = reverse("study_invite", args=[draft_study.token])
     assert client.post(url, {"emails": "x@example.org"}).status_code == 404
     assert not mail.outbox
+
+
+@pytest.mark.parametrize("state", ["used", "locked"])
+def test_a_dead_link_creates_no_account(client, sent, draft_study, state):
+    url = link_in(sent[0])
+    if state == "used":
+        client.force_login(UserFactory(username="first"))
+        client.post(url)
+        client.logout()
+    else:
+        from annotation.models import Study
+
+        Study.objects.filter(pk=draft_study.pk).update(status="locked")
+    users_before = get_user_model().objects.count()
+    response = client.post(
+        url, {"username": "late", "password1": "a-long-pass-9x", "password2": "a-long-pass-9x"}
+    )
+    assert response.status_code == 400
+    assert "already been used" in response.text or "no longer takes raters" in response.text
+    assert get_user_model().objects.count() == users_before
+    assert "_auth_user_id" not in client.session

@@ -290,3 +290,42 @@ def test_the_reference_is_shown_only_when_the_study_says_so(rater_client, open_s
     page = rater_client.get(url).text
     assert "Reference answer" in page
     assert "The expert&#x27;s reference answer." in page
+
+
+def test_not_applicable_works_for_every_kind_that_offers_it(rater_client, open_study, rater):
+    from annotation.models import Question
+
+    for order, (key, kind, level, choices) in enumerate(
+        [
+            ("missing", "multiple_choice", "", [["dose", "Dose"], ["timing", "Timing"]]),
+            ("usefulness", "number", "interval", []),
+        ],
+        start=2,
+    ):
+        Question.objects.create(
+            study=open_study,
+            key=key,
+            prompt=key,
+            kind=kind,
+            level=level,
+            allow_na=True,
+            scale=[{"value": v, "label": lab} for v, lab in choices],
+            order=order,
+        )
+    assignment = own_assignments(open_study, rater)[0]
+    url = item_url(open_study, assignment)
+    page = rater_client.get(url).text
+    assert 'type="checkbox" name="answer" value="na"' in page
+    hx = {"HX-Request": "true"}
+
+    def saved(key):
+        return Rating.objects.get(assignment=assignment, question__key=key).answer
+
+    rater_client.post(url, {"question": "missing", "answer": ["na"]}, headers=hx)
+    assert saved("missing") == "na"
+    response = rater_client.post(url, {"question": "missing", "answer": ["na", "dose"]}, headers=hx)
+    assert "Tick any of" in response.text
+    rater_client.post(url, {"question": "usefulness", "answer": ["", "na"]}, headers=hx)
+    assert saved("usefulness") == "na"
+    rater_client.post(url, {"question": "usefulness", "answer": ["7", "na"]}, headers=hx)
+    assert saved("usefulness") == 7.0  # a typed number wins over a stale tick

@@ -167,3 +167,49 @@ def test_the_command_imports_or_names_every_problem(vanveen_study, tmp_path):
     out = StringIO()
     call_command("import_ratings", vanveen_study.token, str(good), stdout=out)
     assert "Imported 1496 ratings" in out.getvalue()
+
+
+def test_extra_values_duplicate_columns_and_spelled_out_na_are_handled(vanveen_study):
+    header = "rater,case_id,question,value,source_a,source_b\n"
+    with pytest.raises(ImportRejected) as caught:
+        study_import_ratings(
+            study=vanveen_study,
+            filename="x.csv",
+            content=(header + "r1,1,completeness,1,model,expert,surplus\n").encode(),
+        )
+    assert [str(p) for p in caught.value.problems] == ["x.csv, row 2: more values than columns"]
+    with pytest.raises(ImportRejected) as caught:
+        study_import_ratings(
+            study=vanveen_study,
+            filename="d.csv",
+            content=b"rater,case_id,question,value,source_a,source_a,source_b\n",
+        )
+    assert "d.csv, field 'source_a': appears twice" in [str(p) for p in caught.value.problems]
+    with pytest.raises(ImportRejected) as caught:
+        study_import_ratings(
+            study=vanveen_study,
+            filename="n.csv",
+            content=(header + "r1,1,completeness,N/A,model,expert\n").encode(),
+        )
+    assert "no 'not applicable' answer" in str(caught.value.problems[0])
+
+
+def test_a_study_that_holds_cases_reports_unknown_ones(vanveen_study):
+    services.study_import_file(
+        study=vanveen_study,
+        filename="cases.csv",
+        content=b"case_id,input,source,output,source_kind\n1001,Q,model,S,\n1001,Q,expert,E,human_reference\n",
+    )
+    content = (
+        b"rater,case_id,question,value,source_a,source_b\n"
+        b"r1,1001,completeness,1,model,expert\n"
+        b"r1,1002,completeness,1,model,expert\n"
+        b"r1,1001,correctness,1,model,experts\n"
+    )
+    with pytest.raises(ImportRejected) as caught:
+        study_import_ratings(study=vanveen_study, filename="typo.csv", content=content)
+    assert [str(p) for p in caught.value.problems] == [
+        "typo.csv, row 3, field 'case_id': the study has no case '1002'",
+        "typo.csv, row 4, field 'source': the study has no source 'experts'",
+    ]
+    assert not Rating.objects.exists()

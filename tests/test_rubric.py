@@ -83,3 +83,19 @@ def test_value_domains_cover_every_code():
     assert rubric.value_domain(QuestionSpec(rubric.YES_NO)) == [0.0, 1.0]
     assert rubric.value_domain(QuestionSpec(rubric.SINGLE_CHOICE, CHOICES)) == [0.0, 1.0]
     assert rubric.value_domain(QuestionSpec(rubric.NUMBER)) is None
+
+
+def test_free_text_has_no_not_applicable_and_number_limits_must_be_numbers():
+    with pytest.raises(AnswerError, match="leave it empty"):
+        rubric.check_spec(QuestionSpec(rubric.TEXT, allow_na=True), "")
+    with pytest.raises(AnswerError, match="must be numbers"):
+        rubric.check_spec(QuestionSpec(rubric.NUMBER, minimum="0", maximum=10), "interval")
+    # A free-text answer that happens to read "na" is text, since text never offers "na".
+    assert rubric.parse_answer(QuestionSpec(rubric.TEXT), "na") == "na"
+    assert rubric.numeric_code(QuestionSpec(rubric.TEXT), "na") is None
+
+
+def test_template_flags_must_be_true_or_false():
+    data = {"questions": [{"key": "x", "prompt": "X?", "kind": "yes_no", "allow_na": "false"}]}
+    with pytest.raises(AnswerError, match="allow_na must be true or false"):
+        rubric.parse_template("t.yaml", data)

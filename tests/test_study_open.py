@@ -79,3 +79,17 @@ def test_pseudonyms_follow_the_order_raters_joined(draft_study, raters):
         .order_by("pseudonym")
         .values_list("pseudonym", "user__username")
     ) == [("R1", "rater1"), ("R2", "rater2"), ("R3", "rater3")]
+
+
+def test_a_study_showing_references_that_are_also_outputs_does_not_open(draft_study):
+    from annotation.models import Case
+
+    case = Case.objects.get(study=draft_study, external_id="c1")
+    case.reference = "Is my cough from lisinopril?"  # the expert's output for c1, word for word
+    case.save()
+    draft_study.show_reference = True
+    draft_study.save()
+    with pytest.raises(ValidationError, match="Case 'c1': its reference is also the text"):
+        services.study_open(study=draft_study)
+    draft_study.refresh_from_db()
+    assert draft_study.status == "draft"

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 from rest_framework.authtoken.models import Token
 
 from annotation.models import Invitation
-from annotation.services import api_token_rotate, invitation_accept
+from annotation.services import api_token_rotate, invitation_accept, invitation_check
 
 
 @login_required
@@ -34,14 +34,23 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         if request.user.is_authenticated:
             return _accept(request, token, request.user)
         form = UserCreationForm(request.POST)
+        try:
+            invitation_check(token=token)
+        except ValidationError as exc:
+            form.add_error(None, " ".join(exc.messages))
         if form.is_valid():
-            with transaction.atomic():
-                user = form.save()
-                user.email = found.email
-                user.save(update_fields=["email"])
-                response = _accept(request, token, user)
-            login(request, user)
-            return response
+            try:
+                with transaction.atomic():  # no account without the membership it was for
+                    user = form.save()
+                    user.email = found.email
+                    user.save(update_fields=["email"])
+                    study = invitation_accept(token=token, user=user)
+            except ValidationError as exc:
+                form.add_error(None, " ".join(exc.messages))
+            else:
+                login(request, user)
+                messages.success(request, f"You are a rater of {study.title!r}.")
+                return redirect("rater_home")
     context = {"invitation": found, "form": form}
     return render(
         request, "annotation/invitation.html", context, status=400 if form.errors else 200

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation import selectors, services
+from annotation import rubric, selectors, services
 
 
 @login_required
@@ -39,10 +39,7 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
         return render(request, "annotation/rater_item.html", {"item": item})
 
     question = selectors.rater_question_get(study=study, key=request.POST.get("question", ""))
-    if question.kind == question.Kind.MULTIPLE_CHOICE:
-        raw = request.POST.getlist("answer")
-    else:
-        raw = request.POST.get("answer", "")
+    raw = _posted_answer(question, request.POST.getlist("answer"))
     error = ""
     try:
         services.assignment_add_time(assignment=assignment, elapsed_ms=_elapsed(request))
@@ -84,3 +81,14 @@ def rater_submit(request: HttpRequest, study_token: str, assignment_token: str) 
     if following is None:
         return redirect("rater_resume", study_token=study.token)
     return redirect("rater_item", study_token=study.token, assignment_token=following.token)
+
+
+def _posted_answer(question, values: list[str]) -> object:
+    """The answer a question's form posted. "Not applicable" shares the field with the other
+    controls; the page's script keeps it exclusive, and a typed number wins over a stale tick."""
+    if question.kind == question.Kind.MULTIPLE_CHOICE:
+        return values
+    if question.kind == question.Kind.NUMBER:
+        typed = [v for v in values if v != rubric.NA and v.strip()]
+        return typed[0] if typed else (rubric.NA if rubric.NA in values else "")
+    return values[-1] if values else ""

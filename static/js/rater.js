@@ -58,6 +58,26 @@
     });
   }
 
+  // "Not applicable" excludes every other answer to its question, and the other way round.
+  function keepNotApplicableExclusive(event) {
+    var question = event.target.closest && event.target.closest("[data-question]");
+    if (!question) return;
+    var na = question.querySelector("[data-na]");
+    if (!na) return;
+    if (event.target === na && na.checked) {
+      question.querySelectorAll("input[name=answer]").forEach(function (input) {
+        if (input === na) return;
+        if (input.type === "checkbox") input.checked = false;
+        else if (input.type === "number") input.value = "";
+      });
+    } else if (event.target !== na && (event.target.type !== "checkbox" || event.target.checked)) {
+      na.checked = false;
+    }
+  }
+  // Capturing, so the form is consistent before htmx serialises it on the same event.
+  document.addEventListener("input", keepNotApplicableExclusive, true);
+  document.addEventListener("change", keepNotApplicableExclusive, true);
+
   document.addEventListener("keydown", function (event) {
     if (event.altKey || event.ctrlKey || event.metaKey) return;
     var tag = (event.target.tagName || "").toLowerCase();
