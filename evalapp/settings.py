@@ -116,7 +116,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker are separate processes sharing one file: wait for locks
     # instead of failing, and give tests a file (not :memory:) that a worker process can open.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20}
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-evalapp.sqlite3")}
+    # One test database per test run (by process id), so two runs at once do not collide.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-evalapp-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
