@@ -120,3 +120,52 @@ def test_rater_answers_a_two_question_rubric_with_the_keyboard_alone(
 
     answers = dict(first.ratings.values_list("question__key", "answer"))
     assert answers == {"overall": 4, "harm": "no"}
+
+
+def test_an_answer_given_offline_is_saved_when_the_connection_returns(
+    live_server, open_study, raters
+):
+    rater = raters[0]
+    first = open_study.assignments.filter(rater=rater).order_by("position").first()
+    with browser_page(live_server.url) as page:
+        log_in(page, rater.username)
+        page.goto(f"/rate/{open_study.token}/{first.token}/")
+        page.context.set_offline(True)
+        page.check("#q-overall input[value='2']")  # "Poor"
+        page.wait_for_selector("#q-overall .warn:has-text('Retrying')")
+        page.context.set_offline(False)
+        page.wait_for_selector("#q-overall .ok", timeout=10_000)  # sent again by itself
+        page.reload()
+        assert page.locator("#q-overall input[value='2']").is_checked()
+
+    assert first.ratings.get().answer == 2
+
+
+def test_a_pairwise_item_is_rated_with_the_keyboard_alone(live_server, study_admin, raters):
+    study = services.study_create(
+        creator=study_admin,
+        title="Pairs by keyboard",
+        question_prompt="Which is better?",
+        design="pairwise",
+        seed=5,
+    )
+    rows = "case_id,input,source,output\nc1,Q,Alpha,First text\nc1,Q,Beta,Second text\n"
+    services.study_import_file(study=study, filename="p.csv", content=rows.encode())
+    services.study_add_raters(study=study, users=raters[:2])
+    services.study_open(study=study)
+    rater = raters[0]
+    assignment = study.assignments.get(rater=rater)
+    with browser_page(live_server.url) as page:
+        log_in(page, rater.username)
+        page.goto(f"/rate/{study.token}/{assignment.token}/")
+        assert page.locator("h2:has-text('Response A')").count() == 1
+        page.keyboard.press("1")  # the leftmost point: "A much better"
+        page.wait_for_selector("#q-preference .ok")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("text=All 1 items rated")
+
+    rating = assignment.ratings.get()
+    assert rating.answer == 2  # as shown: A much better
+    assert rating.value == (-2.0 if assignment.flipped else 2.0)  # canonical: Alpha minus Beta
+    assignment.refresh_from_db()
+    assert assignment.submitted_at is not None

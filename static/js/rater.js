@@ -33,6 +33,34 @@
     }
   }
 
+  // No lost work: a save that cannot reach the server (offline, server restarting) stays
+  // pending, says so, and is sent again when the connection is back.
+  var pending = new Set();
+  function questionOf(event) {
+    var elt = event.detail && event.detail.elt;
+    return elt && elt.closest ? elt.closest("[data-question]") : null;
+  }
+  function markPending(event) {
+    var form = questionOf(event);
+    if (!form) return;
+    pending.add(form);
+    var status = form.querySelector(".status");
+    if (status) status.innerHTML = '<span class="warn">Not saved yet: no connection. Retrying…</span>';
+  }
+  function retry() {
+    pending.forEach(function (form) {
+      pending.delete(form);
+      htmx.trigger(form, "change");
+    });
+  }
+  document.body.addEventListener("htmx:sendError", markPending);
+  document.body.addEventListener("htmx:responseError", markPending);
+  window.addEventListener("online", retry);
+  setInterval(function () { if (pending.size && navigator.onLine) retry(); }, 3000);
+  window.addEventListener("beforeunload", function (event) {
+    if (pending.size) { event.preventDefault(); event.returnValue = ""; }
+  });
+
   // Time on task: what the page was visible for, sent with each save and with the submit.
   var visibleSince = document.visibilityState === "visible" ? Date.now() : null;
   var unreported = 0;
