@@ -121,7 +121,9 @@ def rater_study_get(*, user: AbstractBaseUser, token: str) -> Study:
 
 def rater_assignment_get(*, user: AbstractBaseUser, study: Study, token: str) -> Assignment:
     try:
-        return Assignment.objects.select_related("study").get(token=token, study=study, rater=user)
+        return Assignment.objects.select_related(
+            "study", "item__output__case", "item__output_b"
+        ).get(token=token, study=study, rater=user)
     except Assignment.DoesNotExist:
         raise Http404("No such item.") from None
 
@@ -148,9 +150,28 @@ def rater_next_position(*, assignment: Assignment) -> Assignment | None:
     )
 
 
+@dataclass(frozen=True)
+class RaterProgressCount:
+    done: int
+    total: int
+
+
+def rater_progress(*, assignment: Assignment) -> RaterProgressCount:
+    """How many of this rater's items in the study are submitted: one query."""
+    counts = Assignment.objects.filter(
+        study_id=assignment.study_id, rater_id=assignment.rater_id
+    ).aggregate(total=Count("pk"), done=Count("pk", filter=Q(submitted_at__isnull=False)))
+    return RaterProgressCount(done=counts["done"], total=counts["total"])
+
+
+def rater_question_view(*, question: Question, answer: object) -> RaterQuestion:
+    return _rater_question(question, answer)
+
+
 def rater_item_view(*, assignment: Assignment) -> RaterItem:
     study = assignment.study
     own = Assignment.objects.filter(study=study, rater_id=assignment.rater_id)
+    progress = rater_progress(assignment=assignment)
     neighbours = dict(
         own.filter(position__in=[assignment.position - 1, assignment.position + 1]).values_list(
             "position", "token"
@@ -170,8 +191,8 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
         instructions=study.instructions,
         token=assignment.token,
         position=assignment.position,
-        total=own.count(),
-        done=own.filter(submitted_at__isnull=False).count(),
+        total=progress.total,
+        done=progress.done,
         case_input=output.case.input_text,
         reference=output.case.reference if study.show_reference else "",
         output_text=shown[0],

@@ -40,19 +40,24 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
 
     question = selectors.rater_question_get(study=study, key=request.POST.get("question", ""))
     raw = _posted_answer(question, request.POST.getlist("answer"))
-    error = ""
+    error, answer = "", None
     try:
         services.assignment_add_time(assignment=assignment, elapsed_ms=_elapsed(request))
-        services.rating_save(assignment=assignment, question=question, answer=raw)
+        answer = services.rating_save(assignment=assignment, question=question, answer=raw).answer
     except ValidationError as exc:
         error = " ".join(exc.messages)
     if not request.htmx:
         # Without JavaScript the form posts normally: come back to the same item.
         return redirect(request.path)
-    item = selectors.rater_item_view(assignment=assignment)
-    answered = next(q for q in item.questions if q.key == question.key)
+    # Only the question's status and the progress bar change: nothing else is read again.
+    context = {
+        "item": selectors.rater_progress(assignment=assignment),
+        "q": selectors.rater_question_view(question=question, answer=answer),
+        "saved": not error,
+        "error": error,
+        "oob": True,
+    }
     # Errors come back with 200 so that htmx swaps them in where the rater is looking.
-    context = {"item": item, "q": answered, "saved": not error, "error": error, "oob": True}
     return render(request, "annotation/_question_saved.html", context)
 
 
