@@ -115,7 +115,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker are separate processes sharing one file: wait for locks
     # instead of failing, and give tests a file (not :memory:) that a worker process can open.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    # IMMEDIATE: a transaction takes the write lock when it begins, so two that read and then
+    # write (two tabs saving one answer) queue for the lock instead of one failing with
+    # "database is locked", which the busy timeout cannot prevent for deferred transactions.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     # One test database per test run (by process id), so two runs at once do not collide.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-evalapp-{os.getpid()}.sqlite3")}
 
