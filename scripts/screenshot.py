@@ -31,7 +31,7 @@ def main() -> None:
         page.locator("a.button.primary").first.click()
         page.wait_for_selector("#questions")
         page.click("label.point:nth-child(4)")
-        page.wait_for_selector("#q-overall .ok")
+        page.wait_for_selector("#q-overall .status span")  # "Saved", or "Saved earlier" on a rerun
         page.screenshot(path=str(DOCS / "screenshot-rater.png"))
 
         page.context.clear_cookies()
