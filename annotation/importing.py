@@ -12,6 +12,8 @@ Columns (CSV header or JSONL keys):
   source_kind  optional  "model" (default) or "human_reference"
   reference    optional  a reference answer for the case (the same for every row of a case)
   metadata     optional  a JSON object of facts about the case (in CSV, written as JSON text)
+  criteria     optional  the case's own rubric, HealthBench style: a JSON list of
+                         {"id": "c1", "text": "...", "points": 5}; negative points for harms
 
 A row with only case_id and input adds a case whose outputs a model endpoint will generate.
 """
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 REQUIRED = ("case_id", "input")
-OPTIONAL = ("source", "output", "source_kind", "reference", "metadata")
+OPTIONAL = ("source", "output", "source_kind", "reference", "metadata", "criteria")
 SOURCE_KINDS = ("model", "human_reference")
 LIMITS = {"case_id": 100, "source": 100}
 MAX_PROBLEMS = 50
@@ -63,6 +65,7 @@ class ImportRow:
     source_kind: str
     reference: str = ""
     metadata: dict = field(default_factory=dict)
+    criteria: list = field(default_factory=list)
 
 
 def decode_text(name: str, content: bytes) -> str:
@@ -165,7 +168,12 @@ def _case_conflicts(
 ) -> list[Problem]:
     """Every row of a case gives the same input; reference and metadata, where given, agree."""
     problems = []
-    given = (("input", row.input), ("reference", row.reference), ("metadata", row.metadata))
+    given = (
+        ("input", row.input),
+        ("reference", row.reference),
+        ("metadata", row.metadata),
+        ("criteria", row.criteria),
+    )
     for column, value in given:
         if column != "input" and not value:
             continue
@@ -185,9 +193,12 @@ def _validate_record(
     metadata, problem = _metadata(record.get("metadata"))
     if problem:
         problems.append(Problem(name, number, "metadata", problem))
+    criteria, problem = _criteria(record.get("criteria"))
+    if problem:
+        problems.append(Problem(name, number, "criteria", problem))
     values = {}
     for column in REQUIRED + OPTIONAL:
-        if column == "metadata":
+        if column in ("metadata", "criteria"):
             continue
         value = record.get(column)
         if value is None:
@@ -212,7 +223,9 @@ def _validate_record(
     if problems:
         return problems, None
     fields = {key: values[key] for key in ("case_id", "input", "source", "output", "reference")}
-    return [], ImportRow(row=number, source_kind=kind, metadata=metadata, **fields)
+    return [], ImportRow(
+        row=number, source_kind=kind, metadata=metadata, criteria=criteria, **fields
+    )
 
 
 def _metadata(raw: object) -> tuple[dict, str]:
@@ -228,6 +241,35 @@ def _metadata(raw: object) -> tuple[dict, str]:
             return {}, str(exc)
     if not isinstance(raw, dict):
         return {}, 'must be a JSON object, e.g. {"age": 54}'
+    return raw, ""
+
+
+def _criteria(raw: object) -> tuple[list, str]:
+    """A case's criteria: a list of {"id", "text", "points"} with unique ids and whole,
+    non-zero points (negative for behaviour to penalise), as HealthBench writes them."""
+    if raw is None or raw == "":
+        return [], ""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw, parse_constant=_refuse_constant)
+        except json.JSONDecodeError as exc:
+            return [], f"not valid JSON ({exc.msg})"
+        except ValueError as exc:
+            return [], str(exc)
+    if not isinstance(raw, list) or not raw:
+        return [], "must be a non-empty JSON list of criteria"
+    seen = set()
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict) or set(item) - {"id", "text", "points", "axis"}:
+            return [], f"criterion {index + 1}: give id, text, points (and optionally axis)"
+        ident, text, points = item.get("id"), item.get("text"), item.get("points")
+        if not isinstance(ident, str) or not ident.strip() or ident in seen:
+            return [], f"criterion {index + 1}: needs an id of its own"
+        if not isinstance(text, str) or not text.strip():
+            return [], f"criterion {index + 1}: needs a text"
+        if type(points) is not int or points == 0:
+            return [], f"criterion {index + 1}: points must be a whole number other than 0"
+        seen.add(ident)
     return raw, ""
 
 

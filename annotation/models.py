@@ -182,6 +182,8 @@ class Case(models.Model):
     # A reference answer (shown to raters only if the study says so) and facts about the case.
     reference = models.TextField(blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # The case's own rubric (HealthBench style): [{"id", "text", "points"}, ...].
+    criteria = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["external_id"]
@@ -256,6 +258,7 @@ class Question(models.Model):
         NUMBER = rubric.NUMBER, "Number"
         TEXT = rubric.TEXT, "Free text"
         PAIRWISE = rubric.PAIRWISE, "Pairwise preference (A / B)"
+        CRITERIA = rubric.CRITERIA, "Per-case criteria (met / not met, with points)"
 
     class Level(models.TextChoices):
         NOMINAL = "nominal", "Nominal"

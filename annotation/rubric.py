@@ -21,7 +21,11 @@ TEXT = "text"
 # "A better", 0 for "neither" (a tie), as shown to the rater. Statistics read it turned into
 # the pair's canonical order (see services.rating_save).
 PAIRWISE = "pairwise"
-KINDS = (LIKERT, SINGLE_CHOICE, MULTIPLE_CHOICE, YES_NO, NUMBER, TEXT, PAIRWISE)
+# Per-case criteria (HealthBench): each case carries its own criteria with points (negative
+# for harmful behaviour); the rater ticks those met. The answer is the list of met criterion
+# ids; the score is points earned over the positive points possible, clipped to 0..1.
+CRITERIA = "criteria"
+KINDS = (LIKERT, SINGLE_CHOICE, MULTIPLE_CHOICE, YES_NO, NUMBER, TEXT, PAIRWISE, CRITERIA)
 
 NA = "na"  # "not applicable", where a question allows it
 YES_NO_SCALE = ({"value": "yes", "label": "Yes"}, {"value": "no", "label": "No"})
@@ -36,6 +40,7 @@ LEVELS = {
     NUMBER: ("interval", "ratio"),
     TEXT: (),
     PAIRWISE: ("ordinal", "interval", "nominal"),
+    CRITERIA: ("interval", "ratio"),
 }
 
 
@@ -73,7 +78,7 @@ def check_spec(spec: QuestionSpec, level: str) -> None:
             raise AnswerError("A pairwise scale must be symmetric around 0, e.g. -2 to 2.")
     elif spec.kind in (SINGLE_CHOICE, MULTIPLE_CHOICE):
         _check_choices(spec.scale)
-    elif spec.scale:
+    elif spec.scale and spec.kind != CRITERIA:  # criteria come with each case
         raise AnswerError(f"A {spec.kind} question takes no scale or choices.")
     if spec.kind == TEXT and spec.allow_na:
         raise AnswerError('A free-text question needs no "not applicable": leave it empty.')
@@ -125,6 +130,7 @@ def parse_answer(spec: QuestionSpec, raw: object) -> object:
         MULTIPLE_CHOICE: _parse_multiple,
         NUMBER: _parse_number,
         TEXT: _parse_text,
+        CRITERIA: _parse_criteria,
     }[spec.kind]
     return parse(spec, raw)
 
@@ -149,6 +155,26 @@ def _parse_multiple(spec: QuestionSpec, raw: object) -> list[str]:
     if not isinstance(raw, list) or any(value not in spec.values for value in raw):
         raise AnswerError(f"Tick any of: {', '.join(spec.values)}.")
     return [value for value in spec.values if value in raw]  # declared order, no repeats
+
+
+def _parse_criteria(spec: QuestionSpec, raw: object) -> list[str]:
+    """`spec.scale` holds the case's criteria here; the answer lists those met."""
+    ids = [criterion["id"] for criterion in spec.scale]
+    if not ids:
+        raise AnswerError("This case has no criteria to judge.")
+    if not isinstance(raw, list) or any(value not in ids for value in raw):
+        raise AnswerError(f"Tick any of the case's criteria: {', '.join(ids)}.")
+    return [ident for ident in ids if ident in raw]
+
+
+def criteria_score(criteria: list[dict] | tuple, met: list[str]) -> float:
+    """HealthBench's score: points of the met criteria over the positive points possible,
+    clipped to 0..1 (negative points can take it below zero before clipping)."""
+    possible = sum(c["points"] for c in criteria if c["points"] > 0)
+    earned = sum(c["points"] for c in criteria if c["id"] in met)
+    if possible <= 0:
+        raise AnswerError("A case's criteria need some positive points to score against.")
+    return min(1.0, max(0.0, earned / possible))
 
 
 def _parse_number(spec: QuestionSpec, raw: object) -> float:
@@ -183,6 +209,8 @@ def numeric_code(spec: QuestionSpec, answer: object) -> float | None:
         return 1.0 if answer == "yes" else 0.0
     if spec.kind == SINGLE_CHOICE:
         return float(spec.values.index(answer))
+    if spec.kind == CRITERIA:
+        return criteria_score(spec.scale, answer)
     return None
 
 

@@ -11,6 +11,7 @@ from django.http import Http404
 from annotation import rubric
 from annotation.models import (
     Assignment,
+    Case,
     Membership,
     Question,
     Rating,
@@ -164,8 +165,8 @@ def rater_progress(*, assignment: Assignment) -> RaterProgressCount:
     return RaterProgressCount(done=counts["done"], total=counts["total"])
 
 
-def rater_question_view(*, question: Question, answer: object) -> RaterQuestion:
-    return _rater_question(question, answer)
+def rater_question_view(*, question: Question, answer: object, case: Case) -> RaterQuestion:
+    return _rater_question(question, answer, case)
 
 
 def rater_item_view(*, assignment: Assignment) -> RaterItem:
@@ -197,7 +198,9 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
         reference=output.case.reference if study.show_reference else "",
         output_text=shown[0],
         output_b_text=shown[1],
-        questions=[_rater_question(q, answers.get(q.pk)) for q in study.questions.all()],
+        questions=[
+            _rater_question(q, answers.get(q.pk), output.case) for q in study.questions.all()
+        ],
         submitted=assignment.submitted_at is not None,
         locked=study.status != Study.Status.OPEN,
         previous_token=neighbours.get(assignment.position - 1),
@@ -205,9 +208,11 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
     )
 
 
-def _rater_question(question: Question, answer: object) -> RaterQuestion:
+def _rater_question(question: Question, answer: object, case: Case) -> RaterQuestion:
     spec = question.spec
     points = [ScalePoint(p["value"], p["label"]) for p in spec.points]
+    if question.kind == Question.Kind.CRITERIA:
+        points = [ScalePoint(c["id"], f"{c['text']} ({c['points']:+d})") for c in case.criteria]
     if question.kind == Question.Kind.PAIRWISE:
         points.reverse()  # "A better" on the left, under A
     return RaterQuestion(

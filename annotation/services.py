@@ -334,7 +334,9 @@ class _RowWriter:
         self.study, self.filename = study, filename
         self.cases = {
             c.external_id: c
-            for c in study.cases.only("pk", "external_id", "input_text", "reference", "metadata")
+            for c in study.cases.only(
+                "pk", "external_id", "input_text", "reference", "metadata", "criteria"
+            )
         }
         self.sources = {s.label: s for s in study.sources.all()}
         self.outputs = {
@@ -376,6 +378,7 @@ class _RowWriter:
                 input_text=row.input,
                 reference=row.reference,
                 metadata=row.metadata,
+                criteria=row.criteria,
             )
             self.new_cases.append(case)
             self.counts["cases_created"] += 1
@@ -383,10 +386,12 @@ class _RowWriter:
             # Planned from an earlier row of this file, which may not have given these.
             case.reference = case.reference or row.reference
             case.metadata = case.metadata or row.metadata
+            case.criteria = case.criteria or row.criteria
         else:
             stored = {"input": case.input_text, "reference": case.reference}
-            stored["metadata"] = case.metadata
+            stored.update(metadata=case.metadata, criteria=case.criteria)
             given = {"input": row.input, "reference": row.reference, "metadata": row.metadata}
+            given["criteria"] = row.criteria
             changed = [c for c in stored if (given[c] or c == "input") and stored[c] != given[c]]
             if changed:
                 message = f"differs from the {changed[0]} stored for case {row.case_id!r}"
@@ -730,6 +735,8 @@ def question_add(*, study: Study, draft: rubric.QuestionDraft) -> Question:
     last = study.questions.aggregate(m=models.Max("order"))["m"]
     if draft.kind == rubric.PAIRWISE and study.design != Study.Design.PAIRWISE:
         raise ValidationError("A pairwise question needs a pairwise study (outputs shown as A/B).")
+    if draft.kind == rubric.CRITERIA and study.design != Study.Design.ABSOLUTE:
+        raise ValidationError("Per-case criteria judge one output at a time: an absolute study.")
     question = Question(study=study, order=(last or 0) + 1, **_draft_fields(draft))
     question.full_clean()
     question.save()
@@ -762,10 +769,20 @@ def question_remove(*, study: Study, key: str) -> None:
 # --- rating -----------------------------------------------------------------------------------
 
 
+def question_spec_for(*, question: Question, case: Case) -> rubric.QuestionSpec:
+    """A question as asked about one case: per-case criteria come from the case."""
+    spec = question.spec
+    if question.kind == Question.Kind.CRITERIA:
+        return dataclasses.replace(spec, scale=tuple(case.criteria))
+    return spec
+
+
 def _assignment_locked(assignment: Assignment) -> Assignment:
     """The assignment's row, locked, with a fresh read of its study's status: refused if the
     study is no longer open, or if the item has since moved to another rater."""
-    locked = Assignment.objects.select_for_update(of=("self",)).select_related("study")
+    locked = Assignment.objects.select_for_update(of=("self",)).select_related(
+        "study", "item__output__case"
+    )
     current = locked.get(pk=assignment.pk)
     _check_open_for_rating(current.study)
     if current.rater_id != assignment.rater_id:
@@ -786,11 +803,12 @@ def rating_save(*, assignment: Assignment, question: Question, answer: object) -
     assignment = _assignment_locked(assignment)
     if question.study_id != assignment.study_id:
         raise ValidationError("The question belongs to another study.")
+    spec = question_spec_for(question=question, case=assignment.item.output.case)
     try:
-        answer = rubric.parse_answer(question.spec, answer)
+        answer = rubric.parse_answer(spec, answer)
     except rubric.AnswerError as exc:
         raise ValidationError(str(exc)) from None
-    value = rubric.numeric_code(question.spec, answer)
+    value = rubric.numeric_code(spec, answer)
     if question.kind == Question.Kind.PAIRWISE and assignment.flipped and value is not None:
         # Stored as shown; analysed in the pair's canonical order ("first source better" > 0).
         value = -value

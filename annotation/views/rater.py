@@ -52,7 +52,9 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
     # Only the question's status and the progress bar change: nothing else is read again.
     context = {
         "item": selectors.rater_progress(assignment=assignment),
-        "q": selectors.rater_question_view(question=question, answer=answer),
+        "q": selectors.rater_question_view(
+            question=question, answer=answer, case=assignment.item.output.case
+        ),
         "saved": not error,
         "error": error,
         "oob": True,
@@ -91,7 +93,7 @@ def rater_submit(request: HttpRequest, study_token: str, assignment_token: str) 
 def _posted_answer(question, values: list[str]) -> object:
     """The answer a question's form posted. "Not applicable" shares the field with the other
     controls; the page's script keeps it exclusive, and a typed number wins over a stale tick."""
-    if question.kind == question.Kind.MULTIPLE_CHOICE:
+    if question.kind in (question.Kind.MULTIPLE_CHOICE, question.Kind.CRITERIA):
         return values
     if question.kind == question.Kind.NUMBER:
         typed = [v for v in values if v != rubric.NA and v.strip()]

@@ -1,0 +1,92 @@
+"""Per-case criteria, HealthBench style: each case's own rubric, met / not met, with points."""
+
+import json
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from annotation import rubric, services
+from annotation.importing import ImportRejected, parse_study_file
+from annotation.models import Case, Question, Rating
+
+CRITERIA = [
+    {"id": "dose", "text": "Gives the correct paediatric dose", "points": 5},
+    {"id": "er", "text": "Advises emergency care for a non-blanching rash", "points": 3},
+    {"id": "aspirin", "text": "Recommends aspirin for a child", "points": -4},
+]
+
+
+@pytest.mark.parametrize(
+    ("met", "score"),
+    [
+        (["dose", "er"], 1.0),
+        (["dose", "aspirin"], (5 - 4) / 8),  # harmful advice costs points
+        (["aspirin"], 0.0),  # clipped at zero
+        ([], 0.0),
+        (["er"], 3 / 8),
+    ],
+)
+def test_the_score_is_points_earned_over_points_possible(met, score):
+    assert rubric.criteria_score(CRITERIA, met) == pytest.approx(score)
+
+
+def test_criteria_import_with_the_case_and_are_checked():
+    line = {"case_id": "k1", "input": "Q", "criteria": CRITERIA}
+    [row] = parse_study_file("c.jsonl", json.dumps(line).encode())
+    assert row.criteria == CRITERIA
+    bad = [
+        {"case_id": "a", "input": "Q", "criteria": [{"id": "x", "text": "T", "points": 0}]},
+        {"case_id": "b", "input": "Q", "criteria": [CRITERIA[0], CRITERIA[0]]},
+        {"case_id": "c", "input": "Q", "criteria": "not a list"},
+    ]
+    with pytest.raises(ImportRejected) as caught:
+        parse_study_file("bad.jsonl", "\n".join(json.dumps(b) for b in bad).encode())
+    assert [str(p) for p in caught.value.problems] == [
+        "bad.jsonl, row 1, field 'criteria': "
+        "criterion 1: points must be a whole number other than 0",
+        "bad.jsonl, row 2, field 'criteria': criterion 2: needs an id of its own",
+        "bad.jsonl, row 3, field 'criteria': not valid JSON (Expecting value)",
+    ]
+
+
+@pytest.mark.django_db
+def test_a_rater_ticks_the_criteria_met_and_the_score_is_stored(client, open_study, raters):
+    Case.objects.filter(study=open_study).update(criteria=CRITERIA)
+    Question.objects.create(
+        study=open_study,
+        key="criteria",
+        prompt="Which criteria does the answer meet?",
+        kind="criteria",
+        level="interval",
+        required=False,
+        order=3,
+    )
+    rater = raters[0]
+    assignment = open_study.assignments.filter(rater=rater).first()
+    client.force_login(rater)
+    url = reverse("rater_item", args=[open_study.token, assignment.token])
+    page = client.get(url).text
+    assert "Gives the correct paediatric dose (+5)" in page
+    assert "Recommends aspirin for a child (-4)" in page
+    response = client.post(
+        url, {"question": "criteria", "answer": ["aspirin", "dose"]}, headers={"HX-Request": "true"}
+    )
+    assert "Saved" in response.text
+    rating = Rating.objects.get(assignment=assignment, question__key="criteria")
+    assert rating.answer == ["dose", "aspirin"]
+    assert rating.value == pytest.approx(1 / 8)
+    bad = client.post(
+        url, {"question": "criteria", "answer": ["invented"]}, headers={"HX-Request": "true"}
+    )
+    assert "Tick any of the case&#x27;s criteria: dose, er, aspirin." in bad.text
+
+
+@pytest.mark.django_db
+def test_criteria_need_an_absolute_study(study_admin):
+    study = services.study_create(
+        creator=study_admin, title="P", question_prompt="Better?", design="pairwise"
+    )
+    draft = rubric.QuestionDraft(key="crit", prompt="Met?", kind="criteria", level="interval")
+    with pytest.raises(ValidationError, match="absolute study"):
+        services.question_add(study=study, draft=draft)
