@@ -259,6 +259,7 @@ class Question(models.Model):
         TEXT = rubric.TEXT, "Free text"
         PAIRWISE = rubric.PAIRWISE, "Pairwise preference (A / B)"
         CRITERIA = rubric.CRITERIA, "Per-case criteria (met / not met, with points)"
+        SPAN = rubric.SPAN, "Span marking (errors in the output's text)"
 
     class Level(models.TextChoices):
         NOMINAL = "nominal", "Nominal"

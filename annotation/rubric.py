@@ -8,6 +8,7 @@ itself, the position in the declared list for a single choice. Text, multiple ch
 applicable" have no code: they are left out of agreement, never coded as a value.
 """
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -25,7 +26,12 @@ PAIRWISE = "pairwise"
 # for harmful behaviour); the rater ticks those met. The answer is the list of met criterion
 # ids; the score is points earned over the positive points possible, clipped to 0..1.
 CRITERIA = "criteria"
-KINDS = (LIKERT, SINGLE_CHOICE, MULTIPLE_CHOICE, YES_NO, NUMBER, TEXT, PAIRWISE, CRITERIA)
+# Span marking: the rater selects text in the output and gives each span an error category
+# (the question's choices) and a severity. The answer is the list of spans, as character
+# offsets into the output's text; its code is the number of spans marked.
+SPAN = "span"
+SEVERITIES = (("minor", "Minor"), ("moderate", "Moderate"), ("major", "Major"))
+KINDS = (LIKERT, SINGLE_CHOICE, MULTIPLE_CHOICE, YES_NO, NUMBER, TEXT, PAIRWISE, CRITERIA, SPAN)
 
 NA = "na"  # "not applicable", where a question allows it
 YES_NO_SCALE = ({"value": "yes", "label": "Yes"}, {"value": "no", "label": "No"})
@@ -41,6 +47,7 @@ LEVELS = {
     TEXT: (),
     PAIRWISE: ("ordinal", "interval", "nominal"),
     CRITERIA: ("interval", "ratio"),
+    SPAN: ("ratio", "interval"),
 }
 
 
@@ -76,7 +83,7 @@ def check_spec(spec: QuestionSpec, level: str) -> None:
         _check_likert_scale(spec.scale)
         if spec.kind == PAIRWISE and sorted(-v for v in spec.values) != spec.values:
             raise AnswerError("A pairwise scale must be symmetric around 0, e.g. -2 to 2.")
-    elif spec.kind in (SINGLE_CHOICE, MULTIPLE_CHOICE):
+    elif spec.kind in (SINGLE_CHOICE, MULTIPLE_CHOICE, SPAN):
         _check_choices(spec.scale)
     elif spec.scale and spec.kind != CRITERIA:  # criteria come with each case
         raise AnswerError(f"A {spec.kind} question takes no scale or choices.")
@@ -131,6 +138,7 @@ def parse_answer(spec: QuestionSpec, raw: object) -> object:
         NUMBER: _parse_number,
         TEXT: _parse_text,
         CRITERIA: _parse_criteria,
+        SPAN: _parse_spans,
     }[spec.kind]
     return parse(spec, raw)
 
@@ -165,6 +173,34 @@ def _parse_criteria(spec: QuestionSpec, raw: object) -> list[str]:
     if not isinstance(raw, list) or any(value not in ids for value in raw):
         raise AnswerError(f"Tick any of the case's criteria: {', '.join(ids)}.")
     return [ident for ident in ids if ident in raw]
+
+
+def _parse_spans(spec: QuestionSpec, raw: object) -> list[dict]:
+    """Spans as [{"start", "end", "category", "severity"}], inside the output's text, whose
+    length is `spec.maximum` here; sorted by position, each span once."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if raw.strip() else []
+        except json.JSONDecodeError:
+            raise AnswerError("The marked spans could not be read.") from None
+    if not isinstance(raw, list):
+        raise AnswerError("The marked spans could not be read.")
+    length, categories = int(spec.maximum or 0), spec.values
+    severities = [value for value, _ in SEVERITIES]
+    spans = []
+    for span in raw:
+        if not isinstance(span, dict) or set(span) != {"start", "end", "category", "severity"}:
+            raise AnswerError("Each span needs start, end, category and severity.")
+        start, end = span["start"], span["end"]
+        if type(start) is not int or type(end) is not int or not 0 <= start < end <= length:
+            raise AnswerError(f"A span must lie within the text (0 to {length} characters).")
+        if span["category"] not in categories:
+            raise AnswerError(f"Choose an error category: {', '.join(categories)}.")
+        if span["severity"] not in severities:
+            raise AnswerError(f"Choose a severity: {', '.join(severities)}.")
+        spans.append({k: span[k] for k in ("start", "end", "category", "severity")})
+    unique = {tuple(s.values()): s for s in spans}
+    return sorted(unique.values(), key=lambda s: (s["start"], s["end"], s["category"]))
 
 
 def criteria_score(criteria: list[dict] | tuple, met: list[str]) -> float:
@@ -211,6 +247,8 @@ def numeric_code(spec: QuestionSpec, answer: object) -> float | None:
         return float(spec.values.index(answer))
     if spec.kind == CRITERIA:
         return criteria_score(spec.scale, answer)
+    if spec.kind == SPAN:
+        return float(len(answer))
     return None
 
 

@@ -1,7 +1,7 @@
 """Reads of reader-study data. Rater-facing reads return view objects that hold no Source."""
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -11,8 +11,8 @@ from django.http import Http404
 from annotation import rubric
 from annotation.models import (
     Assignment,
-    Case,
     Membership,
+    Output,
     Question,
     Rating,
     RatingRevision,
@@ -49,6 +49,7 @@ class RaterQuestion:
     minimum: float | None
     maximum: float | None
     answer: object  # the rater's own answer, canonical, or None
+    marked: list[dict] = field(default_factory=list)  # span marking: spans with their quotes
 
     @property
     def selected(self) -> list:
@@ -60,6 +61,14 @@ class RaterQuestion:
     @property
     def is_answered(self) -> bool:
         return not rubric.is_empty(self.answer)
+
+    @property
+    def answer_json(self) -> str:
+        return json.dumps(self.answer if isinstance(self.answer, list) else [])
+
+    @property
+    def severities(self) -> tuple:
+        return rubric.SEVERITIES
 
 
 @dataclass(frozen=True)
@@ -165,8 +174,8 @@ def rater_progress(*, assignment: Assignment) -> RaterProgressCount:
     return RaterProgressCount(done=counts["done"], total=counts["total"])
 
 
-def rater_question_view(*, question: Question, answer: object, case: Case) -> RaterQuestion:
-    return _rater_question(question, answer, case)
+def rater_question_view(*, question: Question, answer: object, output: Output) -> RaterQuestion:
+    return _rater_question(question, answer, output)
 
 
 def rater_item_view(*, assignment: Assignment) -> RaterItem:
@@ -198,9 +207,7 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
         reference=output.case.reference if study.show_reference else "",
         output_text=shown[0],
         output_b_text=shown[1],
-        questions=[
-            _rater_question(q, answers.get(q.pk), output.case) for q in study.questions.all()
-        ],
+        questions=[_rater_question(q, answers.get(q.pk), output) for q in study.questions.all()],
         submitted=assignment.submitted_at is not None,
         locked=study.status != Study.Status.OPEN,
         previous_token=neighbours.get(assignment.position - 1),
@@ -208,11 +215,19 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
     )
 
 
-def _rater_question(question: Question, answer: object, case: Case) -> RaterQuestion:
+def _rater_question(question: Question, answer: object, output: Output) -> RaterQuestion:
     spec = question.spec
     points = [ScalePoint(p["value"], p["label"]) for p in spec.points]
     if question.kind == Question.Kind.CRITERIA:
-        points = [ScalePoint(c["id"], f"{c['text']} ({c['points']:+d})") for c in case.criteria]
+        criteria = output.case.criteria
+        points = [ScalePoint(c["id"], f"{c['text']} ({c['points']:+d})") for c in criteria]
+    marked = []
+    if question.kind == Question.Kind.SPAN and isinstance(answer, list):
+        labels = {p.value: p.label for p in points}
+        marked = [
+            {**s, "quote": output.text[s["start"] : s["end"]], "label": labels.get(s["category"])}
+            for s in answer
+        ]
     if question.kind == Question.Kind.PAIRWISE:
         points.reverse()  # "A better" on the left, under A
     return RaterQuestion(
@@ -226,6 +241,7 @@ def _rater_question(question: Question, answer: object, case: Case) -> RaterQues
         minimum=question.minimum,
         maximum=question.maximum,
         answer=answer,
+        marked=marked,
     )
 
 

@@ -735,8 +735,10 @@ def question_add(*, study: Study, draft: rubric.QuestionDraft) -> Question:
     last = study.questions.aggregate(m=models.Max("order"))["m"]
     if draft.kind == rubric.PAIRWISE and study.design != Study.Design.PAIRWISE:
         raise ValidationError("A pairwise question needs a pairwise study (outputs shown as A/B).")
-    if draft.kind == rubric.CRITERIA and study.design != Study.Design.ABSOLUTE:
-        raise ValidationError("Per-case criteria judge one output at a time: an absolute study.")
+    if draft.kind in (rubric.CRITERIA, rubric.SPAN) and study.design != Study.Design.ABSOLUTE:
+        raise ValidationError(
+            "Per-case criteria and span marking judge one output at a time: an absolute study."
+        )
     question = Question(study=study, order=(last or 0) + 1, **_draft_fields(draft))
     question.full_clean()
     question.save()
@@ -769,11 +771,14 @@ def question_remove(*, study: Study, key: str) -> None:
 # --- rating -----------------------------------------------------------------------------------
 
 
-def question_spec_for(*, question: Question, case: Case) -> rubric.QuestionSpec:
-    """A question as asked about one case: per-case criteria come from the case."""
+def question_spec_for(*, question: Question, output: Output) -> rubric.QuestionSpec:
+    """A question as asked about one output: per-case criteria come from its case, and spans
+    must lie within its text."""
     spec = question.spec
     if question.kind == Question.Kind.CRITERIA:
-        return dataclasses.replace(spec, scale=tuple(case.criteria))
+        return dataclasses.replace(spec, scale=tuple(output.case.criteria))
+    if question.kind == Question.Kind.SPAN:
+        return dataclasses.replace(spec, maximum=float(len(output.text)))
     return spec
 
 
@@ -803,7 +808,7 @@ def rating_save(*, assignment: Assignment, question: Question, answer: object) -
     assignment = _assignment_locked(assignment)
     if question.study_id != assignment.study_id:
         raise ValidationError("The question belongs to another study.")
-    spec = question_spec_for(question=question, case=assignment.item.output.case)
+    spec = question_spec_for(question=question, output=assignment.item.output)
     try:
         answer = rubric.parse_answer(spec, answer)
     except rubric.AnswerError as exc:

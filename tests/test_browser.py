@@ -169,3 +169,54 @@ def test_a_pairwise_item_is_rated_with_the_keyboard_alone(live_server, study_adm
     assert rating.value == (-2.0 if assignment.flipped else 2.0)  # canonical: Alpha minus Beta
     assignment.refresh_from_db()
     assert assignment.submitted_at is not None
+
+
+def test_a_rater_marks_a_span_in_the_browser_and_finds_it_after_reload(
+    live_server, open_study, raters
+):
+    from annotation.models import Output, Question, Rating
+
+    span_study = open_study
+    Question.objects.create(
+        study=span_study,
+        key="errors",
+        prompt="Mark any errors",
+        kind="span",
+        level="ratio",
+        scale=[{"value": "factual", "label": "Factual error"}],
+        required=False,
+        order=4,
+    )
+    rater = raters[0]
+    assignment = span_study.assignments.filter(rater=rater).order_by("position").first()
+    Output.objects.filter(pk=assignment.item.output_id).update(
+        text="Take <b>ibuprofen</b> 4 g daily.\nSee a doctor if it persists."
+    )
+    with browser_page(live_server.url) as page:
+        log_in(page, rater.username)
+        page.goto(f"/rate/{span_study.token}/{assignment.token}/")
+        # Select "4 g daily" in the response, as a rater would with the mouse.
+        page.evaluate(
+            """() => {
+                const node = document.getElementById('output-text').firstChild;
+                const start = node.textContent.indexOf('4 g daily');
+                const range = document.createRange();
+                range.setStart(node, start);
+                range.setEnd(node, start + '4 g daily'.length);
+                const selection = window.getSelection();
+                selection.removeAllRanges();
+                selection.addRange(range);
+            }"""
+        )
+        page.select_option("#q-errors [data-span-severity]", "major")
+        page.click("#q-errors [data-span-mark]")
+        page.wait_for_selector("#q-errors .ok")
+        page.reload()
+        assert page.locator("#q-errors .spans li .quote").inner_text() == "4 g daily"
+        assert "Factual error · major" in page.locator("#q-errors .spans li").inner_text()
+
+    rating = Rating.objects.get(assignment=assignment, question__key="errors")
+    text = "Take <b>ibuprofen</b> 4 g daily.\nSee a doctor if it persists."
+    [span] = rating.answer
+    assert text[span["start"] : span["end"]] == "4 g daily"
+    assert (span["category"], span["severity"], rating.value) == ("factual", "major", 1.0)

@@ -53,7 +53,7 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
     context = {
         "item": selectors.rater_progress(assignment=assignment),
         "q": selectors.rater_question_view(
-            question=question, answer=answer, case=assignment.item.output.case
+            question=question, answer=answer, output=assignment.item.output
         ),
         "saved": not error,
         "error": error,
