@@ -166,3 +166,63 @@ def test_no_api_response_a_rater_can_get_reveals_a_source(client, demo):
         responses[url] = as_text(response)
     assert demo.title in responses[reverse("api_studies")]
     assert_blind(responses, demo, rater)
+
+
+def test_every_kind_of_question_keeps_raters_blind(client, demo):
+    import json
+
+    from annotation.models import Question
+
+    Case.objects.filter(study=demo).update(
+        criteria=[{"id": "safe", "text": "Gives safe advice", "points": 2}]
+    )
+    kinds = {
+        "consensus": (
+            "single_choice",
+            "nominal",
+            [{"value": "aligned", "label": "Aligned"}, {"value": "opposed", "label": "Opposed"}],
+        ),
+        "missing": (
+            "multiple_choice",
+            "",
+            [{"value": "dose", "label": "Dose"}, {"value": "timing", "label": "Timing"}],
+        ),
+        "harm": ("yes_no", "nominal", []),
+        "usefulness": ("number", "interval", []),
+        "comment": ("text", "", []),
+        "criteria": ("criteria", "interval", []),
+        "errors": ("span", "ratio", [{"value": "factual", "label": "Factual error"}]),
+    }
+    for order, (key, (kind, level, scale)) in enumerate(kinds.items(), start=2):
+        Question.objects.create(
+            study=demo,
+            key=key,
+            prompt=f"About {key}",
+            kind=kind,
+            level=level,
+            scale=scale,
+            required=False,
+            order=order,
+        )
+    answers = {
+        "consensus": "opposed",
+        "missing": ["dose"],
+        "harm": "yes",
+        "usefulness": "6",
+        "comment": "fine",
+        "criteria": ["safe"],
+        "errors": json.dumps([{"start": 0, "end": 3, "category": "factual", "severity": "minor"}]),
+    }
+    rater = demo.memberships.get(pseudonym="R1").user
+    client.force_login(rater)
+    pages = crawl(client, ["/", reverse("rater_home")])
+    item_pages = [url for url in pages if url.count("/") == 4 and url.startswith("/rate/")]
+    for url in item_pages:
+        for key, value in answers.items():
+            response = client.post(
+                url, {"question": key, "answer": value}, headers={"HX-Request": "true"}
+            )
+            assert "Saved" in response.content.decode(), (key, response.content[:300])
+            pages[f"POST {url} {key}"] = as_text(response)
+    pages.update({f"again {url}": body for url, body in crawl(client, ["/rate/"]).items()})
+    assert_blind(pages, demo, rater)
