@@ -15,6 +15,7 @@ from annotation.models import Study, TaskRun
 DEMO_FILE = Path(__file__).parent / "demo" / "demo_study.jsonl"
 DEMO_TITLE = "Patient question summaries (demo)"
 DRAFT_TITLE = "Discharge advice from a local model (draft demo)"
+PAIRWISE_TITLE = "Which summary is better? (pairwise demo)"
 ADMIN = ("admin", "evalapp-admin")
 RATERS = [(f"rater{i}", "evalapp-rater") for i in range(1, 5)]
 STUDY_ADMINS_GROUP = "Study admins"
@@ -65,6 +66,7 @@ def load_demo() -> DemoSummary:
     study.refresh_from_db()  # study_open changed the status on its own locked copy
     _simulate_ratings(study, raters[1:])
     _draft_study(admin, raters)
+    _pairwise_study(admin, raters)
     return DemoSummary(created=True, study=study, logins=logins)
 
 
@@ -86,6 +88,24 @@ def _simulate_ratings(study: Study, raters) -> None:
             services.assignment_submit(assignment=assignment)
     run = TaskRun.objects.create(study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
     services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
+
+
+def _pairwise_study(admin, raters) -> None:
+    """The same summaries compared two at a time (A/B, sides balanced), with the Van Veen
+    questions: shows the pairwise design to every demo rater."""
+    study = services.study_create(
+        creator=admin,
+        title=PAIRWISE_TITLE,
+        instructions="Each screen shows two summaries of the same question as A and B.",
+        raters_per_item=2,
+        question_prompt="Overall, which summary would you rather send to the clinician?",
+        design=Study.Design.PAIRWISE,
+        seed=20240502,
+    )
+    services.questions_add_template(study=study, name="vanveen")
+    services.study_import_file(study=study, filename=DEMO_FILE.name, content=DEMO_FILE.read_bytes())
+    services.study_add_raters(study=study, users=raters)
+    services.study_open(study=study)
 
 
 def _draft_study(admin, raters) -> None:

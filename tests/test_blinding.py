@@ -113,7 +113,9 @@ def secrets_of(study: Study, rater) -> list[str]:
 
 
 def assert_blind(responses: dict[str, str], study: Study, rater) -> None:
-    secrets = secrets_of(study, rater)
+    """No secret of this study, nor of any other study the rater is in, appears anywhere."""
+    studies = {study, *Study.objects.filter(assignments__rater=rater)}
+    secrets = [secret for each in studies for secret in secrets_of(each, rater)]
     assert any(s.startswith("71") for s in secrets)  # the sequences really moved
     for url, body in responses.items():
         lowered = body.lower()
@@ -128,11 +130,13 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
     client.force_login(rater)
     pages = crawl(client, ["/", reverse("rater_home")])
     item_pages = [url for url in pages if url.count("/") == 4 and url.startswith("/rate/")]
-    assert len(item_pages) == Assignment.objects.filter(rater=rater, study=demo).count() == 12
+    # The demo's absolute study (12 items each) and its pairwise study (12 pairs each).
+    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == 24
 
     # htmx partials: save a rating on every item, then revisit everything.
     for url in item_pages:
-        data = {"question": "overall", "answer": "4"}
+        absolute = url.startswith(f"/rate/{demo.token}/")
+        data = {"question": "overall" if absolute else "preference", "answer": "1"}
         response = client.post(url, data, headers={"HX-Request": "true"})
         assert response.status_code == 200
         assert "Saved" in response.content.decode()
@@ -216,7 +220,9 @@ def test_every_kind_of_question_keeps_raters_blind(client, demo):
     rater = demo.memberships.get(pseudonym="R1").user
     client.force_login(rater)
     pages = crawl(client, ["/", reverse("rater_home")])
-    item_pages = [url for url in pages if url.count("/") == 4 and url.startswith("/rate/")]
+    item_pages = [url for url in pages if url.startswith(f"/rate/{demo.token}/")]
+    item_pages = [url for url in item_pages if url.count("/") == 4]
+    assert len(item_pages) == 12
     for url in item_pages:
         for key, value in answers.items():
             response = client.post(

@@ -13,9 +13,11 @@ def test_demo_loads_once_however_often_it_runs(capsys):
     out = capsys.readouterr().out
     assert "Kept the existing demo study" in out
     assert "rater4   / evalapp-rater" in out
-    assert Study.objects.count() == 2
+    assert Study.objects.count() == 3
+    pairwise = Study.objects.get(design="pairwise")
+    assert pairwise.items.filter(output_b__isnull=False).count() == pairwise.items.count() > 0
     assert get_user_model().objects.count() == 5
-    open_study = Study.objects.get(status="open")
+    open_study = Study.objects.get(status="open", design="absolute")
     assert Output.objects.filter(case__study=open_study).count() == 24
     assert Assignment.objects.filter(study=open_study).count() == 48
     loads = {
@@ -44,7 +46,7 @@ def test_demo_brings_the_checklists_and_a_report_linked_to_the_study():
         ("elevate-genai", 1),
     }
     report = Report.objects.get()
-    assert report.study == Study.objects.get(status="open")
+    assert report.study == Study.objects.get(status="open", design="absolute")
     answered = report.assessments.get().responses.filter(answer__isnull=False)
     assert sorted(answered.values_list("item__code", flat=True)) == [
         "1.1",
