@@ -129,11 +129,18 @@ def rater_study_get(*, user: AbstractBaseUser, token: str) -> Study:
     return study
 
 
-def rater_assignment_get(*, user: AbstractBaseUser, study: Study, token: str) -> Assignment:
+def rater_assignment_get(*, user: AbstractBaseUser, study_token: str, token: str) -> Assignment:
+    """This rater's assignment in an open (or locked, read-only) study, with the study and the
+    item's outputs, in one query; 404 for anyone else's or any other study's."""
     try:
         return Assignment.objects.select_related(
             "study", "item__output__case", "item__output_b"
-        ).get(token=token, study=study, rater=user)
+        ).get(
+            token=token,
+            rater=user,
+            study__token=study_token,
+            study__status__in=[Study.Status.OPEN, Study.Status.LOCKED],
+        )
     except Assignment.DoesNotExist:
         raise Http404("No such item.") from None
 

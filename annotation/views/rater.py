@@ -29,10 +29,10 @@ def rater_resume(request: HttpRequest, study_token: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def rater_item(request: HttpRequest, study_token: str, assignment_token: str) -> HttpResponse:
-    study = selectors.rater_study_get(user=request.user, token=study_token)
     assignment = selectors.rater_assignment_get(
-        user=request.user, study=study, token=assignment_token
+        user=request.user, study_token=study_token, token=assignment_token
     )
+    study = assignment.study
     if request.method == "GET":
         services.assignment_mark_opened(assignment=assignment)
         item = selectors.rater_item_view(assignment=assignment)
@@ -74,10 +74,10 @@ def _elapsed(request: HttpRequest) -> int:
 @require_POST
 def rater_submit(request: HttpRequest, study_token: str, assignment_token: str) -> HttpResponse:
     """Submit an item and go on to the next one; submitting twice is harmless."""
-    study = selectors.rater_study_get(user=request.user, token=study_token)
     assignment = selectors.rater_assignment_get(
-        user=request.user, study=study, token=assignment_token
+        user=request.user, study_token=study_token, token=assignment_token
     )
+    study = assignment.study
     services.assignment_add_time(assignment=assignment, elapsed_ms=_elapsed(request))
     try:
         services.assignment_submit(assignment=assignment)
