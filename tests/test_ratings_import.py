@@ -11,7 +11,7 @@ from annotation import services
 from annotation.agreement import Observation
 from annotation.importing import ImportRejected
 from annotation.models import Rating, Result, Study, TaskRun
-from annotation.ratings_import import study_import_ratings
+from annotation.services.external_ratings import study_import_ratings
 from tests.test_agreement import coincidence_alpha
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.importing import ImportRejected
 from annotation.models import Study
-from annotation.ratings_import import study_import_ratings
+from annotation.services.external_ratings import study_import_ratings
 
 
 class Command(BaseCommand):

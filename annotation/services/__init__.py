@@ -1,0 +1,90 @@
+"""Every write to reader-study data goes through these functions; views and tasks stay thin.
+
+One module per concern; everything public is re-exported here, so callers write
+`services.rating_save(...)` without knowing which module holds it.
+"""
+
+from annotation.services.external_ratings import study_import_ratings
+from annotation.services.generation import (
+    output_record_generation,
+    outputs_fetch_missing,
+    source_create,
+    task_run_claim,
+    task_run_create,
+    task_run_finish,
+    task_run_progress,
+)
+from annotation.services.imports import ImportSummary, study_import_file
+from annotation.services.questions import (
+    RUBRIC_TEMPLATES_DIR,
+    question_add,
+    question_remove,
+    questions_add_template,
+    rubric_templates,
+)
+from annotation.services.raters import (
+    api_token_rotate,
+    assignments_reassign,
+    invitation_accept,
+    invitation_check,
+    invitations_send,
+    study_add_raters,
+)
+from annotation.services.rating import (
+    TIME_ON_TASK_REPORT_MAX_MS,
+    assignment_add_time,
+    assignment_mark_opened,
+    assignment_submit,
+    question_spec_for,
+    rating_save,
+)
+from annotation.services.statistics import agreement_compute
+from annotation.services.studies import (
+    DEFAULT_SCALE,
+    PAIRWISE_SCALE,
+    item_key,
+    shown_order,
+    study_archive,
+    study_create,
+    study_lock,
+    study_open,
+)
+
+__all__ = [
+    "DEFAULT_SCALE",
+    "PAIRWISE_SCALE",
+    "RUBRIC_TEMPLATES_DIR",
+    "TIME_ON_TASK_REPORT_MAX_MS",
+    "ImportSummary",
+    "agreement_compute",
+    "api_token_rotate",
+    "assignment_add_time",
+    "assignment_mark_opened",
+    "assignment_submit",
+    "assignments_reassign",
+    "invitation_accept",
+    "invitation_check",
+    "invitations_send",
+    "item_key",
+    "output_record_generation",
+    "outputs_fetch_missing",
+    "question_add",
+    "question_remove",
+    "question_spec_for",
+    "questions_add_template",
+    "rating_save",
+    "rubric_templates",
+    "shown_order",
+    "source_create",
+    "study_add_raters",
+    "study_archive",
+    "study_create",
+    "study_import_file",
+    "study_import_ratings",
+    "study_lock",
+    "study_open",
+    "task_run_claim",
+    "task_run_create",
+    "task_run_finish",
+    "task_run_progress",
+]

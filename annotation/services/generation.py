@@ -1,0 +1,189 @@
+"""Model sources, background task runs, and fetching generations from model endpoints."""
+
+import logging
+import os
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from annotation import llm
+from annotation.models import (
+    Case,
+    Generation,
+    Output,
+    Source,
+    Study,
+    TaskRun,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def source_create(*, study: Study, label: str, kind: str = Source.Kind.MODEL, **endpoint) -> Source:
+    """Add a source; with endpoint fields (Source.ENDPOINT_FIELDS), a model the worker calls."""
+    if not study.accepts_imports:
+        raise ValidationError("Sources can only be added while the study is a draft.")
+    unknown = set(endpoint) - set(Source.ENDPOINT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown endpoint fields: {sorted(unknown)}")
+    source = Source(study=study, label=label, kind=kind, **endpoint)
+    source.full_clean()
+    source.save()
+    return source
+
+
+def task_run_create(
+    *, study: Study, kind: str, user: AbstractBaseUser | None, source: Source | None = None
+) -> TaskRun:
+    """Record a job and queue its Celery task once the record is committed."""
+    from annotation import tasks  # tasks import services; import here to avoid a cycle
+
+    task = {
+        TaskRun.Kind.FETCH_OUTPUTS: tasks.fetch_outputs,
+        TaskRun.Kind.COMPUTE_AGREEMENT: tasks.compute_agreement,
+    }[kind]
+    with transaction.atomic():
+        if kind == TaskRun.Kind.FETCH_OUTPUTS:
+            _check_fetch_allowed(study, source)
+        run = TaskRun.objects.create(study=study, kind=kind, created_by=user, source=source)
+        transaction.on_commit(lambda: _send(run, task))
+    return run
+
+
+def _check_fetch_allowed(study: Study, source: Source) -> None:
+    if not study.accepts_imports:
+        raise ValidationError("Outputs can only be fetched while the study is a draft.")
+    # Lock the source so two clicks cannot both start paying for the same generations.
+    Source.objects.select_for_update().get(pk=source.pk)
+    if _live_runs().filter(source=source).exists():
+        raise ValidationError(f"Outputs for {source.label} are already being fetched.")
+
+
+def _live_runs():
+    fresh = timezone.now() - timedelta(seconds=settings.TASK_RUN_LEASE_SECONDS)
+    return TaskRun.objects.filter(
+        Q(status=TaskRun.Status.QUEUED, created_at__gte=fresh)
+        | Q(status=TaskRun.Status.RUNNING, heartbeat_at__gte=fresh)
+    )
+
+
+def _send(run: TaskRun, task) -> None:
+    try:
+        task.delay(run.pk)
+    except Exception as exc:  # the broker is unreachable: say so rather than sit "queued"
+        logger.exception("could not queue task run %s", run.pk)
+        task_run_finish(run=run, ok=False, message=f"Could not queue the task ({exc}).")
+
+
+def task_run_claim(*, run_id: int) -> TaskRun | None:
+    """Mark a run as running, or None if it is finished or another worker holds it.
+
+    A run whose worker died (no heartbeat within the lease) can be claimed again: that is what
+    a redelivered message after a crash needs, and both tasks are safe to repeat.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.TASK_RUN_LEASE_SECONDS)
+    claimable = Q(status=TaskRun.Status.QUEUED) | Q(
+        status=TaskRun.Status.RUNNING, heartbeat_at__lt=stale
+    )
+    claimed = TaskRun.objects.filter(claimable, pk=run_id).update(
+        status=TaskRun.Status.RUNNING, started_at=now, heartbeat_at=now
+    )
+    return TaskRun.objects.get(pk=run_id) if claimed else None
+
+
+def task_run_progress(*, run: TaskRun, done: int, total: int | None = None) -> None:
+    run.done = done
+    run.heartbeat_at = timezone.now()
+    fields = ["done", "heartbeat_at"]
+    if total is not None:
+        run.total = total
+        fields.append("total")
+    run.save(update_fields=fields)
+
+
+def task_run_finish(*, run: TaskRun, ok: bool, message: str = "") -> None:
+    run.status = TaskRun.Status.SUCCEEDED if ok else TaskRun.Status.FAILED
+    run.message = message
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "message", "finished_at"])
+
+
+def outputs_fetch_missing(*, run: TaskRun) -> None:
+    """Generate an output for every case that has none from the run's source."""
+    source = run.source
+    if source is None or not source.can_generate:
+        task_run_finish(run=run, ok=False, message="The source has no model endpoint configured.")
+        return
+    if not source.study.accepts_imports:
+        task_run_finish(run=run, ok=False, message="The study was opened; its outputs are fixed.")
+        return
+    endpoint = _endpoint_for(source)
+    missing = list(Case.objects.filter(study=source.study).exclude(outputs__source=source))
+    task_run_progress(run=run, done=0, total=len(missing))
+    session = llm.make_session(
+        max_retries=settings.LLM_MAX_RETRIES, backoff_factor=settings.LLM_BACKOFF_FACTOR
+    )
+    failures = 0
+    with session:
+        for done, case in enumerate(missing, start=1):
+            completion = llm.complete(
+                session, endpoint, case.input_text, timeout=settings.LLM_REQUEST_TIMEOUT
+            )
+            if not output_record_generation(source=source, case=case, completion=completion):
+                failures += 1
+            task_run_progress(run=run, done=done)
+    generated = len(missing) - failures
+    message = f"{generated} of {len(missing)} outputs generated"
+    if failures:
+        message += f"; {failures} failed (see the generation log; run again to retry them)"
+    task_run_finish(run=run, ok=failures == 0, message=message)
+
+
+def _endpoint_for(source: Source) -> llm.Endpoint:
+    return llm.Endpoint(
+        base_url=source.base_url,
+        model=source.model_name,
+        temperature=source.temperature,
+        max_tokens=source.max_tokens,
+        system_prompt=source.system_prompt,
+        api_key=os.environ.get(source.api_key_env, "") if source.api_key_env else "",
+    )
+
+
+def output_record_generation(*, source: Source, case: Case, completion: llm.Completion) -> bool:
+    """Store the call and, if it produced text, the output. False when no output was stored."""
+    with transaction.atomic():
+        generation = Generation.objects.create(
+            source=source,
+            case=case,
+            outcome=Generation.Outcome.OK if completion.text else Generation.Outcome.FAILED,
+            request=completion.request,
+            endpoint=completion.url,
+            http_status=completion.http_status,
+            response_body=completion.response_body,
+            error=completion.error,
+            retries=completion.retries,
+            model_version=completion.model_version,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            latency_ms=completion.latency_ms,
+            started_at=completion.started_at,
+            finished_at=completion.finished_at,
+        )
+    if completion.text is None:
+        return False
+    try:
+        with transaction.atomic():
+            Output.objects.create(
+                case=case, source=source, text=completion.text, generation=generation
+            )
+    except IntegrityError:
+        # A duplicate delivery of the task got there first; its output stands, ours is logged.
+        return True
+    return True

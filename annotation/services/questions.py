@@ -1,0 +1,68 @@
+"""The rubric: questions of a draft study, and the built-in templates."""
+
+import dataclasses
+from pathlib import Path
+
+import yaml
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+
+from annotation import rubric
+from annotation.models import (
+    Question,
+    Study,
+)
+
+RUBRIC_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "rubric_templates"
+
+
+def rubric_templates() -> dict[str, rubric.Template]:
+    """The built-in rubric templates by file name (medpalm, medflamingo, harm, ...)."""
+    found = {}
+    for path in sorted(RUBRIC_TEMPLATES_DIR.glob("*.yaml")):
+        found[path.stem] = rubric.parse_template(path.name, yaml.safe_load(path.read_text()))
+    return found
+
+
+@transaction.atomic
+def question_add(*, study: Study, draft: rubric.QuestionDraft) -> Question:
+    """Add one question to a draft study, after the checks `Question.clean` makes."""
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if study.status != Study.Status.DRAFT:
+        raise ValidationError("Questions can only change while the study is a draft.")
+    if study.questions.filter(key=draft.key).exists():
+        raise ValidationError(f"The study already has a question {draft.key!r}.")
+    last = study.questions.aggregate(m=models.Max("order"))["m"]
+    if draft.kind == rubric.PAIRWISE and study.design != Study.Design.PAIRWISE:
+        raise ValidationError("A pairwise question needs a pairwise study (outputs shown as A/B).")
+    if draft.kind in (rubric.CRITERIA, rubric.SPAN) and study.design != Study.Design.ABSOLUTE:
+        raise ValidationError(
+            "Per-case criteria and span marking judge one output at a time: an absolute study."
+        )
+    question = Question(study=study, order=(last or 0) + 1, **_draft_fields(draft))
+    question.full_clean()
+    question.save()
+    return question
+
+
+def _draft_fields(draft: rubric.QuestionDraft) -> dict:
+    fields = dataclasses.asdict(draft)
+    fields["scale"] = list(draft.scale)
+    return fields
+
+
+@transaction.atomic
+def questions_add_template(*, study: Study, name: str) -> list[Question]:
+    """All questions of a built-in template, or none if any key is already taken."""
+    template = rubric_templates().get(name)
+    if template is None:
+        raise ValidationError(f"No rubric template {name!r}.")
+    return [question_add(study=study, draft=draft) for draft in template.questions]
+
+
+def question_remove(*, study: Study, key: str) -> None:
+    if study.status != Study.Status.DRAFT:
+        raise ValidationError("Questions can only change while the study is a draft.")
+    if study.questions.count() <= 1:
+        raise ValidationError("A study needs at least one question.")
+    study.questions.filter(key=key).delete()

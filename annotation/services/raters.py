@@ -1,0 +1,193 @@
+"""Raters: adding them (also to an open study), handing on a stalled rater's work, invitations,
+and API tokens."""
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from annotation import design
+from annotation.models import (
+    Assignment,
+    Invitation,
+    Membership,
+    Rating,
+    Study,
+)
+from annotation.services.studies import item_key, shown_order
+
+
+@transaction.atomic
+def study_add_raters(*, study: Study, users: Iterable[AbstractBaseUser]) -> list[Membership]:
+    """Add raters; in an open study they take over unstarted work from the busiest raters."""
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if study.status not in (Study.Status.DRAFT, Study.Status.OPEN):
+        raise ValidationError("Raters can only be added while the study is a draft or open.")
+    roles = dict(study.memberships.values_list("user_id", "role"))
+    users = list(users)
+    if any(roles.get(user.pk) == Membership.Role.ADMIN for user in users):
+        # Admins can export ratings and the unblinding key: as raters they would not be blind.
+        raise ValidationError("A study's admins cannot also rate it.")
+    count = sum(role == Membership.Role.RATER for role in roles.values())
+    added = []
+    for user in users:
+        if user.pk in roles:
+            continue
+        count += 1
+        membership = Membership.objects.create(
+            study=study, user=user, role=Membership.Role.RATER, pseudonym=f"R{count}"
+        )
+        added.append(membership)
+        roles[user.pk] = Membership.Role.RATER
+    if study.status == Study.Status.OPEN and added:
+        _assignments_share_with(study, [m.pseudonym for m in added])
+    return added
+
+
+def _assignments_share_with(study: Study, pseudonyms: list[str]) -> None:
+    """Move unstarted assignments to newly added raters (design.add_raters)."""
+
+    def redesign(before, movable):
+        return design.add_raters(
+            placements=before, new_raters=pseudonyms, movable=movable, seed=study.seed
+        )
+
+    _assignments_redesign(study, redesign)
+
+
+@transaction.atomic
+def assignments_reassign(*, study: Study, rater: AbstractBaseUser) -> int:
+    """Give a rater's unstarted assignments (from the end of their order) to the other raters
+    (design.reassign). Returns how many moved."""
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if study.status != Study.Status.OPEN:
+        raise ValidationError("Work can only be reassigned while the study is open.")
+    membership = study.memberships.filter(user=rater, role=Membership.Role.RATER).first()
+    if membership is None:
+        raise ValidationError(f"{rater} is not a rater of this study.")
+    before = study.assignments.filter(rater=rater).count()
+    pseudonyms = study.memberships.filter(role=Membership.Role.RATER).values_list(
+        "pseudonym", flat=True
+    )
+
+    def redesign(placements, movable):
+        return design.reassign(
+            placements=placements,
+            rater=membership.pseudonym,
+            raters=list(pseudonyms),
+            movable=movable,
+            seed=study.seed,
+        )
+
+    _assignments_redesign(study, redesign)
+    return before - study.assignments.filter(rater=rater).count()
+
+
+def _assignments_redesign(study: Study, redesign) -> None:
+    """Apply a change of the stored manifest that moves only unstarted work, then store the new
+    manifest's digest. Started work (opened or rated) keeps its rater and position."""
+    memberships = study.memberships.filter(role=Membership.Role.RATER).select_related("user")
+    name = {m.user_id: m.pseudonym for m in memberships}
+    user = {m.pseudonym: m.user for m in memberships}
+    # Lock the rows: a rating saved meanwhile must not travel with its row to another rater
+    # (rating_save locks the assignment too, and refuses once it has moved).
+    rows = list(
+        study.assignments.select_for_update(of=("self",))
+        .select_related("item__output__case", "item__output__source", "item__output_b__source")
+        .annotate(rated=Exists(Rating.objects.filter(assignment=OuterRef("pk"))))
+    )
+    current = {(name[a.rater_id], item_key(a.item)): a for a in rows}
+    movable = {key for key, a in current.items() if a.first_opened_at is None and not a.rated}
+    before = [
+        design.Placement(r, item, a.position, shown_order(a)) for (r, item), a in current.items()
+    ]
+    after = redesign(before, movable)
+    placed = {(p.rater, p.item): p.position for p in after}
+    arrivals = [p for p in after if (p.rater, p.item) not in current]
+    changed = []
+    for (rater, item), assignment in current.items():
+        if (rater, item) in placed:
+            new_rater, position = rater, placed[(rater, item)]
+        else:  # moved: to a newcomer holding this item with the same sides as shown before
+            shown = shown_order(assignment)
+            arrival = next(p for p in arrivals if p.item == item and p.order == shown)
+            arrivals.remove(arrival)
+            new_rater, position = arrival.rater, arrival.position
+        if (name[assignment.rater_id], assignment.position) != (new_rater, position):
+            assignment.rater, assignment.position = user[new_rater], position
+            changed.append(assignment)
+    # Two passes keep (rater, position) unique at every step.
+    offset = 1 + max((a.position for a in rows), default=0) + len(rows)
+    for assignment in changed:
+        assignment.position += offset
+    Assignment.objects.bulk_update(changed, ["rater", "position"])
+    for assignment in changed:
+        assignment.position -= offset
+    Assignment.objects.bulk_update(changed, ["position"])
+    manifest = design.Manifest(seed=study.seed, k=study.raters_per_item, placements=tuple(after))
+    study.manifest_hash = manifest.digest
+    study.save(update_fields=["manifest_hash"])
+
+
+def invitations_send(
+    *, study: Study, emails: Iterable[str], inviter: AbstractBaseUser, link_for
+) -> list[Invitation]:
+    """Create one single-use link per address and e-mail it. `link_for(token)` builds the
+    absolute URL (the view knows the host)."""
+    if study.status not in (Study.Status.DRAFT, Study.Status.OPEN):
+        raise ValidationError("Raters can only be invited while the study is a draft or open.")
+    invitations = [
+        Invitation.objects.create(study=study, email=email, created_by=inviter) for email in emails
+    ]
+    for invitation in invitations:
+        send_mail(
+            subject=f"You are invited to rate for {study.title!r}",
+            message=(
+                f"{inviter} invites you to rate outputs for the study {study.title!r} in "
+                f"evalapp. Follow this link to join (it works once):\n\n"
+                f"{link_for(invitation.token)}\n"
+            ),
+            from_email=None,
+            recipient_list=[invitation.email],
+        )
+    return invitations
+
+
+def invitation_check(*, token: str) -> Invitation:
+    """The invitation if it can still be accepted; otherwise ValidationError saying why."""
+    invitation = Invitation.objects.select_related("study").filter(token=token).first()
+    if invitation is None:
+        raise ValidationError("This invitation link is not valid.")
+    if invitation.accepted_at is not None:
+        raise ValidationError("This invitation has already been used.")
+    if invitation.study.status not in (Study.Status.DRAFT, Study.Status.OPEN):
+        raise ValidationError("This study no longer takes raters.")
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: AbstractBaseUser) -> Study:
+    """Make `user` a rater of the invitation's study; each link works once."""
+    invitation = Invitation.objects.select_for_update().filter(token=token).first()
+    if invitation is None:
+        raise ValidationError("This invitation link is not valid.")
+    if invitation.accepted_at is not None:
+        if invitation.accepted_by_id == user.pk:
+            return invitation.study
+        raise ValidationError("This invitation has already been used.")
+    study_add_raters(study=invitation.study, users=[user])
+    invitation.accepted_by, invitation.accepted_at = user, timezone.now()
+    invitation.save(update_fields=["accepted_by", "accepted_at"])
+    return invitation.study
+
+
+@transaction.atomic
+def api_token_rotate(*, user: AbstractBaseUser) -> Token:
+    """Replace the user's API token: the old one stops working at once."""
+    Token.objects.filter(user=user).delete()
+    return Token.objects.create(user=user)

@@ -1,0 +1,100 @@
+"""Agreement statistics computed for a study (the computation itself is in
+`annotation.agreement`)."""
+
+import hashlib
+import json
+
+from django.conf import settings
+from django.utils import timezone
+
+from annotation import agreement, rubric
+from annotation.models import (
+    Membership,
+    Question,
+    Rating,
+    Result,
+    Study,
+    TaskRun,
+)
+from annotation.services.generation import task_run_finish, task_run_progress
+
+
+def agreement_compute(*, run: TaskRun) -> None:
+    study = run.study
+    # Free text and multiple choice have no numeric codes, so no agreement coefficient.
+    questions = [q for q in study.questions.all() if q.has_statistics]
+    task_run_progress(run=run, done=0, total=len(questions))
+    messages = []
+    for done, question in enumerate(questions, start=1):
+        result = _alpha_for_question(study, question)
+        messages.append(f"{question.key}: {_describe(result)}")
+        task_run_progress(run=run, done=done)
+    task_run_finish(run=run, ok=True, message="; ".join(messages))
+
+
+def _alpha_for_question(study: Study, question: Question) -> Result:
+    pseudonyms = dict(
+        study.memberships.filter(role=Membership.Role.RATER).values_list("user_id", "pseudonym")
+    )
+    rows = sorted(
+        (case_id, source, second or "", pseudonyms[rater_id], value)
+        for case_id, source, second, rater_id, value in Rating.objects.filter(
+            question=question, assignment__study=study, value__isnull=False
+        ).values_list(
+            "assignment__item__output__case__external_id",
+            "assignment__item__output__source__label",
+            "assignment__item__output_b__source__label",
+            "assignment__rater_id",
+            "value",
+        )
+    )
+    # One unit per item: an output, or a pair in canonical order (values already canonical).
+    observations = [
+        agreement.Observation(f"{case_id}\x1f{source}\x1f{second}", rater, value)
+        for case_id, source, second, rater, value in rows
+    ]
+    # "Not applicable" has no code and is left out above, never coded as a value.
+    domain = rubric.value_domain(question.spec)
+    bootstrap = [settings.AGREEMENT_BOOTSTRAP_RESAMPLES, study.seed]
+    alpha = agreement.krippendorff_alpha(
+        observations,
+        level=question.level,
+        value_domain=domain,
+        resamples=bootstrap[0],
+        seed=bootstrap[1],
+    )
+    # Hashed in terms that mean the same in any copy of the study, so equal inputs match.
+    inputs_hash = hashlib.sha256(json.dumps([rows, question.level, domain, bootstrap]).encode())
+    result, _ = Result.objects.update_or_create(
+        study=study,
+        question=question,
+        statistic="krippendorff_alpha",
+        defaults={
+            "value": alpha.alpha,
+            "n_units": alpha.n_units,
+            "n_raters": alpha.n_raters,
+            "n_ratings": alpha.n_ratings,
+            "detail": {
+                "level": alpha.level,
+                "reason": alpha.reason,
+                "ci": list(alpha.ci) if alpha.ci else None,
+                "bootstrap": {
+                    "method": "percentile, resampling units",
+                    "resamples": alpha.resamples,
+                    "resamples_used": alpha.resamples_used,
+                    "seed": alpha.seed,
+                },
+            },
+            "inputs_hash": inputs_hash.hexdigest(),
+            "computed_at": timezone.now(),
+        },
+    )
+    return result
+
+
+def _describe(result: Result) -> str:
+    if result.value is None:
+        return f"alpha undefined ({result.detail.get('reason')})"
+    ci = result.detail.get("ci")
+    interval = f" (95% CI {ci[0]:.3f} to {ci[1]:.3f})" if ci else ""
+    return f"alpha = {result.value:.3f}{interval} over {result.n_units} units"
