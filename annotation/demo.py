@@ -9,13 +9,15 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
-from annotation import services
+from annotation import rubric, services
 from annotation.models import Study, TaskRun
 
 DEMO_FILE = Path(__file__).parent / "demo" / "demo_study.jsonl"
 DEMO_TITLE = "Patient question summaries (demo)"
 DRAFT_TITLE = "Discharge advice from a local model (draft demo)"
 PAIRWISE_TITLE = "Which summary is better? (pairwise demo)"
+SIDE_BY_SIDE_TITLE = "All summaries of a question side by side (demo)"
+RANKING_TITLE = "Rank the summaries (ranking demo)"
 ADMIN = ("admin", "evalapp-admin")
 RATERS = [(f"rater{i}", "evalapp-rater") for i in range(1, 5)]
 STUDY_ADMINS_GROUP = "Study admins"
@@ -67,6 +69,7 @@ def load_demo() -> DemoSummary:
     _simulate_ratings(study, raters[1:])
     _draft_study(admin, raters)
     _pairwise_study(admin, raters)
+    _set_studies(admin, raters)
     return DemoSummary(created=True, study=study, logins=logins)
 
 
@@ -106,6 +109,44 @@ def _pairwise_study(admin, raters) -> None:
     services.study_import_file(study=study, filename=DEMO_FILE.name, content=DEMO_FILE.read_bytes())
     services.study_add_raters(study=study, users=raters)
     services.study_open(study=study)
+
+
+def _set_studies(admin, raters) -> None:
+    """The same summaries shown together: rated side by side (each on the Likert question, then
+    ranked), and ranked alone."""
+    side_by_side = services.study_create(
+        creator=admin,
+        title=SIDE_BY_SIDE_TITLE,
+        instructions="Each screen shows every summary of one question. Rate each, then rank them.",
+        raters_per_item=2,
+        question_prompt="How well does this summary capture the patient's question?",
+        design=Study.Design.SIDE_BY_SIDE,
+        seed=20240503,
+    )
+    services.question_add(
+        study=side_by_side,
+        draft=rubric.QuestionDraft(
+            key="rank",
+            prompt="Rank the summaries from best (1) to worst.",
+            kind=rubric.RANKING,
+            level="ordinal",
+        ),
+    )
+    ranking = services.study_create(
+        creator=admin,
+        title=RANKING_TITLE,
+        instructions="Each screen shows every summary of one question. Rank them.",
+        raters_per_item=2,
+        question_prompt="Rank the summaries from best (1) to worst.",
+        design=Study.Design.RANKING,
+        seed=20240504,
+    )
+    for study in (side_by_side, ranking):
+        services.study_import_file(
+            study=study, filename=DEMO_FILE.name, content=DEMO_FILE.read_bytes()
+        )
+        services.study_add_raters(study=study, users=raters)
+        services.study_open(study=study)
 
 
 def _draft_study(admin, raters) -> None:

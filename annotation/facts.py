@@ -8,6 +8,7 @@ see them: rater-facing code never calls this module.
 from statistics import median
 
 from django.db.models import Avg, Count, Q, Sum
+from django.db.models.functions import Coalesce
 
 from annotation.models import Generation, Membership, Rating, Source, Study
 
@@ -126,14 +127,20 @@ def _or_default(value) -> str:
 
 
 def _scores(study: Study) -> list[str]:
+    # Answers about one output: its own (absolute), or the one named (side by side).
     rows = (
-        Rating.objects.filter(assignment__study=study, assignment__item__output_b=None)
-        .values("question__key", "assignment__item__output__source__label")
+        Rating.objects.filter(
+            assignment__study=study, assignment__item__output_b=None, value__isnull=False
+        )
+        .annotate(
+            source=Coalesce("output__source__label", "assignment__item__output__source__label")
+        )
+        .values("question__key", "source")
         .annotate(mean=Avg("value"), n=Count("pk"))
-        .order_by("question__key", "assignment__item__output__source__label")
+        .order_by("question__key", "source")
     )
     facts = [
-        f'Question "{r["question__key"]}", {r["assignment__item__output__source__label"]}: '
+        f'Question "{r["question__key"]}", {r["source"]}: '
         f"mean rating {r['mean']:.2f} over {r['n']} ratings."
         for r in rows
     ]
@@ -156,6 +163,14 @@ def _prompts(study: Study) -> list[str]:
 def _design(study: Study) -> list[str]:
     counts = study.cases.aggregate(n=Count("pk"))
     n_outputs = study.items.count()
+    if study.shows_sets:
+        how = "rated side by side" if study.design == Study.Design.SIDE_BY_SIDE else "ranked"
+        return [
+            f"{counts['n']} cases; for each of {n_outputs}, all its outputs shown together and "
+            f"{how}, each by {study.raters_per_item} raters, in an order randomised per rater "
+            "and balanced so that each source appears in each position equally often.",
+            f"Assignment seed {study.seed}; the manifest of who rated what is stored and exported.",
+        ]
     if study.design == Study.Design.PAIRWISE:
         return [
             f"{counts['n']} cases; {n_outputs} pairs of outputs compared, each by "

@@ -16,9 +16,11 @@ class StudyCreateForm(forms.Form):
         choices=Study.Design.choices,
         initial=Study.Design.ABSOLUTE,
         required=False,
-        help_text="Pairwise: raters compare two outputs of a case, shown as A and B in a "
-        "randomised, balanced order; the first question is then an A/B preference on a "
-        "5-point scale, and the scale below is not used.",
+        help_text="Side by side: all of a case's outputs on one screen, in an order balanced "
+        "across raters, each rated on every question. Pairwise: two outputs of a case as A and "
+        "B; the first question is then an A/B preference on a 5-point scale. Ranking: all of a "
+        "case's outputs ranked 1 (best) to n; the first question is then the ranking. For "
+        "pairwise and ranking the scale below is not used.",
     )
 
     def clean_design(self) -> str:

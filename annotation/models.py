@@ -46,9 +46,11 @@ class Study(models.Model):
 
     class Design(models.TextChoices):
         ABSOLUTE = "absolute", "Absolute: one output per screen"
+        SIDE_BY_SIDE = "side_by_side", "Absolute, side by side: a case's outputs rated together"
         PAIRWISE = "pairwise", "Pairwise: two outputs of a case as A and B"
+        RANKING = "ranking", "Ranking: a case's outputs ranked against each other"
 
-    design = models.CharField(max_length=10, choices=Design.choices, default=Design.ABSOLUTE)
+    design = models.CharField(max_length=20, choices=Design.choices, default=Design.ABSOLUTE)
     raters_per_item = models.PositiveSmallIntegerField(default=2)
     show_reference = models.BooleanField(
         default=False, help_text="Show each case's reference answer to raters beside the case."
@@ -65,6 +67,15 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def shows_sets(self) -> bool:
+        """Whether an item shows all of a case's outputs together (side by side, ranking)."""
+        return self.design in (self.Design.SIDE_BY_SIDE, self.Design.RANKING)
+
+    def asks_per_output(self, question: "Question") -> bool:
+        """Side by side, every question but a ranking is answered once for each output shown."""
+        return self.design == self.Design.SIDE_BY_SIDE and question.kind != rubric.RANKING
 
     @property
     def accepts_imports(self) -> bool:
@@ -260,6 +271,7 @@ class Question(models.Model):
         PAIRWISE = rubric.PAIRWISE, "Pairwise preference (A / B)"
         CRITERIA = rubric.CRITERIA, "Per-case criteria (met / not met, with points)"
         SPAN = rubric.SPAN, "Span marking (errors in the output's text)"
+        RANKING = rubric.RANKING, "Ranking of the outputs shown side by side"
 
     class Level(models.TextChoices):
         NOMINAL = "nominal", "Nominal"
@@ -329,10 +341,12 @@ class Question(models.Model):
 
 
 class Item(models.Model):
-    """What a rater judges: one output (absolute rating), or two outputs of one case (pairwise).
+    """What a rater judges: one output (absolute rating), two outputs of one case (pairwise), or
+    all of a case's outputs (side by side, ranking).
 
-    A pair is stored in canonical order, its sources sorted by label: `output` is the first,
-    `output_b` the second. Which one a rater sees as "A" is the assignment's business.
+    Outputs are in canonical order, their sources sorted by label, and `output` is always the
+    first. A pair's second is `output_b`; a set lists every output, the first included, as its
+    `members` by slot. Which one a rater sees as "A" is the assignment's business.
     """
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="items")
@@ -363,6 +377,30 @@ class Item(models.Model):
     def is_pair(self) -> bool:
         return self.output_b_id is not None
 
+    def canonical_outputs(self) -> list[Output]:
+        """Every output the item shows, in canonical order (uses prefetched `members`)."""
+        if self.is_pair:
+            return [self.output, self.output_b]
+        members = sorted(self.members.all(), key=lambda m: m.slot)
+        return [m.output for m in members] or [self.output]
+
+
+class ItemOutput(models.Model):
+    """One output of a set item, at its place (`slot`, from 0) in canonical order."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="members")
+    output = models.ForeignKey(Output, on_delete=models.PROTECT, related_name="memberships")
+    slot = models.PositiveSmallIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "slot"], name="item_output_slot"),
+            models.UniqueConstraint(fields=["item", "output"], name="item_output_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item} #{self.slot}"
+
 
 class Assignment(models.Model):
     """One item in one rater's stored, seeded order."""
@@ -375,6 +413,9 @@ class Assignment(models.Model):
     position = models.PositiveIntegerField(help_text="1-based place in this rater's order.")
     # Pairs only: True when this rater sees the item's second (canonical) output as "A".
     flipped = models.BooleanField(default=False)
+    # Sets only: the canonical slots in the order this rater sees them, e.g. [2, 0, 1] shows
+    # slot 2 as "A"; empty for one output or a pair.
+    order = models.JSONField(default=list, blank=True)
     token = models.CharField(max_length=22, unique=True, default=new_token, editable=False)
     first_opened_at = models.DateTimeField(null=True, blank=True)
     # Set by the rater's explicit submit; answers may still be revised until the study locks.
@@ -394,10 +435,22 @@ class Assignment(models.Model):
     def __str__(self) -> str:
         return f"{self.rater} #{self.position} in {self.study}"
 
+    def shown_outputs(self) -> list[Output]:
+        """The item's outputs in the order this rater sees them: A, B, C..."""
+        outputs = self.item.canonical_outputs()
+        if self.order:
+            return [outputs[slot] for slot in self.order]
+        return outputs[::-1] if self.flipped else outputs
+
 
 class Rating(models.Model):
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="ratings")
     question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="ratings")
+    # Side by side only: the output a per-output answer is about. Null for an answer about the
+    # whole item (its one output, a pair's preference, a ranking).
+    output = models.ForeignKey(
+        Output, null=True, blank=True, on_delete=models.PROTECT, related_name="ratings"
+    )
     # The answer as given, in canonical form (see annotation.rubric), and the number statistics
     # read for it: null for "not applicable", free text and multiple choice.
     answer = models.JSONField()
@@ -407,7 +460,16 @@ class Rating(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["assignment", "question"], name="rating_unique"),
+            models.UniqueConstraint(
+                fields=["assignment", "question"],
+                condition=models.Q(output__isnull=True),
+                name="rating_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["assignment", "question", "output"],
+                condition=models.Q(output__isnull=False),
+                name="rating_unique_per_output",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -31,7 +31,23 @@ CRITERIA = "criteria"
 # offsets into the output's text; its code is the number of spans marked.
 SPAN = "span"
 SEVERITIES = (("minor", "Minor"), ("moderate", "Moderate"), ("major", "Major"))
-KINDS = (LIKERT, SINGLE_CHOICE, MULTIPLE_CHOICE, YES_NO, NUMBER, TEXT, PAIRWISE, CRITERIA, SPAN)
+# Ranking of the outputs shown side by side: the answer lists, for each output in the order
+# shown (A, B, C...), the rank the rater gave it (1 = best), or None where not ranked yet; ranks
+# are distinct. `spec.maximum` holds the number of outputs here. It has no single code:
+# statistics read one rank per output, turned into the item's canonical order.
+RANKING = "ranking"
+KINDS = (
+    LIKERT,
+    SINGLE_CHOICE,
+    MULTIPLE_CHOICE,
+    YES_NO,
+    NUMBER,
+    TEXT,
+    PAIRWISE,
+    CRITERIA,
+    SPAN,
+    RANKING,
+)
 
 NA = "na"  # "not applicable", where a question allows it
 YES_NO_SCALE = ({"value": "yes", "label": "Yes"}, {"value": "no", "label": "No"})
@@ -48,6 +64,7 @@ LEVELS = {
     PAIRWISE: ("ordinal", "interval", "nominal"),
     CRITERIA: ("interval", "ratio"),
     SPAN: ("ratio", "interval"),
+    RANKING: ("ordinal",),
 }
 
 
@@ -139,6 +156,7 @@ def parse_answer(spec: QuestionSpec, raw: object) -> object:
         TEXT: _parse_text,
         CRITERIA: _parse_criteria,
         SPAN: _parse_spans,
+        RANKING: _parse_ranking,
     }[spec.kind]
     return parse(spec, raw)
 
@@ -203,6 +221,37 @@ def _parse_spans(spec: QuestionSpec, raw: object) -> list[dict]:
     return sorted(unique.values(), key=lambda s: (s["start"], s["end"], s["category"]))
 
 
+def _parse_ranking(spec: QuestionSpec, raw: object) -> list[int | None]:
+    """One rank (or None) per output as shown; [] when nothing is ranked yet."""
+    n = int(spec.maximum or 0)
+    if not isinstance(raw, list) or len(raw) != n:
+        raise AnswerError(f"Give a rank to each of the {n} responses.")
+    ranks = []
+    for rank in raw:
+        if rank in (None, ""):
+            ranks.append(None)
+            continue
+        try:
+            rank = int(rank) if isinstance(rank, str) else rank
+        except ValueError:
+            rank = None
+        if type(rank) is not int or not 1 <= rank <= n:
+            raise AnswerError(f"A rank is a whole number from 1 (best) to {n}.")
+        ranks.append(rank)
+    given = [rank for rank in ranks if rank is not None]
+    if len(set(given)) != len(given):
+        raise AnswerError("Give each response a different rank.")
+    return ranks if given else []
+
+
+def is_complete(answer: object) -> bool:
+    """Whether an answer is whole: every output ranked, for a ranking; any non-empty answer
+    otherwise."""
+    if is_empty(answer):
+        return False
+    return not (isinstance(answer, list) and None in answer)
+
+
 def criteria_score(criteria: list[dict] | tuple, met: list[str]) -> float:
     """HealthBench's score: points of the met criteria over the positive points possible,
     clipped to 0..1 (negative points can take it below zero before clipping)."""
@@ -259,6 +308,11 @@ def value_domain(spec: QuestionSpec) -> list[float] | None:
     if spec.kind in (SINGLE_CHOICE, YES_NO):
         return [float(i) for i in range(len(spec.points))]
     return None
+
+
+def shown_letter(place: int) -> str:
+    """How raters see the output at a place (from 0) in their order: A, B, C..."""
+    return chr(ord("A") + place)
 
 
 def is_empty(answer: object) -> bool:

@@ -50,6 +50,13 @@ class RaterQuestion:
     maximum: float | None
     answer: object  # the rater's own answer, canonical, or None
     marked: list[dict] = field(default_factory=list)  # span marking: spans with their quotes
+    about: str = ""  # side by side: the letter of the response a per-output question is about
+    ranked: list[tuple[str, int | None]] = field(default_factory=list)  # ranking: (letter, rank)
+
+    @property
+    def form_id(self) -> str:
+        """The question's element id on the page, unique per response it is about."""
+        return f"{self.key}-{self.about}" if self.about else self.key
 
     @property
     def selected(self) -> list:
@@ -84,13 +91,22 @@ class RaterItem:
     done: int
     case_input: str
     reference: str  # empty unless the study shows references to raters
-    output_text: str  # the output, or for a pair the one shown as "A"
+    output_text: str  # the output, or for a pair or set the one shown as "A"
     output_b_text: str | None  # for a pair, the one shown as "B"; None for one output
-    questions: list[RaterQuestion]
+    questions: list[RaterQuestion]  # about the whole item
     submitted: bool
     locked: bool
     previous_token: str | None
     next_token: str | None
+    # Side by side and ranking: every output as shown, with the questions about each one.
+    outputs: list["ShownOutput"] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ShownOutput:
+    letter: str
+    text: str
+    questions: list[RaterQuestion]
 
 
 def _rater_studies_qs(user: AbstractBaseUser) -> QuerySet[Study]:
@@ -133,13 +149,15 @@ def rater_assignment_get(*, user: AbstractBaseUser, study_token: str, token: str
     """This rater's assignment in an open (or locked, read-only) study, with the study and the
     item's outputs, in one query; 404 for anyone else's or any other study's."""
     try:
-        return Assignment.objects.select_related(
-            "study", "item__output__case", "item__output_b"
-        ).get(
-            token=token,
-            rater=user,
-            study__token=study_token,
-            study__status__in=[Study.Status.OPEN, Study.Status.LOCKED],
+        return (
+            Assignment.objects.select_related("study", "item__output__case", "item__output_b")
+            .prefetch_related("item__members__output__case")
+            .get(
+                token=token,
+                rater=user,
+                study__token=study_token,
+                study__status__in=[Study.Status.OPEN, Study.Status.LOCKED],
+            )
         )
     except Assignment.DoesNotExist:
         raise Http404("No such item.") from None
@@ -181,8 +199,13 @@ def rater_progress(*, assignment: Assignment) -> RaterProgressCount:
     return RaterProgressCount(done=counts["done"], total=counts["total"])
 
 
-def rater_question_view(*, question: Question, answer: object, output: Output) -> RaterQuestion:
-    return _rater_question(question, answer, output)
+def rater_question_view(
+    *, assignment: Assignment, question: Question, answer: object, shown: int | None
+) -> RaterQuestion:
+    """One question as the rater sees it, about the response at place `shown` or the item."""
+    outputs = assignment.shown_outputs()
+    output = outputs[shown] if shown is not None else assignment.item.output
+    return _rater_question(question, answer, output, len(outputs), shown)
 
 
 def rater_item_view(*, assignment: Assignment) -> RaterItem:
@@ -194,14 +217,30 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
             "position", "token"
         )
     )
-    answers = dict(
-        Rating.objects.filter(assignment=assignment).values_list("question_id", "answer")
-    )
-    item = assignment.item
-    output = item.output
-    shown = [output.text, item.output_b.text] if item.is_pair else [output.text, None]
-    if assignment.flipped:
-        shown.reverse()
+    answers = {
+        (question_id, output_id): answer
+        for question_id, output_id, answer in Rating.objects.filter(
+            assignment=assignment
+        ).values_list("question_id", "output_id", "answer")
+    }
+    output = assignment.item.output
+    outputs = assignment.shown_outputs()
+    n = len(outputs)
+    questions = list(study.questions.all())
+    whole = [q for q in questions if not study.asks_per_output(q)]
+    per_output = [q for q in questions if study.asks_per_output(q)]
+    sets = []
+    if study.shows_sets:
+        sets = [
+            ShownOutput(
+                letter=rubric.shown_letter(place),
+                text=o.text,
+                questions=[
+                    _rater_question(q, answers.get((q.pk, o.pk)), o, n, place) for q in per_output
+                ],
+            )
+            for place, o in enumerate(outputs)
+        ]
     return RaterItem(
         study_token=study.token,
         study_title=study.title,
@@ -212,9 +251,10 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
         done=progress.done,
         case_input=output.case.input_text,
         reference=output.case.reference if study.show_reference else "",
-        output_text=shown[0],
-        output_b_text=shown[1],
-        questions=[_rater_question(q, answers.get(q.pk), output) for q in study.questions.all()],
+        output_text=outputs[0].text,
+        output_b_text=outputs[1].text if n == 2 and not study.shows_sets else None,
+        questions=[_rater_question(q, answers.get((q.pk, None)), output, n) for q in whole],
+        outputs=sets,
         submitted=assignment.submitted_at is not None,
         locked=study.status != Study.Status.OPEN,
         previous_token=neighbours.get(assignment.position - 1),
@@ -222,7 +262,9 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
     )
 
 
-def _rater_question(question: Question, answer: object, output: Output) -> RaterQuestion:
+def _rater_question(
+    question: Question, answer: object, output: Output, n_outputs: int, shown: int | None = None
+) -> RaterQuestion:
     spec = question.spec
     points = [ScalePoint(p["value"], p["label"]) for p in spec.points]
     if question.kind == Question.Kind.CRITERIA:
@@ -237,6 +279,14 @@ def _rater_question(question: Question, answer: object, output: Output) -> Rater
         ]
     if question.kind == Question.Kind.PAIRWISE:
         points.reverse()  # "A better" on the left, under A
+    ranked = []
+    if question.kind == Question.Kind.RANKING:
+        points = [ScalePoint(rank, _ordinal(rank)) for rank in range(1, n_outputs + 1)]
+        ranks = answer if isinstance(answer, list) and len(answer) == n_outputs else []
+        ranked = [
+            (rubric.shown_letter(place), ranks[place] if ranks else None)
+            for place in range(n_outputs)
+        ]
     return RaterQuestion(
         key=question.key,
         prompt=question.prompt,
@@ -249,7 +299,14 @@ def _rater_question(question: Question, answer: object, output: Output) -> Rater
         maximum=question.maximum,
         answer=answer,
         marked=marked,
+        about=rubric.shown_letter(shown) if shown is not None else "",
+        ranked=ranked,
     )
+
+
+def _ordinal(rank: int) -> str:
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(rank if rank < 20 else rank % 10, "th")
+    return f"{rank}{suffix}"
 
 
 def rater_question_get(*, study: Study, key: str) -> Question:
@@ -349,6 +406,8 @@ RATINGS_COLUMNS = [
     "answer",
     "value",
     "flipped",
+    "shown_order",
+    "output_slot",
     "first_saved_at",
     "last_saved_at",
     "revisions",
@@ -360,6 +419,7 @@ def study_ratings_long(*, study: Study) -> list[dict]:
     ratings = (
         Rating.objects.filter(assignment__study=study)
         .select_related("question", "assignment__item")
+        .prefetch_related("assignment__item__members")
         .annotate(revision_count=Count("revisions"))
         .order_by("assignment__item__token", "question__order", "assignment__rater_id")
     )
@@ -374,12 +434,22 @@ def study_ratings_long(*, study: Study) -> list[dict]:
             "answer": _answer_text(r.answer),
             "value": r.value,
             "flipped": r.assignment.flipped,
+            "shown_order": " ".join(map(str, r.assignment.order)),
+            "output_slot": _slot_of(r),
             "first_saved_at": r.created_at.isoformat(),
             "last_saved_at": r.updated_at.isoformat(),
             "revisions": r.revision_count,
         }
         for r in ratings
     ]
+
+
+def _slot_of(rating: Rating) -> int | str:
+    """Where the output a per-output answer is about sits in the item's canonical order."""
+    if rating.output_id is None:
+        return ""
+    slots = {m.output_id: m.slot for m in rating.assignment.item.members.all()}
+    return slots[rating.output_id]
 
 
 HISTORY_COLUMNS = ["item_token", "rater", "question", "saved_at", "old_answer", "new_answer"]
@@ -423,26 +493,33 @@ def _answer_text(answer: object) -> object:
     return json.dumps(answer) if isinstance(answer, list) else answer
 
 
-UNBLINDING_COLUMNS = ["item_token", "case_id", "source", "source_kind", "source_b"]
+UNBLINDING_COLUMNS = ["item_token", "case_id", "source", "source_kind", "source_b", "sources"]
 
 
 def study_unblinding_key(*, study: Study) -> list[dict]:
     """Which source wrote each item. For a pair, `source` and `source_b` in canonical order
     (a positive pairwise value favours `source`); which side each rater saw is in the ratings
-    export's `flipped` column."""
-    items = study.items.select_related(
-        "output__case", "output__source", "output_b__source"
-    ).order_by("token")
-    return [
-        {
-            "item_token": item.token,
-            "case_id": item.output.case.external_id,
-            "source": item.output.source.label,
-            "source_kind": item.output.source.kind,
-            "source_b": item.output_b.source.label if item.output_b_id else "",
-        }
-        for item in items
-    ]
+    export's `flipped` column. `sources` lists every source the item shows in canonical order,
+    so slot i of a set (the ratings export's `shown_order` and `output_slot`) is `sources[i]`."""
+    items = (
+        study.items.select_related("output__case", "output__source", "output_b__source")
+        .prefetch_related("members__output__source")
+        .order_by("token")
+    )
+    rows = []
+    for item in items:
+        labels = [o.source.label for o in item.canonical_outputs()]
+        rows.append(
+            {
+                "item_token": item.token,
+                "case_id": item.output.case.external_id,
+                "source": item.output.source.label,
+                "source_kind": item.output.source.kind,
+                "source_b": item.output_b.source.label if item.output_b_id else "",
+                "sources": json.dumps(labels),
+            }
+        )
+    return rows
 
 
 def study_sources_overview(*, study: Study) -> QuerySet:

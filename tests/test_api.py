@@ -61,6 +61,8 @@ def test_ratings_in_long_format(client, study_admin, rated_study):
         "answer",
         "value",
         "flipped",
+        "shown_order",
+        "output_slot",
         "first_saved_at",
         "last_saved_at",
         "revisions",

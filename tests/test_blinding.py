@@ -16,7 +16,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from annotation.demo import load_demo
-from annotation.models import Assignment, Case, Item, Output, Source, Study
+from annotation.models import Assignment, Case, Item, ItemOutput, Output, Source, Study
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +28,7 @@ SEQUENCE_STARTS = {
     Output: 7_400_001,
     Item: 7_500_001,
     Assignment: 7_600_001,
+    ItemOutput: 7_700_001,
 }
 
 
@@ -101,6 +102,8 @@ def secrets_of(study: Study, rater) -> list[str]:
         str(pk) for pk in Output.objects.filter(case__study=study).values_list("pk", flat=True)
     ]
     values += [str(pk) for pk in Item.objects.filter(study=study).values_list("pk", flat=True)]
+    members = ItemOutput.objects.filter(item__study=study)
+    values += [str(pk) for pk in members.values_list("pk", flat=True)]
     values += [
         str(pk) for pk in Assignment.objects.filter(study=study).values_list("pk", flat=True)
     ]
@@ -130,17 +133,25 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
     client.force_login(rater)
     pages = crawl(client, ["/", reverse("rater_home")])
     item_pages = [url for url in pages if url.count("/") == 4 and url.startswith("/rate/")]
-    # The demo's absolute study (12 items each) and its pairwise study (12 pairs each).
-    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == 24
+    # Every study of the demo the rater is in: absolute, pairwise, side by side and ranking.
+    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == 32
+    posts = {
+        "absolute": [{"question": "overall", "answer": "1"}],
+        "pairwise": [{"question": "preference", "answer": "1"}],
+        "ranking": [{"question": "rank", "rank-A": "2", "rank-B": "3", "rank-C": "1"}],
+    }
+    posts["side_by_side"] = posts["ranking"] + [
+        {"question": "overall", "answer": "2", "about": letter} for letter in "ABC"
+    ]
+    designs = dict(Study.objects.values_list("token", "design"))
 
     # htmx partials: save a rating on every item, then revisit everything.
     for url in item_pages:
-        absolute = url.startswith(f"/rate/{demo.token}/")
-        data = {"question": "overall" if absolute else "preference", "answer": "1"}
-        response = client.post(url, data, headers={"HX-Request": "true"})
-        assert response.status_code == 200
-        assert "Saved" in response.content.decode()
-        pages[f"POST {url}"] = as_text(response)
+        for data in posts[designs[url.split("/")[2]]]:
+            response = client.post(url, data, headers={"HX-Request": "true"})
+            assert response.status_code == 200
+            assert "Saved" in response.content.decode()
+            pages[f"POST {url} {data}"] = as_text(response)
     pages.update({f"again {url}": body for url, body in crawl(client, ["/rate/"]).items()})
 
     # The admin's URLs, tried by the rater, give nothing away either.

@@ -2,7 +2,7 @@
 
 import pytest
 
-from annotation import services
+from annotation import rubric, services
 from tests.support.browser import BROWSER_MARKS, browser_page, log_in
 
 pytestmark = BROWSER_MARKS
@@ -220,3 +220,48 @@ def test_a_rater_marks_a_span_in_the_browser_and_finds_it_after_reload(
     [span] = rating.answer
     assert text[span["start"] : span["end"]] == "4 g daily"
     assert (span["category"], span["severity"], rating.value) == ("factual", "major", 1.0)
+
+
+def test_a_side_by_side_item_is_rated_and_ranked_with_the_keyboard_alone(
+    live_server, study_admin, raters
+):
+    study = services.study_create(
+        creator=study_admin,
+        title="Side by side by keyboard",
+        question_prompt="How good is it?",
+        design="side_by_side",
+        seed=9,
+    )
+    services.question_add(
+        study=study,
+        draft=rubric.QuestionDraft(key="rank", prompt="Rank them", kind="ranking", level="ordinal"),
+    )
+    rows = "case_id,input,source,output\n" + "".join(
+        f"c1,Q,{label},Text number {i}\n" for i, label in enumerate(["Alpha", "Beta", "Gamma"])
+    )
+    services.study_import_file(study=study, filename="s.csv", content=rows.encode())
+    services.study_add_raters(study=study, users=raters[:2])
+    services.study_open(study=study)
+    rater = raters[0]
+    assignment = study.assignments.get(rater=rater)
+    with browser_page(live_server.url) as page:
+        log_in(page, rater.username)
+        page.goto(f"/rate/{study.token}/{assignment.token}/")
+        for letter, key in zip("ABC", "531", strict=True):  # each response's Likert point
+            page.keyboard.press(key)
+            page.wait_for_selector(f"#q-overall-{letter} .ok")
+        # Ranking: a digit ranks the highlighted response and moves on to the next, then back to
+        # A. A rank already given moves: B takes 1 from A, C gets 2, and A, again, 3.
+        for key in "1123":
+            page.keyboard.press(key)
+        page.wait_for_function("document.querySelectorAll('#q-rank input:checked').length === 3")
+        page.wait_for_selector("#q-rank .ok")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("text=All 1 items rated")
+
+    shown = assignment.shown_outputs()
+    overall = {r.output_id: r.answer for r in assignment.ratings.filter(question__key="overall")}
+    assert overall == {shown[0].pk: 5, shown[1].pk: 3, shown[2].pk: 1}
+    assert assignment.ratings.get(question__key="rank").answer == [3, 1, 2]
+    assignment.refresh_from_db()
+    assert assignment.submitted_at is not None

@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from annotation.models import Assignment, Output, Rating, Result, Study
+from annotation.models import Assignment, ItemOutput, Output, Rating, Result, Study
 
 pytestmark = pytest.mark.django_db
 
@@ -13,9 +13,15 @@ def test_demo_loads_once_however_often_it_runs(capsys):
     out = capsys.readouterr().out
     assert "Kept the existing demo study" in out
     assert "rater4   / evalapp-rater" in out
-    assert Study.objects.count() == 3
+    assert Study.objects.count() == 5
     pairwise = Study.objects.get(design="pairwise")
     assert pairwise.items.filter(output_b__isnull=False).count() == pairwise.items.count() > 0
+    for design in ("side_by_side", "ranking"):
+        shown_together = Study.objects.get(design=design)
+        assert shown_together.status == "open"
+        assert shown_together.items.count() == 8  # one per case, each with its 3 outputs
+        assert ItemOutput.objects.filter(item__study=shown_together).count() == 24
+        assert shown_together.questions.filter(kind="ranking").exists()
     assert get_user_model().objects.count() == 5
     open_study = Study.objects.get(status="open", design="absolute")
     assert Output.objects.filter(case__study=open_study).count() == 24

@@ -148,16 +148,20 @@ def stored_digest(study: Study) -> str:
 
     pseudonym = dict(study.memberships.filter(role="rater").values_list("user_id", "pseudonym"))
     placements = []
-    for a in Assignment.objects.filter(study=study).select_related(
-        "item__output__case", "item__output__source", "item__output_b__source"
+    for a in (
+        Assignment.objects.filter(study=study)
+        .select_related("item__output__case", "item__output__source", "item__output_b__source")
+        .prefetch_related("item__members__output__source")
     ):
-        pair = (a.item.output.source.label, a.item.output_b.source.label)
-        key = "\x1f".join([a.item.output.case.external_id, *pair])
-        placements.append(
-            design.Placement(
-                pseudonym[a.rater_id], key, a.position, pair[::-1] if a.flipped else pair
-            )
-        )
+        if a.order:  # a set: its members by slot, shown in the assignment's order
+            members = sorted(a.item.members.all(), key=lambda m: m.slot)
+            labels = tuple(m.output.source.label for m in members)
+            shown = tuple(labels[slot] for slot in a.order)
+        else:
+            labels = (a.item.output.source.label, a.item.output_b.source.label)
+            shown = labels[::-1] if a.flipped else labels
+        key = "\x1f".join([a.item.output.case.external_id, *labels])
+        placements.append(design.Placement(pseudonym[a.rater_id], key, a.position, shown))
     return design.Manifest(
         seed=study.seed, k=study.raters_per_item, placements=tuple(placements)
     ).digest

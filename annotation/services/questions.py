@@ -33,16 +33,25 @@ def question_add(*, study: Study, draft: rubric.QuestionDraft) -> Question:
     if study.questions.filter(key=draft.key).exists():
         raise ValidationError(f"The study already has a question {draft.key!r}.")
     last = study.questions.aggregate(m=models.Max("order"))["m"]
-    if draft.kind == rubric.PAIRWISE and study.design != Study.Design.PAIRWISE:
-        raise ValidationError("A pairwise question needs a pairwise study (outputs shown as A/B).")
-    if draft.kind in (rubric.CRITERIA, rubric.SPAN) and study.design != Study.Design.ABSOLUTE:
-        raise ValidationError(
-            "Per-case criteria and span marking judge one output at a time: an absolute study."
-        )
+    _check_fits_design(study, draft.kind)
     question = Question(study=study, order=(last or 0) + 1, **_draft_fields(draft))
     question.full_clean()
     question.save()
     return question
+
+
+def _check_fits_design(study: Study, kind: str) -> None:
+    if kind == rubric.PAIRWISE and study.design != Study.Design.PAIRWISE:
+        raise ValidationError("A pairwise question needs a pairwise study (outputs shown as A/B).")
+    if kind == rubric.RANKING and not study.shows_sets:
+        raise ValidationError(
+            "A ranking question needs a case's outputs shown together: a side-by-side or "
+            "ranking study."
+        )
+    if kind in (rubric.CRITERIA, rubric.SPAN) and study.design != Study.Design.ABSOLUTE:
+        raise ValidationError(
+            "Per-case criteria and span marking judge one output at a time: an absolute study."
+        )
 
 
 def _draft_fields(draft: rubric.QuestionDraft) -> dict:

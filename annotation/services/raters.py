@@ -99,6 +99,7 @@ def _assignments_redesign(study: Study, redesign) -> None:
     rows = list(
         study.assignments.select_for_update(of=("self",))
         .select_related("item__output__case", "item__output__source", "item__output_b__source")
+        .prefetch_related("item__members__output__source")
         .annotate(rated=Exists(Rating.objects.filter(assignment=OuterRef("pk"))))
     )
     current = {(name[a.rater_id], item_key(a.item)): a for a in rows}

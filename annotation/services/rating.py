@@ -17,10 +17,14 @@ from annotation.models import (
 )
 
 
-def question_spec_for(*, question: Question, output: Output) -> rubric.QuestionSpec:
+def question_spec_for(
+    *, question: Question, output: Output, n_outputs: int = 1
+) -> rubric.QuestionSpec:
     """A question as asked about one output: per-case criteria come from its case, and spans
-    must lie within its text."""
+    must lie within its text; a ranking ranks the `n_outputs` shown."""
     spec = question.spec
+    if question.kind == Question.Kind.RANKING:
+        return dataclasses.replace(spec, maximum=float(n_outputs))
     if question.kind == Question.Kind.CRITERIA:
         return dataclasses.replace(spec, scale=tuple(output.case.criteria))
     if question.kind == Question.Kind.SPAN:
@@ -31,8 +35,10 @@ def question_spec_for(*, question: Question, output: Output) -> rubric.QuestionS
 def _assignment_locked(assignment: Assignment) -> Assignment:
     """The assignment's row, locked, with a fresh read of its study's status: refused if the
     study is no longer open, or if the item has since moved to another rater."""
-    locked = Assignment.objects.select_for_update(of=("self",)).select_related(
-        "study", "item__output__case"
+    locked = (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("study", "item__output__case", "item__output_b")
+        .prefetch_related("item__members__output__case")
     )
     current = locked.get(pk=assignment.pk)
     _check_open_for_rating(current.study)
@@ -49,12 +55,21 @@ def _check_open_for_rating(study: Study) -> None:
 
 
 @transaction.atomic
-def rating_save(*, assignment: Assignment, question: Question, answer: object) -> Rating:
-    """Save one answer. Saving the same answer again changes nothing; a change is appended."""
+def rating_save(
+    *, assignment: Assignment, question: Question, answer: object, shown: int | None = None
+) -> Rating:
+    """Save one answer. Saving the same answer again changes nothing; a change is appended.
+
+    Side by side, a per-output question's answer is about the output at place `shown` in the
+    order this rater sees them (0 for "A"); every other answer is about the whole item."""
     assignment = _assignment_locked(assignment)
     if question.study_id != assignment.study_id:
         raise ValidationError("The question belongs to another study.")
-    spec = question_spec_for(question=question, output=assignment.item.output)
+    outputs = assignment.shown_outputs()
+    rated = _rated_output(assignment.study, question, outputs, shown)
+    spec = question_spec_for(
+        question=question, output=rated or assignment.item.output, n_outputs=len(outputs)
+    )
     try:
         answer = rubric.parse_answer(spec, answer)
     except rubric.AnswerError as exc:
@@ -64,7 +79,10 @@ def rating_save(*, assignment: Assignment, question: Question, answer: object) -
         # Stored as shown; analysed in the pair's canonical order ("first source better" > 0).
         value = -value
     rating, created = Rating.objects.select_for_update().get_or_create(
-        assignment=assignment, question=question, defaults={"answer": answer, "value": value}
+        assignment=assignment,
+        question=question,
+        output=rated,
+        defaults={"answer": answer, "value": value},
     )
     if not created and rating.answer == answer:
         return rating
@@ -73,6 +91,18 @@ def rating_save(*, assignment: Assignment, question: Question, answer: object) -
         rating.save(update_fields=["answer", "value", "updated_at"])
     RatingRevision.objects.create(rating=rating, answer=answer, value=value)
     return rating
+
+
+def _rated_output(
+    study: Study, question: Question, outputs: list[Output], shown: int | None
+) -> Output | None:
+    if not study.asks_per_output(question):
+        if shown is not None:
+            raise ValidationError("This question is about the item as a whole, not one response.")
+        return None
+    if shown is None or not 0 <= shown < len(outputs):
+        raise ValidationError("Say which response this answer is about.")
+    return outputs[shown]
 
 
 # The longest stretch one report of time on task may add: a tab left open overnight is not work.
@@ -84,10 +114,22 @@ def assignment_submit(*, assignment: Assignment) -> Assignment:
     """Mark an item done once every required question has an answer. Submitting again changes
     nothing; answers can still be revised (and are kept in history) until the study locks."""
     assignment = _assignment_locked(assignment)
-    answered = {r.question_id for r in assignment.ratings.all() if not rubric.is_empty(r.answer)}
-    missing = [
-        q.prompt for q in assignment.study.questions.filter(required=True) if q.pk not in answered
-    ]
+    study = assignment.study
+    answers = {(r.question_id, r.output_id): r.answer for r in assignment.ratings.all()}
+    outputs = assignment.shown_outputs()
+    missing = []
+    for question in study.questions.filter(required=True):
+        if not study.asks_per_output(question):
+            if not rubric.is_complete(answers.get((question.pk, None))):
+                missing.append(question.prompt)
+            continue
+        letters = [
+            rubric.shown_letter(place)
+            for place, output in enumerate(outputs)
+            if not rubric.is_complete(answers.get((question.pk, output.pk)))
+        ]
+        if letters:
+            missing.append(f"{question.prompt} (response {', '.join(letters)})")
     if missing:
         raise ValidationError(f"Still to answer: {'; '.join(missing)}")
     # Conditional: of two submits racing, one sets the time and the other changes nothing.

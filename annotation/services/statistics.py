@@ -5,6 +5,7 @@ import hashlib
 import json
 
 from django.conf import settings
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotation import agreement, rubric
@@ -36,19 +37,11 @@ def _alpha_for_question(study: Study, question: Question) -> Result:
     pseudonyms = dict(
         study.memberships.filter(role=Membership.Role.RATER).values_list("user_id", "pseudonym")
     )
-    rows = sorted(
-        (case_id, source, second or "", pseudonyms[rater_id], value)
-        for case_id, source, second, rater_id, value in Rating.objects.filter(
-            question=question, assignment__study=study, value__isnull=False
-        ).values_list(
-            "assignment__item__output__case__external_id",
-            "assignment__item__output__source__label",
-            "assignment__item__output_b__source__label",
-            "assignment__rater_id",
-            "value",
-        )
-    )
-    # One unit per item: an output, or a pair in canonical order (values already canonical).
+    if question.kind == Question.Kind.RANKING:
+        rows = sorted(_ranks(study, question, pseudonyms))
+    else:
+        rows = sorted(_codes(study, question, pseudonyms))
+    # One unit per output, or per pair in canonical order (values already canonical).
     observations = [
         agreement.Observation(f"{case_id}\x1f{source}\x1f{second}", rater, value)
         for case_id, source, second, rater, value in rows
@@ -90,6 +83,46 @@ def _alpha_for_question(study: Study, question: Question) -> Result:
         },
     )
     return result
+
+
+Row = tuple[str, str, str, str, float]  # case id, source, pair's second source, rater, code
+
+
+def _codes(study: Study, question: Question, pseudonyms: dict) -> list[Row]:
+    """Every coded answer to the question. Side by side, an answer is about the output it
+    names; otherwise about the item's output, or its pair."""
+    ratings = Rating.objects.filter(
+        question=question, assignment__study=study, value__isnull=False
+    ).values_list(
+        "assignment__item__output__case__external_id",
+        Coalesce("output__source__label", "assignment__item__output__source__label"),
+        "assignment__item__output_b__source__label",
+        "assignment__rater_id",
+        "value",
+    )
+    return [
+        (case_id, source, second or "", pseudonyms[rater_id], value)
+        for case_id, source, second, rater_id, value in ratings
+    ]
+
+
+def _ranks(study: Study, question: Question, pseudonyms: dict) -> list[Row]:
+    """A ranking as one rank per output (1 = best), each about the output's own source. Only
+    complete rankings count; "not applicable" has no ranks."""
+    ratings = (
+        Rating.objects.filter(question=question, assignment__study=study)
+        .select_related("assignment__item__output__case")
+        .prefetch_related("assignment__item__members__output__source")
+    )
+    rows = []
+    for rating in ratings:
+        if not isinstance(rating.answer, list) or not rubric.is_complete(rating.answer):
+            continue
+        case_id = rating.assignment.item.output.case.external_id
+        rater = pseudonyms[rating.assignment.rater_id]
+        for place, output in enumerate(rating.assignment.shown_outputs()):
+            rows.append((case_id, output.source.label, "", rater, float(rating.answer[place])))
+    return rows
 
 
 def _describe(result: Result) -> str:

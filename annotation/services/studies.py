@@ -13,6 +13,7 @@ from annotation import design
 from annotation.models import (
     Assignment,
     Item,
+    ItemOutput,
     Membership,
     Output,
     Question,
@@ -33,6 +34,9 @@ PAIRWISE_SCALE = [
     {"value": 1, "label": "A slightly better"},
     {"value": 2, "label": "A much better"},
 ]
+
+# The most outputs one screen shows together (side by side, ranking).
+MAX_SHOWN_TOGETHER = 8
 
 
 # --- studies and membership -------------------------------------------------------------------
@@ -65,15 +69,14 @@ def study_create(
     study.full_clean()
     study.save()
     Membership.objects.create(study=study, user=creator, role=Membership.Role.ADMIN)
-    pairwise = design == Study.Design.PAIRWISE
-    question = Question(
-        study=study,
-        key="preference" if pairwise else "overall",
-        kind=Question.Kind.PAIRWISE if pairwise else Question.Kind.LIKERT,
-        prompt=question_prompt,
-        scale=PAIRWISE_SCALE if pairwise else (scale or DEFAULT_SCALE),
-        level=level,
-    )
+    if design == Study.Design.PAIRWISE:
+        first = {"key": "preference", "kind": Question.Kind.PAIRWISE, "scale": PAIRWISE_SCALE}
+    elif design == Study.Design.RANKING:
+        first = {"key": "rank", "kind": Question.Kind.RANKING, "scale": []}
+        level = Question.Level.ORDINAL
+    else:
+        first = {"key": "overall", "kind": Question.Kind.LIKERT, "scale": scale or DEFAULT_SCALE}
+    question = Question(study=study, prompt=question_prompt, level=level, **first)
     question.full_clean()
     question.save()
     return study
@@ -81,17 +84,16 @@ def study_create(
 
 def item_key(item: Item) -> str:
     # What stays the same in any copy of the study: case id and source label(s).
-    key = f"{item.output.case.external_id}\x1f{item.output.source.label}"
-    return f"{key}\x1f{item.output_b.source.label}" if item.output_b_id else key
+    labels = [o.source.label for o in item.canonical_outputs()]
+    return "\x1f".join([item.output.case.external_id, *labels])
 
 
 def shown_order(assignment: Assignment) -> tuple[str, ...]:
-    """The sources of a pair in the order this rater sees them (A, B); () for one output."""
-    item = assignment.item
-    if not item.is_pair:
+    """The sources of a pair or set in the order this rater sees them (A, B, ...); () for one
+    output."""
+    if len(shown := assignment.shown_outputs()) < 2:
         return ()
-    pair = (item.output.source.label, item.output_b.source.label)
-    return pair[::-1] if assignment.flipped else pair
+    return tuple(o.source.label for o in shown)
 
 
 @transaction.atomic
@@ -102,10 +104,17 @@ def study_open(*, study: Study) -> int:
     _check_can_open(study, len(raters))
     # The design is keyed on what stays the same in any copy of the study (case id, source label,
     # rater pseudonym), so the same file, raters and seed give the same manifest anywhere.
-    items = {item_key(item): item for item in _items_for(study)}
-    if not items:
+    built = _items_for(study)
+    if not built:
         raise ValidationError("No case has two outputs to compare.")
-    Item.objects.bulk_create(items.values())
+    Item.objects.bulk_create(built)
+    members = [
+        ItemOutput(item=item, output=output, slot=slot)
+        for item in built
+        for slot, output in enumerate(getattr(item, "set_outputs", ()))
+    ]
+    ItemOutput.objects.bulk_create(members)
+    items = {_key_of(item): item for item in built}
     users = {m.pseudonym: m.user for m in raters}
     manifest = design.assign(
         items=[design.DesignItem(key, _sources_of(item)) for key, item in items.items()],
@@ -119,7 +128,9 @@ def study_open(*, study: Study) -> int:
             item=items[p.item],
             rater=users[p.rater],
             position=p.position,
-            flipped=bool(p.order) and p.order != _sources_of(items[p.item]),
+            **_shown(
+                p.order, _sources_of(items[p.item]), is_set=hasattr(items[p.item], "set_outputs")
+            ),
         )
         for p in manifest.placements
     )
@@ -131,7 +142,9 @@ def study_open(*, study: Study) -> int:
 
 
 def _items_for(study: Study) -> list[Item]:
-    """One item per output, or per pair of a case's outputs (sources sorted by label)."""
+    """One item per output; per pair of a case's outputs; or, side by side and for ranking, one
+    per case with all its outputs (two at least to rank). Sources are sorted by label. A set
+    item's outputs ride along, unsaved, as `set_outputs`."""
     outputs = Output.objects.filter(case__study=study).select_related("case", "source")
     if study.design == Study.Design.ABSOLUTE:
         return [Item(study=study, output=o) for o in outputs]
@@ -141,15 +154,47 @@ def _items_for(study: Study) -> list[Item]:
     items = []
     for case_outputs in by_case.values():
         ordered = sorted(case_outputs, key=lambda o: o.source.label)
-        for first, second in itertools.combinations(ordered, 2):
-            items.append(Item(study=study, output=first, output_b=second))
+        if study.design == Study.Design.PAIRWISE:
+            for first, second in itertools.combinations(ordered, 2):
+                items.append(Item(study=study, output=first, output_b=second))
+            continue
+        if len(ordered) < 2 and study.design == Study.Design.RANKING:
+            continue
+        if len(ordered) > MAX_SHOWN_TOGETHER:
+            raise ValidationError(
+                f"Case {ordered[0].case.external_id!r} has {len(ordered)} outputs; at most "
+                f"{MAX_SHOWN_TOGETHER} can be shown side by side on one screen."
+            )
+        item = Item(study=study, output=ordered[0])
+        item.set_outputs = ordered
+        items.append(item)
     return items
 
 
-def _sources_of(item: Item) -> tuple[str, ...]:
+def _key_of(item: Item) -> str:
+    """`item_key` for an item built by `_items_for`, before its members are stored."""
+    return "\x1f".join([item.output.case.external_id, *_labels(item)])
+
+
+def _labels(item: Item) -> tuple[str, ...]:
+    if hasattr(item, "set_outputs"):
+        return tuple(o.source.label for o in item.set_outputs)
     if item.output_b is None:
-        return ()
+        return (item.output.source.label,)
     return (item.output.source.label, item.output_b.source.label)
+
+
+def _sources_of(item: Item) -> tuple[str, ...]:
+    """The source labels of a pair or set, in canonical order; () for one output."""
+    labels = _labels(item)
+    return labels if len(labels) > 1 else ()
+
+
+def _shown(order: tuple[str, ...], canonical: tuple[str, ...], *, is_set: bool) -> dict:
+    """The assignment fields that record the order a placement shows its sources in."""
+    if is_set:
+        return {"order": [canonical.index(label) for label in order] if order else [0]}
+    return {"flipped": bool(order) and order != canonical}
 
 
 def study_lock(*, study: Study) -> None:

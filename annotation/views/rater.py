@@ -39,11 +39,15 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
         return render(request, "annotation/rater_item.html", {"item": item})
 
     question = selectors.rater_question_get(study=study, key=request.POST.get("question", ""))
-    raw = _posted_answer(question, request.POST.getlist("answer"))
+    n_outputs = len(assignment.shown_outputs())
+    shown = _shown_place(request.POST.get("about", ""), n_outputs)
+    raw = _posted_answer(question, request.POST, n_outputs=n_outputs)
     error, answer = "", None
     try:
         services.assignment_add_time(assignment=assignment, elapsed_ms=_elapsed(request))
-        answer = services.rating_save(assignment=assignment, question=question, answer=raw).answer
+        answer = services.rating_save(
+            assignment=assignment, question=question, answer=raw, shown=shown
+        ).answer
     except ValidationError as exc:
         error = " ".join(exc.messages)
     if not request.htmx:
@@ -53,7 +57,10 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
     context = {
         "item": selectors.rater_progress(assignment=assignment),
         "q": selectors.rater_question_view(
-            question=question, answer=answer, output=assignment.item.output
+            assignment=assignment,
+            question=question,
+            answer=answer,
+            shown=shown if study.asks_per_output(question) else None,
         ),
         "saved": not error,
         "error": error,
@@ -90,9 +97,21 @@ def rater_submit(request: HttpRequest, study_token: str, assignment_token: str) 
     return redirect("rater_item", study_token=study.token, assignment_token=following.token)
 
 
-def _posted_answer(question, values: list[str]) -> object:
+def _shown_place(letter: str, n_outputs: int) -> int | None:
+    """The place (from 0) of the response a per-output answer is about, from its letter."""
+    places = {rubric.shown_letter(place): place for place in range(n_outputs)}
+    return places.get(letter)
+
+
+def _posted_answer(question, post, *, n_outputs: int) -> object:
     """The answer a question's form posted. "Not applicable" shares the field with the other
-    controls; the page's script keeps it exclusive, and a typed number wins over a stale tick."""
+    controls; the page's script keeps it exclusive, and a typed number wins over a stale tick.
+    A ranking posts one rank per response, as `rank-A`, `rank-B`..."""
+    values = post.getlist("answer")
+    if question.kind == question.Kind.RANKING:
+        if rubric.NA in values:
+            return rubric.NA
+        return [post.get(f"rank-{rubric.shown_letter(i)}", "") for i in range(n_outputs)]
     if question.kind in (question.Kind.MULTIPLE_CHOICE, question.Kind.CRITERIA):
         return values
     if question.kind == question.Kind.NUMBER:

@@ -19,6 +19,7 @@
   }
 
   function answer(question, key) {
+    if (question.querySelector("[data-ranking]")) return rank(question, key);
     var input = question.querySelector('input[data-key="' + key + '"]');
     if (!input || input.matches(":disabled")) return;
     input.checked = input.type === "checkbox" ? !input.checked : true;
@@ -32,6 +33,44 @@
       question.focus();
     }
   }
+
+  // Ranking: each digit gives the highlighted response that rank and highlights the next one;
+  // after the last response the next question is highlighted.
+  function rank(question, key) {
+    var rows = question.querySelectorAll("[data-rank-row]");
+    var at = Number(question.dataset.rankAt || 0) % rows.length;
+    var input = rows[at].querySelector('input[value="' + key + '"]');
+    if (!input || input.matches(":disabled")) return;
+    input.checked = true;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    at += 1;
+    if (at >= rows.length) {
+      at = 0;
+      var list = questions();
+      (list[list.indexOf(question) + 1] || question).focus();
+    } else {
+      question.focus();
+    }
+    question.dataset.rankAt = at;
+    highlightRankRow(question);
+  }
+  function highlightRankRow(question) {
+    var at = Number(question.dataset.rankAt || 0);
+    question.querySelectorAll("[data-rank-row]").forEach(function (row, i) {
+      row.classList.toggle("current", i === at);
+    });
+  }
+  document.querySelectorAll("[data-ranking]").forEach(function (table) {
+    highlightRankRow(table.closest("[data-question]"));
+  });
+  // A rank belongs to one response: giving it to another takes it away from the first.
+  // Capturing, so the form is consistent before htmx serialises it on the same event.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.closest || !input.closest("[data-ranking]") || !input.checked) return;
+    input.closest("[data-ranking]").querySelectorAll('input[value="' + input.value + '"]')
+      .forEach(function (other) { if (other !== input) other.checked = false; });
+  }, true);
 
   // No lost work: a save that cannot reach the server (offline, server restarting) stays
   // pending, says so, and is sent again when the connection is back.
