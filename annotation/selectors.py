@@ -452,7 +452,15 @@ def _slot_of(rating: Rating) -> int | str:
     return slots[rating.output_id]
 
 
-HISTORY_COLUMNS = ["item_token", "rater", "question", "saved_at", "old_answer", "new_answer"]
+HISTORY_COLUMNS = [
+    "item_token",
+    "rater",
+    "question",
+    "output_slot",
+    "saved_at",
+    "old_answer",
+    "new_answer",
+]
 
 
 def study_rating_history(*, study: Study) -> list[dict]:
@@ -463,6 +471,7 @@ def study_rating_history(*, study: Study) -> list[dict]:
     revisions = (
         RatingRevision.objects.filter(rating__assignment__study=study)
         .select_related("rating__question", "rating__assignment__item")
+        .prefetch_related("rating__assignment__item__members")
         .order_by(
             "rating__assignment__item__token",
             "rating__question__order",
@@ -479,6 +488,7 @@ def study_rating_history(*, study: Study) -> list[dict]:
                 "item_token": rating.assignment.item.token,
                 "rater": pseudonyms.get(rating.assignment.rater_id, ""),
                 "question": rating.question.key,
+                "output_slot": _slot_of(rating),
                 "saved_at": revision.saved_at.isoformat(),
                 "old_answer": _answer_text(previous.get(rating.pk, "")),
                 "new_answer": _answer_text(revision.answer),

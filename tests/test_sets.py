@@ -367,3 +367,21 @@ def test_nothing_a_rater_of_a_set_study_reaches_names_a_source(client, study_adm
             pages[f"POST {url} {data}"] = as_text(response)
     pages.update({f"again {url}": body for url, body in crawl(client, ["/rate/"]).items()})
     assert_blind(pages, study, rater)
+
+
+def test_the_history_says_which_response_each_change_was_about(side_by_side):
+    from annotation import selectors
+
+    overall = side_by_side.questions.get(key="overall")
+    assignment = Assignment.objects.filter(study=side_by_side).exclude(order=[0, 1, 2]).first()
+    for answer in (2, 4):
+        services.rating_save(assignment=assignment, question=overall, answer=answer, shown=1)
+    services.rating_save(assignment=assignment, question=overall, answer=5, shown=2)
+    rows = selectors.study_rating_history(study=side_by_side)
+    # Oldest answer first: the response shown as B (rated twice), then the one shown as C.
+    b, c = assignment.order[1], assignment.order[2]
+    assert [(r["output_slot"], r["old_answer"], r["new_answer"]) for r in rows] == [
+        (b, "", 2),
+        (b, 2, 4),
+        (c, "", 5),
+    ]
