@@ -64,14 +64,21 @@ class StudyCreateForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="CSV or JSONL with case_id, input, source, output.")
+    file = forms.FileField(
+        help_text="CSV or JSONL with case_id, input, source, output; or a zip of such a file "
+        "with the images its images column names.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.jsonl,.ndjson,.zip"}),
+    )
 
     MAX_BYTES = 50 * 1024 * 1024
+    MAX_ZIP_BYTES = 500 * 1024 * 1024
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > self.MAX_BYTES:
-            raise forms.ValidationError("The file is larger than 50 MB; split it.")
+        zipped = upload.name.lower().endswith(".zip")
+        limit = self.MAX_ZIP_BYTES if zipped else self.MAX_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(f"The file is larger than {limit // 1024**2} MB; split it.")
         return upload
 
 

@@ -14,18 +14,26 @@ Columns (CSV header or JSONL keys):
   metadata     optional  a JSON object of facts about the case (in CSV, written as JSON text)
   criteria     optional  the case's own rubric, HealthBench style: a JSON list of
                          {"id": "c1", "text": "...", "points": 5}; negative points for harms
+  images       optional  the case's images (an X-ray a question is about): file names inside
+                         the zip the file comes in, separated by ";" in CSV, a list in JSONL
 
 A row with only case_id and input adds a case whose outputs a model endpoint will generate.
+
+A zip holds one such file (at any depth) and the images it names, by paths relative to it.
 """
 
 import csv
 import io
 import json
+import posixpath
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
+from PIL import Image, UnidentifiedImageError
+
 REQUIRED = ("case_id", "input")
-OPTIONAL = ("source", "output", "source_kind", "reference", "metadata", "criteria")
+OPTIONAL = ("source", "output", "source_kind", "reference", "metadata", "criteria", "images")
 SOURCE_KINDS = ("model", "human_reference")
 LIMITS = {"case_id": 100, "source": 100}
 MAX_PROBLEMS = 50
@@ -66,6 +74,18 @@ class ImportRow:
     reference: str = ""
     metadata: dict = field(default_factory=dict)
     criteria: list = field(default_factory=list)
+    images: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """An image from an archive, checked: its path in the zip, bytes, type and size."""
+
+    name: str
+    data: bytes
+    content_type: str
+    width: int
+    height: int
 
 
 def decode_text(name: str, content: bytes) -> str:
@@ -78,10 +98,11 @@ def decode_text(name: str, content: bytes) -> str:
         ) from None
 
 
-def parse_study_file(filename: str, content: bytes) -> list[ImportRow]:
-    name = PurePath(filename).name
+def parse_study_file(filename: str, content: bytes, *, shown_as: str = "") -> list[ImportRow]:
+    """Every row of a CSV or JSONL file; problems name the file as `shown_as`, or by its name."""
+    name = shown_as or PurePath(filename).name
     text = decode_text(name, content)
-    suffix = PurePath(name).suffix.lower()
+    suffix = PurePath(filename).suffix.lower()
     if suffix == ".csv":
         records = _csv_records(name, text)
     elif suffix in (".jsonl", ".ndjson"):
@@ -173,6 +194,7 @@ def _case_conflicts(
         ("reference", row.reference),
         ("metadata", row.metadata),
         ("criteria", row.criteria),
+        ("images", row.images),
     )
     for column, value in given:
         if column != "input" and not value:
@@ -196,9 +218,12 @@ def _validate_record(
     criteria, problem = _criteria(record.get("criteria"))
     if problem:
         problems.append(Problem(name, number, "criteria", problem))
+    images, problem = _images(record.get("images"))
+    if problem:
+        problems.append(Problem(name, number, "images", problem))
     values = {}
     for column in REQUIRED + OPTIONAL:
-        if column in ("metadata", "criteria"):
+        if column in ("metadata", "criteria", "images"):
             continue
         value = record.get(column)
         if value is None:
@@ -224,7 +249,12 @@ def _validate_record(
         return problems, None
     fields = {key: values[key] for key in ("case_id", "input", "source", "output", "reference")}
     return [], ImportRow(
-        row=number, source_kind=kind, metadata=metadata, criteria=criteria, **fields
+        row=number,
+        source_kind=kind,
+        metadata=metadata,
+        criteria=criteria,
+        images=images,
+        **fields,
     )
 
 
@@ -271,6 +301,112 @@ def _criteria(raw: object) -> tuple[list, str]:
             return [], f"criterion {index + 1}: points must be a whole number other than 0"
         seen.add(ident)
     return raw, ""
+
+
+def _images(raw: object) -> tuple[tuple[str, ...], str]:
+    """A case's image names: "a.png; b.png" (CSV) or ["a.png", "b.png"] (JSONL)."""
+    if raw is None or raw == "":
+        return (), ""
+    if isinstance(raw, str):
+        raw = [part.strip() for part in raw.split(";")]
+    if not isinstance(raw, list) or not all(isinstance(n, str) and n.strip() for n in raw):
+        return (), 'must name image files: "a.png; b.png", or a JSON list of names'
+    if len(raw) > MAX_IMAGES_PER_CASE:
+        return (), f"at most {MAX_IMAGES_PER_CASE} images per case"
+    if len(set(raw)) != len(raw):
+        return (), "names an image twice"
+    return tuple(n.strip() for n in raw), ""
+
+
+# --- zip archives: the file plus its images ----------------------------------------------------
+
+MAX_IMAGES_PER_CASE = 8
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024  # uncompressed, all members together
+# What browsers show safely as <img>: no SVG, whose scripts would run on our origin.
+IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+
+
+def parse_study_archive(
+    filename: str, content: bytes
+) -> tuple[list[ImportRow], dict[str, ImageFile]]:
+    """A zip of one CSV or JSONL file and the images its rows name: the rows, and each named
+    image checked, keyed by the name the rows use. ImportRejected names every problem."""
+    name = PurePath(filename).name
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        members = [m for m in archive.infolist() if not m.is_dir() and not _is_clutter(m.filename)]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ImportRejected([Problem(name, None, None, f"not a readable zip ({exc})")]) from None
+    data_files = [m for m in members if PurePath(m.filename).suffix.lower() in DATA_SUFFIXES]
+    if len(data_files) != 1:
+        found = ", ".join(m.filename for m in data_files) or "none"
+        message = f"a zip must hold exactly one .csv or .jsonl file (found: {found})"
+        raise ImportRejected([Problem(name, None, None, message)])
+    if sum(m.file_size for m in members) > MAX_ARCHIVE_BYTES:
+        limit = MAX_ARCHIVE_BYTES // 1024**2
+        raise ImportRejected([Problem(name, None, None, f"unpacks to more than {limit} MB")])
+    data_member = data_files[0]
+    inner = f"{name}/{data_member.filename}"
+    rows = parse_study_file(
+        data_member.filename, _read(archive, data_member, inner), shown_as=inner
+    )
+    folder = posixpath.dirname(data_member.filename)
+    by_path = {m.filename: m for m in members}
+    images, problems = {}, []
+    for row in rows:
+        for image in row.images:
+            if image in images:
+                continue
+            path = posixpath.normpath(posixpath.join(folder, image))
+            member = by_path.get(path)
+            if member is None or image.startswith("/") or path.startswith("../"):
+                problems.append(Problem(inner, row.row, "images", f"{image!r} is not in the zip"))
+                continue
+            checked, problem = _check_image(archive, member)
+            if problem:
+                problems.append(Problem(inner, row.row, "images", f"{image!r}: {problem}"))
+                continue
+            images[image] = checked
+    if problems:
+        raise ImportRejected(problems[:MAX_PROBLEMS])
+    return rows, images
+
+
+DATA_SUFFIXES = (".csv", ".jsonl", ".ndjson")
+
+
+def _is_clutter(path: str) -> bool:
+    # What archivers add on their own: macOS resource forks and hidden files.
+    parts = PurePath(path).parts
+    return any(part == "__MACOSX" or part.startswith(".") for part in parts)
+
+
+def _read(archive: zipfile.ZipFile, member: zipfile.ZipInfo, shown: str) -> bytes:
+    try:
+        return archive.read(member)
+    except (zipfile.BadZipFile, RuntimeError, OSError, EOFError) as exc:
+        raise ImportRejected([Problem(shown, None, None, f"cannot be read ({exc})")]) from None
+
+
+def _check_image(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[ImageFile, str]:
+    if member.file_size > MAX_IMAGE_BYTES:
+        return None, f"larger than {MAX_IMAGE_BYTES // 1024**2} MB"
+    try:
+        data = archive.read(member)
+    except (zipfile.BadZipFile, RuntimeError, OSError, EOFError) as exc:
+        return None, f"cannot be read from the zip ({exc})"
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            kind, size = image.format, image.size
+            image.verify()  # structure and checksums, without decoding every pixel
+    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        return None, f"not an image we can show ({exc.__class__.__name__})"
+    except (OSError, SyntaxError, ValueError) as exc:
+        return None, f"a damaged image ({exc})"
+    if kind not in IMAGE_TYPES:
+        return None, f"a {kind} image; use PNG, JPEG, GIF or WebP"
+    return ImageFile(member.filename, data, IMAGE_TYPES[kind], *size), ""
 
 
 def _refuse_constant(name: str) -> None:

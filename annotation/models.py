@@ -208,6 +208,32 @@ class Case(models.Model):
         return self.external_id
 
 
+class Attachment(models.Model):
+    """An image of a case (the X-ray a question is about), shown to raters beside the case.
+
+    Kept in the database, so an import that fails writes none and web and worker need no shared
+    disk. Raters reach it only by its random token; its file name stays with the admins."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
+    token = models.CharField(max_length=22, unique=True, default=new_token, editable=False)
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=255, help_text="The file's path in the imported zip.")
+    content_type = models.CharField(max_length=50)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "position"], name="attachment_position"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Generation(models.Model):
     """One call to a model endpoint for one case: what was asked and what came back."""
 

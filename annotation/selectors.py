@@ -11,6 +11,7 @@ from django.http import Http404
 from annotation import rubric
 from annotation.models import (
     Assignment,
+    Attachment,
     Membership,
     Output,
     Question,
@@ -100,6 +101,15 @@ class RaterItem:
     next_token: str | None
     # Side by side and ranking: every output as shown, with the questions about each one.
     outputs: list["ShownOutput"] = field(default_factory=list)
+    images: list["ShownImage"] = field(default_factory=list)  # the case's, in order
+
+
+@dataclass(frozen=True)
+class ShownImage:
+    token: str
+    number: int
+    width: int
+    height: int
 
 
 @dataclass(frozen=True)
@@ -199,6 +209,25 @@ def rater_progress(*, assignment: Assignment) -> RaterProgressCount:
     return RaterProgressCount(done=counts["done"], total=counts["total"])
 
 
+def rater_image_get(*, assignment: Assignment, token: str) -> Attachment:
+    """An image of the case this assignment's item is about, or 404."""
+    image = (
+        Attachment.objects.filter(token=token, case_id=assignment.item.output.case_id)
+        .only("data", "content_type", "position")
+        .first()
+    )
+    if image is None:
+        raise Http404("No such image.")
+    return image
+
+
+def _case_images(case_id: int) -> list[ShownImage]:
+    rows = Attachment.objects.filter(case_id=case_id).values_list(
+        "token", "position", "width", "height"
+    )
+    return [ShownImage(*row) for row in rows.order_by("position")]
+
+
 def rater_question_view(
     *, assignment: Assignment, question: Question, answer: object, shown: int | None
 ) -> RaterQuestion:
@@ -255,6 +284,7 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
         output_b_text=outputs[1].text if n == 2 and not study.shows_sets else None,
         questions=[_rater_question(q, answers.get((q.pk, None)), output, n) for q in whole],
         outputs=sets,
+        images=_case_images(output.case_id),
         submitted=assignment.submitted_at is not None,
         locked=study.status != Study.Status.OPEN,
         previous_token=neighbours.get(assignment.position - 1),

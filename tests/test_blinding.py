@@ -16,7 +16,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from annotation.demo import load_demo
-from annotation.models import Assignment, Case, Item, ItemOutput, Output, Source, Study
+from annotation.models import Assignment, Attachment, Case, Item, ItemOutput, Output, Source, Study
 
 pytestmark = pytest.mark.django_db
 
@@ -102,6 +102,8 @@ def secrets_of(study: Study, rater) -> list[str]:
         str(pk) for pk in Output.objects.filter(case__study=study).values_list("pk", flat=True)
     ]
     values += [str(pk) for pk in Item.objects.filter(study=study).values_list("pk", flat=True)]
+    # An image's file name is the admin's (it may name a model); raters get its token only.
+    values += list(Attachment.objects.filter(case__study=study).values_list("name", flat=True))
     members = ItemOutput.objects.filter(item__study=study)
     values += [str(pk) for pk in members.values_list("pk", flat=True)]
     values += [

@@ -265,3 +265,43 @@ def test_a_side_by_side_item_is_rated_and_ranked_with_the_keyboard_alone(
     assert assignment.ratings.get(question__key="rank").answer == [3, 1, 2]
     assignment.refresh_from_db()
     assert assignment.submitted_at is not None
+
+
+def test_a_rater_enlarges_and_zooms_a_case_image(live_server, study_admin, raters):
+    from tests.test_attachments import image_bytes, zipped
+
+    study = services.study_create(creator=study_admin, title="X-rays", question_prompt="Right?")
+    content = zipped(
+        {
+            "cases.csv": "case_id,input,source,output,images\nx1,Fracture?,M,None seen.,x1.png\n",
+            "x1.png": image_bytes(size=(400, 300)),
+        }
+    )
+    services.study_import_file(study=study, filename="x.zip", content=content)
+    services.study_add_raters(study=study, users=raters[:2])
+    services.study_open(study=study)
+    assignment = study.assignments.get(rater=raters[0])
+    with browser_page(live_server.url) as page:
+        log_in(page, raters[0].username)
+        page.goto(f"/rate/{study.token}/{assignment.token}/")
+        thumb = page.locator(".case-images img")
+        page.wait_for_function("document.querySelector('.case-images img').naturalWidth === 400")
+        assert thumb.count() == 1
+        page.keyboard.press("i")  # the shortcut opens the first image
+        page.wait_for_selector("#zoom[open]")
+        zoomed = page.locator("#zoom img")
+        page.wait_for_function("document.querySelector('#zoom img').style.width !== ''")
+        fitted = zoomed.bounding_box()["width"]
+        page.keyboard.press("+")
+        page.keyboard.press("+")
+        assert page.locator("[data-zoom-level]").inner_text() == "200%"
+        assert zoomed.bounding_box()["width"] == pytest.approx(2 * fitted, rel=0.02)
+        page.keyboard.press("2")  # digits zoom nothing and answer nothing while it is open
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#zoom", state="hidden")
+        thumb.click()
+        page.wait_for_selector("#zoom[open]")
+        assert page.locator("[data-zoom-level]").inner_text() == "100%"
+        page.click("[data-zoom-close]")
+        page.wait_for_selector("#zoom", state="hidden")
+    assert not assignment.ratings.exists()

@@ -1,5 +1,6 @@
 """Importing a study's cases and outputs from a file, all or nothing, in bulk."""
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -9,12 +10,15 @@ from django.utils import timezone
 
 from annotation.importing import (
     MAX_PROBLEMS,
+    ImageFile,
     ImportRejected,
     ImportRow,
     Problem,
+    parse_study_archive,
     parse_study_file,
 )
 from annotation.models import (
+    Attachment,
     Case,
     Output,
     Source,
@@ -28,17 +32,27 @@ class ImportSummary:
     sources_created: int
     outputs_created: int
     unchanged: int
+    images_created: int = 0
 
 
 def study_import_file(*, study: Study, filename: str, content: bytes) -> ImportSummary:
-    """Parse and write a whole file, or nothing. Raises ImportRejected naming every problem."""
-    rows = parse_study_file(filename, content)
+    """Parse and write a whole file (CSV, JSONL, or a zip of one with its images), or nothing.
+    Raises ImportRejected naming every problem."""
+    if PurePath(filename).suffix.lower() == ".zip":
+        rows, images = parse_study_archive(filename, content)
+    else:
+        rows, images = parse_study_file(filename, content), {}
+        named = [r for r in rows if r.images]
+        if named:
+            message = "images come in a zip with the file that names them; upload the zip"
+            name = PurePath(filename).name
+            raise ImportRejected([Problem(name, r.row, "images", message) for r in named][:50])
     with transaction.atomic():
         # Lock the study row so two uploads cannot interleave their writes.
         study = Study.objects.select_for_update().get(pk=study.pk)
         if not study.accepts_imports:
             raise ValidationError("This study is no longer a draft; its cases are fixed.")
-        importer = _RowWriter(study, PurePath(filename).name)
+        importer = _RowWriter(study, PurePath(filename).name, images)
         importer.write_all(rows)
         if importer.problems:
             # Raising inside the atomic block undoes everything written before the problem.
@@ -55,8 +69,8 @@ class _RowWriter:
 
     BATCH = 2000
 
-    def __init__(self, study: Study, filename: str) -> None:
-        self.study, self.filename = study, filename
+    def __init__(self, study: Study, filename: str, images: dict[str, ImageFile]) -> None:
+        self.study, self.filename, self.images = study, filename, images
         self.cases = {
             c.external_id: c
             for c in study.cases.only(
@@ -70,10 +84,17 @@ class _RowWriter:
                 "case__external_id", "source__label", "text"
             )
         }
+        self.stored_images = {}
+        for case_id, name in Attachment.objects.filter(case__study=study).values_list(
+            "case__external_id", "name"
+        ):
+            self.stored_images.setdefault(case_id, []).append(name)
         self.problems: list[Problem] = []
         self.counts = dict.fromkeys(
-            ("cases_created", "sources_created", "outputs_created", "unchanged"), 0
+            ("cases_created", "sources_created", "outputs_created", "unchanged", "images_created"),
+            0,
         )
+        self.new_images: dict[str, tuple[str, ...]] = {}  # case id -> image names
         self.new_cases: list[Case] = []
         self.new_sources: list[Source] = []
         self.new_outputs: list[tuple[str, str, str]] = []
@@ -88,6 +109,7 @@ class _RowWriter:
             return
         Case.objects.bulk_create(self.new_cases, batch_size=self.BATCH)
         Source.objects.bulk_create(self.new_sources, batch_size=self.BATCH)
+        self.write_images()
         outputs = [
             (self.cases[case_id].pk, self.sources[label].pk, text)
             for case_id, label, text in self.new_outputs
@@ -107,16 +129,22 @@ class _RowWriter:
             )
             self.new_cases.append(case)
             self.counts["cases_created"] += 1
+            if row.images:
+                self.new_images[row.case_id] = row.images
         elif case.pk is None:
             # Planned from an earlier row of this file, which may not have given these.
             case.reference = case.reference or row.reference
             case.metadata = case.metadata or row.metadata
             case.criteria = case.criteria or row.criteria
+            if row.images:
+                self.new_images.setdefault(row.case_id, row.images)
         else:
             stored = {"input": case.input_text, "reference": case.reference}
             stored.update(metadata=case.metadata, criteria=case.criteria)
             given = {"input": row.input, "reference": row.reference, "metadata": row.metadata}
             given["criteria"] = row.criteria
+            stored["images"] = tuple(self.stored_images.get(row.case_id, ()))
+            given["images"] = tuple(self._paths(row.images))
             changed = [c for c in stored if (given[c] or c == "input") and stored[c] != given[c]]
             if changed:
                 message = f"differs from the {changed[0]} stored for case {row.case_id!r}"
@@ -124,6 +152,30 @@ class _RowWriter:
                 return
         if row.source and self.source_for(row) is not None:
             self.plan_output(row)
+
+    def _paths(self, names: tuple[str, ...]) -> list[str]:
+        return [self.images[name].name for name in names if name in self.images]
+
+    def write_images(self) -> None:
+        attachments = []
+        for case_id, names in self.new_images.items():
+            for position, name in enumerate(names, start=1):
+                image = self.images[name]
+                attachments.append(
+                    Attachment(
+                        case=self.cases[case_id],
+                        position=position,
+                        name=image.name,
+                        content_type=image.content_type,
+                        width=image.width,
+                        height=image.height,
+                        sha256=hashlib.sha256(image.data).hexdigest(),
+                        data=image.data,
+                    )
+                )
+        # Small batches: each row carries up to MAX_IMAGE_BYTES.
+        Attachment.objects.bulk_create(attachments, batch_size=20)
+        self.counts["images_created"] = len(attachments)
 
     def source_for(self, row: ImportRow) -> Source | None:
         source = self.sources.get(row.source)

@@ -78,6 +78,25 @@ def _elapsed(request: HttpRequest) -> int:
 
 
 @login_required
+@require_http_methods(["GET"])
+def rater_image(
+    request: HttpRequest, study_token: str, assignment_token: str, image_token: str
+) -> HttpResponse:
+    """One image of the case this rater's item is about; 404 for anything else."""
+    assignment = selectors.rater_assignment_get(
+        user=request.user, study_token=study_token, token=assignment_token
+    )
+    image = selectors.rater_image_get(assignment=assignment, token=image_token)
+    response = HttpResponse(bytes(image.data), content_type=image.content_type)
+    # The stored name (which could say anything) never leaves; browsers must not sniff.
+    response["Content-Disposition"] = f'inline; filename="image-{image.position}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@login_required
 @require_POST
 def rater_submit(request: HttpRequest, study_token: str, assignment_token: str) -> HttpResponse:
     """Submit an item and go on to the next one; submitting twice is harmless."""

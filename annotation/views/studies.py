@@ -115,7 +115,8 @@ def study_import(request: HttpRequest, study_token: str) -> HttpResponse:
             request,
             f"Imported {upload.name}: {summary.cases_created} new cases, "
             f"{summary.sources_created} new sources, {summary.outputs_created} new outputs"
-            f" ({summary.unchanged} already present).",
+            + (f", {summary.images_created} images" if summary.images_created else "")
+            + f" ({summary.unchanged} already present).",
         )
     return redirect("study_dashboard", study_token=study.token)
 
