@@ -13,6 +13,8 @@ from annotation import rubric, services
 from annotation.models import Study, TaskRun
 
 DEMO_FILE = Path(__file__).parent / "demo" / "demo_study.jsonl"
+# Quality control for the absolute demo: a training item with feedback, an attention check.
+QUALITY_FILE = Path(__file__).parent / "demo" / "demo_quality.jsonl"
 DEMO_TITLE = "Patient question summaries (demo)"
 DRAFT_TITLE = "Discharge advice from a local model (draft demo)"
 PAIRWISE_TITLE = "Which summary is better? (pairwise demo)"
@@ -61,8 +63,12 @@ def load_demo() -> DemoSummary:
         raters_per_item=2,
         question_prompt="How well does the summary capture the patient's question?",
         seed=20240501,
+        repeats_per_rater=2,
     )
     services.study_import_file(study=study, filename=DEMO_FILE.name, content=DEMO_FILE.read_bytes())
+    services.study_import_file(
+        study=study, filename=QUALITY_FILE.name, content=QUALITY_FILE.read_bytes()
+    )
     services.study_add_raters(study=study, users=raters)
     services.study_open(study=study)
     study.refresh_from_db()  # study_open changed the status on its own locked copy
@@ -79,14 +85,26 @@ TYPICAL_SCORE = {"Expert-written summary": 4.5, "MedSumm-7B": 4.0, "Tiny-Baselin
 
 
 def _simulate_ratings(study: Study, raters) -> None:
-    """Rate part of the demo as raters 2-4 (rater1 starts fresh), and compute agreement."""
+    """Rate part of the demo as raters 2-4 (rater1 starts fresh), and compute agreement. The
+    simulated raters pass their training; rater4 misses the attention check; repeats come back
+    mostly the same."""
     rng = random.Random(study.seed)
     question = study.questions.get()
     for rater, share in zip(raters, SIMULATED_SHARE, strict=True):
-        assignments = study.assignments.filter(rater=rater).select_related("item__output__source")
-        for assignment in list(assignments.order_by("position"))[: round(share * 12)]:
-            typical = TYPICAL_SCORE[assignment.item.output.source.label]
-            value = min(5, max(1, round(typical + rng.gauss(0, 0.7))))
+        assignments = study.assignments.filter(rater=rater).select_related(
+            "item__output__source", "item__output__case", "repeat_of"
+        )
+        ordered = list(assignments.order_by("position"))
+        for assignment in ordered[: round(share * len(ordered))]:
+            expected = assignment.item.output.case.expected.get("overall")
+            if expected:
+                value = expected[0] if rater.username != "rater4" else 3
+            elif assignment.repeat_of is not None:
+                first = assignment.repeat_of.ratings.get(question=question).value
+                value = min(5, max(1, round(first + rng.choice([0, 0, 0, 1, -1]))))
+            else:
+                typical = TYPICAL_SCORE[assignment.item.output.source.label]
+                value = min(5, max(1, round(typical + rng.gauss(0, 0.7))))
             services.rating_save(assignment=assignment, question=question, answer=value)
             services.assignment_submit(assignment=assignment)
     run = TaskRun.objects.create(study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)

@@ -8,6 +8,9 @@ that within every set of sources each source takes each side or position equally
 one, for pairs). All randomness comes from one seed, so the same inputs give the same manifest;
 the manifest and its digest are also stored, so a later change to this code cannot rewrite a
 running study.
+
+Quality control rides on the same manifest (`add_quality_control`): training items come first
+for every rater; attention checks and repeats of a rater's own items are hidden among the rest.
 """
 
 import hashlib
@@ -20,6 +23,11 @@ from dataclasses import dataclass
 
 # Above this many outputs per item, orders are shuffled rather than balanced (n! permutations).
 MAX_BALANCED_SLOTS = 6
+
+# What a placement is for: the study proper, or quality control (see add_quality_control).
+STUDY, TRAINING, ATTENTION, REPEAT = "study", "training", "attention", "repeat"
+# A repeat comes at least this many items after the original, where the rater's order allows.
+MIN_REPEAT_GAP = 5
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,12 @@ class Placement:
     item: str
     position: int  # 1-based place in the rater's order
     order: tuple[str, ...] = ()  # the item's sources as shown: A then B, or first to last
+    kind: str = STUDY
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What identifies a placement: a rater may see an item twice (the second a repeat)."""
+        return (self.rater, self.item, self.kind)
 
 
 @dataclass(frozen=True)
@@ -46,7 +60,10 @@ class Manifest:
     @property
     def digest(self) -> str:
         """SHA-256 over the seed, k and every placement: equal digests mean equal manifests."""
-        rows = [[p.rater, p.item, p.position, list(p.order)] for p in self.placements]
+        rows = [
+            [p.rater, p.item, p.position, list(p.order)] + ([p.kind] if p.kind != STUDY else [])
+            for p in self.placements
+        ]
         canonical = json.dumps([self.seed, self.k, sorted(rows)], separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -154,17 +171,20 @@ def add_raters(
     *,
     placements: Sequence[Placement],
     new_raters: Sequence[str],
-    movable: Collection[tuple[str, str]],
+    movable: Collection[tuple[str, str, str]],
     seed: int,
+    quality: "QualityControl | None" = None,
 ) -> list[Placement]:
     """Bring raters into a running study without reshuffling anyone's work.
 
-    New raters take over placements from the most-loaded existing raters until loads are within
-    one, or until nothing more may move. A placement moves only if it is `movable` (its rater has
-    not started it) and so is everything after it in its rater's order, and never to a rater who
-    already has that item. The donor's later placements close the gap, keeping their relative
-    order; started placements keep their positions. A moved placement keeps its shown order, so
-    the counterbalancing holds.
+    New raters take over study placements from the most-loaded existing raters until loads are
+    within one, or until nothing more may move. A placement moves only if it is `movable` (a
+    `Placement.key` whose rater has not started it) and so is everything after it in its
+    rater's order, and never to a rater who already has that item. The donor's later
+    placements close the gap, keeping their relative order; started placements keep their
+    positions. A moved placement keeps its shown order, so the counterbalancing holds; the
+    donor's repeat of it, not yet started, is dropped. Quality control never moves: each new
+    rater gets their own, as `add_quality_control` gives it.
     """
     existing = {p.rater for p in placements}
     if existing & set(new_raters) or len(set(new_raters)) != len(new_raters):
@@ -181,12 +201,17 @@ def add_raters(
         received[receiver].append(found)
     result = []
     for rater, queue in queues.items():
-        result += [Placement(rater, p.item, pos, p.order) for pos, p in enumerate(queue, start=1)]
+        result += [_placed(p, rater, pos) for pos, p in enumerate(queue, start=1)]
     rng = random.Random(seed)
     for rater, taken in received.items():
         rng.shuffle(taken)
-        result += [Placement(rater, p.item, pos, p.order) for pos, p in enumerate(taken, start=1)]
+        mine = [_placed(p, rater, pos) for pos, p in enumerate(taken, start=1)]
+        result += add_quality_control(mine, quality, seed=seed) if quality else mine
     return result
+
+
+def _placed(placement: Placement, rater: str, position: int) -> Placement:
+    return Placement(rater, placement.item, position, placement.order, placement.kind)
 
 
 def _by_rater(placements: Sequence[Placement]) -> list[tuple[str, list[Placement]]]:
@@ -200,20 +225,29 @@ def _take(
     queues: dict[str, list[Placement]],
     receiver_load: int,
     held: set[str],
-    movable: set[tuple[str, str]],
+    movable: set[tuple[str, str, str]],
 ) -> Placement | None:
     """Remove and return the placement a receiver should take over, if moving one helps: from
-    the most-loaded rater who has one, the latest in their order that the receiver lacks."""
-    for donor in sorted(queues, key=lambda r: (-len(queues[r]), r)):
+    the most-loaded rater who has one, the latest study placement in their order that the
+    receiver lacks. Loads count study placements only."""
+    for donor in sorted(queues, key=lambda r: (-_load(queues[r]), r)):
         queue = queues[donor]
-        if len(queue) - receiver_load <= 1:
+        if _load(queue) - receiver_load <= 1:
             return None  # every remaining load is within one of the receiver's
         for index in range(len(queue) - 1, -1, -1):
-            if (donor, queue[index].item) not in movable:
+            placement = queue[index]
+            if placement.key not in movable:
                 break  # started work, and everything before it, stays where it is
-            if queue[index].item not in held:
-                return queue.pop(index)
+            if placement.kind == STUDY and placement.item not in held:
+                # Its repeat, if any, comes later in the queue and so is unstarted too.
+                queue[:] = [p for p in queue if not (p.kind == REPEAT and p.item == placement.item)]
+                queue.remove(placement)
+                return placement
     return None
+
+
+def _load(queue: list[Placement]) -> int:
+    return sum(p.kind == STUDY for p in queue)
 
 
 def reassign(
@@ -221,15 +255,16 @@ def reassign(
     placements: Sequence[Placement],
     rater: str,
     raters: Sequence[str],
-    movable: Collection[tuple[str, str]],
+    movable: Collection[tuple[str, str, str]],
     seed: int,
 ) -> list[Placement]:
     """Hand a rater's unstarted work to the other `raters`, e.g. when a rater stops.
 
-    The rater's placements from the end of their order back to the last one they started move,
-    each to the least-loaded other rater who does not already have the item (ties broken by a
-    seeded draw), at the end of that rater's order. Nothing anyone started moves, and a moved
-    placement keeps its shown order. A placement no one else can take stays where it is.
+    The rater's study placements from the end of their order back to the last one they started
+    move, each to the least-loaded other rater who does not already have the item (ties broken
+    by a seeded draw), at the end of that rater's order. Nothing anyone started moves, and a
+    moved placement keeps its shown order. A placement no one else can take stays where it is.
+    The rater's own quality control stays with them, except the repeat of an item that moved.
     """
     movable = set(movable)
     queues = {r: [] for r in raters}
@@ -237,23 +272,91 @@ def reassign(
     if rater not in queues:
         return list(placements)
     others = sorted(r for r in queues if r != rater)
-    holds = {(p.rater, p.item) for p in placements}
+    holds = {(p.rater, p.item) for p in placements if p.kind == STUDY}
     rng = random.Random(seed)
-    leaving, staying = [], list(queues[rater])
-    while staying and (rater, staying[-1].item) in movable:
-        leaving.append(staying.pop())
-    queues[rater] = staying
-    for placement in reversed(leaving):  # in the rater's own order
+    queue = queues[rater]
+    tail = len(queue)
+    while tail and queue[tail - 1].key in movable:
+        tail -= 1
+    leaving = [p for p in queue[tail:] if p.kind == STUDY]
+    staying = queue[:tail] + [p for p in queue[tail:] if p.kind != STUDY]
+    moved = set()
+    for placement in leaving:  # in the rater's own order
         draw = {r: rng.random() for r in others}
         takers = [r for r in others if (r, placement.item) not in holds]
         if not takers:
-            queues[rater].append(placement)
+            staying.append(placement)
             continue
-        taker = min(takers, key=lambda r: (len(queues[r]), draw[r]))
+        taker = min(takers, key=lambda r: (_load(queues[r]), draw[r]))
         holds.add((taker, placement.item))
         queues[taker].append(placement)
+        moved.add(placement.item)
+    queues[rater] = [p for p in staying if not (p.kind == REPEAT and p.item in moved)]
     return [
-        Placement(r, p.item, position, p.order)
+        _placed(p, r, position)
         for r, queue in queues.items()
         for position, p in enumerate(queue, start=1)
     ]
+
+
+# --- quality control ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QualityControl:
+    """What every rater gets besides their share of the study."""
+
+    training: tuple[DesignItem, ...] = ()  # first, in this order, with feedback
+    checks: tuple[DesignItem, ...] = ()  # attention checks, hidden among the study items
+    repeats: int = 0  # how many of the rater's own items come again, later, unannounced
+    min_gap: int = MIN_REPEAT_GAP
+
+
+def add_quality_control(
+    placements: Sequence[Placement], quality: QualityControl, *, seed: int
+) -> list[Placement]:
+    """Each rater's order with quality control added, renumbered from 1.
+
+    Training comes first. Attention checks go to seeded random places among the study items
+    (never first). Repeats are drawn from the rater's own items that leave room for the gap,
+    each placed at least `min_gap` items after its original, shown in the same order as the
+    original, so that a change of answer is the rater's, not the layout's. Each rater's draws
+    come from a generator seeded with the seed and the rater, so a rater who joins later gets
+    the same as they would have on the first day.
+    """
+    result = []
+    for rater, mine in _by_rater(placements):
+        rng = random.Random(f"{seed}\x1fquality\x1f{rater}")
+        sequence = sorted(mine, key=lambda p: p.position)
+        result += _numbered(rater, _with_quality(sequence, quality, rng, rater))
+    return result
+
+
+def _with_quality(
+    sequence: list[Placement], quality: QualityControl, rng: random.Random, rater: str
+) -> list[Placement]:
+    study = [p for p in sequence if p.kind == STUDY]
+    gap = quality.min_gap
+    candidates = [p for index, p in enumerate(study) if index + gap < len(study)]
+    originals = rng.sample(candidates, min(quality.repeats, len(candidates)))
+    sequence = list(sequence)
+    for original in sorted(originals, key=lambda p: p.position):
+        after = sequence.index(original) + gap + 1
+        place = rng.randint(after, len(sequence))
+        sequence.insert(place, Placement(rater, original.item, 0, original.order, REPEAT))
+    for check in quality.checks:
+        order = _shown_check(check, rng)
+        place = rng.randint(min(1, len(sequence)), len(sequence))
+        sequence.insert(place, Placement(rater, check.key, 0, order, ATTENTION))
+    training = [Placement(rater, t.key, 0, t.sources, TRAINING) for t in quality.training]
+    return training + sequence
+
+
+def _shown_check(item: DesignItem, rng: random.Random) -> tuple[str, ...]:
+    order = list(item.sources)
+    rng.shuffle(order)
+    return tuple(order)
+
+
+def _numbered(rater: str, sequence: list[Placement]) -> list[Placement]:
+    return [_placed(p, rater, position) for position, p in enumerate(sequence, start=1)]

@@ -10,7 +10,7 @@ from statistics import median
 from django.db.models import Avg, Count, Q, Sum
 from django.db.models.functions import Coalesce
 
-from annotation.models import Generation, Membership, Rating, Source, Study
+from annotation.models import Assignment, Generation, Membership, Rating, Source, Study
 
 
 def study_reporting_facts(*, study: Study) -> dict[str, list[str]]:
@@ -130,7 +130,10 @@ def _scores(study: Study) -> list[str]:
     # Answers about one output: its own (absolute), or the one named (side by side).
     rows = (
         Rating.objects.filter(
-            assignment__study=study, assignment__item__output_b=None, value__isnull=False
+            assignment__study=study,
+            assignment__kind=Assignment.Kind.STUDY,
+            assignment__item__output_b=None,
+            value__isnull=False,
         )
         .annotate(
             source=Coalesce("output__source__label", "assignment__item__output__source__label")

@@ -26,8 +26,20 @@ class StudyCreateForm(forms.Form):
     def clean_design(self) -> str:
         return self.cleaned_data["design"] or Study.Design.ABSOLUTE
 
+    def clean_repeats_per_rater(self) -> int:
+        return self.cleaned_data["repeats_per_rater"] or 0
+
     instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     raters_per_item = forms.IntegerField(min_value=1, max_value=20, initial=2)
+    repeats_per_rater = forms.IntegerField(
+        min_value=0,
+        max_value=50,
+        initial=0,
+        required=False,
+        label="Hidden repeats per rater",
+        help_text="Items each rater sees again later, unannounced, to measure test-retest "
+        "consistency. Training and attention checks come from the imported file (role column).",
+    )
     show_reference = forms.BooleanField(
         required=False,
         label="Show raters each case's reference answer",

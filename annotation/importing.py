@@ -16,6 +16,11 @@ Columns (CSV header or JSONL keys):
                          {"id": "c1", "text": "...", "points": 5}; negative points for harms
   images       optional  the case's images (an X-ray a question is about): file names inside
                          the zip the file comes in, separated by ";" in CSV, a list in JSONL
+  role         optional  "study" (default), "training" (shown first, with feedback) or
+                         "attention" (a check hidden among the study items)
+  expected     optional  training and attention checks: a JSON object of question key to the
+                         acceptable answer, or a list of them; pairwise in canonical order
+  feedback     optional  training: what the rater reads after answering
 
 A row with only case_id and input adds a case whose outputs a model endpoint will generate.
 
@@ -33,7 +38,19 @@ from pathlib import PurePath
 from PIL import Image, UnidentifiedImageError
 
 REQUIRED = ("case_id", "input")
-OPTIONAL = ("source", "output", "source_kind", "reference", "metadata", "criteria", "images")
+OPTIONAL = (
+    "source",
+    "output",
+    "source_kind",
+    "reference",
+    "metadata",
+    "criteria",
+    "images",
+    "role",
+    "expected",
+    "feedback",
+)
+ROLES = ("study", "training", "attention")
 SOURCE_KINDS = ("model", "human_reference")
 LIMITS = {"case_id": 100, "source": 100}
 MAX_PROBLEMS = 50
@@ -75,6 +92,9 @@ class ImportRow:
     metadata: dict = field(default_factory=dict)
     criteria: list = field(default_factory=list)
     images: tuple[str, ...] = ()
+    role: str = "study"
+    expected: dict = field(default_factory=dict)
+    feedback: str = ""
 
 
 @dataclass(frozen=True)
@@ -195,6 +215,9 @@ def _case_conflicts(
         ("metadata", row.metadata),
         ("criteria", row.criteria),
         ("images", row.images),
+        ("role", row.role),
+        ("expected", row.expected),
+        ("feedback", row.feedback),
     )
     for column, value in given:
         if column != "input" and not value:
@@ -221,9 +244,12 @@ def _validate_record(
     images, problem = _images(record.get("images"))
     if problem:
         problems.append(Problem(name, number, "images", problem))
+    expected, problem = _expected(record.get("expected"))
+    if problem:
+        problems.append(Problem(name, number, "expected", problem))
     values = {}
     for column in REQUIRED + OPTIONAL:
-        if column in ("metadata", "criteria", "images"):
+        if column in ("metadata", "criteria", "images", "expected"):
             continue
         value = record.get(column)
         if value is None:
@@ -245,6 +271,18 @@ def _validate_record(
     kind = values["source_kind"] or "model"
     if kind not in SOURCE_KINDS:
         problems.append(Problem(name, number, "source_kind", f"must be one of {SOURCE_KINDS}"))
+    role = values["role"].strip() or "study"
+    if role not in ROLES:
+        problems.append(Problem(name, number, "role", f"must be one of {ROLES}"))
+    elif role == "study" and expected:
+        msg = "expected answers are for training and attention-check cases (set role)"
+        problems.append(Problem(name, number, "expected", msg))
+    elif role != "training" and values["feedback"].strip():
+        msg = "feedback is shown after training cases only (set role to training)"
+        problems.append(Problem(name, number, "feedback", msg))
+    elif role == "attention" and not expected:
+        msg = "an attention check needs the expected answer to check against"
+        problems.append(Problem(name, number, "expected", msg))
     if problems:
         return problems, None
     fields = {key: values[key] for key in ("case_id", "input", "source", "output", "reference")}
@@ -254,6 +292,9 @@ def _validate_record(
         metadata=metadata,
         criteria=criteria,
         images=images,
+        role=role,
+        expected=expected,
+        feedback=values["feedback"].strip(),
         **fields,
     )
 
@@ -301,6 +342,28 @@ def _criteria(raw: object) -> tuple[list, str]:
             return [], f"criterion {index + 1}: points must be a whole number other than 0"
         seen.add(ident)
     return raw, ""
+
+
+def _expected(raw: object) -> tuple[dict, str]:
+    """Expected answers: {question key: answer or [acceptable answers]}, stored as lists."""
+    if raw is None or raw == "":
+        return {}, ""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw, parse_constant=_refuse_constant)
+        except json.JSONDecodeError as exc:
+            return {}, f"not valid JSON ({exc.msg})"
+        except ValueError as exc:
+            return {}, str(exc)
+    if not isinstance(raw, dict) or not raw:
+        return {}, 'must be a JSON object of question key to answer, e.g. {"overall": [1, 2]}'
+    expected = {}
+    for key, answers in raw.items():
+        answers = answers if isinstance(answers, list) else [answers]
+        if not answers or not all(isinstance(a, str | int | float) for a in answers):
+            return {}, f"{key!r}: give an answer, or a list of acceptable answers"
+        expected[key] = answers
+    return expected, ""
 
 
 def _images(raw: object) -> tuple[tuple[str, ...], str]:

@@ -52,6 +52,13 @@ class Study(models.Model):
 
     design = models.CharField(max_length=20, choices=Design.choices, default=Design.ABSOLUTE)
     raters_per_item = models.PositiveSmallIntegerField(default=2)
+    # Set when the study opens: how many training items each rater does first.
+    training_items = models.PositiveSmallIntegerField(default=0, editable=False)
+    repeats_per_rater = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="How many of each rater's items come again later, unannounced, to measure "
+        "test-retest consistency.",
+    )
     show_reference = models.BooleanField(
         default=False, help_text="Show each case's reference answer to raters beside the case."
     )
@@ -195,6 +202,17 @@ class Case(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     # The case's own rubric (HealthBench style): [{"id", "text", "points"}, ...].
     criteria = models.JSONField(default=list, blank=True)
+
+    class Role(models.TextChoices):
+        STUDY = "study", "Study"
+        TRAINING = "training", "Training (shown first, with feedback)"
+        ATTENTION = "attention", "Attention check (hidden among the study items)"
+
+    # Training and attention-check cases are quality control: they never enter the statistics.
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.STUDY)
+    # Quality control: {question key: [acceptable answers]}, pairwise in canonical order.
+    expected = models.JSONField(default=dict, blank=True)
+    feedback = models.TextField(blank=True, help_text="Shown after a training item.")
 
     class Meta:
         ordering = ["external_id"]
@@ -437,6 +455,20 @@ class Assignment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
     )
     position = models.PositiveIntegerField(help_text="1-based place in this rater's order.")
+
+    class Kind(models.TextChoices):
+        STUDY = "study", "Study"
+        TRAINING = "training", "Training"
+        ATTENTION = "attention", "Attention check"
+        REPEAT = "repeat", "Hidden repeat"
+
+    # Quality control besides the study proper (annotation.design.add_quality_control). Only
+    # training announces itself to the rater; checks and repeats look like any other item.
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.STUDY)
+    # A hidden repeat: the rater's first sight of the same item, for test-retest consistency.
+    repeat_of = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="repeat"
+    )
     # Pairs only: True when this rater sees the item's second (canonical) output as "A".
     flipped = models.BooleanField(default=False)
     # Sets only: the canonical slots in the order this rater sees them, e.g. [2, 0, 1] shows
@@ -452,7 +484,11 @@ class Assignment(models.Model):
     class Meta:
         ordering = ["position"]
         constraints = [
-            models.UniqueConstraint(fields=["item", "rater"], name="assignment_item_rater"),
+            models.UniqueConstraint(
+                fields=["item", "rater"],
+                condition=models.Q(repeat_of__isnull=True),
+                name="assignment_item_rater",
+            ),
             models.UniqueConstraint(
                 fields=["study", "rater", "position"], name="assignment_rater_position"
             ),

@@ -310,6 +310,20 @@ def value_domain(spec: QuestionSpec) -> list[float] | None:
     return None
 
 
+def matches_expected(spec: QuestionSpec, answer: object, value, expected: list) -> bool:
+    """Whether an answer is one of the expected ones. A pairwise answer is compared by its
+    canonical code (`value`), as expected pairwise answers are written in canonical order."""
+    if spec.kind == PAIRWISE:
+        return value is not None and value in [float(e) for e in expected]
+    accepted = []
+    for raw in expected:
+        try:
+            accepted.append(parse_answer(spec, raw))
+        except AnswerError:
+            continue
+    return answer in accepted
+
+
 def shown_letter(place: int) -> str:
     """How raters see the output at a place (from 0) in their order: A, B, C..."""
     return chr(ord("A") + place)

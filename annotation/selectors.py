@@ -90,6 +90,9 @@ class RaterItem:
     position: int
     total: int
     done: int
+    number: int  # this item's place among the study's items, or among the training items
+    training: int  # how many training items come first (0: none); see `is_training`
+    is_training: bool
     case_input: str
     reference: str  # empty unless the study shows references to raters
     output_text: str  # the output, or for a pair or set the one shown as "A"
@@ -119,14 +122,19 @@ class ShownOutput:
     questions: list[RaterQuestion]
 
 
+TRAINING_Q = Q(assignments__kind=Assignment.Kind.TRAINING)
+
+
 def _rater_studies_qs(user: AbstractBaseUser) -> QuerySet[Study]:
     return (
         Study.objects.filter(status=Study.Status.OPEN, assignments__rater=user)
         .annotate(
-            total=Count("assignments", filter=Q(assignments__rater=user)),
+            # Training is counted apart: progress is the study's items (checks look like them).
+            total=Count("assignments", filter=Q(assignments__rater=user) & ~TRAINING_Q),
             done=Count(
                 "assignments",
-                filter=Q(assignments__rater=user, assignments__submitted_at__isnull=False),
+                filter=Q(assignments__rater=user, assignments__submitted_at__isnull=False)
+                & ~TRAINING_Q,
             ),
         )
         .order_by("title")
@@ -203,10 +211,98 @@ class RaterProgressCount:
 
 def rater_progress(*, assignment: Assignment) -> RaterProgressCount:
     """How many of this rater's items in the study are submitted: one query."""
-    counts = Assignment.objects.filter(
-        study_id=assignment.study_id, rater_id=assignment.rater_id
-    ).aggregate(total=Count("pk"), done=Count("pk", filter=Q(submitted_at__isnull=False)))
+    counts = (
+        Assignment.objects.filter(study_id=assignment.study_id, rater_id=assignment.rater_id)
+        .exclude(kind=Assignment.Kind.TRAINING)
+        .aggregate(total=Count("pk"), done=Count("pk", filter=Q(submitted_at__isnull=False)))
+    )
     return RaterProgressCount(done=counts["done"], total=counts["total"])
+
+
+def rater_training_pending(*, assignment: Assignment) -> Assignment | None:
+    """The rater's first training item not yet submitted, if this is a study item and the
+    study has training; None otherwise."""
+    if assignment.kind == Assignment.Kind.TRAINING or not assignment.study.training_items:
+        return None
+    return (
+        Assignment.objects.filter(
+            study_id=assignment.study_id,
+            rater_id=assignment.rater_id,
+            kind=Assignment.Kind.TRAINING,
+            submitted_at__isnull=True,
+        )
+        .order_by("position")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class FeedbackLine:
+    prompt: str
+    given: str
+    expected: str
+    correct: bool
+
+
+@dataclass(frozen=True)
+class TrainingFeedback:
+    study_token: str
+    token: str
+    number: int
+    training: int
+    feedback: str
+    lines: list[FeedbackLine]
+    next_token: str | None
+
+
+def rater_training_feedback(*, assignment: Assignment) -> TrainingFeedback:
+    """What a rater reads after a training item: each checked answer beside the expected one,
+    and the case's feedback."""
+    case = assignment.item.output.case
+    study = assignment.study
+    ratings = {
+        r.question_id: r
+        for r in Rating.objects.filter(assignment=assignment, output__isnull=True).select_related(
+            "question"
+        )
+    }
+    lines = []
+    for question in study.questions.filter(key__in=list(case.expected)):
+        rating = ratings.get(question.pk)
+        expected = case.expected[question.key]
+        given = rating.answer if rating else None
+        value = rating.value if rating else None
+        # Expected pairwise answers are canonical: shown with this rater's own sides.
+        flip = question.kind == Question.Kind.PAIRWISE and assignment.flipped
+        shown = [-e if flip else e for e in expected]
+        lines.append(
+            FeedbackLine(
+                prompt=question.prompt,
+                given=_label_of(question, given) if rating else "no answer",
+                expected=" or ".join(_label_of(question, e) for e in shown),
+                correct=rating is not None
+                and rubric.matches_expected(question.spec, given, value, expected),
+            )
+        )
+    following = rater_next_position(assignment=assignment)
+    return TrainingFeedback(
+        study_token=study.token,
+        token=assignment.token,
+        number=assignment.position,
+        training=study.training_items,
+        feedback=case.feedback,
+        lines=lines,
+        next_token=following.token if following else None,
+    )
+
+
+def _label_of(question: Question, answer) -> str:
+    """An answer as the rater reads it on the screen."""
+    labels = {str(p["value"]): p["label"] for p in question.spec.points}
+    label = labels.get(str(answer))
+    if label is None:
+        return "not applicable" if answer == rubric.NA else str(answer)
+    return f"{answer} ({label})" if question.kind == Question.Kind.LIKERT else label
 
 
 def rater_image_get(*, assignment: Assignment, token: str) -> Attachment:
@@ -255,6 +351,7 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
     output = assignment.item.output
     outputs = assignment.shown_outputs()
     n = len(outputs)
+    is_training = assignment.kind == Assignment.Kind.TRAINING
     questions = list(study.questions.all())
     whole = [q for q in questions if not study.asks_per_output(q)]
     per_output = [q for q in questions if study.asks_per_output(q)]
@@ -278,6 +375,9 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
         position=assignment.position,
         total=progress.total,
         done=progress.done,
+        number=assignment.position - (0 if is_training else study.training_items),
+        training=study.training_items,
+        is_training=is_training,
         case_input=output.case.input_text,
         reference=output.case.reference if study.show_reference else "",
         output_text=outputs[0].text,
@@ -388,27 +488,76 @@ def admin_study_get(*, user: AbstractBaseUser, token: str) -> Study:
 class RaterProgress:
     pseudonym: str
     username: str
-    done: int
+    done: int  # the study's items (and hidden checks and repeats, which look the same)
     total: int
+    training_done: int = 0
+    training_total: int = 0
+    checks_passed: int = 0  # submitted attention checks answered as expected
+    checks_done: int = 0
+    checks_total: int = 0
+    repeats_done: int = 0
+    repeats_total: int = 0
 
 
 def study_progress_by_rater(*, study: Study) -> list[RaterProgress]:
+    """Each rater's progress, with their quality control: training done, attention checks
+    passed, hidden repeats done."""
     memberships = study.memberships.filter(role=Membership.Role.RATER).select_related("user")
-    counts = {
-        row["rater_id"]: row
-        for row in study.assignments.values("rater_id").annotate(
+    counts: dict[tuple[int, str], dict] = {
+        (row["rater_id"], row["kind"]): row
+        for row in study.assignments.values("rater_id", "kind").annotate(
             total=Count("pk"), done=Count("pk", filter=Q(submitted_at__isnull=False))
         )
     }
+    passed = _checks_passed(study)
+
+    def count(user_id: int, kinds: list[str], what: str) -> int:
+        return sum(counts.get((user_id, kind), {}).get(what, 0) for kind in kinds)
+
+    hidden = [Assignment.Kind.STUDY, Assignment.Kind.ATTENTION, Assignment.Kind.REPEAT]
     return [
         RaterProgress(
             m.pseudonym,
             m.user.get_username(),
-            counts.get(m.user_id, {}).get("done", 0),
-            counts.get(m.user_id, {}).get("total", 0),
+            done=count(m.user_id, hidden, "done"),
+            total=count(m.user_id, hidden, "total"),
+            training_done=count(m.user_id, [Assignment.Kind.TRAINING], "done"),
+            training_total=count(m.user_id, [Assignment.Kind.TRAINING], "total"),
+            checks_passed=passed.get(m.user_id, 0),
+            checks_done=count(m.user_id, [Assignment.Kind.ATTENTION], "done"),
+            checks_total=count(m.user_id, [Assignment.Kind.ATTENTION], "total"),
+            repeats_done=count(m.user_id, [Assignment.Kind.REPEAT], "done"),
+            repeats_total=count(m.user_id, [Assignment.Kind.REPEAT], "total"),
         )
         for m in sorted(memberships, key=lambda m: int(m.pseudonym.lstrip("R") or 0))
     ]
+
+
+def _checks_passed(study: Study) -> dict[int, int]:
+    """Per rater, how many submitted attention checks have every expected answer."""
+    checks = study.assignments.filter(
+        kind=Assignment.Kind.ATTENTION, submitted_at__isnull=False
+    ).select_related("item__output__case")
+    if not checks:
+        return {}
+    questions = {q.key: q for q in study.questions.all()}
+    answers = {
+        (r.assignment_id, r.question_id): (r.answer, r.value)
+        for r in Rating.objects.filter(assignment__in=checks, output__isnull=True)
+    }
+    passed: dict[int, int] = {}
+    for check in checks:
+        expected = check.item.output.case.expected
+        ok = all(
+            key in questions
+            and (questions[key].pk and (check.pk, questions[key].pk) in answers)
+            and rubric.matches_expected(
+                questions[key].spec, *answers[(check.pk, questions[key].pk)], accepted
+            )
+            for key, accepted in expected.items()
+        )
+        passed[check.rater_id] = passed.get(check.rater_id, 0) + ok
+    return passed
 
 
 def study_rater_candidates(*, study: Study) -> QuerySet:
@@ -438,6 +587,7 @@ RATINGS_COLUMNS = [
     "flipped",
     "shown_order",
     "output_slot",
+    "kind",
     "first_saved_at",
     "last_saved_at",
     "revisions",
@@ -466,6 +616,7 @@ def study_ratings_long(*, study: Study) -> list[dict]:
             "flipped": r.assignment.flipped,
             "shown_order": " ".join(map(str, r.assignment.order)),
             "output_slot": _slot_of(r),
+            "kind": r.assignment.kind,
             "first_saved_at": r.created_at.isoformat(),
             "last_saved_at": r.updated_at.isoformat(),
             "revisions": r.revision_count,

@@ -11,6 +11,11 @@ urlpatterns = [
     path("rate/<str:study_token>/", rater.rater_resume, name="rater_resume"),
     path("rate/<str:study_token>/<str:assignment_token>/", rater.rater_item, name="rater_item"),
     path(
+        "rate/<str:study_token>/<str:assignment_token>/feedback/",
+        rater.rater_feedback,
+        name="rater_feedback",
+    ),
+    path(
         "rate/<str:study_token>/<str:assignment_token>/images/<str:image_token>/",
         rater.rater_image,
         name="rater_image",

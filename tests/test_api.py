@@ -63,6 +63,7 @@ def test_ratings_in_long_format(client, study_admin, rated_study):
         "flipped",
         "shown_order",
         "output_slot",
+        "kind",
         "first_saved_at",
         "last_saved_at",
         "revisions",

@@ -15,6 +15,7 @@ from django.db import connection
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
+from annotation import services
 from annotation.demo import load_demo
 from annotation.models import Assignment, Attachment, Case, Item, ItemOutput, Output, Source, Study
 
@@ -90,6 +91,15 @@ def demo():
     return summary.study
 
 
+def finish_training(study: Study, rater) -> None:
+    """Do the rater's training as expected: until then, study items send them back to it."""
+    for assignment in study.assignments.filter(rater=rater, kind="training"):
+        for question in study.questions.all():
+            for answer in assignment.item.output.case.expected.get(question.key, [])[:1]:
+                services.rating_save(assignment=assignment, question=question, answer=answer)
+        services.assignment_submit(assignment=assignment)
+
+
 def secrets_of(study: Study, rater) -> list[str]:
     """Every string that would unblind: labels, model names and endpoints of the sources, every
     id of an output, item, case or source, item tokens (the exports' key to sources), and the
@@ -132,11 +142,13 @@ def assert_blind(responses: dict[str, str], study: Study, rater) -> None:
 @pytest.mark.parametrize("pseudonym", ["R1", "R2"])  # a fresh rater and one who has finished
 def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
     rater = demo.memberships.get(pseudonym=pseudonym).user
+    finish_training(demo, rater)
     client.force_login(rater)
     pages = crawl(client, ["/", reverse("rater_home")])
     item_pages = [url for url in pages if url.count("/") == 4 and url.startswith("/rate/")]
     # Every study of the demo the rater is in: absolute, pairwise, side by side and ranking.
-    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == 32
+    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == 36
+    assert any(url.endswith("/feedback/") for url in pages)  # training feedback, linked
     posts = {
         "absolute": [{"question": "overall", "answer": "1"}],
         "pairwise": [{"question": "preference", "answer": "1"}],
@@ -231,11 +243,12 @@ def test_every_kind_of_question_keeps_raters_blind(client, demo):
         "errors": json.dumps([{"start": 0, "end": 3, "category": "factual", "severity": "minor"}]),
     }
     rater = demo.memberships.get(pseudonym="R1").user
+    finish_training(demo, rater)
     client.force_login(rater)
     pages = crawl(client, ["/", reverse("rater_home")])
     item_pages = [url for url in pages if url.startswith(f"/rate/{demo.token}/")]
     item_pages = [url for url in item_pages if url.count("/") == 4]
-    assert len(item_pages) == 12
+    assert len(item_pages) == 16
     for url in item_pages:
         for key, value in answers.items():
             response = client.post(

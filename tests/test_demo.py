@@ -1,6 +1,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db.models import Count
 
 from annotation.models import Assignment, ItemOutput, Output, Rating, Result, Study
 
@@ -24,22 +25,33 @@ def test_demo_loads_once_however_often_it_runs(capsys):
         assert shown_together.questions.filter(kind="ranking").exists()
     assert get_user_model().objects.count() == 5
     open_study = Study.objects.get(status="open", design="absolute")
-    assert Output.objects.filter(case__study=open_study).count() == 24
-    assert Assignment.objects.filter(study=open_study).count() == 48
+    # 24 outputs to rate, and a training item and an attention check for quality control.
+    assert Output.objects.filter(case__study=open_study).count() == 26
+    assert open_study.cases.filter(role="study").count() == 8
     loads = {
-        Assignment.objects.filter(study=open_study, rater=u).count()
+        tuple(
+            Assignment.objects.filter(study=open_study, rater=u)
+            .values("kind")
+            .annotate(n=Count("pk"))
+            .order_by("kind")
+            .values_list("kind", "n")
+        )
         for u in get_user_model().objects.filter(username__startswith="rater")
     }
-    assert loads == {12}
-    # Raters 2-3 are done, rater4 is half-way (6 of 12); rater1 starts fresh.
+    assert loads == {(("attention", 1), ("repeat", 2), ("study", 12), ("training", 1))}
+    # Raters 2-3 are done, rater4 is half-way (8 of 16); rater1 starts fresh.
     done = {
-        u: Rating.objects.filter(assignment__rater__username=u).count()
+        u: Rating.objects.filter(
+            assignment__rater__username=u, assignment__study=open_study
+        ).count()
         for u in ("rater1", "rater2", "rater3", "rater4")
     }
-    assert done == {"rater1": 0, "rater2": 12, "rater3": 12, "rater4": 6}
-    alpha = Result.objects.get(study=open_study)
+    assert done == {"rater1": 0, "rater2": 16, "rater3": 16, "rater4": 8}
+    alpha = Result.objects.get(study=open_study, statistic="krippendorff_alpha")
     assert alpha.n_ratings > 0
     assert -1 <= alpha.value <= 1
+    retest = Result.objects.get(study=open_study, statistic="test_retest_alpha")
+    assert retest.n_units > 0
 
 
 def test_demo_brings_the_checklists_and_a_report_linked_to_the_study():

@@ -5,7 +5,15 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from annotation.design import DesignItem, Placement, add_raters, assign, reassign
+from annotation.design import (
+    DesignItem,
+    Placement,
+    QualityControl,
+    add_quality_control,
+    add_raters,
+    assign,
+    reassign,
+)
 
 SOURCES = ["model-a", "model-b", "expert", "model-c"]
 
@@ -112,17 +120,17 @@ def test_adding_raters_moves_only_unstarted_work_and_keeps_k_distinct_raters(
     before = list(assign(items=items, raters=raters, k=k, seed=seed).placements)
     # Each rater has started the first part of their order.
     started = {
-        (p.rater, p.item)
+        p.key
         for p in before
         if p.position <= started_share * sum(q.rater == p.rater for q in before)
     }
-    movable = {(p.rater, p.item) for p in before} - started
+    movable = {p.key for p in before} - started
     new = [f"N{i}" for i in range(1, n_new + 1)]
     after = add_raters(placements=before, new_raters=new, movable=movable, seed=seed)
 
     kept = set(after)
     for p in before:
-        if (p.rater, p.item) in started:
+        if p.key in started:
             assert p in kept  # started work never moves or changes position
     groups = by_item(after)
     assert all(len(set(rs)) == len(rs) == k for rs in groups.values())
@@ -141,7 +149,7 @@ def test_adding_a_rater_balances_a_simple_study():
     after = add_raters(
         placements=before,
         new_raters=["R4"],
-        movable={(p.rater, p.item) for p in before},
+        movable={p.key for p in before},
         seed=1,
     )
     assert Counter(p.rater for p in after) == {"R1": 3, "R2": 3, "R3": 3, "R4": 3}
@@ -154,15 +162,13 @@ def test_reassigning_a_raters_work_moves_only_what_they_had_not_started(design, 
     before = list(assign(items=items, raters=raters, k=k, seed=seed).placements)
     leaver = data.draw(st.sampled_from(raters))
     mine = [p for p in before if p.rater == leaver]
-    started = {
-        (p.rater, p.item) for p in before if p.position <= share * len(mine) or p.rater != leaver
-    }
-    movable = {(p.rater, p.item) for p in before} - started
+    started = {p.key for p in before if p.position <= share * len(mine) or p.rater != leaver}
+    movable = {p.key for p in before} - started
     after = reassign(placements=before, rater=leaver, raters=raters, movable=movable, seed=seed)
 
     kept = set(after)
     for p in before:
-        if (p.rater, p.item) in started:
+        if p.key in started:
             assert p in kept
     groups = by_item(after)
     assert all(len(set(rs)) == len(rs) == k for rs in groups.values())
@@ -170,4 +176,87 @@ def test_reassigning_a_raters_work_moves_only_what_they_had_not_started(design, 
     still_mine = {p.item for p in after if p.rater == leaver}
     # Whatever stays with the leaver is started work, or an item every other rater already has.
     for item in still_mine:
-        assert (leaver, item) in started or set(groups[item]) == set(raters)
+        assert (leaver, item, "study") in started or set(groups[item]) == set(raters)
+
+
+@st.composite
+def quality(draw):
+    n_training = draw(st.integers(min_value=0, max_value=3))
+    n_checks = draw(st.integers(min_value=0, max_value=3))
+    return QualityControl(
+        training=tuple(DesignItem(f"train{i}") for i in range(n_training)),
+        checks=tuple(DesignItem(f"check{i}", ("expert", "model-a")) for i in range(n_checks)),
+        repeats=draw(st.integers(min_value=0, max_value=4)),
+        min_gap=draw(st.integers(min_value=1, max_value=6)),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(designs(slots=(1, 3)), quality())
+def test_quality_control_surrounds_each_raters_own_order(design, qc):
+    items, raters, k, seed = design
+    study = list(assign(items=items, raters=raters, k=k, seed=seed).placements)
+    after = add_quality_control(study, qc, seed=seed)
+    assert after == add_quality_control(study, qc, seed=seed)  # reproducible from the seed
+    check_positions(after)
+    for rater in {p.rater for p in study}:
+        mine = sorted((p for p in after if p.rater == rater), key=lambda p: p.position)
+        own = sorted((p for p in study if p.rater == rater), key=lambda p: p.position)
+        n_train = len(qc.training)
+        # Training first, in its order; the study order otherwise untouched.
+        assert [(p.item, p.kind) for p in mine[:n_train]] == [
+            (t.key, "training") for t in qc.training
+        ]
+        assert [(p.item, p.order) for p in mine if p.kind == "study"] == [
+            (p.item, p.order) for p in own
+        ]
+        # Every attention check once, hidden after the first study item.
+        checks = [p for p in mine if p.kind == "attention"]
+        assert sorted(p.item for p in checks) == sorted(c.key for c in qc.checks)
+        assert all(p.position > n_train + 1 for p in checks)
+        assert all(sorted(p.order) == ["expert", "model-a"] for p in checks)
+        # Repeats: as many as the gap allows, each long enough after its original, same order.
+        repeats = [p for p in mine if p.kind == "repeat"]
+        assert len(repeats) == min(qc.repeats, max(0, len(own) - qc.min_gap))
+        assert len({p.item for p in repeats}) == len(repeats)
+        first = {p.item: p for p in mine if p.kind == "study"}
+        for repeat in repeats:
+            assert repeat.position - first[repeat.item].position > qc.min_gap
+            assert repeat.order == first[repeat.item].order
+        # A rater's draws do not depend on who else is in the study.
+        alone = add_quality_control(own, qc, seed=seed)
+        assert alone == mine
+
+
+@settings(max_examples=100, deadline=None)
+@given(designs(slots=(1, 2)), quality(), st.integers(min_value=1, max_value=2))
+def test_raters_joining_later_get_their_own_quality_control_and_nobody_elses_moves(
+    design, qc, n_new
+):
+    items, raters, k, seed = design
+    study = list(assign(items=items, raters=raters, k=k, seed=seed).placements)
+    before = add_quality_control(study, qc, seed=seed)
+    new = [f"N{i}" for i in range(1, n_new + 1)]
+    after = add_raters(
+        placements=before,
+        new_raters=new,
+        movable={p.key for p in before},
+        seed=seed,
+        quality=qc,
+    )
+    check_positions(after)
+    studied = by_item([p for p in after if p.kind == "study"])
+    assert all(len(set(rs)) == len(rs) == k for rs in studied.values())
+    for rater in raters:
+        kept = [(p.item, p.kind) for p in before if p.rater == rater and p.kind != "repeat"]
+        now = [(p.item, p.kind) for p in after if p.rater == rater]
+        assert [x for x in now if x[1] != "repeat"] == [
+            x for x in kept if x[1] != "study" or x in now
+        ]
+        # A repeat stays only with the original it repeats.
+        mine = {p.item for p in after if p.rater == rater and p.kind == "study"}
+        assert all(p.item in mine for p in after if p.rater == rater and p.kind == "repeat")
+    for newcomer in new:
+        theirs = [p for p in after if p.rater == newcomer]
+        own = [p for p in theirs if p.kind == "study"]
+        assert theirs == add_quality_control(own, qc, seed=seed)

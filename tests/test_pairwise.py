@@ -157,11 +157,13 @@ def stored_digest(study: Study) -> str:
             members = sorted(a.item.members.all(), key=lambda m: m.slot)
             labels = tuple(m.output.source.label for m in members)
             shown = tuple(labels[slot] for slot in a.order)
-        else:
+        elif a.item.output_b_id:
             labels = (a.item.output.source.label, a.item.output_b.source.label)
             shown = labels[::-1] if a.flipped else labels
+        else:  # one output: nothing to order
+            labels, shown = (a.item.output.source.label,), ()
         key = "\x1f".join([a.item.output.case.external_id, *labels])
-        placements.append(design.Placement(pseudonym[a.rater_id], key, a.position, shown))
+        placements.append(design.Placement(pseudonym[a.rater_id], key, a.position, shown, a.kind))
     return design.Manifest(
         seed=study.seed, k=study.raters_per_item, placements=tuple(placements)
     ).digest

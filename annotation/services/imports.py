@@ -74,7 +74,15 @@ class _RowWriter:
         self.cases = {
             c.external_id: c
             for c in study.cases.only(
-                "pk", "external_id", "input_text", "reference", "metadata", "criteria"
+                "pk",
+                "external_id",
+                "input_text",
+                "reference",
+                "metadata",
+                "criteria",
+                "role",
+                "expected",
+                "feedback",
             )
         }
         self.sources = {s.label: s for s in study.sources.all()}
@@ -126,6 +134,9 @@ class _RowWriter:
                 reference=row.reference,
                 metadata=row.metadata,
                 criteria=row.criteria,
+                role=row.role,
+                expected=row.expected,
+                feedback=row.feedback,
             )
             self.new_cases.append(case)
             self.counts["cases_created"] += 1
@@ -136,6 +147,8 @@ class _RowWriter:
             case.reference = case.reference or row.reference
             case.metadata = case.metadata or row.metadata
             case.criteria = case.criteria or row.criteria
+            case.expected = case.expected or row.expected
+            case.feedback = case.feedback or row.feedback
             if row.images:
                 self.new_images.setdefault(row.case_id, row.images)
         else:
@@ -145,6 +158,8 @@ class _RowWriter:
             given["criteria"] = row.criteria
             stored["images"] = tuple(self.stored_images.get(row.case_id, ()))
             given["images"] = tuple(self._paths(row.images))
+            stored.update(role=case.role, expected=case.expected, feedback=case.feedback)
+            given.update(role=row.role, expected=row.expected, feedback=row.feedback)
             changed = [c for c in stored if (given[c] or c == "input") and stored[c] != given[c]]
             if changed:
                 message = f"differs from the {changed[0]} stored for case {row.case_id!r}"

@@ -14,12 +14,19 @@ from rest_framework.authtoken.models import Token
 from annotation import design
 from annotation.models import (
     Assignment,
+    Case,
     Invitation,
+    Item,
     Membership,
     Rating,
     Study,
 )
-from annotation.services.studies import item_key, shown_order
+from annotation.services.studies import (
+    assignments_create,
+    item_key,
+    quality_control_of,
+    shown_order,
+)
 
 
 @transaction.atomic
@@ -50,14 +57,34 @@ def study_add_raters(*, study: Study, users: Iterable[AbstractBaseUser]) -> list
 
 
 def _assignments_share_with(study: Study, pseudonyms: list[str]) -> None:
-    """Move unstarted assignments to newly added raters (design.add_raters)."""
+    """Move unstarted assignments to newly added raters (design.add_raters), who also get the
+    study's quality control."""
+    # The same quality control, in the same order, as the study opened with.
+    by_role: dict[str, list[design.DesignItem]] = {role: [] for role in Case.Role.values}
+    items = study.items.select_related("output__case", "output__source", "output_b__source")
+    keyed = sorted(
+        (item.output.case_id, item_key(item), item)
+        for item in items.prefetch_related("members__output__source")
+    )
+    for _, key, item in keyed:
+        by_role[item.output.case.role].append(design.DesignItem(key, _shown_sources(item)))
+    quality = quality_control_of(study, by_role)
 
     def redesign(before, movable):
         return design.add_raters(
-            placements=before, new_raters=pseudonyms, movable=movable, seed=study.seed
+            placements=before,
+            new_raters=pseudonyms,
+            movable=movable,
+            seed=study.seed,
+            quality=quality,
         )
 
     _assignments_redesign(study, redesign)
+
+
+def _shown_sources(item: Item) -> tuple[str, ...]:
+    labels = tuple(o.source.label for o in item.canonical_outputs())
+    return labels if len(labels) > 1 else ()
 
 
 @transaction.atomic
@@ -90,7 +117,9 @@ def assignments_reassign(*, study: Study, rater: AbstractBaseUser) -> int:
 
 def _assignments_redesign(study: Study, redesign) -> None:
     """Apply a change of the stored manifest that moves only unstarted work, then store the new
-    manifest's digest. Started work (opened or rated) keeps its rater and position."""
+    manifest's digest. Started work (opened or rated) keeps its rater and position. Study
+    placements move as they are (with their shown order); quality control a newcomer gets is
+    created, and a repeat whose original moved away is deleted."""
     memberships = study.memberships.filter(role=Membership.Role.RATER).select_related("user")
     name = {m.user_id: m.pseudonym for m in memberships}
     user = {m.pseudonym: m.user for m in memberships}
@@ -102,26 +131,35 @@ def _assignments_redesign(study: Study, redesign) -> None:
         .prefetch_related("item__members__output__source")
         .annotate(rated=Exists(Rating.objects.filter(assignment=OuterRef("pk"))))
     )
-    current = {(name[a.rater_id], item_key(a.item)): a for a in rows}
+    current = {(name[a.rater_id], item_key(a.item), a.kind): a for a in rows}
     movable = {key for key, a in current.items() if a.first_opened_at is None and not a.rated}
     before = [
-        design.Placement(r, item, a.position, shown_order(a)) for (r, item), a in current.items()
+        design.Placement(r, item, a.position, shown_order(a), kind)
+        for (r, item, kind), a in current.items()
     ]
     after = redesign(before, movable)
-    placed = {(p.rater, p.item): p.position for p in after}
-    arrivals = [p for p in after if (p.rater, p.item) not in current]
-    changed = []
-    for (rater, item), assignment in current.items():
-        if (rater, item) in placed:
-            new_rater, position = rater, placed[(rater, item)]
+    placed = {p.key: p.position for p in after}
+    arrivals = [p for p in after if p.key not in current]
+    changed, dropped = [], []
+    for (rater, item, kind), assignment in current.items():
+        if (rater, item, kind) in placed:
+            new_rater, position = rater, placed[(rater, item, kind)]
+        elif kind == design.REPEAT:
+            dropped.append(assignment)
+            continue
         else:  # moved: to a newcomer holding this item with the same sides as shown before
             shown = shown_order(assignment)
-            arrival = next(p for p in arrivals if p.item == item and p.order == shown)
+            arrival = next(
+                p
+                for p in arrivals
+                if p.item == item and p.kind == design.STUDY and p.order == shown
+            )
             arrivals.remove(arrival)
             new_rater, position = arrival.rater, arrival.position
         if (name[assignment.rater_id], assignment.position) != (new_rater, position):
             assignment.rater, assignment.position = user[new_rater], position
             changed.append(assignment)
+    Assignment.objects.filter(pk__in=[a.pk for a in dropped]).delete()
     # Two passes keep (rater, position) unique at every step.
     offset = 1 + max((a.position for a in rows), default=0) + len(rows)
     for assignment in changed:
@@ -130,9 +168,25 @@ def _assignments_redesign(study: Study, redesign) -> None:
     for assignment in changed:
         assignment.position -= offset
     Assignment.objects.bulk_update(changed, ["position"])
+    if arrivals:  # newcomers' quality control
+        items = {item_key(a.item): a.item for a in rows}
+        items.update(_quality_items(study, items))
+        kept = [a for a in rows if a not in dropped]
+        assignments_create(study, arrivals, items=items, users=user, earlier=kept)
     manifest = design.Manifest(seed=study.seed, k=study.raters_per_item, placements=tuple(after))
     study.manifest_hash = manifest.digest
     study.save(update_fields=["manifest_hash"])
+
+
+def _quality_items(study: Study, known: dict[str, Item]) -> dict[str, Item]:
+    """Training and attention items nobody had yet, by key (a study opened without raters)."""
+    found = {}
+    qc = study.items.exclude(output__case__role=Case.Role.STUDY)
+    for item in qc.select_related("output__case", "output__source", "output_b__source"):
+        key = item_key(item)
+        if key not in known:
+            found[key] = item
+    return found
 
 
 def invitations_send(

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from annotation import agreement, rubric
 from annotation.models import (
+    Assignment,
     Membership,
     Question,
     Rating,
@@ -24,12 +25,20 @@ def agreement_compute(*, run: TaskRun) -> None:
     study = run.study
     # Free text and multiple choice have no numeric codes, so no agreement coefficient.
     questions = [q for q in study.questions.all() if q.has_statistics]
-    task_run_progress(run=run, done=0, total=len(questions))
+    repeated = study.assignments.filter(kind=Assignment.Kind.REPEAT).exists()
+    task_run_progress(run=run, done=0, total=len(questions) * (2 if repeated else 1))
     messages = []
-    for done, question in enumerate(questions, start=1):
+    done = 0
+    for question in questions:
         result = _alpha_for_question(study, question)
         messages.append(f"{question.key}: {_describe(result)}")
+        done += 1
         task_run_progress(run=run, done=done)
+        if repeated:
+            result = _test_retest(study, question)
+            messages.append(f"{question.key} test-retest: {_describe(result)}")
+            done += 1
+            task_run_progress(run=run, done=done)
     task_run_finish(run=run, ok=True, message="; ".join(messages))
 
 
@@ -46,6 +55,30 @@ def _alpha_for_question(study: Study, question: Question) -> Result:
         agreement.Observation(f"{case_id}\x1f{source}\x1f{second}", rater, value)
         for case_id, source, second, rater, value in rows
     ]
+    return _store_alpha(study, question, "krippendorff_alpha", rows, observations)
+
+
+def _test_retest(study: Study, question: Question) -> Result:
+    """Each rater against themselves: for every item a rater saw twice (the second a hidden
+    repeat), one unit with the two answers, the occasions as the two "raters"."""
+    pseudonyms = dict(
+        study.memberships.filter(role=Membership.Role.RATER).values_list("user_id", "pseudonym")
+    )
+    kinds = [Assignment.Kind.STUDY, Assignment.Kind.REPEAT]
+    if question.kind == Question.Kind.RANKING:
+        coded = _ranks(study, question, pseudonyms, kinds=kinds, with_kind=True)
+    else:
+        coded = _codes(study, question, pseudonyms, kinds=kinds, with_kind=True)
+    repeated = {(row[3], row[0], row[1], row[2]) for row in coded if row[5] == "repeat"}
+    rows = sorted(row for row in coded if (row[3], row[0], row[1], row[2]) in repeated)
+    observations = [
+        agreement.Observation(f"{rater}\x1f{case_id}\x1f{source}\x1f{second}", kind, value)
+        for case_id, source, second, rater, value, kind in rows
+    ]
+    return _store_alpha(study, question, "test_retest_alpha", rows, observations)
+
+
+def _store_alpha(study: Study, question: Question, statistic: str, rows, observations) -> Result:
     # "Not applicable" has no code and is left out above, never coded as a value.
     domain = rubric.value_domain(question.spec)
     bootstrap = [settings.AGREEMENT_BOOTSTRAP_RESAMPLES, study.seed]
@@ -61,7 +94,7 @@ def _alpha_for_question(study: Study, question: Question) -> Result:
     result, _ = Result.objects.update_or_create(
         study=study,
         question=question,
-        statistic="krippendorff_alpha",
+        statistic=statistic,
         defaults={
             "value": alpha.alpha,
             "n_units": alpha.n_units,
@@ -88,29 +121,42 @@ def _alpha_for_question(study: Study, question: Question) -> Result:
 Row = tuple[str, str, str, str, float]  # case id, source, pair's second source, rater, code
 
 
-def _codes(study: Study, question: Question, pseudonyms: dict) -> list[Row]:
-    """Every coded answer to the question. Side by side, an answer is about the output it
-    names; otherwise about the item's output, or its pair."""
+def _codes(
+    study: Study, question: Question, pseudonyms: dict, *, kinds=None, with_kind=False
+) -> list[Row]:
+    """Every coded answer to the question in the study proper (or the assignment `kinds`
+    given). Side by side, an answer is about the output it names; otherwise about the item's
+    output, or its pair. `with_kind` adds each row's assignment kind."""
     ratings = Rating.objects.filter(
-        question=question, assignment__study=study, value__isnull=False
+        question=question,
+        assignment__study=study,
+        assignment__kind__in=kinds or [Assignment.Kind.STUDY],
+        value__isnull=False,
     ).values_list(
         "assignment__item__output__case__external_id",
         Coalesce("output__source__label", "assignment__item__output__source__label"),
         "assignment__item__output_b__source__label",
         "assignment__rater_id",
         "value",
+        "assignment__kind",
     )
     return [
-        (case_id, source, second or "", pseudonyms[rater_id], value)
-        for case_id, source, second, rater_id, value in ratings
+        (case_id, source, second or "", pseudonyms[rater_id], value, *([kind] * with_kind))
+        for case_id, source, second, rater_id, value, kind in ratings
     ]
 
 
-def _ranks(study: Study, question: Question, pseudonyms: dict) -> list[Row]:
+def _ranks(
+    study: Study, question: Question, pseudonyms: dict, *, kinds=None, with_kind=False
+) -> list[Row]:
     """A ranking as one rank per output (1 = best), each about the output's own source. Only
     complete rankings count; "not applicable" has no ranks."""
     ratings = (
-        Rating.objects.filter(question=question, assignment__study=study)
+        Rating.objects.filter(
+            question=question,
+            assignment__study=study,
+            assignment__kind__in=kinds or [Assignment.Kind.STUDY],
+        )
         .select_related("assignment__item__output__case")
         .prefetch_related("assignment__item__members__output__source")
     )
@@ -120,8 +166,10 @@ def _ranks(study: Study, question: Question, pseudonyms: dict) -> list[Row]:
             continue
         case_id = rating.assignment.item.output.case.external_id
         rater = pseudonyms[rating.assignment.rater_id]
+        extra = [rating.assignment.kind] * with_kind
         for place, output in enumerate(rating.assignment.shown_outputs()):
-            rows.append((case_id, output.source.label, "", rater, float(rating.answer[place])))
+            rank = float(rating.answer[place])
+            rows.append((case_id, output.source.label, "", rater, rank, *extra))
     return rows
 
 

@@ -9,9 +9,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from annotation import design
+from annotation import design, rubric
 from annotation.models import (
     Assignment,
+    Case,
     Item,
     ItemOutput,
     Membership,
@@ -55,9 +56,11 @@ def study_create(
     seed: int | None = None,
     show_reference: bool = False,
     design: str = Study.Design.ABSOLUTE,
+    repeats_per_rater: int = 0,
 ) -> Study:
     study = Study(
         design=design,
+        repeats_per_rater=repeats_per_rater,
         title=title,
         instructions=instructions,
         raters_per_item=raters_per_item,
@@ -105,8 +108,9 @@ def study_open(*, study: Study) -> int:
     # The design is keyed on what stays the same in any copy of the study (case id, source label,
     # rater pseudonym), so the same file, raters and seed give the same manifest anywhere.
     built = _items_for(study)
-    if not built:
+    if not any(item.output.case.role == Case.Role.STUDY for item in built):
         raise ValidationError("No case has two outputs to compare.")
+    _check_expected_answers(study, built)
     Item.objects.bulk_create(built)
     members = [
         ItemOutput(item=item, output=output, slot=slot)
@@ -115,30 +119,104 @@ def study_open(*, study: Study) -> int:
     ]
     ItemOutput.objects.bulk_create(members)
     items = {_key_of(item): item for item in built}
+    by_role: dict[str, list[design.DesignItem]] = {role: [] for role in Case.Role.values}
+    for key, item in sorted(items.items(), key=lambda pair: (pair[1].output.case_id, pair[0])):
+        by_role[item.output.case.role].append(design.DesignItem(key, _sources_of(item)))
     users = {m.pseudonym: m.user for m in raters}
     manifest = design.assign(
-        items=[design.DesignItem(key, _sources_of(item)) for key, item in items.items()],
+        items=by_role[Case.Role.STUDY],
         raters=list(users),
         k=study.raters_per_item,
         seed=study.seed,
     )
-    Assignment.objects.bulk_create(
-        Assignment(
-            study=study,
-            item=items[p.item],
-            rater=users[p.rater],
-            position=p.position,
-            **_shown(
-                p.order, _sources_of(items[p.item]), is_set=hasattr(items[p.item], "set_outputs")
-            ),
-        )
-        for p in manifest.placements
+    placements = design.add_quality_control(
+        manifest.placements, quality_control_of(study, by_role), seed=study.seed
     )
+    manifest = design.Manifest(
+        seed=study.seed, k=study.raters_per_item, placements=tuple(placements)
+    )
+    assignments_create(study, manifest.placements, items=items, users=users)
     study.status = Study.Status.OPEN
     study.opened_at = timezone.now()
     study.manifest_hash = manifest.digest
-    study.save(update_fields=["status", "opened_at", "manifest_hash"])
+    study.training_items = len(by_role[Case.Role.TRAINING])
+    study.save(update_fields=["status", "opened_at", "manifest_hash", "training_items"])
     return len(manifest.placements)
+
+
+def quality_control_of(
+    study: Study, by_role: dict[str, list[design.DesignItem]]
+) -> design.QualityControl:
+    return design.QualityControl(
+        training=tuple(by_role[Case.Role.TRAINING]),
+        checks=tuple(by_role[Case.Role.ATTENTION]),
+        repeats=study.repeats_per_rater,
+    )
+
+
+def assignments_create(
+    study: Study, placements, *, items: dict[str, Item], users: dict, earlier=()
+) -> list[Assignment]:
+    """Store placements as assignments; a repeat points at the rater's first sight of its item
+    (among those created here, or the `earlier` assignments already stored)."""
+    firsts = [p for p in placements if p.kind != design.REPEAT]
+    created = Assignment.objects.bulk_create(_assignment(study, p, items, users) for p in firsts)
+    first = {
+        (a.rater_id, a.item_id): a for a in [*earlier, *created] if a.kind == design.STUDY
+    }
+    repeats = []
+    for p in placements:
+        if p.kind == design.REPEAT:
+            repeat = _assignment(study, p, items, users)
+            repeat.repeat_of = first[(repeat.rater_id, repeat.item_id)]
+            repeats.append(repeat)
+    return created + Assignment.objects.bulk_create(repeats)
+
+
+def _assignment(study: Study, p, items: dict[str, Item], users: dict) -> Assignment:
+    item = items[p.item]
+    return Assignment(
+        study=study,
+        item=item,
+        rater=users[p.rater],
+        position=p.position,
+        kind=p.kind,
+        **_shown(p.order, _sources_of(item), is_set=study.shows_sets),
+    )
+
+
+# What an expected answer can be checked against: one value per question.
+CHECKABLE_KINDS = (
+    Question.Kind.LIKERT,
+    Question.Kind.SINGLE_CHOICE,
+    Question.Kind.YES_NO,
+    Question.Kind.NUMBER,
+    Question.Kind.PAIRWISE,
+)
+
+
+def _check_expected_answers(study: Study, built: list[Item]) -> None:
+    """Every expected answer of a training or attention case names a question it can check,
+    and is an answer that question accepts."""
+    questions = {q.key: q for q in study.questions.all()}
+    problems = []
+    cases = {item.output.case.external_id: item.output.case for item in built}
+    for case_id, case in sorted(cases.items()):
+        for key, answers in case.expected.items():
+            question = questions.get(key)
+            where = f"Case {case_id!r}, expected answer for {key!r}"
+            if question is None:
+                problems.append(f"{where}: the study has no such question.")
+            elif question.kind not in CHECKABLE_KINDS or study.asks_per_output(question):
+                problems.append(f"{where}: a {question.get_kind_display()} cannot be checked.")
+            else:
+                for answer in answers:
+                    try:
+                        rubric.parse_answer(question.spec, answer)
+                    except rubric.AnswerError as exc:
+                        problems.append(f"{where}: {exc}")
+    if problems:
+        raise ValidationError(problems[:20])
 
 
 def _items_for(study: Study) -> list[Item]:
@@ -177,8 +255,10 @@ def _key_of(item: Item) -> str:
 
 
 def _labels(item: Item) -> tuple[str, ...]:
-    if hasattr(item, "set_outputs"):
+    if hasattr(item, "set_outputs"):  # built by _items_for, members not stored yet
         return tuple(o.source.label for o in item.set_outputs)
+    if "members" in getattr(item, "_prefetched_objects_cache", {}):  # read back, prefetched
+        return tuple(o.source.label for o in item.canonical_outputs())
     if item.output_b is None:
         return (item.output.source.label,)
     return (item.output.source.label, item.output_b.source.label)

@@ -34,6 +34,12 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
     )
     study = assignment.study
     if request.method == "GET":
+        pending = selectors.rater_training_pending(assignment=assignment)
+        if pending is not None:
+            messages.info(
+                request, "First the training items, with the expected answers after each."
+            )
+            return redirect("rater_item", study_token=study.token, assignment_token=pending.token)
         services.assignment_mark_opened(assignment=assignment)
         item = selectors.rater_item_view(assignment=assignment)
         return render(request, "annotation/rater_item.html", {"item": item})
@@ -110,10 +116,27 @@ def rater_submit(request: HttpRequest, study_token: str, assignment_token: str) 
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("rater_item", study_token=study.token, assignment_token=assignment.token)
+    if assignment.kind == assignment.Kind.TRAINING:
+        return redirect(
+            "rater_feedback", study_token=study.token, assignment_token=assignment.token
+        )
     following = selectors.rater_next_position(assignment=assignment)
     if following is None:
         return redirect("rater_resume", study_token=study.token)
     return redirect("rater_item", study_token=study.token, assignment_token=following.token)
+
+
+@login_required
+@require_http_methods(["GET"])
+def rater_feedback(request: HttpRequest, study_token: str, assignment_token: str) -> HttpResponse:
+    """After a submitted training item: the rater's answers beside the expected ones."""
+    assignment = selectors.rater_assignment_get(
+        user=request.user, study_token=study_token, token=assignment_token
+    )
+    if assignment.kind != assignment.Kind.TRAINING or assignment.submitted_at is None:
+        return redirect("rater_item", study_token=study_token, assignment_token=assignment_token)
+    feedback = selectors.rater_training_feedback(assignment=assignment)
+    return render(request, "annotation/rater_feedback.html", {"feedback": feedback})
 
 
 def _shown_place(letter: str, n_outputs: int) -> int | None:

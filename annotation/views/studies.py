@@ -61,6 +61,7 @@ def study_create(request: HttpRequest) -> HttpResponse:
         design=data["design"],
         scale=data["scale"],
         level=data["level"],
+        repeats_per_rater=data["repeats_per_rater"],
     )
     return redirect("study_dashboard", study_token=study.token)
 
@@ -75,7 +76,10 @@ def _dashboard_context(study: Study) -> dict:
         "invitations": list(study.invitations.select_related("accepted_by")[:20]),
         "sources": selectors.study_sources_overview(study=study),
         "n_cases": study.cases.count(),
-        "progress": selectors.study_progress_by_rater(study=study),
+        "progress": (progress := selectors.study_progress_by_rater(study=study)),
+        "quality_control": any(
+            row.training_total or row.checks_total or row.repeats_total for row in progress
+        ),
         "results": selectors.study_results(study=study),
         "runs": selectors.study_task_runs(study=study),
         "import_form": ImportForm(),
