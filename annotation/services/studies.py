@@ -161,9 +161,7 @@ def assignments_create(
     (among those created here, or the `earlier` assignments already stored)."""
     firsts = [p for p in placements if p.kind != design.REPEAT]
     created = Assignment.objects.bulk_create(_assignment(study, p, items, users) for p in firsts)
-    first = {
-        (a.rater_id, a.item_id): a for a in [*earlier, *created] if a.kind == design.STUDY
-    }
+    first = {(a.rater_id, a.item_id): a for a in [*earlier, *created] if a.kind == design.STUDY}
     repeats = []
     for p in placements:
         if p.kind == design.REPEAT:
