@@ -200,7 +200,7 @@ def _check_expected_answers(study: Study, built: list[Item]) -> None:
     problems = []
     cases = {item.output.case.external_id: item.output.case for item in built}
     for case_id, case in sorted(cases.items()):
-        for key, answers in case.expected.items():
+        for key, answers in sorted(case.expected.items()):  # jsonb keeps no key order
             question = questions.get(key)
             where = f"Case {case_id!r}, expected answer for {key!r}"
             if question is None:
