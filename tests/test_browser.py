@@ -209,7 +209,12 @@ def test_a_rater_marks_a_span_in_the_browser_and_finds_it_after_reload(
             }"""
         )
         page.select_option("#q-errors [data-span-severity]", "major")
-        page.click("#q-errors [data-span-mark]")
+        # Choosing a severity already saves the (empty) list: wait for the save of the span.
+        with page.expect_response(
+            lambda r: r.request.method == "POST" and "factual" in (r.request.post_data or "")
+        ) as saved:
+            page.click("#q-errors [data-span-mark]")
+        assert saved.value.ok
         page.wait_for_selector("#q-errors .ok")
         page.reload()
         assert page.locator("#q-errors .spans li .quote").inner_text() == "4 g daily"
@@ -252,10 +257,15 @@ def test_a_side_by_side_item_is_rated_and_ranked_with_the_keyboard_alone(
             page.wait_for_selector(f"#q-overall-{letter} .ok")
         # Ranking: a digit ranks the highlighted response and moves on to the next, then back to
         # A. A rank already given moves: B takes 1 from A, C gets 2, and A, again, 3.
-        for key in "1123":
+        for key in "112":
             page.keyboard.press(key)
+        whole = ("rank-A=3", "rank-B=1", "rank-C=2")
+        with page.expect_response(
+            lambda r: all(part in (r.request.post_data or "") for part in whole)
+        ) as saved:
+            page.keyboard.press("3")
+        assert saved.value.ok
         page.wait_for_function("document.querySelectorAll('#q-rank input:checked').length === 3")
-        page.wait_for_selector("#q-rank .ok")
         page.keyboard.press("Enter")
         page.wait_for_selector("text=All 1 items rated")
 
