@@ -195,7 +195,8 @@ def add_raters(
     while received:
         receiver = min(received, key=lambda r: (len(received[r]), r))
         held = {p.item for p in received[receiver]}
-        found = _take(queues, len(received[receiver]), held, movable)
+        gap = quality.min_gap if quality else MIN_REPEAT_GAP
+        found = _take(queues, len(received[receiver]), held, movable, gap)
         if found is None:
             break
         received[receiver].append(found)
@@ -206,7 +207,9 @@ def add_raters(
     for rater, taken in received.items():
         rng.shuffle(taken)
         mine = [_placed(p, rater, pos) for pos, p in enumerate(taken, start=1)]
-        result += add_quality_control(mine, quality, seed=seed) if quality else mine
+        if quality:
+            mine = add_quality_control(mine, quality, seed=seed, raters=[rater])
+        result += mine
     return result
 
 
@@ -226,10 +229,12 @@ def _take(
     receiver_load: int,
     held: set[str],
     movable: set[tuple[str, str, str]],
+    min_gap: int,
 ) -> Placement | None:
     """Remove and return the placement a receiver should take over, if moving one helps: from
     the most-loaded rater who has one, the latest study placement in their order that the
-    receiver lacks. Loads count study placements only."""
+    receiver lacks, and whose going leaves the donor's quality control as it was laid out (see
+    `_can_leave`). Loads count study placements only."""
     for donor in sorted(queues, key=lambda r: (-_load(queues[r]), r)):
         queue = queues[donor]
         if _load(queue) - receiver_load <= 1:
@@ -238,12 +243,46 @@ def _take(
             placement = queue[index]
             if placement.key not in movable:
                 break  # started work, and everything before it, stays where it is
-            if placement.kind == STUDY and placement.item not in held:
-                # Its repeat, if any, comes later in the queue and so is unstarted too.
-                queue[:] = [p for p in queue if not (p.kind == REPEAT and p.item == placement.item)]
-                queue.remove(placement)
-                return placement
+            if placement.kind != STUDY or placement.item in held:
+                continue
+            if not _can_leave(queue, index, movable, min_gap):
+                continue
+            # Its repeat, if any, comes later in the queue and so is unstarted: it goes too.
+            queue[:] = [
+                p for i, p in enumerate(queue) if i != index and not _repeat_of(p, placement)
+            ]
+            return placement
     return None
+
+
+def _repeat_of(candidate: Placement, original: Placement) -> bool:
+    return candidate.kind == REPEAT and candidate.item == original.item
+
+
+def _can_leave(
+    queue: list[Placement], index: int, movable: set, min_gap: int, *, checks_after: bool = True
+) -> bool:
+    """Whether the study placement at `index` may leave its rater's queue, taking its repeat
+    (if any) with it: that repeat is unstarted; no other repeat comes within `min_gap` of its
+    original once the queue closes up; and (`checks_after`) an attention check keeps a study
+    item before it."""
+    leaving = queue[index]
+    removed = {index} | {i for i, p in enumerate(queue) if _repeat_of(p, leaving)}
+    if any(queue[i].key not in movable for i in removed):
+        return False
+    firsts = {p.item: i for i, p in enumerate(queue) if p.kind == STUDY}
+    for i, p in enumerate(queue):
+        if p.kind != REPEAT or i in removed:
+            continue
+        first = firsts[p.item]
+        closer = sum(first < r < i for r in removed)
+        if closer and i - first - closer <= min_gap:
+            return False
+    if not checks_after:
+        return True
+    remaining = [i for i, p in enumerate(queue) if p.kind == STUDY and i not in removed]
+    checks = [i for i, p in enumerate(queue) if p.kind == ATTENTION]
+    return not (remaining and checks and min(checks) < min(remaining))
 
 
 def _load(queue: list[Placement]) -> int:
@@ -257,6 +296,7 @@ def reassign(
     raters: Sequence[str],
     movable: Collection[tuple[str, str, str]],
     seed: int,
+    min_gap: int = MIN_REPEAT_GAP,
 ) -> list[Placement]:
     """Hand a rater's unstarted work to the other `raters`, e.g. when a rater stops.
 
@@ -264,7 +304,8 @@ def reassign(
     move, each to the least-loaded other rater who does not already have the item (ties broken
     by a seeded draw), at the end of that rater's order. Nothing anyone started moves, and a
     moved placement keeps its shown order. A placement no one else can take stays where it is.
-    The rater's own quality control stays with them, except the repeat of an item that moved.
+    The rater's own quality control stays with them, except the repeat of an item that moved;
+    an item whose going would bring a repeat within `min_gap` of its original stays.
     """
     movable = set(movable)
     queues = {r: [] for r in raters}
@@ -278,20 +319,21 @@ def reassign(
     tail = len(queue)
     while tail and queue[tail - 1].key in movable:
         tail -= 1
-    leaving = [p for p in queue[tail:] if p.kind == STUDY]
-    staying = queue[:tail] + [p for p in queue[tail:] if p.kind != STUDY]
     moved = set()
-    for placement in leaving:  # in the rater's own order
+    for placement in [p for p in queue[tail:] if p.kind == STUDY]:  # in the rater's own order
         draw = {r: rng.random() for r in others}
         takers = [r for r in others if (r, placement.item) not in holds]
-        if not takers:
-            staying.append(placement)
-            continue
+        remaining = [p for p in queue if not (p.item in moved and p.kind in (STUDY, REPEAT))]
+        # The leaver is stopping: where their own checks fall no longer matters.
+        index = remaining.index(placement)
+        if not takers or not _can_leave(remaining, index, movable, min_gap, checks_after=False):
+            continue  # stays where it is
         taker = min(takers, key=lambda r: (_load(queues[r]), draw[r]))
         holds.add((taker, placement.item))
         queues[taker].append(placement)
         moved.add(placement.item)
-    queues[rater] = [p for p in staying if not (p.kind == REPEAT and p.item in moved)]
+    # What did not move keeps its order; a moved item's repeat (unstarted: in the tail) goes.
+    queues[rater] = [p for p in queue if not (p.item in moved and p.kind in (STUDY, REPEAT))]
     return [
         _placed(p, r, position)
         for r, queue in queues.items()
@@ -313,7 +355,11 @@ class QualityControl:
 
 
 def add_quality_control(
-    placements: Sequence[Placement], quality: QualityControl, *, seed: int
+    placements: Sequence[Placement],
+    quality: QualityControl,
+    *,
+    seed: int,
+    raters: Sequence[str] = (),
 ) -> list[Placement]:
     """Each rater's order with quality control added, renumbered from 1.
 
@@ -322,12 +368,14 @@ def add_quality_control(
     each placed at least `min_gap` items after its original, shown in the same order as the
     original, so that a change of answer is the rater's, not the layout's. Each rater's draws
     come from a generator seeded with the seed and the rater, so a rater who joins later gets
-    the same as they would have on the first day.
+    the same as they would have on the first day. `raters` with no study placements still get
+    training and attention checks.
     """
+    groups = dict(_by_rater(placements))
     result = []
-    for rater, mine in _by_rater(placements):
+    for rater in sorted(set(groups) | set(raters)):
         rng = random.Random(f"{seed}\x1fquality\x1f{rater}")
-        sequence = sorted(mine, key=lambda p: p.position)
+        sequence = sorted(groups.get(rater, []), key=lambda p: p.position)
         result += _numbered(rater, _with_quality(sequence, quality, rng, rater))
     return result
 

@@ -10,7 +10,8 @@ from statistics import median
 from django.db.models import Avg, Count, Q, Sum
 from django.db.models.functions import Coalesce
 
-from annotation.models import Assignment, Generation, Membership, Rating, Source, Study
+from annotation import design
+from annotation.models import Assignment, Case, Generation, Membership, Rating, Source, Study
 
 
 def study_reporting_facts(*, study: Study) -> dict[str, list[str]]:
@@ -75,8 +76,14 @@ def _questions(study: Study) -> list[str]:
 
 def _agreement(study: Study) -> list[str]:
     facts = []
-    for result in study.results.select_related("question").order_by("question__order"):
-        facts.append(f'Question "{result.question.key}": {_describe_alpha(result)}')
+    results = study.results.select_related("question").order_by("question__order", "statistic")
+    for result in results:
+        described = _describe_alpha(result)
+        if result.statistic == "test_retest_alpha":
+            described = (
+                "test-retest (each rater against their own hidden repeats of an item), " + described
+            )
+        facts.append(f'Question "{result.question.key}": {described}')
     return facts or ["Agreement has not been computed yet."]
 
 
@@ -101,7 +108,9 @@ def _describe_alpha(result) -> str:
 
 def _sources(study: Study) -> list[str]:
     facts = []
-    for source in study.sources.all():
+    # Sources of quality-control cases only (training, attention checks) are not compared.
+    compared = study.sources.filter(outputs__case__role=Case.Role.STUDY).distinct()
+    for source in compared.order_by("label"):
         facts.append(f"{source.label} ({source.get_kind_display().lower()}){_settings(source)}")
     return facts or ["No sources yet."]
 
@@ -135,6 +144,8 @@ def _scores(study: Study) -> list[str]:
             assignment__item__output_b=None,
             value__isnull=False,
         )
+        # Shown together, only answers about one named output belong to a source.
+        .exclude(output__isnull=True, assignment__study__design__in=SET_DESIGNS)
         .annotate(
             source=Coalesce("output__source__label", "assignment__item__output__source__label")
         )
@@ -163,9 +174,36 @@ def _prompts(study: Study) -> list[str]:
     return facts or ["No model in this study was prompted from evalapp."]
 
 
+SET_DESIGNS = [Study.Design.SIDE_BY_SIDE, Study.Design.RANKING]
+
+
 def _design(study: Study) -> list[str]:
-    counts = study.cases.aggregate(n=Count("pk"))
-    n_outputs = study.items.count()
+    return _layout(study) + _quality_control(study)
+
+
+def _quality_control(study: Study) -> list[str]:
+    roles = dict(study.cases.values("role").annotate(n=Count("pk")).values_list("role", "n"))
+    parts = []
+    if roles.get(Case.Role.TRAINING):
+        parts.append(f"{roles[Case.Role.TRAINING]} training items with feedback, first")
+    if roles.get(Case.Role.ATTENTION):
+        parts.append(f"{roles[Case.Role.ATTENTION]} attention checks with expected answers")
+    if study.repeats_per_rater:
+        parts.append(
+            f"{study.repeats_per_rater} of their own items repeated unannounced, at least "
+            f"{design.MIN_REPEAT_GAP} items later, for test-retest consistency"
+        )
+    if not parts:
+        return []
+    return [
+        "Quality control for each rater: " + "; ".join(parts) + ". None of it enters the "
+        "inter-rater statistics."
+    ]
+
+
+def _layout(study: Study) -> list[str]:
+    counts = study.cases.filter(role=Case.Role.STUDY).aggregate(n=Count("pk"))
+    n_outputs = study.items.filter(output__case__role=Case.Role.STUDY).count()
     if study.shows_sets:
         how = "rated side by side" if study.design == Study.Design.SIDE_BY_SIDE else "ranked"
         return [

@@ -92,7 +92,7 @@ class ImportRow:
     metadata: dict = field(default_factory=dict)
     criteria: list = field(default_factory=list)
     images: tuple[str, ...] = ()
-    role: str = "study"
+    role: str = ""  # blank: not given (a new case is then a study case)
     expected: dict = field(default_factory=dict)
     feedback: str = ""
 
@@ -271,7 +271,9 @@ def _validate_record(
     kind = values["source_kind"] or "model"
     if kind not in SOURCE_KINDS:
         problems.append(Problem(name, number, "source_kind", f"must be one of {SOURCE_KINDS}"))
-    role = values["role"].strip() or "study"
+    # A blank role on a later row of a case (or a later file) means "as given before".
+    given_role = values["role"].strip()
+    role = given_role or "study"
     if role not in ROLES:
         problems.append(Problem(name, number, "role", f"must be one of {ROLES}"))
     elif role == "study" and expected:
@@ -292,7 +294,7 @@ def _validate_record(
         metadata=metadata,
         criteria=criteria,
         images=images,
-        role=role,
+        role=given_role,
         expected=expected,
         feedback=values["feedback"].strip(),
         **fields,
@@ -376,9 +378,12 @@ def _images(raw: object) -> tuple[tuple[str, ...], str]:
         return (), 'must name image files: "a.png; b.png", or a JSON list of names'
     if len(raw) > MAX_IMAGES_PER_CASE:
         return (), f"at most {MAX_IMAGES_PER_CASE} images per case"
-    if len(set(raw)) != len(raw):
+    names = tuple(n.strip().replace("\\", "/") for n in raw)  # Windows writes backslashes
+    if len(set(names)) != len(names):
         return (), "names an image twice"
-    return tuple(n.strip() for n in raw), ""
+    if any(len(n) > MAX_NAME for n in names):
+        return (), f"an image name longer than {MAX_NAME} characters"
+    return names, ""
 
 
 # --- zip archives: the file plus its images ----------------------------------------------------
@@ -387,7 +392,14 @@ MAX_IMAGES_PER_CASE = 8
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024  # uncompressed, all members together
 # What browsers show safely as <img>: no SVG, whose scripts would run on our origin.
-IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+IMAGE_TYPES = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",  # what many phone cameras write: a JPEG that browsers show as one
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+}
+MAX_NAME = 255
 
 
 def parse_study_archive(
@@ -415,7 +427,7 @@ def parse_study_archive(
         data_member.filename, _read(archive, data_member, inner), shown_as=inner
     )
     folder = posixpath.dirname(data_member.filename)
-    by_path = {m.filename: m for m in members}
+    by_path = {m.filename.replace("\\", "/"): m for m in members}
     images, problems = {}, []
     for row in rows:
         for image in row.images:

@@ -220,10 +220,13 @@ def rater_progress(*, assignment: Assignment) -> RaterProgressCount:
 
 
 def rater_training_pending(*, assignment: Assignment) -> Assignment | None:
-    """The rater's first training item not yet submitted, if this is a study item and the
-    study has training; None otherwise."""
-    if assignment.kind == Assignment.Kind.TRAINING or not assignment.study.training_items:
+    """The rater's first training item not yet submitted, if this is a study item of an open
+    study with training; None otherwise."""
+    study = assignment.study
+    if assignment.kind == Assignment.Kind.TRAINING or not study.training_items:
         return None
+    if study.status != Study.Status.OPEN:
+        return None  # locked: everything is read-only, and readable
     return (
         Assignment.objects.filter(
             study_id=assignment.study_id,

@@ -142,6 +142,20 @@ def test_an_image_too_large_or_a_gif_animation_of_the_wrong_type_is_named(draft_
     assert "a BMP image; use PNG, JPEG, GIF or WebP" in _rejected(draft_study, "b.zip", bmp)[0]
 
 
+def test_a_phone_cameras_mpo_jpeg_and_windows_paths_are_accepted(draft_study):
+    buffer = io.BytesIO()
+    frames = [Image.new("RGB", (30, 20), c) for c in ((1, 2, 3), (4, 5, 6))]
+    frames[0].save(buffer, format="MPO", save_all=True, append_images=frames[1:])
+    content = zipped(
+        {
+            "cases.csv": "case_id,input,images\np1,Q,photos\\p1.jpg\n",
+            "photos/p1.jpg": buffer.getvalue(),
+        }
+    )
+    services.study_import_file(study=draft_study, filename="p.zip", content=content)
+    assert Attachment.objects.get().content_type == "image/jpeg"
+
+
 def test_not_a_zip_and_images_outside_a_zip_are_refused(draft_study):
     assert "not a readable zip" in _rejected(draft_study, "xr.zip", b"PK\x03\x04broken")[0]
     problems = _rejected(draft_study, "cases.csv", CSV.encode())

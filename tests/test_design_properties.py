@@ -245,6 +245,7 @@ def test_raters_joining_later_get_their_own_quality_control_and_nobody_elses_mov
         quality=qc,
     )
     check_positions(after)
+    check_quality_layout(after, qc.min_gap)
     studied = by_item([p for p in after if p.kind == "study"])
     assert all(len(set(rs)) == len(rs) == k for rs in studied.values())
     for rater in raters:
@@ -259,4 +260,57 @@ def test_raters_joining_later_get_their_own_quality_control_and_nobody_elses_mov
     for newcomer in new:
         theirs = [p for p in after if p.rater == newcomer]
         own = [p for p in theirs if p.kind == "study"]
-        assert theirs == add_quality_control(own, qc, seed=seed)
+        assert theirs == add_quality_control(own, qc, seed=seed, raters=[newcomer])
+    check_quality_layout(after, qc.min_gap)
+
+
+def check_quality_layout(placements, min_gap: int, *, late_starters=()) -> None:
+    """Every repeat comes more than `min_gap` after its rater's first sight of the item, and
+    no attention check comes before a rater's first study item, unless the rater had none when
+    their quality control was laid out (`late_starters`: their work came later, at the end)."""
+    for rater in {p.rater for p in placements}:
+        mine = sorted((p for p in placements if p.rater == rater), key=lambda p: p.position)
+        first = {p.item: p.position for p in mine if p.kind == "study"}
+        for repeat in (p for p in mine if p.kind == "repeat"):
+            assert repeat.position - first[repeat.item] > min_gap, (rater, repeat)
+        checks = [p.position for p in mine if p.kind == "attention"]
+        if first and checks and rater not in late_starters:
+            assert min(checks) > min(first.values()), rater
+
+
+@settings(max_examples=150, deadline=None)
+@given(designs(slots=(1, 2)), quality(), st.floats(min_value=0, max_value=1), st.data())
+def test_reassigning_keeps_the_leavers_order_and_drops_only_repeats_of_what_moved(
+    design, qc, share, data
+):
+    items, raters, k, seed = design
+    study = list(assign(items=items, raters=raters, k=k, seed=seed).placements)
+    before = add_quality_control(study, qc, seed=seed, raters=raters)
+    leaver = data.draw(st.sampled_from(raters))
+    mine = sorted((p for p in before if p.rater == leaver), key=lambda p: p.position)
+    started = {p.key for p in mine[: int(share * len(mine))]}
+    started |= {p.key for p in before if p.rater != leaver}
+    movable = {p.key for p in before} - started
+    after = reassign(
+        placements=before,
+        rater=leaver,
+        raters=raters,
+        movable=movable,
+        seed=seed,
+        min_gap=qc.min_gap,
+    )
+    check_positions(after)
+    idle = set(raters) - {p.rater for p in study}
+    check_quality_layout(after, qc.min_gap, late_starters=idle)
+    kept = [(p.item, p.kind) for p in sorted(after, key=lambda p: p.position) if p.rater == leaver]
+    moved = {p.item for p in mine if p.kind == "study"} - {
+        item for item, kind in kept if kind == "study"
+    }
+    assert kept == [
+        (p.item, p.kind) for p in mine if not (p.item in moved and p.kind in ("study", "repeat"))
+    ]
+    for p in mine:
+        if p.key in started:
+            assert (p.item, p.kind) in kept  # started work stays, repeats included
+    studied = by_item([p for p in after if p.kind == "study"])
+    assert all(len(set(rs)) == len(rs) == k for rs in studied.values())

@@ -285,3 +285,114 @@ def test_exports_mark_quality_control_rows(client, qc_study, study_admin):
     assert {row["kind"] for row in rows} == {"attention"}
     assert json.dumps(rows)  # serialisable as the API gives it
     assert Rating.objects.filter(assignment__kind="attention").count() == len(rows)
+
+
+def test_reassigning_when_nothing_can_move_changes_no_ones_order(study_admin):
+    two = [UserFactory(username=f"only{i}") for i in range(2)]
+    study = _study(study_admin, two, repeats=2)  # k = 2 of 2 raters: no one else can take
+    before = dict(Assignment.objects.filter(study=study).values_list("token", "position"))
+    assert services.assignments_reassign(study=study, rater=two[0]) == 0
+    after = dict(Assignment.objects.filter(study=study).values_list("token", "position"))
+    assert after == before
+
+
+def test_an_answered_repeat_is_never_dropped_when_raters_join(study_admin):
+    raters = [UserFactory(username=f"r{i}") for i in range(3)]
+    study = _study(study_admin, raters, repeats=2)
+    # R1 answers a repeat (and so everything before it counts as started too, in their order).
+    repeat = Assignment.objects.filter(study=study, rater=raters[0], kind="repeat").first()
+    _rate(repeat, 3)
+    ratings = Rating.objects.count()
+    services.study_add_raters(
+        study=study, users=[UserFactory(username=f"new{i}") for i in range(3)]
+    )
+    assert Rating.objects.count() == ratings
+    repeat.refresh_from_db()
+    assert repeat.rater == raters[0]
+    assert repeat.repeat_of.rater == raters[0]
+    study.refresh_from_db()
+    assert study.manifest_hash == stored_digest(study)
+
+
+def test_every_rater_trains_even_one_with_no_study_items_yet(study_admin):
+    raters = [UserFactory(username=f"r{i}") for i in range(5)]
+    study = services.study_create(
+        creator=study_admin, title="Few", question_prompt="Good?", raters_per_item=1, seed=3
+    )
+    rows = _qc_rows().split("\n")
+    content = "\n".join(rows[:4] + rows[4:6]) + "\n"  # QC and one study case (2 outputs)
+    services.study_import_file(study=study, filename="qc.csv", content=content.encode())
+    services.study_add_raters(study=study, users=raters)
+    services.study_open(study=study)
+    for rater in raters:
+        kinds = list(
+            Assignment.objects.filter(study=study, rater=rater)
+            .order_by("position")
+            .values_list("kind", flat=True)
+        )
+        assert kinds[:2] == ["training", "training"]
+        assert "attention" in kinds
+
+
+def test_a_quality_control_case_must_make_exactly_one_item(study_admin, raters):
+    study = services.study_create(
+        creator=study_admin, title="Pairs", question_prompt="Better?", design="pairwise"
+    )
+    content = _qc_rows() + "a1,Question about a rash,Other writer,Another text,,,\n"
+    content = content.replace('{""overall"": 1}', '{""preference"": 2}')
+    content = content.replace('{""overall"": [4, 5]}', '{""preference"": [1, 2]}')
+    services.study_import_file(study=study, filename="qc.csv", content=content.encode())
+    services.study_add_raters(study=study, users=raters)
+    with pytest.raises(ValidationError) as caught:
+        services.study_open(study=study)
+    assert caught.value.messages == [
+        "Case 't1' (training) has 1 outputs; in this design it needs exactly two outputs, "
+        "to make one item.",
+        "Case 't2' (training) has 1 outputs; in this design it needs exactly two outputs, "
+        "to make one item.",
+    ]
+
+
+def test_no_study_item_is_saved_before_training(client, qc_study, raters):
+    rater = raters[0]
+    client.force_login(rater)
+    item = Assignment.objects.filter(study=qc_study, rater=rater, kind="study").first()
+    url = reverse("rater_item", args=[qc_study.token, item.token])
+    response = client.post(
+        url, {"question": "overall", "answer": "3"}, headers={"HX-Request": "true"}
+    )
+    first = Assignment.objects.get(study=qc_study, rater=rater, position=1)
+    assert response["HX-Redirect"] == reverse("rater_item", args=[qc_study.token, first.token])
+    assert not Rating.objects.exists()
+    services.study_lock(study=qc_study)  # locked: read-only, and readable without training
+    assert client.get(url).status_code == 200
+
+
+def test_a_one_output_case_side_by_side_records_no_order(study_admin, raters):
+    study = services.study_create(
+        creator=study_admin, title="SbS", question_prompt="Good?", design="side_by_side", seed=2
+    )
+    rows = "case_id,input,source,output\nc1,Q,A,x\nc1,Q,B,y\nc2,Q,A,only one\n"
+    services.study_import_file(study=study, filename="s.csv", content=rows.encode())
+    services.study_add_raters(study=study, users=raters)
+    services.study_open(study=study)
+    study.refresh_from_db()
+    single = Assignment.objects.filter(study=study, item__output__case__external_id="c2")
+    assert single.count() == 2
+    assert all(a.order == [] for a in single)
+    assert study.manifest_hash == stored_digest(study)
+
+
+def test_the_reporting_facts_keep_quality_control_apart(qc_study):
+    from annotation.facts import study_reporting_facts
+
+    for assignment in Assignment.objects.filter(study=qc_study):
+        _rate(assignment, 3)
+    run = TaskRun.objects.create(study=qc_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    services.agreement_compute(run=run)
+    facts = study_reporting_facts(study=qc_study)
+    assert facts["design"][0].startswith("8 cases; 16 outputs rated")
+    assert "2 training items with feedback" in facts["design"][-1]
+    assert [f for f in facts["sources"] if f.startswith("Writer")] == []
+    assert any("test-retest" in f for f in facts["agreement"])
+    assert sum("test-retest" not in f for f in facts["agreement"]) == 1

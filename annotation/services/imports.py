@@ -134,7 +134,7 @@ class _RowWriter:
                 reference=row.reference,
                 metadata=row.metadata,
                 criteria=row.criteria,
-                role=row.role,
+                role=row.role or Case.Role.STUDY,
                 expected=row.expected,
                 feedback=row.feedback,
             )
@@ -147,6 +147,7 @@ class _RowWriter:
             case.reference = case.reference or row.reference
             case.metadata = case.metadata or row.metadata
             case.criteria = case.criteria or row.criteria
+            case.role = row.role or case.role
             case.expected = case.expected or row.expected
             case.feedback = case.feedback or row.feedback
             if row.images:
@@ -180,7 +181,7 @@ class _RowWriter:
                     Attachment(
                         case=self.cases[case_id],
                         position=position,
-                        name=image.name,
+                        name=image.name[:255],
                         content_type=image.content_type,
                         width=image.width,
                         height=image.height,

@@ -97,7 +97,7 @@ def assignments_reassign(*, study: Study, rater: AbstractBaseUser) -> int:
     membership = study.memberships.filter(user=rater, role=Membership.Role.RATER).first()
     if membership is None:
         raise ValidationError(f"{rater} is not a rater of this study.")
-    before = study.assignments.filter(rater=rater).count()
+    before = study.assignments.filter(rater=rater, kind=Assignment.Kind.STUDY).count()
     pseudonyms = study.memberships.filter(role=Membership.Role.RATER).values_list(
         "pseudonym", flat=True
     )
@@ -112,7 +112,7 @@ def assignments_reassign(*, study: Study, rater: AbstractBaseUser) -> int:
         )
 
     _assignments_redesign(study, redesign)
-    return before - study.assignments.filter(rater=rater).count()
+    return before - study.assignments.filter(rater=rater, kind=Assignment.Kind.STUDY).count()
 
 
 def _assignments_redesign(study: Study, redesign) -> None:
@@ -145,6 +145,8 @@ def _assignments_redesign(study: Study, redesign) -> None:
         if (rater, item, kind) in placed:
             new_rater, position = rater, placed[(rater, item, kind)]
         elif kind == design.REPEAT:
+            if (rater, item, kind) not in movable:  # the engine never drops started work
+                raise RuntimeError(f"A started repeat would be dropped: {assignment.token}")
             dropped.append(assignment)
             continue
         else:  # moved: to a newcomer holding this item with the same sides as shown before

@@ -26,6 +26,8 @@ def agreement_compute(*, run: TaskRun) -> None:
     # Free text and multiple choice have no numeric codes, so no agreement coefficient.
     questions = [q for q in study.questions.all() if q.has_statistics]
     repeated = study.assignments.filter(kind=Assignment.Kind.REPEAT).exists()
+    if not repeated:  # none left (or never): no stale figure stays on the dashboard
+        study.results.filter(statistic="test_retest_alpha").delete()
     task_run_progress(run=run, done=0, total=len(questions) * (2 if repeated else 1))
     messages = []
     done = 0

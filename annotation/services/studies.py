@@ -2,11 +2,12 @@
 items and the seeded assignment manifest."""
 
 import itertools
+from collections import Counter
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone
 
 from annotation import design, rubric
@@ -110,6 +111,7 @@ def study_open(*, study: Study) -> int:
     built = _items_for(study)
     if not any(item.output.case.role == Case.Role.STUDY for item in built):
         raise ValidationError("No case has two outputs to compare.")
+    _check_quality_cases(study, built)
     _check_expected_answers(study, built)
     Item.objects.bulk_create(built)
     members = [
@@ -130,7 +132,7 @@ def study_open(*, study: Study) -> int:
         seed=study.seed,
     )
     placements = design.add_quality_control(
-        manifest.placements, quality_control_of(study, by_role), seed=study.seed
+        manifest.placements, quality_control_of(study, by_role), seed=study.seed, raters=list(users)
     )
     manifest = design.Manifest(
         seed=study.seed, k=study.raters_per_item, placements=tuple(placements)
@@ -181,6 +183,27 @@ def _assignment(study: Study, p, items: dict[str, Item], users: dict) -> Assignm
         kind=p.kind,
         **_shown(p.order, _sources_of(item), is_set=study.shows_sets),
     )
+
+
+def _check_quality_cases(study: Study, built: list[Item]) -> None:
+    """Each training or attention case must make exactly one item: one output (absolute), two
+    (pairwise), or all of them shown together; so that its expected answers mean one thing."""
+    shown = {
+        Study.Design.ABSOLUTE: "exactly one output",
+        Study.Design.PAIRWISE: "exactly two outputs",
+        Study.Design.SIDE_BY_SIDE: "at least one output",
+        Study.Design.RANKING: "at least two outputs",
+    }[study.design]
+    per_case = Counter(item.output.case_id for item in built)
+    quality = study.cases.exclude(role=Case.Role.STUDY).annotate(n=Count("outputs"))
+    problems = [
+        f"Case {case.external_id!r} ({case.get_role_display().split(' (')[0].lower()}) has "
+        f"{case.n} outputs; in this design it needs {shown}, to make one item."
+        for case in quality.order_by("external_id")
+        if per_case[case.pk] != 1
+    ]
+    if problems:
+        raise ValidationError(problems[:20])
 
 
 # What an expected answer can be checked against: one value per question.
@@ -270,8 +293,8 @@ def _sources_of(item: Item) -> tuple[str, ...]:
 
 def _shown(order: tuple[str, ...], canonical: tuple[str, ...], *, is_set: bool) -> dict:
     """The assignment fields that record the order a placement shows its sources in."""
-    if is_set:
-        return {"order": [canonical.index(label) for label in order] if order else [0]}
+    if is_set:  # one output has no order to record
+        return {"order": [canonical.index(label) for label in order] if order else []}
     return {"flipped": bool(order) and order != canonical}
 
 

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation import rubric, selectors, services
@@ -33,13 +34,15 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
         user=request.user, study_token=study_token, token=assignment_token
     )
     study = assignment.study
+    # Training comes first while the study is open: no study item is shown or saved before it.
+    pending = selectors.rater_training_pending(assignment=assignment)
+    if pending is not None:
+        messages.info(request, "First the training items, with the expected answers after each.")
+        target = reverse("rater_item", args=[study.token, pending.token])
+        if request.htmx:
+            return HttpResponse(status=204, headers={"HX-Redirect": target})
+        return redirect(target)
     if request.method == "GET":
-        pending = selectors.rater_training_pending(assignment=assignment)
-        if pending is not None:
-            messages.info(
-                request, "First the training items, with the expected answers after each."
-            )
-            return redirect("rater_item", study_token=study.token, assignment_token=pending.token)
         services.assignment_mark_opened(assignment=assignment)
         item = selectors.rater_item_view(assignment=assignment)
         return render(request, "annotation/rater_item.html", {"item": item})
