@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.http import Http404
 
 from annotation import rubric
@@ -338,12 +338,13 @@ def rater_question_view(
 
 def rater_item_view(*, assignment: Assignment) -> RaterItem:
     study = assignment.study
-    own = Assignment.objects.filter(study=study, rater_id=assignment.rater_id)
-    progress = rater_progress(assignment=assignment)
-    neighbours = dict(
-        own.filter(position__in=[assignment.position - 1, assignment.position + 1]).values_list(
-            "position", "token"
-        )
+    # Progress (training apart) and the neighbours' tokens in one aggregate.
+    position, not_training = assignment.position, ~Q(kind=Assignment.Kind.TRAINING)
+    own = Assignment.objects.filter(study_id=study.pk, rater_id=assignment.rater_id).aggregate(
+        total=Count("pk", filter=not_training),
+        done=Count("pk", filter=not_training & Q(submitted_at__isnull=False)),
+        previous_token=Max("token", filter=Q(position=position - 1)),
+        next_token=Max("token", filter=Q(position=position + 1)),
     )
     answers = {
         (question_id, output_id): answer
@@ -376,8 +377,8 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
         instructions=study.instructions,
         token=assignment.token,
         position=assignment.position,
-        total=progress.total,
-        done=progress.done,
+        total=own["total"],
+        done=own["done"],
         number=assignment.position - (0 if is_training else study.training_items),
         training=study.training_items,
         is_training=is_training,
@@ -390,8 +391,8 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
         images=_case_images(output.case_id),
         submitted=assignment.submitted_at is not None,
         locked=study.status != Study.Status.OPEN,
-        previous_token=neighbours.get(assignment.position - 1),
-        next_token=neighbours.get(assignment.position + 1),
+        previous_token=own["previous_token"],
+        next_token=own["next_token"],
     )
 
 

@@ -116,20 +116,34 @@ class Rater:
             data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token},
         )
         assert "sessionid" in self.http.cookies, f"could not log in as {username}"
-        self.headers = {"X-CSRFToken": self.http.cookies["csrftoken"], "HX-Request": "true"}
-        tokens = Assignment.objects.filter(study=study, rater__username=username).values_list(
-            "token", flat=True
-        )
-        self.urls = [f"{BASE}/rate/{study.token}/{t}/" for t in tokens]
+        self.csrf = self.http.cookies["csrftoken"]
+        self.headers = {"X-CSRFToken": self.csrf, "HX-Request": "true"}
+        # Each save changes the stored answer (an update and a revision), as a rater's does:
+        # posting what is already stored would be a no-op, and repeated runs would post the
+        # same answers again.
+        current = Rating.objects.filter(
+            assignment__study=study, assignment__rater__username=username
+        ).values_list("assignment__token", "answer")
+        self.answers = {f"{BASE}/rate/{study.token}/{t}/": answer for t, answer in current}
+        self.urls = sorted(self.answers)
         self.turn = 0
+        self.rng = random.Random(username)
 
     def save(self) -> float:
         url = self.urls[self.turn % len(self.urls)]
         self.turn += 1
+        answer = int(self.answers[url]) % 5 + 1
+        self.answers[url] = answer
         started = time.perf_counter()
+        # What the page's htmx form posts: its fields (with the CSRF token) and time on task.
         response = self.http.post(
             url,
-            data={"question": "overall", "answer": str(1 + self.turn % 5)},
+            data={
+                "csrfmiddlewaretoken": self.csrf,
+                "question": "overall",
+                "answer": str(answer),
+                "elapsed_ms": str(self.rng.randint(2_000, 20_000)),
+            },
             headers=self.headers,
         )
         assert response.status_code == 200, response.text[:200]
@@ -156,6 +170,10 @@ def hammer(clients: list[Rater], action: str, seconds: float, pause=None) -> lis
 
     def run(client: Rater) -> None:
         rng = random.Random(id(client))
+        if pause:
+            # Raters working independently are spread over the pause, not lined up at t=0: a
+            # simultaneous first request from every client is a burst the scenario never has.
+            time.sleep(rng.uniform(0, pause[1]))
         while time.monotonic() < stop:
             took = getattr(client, action)()
             with lock:
@@ -172,7 +190,9 @@ def hammer(clients: list[Rater], action: str, seconds: float, pause=None) -> lis
 
 
 def p(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[q - 1] * 1000 if len(values) > 1 else values[0]
+    if len(values) < 2:
+        return values[0] * 1000
+    return statistics.quantiles(values, n=100)[q - 1] * 1000
 
 
 def main() -> None:
@@ -235,6 +255,11 @@ def main() -> None:
             f"{p(ref, 95):5.1f} ms | target >= 120/s, p95 < 100 ms"
         )
 
+        # Opening the next item is a first visit, which records when it was opened: make each
+        # run's visits first visits again rather than re-visits of the previous run's items.
+        Assignment.objects.filter(study=study, rater__username="bench-rater8").update(
+            first_opened_at=None
+        )
         single_ref = [raters[8].healthz() for _ in range(200)]
         opens = [raters[8].open_next() for _ in range(200)]
         print(

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -52,13 +53,16 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
     shown = _shown_place(request.POST.get("about", ""), n_outputs)
     raw = _posted_answer(question, request.POST, n_outputs=n_outputs)
     error, answer = "", None
-    try:
+    # One commit for the time on task and the answer: a refused answer rolls back only to its
+    # savepoint, and the time is kept.
+    with transaction.atomic():
         services.assignment_add_time(assignment=assignment, elapsed_ms=_elapsed(request))
-        answer = services.rating_save(
-            assignment=assignment, question=question, answer=raw, shown=shown
-        ).answer
-    except ValidationError as exc:
-        error = " ".join(exc.messages)
+        try:
+            answer = services.rating_save(
+                assignment=assignment, question=question, answer=raw, shown=shown
+            ).answer
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
     if not request.htmx:
         # Without JavaScript the form posts normally: come back to the same item.
         return redirect(request.path)
