@@ -422,11 +422,19 @@ class Item(models.Model):
         return self.output_b_id is not None
 
     def canonical_outputs(self) -> list[Output]:
-        """Every output the item shows, in canonical order (uses prefetched `members`)."""
+        """Every output the item shows, in canonical order."""
         if self.is_pair:
             return [self.output, self.output_b]
-        members = sorted(self.members.all(), key=lambda m: m.slot)
-        return [m.output for m in members] or [self.output]
+        return self.set_outputs() or [self.output]
+
+    def set_outputs(self) -> list[Output]:
+        """A set's outputs by slot (prefetched `members` if there are), or [] for others."""
+        cache = getattr(self, "_prefetched_objects_cache", {})
+        if "members" in cache:
+            members = sorted(cache["members"], key=lambda m: m.slot)
+        else:
+            members = self.members.select_related("output__case").order_by("slot")
+        return [m.output for m in members]
 
 
 class ItemOutput(models.Model):
@@ -498,11 +506,15 @@ class Assignment(models.Model):
         return f"{self.rater} #{self.position} in {self.study}"
 
     def shown_outputs(self) -> list[Output]:
-        """The item's outputs in the order this rater sees them: A, B, C..."""
-        outputs = self.item.canonical_outputs()
+        """The item's outputs in the order this rater sees them: A, B, C... A set of two or
+        more has an order; a set of one is just its output, as an absolute item is."""
+        item = self.item
         if self.order:
+            outputs = item.set_outputs()
             return [outputs[slot] for slot in self.order]
-        return outputs[::-1] if self.flipped else outputs
+        if item.is_pair:
+            return [item.output_b, item.output] if self.flipped else [item.output, item.output_b]
+        return [item.output]
 
 
 class Rating(models.Model):

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from annotation import rubric
@@ -167,9 +167,13 @@ def rater_assignment_get(*, user: AbstractBaseUser, study_token: str, token: str
     """This rater's assignment in an open (or locked, read-only) study, with the study and the
     item's outputs, in one query; 404 for anyone else's or any other study's."""
     try:
+        # A set's outputs come when first asked for (Assignment.shown_outputs): no query for
+        # the one output of an absolute item or the two of a pair; whether the case has
+        # images comes along too.
+        images = Attachment.objects.filter(case_id=OuterRef("item__output__case_id"))
         return (
             Assignment.objects.select_related("study", "item__output__case", "item__output_b")
-            .prefetch_related("item__members__output__case")
+            .annotate(has_images=Exists(images))
             .get(
                 token=token,
                 rater=user,
@@ -388,7 +392,7 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
         output_b_text=outputs[1].text if n == 2 and not study.shows_sets else None,
         questions=[_rater_question(q, answers.get((q.pk, None)), output, n) for q in whole],
         outputs=sets,
-        images=_case_images(output.case_id),
+        images=_case_images(output.case_id) if getattr(assignment, "has_images", True) else [],
         submitted=assignment.submitted_at is not None,
         locked=study.status != Study.Status.OPEN,
         previous_token=own["previous_token"],

@@ -35,10 +35,8 @@ def question_spec_for(
 def _assignment_locked(assignment: Assignment) -> Assignment:
     """The assignment's row, locked, with a fresh read of its study's status: refused if the
     study is no longer open, or if the item has since moved to another rater."""
-    locked = (
-        Assignment.objects.select_for_update(of=("self",))
-        .select_related("study", "item__output__case", "item__output_b")
-        .prefetch_related("item__members__output__case")
+    locked = Assignment.objects.select_for_update(of=("self",)).select_related(
+        "study", "item__output__case", "item__output_b"
     )
     current = locked.get(pk=assignment.pk)
     _check_open_for_rating(current.study)
@@ -151,6 +149,8 @@ def assignment_add_time(*, assignment: Assignment, elapsed_ms: int) -> None:
 
 
 def assignment_mark_opened(*, assignment: Assignment) -> None:
+    if assignment.first_opened_at is not None:
+        return  # opened before: nothing to write
     Assignment.objects.filter(pk=assignment.pk, first_opened_at=None).update(
         first_opened_at=timezone.now()
     )

@@ -117,7 +117,7 @@ def study_open(*, study: Study) -> int:
     members = [
         ItemOutput(item=item, output=output, slot=slot)
         for item in built
-        for slot, output in enumerate(getattr(item, "set_outputs", ()))
+        for slot, output in enumerate(getattr(item, "planned_outputs", ()))
     ]
     ItemOutput.objects.bulk_create(members)
     items = {_key_of(item): item for item in built}
@@ -243,7 +243,7 @@ def _check_expected_answers(study: Study, built: list[Item]) -> None:
 def _items_for(study: Study) -> list[Item]:
     """One item per output; per pair of a case's outputs; or, side by side and for ranking, one
     per case with all its outputs (two at least to rank). Sources are sorted by label. A set
-    item's outputs ride along, unsaved, as `set_outputs`."""
+    item's outputs ride along, unsaved, as `planned_outputs`."""
     outputs = Output.objects.filter(case__study=study).select_related("case", "source")
     if study.design == Study.Design.ABSOLUTE:
         return [Item(study=study, output=o) for o in outputs]
@@ -265,7 +265,7 @@ def _items_for(study: Study) -> list[Item]:
                 f"{MAX_SHOWN_TOGETHER} can be shown side by side on one screen."
             )
         item = Item(study=study, output=ordered[0])
-        item.set_outputs = ordered
+        item.planned_outputs = ordered
         items.append(item)
     return items
 
@@ -276,8 +276,8 @@ def _key_of(item: Item) -> str:
 
 
 def _labels(item: Item) -> tuple[str, ...]:
-    if hasattr(item, "set_outputs"):  # built by _items_for, members not stored yet
-        return tuple(o.source.label for o in item.set_outputs)
+    if hasattr(item, "planned_outputs"):  # built by _items_for, members not stored yet
+        return tuple(o.source.label for o in item.planned_outputs)
     if "members" in getattr(item, "_prefetched_objects_cache", {}):  # read back, prefetched
         return tuple(o.source.label for o in item.canonical_outputs())
     if item.output_b is None:
