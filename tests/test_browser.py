@@ -22,6 +22,7 @@ def test_rater_rates_two_items_and_finds_them_after_reload(live_server, open_stu
 
         page.click("#submit button")  # submit and go on to the next item
         page.wait_for_selector("text=Item 2 of 4")
+        page.wait_for_load_state()  # keys work once the page's script has loaded
         assert page.locator("#progress .count").inner_text() == "1 of 4 rated"
         page.keyboard.press("2")  # keyboard shortcut: the second point, "Poor"
         page.wait_for_selector("#q-overall .ok")

@@ -38,6 +38,7 @@ def test_author_fills_one_item_of_each_kind_and_finds_them_after_reload(
         page.get_by_role("link", name="Checklists").click()
         page.get_by_role("link", name="Browser paper").click()
         page.wait_for_selector("text=0 of 23 answered")
+        page.wait_for_load_state()  # the page's script listens for keys only once loaded
 
         # Yes / no / not applicable, by keyboard: j focuses the first item, 1 picks "Yes".
         page.keyboard.press("j")
