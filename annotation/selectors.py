@@ -12,6 +12,7 @@ from annotation import rubric
 from annotation.models import (
     Assignment,
     Attachment,
+    Case,
     Membership,
     Output,
     Question,
@@ -724,5 +725,8 @@ def study_unblinding_key(*, study: Study) -> list[dict]:
 def study_sources_overview(*, study: Study) -> QuerySet:
     return study.sources.annotate(
         n_outputs=Count("outputs", distinct=True),
+        n_study_outputs=Count(
+            "outputs", filter=Q(outputs__case__role=Case.Role.STUDY), distinct=True
+        ),
         n_failed=Count("generations", filter=Q(generations__outcome="failed"), distinct=True),
     ).order_by("label")

@@ -122,3 +122,17 @@ def test_a_source_without_endpoint_fails_clearly(draft_study, study_admin):
     run = run_fetch(source, study_admin)
     assert run.status == "failed"
     assert "no model endpoint" in run.message
+
+
+def test_training_and_attention_cases_are_not_sent_to_the_model(
+    model_source, fake_llm, study_admin
+):
+    rows = (
+        "case_id,input,source,output,role,expected,feedback\n"
+        't1,Train,Writer,Example,training,"{""overall"": 4}",Because.\n'
+        'a1,Check,Writer,Rate 1,attention,"{""overall"": 1}",\n'
+    )
+    services.study_import_file(study=model_source.study, filename="qc.csv", content=rows.encode())
+    run = run_fetch(model_source, study_admin)
+    assert (run.status, run.total) == ("succeeded", 3)  # the three study cases only
+    assert not Output.objects.filter(source=model_source, case__role__in=["training", "attention"])

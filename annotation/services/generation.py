@@ -124,7 +124,9 @@ def outputs_fetch_missing(*, run: TaskRun) -> None:
         task_run_finish(run=run, ok=False, message="The study was opened; its outputs are fixed.")
         return
     endpoint = _endpoint_for(source)
-    missing = list(Case.objects.filter(study=source.study).exclude(outputs__source=source))
+    # Training and attention-check cases come with their own outputs: a model writes none.
+    cases = Case.objects.filter(study=source.study, role=Case.Role.STUDY)
+    missing = list(cases.exclude(outputs__source=source))
     task_run_progress(run=run, done=0, total=len(missing))
     session = llm.make_session(
         max_retries=settings.LLM_MAX_RETRIES, backoff_factor=settings.LLM_BACKOFF_FACTOR

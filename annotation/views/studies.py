@@ -19,7 +19,7 @@ from annotation.forms import (
     StudyCreateForm,
 )
 from annotation.importing import ImportRejected
-from annotation.models import Study, TaskRun
+from annotation.models import Case, Study, TaskRun
 
 
 @login_required
@@ -75,7 +75,9 @@ def _dashboard_context(study: Study) -> dict:
         "invite_form": InviteRatersForm(),
         "invitations": list(study.invitations.select_related("accepted_by")[:20]),
         "sources": selectors.study_sources_overview(study=study),
-        "n_cases": study.cases.count(),
+        # The cases the sources are compared on: quality-control cases are counted apart.
+        "n_cases": study.cases.filter(role=Case.Role.STUDY).count(),
+        "n_quality_cases": study.cases.exclude(role=Case.Role.STUDY).count(),
         "progress": (progress := selectors.study_progress_by_rater(study=study)),
         "quality_control": any(
             row.training_total or row.checks_total or row.repeats_total for row in progress
