@@ -121,6 +121,9 @@ if POSTGRES and env_bool("DATABASE_PREPARED_STATEMENTS", True):
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=5
     )
+    # The same backend, with bulk inserts and cascade deletes split to fit the 65,535
+    # parameters a server-side bound statement can take.
+    DATABASES["default"]["ENGINE"] = "evalapp.db.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker are separate processes sharing one file: wait for locks
     # instead of failing, and give tests a file (not :memory:) that a worker process can open.
