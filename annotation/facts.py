@@ -127,7 +127,11 @@ def _settings(source: Source) -> str:
     if reported:
         parts.append(f"endpoint reported {', '.join(reported)}")
     parts.append("temperature " + _or_default(source.temperature))
+    parts.append("top_p " + _or_default(source.top_p))
     parts.append("max tokens " + _or_default(source.max_tokens))
+    parts.append("seed " + _or_default(source.seed))
+    if source.stop:
+        parts.append("stop sequences " + ", ".join(repr(s) for s in source.stop))
     return ": " + "; ".join(parts) + "."
 
 
@@ -170,7 +174,11 @@ def _prompts(study: Study) -> list[str]:
             facts.append(f'{source.label}: system prompt "{source.system_prompt}"; ')
         else:
             facts.append(f"{source.label}: no system prompt; ")
-        facts[-1] += "the case's input text was sent unchanged as the user message."
+        if source.user_template.strip() == "{{ input }}":
+            facts[-1] += "the case's input text was sent unchanged as the user message"
+        else:
+            facts[-1] += f'user message from the template "{source.user_template}"'
+        facts[-1] += ", with the case's images." if source.send_images else "."
     return facts or ["No model in this study was prompted from evalapp."]
 
 

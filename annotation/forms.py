@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.text import slugify
 
-from annotation import rubric
+from annotation import llm, rubric
 from annotation.models import Question, Source, Study
 
 SCALE_HELP = "One point per line, lowest first, as 'value = label', e.g. '1 = Very poor'."
@@ -113,14 +113,28 @@ class HttpsURLField(forms.URLField):
 
 
 class SourceEndpointForm(forms.ModelForm):
+    stop = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Stop sequences, one per line (at most 4).",
+    )
+
     class Meta:
         model = Source
         fields = ["label", *Source.ENDPOINT_FIELDS]
         field_classes = {"base_url": HttpsURLField}
-        widgets = {"system_prompt": forms.Textarea(attrs={"rows": 2})}
+        widgets = {
+            "system_prompt": forms.Textarea(attrs={"rows": 2}),
+            "user_template": forms.Textarea(attrs={"rows": 2}),
+        }
         help_texts = {
             "base_url": "OpenAI-compatible API root, e.g. https://host/v1",
             "api_key_env": "Name of the environment variable holding the API key (not the key).",
+            "api_key_file": "Or: name of a file in the server's secrets folder holding the key.",
+            "user_template": "The user message: {{ input }}, {{ reference }}, {{ case_id }}, "
+            "{{ metadata.<key> }}.",
+            "prompt_price": "Price per million prompt tokens, for cost estimates.",
+            "completion_price": "Price per million completion tokens.",
         }
 
     def __init__(self, *args, study, **kwargs):
@@ -128,6 +142,14 @@ class SourceEndpointForm(forms.ModelForm):
         self.instance.study = study
         self.fields["base_url"].required = True
         self.fields["model_name"].required = True
+        self.fields["user_template"].required = False
+        self.fields["user_template"].initial = llm.DEFAULT_USER_TEMPLATE
+
+    def clean_user_template(self) -> str:
+        return self.cleaned_data["user_template"] or llm.DEFAULT_USER_TEMPLATE
+
+    def clean_stop(self) -> list[str]:
+        return [line for line in self.cleaned_data["stop"].splitlines() if line]
 
 
 OPTIONS_HELP = (

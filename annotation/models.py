@@ -5,15 +5,17 @@ view objects built in `selectors.rater_item_view`. Everything a rater's browser 
 opaque random token, never a sequential primary key.
 """
 
+import os
 import secrets
 import string
+from pathlib import Path, PurePath
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from annotation import rubric
+from annotation import llm, rubric
 
 TOKEN_ALPHABET = string.ascii_letters + string.digits
 
@@ -155,16 +157,38 @@ class Source(models.Model):
     temperature = models.FloatField(null=True, blank=True)
     max_tokens = models.PositiveIntegerField(null=True, blank=True)
     system_prompt = models.TextField(blank=True)
-    # The key itself never touches the database: only the name of the variable that holds it.
+    # The user message, filled from each case: {{ input }}, {{ reference }}, {{ case_id }},
+    # {{ metadata.<key> }} (see annotation.llm.render_template).
+    user_template = models.TextField(default="{{ input }}")
+    send_images = models.BooleanField(
+        default=False, help_text="Send the case's images with the prompt (vision models)."
+    )
+    top_p = models.FloatField(null=True, blank=True)
+    seed = models.BigIntegerField(null=True, blank=True, help_text="Sent as the request's seed.")
+    stop = models.JSONField(default=list, blank=True, help_text="Stop sequences.")
+    # The key itself never touches the database: only the name of the variable that holds it,
+    # or of a file in LLM_SECRETS_DIR (e.g. a Docker secret).
     api_key_env = models.CharField(max_length=100, blank=True)
+    api_key_file = models.CharField(max_length=100, blank=True)
+    # For the cost estimate of each call, in the account's currency per million tokens.
+    prompt_price = models.FloatField(null=True, blank=True)
+    completion_price = models.FloatField(null=True, blank=True)
 
     ENDPOINT_FIELDS = (
         "base_url",
         "model_name",
         "temperature",
+        "top_p",
         "max_tokens",
+        "seed",
+        "stop",
         "system_prompt",
+        "user_template",
+        "send_images",
         "api_key_env",
+        "api_key_file",
+        "prompt_price",
+        "completion_price",
     )
 
     class Meta:
@@ -191,6 +215,38 @@ class Source(models.Model):
         allowed = settings.LLM_ALLOWED_HOSTS
         if self.base_url and allowed and urlsplit(self.base_url).hostname not in allowed:
             raise ValidationError({"base_url": "This host is not in LLM_ALLOWED_HOSTS."})
+        if self.api_key_env and self.api_key_file:
+            raise ValidationError({"api_key_file": "Name a variable or a file, not both."})
+        # A bare file name in the secrets folder: never a path, which could point the endpoint
+        # at any file the server can read.
+        name = self.api_key_file
+        if name and (name != PurePath(name).name or name.startswith(".")):
+            raise ValidationError({"api_key_file": "Give a file name in LLM_SECRETS_DIR, no path."})
+        try:
+            llm.check_template(self.user_template)
+        except llm.TemplateError as exc:
+            raise ValidationError({"user_template": str(exc)}) from None
+        if not isinstance(self.stop, list) or not all(isinstance(x, str) and x for x in self.stop):
+            raise ValidationError({"stop": "A list of non-empty strings."})
+        if len(self.stop) > 4:
+            raise ValidationError({"stop": "At most 4 stop sequences (the OpenAI limit)."})
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ValidationError({"top_p": "Between 0 (excluded) and 1."})
+        for price in ("prompt_price", "completion_price"):
+            if getattr(self, price) is not None and getattr(self, price) < 0:
+                raise ValidationError({price: "A price cannot be negative."})
+
+    def api_key(self) -> str:
+        """The key, read when a call is made: from the environment or the secrets folder."""
+        if self.api_key_env:
+            return os.environ.get(self.api_key_env, "")
+        if self.api_key_file:
+            path = Path(settings.LLM_SECRETS_DIR) / self.api_key_file
+            try:
+                return path.read_text().strip()
+            except OSError:
+                return ""
+        return ""
 
 
 class Case(models.Model):
@@ -269,8 +325,11 @@ class Generation(models.Model):
     error = models.TextField(blank=True)
     retries = models.JSONField(default=list, help_text="Earlier attempts: status or error each.")
     model_version = models.CharField(max_length=200, blank=True)
+    response_id = models.CharField(max_length=200, blank=True)
+    system_fingerprint = models.CharField(max_length=200, blank=True)
     prompt_tokens = models.PositiveIntegerField(null=True)
     completion_tokens = models.PositiveIntegerField(null=True)
+    cost = models.FloatField(null=True, help_text="At the source's prices per million tokens.")
     latency_ms = models.PositiveIntegerField(null=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()

@@ -217,6 +217,8 @@ LLM_BACKOFF_FACTOR = env_float("LLM_BACKOFF_FACTOR", 1.0)
 # A source names the environment variable holding its API key. Only names with this prefix are
 # accepted, so a study admin cannot have the worker send SECRET_KEY or DATABASE_URL elsewhere.
 LLM_KEY_ENV_PREFIX = "EVALAPP_LLM_KEY_"
+# Where a source's key file is read from (a Docker or Kubernetes secrets mount).
+LLM_SECRETS_DIR = os.environ.get("LLM_SECRETS_DIR", "/run/secrets")
 # Hosts model endpoints may live on (comma-separated); empty allows any. Set it in production so
 # the worker cannot be pointed at internal services.
 LLM_ALLOWED_HOSTS = env_list("LLM_ALLOWED_HOSTS", [])

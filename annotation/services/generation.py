@@ -1,7 +1,6 @@
 """Model sources, background task runs, and fetching generations from model endpoints."""
 
 import logging
-import os
 from datetime import timedelta
 
 from django.conf import settings
@@ -134,9 +133,7 @@ def outputs_fetch_missing(*, run: TaskRun) -> None:
     failures = 0
     with session:
         for done, case in enumerate(missing, start=1):
-            completion = llm.complete(
-                session, endpoint, case.input_text, timeout=settings.LLM_REQUEST_TIMEOUT
-            )
+            completion = _complete(session, endpoint, source, case)
             if not output_record_generation(source=source, case=case, completion=completion):
                 failures += 1
             task_run_progress(run=run, done=done)
@@ -152,9 +149,44 @@ def _endpoint_for(source: Source) -> llm.Endpoint:
         base_url=source.base_url,
         model=source.model_name,
         temperature=source.temperature,
+        top_p=source.top_p,
         max_tokens=source.max_tokens,
+        seed=source.seed,
+        stop=tuple(source.stop),
         system_prompt=source.system_prompt,
-        api_key=os.environ.get(source.api_key_env, "") if source.api_key_env else "",
+        api_key=source.api_key(),
+    )
+
+
+def prompt_for(source: Source, case: Case) -> tuple[str, tuple[llm.Image, ...]]:
+    """The user message for a case, from the source's template, and the images to send."""
+    fields = {"input": case.input_text, "reference": case.reference, "case_id": case.external_id}
+    text = llm.render_template(source.user_template, fields, case.metadata)
+    images = ()
+    if source.send_images:
+        images = tuple(
+            llm.Image(content_type, bytes(data))
+            for content_type, data in case.attachments.values_list("content_type", "data")
+        )
+    return text, images
+
+
+def _complete(session, endpoint: llm.Endpoint, source: Source, case: Case) -> llm.Completion:
+    try:
+        text, images = prompt_for(source, case)
+    except llm.TemplateError as exc:
+        # Nothing is sent: the record says why, and the case stays missing for a rerun.
+        now = timezone.now()
+        return llm.Completion(
+            request={},
+            url=endpoint.base_url,
+            started_at=now,
+            finished_at=now,
+            latency_ms=0,
+            error=f"prompt template: {exc}",
+        )
+    return llm.complete(
+        session, endpoint, text, images=images, timeout=settings.LLM_REQUEST_TIMEOUT
     )
 
 
@@ -172,8 +204,16 @@ def output_record_generation(*, source: Source, case: Case, completion: llm.Comp
             error=completion.error,
             retries=completion.retries,
             model_version=completion.model_version,
+            response_id=completion.response_id,
+            system_fingerprint=completion.system_fingerprint,
             prompt_tokens=completion.prompt_tokens,
             completion_tokens=completion.completion_tokens,
+            cost=llm.cost_estimate(
+                completion.prompt_tokens,
+                completion.completion_tokens,
+                prompt_per_million=source.prompt_price,
+                completion_per_million=source.completion_price,
+            ),
             latency_ms=completion.latency_ms,
             started_at=completion.started_at,
             finished_at=completion.finished_at,

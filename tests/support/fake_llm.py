@@ -50,6 +50,7 @@ CHAT_COMPLETIONS_PATH = "/v1/chat/completions"
 # Providers report a dated model version rather than the alias that was requested; the suffix
 # lets tests check the app stores what the provider reported, not what it asked for.
 MODEL_VERSION_SUFFIX = "-fake-20240101"
+SYSTEM_FINGERPRINT = "fp_fake_0001"
 
 
 @dataclass(frozen=True)
@@ -345,6 +346,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": model or f"{request['model']}{MODEL_VERSION_SUFFIX}",
+                "system_fingerprint": SYSTEM_FINGERPRINT,
                 "choices": [
                     {
                         "index": 0,
