@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.lock | cut -d' ' -f1)
 
-.PHONY: run test install lint format lock worker clean bench-import bench-load
+.PHONY: run test install lint format lock worker clean bench-import bench-load bench-fetch
 
 $(STAMP): requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: $(STAMP)
 ## Benchmarks (not tests): print figures beside a reference measured in the same run.
 bench-import: $(STAMP)
 	$(BIN)/python bench/import_speed.py
+
+bench-fetch: $(STAMP)
+	$(BIN)/python bench/fetch_speed.py
 
 bench-load: $(STAMP)
 	$(BIN)/python bench/rater_load.py

@@ -144,6 +144,11 @@ class SourceEndpointForm(forms.ModelForm):
         self.fields["model_name"].required = True
         self.fields["user_template"].required = False
         self.fields["user_template"].initial = llm.DEFAULT_USER_TEMPLATE
+        self.fields["max_concurrency"].required = False
+
+    def clean_max_concurrency(self) -> int:
+        default = Source._meta.get_field("max_concurrency").default
+        return self.cleaned_data["max_concurrency"] or default
 
     def clean_user_template(self) -> str:
         return self.cleaned_data["user_template"] or llm.DEFAULT_USER_TEMPLATE

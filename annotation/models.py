@@ -170,6 +170,13 @@ class Source(models.Model):
     # or of a file in LLM_SECRETS_DIR (e.g. a Docker secret).
     api_key_env = models.CharField(max_length=100, blank=True)
     api_key_file = models.CharField(max_length=100, blank=True)
+    # How hard a fetch may press the endpoint: calls at once, and calls started per minute.
+    max_concurrency = models.PositiveSmallIntegerField(
+        default=4, help_text="Calls to the endpoint at the same time (1-200)."
+    )
+    requests_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Calls started per minute at most (empty: no limit)."
+    )
     # For the cost estimate of each call, in the account's currency per million tokens.
     prompt_price = models.FloatField(null=True, blank=True)
     completion_price = models.FloatField(null=True, blank=True)
@@ -187,6 +194,8 @@ class Source(models.Model):
         "send_images",
         "api_key_env",
         "api_key_file",
+        "max_concurrency",
+        "requests_per_minute",
         "prompt_price",
         "completion_price",
     )
@@ -230,6 +239,8 @@ class Source(models.Model):
             raise ValidationError({"stop": "A list of non-empty strings."})
         if len(self.stop) > 4:
             raise ValidationError({"stop": "At most 4 stop sequences (the OpenAI limit)."})
+        if not 1 <= self.max_concurrency <= 200:
+            raise ValidationError({"max_concurrency": "From 1 to 200 calls at once."})
         if self.top_p is not None and not 0 < self.top_p <= 1:
             raise ValidationError({"top_p": "Between 0 (excluded) and 1."})
         for price in ("prompt_price", "completion_price"):

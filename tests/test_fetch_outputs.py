@@ -1,5 +1,7 @@
 """Generating outputs over real HTTP against the local fake endpoint, with injected faults."""
 
+import time
+
 import pytest
 
 from annotation import services
@@ -22,6 +24,7 @@ def model_source(draft_study, fake_llm, monkeypatch):
         max_tokens=64,
         system_prompt="Summarise.",
         api_key_env="EVALAPP_LLM_KEY_TEST",
+        max_concurrency=1,  # one call at a time: each scripted fault meets a known case
     )
 
 
@@ -136,3 +139,43 @@ def test_training_and_attention_cases_are_not_sent_to_the_model(
     run = run_fetch(model_source, study_admin)
     assert (run.status, run.total) == ("succeeded", 3)  # the three study cases only
     assert not Output.objects.filter(source=model_source, case__role__in=["training", "attention"])
+
+
+def test_calls_run_concurrently_up_to_the_sources_limit(draft_study, fake_llm, study_admin):
+    rows = "case_id,input\n" + "".join(f"k{i},Question {i}\n" for i in range(24))
+    services.study_import_file(study=draft_study, filename="more.csv", content=rows.encode())
+    fake_llm.set_default(Delay(0.15))
+    source = services.source_create(
+        study=draft_study,
+        label="Parallel",
+        base_url=fake_llm.base_url,
+        model_name="echo",
+        max_concurrency=6,
+    )
+    started = time.monotonic()
+    run = run_fetch(source, study_admin)
+    elapsed = time.monotonic() - started
+    assert (run.status, run.done, run.total) == ("succeeded", 27, 27)
+    assert fake_llm.max_in_flight == 6  # the limit is reached and never passed
+    assert Output.objects.filter(source=source).count() == 27
+    # 27 calls of 0.15 s, six at a time, take five rounds: well under the 4 s of one by one.
+    assert elapsed < 27 * 0.15 / 2
+
+
+def test_a_requests_per_minute_quota_spaces_the_calls():
+    from annotation.limits import RateLimiter
+
+    now = [0.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(120, clock=lambda: now[0], sleep=sleep)
+    for _ in range(4):
+        limiter.wait()
+    assert slept == [0.5, 0.5, 0.5]  # 120 a minute: one every half second
+    assert now[0] == 1.5
+    RateLimiter(None, clock=lambda: 0.0, sleep=sleep).wait()
+    assert len(slept) == 3

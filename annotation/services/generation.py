@@ -1,6 +1,9 @@
 """Model sources, background task runs, and fetching generations from model endpoints."""
 
 import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
 
 from django.conf import settings
@@ -10,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from annotation import llm
+from annotation import limits, llm
 from annotation.models import (
     Case,
     Generation,
@@ -125,23 +128,77 @@ def outputs_fetch_missing(*, run: TaskRun) -> None:
     endpoint = _endpoint_for(source)
     # Training and attention-check cases come with their own outputs: a model writes none.
     cases = Case.objects.filter(study=source.study, role=Case.Role.STUDY)
-    missing = list(cases.exclude(outputs__source=source))
+    missing = list(cases.exclude(outputs__source=source).order_by("pk"))
     task_run_progress(run=run, done=0, total=len(missing))
-    session = llm.make_session(
-        max_retries=settings.LLM_MAX_RETRIES, backoff_factor=settings.LLM_BACKOFF_FACTOR
-    )
-    failures = 0
-    with session:
-        for done, case in enumerate(missing, start=1):
-            completion = _complete(session, endpoint, source, case)
-            if not output_record_generation(source=source, case=case, completion=completion):
-                failures += 1
-            task_run_progress(run=run, done=done)
+    failures = _fetch_concurrently(run, source, endpoint, missing)
     generated = len(missing) - failures
     message = f"{generated} of {len(missing)} outputs generated"
     if failures:
         message += f"; {failures} failed (see the generation log; run again to retry them)"
     task_run_finish(run=run, ok=failures == 0, message=message)
+
+
+# How often a running fetch reports progress (and so its heartbeat), at most.
+PROGRESS_EVERY_SECONDS = 0.5
+
+
+def _fetch_concurrently(run: TaskRun, source: Source, endpoint: llm.Endpoint, cases) -> int:
+    """Call the endpoint for every case, `max_concurrency` calls at a time and paced to
+    `requests_per_minute`, and record each result as it comes. Threads only make HTTP calls;
+    this thread builds the prompts and does every database write. Returns the failures."""
+    limiter = limits.RateLimiter(source.requests_per_minute)
+    local = threading.local()
+
+    def call(prompt: tuple[str, tuple[llm.Image, ...]]) -> llm.Completion:
+        if not hasattr(local, "session"):
+            local.session = llm.make_session(
+                max_retries=settings.LLM_MAX_RETRIES, backoff_factor=settings.LLM_BACKOFF_FACTOR
+            )
+        limiter.wait()
+        text, images = prompt
+        return llm.complete(
+            local.session, endpoint, text, images=images, timeout=settings.LLM_REQUEST_TIMEOUT
+        )
+
+    failures, done, reported = 0, 0, time.monotonic()
+    with ThreadPoolExecutor(max_workers=source.max_concurrency) as pool:
+        pending = {}
+        for case in cases:
+            try:
+                prompt = prompt_for(source, case)
+            except llm.TemplateError as exc:
+                # Nothing is sent: the record says why, and the case stays missing for a rerun.
+                completion = _not_sent(endpoint, f"prompt template: {exc}")
+                failures += not output_record_generation(
+                    source=source, case=case, completion=completion
+                )
+                done += 1
+                continue
+            pending[pool.submit(call, prompt)] = case
+        for future in as_completed(pending):
+            case = pending[future]
+            completion = future.result()
+            failures += not output_record_generation(
+                source=source, case=case, completion=completion
+            )
+            done += 1
+            if time.monotonic() - reported >= PROGRESS_EVERY_SECONDS or done == len(cases):
+                task_run_progress(run=run, done=done)
+                reported = time.monotonic()
+    task_run_progress(run=run, done=done)
+    return failures
+
+
+def _not_sent(endpoint: llm.Endpoint, error: str) -> llm.Completion:
+    now = timezone.now()
+    return llm.Completion(
+        request={},
+        url=endpoint.base_url,
+        started_at=now,
+        finished_at=now,
+        latency_ms=0,
+        error=error,
+    )
 
 
 def _endpoint_for(source: Source) -> llm.Endpoint:
@@ -169,25 +226,6 @@ def prompt_for(source: Source, case: Case) -> tuple[str, tuple[llm.Image, ...]]:
             for content_type, data in case.attachments.values_list("content_type", "data")
         )
     return text, images
-
-
-def _complete(session, endpoint: llm.Endpoint, source: Source, case: Case) -> llm.Completion:
-    try:
-        text, images = prompt_for(source, case)
-    except llm.TemplateError as exc:
-        # Nothing is sent: the record says why, and the case stays missing for a rerun.
-        now = timezone.now()
-        return llm.Completion(
-            request={},
-            url=endpoint.base_url,
-            started_at=now,
-            finished_at=now,
-            latency_ms=0,
-            error=f"prompt template: {exc}",
-        )
-    return llm.complete(
-        session, endpoint, text, images=images, timeout=settings.LLM_REQUEST_TIMEOUT
-    )
 
 
 def output_record_generation(*, source: Source, case: Case, completion: llm.Completion) -> bool:

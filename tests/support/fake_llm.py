@@ -110,6 +110,8 @@ class FakeLLMServer:
         # One lock for all mutable state: handlers run on their own threads.
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
+        self._in_flight = 0
+        self._max_in_flight = 0
         self._default: Fault | None = None
         self._reply_fn: ReplyFn | None = None
         self._api_key: str | None = None
@@ -199,6 +201,21 @@ class FakeLLMServer:
 
     # -- used by the handler -----------------------------------------------------------------
 
+    @property
+    def max_in_flight(self) -> int:
+        """The most chat completions this server was answering at one time."""
+        with self._lock:
+            return self._max_in_flight
+
+    def _enter(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
@@ -237,6 +254,8 @@ class FakeLLMServer:
 
 
 class _HTTPServer(ThreadingHTTPServer):
+    # Room for many clients connecting at once (the default backlog of 5 resets connections).
+    request_queue_size = 256
     # Non-daemon handler threads are joined by server_close(), so no handler touches test state
     # after stop() returns; stop() wakes them first, which keeps that join prompt.
     daemon_threads = False
@@ -305,7 +324,11 @@ class _Handler(BaseHTTPRequestHandler):
             message, param = problem
             self._send_error(400, message, param=param)
             return
-        self._respond(fake._next_fault(), body)
+        fake._enter()
+        try:
+            self._respond(fake._next_fault(), body)
+        finally:
+            fake._leave()
 
     def _respond(self, fault: Fault | None, request: dict[str, Any]) -> None:
         match fault:
