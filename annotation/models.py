@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 from annotation import llm, rubric
 
@@ -672,6 +673,7 @@ class TaskRun(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="task_runs")
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.CASCADE)
@@ -688,6 +690,8 @@ class TaskRun(models.Model):
     # Updated with every progress report; a running task silent for longer than the lease is dead.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set by an admin's cancel; a running task sees it within a second and stops.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -697,4 +701,12 @@ class TaskRun(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED, self.Status.CANCELLED)
+
+    @property
+    def eta_seconds(self) -> int | None:
+        """Time left at the rate so far, while running with some work done; else None."""
+        if self.status != self.Status.RUNNING or not self.done or not self.started_at:
+            return None
+        elapsed = (timezone.now() - self.started_at).total_seconds()
+        return round(elapsed / self.done * (self.total - self.done))

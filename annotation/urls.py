@@ -81,6 +81,11 @@ urlpatterns = [
         name="study_task_run",
     ),
     path(
+        "studies/<str:study_token>/runs/<int:run_id>/cancel/",
+        studies.study_task_run_cancel,
+        name="study_task_run_cancel",
+    ),
+    path(
         "studies/<str:study_token>/ratings.csv", studies.study_ratings_csv, name="study_ratings_csv"
     ),
     path("api/studies/", api.StudyListAPI.as_view(), name="api_studies"),

@@ -179,3 +179,80 @@ def test_a_requests_per_minute_quota_spaces_the_calls():
     assert now[0] == 1.5
     RateLimiter(None, clock=lambda: 0.0, sleep=sleep).wait()
     assert len(slept) == 3
+
+
+def test_a_queued_fetch_cancelled_never_runs(model_source, study_admin):
+    run = TaskRun.objects.create(
+        study=model_source.study,
+        source=model_source,
+        created_by=study_admin,
+        kind=TaskRun.Kind.FETCH_OUTPUTS,
+    )
+    assert services.task_run_cancel(run=run).status == "cancelled"
+    assert services.task_run_claim(run_id=run.pk) is None  # a late delivery does nothing
+
+
+def test_a_running_fetch_stops_when_cancelled_and_keeps_what_it_finished(
+    draft_study, fake_llm, study_admin, monkeypatch
+):
+    from annotation.services import generation
+
+    rows = "case_id,input\n" + "".join(f"k{i},Question {i}\n" for i in range(40))
+    services.study_import_file(study=draft_study, filename="more.csv", content=rows.encode())
+    fake_llm.set_default(Delay(0.05))
+    source = services.source_create(
+        study=draft_study, label="P", base_url=fake_llm.base_url, model_name="e", max_concurrency=2
+    )
+    run = TaskRun.objects.create(
+        study=draft_study, source=source, created_by=study_admin, kind="fetch_outputs"
+    )
+    run = services.task_run_claim(run_id=run.pk)
+    monkeypatch.setattr(generation, "PROGRESS_EVERY_SECONDS", 0)
+    checks = []
+
+    def cancel_after_five(run):
+        checks.append(run.pk)
+        if len(checks) == 5:
+            services.task_run_cancel(run=run)
+        return generation.TaskRun.objects.filter(
+            pk=run.pk, cancel_requested_at__isnull=False
+        ).exists()
+
+    monkeypatch.setattr(generation, "_cancel_requested", cancel_after_five)
+    services.outputs_fetch_missing(run=run)
+    run.refresh_from_db()
+    outputs = Output.objects.filter(source=source).count()
+    assert run.status == "cancelled"
+    assert run.message.startswith(f"Cancelled: {outputs} of 43 outputs generated")
+    assert 5 <= outputs <= 8  # the two calls in flight when it stopped may finish
+    assert len(fake_llm.requests) == outputs  # nothing else was sent
+    assert run.done == outputs
+
+
+def test_the_dashboard_cancels_a_run_and_shows_time_left(client, model_source, study_admin):
+    from datetime import timedelta
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    client.force_login(study_admin)
+    run = TaskRun.objects.create(
+        study=model_source.study,
+        source=model_source,
+        created_by=study_admin,
+        kind=TaskRun.Kind.FETCH_OUTPUTS,
+        status="running",
+        done=10,
+        total=40,
+        started_at=timezone.now() - timedelta(seconds=20),
+        heartbeat_at=timezone.now(),
+    )
+    url = reverse("study_task_run", args=[model_source.study.token, run.pk])
+    page = client.get(url).content.decode()
+    assert "about 60 s left" in page
+    assert "Cancel" in page
+    cancel = reverse("study_task_run_cancel", args=[model_source.study.token, run.pk])
+    response = client.post(cancel, headers={"HX-Request": "true"})
+    assert "Stopping" in response.content.decode()
+    run.refresh_from_db()
+    assert run.cancel_requested_at is not None

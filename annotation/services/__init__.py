@@ -11,6 +11,7 @@ from annotation.services.generation import (
     source_create,
     task_run_claim,
     task_run_create,
+    task_run_cancel,
     task_run_finish,
     task_run_progress,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "study_open",
     "task_run_claim",
     "task_run_create",
+    "task_run_cancel",
     "task_run_finish",
     "task_run_progress",
 ]

@@ -109,6 +109,22 @@ def task_run_progress(*, run: TaskRun, done: int, total: int | None = None) -> N
     run.save(update_fields=fields)
 
 
+def task_run_cancel(*, run: TaskRun) -> TaskRun:
+    """Stop a job: one still queued is cancelled at once; a running one is asked to stop, and
+    its worker stops within a second, keeping what it finished. Finished jobs stay as they are."""
+    now = timezone.now()
+    TaskRun.objects.filter(pk=run.pk, status=TaskRun.Status.QUEUED).update(
+        status=TaskRun.Status.CANCELLED, cancel_requested_at=now, finished_at=now
+    )
+    TaskRun.objects.filter(pk=run.pk, status=TaskRun.Status.RUNNING).update(cancel_requested_at=now)
+    run.refresh_from_db()
+    return run
+
+
+def _cancel_requested(run: TaskRun) -> bool:
+    return TaskRun.objects.filter(pk=run.pk, cancel_requested_at__isnull=False).exists()
+
+
 def task_run_finish(*, run: TaskRun, ok: bool, message: str = "") -> None:
     run.status = TaskRun.Status.SUCCEEDED if ok else TaskRun.Status.FAILED
     run.message = message
@@ -130,11 +146,15 @@ def outputs_fetch_missing(*, run: TaskRun) -> None:
     cases = Case.objects.filter(study=source.study, role=Case.Role.STUDY)
     missing = list(cases.exclude(outputs__source=source).order_by("pk"))
     task_run_progress(run=run, done=0, total=len(missing))
-    failures = _fetch_concurrently(run, source, endpoint, missing)
-    generated = len(missing) - failures
-    message = f"{generated} of {len(missing)} outputs generated"
+    done, failures = _fetch_concurrently(run, source, endpoint, missing)
+    message = f"{done - failures} of {len(missing)} outputs generated"
     if failures:
         message += f"; {failures} failed (see the generation log; run again to retry them)"
+    if done < len(missing):  # stopped by a cancel
+        run.status, run.finished_at = TaskRun.Status.CANCELLED, timezone.now()
+        run.message = f"Cancelled: {message}; run again for the rest."
+        run.save(update_fields=["status", "finished_at", "message"])
+        return
     task_run_finish(run=run, ok=failures == 0, message=message)
 
 
@@ -145,11 +165,12 @@ PROGRESS_EVERY_SECONDS = 0.5
 def _fetch_concurrently(run: TaskRun, source: Source, endpoint: llm.Endpoint, cases) -> int:
     """Call the endpoint for every case, `max_concurrency` calls at a time and paced to
     `requests_per_minute`, and record each result as it comes. Threads only make HTTP calls;
-    this thread builds the prompts and does every database write. Returns the failures."""
+    this thread builds the prompts and does every database write. A cancel request stops
+    calls not yet started. Returns how many cases were done, and how many of those failed."""
     limiter = limits.RateLimiter(source.requests_per_minute)
     local = threading.local()
 
-    def call(prompt: tuple[str, tuple[llm.Image, ...]]) -> llm.Completion:
+    def send(prompt: tuple[str, tuple[llm.Image, ...]]) -> llm.Completion:
         if not hasattr(local, "session"):
             local.session = llm.make_session(
                 max_retries=settings.LLM_MAX_RETRIES, backoff_factor=settings.LLM_BACKOFF_FACTOR
@@ -161,6 +182,13 @@ def _fetch_concurrently(run: TaskRun, source: Source, endpoint: llm.Endpoint, ca
         )
 
     failures, done, reported = 0, 0, time.monotonic()
+    cancelled = threading.Event()
+
+    def call(prompt: tuple[str, tuple[llm.Image, ...]]) -> llm.Completion | None:
+        if cancelled.is_set():
+            return None  # not sent: the run was cancelled while this waited
+        return send(prompt)
+
     with ThreadPoolExecutor(max_workers=source.max_concurrency) as pool:
         pending = {}
         for case in cases:
@@ -176,8 +204,10 @@ def _fetch_concurrently(run: TaskRun, source: Source, endpoint: llm.Endpoint, ca
                 continue
             pending[pool.submit(call, prompt)] = case
         for future in as_completed(pending):
-            case = pending[future]
             completion = future.result()
+            if completion is None:
+                continue
+            case = pending[future]
             failures += not output_record_generation(
                 source=source, case=case, completion=completion
             )
@@ -185,8 +215,10 @@ def _fetch_concurrently(run: TaskRun, source: Source, endpoint: llm.Endpoint, ca
             if time.monotonic() - reported >= PROGRESS_EVERY_SECONDS or done == len(cases):
                 task_run_progress(run=run, done=done)
                 reported = time.monotonic()
+                if _cancel_requested(run):
+                    cancelled.set()  # calls not yet started are dropped; those in flight finish
     task_run_progress(run=run, done=done)
-    return failures
+    return done, failures
 
 
 def _not_sent(endpoint: llm.Endpoint, error: str) -> llm.Completion:

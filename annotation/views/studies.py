@@ -215,6 +215,17 @@ def study_task_run(request: HttpRequest, study_token: str, run_id: int) -> HttpR
 
 @login_required
 @require_POST
+def study_task_run_cancel(request: HttpRequest, study_token: str, run_id: int) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    run = get_object_or_404(study.task_runs.select_related("source"), pk=run_id)
+    run = services.task_run_cancel(run=run)
+    if request.htmx:
+        return render(request, "annotation/_task_run.html", {"study": study, "run": run})
+    return redirect("study_dashboard", study_token=study.token)
+
+
+@login_required
+@require_POST
 def study_open(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
     try:
