@@ -9,9 +9,9 @@ from annotation.services.generation import (
     output_record_generation,
     outputs_fetch_missing,
     source_create,
+    task_run_cancel,
     task_run_claim,
     task_run_create,
-    task_run_cancel,
     task_run_finish,
     task_run_progress,
 )
