@@ -1,12 +1,13 @@
-"""Pacing calls to a model endpoint: at most so many requests started per minute. No Django.
+"""How hard calls may press a model endpoint: calls in flight at once, and calls started per
+minute. No Django.
 
-Concurrency is bounded by the number of threads a fetch runs (`Source.max_concurrency`); this
-spaces their starts so that a requests-per-minute quota holds too. Both hold within one worker
-process; sharing them across workers (through Redis) is not done yet.
+`SharedLimits` holds a source's limits across every worker process through Redis (the broker in
+production and CI); `LocalLimits` holds them within one process, for the embedded default.
 """
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 
@@ -35,3 +36,84 @@ class RateLimiter:
             self._next = start + self.interval
         if start > now:
             self._sleep(start - now)
+
+
+# --- limits shared by every worker, through Redis ----------------------------------------------
+
+# Take a slot if fewer than ARGV[1] are held; slots older than their lease (a worker that died
+# holding one) no longer count. Time comes from Redis, so every worker shares one clock.
+_ACQUIRE = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1e6
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], t + tonumber(ARGV[2]), ARGV[3])
+  redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])) + 1)
+  return 1
+end
+return 0
+"""
+
+# The start time of the next call: the later of now and the time the last one booked, spaced
+# by ARGV[1] seconds. Returns how long the caller should wait, in seconds.
+_NEXT_START = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1e6
+local booked = tonumber(redis.call('GET', KEYS[1]) or '0')
+local start = math.max(t, booked)
+redis.call('SET', KEYS[1], tostring(start + tonumber(ARGV[1])), 'EX', 3600)
+return tostring(start - t)
+"""
+
+
+class SharedLimits:
+    """A source's limits, held by every worker process together: at most `concurrency` calls
+    in flight (slots in a Redis sorted set, each with a lease so that a crashed worker's slot
+    frees itself) and calls started at most `per_minute` a minute, spaced evenly."""
+
+    def __init__(
+        self,
+        client,
+        key: str,
+        *,
+        concurrency: int,
+        per_minute: int | None,
+        lease_seconds: float = 300.0,
+        poll_seconds: float = 0.01,
+    ) -> None:
+        self.client, self.key = client, key
+        self.concurrency, self.lease, self.poll = concurrency, lease_seconds, poll_seconds
+        self.interval = 60.0 / per_minute if per_minute else 0.0
+        self._acquire = client.register_script(_ACQUIRE)
+        self._next_start = client.register_script(_NEXT_START)
+
+    def acquire(self) -> str:
+        """Wait for a slot and the next start; the returned token releases the slot."""
+        token = uuid.uuid4().hex
+        slots = f"{self.key}:slots"
+        while not self._acquire(keys=[slots], args=[self.concurrency, self.lease, token]):
+            time.sleep(self.poll)
+        if self.interval:
+            wait = float(self._next_start(keys=[f"{self.key}:next"], args=[self.interval]))
+            if wait > 0:
+                time.sleep(wait)
+        return token
+
+    def release(self, token: str) -> None:
+        self.client.zrem(f"{self.key}:slots", token)
+
+
+class LocalLimits:
+    """The same limits within one process (the embedded default, with no Redis)."""
+
+    def __init__(self, *, concurrency: int, per_minute: int | None) -> None:
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._pace = RateLimiter(per_minute)
+
+    def acquire(self) -> str:
+        self._slots.acquire()
+        self._pace.wait()
+        return ""
+
+    def release(self, token: str) -> None:
+        self._slots.release()

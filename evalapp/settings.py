@@ -219,6 +219,12 @@ LLM_BACKOFF_FACTOR = env_float("LLM_BACKOFF_FACTOR", 1.0)
 LLM_KEY_ENV_PREFIX = "EVALAPP_LLM_KEY_"
 # Where a source's key file is read from (a Docker or Kubernetes secrets mount).
 LLM_SECRETS_DIR = os.environ.get("LLM_SECRETS_DIR", "/run/secrets")
+# Where every worker shares each source's limits (calls at once, calls a minute): the Redis
+# broker by default; none with the embedded broker, and then each process keeps its own.
+LLM_LIMITS_REDIS_URL = os.environ.get(
+    "LLM_LIMITS_REDIS_URL",
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
 # Hosts model endpoints may live on (comma-separated); empty allows any. Set it in production so
 # the worker cannot be pointed at internal services.
 LLM_ALLOWED_HOSTS = env_list("LLM_ALLOWED_HOSTS", [])

@@ -167,7 +167,7 @@ def _fetch_concurrently(run: TaskRun, source: Source, endpoint: llm.Endpoint, ca
     `requests_per_minute`, and record each result as it comes. Threads only make HTTP calls;
     this thread builds the prompts and does every database write. A cancel request stops
     calls not yet started. Returns how many cases were done, and how many of those failed."""
-    limiter = limits.RateLimiter(source.requests_per_minute)
+    shared = limits_for(source)
     local = threading.local()
 
     def send(prompt: tuple[str, tuple[llm.Image, ...]]) -> llm.Completion:
@@ -175,11 +175,14 @@ def _fetch_concurrently(run: TaskRun, source: Source, endpoint: llm.Endpoint, ca
             local.session = llm.make_session(
                 max_retries=settings.LLM_MAX_RETRIES, backoff_factor=settings.LLM_BACKOFF_FACTOR
             )
-        limiter.wait()
         text, images = prompt
-        return llm.complete(
-            local.session, endpoint, text, images=images, timeout=settings.LLM_REQUEST_TIMEOUT
-        )
+        token = shared.acquire()
+        try:
+            return llm.complete(
+                local.session, endpoint, text, images=images, timeout=settings.LLM_REQUEST_TIMEOUT
+            )
+        finally:
+            shared.release(token)
 
     failures, done, reported = 0, 0, time.monotonic()
     cancelled = threading.Event()
@@ -219,6 +222,25 @@ def _fetch_concurrently(run: TaskRun, source: Source, endpoint: llm.Endpoint, ca
                     cancelled.set()  # calls not yet started are dropped; those in flight finish
     task_run_progress(run=run, done=done)
     return done, failures
+
+
+def limits_for(source: Source) -> limits.SharedLimits | limits.LocalLimits:
+    """The source's limits: held by all workers together through Redis when there is one (the
+    broker, or LLM_LIMITS_REDIS_URL), else within this process."""
+    url = settings.LLM_LIMITS_REDIS_URL
+    if url:
+        import redis
+
+        return limits.SharedLimits(
+            redis.Redis.from_url(url),
+            f"evalapp:limits:source:{source.pk}",
+            concurrency=source.max_concurrency,
+            per_minute=source.requests_per_minute,
+            lease_seconds=settings.LLM_REQUEST_TIMEOUT * (settings.LLM_MAX_RETRIES + 1) + 30,
+        )
+    return limits.LocalLimits(
+        concurrency=source.max_concurrency, per_minute=source.requests_per_minute
+    )
 
 
 def _not_sent(endpoint: llm.Endpoint, error: str) -> llm.Completion:
