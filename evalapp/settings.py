@@ -212,7 +212,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # LLM endpoints: how long one HTTP call may take and how often a transient failure is retried.
 LLM_REQUEST_TIMEOUT = env_float("LLM_REQUEST_TIMEOUT", 60.0)
-LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 3)
+LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 5)
 LLM_BACKOFF_FACTOR = env_float("LLM_BACKOFF_FACTOR", 1.0)
 # A source names the environment variable holding its API key. Only names with this prefix are
 # accepted, so a study admin cannot have the worker send SECRET_KEY or DATABASE_URL elsewhere.
