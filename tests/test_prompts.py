@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from annotation import llm, services
 from annotation.models import Attachment, Case, Generation, Output, Source, TaskRun
-from tests.support.fake_llm import SYSTEM_FINGERPRINT
+from tests.support.fake_llm import SYSTEM_FINGERPRINT, Status
 from tests.test_attachments import image_bytes
 
 FIELDS = {"input": "Is lisinopril causing my cough?", "reference": "ACE cough?", "case_id": "c7"}
@@ -153,3 +153,50 @@ def test_a_fetch_sends_the_filled_template_with_images_and_records_provenance(
         list(Source.objects.values()), default=str
     )
     assert "sk-file-secret-987" not in stored
+
+
+@pytest.mark.django_db
+def test_the_key_is_nowhere_but_in_the_call(
+    client, draft_study, fake_llm, study_admin, monkeypatch, caplog
+):
+    """Search the database, the logs, the admin's pages and every export for the key."""
+    import io
+    import logging
+
+    from django.core.management import call_command
+    from django.urls import reverse
+    from rest_framework.authtoken.models import Token
+
+    key = "sk-never-shown-4242"
+    monkeypatch.setenv("EVALAPP_LLM_KEY_SEARCH", key)
+    fake_llm.require_key(key)
+    source = services.source_create(
+        study=draft_study,
+        label="Keyed",
+        base_url=fake_llm.base_url,
+        model_name="echo",
+        api_key_env="EVALAPP_LLM_KEY_SEARCH",
+    )
+    fake_llm.enqueue(Status(401))  # an error reply too: its body and record must not hold it
+    run = TaskRun.objects.create(
+        study=draft_study, source=source, created_by=study_admin, kind="fetch_outputs"
+    )
+    with caplog.at_level(logging.DEBUG):
+        services.outputs_fetch_missing(run=services.task_run_claim(run_id=run.pk))
+    assert Output.objects.filter(source=source).exists()  # the key did work
+    assert fake_llm.requests[-1]["headers"]["authorization"] == f"Bearer {key}"
+
+    dump = io.StringIO()
+    call_command("dumpdata", stdout=dump)
+    client.force_login(study_admin)
+    token = Token.objects.create(user=study_admin)
+    pages = [
+        client.get(reverse("study_dashboard", args=[draft_study.token])),
+        client.get(reverse("study_task_run", args=[draft_study.token, run.pk])),
+    ]
+    headers = {"Authorization": f"Token {token.key}"}
+    for name in ("api_ratings", "api_unblinding_key", "api_rating_history"):
+        pages.append(client.get(reverse(name, args=[draft_study.token]), headers=headers))
+    everything = dump.getvalue() + caplog.text + "".join(p.content.decode() for p in pages)
+    assert "EVALAPP_LLM_KEY_SEARCH" in everything  # the variable's name is fine to show
+    assert key not in everything
