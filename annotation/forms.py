@@ -144,17 +144,24 @@ class SourceEndpointForm(forms.ModelForm):
         self.fields["model_name"].required = True
         self.fields["user_template"].required = False
         self.fields["user_template"].initial = llm.DEFAULT_USER_TEMPLATE
-        self.fields["max_concurrency"].required = False
+        for name in ("max_concurrency", "samples_per_case"):
+            self.fields[name].required = False
 
     def clean_max_concurrency(self) -> int:
-        default = Source._meta.get_field("max_concurrency").default
-        return self.cleaned_data["max_concurrency"] or default
+        return self.cleaned_data["max_concurrency"] or _default(Source, "max_concurrency")
+
+    def clean_samples_per_case(self) -> int:
+        return self.cleaned_data["samples_per_case"] or _default(Source, "samples_per_case")
 
     def clean_user_template(self) -> str:
         return self.cleaned_data["user_template"] or llm.DEFAULT_USER_TEMPLATE
 
     def clean_stop(self) -> list[str]:
         return [line for line in self.cleaned_data["stop"].splitlines() if line]
+
+
+def _default(model, field: str):
+    return model._meta.get_field(field).default
 
 
 OPTIONS_HELP = (

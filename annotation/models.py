@@ -171,6 +171,9 @@ class Source(models.Model):
     # or of a file in LLM_SECRETS_DIR (e.g. a Docker secret).
     api_key_env = models.CharField(max_length=100, blank=True)
     api_key_file = models.CharField(max_length=100, blank=True)
+    # How many outputs to ask for per case (repeated sampling, e.g. to measure consistency);
+    # raters rate sample 0.
+    samples_per_case = models.PositiveSmallIntegerField(default=1)
     # How hard a fetch may press the endpoint: calls at once, and calls started per minute.
     max_concurrency = models.PositiveSmallIntegerField(
         default=4, help_text="Calls to the endpoint at the same time (1-200)."
@@ -195,6 +198,7 @@ class Source(models.Model):
         "send_images",
         "api_key_env",
         "api_key_file",
+        "samples_per_case",
         "max_concurrency",
         "requests_per_minute",
         "prompt_price",
@@ -240,6 +244,8 @@ class Source(models.Model):
             raise ValidationError({"stop": "A list of non-empty strings."})
         if len(self.stop) > 4:
             raise ValidationError({"stop": "At most 4 stop sequences (the OpenAI limit)."})
+        if not 1 <= self.samples_per_case <= 100:
+            raise ValidationError({"samples_per_case": "From 1 to 100 samples per case."})
         if not 1 <= self.max_concurrency <= 200:
             raise ValidationError({"max_concurrency": "From 1 to 200 calls at once."})
         if self.top_p is not None and not 0 < self.top_p <= 1:
@@ -329,6 +335,7 @@ class Generation(models.Model):
 
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="generations")
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="generations")
+    sample = models.PositiveSmallIntegerField(default=0)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     request = models.JSONField(help_text="The request body as sent (no credentials).")
     endpoint = models.URLField()
@@ -358,6 +365,9 @@ class Output(models.Model):
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="outputs")
     # Untrusted text: templates always escape it.
     text = models.TextField()
+    # Which of the source's samples for the case (Source.samples_per_case): one unit of work
+    # is (case, source, sample), and each gets one output at most. Raters see sample 0.
+    sample = models.PositiveSmallIntegerField(default=0, db_default=0)
     generation = models.OneToOneField(
         Generation, null=True, blank=True, on_delete=models.SET_NULL, related_name="output"
     )
@@ -365,7 +375,9 @@ class Output(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["case", "source"], name="output_per_case_source"),
+            models.UniqueConstraint(
+                fields=["case", "source", "sample"], name="output_per_case_source_sample"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -19,6 +19,7 @@ from annotation.models import (
     Rating,
     RatingRevision,
     Result,
+    Source,
     Study,
     TaskRun,
 )
@@ -722,11 +723,20 @@ def study_unblinding_key(*, study: Study) -> list[dict]:
     return rows
 
 
-def study_sources_overview(*, study: Study) -> QuerySet:
-    return study.sources.annotate(
-        n_outputs=Count("outputs", distinct=True),
-        n_study_outputs=Count(
-            "outputs", filter=Q(outputs__case__role=Case.Role.STUDY), distinct=True
-        ),
+def study_sources_overview(*, study: Study) -> list[Source]:
+    """Each source with its outputs counted: on the study's cases (first samples, further
+    samples), on quality-control cases, and the calls to its endpoint that failed; and how many
+    units a fetch still has to do (`missing`)."""
+    on_study = Q(outputs__case__role=Case.Role.STUDY)
+    sources = study.sources.annotate(
+        n_study_outputs=Count("outputs", filter=on_study & Q(outputs__sample=0), distinct=True),
+        n_more_samples=Count("outputs", filter=on_study & Q(outputs__sample__gt=0), distinct=True),
+        n_quality_outputs=Count("outputs", filter=~on_study, distinct=True),
         n_failed=Count("generations", filter=Q(generations__outcome="failed"), distinct=True),
     ).order_by("label")
+    n_cases = study.cases.filter(role=Case.Role.STUDY).count()
+    sources = list(sources)
+    for source in sources:
+        expected = n_cases * source.samples_per_case
+        source.missing = expected - source.n_study_outputs - source.n_more_samples
+    return sources

@@ -82,7 +82,7 @@ def test_admin_fetches_outputs_and_sees_the_counts_update(
         row = page.locator("#sources tr", has_text="Echo-70B")
         assert "0 / 3" in row.inner_text()
 
-        row.get_by_role("button", name="Fetch missing outputs").click()
+        row.get_by_role("button", name="Fetch 3 missing outputs").click()
         page.wait_for_selector("#runs .badge.succeeded", timeout=30_000)
         assert page.locator("#no-runs").count() == 0
         page.wait_for_selector("#sources tr:has-text('Echo-70B'):has-text('3 / 3')", timeout=10_000)

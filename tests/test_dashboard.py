@@ -149,7 +149,7 @@ def test_fetch_is_offered_only_for_sources_with_an_endpoint(admin_client, draft_
     )
     response = admin_client.get(reverse("study_dashboard", args=[draft_study.token]))
     assert reverse("study_fetch_outputs", args=[draft_study.token, source.pk]) in response.text
-    assert response.text.count("Fetch missing outputs") == 1
+    assert response.text.count("Fetch 3 missing outputs") == 1
 
 
 def test_other_admins_studies_are_hidden(client, outsider, draft_study):
@@ -288,3 +288,23 @@ def test_a_scale_must_run_from_lowest_to_highest(admin_client, study_admin):
             scale=[{"value": 2, "label": "b"}, {"value": 1, "label": "a"}],
         )
     assert not Study.objects.exists()
+
+
+def test_a_model_endpoint_with_a_template_stop_lines_and_samples(admin_client, draft_study):
+    url = reverse("study_add_source", args=[draft_study.token])
+    data = {
+        "label": "Templated",
+        "base_url": "http://127.0.0.1:9/v1",
+        "model_name": "echo",
+        "stop": "END\n###\n",
+        "user_template": "",
+        "samples_per_case": "3",
+    }
+    admin_client.post(url, data, follow=True)
+    source = draft_study.sources.get(label="Templated")
+    assert source.stop == ["END", "###"]
+    assert source.user_template == "{{ input }}"  # left empty: the case's input as it is
+    assert (source.samples_per_case, source.max_concurrency) == (3, 4)
+    bad = admin_client.post(url, {**data, "label": "Bad", "user_template": "{{ x }}"}, follow=True)
+    assert "Unknown field {{ x }}" in bad.text
+    assert not draft_study.sources.filter(label="Bad").exists()

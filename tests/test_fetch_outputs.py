@@ -260,3 +260,37 @@ def test_the_dashboard_cancels_a_run_and_shows_time_left(client, model_source, s
     assert "Stopping" in response.content.decode()
     run.refresh_from_db()
     assert run.cancel_requested_at is not None
+
+
+def test_each_sample_is_a_unit_of_its_own_and_raters_see_the_first(
+    draft_study, fake_llm, study_admin, client
+):
+    from django.urls import reverse
+
+    source = services.source_create(
+        study=draft_study,
+        label="Sampled",
+        base_url=fake_llm.base_url,
+        model_name="echo",
+        temperature=0.9,
+        samples_per_case=3,
+        max_concurrency=1,
+    )
+    fake_llm.enqueue(Status(400))  # one unit fails; a rerun does only that one
+    run = run_fetch(source, study_admin)
+    assert (run.done, run.total) == (9, 9)
+    assert Output.objects.filter(source=source).count() == 8
+    assert set(Output.objects.filter(source=source).values_list("sample", flat=True)) == {0, 1, 2}
+    client.force_login(study_admin)
+    page = client.get(reverse("study_dashboard", args=[draft_study.token])).content.decode()
+    assert "Fetch 1 missing output" in page
+    again = run_fetch(source, study_admin)
+    assert (again.total, again.status) == (1, "succeeded")
+    assert Output.objects.filter(source=source).count() == 9
+    assert len(fake_llm.requests) == 10
+    # Opening the study makes items of the first samples only.
+    from annotation.models import Item
+
+    services.study_open(study=draft_study)
+    rated = Item.objects.filter(study=draft_study, output__source=source)
+    assert sorted(rated.values_list("output__sample", flat=True)) == [0, 0, 0]

@@ -142,9 +142,7 @@ def outputs_fetch_missing(*, run: TaskRun) -> None:
         task_run_finish(run=run, ok=False, message="The study was opened; its outputs are fixed.")
         return
     endpoint = _endpoint_for(source)
-    # Training and attention-check cases come with their own outputs: a model writes none.
-    cases = Case.objects.filter(study=source.study, role=Case.Role.STUDY)
-    missing = list(cases.exclude(outputs__source=source).order_by("pk"))
+    missing = units_missing(source)
     task_run_progress(run=run, done=0, total=len(missing))
     done, failures = _fetch_concurrently(run, source, endpoint, missing)
     message = f"{done - failures} of {len(missing)} outputs generated"
@@ -158,11 +156,24 @@ def outputs_fetch_missing(*, run: TaskRun) -> None:
     task_run_finish(run=run, ok=failures == 0, message=message)
 
 
+def units_missing(source: Source) -> list[tuple[Case, int]]:
+    """The units of work a fetch still has to do: (case, sample) pairs with no output yet,
+    failed ones included. Training and attention-check cases come with their own outputs."""
+    cases = list(Case.objects.filter(study=source.study, role=Case.Role.STUDY).order_by("pk"))
+    done = set(Output.objects.filter(source=source).values_list("case_id", "sample"))
+    return [
+        (case, sample)
+        for sample in range(source.samples_per_case)
+        for case in cases
+        if (case.pk, sample) not in done
+    ]
+
+
 # How often a running fetch reports progress (and so its heartbeat), at most.
 PROGRESS_EVERY_SECONDS = 0.5
 
 
-def _fetch_concurrently(run: TaskRun, source: Source, endpoint: llm.Endpoint, cases) -> int:
+def _fetch_concurrently(run: TaskRun, source: Source, endpoint: llm.Endpoint, units) -> int:
     """Call the endpoint for every case, `max_concurrency` calls at a time and paced to
     `requests_per_minute`, and record each result as it comes. Threads only make HTTP calls;
     this thread builds the prompts and does every database write. A cancel request stops
@@ -194,28 +205,28 @@ def _fetch_concurrently(run: TaskRun, source: Source, endpoint: llm.Endpoint, ca
 
     with ThreadPoolExecutor(max_workers=source.max_concurrency) as pool:
         pending = {}
-        for case in cases:
+        for case, sample in units:
             try:
                 prompt = prompt_for(source, case)
             except llm.TemplateError as exc:
                 # Nothing is sent: the record says why, and the case stays missing for a rerun.
                 completion = _not_sent(endpoint, f"prompt template: {exc}")
                 failures += not output_record_generation(
-                    source=source, case=case, completion=completion
+                    source=source, case=case, completion=completion, sample=sample
                 )
                 done += 1
                 continue
-            pending[pool.submit(call, prompt)] = case
+            pending[pool.submit(call, prompt)] = (case, sample)
         for future in as_completed(pending):
             completion = future.result()
             if completion is None:
                 continue
-            case = pending[future]
+            case, sample = pending[future]
             failures += not output_record_generation(
-                source=source, case=case, completion=completion
+                source=source, case=case, completion=completion, sample=sample
             )
             done += 1
-            if time.monotonic() - reported >= PROGRESS_EVERY_SECONDS or done == len(cases):
+            if time.monotonic() - reported >= PROGRESS_EVERY_SECONDS or done == len(units):
                 task_run_progress(run=run, done=done)
                 reported = time.monotonic()
                 if _cancel_requested(run):
@@ -282,12 +293,15 @@ def prompt_for(source: Source, case: Case) -> tuple[str, tuple[llm.Image, ...]]:
     return text, images
 
 
-def output_record_generation(*, source: Source, case: Case, completion: llm.Completion) -> bool:
+def output_record_generation(
+    *, source: Source, case: Case, completion: llm.Completion, sample: int = 0
+) -> bool:
     """Store the call and, if it produced text, the output. False when no output was stored."""
     with transaction.atomic():
         generation = Generation.objects.create(
             source=source,
             case=case,
+            sample=sample,
             outcome=Generation.Outcome.OK if completion.text else Generation.Outcome.FAILED,
             request=completion.request,
             endpoint=completion.url,
@@ -315,7 +329,7 @@ def output_record_generation(*, source: Source, case: Case, completion: llm.Comp
     try:
         with transaction.atomic():
             Output.objects.create(
-                case=case, source=source, text=completion.text, generation=generation
+                case=case, source=source, sample=sample, text=completion.text, generation=generation
             )
     except IntegrityError:
         # A duplicate delivery of the task got there first; its output stands, ours is logged.

@@ -88,9 +88,9 @@ class _RowWriter:
         self.sources = {s.label: s for s in study.sources.all()}
         self.outputs = {
             (case_id, label): text
-            for case_id, label, text in Output.objects.filter(case__study=study).values_list(
-                "case__external_id", "source__label", "text"
-            )
+            for case_id, label, text in Output.objects.filter(
+                case__study=study, sample=0
+            ).values_list("case__external_id", "source__label", "text")
         }
         self.stored_images = {}
         for case_id, name in Attachment.objects.filter(case__study=study).values_list(

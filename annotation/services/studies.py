@@ -244,7 +244,8 @@ def _items_for(study: Study) -> list[Item]:
     """One item per output; per pair of a case's outputs; or, side by side and for ranking, one
     per case with all its outputs (two at least to rank). Sources are sorted by label. A set
     item's outputs ride along, unsaved, as `planned_outputs`."""
-    outputs = Output.objects.filter(case__study=study).select_related("case", "source")
+    # Raters rate each source's first sample; further samples are for consistency measures.
+    outputs = Output.objects.filter(case__study=study, sample=0).select_related("case", "source")
     if study.design == Study.Design.ABSOLUTE:
         return [Item(study=study, output=o) for o in outputs]
     by_case: dict[int, list[Output]] = {}
