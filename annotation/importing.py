@@ -305,13 +305,9 @@ def _metadata(raw: object) -> tuple[dict, str]:
     """A case's metadata: a JSON object (given as one in JSONL, as JSON text in CSV)."""
     if raw is None or raw == "":
         return {}, ""
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw, parse_constant=_refuse_constant)
-        except json.JSONDecodeError as exc:
-            return {}, f"not valid JSON ({exc.msg})"
-        except ValueError as exc:
-            return {}, str(exc)
+    raw, problem = _json_cell(raw)
+    if problem:
+        return {}, problem
     if not isinstance(raw, dict):
         return {}, 'must be a JSON object, e.g. {"age": 54}'
     return raw, ""
@@ -322,13 +318,9 @@ def _criteria(raw: object) -> tuple[list, str]:
     non-zero points (negative for behaviour to penalise), as HealthBench writes them."""
     if raw is None or raw == "":
         return [], ""
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw, parse_constant=_refuse_constant)
-        except json.JSONDecodeError as exc:
-            return [], f"not valid JSON ({exc.msg})"
-        except ValueError as exc:
-            return [], str(exc)
+    raw, problem = _json_cell(raw)
+    if problem:
+        return [], problem
     if not isinstance(raw, list) or not raw:
         return [], "must be a non-empty JSON list of criteria"
     seen = set()
@@ -350,13 +342,9 @@ def _expected(raw: object) -> tuple[dict, str]:
     """Expected answers: {question key: answer or [acceptable answers]}, stored as lists."""
     if raw is None or raw == "":
         return {}, ""
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw, parse_constant=_refuse_constant)
-        except json.JSONDecodeError as exc:
-            return {}, f"not valid JSON ({exc.msg})"
-        except ValueError as exc:
-            return {}, str(exc)
+    raw, problem = _json_cell(raw)
+    if problem:
+        return {}, problem
     if not isinstance(raw, dict) or not raw:
         return {}, 'must be a JSON object of question key to answer, e.g. {"overall": [1, 2]}'
     expected = {}
@@ -482,6 +470,18 @@ def _check_image(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[Ima
     if kind not in IMAGE_TYPES:
         return None, f"a {kind} image; use PNG, JPEG, GIF or WebP"
     return ImageFile(member.filename, data, IMAGE_TYPES[kind], *size), ""
+
+
+def _json_cell(raw: object) -> tuple[object, str]:
+    """A JSON value as given in JSONL, or parsed from a CSV cell's text; a problem if not JSON."""
+    if not isinstance(raw, str):
+        return raw, ""
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant), ""
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON ({exc.msg})"
+    except ValueError as exc:
+        return None, str(exc)
 
 
 def _refuse_constant(name: str) -> None:
