@@ -5,10 +5,13 @@ minute. No Django.
 production and CI); `LocalLimits` holds them within one process, for the embedded default.
 """
 
+import contextlib
 import threading
 import time
 import uuid
 from collections.abc import Callable
+
+import redis
 
 
 class RateLimiter:
@@ -66,6 +69,10 @@ return tostring(start - t)
 """
 
 
+class LimitsUnavailable(RuntimeError):
+    """Redis, which holds the shared limits, stayed unreachable: no call may start."""
+
+
 class SharedLimits:
     """A source's limits, held by every worker process together: at most `concurrency` calls
     in flight (slots in a Redis sorted set, each with a lease so that a crashed worker's slot
@@ -80,27 +87,58 @@ class SharedLimits:
         per_minute: int | None,
         lease_seconds: float = 300.0,
         poll_seconds: float = 0.01,
+        outage_seconds: float = 120.0,
     ) -> None:
         self.client, self.key = client, key
         self.concurrency, self.lease, self.poll = concurrency, lease_seconds, poll_seconds
+        self.outage = outage_seconds
         self.interval = 60.0 / per_minute if per_minute else 0.0
         self._acquire = client.register_script(_ACQUIRE)
         self._next_start = client.register_script(_NEXT_START)
 
-    def acquire(self) -> str:
-        """Wait for a slot and the next start; the returned token releases the slot."""
-        token = uuid.uuid4().hex
+    def acquire(self, owner: str = "") -> str:
+        """Wait for a slot and the next start; the returned token releases the slot. `owner`
+        names the job holding it, for `forget`.
+
+        While Redis is unreachable this keeps trying, for up to `outage_seconds`, rather than
+        call without the limits: then it raises LimitsUnavailable."""
+        token = f"{owner}/{uuid.uuid4().hex}"
         slots = f"{self.key}:slots"
-        while not self._acquire(keys=[slots], args=[self.concurrency, self.lease, token]):
+        while not self._redis(self._acquire, [slots], [self.concurrency, self.lease, token]):
             time.sleep(self.poll)
         if self.interval:
-            wait = float(self._next_start(keys=[f"{self.key}:next"], args=[self.interval]))
+            wait = float(self._redis(self._next_start, [f"{self.key}:next"], [self.interval]))
             if wait > 0:
                 time.sleep(wait)
         return token
 
     def release(self, token: str) -> None:
-        self.client.zrem(f"{self.key}:slots", token)
+        with contextlib.suppress(redis.RedisError):  # Redis is away: the slot's lease frees it
+            self.client.zrem(f"{self.key}:slots", token)
+
+    def forget(self, owner: str) -> int:
+        """Free the slots an owner holds: a job taken over from a worker that died frees what
+        the dead one held at once, rather than when the leases run out. Returns how many."""
+        slots = f"{self.key}:slots"
+        try:
+            held = [
+                t for t in self.client.zrange(slots, 0, -1) if t.startswith(f"{owner}/".encode())
+            ]
+            return self.client.zrem(slots, *held) if held else 0
+        except redis.RedisError:
+            return 0  # Redis is away: the leases will free them
+
+    def _redis(self, script, keys: list[str], args: list):
+        deadline = time.monotonic() + self.outage
+        pause = 0.05
+        while True:
+            try:
+                return script(keys=keys, args=args)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if time.monotonic() >= deadline:
+                    raise LimitsUnavailable(f"Redis unreachable for the limits: {exc}") from exc
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
 
 
 class LocalLimits:
@@ -110,10 +148,13 @@ class LocalLimits:
         self._slots = threading.BoundedSemaphore(concurrency)
         self._pace = RateLimiter(per_minute)
 
-    def acquire(self) -> str:
+    def acquire(self, owner: str = "") -> str:
         self._slots.acquire()
         self._pace.wait()
         return ""
 
     def release(self, token: str) -> None:
         self._slots.release()
+
+    def forget(self, owner: str) -> int:
+        return 0  # one process: a dead worker's slots died with it

@@ -200,6 +200,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A message taken by a worker that then died is handed to another after this long, by the
+    # next sweep of a running worker (every CELERY_RESTORE_SWEEP_SECONDS) or a starting one.
+    # Longer than a fetch is fine: a copy delivered while the first still runs waits for it
+    # (annotation.tasks).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        "unacked_restore_interval": env_int("CELERY_RESTORE_SWEEP_SECONDS", 10),
+        "unacked_restore_throttle": 1,
+    }
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "evalapp")
 # Progress and results are written to our own tables, so no result backend is needed.
 CELERY_TASK_IGNORE_RESULT = True
@@ -225,6 +235,8 @@ LLM_LIMITS_REDIS_URL = os.environ.get(
     "LLM_LIMITS_REDIS_URL",
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
 )
+# How long a call waits for Redis to come back before it is recorded as failed, not sent.
+LLM_LIMITS_OUTAGE_SECONDS = env_float("LLM_LIMITS_OUTAGE_SECONDS", 120.0)
 # Hosts model endpoints may live on (comma-separated); empty allows any. Set it in production so
 # the worker cannot be pointed at internal services.
 LLM_ALLOWED_HOSTS = env_list("LLM_ALLOWED_HOSTS", [])

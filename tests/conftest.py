@@ -1,10 +1,6 @@
 """Shared fixtures: users in every role, a study built through the real services, a real Celery
 worker process on the configured broker, and a local OpenAI-compatible server."""
 
-import os
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -18,6 +14,7 @@ from checklists import services as checklist_services
 from checklists.models import ChecklistDefinition, Report
 from tests.factories import UserFactory
 from tests.support.fake_llm import FakeLLMServer
+from tests.support.worker import start_worker, stop_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,46 +127,13 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     with django_db_blocker.unblock():
         env = {
-            **os.environ,
             "DATABASE_URL": _worker_database_url(),
             "CELERY_TASK_DEFAULT_QUEUE": queue,
             "LLM_BACKOFF_FACTOR": "0.01",
             "LLM_REQUEST_TIMEOUT": "2",
         }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "evalapp",
-        "worker",
-        "--pool=solo",
-        "--loglevel=info",
-        "--without-gossip",
-        "--without-mingle",
-        "-n",
-        f"{queue}@%h",
-    ]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    process = start_worker(env, log, queue)
     try:
-        _wait_for_ready(process, log)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_for_ready(process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"celery worker exited early:\n{log.read_text()}")
-        if " ready." in log.read_text():
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"celery worker not ready after {timeout}s:\n{log.read_text()}")
+        stop_worker(process)

@@ -209,11 +209,10 @@ def test_a_running_fetch_stops_when_cancelled_and_keeps_what_it_finished(
     )
     run = services.task_run_claim(run_id=run.pk)
     monkeypatch.setattr(generation, "PROGRESS_EVERY_SECONDS", 0)
-    checks = []
 
     def cancel_after_five(run):
-        checks.append(run.pk)
-        if len(checks) == 5:
+        # The admin presses Cancel once five outputs are in.
+        if Output.objects.filter(source=source).count() >= 5:
             services.task_run_cancel(run=run)
         return generation.TaskRun.objects.filter(
             pk=run.pk, cancel_requested_at__isnull=False
@@ -294,3 +293,30 @@ def test_each_sample_is_a_unit_of_its_own_and_raters_see_the_first(
     services.study_open(study=draft_study)
     rated = Item.objects.filter(study=draft_study, output__source=source)
     assert sorted(rated.values_list("output__sample", flat=True)) == [0, 0, 0]
+
+
+def test_a_fetch_keeps_its_heartbeat_while_every_call_is_still_waiting(
+    draft_study, fake_llm, study_admin, monkeypatch
+):
+    # A slow endpoint must not make a live fetch look dead to a redelivered copy of its task.
+    from annotation.services import generation
+
+    fake_llm.set_default(Delay(0.8))
+    source = services.source_create(
+        study=draft_study, label="Slow", base_url=fake_llm.base_url, model_name="s"
+    )
+    run = TaskRun.objects.create(study=draft_study, source=source, kind="fetch_outputs")
+    run = services.task_run_claim(run_id=run.pk)
+    monkeypatch.setattr(generation, "PROGRESS_EVERY_SECONDS", 0.1)
+    beats = []
+    real = generation.task_run_progress
+
+    def progress(*, run, done, total=None):
+        beats.append(done)
+        real(run=run, done=done, total=total)
+
+    monkeypatch.setattr(generation, "task_run_progress", progress)
+    services.outputs_fetch_missing(run=run)
+    # All three calls run at once and take 0.8 s: the run reported in the meantime.
+    assert beats.count(0) >= 4
+    assert beats[-1] == 3

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from annotation.limits import LocalLimits, SharedLimits
+from annotation.limits import LimitsUnavailable, LocalLimits, SharedLimits
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 # CI runs against the machine's Redis; a developer machine without one skips, CI never does.
@@ -86,3 +86,27 @@ def test_calls_a_minute_are_spaced_across_workers(client):
 
 def test_within_one_process_the_same_limits_hold_without_redis():
     assert _hammer([LocalLimits(concurrency=2, per_minute=None)], threads=6, hold=0.05) == 2
+
+
+def test_a_job_taken_over_frees_the_slots_its_dead_worker_held_at_once(client):
+    redis, key = client
+    dead = SharedLimits(redis, key, concurrency=2, per_minute=None, lease_seconds=600)
+    dead.acquire("run-7")
+    dead.acquire("run-7")
+    other = SharedLimits(redis, key, concurrency=3, per_minute=None)
+    kept = other.acquire("run-8")
+    assert other.forget("run-7") == 2
+    assert redis.zrange(f"{key}:slots", 0, -1) == [kept.encode()]  # another job's slot stays
+
+
+def test_calls_wait_out_a_redis_outage_then_give_up_with_a_clear_error():
+    import redis
+
+    # Nothing listens on port 1: every command fails to connect, as with Redis down.
+    down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    limits = SharedLimits(down, "k", concurrency=1, per_minute=None, outage_seconds=0.5)
+    started = time.monotonic()
+    with pytest.raises(LimitsUnavailable, match="Redis unreachable"):
+        limits.acquire()
+    assert time.monotonic() - started >= 0.5  # it waited before giving up (redis-py retries too)
+    limits.release("k/x")  # a release during an outage is no error: the lease frees the slot

@@ -3,7 +3,7 @@
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import timedelta
 
 from django.conf import settings
@@ -169,70 +169,113 @@ def units_missing(source: Source) -> list[tuple[Case, int]]:
     ]
 
 
-# How often a running fetch reports progress (and so its heartbeat), at most.
+# How often a running job reports progress (its heartbeat) and looks for a cancel request.
 PROGRESS_EVERY_SECONDS = 0.5
 
 
-def _fetch_concurrently(run: TaskRun, source: Source, endpoint: llm.Endpoint, units) -> int:
-    """Call the endpoint for every case, `max_concurrency` calls at a time and paced to
-    `requests_per_minute`, and record each result as it comes. Threads only make HTTP calls;
-    this thread builds the prompts and does every database write. A cancel request stops
-    calls not yet started. Returns how many cases were done, and how many of those failed."""
-    shared = limits_for(source)
-    local = threading.local()
-
-    def send(prompt: tuple[str, tuple[llm.Image, ...]]) -> llm.Completion:
-        if not hasattr(local, "session"):
-            local.session = llm.make_session(
-                max_retries=settings.LLM_MAX_RETRIES, backoff_factor=settings.LLM_BACKOFF_FACTOR
-            )
-        text, images = prompt
-        token = shared.acquire()
-        try:
-            return llm.complete(
-                local.session, endpoint, text, images=images, timeout=settings.LLM_REQUEST_TIMEOUT
-            )
-        finally:
-            shared.release(token)
-
-    failures, done, reported = 0, 0, time.monotonic()
+def run_calls(
+    run: TaskRun, units: list, *, concurrency: int, call, record, done_before: int = 0
+) -> tuple[int, int]:
+    """Do `call(unit)` for every unit, `concurrency` at a time in a thread pool, and
+    `record(unit, result)` each result in this thread as it comes (True when it succeeded).
+    Calls make HTTP requests only; every database write happens here. The run's heartbeat and
+    progress go out every PROGRESS_EVERY_SECONDS even while every call is still waiting, and a
+    cancel request stops the calls not yet started. Returns (units done, failures), counting
+    `done_before` units the caller settled without a call."""
     cancelled = threading.Event()
 
-    def call(prompt: tuple[str, tuple[llm.Image, ...]]) -> llm.Completion | None:
-        if cancelled.is_set():
-            return None  # not sent: the run was cancelled while this waited
-        return send(prompt)
+    def guarded(unit):
+        return None if cancelled.is_set() else call(unit)
 
-    with ThreadPoolExecutor(max_workers=source.max_concurrency) as pool:
-        pending = {}
-        for case, sample in units:
-            try:
-                prompt = prompt_for(source, case)
-            except llm.TemplateError as exc:
-                # Nothing is sent: the record says why, and the case stays missing for a rerun.
-                completion = _not_sent(endpoint, f"prompt template: {exc}")
-                failures += not output_record_generation(
-                    source=source, case=case, completion=completion, sample=sample
-                )
+    done, failures, reported = done_before, 0, time.monotonic()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        pending = {pool.submit(guarded, unit): unit for unit in units}
+        while pending:
+            finished, _ = wait(pending, timeout=PROGRESS_EVERY_SECONDS, return_when=FIRST_COMPLETED)
+            for future in finished:
+                unit = pending.pop(future)
+                result = future.result()
+                if result is None:
+                    continue  # not sent: the run was cancelled first
+                failures += not record(unit, result)
                 done += 1
-                continue
-            pending[pool.submit(call, prompt)] = (case, sample)
-        for future in as_completed(pending):
-            completion = future.result()
-            if completion is None:
-                continue
-            case, sample = pending[future]
-            failures += not output_record_generation(
-                source=source, case=case, completion=completion, sample=sample
-            )
-            done += 1
-            if time.monotonic() - reported >= PROGRESS_EVERY_SECONDS or done == len(units):
+            if time.monotonic() - reported >= PROGRESS_EVERY_SECONDS:
                 task_run_progress(run=run, done=done)
                 reported = time.monotonic()
-                if _cancel_requested(run):
+                if not cancelled.is_set() and _cancel_requested(run):
                     cancelled.set()  # calls not yet started are dropped; those in flight finish
     task_run_progress(run=run, done=done)
     return done, failures
+
+
+def _fetch_concurrently(
+    run: TaskRun, source: Source, endpoint: llm.Endpoint, units
+) -> tuple[int, int]:
+    """Call the endpoint for every (case, sample), at most `max_concurrency` calls at once and
+    paced to `requests_per_minute` across all workers, and store each result as it comes."""
+    shared = limits_for(source)
+    # Slots under this run's name belong to a worker that died holding them: this one has just
+    # claimed the run, so no live worker holds it.
+    owner = f"run-{run.pk}"
+    shared.forget(owner)
+    local = threading.local()
+    failures = 0
+    prompts = []
+    for case, sample in units:
+        try:
+            prompts.append((case, sample, prompt_for(source, case)))
+        except llm.TemplateError as exc:
+            # Nothing is sent: the record says why, and the case stays missing for a rerun.
+            completion = _not_sent(endpoint, f"prompt template: {exc}")
+            failures += not output_record_generation(
+                source=source, case=case, completion=completion, sample=sample
+            )
+
+    def call(unit) -> llm.Completion:
+        _case, _sample, (text, images) = unit
+        return limited_call(
+            shared,
+            owner,
+            local,
+            lambda session: llm.complete(
+                session, endpoint, text, images=images, timeout=settings.LLM_REQUEST_TIMEOUT
+            ),
+            endpoint,
+        )
+
+    def record(unit, completion: llm.Completion) -> bool:
+        case, sample, _prompt = unit
+        return output_record_generation(
+            source=source, case=case, completion=completion, sample=sample
+        )
+
+    done, failed = run_calls(
+        run,
+        prompts,
+        concurrency=source.max_concurrency,
+        call=call,
+        record=record,
+        done_before=len(units) - len(prompts),
+    )
+    return done, failed + failures
+
+
+def limited_call(
+    shared, owner: str, local: threading.local, send, endpoint: llm.Endpoint
+) -> llm.Completion:
+    """One call within the limits, on this thread's own HTTP session."""
+    if not hasattr(local, "session"):
+        local.session = llm.make_session(
+            max_retries=settings.LLM_MAX_RETRIES, backoff_factor=settings.LLM_BACKOFF_FACTOR
+        )
+    try:
+        token = shared.acquire(owner)
+    except limits.LimitsUnavailable as exc:
+        return _not_sent(endpoint, str(exc))
+    try:
+        return send(local.session)
+    finally:
+        shared.release(token)
 
 
 def limits_for(source: Source) -> limits.SharedLimits | limits.LocalLimits:
@@ -243,11 +286,12 @@ def limits_for(source: Source) -> limits.SharedLimits | limits.LocalLimits:
         import redis
 
         return limits.SharedLimits(
-            redis.Redis.from_url(url),
+            redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5),
             f"evalapp:limits:source:{source.pk}",
             concurrency=source.max_concurrency,
             per_minute=source.requests_per_minute,
             lease_seconds=settings.LLM_REQUEST_TIMEOUT * (settings.LLM_MAX_RETRIES + 1) + 30,
+            outage_seconds=settings.LLM_LIMITS_OUTAGE_SECONDS,
         )
     return limits.LocalLimits(
         concurrency=source.max_concurrency, per_minute=source.requests_per_minute
