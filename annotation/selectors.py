@@ -13,6 +13,7 @@ from annotation.models import (
     Assignment,
     Attachment,
     Case,
+    Generation,
     Membership,
     Output,
     Question,
@@ -739,4 +740,20 @@ def study_sources_overview(*, study: Study) -> list[Source]:
     for source in sources:
         expected = n_cases * source.samples_per_case
         source.missing = expected - source.n_study_outputs - source.n_more_samples
+        source.failed_units = _failed_units(source) if source.n_failed else []
     return sources
+
+
+def _failed_units(source: Source) -> list[Generation]:
+    """The latest failed call of each unit (case, sample) that still has no output: what a
+    retry would do, with the reason each one failed."""
+    stored = set(source.outputs.values_list("case_id", "sample"))
+    latest: dict[tuple[int, int], Generation] = {}
+    failed = source.generations.filter(outcome=Generation.Outcome.FAILED).select_related("case")
+    for generation in failed.only(
+        "case__external_id", "sample", "http_status", "error", "finished_at"
+    ).order_by("pk"):
+        unit = (generation.case_id, generation.sample)
+        if unit not in stored:
+            latest[unit] = generation
+    return list(latest.values())

@@ -6,8 +6,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from annotation import services
-from annotation.models import Question, Study, TaskRun
+from annotation.models import Output, Question, Study, TaskRun
 from tests.factories import UserFactory
+from tests.support.fake_llm import Reply, Status
 
 pytestmark = pytest.mark.django_db
 
@@ -308,3 +309,38 @@ def test_a_model_endpoint_with_a_template_stop_lines_and_samples(admin_client, d
     bad = admin_client.post(url, {**data, "label": "Bad", "user_template": "{{ x }}"}, follow=True)
     assert "Unknown field {{ x }}" in bad.text
     assert not draft_study.sources.filter(label="Bad").exists()
+
+
+def test_failed_units_are_listed_with_their_reason_and_retried_from_one_button(
+    admin_client, draft_study, fake_llm
+):
+    # Two of three cases fail (a 500 every retry, then a refused key); the third succeeds.
+    source = services.source_create(
+        study=draft_study,
+        label="Echo",
+        base_url=fake_llm.base_url,
+        model_name="echo",
+        max_concurrency=1,  # one call at a time, so the script meets the cases in order
+    )
+    fake_llm.enqueue(*[Status(500)] * 6, Status(401), Reply("fine"))
+    run = TaskRun.objects.create(study=draft_study, source=source, kind="fetch_outputs")
+    services.outputs_fetch_missing(run=services.task_run_claim(run_id=run.pk))
+    assert Output.objects.filter(source=source).count() == 1
+
+    page = admin_client.get(reverse("study_dashboard", args=[draft_study.token])).text
+    assert "Retry 2 failed" in page
+    assert "2 units failed" in page
+    assert "HTTP 500" in page
+    assert "HTTP 401" in page
+
+    # The retry does just those two; once they succeed nothing is listed as failed any more.
+    admin_client.post(reverse("study_fetch_outputs", args=[draft_study.token, source.pk]))
+    run = TaskRun.objects.filter(source=source).latest("created_at")
+    services.outputs_fetch_missing(run=services.task_run_claim(run_id=run.pk))
+    run.refresh_from_db()
+    assert (run.status, run.total) == ("succeeded", 2)
+    page = admin_client.get(reverse("study_dashboard", args=[draft_study.token])).text
+    assert "units failed" not in page
+    assert "unit failed" not in page
+    assert "Retry" not in page
+    assert "missing output" not in page
