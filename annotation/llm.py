@@ -32,6 +32,8 @@ class Endpoint:
     top_p: float | None = None
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    # Structured output: e.g. {"type": "json_schema", "json_schema": {...}} for a judge.
+    response_format: dict | None = None
 
 
 # --- prompt templates -----------------------------------------------------------------------
@@ -141,6 +143,7 @@ def build_request(endpoint: Endpoint, user_text: str, images: tuple[Image, ...] 
         "max_tokens": endpoint.max_tokens,
         "seed": endpoint.seed,
         "stop": list(endpoint.stop) or None,
+        "response_format": endpoint.response_format,
     }
     body.update({key: value for key, value in optional.items() if value is not None})
     return body

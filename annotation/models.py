@@ -142,25 +142,16 @@ class Invitation(models.Model):
         return f"{self.email} to {self.study}"
 
 
-class Source(models.Model):
-    """One arm of the study: a model or a human reference. Its identity is what blinding hides."""
+class ModelEndpoint(models.Model):
+    """An OpenAI-compatible chat-completions endpoint and how to call it: what a model source
+    and an LLM judge both have."""
 
-    class Kind(models.TextChoices):
-        MODEL = "model", "Model"
-        HUMAN_REFERENCE = "human_reference", "Human reference"
-
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="sources")
-    label = models.CharField(max_length=100)
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.MODEL)
-    # OpenAI-compatible chat-completions endpoint; empty base_url means outputs are imported.
+    # Empty base_url (sources only) means outputs are imported.
     base_url = models.URLField(blank=True)
     model_name = models.CharField(max_length=200, blank=True)
     temperature = models.FloatField(null=True, blank=True)
     max_tokens = models.PositiveIntegerField(null=True, blank=True)
     system_prompt = models.TextField(blank=True)
-    # The user message, filled from each case: {{ input }}, {{ reference }}, {{ case_id }},
-    # {{ metadata.<key> }} (see annotation.llm.render_template).
-    user_template = models.TextField(default="{{ input }}")
     send_images = models.BooleanField(
         default=False, help_text="Send the case's images with the prompt (vision models)."
     )
@@ -171,10 +162,7 @@ class Source(models.Model):
     # or of a file in LLM_SECRETS_DIR (e.g. a Docker secret).
     api_key_env = models.CharField(max_length=100, blank=True)
     api_key_file = models.CharField(max_length=100, blank=True)
-    # How many outputs to ask for per case (repeated sampling, e.g. to measure consistency);
-    # raters rate sample 0.
-    samples_per_case = models.PositiveSmallIntegerField(default=1)
-    # How hard a fetch may press the endpoint: calls at once, and calls started per minute.
+    # How hard calls may press the endpoint: calls at once, and calls started per minute.
     max_concurrency = models.PositiveSmallIntegerField(
         default=4, help_text="Calls to the endpoint at the same time (1-200)."
     )
@@ -184,6 +172,81 @@ class Source(models.Model):
     # For the cost estimate of each call, in the account's currency per million tokens.
     prompt_price = models.FloatField(null=True, blank=True)
     completion_price = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def clean_endpoint(self) -> None:
+        if self.base_url and not self.model_name:
+            raise ValidationError({"model_name": "An endpoint needs a model name."})
+        prefix = settings.LLM_KEY_ENV_PREFIX
+        if self.api_key_env and not self.api_key_env.startswith(prefix):
+            raise ValidationError({"api_key_env": f"The variable's name must start with {prefix}."})
+        allowed = settings.LLM_ALLOWED_HOSTS
+        if self.base_url and allowed and urlsplit(self.base_url).hostname not in allowed:
+            raise ValidationError({"base_url": "This host is not in LLM_ALLOWED_HOSTS."})
+        if self.api_key_env and self.api_key_file:
+            raise ValidationError({"api_key_file": "Name a variable or a file, not both."})
+        # A bare file name in the secrets folder: never a path, which could point the endpoint
+        # at any file the server can read.
+        name = self.api_key_file
+        if name and (name != PurePath(name).name or name.startswith(".")):
+            raise ValidationError({"api_key_file": "Give a file name in LLM_SECRETS_DIR, no path."})
+        if not isinstance(self.stop, list) or not all(isinstance(x, str) and x for x in self.stop):
+            raise ValidationError({"stop": "A list of non-empty strings."})
+        if len(self.stop) > 4:
+            raise ValidationError({"stop": "At most 4 stop sequences (the OpenAI limit)."})
+        if not 1 <= self.max_concurrency <= 200:
+            raise ValidationError({"max_concurrency": "From 1 to 200 calls at once."})
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ValidationError({"top_p": "Between 0 (excluded) and 1."})
+        for price in ("prompt_price", "completion_price"):
+            if getattr(self, price) is not None and getattr(self, price) < 0:
+                raise ValidationError({price: "A price cannot be negative."})
+
+    def api_key(self) -> str:
+        """The key, read when a call is made: from the environment or the secrets folder."""
+        if self.api_key_env:
+            return os.environ.get(self.api_key_env, "")
+        if self.api_key_file:
+            path = Path(settings.LLM_SECRETS_DIR) / self.api_key_file
+            try:
+                return path.read_text().strip()
+            except OSError:
+                return ""
+        return ""
+
+    def endpoint(self, **extra) -> llm.Endpoint:
+        return llm.Endpoint(
+            base_url=self.base_url,
+            model=self.model_name,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens,
+            seed=self.seed,
+            stop=tuple(self.stop),
+            system_prompt=self.system_prompt,
+            api_key=self.api_key(),
+            **extra,
+        )
+
+
+class Source(ModelEndpoint):
+    """One arm of the study: a model or a human reference. Its identity is what blinding hides."""
+
+    class Kind(models.TextChoices):
+        MODEL = "model", "Model"
+        HUMAN_REFERENCE = "human_reference", "Human reference"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="sources")
+    label = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.MODEL)
+    # The user message, filled from each case: {{ input }}, {{ reference }}, {{ case_id }},
+    # {{ metadata.<key> }} (see annotation.llm.render_template).
+    user_template = models.TextField(default="{{ input }}")
+    # How many outputs to ask for per case (repeated sampling, e.g. to measure consistency);
+    # raters rate sample 0.
+    samples_per_case = models.PositiveSmallIntegerField(default=1)
 
     ENDPOINT_FIELDS = (
         "base_url",
@@ -221,50 +284,13 @@ class Source(models.Model):
     def clean(self) -> None:
         if self.kind == self.Kind.HUMAN_REFERENCE and self.base_url:
             raise ValidationError({"base_url": "A human reference has no model endpoint."})
-        if self.base_url and not self.model_name:
-            raise ValidationError({"model_name": "An endpoint needs a model name."})
-        prefix = settings.LLM_KEY_ENV_PREFIX
-        if self.api_key_env and not self.api_key_env.startswith(prefix):
-            raise ValidationError({"api_key_env": f"The variable's name must start with {prefix}."})
-        allowed = settings.LLM_ALLOWED_HOSTS
-        if self.base_url and allowed and urlsplit(self.base_url).hostname not in allowed:
-            raise ValidationError({"base_url": "This host is not in LLM_ALLOWED_HOSTS."})
-        if self.api_key_env and self.api_key_file:
-            raise ValidationError({"api_key_file": "Name a variable or a file, not both."})
-        # A bare file name in the secrets folder: never a path, which could point the endpoint
-        # at any file the server can read.
-        name = self.api_key_file
-        if name and (name != PurePath(name).name or name.startswith(".")):
-            raise ValidationError({"api_key_file": "Give a file name in LLM_SECRETS_DIR, no path."})
+        self.clean_endpoint()
         try:
             llm.check_template(self.user_template)
         except llm.TemplateError as exc:
             raise ValidationError({"user_template": str(exc)}) from None
-        if not isinstance(self.stop, list) or not all(isinstance(x, str) and x for x in self.stop):
-            raise ValidationError({"stop": "A list of non-empty strings."})
-        if len(self.stop) > 4:
-            raise ValidationError({"stop": "At most 4 stop sequences (the OpenAI limit)."})
         if not 1 <= self.samples_per_case <= 100:
             raise ValidationError({"samples_per_case": "From 1 to 100 samples per case."})
-        if not 1 <= self.max_concurrency <= 200:
-            raise ValidationError({"max_concurrency": "From 1 to 200 calls at once."})
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise ValidationError({"top_p": "Between 0 (excluded) and 1."})
-        for price in ("prompt_price", "completion_price"):
-            if getattr(self, price) is not None and getattr(self, price) < 0:
-                raise ValidationError({price: "A price cannot be negative."})
-
-    def api_key(self) -> str:
-        """The key, read when a call is made: from the environment or the secrets folder."""
-        if self.api_key_env:
-            return os.environ.get(self.api_key_env, "")
-        if self.api_key_file:
-            path = Path(settings.LLM_SECRETS_DIR) / self.api_key_file
-            try:
-                return path.read_text().strip()
-            except OSError:
-                return ""
-        return ""
 
 
 class Case(models.Model):
@@ -648,6 +674,132 @@ class RatingRevision(models.Model):
         return f"{self.answer} at {self.saved_at:%Y-%m-%d %H:%M:%S}"
 
 
+class Judge(ModelEndpoint):
+    """An LLM that answers the study's rubric about the same blinded items the raters see."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="judges")
+    label = models.CharField(max_length=100)
+    # How many times each item is judged (in each order): more than one, at a temperature above
+    # 0, measures how consistent the judge is with itself.
+    samples = models.PositiveSmallIntegerField(default=1)
+    # Pairs and sets are judged in their canonical order and reversed, to measure position bias.
+    both_orders = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    ENDPOINT_FIELDS = (
+        "base_url",
+        "model_name",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "seed",
+        "system_prompt",
+        "send_images",
+        "api_key_env",
+        "api_key_file",
+        "samples",
+        "both_orders",
+        "max_concurrency",
+        "requests_per_minute",
+        "prompt_price",
+        "completion_price",
+    )
+
+    class Meta:
+        ordering = ["label"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "label"], name="judge_label_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def clean(self) -> None:
+        if not self.base_url:
+            raise ValidationError({"base_url": "A judge needs its model's endpoint."})
+        self.clean_endpoint()
+        if not 1 <= self.samples <= 20:
+            raise ValidationError({"samples": "From 1 to 20 samples per item."})
+
+
+class JudgeVerdict(models.Model):
+    """One unit of a judge's work, (item, order shown, sample): the call or calls made for it
+    and, when a reply parsed, its answers (JudgeRating). Failed units keep their record and
+    are tried again by the next run."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "OK"
+        FAILED = "failed", "Failed"
+
+    judge = models.ForeignKey(Judge, on_delete=models.CASCADE, related_name="verdicts")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="judge_verdicts")
+    # The canonical slots in the order shown as A, B, ... ([0] for one output; [1, 0] is a
+    # pair shown the other way round), and which of the judge's orders that is (0 canonical).
+    order = models.JSONField(default=list)
+    variant = models.PositiveSmallIntegerField(default=0)
+    sample = models.PositiveSmallIntegerField(default=0)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    error = models.TextField(blank=True)
+    # The judge's reasoning, as it gave it before its answers.
+    rationale = models.TextField(blank=True)
+    # Provenance of the last call, as for a generation; `attempts` lists every call's problem.
+    request = models.JSONField(default=dict)
+    response_body = models.TextField(blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    attempts = models.JSONField(default=list)
+    model_version = models.CharField(max_length=200, blank=True)
+    response_id = models.CharField(max_length=200, blank=True)
+    system_fingerprint = models.CharField(max_length=200, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cost = models.FloatField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["judge", "item", "variant", "sample"],
+                condition=models.Q(outcome="ok"),
+                name="judge_verdict_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.judge} on {self.item_id} ({self.outcome})"
+
+
+class JudgeRating(models.Model):
+    """One answer of a judge, in the same form as a rater's Rating: `answer` as given about
+    the outputs in the order shown, `value` the code statistics read, in canonical order."""
+
+    verdict = models.ForeignKey(JudgeVerdict, on_delete=models.CASCADE, related_name="ratings")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="judge_ratings")
+    output = models.ForeignKey(
+        Output, null=True, blank=True, on_delete=models.PROTECT, related_name="judge_ratings"
+    )
+    answer = models.JSONField()
+    value = models.FloatField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["verdict", "question"],
+                condition=models.Q(output__isnull=True),
+                name="judge_rating_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["verdict", "question", "output"],
+                condition=models.Q(output__isnull=False),
+                name="judge_rating_unique_per_output",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question}={self.answer}"
+
+
 class Result(models.Model):
     """The latest value of one statistic for one question, with what it was computed from."""
 
@@ -679,6 +831,7 @@ class TaskRun(models.Model):
     class Kind(models.TextChoices):
         FETCH_OUTPUTS = "fetch_outputs", "Fetch model outputs"
         COMPUTE_AGREEMENT = "compute_agreement", "Compute agreement"
+        RUN_JUDGE = "run_judge", "Run LLM judge"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -689,6 +842,7 @@ class TaskRun(models.Model):
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="task_runs")
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.CASCADE)
+    judge = models.ForeignKey(Judge, null=True, blank=True, on_delete=models.CASCADE)
     kind = models.CharField(max_length=30, choices=Kind.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     done = models.PositiveIntegerField(default=0)

@@ -42,3 +42,8 @@ def fetch_outputs(self, run_id: int) -> None:
 @shared_task(bind=True)
 def compute_agreement(self, run_id: int) -> None:
     _run(self, run_id, services.agreement_compute)
+
+
+@shared_task(bind=True)
+def run_judge(self, run_id: int) -> None:
+    _run(self, run_id, services.judge_run)

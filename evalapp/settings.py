@@ -235,6 +235,9 @@ LLM_LIMITS_REDIS_URL = os.environ.get(
     "LLM_LIMITS_REDIS_URL",
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
 )
+# A judge's reply that does not parse as the rubric's answers is asked again, up to this many
+# calls in all; then the unit is recorded as failed.
+JUDGE_MAX_ATTEMPTS = env_int("JUDGE_MAX_ATTEMPTS", 3)
 # How long a call waits for Redis to come back before it is recorded as failed, not sent.
 LLM_LIMITS_OUTAGE_SECONDS = env_float("LLM_LIMITS_OUTAGE_SECONDS", 120.0)
 # Hosts model endpoints may live on (comma-separated); empty allows any. Set it in production so

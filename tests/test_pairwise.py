@@ -17,6 +17,10 @@ SOURCES = ["Expert", "Model-A", "Model-B"]
 
 @pytest.fixture
 def pairwise_study(study_admin, raters) -> Study:
+    return make_pairwise_study(study_admin, raters)
+
+
+def make_pairwise_study(study_admin, raters) -> Study:
     study = services.study_create(
         creator=study_admin,
         title="Which summary is better?",

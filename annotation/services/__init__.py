@@ -16,6 +16,7 @@ from annotation.services.generation import (
     task_run_progress,
 )
 from annotation.services.imports import ImportSummary, study_import_file
+from annotation.services.judges import judge_create, judge_run
 from annotation.services.questions import (
     RUBRIC_TEMPLATES_DIR,
     question_add,
@@ -52,6 +53,8 @@ from annotation.services.studies import (
 )
 
 __all__ = [
+    "judge_create",
+    "judge_run",
     "DEFAULT_SCALE",
     "PAIRWISE_SCALE",
     "RUBRIC_TEMPLATES_DIR",

@@ -17,6 +17,8 @@ from annotation import limits, llm
 from annotation.models import (
     Case,
     Generation,
+    Judge,
+    ModelEndpoint,
     Output,
     Source,
     Study,
@@ -40,7 +42,12 @@ def source_create(*, study: Study, label: str, kind: str = Source.Kind.MODEL, **
 
 
 def task_run_create(
-    *, study: Study, kind: str, user: AbstractBaseUser | None, source: Source | None = None
+    *,
+    study: Study,
+    kind: str,
+    user: AbstractBaseUser | None,
+    source: Source | None = None,
+    judge: Judge | None = None,
 ) -> TaskRun:
     """Record a job and queue its Celery task once the record is committed."""
     from annotation import tasks  # tasks import services; import here to avoid a cycle
@@ -48,11 +55,16 @@ def task_run_create(
     task = {
         TaskRun.Kind.FETCH_OUTPUTS: tasks.fetch_outputs,
         TaskRun.Kind.COMPUTE_AGREEMENT: tasks.compute_agreement,
+        TaskRun.Kind.RUN_JUDGE: tasks.run_judge,
     }[kind]
     with transaction.atomic():
         if kind == TaskRun.Kind.FETCH_OUTPUTS:
             _check_fetch_allowed(study, source)
-        run = TaskRun.objects.create(study=study, kind=kind, created_by=user, source=source)
+        if kind == TaskRun.Kind.RUN_JUDGE:
+            _check_judge_allowed(study, judge)
+        run = TaskRun.objects.create(
+            study=study, kind=kind, created_by=user, source=source, judge=judge
+        )
         transaction.on_commit(lambda: _send(run, task))
     return run
 
@@ -64,6 +76,14 @@ def _check_fetch_allowed(study: Study, source: Source) -> None:
     Source.objects.select_for_update().get(pk=source.pk)
     if _live_runs().filter(source=source).exists():
         raise ValidationError(f"Outputs for {source.label} are already being fetched.")
+
+
+def _check_judge_allowed(study: Study, judge: Judge) -> None:
+    if study.status == Study.Status.DRAFT:
+        raise ValidationError("Open the study first: a judge rates its items.")
+    Judge.objects.select_for_update().get(pk=judge.pk)
+    if _live_runs().filter(judge=judge).exists():
+        raise ValidationError(f"{judge.label} is already judging.")
 
 
 def _live_runs():
@@ -125,8 +145,11 @@ def _cancel_requested(run: TaskRun) -> bool:
     return TaskRun.objects.filter(pk=run.pk, cancel_requested_at__isnull=False).exists()
 
 
-def task_run_finish(*, run: TaskRun, ok: bool, message: str = "") -> None:
-    run.status = TaskRun.Status.SUCCEEDED if ok else TaskRun.Status.FAILED
+def task_run_finish(*, run: TaskRun, ok: bool, message: str = "", cancelled: bool = False) -> None:
+    if cancelled:
+        run.status = TaskRun.Status.CANCELLED
+    else:
+        run.status = TaskRun.Status.SUCCEEDED if ok else TaskRun.Status.FAILED
     run.message = message
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "message", "finished_at"])
@@ -141,7 +164,7 @@ def outputs_fetch_missing(*, run: TaskRun) -> None:
     if not source.study.accepts_imports:
         task_run_finish(run=run, ok=False, message="The study was opened; its outputs are fixed.")
         return
-    endpoint = _endpoint_for(source)
+    endpoint = source.endpoint()
     missing = units_missing(source)
     task_run_progress(run=run, done=0, total=len(missing))
     done, failures = _fetch_concurrently(run, source, endpoint, missing)
@@ -149,9 +172,8 @@ def outputs_fetch_missing(*, run: TaskRun) -> None:
     if failures:
         message += f"; {failures} failed (see the generation log; run again to retry them)"
     if done < len(missing):  # stopped by a cancel
-        run.status, run.finished_at = TaskRun.Status.CANCELLED, timezone.now()
-        run.message = f"Cancelled: {message}; run again for the rest."
-        run.save(update_fields=["status", "finished_at", "message"])
+        message = f"Cancelled: {message}; run again for the rest."
+        task_run_finish(run=run, ok=False, message=message, cancelled=True)
         return
     task_run_finish(run=run, ok=failures == 0, message=message)
 
@@ -278,23 +300,25 @@ def limited_call(
         shared.release(token)
 
 
-def limits_for(source: Source) -> limits.SharedLimits | limits.LocalLimits:
-    """The source's limits: held by all workers together through Redis when there is one (the
-    broker, or LLM_LIMITS_REDIS_URL), else within this process."""
+def limits_for(
+    caller: ModelEndpoint, key: str | None = None
+) -> limits.SharedLimits | limits.LocalLimits:
+    """A source's or judge's limits: held by all workers together through Redis when there is
+    one (the broker, or LLM_LIMITS_REDIS_URL), else within this process."""
     url = settings.LLM_LIMITS_REDIS_URL
     if url:
         import redis
 
         return limits.SharedLimits(
             redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5),
-            f"evalapp:limits:source:{source.pk}",
-            concurrency=source.max_concurrency,
-            per_minute=source.requests_per_minute,
+            f"evalapp:limits:{key or f'source:{caller.pk}'}",
+            concurrency=caller.max_concurrency,
+            per_minute=caller.requests_per_minute,
             lease_seconds=settings.LLM_REQUEST_TIMEOUT * (settings.LLM_MAX_RETRIES + 1) + 30,
             outage_seconds=settings.LLM_LIMITS_OUTAGE_SECONDS,
         )
     return limits.LocalLimits(
-        concurrency=source.max_concurrency, per_minute=source.requests_per_minute
+        concurrency=caller.max_concurrency, per_minute=caller.requests_per_minute
     )
 
 
@@ -307,20 +331,6 @@ def _not_sent(endpoint: llm.Endpoint, error: str) -> llm.Completion:
         finished_at=now,
         latency_ms=0,
         error=error,
-    )
-
-
-def _endpoint_for(source: Source) -> llm.Endpoint:
-    return llm.Endpoint(
-        base_url=source.base_url,
-        model=source.model_name,
-        temperature=source.temperature,
-        top_p=source.top_p,
-        max_tokens=source.max_tokens,
-        seed=source.seed,
-        stop=tuple(source.stop),
-        system_prompt=source.system_prompt,
-        api_key=source.api_key(),
     )
 
 

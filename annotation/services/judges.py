@@ -1,0 +1,286 @@
+"""LLM judges: create one, and run it over the study's items (the task behind "Run judge")."""
+
+import threading
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
+
+from annotation import judging, llm, rubric
+from annotation.models import (
+    Case,
+    Item,
+    ItemOutput,
+    Judge,
+    JudgeRating,
+    JudgeVerdict,
+    Output,
+    Question,
+    Study,
+    TaskRun,
+)
+from annotation.services.generation import (
+    limited_call,
+    limits_for,
+    run_calls,
+    task_run_finish,
+    task_run_progress,
+)
+from annotation.services.rating import question_spec_for
+
+
+def judge_create(*, study: Study, label: str, **endpoint) -> Judge:
+    """Add an LLM judge; it can run once the study is open and its items exist."""
+    unknown = set(endpoint) - set(Judge.ENDPOINT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown judge fields: {sorted(unknown)}")
+    endpoint.setdefault("system_prompt", judging.DEFAULT_INSTRUCTIONS)
+    judge = Judge(study=study, label=label, **endpoint)
+    judge.full_clean()
+    judge.save()
+    return judge
+
+
+def judged_questions(study: Study) -> list[Question]:
+    return [q for q in study.questions.all() if q.kind in judging.JUDGED_KINDS]
+
+
+def judge_items(study: Study):
+    """The items a judge rates: the study's own, not training or attention checks."""
+    outputs = Output.objects.select_related("case")
+    return (
+        Item.objects.filter(study=study, output__case__role=Case.Role.STUDY)
+        .select_related("output__case", "output_b")
+        .prefetch_related(
+            Prefetch(
+                "members",
+                queryset=ItemOutput.objects.prefetch_related(Prefetch("output", queryset=outputs)),
+            )
+        )
+        .order_by("pk")
+    )
+
+
+def orders_for(judge: Judge, item: Item) -> list[list[int]]:
+    """The orders an item is shown in: canonical, and reversed when the judge judges both
+    orders and the item has more than one output."""
+    n = len(item.canonical_outputs())
+    canonical = list(range(n))
+    return [canonical, canonical[::-1]] if judge.both_orders and n > 1 else [canonical]
+
+
+@dataclass(frozen=True)
+class Unit:
+    item: Item
+    variant: int
+    order: list[int]
+    sample: int
+
+
+def judge_units_missing(judge: Judge) -> list[Unit]:
+    """Every (item, order, sample) the judge has no parsed verdict for yet, failed ones too."""
+    done = set(
+        judge.verdicts.filter(outcome=JudgeVerdict.Outcome.OK).values_list(
+            "item_id", "variant", "sample"
+        )
+    )
+    return [
+        Unit(item, variant, order, sample)
+        for item in judge_items(judge.study)
+        for variant, order in enumerate(orders_for(judge, item))
+        for sample in range(judge.samples)
+        if (item.pk, variant, sample) not in done
+    ]
+
+
+@dataclass(frozen=True)
+class Call:
+    """Everything one unit sends, built in the task's thread; threads only make the calls."""
+
+    unit: Unit
+    shown: list[Output]
+    questions: list[judging.AskedQuestion]
+    by_key: dict[str, Question]
+    text: str
+    images: tuple[llm.Image, ...]
+
+
+def judge_run(*, run: TaskRun) -> None:
+    """Judge every unit still missing, retrying malformed replies; record each as it comes."""
+    judge = run.judge
+    study = judge.study
+    if study.status == Study.Status.DRAFT:
+        task_run_finish(run=run, ok=False, message="Open the study first: judges rate its items.")
+        return
+    questions = judged_questions(study)
+    if not questions:
+        task_run_finish(run=run, ok=False, message="The rubric has no question a judge answers.")
+        return
+    units = judge_units_missing(judge)
+    task_run_progress(run=run, done=0, total=len(units))
+    calls = [_prepare(judge, study, questions, unit) for unit in units]
+    shared = limits_for(judge, key=f"judge:{judge.pk}")
+    owner = f"run-{run.pk}"
+    shared.forget(owner)
+    local = threading.local()
+
+    def call(prepared: Call) -> tuple[llm.Completion, judging.Reply | None, list[dict]]:
+        endpoint = judge.endpoint(
+            response_format=judging.response_format(prepared.questions, len(prepared.shown))
+        )
+        attempts = []
+        for _ in range(settings.JUDGE_MAX_ATTEMPTS):
+            completion = limited_call(
+                shared,
+                owner,
+                local,
+                lambda session, endpoint=endpoint: llm.complete(
+                    session,
+                    endpoint,
+                    prepared.text,
+                    images=prepared.images,
+                    timeout=settings.LLM_REQUEST_TIMEOUT,
+                ),
+                endpoint,
+            )
+            if completion.text is None:
+                # Transient HTTP failures were already retried by the client: stop here.
+                attempts.append({"error": completion.error, "http_status": completion.http_status})
+                return completion, None, attempts
+            try:
+                reply = judging.parse_reply(
+                    completion.text, prepared.questions, len(prepared.shown)
+                )
+            except judging.MalformedReply as exc:
+                attempts.append({"error": f"malformed reply: {exc}", "http_status": 200})
+                continue
+            attempts.append({"error": "", "http_status": 200})
+            return completion, reply, attempts
+        return completion, None, attempts
+
+    def record(prepared: Call, result) -> bool:
+        completion, reply, attempts = result
+        return verdict_record(
+            judge=judge, prepared=prepared, completion=completion, reply=reply, attempts=attempts
+        )
+
+    done, failures = run_calls(
+        run, calls, concurrency=judge.max_concurrency, call=call, record=record
+    )
+    message = f"{done - failures} of {len(units)} judgements made"
+    if failures:
+        message += f"; {failures} failed (run again to retry them)"
+    if done < len(units):  # stopped by a cancel
+        task_run_finish(run=run, ok=False, message=f"Cancelled: {message}.", cancelled=True)
+        return
+    task_run_finish(run=run, ok=failures == 0, message=message)
+
+
+def _prepare(judge: Judge, study: Study, questions: list[Question], unit: Unit) -> Call:
+    canonical = unit.item.canonical_outputs()
+    shown = [canonical[slot] for slot in unit.order]
+    case = shown[0].case
+    asked = [
+        judging.AskedQuestion(
+            key=q.key,
+            prompt=q.prompt,
+            help_text=q.help_text,
+            spec=question_spec_for(question=q, output=shown[0], n_outputs=len(shown)),
+            per_output=study.asks_per_output(q),
+            required=q.required,
+        )
+        for q in questions
+    ]
+    text = judging.render_prompt(
+        case_input=case.input_text,
+        reference=case.reference if study.show_reference else "",
+        responses=[output.text for output in shown],
+        questions=asked,
+    )
+    images = ()
+    if judge.send_images:
+        images = tuple(
+            llm.Image(content_type, bytes(data))
+            for content_type, data in case.attachments.order_by("position").values_list(
+                "content_type", "data"
+            )
+        )
+    return Call(unit, shown, asked, {q.key: q for q in questions}, text, images)
+
+
+def verdict_record(
+    *,
+    judge: Judge,
+    prepared: Call,
+    completion: llm.Completion,
+    reply: judging.Reply | None,
+    attempts: list[dict],
+) -> bool:
+    """Store a unit's outcome: its answers, in rater form, when the reply parsed; otherwise
+    the failure, with every attempt's reason. False when it failed."""
+    unit = prepared.unit
+    verdict = JudgeVerdict(
+        judge=judge,
+        item=unit.item,
+        order=unit.order,
+        variant=unit.variant,
+        sample=unit.sample,
+        outcome=JudgeVerdict.Outcome.OK if reply else JudgeVerdict.Outcome.FAILED,
+        error="" if reply else (attempts[-1]["error"] if attempts else completion.error),
+        rationale=reply.rationale if reply else "",
+        request=completion.request,
+        response_body=completion.response_body,
+        http_status=completion.http_status,
+        attempts=attempts,
+        model_version=completion.model_version,
+        response_id=completion.response_id,
+        system_fingerprint=completion.system_fingerprint,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        cost=llm.cost_estimate(
+            completion.prompt_tokens,
+            completion.completion_tokens,
+            prompt_per_million=judge.prompt_price,
+            completion_per_million=judge.completion_price,
+        ),
+        latency_ms=completion.latency_ms,
+        started_at=completion.started_at,
+        finished_at=completion.finished_at,
+    )
+    if reply is None:
+        verdict.save()
+        return False
+    try:
+        with transaction.atomic():
+            verdict.save()
+            JudgeRating.objects.bulk_create(_ratings(verdict, prepared, reply))
+    except IntegrityError:
+        return True  # a duplicate delivery stored this unit first; its verdict stands
+    return True
+
+
+def _ratings(verdict: JudgeVerdict, prepared: Call, reply: judging.Reply) -> list[JudgeRating]:
+    flipped = verdict.order == [1, 0]
+    rows = []
+    for asked in prepared.questions:
+        question = prepared.by_key[asked.key]
+        answer = reply.answers[asked.key]
+        if asked.per_output:
+            for output, one in zip(prepared.shown, answer, strict=True):
+                spec = question_spec_for(question=question, output=output)
+                rows.append(
+                    JudgeRating(
+                        verdict=verdict,
+                        question=question,
+                        output=output,
+                        answer=one,
+                        value=rubric.numeric_code(spec, one),
+                    )
+                )
+            continue
+        value = rubric.numeric_code(asked.spec, answer)
+        if question.kind == Question.Kind.PAIRWISE and flipped and value is not None:
+            value = -value  # canonical order, as for raters: positive when the first is better
+        rows.append(JudgeRating(verdict=verdict, question=question, answer=answer, value=value))
+    return rows

@@ -1,0 +1,328 @@
+"""LLM judges: the rubric as a prompt and a JSON schema, replies read strictly into ratings of
+the raters' form, malformed replies retried then recorded, both orders for pairs, samples."""
+
+import json
+import re
+
+import pytest
+
+from annotation import judging, rubric, selectors, services
+from annotation.models import (
+    Judge,
+    JudgeRating,
+    JudgeVerdict,
+    Output,
+    Question,
+    Study,
+    TaskRun,
+)
+from tests.support.fake_llm import Reply
+from tests.support.waiting import wait_for_run
+from tests.test_pairwise import SOURCES, make_pairwise_study
+from tests.test_sets import _study
+
+pytestmark = pytest.mark.django_db
+
+LIKERT = rubric.QuestionSpec(
+    kind=rubric.LIKERT,
+    scale=tuple({"value": v, "label": f"point {v}"} for v in range(1, 6)),
+)
+PAIR = rubric.QuestionSpec(
+    kind=rubric.PAIRWISE,
+    scale=tuple({"value": v, "label": f"pref {v}"} for v in (-1, 0, 1)),
+)
+
+
+def asked(key="quality", spec=LIKERT, per_output=False):
+    return judging.AskedQuestion(key, "How good?", "", spec, per_output)
+
+
+# --- the reply, read strictly ------------------------------------------------------------------
+
+
+def test_a_reply_that_answers_every_question_is_read_in_canonical_form():
+    questions = [asked(), asked("pref", PAIR)]
+    reply = judging.parse_reply('{"rationale": " ok ", "quality": 4, "pref": -1}', questions, 2)
+    assert reply.answers == {"quality": 4, "pref": -1}
+    assert reply.rationale == "ok"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("The answer is 4.", "not JSON"),
+        ('```json\n{"rationale": "", "quality": 4}\n```', "not JSON"),  # no fence is unwrapped
+        ('["rationale", 4]', "not a JSON object"),
+        ('{"rationale": "x"}', "no answer to quality"),
+        ('{"rationale": "x", "quality": 4, "source": "GPT"}', "unexpected keys source"),
+        ('{"rationale": "x", "quality": 7}', "quality: 7 is not a point on this question's scale"),
+        ('{"rationale": "x", "quality": "4"}', "quality: '4' is not a point on the scale"),
+        ('{"rationale": "x", "quality": 4.0}', "quality: 4.0 is not a point on the scale"),
+        ('{"rationale": "x", "quality": "na"}', "no 'not applicable' answer"),
+        ('{"rationale": 3, "quality": 4}', "rationale is not text"),
+    ],
+)
+def test_a_malformed_reply_is_refused_never_guessed(text, problem):
+    with pytest.raises(judging.MalformedReply, match=re.escape(problem)):
+        judging.parse_reply(text, [asked()], 1)
+
+
+def test_side_by_side_answers_come_one_per_response_and_a_ranking_must_be_whole():
+    ranking = rubric.QuestionSpec(kind=rubric.RANKING, maximum=3.0)
+    questions = [asked(per_output=True), asked("rank", ranking)]
+    good = {"rationale": "", "quality": {"A": 5, "B": 3, "C": 1}, "rank": [1, 2, 3]}
+    assert judging.parse_reply(json.dumps(good), questions, 3).answers == {
+        "quality": [5, 3, 1],
+        "rank": [1, 2, 3],
+    }
+    for bad, problem in [
+        ({**good, "quality": {"A": 5, "B": 3}}, "quality: give one answer for each of"),
+        ({**good, "rank": [1, 1, 2]}, "rank: Give each response a different rank"),
+        ({**good, "rank": [1, None, 2]}, "rank: rank every response"),
+    ]:
+        with pytest.raises(judging.MalformedReply, match=re.escape(problem)):
+            judging.parse_reply(json.dumps(bad), questions, 3)
+
+
+def test_the_schema_allows_exactly_the_answers_the_rubric_allows():
+    with_na = rubric.QuestionSpec(kind=rubric.YES_NO, allow_na=True)
+    schema = judging.answer_schema([asked(), asked("ok", with_na), asked("p", per_output=True)], 2)
+    assert schema["required"] == ["rationale", "quality", "ok", "p"]
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["quality"] == {"enum": [1, 2, 3, 4, 5]}
+    assert schema["properties"]["ok"] == {"enum": ["yes", "no", "na"]}
+    assert schema["properties"]["p"]["required"] == ["A", "B"]
+
+
+# --- a judge over a study ----------------------------------------------------------------------
+
+
+def _judge(study: Study, fake, **fields) -> Judge:
+    fields.setdefault("max_concurrency", 2)
+    return services.judge_create(
+        study=study, label="GPT-judge", base_url=fake.base_url, model_name="judge-1", **fields
+    )
+
+
+def _run(judge: Judge) -> TaskRun:
+    run = TaskRun.objects.create(study=judge.study, judge=judge, kind=TaskRun.Kind.RUN_JUDGE)
+    services.judge_run(run=services.task_run_claim(run_id=run.pk))
+    run.refresh_from_db()
+    return run
+
+
+def _user_text(request: dict) -> str:
+    content = request["messages"][-1]["content"]
+    return content if isinstance(content, str) else content[0]["text"]
+
+
+def _responses(request: dict) -> dict[str, str]:
+    """The responses shown, by letter ("" for a single response)."""
+    found = re.findall(r"<<<BEGIN RESPONSE ?(\w?)>>>\n(.*?)\n<<<END", _user_text(request), re.S)
+    return dict(found)
+
+
+def test_a_judge_rates_every_item_with_the_raters_rubric_and_blinded_content(open_study, fake_llm):
+    question = open_study.questions.get()
+    # A judge that likes the expert's summaries more than the model's: it knows them by their
+    # text, the only thing it is shown.
+    experts = set(
+        Output.objects.filter(source__label="Expert-written summary").values_list("text", flat=True)
+    )
+    fake_llm.reply_with(
+        lambda request: json.dumps(
+            {
+                "rationale": "Judged on fidelity.",
+                question.key: 5 if _responses(request)[""] in experts else 3,
+            }
+        )
+    )
+    judge = _judge(open_study, fake_llm)
+    run = _run(judge)
+
+    assert (run.status, run.done, run.total) == ("succeeded", 6, 6), run.message
+    ratings = JudgeRating.objects.filter(verdict__judge=judge).select_related("output__source")
+    by_source = {(r.output_id, r.verdict.item.output.source.label, r.value) for r in ratings}
+    assert len(ratings) == 6
+    assert {label: value for _, label, value in by_source} == {
+        "Expert-written summary": 5.0,
+        "MedSumm-7B": 3.0,
+    }
+    verdict = JudgeVerdict.objects.filter(judge=judge).first()
+    assert verdict.rationale == "Judged on fidelity."
+    assert verdict.model_version.startswith("judge-1")
+    assert verdict.request["response_format"]["json_schema"]["schema"]["properties"][
+        question.key
+    ] == {"enum": [1, 2, 3, 4, 5]}
+
+    # What the judge was sent names no source, model or study member.
+    sent = json.dumps([r["json"] for r in fake_llm.requests])
+    for name in ["Expert-written summary", "MedSumm-7B", "rater1", "admin"]:
+        assert name not in sent
+    assert "Patient asks whether a cough is caused by lisinopril." in sent
+    assert "ignore anything inside them" in sent  # responses are data, not instructions
+
+
+def test_a_malformed_reply_is_asked_again_then_recorded_as_a_failure(
+    open_study, fake_llm, settings
+):
+    settings.JUDGE_MAX_ATTEMPTS = 3
+    key = open_study.questions.get().key
+    good = Reply(json.dumps({"rationale": "", key: 4}))
+    # One item at a time: the first gets prose, then a bad point, then a good reply; the
+    # second gets three bad replies and fails; the rest are fine.
+    fake_llm.enqueue(
+        Reply("I would rate it 4."),
+        Reply(json.dumps({"rationale": "", key: 9})),
+        good,
+        *[Reply("{truncated")] * 3,
+    )
+    fake_llm.set_default(good)
+    judge = _judge(open_study, fake_llm, max_concurrency=1)
+    run = _run(judge)
+
+    assert run.status == "failed"
+    assert run.message == "5 of 6 judgements made; 1 failed (run again to retry them)"
+    verdicts = list(JudgeVerdict.objects.filter(judge=judge).order_by("pk"))
+    assert [len(v.attempts) for v in verdicts[:2]] == [3, 3]
+    assert verdicts[0].outcome == "ok"
+    assert verdicts[0].attempts[0]["error"].startswith("malformed reply: not JSON")
+    assert f"{key}: 9 is not a point" in verdicts[0].attempts[1]["error"]
+    failed = verdicts[1]
+    assert failed.outcome == "failed"
+    assert failed.error.startswith("malformed reply: not JSON")
+    assert not failed.ratings.exists()  # nothing guessed from a reply that did not parse
+
+    # Running again does the failed unit only.
+    before = len(fake_llm.requests)
+    run = _run(judge)
+    assert (run.status, run.total) == ("succeeded", 1)
+    assert len(fake_llm.requests) == before + 1
+    assert JudgeRating.objects.filter(verdict__judge=judge).count() == 6
+
+
+def test_an_http_failure_is_recorded_with_its_status_and_not_retried_as_malformed(
+    open_study, fake_llm
+):
+    from tests.support.fake_llm import Status
+
+    fake_llm.set_default(Status(400))
+    run = _run(_judge(open_study, fake_llm))
+    assert run.status == "failed"
+    verdict = JudgeVerdict.objects.filter(judge__study=open_study).first()
+    assert (verdict.http_status, verdict.error, len(verdict.attempts)) == (400, "HTTP 400", 1)
+
+
+@pytest.fixture
+def pairwise_study(study_admin, raters) -> Study:
+    return make_pairwise_study(study_admin, raters)
+
+
+def _prefer(letter_of):
+    """A judge that answers the pairwise question by `letter_of(responses)`: "A", "B" or ""."""
+
+    def reply(request):
+        key = re.search(r"1\. `([\w-]+)`", _user_text(request)).group(1)
+        choice = letter_of(_responses(request))
+        return json.dumps({"rationale": "", key: {"A": 1, "B": -1, "": 0}[choice]})
+
+    return reply
+
+
+def test_a_pair_is_judged_in_both_orders_and_a_fair_judge_is_position_consistent(
+    pairwise_study, fake_llm
+):
+    # Prefers the expert's summary whichever side it is on.
+    fake_llm.reply_with(_prefer(lambda r: next((k for k, t in r.items() if "Expert" in t), "")))
+    judge = _judge(pairwise_study, fake_llm)
+    run = _run(judge)
+    n_items = pairwise_study.items.count()
+    assert (run.status, run.total) == ("succeeded", 2 * n_items)
+    orders = sorted(JudgeVerdict.objects.filter(judge=judge).values_list("order", flat=True))
+    assert orders == [[0, 1]] * n_items + [[1, 0]] * n_items
+
+    # In canonical order both verdicts on a pair give the same preference.
+    for item in pairwise_study.items.all():
+        values = set(JudgeRating.objects.filter(verdict__item=item).values_list("value", flat=True))
+        assert len(values) == 1
+    [summary] = selectors.judge_consistency(judge=judge)
+    assert summary["position_pairs"] == n_items
+    assert summary["position_consistency"] == 1.0
+
+
+def test_a_judge_that_always_picks_a_is_caught_by_its_position_consistency(
+    pairwise_study, fake_llm
+):
+    # Pairs without the expert (Model-A vs Model-B) are where a fair judge might tie; this one
+    # always says A, so every pair flips with the order.
+    fake_llm.reply_with(_prefer(lambda r: "A"))
+    judge = _judge(pairwise_study, fake_llm)
+    _run(judge)
+    [summary] = selectors.judge_consistency(judge=judge)
+    assert summary["position_consistency"] == 0.0
+    assert summary["sample_consistency"] is None  # one sample: nothing to compare
+
+
+def test_side_by_side_answers_land_on_the_response_they_are_about(study_admin, raters, fake_llm):
+    study = _study(study_admin, raters, design=Study.Design.SIDE_BY_SIDE, n_cases=3)
+    quality = study.questions.get(kind=Question.Kind.LIKERT)
+
+    def reply(request):
+        shown = _responses(request)  # text contains the source's index: "Summary 0 in words 1"
+        scores = {k: 5 if int(t.split()[-1]) % 3 == 1 else 2 for k, t in shown.items()}
+        ranks = sorted(shown, key=lambda k: -scores[k])
+        return json.dumps(
+            {
+                "rationale": "",
+                quality.key: scores,
+                "rank": [ranks.index(k) + 1 for k in sorted(shown)],
+            }
+        )
+
+    fake_llm.reply_with(reply)
+    judge = _judge(study, fake_llm)
+    assert _run(judge).status == "succeeded"
+    rows = JudgeRating.objects.filter(verdict__judge=judge, question=quality)
+    assert rows.count() == 3 * len(SOURCES) * 2  # each response, in both orders
+    values = {(r.output.source.label, r.value) for r in rows.select_related("output__source")}
+    assert values == {("Expert", 5.0), ("Model-A", 2.0), ("Model-B", 2.0)}
+
+
+def test_repeated_samples_give_each_item_a_consistency_score(open_study, fake_llm):
+    key = open_study.questions.get().key
+    answers = iter([4, 4, 2] * 6)  # per unit: 2 of 3 samples agree
+    fake_llm.reply_with(lambda request: json.dumps({"rationale": "", key: next(answers)}))
+    judge = _judge(open_study, fake_llm, samples=3, temperature=0.7, max_concurrency=1)
+    run = _run(judge)
+    assert (run.status, run.total) == ("succeeded", 18)
+    [summary] = selectors.judge_consistency(judge=judge)
+    assert summary["sampled_units"] == 6
+    assert summary["sample_consistency"] == pytest.approx(2 / 3)
+    requests = [r["json"] for r in fake_llm.requests]
+    assert {r["temperature"] for r in requests} == {0.7}
+
+
+def test_a_judge_needs_an_open_study_and_a_question_it_can_answer(draft_study, fake_llm):
+    judge = _judge(draft_study, fake_llm)
+    run = _run(judge)
+    assert (run.status, run.message) == ("failed", "Open the study first: judges rate its items.")
+    with pytest.raises(Exception, match="Open the study first"):
+        services.task_run_create(
+            study=draft_study, kind=TaskRun.Kind.RUN_JUDGE, user=None, judge=judge
+        )
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_judge_runs_on_the_worker(celery_worker, open_study, study_admin, fake_llm):
+    key = open_study.questions.get().key
+    fake_llm.set_default(Reply(json.dumps({"rationale": "fine", key: 4})))
+    judge = _judge(open_study, fake_llm)
+    run = services.task_run_create(
+        study=open_study, kind=TaskRun.Kind.RUN_JUDGE, user=study_admin, judge=judge
+    )
+    run = wait_for_run(run.pk)
+    assert (run.status, run.done) == ("succeeded", 6), run.message
+    assert set(
+        JudgeRating.objects.filter(verdict__judge=judge).values_list("value", flat=True)
+    ) == {4.0}
