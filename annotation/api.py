@@ -75,6 +75,16 @@ class RatingsAPI(StudyAdminAPI):
         return Response(selectors.study_ratings_long(study=study))
 
 
+class JudgeRatingsAPI(StudyAdminAPI):
+    """Every LLM judge's answers in the ratings' long format, with rater kind "llm"."""
+
+    columns = selectors.JUDGE_RATINGS_COLUMNS
+
+    def get(self, request: Request, study_token: str) -> Response:
+        study = self.get_study(request, study_token)
+        return Response(selectors.study_judge_ratings_long(study=study))
+
+
 class UnblindingKeyAPI(StudyAdminAPI):
     """Which source wrote each item: the key that undoes blinding, for the analysis."""
 

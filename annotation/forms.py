@@ -4,8 +4,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.text import slugify
 
-from annotation import llm, rubric
-from annotation.models import Question, Source, Study
+from annotation import judging, llm, rubric
+from annotation.models import Judge, Question, Source, Study
 
 SCALE_HELP = "One point per line, lowest first, as 'value = label', e.g. '1 = Very poor'."
 
@@ -158,6 +158,45 @@ class SourceEndpointForm(forms.ModelForm):
 
     def clean_stop(self) -> list[str]:
         return [line for line in self.cleaned_data["stop"].splitlines() if line]
+
+
+class JudgeForm(forms.ModelForm):
+    class Meta:
+        model = Judge
+        fields = ["label", *Judge.ENDPOINT_FIELDS]
+        field_classes = {"base_url": HttpsURLField}
+        widgets = {"system_prompt": forms.Textarea(attrs={"rows": 4})}
+        labels = {"system_prompt": "Instructions", "both_orders": "Judge pairs in both orders"}
+        help_texts = {
+            "base_url": "OpenAI-compatible API root, e.g. https://host/v1; it must support "
+            "structured output (a JSON schema).",
+            "api_key_env": "Name of the environment variable holding the API key (not the key).",
+            "api_key_file": "Or: name of a file in the server's secrets folder holding the key.",
+            "system_prompt": "Sent as the system message; the case, the responses and the "
+            "rubric's questions follow in the user message.",
+            "samples": "Times each item is judged; more than 1, with a temperature above 0, "
+            "measures the judge's consistency.",
+            "prompt_price": "Price per million prompt tokens, for cost estimates.",
+            "completion_price": "Price per million completion tokens.",
+        }
+
+    def __init__(self, *args, study, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.study = study
+        self.fields["base_url"].required = True
+        self.fields["model_name"].required = True
+        self.fields["system_prompt"].initial = judging.DEFAULT_INSTRUCTIONS
+        for name in ("max_concurrency", "samples"):
+            self.fields[name].required = False
+
+    def clean_max_concurrency(self) -> int:
+        return self.cleaned_data["max_concurrency"] or _default(Judge, "max_concurrency")
+
+    def clean_samples(self) -> int:
+        return self.cleaned_data["samples"] or _default(Judge, "samples")
+
+    def clean_system_prompt(self) -> str:
+        return self.cleaned_data["system_prompt"] or judging.DEFAULT_INSTRUCTIONS
 
 
 def _default(model, field: str):

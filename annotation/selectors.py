@@ -590,7 +590,7 @@ def study_results(*, study: Study) -> list[Result]:
 
 
 def study_task_runs(*, study: Study, limit: int = 5) -> list[TaskRun]:
-    return list(study.task_runs.select_related("source")[:limit])
+    return list(study.task_runs.select_related("source", "judge")[:limit])
 
 
 RATINGS_COLUMNS = [
@@ -808,3 +808,78 @@ def judge_consistency(*, judge: Judge) -> list[dict]:
             }
         )
     return summary
+
+
+def study_judges_overview(*, study: Study) -> list[Judge]:
+    """Each judge with its progress (`n_done` of `n_units`), units whose last try failed, and
+    its consistency per question."""
+    from annotation.services.judges import judge_units_missing
+
+    judges = list(study.judges.all())
+    for judge in judges:
+        missing = judge_units_missing(judge) if study.status != Study.Status.DRAFT else []
+        judge.n_done = judge.verdicts.filter(outcome=JudgeVerdict.Outcome.OK).count()
+        judge.n_units = judge.n_done + len(missing)
+        judge.n_remaining = len(missing)
+        failed = set(
+            judge.verdicts.filter(outcome=JudgeVerdict.Outcome.FAILED).values_list(
+                "item_id", "variant", "sample"
+            )
+        )
+        judge.n_failed = sum((u.item.pk, u.variant, u.sample) in failed for u in missing)
+        judge.consistency = judge_consistency(judge=judge)
+    return judges
+
+
+JUDGE_RATINGS_COLUMNS = [
+    "item_token",
+    "rater",
+    "rater_kind",
+    "model_version",
+    "question",
+    "answer",
+    "value",
+    "shown_order",
+    "output_slot",
+    "sample",
+    "judged_at",
+]
+
+
+def study_judge_ratings_long(*, study: Study) -> list[dict]:
+    """Every judge's answers in the raters' long format: the judge's label as the rater, rater
+    kind "llm", one row per answer, per order shown and per sample; `value` in canonical
+    order, as for raters. Failed units have no rows (their records say why)."""
+    ratings = (
+        JudgeRating.objects.filter(verdict__judge__study=study)
+        .select_related("question", "verdict__judge", "verdict__item")
+        .prefetch_related("verdict__item__members")
+        .order_by(
+            "verdict__item__token",
+            "question__order",
+            "verdict__judge__label",
+            "verdict__variant",
+            "verdict__sample",
+            "output_id",
+        )
+    )
+    rows = []
+    for r in ratings:
+        verdict = r.verdict
+        slots = {m.output_id: m.slot for m in verdict.item.members.all()}
+        rows.append(
+            {
+                "item_token": verdict.item.token,
+                "rater": verdict.judge.label,
+                "rater_kind": "llm",
+                "model_version": verdict.model_version,
+                "question": r.question.key,
+                "answer": _answer_text(r.answer),
+                "value": r.value,
+                "shown_order": " ".join(map(str, verdict.order)),
+                "output_slot": "" if r.output_id is None else slots[r.output_id],
+                "sample": verdict.sample,
+                "judged_at": verdict.finished_at.isoformat(),
+            }
+        )
+    return rows

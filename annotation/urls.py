@@ -31,6 +31,12 @@ urlpatterns = [
     path("studies/<str:study_token>/import/", studies.study_import, name="study_import"),
     path("studies/<str:study_token>/raters/", studies.study_add_raters, name="study_add_raters"),
     path("studies/<str:study_token>/sources/", studies.study_add_source, name="study_add_source"),
+    path("studies/<str:study_token>/judges/", studies.study_add_judge, name="study_add_judge"),
+    path(
+        "studies/<str:study_token>/judges/<int:judge_id>/run/",
+        studies.study_run_judge,
+        name="study_run_judge",
+    ),
     path(
         "studies/<str:study_token>/sources/<int:source_id>/fetch/",
         studies.study_fetch_outputs,
@@ -88,7 +94,17 @@ urlpatterns = [
     path(
         "studies/<str:study_token>/ratings.csv", studies.study_ratings_csv, name="study_ratings_csv"
     ),
+    path(
+        "studies/<str:study_token>/judge-ratings.csv",
+        studies.study_judge_ratings_csv,
+        name="study_judge_ratings_csv",
+    ),
     path("api/studies/", api.StudyListAPI.as_view(), name="api_studies"),
+    path(
+        "api/studies/<str:study_token>/judge-ratings/",
+        api.JudgeRatingsAPI.as_view(),
+        name="api_judge_ratings",
+    ),
     path(
         "api/studies/<str:study_token>/ratings/",
         api.RatingsAPI.as_view(),

@@ -326,3 +326,111 @@ def test_a_judge_runs_on_the_worker(celery_worker, open_study, study_admin, fake
     assert set(
         JudgeRating.objects.filter(verdict__judge=judge).values_list("value", flat=True)
     ) == {4.0}
+
+
+def test_the_dashboard_adds_runs_and_reports_a_judge(client, study_admin, open_study, fake_llm):
+    from django.urls import reverse
+
+    client.force_login(study_admin)
+    admin_client = client
+    url = reverse("study_dashboard", args=[open_study.token])
+    assert "No judges yet" in admin_client.get(url).text
+    response = admin_client.post(
+        reverse("study_add_judge", args=[open_study.token]),
+        {
+            "label": "Judge-1",
+            "base_url": fake_llm.base_url,
+            "model_name": "judge-1",
+            "temperature": "0.7",
+            "samples": "2",
+            "max_concurrency": "1",  # one call at a time: the scripted answers go in order
+            "both_orders": "on",
+            "api_key_env": "EVALAPP_LLM_KEY_JUDGE",
+        },
+        follow=True,
+    )
+    assert "Added LLM judge Judge-1." in response.text
+    judge = open_study.judges.get()
+    assert judge.system_prompt == judging.DEFAULT_INSTRUCTIONS
+    assert "Run judge on 12 units" in response.text  # 6 items, 2 samples, one order each
+
+    admin_client.post(reverse("study_run_judge", args=[open_study.token, judge.pk]))
+    run = TaskRun.objects.get(judge=judge)
+    assert run.kind == "run_judge"
+
+    key = open_study.questions.get().key
+    answers = iter([4, 3] * 6)
+    fake_llm.reply_with(lambda request: json.dumps({"rationale": "", key: next(answers)}))
+    services.judge_run(run=services.task_run_claim(run_id=run.pk))
+    page = admin_client.get(url).text
+    assert "12 / 12" in page
+    assert "samples agree 50% on average over 6" in page
+
+
+def test_judge_ratings_export_for_admins_only_and_nothing_of_a_judge_reaches_raters(
+    client, open_study, study_admin, raters, fake_llm
+):
+    from django.urls import reverse
+
+    from tests.test_api import auth
+    from tests.test_blinding import as_text, crawl
+
+    key = open_study.questions.get().key
+    fake_llm.set_default(Reply(json.dumps({"rationale": "Secret-Rationale-Text", key: 2})))
+    judge = _judge(open_study, fake_llm)
+    _run(judge)
+
+    api = reverse("api_judge_ratings", args=[open_study.token])
+    rows = client.get(api, headers=auth(study_admin)).json()
+    assert len(rows) == 6
+    assert {(r["rater"], r["rater_kind"], r["question"], r["value"]) for r in rows} == {
+        ("GPT-judge", "llm", key, 2.0)
+    }
+    assert rows[0]["model_version"].startswith("judge-1")
+    csv_url = reverse("study_judge_ratings_csv", args=[open_study.token])
+    assert client.get(api, headers=auth(raters[0])).status_code in (403, 404)
+    assert client.get(api).status_code == 401
+
+    # A rater reaches nothing a judge said or is called.
+    client.force_login(raters[0])
+    pages = crawl(client, ["/", reverse("rater_home")])
+    pages["csv"] = as_text(client.get(csv_url))
+    assert len(pages) > 3
+    for url, body in pages.items():
+        for secret in ("GPT-judge", "judge-1", "Secret-Rationale-Text", fake_llm.base_url):
+            assert secret not in body, f"{secret} leaks in {url}"
+
+
+def test_a_judges_key_is_nowhere_but_in_the_call(
+    client, open_study, study_admin, fake_llm, monkeypatch, caplog
+):
+    import io
+    import logging
+
+    from django.core.management import call_command
+    from django.urls import reverse
+
+    from tests.test_api import auth
+
+    key = "sk-judge-never-shown-77"
+    monkeypatch.setenv("EVALAPP_LLM_KEY_JUDGE", key)
+    fake_llm.require_key(key)
+    question_key = open_study.questions.get().key
+    fake_llm.set_default(Reply(json.dumps({"rationale": "", question_key: 3})))
+    judge = _judge(open_study, fake_llm, api_key_env="EVALAPP_LLM_KEY_JUDGE")
+    with caplog.at_level(logging.DEBUG):
+        run = _run(judge)
+    assert run.status == "succeeded"  # the key did work
+    dump = io.StringIO()
+    call_command("dumpdata", stdout=dump)
+    client.force_login(study_admin)
+    pages = [
+        client.get(reverse("study_dashboard", args=[open_study.token])),
+        client.get(reverse("study_judge_ratings_csv", args=[open_study.token])),
+        client.get(
+            reverse("api_judge_ratings", args=[open_study.token]), headers=auth(study_admin)
+        ),
+    ]
+    everything = dump.getvalue() + caplog.text + "".join(p.content.decode() for p in pages)
+    assert "EVALAPP_LLM_KEY_JUDGE" in everything
+    assert key not in everything

@@ -13,6 +13,7 @@ from annotation.forms import (
     AddRatersForm,
     ImportForm,
     InviteRatersForm,
+    JudgeForm,
     QuestionForm,
     RubricTemplateForm,
     SourceEndpointForm,
@@ -87,6 +88,8 @@ def _dashboard_context(study: Study) -> dict:
         "import_form": ImportForm(),
         "raters_form": AddRatersForm(candidates=selectors.study_rater_candidates(study=study)),
         "source_form": SourceEndpointForm(study=study),
+        "judges": selectors.study_judges_overview(study=study),
+        "judge_form": JudgeForm(study=study),
     }
 
 
@@ -161,6 +164,35 @@ def study_add_source(request: HttpRequest, study_token: str) -> HttpResponse:
     else:
         messages.success(request, f"Added model source {source.label}.")
     return redirect("study_dashboard", study_token=study.token)
+
+
+@login_required
+@require_POST
+def study_add_judge(request: HttpRequest, study_token: str) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    form = JudgeForm(request.POST, study=study)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {' '.join(errors)}")
+        return redirect("study_dashboard", study_token=study.token)
+    fields = {k: v for k, v in form.cleaned_data.items() if k != "label"}
+    judge = services.judge_create(study=study, label=form.cleaned_data["label"], **fields)
+    messages.success(request, f"Added LLM judge {judge.label}.")
+    return redirect("study_dashboard", study_token=study.token)
+
+
+@login_required
+@require_POST
+def study_run_judge(request: HttpRequest, study_token: str, judge_id: int) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    judge = get_object_or_404(study.judges, pk=judge_id)
+    try:
+        run = services.task_run_create(
+            study=study, kind=TaskRun.Kind.RUN_JUDGE, user=request.user, judge=judge
+        )
+    except ValidationError as exc:
+        return _run_refused(request, study, " ".join(exc.messages))
+    return _run_started(request, study, run)
 
 
 @login_required
@@ -244,6 +276,16 @@ def study_ratings_csv(request: HttpRequest, study_token: str) -> HttpResponse:
         rows=selectors.study_ratings_long(study=study),
         columns=selectors.RATINGS_COLUMNS,
         filename=f"ratings-{study.token}.csv",
+    )
+
+
+@login_required
+def study_judge_ratings_csv(request: HttpRequest, study_token: str) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    return exports.csv_response(
+        rows=selectors.study_judge_ratings_long(study=study),
+        columns=selectors.JUDGE_RATINGS_COLUMNS,
+        filename=f"judge-ratings-{study.token}.csv",
     )
 
 
