@@ -282,7 +282,7 @@ def test_each_sample_is_a_unit_of_its_own_and_raters_see_the_first(
     assert set(Output.objects.filter(source=source).values_list("sample", flat=True)) == {0, 1, 2}
     client.force_login(study_admin)
     page = client.get(reverse("study_dashboard", args=[draft_study.token])).content.decode()
-    assert "Fetch 1 missing output" in page
+    assert "Retry 1 failed" in page
     again = run_fetch(source, study_admin)
     assert (again.total, again.status) == (1, "succeeded")
     assert Output.objects.filter(source=source).count() == 9
