@@ -52,8 +52,9 @@ def render_prompt(
     parts = ["# Case", case_input.strip()]
     if reference:
         parts += ["# Reference answer", reference.strip()]
+    lettered = len(responses) > 1 or any(q.per_output for q in questions)
     for letter, text in zip(letters(len(responses)), responses, strict=True):
-        name = "Response" if len(responses) == 1 else f"Response {letter}"
+        name = f"Response {letter}" if lettered else "Response"
         parts += [f"# {name}", f"<<<BEGIN {name.upper()}>>>\n{text}\n<<<END {name.upper()}>>>"]
     parts.append("# Questions")
     for number, question in enumerate(questions, 1):

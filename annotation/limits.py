@@ -92,6 +92,7 @@ class SharedLimits:
         self.client, self.key = client, key
         self.concurrency, self.lease, self.poll = concurrency, lease_seconds, poll_seconds
         self.outage = outage_seconds
+        self._gave_up = False
         self.interval = 60.0 / per_minute if per_minute else 0.0
         self._acquire = client.register_script(_ACQUIRE)
         self._next_start = client.register_script(_NEXT_START)
@@ -129,16 +130,22 @@ class SharedLimits:
             return 0  # Redis is away: the leases will free them
 
     def _redis(self, script, keys: list[str], args: list):
-        deadline = time.monotonic() + self.outage
+        # Once an outage has outlasted `outage_seconds`, later calls try once and give up at
+        # once, so a long outage fails a run's remaining calls quickly, not one by one.
+        deadline = time.monotonic() + (0 if self._gave_up else self.outage)
         pause = 0.05
         while True:
             try:
-                return script(keys=keys, args=args)
+                result = script(keys=keys, args=args)
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 if time.monotonic() >= deadline:
+                    self._gave_up = True
                     raise LimitsUnavailable(f"Redis unreachable for the limits: {exc}") from exc
                 time.sleep(pause)
                 pause = min(pause * 2, 1.0)
+            else:
+                self._gave_up = False
+                return result
 
 
 class LocalLimits:

@@ -320,3 +320,25 @@ def test_a_fetch_keeps_its_heartbeat_while_every_call_is_still_waiting(
     # All three calls run at once and take 0.8 s: the run reported in the meantime.
     assert beats.count(0) >= 4
     assert beats[-1] == 3
+
+
+def test_a_fetch_that_cannot_store_a_result_starts_no_more_calls(
+    draft_study, fake_llm, study_admin, monkeypatch
+):
+    from annotation.services import generation
+
+    rows = "case_id,input\n" + "".join(f"z{i},Question {i}\n" for i in range(30))
+    services.study_import_file(study=draft_study, filename="more.csv", content=rows.encode())
+    fake_llm.set_default(Delay(0.05))
+    source = services.source_create(
+        study=draft_study, label="Z", base_url=fake_llm.base_url, model_name="z", max_concurrency=2
+    )
+
+    def broken(**_):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(generation, "output_record_generation", broken)
+    run = TaskRun.objects.create(study=draft_study, source=source, kind="fetch_outputs")
+    with pytest.raises(RuntimeError, match="database gone"):
+        services.outputs_fetch_missing(run=services.task_run_claim(run_id=run.pk))
+    assert len(fake_llm.requests) <= 4  # the calls in flight, not all 33

@@ -434,3 +434,50 @@ def test_a_judges_key_is_nowhere_but_in_the_call(
     everything = dump.getvalue() + caplog.text + "".join(p.content.decode() for p in pages)
     assert "EVALAPP_LLM_KEY_JUDGE" in everything
     assert key not in everything
+
+
+def test_with_one_order_the_side_a_source_is_shown_on_is_seeded_not_fixed(pairwise_study, fake_llm):
+    # A judge that always says "A": with sides from the seed, not canonical order, it cannot
+    # hand every pair to the source whose label sorts first.
+    fake_llm.reply_with(_prefer(lambda r: "A"))
+    judge = _judge(pairwise_study, fake_llm, both_orders=False)
+    _run(judge)
+    values = list(JudgeRating.objects.filter(verdict__judge=judge).values_list("value", flat=True))
+    assert len(values) == pairwise_study.items.count()
+    assert {1.0, -1.0} <= set(values)
+    orders = [services.judges.orders_for(judge, item) for item in pairwise_study.items.all()]
+    assert orders == [services.judges.orders_for(judge, i) for i in pairwise_study.items.all()]
+
+
+def test_a_judge_label_taken_is_refused_with_a_message(client, study_admin, open_study, fake_llm):
+    from django.urls import reverse
+
+    _judge(open_study, fake_llm)
+    client.force_login(study_admin)
+    response = client.post(
+        reverse("study_add_judge", args=[open_study.token]),
+        {"label": "GPT-judge", "base_url": fake_llm.base_url, "model_name": "j"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "already exists" in response.text
+    assert open_study.judges.count() == 1
+
+
+def test_a_new_run_retires_one_whose_worker_died(open_study, fake_llm, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    judge = _judge(open_study, fake_llm)
+    dead = TaskRun.objects.create(
+        study=open_study,
+        judge=judge,
+        kind=TaskRun.Kind.RUN_JUDGE,
+        status=TaskRun.Status.RUNNING,
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.TASK_RUN_LEASE_SECONDS + 1),
+    )
+    services.task_run_create(study=open_study, kind=TaskRun.Kind.RUN_JUDGE, user=None, judge=judge)
+    dead.refresh_from_db()
+    assert dead.status == "failed"
+    assert services.task_run_claim(run_id=dead.pk) is None  # a late copy cannot take it over

@@ -76,6 +76,7 @@ def _check_fetch_allowed(study: Study, source: Source) -> None:
     Source.objects.select_for_update().get(pk=source.pk)
     if _live_runs().filter(source=source).exists():
         raise ValidationError(f"Outputs for {source.label} are already being fetched.")
+    _supersede_dead_runs(TaskRun.objects.filter(source=source))
 
 
 def _check_judge_allowed(study: Study, judge: Judge) -> None:
@@ -84,6 +85,17 @@ def _check_judge_allowed(study: Study, judge: Judge) -> None:
     Judge.objects.select_for_update().get(pk=judge.pk)
     if _live_runs().filter(judge=judge).exists():
         raise ValidationError(f"{judge.label} is already judging.")
+    _supersede_dead_runs(TaskRun.objects.filter(judge=judge))
+
+
+def _supersede_dead_runs(runs) -> None:
+    """A new run replaces any whose worker died: marked failed, a late copy of its task can no
+    longer take it over and make the same calls as the new one."""
+    runs.filter(status__in=[TaskRun.Status.RUNNING, TaskRun.Status.QUEUED]).update(
+        status=TaskRun.Status.FAILED,
+        finished_at=timezone.now(),
+        message="Its worker stopped; a new run took over.",
+    )
 
 
 def _live_runs():
@@ -212,21 +224,33 @@ def run_calls(
     done, failures, reported = done_before, 0, time.monotonic()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         pending = {pool.submit(guarded, unit): unit for unit in units}
-        while pending:
-            finished, _ = wait(pending, timeout=PROGRESS_EVERY_SECONDS, return_when=FIRST_COMPLETED)
-            for future in finished:
-                unit = pending.pop(future)
-                result = future.result()
-                if result is None:
-                    continue  # not sent: the run was cancelled first
-                failures += not record(unit, result)
-                done += 1
-            if time.monotonic() - reported >= PROGRESS_EVERY_SECONDS:
-                task_run_progress(run=run, done=done)
-                reported = time.monotonic()
-                if not cancelled.is_set() and _cancel_requested(run):
-                    cancelled.set()  # calls not yet started are dropped; those in flight finish
+        try:
+            done, failures = _collect(run, pending, record, cancelled, done, failures, reported)
+        except BaseException:
+            # Whatever broke, start no more calls: none of their results could be stored.
+            cancelled.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     task_run_progress(run=run, done=done)
+    return done, failures
+
+
+def _collect(run, pending, record, cancelled, done, failures, reported) -> tuple[int, int]:
+    """Record results as they come; beat and look for a cancel every PROGRESS_EVERY_SECONDS."""
+    while pending:
+        finished, _ = wait(pending, timeout=PROGRESS_EVERY_SECONDS, return_when=FIRST_COMPLETED)
+        for future in finished:
+            unit = pending.pop(future)
+            result = future.result()
+            if result is None:
+                continue  # not sent: the run was cancelled first
+            failures += not record(unit, result)
+            done += 1
+        if time.monotonic() - reported >= PROGRESS_EVERY_SECONDS:
+            task_run_progress(run=run, done=done)
+            reported = time.monotonic()
+            if not cancelled.is_set() and _cancel_requested(run):
+                cancelled.set()  # calls not yet started are dropped; those in flight finish
     return done, failures
 
 

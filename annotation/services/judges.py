@@ -1,5 +1,6 @@
 """LLM judges: create one, and run it over the study's items (the task behind "Run judge")."""
 
+import random
 import threading
 from dataclasses import dataclass
 
@@ -63,11 +64,16 @@ def judge_items(study: Study):
 
 
 def orders_for(judge: Judge, item: Item) -> list[list[int]]:
-    """The orders an item is shown in: canonical, and reversed when the judge judges both
-    orders and the item has more than one output."""
+    """The orders an item is shown in: a seeded shuffle, as a rater's would be, so that no
+    source always comes first; and, when the judge judges both orders, that order rotated by
+    half, which moves every output (for a pair, the other way round)."""
     n = len(item.canonical_outputs())
-    canonical = list(range(n))
-    return [canonical, canonical[::-1]] if judge.both_orders and n > 1 else [canonical]
+    order = list(range(n))
+    random.Random(f"{judge.study.seed}\x1fjudge\x1f{judge.pk}\x1f{item.pk}").shuffle(order)
+    if not (judge.both_orders and n > 1):
+        return [order]
+    half = n // 2
+    return [order, order[half:] + order[:half]]
 
 
 @dataclass(frozen=True)
@@ -129,8 +135,8 @@ def judge_run(*, run: TaskRun) -> None:
         endpoint = judge.endpoint(
             response_format=judging.response_format(prepared.questions, len(prepared.shown))
         )
-        attempts = []
-        for _ in range(settings.JUDGE_MAX_ATTEMPTS):
+        attempts, spent = [], [0, 0]
+        for _ in range(max(1, settings.JUDGE_MAX_ATTEMPTS)):
             completion = limited_call(
                 shared,
                 owner,
@@ -144,6 +150,13 @@ def judge_run(*, run: TaskRun) -> None:
                 ),
                 endpoint,
             )
+            # Every call is paid for: the verdict's tokens (and cost) count all its attempts.
+            spent[0] += completion.prompt_tokens or 0
+            spent[1] += completion.completion_tokens or 0
+            if completion.prompt_tokens is not None:
+                completion.prompt_tokens = spent[0]
+            if completion.completion_tokens is not None:
+                completion.completion_tokens = spent[1]
             if completion.text is None:
                 # Transient HTTP failures were already retried by the client: stop here.
                 attempts.append({"error": completion.error, "http_status": completion.http_status})
@@ -252,9 +265,17 @@ def verdict_record(
         verdict.save()
         return False
     try:
+        ratings = _ratings(verdict, prepared, reply)
+    except rubric.AnswerError as exc:  # e.g. a case whose criteria give no points to earn
+        verdict.outcome, verdict.error = JudgeVerdict.Outcome.FAILED, f"cannot score: {exc}"
+        verdict.save()
+        return False
+    try:
         with transaction.atomic():
             verdict.save()
-            JudgeRating.objects.bulk_create(_ratings(verdict, prepared, reply))
+            for rating in ratings:
+                rating.verdict = verdict
+            JudgeRating.objects.bulk_create(ratings)
     except IntegrityError:
         return True  # a duplicate delivery stored this unit first; its verdict stands
     return True

@@ -176,8 +176,12 @@ def study_add_judge(request: HttpRequest, study_token: str) -> HttpResponse:
             messages.error(request, f"{field}: {' '.join(errors)}")
         return redirect("study_dashboard", study_token=study.token)
     fields = {k: v for k, v in form.cleaned_data.items() if k != "label"}
-    judge = services.judge_create(study=study, label=form.cleaned_data["label"], **fields)
-    messages.success(request, f"Added LLM judge {judge.label}.")
+    try:
+        judge = services.judge_create(study=study, label=form.cleaned_data["label"], **fields)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Added LLM judge {judge.label}.")
     return redirect("study_dashboard", study_token=study.token)
 
 
