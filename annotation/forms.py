@@ -112,6 +112,16 @@ class HttpsURLField(forms.URLField):
         super().__init__(**kwargs)
 
 
+# What a model source's form and a judge's say about the endpoint they share.
+ENDPOINT_HELP = {
+    "base_url": "OpenAI-compatible API root, e.g. https://host/v1",
+    "api_key_env": "Name of the environment variable holding the API key (not the key).",
+    "api_key_file": "Or: name of a file in the server's secrets folder holding the key.",
+    "prompt_price": "Price per million prompt tokens, for cost estimates.",
+    "completion_price": "Price per million completion tokens.",
+}
+
+
 class SourceEndpointForm(forms.ModelForm):
     stop = forms.CharField(
         required=False,
@@ -128,13 +138,9 @@ class SourceEndpointForm(forms.ModelForm):
             "user_template": forms.Textarea(attrs={"rows": 2}),
         }
         help_texts = {
-            "base_url": "OpenAI-compatible API root, e.g. https://host/v1",
-            "api_key_env": "Name of the environment variable holding the API key (not the key).",
-            "api_key_file": "Or: name of a file in the server's secrets folder holding the key.",
+            **ENDPOINT_HELP,
             "user_template": "The user message: {{ input }}, {{ reference }}, {{ case_id }}, "
             "{{ metadata.<key> }}.",
-            "prompt_price": "Price per million prompt tokens, for cost estimates.",
-            "completion_price": "Price per million completion tokens.",
         }
 
     def __init__(self, *args, study, **kwargs):
@@ -168,16 +174,13 @@ class JudgeForm(forms.ModelForm):
         widgets = {"system_prompt": forms.Textarea(attrs={"rows": 4})}
         labels = {"system_prompt": "Instructions", "both_orders": "Judge pairs in both orders"}
         help_texts = {
+            **ENDPOINT_HELP,
             "base_url": "OpenAI-compatible API root, e.g. https://host/v1; it must support "
             "structured output (a JSON schema).",
-            "api_key_env": "Name of the environment variable holding the API key (not the key).",
-            "api_key_file": "Or: name of a file in the server's secrets folder holding the key.",
             "system_prompt": "Sent as the system message; the case, the responses and the "
             "rubric's questions follow in the user message.",
             "samples": "Times each item is judged; more than 1, with a temperature above 0, "
             "measures the judge's consistency.",
-            "prompt_price": "Price per million prompt tokens, for cost estimates.",
-            "completion_price": "Price per million completion tokens.",
         }
 
     def __init__(self, *args, study, **kwargs):

@@ -151,37 +151,37 @@ def study_add_raters(request: HttpRequest, study_token: str) -> HttpResponse:
 @require_POST
 def study_add_source(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
-    form = SourceEndpointForm(request.POST, study=study)
-    if not form.is_valid():
-        for field, errors in form.errors.items():
-            messages.error(request, f"{field}: {' '.join(errors)}")
-        return redirect("study_dashboard", study_token=study.token)
-    fields = {k: v for k, v in form.cleaned_data.items() if k != "label"}
-    try:
-        source = services.source_create(study=study, label=form.cleaned_data["label"], **fields)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"Added model source {source.label}.")
-    return redirect("study_dashboard", study_token=study.token)
+    return _add_endpoint(
+        request,
+        study,
+        SourceEndpointForm(request.POST, study=study),
+        services.source_create,
+        "model source",
+    )
 
 
 @login_required
 @require_POST
 def study_add_judge(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
-    form = JudgeForm(request.POST, study=study)
+    return _add_endpoint(
+        request, study, JudgeForm(request.POST, study=study), services.judge_create, "LLM judge"
+    )
+
+
+def _add_endpoint(request: HttpRequest, study: Study, form, create, what: str) -> HttpResponse:
+    """Add a model source or a judge from its form, saying what went wrong field by field."""
     if not form.is_valid():
         for field, errors in form.errors.items():
             messages.error(request, f"{field}: {' '.join(errors)}")
         return redirect("study_dashboard", study_token=study.token)
     fields = {k: v for k, v in form.cleaned_data.items() if k != "label"}
     try:
-        judge = services.judge_create(study=study, label=form.cleaned_data["label"], **fields)
+        added = create(study=study, label=form.cleaned_data["label"], **fields)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Added LLM judge {judge.label}.")
+        messages.success(request, f"Added {what} {added.label}.")
     return redirect("study_dashboard", study_token=study.token)
 
 
