@@ -154,10 +154,10 @@ class SourceEndpointForm(forms.ModelForm):
             self.fields[name].required = False
 
     def clean_max_concurrency(self) -> int:
-        return self.cleaned_data["max_concurrency"] or _default(Source, "max_concurrency")
+        return _or_default(self.cleaned_data["max_concurrency"], Source, "max_concurrency")
 
     def clean_samples_per_case(self) -> int:
-        return self.cleaned_data["samples_per_case"] or _default(Source, "samples_per_case")
+        return _or_default(self.cleaned_data["samples_per_case"], Source, "samples_per_case")
 
     def clean_user_template(self) -> str:
         return self.cleaned_data["user_template"] or llm.DEFAULT_USER_TEMPLATE
@@ -193,13 +193,19 @@ class JudgeForm(forms.ModelForm):
             self.fields[name].required = False
 
     def clean_max_concurrency(self) -> int:
-        return self.cleaned_data["max_concurrency"] or _default(Judge, "max_concurrency")
+        return _or_default(self.cleaned_data["max_concurrency"], Judge, "max_concurrency")
 
     def clean_samples(self) -> int:
-        return self.cleaned_data["samples"] or _default(Judge, "samples")
+        return _or_default(self.cleaned_data["samples"], Judge, "samples")
 
     def clean_system_prompt(self) -> str:
         return self.cleaned_data["system_prompt"] or judging.DEFAULT_INSTRUCTIONS
+
+
+def _or_default(value, model, field: str):
+    """The value given, or the model's default when the field was left empty (a 0 is kept,
+    for the model to refuse)."""
+    return _default(model, field) if value is None else value
 
 
 def _default(model, field: str):

@@ -481,3 +481,18 @@ def test_a_new_run_retires_one_whose_worker_died(open_study, fake_llm, settings)
     dead.refresh_from_db()
     assert dead.status == "failed"
     assert services.task_run_claim(run_id=dead.pk) is None  # a late copy cannot take it over
+
+
+def test_a_zero_sample_count_is_refused_not_turned_into_the_default(
+    client, study_admin, open_study, fake_llm
+):
+    from django.urls import reverse
+
+    client.force_login(study_admin)
+    response = client.post(
+        reverse("study_add_judge", args=[open_study.token]),
+        {"label": "J0", "base_url": fake_llm.base_url, "model_name": "j", "samples": "0"},
+        follow=True,
+    )
+    assert "From 1 to 20 samples per item." in response.text
+    assert not open_study.judges.exists()

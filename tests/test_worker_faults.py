@@ -4,7 +4,6 @@ redis-server and its own worker processes, so it can break them without touching
 Every case ends with exactly one output, and no call is paid for twice beyond those in flight
 when the worker died."""
 
-import os
 import shutil
 import time
 import uuid
@@ -18,18 +17,22 @@ from evalapp.celery import app
 from tests.conftest import _worker_database_url
 from tests.support.fake_llm import Delay
 from tests.support.waiting import wait_for_run
-from tests.support.worker import RedisServer, kill_worker, start_worker, stop_worker
+from tests.support.worker import (
+    ON_CI,
+    RedisServer,
+    kill_worker,
+    start_worker,
+    stop_worker,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 CASES, LATENCY, CONCURRENCY = 40, 0.25, 4
-# CI has redis-server; a developer machine without it skips, CI never does.
-REQUIRED = os.environ.get("CI", "").lower() in ("1", "true")
 
 
 @pytest.fixture
 def redis_server(tmp_path):
-    if shutil.which("redis-server") is None and not REQUIRED:
+    if shutil.which("redis-server") is None and not ON_CI:
         pytest.skip("no redis-server on this machine")
     server = RedisServer(tmp_path)
     server.start()

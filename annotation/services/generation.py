@@ -371,6 +371,30 @@ def prompt_for(source: Source, case: Case) -> tuple[str, tuple[llm.Image, ...]]:
     return text, images
 
 
+def call_provenance(completion: llm.Completion, caller: ModelEndpoint) -> dict:
+    """What every stored call keeps, a generation's or a judge's: the request without secrets,
+    the reply, what the endpoint reported, usage, cost at the caller's prices, and timing."""
+    return {
+        "request": completion.request,
+        "http_status": completion.http_status,
+        "response_body": completion.response_body,
+        "model_version": completion.model_version,
+        "response_id": completion.response_id,
+        "system_fingerprint": completion.system_fingerprint,
+        "prompt_tokens": completion.prompt_tokens,
+        "completion_tokens": completion.completion_tokens,
+        "cost": llm.cost_estimate(
+            completion.prompt_tokens,
+            completion.completion_tokens,
+            prompt_per_million=caller.prompt_price,
+            completion_per_million=caller.completion_price,
+        ),
+        "latency_ms": completion.latency_ms,
+        "started_at": completion.started_at,
+        "finished_at": completion.finished_at,
+    }
+
+
 def output_record_generation(
     *, source: Source, case: Case, completion: llm.Completion, sample: int = 0
 ) -> bool:
@@ -381,26 +405,10 @@ def output_record_generation(
             case=case,
             sample=sample,
             outcome=Generation.Outcome.OK if completion.text else Generation.Outcome.FAILED,
-            request=completion.request,
             endpoint=completion.url,
-            http_status=completion.http_status,
-            response_body=completion.response_body,
             error=completion.error,
             retries=completion.retries,
-            model_version=completion.model_version,
-            response_id=completion.response_id,
-            system_fingerprint=completion.system_fingerprint,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            cost=llm.cost_estimate(
-                completion.prompt_tokens,
-                completion.completion_tokens,
-                prompt_per_million=source.prompt_price,
-                completion_per_million=source.completion_price,
-            ),
-            latency_ms=completion.latency_ms,
-            started_at=completion.started_at,
-            finished_at=completion.finished_at,
+            **call_provenance(completion, source),
         )
     if completion.text is None:
         return False

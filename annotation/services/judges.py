@@ -22,6 +22,7 @@ from annotation.models import (
     TaskRun,
 )
 from annotation.services.generation import (
+    call_provenance,
     limited_call,
     limits_for,
     run_calls,
@@ -242,24 +243,8 @@ def verdict_record(
         outcome=JudgeVerdict.Outcome.OK if reply else JudgeVerdict.Outcome.FAILED,
         error="" if reply else (attempts[-1]["error"] if attempts else completion.error),
         rationale=reply.rationale if reply else "",
-        request=completion.request,
-        response_body=completion.response_body,
-        http_status=completion.http_status,
         attempts=attempts,
-        model_version=completion.model_version,
-        response_id=completion.response_id,
-        system_fingerprint=completion.system_fingerprint,
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens,
-        cost=llm.cost_estimate(
-            completion.prompt_tokens,
-            completion.completion_tokens,
-            prompt_per_million=judge.prompt_price,
-            completion_per_million=judge.completion_price,
-        ),
-        latency_ms=completion.latency_ms,
-        started_at=completion.started_at,
-        finished_at=completion.finished_at,
+        **call_provenance(completion, judge),
     )
     if reply is None:
         verdict.save()
