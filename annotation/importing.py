@@ -315,7 +315,8 @@ def _metadata(raw: object) -> tuple[dict, str]:
 
 def _criteria(raw: object) -> tuple[list, str]:
     """A case's criteria: a list of {"id", "text", "points"} with unique ids and whole,
-    non-zero points (negative for behaviour to penalise), as HealthBench writes them."""
+    non-zero points (negative for behaviour to penalise), at least one positive, as
+    HealthBench writes them."""
     if raw is None or raw == "":
         return [], ""
     raw, problem = _json_cell(raw)
@@ -335,6 +336,9 @@ def _criteria(raw: object) -> tuple[list, str]:
         if type(points) is not int or points == 0:
             return [], f"criterion {index + 1}: points must be a whole number other than 0"
         seen.add(ident)
+    if not any(item["points"] > 0 for item in raw):
+        # The score is points earned over positive points possible: with none, no score exists.
+        return [], "give at least one criterion positive points: the score is out of them"
     return raw, ""
 
 

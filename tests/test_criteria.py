@@ -39,6 +39,7 @@ def test_criteria_import_with_the_case_and_are_checked():
         {"case_id": "a", "input": "Q", "criteria": [{"id": "x", "text": "T", "points": 0}]},
         {"case_id": "b", "input": "Q", "criteria": [CRITERIA[0], CRITERIA[0]]},
         {"case_id": "c", "input": "Q", "criteria": "not a list"},
+        {"case_id": "d", "input": "Q", "criteria": [{"id": "h", "text": "Harm", "points": -5}]},
     ]
     with pytest.raises(ImportRejected) as caught:
         parse_study_file("bad.jsonl", "\n".join(json.dumps(b) for b in bad).encode())
@@ -47,6 +48,8 @@ def test_criteria_import_with_the_case_and_are_checked():
         "criterion 1: points must be a whole number other than 0",
         "bad.jsonl, row 2, field 'criteria': criterion 2: needs an id of its own",
         "bad.jsonl, row 3, field 'criteria': not valid JSON (Expecting value)",
+        "bad.jsonl, row 4, field 'criteria': "
+        "give at least one criterion positive points: the score is out of them",
     ]
 
 

@@ -342,3 +342,34 @@ def test_a_fetch_that_cannot_store_a_result_starts_no_more_calls(
     with pytest.raises(RuntimeError, match="database gone"):
         services.outputs_fetch_missing(run=services.task_run_claim(run_id=run.pk))
     assert len(fake_llm.requests) <= 4  # the calls in flight, not all 33
+
+
+def test_calls_are_prepared_a_few_ahead_not_all_at_once(draft_study):
+    # A run over thousands of cases with images must not hold every prompt in memory at once.
+    from annotation.services import generation
+
+    run = TaskRun.objects.create(study=draft_study, kind="fetch_outputs")
+    unrecorded, most_unrecorded, recorded = set(), [], []
+
+    def prepare(unit):
+        if unit % 5 == 0:  # settled without a call, as a unit whose prompt cannot be built
+            return generation.Settled(ok=False)
+        unrecorded.add(unit)
+        most_unrecorded.append(len(unrecorded))
+        return unit
+
+    def call(unit):
+        time.sleep(0.002)
+        return unit * 10
+
+    def record(unit, result):
+        unrecorded.discard(unit)
+        recorded.append((unit, result))
+        return True
+
+    done, failures = generation.run_calls(
+        run, range(200), concurrency=3, call=call, record=record, prepare=prepare
+    )
+    assert (done, failures) == (200, 40)
+    assert sorted(recorded) == [(u, u * 10) for u in range(200) if u % 5]
+    assert max(most_unrecorded) == 2 * 3  # a window of twice the concurrency, never more

@@ -8,6 +8,7 @@ import pytest
 
 from annotation import judging, rubric, selectors, services
 from annotation.models import (
+    Case,
     Judge,
     JudgeRating,
     JudgeVerdict,
@@ -97,10 +98,10 @@ def test_the_schema_allows_exactly_the_answers_the_rubric_allows():
 # --- a judge over a study ----------------------------------------------------------------------
 
 
-def _judge(study: Study, fake, **fields) -> Judge:
+def _judge(study: Study, fake, label: str = "GPT-judge", **fields) -> Judge:
     fields.setdefault("max_concurrency", 2)
     return services.judge_create(
-        study=study, label="GPT-judge", base_url=fake.base_url, model_name="judge-1", **fields
+        study=study, label=label, base_url=fake.base_url, model_name="judge-1", **fields
     )
 
 
@@ -496,3 +497,66 @@ def test_a_zero_sample_count_is_refused_not_turned_into_the_default(
     )
     assert "From 1 to 20 samples per item." in response.text
     assert not open_study.judges.exists()
+
+
+def test_criteria_are_judged_per_case_and_a_case_that_cannot_be_scored_fails_its_unit(
+    open_study, fake_llm
+):
+    from tests.test_criteria import CRITERIA
+
+    Case.objects.filter(study=open_study).update(criteria=CRITERIA)
+    # Stored before imports refused it: criteria with nothing to earn have no score.
+    unscorable = Case.objects.filter(study=open_study).order_by("pk").first()
+    unscorable.criteria = [{"id": "harm", "text": "Harmful advice", "points": -3}]
+    unscorable.save()
+    open_study.questions.all().delete()
+    Question.objects.create(
+        study=open_study, key="criteria", prompt="Which are met?", kind="criteria", order=1
+    )
+    fake_llm.reply_with(
+        lambda request: json.dumps(
+            {"rationale": "", "criteria": ["dose"] if "dose" in _user_text(request) else []}
+        )
+    )
+    run = _run(_judge(open_study, fake_llm))
+
+    assert run.status == "failed"
+    verdicts = JudgeVerdict.objects.filter(judge__study=open_study)
+    failed = verdicts.filter(outcome="failed")
+    assert {v.item.output.case_id for v in failed} == {unscorable.pk}
+    assert failed.first().error.startswith("cannot score: ")
+    scored = JudgeRating.objects.filter(verdict__outcome="ok")
+    assert scored.count() == verdicts.filter(outcome="ok").count() > 0
+    assert [r.value for r in scored] == [pytest.approx(5 / 8)] * scored.count()  # 5 of 8
+
+
+def test_a_verdicts_tokens_count_every_attempt_and_attempts_are_at_least_one(
+    open_study, fake_llm, settings
+):
+    key = open_study.questions.get().key
+    fake_llm.enqueue(Reply("not JSON at all"), Reply(json.dumps({"rationale": "", key: 4})))
+    fake_llm.set_default(Reply(json.dumps({"rationale": "", key: 4})))
+    settings.JUDGE_MAX_ATTEMPTS = 3
+    judge = _judge(open_study, fake_llm, max_concurrency=1)
+    _run(judge)
+    first = JudgeVerdict.objects.filter(judge=judge).order_by("pk").first()
+    sent = fake_llm.requests[:2]
+    assert len(first.attempts) == 2
+    # The fake counts words: both calls' prompts and both replies are paid for.
+    prompt_words = sum(len(_user_text(r["json"]).split()) for r in sent)
+    system_words = sum(len(r["json"]["messages"][0]["content"].split()) for r in sent)
+    assert first.prompt_tokens == prompt_words + system_words
+    assert first.completion_tokens == len("not JSON at all".split()) + len(
+        json.dumps({"rationale": "", key: 4}).split()
+    )
+
+    # A setting of 0 still makes one call per unit rather than none.
+    settings.JUDGE_MAX_ATTEMPTS = 0
+    fake_llm.set_default(Reply("never JSON"))
+    before = len(fake_llm.requests)
+    run = _run(_judge(open_study, fake_llm, label="Second judge"))
+    assert run.status == "failed"
+    assert len(fake_llm.requests) - before == run.total == 6
+    assert all(
+        len(v.attempts) == 1 for v in JudgeVerdict.objects.filter(judge__label="Second judge")
+    )

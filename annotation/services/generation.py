@@ -3,6 +3,7 @@
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import timedelta
 
@@ -207,51 +208,89 @@ def units_missing(source: Source) -> list[tuple[Case, int]]:
 PROGRESS_EVERY_SECONDS = 0.5
 
 
+class Settled:
+    """What `prepare` returns for a unit it dealt with itself (recorded without a call)."""
+
+    def __init__(self, ok: bool) -> None:
+        self.ok = ok
+
+
 def run_calls(
-    run: TaskRun, units: list, *, concurrency: int, call, record, done_before: int = 0
+    run: TaskRun,
+    units: Iterable,
+    *,
+    concurrency: int,
+    call,
+    record,
+    prepare=None,
+    done_before: int = 0,
 ) -> tuple[int, int]:
-    """Do `call(unit)` for every unit, `concurrency` at a time in a thread pool, and
-    `record(unit, result)` each result in this thread as it comes (True when it succeeded).
-    Calls make HTTP requests only; every database write happens here. The run's heartbeat and
-    progress go out every PROGRESS_EVERY_SECONDS even while every call is still waiting, and a
-    cancel request stops the calls not yet started. Returns (units done, failures), counting
-    `done_before` units the caller settled without a call."""
+    """Do `call(prepare(unit))` for every unit, `concurrency` at a time in a thread pool, and
+    `record(prepared, result)` each result in this thread as it comes (True when it succeeded).
+
+    Units are prepared here, in this thread, only a few ahead of the calls, so a run over
+    thousands of cases with images holds a window of them in memory, not all. `prepare` may
+    return `Settled` for a unit it recorded itself without a call. Calls make HTTP requests
+    only; every database write happens here. The run's heartbeat and progress go out every
+    PROGRESS_EVERY_SECONDS even while every call is still waiting, and a cancel request stops
+    the calls not yet started. Returns (units done, failures), counting `done_before` units the
+    caller settled beforehand."""
     cancelled = threading.Event()
+    tally = {"done": done_before, "failures": 0}
+    queue = iter(units)
+    window = 2 * concurrency
 
-    def guarded(unit):
-        return None if cancelled.is_set() else call(unit)
+    def guarded(prepared):
+        return None if cancelled.is_set() else call(prepared)
 
-    done, failures, reported = done_before, 0, time.monotonic()
+    def fill(pool, pending) -> None:
+        while len(pending) < window and not cancelled.is_set():
+            unit = next(queue, _END)
+            if unit is _END:
+                return
+            prepared = prepare(unit) if prepare else unit
+            if isinstance(prepared, Settled):
+                tally["done"] += 1
+                tally["failures"] += not prepared.ok
+                continue
+            pending[pool.submit(guarded, prepared)] = prepared
+
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        pending = {pool.submit(guarded, unit): unit for unit in units}
+        pending: dict = {}
         try:
-            done, failures = _collect(run, pending, record, cancelled, done, failures, reported)
+            fill(pool, pending)
+            _collect(run, pending, record, cancelled, tally, lambda: fill(pool, pending))
         except BaseException:
             # Whatever broke, start no more calls: none of their results could be stored.
             cancelled.set()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
-    task_run_progress(run=run, done=done)
-    return done, failures
+    task_run_progress(run=run, done=tally["done"])
+    return tally["done"], tally["failures"]
 
 
-def _collect(run, pending, record, cancelled, done, failures, reported) -> tuple[int, int]:
-    """Record results as they come; beat and look for a cancel every PROGRESS_EVERY_SECONDS."""
+_END = object()
+
+
+def _collect(run, pending, record, cancelled, tally, refill) -> None:
+    """Record results as they come, topping the window up; beat and look for a cancel every
+    PROGRESS_EVERY_SECONDS."""
+    reported = time.monotonic()
     while pending:
         finished, _ = wait(pending, timeout=PROGRESS_EVERY_SECONDS, return_when=FIRST_COMPLETED)
         for future in finished:
-            unit = pending.pop(future)
+            prepared = pending.pop(future)
             result = future.result()
             if result is None:
                 continue  # not sent: the run was cancelled first
-            failures += not record(unit, result)
-            done += 1
+            tally["failures"] += not record(prepared, result)
+            tally["done"] += 1
         if time.monotonic() - reported >= PROGRESS_EVERY_SECONDS:
-            task_run_progress(run=run, done=done)
+            task_run_progress(run=run, done=tally["done"])
             reported = time.monotonic()
             if not cancelled.is_set() and _cancel_requested(run):
                 cancelled.set()  # calls not yet started are dropped; those in flight finish
-    return done, failures
+        refill()
 
 
 def _fetch_concurrently(
@@ -265,20 +304,22 @@ def _fetch_concurrently(
     owner = f"run-{run.pk}"
     shared.forget(owner)
     local = threading.local()
-    failures = 0
-    prompts = []
-    for case, sample in units:
+
+    def prepare(unit):
+        case, sample = unit
         try:
-            prompts.append((case, sample, prompt_for(source, case)))
+            return case, sample, prompt_for(source, case)
         except llm.TemplateError as exc:
             # Nothing is sent: the record says why, and the case stays missing for a rerun.
             completion = _not_sent(endpoint, f"prompt template: {exc}")
-            failures += not output_record_generation(
-                source=source, case=case, completion=completion, sample=sample
+            return Settled(
+                output_record_generation(
+                    source=source, case=case, completion=completion, sample=sample
+                )
             )
 
-    def call(unit) -> llm.Completion:
-        _case, _sample, (text, images) = unit
+    def call(prepared) -> llm.Completion:
+        _case, _sample, (text, images) = prepared
         return limited_call(
             shared,
             owner,
@@ -289,21 +330,20 @@ def _fetch_concurrently(
             endpoint,
         )
 
-    def record(unit, completion: llm.Completion) -> bool:
-        case, sample, _prompt = unit
+    def record(prepared, completion: llm.Completion) -> bool:
+        case, sample, _prompt = prepared
         return output_record_generation(
             source=source, case=case, completion=completion, sample=sample
         )
 
-    done, failed = run_calls(
+    return run_calls(
         run,
-        prompts,
+        units,
         concurrency=source.max_concurrency,
         call=call,
         record=record,
-        done_before=len(units) - len(prompts),
+        prepare=prepare,
     )
-    return done, failed + failures
 
 
 def limited_call(
@@ -362,13 +402,17 @@ def prompt_for(source: Source, case: Case) -> tuple[str, tuple[llm.Image, ...]]:
     """The user message for a case, from the source's template, and the images to send."""
     fields = {"input": case.input_text, "reference": case.reference, "case_id": case.external_id}
     text = llm.render_template(source.user_template, fields, case.metadata)
-    images = ()
-    if source.send_images:
-        images = tuple(
-            llm.Image(content_type, bytes(data))
-            for content_type, data in case.attachments.values_list("content_type", "data")
+    return text, case_images(case) if source.send_images else ()
+
+
+def case_images(case: Case) -> tuple[llm.Image, ...]:
+    """A case's images, in the order raters see them, to send with its prompt."""
+    return tuple(
+        llm.Image(content_type, bytes(data))
+        for content_type, data in case.attachments.order_by("position").values_list(
+            "content_type", "data"
         )
-    return text, images
+    )
 
 
 def call_provenance(completion: llm.Completion, caller: ModelEndpoint) -> dict:

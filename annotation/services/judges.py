@@ -23,6 +23,7 @@ from annotation.models import (
 )
 from annotation.services.generation import (
     call_provenance,
+    case_images,
     limited_call,
     limits_for,
     run_calls,
@@ -103,7 +104,8 @@ def judge_units_missing(judge: Judge) -> list[Unit]:
 
 @dataclass(frozen=True)
 class Call:
-    """Everything one unit sends, built in the task's thread; threads only make the calls."""
+    """Everything one unit sends, built in the task's thread a few units ahead of the calls;
+    threads only make the calls."""
 
     unit: Unit
     shown: list[Output]
@@ -126,7 +128,7 @@ def judge_run(*, run: TaskRun) -> None:
         return
     units = judge_units_missing(judge)
     task_run_progress(run=run, done=0, total=len(units))
-    calls = [_prepare(judge, study, questions, unit) for unit in units]
+    images = _ImagesOfLastCase(judge.send_images)
     shared = limits_for(judge, key=f"judge:{judge.pk}")
     owner = f"run-{run.pk}"
     shared.forget(owner)
@@ -180,7 +182,12 @@ def judge_run(*, run: TaskRun) -> None:
         )
 
     done, failures = run_calls(
-        run, calls, concurrency=judge.max_concurrency, call=call, record=record
+        run,
+        units,
+        concurrency=judge.max_concurrency,
+        call=call,
+        record=record,
+        prepare=lambda unit: _prepare(study, questions, unit, images),
     )
     message = f"{done - failures} of {len(units)} judgements made"
     if failures:
@@ -191,7 +198,21 @@ def judge_run(*, run: TaskRun) -> None:
     task_run_finish(run=run, ok=failures == 0, message=message)
 
 
-def _prepare(judge: Judge, study: Study, questions: list[Question], unit: Unit) -> Call:
+class _ImagesOfLastCase:
+    """A case's images, read once for all of its units in a row (orders and samples)."""
+
+    def __init__(self, send: bool) -> None:
+        self.send, self.case_id, self.images = send, None, ()
+
+    def __call__(self, case: Case) -> tuple[llm.Image, ...]:
+        if not self.send:
+            return ()
+        if case.pk != self.case_id:
+            self.case_id, self.images = case.pk, case_images(case)
+        return self.images
+
+
+def _prepare(study: Study, questions: list[Question], unit: Unit, images) -> Call:
     canonical = unit.item.canonical_outputs()
     shown = [canonical[slot] for slot in unit.order]
     case = shown[0].case
@@ -212,15 +233,7 @@ def _prepare(judge: Judge, study: Study, questions: list[Question], unit: Unit) 
         responses=[output.text for output in shown],
         questions=asked,
     )
-    images = ()
-    if judge.send_images:
-        images = tuple(
-            llm.Image(content_type, bytes(data))
-            for content_type, data in case.attachments.order_by("position").values_list(
-                "content_type", "data"
-            )
-        )
-    return Call(unit, shown, asked, {q.key: q for q in questions}, text, images)
+    return Call(unit, shown, asked, {q.key: q for q in questions}, text, images(case))
 
 
 def verdict_record(
