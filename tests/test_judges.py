@@ -546,7 +546,7 @@ def test_a_verdicts_tokens_count_every_attempt_and_attempts_are_at_least_one(
     prompt_words = sum(len(_user_text(r["json"]).split()) for r in sent)
     system_words = sum(len(r["json"]["messages"][0]["content"].split()) for r in sent)
     assert first.prompt_tokens == prompt_words + system_words
-    assert first.completion_tokens == len("not JSON at all".split()) + len(
+    assert first.completion_tokens == len(["not", "JSON", "at", "all"]) + len(
         json.dumps({"rationale": "", key: 4}).split()
     )
 
