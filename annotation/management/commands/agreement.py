@@ -1,0 +1,85 @@
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from annotation.stats import agreement
+from annotation.stats.data import LEVELS, DataError
+from annotation.stats.longfile import read_long_csv
+from annotation.stats.resampling import DEFAULT_RESAMPLES, Bootstrap
+
+# The coefficients this command reports (the study statistics have a few more, e.g. Gwet's AC2).
+REPORTED = (
+    "krippendorff_alpha",
+    "percent_agreement",
+    "fleiss_kappa",
+    "gwet_ac1",
+    "cohen_kappa",
+    "cohen_kappa_linear",
+    "cohen_kappa_quadratic",
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Inter-rater agreement for ratings collected anywhere: a CSV with the header "
+        "unit,rater,value (an empty value, NA or '.' is a missing rating). Prints every "
+        "coefficient that applies, each with a seeded unit-bootstrap 95% CI."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--level", choices=LEVELS, required=True)
+        parser.add_argument(
+            "--categories",
+            help="The scale's values in order, comma-separated (e.g. 1,2,3,4,5). Weights and "
+            "Gwet's chance term count positions in this list, so give unused values too. "
+            "Default: the values observed.",
+        )
+        parser.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="N")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--format", choices=["json"], default="json")
+
+    def handle(self, *args, file: Path, level: str, categories, bootstrap, seed, **options):
+        if bootstrap < 0:
+            raise CommandError("--bootstrap: give 0 (no intervals) or more resamples.")
+        declared = None
+        if categories is not None:
+            declared = [value.strip() for value in categories.split(",")]
+            if not all(declared):
+                raise CommandError(f"--categories: an empty value in {categories!r}.")
+        try:
+            content = file.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"{file}: {exc.strerror}.") from None
+        try:
+            ratings = read_long_csv(file.name, content, level=level, categories=declared)
+        except DataError as exc:
+            raise CommandError(str(exc)) from None
+        if len(ratings.raters) < 2:
+            raise CommandError(f"{file.name}: agreement needs two or more raters; found one.")
+        results = agreement.all_coefficients(
+            ratings, bootstrap=Bootstrap(resamples=bootstrap, seed=seed) if bootstrap else None
+        )
+        coefficients = {key: results[key].as_dict() for key in REPORTED if key in results}
+        if "icc" in results:
+            coefficients["icc"] = {form: e.as_dict() for form, e in results["icc"].items()}
+        report = {
+            "n_units": len(ratings.units),
+            "n_raters": len(ratings.raters),
+            "n_ratings": ratings.n_ratings,
+            "level": level,
+            "categories": [_plain(c) for c in ratings.categories],
+            "bootstrap": {"resamples": bootstrap, "seed": seed},
+            "coefficients": coefficients,
+        }
+        self.stdout.write(json.dumps(report, indent=2))
+
+
+def _plain(value):
+    """Categories as the JSON a reader expects: 3 for "3" or 3.0, 2.5 for "2.5", text as text."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value
+    return int(number) if number.is_integer() else number

@@ -1,0 +1,519 @@
+"""Inter-rater agreement coefficients over checked long data, each with its exact method name, a
+seeded unit-bootstrap interval, and the analytic standard error where one is standard.
+
+Every coefficient is written as a function of unit-pattern weights (see `resampling`), so its
+point estimate and its bootstrap come from the same code. Krippendorff's alpha takes its point
+estimate from the `krippendorff` package; the pattern form is used for its bootstrap and is
+tested to give the package's value.
+
+A coefficient the data cannot define (no unit with two ratings, every rating the same value,
+one category) has value None and a `reason`; nothing returns a silent NaN.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import krippendorff
+import numpy as np
+
+from annotation.stats.data import Ratings
+from annotation.stats.resampling import Bootstrap, Patterns, percentile_interval
+
+Z_95 = 1.959963984540054
+
+
+@dataclass
+class Estimate:
+    method: str
+    value: float | None
+    n_units: int  # units the coefficient used
+    n_raters: int
+    n_ratings: int
+    ci: tuple[float, float] | None = None
+    ci_method: str = ""
+    resamples: int = 0
+    resamples_used: int = 0
+    seed: int | None = None
+    reason: str = ""
+    se: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        data = {
+            "value": self.value,
+            "ci": list(self.ci) if self.ci else None,
+            "method": self.method,
+            "ci_method": self.ci_method if self.ci else "",
+            "n_units": self.n_units,
+            "n_raters": self.n_raters,
+            "n_ratings": self.n_ratings,
+        }
+        if self.ci:
+            data.update(
+                resamples=self.resamples, resamples_used=self.resamples_used, seed=self.seed
+            )
+        if self.reason:
+            data["reason"] = self.reason
+        if self.se is not None:
+            data["se"] = self.se
+        data.update(self.extra)
+        return data
+
+
+def _finish(
+    estimate: Estimate, statistic, patterns: Patterns, bootstrap: Bootstrap | None
+) -> Estimate:
+    if estimate.value is None or bootstrap is None or bootstrap.resamples <= 0:
+        return estimate
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ci, used = percentile_interval(statistic, patterns, bootstrap)
+    estimate.ci, estimate.resamples_used = ci, used
+    estimate.ci_method = bootstrap.describe()
+    estimate.resamples, estimate.seed = bootstrap.resamples, bootstrap.seed
+    return estimate
+
+
+def _point(statistic, patterns: Patterns) -> float | None:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = float(statistic(patterns.observed())[0])
+    return value if math.isfinite(value) else None
+
+
+# --- counts-based coefficients: alpha, percent agreement, Fleiss, Gwet ------------------------
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """Per-unit category counts as patterns; `pairable` marks patterns with two or more."""
+
+    ratings: Ratings
+    patterns: Patterns
+    m: np.ndarray
+    pairable: np.ndarray
+
+    @classmethod
+    def of(cls, ratings: Ratings) -> "_Counted":
+        counts = ratings.counts
+        patterns = Patterns.of(counts[counts.sum(axis=1) > 0])
+        m = patterns.rows.sum(axis=1)
+        return cls(ratings, patterns, m, m >= 2)
+
+    def sizes(self) -> tuple[int, int, int]:
+        """(units with two or more ratings, raters among them, ratings in them)."""
+        counts = self.ratings.counts
+        pairable_units = np.flatnonzero(counts.sum(axis=1) >= 2)
+        in_pairable = np.isin(self.ratings.unit_index, pairable_units)
+        raters = len(np.unique(self.ratings.rater_index[in_pairable]))
+        return len(pairable_units), raters, int(in_pairable.sum())
+
+    def agreeing_share(self, weights: np.ndarray) -> np.ndarray:
+        """Percent agreement / Fleiss' P-bar: the share of agreeing rater pairs, averaged over
+        units with two or more ratings."""
+        rows, m = self.patterns.rows[self.pairable], self.m[self.pairable]
+        share = (rows * (rows - 1)).sum(axis=1) / (m * (m - 1))
+        w = weights[:, self.pairable]
+        return (w @ share) / w.sum(axis=1)
+
+
+def _distance(level: str, ratings: Ratings, marginals: np.ndarray | None = None) -> np.ndarray:
+    """Krippendorff's squared distances between categories (K x K; with `marginals`,
+    r x K x K for the ordinal metric, which depends on them)."""
+    k = len(ratings.categories)
+    if level == "nominal":
+        return 1.0 - np.eye(k)
+    if level == "ordinal":
+        cumulative = np.cumsum(marginals, axis=1)
+        between = cumulative[:, None, :] - cumulative[:, :, None]  # S[k] - S[c] at [r, c, k]
+        half_gap = (marginals[:, :, None] - marginals[:, None, :]) / 2
+        return (between + half_gap) ** 2
+    values = ratings.numbers
+    diff = values[:, None] - values[None, :]
+    if level == "interval":
+        return diff**2
+    total = values[:, None] + values[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total == 0, 0.0, (diff / total) ** 2)
+
+
+def _alpha_statistic(counted: _Counted, level: str):
+    rows = counted.patterns.rows[counted.pairable].astype(float)
+    m = counted.m[counted.pairable].astype(float)
+    ratings = counted.ratings
+    if level != "ordinal":
+        distance = _distance(level, ratings)
+        # Observed disagreement per pattern: sum over c, k of o_ck d_ck (d_cc = 0).
+        disagreement = np.einsum("pc,ck,pk->p", rows, distance, rows) / (m - 1)
+
+    def alpha(weights: np.ndarray) -> np.ndarray:
+        w = weights[:, counted.pairable]
+        marginals = w @ rows  # n_c
+        n = marginals.sum(axis=1)
+        if level == "ordinal":
+            d = _distance(level, ratings, marginals)
+            coincidences = _coincidences(w, rows, m)
+            observed = np.einsum("rck,rck->r", coincidences, d)
+            expected = np.einsum("rc,rck,rk->r", marginals, d, marginals)
+        else:
+            observed = w @ disagreement
+            expected = np.einsum("rc,ck,rk->r", marginals, distance, marginals)
+        return np.where(expected > 0, 1 - (n - 1) * observed / expected, np.nan)
+
+    return alpha
+
+
+def _coincidences(w: np.ndarray, rows: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Coincidence matrices (r x K x K) from pattern weights, a block of patterns at a time."""
+    k = rows.shape[1]
+    total = np.zeros((w.shape[0], k, k))
+    block = max(1, 2_000_000 // (k * k))
+    for start in range(0, len(rows), block):
+        part = rows[start : start + block]
+        per = np.einsum("pc,pk->pck", part, part)
+        per[:, np.arange(k), np.arange(k)] -= part
+        per /= (m[start : start + block] - 1)[:, None, None]
+        total += np.einsum("rp,pck->rck", w[:, start : start + block], per)
+    return total
+
+
+def krippendorff_alpha(
+    ratings: Ratings, *, level: str | None = None, bootstrap: Bootstrap | None = None
+) -> Estimate:
+    level = level or ratings.level
+    counted = _Counted.of(ratings)
+    n_units, n_raters, n_ratings = counted.sizes()
+    estimate = Estimate(
+        method=f"Krippendorff's alpha, {level} metric",
+        value=None,
+        n_units=n_units,
+        n_raters=n_raters,
+        n_ratings=n_ratings,
+    )
+    if n_units == 0:
+        estimate.reason = "no unit has two or more ratings"
+        return estimate
+    used = np.unique(ratings.counts[ratings.counts.sum(axis=1) >= 2].nonzero()[1])
+    if len(used) < 2:
+        # Every rating is the same value: expected disagreement is zero and alpha is 0/0.
+        estimate.reason = "all ratings share one value"
+        return estimate
+    estimate.value = _package_alpha(ratings, level)
+    return _finish(estimate, _alpha_statistic(counted, level), counted.patterns, bootstrap)
+
+
+def _package_alpha(ratings: Ratings, level: str) -> float:
+    """The point estimate from the `krippendorff` package: raters x units, positions for
+    nominal and ordinal data (only order matters), values for interval and ratio."""
+    if level in ("interval", "ratio"):
+        matrix, domain = ratings.values_matrix(), list(ratings.numbers)
+    else:
+        matrix, domain = ratings.matrix, list(range(len(ratings.categories)))
+    return float(
+        krippendorff.alpha(reliability_data=matrix, level_of_measurement=level, value_domain=domain)
+    )
+
+
+def percent_agreement(ratings: Ratings, *, bootstrap: Bootstrap | None = None) -> Estimate:
+    counted = _Counted.of(ratings)
+    n_units, n_raters, n_ratings = counted.sizes()
+    estimate = Estimate(
+        method="percent agreement: share of agreeing rater pairs, mean over units",
+        value=None,
+        n_units=n_units,
+        n_raters=n_raters,
+        n_ratings=n_ratings,
+    )
+    if n_units == 0:
+        estimate.reason = "no unit has two or more ratings"
+        return estimate
+    estimate.value = _point(counted.agreeing_share, counted.patterns)
+    return _finish(estimate, counted.agreeing_share, counted.patterns, bootstrap)
+
+
+def fleiss_kappa(ratings: Ratings, *, bootstrap: Bootstrap | None = None) -> Estimate:
+    """Fleiss' kappa, with each category's kappa, and the z test under H0 (kappa = 0) with the
+    Fleiss, Nee & Landis (1979) variance when every unit has the same number of ratings.
+    Units with unequal numbers of ratings take each unit's own number of rater pairs in P_i,
+    and category shares over all their ratings."""
+    counted = _Counted.of(ratings)
+    n_units, n_raters, n_ratings = counted.sizes()
+    estimate = Estimate(
+        method="Fleiss' kappa (Fleiss 1971)",
+        value=None,
+        n_units=n_units,
+        n_raters=n_raters,
+        n_ratings=n_ratings,
+    )
+    if n_units == 0:
+        estimate.reason = "no unit has two or more ratings"
+        return estimate
+    rows = counted.patterns.rows[counted.pairable].astype(float)
+
+    def kappa(weights: np.ndarray) -> np.ndarray:
+        w = weights[:, counted.pairable]
+        shares = (w @ rows) / (w @ rows).sum(axis=1, keepdims=True)
+        chance = (shares**2).sum(axis=1)
+        agreement = counted.agreeing_share(weights)
+        return np.where(chance < 1, (agreement - chance) / (1 - chance), np.nan)
+
+    estimate.value = _point(kappa, counted.patterns)
+    if estimate.value is None:
+        estimate.reason = "every rating falls in one category, so chance agreement is 1"
+        return estimate
+    estimate.extra = _fleiss_detail(counted, rows)
+    return _finish(estimate, kappa, counted.patterns, bootstrap)
+
+
+def _fleiss_detail(counted: _Counted, rows: np.ndarray) -> dict:
+    weights = counted.patterns.weights[counted.pairable].astype(float)
+    m = counted.m[counted.pairable].astype(float)
+    n_units = weights.sum()
+    p = (weights @ rows) / (weights @ rows).sum()
+    q = 1 - p
+    disagreeing = weights @ (rows * (m[:, None] - rows) / (m * (m - 1))[:, None])
+    per_category = {}
+    for j, category in enumerate(counted.ratings.categories):
+        if 0 < p[j] < 1:
+            per_category[str(category)] = float(1 - disagreeing[j] / (n_units * p[j] * q[j]))
+        else:
+            per_category[str(category)] = None  # never or always chosen: no kappa of its own
+    detail: dict = {
+        "per_category": per_category,
+        "category_shares": {
+            str(c): float(share) for c, share in zip(counted.ratings.categories, p, strict=True)
+        },
+        "p_bar": float(weights @ ((rows * (rows - 1)).sum(axis=1) / (m * (m - 1))) / n_units),
+        "p_e": float((p**2).sum()),
+    }
+    if len(np.unique(m)) == 1:
+        raters = m[0]
+        pq = (p * q).sum()
+        variance = 2 / (n_units * raters * (raters - 1)) * (pq**2 - (p * q * (q - p)).sum()) / pq**2
+        kappa = (detail["p_bar"] - detail["p_e"]) / (1 - detail["p_e"])
+        z = kappa / math.sqrt(variance)
+        detail["z"] = float(z)
+        detail["p_value"] = float(0.5 * math.erfc(z / math.sqrt(2)))  # one-sided, kappa > 0
+        detail["z_method"] = "z under H0 (kappa = 0), Fleiss, Nee & Landis (1979) variance"
+    return detail
+
+
+WEIGHTINGS = ("unweighted", "linear", "quadratic")
+
+
+def category_weights(k: int, weighting: str) -> np.ndarray:
+    """Agreement weights by position in the declared category list (1 on the diagonal)."""
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"unknown weighting {weighting!r}")
+    if weighting == "unweighted" or k < 2:
+        return np.eye(k)
+    gap = np.abs(np.arange(k)[:, None] - np.arange(k)[None, :]) / (k - 1)
+    return 1 - gap if weighting == "linear" else 1 - gap**2
+
+
+def gwet_ac(
+    ratings: Ratings, *, weighting: str = "unweighted", bootstrap: Bootstrap | None = None
+) -> Estimate:
+    """Gwet's AC1 (unweighted) or AC2 (linear or quadratic weights by category position).
+    Agreement over units with two or more ratings; the chance term from category prevalence
+    over every rated unit, with q the number of declared categories (Gwet 2014)."""
+    counted = _Counted.of(ratings)
+    n_units, n_raters, n_ratings = counted.sizes()
+    name = "Gwet's AC1" if weighting == "unweighted" else f"Gwet's AC2, {weighting} weights"
+    estimate = Estimate(
+        method=name, value=None, n_units=n_units, n_raters=n_raters, n_ratings=n_ratings
+    )
+    q = len(ratings.categories)
+    if n_units == 0:
+        estimate.reason = "no unit has two or more ratings"
+        return estimate
+    if q < 2:
+        estimate.reason = "one category: chance agreement is undefined"
+        return estimate
+    weights_kl = category_weights(q, weighting)
+    all_rows = counted.patterns.rows.astype(float)
+    prevalence_rows = all_rows / counted.m[:, None]
+    rows = all_rows[counted.pairable]
+    m = counted.m[counted.pairable].astype(float)
+    weighted = rows @ weights_kl
+    agreeing = (rows * (weighted - 1)).sum(axis=1) / (m * (m - 1))
+    chance_factor = weights_kl.sum() / (q * (q - 1))
+
+    def ac(weights: np.ndarray) -> np.ndarray:
+        w = weights[:, counted.pairable]
+        p_a = (w @ agreeing) / w.sum(axis=1)
+        prevalence = (weights @ prevalence_rows) / weights.sum(axis=1, keepdims=True)
+        p_e = chance_factor * (prevalence * (1 - prevalence)).sum(axis=1)
+        return np.where(p_e < 1, (p_a - p_e) / (1 - p_e), np.nan)
+
+    estimate.value = _point(ac, counted.patterns)
+    return _finish(estimate, ac, counted.patterns, bootstrap)
+
+
+# --- Cohen's kappa: two raters --------------------------------------------------------------
+
+
+def cohen_kappa(
+    ratings: Ratings, *, weighting: str = "unweighted", bootstrap: Bootstrap | None = None
+) -> Estimate:
+    """Cohen's kappa for exactly two raters over the units both rated; weights by position in
+    the declared categories. Standard error: Fleiss, Cohen & Everitt (1969)."""
+    if len(ratings.raters) != 2:
+        raise ValueError(f"Cohen's kappa needs exactly two raters, not {len(ratings.raters)}")
+    name = "Cohen's kappa" if weighting == "unweighted" else f"Cohen's kappa, {weighting} weights"
+    matrix = ratings.matrix
+    both = ~np.isnan(matrix).any(axis=0)
+    pairs = matrix[:, both].T.astype(np.int64)  # units x (first rater, second rater)
+    estimate = Estimate(
+        method=name,
+        value=None,
+        n_units=len(pairs),
+        n_raters=2 if len(pairs) else 0,
+        n_ratings=2 * len(pairs),
+    )
+    if len(pairs) == 0:
+        estimate.reason = "no unit was rated by both raters"
+        return estimate
+    k = len(ratings.categories)
+    agreement_weights = category_weights(k, weighting)
+    patterns = Patterns.of(pairs)
+    first, second = patterns.rows[:, 0], patterns.rows[:, 1]
+    first_is, second_is = np.eye(k)[first], np.eye(k)[second]  # patterns x categories
+
+    def kappa(weights: np.ndarray) -> np.ndarray:
+        p = weights / weights.sum(axis=1, keepdims=True)
+        rows, cols = p @ first_is, p @ second_is
+        observed = p @ agreement_weights[first, second]
+        expected = np.einsum("ri,ij,rj->r", rows, agreement_weights, cols)
+        return np.where(expected < 1, (observed - expected) / (1 - expected), np.nan)
+
+    estimate.value = _point(kappa, patterns)
+    if estimate.value is None:
+        estimate.reason = "both raters used a single category: chance agreement is 1"
+        return estimate
+    table = np.zeros((k, k))
+    np.add.at(table, (pairs[:, 0], pairs[:, 1]), 1)
+    estimate.se = _cohen_se(table, agreement_weights, estimate.value)
+    estimate.extra = {
+        "ci_asymptotic": [
+            estimate.value - Z_95 * estimate.se,
+            estimate.value + Z_95 * estimate.se,
+        ],
+        "se_method": "asymptotic, Fleiss, Cohen & Everitt (1969)",
+    }
+    return _finish(estimate, kappa, patterns, bootstrap)
+
+
+def _cohen_se(table: np.ndarray, w: np.ndarray, kappa: float) -> float:
+    n = table.sum()
+    p = table / n
+    rows, cols = p.sum(axis=1), p.sum(axis=0)
+    expected = rows @ w @ cols
+    row_mean = w @ cols  # w-bar_i. = sum_j p_.j w_ij
+    col_mean = rows @ w  # w-bar_.j = sum_i p_i. w_ij
+    spread = (w - (row_mean[:, None] + col_mean[None, :]) * (1 - kappa)) ** 2
+    variance = ((p * spread).sum() - (kappa - expected * (1 - kappa)) ** 2) / (
+        n * (1 - expected) ** 2
+    )
+    return float(math.sqrt(max(variance, 0.0)))
+
+
+# --- ICC: numeric ratings, complete units ---------------------------------------------------
+
+ICC_FORMS = {
+    "ICC1": "ICC(1,1): one-way random effects, single rater",
+    "ICC2": "ICC(2,1): two-way random effects, absolute agreement, single rater",
+    "ICC3": "ICC(3,1): two-way mixed effects, consistency, single rater",
+    "ICC1k": "ICC(1,k): one-way random effects, mean of k raters",
+    "ICC2k": "ICC(2,k): two-way random effects, absolute agreement, mean of k raters",
+    "ICC3k": "ICC(3,k): two-way mixed effects, consistency, mean of k raters",
+}
+
+
+def icc(ratings: Ratings, *, bootstrap: Bootstrap | None = None) -> dict[str, Estimate]:
+    """The six Shrout & Fleiss (1979) forms from the two-way ANOVA mean squares, over the units
+    every rater rated (ICC needs a complete targets x raters table)."""
+    values = ratings.values_matrix()
+    complete = values[:, ~np.isnan(values).any(axis=0)].T  # targets x raters
+    n, k = complete.shape
+    patterns = Patterns.of(complete)
+    estimates = {}
+    for form, method in ICC_FORMS.items():
+        estimate = Estimate(
+            method=f"{method} (Shrout & Fleiss 1979)",
+            value=None,
+            n_units=n,
+            n_raters=k if n else 0,
+            n_ratings=n * k,
+        )
+        if k < 2 or n < 2:
+            estimate.reason = "needs two or more units rated by every one of two or more raters"
+            estimates[form] = estimate
+            continue
+        statistic = _icc_statistic(patterns.rows, k, form)
+        estimate.value = _point(statistic, patterns)
+        if estimate.value is None:
+            estimate.reason = "no variation between or within units"
+            estimates[form] = estimate
+            continue
+        estimates[form] = _finish(estimate, statistic, patterns, bootstrap)
+    return estimates
+
+
+def _icc_statistic(rows: np.ndarray, k: int, form: str):
+    centred = rows - rows.mean()
+    row_means = centred.mean(axis=1)
+    row_squares = (centred**2).sum(axis=1)
+
+    def value(weights: np.ndarray) -> np.ndarray:
+        n = weights.sum(axis=1)
+        grand = (weights @ row_means) / n
+        total = weights @ row_squares - n * k * grand**2
+        between_rows = k * (weights @ row_means**2) - n * k * grand**2
+        col_means = (weights @ centred) / n[:, None]
+        between_cols = n * (col_means**2).sum(axis=1) - n * k * grand**2
+        error = total - between_rows - between_cols
+        bms = between_rows / (n - 1)
+        jms = between_cols / (k - 1)
+        ems = error / ((n - 1) * (k - 1))
+        wms = (between_cols + error) / (n * (k - 1))
+        numerator, denominator = {
+            "ICC1": (bms - wms, bms + (k - 1) * wms),
+            "ICC2": (bms - ems, bms + (k - 1) * ems + k * (jms - ems) / n),
+            "ICC3": (bms - ems, bms + (k - 1) * ems),
+            "ICC1k": (bms - wms, bms),
+            "ICC2k": (bms - ems, bms + (jms - ems) / n),
+            "ICC3k": (bms - ems, bms),
+        }[form]
+        return np.where(np.abs(denominator) > 1e-12, numerator / denominator, np.nan)
+
+    return value
+
+
+# --- all that apply -------------------------------------------------------------------------
+
+
+def all_coefficients(ratings: Ratings, *, bootstrap: Bootstrap | None = None) -> dict:
+    """Every coefficient that applies to the data: alpha at its level, percent agreement,
+    Fleiss' kappa and Gwet's AC1 always; Cohen's kappa with exactly two raters (weighted too
+    for ordinal and higher levels); Gwet's AC2 for ordinal and higher; ICC for numbers."""
+    ordered = ratings.level != "nominal"
+    result: dict = {
+        "krippendorff_alpha": krippendorff_alpha(ratings, bootstrap=bootstrap),
+        "percent_agreement": percent_agreement(ratings, bootstrap=bootstrap),
+        "fleiss_kappa": fleiss_kappa(ratings, bootstrap=bootstrap),
+        "gwet_ac1": gwet_ac(ratings, bootstrap=bootstrap),
+    }
+    if ordered:
+        for weighting in ("linear", "quadratic"):
+            result[f"gwet_ac2_{weighting}"] = gwet_ac(
+                ratings, weighting=weighting, bootstrap=bootstrap
+            )
+    if len(ratings.raters) == 2:
+        result["cohen_kappa"] = cohen_kappa(ratings, bootstrap=bootstrap)
+        if ordered:
+            for weighting in ("linear", "quadratic"):
+                result[f"cohen_kappa_{weighting}"] = cohen_kappa(
+                    ratings, weighting=weighting, bootstrap=bootstrap
+                )
+    if ratings.level in ("interval", "ratio"):
+        result["icc"] = icc(ratings, bootstrap=bootstrap)
+    return result

@@ -1,0 +1,160 @@
+"""Long rating data (unit, rater, value) checked against declared categories, and the shapes the
+coefficients need: a raters x units matrix, and per-unit counts of each category."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+LEVELS = ("nominal", "ordinal", "interval", "ratio")
+
+
+class DataError(ValueError):
+    """Data the coefficients cannot be computed from, with a message naming what is wrong and,
+    when one observation is at fault, its index (so a file reader can name the row)."""
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+@dataclass(frozen=True)
+class Observation:
+    unit: str
+    rater: str
+    value: float | str
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """Checked long data: every rating as (unit index, rater index, category position).
+
+    `categories` is the declared list of values in order (or the values observed, sorted, when
+    none was declared); weights and Gwet's chance term count positions in it, so a category
+    nobody used still counts. `numbers` is each category's numeric value, for the interval and
+    ratio metrics and ICC; None when the categories are not numbers.
+    """
+
+    units: tuple[str, ...]
+    raters: tuple[str, ...]
+    categories: tuple
+    numbers: np.ndarray | None
+    level: str
+    unit_index: np.ndarray
+    rater_index: np.ndarray
+    position: np.ndarray
+
+    @property
+    def n_ratings(self) -> int:
+        return len(self.position)
+
+    @cached_property
+    def matrix(self) -> np.ndarray:
+        """Raters x units, each cell the category's position (NaN where a rater did not rate
+        a unit). Raters are rows: the `krippendorff` package reads the transpose wrongly."""
+        grid = np.full((len(self.raters), len(self.units)), np.nan)
+        grid[self.rater_index, self.unit_index] = self.position
+        return grid
+
+    @cached_property
+    def counts(self) -> np.ndarray:
+        """Units x categories: how many raters put each unit in each category."""
+        k = len(self.categories)
+        flat = np.bincount(self.unit_index * k + self.position, minlength=len(self.units) * k)
+        return flat.reshape(len(self.units), k)
+
+    def values_matrix(self) -> np.ndarray:
+        """Raters x units of numeric values (NaN where missing); numeric categories only."""
+        if self.numbers is None:
+            raise DataError("these categories are not numbers")
+        grid = np.full((len(self.raters), len(self.units)), np.nan)
+        grid[self.rater_index, self.unit_index] = self.numbers[self.position]
+        return grid
+
+
+def ratings_from(
+    observations: Iterable[Observation],
+    *,
+    level: str,
+    categories: Sequence | None = None,
+) -> Ratings:
+    """Check long data and index it. A rater rating a unit twice, a value outside the declared
+    categories, or a non-number where the level needs numbers is a DataError."""
+    if level not in LEVELS:
+        raise DataError(f"unknown level of measurement {level!r}: use one of {', '.join(LEVELS)}")
+    observations = list(observations)
+    keys = [_key(obs.value) for obs in observations]
+    for n, (obs, key) in enumerate(zip(observations, keys, strict=True)):
+        if obs.value is None or (isinstance(key, float) and not np.isfinite(key)):
+            raise DataError(f"{obs.value!r} is not a value; leave a missing rating out", n)
+    numeric_level = level in ("interval", "ratio")
+    if categories is None:
+        if numeric_level:
+            for n, key in enumerate(keys):
+                if not isinstance(key, float):
+                    raise DataError(f"{observations[n].value!r} is not a number", n)
+        categories = _observed_categories(keys, level)
+    categories = tuple(categories)
+    if len({_key(value) for value in categories}) != len(categories):
+        raise DataError("the declared categories repeat a value")
+    numbers = _numbers(categories)
+    if numeric_level and numbers is None:
+        raise DataError(f"{level} data needs categories that are numbers")
+    if level == "ratio" and numbers is not None and (numbers < 0).any():
+        negative = [n for n, key in enumerate(keys) if isinstance(key, float) and key < 0]
+        raise DataError("ratio data cannot have negative values", negative[0] if negative else None)
+    position_of = {_key(value): i for i, value in enumerate(categories)}
+    unit_ids: dict[str, int] = {}
+    rater_ids: dict[str, int] = {}
+    seen = set()
+    rows = np.empty((len(observations), 3), dtype=np.int64)
+    for n, (obs, key) in enumerate(zip(observations, keys, strict=True)):
+        position = position_of.get(key)
+        if position is None:
+            shown = ", ".join(str(c) for c in categories)
+            raise DataError(f"{obs.value!r} is not one of the categories ({shown})", n)
+        unit = unit_ids.setdefault(obs.unit, len(unit_ids))
+        rater = rater_ids.setdefault(obs.rater, len(rater_ids))
+        if (unit, rater) in seen:
+            raise DataError(f"rater {obs.rater!r} rated unit {obs.unit!r} twice", n)
+        seen.add((unit, rater))
+        rows[n] = (unit, rater, position)
+    return Ratings(
+        units=tuple(unit_ids),
+        raters=tuple(rater_ids),
+        categories=categories,
+        numbers=numbers,
+        level=level,
+        unit_index=rows[:, 0],
+        rater_index=rows[:, 1],
+        position=rows[:, 2],
+    )
+
+
+def _key(value: object) -> object:
+    """Numbers compare as numbers (so 1, 1.0 and "1" are one category); other values as text."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value).strip()
+
+
+def _numbers(categories: Sequence) -> np.ndarray | None:
+    keys = [_key(value) for value in categories]
+    if all(isinstance(key, float) for key in keys):
+        return np.array(keys, dtype=float)
+    return None
+
+
+def _observed_categories(keys: list, level: str) -> list:
+    keys = list(dict.fromkeys(keys))
+    if all(isinstance(key, float) for key in keys):
+        return sorted(keys)
+    if level != "nominal":
+        raise DataError(
+            f"{level} data with values that are not numbers needs the categories declared in order"
+        )
+    return sorted(keys, key=str)

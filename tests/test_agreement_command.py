@@ -1,0 +1,156 @@
+"""`manage.py agreement FILE.csv`: agreement for ratings collected anywhere, as one JSON object."""
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.test_stats_agreement import FLEISS_1971, SHROUT_FLEISS_1979, fleiss_rows
+
+KRIPPENDORFF_ROWS = {
+    "A": "1 2 3 3 2 1 4 1 2 . . .",
+    "B": "1 2 3 3 2 2 4 1 2 5 . 3",
+    "C": ". 3 3 3 2 3 4 2 2 5 1 .",
+    "D": "1 2 3 3 2 4 4 1 2 5 1 .",
+}
+
+
+def write_csv(path, rows) -> str:
+    path.write_text("unit,rater,value\n" + "".join(f"{u},{r},{v}\n" for u, r, v in rows))
+    return str(path)
+
+
+def run(*args) -> dict:
+    out = io.StringIO()
+    call_command("agreement", *args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+@pytest.fixture
+def krippendorff_csv(tmp_path):
+    rows = [
+        (f"u{unit}", coder, value)  # "." is a missing rating, as in the published table
+        for coder, line in KRIPPENDORFF_ROWS.items()
+        for unit, value in enumerate(line.split(), start=1)
+    ]
+    return write_csv(tmp_path / "k2011.csv", rows)
+
+
+def test_ordinal_file_gives_every_coefficient_that_applies(krippendorff_csv):
+    report = run(krippendorff_csv, "--level", "ordinal", "--categories", "1,2,3,4,5")
+    assert (report["n_units"], report["n_raters"], report["n_ratings"]) == (12, 4, 41)
+    assert report["categories"] == [1, 2, 3, 4, 5]
+    coefficients = report["coefficients"]
+    assert set(coefficients) == {
+        "krippendorff_alpha",
+        "percent_agreement",
+        "fleiss_kappa",
+        "gwet_ac1",
+    }  # four raters: no Cohen's kappa; ordinal: no ICC
+    assert round(coefficients["krippendorff_alpha"]["value"], 3) == 0.815
+    assert round(coefficients["percent_agreement"]["value"], 3) == 0.818
+    assert round(coefficients["fleiss_kappa"]["value"], 3) == 0.761
+    assert round(coefficients["gwet_ac1"]["value"], 3) == 0.775
+    for coefficient in coefficients.values():
+        low, high = coefficient["ci"]
+        assert low <= coefficient["value"] <= high
+    assert coefficients["gwet_ac1"]["resamples"] == 1000
+
+
+def test_two_raters_add_cohens_kappa_and_its_weighted_forms(tmp_path):
+    pairs = [(1, 1), (2, 2), (3, 2), (4, 4), (5, 4), (2, 1), (3, 3), (1, 2)]
+    rows = [
+        (f"u{i}", rater, v)
+        for i, pair in enumerate(pairs)
+        for rater, v in zip("ab", pair, strict=True)
+    ]
+    path = write_csv(tmp_path / "two.csv", rows)
+    report = run(path, "--level", "ordinal", "--categories", "1,2,3,4,5", "--bootstrap", "200")
+    coefficients = report["coefficients"]
+    for key in ("cohen_kappa", "cohen_kappa_linear", "cohen_kappa_quadratic"):
+        assert coefficients[key]["se"] > 0
+        assert len(coefficients[key]["ci"]) == 2
+    nominal = run(path, "--level", "nominal", "--bootstrap", "0")["coefficients"]
+    assert "cohen_kappa" in nominal
+    assert "cohen_kappa_linear" not in nominal
+    assert nominal["cohen_kappa"]["ci"] is None  # --bootstrap 0: no interval
+
+
+def test_interval_data_adds_icc_in_all_six_forms(tmp_path):
+    rows = [
+        (f"t{i}", f"judge{j}", v)
+        for i, row in enumerate(SHROUT_FLEISS_1979)
+        for j, v in enumerate(row)
+    ]
+    report = run(write_csv(tmp_path / "sf.csv", rows), "--level", "interval", "--seed", "3")
+    icc = report["coefficients"]["icc"]
+    assert {k: round(v["value"], 3) for k, v in icc.items()} == {
+        "ICC1": 0.166,
+        "ICC2": 0.290,
+        "ICC3": 0.715,
+        "ICC1k": 0.443,
+        "ICC2k": 0.620,
+        "ICC3k": 0.909,
+    }
+    assert icc["ICC2"]["seed"] == 3
+
+
+def test_fleiss_1971_from_a_file(tmp_path):
+    assert FLEISS_1971  # the same table as the statistics tests
+    rows = [(f"s{i}", f"r{j}", v) for i, row in enumerate(fleiss_rows()) for j, v in enumerate(row)]
+    report = run(write_csv(tmp_path / "f.csv", rows), "--level", "nominal", "--bootstrap", "100")
+    fleiss = report["coefficients"]["fleiss_kappa"]
+    assert round(fleiss["value"], 3) == 0.430
+    assert round(fleiss["z"], 2) == 17.65
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        ("unit,value\nu1,3\n", [], "bad.csv, row 1: the header needs the columns unit,rater,value"),
+        (
+            "unit,rater,value\nu1,a,3\nu1,b,seven\n",
+            ["--level", "interval"],
+            "bad.csv, row 3, field 'value': 'seven' is not a number",
+        ),
+        (
+            "unit,rater,value\nu1,a,3\nu1,b,6\n",
+            ["--categories", "1,2,3,4,5"],
+            "bad.csv, row 3, field 'value': '6' is not one of the categories",
+        ),
+        ("unit,rater,value\nu1,a,3\nu2,,4\n", [], "bad.csv, row 3, field 'rater': is empty"),
+        (
+            "unit,rater,value\nu1,a,3\nu1,a,4\n",
+            [],
+            "bad.csv, row 3, field 'value': rater 'a' already rated unit 'u1' at row 2",
+        ),
+        ("unit,rater,value\nu1,a,3\nu2,a,4\n", [], "bad.csv: agreement needs two or more raters"),
+    ],
+)
+def test_a_file_that_cannot_be_read_names_the_row(tmp_path, content, args, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    level = [] if "--level" in args else ["--level", "ordinal"]
+    with pytest.raises(CommandError) as caught:
+        call_command("agreement", str(path), *level, *args, stdout=io.StringIO())
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_command_exits_non_zero_with_one_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("unit,rater,value\nu1,a,3\nu1,b,x\n")
+    done = subprocess.run(
+        [sys.executable, "manage.py", "agreement", str(path), "--level", "interval"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "CommandError: bad.csv, row 3, field 'value': 'x' is not a number"
+    ]
