@@ -3,6 +3,7 @@ precision, independent implementations on random data with missing values, and e
 
 import itertools
 import math
+import os
 
 import krippendorff
 import numpy as np
@@ -128,7 +129,13 @@ def long_data(draw, min_raters=2, max_raters=6, k=5, missing=True):
     return rows
 
 
-HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized so CI never meets a new example by chance; HYPOTHESIS_EXAMPLES=2000 explores.
+HYPOTHESIS = settings(
+    max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "60")),
+    deadline=None,
+    derandomize=not os.environ.get("HYPOTHESIS_EXAMPLES"),
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @HYPOTHESIS
@@ -253,7 +260,13 @@ def test_cohen_kappa_and_its_se_match_statsmodels_and_scikit_learn(rows, wt):
     with np.errstate(divide="ignore", invalid="ignore"):  # statsmodels' z on one unit
         reference = inter_rater.cohens_kappa(table, wt=wt)
     assert result.value == pytest.approx(reference.kappa, abs=1e-9)
-    assert result.se == pytest.approx(reference.std_kappa, abs=1e-9)
+    if math.isnan(reference.std_kappa):
+        # statsmodels takes the root of a variance that rounding made a hair below zero (one
+        # rater used one category, so every resample's kappa is 0): the SE is 0.
+        assert reference.var_kappa == pytest.approx(0, abs=1e-12)
+        assert result.se == pytest.approx(0, abs=1e-6)
+    else:
+        assert result.se == pytest.approx(reference.std_kappa, abs=1e-9)
 
 
 def anova_icc(matrix: np.ndarray) -> dict[str, float]:
