@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.lock | cut -d' ' -f1)
 
-.PHONY: run test install lint format lock worker clean bench-import bench-load bench-fetch
+.PHONY: run test install lint format lock worker clean bench-import bench-load bench-fetch bench-agreement
 
 $(STAMP): requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ bench-import: $(STAMP)
 
 bench-fetch: $(STAMP)
 	$(BIN)/python bench/fetch_speed.py
+
+bench-agreement: $(STAMP)
+	$(BIN)/python bench/agreement_speed.py
 
 bench-load: $(STAMP)
 	$(BIN)/python bench/rater_load.py

@@ -404,3 +404,18 @@ def test_nothing_returns_a_nan():
         for estimate in flat:
             values = [estimate.value, *(estimate.ci or ()), estimate.se]
             assert not any(isinstance(v, float) and math.isnan(v) for v in values), estimate
+
+
+def test_resampled_weights_have_the_multinomial_distribution_of_units_drawn():
+    # Patterns shared by many units and by few (drawn as a group) alike: every resample holds
+    # n units, and each pattern's count has mean n p and variance n p (1 - p).
+    from annotation.stats.resampling import Patterns
+
+    rows = np.repeat(np.arange(40), [60, 30, 10] + [3] * 7 + [1] * 30)[:, None]
+    patterns = Patterns.of(rows)
+    draws = np.concatenate(list(patterns.draws(Bootstrap(resamples=6000, seed=4))))
+    assert draws.shape == (6000, 40)
+    assert (draws.sum(axis=1) == patterns.n).all()
+    p = patterns.weights / patterns.n
+    assert draws.mean(axis=0) == pytest.approx(patterns.n * p, rel=0.06, abs=0.05)
+    assert draws.var(axis=0) == pytest.approx(patterns.n * p * (1 - p), rel=0.12, abs=0.05)
