@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from annotation.stats import agreement
-from annotation.stats.data import LEVELS, Observation, ratings_from
+from annotation.stats.data import LEVELS, DataError, Observation, ratings_from
 from annotation.stats.resampling import Bootstrap
 
 __all__ = ["LEVELS", "AlphaResult", "Observation", "krippendorff_alpha", "percent_agreement"]
@@ -42,7 +42,14 @@ def krippendorff_alpha(
     observations = list(observations)
     if not observations:
         return AlphaResult(None, level, 0, 0, 0, reason="no unit has two or more ratings")
-    ratings = ratings_from(observations, level=level, categories=value_domain)
+    try:
+        ratings = ratings_from(observations, level=level, categories=value_domain)
+    except DataError as exc:
+        if exc.index is not None:
+            raise  # one rating at fault (a second rating of a unit): a bug upstream, not data
+        # The scale itself, e.g. a ratio-level question whose scale has negative points: that
+        # question has no alpha, and says why; the other questions' statistics go on.
+        return AlphaResult(None, level, 0, 0, 0, reason=str(exc))
     bootstrap = Bootstrap(resamples=resamples, seed=seed) if resamples > 0 else None
     estimate = agreement.krippendorff_alpha(ratings, bootstrap=bootstrap)
     return AlphaResult(

@@ -2,13 +2,15 @@
 
 import io
 import json
+import os
 import subprocess
 import sys
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from tests.test_stats_agreement import FLEISS_1971, SHROUT_FLEISS_1979, fleiss_rows
+from tests.test_stats_agreement import SHROUT_FLEISS_1979, fleiss_rows
 
 KRIPPENDORFF_ROWS = {
     "A": "1 2 3 3 2 1 4 1 2 . . .",
@@ -99,7 +101,6 @@ def test_interval_data_adds_icc_in_all_six_forms(tmp_path):
 
 
 def test_fleiss_1971_from_a_file(tmp_path):
-    assert FLEISS_1971  # the same table as the statistics tests
     rows = [(f"s{i}", f"r{j}", v) for i, row in enumerate(fleiss_rows()) for j, v in enumerate(row)]
     report = run(write_csv(tmp_path / "f.csv", rows), "--level", "nominal", "--bootstrap", "100")
     fleiss = report["coefficients"]["fleiss_kappa"]
@@ -128,6 +129,13 @@ def test_fleiss_1971_from_a_file(tmp_path):
             "bad.csv, row 3, field 'value': rater 'a' already rated unit 'u1' at row 2",
         ),
         ("unit,rater,value\nu1,a,3\nu2,a,4\n", [], "bad.csv: agreement needs two or more raters"),
+        ("unit,rater,value\nu1,a,3\nu1,b\n", [], "bad.csv, row 3: fewer values than columns"),
+        ("unit,rater,value\nu1,a,3\n", ["--seed", "-1"], "--seed: give a whole number"),
+        (
+            "unit,rater,value\nu1,a,3\n",
+            ["--categories", "1,2,2"],
+            "--categories: the declared categories repeat",
+        ),
     ],
 )
 def test_a_file_that_cannot_be_read_names_the_row(tmp_path, content, args, message):
@@ -148,6 +156,8 @@ def test_the_command_exits_non_zero_with_one_line(tmp_path):
         capture_output=True,
         text=True,
         check=False,
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "SECRET_KEY": "test-only-secret"},
     )
     assert done.returncode != 0
     assert done.stdout == ""

@@ -266,7 +266,7 @@ def test_cohen_kappa_and_its_se_match_statsmodels_and_scikit_learn(rows, wt):
         assert reference.var_kappa == pytest.approx(0, abs=1e-12)
         assert result.se == pytest.approx(0, abs=1e-6)
     else:
-        assert result.se == pytest.approx(reference.std_kappa, abs=1e-9)
+        assert result.se == pytest.approx(reference.std_kappa, rel=1e-6, abs=1e-7)
 
 
 def anova_icc(matrix: np.ndarray) -> dict[str, float]:
@@ -419,3 +419,43 @@ def test_resampled_weights_have_the_multinomial_distribution_of_units_drawn():
     p = patterns.weights / patterns.n
     assert draws.mean(axis=0) == pytest.approx(patterns.n * p, rel=0.06, abs=0.05)
     assert draws.var(axis=0) == pytest.approx(patterns.n * p * (1 - p), rel=0.12, abs=0.05)
+
+
+@pytest.mark.parametrize("scale", [1e-7, 1.0, 1e6])
+def test_icc_does_not_depend_on_the_unit_of_measurement(scale):
+    rows = [[value * scale for value in row] for row in SHROUT_FLEISS_1979]
+    ratings = ratings_from(rows_to_observations(rows), level="ratio")
+    result = agreement.icc(ratings, bootstrap=Bootstrap(resamples=200, seed=1))
+    assert round(result["ICC2"].value, 3) == 0.290
+    assert result["ICC2"].resamples_used == 200
+
+
+def test_an_icc_without_variation_between_units_says_which_denominator():
+    ratings = ratings_from(rows_to_observations([[1, 2]] * 4), level="interval")
+    result = agreement.icc(ratings)
+    assert result["ICC1k"].value is None
+    assert result["ICC1k"].reason.startswith("the ICC1k denominator is zero")
+    same = agreement.icc(ratings_from(rows_to_observations([[3, 3]] * 4), level="interval"))
+    assert same["ICC1"].reason == "every rating is the same"
+
+
+def test_a_wide_scale_takes_alphas_point_estimate_from_patterns_not_huge_arrays():
+    # 400 distinct values would make the package hold units x 400 x 400 numbers.
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 400, 300)
+    rows = [[int(t), int(min(399, t + rng.integers(0, 3)))] for t in truth]
+    ratings = ratings_from(rows_to_observations(rows), level="interval")
+    assert len(ratings.categories) > agreement.PACKAGE_MAX_VALUES
+    result = agreement.krippendorff_alpha(ratings)
+    matrix = np.array(rows, dtype=float).T
+    expected = krippendorff.alpha(reliability_data=matrix, level_of_measurement="interval")
+    assert result.value == pytest.approx(expected, abs=1e-9)
+
+
+def test_the_study_adapter_gives_a_reason_rather_than_failing_the_run():
+    from annotation.agreement import krippendorff_alpha
+
+    observations = [Observation("u1", "a", 1.0), Observation("u1", "b", 2.0)]
+    result = krippendorff_alpha(observations, level="ratio", value_domain=[-2, -1, 0, 1, 2])
+    assert result.alpha is None
+    assert result.reason == "ratio data cannot have negative values"

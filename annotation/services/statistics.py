@@ -20,6 +20,9 @@ from annotation.models import (
 )
 from annotation.services.generation import task_run_finish, task_run_progress
 
+# Part of every result's inputs hash: a change in how an interval is drawn changes the hash too.
+STATS_METHOD_VERSION = "stats-2: bootstrap resamples every rated unit by patterns"
+
 
 def agreement_compute(*, run: TaskRun) -> None:
     study = run.study
@@ -92,7 +95,9 @@ def _store_alpha(study: Study, question: Question, statistic: str, rows, observa
         seed=bootstrap[1],
     )
     # Hashed in terms that mean the same in any copy of the study, so equal inputs match.
-    inputs_hash = hashlib.sha256(json.dumps([rows, question.level, domain, bootstrap]).encode())
+    inputs_hash = hashlib.sha256(
+        json.dumps([rows, question.level, domain, bootstrap, STATS_METHOD_VERSION]).encode()
+    )
     result, _ = Result.objects.update_or_create(
         study=study,
         question=question,

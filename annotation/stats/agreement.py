@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 import krippendorff
 import numpy as np
 
-from annotation.stats.data import Ratings
+from annotation.stats.data import Ratings, category_label
 from annotation.stats.resampling import Bootstrap, Patterns, percentile_interval
 
 Z_95 = 1.959963984540054
+PACKAGE_MAX_VALUES = 30  # above this many scale values, alpha's point estimate uses patterns
+ORDINAL_BLOCK_CELLS = 4_000_000  # resamples x values x values held at once (ordinal alpha)
 
 
 @dataclass
@@ -145,6 +147,13 @@ def _alpha_statistic(counted: _Counted, level: str):
         disagreement = np.einsum("pc,ck,pk->p", rows, distance, rows) / (m - 1)
 
     def alpha(weights: np.ndarray) -> np.ndarray:
+        if level == "ordinal":
+            # Its distances and coincidences are resamples x K x K: a few resamples at a time.
+            block = max(1, ORDINAL_BLOCK_CELLS // rows.shape[1] ** 2)
+            if len(weights) > block:
+                return np.concatenate(
+                    [alpha(weights[i : i + block]) for i in range(0, len(weights), block)]
+                )
         w = weights[:, counted.pairable]
         marginals = w @ rows  # n_c
         n = marginals.sum(axis=1)
@@ -171,7 +180,7 @@ def _coincidences(w: np.ndarray, rows: np.ndarray, m: np.ndarray) -> np.ndarray:
         per = np.einsum("pc,pk->pck", part, part)
         per[:, np.arange(k), np.arange(k)] -= part
         per /= (m[start : start + block] - 1)[:, None, None]
-        total += np.einsum("rp,pck->rck", w[:, start : start + block], per)
+        total += (w[:, start : start + block] @ per.reshape(len(part), k * k)).reshape(-1, k, k)
     return total
 
 
@@ -196,8 +205,14 @@ def krippendorff_alpha(
         # Every rating is the same value: expected disagreement is zero and alpha is 0/0.
         estimate.reason = "all ratings share one value"
         return estimate
-    estimate.value = _package_alpha(ratings, level)
-    return _finish(estimate, _alpha_statistic(counted, level), counted.patterns, bootstrap)
+    statistic = _alpha_statistic(counted, level)
+    if len(ratings.categories) <= PACKAGE_MAX_VALUES:
+        estimate.value = _package_alpha(ratings, level)
+    else:
+        # The package holds units x values x values numbers: with hundreds of distinct values
+        # that is gigabytes. The pattern form gives the same value (tested to 1e-9).
+        estimate.value = _point(statistic, counted.patterns)
+    return _finish(estimate, statistic, counted.patterns, bootstrap)
 
 
 def _package_alpha(ratings: Ratings, level: str) -> float:
@@ -273,9 +288,13 @@ def _fleiss_detail(counted: _Counted, rows: np.ndarray) -> dict:
     per_category = {}
     for j, category in enumerate(counted.ratings.categories):
         if 0 < p[j] < 1:
-            per_category[str(category)] = float(1 - disagreeing[j] / (n_units * p[j] * q[j]))
+            per_category[str(category_label(category))] = float(
+                1 - disagreeing[j] / (n_units * p[j] * q[j])
+            )
         else:
-            per_category[str(category)] = None  # never or always chosen: no kappa of its own
+            per_category[str(category_label(category))] = (
+                None  # never or always chosen: no kappa of its own
+            )
     detail: dict = {
         "per_category": per_category,
         "category_shares": {
@@ -451,7 +470,11 @@ def icc(ratings: Ratings, *, bootstrap: Bootstrap | None = None) -> dict[str, Es
         statistic = _icc_statistic(patterns.rows, k, form)
         estimate.value = _point(statistic, patterns)
         if estimate.value is None:
-            estimate.reason = "no variation between or within units"
+            estimate.reason = (
+                "every rating is the same"
+                if np.ptp(patterns.rows) == 0
+                else f"the {form} denominator is zero (no variation it can compare against)"
+            )
             estimates[form] = estimate
             continue
         estimates[form] = _finish(estimate, statistic, patterns, bootstrap)
@@ -459,7 +482,10 @@ def icc(ratings: Ratings, *, bootstrap: Bootstrap | None = None) -> dict[str, Es
 
 
 def _icc_statistic(rows: np.ndarray, k: int, form: str):
-    centred = rows - rows.mean()
+    # ICC does not change with the unit of measurement: work in units of the data's own spread,
+    # so that "zero" below means zero relative to the data, whether it is in mol/L or in km.
+    spread = rows.std()
+    centred = (rows - rows.mean()) / (spread if spread > 0 else 1.0)
     row_means = centred.mean(axis=1)
     row_squares = (centred**2).sum(axis=1)
 
@@ -483,7 +509,7 @@ def _icc_statistic(rows: np.ndarray, k: int, form: str):
             "ICC2k": (bms - ems, bms + (jms - ems) / n),
             "ICC3k": (bms - ems, bms),
         }[form]
-        return np.where(np.abs(denominator) > 1e-12, numerator / denominator, np.nan)
+        return np.where(np.abs(denominator) > 1e-9, numerator / denominator, np.nan)
 
     return value
 

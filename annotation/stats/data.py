@@ -158,3 +158,11 @@ def _observed_categories(keys: list, level: str) -> list:
             f"{level} data with values that are not numbers needs the categories declared in order"
         )
     return sorted(keys, key=str)
+
+
+def category_label(value: object) -> object:
+    """A category as JSON shows it: 3 for "3" or 3.0, 2.5 for "2.5", text as text."""
+    key = _key(value)
+    if isinstance(key, float):
+        return int(key) if key.is_integer() else key
+    return key

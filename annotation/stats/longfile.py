@@ -39,6 +39,8 @@ def read_long_csv(
         row = reader.line_num
         if "\0extra" in record:
             raise DataError(f"{name}, row {row}: more values than columns")
+        if None in record.values():
+            raise DataError(f"{name}, row {row}: fewer values than columns")
         unit, rater, value = ((record.get(c) or "").strip() for c in COLUMNS)
         for column, text_value in (("unit", unit), ("rater", rater)):
             if not text_value:
@@ -58,7 +60,9 @@ def read_long_csv(
         return ratings_from(observations, level=level, categories=categories)
     except DataError as exc:
         if exc.index is None:
-            raise DataError(f"{name}: {exc}") from None
+            # Not one row's fault: the declared categories, or the data as a whole.
+            where = "--categories" if categories is not None else name
+            raise DataError(f"{where}: {exc}") from None
         obs = observations[exc.index]
         row = rows_of[(obs.unit, obs.rater)]
         raise DataError(f"{name}, row {row}, field 'value': {exc}") from None

@@ -4,7 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.stats import agreement
-from annotation.stats.data import LEVELS, DataError
+from annotation.stats.data import LEVELS, DataError, category_label
 from annotation.stats.longfile import read_long_csv
 from annotation.stats.resampling import DEFAULT_RESAMPLES, Bootstrap
 
@@ -32,7 +32,8 @@ class Command(BaseCommand):
         parser.add_argument("--level", choices=LEVELS, required=True)
         parser.add_argument(
             "--categories",
-            help="The scale's values in order, comma-separated (e.g. 1,2,3,4,5). Weights and "
+            help="Write --categories=-2,-1,0,1,2 when the first value is negative. "
+            "The scale's values in order, comma-separated (e.g. 1,2,3,4,5). Weights and "
             "Gwet's chance term count positions in this list, so give unused values too. "
             "Default: the values observed.",
         )
@@ -43,6 +44,8 @@ class Command(BaseCommand):
     def handle(self, *args, file: Path, level: str, categories, bootstrap, seed, **options):
         if bootstrap < 0:
             raise CommandError("--bootstrap: give 0 (no intervals) or more resamples.")
+        if seed < 0:
+            raise CommandError("--seed: give a whole number of 0 or more.")
         declared = None
         if categories is not None:
             declared = [value.strip() for value in categories.split(",")]
@@ -69,17 +72,8 @@ class Command(BaseCommand):
             "n_raters": len(ratings.raters),
             "n_ratings": ratings.n_ratings,
             "level": level,
-            "categories": [_plain(c) for c in ratings.categories],
+            "categories": [category_label(c) for c in ratings.categories],
             "bootstrap": {"resamples": bootstrap, "seed": seed},
             "coefficients": coefficients,
         }
         self.stdout.write(json.dumps(report, indent=2))
-
-
-def _plain(value):
-    """Categories as the JSON a reader expects: 3 for "3" or 3.0, 2.5 for "2.5", text as text."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return value
-    return int(number) if number.is_integer() else number
