@@ -108,6 +108,14 @@ class _Counted:
         raters = len(np.unique(self.ratings.rater_index[in_pairable]))
         return len(pairable_units), raters, int(in_pairable.sum())
 
+    def estimate(self, method: str) -> Estimate:
+        """An estimate not yet computed, sized; with its reason when no unit is pairable."""
+        n_units, n_raters, n_ratings = self.sizes()
+        estimate = Estimate(method, None, n_units, n_raters, n_ratings)
+        if n_units == 0:
+            estimate.reason = "no unit has two or more ratings"
+        return estimate
+
     def agreeing_share(self, weights: np.ndarray) -> np.ndarray:
         """Percent agreement / Fleiss' P-bar: the share of agreeing rater pairs, averaged over
         units with two or more ratings."""
@@ -189,16 +197,8 @@ def krippendorff_alpha(
 ) -> Estimate:
     level = level or ratings.level
     counted = _Counted.of(ratings)
-    n_units, n_raters, n_ratings = counted.sizes()
-    estimate = Estimate(
-        method=f"Krippendorff's alpha, {level} metric",
-        value=None,
-        n_units=n_units,
-        n_raters=n_raters,
-        n_ratings=n_ratings,
-    )
-    if n_units == 0:
-        estimate.reason = "no unit has two or more ratings"
+    estimate = counted.estimate(f"Krippendorff's alpha, {level} metric")
+    if estimate.reason:
         return estimate
     used = np.unique(ratings.counts[ratings.counts.sum(axis=1) >= 2].nonzero()[1])
     if len(used) < 2:
@@ -229,16 +229,8 @@ def _package_alpha(ratings: Ratings, level: str) -> float:
 
 def percent_agreement(ratings: Ratings, *, bootstrap: Bootstrap | None = None) -> Estimate:
     counted = _Counted.of(ratings)
-    n_units, n_raters, n_ratings = counted.sizes()
-    estimate = Estimate(
-        method="percent agreement: share of agreeing rater pairs, mean over units",
-        value=None,
-        n_units=n_units,
-        n_raters=n_raters,
-        n_ratings=n_ratings,
-    )
-    if n_units == 0:
-        estimate.reason = "no unit has two or more ratings"
+    estimate = counted.estimate("percent agreement: share of agreeing rater pairs, mean over units")
+    if estimate.reason:
         return estimate
     estimate.value = _point(counted.agreeing_share, counted.patterns)
     return _finish(estimate, counted.agreeing_share, counted.patterns, bootstrap)
@@ -250,16 +242,8 @@ def fleiss_kappa(ratings: Ratings, *, bootstrap: Bootstrap | None = None) -> Est
     Units with unequal numbers of ratings take each unit's own number of rater pairs in P_i,
     and category shares over all their ratings."""
     counted = _Counted.of(ratings)
-    n_units, n_raters, n_ratings = counted.sizes()
-    estimate = Estimate(
-        method="Fleiss' kappa (Fleiss 1971)",
-        value=None,
-        n_units=n_units,
-        n_raters=n_raters,
-        n_ratings=n_ratings,
-    )
-    if n_units == 0:
-        estimate.reason = "no unit has two or more ratings"
+    estimate = counted.estimate("Fleiss' kappa (Fleiss 1971)")
+    if estimate.reason:
         return estimate
     rows = counted.patterns.rows[counted.pairable].astype(float)
 
@@ -335,14 +319,10 @@ def gwet_ac(
     Agreement over units with two or more ratings; the chance term from category prevalence
     over every rated unit, with q the number of declared categories (Gwet 2014)."""
     counted = _Counted.of(ratings)
-    n_units, n_raters, n_ratings = counted.sizes()
     name = "Gwet's AC1" if weighting == "unweighted" else f"Gwet's AC2, {weighting} weights"
-    estimate = Estimate(
-        method=name, value=None, n_units=n_units, n_raters=n_raters, n_ratings=n_ratings
-    )
+    estimate = counted.estimate(name)
     q = len(ratings.categories)
-    if n_units == 0:
-        estimate.reason = "no unit has two or more ratings"
+    if estimate.reason:
         return estimate
     if q < 2:
         estimate.reason = "one category: chance agreement is undefined"
