@@ -459,3 +459,23 @@ def test_the_study_adapter_gives_a_reason_rather_than_failing_the_run():
     result = krippendorff_alpha(observations, level="ratio", value_domain=[-2, -1, 0, 1, 2])
     assert result.alpha is None
     assert result.reason == "ratio data cannot have negative values"
+
+
+def test_alphas_interval_matches_resampling_rated_units_one_by_one():
+    # End to end for alpha: the same interval as drawing the rated units (unit 12, rated once,
+    # included) with replacement and calling krippendorff.alpha on each resample.
+    ratings = ratings_from(parse_coders(KRIPPENDORFF_2011), level="interval", categories=FIVE)
+    ours = agreement.krippendorff_alpha(ratings, bootstrap=Bootstrap(resamples=3000, seed=8)).ci
+    matrix = ratings.values_matrix()
+    rng = np.random.default_rng(21)
+    direct = []
+    for _ in range(3000):
+        sample = matrix[:, rng.integers(0, matrix.shape[1], matrix.shape[1])]
+        pairable = sample[:, (~np.isnan(sample)).sum(axis=0) >= 2]
+        if pairable.size and len(np.unique(pairable[~np.isnan(pairable)])) > 1:
+            direct.append(
+                krippendorff.alpha(
+                    reliability_data=sample, level_of_measurement="interval", value_domain=FIVE
+                )
+            )
+    assert ours == pytest.approx(tuple(np.percentile(direct, [2.5, 97.5])), abs=0.03)
