@@ -760,9 +760,21 @@ def study_ratings_long(*, study: Study) -> list[dict]:
     return list(study_ratings_iter(study=study))
 
 
-def study_ratings_iter(*, study: Study, chunk_size: int = 5000) -> Iterator[dict]:
+def study_ratings_query(*, study: Study) -> QuerySet[Rating]:
+    """The study's ratings in the long format's order (item, question, rater)."""
+    return Rating.objects.filter(assignment__study=study).order_by(*RATINGS_ORDER)
+
+
+RATINGS_ORDER = ("assignment__item__token", "question__order", "assignment__rater_id", "pk")
+
+
+def study_ratings_iter(
+    *, study: Study, ratings: QuerySet[Rating] | None = None, chunk_size: int = 5000
+) -> Iterator[dict]:
     """`study_ratings_long` a row at a time, for exports of any size in constant memory: plain
-    values read in chunks, no model objects."""
+    values read in chunks, no model objects. `ratings` narrows it (a filter, or one page)."""
+    if ratings is None:
+        ratings = Rating.objects.filter(assignment__study=study)
     pseudonyms = dict(
         study.memberships.filter(role=Membership.Role.RATER).values_list("user_id", "pseudonym")
     )
@@ -782,9 +794,8 @@ def study_ratings_iter(*, study: Study, chunk_size: int = 5000) -> Iterator[dict
         .values("n")
     )
     ratings = (
-        Rating.objects.filter(assignment__study=study)
-        .annotate(revision_count=Coalesce(Subquery(revisions), 0))
-        .order_by("assignment__item__token", "question__order", "assignment__rater_id", "pk")
+        ratings.annotate(revision_count=Coalesce(Subquery(revisions), 0))
+        .order_by(*RATINGS_ORDER)
         .values_list(
             "assignment__item__token",
             "assignment__item_id",

@@ -1,6 +1,5 @@
 from django.urls import path
 
-from annotation import api
 from annotation.views import account, rater, studies
 
 urlpatterns = [
@@ -110,26 +109,5 @@ urlpatterns = [
         "studies/<str:study_token>/judge-ratings.csv",
         studies.study_judge_ratings_csv,
         name="study_judge_ratings_csv",
-    ),
-    path("api/studies/", api.StudyListAPI.as_view(), name="api_studies"),
-    path(
-        "api/studies/<str:study_token>/judge-ratings/",
-        api.JudgeRatingsAPI.as_view(),
-        name="api_judge_ratings",
-    ),
-    path(
-        "api/studies/<str:study_token>/ratings/",
-        api.RatingsAPI.as_view(),
-        name="api_ratings",
-    ),
-    path(
-        "api/studies/<str:study_token>/rating-history/",
-        api.RatingHistoryAPI.as_view(),
-        name="api_rating_history",
-    ),
-    path(
-        "api/studies/<str:study_token>/unblinding-key/",
-        api.UnblindingKeyAPI.as_view(),
-        name="api_unblinding_key",
     ),
 ]

@@ -1,4 +1,4 @@
-"""REST API for checklists: definitions, reports, responses and exports (token auth).
+"""REST API v1 for checklists: definitions, reports, responses and exports.
 
 The same reading rule as the pages: an assessment that is not yours and not yet readable is a
 404, indistinguishable from one that does not exist.
@@ -6,13 +6,17 @@ The same reading rule as the pages: an assessment that is not yours and not yet 
 
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
+from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.selectors import admin_studies
+from checklists import exports as checklist_exports
 from checklists import selectors, services, views
 from checklists.models import Assessment, ChecklistDefinition, Report
 
@@ -54,20 +58,49 @@ class DefinitionSerializer(serializers.ModelSerializer):
         return obj.pk in self.context["current"]
 
 
-class DefinitionListAPI(APIView):
+class DefinitionListAPI(ListAPIView):
     """Every loaded revision of every checklist; `current` marks the one new reports use."""
 
-    def get(self, request: Request) -> Response:
+    serializer_class = DefinitionSerializer
+
+    def get_serializer_context(self) -> dict:
         current = {d.pk for d in selectors.definitions_current()}
-        definitions = ChecklistDefinition.objects.all()
-        return Response(
-            DefinitionSerializer(definitions, many=True, context={"current": current}).data
-        )
+        return {**super().get_serializer_context(), "current": current}
+
+    def get_queryset(self):
+        return ChecklistDefinition.objects.prefetch_related("items")
+
+
+class ChecklistItemSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    prompt = serializers.CharField()
+    guidance = serializers.CharField(allow_blank=True)
+    kind = serializers.CharField()
+    choices = serializers.JSONField()
+    evidence = serializers.JSONField()
+    tag = serializers.CharField(allow_blank=True)
+
+
+class ChecklistSectionSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    title = serializers.CharField()
+    items = ChecklistItemSerializer(many=True)
+
+
+class DefinitionDetailSerializer(DefinitionSerializer):
+    sections = ChecklistSectionSerializer(many=True)
+
+    class Meta(DefinitionSerializer.Meta):
+        fields = [*DefinitionSerializer.Meta.fields, "sections"]
 
 
 class DefinitionDetailAPI(APIView):
     """One checklist with its sections and items: the newest revision, or `?revision=N`."""
 
+    @extend_schema(
+        parameters=[OpenApiParameter("revision", OpenApiTypes.INT, description="Default: newest.")],
+        responses={200: DefinitionDetailSerializer},
+    )
     def get(self, request: Request, slug: str) -> Response:
         revision = request.query_params.get("revision")
         if revision is not None and not revision.isdigit():
@@ -106,6 +139,32 @@ class ReportCreateSerializer(serializers.Serializer):
     lead_assesses = serializers.BooleanField(required=False, default=True)
 
 
+class AssessmentRowSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    assessor = serializers.CharField()
+    kind = serializers.CharField()
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    readable = serializers.BooleanField(help_text="Whether you may read its answers now.")
+
+
+class ChecklistRefSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    revision = serializers.IntegerField()
+    title = serializers.CharField()
+    version = serializers.CharField(allow_blank=True)
+
+
+class ReportSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    title = serializers.CharField()
+    manuscript = serializers.CharField(allow_blank=True)
+    checklist = ChecklistRefSerializer()
+    study = serializers.CharField(allow_null=True)
+    lead = serializers.CharField()
+    your_assessment = serializers.CharField(allow_null=True)
+    assessments = AssessmentRowSerializer(many=True)
+
+
 def _report_body(report: Report, user) -> dict:
     own = selectors.own_assessment(report=report, user=user)
     assessments = []
@@ -137,13 +196,19 @@ def _report_body(report: Report, user) -> dict:
     }
 
 
-class ReportListAPI(APIView):
+class ReportListAPI(ListAPIView):
     """Reports you lead or assess; POST starts one."""
 
-    def get(self, request: Request) -> Response:
-        reports = selectors.reports_for_user(user=request.user)
-        return Response([_report_body(report, request.user) for report in reports])
+    serializer_class = ReportSerializer
 
+    def get_queryset(self):
+        return selectors.reports_for_user(user=self.request.user)
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response([_report_body(r, request.user) for r in page])
+
+    @extend_schema(request=ReportCreateSerializer, responses={201: ReportSerializer})
     def post(self, request: Request) -> Response:
         data = ReportCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -168,6 +233,7 @@ class ReportListAPI(APIView):
 
 
 class ReportDetailAPI(APIView):
+    @extend_schema(responses={200: ReportSerializer})
     def get(self, request: Request, token: str) -> Response:
         report = _participant_report(request, token)
         return Response(_report_body(report, request.user))
@@ -190,9 +256,25 @@ def _response_rows(assessment: Assessment) -> list[dict]:
     return rows
 
 
+class ResponseRowSerializer(serializers.Serializer):
+    item = serializers.CharField()
+    answer = serializers.JSONField(allow_null=True)
+    location = serializers.CharField(allow_blank=True)
+    notes = serializers.CharField(allow_blank=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+
+class AssessmentResponsesSerializer(serializers.Serializer):
+    assessment = serializers.CharField()
+    kind = serializers.CharField()
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    responses = ResponseRowSerializer(many=True)
+
+
 class AssessmentResponsesAPI(APIView):
     """One assessment's answers, item by item, if you may read them."""
 
+    @extend_schema(responses={200: AssessmentResponsesSerializer})
     def get(self, request: Request, token: str, assessment_token: str) -> Response:
         report = _participant_report(request, token)
         try:
@@ -220,6 +302,13 @@ class ResponseInputSerializer(serializers.Serializer):
 class ResponseSaveAPI(APIView):
     """Save your answer to one item: any of `answer` (null clears it), `location`, `notes`."""
 
+    @extend_schema(
+        request=ResponseInputSerializer,
+        responses={
+            200: ResponseRowSerializer,
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="Refused: why, by field."),
+        },
+    )
     def put(self, request: Request, token: str, code: str) -> Response:
         report = _participant_report(request, token)
         own = selectors.own_assessment(report=report, user=request.user)
@@ -251,9 +340,15 @@ class ResponseSaveAPI(APIView):
     patch = put
 
 
+class SubmittedSerializer(serializers.Serializer):
+    assessment = serializers.CharField()
+    submitted_at = serializers.DateTimeField()
+
+
 class SubmitAPI(APIView):
     """Submit (and lock) your assessment once every item is answered; repeating it is harmless."""
 
+    @extend_schema(request=None, responses={200: SubmittedSerializer})
     def post(self, request: Request, token: str) -> Response:
         report = _participant_report(request, token)
         own = selectors.own_assessment(report=report, user=request.user)
@@ -269,6 +364,17 @@ class SubmitAPI(APIView):
 class ExportAPI(APIView):
     """The report in one format (md, csv, json, tex, html); `?of=` as on the page."""
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "of", OpenApiTypes.STR, description="consensus, or an assessment's token."
+            )
+        ],
+        responses={
+            (200, media): OpenApiTypes.OBJECT if fmt == "json" else OpenApiTypes.STR
+            for fmt, media in checklist_exports.FORMATS.items()
+        },
+    )
     def get(self, request: Request, token: str, fmt: str) -> HttpResponse:
         report = _participant_report(request, token)
         try:

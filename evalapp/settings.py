@@ -72,6 +72,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "annotation",
     "checklists",
@@ -180,10 +183,19 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# The API takes a token (scripts) or the browser's session (the API pages, htmx); a session
+# needs the CSRF token for anything but reads. Token first: an anonymous call gets 401 with
+# `WWW-Authenticate: Token`.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "evalapp.api.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -248,9 +260,28 @@ LLM_ALLOWED_HOSTS = env_list("LLM_ALLOWED_HOSTS", [])
 # claimed again by a redelivery of its message.
 TASK_RUN_LEASE_SECONDS = env_int("TASK_RUN_LEASE_SECONDS", 300)
 
+SPECTACULAR_SETTINGS = {
+    "TITLE": "evalapp API",
+    "DESCRIPTION": "Blinded clinician reader studies and reporting checklists: everything a paper "
+    "needs, for a study's admins; a rater's own work, blinded. See docs/api.md.",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "SourceKindEnum": "annotation.models.Source.Kind",
+        "QuestionKindEnum": "annotation.models.Question.Kind",
+        "AssignmentKindEnum": "annotation.models.Assignment.Kind",
+        "TaskKindEnum": "annotation.models.TaskRun.Kind",
+    },
+}
+
 # The version a paper bundle's manifest names: pyproject.toml's, read once here.
 with (BASE_DIR / "pyproject.toml").open("rb") as _pyproject:
     EVALAPP_VERSION = tomllib.load(_pyproject)["project"]["version"]
+SPECTACULAR_SETTINGS["VERSION"] = EVALAPP_VERSION
 # Where workers write paper bundles for study admins to download: a disk web and worker share.
 EXPORT_DIR = Path(os.environ.get("EVALAPP_EXPORT_DIR", VAR_DIR / "exports"))
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.db import connection
+from django.utils import timezone
 
 from annotation import services
-from annotation.models import Study
+from annotation.models import Result, Study, TaskRun
 from annotation.services.external_ratings import study_import_ratings
 from checklists import services as checklist_services
 from checklists.models import ChecklistDefinition, Report
@@ -162,3 +163,63 @@ def imported(vanveen_study) -> Study:
     assert count == 1496
     vanveen_study.refresh_from_db()
     return vanveen_study
+
+
+@pytest.fixture
+def api_world(open_study, study_admin, raters, outsider, mi_claim, settings, tmp_path):
+    """One of everything each endpoint can name, and each caller's token."""
+    settings.EXPORT_DIR = tmp_path
+    rater = raters[0]
+    source = open_study.sources.order_by("label").first()
+    judge = services.judge_create(
+        study=open_study, label="judge", base_url="http://127.0.0.1:9/v1", model_name="m"
+    )
+    question = open_study.questions.get()
+    result = Result.objects.create(
+        study=open_study,
+        question=question,
+        statistic="alpha",
+        value=0.5,
+        n_units=1,
+        n_raters=2,
+        n_ratings=2,
+        detail={"ci": [0.1, 0.9]},
+        inputs_hash="0" * 64,
+        computed_at=timezone.now(),
+    )
+    bundle = TaskRun.objects.create(
+        study=open_study,
+        kind=TaskRun.Kind.EXPORT_BUNDLE,
+        status=TaskRun.Status.SUCCEEDED,
+        finished_at=timezone.now(),
+    )
+    services.bundle_path(bundle).write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    report = checklist_services.report_create(
+        lead=study_admin, definition=mi_claim, title="Our paper", lead_assesses=True
+    )
+    own = report.assessments.get(assessor=study_admin)
+    mine = open_study.assignments.filter(rater=rater, kind="study").order_by("position").first()
+    return {
+        "users": {"outsider": outsider, "rater": rater, "admin": study_admin},
+        "study": open_study,
+        "path": {
+            "study_token": open_study.token,
+            "id": {
+                "sources": source.pk,
+                "cases": open_study.cases.first().pk,
+                "outputs": source.outputs.first().pk,
+                "judges": judge.pk,
+                "results": result.pk,
+                "tasks": bundle.pk,
+            },
+            "key": question.key,
+            "assignment": open_study.assignments.filter(rater=raters[1]).first().token,
+            "own_item": mine.token,
+            "slug": "mi-claim-gen",
+            "token": report.token,
+            "assessment_token": own.token,
+            "code": "1.5",
+            "fmt": "json",
+        },
+        "question": question,
+    }

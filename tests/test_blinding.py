@@ -186,10 +186,10 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
 def test_no_api_response_a_rater_can_get_reveals_a_source(client, demo):
     rater = demo.memberships.get(pseudonym="R2").user
     headers = {"Authorization": f"Token {Token.objects.create(user=rater).key}"}
-    ratings = reverse("api_ratings", args=[demo.token])
-    key = reverse("api_unblinding_key", args=[demo.token])
+    ratings = reverse("api-rating-list", args=[demo.token])
+    key = reverse("api-unblinding-list", args=[demo.token])
     expected = {
-        reverse("api_studies"): 200,
+        reverse("api-study-list"): 200,
         ratings: 403,
         ratings + "?format=csv": 403,
         key: 403,
@@ -200,8 +200,74 @@ def test_no_api_response_a_rater_can_get_reveals_a_source(client, demo):
         response = client.get(url, headers=headers)
         assert response.status_code == status, url
         responses[url] = as_text(response)
-    assert demo.title in responses[reverse("api_studies")]
+    assert demo.title in responses[reverse("api-study-list")]
     assert_blind(responses, demo, rater)
+
+
+def test_the_rater_api_keeps_raters_blind_in_every_design(client, demo):
+    """Every study the rater is in (absolute, pairwise, side by side, ranking): the list, every
+    item, an answer saved and a submit, and the admin's endpoints tried: no source anywhere."""
+    import json
+
+    rater = demo.memberships.get(pseudonym="R2").user
+    finish_training(demo, rater)
+    headers = {"Authorization": f"Token {Token.objects.create(user=rater).key}"}
+    responses = {}
+
+    def get(url: str, status: int = 200) -> dict:
+        response = client.get(url, headers=headers)
+        assert response.status_code == status, url
+        responses[url] = as_text(response)
+        return response.json()
+
+    studies = get("/api/v1/rate/")["results"]
+    assert {s["token"] for s in studies} == set(
+        Study.objects.filter(assignments__rater=rater).values_list("token", flat=True)
+    )
+    n_items = 0
+    for study in Study.objects.filter(assignments__rater=rater).distinct():
+        base = f"/api/v1/rate/{study.token}/items/"
+        rows = get(base + "?page_size=1000")["results"]
+        n_items += len(rows)
+        for row in rows:
+            item = get(f"{base}{row['token']}/")
+            assert item["token"] == row["token"]
+            if row["training"]:
+                continue
+            for body in _api_answers(item):
+                url = f"{base}{row['token']}/answers/"
+                response = client.post(
+                    url, json.dumps(body), content_type="application/json", headers=headers
+                )
+                assert response.status_code == 200, (url, response.content)
+                responses[f"POST {url} {body}"] = as_text(response)
+            submitted = client.post(f"{base}{row['token']}/submit/", headers=headers)
+            assert submitted.status_code == 200, submitted.content
+            responses[f"submit {row['token']}"] = as_text(submitted)
+        for part in ("sources", "outputs", "ratings", "unblinding-key", "assignments", "results"):
+            get(f"/api/v1/studies/{study.token}/{part}/", status=403)
+    assert n_items == Assignment.objects.filter(rater=rater).count() == 36
+    assert_blind(responses, demo, rater)
+
+
+def _api_answers(item: dict) -> list[dict]:
+    """An answer to every question of an item as the rater API shows it."""
+    n = max(len(item["outputs"]), 2 if item["output_b_text"] is not None else 1)
+    asked = [(q, "") for q in item["questions"]]
+    asked += [(q, shown["letter"]) for shown in item["outputs"] for q in shown["questions"]]
+    bodies = []
+    for question, about in asked:
+        kind, options = question["kind"], [o["value"] for o in question["options"]]
+        answer = {
+            "ranking": list(range(1, n + 1)),
+            "text": "fine",
+            "number": question["minimum"] or 0,
+            "multiple_choice": options[:1],
+            "criteria": [],
+            "span": [],
+        }.get(kind, options[0] if options else None)
+        bodies.append({"question": question["key"], "answer": answer, "about": about})
+    return bodies
 
 
 def test_every_kind_of_question_keeps_raters_blind(client, demo):

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_definitions_are_listed_with_their_revisions(client, mi_claim, outsider):
-    body = client.get(reverse("api_checklists"), headers=auth(outsider)).json()
+    body = client.get(reverse("api_checklists"), headers=auth(outsider)).json()["results"]
     assert {(d["slug"], d["revision"], d["current"]) for d in body} == {
         ("elevate-genai", 1, True),
         ("mi-claim-gen", 1, True),

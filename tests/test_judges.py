@@ -382,8 +382,8 @@ def test_judge_ratings_export_for_admins_only_and_nothing_of_a_judge_reaches_rat
     judge = _judge(open_study, fake_llm)
     _run(judge)
 
-    api = reverse("api_judge_ratings", args=[open_study.token])
-    rows = client.get(api, headers=auth(study_admin)).json()
+    api = reverse("api-judge-rating-list", args=[open_study.token])
+    rows = client.get(api, headers=auth(study_admin)).json()["results"]
     assert len(rows) == 6
     assert {(r["rater"], r["rater_kind"], r["question"], r["value"]) for r in rows} == {
         ("GPT-judge", "llm", key, 2.0)
@@ -430,7 +430,7 @@ def test_a_judges_key_is_nowhere_but_in_the_call(
         client.get(reverse("study_dashboard", args=[open_study.token])),
         client.get(reverse("study_judge_ratings_csv", args=[open_study.token])),
         client.get(
-            reverse("api_judge_ratings", args=[open_study.token]), headers=auth(study_admin)
+            reverse("api-judge-rating-list", args=[open_study.token]), headers=auth(study_admin)
         ),
     ]
     everything = dump.getvalue() + caplog.text + "".join(body_text(p) for p in pages)

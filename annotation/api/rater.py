@@ -1,0 +1,223 @@
+"""/api/v1/rate/: a rater's own work, blinded as on the rater's pages.
+
+Built only from `selectors.rater_item_view` and friends, which hold no Source: responses name
+outputs by the letter this rater sees (A, B...), items by this rater's assignment token."""
+
+import dataclasses
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.http import Http404
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.viewsets import GenericViewSet
+
+from annotation import rubric, selectors, services
+from annotation.api.access import as_api_error
+from annotation.api.studies import INVALID, REFUSED
+from annotation.models import Assignment, Study
+
+
+class RaterStudySerializer(serializers.Serializer):
+    token = serializers.CharField()
+    title = serializers.CharField()
+    done = serializers.IntegerField(help_text="Items submitted (training apart).")
+    total = serializers.IntegerField()
+
+
+class RaterItemRowSerializer(serializers.ModelSerializer):
+    training = serializers.BooleanField(help_text="A training item, with feedback after it.")
+    submitted = serializers.BooleanField()
+
+    class Meta:
+        model = Assignment
+        fields = ["token", "position", "training", "submitted"]
+        read_only_fields = fields
+
+
+class ShownOptionSerializer(serializers.Serializer):
+    value = serializers.JSONField()
+    label = serializers.CharField()
+
+
+class RaterQuestionSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    prompt = serializers.CharField()
+    help_text = serializers.CharField(allow_blank=True)
+    kind = serializers.CharField()
+    options = ShownOptionSerializer(many=True)
+    allow_na = serializers.BooleanField()
+    required = serializers.BooleanField()
+    minimum = serializers.FloatField(allow_null=True)
+    maximum = serializers.FloatField(allow_null=True)
+    answer = serializers.JSONField(allow_null=True, help_text="Your answer so far.")
+    marked = serializers.ListField(child=serializers.DictField())
+    about = serializers.CharField(
+        allow_blank=True, help_text="Side by side: the response's letter."
+    )
+    ranked = serializers.ListField(child=serializers.ListField())
+
+
+class ShownResponseSerializer(serializers.Serializer):
+    letter = serializers.CharField()
+    text = serializers.CharField()
+    questions = RaterQuestionSerializer(many=True)
+
+
+class ShownImageSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    url = serializers.CharField(help_text="The image, for the same signed-in rater.")
+
+
+class RaterItemSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    position = serializers.IntegerField()
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    number = serializers.IntegerField()
+    training = serializers.IntegerField(help_text="How many training items come first.")
+    is_training = serializers.BooleanField()
+    instructions = serializers.CharField(allow_blank=True)
+    case_input = serializers.CharField()
+    reference = serializers.CharField(allow_blank=True)
+    output_text = serializers.CharField(help_text="The output, or the one shown as A.")
+    output_b_text = serializers.CharField(allow_null=True, help_text="A pair's B.")
+    questions = RaterQuestionSerializer(many=True)
+    outputs = ShownResponseSerializer(many=True, help_text="Side by side and ranking.")
+    images = ShownImageSerializer(many=True)
+    submitted = serializers.BooleanField()
+    locked = serializers.BooleanField()
+    previous_token = serializers.CharField(allow_null=True)
+    next_token = serializers.CharField(allow_null=True)
+
+
+class AnswerSerializer(serializers.Serializer):
+    question = serializers.CharField(help_text="The question's key.")
+    answer = serializers.JSONField(help_text='As the question asks: a scale value, "na"...')
+    about = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Side by side: the letter of the response the answer is about.",
+    )
+
+
+class RaterStudyViewSet(mixins.ListModelMixin, GenericViewSet):
+    """The open studies you rate, with your progress."""
+
+    serializer_class = RaterStudySerializer
+    queryset = Study.objects.none()
+
+    def list(self, request: Request) -> Response:
+        studies = selectors.rater_studies(user=request.user)
+        page = self.paginate_queryset(studies)
+        rows = [dataclasses.asdict(study) for study in page]
+        return self.get_paginated_response(self.get_serializer(rows, many=True).data)
+
+
+class RaterItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
+    """Your items in one study, in your order; one item as you see it; answering; submitting.
+    Anyone else's item, or a study you do not rate, is 404."""
+
+    serializer_class = RaterItemRowSerializer
+    lookup_field = "token"
+    lookup_value_regex = "[A-Za-z0-9]+"
+
+    def get_queryset(self) -> QuerySet[Assignment]:
+        if getattr(self, "swagger_fake_view", False):
+            return Assignment.objects.none()
+        try:
+            study = selectors.rater_study_get(
+                user=self.request.user, token=self.kwargs["study_token"]
+            )
+        except Http404:
+            raise NotFound("No such study.") from None
+        training = Q(kind=Assignment.Kind.TRAINING)
+        submitted = Q(submitted_at__isnull=False)
+        return (
+            study.assignments.filter(rater=self.request.user)
+            .annotate(
+                training=ExpressionWrapper(training, output_field=BooleanField()),
+                submitted=ExpressionWrapper(submitted, output_field=BooleanField()),
+            )
+            .order_by("position")
+        )
+
+    def _assignment(self, token: str) -> Assignment:
+        try:
+            return selectors.rater_assignment_get(
+                user=self.request.user, study_token=self.kwargs["study_token"], token=token
+            )
+        except Http404:
+            raise NotFound("No such item.") from None
+
+    def _pending_training(self, assignment: Assignment) -> Response | None:
+        pending = selectors.rater_training_pending(assignment=assignment)
+        if pending is None:
+            return None
+        body = {"detail": "First the training items.", "training": pending.token}
+        return Response(body, status=status.HTTP_409_CONFLICT)
+
+    @extend_schema(responses={200: RaterItemSerializer, 409: REFUSED})
+    def retrieve(self, request: Request, study_token: str, token: str) -> Response:
+        assignment = self._assignment(token)
+        if refused := self._pending_training(assignment):
+            return refused
+        services.assignment_mark_opened(assignment=assignment)
+        return Response(self._item(assignment))
+
+    def _item(self, assignment: Assignment) -> dict:
+        item = dataclasses.asdict(selectors.rater_item_view(assignment=assignment))
+        for image in item["images"]:
+            args = [item["study_token"], item["token"], image.pop("token")]
+            image["url"] = reverse("rater_image", args=args)
+        return RaterItemSerializer(item).data
+
+    @extend_schema(request=AnswerSerializer, responses={200: RaterItemSerializer, 400: INVALID})
+    @action(detail=True, methods=["post"])
+    def answers(self, request: Request, study_token: str, token: str) -> Response:
+        """Save one answer; the same answer again changes nothing, a new one is kept in the
+        history. Answers the item as it now stands."""
+        assignment = self._assignment(token)
+        if refused := self._pending_training(assignment):
+            return refused
+        data = AnswerSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        try:
+            question = selectors.rater_question_get(study=assignment.study, key=fields["question"])
+        except Http404:
+            raise serializers.ValidationError({"question": "No such question."}) from None
+        places = {rubric.shown_letter(n): n for n in range(len(assignment.shown_outputs()))}
+        shown = places.get(fields["about"]) if fields["about"] else None
+        if fields["about"] and shown is None:
+            raise serializers.ValidationError({"about": "No response has this letter."})
+        try:
+            with transaction.atomic():
+                services.rating_save(
+                    assignment=assignment, question=question, answer=fields["answer"], shown=shown
+                )
+        except ValidationError as exc:
+            raise as_api_error(exc) from None
+        return Response(self._item(assignment))
+
+    @extend_schema(request=None, responses={200: RaterItemSerializer, 400: INVALID})
+    @action(detail=True, methods=["post"])
+    def submit(self, request: Request, study_token: str, token: str) -> Response:
+        """Submit the item once every required question has an answer."""
+        assignment = self._assignment(token)
+        if refused := self._pending_training(assignment):
+            return refused
+        try:
+            assignment = services.assignment_submit(assignment=assignment)
+        except ValidationError as exc:
+            raise as_api_error(exc) from None
+        return Response(self._item(assignment))

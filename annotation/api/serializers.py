@@ -1,0 +1,348 @@
+"""What the API reads and writes. Input serializers check types and ranges; the services make
+the rules that span rows (a draft study, a design that fits), as they do for the pages."""
+
+from rest_framework import serializers
+
+from annotation import rubric
+from annotation.models import (
+    Assignment,
+    Case,
+    Judge,
+    Output,
+    Question,
+    Result,
+    Source,
+    Study,
+    TaskRun,
+)
+
+# --- studies --------------------------------------------------------------------------------
+
+# Known to a study's admins only; null for its raters (hidden repeats must stay hidden, and the
+# seed rebuilds the assignment).
+STUDY_ADMIN_ONLY = (
+    "seed",
+    "manifest_hash",
+    "repeats_per_rater",
+    "show_reference",
+    "training_items",
+    "p_adjustment",
+    "judge_epsilon",
+)
+
+
+class StudySerializer(serializers.ModelSerializer):
+    role = serializers.ChoiceField(choices=["admin", "rater"], help_text="Your role in the study.")
+
+    class Meta:
+        model = Study
+        fields = [
+            "token",
+            "title",
+            "instructions",
+            "status",
+            "design",
+            "raters_per_item",
+            "role",
+            "created_at",
+            "opened_at",
+            "seed",
+            "manifest_hash",
+            "repeats_per_rater",
+            "show_reference",
+            "training_items",
+            "p_adjustment",
+            "judge_epsilon",
+        ]
+        extra_kwargs = {name: {"allow_null": True} for name in STUDY_ADMIN_ONLY}
+        read_only_fields = fields
+
+    def to_representation(self, study: Study) -> dict:
+        data = super().to_representation(study)
+        if data["role"] != "admin":
+            data.update(dict.fromkeys(STUDY_ADMIN_ONLY))
+        return data
+
+
+class ScalePointSerializer(serializers.Serializer):
+    value = serializers.JSONField(help_text="A whole number (Likert) or a short code (choices).")
+    label = serializers.CharField(max_length=200)
+
+
+class StudyCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    design = serializers.ChoiceField(choices=Study.Design.choices, default=Study.Design.ABSOLUTE)
+    instructions = serializers.CharField(required=False, allow_blank=True, default="")
+    raters_per_item = serializers.IntegerField(min_value=1, max_value=20, default=2)
+    repeats_per_rater = serializers.IntegerField(min_value=0, max_value=50, default=0)
+    show_reference = serializers.BooleanField(default=False)
+    question_prompt = serializers.CharField(
+        max_length=500,
+        help_text="The first question (the preference or ranking for those designs).",
+    )
+    scale = ScalePointSerializer(
+        many=True, required=False, help_text="The first question's Likert scale, lowest first."
+    )
+    level = serializers.ChoiceField(choices=Question.Level.choices, default=Question.Level.ORDINAL)
+    seed = serializers.IntegerField(
+        min_value=0, max_value=2**63 - 1, required=False, help_text="Default: drawn at random."
+    )
+
+
+class StudyAnalysisSerializer(serializers.Serializer):
+    p_adjustment = serializers.ChoiceField(choices=Study.Adjustment.choices, required=False)
+    judge_epsilon = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+
+
+class ImportSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="CSV or JSONL with case_id, input, source, output; or a zip of such a file "
+        "with its images."
+    )
+
+
+class ImportSummarySerializer(serializers.Serializer):
+    cases_created = serializers.IntegerField()
+    sources_created = serializers.IntegerField()
+    outputs_created = serializers.IntegerField()
+    images_created = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+
+
+class OpenedSerializer(serializers.Serializer):
+    assignments = serializers.IntegerField(help_text="Assignments created.")
+    study = StudySerializer()
+
+
+# --- what is rated ---------------------------------------------------------------------------
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    n_outputs = serializers.IntegerField(read_only=True, help_text="Outputs of every sample.")
+
+    class Meta:
+        model = Source
+        fields = ["id", "label", "kind", *Source.ENDPOINT_FIELDS, "n_outputs"]
+        read_only_fields = ["id", "n_outputs"]
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    case_id = serializers.CharField(source="external_id")
+    n_images = serializers.IntegerField()
+
+    class Meta:
+        model = Case
+        fields = [
+            "id",
+            "case_id",
+            "role",
+            "input_text",
+            "reference",
+            "metadata",
+            "criteria",
+            "expected",
+            "feedback",
+            "n_images",
+        ]
+        read_only_fields = fields
+
+
+class OutputSerializer(serializers.ModelSerializer):
+    case_id = serializers.CharField(source="case.external_id")
+    source = serializers.CharField(source="source.label")
+    model_version = serializers.CharField(
+        source="generation.model_version",
+        allow_null=True,
+        default=None,
+        help_text="As the endpoint reported it; null for imported outputs.",
+    )
+
+    class Meta:
+        model = Output
+        fields = ["id", "case_id", "source", "sample", "text", "metrics", "model_version"]
+        read_only_fields = fields
+
+
+class QuestionSerializer(serializers.ModelSerializer):
+    scale = ScalePointSerializer(many=True, required=False, default=list)
+    level = serializers.ChoiceField(
+        choices=[("", "None"), *Question.Level.choices],
+        required=False,
+        default="",
+        help_text="Level of measurement for the statistics; empty for none.",
+    )
+
+    class Meta:
+        model = Question
+        fields = [
+            "key",
+            "prompt",
+            "help_text",
+            "kind",
+            "scale",
+            "allow_na",
+            "required",
+            "minimum",
+            "maximum",
+            "level",
+            "order",
+        ]
+        read_only_fields = ["order"]
+        # The key is checked once, by the service, with a message that names the study.
+        extra_kwargs = {"key": {"validators": []}, "kind": {"required": True}}
+
+    def draft(self) -> rubric.QuestionDraft:
+        data = dict(self.validated_data)
+        data["scale"] = tuple(dict(point) for point in data.get("scale", ()))
+        return rubric.QuestionDraft(**data)
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    rater = serializers.CharField(source="pseudonym", help_text="The rater's pseudonym.")
+    item = serializers.CharField(source="item.token", help_text="The item's token.")
+    shown_order = serializers.ListField(
+        source="order",
+        child=serializers.IntegerField(),
+        help_text="Sets: the canonical slots in the order this rater sees them.",
+    )
+    repeat_of = serializers.CharField(
+        source="repeat_of.token",
+        allow_null=True,
+        default=None,
+        help_text="A hidden repeat: the token of the rater's first sight of the item.",
+    )
+
+    class Meta:
+        model = Assignment
+        fields = [
+            "token",
+            "rater",
+            "position",
+            "kind",
+            "item",
+            "flipped",
+            "shown_order",
+            "repeat_of",
+            "first_opened_at",
+            "submitted_at",
+            "time_on_task_ms",
+        ]
+        read_only_fields = fields
+
+
+# --- long-format rows (the same columns as the CSV exports) ----------------------------------
+
+
+class RatingRowSerializer(serializers.Serializer):
+    item_token = serializers.CharField()
+    rater = serializers.CharField()
+    question = serializers.CharField()
+    answer = serializers.JSONField(help_text="As given; multiple choices as a JSON list in text.")
+    value = serializers.FloatField(allow_null=True)
+    flipped = serializers.BooleanField()
+    shown_order = serializers.CharField(allow_blank=True)
+    output_slot = serializers.IntegerField(allow_null=True)
+    kind = serializers.ChoiceField(choices=Assignment.Kind.choices)
+    first_saved_at = serializers.DateTimeField()
+    last_saved_at = serializers.DateTimeField()
+    revisions = serializers.IntegerField()
+    submitted = serializers.BooleanField()
+
+
+class JudgeRatingRowSerializer(serializers.Serializer):
+    item_token = serializers.CharField()
+    rater = serializers.CharField(help_text="The judge's label.")
+    rater_kind = serializers.CharField()
+    model_version = serializers.CharField(allow_blank=True)
+    question = serializers.CharField()
+    answer = serializers.JSONField()
+    value = serializers.FloatField(allow_null=True)
+    shown_order = serializers.CharField(allow_blank=True)
+    output_slot = serializers.IntegerField(allow_null=True)
+    sample = serializers.IntegerField()
+    judged_at = serializers.DateTimeField()
+
+
+class UnblindingRowSerializer(serializers.Serializer):
+    item_token = serializers.CharField()
+    case_id = serializers.CharField()
+    source = serializers.CharField()
+    source_kind = serializers.CharField()
+    source_b = serializers.CharField(allow_blank=True)
+    sources = serializers.CharField(help_text="Every source shown, canonical order, JSON list.")
+
+
+class HistoryRowSerializer(serializers.Serializer):
+    item_token = serializers.CharField()
+    rater = serializers.CharField()
+    question = serializers.CharField()
+    output_slot = serializers.IntegerField(allow_null=True)
+    saved_at = serializers.DateTimeField()
+    old_answer = serializers.JSONField(allow_null=True)
+    new_answer = serializers.JSONField()
+
+
+# --- judges, statistics, jobs ----------------------------------------------------------------
+
+
+class JudgeSerializer(serializers.ModelSerializer):
+    n_verdicts = serializers.IntegerField(read_only=True, help_text="Units judged successfully.")
+
+    class Meta:
+        model = Judge
+        fields = ["id", "label", *Judge.ENDPOINT_FIELDS, "created_at", "n_verdicts"]
+        read_only_fields = ["id", "created_at", "n_verdicts"]
+
+
+class ResultSerializer(serializers.ModelSerializer):
+    question = serializers.CharField(source="question.key")
+    ci_low = serializers.FloatField(allow_null=True, help_text="`detail.ci`, when it has one.")
+    ci_high = serializers.FloatField(allow_null=True)
+
+    class Meta:
+        model = Result
+        fields = [
+            "id",
+            "question",
+            "statistic",
+            "source",
+            "judge",
+            "value",
+            "ci_low",
+            "ci_high",
+            "n_units",
+            "n_raters",
+            "n_ratings",
+            "detail",
+            "inputs_hash",
+            "computed_at",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, result: Result) -> dict:
+        result.ci_low, result.ci_high = result.detail.get("ci") or (None, None)
+        return super().to_representation(result)
+
+
+class TaskRunSerializer(serializers.ModelSerializer):
+    source = serializers.CharField(source="source.label", allow_null=True, default=None)
+    judge = serializers.CharField(source="judge.label", allow_null=True, default=None)
+    eta_seconds = serializers.IntegerField(allow_null=True)
+
+    class Meta:
+        model = TaskRun
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "done",
+            "total",
+            "message",
+            "source",
+            "judge",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "eta_seconds",
+        ]
+        read_only_fields = fields

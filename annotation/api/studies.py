@@ -1,0 +1,216 @@
+"""/api/v1/studies/: the studies you belong to, and what a study's admins do with one."""
+
+import dataclasses
+
+from django.core.exceptions import ValidationError
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.viewsets import GenericViewSet
+
+from annotation import services
+from annotation.api import serializers as s
+from annotation.api.access import ADMIN, RATER, RATER_SEES, as_api_error, study_access
+from annotation.api.filters import StudyFilter
+from annotation.importing import ImportRejected
+from annotation.models import Membership, Study, TaskRun
+
+PROBLEM = inline_serializer(
+    "Problem",
+    {
+        "detail": serializers.CharField(),
+        "problems": serializers.ListField(child=serializers.DictField(), required=False),
+    },
+)
+REFUSED = OpenApiResponse(PROBLEM, description="Refused, with the reason in `detail`.")
+INVALID = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description="What is wrong: messages by field, or `detail` for the whole request (and, for "
+    "an import, `problems` by file, row and field).",
+)
+
+
+class FileNegotiation(BaseContentNegotiation):
+    """For a file download: the file whatever the client accepts, and errors as JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def start_run(request: Request, study: Study, kind: str, **target) -> Response:
+    """Queue a background job: 202 with the job, or 409 saying why it cannot start."""
+    try:
+        run = services.task_run_create(study=study, kind=kind, user=request.user, **target)
+    except ValidationError as exc:
+        return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
+    return Response(s.TaskRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+def refused(exc: ValidationError) -> Response:
+    return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
+
+
+class StudyViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, GenericViewSet
+):
+    """Studies you administer, and those you rate while they are open or locked, with your role
+    in each. Settings that would unblind or help guess (the seed, hidden repeats) are null for
+    raters."""
+
+    serializer_class = s.StudySerializer
+    filterset_class = StudyFilter
+    lookup_field = "token"
+    lookup_url_kwarg = "study_token"
+    lookup_value_regex = "[A-Za-z0-9]+"
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Study]:
+        role = Membership.objects.filter(user=self.request.user, study=OuterRef("pk"))
+        return (
+            Study.objects.annotate(role=Subquery(role.values("role")[:1]))
+            .filter(Q(role=ADMIN) | Q(role=RATER, status__in=RATER_SEES))
+            .order_by("title", "pk")
+        )
+
+    def _admin_study(self) -> Study:
+        return study_access(self.request, self.kwargs["study_token"], admins_only=True).study
+
+    def _fresh(self, study: Study) -> dict:
+        study.refresh_from_db()
+        study.role = ADMIN
+        return s.StudySerializer(study).data
+
+    @extend_schema(request=s.StudyCreateSerializer, responses={201: s.StudySerializer})
+    def create(self, request: Request) -> Response:
+        """Start a draft study with its first question; you become its admin. Needs the
+        permission to add studies."""
+        if not request.user.has_perm("annotation.add_study"):
+            raise PermissionDenied("You may not create studies; ask a site admin.")
+        data = s.StudyCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        fields["scale"] = [dict(p) for p in fields.get("scale") or []] or None
+        try:
+            study = services.study_create(creator=request.user, **fields)
+        except ValidationError as exc:
+            raise as_api_error(exc) from None
+        return Response(self._fresh(study), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.StudyAnalysisSerializer, responses={200: s.StudySerializer})
+    def partial_update(self, request: Request, study_token: str) -> Response:
+        """Change the analysis settings (`p_adjustment`, `judge_epsilon`); the statistics are
+        recomputed soon after. Refused once the study is locked."""
+        study = self._admin_study()
+        data = s.StudyAnalysisSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        settings = {
+            "p_adjustment": study.p_adjustment,
+            "judge_epsilon": study.judge_epsilon,
+            **data.validated_data,
+        }
+        try:
+            services.study_analysis_update(study=study, **settings)
+        except ValidationError as exc:
+            return refused(exc)
+        return Response(self._fresh(study))
+
+    @extend_schema(
+        request=s.ImportSerializer,
+        responses={200: s.ImportSummarySerializer, 400: INVALID},
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser], url_path="import")
+    def import_file(self, request: Request, study_token: str) -> Response:
+        """Import cases, sources and outputs from a file, while the study is a draft: all of
+        it, or nothing, with every problem named by file, row and field."""
+        study = self._admin_study()
+        data = s.ImportSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        try:
+            summary = services.study_import_file(
+                study=study, filename=upload.name, content=upload.read()
+            )
+        except ImportRejected as exc:
+            problems = [dataclasses.asdict(p) for p in exc.problems]
+            body = {"detail": "Nothing was imported: fix the file.", "problems": problems}
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        except ValidationError as exc:
+            raise as_api_error(exc) from None
+        return Response(dataclasses.asdict(summary))
+
+    @extend_schema(request=None, responses={200: s.OpenedSerializer, 409: REFUSED})
+    @action(detail=True, methods=["post"])
+    def open(self, request: Request, study_token: str) -> Response:
+        """Freeze the outputs into items and give every rater their seeded order."""
+        study = self._admin_study()
+        try:
+            n = services.study_open(study=study)
+        except ValidationError as exc:
+            return refused(exc)
+        return Response({"assignments": n, "study": self._fresh(study)})
+
+    @extend_schema(request=None, responses={200: s.StudySerializer, 409: REFUSED})
+    @action(detail=True, methods=["post"])
+    def lock(self, request: Request, study_token: str) -> Response:
+        """Open -> locked: answers can no longer change."""
+        return self._move(services.study_lock)
+
+    @extend_schema(request=None, responses={200: s.StudySerializer, 409: REFUSED})
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, study_token: str) -> Response:
+        """Locked -> archived."""
+        return self._move(services.study_archive)
+
+    def _move(self, change) -> Response:
+        study = self._admin_study()
+        try:
+            change(study=study)
+        except ValidationError as exc:
+            return refused(exc)
+        return Response(self._fresh(study))
+
+    @extend_schema(request=None, responses={202: s.TaskRunSerializer, 409: REFUSED})
+    @action(detail=True, methods=["post"])
+    def recompute(self, request: Request, study_token: str) -> Response:
+        """Recompute the statistics now (they are also recomputed soon after every submit)."""
+        return start_run(request, self._admin_study(), TaskRun.Kind.COMPUTE_AGREEMENT)
+
+    @extend_schema(
+        methods=["GET"],
+        request=None,
+        responses={(200, "application/zip"): OpenApiTypes.BINARY, 404: REFUSED},
+        description="The newest paper bundle built (a zip); 404 if none is ready.",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=None,
+        responses={202: s.TaskRunSerializer, 409: REFUSED},
+        description="Build the paper bundle on a worker; follow the job at "
+        "`tasks/<id>/`, then GET this address for the zip.",
+    )
+    @action(detail=True, methods=["get", "post"], content_negotiation_class=FileNegotiation)
+    def bundle(self, request: Request, study_token: str) -> Response | FileResponse:
+        study = self._admin_study()
+        if request.method == "POST":
+            return start_run(request, study, TaskRun.Kind.EXPORT_BUNDLE)
+        run = study.task_runs.filter(
+            kind=TaskRun.Kind.EXPORT_BUNDLE, status=TaskRun.Status.SUCCEEDED
+        ).first()
+        path = services.bundle_path(run) if run else None
+        if path is None or not path.exists():
+            raise NotFound("No paper bundle is ready; POST here to build one.")
+        filename = f"evalapp-{study.token}-{run.finished_at:%Y%m%d-%H%M%S}.zip"
+        return FileResponse(
+            path.open("rb"), as_attachment=True, filename=filename, content_type="application/zip"
+        )

@@ -1,0 +1,31 @@
+"""/api/v1/ routes of reader studies."""
+
+from rest_framework.routers import SimpleRouter
+
+from annotation.api import exports, rater, studies, study_data
+
+STUDY = r"studies/(?P<study_token>[A-Za-z0-9]+)"
+
+router = SimpleRouter()
+router.register("studies", studies.StudyViewSet, basename="api-study")
+for path, viewset, name in [
+    ("sources", study_data.SourceViewSet, "api-source"),
+    ("cases", study_data.CaseViewSet, "api-case"),
+    ("outputs", study_data.OutputViewSet, "api-output"),
+    ("questions", study_data.QuestionViewSet, "api-question"),
+    ("assignments", study_data.AssignmentViewSet, "api-assignment"),
+    ("judges", study_data.JudgeViewSet, "api-judge"),
+    ("results", study_data.ResultViewSet, "api-result"),
+    ("tasks", study_data.TaskRunViewSet, "api-task"),
+    ("ratings", exports.RatingViewSet, "api-rating"),
+    ("judge-ratings", exports.JudgeRatingViewSet, "api-judge-rating"),
+    ("unblinding-key", exports.UnblindingViewSet, "api-unblinding"),
+    ("rating-history", exports.RatingHistoryViewSet, "api-rating-history"),
+]:
+    router.register(f"{STUDY}/{path}", viewset, basename=name)
+router.register("rate", rater.RaterStudyViewSet, basename="api-rate")
+router.register(
+    r"rate/(?P<study_token>[A-Za-z0-9]+)/items", rater.RaterItemViewSet, basename="api-rater-item"
+)
+
+urlpatterns = router.urls

@@ -1,0 +1,193 @@
+"""Who gets what from every endpoint of the API: the study's admin, one of its raters, a
+signed-in outsider and an anonymous caller. The endpoints are read from the OpenAPI schema,
+so one added without a row here fails the first test."""
+
+import json
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.authtoken.models import Token
+
+from tests.test_blinding import as_text
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "outsider", "rater", "admin")
+
+
+def admins(ok: int) -> dict:
+    return {"anonymous": 401, "outsider": 404, "rater": 403, "admin": ok}
+
+
+def members(ok: int, rater: int | None = None) -> dict:
+    return {"anonymous": 401, "outsider": 404, "rater": rater or ok, "admin": ok}
+
+
+def anyone(ok: int, admin: int | None = None) -> dict:
+    return {"anonymous": 401, "outsider": ok, "rater": ok, "admin": admin or ok}
+
+
+def own_items(ok: int) -> dict:
+    # A rater's own work: the study's admin has no items in it, so it is 404 to them too.
+    return {"anonymous": 401, "outsider": 404, "rater": ok, "admin": 404}
+
+
+def report_part(ok: int) -> dict:
+    # Reports are shared with their lead and assessors (the admin here), no one else.
+    return {"anonymous": 401, "outsider": 404, "rater": 404, "admin": ok}
+
+
+S = "/api/v1/studies/{study_token}"
+R = "/api/v1/reports/{token}"
+MATRIX = {
+    ("GET", "/api/v1/studies/"): anyone(200),
+    # Creating a study needs the permission to (a study admin's group has it).
+    ("POST", "/api/v1/studies/"): {**anyone(403), "admin": 201},
+    ("GET", f"{S}/"): members(200),
+    ("PATCH", f"{S}/"): admins(200),
+    ("POST", f"{S}/import/"): admins(400),  # open: no more imports
+    ("POST", f"{S}/open/"): admins(409),  # already open
+    ("POST", f"{S}/lock/"): admins(200),
+    ("POST", f"{S}/archive/"): admins(409),  # not locked yet
+    ("POST", f"{S}/recompute/"): admins(202),
+    ("GET", f"{S}/bundle/"): admins(200),
+    ("POST", f"{S}/bundle/"): admins(202),
+    ("GET", f"{S}/sources/"): admins(200),
+    ("POST", f"{S}/sources/"): admins(400),  # open: no more sources
+    ("GET", f"{S}/sources/{{id}}/"): admins(200),
+    ("POST", f"{S}/sources/{{id}}/fetch/"): admins(409),  # imported: no endpoint
+    ("GET", f"{S}/cases/"): admins(200),
+    ("GET", f"{S}/cases/{{id}}/"): admins(200),
+    ("GET", f"{S}/outputs/"): admins(200),
+    ("GET", f"{S}/outputs/{{id}}/"): admins(200),
+    ("GET", f"{S}/questions/"): members(200),
+    ("POST", f"{S}/questions/"): admins(400),  # open: the rubric is fixed
+    ("GET", f"{S}/questions/{{key}}/"): members(200),
+    ("DELETE", f"{S}/questions/{{key}}/"): admins(409),
+    ("GET", f"{S}/assignments/"): admins(200),
+    ("GET", f"{S}/assignments/{{token}}/"): admins(200),
+    ("GET", f"{S}/judges/"): admins(200),
+    ("POST", f"{S}/judges/"): admins(201),
+    ("GET", f"{S}/judges/{{id}}/"): admins(200),
+    ("POST", f"{S}/judges/{{id}}/run/"): admins(202),
+    ("GET", f"{S}/results/"): admins(200),
+    ("GET", f"{S}/results/{{id}}/"): admins(200),
+    ("GET", f"{S}/tasks/"): admins(200),
+    ("GET", f"{S}/tasks/{{id}}/"): admins(200),
+    ("POST", f"{S}/tasks/{{id}}/cancel/"): admins(200),
+    ("GET", f"{S}/ratings/"): admins(200),
+    ("GET", f"{S}/judge-ratings/"): admins(200),
+    ("GET", f"{S}/unblinding-key/"): admins(200),
+    ("GET", f"{S}/rating-history/"): admins(200),
+    ("GET", "/api/v1/rate/"): anyone(200),
+    ("GET", "/api/v1/rate/{study_token}/items/"): own_items(200),
+    ("GET", "/api/v1/rate/{study_token}/items/{token}/"): own_items(200),
+    ("POST", "/api/v1/rate/{study_token}/items/{token}/answers/"): own_items(200),
+    ("POST", "/api/v1/rate/{study_token}/items/{token}/submit/"): own_items(400),  # unanswered
+    ("GET", "/api/v1/checklists/"): anyone(200),
+    ("GET", "/api/v1/checklists/{slug}/"): anyone(200),
+    ("GET", "/api/v1/reports/"): anyone(200),
+    ("POST", "/api/v1/reports/"): anyone(201),
+    ("GET", f"{R}/"): report_part(200),
+    ("GET", f"{R}/assessments/{{assessment_token}}/responses/"): report_part(200),
+    ("PUT", f"{R}/responses/{{code}}/"): report_part(200),
+    ("PATCH", f"{R}/responses/{{code}}/"): report_part(200),
+    ("POST", f"{R}/submit/"): report_part(400),  # unanswered
+    ("GET", f"{R}/export/{{fmt}}/"): report_part(200),
+}
+
+
+def _url(template: str, path: dict) -> str:
+    values = {k: v for k, v in path.items() if not isinstance(v, dict)}
+    if "{id}" in template:
+        collection = template.split("/{id}/")[0].rsplit("/", 1)[1]
+        values["id"] = path["id"][collection]
+    if template.startswith("/api/v1/studies/") and "{token}" in template:
+        values["token"] = path["assignment"]
+    if template.startswith("/api/v1/rate/") and "{token}" in template:
+        values["token"] = path["own_item"]
+    return template.format(**values)
+
+
+def _body(method: str, template: str, api_world: dict) -> dict | None:
+    key = api_world["question"].key
+    bodies = {
+        "/api/v1/studies/": {"title": "Another", "question_prompt": "How good?"},
+        f"{S}/": {"judge_epsilon": 0.15},
+        f"{S}/sources/": {
+            "label": "New model",
+            "base_url": "https://llm.example.org/v1",
+            "model_name": "m",
+        },
+        f"{S}/questions/": {
+            "key": "harm",
+            "prompt": "Harmful?",
+            "kind": "yes_no",
+            "level": "nominal",
+        },
+        f"{S}/judges/": {
+            "label": "second judge",
+            "base_url": "https://llm.example.org/v1",
+            "model_name": "m",
+        },
+        "/api/v1/rate/{study_token}/items/{token}/answers/": {"question": key, "answer": 4},
+        "/api/v1/reports/": {"checklist": "mi-claim-gen", "title": "A report"},
+        f"{R}/responses/{{code}}/": {"answer": ["unstructured"], "location": "Methods"},
+    }
+    if template == f"{S}/import/":
+        return None  # multipart, below
+    return bodies.get(template, {}) if method != "GET" else None
+
+
+def _call(client, method: str, url: str, body, headers: dict):
+    if url.endswith("/import/"):
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        upload = SimpleUploadedFile("more.csv", b"case_id,input,source,output\nx,y,z,w\n")
+        return client.post(url, {"file": upload}, headers=headers)
+    call = getattr(client, method.lower())
+    if body is None:
+        return call(url, headers=headers)
+    return call(url, json.dumps(body), content_type="application/json", headers=headers)
+
+
+def _operations() -> set[tuple[str, str]]:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return {
+        (method.upper(), path)
+        for path, operations in schema["paths"].items()
+        for method in operations
+    }
+
+
+def test_every_endpoint_in_the_schema_is_in_the_matrix():
+    assert _operations() == set(MATRIX)
+
+
+@pytest.mark.parametrize(
+    ("method", "template"), sorted(MATRIX), ids=[" ".join(k) for k in sorted(MATRIX)]
+)
+def test_each_caller_gets_exactly_what_they_should(client, api_world, method, template):
+    url = _url(template, api_world["path"])
+    body = _body(method, template, api_world)
+    seen = {}
+    for role in ROLES:  # the admin last: their call may change the study
+        user = api_world["users"].get(role)
+        headers = {}
+        if user:
+            headers["Authorization"] = f"Token {Token.objects.get_or_create(user=user)[0].key}"
+        response = _call(client, method, url, body, headers)
+        seen[role] = response.status_code
+        if role == "rater" and response.status_code < 400 and "/checklists/" not in url:
+            _assert_blind_to(api_world["study"], as_text(response))
+    assert seen == MATRIX[(method, template)], url
+
+
+def _assert_blind_to(study, body: str) -> None:
+    """What a rater got names no source and no other rater's answer."""
+    lowered = body.lower()
+    for source in study.sources.all():
+        assert source.label.lower() not in lowered
+    assert "source" not in lowered
+    for token in study.items.values_list("token", flat=True):
+        assert token not in body
