@@ -158,7 +158,22 @@ def parse_answer(spec: QuestionSpec, raw: object) -> object:
         SPAN: _parse_spans,
         RANKING: _parse_ranking,
     }[spec.kind]
-    return parse(spec, raw)
+    answer = parse(spec, raw)
+    # PostgreSQL stores neither text nor JSON with a NUL in it; no real answer has one.
+    if contains_nul(answer):
+        raise AnswerError("An answer cannot contain a NUL character.")
+    return answer
+
+
+def contains_nul(value: object) -> bool:
+    """Whether a NUL character is anywhere in a JSON-like value."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(v) for v in value)
+    return False
 
 
 def _parse_likert(spec: QuestionSpec, raw: object) -> int:

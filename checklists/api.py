@@ -4,6 +4,8 @@ The same reading rule as the pages: an assessment that is not yours and not yet 
 404, indistinguishable from one that does not exist.
 """
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -103,7 +105,7 @@ class DefinitionDetailAPI(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         revision = request.query_params.get("revision")
-        if revision is not None and not revision.isdigit():
+        if revision is not None and not re.fullmatch(r"[0-9]{1,9}", revision):
             return Response({"detail": "revision must be a whole number."}, status=400)
         try:
             definition = selectors.definition_get(slug=slug, revision=int(revision or 0))

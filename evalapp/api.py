@@ -3,10 +3,12 @@
 from collections.abc import Iterable, Sequence
 
 from django.http import StreamingHttpResponse
+from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BaseRenderer
 
-from annotation import exports
+from annotation import exports, rubric
 
 
 class Pagination(PageNumberPagination):
@@ -15,6 +17,20 @@ class Pagination(PageNumberPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+
+class StrictJSONParser(JSONParser):
+    """JSON bodies, refused with 400 when nested too deep to read or holding a NUL character
+    (which PostgreSQL cannot store), instead of failing with a server error."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("The JSON is nested too deeply.") from None
+        if rubric.contains_nul(data):
+            raise ParseError("A NUL character is not allowed.")
+        return data
 
 
 class CSVRenderer(BaseRenderer):

@@ -6,10 +6,13 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.signals import request_finished
+from django.db import close_old_connections
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from annotation import services
+from annotation.models import Question
 from tests.conftest import STUDY_ROWS
 from tests.test_blinding import body_text
 
@@ -154,6 +157,16 @@ def test_the_rating_history_shows_every_change_for_admins_only(
     assert len(csv_rows) == 4
 
 
+def close_response(response) -> None:
+    """Close a response's file (a download) without the end-of-request signal, which would close
+    the database connection the test's transaction is in: as Django's test client does."""
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+
+
 def _json(client, method: str, url: str, user, body: dict | None = None):
     call = getattr(client, method)
     if body is None:
@@ -239,7 +252,7 @@ def test_results_carry_their_interval_and_the_bundle_downloads(client, study_adm
     bundle = client.get(f"/api/v1/studies/{study.token}/bundle/", headers=auth(study_admin))
     assert bundle["Content-Type"] == "application/zip"
     assert b"".join(bundle.streaming_content).startswith(b"PK")
-    bundle.close()
+    close_response(bundle)
 
 
 def test_a_raters_api_answers_reach_the_admins_ratings(client, study_admin, open_study, raters):
@@ -268,3 +281,45 @@ def test_a_raters_api_answers_reach_the_admins_ratings(client, study_admin, open
     # Another rater's item is not there for this one.
     other = open_study.assignments.exclude(rater=rater).first()
     assert _json(client, "get", f"{base}{other.token}/", rater).status_code == 404
+
+
+def test_a_nul_character_is_refused_not_a_server_error(client, study_admin, open_study, raters):
+    url = "/api/v1/reports/x%00y/export/json/?of=%00"
+    refused = client.get(url, headers=auth(study_admin))
+    assert refused.status_code == 400
+    assert "NUL" in refused.json()["detail"]
+    # (The rubric is fixed once a study opens; the test adds a free-text question directly.)
+    text = Question(study=open_study, key="note", prompt="Anything?", kind="text", level="")
+    text.save()
+    item = open_study.assignments.filter(rater=raters[0], kind="study").first()
+    body = {"question": "note", "answer": "fine\x00"}
+    answered = _json(
+        client,
+        "post",
+        f"/api/v1/rate/{open_study.token}/items/{item.token}/answers/",
+        raters[0],
+        body,
+    )
+    assert answered.status_code == 400
+    assert "NUL" in answered.json()["detail"]
+
+
+def test_odd_bodies_and_queries_are_refused_with_a_reason(client, study_admin, open_study):
+    url = f"/api/v1/studies/{open_study.token}/"
+    for body, word in [
+        ({"title": "New"}, "title"),
+        ({}, "Nothing"),
+        ({"p_adjustment": "holm\x00"}, "NUL"),
+    ]:
+        refused = _json(client, "patch", url, study_admin, body)
+        assert refused.status_code == 400
+        assert word in str(refused.json())
+    deep = "[" * 100_000 + "]" * 100_000
+    refused = client.post(
+        "/api/v1/reports/", deep, content_type="application/json", headers=auth(study_admin)
+    )
+    assert refused.status_code == 400
+    assert "nested" in refused.json()["detail"]
+    outputs = f"/api/v1/studies/{open_study.token}/outputs/?sample=1e1000000"
+    assert _json(client, "get", outputs, study_admin).status_code == 400
+    assert _json(client, "get", "/api/v1/checklists/x/?revision=²", study_admin).status_code == 400

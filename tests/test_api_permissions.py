@@ -8,6 +8,7 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
 
+from tests.test_api import close_response
 from tests.test_blinding import as_text
 
 pytestmark = pytest.mark.django_db
@@ -180,6 +181,7 @@ def test_each_caller_gets_exactly_what_they_should(client, api_world, method, te
         seen[role] = response.status_code
         if role == "rater" and response.status_code < 400 and "/checklists/" not in url:
             _assert_blind_to(api_world["study"], as_text(response))
+        close_response(response)  # a download holds its file open until then
     assert seen == MATRIX[(method, template)], url
 
 

@@ -195,7 +195,12 @@ def test_the_key_is_nowhere_but_in_the_call(
         client.get(reverse("study_task_run", args=[draft_study.token, run.pk])),
     ]
     headers = {"Authorization": f"Token {token.key}"}
-    for name in ("api_ratings", "api_unblinding_key", "api_rating_history"):
+    for name in (
+        "api-rating-list",
+        "api-unblinding-list",
+        "api-rating-history-list",
+        "api-source-list",
+    ):
         pages.append(client.get(reverse(name, args=[draft_study.token]), headers=headers))
     everything = dump.getvalue() + caplog.text + "".join(p.content.decode() for p in pages)
     assert "EVALAPP_LLM_KEY_SEARCH" in everything  # the variable's name is fine to show

@@ -284,8 +284,8 @@ def test_exports_say_where_each_answer_sits_in_canonical_order(client, side_by_s
 
     headers = {"Authorization": f"Token {Token.objects.create(user=study_admin).key}"}
     key = client.get(
-        reverse("api_unblinding_key", args=[side_by_side.token]), headers=headers
-    ).json()
+        reverse("api-unblinding-list", args=[side_by_side.token]), headers=headers
+    ).json()["results"]
     mine = next(r for r in key if r["item_token"] == rows["overall"]["item_token"])
     sources = json.loads(mine["sources"])
     assert sources == SOURCES

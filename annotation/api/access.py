@@ -7,6 +7,7 @@ while it is open or locked (read-only), as on the rater's pages.
 
 from dataclasses import dataclass
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -48,5 +49,8 @@ def study_access(request: Request, token: str, *, admins_only: bool) -> StudyAcc
 def as_api_error(exc: DjangoValidationError) -> serializers.ValidationError:
     """A service's refusal as a 400: field by field when it names fields."""
     if hasattr(exc, "error_dict"):
-        return serializers.ValidationError(exc.message_dict)
+        errors = dict(exc.message_dict)
+        if whole := errors.pop(NON_FIELD_ERRORS, None):
+            errors["detail"] = " ".join(whole)
+        return serializers.ValidationError(errors)
     return serializers.ValidationError({"detail": " ".join(exc.messages)})

@@ -9,17 +9,16 @@ from annotation.models import Membership, Study
 
 class StudyScopedViewSet(GenericViewSet):
     """Resolves the study in the URL after authentication: 404 for non-members, 403 for
-    raters where `admins_only` (or the action is in `admin_actions`)."""
+    raters but for the actions in `rater_actions` (none unless a view says so)."""
 
-    admins_only = True
-    admin_actions: tuple[str, ...] = ()
+    rater_actions: tuple[str, ...] = ()
     lookup_value_regex = "[0-9]+"  # ids; token and key lookups say otherwise
     model = None  # what get_queryset returns, for the schema (which has no study)
     access: StudyAccess
 
     def initial(self, request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
-        admins_only = self.admins_only or self.action in self.admin_actions
+        admins_only = self.action not in self.rater_actions
         self.access = study_access(request, kwargs["study_token"], admins_only=admins_only)
 
     @property

@@ -1,8 +1,14 @@
 """Query filters of the list endpoints (django-filter): `?source=GPT-4&sample=0`."""
 
 import django_filters as filters
+from django import forms
 
 from annotation.models import Assignment, Case, Output, Rating, Result, Study, TaskRun
+
+
+class WholeNumberFilter(filters.NumberFilter):
+    # A whole number, never a decimal: `1e1000000` would take the server minutes to expand.
+    field_class = forms.IntegerField
 
 
 class StudyFilter(filters.FilterSet):
@@ -24,6 +30,7 @@ class CaseFilter(filters.FilterSet):
 class OutputFilter(filters.FilterSet):
     source = filters.CharFilter(field_name="source__label", help_text="A source's label.")
     case_id = filters.CharFilter(field_name="case__external_id")
+    sample = WholeNumberFilter()
 
     class Meta:
         model = Output

@@ -90,8 +90,20 @@ class StudyCreateSerializer(serializers.Serializer):
 
 
 class StudyAnalysisSerializer(serializers.Serializer):
+    """The study's settings that may change after it is created: how its statistics are drawn."""
+
     p_adjustment = serializers.ChoiceField(choices=Study.Adjustment.choices, required=False)
     judge_epsilon = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+
+    def validate(self, data: dict) -> dict:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            allowed = " and ".join(self.fields)
+            message = f"Only {allowed} can change; not {', '.join(unknown)}."
+            raise serializers.ValidationError({"detail": message})
+        if not data:
+            raise serializers.ValidationError({"detail": "Nothing to change."})
+        return data
 
 
 class ImportSerializer(serializers.Serializer):

@@ -107,7 +107,10 @@ class StudyViewSet(
             raise as_api_error(exc) from None
         return Response(self._fresh(study), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.StudyAnalysisSerializer, responses={200: s.StudySerializer})
+    @extend_schema(
+        request=s.StudyAnalysisSerializer,
+        responses={200: s.StudySerializer, 400: INVALID, 409: REFUSED},
+    )
     def partial_update(self, request: Request, study_token: str) -> Response:
         """Change the analysis settings (`p_adjustment`, `judge_epsilon`); the statistics are
         recomputed soon after. Refused once the study is locked."""

@@ -96,8 +96,7 @@ class QuestionViewSet(*READ, mixins.CreateModelMixin, mixins.DestroyModelMixin, 
     lookup_field = "key"
     lookup_value_regex = "[-a-zA-Z0-9_]+"
     filterset_fields = ["kind"]
-    admins_only = False
-    admin_actions = ("create", "destroy")
+    rater_actions = ("list", "retrieve")
 
     def study_queryset(self, study: Study) -> QuerySet[Question]:
         return study.questions.order_by("order", "key")
