@@ -43,6 +43,8 @@ from pathlib import PurePath
 
 from PIL import Image, UnidentifiedImageError
 
+from annotation.rubric import contains_nul
+
 REQUIRED = ("case_id", "input")
 OPTIONAL = (
     "source",
@@ -243,6 +245,11 @@ def _validate_record(
     problems = []
     if "\0extra" in record:
         problems.append(Problem(name, number, None, "more values than columns"))
+    problems += [
+        Problem(name, number, column, "holds a NUL character, which cannot be stored")
+        for column, value in record.items()
+        if column != "\0extra" and contains_nul(value)
+    ]
     metadata, problem = _metadata(record.get("metadata"))
     if problem:
         problems.append(Problem(name, number, "metadata", problem))

@@ -12,6 +12,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from annotation import services
+from annotation.api.serializers import STUDY_RATER_FIELDS
 from annotation.models import Question
 from tests.conftest import STUDY_ROWS
 from tests.test_blinding import body_text
@@ -123,6 +124,8 @@ def test_study_list_shows_only_the_callers_studies_and_role(client, raters, outs
     ]
     assert rows[0]["seed"] is None
     assert rows[0]["repeats_per_rater"] is None
+    shown = {k for k, v in rows[0].items() if v is not None}
+    assert shown <= set(STUDY_RATER_FIELDS)
     assert client.get(reverse("api-study-list"), headers=auth(outsider)).json()["results"] == []
 
 
@@ -323,3 +326,22 @@ def test_odd_bodies_and_queries_are_refused_with_a_reason(client, study_admin, o
     outputs = f"/api/v1/studies/{open_study.token}/outputs/?sample=1e1000000"
     assert _json(client, "get", outputs, study_admin).status_code == 400
     assert _json(client, "get", "/api/v1/checklists/x/?revision=²", study_admin).status_code == 400
+
+
+def test_what_a_study_cannot_take_is_refused_not_dropped(client, study_admin):
+    body = {"title": "P", "question_prompt": "Which?", "design": "pairwise", "scale": []}
+    refused = _json(client, "post", "/api/v1/studies/", study_admin, body)
+    assert refused.status_code == 400
+    assert "scale" in refused.json()
+    null_scale = _json(client, "post", "/api/v1/studies/", study_admin, {**body, "scale": None})
+    assert null_scale.status_code == 400  # named at all is refused, whatever its value
+    del body["scale"]
+    token = _json(client, "post", "/api/v1/studies/", study_admin, body).json()["token"]
+    nul = SimpleUploadedFile("cases.csv", b"case_id,input,source,output\nc1,Q\x00,A,Answer\n")
+    refused = client.post(
+        f"/api/v1/studies/{token}/import/", {"file": nul}, headers=auth(study_admin)
+    )
+    assert refused.status_code == 400
+    [problem] = refused.json()["problems"]
+    assert (problem["row"], problem["field"]) == (2, "input")
+    assert "NUL" in problem["message"]

@@ -18,9 +18,20 @@ from annotation.models import (
 
 # --- studies --------------------------------------------------------------------------------
 
-# Known to a study's admins only; null for its raters (hidden repeats must stay hidden, and the
-# seed rebuilds the assignment).
-STUDY_ADMIN_ONLY = (
+# What a study's raters may know of it; every other field is null for them (hidden repeats must
+# stay hidden, and the seed rebuilds the assignment), so a field added later stays hidden too.
+STUDY_RATER_FIELDS = (
+    "token",
+    "title",
+    "instructions",
+    "status",
+    "design",
+    "raters_per_item",
+    "role",
+    "created_at",
+    "opened_at",
+)
+STUDY_ADMIN_FIELDS = (
     "seed",
     "manifest_hash",
     "repeats_per_rater",
@@ -36,31 +47,14 @@ class StudySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Study
-        fields = [
-            "token",
-            "title",
-            "instructions",
-            "status",
-            "design",
-            "raters_per_item",
-            "role",
-            "created_at",
-            "opened_at",
-            "seed",
-            "manifest_hash",
-            "repeats_per_rater",
-            "show_reference",
-            "training_items",
-            "p_adjustment",
-            "judge_epsilon",
-        ]
-        extra_kwargs = {name: {"allow_null": True} for name in STUDY_ADMIN_ONLY}
+        fields = [*STUDY_RATER_FIELDS, *STUDY_ADMIN_FIELDS]
+        extra_kwargs = {name: {"allow_null": True} for name in STUDY_ADMIN_FIELDS}
         read_only_fields = fields
 
     def to_representation(self, study: Study) -> dict:
         data = super().to_representation(study)
         if data["role"] != "admin":
-            data.update(dict.fromkeys(STUDY_ADMIN_ONLY))
+            data.update({k: None for k in data if k not in STUDY_RATER_FIELDS})
         return data
 
 
@@ -87,6 +81,20 @@ class StudyCreateSerializer(serializers.Serializer):
     seed = serializers.IntegerField(
         min_value=0, max_value=2**63 - 1, required=False, help_text="Default: drawn at random."
     )
+
+    def validate(self, data: dict) -> dict:
+        # Pairwise and ranking studies ask their first question on a fixed scale: say so rather
+        # than drop what was sent.
+        fixed = {
+            Study.Design.PAIRWISE: ("scale",),
+            Study.Design.RANKING: ("scale", "level"),
+        }.get(data["design"], ())
+        given = [name for name in fixed if name in self.initial_data]
+        if given:
+            raise serializers.ValidationError(
+                {name: f"A {data['design']} study's first question sets its own." for name in given}
+            )
+        return data
 
 
 class StudyAnalysisSerializer(serializers.Serializer):

@@ -32,27 +32,36 @@ from annotation.models import (
 READ = (mixins.ListModelMixin, mixins.RetrieveModelMixin)
 
 
-class SourceViewSet(*READ, mixins.CreateModelMixin, StudyScopedViewSet):
+class ServiceCreateMixin:
+    """POST: the serializer checks the body, `create_service` makes the row (and refuses with
+    its reason), and the answer shows it as listed, with `counted` at 0."""
+
+    create_service = None
+    counted = ""
+
+    def create(self, request: Request, study_token: str) -> Response:
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            made = self.create_service(study=self.study, **data.validated_data)
+        except ValidationError as exc:
+            raise as_api_error(exc) from None
+        setattr(made, self.counted, 0)
+        return Response(self.get_serializer(made).data, status=status.HTTP_201_CREATED)
+
+
+class SourceViewSet(*READ, ServiceCreateMixin, mixins.CreateModelMixin, StudyScopedViewSet):
     """The study's sources: models and human references. Adding one (a model endpoint the
     worker calls) is for draft studies."""
 
     serializer_class = s.SourceSerializer
     model = Source
     filterset_fields = ["kind"]
+    create_service = staticmethod(services.source_create)
+    counted = "n_outputs"
 
     def study_queryset(self, study: Study) -> QuerySet[Source]:
         return study.sources.annotate(n_outputs=Count("outputs")).order_by("label")
-
-    def create(self, request: Request, study_token: str) -> Response:
-        data = self.get_serializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        try:
-            source = services.source_create(study=self.study, **fields)
-        except ValidationError as exc:
-            raise as_api_error(exc) from None
-        source.n_outputs = 0
-        return Response(self.get_serializer(source).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: s.TaskRunSerializer, 409: REFUSED})
     @action(detail=True, methods=["post"])
@@ -139,25 +148,17 @@ class AssignmentViewSet(*READ, StudyScopedViewSet):
         )
 
 
-class JudgeViewSet(*READ, mixins.CreateModelMixin, StudyScopedViewSet):
+class JudgeViewSet(*READ, ServiceCreateMixin, mixins.CreateModelMixin, StudyScopedViewSet):
     """The study's LLM judges; `run` judges every item it has not judged yet."""
 
     serializer_class = s.JudgeSerializer
     model = Judge
+    create_service = staticmethod(services.judge_create)
+    counted = "n_verdicts"
 
     def study_queryset(self, study: Study) -> QuerySet[Judge]:
         ok = Q(verdicts__outcome=JudgeVerdict.Outcome.OK)
         return study.judges.annotate(n_verdicts=Count("verdicts", filter=ok)).order_by("label")
-
-    def create(self, request: Request, study_token: str) -> Response:
-        data = self.get_serializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            judge = services.judge_create(study=self.study, **data.validated_data)
-        except ValidationError as exc:
-            raise as_api_error(exc) from None
-        judge.n_verdicts = 0
-        return Response(self.get_serializer(judge).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: s.TaskRunSerializer, 409: REFUSED})
     @action(detail=True, methods=["post"])
