@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from annotation import services
-from annotation.models import Result, Study, TaskRun
+from annotation.models import Attachment, Result, Study, TaskRun
 from annotation.services.external_ratings import study_import_ratings
 from checklists import services as checklist_services
 from checklists.models import ChecklistDefinition, Report
@@ -199,6 +199,16 @@ def api_world(open_study, study_admin, raters, outsider, mi_claim, settings, tmp
     )
     own = report.assessments.get(assessor=study_admin)
     mine = open_study.assignments.filter(rater=rater, kind="study").order_by("position").first()
+    image = Attachment.objects.create(
+        case=mine.item.output.case,
+        position=0,
+        name="Model-A-view.png",
+        content_type="image/png",
+        width=1,
+        height=1,
+        sha256="0" * 64,
+        data=b"\x89PNG\r\n\x1a\n",
+    )
     return {
         "users": {"outsider": outsider, "rater": rater, "admin": study_admin},
         "study": open_study,
@@ -215,6 +225,7 @@ def api_world(open_study, study_admin, raters, outsider, mi_claim, settings, tmp
             "key": question.key,
             "assignment": open_study.assignments.filter(rater=raters[1]).first().token,
             "own_item": mine.token,
+            "image_token": image.token,
             "slug": "mi-claim-gen",
             "token": report.token,
             "assessment_token": own.token,

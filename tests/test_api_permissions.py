@@ -83,6 +83,7 @@ MATRIX = {
     ("GET", "/api/v1/rate/"): anyone(200),
     ("GET", "/api/v1/rate/{study_token}/items/"): own_items(200),
     ("GET", "/api/v1/rate/{study_token}/items/{token}/"): own_items(200),
+    ("GET", "/api/v1/rate/{study_token}/items/{token}/images/{image_token}/"): own_items(200),
     ("POST", "/api/v1/rate/{study_token}/items/{token}/answers/"): own_items(200),
     ("POST", "/api/v1/rate/{study_token}/items/{token}/submit/"): own_items(400),  # unanswered
     ("GET", "/api/v1/checklists/"): anyone(200),

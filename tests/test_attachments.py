@@ -8,6 +8,7 @@ import zipfile
 import pytest
 from django.urls import reverse
 from PIL import Image
+from rest_framework.authtoken.models import Token
 
 from annotation import importing, services
 from annotation.importing import ImportRejected
@@ -230,3 +231,34 @@ def test_raters_see_their_cases_images_by_token_and_nothing_else(client, image_s
     client.logout()
     url = reverse("rater_image", args=[image_study.token, assignment.token, images[0].token])
     assert client.get(url).status_code == 302  # to the log-in page
+
+
+def test_the_rater_api_gives_each_image_an_address_a_token_fetches(client, image_study, raters):
+    rater = raters[0]
+    token = Token.objects.create(user=rater).key
+    headers = {"Authorization": f"Token {token}"}
+    assignment = Assignment.objects.filter(study=image_study, rater=rater).first()
+    item_url = f"/api/v1/rate/{image_study.token}/items/{assignment.token}/"
+    item = client.get(item_url, headers=headers).json()
+    images = list(assignment.item.output.case.attachments.all())
+    assert images, "the fixture gives every case an image"
+    assert [shown["number"] for shown in item["images"]] == [image.position for image in images]
+    for shown, image in zip(item["images"], images, strict=True):
+        response = client.get(shown["url"], headers=headers, HTTP_ACCEPT="image/*")
+        assert response.status_code == 200
+        assert response["Content-Type"] == image.content_type
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response.content == bytes(image.data)
+        assert "Model" not in response["Content-Disposition"]
+    assert "Model-B-front" not in json.dumps(item)
+
+    other_case = Attachment.objects.exclude(case=assignment.item.output.case).first()
+    wrong = f"{item_url}images/{other_case.token}/"
+    refused = client.get(wrong, headers=headers)
+    assert refused.status_code == 404
+    assert refused.json() == {"detail": "No such image."}
+    theirs = Assignment.objects.filter(study=image_study, item=assignment.item).exclude(rater=rater)
+    for other in theirs:
+        url = f"/api/v1/rate/{image_study.token}/items/{other.token}/images/{images[0].token}/"
+        assert client.get(url, headers=headers).status_code == 404
+    assert client.get(item["images"][0]["url"]).status_code == 401

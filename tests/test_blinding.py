@@ -67,10 +67,11 @@ def as_text(response) -> str:
 
 
 def body_text(response) -> str:
-    """The body, whole, of a plain or a streamed (CSV export) response."""
-    if response.streaming:
-        return b"".join(response.streaming_content).decode()
-    return response.content.decode()
+    """The body, whole, of a plain or a streamed (CSV export) response, or an image's bytes."""
+    data = b"".join(response.streaming_content) if response.streaming else response.content
+    if response.get("Content-Type", "").startswith("image/"):
+        return data.decode("latin-1")  # bytes, read so that any text hidden in them shows
+    return data.decode()
 
 
 def crawl(client, start: list[str]) -> dict[str, str]:

@@ -8,8 +8,9 @@ import dataclasses
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
@@ -20,8 +21,10 @@ from rest_framework.viewsets import GenericViewSet
 
 from annotation import rubric, selectors, services
 from annotation.api.access import as_api_error
-from annotation.api.studies import INVALID, REFUSED
+from annotation.api.studies import INVALID, REFUSED, FileNegotiation
+from annotation.importing import IMAGE_TYPES
 from annotation.models import Assignment, Study
+from annotation.views.rater import image_response
 
 
 class RaterStudySerializer(serializers.Serializer):
@@ -74,7 +77,7 @@ class ShownImageSerializer(serializers.Serializer):
     number = serializers.IntegerField()
     width = serializers.IntegerField()
     height = serializers.IntegerField()
-    url = serializers.CharField(help_text="The image, for the same signed-in rater.")
+    url = serializers.CharField(help_text="The image's address in this API.")
 
 
 class RaterItemSerializer(serializers.Serializer):
@@ -178,8 +181,34 @@ class RaterItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Generic
         item = dataclasses.asdict(selectors.rater_item_view(assignment=assignment))
         for image in item["images"]:
             args = [item["study_token"], item["token"], image.pop("token")]
-            image["url"] = reverse("rater_image", args=args)
+            image["url"] = reverse("api-rater-item-image", args=args)
         return RaterItemSerializer(item).data
+
+    @extend_schema(
+        responses={
+            **{(200, kind): OpenApiTypes.BINARY for kind in sorted(set(IMAGE_TYPES.values()))},
+            404: REFUSED,
+            409: REFUSED,
+        },
+    )
+    @action(
+        detail=True,
+        url_path=r"images/(?P<image_token>[A-Za-z0-9]+)",
+        content_negotiation_class=FileNegotiation,
+    )
+    def image(
+        self, request: Request, study_token: str, token: str, image_token: str
+    ) -> Response | HttpResponse:
+        """One image of the item's case, as the rater's page shows it (its stored name never
+        leaves). Any other image is 404."""
+        assignment = self._assignment(token)
+        if refused := self._pending_training(assignment):
+            return refused
+        try:
+            image = selectors.rater_image_get(assignment=assignment, token=image_token)
+        except Http404:
+            raise NotFound("No such image.") from None
+        return image_response(image)
 
     @extend_schema(request=AnswerSerializer, responses={200: RaterItemSerializer, 400: INVALID})
     @action(detail=True, methods=["post"])
