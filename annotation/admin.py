@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from annotation import models
+from annotation import models, services
 
 
 class MembershipInline(admin.TabularInline):
@@ -19,6 +19,13 @@ class StudyAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     readonly_fields = ["token", "opened_at"]
     inlines = [QuestionInline, MembershipInline]
+
+    def delete_model(self, request, obj: models.Study) -> None:
+        services.study_delete(study=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for study in queryset:
+            services.study_delete(study=study)
 
 
 @admin.register(models.Source)

@@ -899,11 +899,15 @@ class TaskRun(models.Model):
                 condition=models.Q(kind="compute_agreement", status="queued"),
                 name="task_run_one_waiting_recompute",
             ),
-            # And one at work: two at once would each delete what the other had just stored.
+            # And one at work, recomputation or paper bundle: two recomputations at once would
+            # each delete what the other had just stored, and a bundle read while the
+            # statistics are half rewritten would hold some new and some old.
             models.UniqueConstraint(
                 fields=["study"],
-                condition=models.Q(kind="compute_agreement", status="running"),
-                name="task_run_one_running_recompute",
+                condition=models.Q(
+                    kind__in=["compute_agreement", "export_bundle"], status="running"
+                ),
+                name="task_run_one_running_statistics_job",
             ),
         ]
 

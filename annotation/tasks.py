@@ -24,8 +24,8 @@ def _run(task, run_id: int, work) -> None:
         if status == TaskRun.Status.RUNNING:
             logger.info("task run %s is held by another worker; looking again later", run_id)
             raise task.retry(countdown=settings.TASK_RUN_LEASE_SECONDS, max_retries=None)
-        if status == TaskRun.Status.QUEUED:  # its study's previous recomputation is at work
-            logger.info("task run %s waits for its study's running recomputation", run_id)
+        if status == TaskRun.Status.QUEUED:  # its study's recomputation or bundle is at work
+            logger.info("task run %s waits for its study's running statistics job", run_id)
             wait = max(5, settings.STATS_RECOMPUTE_DELAY_SECONDS)
             raise task.retry(countdown=wait, max_retries=None)
         logger.info("task run %s is %s; nothing to do", run_id, status or "gone")

@@ -5,13 +5,19 @@ import csv
 import hashlib
 import io
 import json
+import threading
 import zipfile
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
-from annotation import services
-from annotation.models import Result, TaskRun
+from annotation import exports, services
+from annotation.models import Result, Source, Study, TaskRun
 from tests.factories import submit_rated
 from tests.test_checklist_evidence import HUMAN, MODEL
 
@@ -200,3 +206,121 @@ def test_figures_take_labels_as_text_and_every_sources_categories():
     assert figure_data._categories(ranked) == [1, 3]
     figure = figure_data._distribution("rank", ranked)
     assert figures.render(figure, "svg").lstrip().startswith(b"<?xml")
+
+
+def _from_another_connection(work):
+    """Run `work` on a thread, hence over its own database connection, as a web request or
+    another worker would."""
+    outcome = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return outcome["value"]
+
+
+@pytest.mark.skipif(not settings.POSTGRES, reason="the snapshot is PostgreSQL's (see _snapshot)")
+@pytest.mark.django_db(transaction=True)
+def test_a_change_while_the_bundle_is_written_is_in_none_of_its_files(rated, monkeypatch):
+    run = TaskRun.objects.create(study=rated, kind=TaskRun.Kind.EXPORT_BUNDLE)
+    source = rated.sources.get(label=MODEL)
+    seen_outside = []
+    dictionary = exports.ratings_dictionary
+
+    def rename_meanwhile() -> str:
+        # Written after ratings.csv and before unblinding.csv: a source renamed now, by
+        # someone else, must not reach unblinding.csv, or the two files would disagree.
+        def rename() -> int:
+            Source.objects.filter(pk=source.pk).update(label="Renamed meanwhile")
+            return TaskRun.objects.get(pk=run.pk).done
+
+        seen_outside.append(_from_another_connection(rename))
+        return dictionary()
+
+    monkeypatch.setattr(exports, "ratings_dictionary", rename_meanwhile)
+    services.bundle_build(run=services.task_run_claim(run_id=run.pk))
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.message
+    assert Source.objects.get(pk=source.pk).label == "Renamed meanwhile"
+    archive = zipfile.ZipFile(services.bundle_path(run))
+    unblinding = archive.read("unblinding.csv").decode()
+    assert MODEL in unblinding
+    assert "Renamed meanwhile" not in unblinding
+    # The progress bar moved while the snapshot was held: ratings.csv was done.
+    assert seen_outside == [1]
+    assert (run.done, run.total) == (run.total, len(archive.namelist()))
+
+
+@pytest.mark.skipif(not settings.POSTGRES, reason="the snapshot is PostgreSQL's (see _snapshot)")
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_reaches_a_bundle_reading_its_snapshot(rated, monkeypatch):
+    run = TaskRun.objects.create(study=rated, kind=TaskRun.Kind.EXPORT_BUNDLE)
+    dictionary = exports.ratings_dictionary
+
+    def cancel_meanwhile() -> str:
+        _from_another_connection(lambda: services.task_run_cancel(run=run))
+        return dictionary()
+
+    monkeypatch.setattr(exports, "ratings_dictionary", cancel_meanwhile)
+    services.bundle_build(run=services.task_run_claim(run_id=run.pk))
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    assert not services.bundle_path(run).exists()
+    assert list(services.bundle_path(run).parent.iterdir()) == []
+
+
+def test_a_bundle_waits_while_its_study_is_recomputed_and_the_other_way(rated, study_admin):
+    now = timezone.now()
+    computing = TaskRun.objects.create(
+        study=rated, kind=TaskRun.Kind.COMPUTE_AGREEMENT, status="running", heartbeat_at=now
+    )
+    bundle = TaskRun.objects.create(study=rated, kind=TaskRun.Kind.EXPORT_BUNDLE)
+    assert services.task_run_claim(run_id=bundle.pk) is None
+    bundle.refresh_from_db()
+    assert bundle.status == "queued"
+    computing.status = "succeeded"
+    computing.save()
+    assert services.task_run_claim(run_id=bundle.pk).status == "running"
+    recompute = TaskRun.objects.create(study=rated, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    assert services.task_run_claim(run_id=recompute.pk) is None
+    # Another study's recomputation is not held up.
+    other = services.study_create(creator=study_admin, title="Other", question_prompt="Good?")
+    elsewhere = TaskRun.objects.create(study=other, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    assert services.task_run_claim(run_id=elsewhere.pk).status == "running"
+
+
+def test_a_dead_recomputation_does_not_hold_the_bundle_up(rated, settings):
+    stale = timezone.now() - timedelta(seconds=settings.TASK_RUN_LEASE_SECONDS + 1)
+    dead = TaskRun.objects.create(
+        study=rated, kind=TaskRun.Kind.COMPUTE_AGREEMENT, status="running", heartbeat_at=stale
+    )
+    bundle = TaskRun.objects.create(study=rated, kind=TaskRun.Kind.EXPORT_BUNDLE)
+    assert services.task_run_claim(run_id=bundle.pk).status == "running"
+    dead.refresh_from_db()
+    assert dead.status == "failed"
+
+
+def test_deleting_a_study_deletes_its_bundles_too(
+    admin_client, draft_study, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    # Each bundle holds the unblinding key: none may outlive its study on the disk. (An opened
+    # study cannot be deleted: its items are protected.)
+    settings.EXPORT_DIR = tmp_path / "exports"
+    rated = draft_study
+    archive = build(rated)
+    path = Path(archive.filename)
+    path.with_name(path.stem + "-0.part").write_bytes(b"half")  # as a build cut off leaves it
+    kept = path.with_name("study-another-bundle-1.zip")
+    kept.write_bytes(b"another study's")
+    url = reverse("admin:annotation_study_delete", args=[rated.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, {"post": "yes"})
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    assert not Study.objects.filter(pk=rated.pk).exists()
+    assert sorted(p.name for p in path.parent.iterdir()) == [kept.name]

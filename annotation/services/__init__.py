@@ -51,6 +51,7 @@ from annotation.services.studies import (
     study_analysis_update,
     study_archive,
     study_create,
+    study_delete,
     study_lock,
     study_open,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "study_analysis_update",
     "study_archive",
     "study_create",
+    "study_delete",
     "study_import_file",
     "study_import_ratings",
     "study_lock",

@@ -10,10 +10,13 @@ import hashlib
 import json
 import zipfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from annotation import exports, figures, selectors
@@ -51,22 +54,23 @@ def bundle_path(run: TaskRun) -> Path:
 
 
 def bundle_build(*, run: TaskRun) -> None:
-    study = run.study
-    steps = _steps(study)
-    task_run_progress(run=run, done=0, total=len(steps) + 1)
     path = bundle_path(run)
     path.parent.mkdir(parents=True, exist_ok=True)
     hashes: dict[str, str] = {}
     partial = path.with_suffix(".part")
     try:
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for done, (name, write) in enumerate(steps, start=1):
-                if cancel_requested(run):
-                    raise _Cancelled
-                hashes[name] = _write(archive, name, write)
-                task_run_progress(run=run, done=done)
-            manifest = _manifest(study, hashes)
-            _write(archive, "manifest.json", lambda out: out.write(manifest))
+        with _snapshot(run) as job:
+            study = Study.objects.get(pk=run.study_id)  # as of the snapshot
+            steps = _steps(study)
+            job.progress(done=0, total=len(steps) + 1)
+            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for done, (name, write) in enumerate(steps, start=1):
+                    if job.cancel_requested():
+                        raise _Cancelled
+                    hashes[name] = _write(archive, name, write)
+                    job.progress(done=done)
+                manifest = _manifest(study, hashes)
+                _write(archive, "manifest.json", lambda out: out.write(manifest))
     except _Cancelled:
         partial.unlink(missing_ok=True)
         task_run_finish(run=run, ok=False, message="Cancelled.", cancelled=True)
@@ -85,11 +89,77 @@ class _Cancelled(Exception):
     pass
 
 
+@contextmanager
+def _snapshot(run: TaskRun) -> Iterator["_Job"]:
+    """Read the whole bundle from one moment of the study. On PostgreSQL that is one
+    REPEATABLE READ, read-only transaction: a rating saved or a source renamed while the bundle
+    is written is in none of its files. Progress and a cancel request cannot pass through that
+    transaction (it sees neither and writes nothing), so they go over a second connection.
+
+    SQLite has no such snapshot that leaves writers free (a read transaction there would hold
+    the raters' saves for the whole build), so there the files are read as they stand; the
+    statistics still cannot change meanwhile, as no recomputation runs beside a bundle."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        # In a transaction already (a test's): its reads are one moment of the study as it is.
+        yield _Job(run)
+        return
+    side = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield _Job(run, side)
+    finally:
+        side.close()
+
+
+class _Job:
+    """The bundle's run, as its progress bar and its cancel button see it."""
+
+    def __init__(self, run: TaskRun, side: BaseDatabaseWrapper | None = None) -> None:
+        self.run, self.side = run, side
+
+    def progress(self, *, done: int, total: int | None = None) -> None:
+        if self.side is None:
+            task_run_progress(run=self.run, done=done, total=total)
+            return
+        self.run.done, self.run.heartbeat_at = done, timezone.now()
+        self.run.total = self.run.total if total is None else total
+        with self.side.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {TaskRun._meta.db_table} SET done = %s, total = %s, heartbeat_at = %s "
+                "WHERE id = %s",
+                [self.run.done, self.run.total, self.run.heartbeat_at, self.run.pk],
+            )
+
+    def cancel_requested(self) -> bool:
+        if self.side is None:
+            return cancel_requested(self.run)
+        with self.side.cursor() as cursor:
+            cursor.execute(
+                f"SELECT cancel_requested_at IS NOT NULL FROM {TaskRun._meta.db_table} "
+                "WHERE id = %s",
+                [self.run.pk],
+            )
+            row = cursor.fetchone()
+        return bool(row and row[0])
+
+
 def _remove_older_bundles(run: TaskRun) -> None:
     """A study keeps its newest bundle only: each holds the whole unblinding key."""
-    for path in Path(settings.EXPORT_DIR).glob(f"study-{run.study.token}-bundle-*.zip"):
-        if path != bundle_path(run):
+    for path in _bundle_files(run.study.token):
+        if path.suffix == ".zip" and path != bundle_path(run):
             path.unlink(missing_ok=True)
+
+
+def bundle_files_remove(*, study_token: str) -> None:
+    """Remove every bundle of a study, built or half-built: for when the study is deleted."""
+    for path in _bundle_files(study_token):
+        path.unlink(missing_ok=True)
+
+
+def _bundle_files(study_token: str) -> list[Path]:
+    return list(Path(settings.EXPORT_DIR).glob(f"study-{study_token}-bundle-*"))
 
 
 def _steps(study: Study) -> list[tuple[str, object]]:

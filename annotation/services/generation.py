@@ -183,6 +183,11 @@ def _send(run: TaskRun, task, countdown: float = 0) -> None:
         task_run_finish(run=run, ok=False, message=f"Could not queue the task ({exc}).")
 
 
+# Jobs that read or write a study's statistics: one at a time per study, so that a paper bundle
+# never reads statistics half rewritten (`task_run_one_running_statistics_job`).
+STATISTICS_JOBS = (TaskRun.Kind.COMPUTE_AGREEMENT, TaskRun.Kind.EXPORT_BUNDLE)
+
+
 def task_run_claim(*, run_id: int) -> TaskRun | None:
     """Mark a run as running, or None if it is finished or another worker holds it.
 
@@ -201,20 +206,22 @@ def task_run_claim(*, run_id: int) -> TaskRun | None:
                 status=TaskRun.Status.RUNNING, started_at=now, heartbeat_at=now
             )
     except IntegrityError:
-        # Another recomputation of the study is at work (`task_run_one_running_recompute`):
-        # this one stays queued, and its task looks again a little later.
+        # Another recomputation or bundle of the study is at work
+        # (`task_run_one_running_statistics_job`): this one stays queued, and its task looks
+        # again a little later.
         return None
     return TaskRun.objects.get(pk=run_id) if claimed else None
 
 
 def _supersede_dead_recomputations(run_id: int, stale) -> None:
-    """A study's recomputation whose worker died would otherwise keep the next one waiting."""
-    run = TaskRun.objects.filter(pk=run_id, kind=TaskRun.Kind.COMPUTE_AGREEMENT).first()
+    """A study's recomputation or bundle whose worker died would otherwise keep the next one
+    waiting."""
+    run = TaskRun.objects.filter(pk=run_id, kind__in=STATISTICS_JOBS).first()
     if run is None:
         return
     dead = TaskRun.objects.filter(
         study_id=run.study_id,
-        kind=TaskRun.Kind.COMPUTE_AGREEMENT,
+        kind__in=STATISTICS_JOBS,
         status=TaskRun.Status.RUNNING,
         heartbeat_at__lt=stale,
     ).exclude(pk=run_id)

@@ -21,6 +21,7 @@ from annotation.models import (
     Question,
     Study,
 )
+from annotation.services.bundle import bundle_files_remove
 from annotation.services.generation import statistics_recompute_soon
 
 DEFAULT_SCALE = [
@@ -43,6 +44,15 @@ MAX_SHOWN_TOGETHER = 8
 
 
 # --- studies and membership -------------------------------------------------------------------
+
+
+def study_delete(*, study: Study) -> None:
+    """Delete a study and everything in it. Its paper bundles, files outside the database that
+    each hold the unblinding key, go once the deletion is committed."""
+    token = study.token
+    with transaction.atomic():
+        study.delete()
+        transaction.on_commit(lambda: bundle_files_remove(study_token=token))
 
 
 @transaction.atomic
