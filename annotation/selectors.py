@@ -3,13 +3,13 @@
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import Coalesce, Lag
 from django.http import Http404
 
 from annotation import pace, rubric
@@ -18,6 +18,7 @@ from annotation.models import (
     Attachment,
     Case,
     Generation,
+    Item,
     ItemOutput,
     Judge,
     JudgeRating,
@@ -766,6 +767,7 @@ def study_ratings_query(*, study: Study) -> QuerySet[Rating]:
 
 
 RATINGS_ORDER = ("assignment__item__token", "question__order", "assignment__rater_id", "pk")
+EXPORT_CHUNK = 2000  # model objects an export holds at once
 
 
 def study_ratings_iter(
@@ -775,9 +777,7 @@ def study_ratings_iter(
     values read in chunks, no model objects. `ratings` narrows it (a filter, or one page)."""
     if ratings is None:
         ratings = Rating.objects.filter(assignment__study=study)
-    pseudonyms = dict(
-        study.memberships.filter(role=Membership.Role.RATER).values_list("user_id", "pseudonym")
-    )
+    pseudonyms = _rater_pseudonyms(study)
     slots = {
         (item, output): slot
         for item, output, slot in ItemOutput.objects.filter(item__study=study).values_list(
@@ -853,13 +853,15 @@ HISTORY_COLUMNS = [
 ]
 
 
-def study_rating_history(*, study: Study) -> list[dict]:
-    """Every change any rater made, oldest first per answer: who, when, old and new answer."""
-    pseudonyms = dict(
-        study.memberships.filter(role=Membership.Role.RATER).values_list("user_id", "pseudonym")
+def study_rating_history_query(*, study: Study) -> QuerySet[RatingRevision]:
+    """Every change any rater made, oldest first per answer, each with the answer it replaced
+    (`old_answer`, computed by the database, so that any slice of it, a page, is complete)."""
+    replaced = Window(
+        Lag("answer"), partition_by=[F("rating_id")], order_by=[F("saved_at"), F("pk")]
     )
-    revisions = (
+    return (
         RatingRevision.objects.filter(rating__assignment__study=study)
+        .annotate(old_answer=replaced)
         .select_related("rating__question", "rating__assignment__item")
         .prefetch_related("rating__assignment__item__members")
         .order_by(
@@ -870,22 +872,34 @@ def study_rating_history(*, study: Study) -> list[dict]:
             "pk",
         )
     )
-    rows, previous = [], {}
+
+
+def rating_history_rows(study: Study, revisions: Iterable[RatingRevision]) -> Iterator[dict]:
+    """Rows of the history from `study_rating_history_query` (or a page of it): who, when,
+    old and new answer."""
+    pseudonyms = _rater_pseudonyms(study)
     for revision in revisions:
         rating = revision.rating
-        rows.append(
-            {
-                "item_token": rating.assignment.item.token,
-                "rater": pseudonyms.get(rating.assignment.rater_id, ""),
-                "question": rating.question.key,
-                "output_slot": _slot_of(rating),
-                "saved_at": revision.saved_at.isoformat(),
-                "old_answer": _answer_text(previous.get(rating.pk, "")),
-                "new_answer": _answer_text(revision.answer),
-            }
-        )
-        previous[rating.pk] = revision.answer
-    return rows
+        yield {
+            "item_token": rating.assignment.item.token,
+            "rater": pseudonyms.get(rating.assignment.rater_id, ""),
+            "question": rating.question.key,
+            "output_slot": _slot_of(rating),
+            "saved_at": revision.saved_at.isoformat(),
+            "old_answer": _answer_text("" if revision.old_answer is None else revision.old_answer),
+            "new_answer": _answer_text(revision.answer),
+        }
+
+
+def study_rating_history(*, study: Study) -> Iterator[dict]:
+    """The whole history, read in chunks."""
+    revisions = study_rating_history_query(study=study).iterator(chunk_size=EXPORT_CHUNK)
+    return rating_history_rows(study, revisions)
+
+
+def _rater_pseudonyms(study: Study) -> dict[int, str]:
+    raters = study.memberships.filter(role=Membership.Role.RATER)
+    return dict(raters.values_list("user_id", "pseudonym"))
 
 
 def _answer_text(answer: object) -> object:
@@ -896,30 +910,35 @@ def _answer_text(answer: object) -> object:
 UNBLINDING_COLUMNS = ["item_token", "case_id", "source", "source_kind", "source_b", "sources"]
 
 
-def study_unblinding_key(*, study: Study) -> list[dict]:
-    """Which source wrote each item. For a pair, `source` and `source_b` in canonical order
-    (a positive pairwise value favours `source`); which side each rater saw is in the ratings
-    export's `flipped` column. `sources` lists every source the item shows in canonical order,
-    so slot i of a set (the ratings export's `shown_order` and `output_slot`) is `sources[i]`."""
-    items = (
+def study_unblinding_key_query(*, study: Study) -> QuerySet[Item]:
+    return (
         study.items.select_related("output__case", "output__source", "output_b__source")
         .prefetch_related("members__output__source")
         .order_by("token")
     )
-    rows = []
+
+
+def unblinding_key_rows(items: Iterable[Item]) -> Iterator[dict]:
+    """Which source wrote each item. For a pair, `source` and `source_b` in canonical order
+    (a positive pairwise value favours `source`); which side each rater saw is in the ratings
+    export's `flipped` column. `sources` lists every source the item shows in canonical order,
+    so slot i of a set (the ratings export's `shown_order` and `output_slot`) is `sources[i]`."""
     for item in items:
         labels = [o.source.label for o in item.canonical_outputs()]
-        rows.append(
-            {
-                "item_token": item.token,
-                "case_id": item.output.case.external_id,
-                "source": item.output.source.label,
-                "source_kind": item.output.source.kind,
-                "source_b": item.output_b.source.label if item.output_b_id else "",
-                "sources": json.dumps(labels),
-            }
-        )
-    return rows
+        yield {
+            "item_token": item.token,
+            "case_id": item.output.case.external_id,
+            "source": item.output.source.label,
+            "source_kind": item.output.source.kind,
+            "source_b": item.output_b.source.label if item.output_b_id else "",
+            "sources": json.dumps(labels),
+        }
+
+
+def study_unblinding_key(*, study: Study) -> Iterator[dict]:
+    """The whole key, read in chunks."""
+    items = study_unblinding_key_query(study=study).iterator(chunk_size=EXPORT_CHUNK)
+    return unblinding_key_rows(items)
 
 
 def study_sources_overview(*, study: Study) -> list[Source]:
@@ -1040,11 +1059,8 @@ JUDGE_RATINGS_COLUMNS = [
 ]
 
 
-def study_judge_ratings_long(*, study: Study) -> list[dict]:
-    """Every judge's answers in the raters' long format: the judge's label as the rater, rater
-    kind "llm", one row per answer, per order shown and per sample; `value` in canonical
-    order, as for raters. Failed units have no rows (their records say why)."""
-    ratings = (
+def study_judge_ratings_query(*, study: Study) -> QuerySet[JudgeRating]:
+    return (
         JudgeRating.objects.filter(verdict__judge__study=study)
         .select_related("question", "verdict__judge", "verdict__item")
         .prefetch_related("verdict__item__members")
@@ -1055,28 +1071,37 @@ def study_judge_ratings_long(*, study: Study) -> list[dict]:
             "verdict__variant",
             "verdict__sample",
             "output_id",
+            "pk",
         )
     )
-    rows = []
+
+
+def judge_rating_rows(ratings: Iterable[JudgeRating]) -> Iterator[dict]:
+    """Every judge's answers in the raters' long format: the judge's label as the rater, rater
+    kind "llm", one row per answer, per order shown and per sample; `value` in canonical
+    order, as for raters. Failed units have no rows (their records say why)."""
     for r in ratings:
         verdict = r.verdict
         slots = {m.output_id: m.slot for m in verdict.item.members.all()}
-        rows.append(
-            {
-                "item_token": verdict.item.token,
-                "rater": verdict.judge.label,
-                "rater_kind": "llm",
-                "model_version": verdict.model_version,
-                "question": r.question.key,
-                "answer": _answer_text(r.answer),
-                "value": r.value,
-                "shown_order": " ".join(map(str, verdict.order)),
-                "output_slot": "" if r.output_id is None else slots[r.output_id],
-                "sample": verdict.sample,
-                "judged_at": verdict.finished_at.isoformat(),
-            }
-        )
-    return rows
+        yield {
+            "item_token": verdict.item.token,
+            "rater": verdict.judge.label,
+            "rater_kind": "llm",
+            "model_version": verdict.model_version,
+            "question": r.question.key,
+            "answer": _answer_text(r.answer),
+            "value": r.value,
+            "shown_order": " ".join(map(str, verdict.order)),
+            "output_slot": "" if r.output_id is None else slots[r.output_id],
+            "sample": verdict.sample,
+            "judged_at": verdict.finished_at.isoformat(),
+        }
+
+
+def study_judge_ratings_long(*, study: Study) -> Iterator[dict]:
+    """Every judge's answers, read in chunks."""
+    ratings = study_judge_ratings_query(study=study).iterator(chunk_size=EXPORT_CHUNK)
+    return judge_rating_rows(ratings)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from annotation.api.serializers import STUDY_RATER_FIELDS
 from annotation.models import Question
 from tests.conftest import STUDY_ROWS
 from tests.test_blinding import body_text
+from tests.test_study_statistics import add_judge
 
 pytestmark = pytest.mark.django_db
 
@@ -158,6 +159,38 @@ def test_the_rating_history_shows_every_change_for_admins_only(
         )
     )
     assert len(csv_rows) == 4
+
+
+@pytest.mark.parametrize(
+    "name", ["api-rating-history-list", "api-unblinding-list", "api-judge-rating-list"]
+)
+def test_a_table_read_a_row_a_page_is_the_whole_table_in_order(
+    client, study_admin, rated_study, name
+):
+    # Each page is read from the database on its own: a change's old answer, on the page
+    # before its own, must still be there.
+    if name == "api-judge-rating-list":
+        _judge_everything(rated_study)
+    url = reverse(name, args=[rated_study.token])
+    whole = client.get(url, headers=auth(study_admin)).json()
+    assert whole["count"] >= 4
+    paged, address = [], f"{url}?page_size=1"
+    while address:
+        page = client.get(address, headers=auth(study_admin)).json()
+        assert len(page["results"]) == 1
+        paged += page["results"]
+        address = page["next"]
+    assert paged == whole["results"]
+    assert len(paged) == whole["count"]
+    as_csv = body_text(client.get(url + "?format=csv", headers=auth(study_admin)))
+    assert len(list(csv.DictReader(io.StringIO(as_csv)))) == whole["count"]
+
+
+def _judge_everything(study) -> None:
+    answers = {}
+    for n, item in enumerate(study.items.select_related("output__case", "output__source")):
+        answers[(item.output.case.external_id, item.output.source.label)] = n % 5 + 1
+    add_judge(study, "judge", answers)
 
 
 def close_response(response) -> None:

@@ -380,7 +380,7 @@ def test_the_history_says_which_response_each_change_was_about(side_by_side):
     for answer in (2, 4):
         services.rating_save(assignment=assignment, question=overall, answer=answer, shown=1)
     services.rating_save(assignment=assignment, question=overall, answer=5, shown=2)
-    rows = selectors.study_rating_history(study=side_by_side)
+    rows = list(selectors.study_rating_history(study=side_by_side))
     # Oldest answer first: the response shown as B (rated twice), then the one shown as C.
     b, c = assignment.order[1], assignment.order[2]
     assert [(r["output_slot"], r["old_answer"], r["new_answer"]) for r in rows] == [

@@ -1,6 +1,9 @@
 """The long-format tables a paper's analysis starts from, for a study's admins: JSON a page at
 a time, or the whole table as CSV (`?format=csv`), streamed."""
 
+from collections.abc import Iterable, Iterator
+
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.renderers import JSONRenderer
@@ -12,7 +15,7 @@ from annotation import selectors
 from annotation.api import filters
 from annotation.api import serializers as s
 from annotation.api.base import StudyScopedViewSet, rater_pseudonym
-from annotation.models import Rating, Study
+from annotation.models import Item, JudgeRating, Rating, RatingRevision, Study
 from evalapp.api import CSVRenderer, csv_stream, wants_csv
 
 FORMAT = OpenApiParameter(
@@ -29,22 +32,24 @@ def _slot(row: dict) -> dict:
 
 
 class TableViewSet(StudyScopedViewSet):
-    """A table of rows: `rows()` gives them all, `columns` names them for CSV."""
+    """A table read from the database in its order (`study_queryset`) and shaped into rows by
+    `rows`: a JSON page reads and shapes that page only, `?format=csv` streams every row."""
 
     renderer_classes = [JSONRenderer, CSVRenderer]
     filter_backends: list = []
     columns: list[str] = []
     filename = ""
 
-    def rows(self, study: Study) -> list[dict]:
+    def rows(self, records: Iterable) -> Iterator[dict]:
         raise NotImplementedError
 
     def list(self, request: Request, study_token: str) -> Response:
-        rows = self.rows(self.study)
+        records = self.filter_queryset(self.get_queryset())
         if wants_csv(request):
+            rows = self.rows(records.iterator(chunk_size=selectors.EXPORT_CHUNK))
             return csv_stream(rows, self.columns, f"{self.filename}-{self.study.token}.csv")
-        page = self.paginate_queryset(rows)
-        shaped = [_slot(row) if "output_slot" in row else row for row in page]
+        page = self.paginate_queryset(records)
+        shaped = [_slot(row) if "output_slot" in row else row for row in self.rows(page)]
         return self.get_paginated_response(self.get_serializer(shaped, many=True).data)
 
 
@@ -82,11 +87,15 @@ class JudgeRatingViewSet(TableViewSet):
     """Every LLM judge's answers in the ratings' long format, rater kind "llm"."""
 
     serializer_class = s.JudgeRatingRowSerializer
+    model = JudgeRating
     columns = selectors.JUDGE_RATINGS_COLUMNS
     filename = "judge-ratings"
 
-    def rows(self, study: Study) -> list[dict]:
-        return selectors.study_judge_ratings_long(study=study)
+    def study_queryset(self, study: Study) -> QuerySet[JudgeRating]:
+        return selectors.study_judge_ratings_query(study=study)
+
+    def rows(self, records: Iterable[JudgeRating]) -> Iterator[dict]:
+        return selectors.judge_rating_rows(records)
 
 
 @extend_schema(parameters=[FORMAT])
@@ -94,11 +103,15 @@ class UnblindingViewSet(TableViewSet):
     """Which source wrote each item: the key that undoes blinding, for the analysis."""
 
     serializer_class = s.UnblindingRowSerializer
+    model = Item
     columns = selectors.UNBLINDING_COLUMNS
     filename = "unblinding-key"
 
-    def rows(self, study: Study) -> list[dict]:
-        return selectors.study_unblinding_key(study=study)
+    def study_queryset(self, study: Study) -> QuerySet[Item]:
+        return selectors.study_unblinding_key_query(study=study)
+
+    def rows(self, records: Iterable[Item]) -> Iterator[dict]:
+        return selectors.unblinding_key_rows(records)
 
 
 @extend_schema(parameters=[FORMAT])
@@ -106,8 +119,12 @@ class RatingHistoryViewSet(TableViewSet):
     """Every change to every answer: item, rater, question, when, old and new answer."""
 
     serializer_class = s.HistoryRowSerializer
+    model = RatingRevision
     columns = selectors.HISTORY_COLUMNS
     filename = "rating-history"
 
-    def rows(self, study: Study) -> list[dict]:
-        return selectors.study_rating_history(study=study)
+    def study_queryset(self, study: Study) -> QuerySet[RatingRevision]:
+        return selectors.study_rating_history_query(study=study)
+
+    def rows(self, records: Iterable[RatingRevision]) -> Iterator[dict]:
+        return selectors.rating_history_rows(self.study, records)
