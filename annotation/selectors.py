@@ -512,6 +512,8 @@ class RaterProgress:
     total: int
     training_done: int = 0
     training_total: int = 0
+    training_correct: int = 0  # submitted training items answered as expected
+    training_scored: int = 0  # submitted training items that have expected answers
     checks_passed: int = 0  # submitted attention checks answered as expected
     checks_done: int = 0
     checks_total: int = 0
@@ -520,8 +522,8 @@ class RaterProgress:
 
 
 def study_progress_by_rater(*, study: Study) -> list[RaterProgress]:
-    """Each rater's progress, with their quality control: training done, attention checks
-    passed, hidden repeats done."""
+    """Each rater's progress, with their quality control: training done and answered as
+    expected, attention checks passed, hidden repeats done."""
     memberships = study.memberships.filter(role=Membership.Role.RATER).select_related("user")
     counts: dict[tuple[int, str], dict] = {
         (row["rater_id"], row["kind"]): row
@@ -529,7 +531,8 @@ def study_progress_by_rater(*, study: Study) -> list[RaterProgress]:
             total=Count("pk"), done=Count("pk", filter=Q(submitted_at__isnull=False))
         )
     }
-    passed = _checks_passed(study)
+    checks = _as_expected(study, Assignment.Kind.ATTENTION)
+    training = _as_expected(study, Assignment.Kind.TRAINING)
 
     def count(user_id: int, kinds: list[str], what: str) -> int:
         return sum(counts.get((user_id, kind), {}).get(what, 0) for kind in kinds)
@@ -543,7 +546,9 @@ def study_progress_by_rater(*, study: Study) -> list[RaterProgress]:
             total=count(m.user_id, hidden, "total"),
             training_done=count(m.user_id, [Assignment.Kind.TRAINING], "done"),
             training_total=count(m.user_id, [Assignment.Kind.TRAINING], "total"),
-            checks_passed=passed.get(m.user_id, 0),
+            training_correct=training.get(m.user_id, (0, 0))[0],
+            training_scored=training.get(m.user_id, (0, 0))[1],
+            checks_passed=checks.get(m.user_id, (0, 0))[0],
             checks_done=count(m.user_id, [Assignment.Kind.ATTENTION], "done"),
             checks_total=count(m.user_id, [Assignment.Kind.ATTENTION], "total"),
             repeats_done=count(m.user_id, [Assignment.Kind.REPEAT], "done"),
@@ -558,31 +563,33 @@ def pseudonym_order(pseudonym: str) -> tuple:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", pseudonym))
 
 
-def _checks_passed(study: Study) -> dict[int, int]:
-    """Per rater, how many submitted attention checks have every expected answer."""
-    checks = study.assignments.filter(
-        kind=Assignment.Kind.ATTENTION, submitted_at__isnull=False
-    ).select_related("item__output__case")
-    if not checks:
+def _as_expected(study: Study, kind: str) -> dict[int, tuple[int, int]]:
+    """Per rater, of their submitted items of this kind (training, attention checks) whose case
+    has expected answers: (how many have every expected answer, how many there are)."""
+    submitted = study.assignments.filter(kind=kind, submitted_at__isnull=False).select_related(
+        "item__output__case"
+    )
+    scored = [a for a in submitted if a.item.output.case.expected]
+    if not scored:
         return {}
     questions = {q.key: q for q in study.questions.all()}
     answers = {
         (r.assignment_id, r.question_id): (r.answer, r.value)
-        for r in Rating.objects.filter(assignment__in=checks, output__isnull=True)
+        for r in Rating.objects.filter(assignment__in=scored, output__isnull=True)
     }
-    passed: dict[int, int] = {}
-    for check in checks:
-        expected = check.item.output.case.expected
-        ok = all(
-            key in questions
-            and (questions[key].pk and (check.pk, questions[key].pk) in answers)
-            and rubric.matches_expected(
-                questions[key].spec, *answers[(check.pk, questions[key].pk)], accepted
-            )
-            for key, accepted in expected.items()
-        )
-        passed[check.rater_id] = passed.get(check.rater_id, 0) + ok
-    return passed
+
+    def met(assignment: Assignment, key: str, accepted: list) -> bool:
+        question = questions.get(key)
+        given = answers.get((assignment.pk, question.pk)) if question else None
+        return given is not None and rubric.matches_expected(question.spec, *given, accepted)
+
+    counts: dict[int, tuple[int, int]] = {}
+    for assignment in scored:
+        expected = assignment.item.output.case.expected
+        ok = all(met(assignment, key, accepted) for key, accepted in expected.items())
+        right, total = counts.get(assignment.rater_id, (0, 0))
+        counts[assignment.rater_id] = (right + ok, total + 1)
+    return counts
 
 
 def study_rater_candidates(*, study: Study) -> QuerySet:

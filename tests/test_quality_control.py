@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from annotation import services
+from annotation import selectors, services
 from annotation.importing import ImportRejected
 from annotation.models import Assignment, Case, Rating, Result, Study, TaskRun
 from tests.factories import UserFactory, alpha_of, submit_rated
@@ -232,9 +232,17 @@ def test_the_dashboard_shows_each_raters_quality_control(client, qc_study, study
             _rate(assignment, 2)  # fails the check (1 expected)
     other = Assignment.objects.get(study=qc_study, rater=raters[1], kind="attention")
     _rate(other, 1)
+    for training in Assignment.objects.filter(study=qc_study, rater=raters[1], kind="training"):
+        _rate(training, 5)  # t1 as expected (4 or 5); t2 has no expected answer
     client.force_login(study_admin)
     page = client.get(reverse("study_dashboard", args=[qc_study.token])).content.decode()
     assert "training 2/2" in page
+    shown = {row.pseudonym: row for row in selectors.study_progress_by_rater(study=qc_study)}
+    first, second = (shown[qc_study.memberships.get(user=r).pseudonym] for r in raters[:2])
+    assert (first.training_correct, first.training_scored) == (0, 1)
+    assert (second.training_correct, second.training_scored) == (1, 1)
+    assert '<span class="warn">0/1 right</span>' in page
+    assert '<span class="">1/1 right</span>' in page
     assert "checks passed 0/1" in page
     assert "checks passed 1/1" in page
     assert "repeats 0/2" in page
