@@ -160,6 +160,24 @@ def test_figures_are_served_to_the_studys_admins_in_three_formats(
     assert client.get(url("overall-means", "gif")).status_code == 404
 
 
+def test_a_figure_is_drawn_again_only_when_its_statistics_change(client, rated, study_admin):
+    client.force_login(study_admin)
+    url = reverse("study_figure", args=[rated.token, "overall-means", "svg"])
+    first = client.get(url)
+    assert first["Cache-Control"] == "private, no-cache"
+    again = client.get(url, headers={"If-None-Match": first["ETag"]})
+    assert (again.status_code, again.content) == (304, b"")
+    png = client.get(reverse("study_figure", args=[rated.token, "overall-means", "png"]))
+    assert png["ETag"] != first["ETag"]
+    mean = Result.objects.get(study=rated, statistic="score_summary", source=MODEL)
+    mean.value = 3.5
+    mean.save()
+    changed = client.get(url, headers={"If-None-Match": first["ETag"]})
+    assert changed.status_code == 200
+    assert changed["ETag"] != first["ETag"]
+    assert changed.content != first.content
+
+
 def test_the_ratings_download_streams_every_rating(client, rated, study_admin):
     client.force_login(study_admin)
     response = client.get(reverse("study_ratings_csv", args=[rated.token]))

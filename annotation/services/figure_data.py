@@ -1,7 +1,12 @@
 """A study's figures from its stored statistics (never recomputed here): which figures there
 are, and the plain data each is drawn from (`annotation.figures` draws them)."""
 
+import hashlib
+import json
 from collections.abc import Callable
+from importlib.metadata import version
+
+from django.conf import settings
 
 from annotation import figures
 from annotation.models import Result, Study
@@ -21,6 +26,19 @@ def study_figures(*, study: Study) -> list[tuple[str, Callable]]:
         mine = [r for r in results if r.question == question]
         found += _question_figures(question.key, mine)
     return found
+
+
+def study_figures_digest(*, study: Study) -> str:
+    """A digest of everything the study's figures are drawn from: the same digest, the same
+    figures, so a browser holding one need not have it drawn again."""
+    rows = study.results.filter(judge="").order_by("pk")
+    fields = ("pk", "question__key", "statistic", "source", "value", "detail", "inputs_hash")
+    payload = [
+        list(rows.values_list(*fields)),
+        settings.EVALAPP_VERSION,
+        version("matplotlib"),
+    ]
+    return hashlib.sha256(json.dumps(payload, default=str).encode()).hexdigest()
 
 
 def _question_figures(key: str, results: list[Result]) -> list[tuple[str, Callable]]:

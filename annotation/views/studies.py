@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_POST
 
 from annotation import exports, figures, selectors, services
@@ -223,9 +224,16 @@ def study_figure(request: HttpRequest, study_token: str, name: str, fmt: str) ->
     drawn = dict(figure_data.study_figures(study=study))
     if name not in drawn or fmt not in figures.FORMATS:
         raise Http404("No such figure.")
+    # Drawing takes a while; unchanged statistics need no new drawing: "304 Not Modified".
+    digest = figure_data.study_figures_digest(study=study)
+    etag = f'"{digest[:32]}-{name}.{fmt}"'
+    if unchanged := get_conditional_response(request, etag=etag):
+        return unchanged
     response = HttpResponse(figures.render(drawn[name](), fmt), content_type=figures.FORMATS[fmt])
     if fmt != "svg" or "download" in request.GET:
         response["Content-Disposition"] = f'attachment; filename="{study.token}-{name}.{fmt}"'
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"  # ask each time; a 304 costs nothing
     return response
 
 
