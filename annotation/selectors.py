@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Window
-from django.db.models.functions import Coalesce, Lag
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from annotation import pace, rubric
@@ -573,10 +573,8 @@ def _as_expected(study: Study, kind: str) -> dict[int, tuple[int, int]]:
     if not scored:
         return {}
     questions = {q.key: q for q in study.questions.all()}
-    answers = {
-        (r.assignment_id, r.question_id): (r.answer, r.value)
-        for r in Rating.objects.filter(assignment__in=scored, output__isnull=True)
-    }
+    ratings = Rating.objects.filter(assignment__in=submitted, output__isnull=True)
+    answers = {(r.assignment_id, r.question_id): (r.answer, r.value) for r in ratings}
 
     def met(assignment: Assignment, key: str, accepted: list) -> bool:
         question = questions.get(key)
@@ -862,9 +860,16 @@ HISTORY_COLUMNS = [
 
 def study_rating_history_query(*, study: Study) -> QuerySet[RatingRevision]:
     """Every change any rater made, oldest first per answer, each with the answer it replaced
-    (`old_answer`, computed by the database, so that any slice of it, a page, is complete)."""
-    replaced = Window(
-        Lag("answer"), partition_by=[F("rating_id")], order_by=[F("saved_at"), F("pk")]
+    (`old_answer`, looked up by the database, so that any slice of it, a page, is complete)."""
+    # The revision just before, by one index lookup per row: a window over the whole history
+    # would be computed again for every page.
+    earlier = Q(saved_at__lt=OuterRef("saved_at")) | Q(
+        saved_at=OuterRef("saved_at"), pk__lt=OuterRef("pk")
+    )
+    replaced = Subquery(
+        RatingRevision.objects.filter(earlier, rating=OuterRef("rating"))
+        .order_by("-saved_at", "-pk")
+        .values("answer")[:1]
     )
     return (
         RatingRevision.objects.filter(rating__assignment__study=study)

@@ -16,7 +16,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from annotation import exports, services
+from annotation import exports, selectors, services
 from annotation.models import Result, Source, Study, TaskRun
 from tests.factories import submit_rated
 from tests.test_checklist_evidence import HUMAN, MODEL
@@ -342,3 +342,43 @@ def test_deleting_a_study_deletes_its_bundles_too(
     assert response.status_code == 302, response.content.decode()[-3000:]
     assert not Study.objects.filter(pk=rated.pk).exists()
     assert sorted(p.name for p in path.parent.iterdir()) == [kept.name]
+
+
+def test_a_long_file_keeps_the_bundles_heartbeat_going(rated, monkeypatch):
+    # A ratings file of millions of rows takes longer than the lease: were the run silent all
+    # that while, a waiting recomputation would take it for dead and run beside it.
+    from annotation.services import bundle
+
+    monkeypatch.setattr(bundle._Job, "HEARTBEAT_SECONDS", 0)
+    run = TaskRun.objects.create(study=rated, kind=TaskRun.Kind.EXPORT_BUNDLE)
+    beats, real = [], exports.csv_chunks
+
+    def chunks(rows, columns, every=1000):
+        for n, chunk in enumerate(real(rows, columns, every=4)):
+            yield chunk  # written (and the heartbeat sent) before this generator resumes
+            if columns == selectors.RATINGS_COLUMNS and n < 3:
+                beats.append(TaskRun.objects.get(pk=run.pk).heartbeat_at)
+
+    monkeypatch.setattr(bundle.exports, "csv_chunks", chunks)
+    services.bundle_build(run=services.task_run_claim(run_id=run.pk))
+    assert len(beats) == 3  # 12 ratings, four rows a chunk
+    assert beats == sorted(set(beats))
+
+
+@pytest.mark.skipif(not settings.POSTGRES, reason="the snapshot is PostgreSQL's (see _snapshot)")
+@pytest.mark.django_db(transaction=True)
+def test_a_study_deleted_while_its_bundle_is_built_leaves_no_bundle(
+    draft_study, settings, tmp_path, monkeypatch
+):
+    settings.EXPORT_DIR = tmp_path / "exports"
+    run = TaskRun.objects.create(study=draft_study, kind=TaskRun.Kind.EXPORT_BUNDLE)
+    dictionary = exports.ratings_dictionary
+
+    def delete_meanwhile() -> str:
+        _from_another_connection(lambda: services.study_delete(study=draft_study))
+        return dictionary()
+
+    monkeypatch.setattr(exports, "ratings_dictionary", delete_meanwhile)
+    services.bundle_build(run=services.task_run_claim(run_id=run.pk))
+    assert not TaskRun.objects.filter(pk=run.pk).exists()
+    assert list((tmp_path / "exports").iterdir()) == []

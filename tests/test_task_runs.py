@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -131,3 +132,27 @@ def test_a_dead_recomputation_does_not_hold_up_the_next(open_study, settings):
     assert services.task_run_claim(run_id=after.pk).status == "running"
     dead.refresh_from_db()
     assert dead.status == "failed"
+
+
+def test_a_run_waiting_for_its_studys_other_job_is_not_taken_for_lost(
+    open_study, settings, django_capture_on_commit_callbacks
+):
+    # A bundle may wait behind a long recomputation (and the other way) for longer than the
+    # lease: each look its task takes keeps it alive, so no new request supersedes it.
+    settings.TASK_RUN_LEASE_SECONDS = 300
+    computing = TaskRun.objects.create(study=open_study, kind="compute_agreement")
+    services.task_run_claim(run_id=computing.pk)
+    waiting = TaskRun.objects.create(study=open_study, kind="export_bundle")
+    long_ago = timezone.now() - timedelta(seconds=301)
+    TaskRun.objects.filter(pk=waiting.pk).update(created_at=long_ago)
+    assert services.task_run_claim(run_id=waiting.pk) is None  # its task looks, and waits
+    with pytest.raises(ValidationError, match="already being built"):
+        services.task_run_create(study=open_study, kind="export_bundle", user=None)
+    waiting.refresh_from_db()
+    assert waiting.status == "queued"
+    # Silent for longer than the lease (its message lost), it is replaced.
+    TaskRun.objects.filter(pk=waiting.pk).update(heartbeat_at=long_ago)
+    with django_capture_on_commit_callbacks():
+        services.task_run_create(study=open_study, kind="export_bundle", user=None)
+    waiting.refresh_from_db()
+    assert waiting.status == "failed"

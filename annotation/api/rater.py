@@ -24,7 +24,7 @@ from annotation.api.access import as_api_error
 from annotation.api.studies import INVALID, REFUSED, FileNegotiation
 from annotation.importing import IMAGE_TYPES
 from annotation.models import Assignment, Study
-from annotation.views.rater import image_response
+from annotation.responses import image_response
 
 
 class RaterStudySerializer(serializers.Serializer):

@@ -8,8 +8,9 @@ entries carry a fixed date, figures no timestamps, and the export time is in the
 
 import hashlib
 import json
+import time
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -22,7 +23,7 @@ from django.utils import timezone
 from annotation import exports, figures, selectors
 from annotation.models import Study, TaskRun
 from annotation.services import figure_data
-from annotation.services.generation import cancel_requested, task_run_finish, task_run_progress
+from annotation.services.generation import task_run_finish, task_run_progress
 from annotation.services.statistics.store import STATS_METHOD_VERSION
 
 LIBRARIES = ("django", "numpy", "scipy", "krippendorff", "matplotlib")  # figures' bytes too
@@ -67,19 +68,23 @@ def bundle_build(*, run: TaskRun) -> None:
                 for done, (name, write) in enumerate(steps, start=1):
                     if job.cancel_requested():
                         raise _Cancelled
-                    hashes[name] = _write(archive, name, write)
+                    hashes[name] = _write(archive, name, write, job.heartbeat)
                     job.progress(done=done)
                 manifest = _manifest(study, hashes)
-                _write(archive, "manifest.json", lambda out: out.write(manifest))
+                _write(archive, "manifest.json", lambda out: out.write(manifest), job.heartbeat)
     except _Cancelled:
         partial.unlink(missing_ok=True)
-        task_run_finish(run=run, ok=False, message="Cancelled.", cancelled=True)
+        if TaskRun.objects.filter(pk=run.pk).exists():  # else its study was deleted
+            task_run_finish(run=run, ok=False, message="Cancelled.", cancelled=True)
         return
     except BaseException:
         partial.unlink(missing_ok=True)  # nothing half-written stays on the disk
         raise
     partial.chmod(0o600)  # it holds the unblinding key
     partial.replace(path)  # a half-written bundle is never offered for download
+    if not TaskRun.objects.filter(pk=run.pk).exists():
+        path.unlink()  # its study was deleted meanwhile: no unblinding key outlives it
+        return
     _remove_older_bundles(run)
     task_run_progress(run=run, done=len(steps) + 1)
     task_run_finish(run=run, ok=True, message=f"{len(hashes) + 1} files, {_size(path)}")
@@ -114,35 +119,49 @@ def _snapshot(run: TaskRun) -> Iterator["_Job"]:
 
 
 class _Job:
-    """The bundle's run, as its progress bar and its cancel button see it."""
+    """The bundle's run, as its progress bar and its cancel button see it: written and read
+    over the second connection when there is one."""
+
+    HEARTBEAT_SECONDS = 30  # within a long file too, or the run would look dead (the lease)
 
     def __init__(self, run: TaskRun, side: BaseDatabaseWrapper | None = None) -> None:
         self.run, self.side = run, side
+        self.beat = time.monotonic()
 
     def progress(self, *, done: int, total: int | None = None) -> None:
-        if self.side is None:
-            task_run_progress(run=self.run, done=done, total=total)
-            return
-        self.run.done, self.run.heartbeat_at = done, timezone.now()
+        self.run.done = done
         self.run.total = self.run.total if total is None else total
-        with self.side.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {TaskRun._meta.db_table} SET done = %s, total = %s, heartbeat_at = %s "
-                "WHERE id = %s",
-                [self.run.done, self.run.total, self.run.heartbeat_at, self.run.pk],
-            )
+        self._update(done=self.run.done, total=self.run.total)
+
+    def heartbeat(self) -> None:
+        if time.monotonic() - self.beat >= self.HEARTBEAT_SECONDS:
+            self._update()
 
     def cancel_requested(self) -> bool:
+        """An admin asked to stop, or the run is gone (its study was deleted)."""
         if self.side is None:
-            return cancel_requested(self.run)
+            found = list(TaskRun.objects.filter(pk=self.run.pk).values_list("cancel_requested_at"))
+        else:
+            with self.side.cursor() as cursor:
+                sql = f"SELECT cancel_requested_at FROM {TABLE} WHERE id = %s"
+                cursor.execute(sql, [self.run.pk])
+                found = cursor.fetchall()
+        return not found or found[0][0] is not None
+
+    def _update(self, **fields) -> None:
+        self.beat = time.monotonic()
+        self.run.heartbeat_at = fields["heartbeat_at"] = timezone.now()
+        if self.side is None:
+            TaskRun.objects.filter(pk=self.run.pk).update(**fields)
+            return
+        columns = ", ".join(f"{name} = %s" for name in fields)  # our own names, never input
         with self.side.cursor() as cursor:
             cursor.execute(
-                f"SELECT cancel_requested_at IS NOT NULL FROM {TaskRun._meta.db_table} "
-                "WHERE id = %s",
-                [self.run.pk],
+                f"UPDATE {TABLE} SET {columns} WHERE id = %s", [*fields.values(), self.run.pk]
             )
-            row = cursor.fetchone()
-        return bool(row and row[0])
+
+
+TABLE = TaskRun._meta.db_table
 
 
 def _remove_older_bundles(run: TaskRun) -> None:
@@ -185,15 +204,16 @@ def _steps(study: Study) -> list[tuple[str, object]]:
     return steps
 
 
-def _write(archive: zipfile.ZipFile, name: str, write) -> str:
-    """Write one entry through `write(stream)` (text or bytes), returning its SHA-256."""
+def _write(archive: zipfile.ZipFile, name: str, write, tick: Callable[[], None]) -> str:
+    """Write one entry through `write(stream)` (text or bytes), returning its SHA-256; `tick`
+    is called at every write (the job's heartbeat)."""
     info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
     digest = hashlib.sha256()
     # Zip64 always: a ratings file of tens of millions of rows passes 2 GiB.
     with archive.open(info, "w", force_zip64=True) as raw:
-        out = _Hashing(raw, digest)
+        out = _Hashing(raw, digest, tick)
         write(out)
     return digest.hexdigest()
 
@@ -201,12 +221,13 @@ def _write(archive: zipfile.ZipFile, name: str, write) -> str:
 class _Hashing:
     """A write-only stream into a zip entry that hashes what passes and takes text or bytes."""
 
-    def __init__(self, raw, digest) -> None:
-        self.raw, self.digest = raw, digest
+    def __init__(self, raw, digest, tick: Callable[[], None]) -> None:
+        self.raw, self.digest, self.tick = raw, digest, tick
 
     def write(self, data: str | bytes) -> int:
         chunk = data.encode() if isinstance(data, str) else data
         self.digest.update(chunk)
+        self.tick()
         return self.raw.write(chunk)
 
 

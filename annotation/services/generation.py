@@ -114,9 +114,7 @@ def _recompute_queued(study: Study, user: AbstractBaseUser | None) -> TaskRun | 
     """A new queued recomputation, or None when one is already waiting (the constraint
     `task_run_one_waiting_recompute` decides, so two racing submits cannot both queue one)."""
     waiting = TaskRun.objects.filter(study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
-    _supersede_dead_runs(
-        waiting.filter(status=TaskRun.Status.QUEUED, created_at__lt=_lease_start())
-    )
+    _supersede_dead_runs(waiting.filter(status=TaskRun.Status.QUEUED).exclude(_alive()))
     try:
         with transaction.atomic():
             return TaskRun.objects.create(
@@ -168,11 +166,16 @@ def _lease_start():
 
 
 def _live_runs():
-    fresh = _lease_start()
     return TaskRun.objects.filter(
-        Q(status=TaskRun.Status.QUEUED, created_at__gte=fresh)
-        | Q(status=TaskRun.Status.RUNNING, heartbeat_at__gte=fresh)
+        Q(status__in=[TaskRun.Status.QUEUED, TaskRun.Status.RUNNING]) & _alive()
     )
+
+
+def _alive() -> Q:
+    """Heard from within the lease: a running run's heartbeat; a queued one's creation, or its
+    task's last look while it waits for its study's other statistics job."""
+    fresh = _lease_start()
+    return Q(heartbeat_at__gte=fresh) | Q(status=TaskRun.Status.QUEUED, created_at__gte=fresh)
 
 
 def _send(run: TaskRun, task, countdown: float = 0) -> None:
@@ -208,7 +211,8 @@ def task_run_claim(*, run_id: int) -> TaskRun | None:
     except IntegrityError:
         # Another recomputation or bundle of the study is at work
         # (`task_run_one_running_statistics_job`): this one stays queued, and its task looks
-        # again a little later.
+        # again a little later. Its heartbeat says it is waiting, not lost.
+        TaskRun.objects.filter(pk=run_id, status=TaskRun.Status.QUEUED).update(heartbeat_at=now)
         return None
     return TaskRun.objects.get(pk=run_id) if claimed else None
 

@@ -52,7 +52,7 @@ def study_delete(*, study: Study) -> None:
     token = study.token
     with transaction.atomic():
         study.delete()
-        transaction.on_commit(lambda: bundle_files_remove(study_token=token))
+        transaction.on_commit(lambda: bundle_files_remove(study_token=token), robust=True)
 
 
 @transaction.atomic

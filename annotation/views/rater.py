@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation import rubric, selectors, services
-from annotation.models import Attachment
+from annotation.responses import image_response
 
 
 @login_required
@@ -102,17 +102,6 @@ def rater_image(
     )
     image = selectors.rater_image_get(assignment=assignment, token=image_token)
     return image_response(image)
-
-
-def image_response(image: Attachment) -> HttpResponse:
-    """A case's image as sent to a rater, by the pages and by the API alike."""
-    response = HttpResponse(bytes(image.data), content_type=image.content_type)
-    # The stored name (which could say anything) never leaves; browsers must not sniff.
-    response["Content-Disposition"] = f'inline; filename="image-{image.position}"'
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
 
 
 @login_required
