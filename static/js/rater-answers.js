@@ -1,0 +1,97 @@
+// How the answer controls behave before htmx saves them: a rank belongs to one response,
+// "not applicable" excludes the other answers, and spans are marked in the response text.
+(function () {
+  "use strict";
+  // A rank belongs to one response: giving it to another takes it away from the first.
+  // Capturing, so the form is consistent before htmx serialises it on the same event.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.closest || !input.closest("[data-ranking]") || !input.checked) return;
+    input.closest("[data-ranking]").querySelectorAll('input[value="' + input.value + '"]')
+      .forEach(function (other) { if (other !== input) other.checked = false; });
+  }, true);
+
+  // "Not applicable" excludes every other answer to its question, and the other way round.
+  function keepNotApplicableExclusive(event) {
+    var question = event.target.closest && event.target.closest("[data-question]");
+    if (!question) return;
+    var na = question.querySelector("[data-na]");
+    if (!na) return;
+    if (event.target === na && na.checked) {
+      question.querySelectorAll("input[name=answer]").forEach(function (input) {
+        if (input === na) return;
+        if (input.type === "checkbox") input.checked = false;
+        else if (input.type === "number") input.value = "";
+      });
+    } else if (event.target !== na && (event.target.type !== "checkbox" || event.target.checked)) {
+      na.checked = false;
+    }
+  }
+  // Capturing, so the form is consistent before htmx serialises it on the same event.
+  document.addEventListener("input", keepNotApplicableExclusive, true);
+  document.addEventListener("change", keepNotApplicableExclusive, true);
+
+  // Span marking: the selection's character offsets in the response text (rendered with
+  // white-space: pre-wrap, so the DOM text is exactly the stored text), kept in the form's
+  // hidden field as JSON and saved like any other answer.
+  function spansOf(form) {
+    return Array.prototype.map.call(form.querySelectorAll("[data-span-list] li"), function (li) {
+      return {
+        start: Number(li.dataset.start), end: Number(li.dataset.end),
+        category: li.dataset.category, severity: li.dataset.severity
+      };
+    });
+  }
+  function saveSpans(form) {
+    form.querySelector("[data-spans]").value = JSON.stringify(spansOf(form));
+    form.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+  function selectionOffsets(container) {
+    var selection = window.getSelection();
+    if (!selection.rangeCount || selection.isCollapsed) return null;
+    var range = selection.getRangeAt(0);
+    if (!container.contains(range.startContainer) || !container.contains(range.endContainer)) {
+      return null;
+    }
+    var before = document.createRange();
+    before.selectNodeContents(container);
+    before.setEnd(range.startContainer, range.startOffset);
+    var start = before.toString().length;
+    return { start: start, end: start + range.toString().length, quote: range.toString() };
+  }
+  document.addEventListener("click", function (event) {
+    var form = event.target.closest && event.target.closest("[data-question]");
+    if (!form) return;
+    if (event.target.matches("[data-span-remove]")) {
+      event.target.closest("li").remove();
+      saveSpans(form);
+    } else if (event.target.matches("[data-span-mark]")) {
+      var found = selectionOffsets(document.getElementById("output-text"));
+      var status = form.querySelector(".status");
+      if (!found) {
+        status.innerHTML = '<span class="error">First select some words in the response.</span>';
+        return;
+      }
+      var category = form.querySelector("[data-span-category]");
+      var severity = form.querySelector("[data-span-severity]").value;
+      var li = document.createElement("li");
+      li.dataset.start = found.start;
+      li.dataset.end = found.end;
+      li.dataset.category = category.value;
+      li.dataset.severity = severity;
+      var quote = document.createElement("span");
+      quote.className = "quote";
+      quote.textContent = found.quote;  // untrusted text: never innerHTML
+      li.append("“", quote, "” · " + category.selectedOptions[0].textContent + " · " + severity + " ");
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "link";
+      remove.dataset.spanRemove = "";
+      remove.textContent = "Remove";
+      li.append(remove);
+      form.querySelector("[data-span-list]").append(li);
+      window.getSelection().removeAllRanges();
+      saveSpans(form);
+    }
+  });
+})();
