@@ -2,15 +2,30 @@
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils.html import escape
+from django.utils.safestring import SafeData
 from django.utils.text import slugify
 
-from annotation import judging, llm, rubric
+from annotation import importing, judging, llm, rubric
 from annotation.models import Judge, Question, Source, Study
+
+
+class PlainHelpText:
+    """Help texts here are plain text. Django's form templates print them unescaped, so a
+    `{{ metadata.<key> }}` in one lost its `<key>` to the browser as an unknown tag: every
+    field's help is escaped once, as the form is made."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for form_field in self.fields.values():
+            if form_field.help_text and not isinstance(form_field.help_text, SafeData):
+                form_field.help_text = escape(form_field.help_text)
+
 
 SCALE_HELP = "One point per line, lowest first, as 'value = label', e.g. '1 = Very poor'."
 
 
-class StudyCreateForm(forms.Form):
+class StudyCreateForm(PlainHelpText, forms.Form):
     title = forms.CharField(max_length=200)
     design = forms.ChoiceField(
         choices=Study.Design.choices,
@@ -75,13 +90,15 @@ class StudyCreateForm(forms.Form):
         return points
 
 
-class ImportForm(forms.Form):
+class ImportForm(PlainHelpText, forms.Form):
     file = forms.FileField(
         help_text="CSV or JSONL with case_id, input, source, output; or a zip of such a file "
         "with the images its images column names.",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.jsonl,.ndjson,.zip"}),
     )
 
+    # Every column the importer accepts, with its format, for the form's help.
+    columns = importing.COLUMNS
     MAX_BYTES = 50 * 1024 * 1024
     MAX_ZIP_BYTES = 500 * 1024 * 1024
 
@@ -94,7 +111,7 @@ class ImportForm(forms.Form):
         return upload
 
 
-class AddRatersForm(forms.Form):
+class AddRatersForm(PlainHelpText, forms.Form):
     users = forms.ModelMultipleChoiceField(
         queryset=get_user_model().objects.none(), widget=forms.CheckboxSelectMultiple
     )
@@ -122,7 +139,7 @@ ENDPOINT_HELP = {
 }
 
 
-class SourceEndpointForm(forms.ModelForm):
+class SourceEndpointForm(PlainHelpText, forms.ModelForm):
     stop = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -166,7 +183,7 @@ class SourceEndpointForm(forms.ModelForm):
         return [line for line in self.cleaned_data["stop"].splitlines() if line]
 
 
-class JudgeForm(forms.ModelForm):
+class JudgeForm(PlainHelpText, forms.ModelForm):
     class Meta:
         model = Judge
         fields = ["label", *Judge.ENDPOINT_FIELDS]
@@ -218,7 +235,7 @@ OPTIONS_HELP = (
 )
 
 
-class QuestionForm(forms.Form):
+class QuestionForm(PlainHelpText, forms.Form):
     key = forms.SlugField(max_length=50, help_text="Short name used in exports, e.g. harm.")
     prompt = forms.CharField(max_length=500)
     help_text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -282,7 +299,7 @@ def _parse_options(text: str, *, integer: bool) -> list[dict]:
     return options
 
 
-class RubricTemplateForm(forms.Form):
+class RubricTemplateForm(PlainHelpText, forms.Form):
     template = forms.ChoiceField(choices=())
 
     def __init__(self, *args, templates: dict, **kwargs):
@@ -292,7 +309,7 @@ class RubricTemplateForm(forms.Form):
         ]
 
 
-class InviteRatersForm(forms.Form):
+class InviteRatersForm(PlainHelpText, forms.Form):
     emails = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One e-mail address per line (or separated by commas).",
@@ -312,7 +329,7 @@ class InviteRatersForm(forms.Form):
         return sorted(set(emails), key=emails.index)
 
 
-class AnalysisSettingsForm(forms.ModelForm):
+class AnalysisSettingsForm(PlainHelpText, forms.ModelForm):
     """How the study's statistics are drawn: the paired tests' adjustment and the judge test's
     epsilon."""
 

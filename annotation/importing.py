@@ -4,27 +4,8 @@ The parser either returns every row or raises `ImportRejected` listing every pro
 each naming the file, the row and the field, so an admin can fix the file in one pass. Nothing
 is written here; the service writes the parsed rows in one transaction.
 
-Columns (CSV header or JSONL keys):
-  case_id      required  the case's identifier in the admin's own data
-  input        required  the text the output responds to (the same for every row of a case)
-  source       optional  label of the model or human reference that wrote the output
-  output       optional  the output text; required when `source` is given, and vice versa
-  source_kind  optional  "model" (default) or "human_reference"
-  reference    optional  a reference answer for the case (the same for every row of a case)
-  metadata     optional  a JSON object of facts about the case (in CSV, written as JSON text)
-  criteria     optional  the case's own rubric, HealthBench style: a JSON list of
-                         {"id": "c1", "text": "...", "points": 5}; negative points for harms
-  images       optional  the case's images (an X-ray a question is about): file names inside
-                         the zip the file comes in, separated by ";" in CSV, a list in JSONL
-  role         optional  "study" (default), "training" (shown first, with feedback) or
-                         "attention" (a check hidden among the study items)
-  expected     optional  training and attention checks: a JSON object of question key to the
-                         acceptable answer, or a list of them; pairwise in canonical order
-  feedback     optional  training: what the rater reads after answering
-  metrics      optional  automatic metrics of this row's output, computed elsewhere (ROUGE,
-                         BERTScore): a JSON object of metric name to number, e.g.
-                         {"rougeL": 0.31}; correlated with the raters' scores, never shown to
-                         raters
+The columns (CSV header or JSONL keys) and their formats are `COLUMNS` below: the parser reads
+them, and so does the import form's help, so the two cannot drift apart.
 
 A row with only case_id and input adds a case whose outputs a model endpoint will generate.
 
@@ -38,6 +19,7 @@ import math
 import posixpath
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -45,24 +27,11 @@ from PIL import Image, UnidentifiedImageError
 
 from annotation.rubric import contains_nul
 
-REQUIRED = ("case_id", "input")
-OPTIONAL = (
-    "source",
-    "output",
-    "source_kind",
-    "reference",
-    "metadata",
-    "criteria",
-    "images",
-    "role",
-    "expected",
-    "feedback",
-    "metrics",
-)
 ROLES = ("study", "training", "attention")
 SOURCE_KINDS = ("model", "human_reference")
-LIMITS = {"case_id": 100, "source": 100}
 MAX_PROBLEMS = 50
+MAX_IMAGES_PER_CASE = 8
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -123,9 +92,16 @@ def decode_text(name: str, content: bytes) -> str:
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ImportRejected(
-            [Problem(name, None, None, f"not UTF-8 text ({exc.reason})")]
-        ) from None
+        # Not guessed as Windows-1252 or another code page: a wrong guess would change the
+        # clinical text raters read (Central European files are Windows-1250, for one) and
+        # nobody would notice. The line and byte let the admin find it.
+        line = content[: exc.start].count(b"\n") + 1
+        byte = content[exc.start]
+        message = (
+            f"not UTF-8 text (byte 0x{byte:02x} on line {line}, {exc.reason}); spreadsheets "
+            'often save CSV as Windows-1252: save it as "CSV UTF-8" instead'
+        )
+        raise ImportRejected([Problem(name, None, None, message)]) from None
 
 
 def parse_study_file(filename: str, content: bytes, *, shown_as: str = "") -> list[ImportRow]:
@@ -142,11 +118,35 @@ def parse_study_file(filename: str, content: bytes, *, shown_as: str = "") -> li
     return _validate(name, records)
 
 
+def csv_delimiter(name: str, text: str) -> str:
+    """A CSV's delimiter: a comma, or a semicolon, as spreadsheets write CSV where the comma is
+    the decimal mark (much of Europe). Read from the header line alone, where that is safe: no
+    column name holds either character, so a header with semicolons and no comma is
+    semicolon-separated, and one with both is refused rather than guessed."""
+    header = text.split("\n", 1)[0]
+    if ";" not in header:
+        return ","
+    if "," not in header:
+        return ";"
+    message = (
+        "this file looks semicolon-separated (its header has ';') but its header also has ','; "
+        "save it with one separator throughout: commas, or semicolons"
+    )
+    raise ImportRejected([Problem(name, 1, None, message)])
+
+
+def csv_dict_reader(name: str, text: str) -> csv.DictReader:
+    """Rows of a comma- or semicolon-separated file as dicts; values beyond the header's
+    columns are under the key "\\0extra"."""
+    delimiter = csv_delimiter(name, text)
+    return csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, restkey="\0extra")
+
+
 def _csv_records(name: str, text: str) -> list[tuple[int, dict]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""), restkey="\0extra")
+    reader = csv_dict_reader(name, text)
     header = reader.fieldnames or []
     missing = [col for col in REQUIRED if col not in header]
-    unknown = [col for col in header if col not in REQUIRED + OPTIONAL]
+    unknown = [col for col in header if col not in COLUMN_NAMES]
     problems = [Problem(name, None, col, "required column is missing") for col in missing]
     problems += [Problem(name, None, col, "unknown column") for col in unknown]
     if problems:
@@ -175,9 +175,7 @@ def _jsonl_records(name: str, text: str) -> list[tuple[int, dict]]:
             problems.append(Problem(name, number, None, "each line must be a JSON object"))
             continue
         problems += [
-            Problem(name, number, key, "unknown field")
-            for key in record
-            if key not in REQUIRED + OPTIONAL
+            Problem(name, number, key, "unknown field") for key in record if key not in COLUMN_NAMES
         ]
         records.append((number, record))
     if problems:
@@ -250,38 +248,26 @@ def _validate_record(
         for column, value in record.items()
         if column != "\0extra" and contains_nul(value)
     ]
-    metadata, problem = _metadata(record.get("metadata"))
-    if problem:
-        problems.append(Problem(name, number, "metadata", problem))
-    criteria, problem = _criteria(record.get("criteria"))
-    if problem:
-        problems.append(Problem(name, number, "criteria", problem))
-    images, problem = _images(record.get("images"))
-    if problem:
-        problems.append(Problem(name, number, "images", problem))
-    expected, problem = _expected(record.get("expected"))
-    if problem:
-        problems.append(Problem(name, number, "expected", problem))
-    metrics, problem = _metrics(record.get("metrics"))
-    if problem:
-        problems.append(Problem(name, number, "metrics", problem))
     values = {}
-    for column in REQUIRED + OPTIONAL:
-        if column in ("metadata", "criteria", "images", "expected", "metrics"):
+    for column in COLUMNS:
+        value = record.get(column.name)
+        if column.parse is not None:
+            values[column.name], problem = column.parse(value)
+            if problem:
+                problems.append(Problem(name, number, column.name, problem))
             continue
-        value = record.get(column)
         if value is None:
             value = ""
         if not isinstance(value, str):
-            problems.append(Problem(name, number, column, "must be text"))
+            problems.append(Problem(name, number, column.name, "must be text"))
             value = ""
-        values[column] = value.strip() if column in ("case_id", "source", "source_kind") else value
-    for column in REQUIRED:
-        if not values[column].strip():
-            problems.append(Problem(name, number, column, "is empty"))
-    for column, limit in LIMITS.items():
-        if len(values[column]) > limit:
-            problems.append(Problem(name, number, column, f"longer than {limit} characters"))
+        values[column.name] = value.strip() if column.name in STRIPPED else value
+        if column.required and not value.strip():
+            problems.append(Problem(name, number, column.name, "is empty"))
+        if column.max_length and len(values[column.name]) > column.max_length:
+            message = f"longer than {column.max_length} characters"
+            problems.append(Problem(name, number, column.name, message))
+    metrics, expected = values["metrics"], values["expected"]
     if values["source"] and not values["output"].strip():
         problems.append(Problem(name, number, "output", "is empty but a source is given"))
     if values["output"].strip() and not values["source"]:
@@ -311,9 +297,9 @@ def _validate_record(
     return [], ImportRow(
         row=number,
         source_kind=kind,
-        metadata=metadata,
-        criteria=criteria,
-        images=images,
+        metadata=values["metadata"],
+        criteria=values["criteria"],
+        images=values["images"],
         role=given_role,
         expected=expected,
         feedback=values["feedback"].strip(),
@@ -424,10 +410,115 @@ def _images(raw: object) -> tuple[tuple[str, ...], str]:
     return names, ""
 
 
+@dataclass(frozen=True)
+class Column:
+    """A column of an import file: what the parser accepts under its name, and what the
+    import help says about it."""
+
+    name: str
+    required: bool
+    format: str  # how a value is written, as the import help shows it
+    # A column holding structured data: the cell as given (JSONL value, CSV text) to its value
+    # and a problem, "" if none. None for a text column.
+    parse: Callable[[object], tuple[object, str]] | None = None
+    max_length: int | None = None
+
+
+COLUMNS = (
+    Column(
+        "case_id",
+        True,
+        "text, at most 100 characters: the case's identifier in your own data",
+        max_length=100,
+    ),
+    Column(
+        "input",
+        True,
+        "text: what the outputs respond to (the patient's question, the report to summarise); "
+        "the same on every row of a case",
+    ),
+    Column(
+        "source",
+        False,
+        "text, at most 100 characters: the label of the model or human reference that wrote "
+        "the output; given together with output. Raters never see it",
+        max_length=100,
+    ),
+    Column(
+        "output",
+        False,
+        "text: the output to rate; given together with source. Leave both empty for a case "
+        "whose outputs a model endpoint will generate",
+    ),
+    Column(
+        "source_kind",
+        False,
+        f"{' or '.join(SOURCE_KINDS)}; empty means {SOURCE_KINDS[0]}",
+    ),
+    Column(
+        "reference",
+        False,
+        "text: a reference answer for the case; the same on every row that gives it",
+    ),
+    Column(
+        "metadata",
+        False,
+        'a JSON object of facts about the case, e.g. {"age": 54}; a prompt template reads '
+        "them as {{ metadata.age }}",
+        _metadata,
+    ),
+    Column(
+        "criteria",
+        False,
+        "the case's own rubric, HealthBench style: a JSON list of "
+        '{"id": "c1", "text": "...", "points": 5} (and optionally "axis"); points are whole '
+        "numbers, negative for harms, at least one positive",
+        _criteria,
+    ),
+    Column(
+        "images",
+        False,
+        "the case's image files inside the zip the file comes in (PNG, JPEG, GIF or WebP; "
+        f"at most {MAX_IMAGES_PER_CASE} per case, {MAX_IMAGE_BYTES // 1024**2} MB each): "
+        "names separated by ';' in CSV (in quotes in a semicolon-separated file), a JSON "
+        "list in JSONL",
+        _images,
+    ),
+    Column(
+        "role",
+        False,
+        f"{', '.join(ROLES)}; empty means {ROLES[0]}. Training cases come first, with "
+        "feedback; attention checks are hidden among the study items",
+    ),
+    Column(
+        "expected",
+        False,
+        "training and attention-check cases: a JSON object of question key to the acceptable "
+        'answer or a list of them, e.g. {"overall": [4, 5]}; pairwise answers in canonical '
+        "order (sources sorted by label)",
+        _expected,
+    ),
+    Column(
+        "feedback",
+        False,
+        "text, training cases only: what the rater reads after answering",
+    ),
+    Column(
+        "metrics",
+        False,
+        "automatic metrics of this row's output, computed elsewhere (ROUGE, BERTScore): a "
+        'JSON object of metric name to number, e.g. {"rougeL": 0.31}; correlated with the '
+        "raters' scores, never shown to raters",
+        _metrics,
+    ),
+)
+COLUMN_NAMES = tuple(column.name for column in COLUMNS)
+REQUIRED = tuple(column.name for column in COLUMNS if column.required)
+STRIPPED = ("case_id", "source", "source_kind")  # identifiers: spaces around them are slips
+
+
 # --- zip archives: the file plus its images ----------------------------------------------------
 
-MAX_IMAGES_PER_CASE = 8
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024  # uncompressed, all members together
 # What browsers show safely as <img>: no SVG, whose scripts would run on our origin.
 IMAGE_TYPES = {
@@ -529,9 +620,20 @@ def _json_cell(raw: object) -> tuple[object, str]:
     try:
         return json.loads(raw, parse_constant=_refuse_constant), ""
     except json.JSONDecodeError as exc:
-        return None, f"not valid JSON ({exc.msg})"
+        return None, f"not valid JSON ({exc.msg}){_decimal_comma_hint(raw)}"
     except ValueError as exc:
         return None, str(exc)
+
+
+def _decimal_comma_hint(raw: str) -> str:
+    # A spreadsheet set to a decimal comma writes {"rougeL": 0,31}: say so when that is all
+    # that is wrong.
+    dotted = re.sub(r"(\d),(\d)", r"\1.\2", raw)
+    try:
+        json.loads(dotted)
+    except ValueError:
+        return ""
+    return "; JSON numbers take a decimal point, not a comma (0.31, not 0,31)"
 
 
 def _refuse_constant(name: str) -> None:

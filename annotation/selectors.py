@@ -83,6 +83,15 @@ class RaterQuestion:
         return not rubric.is_empty(self.answer)
 
     @property
+    def none_label(self) -> str:
+        """The "none" answer a span or criteria question offers, or "" where there is none."""
+        return rubric.NONE_LABELS.get(self.kind, "")
+
+    @property
+    def is_none(self) -> bool:
+        return bool(self.none_label) and self.answer == rubric.NONE
+
+    @property
     def answer_json(self) -> str:
         return json.dumps(self.answer if isinstance(self.answer, list) else [])
 
@@ -320,6 +329,8 @@ def _label_of(question: Question, answer) -> str:
     labels = {str(p["value"]): p["label"] for p in question.spec.points}
     label = labels.get(str(answer))
     if label is None:
+        if answer == rubric.NONE and question.kind in rubric.NONE_KINDS:
+            return rubric.NONE_LABELS[question.kind].lower()
         return "not applicable" if answer == rubric.NA else str(answer)
     return f"{answer} ({label})" if question.kind == Question.Kind.LIKERT else label
 
