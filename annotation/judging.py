@@ -87,6 +87,7 @@ def _answer_help(question: AskedQuestion, n: int) -> str:
         text = "the list of ids of the criteria the response meets: " + "; ".join(
             f"{json.dumps(c['id'])} = {c['text']} ({c['points']:+g} points)" for c in spec.scale
         )
+        text += f'; or "{rubric.NONE}" if it meets none of them'
     elif kind == rubric.NUMBER:
         bounds = [
             f"at least {spec.minimum:g}" if spec.minimum is not None else "",
@@ -146,7 +147,9 @@ def _value_schema(spec: rubric.QuestionSpec, n: int) -> dict:
     if kind in (rubric.MULTIPLE_CHOICE, rubric.CRITERIA):
         ids = spec.values if kind == rubric.MULTIPLE_CHOICE else [c["id"] for c in spec.scale]
         items = {"type": "array", "items": {"enum": list(ids)}}
-        return {"anyOf": [items, {"enum": na}]} if na else items
+        # "No criterion met", as raters answer it; a multiple choice has no such answer.
+        words = [rubric.NONE, *na] if kind == rubric.CRITERIA else na
+        return {"anyOf": [items, {"enum": words}]} if words else items
     if kind == rubric.NUMBER:
         number = {"type": "number"}
         return {"anyOf": [number, {"enum": na}]} if na else number
@@ -205,4 +208,8 @@ def _answer(question: AskedQuestion, raw: object, where: str) -> object:
         raise MalformedReply(f"{where}: {exc}") from None
     if question.spec.kind == rubric.RANKING and not rubric.is_complete(answer):
         raise MalformedReply(f"{where}: rank every response")
+    if question.spec.kind == rubric.CRITERIA and answer == []:
+        # A judge answers every question: its empty list is a finding of no criterion met
+        # (coded 0), not the unanswered state a rater's emptied boxes are.
+        return rubric.NONE
     return answer

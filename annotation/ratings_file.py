@@ -5,7 +5,8 @@ CSV columns:
   rater      required  the rater's name in the source data (kept as their pseudonym)
   case_id    required  the case
   question   required  a question key of the study
-  value      required  the answer as the rater gave it (a scale point, a choice, ...)
+  value      required  the answer as the rater gave it (a scale point, a choice, ...; "na" for
+                       not applicable; "none" for no errors found / no criterion met)
   source     absolute studies: the source of the rated output
   source_a   pairwise studies: the source shown as A
   source_b   pairwise studies: the source shown as B
@@ -98,7 +99,7 @@ def _row(
     answer = None
     if spec is not None and values["value"]:
         try:
-            answer = rubric.parse_answer(spec, values["value"])
+            answer = _answer(spec, values["value"])
         except rubric.AnswerError as exc:
             problems.append(Problem(name, number, "value", str(exc)))
     if problems:
@@ -106,3 +107,12 @@ def _row(
     shown = tuple(values[side] for side in sides)
     fields = {k: values[k] for k in ("rater", "case_id", "question")}
     return [], RatingRow(row=number, answer=answer, shown=shown, **fields)
+
+
+def _answer(spec: rubric.QuestionSpec, value: str) -> object:
+    """A cell's answer. For span and criteria questions, "none" (in any case) or an empty list
+    is the answer "no errors found" / "no criterion met": a row in the file is an answer given,
+    never the unanswered state an emptied list is on the rater's page."""
+    if spec.kind in rubric.NONE_KINDS and value.lower() in (rubric.NONE, "[]"):
+        return rubric.NONE
+    return rubric.parse_answer(spec, value)

@@ -6,6 +6,10 @@ choice values, "yes"/"no", a number, text, or "na" for "not applicable"), and be
 numeric code agreement statistics read: the scale point for Likert, 1/0 for yes/no, the number
 itself, the position in the declared list for a single choice. Text, multiple choice and "not
 applicable" have no code: they are left out of agreement, never coded as a value.
+
+Span and criteria questions also take "none" (NONE): "no errors found" / "no criterion met", a
+real answer coded 0 spans / 0 points. An empty list is not that answer: it is what is left when
+a rater removes every span or unticks every criterion, and counts as unanswered.
 """
 
 import json
@@ -50,6 +54,11 @@ KINDS = (
 )
 
 NA = "na"  # "not applicable", where a question allows it
+# "No errors found" (span) / "no criterion met" (criteria): stored as this string, never as
+# [], so that a list emptied by removing spans one by one stays unanswered.
+NONE = "none"
+NONE_KINDS = (SPAN, CRITERIA)
+NONE_LABELS = {SPAN: "No errors found", CRITERIA: "No criterion met"}
 YES_NO_SCALE = ({"value": "yes", "label": "Yes"}, {"value": "no", "label": "No"})
 TEXT_MAX = 5000
 
@@ -146,6 +155,8 @@ def parse_answer(spec: QuestionSpec, raw: object) -> object:
         if not spec.allow_na:
             raise AnswerError("This question has no 'not applicable' answer.")
         return NA
+    if spec.kind in NONE_KINDS and _means_none(spec, raw):
+        return NONE
     parse = {
         LIKERT: _parse_likert,
         PAIRWISE: _parse_likert,
@@ -163,6 +174,16 @@ def parse_answer(spec: QuestionSpec, raw: object) -> object:
     if contains_nul(answer):
         raise AnswerError("An answer cannot contain a NUL character.")
     return answer
+
+
+def _means_none(spec: QuestionSpec, raw: object) -> bool:
+    """ "none" as sent by the page's checkbox (alone in the list of ticked values) or by the API
+    and imports (the bare string). A case criterion that happens to be called "none" keeps
+    its list form."""
+    if raw == NONE:
+        return True
+    ids = [criterion["id"] for criterion in spec.scale] if spec.kind == CRITERIA else []
+    return raw == [NONE] and NONE not in ids
 
 
 def contains_nul(value: object) -> bool:
@@ -303,6 +324,14 @@ def numeric_code(spec: QuestionSpec, answer: object) -> float | None:
     """The number statistics read for a canonical answer; None when it has none."""
     if answer == NA or answer is None:
         return None
+    if answer == NONE and spec.kind == SPAN:
+        return 0.0  # no spans marked
+    if answer == NONE and spec.kind == CRITERIA:
+        # No criterion met earns no points; scored like any answer, so a case with nothing
+        # to earn is refused alike, and without the case's criteria there is no score.
+        return criteria_score(spec.scale, []) if spec.scale else None
+    if spec.kind in NONE_KINDS and answer == []:
+        return None  # every span removed, every box unticked: unanswered, not "none"
     if spec.kind in (LIKERT, NUMBER, PAIRWISE):
         return float(answer)
     if spec.kind == YES_NO:

@@ -127,6 +127,25 @@ class RaterItem:
     outputs: list["ShownOutput"] = field(default_factory=list)
     images: list["ShownImage"] = field(default_factory=list)  # the case's, in order
 
+    @property
+    def all_questions(self) -> list[RaterQuestion]:
+        return self.questions + [q for shown in self.outputs for q in shown.questions]
+
+    @property
+    def offers_na(self) -> bool:
+        """Whether any question here has "not applicable", for the keys' hint."""
+        return any(q.allow_na for q in self.all_questions)
+
+    @property
+    def offers_none(self) -> bool:
+        """Whether any question here has "no errors found" / "no criterion met"."""
+        return any(q.none_label for q in self.all_questions)
+
+    @property
+    def is_first(self) -> bool:
+        """The rater's first item in their order: the instructions start open there."""
+        return self.previous_token is None
+
 
 @dataclass(frozen=True)
 class ShownImage:

@@ -1,5 +1,6 @@
 // How the answer controls behave before htmx saves them: a rank belongs to one response,
-// "not applicable" excludes the other answers, and spans are marked in the response text.
+// "not applicable" and "none found" exclude the other answers, and spans are marked in the
+// response text and highlighted there.
 (function () {
   "use strict";
   // A rank belongs to one response: giving it to another takes it away from the first.
@@ -31,6 +32,39 @@
   document.addEventListener("input", keepNotApplicableExclusive, true);
   document.addEventListener("change", keepNotApplicableExclusive, true);
 
+  // "No errors found" / "no criterion met" is an answer of its own: choosing it throws away
+  // the marked spans (after asking) and unticks the criteria; marking or ticking clears it.
+  function keepNoneExclusive(event) {
+    var target = event.target;
+    var question = target.closest && target.closest("[data-question]");
+    var none = question && question.querySelector("[data-none]");
+    if (!none) return;
+    if (target !== none) {
+      if (target.type === "checkbox" && target.checked) none.checked = false;
+      return;
+    }
+    if (!none.checked) return;
+    var marked = question.querySelectorAll("[data-span-list] li");
+    var discard = "Throw away the " + marked.length + " marked span" +
+      (marked.length === 1 ? "" : "s") + " and answer “" + none.parentNode.textContent.trim()
+      .replace(/^n\s*/, "") + "”?";
+    if (marked.length && !window.confirm(discard)) {
+      // Kept as it was: nothing changed, so nothing is saved.
+      none.checked = false;
+      event.stopImmediatePropagation();
+      return;
+    }
+    marked.forEach(function (li) { li.remove(); });
+    var spans = question.querySelector("[data-spans]");
+    if (spans) spans.value = "[]";
+    question.querySelectorAll("input[type=checkbox][name=answer]").forEach(function (input) {
+      if (input !== none) input.checked = false;
+    });
+    highlightSpans();
+  }
+  // Capturing, so the form is consistent before htmx serialises it on the same event.
+  document.addEventListener("change", keepNoneExclusive, true);
+
   // Span marking: the selection's character offsets in the response text (rendered with
   // white-space: pre-wrap, so the DOM text is exactly the stored text), kept in the form's
   // hidden field as JSON and saved like any other answer.
@@ -43,9 +77,47 @@
     });
   }
   function saveSpans(form) {
+    var none = form.querySelector("[data-none]");
+    if (none) none.checked = false;  // a marked span is an error found
     form.querySelector("[data-spans]").value = JSON.stringify(spansOf(form));
+    highlightSpans();
     form.dispatchEvent(new Event("change", { bubbles: true }));
   }
+
+  // The marked spans shown in the response text itself, as <mark>s around text nodes: the
+  // text content stays exactly the stored text, so offsets measured later still fit. Spans of
+  // every span question on the page, overlapping ones merged into one mark per stretch.
+  function highlightSpans() {
+    var container = document.getElementById("output-text");
+    if (!container) return;
+    var text = container.textContent;
+    var marked = Array.prototype.slice.call(document.querySelectorAll("[data-span-list] li"));
+    var cuts = [0, text.length];
+    marked.forEach(function (li) { cuts.push(Number(li.dataset.start), Number(li.dataset.end)); });
+    cuts = cuts.filter(function (at) { return at >= 0 && at <= text.length; })
+      .sort(function (a, b) { return a - b; })
+      .filter(function (at, i, all) { return i === 0 || at !== all[i - 1]; });
+    var pieces = [];
+    for (var i = 0; i + 1 < cuts.length; i++) {
+      var from = cuts[i], to = cuts[i + 1];
+      var covering = marked.filter(function (li) {
+        return Number(li.dataset.start) <= from && Number(li.dataset.end) >= to;
+      });
+      var piece = document.createTextNode(text.slice(from, to));  // untrusted: a text node
+      if (covering.length) {
+        var mark = document.createElement("mark");
+        mark.className = "span-mark " + covering[0].dataset.severity;
+        mark.title = covering.map(function (li) {
+          return li.dataset.category + " · " + li.dataset.severity;
+        }).join("; ");
+        mark.append(piece);
+        piece = mark;
+      }
+      pieces.push(piece);
+    }
+    container.replaceChildren.apply(container, pieces);
+  }
+  highlightSpans();
   function selectionOffsets(container) {
     var selection = window.getSelection();
     if (!selection.rangeCount || selection.isCollapsed) return null;

@@ -194,7 +194,8 @@ CriteriaRow = tuple[str, str, str, float, float]  # case id, source, rater, earn
 
 def criteria_rows(study: Study, question: Question) -> list[CriteriaRow]:
     """Per-case criteria answers as points: earned (the met criteria's points, negative ones
-    included) and possible (the case's positive points), from each submitted answer."""
+    included; 0 for "no criterion met") and possible (the case's positive points), from each
+    submitted answer."""
     names = pseudonyms(study)
     ratings = Rating.objects.filter(
         question=question,
@@ -205,8 +206,9 @@ def criteria_rows(study: Study, question: Question) -> list[CriteriaRow]:
     ratings = ratings.annotate(whole_set=_whole_set("assignment__item"))
     rows = []
     for rating in ratings.select_related("assignment__item__output__case"):
-        if not isinstance(rating.answer, list):
-            continue  # "not applicable"
+        met = [] if rating.answer == rubric.NONE else rating.answer  # "no criterion met"
+        if not isinstance(met, list) or rubric.is_empty(rating.answer):
+            continue  # "not applicable", or every box unticked again: unanswered
         item = rating.assignment.item
         if rating.output is None and (rating.whole_set or item.output_b_id):
             continue  # about a whole pair or set: no one source earned these points
@@ -215,7 +217,7 @@ def criteria_rows(study: Study, question: Question) -> list[CriteriaRow]:
         possible = sum(c["points"] for c in criteria if c["points"] > 0)
         if possible <= 0:
             continue
-        earned = sum(c["points"] for c in criteria if c["id"] in rating.answer)
+        earned = sum(c["points"] for c in criteria if c["id"] in met)
         rater = names[rating.assignment.rater_id]
         rows.append((output.case.external_id, output.source.label, rater, earned, possible))
     return sorted(rows)
