@@ -41,7 +41,7 @@ class RaterStudy:
     title: str
     done: int
     total: int
-    first_token: str = ""  # the rater's first item, for going back over finished work
+    locked: bool = False  # read-only: answers can be read, no longer changed
 
 
 @dataclass(frozen=True)
@@ -165,9 +165,14 @@ class ShownOutput:
 TRAINING_Q = Q(assignments__kind=Assignment.Kind.TRAINING)
 
 
+# The studies a rater sees: open ones, and locked ones to read their answers. An archived
+# study is put away for the record, out of everyone's way, raters' included.
+RATER_VISIBLE = (Study.Status.OPEN, Study.Status.LOCKED)
+
+
 def _rater_studies_qs(user: AbstractBaseUser) -> QuerySet[Study]:
     return (
-        Study.objects.filter(status=Study.Status.OPEN, assignments__rater=user)
+        Study.objects.filter(status__in=RATER_VISIBLE, assignments__rater=user)
         .annotate(
             # Training is counted apart: progress is the study's items (checks look like them).
             total=Count("assignments", filter=Q(assignments__rater=user) & ~TRAINING_Q),
@@ -182,13 +187,43 @@ def _rater_studies_qs(user: AbstractBaseUser) -> QuerySet[Study]:
 
 
 def rater_studies(*, user: AbstractBaseUser) -> list[RaterStudy]:
-    return [RaterStudy(s.token, s.title, s.done, s.total) for s in _rater_studies_qs(user)]
+    return [
+        RaterStudy(s.token, s.title, s.done, s.total, locked=s.status == Study.Status.LOCKED)
+        for s in _rater_studies_qs(user)
+    ]
 
 
 def rater_study_summary(*, user: AbstractBaseUser, study: Study) -> RaterStudy:
     s = _rater_studies_qs(user).get(pk=study.pk)
-    first = study.assignments.filter(rater=user).order_by("position").first()
-    return RaterStudy(s.token, s.title, s.done, s.total, first.token if first else "")
+    return RaterStudy(s.token, s.title, s.done, s.total, locked=s.status == Study.Status.LOCKED)
+
+
+@dataclass(frozen=True)
+class ReviewLine:
+    """One of the rater's items in their review list: no more than the item page shows."""
+
+    token: str
+    number: int  # as the item page numbers it: among the study's items, or the training ones
+    is_training: bool
+    status: str  # "submitted", "started" (an answer saved) or "not started"
+
+
+def rater_review_lines(*, user: AbstractBaseUser, study: Study) -> list[ReviewLine]:
+    """Every item of this rater's in their order, with how far they got: one query."""
+    answered = Rating.objects.filter(assignment=OuterRef("pk"))
+    rows = (
+        Assignment.objects.filter(study=study, rater=user)
+        .annotate(answered=Exists(answered))
+        .order_by("position")
+        .values_list("token", "position", "kind", "submitted_at", "answered")
+    )
+    lines = []
+    for token, position, kind, submitted_at, has_answers in rows:
+        is_training = kind == Assignment.Kind.TRAINING
+        status = "submitted" if submitted_at else "started" if has_answers else "not started"
+        number = position if is_training else position - study.training_items
+        lines.append(ReviewLine(token, number, is_training, status))
+    return lines
 
 
 def rater_study_get(*, user: AbstractBaseUser, token: str) -> Study:

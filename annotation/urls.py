@@ -8,6 +8,8 @@ urlpatterns = [
     path("invite/<str:token>/", account.invitation, name="invitation"),
     path("rate/", rater.rater_home, name="rater_home"),
     path("rate/<str:study_token>/", rater.rater_resume, name="rater_resume"),
+    # Before the item pattern, which would take "review" for an item's token.
+    path("rate/<str:study_token>/review/", rater.rater_review, name="rater_review"),
     path("rate/<str:study_token>/<str:assignment_token>/", rater.rater_item, name="rater_item"),
     path(
         "rate/<str:study_token>/<str:assignment_token>/feedback/",

@@ -22,11 +22,24 @@ def rater_home(request: HttpRequest) -> HttpResponse:
 @login_required
 def rater_resume(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.rater_study_get(user=request.user, token=study_token)
+    if study.status == study.Status.LOCKED:
+        # Nothing is left to do in a locked study: its rater comes to read their answers.
+        return redirect("rater_review", study_token=study.token)
     assignment = selectors.assignment_next_for_rater(rater=request.user, study=study)
     if assignment is None:
         summary = selectors.rater_study_summary(user=request.user, study=study)
         return render(request, "annotation/rater_done.html", {"study": summary})
     return redirect("rater_item", study_token=study.token, assignment_token=assignment.token)
+
+
+@login_required
+@require_http_methods(["GET"])
+def rater_review(request: HttpRequest, study_token: str) -> HttpResponse:
+    """The rater's items in their order, each with how far it got: to go back over them."""
+    study = selectors.rater_study_get(user=request.user, token=study_token)
+    summary = selectors.rater_study_summary(user=request.user, study=study)
+    lines = selectors.rater_review_lines(user=request.user, study=study)
+    return render(request, "annotation/rater_review.html", {"study": summary, "lines": lines})
 
 
 @login_required
