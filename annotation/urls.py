@@ -30,6 +30,7 @@ urlpatterns = [
     path("studies/new/", studies.study_create, name="study_create"),
     path("studies/<str:study_token>/", studies.study_dashboard, name="study_dashboard"),
     path("studies/<str:study_token>/import/", studies.study_import, name="study_import"),
+    path("studies/<str:study_token>/comments/", studies.study_comments, name="study_comments"),
     path("studies/<str:study_token>/raters/", studies.study_add_raters, name="study_add_raters"),
     path("studies/<str:study_token>/sources/", studies.study_add_source, name="study_add_source"),
     path("studies/<str:study_token>/judges/", studies.study_add_judge, name="study_add_judge"),

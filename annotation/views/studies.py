@@ -2,8 +2,14 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import get_conditional_response
@@ -448,3 +454,31 @@ def study_invite(request: HttpRequest, study_token: str) -> HttpResponse:
     else:
         messages.success(request, f"Sent {len(sent)} invitation{'s' if len(sent) != 1 else ''}.")
     return redirect("study_dashboard", study_token=study.token)
+
+
+@login_required
+def study_comments(request: HttpRequest, study_token: str) -> HttpResponse:
+    """The raters' free-text answers per question, newest first; by source once unblinded.
+    An htmx request gets the list alone, to swap into the dashboard's card."""
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    source = request.GET.get("source", "")
+    sources = selectors.study_comment_sources(study=study)
+    if source and not sources:
+        raise PermissionDenied("Comments are shown by source once the study is locked.")
+    if source and source not in sources:
+        return HttpResponseBadRequest("No such source in this study.")
+    context = {
+        "study": study,
+        "sources": sources,
+        "source": source,
+        "question": request.GET.get("question", ""),
+        "show_all": request.GET.get("all") == "1",
+    }
+    context["questions"] = selectors.study_comments(
+        study=study,
+        source=source,
+        question=context["question"],
+        show_all=context["show_all"],
+    )
+    template = "annotation/_comments.html" if request.htmx else "annotation/study_comments.html"
+    return render(request, template, context)
