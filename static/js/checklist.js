@@ -67,4 +67,26 @@
       delete form.dataset.dirty;
     });
   });
+
+  // A notes box marked data-fit grows to show all its text: filled from the study's facts
+  // ("Use as notes", which swaps the item in) and as the author types. Nothing hides behind a
+  // scroll bar.
+  function fitNotes(root) {
+    var boxes = root.matches && root.matches("textarea[data-fit]")
+      ? [root] : root.querySelectorAll("textarea[data-fit]");
+    Array.prototype.forEach.call(boxes, function (box) {
+      if (!box.getClientRects().length) return;  // not laid out: it has no height to fit yet
+      var style = window.getComputedStyle(box);
+      var extra = style.boxSizing === "border-box"
+        ? parseFloat(style.borderTopWidth) + parseFloat(style.borderBottomWidth)
+        : -(parseFloat(style.paddingTop) + parseFloat(style.paddingBottom));
+      box.style.height = "auto";  // shrink first, so that deleted lines give their room back
+      box.style.height = (box.scrollHeight + extra) + "px";
+    });
+  }
+  fitNotes(document);
+  document.body.addEventListener("htmx:load", function (event) { fitNotes(event.detail.elt); });
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("textarea[data-fit]")) fitNotes(event.target);
+  });
 })();
