@@ -3,6 +3,8 @@ admins only; blind to sources while rating goes on, by source once the study is 
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from annotation import rubric, selectors, services
@@ -131,6 +133,48 @@ def test_a_pair_names_its_sources_as_the_rater_saw_them(study_admin, raters):
         text for text, sources in by_text.items() if any(s.endswith(": Z") for s in sources)
     }
     assert 0 < about_z.total < listed.total
+
+
+def test_side_by_side_a_comment_on_one_response_names_that_responses_source(study_admin, raters):
+    study = services.study_create(
+        creator=study_admin,
+        title="Sets",
+        question_prompt="How good?",
+        raters_per_item=1,
+        design=Study.Design.SIDE_BY_SIDE,
+        seed=5,
+    )
+    rows = "".join(f"c{n},Question {n},{s},Answer {n} by {s}\n" for n in range(2) for s in "XYZ")
+    content = ("case_id,input,source,output\n" + rows).encode()
+    services.study_import_file(study=study, filename="sets.csv", content=content)
+    services.question_add(
+        study=study, draft=rubric.QuestionDraft(key="note", prompt="Note", kind="text", level="")
+    )
+    services.study_add_raters(study=study, users=raters[:1])
+    services.study_open(study=study)
+    question = study.questions.get(key="note")
+    for assignment in study.assignments.all():
+        for place, output in enumerate(assignment.shown_outputs()):
+            text = f"on {output.source.label} in {output.case.external_id}"
+            services.rating_save(assignment=assignment, question=question, answer=text, shown=place)
+    services.study_lock(study=study)
+    [listed] = selectors.study_comments(study=study)
+    assert listed.total == 6
+    assert all(c.sources == (c.text.split()[1],) for c in listed.comments)
+    [about_y] = selectors.study_comments(study=study, source="Y")
+    assert sorted(c.text for c in about_y.comments) == ["on Y in c0", "on Y in c1"]
+
+
+def test_reading_comments_takes_as_many_queries_for_all_as_for_a_few(
+    commented, monkeypatch, django_assert_max_num_queries
+):
+    services.study_lock(study=commented)
+    monkeypatch.setattr(selectors, "COMMENTS_SHOWN", 2)
+    with CaptureQueriesContext(connection) as few:
+        selectors.study_comments(study=commented)
+    with django_assert_max_num_queries(len(few)):
+        [everything] = selectors.study_comments(study=commented, show_all=True)
+    assert len(everything.comments) > 2
 
 
 # --- the page and its partial ----------------------------------------------------------------
