@@ -228,3 +228,19 @@ def test_every_form_shows_each_help_text_as_written(study_admin, empty_study):
                 written.append(" ".join(str(original).split()))
         shown = texts(str(form.as_div()), "div", "helptext")
         assert shown == written, type(form).__name__
+
+
+def test_a_refused_prompt_template_names_metadata_key_literally(client, study_admin, empty_study):
+    client.force_login(study_admin)
+    response = client.post(
+        reverse("study_add_source", args=[empty_study.token]),
+        {
+            "label": "M",
+            "base_url": "https://llm.example/v1",
+            "model_name": "m",
+            "user_template": "{{ secret }}",
+        },
+        follow=True,
+    )
+    messages = texts(response.content.decode(), "li", "error")
+    assert any("{{ metadata.<key> }}" in message for message in messages), messages
