@@ -533,6 +533,52 @@ def rater_question_get(*, study: Study, key: str) -> Question:
     return question
 
 
+@dataclass(frozen=True)
+class RaterAnswer:
+    """One stored answer as this rater's page posts it, for a tab to compare with its own."""
+
+    form_id: str  # the question's form on the page: its key, and the letter it is about
+    fields: dict[str, list[str]]  # form field name -> the values the form would post
+    revision: str  # changes whenever the answer changes; opaque to the page
+
+
+def rating_revision(rating: Rating) -> str:
+    """What a page holds to tell whether an answer changed since it last saw it."""
+    return rating.updated_at.isoformat()
+
+
+def rater_answers(*, assignment: Assignment) -> dict[str, RaterAnswer]:
+    """The rater's own answers to one item, by form, in the shape the page's forms post: no
+    source, no output id, nothing another rater gave."""
+    study = assignment.study
+    places = {output.pk: place for place, output in enumerate(assignment.shown_outputs())}
+    answers = {}
+    ratings = Rating.objects.filter(assignment=assignment).select_related("question")
+    for rating in ratings:
+        question = rating.question
+        shown = places.get(rating.output_id) if study.asks_per_output(question) else None
+        about = rubric.shown_letter(shown) if shown is not None else ""
+        form_id = f"{question.key}-{about}" if about else question.key
+        answers[form_id] = RaterAnswer(
+            form_id=form_id,
+            fields=_posted_fields(question, rating.answer),
+            revision=rating_revision(rating),
+        )
+    return answers
+
+
+def _posted_fields(question: Question, answer: object) -> dict[str, list[str]]:
+    if rubric.is_empty(answer):
+        return {}
+    if question.kind == Question.Kind.RANKING and isinstance(answer, list):
+        return {f"rank-{rubric.shown_letter(i)}": [str(rank)] for i, rank in enumerate(answer)}
+    if question.kind == Question.Kind.SPAN and isinstance(answer, list):
+        return {"answer": [json.dumps(answer)]}
+    if isinstance(answer, list):
+        return {"answer": [str(value) for value in answer]}
+    return {"answer": [str(answer)]}
+
+
 # --- study admin reads -------------------------------------------------------------------------
 
 

@@ -22,6 +22,11 @@ urlpatterns = [
         name="rater_image",
     ),
     path(
+        "rate/<str:study_token>/<str:assignment_token>/answers/",
+        rater.rater_answers,
+        name="rater_answers",
+    ),
+    path(
         "rate/<str:study_token>/<str:assignment_token>/submit/",
         rater.rater_submit,
         name="rater_submit",

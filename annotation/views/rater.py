@@ -1,16 +1,43 @@
 """The rater workspace. Views here see only what `selectors.rater_item_view` gives them."""
 
+import json
+from collections.abc import Callable
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation import rubric, selectors, services
 from annotation.responses import image_response
+
+
+def rater_login_required(view: Callable) -> Callable:
+    """Like `login_required`, but a script's request (htmx, fetch) gets 401, not a redirect:
+    a script follows a redirect to the login form and would take its 200 for a stored answer.
+    A form POST goes to the login form with the item page as `next`, never the POST-only
+    address it was sent to (which would answer 405 after login)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        if request.htmx or request.headers.get("X-Requested-With") == "fetch":
+            return JsonResponse({"signed_in": False}, status=401)
+        if request.method == "GET":
+            return redirect_to_login(request.get_full_path())
+        item = reverse("rater_item", args=[kwargs["study_token"], kwargs["assignment_token"]])
+        return redirect_to_login(item)
+
+    return wrapped
 
 
 @login_required
@@ -42,7 +69,7 @@ def rater_review(request: HttpRequest, study_token: str) -> HttpResponse:
     return render(request, "annotation/rater_review.html", {"study": summary, "lines": lines})
 
 
-@login_required
+@rater_login_required
 @require_http_methods(["GET", "POST"])
 def rater_item(request: HttpRequest, study_token: str, assignment_token: str) -> HttpResponse:
     assignment = selectors.rater_assignment_get(
@@ -60,21 +87,26 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
     if request.method == "GET":
         services.assignment_mark_opened(assignment=assignment)
         item = selectors.rater_item_view(assignment=assignment)
-        return render(request, "annotation/rater_item.html", {"item": item})
+        # Which revision of each answer this page shows: a tab compares it with the server's.
+        revisions = {
+            form_id: answer.revision
+            for form_id, answer in selectors.rater_answers(assignment=assignment).items()
+        }
+        return render(request, "annotation/rater_item.html", {"item": item, "revisions": revisions})
 
     question = selectors.rater_question_get(study=study, key=request.POST.get("question", ""))
     n_outputs = len(assignment.shown_outputs())
     shown = _shown_place(request.POST.get("about", ""), n_outputs)
     raw = _posted_answer(question, request.POST, n_outputs=n_outputs)
-    error, answer = "", None
+    error, rating = "", None
     # One commit for the time on task and the answer: a refused answer rolls back only to its
     # savepoint, and the time is kept.
     with transaction.atomic():
         services.assignment_add_time(assignment=assignment, elapsed_ms=_elapsed(request))
         try:
-            answer = services.rating_save(
+            rating = services.rating_save(
                 assignment=assignment, question=question, answer=raw, shown=shown
-            ).answer
+            )
         except ValidationError as exc:
             error = " ".join(exc.messages)
     if not request.htmx:
@@ -86,15 +118,61 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
         "q": selectors.rater_question_view(
             assignment=assignment,
             question=question,
-            answer=answer,
+            answer=rating.answer if rating else None,
             shown=shown if study.asks_per_output(question) else None,
         ),
         "saved": not error,
         "error": error,
         "oob": True,
     }
-    # Errors come back with 200 so that htmx swaps them in where the rater is looking.
-    return render(request, "annotation/_question_saved.html", context)
+    # Errors come back with 200 so that htmx swaps them in where the rater is looking. The page
+    # counts an answer as stored only when one of these headers says so, never for a bare 200.
+    response = render(request, "annotation/_question_saved.html", context)
+    if rating is not None:
+        response["X-Answer-Saved"] = selectors.rating_revision(rating)
+    else:
+        response["X-Answer-Refused"] = "1"
+    return response
+
+
+@rater_login_required
+@require_http_methods(["GET"])
+@never_cache
+@ensure_csrf_cookie
+def rater_answers(request: HttpRequest, study_token: str, assignment_token: str) -> HttpResponse:
+    """The rater's stored answers to one item, as its forms post them, with a revision each: a
+    tab compares them with what it shows. Also the page's probe of whether it is still signed
+    in, and where it gets a fresh CSRF cookie."""
+    assignment = selectors.rater_assignment_get(
+        user=request.user, study_token=study_token, token=assignment_token
+    )
+    answers = selectors.rater_answers(assignment=assignment)
+    return JsonResponse(
+        {
+            "signed_in": True,
+            "submitted": assignment.submitted_at is not None,
+            "answers": {
+                form_id: {"fields": answer.fields, "revision": answer.revision}
+                for form_id, answer in answers.items()
+            },
+        }
+    )
+
+
+def _answers_changed_since_seen(request: HttpRequest, assignment) -> bool:
+    """Whether the answers stored now differ from those the submitting page said it showed
+    (`seen`: form id -> revision). A page without script sends nothing and is not checked."""
+    try:
+        seen = json.loads(request.POST.get("seen") or "null")
+    except ValueError:
+        seen = None
+    if not isinstance(seen, dict):
+        return False
+    current = selectors.rater_answers(assignment=assignment)
+    forms = set(seen) | set(current)
+    return any(
+        seen.get(form) != (current[form].revision if form in current else None) for form in forms
+    )
 
 
 def _elapsed(request: HttpRequest) -> int:
@@ -117,7 +195,7 @@ def rater_image(
     return image_response(image)
 
 
-@login_required
+@rater_login_required
 @require_POST
 def rater_submit(request: HttpRequest, study_token: str, assignment_token: str) -> HttpResponse:
     """Submit an item and go on to the next one; submitting twice is harmless."""
@@ -125,6 +203,15 @@ def rater_submit(request: HttpRequest, study_token: str, assignment_token: str) 
         user=request.user, study_token=study_token, token=assignment_token
     )
     study = assignment.study
+    if _answers_changed_since_seen(request, assignment):
+        # Another tab changed an answer this page never showed: submitting would send answers
+        # the rater did not see. The item page shows the current ones.
+        messages.error(
+            request,
+            "Some answers were changed in another tab. They are shown now: check them and "
+            "submit again.",
+        )
+        return redirect("rater_item", study_token=study.token, assignment_token=assignment.token)
     services.assignment_add_time(assignment=assignment, elapsed_ms=_elapsed(request))
     try:
         services.assignment_submit(assignment=assignment)

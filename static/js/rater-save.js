@@ -1,36 +1,426 @@
-// Saving: answers that could not reach the server stay pending and are sent again, and the
-// time on task goes with every save and the submit.
+// Saving: no answer is lost and none is shown as saved before the server says it stored it.
+// Every answer given is kept in localStorage until acknowledged, so it survives a lost session,
+// a lost connection, a reload or a closed tab, and is sent again; the time on task goes with
+// every save and with the submit. See docs/architecture.md, "Unsaved answers in the browser".
 (function () {
   "use strict";
-  // No lost work: a save that cannot reach the server (offline, server restarting) stays
-  // pending, says so, and is sent again when the connection is back.
-  var pending = new Set();
+  var root = document.getElementById("unsaved");
+  var study = root ? root.dataset.study : "";
+  var item = root ? root.dataset.item : "";
+  var PREFIX = "evalapp.pending/";
+  var itemPrefix = PREFIX + study + "/" + item + "/";
+  // Told apart from other tabs on the same item: a pending entry this tab wrote is its own.
+  var tabId = Math.random().toString(36).slice(2);
+  var revisionsScript = document.getElementById("answer-revisions");
+  // form id -> the revision of the stored answer this page shows (from the page, then its saves)
+  var baseline = revisionsScript ? JSON.parse(revisionsScript.textContent) : null;
+  var known = baseline || {};
+  var inflight = new Map();  // form -> the fields of the save on its way
+  var retrying = new Set();  // forms whose last save failed
+  var signedOut = false;
+  var restored = 0;          // answers from an earlier visit, being replayed
+
+  function questionForms() {
+    return Array.prototype.slice.call(document.querySelectorAll("form[data-question]"));
+  }
   function questionOf(event) {
     var elt = event.detail && event.detail.elt;
-    return elt && elt.closest ? elt.closest("[data-question]") : null;
+    return elt && elt.closest ? elt.closest("form[data-question]") : null;
   }
-  function markPending(event) {
-    var form = questionOf(event);
-    if (!form) return;
-    pending.add(form);
+  function formId(form) { return form.id.replace(/^q-/, ""); }
+
+  // Django rotates the CSRF token at login: the page's copy is stale after signing in again,
+  // the cookie is not.
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  // --- what is kept in localStorage: only what the form posts, per study, item and question
+  function storageKey(form) {
+    var about = form.querySelector("input[name=about]");
+    return itemPrefix + form.querySelector("input[name=question]").value +
+      (about ? "/" + about.value : "");
+  }
+  function fieldsOf(form) {
+    var fields = [];
+    new FormData(form).forEach(function (value, name) {
+      if (name !== "csrfmiddlewaretoken") fields.push([name, String(value)]);
+    });
+    return JSON.stringify(fields);
+  }
+  function readEntry(key) {
+    try { return JSON.parse(localStorage.getItem(key)); } catch (e) { return null; }
+  }
+  function entryOf(form) { return root ? readEntry(storageKey(form)) : null; }
+  function keep(form) {
+    if (!root) return;
+    var entry = { fields: fieldsOf(form), label: root.dataset.itemLabel, tab: tabId, at: Date.now() };
+    try { localStorage.setItem(storageKey(form), JSON.stringify(entry)); } catch (e) { /* full */ }
+  }
+  // Only the answer the server acknowledged leaves: a newer one typed meanwhile stays.
+  function drop(form, fields) {
+    var entry = entryOf(form);
+    if (entry && entry.fields === fields) localStorage.removeItem(storageKey(form));
+  }
+  function pendingForms() {
+    return questionForms().filter(function (form) { return entryOf(form) || inflight.has(form); });
+  }
+
+  // --- what the rater sees
+  function setStatus(form, kind, text) {
     var status = form.querySelector(".status");
-    if (status) status.innerHTML = '<span class="warn">Not saved yet: no connection. Retrying…</span>';
+    if (!status) return;
+    var span = document.createElement("span");
+    span.className = kind;
+    span.textContent = text;
+    status.replaceChildren(span);
   }
-  function retry() {
-    pending.forEach(function (form) {
-      pending.delete(form);
-      htmx.trigger(form, "change");
+  function note(form, text) {
+    var status = form.querySelector(".status");
+    if (!status) return;
+    var span = document.createElement("span");
+    span.className = "warn changed-elsewhere";
+    span.textContent = text;
+    status.append(" ", span);
+  }
+  function showPendingNotice() {
+    var notice = document.getElementById("pending-notice");
+    if (!notice || !restored) return;
+    var left = pendingForms().length;
+    notice.hidden = false;
+    notice.textContent = left
+      ? restored + (restored === 1 ? " answer" : " answers") + " from your last visit " +
+        (restored === 1 ? "was" : "were") + " not saved yet; " +
+        (signedOut ? "they are saved once you sign in again." : "saving now…")
+      : restored + (restored === 1 ? " answer" : " answers") + " from your last visit " +
+        (restored === 1 ? "is" : "are") + " saved now.";
+  }
+
+  // --- controls filled from stored fields (a restored answer, or another tab's)
+  function applyFields(form, fields) {
+    var values = {};
+    fields.forEach(function (pair) { (values[pair[0]] = values[pair[0]] || []).push(pair[1]); });
+    var inputs = form.querySelectorAll("input[name], textarea[name], select[name]");
+    var choices = {};
+    inputs.forEach(function (input) {
+      if (input.type === "radio" || input.type === "checkbox") {
+        (choices[input.name] = choices[input.name] || []).push(input.value);
+      }
+    });
+    inputs.forEach(function (input) {
+      var name = input.name;
+      if (name === "question" || name === "about" || name === "csrfmiddlewaretoken") return;
+      var given = values[name] || [];
+      if (input.type === "radio" || input.type === "checkbox") {
+        input.checked = given.indexOf(input.value) >= 0;
+      } else {
+        // A typed value shares its name with "not applicable": the first that is no choice.
+        var typed = given.filter(function (v) { return (choices[name] || []).indexOf(v) < 0; });
+        input.value = typed.length ? typed[0] : "";
+        if (input.matches("[data-spans]")) drawSpans(form, input.value);
+      }
+    });
+    form.classList.toggle("answered", fields.length > 0);
+  }
+  // The marked spans' list, rebuilt from the hidden field (quotes from the response's text).
+  function drawSpans(form, json) {
+    var list = form.querySelector("[data-span-list]");
+    var text = document.getElementById("output-text");
+    if (!list) return;
+    var spans = [];
+    try { spans = JSON.parse(json || "[]"); } catch (e) { spans = []; }
+    if (!Array.isArray(spans)) spans = [];
+    var labels = {};
+    form.querySelectorAll("[data-span-category] option").forEach(function (option) {
+      labels[option.value] = option.textContent;
+    });
+    list.replaceChildren.apply(list, spans.map(function (span) {
+      var li = document.createElement("li");
+      li.dataset.start = span.start;
+      li.dataset.end = span.end;
+      li.dataset.category = span.category;
+      li.dataset.severity = span.severity;
+      var quote = document.createElement("span");
+      quote.className = "quote";
+      quote.textContent = text ? text.textContent.slice(span.start, span.end) : "";
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "link";
+      remove.dataset.spanRemove = "";
+      remove.textContent = "Remove";
+      li.append("“", quote, "” · " + (labels[span.category] || span.category) + " · " +
+        span.severity + " ", remove);
+      return li;
+    }));
+  }
+  function fieldsFromServer(fields) {
+    var pairs = [];
+    Object.keys(fields || {}).forEach(function (name) {
+      fields[name].forEach(function (value) { pairs.push([name, value]); });
+    });
+    return pairs;
+  }
+
+  // --- sending
+  function save(form) {
+    if (form.querySelector("fieldset:disabled")) return;
+    htmx.trigger(form, "change");
+  }
+  function saveAllPending() {
+    questionForms().forEach(function (form) {
+      if (entryOf(form) || retrying.has(form)) { retrying.delete(form); save(form); }
     });
   }
-  document.body.addEventListener("htmx:sendError", markPending);
-  document.body.addEventListener("htmx:responseError", markPending);
-  window.addEventListener("online", retry);
-  setInterval(function () { if (pending.size && navigator.onLine) retry(); }, 3000);
-  window.addEventListener("beforeunload", function (event) {
-    if (pending.size) { event.preventDefault(); event.returnValue = ""; }
+
+  // Every change is kept before it is sent; the last "Saved" no longer speaks for it.
+  function changed(event) {
+    var form = event.target.closest && event.target.closest("form[data-question]");
+    if (!form || !root) return;
+    keep(form);
+    setStatus(form, "muted", signedOut ? "Not saved: you are signed out. Kept in this browser." : "Saving…");
+  }
+  document.addEventListener("input", changed, true);
+  document.addEventListener("change", changed, true);
+
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    var form = questionOf(event);
+    if (form && signedOut) {
+      keep(form);
+      event.preventDefault();  // kept; sent once signed in again
+      return;
+    }
+    var token = csrfToken();
+    if (token) {
+      event.detail.headers["X-CSRFToken"] = token;
+      // The form's own token field wins over the header in Django: replace it too.
+      if (event.detail.parameters.csrfmiddlewaretoken !== undefined) {
+        event.detail.parameters.csrfmiddlewaretoken = token;
+      }
+    }
+    if (!form) return;
+    keep(form);
+    inflight.set(form, fieldsOf(form));
+  });
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    var form = questionOf(event);
+    if (!form || !inflight.has(form)) return;
+    var sent = inflight.get(form);
+    inflight.delete(form);
+    acknowledge(form, sent, event.detail.xhr.status, function (name) {
+      return event.detail.xhr.getResponseHeader(name);
+    }, event.detail.xhr.responseURL);
   });
 
-  // Time on task: what the page was visible for, sent with each save and with the submit.
+  // What a save's answer means. Only a response that says so counts as stored; a 200 alone
+  // may be the login page after a redirect.
+  function acknowledge(form, sent, status, header, url) {
+    var revision = header("X-Answer-Saved");
+    if (revision) {
+      known[formId(form)] = revision;
+      drop(form, sent);
+      retrying.delete(form);
+      if (fieldsOf(form) !== sent) setStatus(form, "muted", "Saving…");
+    } else if (header("X-Answer-Refused")) {
+      drop(form, sent);  // not storable as given: the server's message is shown instead
+      retrying.delete(form);
+    } else if (status === 401 || (url && url.indexOf(root.dataset.loginUrl) >= 0)) {
+      signOut();
+      retrying.add(form);
+      setStatus(form, "warn", "Not saved: you are signed out. Kept in this browser.");
+    } else if (status === 403) {
+      // A stale CSRF token: the answers probe sets a fresh cookie, then this save is retried.
+      retrying.add(form);
+      setStatus(form, "warn", "Not saved yet. Retrying…");
+      probe();
+    } else {
+      retrying.add(form);
+      setStatus(form, "warn", "Not saved yet: no connection. Retrying…");
+    }
+    showPendingNotice();
+  }
+
+  // --- signed out, and signing in again without leaving the item
+  function signOut() {
+    if (signedOut) return;
+    signedOut = true;
+    var notice = document.getElementById("signed-out");
+    if (notice) notice.hidden = false;
+    showPendingNotice();
+  }
+  function signedIn() {
+    if (!signedOut) return;
+    signedOut = false;
+    var notice = document.getElementById("signed-out");
+    if (notice) notice.hidden = true;
+    saveAllPending();
+    showPendingNotice();
+  }
+  // Whether this browser is signed in; the answers it reads are compared by `reconcile`.
+  function probe() {
+    if (!root) return Promise.resolve(null);
+    return fetch(root.dataset.answersUrl, {
+      headers: { "X-Requested-With": "fetch" }, credentials: "same-origin", cache: "no-store"
+    }).then(function (response) {
+      if (response.status === 401) { signOut(); return null; }
+      if (!response.ok) return null;
+      return response.json().then(function (body) { signedIn(); return body; });
+    }, function () { return null; });
+  }
+
+  var dialog = document.getElementById("sign-in");
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-sign-in]") && dialog) {
+      dialog.querySelector("[data-sign-in-error]").hidden = true;
+      dialog.showModal();
+    } else if (event.target.closest("[data-sign-in-cancel]") && dialog) {
+      dialog.close();
+    }
+  });
+  if (dialog) {
+    dialog.querySelector("[data-sign-in-form]").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var form = event.target;
+      var error = dialog.querySelector("[data-sign-in-error]");
+      var login = root.dataset.loginUrl;
+      // No CSRF cookie yet (a first visit, cookies cleared): the login page sets one.
+      var ready = csrfToken() ? Promise.resolve() : fetch(login, { credentials: "same-origin" });
+      ready.then(function () {
+        var body = new FormData(form);
+        body.append("csrfmiddlewaretoken", csrfToken());
+        body.append("next", window.location.pathname);
+        // Success is a redirect; not following it keeps this page where it is.
+        return fetch(login, { method: "POST", body: body, credentials: "same-origin", redirect: "manual" });
+      }).then(function () { return probe(); }).then(function (answers) {
+        if (answers) {
+          form.reset();
+          dialog.close();
+        } else {
+          error.textContent = "That user name and password did not sign you in. Try again.";
+          error.hidden = false;
+        }
+      }, function () {
+        error.textContent = "The server could not be reached. Try again in a moment.";
+        error.hidden = false;
+      });
+    });
+  }
+
+  // --- other tabs: a newer stored answer replaces a stale "Saved"
+  function reconcile(body) {
+    if (!body) return false;
+    var changedAny = false;
+    questionForms().forEach(function (form) {
+      var id = formId(form);
+      var stored = body.answers[id];
+      var revision = stored ? stored.revision : undefined;
+      if (revision === known[id] || inflight.has(form)) return;
+      var entry = entryOf(form);
+      changedAny = true;
+      known[id] = revision;
+      if (entry && entry.tab === tabId) {
+        setStatus(form, "warn", "Not saved yet.");
+        note(form, "Also changed in another tab: the answer shown here is this tab's, and is being saved over it.");
+        return;
+      }
+      if (!entry) applyFields(form, fieldsFromServer(stored && stored.fields));
+      setStatus(form, "ok", stored ? "Saved" : "");
+      note(form, "Changed in another tab");
+    });
+    return changedAny;
+  }
+  function checkOtherTabs() {
+    if (!root || document.visibilityState !== "visible") return;
+    probe().then(reconcile);
+  }
+  window.addEventListener("focus", checkOtherTabs);
+  document.addEventListener("visibilitychange", checkOtherTabs);
+  // Another tab's change to this item, as it makes it (before its server has it).
+  window.addEventListener("storage", function (event) {
+    if (!event.key || event.key.indexOf(itemPrefix) !== 0 || !event.newValue) return;
+    questionForms().forEach(function (form) {
+      if (storageKey(form) !== event.key) return;
+      var entry = readEntry(event.key);
+      if (!entry || entry.fields === fieldsOf(form)) return;
+      applyFields(form, JSON.parse(entry.fields));
+      setStatus(form, "muted", "Saving in another tab…");
+      note(form, "Changed in another tab");
+    });
+  });
+
+  // --- the page going away: typed text goes at once, with a request that outlives the page
+  function flush() {
+    if (signedOut) return;
+    questionForms().forEach(function (form) {
+      var entry = entryOf(form);
+      if (!entry || entry.flushed === entry.fields) return;
+      var body = new FormData(form);
+      var sent = fieldsOf(form);
+      body.set("csrfmiddlewaretoken", csrfToken());
+      inflight.set(form, sent);
+      fetch(form.getAttribute("action"), {
+        method: "POST", body: body, keepalive: true, credentials: "same-origin",
+        headers: { "HX-Request": "true", "X-CSRFToken": csrfToken() }
+      }).then(function (response) {
+        inflight.delete(form);
+        acknowledge(form, sent, response.status, function (name) {
+          return response.headers.get(name);
+        }, response.url);
+      }, function () { inflight.delete(form); retrying.add(form); });
+    });
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") flush();
+  });
+  window.addEventListener("pagehide", flush);
+
+  window.addEventListener("beforeunload", function (event) {
+    if (pendingForms().length) { event.preventDefault(); event.returnValue = ""; }
+  });
+  window.addEventListener("online", saveAllPending);
+  setInterval(function () {
+    if (signedOut) { probe(); return; }
+    if (retrying.size && navigator.onLine) saveAllPending();
+  }, 3000);
+
+  // --- opening the item: answers an earlier visit left unsaved are restored and sent again
+  function restore() {
+    if (!root) return;
+    questionForms().forEach(function (form) {
+      var entry = entryOf(form);
+      if (!entry) return;
+      restored += 1;
+      applyFields(form, JSON.parse(entry.fields));
+      setStatus(form, "muted", "Saving…");
+    });
+    if (restored) { showPendingNotice(); saveAllPending(); }
+    showOtherItems();
+  }
+  function showOtherItems() {
+    var notice = document.getElementById("other-items");
+    var studyPrefix = PREFIX + study + "/";
+    var items = {};
+    for (var i = 0; i < localStorage.length; i++) {
+      var key = localStorage.key(i);
+      if (key.indexOf(studyPrefix) !== 0 || key.indexOf(itemPrefix) === 0) continue;
+      var token = key.slice(studyPrefix.length).split("/")[0];
+      var entry = readEntry(key);
+      items[token] = (entry && entry.label) || "another item";
+    }
+    var tokens = Object.keys(items);
+    if (!notice || !tokens.length) return;
+    var links = notice.querySelector("[data-links]");
+    tokens.forEach(function (token, index) {
+      var link = document.createElement("a");
+      link.href = window.location.pathname.replace("/" + item + "/", "/" + token + "/");
+      link.textContent = items[token];
+      if (index) links.append(", ");
+      links.append(link);
+    });
+    notice.hidden = false;
+  }
+
+  // --- time on task: what the page was visible for, sent with each save and with the submit
   var visibleSince = document.visibilityState === "visible" ? Date.now() : null;
   var unreported = 0;
   document.addEventListener("visibilitychange", function () {
@@ -48,10 +438,55 @@
   document.body.addEventListener("htmx:configRequest", function (event) {
     event.detail.parameters.elapsed_ms = takeElapsed();
   });
+
+  // --- submitting: pending answers first, and never answers this tab did not show
   var submitForm = document.getElementById("submit");
-  if (submitForm) {
-    submitForm.addEventListener("submit", function () {
-      submitForm.querySelector("input[name=elapsed_ms]").value = takeElapsed();
+  var submitting = false;
+  function waitForSaves(deadline) {
+    if (!pendingForms().length || signedOut || Date.now() > deadline) return Promise.resolve();
+    return new Promise(function (resolve) { setTimeout(resolve, 200); }).then(function () {
+      return waitForSaves(deadline);
     });
   }
+  function sayAtSubmit(text) {
+    var line = submitForm.querySelector("[data-submit-status]");
+    if (!line) return;
+    line.textContent = text;
+    line.hidden = !text;
+  }
+  if (submitForm) {
+    submitForm.addEventListener("submit", function (event) {
+      if (!root) { submitForm.querySelector("input[name=elapsed_ms]").value = takeElapsed(); return; }
+      event.preventDefault();
+      if (submitting) return;
+      submitting = true;
+      sayAtSubmit("");
+      saveAllPending();
+      waitForSaves(Date.now() + 8000).then(function () {
+        var left = pendingForms().length;
+        if (signedOut) throw new Error("You are signed out: sign in again to save your answers, then submit.");
+        if (left) throw new Error(left + (left === 1 ? " answer is" : " answers are") + " not saved yet, so the item was not submitted. Try again in a moment.");
+        return probe();
+      }).then(function (body) {
+        if (!body) throw new Error("The server could not be reached, so the item was not submitted. Try again in a moment.");
+        if (reconcile(body)) throw new Error("Answers were changed in another tab; they are shown now. Check them and submit again.");
+        // The server refuses the submit if its answers differ from these (another tab's change
+        // since this check); a page rendered without revisions leaves the check out.
+        if (baseline) submitForm.querySelector("input[name=seen]").value = JSON.stringify(known);
+        submitForm.querySelector("input[name=elapsed_ms]").value = takeElapsed();
+        var token = csrfToken();
+        if (token) submitForm.querySelector("input[name=csrfmiddlewaretoken]").value = token;
+        submitForm.submit();  // no submit event: this handler does not run again
+      }).catch(function (error) {
+        submitting = false;
+        sayAtSubmit(error.message);
+      });
+    });
+  }
+
+  // After htmx has set up the forms, or a replay would not be sent: htmx is a deferred script,
+  // which sets them up on DOMContentLoaded, after this listener.
+  function afterHtmx() { setTimeout(restore, 0); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", afterHtmx);
+  else afterHtmx();
 })();

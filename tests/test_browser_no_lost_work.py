@@ -1,0 +1,236 @@
+"""No answer lost in the rater's browser (headless Chromium): a session ended in another tab, a
+server that went away, a page closed right after typing, and two tabs on one item."""
+
+import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+from annotation.models import Question
+from tests.conftest import _worker_database_url
+from tests.factories import PASSWORD
+from tests.support.app_server import AppServer
+from tests.support.browser import BROWSER_MARKS, browser_page, log_in
+
+pytestmark = BROWSER_MARKS
+
+PENDING = "() => Object.keys(localStorage).filter(k => k.startsWith('evalapp.pending/'))"
+NOTHING_PENDING = f"() => ({PENDING})().length === 0"
+
+
+def first_item(study, rater):
+    return study.assignments.filter(rater=rater).order_by("position").first()
+
+
+def item_path(study, assignment) -> str:
+    return f"/rate/{study.token}/{assignment.token}/"
+
+
+def sign_out_in_another_tab(page) -> None:
+    other = page.context.new_page()
+    other.goto("/rate/")
+    other.click("button:has-text('Log out')")
+    other.wait_for_url("**/accounts/login/**")
+    other.close()
+
+
+def test_signed_out_in_another_tab_answers_are_kept_then_saved_after_signing_in_here(
+    live_server, open_study, raters
+):
+    rater = raters[0]
+    first = first_item(open_study, rater)
+    with browser_page(live_server.url) as page:
+        log_in(page, rater.username)
+        page.goto(item_path(open_study, first))
+        page.wait_for_load_state()
+        sign_out_in_another_tab(page)
+
+        page.check("#q-overall input[value='2']")
+        page.wait_for_selector("#signed-out:not([hidden])")
+        status = page.locator("#q-overall .status").inner_text()
+        assert "Saved" not in status
+        assert "signed out" in status
+        assert page.evaluate(PENDING) == [
+            f"evalapp.pending/{open_study.token}/{first.token}/overall"
+        ]
+
+        page.click("[data-sign-in]")
+        page.fill("#sign-in-username", rater.username)
+        page.fill("#sign-in-password", PASSWORD)
+        page.click("#sign-in button[type=submit]")
+        page.wait_for_selector("#q-overall .ok", timeout=10_000)
+        assert page.locator("#signed-out").is_hidden()
+        page.wait_for_function(NOTHING_PENDING)
+        # Still on the item; later saves and the submit carry the token rotated at login.
+        page.check("#q-overall input[value='5']")
+        page.wait_for_selector("#q-overall .ok")
+        page.click("#submit button")
+        page.wait_for_selector("text=Item 2 of 4")
+
+    rating = first.ratings.get()
+    assert list(rating.revisions.values_list("answer", flat=True)) == [2, 5]
+    first.refresh_from_db()
+    assert first.submitted_at is not None
+
+
+def test_signed_out_answers_are_saved_once_signed_in_again_in_a_new_tab(
+    live_server, open_study, raters
+):
+    rater = raters[0]
+    first = first_item(open_study, rater)
+    with browser_page(live_server.url) as page:
+        log_in(page, rater.username)
+        page.goto(item_path(open_study, first))
+        page.wait_for_load_state()
+        sign_out_in_another_tab(page)
+        page.check("#q-overall input[value='3']")
+        page.wait_for_selector("#signed-out:not([hidden])")
+
+        with page.context.expect_page() as opened:
+            page.click("[data-sign-in-tab]")
+        login = opened.value
+        login.wait_for_selector("#id_username")
+        assert login.url.endswith(f"/accounts/login/?next={item_path(open_study, first)}")
+        login.fill("#id_username", rater.username)
+        login.fill("#id_password", PASSWORD)
+        login.click("button[type=submit]")
+        login.wait_for_url(f"**{item_path(open_study, first)}")
+        login.close()
+
+        # The first tab notices by itself (on focus, or within a few seconds) and saves.
+        page.wait_for_selector("#signed-out[hidden]", state="attached", timeout=10_000)
+        page.wait_for_selector("#q-overall .ok", timeout=10_000)
+        page.wait_for_function(NOTHING_PENDING)
+
+    assert first.ratings.get().answer == 3
+
+
+@pytest.fixture
+def app_server(transactional_db, tmp_path):
+    server = AppServer(database_url=_worker_database_url(), log=tmp_path / "runserver.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_answers_given_while_the_server_is_down_survive_leaving_the_page(
+    app_server, open_study, raters
+):
+    rater = raters[0]
+    # The server process checks passwords with the production hashers, not the tests' MD5.
+    rater.password = PBKDF2PasswordHasher().encode(PASSWORD, "saltsaltsalt")
+    rater.save(update_fields=["password"])
+    first = first_item(open_study, rater)
+    with browser_page(app_server.url) as page:
+        page.on("dialog", lambda dialog: dialog.accept())  # "Leave site?": yes
+        log_in(page, rater.username)
+        page.goto(item_path(open_study, first))
+        page.wait_for_load_state()
+
+        app_server.stop()
+        page.check("#q-overall input[value='2']")
+        page.wait_for_selector("#q-overall .warn:has-text('no connection')", timeout=10_000)
+        assert "Saved" not in page.locator("#q-overall .status").inner_text()
+        page.goto("about:blank")
+
+        app_server.start()
+        page.goto(app_server.url + item_path(open_study, first))
+        notice = page.locator("#pending-notice")
+        assert page.locator("#q-overall input[value='2']").is_checked()
+        page.wait_for_selector("#pending-notice:has-text('saved now')", timeout=10_000)
+        assert notice.inner_text() == "1 answer from your last visit is saved now."
+        page.wait_for_function(NOTHING_PENDING)
+
+    assert first.ratings.get().answer == 2
+
+
+def test_a_comment_typed_then_the_page_closed_at_once_is_stored(live_server, open_study, raters):
+    Question.objects.create(
+        study=open_study,
+        key="comment",
+        prompt="Anything else?",
+        kind="text",
+        level="",
+        required=False,
+        order=5,
+    )
+    rater = raters[0]
+    first = first_item(open_study, rater)
+    with browser_page(live_server.url) as page:
+        log_in(page, rater.username)
+        page.goto(item_path(open_study, first))
+        page.wait_for_load_state()
+        page.locator("#q-comment textarea").press_sequentially("Dose is wrong")
+        context = page.context
+        page.close()  # before the 600 ms the typing waits for
+
+        again = context.new_page()
+        again.goto(item_path(open_study, first))
+        assert again.locator("#q-comment textarea").input_value() == "Dose is wrong"
+        again.wait_for_function(NOTHING_PENDING, timeout=10_000)
+        assert "Saved" in again.locator("#q-comment .status").inner_text()
+
+    assert first.ratings.get(question__key="comment").answer == "Dose is wrong"
+
+
+def test_a_change_in_another_tab_replaces_saved_for_the_old_answer(live_server, open_study, raters):
+    rater = raters[0]
+    first = first_item(open_study, rater)
+    with browser_page(live_server.url) as tab1:
+        log_in(tab1, rater.username)
+        tab1.goto(item_path(open_study, first))
+        tab1.check("#q-overall input[value='4']")
+        tab1.wait_for_selector("#q-overall .ok")
+
+        tab2 = tab1.context.new_page()
+        tab2.goto(item_path(open_study, first))
+        tab2.check("#q-overall input[value='2']")
+        tab2.wait_for_selector("#q-overall .ok")
+
+        tab1.bring_to_front()
+        tab1.evaluate("window.dispatchEvent(new Event('focus'))")
+        tab1.wait_for_selector("#q-overall .changed-elsewhere")
+        assert tab1.locator("#q-overall input[value='2']").is_checked()
+        assert not tab1.locator("#q-overall input[value='4']").is_checked()
+        assert "Changed in another tab" in tab1.locator("#q-overall .status").inner_text()
+
+    assert first.ratings.get().answer == 2
+
+
+def test_a_tab_behind_another_browser_shows_the_newer_answer_and_submits_only_after(
+    live_server, open_study, raters
+):
+    rater = raters[0]
+    first = first_item(open_study, rater)
+    with browser_page(live_server.url) as tab1:
+        log_in(tab1, rater.username)
+        tab1.goto(item_path(open_study, first))
+        tab1.check("#q-overall input[value='4']")
+        tab1.wait_for_selector("#q-overall .ok")
+
+        # Another browser (no shared storage): only the server can tell tab 1.
+        elsewhere = tab1.context.browser.new_context(base_url=live_server.url).new_page()
+        log_in(elsewhere, rater.username)
+        elsewhere.goto(item_path(open_study, first))
+        elsewhere.check("#q-overall input[value='2']")
+        elsewhere.wait_for_selector("#q-overall .ok")
+
+        tab1.evaluate("window.dispatchEvent(new Event('focus'))")
+        tab1.wait_for_selector("#q-overall .changed-elsewhere")
+        assert tab1.locator("#q-overall input[value='2']").is_checked()
+        status = tab1.locator("#q-overall .status").inner_text()
+        assert "Changed in another tab" in status
+
+        elsewhere.check("#q-overall input[value='3']")
+        elsewhere.wait_for_selector("#q-overall .ok")
+        # Submitted without being focused first: refused, and the newer answer shown.
+        tab1.evaluate("document.getElementById('submit').requestSubmit()")
+        tab1.wait_for_selector("[data-submit-status]:has-text('changed in another tab')")
+        assert tab1.locator("#q-overall input[value='3']").is_checked()
+        assert "/submit/" not in tab1.url
+        tab1.click("#submit button")
+        tab1.wait_for_selector("text=Item 2 of 4")
+
+    first.refresh_from_db()
+    assert first.submitted_at is not None
+    assert first.ratings.get().answer == 3
