@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from annotation import judging, rubric, selectors, services
+from annotation import exports, judging, rubric, selectors, services
 from annotation.importing import ImportRejected
 from annotation.models import Case, Question, Rating
 from annotation.ratings_file import parse_ratings_file
@@ -233,3 +233,21 @@ def test_imported_ratings_take_none_for_span_and_criteria():
     likert_none = b"rater,case_id,question,value,source\nr1,c1,errors,none,m\n"
     with pytest.raises(ImportRejected, match="is not a point on this question's scale"):
         parse_ratings_file("r.csv", likert_none, questions=likert, pairwise=False)
+
+
+@pytest.mark.django_db
+def test_the_api_long_format_csv_and_data_dictionary_carry_none(client, none_study, raters):
+    from tests.test_api import auth, body_text
+
+    assignment = _assignment(none_study, raters[0])
+    errors = none_study.questions.get(key="errors")
+    services.rating_save(assignment=assignment, question=errors, answer="none")
+    base = f"/api/v1/studies/{none_study.token}/ratings/?question=errors"
+    admin = none_study.memberships.get(role="admin").user
+    [row] = client.get(base, headers=auth(admin)).json()["results"]
+    assert (row["answer"], row["value"]) == ("none", 0.0)
+    csv_text = body_text(client.get(base + "&format=csv", headers=auth(admin)))
+    assert ",errors,none,0.0," in csv_text
+    dictionary = exports.ratings_dictionary()
+    assert '`none` (a span question\'s "No errors found"' in dictionary
+    assert "the number of spans marked (0 for `none`)" in dictionary
