@@ -173,3 +173,12 @@ def test_the_not_applicable_key_is_hinted_only_where_offered(rater_client, open_
     assert hint not in rater_client.get(item_url(open_study, first)).text
     Question.objects.filter(pk=question.pk).update(allow_na=True)
     assert hint in rater_client.get(item_url(open_study, first)).text
+
+
+def test_the_rater_api_lists_a_locked_study_as_locked(client, locked_study, open_study, rater):
+    from tests.test_api import auth
+
+    rows = client.get("/api/v1/rate/", headers=auth(rater)).json()["results"]
+    assert [(row["token"], row["done"], row["locked"]) for row in rows] == [
+        (locked_study.token, 1, True)
+    ]

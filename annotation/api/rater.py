@@ -32,6 +32,7 @@ class RaterStudySerializer(serializers.Serializer):
     title = serializers.CharField()
     done = serializers.IntegerField(help_text="Items submitted (training apart).")
     total = serializers.IntegerField()
+    locked = serializers.BooleanField(help_text="Read-only: answers can no longer change.")
 
 
 class RaterItemRowSerializer(serializers.ModelSerializer):
@@ -114,7 +115,7 @@ class AnswerSerializer(serializers.Serializer):
 
 
 class RaterStudyViewSet(mixins.ListModelMixin, GenericViewSet):
-    """The open studies you rate, with your progress."""
+    """The studies you rate, open or locked (read-only), with your progress."""
 
     serializer_class = RaterStudySerializer
     queryset = Study.objects.none()
