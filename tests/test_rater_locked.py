@@ -182,3 +182,10 @@ def test_the_rater_api_lists_a_locked_study_as_locked(client, locked_study, open
     assert [(row["token"], row["done"], row["locked"]) for row in rows] == [
         (locked_study.token, 1, True)
     ]
+
+
+def test_reading_a_locked_item_records_no_opening(rater_client, locked_study, rater):
+    untouched = own(locked_study, rater)[3]
+    assert rater_client.get(item_url(locked_study, untouched)).status_code == 200
+    untouched.refresh_from_db()
+    assert untouched.first_opened_at is None

@@ -153,8 +153,10 @@ def assignment_add_time(*, assignment: Assignment, elapsed_ms: int) -> None:
 
 
 def assignment_mark_opened(*, assignment: Assignment) -> None:
+    """Note when the rater first opened the item, while the study is open: reading a locked
+    study's items afterwards is not work on them."""
     if assignment.first_opened_at is not None:
         return  # opened before: nothing to write
-    Assignment.objects.filter(pk=assignment.pk, first_opened_at=None).update(
-        first_opened_at=timezone.now()
-    )
+    Assignment.objects.filter(
+        pk=assignment.pk, first_opened_at=None, study__status=Study.Status.OPEN
+    ).update(first_opened_at=timezone.now())
