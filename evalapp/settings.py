@@ -262,9 +262,16 @@ LLM_LIMITS_OUTAGE_SECONDS = env_float("LLM_LIMITS_OUTAGE_SECONDS", 120.0)
 # Hosts model endpoints may live on (comma-separated); empty allows any. Set it in production so
 # the worker cannot be pointed at internal services.
 LLM_ALLOWED_HOSTS = env_list("LLM_ALLOWED_HOSTS", [])
-# A running task that has not reported progress for this long is taken to be dead and may be
-# claimed again by a redelivery of its message.
-TASK_RUN_LEASE_SECONDS = env_int("TASK_RUN_LEASE_SECONDS", 300)
+# A running task that has not reported progress for this long is taken to be dead: the workers'
+# sweep queues it again, and a click takes it over. Running jobs beat every 0.5 s.
+TASK_RUN_LEASE_SECONDS = env_int("TASK_RUN_LEASE_SECONDS", 45)
+# How often every worker looks for runs whose worker died or whose message was lost (also once
+# at start-up); 0 turns the sweep off.
+TASK_RUN_SWEEP_SECONDS = env_float("TASK_RUN_SWEEP_SECONDS", 10.0)
+# How long a worker keeps retrying a write (a call's result, a heartbeat) while the database is
+# unreachable, and how soon a task that could not claim its run for that reason tries again.
+TASK_DATABASE_OUTAGE_SECONDS = env_float("TASK_DATABASE_OUTAGE_SECONDS", 60.0)
+TASK_CLAIM_RETRY_SECONDS = env_float("TASK_CLAIM_RETRY_SECONDS", 5.0)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "evalapp API",

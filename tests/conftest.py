@@ -126,7 +126,8 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     from evalapp.celery import app
 
     queue = f"evalapp-test-{uuid.uuid4().hex[:8]}"
-    app.conf.task_default_queue = queue
+    # Celery 5.6 reads the setting under its Django name (namespace CELERY) first.
+    app.conf["CELERY_TASK_DEFAULT_QUEUE"] = queue
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     with django_db_blocker.unblock():
         env = {

@@ -42,9 +42,10 @@ def test_a_finished_run_is_never_claimed_again(run):
     assert services.task_run_claim(run_id=run.pk) is None
 
 
-def test_an_unreachable_broker_fails_the_run_instead_of_leaving_it_queued(
-    open_study, monkeypatch, django_capture_on_commit_callbacks
+def test_an_unreachable_broker_leaves_the_run_queued_for_the_sweep(
+    open_study, monkeypatch, settings, django_capture_on_commit_callbacks
 ):
+    # Issue 17: it used to be marked failed, and its statistics never caught up.
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
@@ -54,8 +55,20 @@ def test_an_unreachable_broker_fails_the_run_instead_of_leaving_it_queued(
             study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT, user=None
         )
     run.refresh_from_db()
-    assert run.status == "failed"
-    assert "Could not queue the task (Error 111" in run.message
+    assert run.status == "queued"
+    assert "Waiting for the task queue to come back (Error 111" in run.message
+    # The broker is back, and the run is older than a lease and a delay: a sweep sends it.
+    sent = []
+    monkeypatch.setattr(
+        tasks.compute_agreement, "apply_async", lambda args, **kw: sent.append(args)
+    )
+    assert services.task_runs_requeue_lost() == []  # not yet: it may still be on its way
+    long_ago = timezone.now() - timedelta(
+        seconds=settings.TASK_RUN_LEASE_SECONDS + settings.STATS_RECOMPUTE_DELAY_SECONDS + 1
+    )
+    TaskRun.objects.filter(pk=run.pk).update(created_at=long_ago)
+    assert services.task_runs_requeue_lost() == [run.pk]
+    assert sent == [(run.pk,)]
 
 
 def _answer_and_submit(assignment, value: int) -> None:
@@ -100,6 +113,7 @@ def test_a_waiting_recomputation_whose_message_was_lost_is_replaced(
     open_study, settings, django_capture_on_commit_callbacks
 ):
     settings.TASK_RUN_LEASE_SECONDS = 300
+    settings.STATS_RECOMPUTE_DELAY_SECONDS = 0  # a waiting recomputation is alive this much longer
     lost = TaskRun.objects.create(study=open_study, kind="compute_agreement")
     TaskRun.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(seconds=301))
     with django_capture_on_commit_callbacks(execute=True):

@@ -16,6 +16,7 @@ from annotation.services.generation import (
     task_run_create,
     task_run_finish,
     task_run_progress,
+    task_runs_requeue_lost,
 )
 from annotation.services.imports import ImportSummary, study_import_file
 from annotation.services.judges import judge_create, judge_run
@@ -101,4 +102,5 @@ __all__ = [
     "task_run_cancel",
     "task_run_finish",
     "task_run_progress",
+    "task_runs_requeue_lost",
 ]

@@ -1,16 +1,18 @@
 """Model sources, background task runs, and fetching generations from model endpoints."""
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -50,29 +52,42 @@ def task_run_create(
     source: Source | None = None,
     judge: Judge | None = None,
 ) -> TaskRun:
-    """Record a job and queue its Celery task once the record is committed."""
-    from annotation import tasks  # tasks import services; import here to avoid a cycle
-
-    task = {
-        TaskRun.Kind.FETCH_OUTPUTS: tasks.fetch_outputs,
-        TaskRun.Kind.COMPUTE_AGREEMENT: tasks.compute_agreement,
-        TaskRun.Kind.RUN_JUDGE: tasks.run_judge,
-        TaskRun.Kind.EXPORT_BUNDLE: tasks.export_bundle,
-    }[kind]
+    """Record a job and queue its Celery task once the record is committed. A fetch or judge
+    run whose worker died is taken over (queued again, under its own name, so the slots the
+    dead worker held are freed as soon as a worker claims it) rather than refused."""
+    task = _task_for(kind)
     if kind == TaskRun.Kind.COMPUTE_AGREEMENT:
         return _recompute_now(study, user)
     with transaction.atomic():
+        dead = None
         if kind == TaskRun.Kind.FETCH_OUTPUTS:
-            _check_fetch_allowed(study, source)
+            dead = _check_fetch_allowed(study, source)
         if kind == TaskRun.Kind.RUN_JUDGE:
-            _check_judge_allowed(study, judge)
+            dead = _check_judge_allowed(study, judge)
         if kind == TaskRun.Kind.EXPORT_BUNDLE:
             _check_bundle_allowed(study)
+        if dead is not None:
+            _requeue(dead)  # or the workers' sweep just did
+            dead.refresh_from_db()
+            if dead.status == TaskRun.Status.QUEUED:
+                transaction.on_commit(lambda: _send(dead, task))
+                return dead
         run = TaskRun.objects.create(
             study=study, kind=kind, created_by=user, source=source, judge=judge
         )
         transaction.on_commit(lambda: _send(run, task))
     return run
+
+
+def _task_for(kind: str):
+    from annotation import tasks  # tasks import services; import here to avoid a cycle
+
+    return {
+        TaskRun.Kind.FETCH_OUTPUTS: tasks.fetch_outputs,
+        TaskRun.Kind.COMPUTE_AGREEMENT: tasks.compute_agreement,
+        TaskRun.Kind.RUN_JUDGE: tasks.run_judge,
+        TaskRun.Kind.EXPORT_BUNDLE: tasks.export_bundle,
+    }[kind]
 
 
 def _recompute_now(study: Study, user: AbstractBaseUser | None) -> TaskRun:
@@ -102,9 +117,8 @@ def statistics_recompute_soon(*, study: Study) -> None:
     def queue() -> None:
         run = _recompute_queued(study, None)
         if run is not None:
-            # Within the lease, or the waiting run would count as lost before it is due.
-            delay = min(settings.STATS_RECOMPUTE_DELAY_SECONDS, settings.TASK_RUN_LEASE_SECONDS / 2)
-            _send(run, tasks.compute_agreement, countdown=delay)
+            # A waiting recomputation counts as alive for this long on top of the lease (_alive).
+            _send(run, tasks.compute_agreement, countdown=settings.STATS_RECOMPUTE_DELAY_SECONDS)
 
     # Robust: the submit that asked has committed, and must not fail for its statistics.
     transaction.on_commit(queue, robust=True)
@@ -124,23 +138,32 @@ def _recompute_queued(study: Study, user: AbstractBaseUser | None) -> TaskRun | 
         return None
 
 
-def _check_fetch_allowed(study: Study, source: Source) -> None:
+def _check_fetch_allowed(study: Study, source: Source) -> TaskRun | None:
+    """Refuse while a fetch of the source is alive; return the newest dead one, to take over."""
     if not study.accepts_imports:
         raise ValidationError("Outputs can only be fetched while the study is a draft.")
     # Lock the source so two clicks cannot both start paying for the same generations.
     Source.objects.select_for_update().get(pk=source.pk)
     if _live_runs().filter(source=source).exists():
         raise ValidationError(f"Outputs for {source.label} are already being fetched.")
-    _supersede_dead_runs(TaskRun.objects.filter(source=source))
+    return _newest_dead_run(TaskRun.objects.filter(source=source))
 
 
-def _check_judge_allowed(study: Study, judge: Judge) -> None:
+def _check_judge_allowed(study: Study, judge: Judge) -> TaskRun | None:
     if study.status == Study.Status.DRAFT:
         raise ValidationError("Open the study first: a judge rates its items.")
     Judge.objects.select_for_update().get(pk=judge.pk)
     if _live_runs().filter(judge=judge).exists():
         raise ValidationError(f"{judge.label} is already judging.")
-    _supersede_dead_runs(TaskRun.objects.filter(judge=judge))
+    return _newest_dead_run(TaskRun.objects.filter(judge=judge))
+
+
+def _newest_dead_run(runs) -> TaskRun | None:
+    """The newest unfinished run of these, all dead here; older ones are superseded by it."""
+    unfinished = runs.filter(status__in=[TaskRun.Status.RUNNING, TaskRun.Status.QUEUED])
+    newest = unfinished.filter(cancel_requested_at__isnull=True).order_by("-created_at").first()
+    _supersede_dead_runs(unfinished.exclude(pk=newest.pk) if newest else unfinished)
+    return newest
 
 
 def _check_bundle_allowed(study: Study) -> None:
@@ -173,17 +196,72 @@ def _live_runs():
 
 def _alive() -> Q:
     """Heard from within the lease: a running run's heartbeat; a queued one's creation, or its
-    task's last look while it waits for its study's other statistics job."""
+    task's last look while it waits for its study's other statistics job (or the sweep's last
+    sending). A recomputation queued after a submit waits out its delay on top."""
     fresh = _lease_start()
-    return Q(heartbeat_at__gte=fresh) | Q(status=TaskRun.Status.QUEUED, created_at__gte=fresh)
+    due = fresh - timedelta(seconds=settings.STATS_RECOMPUTE_DELAY_SECONDS)
+    queued = Q(status=TaskRun.Status.QUEUED)
+    return (
+        Q(heartbeat_at__gte=fresh)
+        | queued & Q(created_at__gte=fresh)
+        | queued & Q(kind=TaskRun.Kind.COMPUTE_AGREEMENT, created_at__gte=due)
+    )
 
 
-def _send(run: TaskRun, task, countdown: float = 0) -> None:
+def _send(run: TaskRun, task, countdown: float = 0) -> bool:
     try:
         task.apply_async((run.pk,), countdown=countdown or None)
-    except Exception as exc:  # the broker is unreachable: say so rather than sit "queued"
-        logger.exception("could not queue task run %s", run.pk)
-        task_run_finish(run=run, ok=False, message=f"Could not queue the task ({exc}).")
+    except Exception as exc:
+        # The broker is unreachable: the run stays queued, and the workers' sweep sends it again
+        # once the broker is back (task_runs_requeue_lost).
+        logger.warning("could not queue task run %s (%s); the sweep will send it", run.pk, exc)
+        TaskRun.objects.filter(pk=run.pk, status=TaskRun.Status.QUEUED).update(
+            message=f"Waiting for the task queue to come back ({exc})."
+        )
+        return False
+    return True
+
+
+def task_runs_requeue_lost() -> list[int]:
+    """Send again every unfinished run that nobody is working on: one whose worker died (its
+    heartbeat older than the lease) or whose message was lost (queued, and not heard from).
+    Every worker calls this at start-up and then every TASK_RUN_SWEEP_SECONDS; a run sent twice
+    is claimed once. Returns the ids sent."""
+    lost = TaskRun.objects.filter(
+        status__in=[TaskRun.Status.QUEUED, TaskRun.Status.RUNNING]
+    ).exclude(_alive())
+    sent = []
+    for run in lost.order_by("created_at"):
+        if _requeue(run) and _send(run, _task_for(run.kind)):
+            sent.append(run.pk)
+    return sent
+
+
+def _requeue(run: TaskRun) -> bool:
+    """Put a dead run back in the queue, marked as just sent (so that neither another sweep
+    nor a click sends it again within the lease). False if someone got there first, or if the
+    run is not to be resumed: a cancel was asked for, or another run of the study is waiting."""
+    now = timezone.now()
+    # As it was when found dead (heartbeat_at=None matches a run never heard from).
+    unchanged = TaskRun.objects.filter(pk=run.pk, status=run.status, heartbeat_at=run.heartbeat_at)
+    if run.cancel_requested_at is not None:
+        unchanged.update(
+            status=TaskRun.Status.CANCELLED,
+            finished_at=now,
+            message="Cancelled: its worker stopped before it could stop itself.",
+        )
+        return False
+    try:
+        with transaction.atomic():
+            updated = unchanged.update(status=TaskRun.Status.QUEUED, heartbeat_at=now)
+    except IntegrityError:
+        # A recomputation of the study already waits, and will read everything this one would.
+        _supersede_dead_runs(unchanged)
+        return False
+    if updated:
+        run.status, run.heartbeat_at = TaskRun.Status.QUEUED, now
+        logger.info("task run %s was lost; queued again", run.pk)
+    return bool(updated)
 
 
 # Jobs that read or write a study's statistics: one at a time per study, so that a paper bundle
@@ -232,6 +310,35 @@ def _supersede_dead_recomputations(run_id: int, stale) -> None:
     _supersede_dead_runs(dead)
 
 
+# The database errors a restart or a failover gives, worth trying again on a new connection.
+DATABASE_OUTAGES = (OperationalError, InterfaceError)
+
+
+def with_database_retries(work):
+    """`work()`, tried again on a new connection while the database is unreachable, for up to
+    TASK_DATABASE_OUTAGE_SECONDS: a worker's writes (a call's result, the heartbeat) outlast a
+    database restart instead of failing a run whose calls were already paid for. Inside a
+    transaction nothing can be retried here; the error goes to whoever holds it."""
+    deadline = time.monotonic() + settings.TASK_DATABASE_OUTAGE_SECONDS
+    pause = 0.05
+    while True:
+        try:
+            return work()
+        except DATABASE_OUTAGES as exc:
+            if connection.in_atomic_block or time.monotonic() >= deadline:
+                raise
+            logger.warning("database unreachable (%s); trying again in %.2f s", exc, pause)
+            _drop_connection()
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
+def _drop_connection() -> None:
+    # A connection the server dropped stays broken; the next query opens a new one.
+    with contextlib.suppress(DATABASE_OUTAGES):
+        connection.close()
+
+
 def task_run_progress(*, run: TaskRun, done: int, total: int | None = None) -> None:
     run.done = done
     run.heartbeat_at = timezone.now()
@@ -239,7 +346,7 @@ def task_run_progress(*, run: TaskRun, done: int, total: int | None = None) -> N
     if total is not None:
         run.total = total
         fields.append("total")
-    run.save(update_fields=fields)
+    with_database_retries(lambda: run.save(update_fields=fields))
 
 
 def task_run_cancel(*, run: TaskRun) -> TaskRun:
@@ -255,7 +362,9 @@ def task_run_cancel(*, run: TaskRun) -> TaskRun:
 
 
 def cancel_requested(run: TaskRun) -> bool:
-    return TaskRun.objects.filter(pk=run.pk, cancel_requested_at__isnull=False).exists()
+    return with_database_retries(
+        TaskRun.objects.filter(pk=run.pk, cancel_requested_at__isnull=False).exists
+    )
 
 
 def task_run_finish(*, run: TaskRun, ok: bool, message: str = "", cancelled: bool = False) -> None:
@@ -265,7 +374,7 @@ def task_run_finish(*, run: TaskRun, ok: bool, message: str = "", cancelled: boo
         run.status = TaskRun.Status.SUCCEEDED if ok else TaskRun.Status.FAILED
     run.message = message
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "message", "finished_at"])
+    with_database_retries(lambda: run.save(update_fields=["status", "message", "finished_at"]))
 
 
 def outputs_fetch_missing(*, run: TaskRun) -> None:
@@ -348,7 +457,7 @@ def run_calls(
             unit = next(queue, _END)
             if unit is _END:
                 return
-            prepared = prepare(unit) if prepare else unit
+            prepared = with_database_retries(partial(prepare, unit)) if prepare else unit
             if isinstance(prepared, Settled):
                 tally["done"] += 1
                 tally["failures"] += not prepared.ok
@@ -542,7 +651,15 @@ def call_provenance(completion: llm.Completion, caller: ModelEndpoint) -> dict:
 def output_record_generation(
     *, source: Source, case: Case, completion: llm.Completion, sample: int = 0
 ) -> bool:
-    """Store the call and, if it produced text, the output. False when no output was stored."""
+    """Store the call and, if it produced text, the output. False when no output was stored.
+    The call and its output are written together, so a write lost to a database restart is
+    retried whole (with_database_retries): a completion that came back is never dropped."""
+    return with_database_retries(
+        lambda: _record_generation(source=source, case=case, completion=completion, sample=sample)
+    )
+
+
+def _record_generation(*, source: Source, case: Case, completion: llm.Completion, sample: int):
     with transaction.atomic():
         generation = Generation.objects.create(
             source=source,
@@ -554,14 +671,18 @@ def output_record_generation(
             retries=completion.retries,
             **call_provenance(completion, source),
         )
-    if completion.text is None:
-        return False
-    try:
-        with transaction.atomic():
-            Output.objects.create(
-                case=case, source=source, sample=sample, text=completion.text, generation=generation
-            )
-    except IntegrityError:
-        # A duplicate delivery of the task got there first; its output stands, ours is logged.
-        return True
+        if completion.text is None:
+            return False
+        try:
+            with transaction.atomic():
+                Output.objects.create(
+                    case=case,
+                    source=source,
+                    sample=sample,
+                    text=completion.text,
+                    generation=generation,
+                )
+        except IntegrityError:
+            # A duplicate delivery of the task got there first; its output stands, ours is logged.
+            return True
     return True

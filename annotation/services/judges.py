@@ -30,6 +30,7 @@ from annotation.services.generation import (
     statistics_recompute_soon,
     task_run_finish,
     task_run_progress,
+    with_database_retries,
 )
 from annotation.services.rating import question_spec_for
 
@@ -248,7 +249,23 @@ def verdict_record(
     attempts: list[dict],
 ) -> bool:
     """Store a unit's outcome: its answers, in rater form, when the reply parsed; otherwise
-    the failure, with every attempt's reason. False when it failed."""
+    the failure, with every attempt's reason. False when it failed. A write lost to a database
+    restart is retried whole, with rows built afresh: a reply that came back is never dropped."""
+    return with_database_retries(
+        lambda: _verdict_store(
+            judge=judge, prepared=prepared, completion=completion, reply=reply, attempts=attempts
+        )
+    )
+
+
+def _verdict_store(
+    *,
+    judge: Judge,
+    prepared: Call,
+    completion: llm.Completion,
+    reply: judging.Reply | None,
+    attempts: list[dict],
+) -> bool:
     unit = prepared.unit
     verdict = JudgeVerdict(
         judge=judge,
