@@ -1,4 +1,5 @@
-// The checklist sheet: keyboard navigation between items, and no typing lost on the way out.
+// The checklist sheet: keyboard navigation between items (never taking a key the focused
+// control needs, keys.js), and no typing lost on the way out.
 (function () {
   "use strict";
   var items = function () { return Array.prototype.slice.call(document.querySelectorAll("[data-item]")); };
@@ -26,16 +27,21 @@
     input.dispatchEvent(new Event("change", { bubbles: true }));
   }
 
+  var keys = window.evalappKeys;
   document.addEventListener("keydown", function (event) {
+    if (document.querySelector("dialog[open]")) return;  // the keys help has its own keys
     if (event.altKey || event.ctrlKey || event.metaKey) return;
-    var tag = (event.target.tagName || "").toLowerCase();
-    var typing = tag === "textarea" || (tag === "input" && event.target.type === "text") || tag === "select";
-    if (typing) {
-      if (event.key === "Escape") { var item = current(); if (item) item.focus(); }
+    var here = current();
+    if (event.key === "Escape") {
+      // Out of a field or an answer group, back to its item: the sheet's keys work again.
+      if (here && here !== event.target) here.focus();
       return;
     }
-    var here = current();
-    if (event.key === "j" || event.key === "k") {
+    // Letters and digits type in a field; a select jumps to an option with them.
+    if (keys.isTyping(event.target)) return;
+    if (event.key === "?") {
+      keys.openHelp();
+    } else if (event.key === "j" || event.key === "k") {
       focusItem(event.key === "j" ? 1 : -1);
     } else if (/^[1-9]$/.test(event.key) && here) {
       choose(here, event.key);

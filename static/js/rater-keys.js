@@ -1,5 +1,7 @@
-// Keyboard shortcuts for the rater screen: digits answer the highlighted question (then move on
-// to the next), 0 is "not applicable", Enter submits, arrows move between items.
+// Keyboard shortcuts for the rater screen: digits (and any other key a control declares with
+// data-key) answer the highlighted question, then move on to the next; 0 is "not applicable",
+// Enter submits, arrows move between items, ? shows them all. A focused control keeps the keys
+// it needs (keys.js).
 (function () {
   "use strict";
   var questions = function () {
@@ -18,9 +20,17 @@
     return list[0] || null;
   }
 
+  // The control of a question that answers to a key (compared, not put into a selector, so any
+  // key is safe).
+  function keyedInput(question, key) {
+    return Array.prototype.find.call(question.querySelectorAll("input[data-key]"), function (input) {
+      return input.dataset.key === key;
+    });
+  }
+
   function answer(question, key) {
     if (question.querySelector("[data-ranking]")) return rank(question, key);
-    var input = question.querySelector('input[data-key="' + key + '"]');
+    var input = keyedInput(question, key);
     if (!input || input.matches(":disabled")) return;
     input.checked = input.type === "checkbox" ? !input.checked : true;
     // htmx listens for "change" on the form; a scripted check does not fire it by itself.
@@ -64,31 +74,59 @@
     highlightRankRow(table.closest("[data-question]"));
   });
   var submitForm = document.getElementById("submit");
+  var keys = window.evalappKeys;
+
+  // Enter belongs to what has focus (a link, a button, the instructions' toggle); it submits
+  // only from the page itself or a question card, or from a radio or checkbox, which have no
+  // use for it.
+  function entersSubmit(target) {
+    if (keys.onPage(target, "[data-question]")) return true;
+    return target.matches("input[type=radio], input[type=checkbox]") &&
+      Boolean(target.closest("[data-question]"));
+  }
 
   document.addEventListener("keydown", function (event) {
-    // The enlarged image has its own keys (rater-images.js).
+    // A dialog (the enlarged image, the keys help) has its own keys.
     if (document.querySelector("dialog[open]")) return;
     if (event.altKey || event.ctrlKey || event.metaKey) return;
-    var tag = (event.target.tagName || "").toLowerCase();
-    var typing = tag === "textarea" || (tag === "input" && /^(text|number)$/.test(event.target.type));
-    if (typing) {
-      if (event.key === "Escape") event.target.closest("[data-question]").focus();
+    var target = event.target;
+    if (event.key === "Escape") {
+      // Out of a field or an answer group, back to its question: the page's keys work again.
+      var card = target.closest && target.closest("[data-question]");
+      if (card && card !== target) card.focus();
       return;
     }
-    if (event.key === "i" && document.querySelector("[data-zoom]")) {
-      document.querySelector("[data-zoom]").click();
-      event.preventDefault();
-    } else if (event.key === "Enter" && submitForm) {
+    if (keys.isTyping(target)) return;  // digits type digits, arrows move the caret
+    if (event.key === "?") {
+      keys.openHelp();
+    } else if (event.key === "Enter") {
+      if (!submitForm || !entersSubmit(target)) return;
       submitForm.requestSubmit();
-      event.preventDefault();
-    } else if (/^[0-9]$/.test(event.key)) {
-      var question = activeQuestion();
-      if (question) answer(question, event.key);
-      event.preventDefault();
     } else if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
+      // A radio group, a range or a scrolled area moves with its arrows: items move only from
+      // the page itself.
+      if (!keys.onPage(target, "[data-question]")) return;
       var link = document.getElementById(event.key === "ArrowRight" ? "next" : "previous");
       if (link) window.location.assign(link.href);
-      event.preventDefault();
+    } else if (event.key.length !== 1 || !answerKey(event.key)) {
+      return;  // Tab, Space, letters no control answers to: theirs
     }
+    event.preventDefault();
   });
+
+  // A key the highlighted question has a control for (a digit, "n" for "no errors found"...)
+  // answers it; "i" otherwise enlarges the first image. Digits are always the page's.
+  function answerKey(key) {
+    var question = activeQuestion();
+    var ranking = question && question.querySelector("[data-ranking]");
+    if (question && (ranking ? /^[0-9]$/.test(key) : keyedInput(question, key))) {
+      answer(question, key);
+      return true;
+    }
+    if (key === "i" && document.querySelector("[data-zoom]")) {
+      document.querySelector("[data-zoom]").click();
+      return true;
+    }
+    return /^[0-9]$/.test(key);
+  }
 })();
