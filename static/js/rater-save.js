@@ -16,6 +16,7 @@
   var baseline = revisionsScript ? JSON.parse(revisionsScript.textContent) : null;
   var known = baseline || {};
   var inflight = new Map();  // form -> the fields of the save on its way
+  var flushed = new Map();   // form -> the fields last sent as the page was hidden
   var retrying = new Set();  // forms whose last save failed
   var signedOut = false;
   var restored = 0;          // answers from an earlier visit, being replayed
@@ -323,8 +324,13 @@
         note(form, "Also changed in another tab: the answer shown here is this tab's, and is being saved over it.");
         return;
       }
-      if (!entry) applyFields(form, fieldsFromServer(stored && stored.fields));
-      setStatus(form, "ok", stored ? "Saved" : "");
+      if (entry) {
+        // The other tab's newer change is on its way (the storage event showed it here).
+        setStatus(form, "muted", "Saving in another tab…");
+      } else {
+        applyFields(form, fieldsFromServer(stored && stored.fields));
+        setStatus(form, "ok", stored ? "Saved" : "");
+      }
       note(form, "Changed in another tab");
     });
     return changedAny;
@@ -352,10 +358,12 @@
   function flush() {
     if (signedOut) return;
     questionForms().forEach(function (form) {
-      var entry = entryOf(form);
-      if (!entry || entry.flushed === entry.fields) return;
-      var body = new FormData(form);
       var sent = fieldsOf(form);
+      // Sent once though both events may come; sent even if htmx's request is on its way,
+      // since that one dies with the page.
+      if (!entryOf(form) || flushed.get(form) === sent) return;
+      flushed.set(form, sent);
+      var body = new FormData(form);
       body.set("csrfmiddlewaretoken", csrfToken());
       inflight.set(form, sent);
       fetch(form.getAttribute("action"), {
@@ -386,14 +394,27 @@
   // --- opening the item: answers an earlier visit left unsaved are restored and sent again
   function restore() {
     if (!root) return;
+    var refused = 0;
     questionForms().forEach(function (form) {
       var entry = entryOf(form);
       if (!entry) return;
+      if (form.querySelector("fieldset:disabled")) {
+        // The study was locked meanwhile: the server refuses every change, so say so once.
+        refused += 1;
+        localStorage.removeItem(storageKey(form));
+        return;
+      }
       restored += 1;
       applyFields(form, JSON.parse(entry.fields));
       setStatus(form, "muted", "Saving…");
     });
     if (restored) { showPendingNotice(); saveAllPending(); }
+    if (refused) {
+      var notice = document.getElementById("pending-notice");
+      notice.hidden = false;
+      notice.textContent = refused + (refused === 1 ? " answer" : " answers") +
+        " from your last visit could not be saved before the study was locked, and cannot be now.";
+    }
     showOtherItems();
   }
   function showOtherItems() {
