@@ -152,6 +152,9 @@ def test_marked_spans_are_highlighted_in_the_response_text(live_server, span_stu
         _saved_after(page, lambda: page.locator("#q-errors [data-span-remove]").first.click())
         assert marks.all_inner_texts() == ["See a doctor"]
         assert page.locator("#output-text").evaluate("e => e.textContent") == TEXT
+        # A list rebuilt by another script (an answer restored from another tab) is followed.
+        page.locator("#q-errors [data-span-list]").evaluate("list => list.replaceChildren()")
+        page.wait_for_function("!document.querySelector('#output-text mark')")
     rating = Rating.objects.get(assignment=assignment, question__key="errors")
     assert [TEXT[s["start"] : s["end"]] for s in rating.answer] == ["See a doctor"]
 

@@ -118,6 +118,11 @@
     container.replaceChildren.apply(container, pieces);
   }
   highlightSpans();
+  // A list rebuilt elsewhere (an answer restored, or changed in another tab) is shown too.
+  var watcher = new MutationObserver(highlightSpans);
+  document.querySelectorAll("[data-span-list]").forEach(function (list) {
+    watcher.observe(list, { childList: true });
+  });
   function selectionOffsets(container) {
     var selection = window.getSelection();
     if (!selection.rangeCount || selection.isCollapsed) return null;
