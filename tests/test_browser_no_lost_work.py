@@ -322,3 +322,24 @@ def test_a_tab_with_its_own_unsaved_change_gets_a_conflict_note(live_server, ope
         tab1.wait_for_selector("#q-overall .ok", timeout=10_000)  # the retry stores it
 
     assert first.ratings.get().answer == 5
+
+
+def test_a_save_refused_for_its_csrf_token_is_not_saved_then_retried_with_a_fresh_one(
+    live_server, open_study, raters
+):
+    rater = raters[0]
+    first = first_item(open_study, rater)
+    with browser_page(live_server.url) as page:
+        log_in(page, rater.username)
+        page.goto(item_path(open_study, first))
+        page.wait_for_load_state()
+        # The CSRF cookie gone bad (as after a rotated secret): the next save is a 403.
+        page.evaluate("document.cookie = 'csrftoken=bad; path=/'")
+        with page.expect_response(lambda r: r.request.method == "POST") as refused:
+            page.check("#q-overall input[value='3']")
+        assert refused.value.status == 403
+        assert "Saved" not in page.locator("#q-overall .status").inner_text()
+        page.wait_for_selector("#q-overall .ok", timeout=10_000)
+        page.wait_for_function(NOTHING_PENDING)
+
+    assert first.ratings.get().answer == 3
