@@ -189,3 +189,14 @@ def test_reading_a_locked_item_records_no_opening(rater_client, locked_study, ra
     assert rater_client.get(item_url(locked_study, untouched)).status_code == 200
     untouched.refresh_from_db()
     assert untouched.first_opened_at is None
+
+
+def test_my_studies_links_an_open_study_to_my_answers_once_one_is_submitted(
+    rater_client, open_study, rater
+):
+    review = f'<a href="{reverse("rater_review", args=[open_study.token])}">My answers</a>'
+    assert review not in rater_client.get(reverse("rater_home")).text
+    first = own(open_study, rater)[0]
+    services.rating_save(assignment=first, question=open_study.questions.get(), answer=4)
+    services.assignment_submit(assignment=first)
+    assert review in rater_client.get(reverse("rater_home")).text
