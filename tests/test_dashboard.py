@@ -103,7 +103,8 @@ def test_dashboard_shows_progress_per_rater(admin_client, open_study, raters):
 
 
 def test_opening_from_the_dashboard(admin_client, draft_study):
-    response = admin_client.post(reverse("study_open", args=[draft_study.token]), follow=True)
+    url = reverse("study_open", args=[draft_study.token])
+    response = admin_client.post(url, {"confirm": "yes"}, follow=True)
     assert "The study is open: 12 assignments stored." in response.text
 
 

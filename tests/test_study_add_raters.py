@@ -80,7 +80,8 @@ def test_a_stalled_raters_unstarted_items_go_to_the_others(client, study_admin, 
     first = Assignment.objects.get(study=open_study, rater=stalled, position=1)
     services.rating_save(assignment=first, question=question, answer=3)
     client.force_login(study_admin)
-    response = client.post(reverse("study_reassign", args=[open_study.token, "R3"]), follow=True)
+    url = reverse("study_reassign", args=[open_study.token, "R3"])
+    response = client.post(url, {"confirm": "yes"}, follow=True)
     assert "Moved 3 unstarted items from R3 to the others." in response.text
     assert list(Assignment.objects.filter(study=open_study, rater=stalled)) == [first]
     rows = list(Assignment.objects.filter(study=open_study))

@@ -17,10 +17,10 @@ def admin_client(client, study_admin):
 
 
 def test_an_open_study_locks_and_then_archives(admin_client, open_study):
-    admin_client.post(reverse("study_lock", args=[open_study.token]))
+    admin_client.post(reverse("study_lock", args=[open_study.token]), {"confirm": "yes"})
     open_study.refresh_from_db()
     assert open_study.status == Study.Status.LOCKED
-    admin_client.post(reverse("study_archive", args=[open_study.token]))
+    admin_client.post(reverse("study_archive", args=[open_study.token]), {"confirm": "yes"})
     open_study.refresh_from_db()
     assert open_study.status == Study.Status.ARCHIVED
 

@@ -263,6 +263,28 @@ def study_bundle_download(request: HttpRequest, study_token: str, run_id: int) -
     return FileResponse(path.open("rb"), as_attachment=True, filename=filename)
 
 
+# What the confirmation page's button says; what each action cannot undo is said in
+# annotation/_irreversible.html, shared with the dashboard's dialog.
+IRREVERSIBLE = {
+    "open": "Open the study to raters",
+    "lock": "Lock the study",
+    "archive": "Archive the study",
+    "reassign": "Reassign the unstarted items",
+}
+
+
+def _ask_first(
+    request: HttpRequest, study: Study, action: str, rater: str = ""
+) -> HttpResponse | None:
+    """A page asking to confirm an irreversible action, unless the form says it was confirmed.
+    The dashboard asks in a dialog and sends confirm=yes; without script, or from anywhere else,
+    a bare POST does nothing but ask."""
+    if request.POST.get("confirm") == "yes":
+        return None
+    context = {"study": study, "action": action, "rater": rater, "button": IRREVERSIBLE[action]}
+    return render(request, "annotation/study_confirm.html", context)
+
+
 def _start_run(request: HttpRequest, study: Study, kind: str, **target) -> HttpResponse:
     """Queue a background job and show it, or say why it cannot start."""
     try:
@@ -313,6 +335,8 @@ def study_task_run_cancel(request: HttpRequest, study_token: str, run_id: int) -
 @require_POST
 def study_open(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
+    if asked := _ask_first(request, study, "open"):
+        return asked
     try:
         count = services.study_open(study=study)
     except ValidationError as exc:
@@ -391,6 +415,8 @@ def study_question_remove(request: HttpRequest, study_token: str, key: str) -> H
 @require_POST
 def study_change_status(request: HttpRequest, study_token: str, action: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
+    if asked := _ask_first(request, study, action):
+        return asked
     change = {"lock": services.study_lock, "archive": services.study_archive}[action]
     try:
         change(study=study)
@@ -424,6 +450,8 @@ def study_analysis(request: HttpRequest, study_token: str) -> HttpResponse:
 def study_reassign(request: HttpRequest, study_token: str, pseudonym: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
     membership = get_object_or_404(study.memberships, role="rater", pseudonym=pseudonym)
+    if asked := _ask_first(request, study, "reassign", rater=membership.pseudonym):
+        return asked
     try:
         moved = services.assignments_reassign(study=study, rater=membership.user)
     except ValidationError as exc:
