@@ -20,6 +20,7 @@
   var retrying = new Set();  // forms whose last save failed
   var signedOut = false;
   var restored = 0;          // answers from an earlier visit, being replayed
+  var SIGNED_OUT = "Not saved: you are signed out. Kept in this browser.";
 
   function questionForms() {
     return Array.prototype.slice.call(document.querySelectorAll("form[data-question]"));
@@ -179,7 +180,7 @@
     var form = event.target.closest && event.target.closest("form[data-question]");
     if (!form || !root) return;
     keep(form);
-    setStatus(form, "muted", signedOut ? "Not saved: you are signed out. Kept in this browser." : "Saving…");
+    setStatus(form, "muted", signedOut ? SIGNED_OUT : "Saving…");
   }
   document.addEventListener("input", changed, true);
   document.addEventListener("change", changed, true);
@@ -228,7 +229,7 @@
     } else if (status === 401 || (url && url.indexOf(root.dataset.loginUrl) >= 0)) {
       signOut();
       retrying.add(form);
-      setStatus(form, "warn", "Not saved: you are signed out. Kept in this browser.");
+      setStatus(form, "warn", SIGNED_OUT);
     } else if (status === 403) {
       // A stale CSRF token: the answers probe sets a fresh cookie, then this save is retried.
       retrying.add(form);
@@ -291,7 +292,9 @@
         body.append("csrfmiddlewaretoken", csrfToken());
         body.append("next", window.location.pathname);
         // Success is a redirect; not following it keeps this page where it is.
-        return fetch(login, { method: "POST", body: body, credentials: "same-origin", redirect: "manual" });
+        return fetch(login, {
+          method: "POST", body: body, credentials: "same-origin", redirect: "manual"
+        });
       }).then(function () { return probe(); }).then(function (answers) {
         if (answers) {
           form.reset();
@@ -321,7 +324,8 @@
       known[id] = revision;
       if (entry && entry.tab === tabId) {
         setStatus(form, "warn", "Not saved yet.");
-        note(form, "Also changed in another tab: the answer shown here is this tab's, and is being saved over it.");
+        note(form, "Also changed in another tab: the answer shown here is this tab's, " +
+          "and is being saved over it.");
         return;
       }
       if (entry) {
@@ -477,7 +481,10 @@
   }
   if (submitForm) {
     submitForm.addEventListener("submit", function (event) {
-      if (!root) { submitForm.querySelector("input[name=elapsed_ms]").value = takeElapsed(); return; }
+      if (!root) {
+        submitForm.querySelector("input[name=elapsed_ms]").value = takeElapsed();
+        return;
+      }
       event.preventDefault();
       if (submitting) return;
       submitting = true;
@@ -485,12 +492,23 @@
       saveAllPending();
       waitForSaves(Date.now() + 8000).then(function () {
         var left = pendingForms().length;
-        if (signedOut) throw new Error("You are signed out: sign in again to save your answers, then submit.");
-        if (left) throw new Error(left + (left === 1 ? " answer is" : " answers are") + " not saved yet, so the item was not submitted. Try again in a moment.");
+        if (signedOut) {
+          throw new Error("You are signed out: sign in again to save your answers, then submit.");
+        }
+        if (left) {
+          throw new Error(left + (left === 1 ? " answer is" : " answers are") +
+            " not saved yet, so the item was not submitted. Try again in a moment.");
+        }
         return probe();
       }).then(function (body) {
-        if (!body) throw new Error("The server could not be reached, so the item was not submitted. Try again in a moment.");
-        if (reconcile(body)) throw new Error("Answers were changed in another tab; they are shown now. Check them and submit again.");
+        if (!body) {
+          throw new Error("The server could not be reached, so the item was not submitted. " +
+            "Try again in a moment.");
+        }
+        if (reconcile(body)) {
+          throw new Error("Answers were changed in another tab; they are shown now. " +
+            "Check them and submit again.");
+        }
         // The server refuses the submit if its answers differ from these (another tab's change
         // since this check); a page rendered without revisions leaves the check out.
         if (baseline) submitForm.querySelector("input[name=seen]").value = JSON.stringify(known);
