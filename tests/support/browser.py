@@ -26,10 +26,11 @@ BROWSER_MARKS = [
 
 
 @contextmanager
-def browser_page(base_url: str) -> Iterator:
+def browser_page(base_url: str, **context) -> Iterator:
     """A page in headless Debian Chromium. Use the ORM only outside this block: Playwright runs
     the test inside a greenlet with its own context, where Django would open a second database
-    connection that nothing closes."""
+    connection that nothing closes. Keyword arguments go to the browser context, e.g.
+    viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -45,7 +46,7 @@ def browser_page(base_url: str) -> Iterator:
             ],
         )
         try:
-            yield browser.new_context(base_url=base_url).new_page()
+            yield browser.new_context(base_url=base_url, **context).new_page()
         finally:
             browser.close()
 
