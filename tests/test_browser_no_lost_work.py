@@ -51,6 +51,9 @@ def test_signed_out_in_another_tab_answers_are_kept_then_saved_after_signing_in_
         assert page.evaluate(PENDING) == [
             f"evalapp.pending/{open_study.token}/{first.token}/overall"
         ]
+        page.click("#submit button")  # not submitted while an answer waits
+        page.wait_for_selector("[data-submit-status]:has-text('You are signed out')")
+        assert page.url.endswith(item_path(open_study, first))
 
         page.click("[data-sign-in]")
         page.fill("#sign-in-username", rater.username)
@@ -276,6 +279,12 @@ def test_answers_pending_for_another_item_are_pointed_out_there(live_server, ope
         page.route(f"**{item_path(open_study, first)}", lambda route: route.abort())
         page.check("#q-overall input[value='4']")
         page.wait_for_selector("#q-overall .warn:has-text('no connection')")
+        page.click("#submit button")
+        page.wait_for_selector(
+            "[data-submit-status]:has-text('Not saved yet, so the item was not submitted: "
+            "How well does the summary capture the question?.')",
+            timeout=10_000,
+        )
         page.click("#next")
         page.wait_for_selector("text=Item 2 of 4")
         page.unroute(f"**{item_path(open_study, first)}")

@@ -473,6 +473,10 @@
       return waitForSaves(deadline);
     });
   }
+  function questionName(form) {
+    var legend = form.querySelector("legend");
+    return legend ? legend.textContent.replace(/\s*\*\s*$/, "").trim() : formId(form);
+  }
   function sayAtSubmit(text) {
     var line = submitForm.querySelector("[data-submit-status]");
     if (!line) return;
@@ -490,14 +494,15 @@
       submitting = true;
       sayAtSubmit("");
       saveAllPending();
-      waitForSaves(Date.now() + 8000).then(function () {
-        var left = pendingForms().length;
+      waitForSaves(Date.now() + 5000).then(function () {
+        var waiting = pendingForms();
+        var left = waiting.length;
         if (signedOut) {
           throw new Error("You are signed out: sign in again to save your answers, then submit.");
         }
         if (left) {
-          throw new Error(left + (left === 1 ? " answer is" : " answers are") +
-            " not saved yet, so the item was not submitted. Try again in a moment.");
+          throw new Error("Not saved yet, so the item was not submitted: " +
+            waiting.map(questionName).join("; ") + ". Try again in a moment.");
         }
         return probe();
       }).then(function (body) {
