@@ -239,3 +239,17 @@ def test_a_judge_keeps_every_verdict_through_a_database_restart(open_study, fake
     assert JudgeVerdict.objects.filter(judge=judge, outcome="ok").count() == 6
     assert JudgeRating.objects.filter(verdict__judge=judge).count() == 6
     assert len(fake_llm.requests) == 6  # no reply asked for twice
+
+
+def test_a_sweep_that_cannot_reach_the_broker_tries_again_at_the_next(
+    source, settings, monkeypatch
+):
+    lost = _fetch(source, created_at=_ago(settings.TASK_RUN_LEASE_SECONDS + 1))
+
+    def broker_down(*args, **kwargs):
+        raise OSError("Connection refused")
+
+    monkeypatch.setattr(tasks.fetch_outputs, "apply_async", broker_down)
+    assert services.task_runs_requeue_lost() == []
+    monkeypatch.setattr(tasks.fetch_outputs, "apply_async", lambda *args, **kwargs: None)
+    assert services.task_runs_requeue_lost() == [lost.pk]

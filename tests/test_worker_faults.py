@@ -2,19 +2,24 @@
 and Redis (broker and shared limits) going away and coming back. Each test has its own
 redis-server and its own worker processes, so it can break them without touching the others.
 Every case ends with exactly one output, and no call is paid for twice beyond those in flight
-when the worker died."""
+when the worker died. And a worker holding a recomputation's countdown lives through a Redis
+outage, and the recomputation still happens (issue 17)."""
 
+import os
 import shutil
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from annotation import services
 from annotation.models import Generation, Output, TaskRun
-from annotation.tasks import fetch_outputs
+from annotation.tasks import compute_agreement, fetch_outputs
 from evalapp.celery import app
 from tests.conftest import _worker_database_url
+from tests.factories import alpha_of
 from tests.support.fake_llm import Delay
 from tests.support.waiting import wait_for_run
 from tests.support.worker import (
@@ -40,9 +45,21 @@ def redis_server(tmp_path):
     server.stop()
 
 
+# How long Redis stays away under a worker holding a countdown task (issue 17 asks for 30 s).
+REDIS_OUTAGE_SECONDS = float(os.environ.get("FAULTS_REDIS_OUTAGE_SECONDS", "30"))
+
+# A dead worker's message comes back after 2 s, and its run may be taken over after 2 s.
+SHORT_LEASES = {
+    "CELERY_VISIBILITY_TIMEOUT": "2",
+    "CELERY_RESTORE_SWEEP_SECONDS": "1",
+    "TASK_RUN_LEASE_SECONDS": "2",
+}
+
+
 @pytest.fixture
 def workers(redis_server, tmp_path, transactional_db):
-    """Start workers on the private Redis; all are stopped at the end."""
+    """Start workers on the private Redis (with short leases unless told otherwise); all are
+    stopped at the end."""
     queue = f"faults-{uuid.uuid4().hex[:8]}"
     started = []
     env = {
@@ -50,22 +67,20 @@ def workers(redis_server, tmp_path, transactional_db):
         "CELERY_BROKER_URL": redis_server.url,
         "LLM_LIMITS_REDIS_URL": redis_server.url,
         "CELERY_TASK_DEFAULT_QUEUE": queue,
-        # A dead worker's message comes back after 2 s, and its run may be taken over after 2 s.
-        "CELERY_VISIBILITY_TIMEOUT": "2",
-        "CELERY_RESTORE_SWEEP_SECONDS": "1",
-        "TASK_RUN_LEASE_SECONDS": "2",
         "LLM_BACKOFF_FACTOR": "0.01",
         "LLM_REQUEST_TIMEOUT": "5",
     }
 
-    def start():
-        process = start_worker(env, tmp_path / "workers.log", f"{queue}-{len(started)}")
+    def start(settings: dict[str, str] = SHORT_LEASES):
+        process = start_worker(
+            {**env, **settings}, tmp_path / "workers.log", f"{queue}-{len(started)}"
+        )
         started.append(process)
         return process
 
-    def send(run: TaskRun) -> None:
+    def send(run: TaskRun, task=fetch_outputs, countdown: float | None = None) -> None:
         with app.connection_for_write(redis_server.url) as connection:
-            fetch_outputs.apply_async(args=[run.pk], queue=queue, connection=connection)
+            task.apply_async(args=[run.pk], queue=queue, connection=connection, countdown=countdown)
 
     start.send = send
     start.log = tmp_path / "workers.log"
@@ -151,3 +166,82 @@ def test_a_fetch_rides_out_redis_going_away_and_coming_back(workers, fetch, redi
     assert during - down_at <= CONCURRENCY
     _assert_one_output_per_case(source, cases)
     assert fake_llm.max_in_flight <= CONCURRENCY
+
+
+def test_a_worker_killed_mid_fetch_is_resumed_within_a_minute_with_the_default_settings(
+    workers, fetch, fake_llm
+):
+    # No shortened visibility timeout or lease: the workers' sweep finds the dead run once its
+    # heartbeat is a lease old (45 s), and a new worker resumes it.
+    run, source, cases = fetch
+    first = workers({})
+    workers.send(run)
+    _wait_for_outputs(source, at_least=8)
+    kill_worker(first)
+    time.sleep(0.3)  # let the fake server log any request that was on the wire
+    killed_at = Output.objects.filter(source=source).count()
+    assert killed_at < cases, "the kill came too late to test anything"
+    requests_before = len(fake_llm.requests)
+
+    workers({})
+    available = time.monotonic()
+    run = wait_for_run(run.pk, timeout=90)
+    assert time.monotonic() - available < 60, "not resumed within a minute"
+
+    assert run.status == TaskRun.Status.SUCCEEDED, run.message
+    _assert_one_output_per_case(source, cases)
+    assert len(fake_llm.requests) - requests_before == cases - killed_at
+    assert len(fake_llm.requests) <= cases + CONCURRENCY
+
+
+def test_a_worker_starting_up_sends_a_run_whose_message_was_lost(workers, fetch, fake_llm):
+    run, source, cases = fetch
+    # Queued long ago, and its message never reached a worker (a broker outage as it was sent).
+    TaskRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    workers({"TASK_RUN_SWEEP_SECONDS": "60"})  # only the start-up sweep within this test
+    run = wait_for_run(run.pk, timeout=30)
+    assert run.status == TaskRun.Status.SUCCEEDED, run.message
+    _assert_one_output_per_case(source, cases)
+
+
+def _rate_everything(study) -> None:
+    """Every assignment answered and submitted; the recomputation they queue is not sent."""
+    question = study.questions.get()
+    for n, assignment in enumerate(study.assignments.order_by("pk")):
+        services.rating_save(assignment=assignment, question=question, answer=1 + n % 5)
+        services.assignment_submit(assignment=assignment)
+
+
+def test_a_worker_holding_a_countdown_lives_through_a_redis_outage_and_recomputes(
+    workers, open_study, redis_server, monkeypatch
+):
+    monkeypatch.setattr(compute_agreement, "apply_async", lambda *args, **kwargs: None)
+    _rate_everything(open_study)
+    run = TaskRun.objects.get(study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    monkeypatch.undo()
+    delay = 20
+    worker = workers(
+        {
+            "STATS_RECOMPUTE_DELAY_SECONDS": str(delay),
+            "TASK_RUN_LEASE_SECONDS": "10",
+            "TASK_RUN_SWEEP_SECONDS": "1",
+        }
+    )
+    # As a submit does: the recomputation, due `delay` seconds from now. The worker takes the
+    # message at once and holds it, unacknowledged, until it is due.
+    workers.send(run, task=compute_agreement, countdown=delay)
+    log = workers.log
+    deadline = time.monotonic() + 10
+    while "compute_agreement" not in log.read_text().split(" ready.")[-1]:
+        assert time.monotonic() < deadline, "the worker never took the countdown task"
+        time.sleep(0.1)
+    redis_server.stop()
+    time.sleep(REDIS_OUTAGE_SECONDS)
+    assert worker.poll() is None, log.read_text()[-3000:]
+    redis_server.start()  # empty: the held message is gone with the outage
+
+    run = wait_for_run(run.pk, timeout=60)
+    assert worker.poll() is None, log.read_text()[-3000:]
+    assert run.status == TaskRun.Status.SUCCEEDED, run.message
+    result = alpha_of(open_study)
+    assert (result.n_units, result.n_ratings) == (6, 12)

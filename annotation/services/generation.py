@@ -232,8 +232,15 @@ def task_runs_requeue_lost() -> list[int]:
     ).exclude(_alive())
     sent = []
     for run in lost.order_by("created_at"):
-        if _requeue(run) and _send(run, _task_for(run.kind)):
+        heard_from = run.heartbeat_at
+        if not _requeue(run):
+            continue
+        if _send(run, _task_for(run.kind)):
             sent.append(run.pk)
+        else:  # the broker is away too: the next sweep tries again, not a lease later
+            TaskRun.objects.filter(pk=run.pk, heartbeat_at=run.heartbeat_at).update(
+                heartbeat_at=heard_from
+            )
     return sent
 
 
