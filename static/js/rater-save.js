@@ -347,7 +347,9 @@
   document.addEventListener("visibilitychange", checkOtherTabs);
   // Another tab's change to this item, as it makes it (before its server has it).
   window.addEventListener("storage", function (event) {
-    if (!event.key || event.key.indexOf(itemPrefix) !== 0 || !event.newValue) return;
+    if (!event.key || event.key.indexOf(itemPrefix) !== 0) return;
+    // Gone: the other tab's save was acknowledged; the server has the answer now.
+    if (!event.newValue) { probe().then(reconcile); return; }
     questionForms().forEach(function (form) {
       if (storageKey(form) !== event.key) return;
       var entry = readEntry(event.key);
