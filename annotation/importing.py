@@ -25,7 +25,7 @@ from pathlib import PurePath
 
 from PIL import Image, UnidentifiedImageError
 
-from annotation.rubric import contains_nul
+from annotation.rubric import NA, NONE, contains_nul
 
 ROLES = ("study", "training", "attention")
 SOURCE_KINDS = ("model", "human_reference")
@@ -363,6 +363,9 @@ def _criteria(raw: object) -> tuple[list, str]:
         ident, text, points = item.get("id"), item.get("text"), item.get("points")
         if not isinstance(ident, str) or not ident.strip() or ident in seen:
             return [], f"criterion {index + 1}: needs an id of its own"
+        if ident in (NONE, NA):
+            # These are answers of their own ("no criterion met", "not applicable").
+            return [], f"criterion {index + 1}: the id {ident!r} is reserved; choose another"
         if not isinstance(text, str) or not text.strip():
             return [], f"criterion {index + 1}: needs a text"
         if type(points) is not int or points == 0:

@@ -40,6 +40,7 @@ def test_criteria_import_with_the_case_and_are_checked():
         {"case_id": "b", "input": "Q", "criteria": [CRITERIA[0], CRITERIA[0]]},
         {"case_id": "c", "input": "Q", "criteria": "not a list"},
         {"case_id": "d", "input": "Q", "criteria": [{"id": "h", "text": "Harm", "points": -5}]},
+        {"case_id": "e", "input": "Q", "criteria": [{"id": "none", "text": "X", "points": 1}]},
     ]
     with pytest.raises(ImportRejected) as caught:
         parse_study_file("bad.jsonl", "\n".join(json.dumps(b) for b in bad).encode())
@@ -50,6 +51,8 @@ def test_criteria_import_with_the_case_and_are_checked():
         "bad.jsonl, row 3, field 'criteria': not valid JSON (Expecting value)",
         "bad.jsonl, row 4, field 'criteria': "
         "give at least one criterion positive points: the score is out of them",
+        "bad.jsonl, row 5, field 'criteria': criterion 1: the id 'none' is reserved; "
+        "choose another",
     ]
 
 
