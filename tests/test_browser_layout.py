@@ -154,3 +154,18 @@ def test_a_phone_fits_the_top_bar_the_studies_and_the_progress_line(
         assert response.ok
         assert response.headers["content-type"].startswith("image/svg+xml")
         assert response.text().startswith("<svg")
+
+
+def test_a_phone_fits_the_admins_studies_table(live_server, open_study, study_admin):
+    with browser_page(live_server.url, **PHONE) as page:
+        log_in(page, study_admin.username)
+        page.goto("/studies/")
+        table = page.locator("table.table")
+        box = table.bounding_box()
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= 390
+        assert table.evaluate("t => t.closest('.table-scroll').scrollWidth <= 390")
+        badge = table.locator(".badge")
+        assert badge.inner_text() == "Open for rating"
+        one_line = "b => b.offsetHeight < 1.5 * parseFloat(getComputedStyle(b).lineHeight)"
+        assert badge.evaluate(one_line)
