@@ -63,7 +63,10 @@ def test_after_locking_a_rater_reads_but_cannot_change_answers(client, open_stud
         reverse("rater_submit", args=[open_study.token, assignment.token]), follow=True
     )
     assert "This study is locked" in submit.text
-    assert client.get(reverse("rater_home")).text.count(open_study.title) == 0
+    # The lock promises read-only access: the study stays in the rater's list, marked locked.
+    home = client.get(reverse("rater_home")).text
+    assert home.count(open_study.title) == 1
+    assert "Locked" in home
 
 
 def test_only_the_studys_admins_change_its_state(client, open_study, raters, outsider):
