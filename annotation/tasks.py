@@ -10,6 +10,7 @@ died or whose message was lost (a broker or database outage as it was due) are q
 so background work resumes without anyone clicking and with no process beyond the worker.
 """
 
+import contextlib
 import logging
 import threading
 
@@ -47,6 +48,13 @@ def _run(task, run_id: int, work) -> None:
         return
     try:
         work(run=run)
+    except DATABASE_OUTAGES as exc:
+        # Not the job's fault: it goes back to the queue and resumes where it stopped.
+        logger.warning("task run %s lost its database (%s); queued again", run_id, exc)
+        close_old_connections()
+        with contextlib.suppress(*DATABASE_OUTAGES):  # still away: the sweep will find it
+            services.task_run_release(run=run)
+        raise task.retry(countdown=settings.TASK_CLAIM_RETRY_SECONDS, max_retries=None) from exc
     except Exception as exc:
         logger.exception("task run %s failed", run_id)
         services.task_run_finish(run=run, ok=False, message=f"{type(exc).__name__}: {exc}")

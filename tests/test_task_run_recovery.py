@@ -253,3 +253,31 @@ def test_a_sweep_that_cannot_reach_the_broker_tries_again_at_the_next(
     assert services.task_runs_requeue_lost() == []
     monkeypatch.setattr(tasks.fetch_outputs, "apply_async", lambda *args, **kwargs: None)
     assert services.task_runs_requeue_lost() == [lost.pk]
+
+
+def test_a_job_that_loses_its_database_goes_back_to_the_queue(open_study, monkeypatch, settings):
+    run = TaskRun.objects.create(study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    monkeypatch.setattr(tasks, "close_old_connections", lambda: None)
+
+    def database_gone(*, run):
+        raise OperationalError("terminating connection due to administrator command")
+
+    task = _Task()
+    with pytest.raises(Retry):
+        tasks._run(task, run.pk, database_gone)
+    run.refresh_from_db()
+    assert run.status == "queued"  # not failed: the retry claims it and finishes the work
+    assert task.countdown == settings.TASK_CLAIM_RETRY_SECONDS
+    assert services.task_run_claim(run_id=run.pk).status == "running"
+
+
+def test_a_recomputation_that_loses_its_database_gives_way_to_the_one_waiting(open_study):
+    run = services.task_run_claim(
+        run_id=TaskRun.objects.create(study=open_study, kind="compute_agreement").pk
+    )
+    waiting = TaskRun.objects.create(study=open_study, kind="compute_agreement")
+    services.task_run_release(run=run)
+    run.refresh_from_db()
+    assert run.status == "failed"
+    waiting.refresh_from_db()
+    assert waiting.status == "queued"

@@ -16,6 +16,7 @@ from annotation.services.generation import (
     task_run_create,
     task_run_finish,
     task_run_progress,
+    task_run_release,
     task_runs_requeue_lost,
 )
 from annotation.services.imports import ImportSummary, study_import_file
@@ -102,5 +103,6 @@ __all__ = [
     "task_run_cancel",
     "task_run_finish",
     "task_run_progress",
+    "task_run_release",
     "task_runs_requeue_lost",
 ]

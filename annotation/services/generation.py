@@ -356,6 +356,19 @@ def task_run_progress(*, run: TaskRun, done: int, total: int | None = None) -> N
     with_database_retries(lambda: run.save(update_fields=fields))
 
 
+def task_run_release(*, run: TaskRun) -> None:
+    """Hand a run its worker cannot carry on with (the database stayed away longer than its
+    writes wait) back to the queue, to be claimed again and finish what is missing. A
+    recomputation gives way instead to one already waiting, which reads the same ratings."""
+    try:
+        with transaction.atomic():
+            TaskRun.objects.filter(pk=run.pk, status=TaskRun.Status.RUNNING).update(
+                status=TaskRun.Status.QUEUED, heartbeat_at=timezone.now()
+            )
+    except IntegrityError:
+        _supersede_dead_runs(TaskRun.objects.filter(pk=run.pk))
+
+
 def task_run_cancel(*, run: TaskRun) -> TaskRun:
     """Stop a job: one still queued is cancelled at once; a running one is asked to stop, and
     its worker stops within a second, keeping what it finished. Finished jobs stay as they are."""
