@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.lock | cut -d' ' -f1)
 
-.PHONY: run test install lint format lock worker clean bench-import bench-load bench-fetch bench-agreement bench-export
+.PHONY: run test install lint format lock worker clean bench-import bench-load bench-fetch bench-agreement bench-export bench-soak
 
 $(STAMP): requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench-export: $(STAMP)
 
 bench-load: $(STAMP)
 	$(BIN)/python bench/rater_load.py
+
+## Not a test: 8 clients saving and submitting while Redis, PostgreSQL and the worker fail.
+bench-soak: $(STAMP)
+	$(BIN)/python bench/soak_faults.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
