@@ -281,3 +281,34 @@ def test_a_recomputation_that_loses_its_database_gives_way_to_the_one_waiting(op
     assert run.status == "failed"
     waiting.refresh_from_db()
     assert waiting.status == "queued"
+
+
+class _Limits:
+    def __init__(self, forgotten: list) -> None:
+        self.forgotten = forgotten
+
+    def forget(self, owner: str) -> int:
+        self.forgotten.append(owner)
+        return 1
+
+
+def test_a_dead_run_that_is_not_resumed_frees_its_limit_slots_at_once(
+    source, sent, settings, study_admin, monkeypatch
+):
+    forgotten = []
+    monkeypatch.setattr(generation, "limits_for", lambda caller, key=None: _Limits(forgotten))
+    stale = _ago(settings.TASK_RUN_LEASE_SECONDS + 1)
+    cancelled = _fetch(source, status="running", heartbeat_at=stale, cancel_requested_at=stale)
+    services.task_runs_requeue_lost()
+    assert forgotten == [f"run-{cancelled.pk}"]
+    older = _fetch(source, status="running", heartbeat_at=stale)
+    newer = _fetch(source, status="running", heartbeat_at=stale)
+    TaskRun.objects.filter(pk=older.pk).update(created_at=_ago(3600))
+    forgotten.clear()
+    services.task_run_create(
+        study=source.study, kind=TaskRun.Kind.FETCH_OUTPUTS, user=study_admin, source=source
+    )
+    # The newest is taken over (its slots are freed when it is claimed); the older one is not.
+    assert forgotten == [f"run-{older.pk}"]
+    newer.refresh_from_db()
+    assert newer.status == "queued"

@@ -177,11 +177,23 @@ def _check_bundle_allowed(study: Study) -> None:
 def _supersede_dead_runs(runs) -> None:
     """A new run replaces any whose worker died: marked failed, a late copy of its task can no
     longer take it over and make the same calls as the new one."""
-    runs.filter(status__in=[TaskRun.Status.RUNNING, TaskRun.Status.QUEUED]).update(
+    dead = runs.filter(status__in=[TaskRun.Status.RUNNING, TaskRun.Status.QUEUED])
+    _free_slots(dead)
+    dead.update(
         status=TaskRun.Status.FAILED,
         finished_at=timezone.now(),
         message="Its worker stopped; a new run took over.",
     )
+
+
+def _free_slots(runs) -> None:
+    """The limit slots dead fetch or judge runs held, freed now rather than when their leases
+    run out (minutes): otherwise the source's next run would wait for them."""
+    for run in runs.exclude(source=None, judge=None).select_related("source", "judge"):
+        if run.source is not None:
+            limits_for(run.source).forget(f"run-{run.pk}")
+        else:
+            limits_for(run.judge, key=f"judge:{run.judge.pk}").forget(f"run-{run.pk}")
 
 
 def _lease_start():
@@ -252,6 +264,7 @@ def _requeue(run: TaskRun) -> bool:
     # As it was when found dead (heartbeat_at=None matches a run never heard from).
     unchanged = TaskRun.objects.filter(pk=run.pk, status=run.status, heartbeat_at=run.heartbeat_at)
     if run.cancel_requested_at is not None:
+        _free_slots(unchanged)
         unchanged.update(
             status=TaskRun.Status.CANCELLED,
             finished_at=now,
