@@ -69,6 +69,7 @@ def test_an_unreachable_broker_leaves_the_run_queued_for_the_sweep(
     TaskRun.objects.filter(pk=run.pk).update(created_at=long_ago)
     assert services.task_runs_requeue_lost() == [run.pk]
     assert sent == [(run.pk,)]
+    assert services.task_run_claim(run_id=run.pk).message == ""  # no longer waiting
 
 
 def _answer_and_submit(assignment, value: int) -> None:

@@ -303,8 +303,9 @@ def task_run_claim(*, run_id: int) -> TaskRun | None:
     _supersede_dead_recomputations(run_id, stale)
     try:
         with transaction.atomic():
+            # A note such as "waiting for the task queue" no longer holds once it runs.
             claimed = TaskRun.objects.filter(claimable, pk=run_id).update(
-                status=TaskRun.Status.RUNNING, started_at=now, heartbeat_at=now
+                status=TaskRun.Status.RUNNING, started_at=now, heartbeat_at=now, message=""
             )
     except IntegrityError:
         # Another recomputation or bundle of the study is at work
