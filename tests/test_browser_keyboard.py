@@ -172,6 +172,40 @@ def test_a_key_a_control_declares_answers_the_highlighted_question(live_server, 
     assert answers == {"overall": 4, "errors": "none"}
 
 
+def test_answering_by_key_passes_over_a_free_text_question_to_the_next_it_can_answer(
+    live_server, open_study, raters
+):
+    Question.objects.create(
+        study=open_study, key="why", prompt="Why?", kind="text", level="", order=4, required=False
+    )
+    Question.objects.create(
+        study=open_study,
+        key="errors",
+        prompt="Mark any errors",
+        kind="span",
+        level="ratio",
+        scale=[
+            {"value": "factual", "label": "Factual"},
+            {"value": "omission", "label": "Omission"},
+        ],
+        required=False,
+        order=5,
+    )
+    rater = raters[0]
+    first, _ = first_two(open_study, rater)
+    with browser_page(live_server.url) as page:
+        log_in(page, rater.username)
+        page.goto(f"/rate/{open_study.token}/{first.token}/")
+        page.keyboard.press("4")  # "overall": Good; the free-text "why" has no key to answer
+        page.wait_for_selector("#q-overall .ok")
+        assert page.evaluate("document.activeElement.id") == "q-errors"
+        page.keyboard.press("n")
+        page.wait_for_selector("#q-errors .ok")
+
+    answers = dict(first.ratings.values_list("question__key", "answer"))
+    assert answers == {"overall": 4, "errors": "none"}
+
+
 def test_checklist_keys_leave_typing_to_the_fields_and_show_their_help(
     live_server, mi_claim, study_admin
 ):

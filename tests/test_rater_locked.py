@@ -81,6 +81,11 @@ def test_a_locked_item_shows_the_answer_read_only(rater_client, locked_study, ra
     assert 'name="answer" value="4" data-key="4" checked' in page
     assert "This study is locked: your answers are shown read-only" in page
     assert 'id="submit"' not in page  # no submit button
+    assert page.count("This study is locked") == 1  # said once, at the top
+    # The keys line offers only what still works: moving between items.
+    assert "<kbd>Enter</kbd> submit" not in page
+    assert "answer the highlighted question" not in page
+    assert "<kbd>←</kbd> <kbd>→</kbd> items" in page
 
 
 def test_saving_in_a_locked_study_is_refused_politely(rater_client, locked_study, rater):

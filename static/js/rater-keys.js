@@ -36,12 +36,20 @@
     // htmx listens for "change" on the form; a scripted check does not fire it by itself.
     input.dispatchEvent(new Event("change", { bubbles: true }));
     if (input.type === "radio") {
-      var list = questions();
-      var next = list[list.indexOf(question) + 1];
-      (next || question).focus();
+      (nextKeyed(question) || question).focus();
     } else {
       question.focus();
     }
+  }
+
+  // The next question the keys can answer: a free-text box in between is passed over (Tab or
+  // a click reaches it), or the next key press would do nothing there.
+  function nextKeyed(question) {
+    var list = questions();
+    for (var i = list.indexOf(question) + 1; i < list.length; i++) {
+      if (list[i].querySelector("input[data-key], [data-ranking]")) return list[i];
+    }
+    return null;
   }
 
   // Ranking: each digit gives the highlighted response that rank and highlights the next one;
@@ -56,8 +64,7 @@
     at += 1;
     if (at >= rows.length) {
       at = 0;
-      var list = questions();
-      (list[list.indexOf(question) + 1] || question).focus();
+      (nextKeyed(question) || question).focus();
     } else {
       question.focus();
     }
