@@ -109,8 +109,10 @@ def check_spec(spec: QuestionSpec, level: str) -> None:
         _check_likert_scale(spec.scale)
         if spec.kind == PAIRWISE and sorted(-v for v in spec.values) != spec.values:
             raise AnswerError("A pairwise scale must be symmetric around 0, e.g. -2 to 2.")
-    elif spec.kind in (SINGLE_CHOICE, MULTIPLE_CHOICE, SPAN):
-        _check_choices(spec.scale)
+    elif spec.kind in (SINGLE_CHOICE, MULTIPLE_CHOICE):
+        _check_choices(spec.scale, "A choice question needs at least two choices.")
+    elif spec.kind == SPAN:
+        _check_choices(spec.scale, "A span question needs at least two error categories.")
     elif spec.scale and spec.kind != CRITERIA:  # criteria come with each case
         raise AnswerError(f"A {spec.kind} question takes no scale or choices.")
     if spec.kind == TEXT and spec.allow_na:
@@ -132,10 +134,10 @@ def _check_likert_scale(scale: tuple[dict, ...]) -> None:
     _check_labels(scale, "scale point")
 
 
-def _check_choices(scale: tuple[dict, ...]) -> None:
+def _check_choices(scale: tuple[dict, ...], too_few: str) -> None:
     values = [point.get("value") for point in scale]
     if len(scale) < 2 or not all(isinstance(v, str) and v.strip() for v in values):
-        raise AnswerError("A choice question needs at least two choices.")
+        raise AnswerError(too_few)
     if len(set(values)) != len(values):
         raise AnswerError("Each choice must be listed once.")
     if NA in values:

@@ -96,6 +96,25 @@ def test_a_question_that_cannot_work_is_refused_with_a_reason(
     assert not draft_study.questions.filter(key="bad").exists()
 
 
+def test_a_refused_question_is_said_at_the_top_and_its_form_is_open(admin_client, draft_study):
+    response = add(admin_client, draft_study, key="errs", prompt="Errors?", kind="span", level="")
+    assert response.status_code == 400
+    page = response.text
+    top = page.index('<ul class="messages">')
+    assert (
+        page.index(
+            "The question was not added: A span question needs at least two error categories."
+        )
+        > top
+    )
+    assert page.index("The question was not added") < page.index('id="add-question"')
+    assert '<details id="add-question" open>' in page
+    # Coming back to the dashboard afterwards, the form is folded again and nothing is repeated.
+    again = admin_client.get(reverse("study_dashboard", args=[draft_study.token])).text
+    assert '<details id="add-question">' in again
+    assert "The question was not added" not in again
+
+
 def test_the_rubric_is_fixed_once_the_study_is_open(admin_client, open_study):
     response = add(admin_client, open_study, key="late", prompt="Late", kind="yes_no", level="")
     assert response.status_code == 302

@@ -372,6 +372,8 @@ def study_question_add(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
     form = QuestionForm(request.POST)
     if not form.is_valid():
+        # Said at the top of the page too: the form itself is far down the dashboard.
+        messages.error(request, "The question was not added: " + " ".join(_form_errors(form)))
         context = {**_dashboard_context(study), "question_form": form}
         return render(request, "annotation/study_dashboard.html", context, status=400)
     try:
@@ -381,6 +383,14 @@ def study_question_add(request: HttpRequest, study_token: str) -> HttpResponse:
     else:
         messages.success(request, f"Added the question {question.key!r}.")
     return redirect(reverse("study_dashboard", args=[study.token]) + "#rubric")
+
+
+def _form_errors(form) -> list[str]:
+    return [
+        message if field == "__all__" else f"{form[field].label}: {message}"
+        for field, errors in form.errors.items()
+        for message in errors
+    ]
 
 
 @login_required
