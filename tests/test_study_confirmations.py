@@ -42,6 +42,18 @@ def test_opening_unconfirmed_asks_and_stores_nothing(admin_client, draft_study):
     assert draft_study.status == Study.Status.OPEN
 
 
+def test_opening_says_which_sources_still_miss_outputs(admin_client, draft_study):
+    services.source_create(
+        study=draft_study, label="Local-LLM", base_url="http://127.0.0.1:9/v1", model_name="m"
+    )
+    url = reverse("study_open", args=[draft_study.token])
+    asks(admin_client.post(url), "Local-LLM is missing 3 outputs")
+    dashboard = admin_client.get(reverse("study_dashboard", args=[draft_study.token])).text
+    assert "Local-LLM is missing 3 outputs" in dashboard  # in the dialog's template
+    # The imported sources are complete: nothing is said about them.
+    assert dashboard.count("is missing") == 1
+
+
 @pytest.mark.parametrize(
     ("action", "before", "phrase", "after"),
     [

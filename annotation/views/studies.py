@@ -282,6 +282,8 @@ def _ask_first(
     if request.POST.get("confirm") == "yes":
         return None
     context = {"study": study, "action": action, "rater": rater, "button": IRREVERSIBLE[action]}
+    if action == "open":  # what opening would fix in place: outputs still missing
+        context["sources"] = selectors.study_sources_overview(study=study)
     return render(request, "annotation/study_confirm.html", context)
 
 
