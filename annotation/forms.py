@@ -129,7 +129,18 @@ class HttpsURLField(forms.URLField):
         super().__init__(**kwargs)
 
 
-# What a model source's form and a judge's say about the endpoint they share.
+# What a model source's form and a judge's call the endpoint's fields, and say about them.
+ENDPOINT_LABELS = {
+    "base_url": "Base URL",
+    "model_name": "Model",
+    "top_p": "Top-p",
+    "max_tokens": "Max tokens",
+    "api_key_env": "API key variable",
+    "api_key_file": "API key file",
+    "send_images": "Send the case's images",
+    "max_concurrency": "Calls at once",
+    "requests_per_minute": "Calls a minute",
+}
 ENDPOINT_HELP = {
     "base_url": "OpenAI-compatible API root, e.g. https://host/v1",
     "api_key_env": "Name of the environment variable holding the API key (not the key).",
@@ -150,6 +161,7 @@ class SourceEndpointForm(PlainHelpText, forms.ModelForm):
         model = Source
         fields = ["label", *Source.ENDPOINT_FIELDS]
         field_classes = {"base_url": HttpsURLField}
+        labels = ENDPOINT_LABELS
         widgets = {
             "system_prompt": forms.Textarea(attrs={"rows": 2}),
             "user_template": forms.Textarea(attrs={"rows": 2}),
@@ -189,7 +201,11 @@ class JudgeForm(PlainHelpText, forms.ModelForm):
         fields = ["label", *Judge.ENDPOINT_FIELDS]
         field_classes = {"base_url": HttpsURLField}
         widgets = {"system_prompt": forms.Textarea(attrs={"rows": 4})}
-        labels = {"system_prompt": "Instructions", "both_orders": "Judge pairs in both orders"}
+        labels = {
+            **ENDPOINT_LABELS,
+            "system_prompt": "Instructions",
+            "both_orders": "Judge pairs in both orders",
+        }
         help_texts = {
             **ENDPOINT_HELP,
             "base_url": "OpenAI-compatible API root, e.g. https://host/v1; it must support "
@@ -306,7 +322,8 @@ class RubricTemplateForm(PlainHelpText, forms.Form):
     def __init__(self, *args, templates: dict, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["template"].choices = [
-            (name, f"{t.title} ({len(t.questions)} questions)") for name, t in templates.items()
+            (name, f"{t.title} ({len(t.questions)} question{'s' if len(t.questions) != 1 else ''})")
+            for name, t in templates.items()
         ]
 
 
