@@ -396,6 +396,9 @@ class Generation(models.Model):
     latency_ms = models.PositiveIntegerField(null=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()
+    # Chosen before the row is first written: a write retried after a commit whose reply was
+    # lost with the connection finds its row by it instead of recording the call twice.
+    call_id = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-started_at"]
@@ -777,6 +780,8 @@ class JudgeVerdict(models.Model):
     latency_ms = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()
+    # As for a generation: a retried write finds its verdict by it (failed ones included).
+    call_id = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         constraints = [

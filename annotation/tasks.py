@@ -13,6 +13,7 @@ so background work resumes without anyone clicking and with no process beyond th
 import contextlib
 import logging
 import threading
+import time
 
 from celery import shared_task
 from celery.signals import worker_ready, worker_shutdown
@@ -21,64 +22,108 @@ from django.db import close_old_connections, connection
 
 from annotation import services
 from annotation.models import TaskRun
-from annotation.services.generation import DATABASE_OUTAGES
 
 logger = logging.getLogger(__name__)
 
 
-def _run(task, run_id: int, work) -> None:
+def _run(task, run_id: int, work, outage_since: float | None = None) -> None:
+    """Claim the run and do its work. `outage_since` is when the database first went away for
+    this run's message, carried from retry to retry: a job is given up on after
+    TASK_DATABASE_GIVE_UP_SECONDS of outage rather than sent back for ever."""
     try:
+        services.task_run_received(run_id=run_id)
         run = services.task_run_claim(run_id=run_id)
-    except DATABASE_OUTAGES as exc:
+    except Exception as exc:
+        if not services.database_unreachable(exc):
+            _fail_unclaimed(run_id, exc)
+            raise
         # The database is away: look again shortly rather than fail a run nobody started.
         logger.warning("could not claim task run %s (%s); trying again", run_id, exc)
         close_old_connections()  # the broken connection, so the next try opens a new one
-        raise task.retry(countdown=settings.TASK_CLAIM_RETRY_SECONDS, max_retries=None) from exc
+        _retry_after_outage(task, run_id, exc, outage_since)
     if run is None:
-        status = TaskRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
-        if status == TaskRun.Status.RUNNING:
-            logger.info("task run %s is held by another worker; looking again later", run_id)
-            raise task.retry(countdown=settings.TASK_RUN_LEASE_SECONDS, max_retries=None)
-        if status == TaskRun.Status.QUEUED:  # its study's recomputation or bundle is at work
-            logger.info("task run %s waits for its study's running statistics job", run_id)
-            # Within the lease: each look is the waiting run's heartbeat.
-            wait = min(settings.STATS_RECOMPUTE_DELAY_SECONDS, settings.TASK_RUN_LEASE_SECONDS / 2)
-            raise task.retry(countdown=max(5, wait), max_retries=None)
-        logger.info("task run %s is %s; nothing to do", run_id, status or "gone")
+        _wait_or_leave(task, run_id)
         return
     try:
         work(run=run)
-    except DATABASE_OUTAGES as exc:
-        # Not the job's fault: it goes back to the queue and resumes where it stopped.
-        logger.warning("task run %s lost its database (%s); queued again", run_id, exc)
-        close_old_connections()
-        with contextlib.suppress(*DATABASE_OUTAGES):  # still away: the sweep will find it
-            services.task_run_release(run=run)
-        raise task.retry(countdown=settings.TASK_CLAIM_RETRY_SECONDS, max_retries=None) from exc
+    except services.TaskRunLost:
+        # Another worker took the run over (this one was silent past the lease): it finishes
+        # the run and holds its slots; this one leaves both alone.
+        logger.warning(
+            "task run %s is no longer this worker's (taken over or deleted); stopping", run_id
+        )
     except Exception as exc:
+        if services.database_unreachable(exc):
+            # Not the job's fault: it goes back to the queue and resumes where it stopped.
+            logger.warning("task run %s lost its database (%s); queued again", run_id, exc)
+            close_old_connections()
+            with contextlib.suppress(Exception):  # still away: the sweep will find it
+                services.task_run_release(run=run)
+            _retry_after_outage(task, run_id, exc, outage_since)
         logger.exception("task run %s failed", run_id)
-        services.task_run_finish(run=run, ok=False, message=f"{type(exc).__name__}: {exc}")
+        with contextlib.suppress(services.TaskRunLost):
+            services.task_run_finish(run=run, ok=False, message=f"{type(exc).__name__}: {exc}")
         raise
 
 
-@shared_task(bind=True)
-def fetch_outputs(self, run_id: int) -> None:
-    _run(self, run_id, services.outputs_fetch_missing)
+def _wait_or_leave(task, run_id: int) -> None:
+    """The run was not claimed: look again later if someone holds it or it waits its turn."""
+    status = TaskRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+    if status == TaskRun.Status.RUNNING:
+        logger.info("task run %s is held by another worker; looking again later", run_id)
+        raise task.retry(countdown=settings.TASK_RUN_LEASE_SECONDS, max_retries=None, kwargs={})
+    if status == TaskRun.Status.QUEUED:  # its study's recomputation or bundle is at work
+        logger.info("task run %s waits for its study's running statistics job", run_id)
+        # Within the lease: each look is the waiting run's heartbeat.
+        wait = min(settings.STATS_RECOMPUTE_DELAY_SECONDS, settings.TASK_RUN_LEASE_SECONDS / 2)
+        raise task.retry(countdown=max(5, wait), max_retries=None, kwargs={})
+    logger.info("task run %s is %s; nothing to do", run_id, status or "gone")
+
+
+def _retry_after_outage(task, run_id: int, exc: Exception, outage_since: float | None) -> None:
+    """Send the task again shortly, unless the database has been away too long: then the run
+    is failed with a message saying so (if the database can be reached to say it)."""
+    since = outage_since or time.time()
+    away = time.time() - since
+    if away < settings.TASK_DATABASE_GIVE_UP_SECONDS:
+        raise task.retry(
+            countdown=settings.TASK_CLAIM_RETRY_SECONDS,
+            max_retries=None,
+            kwargs={"outage_since": since},
+        ) from exc
+    message = f"Given up: the database was unreachable for {away:.0f} s ({exc}). Run it again."
+    logger.error("task run %s: %s", run_id, message)
+    with contextlib.suppress(Exception):  # still away: the sweep sends it again once it is back
+        services.task_run_give_up(run_id=run_id, message=message)
+    raise exc
+
+
+def _fail_unclaimed(run_id: int, exc: Exception) -> None:
+    """A lasting database error while claiming (a locked SQLite file, a missing table): the
+    run fails, saying why, instead of being sent again and again."""
+    logger.exception("could not claim task run %s", run_id)
+    with contextlib.suppress(Exception):
+        services.task_run_give_up(run_id=run_id, message=f"{type(exc).__name__}: {exc}")
 
 
 @shared_task(bind=True)
-def compute_agreement(self, run_id: int) -> None:
-    _run(self, run_id, services.agreement_compute)
+def fetch_outputs(self, run_id: int, outage_since: float | None = None) -> None:
+    _run(self, run_id, services.outputs_fetch_missing, outage_since)
 
 
 @shared_task(bind=True)
-def export_bundle(self, run_id: int) -> None:
-    _run(self, run_id, services.bundle_build)
+def compute_agreement(self, run_id: int, outage_since: float | None = None) -> None:
+    _run(self, run_id, services.agreement_compute, outage_since)
 
 
 @shared_task(bind=True)
-def run_judge(self, run_id: int) -> None:
-    _run(self, run_id, services.judge_run)
+def export_bundle(self, run_id: int, outage_since: float | None = None) -> None:
+    _run(self, run_id, services.bundle_build, outage_since)
+
+
+@shared_task(bind=True)
+def run_judge(self, run_id: int, outage_since: float | None = None) -> None:
+    _run(self, run_id, services.judge_run, outage_since)
 
 
 # --- the sweep: a timer in every worker's main process ------------------------------------------

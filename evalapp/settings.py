@@ -270,8 +270,26 @@ TASK_RUN_LEASE_SECONDS = env_int("TASK_RUN_LEASE_SECONDS", 45)
 TASK_RUN_SWEEP_SECONDS = env_float("TASK_RUN_SWEEP_SECONDS", 10.0)
 # How long a worker keeps retrying a write (a call's result, a heartbeat) while the database is
 # unreachable, and how soon a task that could not claim its run for that reason tries again.
-TASK_DATABASE_OUTAGE_SECONDS = env_float("TASK_DATABASE_OUTAGE_SECONDS", 60.0)
+TASK_DATABASE_OUTAGE_SECONDS = env_float("TASK_DATABASE_OUTAGE_SECONDS", 25.0)
 TASK_CLAIM_RETRY_SECONDS = env_float("TASK_CLAIM_RETRY_SECONDS", 5.0)
+# A worker waiting out an outage sends no heartbeat: were the wait as long as the lease, another
+# worker's sweep would take the run over while this one still carries on with it, and both would
+# pay for the same calls. So the wait must end well within the lease.
+if TASK_DATABASE_OUTAGE_SECONDS > TASK_RUN_LEASE_SECONDS * 2 / 3:
+    raise ImproperlyConfigured(
+        f"TASK_DATABASE_OUTAGE_SECONDS={TASK_DATABASE_OUTAGE_SECONDS:g} must be at most two thirds"
+        f" of TASK_RUN_LEASE_SECONDS={TASK_RUN_LEASE_SECONDS} (at most"
+        f" {TASK_RUN_LEASE_SECONDS * 2 / 3:g} s), or a run whose worker waits out a database"
+        " outage is taken over by another worker while the first carries on."
+    )
+# A job whose database stays away this many outage waits in a row is given up on (failed, with
+# a message saying so) rather than sent back to the queue for ever.
+TASK_DATABASE_GIVE_UP_SECONDS = env_float(
+    "TASK_DATABASE_GIVE_UP_SECONDS", 12 * TASK_DATABASE_OUTAGE_SECONDS
+)
+# A queued run counts as lost (and the sweep sends it again) only when neither sent nor seen by
+# a worker's task for this long: its message may wait that long behind busy workers.
+TASK_RUN_QUEUED_SECONDS = env_int("TASK_RUN_QUEUED_SECONDS", 300)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "evalapp API",

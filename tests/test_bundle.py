@@ -33,7 +33,7 @@ def rated(open_study, settings, tmp_path):
         services.rating_save(assignment=assignment, question=question, answer=value)
     submit_rated(open_study)
     run = TaskRun.objects.create(study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
-    services.agreement_compute(run=run)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
     return open_study
 
 

@@ -349,6 +349,7 @@ def test_calls_are_prepared_a_few_ahead_not_all_at_once(draft_study):
     from annotation.services import generation
 
     run = TaskRun.objects.create(study=draft_study, kind="fetch_outputs")
+    run = services.task_run_claim(run_id=run.pk)
     unrecorded, most_unrecorded, recorded = set(), [], []
 
     def prepare(unit):

@@ -26,7 +26,7 @@ MODEL, HUMAN = "MedSumm-7B", "Expert-written summary"
 
 def compute(study) -> TaskRun:
     run = TaskRun.objects.create(study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
-    services.agreement_compute(run=run)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
     run.refresh_from_db()
     return run
 

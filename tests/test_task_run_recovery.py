@@ -42,6 +42,20 @@ def _ago(seconds: float):
     return timezone.now() - timedelta(seconds=seconds)
 
 
+class _DriverError(Exception):
+    """What psycopg raises, as Django's wrapped error carries it in __cause__."""
+
+    def __init__(self, message: str, sqlstate: str | None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+def _error(message: str, sqlstate: str | None = "08006", kind=OperationalError) -> Exception:
+    exc = kind(message)
+    exc.__cause__ = _DriverError(message, sqlstate)
+    return exc
+
+
 def _fetch(source, **fields) -> TaskRun:
     run = TaskRun.objects.create(
         study=source.study, source=source, kind=TaskRun.Kind.FETCH_OUTPUTS, **fields
@@ -64,12 +78,12 @@ def test_the_sweep_queues_again_a_run_whose_worker_died(source, sent, settings):
 
 
 def test_the_sweep_queues_again_a_queued_run_whose_message_was_lost(source, sent, settings):
-    lost = _fetch(source, created_at=_ago(settings.TASK_RUN_LEASE_SECONDS + 1))
+    lost = _fetch(source, created_at=_ago(settings.TASK_RUN_QUEUED_SECONDS + 1))
     assert services.task_runs_requeue_lost() == [lost.pk]
     assert sent == [("fetch_outputs", lost.pk)]
-    # Still lost a lease later (the broker dropped that message too): sent again.
+    # Still lost that long later (the broker dropped that message too): sent again.
     TaskRun.objects.filter(pk=lost.pk).update(
-        heartbeat_at=_ago(settings.TASK_RUN_LEASE_SECONDS + 1)
+        heartbeat_at=_ago(settings.TASK_RUN_QUEUED_SECONDS + 1)
     )
     assert services.task_runs_requeue_lost() == [lost.pk]
 
@@ -82,9 +96,10 @@ def test_the_sweep_leaves_runs_that_are_alive_alone(source, open_study, sent, se
     _fetch(source, status="succeeded", heartbeat_at=_ago(10 * lease))
     # A recomputation waits out its delay before its task first looks at it.
     waiting = TaskRun.objects.create(study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
-    TaskRun.objects.filter(pk=waiting.pk).update(created_at=_ago(lease + 25))
+    queued = settings.TASK_RUN_QUEUED_SECONDS
+    TaskRun.objects.filter(pk=waiting.pk).update(created_at=_ago(queued + 25))
     assert services.task_runs_requeue_lost() == []
-    TaskRun.objects.filter(pk=waiting.pk).update(created_at=_ago(lease + 31))
+    TaskRun.objects.filter(pk=waiting.pk).update(created_at=_ago(queued + 31))
     assert services.task_runs_requeue_lost() == [waiting.pk]
     assert sent == [("compute_agreement", waiting.pk)]
 
@@ -142,8 +157,10 @@ def test_a_click_while_a_fetch_is_alive_is_refused_and_sends_nothing(source, sen
 
 
 class _Task:
-    def retry(self, *, countdown, max_retries):
-        self.countdown = countdown
+    kwargs = None
+
+    def retry(self, *, countdown, max_retries, kwargs=None):
+        self.countdown, self.kwargs = countdown, kwargs
         return Retry(when=countdown)
 
 
@@ -151,7 +168,7 @@ def test_a_claim_that_meets_a_database_outage_is_tried_again(open_study, monkeyp
     run = TaskRun.objects.create(study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
 
     def database_down(*, run_id):
-        raise OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
+        raise _error("connection to server at 127.0.0.1 failed: Connection refused")
 
     monkeypatch.setattr(services, "task_run_claim", database_down)
     closed = []
@@ -173,7 +190,7 @@ def test_database_errors_are_retried_on_a_new_connection(monkeypatch):
     def flaky():
         attempts.append(True)
         if len(attempts) < 3:
-            raise OperationalError("server closed the connection unexpectedly")
+            raise _error("server closed the connection unexpectedly")
         return "stored"
 
     assert generation.with_database_retries(flaky) == "stored"
@@ -185,7 +202,7 @@ def test_a_database_outage_longer_than_allowed_is_raised(settings):
     settings.TASK_DATABASE_OUTAGE_SECONDS = 0.2
 
     def down():
-        raise OperationalError("Connection refused")
+        raise _error("Connection refused")
 
     with pytest.raises(OperationalError):
         generation.with_database_retries(down)
@@ -201,7 +218,7 @@ def test_a_fetch_keeps_every_result_through_a_database_restart(draft_study, fake
 
     def restarting(**fields):
         if next(failures, False):
-            raise OperationalError("terminating connection due to administrator command")
+            raise _error("terminating connection due to administrator command", "57P01")
         return create(**fields)
 
     monkeypatch.setattr(Output.objects, "create", restarting)
@@ -228,7 +245,7 @@ def test_a_judge_keeps_every_verdict_through_a_database_restart(open_study, fake
 
     def restarting(rows, **kwargs):
         if next(failures, False):
-            raise OperationalError("the database system is shutting down")
+            raise _error("the database system is shutting down", "57P03")
         return bulk_create(rows, **kwargs)
 
     monkeypatch.setattr(JudgeRating.objects, "bulk_create", restarting)
@@ -244,7 +261,7 @@ def test_a_judge_keeps_every_verdict_through_a_database_restart(open_study, fake
 def test_a_sweep_that_cannot_reach_the_broker_tries_again_at_the_next(
     source, settings, monkeypatch
 ):
-    lost = _fetch(source, created_at=_ago(settings.TASK_RUN_LEASE_SECONDS + 1))
+    lost = _fetch(source, created_at=_ago(settings.TASK_RUN_QUEUED_SECONDS + 1))
 
     def broker_down(*args, **kwargs):
         raise OSError("Connection refused")
@@ -260,7 +277,7 @@ def test_a_job_that_loses_its_database_goes_back_to_the_queue(open_study, monkey
     monkeypatch.setattr(tasks, "close_old_connections", lambda: None)
 
     def database_gone(*, run):
-        raise OperationalError("terminating connection due to administrator command")
+        raise _error("terminating connection due to administrator command", "57P01")
 
     task = _Task()
     with pytest.raises(Retry):

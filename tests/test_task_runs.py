@@ -129,7 +129,8 @@ def test_a_waiting_recomputation_whose_message_was_lost_is_replaced(
 def test_a_study_recomputes_one_run_at_a_time(open_study, settings):
     settings.TASK_RUN_LEASE_SECONDS = 300
     first = TaskRun.objects.create(study=open_study, kind="compute_agreement")
-    assert services.task_run_claim(run_id=first.pk).status == "running"
+    first = services.task_run_claim(run_id=first.pk)
+    assert first.status == "running"
     second = TaskRun.objects.create(study=open_study, kind="compute_agreement")
     assert services.task_run_claim(run_id=second.pk) is None  # waits: the first is at work
     second.refresh_from_db()

@@ -53,6 +53,7 @@ SHORT_LEASES = {
     "CELERY_VISIBILITY_TIMEOUT": "2",
     "CELERY_RESTORE_SWEEP_SECONDS": "1",
     "TASK_RUN_LEASE_SECONDS": "2",
+    "TASK_DATABASE_OUTAGE_SECONDS": "1",  # within the lease, as the settings require
 }
 
 
@@ -224,7 +225,11 @@ def test_a_worker_holding_a_countdown_lives_through_a_redis_outage_and_recompute
         {
             "STATS_RECOMPUTE_DELAY_SECONDS": str(delay),
             "TASK_RUN_LEASE_SECONDS": "10",
+            "TASK_DATABASE_OUTAGE_SECONDS": "5",
             "TASK_RUN_SWEEP_SECONDS": "1",
+            # The held message was never run, so nothing marked it received: it counts as lost
+            # after this long (300 s by default, for messages waiting behind busy workers).
+            "TASK_RUN_QUEUED_SECONDS": "10",
         }
     )
     # As a submit does: the recomputation, due `delay` seconds from now. The worker takes the

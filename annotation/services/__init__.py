@@ -7,6 +7,8 @@ One module per concern; everything public is re-exported here, so callers write
 from annotation.services.bundle import bundle_build, bundle_path
 from annotation.services.external_ratings import study_import_ratings
 from annotation.services.generation import (
+    TaskRunLost,
+    database_unreachable,
     output_record_generation,
     outputs_fetch_missing,
     source_create,
@@ -15,7 +17,9 @@ from annotation.services.generation import (
     task_run_claim,
     task_run_create,
     task_run_finish,
+    task_run_give_up,
     task_run_progress,
+    task_run_received,
     task_run_release,
     task_runs_requeue_lost,
 )
@@ -101,8 +105,12 @@ __all__ = [
     "task_run_claim",
     "task_run_create",
     "task_run_cancel",
+    "TaskRunLost",
+    "database_unreachable",
     "task_run_finish",
+    "task_run_give_up",
     "task_run_progress",
+    "task_run_received",
     "task_run_release",
     "task_runs_requeue_lost",
 ]

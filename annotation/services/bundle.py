@@ -23,7 +23,12 @@ from django.utils import timezone
 from annotation import exports, figures, selectors
 from annotation.models import Study, TaskRun
 from annotation.services import figure_data
-from annotation.services.generation import task_run_finish, task_run_progress
+from annotation.services.generation import (
+    TaskRunLost,
+    task_run_finish,
+    task_run_held,
+    task_run_progress,
+)
 from annotation.services.statistics.store import STATS_METHOD_VERSION
 
 LIBRARIES = ("django", "numpy", "scipy", "krippendorff", "matplotlib")  # figures' bytes too
@@ -72,6 +77,11 @@ def bundle_build(*, run: TaskRun) -> None:
                     job.progress(done=done)
                 manifest = _manifest(study, hashes)
                 _write(archive, "manifest.json", lambda out: out.write(manifest), job.heartbeat)
+    except TaskRunLost:
+        partial.unlink(missing_ok=True)
+        if TaskRun.objects.filter(pk=run.pk).exists():
+            raise  # another worker took the run over: it builds the bundle
+        return  # its study was deleted: no unblinding key outlives it
     except _Cancelled:
         partial.unlink(missing_ok=True)
         if TaskRun.objects.filter(pk=run.pk).exists():  # else its study was deleted
@@ -149,16 +159,23 @@ class _Job:
         return not found or found[0][0] is not None
 
     def _update(self, **fields) -> None:
+        """Beat while this worker's claim holds; TaskRunLost once it does not (another worker
+        took the run over, or its study was deleted): stop, finishing nothing."""
         self.beat = time.monotonic()
         self.run.heartbeat_at = fields["heartbeat_at"] = timezone.now()
         if self.side is None:
-            TaskRun.objects.filter(pk=self.run.pk).update(**fields)
-            return
-        columns = ", ".join(f"{name} = %s" for name in fields)  # our own names, never input
-        with self.side.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {TABLE} SET {columns} WHERE id = %s", [*fields.values(), self.run.pk]
-            )
+            updated = task_run_held(self.run).update(**fields)
+        else:
+            columns = ", ".join(f"{name} = %s" for name in fields)  # our own names, never input
+            held = "id = %s AND status = %s AND started_at IS NOT DISTINCT FROM %s"
+            with self.side.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {TABLE} SET {columns} WHERE {held}",
+                    [*fields.values(), self.run.pk, TaskRun.Status.RUNNING, self.run.started_at],
+                )
+                updated = cursor.rowcount
+        if not updated:
+            raise TaskRunLost(self.run.pk)
 
 
 TABLE = TaskRun._meta.db_table

@@ -4,6 +4,7 @@ import contextlib
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import timedelta
@@ -207,17 +208,33 @@ def _live_runs():
 
 
 def _alive() -> Q:
-    """Heard from within the lease: a running run's heartbeat; a queued one's creation, or its
-    task's last look while it waits for its study's other statistics job (or the sweep's last
-    sending). A recomputation queued after a submit waits out its delay on top."""
+    """A running run: its heartbeat within the lease. A queued one: sent (created, or sent
+    again by the sweep) or received by a worker's task (which stamps it before claiming, and at
+    each look while it waits for its study's other statistics job) within
+    TASK_RUN_QUEUED_SECONDS, since a message may wait that long behind busy workers; a
+    recomputation queued after a submit waits out its delay on top."""
     fresh = _lease_start()
-    due = fresh - timedelta(seconds=settings.STATS_RECOMPUTE_DELAY_SECONDS)
+    sent = timezone.now() - timedelta(seconds=settings.TASK_RUN_QUEUED_SECONDS)
+    # One whose message could not be sent at all (_send) has nothing to wait for: a lease.
+    unsent = Q(message__startswith=UNSENT_NOTE)
     queued = Q(status=TaskRun.Status.QUEUED)
     return (
-        Q(heartbeat_at__gte=fresh)
-        | queued & Q(created_at__gte=fresh)
-        | queued & Q(kind=TaskRun.Kind.COMPUTE_AGREEMENT, created_at__gte=due)
+        Q(status=TaskRun.Status.RUNNING, heartbeat_at__gte=fresh)
+        | queued & ~unsent & _heard_from_since(sent)
+        | queued & unsent & _heard_from_since(fresh)
     )
+
+
+def _heard_from_since(when) -> Q:
+    due = when - timedelta(seconds=settings.STATS_RECOMPUTE_DELAY_SECONDS)
+    return (
+        Q(heartbeat_at__gte=when)
+        | Q(created_at__gte=when)
+        | Q(kind=TaskRun.Kind.COMPUTE_AGREEMENT, created_at__gte=due)
+    )
+
+
+UNSENT_NOTE = "Waiting for the task queue to come back"
 
 
 def _send(run: TaskRun, task, countdown: float = 0) -> bool:
@@ -228,7 +245,7 @@ def _send(run: TaskRun, task, countdown: float = 0) -> bool:
         # once the broker is back (task_runs_requeue_lost).
         logger.warning("could not queue task run %s (%s); the sweep will send it", run.pk, exc)
         TaskRun.objects.filter(pk=run.pk, status=TaskRun.Status.QUEUED).update(
-            message=f"Waiting for the task queue to come back ({exc})."
+            message=f"{UNSENT_NOTE} ({exc})."
         )
         return False
     return True
@@ -249,6 +266,9 @@ def task_runs_requeue_lost() -> list[int]:
             continue
         if _send(run, _task_for(run.kind)):
             sent.append(run.pk)
+            TaskRun.objects.filter(
+                pk=run.pk, status=TaskRun.Status.QUEUED, message__startswith=UNSENT_NOTE
+            ).update(message="")  # sent now: it may wait behind busy workers like any other
         else:  # the broker is away too: the next sweep tries again, not a lease later
             TaskRun.objects.filter(pk=run.pk, heartbeat_at=run.heartbeat_at).update(
                 heartbeat_at=heard_from
@@ -287,6 +307,21 @@ def _requeue(run: TaskRun) -> bool:
 # Jobs that read or write a study's statistics: one at a time per study, so that a paper bundle
 # never reads statistics half rewritten (`task_run_one_running_statistics_job`).
 STATISTICS_JOBS = (TaskRun.Kind.COMPUTE_AGREEMENT, TaskRun.Kind.EXPORT_BUNDLE)
+
+
+def task_run_received(*, run_id: int) -> None:
+    """A task's first act, before claiming: its run, if still queued, has been received by a
+    worker and is not lost (the sweep leaves it alone), even if the claim cannot happen yet."""
+    TaskRun.objects.filter(pk=run_id, status=TaskRun.Status.QUEUED).update(
+        heartbeat_at=timezone.now()
+    )
+
+
+def task_run_give_up(*, run_id: int, message: str) -> None:
+    """Fail an unfinished run its task cannot carry on with, saying why."""
+    TaskRun.objects.filter(
+        pk=run_id, status__in=[TaskRun.Status.QUEUED, TaskRun.Status.RUNNING]
+    ).update(status=TaskRun.Status.FAILED, finished_at=timezone.now(), message=message)
 
 
 def task_run_claim(*, run_id: int) -> TaskRun | None:
@@ -331,8 +366,32 @@ def _supersede_dead_recomputations(run_id: int, stale) -> None:
     _supersede_dead_runs(dead)
 
 
-# The database errors a restart or a failover gives, worth trying again on a new connection.
+# The error types a lost database connection is raised as; database_unreachable says which of
+# them are one.
 DATABASE_OUTAGES = (OperationalError, InterfaceError)
+# SQLSTATE classes and codes of a connection lost or refused: 08 (connection exception), 57P01-3
+# (the server shutting down or not yet accepting), 53300 (too many connections).
+_OUTAGE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether a database error is the connection lost or refused (a restart, a failover),
+    worth waiting out on a new connection. Anything else (SQLite's "database is locked", a
+    missing table, a bad query) lasts, and is raised as the failure it is."""
+    if not isinstance(exc, DATABASE_OUTAGES):
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    if sqlstate:
+        return sqlstate.startswith(_OUTAGE_SQLSTATES)
+    if connection.vendor != "postgresql":
+        return False  # an embedded database has no connection to lose
+    # No SQLSTATE: the client gave up on the connection (closed, broken, could not connect).
+    return connection.connection is None or not connection.is_usable()
+
+
+class TaskRunLost(Exception):
+    """The run is no longer this worker's: its heartbeat or finish matched no row held by this
+    claim (another worker took it over after the lease, or it was deleted)."""
 
 
 def with_database_retries(work):
@@ -348,6 +407,8 @@ def with_database_retries(work):
         except DATABASE_OUTAGES as exc:
             if connection.in_atomic_block or time.monotonic() >= deadline:
                 raise
+            if not database_unreachable(exc):
+                raise
             logger.warning("database unreachable (%s); trying again in %.2f s", exc, pause)
             _drop_connection()
             time.sleep(pause)
@@ -360,14 +421,24 @@ def _drop_connection() -> None:
         connection.close()
 
 
+def task_run_held(run: TaskRun):
+    """The run's row as long as this worker's claim holds: still running, and claimed when this
+    worker claimed it (a takeover claims it anew)."""
+    return TaskRun.objects.filter(
+        pk=run.pk, status=TaskRun.Status.RUNNING, started_at=run.started_at
+    )
+
+
 def task_run_progress(*, run: TaskRun, done: int, total: int | None = None) -> None:
-    run.done = done
-    run.heartbeat_at = timezone.now()
-    fields = ["done", "heartbeat_at"]
+    """Report progress (the run's heartbeat). Raises TaskRunLost when the run is no longer this
+    worker's: its caller must start no more work and leave the run to its new holder."""
+    fields = {"done": done, "heartbeat_at": timezone.now()}
     if total is not None:
-        run.total = total
-        fields.append("total")
-    with_database_retries(lambda: run.save(update_fields=fields))
+        fields["total"] = total
+    if not with_database_retries(lambda: task_run_held(run).update(**fields)):
+        raise TaskRunLost(run.pk)
+    for name, value in fields.items():
+        setattr(run, name, value)
 
 
 def task_run_release(*, run: TaskRun) -> None:
@@ -402,13 +473,16 @@ def cancel_requested(run: TaskRun) -> bool:
 
 
 def task_run_finish(*, run: TaskRun, ok: bool, message: str = "", cancelled: bool = False) -> None:
+    """Record how the run ended, if it is still this worker's (else TaskRunLost)."""
     if cancelled:
-        run.status = TaskRun.Status.CANCELLED
+        status = TaskRun.Status.CANCELLED
     else:
-        run.status = TaskRun.Status.SUCCEEDED if ok else TaskRun.Status.FAILED
-    run.message = message
-    run.finished_at = timezone.now()
-    with_database_retries(lambda: run.save(update_fields=["status", "message", "finished_at"]))
+        status = TaskRun.Status.SUCCEEDED if ok else TaskRun.Status.FAILED
+    fields = {"status": status, "message": message, "finished_at": timezone.now()}
+    if not with_database_retries(lambda: task_run_held(run).update(**fields)):
+        raise TaskRunLost(run.pk)
+    for name, value in fields.items():
+        setattr(run, name, value)
 
 
 def outputs_fetch_missing(*, run: TaskRun) -> None:
@@ -519,6 +593,7 @@ def _collect(run, pending, record, cancelled, tally, refill) -> None:
     """Record results as they come, topping the window up; beat and look for a cancel every
     PROGRESS_EVERY_SECONDS."""
     reported = time.monotonic()
+    lost = False
     while pending:
         finished, _ = wait(pending, timeout=PROGRESS_EVERY_SECONDS, return_when=FIRST_COMPLETED)
         for future in finished:
@@ -528,9 +603,15 @@ def _collect(run, pending, record, cancelled, tally, refill) -> None:
                 continue  # not sent: the run was cancelled first
             tally["failures"] += not record(prepared, result)
             tally["done"] += 1
-        if time.monotonic() - reported >= PROGRESS_EVERY_SECONDS:
-            task_run_progress(run=run, done=tally["done"])
+        if not lost and time.monotonic() - reported >= PROGRESS_EVERY_SECONDS:
             reported = time.monotonic()
+            try:
+                task_run_progress(run=run, done=tally["done"])
+            except TaskRunLost:
+                # Another worker holds the run now: start no call it will make too. Those in
+                # flight are paid for and recorded; the caller's last report raises.
+                lost = True
+                cancelled.set()
             if not cancelled.is_set() and cancel_requested(run):
                 cancelled.set()  # calls not yet started are dropped; those in flight finish
         refill()
@@ -688,14 +769,23 @@ def output_record_generation(
     """Store the call and, if it produced text, the output. False when no output was stored.
     The call and its output are written together, so a write lost to a database restart is
     retried whole (with_database_retries): a completion that came back is never dropped."""
+    call_id = uuid.uuid4()  # one for every try: a retry after a lost commit finds its row
     return with_database_retries(
-        lambda: _record_generation(source=source, case=case, completion=completion, sample=sample)
+        lambda: _record_generation(
+            source=source, case=case, completion=completion, sample=sample, call_id=call_id
+        )
     )
 
 
-def _record_generation(*, source: Source, case: Case, completion: llm.Completion, sample: int):
+def _record_generation(
+    *, source: Source, case: Case, completion: llm.Completion, sample: int, call_id: uuid.UUID
+):
+    if Generation.objects.filter(call_id=call_id).exists():
+        # An earlier try committed, and only the reply to its COMMIT was lost.
+        return completion.text is not None
     with transaction.atomic():
         generation = Generation.objects.create(
+            call_id=call_id,
             source=source,
             case=case,
             sample=sample,

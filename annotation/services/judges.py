@@ -2,6 +2,7 @@
 
 import random
 import threading
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -251,9 +252,15 @@ def verdict_record(
     """Store a unit's outcome: its answers, in rater form, when the reply parsed; otherwise
     the failure, with every attempt's reason. False when it failed. A write lost to a database
     restart is retried whole, with rows built afresh: a reply that came back is never dropped."""
+    call_id = uuid.uuid4()  # one for every try: a retry after a lost commit finds its verdict
     return with_database_retries(
         lambda: _verdict_store(
-            judge=judge, prepared=prepared, completion=completion, reply=reply, attempts=attempts
+            judge=judge,
+            prepared=prepared,
+            completion=completion,
+            reply=reply,
+            attempts=attempts,
+            call_id=call_id,
         )
     )
 
@@ -265,9 +272,14 @@ def _verdict_store(
     completion: llm.Completion,
     reply: judging.Reply | None,
     attempts: list[dict],
+    call_id: uuid.UUID,
 ) -> bool:
+    stored = JudgeVerdict.objects.filter(call_id=call_id).values_list("outcome", flat=True)
+    for outcome in stored:  # an earlier try committed; only the reply to its COMMIT was lost
+        return outcome == JudgeVerdict.Outcome.OK
     unit = prepared.unit
     verdict = JudgeVerdict(
+        call_id=call_id,
         judge=judge,
         item=unit.item,
         order=unit.order,
