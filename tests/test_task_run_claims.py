@@ -122,6 +122,16 @@ def test_a_worker_whose_run_was_taken_over_can_neither_beat_nor_finish_it(open_s
     assert TaskRun.objects.get(pk=first.pk).status == "succeeded"
 
 
+def test_a_worker_whose_run_was_taken_over_does_not_hand_it_back_to_the_queue(open_study):
+    first = services.task_run_claim(
+        run_id=TaskRun.objects.create(study=open_study, kind="export_bundle").pk
+    )
+    second = _take_over(first)
+    services.task_run_release(run=first)  # its database was away past its wait
+    row = TaskRun.objects.get(pk=first.pk)
+    assert (row.status, row.started_at) == ("running", second.started_at)
+
+
 def test_a_fetch_taken_over_midway_starts_no_more_calls_and_leaves_the_run(
     draft_study, fake_llm, monkeypatch
 ):

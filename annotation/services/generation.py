@@ -447,11 +447,10 @@ def task_run_release(*, run: TaskRun) -> None:
     recomputation gives way instead to one already waiting, which reads the same ratings."""
     try:
         with transaction.atomic():
-            TaskRun.objects.filter(pk=run.pk, status=TaskRun.Status.RUNNING).update(
-                status=TaskRun.Status.QUEUED, heartbeat_at=timezone.now()
-            )
+            # Only while it is still this worker's: a run taken over meanwhile is its new holder's.
+            task_run_held(run).update(status=TaskRun.Status.QUEUED, heartbeat_at=timezone.now())
     except IntegrityError:
-        _supersede_dead_runs(TaskRun.objects.filter(pk=run.pk))
+        _supersede_dead_runs(task_run_held(run))
 
 
 def task_run_cancel(*, run: TaskRun) -> TaskRun:
