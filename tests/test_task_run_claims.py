@@ -11,12 +11,13 @@ from datetime import timedelta
 
 import pytest
 from celery.exceptions import Retry
-from django.db import IntegrityError, OperationalError
+from django.db import IntegrityError, OperationalError, connection
 from django.utils import timezone
 
 from annotation import llm, services, tasks
 from annotation.models import Generation, JudgeVerdict, Output, TaskRun
 from annotation.services import generation, judges
+from annotation.services.generation import DATABASE_OUTAGES
 from tests.support.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db
@@ -178,6 +179,27 @@ def test_a_bundle_taken_over_stops_and_leaves_no_file(open_study, settings, tmp_
     assert TaskRun.objects.get(pk=run.pk).status == "running"
 
 
+def test_a_judge_or_a_recomputation_taken_over_does_not_carry_on(open_study, fake_llm):
+    judge = services.judge_create(
+        study=open_study, label="J", base_url=fake_llm.base_url, model_name="j"
+    )
+    judging = services.task_run_claim(
+        run_id=TaskRun.objects.create(study=open_study, judge=judge, kind="run_judge").pk
+    )
+    _take_over(judging)
+    with pytest.raises(services.TaskRunLost):
+        services.judge_run(run=judging)
+    assert fake_llm.requests == []
+    computing = services.task_run_claim(
+        run_id=TaskRun.objects.create(study=open_study, kind="compute_agreement").pk
+    )
+    _take_over(computing)
+    with pytest.raises(services.TaskRunLost):
+        services.agreement_compute(run=computing)
+    assert not open_study.results.exists()
+    assert TaskRun.objects.get(pk=computing.pk).status == "running"
+
+
 # --- 2. what counts as an outage, and for how long -------------------------------------------
 
 
@@ -194,12 +216,31 @@ def test_only_a_lost_or_refused_connection_is_an_outage():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_connection_the_driver_gave_up_on_is_an_outage():
+    if connection.vendor != "postgresql":
+        pytest.skip("an embedded database has no connection to lose")
+    connection.ensure_connection()
+    connection.connection.close()  # as a server restart leaves it: no SQLSTATE to read
+    with pytest.raises(DATABASE_OUTAGES) as caught:
+        TaskRun.objects.count()
+    assert getattr(caught.value.__cause__, "sqlstate", None) is None
+    assert services.database_unreachable(caught.value)
+    connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_lasting_database_error_is_not_retried_as_an_outage():
     attempts = []
 
+    # Each database's own: SQLite's carries no SQLSTATE, PostgreSQL's lock_not_available does.
+    if connection.vendor == "sqlite":
+        error = OperationalError("database is locked")
+    else:
+        error = _error("could not obtain lock on row", "55P03")
+
     def locked():
         attempts.append(True)
-        raise OperationalError("database is locked")
+        raise error
 
     with pytest.raises(OperationalError):
         generation.with_database_retries(locked)
