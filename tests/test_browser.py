@@ -339,7 +339,7 @@ def test_admin_sees_the_figures_downloads_one_and_the_paper_bundle(
         services.rating_save(assignment=assignment, question=question, answer=n % 5 + 1)
     submit_rated(open_study)
     run = TaskRun.objects.create(study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
-    services.agreement_compute(run=run)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
 
     with browser_page(live_server.url) as page:
         log_in(page, study_admin.username)

@@ -30,7 +30,7 @@ def rated_study(open_study):
         study_services.rating_save(assignment=assignment, question=question, answer=value)
     submit_rated(open_study)
     run = TaskRun.objects.create(study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
-    study_services.agreement_compute(run=run)
+    study_services.agreement_compute(run=study_services.task_run_claim(run_id=run.pk))
     return open_study
 
 
@@ -143,7 +143,7 @@ def test_recomputing_the_same_numbers_does_not_make_used_facts_stale(
     url = reverse("response_use_evidence", args=[linked_report.token, "1.4"])
     client.post(url, headers={"HX-Request": "true"})
     run = TaskRun.objects.create(study=rated_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
-    study_services.agreement_compute(run=run)
+    study_services.agreement_compute(run=study_services.task_run_claim(run_id=run.pk))
     page = client.get(reverse("report_detail", args=[linked_report.token])).content.decode()
     assert "In notes" in page
     assert "Changed since used" not in page

@@ -105,7 +105,7 @@ def test_raters_who_prefer_the_same_source_agree_whatever_side_they_saw(pairwise
     assert sides_differ > 0  # some raters saw the same pair the other way round
     run = TaskRun.objects.create(study=pairwise_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
     submit_rated(pairwise_study)
-    services.agreement_compute(run=run)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
     result = alpha_of(pairwise_study)
     assert result.value == pytest.approx(1.0)
     assert (result.n_units, result.n_ratings) == (12, 24)

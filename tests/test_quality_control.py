@@ -214,7 +214,7 @@ def test_statistics_leave_quality_control_out_and_measure_test_retest(qc_study, 
         second.append(again)
     run = TaskRun.objects.create(study=qc_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
     submit_rated(qc_study)
-    services.agreement_compute(run=run)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
     inter = alpha_of(qc_study)
     assert (inter.n_units, inter.n_ratings) == (16, 32)  # the study's outputs only
     assert inter.value == pytest.approx(1.0)
@@ -399,7 +399,7 @@ def test_the_reporting_facts_keep_quality_control_apart(qc_study):
         _rate(assignment, 3)
     run = TaskRun.objects.create(study=qc_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
     submit_rated(qc_study)
-    services.agreement_compute(run=run)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
     facts = study_reporting_facts(study=qc_study)
     assert facts["design"][0].startswith("8 cases; 16 outputs rated")
     assert "2 training items with feedback" in facts["design"][-1]

@@ -56,7 +56,7 @@ def test_every_answer_is_kept_as_shown_and_turned_canonical(imported):
 
 def test_agreement_reproduces_an_independent_computation_on_the_raw_file(imported):
     run = TaskRun.objects.create(study=imported, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
-    services.agreement_compute(run=run)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
     for question in ("completeness", "correctness", "conciseness"):
         observations = [
             Observation(

@@ -216,7 +216,7 @@ def test_raters_who_rank_sources_alike_agree_whatever_order_they_saw(ranking):
     assert len(orders) > 1
     run = TaskRun.objects.create(study=ranking, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
     submit_rated(ranking)
-    services.agreement_compute(run=run)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
     result = alpha_of(ranking, question)
     assert result.value == pytest.approx(1.0)
     # One unit per output: 6 cases x 3 sources, each ranked by 2 raters.
@@ -233,7 +233,7 @@ def test_per_output_ratings_are_analysed_per_source(side_by_side):
             )
     run = TaskRun.objects.create(study=side_by_side, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
     submit_rated(side_by_side)
-    services.agreement_compute(run=run)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
     result = alpha_of(side_by_side, question)
     assert result.value == pytest.approx(1.0)
     assert (result.n_units, result.n_ratings) == (18, 36)
@@ -259,7 +259,7 @@ def test_disagreeing_rankers_give_the_alpha_of_their_ranks(ranking):
             column += [ranks[label] for label in SOURCES]
     run = TaskRun.objects.create(study=ranking, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
     submit_rated(ranking)
-    services.agreement_compute(run=run)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
     expected = krippendorff.alpha(
         reliability_data=[first_ranks, second_ranks], level_of_measurement="ordinal"
     )

@@ -25,7 +25,7 @@ QUESTIONS = ("completeness", "correctness", "conciseness")
 
 def compute(study) -> None:
     run = TaskRun.objects.create(study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
-    services.agreement_compute(run=run)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
 
 
 def result(study, statistic, source, question=None):
