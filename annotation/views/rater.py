@@ -17,6 +17,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation import rubric, selectors, services
+from annotation.models import Assignment, Question, Rating
 from annotation.responses import image_response
 
 
@@ -94,6 +95,12 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
         }
         return render(request, "annotation/rater_item.html", {"item": item, "revisions": revisions})
 
+    return _save_answer(request, assignment)
+
+
+def _save_answer(request: HttpRequest, assignment: Assignment) -> HttpResponse:
+    """One question's answer posted by the item page: stored, or refused with a message."""
+    study = assignment.study
     question = selectors.rater_question_get(study=study, key=request.POST.get("question", ""))
     n_outputs = len(assignment.shown_outputs())
     shown = _shown_place(request.POST.get("about", ""), n_outputs)
@@ -112,14 +119,28 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
     if not request.htmx:
         # Without JavaScript the form posts normally: come back to the same item.
         return redirect(request.path)
-    # Only the question's status and the progress bar change: nothing else is read again.
+    return _saved_partial(
+        request, assignment, question=question, shown=shown, rating=rating, error=error
+    )
+
+
+def _saved_partial(
+    request: HttpRequest,
+    assignment: Assignment,
+    *,
+    question: Question,
+    shown: int | None,
+    rating: Rating | None,
+    error: str,
+) -> HttpResponse:
+    """Only the question's status and the progress bar: nothing else is read again."""
     context = {
         "item": selectors.rater_progress(assignment=assignment),
         "q": selectors.rater_question_view(
             assignment=assignment,
             question=question,
             answer=rating.answer if rating else None,
-            shown=shown if study.asks_per_output(question) else None,
+            shown=shown if assignment.study.asks_per_output(question) else None,
         ),
         "saved": not error,
         "error": error,
@@ -159,20 +180,12 @@ def rater_answers(request: HttpRequest, study_token: str, assignment_token: str)
     )
 
 
-def _answers_changed_since_seen(request: HttpRequest, assignment) -> bool:
-    """Whether the answers stored now differ from those the submitting page said it showed
-    (`seen`: form id -> revision). A page without script sends nothing and is not checked."""
+def _seen(request: HttpRequest) -> object:
+    """The revisions the submitting page showed, or None from a page without script."""
     try:
-        seen = json.loads(request.POST.get("seen") or "null")
+        return json.loads(request.POST.get("seen") or "null")
     except ValueError:
-        seen = None
-    if not isinstance(seen, dict):
-        return False
-    current = selectors.rater_answers(assignment=assignment)
-    forms = set(seen) | set(current)
-    return any(
-        seen.get(form) != (current[form].revision if form in current else None) for form in forms
-    )
+        return None
 
 
 def _elapsed(request: HttpRequest) -> int:
@@ -203,7 +216,7 @@ def rater_submit(request: HttpRequest, study_token: str, assignment_token: str) 
         user=request.user, study_token=study_token, token=assignment_token
     )
     study = assignment.study
-    if _answers_changed_since_seen(request, assignment):
+    if selectors.rater_answers_changed_since(assignment=assignment, seen=_seen(request)):
         # Another tab changed an answer this page never showed: submitting would send answers
         # the rater did not see. The item page shows the current ones.
         messages.error(
