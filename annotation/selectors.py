@@ -7,12 +7,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils.crypto import salted_hmac
 
 from annotation import pace, rubric
 from annotation.models import (
@@ -565,6 +567,43 @@ def rater_answers(*, assignment: Assignment) -> dict[str, RaterAnswer]:
             revision=rating_revision(rating),
         )
     return answers
+
+
+def rater_answers_changed_since(*, assignment: Assignment, seen: object) -> bool:
+    """Whether the answers stored now differ from those a submitting page said it showed
+    (`seen`: form id -> revision). A page without script sends none and is not checked."""
+    if not isinstance(seen, dict):
+        return False
+    current = rater_answers(assignment=assignment)
+    forms = set(seen) | set(current)
+    return any(
+        seen.get(form) != (current[form].revision if form in current else None) for form in forms
+    )
+
+
+# Salts the per-user value that names a rater's answers kept in the browser.
+_BROWSER_SCOPE_SALT = "annotation.rater-browser-scope"
+
+
+def rater_browser_scope(*, user: AbstractBaseUser) -> str:
+    """The opaque name under which the browser keeps this user's unsaved answers, so that
+    another user of the same browser never sees, replays or is pointed to them. Keyed by
+    SECRET_KEY: neither the sequential id nor the user name, and not guessable from either."""
+    return _browser_scope(user=user, secret=settings.SECRET_KEY)
+
+
+def rater_browser_scopes_retired(*, user: AbstractBaseUser) -> list[str]:
+    """The same name under the retired secrets (`SECRET_KEY_FALLBACKS`): answers kept before
+    the secret was rotated are still this user's, and the page takes them over."""
+    return [
+        _browser_scope(user=user, secret=secret)
+        for secret in getattr(settings, "SECRET_KEY_FALLBACKS", [])
+    ]
+
+
+def _browser_scope(*, user: AbstractBaseUser, secret: str) -> str:
+    digest = salted_hmac(_BROWSER_SCOPE_SALT, str(user.pk), secret=secret, algorithm="sha256")
+    return digest.hexdigest()[:24]
 
 
 def _posted_fields(question: Question, answer: object) -> dict[str, list[str]]:
