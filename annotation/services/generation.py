@@ -768,7 +768,7 @@ def output_record_generation(
     """Store the call and, if it produced text, the output. False when no output was stored.
     The call and its output are written together, so a write lost to a database restart is
     retried whole (with_database_retries): a completion that came back is never dropped."""
-    call_id = uuid.uuid4()  # one for every try: a retry after a lost commit finds its row
+    call_id = uuid.uuid4()  # the same for every try: a retry after a lost COMMIT finds its row
     return with_database_retries(
         lambda: _record_generation(
             source=source, case=case, completion=completion, sample=sample, call_id=call_id

@@ -252,7 +252,7 @@ def verdict_record(
     """Store a unit's outcome: its answers, in rater form, when the reply parsed; otherwise
     the failure, with every attempt's reason. False when it failed. A write lost to a database
     restart is retried whole, with rows built afresh: a reply that came back is never dropped."""
-    call_id = uuid.uuid4()  # one for every try: a retry after a lost commit finds its verdict
+    call_id = uuid.uuid4()  # the same for every try: a retry after a lost COMMIT finds it
     return with_database_retries(
         lambda: _verdict_store(
             judge=judge,
