@@ -1,6 +1,8 @@
 """No answer lost in the rater's browser (headless Chromium): a session ended in another tab, a
 server that went away, a page closed right after typing, and two tabs on one item."""
 
+import re
+
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
@@ -48,8 +50,9 @@ def test_signed_out_in_another_tab_answers_are_kept_then_saved_after_signing_in_
         status = page.locator("#q-overall .status").inner_text()
         assert "Saved" not in status
         assert "signed out" in status
+        scope = page.locator("#unsaved").get_attribute("data-scope")
         assert page.evaluate(PENDING) == [
-            f"evalapp.pending/{open_study.token}/{first.token}/overall"
+            f"evalapp.pending/{scope}/{open_study.token}/{first.token}/overall"
         ]
         page.click("#submit button")  # not submitted while an answer waits
         page.wait_for_selector("[data-submit-status]:has-text('You are signed out')")
@@ -116,13 +119,17 @@ def app_server(transactional_db, tmp_path):
         server.stop()
 
 
+def with_server_password(rater):
+    """The server process checks passwords with the production hashers, not the tests' MD5."""
+    rater.password = PBKDF2PasswordHasher().encode(PASSWORD, "saltsaltsalt")
+    rater.save(update_fields=["password"])
+    return rater
+
+
 def test_answers_given_while_the_server_is_down_survive_leaving_the_page(
     app_server, open_study, raters
 ):
-    rater = raters[0]
-    # The server process checks passwords with the production hashers, not the tests' MD5.
-    rater.password = PBKDF2PasswordHasher().encode(PASSWORD, "saltsaltsalt")
-    rater.save(update_fields=["password"])
+    rater = with_server_password(raters[0])
     first = first_item(open_study, rater)
     with browser_page(app_server.url) as page:
         page.on("dialog", lambda dialog: dialog.accept())  # "Leave site?": yes
@@ -355,3 +362,254 @@ def test_a_save_refused_for_its_csrf_token_is_not_saved_then_retried_with_a_fres
         page.wait_for_function(NOTHING_PENDING)
 
     assert first.ratings.get().answer == 3
+
+
+def saves_fail(page, study, assignment) -> None:
+    """The item's saves cannot reach the server; the page itself still opens."""
+    page.route(
+        f"**{item_path(study, assignment)}",
+        lambda route: route.abort() if route.request.method == "POST" else route.continue_(),
+    )
+
+
+def stored_answers(page, study, assignment) -> dict:
+    """The rater's answers as the server holds them, read from inside the browser."""
+    url = f"/rate/{study.token}/{assignment.token}/answers/"
+    return page.evaluate(
+        "url => fetch(url, {headers: {'X-Requested-With': 'fetch'}}).then(r => r.json())", url
+    )["answers"]
+
+
+def test_kept_answers_are_shown_and_replayed_only_to_the_rater_who_gave_them(
+    live_server, open_study, raters
+):
+    rater1, rater2 = raters[0], raters[1]
+    mine = first_item(open_study, rater1)
+    theirs = first_item(open_study, rater2)
+    with browser_page(live_server.url) as page:
+        page.on("dialog", lambda dialog: dialog.accept())  # "Leave site?": yes
+        log_in(page, rater1.username)
+        page.goto(item_path(open_study, mine))
+        page.wait_for_load_state()
+        scope1 = page.locator("#unsaved").get_attribute("data-scope")
+        saves_fail(page, open_study, mine)
+        page.check("#q-overall input[value='4']")
+        page.wait_for_selector("#q-overall .warn:has-text('no connection')")
+
+        # Logging out asks first, and staying signed in stays.
+        page.click("button:has-text('Log out')")
+        dialog = page.locator("#logout-kept")
+        assert dialog.locator("h2").inner_text() == "1 answer is not saved yet"
+        assert "until you sign in again here" in dialog.inner_text()
+        page.click("#logout-kept [data-logout-choice=stay]")
+        assert page.url.endswith(item_path(open_study, mine))
+        page.click("button:has-text('Log out')")
+        page.click("#logout-kept [data-logout-choice=keep]")
+        page.wait_for_url("**/accounts/login/**")
+
+        log_in(page, rater2.username)
+        page.goto(item_path(open_study, theirs))
+        page.wait_for_load_state()
+        scope2 = page.locator("#unsaved").get_attribute("data-scope")
+        page.wait_for_timeout(500)  # the page's script has read the storage by now
+        assert page.locator("#other-items").is_hidden()
+        assert page.locator("#pending-notice").is_hidden()
+        assert page.locator("#q-overall input:checked").count() == 0
+        assert stored_answers(page, open_study, theirs) == {}
+        # What is kept is named for rater 1 alone, by no id or name a page shows.
+        keys = page.evaluate(PENDING)
+        assert [key.split("/")[1] for key in keys] == [scope1]
+        assert scope1 != scope2
+        assert re.fullmatch(r"[0-9a-f]{24}", scope1)
+        # Rater 2 has nothing of their own kept: logging out does not ask.
+        page.click("button:has-text('Log out')")
+        page.wait_for_url("**/accounts/login/**")
+
+        page.unroute(f"**{item_path(open_study, mine)}")
+        log_in(page, rater1.username)
+        page.goto(item_path(open_study, mine))
+        assert page.locator("#q-overall input[value='4']").is_checked()
+        page.wait_for_selector("#pending-notice:has-text('saved now')", timeout=10_000)
+        page.wait_for_function(NOTHING_PENDING)
+
+    assert mine.ratings.get().answer == 4
+    assert not theirs.ratings.exists()
+
+
+def test_a_kept_answer_is_not_put_silently_over_one_changed_in_another_browser(
+    app_server, open_study, raters
+):
+    rater = with_server_password(raters[0])
+    first = first_item(open_study, rater)
+    with browser_page(app_server.url) as here:
+        here.on("dialog", lambda dialog: dialog.accept())
+        log_in(here, rater.username)
+        here.goto(item_path(open_study, first))
+        here.check("#q-overall input[value='4']")
+        here.wait_for_selector("#q-overall .ok")
+        app_server.stop()  # no save gets through, not even the one sent as the page goes
+        here.check("#q-overall input[value='2']")  # kept here: the server cannot be reached
+        here.wait_for_selector("#q-overall .warn:has-text('no connection')")
+        here.goto("about:blank")
+        app_server.start()
+
+        elsewhere = here.context.browser.new_context(base_url=app_server.url).new_page()
+        log_in(elsewhere, rater.username)
+        elsewhere.goto(item_path(open_study, first))
+        elsewhere.check("#q-overall input[value='5']")
+        elsewhere.wait_for_selector("#q-overall .ok")
+
+        here.goto(app_server.url + item_path(open_study, first))
+        here.wait_for_selector("#q-overall [data-kept-use]")
+        assert here.locator("#q-overall input[value='5']").is_checked()  # the server's
+        assert "differs" in here.locator("#pending-notice").inner_text()
+        here.click("#submit button")  # not before the rater has chosen
+        here.wait_for_selector("[data-submit-status]:has-text('choose first')")
+        here.wait_for_timeout(2000)  # long enough for a replay to have landed
+        assert stored_answers(here, open_study, first)["overall"]["fields"] == {"answer": ["5"]}
+        assert len(here.evaluate(PENDING)) == 1
+
+        here.click("#q-overall [data-kept-use]")
+        here.wait_for_selector("#q-overall .ok")
+        assert here.locator("#q-overall input[value='2']").is_checked()
+        here.wait_for_function(NOTHING_PENDING)
+        assert here.locator("#pending-notice").is_hidden()
+
+    assert list(first.ratings.get().revisions.values_list("answer", flat=True)) == [4, 5, 2]
+
+
+def test_keeping_the_stored_answer_over_a_kept_one_discards_the_kept_one(
+    app_server, open_study, raters
+):
+    rater = with_server_password(raters[0])
+    first = first_item(open_study, rater)
+    with browser_page(app_server.url) as here:
+        here.on("dialog", lambda dialog: dialog.accept())
+        log_in(here, rater.username)
+        here.goto(item_path(open_study, first))
+        here.check("#q-overall input[value='4']")
+        here.wait_for_selector("#q-overall .ok")
+        app_server.stop()  # no save gets through, not even the one sent as the page goes
+        here.check("#q-overall input[value='2']")
+        here.wait_for_selector("#q-overall .warn:has-text('no connection')")
+        here.goto("about:blank")
+        app_server.start()
+
+        elsewhere = here.context.browser.new_context(base_url=app_server.url).new_page()
+        log_in(elsewhere, rater.username)
+        elsewhere.goto(item_path(open_study, first))
+        elsewhere.check("#q-overall input[value='5']")
+        elsewhere.wait_for_selector("#q-overall .ok")
+
+        here.goto(app_server.url + item_path(open_study, first))
+        here.click("#q-overall [data-kept-discard]")
+        here.wait_for_function(NOTHING_PENDING)
+        assert here.locator("#q-overall .status").inner_text() == "Saved"
+        here.click("#submit button")
+        here.wait_for_selector("text=Item 2 of 4")
+
+    assert list(first.ratings.get().revisions.values_list("answer", flat=True)) == [4, 5]
+
+
+def count_posts(page, study, assignment, fulfil) -> list:
+    """Every save the page sends to the item, each answered by `fulfil`."""
+    posts = []
+
+    def handle(route):
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        posts.append(route.request.post_data)
+        fulfil(route, len(posts))
+
+    page.route(f"**{item_path(study, assignment)}", handle)
+    return posts
+
+
+def test_a_redirect_in_answer_to_a_save_is_followed_and_the_answer_kept(
+    live_server, open_study, raters
+):
+    rater = raters[0]
+    first = first_item(open_study, rater)
+    elsewhere = f"/rate/{open_study.token}/training-first/"
+    with browser_page(live_server.url) as page:
+        log_in(page, rater.username)
+        page.goto(item_path(open_study, first))
+        page.wait_for_load_state()
+        # As the server answers while training is still to do. The page it sends to answers
+        # 204, so the browser stays here, and what this page says stays readable.
+        page.route(f"**{elsewhere}", lambda route: route.fulfill(status=204))
+        posts = count_posts(
+            page,
+            open_study,
+            first,
+            lambda route, n: route.fulfill(status=204, headers={"HX-Redirect": elsewhere}),
+        )
+        with page.expect_request(f"**{elsewhere}"):
+            page.check("#q-overall input[value='3']")
+        status = page.locator("#q-overall .status")
+        assert "another item first" in status.inner_text()
+        page.wait_for_timeout(4000)  # no retries meanwhile
+        assert len(posts) == 1
+        assert "no connection" not in status.inner_text()
+        assert len(page.evaluate(PENDING)) == 1
+
+
+def test_an_item_no_longer_open_says_so_and_is_not_retried(live_server, open_study, raters):
+    rater = raters[0]
+    first = first_item(open_study, rater)
+    with browser_page(live_server.url) as page:
+        log_in(page, rater.username)
+        page.goto(item_path(open_study, first))
+        page.wait_for_load_state()
+        posts = count_posts(
+            page, open_study, first, lambda route, n: route.fulfill(status=404, body="")
+        )
+        page.check("#q-overall input[value='3']")
+        page.wait_for_selector("#q-overall .warn:has-text('no longer open to you')")
+        assert "Kept in this browser" in page.locator("#q-overall .status").inner_text()
+        page.wait_for_timeout(4000)
+        assert len(posts) == 1
+        assert len(page.evaluate(PENDING)) == 1
+
+
+def test_a_server_error_is_retried_with_a_growing_wait_until_saved(live_server, open_study, raters):
+    rater = raters[0]
+    first = first_item(open_study, rater)
+    with browser_page(live_server.url) as page:
+        log_in(page, rater.username)
+        page.goto(item_path(open_study, first))
+        page.wait_for_load_state()
+        posts = count_posts(
+            page,
+            open_study,
+            first,
+            lambda route, n: route.fulfill(status=502, body="") if n <= 2 else route.continue_(),
+        )
+        page.check("#q-overall input[value='3']")
+        page.wait_for_selector("#q-overall .warn:has-text('the server has a problem')")
+        page.wait_for_selector("#q-overall .ok", timeout=15_000)
+        page.wait_for_function(NOTHING_PENDING)
+        assert len(posts) == 3
+
+    assert first.ratings.get().answer == 3
+
+
+def test_a_request_refused_again_and_again_stops_being_sent_and_says_so(
+    live_server, open_study, raters
+):
+    rater = raters[0]
+    first = first_item(open_study, rater)
+    with browser_page(live_server.url) as page:
+        log_in(page, rater.username)
+        page.goto(item_path(open_study, first))
+        page.wait_for_load_state()
+        posts = count_posts(
+            page, open_study, first, lambda route, n: route.fulfill(status=400, body="")
+        )
+        page.check("#q-overall input[value='3']")
+        page.wait_for_selector("#q-overall .warn:has-text('server answered 400. Retrying')")
+        page.wait_for_selector("#q-overall .warn:has-text('Reload the page')", timeout=15_000)
+        page.wait_for_timeout(4000)
+        assert len(posts) == 3
+        assert len(page.evaluate(PENDING)) == 1

@@ -2,12 +2,13 @@
 script takes a login page for a save, and `next` is always a page one can open."""
 
 import json
+import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.urls import reverse
 
-from annotation import services
+from annotation import selectors, services
 from annotation.models import Rating, Study
 from tests.factories import PASSWORD
 from tests.test_sets import _study
@@ -209,3 +210,57 @@ def test_the_item_page_holds_the_revision_of_each_answer_it_shows(client, open_s
     page = client.get(item_url(open_study, first)).text
     revisions = page.split('<script id="answer-revisions" type="application/json">')[1]
     assert json.loads(revisions.split("</script>")[0]) == {"overall": rating.updated_at.isoformat()}
+
+
+def scope_on(html: str, attribute: str) -> str:
+    match = re.search(rf'{attribute}="([^"]*)"', html)
+    assert match, attribute
+    return match.group(1)
+
+
+def test_answers_kept_in_the_browser_are_named_by_an_opaque_value_of_the_rater(
+    client, open_study, raters
+):
+    names = []
+    for user in raters[:2]:
+        client.force_login(user)
+        assignment = open_study.assignments.filter(rater=user).order_by("position").first()
+        html = client.get(item_url(open_study, assignment)).content.decode()
+        scope = scope_on(html, "data-scope")
+        # The logout form names the same rater's kept answers, to ask before they are left.
+        assert scope_on(html, "data-kept-answers") == scope
+        assert re.fullmatch(r"[0-9a-f]{24}", scope)
+        assert scope == selectors.rater_browser_scope(user=user)
+        assert scope not in (str(user.pk), user.username, open_study.token, assignment.token)
+        names.append(scope)
+    assert names[0] != names[1]
+    client.force_login(raters[0])
+    again = client.get(item_url(open_study, open_study.assignments.filter(rater=raters[0]).first()))
+    assert scope_on(again.content.decode(), "data-scope") == names[0]
+
+
+def test_a_rotated_secret_names_the_raters_earlier_kept_answers_for_the_page_to_take_over(
+    client, open_study, first, rater, settings
+):
+    client.force_login(rater)
+    before = scope_on(client.get(item_url(open_study, first)).content.decode(), "data-scope")
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-for-this-test-only-a-new-secret"
+    client.force_login(rater)
+    html = client.get(item_url(open_study, first)).content.decode()
+    assert scope_on(html, "data-scope") != before
+    assert scope_on(html, "data-retired-scopes") == before
+
+
+def test_the_changed_since_rule_compares_every_form_both_ways(open_study, first, rater):
+    assert not selectors.rater_answers_changed_since(assignment=first, seen=None)
+    assert not selectors.rater_answers_changed_since(assignment=first, seen={})
+    services.rating_save(
+        assignment=first, question=open_study.questions.get(key="overall"), answer=3
+    )
+    revision = selectors.rater_answers(assignment=first)["overall"].revision
+    assert not selectors.rater_answers_changed_since(assignment=first, seen={"overall": revision})
+    assert selectors.rater_answers_changed_since(assignment=first, seen={})
+    assert selectors.rater_answers_changed_since(
+        assignment=first, seen={"overall": revision, "other": "x"}
+    )

@@ -8,7 +8,11 @@
   var study = root ? root.dataset.study : "";
   var item = root ? root.dataset.item : "";
   var PREFIX = "evalapp.pending/";
-  var itemPrefix = PREFIX + study + "/" + item + "/";
+  // Kept answers are named by the signed-in rater (an opaque value from the server): another
+  // user of this browser never sees, replays or is pointed to them.
+  var scope = root ? root.dataset.scope : "";
+  var studyPrefix = PREFIX + scope + "/" + study + "/";
+  var itemPrefix = studyPrefix + item + "/";
   // Told apart from other tabs on the same item: a pending entry this tab wrote is its own.
   var tabId = Math.random().toString(36).slice(2);
   var revisionsScript = document.getElementById("answer-revisions");
@@ -17,7 +21,11 @@
   var known = baseline || {};
   var inflight = new Map();  // form -> the fields of the save on its way
   var flushed = new Map();   // form -> the fields last sent as the page was hidden
-  var retrying = new Set();  // forms whose last save failed
+  var retrying = new Map();  // form -> when to send again, after a failed save
+  var attempts = new Map();  // form -> failed saves in a row
+  var stopped = new Set();   // forms not sent again by themselves (gone, redirected, refused)
+  var conflicts = new Set(); // forms whose kept answer was based on an answer since changed
+  var leaving = false;
   var signedOut = false;
   var restored = 0;          // answers from an earlier visit, being replayed
   var SIGNED_OUT = "Not saved: you are signed out. Kept in this browser.";
@@ -55,15 +63,26 @@
     try { return JSON.parse(localStorage.getItem(key)); } catch (e) { return null; }
   }
   function entryOf(form) { return root ? readEntry(storageKey(form)) : null; }
+  // `base`: the revision of the stored answer this one replaces, to tell on a later visit
+  // whether the stored answer changed meanwhile (elsewhere) and must not be overwritten unseen.
   function keep(form) {
-    if (!root) return;
-    var entry = { fields: fieldsOf(form), label: root.dataset.itemLabel, tab: tabId, at: Date.now() };
+    if (!root || !scope) return;
+    var entry = {
+      fields: fieldsOf(form), label: root.dataset.itemLabel, tab: tabId, at: Date.now(),
+      base: known[formId(form)] || null
+    };
     try { localStorage.setItem(storageKey(form), JSON.stringify(entry)); } catch (e) { /* full */ }
   }
   // Only the answer the server acknowledged leaves: a newer one typed meanwhile stays.
-  function drop(form, fields) {
+  // A newer answer this tab typed meanwhile now replaces the one just acknowledged.
+  function drop(form, fields, revision) {
     var entry = entryOf(form);
-    if (entry && entry.fields === fields) localStorage.removeItem(storageKey(form));
+    if (entry && entry.fields === fields) {
+      localStorage.removeItem(storageKey(form));
+    } else if (entry && revision && entry.tab === tabId) {
+      entry.base = revision;
+      try { localStorage.setItem(storageKey(form), JSON.stringify(entry)); } catch (e) { /* full */ }
+    }
   }
   function pendingForms() {
     return questionForms().filter(function (form) { return entryOf(form) || inflight.has(form); });
@@ -88,6 +107,18 @@
   }
   function showPendingNotice() {
     var notice = document.getElementById("pending-notice");
+    if (notice && notice.dataset.conflicts && !conflicts.size) {
+      delete notice.dataset.conflicts;
+      notice.hidden = !restored;
+    }
+    if (notice && !restored && conflicts.size) {
+      notice.hidden = false;
+      notice.dataset.conflicts = "1";
+      notice.textContent = conflicts.size + (conflicts.size === 1 ? " answer" : " answers") +
+        " kept in this browser from your last visit " + (conflicts.size === 1 ? "differs" : "differ") +
+        " from what was saved since: choose below which to keep.";
+      return;
+    }
     if (!notice || !restored) return;
     var left = pendingForms().length;
     notice.hidden = false;
@@ -169,16 +200,41 @@
     if (form.querySelector("fieldset:disabled")) return;
     htmx.trigger(form, "change");
   }
+  // A form in conflict is not sent: that would put the answer shown over the one kept.
   function saveAllPending() {
     questionForms().forEach(function (form) {
+      if (conflicts.has(form)) return;
       if (entryOf(form) || retrying.has(form)) { retrying.delete(form); save(form); }
     });
+  }
+  function sendDue() {
+    var now = Date.now();
+    retrying.forEach(function (at, form) {
+      if (at <= now && !conflicts.has(form)) { retrying.delete(form); save(form); }
+    });
+  }
+  // Sent again later, waiting longer after each failure (up to 30 s); after `limit` failures
+  // in a row it is left kept, and the rater told.
+  function retryLater(form, limit) {
+    var n = (attempts.get(form) || 0) + 1;
+    attempts.set(form, n);
+    if (limit && n >= limit) { retrying.delete(form); stopped.add(form); return false; }
+    retrying.set(form, Date.now() + Math.min(30000, 1500 * Math.pow(2, n - 1)));
+    return true;
+  }
+  function settled(form) {
+    retrying.delete(form);
+    attempts.delete(form);
+    stopped.delete(form);
   }
 
   // Every change is kept before it is sent; the last "Saved" no longer speaks for it.
   function changed(event) {
     var form = event.target.closest && event.target.closest("form[data-question]");
     if (!form || !root) return;
+    // The rater answered again: that answer replaces the one kept from an earlier visit.
+    conflicts.delete(form);
+    stopped.delete(form);
     keep(form);
     setStatus(form, "muted", signedOut ? SIGNED_OUT : "Saving…");
   }
@@ -213,31 +269,53 @@
       return event.detail.xhr.getResponseHeader(name);
     }, event.detail.xhr.responseURL);
   });
+  var KEPT = " Kept in this browser.";
 
   // What a save's answer means. Only a response that says so counts as stored; a 200 alone
   // may be the login page after a redirect.
   function acknowledge(form, sent, status, header, url) {
     var revision = header("X-Answer-Saved");
+    var redirect = header("HX-Redirect");
     if (revision) {
       known[formId(form)] = revision;
-      drop(form, sent);
-      retrying.delete(form);
+      drop(form, sent, revision);
+      settled(form);
       if (fieldsOf(form) !== sent) setStatus(form, "muted", "Saving…");
     } else if (header("X-Answer-Refused")) {
       drop(form, sent);  // not storable as given: the server's message is shown instead
-      retrying.delete(form);
+      settled(form);
     } else if (status === 401 || (url && url.indexOf(root.dataset.loginUrl) >= 0)) {
       signOut();
-      retrying.add(form);
+      retrying.set(form, Date.now());
       setStatus(form, "warn", SIGNED_OUT);
+    } else if (redirect) {
+      // The study sends the rater elsewhere first (training still to do): nothing was stored.
+      retrying.delete(form);
+      stopped.add(form);
+      setStatus(form, "warn", "Not saved yet: the study has you do another item first." + KEPT +
+        " It is saved when you open this item again.");
+      if (!leaving) window.location.assign(redirect);
+    } else if (status === 404 || status === 409 || status === 410) {
+      retrying.delete(form);
+      stopped.add(form);
+      setStatus(form, "warn", "Not saved: this item is no longer open to you." + KEPT);
     } else if (status === 403) {
       // A stale CSRF token: the answers probe sets a fresh cookie, then this save is retried.
-      retrying.add(form);
-      setStatus(form, "warn", "Not saved yet. Retrying…");
+      if (retryLater(form, 5)) setStatus(form, "warn", "Not saved yet. Retrying…");
+      else setStatus(form, "warn", "Not saved: the server refuses it." + KEPT + " Reload the page to try again.");
       probe();
+    } else if (status >= 400 && status < 500 && status !== 429) {
+      if (retryLater(form, 3)) {
+        setStatus(form, "warn", "Not saved yet: the server answered " + status + ". Retrying…");
+      } else {
+        setStatus(form, "warn", "Not saved: the server answered " + status + "." + KEPT +
+          " Reload the page to try again.");
+      }
     } else {
-      retrying.add(form);
-      setStatus(form, "warn", "Not saved yet: no connection. Retrying…");
+      retryLater(form);
+      setStatus(form, "warn", status >= 500 || status === 429
+        ? "Not saved yet: the server has a problem. Retrying…"
+        : "Not saved yet: no connection. Retrying…");
     }
     showPendingNotice();
   }
@@ -362,11 +440,14 @@
 
   // --- the page going away: typed text goes at once, with a request that outlives the page
   function flush() {
-    if (signedOut) return;
+    // Offline, it could not arrive: what waits stays kept for the next visit.
+    if (signedOut || !navigator.onLine) return;
     questionForms().forEach(function (form) {
       var sent = fieldsOf(form);
       // Sent once though both events may come; sent even if htmx's request is on its way,
-      // since that one dies with the page.
+      // since that one dies with the page. Not a kept answer in conflict, nor one the server
+      // will not take now.
+      if (conflicts.has(form) || stopped.has(form)) return;
       if (!entryOf(form) || flushed.get(form) === sent) return;
       flushed.set(form, sent);
       var body = new FormData(form);
@@ -380,26 +461,30 @@
         acknowledge(form, sent, response.status, function (name) {
           return response.headers.get(name);
         }, response.url);
-      }, function () { inflight.delete(form); retrying.add(form); });
+      }, function () { inflight.delete(form); retryLater(form); });
     });
   }
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "hidden") flush();
   });
-  window.addEventListener("pagehide", flush);
+  window.addEventListener("pagehide", function () { leaving = true; flush(); });
 
   window.addEventListener("beforeunload", function (event) {
     if (pendingForms().length) { event.preventDefault(); event.returnValue = ""; }
   });
   window.addEventListener("online", saveAllPending);
+  var ticks = 0;
   setInterval(function () {
-    if (signedOut) { probe(); return; }
-    if (retrying.size && navigator.onLine) saveAllPending();
-  }, 3000);
+    ticks += 1;
+    if (signedOut) { if (ticks % 3 === 0) probe(); return; }
+    if (retrying.size && navigator.onLine) sendDue();
+  }, 1000);
 
-  // --- opening the item: answers an earlier visit left unsaved are restored and sent again
+  // --- opening the item: answers an earlier visit left unsaved are restored and sent again,
+  // silently only when the stored answer is still the one they were given over
   function restore() {
-    if (!root) return;
+    if (!root || !scope) return;
+    adoptRetired();
     var refused = 0;
     questionForms().forEach(function (form) {
       var entry = entryOf(form);
@@ -410,11 +495,22 @@
         localStorage.removeItem(storageKey(form));
         return;
       }
+      if (entry.fields === fieldsOf(form)) {
+        // The page shows it: the server stored it (sent as the page went) but never said so.
+        restored += 1;
+        localStorage.removeItem(storageKey(form));
+        setStatus(form, "ok", "Saved");
+        return;
+      }
+      if ((entry.base || null) !== (known[formId(form)] || null)) {
+        showConflict(form);
+        return;
+      }
       restored += 1;
       applyFields(form, JSON.parse(entry.fields));
       setStatus(form, "muted", "Saving…");
     });
-    if (restored) { showPendingNotice(); saveAllPending(); }
+    if (restored || conflicts.size) { showPendingNotice(); saveAllPending(); }
     if (refused) {
       var notice = document.getElementById("pending-notice");
       notice.hidden = false;
@@ -423,9 +519,60 @@
     }
     showOtherItems();
   }
+  // The stored answer changed since the kept one was given (in another browser, say): the
+  // page shows the stored one, and the rater chooses.
+  function showConflict(form) {
+    conflicts.add(form);
+    setStatus(form, "warn", "An answer kept in this browser from an earlier visit differs " +
+      "from this one, which was saved since.");
+    var use = document.createElement("button");
+    use.type = "button";
+    use.className = "link";
+    use.dataset.keptUse = "";
+    use.textContent = "Use the kept answer";
+    var discard = document.createElement("button");
+    discard.type = "button";
+    discard.className = "link";
+    discard.dataset.keptDiscard = "";
+    discard.textContent = "Keep this one";
+    var status = form.querySelector(".status");
+    if (status) status.append(" ", use, " · ", discard);
+  }
+  document.addEventListener("click", function (event) {
+    var use = event.target.closest("[data-kept-use]");
+    var discard = event.target.closest("[data-kept-discard]");
+    var form = (use || discard) && (use || discard).closest("form[data-question]");
+    if (!form || !conflicts.has(form)) return;
+    conflicts.delete(form);
+    var entry = entryOf(form);
+    if (discard || !entry) {
+      localStorage.removeItem(storageKey(form));
+      setStatus(form, "ok", known[formId(form)] ? "Saved" : "");
+    } else {
+      applyFields(form, JSON.parse(entry.fields));
+      setStatus(form, "muted", "Saving…");
+      save(form);
+    }
+    showPendingNotice();
+  });
+  // Answers kept under the name this rater had before SECRET_KEY was rotated are theirs.
+  function adoptRetired() {
+    (root.dataset.retiredScopes || "").split(" ").filter(Boolean).forEach(function (old) {
+      var oldPrefix = PREFIX + old + "/";
+      var keys = [];
+      for (var i = 0; i < localStorage.length; i++) {
+        var key = localStorage.key(i);
+        if (key && key.indexOf(oldPrefix) === 0) keys.push(key);
+      }
+      keys.forEach(function (key) {
+        var mine = PREFIX + scope + "/" + key.slice(oldPrefix.length);
+        if (localStorage.getItem(mine) === null) localStorage.setItem(mine, localStorage.getItem(key));
+        localStorage.removeItem(key);
+      });
+    });
+  }
   function showOtherItems() {
     var notice = document.getElementById("other-items");
-    var studyPrefix = PREFIX + study + "/";
     var items = {};
     for (var i = 0; i < localStorage.length; i++) {
       var key = localStorage.key(i);
@@ -493,6 +640,11 @@
       }
       event.preventDefault();
       if (submitting) return;
+      if (conflicts.size) {
+        sayAtSubmit("Not submitted: choose first whether to use the answer kept in this " +
+          "browser for " + Array.from(conflicts).map(questionName).join("; ") + ".");
+        return;
+      }
       submitting = true;
       sayAtSubmit("");
       saveAllPending();
