@@ -5,16 +5,12 @@
 (function () {
   "use strict";
   var root = document.getElementById("unsaved");
-  var study = root ? root.dataset.study : "";
-  var item = root ? root.dataset.item : "";
-  var PREFIX = "evalapp.pending/";
-  // Kept answers are named by the signed-in rater (an opaque value from the server): another
-  // user of this browser never sees, replays or is pointed to them.
-  var scope = root ? root.dataset.scope : "";
-  var studyPrefix = PREFIX + scope + "/" + study + "/";
-  var itemPrefix = studyPrefix + item + "/";
-  // Told apart from other tabs on the same item: a pending entry this tab wrote is its own.
-  var tabId = Math.random().toString(36).slice(2);
+  var kept = window.evalappKept;
+  var itemPrefix = kept.itemPrefix;
+  var storageKey = kept.storageKey, fieldsOf = kept.fieldsOf, readEntry = kept.readEntry;
+  var entryOf = kept.entryOf, drop = kept.drop, applyFields = kept.applyFields;
+  var fieldsFromServer = kept.fieldsFromServer;
+  var tabId = kept.tabId;
   var revisionsScript = document.getElementById("answer-revisions");
   // form id -> the revision of the stored answer this page shows (from the page, then its saves)
   var baseline = revisionsScript ? JSON.parse(revisionsScript.textContent) : null;
@@ -46,44 +42,9 @@
     return match ? decodeURIComponent(match[1]) : "";
   }
 
-  // --- what is kept in localStorage: only what the form posts, per study, item and question
-  function storageKey(form) {
-    var about = form.querySelector("input[name=about]");
-    return itemPrefix + form.querySelector("input[name=question]").value +
-      (about ? "/" + about.value : "");
-  }
-  function fieldsOf(form) {
-    var fields = [];
-    new FormData(form).forEach(function (value, name) {
-      if (name !== "csrfmiddlewaretoken") fields.push([name, String(value)]);
-    });
-    return JSON.stringify(fields);
-  }
-  function readEntry(key) {
-    try { return JSON.parse(localStorage.getItem(key)); } catch (e) { return null; }
-  }
-  function entryOf(form) { return root ? readEntry(storageKey(form)) : null; }
   // `base`: the revision of the stored answer this one replaces, to tell on a later visit
   // whether the stored answer changed meanwhile (elsewhere) and must not be overwritten unseen.
-  function keep(form) {
-    if (!root || !scope) return;
-    var entry = {
-      fields: fieldsOf(form), label: root.dataset.itemLabel, tab: tabId, at: Date.now(),
-      base: known[formId(form)] || null
-    };
-    try { localStorage.setItem(storageKey(form), JSON.stringify(entry)); } catch (e) { /* full */ }
-  }
-  // Only the answer the server acknowledged leaves: a newer one typed meanwhile stays.
-  // A newer answer this tab typed meanwhile now replaces the one just acknowledged.
-  function drop(form, fields, revision) {
-    var entry = entryOf(form);
-    if (entry && entry.fields === fields) {
-      localStorage.removeItem(storageKey(form));
-    } else if (entry && revision && entry.tab === tabId) {
-      entry.base = revision;
-      try { localStorage.setItem(storageKey(form), JSON.stringify(entry)); } catch (e) { /* full */ }
-    }
-  }
+  function keep(form) { kept.keep(form, known[formId(form)] || null); }
   function pendingForms() {
     return questionForms().filter(function (form) { return entryOf(form) || inflight.has(form); });
   }
@@ -128,71 +89,6 @@
         (signedOut ? "they are saved once you sign in again." : "saving now…")
       : restored + (restored === 1 ? " answer" : " answers") + " from your last visit " +
         (restored === 1 ? "is" : "are") + " saved now.";
-  }
-
-  // --- controls filled from stored fields (a restored answer, or another tab's)
-  function applyFields(form, fields) {
-    var values = {};
-    fields.forEach(function (pair) { (values[pair[0]] = values[pair[0]] || []).push(pair[1]); });
-    var inputs = form.querySelectorAll("input[name], textarea[name], select[name]");
-    var choices = {};
-    inputs.forEach(function (input) {
-      if (input.type === "radio" || input.type === "checkbox") {
-        (choices[input.name] = choices[input.name] || []).push(input.value);
-      }
-    });
-    inputs.forEach(function (input) {
-      var name = input.name;
-      if (name === "question" || name === "about" || name === "csrfmiddlewaretoken") return;
-      var given = values[name] || [];
-      if (input.type === "radio" || input.type === "checkbox") {
-        input.checked = given.indexOf(input.value) >= 0;
-      } else {
-        // A typed value shares its name with "not applicable": the first that is no choice.
-        var typed = given.filter(function (v) { return (choices[name] || []).indexOf(v) < 0; });
-        input.value = typed.length ? typed[0] : "";
-        if (input.matches("[data-spans]")) drawSpans(form, input.value);
-      }
-    });
-    form.classList.toggle("answered", fields.length > 0);
-  }
-  // The marked spans' list, rebuilt from the hidden field (quotes from the response's text).
-  function drawSpans(form, json) {
-    var list = form.querySelector("[data-span-list]");
-    var text = document.getElementById("output-text");
-    if (!list) return;
-    var spans = [];
-    try { spans = JSON.parse(json || "[]"); } catch (e) { spans = []; }
-    if (!Array.isArray(spans)) spans = [];
-    var labels = {};
-    form.querySelectorAll("[data-span-category] option").forEach(function (option) {
-      labels[option.value] = option.textContent;
-    });
-    list.replaceChildren.apply(list, spans.map(function (span) {
-      var li = document.createElement("li");
-      li.dataset.start = span.start;
-      li.dataset.end = span.end;
-      li.dataset.category = span.category;
-      li.dataset.severity = span.severity;
-      var quote = document.createElement("span");
-      quote.className = "quote";
-      quote.textContent = text ? text.textContent.slice(span.start, span.end) : "";
-      var remove = document.createElement("button");
-      remove.type = "button";
-      remove.className = "link";
-      remove.dataset.spanRemove = "";
-      remove.textContent = "Remove";
-      li.append("“", quote, "” · " + (labels[span.category] || span.category) + " · " +
-        span.severity + " ", remove);
-      return li;
-    }));
-  }
-  function fieldsFromServer(fields) {
-    var pairs = [];
-    Object.keys(fields || {}).forEach(function (name) {
-      fields[name].forEach(function (value) { pairs.push([name, value]); });
-    });
-    return pairs;
   }
 
   // --- sending
@@ -400,6 +296,14 @@
       var entry = entryOf(form);
       changedAny = true;
       known[id] = revision;
+      if (conflicts.has(form)) {
+        // Still the rater's choice, now between the kept answer and the newest stored one.
+        applyFields(form, fieldsFromServer(stored && stored.fields));
+        if (entry) { showConflict(form); return; }
+        conflicts.delete(form);  // chosen in another tab
+        setStatus(form, "ok", stored ? "Saved" : "");
+        return;
+      }
       if (entry && entry.tab === tabId) {
         setStatus(form, "warn", "Not saved yet.");
         note(form, "Also changed in another tab: the answer shown here is this tab's, " +
@@ -432,6 +336,7 @@
       if (storageKey(form) !== event.key) return;
       var entry = readEntry(event.key);
       if (!entry || entry.fields === fieldsOf(form)) return;
+      conflicts.delete(form);  // the other tab answered; its answer is the one to save
       applyFields(form, JSON.parse(entry.fields));
       setStatus(form, "muted", "Saving in another tab…");
       note(form, "Changed in another tab");
@@ -483,8 +388,8 @@
   // --- opening the item: answers an earlier visit left unsaved are restored and sent again,
   // silently only when the stored answer is still the one they were given over
   function restore() {
-    if (!root || !scope) return;
-    adoptRetired();
+    if (!root || !kept.scope) return;
+    kept.adoptRetired();
     var refused = 0;
     questionForms().forEach(function (form) {
       var entry = entryOf(form);
@@ -517,7 +422,7 @@
       notice.textContent = refused + (refused === 1 ? " answer" : " answers") +
         " from your last visit could not be saved before the study was locked, and cannot be now.";
     }
-    showOtherItems();
+    kept.showOtherItems();
   }
   // The stored answer changed since the kept one was given (in another browser, say): the
   // page shows the stored one, and the rater chooses.
@@ -555,45 +460,6 @@
     }
     showPendingNotice();
   });
-  // Answers kept under the name this rater had before SECRET_KEY was rotated are theirs.
-  function adoptRetired() {
-    (root.dataset.retiredScopes || "").split(" ").filter(Boolean).forEach(function (old) {
-      var oldPrefix = PREFIX + old + "/";
-      var keys = [];
-      for (var i = 0; i < localStorage.length; i++) {
-        var key = localStorage.key(i);
-        if (key && key.indexOf(oldPrefix) === 0) keys.push(key);
-      }
-      keys.forEach(function (key) {
-        var mine = PREFIX + scope + "/" + key.slice(oldPrefix.length);
-        if (localStorage.getItem(mine) === null) localStorage.setItem(mine, localStorage.getItem(key));
-        localStorage.removeItem(key);
-      });
-    });
-  }
-  function showOtherItems() {
-    var notice = document.getElementById("other-items");
-    var items = {};
-    for (var i = 0; i < localStorage.length; i++) {
-      var key = localStorage.key(i);
-      if (key.indexOf(studyPrefix) !== 0 || key.indexOf(itemPrefix) === 0) continue;
-      var token = key.slice(studyPrefix.length).split("/")[0];
-      var entry = readEntry(key);
-      items[token] = (entry && entry.label) || "another item";
-    }
-    var tokens = Object.keys(items);
-    if (!notice || !tokens.length) return;
-    var links = notice.querySelector("[data-links]");
-    tokens.forEach(function (token, index) {
-      var link = document.createElement("a");
-      link.href = window.location.pathname.replace("/" + item + "/", "/" + token + "/");
-      link.textContent = items[token];
-      if (index) links.append(", ");
-      links.append(link);
-    });
-    notice.hidden = false;
-  }
-
   // --- time on task: what the page was visible for, sent with each save and with the submit
   var visibleSince = document.visibilityState === "visible" ? Date.now() : null;
   var unreported = 0;
