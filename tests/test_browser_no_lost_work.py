@@ -613,3 +613,49 @@ def test_a_request_refused_again_and_again_stops_being_sent_and_says_so(
         page.wait_for_timeout(4000)
         assert len(posts) == 3
         assert len(page.evaluate(PENDING)) == 1
+
+
+def test_logging_out_may_remove_the_answers_kept_here(live_server, open_study, raters):
+    rater = raters[0]
+    first = first_item(open_study, rater)
+    with browser_page(live_server.url) as page:
+        page.on("dialog", lambda dialog: dialog.accept())
+        log_in(page, rater.username)
+        page.goto(item_path(open_study, first))
+        page.wait_for_load_state()
+        saves_fail(page, open_study, first)
+        page.check("#q-overall input[value='4']")
+        page.wait_for_selector("#q-overall .warn:has-text('no connection')")
+        page.click("button:has-text('Log out')")
+        page.click("#logout-kept [data-logout-choice=remove]")
+        page.wait_for_url("**/accounts/login/**")
+        assert page.evaluate(PENDING) == []
+
+
+def test_answers_kept_before_the_secret_was_rotated_are_still_the_raters(
+    live_server, open_study, raters, settings
+):
+    rater = raters[0]
+    first = first_item(open_study, rater)
+    with browser_page(live_server.url) as page:
+        page.on("dialog", lambda dialog: dialog.accept())
+        log_in(page, rater.username)
+        page.goto(item_path(open_study, first))
+        page.wait_for_load_state()
+        before = page.locator("#unsaved").get_attribute("data-scope")
+        saves_fail(page, open_study, first)
+        page.check("#q-overall input[value='4']")
+        page.wait_for_selector("#q-overall .warn:has-text('no connection')")
+        page.goto("/rate/")
+        assert [key.split("/")[1] for key in page.evaluate(PENDING)] == [before]
+
+        settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+        settings.SECRET_KEY = "a-new-secret-for-this-test-only-a-new-secret"
+        page.unroute(f"**{item_path(open_study, first)}")
+        page.goto(live_server.url + item_path(open_study, first))
+        assert page.locator("#unsaved").get_attribute("data-scope") != before
+        assert page.locator("#q-overall input[value='4']").is_checked()
+        page.wait_for_selector("#pending-notice:has-text('saved now')", timeout=10_000)
+        page.wait_for_function(NOTHING_PENDING)
+
+    assert first.ratings.get().answer == 4
