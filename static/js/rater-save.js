@@ -374,8 +374,10 @@
   });
   window.addEventListener("pagehide", function () { leaving = true; flush(); });
 
+  // A kept answer awaiting the rater's choice waits just as well on a later visit: no warning.
   window.addEventListener("beforeunload", function (event) {
-    if (pendingForms().length) { event.preventDefault(); event.returnValue = ""; }
+    var waiting = pendingForms().filter(function (form) { return !conflicts.has(form); });
+    if (waiting.length) { event.preventDefault(); event.returnValue = ""; }
   });
   window.addEventListener("online", saveAllPending);
   var ticks = 0;
