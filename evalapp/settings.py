@@ -6,6 +6,7 @@ CELERY_BROKER_URL at PostgreSQL and Redis for anything shared (see docs/deployme
 
 import os
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -76,6 +77,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "annotation",
     "checklists",
 ]
@@ -91,6 +93,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "evalapp.urls"
@@ -149,6 +153,31 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 
+# Password guessing (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one user name,
+# or from one address, that user name and that address are refused (429, the lockout page) for
+# AXES_COOLOFF_MINUTES, even with the right password. Its backend comes first so that a locked
+# out login is refused before a password is checked. Attempts are rows in the database, which
+# every web process shares; staff unlock in the admin ("Access attempts") or with
+# `manage.py axes_reset_username <name>` / `axes_reset_ip <address>` (docs/deployment.md).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Not True: a success would delete every count for its user name and for its address, so one
+# who guesses another's password could clear the count by logging in to an account of their own.
+AXES_RESET_ON_SUCCESS = False
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# 429 with templates/registration/locked_out.html, which says for how long.
+AXES_LOCKOUT_CALLABLE = "annotation.views.account.login_locked_out"
+# Behind a reverse proxy every request comes from the proxy: the client's address is then read
+# from X-Forwarded-For, counting NUM_PROXIES hops from the right (the same rule as the API's
+# throttles), so a client cannot choose its own address by sending the header itself.
+NUM_PROXIES = env_int("NUM_PROXIES", 0)
+AXES_CLIENT_IP_CALLABLE = "evalapp.api.client_address"
+
 # E-mail (rater invitations): printed to the console unless a real backend is configured.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
@@ -186,13 +215,23 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # The API takes a token (scripts) or the browser's session (the API pages, htmx); a session
 # needs the CSRF token for anything but reads. Token first: an anonymous call gets 401 with
-# `WWW-Authenticate: Token`.
+# `WWW-Authenticate: Token`. `Bearer <token>` is accepted too.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "evalapp.api.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Rates far above any script's or page's use; they stop a runaway client, not a user.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("API_THROTTLE_ANON", "1000/minute"),
+        "user": os.environ.get("API_THROTTLE_USER", "20000/minute"),
+    },
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "evalapp.api.StrictJSONParser",
@@ -238,6 +277,31 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# The cache holds the API's throttle counts, so every web process must share it: Redis (the
+# broker's, unless CACHE_URL names another) in production; this process's memory locally.
+CACHE_URL = os.environ.get(
+    "CACHE_URL",
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "locmem://",
+)
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "evalapp-cache",
+        }
+    }
+elif CACHE_URL == "locmem://":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r}: use redis://... or locmem://")
+# An address that sends this many wrong API tokens within the window gets 429 until it ends.
+API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", 20)
+API_TOKEN_FAILURE_WINDOW_SECONDS = env_int("API_TOKEN_FAILURE_WINDOW_SECONDS", 900)
+# An API token older than this is refused (the user makes a new one); 0 keeps tokens for ever.
+API_TOKEN_MAX_AGE_DAYS = env_int("API_TOKEN_MAX_AGE_DAYS", 0)
+
 
 # LLM endpoints: how long one HTTP call may take and how often a transient failure is retried.
 LLM_REQUEST_TIMEOUT = env_float("LLM_REQUEST_TIMEOUT", 60.0)

@@ -107,6 +107,13 @@ def _fast_test_settings(settings):
     # Keep retry backoff short so fault-injection tests take milliseconds, not seconds.
     settings.LLM_BACKOFF_FACTOR = 0.01
     settings.LLM_REQUEST_TIMEOUT = 2.0
+    # A cache of its own for each test (throttle counts), never the Redis CI shares.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"test-{uuid.uuid4().hex}",
+        }
+    }
 
 
 def _worker_database_url() -> str:

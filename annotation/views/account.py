@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -6,21 +7,40 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from rest_framework.authtoken.models import Token
 
 from annotation.models import Invitation
 from annotation.services import api_token_rotate, invitation_accept, invitation_check
+from evalapp.api import token_expired
 
 
+@never_cache  # Cache-Control: no-store among others: a new token must not stay in any cache
 @login_required
+@require_http_methods(["GET", "POST"])
 def api_token(request: HttpRequest) -> HttpResponse:
-    """Show (creating on POST) the caller's token for the REST API."""
+    """The caller's REST API token: shown in full once, on the response that created it;
+    afterwards only its first characters. Replacing one (POST, confirmed) ends the old one."""
+    token = Token.objects.filter(user=request.user).first()
+    context = {"token": token, "expired": token is not None and token_expired(token=token)}
     if request.method == "POST":
-        token = api_token_rotate(user=request.user)
-    else:
-        token = Token.objects.filter(user=request.user).first()
-    return render(request, "annotation/api_token.html", {"token": token})
+        if token is not None and not request.POST.get("confirm"):
+            context["error"] = "Tick the box to confirm: the current token stops working at once."
+            return render(request, "annotation/api_token.html", context, status=400)
+        context["token"] = api_token_rotate(user=request.user)
+        context["new"], context["expired"] = True, False
+    context["max_age_days"] = settings.API_TOKEN_MAX_AGE_DAYS
+    return render(request, "annotation/api_token.html", context)
+
+
+def login_locked_out(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    """django-axes' answer to a login while the account or the address is locked out."""
+    context = {
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "cooloff_minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+    }
+    return render(request, "registration/locked_out.html", context, status=429)
 
 
 @require_http_methods(["GET", "POST"])
@@ -48,7 +68,8 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             except ValidationError as exc:
                 form.add_error(None, " ".join(exc.messages))
             else:
-                login(request, user)
+                # Named: the account was just made, and django-axes' backend logs no one in.
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 messages.success(request, f"You are a rater of {study.title!r}.")
                 return redirect("rater_home")
     context = {"invitation": found, "form": form}
