@@ -56,3 +56,12 @@ class AssignmentAdmin(admin.ModelAdmin):
 class TaskRunAdmin(admin.ModelAdmin):
     list_display = ["kind", "study", "status", "done", "total", "created_at"]
     list_filter = ["kind", "status"]
+
+
+@admin.register(models.Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    """Staff manage the operator's connections here (or through EVALAPP_CONNECTIONS_FILE):
+    only they say which key goes to which host."""
+
+    list_display = ["name", "base_url", "allowed_models", "api_key_env", "api_key_file"]
+    search_fields = ["name", "base_url"]

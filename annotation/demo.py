@@ -187,10 +187,14 @@ def _draft_study(admin, raters) -> None:
         )
     )
     services.study_import_file(study=study, filename="draft.jsonl", content=rows.encode())
+    # A connection as an operator would set one up: a local, keyless model server.
+    local = services.connection_ensure(
+        name="local-demo", base_url="http://127.0.0.1:8011/v1", allowed_models=["local-chat"]
+    )
     services.source_create(
         study=study,
         label="Local-Chat-Model",
-        base_url="http://127.0.0.1:8011/v1",
+        connection=local,
         model_name="local-chat",
         temperature=0.0,
         max_tokens=200,

@@ -7,7 +7,7 @@ from django.utils.safestring import SafeData
 from django.utils.text import slugify
 
 from annotation import importing, judging, llm, rubric
-from annotation.models import Judge, Question, Source, Study
+from annotation.models import Connection, Judge, Question, Source, Study
 
 
 class PlainHelpText:
@@ -135,22 +135,47 @@ ENDPOINT_LABELS = {
     "model_name": "Model",
     "top_p": "Top-p",
     "max_tokens": "Max tokens",
-    "api_key_env": "API key variable",
-    "api_key_file": "API key file",
     "send_images": "Send the case's images",
     "max_concurrency": "Calls at once",
     "requests_per_minute": "Calls a minute",
 }
 ENDPOINT_HELP = {
-    "base_url": "OpenAI-compatible API root, e.g. https://host/v1",
-    "api_key_env": "Name of the environment variable holding the API key (not the key).",
-    "api_key_file": "Or: name of a file in the server's secrets folder holding the key.",
+    "base_url": "Only for a keyless endpoint this server allows; a connection sets its own.",
+    "model_name": "One the connection allows.",
     "prompt_price": "Price per million prompt tokens, for cost estimates.",
     "completion_price": "Price per million completion tokens.",
 }
 
 
-class SourceEndpointForm(PlainHelpText, forms.ModelForm):
+class ConnectionChoiceField(forms.ModelChoiceField):
+    """The operator's connections, chosen by name: the only way a study admin reaches a key."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            queryset=Connection.objects.all(),
+            to_field_name="name",
+            required=False,
+            help_text="A connection the operator set up (its host, models and key).",
+            **kwargs,
+        )
+
+    def label_from_instance(self, obj: Connection) -> str:
+        return f"{obj.name} ({', '.join(obj.allowed_models)})"
+
+
+class EndpointChoiceMixin:
+    """A connection, or a keyless base URL (where the operator allows one), but one of them."""
+
+    def clean(self):
+        cleaned = super().clean()
+        chosen = cleaned.get("connection") or cleaned.get("base_url")
+        if not chosen and "connection" not in self.errors and "base_url" not in self.errors:
+            self.add_error("connection", "Choose a connection.")
+        return cleaned
+
+
+class SourceEndpointForm(EndpointChoiceMixin, PlainHelpText, forms.ModelForm):
+    connection = ConnectionChoiceField()
     stop = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -175,7 +200,7 @@ class SourceEndpointForm(PlainHelpText, forms.ModelForm):
     def __init__(self, *args, study, **kwargs):
         super().__init__(*args, **kwargs)
         self.instance.study = study
-        self.fields["base_url"].required = True
+        self.fields["base_url"].required = False
         self.fields["model_name"].required = True
         self.fields["user_template"].required = False
         self.fields["user_template"].initial = llm.DEFAULT_USER_TEMPLATE
@@ -195,7 +220,9 @@ class SourceEndpointForm(PlainHelpText, forms.ModelForm):
         return [line for line in self.cleaned_data["stop"].splitlines() if line]
 
 
-class JudgeForm(PlainHelpText, forms.ModelForm):
+class JudgeForm(EndpointChoiceMixin, PlainHelpText, forms.ModelForm):
+    connection = ConnectionChoiceField()
+
     class Meta:
         model = Judge
         fields = ["label", *Judge.ENDPOINT_FIELDS]
@@ -208,8 +235,8 @@ class JudgeForm(PlainHelpText, forms.ModelForm):
         }
         help_texts = {
             **ENDPOINT_HELP,
-            "base_url": "OpenAI-compatible API root, e.g. https://host/v1; it must support "
-            "structured output (a JSON schema).",
+            "model_name": "One the connection allows; it must support structured output "
+            "(a JSON schema).",
             "system_prompt": "Sent as the system message; the case, the responses and the "
             "rubric's questions follow in the user message.",
             "samples": "Times each item is judged; more than 1, with a temperature above 0, "
@@ -219,7 +246,7 @@ class JudgeForm(PlainHelpText, forms.ModelForm):
     def __init__(self, *args, study, **kwargs):
         super().__init__(*args, **kwargs)
         self.instance.study = study
-        self.fields["base_url"].required = True
+        self.fields["base_url"].required = False
         self.fields["model_name"].required = True
         self.fields["system_prompt"].initial = judging.DEFAULT_INSTRUCTIONS
         for name in ("max_concurrency", "samples"):

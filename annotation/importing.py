@@ -19,12 +19,14 @@ import math
 import posixpath
 import re
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from PIL import Image, UnidentifiedImageError
-
+# IMAGE_TYPES is read from here by the rater API's schema.
+from annotation.images import IMAGE_TYPES as IMAGE_TYPES
+from annotation.images import ImageFile, clean_image
 from annotation.rubric import NA, NONE, contains_nul
 
 ROLES = ("study", "training", "attention")
@@ -32,6 +34,21 @@ SOURCE_KINDS = ("model", "human_reference")
 MAX_PROBLEMS = 50
 MAX_IMAGES_PER_CASE = 8
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
+# How deep a JSON value (a metadata cell, a JSONL field) may nest. Real metadata and criteria
+# nest two or three levels; far deeper is an attack on the parser, whose recursion would fail
+# with a server error, and on every recursive reader after it.
+MAX_JSON_DEPTH = 32
+READ_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """How much one import may hold, so that a small upload cannot take a web worker's memory.
+    The service fills these from the IMPORT_* settings; the defaults are theirs."""
+
+    data_bytes: int = 50 * 1024 * 1024  # the CSV or JSONL, as uploaded or unpacked from a zip
+    rows: int = 100_000
+    image_pixels: int = 50_000_000  # per image, every frame of an animation counted
 
 
 @dataclass(frozen=True)
@@ -76,17 +93,6 @@ class ImportRow:
     metrics: dict = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ImageFile:
-    """An image from an archive, checked: its path in the zip, bytes, type and size."""
-
-    name: str
-    data: bytes
-    content_type: str
-    width: int
-    height: int
-
-
 def decode_text(name: str, content: bytes) -> str:
     """An uploaded file as text (a byte-order mark is dropped), or ImportRejected saying why."""
     try:
@@ -104,18 +110,39 @@ def decode_text(name: str, content: bytes) -> str:
         raise ImportRejected([Problem(name, None, None, message)]) from None
 
 
-def parse_study_file(filename: str, content: bytes, *, shown_as: str = "") -> list[ImportRow]:
+def parse_study_file(
+    filename: str, content: bytes, *, shown_as: str = "", limits: ImportLimits = ImportLimits()
+) -> list[ImportRow]:
     """Every row of a CSV or JSONL file; problems name the file as `shown_as`, or by its name."""
     name = shown_as or PurePath(filename).name
+    if len(content) > limits.data_bytes:
+        raise ImportRejected([Problem(name, None, None, _too_large(limits.data_bytes))])
     text = decode_text(name, content)
     suffix = PurePath(filename).suffix.lower()
     if suffix == ".csv":
-        records = _csv_records(name, text)
+        records = _csv_records(name, text, limits.rows)
     elif suffix in (".jsonl", ".ndjson"):
-        records = _jsonl_records(name, text)
+        records = _jsonl_records(name, text, limits.rows)
     else:
         raise ImportRejected([Problem(name, None, None, "expected a .csv or .jsonl file")])
     return _validate(name, records)
+
+
+def size_text(size: int) -> str:
+    """A byte count as a limit is set: in MB, or in bytes below one MB."""
+    return f"{size / 1024**2:g} MB" if size >= 1024**2 else f"{size} bytes"
+
+
+def _too_large(limit: int) -> str:
+    return (
+        f"larger than the limit of {size_text(limit)} for a data file "
+        "(IMPORT_MAX_DATA_BYTES); split it into several files"
+    )
+
+
+def _too_many_rows(name: str, limit: int) -> ImportRejected:
+    message = f"more than the limit of {limit} rows (IMPORT_MAX_ROWS); split it into several files"
+    return ImportRejected([Problem(name, None, None, message)])
 
 
 def csv_delimiter(name: str, text: str) -> str:
@@ -142,7 +169,7 @@ def csv_dict_reader(name: str, text: str) -> csv.DictReader:
     return csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, restkey="\0extra")
 
 
-def _csv_records(name: str, text: str) -> list[tuple[int, dict]]:
+def _csv_records(name: str, text: str, max_rows: int) -> list[tuple[int, dict]]:
     reader = csv_dict_reader(name, text)
     header = reader.fieldnames or []
     missing = [col for col in REQUIRED if col not in header]
@@ -154,17 +181,30 @@ def _csv_records(name: str, text: str) -> list[tuple[int, dict]]:
     try:
         # line_num is where the record ends in the file: the row a spreadsheet shows, even
         # after blank lines (which the reader skips).
-        return [(reader.line_num, record) for record in reader]
+        records = []
+        for record in reader:
+            if len(records) == max_rows:
+                raise _too_many_rows(name, max_rows)
+            records.append((reader.line_num, record))
+        return records
     except csv.Error as exc:
         raise ImportRejected([Problem(name, reader.line_num, None, f"bad CSV: {exc}")]) from None
 
 
-def _jsonl_records(name: str, text: str) -> list[tuple[int, dict]]:
-    records, problems = [], []
+def _jsonl_records(name: str, text: str, max_rows: int) -> list[tuple[int, dict]]:
+    records, problems, count = [], [], 0
     # Split on newlines only: str.splitlines() would also split inside JSON strings at U+2028.
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.removesuffix("\r")
         if not line.strip():
+            continue
+        count += 1
+        if count > max_rows:
+            raise _too_many_rows(name, max_rows)
+        # The row is an object: its fields' values may nest MAX_JSON_DEPTH levels below it.
+        deep, key = nesting_over(line, MAX_JSON_DEPTH + 1)
+        if deep:
+            problems.append(Problem(name, number, key or None, _TOO_DEEP))
             continue
         try:
             record = json.loads(line)
@@ -523,19 +563,11 @@ STRIPPED = ("case_id", "source", "source_kind")  # identifiers: spaces around th
 # --- zip archives: the file plus its images ----------------------------------------------------
 
 MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024  # uncompressed, all members together
-# What browsers show safely as <img>: no SVG, whose scripts would run on our origin.
-IMAGE_TYPES = {
-    "PNG": "image/png",
-    "JPEG": "image/jpeg",
-    "MPO": "image/jpeg",  # what many phone cameras write: a JPEG that browsers show as one
-    "GIF": "image/gif",
-    "WEBP": "image/webp",
-}
 MAX_NAME = 255
 
 
 def parse_study_archive(
-    filename: str, content: bytes
+    filename: str, content: bytes, *, limits: ImportLimits = ImportLimits()
 ) -> tuple[list[ImportRow], dict[str, ImageFile]]:
     """A zip of one CSV or JSONL file and the images its rows name: the rows, and each named
     image checked, keyed by the name the rows use. ImportRejected names every problem."""
@@ -555,9 +587,10 @@ def parse_study_archive(
         raise ImportRejected([Problem(name, None, None, f"unpacks to more than {limit} MB")])
     data_member = data_files[0]
     inner = f"{name}/{data_member.filename}"
-    rows = parse_study_file(
-        data_member.filename, _read(archive, data_member, inner), shown_as=inner
-    )
+    data = _read(archive, data_member, inner, limits.data_bytes)
+    if data is None:
+        raise ImportRejected([Problem(inner, None, None, _too_large(limits.data_bytes))])
+    rows = parse_study_file(data_member.filename, data, shown_as=inner, limits=limits)
     folder = posixpath.dirname(data_member.filename)
     by_path = {m.filename.replace("\\", "/"): m for m in members}
     images, problems = {}, []
@@ -570,7 +603,7 @@ def parse_study_archive(
             if member is None or image.startswith("/") or path.startswith("../"):
                 problems.append(Problem(inner, row.row, "images", f"{image!r} is not in the zip"))
                 continue
-            checked, problem = _check_image(archive, member)
+            checked, problem = _check_image(archive, member, limits.image_pixels)
             if problem:
                 problems.append(Problem(inner, row.row, "images", f"{image!r}: {problem}"))
                 continue
@@ -589,37 +622,49 @@ def _is_clutter(path: str) -> bool:
     return any(part == "__MACOSX" or part.startswith(".") for part in parts)
 
 
-def _read(archive: zipfile.ZipFile, member: zipfile.ZipInfo, shown: str) -> bytes:
+def _read(
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, shown: str, limit: int
+) -> bytes | None:
+    """A member's bytes, or None if it unpacks to more than `limit` bytes: read in chunks and
+    stopped there, whatever size its header claims, so a small zip of a huge file (a zip bomb)
+    never takes more than the limit of memory."""
     try:
-        return archive.read(member)
-    except (zipfile.BadZipFile, RuntimeError, OSError, EOFError) as exc:
+        return _read_bounded(archive, member, limit)
+    except (zipfile.BadZipFile, RuntimeError, OSError, EOFError, zlib.error) as exc:
         raise ImportRejected([Problem(shown, None, None, f"cannot be read ({exc})")]) from None
 
 
-def _check_image(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[ImageFile, str]:
-    if member.file_size > MAX_IMAGE_BYTES:
-        return None, f"larger than {MAX_IMAGE_BYTES // 1024**2} MB"
+def _read_bounded(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int) -> bytes | None:
+    if member.file_size > limit:
+        return None
+    data = bytearray()
+    with archive.open(member) as stream:
+        while chunk := stream.read(min(READ_CHUNK, limit + 1 - len(data))):
+            data += chunk
+            if len(data) > limit:
+                return None
+    return bytes(data)
+
+
+def _check_image(
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, max_pixels: int
+) -> tuple[ImageFile, str]:
+    too_large = f"larger than {MAX_IMAGE_BYTES // 1024**2} MB"
     try:
-        data = archive.read(member)
-    except (zipfile.BadZipFile, RuntimeError, OSError, EOFError) as exc:
+        data = _read_bounded(archive, member, MAX_IMAGE_BYTES)
+    except (zipfile.BadZipFile, RuntimeError, OSError, EOFError, zlib.error) as exc:
         return None, f"cannot be read from the zip ({exc})"
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            kind, size = image.format, image.size
-            image.verify()  # structure and checksums, without decoding every pixel
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        return None, f"not an image we can show ({exc.__class__.__name__})"
-    except (OSError, SyntaxError, ValueError) as exc:
-        return None, f"a damaged image ({exc})"
-    if kind not in IMAGE_TYPES:
-        return None, f"a {kind} image; use PNG, JPEG, GIF or WebP"
-    return ImageFile(member.filename, data, IMAGE_TYPES[kind], *size), ""
+    if data is None:
+        return None, too_large
+    return clean_image(member.filename, data, max_pixels=max_pixels)
 
 
 def _json_cell(raw: object) -> tuple[object, str]:
     """A JSON value as given in JSONL, or parsed from a CSV cell's text; a problem if not JSON."""
     if not isinstance(raw, str):
         return raw, ""
+    if nesting_over(raw, MAX_JSON_DEPTH)[0]:
+        return None, _TOO_DEEP
     try:
         return json.loads(raw, parse_constant=_refuse_constant), ""
     except json.JSONDecodeError as exc:
@@ -642,3 +687,51 @@ def _decimal_comma_hint(raw: str) -> str:
 def _refuse_constant(name: str) -> None:
     # json.loads accepts NaN and Infinity, which are not JSON and which PostgreSQL refuses.
     raise ValueError(f"{name} is not a JSON value")
+
+
+_TOO_DEEP = f"JSON nested more than {MAX_JSON_DEPTH} levels deep"
+
+
+def nesting_over(text: str, limit: int) -> tuple[bool, str]:
+    """Whether JSON text nests deeper than `limit` arrays and objects, and if so the key of the
+    outermost object under which it does ("" if none). Read without parsing, so that text built
+    to exhaust the parser's recursion is refused by name; brackets inside strings do not count.
+    Text with fewer brackets than the limit cannot be too deep and is not scanned."""
+    if text.count("[") + text.count("{") <= limit:
+        return False, ""
+    depth, in_string, escaped, start, last_string, key = 0, False, False, 0, "", ""
+    for index, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+                if depth == 1:
+                    last_string = text[start:index]  # at depth 1, the key before a nested value
+        elif char == '"':
+            in_string, start = True, index + 1
+        elif char in "[{":
+            depth += 1
+            if depth == 2:
+                key = last_string
+            if depth > limit:
+                return True, key
+        elif char in "]}":
+            depth -= 1
+    return False, ""
+
+
+def nesting_depth(value: object) -> int:
+    """How many arrays and objects deep a parsed JSON value nests, counted without recursion
+    (a recursive count would fail on the very values it is meant to refuse)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest

@@ -237,7 +237,7 @@ def _parse_spans(spec: QuestionSpec, raw: object) -> list[dict]:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw) if raw.strip() else []
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # nested past the parser's recursion
             raise AnswerError("The marked spans could not be read.") from None
     if not isinstance(raw, list):
         raise AnswerError("The marked spans could not be read.")

@@ -22,6 +22,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evalapp.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only")
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}")
+# The bench's file (about 65 MB) is larger than a web upload may be by default.
+os.environ.setdefault("IMPORT_MAX_DATA_BYTES", str(200 * 1024**2))
 
 import django  # noqa: E402
 

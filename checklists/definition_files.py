@@ -162,6 +162,8 @@ def parse_definition(filename: str, text: str) -> DefinitionSpec:
         data = json.loads(text) if filename.endswith(".json") else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
         raise DefinitionError(filename, "", f"not valid {_syntax(filename)}: {exc}") from None
+    except RecursionError:
+        raise DefinitionError(filename, "", "nested too deeply to read") from None
     data = reader.mapping(data, "", TOP_KEYS | OPTIONAL_TOP_KEYS)
     if data.get("format") != FORMAT:
         reader.fail("format", f"must be {FORMAT}, got {data.get('format')!r}")

@@ -17,7 +17,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BaseRenderer
 
-from annotation import exports, rubric
+from annotation import exports, importing, rubric
 
 
 def client_address(request: HttpRequest) -> str:
@@ -122,6 +122,12 @@ class StrictJSONParser(JSONParser):
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError("The JSON is nested too deeply.") from None
+        # Bounded before anything recursive reads it (the NUL check below, the serializers):
+        # a body just inside the parser's own limit would fail there instead.
+        if importing.nesting_depth(data) > importing.MAX_JSON_DEPTH:
+            raise ParseError(
+                f"The JSON is nested more than {importing.MAX_JSON_DEPTH} levels deep."
+            )
         if rubric.contains_nul(data):
             raise ParseError("A NUL character is not allowed.")
         return data

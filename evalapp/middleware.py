@@ -2,11 +2,19 @@
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
 
 class RejectNulMiddleware:
-    """A NUL character in the path or the query string is refused with 400 before any view
-    runs: no name, token or filter has one, and PostgreSQL cannot even compare text with it
-    (a lookup would fail with a server error)."""
+    """A NUL character in the path, the query string or a form field is refused with 400
+    before any view runs: no name, token, filter or answer has one, and PostgreSQL can neither
+    compare nor store text with it (a lookup or a save would fail with a server error).
+
+    Form bodies are checked here rather than in each form because every page form (the rater's
+    answers and comment, the checklist's responses, the admin pages) reaches the database.
+    Uploaded files are not: an image or a zip holds NUL bytes as a matter of course, and the
+    import checks the text it reads from them. JSON bodies are the API parser's to check
+    (evalapp.api.StrictJSONParser)."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
@@ -15,4 +23,21 @@ class RejectNulMiddleware:
         query = request.META.get("QUERY_STRING", "")
         if "\x00" in request.path or "%00" in query or "\x00" in query:
             return JsonResponse({"detail": "A NUL character is not allowed here."}, status=400)
+        field = _form_field_with_nul(request)
+        if field is not None:
+            detail = f"The field {field!r} holds a NUL character, which is not allowed."
+            return JsonResponse({"detail": detail, "field": field}, status=400)
         return self.get_response(request)
+
+
+def _form_field_with_nul(request: HttpRequest) -> str | None:
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    if request.content_type not in FORM_TYPES:
+        return None
+    # Reading request.POST here is what CsrfViewMiddleware does next anyway; DRF reuses the
+    # parsed form when the stream has been read.
+    for name, values in request.POST.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            return name.replace("\x00", "\\x00")
+    return None

@@ -244,6 +244,15 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# Imports of cases and outputs are parsed in the web process, in memory: these bound what one
+# upload may take. A zip is unpacked in chunks and stopped at the data limit, whatever its
+# headers claim. Images are re-encoded without their metadata; more pixels (every frame of an
+# animation counted) are refused.
+IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 500 * 1024**2)
+IMPORT_MAX_DATA_BYTES = env_int("IMPORT_MAX_DATA_BYTES", 50 * 1024**2)
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 100_000)
+IMPORT_MAX_IMAGE_PIXELS = env_int("IMPORT_MAX_IMAGE_PIXELS", 50_000_000)
+
 # Celery. The default broker is kombu's filesystem transport: a real worker process with no
 # server to install. Redis (CELERY_BROKER_URL=redis://...) is what production and CI use.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
@@ -310,7 +319,10 @@ LLM_BACKOFF_FACTOR = env_float("LLM_BACKOFF_FACTOR", 1.0)
 # A source names the environment variable holding its API key. Only names with this prefix are
 # accepted, so a study admin cannot have the worker send SECRET_KEY or DATABASE_URL elsewhere.
 LLM_KEY_ENV_PREFIX = "EVALAPP_LLM_KEY_"
-# Where a source's key file is read from (a Docker or Kubernetes secrets mount).
+# Hosts a study admin may type as an endpoint of their own, without a connection and never with
+# a key (e.g. a model served inside the hospital). Empty, the default: no such endpoint.
+LLM_KEYLESS_HOSTS = env_list("LLM_KEYLESS_HOSTS", [])
+# Where a connection's key file is read from (a Docker or Kubernetes secrets mount).
 LLM_SECRETS_DIR = os.environ.get("LLM_SECRETS_DIR", "/run/secrets")
 # Where every worker shares each source's limits (calls at once, calls a minute): the Redis
 # broker by default; none with the embedded broker, and then each process keeps its own.
@@ -323,8 +335,8 @@ LLM_LIMITS_REDIS_URL = os.environ.get(
 JUDGE_MAX_ATTEMPTS = env_int("JUDGE_MAX_ATTEMPTS", 3)
 # How long a call waits for Redis to come back before it is recorded as failed, not sent.
 LLM_LIMITS_OUTAGE_SECONDS = env_float("LLM_LIMITS_OUTAGE_SECONDS", 120.0)
-# Hosts model endpoints may live on (comma-separated); empty allows any. Set it in production so
-# the worker cannot be pointed at internal services.
+# Hosts model endpoints may live on (comma-separated); empty allows any host with public
+# addresses. Checked when an endpoint is saved and again on every call.
 LLM_ALLOWED_HOSTS = env_list("LLM_ALLOWED_HOSTS", [])
 # A running task that has not reported progress for this long is taken to be dead: the workers'
 # sweep queues it again, and a click takes it over. Running jobs beat every 0.5 s.

@@ -107,6 +107,9 @@ def _fast_test_settings(settings):
     # Keep retry backoff short so fault-injection tests take milliseconds, not seconds.
     settings.LLM_BACKOFF_FACTOR = 0.01
     settings.LLM_REQUEST_TIMEOUT = 2.0
+    # The tests' sources call that fake endpoint without a connection: a keyless host the
+    # operator allows (none by default).
+    settings.LLM_KEYLESS_HOSTS = ["127.0.0.1"]
     # A cache of its own for each test (throttle counts), never the Redis CI shares.
     settings.CACHES = {
         "default": {

@@ -118,7 +118,7 @@ def _body(method: str, template: str, api_world: dict) -> dict | None:
         f"{S}/": {"judge_epsilon": 0.15},
         f"{S}/sources/": {
             "label": "New model",
-            "base_url": "https://llm.example.org/v1",
+            "base_url": "http://127.0.0.1:9/v1",
             "model_name": "m",
         },
         f"{S}/questions/": {
@@ -129,7 +129,7 @@ def _body(method: str, template: str, api_world: dict) -> dict | None:
         },
         f"{S}/judges/": {
             "label": "second judge",
-            "base_url": "https://llm.example.org/v1",
+            "base_url": "http://127.0.0.1:9/v1",
             "model_name": "m",
         },
         "/api/v1/rate/{study_token}/items/{token}/answers/": {"question": key, "answer": 4},

@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from annotation import services
-from annotation.models import Output, Question, Study, TaskRun
+from annotation.models import Connection, Output, Question, Study, TaskRun
 from tests.factories import UserFactory
 from tests.support.fake_llm import Reply, Status
 
@@ -163,51 +163,45 @@ def test_other_admins_studies_are_hidden(client, outsider, draft_study):
 
 
 def test_adding_a_model_endpoint_from_the_dashboard(admin_client, draft_study):
+    Connection.objects.create(
+        name="echo",
+        base_url="http://127.0.0.1:9/v1",
+        allowed_models=["echo-8b"],
+        api_key_env="EVALAPP_LLM_KEY_ECHO",
+    )
     url = reverse("study_add_source", args=[draft_study.token])
     data = {
         "label": "Echo-8B",
-        "base_url": "http://127.0.0.1:9/v1",
+        "connection": "echo",
         "model_name": "echo-8b",
         "temperature": "0.3",
         "max_tokens": "128",
-        "api_key_env": "EVALAPP_LLM_KEY_ECHO",
     }
     response = admin_client.post(url, data, follow=True)
     assert "Added model source Echo-8B." in response.text
     source = draft_study.sources.get(label="Echo-8B")
-    assert (source.model_name, source.temperature, source.api_key_env) == (
+    assert (source.model_name, source.temperature, source.connection.name, source.base_url) == (
         "echo-8b",
         0.3,
-        "EVALAPP_LLM_KEY_ECHO",
+        "echo",
+        "http://127.0.0.1:9/v1",
     )
     response = admin_client.post(url, data, follow=True)
     assert "Source with this Study and Label already exists." in response.text
     assert draft_study.sources.filter(label="Echo-8B").count() == 1
 
 
-def test_an_endpoint_needs_a_url_and_model(admin_client, draft_study):
+def test_an_endpoint_needs_a_connection_and_model(admin_client, draft_study):
     url = reverse("study_add_source", args=[draft_study.token])
     response = admin_client.post(url, {"label": "X"}, follow=True)
-    assert "base_url: This field is required." in response.text
+    assert "connection: Choose a connection." in response.text
+    assert "model_name: This field is required." in response.text
     assert not draft_study.sources.filter(label="X").exists()
-
-
-def test_an_api_key_variable_must_carry_the_evalapp_prefix(admin_client, draft_study):
-    # Otherwise an admin could have the worker send SECRET_KEY to an endpoint they own.
-    url = reverse("study_add_source", args=[draft_study.token])
-    data = {
-        "label": "Leaky",
-        "base_url": "https://attacker.example/v1",
-        "model_name": "m",
-        "api_key_env": "SECRET_KEY",
-    }
-    response = admin_client.post(url, data, follow=True)
-    assert "must start with EVALAPP_LLM_KEY_" in response.text
-    assert not draft_study.sources.filter(label="Leaky").exists()
 
 
 def test_endpoint_hosts_can_be_restricted(admin_client, draft_study, settings):
     settings.LLM_ALLOWED_HOSTS = ["llm.hospital.example"]
+    settings.LLM_KEYLESS_HOSTS = ["10.0.0.5", "llm.hospital.example"]
     url = reverse("study_add_source", args=[draft_study.token])
     data = {"label": "Internal", "base_url": "http://10.0.0.5/v1", "model_name": "m"}
     response = admin_client.post(url, data, follow=True)

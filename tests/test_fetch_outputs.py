@@ -6,7 +6,7 @@ import time
 import pytest
 
 from annotation import services
-from annotation.models import Generation, Output, TaskRun
+from annotation.models import Connection, Generation, Output, TaskRun
 from tests.support.fake_llm import Delay, Drop, Malformed, Reply, Status
 
 pytestmark = pytest.mark.django_db
@@ -16,15 +16,20 @@ pytestmark = pytest.mark.django_db
 def model_source(draft_study, fake_llm, monkeypatch):
     monkeypatch.setenv("EVALAPP_LLM_KEY_TEST", "sk-test-123")
     fake_llm.require_key("sk-test-123")
+    connection = Connection.objects.create(
+        name="test",
+        base_url=fake_llm.base_url,
+        allowed_models=["echo-70b"],
+        api_key_env="EVALAPP_LLM_KEY_TEST",
+    )
     return services.source_create(
         study=draft_study,
         label="Echo-70B",
-        base_url=fake_llm.base_url,
+        connection=connection,
         model_name="echo-70b",
         temperature=0.2,
         max_tokens=64,
         system_prompt="Summarise.",
-        api_key_env="EVALAPP_LLM_KEY_TEST",
         max_concurrency=1,  # one call at a time: each scripted fault meets a known case
     )
 

@@ -236,7 +236,7 @@ def test_a_refused_prompt_template_names_metadata_key_literally(client, study_ad
         reverse("study_add_source", args=[empty_study.token]),
         {
             "label": "M",
-            "base_url": "https://llm.example/v1",
+            "base_url": "http://127.0.0.1:9/v1",
             "model_name": "m",
             "user_template": "{{ secret }}",
         },

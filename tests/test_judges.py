@@ -9,6 +9,7 @@ import pytest
 from annotation import judging, rubric, selectors, services
 from annotation.models import (
     Case,
+    Connection,
     Judge,
     JudgeRating,
     JudgeVerdict,
@@ -347,7 +348,6 @@ def test_the_dashboard_adds_runs_and_reports_a_judge(client, study_admin, open_s
             "samples": "2",
             "max_concurrency": "1",  # one call at a time: the scripted answers go in order
             "both_orders": "on",
-            "api_key_env": "EVALAPP_LLM_KEY_JUDGE",
         },
         follow=True,
     )
@@ -419,7 +419,13 @@ def test_a_judges_key_is_nowhere_but_in_the_call(
     fake_llm.require_key(key)
     question_key = open_study.questions.get().key
     fake_llm.set_default(Reply(json.dumps({"rationale": "", question_key: 3})))
-    judge = _judge(open_study, fake_llm, api_key_env="EVALAPP_LLM_KEY_JUDGE")
+    connection = Connection.objects.create(
+        name="judges",
+        base_url=fake_llm.base_url,
+        allowed_models=["judge-1"],
+        api_key_env="EVALAPP_LLM_KEY_JUDGE",
+    )
+    judge = _judge(open_study, fake_llm, connection=connection)
     with caplog.at_level(logging.DEBUG):
         run = _run(judge)
     assert run.status == "succeeded"  # the key did work

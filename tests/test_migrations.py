@@ -4,6 +4,15 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 
+@pytest.fixture(autouse=True)
+def _back_to_the_latest_migrations(request):
+    # A test that migrates back must not leave the next test an old schema.
+    yield
+    if request.node.get_closest_marker("django_db").kwargs.get("transaction"):
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db
 def test_models_and_migrations_agree():
     # Exits non-zero (SystemExit) if a model change has no migration.

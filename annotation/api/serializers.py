@@ -7,6 +7,7 @@ from annotation import rubric
 from annotation.models import (
     Assignment,
     Case,
+    Connection,
     Judge,
     Output,
     Question,
@@ -137,7 +138,22 @@ class OpenedSerializer(serializers.Serializer):
 # --- what is rated ---------------------------------------------------------------------------
 
 
+def connection_field() -> serializers.SlugRelatedField:
+    """An operator's connection, by name: the only way a study admin reaches a key. A key
+    variable or file sent with the endpoint is not a field here, and is ignored."""
+    return serializers.SlugRelatedField(
+        slug_field="name",
+        queryset=Connection.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Name of a connection the operator set up; its host and key are used, and "
+        "`model_name` must be one it allows. Without one, `base_url` is a keyless endpoint, "
+        "accepted only at a host the operator allows.",
+    )
+
+
 class SourceSerializer(serializers.ModelSerializer):
+    connection = connection_field()
     n_outputs = serializers.IntegerField(read_only=True, help_text="Outputs of every sample.")
 
     class Meta:
@@ -306,6 +322,7 @@ class HistoryRowSerializer(serializers.Serializer):
 
 
 class JudgeSerializer(serializers.ModelSerializer):
+    connection = connection_field()
     n_verdicts = serializers.IntegerField(read_only=True, help_text="Units judged successfully.")
 
     class Meta:

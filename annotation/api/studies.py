@@ -142,7 +142,9 @@ class StudyViewSet(
         upload = data.validated_data["file"]
         try:
             summary = services.study_import_file(
-                study=study, filename=upload.name, content=upload.read()
+                study=study,
+                filename=upload.name,
+                content=services.import_upload_read(upload=upload),
             )
         except ImportRejected as exc:
             problems = [dataclasses.asdict(p) for p in exc.problems]

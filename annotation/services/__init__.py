@@ -5,6 +5,7 @@ One module per concern; everything public is re-exported here, so callers write
 """
 
 from annotation.services.bundle import bundle_build, bundle_path
+from annotation.services.connections import connection_ensure, connections_sync
 from annotation.services.external_ratings import study_import_ratings
 from annotation.services.generation import (
     TaskRunLost,
@@ -23,7 +24,7 @@ from annotation.services.generation import (
     task_run_release,
     task_runs_requeue_lost,
 )
-from annotation.services.imports import ImportSummary, study_import_file
+from annotation.services.imports import ImportSummary, import_upload_read, study_import_file
 from annotation.services.judges import judge_create, judge_run
 from annotation.services.questions import (
     RUBRIC_TEMPLATES_DIR,
@@ -99,6 +100,7 @@ __all__ = [
     "study_create",
     "study_delete",
     "study_import_file",
+    "import_upload_read",
     "study_import_ratings",
     "study_lock",
     "study_open",

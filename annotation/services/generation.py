@@ -493,6 +493,11 @@ def outputs_fetch_missing(*, run: TaskRun) -> None:
     if not source.study.accepts_imports:
         task_run_finish(run=run, ok=False, message="The study was opened; its outputs are fixed.")
         return
+    # A missing key fails the run at once, naming it, before any call is made.
+    problem = source.endpoint_problem()
+    if problem:
+        task_run_finish(run=run, ok=False, message=problem)
+        return
     endpoint = source.endpoint()
     missing = units_missing(source)
     task_run_progress(run=run, done=0, total=len(missing))

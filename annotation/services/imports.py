@@ -5,18 +5,22 @@ import json
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation.importing import (
     MAX_PROBLEMS,
     ImageFile,
+    ImportLimits,
     ImportRejected,
     ImportRow,
     Problem,
     parse_study_archive,
     parse_study_file,
+    size_text,
 )
 from annotation.models import (
     Attachment,
@@ -39,10 +43,16 @@ class ImportSummary:
 def study_import_file(*, study: Study, filename: str, content: bytes) -> ImportSummary:
     """Parse and write a whole file (CSV, JSONL, or a zip of one with its images), or nothing.
     Raises ImportRejected naming every problem."""
+    _check_upload_size(filename, len(content))
+    limits = ImportLimits(
+        data_bytes=settings.IMPORT_MAX_DATA_BYTES,
+        rows=settings.IMPORT_MAX_ROWS,
+        image_pixels=settings.IMPORT_MAX_IMAGE_PIXELS,
+    )
     if PurePath(filename).suffix.lower() == ".zip":
-        rows, images = parse_study_archive(filename, content)
+        rows, images = parse_study_archive(filename, content, limits=limits)
     else:
-        rows, images = parse_study_file(filename, content), {}
+        rows, images = parse_study_file(filename, content, limits=limits), {}
         named = [r for r in rows if r.images]
         if named:
             message = "images come in a zip with the file that names them; upload the zip"
@@ -59,6 +69,22 @@ def study_import_file(*, study: Study, filename: str, content: bytes) -> ImportS
             # Raising inside the atomic block undoes everything written before the problem.
             raise ImportRejected(importer.problems[:MAX_PROBLEMS])
         return ImportSummary(**importer.counts)
+
+
+def import_upload_read(*, upload: UploadedFile) -> bytes:
+    """An uploaded import file's bytes, refused by its size before any are read into memory."""
+    _check_upload_size(upload.name, upload.size)
+    return upload.read()
+
+
+def _check_upload_size(filename: str, size: int) -> None:
+    limit = settings.IMPORT_MAX_UPLOAD_BYTES
+    if size > limit:
+        message = (
+            f"larger than the limit of {size_text(limit)} for an upload "
+            "(IMPORT_MAX_UPLOAD_BYTES); split it into several files"
+        )
+        raise ImportRejected([Problem(PurePath(filename).name, None, None, message)])
 
 
 class _RowWriter:

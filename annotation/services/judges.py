@@ -129,6 +129,11 @@ def judge_run(*, run: TaskRun) -> None:
     if not questions:
         task_run_finish(run=run, ok=False, message="The rubric has no question a judge answers.")
         return
+    # A missing key fails the run at once, naming it, before any call is made.
+    problem = judge.endpoint_problem()
+    if problem:
+        task_run_finish(run=run, ok=False, message=problem)
+        return
     units = judge_units_missing(judge)
     task_run_progress(run=run, done=0, total=len(units))
     images = _ImagesOfLastCase(judge.send_images)

@@ -124,7 +124,7 @@ def study_import(request: HttpRequest, study_token: str) -> HttpResponse:
     upload = form.cleaned_data["file"]
     try:
         summary = services.study_import_file(
-            study=study, filename=upload.name, content=upload.read()
+            study=study, filename=upload.name, content=services.import_upload_read(upload=upload)
         )
     except (ImportRejected, ValidationError) as exc:
         reasons = (
