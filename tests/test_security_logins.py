@@ -13,6 +13,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from tests.factories import PASSWORD, UserFactory
+from tests.support.browser import BROWSER_MARKS, browser_page, log_in
 
 LIMIT = 5
 API = "/api/v1/studies/"
@@ -238,3 +239,43 @@ def test_rotation_needs_confirmation_and_ends_the_old_token(client, victim):
     assert new in rotated.content.decode()
     assert _call(client, old, "198.51.100.9").status_code == 401
     assert _call(client, new, "198.51.100.9").status_code == 200
+
+
+def _in_browser(test):
+    for mark in BROWSER_MARKS:
+        test = mark(test)
+    return test
+
+
+@_in_browser
+def test_the_rater_pages_sign_in_dialog_says_a_locked_out_login_did_not_sign_in(
+    live_server, open_study, raters
+):
+    rater = raters[0]
+    first = open_study.assignments.filter(rater=rater).order_by("position").first()
+    with browser_page(live_server.url) as page:
+        log_in(page, rater.username)
+        page.goto(f"/rate/{open_study.token}/{first.token}/")
+        page.wait_for_load_state()
+        other = page.context.new_page()
+        other.goto("/rate/")
+        other.click("button:has-text('Log out')")
+        other.wait_for_url("**/accounts/login/**")
+        for n in range(LIMIT):  # someone guessing the rater's password
+            other.goto("/accounts/login/")
+            other.fill("#id_username", rater.username)
+            other.fill("#id_password", f"guess-{n}")
+            other.click("button[type=submit]")
+        other.wait_for_selector("text=Too many attempts to log in")
+        other.close()
+
+        page.check("#q-overall input[value='2']")
+        page.wait_for_selector("#signed-out:not([hidden])")
+        page.click("[data-sign-in]")
+        page.fill("#sign-in-username", rater.username)
+        page.fill("#sign-in-password", PASSWORD)
+        page.click("#sign-in button[type=submit]")
+
+        page.wait_for_selector("[data-sign-in-error]:has-text('did not sign you in')")
+        assert "Saved" not in page.locator("#q-overall .status").inner_text()
+    assert not first.ratings.exists()
