@@ -316,8 +316,12 @@ API_TOKEN_MAX_AGE_DAYS = env_int("API_TOKEN_MAX_AGE_DAYS", 0)
 LLM_REQUEST_TIMEOUT = env_float("LLM_REQUEST_TIMEOUT", 60.0)
 LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 5)
 LLM_BACKOFF_FACTOR = env_float("LLM_BACKOFF_FACTOR", 1.0)
-# A source names the environment variable holding its API key. Only names with this prefix are
-# accepted, so a study admin cannot have the worker send SECRET_KEY or DATABASE_URL elsewhere.
+# Connections: the model endpoints the operator set up, each with its host, allowed models and
+# where its key comes from. Study admins pick one by name and never name a key themselves.
+# The file (JSON or YAML) is loaded by `manage.py connections_sync` (also run by `make run`).
+EVALAPP_CONNECTIONS_FILE = os.environ.get("EVALAPP_CONNECTIONS_FILE", "")
+# A connection's key variable must start with this prefix, so even a mistyped connection never
+# sends SECRET_KEY or DATABASE_URL to an endpoint.
 LLM_KEY_ENV_PREFIX = "EVALAPP_LLM_KEY_"
 # Hosts a study admin may type as an endpoint of their own, without a connection and never with
 # a key (e.g. a model served inside the hospital). Empty, the default: no such endpoint.

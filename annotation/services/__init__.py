@@ -73,6 +73,8 @@ __all__ = [
     "ImportSummary",
     "agreement_compute",
     "bundle_build",
+    "connection_ensure",
+    "connections_sync",
     "bundle_path",
     "statistics_recompute_soon",
     "api_token_rotate",
