@@ -6,12 +6,15 @@ production and CI); `LocalLimits` holds them within one process, for the embedde
 """
 
 import contextlib
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable
 
 import redis
+
+logger = logging.getLogger(__name__)
 
 
 class RateLimiter:
@@ -140,7 +143,12 @@ class SharedLimits:
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 if time.monotonic() >= deadline:
                     self._gave_up = True
-                    raise LimitsUnavailable(f"Redis unreachable for the limits: {exc}") from exc
+                    # The call's record is shown to study admins: Redis's own error, which
+                    # names its host and port, goes to the log only.
+                    logger.warning("Redis unreachable for the limits: %s", exc)
+                    raise LimitsUnavailable(
+                        "Redis unreachable for the limits: the call was not sent"
+                    ) from exc
                 time.sleep(pause)
                 pause = min(pause * 2, 1.0)
             else:

@@ -3,19 +3,41 @@
 Transient failures (429, 5xx, timeouts, dropped connections) are retried by urllib3 with
 exponential backoff, honouring Retry-After; the statuses of earlier attempts are kept so that
 the stored record says how an output was obtained, not just what it was.
+
+Where a call may go is checked when it is made, not only when the endpoint was saved: the host
+against the operator's allowlist, and every address the host resolves to against private,
+loopback, link-local and metadata ranges. The socket then connects to an address that was
+checked, so a name that resolves differently a moment later (DNS rebinding) gains nothing.
+Redirects are never followed. What is stored says what happened in generic words; the detail
+(addresses, ports, the operating system's error) goes to the log only.
 """
 
 import base64
 import hashlib
+import ipaddress
 import json
+import logging
 import re
+import socket
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+)
+from urllib3.exceptions import TimeoutError as UrllibTimeoutError
 from urllib3.util.retry import Retry
+
+logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_BODY_CHARS = 100_000
@@ -164,7 +186,173 @@ def request_for_record(body: dict, images: tuple[Image, ...]) -> dict:
     return record
 
 
-def make_session(*, max_retries: int, backoff_factor: float) -> requests.Session:
+# --- where a call may go -------------------------------------------------------------------
+
+# What the stored record and the admin see; the detail is in the log.
+NOT_ALLOWED = "the endpoint's address is not allowed"
+REDIRECTED = "the endpoint redirected; redirects are not followed"
+NO_CONNECTION = "could not connect to the endpoint"
+NO_ANSWER = "the endpoint did not answer in time"
+CALL_FAILED = "the call to the endpoint failed"
+
+# Cloud instance-metadata services hand out credentials to whoever asks from inside the machine.
+# Most sit in ranges refused anyway; they are named so that none slips through a range that
+# Python's ipaddress counts as global (192.0.0.192 is, on 3.11).
+METADATA_HOSTS = frozenset(
+    {
+        "metadata.google.internal",
+        "metadata.goog",
+        "metadata",
+        "instance-data",
+        "instance-data.ec2.internal",
+    }
+)
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(address)
+    for address in (
+        "169.254.169.254",  # AWS, Azure, GCP, OpenStack, DigitalOcean
+        "169.254.169.253",  # AWS DNS
+        "169.254.170.2",  # AWS ECS task credentials
+        "fd00:ec2::254",  # AWS over IPv6
+        "fd00:ec2::23",
+        "100.100.100.200",  # Alibaba Cloud
+        "192.0.0.192",  # Oracle Cloud
+    )
+)
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class DestinationRefused(Exception):
+    """A call that would go to a host or address the operator has not allowed. Not an OSError,
+    so that urllib3 does not retry it and requests does not wrap it."""
+
+
+def address_refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True for any address that is not plainly public: private, loopback, link-local,
+    unique-local, multicast, unspecified, reserved, shared (CGNAT) and metadata addresses,
+    and IPv6 forms that carry one of those inside (IPv4-mapped, 6to4, NAT64)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = address.ipv4_mapped or address.sixtofour
+        if inner is None and address in NAT64:
+            inner = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if inner is not None and address_refused(inner):
+            return True
+        if address.is_site_local:
+            return True
+    return (
+        address in METADATA_ADDRESSES
+        or not address.is_global
+        or address.is_multicast
+        or address.is_unspecified
+        or address.is_reserved
+    )
+
+
+def _host_name(host: str) -> str:
+    return host.strip("[]").rstrip(".").lower()
+
+
+@dataclass(frozen=True)
+class Destinations:
+    """Where calls may go. `allowed_hosts` empty allows any host with public addresses;
+    `private_hosts` are the exact hosts the operator allows to resolve to private addresses."""
+
+    allowed_hosts: frozenset[str] = frozenset()
+    private_hosts: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, *, allowed_hosts: list[str], private_hosts: list[str]) -> "Destinations":
+        return cls(
+            frozenset(_host_name(host) for host in allowed_hosts),
+            frozenset(_host_name(host) for host in private_hosts),
+        )
+
+    def check_host(self, host: str | None) -> None:
+        name = _host_name(host or "")
+        if not name:
+            raise DestinationRefused("the URL names no host")
+        if self.allowed_hosts and name not in self.allowed_hosts:
+            raise DestinationRefused(f"{name} is not in LLM_ALLOWED_HOSTS")
+        if name in METADATA_HOSTS and name not in self.private_hosts:
+            raise DestinationRefused(f"{name} is a metadata service")
+
+    def addresses(self, host: str, port: int) -> list[str]:
+        """Every address `host` resolves to, once each, after checking all of them: one
+        refused address refuses the host, since which one is used is not ours to choose."""
+        name = _host_name(host)
+        found = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(sockaddr[0].split("%")[0] for *_, sockaddr in found))
+        if name in self.private_hosts:
+            return addresses
+        refused = [a for a in addresses if address_refused(ipaddress.ip_address(a))]
+        if refused:
+            raise DestinationRefused(f"{name} resolves to {', '.join(refused)}")
+        return addresses
+
+
+class _CheckedConnection:
+    """Mixed into urllib3's connections: resolve the host, check every address, then connect
+    to a checked address by number, so no second lookup can hand back another one."""
+
+    destinations: Destinations
+
+    def _new_conn(self) -> socket.socket:
+        name = self._dns_host
+        try:
+            addresses = self.destinations.addresses(name, self.port)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        error: Exception | None = None
+        try:
+            for address in addresses:
+                # Only the socket goes to the number: TLS still checks the certificate
+                # against the host's name (self.host), which is unchanged.
+                self._dns_host = address
+                try:
+                    return super()._new_conn()
+                except (NewConnectionError, ConnectTimeoutError) as exc:
+                    error = exc
+        finally:
+            self._dns_host = name
+        raise error or NewConnectionError(self, f"{name} resolves to no address")
+
+
+class CheckedAdapter(HTTPAdapter):
+    """An HTTPAdapter that refuses a host outside the allowlist before anything is sent, and
+    whose connections check the addresses they connect to."""
+
+    def __init__(self, *, destinations: Destinations, **kwargs) -> None:
+        self.destinations = destinations
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self._check_pools(self.poolmanager)
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        # With HTTP(S)_PROXY set, the socket goes to the proxy: it is checked like any host,
+        # and reaching the endpoint from there is the proxy's to police.
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        self._check_pools(manager)
+        return manager
+
+    def _check_pools(self, manager) -> None:
+        checked = {"destinations": self.destinations}
+        http = type("CheckedHTTPConnection", (_CheckedConnection, HTTPConnection), checked)
+        https = type("CheckedHTTPSConnection", (_CheckedConnection, HTTPSConnection), checked)
+        manager.pool_classes_by_scheme = {
+            "http": type("CheckedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
+            "https": type("CheckedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
+        }
+
+    def send(self, request, *args, **kwargs):
+        self.destinations.check_host(urlsplit(request.url).hostname)
+        return super().send(request, *args, **kwargs)
+
+
+def make_session(
+    *, max_retries: int, backoff_factor: float, destinations: Destinations
+) -> requests.Session:
     retry = Retry(
         total=max_retries,
         connect=max_retries,
@@ -177,10 +365,12 @@ def make_session(*, max_retries: int, backoff_factor: float) -> requests.Session
         backoff_max=30,
         respect_retry_after_header=True,
         raise_on_status=False,
+        redirect=0,  # complete() follows none either: a 3xx is a failed call
+        raise_on_redirect=False,
     )
     session = requests.Session()
-    session.mount("http://", HTTPAdapter(max_retries=retry))
-    session.mount("https://", HTTPAdapter(max_retries=retry))
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, CheckedAdapter(destinations=destinations, max_retries=retry))
     return session
 
 
@@ -206,15 +396,24 @@ def complete(
         latency_ms=0,
     )
     try:
-        response = session.post(url, data=json.dumps(body), headers=headers, timeout=timeout)
+        response = session.post(
+            url, data=json.dumps(body), headers=headers, timeout=timeout, allow_redirects=False
+        )
+    except DestinationRefused as exc:
+        logger.warning("call to %s refused: %s", url, exc)
+        result.error = NOT_ALLOWED
     except requests.RequestException as exc:
-        result.error = f"{type(exc).__name__}: {exc}"
-        result.retries = _history_from_exception(exc)
+        logger.warning("call to %s failed: %r", url, exc)
+        result.error = _describe(exc)
+        result.retries = _history_from_exception(exc, url)
     else:
         with response:
             result.http_status = response.status_code
             result.response_body = response.text[:MAX_BODY_CHARS]
-            result.retries = _history(response.raw.retries)
+            result.retries = _history(response.raw.retries, url)
+            if response.is_redirect or 300 <= response.status_code < 400:
+                location = response.headers.get("Location", "")
+                logger.warning("call to %s redirected to %r: not followed", url, location)
             _read_completion(result)
     result.finished_at = datetime.now(UTC)
     result.latency_ms = round((time.monotonic() - t0) * 1000)
@@ -222,6 +421,9 @@ def complete(
 
 
 def _read_completion(result: Completion) -> None:
+    if 300 <= (result.http_status or 0) < 400:
+        result.error = REDIRECTED
+        return
     if result.http_status != 200:
         result.error = f"HTTP {result.http_status}"
         return
@@ -260,16 +462,35 @@ def _count(value: object) -> int | None:
     return value if isinstance(value, int) and value >= 0 else None
 
 
-def _history(retry: Retry | None) -> list[dict]:
+def _describe(error: BaseException) -> str:
+    """Generic words for a failed call: nothing that says which ports answer or how."""
+    if isinstance(error, requests.TooManyRedirects):
+        return REDIRECTED
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    for cause in (error, reason):
+        # NewConnectionError is a ConnectTimeoutError in urllib3: refused and unreachable alike.
+        if isinstance(cause, requests.ConnectTimeout | ConnectTimeoutError):
+            return NO_CONNECTION
+        if isinstance(cause, requests.Timeout | UrllibTimeoutError | TimeoutError):
+            return NO_ANSWER
+    if isinstance(error, requests.ConnectionError | ProtocolError | OSError):
+        return NO_CONNECTION
+    return CALL_FAILED
+
+
+def _history(retry: Retry | None, url: str) -> list[dict]:
     if retry is None:
         return []
+    for entry in retry.history:
+        if entry.error:
+            logger.info("call to %s retried after %r", url, entry.error)
     return [
-        {"status": entry.status, "error": repr(entry.error) if entry.error else ""}
+        {"status": entry.status, "error": _describe(entry.error) if entry.error else ""}
         for entry in retry.history
     ]
 
 
-def _history_from_exception(exc: requests.RequestException) -> list[dict]:
+def _history_from_exception(exc: requests.RequestException, url: str) -> list[dict]:
     # When retries run out, urllib3 raises MaxRetryError; its reason is the last failure.
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return [{"status": None, "error": repr(reason)}] if reason else []
+    return [{"status": None, "error": _describe(reason)}] if reason else []

@@ -342,6 +342,13 @@ LLM_LIMITS_OUTAGE_SECONDS = env_float("LLM_LIMITS_OUTAGE_SECONDS", 120.0)
 # Hosts model endpoints may live on (comma-separated); empty allows any host with public
 # addresses. Checked when an endpoint is saved and again on every call.
 LLM_ALLOWED_HOSTS = env_list("LLM_ALLOWED_HOSTS", [])
+# The worker never calls private, loopback, link-local, unique-local, multicast or cloud metadata
+# addresses, whatever a host name resolves to, except for the exact hosts named here
+# (comma-separated, e.g. a model server inside the hospital). Locally (DEBUG) the demo's fake
+# endpoint on this machine is allowed; in production nothing is until the operator says so.
+LLM_PRIVATE_HOSTS_ALLOWED = env_list(
+    "LLM_PRIVATE_HOSTS_ALLOWED", ["127.0.0.1", "localhost"] if DEBUG else []
+)
 # A running task that has not reported progress for this long is taken to be dead: the workers'
 # sweep queues it again, and a click takes it over. Running jobs beat every 0.5 s.
 TASK_RUN_LEASE_SECONDS = env_int("TASK_RUN_LEASE_SECONDS", 45)

@@ -107,6 +107,8 @@ def _fast_test_settings(settings):
     # Keep retry backoff short so fault-injection tests take milliseconds, not seconds.
     settings.LLM_BACKOFF_FACTOR = 0.01
     settings.LLM_REQUEST_TIMEOUT = 2.0
+    # The fake endpoint listens on loopback, which production refuses unless named.
+    settings.LLM_PRIVATE_HOSTS_ALLOWED = ["127.0.0.1"]
     # The tests' sources call that fake endpoint without a connection: a keyless host the
     # operator allows (none by default).
     settings.LLM_KEYLESS_HOSTS = ["127.0.0.1"]
@@ -145,6 +147,7 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
             "CELERY_TASK_DEFAULT_QUEUE": queue,
             "LLM_BACKOFF_FACTOR": "0.01",
             "LLM_REQUEST_TIMEOUT": "2",
+            "LLM_PRIVATE_HOSTS_ALLOWED": "127.0.0.1",
         }
     process = start_worker(env, log, queue)
     try:

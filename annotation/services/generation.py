@@ -680,7 +680,13 @@ def limited_call(
     """One call within the limits, on this thread's own HTTP session."""
     if not hasattr(local, "session"):
         local.session = llm.make_session(
-            max_retries=settings.LLM_MAX_RETRIES, backoff_factor=settings.LLM_BACKOFF_FACTOR
+            max_retries=settings.LLM_MAX_RETRIES,
+            backoff_factor=settings.LLM_BACKOFF_FACTOR,
+            # Checked on every call, whatever was allowed when the endpoint was saved.
+            destinations=llm.Destinations.of(
+                allowed_hosts=settings.LLM_ALLOWED_HOSTS,
+                private_hosts=settings.LLM_PRIVATE_HOSTS_ALLOWED,
+            ),
         )
     try:
         token = shared.acquire(owner)

@@ -40,7 +40,8 @@ def start_worker(env: dict[str, str], log: Path, name: str) -> subprocess.Popen:
         process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env={**os.environ, **env},
+            # The fake endpoint listens on loopback, which a worker refuses unless named.
+            env={**os.environ, "LLM_PRIVATE_HOSTS_ALLOWED": "127.0.0.1", **env},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -1,0 +1,239 @@
+"""Server-side requests: a study admin points an endpoint where the worker must not go (another
+host by a redirect, a name that resolves inside the network, a cloud metadata service, a port
+scan) and the worker refuses, storing generic words while the log keeps the detail."""
+
+import ipaddress
+import logging
+import os
+import socket
+import subprocess
+import sys
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+
+from annotation import limits, llm, services
+from annotation.models import Generation, JudgeVerdict, Output
+from tests.support.fake_llm import FakeLLMServer, Status
+from tests.support.worker import ROOT, free_port
+from tests.test_fetch_outputs import run_fetch
+from tests.test_judges import _run
+
+pytestmark = pytest.mark.django_db
+
+NOT_ALLOWED = "the endpoint's address is not allowed"
+
+
+@pytest.fixture
+def endpoint_at(draft_study, settings, caplog):
+    """A keyless source at `base_url`, made while that URL is allowed."""
+    settings.LLM_MAX_RETRIES = 1
+    caplog.set_level(logging.INFO, logger="annotation.llm")
+
+    def make(base_url: str):
+        # Keyless endpoints are for hosts the operator names (where that setting exists).
+        settings.LLM_KEYLESS_HOSTS = [urlsplit(base_url).hostname]
+        return services.source_create(
+            study=draft_study,
+            label="Echo-70B",
+            base_url=base_url,
+            model_name="echo-70b",
+            max_concurrency=1,
+        )
+
+    return make
+
+
+@pytest.fixture
+def resolve_to(monkeypatch):
+    """DNS as the attacker controls it: `name` resolves to `addresses`, other names as usual."""
+    real = socket.getaddrinfo
+
+    def install(name: str, *addresses: str) -> None:
+        def getaddrinfo(host, port, *args, **kwargs):
+            if host != name:
+                return real(host, port, *args, **kwargs)
+            return [info for address in addresses for info in real(address, port, *args, **kwargs)]
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+    return install
+
+
+def _errors(source) -> set[str]:
+    return set(Generation.objects.filter(source=source).values_list("error", flat=True))
+
+
+def _stored(source) -> str:
+    return str(list(Generation.objects.filter(source=source).values("error", "retries")))
+
+
+def test_a_redirect_to_another_server_is_not_followed_and_nothing_is_stored(
+    endpoint_at, fake_llm, study_admin, caplog
+):
+    with FakeLLMServer() as elsewhere:
+        target = elsewhere.base_url + "/chat/completions"
+        fake_llm.set_default(Status(307, body="", headers={"Location": target}))
+        source = endpoint_at(fake_llm.base_url)
+        run = run_fetch(source, study_admin)
+        assert elsewhere.requests == []
+    assert run.status == "failed"
+    assert Output.objects.filter(source=source).count() == 0
+    assert _errors(source) == {"the endpoint redirected; redirects are not followed"}
+    assert target in caplog.text
+
+
+def test_a_name_allowed_when_saved_that_resolves_to_loopback_is_refused_when_called(
+    endpoint_at, fake_llm, study_admin, settings, resolve_to, caplog
+):
+    settings.LLM_ALLOWED_HOSTS = ["llm.hospital.example"]
+    port = urlsplit(fake_llm.base_url).port
+    source = endpoint_at(f"http://llm.hospital.example:{port}/v1")
+    # Only the exact host 127.0.0.1 is allowed to be private, not any name pointing there.
+    resolve_to("llm.hospital.example", "127.0.0.1")
+    run = run_fetch(source, study_admin)
+    assert fake_llm.requests == []
+    assert run.status == "failed"
+    assert Output.objects.filter(source=source).count() == 0
+    assert _errors(source) == {NOT_ALLOWED}
+    assert "llm.hospital.example resolves to 127.0.0.1" in caplog.text
+
+
+def test_a_name_with_one_private_address_among_public_ones_is_refused(
+    endpoint_at, fake_llm, study_admin, resolve_to
+):
+    port = urlsplit(fake_llm.base_url).port
+    source = endpoint_at(f"http://llm.hospital.example:{port}/v1")
+    resolve_to("llm.hospital.example", "93.184.215.14", "127.0.0.1")
+    run_fetch(source, study_admin)
+    assert fake_llm.requests == []
+    assert _errors(source) == {NOT_ALLOWED}
+
+
+def test_a_host_taken_off_the_allowlist_after_saving_is_refused_when_called(
+    endpoint_at, fake_llm, study_admin, settings
+):
+    source = endpoint_at(fake_llm.base_url)
+    settings.LLM_ALLOWED_HOSTS = ["llm.hospital.example"]
+    run_fetch(source, study_admin)
+    assert fake_llm.requests == []
+    assert _errors(source) == {NOT_ALLOWED}
+
+
+def test_another_loopback_address_than_the_one_named_is_refused(endpoint_at, study_admin):
+    source = endpoint_at(f"http://127.0.0.2:{free_port()}/v1")
+    run_fetch(source, study_admin)
+    assert _errors(source) == {NOT_ALLOWED}
+
+
+@pytest.mark.parametrize(
+    ("base_url", "allowlist"),
+    [
+        ("http://169.254.169.254/latest/meta-data", []),
+        # On the allowlist is not enough: a metadata address must be named as a private host.
+        ("http://169.254.169.254/latest/meta-data", ["169.254.169.254"]),
+        ("http://[fd00:ec2::254]/latest/meta-data", []),
+        ("http://metadata.google.internal/computeMetadata/v1", []),
+        ("http://100.100.100.200/latest/meta-data", []),
+    ],
+)
+def test_a_cloud_metadata_service_is_refused(
+    endpoint_at, study_admin, settings, base_url, allowlist, caplog
+):
+    source = endpoint_at(base_url)
+    settings.LLM_ALLOWED_HOSTS = allowlist
+    run = run_fetch(source, study_admin)
+    assert run.status == "failed"
+    assert _errors(source) == {NOT_ALLOWED}
+    assert "refused" in caplog.text
+
+
+def test_a_port_scan_learns_nothing_from_the_stored_error(
+    endpoint_at, study_admin, caplog, settings
+):
+    port = free_port()  # nothing listens there
+    source = endpoint_at(f"http://127.0.0.1:{port}/v1")
+    run_fetch(source, study_admin)
+    assert _errors(source) == {"could not connect to the endpoint"}
+    stored = _stored(source)
+    assert str(port) not in stored
+    assert "refused" not in stored.lower()
+    assert "Errno" not in stored
+    assert f"port={port}" in caplog.text
+
+
+def test_a_judge_at_a_metadata_address_is_refused_in_generic_words(open_study, caplog, settings):
+    caplog.set_level(logging.INFO, logger="annotation.llm")
+    settings.LLM_KEYLESS_HOSTS = ["169.254.169.254"]
+    judge = services.judge_create(
+        study=open_study,
+        label="GPT-judge",
+        base_url="http://169.254.169.254/v1",
+        model_name="judge-1",
+    )
+    run = _run(judge)
+    assert run.status == "failed"
+    errors = set(JudgeVerdict.objects.filter(judge=judge).values_list("error", flat=True))
+    assert errors == {NOT_ALLOWED}
+    assert "169.254.169.254" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "192.0.0.192",
+        "::1",
+        "::",
+        "fe80::1",
+        "fd00:ec2::254",
+        "fc00::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "64:ff9b::a9fe:a9fe",
+        "2002:a9fe:a9fe::1",
+    ],
+)
+def test_every_private_loopback_link_local_or_metadata_address_is_refused(address):
+    assert llm.address_refused(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"])
+def test_a_public_address_is_not_refused(address):
+    assert not llm.address_refused(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(("debug", "expected"), [("1", "['127.0.0.1', 'localhost']"), ("0", "[]")])
+def test_only_a_local_install_allows_loopback_by_default(debug, expected):
+    env = {k: v for k, v in os.environ.items() if k != "LLM_PRIVATE_HOSTS_ALLOWED"}
+    env.update(DEBUG=debug, SECRET_KEY="test-only", DJANGO_SETTINGS_MODULE="evalapp.settings")
+    code = "from evalapp import settings; print(settings.LLM_PRIVATE_HOSTS_ALLOWED)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == expected
+
+
+def test_a_redis_outage_stores_no_redis_address_with_the_call(caplog):
+    port = free_port()  # nothing listens there
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+    shared = limits.SharedLimits(
+        client,
+        "evalapp:limits:test",
+        concurrency=1,
+        per_minute=None,
+        lease_seconds=30,
+        outage_seconds=0,
+    )
+    with pytest.raises(limits.LimitsUnavailable) as refused:
+        shared.acquire("run-1")
+    assert str(refused.value) == "Redis unreachable for the limits: the call was not sent"
+    assert str(port) in caplog.text
