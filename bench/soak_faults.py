@@ -58,6 +58,8 @@ os.environ.update(
     DATABASE_URL=cluster.url,
     CELERY_BROKER_URL=redis.url,
     LLM_LIMITS_REDIS_URL=redis.url,
+    # The fake endpoint listens on loopback, which DEBUG=0 refuses unless named.
+    LLM_PRIVATE_HOSTS_ALLOWED="127.0.0.1",
     CELERY_TASK_DEFAULT_QUEUE="soak",
     EVALAPP_EXPORT_DIR=str(Path(cluster.directory) / "exports"),
 )
