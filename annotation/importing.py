@@ -9,24 +9,20 @@ them, and so does the import form's help, so the two cannot drift apart.
 
 A row with only case_id and input adds a case whose outputs a model endpoint will generate.
 
-A zip holds one such file (at any depth) and the images it names, by paths relative to it.
+A zip holds one such file and the images it names: annotation.archives reads it.
 """
 
 import csv
 import io
 import json
 import math
-import posixpath
 import re
-import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
 # IMAGE_TYPES is read from here by the rater API's schema.
 from annotation.images import IMAGE_TYPES as IMAGE_TYPES
-from annotation.images import ImageFile, clean_image
 from annotation.rubric import NA, NONE, contains_nul
 
 ROLES = ("study", "training", "attention")
@@ -38,7 +34,6 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024
 # nest two or three levels; far deeper is an attack on the parser, whose recursion would fail
 # with a server error, and on every recursive reader after it.
 MAX_JSON_DEPTH = 32
-READ_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,6 +44,9 @@ class ImportLimits:
     data_bytes: int = 50 * 1024 * 1024  # the CSV or JSONL, as uploaded or unpacked from a zip
     rows: int = 100_000
     image_pixels: int = 50_000_000  # per image, every frame of an animation counted
+
+
+DEFAULT_LIMITS = ImportLimits()
 
 
 @dataclass(frozen=True)
@@ -111,12 +109,12 @@ def decode_text(name: str, content: bytes) -> str:
 
 
 def parse_study_file(
-    filename: str, content: bytes, *, shown_as: str = "", limits: ImportLimits = ImportLimits()
+    filename: str, content: bytes, *, shown_as: str = "", limits: ImportLimits = DEFAULT_LIMITS
 ) -> list[ImportRow]:
     """Every row of a CSV or JSONL file; problems name the file as `shown_as`, or by its name."""
     name = shown_as or PurePath(filename).name
     if len(content) > limits.data_bytes:
-        raise ImportRejected([Problem(name, None, None, _too_large(limits.data_bytes))])
+        raise ImportRejected([Problem(name, None, None, data_too_large(limits.data_bytes))])
     text = decode_text(name, content)
     suffix = PurePath(filename).suffix.lower()
     if suffix == ".csv":
@@ -133,7 +131,7 @@ def size_text(size: int) -> str:
     return f"{size / 1024**2:g} MB" if size >= 1024**2 else f"{size} bytes"
 
 
-def _too_large(limit: int) -> str:
+def data_too_large(limit: int) -> str:
     return (
         f"larger than the limit of {size_text(limit)} for a data file "
         "(IMPORT_MAX_DATA_BYTES); split it into several files"
@@ -560,103 +558,7 @@ REQUIRED = tuple(column.name for column in COLUMNS if column.required)
 STRIPPED = ("case_id", "source", "source_kind")  # identifiers: spaces around them are slips
 
 
-# --- zip archives: the file plus its images ----------------------------------------------------
-
-MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024  # uncompressed, all members together
 MAX_NAME = 255
-
-
-def parse_study_archive(
-    filename: str, content: bytes, *, limits: ImportLimits = ImportLimits()
-) -> tuple[list[ImportRow], dict[str, ImageFile]]:
-    """A zip of one CSV or JSONL file and the images its rows name: the rows, and each named
-    image checked, keyed by the name the rows use. ImportRejected names every problem."""
-    name = PurePath(filename).name
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(content))
-        members = [m for m in archive.infolist() if not m.is_dir() and not _is_clutter(m.filename)]
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ImportRejected([Problem(name, None, None, f"not a readable zip ({exc})")]) from None
-    data_files = [m for m in members if PurePath(m.filename).suffix.lower() in DATA_SUFFIXES]
-    if len(data_files) != 1:
-        found = ", ".join(m.filename for m in data_files) or "none"
-        message = f"a zip must hold exactly one .csv or .jsonl file (found: {found})"
-        raise ImportRejected([Problem(name, None, None, message)])
-    if sum(m.file_size for m in members) > MAX_ARCHIVE_BYTES:
-        limit = MAX_ARCHIVE_BYTES // 1024**2
-        raise ImportRejected([Problem(name, None, None, f"unpacks to more than {limit} MB")])
-    data_member = data_files[0]
-    inner = f"{name}/{data_member.filename}"
-    data = _read(archive, data_member, inner, limits.data_bytes)
-    if data is None:
-        raise ImportRejected([Problem(inner, None, None, _too_large(limits.data_bytes))])
-    rows = parse_study_file(data_member.filename, data, shown_as=inner, limits=limits)
-    folder = posixpath.dirname(data_member.filename)
-    by_path = {m.filename.replace("\\", "/"): m for m in members}
-    images, problems = {}, []
-    for row in rows:
-        for image in row.images:
-            if image in images:
-                continue
-            path = posixpath.normpath(posixpath.join(folder, image))
-            member = by_path.get(path)
-            if member is None or image.startswith("/") or path.startswith("../"):
-                problems.append(Problem(inner, row.row, "images", f"{image!r} is not in the zip"))
-                continue
-            checked, problem = _check_image(archive, member, limits.image_pixels)
-            if problem:
-                problems.append(Problem(inner, row.row, "images", f"{image!r}: {problem}"))
-                continue
-            images[image] = checked
-    if problems:
-        raise ImportRejected(problems[:MAX_PROBLEMS])
-    return rows, images
-
-
-DATA_SUFFIXES = (".csv", ".jsonl", ".ndjson")
-
-
-def _is_clutter(path: str) -> bool:
-    # What archivers add on their own: macOS resource forks and hidden files.
-    parts = PurePath(path).parts
-    return any(part == "__MACOSX" or part.startswith(".") for part in parts)
-
-
-def _read(
-    archive: zipfile.ZipFile, member: zipfile.ZipInfo, shown: str, limit: int
-) -> bytes | None:
-    """A member's bytes, or None if it unpacks to more than `limit` bytes: read in chunks and
-    stopped there, whatever size its header claims, so a small zip of a huge file (a zip bomb)
-    never takes more than the limit of memory."""
-    try:
-        return _read_bounded(archive, member, limit)
-    except (zipfile.BadZipFile, RuntimeError, OSError, EOFError, zlib.error) as exc:
-        raise ImportRejected([Problem(shown, None, None, f"cannot be read ({exc})")]) from None
-
-
-def _read_bounded(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int) -> bytes | None:
-    if member.file_size > limit:
-        return None
-    data = bytearray()
-    with archive.open(member) as stream:
-        while chunk := stream.read(min(READ_CHUNK, limit + 1 - len(data))):
-            data += chunk
-            if len(data) > limit:
-                return None
-    return bytes(data)
-
-
-def _check_image(
-    archive: zipfile.ZipFile, member: zipfile.ZipInfo, max_pixels: int
-) -> tuple[ImageFile, str]:
-    too_large = f"larger than {MAX_IMAGE_BYTES // 1024**2} MB"
-    try:
-        data = _read_bounded(archive, member, MAX_IMAGE_BYTES)
-    except (zipfile.BadZipFile, RuntimeError, OSError, EOFError, zlib.error) as exc:
-        return None, f"cannot be read from the zip ({exc})"
-    if data is None:
-        return None, too_large
-    return clean_image(member.filename, data, max_pixels=max_pixels)
 
 
 def _json_cell(raw: object) -> tuple[object, str]:

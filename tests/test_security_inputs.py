@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from annotation import importing, rubric
+from annotation import archives, rubric
 from annotation.models import Case
 from checklists.models import Response
 
@@ -143,9 +143,9 @@ def test_a_zip_whose_header_understates_its_size_is_read_only_to_the_cap():
     member = archive.infolist()[0]
     member.file_size = 100  # what a forged header claims: zipfile stops there and refuses
     with pytest.raises(zipfile.BadZipFile, match="CRC"):
-        importing._read_bounded(archive, member, 1024 * 1024)
+        archives._read_bounded(archive, member, 1024 * 1024)
     member.file_size = len(data)
-    assert importing._read_bounded(archive, member, 1024 * 1024) is None
+    assert archives._read_bounded(archive, member, 1024 * 1024) is None
 
 
 def test_an_upload_over_the_byte_cap_is_refused_by_its_size(

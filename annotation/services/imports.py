@@ -11,14 +11,14 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
 
+from annotation.archives import parse_study_archive
+from annotation.images import ImageFile
 from annotation.importing import (
     MAX_PROBLEMS,
-    ImageFile,
     ImportLimits,
     ImportRejected,
     ImportRow,
     Problem,
-    parse_study_archive,
     parse_study_file,
     size_text,
 )
