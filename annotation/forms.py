@@ -1,6 +1,7 @@
 """Input validation for study admins' and raters' forms."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils.html import escape
 from django.utils.safestring import SafeData
@@ -99,15 +100,20 @@ class ImportForm(PlainHelpText, forms.Form):
 
     # Every column the importer accepts, with its format, for the form's help.
     columns = importing.COLUMNS
-    MAX_BYTES = 50 * 1024 * 1024
-    MAX_ZIP_BYTES = 500 * 1024 * 1024
 
     def clean_file(self):
+        # The operator's caps (IMPORT_MAX_*): a zip may carry images up to the upload cap, a
+        # data file alone is held to the data file cap.
         upload = self.cleaned_data["file"]
         zipped = upload.name.lower().endswith(".zip")
-        limit = self.MAX_ZIP_BYTES if zipped else self.MAX_BYTES
+        if zipped:
+            limit, setting = settings.IMPORT_MAX_UPLOAD_BYTES, "IMPORT_MAX_UPLOAD_BYTES"
+        else:
+            limit, setting = settings.IMPORT_MAX_DATA_BYTES, "IMPORT_MAX_DATA_BYTES"
         if upload.size > limit:
-            raise forms.ValidationError(f"The file is larger than {limit // 1024**2} MB; split it.")
+            raise forms.ValidationError(
+                f"The file is larger than {limit / 1024**2:g} MB ({setting}); split it."
+            )
         return upload
 
 

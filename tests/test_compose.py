@@ -28,6 +28,7 @@ def test_web_and_worker_wait_for_migrations_and_healthy_services():
     assert migrate["command"][2].split(" && ") == [
         "python manage.py migrate --noinput",
         "python manage.py load_checklists",
+        "python manage.py connections_sync",
     ]
 
 
@@ -39,7 +40,7 @@ def test_web_runs_gunicorn_and_worker_runs_celery():
 
 def test_every_setting_compose_passes_is_one_the_app_reads():
     env = COMPOSE["services"]["web"]["environment"]
-    read = set(re.findall(r'env_\w+\("([A-Z_]+)"', SETTINGS))
+    read = set(re.findall(r'env_\w+\(\s*"([A-Z_]+)"', SETTINGS))
     read |= set(re.findall(r'os\.environ\.get\("([A-Z_]+)"', SETTINGS))
     # API keys are read per source, by the name the source gives; they carry the settings' prefix.
     keys = {name for name in env if name.startswith("EVALAPP_LLM_KEY_")}

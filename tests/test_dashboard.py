@@ -92,6 +92,16 @@ def test_a_good_import_reports_what_it_added(admin_client, draft_study):
     assert "Imported more.jsonl: 1 new cases, 0 new sources, 0 new outputs" in response.text
 
 
+def test_an_upload_over_the_operators_cap_is_refused_naming_it(admin_client, draft_study, settings):
+    settings.IMPORT_MAX_DATA_BYTES = 1024**2  # 1 MB
+    upload = SimpleUploadedFile("big.csv", b"case_id,input\n" + b"c9,x\n" * 300_000)
+    response = admin_client.post(
+        reverse("study_import", args=[draft_study.token]), {"file": upload}, follow=True
+    )
+    assert "The file is larger than 1 MB (IMPORT_MAX_DATA_BYTES); split it." in response.text
+    assert draft_study.cases.count() == 3
+
+
 def test_dashboard_shows_progress_per_rater(admin_client, open_study, raters):
     question = open_study.questions.get()
     assignment = open_study.assignments.filter(rater=raters[1]).first()

@@ -184,7 +184,7 @@ def _seen(request: HttpRequest) -> object:
     """The revisions the submitting page showed, or None from a page without script."""
     try:
         return json.loads(request.POST.get("seen") or "null")
-    except ValueError:
+    except (ValueError, RecursionError):  # not what the page sends: check nothing
         return None
 
 
