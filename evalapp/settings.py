@@ -164,6 +164,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
+# No start-up banner on stderr: every management command (`agreement` among them) would print it.
+AXES_VERBOSE = False
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # Not True: a success would delete every count for its user name and for its address, so one
