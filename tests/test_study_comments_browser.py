@@ -9,6 +9,12 @@ from tests.test_study_comments import commented, expected_remarks  # noqa: F401 
 
 pytestmark = BROWSER_MARKS
 
+# Whether htmx has processed an element (set up its hx-* attributes).
+HTMX_READY = """s => {
+    const data = document.querySelector(s)?.["htmx-internal-data"];
+    return Boolean(data && data.initHash);
+}"""
+
 
 def test_the_comments_card_reads_blind_then_filters_by_source_once_locked(
     live_server,
@@ -35,6 +41,9 @@ def test_the_comments_card_reads_blind_then_filters_by_source_once_locked(
         page.goto(url)
         card = page.locator("#comments")
         card.locator("select[name=source]").wait_for()
+        # The filter arrives with the card: choose only once htmx has taken it in, as a person
+        # could not act faster than that.
+        page.wait_for_function(HTMX_READY, arg="#comments form.comments-filter")
         card.locator("select[name=source]").select_option("MedSumm-7B")
         page.wait_for_function(
             "n => document.querySelectorAll('#comments .comment-text').length === n",
