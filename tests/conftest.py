@@ -39,6 +39,17 @@ def raters(db):
 
 
 @pytest.fixture
+def rater(raters):
+    return raters[0]
+
+
+@pytest.fixture
+def rater_client(client, rater):
+    client.force_login(rater)
+    return client
+
+
+@pytest.fixture
 def outsider(db):
     return UserFactory(username="outsider")
 

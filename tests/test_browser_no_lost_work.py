@@ -154,8 +154,10 @@ def test_answers_given_while_the_server_is_down_survive_leaving_the_page(
     assert first.ratings.get().answer == 2
 
 
-def test_a_comment_typed_then_the_page_closed_at_once_is_stored(live_server, open_study, raters):
-    Question.objects.create(
+@pytest.fixture
+def comment(open_study):
+    """A free-text question after the study's scale."""
+    return Question.objects.create(
         study=open_study,
         key="comment",
         prompt="Anything else?",
@@ -164,6 +166,11 @@ def test_a_comment_typed_then_the_page_closed_at_once_is_stored(live_server, ope
         required=False,
         order=5,
     )
+
+
+def test_a_comment_typed_then_the_page_closed_at_once_is_stored(
+    live_server, open_study, raters, comment
+):
     rater = raters[0]
     first = first_item(open_study, rater)
     with browser_page(live_server.url) as page:
@@ -248,16 +255,9 @@ def test_a_tab_behind_another_browser_shows_the_newer_answer_and_submits_only_af
     assert first.ratings.get().answer == 3
 
 
-def test_text_typed_then_leaving_at_once_is_sent_as_the_page_goes(live_server, open_study, raters):
-    Question.objects.create(
-        study=open_study,
-        key="comment",
-        prompt="Anything else?",
-        kind="text",
-        level="",
-        required=False,
-        order=5,
-    )
+def test_text_typed_then_leaving_at_once_is_sent_as_the_page_goes(
+    live_server, open_study, raters, comment
+):
     rater = raters[0]
     first = first_item(open_study, rater)
     with browser_page(live_server.url) as page:

@@ -8,27 +8,10 @@ from django.urls import reverse
 from annotation import services
 from annotation.models import Question, Rating, Study
 from tests.test_quality_control import _study
+from tests.test_rater_views import item_url
+from tests.test_rater_views import own_assignments as own
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def rater(raters):
-    return raters[0]
-
-
-@pytest.fixture
-def rater_client(client, rater):
-    client.force_login(rater)
-    return client
-
-
-def own(study, rater):
-    return list(study.assignments.filter(rater=rater).order_by("position"))
-
-
-def item_url(study, assignment):
-    return reverse("rater_item", args=[study.token, assignment.token])
 
 
 @pytest.fixture

@@ -17,11 +17,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def rater(raters):
-    return raters[0]
-
-
-@pytest.fixture
 def first(open_study, rater):
     return open_study.assignments.filter(rater=rater).order_by("position").first()
 

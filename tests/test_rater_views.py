@@ -9,17 +9,6 @@ from annotation.models import Output, Rating
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def rater(raters):
-    return raters[0]
-
-
-@pytest.fixture
-def rater_client(client, rater):
-    client.force_login(rater)
-    return client
-
-
 def own_assignments(study, rater):
     return list(study.assignments.filter(rater=rater).order_by("position"))
 
