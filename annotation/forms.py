@@ -118,8 +118,19 @@ class ImportForm(PlainHelpText, forms.Form):
 
 
 class AddRatersForm(PlainHelpText, forms.Form):
+    """Raters picked from people already in the admin's studies (selectors.study_rater_candidates);
+    anyone else is invited by e-mail (InviteRatersForm)."""
+
     users = forms.ModelMultipleChoiceField(
-        queryset=get_user_model().objects.none(), widget=forms.CheckboxSelectMultiple
+        queryset=get_user_model().objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label="People in your studies",
+        error_messages={
+            "required": "Choose at least one person.",
+            # The same words for an account that exists elsewhere and for none at all.
+            "invalid_choice": "Choose among the people listed: anyone else is invited by e-mail.",
+            "invalid_pk_value": "Choose among the people listed: anyone else is invited by e-mail.",
+        },
     )
 
     def __init__(self, *args, candidates, **kwargs):
@@ -363,7 +374,9 @@ class RubricTemplateForm(PlainHelpText, forms.Form):
 class InviteRatersForm(PlainHelpText, forms.Form):
     emails = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One e-mail address per line (or separated by commas).",
+        label="E-mail addresses",
+        help_text="One per line (or separated by commas). Each gets a link; its owner joins as "
+        "a rater by following it, with an account that has the address or a new one.",
     )
 
     def clean_emails(self) -> list[str]:

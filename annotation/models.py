@@ -5,6 +5,7 @@ view objects built in `selectors.rater_item_view`. Everything a rater's browser 
 opaque random token, never a sequential primary key.
 """
 
+import datetime
 import os
 import secrets
 import string
@@ -139,7 +140,8 @@ class Membership(models.Model):
 
 
 class Invitation(models.Model):
-    """A single-use link that makes whoever follows it a rater of the study."""
+    """A single-use link that makes the account with the invited e-mail address a rater of the
+    study, for INVITATION_MAX_AGE_DAYS after it was sent."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()
@@ -158,6 +160,21 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} to {self.study}"
+
+    @property
+    def expires_at(self) -> datetime.datetime:
+        # Computed, not stored: the operator's setting governs the links already out too.
+        return self.created_at + datetime.timedelta(days=settings.INVITATION_MAX_AGE_DAYS)
+
+    @property
+    def is_expired(self) -> bool:
+        return self.accepted_at is None and timezone.now() >= self.expires_at
+
+    def is_for(self, user) -> bool:
+        """Whether `user`'s account has the invited address (case aside). There is no address
+        verification, so this is the address the account holds."""
+        email = getattr(user, "email", "") or ""
+        return email.strip().casefold() == self.email.strip().casefold() != ""
 
 
 class Connection(models.Model):

@@ -742,12 +742,15 @@ def _as_expected(study: Study, kind: str) -> dict[int, tuple[int, int]]:
     return counts
 
 
-def study_rater_candidates(*, study: Study) -> QuerySet:
-    """Active users not yet in the study (its admins cannot also rate it)."""
+def study_rater_candidates(*, study: Study, admin: AbstractBaseUser) -> QuerySet:
+    """Who `admin` may add to the study directly: active people already in a study they
+    administer (raters or admins), not yet in this one (its admins cannot also rate it). Anyone
+    else is invited by e-mail, so the list never shows who else has an account here."""
+    known = Membership.objects.filter(study__in=admin_studies(user=admin)).values("user_id")
     return (
         get_user_model()
-        .objects.filter(is_active=True)
-        .exclude(memberships__study=study)
+        .objects.filter(is_active=True, pk__in=known)
+        .exclude(pk__in=study.memberships.values("user_id"))
         .order_by("username")
     )
 

@@ -266,7 +266,7 @@ def test_a_study_admin_cannot_be_added_as_its_rater(admin_client, draft_study, s
         follow=True,
     )
     # The page never offers the admin, so a forged choice is refused as invalid...
-    assert "Select a valid choice." in response.text
+    assert "Choose among the people listed: anyone else is invited by e-mail." in response.text
     assert draft_study.memberships.get(user=study_admin).role == "admin"
     # ...and the service refuses it too, for any other caller.
     with pytest.raises(ValidationError) as info:

@@ -1,11 +1,13 @@
 """Inviting raters by a single-use link sent by e-mail."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from annotation.models import Invitation, Membership
 from tests.factories import UserFactory
@@ -36,16 +38,18 @@ def test_each_address_gets_its_own_link(sent, draft_study):
 
 
 def test_a_logged_in_user_joins_as_a_rater_once(client, sent, draft_study):
-    user = UserFactory(username="clinician")
+    user = UserFactory(username="clinician", email="A.Clinician@example.org")
     client.force_login(user)
     url = link_in(sent[0])
     assert "Join this study as a rater" in client.get(url).text
     client.post(url)
     membership = Membership.objects.get(study=draft_study, user=user)
     assert (membership.role, membership.pseudonym) == ("rater", "R4")
-    other = UserFactory(username="someone-else")
+    assert "You joined this study with this invitation." in client.get(url).text
+    other = UserFactory(username="someone-else", email="a.clinician@example.org")
     client.force_login(other)
-    response = client.post(url, follow=True)
+    response = client.post(url)
+    assert response.status_code == 403
     assert "This invitation has already been used." in response.text
     assert not Membership.objects.filter(study=draft_study, user=other).exists()
 
@@ -63,8 +67,11 @@ def test_someone_without_an_account_creates_one_and_joins(client, sent, draft_st
 
 
 def test_a_study_admin_cannot_join_their_own_study_as_rater(client, sent, study_admin, draft_study):
+    study_admin.email = "a.clinician@example.org"
+    study_admin.save()
     client.force_login(study_admin)
-    response = client.post(link_in(sent[0]), follow=True)
+    response = client.post(link_in(sent[0]))
+    assert response.status_code == 403
     assert "A study&#x27;s admins cannot also rate it." in response.text
     assert Invitation.objects.filter(accepted_at__isnull=False).count() == 0
 
@@ -90,7 +97,7 @@ def test_only_the_studys_admins_invite(client, raters, draft_study):
 def test_a_dead_link_creates_no_account(client, sent, draft_study, state):
     url = link_in(sent[0])
     if state == "used":
-        client.force_login(UserFactory(username="first"))
+        client.force_login(UserFactory(username="first", email="a.clinician@example.org"))
         client.post(url)
         client.logout()
     else:
@@ -105,3 +112,40 @@ def test_a_dead_link_creates_no_account(client, sent, draft_study, state):
     assert "already been used" in response.text or "no longer takes raters" in response.text
     assert get_user_model().objects.count() == users_before
     assert "_auth_user_id" not in client.session
+
+
+def test_a_new_account_is_refused_when_one_has_the_invited_address(client, sent, draft_study):
+    UserFactory(username="already", email="B.Clinician@example.org")
+    response = client.post(
+        link_in(sent[1]),
+        {"username": "twin", "password1": "a-long-pass-9x", "password2": "a-long-pass-9x"},
+    )
+    assert response.status_code == 400
+    assert "An account with the invited e-mail address already exists" in response.text
+    assert not get_user_model().objects.filter(username="twin").exists()
+    assert not Membership.objects.filter(study=draft_study, role="rater", user__username="already")
+
+
+def test_the_dashboard_lists_invitations_pending_joined_and_expired(
+    client, sent, study_admin, draft_study, settings
+):
+    settings.INVITATION_MAX_AGE_DAYS = 14
+    first, second = Invitation.objects.filter(study=draft_study).order_by("email")
+    Invitation.objects.filter(pk=second.pk).update(
+        created_at=timezone.now() - timedelta(days=15)
+    )
+    client.force_login(UserFactory(username="clinician", email="a.clinician@example.org"))
+    client.post(link_in(sent[0]))
+    client.force_login(study_admin)
+    page = client.get(reverse("study_dashboard", args=[draft_study.token])).text
+    assert "a.clinician@example.org · <span class=\"badge succeeded\">joined as clinician" in page
+    expired = (second.created_at - timedelta(days=1)).date().isoformat()
+    assert f"expired {expired}" in page
+
+
+def test_a_pending_invitation_says_until_when(client, sent, study_admin, draft_study, settings):
+    settings.INVITATION_MAX_AGE_DAYS = 3
+    client.force_login(study_admin)
+    page = client.get(reverse("study_dashboard", args=[draft_study.token])).text
+    until = (Invitation.objects.first().created_at + timedelta(days=3)).date().isoformat()
+    assert page.count(f"pending, until {until}") == 2

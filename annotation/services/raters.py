@@ -3,6 +3,8 @@ and API tokens."""
 
 from collections.abc import Iterable
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -191,22 +193,48 @@ def _quality_items(study: Study, known: dict[str, Item]) -> dict[str, Item]:
     return found
 
 
+# Backends that would write the link into the server's log or a file, or drop it: fine while
+# developing, a leak (or a silent loss) in production.
+UNSENDABLE_EMAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend": "prints e-mail to the server's log",
+    "django.core.mail.backends.filebased.EmailBackend": "writes e-mail to files on the server",
+    "django.core.mail.backends.dummy.EmailBackend": "discards e-mail",
+}
+
+
+def invitations_sendable() -> None:
+    """ValidationError when this server must not send invitation links (DEBUG=0 and an e-mail
+    backend that would leak or lose them)."""
+    problem = UNSENDABLE_EMAIL_BACKENDS.get(settings.EMAIL_BACKEND)
+    if problem and not settings.DEBUG:
+        raise ValidationError(
+            f"Invitations are not sent: this server's e-mail backend {problem}, so the links "
+            "would not reach the invited people safely. Ask the operator to set EMAIL_BACKEND "
+            "(and EMAIL_HOST) to a real mail server. No invitation was created."
+        )
+
+
+@transaction.atomic
 def invitations_send(
     *, study: Study, emails: Iterable[str], inviter: AbstractBaseUser, link_for
 ) -> list[Invitation]:
     """Create one single-use link per address and e-mail it. `link_for(token)` builds the
-    absolute URL (the view knows the host)."""
+    absolute URL (the view knows the host). Every address is invited, with an account or
+    without: nothing here or in what the admin sees says whether one exists."""
+    invitations_sendable()
     if study.status not in (Study.Status.DRAFT, Study.Status.OPEN):
         raise ValidationError("Raters can only be invited while the study is a draft or open.")
     invitations = [
         Invitation.objects.create(study=study, email=email, created_by=inviter) for email in emails
     ]
+    days = settings.INVITATION_MAX_AGE_DAYS
     for invitation in invitations:
         send_mail(
             subject=f"You are invited to rate for {study.title!r}",
             message=(
                 f"{inviter} invites you to rate outputs for the study {study.title!r} in "
-                f"evalapp. Follow this link to join (it works once):\n\n"
+                f"evalapp. Follow this link to join, with an account that has this e-mail "
+                f"address or by creating one (it works once, for {days} days):\n\n"
                 f"{link_for(invitation.token)}\n"
             ),
             from_email=None,
@@ -220,27 +248,69 @@ def invitation_check(*, token: str) -> Invitation:
     invitation = Invitation.objects.select_related("study").filter(token=token).first()
     if invitation is None:
         raise ValidationError("This invitation link is not valid.")
+    _invitation_usable(invitation)
+    return invitation
+
+
+def _invitation_usable(invitation: Invitation) -> None:
     if invitation.accepted_at is not None:
         raise ValidationError("This invitation has already been used.")
+    if invitation.is_expired:
+        raise ValidationError(
+            f"This invitation has expired: links work for {settings.INVITATION_MAX_AGE_DAYS} "
+            "days. Ask the study's admin to invite you again."
+        )
     if invitation.study.status not in (Study.Status.DRAFT, Study.Status.OPEN):
         raise ValidationError("This study no longer takes raters.")
-    return invitation
+
+
+def invitation_refusal(*, invitation: Invitation, user: AbstractBaseUser) -> str:
+    """Why `user` cannot accept the invitation, or "" when they can. The invited address itself
+    is never repeated: whoever holds the link learns nothing more about it."""
+    if invitation.is_for(user):
+        return ""
+    return (
+        "This invitation was sent to another e-mail address than the one your account has. "
+        "Log in with the account that has the invited address, or ask the study's admin to "
+        "invite the address of this account."
+    )
 
 
 @transaction.atomic
 def invitation_accept(*, token: str, user: AbstractBaseUser) -> Study:
-    """Make `user` a rater of the invitation's study; each link works once."""
-    invitation = Invitation.objects.select_for_update().filter(token=token).first()
+    """Make `user` a rater of the invitation's study: only the account with the invited
+    address, only once, only before the link expires."""
+    invitation = (
+        Invitation.objects.select_for_update().select_related("study").filter(token=token).first()
+    )
     if invitation is None:
         raise ValidationError("This invitation link is not valid.")
-    if invitation.accepted_at is not None:
-        if invitation.accepted_by_id == user.pk:
-            return invitation.study
-        raise ValidationError("This invitation has already been used.")
+    if invitation.accepted_at is not None and invitation.accepted_by_id == user.pk:
+        return invitation.study
+    _invitation_usable(invitation)
+    refusal = invitation_refusal(invitation=invitation, user=user)
+    if refusal:
+        raise ValidationError(refusal)
     study_add_raters(study=invitation.study, users=[user])
     invitation.accepted_by, invitation.accepted_at = user, timezone.now()
     invitation.save(update_fields=["accepted_by", "accepted_at"])
     return invitation.study
+
+
+@transaction.atomic
+def invitation_accept_new_account(*, token: str, user: AbstractBaseUser) -> Study:
+    """Save `user`, a new account made through the invitation, with the invited address, and
+    make it a rater. Nothing is saved if the link cannot be accepted."""
+    invitation = invitation_check(token=token)
+    if get_user_model().objects.filter(email__iexact=invitation.email, is_active=True).exists():
+        # Whoever holds the link received it at that address: telling them is no leak.
+        raise ValidationError(
+            "An account with the invited e-mail address already exists: log in with it, "
+            "then follow this link again."
+        )
+    user.email = invitation.email
+    user.save()
+    return invitation_accept(token=token, user=user)
 
 
 @transaction.atomic

@@ -4,7 +4,6 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -12,7 +11,13 @@ from django.views.decorators.http import require_http_methods
 from rest_framework.authtoken.models import Token
 
 from annotation.models import Invitation
-from annotation.services import api_token_rotate, invitation_accept, invitation_check
+from annotation.services import (
+    api_token_rotate,
+    invitation_accept,
+    invitation_accept_new_account,
+    invitation_check,
+    invitation_refusal,
+)
 from evalapp.api import token_expired
 
 
@@ -45,44 +50,58 @@ def login_locked_out(request: HttpRequest, *args, **kwargs) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
-    """A rater invitation: join with the account you are logged in with, or create one."""
+    """A rater invitation: join with the account that has the invited address, or create one,
+    which gets that address."""
     found = Invitation.objects.select_related("study").filter(token=token).first()
     if found is None:
         raise Http404("This invitation link is not valid.")
-    form = UserCreationForm()
-    if request.method == "POST":
-        if request.user.is_authenticated:
-            return _accept(request, token, request.user)
-        form = UserCreationForm(request.POST)
+    if request.user.is_authenticated:
+        return _invitation_signed_in(request, found)
+    form = UserCreationForm(request.POST if request.method == "POST" else None)
+    problem = _invitation_problem(found)
+    if request.method == "POST" and problem:
+        form.add_error(None, problem)
+    elif request.method == "POST" and form.is_valid():
+        user = form.save(commit=False)
         try:
-            invitation_check(token=token)
+            study = invitation_accept_new_account(token=token, user=user)
         except ValidationError as exc:
             form.add_error(None, " ".join(exc.messages))
-        if form.is_valid():
-            try:
-                with transaction.atomic():  # no account without the membership it was for
-                    user = form.save()
-                    user.email = found.email
-                    user.save(update_fields=["email"])
-                    study = invitation_accept(token=token, user=user)
-            except ValidationError as exc:
-                form.add_error(None, " ".join(exc.messages))
-            else:
-                # Named: the account was just made, and django-axes' backend logs no one in.
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                messages.success(request, f"You are a rater of {study.title!r}.")
-                return redirect("rater_home")
-    context = {"invitation": found, "form": form}
+        else:
+            # Named: the account was just made, and django-axes' backend logs no one in.
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"You are a rater of {study.title!r}.")
+            return redirect("rater_home")
+    context = {"invitation": found, "form": form, "problem": problem}
     return render(
         request, "annotation/invitation.html", context, status=400 if form.errors else 200
     )
 
 
-def _accept(request: HttpRequest, token: str, user) -> HttpResponse:
+def _invitation_problem(invitation: Invitation) -> str:
+    """Why the link can no longer be accepted by anyone, or ""."""
     try:
-        study = invitation_accept(token=token, user=user)
+        invitation_check(token=invitation.token)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect("home")
-    messages.success(request, f"You are a rater of {study.title!r}.")
-    return redirect("rater_home")
+        return " ".join(exc.messages)
+    return ""
+
+
+def _invitation_signed_in(request: HttpRequest, found: Invitation) -> HttpResponse:
+    if found.accepted_at is not None and found.accepted_by_id == request.user.pk:
+        problem = ""  # their own, already accepted: the page says so
+    else:
+        problem = _invitation_problem(found) or invitation_refusal(
+            invitation=found, user=request.user
+        )
+    if request.method == "POST" and not problem:
+        try:
+            study = invitation_accept(token=found.token, user=request.user)
+        except ValidationError as exc:
+            problem = " ".join(exc.messages)
+        else:
+            messages.success(request, f"You are a rater of {study.title!r}.")
+            return redirect("rater_home")
+    context = {"invitation": found, "problem": problem}
+    status = 403 if problem and request.method == "POST" else 200
+    return render(request, "annotation/invitation.html", context, status=status)

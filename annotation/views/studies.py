@@ -11,6 +11,7 @@ from django.http import (
     HttpResponseBadRequest,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_POST
@@ -76,7 +77,7 @@ def study_create(request: HttpRequest) -> HttpResponse:
     return redirect("study_dashboard", study_token=study.token)
 
 
-def _dashboard_context(study: Study) -> dict:
+def _dashboard_context(study: Study, admin) -> dict:
     return {
         "study": study,
         "questions": list(study.questions.all()),
@@ -96,7 +97,9 @@ def _dashboard_context(study: Study) -> dict:
         "comparisons": selectors.study_comparison_tables(study=study),
         "runs": selectors.study_task_runs(study=study),
         "import_form": ImportForm(),
-        "raters_form": AddRatersForm(candidates=selectors.study_rater_candidates(study=study)),
+        "raters_form": AddRatersForm(
+            candidates=selectors.study_rater_candidates(study=study, admin=admin)
+        ),
         "source_form": SourceEndpointForm(study=study),
         "judges": selectors.study_judges_overview(study=study),
         "judge_form": JudgeForm(study=study),
@@ -110,7 +113,8 @@ def _dashboard_context(study: Study) -> dict:
 @login_required
 def study_dashboard(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
-    return render(request, "annotation/study_dashboard.html", _dashboard_context(study))
+    context = _dashboard_context(study, request.user)
+    return render(request, "annotation/study_dashboard.html", context)
 
 
 @login_required
@@ -147,17 +151,19 @@ def study_import(request: HttpRequest, study_token: str) -> HttpResponse:
 @login_required
 @require_POST
 def study_add_raters(request: HttpRequest, study_token: str) -> HttpResponse:
+    """Add people the admin already shares a study with; anyone else is invited by e-mail."""
     study = selectors.admin_study_get(user=request.user, token=study_token)
-    form = AddRatersForm(request.POST, candidates=selectors.study_rater_candidates(study=study))
+    candidates = selectors.study_rater_candidates(study=study, admin=request.user)
+    form = AddRatersForm(request.POST, candidates=candidates)
     if form.is_valid():
         try:
             added = services.study_add_raters(study=study, users=form.cleaned_data["users"])
-            messages.success(request, f"Added {len(added)} raters.")
+            messages.success(request, f"Added {len(added)} rater{pluralize(len(added))}.")
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
     else:
-        # e.g. "Select a valid choice": the study's own admins are not offered as raters.
-        messages.error(request, " ".join(form.errors.get("users", ["Choose at least one user."])))
+        # A forged choice (an account outside the admin's studies, or none) gets the same words.
+        messages.error(request, " ".join(form.errors["users"]))
     return redirect("study_dashboard", study_token=study.token)
 
 
@@ -376,7 +382,7 @@ def study_question_add(request: HttpRequest, study_token: str) -> HttpResponse:
     if not form.is_valid():
         # Said at the top of the page too: the form itself is far down the dashboard.
         messages.error(request, "The question was not added: " + " ".join(_form_errors(form)))
-        context = {**_dashboard_context(study), "question_form": form}
+        context = {**_dashboard_context(study, request.user), "question_form": form}
         return render(request, "annotation/study_dashboard.html", context, status=400)
     try:
         question = services.question_add(study=study, draft=form.cleaned_data["draft"])
@@ -492,7 +498,14 @@ def study_invite(request: HttpRequest, study_token: str) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Sent {len(sent)} invitation{'s' if len(sent) != 1 else ''}.")
+        # Every address is invited alike, with an account or without: these words, the list of
+        # invitations and the raters' table never say which (nobody joins before accepting).
+        n = len(sent)
+        messages.success(
+            request,
+            f"Invited {n} address{pluralize(n, 'es')}: each gets a link by e-mail and appears "
+            "under Raters once its owner joins.",
+        )
     return redirect("study_dashboard", study_token=study.token)
 
 
