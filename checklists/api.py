@@ -170,7 +170,10 @@ class ReportSerializer(serializers.Serializer):
 def _report_body(report: Report, user) -> dict:
     own = selectors.own_assessment(report=report, user=user)
     assessments = []
-    for assessment in report.assessments.select_related("assessor"):
+    # Named assessors who have not started are left out, as on the report's page.
+    listed = selectors.assessments_listed(report=report, user=user)
+    consensus = report.assessments.filter(kind=Assessment.Kind.CONSENSUS).select_related("assessor")
+    for assessment in [*listed, *consensus]:
         readable = selectors.can_read_assessment(assessment=assessment, user=user, own=own)
         assessments.append(
             {

@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from annotation import agreement
@@ -72,6 +72,22 @@ def report_for_participant(*, user: AbstractBaseUser, token: str) -> Report:
     if report is None:
         raise Http404("No such report.")
     return report
+
+
+def _with_started(assessments: QuerySet[Assessment]) -> QuerySet[Assessment]:
+    """Annotate `started`: its assessor has answered an item or submitted."""
+    answered = Exists(Response.objects.filter(assessment=OuterRef("pk")))
+    return assessments.annotate(answered=answered).annotate(
+        started=Q(answered=True) | Q(submitted_at__isnull=False)
+    )
+
+
+def assessments_listed(*, report: Report, user: AbstractBaseUser) -> list[Assessment]:
+    """The individual assessments `user` sees named on the report: their own, and the others
+    once their assessor has started. One named by the lead but not started is shown to nobody
+    else, so naming an assessor never tells the lead whether that account exists."""
+    individual = _with_started(report.assessments.filter(kind=Assessment.Kind.INDIVIDUAL))
+    return list(individual.filter(Q(started=True) | Q(assessor=user)).select_related("assessor"))
 
 
 def own_assessment(*, report: Report, user: AbstractBaseUser) -> Assessment | None:
@@ -275,11 +291,12 @@ def answer_labels(item: ChecklistItem, answer: object) -> str:
 
 def consensus_view(*, report: Report) -> ConsensusView:
     """Submitted assessments side by side, their agreement across items, and the consensus."""
-    individual = report.assessments.filter(kind=Assessment.Kind.INDIVIDUAL).select_related(
-        "assessor"
-    )
+    individual = _with_started(
+        report.assessments.filter(kind=Assessment.Kind.INDIVIDUAL)
+    ).select_related("assessor")
     submitted = [a for a in individual if a.is_submitted]
-    pending = [a for a in individual if not a.is_submitted]
+    # Only those who started: one named but never started must not show, even as a count.
+    pending = [a for a in individual if a.started and not a.is_submitted]
     answers = {
         (r.assessment_id, r.item_id): r.answer
         for r in Response.objects.filter(assessment__in=submitted)

@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -159,6 +160,16 @@ def report_add_assessor(*, report: Report, user: AbstractBaseUser) -> Assessment
         report=report, assessor=user, kind=Assessment.Kind.INDIVIDUAL
     )
     return assessment
+
+
+def report_name_assessor(*, report: Report, username: str) -> Assessment | None:
+    """Let the active account called `username` appraise the report, if there is one; None
+    otherwise. Callers answer alike either way: the name is listed to others only once its
+    owner starts (selectors.assessments_listed), so the lead cannot probe for accounts."""
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        return None
+    return report_add_assessor(report=report, user=user)
 
 
 def _is_study_admin(study: Study, user: AbstractBaseUser) -> bool:

@@ -60,9 +60,7 @@ def _report_context(request: HttpRequest, report: Report, own: Assessment | None
         "report": report,
         "own": own,
         "is_lead": report.lead_id == request.user.pk,
-        "assessors": list(
-            report.assessments.filter(kind=Assessment.Kind.INDIVIDUAL).select_related("assessor")
-        ),
+        "assessors": selectors.assessments_listed(report=report, user=request.user),
         "can_see_others": own is None or own.is_submitted,
         "shows_facts": selectors.can_view_study_facts(report=report, user=request.user),
         "assessor_form": AddAssessorForm(),
@@ -213,17 +211,24 @@ def assessment_submit(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @require_POST
 def report_add_assessor(request: HttpRequest, token: str) -> HttpResponse:
+    """Name an assessor. The answer is the same whether or not the account exists; refusals
+    concern only the lead themselves or the raters of the study they administer."""
     report = _report_led_by(request, token)
     form = AddAssessorForm(request.POST)
-    if form.is_valid():
-        try:
-            services.report_add_assessor(report=report, user=form.cleaned_data["username"])
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, f"{form.cleaned_data['username']} can now appraise this.")
-    else:
+    if not form.is_valid():
         messages.error(request, " ".join(form.errors["username"]))
+        return redirect("report_detail", token=report.token)
+    name = form.cleaned_data["username"]
+    try:
+        services.report_name_assessor(report=report, username=name)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            f"If an account is called {name!r}, it can now appraise this report: it is listed "
+            "under Assessors once its owner starts answering.",
+        )
     return redirect("report_detail", token=report.token)
 
 

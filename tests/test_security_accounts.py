@@ -3,7 +3,8 @@ holder of someone else's link does, and what they get.
 
 A study admin adds raters by e-mail (always an invitation, whoever the address belongs to) or
 from people already in their own studies; nobody joins before accepting. An invitation works
-only for the account with the invited address, once, for INVITATION_MAX_AGE_DAYS.
+only for the account with the invited address, once, for INVITATION_MAX_AGE_DAYS. A report's
+lead names an assessor by user name and gets the same answer whether or not the name exists.
 """
 
 import re
@@ -18,7 +19,9 @@ from django.utils import timezone
 
 from annotation import services
 from annotation.models import Invitation, Membership
+from checklists import services as checklist_services
 from tests.factories import UserFactory
+from tests.support.checklists import answer
 
 pytestmark = pytest.mark.django_db
 
@@ -38,12 +41,17 @@ def second_study(admin):
     )
 
 
+def without_csrf(page: str) -> str:
+    """A page minus its CSRF tokens, which differ on every response."""
+    page = re.sub(r'name="csrfmiddlewaretoken" value="\w+"', "", page)
+    return re.sub(r'"X-CSRFToken": "\w+"', "", page)
+
+
 def raters_card(page: str, study) -> str:
     """The dashboard's raters card as the admin sees it, minus what differs between any two
     requests or studies (CSRF tokens, the study's token)."""
     card = re.search(r'<section class="card[^"]*" id="raters">.*?</section>', page, re.S).group(0)
-    card = re.sub(r'name="csrfmiddlewaretoken" value="\w+"', "", card)
-    return card.replace(study.token, "STUDY")
+    return without_csrf(card).replace(study.token, "STUDY")
 
 
 def invite(client, study, address: str):
@@ -128,10 +136,10 @@ def test_another_account_holding_the_link_cannot_accept_it(
     page = client.get(link)
     response = client.post(link)
 
-    for answer in (page, response):
-        assert "This invitation was sent to another e-mail address" in answer.text
-        assert KNOWN not in answer.text  # the link holder learns nothing of the address
-        assert "Join as a rater" not in answer.text
+    for seen in (page, response):
+        assert "This invitation was sent to another e-mail address" in seen.text
+        assert KNOWN not in seen.text  # the link holder learns nothing of the address
+        assert "Join as a rater" not in seen.text
     assert response.status_code == 403
     assert not Membership.objects.filter(user=intruder).exists()
     assert Invitation.objects.get(email=KNOWN).accepted_at is None
@@ -200,3 +208,61 @@ def test_a_developer_with_debug_on_still_sees_invitations_on_the_console(
         invite(client, draft_study, KNOWN)
     assert Invitation.objects.count() == 1
     assert "/invite/" in capsys.readouterr().out
+
+
+# --- checklists: "Invite assessor" ---------------------------------------------------------
+
+
+@pytest.fixture
+def probed_report(mi_claim):
+    """Any user leads a report of their own (and answers it too, as by default)."""
+    prober = UserFactory(username="prober")
+    return checklist_services.report_create(lead=prober, definition=mi_claim, title="Probe")
+
+
+def name_assessor(client, report, name: str):
+    """The lead names an assessor; what comes back, on the page and from the API."""
+    url = reverse("report_add_assessor", args=[report.token])
+    response = client.post(url, {"username": name}, follow=True)
+    detail = client.get(reverse("api_report", args=[report.token])).json()
+    consensus = client.get(reverse("report_consensus", args=[report.token]))
+    return response, detail, consensus
+
+
+def test_a_user_probing_assessor_names_gets_the_same_answer_for_each(
+    client, probed_report, outsider
+):
+    client.force_login(probed_report.lead)
+    known = name_assessor(client, probed_report, "outsider")
+    unknown = name_assessor(client, probed_report, "no-such-person")
+
+    for seen, name in ((known, "outsider"), (unknown, "no-such-person")):
+        page, detail, consensus = seen
+        assert page.status_code == 200
+        assert messages_of(page) == [
+            f"If an account is called '{name}', it can now appraise this report: it is listed "
+            "under Assessors once its owner starts answering."
+        ]
+        assert [row["assessor"] for row in detail["assessments"]] == ["prober"]
+        assert "outsider" not in consensus.text
+    pages = [
+        without_csrf(seen[0].text).replace(name, "NAME")
+        for seen, name in ((known, "outsider"), (unknown, "no-such-person"))
+    ]
+    assert pages[0] == pages[1]
+    assert without_csrf(known[2].text) == without_csrf(unknown[2].text)
+
+
+def test_a_named_assessor_appraises_and_is_listed_once_they_start(client, probed_report, outsider):
+    client.force_login(probed_report.lead)
+    name_assessor(client, probed_report, "outsider")
+    assessment = probed_report.assessments.get(assessor=outsider)
+    client.force_login(outsider)
+    assert client.get(reverse("report_detail", args=[probed_report.token])).status_code == 200
+    answer(assessment, "1.1", "yes")
+
+    client.force_login(probed_report.lead)
+    page = client.get(reverse("report_detail", args=[probed_report.token])).text
+    assert "outsider" in page
+    detail = client.get(reverse("api_report", args=[probed_report.token])).json()
+    assert [row["assessor"] for row in detail["assessments"]] == ["prober", "outsider"]
