@@ -93,3 +93,23 @@ def test_a_stalled_raters_unstarted_items_go_to_the_others(client, study_admin, 
     for user in raters[:2]:
         positions = sorted(a.position for a in rows if a.rater == user)
         assert positions == list(range(1, len(positions) + 1))
+
+
+def test_an_admin_adds_a_rater_from_another_of_their_studies(client, study_admin, draft_study):
+    other = services.study_create(
+        creator=study_admin, title="Earlier study", raters_per_item=1, question_prompt="Q?"
+    )
+    colleague = UserFactory(username="colleague")
+    services.study_add_raters(study=other, users=[colleague])
+    client.force_login(study_admin)
+    page = client.get(reverse("study_dashboard", args=[draft_study.token])).text
+    assert "Add people from your other studies" in page
+
+    url = reverse("study_add_raters", args=[draft_study.token])
+    response = client.post(url, {"users": [colleague.pk]}, follow=True)
+
+    assert "Added 1 rater." in response.text
+    membership = draft_study.memberships.get(user=colleague)
+    assert (membership.role, membership.pseudonym) == ("rater", "R4")
+    page = client.get(reverse("study_dashboard", args=[draft_study.token])).text
+    assert "Add people from your other studies" not in page  # nobody else to offer
