@@ -130,15 +130,13 @@ def test_the_dashboard_lists_invitations_pending_joined_and_expired(
     client, sent, study_admin, draft_study, settings
 ):
     settings.INVITATION_MAX_AGE_DAYS = 14
-    first, second = Invitation.objects.filter(study=draft_study).order_by("email")
-    Invitation.objects.filter(pk=second.pk).update(
-        created_at=timezone.now() - timedelta(days=15)
-    )
+    _, second = Invitation.objects.filter(study=draft_study).order_by("email")
+    Invitation.objects.filter(pk=second.pk).update(created_at=timezone.now() - timedelta(days=15))
     client.force_login(UserFactory(username="clinician", email="a.clinician@example.org"))
     client.post(link_in(sent[0]))
     client.force_login(study_admin)
     page = client.get(reverse("study_dashboard", args=[draft_study.token])).text
-    assert "a.clinician@example.org · <span class=\"badge succeeded\">joined as clinician" in page
+    assert 'a.clinician@example.org · <span class="badge succeeded">joined as clinician' in page
     expired = (second.created_at - timedelta(days=1)).date().isoformat()
     assert f"expired {expired}" in page
 
