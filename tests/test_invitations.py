@@ -1,11 +1,13 @@
 """Inviting raters by a single-use link sent by e-mail."""
 
 import re
+import socket
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -147,3 +149,20 @@ def test_a_pending_invitation_says_until_when(client, sent, study_admin, draft_s
     page = client.get(reverse("study_dashboard", args=[draft_study.token])).text
     until = (Invitation.objects.first().created_at + timedelta(days=3)).date().isoformat()
     assert page.count(f"pending, until {until}") == 2
+
+
+def test_an_unreachable_mail_server_creates_no_invitation(client, study_admin, draft_study):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client.force_login(study_admin)
+    smtp = "django.core.mail.backends.smtp.EmailBackend"
+    with override_settings(EMAIL_BACKEND=smtp, EMAIL_HOST="127.0.0.1", EMAIL_PORT=port):
+        response = client.post(
+            reverse("study_invite", args=[draft_study.token]),
+            {"emails": "a@example.org, b@example.org"},
+            follow=True,
+        )
+    assert response.status_code == 200
+    assert "The e-mail server could not be reached or refused the message" in response.text
+    assert not Invitation.objects.exists()

@@ -1,6 +1,8 @@
 """Raters: adding them (also to an open study), handing on a stalled rater's work, invitations,
 and API tokens."""
 
+import logging
+import smtplib
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -29,6 +31,8 @@ from annotation.services.studies import (
     quality_control_of,
     shown_order,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -229,17 +233,25 @@ def invitations_send(
     ]
     days = settings.INVITATION_MAX_AGE_DAYS
     for invitation in invitations:
-        send_mail(
-            subject=f"You are invited to rate for {study.title!r}",
-            message=(
-                f"{inviter} invites you to rate outputs for the study {study.title!r} in "
-                f"evalapp. Follow this link to join, with an account that has this e-mail "
-                f"address or by creating one (it works once, for {days} days):\n\n"
-                f"{link_for(invitation.token)}\n"
-            ),
-            from_email=None,
-            recipient_list=[invitation.email],
-        )
+        try:
+            send_mail(
+                subject=f"You are invited to rate for {study.title!r}",
+                message=(
+                    f"{inviter} invites you to rate outputs for the study {study.title!r} in "
+                    f"evalapp. Follow this link to join, with an account that has this e-mail "
+                    f"address or by creating one (it works once, for {days} days):\n\n"
+                    f"{link_for(invitation.token)}\n"
+                ),
+                from_email=None,
+                recipient_list=[invitation.email],
+            )
+        except (OSError, smtplib.SMTPException) as exc:
+            # Rolled back whole: a link already mailed leads nowhere, and the admin sends again.
+            logger.warning("Invitation e-mail to %s failed: %r", invitation.email, exc)
+            raise ValidationError(
+                "The e-mail server could not be reached or refused the message: no invitation "
+                "was created. Try again, or ask the operator to check the e-mail settings."
+            ) from None
     return invitations
 
 
