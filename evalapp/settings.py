@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -78,12 +79,14 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "axes",
+    "csp",
     "annotation",
     "checklists",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "evalapp.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -111,6 +114,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # The dashboard's charts as SVG (no inline style for the Content-Security-Policy).
+            "libraries": {"charts": "evalapp.charts"},
         },
     },
 ]
@@ -216,11 +221,49 @@ STORAGES = {
     },
 }
 
+# HTTPS. In production the site is served over HTTPS by the reverse proxy (docs/deployment.md):
+# cookies travel over HTTPS only, a plain http:// request is redirected, and browsers are told to
+# use HTTPS for a year (HSTS, sent on HTTPS responses only). SECURE_COOKIES=0 says the site is
+# served over plain http (the test suite's servers; `make run`, DEBUG=1, on loopback): no Secure
+# cookies, and no redirect either, which follows it unless SECURE_SSL_REDIRECT says otherwise.
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SESSION_COOKIE_SECURE)
+# The orchestrator's health check asks gunicorn directly over http, inside the container network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+# Behind a TLS proxy gunicorn sees plain http: the proxy says the client's scheme in
+# X-Forwarded-Proto, which is trusted only when the operator says that a proxy always sets it
+# (SECURE_PROXY_SSL_HEADER=1). Without it the redirect would loop, and invitation links would
+# go out as http://.
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
+# Not HttpOnly: the rater page's script reads the CSRF token from the cookie (rater-save.js).
+CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Rater pages' addresses hold assignment tokens: never sent to another site.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp): scripts, styles, images and requests from this site only;
+# no inline script, no inline style (not even a style="" attribute), no plugins, no framing, and
+# forms post only here. The API docs pages relax it for their own viewer (evalapp/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # The API takes a token (scripts) or the browser's session (the API pages, htmx); a session
 # needs the CSRF token for anything but reads. Token first: an anonymous call gets 401 with

@@ -1,15 +1,38 @@
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from evalapp.views import healthz
 
 api_v1 = [
     path("", include("annotation.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+    # Swagger UI with its start-up script as a file of its own, not inline; its icons are data:
+    # images.
+    path(
+        "docs/",
+        csp_update({"img-src": ["data:"]})(
+            SpectacularSwaggerSplitView.as_view(url_name="api_schema")
+        ),
+        name="api_docs",
+    ),
+    # Redoc also styles its page with <style> elements it makes as it runs, and searches in a
+    # worker it makes from a blob: allowed there, and only those; its scripts are held to the
+    # policy like every page's. (It also asks cdn.redoc.ly for its logo, which stays refused.)
+    path(
+        "redoc/",
+        csp_update({"img-src": ["data:"], "style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]})(
+            SpectacularRedocView.as_view(url_name="api_schema")
+        ),
+        name="api_redoc",
+    ),
 ]
 
 urlpatterns = [
