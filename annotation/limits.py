@@ -3,6 +3,8 @@ minute. No Django.
 
 `SharedLimits` holds a source's limits across every worker process through Redis (the broker in
 production and CI); `LocalLimits` holds them within one process, for the embedded default.
+`BothLimits` puts a source's or judge's own limits and its connection's together: a call takes
+a slot of each.
 """
 
 import contextlib
@@ -79,14 +81,15 @@ class LimitsUnavailable(RuntimeError):
 class SharedLimits:
     """A source's limits, held by every worker process together: at most `concurrency` calls
     in flight (slots in a Redis sorted set, each with a lease so that a crashed worker's slot
-    frees itself) and calls started at most `per_minute` a minute, spaced evenly."""
+    frees itself; None: no cap) and calls started at most `per_minute` a minute, spaced
+    evenly."""
 
     def __init__(
         self,
         client,
         key: str,
         *,
-        concurrency: int,
+        concurrency: int | None,
         per_minute: int | None,
         lease_seconds: float = 300.0,
         poll_seconds: float = 0.01,
@@ -108,7 +111,9 @@ class SharedLimits:
         call without the limits: then it raises LimitsUnavailable."""
         token = f"{owner}/{uuid.uuid4().hex}"
         slots = f"{self.key}:slots"
-        while not self._redis(self._acquire, [slots], [self.concurrency, self.lease, token]):
+        while self.concurrency is not None and not self._redis(
+            self._acquire, [slots], [self.concurrency, self.lease, token]
+        ):
             time.sleep(self.poll)
         if self.interval:
             wait = float(self._redis(self._next_start, [f"{self.key}:next"], [self.interval]))
@@ -159,17 +164,62 @@ class SharedLimits:
 class LocalLimits:
     """The same limits within one process (the embedded default, with no Redis)."""
 
-    def __init__(self, *, concurrency: int, per_minute: int | None) -> None:
-        self._slots = threading.BoundedSemaphore(concurrency)
+    def __init__(self, *, concurrency: int | None, per_minute: int | None) -> None:
+        self._slots = threading.BoundedSemaphore(concurrency) if concurrency else None
         self._pace = RateLimiter(per_minute)
 
     def acquire(self, owner: str = "") -> str:
-        self._slots.acquire()
+        if self._slots is not None:
+            self._slots.acquire()
         self._pace.wait()
         return ""
 
     def release(self, token: str) -> None:
-        self._slots.release()
+        if self._slots is not None:
+            self._slots.release()
 
     def forget(self, owner: str) -> int:
         return 0  # one process: a dead worker's slots died with it
+
+
+_local: dict[tuple, LocalLimits] = {}
+_local_lock = threading.Lock()
+
+
+def local_limits_shared(
+    key: str, *, concurrency: int | None, per_minute: int | None
+) -> LocalLimits:
+    """The one LocalLimits of this process for `key` and these limits, so that every run in the
+    process that names the same key (every source on one connection) shares its slots and pace.
+    A change to the limits makes a new one."""
+    with _local_lock:
+        return _local.setdefault(
+            (key, concurrency, per_minute),
+            LocalLimits(concurrency=concurrency, per_minute=per_minute),
+        )
+
+
+class BothLimits:
+    """A call's own limits and its connection's, held together: a call takes a slot of its own
+    first, then one of the connection's, and gives back both. In that order a call waiting its
+    own turn holds none of the connection's slots, which every other source on it shares; and
+    since every caller takes them in the same order, no two wait on each other."""
+
+    def __init__(self, own, connection) -> None:
+        self.own, self.connection = own, connection
+
+    def acquire(self, owner: str = "") -> tuple[str, str]:
+        own = self.own.acquire(owner)
+        try:
+            return own, self.connection.acquire(owner)
+        except BaseException:
+            self.own.release(own)  # e.g. Redis stayed away: nothing is held for a call not sent
+            raise
+
+    def release(self, token: tuple[str, str]) -> None:
+        own, connection = token
+        self.connection.release(connection)
+        self.own.release(own)
+
+    def forget(self, owner: str) -> int:
+        return self.own.forget(owner) + self.connection.forget(owner)

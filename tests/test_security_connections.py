@@ -3,6 +3,8 @@ model it allows, never names a key, never pairs a key with a host of their own, 
 whose key is missing fails at once. Each test is the attack, then the refusal."""
 
 import json
+import threading
+import time
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -13,9 +15,13 @@ from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
 from annotation import services
-from annotation.models import Connection, Judge, Source, TaskRun
+from annotation.models import Connection, Judge, JudgeVerdict, Output, Source, TaskRun
+from tests.conftest import STUDY_ROWS
+from tests.support.fake_llm import Delay
 from tests.test_api import auth
+from tests.test_fetch_outputs import run_fetch
 from tests.test_import_formats import texts
+from tests.test_limits import REDIS_URL, _redis
 
 pytestmark = pytest.mark.django_db
 
@@ -310,3 +316,121 @@ def test_the_migration_turns_an_old_keyed_source_into_a_connection(study_admin):
         ["gpt-4o"],
         "EVALAPP_LLM_KEY_OPENAI",
     )
+
+
+# --- the operator's caps hold for the whole connection ----------------------------------------
+
+
+@pytest.fixture(params=["one process", "redis"])
+def limits_held(request, settings):
+    """Where the limits are kept: this process (the embedded default), or Redis, as every worker
+    of a production install shares them."""
+    if request.param == "redis":
+        client = _redis()
+        settings.LLM_LIMITS_REDIS_URL = REDIS_URL
+        yield
+        for key in client.scan_iter("evalapp:limits:*"):
+            client.delete(key)
+    else:
+        settings.LLM_LIMITS_REDIS_URL = ""
+        yield
+
+
+def _sources_on(connection: Connection, admin) -> list[Source]:
+    """Three sources on one connection, in two studies, each within the connection's caps."""
+    studies = []
+    for title in ("First study", "Second study"):
+        study = services.study_create(
+            creator=admin, title=title, raters_per_item=1, question_prompt="How good?", seed=1
+        )
+        services.study_import_file(study=study, filename="study.csv", content=STUDY_ROWS)
+        studies.append(study)
+    return [
+        services.source_create(
+            study=study, label=label, connection=connection, model_name="m", max_concurrency=1
+        )
+        for study, label in ((studies[0], "A"), (studies[0], "B"), (studies[1], "C"))
+    ]
+
+
+def _fetch_all_at_once(sources: list[Source], user) -> None:
+    _all_at_once([lambda source=source: run_fetch(source, user) for source in sources])
+
+
+def _all_at_once(jobs) -> None:
+    """Each job on its own thread (as on its own worker), all started together."""
+    start, errors = threading.Barrier(len(jobs)), []
+
+    def work(job) -> None:
+        try:
+            start.wait()
+            job()
+        except BaseException as exc:  # reported below, with the assertion
+            errors.append(exc)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=work, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sources_on_one_connection_never_pass_its_calls_at_once_together(
+    study_admin, fake_llm, limits_held
+):
+    capped = Connection.objects.create(
+        name="capped", base_url=fake_llm.base_url, allowed_models=["m"], max_concurrency=1
+    )
+    sources = _sources_on(capped, study_admin)
+    fake_llm.set_default(Delay(0.05))  # each call long enough for the others to pile up
+    _fetch_all_at_once(sources, study_admin)
+    assert len(fake_llm.requests) == 3 * 3
+    assert fake_llm.max_in_flight == 1  # the operator's cap, across sources and studies
+    assert Output.objects.filter(source__in=sources).count() == 3 * 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sources_on_one_connection_never_pass_its_calls_a_minute_together(
+    study_admin, fake_llm, limits_held
+):
+    paced = Connection.objects.create(
+        name="paced", base_url=fake_llm.base_url, allowed_models=["m"], requests_per_minute=600
+    )
+    sources = _sources_on(paced, study_admin)
+    assert {source.requests_per_minute for source in sources} == {600}  # each within the cap
+    started = time.monotonic()
+    _fetch_all_at_once(sources, study_admin)
+    # Nine calls, one every 0.1 s over the whole connection: at least 0.8 s. Each source on
+    # its own would have made its three in 0.2 s.
+    assert time.monotonic() - started >= 0.75
+    assert len(fake_llm.requests) == 3 * 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_judge_and_a_source_on_one_connection_share_its_calls_at_once(
+    open_study, study_admin, fake_llm, settings, limits_held
+):
+    settings.JUDGE_MAX_ATTEMPTS = 1
+    capped = Connection.objects.create(
+        name="capped", base_url=fake_llm.base_url, allowed_models=["m"], max_concurrency=1
+    )
+    judge = services.judge_create(
+        study=open_study, label="J", connection=capped, model_name="m", max_concurrency=1
+    )
+    source = _sources_on(capped, study_admin)[2]  # in another study, still a draft
+    judging = TaskRun.objects.create(study=open_study, judge=judge, kind=TaskRun.Kind.RUN_JUDGE)
+    fake_llm.set_default(Delay(0.05))
+    _all_at_once(
+        [
+            lambda: services.judge_run(run=services.task_run_claim(run_id=judging.pk)),
+            lambda: run_fetch(source, study_admin),
+        ]
+    )
+    judged = [r for r in fake_llm.requests if "response_format" in r["json"]]
+    assert len(judged) == JudgeVerdict.objects.filter(judge=judge).count() > 0
+    assert len(fake_llm.requests) - len(judged) == 3  # the source's three cases
+    assert fake_llm.max_in_flight == 1

@@ -625,7 +625,8 @@ def _fetch_concurrently(
     run: TaskRun, source: Source, endpoint: llm.Endpoint, units
 ) -> tuple[int, int]:
     """Call the endpoint for every (case, sample), at most `max_concurrency` calls at once and
-    paced to `requests_per_minute` across all workers, and store each result as it comes."""
+    paced to `requests_per_minute` across all workers (and within its connection's limits, shared
+    with every source and judge on it), and store each result as it comes."""
     shared = limits_for(source)
     # Slots under this run's name belong to a worker that died holding them: this one has just
     # claimed the run, so no live worker holds it.
@@ -700,24 +701,48 @@ def limited_call(
 
 def limits_for(
     caller: ModelEndpoint, key: str | None = None
+) -> limits.SharedLimits | limits.LocalLimits | limits.BothLimits:
+    """A source's or judge's limits and, when its connection sets any, the connection's on top:
+    the connection's hold across every source and judge of every study that uses it. Held by
+    all workers together through Redis when there is one (the broker, or LLM_LIMITS_REDIS_URL),
+    else within this process."""
+    own = _limits(
+        key or f"source:{caller.pk}",
+        concurrency=caller.max_concurrency,
+        per_minute=caller.requests_per_minute,
+    )
+    connection = caller.connection if caller.connection_id is not None else None
+    if connection is None or (
+        connection.max_concurrency is None and connection.requests_per_minute is None
+    ):
+        return own
+    shared = _limits(
+        f"connection:{connection.pk}",
+        concurrency=connection.max_concurrency,
+        per_minute=connection.requests_per_minute,
+        process_wide=True,
+    )
+    return limits.BothLimits(own, shared)
+
+
+def _limits(
+    key: str, *, concurrency: int | None, per_minute: int | None, process_wide: bool = False
 ) -> limits.SharedLimits | limits.LocalLimits:
-    """A source's or judge's limits: held by all workers together through Redis when there is
-    one (the broker, or LLM_LIMITS_REDIS_URL), else within this process."""
     url = settings.LLM_LIMITS_REDIS_URL
     if url:
         import redis
 
         return limits.SharedLimits(
             redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5),
-            f"evalapp:limits:{key or f'source:{caller.pk}'}",
-            concurrency=caller.max_concurrency,
-            per_minute=caller.requests_per_minute,
+            f"evalapp:limits:{key}",
+            concurrency=concurrency,
+            per_minute=per_minute,
             lease_seconds=settings.LLM_REQUEST_TIMEOUT * (settings.LLM_MAX_RETRIES + 1) + 30,
             outage_seconds=settings.LLM_LIMITS_OUTAGE_SECONDS,
         )
-    return limits.LocalLimits(
-        concurrency=caller.max_concurrency, per_minute=caller.requests_per_minute
-    )
+    if process_wide:  # every run in this process on the connection shares one
+        return limits.local_limits_shared(key, concurrency=concurrency, per_minute=per_minute)
+    return limits.LocalLimits(concurrency=concurrency, per_minute=per_minute)
 
 
 def _not_sent(endpoint: llm.Endpoint, error: str) -> llm.Completion:
