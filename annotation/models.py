@@ -33,6 +33,11 @@ def new_seed() -> int:
     return secrets.randbelow(2**31)
 
 
+# Why a study's statistics cannot change (Study.statistics_frozen_reason).
+STATISTICS_LOCKED = "The study is locked: reopen its analysis to change its statistics."
+STATISTICS_ARCHIVED = "The study is archived: its statistics are frozen for good."
+
+
 class Study(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -110,6 +115,25 @@ class Study(models.Model):
     def accepts_imports(self) -> bool:
         return self.status == self.Status.DRAFT
 
+    @property
+    def analysis_reopened(self) -> bool:
+        """A locked study whose admins reopened its analysis (AnalysisReopening) and have not
+        closed it yet."""
+        return (
+            self.status == self.Status.LOCKED
+            and self.reopenings.filter(closed_at__isnull=True).exists()
+        )
+
+    def statistics_frozen_reason(self) -> str:
+        """Why nothing may change this study's statistics now (no new judge, judge run,
+        recomputation or analysis setting), or "" while they may: archived is frozen for good,
+        locked until its analysis is reopened."""
+        if self.status == self.Status.ARCHIVED:
+            return STATISTICS_ARCHIVED
+        if self.status == self.Status.LOCKED and not self.analysis_reopened:
+            return STATISTICS_LOCKED
+        return ""
+
 
 class Membership(models.Model):
     class Role(models.TextChoices):
@@ -175,6 +199,43 @@ class Invitation(models.Model):
         verification, so this is the address the account holds."""
         email = getattr(user, "email", "") or ""
         return email.strip().casefold() == self.email.strip().casefold() != ""
+
+
+class AnalysisReopening(models.Model):
+    """A locked study's analysis opened again by one of its admins, for a stated reason, until
+    closed: meanwhile judges, judge runs, recomputations and analysis settings may change its
+    statistics (its ratings stay locked). Kept for good: the dashboard and the paper bundle
+    list every one."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="reopenings")
+    reason = models.TextField()
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["opened_at", "pk"]
+        constraints = [
+            # At most one reopening in progress per study: two admins racing open one.
+            models.UniqueConstraint(
+                fields=["study"],
+                condition=models.Q(closed_at__isnull=True),
+                name="analysis_reopening_one_open",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(closed_at__isnull=True, closed_by__isnull=True)
+                | models.Q(closed_at__isnull=False, closed_by__isnull=False),
+                name="analysis_reopening_closed_by_whom",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"analysis of {self.study} reopened {self.opened_at:%Y-%m-%d}"
 
 
 class Connection(models.Model):

@@ -70,6 +70,16 @@ urlpatterns = [
         name="study_archive",
     ),
     path(
+        "studies/<str:study_token>/analysis/reopen/",
+        studies.study_analysis_reopen,
+        name="study_analysis_reopen",
+    ),
+    path(
+        "studies/<str:study_token>/analysis/close/",
+        studies.study_analysis_close,
+        name="study_analysis_close",
+    ),
+    path(
         "studies/<str:study_token>/questions/",
         studies.study_question_add,
         name="study_question_add",

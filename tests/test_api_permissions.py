@@ -50,6 +50,8 @@ MATRIX = {
     ("POST", f"{S}/open/"): admins(409),  # already open
     ("POST", f"{S}/lock/"): admins(200),
     ("POST", f"{S}/archive/"): admins(409),  # not locked yet
+    ("POST", f"{S}/reopen-analysis/"): admins(409),  # not locked yet
+    ("POST", f"{S}/close-analysis/"): admins(409),  # not reopened
     ("POST", f"{S}/recompute/"): admins(202),
     ("GET", f"{S}/bundle/"): admins(200),
     ("POST", f"{S}/bundle/"): admins(202),
@@ -116,6 +118,7 @@ def _body(method: str, template: str, api_world: dict) -> dict | None:
     bodies = {
         "/api/v1/studies/": {"title": "Another", "question_prompt": "How good?"},
         f"{S}/": {"judge_epsilon": 0.15},
+        f"{S}/reopen-analysis/": {"reason": "A judge was left out"},
         f"{S}/sources/": {
             "label": "New model",
             "base_url": "http://127.0.0.1:9/v1",

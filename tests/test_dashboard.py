@@ -388,6 +388,9 @@ def test_a_locked_studys_analysis_settings_stay_as_they_are(admin_client, open_s
     response = admin_client.post(
         url, {"p_adjustment": "bonferroni", "judge_epsilon": "0.1"}, follow=True
     )
-    assert "The study is locked: its statistics stay as they are." in response.content.decode()
+    assert (
+        "The study is locked: reopen its analysis to change its statistics."
+        in response.content.decode()
+    )
     open_study.refresh_from_db()
     assert (open_study.p_adjustment, open_study.judge_epsilon) == ("holm", 0.2)

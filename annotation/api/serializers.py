@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from annotation import rubric
 from annotation.models import (
+    AnalysisReopening,
     Assignment,
     Case,
     Connection,
@@ -57,6 +58,28 @@ class StudySerializer(serializers.ModelSerializer):
         if data["role"] != "admin":
             data.update({k: None for k in data if k not in STUDY_RATER_FIELDS})
         return data
+
+
+class AnalysisReopenSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=2000,
+        help_text="Why the locked study's analysis is reopened; recorded with who and when, and "
+        "listed in the paper bundle.",
+    )
+
+
+class AnalysisReopeningSerializer(serializers.ModelSerializer):
+    """A reopening of a locked study's analysis: who, when, why, and when it was closed."""
+
+    opened_by = serializers.CharField(source="opened_by.get_username", read_only=True)
+    closed_by = serializers.CharField(
+        source="closed_by.get_username", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = AnalysisReopening
+        fields = ["reason", "opened_by", "opened_at", "closed_by", "closed_at"]
+        read_only_fields = fields
 
 
 class ScalePointSerializer(serializers.Serializer):

@@ -113,7 +113,7 @@ class StudyViewSet(
     )
     def partial_update(self, request: Request, study_token: str) -> Response:
         """Change the analysis settings (`p_adjustment`, `judge_epsilon`); the statistics are
-        recomputed soon after. Refused once the study is locked."""
+        recomputed soon after. Refused once the study is locked, unless its analysis is reopened."""
         study = self._admin_study()
         data = s.StudyAnalysisSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -168,14 +168,46 @@ class StudyViewSet(
     @extend_schema(request=None, responses={200: s.StudySerializer, 409: REFUSED})
     @action(detail=True, methods=["post"])
     def lock(self, request: Request, study_token: str) -> Response:
-        """Open -> locked: answers can no longer change."""
+        """Open -> locked: answers can no longer change, and the statistics are recomputed one
+        last time; after that they change only while the analysis is reopened."""
         return self._move(services.study_lock)
 
     @extend_schema(request=None, responses={200: s.StudySerializer, 409: REFUSED})
     @action(detail=True, methods=["post"])
     def archive(self, request: Request, study_token: str) -> Response:
-        """Locked -> archived."""
+        """Locked -> archived: frozen for good, its analysis can no longer be reopened."""
         return self._move(services.study_archive)
+
+    @extend_schema(
+        request=s.AnalysisReopenSerializer,
+        responses={200: s.AnalysisReopeningSerializer, 400: INVALID, 409: REFUSED},
+    )
+    @action(detail=True, methods=["post"], url_path="reopen-analysis")
+    def reopen_analysis(self, request: Request, study_token: str) -> Response:
+        """Reopen a locked study's analysis, saying why (recorded, and listed in the paper
+        bundle): until it is closed, judges may be added and run, the statistics recomputed
+        and the analysis settings changed. Ratings stay locked; an archived study is frozen."""
+        study = self._admin_study()
+        data = s.AnalysisReopenSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            reopening = services.analysis_reopen(
+                study=study, by=request.user, reason=data.validated_data["reason"]
+            )
+        except ValidationError as exc:
+            return refused(exc)
+        return Response(s.AnalysisReopeningSerializer(reopening).data)
+
+    @extend_schema(request=None, responses={200: s.AnalysisReopeningSerializer, 409: REFUSED})
+    @action(detail=True, methods=["post"], url_path="close-analysis")
+    def close_analysis(self, request: Request, study_token: str) -> Response:
+        """Close the reopened analysis: the statistics are recomputed one last time and stay
+        as they are."""
+        try:
+            reopening = services.analysis_close(study=self._admin_study(), by=request.user)
+        except ValidationError as exc:
+            return refused(exc)
+        return Response(s.AnalysisReopeningSerializer(reopening).data)
 
     def _move(self, change) -> Response:
         study = self._admin_study()
@@ -188,7 +220,8 @@ class StudyViewSet(
     @extend_schema(request=None, responses={202: s.TaskRunSerializer, 409: REFUSED})
     @action(detail=True, methods=["post"])
     def recompute(self, request: Request, study_token: str) -> Response:
-        """Recompute the statistics now (they are also recomputed soon after every submit)."""
+        """Recompute the statistics now (they are also recomputed soon after every submit).
+        Refused once the study is locked, unless its analysis is reopened."""
         return start_run(request, self._admin_study(), TaskRun.Kind.COMPUTE_AGREEMENT)
 
     @extend_schema(

@@ -55,6 +55,9 @@ from annotation.services.statistics import agreement_compute
 from annotation.services.studies import (
     DEFAULT_SCALE,
     PAIRWISE_SCALE,
+    REOPEN_REASON_MAX_CHARS,
+    analysis_close,
+    analysis_reopen,
     item_key,
     shown_order,
     study_analysis_update,
@@ -66,6 +69,9 @@ from annotation.services.studies import (
 )
 
 __all__ = [
+    "REOPEN_REASON_MAX_CHARS",
+    "analysis_close",
+    "analysis_reopen",
     "judge_create",
     "judge_run",
     "DEFAULT_SCALE",

@@ -12,6 +12,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from importlib.metadata import version
 from pathlib import Path
 
@@ -356,7 +357,53 @@ def methods_text(study: Study) -> str:
     for heading, key in METHODS_SECTIONS:
         lines += [f"## {heading}", ""]
         lines += [_md_text(" ".join(facts[key])), ""]
+    lines += _reopenings_text(study)
     return "\n".join(lines)
+
+
+def _reopenings_text(study: Study) -> list[str]:
+    """When, by whom and why the locked study's analysis was reopened (its statistics changed
+    after the lock), or that it never was; nothing before the lock."""
+    if study.status not in (Study.Status.LOCKED, Study.Status.ARCHIVED):
+        return []
+    lines = ["## Analysis after the lock", ""]
+    reopenings = _reopenings(study)
+    if not reopenings:
+        return [*lines, "The analysis was not reopened after the study was locked.", ""]
+    lines += [
+        f"The analysis was reopened {len(reopenings)} time{'s' if len(reopenings) > 1 else ''} "
+        "after the study was locked; the statistics above are those computed last.",
+        "",
+    ]
+    for r in reopenings:
+        closed = (
+            f"closed by {_md_text(r['closed_by'])} on {r['closed_at']}"
+            if r["closed_at"]
+            else "still open when this bundle was built"
+        )
+        lines.append(
+            f"- Analysis reopened by {_md_text(r['opened_by'])} on {r['opened_at']}: "
+            f"{_md_text(r['reason'])} ({closed})."
+        )
+    return [*lines, ""]
+
+
+def _reopenings(study: Study) -> list[dict]:
+    """Each reopening of the study's analysis, oldest first, as the bundle records it (UTC)."""
+
+    def when(moment) -> str | None:
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else None
+
+    return [
+        {
+            "opened_by": r.opened_by.get_username(),
+            "opened_at": when(r.opened_at),
+            "reason": r.reason,
+            "closed_by": r.closed_by.get_username() if r.closed_by else None,
+            "closed_at": when(r.closed_at),
+        }
+        for r in study.reopenings.select_related("opened_by", "closed_by")
+    ]
 
 
 def _md_text(text: str) -> str:
@@ -403,6 +450,7 @@ def _manifest(study: Study, hashes: dict[str, str]) -> str:
         "judge_epsilon": study.judge_epsilon,
         "libraries": {name: version(name) for name in LIBRARIES},
         "manifest_hash": study.manifest_hash,
+        "analysis_reopenings": _reopenings(study),
         "exported_at": timezone.now().replace(microsecond=0).isoformat(),
         "files": {name: {"sha256": digest} for name, digest in sorted(hashes.items())},
     }

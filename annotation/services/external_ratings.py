@@ -29,7 +29,7 @@ from annotation.models import (
     Study,
 )
 from annotation.ratings_file import RatingRow, parse_ratings_file
-from annotation.services.generation import statistics_recompute_soon
+from annotation.services.generation import statistics_recompute_final
 
 
 @transaction.atomic
@@ -37,7 +37,12 @@ def study_import_ratings(*, study: Study, filename: str, content: bytes) -> int:
     """Import a finished study's ratings, all or nothing; returns how many were written."""
     study = Study.objects.select_for_update().get(pk=study.pk)
     if study.status != Study.Status.DRAFT:
-        raise ValidationError("Ratings can only be imported into a draft study.")
+        # A locked study's statistics change only through a reopened analysis, which never
+        # takes new ratings: an import makes a new study's record.
+        raise ValidationError(
+            "Ratings can only be imported into a draft study; a locked study's ratings stay "
+            "as they are."
+        )
     if study.memberships.filter(role=Membership.Role.RATER).exists():
         raise ValidationError("This study already has raters; import into a new draft study.")
     questions = {q.key: q for q in study.questions.all()}
@@ -52,7 +57,9 @@ def study_import_ratings(*, study: Study, filename: str, content: bytes) -> int:
         # Raised inside the transaction: everything written for earlier rows is undone.
         raise ImportRejected(writer.problems[:MAX_PROBLEMS])
     writer.finish()
-    statistics_recompute_soon(study=study)
+    # The study is locked now: this is its statistics' one computation, as for a study locked
+    # after rating here (study_lock).
+    statistics_recompute_final(study=study)
     return len(rows)
 
 

@@ -58,7 +58,9 @@ def task_run_create(
     dead worker held are freed as soon as a worker claims it) rather than refused."""
     task = _task_for(kind)
     if kind == TaskRun.Kind.COMPUTE_AGREEMENT:
-        return _recompute_now(study, user)
+        with transaction.atomic():
+            _check_statistics_changeable(study)
+            return _recompute_now(study, user)
     with transaction.atomic():
         dead = None
         if kind == TaskRun.Kind.FETCH_OUTPUTS:
@@ -110,12 +112,27 @@ def _recompute_now(study: Study, user: AbstractBaseUser | None) -> TaskRun:
     return run
 
 
+def statistics_recompute_final(*, study: Study, user: AbstractBaseUser | None = None) -> None:
+    """The last recomputation before a study's statistics freeze (it is being locked, or its
+    reopened analysis closed), queued once that is committed: at once, reading every submitted
+    rating and judgement, whatever the study's status then; one already waiting is sent again
+    without its delay rather than joined by another."""
+    # Robust: the lock has committed, and stands even if the queue is away (the sweep sends it).
+    transaction.on_commit(lambda: _recompute_now(study, user), robust=True)
+
+
 def statistics_recompute_soon(*, study: Study) -> None:
     """After ratings change: recompute the study's statistics STATS_RECOMPUTE_DELAY_SECONDS
-    from now, unless a recomputation is already waiting (it will read these ratings too)."""
+    from now, unless a recomputation is already waiting (it will read these ratings too).
+    Nothing is queued for a study whose statistics are frozen (locked or archived): a judge
+    run that ends after the lock does not change the locked figures."""
     from annotation import tasks
 
     def queue() -> None:
+        reason = Study.objects.get(pk=study.pk).statistics_frozen_reason()
+        if reason:
+            logger.info("no recomputation of study %s: %s", study.pk, reason)
+            return
         run = _recompute_queued(study, None)
         if run is not None:
             # A waiting recomputation counts as alive for this long on top of the lease (_alive).
@@ -151,12 +168,30 @@ def _check_fetch_allowed(study: Study, source: Source) -> TaskRun | None:
 
 
 def _check_judge_allowed(study: Study, judge: Judge) -> TaskRun | None:
+    study = _check_statistics_changeable(study)
     if study.status == Study.Status.DRAFT:
         raise ValidationError("Open the study first: a judge rates its items.")
     Judge.objects.select_for_update().get(pk=judge.pk)
     if _live_runs().filter(judge=judge).exists():
         raise ValidationError(f"{judge.label} is already judging.")
     return _newest_dead_run(TaskRun.objects.filter(judge=judge))
+
+
+def _check_statistics_changeable(study: Study) -> Study:
+    """The study as it is now, or the reason its statistics may not change (locked and not
+    reopened, archived). Its row stays locked until the caller's transaction ends, so a lock,
+    an archiving or a closing of the analysis waits for what this lets through to be recorded
+    (and then sees it: a judge run they refuse to outlive)."""
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if reason := study.statistics_frozen_reason():
+        raise ValidationError(reason)
+    return study
+
+
+def judges_running(*, study: Study) -> list[str]:
+    """The labels of the study's judges with a live run (queued or running, not dead)."""
+    runs = _live_runs().filter(study=study, kind=TaskRun.Kind.RUN_JUDGE)
+    return sorted(set(runs.values_list("judge__label", flat=True)))
 
 
 def _newest_dead_run(runs) -> TaskRun | None:

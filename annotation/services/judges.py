@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 
@@ -36,11 +37,17 @@ from annotation.services.generation import (
 from annotation.services.rating import question_spec_for
 
 
+@transaction.atomic
 def judge_create(*, study: Study, label: str, **endpoint) -> Judge:
-    """Add an LLM judge; it can run once the study is open and its items exist."""
+    """Add an LLM judge; it can run once the study is open and its items exist. Not to a
+    locked study, unless its analysis is reopened, nor to an archived one: a judge's
+    agreement with the raters is among the study's statistics."""
     unknown = set(endpoint) - set(Judge.ENDPOINT_FIELDS)
     if unknown:
         raise TypeError(f"unknown judge fields: {sorted(unknown)}")
+    # The study's row locked, as for a judge run: a lock waits for this judge to be recorded.
+    if frozen := Study.objects.select_for_update().get(pk=study.pk).statistics_frozen_reason():
+        raise ValidationError(frozen)
     endpoint.setdefault("system_prompt", judging.DEFAULT_INSTRUCTIONS)
     judge = Judge(study=study, label=label, **endpoint)
     judge.full_clean()
@@ -124,6 +131,11 @@ def judge_run(*, run: TaskRun) -> None:
     study = judge.study
     if study.status == Study.Status.DRAFT:
         task_run_finish(run=run, ok=False, message="Open the study first: judges rate its items.")
+        return
+    # Queued before the study was locked (or its analysis closed), and sent again after: a
+    # locked study's figures never include what a judge did after the lock.
+    if frozen := study.statistics_frozen_reason():
+        task_run_finish(run=run, ok=False, message=frozen)
         return
     questions = judged_questions(study)
     if not questions:

@@ -107,6 +107,10 @@ def _dashboard_context(study: Study, admin) -> dict:
         "figures": [name for name, _ in figure_data.study_figures(study=study)],
         "pace": selectors.study_pace(study=study),
         "data_quality": selectors.study_data_quality(study=study),
+        # Why judges, runs, recomputations and analysis settings are refused now ("": they are
+        # not), and every reopening of the analysis since the lock.
+        "statistics_frozen": study.statistics_frozen_reason(),
+        "reopenings": list(study.reopenings.select_related("opened_by", "closed_by")),
     }
 
 
@@ -276,18 +280,25 @@ IRREVERSIBLE = {
     "lock": "Lock the study",
     "archive": "Archive the study",
     "reassign": "Reassign the unstarted items",
+    "reopen": "Reopen the analysis",
 }
 
 
 def _ask_first(
-    request: HttpRequest, study: Study, action: str, rater: str = ""
+    request: HttpRequest, study: Study, action: str, rater: str = "", reason: str = ""
 ) -> HttpResponse | None:
     """A page asking to confirm an irreversible action, unless the form says it was confirmed.
     The dashboard asks in a dialog and sends confirm=yes; without script, or from anywhere else,
-    a bare POST does nothing but ask."""
+    a bare POST does nothing but ask. A reason given with the action is shown and sent again."""
     if request.POST.get("confirm") == "yes":
         return None
-    context = {"study": study, "action": action, "rater": rater, "button": IRREVERSIBLE[action]}
+    context = {
+        "study": study,
+        "action": action,
+        "rater": rater,
+        "reason": reason,
+        "button": IRREVERSIBLE[action],
+    }
     if action == "open":  # what opening would fix in place: outputs still missing
         context["sources"] = selectors.study_sources_overview(study=study)
     return render(request, "annotation/study_confirm.html", context)
@@ -443,6 +454,43 @@ def study_change_status(request: HttpRequest, study_token: str, action: str) -> 
     else:
         messages.success(request, f"The study is {study.get_status_display().lower()}.")
     return redirect("study_dashboard", study_token=study.token)
+
+
+@login_required
+@require_POST
+def study_analysis_reopen(request: HttpRequest, study_token: str) -> HttpResponse:
+    """Reopen a locked study's analysis, for the reason given, once confirmed; recorded."""
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    reason = request.POST.get("reason", "")
+    # Without a reason there is nothing to confirm: the service says what is missing.
+    if reason.strip() and (asked := _ask_first(request, study, "reopen", reason=reason)):
+        return asked
+    try:
+        services.analysis_reopen(study=study, by=request.user, reason=reason)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            "The analysis is reopened: judges, judge runs, recomputations and analysis settings "
+            "may change the statistics until you close it. Ratings stay locked.",
+        )
+    return redirect(reverse("study_dashboard", args=[study.token]) + "#study")
+
+
+@login_required
+@require_POST
+def study_analysis_close(request: HttpRequest, study_token: str) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    try:
+        services.analysis_close(study=study, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, "The analysis is closed: the statistics are recomputed one last time."
+        )
+    return redirect(reverse("study_dashboard", args=[study.token]) + "#study")
 
 
 @login_required
