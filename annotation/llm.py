@@ -255,16 +255,26 @@ def _host_name(host: str) -> str:
 @dataclass(frozen=True)
 class Destinations:
     """Where calls may go. `allowed_hosts` empty allows any host with public addresses;
-    `private_hosts` are the exact hosts the operator allows to resolve to private addresses."""
+    `private_hosts` are the exact hosts the operator allows to resolve to private addresses;
+    `keyless_hosts`, for an endpoint a study admin typed (no connection), the only hosts it may
+    call (None for a connection's endpoint)."""
 
     allowed_hosts: frozenset[str] = frozenset()
     private_hosts: frozenset[str] = frozenset()
+    keyless_hosts: frozenset[str] | None = None
 
     @classmethod
-    def of(cls, *, allowed_hosts: list[str], private_hosts: list[str]) -> "Destinations":
+    def of(
+        cls,
+        *,
+        allowed_hosts: list[str],
+        private_hosts: list[str],
+        keyless_hosts: list[str] | None = None,
+    ) -> "Destinations":
         return cls(
             frozenset(_host_name(host) for host in allowed_hosts),
             frozenset(_host_name(host) for host in private_hosts),
+            None if keyless_hosts is None else frozenset(_host_name(h) for h in keyless_hosts),
         )
 
     def check_host(self, host: str | None) -> None:
@@ -273,6 +283,9 @@ class Destinations:
             raise DestinationRefused("the URL names no host")
         if self.allowed_hosts and name not in self.allowed_hosts:
             raise DestinationRefused(f"{name} is not in LLM_ALLOWED_HOSTS")
+        # The operator may take a host off the list after an admin saved an endpoint there.
+        if self.keyless_hosts is not None and name not in self.keyless_hosts:
+            raise DestinationRefused(f"{name} is not in LLM_KEYLESS_HOSTS (an endpoint of its own)")
         if name in METADATA_HOSTS and name not in self.private_hosts:
             raise DestinationRefused(f"{name} is a metadata service")
 

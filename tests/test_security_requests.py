@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from annotation import limits, llm, services
-from annotation.models import Generation, JudgeVerdict, Output
+from annotation.models import Connection, Generation, JudgeVerdict, Output
 from tests.support.fake_llm import FakeLLMServer, Status
 from tests.support.worker import ROOT, free_port
 from tests.test_fetch_outputs import run_fetch
@@ -237,3 +237,44 @@ def test_a_redis_outage_stores_no_redis_address_with_the_call(caplog):
         shared.acquire("run-1")
     assert str(refused.value) == "Redis unreachable for the limits: the call was not sent"
     assert str(port) in caplog.text
+
+
+# --- an endpoint of the admin's own, after the operator took its host back ---------------------
+
+
+def test_a_keyless_endpoint_whose_host_the_operator_removed_calls_nothing(
+    endpoint_at, fake_llm, study_admin, settings, caplog
+):
+    source = endpoint_at(fake_llm.base_url)  # saved while 127.0.0.1 was a keyless host
+    settings.LLM_KEYLESS_HOSTS = ["models.hospital.example"]  # the operator takes it back
+    run = run_fetch(source, study_admin)
+    assert fake_llm.requests == []
+    assert run.status == "failed"
+    assert Output.objects.filter(source=source).count() == 0
+    assert _errors(source) == {NOT_ALLOWED}
+    assert "127.0.0.1 is not in LLM_KEYLESS_HOSTS" in caplog.text
+    # The operator's own connection to that host is not an endpoint of the admin's: it calls.
+    local = Connection.objects.create(
+        name="local", base_url=fake_llm.base_url, allowed_models=["m"]
+    )
+    own = services.source_create(
+        study=source.study, label="Local", connection=local, model_name="m"
+    )
+    assert run_fetch(own, study_admin).status == "succeeded"
+
+
+def test_a_keyless_judge_whose_host_the_operator_removed_calls_nothing(
+    open_study, fake_llm, settings, caplog
+):
+    caplog.set_level(logging.INFO, logger="annotation.llm")
+    judge = services.judge_create(
+        study=open_study, label="Own judge", base_url=fake_llm.base_url, model_name="judge-1"
+    )
+    settings.LLM_KEYLESS_HOSTS = []  # the default, set after the judge was saved
+    run = _run(judge)
+    assert fake_llm.requests == []
+    assert run.status == "failed"
+    errors = set(JudgeVerdict.objects.filter(judge=judge).values_list("error", flat=True))
+    assert errors == {NOT_ALLOWED}
+    assert "not in LLM_KEYLESS_HOSTS" in caplog.text
+

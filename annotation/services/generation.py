@@ -692,6 +692,7 @@ def _fetch_concurrently(
                 session, endpoint, text, images=images, timeout=settings.LLM_REQUEST_TIMEOUT
             ),
             endpoint,
+            keyless=source.connection_id is None,
         )
 
     def record(prepared, completion: llm.Completion) -> bool:
@@ -711,9 +712,10 @@ def _fetch_concurrently(
 
 
 def limited_call(
-    shared, owner: str, local: threading.local, send, endpoint: llm.Endpoint
+    shared, owner: str, local: threading.local, send, endpoint: llm.Endpoint, *, keyless: bool
 ) -> llm.Completion:
-    """One call within the limits, on this thread's own HTTP session."""
+    """One call within the limits, on this thread's own HTTP session. `keyless`: an endpoint
+    the admin typed (no connection), which may call only a host in LLM_KEYLESS_HOSTS."""
     if not hasattr(local, "session"):
         local.session = llm.make_session(
             max_retries=settings.LLM_MAX_RETRIES,
@@ -722,6 +724,7 @@ def limited_call(
             destinations=llm.Destinations.of(
                 allowed_hosts=settings.LLM_ALLOWED_HOSTS,
                 private_hosts=settings.LLM_PRIVATE_HOSTS_ALLOWED,
+                keyless_hosts=settings.LLM_KEYLESS_HOSTS if keyless else None,
             ),
         )
     try:

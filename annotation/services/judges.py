@@ -172,6 +172,7 @@ def judge_run(*, run: TaskRun) -> None:
                     timeout=settings.LLM_REQUEST_TIMEOUT,
                 ),
                 endpoint,
+                keyless=judge.connection_id is None,
             )
             # Every call is paid for: the verdict's tokens (and cost) count all its attempts.
             spent[0] += completion.prompt_tokens or 0

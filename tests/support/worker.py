@@ -40,8 +40,15 @@ def start_worker(env: dict[str, str], log: Path, name: str) -> subprocess.Popen:
         process = subprocess.Popen(
             command,
             cwd=ROOT,
-            # The fake endpoint listens on loopback, which a worker refuses unless named.
-            env={**os.environ, "LLM_PRIVATE_HOSTS_ALLOWED": "127.0.0.1", **env},
+            # The fake endpoint listens on loopback, which a worker refuses unless named; the
+            # tests' keyless sources and judges call it, so it is a keyless host too (checked
+            # again at each call, as the tests' own settings allow when saving).
+            env={
+                **os.environ,
+                "LLM_PRIVATE_HOSTS_ALLOWED": "127.0.0.1",
+                "LLM_KEYLESS_HOSTS": "127.0.0.1",
+                **env,
+            },
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
