@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.lock | cut -d' ' -f1)
 
-.PHONY: run test install lint format lock worker clean bench-import bench-load bench-fetch bench-agreement bench-export bench-soak
+.PHONY: run test install lint format lock worker clean check-deploy bench-import bench-load bench-fetch bench-agreement bench-export bench-soak
 
 $(STAMP): requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 	SECRET_KEY=$${SECRET_KEY:-test-only-secret} SECURE_COOKIES=0 DEBUG=0 \
 	CELERY_BROKER_DIR=$${CELERY_BROKER_DIR:-var/test-broker} \
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Django's deployment check on the environment docker-compose gives the web service.
+check-deploy: $(STAMP)
+	scripts/check-deploy
 
 ## Benchmarks (not tests): print figures beside a reference measured in the same run.
 bench-import: $(STAMP)

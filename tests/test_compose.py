@@ -1,4 +1,5 @@
-"""docker-compose.yml cannot be started here (no Docker engine); check its shape instead."""
+"""docker-compose.yml cannot be started here (no Docker engine); check its shape instead, and
+the proxy's configuration (deploy/Caddyfile) where it meets the app's settings."""
 
 import re
 from pathlib import Path
@@ -8,11 +9,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SETTINGS = (ROOT / "evalapp" / "settings.py").read_text()
+CADDYFILE = (ROOT / "deploy" / "Caddyfile").read_text()
 
 
 def test_the_stack_has_every_service_with_health_checks():
     services = COMPOSE["services"]
-    assert set(services) == {"postgres", "redis", "migrate", "web", "worker"}
+    assert set(services) == {"postgres", "redis", "migrate", "web", "worker", "proxy"}
     for name in ("postgres", "redis", "web", "worker"):
         assert "test" in services[name]["healthcheck"], name
 
@@ -57,3 +59,40 @@ def test_web_and_worker_share_the_volume_bundles_are_written_to():
     for name in ("web", "worker"):
         assert f"exports:{where}" in services[name]["volumes"], name
     assert "exports" in COMPOSE["volumes"]
+
+
+def test_only_the_proxy_is_published_and_it_waits_for_a_healthy_web():
+    services = COMPOSE["services"]
+    published = {name for name, service in services.items() if "ports" in service}
+    assert published == {"proxy"}
+    assert services["proxy"]["ports"] == ["80:80", "443:443"]
+    assert services["web"]["expose"] == ["8000"]
+    assert services["proxy"]["depends_on"]["web"]["condition"] == "service_healthy"
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in services["proxy"]["volumes"]
+
+
+def test_the_proxy_serves_the_apps_host_over_https_and_forwards_to_gunicorn():
+    lines = [line.strip() for line in CADDYFILE.splitlines() if not line.strip().startswith("#")]
+    assert "{$EVALAPP_HOST:localhost} {" in lines
+    assert "tls {$EVALAPP_TLS:internal}" in lines
+    assert "reverse_proxy web:8000" in lines
+    environment = COMPOSE["services"]["proxy"]["environment"]
+    assert set(environment) == {"EVALAPP_HOST", "EVALAPP_TLS"}
+
+
+def test_web_trusts_exactly_one_proxy_and_keeps_the_secure_defaults():
+    web = COMPOSE["services"]["web"]["environment"]
+    assert web["NUM_PROXIES"] == "1"
+    assert web["SECURE_PROXY_SSL_HEADER"] == "1"
+    assert web["DEBUG"] == "0"
+    # Left to their defaults: Secure cookies, the redirect to https, HSTS.
+    for name in ("SECURE_COOKIES", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS"):
+        assert name not in web, name
+    # The worker gets the shared settings, not the web's proxy settings.
+    assert "NUM_PROXIES" not in COMPOSE["services"]["worker"]["environment"]
+
+
+def test_the_web_health_check_names_an_allowed_host_over_plain_http():
+    check = COMPOSE["services"]["web"]["healthcheck"]["test"]
+    assert "http://127.0.0.1:8000/healthz" in check[-1]
+    assert "os.environ['ALLOWED_HOSTS'].split(',')[0]" in check[-1]

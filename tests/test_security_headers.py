@@ -1,7 +1,7 @@
 """Production defaults: with DEBUG=0 and only a SECRET_KEY, plain http is redirected to https
 (except /healthz, the orchestrator's probe), and every page carries HSTS, a strict
 Content-Security-Policy, nosniff, a frame denial and a referrer policy. The pages satisfy that
-policy in Chromium."""
+policy in Chromium; the compose file's environment passes `check --deploy`."""
 
 import os
 import secrets
@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import yaml
 
 from annotation import services
 from annotation.models import TaskRun
@@ -139,6 +140,30 @@ def test_behind_the_tls_proxy_a_page_carries_every_security_header(var_dir):
         # (the proxy says so) is redirected like any other.
         status, _ = fetch(f"{url}/accounts/login/", {"X-Forwarded-Proto": "http"})
         assert status == 301
+
+
+def test_the_compose_files_environment_passes_check_deploy():
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "check-deploy")], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_fails_on_a_compose_file_that_turns_secure_cookies_off(tmp_path):
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    compose["x-app"]["environment"]["SECURE_COOKIES"] = "0"
+    compose["services"]["web"]["environment"] = compose["x-app"]["environment"]
+    unsafe = tmp_path / "docker-compose.yml"
+    unsafe.write_text(yaml.safe_dump(compose))
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "check-deploy"), str(unsafe)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "security.W012" in result.stderr + result.stdout  # SESSION_COOKIE_SECURE
 
 
 # --- The pages satisfy the policy in Chromium ----------------------------------------------
