@@ -12,9 +12,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+from django.db import connection as db_connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
 from annotation import limits, llm, services
-from annotation.models import Connection, Generation, JudgeVerdict, Output
+from annotation.models import Connection, Generation, JudgeVerdict, Output, TaskRun
 from tests.support.fake_llm import FakeLLMServer, Status
 from tests.support.worker import ROOT, free_port
 from tests.test_fetch_outputs import run_fetch
@@ -278,3 +281,114 @@ def test_a_keyless_judge_whose_host_the_operator_removed_calls_nothing(
     assert errors == {NOT_ALLOWED}
     assert "not in LLM_KEYLESS_HOSTS" in caplog.text
 
+
+# --- what was stored before errors were generic ------------------------------------------------
+
+REFUSED = (
+    "ConnectionError: HTTPConnectionPool(host='10.0.0.5', port=5432): Max retries exceeded with "
+    "url: /v1/chat/completions (Caused by NewConnectionError(\"HTTPConnection(host='10.0.0.5', "
+    'port=5432): Failed to establish a new connection: [Errno 111] Connection refused"))'
+)
+REFUSED_ATTEMPT = (
+    "NewConnectionError(\"HTTPConnection(host='10.0.0.5', port=5432): Failed to establish a new "
+    'connection: [Errno 111] Connection refused")'
+)
+TIMED_OUT = (
+    "ConnectionError: HTTPConnectionPool(host='10.0.0.6', port=6379): Max retries exceeded with "
+    "url: /v1/chat/completions (Caused by ReadTimeoutError(\"HTTPConnectionPool(host='10.0.0.6', "
+    'port=6379): Read timed out. (read timeout=60.0)"))'
+)
+
+
+@pytest.fixture
+def latest_migrations_after():
+    # A test that migrates back must not leave the next test an old schema.
+    yield
+    executor = MigrationExecutor(db_connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_errors_stored_before_they_were_generic_no_longer_map_internal_ports(
+    open_study, latest_migrations_after
+):
+    # Before 0031 a failed call kept the HTTP client's own words: which internal hosts and ports
+    # answer, and how. An attacker who scanned then reads the result on the dashboard now.
+    before = [("annotation", "0030_import_uploads")]
+    after = [("annotation", "0031_call_errors_generic")]
+    executor = MigrationExecutor(db_connection)
+    executor.migrate(before)
+    apps = executor.loader.project_state(before).apps
+    now = timezone.now()
+    source = apps.get_model("annotation", "Source").objects.create(
+        study_id=open_study.pk, label="Scan", base_url="http://10.0.0.5:5432/v1", model_name="m"
+    )
+    judge = apps.get_model("annotation", "Judge").objects.create(
+        study_id=open_study.pk, label="Scan judge", base_url="http://10.0.0.6/v1", model_name="m"
+    )
+    case_id = open_study.cases.first().pk
+    item_id = open_study.items.first().pk
+    call = {"request": {}, "started_at": now, "finished_at": now}
+    generations = apps.get_model("annotation", "Generation").objects
+
+    def failed_call(sample: int, error: str, retries: list) -> int:
+        return generations.create(
+            source_id=source.pk,
+            case_id=case_id,
+            sample=sample,
+            outcome="failed",
+            endpoint=source.base_url,
+            error=error,
+            retries=retries,
+            **call,
+        ).pk
+
+    slow = "ReadTimeout: HTTPConnectionPool(host='10.0.0.6', port=6379): Read timed out."
+    redis_away = "Redis unreachable for the limits: Error 111 connecting to 10.0.0.7:6379."
+    rows = {
+        "refused": failed_call(0, REFUSED, [{"status": None, "error": REFUSED_ATTEMPT}]),
+        "slow": failed_call(1, slow, []),
+        "redirected": failed_call(2, "TooManyRedirects: Exceeded 30 redirects.", []),
+        "redis": failed_call(3, redis_away, []),
+        "status": failed_call(4, "HTTP 503", [{"status": 503, "error": ""}]),
+    }
+    verdict = apps.get_model("annotation", "JudgeVerdict").objects.create(
+        judge_id=judge.pk,
+        item_id=item_id,
+        outcome="failed",
+        error=TIMED_OUT,
+        attempts=[
+            {"error": "malformed reply: no JSON", "http_status": 200},
+            {"error": TIMED_OUT, "http_status": None},
+        ],
+        **call,
+    )
+    unsent = apps.get_model("annotation", "TaskRun").objects.create(
+        study_id=open_study.pk,
+        kind="compute_agreement",
+        status="queued",
+        message="Waiting for the task queue to come back (Error 111 connecting to 10.0.0.7:6379.).",
+    )
+    executor.loader.build_graph()
+    executor.migrate(after)
+    stored = {
+        name: tuple(Generation.objects.filter(pk=pk).values_list("error", "retries").get())
+        for name, pk in rows.items()
+    }
+    assert stored == {
+        "refused": (
+            "could not connect to the endpoint",
+            [{"status": None, "error": "could not connect to the endpoint"}],
+        ),
+        "slow": ("the endpoint did not answer in time", []),
+        "redirected": ("the endpoint redirected; redirects are not followed", []),
+        "redis": ("Redis unreachable for the limits: the call was not sent", []),
+        "status": ("HTTP 503", [{"status": 503, "error": ""}]),  # no detail: left as it was
+    }
+    verdict = JudgeVerdict.objects.get(pk=verdict.pk)
+    assert verdict.error == "the endpoint did not answer in time"
+    assert verdict.attempts == [
+        {"error": "malformed reply: no JSON", "http_status": 200},
+        {"error": "the endpoint did not answer in time", "http_status": None},
+    ]
+    assert TaskRun.objects.get(pk=unsent.pk).message == "Waiting for the task queue to come back."

@@ -279,8 +279,10 @@ def _send(run: TaskRun, task, countdown: float = 0) -> bool:
         # The broker is unreachable: the run stays queued, and the workers' sweep sends it again
         # once the broker is back (task_runs_requeue_lost).
         logger.warning("could not queue task run %s (%s); the sweep will send it", run.pk, exc)
+        # Study admins read the message: the broker's error, which names its host and port,
+        # stays in the log.
         TaskRun.objects.filter(pk=run.pk, status=TaskRun.Status.QUEUED).update(
-            message=f"{UNSENT_NOTE} ({exc})."
+            message=f"{UNSENT_NOTE}."
         )
         return False
     return True
