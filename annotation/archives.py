@@ -12,6 +12,7 @@ import posixpath
 import zipfile
 import zlib
 from pathlib import PurePath
+from typing import BinaryIO
 
 from annotation import importing
 from annotation.images import ImageFile, clean_image
@@ -31,13 +32,14 @@ READ_CHUNK = 1024 * 1024
 
 
 def parse_study_archive(
-    filename: str, content: bytes, *, limits: ImportLimits = DEFAULT_LIMITS
+    filename: str, content: bytes | BinaryIO, *, limits: ImportLimits = DEFAULT_LIMITS
 ) -> tuple[list[ImportRow], dict[str, ImageFile]]:
     """A zip of one CSV or JSONL file and the images its rows name: the rows, and each named
-    image checked, keyed by the name the rows use. ImportRejected names every problem."""
+    image checked, keyed by the name the rows use. ImportRejected names every problem.
+    `content` is the zip's bytes, or a seekable file holding them (read member by member)."""
     name = PurePath(filename).name
     try:
-        archive = zipfile.ZipFile(io.BytesIO(content))
+        archive = zipfile.ZipFile(io.BytesIO(content) if isinstance(content, bytes) else content)
         members = [m for m in archive.infolist() if not m.is_dir() and not _is_clutter(m.filename)]
     except (zipfile.BadZipFile, OSError) as exc:
         raise ImportRejected([Problem(name, None, None, f"not a readable zip ({exc})")]) from None
@@ -78,6 +80,19 @@ def parse_study_archive(
 
 
 DATA_SUFFIXES = (".csv", ".jsonl", ".ndjson")
+
+
+def unpacked_size(file: BinaryIO) -> int:
+    """How many bytes a zip's members unpack to, as its directory says (reading a member stops
+    there: zipfile holds each to the size its header gives), or 0 if it is not a readable zip.
+    Reads only the directory at the end of the file; the file is left at its start."""
+    try:
+        with zipfile.ZipFile(file) as archive:
+            return sum(m.file_size for m in archive.infolist())
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return 0
+    finally:
+        file.seek(0)
 
 
 def _is_clutter(path: str) -> bool:

@@ -126,6 +126,11 @@ def run_judge(self, run_id: int, outage_since: float | None = None) -> None:
     _run(self, run_id, services.judge_run, outage_since)
 
 
+@shared_task(bind=True)
+def import_study_file(self, run_id: int, outage_since: float | None = None) -> None:
+    _run(self, run_id, services.study_import_run, outage_since)
+
+
 # --- the sweep: a timer in every worker's main process ------------------------------------------
 
 _sweep_stop = threading.Event()

@@ -296,14 +296,17 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
-# Imports of cases and outputs are parsed in the web process, in memory: these bound what one
-# upload may take. A zip is unpacked in chunks and stopped at the data limit, whatever its
-# headers claim. Images are re-encoded without their metadata; more pixels (every frame of an
-# animation counted) are refused.
+# Imports of cases and outputs are parsed in memory: these bound what one upload may take. A zip
+# is unpacked in chunks and stopped at the data limit, whatever its headers claim. Images are
+# re-encoded without their metadata; more pixels (every frame of an animation counted) are
+# refused. An upload larger than IMPORT_BACKGROUND_BYTES (a zip: unpacked) is stored in the
+# database and imported by a worker, with progress on the dashboard; a smaller one at once, in
+# the web process.
 IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 500 * 1024**2)
 IMPORT_MAX_DATA_BYTES = env_int("IMPORT_MAX_DATA_BYTES", 50 * 1024**2)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 100_000)
 IMPORT_MAX_IMAGE_PIXELS = env_int("IMPORT_MAX_IMAGE_PIXELS", 50_000_000)
+IMPORT_BACKGROUND_BYTES = env_int("IMPORT_BACKGROUND_BYTES", 2 * 1024**2)
 
 # Celery. The default broker is kombu's filesystem transport: a real worker process with no
 # server to install. Redis (CELERY_BROKER_URL=redis://...) is what production and CI use.

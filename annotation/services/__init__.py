@@ -24,7 +24,14 @@ from annotation.services.generation import (
     task_run_release,
     task_runs_requeue_lost,
 )
-from annotation.services.imports import ImportSummary, import_upload_read, study_import_file
+from annotation.services.imports import (
+    ImportSummary,
+    import_in_background,
+    import_upload_read,
+    study_import_file,
+    study_import_run,
+    study_import_start,
+)
 from annotation.services.judges import judge_create, judge_run
 from annotation.services.questions import (
     RUBRIC_TEMPLATES_DIR,
@@ -112,6 +119,9 @@ __all__ = [
     "study_create",
     "study_delete",
     "study_import_file",
+    "study_import_run",
+    "study_import_start",
+    "import_in_background",
     "import_upload_read",
     "study_import_ratings",
     "study_lock",

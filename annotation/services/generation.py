@@ -69,6 +69,8 @@ def task_run_create(
             dead = _check_judge_allowed(study, judge)
         if kind == TaskRun.Kind.EXPORT_BUNDLE:
             _check_bundle_allowed(study)
+        if kind == TaskRun.Kind.IMPORT:
+            _check_import_allowed(study)
         if dead is not None:
             _requeue(dead)  # or the workers' sweep just did
             dead.refresh_from_db()
@@ -90,6 +92,7 @@ def _task_for(kind: str):
         TaskRun.Kind.COMPUTE_AGREEMENT: tasks.compute_agreement,
         TaskRun.Kind.RUN_JUDGE: tasks.run_judge,
         TaskRun.Kind.EXPORT_BUNDLE: tasks.export_bundle,
+        TaskRun.Kind.IMPORT: tasks.import_study_file,
     }[kind]
 
 
@@ -208,6 +211,21 @@ def _check_bundle_allowed(study: Study) -> None:
     if _live_runs().filter(pk__in=bundles).exists():
         raise ValidationError("A paper bundle is already being built.")
     _supersede_dead_runs(bundles)
+
+
+def _check_import_allowed(study: Study) -> None:
+    """One import of a study at a time (the file it stores is read by study_import_run), and
+    only while the study is a draft. One whose worker died gives way to the new upload."""
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if not study.accepts_imports:
+        raise ValidationError("This study is no longer a draft; its cases are fixed.")
+    imports = TaskRun.objects.filter(study=study, kind=TaskRun.Kind.IMPORT)
+    if _live_runs().filter(pk__in=imports).exists():
+        raise ValidationError(
+            "An import of this study is already waiting or running; let it finish (or cancel "
+            "it) before importing another file."
+        )
+    _supersede_dead_runs(imports)
 
 
 def _supersede_dead_runs(runs) -> None:

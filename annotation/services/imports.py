@@ -1,17 +1,31 @@
-"""Importing a study's cases and outputs from a file, all or nothing, in bulk."""
+"""Importing a study's cases and outputs from a file, all or nothing, in bulk.
 
+A small upload is imported at once, in the web process (study_import_file). A larger one
+(import_in_background) is stored in the database and imported by a worker as a task run of kind
+"import" (study_import_start, then study_import_run), with the rows checked as its progress on
+the dashboard; it writes nothing if it fails or is cancelled, like the quick path.
+"""
+
+import contextlib
 import hashlib
 import json
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import BinaryIO
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from annotation.archives import parse_study_archive
+from annotation.archives import parse_study_archive, unpacked_size
 from annotation.images import ImageFile
 from annotation.importing import (
     MAX_PROBLEMS,
@@ -25,10 +39,26 @@ from annotation.importing import (
 from annotation.models import (
     Attachment,
     Case,
+    ImportUpload,
+    ImportUploadChunk,
     Output,
     Source,
     Study,
+    TaskRun,
 )
+from annotation.services.generation import (
+    PROGRESS_EVERY_SECONDS,
+    cancel_requested,
+    task_run_create,
+    task_run_finish,
+    task_run_held,
+    task_run_progress,
+)
+
+logger = logging.getLogger(__name__)
+
+NOT_A_DRAFT = "This study is no longer a draft; its cases are fixed."
+NOTHING_IMPORTED = "Nothing was imported: fix the file and upload it again."
 
 
 @dataclass(frozen=True)
@@ -39,42 +69,227 @@ class ImportSummary:
     unchanged: int
     images_created: int = 0
 
+    def describe(self, filename: str) -> str:
+        return (
+            f"Imported {PurePath(filename).name}: {self.cases_created} new cases, "
+            f"{self.sources_created} new sources, {self.outputs_created} new outputs"
+            + (f", {self.images_created} images" if self.images_created else "")
+            + f" ({self.unchanged} already present)."
+        )
+
 
 def study_import_file(*, study: Study, filename: str, content: bytes) -> ImportSummary:
     """Parse and write a whole file (CSV, JSONL, or a zip of one with its images), or nothing.
     Raises ImportRejected naming every problem."""
     _check_upload_size(filename, len(content))
-    limits = ImportLimits(
-        data_bytes=settings.IMPORT_MAX_DATA_BYTES,
-        rows=settings.IMPORT_MAX_ROWS,
-        image_pixels=settings.IMPORT_MAX_IMAGE_PIXELS,
-    )
-    if PurePath(filename).suffix.lower() == ".zip":
-        rows, images = parse_study_archive(filename, content, limits=limits)
-    else:
-        rows, images = parse_study_file(filename, content, limits=limits), {}
-        named = [r for r in rows if r.images]
-        if named:
-            message = "images come in a zip with the file that names them; upload the zip"
-            name = PurePath(filename).name
-            raise ImportRejected([Problem(name, r.row, "images", message) for r in named][:50])
+    rows, images = _parse(filename, content)
     with transaction.atomic():
         # Lock the study row so two uploads cannot interleave their writes.
         study = Study.objects.select_for_update().get(pk=study.pk)
         if not study.accepts_imports:
-            raise ValidationError("This study is no longer a draft; its cases are fixed.")
-        importer = _RowWriter(study, PurePath(filename).name, images)
-        importer.write_all(rows)
-        if importer.problems:
-            # Raising inside the atomic block undoes everything written before the problem.
-            raise ImportRejected(importer.problems[:MAX_PROBLEMS])
-        return ImportSummary(**importer.counts)
+            raise ValidationError(NOT_A_DRAFT)
+        if _imports_unfinished(study).exists():
+            raise ValidationError(ALREADY_IMPORTING)
+        return _write(study, filename, rows, images)
+
+
+ALREADY_IMPORTING = (
+    "An import of this study is waiting or running under Background jobs; let it finish (or "
+    "cancel it) before importing another file."
+)
 
 
 def import_upload_read(*, upload: UploadedFile) -> bytes:
     """An uploaded import file's bytes, refused by its size before any are read into memory."""
     _check_upload_size(upload.name, upload.size)
     return upload.read()
+
+
+def import_in_background(*, upload: UploadedFile) -> bool:
+    """Whether an upload is imported by a worker rather than at once: larger than
+    IMPORT_BACKGROUND_BYTES, or a zip whose members unpack to more (a small zip can hold a
+    large file)."""
+    limit = settings.IMPORT_BACKGROUND_BYTES
+    if upload.size > limit:
+        return True
+    return PurePath(upload.name).suffix.lower() == ".zip" and unpacked_size(upload) > limit
+
+
+def study_import_start(
+    *, study: Study, upload: UploadedFile, user: AbstractBaseUser | None
+) -> TaskRun:
+    """Store an upload in the database and queue its import on a worker. Refused (ValidationError)
+    once the study is no longer a draft, or while another import of it is at work; ImportRejected
+    if the upload is over IMPORT_MAX_UPLOAD_BYTES."""
+    _check_upload_size(upload.name, upload.size)
+    # Uploads of imports that ended without their worker deleting them (it died at the end).
+    ImportUpload.objects.exclude(run__status__in=UNFINISHED).delete()
+    with transaction.atomic():
+        run = task_run_create(study=study, kind=TaskRun.Kind.IMPORT, user=user)
+        name = PurePath(upload.name).name[:255]
+        stored = ImportUpload.objects.create(run=run, filename=name, size=upload.size)
+        # A chunk at a time: the web process never holds the whole upload in memory.
+        for position, chunk in enumerate(upload.chunks(ImportUpload.CHUNK_BYTES)):
+            ImportUploadChunk.objects.create(upload=stored, position=position, data=chunk)
+    return run
+
+
+UNFINISHED = (TaskRun.Status.QUEUED, TaskRun.Status.RUNNING)
+
+
+def _imports_unfinished(study: Study):
+    return TaskRun.objects.filter(study=study, kind=TaskRun.Kind.IMPORT, status__in=UNFINISHED)
+
+
+def study_import_run(*, run: TaskRun) -> None:
+    """A worker's import of a stored upload (study_import_start): every row checked against the
+    study (the run's progress: rows checked of the file's rows), then all written in one
+    transaction, or nothing if any row has a problem or the run is cancelled. The upload is
+    deleted once the run has ended."""
+    ok, message, cancelled = _import_stored(run)
+    task_run_finish(run=run, ok=ok, message=message, cancelled=cancelled)
+    ImportUpload.objects.filter(run=run).delete()
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _import_stored(run: TaskRun) -> tuple[bool, str, bool]:
+    """(succeeded, message, cancelled) of the run's import."""
+    upload = ImportUpload.objects.filter(run=run).first()
+    if upload is None:
+        return False, "The uploaded file is no longer stored; upload it again.", False
+    if not run.study.accepts_imports:
+        return False, NOT_A_DRAFT, False
+    try:
+        _progress_note(run, f"Reading {upload.filename}")
+        with tempfile.TemporaryFile() as spool, _beating(run):
+            _spool(run, upload, spool)
+            rows, images = _parse(upload.filename, spool)
+        task_run_progress(run=run, done=0, total=len(rows))
+        _progress_note(run, f"Checking the rows of {upload.filename}")
+        _check_rows(run, upload.filename, rows, images)
+        _progress_note(run, f"Writing the rows of {upload.filename}")
+        summary = _write_unless_cancelled(run, upload.filename, rows, images)
+    except ImportRejected as exc:
+        return False, f"{NOTHING_IMPORTED} {exc}", False
+    except ValidationError as exc:
+        return False, " ".join(exc.messages), False
+    except _Cancelled:
+        return False, "Cancelled: nothing was imported.", True
+    return True, summary.describe(upload.filename), False
+
+
+@contextlib.contextmanager
+def _beating(run: TaskRun) -> Iterator[None]:
+    """Keep the run's heartbeat going from a thread of its own (with a database connection of
+    its own) while this one parses or writes in one long step, so that the workers' sweep
+    does not take a long import for a dead one. On PostgreSQL the beat gets through during the
+    write's transaction; SQLite has one writer at a time, so there it waits for the commit."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.TASK_RUN_LEASE_SECONDS / 3):
+                try:
+                    task_run_held(run).update(heartbeat_at=timezone.now())
+                except DatabaseError:
+                    logger.warning("import run %s: a heartbeat failed", run.pk, exc_info=True)
+        finally:
+            connection.close()  # this thread's own
+
+    thread = threading.Thread(target=beat, name=f"import-{run.pk}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _progress_note(run: TaskRun, note: str) -> None:
+    """Say which step a running import is at (the dashboard shows it under the bar)."""
+    task_run_held(run).update(message=note, heartbeat_at=timezone.now())
+
+
+def _spool(run: TaskRun, upload: ImportUpload, spool: BinaryIO) -> None:
+    """Copy the stored chunks to a temporary file, one chunk in memory at a time."""
+    chunks = upload.chunks.order_by("position").values_list("pk", flat=True)
+    for pk in chunks:
+        spool.write(ImportUploadChunk.objects.values_list("data", flat=True).get(pk=pk))
+        task_run_progress(run=run, done=0)  # the heartbeat
+    spool.seek(0)
+
+
+def _check_rows(
+    run: TaskRun, filename: str, rows: list[ImportRow], images: dict[str, ImageFile]
+) -> None:
+    """Plan every row against what the study holds, outside any transaction, so that progress
+    and a cancel get through; ImportRejected names the problems. The write plans again under
+    the study's lock, in case the study changed meanwhile."""
+    planner = _RowWriter(run.study, PurePath(filename).name, images)
+    reported = time.monotonic()
+    for done, row in enumerate(rows, start=1):
+        planner.plan(row)
+        if time.monotonic() - reported >= PROGRESS_EVERY_SECONDS:
+            reported = time.monotonic()
+            task_run_progress(run=run, done=done)
+            if cancel_requested(run):
+                raise _Cancelled
+    if planner.problems:
+        raise ImportRejected(planner.problems[:MAX_PROBLEMS])
+    task_run_progress(run=run, done=len(rows))
+
+
+def _write_unless_cancelled(
+    run: TaskRun, filename: str, rows: list[ImportRow], images: dict[str, ImageFile]
+) -> ImportSummary:
+    # The beat comes from outside the transaction, whose writes nobody sees until it commits.
+    with _beating(run), transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=run.study_id)
+        if not study.accepts_imports:
+            raise ValidationError(NOT_A_DRAFT)
+        summary = _write(study, filename, rows, images)
+        # Asked to stop while the rows were written: undone with the transaction.
+        if cancel_requested(run):
+            raise _Cancelled
+        return summary
+
+
+def _parse(
+    filename: str, content: bytes | BinaryIO
+) -> tuple[list[ImportRow], dict[str, ImageFile]]:
+    """The rows of an upload (bytes, or a file holding them) and the images they name."""
+    limits = ImportLimits(
+        data_bytes=settings.IMPORT_MAX_DATA_BYTES,
+        rows=settings.IMPORT_MAX_ROWS,
+        image_pixels=settings.IMPORT_MAX_IMAGE_PIXELS,
+    )
+    if PurePath(filename).suffix.lower() == ".zip":
+        return parse_study_archive(filename, content, limits=limits)
+    if not isinstance(content, bytes):
+        # One byte over the limit is enough for the parser to refuse it by name.
+        content = content.read(limits.data_bytes + 1)
+    rows = parse_study_file(filename, content, limits=limits)
+    named = [r for r in rows if r.images]
+    if named:
+        message = "images come in a zip with the file that names them; upload the zip"
+        name = PurePath(filename).name
+        raise ImportRejected([Problem(name, r.row, "images", message) for r in named][:50])
+    return rows, {}
+
+
+def _write(
+    study: Study, filename: str, rows: list[ImportRow], images: dict[str, ImageFile]
+) -> ImportSummary:
+    """Plan and write the rows; inside the caller's transaction, which a problem undoes."""
+    importer = _RowWriter(study, PurePath(filename).name, images)
+    importer.write_all(rows)
+    if importer.problems:
+        # Raising inside the atomic block undoes everything written before the problem.
+        raise ImportRejected(importer.problems[:MAX_PROBLEMS])
+    return ImportSummary(**importer.counts)
 
 
 def _check_upload_size(filename: str, size: int) -> None:

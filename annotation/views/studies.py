@@ -131,6 +131,11 @@ def study_import(request: HttpRequest, study_token: str) -> HttpResponse:
         return redirect("study_dashboard", study_token=study.token)
     upload = form.cleaned_data["file"]
     try:
+        if services.import_in_background(upload=upload):
+            # A large file goes to a worker; its progress shows under Background jobs.
+            run = services.study_import_start(study=study, upload=upload, user=request.user)
+            messages.info(request, f"Importing {upload.name} in the background (job {run.pk}).")
+            return redirect("study_dashboard", study_token=study.token)
         summary = services.study_import_file(
             study=study, filename=upload.name, content=services.import_upload_read(upload=upload)
         )
@@ -142,13 +147,7 @@ def study_import(request: HttpRequest, study_token: str) -> HttpResponse:
             messages.error(request, reason)
         messages.error(request, "Nothing was imported: fix the file and upload it again.")
     else:
-        messages.success(
-            request,
-            f"Imported {upload.name}: {summary.cases_created} new cases, "
-            f"{summary.sources_created} new sources, {summary.outputs_created} new outputs"
-            + (f", {summary.images_created} images" if summary.images_created else "")
-            + f" ({summary.unchanged} already present).",
-        )
+        messages.success(request, summary.describe(upload.name))
     return redirect("study_dashboard", study_token=study.token)
 
 
