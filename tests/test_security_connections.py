@@ -329,8 +329,13 @@ def limits_held(request, settings):
         client = _redis()
         settings.LLM_LIMITS_REDIS_URL = REDIS_URL
         yield
-        for key in client.scan_iter("evalapp:limits:*"):
-            client.delete(key)
+        # This test's keys only: other test runs may share the Redis.
+        callers = [f"connection:{pk}" for pk in Connection.objects.values_list("pk", flat=True)]
+        callers += [f"source:{pk}" for pk in Source.objects.values_list("pk", flat=True)]
+        callers += [f"judge:{pk}" for pk in Judge.objects.values_list("pk", flat=True)]
+        for caller in callers:
+            for key in client.scan_iter(f"evalapp:limits:{caller}:*"):
+                client.delete(key)
     else:
         settings.LLM_LIMITS_REDIS_URL = ""
         yield
