@@ -4,12 +4,14 @@ progress, and the study gets all of the file or, on a bad row or a cancel, none 
 import csv
 import html
 import io
+import json
 import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from annotation import services
 from annotation.models import Case, ImportUpload, ImportUploadChunk, Output, Study, TaskRun
@@ -31,9 +33,23 @@ ON_THE_WORKER = marked(pytest.mark.django_db(transaction=True), pytest.mark.work
 OUTPUT = "The patient asks whether ibuprofen can be taken with warfarin. " * 8  # ~500 chars
 
 
-def study_file(rows: int, *, bad_row: int | None = None) -> bytes:
+def study_file(rows: int, *, bad_row: int | None = None, jsonl: bool = False) -> bytes:
     """A CSV of `rows` cases with an output each, about 600 bytes a row; the row `bad_row`
-    (as a spreadsheet numbers it, the header being row 1) carries metadata that is not JSON."""
+    (as a spreadsheet numbers it, the header being row 1) carries metadata that is not JSON.
+    Or the same rows as JSONL."""
+    if jsonl:
+        lines = (
+            json.dumps(
+                {
+                    "case_id": f"big-{n}",
+                    "input": f"Question {n}?",
+                    "source": "GPT-4o",
+                    "output": OUTPUT,
+                }
+            )
+            for n in range(rows)
+        )
+        return "\n".join(lines).encode()
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["case_id", "input", "source", "output", "metadata"])
@@ -119,6 +135,29 @@ def test_a_bad_row_in_a_large_upload_names_file_row_and_field_and_writes_nothing
     assert set(draft_study.cases.values_list("pk", flat=True)) == cases_before
     assert not draft_study.sources.filter(label="GPT-4o").exists()
     assert not ImportUpload.objects.exists()
+
+
+@ON_THE_WORKER
+def test_a_large_upload_through_the_api_is_a_job_to_follow(
+    celery_worker, client, draft_study, study_admin
+):
+    token = Token.objects.get_or_create(user=study_admin)[0].key
+    headers = {"Authorization": f"Token {token}"}
+    base = f"/api/v1/studies/{draft_study.token}"
+    response = client.post(
+        f"{base}/import/",
+        {"file": SimpleUploadedFile("big.jsonl", study_file(ROWS, jsonl=True))},
+        headers=headers,
+    )
+
+    assert response.status_code == 202, response.json()
+    job = response.json()
+    assert (job["kind"], job["status"]) == ("import", "queued")
+    wait_for_run(job["id"], timeout=60)
+    job = client.get(f"{base}/tasks/{job['id']}/", headers=headers).json()
+    assert (job["status"], job["done"], job["total"]) == ("succeeded", ROWS, ROWS)
+    assert job["message"].startswith(f"Imported big.jsonl: {ROWS} new cases")
+    assert draft_study.cases.filter(external_id__startswith="big-").count() == ROWS
 
 
 @pytest.mark.django_db  # the job is never sent: it stays queued, as behind a busy worker

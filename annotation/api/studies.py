@@ -130,17 +130,27 @@ class StudyViewSet(
 
     @extend_schema(
         request=s.ImportSerializer,
-        responses={200: s.ImportSummarySerializer, 400: INVALID},
+        responses={
+            200: s.ImportSummarySerializer,
+            202: s.TaskRunSerializer,
+            400: INVALID,
+        },
     )
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser], url_path="import")
     def import_file(self, request: Request, study_token: str) -> Response:
         """Import cases, sources and outputs from a file, while the study is a draft: all of
-        it, or nothing, with every problem named by file, row and field."""
+        it, or nothing, with every problem named by file, row and field. A file over
+        IMPORT_BACKGROUND_BYTES (a zip: unpacked) is imported by a worker: 202 with the job,
+        whose `message` names the problems if it fails. Refused (400) while another import of
+        the study waits or runs."""
         study = self._admin_study()
         data = s.ImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
         try:
+            if services.import_in_background(upload=upload):
+                run = services.study_import_start(study=study, upload=upload, user=request.user)
+                return Response(s.TaskRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
             summary = services.study_import_file(
                 study=study,
                 filename=upload.name,
