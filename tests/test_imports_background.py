@@ -6,9 +6,11 @@ import html
 import io
 import json
 import zipfile
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -290,3 +292,18 @@ def test_the_admin_uploads_a_large_file_and_watches_it_import(
         # Finishing reloads the sources card: the imported source is there with its outputs.
         page.wait_for_selector("#sources tr:has-text('GPT-4o')", timeout=10_000)
     assert Case.objects.filter(study=draft_study, external_id__startswith="big-").count() == ROWS
+
+
+@pytest.mark.django_db(transaction=True)  # the beat comes from a connection of its own
+def test_a_long_import_keeps_its_heartbeat_while_it_writes(draft_study, study_admin, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the beat waits for the write's commit")
+    # A beat every 50 ms; without it, the last sign of life would be from before the write.
+    settings.TASK_RUN_LEASE_SECONDS = 0.15
+    run = services.task_run_claim(run_id=_queued_import(draft_study, study_admin, ROWS).pk)
+
+    services.study_import_run(run=run)
+
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.message
+    assert run.finished_at - run.heartbeat_at < timedelta(seconds=0.25)
