@@ -38,20 +38,7 @@ def parse_study_archive(
     image checked, keyed by the name the rows use. ImportRejected names every problem.
     `content` is the zip's bytes, or a seekable file holding them (read member by member)."""
     name = PurePath(filename).name
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(content) if isinstance(content, bytes) else content)
-        members = [m for m in archive.infolist() if not m.is_dir() and not _is_clutter(m.filename)]
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ImportRejected([Problem(name, None, None, f"not a readable zip ({exc})")]) from None
-    data_files = [m for m in members if PurePath(m.filename).suffix.lower() in DATA_SUFFIXES]
-    if len(data_files) != 1:
-        found = ", ".join(m.filename for m in data_files) or "none"
-        message = f"a zip must hold exactly one .csv or .jsonl file (found: {found})"
-        raise ImportRejected([Problem(name, None, None, message)])
-    if sum(m.file_size for m in members) > MAX_ARCHIVE_BYTES:
-        limit = MAX_ARCHIVE_BYTES // 1024**2
-        raise ImportRejected([Problem(name, None, None, f"unpacks to more than {limit} MB")])
-    data_member = data_files[0]
+    archive, members, data_member = _open(name, content, limits)
     inner = f"{name}/{data_member.filename}"
     data = _read(archive, data_member, inner, limits.data_bytes)
     if data is None:
@@ -80,6 +67,44 @@ def parse_study_archive(
 
 
 DATA_SUFFIXES = (".csv", ".jsonl", ".ndjson")
+
+
+def check_study_archive(
+    filename: str, file: BinaryIO, *, limits: ImportLimits = DEFAULT_LIMITS
+) -> None:
+    """What a zip's directory alone tells, checked before the zip is stored for a worker: one
+    data file, and sizes within the limits (a bomb is refused here, unread). ImportRejected
+    says what is wrong. The file is left at its start."""
+    try:
+        _open(PurePath(filename).name, file, limits)
+    finally:
+        file.seek(0)
+
+
+def _open(
+    name: str, content: bytes | BinaryIO, limits: ImportLimits
+) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo], zipfile.ZipInfo]:
+    """The zip, its members (clutter left out) and its data file, if its directory is within
+    the limits. Nothing is unpacked here."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content) if isinstance(content, bytes) else content)
+        members = [m for m in archive.infolist() if not m.is_dir() and not _is_clutter(m.filename)]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ImportRejected([Problem(name, None, None, f"not a readable zip ({exc})")]) from None
+    data_files = [m for m in members if PurePath(m.filename).suffix.lower() in DATA_SUFFIXES]
+    if len(data_files) != 1:
+        found = ", ".join(m.filename for m in data_files) or "none"
+        message = f"a zip must hold exactly one .csv or .jsonl file (found: {found})"
+        raise ImportRejected([Problem(name, None, None, message)])
+    if sum(m.file_size for m in members) > MAX_ARCHIVE_BYTES:
+        limit = MAX_ARCHIVE_BYTES // 1024**2
+        raise ImportRejected([Problem(name, None, None, f"unpacks to more than {limit} MB")])
+    data_member = data_files[0]
+    if data_member.file_size > limits.data_bytes:
+        # As its header says; reading it is held to that (a forged header fails its CRC).
+        inner = f"{name}/{data_member.filename}"
+        raise ImportRejected([Problem(inner, None, None, data_too_large(limits.data_bytes))])
+    return archive, members, data_member
 
 
 def unpacked_size(file: BinaryIO) -> int:

@@ -200,6 +200,23 @@ def test_a_small_zip_that_unpacks_to_a_large_file_goes_to_the_worker(admin_clien
 
 
 @pytest.mark.django_db
+def test_a_zip_bomb_is_refused_at_once_and_never_stored(admin_client, draft_study, settings):
+    settings.IMPORT_MAX_DATA_BYTES = 1024 * 1024
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("cases.csv", study_file(ROWS))  # 3 MB unpacked
+
+    response = upload(admin_client, draft_study, "bomb.zip", packed.getvalue())
+
+    assert (
+        "bomb.zip/cases.csv: larger than the limit of 1 MB for a data file "
+        "(IMPORT_MAX_DATA_BYTES)" in html.unescape(response.text)
+    )
+    assert not TaskRun.objects.filter(kind=TaskRun.Kind.IMPORT).exists()
+    assert not ImportUpload.objects.exists()
+
+
+@pytest.mark.django_db
 def test_a_small_upload_is_still_imported_at_once(admin_client, draft_study):
     response = upload(admin_client, draft_study, "small.csv", study_file(3))
     assert "Imported small.csv: 3 new cases, 1 new sources, 3 new outputs" in response.text

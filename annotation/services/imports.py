@@ -25,7 +25,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from annotation.archives import parse_study_archive, unpacked_size
+from annotation.archives import check_study_archive, parse_study_archive, unpacked_size
 from annotation.images import ImageFile
 from annotation.importing import (
     MAX_PROBLEMS,
@@ -122,6 +122,9 @@ def study_import_start(
     once the study is no longer a draft, or while another import of it is at work; ImportRejected
     if the upload is over IMPORT_MAX_UPLOAD_BYTES."""
     _check_upload_size(upload.name, upload.size)
+    if PurePath(upload.name).suffix.lower() == ".zip":
+        # A zip bomb, or a zip the worker would refuse by its directory alone: refused now.
+        check_study_archive(upload.name, upload, limits=_limits())
     # Uploads of imports that ended without their worker deleting them (it died at the end).
     ImportUpload.objects.exclude(run__status__in=UNFINISHED).delete()
     with transaction.atomic():
@@ -261,11 +264,7 @@ def _parse(
     filename: str, content: bytes | BinaryIO
 ) -> tuple[list[ImportRow], dict[str, ImageFile]]:
     """The rows of an upload (bytes, or a file holding them) and the images they name."""
-    limits = ImportLimits(
-        data_bytes=settings.IMPORT_MAX_DATA_BYTES,
-        rows=settings.IMPORT_MAX_ROWS,
-        image_pixels=settings.IMPORT_MAX_IMAGE_PIXELS,
-    )
+    limits = _limits()
     if PurePath(filename).suffix.lower() == ".zip":
         return parse_study_archive(filename, content, limits=limits)
     if not isinstance(content, bytes):
@@ -278,6 +277,14 @@ def _parse(
         name = PurePath(filename).name
         raise ImportRejected([Problem(name, r.row, "images", message) for r in named][:50])
     return rows, {}
+
+
+def _limits() -> ImportLimits:
+    return ImportLimits(
+        data_bytes=settings.IMPORT_MAX_DATA_BYTES,
+        rows=settings.IMPORT_MAX_ROWS,
+        image_pixels=settings.IMPORT_MAX_IMAGE_PIXELS,
+    )
 
 
 def _write(
