@@ -62,7 +62,7 @@ def _run(task, run_id: int, work, outage_since: float | None = None) -> None:
             _retry_after_outage(task, run_id, exc, outage_since)
         logger.exception("task run %s failed", run_id)
         with contextlib.suppress(services.TaskRunLost):
-            services.task_run_finish(run=run, ok=False, message=f"{type(exc).__name__}: {exc}")
+            services.task_run_finish(run=run, ok=False, message=_failed_words(run_id))
         raise
 
 
@@ -91,8 +91,8 @@ def _retry_after_outage(task, run_id: int, exc: Exception, outage_since: float |
             max_retries=None,
             kwargs={"outage_since": since},
         ) from exc
-    message = f"Given up: the database was unreachable for {away:.0f} s ({exc}). Run it again."
-    logger.error("task run %s: %s", run_id, message)
+    message = f"Given up: the database was unreachable for {away:.0f} s. Run it again."
+    logger.error("task run %s: %s (%s)", run_id, message, exc)
     with contextlib.suppress(Exception):  # still away: the sweep sends it again once it is back
         services.task_run_give_up(run_id=run_id, message=message)
     raise exc
@@ -103,7 +103,13 @@ def _fail_unclaimed(run_id: int, exc: Exception) -> None:
     run fails, saying why, instead of being sent again and again."""
     logger.exception("could not claim task run %s", run_id)
     with contextlib.suppress(Exception):
-        services.task_run_give_up(run_id=run_id, message=f"{type(exc).__name__}: {exc}")
+        services.task_run_give_up(run_id=run_id, message=_failed_words(run_id))
+
+
+def _failed_words(run_id: int) -> str:
+    """What a study admin reads about an unexpected failure: the exception's text may name
+    hosts, ports or file paths, so it goes to the worker's log only (issue 18)."""
+    return f"Failed unexpectedly; the worker's log has the details (task run {run_id})."
 
 
 @shared_task(bind=True)
