@@ -23,6 +23,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evalapp.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only")
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}")
 os.environ.setdefault("LLM_BACKOFF_FACTOR", "0.1")
+# The fake endpoint is keyless on loopback: the operator's lists must name it (issue 18).
+os.environ.setdefault("LLM_KEYLESS_HOSTS", "127.0.0.1")
+os.environ.setdefault("LLM_PRIVATE_HOSTS_ALLOWED", "127.0.0.1")
 os.environ["CELERY_TASK_DEFAULT_QUEUE"] = f"bench-fetch-{os.getpid()}"
 
 import django  # noqa: E402

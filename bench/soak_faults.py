@@ -60,6 +60,8 @@ os.environ.update(
     LLM_LIMITS_REDIS_URL=redis.url,
     # The fake endpoint listens on loopback, which DEBUG=0 refuses unless named.
     LLM_PRIVATE_HOSTS_ALLOWED="127.0.0.1",
+    # ...and a study admin's keyless endpoint only on hosts the operator lists.
+    LLM_KEYLESS_HOSTS="127.0.0.1",
     CELERY_TASK_DEFAULT_QUEUE="soak",
     EVALAPP_EXPORT_DIR=str(Path(cluster.directory) / "exports"),
 )
