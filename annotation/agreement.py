@@ -1,13 +1,13 @@
 """Krippendorff's alpha and percent agreement as the study and checklist pages use them: long
-observations in, one small result out. The computation is `annotation.stats`; this keeps the
+observations in, one small result out. The computation is `annotation.core.stats`; this keeps the
 shape those callers read (value, interval and why a value is missing)."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from annotation.stats import agreement
-from annotation.stats.data import LEVELS, DataError, Observation, ratings_from
-from annotation.stats.resampling import Bootstrap
+from annotation.core.stats import agreement
+from annotation.core.stats.data import LEVELS, DataError, Observation, ratings_from
+from annotation.core.stats.resampling import Bootstrap
 
 __all__ = ["LEVELS", "AlphaResult", "Observation", "krippendorff_alpha", "percent_agreement"]
 

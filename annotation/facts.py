@@ -10,7 +10,7 @@ from statistics import median
 from django.db.models import Avg, Count, Q, Sum
 from django.db.models.functions import Coalesce
 
-from annotation import design
+from annotation.core import design
 from annotation.models import Assignment, Case, Generation, Membership, Rating, Source, Study
 from annotation.services.statistics import COEFFICIENTS
 

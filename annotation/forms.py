@@ -7,7 +7,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeData
 from django.utils.text import slugify
 
-from annotation import importing, judging, llm, rubric
+from annotation.core import importing, judging, llm, rubric
 from annotation.models import Connection, Judge, Question, Source, Study
 
 

@@ -18,7 +18,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from annotation import llm, rubric
+from annotation.core import llm, rubric
 
 TOKEN_ALPHABET = string.ascii_letters + string.digits
 
@@ -444,7 +444,7 @@ class Source(ModelEndpoint):
     label = models.CharField(max_length=100)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.MODEL)
     # The user message, filled from each case: {{ input }}, {{ reference }}, {{ case_id }},
-    # {{ metadata.<key> }} (see annotation.llm.render_template).
+    # {{ metadata.<key> }} (see annotation.core.llm.render_template).
     user_template = models.TextField(default="{{ input }}")
     # How many outputs to ask for per case (repeated sampling, e.g. to measure consistency);
     # raters rate sample 0.
@@ -619,7 +619,7 @@ class Output(models.Model):
 
 class Question(models.Model):
     """One rubric question. What each kind accepts, and its numeric code for statistics, is in
-    `annotation.rubric`."""
+    `annotation.core.rubric`."""
 
     class Kind(models.TextChoices):
         LIKERT = rubric.LIKERT, "Likert scale"
@@ -786,7 +786,7 @@ class Assignment(models.Model):
         ATTENTION = "attention", "Attention check"
         REPEAT = "repeat", "Hidden repeat"
 
-    # Quality control besides the study proper (annotation.design.add_quality_control). Only
+    # Quality control besides the study proper (annotation.core.design.add_quality_control). Only
     # training announces itself to the rater; checks and repeats look like any other item.
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.STUDY)
     # A hidden repeat: the rater's first sight of the same item, for test-retest consistency.
@@ -841,7 +841,7 @@ class Rating(models.Model):
     output = models.ForeignKey(
         Output, null=True, blank=True, on_delete=models.PROTECT, related_name="ratings"
     )
-    # The answer as given, in canonical form (see annotation.rubric), and the number statistics
+    # The answer as given, in canonical form (see annotation.core.rubric), and the number statistics
     # read for it: null for "not applicable", free text and multiple choice.
     answer = models.JSONField()
     value = models.FloatField(null=True)

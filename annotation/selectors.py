@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils.crypto import salted_hmac
 
-from annotation import pace, rubric
+from annotation.core import pace, rubric
 from annotation.models import (
     Assignment,
     Attachment,

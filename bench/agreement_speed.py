@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import krippendorff  # noqa: E402
 
-from annotation.stats import agreement  # noqa: E402
-from annotation.stats.data import LEVELS, Ratings  # noqa: E402
-from annotation.stats.resampling import Bootstrap  # noqa: E402
+from annotation.core.stats import agreement  # noqa: E402
+from annotation.core.stats.data import LEVELS, Ratings  # noqa: E402
+from annotation.core.stats.resampling import Bootstrap  # noqa: E402
 
 SCALE = np.arange(1, 6)
 RESAMPLES = 1000

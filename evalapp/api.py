@@ -17,7 +17,8 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BaseRenderer
 
-from annotation import exports, importing, rubric
+from annotation import exports
+from annotation.core import importing, rubric
 
 
 def client_address(request: HttpRequest) -> str:

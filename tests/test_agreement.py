@@ -124,8 +124,8 @@ def test_percent_agreement_is_undefined_without_pairable_units():
 def test_each_bootstrap_resample_gives_the_alpha_of_the_units_drawn(level):
     # The bootstrap draws how many of each kind of unit a resample holds, not the units one by
     # one; for any multiset of units, its alpha must be krippendorff.alpha of those units.
-    from annotation.stats import agreement as stats_agreement
-    from annotation.stats.data import ratings_from
+    from annotation.core.stats import agreement as stats_agreement
+    from annotation.core.stats.data import ratings_from
 
     ratings = ratings_from(parse_coders(KRIPPENDORFF_2011), level=level, categories=[1, 2, 3, 4, 5])
     counted = stats_agreement._Counted.of(ratings)

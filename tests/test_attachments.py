@@ -10,8 +10,9 @@ from django.urls import reverse
 from PIL import Image
 from rest_framework.authtoken.models import Token
 
-from annotation import importing, services
-from annotation.importing import ImportRejected
+from annotation import services
+from annotation.core import importing
+from annotation.core.importing import ImportRejected
 from annotation.models import Assignment, Attachment, Case, Output
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,8 @@
 
 import pytest
 
-from annotation import rubric, services
+from annotation import services
+from annotation.core import rubric
 from tests.factories import alpha_of, submit_rated
 from tests.support.browser import BROWSER_MARKS, browser_page, log_in
 

@@ -208,7 +208,7 @@ def test_every_estimate_of_a_comparison_is_its_own_row_with_its_method(rated):
 
 
 def test_figures_take_labels_as_text_and_every_sources_categories():
-    from annotation import figures
+    from annotation.core import figures
     from annotation.models import Result
     from annotation.services import figure_data
 

@@ -6,8 +6,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from annotation import rubric, services
-from annotation.importing import ImportRejected, parse_study_file
+from annotation import services
+from annotation.core import rubric
+from annotation.core.importing import ImportRejected, parse_study_file
 from annotation.models import Case, Question, Rating
 
 CRITERIA = [

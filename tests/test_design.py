@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from annotation.design import assign_balanced
+from annotation.core.design import assign_balanced
 
 ITEMS = [f"item{i}" for i in range(23)]
 RATERS = ["r1", "r2", "r3", "r4", "r5"]

@@ -5,7 +5,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from annotation.design import (
+from annotation.core.design import (
     DesignItem,
     Placement,
     QualityControl,

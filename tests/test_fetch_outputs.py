@@ -170,7 +170,7 @@ def test_calls_run_concurrently_up_to_the_sources_limit(draft_study, fake_llm, s
 
 
 def test_a_requests_per_minute_quota_spaces_the_calls():
-    from annotation.limits import RateLimiter
+    from annotation.core.limits import RateLimiter
 
     now = [0.0]
     slept = []

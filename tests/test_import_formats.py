@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from annotation import forms as annotation_forms
 from annotation import services
+from annotation.core.importing import COLUMNS, ImportRejected, ImportRow, parse_study_file
 from annotation.forms import JudgeForm, SourceEndpointForm
-from annotation.importing import COLUMNS, ImportRejected, ImportRow, parse_study_file
 from annotation.models import Case, Output, Study
 from checklists import forms as checklist_forms
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from annotation import services
-from annotation.importing import ImportRejected, parse_study_file
+from annotation.core.importing import ImportRejected, parse_study_file
 from annotation.models import Case, Output, Source
 
 HEADER = "case_id,input,source,output,source_kind\n"

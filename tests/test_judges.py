@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from annotation import judging, rubric, selectors, services
+from annotation import selectors, services
+from annotation.core import judging, rubric
 from annotation.models import (
     Case,
     Connection,

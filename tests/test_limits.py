@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from annotation.limits import LimitsUnavailable, LocalLimits, SharedLimits
+from annotation.core.limits import LimitsUnavailable, LocalLimits, SharedLimits
 from tests.support.worker import ON_CI
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")

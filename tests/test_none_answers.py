@@ -7,10 +7,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from annotation import exports, judging, rubric, selectors, services
-from annotation.importing import ImportRejected
+from annotation import exports, selectors, services
+from annotation.core import judging, rubric
+from annotation.core.importing import ImportRejected
+from annotation.core.ratings_file import parse_ratings_file
 from annotation.models import Case, Question, Rating
-from annotation.ratings_file import parse_ratings_file
 from annotation.services.statistics.rows import criteria_rows, human_rows
 
 CATEGORIES = [

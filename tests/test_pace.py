@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from annotation import pace, selectors, services
+from annotation import selectors, services
+from annotation.core import pace
 from annotation.models import Assignment
 
 TODAY = date(2026, 11, 25)

@@ -150,7 +150,7 @@ def test_nothing_a_rater_of_a_pairwise_study_reaches_names_a_source(client, stud
 
 def stored_digest(study: Study) -> str:
     """The manifest's digest recomputed from what the database holds."""
-    from annotation import design
+    from annotation.core import design
 
     pseudonym = dict(study.memberships.filter(role="rater").values_list("user_id", "pseudonym"))
     placements = []

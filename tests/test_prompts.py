@@ -5,7 +5,8 @@ import json
 import pytest
 from django.core.exceptions import ValidationError
 
-from annotation import llm, services
+from annotation import services
+from annotation.core import llm
 from annotation.models import Attachment, Case, Connection, Generation, Output, Source, TaskRun
 from tests.support.fake_llm import SYSTEM_FINGERPRINT, Status
 from tests.test_attachments import image_bytes

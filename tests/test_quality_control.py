@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from annotation import selectors, services
-from annotation.importing import ImportRejected
+from annotation.core.importing import ImportRejected
 from annotation.models import Assignment, Case, Rating, Result, Study, TaskRun
 from tests.factories import UserFactory, alpha_of, submit_rated
 from tests.test_blinding import as_text, assert_blind, bump_sequences, crawl

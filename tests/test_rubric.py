@@ -2,8 +2,8 @@
 
 import pytest
 
-from annotation import rubric
-from annotation.rubric import AnswerError, QuestionSpec
+from annotation.core import rubric
+from annotation.core.rubric import AnswerError, QuestionSpec
 
 FIVE = tuple({"value": v, "label": f"p{v}"} for v in range(1, 6))
 CHOICES = ({"value": "aligned", "label": "Aligned"}, {"value": "opposed", "label": "Opposed"})

@@ -14,7 +14,7 @@ from PIL import Image, ImageCms, ImageSequence
 from PIL.PngImagePlugin import PngInfo
 
 from annotation import services
-from annotation.importing import ImportRejected
+from annotation.core.importing import ImportRejected
 from annotation.models import Assignment, Attachment
 
 pytestmark = pytest.mark.django_db

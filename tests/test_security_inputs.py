@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from annotation import archives, rubric
+from annotation.core import archives, rubric
 from annotation.models import Case
 from checklists.models import Response
 

@@ -16,7 +16,8 @@ from django.db import connection as db_connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from annotation import limits, llm, services
+from annotation import services
+from annotation.core import limits, llm
 from annotation.models import Connection, Generation, JudgeVerdict, Output, TaskRun
 from tests.support.fake_llm import FakeLLMServer, Status
 from tests.support.worker import ROOT, free_port
@@ -32,7 +33,7 @@ NOT_ALLOWED = "the endpoint's address is not allowed"
 def endpoint_at(draft_study, settings, caplog):
     """A keyless source at `base_url`, made while that URL is allowed."""
     settings.LLM_MAX_RETRIES = 1
-    caplog.set_level(logging.INFO, logger="annotation.llm")
+    caplog.set_level(logging.INFO, logger="annotation.core.llm")
 
     def make(base_url: str):
         # Keyless endpoints are for hosts the operator names (where that setting exists).
@@ -167,7 +168,7 @@ def test_a_port_scan_learns_nothing_from_the_stored_error(
 
 
 def test_a_judge_at_a_metadata_address_is_refused_in_generic_words(open_study, caplog, settings):
-    caplog.set_level(logging.INFO, logger="annotation.llm")
+    caplog.set_level(logging.INFO, logger="annotation.core.llm")
     settings.LLM_KEYLESS_HOSTS = ["169.254.169.254"]
     judge = services.judge_create(
         study=open_study,
@@ -269,7 +270,7 @@ def test_a_keyless_endpoint_whose_host_the_operator_removed_calls_nothing(
 def test_a_keyless_judge_whose_host_the_operator_removed_calls_nothing(
     open_study, fake_llm, settings, caplog
 ):
-    caplog.set_level(logging.INFO, logger="annotation.llm")
+    caplog.set_level(logging.INFO, logger="annotation.core.llm")
     judge = services.judge_create(
         study=open_study, label="Own judge", base_url=fake_llm.base_url, model_name="judge-1"
     )

@@ -10,7 +10,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from annotation import rubric, services
+from annotation import services
+from annotation.core import rubric
 from annotation.models import Assignment, Item, Rating, Study, TaskRun
 from tests.factories import UserFactory, alpha_of, submit_rated
 from tests.test_blinding import as_text, assert_blind, body_text, bump_sequences, crawl

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from annotation import rubric
+from annotation.core import rubric
 from annotation.models import Question, Rating
 
 CATEGORIES = [

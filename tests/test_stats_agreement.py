@@ -1,4 +1,4 @@
-"""Agreement coefficients (annotation.stats): the published worked examples to the printed
+"""Agreement coefficients (annotation.core.stats): the published worked examples to the printed
 precision, independent implementations on random data with missing values, and edge cases."""
 
 import itertools
@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats import inter_rater
 
-from annotation.stats import agreement
-from annotation.stats.data import DataError, Observation, ratings_from
-from annotation.stats.resampling import Bootstrap
+from annotation.core.stats import agreement
+from annotation.core.stats.data import DataError, Observation, ratings_from
+from annotation.core.stats.resampling import Bootstrap
 from tests.test_agreement import KRIPPENDORFF_2011, parse_coders
 
 FIVE = [1, 2, 3, 4, 5]
@@ -409,7 +409,7 @@ def test_nothing_returns_a_nan():
 def test_resampled_weights_have_the_multinomial_distribution_of_units_drawn():
     # Patterns shared by many units and by few (drawn as a group) alike: every resample holds
     # n units, and each pattern's count has mean n p and variance n p (1 - p).
-    from annotation.stats.resampling import Patterns
+    from annotation.core.stats.resampling import Patterns
 
     rows = np.repeat(np.arange(40), [60, 30, 10] + [3] * 7 + [1] * 30)[:, None]
     patterns = Patterns.of(rows)

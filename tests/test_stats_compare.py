@@ -1,4 +1,4 @@
-"""Comparing sources (annotation.stats.compare): hand-worked and textbook examples, independent
+"""Comparing sources (annotation.core.stats.compare): hand-worked and textbook examples, independent
 implementations (scipy, statsmodels, a direct optimiser, the case bootstrap rebuilt by hand),
 and edge cases that must give a reason rather than a crash or a NaN."""
 
@@ -18,9 +18,9 @@ from scipy import optimize, special, stats
 from statsmodels.stats.contingency_tables import mcnemar as statsmodels_mcnemar
 from statsmodels.stats.multitest import multipletests
 
-from annotation.stats import compare
-from annotation.stats.data import DataError
-from annotation.stats.resampling import Bootstrap
+from annotation.core.stats import compare
+from annotation.core.stats.data import DataError
+from annotation.core.stats.resampling import Bootstrap
 
 # Derandomized so CI never meets a new example by chance; HYPOTHESIS_EXAMPLES=2000 explores.
 HYPOTHESIS = settings(

@@ -1,4 +1,4 @@
-"""LLM judges against clinicians (annotation.stats.judges): the alt-test worked by hand and by an
+"""LLM judges against clinicians (annotation.core.stats.judges): the alt-test worked by hand and by an
 independent loop, its pass and fail cases, Benjamini-Yekutieli against statsmodels, the majority
 tie rules, the leave-one-rater-out ceiling, and the judge's consistency."""
 
@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from annotation.stats import agreement
-from annotation.stats.data import DataError, Observation, ratings_from
-from annotation.stats.judges import (
+from annotation.core.stats import agreement
+from annotation.core.stats.data import DataError, Observation, ratings_from
+from annotation.core.stats.judges import (
     EPSILON_EXPERTS,
     aat_across,
     alternative_annotator_test,
@@ -24,7 +24,7 @@ from annotation.stats.judges import (
     judge_vs_humans,
     majority,
 )
-from annotation.stats.resampling import Bootstrap
+from annotation.core.stats.resampling import Bootstrap
 
 # Derandomized so CI never meets a new example by chance; HYPOTHESIS_EXAMPLES=2000 explores.
 HYPOTHESIS = settings(
@@ -466,7 +466,7 @@ def test_with_two_clinicians_tested_the_judge_neither_passes_nor_fails():
 
 
 def test_a_stored_annotator_test_reads_back_as_it_was():
-    from annotation.stats.judges import AnnotatorTest
+    from annotation.core.stats.judges import AnnotatorTest
 
     result = alternative_annotator_test(
         observations(HAND_HUMANS), HAND_JUDGE, numeric=False, epsilon=0.2, min_instances=3

@@ -6,7 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from annotation import design, selectors, services
+from annotation import selectors, services
+from annotation.core import design
 from annotation.models import Assignment, Study
 from tests.factories import UserFactory
 

@@ -7,7 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from annotation import rubric, selectors, services
+from annotation import selectors, services
+from annotation.core import rubric
 from annotation.models import Question, Study
 
 pytestmark = pytest.mark.django_db

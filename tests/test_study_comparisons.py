@@ -192,7 +192,7 @@ def test_imported_metrics_are_correlated_with_the_raters_scores(draft_study):
 def test_answers_about_a_whole_pair_or_set_are_credited_to_no_one_source(study_admin, raters):
     """A yes/no question asked once per pair, a Likert one once per ranked set: agreement
     takes them per item, and no source's summary or test counts them."""
-    from annotation import rubric
+    from annotation.core import rubric
 
     clear = rubric.QuestionDraft(key="clear", prompt="Both clear?", kind="yes_no", level="nominal")
     overall = rubric.QuestionDraft(

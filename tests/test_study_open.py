@@ -3,7 +3,8 @@ from collections import Counter
 import pytest
 from django.core.exceptions import ValidationError
 
-from annotation import design, services
+from annotation import services
+from annotation.core import design
 from annotation.models import Assignment, Item, Study
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,8 @@ from celery.exceptions import Retry
 from django.db import IntegrityError, OperationalError, connection
 from django.utils import timezone
 
-from annotation import llm, services, tasks
+from annotation import services, tasks
+from annotation.core import llm
 from annotation.models import Generation, JudgeVerdict, Output, TaskRun
 from annotation.services import generation, judges
 from annotation.services.generation import DATABASE_OUTAGES

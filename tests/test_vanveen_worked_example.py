@@ -7,9 +7,9 @@ from collections import defaultdict
 import pytest
 from django.core.management import call_command
 
-from annotation.stats import agreement, compare
-from annotation.stats.data import Observation, ratings_from
-from annotation.stats.resampling import Bootstrap
+from annotation.core.stats import agreement, compare
+from annotation.core.stats.data import Observation, ratings_from
+from annotation.core.stats.resampling import Bootstrap
 from tests.support.vanveen import vanveen_rows
 
 SCALE = [-2, -1, 0, 1, 2]

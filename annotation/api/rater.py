@@ -19,10 +19,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from annotation import rubric, selectors, services
+from annotation import selectors, services
 from annotation.api.access import as_api_error
 from annotation.api.studies import INVALID, REFUSED, FileNegotiation
-from annotation.importing import IMAGE_TYPES
+from annotation.core import rubric
+from annotation.core.importing import IMAGE_TYPES
 from annotation.models import Assignment, Study
 from annotation.responses import image_response
 

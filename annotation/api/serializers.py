@@ -3,7 +3,7 @@ the rules that span rows (a draft study, a design that fits), as they do for the
 
 from rest_framework import serializers
 
-from annotation import rubric
+from annotation.core import rubric
 from annotation.models import (
     AnalysisReopening,
     Assignment,

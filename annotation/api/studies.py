@@ -20,7 +20,7 @@ from annotation import services
 from annotation.api import serializers as s
 from annotation.api.access import ADMIN, RATER, RATER_SEES, as_api_error, study_access
 from annotation.api.filters import StudyFilter
-from annotation.importing import ImportRejected
+from annotation.core.importing import ImportRejected
 from annotation.models import Membership, Study, TaskRun
 
 PROBLEM = inline_serializer(

@@ -21,7 +21,8 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
-from annotation import exports, figures, selectors
+from annotation import exports, selectors
+from annotation.core import figures
 from annotation.models import Study, TaskRun
 from annotation.services import figure_data
 from annotation.services.generation import (

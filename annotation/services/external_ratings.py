@@ -14,8 +14,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from annotation import design, rubric
-from annotation.importing import MAX_PROBLEMS, ImportRejected, Problem
+from annotation.core import design, rubric
+from annotation.core.importing import MAX_PROBLEMS, ImportRejected, Problem
+from annotation.core.ratings_file import RatingRow, parse_ratings_file
 from annotation.models import (
     Assignment,
     Case,
@@ -28,7 +29,6 @@ from annotation.models import (
     Source,
     Study,
 )
-from annotation.ratings_file import RatingRow, parse_ratings_file
 from annotation.services.generation import statistics_recompute_final
 
 

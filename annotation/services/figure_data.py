@@ -1,5 +1,5 @@
 """A study's figures from its stored statistics (never recomputed here): which figures there
-are, and the plain data each is drawn from (`annotation.figures` draws them)."""
+are, and the plain data each is drawn from (`annotation.core.figures` draws them)."""
 
 import hashlib
 import json
@@ -8,7 +8,7 @@ from importlib.metadata import version
 
 from django.conf import settings
 
-from annotation import figures
+from annotation.core import figures
 from annotation.models import Result, Study
 
 MAX_CATEGORIES = 10  # a distribution of more values (a number question) is not drawn as bars

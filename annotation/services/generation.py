@@ -17,7 +17,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.db.models import Q
 from django.utils import timezone
 
-from annotation import limits, llm
+from annotation.core import limits, llm
 from annotation.models import (
     Case,
     Generation,

@@ -25,9 +25,9 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from annotation.archives import check_study_archive, parse_study_archive, unpacked_size
-from annotation.images import ImageFile
-from annotation.importing import (
+from annotation.core.archives import check_study_archive, parse_study_archive, unpacked_size
+from annotation.core.images import ImageFile
+from annotation.core.importing import (
     MAX_PROBLEMS,
     ImportLimits,
     ImportRejected,

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 
-from annotation import judging, llm, rubric
+from annotation.core import judging, llm, rubric
 from annotation.models import (
     Case,
     Item,

@@ -7,7 +7,7 @@ import yaml
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from annotation import rubric
+from annotation.core import rubric
 from annotation.models import (
     Question,
     Study,

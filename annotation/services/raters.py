@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from annotation import design
+from annotation.core import design
 from annotation.models import (
     Assignment,
     Case,

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from annotation import rubric
+from annotation.core import rubric
 from annotation.models import (
     Assignment,
     Output,

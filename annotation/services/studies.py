@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
-from annotation import design, rubric
+from annotation.core import design, rubric
 from annotation.models import (
     AnalysisReopening,
     Assignment,

@@ -16,7 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation import rubric, selectors, services
+from annotation import selectors, services
+from annotation.core import rubric
 from annotation.models import Assignment, Question, Rating
 from annotation.responses import image_response
 

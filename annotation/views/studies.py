@@ -16,7 +16,9 @@ from django.urls import reverse
 from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_POST
 
-from annotation import exports, figures, selectors, services
+from annotation import exports, selectors, services
+from annotation.core import figures
+from annotation.core.importing import ImportRejected
 from annotation.forms import (
     AddRatersForm,
     AnalysisSettingsForm,
@@ -28,7 +30,6 @@ from annotation.forms import (
     SourceEndpointForm,
     StudyCreateForm,
 )
-from annotation.importing import ImportRejected
 from annotation.models import Case, Study, TaskRun
 from annotation.services import figure_data
 

@@ -3,10 +3,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.stats import agreement
-from annotation.stats.data import LEVELS, DataError, category_label
-from annotation.stats.longfile import read_long_csv
-from annotation.stats.resampling import DEFAULT_RESAMPLES, Bootstrap
+from annotation.core.stats import agreement
+from annotation.core.stats.data import LEVELS, DataError, category_label
+from annotation.core.stats.longfile import read_long_csv
+from annotation.core.stats.resampling import DEFAULT_RESAMPLES, Bootstrap
 
 # The coefficients this command reports (the study statistics have a few more, e.g. Gwet's AC2).
 REPORTED = (

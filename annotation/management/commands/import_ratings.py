@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.importing import ImportRejected
+from annotation.core.importing import ImportRejected
 from annotation.models import Study
 from annotation.services.external_ratings import study_import_ratings
 

@@ -4,7 +4,7 @@ of its sources, and whether each judge can stand in for the raters. Results are 
 hash of their inputs; what has not changed keeps its results and the time they were computed.
 
 The shaping of ratings is in `rows`, storage in `store`; the statistics themselves are the pure
-`annotation.stats` package.
+`annotation.core.stats` package.
 """
 
 from annotation.models import Assignment, Question, Result, Study, TaskRun

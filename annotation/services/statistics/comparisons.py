@@ -2,15 +2,15 @@
 source's mean, median and distribution, paired tests on the cases two sources share, pairwise
 preferences (win / tie / loss, Bradley-Terry), and criteria points. The tests' p-values are
 adjusted across the whole study afterwards (`adjust_study`). The statistics themselves are
-`annotation.stats.compare`."""
+`annotation.core.stats.compare`."""
 
 from itertools import combinations
 
-from annotation import rubric
+from annotation.core import rubric
+from annotation.core.stats import compare
 from annotation.models import Question, Result, Study
 from annotation.services.statistics.rows import Row, about_one_output, criteria_rows
 from annotation.services.statistics.store import Figure, bootstrap_for, store_by_source
-from annotation.stats import compare
 
 SCORES = "score_summary"
 WILCOXON = "wilcoxon"

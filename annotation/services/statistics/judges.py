@@ -1,14 +1,14 @@
 """Can a judge stand in for the raters, on one question: its agreement with each rater and the
 raters' majority beside the raters' own leave-one-out ceiling, the Alternative Annotator Test
 at the study's epsilon, and its consistency over repeated samples. The statistics themselves
-are `annotation.stats.judges`."""
+are `annotation.core.stats.judges`."""
 
-from annotation import rubric
+from annotation.core import rubric
+from annotation.core.stats import judges as judge_stats
+from annotation.core.stats.data import DataError, Observation
 from annotation.models import Judge, Question, Result, Study
 from annotation.services.statistics.rows import Row, judge_samples, unit_of
 from annotation.services.statistics.store import Figure, Scope, bootstrap_for, store_family
-from annotation.stats import judges as judge_stats
-from annotation.stats.data import DataError, Observation
 
 VERSUS_HUMANS = "judge_vs_humans"
 AAT = "alternative_annotator_test"

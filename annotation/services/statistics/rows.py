@@ -9,7 +9,7 @@ Only answers with a source and no second are about one output (`about_one_output
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.db.models.functions import Coalesce
 
-from annotation import rubric
+from annotation.core import rubric
 from annotation.models import (
     Assignment,
     Case,

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils import timezone
 
+from annotation.core.stats.agreement import Estimate
+from annotation.core.stats.resampling import Bootstrap
 from annotation.models import Question, Result, Study
-from annotation.stats.agreement import Estimate
-from annotation.stats.resampling import Bootstrap
 
 # Part of every result's inputs hash: a change in how a statistic is computed changes the hash.
 STATS_METHOD_VERSION = "stats-5: answers about a whole pair or set belong to no one source"

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import stats
 
-from annotation.stats.agreement import Estimate, krippendorff_alpha, percent_agreement
-from annotation.stats.data import DataError, Observation, category_label, ratings_from
-from annotation.stats.resampling import Bootstrap
+from annotation.core.stats.agreement import Estimate, krippendorff_alpha, percent_agreement
+from annotation.core.stats.data import DataError, Observation, category_label, ratings_from
+from annotation.core.stats.resampling import Bootstrap
 
 # Calderon et al.'s rule of thumb for epsilon, the cost-benefit allowance the judge is given:
 # experts (reliable but expensive) 0.2, skilled annotators 0.15, crowd workers 0.1.

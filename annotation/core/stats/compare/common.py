@@ -13,8 +13,8 @@ from numbers import Real
 
 import numpy as np
 
-from annotation.stats.data import DataError
-from annotation.stats.resampling import Bootstrap, case_weights
+from annotation.core.stats.data import DataError
+from annotation.core.stats.resampling import Bootstrap, case_weights
 
 
 class _Result:

@@ -4,7 +4,7 @@ relative to it. Plain data, no Django.
 A zip is a small upload that can unpack to a great deal: each member is read in chunks and
 stopped at its limit (IMPORT_MAX_DATA_BYTES for the data file, MAX_IMAGE_BYTES for an image),
 whatever size its header claims, so it never takes more memory than the limit. Images are
-re-encoded without their metadata (annotation.images).
+re-encoded without their metadata (annotation.core.images).
 """
 
 import io
@@ -14,9 +14,9 @@ import zlib
 from pathlib import PurePath
 from typing import BinaryIO
 
-from annotation import importing
-from annotation.images import ImageFile, clean_image
-from annotation.importing import (
+from annotation.core import importing
+from annotation.core.images import ImageFile, clean_image
+from annotation.core.importing import (
     DEFAULT_LIMITS,
     MAX_PROBLEMS,
     ImportLimits,

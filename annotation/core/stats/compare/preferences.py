@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annotation.stats.compare.common import Statistic, _estimate, _Result, _rows
-from annotation.stats.data import DataError
-from annotation.stats.resampling import Bootstrap
+from annotation.core.stats.compare.common import Statistic, _estimate, _Result, _rows
+from annotation.core.stats.data import DataError
+from annotation.core.stats.resampling import Bootstrap
 
 WIN_TIE_LOSS = (
     "share of ratings preferring the first source",

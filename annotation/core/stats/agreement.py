@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import krippendorff
 import numpy as np
 
-from annotation.stats.data import Ratings, category_label
-from annotation.stats.resampling import Bootstrap, Patterns, percentile_interval
+from annotation.core.stats.data import Ratings, category_label
+from annotation.core.stats.resampling import Bootstrap, Patterns, percentile_interval
 
 Z_95 = 1.959963984540054
 PACKAGE_MAX_VALUES = 30  # above this many scale values, alpha's point estimate uses patterns

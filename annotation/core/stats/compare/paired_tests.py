@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from annotation.stats.compare.common import _number, _Result
-from annotation.stats.data import DataError
+from annotation.core.stats.compare.common import _number, _Result
+from annotation.core.stats.data import DataError
 
 WILCOXON = "Wilcoxon signed-rank test, two-sided, zero differences dropped (zero_method 'wilcox')"
 SIGN_TEST = (

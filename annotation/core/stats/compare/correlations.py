@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from annotation.stats.compare.common import Statistic, _estimate, _Result, _Rows, _rows
-from annotation.stats.resampling import Bootstrap
+from annotation.core.stats.compare.common import Statistic, _estimate, _Result, _Rows, _rows
+from annotation.core.stats.resampling import Bootstrap
 
 SPEARMAN = "Spearman's rho"
 KENDALL = "Kendall's tau-b"

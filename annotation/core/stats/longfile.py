@@ -11,7 +11,7 @@ import io
 from collections.abc import Sequence
 from pathlib import PurePath
 
-from annotation.stats.data import DataError, Observation, Ratings, ratings_from
+from annotation.core.stats.data import DataError, Observation, Ratings, ratings_from
 
 COLUMNS = ("unit", "rater", "value")
 MISSING = ("", "na", "n/a", ".")

@@ -19,8 +19,8 @@ import io
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from annotation import rubric
-from annotation.importing import MAX_PROBLEMS, ImportRejected, Problem, decode_text
+from annotation.core import rubric
+from annotation.core.importing import MAX_PROBLEMS, ImportRejected, Problem, decode_text
 
 COMMON = ("rater", "case_id", "question", "value")
 RATER_MAX = 20  # the length of a pseudonym

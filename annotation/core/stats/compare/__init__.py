@@ -20,8 +20,8 @@ than thin (a rater rating a case twice, a value that is not a number) is a DataE
 - `correlations`: `correlation`, Spearman and Kendall between a metric and the reader score.
 """
 
-from annotation.stats.compare.common import Statistic
-from annotation.stats.compare.correlations import (
+from annotation.core.stats.compare.common import Statistic
+from annotation.core.stats.compare.correlations import (
     FISHER_Z,
     KENDALL,
     KENDALL_EXACT_MAX,
@@ -29,7 +29,7 @@ from annotation.stats.compare.correlations import (
     Correlation,
     correlation,
 )
-from annotation.stats.compare.paired_tests import (
+from annotation.core.stats.compare.paired_tests import (
     ADJUSTMENTS,
     DIFFERENCE_DECIMALS,
     MCNEMAR,
@@ -46,13 +46,13 @@ from annotation.stats.compare.paired_tests import (
     sign_test,
     wilcoxon,
 )
-from annotation.stats.compare.points import (
+from annotation.core.stats.compare.points import (
     CRITERIA_SCORE,
     POINTS_RATIO,
     CriteriaPoints,
     criteria_points,
 )
-from annotation.stats.compare.preferences import (
+from annotation.core.stats.compare.preferences import (
     BT_NAMES,
     MM_MAX_ITERATIONS,
     MM_TOLERANCE,
@@ -64,7 +64,7 @@ from annotation.stats.compare.preferences import (
     bradley_terry,
     win_tie_loss,
 )
-from annotation.stats.compare.scores import (
+from annotation.core.stats.compare.scores import (
     MEAN,
     MEDIAN,
     ScoreSummary,

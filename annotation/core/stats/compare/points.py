@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annotation.stats.compare.common import Statistic, _estimate, _Result, _rows
-from annotation.stats.data import DataError
-from annotation.stats.resampling import Bootstrap
+from annotation.core.stats.compare.common import Statistic, _estimate, _Result, _rows
+from annotation.core.stats.data import DataError
+from annotation.core.stats.resampling import Bootstrap
 
 POINTS_RATIO = "criteria points earned over points possible, summed over all ratings"
 CRITERIA_SCORE = (

@@ -7,9 +7,16 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from annotation.stats.compare.common import Statistic, _estimate, _number, _Result, _Rows, _rows
-from annotation.stats.data import DataError
-from annotation.stats.resampling import Bootstrap
+from annotation.core.stats.compare.common import (
+    Statistic,
+    _estimate,
+    _number,
+    _Result,
+    _Rows,
+    _rows,
+)
+from annotation.core.stats.data import DataError
+from annotation.core.stats.resampling import Bootstrap
 
 MEAN = "mean of all ratings"
 MEDIAN = "median of all ratings"

@@ -9,7 +9,7 @@ them, and so does the import form's help, so the two cannot drift apart.
 
 A row with only case_id and input adds a case whose outputs a model endpoint will generate.
 
-A zip holds one such file and the images it names: annotation.archives reads it.
+A zip holds one such file and the images it names: annotation.core.archives reads it.
 """
 
 import csv
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 # IMAGE_TYPES is read from here by the rater API's schema.
-from annotation.images import IMAGE_TYPES as IMAGE_TYPES
-from annotation.rubric import NA, NONE, contains_nul
+from annotation.core.images import IMAGE_TYPES as IMAGE_TYPES
+from annotation.core.rubric import NA, NONE, contains_nul
 
 ROLES = ("study", "training", "attention")
 SOURCE_KINDS = ("model", "human_reference")

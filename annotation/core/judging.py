@@ -10,7 +10,7 @@ that is malformed: it is asked again, and never repaired or guessed at.
 import json
 from dataclasses import dataclass
 
-from annotation import rubric
+from annotation.core import rubric
 
 # Questions a judge answers; span marking (character offsets into a response) is for people.
 JUDGED_KINDS = frozenset(rubric.KINDS) - {rubric.SPAN}
