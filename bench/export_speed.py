@@ -34,7 +34,8 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from annotation import exports, selectors  # noqa: E402
+from annotation import selectors  # noqa: E402
+from annotation.core import tables
 from annotation.models import Assignment, Item, Membership, Rating, Study  # noqa: E402
 from tests.factories import UserFactory  # noqa: E402
 
@@ -109,7 +110,7 @@ class Sink:
 def export(study: Study) -> tuple[float, int]:
     sink = Sink()
     start = time.perf_counter()
-    for chunk in exports.csv_chunks(
+    for chunk in tables.csv_chunks(
         selectors.study_ratings_iter(study=study), selectors.RATINGS_COLUMNS
     ):
         sink.write(chunk)

@@ -8,7 +8,7 @@ import json
 import re
 from dataclasses import asdict, dataclass
 
-from annotation.exports import to_csv
+from annotation.core.tables import to_csv
 
 FORMATS = {
     "md": "text/markdown",

@@ -17,8 +17,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BaseRenderer
 
-from annotation import exports
-from annotation.core import importing, rubric
+from annotation.core import importing, rubric, tables
 
 
 def client_address(request: HttpRequest) -> str:
@@ -144,7 +143,7 @@ class CSVRenderer(BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None) -> str:
         detail = data.get("detail", data) if isinstance(data, dict) else data
-        return exports.to_csv([{"detail": str(detail)}], ["detail"])
+        return tables.to_csv([{"detail": str(detail)}], ["detail"])
 
 
 def wants_csv(request) -> bool:
@@ -155,4 +154,4 @@ def wants_csv(request) -> bool:
 def csv_stream(
     rows: Iterable[dict], columns: Sequence[str], filename: str
 ) -> StreamingHttpResponse:
-    return exports.csv_response(rows=rows, columns=columns, filename=filename)
+    return tables.csv_response(rows=rows, columns=columns, filename=filename)

@@ -131,7 +131,7 @@ def test_study_list_shows_only_the_callers_studies_and_role(client, raters, outs
 
 
 def test_csv_cells_cannot_run_as_spreadsheet_formulas():
-    from annotation.exports import to_csv
+    from annotation.core.tables import to_csv
 
     text = to_csv([{"a": '=HYPERLINK("x")', "b": 3}], ["a", "b"])
     assert text.splitlines()[1] == '"\'=HYPERLINK(""x"")",3'

@@ -16,7 +16,8 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from annotation import exports, selectors, services
+from annotation import selectors, services
+from annotation.core import tables
 from annotation.models import Result, Source, Study, TaskRun
 from tests.factories import submit_rated
 from tests.test_checklist_evidence import HUMAN, MODEL
@@ -248,13 +249,13 @@ def _build_while(study, monkeypatch, meanwhile) -> TaskRun:
     request would) after ratings.csv is written and before unblinding.csv; the run, refreshed,
     with what `meanwhile` returned as `seen`."""
     run = TaskRun.objects.create(study=study, kind=TaskRun.Kind.EXPORT_BUNDLE)
-    dictionary, seen = exports.ratings_dictionary, []
+    dictionary, seen = tables.ratings_dictionary, []
 
     def dictionary_meanwhile() -> str:
         seen.append(_from_another_connection(lambda: meanwhile(run)))
         return dictionary()
 
-    monkeypatch.setattr(exports, "ratings_dictionary", dictionary_meanwhile)
+    monkeypatch.setattr(tables, "ratings_dictionary", dictionary_meanwhile)
     services.bundle_build(run=services.task_run_claim(run_id=run.pk))
     if TaskRun.objects.filter(pk=run.pk).exists():
         run.refresh_from_db()
@@ -355,7 +356,7 @@ def test_a_long_file_keeps_the_bundles_heartbeat_going(rated, monkeypatch):
 
     monkeypatch.setattr(bundle._Job, "HEARTBEAT_SECONDS", 0)
     run = TaskRun.objects.create(study=rated, kind=TaskRun.Kind.EXPORT_BUNDLE)
-    beats, real = [], exports.csv_chunks
+    beats, real = [], tables.csv_chunks
 
     def chunks(rows, columns, every=1000):
         for n, chunk in enumerate(real(rows, columns, every=4)):
@@ -363,7 +364,7 @@ def test_a_long_file_keeps_the_bundles_heartbeat_going(rated, monkeypatch):
             if columns == selectors.RATINGS_COLUMNS and n < 3:
                 beats.append(TaskRun.objects.get(pk=run.pk).heartbeat_at)
 
-    monkeypatch.setattr(bundle.exports, "csv_chunks", chunks)
+    monkeypatch.setattr(bundle.tables, "csv_chunks", chunks)
     services.bundle_build(run=services.task_run_claim(run_id=run.pk))
     assert len(beats) == 3  # 12 ratings, four rows a chunk
     assert beats == sorted(set(beats))

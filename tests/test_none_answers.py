@@ -7,8 +7,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from annotation import exports, selectors, services
-from annotation.core import judging, rubric
+from annotation import selectors, services
+from annotation.core import judging, rubric, tables
 from annotation.core.importing import ImportRejected
 from annotation.core.ratings_file import parse_ratings_file
 from annotation.models import Case, Question, Rating
@@ -254,6 +254,6 @@ def test_the_api_long_format_csv_and_data_dictionary_carry_none(client, none_stu
     assert (row["answer"], row["value"]) == ("none", 0.0)
     csv_text = body_text(client.get(base + "&format=csv", headers=auth(admin)))
     assert ",errors,none,0.0," in csv_text
-    dictionary = exports.ratings_dictionary()
+    dictionary = tables.ratings_dictionary()
     assert '`none` (a span question\'s "No errors found"' in dictionary
     assert "the number of spans marked (0 for `none`)" in dictionary

@@ -21,8 +21,8 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
-from annotation import exports, selectors
-from annotation.core import figures
+from annotation import selectors
+from annotation.core import figures, tables
 from annotation.models import Study, TaskRun
 from annotation.services import figure_data
 from annotation.services.generation import (
@@ -204,7 +204,7 @@ def _steps(study: Study) -> list[tuple[str, object]]:
     """(file name, writer of its text or bytes) for every file but the manifest."""
     steps = [
         ("ratings.csv", lambda out: _csv(out, selectors.RATINGS_COLUMNS, _ratings(study))),
-        ("ratings_dictionary.md", lambda out: out.write(exports.ratings_dictionary())),
+        ("ratings_dictionary.md", lambda out: out.write(tables.ratings_dictionary())),
         ("unblinding.csv", lambda out: _unblinding(out, study)),
         ("agreement.csv", lambda out: _csv(out, RESULT_COLUMNS, _results(study, "agreement"))),
         ("comparison.csv", lambda out: _csv(out, RESULT_COLUMNS, _results(study, "comparison"))),
@@ -251,7 +251,7 @@ class _Hashing:
 
 
 def _csv(out, columns: list[str], rows: Iterable[dict]) -> None:
-    for chunk in exports.csv_chunks(rows, columns):
+    for chunk in tables.csv_chunks(rows, columns):
         out.write(chunk)
 
 

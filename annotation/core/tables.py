@@ -47,7 +47,7 @@ def csv_response(
     return response
 
 
-API_DOC = Path(__file__).resolve().parent.parent / "docs" / "api.md"
+API_DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 DICTIONARY_SECTIONS = ("## Ratings (long format)", "## Unblinding key")
 
 
