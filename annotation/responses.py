@@ -1,7 +1,10 @@
 """Responses the rater's pages and the API send alike."""
 
-from django.http import HttpResponse
+from collections.abc import Iterable, Sequence
 
+from django.http import HttpResponse, StreamingHttpResponse
+
+from annotation.core.tables import csv_chunks
 from annotation.models import Attachment
 
 
@@ -13,4 +16,15 @@ def image_response(image: Attachment) -> HttpResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=3600"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def csv_response(
+    *, rows: Iterable[dict], columns: Sequence[str], filename: str
+) -> StreamingHttpResponse:
+    """A CSV download streamed as it is written."""
+    response = StreamingHttpResponse(
+        csv_chunks(rows, columns), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -17,6 +17,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BaseRenderer
 
+from annotation import responses
 from annotation.core import importing, rubric, tables
 
 
@@ -154,4 +155,4 @@ def wants_csv(request) -> bool:
 def csv_stream(
     rows: Iterable[dict], columns: Sequence[str], filename: str
 ) -> StreamingHttpResponse:
-    return tables.csv_response(rows=rows, columns=columns, filename=filename)
+    return responses.csv_response(rows=rows, columns=columns, filename=filename)

@@ -5,8 +5,6 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from django.http import StreamingHttpResponse
-
 # Cells that a spreadsheet would run as a formula. Model outputs and free text are untrusted.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -34,17 +32,6 @@ def csv_chunks(rows: Iterable[dict], columns: Sequence[str], *, every: int = 100
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
-
-
-def csv_response(
-    *, rows: Iterable[dict], columns: Sequence[str], filename: str
-) -> StreamingHttpResponse:
-    """A CSV download streamed as it is written."""
-    response = StreamingHttpResponse(
-        csv_chunks(rows, columns), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 API_DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"

@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_POST
 
-from annotation import selectors, services
-from annotation.core import figures, tables
+from annotation import responses, selectors, services
+from annotation.core import figures
 from annotation.core.importing import ImportRejected
 from annotation.forms import (
     AddRatersForm,
@@ -368,7 +368,7 @@ def study_open(request: HttpRequest, study_token: str) -> HttpResponse:
 @login_required
 def study_ratings_csv(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
-    return tables.csv_response(
+    return responses.csv_response(
         rows=selectors.study_ratings_iter(study=study),
         columns=selectors.RATINGS_COLUMNS,
         filename=f"ratings-{study.token}.csv",
@@ -378,7 +378,7 @@ def study_ratings_csv(request: HttpRequest, study_token: str) -> HttpResponse:
 @login_required
 def study_judge_ratings_csv(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
-    return tables.csv_response(
+    return responses.csv_response(
         rows=selectors.study_judge_ratings_long(study=study),
         columns=selectors.JUDGE_RATINGS_COLUMNS,
         filename=f"judge-ratings-{study.token}.csv",
