@@ -5,7 +5,7 @@ shape those callers read (value, interval and why a value is missing)."""
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from annotation.core.stats import agreement
+from annotation.core.stats import coefficients
 from annotation.core.stats.data import LEVELS, DataError, Observation, ratings_from
 from annotation.core.stats.resampling import Bootstrap
 
@@ -51,7 +51,7 @@ def krippendorff_alpha(
         # question has no alpha, and says why; the other questions' statistics go on.
         return AlphaResult(None, level, 0, 0, 0, reason=str(exc))
     bootstrap = Bootstrap(resamples=resamples, seed=seed) if resamples > 0 else None
-    estimate = agreement.krippendorff_alpha(ratings, bootstrap=bootstrap)
+    estimate = coefficients.krippendorff_alpha(ratings, bootstrap=bootstrap)
     return AlphaResult(
         alpha=estimate.value,
         level=level,
@@ -74,4 +74,4 @@ def percent_agreement(observations: Iterable[Observation]) -> float | None:
     observations = list(observations)
     if not observations:
         return None
-    return agreement.percent_agreement(ratings_from(observations, level="nominal")).value
+    return coefficients.percent_agreement(ratings_from(observations, level="nominal")).value

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import krippendorff  # noqa: E402
 
-from annotation.core.stats import agreement  # noqa: E402
+from annotation.core.stats import coefficients  # noqa: E402
 from annotation.core.stats.data import LEVELS, Ratings  # noqa: E402
 from annotation.core.stats.resampling import Bootstrap  # noqa: E402
 
@@ -81,12 +81,12 @@ def measure(name: str, n_raters: int, n_units: int, missing: float, queue) -> No
         )
         ours = best_of(
             REPEATS,
-            lambda level=level: agreement.krippendorff_alpha(
+            lambda level=level: coefficients.krippendorff_alpha(
                 Ratings(**{**data.__dict__, "level": level}),
                 bootstrap=Bootstrap(resamples=RESAMPLES, seed=0),
             ),
         )
-        result = agreement.krippendorff_alpha(
+        result = coefficients.krippendorff_alpha(
             ratings, bootstrap=Bootstrap(resamples=RESAMPLES, seed=0)
         )
         rows.append((level, result.value, result.ci, ours, one_call))

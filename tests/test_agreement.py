@@ -124,7 +124,7 @@ def test_percent_agreement_is_undefined_without_pairable_units():
 def test_each_bootstrap_resample_gives_the_alpha_of_the_units_drawn(level):
     # The bootstrap draws how many of each kind of unit a resample holds, not the units one by
     # one; for any multiset of units, its alpha must be krippendorff.alpha of those units.
-    from annotation.core.stats import agreement as stats_agreement
+    from annotation.core.stats import coefficients as stats_agreement
     from annotation.core.stats.data import ratings_from
 
     ratings = ratings_from(parse_coders(KRIPPENDORFF_2011), level=level, categories=[1, 2, 3, 4, 5])

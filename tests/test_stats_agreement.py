@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats import inter_rater
 
-from annotation.core.stats import agreement
+from annotation.core.stats import coefficients
 from annotation.core.stats.data import DataError, Observation, ratings_from
 from annotation.core.stats.resampling import Bootstrap
 from tests.test_agreement import KRIPPENDORFF_2011, parse_coders
@@ -57,9 +57,9 @@ def fleiss_rows() -> list[list[int]]:
 
 def test_krippendorff_2011_percent_agreement_fleiss_and_gwet():
     ratings = ratings_from(parse_coders(KRIPPENDORFF_2011), level="nominal", categories=FIVE)
-    assert round(agreement.percent_agreement(ratings).value, 3) == 0.818
-    assert round(agreement.fleiss_kappa(ratings).value, 3) == 0.761
-    assert round(agreement.gwet_ac(ratings).value, 3) == 0.775
+    assert round(coefficients.percent_agreement(ratings).value, 3) == 0.818
+    assert round(coefficients.fleiss_kappa(ratings).value, 3) == 0.761
+    assert round(coefficients.gwet_ac(ratings).value, 3) == 0.775
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def test_krippendorff_2011_percent_agreement_fleiss_and_gwet():
 )
 def test_krippendorff_2011_alpha_at_each_level_with_an_interval(level, expected):
     ratings = ratings_from(parse_coders(KRIPPENDORFF_2011), level=level, categories=FIVE)
-    result = agreement.krippendorff_alpha(ratings, bootstrap=Bootstrap(resamples=500, seed=1))
+    result = coefficients.krippendorff_alpha(ratings, bootstrap=Bootstrap(resamples=500, seed=1))
     assert round(result.value, 3) == expected
     assert result.ci[0] < result.value <= result.ci[1]
     assert result.as_dict()["method"] == f"Krippendorff's alpha, {level} metric"
@@ -76,7 +76,7 @@ def test_krippendorff_2011_alpha_at_each_level_with_an_interval(level, expected)
 
 def test_fleiss_1971_kappa_chance_z_and_per_category_kappas():
     ratings = ratings_from(rows_to_observations(fleiss_rows()), level="nominal", categories=FIVE)
-    result = agreement.fleiss_kappa(ratings, bootstrap=Bootstrap(resamples=300, seed=0))
+    result = coefficients.fleiss_kappa(ratings, bootstrap=Bootstrap(resamples=300, seed=0))
     assert round(result.value, 3) == 0.430
     assert round(result.extra["p_bar"], 4) == 0.5556
     # Fleiss printed P-bar-e = 0.2201 from category shares rounded to three decimals.
@@ -103,7 +103,7 @@ def test_fleiss_1971_kappa_chance_z_and_per_category_kappas():
 )
 def test_shrout_fleiss_1979_icc_in_all_six_forms(form, expected):
     ratings = ratings_from(rows_to_observations(SHROUT_FLEISS_1979), level="interval")
-    result = agreement.icc(ratings)[form]
+    result = coefficients.icc(ratings)[form]
     assert round(result.value, 3) == expected
     assert form[:4].replace("ICC", "ICC(") in result.method  # the form is named
 
@@ -142,7 +142,7 @@ HYPOTHESIS = settings(
 @given(rows=long_data(), level=st.sampled_from(["nominal", "ordinal", "interval", "ratio"]))
 def test_alpha_and_its_pattern_form_match_the_krippendorff_package(rows, level):
     ratings = ratings_from(rows_to_observations(rows), level=level, categories=FIVE)
-    result = agreement.krippendorff_alpha(ratings)
+    result = coefficients.krippendorff_alpha(ratings)
     matrix = np.array([[np.nan if v is None else v for v in row] for row in rows]).T
     pairable = (~np.isnan(matrix)).sum(axis=0) >= 2
     values = matrix[:, pairable]
@@ -154,8 +154,10 @@ def test_alpha_and_its_pattern_form_match_the_krippendorff_package(rows, level):
         reliability_data=matrix, level_of_measurement=level, value_domain=FIVE
     )
     assert result.value == pytest.approx(expected, abs=1e-9)
-    counted = agreement._Counted.of(ratings)
-    pattern_form = agreement._point(agreement._alpha_statistic(counted, level), counted.patterns)
+    counted = coefficients._Counted.of(ratings)
+    pattern_form = coefficients._point(
+        coefficients._alpha_statistic(counted, level), counted.patterns
+    )
     assert pattern_form == pytest.approx(expected, abs=1e-9)
 
 
@@ -166,7 +168,7 @@ def test_fleiss_kappa_matches_statsmodels_on_complete_data(rows):
     table = np.array([[row.count(c) for c in FIVE] for row in rows])
     with np.errstate(divide="ignore", invalid="ignore"):
         expected = inter_rater.fleiss_kappa(table, method="fleiss")
-    result = agreement.fleiss_kappa(ratings)
+    result = coefficients.fleiss_kappa(ratings)
     if not math.isfinite(expected):
         assert result.value is None
         assert result.reason
@@ -221,15 +223,15 @@ def naive_percent(rows) -> float:
 def test_fleiss_gwet_and_percent_agreement_match_loops_with_missing_values(rows, weighting):
     ratings = ratings_from(rows_to_observations(rows), level="ordinal", categories=FIVE)
     if not any(sum(v is not None for v in row) >= 2 for row in rows):
-        assert agreement.percent_agreement(ratings).value is None
-        assert agreement.fleiss_kappa(ratings).value is None
-        assert agreement.gwet_ac(ratings).value is None
+        assert coefficients.percent_agreement(ratings).value is None
+        assert coefficients.fleiss_kappa(ratings).value is None
+        assert coefficients.gwet_ac(ratings).value is None
         return
-    assert agreement.percent_agreement(ratings).value == pytest.approx(naive_percent(rows))
-    weights = agreement.category_weights(5, weighting).tolist()
-    gwet = agreement.gwet_ac(ratings, weighting=weighting).value
+    assert coefficients.percent_agreement(ratings).value == pytest.approx(naive_percent(rows))
+    weights = coefficients.category_weights(5, weighting).tolist()
+    gwet = coefficients.gwet_ac(ratings, weighting=weighting).value
     assert gwet == pytest.approx(naive_gwet(rows, FIVE, weights), abs=1e-9)
-    fleiss = agreement.fleiss_kappa(ratings).value
+    fleiss = coefficients.fleiss_kappa(ratings).value
     used = {v for row in rows if sum(x is not None for x in row) >= 2 for v in row if v}
     if len(used) == 1:
         assert fleiss is None
@@ -246,7 +248,7 @@ def test_cohen_kappa_and_its_se_match_statsmodels_and_scikit_learn(rows, wt):
     ratings = ratings_from(rows_to_observations(rows), level="ordinal", categories=FIVE)
     assume(len(ratings.raters) == 2)  # a rater with no rating at all is not in the data
     both = [row for row in rows if None not in row]
-    result = agreement.cohen_kappa(ratings, weighting=weighting)
+    result = coefficients.cohen_kappa(ratings, weighting=weighting)
     if not both or len({v for row in both for v in row}) == 1:
         assert result.value is None
         assert result.reason
@@ -293,7 +295,7 @@ def anova_icc(matrix: np.ndarray) -> dict[str, float]:
 @given(rows=long_data(k=7))
 def test_icc_matches_the_anova_formulas_over_complete_units(rows):
     ratings = ratings_from(rows_to_observations(rows), level="interval", categories=range(1, 8))
-    result = agreement.icc(ratings)
+    result = coefficients.icc(ratings)
     raters = sorted({f"r{j}" for row in rows for j, v in enumerate(row) if v is not None})
     columns = [int(r[1:]) for r in raters]
     complete = np.array(
@@ -317,9 +319,9 @@ def test_icc_matches_the_anova_formulas_over_complete_units(rows):
 
 def test_every_coefficient_states_its_bootstrap_and_is_reproducible():
     ratings = ratings_from(parse_coders(KRIPPENDORFF_2011), level="interval", categories=FIVE)
-    first = agreement.all_coefficients(ratings, bootstrap=Bootstrap(resamples=200, seed=5))
-    again = agreement.all_coefficients(ratings, bootstrap=Bootstrap(resamples=200, seed=5))
-    other = agreement.all_coefficients(ratings, bootstrap=Bootstrap(resamples=200, seed=6))
+    first = coefficients.all_coefficients(ratings, bootstrap=Bootstrap(resamples=200, seed=5))
+    again = coefficients.all_coefficients(ratings, bootstrap=Bootstrap(resamples=200, seed=5))
+    other = coefficients.all_coefficients(ratings, bootstrap=Bootstrap(resamples=200, seed=6))
     assert first["krippendorff_alpha"].ci == again["krippendorff_alpha"].ci
     assert first["krippendorff_alpha"].ci != other["krippendorff_alpha"].ci
     described = first["gwet_ac1"].as_dict()
@@ -332,7 +334,7 @@ def test_the_unit_bootstrap_matches_resampling_units_one_by_one():
     # Fleiss' kappa on Fleiss (1971) agree closely (both seeded: this cannot flake).
     rows = fleiss_rows()
     ratings = ratings_from(rows_to_observations(rows), level="nominal", categories=FIVE)
-    ours = agreement.fleiss_kappa(ratings, bootstrap=Bootstrap(resamples=4000, seed=2)).ci
+    ours = coefficients.fleiss_kappa(ratings, bootstrap=Bootstrap(resamples=4000, seed=2)).ci
     rng = np.random.default_rng(99)
     table = np.array([[row.count(c) for c in FIVE] for row in rows])
     direct = [
@@ -350,7 +352,7 @@ def test_all_raters_agree():
     ratings = ratings_from(
         rows_to_observations([[2, 2, 2], [2, 2, 2], [2, 2, None]]), level="ordinal", categories=FIVE
     )
-    result = agreement.all_coefficients(ratings, bootstrap=Bootstrap(resamples=50))
+    result = coefficients.all_coefficients(ratings, bootstrap=Bootstrap(resamples=50))
     assert result["percent_agreement"].value == 1.0
     assert result["krippendorff_alpha"].value is None
     assert result["krippendorff_alpha"].reason == "all ratings share one value"
@@ -362,13 +364,13 @@ def test_all_raters_agree():
 
 def test_a_single_declared_category():
     ratings = ratings_from(rows_to_observations([[1, 1], [1, 1]]), level="nominal", categories=[1])
-    assert agreement.gwet_ac(ratings).reason == "one category: chance agreement is undefined"
-    assert agreement.cohen_kappa(ratings).value is None
+    assert coefficients.gwet_ac(ratings).reason == "one category: chance agreement is undefined"
+    assert coefficients.cohen_kappa(ratings).value is None
 
 
 def test_one_rater_and_no_pairable_unit():
     ratings = ratings_from(rows_to_observations([[1], [2], [3]]), level="interval", categories=FIVE)
-    result = agreement.all_coefficients(ratings, bootstrap=Bootstrap(resamples=50))
+    result = coefficients.all_coefficients(ratings, bootstrap=Bootstrap(resamples=50))
     for key in ("krippendorff_alpha", "percent_agreement", "fleiss_kappa", "gwet_ac1"):
         assert result[key].value is None
         assert result[key].reason == "no unit has two or more ratings"
@@ -377,7 +379,7 @@ def test_one_rater_and_no_pairable_unit():
     scattered = ratings_from(
         rows_to_observations([[1, None], [None, 2]]), level="ordinal", categories=FIVE
     )
-    assert agreement.cohen_kappa(scattered).reason == "no unit was rated by both raters"
+    assert coefficients.cohen_kappa(scattered).reason == "no unit was rated by both raters"
 
 
 @pytest.mark.parametrize(
@@ -399,7 +401,7 @@ def test_bad_data_is_a_clear_error(observations, level, categories, message):
 def test_nothing_returns_a_nan():
     for rows in ([[1, 1], [1, 1]], [[1, None]], [[3, 3], [3, 4]]):
         ratings = ratings_from(rows_to_observations(rows), level="interval", categories=FIVE)
-        result = agreement.all_coefficients(ratings, bootstrap=Bootstrap(resamples=20))
+        result = coefficients.all_coefficients(ratings, bootstrap=Bootstrap(resamples=20))
         flat = list(result.pop("icc").values()) + list(result.values())
         for estimate in flat:
             values = [estimate.value, *(estimate.ci or ()), estimate.se]
@@ -425,17 +427,17 @@ def test_resampled_weights_have_the_multinomial_distribution_of_units_drawn():
 def test_icc_does_not_depend_on_the_unit_of_measurement(scale):
     rows = [[value * scale for value in row] for row in SHROUT_FLEISS_1979]
     ratings = ratings_from(rows_to_observations(rows), level="ratio")
-    result = agreement.icc(ratings, bootstrap=Bootstrap(resamples=200, seed=1))
+    result = coefficients.icc(ratings, bootstrap=Bootstrap(resamples=200, seed=1))
     assert round(result["ICC2"].value, 3) == 0.290
     assert result["ICC2"].resamples_used == 200
 
 
 def test_an_icc_without_variation_between_units_says_which_denominator():
     ratings = ratings_from(rows_to_observations([[1, 2]] * 4), level="interval")
-    result = agreement.icc(ratings)
+    result = coefficients.icc(ratings)
     assert result["ICC1k"].value is None
     assert result["ICC1k"].reason.startswith("the ICC1k denominator is zero")
-    same = agreement.icc(ratings_from(rows_to_observations([[3, 3]] * 4), level="interval"))
+    same = coefficients.icc(ratings_from(rows_to_observations([[3, 3]] * 4), level="interval"))
     assert same["ICC1"].reason == "every rating is the same"
 
 
@@ -445,8 +447,8 @@ def test_a_wide_scale_takes_alphas_point_estimate_from_patterns_not_huge_arrays(
     truth = rng.integers(0, 400, 300)
     rows = [[int(t), int(min(399, t + rng.integers(0, 3)))] for t in truth]
     ratings = ratings_from(rows_to_observations(rows), level="interval")
-    assert len(ratings.categories) > agreement.PACKAGE_MAX_VALUES
-    result = agreement.krippendorff_alpha(ratings)
+    assert len(ratings.categories) > coefficients.PACKAGE_MAX_VALUES
+    result = coefficients.krippendorff_alpha(ratings)
     matrix = np.array(rows, dtype=float).T
     expected = krippendorff.alpha(reliability_data=matrix, level_of_measurement="interval")
     assert result.value == pytest.approx(expected, abs=1e-9)
@@ -465,7 +467,7 @@ def test_alphas_interval_matches_resampling_rated_units_one_by_one():
     # End to end for alpha: the same interval as drawing the rated units (unit 12, rated once,
     # included) with replacement and calling krippendorff.alpha on each resample.
     ratings = ratings_from(parse_coders(KRIPPENDORFF_2011), level="interval", categories=FIVE)
-    ours = agreement.krippendorff_alpha(ratings, bootstrap=Bootstrap(resamples=3000, seed=8)).ci
+    ours = coefficients.krippendorff_alpha(ratings, bootstrap=Bootstrap(resamples=3000, seed=8)).ci
     matrix = ratings.values_matrix()
     rng = np.random.default_rng(21)
     direct = []

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from annotation.core.stats import agreement
+from annotation.core.stats import coefficients
 from annotation.core.stats.data import DataError, Observation, ratings_from
 from annotation.core.stats.judges import (
     EPSILON_EXPERTS,
@@ -355,7 +355,7 @@ def test_judge_against_each_clinician_and_their_majority():
         level="ordinal",
         categories=SEVERITY,
     )
-    assert a.alpha.value == pytest.approx(agreement.krippendorff_alpha(direct).value, abs=1e-12)
+    assert a.alpha.value == pytest.approx(coefficients.krippendorff_alpha(direct).value, abs=1e-12)
     assert a.alpha.method == "Krippendorff's alpha, ordinal metric"
     # Majorities: u1 none, u2 moderate, u3 severe (median of 3, 3, 2); u4 none/mild halfway.
     assert (result.majority.n_units, result.n_without_majority) == (3, 1)

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotation import services
-from annotation.core.stats import agreement
+from annotation.core.stats import coefficients
 from annotation.core.stats.data import Observation, ratings_from
 from annotation.core.stats.resampling import Bootstrap
 from annotation.models import Assignment, Item, Judge, JudgeRating, JudgeVerdict, Result, TaskRun
@@ -54,7 +54,7 @@ def rate_absolute(study, seed: int = 5) -> list[tuple[str, str, str, int]]:
 def expected_coefficients(rated, study) -> dict:
     observations = [Observation(f"{case}/{source}", rater, v) for case, source, rater, v in rated]
     ratings = ratings_from(observations, level="ordinal", categories=[1, 2, 3, 4, 5])
-    return agreement.all_coefficients(ratings, bootstrap=Bootstrap(1000, study.seed))
+    return coefficients.all_coefficients(ratings, bootstrap=Bootstrap(1000, study.seed))
 
 
 def stored(study, **scope) -> dict[str, Result]:

@@ -7,7 +7,7 @@ from collections import defaultdict
 import pytest
 from django.core.management import call_command
 
-from annotation.core.stats import agreement, compare
+from annotation.core.stats import coefficients, compare
 from annotation.core.stats.data import Observation, ratings_from
 from annotation.core.stats.resampling import Bootstrap
 from tests.support.vanveen import vanveen_rows
@@ -44,9 +44,9 @@ def test_the_documented_figures_are_what_the_file_gives(question):
     assert float(f"{test.p_value:.2e}") == p
     observations = [Observation(case, reader, value) for case, reader, value in answers]
     ordinal = ratings_from(observations, level="ordinal", categories=SCALE)
-    assert round(agreement.krippendorff_alpha(ordinal).value, 3) == alpha
+    assert round(coefficients.krippendorff_alpha(ordinal).value, 3) == alpha
     interval = ratings_from(observations, level="interval", categories=SCALE)
-    forms = agreement.icc(interval)
+    forms = coefficients.icc(interval)
     assert (round(forms["ICC1"].value, 3), round(forms["ICC1k"].value, 3)) == (icc1, icc1k)
 
 

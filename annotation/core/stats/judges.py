@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import stats
 
-from annotation.core.stats.agreement import Estimate, krippendorff_alpha, percent_agreement
+from annotation.core.stats.coefficients import Estimate, krippendorff_alpha, percent_agreement
 from annotation.core.stats.data import DataError, Observation, category_label, ratings_from
 from annotation.core.stats.resampling import Bootstrap
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.core.stats import agreement
+from annotation.core.stats import coefficients as agreement
 from annotation.core.stats.data import LEVELS, DataError, category_label
 from annotation.core.stats.longfile import read_long_csv
 from annotation.core.stats.resampling import DEFAULT_RESAMPLES, Bootstrap

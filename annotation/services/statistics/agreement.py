@@ -1,9 +1,9 @@
 """Agreement for one question: every coefficient over all sources and per source, for the raters
 alone and with each LLM judge added as one more rater; and test-retest where raters saw hidden
-repeats. The coefficients themselves are `annotation.core.stats.agreement`."""
+repeats. The coefficients themselves are `annotation.core.stats.coefficients`."""
 
 from annotation.core import rubric
-from annotation.core.stats import agreement as coefficients
+from annotation.core.stats import coefficients
 from annotation.core.stats.data import DataError, Observation, ratings_from
 from annotation.models import Assignment, Question, Result, Study
 from annotation.services.statistics.rows import Row, about_one_output, human_rows, unit_of

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils import timezone
 
-from annotation.core.stats.agreement import Estimate
+from annotation.core.stats.coefficients import Estimate
 from annotation.core.stats.resampling import Bootstrap
 from annotation.models import Question, Result, Study
 
