@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from annotation import agreement
+from annotation.core.stats import agreement
 from annotation.facts import study_reporting_facts
 from annotation.models import Membership
 from checklists.definition_files import EVIDENCE_KEYS

@@ -7,7 +7,7 @@ import krippendorff
 import numpy as np
 import pytest
 
-from annotation.agreement import Observation, krippendorff_alpha, percent_agreement
+from annotation.core.stats.agreement import Observation, krippendorff_alpha, percent_agreement
 
 # Krippendorff (2011), "Computing Krippendorff's alpha-reliability", 4 coders x 12 units.
 KRIPPENDORFF_2011 = """

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from annotation.agreement import Observation
+from annotation.core.stats.agreement import Observation
 from checklists import selectors, services
 from checklists.models import Response
 from tests.factories import UserFactory

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from annotation import services as study_services
-from annotation.agreement import Observation
+from annotation.core.stats.agreement import Observation
 from annotation.facts import study_reporting_facts
 from annotation.models import Rating, TaskRun
 from checklists import services

@@ -7,8 +7,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from annotation import services
-from annotation.agreement import Observation
 from annotation.core.importing import ImportRejected
+from annotation.core.stats.agreement import Observation
 from annotation.models import Rating, Study, TaskRun
 from annotation.services.external_ratings import study_import_ratings
 from tests.factories import alpha_of

@@ -455,7 +455,7 @@ def test_a_wide_scale_takes_alphas_point_estimate_from_patterns_not_huge_arrays(
 
 
 def test_the_study_adapter_gives_a_reason_rather_than_failing_the_run():
-    from annotation.agreement import krippendorff_alpha
+    from annotation.core.stats.agreement import krippendorff_alpha
 
     observations = [Observation("u1", "a", 1.0), Observation("u1", "b", 2.0)]
     result = krippendorff_alpha(observations, level="ratio", value_domain=[-2, -1, 0, 1, 2])

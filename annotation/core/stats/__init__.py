@@ -4,5 +4,5 @@ Everything takes long data (unit, rater, value) with declared categories and a l
 measurement (`data.ratings_from`) and returns results that name their method exactly. The
 Django side shapes a study's ratings into that form, with pairwise answers already in canonical
 source order and "not applicable" left out: `annotation.services.statistics` through the small
-`annotation.agreement` adapter, and `manage.py agreement` for a CSV collected anywhere.
+`annotation.core.stats.agreement` adapter, and `manage.py agreement` for a CSV collected anywhere.
 """
