@@ -83,7 +83,7 @@ def test_once_locked_comments_name_their_source_and_filter_by_it(commented):
 
 
 def test_a_long_list_is_capped_until_all_are_asked_for(commented, monkeypatch):
-    monkeypatch.setattr(selectors, "COMMENTS_SHOWN", 2)
+    monkeypatch.setattr(selectors.comments, "COMMENTS_SHOWN", 2)
     [capped] = selectors.study_comments(study=commented)
     assert len(capped.comments) == 2
     assert capped.total == len(expected_remarks(commented)) > 2
@@ -170,7 +170,7 @@ def test_reading_comments_takes_as_many_queries_for_all_as_for_a_few(
     commented, monkeypatch, django_assert_max_num_queries
 ):
     services.study_lock(study=commented)
-    monkeypatch.setattr(selectors, "COMMENTS_SHOWN", 2)
+    monkeypatch.setattr(selectors.comments, "COMMENTS_SHOWN", 2)
     with CaptureQueriesContext(connection) as few:
         selectors.study_comments(study=commented)
     with django_assert_max_num_queries(len(few)):
@@ -222,7 +222,7 @@ def test_the_unblinded_page_filters_by_source(client, study_admin, commented):
 def test_an_htmx_request_gets_the_list_alone_with_show_all(
     client, study_admin, commented, monkeypatch
 ):
-    monkeypatch.setattr(selectors, "COMMENTS_SHOWN", 2)
+    monkeypatch.setattr(selectors.comments, "COMMENTS_SHOWN", 2)
     client.force_login(study_admin)
     response = client.get(comments_url(commented), headers={"HX-Request": "true"})
     partial = response.content.decode()

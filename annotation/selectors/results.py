@@ -1,0 +1,151 @@
+"""A study's stored statistics shaped for its results page: agreement and comparison tables."""
+
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from annotation.models import (
+    Question,
+    Result,
+    Study,
+)
+
+
+@dataclass
+class AgreementTable:
+    """One question's coefficients as the dashboard shows them: a row per coefficient, a column
+    for the humans alone and one per judge added; the same per source below it."""
+
+    question: Question
+    headline: Result | None  # the humans' alpha over every source
+    judges: list[str]
+    rows: list[tuple[str, list[Result | None]]]
+    sources: list[str]
+    source_rows: list[tuple[str, list[Result | None]]]
+    retest: Result | None
+    computed_at: object
+    # Per judge: (label, against the raters, the Alternative Annotator Test, consistency).
+    judge_tests: list[tuple[str, Result | None, Result | None, Result | None]]
+
+
+def study_agreement_tables(*, study: Study) -> list[AgreementTable]:
+    from annotation.services.statistics import COEFFICIENTS  # services import selectors
+
+    results = list(study.results.select_related("question").order_by("question__order"))
+    tables = []
+    for question in dict.fromkeys(r.question for r in results):
+        mine = {(r.statistic, r.source, r.judge): r for r in results if r.question == question}
+        judges = sorted({judge for _, _, judge in mine if judge})
+        sources = sorted({source for _, source, _ in mine if source})
+        statistics = [s for s in COEFFICIENTS if any(key[0] == s for key in mine)]
+        tables.append(
+            AgreementTable(
+                question=question,
+                headline=mine.get(("krippendorff_alpha", "", "")),
+                judges=judges,
+                rows=_labelled([[mine.get((s, "", j)) for j in ["", *judges]] for s in statistics]),
+                sources=sources,
+                source_rows=_labelled(
+                    [[mine.get((s, src, "")) for src in sources] for s in statistics]
+                ),
+                retest=mine.get(("test_retest_alpha", "", "")),
+                computed_at=max(r.computed_at for r in mine.values()),
+                judge_tests=[
+                    (
+                        judge,
+                        mine.get(("judge_vs_humans", "", judge)),
+                        mine.get(("alternative_annotator_test", "", judge)),
+                        mine.get(("judge_consistency", "", judge)),
+                    )
+                    for judge in judges
+                ],
+            )
+        )
+    return tables
+
+
+@dataclass
+class ComparisonTable:
+    """How the sources compare on one question, as the dashboard shows it."""
+
+    question: Question
+    summaries: list[Result]  # per source (or per pair's preference), mean and distribution
+    test_names: list[tuple[str, str]]  # the kinds of paired test run: (key, short name)
+    tests: list[tuple[str, list[Result | None]]]  # per pair, one result per kind of test
+    preferences: list[Result]  # win / tie / loss per pair
+    strengths: list[Result]  # Bradley-Terry, strongest first
+    points: list[Result]  # HealthBench criteria points per source
+    adjustments: list[str]  # how the tests' p-values were adjusted, once per kind of test
+    correlations: list[Result]  # imported automatic metrics against the raters' scores
+
+
+def study_comparison_tables(*, study: Study) -> list[ComparisonTable]:
+    # Services import selectors: import these here.
+    from annotation.services.statistics import COMPARISONS
+    from annotation.services.statistics.comparisons import TEST_NAMES
+
+    results = list(
+        study.results.filter(Q(statistic__in=COMPARISONS) | Q(statistic__startswith="correlation:"))
+        .filter(judge="")
+        .select_related("question")
+        .order_by("question__order", "source")
+    )
+    tables = []
+    for question in dict.fromkeys(r.question for r in results):
+        mine = [r for r in results if r.question == question]
+        tests: dict[str, dict[str, Result]] = {}
+        for r in mine:
+            if r.statistic in TEST_NAMES:
+                tests.setdefault(r.source, {})[r.statistic] = r
+        kinds = [key for key in TEST_NAMES if any(key in found for found in tests.values())]
+        tables.append(
+            ComparisonTable(
+                question=question,
+                summaries=[_with_bars(r) for r in mine if r.statistic == "score_summary"],
+                test_names=[(key, TEST_NAMES[key]) for key in kinds],
+                tests=[
+                    (pair, [found.get(key) for key in kinds])
+                    for pair, found in sorted(tests.items())
+                ],
+                preferences=[r for r in mine if r.statistic == "win_tie_loss"],
+                strengths=sorted(
+                    (r for r in mine if r.statistic == "bradley_terry"),
+                    key=lambda r: -(r.value or 0),
+                ),
+                points=[r for r in mine if r.statistic == "criteria_points"],
+                correlations=[r for r in mine if r.statistic.startswith("correlation:")],
+                adjustments=sorted(
+                    {
+                        r.detail["adjustment"]
+                        for t in tests.values()
+                        for r in t.values()
+                        if "adjustment" in r.detail
+                    }
+                ),
+            )
+        )
+    return tables
+
+
+def _with_bars(result: Result) -> Result:
+    """Each category's share as a bar: label and percentage width for the distribution plot."""
+    labels = result.detail.get("labels", {})
+    result.bars = [
+        {
+            "label": labels.get(str(share["category"]), f"{share['category']:g}"),
+            "percent": round(100 * (share["share"] or 0), 1),
+            "count": share["count"],
+        }
+        for share in result.detail.get("distribution", [])
+    ]
+    return result
+
+
+def _labelled(rows: list[list[Result | None]]) -> list[tuple[str, list[Result | None]]]:
+    """Each row named by its coefficient's exact method, as its results state it."""
+    named = []
+    for cells in rows:
+        found = [cell for cell in cells if cell]
+        if found:
+            named.append((found[0].detail.get("method", found[0].statistic), cells))
+    return named

@@ -1,0 +1,195 @@
+"""Study administration: the studies a user may manage, raters' progress, candidates, sources and
+task runs."""
+
+import re
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from annotation.core import rubric
+from annotation.models import (
+    Assignment,
+    Case,
+    Generation,
+    Membership,
+    Rating,
+    Source,
+    Study,
+    TaskRun,
+)
+
+
+def member_studies(*, user: AbstractBaseUser) -> list[tuple[Study, str]]:
+    """The studies a user may know of, with their role: all they administer, and those they
+    rate once open (a draft's title and design are the admins' business)."""
+    memberships = (
+        Membership.objects.filter(user=user)
+        .filter(Q(role=Membership.Role.ADMIN) | Q(study__status=Study.Status.OPEN))
+        .select_related("study")
+        .order_by("study__title")
+    )
+    return [(m.study, m.role) for m in memberships]
+
+
+def study_for_member(*, user: AbstractBaseUser, token: str) -> tuple[Study, str]:
+    """A study and the user's role in it; 404 for anyone else, so existence is not disclosed."""
+    membership = (
+        Membership.objects.filter(user=user, study__token=token).select_related("study").first()
+    )
+    if membership is None:
+        raise Http404("No such study.")
+    return membership.study, membership.role
+
+
+def admin_studies(*, user: AbstractBaseUser) -> QuerySet[Study]:
+    return Study.objects.filter(
+        memberships__user=user, memberships__role=Membership.Role.ADMIN
+    ).distinct()
+
+
+def admin_study_get(*, user: AbstractBaseUser, token: str) -> Study:
+    study = admin_studies(user=user).filter(token=token).first()
+    if study is None:
+        raise Http404("No such study.")
+    return study
+
+
+@dataclass(frozen=True)
+class RaterProgress:
+    pseudonym: str
+    username: str
+    done: int  # the study's items (and hidden checks and repeats, which look the same)
+    total: int
+    training_done: int = 0
+    training_total: int = 0
+    training_correct: int = 0  # submitted training items answered as expected
+    training_scored: int = 0  # submitted training items that have expected answers
+    checks_passed: int = 0  # submitted attention checks answered as expected
+    checks_done: int = 0
+    checks_total: int = 0
+    repeats_done: int = 0
+    repeats_total: int = 0
+
+
+def study_progress_by_rater(*, study: Study) -> list[RaterProgress]:
+    """Each rater's progress, with their quality control: training done and answered as
+    expected, attention checks passed, hidden repeats done."""
+    memberships = study.memberships.filter(role=Membership.Role.RATER).select_related("user")
+    counts: dict[tuple[int, str], dict] = {
+        (row["rater_id"], row["kind"]): row
+        for row in study.assignments.values("rater_id", "kind").annotate(
+            total=Count("pk"), done=Count("pk", filter=Q(submitted_at__isnull=False))
+        )
+    }
+    checks = _as_expected(study, Assignment.Kind.ATTENTION)
+    training = _as_expected(study, Assignment.Kind.TRAINING)
+
+    def count(user_id: int, kinds: list[str], what: str) -> int:
+        return sum(counts.get((user_id, kind), {}).get(what, 0) for kind in kinds)
+
+    hidden = [Assignment.Kind.STUDY, Assignment.Kind.ATTENTION, Assignment.Kind.REPEAT]
+    return [
+        RaterProgress(
+            m.pseudonym,
+            m.user.get_username(),
+            done=count(m.user_id, hidden, "done"),
+            total=count(m.user_id, hidden, "total"),
+            training_done=count(m.user_id, [Assignment.Kind.TRAINING], "done"),
+            training_total=count(m.user_id, [Assignment.Kind.TRAINING], "total"),
+            training_correct=training.get(m.user_id, (0, 0))[0],
+            training_scored=training.get(m.user_id, (0, 0))[1],
+            checks_passed=checks.get(m.user_id, (0, 0))[0],
+            checks_done=count(m.user_id, [Assignment.Kind.ATTENTION], "done"),
+            checks_total=count(m.user_id, [Assignment.Kind.ATTENTION], "total"),
+            repeats_done=count(m.user_id, [Assignment.Kind.REPEAT], "done"),
+            repeats_total=count(m.user_id, [Assignment.Kind.REPEAT], "total"),
+        )
+        for m in sorted(memberships, key=lambda m: pseudonym_order(m.pseudonym))
+    ]
+
+
+def pseudonym_order(pseudonym: str) -> tuple:
+    """R2 before R10, and imported names (reader2, reader10) in the same natural order."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", pseudonym))
+
+
+def _as_expected(study: Study, kind: str) -> dict[int, tuple[int, int]]:
+    """Per rater, of their submitted items of this kind (training, attention checks) whose case
+    has expected answers: (how many have every expected answer, how many there are)."""
+    submitted = study.assignments.filter(kind=kind, submitted_at__isnull=False).select_related(
+        "item__output__case"
+    )
+    scored = [a for a in submitted if a.item.output.case.expected]
+    if not scored:
+        return {}
+    questions = {q.key: q for q in study.questions.all()}
+    ratings = Rating.objects.filter(assignment__in=submitted, output__isnull=True)
+    answers = {(r.assignment_id, r.question_id): (r.answer, r.value) for r in ratings}
+
+    def met(assignment: Assignment, key: str, accepted: list) -> bool:
+        question = questions.get(key)
+        given = answers.get((assignment.pk, question.pk)) if question else None
+        return given is not None and rubric.matches_expected(question.spec, *given, accepted)
+
+    counts: dict[int, tuple[int, int]] = {}
+    for assignment in scored:
+        expected = assignment.item.output.case.expected
+        ok = all(met(assignment, key, accepted) for key, accepted in expected.items())
+        right, total = counts.get(assignment.rater_id, (0, 0))
+        counts[assignment.rater_id] = (right + ok, total + 1)
+    return counts
+
+
+def study_rater_candidates(*, study: Study, admin: AbstractBaseUser) -> QuerySet:
+    """Who `admin` may add to the study directly: active people already in a study they
+    administer (raters or admins), not yet in this one (its admins cannot also rate it). Anyone
+    else is invited by e-mail, so the list never shows who else has an account here."""
+    known = Membership.objects.filter(study__in=admin_studies(user=admin)).values("user_id")
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, pk__in=known)
+        .exclude(pk__in=study.memberships.values("user_id"))
+        .order_by("username")
+    )
+
+
+def study_task_runs(*, study: Study, limit: int = 5) -> list[TaskRun]:
+    return list(study.task_runs.select_related("source", "judge")[:limit])
+
+
+def study_sources_overview(*, study: Study) -> list[Source]:
+    """Each source with its outputs counted: on the study's cases (first samples, further
+    samples), on quality-control cases, and the calls to its endpoint that failed; and how many
+    units a fetch still has to do (`missing`)."""
+    on_study = Q(outputs__case__role=Case.Role.STUDY)
+    sources = study.sources.annotate(
+        n_study_outputs=Count("outputs", filter=on_study & Q(outputs__sample=0), distinct=True),
+        n_more_samples=Count("outputs", filter=on_study & Q(outputs__sample__gt=0), distinct=True),
+        n_quality_outputs=Count("outputs", filter=~on_study, distinct=True),
+        n_failed=Count("generations", filter=Q(generations__outcome="failed"), distinct=True),
+    ).order_by("label")
+    n_cases = study.cases.filter(role=Case.Role.STUDY).count()
+    sources = list(sources)
+    for source in sources:
+        expected = n_cases * source.samples_per_case
+        source.missing = expected - source.n_study_outputs - source.n_more_samples
+        source.failed_units = _failed_units(source) if source.n_failed else []
+    return sources
+
+
+def _failed_units(source: Source) -> list[Generation]:
+    """The latest failed call of each unit (case, sample) that still has no output: what a
+    retry would do, with the reason each one failed."""
+    stored = set(source.outputs.values_list("case_id", "sample"))
+    latest: dict[tuple[int, int], Generation] = {}
+    failed = source.generations.filter(outcome=Generation.Outcome.FAILED).select_related("case")
+    for generation in failed.only(
+        "case__external_id", "sample", "http_status", "error", "finished_at"
+    ).order_by("pk"):
+        unit = (generation.case_id, generation.sample)
+        if unit not in stored:
+            latest[unit] = generation
+    return list(latest.values())
