@@ -13,8 +13,8 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from annotation.core.stats import agreement
-from annotation.facts import study_reporting_facts
 from annotation.models import Membership
+from annotation.selectors.facts import study_reporting_facts
 from checklists.definition_files import EVIDENCE_KEYS
 from checklists.exports import ExportDoc, ExportRow
 from checklists.models import (

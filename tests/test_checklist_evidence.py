@@ -5,8 +5,8 @@ from django.urls import reverse
 
 from annotation import services as study_services
 from annotation.core.stats.agreement import Observation
-from annotation.facts import study_reporting_facts
 from annotation.models import Rating, TaskRun
+from annotation.selectors.facts import study_reporting_facts
 from checklists import services
 from checklists.models import Response
 from tests.factories import alpha_of, submit_rated

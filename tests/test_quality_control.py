@@ -393,7 +393,7 @@ def test_a_one_output_case_side_by_side_records_no_order(study_admin, raters):
 
 
 def test_the_reporting_facts_keep_quality_control_apart(qc_study):
-    from annotation.facts import study_reporting_facts
+    from annotation.selectors.facts import study_reporting_facts
 
     for assignment in Assignment.objects.filter(study=qc_study):
         _rate(assignment, 3)

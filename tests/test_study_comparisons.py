@@ -11,8 +11,8 @@ from django.urls import reverse
 from scipy import stats
 
 from annotation import services
-from annotation.facts import study_reporting_facts
 from annotation.models import Assignment, Item, Output, Result, TaskRun
+from annotation.selectors.facts import study_reporting_facts
 from tests.factories import submit_rated
 from tests.support.vanveen import vanveen_rows
 from tests.test_pairwise import make_pairwise_study

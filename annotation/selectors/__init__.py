@@ -34,6 +34,7 @@ from annotation.selectors.exports import (
     study_unblinding_key_query,
     unblinding_key_rows,
 )
+from annotation.selectors.facts import study_reporting_facts
 from annotation.selectors.judges import judge_consistency, study_judges_overview
 from annotation.selectors.rater import (
     RATER_VISIBLE,
@@ -91,6 +92,7 @@ from annotation.selectors.studies import (
 )
 
 __all__ = [
+    "study_reporting_facts",
     "AgreementTable",
     "COMMENTS_SHOWN",
     "COMMENTS_UNBLINDED",

@@ -344,7 +344,7 @@ METHODS_SECTIONS = [
 def methods_text(study: Study) -> str:
     """The study's methods and results as sentences filled with its own design and numbers,
     one section per kind of fact, for authors to edit into their paper."""
-    from annotation.facts import study_reporting_facts  # facts reads services' constants
+    from annotation.selectors.facts import study_reporting_facts  # facts reads services' constants
 
     facts = study_reporting_facts(study=study)
     lines = [f"# {_md_text(study.title)}: methods and results", ""]
