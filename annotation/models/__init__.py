@@ -1,38 +1,24 @@
 """The reader-study models, one module per concern (app label `annotation` for all of them, so the
 migrations are unchanged); every model is re-exported here."""
 
+from annotation.models.cases import Attachment, Case, Generation, Output
+from annotation.models.endpoints import Connection, EndpointNotReady, Judge, ModelEndpoint, Source
+from annotation.models.items import Assignment, Item, ItemOutput
+from annotation.models.jobs import TaskRun
+from annotation.models.judging import JudgeRating, JudgeVerdict
+from annotation.models.questions import Question
+from annotation.models.ratings import Rating, RatingRevision
+from annotation.models.results import Result
 from annotation.models.studies import (
-    AnalysisReopening,
-    Assignment,
-    Attachment,
-    Case,
-    Connection,
-    EndpointNotReady,
-    Generation,
-    ImportUpload,
-    ImportUploadChunk,
-    Invitation,
-    Item,
-    ItemOutput,
-    Judge,
-    JudgeRating,
-    JudgeVerdict,
-    Membership,
-    ModelEndpoint,
-    Output,
-    Question,
-    Rating,
-    RatingRevision,
-    Result,
     STATISTICS_ARCHIVED,
     STATISTICS_LOCKED,
-    Source,
+    AnalysisReopening,
+    Invitation,
+    Membership,
     Study,
-    TOKEN_ALPHABET,
-    TaskRun,
-    new_seed,
-    new_token,
 )
+from annotation.models.tokens import TOKEN_ALPHABET, new_seed, new_token
+from annotation.models.uploads import ImportUpload, ImportUploadChunk
 
 __all__ = [
     "AnalysisReopening",
