@@ -17,29 +17,32 @@ and "not applicable" left out. Plain data in, plain data out: no Django here. Mo
 named after the functions they hold, which would hide them on the package.
 """
 
-from annotation.core.stats.judges.ceiling import (
+from annotation.core.stats.judges.annotator_test import (
     AcrossQuestions,
-    Agreement,
     AlternativeAnnotatorTest,
     AnnotatorTest,
+    aat_across,
+    alternative_annotator_test,
+)
+from annotation.core.stats.judges.ceiling import (
+    Agreement,
     CeilingRow,
-    Consistency,
+    JudgeVsHumans,
+    judge_vs_humans,
+)
+from annotation.core.stats.judges.common import (
     EPSILON_CROWD,
     EPSILON_EXPERTS,
     EPSILON_SKILLED,
-    JudgeAnswers,
-    JudgeVsHumans,
     MAJORITY_RULE,
     MIN_ANNOTATORS,
     MIN_INSTANCES,
     TIE_TOLERANCE,
+    JudgeAnswers,
     Value,
-    aat_across,
-    alternative_annotator_test,
-    consistency,
-    judge_vs_humans,
     majority,
 )
+from annotation.core.stats.judges.self_consistency import Consistency, consistency
 
 __all__ = [
     "AcrossQuestions",
