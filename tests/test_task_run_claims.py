@@ -18,7 +18,7 @@ from annotation import services, tasks
 from annotation.core import llm
 from annotation.models import Generation, JudgeVerdict, Output, TaskRun
 from annotation.services import generation, judges
-from annotation.services.generation import DATABASE_OUTAGES
+from annotation.services.task_runs import DATABASE_OUTAGES
 from tests.support.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db

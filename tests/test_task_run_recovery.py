@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from annotation import services, tasks
 from annotation.models import Generation, JudgeRating, JudgeVerdict, Output, TaskRun
-from annotation.services import generation
+from annotation.services import generation, task_runs
 from tests.support.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db
@@ -313,7 +313,7 @@ def test_a_dead_run_that_is_not_resumed_frees_its_limit_slots_at_once(
     source, sent, settings, study_admin, monkeypatch
 ):
     forgotten = []
-    monkeypatch.setattr(generation, "limits_for", lambda caller, key=None: _Limits(forgotten))
+    monkeypatch.setattr(task_runs, "limits_for", lambda caller, key=None: _Limits(forgotten))
     stale = _ago(settings.TASK_RUN_LEASE_SECONDS + 1)
     cancelled = _fetch(source, status="running", heartbeat_at=stale, cancel_requested_at=stale)
     services.task_runs_requeue_lost()

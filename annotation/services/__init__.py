@@ -8,21 +8,9 @@ from annotation.services.bundle import bundle_build, bundle_path
 from annotation.services.connections import connection_ensure, connections_sync
 from annotation.services.external_ratings import study_import_ratings
 from annotation.services.generation import (
-    TaskRunLost,
-    database_unreachable,
     output_record_generation,
     outputs_fetch_missing,
     source_create,
-    statistics_recompute_soon,
-    task_run_cancel,
-    task_run_claim,
-    task_run_create,
-    task_run_finish,
-    task_run_give_up,
-    task_run_progress,
-    task_run_received,
-    task_run_release,
-    task_runs_requeue_lost,
 )
 from annotation.services.imports import (
     ImportSummary,
@@ -73,6 +61,20 @@ from annotation.services.studies import (
     study_delete,
     study_lock,
     study_open,
+)
+from annotation.services.task_runs import (
+    TaskRunLost,
+    database_unreachable,
+    statistics_recompute_soon,
+    task_run_cancel,
+    task_run_claim,
+    task_run_create,
+    task_run_finish,
+    task_run_give_up,
+    task_run_progress,
+    task_run_received,
+    task_run_release,
+    task_runs_requeue_lost,
 )
 
 __all__ = [

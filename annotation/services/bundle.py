@@ -25,13 +25,13 @@ from annotation import selectors
 from annotation.core import figures, tables
 from annotation.models import Study, TaskRun
 from annotation.services import figure_data
-from annotation.services.generation import (
+from annotation.services.statistics.store import STATS_METHOD_VERSION
+from annotation.services.task_runs import (
     TaskRunLost,
     task_run_finish,
     task_run_held,
     task_run_progress,
 )
-from annotation.services.statistics.store import STATS_METHOD_VERSION
 
 LIBRARIES = ("django", "numpy", "scipy", "krippendorff", "matplotlib")  # figures' bytes too
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # zip entries' date: the same bytes for the same content

@@ -29,7 +29,7 @@ from annotation.models import (
     Source,
     Study,
 )
-from annotation.services.generation import statistics_recompute_final
+from annotation.services.task_runs import statistics_recompute_final
 
 
 @transaction.atomic

@@ -46,8 +46,8 @@ from annotation.models import (
     Study,
     TaskRun,
 )
-from annotation.services.generation import (
-    PROGRESS_EVERY_SECONDS,
+from annotation.services.generation import PROGRESS_EVERY_SECONDS
+from annotation.services.task_runs import (
     cancel_requested,
     task_run_create,
     task_run_finish,

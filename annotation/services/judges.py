@@ -23,18 +23,15 @@ from annotation.models import (
     Study,
     TaskRun,
 )
-from annotation.services.generation import (
-    call_provenance,
-    case_images,
-    limited_call,
-    limits_for,
-    run_calls,
+from annotation.services.call_limits import limits_for
+from annotation.services.generation import call_provenance, case_images, limited_call, run_calls
+from annotation.services.rating import question_spec_for
+from annotation.services.task_runs import (
     statistics_recompute_soon,
     task_run_finish,
     task_run_progress,
     with_database_retries,
 )
-from annotation.services.rating import question_spec_for
 
 
 @transaction.atomic

@@ -15,7 +15,7 @@ from annotation.models import (
     RatingRevision,
     Study,
 )
-from annotation.services.generation import statistics_recompute_soon
+from annotation.services.task_runs import statistics_recompute_soon
 
 
 def question_spec_for(

@@ -24,7 +24,7 @@ from annotation.models import (
     Study,
 )
 from annotation.services.bundle import bundle_files_remove
-from annotation.services.generation import (
+from annotation.services.task_runs import (
     judges_running,
     statistics_recompute_final,
     statistics_recompute_soon,

@@ -8,7 +8,6 @@ The shaping of ratings is in `rows`, storage in `store`; the statistics themselv
 """
 
 from annotation.models import Assignment, Question, Result, Study, TaskRun
-from annotation.services.generation import task_run_finish, task_run_progress
 from annotation.services.statistics.agreement import (
     COEFFICIENTS,
     ICC_FORMS,
@@ -28,6 +27,7 @@ from annotation.services.statistics.judges import (
 )
 from annotation.services.statistics.rows import human_rows, judge_codes, output_metrics
 from annotation.services.statistics.store import STATS_METHOD_VERSION
+from annotation.services.task_runs import task_run_finish, task_run_progress
 
 __all__ = [
     "COEFFICIENTS",
