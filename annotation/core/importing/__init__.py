@@ -12,34 +12,38 @@ A row with only case_id and input adds a case whose outputs a model endpoint wil
 zip holds one such file and the images it names: annotation.core.archives reads it.
 """
 
-from annotation.core.importing.rows import (
-    COLUMNS,
-    COLUMN_NAMES,
-    Column,
-    DEFAULT_LIMITS,
-    IMAGE_TYPES,
-    ImportLimits,
-    ImportRejected,
-    ImportRow,
-    MAX_IMAGES_PER_CASE,
-    MAX_IMAGE_BYTES,
+from annotation.core.importing.bounds import (
     MAX_JSON_DEPTH,
-    MAX_NAME,
     MAX_PROBLEMS,
-    METRIC_NAME,
-    Problem,
-    REQUIRED,
-    ROLES,
-    SOURCE_KINDS,
-    STRIPPED,
+    nesting_depth,
+    nesting_over,
+)
+from annotation.core.importing.files import (
+    DEFAULT_LIMITS,
+    ImportLimits,
     csv_delimiter,
     csv_dict_reader,
     data_too_large,
     decode_text,
-    nesting_depth,
-    nesting_over,
     parse_study_file,
     size_text,
+)
+from annotation.core.importing.rows import (
+    COLUMN_NAMES,
+    COLUMNS,
+    IMAGE_TYPES,
+    MAX_IMAGE_BYTES,
+    MAX_IMAGES_PER_CASE,
+    MAX_NAME,
+    METRIC_NAME,
+    REQUIRED,
+    ROLES,
+    SOURCE_KINDS,
+    STRIPPED,
+    Column,
+    ImportRejected,
+    ImportRow,
+    Problem,
 )
 
 __all__ = [

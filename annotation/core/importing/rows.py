@@ -12,41 +12,26 @@ A row with only case_id and input adds a case whose outputs a model endpoint wil
 A zip holds one such file and the images it names: annotation.core.archives reads it.
 """
 
-import csv
-import io
 import json
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import PurePath
 
-# IMAGE_TYPES is read from here by the rater API's schema.
 from annotation.core.images import IMAGE_TYPES as IMAGE_TYPES
+from annotation.core.importing.bounds import _TOO_DEEP, MAX_JSON_DEPTH, MAX_PROBLEMS, nesting_over
 from annotation.core.rubric import NA, NONE, contains_nul
 
 ROLES = ("study", "training", "attention")
+
+
 SOURCE_KINDS = ("model", "human_reference")
-MAX_PROBLEMS = 50
+
+
 MAX_IMAGES_PER_CASE = 8
+
+
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
-# How deep a JSON value (a metadata cell, a JSONL field) may nest. Real metadata and criteria
-# nest two or three levels; far deeper is an attack on the parser, whose recursion would fail
-# with a server error, and on every recursive reader after it.
-MAX_JSON_DEPTH = 32
-
-
-@dataclass(frozen=True)
-class ImportLimits:
-    """How much one import may hold, so that a small upload cannot take a web worker's memory.
-    The service fills these from the IMPORT_* settings; the defaults are theirs."""
-
-    data_bytes: int = 50 * 1024 * 1024  # the CSV or JSONL, as uploaded or unpacked from a zip
-    rows: int = 100_000
-    image_pixels: int = 50_000_000  # per image, every frame of an animation counted
-
-
-DEFAULT_LIMITS = ImportLimits()
 
 
 @dataclass(frozen=True)
@@ -89,136 +74,6 @@ class ImportRow:
     expected: dict = field(default_factory=dict)
     feedback: str = ""
     metrics: dict = field(default_factory=dict)
-
-
-def decode_text(name: str, content: bytes) -> str:
-    """An uploaded file as text (a byte-order mark is dropped), or ImportRejected saying why."""
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        # Not guessed as Windows-1252 or another code page: a wrong guess would change the
-        # clinical text raters read (Central European files are Windows-1250, for one) and
-        # nobody would notice. The line and byte let the admin find it.
-        line = content[: exc.start].count(b"\n") + 1
-        byte = content[exc.start]
-        message = (
-            f"not UTF-8 text (byte 0x{byte:02x} on line {line}, {exc.reason}); spreadsheets "
-            'often save CSV as Windows-1252: save it as "CSV UTF-8" instead'
-        )
-        raise ImportRejected([Problem(name, None, None, message)]) from None
-
-
-def parse_study_file(
-    filename: str, content: bytes, *, shown_as: str = "", limits: ImportLimits = DEFAULT_LIMITS
-) -> list[ImportRow]:
-    """Every row of a CSV or JSONL file; problems name the file as `shown_as`, or by its name."""
-    name = shown_as or PurePath(filename).name
-    if len(content) > limits.data_bytes:
-        raise ImportRejected([Problem(name, None, None, data_too_large(limits.data_bytes))])
-    text = decode_text(name, content)
-    suffix = PurePath(filename).suffix.lower()
-    if suffix == ".csv":
-        records = _csv_records(name, text, limits.rows)
-    elif suffix in (".jsonl", ".ndjson"):
-        records = _jsonl_records(name, text, limits.rows)
-    else:
-        raise ImportRejected([Problem(name, None, None, "expected a .csv or .jsonl file")])
-    return _validate(name, records)
-
-
-def size_text(size: int) -> str:
-    """A byte count as a limit is set: in MB, or in bytes below one MB."""
-    return f"{size / 1024**2:g} MB" if size >= 1024**2 else f"{size} bytes"
-
-
-def data_too_large(limit: int) -> str:
-    return (
-        f"larger than the limit of {size_text(limit)} for a data file "
-        "(IMPORT_MAX_DATA_BYTES); split it into several files"
-    )
-
-
-def _too_many_rows(name: str, limit: int) -> ImportRejected:
-    message = f"more than the limit of {limit} rows (IMPORT_MAX_ROWS); split it into several files"
-    return ImportRejected([Problem(name, None, None, message)])
-
-
-def csv_delimiter(name: str, text: str) -> str:
-    """A CSV's delimiter: a comma, or a semicolon, as spreadsheets write CSV where the comma is
-    the decimal mark (much of Europe). Read from the header line alone, where that is safe: no
-    column name holds either character, so a header with semicolons and no comma is
-    semicolon-separated, and one with both is refused rather than guessed."""
-    header = text.split("\n", 1)[0]
-    if ";" not in header:
-        return ","
-    if "," not in header:
-        return ";"
-    message = (
-        "this file looks semicolon-separated (its header has ';') but its header also has ','; "
-        "save it with one separator throughout: commas, or semicolons"
-    )
-    raise ImportRejected([Problem(name, 1, None, message)])
-
-
-def csv_dict_reader(name: str, text: str) -> csv.DictReader:
-    """Rows of a comma- or semicolon-separated file as dicts; values beyond the header's
-    columns are under the key "\\0extra"."""
-    delimiter = csv_delimiter(name, text)
-    return csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, restkey="\0extra")
-
-
-def _csv_records(name: str, text: str, max_rows: int) -> list[tuple[int, dict]]:
-    reader = csv_dict_reader(name, text)
-    header = reader.fieldnames or []
-    missing = [col for col in REQUIRED if col not in header]
-    unknown = [col for col in header if col not in COLUMN_NAMES]
-    problems = [Problem(name, None, col, "required column is missing") for col in missing]
-    problems += [Problem(name, None, col, "unknown column") for col in unknown]
-    if problems:
-        raise ImportRejected(problems)
-    try:
-        # line_num is where the record ends in the file: the row a spreadsheet shows, even
-        # after blank lines (which the reader skips).
-        records = []
-        for record in reader:
-            if len(records) == max_rows:
-                raise _too_many_rows(name, max_rows)
-            records.append((reader.line_num, record))
-        return records
-    except csv.Error as exc:
-        raise ImportRejected([Problem(name, reader.line_num, None, f"bad CSV: {exc}")]) from None
-
-
-def _jsonl_records(name: str, text: str, max_rows: int) -> list[tuple[int, dict]]:
-    records, problems, count = [], [], 0
-    # Split on newlines only: str.splitlines() would also split inside JSON strings at U+2028.
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.removesuffix("\r")
-        if not line.strip():
-            continue
-        count += 1
-        if count > max_rows:
-            raise _too_many_rows(name, max_rows)
-        # The row is an object: its fields' values may nest MAX_JSON_DEPTH levels below it.
-        deep, key = nesting_over(line, MAX_JSON_DEPTH + 1)
-        if deep:
-            problems.append(Problem(name, number, key or None, _TOO_DEEP))
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(name, number, None, f"not valid JSON ({exc.msg})"))
-            continue
-        if not isinstance(record, dict):
-            problems.append(Problem(name, number, None, "each line must be a JSON object"))
-            continue
-        problems += [
-            Problem(name, number, key, "unknown field") for key in record if key not in COLUMN_NAMES
-        ]
-        records.append((number, record))
-    if problems:
-        raise ImportRejected(problems[:MAX_PROBLEMS])
-    return records
 
 
 def _validate(name: str, records: list[tuple[int, dict]]) -> list[ImportRow]:
@@ -553,8 +408,14 @@ COLUMNS = (
         _metrics,
     ),
 )
+
+
 COLUMN_NAMES = tuple(column.name for column in COLUMNS)
+
+
 REQUIRED = tuple(column.name for column in COLUMNS if column.required)
+
+
 STRIPPED = ("case_id", "source", "source_kind")  # identifiers: spaces around them are slips
 
 
@@ -589,51 +450,3 @@ def _decimal_comma_hint(raw: str) -> str:
 def _refuse_constant(name: str) -> None:
     # json.loads accepts NaN and Infinity, which are not JSON and which PostgreSQL refuses.
     raise ValueError(f"{name} is not a JSON value")
-
-
-_TOO_DEEP = f"JSON nested more than {MAX_JSON_DEPTH} levels deep"
-
-
-def nesting_over(text: str, limit: int) -> tuple[bool, str]:
-    """Whether JSON text nests deeper than `limit` arrays and objects, and if so the key of the
-    outermost object under which it does ("" if none). Read without parsing, so that text built
-    to exhaust the parser's recursion is refused by name; brackets inside strings do not count.
-    Text with fewer brackets than the limit cannot be too deep and is not scanned."""
-    if text.count("[") + text.count("{") <= limit:
-        return False, ""
-    depth, in_string, escaped, start, last_string, key = 0, False, False, 0, "", ""
-    for index, char in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-                if depth == 1:
-                    last_string = text[start:index]  # at depth 1, the key before a nested value
-        elif char == '"':
-            in_string, start = True, index + 1
-        elif char in "[{":
-            depth += 1
-            if depth == 2:
-                key = last_string
-            if depth > limit:
-                return True, key
-        elif char in "]}":
-            depth -= 1
-    return False, ""
-
-
-def nesting_depth(value: object) -> int:
-    """How many arrays and objects deep a parsed JSON value nests, counted without recursion
-    (a recursive count would fail on the very values it is meant to refuse)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in item)
-    return deepest
