@@ -22,6 +22,7 @@ from django.db import close_old_connections, connection
 
 from annotation import services
 from annotation.models import TaskRun
+from annotation.services.task_runs import runs_jobs_of_kind
 
 logger = logging.getLogger(__name__)
 
@@ -112,26 +113,31 @@ def _failed_words(run_id: int) -> str:
     return f"Failed unexpectedly; the worker's log has the details (task run {run_id})."
 
 
+@runs_jobs_of_kind(TaskRun.Kind.FETCH_OUTPUTS)
 @shared_task(bind=True)
 def fetch_outputs(self, run_id: int, outage_since: float | None = None) -> None:
     _run(self, run_id, services.outputs_fetch_missing, outage_since)
 
 
+@runs_jobs_of_kind(TaskRun.Kind.COMPUTE_AGREEMENT)
 @shared_task(bind=True)
 def compute_agreement(self, run_id: int, outage_since: float | None = None) -> None:
     _run(self, run_id, services.agreement_compute, outage_since)
 
 
+@runs_jobs_of_kind(TaskRun.Kind.EXPORT_BUNDLE)
 @shared_task(bind=True)
 def export_bundle(self, run_id: int, outage_since: float | None = None) -> None:
     _run(self, run_id, services.bundle_build, outage_since)
 
 
+@runs_jobs_of_kind(TaskRun.Kind.RUN_JUDGE)
 @shared_task(bind=True)
 def run_judge(self, run_id: int, outage_since: float | None = None) -> None:
     _run(self, run_id, services.judge_run, outage_since)
 
 
+@runs_jobs_of_kind(TaskRun.Kind.IMPORT)
 @shared_task(bind=True)
 def import_study_file(self, run_id: int, outage_since: float | None = None) -> None:
     _run(self, run_id, services.study_import_run, outage_since)

@@ -65,24 +65,35 @@ def task_run_create(
     return run
 
 
-def _task_for(kind: str):
-    from annotation import tasks  # tasks import services; import here to avoid a cycle
+# The Celery task that runs each kind of job. annotation.tasks registers its tasks here as it is
+# imported (the app's ready() imports it in every process), so this module, which the tasks call,
+# never imports them back.
+_TASKS: dict[str, object] = {}
 
-    return {
-        TaskRun.Kind.FETCH_OUTPUTS: tasks.fetch_outputs,
-        TaskRun.Kind.COMPUTE_AGREEMENT: tasks.compute_agreement,
-        TaskRun.Kind.RUN_JUDGE: tasks.run_judge,
-        TaskRun.Kind.EXPORT_BUNDLE: tasks.export_bundle,
-        TaskRun.Kind.IMPORT: tasks.import_study_file,
-    }[kind]
+
+def runs_jobs_of_kind(kind: str):
+    """Decorator: the task runs the jobs of this kind (TaskRun.Kind)."""
+
+    def register(task):
+        _TASKS[kind] = task
+        return task
+
+    return register
+
+
+def _task_for(kind: str):
+    try:
+        return _TASKS[kind]
+    except KeyError:
+        raise LookupError(
+            f"no task runs jobs of kind {kind!r}: is annotation.tasks imported?"
+        ) from None
 
 
 def _recompute_now(study: Study, user: AbstractBaseUser | None) -> TaskRun:
     """Compute the study's statistics now. One already waiting (queued a little after a rater's
     submit) is sent again without its delay rather than joined by a second: whichever copy a
     worker claims first runs it, and the other finds it taken."""
-    from annotation import tasks
-
     waiting = TaskRun.objects.filter(
         study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT, status=TaskRun.Status.QUEUED
     )
@@ -92,7 +103,7 @@ def _recompute_now(study: Study, user: AbstractBaseUser | None) -> TaskRun:
             break
     else:
         raise RuntimeError(f"could not queue a recomputation of study {study.pk}")
-    transaction.on_commit(lambda: _send(run, tasks.compute_agreement))
+    transaction.on_commit(lambda: _send(run, _task_for(TaskRun.Kind.COMPUTE_AGREEMENT)))
     return run
 
 
@@ -110,7 +121,6 @@ def statistics_recompute_soon(*, study: Study) -> None:
     from now, unless a recomputation is already waiting (it will read these ratings too).
     Nothing is queued for a study whose statistics are frozen (locked or archived): a judge
     run that ends after the lock does not change the locked figures."""
-    from annotation import tasks
 
     def queue() -> None:
         reason = Study.objects.get(pk=study.pk).statistics_frozen_reason()
@@ -120,7 +130,11 @@ def statistics_recompute_soon(*, study: Study) -> None:
         run = _recompute_queued(study, None)
         if run is not None:
             # A waiting recomputation counts as alive for this long on top of the lease (_alive).
-            _send(run, tasks.compute_agreement, countdown=settings.STATS_RECOMPUTE_DELAY_SECONDS)
+            _send(
+                run,
+                _task_for(TaskRun.Kind.COMPUTE_AGREEMENT),
+                countdown=settings.STATS_RECOMPUTE_DELAY_SECONDS,
+            )
 
     # Robust: the submit that asked has committed, and must not fail for its statistics.
     transaction.on_commit(queue, robust=True)
