@@ -454,8 +454,8 @@ def test_with_one_order_the_side_a_source_is_shown_on_is_seeded_not_fixed(pairwi
     values = list(JudgeRating.objects.filter(verdict__judge=judge).values_list("value", flat=True))
     assert len(values) == pairwise_study.items.count()
     assert {1.0, -1.0} <= set(values)
-    orders = [services.judges.orders_for(judge, item) for item in pairwise_study.items.all()]
-    assert orders == [services.judges.orders_for(judge, i) for i in pairwise_study.items.all()]
+    orders = [selectors.orders_for(judge, item) for item in pairwise_study.items.all()]
+    assert orders == [selectors.orders_for(judge, i) for i in pairwise_study.items.all()]
 
 
 def test_a_judge_label_taken_is_refused_with_a_message(client, study_admin, open_study, fake_llm):

@@ -35,7 +35,15 @@ from annotation.selectors.exports import (
     unblinding_key_rows,
 )
 from annotation.selectors.facts import study_reporting_facts
-from annotation.selectors.judges import judge_consistency, study_judges_overview
+from annotation.selectors.judges import (
+    Unit,
+    judge_consistency,
+    judge_items,
+    judge_units_missing,
+    judged_questions,
+    orders_for,
+    study_judges_overview,
+)
 from annotation.selectors.rater import (
     RATER_VISIBLE,
     TRAINING_Q,
@@ -92,6 +100,11 @@ from annotation.selectors.studies import (
 )
 
 __all__ = [
+    "Unit",
+    "judge_items",
+    "judge_units_missing",
+    "judged_questions",
+    "orders_for",
     "study_reporting_facts",
     "AgreementTable",
     "COMMENTS_SHOWN",

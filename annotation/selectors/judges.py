@@ -1,15 +1,81 @@
 """LLM judges as their study's admins see them: the overview and a judge's consistency."""
 
 import json
+import random
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
+from django.db.models import Prefetch
+
+from annotation.core import judging
 from annotation.models import (
+    Case,
+    Item,
+    ItemOutput,
     Judge,
     JudgeRating,
     JudgeVerdict,
+    Output,
     Question,
     Study,
 )
+
+
+def judged_questions(study: Study) -> list[Question]:
+    return [q for q in study.questions.all() if q.kind in judging.JUDGED_KINDS]
+
+
+def judge_items(study: Study):
+    """The items a judge rates: the study's own, not training or attention checks."""
+    outputs = Output.objects.select_related("case")
+    return (
+        Item.objects.filter(study=study, output__case__role=Case.Role.STUDY)
+        .select_related("output__case", "output_b")
+        .prefetch_related(
+            Prefetch(
+                "members",
+                queryset=ItemOutput.objects.prefetch_related(Prefetch("output", queryset=outputs)),
+            )
+        )
+        .order_by("pk")
+    )
+
+
+def orders_for(judge: Judge, item: Item) -> list[list[int]]:
+    """The orders an item is shown in: a seeded shuffle, as a rater's would be, so that no
+    source always comes first; and, when the judge judges both orders, that order rotated by
+    half, which moves every output (for a pair, the other way round)."""
+    n = len(item.canonical_outputs())
+    order = list(range(n))
+    random.Random(f"{judge.study.seed}\x1fjudge\x1f{judge.pk}\x1f{item.pk}").shuffle(order)
+    if not (judge.both_orders and n > 1):
+        return [order]
+    half = n // 2
+    return [order, order[half:] + order[:half]]
+
+
+@dataclass(frozen=True)
+class Unit:
+    item: Item
+    variant: int
+    order: list[int]
+    sample: int
+
+
+def judge_units_missing(judge: Judge) -> list[Unit]:
+    """Every (item, order, sample) the judge has no parsed verdict for yet, failed ones too."""
+    done = set(
+        judge.verdicts.filter(outcome=JudgeVerdict.Outcome.OK).values_list(
+            "item_id", "variant", "sample"
+        )
+    )
+    return [
+        Unit(item, variant, order, sample)
+        for item in judge_items(judge.study)
+        for variant, order in enumerate(orders_for(judge, item))
+        for sample in range(judge.samples)
+        if (item.pk, variant, sample) not in done
+    ]
 
 
 def judge_consistency(*, judge: Judge) -> list[dict]:
@@ -62,8 +128,6 @@ def judge_consistency(*, judge: Judge) -> list[dict]:
 def study_judges_overview(*, study: Study) -> list[Judge]:
     """Each judge with its progress (`n_done` of `n_units`), units whose last try failed, and
     its consistency per question."""
-    from annotation.services.judges import judge_units_missing
-
     judges = list(study.judges.all())
     for judge in judges:
         missing = judge_units_missing(judge) if study.status != Study.Status.DRAFT else []

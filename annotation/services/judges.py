@@ -1,6 +1,5 @@
 """LLM judges: create one, and run it over the study's items (the task behind "Run judge")."""
 
-import random
 import threading
 import uuid
 from dataclasses import dataclass
@@ -8,13 +7,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch
 
 from annotation.core import judging, llm, rubric
 from annotation.models import (
     Case,
-    Item,
-    ItemOutput,
     Judge,
     JudgeRating,
     JudgeVerdict,
@@ -23,6 +19,7 @@ from annotation.models import (
     Study,
     TaskRun,
 )
+from annotation.selectors.judges import Unit, judge_units_missing, judged_questions
 from annotation.services.call_limits import limits_for
 from annotation.services.generation import call_provenance, case_images, limited_call, run_calls
 from annotation.services.rating import question_spec_for
@@ -50,63 +47,6 @@ def judge_create(*, study: Study, label: str, **endpoint) -> Judge:
     judge.full_clean()
     judge.save()
     return judge
-
-
-def judged_questions(study: Study) -> list[Question]:
-    return [q for q in study.questions.all() if q.kind in judging.JUDGED_KINDS]
-
-
-def judge_items(study: Study):
-    """The items a judge rates: the study's own, not training or attention checks."""
-    outputs = Output.objects.select_related("case")
-    return (
-        Item.objects.filter(study=study, output__case__role=Case.Role.STUDY)
-        .select_related("output__case", "output_b")
-        .prefetch_related(
-            Prefetch(
-                "members",
-                queryset=ItemOutput.objects.prefetch_related(Prefetch("output", queryset=outputs)),
-            )
-        )
-        .order_by("pk")
-    )
-
-
-def orders_for(judge: Judge, item: Item) -> list[list[int]]:
-    """The orders an item is shown in: a seeded shuffle, as a rater's would be, so that no
-    source always comes first; and, when the judge judges both orders, that order rotated by
-    half, which moves every output (for a pair, the other way round)."""
-    n = len(item.canonical_outputs())
-    order = list(range(n))
-    random.Random(f"{judge.study.seed}\x1fjudge\x1f{judge.pk}\x1f{item.pk}").shuffle(order)
-    if not (judge.both_orders and n > 1):
-        return [order]
-    half = n // 2
-    return [order, order[half:] + order[:half]]
-
-
-@dataclass(frozen=True)
-class Unit:
-    item: Item
-    variant: int
-    order: list[int]
-    sample: int
-
-
-def judge_units_missing(judge: Judge) -> list[Unit]:
-    """Every (item, order, sample) the judge has no parsed verdict for yet, failed ones too."""
-    done = set(
-        judge.verdicts.filter(outcome=JudgeVerdict.Outcome.OK).values_list(
-            "item_id", "variant", "sample"
-        )
-    )
-    return [
-        Unit(item, variant, order, sample)
-        for item in judge_items(judge.study)
-        for variant, order in enumerate(orders_for(judge, item))
-        for sample in range(judge.samples)
-        if (item.pk, variant, sample) not in done
-    ]
 
 
 @dataclass(frozen=True)
