@@ -13,9 +13,9 @@ from django.utils import timezone
 from annotation import services
 from annotation.core.stats import coefficients
 from annotation.core.stats.data import Observation, ratings_from
+from annotation.core.stats.names import AAT, VERSUS_HUMANS
 from annotation.core.stats.resampling import Bootstrap
 from annotation.models import Assignment, Item, Judge, JudgeRating, JudgeVerdict, Result, TaskRun
-from annotation.services.statistics.judges import AAT, VERSUS_HUMANS
 from tests.factories import alpha_of, submit_rated
 from tests.test_pairwise import make_pairwise_study
 

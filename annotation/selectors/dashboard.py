@@ -3,8 +3,10 @@ quality."""
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.utils import timezone
 
 from annotation.core import pace
 from annotation.models import (
@@ -35,8 +37,6 @@ class StudyPace:
 
 
 def study_pace(*, study: Study, now=None) -> StudyPace:
-    from django.utils import timezone
-
     now = now or timezone.now()
     today = now.date()
     work = study.assignments.exclude(kind=Assignment.Kind.TRAINING)
@@ -91,8 +91,6 @@ def _items_short_of_k(study: Study) -> int:
 def _stalled_raters(study: Study, now) -> list[str]:
     """Raters with items left and no submit for STALL_DAYS (or none since the study opened
     that long ago)."""
-    from datetime import timedelta
-
     if study.status != Study.Status.OPEN or study.opened_at is None:
         return []
     since = now - timedelta(days=pace.STALL_DAYS)

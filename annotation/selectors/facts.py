@@ -11,8 +11,8 @@ from django.db.models import Avg, Count, Q, Sum
 from django.db.models.functions import Coalesce
 
 from annotation.core import design
+from annotation.core.stats.names import COEFFICIENTS
 from annotation.models import Assignment, Case, Generation, Membership, Rating, Source, Study
-from annotation.services.statistics import COEFFICIENTS
 
 
 def study_reporting_facts(*, study: Study) -> dict[str, list[str]]:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
+from annotation.core.stats.names import COEFFICIENTS, COMPARISONS, TEST_NAMES
 from annotation.models import (
     Question,
     Result,
@@ -29,8 +30,6 @@ class AgreementTable:
 
 
 def study_agreement_tables(*, study: Study) -> list[AgreementTable]:
-    from annotation.services.statistics import COEFFICIENTS  # services import selectors
-
     results = list(study.results.select_related("question").order_by("question__order"))
     tables = []
     for question in dict.fromkeys(r.question for r in results):
@@ -81,8 +80,6 @@ class ComparisonTable:
 
 def study_comparison_tables(*, study: Study) -> list[ComparisonTable]:
     # Services import selectors: import these here.
-    from annotation.services.statistics import COMPARISONS
-    from annotation.services.statistics.comparisons import TEST_NAMES
 
     results = list(
         study.results.filter(Q(statistic__in=COMPARISONS) | Q(statistic__startswith="correlation:"))

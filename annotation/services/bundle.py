@@ -23,7 +23,9 @@ from django.utils import timezone
 
 from annotation import selectors
 from annotation.core import figures, tables
+from annotation.core.stats.names import COMPARISONS
 from annotation.models import Study, TaskRun
+from annotation.selectors.facts import study_reporting_facts
 from annotation.services import figure_data
 from annotation.services.statistics.store import STATS_METHOD_VERSION
 from annotation.services.task_runs import (
@@ -32,6 +34,9 @@ from annotation.services.task_runs import (
     task_run_held,
     task_run_progress,
 )
+from checklists import exports as checklist_exports
+from checklists.models import Assessment
+from checklists.selectors import export_doc
 
 LIBRARIES = ("django", "numpy", "scipy", "krippendorff", "matplotlib")  # figures' bytes too
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # zip entries' date: the same bytes for the same content
@@ -266,8 +271,6 @@ def _unblinding(out, study: Study) -> None:
 def _results(study: Study, family: str) -> Iterator[dict]:
     """One row per figure: a result's own, and one per estimate nested in it (a summary's mean
     and median, a preference's win, tie and loss shares...), each with its interval and method."""
-    from annotation.services.statistics import COMPARISONS
-
     results = study.results.select_related("question").order_by(
         "question__order", "question__key", "statistic", "source", "judge"
     )
@@ -344,8 +347,6 @@ METHODS_SECTIONS = [
 def methods_text(study: Study) -> str:
     """The study's methods and results as sentences filled with its own design and numbers,
     one section per kind of fact, for authors to edit into their paper."""
-    from annotation.selectors.facts import study_reporting_facts  # facts reads services' constants
-
     facts = study_reporting_facts(study=study)
     lines = [f"# {_md_text(study.title)}: methods and results", ""]
     lines += [
@@ -419,10 +420,6 @@ def _md_text(text: str) -> str:
 def _checklist_reports(study: Study) -> list[tuple[str, str]]:
     """Each linked checklist report as Markdown and LaTeX: its consensus once it has answers,
     else its lead's own answers."""
-    from checklists import exports as checklist_exports
-    from checklists.models import Assessment
-    from checklists.selectors import export_doc
-
     files = []
     for report in study.reports.select_related("definition").order_by("pk"):
         assessment = (

@@ -4,6 +4,7 @@ job lifecycle frees a dead run's."""
 
 import logging
 
+import redis
 from django.conf import settings
 
 from annotation.core import limits
@@ -45,8 +46,6 @@ def _limits(
 ) -> limits.SharedLimits | limits.LocalLimits:
     url = settings.LLM_LIMITS_REDIS_URL
     if url:
-        import redis
-
         return limits.SharedLimits(
             redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5),
             f"evalapp:limits:{key}",

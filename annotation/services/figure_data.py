@@ -9,6 +9,7 @@ from importlib.metadata import version
 from django.conf import settings
 
 from annotation.core import figures
+from annotation.core.stats.names import COEFFICIENTS
 from annotation.models import Result, Study
 
 MAX_CATEGORIES = 10  # a distribution of more values (a number question) is not drawn as bars
@@ -44,7 +45,6 @@ def study_figures_digest(*, study: Study) -> str:
 def _question_figures(key: str, results: list[Result]) -> list[tuple[str, Callable]]:
     by = lambda statistic: [r for r in results if r.statistic == statistic]  # noqa: E731
     found = []
-    from annotation.services.statistics import COEFFICIENTS  # the statistics import us
 
     agreement = [
         r for name in COEFFICIENTS for r in by(name) if not r.source and r.value is not None

@@ -7,24 +7,17 @@ The shaping of ratings is in `rows`, storage in `store`; the statistics themselv
 `annotation.core.stats` package.
 """
 
-from annotation.models import Assignment, Question, Result, Study, TaskRun
-from annotation.services.statistics.agreement import (
+from annotation.core.stats.names import (
     COEFFICIENTS,
-    ICC_FORMS,
-    RETEST,
-    question_agreement,
-    test_retest,
-)
-from annotation.services.statistics.comparisons import (
     COMPARISONS,
-    adjust_study,
-    question_comparisons,
-)
-from annotation.services.statistics.judges import (
+    ICC_FORMS,
     JUDGE_STATISTICS,
-    adjust_judges,
-    judge_statistics,
+    RETEST,
 )
+from annotation.models import Assignment, Question, Result, Study, TaskRun
+from annotation.services.statistics.agreement import question_agreement, test_retest
+from annotation.services.statistics.comparisons import adjust_study, question_comparisons
+from annotation.services.statistics.judges import adjust_judges, judge_statistics
 from annotation.services.statistics.rows import human_rows, judge_codes, output_metrics
 from annotation.services.statistics.store import STATS_METHOD_VERSION
 from annotation.services.task_runs import task_run_finish, task_run_progress

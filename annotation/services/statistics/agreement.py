@@ -5,24 +5,10 @@ repeats. The coefficients themselves are `annotation.core.stats.coefficients`.""
 from annotation.core import rubric
 from annotation.core.stats import coefficients
 from annotation.core.stats.data import DataError, Observation, ratings_from
+from annotation.core.stats.names import COEFFICIENTS, RETEST
 from annotation.models import Assignment, Question, Result, Study
 from annotation.services.statistics.rows import Row, about_one_output, human_rows, unit_of
 from annotation.services.statistics.store import Figure, Scope, bootstrap_for, store_family
-
-ICC_FORMS = ("ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k")
-COEFFICIENTS = (
-    "krippendorff_alpha",
-    "percent_agreement",
-    "fleiss_kappa",
-    "gwet_ac1",
-    "gwet_ac2_linear",
-    "gwet_ac2_quadratic",
-    "cohen_kappa",
-    "cohen_kappa_linear",
-    "cohen_kappa_quadratic",
-    *(f"icc_{form}" for form in ICC_FORMS),
-)
-RETEST = "test_retest_alpha"
 
 
 def question_agreement(

@@ -8,22 +8,23 @@ from itertools import combinations
 
 from annotation.core import rubric
 from annotation.core.stats import compare
+from annotation.core.stats.names import (
+    BRADLEY_TERRY,
+    COMPARISONS,
+    CORRELATION,
+    CRITERIA_POINTS,
+    MCNEMAR,
+    PAIRED_TESTS,
+    POSITIVE_FIRST,
+    SCORES,
+    SIGN_TEST,
+    TEST_NAMES,
+    WILCOXON,
+    WIN_TIE_LOSS,
+)
 from annotation.models import Question, Result, Study
 from annotation.services.statistics.rows import Row, about_one_output, criteria_rows
 from annotation.services.statistics.store import Figure, bootstrap_for, store_by_source
-
-SCORES = "score_summary"
-WILCOXON = "wilcoxon"
-SIGN_TEST = "sign_test"
-MCNEMAR = "mcnemar"
-WIN_TIE_LOSS = "win_tie_loss"
-BRADLEY_TERRY = "bradley_terry"
-CRITERIA_POINTS = "criteria_points"
-CORRELATION = "correlation"  # stored as "correlation:<metric name>"
-PAIRED_TESTS = (WILCOXON, SIGN_TEST, MCNEMAR)
-TEST_NAMES = {WILCOXON: "Wilcoxon signed-rank", SIGN_TEST: "sign", MCNEMAR: "McNemar"}
-POSITIVE_FIRST = "positive when the first source of the pair was preferred"
-COMPARISONS = (SCORES, *PAIRED_TESTS, WIN_TIE_LOSS, BRADLEY_TERRY, CRITERIA_POINTS)
 
 
 def pair_label(first: str, second: str) -> str:

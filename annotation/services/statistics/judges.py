@@ -6,14 +6,10 @@ are `annotation.core.stats.judges`."""
 from annotation.core import rubric
 from annotation.core.stats import judges as judge_stats
 from annotation.core.stats.data import DataError, Observation
+from annotation.core.stats.names import AAT, CONSISTENCY, JUDGE_STATISTICS, VERSUS_HUMANS
 from annotation.models import Judge, Question, Result, Study
 from annotation.services.statistics.rows import Row, judge_samples, unit_of
 from annotation.services.statistics.store import Figure, Scope, bootstrap_for, store_family
-
-VERSUS_HUMANS = "judge_vs_humans"
-AAT = "alternative_annotator_test"
-CONSISTENCY = "judge_consistency"
-JUDGE_STATISTICS = (VERSUS_HUMANS, AAT, CONSISTENCY)
 
 
 def judge_statistics(

@@ -1,0 +1,36 @@
+"""The names of the statistics a study stores (Result.statistic) and shows: the agreement
+coefficients, the comparisons of sources, the judge statistics. Shared vocabulary of the
+statistics services, the results pages, the methods text and the paper bundle; plain strings."""
+
+ICC_FORMS = ("ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k")
+COEFFICIENTS = (
+    "krippendorff_alpha",
+    "percent_agreement",
+    "fleiss_kappa",
+    "gwet_ac1",
+    "gwet_ac2_linear",
+    "gwet_ac2_quadratic",
+    "cohen_kappa",
+    "cohen_kappa_linear",
+    "cohen_kappa_quadratic",
+    *(f"icc_{form}" for form in ICC_FORMS),
+)
+RETEST = "test_retest_alpha"
+
+SCORES = "score_summary"
+WILCOXON = "wilcoxon"
+SIGN_TEST = "sign_test"
+MCNEMAR = "mcnemar"
+WIN_TIE_LOSS = "win_tie_loss"
+BRADLEY_TERRY = "bradley_terry"
+CRITERIA_POINTS = "criteria_points"
+CORRELATION = "correlation"  # stored as "correlation:<metric name>"
+PAIRED_TESTS = (WILCOXON, SIGN_TEST, MCNEMAR)
+TEST_NAMES = {WILCOXON: "Wilcoxon signed-rank", SIGN_TEST: "sign", MCNEMAR: "McNemar"}
+POSITIVE_FIRST = "positive when the first source of the pair was preferred"
+COMPARISONS = (SCORES, *PAIRED_TESTS, WIN_TIE_LOSS, BRADLEY_TERRY, CRITERIA_POINTS)
+
+VERSUS_HUMANS = "judge_vs_humans"
+AAT = "alternative_annotator_test"
+CONSISTENCY = "judge_consistency"
+JUDGE_STATISTICS = (VERSUS_HUMANS, AAT, CONSISTENCY)
