@@ -35,7 +35,7 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from annotation import selectors  # noqa: E402
-from annotation.core import tables
+from annotation.core import tables  # noqa: E402
 from annotation.models import Assignment, Item, Membership, Rating, Study  # noqa: E402
 from tests.factories import UserFactory  # noqa: E402
 

@@ -1,6 +1,6 @@
-"""LLM judges against clinicians (annotation.core.stats.judges): the alt-test worked by hand and by an
-independent loop, its pass and fail cases, Benjamini-Yekutieli against statsmodels, the majority
-tie rules, the leave-one-rater-out ceiling, and the judge's consistency."""
+"""LLM judges against clinicians (annotation.core.stats.judges): the alt-test worked by hand and
+by an independent loop, its pass and fail cases, Benjamini-Yekutieli against statsmodels, the
+majority tie rules, the leave-one-rater-out ceiling, and the judge's consistency."""
 
 import json
 import math
