@@ -23,7 +23,7 @@ from annotation import selectors, services
 from annotation.api.access import as_api_error
 from annotation.api.studies import INVALID, REFUSED, FileNegotiation
 from annotation.core import rubric
-from annotation.core.importing import IMAGE_TYPES
+from annotation.core.images import IMAGE_TYPES
 from annotation.models import Assignment, Study
 from annotation.responses import image_response
 

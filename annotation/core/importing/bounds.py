@@ -1,8 +1,6 @@
 """The bounds an import is held to that reading and checking both need: how many problems are
 listed, and how deep JSON may nest (measured before it is parsed)."""
 
-from annotation.core.images import IMAGE_TYPES as IMAGE_TYPES
-
 MAX_PROBLEMS = 50
 
 
@@ -12,7 +10,7 @@ MAX_PROBLEMS = 50
 MAX_JSON_DEPTH = 32
 
 
-_TOO_DEEP = f"JSON nested more than {MAX_JSON_DEPTH} levels deep"
+TOO_DEEP = f"JSON nested more than {MAX_JSON_DEPTH} levels deep"
 
 
 def nesting_over(text: str, limit: int) -> tuple[bool, str]:

@@ -7,15 +7,14 @@ import json
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from annotation.core.images import IMAGE_TYPES as IMAGE_TYPES
-from annotation.core.importing.bounds import _TOO_DEEP, MAX_JSON_DEPTH, MAX_PROBLEMS, nesting_over
+from annotation.core.importing.bounds import MAX_JSON_DEPTH, MAX_PROBLEMS, TOO_DEEP, nesting_over
 from annotation.core.importing.rows import (
     COLUMN_NAMES,
     REQUIRED,
     ImportRejected,
     ImportRow,
     Problem,
-    _validate,
+    validate_records,
 )
 
 
@@ -64,7 +63,7 @@ def parse_study_file(
         records = _jsonl_records(name, text, limits.rows)
     else:
         raise ImportRejected([Problem(name, None, None, "expected a .csv or .jsonl file")])
-    return _validate(name, records)
+    return validate_records(name, records)
 
 
 def size_text(size: int) -> str:
@@ -143,7 +142,7 @@ def _jsonl_records(name: str, text: str, max_rows: int) -> list[tuple[int, dict]
         # The row is an object: its fields' values may nest MAX_JSON_DEPTH levels below it.
         deep, key = nesting_over(line, MAX_JSON_DEPTH + 1)
         if deep:
-            problems.append(Problem(name, number, key or None, _TOO_DEEP))
+            problems.append(Problem(name, number, key or None, TOO_DEEP))
             continue
         try:
             record = json.loads(line)

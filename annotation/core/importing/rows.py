@@ -1,15 +1,6 @@
-"""Parse a study's cases and outputs from CSV or JSONL. Plain data, no Django.
-
-The parser either returns every row or raises `ImportRejected` listing every problem it found,
-each naming the file, the row and the field, so an admin can fix the file in one pass. Nothing
-is written here; the service writes the parsed rows in one transaction.
-
-The columns (CSV header or JSONL keys) and their formats are `COLUMNS` below: the parser reads
-them, and so does the import form's help, so the two cannot drift apart.
-
-A row with only case_id and input adds a case whose outputs a model endpoint will generate.
-
-A zip holds one such file and the images it names: annotation.core.archives reads it.
+"""The rows of an import: the columns an import file may have (`COLUMNS`, which the import form's
+help reads too, so the two cannot drift apart), and the check of every record against them and
+against the rows before it (a case's input, a source's kind, one output per case and source).
 """
 
 import json
@@ -18,8 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from annotation.core.images import IMAGE_TYPES as IMAGE_TYPES
-from annotation.core.importing.bounds import _TOO_DEEP, MAX_JSON_DEPTH, MAX_PROBLEMS, nesting_over
+from annotation.core.importing.bounds import MAX_JSON_DEPTH, MAX_PROBLEMS, TOO_DEEP, nesting_over
 from annotation.core.rubric import NA, NONE, contains_nul
 
 ROLES = ("study", "training", "attention")
@@ -76,7 +66,9 @@ class ImportRow:
     metrics: dict = field(default_factory=dict)
 
 
-def _validate(name: str, records: list[tuple[int, dict]]) -> list[ImportRow]:
+def validate_records(name: str, records: list[tuple[int, dict]]) -> list[ImportRow]:
+    """Every record (row number, fields) of file `name` as an ImportRow, checked alone and
+    against the rows before it, or ImportRejected listing the problems."""
     problems: list[Problem] = []
     rows: list[ImportRow] = []
     case_firsts: dict[tuple[str, str], tuple[int, object]] = {}
@@ -427,7 +419,7 @@ def _json_cell(raw: object) -> tuple[object, str]:
     if not isinstance(raw, str):
         return raw, ""
     if nesting_over(raw, MAX_JSON_DEPTH)[0]:
-        return None, _TOO_DEEP
+        return None, TOO_DEEP
     try:
         return json.loads(raw, parse_constant=_refuse_constant), ""
     except json.JSONDecodeError as exc:
