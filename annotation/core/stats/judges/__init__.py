@@ -11,6 +11,9 @@
 - `consistency` (`self_consistency`): how often the judge repeats its own modal answer (Pangakis
   et al. 2023).
 
+`common` holds what the three share: the paper's thresholds, the judge's answers by unit, and
+the clinicians' `majority`.
+
 Clinicians' ratings come as long data (`Observation(unit, rater, value)`), the judge's answers
 as unit -> value (a mapping, or (unit, value) pairs), values already in canonical orientation
 and "not applicable" left out. Plain data in, plain data out: no Django here. Modules are not

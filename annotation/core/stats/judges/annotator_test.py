@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import stats
 
-from annotation.core.stats.data import DataError, Observation, category_label
+from annotation.core.stats.data import DataError, Observation
 from annotation.core.stats.judges.common import (
     EPSILON_EXPERTS,
     MIN_ANNOTATORS,
@@ -17,7 +17,8 @@ from annotation.core.stats.judges.common import (
     TIE_TOLERANCE,
     JudgeAnswers,
     Value,
-    _judge_answers,
+    answers_by_unit,
+    normalised_value,
 )
 
 
@@ -120,28 +121,13 @@ class AlternativeAnnotatorTest:
         }
 
 
-def _normalised(value: Value, numeric: bool) -> Value:
-    """Numbers as floats; categories as `category_label` so 1, 1.0 and "1" are one answer."""
-    if value is None:
-        raise DataError("None is not a value; leave a missing answer out")
-    if not numeric:
-        return category_label(value)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise DataError(f"{value!r} is not a number") from None
-    if not math.isfinite(number):
-        raise DataError(f"{value!r} is not a value; leave a missing answer out")
-    return number
-
-
 def _by_unit(humans: Iterable[Observation], numeric: bool) -> dict[str, dict[str, Value]]:
     table: dict[str, dict[str, Value]] = {}
     for n, obs in enumerate(humans):
         rated = table.setdefault(obs.unit, {})
         if obs.rater in rated:
             raise DataError(f"rater {obs.rater!r} rated unit {obs.unit!r} twice", n)
-        rated[obs.rater] = _normalised(obs.value, numeric)
+        rated[obs.rater] = normalised_value(obs.value, numeric)
     return table
 
 
@@ -229,7 +215,7 @@ def alternative_annotator_test(
     if min_instances < 2:
         raise ValueError("a t-test needs min_instances of 2 or more")
     table = _by_unit(humans, numeric)
-    answers = {u: _normalised(v, numeric) for u, v in _judge_answers(judge).items()}
+    answers = {u: normalised_value(v, numeric) for u, v in answers_by_unit(judge).items()}
     raters = list(dict.fromkeys(rater for rated in table.values() for rater in rated))
     rows = [
         _annotator_test(

@@ -11,9 +11,9 @@ from annotation.core.stats.data import Observation, ratings_from
 from annotation.core.stats.judges.common import (
     MAJORITY_RULE,
     JudgeAnswers,
-    _judge_answers,
-    _majority_position,
-    _scale,
+    answers_by_unit,
+    majority_position,
+    median_scale,
 )
 from annotation.core.stats.resampling import Bootstrap
 
@@ -33,7 +33,7 @@ def _positions(
     humans: Iterable[Observation], judge: JudgeAnswers, *, level: str, categories: Sequence
 ) -> _Positions:
     ratings = ratings_from(humans, level=level, categories=categories)
-    answers = _judge_answers(judge)
+    answers = answers_by_unit(judge)
     judged = ratings_from(
         [Observation(unit, "judge", value) for unit, value in answers.items()],
         level=level,
@@ -45,7 +45,7 @@ def _positions(
     judge_at = {
         judged.units[u]: int(p) for u, p in zip(judged.unit_index, judged.position, strict=True)
     }
-    scale = _scale(level, ratings.categories, ratings.numbers)
+    scale = median_scale(level, ratings.categories, ratings.numbers)
     return _Positions(level, ratings.categories, scale, by_rater, judge_at)
 
 
@@ -94,7 +94,7 @@ def _majorities(
         positions = [rated[unit] for rated in raters if unit in rated]
         if len(positions) < 2:
             continue
-        position = _majority_position(positions, scale)
+        position = majority_position(positions, scale)
         if position is None:
             missing += 1
         else:

@@ -1,12 +1,13 @@
-"""What the judge statistics share: the paper's thresholds, answer values, the clinicians'
-majority."""
+"""What the judge statistics share: the paper's thresholds, answer values (the judge's by unit,
+normalised so that 1, 1.0 and "1" are one answer), the clinicians' majority."""
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from annotation.core.stats.data import DataError, Observation, ratings_from
+from annotation.core.stats.data import DataError, Observation, category_label, ratings_from
 
 # Calderon et al.'s rule of thumb for epsilon, the cost-benefit allowance the judge is given:
 # experts (reliable but expensive) 0.2, skilled annotators 0.15, crowd workers 0.1.
@@ -43,7 +44,7 @@ MAJORITY_RULE = (
 )
 
 
-def _judge_answers(judge: JudgeAnswers) -> dict[str, Value]:
+def answers_by_unit(judge: JudgeAnswers) -> dict[str, Value]:
     """unit -> the judge's answer; answering a unit twice is a DataError."""
     pairs = judge.items() if isinstance(judge, Mapping) else judge
     answers: dict[str, Value] = {}
@@ -54,7 +55,22 @@ def _judge_answers(judge: JudgeAnswers) -> dict[str, Value]:
     return answers
 
 
-def _scale(level: str, categories: tuple, numbers: np.ndarray | None) -> np.ndarray | None:
+def normalised_value(value: Value, numeric: bool) -> Value:
+    """Numbers as floats; categories as `category_label` so 1, 1.0 and "1" are one answer."""
+    if value is None:
+        raise DataError("None is not a value; leave a missing answer out")
+    if not numeric:
+        return category_label(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise DataError(f"{value!r} is not a value; leave a missing answer out")
+    return number
+
+
+def median_scale(level: str, categories: tuple, numbers: np.ndarray | None) -> np.ndarray | None:
     """Where a median is taken: category positions (ordinal), values (interval, ratio), or
     nowhere (nominal: the mode)."""
     if level == "nominal":
@@ -62,7 +78,7 @@ def _scale(level: str, categories: tuple, numbers: np.ndarray | None) -> np.ndar
     return np.arange(len(categories), dtype=float) if level == "ordinal" else numbers
 
 
-def _majority_position(positions: Sequence[int], scale: np.ndarray | None) -> int | None:
+def majority_position(positions: Sequence[int], scale: np.ndarray | None) -> int | None:
     if scale is None:
         ranked = Counter(positions).most_common(2)
         if len(ranked) == 2 and ranked[0][1] == ranked[1][1]:
@@ -82,6 +98,6 @@ def majority(values: Sequence[Value], *, level: str, categories: Sequence) -> Va
         raise DataError("a majority needs at least one value")
     observed = [Observation("unit", str(n), value) for n, value in enumerate(values)]
     ratings = ratings_from(observed, level=level, categories=categories)
-    scale = _scale(level, ratings.categories, ratings.numbers)
-    position = _majority_position([int(p) for p in ratings.position], scale)
+    scale = median_scale(level, ratings.categories, ratings.numbers)
+    position = majority_position([int(p) for p in ratings.position], scale)
     return None if position is None else ratings.categories[position]

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annotation.core.stats.judges.annotator_test import _normalised
-from annotation.core.stats.judges.common import Value
+from annotation.core.stats.judges.common import Value, normalised_value
 
 
 @dataclass
@@ -47,6 +46,6 @@ def consistency(samples_by_unit: Mapping[str, Sequence[Value]]) -> Consistency:
     for unit, labels in samples_by_unit.items():
         if len(labels) < 2:
             continue
-        keys = [_normalised(label, numeric=False) for label in labels]
+        keys = [normalised_value(label, numeric=False) for label in labels]
         per_unit[unit] = Counter(keys).most_common(1)[0][1] / len(keys)
     return Consistency(per_unit, len(samples_by_unit) - len(per_unit))
