@@ -95,6 +95,7 @@ from annotation.selectors.studies import (
     study_for_member,
     study_progress_by_rater,
     study_rater_candidates,
+    study_rater_pseudonyms,
     study_sources_overview,
     study_task_runs,
 )
@@ -173,6 +174,7 @@ __all__ = [
     "study_pace",
     "study_progress_by_rater",
     "study_rater_candidates",
+    "study_rater_pseudonyms",
     "study_rating_history",
     "study_rating_history_query",
     "study_ratings_iter",

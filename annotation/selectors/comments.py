@@ -13,7 +13,7 @@ from annotation.models import (
     Rating,
     Study,
 )
-from annotation.selectors.exports import _rater_pseudonyms
+from annotation.selectors.studies import study_rater_pseudonyms
 
 # Source labels join the comments once rating is over: read while it runs, a source's comments
 # would colour how its admins steer the study. (Admins can fetch the unblinding key before, for
@@ -68,7 +68,7 @@ def study_comments(
     if question:
         questions = questions.filter(key=question)
     unblinded = study_comments_unblinded(study=study)
-    pseudonyms = _rater_pseudonyms(study)
+    pseudonyms = study_rater_pseudonyms(study=study)
     listed = []
     for q in questions:
         ratings = _comment_ratings(q, source)

@@ -11,11 +11,11 @@ from annotation.models import (
     Item,
     ItemOutput,
     JudgeRating,
-    Membership,
     Rating,
     RatingRevision,
     Study,
 )
+from annotation.selectors.studies import study_rater_pseudonyms
 
 RATINGS_COLUMNS = [
     "item_token",
@@ -57,7 +57,7 @@ def study_ratings_iter(
     values read in chunks, no model objects. `ratings` narrows it (a filter, or one page)."""
     if ratings is None:
         ratings = Rating.objects.filter(assignment__study=study)
-    pseudonyms = _rater_pseudonyms(study)
+    pseudonyms = study_rater_pseudonyms(study=study)
     slots = {
         (item, output): slot
         for item, output, slot in ItemOutput.objects.filter(item__study=study).values_list(
@@ -164,7 +164,7 @@ def study_rating_history_query(*, study: Study) -> QuerySet[RatingRevision]:
 def rating_history_rows(study: Study, revisions: Iterable[RatingRevision]) -> Iterator[dict]:
     """Rows of the history from `study_rating_history_query` (or a page of it): who, when,
     old and new answer."""
-    pseudonyms = _rater_pseudonyms(study)
+    pseudonyms = study_rater_pseudonyms(study=study)
     for revision in revisions:
         rating = revision.rating
         yield {
@@ -182,11 +182,6 @@ def study_rating_history(*, study: Study) -> Iterator[dict]:
     """The whole history, read in chunks."""
     revisions = study_rating_history_query(study=study).iterator(chunk_size=EXPORT_CHUNK)
     return rating_history_rows(study, revisions)
-
-
-def _rater_pseudonyms(study: Study) -> dict[int, str]:
-    raters = study.memberships.filter(role=Membership.Role.RATER)
-    return dict(raters.values_list("user_id", "pseudonym"))
 
 
 def _answer_text(answer: object) -> object:

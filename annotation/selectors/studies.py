@@ -1,5 +1,5 @@
-"""Study administration: the studies a user may manage, raters' progress, candidates, sources and
-task runs."""
+"""Study administration: the studies a user may manage, raters' progress and pseudonyms,
+candidates, sources and task runs."""
 
 import re
 from dataclasses import dataclass
@@ -114,6 +114,13 @@ def study_progress_by_rater(*, study: Study) -> list[RaterProgress]:
 def pseudonym_order(pseudonym: str) -> tuple:
     """R2 before R10, and imported names (reader2, reader10) in the same natural order."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", pseudonym))
+
+
+def study_rater_pseudonyms(*, study: Study) -> dict[int, str]:
+    """Each rater's pseudonym by user id: the names exports, comments and statistics give
+    raters."""
+    raters = study.memberships.filter(role=Membership.Role.RATER)
+    return dict(raters.values_list("user_id", "pseudonym"))
 
 
 def _as_expected(study: Study, kind: str) -> dict[int, tuple[int, int]]:

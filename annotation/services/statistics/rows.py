@@ -17,12 +17,12 @@ from annotation.models import (
     Judge,
     JudgeRating,
     JudgeVerdict,
-    Membership,
     Output,
     Question,
     Rating,
     Study,
 )
+from annotation.selectors import study_rater_pseudonyms
 
 Row = tuple[str, str, str, str, float]  # case id, source, pair's second source, rater, code
 
@@ -160,14 +160,8 @@ def unit_of(row) -> str:
     return f"{case_id}\x1f{source}\x1f{second}"
 
 
-def pseudonyms(study: Study) -> dict:
-    return dict(
-        study.memberships.filter(role=Membership.Role.RATER).values_list("user_id", "pseudonym")
-    )
-
-
 def human_rows(study: Study, question: Question, **options) -> list[Row]:
-    names = pseudonyms(study)
+    names = study_rater_pseudonyms(study=study)
     if question.kind == Question.Kind.RANKING:
         return human_ranks(study, question, names, **options)
     return human_codes(study, question, names, **options)
@@ -196,7 +190,7 @@ def criteria_rows(study: Study, question: Question) -> list[CriteriaRow]:
     """Per-case criteria answers as points: earned (the met criteria's points, negative ones
     included; 0 for "no criterion met") and possible (the case's positive points), from each
     submitted answer."""
-    names = pseudonyms(study)
+    names = study_rater_pseudonyms(study=study)
     ratings = Rating.objects.filter(
         question=question,
         assignment__study=study,
