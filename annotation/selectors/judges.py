@@ -1,4 +1,6 @@
-"""LLM judges as their study's admins see them: the overview and a judge's consistency."""
+"""LLM judges as their study's admins see them (the overview, a judge's consistency, which are
+running), and what a judge run reads: the questions and items it judges, the orders it shows,
+the units it still has to do."""
 
 import json
 import random
@@ -18,7 +20,9 @@ from annotation.models import (
     Output,
     Question,
     Study,
+    TaskRun,
 )
+from annotation.selectors.task_runs import task_runs_live
 
 
 def judged_questions(study: Study) -> list[Question]:
@@ -142,3 +146,9 @@ def study_judges_overview(*, study: Study) -> list[Judge]:
         judge.n_failed = sum((u.item.pk, u.variant, u.sample) in failed for u in missing)
         judge.consistency = judge_consistency(judge=judge)
     return judges
+
+
+def judges_running(*, study: Study) -> list[str]:
+    """The labels of the study's judges with a live run (queued or running, not dead)."""
+    runs = task_runs_live().filter(study=study, kind=TaskRun.Kind.RUN_JUDGE)
+    return sorted(set(runs.values_list("judge__label", flat=True)))

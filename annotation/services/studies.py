@@ -23,12 +23,9 @@ from annotation.models import (
     Question,
     Study,
 )
+from annotation.selectors import judges_running
 from annotation.services.bundle import bundle_files_remove
-from annotation.services.task_runs import (
-    judges_running,
-    statistics_recompute_final,
-    statistics_recompute_soon,
-)
+from annotation.services.task_runs import statistics_recompute_final, statistics_recompute_soon
 
 logger = logging.getLogger(__name__)
 
@@ -341,7 +338,7 @@ def study_archive(*, study: Study) -> None:
 
 def _study_move(study: Study, source: str, target: str) -> None:
     # The row is locked until the caller's transaction ends: a judge run or recomputation
-    # asked for meanwhile (generation._check_statistics_changeable) sees the new status.
+    # asked for meanwhile (task_runs._check_statistics_changeable) sees the new status.
     moved = Study.objects.filter(pk=study.pk, status=source).update(status=target)
     if not moved:
         names = dict(Study.Status.choices)

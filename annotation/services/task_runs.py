@@ -21,6 +21,7 @@ from annotation.models import (
     Study,
     TaskRun,
 )
+from annotation.selectors.task_runs import UNSENT_NOTE, task_runs_dead, task_runs_live
 from annotation.services.call_limits import limits_for
 
 logger = logging.getLogger(__name__)
@@ -129,7 +130,8 @@ def statistics_recompute_soon(*, study: Study) -> None:
             return
         run = _recompute_queued(study, None)
         if run is not None:
-            # A waiting recomputation counts as alive for this long on top of the lease (_alive).
+            # A waiting recomputation counts as alive for this long on top of the lease (see
+            # selectors.task_runs).
             _send(
                 run,
                 _task_for(TaskRun.Kind.COMPUTE_AGREEMENT),
@@ -143,8 +145,10 @@ def statistics_recompute_soon(*, study: Study) -> None:
 def _recompute_queued(study: Study, user: AbstractBaseUser | None) -> TaskRun | None:
     """A new queued recomputation, or None when one is already waiting (the constraint
     `task_run_one_waiting_recompute` decides, so two racing submits cannot both queue one)."""
-    waiting = TaskRun.objects.filter(study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
-    _supersede_dead_runs(waiting.filter(status=TaskRun.Status.QUEUED).exclude(_alive()))
+    dead = task_runs_dead().filter(
+        study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT, status=TaskRun.Status.QUEUED
+    )
+    _supersede_dead_runs(dead)
     try:
         with transaction.atomic():
             return TaskRun.objects.create(
@@ -160,7 +164,7 @@ def _check_fetch_allowed(study: Study, source: Source) -> TaskRun | None:
         raise ValidationError("Outputs can only be fetched while the study is a draft.")
     # Lock the source so two clicks cannot both start paying for the same generations.
     Source.objects.select_for_update().get(pk=source.pk)
-    if _live_runs().filter(source=source).exists():
+    if task_runs_live().filter(source=source).exists():
         raise ValidationError(f"Outputs for {source.label} are already being fetched.")
     return _newest_dead_run(TaskRun.objects.filter(source=source))
 
@@ -170,7 +174,7 @@ def _check_judge_allowed(study: Study, judge: Judge) -> TaskRun | None:
     if study.status == Study.Status.DRAFT:
         raise ValidationError("Open the study first: a judge rates its items.")
     Judge.objects.select_for_update().get(pk=judge.pk)
-    if _live_runs().filter(judge=judge).exists():
+    if task_runs_live().filter(judge=judge).exists():
         raise ValidationError(f"{judge.label} is already judging.")
     return _newest_dead_run(TaskRun.objects.filter(judge=judge))
 
@@ -186,12 +190,6 @@ def _check_statistics_changeable(study: Study) -> Study:
     return study
 
 
-def judges_running(*, study: Study) -> list[str]:
-    """The labels of the study's judges with a live run (queued or running, not dead)."""
-    runs = _live_runs().filter(study=study, kind=TaskRun.Kind.RUN_JUDGE)
-    return sorted(set(runs.values_list("judge__label", flat=True)))
-
-
 def _newest_dead_run(runs) -> TaskRun | None:
     """The newest unfinished run of these, all dead here; older ones are superseded by it."""
     unfinished = runs.filter(status__in=[TaskRun.Status.RUNNING, TaskRun.Status.QUEUED])
@@ -203,7 +201,7 @@ def _newest_dead_run(runs) -> TaskRun | None:
 def _check_bundle_allowed(study: Study) -> None:
     Study.objects.select_for_update().get(pk=study.pk)
     bundles = TaskRun.objects.filter(study=study, kind=TaskRun.Kind.EXPORT_BUNDLE)
-    if _live_runs().filter(pk__in=bundles).exists():
+    if task_runs_live().filter(pk__in=bundles).exists():
         raise ValidationError("A paper bundle is already being built.")
     _supersede_dead_runs(bundles)
 
@@ -215,7 +213,7 @@ def _check_import_allowed(study: Study) -> None:
     if not study.accepts_imports:
         raise ValidationError("This study is no longer a draft; its cases are fixed.")
     imports = TaskRun.objects.filter(study=study, kind=TaskRun.Kind.IMPORT)
-    if _live_runs().filter(pk__in=imports).exists():
+    if task_runs_live().filter(pk__in=imports).exists():
         raise ValidationError(
             "An import of this study is already waiting or running; let it finish (or cancel "
             "it) before importing another file."
@@ -245,46 +243,6 @@ def _free_slots(runs) -> None:
             limits_for(run.judge, key=f"judge:{run.judge.pk}").forget(f"run-{run.pk}")
 
 
-def _lease_start():
-    return timezone.now() - timedelta(seconds=settings.TASK_RUN_LEASE_SECONDS)
-
-
-def _live_runs():
-    return TaskRun.objects.filter(
-        Q(status__in=[TaskRun.Status.QUEUED, TaskRun.Status.RUNNING]) & _alive()
-    )
-
-
-def _alive() -> Q:
-    """A running run: its heartbeat within the lease. A queued one: sent (created, or sent
-    again by the sweep) or received by a worker's task (which stamps it before claiming, and at
-    each look while it waits for its study's other statistics job) within
-    TASK_RUN_QUEUED_SECONDS, since a message may wait that long behind busy workers; a
-    recomputation queued after a submit waits out its delay on top."""
-    fresh = _lease_start()
-    sent = timezone.now() - timedelta(seconds=settings.TASK_RUN_QUEUED_SECONDS)
-    # One whose message could not be sent at all (_send) has nothing to wait for: a lease.
-    unsent = Q(message__startswith=UNSENT_NOTE)
-    queued = Q(status=TaskRun.Status.QUEUED)
-    return (
-        Q(status=TaskRun.Status.RUNNING, heartbeat_at__gte=fresh)
-        | queued & ~unsent & _heard_from_since(sent)
-        | queued & unsent & _heard_from_since(fresh)
-    )
-
-
-def _heard_from_since(when) -> Q:
-    due = when - timedelta(seconds=settings.STATS_RECOMPUTE_DELAY_SECONDS)
-    return (
-        Q(heartbeat_at__gte=when)
-        | Q(created_at__gte=when)
-        | Q(kind=TaskRun.Kind.COMPUTE_AGREEMENT, created_at__gte=due)
-    )
-
-
-UNSENT_NOTE = "Waiting for the task queue to come back"
-
-
 def _send(run: TaskRun, task, countdown: float = 0) -> bool:
     try:
         task.apply_async((run.pk,), countdown=countdown or None)
@@ -306,11 +264,8 @@ def task_runs_requeue_lost() -> list[int]:
     heartbeat older than the lease) or whose message was lost (queued, and not heard from).
     Every worker calls this at start-up and then every TASK_RUN_SWEEP_SECONDS; a run sent twice
     is claimed once. Returns the ids sent."""
-    lost = TaskRun.objects.filter(
-        status__in=[TaskRun.Status.QUEUED, TaskRun.Status.RUNNING]
-    ).exclude(_alive())
     sent = []
-    for run in lost.order_by("created_at"):
+    for run in task_runs_dead().order_by("created_at"):
         heard_from = run.heartbeat_at
         if not _requeue(run):
             continue
