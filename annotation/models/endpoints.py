@@ -1,5 +1,5 @@
-"""The models the worker calls: operators' connections, and the endpoint settings sources and
-judges share."""
+"""The models the worker calls: operators' connections, the endpoint settings (ModelEndpoint)
+that sources and judges share, and the sources (a study's arms) and LLM judges themselves."""
 
 import os
 from pathlib import Path, PurePath

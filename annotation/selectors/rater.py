@@ -1,5 +1,6 @@
-"""What a rater sees of their studies: the list, an assignment to open next, progress, training
-feedback."""
+"""What a rater sees of their studies: the list, the study and assignment they may open (their
+own only: a 404 for anyone else's), where to resume, the review of their items, progress,
+training feedback."""
 
 from dataclasses import dataclass
 
