@@ -22,28 +22,6 @@ from annotation.models import (
 )
 
 
-def member_studies(*, user: AbstractBaseUser) -> list[tuple[Study, str]]:
-    """The studies a user may know of, with their role: all they administer, and those they
-    rate once open (a draft's title and design are the admins' business)."""
-    memberships = (
-        Membership.objects.filter(user=user)
-        .filter(Q(role=Membership.Role.ADMIN) | Q(study__status=Study.Status.OPEN))
-        .select_related("study")
-        .order_by("study__title")
-    )
-    return [(m.study, m.role) for m in memberships]
-
-
-def study_for_member(*, user: AbstractBaseUser, token: str) -> tuple[Study, str]:
-    """A study and the user's role in it; 404 for anyone else, so existence is not disclosed."""
-    membership = (
-        Membership.objects.filter(user=user, study__token=token).select_related("study").first()
-    )
-    if membership is None:
-        raise Http404("No such study.")
-    return membership.study, membership.role
-
-
 def admin_studies(*, user: AbstractBaseUser) -> QuerySet[Study]:
     return Study.objects.filter(
         memberships__user=user, memberships__role=Membership.Role.ADMIN
