@@ -1,6 +1,7 @@
 """Which background jobs (task runs) are alive: queued or running and heard from in time, or
 dead, their worker gone or their message lost. The job lifecycle (`services.task_runs`) refuses
-a second run while one is alive and sends the dead ones again; the study pages read the same."""
+a second run while one is alive and sends the dead ones again; `selectors.judges_running`
+reads which judges are at work."""
 
 from datetime import timedelta
 
