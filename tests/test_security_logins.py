@@ -147,7 +147,7 @@ def test_staff_see_and_delete_attempts_in_the_admin(client, victim, db):
 def test_the_sign_in_dialog_fetch_gets_a_non_success_when_locked_out(client, victim):
     _guess(client, "victim")
 
-    # What rater-save.js sends: a form POST by fetch, redirects not followed.
+    # What static/js/rater/session.js sends: a form POST by fetch, redirects not followed.
     response = client.post(
         reverse("login"),
         {"username": "victim", "password": PASSWORD, "next": "/rate/"},

@@ -1,5 +1,4 @@
 // The print view's button opens the browser's print dialog (no inline handler: the CSP forbids it).
 document.addEventListener("click", function (event) {
-  "use strict";
   if (event.target.closest && event.target.closest("[data-print]")) window.print();
 });
