@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
+from django.test import override_settings
 
 JS = Path(settings.BASE_DIR) / "static" / "js"
 IMPORT = re.compile(r'^import \{([^}]*)\} from "([^"]+)";', re.MULTILINE)
@@ -49,3 +51,21 @@ def test_the_imports_have_no_cycle():
 @pytest.mark.parametrize("module", MODULES, ids=lambda path: str(path.relative_to(JS)))
 def test_no_module_shares_state_through_window(module):
     assert not re.search(r"\bwindow\.\w+\s*=[^=]", module.read_text())
+
+
+def test_collected_modules_import_each_other_by_their_hashed_names(tmp_path):
+    """In production (DEBUG=0) every file gets a content-hashed name; a module must then import
+    the hashed name too, or a browser may pair a new module with an old cached one after a
+    deploy."""
+    production = {"BACKEND": "evalapp.storage.StaticFilesStorage"}
+    with override_settings(
+        STATIC_ROOT=tmp_path, STORAGES={**settings.STORAGES, "staticfiles": production}
+    ):
+        call_command("collectstatic", interactive=False, verbosity=0)
+    hashed = sorted((tmp_path / "js").rglob("*.*.js"))
+    entry = next(path for path in hashed if re.fullmatch(r"rater\.[0-9a-f]{12}\.js", path.name))
+    assert IMPORT.findall(entry.read_text()), "the rater page's entry module imports nothing?"
+    for module in hashed:
+        for _, source in IMPORT.findall(module.read_text()):
+            assert re.search(r"\.[0-9a-f]{12}\.js$", source), f"{module.name} imports {source}"
+            assert (module.parent / source).is_file(), f"{module.name} imports {source}: missing"
