@@ -72,6 +72,8 @@ def naive_alt_test(humans, judge, *, numeric, epsilon, min_instances):
         if len(set(d)) > 1:
             t = (statistics.mean(d) - epsilon) / (statistics.stdev(d) / math.sqrt(n))
             row.update(t=t, p=stats.t.cdf(t, n - 1))
+        elif d[0] < epsilon:  # no d = 1 on n instances: at most (1 - epsilon)^n under H0
+            row.update(p=stats.binom.pmf(0, n, epsilon))
         found[h] = row
     return found
 
@@ -160,13 +162,14 @@ def test_a_judge_that_copies_one_clinician_passes():
     humans = simulated_clinicians(np.random.default_rng(7))
     result = alternative_annotator_test(observations(humans), humans["h0"], numeric=False)
     rows = {row.human: row for row in result.annotators}
-    # Against the copied clinician every instance is a tie: d = 0 throughout, no t-test.
-    assert rows["h0"].reason.startswith("every instance has d = 0")
-    assert (rows["h0"].p, rows["h0"].rejected) == (None, False)
+    # Against the copied clinician every instance is a tie: d = 0 < epsilon throughout, no
+    # t-test, and p is the exact bound 0.8^200.
+    assert rows["h0"].reason.startswith("every instance has d = 0, below epsilon")
+    assert (rows["h0"].t, rows["h0"].p, rows["h0"].rejected) == (None, 0.8**200, True)
     # Against the others the copy agrees with one of "the others" for certain, where a
     # clinician does so only by agreeing with h0: it wins all four.
     assert all(rows[h].rejected for h in ("h1", "h2", "h3", "h4"))
-    assert (result.omega, result.passes, result.epsilon) == (0.8, True, EPSILON_EXPERTS)
+    assert (result.omega, result.passes, result.epsilon) == (1.0, True, EPSILON_EXPERTS)
 
 
 def test_a_judge_answering_at_random_fails():
@@ -181,23 +184,59 @@ def test_a_judge_answering_at_random_fails():
     assert all(row.rho_h > 0.85 for row in result.annotators)
 
 
-def test_zero_variance_d_is_not_rejected_and_gives_no_p():
-    # The judge beats A on every instance (d = -1 throughout): scipy alone would give
-    # t = -inf and p = 0; STATISTICS.md's rule is no rejection.
-    humans = {
-        "A": {f"u{i}": "no" for i in range(4)},
-        "B": {f"u{i}": "yes" for i in range(4)},
-        "C": {f"u{i}": "yes" for i in range(4)},
-    }
-    judge = {f"u{i}": "yes" for i in range(4)}
-    result = alternative_annotator_test(observations(humans), judge, numeric=False, min_instances=4)
-    row = result.annotators[0]
-    assert (row.human, row.rho_f, row.rho_h) == ("A", 1.0, 0.0)
-    assert (row.t, row.p, row.p_adjusted, row.rejected) == (None, None, None, False)
-    assert (
-        row.as_dict()["reason"]
-        == "every instance has d = -1: zero variance, no t-test, H0 not rejected"
-    )
+def constant(answer: str, n: int) -> dict[str, str]:
+    return {f"u{i}": answer for i in range(n)}
+
+
+def test_d_of_minus_one_everywhere_is_rejected_with_the_exact_bound():
+    # The judge beats A on every instance (d = -1 throughout): scipy alone would divide by a
+    # zero standard deviation. Below epsilon, p = (1 - epsilon)^n, as the reference code
+    # rejects. B and C tie the judge everywhere (each matches the other, as the judge does):
+    # d = 0 < 0.2, the same bound.
+    humans = {"A": constant("no", 30), "B": constant("yes", 30), "C": constant("yes", 30)}
+    result = alternative_annotator_test(observations(humans), constant("yes", 30), numeric=False)
+    rows = {row.human: row for row in result.annotators}
+    assert (rows["A"].rho_f, rows["A"].rho_h, rows["A"].t) == (1.0, 0.0, None)
+    assert (rows["B"].rho_f, rows["B"].rho_h) == (1.0, 1.0)
+    assert rows["A"].p == pytest.approx(0.0012379400392853823, rel=1e-12)  # 0.8^30 by hand
+    # Under H0's boundary case, P(d = 1) = epsilon and otherwise d = 0 (mean exactly
+    # epsilon), no d = 1 in 30 has exactly that probability: the bound is attained.
+    assert stats.binom.pmf(0, 30, 0.2) == pytest.approx(rows["A"].p, rel=1e-12)
+    assert rows["A"].reason.startswith("every instance has d = -1, below epsilon")
+    # Benjamini-Yekutieli over three equal p: each adjusted to p * (1 + 1/2 + 1/3).
+    _, adjusted, _, _ = multipletests([rows[h].p for h in "ABC"], method="fdr_by")
+    assert [rows[h].p_adjusted for h in "ABC"] == pytest.approx(list(adjusted))
+    assert rows["A"].p_adjusted == pytest.approx(0.8**30 * 11 / 6)
+    assert all(rows[h].rejected for h in "ABC")
+    assert result.omega == 1.0
+    data = rows["A"].as_dict()
+    assert (data["t"], data["df"], data["rejected"]) == (None, None, True)
+
+
+def test_d_of_zero_everywhere_is_rejected_only_when_epsilon_is_above_zero():
+    humans = {"A": constant("no", 5), "B": constant("no", 5), "C": constant("no", 5)}
+    judge = constant("no", 5)
+    for epsilon, p in ((0.1, 0.9**5), (0.0, None)):
+        result = alternative_annotator_test(
+            observations(humans), judge, numeric=False, epsilon=epsilon, min_instances=5
+        )
+        row = result.annotators[0]
+        assert (row.rho_f, row.rho_h, row.t) == (1.0, 1.0, None)
+        assert row.p == (None if p is None else pytest.approx(p, rel=1e-12))
+    # epsilon 0: mean d = 0 is not below epsilon, H0 stands.
+    assert row.reason == "every instance has d = 0, not below epsilon: no t-test, H0 stands"
+    assert (row.p_adjusted, row.rejected) == (None, False)
+
+
+def test_d_of_plus_one_everywhere_is_not_rejected_and_gives_no_p():
+    # Every clinician beats the judge on every instance.
+    humans = {"A": constant("yes", 30), "B": constant("yes", 30), "C": constant("yes", 30)}
+    result = alternative_annotator_test(observations(humans), constant("no", 30), numeric=False)
+    for row in result.annotators:
+        assert (row.rho_f, row.rho_h) == (0.0, 1.0)
+        assert (row.t, row.p, row.p_adjusted, row.rejected) == (None, None, None, False)
+        assert row.reason == "every instance has d = 1, not below epsilon: no t-test, H0 stands"
+    assert (result.omega, result.passes) == (0.0, False)
 
 
 def test_clinicians_with_too_few_instances_are_skipped_with_a_note():
@@ -247,9 +286,13 @@ def test_benjamini_yekutieli_matches_statsmodels_within_and_across_questions():
     assert "18 annotator tests over 3 questions" in across.as_dict()["questions"]["q2"]["method"]
 
 
-def test_zero_variance_rows_count_in_the_correction_as_p_one():
+def test_rows_without_p_count_in_the_correction_as_p_one():
+    # epsilon 0: the copied clinician's d = 0 throughout is not below epsilon, so no p.
     humans = simulated_clinicians(np.random.default_rng(7))
-    result = alternative_annotator_test(observations(humans), humans["h0"], numeric=False)
+    result = alternative_annotator_test(
+        observations(humans), humans["h0"], numeric=False, epsilon=0.0
+    )
+    assert [row.p is None for row in result.annotators] == [True, False, False, False, False]
     p = [1.0 if row.p is None else row.p for row in result.annotators]
     _, adjusted, _, _ = multipletests(p, method="fdr_by")
     got = [1.0 if row.p_adjusted is None else row.p_adjusted for row in result.annotators]
@@ -286,6 +329,8 @@ def test_alt_test_rates_are_probabilities_and_ties_count_for_both(data, numeric)
             expected[row.human]["rho_f"],
             expected[row.human]["rho_h"],
         )
+        want = expected[row.human]["p"]
+        assert row.p == (None if want is None else pytest.approx(want, abs=1e-12))
         if row.p is not None:
             assert 0 <= row.p <= row.p_adjusted <= 1
     assert result.omega is None or 0 <= result.omega <= 1

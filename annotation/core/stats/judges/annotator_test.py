@@ -25,8 +25,10 @@ from annotation.core.stats.judges.common import (
 @dataclass
 class AnnotatorTest:
     """One clinician h_j's test: does the judge represent the other clinicians at least as well
-    as h_j does, allowing the judge epsilon? Tested rows have rho, and t and p unless d has
-    zero variance (then `reason` says so and H0 stands); skipped rows have only n and reason."""
+    as h_j does, allowing the judge epsilon? Tested rows have rho, t and p; where d is the
+    same on every instance there is no t, `reason` says why, and p is the exact bound
+    (1 - epsilon)^n when d is below epsilon, else None (H0 stands). Skipped rows have only n
+    and reason."""
 
     human: str
     n_instances: int
@@ -106,7 +108,8 @@ class AlternativeAnnotatorTest:
     def as_dict(self) -> dict:
         return {
             "method": "Alternative Annotator Test (Calderon, Reichart & Dror, ACL 2025): "
-            "one-sided one-sample t-test of d = W_h - W_f against epsilon per clinician, "
+            "one-sided one-sample t-test of d = W_h - W_f against epsilon per clinician "
+            "(d the same on every instance and below epsilon: p = (1 - epsilon)^n), "
             f"Benjamini-Yekutieli at q across {self.corrected_over}",
             "scoring": "negative RMSE" if self.numeric else "share of exact matches",
             "epsilon": self.epsilon,
@@ -151,12 +154,25 @@ def _wins(
 def _t_test(d: np.ndarray, epsilon: float) -> tuple[float | None, float | None, str]:
     """H0: mean(d) >= epsilon against H1: mean(d) < epsilon."""
     if np.ptp(d) == 0:
-        # scipy would divide by a zero standard deviation (t = -inf, p = 0 below epsilon);
-        # STATISTICS.md: a zero-variance d gives no rejection.
-        reason = f"every instance has d = {d[0]:g}: zero variance, no t-test, H0 not rejected"
-        return None, None, reason
+        return _constant_d(float(d[0]), len(d), epsilon)
     result = stats.ttest_1samp(d, popmean=epsilon, alternative="less")
     return float(result.statistic), float(result.pvalue), ""
+
+
+def _constant_d(value: float, n: int, epsilon: float) -> tuple[None, float | None, str]:
+    """d is the same on every instance, so a t statistic would divide by a zero standard
+    deviation. As the paper's reference code does, d below epsilon throughout speaks against
+    H0: d takes the values -1, 0 and 1, and under H0 P(d = 1) >= mean(d) >= epsilon, so n
+    independent instances without a single d = 1 have probability at most (1 - epsilon)^n,
+    which is the p value (exact, not asymptotic). d at or above epsilon is no evidence."""
+    if value >= epsilon:
+        reason = f"every instance has d = {value:g}, not below epsilon: no t-test, H0 stands"
+        return None, None, reason
+    reason = (
+        f"every instance has d = {value:g}, below epsilon: no t-test (zero variance); "
+        "p = (1 - epsilon)^n, the exact bound on n instances without d = 1 under H0"
+    )
+    return None, min(1.0, (1 - epsilon) ** n), reason
 
 
 def _annotator_test(
@@ -182,8 +198,9 @@ def _instances(table: dict, judge: dict, human: str) -> list[tuple[Value, Value,
 
 
 def _benjamini_yekutieli(rows: list[AnnotatorTest], q: float) -> list[AnnotatorTest]:
-    """Adjusted p and rejection at q over `rows`. A zero-variance row enters as p = 1: it is
-    one of the hypotheses tested (so it counts in m) and is never rejected."""
+    """Adjusted p and rejection at q over `rows`. A row without p (d at or above epsilon on
+    every instance) enters as p = 1: it is one of the hypotheses tested (so it counts in m)
+    and is never rejected."""
     if not rows:
         return []
     p = np.array([1.0 if row.p is None else row.p for row in rows])
