@@ -133,7 +133,14 @@ def _alone_parts(figures: np.ndarray, covariances: Covariances) -> list[tuple[fl
     return parts
 
 
-def _analysis(kind, figures, modalities, parts, alone, level) -> Analysis:
+def _analysis(
+    kind: str,
+    figures: np.ndarray,
+    modalities: tuple,
+    parts: Components,
+    alone: list[tuple[float, float, float]],
+    level: float,
+) -> Analysis:
     n_t, n_r = figures.shape
     readers = "fixed" if kind == FIXED_READERS else "random"
     cases = "fixed" if kind == FIXED_CASES else "random"
@@ -161,7 +168,9 @@ def _analysis(kind, figures, modalities, parts, alone, level) -> Analysis:
     return Analysis(kind, readers, cases, test, differences, singles)
 
 
-def _error(kind, parts: Components, n_t: int, n_r: int):
+def _error(
+    kind: str, parts: Components, n_t: int, n_r: int
+) -> tuple[tuple[float, float | None] | None, str]:
     """The error term (its value, and its df: None for normal) of the analysis, or a reason."""
     if n_t < 2:
         return None, "one modality: nothing to compare"
@@ -187,7 +196,9 @@ def _satterthwaite(variance: float, mean_square: float, df: int) -> float | None
     return variance**2 / (mean_square**2 / df)
 
 
-def _alone(kind, name, value, part, n_r, level) -> Alone:
+def _alone(
+    kind: str, name: str, value: float, part: tuple[float, float, float], n_r: int, level: float
+) -> Alone:
     ms_r, var, cov2 = part
     if kind == RANDOM_BOTH:
         variance = ms_r + n_r * max(cov2, 0.0) if n_r > 1 else math.nan
@@ -205,7 +216,9 @@ def _alone(kind, name, value, part, n_r, level) -> Alone:
     return Alone(name, value, se, df, _interval(value, se, df, level))
 
 
-def _difference(first, second, estimate, se, df, level) -> Difference:
+def _difference(
+    first: str, second: str, estimate: float, se: float, df: float | None, level: float
+) -> Difference:
     statistic = estimate / se
     p = 2 * (stats.norm.sf(abs(statistic)) if df is None else stats.t.sf(abs(statistic), df))
     ci = _interval(float(estimate), se, df, level)

@@ -213,7 +213,7 @@ def _weighted_figures(readings: Readings, weights: np.ndarray) -> np.ndarray:
         kernel = (diseased[None, :] > healthy[:, None]) + 0.5 * (
             diseased[None, :] == healthy[:, None]
         )
-        out[:, t, r] = np.einsum("bh,hd,bd->b", w0, kernel, w1)
+        out[:, t, r] = ((w0 @ kernel) * w1).sum(axis=1)
     return out / (w0.sum(axis=1) * w1.sum(axis=1))[:, None, None]
 
 
