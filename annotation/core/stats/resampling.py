@@ -6,16 +6,26 @@ with probabilities proportional to how often each occurs. A coefficient written 
 of pattern weights then gives its point estimate from the observed weights and its bootstrap
 distribution from the drawn ones, in a few matrix products rather than one full computation per
 resample (STATISTICS.md). Resamples are drawn in chunks so memory stays bounded.
+
+Two intervals come from the resamples: the percentile interval, and the bias-corrected and
+accelerated (BCa) interval of Efron (1987), whose acceleration is the jackknife over units. By
+patterns, leaving out one unit of pattern p is the observed weights less one at p: one
+statistic evaluation per distinct pattern, each counted as often as units share it.
 """
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr, ndtri
 
 DEFAULT_RESAMPLES = 1000
 CHUNK_CELLS = 4_000_000  # resamples x patterns held at once
 RARE_WEIGHT = 3  # patterns of this many units or fewer are drawn as a group
+KINDS = {"percentile": "percentile bootstrap over cases", "bca": "BCa bootstrap over cases"}
+
+Statistic = Callable[[np.ndarray], np.ndarray]  # weights (rows x patterns) -> one value per row
 
 
 @dataclass(frozen=True)
@@ -23,11 +33,19 @@ class Bootstrap:
     resamples: int = DEFAULT_RESAMPLES
     seed: int = 0
     level: float = 0.95
+    kind: str = "percentile"  # or "bca"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown bootstrap interval {self.kind!r}: use one of {list(KINDS)}")
+
+    @property
+    def interval_method(self) -> str:
+        return KINDS[self.kind]
 
     def describe(self) -> str:
-        return (
-            f"percentile bootstrap resampling units, {self.resamples} resamples, seed {self.seed}"
-        )
+        name = "percentile bootstrap" if self.kind == "percentile" else "BCa bootstrap (Efron 1987)"
+        return f"{name} resampling units, {self.resamples} resamples, seed {self.seed}"
 
 
 @dataclass(frozen=True)
@@ -80,20 +98,104 @@ class Patterns:
             left -= size
 
 
+def resampled_values(statistic: Statistic, patterns: Patterns, bootstrap: Bootstrap) -> np.ndarray:
+    """`statistic` over every resample, those it leaves undefined (NaN) dropped."""
+    values = np.concatenate([statistic(weights) for weights in patterns.draws(bootstrap)])
+    return values[np.isfinite(values)]
+
+
 def percentile_interval(
-    statistic: Callable[[np.ndarray], np.ndarray], patterns: Patterns, bootstrap: Bootstrap
+    statistic: Statistic, patterns: Patterns, bootstrap: Bootstrap
 ) -> tuple[tuple[float, float] | None, int]:
     """The percentile interval of `statistic` (weights -> one value per row, NaN where the
     resample defines none) over the bootstrap, and how many resamples defined it."""
     if patterns.n == 0 or bootstrap.resamples <= 0:
         return None, 0
-    values = np.concatenate([statistic(weights) for weights in patterns.draws(bootstrap)])
-    values = values[np.isfinite(values)]
+    values = resampled_values(statistic, patterns, bootstrap)
     if len(values) == 0:
         return None, 0
     tail = (1 - bootstrap.level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return (float(low), float(high)), len(values)
+
+
+def bootstrap_interval(
+    statistic: Statistic, patterns: Patterns, bootstrap: Bootstrap
+) -> tuple[tuple[float, float] | None, int, str]:
+    """The interval `bootstrap.kind` asks for, how many resamples defined it, and a note when
+    BCa could not be had (then the interval is None)."""
+    if bootstrap.kind == "percentile":
+        return (*percentile_interval(statistic, patterns, bootstrap), "")
+    return bca_interval(statistic, patterns, bootstrap)
+
+
+def bca_interval(
+    statistic: Statistic, patterns: Patterns, bootstrap: Bootstrap
+) -> tuple[tuple[float, float] | None, int, str]:
+    """Efron's (1987) BCa interval: the percentiles of the bootstrap distribution at the levels
+    `bca_levels` gives from the bias correction z0 and the jackknife acceleration a."""
+    if patterns.n == 0 or bootstrap.resamples <= 0:
+        return None, 0, ""
+    estimate = float(statistic(patterns.observed())[0])
+    values = resampled_values(statistic, patterns, bootstrap)
+    if len(values) == 0 or not math.isfinite(estimate):
+        return None, len(values), ""
+    z0 = bias_correction(values, estimate)
+    acceleration = jackknife_acceleration(statistic, patterns)
+    if acceleration is None:
+        return None, len(values), "BCa undefined: leaving out a unit leaves it undefined"
+    if not math.isfinite(z0):
+        return None, len(values), "BCa undefined: the estimate lies outside every resample"
+    low, high = bca_levels(z0, acceleration, bootstrap.level)
+    bounds = np.percentile(values, [low * 100, high * 100])
+    return (float(bounds[0]), float(bounds[1])), len(values), ""
+
+
+def bias_correction(values: np.ndarray, estimate: float) -> float:
+    """z0 = Phi^-1(share of resamples below the estimate), a tie counting half (as scipy's
+    `bootstrap` does: with discrete coefficients many resamples equal the estimate)."""
+    below = np.count_nonzero(values < estimate) + np.count_nonzero(values <= estimate)
+    return float(ndtri(below / (2 * len(values))))
+
+
+def jackknife_values(statistic: Statistic, patterns: Patterns) -> np.ndarray:
+    """The statistic with one unit of each pattern left out (one value per pattern)."""
+    n_patterns = len(patterns.weights)
+    per_chunk = max(1, CHUNK_CELLS // max(1, n_patterns))
+    observed = patterns.observed()
+    values = []
+    for start in range(0, n_patterns, per_chunk):
+        rows = np.arange(start, min(start + per_chunk, n_patterns))
+        weights = np.repeat(observed, len(rows), axis=0)
+        weights[np.arange(len(rows)), rows] -= 1
+        values.append(statistic(weights))
+    return np.concatenate(values)
+
+
+def jackknife_acceleration(statistic: Statistic, patterns: Patterns) -> float | None:
+    """a = sum (mean - theta_(i))^3 / (6 (sum (mean - theta_(i))^2)^1.5) over the n units left
+    out one at a time; None when leaving out some unit leaves the statistic undefined, 0 when
+    no unit moves it."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        left_out = jackknife_values(statistic, patterns)
+    if not np.isfinite(left_out).all():
+        return None
+    weights = patterns.weights.astype(float)
+    deviation = (weights @ left_out) / patterns.n - left_out
+    spread = weights @ deviation**2
+    if spread <= 0:
+        return 0.0
+    return float((weights @ deviation**3) / (6 * spread**1.5))
+
+
+def bca_levels(z0: float, acceleration: float, level: float) -> tuple[float, float]:
+    """The bootstrap distribution's quantiles (as shares) that bound the BCa interval:
+    Phi(z0 + (z0 + z) / (1 - a (z0 + z))) for z at either tail of `level`."""
+    tails = []
+    for z in (ndtri((1 - level) / 2), ndtri((1 + level) / 2)):
+        shifted = z0 + z
+        tails.append(float(ndtr(z0 + shifted / (1 - acceleration * shifted))))
+    return tails[0], tails[1]
 
 
 def case_weights(n_cases: int, bootstrap: Bootstrap, *, width: int = 0) -> Iterator[np.ndarray]:
