@@ -5,6 +5,8 @@ CELERY_BROKER_URL at PostgreSQL and Redis for anything shared (see docs/deployme
 """
 
 import os
+import secrets
+import sys
 import tomllib
 from datetime import timedelta
 from pathlib import Path
@@ -56,11 +58,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
+# `manage.py agreement` reads a CSV and prints statistics: it serves, signs and stores nothing, so
+# it runs without a secret (the README's command line on a fresh clone), with a random key that
+# dies with the process. Every other command and the web server still refuse to start.
+SECRETLESS_COMMAND = Path(sys.argv[0]).name == "manage.py" and sys.argv[1:2] == ["agreement"]
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG:
+    if not DEBUG and not SECRETLESS_COMMAND:
         raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=1 for a local, throwaway key).")
-    SECRET_KEY = "insecure-local-development-key-do-not-deploy"
+    SECRET_KEY = (
+        "insecure-local-development-key-do-not-deploy" if DEBUG else secrets.token_urlsafe(50)
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

@@ -1,8 +1,11 @@
-"""`manage.py agreement FILE.csv`: agreement for ratings collected anywhere, as one JSON object."""
+"""`manage.py agreement FILE.csv` and `python -m annotation.core.stats agreement FILE.csv`:
+agreement for ratings collected anywhere, as one JSON object, with no settings or secret."""
 
 import io
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 
@@ -10,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from annotation.core.stats.cli import INTERVAL_QUESTIONS
 from tests.test_stats_agreement import SHROUT_FLEISS_1979, fleiss_rows
 
 KRIPPENDORFF_ROWS = {
@@ -164,3 +168,84 @@ def test_the_command_exits_non_zero_with_one_line(tmp_path):
     assert done.stderr.strip().splitlines() == [
         "CommandError: bad.csv, row 3, field 'value': 'x' is not a number"
     ]
+
+
+# Nothing of the caller's environment: no SECRET_KEY, DEBUG or DJANGO_SETTINGS_MODULE.
+CLEAN_ENV = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+
+
+def readme_agreement_commands() -> list[list[str]]:
+    readme = (settings.BASE_DIR / "README.md").read_text()
+    found = re.findall(
+        r"`(python (?:manage\.py|-m annotation\.core\.stats) agreement [^`]+)`", readme
+    )
+    return [shlex.split(command) for command in found]
+
+
+def clean_run(argv: list[str], **replace: str) -> subprocess.CompletedProcess:
+    argv = [sys.executable if a == "python" else replace.get(a, a) for a in argv]
+    return subprocess.run(
+        argv, capture_output=True, text=True, check=False, cwd=settings.BASE_DIR, env=CLEAN_ENV
+    )
+
+
+def intervals(report: dict):
+    """Every interval of the report: the coefficients', ICC's forms', and those beside them."""
+    coefficients = dict(report["coefficients"])
+    coefficients.update(coefficients.pop("icc", {}))
+    for coefficient in coefficients.values():
+        if coefficient["ci"]:
+            yield coefficient
+        yield from coefficient.get("other_intervals", [])
+
+
+def test_the_readmes_command_lines_run_with_no_settings_or_secret(krippendorff_csv):
+    commands = readme_agreement_commands()
+    assert [argv[:3] for argv in commands] == [
+        ["python", "manage.py", "agreement"],
+        ["python", "-m", "annotation.core.stats"],
+    ]
+    reports = []
+    for argv in commands:
+        done = clean_run(argv, **{"ratings.csv": krippendorff_csv})
+        assert (done.returncode, done.stderr) == (0, "")
+        reports.append(json.loads(done.stdout))
+    django, pure = reports
+    assert django == pure
+    # Krippendorff (2011): ordinal alpha 0.815 on the 1-5 scale the README declares.
+    assert round(django["coefficients"]["krippendorff_alpha"]["value"], 3) == 0.815
+    assert django["bootstrap"] == {"resamples": 1000, "seed": 0}
+
+
+def test_every_interval_names_its_kind_and_the_question_it_answers(tmp_path):
+    rows = [
+        (f"t{i}", f"judge{j}", v)
+        for i, row in enumerate(SHROUT_FLEISS_1979)
+        for j, v in enumerate(row)
+    ]
+    report = run(write_csv(tmp_path / "sf.csv", rows), "--level", "interval", "--bootstrap", "200")
+    assert report["interval_questions"] == INTERVAL_QUESTIONS
+    found = list(intervals(report))
+    assert len(found) >= 10  # alpha, percent agreement, Fleiss, AC1 and ICC's six forms
+    for interval in found:
+        assert interval["interval_method"]
+        assert interval["interval_question"].startswith(tuple(INTERVAL_QUESTIONS))
+    # A unit bootstrap holds the raters fixed: it answers for these raters only.
+    alpha = report["coefficients"]["krippendorff_alpha"]
+    assert alpha["interval_method"] == "percentile bootstrap over cases"
+    assert alpha["interval_question"] == "these raters, cases like these"
+
+
+def test_the_pure_command_exits_non_zero_with_one_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("unit,rater,value\nu1,a,3\nu1,b,x\n")
+    argv = ["python", "-m", "annotation.core.stats", "agreement", str(path), "--level", "interval"]
+    done = clean_run(argv)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.splitlines() == ["error: bad.csv, row 3, field 'value': 'x' is not a number"]
+
+
+def test_other_commands_still_refuse_to_start_without_a_secret():
+    done = clean_run(["python", "manage.py", "check"])
+    assert done.returncode != 0
+    assert "Set SECRET_KEY (or DEBUG=1" in done.stderr

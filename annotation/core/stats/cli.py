@@ -1,0 +1,134 @@
+"""The statistics from the command line, with no Django and no settings:
+`python -m annotation.core.stats agreement FILE.csv --level ordinal` prints inter-rater agreement
+for ratings collected anywhere as one JSON object. `manage.py agreement` is the same command.
+
+Errors a user can fix (an unreadable file, a bad option) are `UsageError`s with one line naming
+the file, row and field; `main` prints them and exits with status 1.
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from annotation.core.stats import coefficients
+from annotation.core.stats.data import LEVELS, DataError, category_label
+from annotation.core.stats.longfile import read_long_csv
+from annotation.core.stats.resampling import DEFAULT_RESAMPLES, Bootstrap
+
+# The coefficients this command reports (the study statistics have a few more, e.g. Gwet's AC2).
+REPORTED = (
+    "krippendorff_alpha",
+    "percent_agreement",
+    "fleiss_kappa",
+    "gwet_ac1",
+    "cohen_kappa",
+    "cohen_kappa_linear",
+    "cohen_kappa_quadratic",
+)
+
+# Which question an interval answers, in plain words. Resampling units (cases) holds the raters
+# fixed; an interval whose model also draws the raters answers the wider question.
+THESE_RATERS = "these raters, cases like these"
+INTERVAL_QUESTIONS = {
+    THESE_RATERS: "how the coefficient would vary over new cases rated by these same raters",
+    "raters like these, cases like these": "how it would vary over new cases rated by new "
+    "raters drawn like these (the question for clinicians in general)",
+}
+BOOTSTRAP_OVER_CASES = "percentile bootstrap over cases"
+
+AGREEMENT_HELP = (
+    "Inter-rater agreement for ratings collected anywhere: a CSV with the header "
+    "unit,rater,value (an empty value, NA or '.' is a missing rating). Prints every "
+    "coefficient that applies, each with a seeded 95% interval that names the question it "
+    "answers."
+)
+CATEGORIES_HELP = (
+    "Write --categories=-2,-1,0,1,2 when the first value is negative. The scale's values in "
+    "order, comma-separated (e.g. 1,2,3,4,5). Weights and Gwet's chance term count positions in "
+    "this list, so give unused values too. Default: the values observed."
+)
+
+
+class UsageError(Exception):
+    """A problem the user can fix, in one line."""
+
+
+def add_agreement_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--level", choices=LEVELS, required=True)
+    parser.add_argument("--categories", help=CATEGORIES_HELP)
+    parser.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="N")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--format", choices=["json"], default="json")
+
+
+def _declared(categories: str | None) -> list[str] | None:
+    if categories is None:
+        return None
+    declared = [value.strip() for value in categories.split(",")]
+    if not all(declared):
+        raise UsageError(f"--categories: an empty value in {categories!r}.")
+    return declared
+
+
+def _named_interval(data: dict) -> dict:
+    """The coefficient's dict, its interval naming how it was made and the question it answers
+    (kept where the estimate names them itself)."""
+    if data.get("ci") and not data.get("interval_question"):
+        data["interval_method"] = BOOTSTRAP_OVER_CASES
+        data["interval_question"] = THESE_RATERS
+    return data
+
+
+def agreement_report(
+    file: Path, *, level: str, categories: str | None, bootstrap: int, seed: int
+) -> dict:
+    """Every coefficient that applies to the long CSV `file`, as one JSON-ready object."""
+    if bootstrap < 0:
+        raise UsageError("--bootstrap: give 0 (no intervals) or more resamples.")
+    if seed < 0:
+        raise UsageError("--seed: give a whole number of 0 or more.")
+    declared = _declared(categories)
+    try:
+        content = file.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{file}: {exc.strerror}.") from None
+    try:
+        ratings = read_long_csv(file.name, content, level=level, categories=declared)
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
+    if len(ratings.raters) < 2:
+        raise UsageError(f"{file.name}: agreement needs two or more raters; found one.")
+    resampling = Bootstrap(resamples=bootstrap, seed=seed) if bootstrap else None
+    results = coefficients.all_coefficients(ratings, bootstrap=resampling)
+    found = {key: _named_interval(results[key].as_dict()) for key in REPORTED if key in results}
+    if "icc" in results:
+        found["icc"] = {form: _named_interval(e.as_dict()) for form, e in results["icc"].items()}
+    return {
+        "n_units": len(ratings.units),
+        "n_raters": len(ratings.raters),
+        "n_ratings": ratings.n_ratings,
+        "level": level,
+        "categories": [category_label(c) for c in ratings.categories],
+        "bootstrap": {"resamples": bootstrap, "seed": seed},
+        "interval_questions": INTERVAL_QUESTIONS,
+        "coefficients": found,
+    }
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m annotation.core.stats")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_agreement_arguments(commands.add_parser("agreement", description=AGREEMENT_HELP))
+    args = parser.parse_args(argv)
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "file", "format")}
+    try:
+        report = agreement_report(args.file, **options)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2), file=stdout or sys.stdout)
+    return 0
