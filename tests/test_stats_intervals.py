@@ -2,13 +2,18 @@
 intervals against R psych's printed output and against their formulas written out here from F
 quantiles; the BCa bootstrap's pieces against scipy's and a leave-one-unit-out loop."""
 
+import krippendorff
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.stats import _resampling
+from sklearn.metrics import cohen_kappa_score
+from statsmodels.stats import inter_rater
 
-from annotation.core.stats import coefficients
-from annotation.core.stats.data import ratings_from
-from annotation.core.stats.resampling import Bootstrap
+from annotation.core.stats import coefficients, resampling
+from annotation.core.stats.data import Observation, ratings_from
+from annotation.core.stats.resampling import Bootstrap, Patterns
+from tests.test_agreement import KRIPPENDORFF_2011, parse_coders
 from tests.test_stats_agreement import SHROUT_FLEISS_1979, fleiss_rows, rows_to_observations
 
 FORMS = ("ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k")
@@ -116,3 +121,156 @@ def test_unit_bootstrap_intervals_say_they_hold_the_raters_fixed():
     assert stored["interval_method"] == "percentile bootstrap over cases"
     assert stored["interval_question"] == "these raters, cases like these"
     assert coefficients.fleiss_kappa(ratings).as_dict()["interval_question"] == ""  # no interval
+
+
+# --- BCa ------------------------------------------------------------------------------------------
+
+
+def fleiss_by_weights(rows: np.ndarray):
+    """Fleiss' kappa as a function of pattern weights, written out here (equal raters per unit)."""
+    m = rows.sum(axis=1)
+
+    def kappa(weights: np.ndarray) -> np.ndarray:
+        agreement = (weights @ ((rows * (rows - 1)).sum(axis=1) / (m * (m - 1)))) / weights.sum(1)
+        shares = weights @ rows / (weights @ rows).sum(axis=1, keepdims=True)
+        chance = (shares**2).sum(axis=1)
+        return (agreement - chance) / (1 - chance)
+
+    return kappa
+
+
+def test_jackknife_acceleration_by_patterns_equals_leaving_out_each_unit():
+    counts = np.array([np.bincount(row, minlength=6)[1:] for row in fleiss_rows()])
+    patterns = Patterns.of(counts)
+    assert len(patterns.weights) < len(counts)  # some units share a pattern: they count twice
+    left_out = np.array(
+        [inter_rater.fleiss_kappa(np.delete(counts, i, axis=0)) for i in range(len(counts))]
+    )
+    deviation = left_out.mean() - left_out
+    expected = (deviation**3).sum() / (6 * ((deviation**2).sum()) ** 1.5)
+    ours = resampling.jackknife_acceleration(fleiss_by_weights(patterns.rows), patterns)
+    assert ours == pytest.approx(expected, abs=1e-12)
+    assert abs(expected) > 1e-4  # not trivially zero
+
+
+def test_bca_levels_are_efrons_formula():
+    # z0 = 0 and a = 0: the percentile interval's own levels.
+    assert resampling.bca_levels(0.0, 0.0, 0.95) == pytest.approx((0.025, 0.975), abs=1e-15)
+    z0, a = 0.2, 0.05
+    z = stats.norm.ppf(0.975)
+    low = stats.norm.cdf(z0 + (z0 - z) / (1 - a * (z0 - z)))
+    high = stats.norm.cdf(z0 + (z0 + z) / (1 - a * (z0 + z)))
+    assert resampling.bca_levels(z0, a, 0.95) == pytest.approx((low, high), abs=1e-15)
+
+
+def test_bias_correction_counts_a_tie_with_the_estimate_as_half():
+    values = np.array([0.1, 0.2, 0.3, 0.3, 0.5])
+    assert resampling.bias_correction(values, 0.3) == pytest.approx(stats.norm.ppf(3 / 5))
+
+
+def alpha_of_counts(table: np.ndarray) -> float:
+    """krippendorff's alpha (nominal) on a units x categories count table: alpha depends only on
+    each unit's counts, so raters are filled in slot by slot."""
+    slots = np.full((int(table.sum(axis=1).max()), len(table)), np.nan)
+    for unit, row in enumerate(table):
+        values = np.repeat(np.arange(len(row)), row)
+        slots[: len(values), unit] = values
+    return krippendorff.alpha(
+        reliability_data=slots, level_of_measurement="nominal", value_domain=range(table.shape[1])
+    )
+
+
+def ac1_of_counts(table: np.ndarray) -> float:
+    """Gwet's AC1 (Gwet 2014) from units x categories counts, with missing ratings."""
+    m = table.sum(axis=1)
+    pairable = m >= 2
+    p_a = np.mean(
+        (table[pairable] * (table[pairable] - 1)).sum(1) / (m[pairable] * (m[pairable] - 1))
+    )
+    prevalence = (table / m[:, None]).mean(axis=0)
+    p_e = (prevalence * (1 - prevalence)).sum() / (table.shape[1] - 1)
+    return (p_a - p_e) / (1 - p_e)
+
+
+def cohen_of_pairs(table: np.ndarray) -> float:
+    return cohen_kappa_score(table[:, 0], table[:, 1], labels=range(5))
+
+
+def two_raters() -> list[Observation]:
+    rng = np.random.default_rng(11)
+    truth = rng.integers(0, 5, 40)
+    second = np.where(rng.random(40) < 0.6, truth, rng.integers(0, 5, 40))
+    return [
+        Observation(f"u{unit}", rater, float(value + 1))
+        for unit, pair in enumerate(zip(truth, second, strict=True))
+        for rater, value in zip(("a", "b"), pair, strict=True)
+    ]
+
+
+CASES = {
+    "fleiss_kappa": (
+        lambda: rows_to_observations(fleiss_rows()),
+        coefficients.fleiss_kappa,
+        inter_rater.fleiss_kappa,
+    ),
+    "krippendorff_alpha": (
+        lambda: parse_coders(KRIPPENDORFF_2011),
+        coefficients.krippendorff_alpha,
+        alpha_of_counts,
+    ),
+    "gwet_ac1": (lambda: parse_coders(KRIPPENDORFF_2011), coefficients.gwet_ac, ac1_of_counts),
+    "cohen_kappa": (two_raters, coefficients.cohen_kappa, cohen_of_pairs),
+}
+
+
+@pytest.mark.parametrize("key", CASES)
+def test_bca_interval_matches_scipys_bca_on_the_same_resamples(key):
+    """scipy.stats.bootstrap draws its own resamples, so its BCa interval differs from ours by
+    Monte Carlo error. Its BCa step (the private `_bca_interval`, which `bootstrap` calls) is
+    handed our resamples, recomputed unit by unit with an independent implementation, and the
+    data as units; its z0, jackknife acceleration and levels then give our interval exactly."""
+    observations, coefficient, independent = CASES[key]
+    ratings = ratings_from(observations(), level="nominal", categories=[1.0, 2, 3, 4, 5])
+    bootstrap = Bootstrap(resamples=300, seed=3, kind="bca")
+    ours = coefficient(ratings, bootstrap=bootstrap)
+    units = (
+        ratings.matrix[:, ~np.isnan(ratings.matrix).any(axis=0)].T.astype(int)
+        if key == "cohen_kappa"
+        else ratings.counts[ratings.counts.sum(axis=1) > 0]
+    )
+    patterns = Patterns.of(units)  # the coefficient draws its resamples from these
+    drawn = [
+        independent(np.repeat(patterns.rows, row.astype(int), axis=0))
+        for weights in patterns.draws(bootstrap)
+        for row in weights
+    ]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drawn = np.array(drawn)
+    drawn = drawn[np.isfinite(drawn)]
+
+    def statistic(index, axis=-1):
+        if index.ndim == 1:
+            return independent(units[index])
+        return np.array([independent(units[row]) for row in index])
+
+    low, high, acceleration = _resampling._bca_interval(
+        (np.arange(len(units)),), statistic, -1, 0.025, drawn, None, np
+    )
+    assert abs(acceleration) > 1e-6
+    expected = np.percentile(drawn, [float(low) * 100, float(high) * 100])
+    assert ours.ci == pytest.approx(tuple(expected), abs=1e-9)
+    assert ours.resamples_used == len(drawn)
+    assert ours.as_dict()["interval_method"] == "BCa bootstrap over cases"
+    assert ours.as_dict()["interval_question"] == "these raters, cases like these"
+
+
+def test_bca_when_every_rater_agrees_is_the_estimate_itself():
+    rows = [[2, 2, 2], [1, 1, 1], [3, 3, 3], [1, 1, 1]]
+    ratings = ratings_from(rows_to_observations(rows), level="nominal")
+    estimate = coefficients.gwet_ac(ratings, bootstrap=Bootstrap(200, seed=0, kind="bca"))
+    assert estimate.ci == (1.0, 1.0)
+
+
+def test_an_unknown_interval_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown bootstrap interval"):
+        Bootstrap(kind="studentized")

@@ -147,6 +147,8 @@ def bca_interval(
     if not math.isfinite(z0):
         return None, len(values), "BCa undefined: the estimate lies outside every resample"
     low, high = bca_levels(z0, acceleration, bootstrap.level)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return None, len(values), "BCa undefined: the acceleration is too large for the tails"
     bounds = np.percentile(values, [low * 100, high * 100])
     return (float(bounds[0]), float(bounds[1])), len(values), ""
 
