@@ -15,7 +15,7 @@ from annotation.core.stats.resampling import Bootstrap
 from annotation.models import Question, Result, Study
 
 # Part of every result's inputs hash: a change in how a statistic is computed changes the hash.
-STATS_METHOD_VERSION = "stats-5: answers about a whole pair or set belong to no one source"
+STATS_METHOD_VERSION = "stats-6: ICC's interval is McGraw & Wong's F; intervals name their question"
 
 
 @dataclass(frozen=True)
