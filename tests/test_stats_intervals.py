@@ -274,3 +274,16 @@ def test_bca_when_every_rater_agrees_is_the_estimate_itself():
 def test_an_unknown_interval_kind_is_refused():
     with pytest.raises(ValueError, match="unknown bootstrap interval"):
         Bootstrap(kind="studentized")
+
+
+def test_cohens_asymptotic_interval_is_named_beside_the_bootstrap():
+    ratings = ratings_from(two_raters(), level="nominal")
+    estimate = coefficients.cohen_kappa(ratings, bootstrap=Bootstrap(200, seed=2)).as_dict()
+    (asymptotic,) = estimate["other_intervals"]
+    assert asymptotic["interval_method"] == "asymptotic"
+    assert asymptotic["interval_question"] == "these raters, cases like these"
+    half_width = stats.norm.ppf(0.975) * estimate["se"]
+    assert asymptotic["ci"] == pytest.approx(
+        [estimate["value"] - half_width, estimate["value"] + half_width], abs=1e-12
+    )
+    assert estimate["interval_method"] == "percentile bootstrap over cases"

@@ -432,13 +432,19 @@ def cohen_kappa(
     table = np.zeros((k, k))
     np.add.at(table, (pairs[:, 0], pairs[:, 1]), 1)
     estimate.se = _cohen_se(table, agreement_weights, estimate.value)
+    asymptotic = (estimate.value - Z_95 * estimate.se, estimate.value + Z_95 * estimate.se)
     estimate.extra = {
-        "ci_asymptotic": [
-            estimate.value - Z_95 * estimate.se,
-            estimate.value + Z_95 * estimate.se,
-        ],
+        "ci_asymptotic": list(asymptotic),
         "se_method": "asymptotic, Fleiss, Cohen & Everitt (1969)",
     }
+    estimate.other_intervals.append(
+        interval_dict(
+            asymptotic,
+            ASYMPTOTIC,
+            THESE_RATERS,
+            "kappa ± 1.96 SE, the SE of Fleiss, Cohen & Everitt (1969)",
+        )
+    )
     return _finish(estimate, kappa, patterns, bootstrap)
 
 
