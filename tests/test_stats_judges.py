@@ -24,6 +24,16 @@ from annotation.core.stats.judges import (
     judge_vs_humans,
     majority,
 )
+from annotation.core.stats.judges.diagnostics import (
+    calibration,
+    length_bias,
+    longer_side,
+    model_family,
+    own_family_side,
+    self_preference,
+    side_bias,
+    weighted_spearman,
+)
 from annotation.core.stats.resampling import Bootstrap
 
 # Derandomized so CI never meets a new example by chance; HYPOTHESIS_EXAMPLES=2000 explores.
@@ -518,3 +528,186 @@ def test_a_stored_annotator_test_reads_back_as_it_was():
     )
     for row in result.annotators:
         assert AnnotatorTest.from_dict(json.loads(json.dumps(row.as_dict()))) == row
+
+
+# --- judge diagnostics: length, self-preference, calibration ------------------------------------
+
+
+def test_length_bias_worked_by_hand():
+    lengths = {f"o{i}": 10 * i for i in range(1, 6)}
+    judge = {f"o{i}": i for i in range(1, 6)}  # follows length exactly: rho 1
+    # The clinicians' means 3, 1, 4, 2, 5: rank differences 2, -1, 1, -2, 0, so
+    # rho = 1 - 6 * 10 / (5 * 24) = 0.5.
+    humans = {
+        "A": {"o1": 2, "o2": 1, "o3": 4, "o4": 2, "o5": 5},
+        "B": {"o1": 4, "o2": 1, "o3": 4, "o4": 2, "o5": 5},
+    }
+    result = length_bias(judge, observations(humans), lengths)
+    assert (result.judge, result.clinicians, result.value) == pytest.approx((1.0, 0.5, 0.5))
+    assert result.clinicians == pytest.approx(stats.spearmanr([3, 1, 4, 2, 5], [1, 2, 3, 4, 5])[0])
+    assert (result.n_units, result.n_cases, result.ci) == (5, 5, None)
+
+
+def test_weighted_spearman_is_spearman_on_the_repeated_sample():
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 5, 30).astype(float)  # ties on purpose
+    y = rng.normal(size=30).round(1)
+    w = rng.integers(0, 4, (6, 30)).astype(float)
+    got = weighted_spearman(x, y, w)
+    for row, value in zip(w, got, strict=True):
+        counts = row.astype(int)
+        expected = stats.spearmanr(np.repeat(x, counts), np.repeat(y, counts))[0]
+        assert value == pytest.approx(expected, abs=1e-12)
+
+
+def length_study(rng, n_cases=80):
+    """Two outputs per case; the judge's score follows length, the clinicians' much less."""
+    units = [f"c{c}-{s}" for c in range(n_cases) for s in "ab"]
+    cases = {unit: unit.split("-")[0] for unit in units}
+    length = dict(zip(units, rng.integers(50, 500, len(units)), strict=True))
+    judge = {u: float(np.clip(round(length[u] / 100 + rng.normal()), 1, 5)) for u in units}
+    humans = {
+        f"h{h}": {u: float(np.clip(round(3 + length[u] / 400 + rng.normal()), 1, 5)) for u in units}
+        for h in range(3)
+    }
+    return judge, humans, length, cases
+
+
+def test_length_bias_interval_resamples_cases_as_an_independent_loop_does():
+    judge, humans, length, cases = length_study(np.random.default_rng(8))
+    result = length_bias(
+        judge, observations(humans), length, cases=cases, bootstrap=Bootstrap(1000, seed=1)
+    )
+    assert (result.n_units, result.n_cases) == (160, 80)
+    # An independent case bootstrap with scipy and another seed: endpoints agree to Monte Carlo
+    # error.
+    rng = np.random.default_rng(99)
+    units = list(judge)
+    score = np.array([judge[u] for u in units])
+    mean = np.array([np.mean([humans[h][u] for h in humans]) for u in units])
+    size = np.array([length[u] for u in units], dtype=float)
+    by_case = np.arange(160).reshape(80, 2)
+    draws = []
+    for _ in range(1000):
+        rows = by_case[rng.integers(0, 80, 80)].ravel()
+        draws.append(
+            stats.spearmanr(score[rows], size[rows])[0] - stats.spearmanr(mean[rows], size[rows])[0]
+        )
+    low, high = np.percentile(draws, [2.5, 97.5])
+    assert result.ci == pytest.approx((low, high), abs=0.05)
+    assert result.value == pytest.approx(
+        stats.spearmanr(score, size)[0] - stats.spearmanr(mean, size)[0], abs=1e-12
+    )
+    assert result.ci[0] > 0  # this judge follows length more than these clinicians
+    data = result.as_dict()
+    assert data["interval_question"] == "this judge against these clinicians, cases like these"
+    assert "1000 resamples, seed 1" in data["ci_method"]
+    json.dumps(data, allow_nan=False)
+    again = length_bias(
+        judge, observations(humans), length, cases=cases, bootstrap=Bootstrap(1000, seed=1)
+    )
+    assert again.as_dict() == data
+
+
+def test_preference_for_the_longer_output_worked_by_hand():
+    side = longer_side({"p1": (300, 100), "p2": (50, 80), "p3": (9, 2), "p4": (1, 7), "p5": (4, 4)})
+    assert side == {"p1": 1, "p2": -1, "p3": 1, "p4": -1, "p5": 0}
+    judge = {"p1": 2, "p2": -1, "p3": 0, "p4": 1, "p5": 2}
+    humans = {
+        "A": {"p1": 1, "p2": -2, "p3": 0, "p4": 1, "p5": 1},
+        "B": {"p1": -1, "p2": -2, "p3": -1, "p4": 1},
+    }
+    result = side_bias(judge, observations(humans), side)
+    # Toward the longer side (a tie half): judge 1, 1, .5, 0; clinicians per pair .5, 1, .25, 0.
+    assert (result.judge, result.clinicians) == (0.625, 0.4375)
+    assert result.value == 0.1875
+    assert result.n_units == 4  # p5's outputs are as long as each other
+    assert "the longer output" in result.method
+
+
+def test_model_families_from_names():
+    assert model_family("openai/gpt-4o-mini") == "OpenAI"
+    assert model_family("o3-mini") == "OpenAI"
+    assert model_family("Claude-3.5-Sonnet") == "Anthropic"
+    assert model_family("meta-llama/Llama-3.1-70B-Instruct") == "Meta"
+    assert model_family("google/medgemma-27b") == "Google"
+    assert model_family("Expert summary") is None
+    assert model_family("acme-7b", {"acme": "Acme", "acme-7": "Acme small"}) == "Acme small"
+    pairs = {"p1": ("OpenAI", "Meta"), "p2": (None, "OpenAI"), "p3": ("OpenAI", "OpenAI")}
+    assert own_family_side(pairs, "OpenAI") == {"p1": 1, "p2": -1, "p3": 0}
+
+
+def test_self_preference_worked_by_hand():
+    families = {name: model_family(name) for name in ("gpt-4o", "gpt-4.1", "claude-3", "Expert")}
+    source = {"o1": "gpt-4o", "o2": "gpt-4.1", "o3": "claude-3", "o4": "Expert"}
+    judge = {"o1": 5, "o2": 4, "o3": 3, "o4": 2}
+    humans = {
+        "A": {"o1": 4, "o2": 3, "o3": 2, "o4": 3},
+        "B": {"o1": 4, "o2": 3, "o3": 4, "o4": 3},
+    }
+    unit_family = {unit: families[name] for unit, name in source.items()}
+    result = self_preference(judge, observations(humans), unit_family, model_family("gpt-5"))
+    # Own family: judge (5 + 4) / 2 = 4.5, clinicians 3.5, a gap of 1; other outputs: judge
+    # 2.5, clinicians 3, a gap of -0.5. Self-preference 1 - (-0.5) = 1.5.
+    assert (result.judge, result.clinicians, result.value) == (4.5, 3.5, 1.5)
+    assert result.extra == {"judge_family": "OpenAI", "n_own_family": 2, "n_other": 2}
+    lenient = {unit: score + 1 for unit, score in judge.items()}  # one point kinder everywhere
+    assert self_preference(lenient, observations(humans), unit_family, "OpenAI").value == 1.5
+    alone = self_preference(judge, observations(humans), {"o1": "OpenAI", "o2": "OpenAI"}, "OpenAI")
+    assert (alone.value, alone.extra["n_other"]) == (1.0, 0)  # the own-family gap alone
+    assert alone.method.endswith("with no other outputs")
+    none = self_preference(judge, observations(humans), unit_family, "Google")
+    assert (none.value, none.reason) == (None, "no output of the judge's family (Google)")
+
+
+def test_calibration_worked_by_hand_and_against_scikit_learn():
+    from sklearn.calibration import calibration_curve
+
+    humans = {
+        "A": {"u1": "yes", "u2": "yes", "u3": "no", "u4": "yes", "u5": "no", "u6": "yes"},
+        "B": {"u1": "yes", "u2": "yes", "u3": "no", "u4": "yes", "u5": "no", "u6": "no"},
+        "C": {"u1": "no", "u2": "yes", "u3": "no", "u4": "no", "u5": "no"},
+    }
+    judge = {"u1": "yes", "u2": "no", "u3": "no", "u4": "yes", "u5": "yes", "u6": "yes"}
+    confidence = {"u1": 0.95, "u2": 0.92, "u3": 0.65, "u4": 0.61, "u5": 0.15, "u6": 0.3}
+    result = calibration(
+        judge, confidence, observations(humans), level="nominal", categories=["yes", "no"]
+    )
+    # u6 has no majority (one yes, one no). Bins: [0.9, 1] u1 right, u2 wrong: accuracy 0.5,
+    # confidence 0.935; [0.6, 0.7) u3, u4 right: 1 against 0.63; [0.1, 0.2) u5 wrong: 0 against
+    # 0.15. ECE = (2 * 0.435 + 2 * 0.37 + 0.15) / 5 = 0.352.
+    assert result.value == pytest.approx(0.352, abs=1e-12)
+    assert result.extra["n_without_majority"] == 1
+    assert result.extra["accuracy_against_majority"] == pytest.approx(3 / 5)
+    assert result.extra["mean_confidence"] == pytest.approx((0.95 + 0.92 + 0.65 + 0.61 + 0.15) / 5)
+    y = np.array([1, 0, 1, 1, 0])
+    p = np.array([0.95, 0.92, 0.65, 0.61, 0.15])
+    accuracy, mean_confidence = calibration_curve(y, p, n_bins=10, strategy="uniform")
+    counts = np.histogram(p, bins=10, range=(0, 1))[0]
+    counts = counts[counts > 0]
+    ece = np.sum(counts / counts.sum() * np.abs(accuracy - mean_confidence))
+    assert result.value == pytest.approx(ece, abs=1e-12)
+    with pytest.raises(DataError, match="not between 0 and 1"):
+        calibration(
+            judge, {"u1": 1.2}, observations(humans), level="nominal", categories=["yes", "no"]
+        )
+
+
+def test_calibration_interval_is_seeded_and_over_cases():
+    rng = np.random.default_rng(12)
+    humans = simulated_clinicians(rng, n_units=120, n_humans=3, k=2)
+    truth = {
+        u: majority([humans[h][u] for h in humans], level="nominal", categories=[0, 1])
+        for u in humans["h0"]
+    }
+    confidence = {u: float(rng.uniform(0.5, 1)) for u in truth}
+    judge = {u: (v if rng.random() < confidence[u] else 1 - v) for u, v in truth.items()}
+    bootstrap = Bootstrap(300, seed=5)
+    args = {"level": "nominal", "categories": [0, 1], "bootstrap": bootstrap}
+    result = calibration(judge, confidence, observations(humans), **args)
+    assert result.ci is not None
+    assert 0 <= result.ci[0] <= result.ci[1] <= 1
+    assert (
+        result.as_dict() == calibration(judge, confidence, observations(humans), **args).as_dict()
+    )
+    json.dumps(result.as_dict(), allow_nan=False)

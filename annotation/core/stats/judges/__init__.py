@@ -11,6 +11,10 @@
 - `consistency` (`self_consistency`): how often the judge repeats its own modal answer (Pangakis
   et al. 2023).
 
+`diagnostics` holds what a reviewer asks beside them (imported from the module, not shown in the
+app yet): length bias, self-preference and calibration, each against the clinicians with a case
+bootstrap interval.
+
 `common` holds what the three share: the paper's thresholds, the judge's answers by unit, and
 the clinicians' `majority`.
 
