@@ -693,21 +693,45 @@ def test_calibration_worked_by_hand_and_against_scikit_learn():
         )
 
 
-def test_calibration_interval_is_seeded_and_over_cases():
+def loop_ece(correct: np.ndarray, confidence: np.ndarray) -> float:
+    """ECE written out bin by bin with np.histogram's equal-width bins on [0, 1]."""
+    counts, edges = np.histogram(confidence, bins=10, range=(0, 1))
+    ece = 0.0
+    for k, n in enumerate(counts):
+        inside = (confidence >= edges[k]) & (
+            (confidence < edges[k + 1]) if k < 9 else (confidence <= 1)
+        )
+        if n:
+            ece += n / len(confidence) * abs(correct[inside].mean() - confidence[inside].mean())
+    return ece
+
+
+def test_calibration_interval_matches_an_independent_case_bootstrap():
+    # Two clinicians' answers per case (units c-a and c-b share case c), so cases are drawn whole.
     rng = np.random.default_rng(12)
-    humans = simulated_clinicians(rng, n_units=120, n_humans=3, k=2)
+    humans = simulated_clinicians(rng, n_units=160, n_humans=3, k=2)
+    units = list(humans["h0"])
+    cases = {u: int(u[1:]) // 2 for u in units}
     truth = {
         u: majority([humans[h][u] for h in humans], level="nominal", categories=[0, 1])
-        for u in humans["h0"]
+        for u in units
     }
-    confidence = {u: float(rng.uniform(0.5, 1)) for u in truth}
+    confidence = {u: float(rng.uniform(0.5, 1)) for u in units}
     judge = {u: (v if rng.random() < confidence[u] else 1 - v) for u, v in truth.items()}
-    bootstrap = Bootstrap(300, seed=5)
-    args = {"level": "nominal", "categories": [0, 1], "bootstrap": bootstrap}
+    bootstrap = Bootstrap(1000, seed=5)
+    args = {"level": "nominal", "categories": [0, 1], "cases": cases, "bootstrap": bootstrap}
     result = calibration(judge, confidence, observations(humans), **args)
-    assert result.ci is not None
-    assert 0 <= result.ci[0] <= result.ci[1] <= 1
-    assert (
-        result.as_dict() == calibration(judge, confidence, observations(humans), **args).as_dict()
-    )
+    correct = np.array([judge[u] == truth[u] for u in units], dtype=float)
+    conf = np.array([confidence[u] for u in units])
+    assert result.value == pytest.approx(loop_ece(correct, conf), abs=1e-12)
+    assert result.n_cases == 80
+    loop = np.random.default_rng(77)
+    by_case = np.arange(160).reshape(80, 2)
+    draws = []
+    for _ in range(1000):
+        rows = by_case[loop.integers(0, 80, 80)].ravel()
+        draws.append(loop_ece(correct[rows], conf[rows]))
+    assert result.ci == pytest.approx(tuple(np.percentile(draws, [2.5, 97.5])), abs=0.03)
+    again = calibration(judge, confidence, observations(humans), **args)
+    assert result.as_dict() == again.as_dict()
     json.dumps(result.as_dict(), allow_nan=False)
