@@ -287,3 +287,19 @@ def test_cohens_asymptotic_interval_is_named_beside_the_bootstrap():
         [estimate["value"] - half_width, estimate["value"] + half_width], abs=1e-12
     )
     assert estimate["interval_method"] == "percentile bootstrap over cases"
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        # Raters differ by a constant: consistency is perfect, absolute agreement is not.
+        ([[1, 2], [3, 4], [5, 6]], {"ICC3": (1.0, 1.0), "ICC3k": (1.0, 1.0)}),
+        # Every rater gives every case the same value: every bound is 1.
+        ([[1, 1], [3, 3], [5, 5]], {form: (1.0, 1.0) for form in FORMS}),
+    ],
+)
+def test_f_intervals_at_perfect_agreement(rows, expected):
+    ratings = ratings_from(rows_to_observations(rows), level="interval")
+    result = coefficients.icc(ratings)
+    for form, bounds in expected.items():
+        assert result[form].ci == pytest.approx(bounds, abs=1e-12), form

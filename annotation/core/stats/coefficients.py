@@ -647,6 +647,8 @@ def icc_f_interval(
 def _agreement_bounds(squares: MeanSquares, upper_tail: float) -> tuple[float, float]:
     n, k = squares.n, squares.k
     msr, msc, mse = squares.bms, squares.jms, squares.ems
+    if msc == 0 and mse == 0:
+        return 1.0, 1.0  # every rater gave every case the same value: both bounds are 1 for any F
     df = squares.satterthwaite_df()
     f_low = stats.f.ppf(upper_tail, n - 1, df)
     f_high = stats.f.ppf(upper_tail, df, n - 1)
