@@ -1,4 +1,4 @@
-"""Responses the rater's pages and the API send alike."""
+"""HTTP responses the pages and the API send alike: images, and CSV downloads streamed."""
 
 from collections.abc import Iterable, Sequence
 

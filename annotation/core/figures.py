@@ -1,5 +1,6 @@
 """The study's figures, drawn from plain data with matplotlib, as SVG (in the page), PNG and PDF
-(print quality). No Django here: `annotation.services.figures` turns stored results into the data.
+(print quality). No Django here: `annotation.services.figure_data` turns stored results into
+the data.
 
 Output is byte-for-byte reproducible: no dates or software versions in the files, a fixed hash
 salt for SVG ids, and matplotlib's bundled font, so the same study gives the same files.

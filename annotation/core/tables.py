@@ -1,4 +1,6 @@
-"""Tabular exports shared by the dashboard's downloads and the REST API."""
+"""Tables as CSV, with no Django: formula-safe cells, rows to CSV in chunks, and the data
+dictionary. Shared by the dashboard's downloads, the REST API, the paper bundle and the
+checklists' exports."""
 
 import csv
 import io

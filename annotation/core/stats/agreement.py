@@ -1,4 +1,4 @@
-"""Krippendorff's alpha and percent agreement as the study and checklist pages use them: long
+"""Krippendorff's alpha and percent agreement as the checklist pages use them: long
 observations in, one small result out. The computation is `annotation.core.stats`; this keeps the
 shape those callers read (value, interval and why a value is missing)."""
 
