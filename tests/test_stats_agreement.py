@@ -155,7 +155,7 @@ def test_alpha_and_its_pattern_form_match_the_krippendorff_package(rows, level):
     )
     assert result.value == pytest.approx(expected, abs=1e-9)
     counted = coefficients._Counted.of(ratings)
-    pattern_form = coefficients._point(
+    pattern_form = coefficients.point(
         coefficients._alpha_statistic(counted, level), counted.patterns
     )
     assert pattern_form == pytest.approx(expected, abs=1e-9)
