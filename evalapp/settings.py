@@ -123,7 +123,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
             ],
             # The dashboard's charts as SVG (no inline style for the Content-Security-Policy).
-            "libraries": {"charts": "evalapp.charts"},
+            "libraries": {"charts": "evalapp.charts", "modules": "evalapp.modules"},
         },
     },
 ]
