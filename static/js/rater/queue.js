@@ -131,6 +131,20 @@ export function startQueue() {
   document.addEventListener("change", changed, true);
   document.body.addEventListener("htmx:configRequest", configRequest);
   document.body.addEventListener("htmx:afterRequest", afterRequest);
+  // Answers given before this module ran (rater-early.js marked their forms) are kept and sent
+  // again, so the server's acknowledgement is read (saving the same answer twice changes
+  // nothing); once htmx has set the forms up, as restore.js waits too, and before it looks.
+  function sendEarly() {
+    document.querySelectorAll("form[data-question][data-changed-early]").forEach(function (form) {
+      form.removeAttribute("data-changed-early");
+      if (root) send(form);
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { setTimeout(sendEarly, 0); });
+  } else {
+    setTimeout(sendEarly, 0);
+  }
 }
 
 // Failed saves go again when due, everything waiting when the connection is back; signed out,

@@ -5,7 +5,7 @@ import { adoptRetired, entryOf, fieldsOf, forget, scope, showOtherItems } from "
 import { applyFields } from "./fill.js";
 import { showConflict } from "./conflicts.js";
 import { setRestored, showPendingNotice, showRefused } from "./notice.js";
-import { conflicts } from "./pending.js";
+import { conflicts, inflight } from "./pending.js";
 import { saveAllPending } from "./queue.js";
 import { revisionOf } from "./revisions.js";
 
@@ -16,7 +16,7 @@ function restore() {
   var refused = 0;
   questionForms().forEach(function (form) {
     var entry = entryOf(form);
-    if (!entry) return;
+    if (!entry || inflight.has(form)) return;  // being sent now: its answer will say
     if (form.querySelector("fieldset:disabled")) {
       // The study was locked meanwhile: the server refuses every change, so say so once.
       refused += 1;
