@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.lock | cut -d' ' -f1)
 
-.PHONY: run test install lint format lock worker clean check-deploy bench-import bench-load bench-fetch bench-agreement bench-export bench-soak
+.PHONY: run test install lint format lock worker clean check-deploy bench-import bench-load bench-fetch bench-agreement bench-export bench-soak bench-coverage
 
 $(STAMP): requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench-export: $(STAMP)
 
 bench-load: $(STAMP)
 	$(BIN)/python bench/rater_load.py
+
+## Not a test: coverage of every agreement interval for the question it answers (about 7 min, 2 cores).
+bench-coverage: $(STAMP)
+	$(BIN)/python bench/coverage.py
 
 ## Not a test: 8 clients saving and submitting while Redis, PostgreSQL and the worker fail.
 bench-soak: $(STAMP)
