@@ -37,7 +37,7 @@ part rests on two to four degrees of freedom, and a normal quantile would be too
 The default is the plain jackknife. In `make bench-coverage` (docs/statistics.md, Coverage) it
 covered the readers-in-general value of alpha, Fleiss' kappa and AC1 0.93-1.00 in every cell,
 widest where readers are interchangeable (it counts the residual twice); the split-half form
-was closer to 0.95 there but fell to 0.88-0.92 with biased readers and 100 cases. Too wide was
+was closer to 0.95 there but fell as low as 0.88 with biased readers and 100 cases. Too wide was
 judged the lesser fault for a paper's interval.
 
 The jackknife needs three raters or more: with two, leaving one out leaves no pair.
