@@ -1,0 +1,144 @@
+"""Study planning from a pilot (stats.planning): the fewest cases for a chosen power, checked
+against the paired t-test's power in closed form, and for a chosen interval width for alpha,
+checked by simulating the planned study; `plan_study` on the Van Dyke pilot."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from annotation.core.stats import planning
+from annotation.core.stats.data import Observation, ratings_from
+from annotation.core.stats.estimate import THESE_RATERS
+from annotation.core.stats.mrmc import RANDOM_BOTH, mrmc
+from annotation.core.stats.resampling import Bootstrap
+from tests.test_stats_mrmc import vandyke_rows
+
+
+@pytest.fixture(scope="module")
+def vandyke_pilot() -> planning.Pilot:
+    rows, truth = vandyke_rows()
+    result = mrmc(rows, figure="auc", truth=truth)
+    return planning.Pilot.from_components(result.components, cases=result.n_cases)
+
+
+def paired_t_power(*, difference: float, readers: int, variance: float, alpha: float) -> float:
+    """Two-sided paired t-test over readers, each reader's difference of variance `variance`:
+    the noncentral t, written independently of the F form mrmc_power uses."""
+    df = readers - 1
+    shift = difference / np.sqrt(variance / readers)
+    critical = stats.t.isf(alpha / 2, df)
+    # The lower tail is below 1e-8 wherever scipy returns nan for it (large shifts).
+    lower = np.nan_to_num(stats.nct.cdf(-critical, df, shift), nan=0.0)
+    return stats.nct.sf(critical, df, shift) + lower
+
+
+def test_fewest_cases_is_where_the_paired_t_power_first_reaches_the_target():
+    # No covariances and no reader x modality variance: each reader's difference has variance
+    # 2 Var, Var = 0.1 / K (0.001 at the pilot's 100 cases), and the test is a paired t.
+    pilot = planning.Pilot(cases=100, var=0.001, cov1=0.0, cov2=0.0, cov3=0.0, interaction=0.0)
+    plan = planning.cases_for_power(pilot, difference=0.05, readers=range(3, 8), power=0.8)
+    for row in plan.rows:
+        cases = np.arange(1, 3000)
+        powers = paired_t_power(
+            difference=0.05, readers=row.readers, variance=0.2 / cases, alpha=0.05
+        )
+        first = cases[np.argmax(powers >= 0.8)]
+        assert powers[-1] >= 0.8
+        assert row.cases == first
+        assert row.power == pytest.approx(powers[first - 1], abs=1e-9)
+    assert plan.question == RANDOM_BOTH
+
+
+def test_more_readers_never_need_more_cases(vandyke_pilot):
+    # From four readers on: three cannot reach 0.8 for d = 0.05 at any number of cases.
+    plan = planning.cases_for_power(vandyke_pilot, difference=0.05, readers=range(4, 21))
+    cases = [row.cases for row in plan.rows]
+    assert all(c is not None for c in cases)
+    assert cases == sorted(cases, reverse=True)
+    assert cases[0] > cases[-1]
+
+
+@pytest.fixture(scope="module")
+def three_reader_powers(vandyke_pilot) -> np.ndarray:
+    """The power for d = 0.05 with three readers at 1 to 2999 cases, every number of cases."""
+    return np.array(
+        [
+            planning.power_at(vandyke_pilot, difference=0.05, readers=3, cases=k, alpha=0.05)
+            for k in range(1, 3000)
+        ]
+    )
+
+
+def test_power_with_three_readers_peaks_then_falls(three_reader_powers):
+    # Why the planner scans rather than assuming the power grows with cases: Hillis's ddf falls
+    # towards J - 1 as the case variance shrinks, and with three readers that wins at the end.
+    peak = int(np.argmax(three_reader_powers))
+    assert 500 < peak < 2500
+    assert three_reader_powers[-1] < three_reader_powers[peak]
+
+
+@pytest.mark.parametrize("target", [0.3, 0.6, 0.64])
+def test_fewest_cases_is_the_first_crossing_even_past_the_peak(
+    vandyke_pilot, three_reader_powers, target
+):
+    plan = planning.cases_for_power(vandyke_pilot, difference=0.05, readers=[3], power=target)
+    assert plan.rows[0].cases == 1 + int(np.argmax(three_reader_powers >= target))
+
+
+def test_each_row_is_the_first_number_of_cases_reaching_the_power(vandyke_pilot):
+    plan = planning.cases_for_power(vandyke_pilot, difference=0.05, readers=[4, 6], power=0.9)
+    for row in plan.rows:
+        at = dict(pilot=vandyke_pilot, difference=0.05, readers=row.readers, alpha=0.05)
+        assert planning.power_at(**at, cases=row.cases) >= 0.9
+        assert planning.power_at(**at, cases=row.cases - 1) < 0.9
+
+
+def test_a_difference_below_the_readers_own_disagreement_is_out_of_reach(vandyke_pilot):
+    # sigma2_TR does not shrink with cases: with three readers and d = 0.01 the power tends to
+    # that of a t over readers alone, whose only variance is 2 sigma2_TR, far below 0.8.
+    plan = planning.cases_for_power(vandyke_pilot, difference=0.01, readers=[3])
+    (row,) = plan.rows
+    assert row.cases is None
+    limit = paired_t_power(
+        difference=0.01, readers=3, variance=2 * vandyke_pilot.interaction, alpha=0.05
+    )
+    assert row.best == pytest.approx(limit, abs=1e-3)
+
+
+def test_out_of_reach_reports_the_peak_power(vandyke_pilot, three_reader_powers):
+    plan = planning.cases_for_power(vandyke_pilot, difference=0.05, readers=[3], power=0.65)
+    assert plan.rows[0].cases is None
+    assert plan.rows[0].best == pytest.approx(three_reader_powers.max(), abs=1e-4)
+
+
+def test_plan_refuses_a_zero_difference(vandyke_pilot):
+    with pytest.raises(ValueError, match="difference of 0"):
+        planning.cases_for_power(vandyke_pilot, difference=0.0, readers=[5])
+
+
+def simulated_ratings(units: int, seed: int):
+    """Three raters grade each unit on 1-5 around the unit's latent value."""
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(size=units)
+    observations = [
+        Observation(
+            f"u{u}", f"r{r}", int(np.clip(np.round(3 + latent[u] + rng.normal(0, 0.7)), 1, 5))
+        )
+        for u in range(units)
+        for r in range(3)
+    ]
+    return ratings_from(observations, level="ordinal", categories=[1, 2, 3, 4, 5])
+
+
+def test_alpha_width_plan_gives_about_the_width_on_a_simulated_study():
+    bootstrap = Bootstrap(resamples=400, seed=1)
+    plan = planning.alpha_width_plan(simulated_ratings(60, seed=2), width=0.08, bootstrap=bootstrap)
+    low, high = plan.pilot_ci
+    assert plan.cases == int(np.ceil(60 * ((high - low) / 0.08) ** 2))
+    assert plan.cases > 60
+    study = planning.alpha_width_plan(
+        simulated_ratings(plan.cases, seed=3), width=0.08, bootstrap=bootstrap
+    )
+    study_low, study_high = study.pilot_ci
+    assert study_high - study_low == pytest.approx(0.08, rel=0.2)
+    assert plan.question == THESE_RATERS
