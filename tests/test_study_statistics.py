@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from scipy import stats as scipy_stats
 
 from annotation import services
 from annotation.core.stats import coefficients
@@ -16,6 +17,7 @@ from annotation.core.stats.data import Observation, ratings_from
 from annotation.core.stats.names import AAT, VERSUS_HUMANS
 from annotation.core.stats.resampling import Bootstrap
 from annotation.models import Assignment, Item, Judge, JudgeRating, JudgeVerdict, Result, TaskRun
+from tests.conftest import STUDY_ROWS
 from tests.factories import alpha_of, submit_rated
 from tests.test_pairwise import make_pairwise_study
 
@@ -257,3 +259,97 @@ def test_a_judge_that_copies_one_reader_passes_the_alternative_annotator_test(
     tests = page.split('data-testid="judge-tests"')[1].split("</table>")[0]
     assert tests.count("passes") == 1  # Copycat, once per question shown
     assert "Coin" in tests
+
+
+RATERS_LIKE_THESE = "raters like these, cases like these"
+
+
+def two_rater_study(study_admin, raters):
+    study = services.study_create(
+        creator=study_admin,
+        title="Two readers",
+        raters_per_item=2,
+        question_prompt="How well does the summary capture the question?",
+        seed=99,
+    )
+    services.study_import_file(study=study, filename="study.csv", content=STUDY_ROWS)
+    services.study_add_raters(study=study, users=raters[:2])
+    services.study_open(study=study)
+    study.refresh_from_db()
+    return study
+
+
+def test_beside_the_interval_for_these_raters_is_one_for_raters_like_these(open_study):
+    """Alpha's raters-and-cases interval written out from its definition: the variance over
+    cases read from the stored unit-bootstrap interval, the jackknife over raters with alpha
+    from the krippendorff package on the matrix with each rater's row removed, a t quantile on
+    Welch-Satterthwaite's df (Gwet 2008's sum; docs/statistics.md)."""
+    rated = rate_absolute(open_study)
+    compute(open_study)
+    alpha = stored(open_study, source="", judge="")["krippendorff_alpha"]
+    assert alpha.detail["interval_question"] == "these raters, cases like these"
+    (like,) = [
+        other
+        for other in alpha.detail["other_intervals"]
+        if other["interval_question"] == RATERS_LIKE_THESE
+    ]
+    units = sorted({(case, source) for case, source, _, _ in rated})
+    raters = sorted({rater for _, _, rater, _ in rated})
+    matrix = np.full((len(raters), len(units)), np.nan)
+    for case, source, rater, value in rated:
+        matrix[raters.index(rater), units.index((case, source))] = value
+    leave_outs = np.array(
+        [
+            krippendorff.alpha(
+                reliability_data=np.delete(matrix, j, axis=0),
+                level_of_measurement="ordinal",
+                value_domain=[1, 2, 3, 4, 5],
+            )
+            for j in range(len(raters))
+        ]
+    )
+    g = len(raters)
+    v_raters = (g - 1) / g * ((leave_outs - leave_outs.mean()) ** 2).sum()
+    low, high = alpha.detail["ci"]
+    v_units = ((high - low) / (2 * scipy_stats.norm.ppf(0.975))) ** 2
+    df = (v_units + v_raters) ** 2 / (v_units**2 / (alpha.n_units - 1) + v_raters**2 / (g - 1))
+    half = scipy_stats.t.ppf(0.975, df) * np.sqrt(v_units + v_raters)
+    assert like["ci"] == pytest.approx([alpha.value - half, alpha.value + half], abs=1e-9)
+    assert like["df"] == pytest.approx(df)
+    assert like["ci_method"].startswith("raters and cases random")
+    # Every coefficient but ICC and Cohen's kappa has one; with a judge added, none, saying why.
+    for key in ("percent_agreement", "fleiss_kappa", "gwet_ac1", "gwet_ac2_quadratic"):
+        result = stored(open_study, source="", judge="")[key]
+        questions = [o["interval_question"] for o in result.detail["other_intervals"] if o["ci"]]
+        assert questions == [RATERS_LIKE_THESE], key
+    per_source = stored(open_study, source=MODEL, judge="")["krippendorff_alpha"]
+    assert [o["interval_question"] for o in per_source.detail["other_intervals"]] == [
+        RATERS_LIKE_THESE
+    ]
+
+
+def test_a_judge_added_as_a_rater_has_no_interval_for_raters_like_these(open_study):
+    rated = rate_absolute(open_study)
+    add_judge(open_study, "GPT-judge", {(case, source): 3 for case, source, _, _ in rated})
+    compute(open_study)
+    alpha = stored(open_study, source="", judge="GPT-judge")["krippendorff_alpha"]
+    (like,) = alpha.detail["other_intervals"]
+    assert like["ci"] is None
+    assert like["interval_question"] == RATERS_LIKE_THESE
+    assert "LLM judge is one fixed rater" in like["reason"]
+
+
+def test_two_raters_have_no_interval_for_raters_like_these_and_say_why(study_admin, raters):
+    study = two_rater_study(study_admin, raters)
+    rate_absolute(study)
+    compute(study)
+    overall = stored(study, source="", judge="")
+    assert "cohen_kappa" in overall
+    for key in ("krippendorff_alpha", "cohen_kappa", "fleiss_kappa"):
+        detail = overall[key].detail
+        assert detail["ci"], key  # these raters: the unit bootstrap
+        (like,) = [
+            o for o in detail["other_intervals"] if o["interval_question"] == RATERS_LIKE_THESE
+        ]
+        assert like["ci"] is None
+        assert like["reason"].startswith("needs three or more raters"), key

@@ -1,10 +1,18 @@
 """Agreement for one question: every coefficient over all sources and per source, for the raters
 alone and with each LLM judge added as one more rater; and test-retest where raters saw hidden
-repeats. The coefficients themselves are `annotation.core.stats.coefficients`."""
+repeats. The coefficients themselves are `annotation.core.stats.coefficients`.
+
+Each coefficient's headline interval (the unit bootstrap; McGraw & Wong's F for ICC) has beside
+it, in `other_intervals`, the interval for raters like these on cases like these from
+`annotation.core.stats.raters_random`, or the reason there is none."""
+
+import math
+from collections.abc import Callable
 
 from annotation.core import rubric
-from annotation.core.stats import coefficients
-from annotation.core.stats.data import DataError, Observation, ratings_from
+from annotation.core.stats import coefficients, raters_random
+from annotation.core.stats.data import DataError, Observation, Ratings, ratings_from
+from annotation.core.stats.estimate import RATERS_LIKE_THESE
 from annotation.core.stats.names import COEFFICIENTS, RETEST
 from annotation.models import Assignment, Question, Result, Study
 from annotation.services.statistics.rows import Row, about_one_output, human_rows, unit_of
@@ -25,7 +33,7 @@ def question_agreement(
                 scope,
                 COEFFICIENTS,
                 [sorted(rows), question.level, rubric.value_domain(question.spec)],
-                lambda rows=rows: _figures(rows, question, study),
+                lambda rows=rows, judge=judge: _figures(rows, question, study, judge=judge),
             )
     return results
 
@@ -41,17 +49,28 @@ def _in_scope(row: Row, source: str) -> bool:
     return not source or (row[1] == source and not row[2])
 
 
-def _figures(rows: list[Row], question: Question, study: Study) -> dict[str, Figure]:
+def _figures(
+    rows: list[Row], question: Question, study: Study, *, judge: str = ""
+) -> dict[str, Figure]:
     observations = [Observation(unit_of(row), row[3], row[4]) for row in rows]
-    estimates = estimates_for(observations, question, study)
+    estimates = estimates_for(
+        observations, question, study, raters_like_these=JUDGE_NOT_DRAWN if judge else ""
+    )
     return {key: Figure.of(estimate, level=question.level) for key, estimate in estimates.items()}
 
 
 def estimates_for(
-    observations: list[Observation], question: Question, study: Study, *, alpha_only=False
+    observations: list[Observation],
+    question: Question,
+    study: Study,
+    *,
+    alpha_only=False,
+    raters_like_these: str = "",
 ) -> dict[str, coefficients.Estimate]:
     """Every coefficient that applies, keyed as stored; the six ICC forms one key each. With
-    no rating at all, or a scale the level cannot use, alpha alone, undefined, says why."""
+    no rating at all, or a scale the level cannot use, alpha alone, undefined, says why.
+    Each coefficient but ICC gets the raters-and-cases interval beside its own, or, with
+    `raters_like_these` a reason, none, saying that reason."""
     level = question.level
     if not observations:
         return {"krippendorff_alpha": _undefined(level, "no unit has two or more ratings")}
@@ -69,9 +88,79 @@ def estimates_for(
     if alpha_only:
         return {"krippendorff_alpha": coefficients.krippendorff_alpha(ratings, bootstrap=bootstrap)}
     estimates = coefficients.all_coefficients(ratings, bootstrap=bootstrap)
+    for key, estimate in estimates.items():
+        if key != "icc":
+            _add_raters_like_these(estimate, ratings, key, study, no_interval=raters_like_these)
     for form, estimate in estimates.pop("icc", {}).items():
         estimates[f"icc_{form}"] = estimate
     return estimates
+
+
+# Why a coefficient with an LLM judge added has no raters-like-these interval.
+JUDGE_NOT_DRAWN = (
+    "an LLM judge is one fixed rater, not one of a panel drawn from raters like these: "
+    "see the raters-alone column"
+)
+RATERS_AND_CASES = "bootstrap over cases + jackknife over raters"
+
+
+def point_of(key: str) -> Callable[[Ratings], float | None] | None:
+    """The coefficient stored under `key` as a function of the ratings (no interval), for the
+    jackknife over raters; None for a key that has no raters-and-cases interval here."""
+    calls: dict[str, Callable[[Ratings], coefficients.Estimate]] = {
+        "krippendorff_alpha": lambda r: coefficients.krippendorff_alpha(r),
+        "percent_agreement": lambda r: coefficients.percent_agreement(r),
+        "fleiss_kappa": lambda r: coefficients.fleiss_kappa(r),
+        "gwet_ac1": lambda r: coefficients.gwet_ac(r),
+        "gwet_ac2_linear": lambda r: coefficients.gwet_ac(r, weighting="linear"),
+        "gwet_ac2_quadratic": lambda r: coefficients.gwet_ac(r, weighting="quadratic"),
+    }
+    call = calls.get(key)
+    return None if call is None else (lambda ratings: call(ratings).value)
+
+
+def _add_raters_like_these(
+    estimate: coefficients.Estimate, ratings: Ratings, key: str, study: Study, *, no_interval=""
+) -> None:
+    """Append to `estimate.other_intervals` the interval for raters like these on cases like
+    these (raters_random, its default raters part), or an entry with no interval and why."""
+    reason = no_interval
+    if not reason and estimate.value is None:
+        reason = "the coefficient is undefined"
+    elif not reason and estimate.ci is None:
+        reason = "no interval over cases to add the raters' part to"
+    if not reason and len(ratings.raters) < raters_random.MIN_RATERS:
+        reason = "needs three or more raters (the jackknife over raters leaves one out)"
+    call = point_of(key)
+    if not reason and call is None:
+        reason = "not offered for this coefficient"
+    interval = None
+    if not reason and call is not None:
+        variance, reason = raters_random.raters_variance(ratings, call)
+        interval = raters_random.raters_and_cases_interval(
+            estimate=estimate.value,  # type: ignore[arg-type]
+            unit_ci=estimate.ci,  # type: ignore[arg-type]
+            raters_variance=variance,
+            n_units=estimate.n_units,
+            n_raters=estimate.n_raters,
+            reason=reason,
+        )
+        reason = interval.reason
+    if interval is None or interval.ci is None:
+        entry = coefficients.interval_dict(None, RATERS_AND_CASES, RATERS_LIKE_THESE, "")
+        estimate.other_intervals.append({**entry, "reason": reason})
+        return
+    estimate.other_intervals.append(
+        coefficients.interval_dict(
+            interval.ci,
+            RATERS_AND_CASES,
+            RATERS_LIKE_THESE,
+            interval.describe() + f" ({estimate.ci_method}; {interval.df:.1f} df)",
+            se_units=interval.se_units,
+            se_raters=interval.se_raters,
+            df=interval.df if interval.df is not None and math.isfinite(interval.df) else None,
+        )
+    )
 
 
 def _undefined(level: str, reason: str) -> coefficients.Estimate:

@@ -15,7 +15,10 @@ from annotation.core.stats.resampling import Bootstrap
 from annotation.models import Question, Result, Study
 
 # Part of every result's inputs hash: a change in how a statistic is computed changes the hash.
-STATS_METHOD_VERSION = "stats-6: ICC's interval is McGraw & Wong's F; intervals name their question"
+STATS_METHOD_VERSION = (
+    "stats-7: beside each coefficient's interval for these raters, one for raters like these "
+    "(raters_random, jackknife over raters)"
+)
 
 
 @dataclass(frozen=True)
