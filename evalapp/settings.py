@@ -58,10 +58,13 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-# `manage.py agreement` reads a CSV and prints statistics: it serves, signs and stores nothing, so
-# it runs without a secret (the README's command line on a fresh clone), with a random key that
-# dies with the process. Every other command and the web server still refuse to start.
-SECRETLESS_COMMAND = Path(sys.argv[0]).name == "manage.py" and sys.argv[1:2] == ["agreement"]
+# `manage.py agreement` and `plan_study` read a CSV and print statistics: they serve, sign and store
+# nothing, so they run without a secret (the README's command lines on a fresh clone), with a
+# random key that dies with the process. Every other command and the web server still refuse.
+SECRETLESS_COMMANDS = ("agreement", "plan_study")
+SECRETLESS_COMMAND = Path(sys.argv[0]).name == "manage.py" and any(
+    sys.argv[1:2] == [name] for name in SECRETLESS_COMMANDS
+)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG and not SECRETLESS_COMMAND:

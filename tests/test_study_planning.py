@@ -2,16 +2,24 @@
 against the paired t-test's power in closed form, and for a chosen interval width for alpha,
 checked by simulating the planned study; `plan_study` on the Van Dyke pilot."""
 
+import io
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
 from scipy import stats
 
 from annotation.core.stats import planning
 from annotation.core.stats.data import Observation, ratings_from
 from annotation.core.stats.estimate import THESE_RATERS
-from annotation.core.stats.mrmc import RANDOM_BOTH, mrmc
+from annotation.core.stats.mrmc import RANDOM_BOTH, mrmc, mrmc_power
 from annotation.core.stats.resampling import Bootstrap
-from tests.test_stats_mrmc import vandyke_rows
+from tests.test_stats_mrmc import VANDYKE, vandyke_rows
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +150,76 @@ def test_alpha_width_plan_gives_about_the_width_on_a_simulated_study():
     study_low, study_high = study.pilot_ci
     assert study_high - study_low == pytest.approx(0.08, rel=0.2)
     assert plan.question == THESE_RATERS
+
+
+# --- plan_study on the Van Dyke pilot ---------------------------------------------------------
+
+
+def plan_study(*args: str) -> str:
+    out = io.StringIO()
+    call_command("plan_study", str(VANDYKE), "--fom", "auc", *args, stdout=out)
+    return out.getvalue()
+
+
+def vandyke_power(readers: int, cases: int, difference: float) -> float:
+    """mrmc_power on the pilot's own components, from the MRMC analysis directly."""
+    rows, truth = vandyke_rows()
+    c = mrmc(rows, figure="auc", truth=truth).components
+    return mrmc_power(
+        difference=difference,
+        readers=readers,
+        cases=cases,
+        var=c.var,
+        cov1=c.cov1,
+        cov2=c.cov2,
+        cov3=c.cov3,
+        interaction=c.ms_tr - c.var + c.cov1 + c.cov2 - c.cov3,
+        pilot_cases=114,
+    ).power
+
+
+def test_the_table_gives_the_pilots_own_power_at_five_readers_and_114_cases():
+    table = plan_study("--difference", "0.05", "--readers", "3-8")
+    lines = table.splitlines()
+    assert "readers like these, on cases like these" in table
+    header = next(n for n, line in enumerate(lines) if line.split()[:1] == ["readers"])
+    assert lines[header].split()[-3:] == ["with", "114", "cases"]
+    by_readers = {line.split()[0]: line.split() for line in lines[header + 1 :] if line.strip()}
+    assert by_readers["5"][-1] == f"{vandyke_power(5, 114, 0.05):.3f}"
+    assert by_readers["3"][1] == "-"  # three readers cannot reach 0.8 for d = 0.05
+    report = json.loads(plan_study("--difference", "0.05", "--readers", "5", "--json"))
+    (row,) = report["rows"]
+    assert row["power_with_pilot_cases"] == pytest.approx(vandyke_power(5, 114, 0.05), abs=1e-12)
+    assert row["power"] == pytest.approx(vandyke_power(5, row["cases"], 0.05), abs=1e-12)
+    assert vandyke_power(5, row["cases"] - 1, 0.05) < 0.8 <= row["power"]
+    assert report["pilot_study"]["observed_difference"] == pytest.approx(0.8970 - 0.9408, abs=1e-4)
+
+
+def test_plan_study_refuses_what_it_cannot_plan(tmp_path):
+    with pytest.raises(CommandError, match="--readers"):
+        plan_study("--difference", "0.05", "--readers", "1-4")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("reader,case,modality,value\nr1,c1,A,1\n")
+    with pytest.raises(CommandError, match="truth"):
+        call_command("plan_study", str(bad), "--fom", "auc", "--difference", "0.05")
+
+
+CLEAN_ENV = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+
+
+def test_plan_study_runs_with_no_secret_and_matches_the_pure_command():
+    args = [str(VANDYKE), "--fom", "auc", "--difference", "0.05", "--readers", "4-6", "--json"]
+    outputs = []
+    for argv in (["manage.py", "plan_study"], ["-m", "annotation.core.stats", "plan"]):
+        done = subprocess.run(
+            [sys.executable, *argv, *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=settings.BASE_DIR,
+            env=CLEAN_ENV,
+        )
+        assert (done.returncode, done.stderr) == (0, "")
+        outputs.append(json.loads(done.stdout))
+    assert outputs[0] == outputs[1]
+    assert [row["cases"] for row in outputs[0]["rows"]] == [361, 213, 170]

@@ -1,6 +1,8 @@
 """The statistics from the command line, with no Django and no settings:
 `python -m annotation.core.stats agreement FILE.csv --level ordinal` prints inter-rater agreement
 for ratings collected anywhere as one JSON object. `manage.py agreement` is the same command.
+`python -m annotation.core.stats plan PILOT.csv --fom auc --difference 0.05` sizes a reader
+study from a pilot (`planning_cli`); `manage.py plan_study` is the same command.
 
 Errors a user can fix (an unreadable file, a bad option) are `UsageError`s with one line naming
 the file, row and field; `main` prints them and exits with status 1.
@@ -16,6 +18,13 @@ from typing import TextIO
 from annotation.core.stats import coefficients
 from annotation.core.stats.data import LEVELS, DataError, category_label
 from annotation.core.stats.longfile import read_long_csv
+from annotation.core.stats.planning_cli import (
+    PLAN_HELP,
+    PlanError,
+    add_plan_arguments,
+    plan_report,
+    plan_table,
+)
 from annotation.core.stats.resampling import DEFAULT_RESAMPLES, Bootstrap
 
 # The coefficients this command reports (the study statistics have a few more, e.g. Gwet's AC2).
@@ -123,7 +132,10 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     parser = argparse.ArgumentParser(prog="python -m annotation.core.stats")
     commands = parser.add_subparsers(dest="command", required=True)
     add_agreement_arguments(commands.add_parser("agreement", description=AGREEMENT_HELP))
+    add_plan_arguments(commands.add_parser("plan", description=PLAN_HELP))
     args = parser.parse_args(argv)
+    if args.command == "plan":
+        return _plan(args, stdout or sys.stdout)
     options = {k: v for k, v in vars(args).items() if k not in ("command", "file", "format")}
     try:
         report = agreement_report(args.file, **options)
@@ -131,4 +143,15 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(report, indent=2), file=stdout or sys.stdout)
+    return 0
+
+
+def _plan(args: argparse.Namespace, stdout: TextIO) -> int:
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "file", "json")}
+    try:
+        report = plan_report(args.file, **options)
+    except PlanError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2) if args.json else plan_table(report), file=stdout)
     return 0
