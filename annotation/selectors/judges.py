@@ -10,6 +10,12 @@ from dataclasses import dataclass
 from django.db.models import Prefetch
 
 from annotation.core import judging
+from annotation.core.stats.names import (
+    CALIBRATION,
+    JUDGE_DIAGNOSTICS,
+    LENGTH_BIAS,
+    SELF_PREFERENCE,
+)
 from annotation.models import (
     Case,
     Item,
@@ -19,6 +25,7 @@ from annotation.models import (
     JudgeVerdict,
     Output,
     Question,
+    Result,
     Study,
     TaskRun,
 )
@@ -145,6 +152,7 @@ def study_judges_overview(*, study: Study) -> list[Judge]:
         )
         judge.n_failed = sum((u.item.pk, u.variant, u.sample) in failed for u in missing)
         judge.consistency = judge_consistency(judge=judge)
+        judge.diagnostics = judge_diagnostics(study=study, judge=judge.label)
     return judges
 
 
@@ -152,3 +160,110 @@ def judges_running(*, study: Study) -> list[str]:
     """The labels of the study's judges with a live run (queued or running, not dead)."""
     runs = task_runs_live().filter(study=study, kind=TaskRun.Kind.RUN_JUDGE)
     return sorted(set(runs.values_list("judge__label", flat=True)))
+
+
+DIAGNOSTIC_NAMES = {
+    LENGTH_BIAS: "Length bias",
+    SELF_PREFERENCE: "Self-preference",
+    CALIBRATION: "Calibration",
+}
+DIAGNOSTIC_COLUMNS = [
+    "judge",
+    "question",
+    "diagnostic",
+    "value",
+    "ci_low",
+    "ci_high",
+    "judge_figure",
+    "raters_figure",
+    "n_units",
+    "n_cases",
+    "method",
+    "ci_method",
+    "interval_question",
+    "reading",
+]
+
+
+def judge_diagnostics(*, study: Study, judge: str | None = None) -> list[dict]:
+    """Each stored judge diagnostic (length bias, self-preference, calibration) per judge and
+    question, as a flat row with its interval and a one-line plain reading; a diagnostic not
+    computed has no value and its reason as the reading. Admin data: never shown to raters."""
+    results = Result.objects.filter(study=study, statistic__in=JUDGE_DIAGNOSTICS)
+    if judge is not None:
+        results = results.filter(judge=judge)
+    results = results.select_related("question").order_by(
+        "judge", "question__order", "question__key", "statistic"
+    )
+    return [_diagnostic_row(result) for result in results]
+
+
+def _diagnostic_row(result: Result) -> dict:
+    detail = result.detail
+    ci = detail.get("ci") or [None, None]
+    return {
+        "judge": result.judge,
+        "question": result.question.key,
+        "diagnostic": DIAGNOSTIC_NAMES.get(result.statistic, result.statistic),
+        "value": result.value,
+        "ci_low": ci[0],
+        "ci_high": ci[1],
+        "judge_figure": detail.get("judge"),
+        "raters_figure": detail.get("clinicians"),
+        "n_units": result.n_units,
+        "n_cases": detail.get("n_cases"),
+        "method": detail.get("method", ""),
+        "ci_method": detail.get("ci_method", ""),
+        "interval_question": detail.get("interval_question", ""),
+        "reading": diagnostic_reading(result.statistic, result.value, detail),
+    }
+
+
+def diagnostic_reading(statistic: str, value: float | None, detail: dict) -> str:
+    """One plain sentence: which way the judge departs from the raters, and whether the
+    interval leaves room for no difference at all."""
+    if value is None:
+        return detail.get("reason", "not computed")
+    ci = detail.get("ci")
+    if not ci:
+        settled = "with no interval (too few cases to resample)"
+    elif ci[0] <= 0 <= ci[1]:
+        settled = "though the interval includes 0 (no difference)"
+    else:
+        settled = "and the interval excludes 0"
+    judge, raters = detail.get("judge"), detail.get("clinicians")
+    more = "more" if value > 0 else "less"
+    if statistic == LENGTH_BIAS and detail.get("kind") == "side_bias":
+        return (
+            f"The judge prefers the longer output in {_share(judge)} of pairs, the raters in "
+            f"{_share(raters)}, {settled}."
+        )
+    if statistic == LENGTH_BIAS:
+        return (
+            f"The judge's score follows output length {more} than the raters' does "
+            f"(Spearman {_number(judge)} against {_number(raters)}), {settled}."
+        )
+    if detail.get("kind") == "side_bias":
+        return (
+            f"The judge prefers its own family's output in {_share(judge)} of pairs where only "
+            f"one is its family's, the raters in {_share(raters)}, {settled}."
+        )
+    family = detail.get("judge_family", "its own family")
+    direction = "higher" if value > 0 else "lower"
+    if not detail.get("n_other"):
+        return (
+            f"The judge scores {family} outputs (the only ones rated) {abs(value):.2f} points "
+            f"{direction} than the raters do, {settled}."
+        )
+    return (
+        f"Relative to the raters, the judge scores {family} outputs {abs(value):.2f} points "
+        f"{direction} than it scores the others, {settled}."
+    )
+
+
+def _share(value: float | None) -> str:
+    return "an undefined share" if value is None else f"{value:.0%}"
+
+
+def _number(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.2f}"

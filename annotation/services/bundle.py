@@ -26,6 +26,7 @@ from annotation.core import figures, tables
 from annotation.core.stats.names import COMPARISONS
 from annotation.models import Study, TaskRun
 from annotation.selectors.facts import study_reporting_facts
+from annotation.selectors.judges import DIAGNOSTIC_COLUMNS, judge_diagnostics
 from annotation.services import figure_data
 from annotation.services.statistics.store import STATS_METHOD_VERSION
 from annotation.services.task_runs import (
@@ -215,6 +216,8 @@ def _steps(study: Study) -> list[tuple[str, object]]:
         ("comparison.csv", lambda out: _csv(out, RESULT_COLUMNS, _results(study, "comparison"))),
         ("methods.md", lambda out: out.write(methods_text(study))),
     ]
+    if study.judges.exists():  # each judge's length bias, self-preference and calibration
+        steps.append(("judge_diagnostics.csv", lambda out: _judge_diagnostics(out, study)))
     for name, figure in figure_data.study_figures(study=study):
         for fmt in figures.FORMATS:
             steps.append(
@@ -266,6 +269,10 @@ def _ratings(study: Study) -> Iterable[dict]:
 
 def _unblinding(out, study: Study) -> None:
     _csv(out, selectors.UNBLINDING_COLUMNS, selectors.study_unblinding_key(study=study))
+
+
+def _judge_diagnostics(out, study: Study) -> None:
+    _csv(out, DIAGNOSTIC_COLUMNS, judge_diagnostics(study=study))
 
 
 def _results(study: Study, family: str) -> Iterator[dict]:

@@ -34,3 +34,8 @@ VERSUS_HUMANS = "judge_vs_humans"
 AAT = "alternative_annotator_test"
 CONSISTENCY = "judge_consistency"
 JUDGE_STATISTICS = (VERSUS_HUMANS, AAT, CONSISTENCY)
+
+LENGTH_BIAS = "judge_length_bias"
+SELF_PREFERENCE = "judge_self_preference"
+CALIBRATION = "judge_calibration"
+JUDGE_DIAGNOSTICS = (LENGTH_BIAS, SELF_PREFERENCE, CALIBRATION)
