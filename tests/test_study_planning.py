@@ -15,6 +15,7 @@ from django.core.management import CommandError, call_command
 from scipy import stats
 
 from annotation.core.stats import planning
+from annotation.core.stats.cli import agreement_report
 from annotation.core.stats.data import Observation, ratings_from
 from annotation.core.stats.estimate import THESE_RATERS
 from annotation.core.stats.mrmc import RANDOM_BOTH, mrmc, mrmc_power
@@ -124,17 +125,21 @@ def test_plan_refuses_a_zero_difference(vandyke_pilot):
         planning.cases_for_power(vandyke_pilot, difference=0.0, readers=[5])
 
 
-def simulated_ratings(units: int, seed: int):
+def simulated_observations(units: int, seed: int) -> list[Observation]:
     """Three raters grade each unit on 1-5 around the unit's latent value."""
     rng = np.random.default_rng(seed)
     latent = rng.normal(size=units)
-    observations = [
+    return [
         Observation(
             f"u{u}", f"r{r}", int(np.clip(np.round(3 + latent[u] + rng.normal(0, 0.7)), 1, 5))
         )
         for u in range(units)
         for r in range(3)
     ]
+
+
+def simulated_ratings(units: int, seed: int):
+    observations = simulated_observations(units, seed)
     return ratings_from(observations, level="ordinal", categories=[1, 2, 3, 4, 5])
 
 
@@ -223,3 +228,23 @@ def test_plan_study_runs_with_no_secret_and_matches_the_pure_command():
         outputs.append(json.loads(done.stdout))
     assert outputs[0] == outputs[1]
     assert [row["cases"] for row in outputs[0]["rows"]] == [361, 213, 170]
+
+
+def test_plan_study_width_mode_scales_the_agreement_commands_alpha_interval(tmp_path):
+    path = tmp_path / "pilot.csv"
+    rows = "".join(f"{o.unit},{o.rater},{o.value}\n" for o in simulated_observations(60, seed=2))
+    path.write_text("unit,rater,value\n" + rows)
+    agreement = agreement_report(
+        path, level="ordinal", categories="1,2,3,4,5", bootstrap=400, seed=0
+    )
+    low, high = agreement["coefficients"]["krippendorff_alpha"]["ci"]
+    out = io.StringIO()
+    args = ["--width", "0.08", "--level", "ordinal", "--categories", "1,2,3,4,5"]
+    call_command("plan_study", str(path), *args, "--bootstrap", "400", "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["cases"] == int(np.ceil(60 * ((high - low) / 0.08) ** 2))
+    assert (
+        report["question"] == agreement["coefficients"]["krippendorff_alpha"]["interval_question"]
+    )
+    with pytest.raises(CommandError, match="--level"):
+        call_command("plan_study", str(path), "--width", "0.08")

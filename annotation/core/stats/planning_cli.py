@@ -2,7 +2,9 @@
 `manage.py plan_study`). The pilot is an MRMC long CSV, one row per reader, case and modality:
 columns reader, case, modality, value (or rating) and, for the AUC, truth (1 = disease). Its
 MRMC analysis gives the variance components; `stats.planning` turns them into the fewest cases
-for each number of readers. A table by default, one JSON object with --json.
+for each number of readers. With --width and --level instead, the pilot is agreement ratings
+(unit, rater, value) and the plan is the cases for Krippendorff's alpha's interval that wide.
+A table by default, one JSON object with --json.
 """
 
 import argparse
@@ -10,9 +12,17 @@ import csv
 import io
 from pathlib import Path
 
-from annotation.core.stats.data import DataError
+from annotation.core.stats.data import LEVELS, DataError
+from annotation.core.stats.longfile import read_long_csv
 from annotation.core.stats.mrmc import FIGURES, mrmc
-from annotation.core.stats.planning import Pilot, PowerPlan, cases_for_power, power_at
+from annotation.core.stats.planning import (
+    Pilot,
+    PowerPlan,
+    alpha_width_plan,
+    cases_for_power,
+    power_at,
+)
+from annotation.core.stats.resampling import DEFAULT_RESAMPLES, Bootstrap
 
 PLAN_HELP = (
     "Study sizing from a pilot: a CSV with columns reader,case,modality,value (or rating) and, "
@@ -28,12 +38,22 @@ class PlanError(ValueError):
 
 def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path)
-    parser.add_argument("--fom", choices=FIGURES, required=True, help="the figure of merit")
-    parser.add_argument("--difference", type=float, required=True, help="smallest that matters")
+    parser.add_argument("--fom", choices=FIGURES, help="the figure of merit")
+    parser.add_argument("--difference", type=float, help="the smallest that matters")
     parser.add_argument("--power", type=float, default=0.8)
     parser.add_argument("--alpha", type=float, default=0.05, help="the test's two-sided level")
     parser.add_argument("--readers", default="3-20", help="a range (3-20) or a list (4,6,8)")
     parser.add_argument("--json", action="store_true", help="one JSON object, not a table")
+    width = parser.add_argument_group(
+        "alpha's interval width",
+        "Instead of --fom and --difference: the cases for a Krippendorff's alpha interval "
+        "--width wide, from pilot ratings in the agreement format (unit,rater,value).",
+    )
+    width.add_argument("--width", type=float, help="the 95%% interval's width wanted")
+    width.add_argument("--level", choices=LEVELS)
+    width.add_argument("--categories", help="the scale's values in order, as for agreement")
+    width.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="N")
+    width.add_argument("--seed", type=int, default=0)
 
 
 def reader_counts(text: str) -> list[int]:
@@ -89,10 +109,49 @@ def _number(text: str | None, name: str, row: int, column: str) -> float:
         raise PlanError(f"{name}, row {row}: {column} {text!r} is not a number.") from None
 
 
-def plan_report(
+def plan_report(file: Path, **options) -> dict:
+    """The plan from the pilot `file`, as one JSON-ready object: alpha's width plan when
+    `width` is given, else the power plan."""
+    if options.get("width") is not None:
+        return width_report(file, **{k: options.get(k) for k in WIDTH_OPTIONS})
+    if options.get("fom") is None or options.get("difference") is None:
+        raise PlanError("give --fom and --difference (a power plan) or --width and --level.")
+    return power_report(file, **{k: options[k] for k in POWER_OPTIONS})
+
+
+POWER_OPTIONS = ("fom", "difference", "power", "alpha", "readers")
+WIDTH_OPTIONS = ("width", "level", "categories", "bootstrap", "seed")
+
+
+def width_report(
+    file: Path,
+    *,
+    width: float,
+    level: str | None,
+    categories: str | None,
+    bootstrap: int,
+    seed: int,
+) -> dict:
+    """Cases for Krippendorff's alpha's case-bootstrap interval `width` wide."""
+    if level is None:
+        raise PlanError("--width needs --level (the ratings' level of measurement).")
+    if bootstrap < 100:
+        raise PlanError("--bootstrap: a width needs 100 or more resamples.")
+    declared = [v.strip() for v in categories.split(",")] if categories else None
+    try:
+        ratings = read_long_csv(file.name, file.read_bytes(), level=level, categories=declared)
+        plan = alpha_width_plan(ratings, width=width, bootstrap=Bootstrap(bootstrap, seed))
+    except OSError as exc:
+        raise PlanError(f"{file}: {exc.strerror}.") from None
+    except ValueError as exc:  # DataError among them
+        raise PlanError(f"{file.name}: {exc}") from None
+    return plan.as_dict()
+
+
+def power_report(
     file: Path, *, fom: str, difference: float, power: float, alpha: float, readers: str
 ) -> dict:
-    """The pilot's analysis and the plan, as one JSON-ready object."""
+    """The pilot's MRMC analysis and the power plan."""
     counts = reader_counts(readers)
     rows, truth = pilot_rows(file, fom=fom)
     try:
@@ -134,6 +193,8 @@ def _report(result, plan: PowerPlan, at_pilot: list[float]) -> dict:
 
 def plan_table(report: dict) -> str:
     """The report as a few lines and a table, for reading in a terminal."""
+    if "width" in report:
+        return _width_lines(report)
     study, pilot = report["pilot_study"], report["pilot"]
     first, second = study["modalities"]
     at_pilot = f"power with {pilot['cases']} cases"
@@ -160,3 +221,17 @@ def plan_table(report: dict) -> str:
     if any(row["cases"] is None for row in report["rows"]):
         lines.append("-: no number of cases reaches the power (max: the most any gives).")
     return "\n".join(lines)
+
+
+def _width_lines(report: dict) -> str:
+    low, high = report["pilot_ci"]
+    return "\n".join(
+        [
+            f"Pilot: {report['pilot_cases']} cases, Krippendorff's alpha "
+            f"{report['pilot_value']:.3f}, 95% interval {low:.3f} to {high:.3f} "
+            f"(width {high - low:.3f}; {report['pilot_method']}).",
+            f"Cases for a width of {report['width']:g}: {report['cases']}, assuming "
+            f"{report['approximation']}.",
+            f"The interval answers: {report['question']}.",
+        ]
+    )

@@ -23,9 +23,8 @@ class Command(BaseCommand):
         add_plan_arguments(parser)
 
     def handle(self, *args, file, json: bool, **options) -> None:
-        wanted = ("fom", "difference", "power", "alpha", "readers")
         try:
-            report = plan_report(file, **{key: options[key] for key in wanted})
+            report = plan_report(file, **options)
         except PlanError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(_json.dumps(report, indent=2) if json else plan_table(report))
