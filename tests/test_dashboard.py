@@ -1,14 +1,20 @@
 """Study admin pages: create, import (with errors named), add raters, open, recompute."""
 
+import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from annotation import services
-from annotation.models import Connection, Output, Question, Study, TaskRun
+from annotation.core.stats import coefficients
+from annotation.core.stats.data import Observation, ratings_from
+from annotation.core.stats.resampling import Bootstrap
+from annotation.models import Connection, Output, Question, Result, Study, TaskRun
+from annotation.selectors.results import intervals_by_question
 from tests.factories import UserFactory
 from tests.support.fake_llm import Reply, Status
+from tests.test_study_statistics import compute, rate_absolute, two_rater_study
 
 pytestmark = pytest.mark.django_db
 
@@ -394,3 +400,65 @@ def test_a_locked_studys_analysis_settings_stay_as_they_are(admin_client, open_s
     )
     open_study.refresh_from_db()
     assert (open_study.p_adjustment, open_study.judge_epsilon) == ("holm", 0.2)
+
+
+def _cell(low: float, high: float) -> str:
+    return f"{low:.3f} to {high:.3f}"
+
+
+def test_the_agreement_table_labels_each_interval_by_the_question_it_answers(
+    admin_client, open_study
+):
+    rate_absolute(open_study)
+    compute(open_study)
+    response = admin_client.get(reverse("study_dashboard", args=[open_study.token]))
+    page = response.text
+    assert "95% CI, these raters (cases random)" in page
+    assert "95% CI, raters like these (raters and cases random)" in page
+    alpha = Result.objects.get(
+        study=open_study, statistic="krippendorff_alpha", source="", judge=""
+    )
+    (like,) = alpha.detail["other_intervals"]
+    # Both of alpha's intervals are shown, each under its own question.
+    headline = page[page.index('data-testid="alpha-ci"') :].split("</p>")[0]
+    these_at = headline.index("these raters (cases random)")
+    like_at = headline.index("raters like these (raters and cases random)")
+    assert these_at < headline.index(_cell(*alpha.detail["ci"])) < like_at
+    assert like_at < headline.index(_cell(*like["ci"]))
+    assert 'data-testid="no-interval"' not in headline
+
+
+def test_two_raters_show_no_interval_for_raters_like_these_and_say_why(
+    admin_client, study_admin, raters
+):
+    study = two_rater_study(study_admin, raters)
+    rate_absolute(study)
+    compute(study)
+    page = admin_client.get(reverse("study_dashboard", args=[study.token])).text
+    assert "95% CI, raters like these (raters and cases random)" in page
+    assert 'data-testid="no-interval"' in page
+    notes = page[page.index('data-testid="interval-notes"') :].split("</ol>")[0]
+    assert "No interval: needs three or more raters" in notes
+    # The hover says the same where the cell is.
+    assert 'title="needs three or more raters' in page
+
+
+def test_icc_intervals_sit_under_the_question_mcgraw_and_wong_give_them():
+    """ICC(2,1)'s F interval is for raters like these, its unit bootstrap for these raters;
+    ICC(3,1) is about these raters only, and its raters-like-these cell says so."""
+    rng = np.random.default_rng(3)
+    observations = [
+        Observation(f"case{u}", f"rater{r}", int(np.clip(round(3 + c + rng.normal()), 1, 5)))
+        for u, c in enumerate(rng.normal(size=12))
+        for r in range(3)
+    ]
+    ratings = ratings_from(observations, level="interval", categories=[1, 2, 3, 4, 5])
+    forms = coefficients.icc(ratings, bootstrap=Bootstrap(200, 1))
+    these, like = intervals_by_question(forms["ICC2"].as_dict())
+    assert like["interval_method"] == "McGraw-Wong F"
+    assert like["ci"] == pytest.approx(list(forms["ICC2"].ci))
+    assert these["interval_method"] == "percentile bootstrap over cases"
+    these, like = intervals_by_question(forms["ICC3"].as_dict())
+    assert these["interval_method"] == "McGraw-Wong F"
+    assert like["ci"] is None
+    assert like["reason"].startswith("ICC(3) measures consistency among these raters only")

@@ -1,9 +1,10 @@
 """A study's stored statistics shaped for its results page: agreement and comparison tables."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Q
 
+from annotation.core.stats.estimate import RATERS_LIKE_THESE, THESE_RATERS
 from annotation.core.stats.names import COEFFICIENTS, COMPARISONS, TEST_NAMES
 from annotation.models import (
     Question,
@@ -27,10 +28,15 @@ class AgreementTable:
     computed_at: object
     # Per judge: (label, against the raters, the Alternative Annotator Test, consistency).
     judge_tests: list[tuple[str, Result | None, Result | None, Result | None]]
+    # Why an interval cell is empty, numbered as the cells' footnote marks refer to them.
+    notes: list[str] = field(default_factory=list)
 
 
 def study_agreement_tables(*, study: Study) -> list[AgreementTable]:
     results = list(study.results.select_related("question").order_by("question__order"))
+    for result in results:
+        # Each result's interval for each question, for the table's two interval columns.
+        result.these_raters, result.raters_like_these = intervals_by_question(result.detail)
     tables = []
     for question in dict.fromkeys(r.question for r in results):
         mine = {(r.statistic, r.source, r.judge): r for r in results if r.question == question}
@@ -60,7 +66,61 @@ def study_agreement_tables(*, study: Study) -> list[AgreementTable]:
                 ],
             )
         )
+        _number_notes(tables[-1])
     return tables
+
+
+def _number_notes(table: AgreementTable) -> None:
+    """Number the reasons of the table's empty interval cells, each distinct reason once."""
+    cells = [cell for _, row in table.rows + table.source_rows for cell in row if cell]
+    for interval in [i for cell in cells for i in (cell.these_raters, cell.raters_like_these)]:
+        if interval["ci"] is None:
+            if interval["reason"] not in table.notes:
+                table.notes.append(interval["reason"])
+            interval["note"] = table.notes.index(interval["reason"]) + 1
+
+
+# Why a result has no interval for a question when nothing it holds says why.
+NO_INTERVAL = {
+    THESE_RATERS: "no interval over cases for these raters",
+    RATERS_LIKE_THESE: "no interval for raters like these offered for this coefficient",
+}
+# ICC(3,1) and ICC(3,k), McGraw & Wong's consistency forms, are about these raters only.
+CONSISTENCY_ONLY = (
+    "ICC(3) measures consistency among these raters only; for raters like these, "
+    "read ICC(2) (absolute agreement)"
+)
+
+
+def intervals_by_question(detail: dict) -> tuple[dict, dict]:
+    """A stored estimate's interval for each question, (these raters, raters like these): the
+    headline interval or one beside it whose `interval_question` is that question, the
+    headline first. Each is {"ci", "interval_method", "ci_method", "interval_question"}, or
+    {"ci": None, "reason": ...} saying why there is none."""
+    found: dict[str, dict] = {}
+    candidates = [detail, *detail.get("other_intervals", [])]
+    for candidate in candidates:
+        question = candidate.get("interval_question")
+        if candidate.get("ci") and question and question not in found:
+            found[question] = {
+                "ci": candidate["ci"],
+                "interval_method": candidate.get("interval_method", ""),
+                "ci_method": candidate.get("ci_method", ""),
+                "interval_question": question,
+            }
+    reasons = {
+        c.get("interval_question"): c["reason"]
+        for c in candidates
+        if c is not detail and not c.get("ci") and c.get("reason")
+    }
+    if detail.get("value") is None and detail.get("reason"):
+        reasons = dict.fromkeys(NO_INTERVAL, f"undefined: {detail['reason']}")
+    elif str(detail.get("method", "")).startswith("ICC(3"):
+        reasons.setdefault(RATERS_LIKE_THESE, CONSISTENCY_ONLY)
+    return tuple(  # type: ignore[return-value]
+        found.get(q) or {"ci": None, "reason": reasons.get(q, NO_INTERVAL[q])}
+        for q in (THESE_RATERS, RATERS_LIKE_THESE)
+    )
 
 
 @dataclass
