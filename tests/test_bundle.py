@@ -21,6 +21,7 @@ from annotation.core import tables
 from annotation.models import Result, Source, Study, TaskRun
 from tests.factories import submit_rated
 from tests.test_checklist_evidence import HUMAN, MODEL
+from tests.test_study_statistics import compute, rate_absolute, two_rater_study
 
 pytestmark = pytest.mark.django_db
 
@@ -378,3 +379,49 @@ def test_a_study_deleted_while_its_bundle_is_built_leaves_no_bundle(
     run = _build_while(draft_study, monkeypatch, lambda run: services.study_delete(study=run.study))
     assert not TaskRun.objects.filter(pk=run.pk).exists()
     assert list((tmp_path / "exports").iterdir()) == []
+
+
+def test_agreement_csv_and_methods_say_which_interval_answers_which_question(rated):
+    archive = build(rated)
+    agreement = {(r["statistic"], r["source"]): r for r in rows(archive, "agreement.csv")}
+    alpha = agreement[("krippendorff_alpha", "")]
+    assert alpha["interval_method"] == "percentile bootstrap over cases"
+    assert alpha["interval_question"] == "these raters, cases like these"
+    assert alpha["other_interval_question"] == "raters like these, cases like these"
+    # Every rater gave every item the same answer: alpha is 1 with any rater left out, so the
+    # raters part is 0, and the units part is 0 too.
+    assert float(alpha["value"]) == pytest.approx(1.0)
+    assert float(alpha["other_ci_low"]) == pytest.approx(1.0)
+    assert float(alpha["other_ci_high"]) == pytest.approx(1.0)
+    assert alpha["other_ci_method"].startswith("raters and cases random")
+    assert alpha["other_ci_note"] == ""
+    # Comparisons answer neither agreement question: their other_ columns stay empty.
+    comparison = rows(archive, "comparison.csv")
+    assert {r["other_interval_question"] for r in comparison} == {""}
+    methods = archive.read("methods.md").decode()
+    assert "### Which interval answers which question" in methods
+    assert "**These raters (cases random)**" in methods
+    assert "**Raters like these (raters and cases random)**" in methods
+    assert (
+        "95% CI for these raters (cases random): 1.000 to 1.000; for raters like these "
+        "(raters and cases random): 1.000 to 1.000." in methods
+    )
+
+
+def test_a_two_rater_bundle_says_why_it_has_no_interval_for_raters_like_these(
+    study_admin, raters, settings, tmp_path
+):
+    settings.EXPORT_DIR = tmp_path / "exports"
+    study = two_rater_study(study_admin, raters)
+    rate_absolute(study)
+    compute(study)
+    archive = build(study)
+    agreement = {(r["statistic"], r["source"]): r for r in rows(archive, "agreement.csv")}
+    for key in ("krippendorff_alpha", "cohen_kappa"):
+        row = agreement[(key, "")]
+        assert row["ci_low"], key
+        assert row["other_ci_low"] == "", key
+        assert row["other_interval_question"] == "raters like these, cases like these", key
+        assert row["other_ci_note"].startswith("needs three or more raters"), key
+    methods = archive.read("methods.md").decode()
+    assert "for raters like these (raters and cases random): none (needs three or more" in methods

@@ -23,10 +23,12 @@ from django.utils import timezone
 
 from annotation import selectors
 from annotation.core import figures, tables
+from annotation.core.stats.estimate import RATERS_LIKE_THESE, THESE_RATERS
 from annotation.core.stats.names import COMPARISONS
 from annotation.models import Study, TaskRun
 from annotation.selectors.facts import study_reporting_facts
 from annotation.selectors.judges import DIAGNOSTIC_COLUMNS, judge_diagnostics
+from annotation.selectors.results import intervals_by_question
 from annotation.services import figure_data
 from annotation.services.statistics.store import STATS_METHOD_VERSION
 from annotation.services.task_runs import (
@@ -51,6 +53,16 @@ RESULT_COLUMNS = [
     "ci_high",
     "method",
     "ci_method",
+    "interval_method",
+    "interval_question",
+    # The interval answering the other question (these raters, or raters like these), or why
+    # there is none: agreement coefficients only.
+    "other_ci_low",
+    "other_ci_high",
+    "other_interval_method",
+    "other_interval_question",
+    "other_ci_method",
+    "other_ci_note",
     "n_units",
     "n_raters",
     "n_ratings",
@@ -316,8 +328,30 @@ def _estimate_columns(statistic: str, value, detail: dict) -> dict:
         "ci_high": ci[1],
         "method": detail.get("method", ""),
         "ci_method": detail.get("ci_method", ""),
+        "interval_method": detail.get("interval_method", ""),
+        "interval_question": detail.get("interval_question", ""),
+        **_other_interval(detail),
         "resamples": detail.get("resamples", ""),
         "seed": detail.get("seed", ""),
+    }
+
+
+def _other_interval(detail: dict) -> dict:
+    """The columns of the interval answering the question the headline interval does not; for
+    an agreement coefficient without one (two raters, a consistency ICC), the reason why."""
+    if detail.get("interval_question") not in (THESE_RATERS, RATERS_LIKE_THESE):
+        return {}
+    these, like = intervals_by_question(detail)
+    headline_these = detail["interval_question"] == THESE_RATERS
+    other = like if headline_these else these
+    low, high = other["ci"] or [None, None]
+    return {
+        "other_ci_low": low,
+        "other_ci_high": high,
+        "other_interval_method": other.get("interval_method", ""),
+        "other_interval_question": RATERS_LIKE_THESE if headline_these else THESE_RATERS,
+        "other_ci_method": other.get("ci_method", ""),
+        "other_ci_note": other.get("reason", ""),
     }
 
 
@@ -366,8 +400,58 @@ def methods_text(study: Study) -> str:
     for heading, key in METHODS_SECTIONS:
         lines += [f"## {heading}", ""]
         lines += [_md_text(" ".join(facts[key])), ""]
+        if key == "agreement":
+            lines += _intervals_text(study)
     lines += _reopenings_text(study)
     return "\n".join(lines)
+
+
+INTERVALS_TEXT = (
+    "Each agreement interval answers one of two questions. **These raters (cases random)**: "
+    "where the coefficient would fall if these same raters rated other cases like these. Cases "
+    "are resampled and the panel is held as it is (percentile bootstrap over cases; for the "
+    "consistency ICCs, ICC(3,1) and ICC(3,k), the F interval of McGraw & Wong 1996). "
+    "**Raters like these (raters and cases random)**: where it would fall if another panel of "
+    "raters like these rated other cases like these, so that a stricter or more lenient panel "
+    "counts too. This is usually what a claim that clinicians agree means, and the interval is "
+    "wider. It adds to the variance over cases the variance over raters, estimated by leaving "
+    "out one rater at a time (the jackknife), as Gwet (2008) adds the two, with a t quantile on "
+    "Satterthwaite's degrees of freedom; it needs three or more raters. For ICC(1) and ICC(2) "
+    "it is McGraw & Wong's F interval. With an LLM judge added as one more rater, only the "
+    "first question is answered: the judge is one fixed rater, not drawn from a panel. In "
+    "agreement.csv, interval_question says which question ci_low and ci_high answer; the "
+    "other_ columns hold the interval for the other question, or in other_ci_note why there "
+    "is none."
+)
+
+
+def _intervals_text(study: Study) -> list[str]:
+    """Which interval answers which question, then each question's alpha (the raters alone,
+    every source) with its interval for each."""
+    lines = ["### Which interval answers which question", "", INTERVALS_TEXT, ""]
+    alphas = study.results.filter(statistic="krippendorff_alpha", source="", judge="")
+    for result in alphas.select_related("question").order_by("question__order"):
+        if result.value is None:
+            continue
+        these, like = intervals_by_question(result.detail)
+        parts = [
+            f"{label}: "
+            + (
+                f"{interval['ci'][0]:.3f} to {interval['ci'][1]:.3f}"
+                if interval["ci"]
+                else f"none ({interval['reason']})"
+            )
+            for label, interval in (
+                ("for these raters (cases random)", these),
+                ("for raters like these (raters and cases random)", like),
+            )
+        ]
+        text = (
+            f'Question "{result.question.key}": {result.detail.get("method")} = '
+            f"{result.value:.3f}; 95% CI {'; '.join(parts)}."
+        )
+        lines += [_md_text(text), ""]
+    return lines
 
 
 def _reopenings_text(study: Study) -> list[str]:
