@@ -156,3 +156,31 @@ def test_a_subset_of_units_is_the_data_of_those_units():
     assert coefficients.gwet_ac(only_units(data, units)).value == pytest.approx(
         coefficients.gwet_ac(rebuilt).value
     )
+
+
+def test_an_interval_reaching_past_the_coefficients_range_is_cut_back_and_says_so():
+    # Few raters, a large t quantile: the sum reaches past 1, which no agreement coefficient can.
+    wide = raters_and_cases_interval(
+        estimate=0.6, unit_ci=(0.2, 1.0), raters_variance=0.3, n_units=30, n_raters=3
+    )
+    assert wide.ci[1] > 1 and not wide.clipped
+    cut = raters_and_cases_interval(
+        estimate=0.6,
+        unit_ci=(0.2, 1.0),
+        raters_variance=0.3,
+        n_units=30,
+        n_raters=3,
+        bounds=(-1.0, 1.0),
+    )
+    assert cut.ci == (max(wide.ci[0], -1.0), 1.0)
+    assert cut.clipped and "cut back to the coefficient's range" in cut.describe()
+    # An estimate outside the range (possible for alpha) stays inside its own interval.
+    odd = raters_and_cases_interval(
+        estimate=-1.2,
+        unit_ci=(-1.3, -1.1),
+        raters_variance=0.0001,
+        n_units=30,
+        n_raters=3,
+        bounds=(-1.0, 1.0),
+    )
+    assert odd.ci[0] <= -1.2 <= odd.ci[1]

@@ -75,6 +75,7 @@ class RandomRatersInterval:
     se_raters: float | None = None
     reason: str = ""
     df: float | None = None  # Satterthwaite's, for the t quantile
+    clipped: bool = False  # an end cut back to the coefficient's range
 
     @property
     def se(self) -> float | None:
@@ -86,6 +87,7 @@ class RandomRatersInterval:
         return (
             "raters and cases random: unit-bootstrap variance plus the raters' variance "
             f"({RATERS_PARTS[self.raters_part]}), t interval on Satterthwaite's df"
+            + ("; cut back to the coefficient's range" if self.clipped else "")
         )
 
 
@@ -177,22 +179,33 @@ def raters_and_cases_interval(
     raters_part: str = "jackknife",
     reason: str = "",
     level: float = 0.95,
+    bounds: tuple[float, float] | None = None,
 ) -> RandomRatersInterval:
     """The interval for raters and cases both random, from the point estimate, the unit
     bootstrap's interval at `level` (its width gives the units part) and the raters part:
-    estimate +/- t sqrt(v_units + v_raters), t on Satterthwaite's df."""
+    estimate +/- t sqrt(v_units + v_raters), t on Satterthwaite's df. With `bounds` (the
+    coefficient's possible range, e.g. at most 1), an end beyond them is cut back to them and
+    the description says so: with few raters the t quantile is large, and an interval reaching
+    past what the coefficient can be says nothing more."""
     if raters_variance is None:
         return RandomRatersInterval(None, raters_part, reason=reason or "no raters part")
     low, high = unit_ci
     units_part = ((high - low) / (2 * _z(level))) ** 2
     df = satterthwaite_df(units_part, n_units - 1, raters_variance, n_raters - 1)
     half = float(t_dist.ppf((1 + level) / 2, df)) * math.sqrt(units_part + raters_variance)
+    low, high = estimate - half, estimate + half
+    clipped = False
+    if bounds is not None:
+        clipped = low < bounds[0] or high > bounds[1]
+        # Never past the estimate itself, should it lie outside the range.
+        low, high = max(low, min(bounds[0], estimate)), min(high, max(bounds[1], estimate))
     return RandomRatersInterval(
-        (estimate - half, estimate + half),
+        (low, high),
         raters_part,
         math.sqrt(units_part),
         math.sqrt(raters_variance),
         df=df,
+        clipped=clipped,
     )
 
 

@@ -144,6 +144,8 @@ def _add_raters_like_these(
             n_units=estimate.n_units,
             n_raters=estimate.n_raters,
             reason=reason,
+            # What each coefficient can be: a share from 0 to 1, the others at most 1.
+            bounds=(0.0, 1.0) if key == "percent_agreement" else (-1.0, 1.0),
         )
         reason = interval.reason
     if interval is None or interval.ci is None:

@@ -16,8 +16,8 @@ from annotation.models import Question, Result, Study
 
 # Part of every result's inputs hash: a change in how a statistic is computed changes the hash.
 STATS_METHOD_VERSION = (
-    "stats-7: beside each coefficient's interval for these raters, one for raters like these "
-    "(raters_random, jackknife over raters)"
+    "stats-8: beside each coefficient's interval for these raters, one for raters like these "
+    "(raters_random, jackknife over raters), cut back to the coefficient's range"
 )
 
 
