@@ -163,7 +163,8 @@ def test_an_interval_reaching_past_the_coefficients_range_is_cut_back_and_says_s
     wide = raters_and_cases_interval(
         estimate=0.6, unit_ci=(0.2, 1.0), raters_variance=0.3, n_units=30, n_raters=3
     )
-    assert wide.ci[1] > 1 and not wide.clipped
+    assert wide.ci[1] > 1
+    assert not wide.clipped
     cut = raters_and_cases_interval(
         estimate=0.6,
         unit_ci=(0.2, 1.0),
@@ -173,7 +174,8 @@ def test_an_interval_reaching_past_the_coefficients_range_is_cut_back_and_says_s
         bounds=(-1.0, 1.0),
     )
     assert cut.ci == (max(wide.ci[0], -1.0), 1.0)
-    assert cut.clipped and "cut back to the coefficient's range" in cut.describe()
+    assert cut.clipped
+    assert "cut back to the coefficient's range" in cut.describe()
     # An estimate outside the range (possible for alpha) stays inside its own interval.
     odd = raters_and_cases_interval(
         estimate=-1.2,
