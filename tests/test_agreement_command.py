@@ -177,7 +177,7 @@ CLEAN_ENV = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
 def readme_agreement_commands() -> list[list[str]]:
     readme = (settings.BASE_DIR / "README.md").read_text()
     found = re.findall(
-        r"`(python (?:manage\.py|-m annotation\.core\.stats) agreement [^`]+)`", readme
+        r"`(\.venv/bin/python (?:manage\.py|-m annotation\.core\.stats) agreement [^`]+)`", readme
     )
     return [shlex.split(command) for command in found]
 
@@ -202,8 +202,8 @@ def intervals(report: dict):
 def test_the_readmes_command_lines_run_with_no_settings_or_secret(krippendorff_csv):
     commands = readme_agreement_commands()
     assert [argv[:3] for argv in commands] == [
-        ["python", "manage.py", "agreement"],
-        ["python", "-m", "annotation.core.stats"],
+        [".venv/bin/python", "manage.py", "agreement"],
+        [".venv/bin/python", "-m", "annotation.core.stats"],
     ]
     reports = []
     for argv in commands:
