@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from annotation.core.stats import coefficients
+from annotation.core.stats import coefficients, raters_random
 from annotation.core.stats.data import Observation, Ratings, ratings_from
 from annotation.core.stats.raters_random import (
     Z_95,
@@ -186,3 +186,17 @@ def test_an_interval_reaching_past_the_coefficients_range_is_cut_back_and_says_s
         bounds=(-1.0, 1.0),
     )
     assert odd.ci[0] <= -1.2 <= odd.ci[1]
+
+
+def test_the_coefficients_offered_by_stored_name_and_their_ranges():
+    observations = [
+        Observation(f"u{u}", f"r{r}", (u + r * (u % 2)) % 3 + 1)
+        for u in range(12)
+        for r in range(3)
+    ]
+    ratings = ratings_from(observations, level="ordinal", categories=(1, 2, 3))
+    alpha = raters_random.coefficient_for("krippendorff_alpha")
+    assert alpha(ratings) == coefficients.krippendorff_alpha(ratings).value
+    assert raters_random.coefficient_for("icc_ICC2") is None  # ICC has its F interval instead
+    assert raters_random.range_of("percent_agreement") == (0.0, 1.0)
+    assert raters_random.range_of("fleiss_kappa") == (-1.0, 1.0)

@@ -51,6 +51,7 @@ import numpy as np
 from scipy.stats import norm
 from scipy.stats import t as t_dist
 
+from annotation.core.stats import coefficients
 from annotation.core.stats.data import Ratings
 
 Z_95 = 1.959963984540054
@@ -221,3 +222,27 @@ def _all_defined(values: Sequence[float | None]) -> bool:
 
 def _z(level: float) -> float:
     return Z_95 if level == 0.95 else float(norm.ppf((1 + level) / 2))
+
+
+# The coefficients a raters-and-cases interval is offered for, by their stored names, as
+# functions of the ratings (point estimates only: the jackknife recomputes them).
+_POINTS: dict[str, Callable[[Ratings], coefficients.Estimate]] = {
+    "krippendorff_alpha": lambda r: coefficients.krippendorff_alpha(r),
+    "percent_agreement": lambda r: coefficients.percent_agreement(r),
+    "fleiss_kappa": lambda r: coefficients.fleiss_kappa(r),
+    "gwet_ac1": lambda r: coefficients.gwet_ac(r),
+    "gwet_ac2_linear": lambda r: coefficients.gwet_ac(r, weighting="linear"),
+    "gwet_ac2_quadratic": lambda r: coefficients.gwet_ac(r, weighting="quadratic"),
+}
+
+
+def coefficient_for(key: str) -> Coefficient | None:
+    """The coefficient stored under `key` as a function of the ratings, for the jackknife over
+    raters; None for one that has no raters-and-cases interval here."""
+    call = _POINTS.get(key)
+    return None if call is None else (lambda ratings: call(ratings).value)
+
+
+def range_of(key: str) -> tuple[float, float]:
+    """What the coefficient can be: a share from 0 to 1, the others at most 1."""
+    return (0.0, 1.0) if key == "percent_agreement" else (-1.0, 1.0)

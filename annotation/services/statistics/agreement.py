@@ -7,7 +7,6 @@ it, in `other_intervals`, the interval for raters like these on cases like these
 `annotation.core.stats.raters_random`, or the reason there is none."""
 
 import math
-from collections.abc import Callable
 
 from annotation.core import rubric
 from annotation.core.stats import coefficients, raters_random
@@ -104,21 +103,6 @@ JUDGE_NOT_DRAWN = (
 RATERS_AND_CASES = "bootstrap over cases + jackknife over raters"
 
 
-def point_of(key: str) -> Callable[[Ratings], float | None] | None:
-    """The coefficient stored under `key` as a function of the ratings (no interval), for the
-    jackknife over raters; None for a key that has no raters-and-cases interval here."""
-    calls: dict[str, Callable[[Ratings], coefficients.Estimate]] = {
-        "krippendorff_alpha": lambda r: coefficients.krippendorff_alpha(r),
-        "percent_agreement": lambda r: coefficients.percent_agreement(r),
-        "fleiss_kappa": lambda r: coefficients.fleiss_kappa(r),
-        "gwet_ac1": lambda r: coefficients.gwet_ac(r),
-        "gwet_ac2_linear": lambda r: coefficients.gwet_ac(r, weighting="linear"),
-        "gwet_ac2_quadratic": lambda r: coefficients.gwet_ac(r, weighting="quadratic"),
-    }
-    call = calls.get(key)
-    return None if call is None else (lambda ratings: call(ratings).value)
-
-
 def _add_raters_like_these(
     estimate: coefficients.Estimate, ratings: Ratings, key: str, study: Study, *, no_interval=""
 ) -> None:
@@ -131,7 +115,7 @@ def _add_raters_like_these(
         reason = "no interval over cases to add the raters' part to"
     if not reason and len(ratings.raters) < raters_random.MIN_RATERS:
         reason = "needs three or more raters (the jackknife over raters leaves one out)"
-    call = point_of(key)
+    call = raters_random.coefficient_for(key)
     if not reason and call is None:
         reason = "not offered for this coefficient"
     interval = None
@@ -144,8 +128,7 @@ def _add_raters_like_these(
             n_units=estimate.n_units,
             n_raters=estimate.n_raters,
             reason=reason,
-            # What each coefficient can be: a share from 0 to 1, the others at most 1.
-            bounds=(0.0, 1.0) if key == "percent_agreement" else (-1.0, 1.0),
+            bounds=raters_random.range_of(key),
         )
         reason = interval.reason
     if interval is None or interval.ci is None:
