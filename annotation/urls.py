@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.views import account, rater, studies
+from annotation.views import account, planning, rater, studies
 
 urlpatterns = [
     path("", studies.home, name="home"),
@@ -100,6 +100,12 @@ urlpatterns = [
         name="study_compute_agreement",
     ),
     path("studies/<str:study_token>/bundle/", studies.study_bundle, name="study_bundle"),
+    path(
+        "studies/<str:study_token>/plan/power/", planning.study_plan_power, name="study_plan_power"
+    ),
+    path(
+        "studies/<str:study_token>/plan/width/", planning.study_plan_width, name="study_plan_width"
+    ),
     path(
         "studies/<str:study_token>/figures/<slug:name>.<str:fmt>",
         studies.study_figure,

@@ -25,12 +25,15 @@ from annotation.forms import (
     ImportForm,
     InviteRatersForm,
     JudgeForm,
+    PowerPlanForm,
     QuestionForm,
     RubricTemplateForm,
     SourceEndpointForm,
     StudyCreateForm,
+    WidthPlanForm,
 )
 from annotation.models import Case, Study, TaskRun
+from annotation.selectors.planning import study_planning_pilots
 from annotation.services import figure_data
 
 
@@ -96,6 +99,10 @@ def _dashboard_context(study: Study, admin) -> dict:
         ),
         "agreement": selectors.study_agreement_tables(study=study),
         "comparisons": selectors.study_comparison_tables(study=study),
+        # Planning the next study from this one's MRMC comparisons and alphas.
+        "pilots": (pilots := study_planning_pilots(study=study)),
+        "power_form": PowerPlanForm(pilots=pilots.power_usable),
+        "width_form": WidthPlanForm(pilots=pilots.width_usable),
         "runs": selectors.study_task_runs(study=study),
         "import_form": ImportForm(),
         "raters_form": AddRatersForm(
