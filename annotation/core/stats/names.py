@@ -25,8 +25,20 @@ WIN_TIE_LOSS = "win_tie_loss"
 BRADLEY_TERRY = "bradley_terry"
 CRITERIA_POINTS = "criteria_points"
 CORRELATION = "correlation"  # stored as "correlation:<metric name>"
-PAIRED_TESTS = (WILCOXON, SIGN_TEST, MCNEMAR)
-TEST_NAMES = {WILCOXON: "Wilcoxon signed-rank", SIGN_TEST: "sign", MCNEMAR: "McNemar"}
+# The multi-reader multi-case comparison of a pair of sources (Obuchowski-Rockette, Hillis):
+# on the mean score or share answering yes, and on accuracy where cases carry expected answers.
+MRMC = "mrmc"
+MRMC_ACCURACY = "mrmc_accuracy"
+MRMC_TESTS = (MRMC, MRMC_ACCURACY)
+# Every test whose p-values are adjusted across the study, one family per kind of test.
+PAIRED_TESTS = (WILCOXON, SIGN_TEST, MCNEMAR, *MRMC_TESTS)
+TEST_NAMES = {
+    WILCOXON: "Wilcoxon signed-rank",
+    SIGN_TEST: "sign",
+    MCNEMAR: "McNemar",
+    MRMC: "Obuchowski-Rockette MRMC",
+    MRMC_ACCURACY: "Obuchowski-Rockette MRMC (accuracy)",
+}
 POSITIVE_FIRST = "positive when the first source of the pair was preferred"
 COMPARISONS = (SCORES, *PAIRED_TESTS, WIN_TIE_LOSS, BRADLEY_TERRY, CRITERIA_POINTS)
 

@@ -14,6 +14,7 @@ from annotation.core.stats.names import (
     CORRELATION,
     CRITERIA_POINTS,
     MCNEMAR,
+    MRMC_TESTS,
     PAIRED_TESTS,
     POSITIVE_FIRST,
     SCORES,
@@ -23,8 +24,12 @@ from annotation.core.stats.names import (
     WIN_TIE_LOSS,
 )
 from annotation.models import Question, Result, Study
+from annotation.services.statistics.mrmc import question_mrmc
 from annotation.services.statistics.rows import Row, about_one_output, criteria_rows
 from annotation.services.statistics.store import Figure, bootstrap_for, store_by_source
+
+# Computed together from the ratings; the MRMC results are a family of their own (`mrmc`).
+SCORE_COMPARISONS = tuple(s for s in COMPARISONS if s not in MRMC_TESTS)
 
 
 def pair_label(first: str, second: str) -> str:
@@ -46,9 +51,11 @@ def question_comparisons(
         rows = sorted(row for row in humans if about_one_output(row))
         compute = lambda: _scores(study, question, rows)  # noqa: E731
     inputs = [rows, question.kind, question.level, rubric.value_domain(question.spec)]
-    results = store_by_source(study, question, COMPARISONS, inputs, compute)
-    if question.kind not in (Question.Kind.PAIRWISE, Question.Kind.CRITERIA) and ordered(question):
-        results += _metric_correlations(study, question, rows, metrics)
+    results = store_by_source(study, question, SCORE_COMPARISONS, inputs, compute)
+    if question.kind not in (Question.Kind.PAIRWISE, Question.Kind.CRITERIA):
+        results += question_mrmc(study, question, rows, pair_label=pair_label)
+        if ordered(question):
+            results += _metric_correlations(study, question, rows, metrics)
     return results
 
 
