@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 
 from annotation.core.stats.estimate import RATERS_LIKE_THESE, THESE_RATERS
-from annotation.core.stats.names import COEFFICIENTS, COMPARISONS, TEST_NAMES
+from annotation.core.stats.names import COEFFICIENTS, COMPARISONS, MRMC_TESTS, TEST_NAMES
 from annotation.models import (
     Question,
     Result,
@@ -136,6 +136,8 @@ class ComparisonTable:
     points: list[Result]  # HealthBench criteria points per source
     adjustments: list[str]  # how the tests' p-values were adjusted, once per kind of test
     correlations: list[Result]  # imported automatic metrics against the raters' scores
+    # MRMC per pair and figure of merit, each with `lines`: one per question answered.
+    mrmc: list[Result] = field(default_factory=list)
 
 
 def study_comparison_tables(*, study: Study) -> list[ComparisonTable]:
@@ -152,9 +154,10 @@ def study_comparison_tables(*, study: Study) -> list[ComparisonTable]:
         mine = [r for r in results if r.question == question]
         tests: dict[str, dict[str, Result]] = {}
         for r in mine:
-            if r.statistic in TEST_NAMES:
+            if r.statistic in TEST_NAMES and r.statistic not in MRMC_TESTS:
                 tests.setdefault(r.source, {})[r.statistic] = r
         kinds = [key for key in TEST_NAMES if any(key in found for found in tests.values())]
+        mrmc = sorted((r for r in mine if r.statistic in MRMC_TESTS), key=_pair_then_figure)
         tables.append(
             ComparisonTable(
                 question=question,
@@ -174,14 +177,45 @@ def study_comparison_tables(*, study: Study) -> list[ComparisonTable]:
                 adjustments=sorted(
                     {
                         r.detail["adjustment"]
-                        for t in tests.values()
-                        for r in t.values()
+                        for r in [*(r for t in tests.values() for r in t.values()), *mrmc]
                         if "adjustment" in r.detail
                     }
                 ),
+                mrmc=[_with_mrmc_lines(r) for r in mrmc],
             )
         )
     return tables
+
+
+def _pair_then_figure(result: Result) -> tuple[str, int]:
+    return result.source, MRMC_TESTS.index(result.statistic)
+
+
+# The MRMC analyses the dashboard shows, in order: the generalisable answer first.
+MRMC_SHOWN = ("random_both", "fixed_readers")
+
+
+def _with_mrmc_lines(result: Result) -> Result:
+    """An MRMC result's difference per question answered (readers and cases random, then these
+    readers): the question in words, the difference with its interval, its p and, for the
+    study-wide test, the adjusted p."""
+    result.lines = []
+    if result.value is None and "random_both" not in result.detail:
+        return result  # not computed: the template shows the reason
+    for key in MRMC_SHOWN:
+        found = result.detail.get(key) or {}
+        headline = key == "random_both"
+        result.lines.append(
+            {
+                "question": result.detail.get("questions", {}).get(key, key),
+                "value": found.get("value"),
+                "ci": found.get("ci"),
+                "p": found.get("p"),
+                "p_adjusted": result.detail.get("p_adjusted") if headline else None,
+                "reason": found.get("reason", ""),
+            }
+        )
+    return result
 
 
 def _with_bars(result: Result) -> Result:
