@@ -460,8 +460,11 @@ class PilotChoiceForm(PlainHelpText, forms.Form):
 
     pilot = forms.TypedChoiceField(coerce=int, choices=())
 
+    # Both parts of the card sit on the dashboard: their ids must differ ("plan_power_pilot").
+    auto_id_prefix = "plan"
+
     def __init__(self, *args, pilots: list, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, auto_id=f"{self.auto_id_prefix}_%s", **kwargs)
         self.pilots = {p.result.pk: p for p in pilots}
         self.fields["pilot"].choices = [(pk, self.pilot_label(p)) for pk, p in self.pilots.items()]
 
@@ -475,10 +478,13 @@ class PilotChoiceForm(PlainHelpText, forms.Form):
 class PowerPlanForm(PilotChoiceForm):
     """Readers and cases for a chosen power to detect a chosen difference between two sources."""
 
+    auto_id_prefix = "plan_power"
+
     difference = forms.FloatField(
         validators=[_positive("The difference")],
         help_text="The smallest difference between the two sources worth detecting, in the "
-        "question's units (the pilot's own difference is given beside each pilot above).",
+        "question's units: scale points for a score, a share for yes/no (the pilot's own "
+        "difference is in its name above).",
     )
     power = forms.FloatField(initial=0.8, validators=[_between("Power", 0, 1)])
     alpha = forms.FloatField(
@@ -502,6 +508,7 @@ class PowerPlanForm(PilotChoiceForm):
 
     def pilot_label(self, pilot) -> str:
         seen = "" if pilot.observed is None else f", observed difference {pilot.observed:+.3g}"
+        seen += f" {pilot.units}" if seen and pilot.units else ""
         return (
             f"“{pilot.question.key}”: {pilot.pair} ({pilot.readers} readers x "
             f"{pilot.pilot.cases} cases{seen})"
@@ -513,6 +520,8 @@ class PowerPlanForm(PilotChoiceForm):
 
 class WidthPlanForm(PilotChoiceForm):
     """Cases for Krippendorff's alpha's interval (these raters) of a chosen width."""
+
+    auto_id_prefix = "plan_width"
 
     width = forms.FloatField(
         validators=[_positive("The width")],

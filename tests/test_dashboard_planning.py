@@ -15,6 +15,7 @@ from annotation.core.stats.estimate import THESE_RATERS
 from annotation.core.stats.mrmc import RANDOM_BOTH, mrmc, plain
 from annotation.models import Result, Study
 from tests.factories import UserFactory
+from tests.support.browser import BROWSER_MARKS, browser_page, log_in
 from tests.test_stats_mrmc import vandyke_rows
 
 pytestmark = pytest.mark.django_db
@@ -111,16 +112,18 @@ def test_the_plan_gives_the_planners_own_numbers(admin_client, draft_study, vand
             assert cases == row.cases
             assert power == f"{row.power:.3f}"
     # Three Van Dyke readers cannot reach 0.8 for 0.05 (tests/test_study_planning.py); four can.
-    assert shown[3][0] is None and shown[4][0] == 361
+    assert shown[3][0] is None
+    assert shown[4][0] == 361
     assert RANDOM_BOTH in response.text
-    assert "Hillis" in response.text and "as the true ones" in response.text
+    assert "Hillis" in response.text
+    assert "as the true ones" in response.text
 
 
 def test_the_pilot_is_offered_with_its_observed_difference(admin_client, draft_study, vandyke):
     store_mrmc(draft_study, vandyke)
     page = admin_client.get(reverse("study_dashboard", args=[draft_study.token])).text
     assert "Plan the next study" in page
-    assert "T0 vs T1 (5 readers x 114 cases, observed difference -0.0438)" in page
+    assert "T0 vs T1 (5 readers x 114 cases, observed difference -0.0438 AUC)" in page
 
 
 def test_without_script_the_form_posts_and_the_dashboard_shows_the_plan(
@@ -135,7 +138,8 @@ def test_without_script_the_form_posts_and_the_dashboard_shows_the_plan(
     assert "<h1>Summaries of patient questions</h1>" in response.text  # the whole dashboard
     assert plan_rows(response.text)[5][0] == 213
     get = admin_client.get(reverse("study_plan_power", args=[draft_study.token]))
-    assert get.status_code == 302 and get["Location"].endswith("#planning")
+    assert get.status_code == 302
+    assert get["Location"].endswith("#planning")
 
 
 @pytest.mark.parametrize(
@@ -200,7 +204,8 @@ def test_no_pilot_yet_says_what_to_rate(admin_client, draft_study):
         page
     )
     assert "first let raters rate a pilot" in page
-    assert 'name="difference"' not in page and 'name="width"' not in page
+    assert 'name="difference"' not in page
+    assert 'name="width"' not in page
 
 
 def test_a_stored_reason_is_shown_when_the_pilot_cannot_serve(admin_client, draft_study):
@@ -237,14 +242,16 @@ def test_the_width_plan_scales_the_pilots_interval(admin_client, draft_study):
     expected = planning.cases_for_width(pilot_cases=40, pilot_width=0.5, width=0.25)
     assert expected == 160
     assert f'data-cases="{expected}"' in response.text
-    assert THESE_RATERS in response.text and "An approximation" in response.text
+    assert THESE_RATERS in response.text
+    assert "An approximation" in response.text
     for bad, message in (("0", "The width must be more than 0."), ("x", "Enter a number.")):
         response = admin_client.post(
             reverse("study_plan_width", args=[draft_study.token]),
             {"pilot": result.pk, "width": bad},
             **HTMX,
         )
-        assert message in response.text and 'data-testid="width-plan"' not in response.text
+        assert message in response.text
+        assert 'data-testid="width-plan"' not in response.text
 
 
 @pytest.mark.parametrize("who", ["rater", "other admin"])
@@ -265,4 +272,53 @@ def test_only_the_studys_admins_can_plan(client, open_study, raters, vandyke, wh
 
 def test_signed_out_is_sent_to_log_in(client, draft_study):
     response = client.post(reverse("study_plan_power", args=[draft_study.token]))
-    assert response.status_code == 302 and "/login" in response["Location"]
+    assert response.status_code == 302
+    assert "/login" in response["Location"]
+
+
+def browser_test(test):
+    for mark in reversed(BROWSER_MARKS):
+        test = mark(test)
+    return test
+
+
+@browser_test
+def test_planning_with_the_keyboard_on_a_phone(live_server, draft_study, study_admin, vandyke):
+    store_mrmc(draft_study, vandyke)
+    pilot = planning.Pilot.from_components(vandyke.components, cases=vandyke.n_cases)
+    expected = planning.cases_for_power(pilot, difference=0.05, readers=[3, 4, 5, 6], power=0.9)
+    with browser_page(live_server.url, viewport={"width": 390, "height": 844}) as page:
+        log_in(page, study_admin.username)
+        page.goto(f"/studies/{draft_study.token}/")
+        page.get_by_label("Pilot comparison").focus()
+        page.keyboard.press("Tab")
+        page.keyboard.type("0.05")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Control+A")
+        page.keyboard.type("0.9")
+        page.keyboard.press("Tab")  # alpha stays 0.05
+        page.keyboard.press("Tab")
+        page.keyboard.press("Control+A")
+        page.keyboard.type("3-6")
+        page.keyboard.press("Enter")
+        table = page.locator("[data-testid=power-plan]")
+        table.wait_for()
+        shown = plan_rows(table.evaluate("t => t.outerHTML"))
+        focused = page.evaluate("() => document.activeElement.id")
+        widths = page.evaluate(
+            """() => {
+                const table = document.querySelector('[data-testid=power-plan]');
+                return {
+                    page: document.documentElement.scrollWidth,
+                    table: table.scrollWidth,
+                    card: table.closest('.card').clientWidth,
+                };
+            }"""
+        )
+    assert {readers: cases for readers, (cases, _) in shown.items()} == {
+        row.readers: row.cases for row in expected.rows
+    }
+    assert expected.rows[0].cases is None  # three readers: out of reach, said in a cell
+    assert focused == "plan_power_readers"  # the swap keeps the keyboard where it was
+    assert widths["page"] <= 390, widths
+    assert widths["table"] <= widths["card"], widths  # the out-of-reach words wrap

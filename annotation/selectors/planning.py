@@ -20,12 +20,7 @@ from annotation.selectors.results import intervals_by_question
 MRMC = "mrmc"
 ALPHA = "krippendorff_alpha"
 # What each MRMC figure of merit is measured in, for the difference to detect.
-FIGURE_UNITS = {
-    "mean": "points of the question's scale",
-    "proportion": "a share between 0 and 1",
-    "accuracy": "a share between 0 and 1",
-    "auc": "AUC, between 0 and 1",
-}
+FIGURE_UNITS = {"mean": "scale points", "proportion": "share, 0-1", "auc": "AUC"}
 
 
 @dataclass
@@ -51,7 +46,7 @@ class PowerPilot:
 
     @property
     def units(self) -> str:
-        return FIGURE_UNITS.get(self.result.detail.get("figure", ""), "the figure's own units")
+        return FIGURE_UNITS.get(self.result.detail.get("figure", ""), "")
 
 
 @dataclass
