@@ -385,7 +385,7 @@ def test_agreement_csv_and_methods_say_which_interval_answers_which_question(rat
     archive = build(rated)
     agreement = {(r["statistic"], r["source"]): r for r in rows(archive, "agreement.csv")}
     alpha = agreement[("krippendorff_alpha", "")]
-    assert alpha["interval_method"] == "percentile bootstrap over cases"
+    assert alpha["interval_method"] == "BCa bootstrap over cases"
     assert alpha["interval_question"] == "these raters, cases like these"
     assert alpha["other_interval_question"] == "raters like these, cases like these"
     # Every rater gave every item the same answer: alpha is 1 with any rater left out, so the

@@ -418,7 +418,11 @@ def test_the_agreement_table_labels_each_interval_by_the_question_it_answers(
     alpha = Result.objects.get(
         study=open_study, statistic="krippendorff_alpha", source="", judge=""
     )
-    (like,) = alpha.detail["other_intervals"]
+    (like,) = [
+        other
+        for other in alpha.detail["other_intervals"]
+        if other["interval_question"] == "raters like these, cases like these"
+    ]
     # Both of alpha's intervals are shown, each under its own question.
     headline = page[page.index('data-testid="alpha-ci"') :].split("</p>")[0]
     these_at = headline.index("these raters (cases random)")

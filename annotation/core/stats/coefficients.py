@@ -13,7 +13,8 @@ one category) has value None and a `reason`; nothing returns a silent NaN.
 """
 
 import math
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 
 import krippendorff
 import numpy as np
@@ -384,29 +385,40 @@ def _cohen_se(table: np.ndarray, w: np.ndarray, kappa: float) -> float:
 # --- all that apply -------------------------------------------------------------------------
 
 
-def all_coefficients(ratings: Ratings, *, bootstrap: Bootstrap | None = None) -> dict:
+def all_coefficients(
+    ratings: Ratings, *, bootstrap: Bootstrap | None = None, bca: Collection[str] = ()
+) -> dict:
     """Every coefficient that applies to the data: alpha at its level, percent agreement,
     Fleiss' kappa and Gwet's AC1 always; Cohen's kappa with exactly two raters (weighted too
-    for ordinal and higher levels); Gwet's AC2 for ordinal and higher; ICC for numbers."""
+    for ordinal and higher levels); Gwet's AC2 for ordinal and higher; ICC for numbers.
+    The coefficients keyed in `bca` take the BCa bootstrap, the others `bootstrap` as given."""
+
+    def unit_bootstrap(key: str) -> Bootstrap | None:
+        return replace(bootstrap, kind="bca") if bootstrap and key in bca else bootstrap
+
     ordered = ratings.level != "nominal"
     result: dict = {
-        "krippendorff_alpha": krippendorff_alpha(ratings, bootstrap=bootstrap),
-        "percent_agreement": percent_agreement(ratings, bootstrap=bootstrap),
-        "fleiss_kappa": fleiss_kappa(ratings, bootstrap=bootstrap),
-        "gwet_ac1": gwet_ac(ratings, bootstrap=bootstrap),
+        "krippendorff_alpha": krippendorff_alpha(
+            ratings, bootstrap=unit_bootstrap("krippendorff_alpha")
+        ),
+        "percent_agreement": percent_agreement(
+            ratings, bootstrap=unit_bootstrap("percent_agreement")
+        ),
+        "fleiss_kappa": fleiss_kappa(ratings, bootstrap=unit_bootstrap("fleiss_kappa")),
+        "gwet_ac1": gwet_ac(ratings, bootstrap=unit_bootstrap("gwet_ac1")),
     }
     if ordered:
         for weighting in ("linear", "quadratic"):
-            result[f"gwet_ac2_{weighting}"] = gwet_ac(
-                ratings, weighting=weighting, bootstrap=bootstrap
-            )
+            key = f"gwet_ac2_{weighting}"
+            result[key] = gwet_ac(ratings, weighting=weighting, bootstrap=unit_bootstrap(key))
     if len(ratings.raters) == 2:
-        result["cohen_kappa"] = cohen_kappa(ratings, bootstrap=bootstrap)
+        result["cohen_kappa"] = cohen_kappa(ratings, bootstrap=unit_bootstrap("cohen_kappa"))
         if ordered:
             for weighting in ("linear", "quadratic"):
-                result[f"cohen_kappa_{weighting}"] = cohen_kappa(
-                    ratings, weighting=weighting, bootstrap=bootstrap
+                key = f"cohen_kappa_{weighting}"
+                result[key] = cohen_kappa(
+                    ratings, weighting=weighting, bootstrap=unit_bootstrap(key)
                 )
     if ratings.level in ("interval", "ratio"):
-        result["icc"] = icc(ratings, bootstrap=bootstrap)
+        result["icc"] = icc(ratings, bootstrap=unit_bootstrap("icc"))
     return result

@@ -2,16 +2,14 @@
 alone and with each LLM judge added as one more rater; and test-retest where raters saw hidden
 repeats. The coefficients themselves are `annotation.core.stats.coefficients`.
 
-Each coefficient's headline interval (the unit bootstrap; McGraw & Wong's F for ICC) has beside
-it, in `other_intervals`, the interval for raters like these on cases like these from
-`annotation.core.stats.raters_random`, or the reason there is none."""
-
-import math
+Each coefficient's headline interval (the unit bootstrap, BCa for the kappa-type coefficients
+and alpha; McGraw & Wong's F for ICC) has beside it, in `other_intervals`, the interval for
+raters like these on cases like these, or the reason there is none: both as
+`annotation.core.stats.reported` chooses them, which the `agreement` command uses too."""
 
 from annotation.core import rubric
-from annotation.core.stats import coefficients, raters_random
-from annotation.core.stats.data import DataError, Observation, Ratings, ratings_from
-from annotation.core.stats.estimate import RATERS_LIKE_THESE
+from annotation.core.stats import coefficients, reported
+from annotation.core.stats.data import DataError, Observation, ratings_from
 from annotation.core.stats.names import COEFFICIENTS, RETEST
 from annotation.models import Assignment, Question, Result, Study
 from annotation.services.statistics.rows import Row, about_one_output, human_rows, unit_of
@@ -86,10 +84,9 @@ def estimates_for(
     bootstrap = bootstrap_for(study)
     if alpha_only:
         return {"krippendorff_alpha": coefficients.krippendorff_alpha(ratings, bootstrap=bootstrap)}
-    estimates = coefficients.all_coefficients(ratings, bootstrap=bootstrap)
-    for key, estimate in estimates.items():
-        if key != "icc":
-            _add_raters_like_these(estimate, ratings, key, study, no_interval=raters_like_these)
+    estimates = reported.reported_coefficients(
+        ratings, bootstrap=bootstrap, no_raters_like_these=raters_like_these
+    )
     for form, estimate in estimates.pop("icc", {}).items():
         estimates[f"icc_{form}"] = estimate
     return estimates
@@ -100,52 +97,6 @@ JUDGE_NOT_DRAWN = (
     "an LLM judge is one fixed rater, not one of a panel drawn from raters like these: "
     "see the raters-alone column"
 )
-RATERS_AND_CASES = "bootstrap over cases + jackknife over raters"
-
-
-def _add_raters_like_these(
-    estimate: coefficients.Estimate, ratings: Ratings, key: str, study: Study, *, no_interval=""
-) -> None:
-    """Append to `estimate.other_intervals` the interval for raters like these on cases like
-    these (raters_random, its default raters part), or an entry with no interval and why."""
-    reason = no_interval
-    if not reason and estimate.value is None:
-        reason = "the coefficient is undefined"
-    elif not reason and estimate.ci is None:
-        reason = "no interval over cases to add the raters' part to"
-    if not reason and len(ratings.raters) < raters_random.MIN_RATERS:
-        reason = "needs three or more raters (the jackknife over raters leaves one out)"
-    call = raters_random.coefficient_for(key)
-    if not reason and call is None:
-        reason = "not offered for this coefficient"
-    interval = None
-    if not reason and call is not None:
-        variance, reason = raters_random.raters_variance(ratings, call)
-        interval = raters_random.raters_and_cases_interval(
-            estimate=estimate.value,  # type: ignore[arg-type]
-            unit_ci=estimate.ci,  # type: ignore[arg-type]
-            raters_variance=variance,
-            n_units=estimate.n_units,
-            n_raters=estimate.n_raters,
-            reason=reason,
-            bounds=raters_random.range_of(key),
-        )
-        reason = interval.reason
-    if interval is None or interval.ci is None:
-        entry = coefficients.interval_dict(None, RATERS_AND_CASES, RATERS_LIKE_THESE, "")
-        estimate.other_intervals.append({**entry, "reason": reason})
-        return
-    estimate.other_intervals.append(
-        coefficients.interval_dict(
-            interval.ci,
-            RATERS_AND_CASES,
-            RATERS_LIKE_THESE,
-            interval.describe() + f" ({estimate.ci_method}; {interval.df:.1f} df)",
-            se_units=interval.se_units,
-            se_raters=interval.se_raters,
-            df=interval.df if interval.df is not None and math.isfinite(interval.df) else None,
-        )
-    )
 
 
 def _undefined(level: str, reason: str) -> coefficients.Estimate:

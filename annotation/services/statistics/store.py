@@ -16,8 +16,9 @@ from annotation.models import Question, Result, Study
 
 # Part of every result's inputs hash: a change in how a statistic is computed changes the hash.
 STATS_METHOD_VERSION = (
-    "stats-8: beside each coefficient's interval for these raters, one for raters like these "
-    "(raters_random, jackknife over raters), cut back to the coefficient's range"
+    "stats-9: the interval for these raters of Krippendorff's alpha and the kappa-type "
+    "coefficients (Fleiss, Cohen, Gwet) is BCa over cases, which the coverage benchmark shows "
+    "holds its 95% better at 30 cases; the percentile interval stays beside it"
 )
 
 
