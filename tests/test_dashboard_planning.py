@@ -3,6 +3,7 @@ pilot), the fewest cases for each number of readers, the same numbers as the pla
 called directly; from a stored alpha, the cases for an interval width; clear errors for bad
 input; what to do when there is no pilot yet; study admins only."""
 
+import random
 import re
 
 import pytest
@@ -13,8 +14,9 @@ from annotation import services
 from annotation.core.stats import planning
 from annotation.core.stats.estimate import THESE_RATERS
 from annotation.core.stats.mrmc import RANDOM_BOTH, mrmc, plain
-from annotation.models import Result, Study
-from tests.factories import UserFactory
+from annotation.models import Result, Study, TaskRun
+from annotation.services.statistics.rows import human_rows
+from tests.factories import UserFactory, submit_rated
 from tests.support.browser import BROWSER_MARKS, browser_page, log_in
 from tests.test_stats_mrmc import vandyke_rows
 
@@ -274,6 +276,81 @@ def test_signed_out_is_sent_to_log_in(client, draft_study):
     response = client.post(reverse("study_plan_power", args=[draft_study.token]))
     assert response.status_code == 302
     assert "/login" in response["Location"]
+
+
+# --- End to end: the pilot is a crossed study's own computed statistics ---------------------
+
+EXPERT, MODEL = "Expert-written summary", "MedSumm-7B"
+
+
+def crossed_study(study_admin, readers, *, n_cases: int = 6) -> Study:
+    """Every reader rates every case's two summaries on "overall" (1-5), then statistics run."""
+    lines = ["case_id,input,source,output,source_kind"]
+    for n in range(1, n_cases + 1):
+        lines += [
+            f"c{n},Question {n},{EXPERT},Expert summary {n},human_reference",
+            f"c{n},Question {n},{MODEL},Model summary {n},model",
+        ]
+    study = services.study_create(
+        creator=study_admin,
+        title="Crossed pilot",
+        raters_per_item=len(readers),
+        question_prompt="How good is the summary?",
+        seed=11,
+    )
+    content = ("\n".join(lines) + "\n").encode()
+    services.study_import_file(study=study, filename="pilot.csv", content=content)
+    services.study_add_raters(study=study, users=readers)
+    services.study_open(study=study)
+    rng = random.Random(5)
+    overall = study.questions.get(key="overall")
+    lean = {}
+    for assignment in study.assignments.select_related("item__output__source").order_by("pk"):
+        better = assignment.item.output.source.label == EXPERT and rng.random() < 0.6
+        bias = lean.setdefault(assignment.rater_id, rng.choice([-1, 0, 1]))
+        score = min(5, max(1, 3 + better + bias + rng.choice([-1, 0, 0, 1])))
+        services.rating_save(assignment=assignment, question=overall, answer=score)
+    submit_rated(study)
+    run = TaskRun.objects.create(study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
+    return study
+
+
+def test_a_crossed_studys_own_statistics_size_the_next_one(admin_client, study_admin, raters):
+    study = crossed_study(study_admin, [*raters, UserFactory(username="rater4")])
+    # The pilot, computed here straight from the submitted ratings, expert minus model.
+    rows = human_rows(study, study.questions.get(key="overall"))
+    readings = sorted(
+        ((rater, case, source, value) for case, source, _, rater, value in rows),
+        key=lambda reading: reading[2] != EXPERT,
+    )
+    direct = mrmc(readings, figure="mean")
+    pilot = planning.Pilot.from_components(direct.components, cases=direct.n_cases)
+    observed = direct.analyses[0].differences[0].estimate
+
+    page = admin_client.get(reverse("study_dashboard", args=[study.token])).text
+    label = f"{EXPERT} vs {MODEL} (4 readers x 6 cases, observed difference {observed:+.3g}"
+    assert label in page
+    stored = Result.objects.get(study=study, statistic="mrmc", question__key="overall")
+    response = post_power(
+        admin_client, study, pilot=stored.pk, difference="0.5", readers="3-6", power="0.8"
+    )
+    expected = planning.cases_for_power(pilot, difference=0.5, readers=range(3, 7), power=0.8)
+    shown = plan_rows(response.text)
+    assert {readers: cases for readers, (cases, _) in shown.items()} == {
+        row.readers: row.cases for row in expected.rows
+    }
+    assert any(row.cases for row in expected.rows)  # a plan, not only "out of reach"
+
+    alpha = Result.objects.get(
+        study=study, statistic="krippendorff_alpha", question__key="overall", source="", judge=""
+    )
+    low, high = alpha.detail["ci"]
+    response = admin_client.post(
+        reverse("study_plan_width", args=[study.token]), {"pilot": alpha.pk, "width": "0.1"}, **HTMX
+    )
+    cases = planning.cases_for_width(pilot_cases=alpha.n_units, pilot_width=high - low, width=0.1)
+    assert f'data-cases="{cases}"' in response.text
 
 
 def browser_test(test):
