@@ -11,7 +11,7 @@ from django.db.models import Avg, Count, Q, Sum
 from django.db.models.functions import Coalesce
 
 from annotation.core import design
-from annotation.core.stats.names import COEFFICIENTS
+from annotation.core.stats.names import COEFFICIENTS, MRMC_TESTS
 from annotation.models import Assignment, Case, Generation, Membership, Rating, Source, Study
 
 
@@ -201,7 +201,7 @@ def _scores(study: Study) -> list[str]:
         f"mean rating {r['mean']:.2f} over {r['n']} ratings."
         for r in rows
     ]
-    return (facts + _paired_tests(study)) or ["No ratings yet."]
+    return (facts + _paired_tests(study) + _mrmc(study)) or ["No ratings yet."]
 
 
 def _p(value: float) -> str:
@@ -234,6 +234,43 @@ def _paired_tests(study: Study) -> list[str]:
             f"{_p(r.value)}{note}{_direction(r.detail)}."
         )
     return facts
+
+
+MRMC_METHOD = (
+    "Obuchowski-Rockette with Hillis (2007) degrees of freedom, jackknife covariances over "
+    "cases; readers and cases random"
+)
+
+
+def _mrmc(study: Study) -> list[str]:
+    """Each stored MRMC comparison of a pair of sources: the method, the difference (first
+    minus second) for readers and cases random with its p, and for these readers (readers
+    fixed); or why there is none."""
+    results = study.results.filter(statistic__in=MRMC_TESTS, judge="").select_related("question")
+    facts = []
+    for r in results.order_by("question__order", "source", "statistic"):
+        where = f'Question "{r.question.key}", {r.source}, {r.detail.get("figure_of_merit")}'
+        if r.value is None:
+            reason = r.detail.get("reason", "not computed")
+            facts.append(f"{where}: no multi-reader multi-case comparison ({reason}).")
+            continue
+        lines = [_mrmc_difference(r.detail[key]) for key in ("random_both", "fixed_readers")]
+        adjusted = r.detail.get("p_adjusted")
+        note = f" ({r.detail['adjustment']}: {_p(adjusted)})" if adjusted is not None else ""
+        facts.append(
+            f"{where}: multi-reader multi-case comparison ({MRMC_METHOD}), {r.n_raters} readers "
+            f"x {r.n_units} cases; difference (first minus second) for "
+            f"{lines[0]}{note}; for {lines[1]}."
+        )
+    return facts
+
+
+def _mrmc_difference(found: dict) -> str:
+    question = found["interval_question"]
+    if found.get("value") is None or not found.get("ci"):
+        return f"{question}: none ({found.get('reason', 'no interval')})"
+    low, high = found["ci"]
+    return f"{question}: {found['value']:+.3f} (95% CI {low:.3f} to {high:.3f}), {_p(found['p'])}"
 
 
 def _prompts(study: Study) -> list[str]:

@@ -24,7 +24,7 @@ from django.utils import timezone
 from annotation import selectors
 from annotation.core import figures, tables
 from annotation.core.stats.estimate import RATERS_LIKE_THESE, THESE_RATERS
-from annotation.core.stats.names import COMPARISONS
+from annotation.core.stats.names import COMPARISONS, MRMC_TESTS
 from annotation.models import Study, TaskRun
 from annotation.selectors.facts import study_reporting_facts
 from annotation.selectors.judges import DIAGNOSTIC_COLUMNS, judge_diagnostics
@@ -402,6 +402,8 @@ def methods_text(study: Study) -> str:
         lines += [_md_text(" ".join(facts[key])), ""]
         if key == "agreement":
             lines += _intervals_text(study)
+        if key == "scores" and study.results.filter(statistic__in=MRMC_TESTS).exists():
+            lines += ["### Multi-reader multi-case comparisons", "", MRMC_TEXT, ""]
     lines += _reopenings_text(study)
     return "\n".join(lines)
 
@@ -422,6 +424,21 @@ INTERVALS_TEXT = (
     "agreement.csv, interval_question says which question ci_low and ci_high answer; the "
     "other_ columns hold the interval for the other question, or in other_ci_note why there "
     "is none."
+)
+
+
+MRMC_TEXT = (
+    "Where every reader read the same cases under two sources, the sources are also compared "
+    "by the multi-reader multi-case method: Obuchowski-Rockette with Hillis (2007) degrees of "
+    "freedom, jackknife covariances over cases; readers and cases random. It is run on the "
+    "crossed part of the ratings (the readers who rated under both sources and the cases every "
+    "one of them rated under both). Each difference (first minus second) answers one of "
+    "three questions: **readers like these, on cases like these (readers and cases random)**, "
+    "the answer about clinicians in general and the test whose p is reported and adjusted; "
+    "**these readers, on cases like these (readers fixed)**; and **readers like these, on "
+    "these cases (cases fixed)**. In comparison.csv the rows mrmc and mrmc_accuracy hold the "
+    "p of the first; mrmc:random_both, mrmc:fixed_readers and mrmc:fixed_cases each "
+    "difference with its interval, interval_question naming the question it answers."
 )
 
 
