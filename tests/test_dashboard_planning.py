@@ -7,6 +7,7 @@ import random
 import re
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,6 +19,7 @@ from annotation.models import Result, Study, TaskRun
 from annotation.services.statistics.rows import human_rows
 from tests.factories import UserFactory, submit_rated
 from tests.support.browser import BROWSER_MARKS, browser_page, log_in
+from tests.test_accessibility import BLOCKING, NAMED
 from tests.test_stats_mrmc import vandyke_rows
 
 pytestmark = pytest.mark.django_db
@@ -353,6 +355,18 @@ def test_a_crossed_studys_own_statistics_size_the_next_one(admin_client, study_a
     assert f'data-cases="{cases}"' in response.text
 
 
+def card_findings(page) -> list[str]:
+    """axe-core's serious and critical findings in the planning card (the rest of the dashboard
+    is tests/test_accessibility.py's)."""
+    results = Axe().run(page, context="#planning")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(" ".join(node["target"]) for node in v["nodes"])
+        for v in results.response["violations"]
+        if v["impact"] in BLOCKING or v["id"] in NAMED
+    ]
+
+
 def browser_test(test):
     for mark in reversed(BROWSER_MARKS):
         test = mark(test)
@@ -392,10 +406,17 @@ def test_planning_with_the_keyboard_on_a_phone(live_server, draft_study, study_a
                 };
             }"""
         )
+        problems = card_findings(page)
+        page.keyboard.press("Control+A")
+        page.keyboard.type("1")  # one reader: named beside the field, in place
+        page.keyboard.press("Enter")
+        page.get_by_text("Numbers of readers run from 2 to 200: '1'.").wait_for()
+        problems += [f"with an error: {line}" for line in card_findings(page)]
     assert {readers: cases for readers, (cases, _) in shown.items()} == {
         row.readers: row.cases for row in expected.rows
     }
     assert expected.rows[0].cases is None  # three readers: out of reach, said in a cell
     assert focused == "plan_power_readers"  # the swap keeps the keyboard where it was
+    assert problems == [], "\n".join(problems)  # axe-core: no serious or critical finding
     assert widths["page"] <= 390, widths
     assert widths["table"] <= widths["card"], widths  # the out-of-reach words wrap
