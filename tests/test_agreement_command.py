@@ -9,11 +9,18 @@ import shlex
 import subprocess
 import sys
 
+import krippendorff
+import numpy as np
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from scipy import stats as scipy_stats
 
+from annotation.core.stats import coefficients
 from annotation.core.stats.cli import INTERVAL_QUESTIONS
+from annotation.core.stats.data import Observation, ratings_from
+from annotation.core.stats.estimate import RATERS_LIKE_THESE
+from annotation.core.stats.resampling import Bootstrap
 from tests.test_stats_agreement import SHROUT_FLEISS_1979, fleiss_rows
 
 KRIPPENDORFF_ROWS = {
@@ -196,7 +203,8 @@ def intervals(report: dict):
     for coefficient in coefficients.values():
         if coefficient["ci"]:
             yield coefficient
-        yield from coefficient.get("other_intervals", [])
+        # An entry saying why there is no interval for a question names no method.
+        yield from (o for o in coefficient.get("other_intervals", []) if o["ci"])
 
 
 def test_the_readmes_command_lines_run_with_no_settings_or_secret(krippendorff_csv):
@@ -230,10 +238,115 @@ def test_every_interval_names_its_kind_and_the_question_it_answers(tmp_path):
     for interval in found:
         assert interval["interval_method"]
         assert interval["interval_question"].startswith(tuple(INTERVAL_QUESTIONS))
-    # A unit bootstrap holds the raters fixed: it answers for these raters only.
-    alpha = report["coefficients"]["krippendorff_alpha"]
-    assert alpha["interval_method"] == "percentile bootstrap over cases"
+    # A unit bootstrap holds the raters fixed: it answers for these raters only. Alpha's is
+    # BCa, as in a study, with the percentile interval beside it; percent agreement's is the
+    # percentile interval.
+    coefficients = report["coefficients"]
+    alpha = coefficients["krippendorff_alpha"]
+    assert alpha["interval_method"] == "BCa bootstrap over cases"
     assert alpha["interval_question"] == "these raters, cases like these"
+    assert coefficients["percent_agreement"]["interval_method"] == "percentile bootstrap over cases"
+    assert set(report["interval_methods"]) == set(INTERVAL_QUESTIONS)
+
+
+def by_question(coefficient: dict, question: str) -> list[dict]:
+    return [o for o in coefficient.get("other_intervals", []) if o["interval_question"] == question]
+
+
+def test_beside_each_interval_for_these_raters_is_one_for_raters_like_these(krippendorff_csv):
+    """Four raters: alpha, percent agreement, Fleiss and AC1 each carry the raters-and-cases
+    interval, the same a study stores (reported.add_raters_like_these); alpha's is checked
+    against its definition: the percentile interval's variance plus the jackknife over raters
+    of the krippendorff package's alpha, t on Satterthwaite's df, cut back to at most 1."""
+    report = run(krippendorff_csv, "--level", "ordinal", "--categories", "1,2,3,4,5")
+    coefficients = report["coefficients"]
+    for key in ("krippendorff_alpha", "percent_agreement", "fleiss_kappa", "gwet_ac1"):
+        (like,) = by_question(coefficients[key], RATERS_LIKE_THESE)
+        assert like["interval_method"] == "bootstrap over cases + jackknife over raters", key
+        assert like["ci_method"].startswith("raters and cases random"), key
+        low, high = like["ci"]
+        assert low <= coefficients[key]["value"] <= high, key
+    alpha = coefficients["krippendorff_alpha"]
+    (percentile,) = [
+        o["ci"]
+        for o in alpha["other_intervals"]
+        if o["interval_method"] == "percentile bootstrap over cases"
+    ]
+    matrix = np.array(
+        [
+            [np.nan if v == "." else float(v) for v in line.split()]
+            for line in KRIPPENDORFF_ROWS.values()
+        ]
+    )
+    leave_outs = np.array(
+        [
+            krippendorff.alpha(
+                reliability_data=np.delete(matrix, j, axis=0),
+                level_of_measurement="ordinal",
+                value_domain=[1, 2, 3, 4, 5],
+            )
+            for j in range(4)
+        ]
+    )
+    v_raters = 3 / 4 * ((leave_outs - leave_outs.mean()) ** 2).sum()
+    v_units = ((percentile[1] - percentile[0]) / (2 * scipy_stats.norm.ppf(0.975))) ** 2
+    df = (v_units + v_raters) ** 2 / (v_units**2 / (alpha["n_units"] - 1) + v_raters**2 / 3)
+    half = scipy_stats.t.ppf(0.975, df) * np.sqrt(v_units + v_raters)
+    (like,) = by_question(alpha, RATERS_LIKE_THESE)
+    assert like["ci"] == pytest.approx(
+        [max(alpha["value"] - half, -1), min(alpha["value"] + half, 1)], abs=1e-9
+    )
+    assert like["df"] == pytest.approx(df)
+
+
+def test_alphas_interval_is_bca_over_cases_as_in_a_study(krippendorff_csv):
+    report = run(krippendorff_csv, "--level", "ordinal", "--categories", "1,2,3,4,5")
+    alpha = report["coefficients"]["krippendorff_alpha"]
+    rows = [
+        Observation(f"u{unit}", coder, int(value))
+        for coder, line in KRIPPENDORFF_ROWS.items()
+        for unit, value in enumerate(line.split(), start=1)
+        if value != "."
+    ]
+    ratings = ratings_from(rows, level="ordinal", categories=[1, 2, 3, 4, 5])
+    direct = coefficients.krippendorff_alpha(ratings, bootstrap=Bootstrap(1000, 0, kind="bca"))
+    assert alpha["ci"] == pytest.approx(list(direct.ci), abs=1e-12)
+    assert alpha["ci_method"] == direct.ci_method
+
+
+def test_two_raters_say_why_they_have_no_interval_for_raters_like_these(tmp_path):
+    rows = [(f"u{i}", rater, (i + (rater == "b")) % 4 + 1) for i in range(12) for rater in "ab"]
+    report = run(write_csv(tmp_path / "two.csv", rows), "--level", "ordinal")
+    for key, coefficient in report["coefficients"].items():
+        (like,) = by_question(coefficient, RATERS_LIKE_THESE)
+        assert like["ci"] is None, key
+        assert like["reason"].startswith("needs three or more raters"), key
+
+
+def test_icc_names_which_form_answers_which_question(tmp_path):
+    rows = [
+        (f"t{i}", f"judge{j}", v)
+        for i, row in enumerate(SHROUT_FLEISS_1979)
+        for j, v in enumerate(row)
+    ]
+    report = run(write_csv(tmp_path / "sf.csv", rows), "--level", "interval", "--bootstrap", "200")
+    icc = report["coefficients"]["icc"]
+    for form in ("ICC1", "ICC2", "ICC1k", "ICC2k"):
+        assert icc[form]["interval_question"].startswith(RATERS_LIKE_THESE), form
+        assert icc[form]["ci"], form
+    for form in ("ICC3", "ICC3k"):
+        assert icc[form]["interval_method"] == "McGraw-Wong F"
+        assert icc[form]["interval_question"] == "these raters, cases like these"
+        (like,) = by_question(icc[form], RATERS_LIKE_THESE)
+        assert like["ci"] is None
+        assert like["reason"].startswith("ICC(3) is about these raters only")
+    # Beside each form, its bootstrap over cases, for these raters, percentile as in a study.
+    (these,) = [
+        o
+        for o in icc["ICC2"]["other_intervals"]
+        if o["interval_method"] == "percentile bootstrap over cases"
+    ]
+    assert these["interval_question"] == "these raters, cases like these"
 
 
 def test_the_pure_command_exits_non_zero_with_one_line(tmp_path):
