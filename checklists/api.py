@@ -136,7 +136,7 @@ class DefinitionDetailAPI(APIView):
 class ReportCreateSerializer(serializers.Serializer):
     checklist = serializers.SlugField(help_text="A checklist's slug; its newest revision is used.")
     title = serializers.CharField(max_length=300)
-    manuscript = serializers.CharField(max_length=300, required=False, default="")
+    manuscript = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     study = serializers.CharField(required=False, allow_null=True, default=None)
     lead_assesses = serializers.BooleanField(required=False, default=True)
 
@@ -373,7 +373,15 @@ class ExportAPI(APIView):
         parameters=[
             OpenApiParameter(
                 "of", OpenApiTypes.STR, description="consensus, or an assessment's token."
-            )
+            ),
+            # The URL's converter gives a pattern anchored only at its ends; the formats are
+            # these.
+            OpenApiParameter(
+                "fmt",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                enum=list(checklist_exports.FORMATS),
+            ),
         ],
         responses={
             (200, media): OpenApiTypes.OBJECT if fmt == "json" else OpenApiTypes.STR

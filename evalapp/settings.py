@@ -452,6 +452,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Errors on every operation, ids as integers, the answers' shared types (docs/api.md).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "evalapp.schema.document_errors_and_ids",
+        "annotation.api.schema.add_components",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "SourceKindEnum": "annotation.models.Source.Kind",
         "QuestionKindEnum": "annotation.models.Question.Kind",

@@ -11,6 +11,8 @@ from drf_spectacular.views import (
 
 from evalapp.views import healthz
 
+handler404 = "evalapp.views.not_found"
+
 api_v1 = [
     path("", include("annotation.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),

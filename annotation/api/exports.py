@@ -1,6 +1,7 @@
 """The long-format tables a paper's analysis starts from, for a study's admins: JSON a page at
 a time, or the whole table as CSV (`?format=csv`), streamed."""
 
+import json
 from collections.abc import Iterable, Iterator
 
 from django.db.models import QuerySet
@@ -15,6 +16,7 @@ from annotation import selectors
 from annotation.api import filters
 from annotation.api import serializers as s
 from annotation.api.base import StudyScopedViewSet, rater_pseudonym
+from annotation.core import rubric
 from annotation.models import Item, JudgeRating, Rating, RatingRevision, Study
 from evalapp.api import CSVRenderer, csv_stream, wants_csv
 
@@ -26,9 +28,35 @@ FORMAT = OpenApiParameter(
 )
 
 
-def _slot(row: dict) -> dict:
-    # CSV leaves an empty cell where JSON says null.
-    return {**row, "output_slot": None if row["output_slot"] == "" else row["output_slot"]}
+def table_schema(serializer: type) -> object:
+    """A table's list: JSON pages of `serializer` rows, or with `?format=csv` one CSV file."""
+    return extend_schema(
+        parameters=[FORMAT],
+        responses={
+            (200, "application/json"): serializer,
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
+    )
+
+
+# Kinds whose answer is a list; the CSV writes it as JSON text, in one cell.
+LIST_KINDS = {rubric.MULTIPLE_CHOICE, rubric.CRITERIA, rubric.SPAN, rubric.RANKING}
+ANSWER_COLUMNS = ("answer", "old_answer", "new_answer")
+
+
+def as_json_row(row: dict, kinds: dict[str, str]) -> dict:
+    """A CSV row as JSON gives it: null where CSV leaves an empty cell, and a list answer as
+    the list. (A list kind's answer is a list, "na" or "none"; only a list is written as
+    JSON text, so a string starting with "[" is one.)"""
+    row = dict(row)
+    if row.get("output_slot") == "":
+        row["output_slot"] = None
+    if kinds.get(row.get("question")) in LIST_KINDS:
+        for column in ANSWER_COLUMNS:
+            value = row.get(column)
+            if isinstance(value, str) and value.startswith("["):
+                row[column] = json.loads(value)
+    return row
 
 
 class TableViewSet(StudyScopedViewSet):
@@ -49,11 +77,15 @@ class TableViewSet(StudyScopedViewSet):
             rows = self.rows(records.iterator(chunk_size=selectors.EXPORT_CHUNK))
             return csv_stream(rows, self.columns, f"{self.filename}-{self.study.token}.csv")
         page = self.paginate_queryset(records)
-        shaped = [_slot(row) if "output_slot" in row else row for row in self.rows(page)]
+        return self.json_page(self.rows(page))
+
+    def json_page(self, rows: Iterable[dict]) -> Response:
+        kinds = dict(self.study.questions.values_list("key", "kind"))
+        shaped = [as_json_row(row, kinds) for row in rows]
         return self.get_paginated_response(self.get_serializer(shaped, many=True).data)
 
 
-@extend_schema(parameters=[FORMAT])
+@table_schema(s.RatingRowSerializer)
 class RatingViewSet(TableViewSet):
     """Every rating in long format (the columns are described in docs/api.md): one row per
     answer, pairwise values in the pair's canonical order."""
@@ -76,13 +108,10 @@ class RatingViewSet(TableViewSet):
             return csv_stream(rows, self.columns, f"ratings-{self.study.token}.csv")
         page = self.paginate_queryset(ratings.only("pk"))
         on_page = Rating.objects.filter(pk__in=[rating.pk for rating in page])
-        rows = [
-            _slot(row) for row in selectors.study_ratings_iter(study=self.study, ratings=on_page)
-        ]
-        return self.get_paginated_response(self.get_serializer(rows, many=True).data)
+        return self.json_page(selectors.study_ratings_iter(study=self.study, ratings=on_page))
 
 
-@extend_schema(parameters=[FORMAT])
+@table_schema(s.JudgeRatingRowSerializer)
 class JudgeRatingViewSet(TableViewSet):
     """Every LLM judge's answers in the ratings' long format, rater kind "llm"."""
 
@@ -98,7 +127,7 @@ class JudgeRatingViewSet(TableViewSet):
         return selectors.judge_rating_rows(records)
 
 
-@extend_schema(parameters=[FORMAT])
+@table_schema(s.UnblindingRowSerializer)
 class UnblindingViewSet(TableViewSet):
     """Which source wrote each item: the key that undoes blinding, for the analysis."""
 
@@ -114,7 +143,7 @@ class UnblindingViewSet(TableViewSet):
         return selectors.unblinding_key_rows(records)
 
 
-@extend_schema(parameters=[FORMAT])
+@table_schema(s.HistoryRowSerializer)
 class RatingHistoryViewSet(TableViewSet):
     """Every change to every answer: item, rater, question, when, old and new answer."""
 

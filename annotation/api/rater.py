@@ -11,7 +11,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -20,7 +20,9 @@ from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from annotation import selectors, services
+from annotation.api import schema
 from annotation.api.access import as_api_error
+from annotation.api.serializers import AnswerField, NullableAnswerField, ScaleValueField
 from annotation.api.studies import INVALID, REFUSED, FileNegotiation
 from annotation.core import rubric
 from annotation.core.images import IMAGE_TYPES
@@ -47,8 +49,18 @@ class RaterItemRowSerializer(serializers.ModelSerializer):
 
 
 class ShownOptionSerializer(serializers.Serializer):
-    value = serializers.JSONField()
+    value = ScaleValueField()
     label = serializers.CharField()
+
+
+@extend_schema_field(schema.MARKED)
+class MarkedField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(schema.RANKED)
+class RankedField(serializers.JSONField):
+    pass
 
 
 class RaterQuestionSerializer(serializers.Serializer):
@@ -61,12 +73,12 @@ class RaterQuestionSerializer(serializers.Serializer):
     required = serializers.BooleanField()
     minimum = serializers.FloatField(allow_null=True)
     maximum = serializers.FloatField(allow_null=True)
-    answer = serializers.JSONField(allow_null=True, help_text="Your answer so far.")
-    marked = serializers.ListField(child=serializers.DictField())
+    answer = NullableAnswerField(allow_null=True, help_text="Your answer so far.")
+    marked = MarkedField()
     about = serializers.CharField(
         allow_blank=True, help_text="Side by side: the response's letter."
     )
-    ranked = serializers.ListField(child=serializers.ListField())
+    ranked = RankedField()
 
 
 class ShownResponseSerializer(serializers.Serializer):
@@ -106,7 +118,7 @@ class RaterItemSerializer(serializers.Serializer):
 
 class AnswerSerializer(serializers.Serializer):
     question = serializers.CharField(help_text="The question's key.")
-    answer = serializers.JSONField(help_text='As the question asks: a scale value, "na"...')
+    answer = AnswerField(help_text='As the question asks: a scale value, "na"...')
     about = serializers.CharField(
         required=False,
         allow_blank=True,

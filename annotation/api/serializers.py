@@ -1,8 +1,10 @@
 """What the API reads and writes. Input serializers check types and ranges; the services make
 the rules that span rows (a draft study, a design that fits), as they do for the pages."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from annotation.api import schema
 from annotation.core import rubric
 from annotation.models import (
     AnalysisReopening,
@@ -17,6 +19,49 @@ from annotation.models import (
     Study,
     TaskRun,
 )
+
+# --- free-form JSON, with the shape the schema gives it ------------------------------------
+
+
+@extend_schema_field(schema.answer_schema())
+class AnswerField(serializers.JSONField):
+    """An answer as the question's kind stores it (a list stays a list)."""
+
+
+@extend_schema_field(schema.answer_schema(nullable=True))
+class NullableAnswerField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(schema.SCALE_VALUE)
+class ScaleValueField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(schema.METADATA)
+class MetadataField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(schema.CRITERIA)
+class CriteriaField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(schema.EXPECTED)
+class ExpectedField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(schema.METRICS)
+class MetricsField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(schema.DETAIL)
+class DetailField(serializers.JSONField):
+    pass
+
 
 # --- studies --------------------------------------------------------------------------------
 
@@ -83,7 +128,7 @@ class AnalysisReopeningSerializer(serializers.ModelSerializer):
 
 
 class ScalePointSerializer(serializers.Serializer):
-    value = serializers.JSONField(help_text="A whole number (Likert) or a short code (choices).")
+    value = ScaleValueField()
     label = serializers.CharField(max_length=200)
 
 
@@ -187,6 +232,9 @@ class SourceSerializer(serializers.ModelSerializer):
 
 class CaseSerializer(serializers.ModelSerializer):
     case_id = serializers.CharField(source="external_id")
+    metadata = MetadataField()
+    criteria = CriteriaField()
+    expected = ExpectedField()
     n_images = serializers.IntegerField()
 
     class Meta:
@@ -215,6 +263,7 @@ class OutputSerializer(serializers.ModelSerializer):
         default=None,
         help_text="As the endpoint reported it; null for imported outputs.",
     )
+    metrics = MetricsField()
 
     class Meta:
         model = Output
@@ -296,7 +345,7 @@ class RatingRowSerializer(serializers.Serializer):
     item_token = serializers.CharField()
     rater = serializers.CharField()
     question = serializers.CharField()
-    answer = serializers.JSONField(help_text="As given; multiple choices as a JSON list in text.")
+    answer = AnswerField(help_text="As given: a list (choices, ranks, spans) as a JSON list.")
     value = serializers.FloatField(allow_null=True)
     flipped = serializers.BooleanField()
     shown_order = serializers.CharField(allow_blank=True)
@@ -314,7 +363,7 @@ class JudgeRatingRowSerializer(serializers.Serializer):
     rater_kind = serializers.CharField()
     model_version = serializers.CharField(allow_blank=True)
     question = serializers.CharField()
-    answer = serializers.JSONField()
+    answer = AnswerField()
     value = serializers.FloatField(allow_null=True)
     shown_order = serializers.CharField(allow_blank=True)
     output_slot = serializers.IntegerField(allow_null=True)
@@ -337,8 +386,10 @@ class HistoryRowSerializer(serializers.Serializer):
     question = serializers.CharField()
     output_slot = serializers.IntegerField(allow_null=True)
     saved_at = serializers.DateTimeField()
-    old_answer = serializers.JSONField(allow_null=True)
-    new_answer = serializers.JSONField()
+    old_answer = NullableAnswerField(
+        allow_null=True, help_text='"" when the answer had none before.'
+    )
+    new_answer = AnswerField()
 
 
 # --- judges, statistics, jobs ----------------------------------------------------------------
@@ -358,6 +409,7 @@ class ResultSerializer(serializers.ModelSerializer):
     question = serializers.CharField(source="question.key")
     ci_low = serializers.FloatField(allow_null=True, help_text="`detail.ci`, when it has one.")
     ci_high = serializers.FloatField(allow_null=True)
+    detail = DetailField()
 
     class Meta:
         model = Result

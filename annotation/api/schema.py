@@ -1,0 +1,125 @@
+"""The shapes of the API's free-form JSON values, for the OpenAPI schema: an answer as each
+question kind stores it, a case's metadata, criteria and expected answers, an output's metrics.
+
+`add_components` (a drf-spectacular postprocessing hook) adds the named parts the fields refer
+to; `annotation.api.serializers` gives each field its shape."""
+
+from annotation.core import rubric
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+SPAN = {
+    "type": "object",
+    "description": "An error marked in an output's text, by character offsets.",
+    "properties": {
+        "start": {"type": "integer", "minimum": 0},
+        "end": {"type": "integer", "minimum": 1},
+        "category": {"type": "string", "description": "One of the question's error categories."},
+        "severity": {"type": "string", "enum": [value for value, _ in rubric.SEVERITIES]},
+    },
+    "required": ["start", "end", "category", "severity"],
+}
+
+CRITERION = {
+    "type": "object",
+    "description": "A case's rubric criterion, as HealthBench writes them.",
+    "properties": {
+        "id": {"type": "string"},
+        "text": {"type": "string"},
+        "points": {"type": "integer", "description": "Negative for behaviour to penalise."},
+        "axis": {"description": "Optional: the criterion's axis, as imported."},
+    },
+    "required": ["id", "text", "points"],
+}
+
+COMPONENTS = {"Span": SPAN, "Criterion": CRITERION}
+
+
+def answer_schema(*, nullable: bool = False) -> dict:
+    """An answer as stored: which form depends on the question's kind."""
+    schema = {
+        "anyOf": [
+            {
+                "type": "string",
+                "description": 'A choice, free text, "na" (not applicable), or "none" (no error '
+                "found, no criterion met).",
+            },
+            {"type": "number", "description": "A scale point (Likert, pairwise) or a number."},
+            {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Choices ticked (multiple choice), or criteria met.",
+            },
+            {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1, "nullable": True},
+                "description": "Ranking: each response's rank (1 best) in the order shown, "
+                "null where not ranked yet.",
+            },
+            {"type": "array", "items": ref("Span"), "description": "Errors marked."},
+        ],
+    }
+    if nullable:
+        schema["nullable"] = True
+    return schema
+
+
+MARKED = {
+    "type": "array",
+    "items": {
+        "allOf": [ref("Span")],
+        "type": "object",
+        "properties": {
+            "quote": {"type": "string", "description": "The text marked."},
+            "label": {"type": "string", "nullable": True, "description": "Its category's label."},
+        },
+        "required": ["quote", "label"],
+    },
+    "description": "Span marking: the errors you marked, with their text.",
+}
+RANKED = {
+    "type": "array",
+    "items": {
+        "type": "array",
+        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}], "nullable": True},
+        "minItems": 2,
+        "maxItems": 2,
+    },
+    "description": "Ranking: [letter, your rank or null] for each response, in the order shown.",
+}
+SCALE_VALUE = {
+    "anyOf": [{"type": "integer"}, {"type": "string"}],
+    "description": "A whole number (Likert) or a short code (choices).",
+}
+METADATA = {
+    "type": "object",
+    "additionalProperties": {},
+    "description": "The case's metadata as imported: any JSON values, by name.",
+}
+CRITERIA = {"type": "array", "items": ref("Criterion")}
+EXPECTED = {
+    "type": "object",
+    "additionalProperties": {
+        "type": "array",
+        "items": {"anyOf": [{"type": "string"}, {"type": "number"}]},
+    },
+    "description": "Training and attention-check cases: acceptable answers by question key.",
+}
+METRICS = {
+    "type": "object",
+    "additionalProperties": {"type": "number"},
+    "description": "Automatic metrics imported with the output, by name.",
+}
+DETAIL = {
+    "type": "object",
+    "additionalProperties": {},
+    "description": "Everything else the statistic reports (its `ci`, the method, the inputs).",
+}
+
+
+def add_components(result: dict, generator, request, public) -> dict:
+    result.setdefault("components", {}).setdefault("schemas", {}).update(COMPONENTS)
+    return result
