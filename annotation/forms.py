@@ -447,10 +447,12 @@ def _between(name: str, low: float, high: float):
     return check
 
 
-def _positive(name: str):
+def _positive(name: str, most: float):
     def check(value: float) -> None:
         if not value > 0:
             raise forms.ValidationError(f"{name} must be more than 0.")
+        if value > most:
+            raise forms.ValidationError(f"{name} must be at most {most:,.15g}.")
 
     return check
 
@@ -481,7 +483,8 @@ class PowerPlanForm(PilotChoiceForm):
     auto_id_prefix = "plan_power"
 
     difference = forms.FloatField(
-        validators=[_positive("The difference")],
+        # Far past any scale: the power's noncentral F cannot be computed out there.
+        validators=[_positive("The difference", 1e6)],
         help_text="The smallest difference between the two sources worth detecting, in the "
         "question's units: scale points for a score, a share for yes/no (the pilot's own "
         "difference is in its name above).",
@@ -517,6 +520,17 @@ class PowerPlanForm(PilotChoiceForm):
     def clean_readers(self) -> list[int]:
         return readers_list(self.cleaned_data["readers"])
 
+    def clean(self) -> dict:
+        data = super().clean()
+        pilot, difference = data.get("pilot"), data.get("difference")
+        largest = pilot.largest_difference if pilot else None
+        if difference and largest is not None and difference > largest:
+            self.add_error(
+                "difference",
+                f"A difference in a share or an AUC is at most {largest:g}.",
+            )
+        return data
+
 
 class WidthPlanForm(PilotChoiceForm):
     """Cases for Krippendorff's alpha's interval (these raters) of a chosen width."""
@@ -524,7 +538,7 @@ class WidthPlanForm(PilotChoiceForm):
     auto_id_prefix = "plan_width"
 
     width = forms.FloatField(
-        validators=[_positive("The width")],
+        validators=[_positive("The width", 2)],  # alpha lies between -1 and 1
         label="Interval width",
         help_text="The whole width of the 95% interval, upper minus lower, e.g. 0.2.",
     )

@@ -156,6 +156,8 @@ def test_without_script_the_form_posts_and_the_dashboard_shows_the_plan(
         ({"difference": "0"}, "The difference must be more than 0."),
         ({"difference": "-0.1"}, "The difference must be more than 0."),
         ({"difference": "inf"}, "Enter a number."),
+        ({"difference": "1.5"}, "A difference in a share or an AUC is at most 1."),
+        ({"difference": "1e7"}, "The difference must be at most 1,000,000."),
         ({"readers": "1-5"}, "Numbers of readers run from 2 to 200: &#x27;1-5&#x27;."),
         ({"readers": "190-201"}, "Numbers of readers run from 2 to 200"),
         ({"readers": "8-3"}, "Numbers of readers run from 2 to 200: &#x27;8-3&#x27;."),
@@ -248,7 +250,12 @@ def test_the_width_plan_scales_the_pilots_interval(admin_client, draft_study):
     assert f'data-cases="{expected}"' in response.text
     assert THESE_RATERS in response.text
     assert "An approximation" in response.text
-    for bad, message in (("0", "The width must be more than 0."), ("x", "Enter a number.")):
+    for bad, message in (
+        ("0", "The width must be more than 0."),
+        ("x", "Enter a number."),
+        ("2.5", "The width must be at most 2."),
+        ("1e-300", "Too narrow to compute a number of cases for: choose a wider one."),
+    ):
         response = admin_client.post(
             reverse("study_plan_width", args=[draft_study.token]),
             {"pilot": result.pk, "width": bad},

@@ -41,6 +41,11 @@ class PowerPilot:
         return self.result.source
 
     @property
+    def largest_difference(self) -> float | None:
+        """1 for a share or an AUC; None for a score, whose scale the figure does not carry."""
+        return 1.0 if self.result.detail.get("figure") in ("proportion", "auc") else None
+
+    @property
     def readers(self) -> int:
         return self.result.n_raters
 

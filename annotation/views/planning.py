@@ -13,7 +13,13 @@ from django.urls import reverse
 from annotation import selectors
 from annotation.core.stats.planning import MAX_CASES
 from annotation.forms import PowerPlanForm, WidthPlanForm
-from annotation.selectors.planning import plan_power, plan_width, study_planning_pilots
+from annotation.models import Study
+from annotation.selectors.planning import (
+    PlanningPilots,
+    plan_power,
+    plan_width,
+    study_planning_pilots,
+)
 from annotation.views.studies import _dashboard_context
 
 
@@ -37,6 +43,8 @@ def study_plan_power(request: HttpRequest, study_token: str) -> HttpResponse:
             )
         except ValueError as exc:  # components that give no error variance, say
             form.add_error(None, f"No plan from this pilot: {exc}.")
+        except ArithmeticError:
+            form.add_error("difference", "Too large to compute a power for: choose a smaller one.")
     context = {
         "power_form": form,
         "power_plan": plan,
@@ -59,11 +67,22 @@ def study_plan_width(request: HttpRequest, study_token: str) -> HttpResponse:
             answer = plan_width(form.cleaned_data["pilot"], width=form.cleaned_data["width"])
         except ValueError as exc:
             form.add_error(None, f"No plan from this pilot: {exc}.")
+        except ArithmeticError:  # (w_pilot / w) squared past what a float holds
+            form.add_error(
+                "width", "Too narrow to compute a number of cases for: choose a wider one."
+            )
     context = {"width_form": form, "width_plan": answer}
     return _respond(request, study, pilots, "annotation/_planning_width.html", context, form)
 
 
-def _respond(request, study, pilots, partial: str, context: dict, form) -> HttpResponse:
+def _respond(
+    request: HttpRequest,
+    study: Study,
+    pilots: PlanningPilots,
+    partial: str,
+    context: dict,
+    form: PowerPlanForm | WidthPlanForm,
+) -> HttpResponse:
     context = {"study": study, "pilots": pilots, **context}
     if request.htmx:
         # 200 even for errors: htmx swaps only successful responses, and the errors are the news.
