@@ -448,8 +448,9 @@ def test_two_raters_show_no_interval_for_raters_like_these_and_say_why(
 
 
 def test_icc_intervals_sit_under_the_question_mcgraw_and_wong_give_them():
-    """ICC(2,1)'s F interval is for raters like these, its unit bootstrap for these raters;
-    ICC(3,1) is about these raters only, and its raters-like-these cell says so."""
+    """ICC(2,1)'s generalized confidence interval (the F interval beside it) is for raters like
+    these, its unit bootstrap for these raters; ICC(3,1) is about these raters only, and its
+    raters-like-these cell says so."""
     rng = np.random.default_rng(3)
     observations = [
         Observation(f"case{u}", f"rater{r}", int(np.clip(round(3 + c + rng.normal()), 1, 5)))
@@ -459,7 +460,7 @@ def test_icc_intervals_sit_under_the_question_mcgraw_and_wong_give_them():
     ratings = ratings_from(observations, level="interval", categories=[1, 2, 3, 4, 5])
     forms = coefficients.icc(ratings, bootstrap=Bootstrap(200, 1))
     these, like = intervals_by_question(forms["ICC2"].as_dict())
-    assert like["interval_method"] == "McGraw-Wong F"
+    assert like["interval_method"] == "generalized confidence interval"
     assert like["ci"] == pytest.approx(list(forms["ICC2"].ci))
     assert these["interval_method"] == "percentile bootstrap over cases"
     these, like = intervals_by_question(forms["ICC3"].as_dict())

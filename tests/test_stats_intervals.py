@@ -1,6 +1,7 @@
 """Intervals and what they answer (annotation.core.stats): McGraw & Wong's (1996) F-based ICC
 intervals against R psych's printed output and against their formulas written out here from F
-quantiles; the BCa bootstrap's pieces against scipy's and a leave-one-unit-out loop."""
+quantiles; the generalized confidence interval for ICC(A,1) and ICC(A,k) against its pivot
+simulated here; the BCa bootstrap's pieces against scipy's and a leave-one-unit-out loop."""
 
 import krippendorff
 import numpy as np
@@ -11,6 +12,7 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats import inter_rater
 
 from annotation.core.stats import coefficients, resampling
+from annotation.core.stats import icc as icc_module
 from annotation.core.stats.data import Observation, ratings_from
 from annotation.core.stats.resampling import Bootstrap, Patterns
 from tests.test_agreement import KRIPPENDORFF_2011, parse_coders
@@ -33,12 +35,21 @@ def shrout_fleiss():
     return ratings_from(rows_to_observations(SHROUT_FLEISS_1979), level="interval")
 
 
+def f_interval_of(estimate) -> tuple[float, float]:
+    """McGraw & Wong's F interval: the headline one, or beside the GCI for ICC(A,1), ICC(A,k)."""
+    if estimate.interval_method == "McGraw-Wong F":
+        return estimate.ci
+    (f,) = [o for o in estimate.other_intervals if o["interval_method"] == "McGraw-Wong F"]
+    return tuple(f["ci"])
+
+
 @pytest.mark.parametrize("form", FORMS)
 def test_icc_f_intervals_match_psych_on_shrout_fleiss_1979(form):
     estimate = coefficients.icc(shrout_fleiss())[form]
-    low, high = estimate.ci
+    low, high = f_interval_of(estimate)
     assert (round(low, 3), round(high, 2)) == PSYCH_SF_BOUNDS[form]
-    assert estimate.interval_method == "McGraw-Wong F"
+    expected = "generalized confidence interval" if form in ("ICC2", "ICC2k") else "McGraw-Wong F"
+    assert estimate.interval_method == expected
 
 
 def written_out_bounds(table: np.ndarray, form: str, level: float = 0.95) -> tuple:
@@ -106,13 +117,81 @@ def test_icc_says_which_question_each_interval_answers():
     assert result["ICC3"].interval_question == coefficients.THESE_RATERS
     assert result["ICC1"].interval_question.startswith(coefficients.RATERS_LIKE_THESE)
     stored = result["ICC2"].as_dict()
-    assert stored["interval_method"] == "McGraw-Wong F"
-    assert "Satterthwaite df 4.79" in stored["ci_method"]
-    (beside,) = stored["other_intervals"]
+    assert stored["interval_method"] == "generalized confidence interval"
+    assert "Tian & Cappelleri (2004)" in stored["ci_method"]
+    f_interval, beside = stored["other_intervals"]
+    assert f_interval["interval_method"] == "McGraw-Wong F"
+    assert f_interval["interval_question"] == coefficients.RATERS_LIKE_THESE
+    assert "Satterthwaite df 4.79" in f_interval["ci_method"]
     assert beside["interval_method"] == "percentile bootstrap over cases"
     assert beside["interval_question"] == "these raters, cases like these"
     assert (beside["resamples"], beside["seed"]) == (200, 4)
     assert beside["ci"] != stored["ci"]
+
+
+def simulated_gci(table: np.ndarray, draws: int, seed: int, level: float = 0.95) -> tuple:
+    """Tian & Cappelleri's (2004) generalized confidence interval for ICC(A,1), by simulating
+    its pivot: each mean square's expectation replaced by df * MS / chi-square(df)."""
+    n, k = table.shape
+    grand = table.mean()
+    ss_rows = k * ((table.mean(axis=1) - grand) ** 2).sum()
+    ss_cols = n * ((table.mean(axis=0) - grand) ** 2).sum()
+    ss_error = ((table - grand) ** 2).sum() - ss_rows - ss_cols
+    rng = np.random.default_rng(seed)
+    t1 = ss_rows / rng.chisquare(n - 1, draws)  # df * MS = SS
+    t2 = ss_cols / rng.chisquare(k - 1, draws)
+    t3 = ss_error / rng.chisquare((n - 1) * (k - 1), draws)
+    pivot = n * (t1 - t3) / (n * t1 + k * t2 + (n * k - n - k) * t3)
+    return tuple(np.quantile(pivot, [(1 - level) / 2, (1 + level) / 2]))
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "reader_sd", "level"), [(30, 3, 0.5, 0.95), (100, 5, 0.0, 0.95), (8, 2, 1.0, 0.9)]
+)
+def test_icc_agreement_gci_is_the_quantiles_of_its_pivot(n, k, reader_sd, level):
+    """The quadrature gives the quantiles 2 million draws of the pivot give, to the draws'
+    own precision (their standard error here is below 0.001)."""
+    rng = np.random.default_rng(n + k)
+    table = rng.normal(0, 1, (n, 1)) + rng.normal(0, reader_sd, (1, k)) + rng.normal(0, 0.6, (n, k))
+    squares = coefficients.MeanSquares.of(table)
+    expected = simulated_gci(table, 2_000_000, seed=1, level=level)
+    ours = icc_module.icc_interval(squares, "ICC2", method="gci", level=level)
+    assert ours == pytest.approx(expected, abs=0.002)
+    # ICC(A,k) is the Spearman-Brown step-up of ICC(A,1), bound by bound.
+    stepped = tuple(k * b / (1 + (k - 1) * b) for b in expected)
+    assert icc_module.icc_interval(squares, "ICC2k", method="gci", level=level) == (
+        pytest.approx(stepped, abs=0.002)
+    )
+
+
+def test_icc_gci_is_wider_than_the_f_interval_when_few_readers_differ():
+    """Three readers with a large spread: the F interval's Satterthwaite df trusts the raters'
+    variance more than two degrees of freedom allow, and its lower bound sits far higher."""
+    rng = np.random.default_rng(11)
+    table = rng.normal(0, 1, (100, 1)) + [[-0.6, 0.1, 0.5]] + rng.normal(0, 0.6, (100, 3))
+    estimate = coefficients.icc(ratings_from(table_observations(table), level="interval"))["ICC2"]
+    f_low, f_high = f_interval_of(estimate)
+    low, high = estimate.ci
+    assert low < f_low - 0.1
+    assert low < estimate.value < high
+    assert estimate.interval_question == coefficients.RATERS_LIKE_THESE
+
+
+def table_observations(table: np.ndarray) -> list[Observation]:
+    return [
+        Observation(f"u{i}", f"r{j}", float(value))
+        for i, row in enumerate(table)
+        for j, value in enumerate(row)
+    ]
+
+
+def test_icc_interval_refuses_what_it_does_not_offer():
+    squares = coefficients.MeanSquares.of(np.array(SHROUT_FLEISS_1979, dtype=float))
+    with pytest.raises(ValueError, match="is for ICC2 and ICC2k, not ICC3"):
+        icc_module.icc_interval(squares, "ICC3", method="gci")
+    with pytest.raises(ValueError, match="unknown ICC interval method 'mls'"):
+        icc_module.icc_interval(squares, "ICC2", method="mls")
+    assert icc_module.icc_interval(squares, "ICC3") == coefficients.icc_f_interval(squares, "ICC3")
 
 
 def test_unit_bootstrap_intervals_say_they_hold_the_raters_fixed():
