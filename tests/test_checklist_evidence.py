@@ -74,11 +74,13 @@ def test_the_facts_describe_the_study_as_it_is(rated_study):
     ]
     expected = coincidence_alpha(observations, "ordinal", [1, 2, 3, 4, 5])
     assert result.value == pytest.approx(expected, abs=1e-9)
-    assert facts["agreement"][0] == (
-        f'Question "overall": Krippendorff\'s alpha, ordinal metric = {expected:.3f}, 95% CI '
-        f"{low:.3f} to {high:.3f} (percentile bootstrap over units, 1000 resamples of which "
-        f"{used} defined it, seed 1234); 6 units, 3 raters, 12 ratings."
+    assert facts["agreement"][0].startswith(
+        f'Question "overall": Krippendorff\'s alpha, ordinal metric = {expected:.3f}; 95% CI '
+        f"for these raters (cases random) {low:.3f} to {high:.3f} (bias-corrected and "
+        f"accelerated (BCa) bootstrap over cases, Efron 1987: 1000 resamples of which {used} "
+        "defined it, seed 1234); for raters like these (raters and cases random) "
     )
+    assert facts["agreement"][0].endswith("; 6 units, 3 raters, 12 ratings.")
     percent = rated_study.results.get(statistic="percent_agreement", source="")
     assert facts["agreement"][1].startswith('Question "overall", the same ratings: ')
     assert f"mean over units = {percent.value:.3f} (95% CI" in facts["agreement"][1]

@@ -11,8 +11,11 @@ from django.db.models import Avg, Count, Q, Sum
 from django.db.models.functions import Coalesce
 
 from annotation.core import design
+from annotation.core.stats.estimate import ASYMPTOTIC, F_INTERVAL
 from annotation.core.stats.names import COEFFICIENTS, MRMC_TESTS
+from annotation.core.stats.reported import RATERS_AND_CASES
 from annotation.models import Assignment, Case, Generation, Membership, Rating, Source, Study
+from annotation.selectors.results import intervals_by_question
 
 
 def study_reporting_facts(*, study: Study) -> dict[str, list[str]]:
@@ -106,39 +109,84 @@ def _question_agreement(question, results) -> list[str]:
                 + _describe_estimate(r)
             )
     if retest:
+        # The two "raters" are one rater's two occasions: only the cases are a sample.
         facts.append(
             f'Question "{question.key}": test-retest (each rater against their own hidden '
-            f"repeats of an item), {_describe_estimate(retest)}"
+            f"repeats of an item), {_describe_estimate(retest, both=False)}"
         )
     return facts
 
 
-def _describe_estimate(result) -> str:
+def _describe_estimate(result, *, both: bool = True) -> str:
+    """The coefficient, its 95% interval for these raters and, with `both`, for raters like
+    these (or why there is none), each named with its method and reference, and the sizes."""
     detail = result.detail
     method = detail.get("method") or f"Krippendorff's alpha ({detail.get('level')})"
     if result.value is None:
         return f"{method} undefined: {detail.get('reason')}."
-    text = f"{method} = {result.value:.3f}"
-    ci = detail.get("ci")
-    if ci:
-        resamples = f"{detail.get('resamples')} resamples"
-        if detail.get("resamples_used") != detail.get("resamples"):
-            resamples += f" of which {detail.get('resamples_used')} defined it"
-        text += (
-            f", 95% CI {ci[0]:.3f} to {ci[1]:.3f} (percentile bootstrap over units, "
-            f"{resamples}, seed {detail.get('seed')})"
-        )
+    intervals = _intervals(detail, resamples=True, both=both)
     # No computation time here: recomputing the same numbers must not make used facts stale.
-    return f"{text}; {result.n_units} units, {result.n_raters} raters, {result.n_ratings} ratings."
+    return (
+        f"{method} = {result.value:.3f}; {intervals}; {result.n_units} units, "
+        f"{result.n_raters} raters, {result.n_ratings} ratings."
+    )
 
 
 def _brief(result) -> str:
     method = result.detail.get("method", result.statistic)
     if result.value is None:
         return f"{method} undefined ({result.detail.get('reason')})"
-    ci = result.detail.get("ci")
-    interval = f" (95% CI {ci[0]:.3f} to {ci[1]:.3f})" if ci else ""
-    return f"{method} = {result.value:.3f}{interval}"
+    return f"{method} = {result.value:.3f} ({_intervals(result.detail)})"
+
+
+def _intervals(detail: dict, *, resamples: bool = False, both: bool = True) -> str:
+    """ "95% CI for these raters (cases random) L to H (how), for raters like these (raters and
+    cases random) L to H (how)", an interval that is missing saying why."""
+    questions = zip(QUESTION_LABELS, intervals_by_question(detail), strict=True)
+    parts = []
+    for label, interval in list(questions)[: 2 if both else 1]:
+        if not interval["ci"]:
+            parts.append(f"{label}: none ({interval['reason']})")
+            continue
+        low, high = interval["ci"]
+        name = _interval_name(interval, detail)
+        if resamples and interval["interval_method"] == detail.get("interval_method"):
+            name += _resamples(detail)
+        parts.append(f"{label} {low:.3f} to {high:.3f} ({name})")
+    return "95% CI " + "; ".join(parts)
+
+
+QUESTION_LABELS = (
+    "for these raters (cases random)",
+    "for raters like these (raters and cases random)",
+)
+# Each interval's method in plain words, with its reference.
+INTERVAL_NAMES = {
+    "BCa bootstrap over cases": "bias-corrected and accelerated (BCa) bootstrap over cases, "
+    "Efron 1987",
+    "percentile bootstrap over cases": "percentile bootstrap over cases",
+    RATERS_AND_CASES: "raters-and-cases interval: the variance over cases plus the variance "
+    "over raters by leaving out one rater at a time, added as Gwet 2008 does, with a t quantile "
+    "on Satterthwaite's degrees of freedom",
+    F_INTERVAL: "F-based interval of McGraw & Wong 1996",
+    ASYMPTOTIC: "asymptotic, standard error of Fleiss, Cohen & Everitt 1969",
+}
+
+
+def _interval_name(interval: dict, detail: dict) -> str:
+    method = interval["interval_method"]
+    if method == F_INTERVAL:
+        # The ICC's model as Shrout & Fleiss name it: "two-way random effects", say.
+        model = str(detail.get("method", "")).partition(": ")[2].split(",")[0]
+        return f"{INTERVAL_NAMES[method]}, {model}" if model else INTERVAL_NAMES[method]
+    return INTERVAL_NAMES.get(method) or interval.get("ci_method") or method
+
+
+def _resamples(detail: dict) -> str:
+    text = f": {detail.get('resamples')} resamples"
+    if detail.get("resamples_used") != detail.get("resamples"):
+        text += f" of which {detail.get('resamples_used')} defined it"
+    return f"{text}, seed {detail.get('seed')}"
 
 
 def _sources(study: Study) -> list[str]:

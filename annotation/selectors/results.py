@@ -100,16 +100,16 @@ def intervals_by_question(detail: dict) -> tuple[dict, dict]:
     found: dict[str, dict] = {}
     candidates = [detail, *detail.get("other_intervals", [])]
     for candidate in candidates:
-        question = candidate.get("interval_question")
+        question = _question_of(candidate.get("interval_question", ""))
         if candidate.get("ci") and question and question not in found:
             found[question] = {
                 "ci": candidate["ci"],
                 "interval_method": candidate.get("interval_method", ""),
                 "ci_method": candidate.get("ci_method", ""),
-                "interval_question": question,
+                "interval_question": candidate["interval_question"],
             }
     reasons = {
-        c.get("interval_question"): c["reason"]
+        _question_of(c.get("interval_question", "")): c["reason"]
         for c in candidates
         if c is not detail and not c.get("ci") and c.get("reason")
     }
@@ -121,6 +121,15 @@ def intervals_by_question(detail: dict) -> tuple[dict, dict]:
         found.get(q) or {"ci": None, "reason": reasons.get(q, NO_INTERVAL[q])}
         for q in (THESE_RATERS, RATERS_LIKE_THESE)
     )
+
+
+def _question_of(interval_question: str) -> str:
+    """Which of the two questions an interval answers: ICC(1)'s F interval answers for raters
+    like these and says more ("... (one-way model: each case's raters a fresh draw)")."""
+    for question in (THESE_RATERS, RATERS_LIKE_THESE):
+        if interval_question.startswith(question):
+            return question
+    return ""
 
 
 @dataclass

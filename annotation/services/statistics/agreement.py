@@ -7,6 +7,8 @@ and alpha; McGraw & Wong's F for ICC) has beside it, in `other_intervals`, the i
 raters like these on cases like these, or the reason there is none: both as
 `annotation.core.stats.reported` chooses them, which the `agreement` command uses too."""
 
+from dataclasses import replace
+
 from annotation.core import rubric
 from annotation.core.stats import coefficients, reported
 from annotation.core.stats.data import DataError, Observation, ratings_from
@@ -82,8 +84,9 @@ def estimates_for(
         # question has no coefficients, and says why; the other questions' go on.
         return {"krippendorff_alpha": _undefined(level, str(exc))}
     bootstrap = bootstrap_for(study)
-    if alpha_only:
-        return {"krippendorff_alpha": coefficients.krippendorff_alpha(ratings, bootstrap=bootstrap)}
+    if alpha_only:  # test-retest: BCa over cases, as alpha's interval for these raters
+        bca = replace(bootstrap, kind="bca")
+        return {"krippendorff_alpha": coefficients.krippendorff_alpha(ratings, bootstrap=bca)}
     estimates = reported.reported_coefficients(
         ratings, bootstrap=bootstrap, no_raters_like_these=raters_like_these
     )
