@@ -49,7 +49,7 @@ def study_plan_power(request: HttpRequest, study_token: str) -> HttpResponse:
         "power_form": form,
         "power_plan": plan,
         "power_pilot": form.cleaned_data.get("pilot"),
-        "max_cases": MAX_CASES,
+        "max_cases": f"{MAX_CASES:,}",
     }
     return _respond(request, study, pilots, "annotation/_planning_power.html", context, form)
 
