@@ -118,7 +118,11 @@ def _dashboard_context(study: Study, admin) -> dict:
         # Why judges, runs, recomputations and analysis settings are refused now ("": they are
         # not), and every reopening of the analysis since the lock.
         "statistics_frozen": study.statistics_frozen_reason(),
-        "reopenings": list(study.reopenings.select_related("opened_by", "closed_by")),
+        "reopenings": (
+            reopenings := list(study.reopenings.select_related("opened_by", "closed_by"))
+        ),
+        # The reopening still open, shown at the top: figures may change until it is closed.
+        "open_reopening": next((r for r in reopenings if r.closed_at is None), None),
     }
 
 
