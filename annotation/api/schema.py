@@ -48,6 +48,9 @@ def answer_schema(*, nullable: bool = False) -> dict:
                 "found, no criterion met).",
             },
             {"type": "number", "description": "A scale point (Likert, pairwise) or a number."},
+            # Spans first of the lists: a generated client tries the forms in this order, and
+            # only this one checks its items.
+            {"type": "array", "items": ref("Span"), "description": "Errors marked."},
             {
                 "type": "array",
                 "items": {"type": "string"},
@@ -59,7 +62,6 @@ def answer_schema(*, nullable: bool = False) -> dict:
                 "description": "Ranking: each response's rank (1 best) in the order shown, "
                 "null where not ranked yet.",
             },
-            {"type": "array", "items": ref("Span"), "description": "Errors marked."},
         ],
     }
     if nullable:

@@ -1,0 +1,191 @@
+"""The API as a third-party tool sees it: the schema `manage.py spectacular --file` writes passes
+openapi-spec-validator, and a client generated from it by openapi-python-client (offline, into a
+temporary directory) imports every module, answers an item as a rater and exports a whole
+study (studies, ratings as JSON and CSV, results, the paper bundle) with a Bearer token, against
+a live server and a real worker. The commands are those docs/api.md gives."""
+
+import csv
+import importlib
+import io
+import pkgutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
+from rest_framework.authtoken.models import Token
+
+from annotation import services
+from tests.factories import submit_rated
+
+GENERATOR = Path(sys.executable).parent / "openapi-python-client"
+PACKAGE = "evalapp_api_client"
+
+# No formatter run after generating (none is needed to import the code), and the downloads'
+# media types read as bytes: the generator knows only application/octet-stream by name.
+CONFIG = """\
+post_hooks: []
+content_type_overrides:
+  application/zip: application/octet-stream
+  image/gif: application/octet-stream
+  image/jpeg: application/octet-stream
+  image/png: application/octet-stream
+  image/webp: application/octet-stream
+"""
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory, django_db_blocker):
+    """The schema file, and the client generated from it, importable for this module's tests."""
+    root = tmp_path_factory.mktemp("client")
+    schema = root / "schema.yaml"
+    with django_db_blocker.unblock():
+        call_command("spectacular", "--file", str(schema))
+    (root / "config.yaml").write_text(CONFIG)
+    command = [GENERATOR, "generate", "--path", "schema.yaml", "--output-path", "client"]
+    done = subprocess.run(
+        [*command, "--config", "config.yaml"], cwd=root, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    sys.path.insert(0, str(root / "client"))
+    yield {"schema": schema, "output": done.stdout + done.stderr, "path": root / "client"}
+    sys.path.remove(str(root / "client"))
+    for name in [m for m in sys.modules if m == PACKAGE or m.startswith(f"{PACKAGE}.")]:
+        del sys.modules[name]
+
+
+def test_the_schema_passes_openapi_spec_validator(generated):
+    spec, _ = read_from_filename(str(generated["schema"]))
+    validate(spec)  # raises on the first error
+    assert spec["openapi"].startswith("3.")
+
+
+def test_the_generated_client_covers_every_operation_and_imports_every_module(generated):
+    # The generator leaves out, with a warning, what it cannot read: nothing here.
+    assert "WARNING" not in generated["output"], generated["output"]
+    package = importlib.import_module(PACKAGE)
+    names = [m.name for m in pkgutil.walk_packages(package.__path__, f"{PACKAGE}.")]
+    for name in names:
+        importlib.import_module(name)
+    spec, _ = read_from_filename(str(generated["schema"]))
+    operations = {
+        op["operationId"]
+        for path in spec["paths"].values()
+        for method, op in path.items()
+        if method != "parameters"
+    }
+    modules = {name.rsplit(".", 1)[1] for name in names if ".api." in name}
+    assert operations <= modules, operations - modules
+    assert len(names) > 150
+
+
+def _client(live_server, user):
+    client = importlib.import_module(PACKAGE).AuthenticatedClient
+    key = Token.objects.get_or_create(user=user)[0].key
+    # AuthenticatedClient sends `Authorization: Bearer <token>` unless told otherwise.
+    return client(base_url=live_server.url, token=key, raise_on_unexpected_status=True)
+
+
+def _api(name: str):
+    group = name.split("_", 1)[0]
+    return importlib.import_module(f"{PACKAGE}.api.{group}.{name}")
+
+
+def _wait_for(admin, study_token: str, run_id: int):
+    status = importlib.import_module(f"{PACKAGE}.models.task_run_status_enum").TaskRunStatusEnum
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        run = _api("studies_tasks_retrieve").sync(study_token, run_id, client=admin)
+        if run.status not in (status.QUEUED, status.RUNNING):
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"job {run_id} still {run.status} after 90 s")
+
+
+def _rate_all_but_one(study, rater):
+    """Every assignment answered and submitted, but the rater's first: theirs to answer."""
+    question = study.questions.get()
+    left = study.assignments.filter(rater=rater).order_by("position").first()
+    for n, assignment in enumerate(study.assignments.exclude(pk=left.pk).order_by("pk")):
+        services.rating_save(assignment=assignment, question=question, answer=n % 5 + 1)
+    submit_rated(study)
+    return left
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_generated_client_rates_and_exports_a_whole_study(
+    generated, live_server, celery_worker, open_study, study_admin, raters
+):
+    left = _rate_all_but_one(open_study, raters[0])
+    with _client(live_server, raters[0]) as rater, _client(live_server, study_admin) as admin:
+        _rate_and_export(open_study, left, rater, admin)
+
+
+def _rate_and_export(open_study, left, rater, admin) -> None:
+    models = importlib.import_module(f"{PACKAGE}.models")
+
+    # The rater answers and submits their last item.
+    items = _api("rate_items_list").sync(open_study.token, client=rater).results
+    assert [i.token for i in items if not i.submitted] == [left.token]
+    body = models.AnswerRequest(question="overall", answer=4)
+    answers, submit = _api("rate_items_answers_create"), _api("rate_items_submit_create")
+    shown = answers.sync(open_study.token, left.token, client=rater, body=body)
+    assert shown.questions[0].answer == 4
+    assert submit.sync(open_study.token, left.token, client=rater).submitted
+
+    # The admin finds the study, and reads every rating, a page at a time and as one CSV file.
+    studies = _api("studies_list").sync(client=admin).results
+    assert [(s.token, s.role.value) for s in studies] == [(open_study.token, "admin")]
+    rows, page = [], 1
+    while page:
+        listed = _api("studies_ratings_list").sync(
+            open_study.token, client=admin, page=page, page_size=5
+        )
+        rows += listed.results
+        page = page + 1 if listed.next_ else None
+    n_assignments = open_study.assignments.count()
+    assert len(rows) == n_assignments
+    assert all(row.submitted for row in rows)
+    assert ("R1", 4) in {(row.rater, row.answer) for row in rows}
+    # CSV is declared as text/csv beside the JSON pages; read it through the client's session.
+    got = admin.get_httpx_client().get(
+        f"/api/v1/studies/{open_study.token}/ratings/", params={"format": "csv"}
+    )
+    assert got.headers["content-type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(got.text)))
+    assert sorted((r["item_token"], r["rater"], r["answer"]) for r in table) == sorted(
+        (row.item_token, row.rater, str(row.answer)) for row in rows
+    )
+
+    # The statistics, recomputed on the worker.
+    run = _api("studies_recompute_create").sync(open_study.token, client=admin)
+    assert _wait_for(admin, open_study.token, run.id).status.value == "succeeded"
+    results = _api("studies_results_list").sync(open_study.token, client=admin).results
+    alpha = next(r for r in results if r.statistic == "krippendorff_alpha" and not r.source)
+    assert alpha.n_ratings == n_assignments
+    assert alpha.ci_low is not None
+    assert alpha.ci_low <= alpha.value <= alpha.ci_high
+
+    # The paper bundle, built on the worker and downloaded as bytes.
+    run = _api("studies_bundle_create").sync(open_study.token, client=admin)
+    assert _wait_for(admin, open_study.token, run.id).status.value == "succeeded"
+    download = _api("studies_bundle_retrieve").sync_detailed(open_study.token, client=admin)
+    assert download.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(download.parsed.payload.read())) as archive:
+        bundled = list(csv.DictReader(io.StringIO(archive.read("ratings.csv").decode())))
+    assert len(bundled) == n_assignments
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_generated_client_refuses_a_wrong_bearer_token(generated, live_server, study_admin):
+    client = importlib.import_module(PACKAGE).AuthenticatedClient
+    with client(base_url=live_server.url, token="0" * 40) as wrong:
+        answer = _api("studies_list").sync_detailed(client=wrong)
+    assert answer.status_code == 401
+    assert answer.parsed.detail == "Invalid token."
