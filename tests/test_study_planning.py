@@ -254,3 +254,9 @@ def test_plan_study_width_mode_scales_the_agreement_commands_alpha_interval(tmp_
     )
     with pytest.raises(CommandError, match="--level"):
         call_command("plan_study", str(path), "--width", "0.08")
+
+
+def test_width_plan_asks_for_no_extra_case_from_floating_point_noise():
+    # 0.66 - 0.42 is 0.24000000000000005: halving it needs exactly 4 x 40 = 160 cases, not 161.
+    assert planning.cases_for_width(pilot_cases=40, pilot_width=0.66 - 0.42, width=0.12) == 160
+    assert planning.cases_for_width(pilot_cases=40, pilot_width=0.24, width=0.1199) == 161

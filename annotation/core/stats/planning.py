@@ -153,7 +153,9 @@ def cases_for_width(*, pilot_cases: int, pilot_width: float, width: float) -> in
     `pilot_cases` cases, the width shrinking as 1 / sqrt(cases) (an approximation)."""
     if not pilot_width > 0 or not width > 0 or pilot_cases < 1:
         raise ValueError("widths must be positive and the pilot needs cases")
-    return math.ceil(pilot_cases * (pilot_width / width) ** 2)
+    # Rounded before the ceiling: widths read off an interval (0.66 - 0.42 = 0.24000000000000005)
+    # would otherwise ask for one case more than the exact ratio.
+    return math.ceil(round(pilot_cases * (pilot_width / width) ** 2, 9))
 
 
 @dataclass(frozen=True)
