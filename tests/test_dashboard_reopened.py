@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from annotation import services
 from annotation.models import Study
+from tests.test_study_statistics import compute, rate_absolute
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +85,14 @@ def test_a_locked_study_never_reopened_has_no_notice_and_can_be_archived(admin_c
     page = dashboard(admin_client, locked)
     assert 'data-testid="analysis-reopened"' not in page
     assert ARCHIVE_BUTTON in page
+
+
+def test_the_agreement_card_names_alphas_interval_as_bca_over_cases(admin_client, open_study):
+    rate_absolute(open_study)
+    compute(open_study)
+    page = dashboard(admin_client, open_study)
+    named = page[page.index('data-testid="alpha-interval-method"') :].split("</span>")[0]
+    seed = open_study.seed
+    assert f"For these raters, BCa bootstrap over cases: 1000 resamples, seed {seed}" in named
+    assert "for raters like these, the variance over cases plus the jackknife over raters" in named
+    assert "Percentile bootstrap over items" not in page
