@@ -1,11 +1,13 @@
 """Coverage of the agreement intervals, each against the question it claims to answer.
 
-    make bench-coverage            (REPLICATES=... RESAMPLES=... SEED=... to change them)
+    make bench-coverage            (REPLICATES=... RESAMPLES=... SEED=... MRMC_REPLICATES=...)
+    .venv/bin/python bench/coverage.py --help     (a few cells, fewer studies, while looking)
 
-A benchmark, not a test: about 7 minutes on 2 cores (500 studies per cell, 200 bootstrap
-resamples per interval rather than the app's 1,000, so that it fits in 10). It prints a table:
-per scenario, design, coefficient and interval, the coverage of both true values with its Monte
-Carlo SE, and the mean width; then the MRMC test's size and power.
+A benchmark, not a test: about 8 minutes on 2 cores (500 studies per cell, 200 bootstrap
+resamples per interval rather than the app's 1,000, so that it fits in 10; 1,500 studies per
+cell for the MRMC test, which is cheap, so that its size has a Monte Carlo SE near 0.006). It
+prints a table: per scenario, design, coefficient and interval, the coverage of both true values
+with its Monte Carlo SE, and the mean width; then the MRMC test's size and power.
 
 The model. Each study has n cases and r readers. A reader's score on a case is, on a continuous
 latent scale, case effect + reader effect (the reader's bias, or leniency) + residual, each
@@ -29,6 +31,8 @@ The intervals and their questions:
 
 - percentile over units (the project's default): these readers, cases random;
 - McGraw & Wong (1996) F interval for ICC(A,1): readers and cases random;
+- the generalized confidence interval (Tian & Cappelleri 2004) for ICC(A,1), the app's headline
+  interval for it: readers and cases random;
 - BCa over units (`Bootstrap(kind="bca")`): these readers, cases random;
 - raters_random, with the jackknife or the split-half raters part: readers and cases random.
 
@@ -40,6 +44,7 @@ modality and a case x modality effect; how often the readers-and-cases-random te
 0.05 with no difference (size) and with the second modality MRMC_EFFECT higher (power).
 """
 
+import argparse
 import math
 import multiprocessing
 import os
@@ -55,6 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from annotation.core.stats import coefficients  # noqa: E402
 from annotation.core.stats.data import Ratings  # noqa: E402
+from annotation.core.stats.icc import GCI_INTERVAL, MeanSquares  # noqa: E402
 from annotation.core.stats.mrmc import mrmc  # noqa: E402
 from annotation.core.stats.raters_random import (  # noqa: E402
     raters_and_cases_interval,
@@ -65,6 +71,7 @@ from annotation.core.stats.resampling import Bootstrap  # noqa: E402
 REPLICATES = int(os.environ.get("REPLICATES", 500))
 RESAMPLES = int(os.environ.get("RESAMPLES", 200))
 SEED = int(os.environ.get("SEED", 20))
+MRMC_REPLICATES = int(os.environ.get("MRMC_REPLICATES", 1500))
 WORKERS = 2
 
 SIGMA_CASE = 1.0
@@ -82,8 +89,10 @@ MRMC_EFFECT = 0.25
 
 COEFFICIENTS = ("alpha ordinal", "alpha interval", "Fleiss' kappa", "AC1", "ICC(A,1)")
 UNIT, BCA, F_MW = "percentile, units", "BCa, units", "McGraw-Wong F"
+GCI = "generalized CI"
 JACKKNIFE, SPLIT = "raters+cases, jackknife", "raters+cases, split-half"
-KINDS = (UNIT, BCA, F_MW, JACKKNIFE, SPLIT)
+KINDS = (UNIT, BCA, F_MW, GCI, JACKKNIFE, SPLIT)
+ONLY = set(COEFFICIENTS)  # the coefficients this run simulates (--coefficients)
 
 
 # --- the truths --------------------------------------------------------------------------------
@@ -172,13 +181,21 @@ def _calls(cut: Ratings, latent: Ratings) -> dict:
     }
 
 
-def _unit_and_f(estimate) -> tuple:
-    """(the unit-bootstrap interval, the McGraw-Wong F interval or None): ICC's headline interval
-    is the F one, with the unit bootstrap's beside it."""
-    if estimate.interval_method != coefficients.F_INTERVAL:
-        return estimate.ci, None
-    beside = [tuple(other["ci"]) for other in estimate.other_intervals if other["ci"]]
-    return (beside[0] if beside else None), estimate.ci
+def _icc_agreement(ratings: Ratings) -> float:
+    """ICC(A,1) alone, without its intervals: the raters part refits it r to 4r times."""
+    return MeanSquares.of(ratings.values_matrix().T).icc_agreement()
+
+
+def _intervals(estimate) -> dict:
+    """The estimate's intervals by kind: the unit bootstrap's (headline, or beside ICC's), and
+    for ICC(A,1) its generalized confidence interval (headline) and McGraw-Wong F (beside)."""
+    if estimate.interval_method != GCI_INTERVAL:
+        return {UNIT: estimate.ci}
+    found = {GCI: estimate.ci, UNIT: None, F_MW: None}
+    for other in estimate.other_intervals:
+        kind = F_MW if other["interval_method"] == coefficients.F_INTERVAL else UNIT
+        found[kind] = tuple(other["ci"]) if other["ci"] else None
+    return found
 
 
 def one_study(task: tuple) -> list[tuple]:
@@ -200,16 +217,17 @@ def one_study(task: tuple) -> list[tuple]:
     these, general = truth_these(biases), truth_general(SCENARIOS[scenario])
     rows = []
     for name, (data, call) in _calls(cut, continuous).items():
+        if name not in ONLY:
+            continue
         estimate = call(data, Bootstrap(resamples=RESAMPLES, seed=replicate))
-        unit_ci, f_ci = _unit_and_f(estimate)
+        kinds = _intervals(estimate)
+        unit_ci = kinds[UNIT]
         if estimate.value is None or unit_ci is None:
             continue
-        kinds = {UNIT: unit_ci, F_MW: f_ci}
-        kinds[BCA] = _unit_and_f(call(data, Bootstrap(RESAMPLES, replicate, kind="bca")))[0]
+        kinds[BCA] = _intervals(call(data, Bootstrap(RESAMPLES, replicate, kind="bca")))[UNIT]
+        value = _icc_agreement if name == "ICC(A,1)" else (lambda d, call=call: call(d, None).value)
         for kind, part in ((JACKKNIFE, "jackknife"), (SPLIT, "split-half")):
-            variance, reason = raters_variance(
-                data, lambda d, call=call: call(d, None).value, part=part, seed=replicate
-            )
+            variance, reason = raters_variance(data, value, part=part, seed=replicate)
             kinds[kind] = raters_and_cases_interval(
                 estimate=estimate.value,
                 unit_ci=unit_ci,
@@ -273,6 +291,8 @@ def summarise_mrmc(rows: list[tuple]) -> list[str]:
     for scenario in SCENARIOS:
         for n, r in DESIGNS:
             picked = [row for row in rows if row[:3] == (scenario, n, r)]
+            if not picked:
+                continue
             size = np.array([row[3] for row in picked], dtype=float)
             power = np.array([row[4] for row in picked], dtype=float)
             lines.append(
@@ -321,10 +341,30 @@ def summarise(rows: list[tuple]) -> list[str]:
     return lines
 
 
+def _options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=REPLICATES, help="studies per cell")
+    parser.add_argument("--mrmc-reps", type=int, default=MRMC_REPLICATES)
+    parser.add_argument("--resamples", type=int, default=RESAMPLES)
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--coefficients", nargs="+", choices=COEFFICIENTS, default=COEFFICIENTS)
+    parser.add_argument("--scenarios", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS))
+    parser.add_argument(
+        "--designs", nargs="+", default=[f"{n}x{r}" for n, r in DESIGNS], help="e.g. 100x3"
+    )
+    parser.add_argument("--no-intervals", action="store_true", help="the MRMC part only")
+    parser.add_argument("--no-mrmc", action="store_true")
+    return parser.parse_args()
+
+
 def main() -> None:
+    global RESAMPLES, SEED, ONLY, DESIGNS
+    options = _options()
+    RESAMPLES, SEED, ONLY = options.resamples, options.seed, set(options.coefficients)
+    DESIGNS = [tuple(int(v) for v in d.split("x")) for d in options.designs]
     print(
-        f"coverage benchmark: {REPLICATES} studies per cell, {RESAMPLES} bootstrap resamples, "
-        f"seed {SEED}, {WORKERS} processes"
+        f"coverage benchmark: {options.reps} studies per cell ({options.mrmc_reps} for MRMC), "
+        f"{RESAMPLES} bootstrap resamples, seed {SEED}, {WORKERS} processes"
     )
     print(
         f"model: case sd {SIGMA_CASE}, residual sd {SIGMA_RESIDUAL}, reader sd "
@@ -336,27 +376,25 @@ def main() -> None:
             f"readers-in-general truth, {scenario}: "
             + ", ".join(f"{k} {v:.4f}" for k, v in general.items())
         )
-    tasks = [
-        (scenario, n, r, replicate)
-        for scenario in SCENARIOS
-        for n, r in DESIGNS
-        for replicate in range(REPLICATES)
-    ]
+    cells = [(s, n, r) for s in options.scenarios for n, r in DESIGNS]
     start = time.perf_counter()
-    with multiprocessing.Pool(WORKERS) as pool:
-        rows = [
-            row for result in pool.imap_unordered(one_study, tasks, chunksize=8) for row in result
-        ]
-    print("\n".join(summarise(rows)))
-    with multiprocessing.Pool(WORKERS) as pool:
-        mrmc_rows = list(pool.imap_unordered(one_mrmc, tasks, chunksize=16))
-    print(
-        f"\nMRMC (stats.mrmc, Obuchowski-Rockette with Hillis df, jackknife covariances): mean "
-        f"score, two modalities; reader x modality sd {MRMC_READER_MODALITY} (0 when readers "
-        f"are interchangeable), case x modality sd {MRMC_CASE_MODALITY}"
-    )
-    print("\n".join(summarise_mrmc(mrmc_rows)))
-    print(f"{len(tasks)} studies in {time.perf_counter() - start:.0f} s")
+    # Forked workers see the options set above.
+    with multiprocessing.get_context("fork").Pool(WORKERS) as pool:
+        if not options.no_intervals:
+            tasks = [(*cell, i) for cell in cells for i in range(options.reps)]
+            rows = [row for result in pool.imap_unordered(one_study, tasks, 8) for row in result]
+            print("\n".join(summarise(rows)))
+            print(f"{len(tasks)} studies in {time.perf_counter() - start:.0f} s")
+        if not options.no_mrmc:
+            tasks = [(*cell, i) for cell in cells for i in range(options.mrmc_reps)]
+            mrmc_rows = list(pool.imap_unordered(one_mrmc, tasks, chunksize=16))
+            print(
+                f"\nMRMC (stats.mrmc, Obuchowski-Rockette with Hillis df, jackknife covariances): "
+                f"mean score, two modalities; reader x modality sd {MRMC_READER_MODALITY} (0 when "
+                f"readers are interchangeable), case x modality sd {MRMC_CASE_MODALITY}"
+            )
+            print("\n".join(summarise_mrmc(mrmc_rows)))
+    print(f"done in {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":
