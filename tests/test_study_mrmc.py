@@ -1,21 +1,24 @@
 """The MRMC comparison of a study's sources (Obuchowski-Rockette, Hillis degrees of freedom):
-computed on the crossed part of the ratings, stored beside the paired tests, shown on the
-dashboard and in the bundle, never to a rater."""
+computed on the largest crossed block of the ratings (chosen from the design alone), stored
+beside the paired tests, shown on the dashboard and in the bundle, never to a rater."""
 
 import csv
 import io
 import random
 import zipfile
+from collections import Counter
+from itertools import combinations
 
 import pytest
 from django.urls import reverse
 
 from annotation import services
-from annotation.core import rubric
+from annotation.core import design, rubric
 from annotation.core.stats.mrmc import FIXED_CASES, FIXED_READERS, RANDOM_BOTH, mrmc
 from annotation.core.stats.mrmc.analysis import plain
 from annotation.models import Case, Result, TaskRun
 from annotation.services.bundle import bundle_path, methods_text
+from annotation.services.statistics.mrmc import NOT_CROSSED, crossed, largest_block
 from annotation.services.statistics.rows import about_one_output, human_rows
 from tests.factories import UserFactory, submit_rated
 from tests.support.browser import BROWSER_MARKS, browser_page, log_in
@@ -40,7 +43,7 @@ def study_rows(n_cases: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def make_study(study_admin, raters, *, raters_per_item: int):
+def make_study(study_admin, raters, *, raters_per_item: int, n_cases: int = N_CASES):
     study = services.study_create(
         creator=study_admin,
         title="Crossed reader study",
@@ -48,7 +51,7 @@ def make_study(study_admin, raters, *, raters_per_item: int):
         question_prompt="How good is the summary?",
         seed=77,
     )
-    services.study_import_file(study=study, filename="s.csv", content=study_rows(N_CASES))
+    services.study_import_file(study=study, filename="s.csv", content=study_rows(n_cases))
     services.question_add(
         study=study,
         draft=rubric.QuestionDraft(key="safe", prompt="Safe?", kind="yes_no", level="nominal"),
@@ -91,14 +94,63 @@ def stored(study, question="overall", statistic="mrmc") -> Result:
     )
 
 
-def direct(study, question: str, figure: str):
-    """`mrmc()` on the same submitted ratings, read straight from the database."""
+def readings_of(study, question: str) -> list[tuple]:
+    """The submitted first-pass ratings as (reader, case, source, value), straight from the
+    database."""
     rows = human_rows(study, study.questions.get(key=question))
-    readings = [(rater, case, source, value) for case, source, _, rater, value in rows]
     assert all(about_one_output(row) for row in rows)
+    return [(rater, case, source, value) for case, source, _, rater, value in rows]
+
+
+def direct(study, question: str, figure: str, block=None):
+    """`mrmc()` on the same submitted ratings, only the `block`'s (readers, cases) if given."""
+    readings = readings_of(study, question)
+    if block is not None:
+        readers, cases = block
+        readings = [r for r in readings if r[0] in readers and r[1] in cases]
     # Sources in label order, so that differences are the expert minus the model.
     readings.sort(key=lambda reading: reading[2] != HUMAN)
     return mrmc(readings, figure=figure)
+
+
+def read_under_both(readings) -> dict[str, set]:
+    sources: dict[str, dict[str, set]] = {}
+    for reader, case, source, _ in readings:
+        sources.setdefault(reader, {}).setdefault(source, set()).add(case)
+    return {
+        reader: found.get(HUMAN, set()) & found.get(MODEL, set())
+        for reader, found in sources.items()
+    }
+
+
+def exhaustive(read: dict[str, set]) -> tuple[list, list]:
+    """The largest crossed block by trying every set of readers: most readers x cases, then
+    more readers, then the labels that sort first; ([], []) when there is none of 2 x 2."""
+    found = []
+    readers = sorted(read)
+    for size in range(2, len(readers) + 1):
+        for chosen in combinations(readers, size):
+            cases = set.intersection(*(set(read[r]) for r in chosen))
+            if len(cases) >= 2:
+                found.append((-size * len(cases), -size, list(chosen), sorted(cases)))
+    return tuple(min(found)[2:]) if found else ([], [])
+
+
+def manifest_reads(manifest: design.Manifest) -> dict[str, set]:
+    """What each rater of a manifest reads: items named "case" (both sources shown together)
+    or "case|source" (one output each), as cases read under both sources."""
+    sources: dict[str, dict[str, set]] = {}
+    for placement in manifest.placements:
+        case, _, source = placement.item.partition("|")
+        sources.setdefault(placement.rater, {}).setdefault(source, set()).add(case)
+    return {
+        rater: found[""] if "" in found else found.get("A", set()) & found.get("B", set())
+        for rater, found in sources.items()
+    }
+
+
+def raters_named(n: int) -> list[str]:
+    return [f"r{i:02d}" for i in range(1, n + 1)]
 
 
 def assert_close(found, expected) -> None:
@@ -165,18 +217,57 @@ def test_recomputing_unchanged_ratings_keeps_the_result(crossed_study):
     assert after.pk == before.pk
 
 
-def test_a_study_that_is_not_crossed_says_why(study_admin, raters):
-    # Two raters of three per output: no case was read by every reader under both sources.
-    study = make_study(study_admin, raters, raters_per_item=2)
+def test_an_incomplete_study_is_analysed_on_its_largest_crossed_block(study_admin, raters, client):
+    # Three of four raters per output, each output on its own: who reads both of a case's
+    # outputs is left to the draw, so only part of the ratings is crossed.
+    readers = [*raters, UserFactory(username="rater4")]
+    study = make_study(study_admin, readers, raters_per_item=3, n_cases=10)
+    rate_everything(study)
+    compute(study)
+    for question, figure in (("overall", "mean"), ("safe", "proportion")):
+        result = stored(study, question)
+        block_readers, block_cases = exhaustive(read_under_both(readings_of(study, question)))
+        assert len(block_readers) * len(block_cases) < 4 * 10  # a block, not the whole study
+        detail = result.detail
+        assert detail["block"] == {"readers": block_readers, "cases": block_cases}
+        # The stored analysis is mrmc() on exactly the block's readings.
+        expected = direct(study, question, figure, block=(block_readers, block_cases))
+        assert result.value == pytest.approx(expected.analyses[0].test.p)
+        assert_close(detail["analyses"], expected.as_dict()["analyses"])
+        assert_close(detail["components"], plain(expected.components))
+        assert (result.n_units, result.n_raters) == (len(block_cases), len(block_readers))
+        assert detail["crossed"] == (
+            f"crossed block: {len(block_readers)} of 4 readers, {len(block_cases)} of 10 cases, "
+            "chosen from who read what, never from the ratings; MRMC describes these readers' "
+            "block, the rest of the data is in the paired tests"
+        )
+    result = stored(study)
+    client.force_login(study_admin)
+    page = client.get(reverse("study_dashboard", args=[study.token])).content.decode()
+    shown = page.split('data-testid="mrmc-overall"')[1].split("</table>")[0]
+    assert f"{result.n_raters} readers × {result.n_units} cases" in shown
+    assert result.detail["crossed"].replace("'", "&#x27;") in shown
+
+
+def test_a_study_with_no_crossed_block_says_why(study_admin, raters):
+    # One rater per output: no two readers ever read the same output.
+    study = make_study(study_admin, raters, raters_per_item=1)
     rate_everything(study)
     compute(study)
     result = stored(study)
     assert result.value is None
+    assert (result.n_units, result.n_raters) == (0, 0)
     reason = result.detail["reason"]
-    assert reason.startswith("not a crossed design:")
-    assert "every reader to read the same cases under each source" in reason
+    read = {r: c for r, c in read_under_both(readings_of(study, "overall")).items() if c}
+    if not read:
+        what = "no reader read any case under both sources"
+    elif len(read) == 1:
+        what = "only one reader read any case under both sources"
+    else:
+        what = "no two readers read the same two cases under both sources (at most 0 in common)"
+    assert reason == f"not a crossed design: {what}; {NOT_CROSSED}"
+    assert result.detail["block"] == {"readers": [], "cases": []}
     assert result.detail["cases_total"] == N_CASES
-    assert result.detail["cases_used"] < 2 or result.detail["readers_used"] < 2
     # The paired tests are there all the same.
     assert Result.objects.filter(study=study, statistic="wilcoxon", source=PAIR).exists()
 
@@ -225,12 +316,20 @@ def test_the_dashboard_shows_both_questions_beside_the_paired_tests(
 
 
 def test_the_dashboard_says_why_there_is_no_mrmc(study_admin, raters, client):
-    study = make_study(study_admin, raters, raters_per_item=2)
+    study = make_study(study_admin, raters, raters_per_item=1)
     rate_everything(study)
     compute(study)
     client.force_login(study_admin)
     page = client.get(reverse("study_dashboard", args=[study.token])).content.decode()
     assert "not a crossed design" in page.split('data-testid="mrmc-overall"')[1]
+
+
+def pair_of(row: dict) -> str:
+    """The pair a comparison.csv row is about: one `source` column "A vs B", or the two
+    columns `source_a` and `source_b`."""
+    if "source" in row:
+        return row["source"]
+    return " vs ".join(filter(None, (row["source_a"], row["source_b"])))
 
 
 def test_the_bundle_lists_the_mrmc_rows_and_names_the_method(crossed_study):
@@ -243,7 +342,7 @@ def test_the_bundle_lists_the_mrmc_rows_and_names_the_method(crossed_study):
         comparison = next(n for n in names if n.endswith("comparison.csv"))
         rows = list(csv.DictReader(io.StringIO(archive.read(comparison).decode())))
     result = stored(crossed_study)
-    mine = {r["statistic"]: r for r in rows if r["question"] == "overall" and r["source"] == PAIR}
+    mine = {r["statistic"]: r for r in rows if r["question"] == "overall" and pair_of(r) == PAIR}
     assert float(mine["mrmc"]["value"]) == pytest.approx(result.value)
     assert "Hillis (2007)" in mine["mrmc"]["method"]
     questions = (
@@ -293,3 +392,109 @@ def test_the_mrmc_table_fits_a_phone(live_server, study_admin, raters):
         assert "readers and cases random" in table.inner_text()
         # The card scrolls the wide table inside it; the page itself never scrolls sideways.
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+# --- Which block: found from the design alone -------------------------------------------------
+
+
+def test_a_fully_crossed_design_is_one_block():
+    items = [design.DesignItem(f"c{n:02d}", ("A", "B")) for n in range(12)]
+    manifest = design.assign(items=items, raters=raters_named(5), k=5, seed=1)
+    cases = [f"c{n:02d}" for n in range(12)]
+    assert largest_block(manifest_reads(manifest)) == (raters_named(5), cases)
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_k_of_n_raters_per_case_gives_the_pair_sharing_most_cases(seed):
+    # Side by side: each case goes to 2 of 4 raters, the same two for both its outputs.
+    items = [design.DesignItem(f"c{n:02d}", ("A", "B")) for n in range(40)]
+    read = manifest_reads(design.assign(items=items, raters=raters_named(4), k=2, seed=seed))
+    pair_of = {}
+    for reader, cases in sorted(read.items()):
+        for case in cases:
+            pair_of.setdefault(case, []).append(reader)
+    shared = Counter(tuple(pair) for pair in pair_of.values())
+    pair = min(shared, key=lambda p: (-shared[p], p))  # most cases; ties: first labels
+    found = largest_block(read)
+    assert found == (list(pair), sorted(c for c, p in pair_of.items() if tuple(p) == pair))
+    assert found == exhaustive(read)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_random_incomplete_design_gets_its_largest_block(seed):
+    # Each output on its own to 3 of 6 raters, as an absolute study assigns them.
+    items = [design.DesignItem(f"c{n:02d}|{s}") for n in range(30) for s in "AB"]
+    read = manifest_reads(design.assign(items=items, raters=raters_named(6), k=3, seed=seed))
+    found = largest_block(read)
+    assert found[0]  # there is a block, so the comparison says something
+    assert found == exhaustive(read)
+
+
+def nearly_complete(seed: int) -> dict[str, set]:
+    """Twelve readers meant to read all of 14 cases, each of whom missed a share of their own."""
+    rng = random.Random(seed)
+    cases = [f"c{n:02d}" for n in range(14)]
+    read = {}
+    for reader in raters_named(12):
+        missing = rng.random() * 0.25
+        read[reader] = {case for case in cases if rng.random() >= missing}
+    return read
+
+
+# Designs where growing from pairs alone falls short (70 readings against 66, 9 readers
+# against 6 for the same 54): dropping readers finds the block.
+@pytest.mark.parametrize("seed", [2123, 1633])
+def test_a_nearly_complete_design_keeps_the_most_readers_and_cases(seed):
+    read = nearly_complete(seed)
+    assert largest_block(read) == exhaustive(read)
+
+
+def planted(seed: int) -> tuple[dict[str, set], list[str], list[str]]:
+    """Twelve readers reading scattered cases (15% each), four of them also all of 20 cases."""
+    rng = random.Random(seed)
+    cases = [f"c{n:03d}" for n in range(80)]
+    readers, block = raters_named(12), cases[10:30]
+    read = {r: {c for c in cases if rng.random() < 0.15} for r in readers}
+    chosen = ["r03", "r05", "r08", "r10"]
+    for reader in chosen:
+        read[reader] |= set(block)
+    return read, chosen, block
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_block_planted_among_scattered_readings_is_found(seed):
+    read, readers, cases = planted(seed)
+    found = largest_block(read)
+    assert found == exhaustive(read)
+    assert set(readers) <= set(found[0])
+    assert set(cases) <= set(found[1])
+
+
+def test_the_block_depends_on_who_read_what_only():
+    read, _, _ = planted(4)
+    rng = random.Random(4)
+    readings = [
+        (reader, case, source, float(rng.randint(1, 5)))
+        for reader, cases in read.items()
+        for case in sorted(cases)
+        for source in (HUMAN, MODEL)
+    ]
+    readings += [("r01", "c079", MODEL, 1.0), ("r02", "c079", "Another source", 2.0)]
+    block = crossed(readings, HUMAN, MODEL)
+    assert block == largest_block(read)
+    shuffled = list(readings)
+    rng.shuffle(shuffled)
+    assert crossed(shuffled, HUMAN, MODEL) == block
+    rescored = [(reader, case, source, 6 - value) for reader, case, source, value in readings]
+    assert crossed(rescored, HUMAN, MODEL) == block
+    backwards = {reader: sorted(cases, reverse=True) for reader, cases in reversed(read.items())}
+    assert largest_block(backwards) == block
+
+
+def test_no_block_when_no_two_readers_share_two_cases():
+    items = [design.DesignItem(f"c{n:02d}|{s}") for n in range(10) for s in "AB"]
+    read = manifest_reads(design.assign(items=items, raters=raters_named(3), k=1, seed=3))
+    assert largest_block(read) == ([], []) == exhaustive(read)
+    two_each = {"r1": {"a", "b"}, "r2": {"b", "c"}, "r3": {"c", "a"}}
+    assert largest_block(two_each) == ([], [])
+    assert largest_block({"r1": {"a", "b"}, "r2": {"a", "b"}}) == (["r1", "r2"], ["a", "b"])

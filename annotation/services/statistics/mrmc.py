@@ -1,14 +1,15 @@
 """The multi-reader multi-case (MRMC) comparison of each pair of a study's sources on one
 question: the Obuchowski-Rockette analysis with Hillis's degrees of freedom, jackknife
-covariances over cases, on the part of the ratings that is crossed (every reader read every
-case under both sources). Stored beside the paired tests, one result per pair and figure of
+covariances over cases, on the largest crossed block of the ratings that `largest_block` finds
+(readers who all read the block's cases under both sources), chosen from who read what, never
+from the ratings' values. Stored beside the paired tests, one result per pair and figure of
 merit: the mean score (a proportion for yes/no: the share answering yes) and, where the study's
 cases carry expected answers for the question, the accuracy against them.
 
 The analysis itself is the pure `annotation.core.stats.mrmc`."""
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from itertools import combinations
 
 from annotation.core import rubric
@@ -24,11 +25,14 @@ METHOD = (
     "Obuchowski-Rockette MRMC with Hillis (2007) degrees of freedom, jackknife covariances "
     "over cases; readers and cases random"
 )
+# How the crossed block is chosen (`largest_block`): part of the inputs, so that a change of
+# the choice recomputes stored results.
+BLOCK = "largest crossed block by a greedy over who read what (1)"
 # Which question each analysis answers, by the key the dashboard and the bundle read it under.
 QUESTIONS = {"random_both": RANDOM_BOTH, "fixed_readers": FIXED_READERS, "fixed_cases": FIXED_CASES}
 NOT_CROSSED = (
-    "MRMC needs every reader to read the same cases under each source, and needs at least two "
-    "such readers and two such cases"
+    "MRMC needs a crossed block, in which every reader read the same cases under each source: "
+    "at least two such readers and two such cases"
 )
 
 Reading = tuple[str, str, str, float]  # reader, case, source, value
@@ -53,7 +57,7 @@ def question_mrmc(
     if not compares_scores(question):
         return []
     expected = expected_answers(study, question)
-    inputs = [rows, question.kind, question.level, sorted(expected.items()), METHOD]
+    inputs = [rows, question.kind, question.level, sorted(expected.items()), METHOD, BLOCK]
     return store_by_source(
         study, question, MRMC_TESTS, inputs, lambda: _figures(question, rows, expected, pair_label)
     )
@@ -110,23 +114,149 @@ def _accuracy_readings(
 
 
 def crossed(readings: list[Reading], first: str, second: str) -> tuple[list[str], list[str]]:
-    """The crossed part of a pair's readings: the readers who read under both sources, and the
-    cases every one of them read under both."""
+    """The crossed block of a pair's readings that MRMC is run on: readers who all read every
+    one of the block's cases under both sources (`largest_block`). Chosen from who read what
+    under which source, never from the values read, so the choice cannot favour a source."""
+    return largest_block(_read_under_both(readings, first, second))
+
+
+def _read_under_both(readings: list[Reading], first: str, second: str) -> dict[str, set[str]]:
+    """Each reader's cases read under both sources (readers who read none left out)."""
     read: dict[str, dict[str, set]] = defaultdict(lambda: {first: set(), second: set()})
     for rater, case, source, _ in readings:
         if source in (first, second):
             read[rater][source].add(case)
     both = {rater: cases[first] & cases[second] for rater, cases in read.items()}
-    readers = sorted(rater for rater, cases in both.items() if cases)
-    cases = set.intersection(*(both[r] for r in readers)) if readers else set()
-    return readers, sorted(cases)
+    return {rater: cases for rater, cases in both.items() if cases}
+
+
+class _Best:
+    """The best block offered so far: most readers x cases, then more readers, then the reader
+    and case labels that sort first. A block is named by its cases, a bit mask over `cases`;
+    its readers are every reader who read all of them, so no reader who fits is left out."""
+
+    def __init__(self, masks: dict[str, int], cases: list[str]):
+        self.masks = masks  # reader -> the cases they read, in label order
+        self.cases = cases
+        self.key: tuple | None = None  # smallest is best: (-size, -readers, readers, cases)
+
+    @property
+    def size(self) -> int:
+        return -self.key[0] if self.key else 0
+
+    @property
+    def block(self) -> tuple[list[str], list[str]]:
+        return (list(self.key[2]), list(self.key[3])) if self.key else ([], [])
+
+    def offer(self, cases: int) -> None:
+        n_cases = cases.bit_count()
+        readers = tuple(r for r, mine in self.masks.items() if mine & cases == cases)
+        if len(readers) < 2 or n_cases < 2:
+            return
+        head = (-len(readers) * n_cases, -len(readers))
+        if self.key is not None and head > self.key[:2]:
+            return
+        named = tuple(case for i, case in enumerate(self.cases) if cases >> i & 1)
+        if self.key is None or (*head, readers, named) < self.key:
+            self.key = (*head, readers, named)
+
+
+def largest_block(read: Mapping[str, Collection[str]]) -> tuple[list[str], list[str]]:
+    """A large fully crossed block of readers and cases: at least two readers and two cases,
+    every reader of the block having read every case of it; ([], []) when no two readers read
+    the same two cases. `read` is what each reader read (under both sources).
+
+    The largest block (most readers x cases) is a maximum-biclique problem, hard in general.
+    This deterministic greedy is cheap, and found the largest block in every design its tests
+    compare with an exhaustive search (crossed, k of n, random, planted, nearly complete):
+
+    - dropping readers: start from every reader and drop, one at a time, the reader whose going
+      leaves the most cases read by all who remain (ties: the reader whose cases the others
+      read least, then the first label); this finds a nearly complete design's block;
+    - growing from pairs: for each two readers, the cases both read, then every reader who read
+      all of them, then add the reader who keeps the most of those cases, and so on; this finds
+      the raters who share cases in a "k raters per case" design, and a block planted among
+      scattered readings. A start that cannot beat the best found is skipped.
+
+    Every block met is offered; the largest wins, ties going to more readers, then to the
+    labels that sort first. Only who read what is looked at, never what they answered.
+    """
+    cases = sorted({case for mine in read.values() for case in mine})
+    bit = {case: 1 << i for i, case in enumerate(cases)}
+    masks = {
+        reader: sum(bit[case] for case in set(mine))
+        for reader, mine in sorted(read.items())
+        if len(set(mine)) >= 2
+    }
+    best = _Best(masks, cases)
+    _dropping(masks, len(cases), best)
+    starts = {masks[a] & masks[b] for a, b in combinations(masks, 2)}
+    for start in sorted(starts, key=lambda mask: (-mask.bit_count(), mask)):
+        if start.bit_count() * len(masks) < best.size:
+            break  # sorted by size: no later start can beat the best either
+        if _bound(masks, start) >= best.size:
+            _growing(masks, start, best)
+    return best.block
+
+
+def _bits(mask: int) -> list[int]:
+    found = []
+    while mask:
+        low = mask & -mask
+        found.append(low.bit_length() - 1)
+        mask ^= low
+    return found
+
+
+def _bound(masks: dict[str, int], cases: int) -> int:
+    """The most readers x cases of any block within `cases`: t of them can be read by no more
+    readers than read at least t."""
+    counts = sorted(((cases & mine).bit_count() for mine in masks.values()), reverse=True)
+    return max((i * n for i, n in enumerate(counts, start=1) if n >= 2), default=0)
+
+
+def _dropping(masks: dict[str, int], n_cases: int, best: _Best) -> None:
+    readers = list(masks)
+    count = [0] * n_cases  # how many remaining readers read each case
+    for mine in masks.values():
+        for i in _bits(mine):
+            count[i] += 1
+    shared = {r: sum(count[i] for i in _bits(masks[r])) for r in readers}
+    while len(readers) >= 2:
+        best.offer(sum(1 << i for i, n in enumerate(count) if n == len(readers)))
+        # Cases all but one reader read become complete when that reader goes.
+        one_short = sum(1 << i for i, n in enumerate(count) if n == len(readers) - 1)
+        drop = _to_drop(readers, masks, one_short, shared)
+        readers.remove(drop)
+        for i in _bits(masks[drop]):
+            count[i] -= 1
+        for r in readers:
+            shared[r] -= (masks[r] & masks[drop]).bit_count()
+
+
+def _to_drop(readers: list[str], masks: dict[str, int], one_short: int, shared: dict) -> str:
+    return min(readers, key=lambda r: (-(one_short & ~masks[r]).bit_count(), shared[r], r))
+
+
+def _growing(masks: dict[str, int], cases: int, best: _Best) -> None:
+    while cases.bit_count() >= 2 and cases.bit_count() * len(masks) >= best.size:
+        best.offer(cases)
+        outside = [r for r, mine in masks.items() if mine & cases != cases]
+        if not outside:
+            return
+        cases &= masks[_joining(outside, masks, cases)]
+
+
+def _joining(outside: list[str], masks: dict[str, int], cases: int) -> str:
+    return min(outside, key=lambda r: (-(cases & masks[r]).bit_count(), r))
 
 
 def pair_figure(
     readings: list[Reading], first: str, second: str, *, figure: str, label: str
 ) -> Figure:
-    """The MRMC result of one pair, first minus second, on its crossed part; a reader's
-    repeated readings of one output are averaged first."""
+    """The MRMC result of one pair, first minus second, on its largest crossed block
+    (`crossed`, chosen from the design alone); a reader's repeated readings of one output are
+    averaged first."""
     pair = [r for r in readings if r[2] in (first, second)]
     readers, cases = crossed(pair, first, second)
     sizes = {
@@ -137,9 +267,10 @@ def pair_figure(
     }
     detail = {"method": METHOD, "figure_of_merit": label, "differences": "first minus second"}
     detail.update(sizes, questions=QUESTIONS, crossed=_crossed_note(sizes))
-    if len(readers) < 2 or len(cases) < 2:
-        detail["reason"] = _not_crossed(sizes)
-        return Figure(None, len(cases), len(readers), detail=detail)
+    detail["block"] = {"readers": readers, "cases": cases}
+    if not readers:
+        detail["reason"] = _not_crossed(_read_under_both(pair, first, second))
+        return Figure(None, 0, 0, detail=detail)
     cells = _averaged(pair, set(readers), set(cases))
     if figure == "proportion" and any(value not in (0.0, 1.0) for *_, value in cells):
         figure = "mean"  # repeated readings averaged: the mean of their shares is the share
@@ -195,22 +326,28 @@ def _difference(analysis, label: str) -> dict:
 
 
 def _crossed_note(sizes: dict) -> str:
-    if sizes["readers_used"] == sizes["readers_total"] and (
-        sizes["cases_used"] == sizes["cases_total"]
-    ):
+    readers, cases = sizes["readers_used"], sizes["cases_used"]
+    if not readers:
+        return "no crossed block of two readers and two cases"
+    if readers == sizes["readers_total"] and cases == sizes["cases_total"]:
         return "every reader read every case under both sources"
     return (
-        f"the crossed part only: {sizes['readers_used']} of {sizes['readers_total']} readers, "
-        f"{sizes['cases_used']} of {sizes['cases_total']} cases"
+        f"crossed block: {readers} of {sizes['readers_total']} readers, {cases} of "
+        f"{sizes['cases_total']} cases, chosen from who read what, never from the ratings; "
+        f"MRMC describes these readers' block, the rest of the data is in the paired tests"
     )
 
 
-def _not_crossed(sizes: dict) -> str:
-    readers, cases = sizes["readers_used"], sizes["cases_used"]
-    if readers == 0:
+def _not_crossed(read: dict[str, set[str]]) -> str:
+    """Why no block of two readers and two cases exists: `read` is what each reader read
+    under both sources."""
+    if not read:
         what = "no reader read any case under both sources"
-    elif cases == 0:
-        what = f"no case was read by every one of the {readers} readers under both sources"
+    elif len(read) == 1:
+        what = "only one reader read any case under both sources"
     else:
-        what = f"{readers} reader(s) read the same {cases} case(s) under both sources"
+        most = max(len(read[a] & read[b]) for a, b in combinations(sorted(read), 2))
+        what = (
+            f"no two readers read the same two cases under both sources (at most {most} in common)"
+        )
     return f"not a crossed design: {what}; {NOT_CROSSED}"
