@@ -54,10 +54,15 @@ def test_the_facts_describe_the_study_as_it_is(rated_study):
         f'Question "overall", {MODEL}: mean rating 4.00 over 6 ratings.',
     ]
     # Then the stored paired tests: Wilcoxon and sign test on the three shared cases.
-    assert [fact.split(":")[1].split(",")[0] for fact in facts["scores"][2:]] == [
+    assert [fact.split(":")[1].split(",")[0] for fact in facts["scores"][2:4]] == [
         " exact sign test",
         " Wilcoxon signed-rank test",
     ]
+    # And the MRMC comparison, which needs two readers who read the same two cases under both
+    # sources: with each output given to 2 of 3 raters on 3 cases, there is no such block.
+    (mrmc,) = facts["scores"][4:]
+    assert mrmc.startswith(f'Question "overall", {HUMAN} vs {MODEL}, mean score: no multi-reader')
+    assert "not a crossed design" in mrmc
     assert facts["design"][0] == "3 cases; 6 outputs rated, each by 2 raters."
     assert facts["sources"] == [
         f"{HUMAN} (human reference).",
