@@ -1,8 +1,13 @@
 """Call an OpenAI-compatible chat-completions endpoint and describe what happened. No Django.
 
-Transient failures (429, 5xx, timeouts, dropped connections) are retried by urllib3 with
-exponential backoff, honouring Retry-After; the statuses of earlier attempts are kept so that
-the stored record says how an output was obtained, not just what it was.
+Transient failures (429, 5xx, timeouts, dropped connections) are retried by urllib3, waiting
+as the server asks (Retry-After, x-ratelimit-reset-*) or else with a capped exponential backoff
+with full jitter (core/rate_limits.py), and never past the call's deadline; the statuses of
+earlier attempts and each wait are kept so that the stored record says how an output was
+obtained, not just what it was, and how long rate limits held it up.
+
+What the server says it served is kept beside the model asked for: `model` in the reply, and
+the headers that name the deployment behind an alias (SERVED_HEADERS).
 
 Where a call may go is checked when it is made, not only when the endpoint was saved: the host
 against the operator's allowlist, and every address the host resolves to against private,
@@ -17,9 +22,13 @@ import hashlib
 import ipaddress
 import json
 import logging
+import random
 import re
 import socket
+import threading
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -30,17 +39,36 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    MaxRetryError,
     NameResolutionError,
     NewConnectionError,
     ProtocolError,
+    ResponseError,
 )
 from urllib3.exceptions import TimeoutError as UrllibTimeoutError
 from urllib3.util.retry import Retry
+
+from annotation.core import rate_limits
 
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_BODY_CHARS = 100_000
+
+# Response headers that say what served a call, kept with it: the provider's model (OpenAI),
+# the deployment behind a LiteLLM alias, and the request ids support desks ask for.
+SERVED_HEADERS = (
+    "openai-model",
+    "x-litellm-model-name",
+    "x-litellm-model-id",
+    "x-litellm-model-group",
+    "x-litellm-model-api-base",
+    "x-litellm-version",
+    "x-litellm-call-id",
+    "x-litellm-response-cost",
+    "x-request-id",
+)
+MAX_HEADER_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -144,6 +172,15 @@ class Completion:
     completion_tokens: int | None = None
     response_id: str = ""
     system_fingerprint: str = ""
+    # The SERVED_HEADERS the endpoint sent, names lower-cased.
+    served_headers: dict = field(default_factory=dict)
+    # Time spent waiting after 429 and 503 answers before trying again, and how many waits.
+    rate_limit_wait_ms: int = 0
+    rate_limit_waits: int = 0
+
+    @property
+    def model_requested(self) -> str:
+        return str(self.request.get("model") or "")
 
 
 def build_request(endpoint: Endpoint, user_text: str, images: tuple[Image, ...] = ()) -> dict:
@@ -363,10 +400,95 @@ class CheckedAdapter(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
+# --- retries -------------------------------------------------------------------------------
+
+
+class _CallState:
+    """One call's deadline (on time.monotonic) and the waits made for it, for PacedRetry."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.waits: list[dict] = []
+
+    @property
+    def rate_limit_waits(self) -> list[dict]:
+        return [w for w in self.waits if w["status"] in rate_limits.RATE_LIMIT_STATUSES]
+
+
+# urllib3 retries on the calling thread, so the call in progress is this thread's.
+_calls = threading.local()
+
+
+@contextmanager
+def _call_state(deadline: float | None):
+    state = _CallState(deadline)
+    _calls.state = state
+    try:
+        yield state
+    finally:
+        _calls.state = None
+
+
+class PacedRetry(Retry):
+    """urllib3's Retry, waiting as core/rate_limits.py says (the server's word, else full
+    jitter), recording each wait in the call's state, and giving up, with the last answer,
+    rather than waiting past the call's deadline."""
+
+    rng: random.Random = random.Random()
+    sleeper: Callable[[float], None] = staticmethod(time.sleep)
+    wall: Callable[[], datetime] = staticmethod(lambda: datetime.now(UTC))
+    planned: tuple[rate_limits.Wait, int | None] | None = None
+
+    def new(self, **kw) -> "PacedRetry":
+        retry = super().new(**kw)
+        retry.rng, retry.sleeper, retry.wall = self.rng, self.sleeper, self.wall
+        return retry
+
+    def increment(
+        self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None
+    ) -> "PacedRetry":
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        status = response.status if response is not None else None
+        wait = rate_limits.wait_before_retry(
+            len(retry.history),
+            status,
+            response.headers if response is not None else {},
+            factor=self.backoff_factor,
+            rng=self.rng,
+            now=self.wall(),
+        )
+        state = getattr(_calls, "state", None)
+        deadline = state.deadline if state is not None else None
+        if deadline is not None and time.monotonic() + wait.seconds > deadline:
+            reason = error or ResponseError(f"a wait of {wait.seconds:.1f} s passes the deadline")
+            raise MaxRetryError(_pool, url, reason) from reason
+        retry.planned = (wait, status)
+        return retry
+
+    def sleep(self, response=None) -> None:
+        if self.planned is None:  # not incremented by us: nothing was planned
+            return
+        (wait, status), self.planned = self.planned, None
+        if wait.seconds > 0:
+            self.sleeper(wait.seconds)
+        state = getattr(_calls, "state", None)
+        if state is not None:
+            state.waits.append(
+                {"status": status, "waited_ms": round(wait.seconds * 1000), "basis": wait.basis}
+            )
+
+
 def make_session(
-    *, max_retries: int, backoff_factor: float, destinations: Destinations
+    *,
+    max_retries: int,
+    backoff_factor: float,
+    destinations: Destinations,
+    rng: random.Random | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> requests.Session:
-    retry = Retry(
+    """A session whose calls go only where `destinations` allow, retried up to `max_retries`
+    times. `rng` and `sleep` make the waits reproducible in tests."""
+    retry = PacedRetry(
         total=max_retries,
         connect=max_retries,
         read=max_retries,
@@ -375,12 +497,15 @@ def make_session(
         status_forcelist=RETRY_STATUSES,
         allowed_methods=frozenset({"POST"}),  # chat completions have no side effects to repeat
         backoff_factor=backoff_factor,
-        backoff_max=30,
         respect_retry_after_header=True,
         raise_on_status=False,
         redirect=0,  # complete() follows none either: a 3xx is a failed call
         raise_on_redirect=False,
     )
+    if rng is not None:
+        retry.rng = rng
+    if sleep is not None:
+        retry.sleeper = sleep
     session = requests.Session()
     for scheme in ("http://", "https://"):
         session.mount(scheme, CheckedAdapter(destinations=destinations, max_retries=retry))
@@ -394,7 +519,10 @@ def complete(
     *,
     timeout: float,
     images: tuple[Image, ...] = (),
+    deadline: float | None = None,
 ) -> Completion:
+    """One chat completion. `timeout` bounds each attempt; `deadline`, in seconds, the whole
+    call: no retry waits past it."""
     body = build_request(endpoint, user_text, images)
     url = endpoint.base_url.rstrip("/") + "/chat/completions"
     headers = {"Content-Type": "application/json"}
@@ -408,22 +536,28 @@ def complete(
         finished_at=started_at,
         latency_ms=0,
     )
-    try:
-        response = session.post(
-            url, data=json.dumps(body), headers=headers, timeout=timeout, allow_redirects=False
-        )
-    except DestinationRefused as exc:
-        logger.warning("call to %s refused: %s", url, exc)
-        result.error = NOT_ALLOWED
-    except requests.RequestException as exc:
-        logger.warning("call to %s failed: %r", url, exc)
-        result.error = _describe(exc)
-        result.retries = _history_from_exception(exc, url)
-    else:
+    with _call_state(None if deadline is None else t0 + deadline) as state:
+        try:
+            response = session.post(
+                url, data=json.dumps(body), headers=headers, timeout=timeout, allow_redirects=False
+            )
+        except DestinationRefused as exc:
+            logger.warning("call to %s refused: %s", url, exc)
+            result.error = NOT_ALLOWED
+            response = None
+        except requests.RequestException as exc:
+            logger.warning("call to %s failed: %r", url, exc)
+            result.error = _describe(exc)
+            result.retries = _history_from_exception(exc, url)
+            response = None
+    result.rate_limit_waits = len(state.rate_limit_waits)
+    result.rate_limit_wait_ms = sum(wait["waited_ms"] for wait in state.rate_limit_waits)
+    if response is not None:
         with response:
             result.http_status = response.status_code
             result.response_body = response.text[:MAX_BODY_CHARS]
-            result.retries = _history(response.raw.retries, url)
+            result.served_headers = _served_headers(response.headers)
+            result.retries = _history(response.raw.retries, url, state.waits)
             if response.is_redirect or 300 <= response.status_code < 400:
                 location = response.headers.get("Location", "")
                 logger.warning("call to %s redirected to %r: not followed", url, location)
@@ -491,16 +625,25 @@ def _describe(error: BaseException) -> str:
     return CALL_FAILED
 
 
-def _history(retry: Retry | None, url: str) -> list[dict]:
+def _served_headers(headers) -> dict[str, str]:
+    return {name: headers[name][:MAX_HEADER_CHARS] for name in SERVED_HEADERS if name in headers}
+
+
+def _history(retry: Retry | None, url: str, waits: list[dict]) -> list[dict]:
+    """Each earlier attempt: its status or error and, when the next one was waited for, how
+    long and on whose word ("retry-after", "x-ratelimit-reset-requests", "backoff", ...)."""
     if retry is None:
         return []
     for entry in retry.history:
         if entry.error:
             logger.info("call to %s retried after %r", url, entry.error)
-    return [
+    history = [
         {"status": entry.status, "error": _describe(entry.error) if entry.error else ""}
         for entry in retry.history
     ]
+    for attempt, wait in zip(history, waits, strict=False):
+        attempt["waited_ms"], attempt["wait_basis"] = wait["waited_ms"], wait["basis"]
+    return history
 
 
 def _history_from_exception(exc: requests.RequestException, url: str) -> list[dict]:

@@ -36,6 +36,12 @@ class JudgeVerdict(models.Model):
     model_version = models.CharField(max_length=200, blank=True)
     response_id = models.CharField(max_length=200, blank=True)
     system_fingerprint = models.CharField(max_length=200, blank=True)
+    # The model asked for (an alias, perhaps) beside what the server says served it:
+    # model_version from the reply, served_headers from the headers (llm.SERVED_HEADERS).
+    model_requested = models.CharField(max_length=200, blank=True)
+    served_headers = models.JSONField(default=dict, blank=True)
+    # Waited after 429/503 answers before trying again, over all of the verdict's calls.
+    rate_limit_wait_ms = models.PositiveIntegerField(default=0)
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     cost = models.FloatField(null=True, blank=True)

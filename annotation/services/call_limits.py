@@ -15,6 +15,12 @@ from annotation.models import (
 logger = logging.getLogger(__name__)
 
 
+def call_deadline_seconds() -> float:
+    """How long one call may take, its retries and their waits included: as long as every
+    attempt timing out. No retry waits past it, so a slot's lease outlives the call holding it."""
+    return settings.LLM_REQUEST_TIMEOUT * (settings.LLM_MAX_RETRIES + 1)
+
+
 def limits_for(
     caller: ModelEndpoint, key: str | None = None
 ) -> limits.SharedLimits | limits.LocalLimits | limits.BothLimits:
@@ -51,7 +57,7 @@ def _limits(
             f"evalapp:limits:{key}",
             concurrency=concurrency,
             per_minute=per_minute,
-            lease_seconds=settings.LLM_REQUEST_TIMEOUT * (settings.LLM_MAX_RETRIES + 1) + 30,
+            lease_seconds=call_deadline_seconds() + 30,
             outage_seconds=settings.LLM_LIMITS_OUTAGE_SECONDS,
         )
     if process_wide:  # every run in this process on the connection shares one

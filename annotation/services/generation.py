@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotation.core import limits, llm
+from annotation.core import limits, llm, rate_limits
 from annotation.models import (
     Case,
     Generation,
@@ -24,7 +24,7 @@ from annotation.models import (
     Study,
     TaskRun,
 )
-from annotation.services.call_limits import limits_for
+from annotation.services.call_limits import call_deadline_seconds, limits_for
 from annotation.services.task_runs import (
     TaskRunLost,
     cancel_requested,
@@ -66,10 +66,12 @@ def outputs_fetch_missing(*, run: TaskRun) -> None:
     endpoint = source.endpoint()
     missing = units_missing(source)
     task_run_progress(run=run, done=0, total=len(missing))
-    done, failures = _fetch_concurrently(run, source, endpoint, missing)
+    lost = RateLimitTally()
+    done, failures = _fetch_concurrently(run, source, endpoint, missing, lost)
     message = f"{done - failures} of {len(missing)} outputs generated"
     if failures:
         message += f"; {failures} failed (see the generation log; run again to retry them)"
+    message += lost.note()
     if done < len(missing):  # stopped by a cancel
         message = f"Cancelled: {message}; run again for the rest."
         task_run_finish(run=run, ok=False, message=message, cancelled=True)
@@ -88,6 +90,22 @@ def units_missing(source: Source) -> list[tuple[Case, int]]:
         for case in cases
         if (case.pk, sample) not in done
     ]
+
+
+class RateLimitTally:
+    """The time a job's calls lost waiting on rate limits, for its message."""
+
+    def __init__(self) -> None:
+        self.milliseconds = self.waits = 0
+
+    def add(self, completion: llm.Completion) -> None:
+        self.milliseconds += completion.rate_limit_wait_ms
+        self.waits += completion.rate_limit_waits
+
+    def note(self) -> str:
+        """E.g. "; 12.3 s waiting on rate limits (4 waits after 429/503 answers)", or ""."""
+        lost = rate_limits.describe_lost(self.milliseconds, self.waits)
+        return f"; {lost}" if lost else ""
 
 
 # How often a running job reports progress (its heartbeat) and looks for a cancel request.
@@ -187,7 +205,7 @@ def _collect(run, pending, record, cancelled, tally, refill) -> None:
 
 
 def _fetch_concurrently(
-    run: TaskRun, source: Source, endpoint: llm.Endpoint, units
+    run: TaskRun, source: Source, endpoint: llm.Endpoint, units, lost: RateLimitTally
 ) -> tuple[int, int]:
     """Call the endpoint for every (case, sample), at most `max_concurrency` calls at once and
     paced to `requests_per_minute` across all workers (and within its connection's limits, shared
@@ -219,7 +237,12 @@ def _fetch_concurrently(
             owner,
             local,
             lambda session: llm.complete(
-                session, endpoint, text, images=images, timeout=settings.LLM_REQUEST_TIMEOUT
+                session,
+                endpoint,
+                text,
+                images=images,
+                timeout=settings.LLM_REQUEST_TIMEOUT,
+                deadline=call_deadline_seconds(),
             ),
             endpoint,
             keyless=source.connection_id is None,
@@ -227,6 +250,7 @@ def _fetch_concurrently(
 
     def record(prepared, completion: llm.Completion) -> bool:
         case, sample, _prompt = prepared
+        lost.add(completion)
         return output_record_generation(
             source=source, case=case, completion=completion, sample=sample
         )
@@ -303,7 +327,9 @@ def call_provenance(completion: llm.Completion, caller: ModelEndpoint) -> dict:
         "request": completion.request,
         "http_status": completion.http_status,
         "response_body": completion.response_body,
+        "model_requested": completion.model_requested[:200],
         "model_version": completion.model_version,
+        "served_headers": completion.served_headers,
         "response_id": completion.response_id,
         "system_fingerprint": completion.system_fingerprint,
         "prompt_tokens": completion.prompt_tokens,
@@ -315,6 +341,7 @@ def call_provenance(completion: llm.Completion, caller: ModelEndpoint) -> dict:
             completion_per_million=caller.completion_price,
         ),
         "latency_ms": completion.latency_ms,
+        "rate_limit_wait_ms": completion.rate_limit_wait_ms,
         "started_at": completion.started_at,
         "finished_at": completion.finished_at,
     }

@@ -20,8 +20,14 @@ from annotation.models import (
     TaskRun,
 )
 from annotation.selectors.judges import Unit, judge_units_missing, judged_questions
-from annotation.services.call_limits import limits_for
-from annotation.services.generation import call_provenance, case_images, limited_call, run_calls
+from annotation.services.call_limits import call_deadline_seconds, limits_for
+from annotation.services.generation import (
+    RateLimitTally,
+    call_provenance,
+    case_images,
+    limited_call,
+    run_calls,
+)
 from annotation.services.rating import question_spec_for
 from annotation.services.task_runs import (
     statistics_recompute_soon,
@@ -95,7 +101,7 @@ def judge_run(*, run: TaskRun) -> None:
         endpoint = judge.endpoint(
             response_format=judging.response_format(prepared.questions, len(prepared.shown))
         )
-        attempts, spent = [], [0, 0]
+        attempts, spent, waited = [], [0, 0], [0, 0]
         for _ in range(max(1, settings.JUDGE_MAX_ATTEMPTS)):
             completion = limited_call(
                 shared,
@@ -107,6 +113,7 @@ def judge_run(*, run: TaskRun) -> None:
                     prepared.text,
                     images=prepared.images,
                     timeout=settings.LLM_REQUEST_TIMEOUT,
+                    deadline=call_deadline_seconds(),
                 ),
                 endpoint,
                 keyless=judge.connection_id is None,
@@ -118,6 +125,10 @@ def judge_run(*, run: TaskRun) -> None:
                 completion.prompt_tokens = spent[0]
             if completion.completion_tokens is not None:
                 completion.completion_tokens = spent[1]
+            # So is every wait on a rate limit, for the verdict and the job's message.
+            waited[0] += completion.rate_limit_wait_ms
+            waited[1] += completion.rate_limit_waits
+            completion.rate_limit_wait_ms, completion.rate_limit_waits = waited
             if completion.text is None:
                 # Transient HTTP failures were already retried by the client: stop here.
                 attempts.append({"error": completion.error, "http_status": completion.http_status})
@@ -133,8 +144,11 @@ def judge_run(*, run: TaskRun) -> None:
             return completion, reply, attempts
         return completion, None, attempts
 
+    lost = RateLimitTally()
+
     def record(prepared: Call, result) -> bool:
         completion, reply, attempts = result
+        lost.add(completion)
         return verdict_record(
             judge=judge, prepared=prepared, completion=completion, reply=reply, attempts=attempts
         )
@@ -150,6 +164,7 @@ def judge_run(*, run: TaskRun) -> None:
     message = f"{done - failures} of {len(units)} judgements made"
     if failures:
         message += f"; {failures} failed (run again to retry them)"
+    message += lost.note()
     if done < len(units):  # stopped by a cancel
         task_run_finish(run=run, ok=False, message=f"Cancelled: {message}.", cancelled=True)
         statistics_recompute_soon(study=run.study)  # what it finished counts

@@ -12,6 +12,12 @@ Scripted faults are consumed one per request that reaches the chat-completions h
 valid key and a valid body. The server's own 404/401/400 answers never consume one, so a test
 script is not thrown off by a request the app got wrong anyway.
 
+Like the real API, it refuses what it does not do (`stream: true`, `n` above 1) with a 400 and
+an OpenAI-style error body, sends an `x-request-id` with every answer and the `x-ratelimit-*`
+headers with every completion and 429. A scripted 429 without headers of its own also carries
+`Retry-After` on every RETRY_AFTER_EVERY-th one (the others leave the client to the
+x-ratelimit-reset-* headers, or, for a server such as LiteLLM's proxy, to its own backoff).
+
 Run by hand for demos: ``python -m tests.support.fake_llm --port 8011``.
 """
 
@@ -21,11 +27,14 @@ import argparse
 import contextlib
 import itertools
 import json
+import math
+import re
 import socket
 import socketserver
 import sys
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -51,6 +60,10 @@ CHAT_COMPLETIONS_PATH = "/v1/chat/completions"
 # lets tests check the app stores what the provider reported, not what it asked for.
 MODEL_VERSION_SUFFIX = "-fake-20240101"
 SYSTEM_FINGERPRINT = "fp_fake_0001"
+# The request and token limits every completion and 429 reports, in OpenAI's headers.
+REQUESTS_PER_MINUTE = 60
+TOKENS_PER_MINUTE = 150_000
+RETRY_AFTER_EVERY = 2
 
 
 @dataclass(frozen=True)
@@ -105,8 +118,13 @@ ReplyFn: TypeAlias = Callable[[dict[str, Any]], str]
 class FakeLLMServer:
     """OpenAI-compatible chat-completions server on 127.0.0.1, run in a background thread."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, rate_limit_reset: str = "20ms") -> None:
+        """`rate_limit_reset`: when the limits reset, as the x-ratelimit-reset-* headers say it
+        (a Go duration, as OpenAI writes it: "1s", "6m0s", "20ms"); Retry-After, when sent,
+        is the same in whole seconds, rounded up."""
         self._port = port
+        self.rate_limit_reset = rate_limit_reset
+        self._rate_limited = itertools.count(1)
         # One lock for all mutable state: handlers run on their own threads.
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
@@ -233,6 +251,26 @@ class FakeLLMServer:
         with self._lock:
             return f"chatcmpl-{next(self._ids)}"
 
+    def _rate_limit_headers(self, *, refused: bool) -> dict[str, str]:
+        """The x-ratelimit-* headers: the request limit spent on a 429, one request spent on
+        a completion."""
+        return {
+            "x-ratelimit-limit-requests": str(REQUESTS_PER_MINUTE),
+            "x-ratelimit-remaining-requests": "0" if refused else str(REQUESTS_PER_MINUTE - 1),
+            "x-ratelimit-reset-requests": self.rate_limit_reset,
+            "x-ratelimit-limit-tokens": str(TOKENS_PER_MINUTE),
+            "x-ratelimit-remaining-tokens": str(TOKENS_PER_MINUTE - 100),
+            "x-ratelimit-reset-tokens": "1ms",
+        }
+
+    def _retry_after(self) -> dict[str, str]:
+        """Retry-After on every RETRY_AFTER_EVERY-th unscripted 429, nothing on the others."""
+        with self._lock:
+            count = next(self._rate_limited)
+        if count % RETRY_AFTER_EVERY:
+            return {}
+        return {"Retry-After": str(math.ceil(_seconds(self.rate_limit_reset)))}
+
     def _default_content(self, request: dict[str, Any]) -> str:
         with self._lock:
             fn = self._reply_fn
@@ -322,7 +360,8 @@ class _Handler(BaseHTTPRequestHandler):
         problem = _validate(body)
         if problem is not None:
             message, param = problem
-            self._send_error(400, message, param=param)
+            code = "unsupported_value" if param in ("stream", "n") else None
+            self._send_error(400, message, param=param, code=code)
             return
         fake._enter()
         self._in_flight = True
@@ -370,13 +409,15 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         prompt_tokens = sum(_word_count(_text(m.get("content"))) for m in request["messages"])
         completion_tokens = _word_count(content)
+        served = model or f"{request['model']}{MODEL_VERSION_SUFFIX}"
+        headers = {"openai-model": served, **self.server.fake._rate_limit_headers(refused=False)}
         self._send_json(
             200,
             {
                 "id": self.server.fake._next_id(),
                 "object": "chat.completion",
                 "created": int(time.time()),
-                "model": model or f"{request['model']}{MODEL_VERSION_SUFFIX}",
+                "model": served,
                 "system_fingerprint": SYSTEM_FINGERPRINT,
                 "choices": [
                     {
@@ -392,11 +433,19 @@ class _Handler(BaseHTTPRequestHandler):
                     "total_tokens": prompt_tokens + completion_tokens,
                 },
             },
+            headers,
         )
 
     def _send_status(
         self, code: int, body: dict[str, Any] | str | None, headers: Mapping[str, str] | None
     ) -> None:
+        if code == 429:
+            # A realistic 429 has these whatever else it says; scripted headers win (see _send).
+            fake = self.server.fake
+            extra = fake._rate_limit_headers(refused=True)
+            if headers is None:
+                extra.update(fake._retry_after())
+            headers = {**extra, **(headers or {})}
         if body is None:
             error_code = "rate_limit_exceeded" if code == 429 else None
             message = f"Scripted {code} response from FakeLLMServer."
@@ -434,6 +483,7 @@ class _Handler(BaseHTTPRequestHandler):
             "Content-Type": content_type,
             "Content-Length": str(len(body)),
             "Connection": "close",
+            "x-request-id": f"req_{uuid.uuid4().hex}",
         }
         # Scripted headers win, compared case-insensitively so they replace rather than duplicate.
         for name, value in (extra_headers or {}).items():
@@ -491,7 +541,29 @@ def _validate(body: Any) -> tuple[str, str | None] | None:
     max_tokens = body.get("max_tokens")
     if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)):
         return "Invalid type for 'max_tokens': expected an integer.", "max_tokens"
+    return _unsupported(body)
+
+
+def _unsupported(body: dict[str, Any]) -> tuple[str, str] | None:
+    """What this server does not do, refused as the API refuses a bad value, not ignored: a
+    client that asked for a stream or several choices would misread the one reply."""
+    if body.get("stream") not in (None, False):
+        return "This server does not support 'stream': send stream=false or leave it out.", "stream"
+    n = body.get("n")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        return "Invalid value for 'n': expected an integer of at least 1.", "n"
+    if n is not None and n > 1:
+        return f"This server returns one choice: 'n' must be 1, not {n}.", "n"
     return None
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _seconds(duration: str) -> float:
+    # The server's own reading of a reset duration, independent of the app's parser.
+    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(duration))
 
 
 def _error_type(status: int) -> str:
