@@ -8,6 +8,7 @@ from axe_playwright_python.sync_playwright import Axe
 from annotation import services
 from annotation.models import Question
 from checklists import services as checklist_services
+from tests.factories import UserFactory
 from tests.support.browser import BROWSER_MARKS, browser_page, log_in
 
 pytestmark = BROWSER_MARKS
@@ -104,4 +105,23 @@ def test_the_dashboard_and_a_checklist_have_no_serious_accessibility_findings(
         found += [f"confirmation: {line}" for line in findings(page)]
         found += check(page, f"/reports/{report.token}/")
         assert page.locator(".badge", has_text="appraising").count() == 1
+    assert found == [], "\n".join(found)
+
+
+def test_the_dashboard_on_a_phone_has_no_serious_accessibility_findings(
+    live_server, study_admin, raters, draft_study
+):
+    """At 390 px the cards' wide tables scroll inside the card: a scrolling region must take the
+    keyboard's focus, and every control of a draft study's rubric must have a name."""
+    from tests.test_dashboard_planning import crossed_study  # a study with every statistic
+
+    study = crossed_study(study_admin, [*raters, UserFactory(username="rater4")])
+    found = []
+    with browser_page(live_server.url, viewport={"width": 390, "height": 844}) as page:
+        log_in(page, study_admin.username)
+        for path in (f"/studies/{study.token}/", f"/studies/{draft_study.token}/"):
+            found += check(page, path)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            if width > 390:
+                found.append(f"{path}: the page is {width} px wide at 390")
     assert found == [], "\n".join(found)
