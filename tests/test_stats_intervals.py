@@ -382,3 +382,18 @@ def test_f_intervals_at_perfect_agreement(rows, expected):
     result = coefficients.icc(ratings)
     for form, bounds in expected.items():
         assert result[form].ci == pytest.approx(bounds, abs=1e-12), form
+
+
+def test_icc_ak_has_no_interval_where_icc_a1s_lower_bound_passes_the_step_ups_pole():
+    """ICC(A,k) = k r / (1 + (k - 1) r) runs to minus infinity as r falls to -1/(k-1): with
+    ICC(A,1)'s lower bound below that, ICC(A,k)'s interval is unbounded, and there is none
+    (stepping the bounds up blindly gave a 'lower' bound of 4.7 above an upper one of 0.98)."""
+    table = np.array([[1, 2, 3], [2, 1, 1], [2, 3, 2]], dtype=float)
+    squares = coefficients.MeanSquares.of(table)
+    assert icc_module.icc_interval(squares, "ICC2", method="gci")[0] < -0.5
+    assert icc_module.icc_interval(squares, "ICC2", method="f")[0] < -0.5
+    assert icc_module.icc_interval(squares, "ICC2k", method="gci") is None
+    assert icc_module.icc_interval(squares, "ICC2k", method="f") is None
+    estimate = coefficients.icc(ratings_from(table_observations(table), level="interval"))["ICC2k"]
+    assert estimate.ci is None
+    assert "unbounded" in estimate.extra["ci_note"]

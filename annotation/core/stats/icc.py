@@ -105,7 +105,9 @@ def _with_gci_interval(estimate: Estimate, squares: "MeanSquares", form: str, le
     estimate.interval_method, estimate.ci_method = GCI_INTERVAL, ""
     estimate.extra.pop("ci_note", None)
     if estimate.ci is None:
-        estimate.extra["ci_note"] = "the generalized confidence interval is undefined here"
+        estimate.extra["ci_note"] = (
+            "the generalized confidence interval is undefined or unbounded for these mean squares"
+        )
         return
     estimate.ci_method = (
         f"generalized confidence interval ({level:.0%}) of Tian & Cappelleri (2004) for "
@@ -218,6 +220,8 @@ def icc_f_interval(
         if form in ("ICC2", "ICC2k"):
             bounds = _agreement_bounds(squares, upper_tail)
             if form == "ICC2k":  # the mean of k raters: Spearman-Brown of ICC(A,1)'s bounds
+                if bounds[0] <= -1 / (k - 1):
+                    return None  # the step-up's pole: ICC(A,k) unbounded below
                 bounds = tuple(k * b / (1 + (k - 1) * b) for b in bounds)
         else:
             one_way = form in ("ICC1", "ICC1k")
@@ -260,8 +264,9 @@ def icc_gci_interval(
     quantiles are found without simulation: given the targets' and the error's W, the chance
     that the pivot is at most x is a chi-square probability for the raters' W, averaged over the
     other two by Gauss-Legendre quadrature in probability, and solved for x. ICC(A,k) is the
-    Spearman-Brown step-up of ICC(A,1), so its bounds are those of ICC(A,1) stepped up. None
-    where undefined."""
+    Spearman-Brown step-up of ICC(A,1), so its bounds are those of ICC(A,1) stepped up; where
+    ICC(A,1)'s lower bound is -1/(k-1) or below, ICC(A,k)'s is unbounded and there is no
+    interval. None where undefined."""
     if form not in AGREEMENT_FORMS:
         raise ValueError(
             f"the generalized confidence interval here is for ICC2 and ICC2k, not {form}"
@@ -276,6 +281,10 @@ def icc_gci_interval(
         return None
     low, high = bounds
     if form == "ICC2k":
+        # The step-up runs to minus infinity as ICC(A,1) falls to -1/(k-1): a bound of ICC(A,1)
+        # there or below leaves ICC(A,k)'s interval unbounded below.
+        if low <= -1 / (k - 1):
+            return None
         low, high = (k * b / (1 + (k - 1) * b) for b in (low, high))
     return (float(low), float(high)) if math.isfinite(low) and math.isfinite(high) else None
 
