@@ -59,7 +59,7 @@ def test_every_file_is_there_and_the_manifest_hashes_verify(rated):
     for name in names:
         assert hashlib.sha256(archive.read(name)).hexdigest() == manifest["files"][name]["sha256"]
     assert {"ratings.csv", "unblinding.csv", "agreement.csv", "comparison.csv"} <= names
-    assert {"methods.md", "ratings_dictionary.md"} <= names
+    assert {"methods.md", "data_dictionary.md"} <= names
     for fmt in ("svg", "png", "pdf"):
         assert f"figures/overall-means.{fmt}" in names
         assert f"figures/overall-distribution.{fmt}" in names
@@ -73,23 +73,24 @@ def test_the_tables_hold_the_studys_numbers(rated):
     archive = build(rated)
     ratings = rows(archive, "ratings.csv")
     assert len(ratings) == 12
-    assert {r["submitted"] for r in ratings} == {"True"}
+    assert {r["submitted"] for r in ratings} == {"TRUE"}
     key = {r["item_token"]: r["source"] for r in rows(archive, "unblinding.csv")}
     assert {key[r["item_token"]] for r in ratings if r["value"] == "4.0"} == {MODEL}
     agreement = {(r["statistic"], r["source"]): r for r in rows(archive, "agreement.csv")}
     alpha = Result.objects.get(study=rated, statistic="krippendorff_alpha", source="", judge="")
     assert float(agreement[("krippendorff_alpha", "")]["value"]) == pytest.approx(alpha.value)
     assert agreement[("krippendorff_alpha", "")]["seed"] == str(rated.seed)
-    comparison = {(r["statistic"], r["source"]): r for r in rows(archive, "comparison.csv")}
+    comparison = {(r["statistic"], r["source_a"]): r for r in rows(archive, "comparison.csv")}
     assert float(comparison[("score_summary:mean", MODEL)]["value"]) == pytest.approx(4.0)
     assert float(comparison[("score_summary:mean", HUMAN)]["value"]) == pytest.approx(2.0)
-    test = comparison[("wilcoxon", f"{HUMAN} vs {MODEL}")]
+    test = comparison[("wilcoxon", HUMAN)]
+    assert test["source_b"] == MODEL
     assert test["adjustment"].startswith("Holm")
     methods = archive.read("methods.md").decode()
     assert "## Inter-rater agreement" in methods
     assert f"seed {rated.seed}" in methods
     assert "mean rating 4.00 over 6 ratings" in methods
-    dictionary = archive.read("ratings_dictionary.md").decode()
+    dictionary = archive.read("data_dictionary.md").decode()
     assert "`submitted`" in dictionary
     assert "`item_token`" in dictionary
 
@@ -192,14 +193,14 @@ def test_the_ratings_download_streams_every_rating(client, rated, study_admin):
 def test_every_estimate_of_a_comparison_is_its_own_row_with_its_method(rated):
     archive = build(rated)
     found = rows(archive, "comparison.csv")
-    by = {(r["statistic"], r["source"]): r for r in found}
+    by = {(r["statistic"], r["source_a"]): r for r in found}
     mean = by[("score_summary:mean", MODEL)]
     assert float(mean["value"]) == pytest.approx(4.0)
     assert mean["method"]
     assert mean["seed"] == str(rated.seed)
     assert ("score_summary:median", MODEL) in by
     assert ("score_summary", MODEL) not in by  # a container, not an estimate of its own
-    test = by[("wilcoxon", f"{HUMAN} vs {MODEL}")]
+    test = by[("wilcoxon", HUMAN)]
     assert "median difference" in test["effect"]
     assert all(r["method"] for r in found if r["value"])
     # A second build replaces the first: a study keeps its newest bundle only.
@@ -250,13 +251,13 @@ def _build_while(study, monkeypatch, meanwhile) -> TaskRun:
     request would) after ratings.csv is written and before unblinding.csv; the run, refreshed,
     with what `meanwhile` returned as `seen`."""
     run = TaskRun.objects.create(study=study, kind=TaskRun.Kind.EXPORT_BUNDLE)
-    dictionary, seen = tables.ratings_dictionary, []
+    dictionary, seen = tables.data_dictionary, []
 
-    def dictionary_meanwhile() -> str:
+    def dictionary_meanwhile(files) -> str:
         seen.append(_from_another_connection(lambda: meanwhile(run)))
-        return dictionary()
+        return dictionary(files)
 
-    monkeypatch.setattr(tables, "ratings_dictionary", dictionary_meanwhile)
+    monkeypatch.setattr(tables, "data_dictionary", dictionary_meanwhile)
     services.bundle_build(run=services.task_run_claim(run_id=run.pk))
     if TaskRun.objects.filter(pk=run.pk).exists():
         run.refresh_from_db()

@@ -254,6 +254,6 @@ def test_the_api_long_format_csv_and_data_dictionary_carry_none(client, none_stu
     assert (row["answer"], row["value"]) == ("none", 0.0)
     csv_text = body_text(client.get(base + "&format=csv", headers=auth(admin)))
     assert ",errors,none,0.0," in csv_text
-    dictionary = tables.ratings_dictionary()
+    dictionary = tables.data_dictionary()
     assert '`none` (a span question\'s "No errors found"' in dictionary
     assert "the number of spans marked (0 for `none`)" in dictionary

@@ -1,11 +1,15 @@
-"""Tables as CSV, with no Django: formula-safe cells, rows to CSV in chunks, and the data
-dictionary. Shared by the dashboard's downloads, the REST API, the paper bundle and the
-checklists' exports."""
+"""Tables as CSV, with no Django: formula-safe cells, rows to CSV in chunks, and the files that
+describe them (the Markdown data dictionary and the Frictionless data package, both from
+`annotation.core.columns`). Shared by the dashboard's downloads, the REST API, the paper bundle
+and the checklists' exports."""
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
+from datetime import UTC, datetime
+
+from annotation.core import columns as cols
 
 # Cells that a spreadsheet would run as a formula. Model outputs and free text are untrusted.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -17,18 +21,33 @@ def safe_cell(value: object) -> object:
     return value
 
 
+def csv_value(value: object) -> object:
+    """A cell as R's read.csv and pandas read it with their defaults: booleans as `TRUE` and
+    `FALSE` (logical in R, bool in pandas), moments as `2026-12-04T19:00:58Z`, text made inert."""
+    if isinstance(value, bool):
+        return cols.TRUE if value else cols.FALSE
+    if isinstance(value, datetime):
+        return timestamp(value)
+    return safe_cell(value)
+
+
+def timestamp(moment: datetime) -> str:
+    """A moment in UTC to the second, with a literal Z: `columns.TIMESTAMP_FORMAT`."""
+    return moment.astimezone(UTC).strftime(cols.TIMESTAMP_FORMAT)
+
+
 def to_csv(rows: Iterable[dict], columns: Sequence[str]) -> str:
     return "".join(csv_chunks(rows, columns))
 
 
 def csv_chunks(rows: Iterable[dict], columns: Sequence[str], *, every: int = 1000) -> Iterator[str]:
-    """CSV text `every` rows at a time, formula-like cells made inert: with an iterator of rows,
-    an export of any size in constant memory."""
+    """CSV text `every` rows at a time, cells as `csv_value` writes them: with an iterator of
+    rows, an export of any size in constant memory."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
     writer.writeheader()
     for n, row in enumerate(rows, start=1):
-        writer.writerow({key: safe_cell(value) for key, value in row.items()})
+        writer.writerow({key: csv_value(value) for key, value in row.items()})
         if n % every == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -36,18 +55,86 @@ def csv_chunks(rows: Iterable[dict], columns: Sequence[str], *, every: int = 100
     yield buffer.getvalue()
 
 
-API_DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
-DICTIONARY_SECTIONS = ("## Ratings (long format)", "## Unblinding key")
+READING = f"""## Reading the files
+
+Every file is UTF-8 CSV with a header row, commas between cells and double quotes around a
+cell that needs them (RFC 4180), so base R's `read.csv(path)` and pandas' `pd.read_csv(path)`
+read them with their default settings.
+
+- **Missing values** are empty cells: `NA` in R, `NaN` in pandas.
+- **Booleans** are `{cols.TRUE}` and `{cols.FALSE}`: logical in R (whose `read.csv` leaves
+  `true` and `false` as text), `bool` in pandas.
+- **Timestamps** are UTC to the second with a literal `Z` (`2026-12-04T19:00:58Z`). Both
+  packages read them as text; turn a column into moments with, in R,
+  `{cols.R_TIMESTAMP}`, and in pandas `{cols.PANDAS_TIMESTAMP}`.
+- **Text that looks like numbers** (case ids `1`, `2`, `3`) reads as numbers in both; give
+  the column's type (`colClasses` in R, `dtype` in pandas) where that matters.
+- **Integers** with an empty cell are `float64` in pandas, which has no missing integer by
+  default. A column empty in every row reads as logical `NA` in R and `float64` in pandas;
+  `datapackage.json` gives its declared type.
+- **Text** a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`) is written
+  with a leading `'`.
+- `datapackage.json` describes the same files as a Frictionless data package (a Table Schema
+  per file: types, allowed values, missing values); `frictionless validate datapackage.json`
+  checks the files against it.
+"""
 
 
-def ratings_dictionary() -> str:
-    """What every column of the ratings and unblinding files means: the sections of
-    docs/api.md that describe them, so the bundle and the docs never disagree."""
-    text = API_DOC.read_text(encoding="utf-8")
-    parts = ["# Data dictionary", ""]
-    for heading in DICTIONARY_SECTIONS:
-        start = text.index(heading)
-        end = text.find("\n## ", start + len(heading))
-        parts.append("#" + text[start : end if end >= 0 else len(text)].strip())
+def data_dictionary(files: Sequence[cols.Table] = cols.BUNDLE_TABLES) -> str:
+    """Every column of `files` in Markdown: its type and what it means, after how to read them."""
+    parts = ["# Data dictionary", "", READING]
+    for table in files:
+        parts += [f"## `{table.path}`: {table.title}", "", table.description, ""]
+        parts += ["| column | type | meaning |", "|---|---|---|"]
+        for column in table.columns:
+            parts.append(f"| `{column.name}` | {column.type} | {_meaning(column)} |")
         parts.append("")
     return "\n".join(parts)
+
+
+def _meaning(column: cols.Column) -> str:
+    text = column.description.replace("|", "\\|")
+    if column.enum:
+        text += "; one of " + ", ".join(f"`{value}`" for value in column.enum)
+    return text
+
+
+def data_package(files: Sequence[cols.Table], *, name: str, title: str) -> str:
+    """A Frictionless data package (datapackage.json) describing `files`: a tabular data
+    resource with its Table Schema each."""
+    package = {
+        "profile": "tabular-data-package",
+        "name": name,
+        "title": title,
+        "description": "See data_dictionary.md for how to read the files in R and pandas.",
+        "resources": [_resource(table) for table in files],
+    }
+    return json.dumps(package, indent=2, ensure_ascii=False) + "\n"
+
+
+def _resource(table: cols.Table) -> dict:
+    return {
+        "profile": "tabular-data-resource",
+        "name": table.stem,
+        "path": table.path,
+        "title": table.title,
+        "description": table.description,
+        "format": "csv",
+        "mediatype": "text/csv",
+        "encoding": "utf-8",
+        "schema": {
+            "fields": [_field(column) for column in table.columns],
+            "missingValues": [cols.MISSING],
+        },
+    }
+
+
+def _field(column: cols.Column) -> dict:
+    field = {"name": column.name, "type": column.type, "description": column.description}
+    if column.type == cols.BOOLEAN:
+        field.update(trueValues=[cols.TRUE], falseValues=[cols.FALSE])
+    if column.type == cols.DATETIME:
+        field["format"] = cols.TIMESTAMP_FORMAT
+    if column.enum:
+        field["constraints"] = {"enum": list(column.enum)}
+    return field

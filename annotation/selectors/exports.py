@@ -7,31 +7,33 @@ from collections.abc import Iterable, Iterator
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from annotation.core import columns, rubric, tables
+from annotation.core.stats.estimate import RATERS_LIKE_THESE, THESE_RATERS
+from annotation.core.stats.names import (
+    BRADLEY_TERRY,
+    COMPARISONS,
+    CORRELATION,
+    MCNEMAR,
+    MRMC_TESTS,
+    SCORES,
+    SIGN_TEST,
+    WILCOXON,
+    WIN_TIE_LOSS,
+)
 from annotation.models import (
     Item,
     ItemOutput,
     JudgeRating,
+    Question,
     Rating,
     RatingRevision,
+    Result,
     Study,
 )
+from annotation.selectors.results import intervals_by_question
 from annotation.selectors.studies import study_rater_pseudonyms
 
-RATINGS_COLUMNS = [
-    "item_token",
-    "rater",
-    "question",
-    "answer",
-    "value",
-    "flipped",
-    "shown_order",
-    "output_slot",
-    "kind",
-    "first_saved_at",
-    "last_saved_at",
-    "revisions",
-    "submitted",
-]
+RATINGS_COLUMNS = columns.RATINGS.names
 
 
 def study_ratings_long(*, study: Study) -> list[dict]:
@@ -91,11 +93,12 @@ def study_ratings_iter(
             "updated_at",
             "revision_count",
             "assignment__submitted_at",
+            "assignment__time_on_task_ms",
         )
     )
     for row in ratings.iterator(chunk_size=chunk_size):
         token, item, rater, key, answer, value, flipped, order, output, kind, *rest = row
-        created, updated, revisions, submitted_at = rest
+        created, updated, revisions, submitted_at, time_on_task_ms = rest
         yield {
             "item_token": token,
             "rater": pseudonyms.get(rater, ""),
@@ -107,10 +110,12 @@ def study_ratings_iter(
             # Where the output a per-output answer is about sits in the item's canonical order.
             "output_slot": "" if output is None else slots[(item, output)],
             "kind": kind,
-            "first_saved_at": created.isoformat(),
-            "last_saved_at": updated.isoformat(),
+            "first_saved_at": tables.timestamp(created),
+            "last_saved_at": tables.timestamp(updated),
             "revisions": revisions,
             "submitted": submitted_at is not None,
+            # 0: none recorded (answered through the API, or imported), not no time at all.
+            "time_on_task_seconds": time_on_task_ms / 1000 if time_on_task_ms else None,
         }
 
 
@@ -172,7 +177,7 @@ def rating_history_rows(study: Study, revisions: Iterable[RatingRevision]) -> It
             "rater": pseudonyms.get(rating.assignment.rater_id, ""),
             "question": rating.question.key,
             "output_slot": _slot_of(rating),
-            "saved_at": revision.saved_at.isoformat(),
+            "saved_at": tables.timestamp(revision.saved_at),
             "old_answer": _answer_text("" if revision.old_answer is None else revision.old_answer),
             "new_answer": _answer_text(revision.answer),
         }
@@ -189,7 +194,7 @@ def _answer_text(answer: object) -> object:
     return json.dumps(answer) if isinstance(answer, list) else answer
 
 
-UNBLINDING_COLUMNS = ["item_token", "case_id", "source", "source_kind", "source_b", "sources"]
+UNBLINDING_COLUMNS = columns.UNBLINDING.names
 
 
 def study_unblinding_key_query(*, study: Study) -> QuerySet[Item]:
@@ -273,7 +278,7 @@ def judge_rating_rows(ratings: Iterable[JudgeRating]) -> Iterator[dict]:
             "shown_order": " ".join(map(str, verdict.order)),
             "output_slot": "" if r.output_id is None else slots[r.output_id],
             "sample": verdict.sample,
-            "judged_at": verdict.finished_at.isoformat(),
+            "judged_at": tables.timestamp(verdict.finished_at),
         }
 
 
@@ -281,3 +286,201 @@ def study_judge_ratings_long(*, study: Study) -> Iterator[dict]:
     """Every judge's answers, read in chunks."""
     ratings = study_judge_ratings_query(study=study).iterator(chunk_size=EXPORT_CHUNK)
     return judge_rating_rows(ratings)
+
+
+QUESTIONS_COLUMNS = columns.QUESTIONS.names
+SCALE_KINDS = (rubric.LIKERT, rubric.PAIRWISE, rubric.SINGLE_CHOICE, rubric.YES_NO)
+
+
+def study_question_rows(*, study: Study) -> Iterator[dict]:
+    """One row per question: what it asked, its kind and level, the answers offered with their
+    labels and the value each gives in the ratings, and whether "not applicable" was offered."""
+    for question in study.questions.order_by("order", "key"):
+        scale = _scale(question)
+        yield {
+            "question": question.key,
+            "order": question.order,
+            "prompt": question.prompt,
+            "kind": question.kind,
+            "level": question.level,
+            "scale": "|".join(f"{p['answer']}={p['label']}" for p in scale),
+            "scale_values": "|".join(_code_text(p["value"]) for p in scale),
+            "scale_json": json.dumps(scale, ensure_ascii=False),
+            "na_offered": question.allow_na,
+            "required": question.required,
+            "minimum": question.minimum,
+            "maximum": question.maximum,
+        }
+
+
+def _scale(question: Question) -> list[dict]:
+    """Each answer offered, lowest or first first: the answer as ratings.csv writes it, the
+    value it gives there, and its label."""
+    spec = question.spec
+    if question.kind not in SCALE_KINDS:
+        return []
+    scale = []
+    for point in spec.points:
+        answer = rubric.parse_answer(spec, point["value"])
+        value = rubric.numeric_code(spec, answer)
+        scale.append({"answer": answer, "value": value, "label": str(point["label"])})
+    return scale
+
+
+def _code_text(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+AGREEMENT_COLUMNS = columns.AGREEMENT.names
+COMPARISON_COLUMNS = columns.COMPARISON.names
+AGREEMENT, COMPARISON = "agreement", "comparison"
+PAIR_SEPARATOR = " vs "  # how the statistics name a pair of sources: "first vs second"
+# The words of the `effect` column: a paired test's other figures.
+EFFECT_WORDS = {
+    "median_difference": "median difference",
+    "rank_biserial": "matched-pairs rank-biserial",
+    "n_positive": "positive differences",
+    "n_negative": "negative differences",
+    "b": "discordant, first only",
+    "c": "discordant, second only",
+    "differences": "differences are",
+}
+MRMC_DIFFERENCES = {
+    "mean score": columns.MEAN_DIFFERENCE,
+    "share answering yes": columns.PROPORTION_DIFFERENCE,
+    "accuracy": columns.ACCURACY_DIFFERENCE,
+}
+
+
+def study_result_rows(*, study: Study, family: str) -> Iterator[dict]:
+    """The rows of agreement.csv (`family` AGREEMENT) or comparison.csv (COMPARISON): one per
+    estimate, a result's own and one per estimate nested in it (a summary's mean and median, a
+    preference's win, tie and loss shares...), each with its interval and method; in
+    comparison.csv a pair's two sources apart, with its effect size."""
+    labels = set(study.sources.values_list("label", flat=True))
+    results = study.results.select_related("question").order_by(
+        "question__order", "question__key", "statistic", "source", "judge"
+    )
+    for result in results:
+        comparison = result.statistic in COMPARISONS or result.statistic.startswith(CORRELATION)
+        if comparison != (family == COMPARISON):
+            continue
+        base = _result_base(result)
+        if comparison:
+            base.pop("source")
+            base["source_a"], base["source_b"] = split_pair(result.source, labels)
+        for key, value, detail in _estimates(result):
+            name = result.statistic if key is None else f"{result.statistic}:{key}"
+            row = {**base, **_estimate_columns(name, value, detail)}
+            if comparison and base["source_b"]:
+                size, kind = _effect_size(result, key, value)
+                row.update(effect_size=size, effect_kind=kind if size is not None else "")
+            yield row
+
+
+def _result_base(result: Result) -> dict:
+    return {
+        "question": result.question.key,
+        "source": result.source,
+        "judge": result.judge,
+        "n_units": result.n_units,
+        "n_raters": result.n_raters,
+        "n_ratings": result.n_ratings,
+        "p_adjusted": result.detail.get("p_adjusted", ""),
+        "adjustment": result.detail.get("adjustment", ""),
+        "effect": _effect_words(result.detail),
+        "inputs_hash": result.inputs_hash,
+    }
+
+
+def split_pair(source: str, labels: set[str]) -> tuple[str, str]:
+    """A result's source as (first, second) for a pair "first vs second", else (source, "").
+    A label may hold " vs " itself: the split is where both halves are the study's labels."""
+    parts = source.split(PAIR_SEPARATOR)
+    for k in range(1, len(parts)):
+        first, second = PAIR_SEPARATOR.join(parts[:k]), PAIR_SEPARATOR.join(parts[k:])
+        if first in labels and second in labels:
+            return first, second
+    if source in labels or len(parts) == 1:
+        return source, ""
+    return parts[0], PAIR_SEPARATOR.join(parts[1:])  # a source renamed since: first split
+
+
+def _estimates(result: Result) -> Iterator[tuple[str | None, object, dict]]:
+    """(nested key or None, value, its detail) for each estimate of a result. A Bradley-Terry
+    result's own value is its source's log-strength, which `bradley_terry:log_strength` holds
+    already with the same interval: not written twice."""
+    detail = result.detail
+    if "method" in detail and result.statistic != BRADLEY_TERRY:
+        yield None, result.value, detail
+    for key, nested in detail.items():
+        if isinstance(nested, dict) and "method" in nested and "value" in nested:
+            yield key, nested["value"], nested
+
+
+def _estimate_columns(statistic: str, value, detail: dict) -> dict:
+    ci = detail.get("ci") or [None, None]
+    return {
+        "statistic": statistic,
+        "value": value,
+        "ci_low": ci[0],
+        "ci_high": ci[1],
+        "method": detail.get("method", ""),
+        "ci_method": detail.get("ci_method", ""),
+        "interval_method": detail.get("interval_method", ""),
+        "interval_question": detail.get("interval_question", ""),
+        **_other_interval(detail),
+        "resamples": detail.get("resamples", ""),
+        "seed": detail.get("seed", ""),
+    }
+
+
+def _other_interval(detail: dict) -> dict:
+    """The columns of the interval answering the question the headline interval does not; for
+    an agreement coefficient without one (two raters, a consistency ICC), the reason why."""
+    if detail.get("interval_question") not in (THESE_RATERS, RATERS_LIKE_THESE):
+        return {}
+    these, like = intervals_by_question(detail)
+    headline_these = detail["interval_question"] == THESE_RATERS
+    other = like if headline_these else these
+    low, high = other["ci"] or [None, None]
+    return {
+        "other_ci_low": low,
+        "other_ci_high": high,
+        "other_interval_method": other.get("interval_method", ""),
+        "other_interval_question": RATERS_LIKE_THESE if headline_these else THESE_RATERS,
+        "other_ci_method": other.get("ci_method", ""),
+        "other_ci_note": other.get("reason", ""),
+    }
+
+
+def _effect_words(detail: dict) -> str:
+    """A paired test's other figures beside its p-value, in words."""
+    found = [f"{label}: {detail[key]}" for key, label in EFFECT_WORDS.items() if key in detail]
+    return "; ".join(found)
+
+
+def _effect_size(result: Result, key: str | None, value) -> tuple[float | None, str]:
+    """The size and direction of a pair's difference, first source against second, that a
+    row of comparison.csv is about (`columns.EFFECT_KINDS`), from what its result holds."""
+    statistic, detail = result.statistic, result.detail
+    if statistic in MRMC_TESTS:
+        difference = value if key else (detail.get("random_both") or {}).get("value")
+        return difference, MRMC_DIFFERENCES.get(detail.get("figure_of_merit"), "")
+    if key is None and statistic == WILCOXON:
+        return detail.get("median_difference"), columns.MEDIAN_DIFFERENCE
+    if key is None and statistic == SIGN_TEST:
+        positive, negative = detail.get("n_positive", 0), detail.get("n_negative", 0)
+        share = positive / (positive + negative) if positive + negative else None
+        return share, columns.POSITIVE_SHARE
+    if key is None and statistic == MCNEMAR:
+        b, c = detail.get("b"), detail.get("c")
+        return (b / c if b is not None and c else None), columns.ODDS_RATIO
+    found = {
+        (SCORES, "mean"): columns.MEAN_PREFERENCE,
+        (SCORES, "median"): columns.MEDIAN_PREFERENCE,
+        (WIN_TIE_LOSS, "win"): columns.WIN_SHARE,
+    }.get((statistic, key))
+    return (value, found) if found else (None, "")

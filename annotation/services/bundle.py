@@ -22,12 +22,18 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from annotation import selectors
+from annotation.core import columns as cols
 from annotation.core import figures, tables
-from annotation.core.stats.estimate import RATERS_LIKE_THESE, THESE_RATERS
-from annotation.core.stats.names import COMPARISONS, MRMC_TESTS
+from annotation.core.stats.names import MRMC_TESTS
 from annotation.models import Study, TaskRun
+from annotation.selectors.exports import (
+    AGREEMENT,
+    COMPARISON,
+    study_question_rows,
+    study_result_rows,
+)
 from annotation.selectors.facts import study_reporting_facts
-from annotation.selectors.judges import DIAGNOSTIC_COLUMNS, judge_diagnostics
+from annotation.selectors.judges import judge_diagnostics
 from annotation.selectors.results import intervals_by_question
 from annotation.services import figure_data
 from annotation.services.statistics.store import STATS_METHOD_VERSION
@@ -43,36 +49,6 @@ from checklists.selectors import export_doc
 
 LIBRARIES = ("django", "numpy", "scipy", "krippendorff", "matplotlib")  # figures' bytes too
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # zip entries' date: the same bytes for the same content
-RESULT_COLUMNS = [
-    "question",
-    "statistic",
-    "source",
-    "judge",
-    "value",
-    "ci_low",
-    "ci_high",
-    "method",
-    "ci_method",
-    "interval_method",
-    "interval_question",
-    # The interval answering the other question (these raters, or raters like these), or why
-    # there is none: agreement coefficients only.
-    "other_ci_low",
-    "other_ci_high",
-    "other_interval_method",
-    "other_interval_question",
-    "other_ci_method",
-    "other_ci_note",
-    "n_units",
-    "n_raters",
-    "n_ratings",
-    "resamples",
-    "seed",
-    "p_adjusted",
-    "adjustment",
-    "effect",
-    "inputs_hash",
-]
 
 
 def bundle_path(run: TaskRun) -> Path:
@@ -220,16 +196,23 @@ def _bundle_files(study_token: str) -> list[Path]:
 
 def _steps(study: Study) -> list[tuple[str, object]]:
     """(file name, writer of its text or bytes) for every file but the manifest."""
+    files = [cols.RATINGS, cols.UNBLINDING, cols.QUESTIONS, cols.AGREEMENT, cols.COMPARISON]
+    if study.judges.exists():  # each judge's length bias, self-preference and calibration
+        files.append(cols.JUDGE_DIAGNOSTICS)
     steps = [
-        ("ratings.csv", lambda out: _csv(out, selectors.RATINGS_COLUMNS, _ratings(study))),
-        ("ratings_dictionary.md", lambda out: out.write(tables.ratings_dictionary())),
+        ("ratings.csv", lambda out: _csv(out, cols.RATINGS, _ratings(study))),
+        ("data_dictionary.md", lambda out: out.write(tables.data_dictionary(files))),
         ("unblinding.csv", lambda out: _unblinding(out, study)),
-        ("agreement.csv", lambda out: _csv(out, RESULT_COLUMNS, _results(study, "agreement"))),
-        ("comparison.csv", lambda out: _csv(out, RESULT_COLUMNS, _results(study, "comparison"))),
+        ("questions.csv", lambda out: _csv(out, cols.QUESTIONS, study_question_rows(study=study))),
+        ("agreement.csv", lambda out: _csv(out, cols.AGREEMENT, _results(study, AGREEMENT))),
+        ("comparison.csv", lambda out: _csv(out, cols.COMPARISON, _results(study, COMPARISON))),
+    ]
+    if cols.JUDGE_DIAGNOSTICS in files:
+        steps.append(("judge_diagnostics.csv", lambda out: _judge_diagnostics(out, study)))
+    steps += [
+        ("datapackage.json", lambda out: out.write(_data_package(study, files))),
         ("methods.md", lambda out: out.write(methods_text(study))),
     ]
-    if study.judges.exists():  # each judge's length bias, self-preference and calibration
-        steps.append(("judge_diagnostics.csv", lambda out: _judge_diagnostics(out, study)))
     for name, figure in figure_data.study_figures(study=study):
         for fmt in figures.FORMATS:
             steps.append(
@@ -270,8 +253,8 @@ class _Hashing:
         return self.raw.write(chunk)
 
 
-def _csv(out, columns: list[str], rows: Iterable[dict]) -> None:
-    for chunk in tables.csv_chunks(rows, columns):
+def _csv(out, table: cols.Table, rows: Iterable[dict]) -> None:
+    for chunk in tables.csv_chunks(rows, table.names):
         out.write(chunk)
 
 
@@ -280,96 +263,22 @@ def _ratings(study: Study) -> Iterable[dict]:
 
 
 def _unblinding(out, study: Study) -> None:
-    _csv(out, selectors.UNBLINDING_COLUMNS, selectors.study_unblinding_key(study=study))
+    _csv(out, cols.UNBLINDING, selectors.study_unblinding_key(study=study))
+
+
+def _results(study: Study, family: str) -> Iterable[dict]:
+    return study_result_rows(study=study, family=family)
 
 
 def _judge_diagnostics(out, study: Study) -> None:
-    _csv(out, DIAGNOSTIC_COLUMNS, judge_diagnostics(study=study))
+    _csv(out, cols.JUDGE_DIAGNOSTICS, judge_diagnostics(study=study))
 
 
-def _results(study: Study, family: str) -> Iterator[dict]:
-    """One row per figure: a result's own, and one per estimate nested in it (a summary's mean
-    and median, a preference's win, tie and loss shares...), each with its interval and method."""
-    results = study.results.select_related("question").order_by(
-        "question__order", "question__key", "statistic", "source", "judge"
-    )
-    for result in results:
-        comparison = result.statistic in COMPARISONS or result.statistic.startswith("correlation")
-        if comparison != (family == "comparison"):
-            continue
-        base = {
-            "question": result.question.key,
-            "source": result.source,
-            "judge": result.judge,
-            "n_units": result.n_units,
-            "n_raters": result.n_raters,
-            "n_ratings": result.n_ratings,
-            "p_adjusted": result.detail.get("p_adjusted", ""),
-            "adjustment": result.detail.get("adjustment", ""),
-            "effect": _effect(result.detail),
-            "inputs_hash": result.inputs_hash,
-        }
-        if "method" in result.detail:
-            yield {**base, **_estimate_columns(result.statistic, result.value, result.detail)}
-        for key, nested in result.detail.items():
-            if isinstance(nested, dict) and "method" in nested and "value" in nested:
-                yield {
-                    **base,
-                    **_estimate_columns(f"{result.statistic}:{key}", nested["value"], nested),
-                }
-
-
-def _estimate_columns(statistic: str, value, detail: dict) -> dict:
-    ci = detail.get("ci") or [None, None]
-    return {
-        "statistic": statistic,
-        "value": value,
-        "ci_low": ci[0],
-        "ci_high": ci[1],
-        "method": detail.get("method", ""),
-        "ci_method": detail.get("ci_method", ""),
-        "interval_method": detail.get("interval_method", ""),
-        "interval_question": detail.get("interval_question", ""),
-        **_other_interval(detail),
-        "resamples": detail.get("resamples", ""),
-        "seed": detail.get("seed", ""),
-    }
-
-
-def _other_interval(detail: dict) -> dict:
-    """The columns of the interval answering the question the headline interval does not; for
-    an agreement coefficient without one (two raters, a consistency ICC), the reason why."""
-    if detail.get("interval_question") not in (THESE_RATERS, RATERS_LIKE_THESE):
-        return {}
-    these, like = intervals_by_question(detail)
-    headline_these = detail["interval_question"] == THESE_RATERS
-    other = like if headline_these else these
-    low, high = other["ci"] or [None, None]
-    return {
-        "other_ci_low": low,
-        "other_ci_high": high,
-        "other_interval_method": other.get("interval_method", ""),
-        "other_interval_question": RATERS_LIKE_THESE if headline_these else THESE_RATERS,
-        "other_ci_method": other.get("ci_method", ""),
-        "other_ci_note": other.get("reason", ""),
-    }
-
-
-EFFECTS = {
-    "median_difference": "median difference",
-    "rank_biserial": "matched-pairs rank-biserial",
-    "n_positive": "positive differences",
-    "n_negative": "negative differences",
-    "b": "discordant, first only",
-    "c": "discordant, second only",
-    "differences": "differences are",
-}
-
-
-def _effect(detail: dict) -> str:
-    """A paired test's size and direction beside its p-value, in words."""
-    found = [f"{label}: {detail[key]}" for key, label in EFFECTS.items() if key in detail]
-    return "; ".join(found)
+def _data_package(study: Study, files: list[cols.Table]) -> str:
+    """datapackage.json: the CSV files' Table Schemas, from the same columns as the data
+    dictionary. Named by the study's token: its title is free text, a package name is not."""
+    title = f"{study.title}: ratings and statistics"
+    return tables.data_package(files, name=f"evalapp-study-{study.token.lower()}", title=title)
 
 
 METHODS_SECTIONS = [

@@ -1,0 +1,408 @@
+"""Every column of every CSV file in the paper bundle: its name, its type, what it means, and the
+values a categorical column takes. The one source of the exports' column lists, the Markdown
+data dictionary and the Frictionless data package (`datapackage.json`), so that none of them can
+say something the others do not. Plain data, no Django."""
+
+from dataclasses import dataclass
+
+from annotation.core import rubric
+from annotation.core.stats.estimate import RATERS_LIKE_THESE, THESE_RATERS
+from annotation.core.stats.mrmc.analysis import FIXED_CASES, FIXED_READERS, RANDOM_BOTH
+
+# Types are the Table Schema's (https://specs.frictionlessdata.io/table-schema/).
+STRING, INTEGER, NUMBER, BOOLEAN, DATETIME, ANY = (
+    "string",
+    "integer",
+    "number",
+    "boolean",
+    "datetime",
+    "any",
+)
+# Base R's read.csv reads TRUE and FALSE (and T, F) as logical, not true or false (R 4.2); pandas
+# reads all three spellings as bool.
+TRUE, FALSE = "TRUE", "FALSE"
+# Seconds, UTC, a literal Z: what R's as.POSIXct and pandas read without losing the time.
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+MISSING = ""  # an empty cell: no value
+R_TIMESTAMP = 'as.POSIXct(x, format = "%Y-%m-%dT%H:%M:%SZ", tz = "UTC")'
+PANDAS_TIMESTAMP = 'pd.to_datetime(x, format="%Y-%m-%dT%H:%M:%SZ", utc=True)'
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    description: str
+    enum: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Table:
+    """One CSV file of the bundle."""
+
+    path: str
+    title: str
+    description: str
+    columns: tuple[Column, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    @property
+    def stem(self) -> str:
+        return self.path.removesuffix(".csv")
+
+
+def _column(name: str, type_: str, description: str, enum: tuple = ()) -> Column:
+    return Column(name, type_, description, tuple(str(value) for value in enum))
+
+
+ITEM_TOKEN = _column(
+    "item_token",
+    STRING,
+    "the rated item (one output, a pair or a set of one case's outputs); join to "
+    "unblinding.csv for its sources",
+)
+RATER = _column(
+    "rater",
+    STRING,
+    "the rater's pseudonym in this study (`R1`, `R2`, ... in the order they joined)",
+)
+QUESTION = _column("question", STRING, "the question's key; join to questions.csv")
+ASSIGNMENT_KINDS = ("study", "training", "attention", "repeat")
+SOURCE_KINDS = ("model", "human_reference")
+LEVELS = ("nominal", "ordinal", "interval", "ratio")
+
+RATINGS = Table(
+    "ratings.csv",
+    "Ratings (long format)",
+    "One row per rating; the shape agreement statistics start from.",
+    (
+        ITEM_TOKEN,
+        RATER,
+        QUESTION,
+        _column(
+            "answer",
+            ANY,
+            "the answer as given: a scale point, a choice, `yes`/`no`, a number, text, `na` "
+            '(not applicable), `none` (a span question\'s "No errors found" or a criteria '
+            'question\'s "No criterion met": an answer given, unlike an empty list `[]`, which '
+            "is a question whose spans or ticks were all taken back and counts as unanswered); "
+            "multiple choices, met criteria and marked spans as a JSON list (a span as "
+            '`{"start", "end", "category", "severity"}`, offsets into the output\'s text); a '
+            "ranking as a JSON list of the rank (1 = best) given to each response in the order "
+            "shown (map through `shown_order`); in the API's JSON pages each list is a JSON "
+            "list, not text. Its type depends on the question (numbers for a Likert scale, text "
+            "for a choice), so a file of one question kind reads as that kind",
+        ),
+        _column(
+            "value",
+            NUMBER,
+            "the number statistics use: the scale point, 1/0 for yes/no, the number, the "
+            "choice's position in the declared list, the criteria score (0-1; 0 for `none`), "
+            "the number of spans marked (0 for `none`); for a pairwise question the answer "
+            "turned to the pair's canonical order (positive favours `source` of the unblinding "
+            "key); empty for `na`, text, multiple choice and an emptied span or criteria list "
+            "`[]`",
+        ),
+        _column(
+            "flipped",
+            BOOLEAN,
+            "pairwise items: `TRUE` when this rater saw the pair's second source as A",
+        ),
+        _column(
+            "shown_order",
+            STRING,
+            "side-by-side and ranking items: the canonical slots in the order this rater saw "
+            "them, space-separated (`2 0 1` showed slot 2 as A); empty otherwise",
+        ),
+        _column(
+            "output_slot",
+            INTEGER,
+            "side-by-side per-response answers: the canonical slot of the response the answer "
+            "is about (the unblinding key's `sources[slot]`); empty for answers about the whole "
+            "item",
+        ),
+        _column(
+            "kind",
+            STRING,
+            "`study`, or quality control: `training`, `attention` (a hidden attention check) or "
+            "`repeat` (a hidden repeat of an item the same rater saw before); statistics use "
+            "`study` rows only, and `repeat` rows for test-retest",
+            ASSIGNMENT_KINDS,
+        ),
+        _column("first_saved_at", DATETIME, "when the answer was first saved (UTC)"),
+        _column("last_saved_at", DATETIME, "when the answer was last changed (UTC)"),
+        _column("revisions", INTEGER, "how many distinct values were saved (1 = never changed)"),
+        _column(
+            "submitted",
+            BOOLEAN,
+            "`TRUE` once the rater submitted the item; statistics count submitted items only "
+            "(until then the answers are a draft)",
+        ),
+        _column(
+            "time_on_task_seconds",
+            NUMBER,
+            "seconds the item was on this rater's screen while the page was visible, as their "
+            "browser reported it, over every visit: per item and rater, so every answer to the "
+            "same item by the same rater repeats it; empty when none was recorded (answers "
+            "given through the API or imported)",
+        ),
+    ),
+)
+
+UNBLINDING = Table(
+    "unblinding.csv",
+    "Unblinding key",
+    "Which source wrote each item: one row per item. A separate file, so that ratings.csv can "
+    "be analysed blind.",
+    (
+        _column("item_token", STRING, "as in ratings.csv"),
+        _column("case_id", STRING, "the case's id from the imported file"),
+        _column("source", STRING, "the source's label (a pair's first, in canonical order)"),
+        _column("source_kind", STRING, "`model` or `human_reference`", SOURCE_KINDS),
+        _column(
+            "source_b",
+            STRING,
+            "pairwise items: the pair's second source (canonical order sorts sources by "
+            "label); empty otherwise",
+        ),
+        _column(
+            "sources",
+            STRING,
+            "every source the item shows, in canonical order, as a JSON list (one for an "
+            "absolute item, two for a pair, all of the case's for side by side and ranking)",
+        ),
+    ),
+)
+
+QUESTIONS = Table(
+    "questions.csv",
+    "Questions",
+    "One row per question of the rubric: what it asked, how it is answered and analysed.",
+    (
+        _column("question", STRING, "the question's key, as in ratings.csv"),
+        _column("order", INTEGER, "its place in the rubric, from 0"),
+        _column("prompt", STRING, "the question as the raters read it"),
+        _column("kind", STRING, "how it is answered", rubric.KINDS),
+        _column(
+            "level",
+            STRING,
+            "its level of measurement, which chooses the statistics; empty for kinds without "
+            "statistics (free text, multiple choice)",
+            LEVELS,
+        ),
+        _column(
+            "scale",
+            STRING,
+            "the answers offered and their labels, `answer=label` pairs separated by `|`, "
+            "lowest first (`1=Poor|2=Fair|3=Good`, `yes=Yes|no=No`); the answers are as in "
+            'ratings.csv\'s `answer`. In R: `strsplit(strsplit(scale, "|", fixed = TRUE)[[1]], '
+            '"=", fixed = TRUE)`; a label holding `|` or `=` is exact in `scale_json` only. '
+            "Pairwise labels speak of A and B as shown, not of the canonical order. Empty for "
+            "kinds without a scale",
+        ),
+        _column(
+            "scale_values",
+            STRING,
+            "the number ratings.csv's `value` holds for each answer of `scale`, in the same "
+            "order and separated by `|` (`1|0` for yes/no, a choice's position in the list)",
+        ),
+        _column(
+            "scale_json",
+            STRING,
+            'the scale exactly, as a JSON list of `{"answer", "value", "label"}`; `[]` for '
+            "kinds without a scale",
+        ),
+        _column("na_offered", BOOLEAN, '`TRUE` when "not applicable" (`na`) was offered'),
+        _column("required", BOOLEAN, "`TRUE` when an item cannot be submitted without it"),
+        _column("minimum", NUMBER, "number questions: the smallest answer allowed; else empty"),
+        _column("maximum", NUMBER, "number questions: the largest answer allowed; else empty"),
+    ),
+)
+
+_QUESTION = _column("question", STRING, "the question's key, as in questions.csv")
+_VALUE = _column("value", NUMBER, "the estimate (a p-value for a test); empty when undefined")
+_INTERVAL_QUESTIONS = (THESE_RATERS, RATERS_LIKE_THESE, RANDOM_BOTH, FIXED_READERS, FIXED_CASES)
+_ESTIMATE_COLUMNS = (
+    _column("ci_low", NUMBER, "the lower end of its 95% interval; empty without one"),
+    _column("ci_high", NUMBER, "the upper end of its 95% interval; empty without one"),
+    _column("method", STRING, "how the estimate was computed"),
+    _column("ci_method", STRING, "how its interval was computed"),
+    _column("interval_method", STRING, "the interval's method in short"),
+    _column(
+        "interval_question",
+        STRING,
+        "which question the interval answers: which raters (or readers) and cases it would "
+        "hold for (" + ", ".join(f"`{question}`" for question in _INTERVAL_QUESTIONS) + ")",
+    ),
+)
+_OTHER_INTERVAL = (
+    _column(
+        "other_ci_low",
+        NUMBER,
+        "agreement coefficients: the interval answering the other question (these raters, or "
+        "raters like these), lower end",
+    ),
+    _column("other_ci_high", NUMBER, "its upper end"),
+    _column("other_interval_method", STRING, "its method in short"),
+    _column(
+        "other_interval_question",
+        STRING,
+        "the question it answers",
+        (THESE_RATERS, RATERS_LIKE_THESE),
+    ),
+    _column("other_ci_method", STRING, "how it was computed"),
+    _column("other_ci_note", STRING, "why there is none, where there is none"),
+)
+_COUNTS = (
+    _column("n_units", INTEGER, "units (items or cases) the estimate is over"),
+    _column("n_raters", INTEGER, "raters whose answers it used"),
+    _column("n_ratings", INTEGER, "ratings it used"),
+    _column("resamples", INTEGER, "bootstrap resamples of its interval"),
+    _column("seed", INTEGER, "the bootstrap's seed"),
+    _column(
+        "p_adjusted",
+        NUMBER,
+        "paired tests: the p-value adjusted across the study's tests of the same kind",
+    ),
+    _column("adjustment", STRING, "how `p_adjusted` was adjusted, and across how many tests"),
+)
+_EFFECT_TEXT = _column(
+    "effect",
+    STRING,
+    "paired tests: their other figures in words (rank-biserial, counts of positive and "
+    "negative differences, discordant pairs)",
+)
+_INPUTS_HASH = _column(
+    "inputs_hash", STRING, "the hash of the ratings and settings it was computed from"
+)
+
+AGREEMENT = Table(
+    "agreement.csv",
+    "Agreement",
+    "Every agreement figure, one row per estimate: the coefficients with their intervals for "
+    "both questions, judge tests and test-retest included.",
+    (
+        _QUESTION,
+        _column("statistic", STRING, "the statistic's stored name (`krippendorff_alpha`...)"),
+        _column("source", STRING, "the source it is restricted to; empty = all sources"),
+        _column("judge", STRING, "the LLM judge it is about; empty = the raters alone"),
+        _VALUE,
+        *_ESTIMATE_COLUMNS,
+        *_OTHER_INTERVAL,
+        *_COUNTS,
+        _EFFECT_TEXT,
+        _INPUTS_HASH,
+    ),
+)
+
+# What `effect_size` holds, always in the direction of source_a against source_b.
+MEAN_DIFFERENCE = "mean difference"
+PROPORTION_DIFFERENCE = "proportion difference"
+ACCURACY_DIFFERENCE = "accuracy difference"
+MEDIAN_DIFFERENCE = "median difference"
+POSITIVE_SHARE = "share of differences positive"
+ODDS_RATIO = "odds ratio"
+MEAN_PREFERENCE = "mean preference"
+MEDIAN_PREFERENCE = "median preference"
+WIN_SHARE = "win share"
+EFFECT_KINDS = {
+    MEAN_DIFFERENCE: "MRMC on the mean score: source_a's mean minus source_b's",
+    PROPORTION_DIFFERENCE: "MRMC on a yes/no question: source_a's share answering yes minus "
+    "source_b's",
+    ACCURACY_DIFFERENCE: "MRMC on accuracy against the cases' expected answers: source_a's "
+    "minus source_b's",
+    MEDIAN_DIFFERENCE: "Wilcoxon test: the median of the paired differences (each case's mean, "
+    "source_a minus source_b; a pairwise question's mean preference for source_a), zeros "
+    "included",
+    POSITIVE_SHARE: "sign test: the share of the nonzero paired differences that favour "
+    "source_a (0.5 = no difference)",
+    ODDS_RATIO: "McNemar test: the matched-pairs odds ratio b / c, cases where only source_a "
+    "got yes over cases where only source_b did (empty when c is 0)",
+    MEAN_PREFERENCE: "pairwise question: the mean answer in canonical order, positive favours "
+    "source_a",
+    MEDIAN_PREFERENCE: "pairwise question: the median answer in canonical order, positive "
+    "favours source_a",
+    WIN_SHARE: "pairwise question: the share of ratings preferring source_a",
+}
+
+COMPARISON = Table(
+    "comparison.csv",
+    "Comparisons of sources",
+    "Every comparison of sources, one row per estimate: each source's summaries, the paired "
+    "tests and MRMC comparisons of each pair with their effect sizes, pairwise preferences, "
+    "Bradley-Terry strengths, criteria points, and correlations with imported metrics.",
+    (
+        _QUESTION,
+        _column(
+            "statistic",
+            STRING,
+            "the estimate's name: `score_summary:mean` and `:median`, `win_tie_loss:win`, "
+            "`:tie`, `:loss`, `bradley_terry:log_strength` and `:beats_average`, "
+            "`criteria_points:score`, `correlation:<metric>:spearman`..., the paired tests "
+            "`wilcoxon`, `sign_test`, `mcnemar` (value: the p-value), the MRMC tests `mrmc` and "
+            "`mrmc_accuracy` (value: the p of the readers-and-cases-random test) and their "
+            "differences `mrmc:random_both`, `:fixed_readers`, `:fixed_cases`",
+        ),
+        _column(
+            "source_a",
+            STRING,
+            "the source the row is about, or a pair's first source (pairs are in canonical "
+            "order, sources sorted by label); empty for a figure over every source",
+        ),
+        _column("source_b", STRING, "a pair's second source; empty for one-source rows"),
+        _column("judge", STRING, "the LLM judge it is about; empty = the raters alone"),
+        _VALUE,
+        _column(
+            "effect_size",
+            NUMBER,
+            "rows comparing two sources: the size and direction of their difference, source_a "
+            "against source_b, of the kind `effect_kind` names; for a row whose value is that "
+            "difference already, the same number; empty where none applies",
+        ),
+        _column(
+            "effect_kind",
+            STRING,
+            "what `effect_size` is: "
+            + "; ".join(f"`{kind}`: {meaning}" for kind, meaning in EFFECT_KINDS.items()),
+            tuple(EFFECT_KINDS),
+        ),
+        *_ESTIMATE_COLUMNS,
+        *_OTHER_INTERVAL,
+        *_COUNTS,
+        _EFFECT_TEXT,
+        _INPUTS_HASH,
+    ),
+)
+
+JUDGE_DIAGNOSTICS = Table(
+    "judge_diagnostics.csv",
+    "Judge diagnostics",
+    "Each LLM judge's length bias, self-preference and calibration per question, beside the "
+    "raters' figure on the same units (only in a study with judges).",
+    (
+        _column("judge", STRING, "the judge's label"),
+        _QUESTION,
+        _column(
+            "diagnostic",
+            STRING,
+            "which diagnostic",
+            ("Length bias", "Self-preference", "Calibration"),
+        ),
+        _column("value", NUMBER, "the judge's figure minus the raters'; empty when not computed"),
+        _column("ci_low", NUMBER, "the lower end of its 95% interval"),
+        _column("ci_high", NUMBER, "the upper end of its 95% interval"),
+        _column("judge_figure", NUMBER, "the judge's own figure"),
+        _column("raters_figure", NUMBER, "the raters' figure on the same units"),
+        _column("n_units", INTEGER, "units compared"),
+        _column("n_cases", INTEGER, "cases they come from"),
+        _column("method", STRING, "how it was computed"),
+        _column("ci_method", STRING, "how its interval was computed"),
+        _column("interval_question", STRING, "which question the interval answers"),
+        _column("reading", STRING, "one plain sentence: which way the judge departs, if at all"),
+    ),
+)
+
+BUNDLE_TABLES = (RATINGS, UNBLINDING, QUESTIONS, AGREEMENT, COMPARISON, JUDGE_DIAGNOSTICS)
