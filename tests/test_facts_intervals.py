@@ -127,3 +127,9 @@ def test_icc_names_mcgraw_and_wongs_f_interval_and_its_model():
     assert "(percentile bootstrap over cases)" in one_way
     two_way = _brief(results["ICC2"])
     assert f"{LIKE} {_cell(results['ICC2'].detail['ci'])} (" in two_way
+    # ICC(A,1)'s headline is the generalized interval, named with its reference.
+    assert results["ICC2"].detail["interval_method"] == "generalized confidence interval"
+    assert (
+        f"{LIKE} {_cell(results['ICC2'].detail['ci'])} (generalized confidence interval of Tian "
+        "& Cappelleri 2004, two-way random effects)"
+    ) in two_way

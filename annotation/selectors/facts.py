@@ -12,6 +12,7 @@ from django.db.models.functions import Coalesce
 
 from annotation.core import design
 from annotation.core.stats.estimate import ASYMPTOTIC, F_INTERVAL
+from annotation.core.stats.icc import GCI_INTERVAL
 from annotation.core.stats.names import COEFFICIENTS, MRMC_TESTS
 from annotation.core.stats.reported import RATERS_AND_CASES
 from annotation.models import Assignment, Case, Generation, Membership, Rating, Source, Study
@@ -169,6 +170,8 @@ INTERVAL_NAMES = {
     "over raters by leaving out one rater at a time, added as Gwet 2008 does, with a t quantile "
     "on Satterthwaite's degrees of freedom",
     F_INTERVAL: "F-based interval of McGraw & Wong 1996",
+    GCI_INTERVAL: "generalized confidence interval of Tian & Cappelleri 2004, two-way random "
+    "effects",
     ASYMPTOTIC: "asymptotic, standard error of Fleiss, Cohen & Everitt 1969",
 }
 

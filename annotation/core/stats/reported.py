@@ -7,7 +7,8 @@ coefficients where `make bench-coverage` shows BCa brings coverage closer to 95%
 (docs/statistics.md, Coverage): Fleiss' kappa most (0.886-0.934 to 0.922-0.952), Krippendorff's
 alpha and Gwet's AC1 a little; Cohen's kappa and Gwet's AC2 are the same kind of coefficient and
 take it too. Percent agreement keeps the percentile interval (BCa did not help it), and ICC keeps
-McGraw & Wong's F interval as its headline.
+its model-based headline: the generalized confidence interval (Tian & Cappelleri 2004) for
+ICC(A,1) and ICC(A,k), McGraw & Wong's F interval for the other forms (`icc`).
 
 The raters-and-cases interval (`raters_random`) reads the cases' variance from the width of the
 percentile interval, as benchmarked, so a BCa coefficient carries that one beside it too.
