@@ -327,3 +327,22 @@ def test_power_scales_pilot_covariances_to_the_planned_cases(vandyke):
     assert doubled.power == pytest.approx(direct.power)
     assert as_piloted.power < doubled.power
     assert 0.3 < as_piloted.power < 0.7  # the pilot's own p was 0.05: power near one half
+
+
+@pytest.mark.parametrize("difference", [1.0, 1e10, 1e200])
+def test_a_difference_huge_against_the_variances_has_power_one(vandyke, difference):
+    # scipy's noncentral F returns nan this far out (and d^2 overflows at 1e200): the power is 1,
+    # not "out of reach".
+    c = vandyke.components
+    interaction = m.sizing.interaction_variance(c)
+    result = m.mrmc_power(
+        difference=difference,
+        readers=5,
+        cases=114,
+        var=c.var,
+        cov1=c.cov1,
+        cov2=c.cov2,
+        cov3=c.cov3,
+        interaction=interaction,
+    )
+    assert result.power == pytest.approx(1.0)

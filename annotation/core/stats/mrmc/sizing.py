@@ -14,6 +14,7 @@ not depend on cases; from a pilot it is MS(T x R) - Var + Cov1 + Cov2 - Cov3, at
 and the power is P(F'(1, ddf, lambda) > F_{1 - alpha}(1, ddf)), F' the noncentral F.
 """
 
+import math
 from dataclasses import dataclass
 
 from scipy import stats
@@ -66,8 +67,14 @@ def mrmc_power(
     expected_ms_tr = interaction + within - across
     if not denominator > 0 or not expected_ms_tr > 0:
         raise ValueError("the variance components give no error variance")
-    noncentrality = readers * difference**2 / (2 * denominator)
+    # In floats throughout: an enormous difference gives lambda = inf (power 1), not an error.
+    noncentrality = readers * float(difference) * float(difference) / (2 * denominator)
     ddf = denominator**2 / (expected_ms_tr**2 / (readers - 1))
     critical = float(stats.f.isf(alpha, 1, ddf))
     power = float(stats.ncf.sf(critical, 1, ddf, noncentrality))
+    if not math.isfinite(power):
+        # scipy's noncentral F gives nan far out (a difference huge against the variances, or
+        # lambda overflowing): there F' is the square of a noncentral t whose centre sqrt(lambda)
+        # dwarfs its spread, and the power is that of the normal approximation, which is 1.
+        power = float(stats.norm.sf(math.sqrt(critical) - math.sqrt(noncentrality)))
     return Power(power, readers, cases, difference, alpha, noncentrality, ddf, critical)
