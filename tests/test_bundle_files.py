@@ -26,6 +26,7 @@ from annotation.selectors.studies import study_rater_pseudonyms
 from tests.factories import UserFactory, submit_rated
 from tests.test_bundle import build
 from tests.test_checklist_evidence import HUMAN, MODEL
+from tests.test_judge_diagnostics_study import judged_by
 from tests.test_pairwise import make_pairwise_study
 from tests.test_study_comparisons import compute
 from tests.test_study_mrmc import PAIR as MRMC_PAIR
@@ -92,22 +93,44 @@ def test_frictionless_validate_accepts_the_demo_bundle(demo_bundle):
     assert names == {"ratings.csv", "unblinding.csv", "questions.csv", "agreement.csv"} | {
         "comparison.csv"
     }
+    report = _validate(demo_bundle)
+    assert report["valid"] is True, _errors(report)[:10]
+    assert len(report["tasks"]) == 5
+
+
+def _validate(folder: Path) -> dict:
     done = subprocess.run(
         [str(FRICTIONLESS), "validate", "--json", "datapackage.json"],
-        cwd=demo_bundle,
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=300,
     )
     report = json.loads(done.stdout)
-    errors = [
-        (task["name"], error["type"], error["note"])
-        for task in report["tasks"]
-        for error in task["errors"]
-    ]
-    assert report["valid"] is True, errors[:10]
-    assert done.returncode == 0
-    assert len(report["tasks"]) == 5
+    assert (done.returncode == 0) == report["valid"]
+    return report
+
+
+def _errors(report: dict) -> list:
+    return [(t["name"], e["type"], e["note"]) for t in report["tasks"] for e in t["errors"]]
+
+
+def test_a_judged_pairwise_bundle_is_valid_too(study_admin, raters, settings, tmp_path):
+    # Flipped pairs, a pairwise scale, and judge_diagnostics.csv, its sixth file.
+    settings.EXPORT_DIR = tmp_path / "exports"
+    study = make_pairwise_study(study_admin, raters)
+    question = study.questions.get()
+    for n, assignment in enumerate(study.assignments.order_by("pk")):
+        services.rating_save(assignment=assignment, question=question, answer=(n % 3) - 1)
+    submit_rated(study)
+    judged_by(study, "GPT-judge", "gpt-4o", lambda item: 1.0)
+    compute(study)
+    folder = _unzipped(build(study), tmp_path / "judged")
+    report = _validate(folder)
+    assert report["valid"] is True, _errors(report)[:10]
+    assert len(report["tasks"]) == 6
+    assert {r["flipped"] for r in _rows(folder / "ratings.csv")} == {"TRUE", "FALSE"}
+    assert _rows(folder / "judge_diagnostics.csv")
 
 
 def test_a_broken_file_fails_frictionless_validate(demo_bundle):
@@ -115,14 +138,7 @@ def test_a_broken_file_fails_frictionless_validate(demo_bundle):
     path = demo_bundle / "ratings.csv"
     text = path.read_text().replace(",TRUE,", ",yes,", 1).replace(",study,", ",studyy,", 1)
     path.write_text(text)
-    done = subprocess.run(
-        [str(FRICTIONLESS), "validate", "--json", "datapackage.json"],
-        cwd=demo_bundle,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    report = json.loads(done.stdout)
+    report = _validate(demo_bundle)
     assert report["valid"] is False
     found = {error["type"] for task in report["tasks"] for error in task["errors"]}
     assert {"type-error", "constraint-error"} <= found
@@ -196,6 +212,12 @@ def test_every_csv_of_the_api_writes_booleans_and_timestamps_alike(client, open_
         )
     )
     assert (row["flipped"], row["submitted"]) == ("FALSE", "FALSE")
+    # The JSON pages: JSON booleans, and the same timestamps.
+    [page_row] = client.get(
+        f"/api/v1/studies/{open_study.token}/ratings/", headers=auth(admin)
+    ).json()["results"]
+    assert page_row["submitted"] is False
+    assert page_row["first_saved_at"] == row["first_saved_at"]
 
 
 def test_csv_cells_are_written_as_r_and_pandas_read_them():
@@ -491,3 +513,12 @@ def test_pandas_reads_every_csv_with_the_declared_types(demo_bundle):
                 assert set(series.dropna().astype(str)) <= set(field["constraints"]["enum"])
             checked += 1
     assert checked > 40
+
+
+def test_the_docs_data_dictionary_is_the_bundles():
+    written = (Path(__file__).resolve().parents[1] / "docs" / "data-dictionary.md").read_text()
+    assert written == tables.data_dictionary(), (
+        "docs/data-dictionary.md is out of date: write it again with .venv/bin/python -c "
+        "\"from annotation.core import tables; print(tables.data_dictionary(), end='')\" "
+        "> docs/data-dictionary.md"
+    )

@@ -55,6 +55,10 @@ def csv_chunks(rows: Iterable[dict], columns: Sequence[str], *, every: int = 100
     yield buffer.getvalue()
 
 
+INTRO = (
+    "Every CSV file of the paper bundle, column by column. The API's tables `ratings` and "
+    "`unblinding-key` with `?format=csv` have the same columns, written the same way."
+)
 READING = f"""## Reading the files
 
 Every file is UTF-8 CSV with a header row, commas between cells and double quotes around a
@@ -82,7 +86,7 @@ read them with their default settings.
 
 def data_dictionary(files: Sequence[cols.Table] = cols.BUNDLE_TABLES) -> str:
     """Every column of `files` in Markdown: its type and what it means, after how to read them."""
-    parts = ["# Data dictionary", "", READING]
+    parts = ["# Data dictionary", "", INTRO, "", READING]
     for table in files:
         parts += [f"## `{table.path}`: {table.title}", "", table.description, ""]
         parts += ["| column | type | meaning |", "|---|---|---|"]
