@@ -498,3 +498,18 @@ def test_no_block_when_no_two_readers_share_two_cases():
     two_each = {"r1": {"a", "b"}, "r2": {"b", "c"}, "r3": {"c", "a"}}
     assert largest_block(two_each) == ([], [])
     assert largest_block({"r1": {"a", "b"}, "r2": {"a", "b"}}) == (["r1", "r2"], ["a", "b"])
+
+
+def test_few_readers_carry_a_caution_on_the_dashboard(client, study_admin, raters):
+    """Hillis's test runs above its level with fewer than five readers (the coverage
+    benchmark): the stored result and the dashboard say so beside the figures."""
+    from tests.test_dashboard_planning import crossed_study
+
+    study = crossed_study(study_admin, [*raters, UserFactory(username="rater4")])
+    stored = Result.objects.get(study=study, statistic="mrmc", question__key="overall")
+    assert stored.n_raters == 4
+    assert stored.value is not None
+    assert stored.detail["caution"].startswith("with 4 readers the test for readers like these")
+    client.force_login(study_admin)
+    page = client.get(reverse("study_dashboard", args=[study.token])).text
+    assert "With 4 readers the test for readers like these rejects a true null" in page

@@ -290,6 +290,21 @@ def _averaged(readings: list[Reading], readers: set, cases: set) -> list[Reading
     return [(*key, sum(found) / len(found)) for key, found in sorted(values.items())]
 
 
+# Below this many readers, Hillis's test with readers random rejects a true null more often than
+# its level: its degrees of freedom rest on the observed reader x source mean square.
+FEW_READERS = 5
+
+
+def _few_readers(readers: int) -> str:
+    """What the coverage benchmark measured for so few readers (docs/statistics.md, Coverage)."""
+    return (
+        f"with {readers} readers the test for readers like these rejects a true null more often "
+        "than its 5% level (in the coverage benchmark, 6.2-7.9% with 3 readers and 5.6-6.2% "
+        "with 5, at 30 and 100 cases), because its degrees of freedom rest on so few readers; "
+        "read a p near 0.05 with care, and plan more readers"
+    )
+
+
 def _figure(result: Mrmc, detail: dict, n_ratings: int) -> Figure:
     detail = {**result.as_dict(), **detail}
     # Read by the study planner to size a next study: keep these two keys as they are.
@@ -301,6 +316,8 @@ def _figure(result: Mrmc, detail: dict, n_ratings: int) -> Figure:
     test = by_key["random_both"].test
     if test is None:
         detail["reason"] = by_key["random_both"].reason
+    elif len(result.readers) < FEW_READERS:
+        detail["caution"] = _few_readers(len(result.readers))
     value = None if test is None else test.p
     return Figure(value, result.n_cases, len(result.readers), n_ratings, detail)
 
