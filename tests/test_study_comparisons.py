@@ -11,6 +11,7 @@ from django.urls import reverse
 from scipy import stats
 
 from annotation import services
+from annotation.core.stats.estimate import THESE_RATERS
 from annotation.models import Assignment, Item, Output, Result, TaskRun
 from annotation.selectors.facts import study_reporting_facts
 from tests.factories import submit_rated
@@ -55,6 +56,9 @@ def test_each_source_is_summarised_and_the_pair_tested_on_shared_cases(
         assert summary.detail["median"]["value"] == pytest.approx(np.median(ratings))
         low, high = summary.detail["mean"]["ci"]
         assert low <= summary.value <= high
+        # The cases are resampled, the raters kept: the interval says it is about these raters.
+        assert summary.detail["mean"]["interval_question"] == THESE_RATERS
+        assert summary.detail["mean"]["interval_method"] == "percentile bootstrap over cases"
         shares = {d["category"]: d["count"] for d in summary.detail["distribution"]}
         assert list(shares) == [1, 2, 3, 4, 5]  # every declared point, unused ones too
         assert sum(shares.values()) == 6

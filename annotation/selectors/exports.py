@@ -442,6 +442,8 @@ def _other_interval(detail: dict) -> dict:
     an agreement coefficient without one (two raters, a consistency ICC), the reason why."""
     if detail.get("interval_question") not in (THESE_RATERS, RATERS_LIKE_THESE):
         return {}
+    if "other_intervals" not in detail:
+        return {}  # a comparison's figure: the MRMC rows answer for raters like these
     these, like = intervals_by_question(detail)
     headline_these = detail["interval_question"] == THESE_RATERS
     other = like if headline_these else these

@@ -14,6 +14,7 @@ from numbers import Real
 import numpy as np
 
 from annotation.core.stats.data import DataError
+from annotation.core.stats.estimate import THESE_RATERS
 from annotation.core.stats.resampling import Bootstrap, case_weights
 
 
@@ -35,6 +36,9 @@ def _plain(value: object) -> object:
     return value
 
 
+CASE_BOOTSTRAP = "percentile bootstrap over cases"
+
+
 @dataclass(frozen=True)
 class Statistic:
     """One estimate with its case-bootstrap interval. `as_dict` uses `agreement.Estimate`'s
@@ -54,6 +58,9 @@ class Statistic:
     def as_dict(self) -> dict:
         data = {"value": self.value, "ci": list(self.ci) if self.ci else None}
         data["method"] = self.method
+        if self.ci:
+            # Resampling cases holds the panel of raters fixed: the question it answers.
+            data.update(interval_method=CASE_BOOTSTRAP, interval_question=THESE_RATERS)
         if self.resamples:
             data.update(ci_method=self.ci_method, resamples=self.resamples)
             data.update(resamples_used=self.resamples_used, seed=self.seed)
