@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import zipfile
@@ -522,3 +523,24 @@ def test_the_docs_data_dictionary_is_the_bundles():
         "\"from annotation.core import tables; print(tables.data_dictionary(), end='')\" "
         "> docs/data-dictionary.md"
     )
+
+
+def test_methods_give_each_raters_median_time_on_task_and_its_iqr(demo_bundle):
+    study = Study.objects.get(title=load_demo().study.title)
+    names = study_rater_pseudonyms(study=study)
+    seconds: dict[str, list[float]] = {}
+    unrecorded = 0
+    for a in study.assignments.filter(kind="study", submitted_at__isnull=False):
+        if a.time_on_task_ms:
+            seconds.setdefault(names[a.rater_id], []).append(a.time_on_task_ms / 1000)
+        else:
+            unrecorded += 1
+    assert len(seconds) >= 2
+    assert unrecorded > 0
+    methods = (demo_bundle / "methods.md").read_text()
+    for rater, found in seconds.items():
+        q1, median, q3 = statistics.quantiles(found, n=4, method="inclusive")
+        n = len(found)
+        expected = f"{rater} {median:.1f} s (IQR {q1:.1f} to {q3:.1f} s, {n} items)"
+        assert expected in methods, expected
+    assert f"{unrecorded} submitted items have no time recorded" in methods

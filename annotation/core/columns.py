@@ -145,9 +145,9 @@ RATINGS = Table(
             "time_on_task_seconds",
             NUMBER,
             "seconds the item was on this rater's screen while the page was visible, as their "
-            "browser reported it, over every visit: per item and rater, so every answer to the "
-            "same item by the same rater repeats it; empty when none was recorded (answers "
-            "given through the API or imported)",
+            "browser reported it, over every visit: per item and rater (a hidden repeat has its "
+            "own), so every answer to the same item by the same rater repeats it; empty when "
+            "none was recorded (as for answers given through the API, or imported)",
         ),
     ),
 )

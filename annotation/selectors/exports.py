@@ -486,3 +486,24 @@ def _effect_size(result: Result, key: str | None, value) -> tuple[float | None, 
         (WIN_TIE_LOSS, "win"): columns.WIN_SHARE,
     }.get((statistic, key))
     return (value, found) if found else (None, "")
+
+
+def study_time_on_task(*, study: Study) -> tuple[dict[str, list[float]], int]:
+    """Seconds on task of each rater's submitted study items where their browser recorded it,
+    by pseudonym (R1, R2...); and how many submitted study items have none recorded (answered
+    through the API, or imported)."""
+    pseudonyms = study_rater_pseudonyms(study=study)
+    submitted = study.assignments.filter(kind="study", submitted_at__isnull=False)
+    times: dict[str, list[float]] = {}
+    unrecorded = 0
+    for rater, ms in submitted.values_list("rater_id", "time_on_task_ms").order_by("pk"):
+        if not ms:
+            unrecorded += 1
+            continue
+        times.setdefault(pseudonyms.get(rater, ""), []).append(ms / 1000)
+    return dict(sorted(times.items(), key=lambda kv: _pseudonym_order(kv[0]))), unrecorded
+
+
+def _pseudonym_order(pseudonym: str) -> tuple[int, str]:
+    digits = pseudonym.removeprefix("R")
+    return (int(digits), "") if digits.isdigit() else (10**9, pseudonym)

@@ -16,6 +16,7 @@ from datetime import UTC
 from importlib.metadata import version
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -31,6 +32,7 @@ from annotation.selectors.exports import (
     COMPARISON,
     study_question_rows,
     study_result_rows,
+    study_time_on_task,
 )
 from annotation.selectors.facts import study_reporting_facts
 from annotation.selectors.judges import judge_diagnostics
@@ -309,12 +311,41 @@ def methods_text(study: Study) -> str:
     for heading, key in METHODS_SECTIONS:
         lines += [f"## {heading}", ""]
         lines += [_md_text(" ".join(facts[key])), ""]
+        if key == "raters":
+            lines += _time_on_task_text(study)
         if key == "agreement":
             lines += _intervals_text(study)
         if key == "scores" and study.results.filter(statistic__in=MRMC_TESTS).exists():
             lines += ["### Multi-reader multi-case comparisons", "", MRMC_TEXT, ""]
     lines += _reopenings_text(study)
     return "\n".join(lines)
+
+
+def _time_on_task_text(study: Study) -> list[str]:
+    """Each rater's median time on a submitted study item, with the interquartile range."""
+    times, unrecorded = study_time_on_task(study=study)
+    if not times:
+        if not unrecorded:
+            return []
+        return ["No time on task was recorded (as when answered through the API, or imported).", ""]
+    parts = []
+    for rater, seconds in times.items():
+        q1, median, q3 = np.percentile(seconds, [25, 50, 75])
+        items = f"{len(seconds)} item{'s' if len(seconds) > 1 else ''}"
+        parts.append(f"{rater} {median:.1f} s (IQR {q1:.1f} to {q3:.1f} s, {items})")
+    text = (
+        "Time on task, the seconds an item was on the rater's screen while the page was "
+        "visible as their browser reported it, on submitted study items; median "
+        "(interquartile range, quartiles by linear interpolation) per rater: "
+        + "; ".join(parts)
+        + "."
+    )
+    if unrecorded:
+        text += (
+            f" {unrecorded} submitted item{'s have' if unrecorded > 1 else ' has'} no time "
+            "recorded (as when answered through the API, or imported)."
+        )
+    return [_md_text(text), ""]
 
 
 INTERVALS_TEXT = (
