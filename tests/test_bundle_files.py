@@ -421,7 +421,7 @@ for (name in list.files(folder, pattern = "\\.csv$")) {
     x <- d[[column]]
     parsed <- NA
     if (grepl("_at$", column)) {
-      moments <- as.POSIXct(x, format = "%Y-%m-%dT%H:%M:%SZ", tz = "UTC")
+      moments <- R_TIMESTAMP
       parsed <- paste(sum(is.na(moments)), format(as.numeric(moments[1]), scientific = FALSE))
     }
     cat(name, column, class(x)[1], sum(is.na(x)), nrow(d), parsed, sep = "\t")
@@ -450,7 +450,7 @@ def _rscript() -> str:
 
 def test_base_r_reads_every_csv_with_the_declared_types(demo_bundle, tmp_path):
     script = tmp_path / "read.R"
-    script.write_text(R_SCRIPT)
+    script.write_text(R_SCRIPT.replace("R_TIMESTAMP", columns.R_TIMESTAMP))  # the documented call
     done = subprocess.run(
         [_rscript(), "--vanilla", str(script), str(demo_bundle)],
         capture_output=True,
