@@ -20,7 +20,7 @@ from annotation.selectors.planning import (
     plan_width,
     study_planning_pilots,
 )
-from annotation.views.studies import _dashboard_context
+from annotation.views.studies import dashboard_context
 
 
 @login_required
@@ -87,7 +87,7 @@ def _respond(
     if request.htmx:
         # 200 even for errors: htmx swaps only successful responses, and the errors are the news.
         return render(request, partial, context)
-    page = {**_dashboard_context(study, request.user), **context}
+    page = {**dashboard_context(study, request.user), **context}
     return render(
         request, "annotation/study_dashboard.html", page, status=200 if form.is_valid() else 400
     )

@@ -81,7 +81,7 @@ def study_create(request: HttpRequest) -> HttpResponse:
     return redirect("study_dashboard", study_token=study.token)
 
 
-def _dashboard_context(study: Study, admin) -> dict:
+def dashboard_context(study: Study, admin) -> dict:
     return {
         "study": study,
         "questions": list(study.questions.all()),
@@ -129,7 +129,7 @@ def _dashboard_context(study: Study, admin) -> dict:
 @login_required
 def study_dashboard(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
-    context = _dashboard_context(study, request.user)
+    context = dashboard_context(study, request.user)
     return render(request, "annotation/study_dashboard.html", context)
 
 
@@ -404,7 +404,7 @@ def study_question_add(request: HttpRequest, study_token: str) -> HttpResponse:
     if not form.is_valid():
         # Said at the top of the page too: the form itself is far down the dashboard.
         messages.error(request, "The question was not added: " + " ".join(_form_errors(form)))
-        context = {**_dashboard_context(study, request.user), "question_form": form}
+        context = {**dashboard_context(study, request.user), "question_form": form}
         return render(request, "annotation/study_dashboard.html", context, status=400)
     try:
         question = services.question_add(study=study, draft=form.cleaned_data["draft"])
