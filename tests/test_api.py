@@ -84,7 +84,21 @@ def test_ratings_in_long_format(client, study_admin, rated_study):
         "last_saved_at",
         "revisions",
         "submitted",
+        "time_on_task_seconds",
     }
+    # Recorded by the rater's browser when it is; none here, as the fixture's ratings were not.
+    assert {r["time_on_task_seconds"] for r in rows} == {None}
+
+
+def test_ratings_give_the_time_on_task_the_browser_recorded(client, study_admin, rated_study):
+    timed = rated_study.assignments.order_by("pk").first()
+    timed.time_on_task_ms = 41_250
+    timed.save(update_fields=["time_on_task_ms"])
+    response = client.get(
+        reverse("api-rating-list", args=[rated_study.token]), headers=auth(study_admin)
+    )
+    times = {r["item_token"]: r["time_on_task_seconds"] for r in response.json()["results"]}
+    assert times[timed.item.token] == 41.25
 
 
 def test_ratings_as_csv(client, study_admin, rated_study):

@@ -355,6 +355,11 @@ class RatingRowSerializer(serializers.Serializer):
     last_saved_at = serializers.DateTimeField()
     revisions = serializers.IntegerField()
     submitted = serializers.BooleanField()
+    time_on_task_seconds = serializers.FloatField(
+        allow_null=True,
+        help_text="Seconds the item was on screen before it was submitted, as the rater's "
+        "browser recorded it; null when none was recorded (answered through the API, imported).",
+    )
 
 
 class JudgeRatingRowSerializer(serializers.Serializer):
