@@ -91,9 +91,10 @@ def test_the_facts_describe_the_study_as_it_is(rated_study):
     assert f"mean over units = {percent.value:.3f} (95% CI" in facts["agreement"][1]
     assert percent.value == pytest.approx(5 / 6)  # one unit of six has its pair disagree
     assert len(facts["agreement"]) == 2  # no judge, no hidden repeats
-    assert facts["questions"][0].startswith(
-        'Question "overall": How well does the summary capture the question? Likert scale '
-        "(1 = Very poor;"
+    assert facts["questions"][0] == (
+        'Question "overall": How well does the summary capture the question? Answered as: '
+        "Likert scale (1 = Very poor; 2 = Poor; 3 = Acceptable; 4 = Good; 5 = Excellent). "
+        "Analysed as ordinal data."
     )
 
 

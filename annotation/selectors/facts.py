@@ -34,22 +34,35 @@ def study_reporting_facts(*, study: Study) -> dict[str, list[str]]:
 
 
 def _raters(study: Study) -> list[str]:
+    """Who rated, in the tense of the study's state: nothing assigned before it opens, "so far"
+    while it is open, past once it is locked or archived."""
     roles = {
         row["role"]: row["n"] for row in study.memberships.values("role").annotate(n=Count("pk"))
     }
     n_raters = roles.get(Membership.Role.RATER, 0)
     n_admins = roles.get(Membership.Role.ADMIN, 0)
+    admins = f"{n_admins} study admin{_s(n_admins)} ran the study and did not rate."
+    k = study.raters_per_item
+    if study.status == Study.Status.DRAFT:
+        return [
+            f"{n_raters} rater{_s(n_raters)} added so far; the study has not been opened, so no "
+            f"output has been assigned yet. {admins}",
+            f"Each output is to be assigned to {k} different rater{_s(k)}.",
+        ]
     n_rating = (
         Rating.objects.filter(assignment__study=study)
         .values("assignment__rater")
         .distinct()
         .count()
     )
+    if study.status == Study.Status.OPEN:
+        rated = f"{n_rating} of them have rated so far"
+    else:
+        rated = f"{n_rating} of them rated before the study was locked"  # archived: locked first
     return [
         f"{n_raters} rater{_s(n_raters)} (pseudonymised as R1 to R{n_raters} in exports) were "
-        f"assigned outputs and {n_rating} of them have rated so far; {n_admins} study "
-        f"admin{_s(n_admins)} ran the study and did not rate.",
-        f"Each output was assigned to {study.raters_per_item} different raters.",
+        f"assigned outputs and {rated}; {admins}",
+        f"Each output was assigned to {k} different rater{_s(k)}.",
     ]
 
 
@@ -69,14 +82,49 @@ def _blinding(study: Study) -> list[str]:
 
 
 def _questions(study: Study) -> list[str]:
-    facts = []
-    for question in study.questions.all():
-        scale = "; ".join(f"{p['value']} = {p['label']}" for p in question.scale)
-        facts.append(
-            f'Question "{question.key}": {question.prompt} {question.get_kind_display()} '
-            f"({scale}), analysed as {question.level}."
+    return [_question(question) for question in study.questions.all()] or [
+        "No questions defined yet."
+    ]
+
+
+def _question(question) -> str:
+    """One question as a methods section states it: its prompt, how it was answered, whether
+    "not applicable" was offered, and how (or whether) it was analysed."""
+    answered = f"{question.get_kind_display()}{_answers(question)}"
+    prompt = question.prompt.strip()
+    if not prompt.endswith((".", "?", "!", ":")):
+        prompt += "."
+    parts = [f'Question "{question.key}": {prompt} Answered as: {answered}.']
+    if not question.required:
+        parts.append("Answering it was optional.")
+    if question.allow_na:
+        parts.append(
+            'Raters could answer "not applicable"; those answers are counted in the exports and '
+            "left out of the statistics."
         )
-    return facts or ["No questions defined yet."]
+    if question.has_statistics:
+        parts.append(f"Analysed as {question.get_level_display().lower()} data.")
+    else:
+        parts.append("Not analysed statistically; the answers are in the ratings export.")
+    return " ".join(parts)
+
+
+def _answers(question) -> str:
+    """The answers a question offered, in brackets, or nothing where it has no fixed list."""
+    kind = question.kind
+    if question.scale:
+        return " (" + "; ".join(f"{p['value']} = {p['label']}" for p in question.scale) + ")"
+    if kind == "number":
+        low = "any" if question.minimum is None else f"{question.minimum:g}"
+        high = "any" if question.maximum is None else f"{question.maximum:g}"
+        return f" (from {low} to {high})"
+    if kind == "yes_no":
+        return " (yes; no)"
+    if kind == "criteria":
+        return " (each case's own criteria, met or not met, with their points)"
+    if kind == "ranking":
+        return " (the outputs shown side by side, ranked from 1, the best)"
+    return ""
 
 
 def _agreement(study: Study) -> list[str]:
