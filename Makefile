@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.lock | cut -d' ' -f1)
+# LiteLLM's proxy for tests/test_llm_litellm.py, in its own environment: its pins (gunicorn<24,
+# rich<14) would otherwise hold the dev environment below production's versions.
+LITELLM_VENV := .venv-litellm
+LITELLM_STAMP := $(LITELLM_VENV)/.installed-$(shell cksum < requirements-litellm.lock | cut -d' ' -f1)
 
 .PHONY: run test install lint format lock worker clean check-deploy bench-import bench-load bench-fetch bench-agreement bench-export bench-soak bench-coverage
 
@@ -11,6 +15,13 @@ $(STAMP): requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	rm -f $(VENV)/.installed-* && touch $@
 
+# --no-deps: the lock is complete, and pip 23 under --require-hashes rejects an extra of a pinned
+# dependency (litellm's httpx[http2]) as unpinned.
+$(LITELLM_STAMP): requirements-litellm.lock
+	test -x $(LITELLM_VENV)/bin/python || $(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-litellm.lock
+	rm -f $(LITELLM_VENV)/.installed-* && touch $@
+
 install: $(STAMP)
 
 ## Start the web server and a Celery worker with the demo study (SQLite + filesystem broker).
@@ -18,7 +29,8 @@ run: $(STAMP)
 	scripts/run-dev
 
 ## Run the whole suite. DATABASE_URL / CELERY_BROKER_URL select PostgreSQL / Redis.
-test: $(STAMP)
+## Also builds .venv-litellm, the LiteLLM proxy that tests/test_llm_litellm.py starts.
+test: $(STAMP) $(LITELLM_STAMP)
 	SECRET_KEY=$${SECRET_KEY:-test-only-secret} SECURE_COOKIES=0 DEBUG=0 \
 	CELERY_BROKER_DIR=$${CELERY_BROKER_DIR:-var/test-broker} \
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -65,6 +77,7 @@ lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --universal --generate-hashes --python-version 3.11 -q -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --group dev --universal --generate-hashes --python-version 3.11 -q -o requirements-dev.lock
+	$(BIN)/uv pip compile requirements-litellm.in --universal --generate-hashes --python-version 3.11 -q -o requirements-litellm.lock
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(LITELLM_VENV) var

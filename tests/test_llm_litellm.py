@@ -6,7 +6,6 @@ the fake server it was written beside."""
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,7 +21,9 @@ from tests.support.worker import free_port
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
-LITELLM = Path(sys.executable).with_name("litellm")
+# LiteLLM's proxy lives in its own environment, built by `make test` from requirements-litellm.lock:
+# its pins (gunicorn<24, rich<14) must not hold back the app's.
+LITELLM = Path(__file__).resolve().parents[1] / ".venv-litellm" / "bin" / "litellm"
 # The model the mock deployment stands for; LiteLLM names it in x-litellm-model-name.
 DEPLOYED = "openai/gpt-4o-mini"
 SUMMARY = "A mock summary of the patient's question."
@@ -104,6 +105,8 @@ def mock(alias: str, reply: str) -> dict:
 def litellm(tmp_path_factory):
     """One proxy for the module: a writer, a judge, and a model that is always rate limited
     (LiteLLM's own 429, with neither Retry-After nor x-ratelimit-* headers)."""
+    if not LITELLM.exists():
+        pytest.fail(f"{LITELLM} is missing: run `make test`, which builds .venv-litellm")
     proxy = LiteLLMProxy(
         {
             "model_list": [
@@ -117,7 +120,6 @@ def litellm(tmp_path_factory):
         },
         tmp_path_factory.mktemp("litellm"),
     )
-    assert LITELLM.exists(), "litellm[proxy] is a dev dependency: run `make install`"
     proxy.start()
     yield proxy
     proxy.stop()
