@@ -82,6 +82,14 @@ MATRIX = {
     ("GET", f"{S}/judge-ratings/"): admins(200),
     ("GET", f"{S}/unblinding-key/"): admins(200),
     ("GET", f"{S}/rating-history/"): admins(200),
+    ("GET", f"{S}/raters/"): admins(200),
+    ("POST", f"{S}/raters/"): admins(400),  # nobody named
+    ("GET", f"{S}/raters/candidates/"): admins(200),
+    ("POST", f"{S}/raters/{{pseudonym}}/reassign/"): admins(200),
+    ("GET", f"{S}/invitations/"): admins(200),
+    ("POST", f"{S}/invitations/"): admins(400),  # no address
+    ("GET", f"{S}/comments/"): admins(200),
+    ("POST", f"{S}/questions-from-template/"): admins(400),  # no template named
     ("GET", "/api/v1/rate/"): anyone(200),
     ("GET", "/api/v1/rate/{study_token}/items/"): own_items(200),
     ("GET", "/api/v1/rate/{study_token}/items/{token}/"): own_items(200),
@@ -110,6 +118,8 @@ def _url(template: str, path: dict) -> str:
         values["token"] = path["assignment"]
     if template.startswith("/api/v1/rate/") and "{token}" in template:
         values["token"] = path["own_item"]
+    if "{pseudonym}" in template:
+        values["pseudonym"] = "R2"  # the second rater, who has not started
     return template.format(**values)
 
 

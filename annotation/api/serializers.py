@@ -1,9 +1,12 @@
 """What the API reads and writes. Input serializers check types and ranges; the services make
 the rules that span rows (a draft study, a design that fits), as they do for the pages."""
 
+from typing import Literal
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from annotation import services
 from annotation.api import schema
 from annotation.core import rubric
 from annotation.models import (
@@ -11,6 +14,7 @@ from annotation.models import (
     Assignment,
     Case,
     Connection,
+    Invitation,
     Judge,
     Output,
     Question,
@@ -463,3 +467,138 @@ class TaskRunSerializer(serializers.ModelSerializer):
             "eta_seconds",
         ]
         read_only_fields = fields
+
+
+# The dashboard's raters card, invitations and comments, as the API gives them to admins.
+
+
+class RaterSerializer(serializers.Serializer):
+    """One rater's progress and quality control, as the dashboard's raters card shows them."""
+
+    pseudonym = serializers.CharField()
+    username = serializers.CharField()
+    done = serializers.IntegerField(help_text="Submitted study items (hidden checks included).")
+    total = serializers.IntegerField()
+    training_done = serializers.IntegerField()
+    training_total = serializers.IntegerField()
+    training_correct = serializers.IntegerField(help_text="Training items answered as expected.")
+    training_scored = serializers.IntegerField(help_text="Training items with expected answers.")
+    checks_passed = serializers.IntegerField()
+    checks_done = serializers.IntegerField()
+    checks_total = serializers.IntegerField()
+    repeats_done = serializers.IntegerField()
+    repeats_total = serializers.IntegerField()
+    timed_items = serializers.IntegerField(help_text="Submitted study items with a time on task.")
+    median_seconds = serializers.FloatField(allow_null=True)
+    fast_items = serializers.IntegerField(
+        help_text="Items submitted faster than `fast_threshold_seconds`."
+    )
+    fast_threshold_seconds = serializers.FloatField(
+        help_text="The study's threshold for an implausibly fast item (the same in every row)."
+    )
+    straight_lining = serializers.FloatField(
+        allow_null=True,
+        help_text="Share of the rater's most common scale answer; null with too few answers.",
+    )
+
+
+class RaterCandidateSerializer(serializers.Serializer):
+    username = serializers.CharField()
+
+
+class RatersAddSerializer(serializers.Serializer):
+    """People already in a study you administer, by username (`raters/candidates/` lists
+    them); anyone else is invited by e-mail."""
+
+    # The same words for an account that exists elsewhere and for none at all.
+    NOT_LISTED = "Choose among the people listed: anyone else is invited by e-mail."
+
+    usernames = serializers.ListField(
+        child=serializers.CharField(max_length=150), min_length=1, max_length=500
+    )
+
+    def __init__(self, *args, candidates=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.candidates = candidates
+
+    def validate_usernames(self, usernames: list[str]) -> list:
+        listed = self.candidates.filter(username__in=usernames)
+        found = {user.get_username(): user for user in listed}
+        if any(name not in found for name in usernames):
+            raise serializers.ValidationError(self.NOT_LISTED)
+        return [found[name] for name in dict.fromkeys(usernames)]
+
+
+class RatersAddedSerializer(serializers.Serializer):
+    added = serializers.ListField(
+        child=serializers.CharField(), help_text="The new raters' pseudonyms."
+    )
+
+
+class ReassignedSerializer(serializers.Serializer):
+    moved = serializers.IntegerField(help_text="Unstarted items moved to the other raters.")
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    joined_as = serializers.CharField(
+        source="accepted_by.get_username", allow_null=True, default=None
+    )
+
+    class Meta:
+        model = Invitation
+        fields = ["email", "status", "created_at", "expires_at", "accepted_at", "joined_as"]
+        read_only_fields = fields
+
+    def get_status(self, invitation: Invitation) -> Literal["joined", "expired", "pending"]:
+        if invitation.accepted_at:
+            return "joined"
+        return "expired" if invitation.is_expired else "pending"
+
+
+class InviteSerializer(serializers.Serializer):
+    emails = serializers.ListField(child=serializers.EmailField(), min_length=1, max_length=500)
+
+    def validate_emails(self, emails: list[str]) -> list[str]:
+        return list(dict.fromkeys(emails))  # each address once, in the order given
+
+
+class CommentQuerySerializer(serializers.Serializer):
+    source = serializers.CharField(
+        required=False,
+        default="",
+        help_text="Only comments about this source's outputs: once the study is locked.",
+    )
+    question = serializers.CharField(required=False, default="", help_text="One question's key.")
+    all = serializers.BooleanField(
+        required=False, default=False, help_text="Every comment, not the newest 20 of each."
+    )
+
+
+class CommentSerializer(serializers.Serializer):
+    case_id = serializers.CharField()
+    rater = serializers.CharField(help_text="The rater's pseudonym.")
+    text = serializers.CharField()
+    saved_at = serializers.DateTimeField()
+    submitted = serializers.BooleanField()
+    kind = serializers.CharField()
+    sources = serializers.ListField(
+        child=serializers.CharField(),
+        help_text='What was commented on ("A: label"), once the study is locked; empty before.',
+    )
+
+
+class QuestionCommentsSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    prompt = serializers.CharField()
+    total = serializers.IntegerField(help_text="Every comment that matches, listed or not.")
+    comments = CommentSerializer(many=True)
+
+
+class RubricTemplateSerializer(serializers.Serializer):
+    template = serializers.ChoiceField(choices=(), help_text="A built-in rubric template.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read when used: the templates are files the operator may add to.
+        self.fields["template"].choices = sorted(services.rubric_templates())

@@ -219,6 +219,26 @@ class StudyViewSet(
             return refused(exc)
         return Response(s.AnalysisReopeningSerializer(reopening).data)
 
+    @extend_schema(
+        request=s.RubricTemplateSerializer,
+        responses={201: s.QuestionSerializer(many=True), 400: INVALID},
+    )
+    @action(detail=True, methods=["post"], url_path="questions-from-template")
+    def questions_from_template(self, request: Request, study_token: str) -> Response:
+        """Add every question of a built-in rubric template to a draft study, or none if one
+        of its keys is taken."""
+        study = self._admin_study()
+        data = s.RubricTemplateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            added = services.questions_add_template(
+                study=study, name=data.validated_data["template"]
+            )
+        except ValidationError as exc:
+            raise as_api_error(exc) from None
+        body = s.QuestionSerializer(added, many=True).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
     def _move(self, change) -> Response:
         study = self._admin_study()
         try:

@@ -2,7 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
-from annotation.api import exports, rater, studies, study_data
+from annotation.api import exports, rater, raters, studies, study_data
 
 STUDY = r"studies/(?P<study_token>[A-Za-z0-9]+)"
 
@@ -21,6 +21,9 @@ for path, viewset, name in [
     ("judge-ratings", exports.JudgeRatingViewSet, "api-judge-rating"),
     ("unblinding-key", exports.UnblindingViewSet, "api-unblinding"),
     ("rating-history", exports.RatingHistoryViewSet, "api-rating-history"),
+    ("raters", raters.RaterViewSet, "api-rater"),
+    ("invitations", raters.InvitationViewSet, "api-invitation"),
+    ("comments", raters.CommentViewSet, "api-comment"),
 ]:
     router.register(f"{STUDY}/{path}", viewset, basename=name)
 router.register("rate", rater.RaterStudyViewSet, basename="api-rate")
