@@ -192,6 +192,12 @@ def test_a_crossed_study_stores_the_mrmc_analysis_of_each_question(crossed_study
             assert detail[key]["value"] == pytest.approx(difference.estimate)
             assert detail[key]["ci"] == pytest.approx(list(difference.ci))
             assert detail[key]["interval_question"] == analysis.question
+            # Each source alone, as the published OR output gives it.
+            shown = [(a["source"], a["value"], a["ci"]) for a in detail[key]["alone"]]
+            assert [source for source, _, _ in shown] == [HUMAN, MODEL]
+            for (_, value, ci), alone in zip(shown, analysis.modalities, strict=True):
+                assert value == pytest.approx(alone.value)
+                assert ci == pytest.approx(list(alone.ci))
         assert detail["cases_used"] == detail["cases_total"] == N_CASES
         assert detail["readers_used"] == detail["readers_total"] == 4
         # Adjusted across the study's MRMC tests (one per question here, each its own family).
@@ -313,6 +319,10 @@ def test_the_dashboard_shows_both_questions_beside_the_paired_tests(
         assert f'{value:.3f} <span class="muted">({low:.3f} to {high:.3f})' in line
         assert p_text(result.detail[key]["p"]) in line
     assert f"({p_text(result.detail['p_adjusted'])})" in lines[0]
+    for alone in result.detail["random_both"]["alone"]:
+        low, high = alone["ci"]
+        expected = f'{alone["value"]:.3f} <span class="muted">({low:.3f} to {high:.3f})'
+        assert f"{alone['source']}: {expected}" in lines[0]
 
 
 def test_the_dashboard_says_why_there_is_no_mrmc(study_admin, raters, client):
@@ -355,6 +365,16 @@ def test_the_bundle_lists_the_mrmc_rows_and_names_the_method(crossed_study):
         assert float(row["value"]) == pytest.approx(result.detail[key]["value"])
         assert float(row["ci_low"]) == pytest.approx(result.detail[key]["ci"][0])
         assert row["interval_question"] == question
+    # Each source alone, readers and cases random: its own figure, not a difference.
+    for key, alone in zip(
+        ("alone_first", "alone_second"), result.detail["random_both"]["alone"], strict=True
+    ):
+        row = mine[f"mrmc:{key}"]
+        assert alone["source"] in row["method"]
+        assert float(row["value"]) == pytest.approx(alone["value"])
+        assert float(row["ci_low"]) == pytest.approx(alone["ci"][0])
+        assert row["interval_question"] == RANDOM_BOTH
+        assert row.get("effect_size", "") == ""
     methods = methods_text(crossed_study)
     assert (
         "Obuchowski-Rockette with Hillis (2007) degrees of freedom, jackknife covariances over "

@@ -468,6 +468,8 @@ def _effect_size(result: Result, key: str | None, value) -> tuple[float | None, 
     """The size and direction of a pair's difference, first source against second, that a
     row of comparison.csv is about (`columns.EFFECT_KINDS`), from what its result holds."""
     statistic, detail = result.statistic, result.detail
+    if statistic in MRMC_TESTS and key and key.startswith("alone"):
+        return None, ""  # one source's own figure, not a difference
     if statistic in MRMC_TESTS:
         difference = value if key else (detail.get("random_both") or {}).get("value")
         return difference, MRMC_DIFFERENCES.get(detail.get("figure_of_merit"), "")

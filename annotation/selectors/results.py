@@ -222,6 +222,7 @@ def _with_mrmc_lines(result: Result) -> Result:
                 "p": found.get("p"),
                 "p_adjusted": result.detail.get("p_adjusted") if headline else None,
                 "reason": found.get("reason", ""),
+                "alone": found.get("alone", []),
             }
         )
     return result

@@ -313,6 +313,17 @@ def _figure(result: Mrmc, detail: dict, n_ratings: int) -> Figure:
     by_key = dict(zip(QUESTIONS, result.analyses, strict=True))
     for key, analysis in by_key.items():
         detail[key] = _difference(analysis, detail["figure_of_merit"])
+    # Each source alone, readers and cases random, as the published OR output gives it: in the
+    # bundle's comparison.csv as rows of their own (mrmc:alone_first, mrmc:alone_second).
+    label = detail["figure_of_merit"]
+    for key, alone in zip(
+        ("alone_first", "alone_second"), detail["random_both"]["alone"], strict=True
+    ):
+        detail[key] = {
+            "method": f"{label} of {alone['source']} alone, {RANDOM_BOTH}",
+            "interval_question": RANDOM_BOTH,
+            **alone,
+        }
     test = by_key["random_both"].test
     if test is None:
         detail["reason"] = by_key["random_both"].reason
@@ -328,6 +339,16 @@ def _difference(analysis, label: str) -> dict:
     found = {
         "interval_question": analysis.question,
         "method": f"difference in {label} (first minus second), {analysis.question}",
+        "alone": [
+            {
+                "source": alone.modality,
+                "value": alone.value,
+                "ci": list(alone.ci) if alone.ci else None,
+                "se": alone.se,
+                "df": alone.df,
+            }
+            for alone in analysis.modalities
+        ],
     }
     if not analysis.differences:
         return {**found, "value": None, "ci": None, "p": None, "reason": analysis.reason}
