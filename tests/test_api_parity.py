@@ -234,7 +234,7 @@ def test_inviting_through_the_api_sends_what_the_page_sends(
     response = call(client, study_admin, "post", url, body)
 
     assert response.status_code == 201
-    assert [(i["email"], i["status"]) for i in response.json()] == [
+    assert [(i["email"], i["status"]) for i in response.json()["invited"]] == [
         ("a.clinician@example.org", "pending"),
         ("b.clinician@example.org", "pending"),
     ]
@@ -254,8 +254,10 @@ def test_inviting_through_the_api_sends_what_the_page_sends(
 def test_an_address_with_an_account_is_invited_like_one_without(client, study_admin, draft_study):
     UserFactory(username="has-account", email="known@example.org")
     url = API.format(draft_study.token) + "invitations/"
-    known = call(client, study_admin, "post", url, {"emails": ["known@example.org"]}).json()
-    unknown = call(client, study_admin, "post", url, {"emails": ["unknown@example.org"]}).json()
+    known = call(client, study_admin, "post", url, {"emails": ["known@example.org"]})
+    unknown = call(client, study_admin, "post", url, {"emails": ["unknown@example.org"]})
+    assert known.status_code == unknown.status_code == 201
+    known, unknown = known.json()["invited"], unknown.json()["invited"]
     assert [set(row) for row in known] == [set(row) for row in unknown]
     assert known[0]["status"] == unknown[0]["status"] == "pending"
     assert known[0]["joined_as"] is unknown[0]["joined_as"] is None
@@ -350,7 +352,8 @@ def test_a_template_through_the_api_adds_what_the_page_adds(
     def rubric(study):
         return list(study.questions.order_by("order").values_list("key", "kind", "prompt"))
 
-    assert [q["key"] for q in response.json()] == [k for k, _, _ in rubric(draft_study)][1:]
+    added = [question["key"] for question in response.json()["added"]]
+    assert added == [key for key, _, _ in rubric(draft_study)][1:]
     assert rubric(draft_study) == rubric(page_study)
     again = call(client, study_admin, "post", url, {"template": "harm"})
     assert again.status_code == 400

@@ -116,7 +116,7 @@ class InvitationViewSet(mixins.ListModelMixin, StudyScopedViewSet):
 
     @extend_schema(
         request=s.InviteSerializer,
-        responses={201: s.InvitationSerializer(many=True), 400: INVALID, 409: REFUSED},
+        responses={201: s.InvitedSerializer, 400: INVALID, 409: REFUSED},
     )
     def create(self, request: Request, study_token: str) -> Response:
         """Invite these addresses while the study is a draft or open; refused whole (nothing
@@ -136,7 +136,7 @@ class InvitationViewSet(mixins.ListModelMixin, StudyScopedViewSet):
             )
         except ValidationError as exc:
             return refused(exc)
-        body = s.InvitationSerializer(sent, many=True).data
+        body = s.InvitedSerializer({"invited": sent}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
 

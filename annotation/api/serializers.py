@@ -556,6 +556,10 @@ class InvitationSerializer(serializers.ModelSerializer):
         return "expired" if invitation.is_expired else "pending"
 
 
+class InvitedSerializer(serializers.Serializer):
+    invited = InvitationSerializer(many=True)
+
+
 class InviteSerializer(serializers.Serializer):
     emails = serializers.ListField(child=serializers.EmailField(), min_length=1, max_length=500)
 
@@ -593,6 +597,10 @@ class QuestionCommentsSerializer(serializers.Serializer):
     prompt = serializers.CharField()
     total = serializers.IntegerField(help_text="Every comment that matches, listed or not.")
     comments = CommentSerializer(many=True)
+
+
+class QuestionsAddedSerializer(serializers.Serializer):
+    added = QuestionSerializer(many=True)
 
 
 class RubricTemplateSerializer(serializers.Serializer):

@@ -221,7 +221,7 @@ class StudyViewSet(
 
     @extend_schema(
         request=s.RubricTemplateSerializer,
-        responses={201: s.QuestionSerializer(many=True), 400: INVALID},
+        responses={201: s.QuestionsAddedSerializer, 400: INVALID},
     )
     @action(detail=True, methods=["post"], url_path="questions-from-template")
     def questions_from_template(self, request: Request, study_token: str) -> Response:
@@ -236,7 +236,7 @@ class StudyViewSet(
             )
         except ValidationError as exc:
             raise as_api_error(exc) from None
-        body = s.QuestionSerializer(added, many=True).data
+        body = s.QuestionsAddedSerializer({"added": added}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
     def _move(self, change) -> Response:
