@@ -570,10 +570,13 @@ class InviteSerializer(serializers.Serializer):
 class CommentQuerySerializer(serializers.Serializer):
     source = serializers.CharField(
         required=False,
+        allow_blank=True,
         default="",
         help_text="Only comments about this source's outputs: once the study is locked.",
     )
-    question = serializers.CharField(required=False, default="", help_text="One question's key.")
+    question = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="One question's key."
+    )
     all = serializers.BooleanField(
         required=False, default=False, help_text="Every comment, not the newest 20 of each."
     )
