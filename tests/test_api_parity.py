@@ -2,7 +2,13 @@
 invitations, the comments and the rubric templates, called through the API, leaves the study
 as the same action on the page does; admins only, with the page's refusals as JSON."""
 
+import csv
+import io
 import json
+import os
+import subprocess
+import zipfile
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -370,3 +376,60 @@ def test_templates_are_named_and_for_draft_studies(client, study_admin, open_stu
     assert frozen.status_code == 400
     assert "draft" in frozen.json()["detail"]
     assert open_study.questions.count() == 1
+
+
+# --- the scripted study in docs/api.md ------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "api.md"
+
+
+def scripted_study() -> str:
+    """The shell block of docs/api.md's "A complete scripted study", as it stands."""
+    section = DOCS.read_text().split("## A complete scripted study", 1)[1]
+    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_scripted_study_in_the_docs_runs_from_nothing_to_the_bundle(
+    live_server, celery_worker, study_admin, tmp_path
+):
+    ames, baker = UserFactory(username="ames"), UserFactory(username="baker")
+    earlier = services.study_create(
+        creator=study_admin, title="Earlier study", raters_per_item=1, question_prompt="Q?"
+    )
+    services.study_add_raters(study=earlier, users=[ames, baker])
+    env = {
+        "PATH": os.environ["PATH"],
+        "API": live_server.url + "/api/v1",
+        "TOKEN": Token.objects.create(user=study_admin).key,
+        "RATER1_TOKEN": Token.objects.create(user=ames).key,
+        "RATER2_TOKEN": Token.objects.create(user=baker).key,
+    }
+
+    done = subprocess.run(
+        ["bash", "-c", scripted_study()],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    study = Study.objects.exclude(pk=earlier.pk).get()
+    assert study.status == Study.Status.LOCKED
+    assert list(study.questions.order_by("order").values_list("key", flat=True)) == [
+        "overall",
+        "harm",
+    ]
+    raters = study.memberships.filter(role="rater").order_by("pseudonym")
+    assert [(m.pseudonym, m.user.username) for m in raters] == [("R1", "ames"), ("R2", "baker")]
+    assert [m.to for m in mail.outbox] == [["chen@example.org"]]
+    # Two raters, each on all four outputs (two per item), on two questions, all submitted.
+    assert study.assignments.filter(submitted_at__isnull=False).count() == 8
+    assert "[('R1', 4, 4), ('R2', 4, 4)]" in done.stdout
+    with zipfile.ZipFile(tmp_path / "bundle.zip") as bundle:
+        rows = list(csv.DictReader(io.StringIO(bundle.read("ratings.csv").decode())))
+    assert len(rows) == 16
+    assert {(row["question"], row["answer"]) for row in rows} == {("overall", "4"), ("harm", "no")}
