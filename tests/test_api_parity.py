@@ -16,9 +16,18 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from annotation import selectors, services
+from annotation.core.stats.estimate import THESE_RATERS
+from annotation.core.stats.mrmc import RANDOM_BOTH, mrmc
 from annotation.models import Assignment, Invitation, Question, Study
 from tests.conftest import STUDY_ROWS
 from tests.factories import UserFactory
+from tests.test_dashboard_planning import (
+    plan_rows,
+    post_power,
+    store_alpha,
+    store_mrmc,
+)
+from tests.test_stats_mrmc import vandyke_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -376,6 +385,88 @@ def test_templates_are_named_and_for_draft_studies(client, study_admin, open_stu
     assert frozen.status_code == 400
     assert "draft" in frozen.json()["detail"]
     assert open_study.questions.count() == 1
+
+
+# --- planning the next study ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def vandyke():
+    """Van Dyke's pilot as the planning card's tests use it."""
+    rows, truth = vandyke_rows()
+    return mrmc(rows, figure="auc", truth=truth)
+
+
+def test_a_power_plan_through_the_api_is_the_planning_cards(
+    client, study_admin, draft_study, vandyke
+):
+    result = store_mrmc(draft_study, vandyke)
+    client.force_login(study_admin)
+    card = plan_rows(post_power(client, draft_study, pilot=result.pk).text)
+    client.logout()
+    url = API.format(draft_study.token) + "plan/"
+    [pilot] = call(client, study_admin, "get", url + "pilots/").json()["power"]
+    assert (pilot["pilot"], pilot["pair"], pilot["usable"]) == (result.pk, "T0 vs T1", True)
+
+    body = {"pilot": result.pk, "difference": 0.05, "power": 0.8, "alpha": 0.05, "readers": "3-8"}
+    response = call(client, study_admin, "post", url + "power/", body)
+
+    assert response.status_code == 200
+    plan = response.json()
+    assert plan["question"] == RANDOM_BOTH
+    by_api = {row["readers"]: row["cases"] for row in plan["rows"]}
+    assert by_api == {readers: cases for readers, (cases, _) in card.items()}
+    assert by_api[3] is None
+    assert by_api[4] == 361
+
+
+def test_a_width_plan_through_the_api_is_the_planning_cards(client, study_admin, draft_study):
+    result = store_alpha(draft_study, ci=(0.42, 0.66), cases=40)
+    client.force_login(study_admin)
+    page = client.post(
+        reverse("study_plan_width", args=[draft_study.token]),
+        {"pilot": result.pk, "width": "0.12"},
+        HTTP_HX_REQUEST="true",
+    ).text
+    client.logout()
+    url = API.format(draft_study.token) + "plan/"
+    [pilot] = call(client, study_admin, "get", url + "pilots/").json()["width"]
+    assert (pilot["ci_low"], pilot["ci_high"]) == (0.42, 0.66)
+    assert pilot["interval_question"] == THESE_RATERS
+
+    response = call(
+        client, study_admin, "post", url + "width/", {"pilot": result.pk, "width": 0.12}
+    )
+
+    assert response.status_code == 200
+    answer = response.json()
+    # (0.24 / 0.12) squared times 40 cases: four times the cases for half the width.
+    assert answer["cases"] == 160
+    assert answer["question"] == THESE_RATERS
+    assert "160" in page
+
+
+def test_plans_name_what_is_wrong(client, study_admin, draft_study, vandyke, raters, outsider):
+    mine = store_mrmc(draft_study, vandyke)
+    other = services.study_create(creator=study_admin, title="Other", question_prompt="Q?")
+    theirs = store_mrmc(other, vandyke)
+    url = API.format(draft_study.token) + "plan/"
+    base = {"pilot": mine.pk, "difference": 0.05, "readers": "3-8"}
+    for fields, field in [
+        ({"pilot": theirs.pk}, "pilot"),  # another study's pilot is no choice here
+        ({"difference": -1}, "difference"),
+        ({"power": 1.5}, "power"),
+        ({"readers": "many"}, "readers"),
+        ({"difference": "lots"}, "difference"),
+    ]:
+        response = call(client, study_admin, "post", url + "power/", {**base, **fields})
+        assert response.status_code == 400, fields
+        assert field in response.json(), response.json()
+    narrow = call(client, study_admin, "post", url + "width/", {"pilot": mine.pk, "width": 0.1})
+    assert narrow.status_code == 400
+    assert "pilot" in narrow.json()  # an MRMC result is no width pilot
+    assert call(client, raters[0], "get", url + "pilots/").status_code == 404  # draft: unseen
+    assert call(client, outsider, "post", url + "power/", base).status_code == 404
 
 
 # --- the scripted study in docs/api.md ------------------------------------------------------

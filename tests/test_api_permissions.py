@@ -90,6 +90,9 @@ MATRIX = {
     ("POST", f"{S}/invitations/"): admins(400),  # no address
     ("GET", f"{S}/comments/"): admins(200),
     ("POST", f"{S}/questions-from-template/"): admins(400),  # no template named
+    ("GET", f"{S}/plan/pilots/"): admins(200),
+    ("POST", f"{S}/plan/power/"): admins(400),  # no pilot named
+    ("POST", f"{S}/plan/width/"): admins(400),
     ("GET", "/api/v1/rate/"): anyone(200),
     ("GET", "/api/v1/rate/{study_token}/items/"): own_items(200),
     ("GET", "/api/v1/rate/{study_token}/items/{token}/"): own_items(200),

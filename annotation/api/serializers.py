@@ -9,6 +9,7 @@ from rest_framework import serializers
 from annotation import services
 from annotation.api import schema
 from annotation.core import rubric
+from annotation.core.stats.estimate import THESE_RATERS
 from annotation.models import (
     AnalysisReopening,
     Assignment,
@@ -613,3 +614,102 @@ class RubricTemplateSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         # Read when used: the templates are files the operator may add to.
         self.fields["template"].choices = sorted(services.rubric_templates())
+
+
+# Planning the next study from this one's pilots, as the dashboard's planning card does.
+
+
+class PowerPilotSerializer(serializers.Serializer):
+    pilot = serializers.IntegerField(source="result.pk", help_text="The stored MRMC result's id.")
+    question = serializers.CharField(source="question.key")
+    pair = serializers.CharField(help_text='The two sources compared, "A vs B".')
+    readers = serializers.IntegerField()
+    cases = serializers.IntegerField(source="pilot.cases", allow_null=True, default=None)
+    observed = serializers.FloatField(
+        allow_null=True,
+        help_text="The pilot's difference, first minus second (readers and cases random).",
+    )
+    units = serializers.CharField(help_text="What the difference is measured in.")
+    usable = serializers.SerializerMethodField()
+    reason = serializers.CharField(help_text="Why it cannot size a study; empty if it can.")
+
+    def get_usable(self, pilot) -> bool:
+        return pilot.pilot is not None
+
+
+class WidthPilotSerializer(serializers.Serializer):
+    pilot = serializers.IntegerField(source="result.pk", help_text="The stored alpha's id.")
+    question = serializers.CharField(source="question.key")
+    alpha = serializers.FloatField(source="result.value", allow_null=True)
+    ci_low = serializers.SerializerMethodField()
+    ci_high = serializers.SerializerMethodField()
+    width = serializers.FloatField(allow_null=True)
+    cases = serializers.IntegerField(source="result.n_units")
+    interval_question = serializers.SerializerMethodField(
+        help_text="Which question the interval answers: these raters, cases random."
+    )
+    usable = serializers.SerializerMethodField()
+    reason = serializers.CharField(help_text="Why it has no interval to scale; empty if it has.")
+
+    def get_ci_low(self, pilot) -> float | None:
+        return pilot.ci[0] if pilot.ci else None
+
+    def get_ci_high(self, pilot) -> float | None:
+        return pilot.ci[1] if pilot.ci else None
+
+    def get_interval_question(self, pilot) -> str:
+        return THESE_RATERS
+
+    def get_usable(self, pilot) -> bool:
+        return pilot.ci is not None
+
+
+class PilotsSerializer(serializers.Serializer):
+    power = PowerPilotSerializer(many=True)
+    width = WidthPilotSerializer(many=True)
+
+
+class PowerPlanRequestSerializer(serializers.Serializer):
+    """The planning card's power form, as JSON; checked by the same form."""
+
+    pilot = serializers.IntegerField(help_text="A usable power pilot's id (`plan/pilots/`).")
+    difference = serializers.FloatField(help_text="The smallest difference worth detecting.")
+    power = serializers.FloatField(default=0.8)
+    alpha = serializers.FloatField(default=0.05, help_text="Two-sided.")
+    readers = serializers.CharField(
+        default="3-10", help_text="A range such as 3-10, or a list such as 4, 6, 8."
+    )
+
+
+class PowerRowSerializer(serializers.Serializer):
+    readers = serializers.IntegerField()
+    cases = serializers.IntegerField(
+        allow_null=True, help_text="The fewest cases reaching the power; null: out of reach."
+    )
+    power = serializers.FloatField(allow_null=True, help_text="The power with that many cases.")
+    best = serializers.FloatField(help_text="The most power seen, when out of reach.")
+
+
+class PowerPlanSerializer(serializers.Serializer):
+    question = serializers.CharField(
+        help_text="Which question the plan answers: readers and cases random."
+    )
+    difference = serializers.FloatField()
+    power = serializers.FloatField()
+    alpha = serializers.FloatField()
+    pilot = PowerPilotSerializer()
+    rows = PowerRowSerializer(many=True)
+
+
+class WidthPlanRequestSerializer(serializers.Serializer):
+    pilot = serializers.IntegerField(help_text="A usable width pilot's id (`plan/pilots/`).")
+    width = serializers.FloatField(help_text="The 95% interval's whole width, e.g. 0.2.")
+
+
+class WidthPlanSerializer(serializers.Serializer):
+    question = serializers.CharField(
+        help_text="Which question the interval answers: these raters, cases random."
+    )
+    width = serializers.FloatField()
+    cases = serializers.IntegerField()
+    pilot = WidthPilotSerializer()

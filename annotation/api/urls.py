@@ -2,7 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
-from annotation.api import exports, rater, raters, studies, study_data
+from annotation.api import exports, planning, rater, raters, studies, study_data
 
 STUDY = r"studies/(?P<study_token>[A-Za-z0-9]+)"
 
@@ -24,6 +24,7 @@ for path, viewset, name in [
     ("raters", raters.RaterViewSet, "api-rater"),
     ("invitations", raters.InvitationViewSet, "api-invitation"),
     ("comments", raters.CommentViewSet, "api-comment"),
+    ("plan", planning.PlanViewSet, "api-plan"),
 ]:
     router.register(f"{STUDY}/{path}", viewset, basename=name)
 router.register("rate", rater.RaterStudyViewSet, basename="api-rate")
