@@ -2,7 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
-from annotation.api import exports, planning, rater, raters, studies, study_data
+from annotation.api import exports, planning, provenance, rater, raters, studies, study_data
 
 STUDY = r"studies/(?P<study_token>[A-Za-z0-9]+)"
 
@@ -21,6 +21,8 @@ for path, viewset, name in [
     ("judge-ratings", exports.JudgeRatingViewSet, "api-judge-rating"),
     ("unblinding-key", exports.UnblindingViewSet, "api-unblinding"),
     ("rating-history", exports.RatingHistoryViewSet, "api-rating-history"),
+    ("generations", provenance.GenerationViewSet, "api-generation"),
+    ("judge-calls", provenance.JudgeCallViewSet, "api-judge-call"),
     ("raters", raters.RaterViewSet, "api-rater"),
     ("invitations", raters.InvitationViewSet, "api-invitation"),
     ("comments", raters.CommentViewSet, "api-comment"),

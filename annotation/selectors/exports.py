@@ -1,6 +1,7 @@
-"""Rows for the exports: ratings (long), rating history, unblinding key, judge ratings; streamed in
-chunks."""
+"""Rows for the exports: ratings (long), rating history, unblinding key, judge ratings, every
+model call's provenance; streamed in chunks."""
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 
@@ -21,9 +22,11 @@ from annotation.core.stats.names import (
     WIN_TIE_LOSS,
 )
 from annotation.models import (
+    Generation,
     Item,
     ItemOutput,
     JudgeRating,
+    JudgeVerdict,
     Question,
     Rating,
     RatingRevision,
@@ -509,3 +512,98 @@ def study_time_on_task(*, study: Study) -> tuple[dict[str, list[float]], int]:
 def _pseudonym_order(pseudonym: str) -> tuple[int, str]:
     digits = pseudonym.removeprefix("R")
     return (int(digits), "") if digits.isdigit() else (10**9, pseudonym)
+
+
+GENERATIONS_COLUMNS = columns.GENERATIONS.names
+JUDGE_CALLS_COLUMNS = columns.JUDGE_CALLS.names
+
+
+def study_generations_query(*, study: Study) -> QuerySet[Generation]:
+    """Every call made to fetch the study's outputs, failed ones included, by case, source,
+    sample and time."""
+    return (
+        Generation.objects.filter(case__study=study)
+        .select_related("case", "source")
+        .order_by("case__external_id", "source__label", "sample", "started_at", "pk")
+    )
+
+
+def generation_rows(generations: Iterable[Generation]) -> Iterator[dict]:
+    """generations.csv's rows (`columns.GENERATIONS`): which output each call was for, and
+    what it asked, what came back and what it cost."""
+    for generation in generations:
+        yield {
+            "case_id": generation.case.external_id,
+            "source": generation.source.label,
+            "sample": generation.sample,
+            "endpoint": generation.endpoint,
+            **_call_row(generation, generation.retries),
+        }
+
+
+def study_generations(*, study: Study) -> Iterator[dict]:
+    """Every generation's row, read in chunks."""
+    return generation_rows(study_generations_query(study=study).iterator(chunk_size=EXPORT_CHUNK))
+
+
+def study_judge_calls_query(*, study: Study) -> QuerySet[JudgeVerdict]:
+    """Every unit of every judge's work, failed ones included."""
+    return (
+        JudgeVerdict.objects.filter(judge__study=study)
+        .select_related("judge", "item")
+        .order_by("judge__label", "item__token", "variant", "sample", "started_at", "pk")
+    )
+
+
+def judge_call_rows(verdicts: Iterable[JudgeVerdict]) -> Iterator[dict]:
+    """judge_calls.csv's rows (`columns.JUDGE_CALLS`): the provenance of each unit's last call,
+    with every call it took in `retry_details`."""
+    for verdict in verdicts:
+        row = _call_row(verdict, verdict.attempts)
+        row["retries"] = max(len(verdict.attempts) - 1, 0)
+        yield {
+            "judge": verdict.judge.label,
+            "item_token": verdict.item.token,
+            "shown_order": " ".join(map(str, verdict.order)),
+            "variant": verdict.variant,
+            "sample": verdict.sample,
+            **row,
+        }
+
+
+def study_judge_calls(*, study: Study) -> Iterator[dict]:
+    """Every judge call's row, read in chunks."""
+    return judge_call_rows(study_judge_calls_query(study=study).iterator(chunk_size=EXPORT_CHUNK))
+
+
+def _call_row(call: Generation | JudgeVerdict, retries: list) -> dict:
+    """The columns every stored call shares (`columns._call_columns`)."""
+    return {
+        "outcome": call.outcome,
+        "error": call.error,
+        "model_requested": call.model_requested,
+        "model_version": call.model_version,
+        "served_headers": json.dumps(call.served_headers or {}, sort_keys=True),
+        "response_id": call.response_id,
+        "system_fingerprint": call.system_fingerprint,
+        "http_status": call.http_status,
+        "retries": len(retries),
+        "retry_details": json.dumps(retries),
+        "rate_limit_wait_seconds": call.rate_limit_wait_ms / 1000,
+        "prompt_tokens": call.prompt_tokens,
+        "completion_tokens": call.completion_tokens,
+        "cost": call.cost,
+        "latency_seconds": None if call.latency_ms is None else call.latency_ms / 1000,
+        "prompt_sha256": prompt_sha256(call.request),
+        "started_at": tables.timestamp(call.started_at),
+        "finished_at": tables.timestamp(call.finished_at),
+    }
+
+
+def prompt_sha256(request: dict) -> str:
+    """The rendered prompt's hash, as `columns.PROMPT_HASH` says: "" when nothing was sent."""
+    messages = (request or {}).get("messages")
+    if not messages:
+        return ""
+    canonical = json.dumps(messages, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
