@@ -117,7 +117,8 @@ def _errors(report: dict) -> list:
 
 
 def test_a_judged_pairwise_bundle_is_valid_too(study_admin, raters, settings, tmp_path):
-    # Flipped pairs, a pairwise scale, and judge_diagnostics.csv, its sixth file.
+    # Flipped pairs, a pairwise scale, and judge_diagnostics.csv and judge_calls.csv, its
+    # sixth and seventh files.
     settings.EXPORT_DIR = tmp_path / "exports"
     study = make_pairwise_study(study_admin, raters)
     question = study.questions.get()
@@ -129,7 +130,7 @@ def test_a_judged_pairwise_bundle_is_valid_too(study_admin, raters, settings, tm
     folder = _unzipped(build(study), tmp_path / "judged")
     report = _validate(folder)
     assert report["valid"] is True, _errors(report)[:10]
-    assert len(report["tasks"]) == 6
+    assert len(report["tasks"]) == 7
     assert {r["flipped"] for r in _rows(folder / "ratings.csv")} == {"TRUE", "FALSE"}
     assert _rows(folder / "judge_diagnostics.csv")
 

@@ -24,12 +24,15 @@ from django.utils import timezone
 
 from annotation import selectors
 from annotation.core import columns as cols
-from annotation.core import figures, tables
+from annotation.core import figures, stat_files, tables
 from annotation.core.stats.names import MRMC_TESTS
 from annotation.models import Study, TaskRun
 from annotation.selectors.exports import (
     AGREEMENT,
     COMPARISON,
+    study_generations,
+    study_generations_query,
+    study_judge_calls,
     study_question_rows,
     study_result_rows,
     study_time_on_task,
@@ -200,10 +203,12 @@ def _steps(study: Study) -> list[tuple[str, object]]:
     """(file name, writer of its text or bytes) for every file but the manifest."""
     files = [cols.RATINGS, cols.UNBLINDING, cols.QUESTIONS, cols.AGREEMENT, cols.COMPARISON]
     if study.judges.exists():  # each judge's length bias, self-preference and calibration
-        files.append(cols.JUDGE_DIAGNOSTICS)
+        files += [cols.JUDGE_DIAGNOSTICS, cols.JUDGE_CALLS]  # and its calls
+    if study_generations_query(study=study).exists():  # outputs a worker fetched
+        files.append(cols.GENERATIONS)
     steps = [
         ("ratings.csv", lambda out: _csv(out, cols.RATINGS, _ratings(study))),
-        ("data_dictionary.md", lambda out: out.write(tables.data_dictionary(files))),
+        ("data_dictionary.md", lambda out: out.write(_dictionary(files))),
         ("unblinding.csv", lambda out: _unblinding(out, study)),
         ("questions.csv", lambda out: _csv(out, cols.QUESTIONS, study_question_rows(study=study))),
         ("agreement.csv", lambda out: _csv(out, cols.AGREEMENT, _results(study, AGREEMENT))),
@@ -211,9 +216,18 @@ def _steps(study: Study) -> list[tuple[str, object]]:
     ]
     if cols.JUDGE_DIAGNOSTICS in files:
         steps.append(("judge_diagnostics.csv", lambda out: _judge_diagnostics(out, study)))
+    if cols.JUDGE_CALLS in files:
+        steps.append(
+            ("judge_calls.csv", lambda out: _csv(out, cols.JUDGE_CALLS, _judge_calls(study)))
+        )
+    if cols.GENERATIONS in files:  # how each output was produced
+        steps.append(
+            ("generations.csv", lambda out: _csv(out, cols.GENERATIONS, _generations(study)))
+        )
     steps += [
         ("datapackage.json", lambda out: out.write(_data_package(study, files))),
         ("methods.md", lambda out: out.write(methods_text(study))),
+        *_stat_file_steps(study, files),
     ]
     for name, figure in figure_data.study_figures(study=study):
         for fmt in figures.FORMATS:
@@ -226,6 +240,39 @@ def _steps(study: Study) -> list[tuple[str, object]]:
     for name, text in _checklist_reports(study):
         steps.append((name, lambda out, t=text: out.write(t)))
     return steps
+
+
+def _dictionary(files: list[cols.Table]) -> str:
+    return tables.data_dictionary(files) + "\n" + stat_files.STAT_FILES_TEXT
+
+
+def _stat_file_steps(study: Study, files: list[cols.Table]) -> list[tuple[str, object]]:
+    """ratings.sav and ratings.dta (from one reading of the ratings, made when the first is
+    written), and read_bundle.R."""
+    questions = list(study_question_rows(study=study))
+    variables = stat_files.question_variables(questions)
+    frame = []
+
+    def ratings():
+        if not frame:
+            frame.append(stat_files.ratings_frame(_ratings(study), variables))
+        return frame[0]
+
+    label = f"{study.title}: ratings"
+    return [
+        (
+            stat_files.SAV,
+            lambda out: out.write(stat_files.sav_bytes(ratings(), variables, file_label=label)),
+        ),
+        (
+            stat_files.DTA,
+            lambda out: out.write(stat_files.dta_bytes(ratings(), variables, file_label=label)),
+        ),
+        (
+            stat_files.R_SCRIPT,
+            lambda out: out.write(stat_files.r_script(files, questions, title=study.title)),
+        ),
+    ]
 
 
 def _write(archive: zipfile.ZipFile, name: str, write, tick: Callable[[], None]) -> str:
@@ -270,6 +317,14 @@ def _unblinding(out, study: Study) -> None:
 
 def _results(study: Study, family: str) -> Iterable[dict]:
     return study_result_rows(study=study, family=family)
+
+
+def _generations(study: Study) -> Iterable[dict]:
+    return study_generations(study=study)
+
+
+def _judge_calls(study: Study) -> Iterable[dict]:
+    return study_judge_calls(study=study)
 
 
 def _judge_diagnostics(out, study: Study) -> None:

@@ -1,0 +1,379 @@
+"""The paper bundle's files for statistics packages: `ratings.sav` (SPSS) and `ratings.dta`
+(Stata) written by ReadStat through pyreadstat, with variable and value labels, and
+`read_bundle.R`, which reads every CSV file with the types the data package declares. No Django:
+ratings and questions come in as the rows of ratings.csv and questions.csv.
+
+The layout of ratings.sav and ratings.dta (`STAT_FILES_TEXT` says it to the reader): one row
+per rater, item, assignment kind and, for a side-by-side question asked about each response,
+response slot; one variable per question. A long file, one row per rating, has a single value
+column whose labels would differ from question to question, which neither format can label."""
+
+import json
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyreadstat
+
+from annotation.core import columns as cols
+from annotation.core import rubric
+
+SAV, DTA = "ratings.sav", "ratings.dta"
+R_SCRIPT = "read_bundle.R"
+
+# Kinds whose answer has no single number: their variable is text, the answer as in ratings.csv.
+TEXT_KINDS = (rubric.TEXT, rubric.MULTIPLE_CHOICE, rubric.RANKING)
+# What identifies a row, from ratings.csv, with its description as the variable label.
+KEYS = ("item_token", "rater", "kind", "output_slot")
+# What a row carries beside the answers (the same for every answer of the row).
+ROW_FACTS = ("flipped", "shown_order", "submitted", "time_on_task_seconds")
+YES_NO_LABELS = {0: "No", 1: "Yes"}
+
+# Stata's limits (SPSS allows more: 64-byte names, 256-byte labels), kept for both files so
+# that the two name every variable alike.
+NAME_LIMIT, LABEL_LIMIT = 32, 80
+# Stata's reserved words, which no variable may be called.
+STATA_RESERVED = frozenset(
+    ("_all", "_b", "byte", "_coef", "_cons", "double", "float", "if", "in", "int", "long")
+    + ("_n", "_N", "_pi", "_pred", "_rc", "_skip", "strL", "using", "with")
+)
+
+STAT_FILES_TEXT = f"""## `{SAV}` and `{DTA}`: the ratings for SPSS and Stata
+
+The ratings of ratings.csv, one row per rater and item (and assignment kind: a hidden repeat
+has its own row), with one variable per question holding the number statistics use (ratings.csv's
+`value`) and the scale's labels as value labels; a side-by-side question asked about each
+response has a row per response slot (`output_slot`), the whole-item questions a row with an
+empty slot. Free-text, multiple-choice and ranking questions are text variables holding the
+answer as ratings.csv writes it. Each question's variable label is its prompt; the other
+variables' labels come from the data dictionary, cut to {LABEL_LIMIT} characters (Stata's
+limit) at a word. `flipped` and `submitted` are 1 (Yes) or 0 (No).
+
+- **Variable names** are the question keys where Stata allows them: characters other than
+  letters, digits and `_` become `_`; a name that does not start with a letter, is a Stata
+  reserved word or is taken already (case ignored, as SPSS does) gets the prefix `q_`; names are
+  cut to {NAME_LIMIT} characters, and a name taken after cutting ends in `_2`, `_3`... The
+  label of every question's variable starts with its key in brackets: `[key] prompt`.
+- **Not applicable** (`na`), an unanswered question and a cleared list are all missing (system
+  missing in SPSS, `.` in Stata); ratings.csv tells them apart.
+- **Pairwise questions** hold the answer in the pair's canonical order (positive favours the
+  unblinding key's `source`): the value labels read as if that source had been shown as A.
+- Both files hold every rating, drafts and quality-control items included, as ratings.csv does:
+  keep `submitted == 1` and `kind == "study"` for the statistics.
+
+## `{R_SCRIPT}`: the CSV files in R
+
+`Rscript {R_SCRIPT} <bundle folder>`, or `source("{R_SCRIPT}")` from the bundle's folder,
+reads every CSV file with base R into `bundle$<file>` (`bundle$ratings`...), each column with
+the class its type gives (`colClasses`: ids stay text), timestamps as `POSIXct` in UTC and
+columns with a fixed set of values as factors. `bundle$scales` holds each question's scale
+(codes and labels, exactly), and `bundle$rating_labels[[question]]` that question's ratings
+with `label`, a factor of `value` labelled with the scale's labels.
+"""
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One question's variable: its name, label, and value labels (code -> label)."""
+
+    question: str
+    name: str
+    label: str
+    numeric: bool
+    value_labels: dict
+
+
+def question_variables(questions: Sequence[dict]) -> list[Variable]:
+    """A variable per question (rows of questions.csv), named as `STAT_FILES_TEXT` says."""
+    taken = {key.lower() for key in (*KEYS, *ROW_FACTS)}
+    variables = []
+    for question in questions:
+        name = _name(question["question"], taken)
+        taken.add(name.lower())
+        numeric = question["kind"] not in TEXT_KINDS
+        labels = {}
+        if numeric:
+            labels = {
+                _code(point["value"]): point["label"]
+                for point in json.loads(question["scale_json"])
+                if point["value"] is not None
+            }
+        label = f"[{question['question']}] {question['prompt']}"
+        if question["kind"] == rubric.PAIRWISE:
+            label = f"[{question['question']}] canonical order, + favours the key's source"
+        variables.append(Variable(question["question"], name, _cut(label), numeric, labels))
+    return variables
+
+
+def _name(key: str, taken: set[str]) -> str:
+    name = re.sub(r"[^A-Za-z0-9_]", "_", key)
+    if not re.match(r"[A-Za-z]", name) or name in STATA_RESERVED or name.lower() in taken:
+        name = f"q_{name}"
+    name = name[:NAME_LIMIT]
+    n = 2
+    while name.lower() in taken:
+        suffix = f"_{n}"
+        name = name[: NAME_LIMIT - len(suffix)] + suffix
+        n += 1
+    return name
+
+
+def _code(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _cut(text: str, limit: int = LABEL_LIMIT) -> str:
+    """`text` on one line, cut at a word to fit `limit` characters."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[: limit - 3].rsplit(" ", 1)[0] + "..."
+
+
+def ratings_frame(ratings: Iterable[dict], variables: Sequence[Variable]) -> pd.DataFrame:
+    """ratings.csv's rows (as `selectors.study_ratings_iter` gives them) one row per rater,
+    item, kind and slot, with a column per question."""
+    by_question = {variable.question: variable for variable in variables}
+    rows: dict[tuple, dict] = {}
+    for rating in ratings:
+        slot = rating["output_slot"]
+        slot = None if slot == "" else slot
+        key = (rating["item_token"], rating["rater"], rating["kind"], slot)
+        row = rows.setdefault(
+            key,
+            {
+                **dict(zip(KEYS, key, strict=True)),
+                "flipped": int(bool(rating["flipped"])),
+                "shown_order": rating["shown_order"],
+                "submitted": int(bool(rating["submitted"])),
+                "time_on_task_seconds": rating["time_on_task_seconds"],
+            },
+        )
+        variable = by_question.get(rating["question"])
+        if variable is not None:
+            row[variable.name] = _cell(variable, rating)
+    frame = pd.DataFrame(
+        sorted(rows.values(), key=_order),
+        columns=[*KEYS, *ROW_FACTS, *(v.name for v in variables)],
+    )
+    for column in ("output_slot", "time_on_task_seconds"):
+        frame[column] = frame[column].astype("float64")
+    for variable in variables:
+        if variable.numeric:
+            frame[variable.name] = frame[variable.name].astype("float64")
+        else:
+            frame[variable.name] = frame[variable.name].fillna("").astype(str)
+    for column in ("item_token", "rater", "kind", "shown_order"):
+        frame[column] = frame[column].fillna("").astype(str)
+    for column in ("flipped", "submitted"):
+        frame[column] = frame[column].astype("int64")
+    return frame
+
+
+def _cell(variable: Variable, rating: dict) -> object:
+    if variable.numeric:
+        return rating["value"]
+    answer = rating["answer"]
+    return "" if answer == rubric.NA else str(answer)
+
+
+def _order(row: dict) -> tuple:
+    rater = row["rater"].removeprefix("R")
+    slot = -1 if row["output_slot"] is None else row["output_slot"]
+    return (
+        row["item_token"],
+        int(rater) if rater.isdigit() else 0,
+        row["rater"],
+        row["kind"],
+        slot,
+    )
+
+
+def _labels(variables: Sequence[Variable]) -> dict[str, str]:
+    described = {column.name: column.description for column in cols.RATINGS.columns}
+    labels = {name: _cut(described[name]) for name in (*KEYS, *ROW_FACTS)}
+    labels.update({variable.name: variable.label for variable in variables})
+    return labels
+
+
+def _value_labels(variables: Sequence[Variable], *, integers_only: bool) -> dict:
+    """Value labels by variable; Stata's attach to whole numbers only."""
+    found = {"flipped": YES_NO_LABELS, "submitted": YES_NO_LABELS}
+    for variable in variables:
+        labels = variable.value_labels
+        if integers_only and not all(isinstance(code, int) for code in labels):
+            continue
+        if labels:
+            found[variable.name] = labels
+    return found
+
+
+def sav_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label: str) -> bytes:
+    """ratings.sav: the frame with its variable labels, value labels and measures."""
+    measure = {v.name: "nominal" for v in variables if not v.numeric}
+    measure.update({"kind": "nominal", "flipped": "nominal", "submitted": "nominal"})
+    data = _written(
+        pyreadstat.write_sav,
+        frame,
+        file_label=_cut(file_label, 64),
+        column_labels=_labels(variables),
+        variable_value_labels=_value_labels(variables, integers_only=False),
+        variable_measure=measure,
+    )
+    # The header's creation date and time (fixed offsets 92 to 109 of every .sav), written as
+    # a fixed moment: the same ratings give the same bytes, as every file of the bundle does.
+    return data[:92] + b"01 Jan 8000:00:00" + data[109:]
+
+
+def dta_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label: str) -> bytes:
+    """ratings.dta (Stata 14 and later, UTF-8): the frame with its labels."""
+    data = _written(
+        pyreadstat.write_dta,
+        frame,
+        file_label=_cut(file_label),
+        column_labels=_labels(variables),
+        variable_value_labels=_value_labels(variables, integers_only=True),
+    )
+    # The header's timestamp (17 characters after its length byte), fixed as for the .sav.
+    tag = b"<timestamp>\x11"
+    at = data.index(tag) + len(tag)
+    return data[:at] + b"01 Jan 1980 00:00" + data[at + 17 :]
+
+
+def _written(write, frame: pd.DataFrame, **options) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "ratings"
+        write(frame, str(path), **options)
+        return path.read_bytes()
+
+
+# --- read_bundle.R ---------------------------------------------------------------------------
+
+R_CLASSES = {
+    cols.STRING: "character",
+    cols.INTEGER: "integer",
+    cols.NUMBER: "numeric",
+    cols.BOOLEAN: "logical",
+    cols.DATETIME: "character",  # then as.POSIXct, below
+    cols.ANY: "character",
+}
+
+
+def r_script(files: Sequence[cols.Table], questions: Sequence[dict], *, title: str) -> str:
+    """read_bundle.R: reads each of `files` with the classes its Table Schema gives, moments as
+    POSIXct, allowed values as factors, and for each question with a scale a factor of its
+    ratings' values labelled with the scale's labels."""
+    lines = [
+        f"# read_bundle.R: reads the paper bundle of {_r_comment(title)}",
+        "# with base R only, each column with the type datapackage.json declares.",
+        "#   Rscript read_bundle.R [bundle folder]     (prints what it read)",
+        '#   source("read_bundle.R")                   (from the bundle folder: gives `bundle`)',
+        "# bundle$<file> is each CSV file (bundle$ratings, bundle$questions...); timestamps are",
+        "# POSIXct in UTC; columns with a fixed set of values are factors. bundle$scales holds",
+        "# each question's scale, and bundle$rating_labels[[question]] that question's ratings",
+        "# with `label`, a factor of `value` labelled with the scale's labels (pairwise values",
+        "# are in canonical order: the labels read as if the key's `source` had been shown as A).",
+        "",
+        "args <- commandArgs(trailingOnly = TRUE)",
+        'bundle_dir <- if (length(args) > 0) args[[1]] else "."',
+        "",
+        "read_bundle_file <- function(name, classes, moments, levels) {",
+        "  x <- read.csv(file.path(bundle_dir, name), colClasses = classes,",
+        '                na.strings = "", encoding = "UTF-8", check.names = FALSE)',
+        "  for (column in moments) {",
+        f"    x[[column]] <- {cols.R_TIMESTAMP.replace('(x,', '(x[[column]],')}",
+        "  }",
+        "  for (column in names(levels)) {",
+        "    x[[column]] <- factor(x[[column]], levels = levels[[column]])",
+        "  }",
+        "  x",
+        "}",
+        "",
+        "bundle <- list()",
+    ]
+    for table in files:
+        lines += _r_read(table)
+    lines += ["", "bundle$scales <- list(", _r_scales(questions), ")", ""]
+    lines += [
+        "bundle$rating_labels <- list()",
+        "for (question in names(bundle$scales)) {",
+        "  scale <- bundle$scales[[question]]",
+        "  rows <- bundle$ratings[bundle$ratings$question == question, ]",
+        "  rows$label <- factor(rows$value, levels = scale$values, labels = scale$labels)",
+        "  bundle$rating_labels[[question]] <- rows",
+        "}",
+        "",
+        "if (!interactive() && sys.nframe() == 0) {",
+        "  for (name in names(bundle)) {",
+        '    cat(name, ":", if (is.data.frame(bundle[[name]])) nrow(bundle[[name]]) else',
+        '        length(bundle[[name]]), "\\n")',
+        "  }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _r_read(table: cols.Table) -> list[str]:
+    classes = ",\n    ".join(
+        f"{_r_string(c.name)} = {_r_string(R_CLASSES[c.type])}" for c in table.columns
+    )
+    moments = ", ".join(_r_string(c.name) for c in table.columns if c.type == cols.DATETIME)
+    levels = ",".join(
+        f"\n    {_r_string(c.name)} = c({', '.join(map(_r_string, c.enum))})"
+        for c in table.columns
+        if c.enum
+    )
+    return [
+        f"bundle${_r_name(table.stem)} <- read_bundle_file(",
+        f"  {_r_string(table.path)},",
+        f"  classes = c(\n    {classes}\n  ),",
+        f"  moments = c({moments}),",
+        f"  levels = list({levels})",
+        ")",
+    ]
+
+
+def _r_scales(questions: Sequence[dict]) -> str:
+    entries = []
+    for question in questions:
+        if question["kind"] in TEXT_KINDS:
+            continue
+        scale = [p for p in json.loads(question["scale_json"]) if p["value"] is not None]
+        if not scale:
+            continue
+        values = ", ".join(repr(float(p["value"])) for p in scale)
+        labels = ", ".join(_r_string(str(p["label"])) for p in scale)
+        entries.append(
+            f"  {_r_string(question['question'])} = list(values = c({values}), "
+            f"labels = c({labels}))"
+        )
+    return ",\n".join(entries)
+
+
+R_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _r_string(text: str) -> str:
+    """An R string literal in ASCII, whatever the reader's locale: other characters as R's
+    `\\u{...}` and `\\U{...}` escapes."""
+    out = []
+    for char in text:
+        if char in R_ESCAPES:
+            out.append(R_ESCAPES[char])
+        elif " " <= char <= "~":
+            out.append(char)
+        else:
+            code = ord(char)
+            out.append(f"\\u{{{code:04x}}}" if code <= 0xFFFF else f"\\U{{{code:08x}}}")
+    return '"' + "".join(out) + '"'
+
+
+def _r_name(stem: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.]", "_", stem)
+
+
+def _r_comment(text: str) -> str:
+    return " ".join(text.split())
