@@ -5,17 +5,114 @@ from the same selectors, so the API and the planning card give the same numbers.
 
 from django import forms
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as BadRequest
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotation.api import serializers as s
 from annotation.api.base import StudyScopedViewSet
 from annotation.api.studies import INVALID
+from annotation.core.stats.estimate import THESE_RATERS
 from annotation.forms import PowerPlanForm, WidthPlanForm
 from annotation.models import Result
 from annotation.selectors.planning import plan_power, plan_width, study_planning_pilots
+
+
+class PowerPilotSerializer(serializers.Serializer):
+    pilot = serializers.IntegerField(source="result.pk", help_text="The stored MRMC result's id.")
+    question = serializers.CharField(source="question.key")
+    pair = serializers.CharField(help_text='The two sources compared, "A vs B".')
+    readers = serializers.IntegerField()
+    cases = serializers.IntegerField(source="pilot.cases", allow_null=True, default=None)
+    observed = serializers.FloatField(
+        allow_null=True,
+        help_text="The pilot's difference, first minus second (readers and cases random).",
+    )
+    units = serializers.CharField(help_text="What the difference is measured in.")
+    usable = serializers.SerializerMethodField()
+    reason = serializers.CharField(help_text="Why it cannot size a study; empty if it can.")
+
+    def get_usable(self, pilot) -> bool:
+        return pilot.pilot is not None
+
+
+class WidthPilotSerializer(serializers.Serializer):
+    pilot = serializers.IntegerField(source="result.pk", help_text="The stored alpha's id.")
+    question = serializers.CharField(source="question.key")
+    alpha = serializers.FloatField(source="result.value", allow_null=True)
+    ci_low = serializers.SerializerMethodField()
+    ci_high = serializers.SerializerMethodField()
+    width = serializers.FloatField(allow_null=True)
+    cases = serializers.IntegerField(source="result.n_units")
+    interval_question = serializers.SerializerMethodField(
+        help_text="Which question the interval answers: these raters, cases random."
+    )
+    usable = serializers.SerializerMethodField()
+    reason = serializers.CharField(help_text="Why it has no interval to scale; empty if it has.")
+
+    def get_ci_low(self, pilot) -> float | None:
+        return pilot.ci[0] if pilot.ci else None
+
+    def get_ci_high(self, pilot) -> float | None:
+        return pilot.ci[1] if pilot.ci else None
+
+    def get_interval_question(self, pilot) -> str:
+        return THESE_RATERS
+
+    def get_usable(self, pilot) -> bool:
+        return pilot.ci is not None
+
+
+class PilotsSerializer(serializers.Serializer):
+    power = PowerPilotSerializer(many=True)
+    width = WidthPilotSerializer(many=True)
+
+
+class PowerPlanRequestSerializer(serializers.Serializer):
+    """The planning card's power form, as JSON; checked by the same form."""
+
+    pilot = serializers.IntegerField(help_text="A usable power pilot's id (`plan/pilots/`).")
+    difference = serializers.FloatField(help_text="The smallest difference worth detecting.")
+    power = serializers.FloatField(default=0.8)
+    alpha = serializers.FloatField(default=0.05, help_text="Two-sided.")
+    readers = serializers.CharField(
+        default="3-10", help_text="A range such as 3-10, or a list such as 4, 6, 8."
+    )
+
+
+class PowerRowSerializer(serializers.Serializer):
+    readers = serializers.IntegerField()
+    cases = serializers.IntegerField(
+        allow_null=True, help_text="The fewest cases reaching the power; null: out of reach."
+    )
+    power = serializers.FloatField(allow_null=True, help_text="The power with that many cases.")
+    best = serializers.FloatField(help_text="The most power seen, when out of reach.")
+
+
+class PowerPlanSerializer(serializers.Serializer):
+    question = serializers.CharField(
+        help_text="Which question the plan answers: readers and cases random."
+    )
+    difference = serializers.FloatField()
+    power = serializers.FloatField()
+    alpha = serializers.FloatField()
+    pilot = PowerPilotSerializer()
+    rows = PowerRowSerializer(many=True)
+
+
+class WidthPlanRequestSerializer(serializers.Serializer):
+    pilot = serializers.IntegerField(help_text="A usable width pilot's id (`plan/pilots/`).")
+    width = serializers.FloatField(help_text="The 95% interval's whole width, e.g. 0.2.")
+
+
+class WidthPlanSerializer(serializers.Serializer):
+    question = serializers.CharField(
+        help_text="Which question the interval answers: these raters, cases random."
+    )
+    width = serializers.FloatField()
+    cases = serializers.IntegerField()
+    pilot = WidthPilotSerializer()
 
 
 def checked(form: forms.Form) -> dict:
@@ -33,22 +130,22 @@ class PlanViewSet(StudyScopedViewSet):
     pagination_class = None
     filter_backends = ()
 
-    @extend_schema(responses={200: s.PilotsSerializer})
+    @extend_schema(responses={200: PilotsSerializer})
     @action(detail=False, methods=["get"])
     def pilots(self, request: Request, study_token: str) -> Response:
         """The stored MRMC comparisons and alphas a plan can start from, each saying why not
         when it cannot."""
         pilots = study_planning_pilots(study=self.study)
-        return Response(s.PilotsSerializer({"power": pilots.power, "width": pilots.width}).data)
+        return Response(PilotsSerializer({"power": pilots.power, "width": pilots.width}).data)
 
     @extend_schema(
-        request=s.PowerPlanRequestSerializer, responses={200: s.PowerPlanSerializer, 400: INVALID}
+        request=PowerPlanRequestSerializer, responses={200: PowerPlanSerializer, 400: INVALID}
     )
     @action(detail=False, methods=["post"])
     def power(self, request: Request, study_token: str) -> Response:
         """For each number of readers, the fewest cases reaching the power to detect the
         difference between the pilot's two sources (readers and cases random)."""
-        body = s.PowerPlanRequestSerializer(data=request.data)
+        body = PowerPlanRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         pilots = study_planning_pilots(study=self.study).power_usable
         data = checked(PowerPlanForm(body.validated_data, pilots=pilots))
@@ -67,15 +164,15 @@ class PlanViewSet(StudyScopedViewSet):
                 {"difference": ["Too large to compute a power for: choose a smaller one."]}
             ) from None
         answer = {**plan.as_dict(), "rows": plan.rows, "pilot": data["pilot"]}
-        return Response(s.PowerPlanSerializer(answer).data)
+        return Response(PowerPlanSerializer(answer).data)
 
     @extend_schema(
-        request=s.WidthPlanRequestSerializer, responses={200: s.WidthPlanSerializer, 400: INVALID}
+        request=WidthPlanRequestSerializer, responses={200: WidthPlanSerializer, 400: INVALID}
     )
     @action(detail=False, methods=["post"])
     def width(self, request: Request, study_token: str) -> Response:
         """The cases for alpha's interval (these raters, cases random) of this width."""
-        body = s.WidthPlanRequestSerializer(data=request.data)
+        body = WidthPlanRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         pilots = study_planning_pilots(study=self.study).width_usable
         data = checked(WidthPlanForm(body.validated_data, pilots=pilots))
@@ -87,4 +184,4 @@ class PlanViewSet(StudyScopedViewSet):
             raise BadRequest(
                 {"width": ["Too narrow to compute a number of cases for: choose a wider one."]}
             ) from None
-        return Response(s.WidthPlanSerializer(answer).data)
+        return Response(WidthPlanSerializer(answer).data)

@@ -3,12 +3,13 @@ quality control, adding raters and handing on a stalled rater's work, invitation
 and the raters' comments. Admins only; each action calls the service the page calls."""
 
 import dataclasses
+from typing import Literal
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, status
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.exceptions import ValidationError as BadRequest
@@ -16,10 +17,140 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation import selectors, services
-from annotation.api import serializers as s
 from annotation.api.base import StudyScopedViewSet
 from annotation.api.studies import INVALID, REFUSED, refused
 from annotation.models import Invitation, Membership, Study
+
+
+class RaterSerializer(serializers.Serializer):
+    """One rater's progress and quality control, as the dashboard's raters card shows them."""
+
+    pseudonym = serializers.CharField()
+    username = serializers.CharField()
+    done = serializers.IntegerField(help_text="Submitted study items (hidden checks included).")
+    total = serializers.IntegerField()
+    training_done = serializers.IntegerField()
+    training_total = serializers.IntegerField()
+    training_correct = serializers.IntegerField(help_text="Training items answered as expected.")
+    training_scored = serializers.IntegerField(help_text="Training items with expected answers.")
+    checks_passed = serializers.IntegerField()
+    checks_done = serializers.IntegerField()
+    checks_total = serializers.IntegerField()
+    repeats_done = serializers.IntegerField()
+    repeats_total = serializers.IntegerField()
+    timed_items = serializers.IntegerField(help_text="Submitted study items with a time on task.")
+    median_seconds = serializers.FloatField(allow_null=True)
+    fast_items = serializers.IntegerField(
+        help_text="Items submitted faster than `fast_threshold_seconds`."
+    )
+    fast_threshold_seconds = serializers.FloatField(
+        help_text="The study's threshold for an implausibly fast item (the same in every row)."
+    )
+    straight_lining = serializers.FloatField(
+        allow_null=True,
+        help_text="Share of the rater's most common scale answer; null with too few answers.",
+    )
+
+
+class RaterCandidateSerializer(serializers.Serializer):
+    username = serializers.CharField()
+
+
+class RatersAddSerializer(serializers.Serializer):
+    """People already in a study you administer, by username (`raters/candidates/` lists
+    them); anyone else is invited by e-mail."""
+
+    # The same words for an account that exists elsewhere and for none at all.
+    NOT_LISTED = "Choose among the people listed: anyone else is invited by e-mail."
+
+    usernames = serializers.ListField(
+        child=serializers.CharField(max_length=150), min_length=1, max_length=500
+    )
+
+    def __init__(self, *args, candidates=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.candidates = candidates
+
+    def validate_usernames(self, usernames: list[str]) -> list:
+        listed = self.candidates.filter(username__in=usernames)
+        found = {user.get_username(): user for user in listed}
+        if any(name not in found for name in usernames):
+            raise serializers.ValidationError(self.NOT_LISTED)
+        return [found[name] for name in dict.fromkeys(usernames)]
+
+
+class RatersAddedSerializer(serializers.Serializer):
+    added = serializers.ListField(
+        child=serializers.CharField(), help_text="The new raters' pseudonyms."
+    )
+
+
+class ReassignedSerializer(serializers.Serializer):
+    moved = serializers.IntegerField(help_text="Unstarted items moved to the other raters.")
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    joined_as = serializers.CharField(
+        source="accepted_by.get_username", allow_null=True, default=None
+    )
+
+    class Meta:
+        model = Invitation
+        fields = ["email", "status", "created_at", "expires_at", "accepted_at", "joined_as"]
+        read_only_fields = fields
+
+    def get_status(self, invitation: Invitation) -> Literal["joined", "expired", "pending"]:
+        if invitation.accepted_at:
+            return "joined"
+        return "expired" if invitation.is_expired else "pending"
+
+
+class InvitedSerializer(serializers.Serializer):
+    invited = InvitationSerializer(many=True)
+
+
+class InviteSerializer(serializers.Serializer):
+    emails = serializers.ListField(child=serializers.EmailField(), min_length=1, max_length=500)
+
+    def validate_emails(self, emails: list[str]) -> list[str]:
+        return list(dict.fromkeys(emails))  # each address once, in the order given
+
+
+class CommentQuerySerializer(serializers.Serializer):
+    source = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Only comments about this source's outputs: once the study is locked.",
+    )
+    question = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="One question's key."
+    )
+    all = serializers.BooleanField(
+        required=False, default=False, help_text="Every comment, not the newest 20 of each."
+    )
+
+
+class CommentSerializer(serializers.Serializer):
+    case_id = serializers.CharField()
+    rater = serializers.CharField(help_text="The rater's pseudonym.")
+    text = serializers.CharField()
+    saved_at = serializers.DateTimeField()
+    submitted = serializers.BooleanField()
+    kind = serializers.CharField()
+    sources = serializers.ListField(
+        child=serializers.CharField(),
+        help_text='What was commented on ("A: label"), once the study is locked; empty before.',
+    )
+
+
+class QuestionCommentsSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    prompt = serializers.CharField()
+    total = serializers.IntegerField(help_text="Every comment that matches, listed or not.")
+    comments = CommentSerializer(many=True)
+
 
 NO_SUCH_RATER = OpenApiResponse(description="No rater with this pseudonym in the study.")
 
@@ -37,7 +168,7 @@ class RaterViewSet(StudyScopedViewSet):
     def study_queryset(self, study: Study) -> QuerySet[Membership]:
         return study.memberships.filter(role=Membership.Role.RATER)
 
-    @extend_schema(responses={200: s.RaterSerializer(many=True)})
+    @extend_schema(responses={200: RaterSerializer(many=True)})
     def list(self, request: Request, study_token: str) -> Response:
         threshold, quality = selectors.study_data_quality(study=self.study)
         pace = {row.pseudonym: row for row in quality}
@@ -54,17 +185,17 @@ class RaterViewSet(StudyScopedViewSet):
                     "fast_threshold_seconds": threshold,
                 }
             )
-        return Response(s.RaterSerializer(rows, many=True).data)
+        return Response(RaterSerializer(rows, many=True).data)
 
     @extend_schema(
-        request=s.RatersAddSerializer,
-        responses={201: s.RatersAddedSerializer, 400: INVALID, 409: REFUSED},
+        request=RatersAddSerializer,
+        responses={201: RatersAddedSerializer, 400: INVALID, 409: REFUSED},
     )
     def create(self, request: Request, study_token: str) -> Response:
         """Add people already in a study you administer (`candidates`), by username, while the
         study is a draft or open; in an open study they take over unstarted work from the
         busiest raters. Anyone else is invited by e-mail (`invitations/`)."""
-        data = s.RatersAddSerializer(data=request.data, candidates=self._candidates())
+        data = RatersAddSerializer(data=request.data, candidates=self._candidates())
         data.is_valid(raise_exception=True)
         try:
             added = services.study_add_raters(
@@ -75,7 +206,7 @@ class RaterViewSet(StudyScopedViewSet):
         body = {"added": [membership.pseudonym for membership in added]}
         return Response(body, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={200: s.RaterCandidateSerializer(many=True)})
+    @extend_schema(responses={200: RaterCandidateSerializer(many=True)})
     @action(detail=False, methods=["get"])
     def candidates(self, request: Request, study_token: str) -> Response:
         """Who you may add directly: active people in a study you administer, not yet in this
@@ -88,7 +219,7 @@ class RaterViewSet(StudyScopedViewSet):
 
     @extend_schema(
         request=None,
-        responses={200: s.ReassignedSerializer, 404: NO_SUCH_RATER, 409: REFUSED},
+        responses={200: ReassignedSerializer, 404: NO_SUCH_RATER, 409: REFUSED},
     )
     @action(detail=True, methods=["post"])
     def reassign(self, request: Request, study_token: str, pseudonym: str) -> Response:
@@ -107,7 +238,7 @@ class InvitationViewSet(mixins.ListModelMixin, StudyScopedViewSet):
     owner joins as a rater with an account that has the address, or a new one. An address is
     invited alike whether or not it has an account: nothing here says which."""
 
-    serializer_class = s.InvitationSerializer
+    serializer_class = InvitationSerializer
     model = Invitation
     filter_backends = ()
 
@@ -115,13 +246,13 @@ class InvitationViewSet(mixins.ListModelMixin, StudyScopedViewSet):
         return study.invitations.select_related("accepted_by").order_by("-created_at", "-pk")
 
     @extend_schema(
-        request=s.InviteSerializer,
-        responses={201: s.InvitedSerializer, 400: INVALID, 409: REFUSED},
+        request=InviteSerializer,
+        responses={201: InvitedSerializer, 400: INVALID, 409: REFUSED},
     )
     def create(self, request: Request, study_token: str) -> Response:
         """Invite these addresses while the study is a draft or open; refused whole (nothing
         created) when the server cannot send e-mail safely or the mail server fails."""
-        data = s.InviteSerializer(data=request.data)
+        data = InviteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
 
         def link_for(token: str) -> str:
@@ -136,7 +267,7 @@ class InvitationViewSet(mixins.ListModelMixin, StudyScopedViewSet):
             )
         except ValidationError as exc:
             return refused(exc)
-        body = s.InvitedSerializer({"invited": sent}).data
+        body = InvitedSerializer({"invited": sent}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -149,11 +280,11 @@ class CommentViewSet(StudyScopedViewSet):
     filter_backends = ()
 
     @extend_schema(
-        parameters=[s.CommentQuerySerializer],
-        responses={200: s.QuestionCommentsSerializer(many=True), 400: INVALID},
+        parameters=[CommentQuerySerializer],
+        responses={200: QuestionCommentsSerializer(many=True), 400: INVALID},
     )
     def list(self, request: Request, study_token: str) -> Response:
-        query = s.CommentQuerySerializer(data=request.query_params)
+        query = CommentQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         source = query.validated_data["source"]
         sources = selectors.study_comment_sources(study=self.study)
@@ -167,4 +298,4 @@ class CommentViewSet(StudyScopedViewSet):
             question=query.validated_data["question"],
             show_all=query.validated_data["all"],
         )
-        return Response(s.QuestionCommentsSerializer(listed, many=True).data)
+        return Response(QuestionCommentsSerializer(listed, many=True).data)

@@ -1,21 +1,17 @@
 """What the API reads and writes. Input serializers check types and ranges; the services make
 the rules that span rows (a draft study, a design that fits), as they do for the pages."""
 
-from typing import Literal
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotation import services
 from annotation.api import schema
 from annotation.core import rubric
-from annotation.core.stats.estimate import THESE_RATERS
 from annotation.models import (
     AnalysisReopening,
     Assignment,
     Case,
     Connection,
-    Invitation,
     Judge,
     Output,
     Question,
@@ -470,139 +466,6 @@ class TaskRunSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-# The dashboard's raters card, invitations and comments, as the API gives them to admins.
-
-
-class RaterSerializer(serializers.Serializer):
-    """One rater's progress and quality control, as the dashboard's raters card shows them."""
-
-    pseudonym = serializers.CharField()
-    username = serializers.CharField()
-    done = serializers.IntegerField(help_text="Submitted study items (hidden checks included).")
-    total = serializers.IntegerField()
-    training_done = serializers.IntegerField()
-    training_total = serializers.IntegerField()
-    training_correct = serializers.IntegerField(help_text="Training items answered as expected.")
-    training_scored = serializers.IntegerField(help_text="Training items with expected answers.")
-    checks_passed = serializers.IntegerField()
-    checks_done = serializers.IntegerField()
-    checks_total = serializers.IntegerField()
-    repeats_done = serializers.IntegerField()
-    repeats_total = serializers.IntegerField()
-    timed_items = serializers.IntegerField(help_text="Submitted study items with a time on task.")
-    median_seconds = serializers.FloatField(allow_null=True)
-    fast_items = serializers.IntegerField(
-        help_text="Items submitted faster than `fast_threshold_seconds`."
-    )
-    fast_threshold_seconds = serializers.FloatField(
-        help_text="The study's threshold for an implausibly fast item (the same in every row)."
-    )
-    straight_lining = serializers.FloatField(
-        allow_null=True,
-        help_text="Share of the rater's most common scale answer; null with too few answers.",
-    )
-
-
-class RaterCandidateSerializer(serializers.Serializer):
-    username = serializers.CharField()
-
-
-class RatersAddSerializer(serializers.Serializer):
-    """People already in a study you administer, by username (`raters/candidates/` lists
-    them); anyone else is invited by e-mail."""
-
-    # The same words for an account that exists elsewhere and for none at all.
-    NOT_LISTED = "Choose among the people listed: anyone else is invited by e-mail."
-
-    usernames = serializers.ListField(
-        child=serializers.CharField(max_length=150), min_length=1, max_length=500
-    )
-
-    def __init__(self, *args, candidates=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.candidates = candidates
-
-    def validate_usernames(self, usernames: list[str]) -> list:
-        listed = self.candidates.filter(username__in=usernames)
-        found = {user.get_username(): user for user in listed}
-        if any(name not in found for name in usernames):
-            raise serializers.ValidationError(self.NOT_LISTED)
-        return [found[name] for name in dict.fromkeys(usernames)]
-
-
-class RatersAddedSerializer(serializers.Serializer):
-    added = serializers.ListField(
-        child=serializers.CharField(), help_text="The new raters' pseudonyms."
-    )
-
-
-class ReassignedSerializer(serializers.Serializer):
-    moved = serializers.IntegerField(help_text="Unstarted items moved to the other raters.")
-
-
-class InvitationSerializer(serializers.ModelSerializer):
-    status = serializers.SerializerMethodField()
-    joined_as = serializers.CharField(
-        source="accepted_by.get_username", allow_null=True, default=None
-    )
-
-    class Meta:
-        model = Invitation
-        fields = ["email", "status", "created_at", "expires_at", "accepted_at", "joined_as"]
-        read_only_fields = fields
-
-    def get_status(self, invitation: Invitation) -> Literal["joined", "expired", "pending"]:
-        if invitation.accepted_at:
-            return "joined"
-        return "expired" if invitation.is_expired else "pending"
-
-
-class InvitedSerializer(serializers.Serializer):
-    invited = InvitationSerializer(many=True)
-
-
-class InviteSerializer(serializers.Serializer):
-    emails = serializers.ListField(child=serializers.EmailField(), min_length=1, max_length=500)
-
-    def validate_emails(self, emails: list[str]) -> list[str]:
-        return list(dict.fromkeys(emails))  # each address once, in the order given
-
-
-class CommentQuerySerializer(serializers.Serializer):
-    source = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text="Only comments about this source's outputs: once the study is locked.",
-    )
-    question = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="One question's key."
-    )
-    all = serializers.BooleanField(
-        required=False, default=False, help_text="Every comment, not the newest 20 of each."
-    )
-
-
-class CommentSerializer(serializers.Serializer):
-    case_id = serializers.CharField()
-    rater = serializers.CharField(help_text="The rater's pseudonym.")
-    text = serializers.CharField()
-    saved_at = serializers.DateTimeField()
-    submitted = serializers.BooleanField()
-    kind = serializers.CharField()
-    sources = serializers.ListField(
-        child=serializers.CharField(),
-        help_text='What was commented on ("A: label"), once the study is locked; empty before.',
-    )
-
-
-class QuestionCommentsSerializer(serializers.Serializer):
-    key = serializers.CharField()
-    prompt = serializers.CharField()
-    total = serializers.IntegerField(help_text="Every comment that matches, listed or not.")
-    comments = CommentSerializer(many=True)
-
-
 class QuestionsAddedSerializer(serializers.Serializer):
     added = QuestionSerializer(many=True)
 
@@ -614,102 +477,3 @@ class RubricTemplateSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         # Read when used: the templates are files the operator may add to.
         self.fields["template"].choices = sorted(services.rubric_templates())
-
-
-# Planning the next study from this one's pilots, as the dashboard's planning card does.
-
-
-class PowerPilotSerializer(serializers.Serializer):
-    pilot = serializers.IntegerField(source="result.pk", help_text="The stored MRMC result's id.")
-    question = serializers.CharField(source="question.key")
-    pair = serializers.CharField(help_text='The two sources compared, "A vs B".')
-    readers = serializers.IntegerField()
-    cases = serializers.IntegerField(source="pilot.cases", allow_null=True, default=None)
-    observed = serializers.FloatField(
-        allow_null=True,
-        help_text="The pilot's difference, first minus second (readers and cases random).",
-    )
-    units = serializers.CharField(help_text="What the difference is measured in.")
-    usable = serializers.SerializerMethodField()
-    reason = serializers.CharField(help_text="Why it cannot size a study; empty if it can.")
-
-    def get_usable(self, pilot) -> bool:
-        return pilot.pilot is not None
-
-
-class WidthPilotSerializer(serializers.Serializer):
-    pilot = serializers.IntegerField(source="result.pk", help_text="The stored alpha's id.")
-    question = serializers.CharField(source="question.key")
-    alpha = serializers.FloatField(source="result.value", allow_null=True)
-    ci_low = serializers.SerializerMethodField()
-    ci_high = serializers.SerializerMethodField()
-    width = serializers.FloatField(allow_null=True)
-    cases = serializers.IntegerField(source="result.n_units")
-    interval_question = serializers.SerializerMethodField(
-        help_text="Which question the interval answers: these raters, cases random."
-    )
-    usable = serializers.SerializerMethodField()
-    reason = serializers.CharField(help_text="Why it has no interval to scale; empty if it has.")
-
-    def get_ci_low(self, pilot) -> float | None:
-        return pilot.ci[0] if pilot.ci else None
-
-    def get_ci_high(self, pilot) -> float | None:
-        return pilot.ci[1] if pilot.ci else None
-
-    def get_interval_question(self, pilot) -> str:
-        return THESE_RATERS
-
-    def get_usable(self, pilot) -> bool:
-        return pilot.ci is not None
-
-
-class PilotsSerializer(serializers.Serializer):
-    power = PowerPilotSerializer(many=True)
-    width = WidthPilotSerializer(many=True)
-
-
-class PowerPlanRequestSerializer(serializers.Serializer):
-    """The planning card's power form, as JSON; checked by the same form."""
-
-    pilot = serializers.IntegerField(help_text="A usable power pilot's id (`plan/pilots/`).")
-    difference = serializers.FloatField(help_text="The smallest difference worth detecting.")
-    power = serializers.FloatField(default=0.8)
-    alpha = serializers.FloatField(default=0.05, help_text="Two-sided.")
-    readers = serializers.CharField(
-        default="3-10", help_text="A range such as 3-10, or a list such as 4, 6, 8."
-    )
-
-
-class PowerRowSerializer(serializers.Serializer):
-    readers = serializers.IntegerField()
-    cases = serializers.IntegerField(
-        allow_null=True, help_text="The fewest cases reaching the power; null: out of reach."
-    )
-    power = serializers.FloatField(allow_null=True, help_text="The power with that many cases.")
-    best = serializers.FloatField(help_text="The most power seen, when out of reach.")
-
-
-class PowerPlanSerializer(serializers.Serializer):
-    question = serializers.CharField(
-        help_text="Which question the plan answers: readers and cases random."
-    )
-    difference = serializers.FloatField()
-    power = serializers.FloatField()
-    alpha = serializers.FloatField()
-    pilot = PowerPilotSerializer()
-    rows = PowerRowSerializer(many=True)
-
-
-class WidthPlanRequestSerializer(serializers.Serializer):
-    pilot = serializers.IntegerField(help_text="A usable width pilot's id (`plan/pilots/`).")
-    width = serializers.FloatField(help_text="The 95% interval's whole width, e.g. 0.2.")
-
-
-class WidthPlanSerializer(serializers.Serializer):
-    question = serializers.CharField(
-        help_text="Which question the interval answers: these raters, cases random."
-    )
-    width = serializers.FloatField()
-    cases = serializers.IntegerField()
-    pilot = WidthPilotSerializer()
