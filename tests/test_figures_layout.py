@@ -14,7 +14,9 @@ from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
 from annotation.core import figures
+from annotation.core.stats.estimate import THESE_RATERS
 from annotation.models import Result, Source
+from annotation.services import figure_data
 from tests.test_bundle import build, rated  # noqa: F401 (rated is a fixture)
 
 MIN_SHARE = 0.55  # of the width and of the height of what the saved file shows
@@ -239,3 +241,29 @@ def test_the_dashboard_shows_the_bundles_figures_drawn_with_the_question_and_ful
     for name in ("overall-means", "overall-distribution"):
         url = reverse("study_figure", args=[rated.token, name, "svg"])
         assert client.get(url).content == archive.read(f"figures/{name}.svg"), name
+
+
+def test_a_pair_whose_names_hold_vs_is_split_where_both_halves_are_sources():
+    first, second = "Model A vs B ablation, a long name for the first source of all", LONG[0]
+    shares = Result(source=f"{first} vs {second}", detail={"wins": 0.5, "ties": 0.2, "losses": 0.3})
+    figure = figure_data._preferences("pref", [shares], PROMPT, {first, second})
+    drawn(figure)
+    assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["A vs B"]
+    key = squeezed(" ".join(t.get_text() for t in figure.texts))
+    assert squeezed(f"A = {first}") in key
+    assert squeezed(f"B = {second}") in key
+
+
+@pytest.mark.django_db
+def test_the_studys_figures_carry_its_prompt_and_say_which_question_each_interval_answers(
+    rated,  # noqa: F811
+):
+    question = rated.questions.get()
+    question.prompt = PROMPT
+    question.save()
+    drawn_figures = dict(figure_data.study_figures(study=rated))
+    for name, asked in (("overall-means", THESE_RATERS), ("overall-agreement", THESE_RATERS)):
+        figure = drawn_figures[name]()
+        words = squeezed(" ".join(t.get_text() for t in figure.texts))
+        assert squeezed(PROMPT) in words, name
+        assert squeezed(f"95% CI: {asked}") in words, name

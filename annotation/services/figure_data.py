@@ -9,8 +9,11 @@ from importlib.metadata import version
 from django.conf import settings
 
 from annotation.core import figures
+from annotation.core.stats.estimate import THESE_RATERS
 from annotation.core.stats.names import COEFFICIENTS
-from annotation.models import Result, Study
+from annotation.models import Question, Result, Study
+from annotation.selectors.exports import split_pair
+from annotation.selectors.results import intervals_by_question
 
 MAX_CATEGORIES = 10  # a distribution of more values (a number question) is not drawn as bars
 
@@ -22,10 +25,11 @@ def study_figures(*, study: Study) -> list[tuple[str, Callable]]:
         .select_related("question")
         .order_by("question__order", "question__key", "statistic", "source")
     )
+    sources = set(study.sources.values_list("label", flat=True))
     found = []
     for question in dict.fromkeys(r.question for r in results):
         mine = [r for r in results if r.question == question]
-        found += _question_figures(question.key, mine)
+        found += _question_figures(question, mine, sources)
     return found
 
 
@@ -42,45 +46,79 @@ def study_figures_digest(*, study: Study) -> str:
     return hashlib.sha256(json.dumps(payload, default=str).encode()).hexdigest()
 
 
-def _question_figures(key: str, results: list[Result]) -> list[tuple[str, Callable]]:
+def _question_figures(
+    question: Question, results: list[Result], sources: set[str]
+) -> list[tuple[str, Callable]]:
     by = lambda statistic: [r for r in results if r.statistic == statistic]  # noqa: E731
+    key, prompt = question.key, question.prompt
     found = []
 
     agreement = [
         r for name in COEFFICIENTS for r in by(name) if not r.source and r.value is not None
     ]
     if agreement:
-        found.append((f"{key}-agreement", lambda: _agreement(key, agreement)))
+        found.append((f"{key}-agreement", lambda: _agreement(key, agreement, prompt)))
     summaries = [r for r in by("score_summary") if r.detail.get("distribution")]
     if any(r.value is not None for r in summaries):
-        found.append((f"{key}-means", lambda: _means(key, summaries)))
+        found.append((f"{key}-means", lambda: _means(key, summaries, prompt)))
     if summaries and len(_categories(summaries)) <= MAX_CATEGORIES:
-        found.append((f"{key}-distribution", lambda: _distribution(key, summaries)))
+        found.append((f"{key}-distribution", lambda: _distribution(key, summaries, prompt)))
     shares = by("win_tie_loss")
     if shares:
-        found.append((f"{key}-preferences", lambda: _preferences(key, shares)))
+        found.append((f"{key}-preferences", lambda: _preferences(key, shares, prompt, sources)))
     strengths = sorted(
         by("bradley_terry"), key=lambda r: (r.value is None, -(r.value or 0), r.source)
     )
     if strengths:
-        found.append((f"{key}-bradley-terry", lambda: _strengths(key, strengths)))
+        found.append((f"{key}-bradley-terry", lambda: _strengths(key, strengths, prompt)))
     return found
 
 
-def _interval(label: str, result: Result) -> figures.Interval:
+def _interval(label: figures.Label, result: Result) -> figures.Interval:
     ci = result.detail.get("ci") or [None, None]
     return figures.Interval(label, result.value, ci[0], ci[1])
 
 
-def _agreement(key: str, results: list[Result]):
-    rows = [_interval(r.detail.get("method", r.statistic), r) for r in results]
-    return figures.forest(rows, title=f"“{key}”: agreement (95% CI)", xlabel="coefficient")
+def _ci_title(results: list[Result]) -> str:
+    """ "95% CI" and the question the intervals answer (these raters, or raters like these),
+    as stored beside each headline interval."""
+    asked = {_asked(r.detail) for r in results if r.detail.get("ci")}
+    if len(asked) == 1 and "" not in asked:
+        return f"95% CI: {asked.pop()}"
+    return "95% CI"
 
 
-def _means(key: str, results: list[Result]):
+def _asked(detail: dict) -> str:
+    """Which question a result's headline interval answers: its own `interval_question`, or
+    that of the nested estimate the headline is (a summary's mean, a strength's log-strength)."""
+    nested = [v for v in detail.values() if isinstance(v, dict)]
+    for candidate in (detail, *nested):
+        if candidate.get("interval_question") and candidate.get("ci") == detail["ci"]:
+            return candidate["interval_question"]
+    return ""
+
+
+def _agreement(key: str, results: list[Result], prompt: str = ""):
+    """Every coefficient with its interval for these raters (cases resampled), the one
+    question each coefficient has an interval for; the table gives raters like these."""
+    rows = []
+    for r in results:
+        these = intervals_by_question(r.detail)[0]
+        low, high = these["ci"] or [None, None]
+        rows.append(figures.Interval(r.detail.get("method", r.statistic), r.value, low, high))
+    return figures.forest(
+        rows,
+        title=f"{key}: agreement (95% CI: {THESE_RATERS})",
+        subtitle=prompt,
+        xlabel="coefficient",
+    )
+
+
+def _means(key: str, results: list[Result], prompt: str = ""):
     rows = [_interval(r.source, r) for r in results]
     lower = " (rank: lower is better)" if results[0].detail.get("lower_is_better") else ""
-    return figures.forest(rows, title=f"“{key}”: mean{lower} (95% CI)", xlabel="mean")
+    title = f"{key}: mean{lower} ({_ci_title(results)})"
+    return figures.forest(rows, title=title, subtitle=prompt, xlabel="mean")
 
 
 def _categories(results: list[Result]) -> list[float]:
@@ -89,7 +127,7 @@ def _categories(results: list[Result]) -> list[float]:
     return sorted({s["category"] for r in results for s in r.detail["distribution"]})
 
 
-def _distribution(key: str, results: list[Result]):
+def _distribution(key: str, results: list[Result], prompt: str = ""):
     labels = results[0].detail.get("labels", {})
     categories = _categories(results)
     names = [labels.get(str(c), f"{c:g}") for c in categories]
@@ -97,23 +135,37 @@ def _distribution(key: str, results: list[Result]):
     for r in results:
         counts = {s["category"]: s["count"] for s in r.detail["distribution"]}
         rows.append(figures.Stack(r.source, [counts.get(c, 0) for c in categories]))
-    return figures.stacked(rows, categories=names, title=f"“{key}”: answers per source")
+    return figures.stacked(
+        rows, categories=names, title=f"{key}: answers per source", subtitle=prompt
+    )
 
 
-def _preferences(key: str, results: list[Result]):
+def _preferences(key: str, results: list[Result], prompt: str, sources: set[str]):
+    """Wins, ties and losses per pair, each pair drawn as its two sources (so that long names
+    are abbreviated one by one: "A vs B")."""
     rows = [
-        figures.Stack(r.source, [r.detail["wins"], r.detail["ties"], r.detail["losses"]])
+        figures.Stack(
+            _pair(r.source, sources), [r.detail["wins"], r.detail["ties"], r.detail["losses"]]
+        )
         for r in results
     ]
     categories = ["first preferred", "tie", "second preferred"]
-    return figures.stacked(rows, categories=categories, title=f"“{key}”: preferences per pair")
+    return figures.stacked(
+        rows, categories=categories, title=f"{key}: preferences per pair", subtitle=prompt
+    )
 
 
-def _strengths(key: str, results: list[Result]):
+def _pair(source: str, sources: set[str]) -> figures.Label:
+    first, second = split_pair(source, sources)
+    return (first, second) if second else source
+
+
+def _strengths(key: str, results: list[Result], prompt: str = ""):
     rows = [_interval(r.source, r) for r in results]
     return figures.forest(
         rows,
-        title=f"“{key}”: Bradley–Terry log-strength (95% CI)",
+        title=f"{key}: Bradley–Terry log-strength ({_ci_title(results)})",
+        subtitle=prompt,
         xlabel="log-strength",
         reference=0,
     )
