@@ -82,6 +82,8 @@ MATRIX = {
     ("GET", f"{S}/judge-ratings/"): admins(200),
     ("GET", f"{S}/unblinding-key/"): admins(200),
     ("GET", f"{S}/rating-history/"): admins(200),
+    ("GET", f"{S}/generations/"): admins(200),
+    ("GET", f"{S}/judge-calls/"): admins(200),
     ("GET", f"{S}/raters/"): admins(200),
     ("POST", f"{S}/raters/"): admins(400),  # nobody named
     ("GET", f"{S}/raters/candidates/"): admins(200),
