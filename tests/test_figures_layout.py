@@ -267,3 +267,19 @@ def test_the_studys_figures_carry_its_prompt_and_say_which_question_each_interva
         words = squeezed(" ".join(t.get_text() for t in figure.texts))
         assert squeezed(PROMPT) in words, name
         assert squeezed(f"95% CI: {asked}") in words, name
+
+
+def test_more_names_than_letters_get_two_and_a_figure_of_no_rows_still_draws():
+    names = [f"{LONG[i % len(LONG)]} (run {i})" for i in range(30)]
+    figure = figures.forest(
+        [figures.Interval(n, 1.0, 0.5, 1.5) for n in names], title="t", xlabel="x"
+    )
+    renderer = drawn(figure)
+    ticks = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    assert ticks[:2] == ["A", "B"]
+    assert ticks[26:] == ["AA", "AB", "AC", "AD"]
+    key = squeezed(" ".join(t.get_text() for t in figure.texts))
+    assert squeezed(f"AD = {names[29]}") in key
+    assert figure.axes[0].get_window_extent(renderer).width / figure.bbox.width >= MIN_SHARE
+    empty = figures.forest([], title="nothing yet", xlabel="x")
+    assert figures.render(empty, "svg").lstrip().startswith(b"<?xml")

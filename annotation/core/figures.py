@@ -225,10 +225,10 @@ def _axis_reach(axes: Axes, renderer: RendererBase) -> tuple[float, float]:
     """How far, in inches, the y axis's ticks and labels reach left of the plot, and the x
     axis's below it (the same wherever the plot is: they are sized in points)."""
     plot = axes.get_window_extent(renderer)
-    dpi = axes.figure.dpi
-    left = plot.x0 - axes.yaxis.get_tightbbox(renderer).x0
-    down = plot.y0 - axes.xaxis.get_tightbbox(renderer).y0
-    return left / dpi, down / dpi
+    y_axis, x_axis = axes.yaxis.get_tightbbox(renderer), axes.xaxis.get_tightbbox(renderer)
+    left = plot.x0 - y_axis.x0 if y_axis else 0  # None: no ticks (a figure of no rows)
+    down = plot.y0 - x_axis.y0 if x_axis else 0
+    return left / axes.figure.dpi, down / axes.figure.dpi
 
 
 def _rows_height(axes: Axes) -> float:
