@@ -7,6 +7,7 @@ import io
 import json
 import os
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from annotation.core.stats.mrmc import RANDOM_BOTH, mrmc
 from annotation.models import Assignment, Invitation, Question, Study
 from tests.conftest import STUDY_ROWS
 from tests.factories import UserFactory
+from tests.test_api_client import generated  # noqa: F401 (a fixture: the client, made once)
 from tests.test_dashboard_planning import (
     plan_rows,
     post_power,
@@ -474,41 +476,33 @@ def test_plans_name_what_is_wrong(client, study_admin, draft_study, vandyke, rat
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 
 
-def scripted_study() -> str:
-    """The shell block of docs/api.md's "A complete scripted study", as it stands."""
-    section = DOCS.read_text().split("## A complete scripted study", 1)[1]
-    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+def scripted_study(language: str) -> str:
+    """The `language` block of docs/api.md's "A complete scripted study", as it stands."""
+    section = DOCS.read_text().split("## A complete scripted study", 1)[1].split("\n## ", 1)[0]
+    return section.split(f"```{language}\n", 1)[1].split("```", 1)[0]
 
 
-@pytest.mark.worker
-@pytest.mark.django_db(transaction=True)
-def test_the_scripted_study_in_the_docs_runs_from_nothing_to_the_bundle(
-    live_server, celery_worker, study_admin, tmp_path
-):
+@pytest.fixture
+def script_env(live_server, study_admin):
+    """What the scripts need: the server, the admin's key, and the keys of two people from
+    another of the admin's studies."""
     ames, baker = UserFactory(username="ames"), UserFactory(username="baker")
     earlier = services.study_create(
         creator=study_admin, title="Earlier study", raters_per_item=1, question_prompt="Q?"
     )
     services.study_add_raters(study=earlier, users=[ames, baker])
-    env = {
+    return {
         "PATH": os.environ["PATH"],
         "API": live_server.url + "/api/v1",
+        "EVALAPP_URL": live_server.url,
         "TOKEN": Token.objects.create(user=study_admin).key,
         "RATER1_TOKEN": Token.objects.create(user=ames).key,
         "RATER2_TOKEN": Token.objects.create(user=baker).key,
     }
 
-    done = subprocess.run(
-        ["bash", "-c", scripted_study()],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
 
-    assert done.returncode == 0, done.stdout + done.stderr
-    study = Study.objects.exclude(pk=earlier.pk).get()
+def assert_scripted_study_done(output: str, folder: Path) -> None:
+    study = Study.objects.exclude(title="Earlier study").get()
     assert study.status == Study.Status.LOCKED
     assert list(study.questions.order_by("order").values_list("key", flat=True)) == [
         "overall",
@@ -519,8 +513,43 @@ def test_the_scripted_study_in_the_docs_runs_from_nothing_to_the_bundle(
     assert [m.to for m in mail.outbox] == [["chen@example.org"]]
     # Two raters, each on all four outputs (two per item), on two questions, all submitted.
     assert study.assignments.filter(submitted_at__isnull=False).count() == 8
-    assert "[('R1', 4, 4), ('R2', 4, 4)]" in done.stdout
-    with zipfile.ZipFile(tmp_path / "bundle.zip") as bundle:
+    assert "[('R1', 4, 4), ('R2', 4, 4)]" in output
+    with zipfile.ZipFile(folder / "bundle.zip") as bundle:
         rows = list(csv.DictReader(io.StringIO(bundle.read("ratings.csv").decode())))
     assert len(rows) == 16
     assert {(row["question"], row["answer"]) for row in rows} == {("overall", "4"), ("harm", "no")}
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_curl_scripted_study_in_the_docs_runs_from_nothing_to_the_bundle(
+    celery_worker, script_env, tmp_path
+):
+    done = subprocess.run(
+        ["bash", "-c", scripted_study("sh")],
+        cwd=tmp_path,
+        env=script_env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_scripted_study_done(done.stdout, tmp_path)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_generated_clients_scripted_study_in_the_docs_runs_too(
+    request, celery_worker, script_env, tmp_path
+):
+    client = request.getfixturevalue("generated")["path"]  # made once for this module
+    done = subprocess.run(
+        [sys.executable, "-c", scripted_study("python")],
+        cwd=tmp_path,
+        env={**script_env, "PYTHONPATH": str(client)},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_scripted_study_done(done.stdout, tmp_path)

@@ -69,7 +69,7 @@ class PilotsSerializer(serializers.Serializer):
     width = WidthPilotSerializer(many=True)
 
 
-class PowerPlanRequestSerializer(serializers.Serializer):
+class PlanPowerSerializer(serializers.Serializer):
     """The planning card's power form, as JSON; checked by the same form."""
 
     pilot = serializers.IntegerField(help_text="A usable power pilot's id (`plan/pilots/`).")
@@ -101,7 +101,7 @@ class PowerPlanSerializer(serializers.Serializer):
     rows = PowerRowSerializer(many=True)
 
 
-class WidthPlanRequestSerializer(serializers.Serializer):
+class PlanWidthSerializer(serializers.Serializer):
     pilot = serializers.IntegerField(help_text="A usable width pilot's id (`plan/pilots/`).")
     width = serializers.FloatField(help_text="The 95% interval's whole width, e.g. 0.2.")
 
@@ -138,14 +138,12 @@ class PlanViewSet(StudyScopedViewSet):
         pilots = study_planning_pilots(study=self.study)
         return Response(PilotsSerializer({"power": pilots.power, "width": pilots.width}).data)
 
-    @extend_schema(
-        request=PowerPlanRequestSerializer, responses={200: PowerPlanSerializer, 400: INVALID}
-    )
+    @extend_schema(request=PlanPowerSerializer, responses={200: PowerPlanSerializer, 400: INVALID})
     @action(detail=False, methods=["post"])
     def power(self, request: Request, study_token: str) -> Response:
         """For each number of readers, the fewest cases reaching the power to detect the
         difference between the pilot's two sources (readers and cases random)."""
-        body = PowerPlanRequestSerializer(data=request.data)
+        body = PlanPowerSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         pilots = study_planning_pilots(study=self.study).power_usable
         data = checked(PowerPlanForm(body.validated_data, pilots=pilots))
@@ -166,13 +164,11 @@ class PlanViewSet(StudyScopedViewSet):
         answer = {**plan.as_dict(), "rows": plan.rows, "pilot": data["pilot"]}
         return Response(PowerPlanSerializer(answer).data)
 
-    @extend_schema(
-        request=WidthPlanRequestSerializer, responses={200: WidthPlanSerializer, 400: INVALID}
-    )
+    @extend_schema(request=PlanWidthSerializer, responses={200: WidthPlanSerializer, 400: INVALID})
     @action(detail=False, methods=["post"])
     def width(self, request: Request, study_token: str) -> Response:
         """The cases for alpha's interval (these raters, cases random) of this width."""
-        body = WidthPlanRequestSerializer(data=request.data)
+        body = PlanWidthSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         pilots = study_planning_pilots(study=self.study).width_usable
         data = checked(WidthPlanForm(body.validated_data, pilots=pilots))
