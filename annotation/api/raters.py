@@ -8,7 +8,7 @@ from typing import Literal
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -152,9 +152,6 @@ class QuestionCommentsSerializer(serializers.Serializer):
     comments = CommentSerializer(many=True)
 
 
-NO_SUCH_RATER = OpenApiResponse(description="No rater with this pseudonym in the study.")
-
-
 class RaterViewSet(StudyScopedViewSet):
     """The study's raters by pseudonym, with what the dashboard shows of each: progress,
     training, attention checks, hidden repeats, time per item and straight-lining."""
@@ -219,12 +216,13 @@ class RaterViewSet(StudyScopedViewSet):
 
     @extend_schema(
         request=None,
-        responses={200: ReassignedSerializer, 404: NO_SUCH_RATER, 409: REFUSED},
+        responses={200: ReassignedSerializer, 409: REFUSED},
     )
     @action(detail=True, methods=["post"])
     def reassign(self, request: Request, study_token: str, pseudonym: str) -> Response:
         """Give this rater's unstarted items (from the end of their order) to the other
-        raters, while the study is open. Started work stays with them. Cannot be undone."""
+        raters, while the study is open. Started work stays with them. Cannot be undone.
+        404 for a pseudonym that is not one of the study's raters."""
         membership = self.get_object()
         try:
             moved = services.assignments_reassign(study=self.study, rater=membership.user)
