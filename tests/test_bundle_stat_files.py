@@ -254,3 +254,61 @@ def test_a_study_without_calls_has_no_call_files(demo):
     assert not (folder / "generations.csv").exists()
     assert not (folder / "judge_calls.csv").exists()
     assert (folder / stat_files.SAV).exists()
+
+
+def _na_files(tmp_path) -> dict:
+    """A pairwise and a number question, each answered `na` once, written as both files."""
+    pairwise = [{"answer": v, "value": v, "label": f"pref {v}"} for v in (-1, 0, 1)]
+
+    def question(key: str, kind: str, minimum, scale: list) -> dict:
+        return {"question": key, "prompt": f"{key}?", "kind": kind, "minimum": minimum} | {
+            "na_offered": True,
+            "scale_json": json.dumps(scale),
+        }
+
+    questions = [
+        question("pref", rubric.PAIRWISE, None, pairwise),
+        question("dose", rubric.NUMBER, 0, []),
+        question("free", rubric.NUMBER, None, []),
+    ]
+    variables = stat_files.question_variables(questions)
+    base = {"item_token": "i1", "kind": "study", "output_slot": "", "flipped": False}
+    base |= {"shown_order": "", "submitted": True, "time_on_task_seconds": 2.5}
+    ratings = [
+        base | {"rater": "R1", "question": "pref", "answer": -1, "value": -1.0},
+        base | {"rater": "R1", "question": "dose", "answer": 5, "value": 5.0},
+        base | {"rater": "R2", "question": "pref", "answer": "na", "value": None},
+        base | {"rater": "R2", "question": "dose", "answer": "na", "value": None},
+        base | {"rater": "R2", "question": "free", "answer": "na", "value": None},
+    ]
+    frame = stat_files.ratings_frame(ratings, variables)
+    paths = {}
+    for name, write in (
+        (stat_files.SAV, stat_files.sav_bytes),
+        (stat_files.DTA, stat_files.dta_bytes),
+    ):
+        paths[name] = tmp_path / name
+        paths[name].write_bytes(write(frame, variables, file_label="Test"))
+    return paths
+
+
+def test_not_applicable_is_a_labelled_missing_value_in_both_files(tmp_path):
+    paths = _na_files(tmp_path)
+    frame, meta = pyreadstat.read_sav(str(paths[stat_files.SAV]), user_missing=True)
+    assert frame["rater"].tolist() == ["R1", "R2"]
+    assert frame["pref"].tolist() == [-1.0, -99.0]
+    assert frame["dose"].tolist() == [5.0, -99.0]
+    assert frame["free"].isna().tolist() == [True, True]  # no code can be safe: system missing
+    assert meta.missing_ranges["pref"] == [{"lo": -99.0, "hi": -99.0}]
+    assert meta.variable_value_labels["pref"][-99.0] == "Not applicable"
+    assert meta.variable_value_labels["pref"][-1.0] == "pref -1"
+    plain, _ = pyreadstat.read_sav(str(paths[stat_files.SAV]))
+    assert plain["pref"].isna().tolist() == [False, True]  # missing to any analysis
+
+    frame, meta = pyreadstat.read_dta(str(paths[stat_files.DTA]), user_missing=True)
+    assert frame["pref"].tolist() == [-1.0, "a"]
+    assert frame["free"].tolist()[1] == "a"
+    assert meta.variable_value_labels["pref"] == {-1: "pref -1", 0: "pref 0", 1: "pref 1"} | {
+        "a": "Not applicable"
+    }
+    assert frame["time_on_task_seconds"].tolist() == [2.5, 2.5]

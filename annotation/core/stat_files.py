@@ -31,6 +31,11 @@ KEYS = ("item_token", "rater", "kind", "output_slot")
 # What a row carries beside the answers (the same for every answer of the row).
 ROW_FACTS = ("flipped", "shown_order", "submitted", "time_on_task_seconds")
 YES_NO_LABELS = {0: "No", 1: "Yes"}
+# "Not applicable": Stata's extended missing value .a; in SPSS a user-missing code, where one
+# lies outside every value the question can take (for a number question, below its minimum).
+NA_LABEL = "Not applicable"
+STATA_NA = "a"
+SPSS_NA = -99
 
 # Stata's limits (SPSS allows more: 64-byte names, 256-byte labels), kept for both files so
 # that the two name every variable alike.
@@ -57,8 +62,11 @@ limit) at a word. `flipped` and `submitted` are 1 (Yes) or 0 (No).
   reserved word or is taken already (case ignored, as SPSS does) gets the prefix `q_`; names are
   cut to {NAME_LIMIT} characters, and a name taken after cutting ends in `_2`, `_3`... The
   label of every question's variable starts with its key in brackets: `[key] prompt`.
-- **Not applicable** (`na`), an unanswered question and a cleared list are all missing (system
-  missing in SPSS, `.` in Stata); ratings.csv tells them apart.
+- **Not applicable** (`na`) is Stata's extended missing value `.a` and, in SPSS, the
+  user-missing code {SPSS_NA}, both labelled "{NA_LABEL}" (a number question whose answers may
+  go down to {SPSS_NA} has no such code: there `na` is system missing, as ratings.csv's `na`
+  tells). An unanswered question and a cleared list are missing (system missing in SPSS, `.` in
+  Stata).
 - **Pairwise questions** hold the answer in the pair's canonical order (positive favours the
   unblinding key's `source`): the value labels read as if that source had been shown as A.
 - Both files hold every rating, drafts and quality-control items included, as ratings.csv does:
@@ -84,6 +92,7 @@ class Variable:
     label: str
     numeric: bool
     value_labels: dict
+    spss_na: int | None = None  # the user-missing code of "not applicable", where there is one
 
 
 def question_variables(questions: Sequence[dict]) -> list[Variable]:
@@ -104,8 +113,25 @@ def question_variables(questions: Sequence[dict]) -> list[Variable]:
         label = f"[{question['question']}] {question['prompt']}"
         if question["kind"] == rubric.PAIRWISE:
             label = f"[{question['question']}] canonical order, + favours the key's source"
-        variables.append(Variable(question["question"], name, _cut(label), numeric, labels))
+        spss_na = _spss_na(question, labels) if numeric else None
+        variables.append(
+            Variable(question["question"], name, _cut(label), numeric, labels, spss_na)
+        )
     return variables
+
+
+def _spss_na(question: dict, labels: dict) -> int | None:
+    """SPSS_NA where no answer can be it: not a scale point, and for a number question only
+    above SPSS_NA (a minimum above it); else None ("not applicable" is then system missing).
+    None too for a question that did not offer it."""
+    if not question.get("na_offered"):
+        return None
+    if question["kind"] == rubric.NUMBER:
+        minimum = question.get("minimum")
+        return SPSS_NA if minimum is not None and float(minimum) > SPSS_NA else None
+    if question["kind"] in (rubric.CRITERIA, rubric.SPAN):
+        return SPSS_NA  # a score from 0 to 1, a count of spans
+    return None if SPSS_NA in labels else SPSS_NA
 
 
 def _name(key: str, taken: set[str]) -> str:
@@ -162,9 +188,7 @@ def ratings_frame(ratings: Iterable[dict], variables: Sequence[Variable]) -> pd.
     for column in ("output_slot", "time_on_task_seconds"):
         frame[column] = frame[column].astype("float64")
     for variable in variables:
-        if variable.numeric:
-            frame[variable.name] = frame[variable.name].astype("float64")
-        else:
+        if not variable.numeric:
             frame[variable.name] = frame[variable.name].fillna("").astype(str)
     for column in ("item_token", "rater", "kind", "shown_order"):
         frame[column] = frame[column].fillna("").astype(str)
@@ -175,7 +199,8 @@ def ratings_frame(ratings: Iterable[dict], variables: Sequence[Variable]) -> pd.
 
 def _cell(variable: Variable, rating: dict) -> object:
     if variable.numeric:
-        return rating["value"]
+        # "na" stays "na" until each file writes it its own way (`_numeric`).
+        return rubric.NA if rating["answer"] == rubric.NA else rating["value"]
     answer = rating["answer"]
     return "" if answer == rubric.NA else str(answer)
 
@@ -199,28 +224,53 @@ def _labels(variables: Sequence[Variable]) -> dict[str, str]:
     return labels
 
 
-def _value_labels(variables: Sequence[Variable], *, integers_only: bool) -> dict:
-    """Value labels by variable; Stata's attach to whole numbers only."""
+def _value_labels(
+    variables: Sequence[Variable], *, stata: bool, stata_na: Iterable[str] = ()
+) -> dict:
+    """Value labels by variable, "not applicable" included; Stata's attach to whole numbers
+    only, and to .a in the variables `stata_na` names (those holding it)."""
     found = {"flipped": YES_NO_LABELS, "submitted": YES_NO_LABELS}
     for variable in variables:
-        labels = variable.value_labels
-        if integers_only and not all(isinstance(code, int) for code in labels):
-            continue
+        labels = dict(variable.value_labels)
+        if stata and not all(isinstance(code, int) for code in labels):
+            labels = {}
+        na = (STATA_NA if variable.name in stata_na else None) if stata else variable.spss_na
+        if variable.numeric and na is not None:
+            labels[na] = NA_LABEL
         if labels:
             found[variable.name] = labels
     return found
+
+
+def _numeric(frame: pd.DataFrame, variables: Sequence[Variable], *, stata: bool) -> pd.DataFrame:
+    """The frame with each question's "na" written as the file writes it: Stata's .a, SPSS's
+    user-missing code (or system missing where the question has none)."""
+    frame = frame.copy()
+    for variable in (v for v in variables if v.numeric):
+        column = frame[variable.name].astype(object)
+        na = column.eq(rubric.NA)
+        if stata:
+            frame[variable.name] = column.where(~na, STATA_NA).where(column.notna(), None)
+            if not na.any():
+                frame[variable.name] = frame[variable.name].astype("float64")
+        else:
+            code = float("nan") if variable.spss_na is None else float(variable.spss_na)
+            frame[variable.name] = column.where(~na, code).astype("float64")
+    return frame
 
 
 def sav_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label: str) -> bytes:
     """ratings.sav: the frame with its variable labels, value labels and measures."""
     measure = {v.name: "nominal" for v in variables if not v.numeric}
     measure.update({"kind": "nominal", "flipped": "nominal", "submitted": "nominal"})
+    missing = {v.name: [v.spss_na] for v in variables if v.numeric and v.spss_na is not None}
     data = _written(
         pyreadstat.write_sav,
-        frame,
+        _numeric(frame, variables, stata=False),
         file_label=_cut(file_label, 64),
         column_labels=_labels(variables),
-        variable_value_labels=_value_labels(variables, integers_only=False),
+        variable_value_labels=_value_labels(variables, stata=False),
+        missing_ranges=missing,
         variable_measure=measure,
     )
     # The header's creation date and time (fixed offsets 92 to 109 of every .sav), written as
@@ -230,12 +280,15 @@ def sav_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label:
 
 def dta_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label: str) -> bytes:
     """ratings.dta (Stata 14 and later, UTF-8): the frame with its labels."""
+    frame = _numeric(frame, variables, stata=True)
+    na = {v.name: [STATA_NA] for v in variables if v.numeric and frame[v.name].dtype == object}
     data = _written(
         pyreadstat.write_dta,
         frame,
         file_label=_cut(file_label),
         column_labels=_labels(variables),
-        variable_value_labels=_value_labels(variables, integers_only=True),
+        variable_value_labels=_value_labels(variables, stata=True, stata_na=na),
+        missing_user_values=na,
     )
     # The header's timestamp (17 characters after its length byte), fixed as for the .sav.
     tag = b"<timestamp>\x11"
