@@ -29,6 +29,7 @@ from tests.test_dashboard_planning import (
     store_alpha,
     store_mrmc,
 )
+from tests.test_quality_control import _study as quality_control_study
 from tests.test_stats_mrmc import vandyke_rows
 
 pytestmark = pytest.mark.django_db
@@ -387,6 +388,46 @@ def test_templates_are_named_and_for_draft_studies(client, study_admin, open_stu
     assert frozen.status_code == 400
     assert "draft" in frozen.json()["detail"]
     assert open_study.questions.count() == 1
+
+
+# --- a rater's training feedback ------------------------------------------------------------
+
+
+def test_training_feedback_through_the_api_is_the_raters_page(client, study_admin, raters):
+    study = quality_control_study(study_admin, raters)
+    rater = raters[0]
+    mine = list(Assignment.objects.filter(study=study, rater=rater).order_by("position"))
+    services.rating_save(assignment=mine[0], question=study.questions.get(), answer=3)
+    url = f"/api/v1/rate/{study.token}/items/{mine[0].token}/"
+    early = call(client, rater, "get", url + "feedback/")
+    assert early.status_code == 409  # not submitted yet
+    assert call(client, rater, "post", url + "submit/").status_code == 200
+
+    response = call(client, rater, "get", url + "feedback/")
+
+    assert response.status_code == 200
+    feedback = response.json()
+    assert feedback["lines"] == [
+        {
+            "prompt": "How good is it?",
+            "given": "3 (Acceptable)",
+            "expected": "4 (Good) or 5 (Excellent)",
+            "correct": False,
+        }
+    ]
+    assert feedback["feedback"] == "A complete and safe summary: 4 or 5."
+    assert (feedback["number"], feedback["training"]) == (1, 2)
+    assert feedback["next_token"] == mine[1].token
+    client.force_login(rater)
+    page = client.get(reverse("rater_feedback", args=[study.token, mine[0].token])).text
+    assert "3 (Acceptable)" in page
+    assert "4 (Good) or 5 (Excellent)" in page
+    client.logout()
+    # Another rater's item is not there for them; a study item has no feedback.
+    assert call(client, raters[1], "get", url + "feedback/").status_code == 404
+    study_item = next(a for a in mine if a.kind == "study")
+    other = f"/api/v1/rate/{study.token}/items/{study_item.token}/feedback/"
+    assert call(client, rater, "get", other).status_code == 409
 
 
 # --- planning the next study ---------------------------------------------------------------

@@ -101,6 +101,8 @@ MATRIX = {
     ("GET", "/api/v1/rate/{study_token}/items/{token}/images/{image_token}/"): own_items(200),
     ("POST", "/api/v1/rate/{study_token}/items/{token}/answers/"): own_items(200),
     ("POST", "/api/v1/rate/{study_token}/items/{token}/submit/"): own_items(400),  # unanswered
+    # A study item: feedback follows training items only.
+    ("GET", "/api/v1/rate/{study_token}/items/{token}/feedback/"): own_items(409),
     ("GET", "/api/v1/checklists/"): anyone(200),
     ("GET", "/api/v1/checklists/{slug}/"): anyone(200),
     ("GET", "/api/v1/reports/"): anyone(200),

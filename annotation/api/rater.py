@@ -140,6 +140,24 @@ class RaterStudyViewSet(mixins.ListModelMixin, GenericViewSet):
         return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
 
+class FeedbackLineSerializer(serializers.Serializer):
+    prompt = serializers.CharField()
+    given = serializers.CharField(help_text="Your answer, as the page shows it.")
+    expected = serializers.CharField(help_text="The answers taken as right, joined by 'or'.")
+    correct = serializers.BooleanField()
+
+
+class TrainingFeedbackSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="The training item's token.")
+    number = serializers.IntegerField(help_text="Which training item this was, from 1.")
+    training = serializers.IntegerField(help_text="How many training items you have.")
+    feedback = serializers.CharField(help_text="The case's feedback, as imported.")
+    lines = FeedbackLineSerializer(many=True)
+    next_token = serializers.CharField(
+        allow_null=True, help_text="Your next item to rate; null when none is left."
+    )
+
+
 class RaterItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
     """Your items in one study, in your order; one item as you see it; answering; submitting.
     Anyone else's item, or a study you do not rate, is 404."""
@@ -197,6 +215,18 @@ class RaterItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Generic
             args = [item["study_token"], item["token"], image.pop("token")]
             image["url"] = reverse("api-rater-item-image", args=args)
         return RaterItemSerializer(item).data
+
+    @extend_schema(responses={200: TrainingFeedbackSerializer, 409: REFUSED})
+    @action(detail=True, methods=["get"])
+    def feedback(self, request: Request, study_token: str, token: str) -> Response:
+        """After a submitted training item, as the rater's page shows it: each checked answer
+        beside the expected one, and the case's feedback. 409 for any other item."""
+        assignment = self._assignment(token)
+        if assignment.kind != Assignment.Kind.TRAINING or assignment.submitted_at is None:
+            body = {"detail": "Feedback follows a training item once it is submitted."}
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        feedback = selectors.rater_training_feedback(assignment=assignment)
+        return Response(TrainingFeedbackSerializer(feedback).data)
 
     @extend_schema(
         responses={
