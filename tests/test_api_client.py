@@ -32,7 +32,9 @@ CONFIG = """\
 post_hooks: []
 content_type_overrides:
   application/zip: application/octet-stream
+  application/pdf: application/octet-stream
   image/gif: application/octet-stream
+  image/svg+xml: application/octet-stream
   image/jpeg: application/octet-stream
   image/png: application/octet-stream
   image/webp: application/octet-stream

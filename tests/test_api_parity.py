@@ -23,6 +23,7 @@ from annotation.models import Assignment, Invitation, Question, Study
 from tests.conftest import STUDY_ROWS
 from tests.factories import UserFactory
 from tests.test_api_client import generated  # noqa: F401 (a fixture: the client, made once)
+from tests.test_bundle import rated  # noqa: F401 (a fixture: a study with statistics)
 from tests.test_dashboard_planning import (
     plan_rows,
     post_power,
@@ -388,6 +389,34 @@ def test_templates_are_named_and_for_draft_studies(client, study_admin, open_stu
     assert frozen.status_code == 400
     assert "draft" in frozen.json()["detail"]
     assert open_study.questions.count() == 1
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+def test_figures_through_the_api_are_the_dashboards(request, client, study_admin, raters):
+    study = request.getfixturevalue("rated")  # the bundle tests' study, with its statistics
+    url = API.format(study.token) + "figures/"
+    listed = call(client, study_admin, "get", url)
+    assert listed.status_code == 200
+    names = [figure["name"] for figure in listed.json()["figures"]]
+    assert "overall-means" in names
+    means = next(f for f in listed.json()["figures"] if f["name"] == "overall-means")
+    assert set(means["urls"]) == {"svg", "png", "pdf"}
+    client.force_login(study_admin)
+    page = client.get(reverse("study_figure", args=[study.token, "overall-means", "pdf"]))
+    client.logout()
+
+    pdf = call(client, study_admin, "get", means["urls"]["pdf"])
+
+    assert pdf.status_code == 200
+    assert pdf["Content-Type"] == "application/pdf"
+    assert pdf.content == page.content  # the same bytes for the same figure
+    svg = call(client, study_admin, "get", means["urls"]["svg"])
+    assert svg.content.lstrip().startswith(b"<?xml")
+    assert call(client, study_admin, "get", url + "overall-nothing.png/").status_code == 404
+    assert call(client, study_admin, "get", url + "overall-means.gif/").status_code == 404
+    assert call(client, raters[0], "get", means["urls"]["png"]).status_code == 403
 
 
 # --- a rater's training feedback ------------------------------------------------------------

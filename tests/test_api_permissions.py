@@ -93,6 +93,8 @@ MATRIX = {
     ("GET", f"{S}/comments/"): admins(200),
     ("POST", f"{S}/questions-from-template/"): admins(400),  # no template named
     ("GET", f"{S}/plan/pilots/"): admins(200),
+    ("GET", f"{S}/figures/"): admins(200),
+    ("GET", f"{S}/figures/{{name}}.{{fmt}}/"): admins(404),  # no such figure
     ("POST", f"{S}/plan/power/"): admins(400),  # no pilot named
     ("POST", f"{S}/plan/width/"): admins(400),
     ("GET", "/api/v1/rate/"): anyone(200),
@@ -125,6 +127,8 @@ def _url(template: str, path: dict) -> str:
         values["token"] = path["assignment"]
     if template.startswith("/api/v1/rate/") and "{token}" in template:
         values["token"] = path["own_item"]
+    if "/figures/{name}" in template:
+        values.update(name="no-such-figure", fmt="svg")
     if "{pseudonym}" in template:
         values["pseudonym"] = "R2"  # the second rater, who has not started
     return template.format(**values)

@@ -477,3 +477,14 @@ class RubricTemplateSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         # Read when used: the templates are files the operator may add to.
         self.fields["template"].choices = sorted(services.rubric_templates())
+
+
+class FigureSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    urls = serializers.DictField(
+        child=serializers.CharField(), help_text="The figure's address by format: svg, png, pdf."
+    )
+
+
+class FiguresSerializer(serializers.Serializer):
+    figures = FigureSerializer(many=True)

@@ -4,9 +4,15 @@ import dataclasses
 
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Q, QuerySet, Subquery
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -20,8 +26,10 @@ from annotation import services
 from annotation.api import serializers as s
 from annotation.api.access import ADMIN, RATER, RATER_SEES, as_api_error, study_access
 from annotation.api.filters import StudyFilter
+from annotation.core import figures
 from annotation.core.importing import ImportRejected
 from annotation.models import Membership, Study, TaskRun
+from annotation.services import figure_data
 
 PROBLEM = inline_serializer(
     "Problem",
@@ -30,6 +38,7 @@ PROBLEM = inline_serializer(
         "problems": serializers.ListField(child=serializers.DictField(), required=False),
     },
 )
+FIGURE_FORMATS = list(figures.FORMATS)
 REFUSED = OpenApiResponse(PROBLEM, description="Refused, with the reason in `detail`.")
 INVALID = OpenApiResponse(
     OpenApiTypes.OBJECT,
@@ -253,6 +262,56 @@ class StudyViewSet(
         """Recompute the statistics now (they are also recomputed soon after every submit).
         Refused once the study is locked, unless its analysis is reopened."""
         return start_run(request, self._admin_study(), TaskRun.Kind.COMPUTE_AGREEMENT)
+
+    @extend_schema(operation_id="studies_figures_list", responses={200: s.FiguresSerializer})
+    @action(detail=True, methods=["get"], url_path="figures")
+    def figure_list(self, request: Request, study_token: str) -> Response:
+        """The figures the dashboard shows, drawn from the stored statistics: each by name,
+        with its address in every format."""
+        study = self._admin_study()
+        names = [name for name, _ in figure_data.study_figures(study=study)]
+        listed = [
+            {
+                "name": name,
+                "urls": {
+                    fmt: reverse("api-study-figure", args=[study.token, name, fmt])
+                    for fmt in figures.FORMATS
+                },
+            }
+            for name in names
+        ]
+        return Response({"figures": listed})
+
+    @extend_schema(
+        operation_id="studies_figure_retrieve",
+        # The route's pattern is anchored only at its ends; the formats are these.
+        parameters=[
+            OpenApiParameter("fmt", OpenApiTypes.STR, OpenApiParameter.PATH, enum=FIGURE_FORMATS)
+        ],
+        request=None,
+        responses={
+            **{(200, media): OpenApiTypes.BINARY for media in figures.FORMATS.values()},
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"figures/(?P<name>[-a-z0-9_]+)\.(?P<fmt>[a-z]+)",
+        url_name="figure",
+        content_negotiation_class=FileNegotiation,
+    )
+    def figure(self, request: Request, study_token: str, name: str, fmt: str) -> HttpResponse:
+        """One figure as SVG, PNG or PDF (print quality), as the dashboard's download links
+        give it; 404 for a figure the study's statistics do not give (yet)."""
+        study = self._admin_study()
+        drawn = dict(figure_data.study_figures(study=study))
+        if name not in drawn or fmt not in figures.FORMATS:
+            raise NotFound("No such figure; `figures/` lists the study's.")
+        response = HttpResponse(
+            figures.render(drawn[name](), fmt), content_type=figures.FORMATS[fmt]
+        )
+        response["Content-Disposition"] = f'attachment; filename="{study.token}-{name}.{fmt}"'
+        return response
 
     @extend_schema(
         methods=["GET"],
