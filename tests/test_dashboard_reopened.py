@@ -51,7 +51,9 @@ def test_a_reopened_analysis_is_announced_at_the_top_with_a_link_to_close_it(
     assert "Figures may change until you" in notice
     assert '<a href="#close-analysis">close the analysis</a>' in notice
     # Near the top: before the agreement figures, and the link leads to the close form.
-    assert page.index('data-testid="analysis-reopened"') < page.index("<h2>Agreement</h2>")
+    assert page.index('data-testid="analysis-reopened"') < page.index(
+        '<h2 id="agreement-title">Agreement</h2>'
+    )
     close_form = reverse("study_analysis_close", args=[locked.token])
     assert f'action="{close_form}" id="close-analysis"' in page
 
