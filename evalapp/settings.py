@@ -61,7 +61,7 @@ DEBUG = env_bool("DEBUG", False)
 # `manage.py agreement` and `plan_study` read a CSV and print statistics: they serve, sign and store
 # nothing, so they run without a secret (the README's command lines on a fresh clone), with a
 # random key that dies with the process. Every other command and the web server still refuse.
-SECRETLESS_COMMANDS = ("agreement", "plan_study")
+SECRETLESS_COMMANDS = ("agreement", "plan_study", "mrmc")
 SECRETLESS_COMMAND = Path(sys.argv[0]).name == "manage.py" and any(
     sys.argv[1:2] == [name] for name in SECRETLESS_COMMANDS
 )

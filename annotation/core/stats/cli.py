@@ -18,6 +18,7 @@ from typing import TextIO
 from annotation.core.stats.data import LEVELS, DataError, category_label
 from annotation.core.stats.estimate import RATERS_LIKE_THESE, THESE_RATERS, interval_dict
 from annotation.core.stats.longfile import read_long_csv
+from annotation.core.stats.mrmc_cli import MRMC_HELP, add_mrmc_arguments, mrmc_report, mrmc_table
 from annotation.core.stats.planning_cli import (
     PLAN_HELP,
     PlanError,
@@ -152,9 +153,12 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     commands = parser.add_subparsers(dest="command", required=True)
     add_agreement_arguments(commands.add_parser("agreement", description=AGREEMENT_HELP))
     add_plan_arguments(commands.add_parser("plan", description=PLAN_HELP))
+    add_mrmc_arguments(commands.add_parser("mrmc", description=MRMC_HELP))
     args = parser.parse_args(argv)
     if args.command == "plan":
         return _plan(args, stdout or sys.stdout)
+    if args.command == "mrmc":
+        return _mrmc(args, stdout or sys.stdout)
     options = {k: v for k, v in vars(args).items() if k not in ("command", "file", "format")}
     try:
         report = agreement_report(args.file, **options)
@@ -162,6 +166,17 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(report, indent=2), file=stdout or sys.stdout)
+    return 0
+
+
+def _mrmc(args: argparse.Namespace, stdout: TextIO) -> int:
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "file", "json")}
+    try:
+        report = mrmc_report(args.file, **options)
+    except PlanError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2) if args.json else mrmc_table(report), file=stdout)
     return 0
 
 

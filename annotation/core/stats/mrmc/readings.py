@@ -82,9 +82,25 @@ def readings_from(
     shape = (len(modalities), len(readers), len(cases))
     if not cells or len(cells) != np.prod(shape):
         missing = int(np.prod(shape)) - len(cells)
+        first = next(
+            (
+                (reader, case, modality)
+                for reader in readers
+                for case in cases
+                for modality in modalities
+                if (reader, case, modality) not in cells
+            ),
+            None,
+        )
+        example = (
+            f", for example reader {first[0]!r} has no reading of case {first[1]!r} under "
+            f"{first[2]!r}"
+            if first
+            else ""
+        )
         raise DataError(
             f"the design is not fully crossed: {missing} of {int(np.prod(shape))} "
-            "reader x case x modality readings are missing"
+            f"reader x case x modality readings are missing{example}"
         )
     if len(cases) < 2:
         raise DataError("the figures' variability over cases needs at least two cases")
