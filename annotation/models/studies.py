@@ -38,6 +38,9 @@ class Study(models.Model):
     # SHA-256 of the stored manifest (see design.Manifest.digest), set when the study opens and
     # whenever raters join later.
     manifest_hash = models.CharField(max_length=64, blank=True)
+    # The highest rater number ever given ("R7": 7), so a removed rater's pseudonym is never
+    # given to anyone else: exports from before and after the removal must not mix two people.
+    last_rater_number = models.PositiveIntegerField(default=0, editable=False)
 
     class Design(models.TextChoices):
         ABSOLUTE = "absolute", "Absolute: one output per screen"
@@ -163,6 +166,8 @@ class Invitation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     accepted_at = models.DateTimeField(null=True, blank=True)
+    # Withdrawn by a study admin before anyone accepted it: the link no longer works.
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -177,7 +182,11 @@ class Invitation(models.Model):
 
     @property
     def is_expired(self) -> bool:
-        return self.accepted_at is None and timezone.now() >= self.expires_at
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and timezone.now() >= self.expires_at
+        )
 
     def is_for(self, user) -> bool:
         """Whether `user`'s account has the invited address (case aside). There is no address

@@ -11,6 +11,7 @@ from annotation.services.generation import (
     output_record_generation,
     outputs_fetch_missing,
     source_create,
+    source_update,
 )
 from annotation.services.imports import (
     ImportSummary,
@@ -20,7 +21,7 @@ from annotation.services.imports import (
     study_import_run,
     study_import_start,
 )
-from annotation.services.judges import judge_create, judge_run
+from annotation.services.judges import judge_create, judge_run, judge_update
 from annotation.services.questions import (
     RUBRIC_TEMPLATES_DIR,
     question_add,
@@ -35,7 +36,9 @@ from annotation.services.raters import (
     invitation_accept_new_account,
     invitation_check,
     invitation_refusal,
+    invitation_revoke,
     invitations_send,
+    rater_remove,
     study_add_raters,
 )
 from annotation.services.rating import (
@@ -82,6 +85,7 @@ __all__ = [
     "analysis_close",
     "analysis_reopen",
     "judge_create",
+    "judge_update",
     "judge_run",
     "DEFAULT_SCALE",
     "PAIRWISE_SCALE",
@@ -103,7 +107,9 @@ __all__ = [
     "invitation_accept_new_account",
     "invitation_check",
     "invitation_refusal",
+    "invitation_revoke",
     "invitations_send",
+    "rater_remove",
     "item_key",
     "output_record_generation",
     "outputs_fetch_missing",
@@ -115,6 +121,7 @@ __all__ = [
     "rubric_templates",
     "shown_order",
     "source_create",
+    "source_update",
     "study_add_raters",
     "study_analysis_update",
     "study_archive",

@@ -49,6 +49,30 @@ def source_create(*, study: Study, label: str, kind: str = Source.Kind.MODEL, **
     return source
 
 
+@transaction.atomic
+def source_update(*, source: Source, **fields) -> Source:
+    """Change a source's label, kind or endpoint settings (those source_create takes), with the
+    same checks, while its study is a draft: once open, its outputs are the study's arms."""
+    unknown = set(fields) - {"label", "kind", *Source.ENDPOINT_FIELDS}
+    if unknown:
+        raise TypeError(f"unknown source fields: {sorted(unknown)}")
+    study = Study.objects.select_for_update().get(pk=source.study_id)
+    if not study.accepts_imports:
+        raise ValidationError(
+            "Sources can only be changed while the study is a draft: once it is open, its "
+            "outputs are fixed and raters are rating them."
+        )
+    source = Source.objects.get(pk=source.pk)
+    label = fields.get("label", source.label)
+    if study.sources.filter(label=label).exclude(pk=source.pk).exists():
+        raise ValidationError({"label": f"Another source of this study is called {label}."})
+    for name, value in fields.items():
+        setattr(source, name, value)
+    source.full_clean()
+    source.save()
+    return source
+
+
 def outputs_fetch_missing(*, run: TaskRun) -> None:
     """Generate an output for every case that has none from the run's source."""
     source = run.source

@@ -55,6 +55,37 @@ def judge_create(*, study: Study, label: str, **endpoint) -> Judge:
     return judge
 
 
+@transaction.atomic
+def judge_update(*, judge: Judge, **fields) -> Judge:
+    """Change a judge's label or settings (those judge_create takes), with the same checks,
+    until it has judged anything: its verdicts must all come from one configuration, so a
+    judge that has run is kept as it is (add another judge to try other settings)."""
+    unknown = set(fields) - {"label", *Judge.ENDPOINT_FIELDS}
+    if unknown:
+        raise TypeError(f"unknown judge fields: {sorted(unknown)}")
+    study = Study.objects.select_for_update().get(pk=judge.study_id)
+    if frozen := study.statistics_frozen_reason():
+        raise ValidationError(frozen)
+    judge = Judge.objects.select_for_update().get(pk=judge.pk)
+    started = (
+        judge.verdicts.exists()
+        or TaskRun.objects.filter(judge=judge, kind=TaskRun.Kind.RUN_JUDGE).exists()
+    )
+    if started:
+        raise ValidationError(
+            f"{judge.label} has already been run, so its settings stay as they were: every "
+            "verdict must come from one configuration. Add another judge to try other settings."
+        )
+    label = fields.get("label", judge.label)
+    if study.judges.filter(label=label).exclude(pk=judge.pk).exists():
+        raise ValidationError({"label": f"Another judge of this study is called {label}."})
+    for name, value in fields.items():
+        setattr(judge, name, value)
+    judge.full_clean()
+    judge.save()
+    return judge
+
+
 @dataclass(frozen=True)
 class Call:
     """Everything one unit sends, built in the task's thread a few units ahead of the calls;

@@ -1,5 +1,5 @@
-"""Raters: adding them (also to an open study), handing on a stalled rater's work, invitations,
-and API tokens."""
+"""Raters: adding and removing them (also in an open study), handing on a stalled rater's work,
+invitations (and withdrawing them), and API tokens."""
 
 import logging
 import smtplib
@@ -46,20 +46,97 @@ def study_add_raters(*, study: Study, users: Iterable[AbstractBaseUser]) -> list
     if any(roles.get(user.pk) == Membership.Role.ADMIN for user in users):
         # Admins can export ratings and the unblinding key: as raters they would not be blind.
         raise ValidationError("A study's admins cannot also rate it.")
-    count = sum(role == Membership.Role.RATER for role in roles.values())
+    # Numbered on from the highest number ever given: a removed rater's name is never reused.
+    names = study.memberships.filter(role=Membership.Role.RATER).values_list("pseudonym", flat=True)
+    number = max([study.last_rater_number, *(_rater_number(name) for name in names)])
     added = []
     for user in users:
         if user.pk in roles:
             continue
-        count += 1
+        number += 1
         membership = Membership.objects.create(
-            study=study, user=user, role=Membership.Role.RATER, pseudonym=f"R{count}"
+            study=study, user=user, role=Membership.Role.RATER, pseudonym=f"R{number}"
         )
         added.append(membership)
         roles[user.pk] = Membership.Role.RATER
+    if added:
+        study.last_rater_number = number
+        study.save(update_fields=["last_rater_number"])
     if study.status == Study.Status.OPEN and added:
         _assignments_share_with(study, [m.pseudonym for m in added])
     return added
+
+
+def _rater_number(pseudonym: str) -> int:
+    """7 for "R7"; 0 for a name given some other way."""
+    return int(pseudonym[1:]) if pseudonym[:1] == "R" and pseudonym[1:].isdigit() else 0
+
+
+@transaction.atomic
+def rater_remove(*, study: Study, pseudonym: str) -> int:
+    """Remove a rater who has saved nothing. In an open study their items go to the other
+    raters, as by reassigning (design.reassign), and their quality control goes. Returns how
+    many study items moved. Their pseudonym is never given to anyone else."""
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if study.status not in (Study.Status.DRAFT, Study.Status.OPEN):
+        raise ValidationError(
+            "Raters can only be removed while the study is a draft or open: a locked study's "
+            "raters are part of its record."
+        )
+    membership = study.memberships.filter(role=Membership.Role.RATER, pseudonym=pseudonym).first()
+    if membership is None:
+        raise ValidationError(f"{pseudonym} is not a rater of this study.")
+    mine = study.assignments.filter(rater=membership.user)
+    if (
+        Rating.objects.filter(assignment__in=mine).exists()
+        or mine.filter(submitted_at__isnull=False).exists()
+    ):
+        # Their answers are the study's data: removing them would silently drop ratings.
+        raise ValidationError(
+            f"{pseudonym} has saved ratings, which are the study's data, so they stay a rater. "
+            "Reassign their remaining items instead."
+        )
+    moved = _rater_work_hand_on(study, membership) if mine.exists() else 0
+    membership.delete()
+    return moved
+
+
+def _rater_work_hand_on(study: Study, membership: Membership) -> int:
+    """Give a leaving rater's study items to the others; refuse if any could not go."""
+    mine = study.assignments.filter(rater=membership.user)
+    # Nothing of theirs is saved: an item they opened has no data, so it moves like the others.
+    mine.update(first_opened_at=None, time_on_task_ms=0)
+    # Their training, checks and repeats leave with them (repeats first: they point at originals).
+    mine.filter(kind=Assignment.Kind.REPEAT).delete()
+    mine.exclude(kind=Assignment.Kind.STUDY).delete()
+    count = mine.count()
+    others = study.memberships.filter(role=Membership.Role.RATER).exclude(pk=membership.pk)
+    if count and not others.exists():
+        raise ValidationError(
+            f"{membership.pseudonym} is the study's only rater: add another rater first, who "
+            "takes over their items."
+        )
+    raters = [membership.pseudonym, *others.values_list("pseudonym", flat=True)]
+
+    def redesign(placements, movable):
+        after = design.reassign(
+            placements=placements,
+            rater=membership.pseudonym,
+            raters=raters,
+            movable=movable,
+            seed=study.seed,
+        )
+        stuck = sum(p.rater == membership.pseudonym for p in after)
+        if stuck:
+            raise ValidationError(
+                f"{stuck} of {membership.pseudonym}'s items could not go to another rater "
+                "(every other rater already has them): add a rater first, then remove "
+                f"{membership.pseudonym}. Nothing was changed."
+            )
+        return after
+
+    _assignments_redesign(study, redesign)
+    return count
 
 
 def _assignments_share_with(study: Study, pseudonyms: list[str]) -> None:
@@ -264,7 +341,31 @@ def invitation_check(*, token: str) -> Invitation:
     return invitation
 
 
+@transaction.atomic
+def invitation_revoke(*, study: Study, invitation_id: int) -> Invitation:
+    """Withdraw a pending invitation: its link stops working at once, and says it was
+    withdrawn to whoever follows it. Revoking one already revoked changes nothing."""
+    invitation = study.invitations.select_for_update().filter(pk=invitation_id).first()
+    if invitation is None:
+        raise ValidationError("No such invitation in this study.")
+    if invitation.accepted_at is not None:
+        raise ValidationError(
+            "This invitation was already accepted: its owner is a rater now. Remove the rater "
+            "instead."
+        )
+    if invitation.revoked_at is None:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+    return invitation
+
+
 def _invitation_usable(invitation: Invitation) -> None:
+    # The same words whoever follows the link, signed in or not, with an account or without.
+    if invitation.revoked_at is not None:
+        raise ValidationError(
+            "This invitation was withdrawn by the study's admin. Ask them to invite you again "
+            "if you should rate for it."
+        )
     if invitation.accepted_at is not None:
         raise ValidationError("This invitation has already been used.")
     if invitation.is_expired:
