@@ -279,6 +279,42 @@ class JudgeForm(EndpointChoiceMixin, PlainHelpText, forms.ModelForm):
         return self.cleaned_data["system_prompt"] or judging.DEFAULT_INSTRUCTIONS
 
 
+class EndpointEditMixin:
+    """The add form, filled from the row it changes: the connection by name, and the base URL
+    empty when a connection sets it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        endpoint = self.instance
+        if endpoint.connection_id is not None:
+            self.initial["connection"] = endpoint.connection.name
+            self.initial["base_url"] = ""
+        if "stop" in self.fields:
+            self.initial["stop"] = "\n".join(endpoint.stop)
+
+
+class SourceEditForm(EndpointEditMixin, SourceEndpointForm):
+    """A draft study's source changed: the add form's fields and checks, and its kind. A human
+    reference has no endpoint."""
+
+    class Meta(SourceEndpointForm.Meta):
+        fields = ["label", "kind", *Source.ENDPOINT_FIELDS]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.data.get("kind", self.instance.kind) == Source.Kind.HUMAN_REFERENCE:
+            self.fields["model_name"].required = False
+
+    def clean(self):
+        if self.cleaned_data.get("kind") == Source.Kind.HUMAN_REFERENCE:
+            return forms.ModelForm.clean(self)  # no endpoint to choose
+        return super().clean()
+
+
+class JudgeEditForm(EndpointEditMixin, JudgeForm):
+    """A judge changed before it has run: the add form's fields and checks."""
+
+
 def _or_default(value, model, field: str):
     """The value given, or the model's default when the field was left empty (a 0 is kept,
     for the model to refuse)."""

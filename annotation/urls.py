@@ -53,6 +53,26 @@ urlpatterns = [
     path("studies/<str:study_token>/analysis/", studies.study_analysis, name="study_analysis"),
     path("studies/<str:study_token>/invite/", studies.study_invite, name="study_invite"),
     path(
+        "studies/<str:study_token>/raters/<str:pseudonym>/remove/",
+        studies.study_remove_rater,
+        name="study_remove_rater",
+    ),
+    path(
+        "studies/<str:study_token>/invitations/<int:invitation_id>/revoke/",
+        studies.study_revoke_invitation,
+        name="study_revoke_invitation",
+    ),
+    path(
+        "studies/<str:study_token>/sources/<int:source_id>/edit/",
+        studies.study_edit_source,
+        name="study_edit_source",
+    ),
+    path(
+        "studies/<str:study_token>/judges/<int:judge_id>/edit/",
+        studies.study_edit_judge,
+        name="study_edit_judge",
+    ),
+    path(
         "studies/<str:study_token>/raters/<str:pseudonym>/reassign/",
         studies.study_reassign,
         name="study_reassign",

@@ -24,10 +24,12 @@ from annotation.forms import (
     AnalysisSettingsForm,
     ImportForm,
     InviteRatersForm,
+    JudgeEditForm,
     JudgeForm,
     PowerPlanForm,
     QuestionForm,
     RubricTemplateForm,
+    SourceEditForm,
     SourceEndpointForm,
     StudyCreateForm,
     WidthPlanForm,
@@ -221,6 +223,49 @@ def _add_endpoint(request: HttpRequest, study: Study, form, create, what: str) -
 
 
 @login_required
+def study_edit_source(request: HttpRequest, study_token: str, source_id: int) -> HttpResponse:
+    """Change a draft study's source: the add form, filled in, with the same checks."""
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    source = get_object_or_404(study.sources, pk=source_id)
+    return _edit_endpoint(request, study, source, SourceEditForm, services.source_update, "source")
+
+
+@login_required
+def study_edit_judge(request: HttpRequest, study_token: str, judge_id: int) -> HttpResponse:
+    """Change a judge that has not run yet: the add form, filled in, with the same checks."""
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    judge = get_object_or_404(study.judges, pk=judge_id)
+    return _edit_endpoint(request, study, judge, JudgeEditForm, services.judge_update, "judge")
+
+
+def _edit_endpoint(
+    request: HttpRequest, study: Study, endpoint, form_class, update, what: str
+) -> HttpResponse:
+    label = endpoint.label  # the form's checks write into the row it was given
+    if request.method != "POST":
+        form = form_class(instance=endpoint, study=study)
+        return _edit_page(request, study, form, what, label)
+    form = form_class(request.POST, instance=endpoint, study=study)
+    if form.is_valid():
+        try:
+            changed = update(**{what: endpoint}, **form.cleaned_data)
+        except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):
+                messages.error(request, " ".join(exc.messages))
+                return redirect("study_dashboard", study_token=study.token)
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Saved the {what} {changed.label}.")
+            return redirect(reverse("study_dashboard", args=[study.token]) + f"#{what}s")
+    return _edit_page(request, study, form, what, label, status=400)
+
+
+def _edit_page(request, study, form, what: str, label: str, status: int = 200) -> HttpResponse:
+    context = {"study": study, "form": form, "what": what, "label": label}
+    return render(request, "annotation/endpoint_edit.html", context, status=status)
+
+
+@login_required
 @require_POST
 def study_run_judge(request: HttpRequest, study_token: str, judge_id: int) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
@@ -291,6 +336,7 @@ IRREVERSIBLE = {
     "lock": "Lock the study",
     "archive": "Archive the study",
     "reassign": "Reassign the unstarted items",
+    "remove": "Remove the rater",
     "reopen": "Reopen the analysis",
 }
 
@@ -536,6 +582,46 @@ def study_reassign(request: HttpRequest, study_token: str, pseudonym: str) -> Ht
     else:
         messages.success(request, f"Moved {moved} unstarted items from {pseudonym} to the others.")
     return redirect("study_dashboard", study_token=study.token)
+
+
+@login_required
+@require_POST
+def study_remove_rater(request: HttpRequest, study_token: str, pseudonym: str) -> HttpResponse:
+    """Remove a rater who has saved nothing, once confirmed; their items go to the others."""
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    membership = get_object_or_404(study.memberships, role="rater", pseudonym=pseudonym)
+    if asked := _ask_first(request, study, "remove", rater=membership.pseudonym):
+        return asked
+    try:
+        moved = services.rater_remove(study=study, pseudonym=membership.pseudonym)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        handed = f": their {moved} item{pluralize(moved)} went to the other raters" if moved else ""
+        messages.success(
+            request,
+            f"Removed {pseudonym}{handed}. The name {pseudonym} will not be given to anyone else.",
+        )
+    return redirect(reverse("study_dashboard", args=[study.token]) + "#raters")
+
+
+@login_required
+@require_POST
+def study_revoke_invitation(
+    request: HttpRequest, study_token: str, invitation_id: int
+) -> HttpResponse:
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    try:
+        invitation = services.invitation_revoke(study=study, invitation_id=invitation_id)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            f"Withdrew the invitation to {invitation.email}: its link no longer works, and says "
+            "so. Invite the address again to send a new one.",
+        )
+    return redirect(reverse("study_dashboard", args=[study.token]) + "#raters")
 
 
 @login_required
