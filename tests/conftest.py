@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from annotation import services
-from annotation.models import Attachment, Result, Study, TaskRun
+from annotation.models import Attachment, Invitation, Result, Study, TaskRun
 from annotation.services.external_ratings import study_import_ratings
 from checklists import services as checklist_services
 from checklists.models import ChecklistDefinition, Report
@@ -223,6 +223,9 @@ def api_world(open_study, study_admin, raters, outsider, mi_claim, settings, tmp
         lead=study_admin, definition=mi_claim, title="Our paper", lead_assesses=True
     )
     own = report.assessments.get(assessor=study_admin)
+    invitation = Invitation.objects.create(
+        study=open_study, email="invited@example.org", created_by=study_admin
+    )
     mine = open_study.assignments.filter(rater=rater, kind="study").order_by("position").first()
     image = Attachment.objects.create(
         case=mine.item.output.case,
@@ -246,6 +249,7 @@ def api_world(open_study, study_admin, raters, outsider, mi_claim, settings, tmp
                 "judges": judge.pk,
                 "results": result.pk,
                 "tasks": bundle.pk,
+                "invitations": invitation.pk,
             },
             "key": question.key,
             "assignment": open_study.assignments.filter(rater=raters[1]).first().token,

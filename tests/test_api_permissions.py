@@ -59,6 +59,7 @@ MATRIX = {
     ("POST", f"{S}/sources/"): admins(400),  # open: no more sources
     ("GET", f"{S}/sources/{{id}}/"): admins(200),
     ("POST", f"{S}/sources/{{id}}/fetch/"): admins(409),  # imported: no endpoint
+    ("PATCH", f"{S}/sources/{{id}}/"): admins(409),  # open: sources are fixed
     ("GET", f"{S}/cases/"): admins(200),
     ("GET", f"{S}/cases/{{id}}/"): admins(200),
     ("GET", f"{S}/outputs/"): admins(200),
@@ -73,6 +74,7 @@ MATRIX = {
     ("POST", f"{S}/judges/"): admins(201),
     ("GET", f"{S}/judges/{{id}}/"): admins(200),
     ("POST", f"{S}/judges/{{id}}/run/"): admins(202),
+    ("PATCH", f"{S}/judges/{{id}}/"): admins(200),  # it has not run
     ("GET", f"{S}/results/"): admins(200),
     ("GET", f"{S}/results/{{id}}/"): admins(200),
     ("GET", f"{S}/tasks/"): admins(200),
@@ -88,8 +90,10 @@ MATRIX = {
     ("POST", f"{S}/raters/"): admins(400),  # nobody named
     ("GET", f"{S}/raters/candidates/"): admins(200),
     ("POST", f"{S}/raters/{{pseudonym}}/reassign/"): admins(200),
+    ("DELETE", f"{S}/raters/{{pseudonym}}/"): admins(200),  # R2 has saved nothing
     ("GET", f"{S}/invitations/"): admins(200),
     ("POST", f"{S}/invitations/"): admins(400),  # no address
+    ("POST", f"{S}/invitations/{{id}}/revoke/"): admins(200),
     ("GET", f"{S}/comments/"): admins(200),
     ("POST", f"{S}/questions-from-template/"): admins(400),  # no template named
     ("GET", f"{S}/plan/pilots/"): admins(200),
@@ -156,6 +160,8 @@ def _body(method: str, template: str, api_world: dict) -> dict | None:
             "base_url": "http://127.0.0.1:9/v1",
             "model_name": "m",
         },
+        f"{S}/judges/{{id}}/": {"temperature": 0.5},
+        f"{S}/sources/{{id}}/": {"label": "Renamed"},
         "/api/v1/rate/{study_token}/items/{token}/answers/": {"question": key, "answer": 4},
         "/api/v1/reports/": {"checklist": "mi-claim-gen", "title": "A report"},
         f"{R}/responses/{{code}}/": {"answer": ["unstructured"], "location": "Methods"},

@@ -1,6 +1,7 @@
 """The dashboard's raters card under /api/v1/studies/<token>/: each rater's progress and
-quality control, adding raters and handing on a stalled rater's work, invitations by e-mail,
-and the raters' comments. Admins only; each action calls the service the page calls."""
+quality control, adding and removing raters and handing on a stalled rater's work, invitations
+by e-mail (and withdrawing them), and the raters' comments. Admins only; each action calls the
+service the page calls."""
 
 import dataclasses
 from typing import Literal
@@ -85,6 +86,11 @@ class RatersAddedSerializer(serializers.Serializer):
     )
 
 
+class RaterRemovedSerializer(serializers.Serializer):
+    removed = serializers.CharField(help_text="The removed rater's pseudonym, never reused.")
+    moved = serializers.IntegerField(help_text="Their study items given to the other raters.")
+
+
 class ReassignedSerializer(serializers.Serializer):
     moved = serializers.IntegerField(help_text="Unstarted items moved to the other raters.")
 
@@ -97,12 +103,25 @@ class InvitationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Invitation
-        fields = ["email", "status", "created_at", "expires_at", "accepted_at", "joined_as"]
+        fields = [
+            "id",
+            "email",
+            "status",
+            "created_at",
+            "expires_at",
+            "accepted_at",
+            "joined_as",
+            "revoked_at",
+        ]
         read_only_fields = fields
 
-    def get_status(self, invitation: Invitation) -> Literal["joined", "expired", "pending"]:
+    def get_status(
+        self, invitation: Invitation
+    ) -> Literal["joined", "revoked", "expired", "pending"]:
         if invitation.accepted_at:
             return "joined"
+        if invitation.revoked_at:
+            return "revoked"
         return "expired" if invitation.is_expired else "pending"
 
 
@@ -214,6 +233,19 @@ class RaterViewSet(StudyScopedViewSet):
     def _candidates(self) -> QuerySet:
         return selectors.study_rater_candidates(study=self.study, admin=self.request.user)
 
+    @extend_schema(responses={200: RaterRemovedSerializer, 409: REFUSED})
+    def destroy(self, request: Request, study_token: str, pseudonym: str) -> Response:
+        """Remove a rater who has saved no rating, while the study is a draft or open; in an
+        open study their items go to the other raters as `reassign` moves them (refused if
+        any could not). A rater with saved ratings stays: reassign their remaining items
+        instead. Their pseudonym is never given to anyone else. Cannot be undone."""
+        membership = self.get_object()
+        try:
+            moved = services.rater_remove(study=self.study, pseudonym=membership.pseudonym)
+        except ValidationError as exc:
+            return refused(exc)
+        return Response({"removed": membership.pseudonym, "moved": moved})
+
     @extend_schema(
         request=None,
         responses={200: ReassignedSerializer, 409: REFUSED},
@@ -267,6 +299,19 @@ class InvitationViewSet(mixins.ListModelMixin, StudyScopedViewSet):
             return refused(exc)
         body = InvitedSerializer({"invited": sent}).data
         return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: InvitationSerializer, 409: REFUSED})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, study_token: str, pk: str) -> Response:
+        """Withdraw an invitation not yet accepted: its link stops working at once and says it
+        was withdrawn, to anyone who follows it. Revoking it again changes nothing; an
+        accepted one is refused (remove the rater instead)."""
+        invitation = self.get_object()
+        try:
+            revoked = services.invitation_revoke(study=self.study, invitation_id=invitation.pk)
+        except ValidationError as exc:
+            return refused(exc)
+        return Response(InvitationSerializer(revoked).data)
 
 
 class CommentViewSet(StudyScopedViewSet):

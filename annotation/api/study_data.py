@@ -50,15 +50,45 @@ class ServiceCreateMixin:
         return Response(self.get_serializer(made).data, status=status.HTTP_201_CREATED)
 
 
-class SourceViewSet(*READ, ServiceCreateMixin, mixins.CreateModelMixin, StudyScopedViewSet):
+class ServiceUpdateMixin:
+    """PATCH: the fields given, checked by the serializer, then by `update_service` as on the
+    dashboard: 400 for a field it refuses, 409 when the study's state (or the row's) does."""
+
+    update_service = None
+    update_argument = ""
+
+    def partial_update(self, request: Request, study_token: str, pk: str) -> Response:
+        row = self.get_object()
+        data = self.get_serializer(row, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        try:
+            self.update_service(**{self.update_argument: row}, **data.validated_data)
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                raise as_api_error(exc) from None
+            return refused(exc)
+        return Response(self.get_serializer(self.get_object()).data)
+
+
+class SourceViewSet(
+    *READ, ServiceCreateMixin, ServiceUpdateMixin, mixins.CreateModelMixin, StudyScopedViewSet
+):
     """The study's sources: models and human references. Adding one (a model endpoint the
-    worker calls) is for draft studies."""
+    worker calls), or changing one's label, kind or settings, is for draft studies."""
 
     serializer_class = s.SourceSerializer
     model = Source
     filterset_fields = ["kind"]
     create_service = staticmethod(services.source_create)
+    update_service = staticmethod(services.source_update)
+    update_argument = "source"
     counted = "n_outputs"
+
+    @extend_schema(responses={200: s.SourceSerializer, 400: INVALID, 409: REFUSED})
+    def partial_update(self, request: Request, study_token: str, pk: str) -> Response:
+        """Change the fields given, with the checks of adding one; labels stay unique in the
+        study. Refused (409) once the study is open: its outputs are fixed."""
+        return super().partial_update(request, study_token, pk)
 
     def study_queryset(self, study: Study) -> QuerySet[Source]:
         return study.sources.annotate(n_outputs=Count("outputs")).order_by("label")
@@ -148,13 +178,24 @@ class AssignmentViewSet(*READ, StudyScopedViewSet):
         )
 
 
-class JudgeViewSet(*READ, ServiceCreateMixin, mixins.CreateModelMixin, StudyScopedViewSet):
+class JudgeViewSet(
+    *READ, ServiceCreateMixin, ServiceUpdateMixin, mixins.CreateModelMixin, StudyScopedViewSet
+):
     """The study's LLM judges; `run` judges every item it has not judged yet."""
 
     serializer_class = s.JudgeSerializer
     model = Judge
     create_service = staticmethod(services.judge_create)
+    update_service = staticmethod(services.judge_update)
+    update_argument = "judge"
     counted = "n_verdicts"
+
+    @extend_schema(responses={200: s.JudgeSerializer, 400: INVALID, 409: REFUSED})
+    def partial_update(self, request: Request, study_token: str, pk: str) -> Response:
+        """Change the fields given, with the checks of adding one, until the judge has run
+        (every verdict must come from one configuration; add another judge instead); refused
+        (409) then, and while the study's statistics are frozen."""
+        return super().partial_update(request, study_token, pk)
 
     def study_queryset(self, study: Study) -> QuerySet[Judge]:
         ok = Q(verdicts__outcome=JudgeVerdict.Outcome.OK)
