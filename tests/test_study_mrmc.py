@@ -365,6 +365,12 @@ def test_the_bundle_lists_the_mrmc_rows_and_names_the_method(crossed_study):
         assert float(row["value"]) == pytest.approx(result.detail[key]["value"])
         assert float(row["ci_low"]) == pytest.approx(result.detail[key]["ci"][0])
         assert row["interval_question"] == question
+        # Each difference its own p; the study-wide adjustment is the test row's alone.
+        assert float(row["p"]) == pytest.approx(result.detail[key]["p"])
+        assert (row["p_adjusted"], row["adjustment"]) == ("", "")
+    assert float(mine["mrmc"]["p"]) == pytest.approx(result.value)
+    assert float(mine["mrmc"]["p_adjusted"]) == pytest.approx(result.detail["p_adjusted"])
+    assert mine["mrmc"]["adjustment"]
     # Each source alone, readers and cases random: its own figure, not a difference.
     for key, alone in zip(
         ("alone_first", "alone_second"), result.detail["random_both"]["alone"], strict=True

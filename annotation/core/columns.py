@@ -343,8 +343,10 @@ COMPARISON = Table(
             "`:tie`, `:loss`, `bradley_terry:log_strength` and `:beats_average`, "
             "`criteria_points:score`, `correlation:<metric>:spearman`..., the paired tests "
             "`wilcoxon`, `sign_test`, `mcnemar` (value: the p-value), the MRMC tests `mrmc` and "
-            "`mrmc_accuracy` (value: the p of the readers-and-cases-random test) and their "
-            "differences `mrmc:random_both`, `:fixed_readers`, `:fixed_cases`",
+            "`mrmc_accuracy` (value: the p of the readers-and-cases-random test), their "
+            "differences `mrmc:random_both`, `:fixed_readers`, `:fixed_cases` and each source "
+            "alone, readers and cases random, `mrmc:alone_first` (source_a) and "
+            "`:alone_second` (source_b)",
         ),
         _column(
             "source_a",
@@ -355,6 +357,13 @@ COMPARISON = Table(
         _column("source_b", STRING, "a pair's second source; empty for one-source rows"),
         _column("judge", STRING, "the LLM judge it is about; empty = the raters alone"),
         _VALUE,
+        _column(
+            "p",
+            NUMBER,
+            "the row's own p-value where it has one: a paired test's or MRMC test's (the same "
+            "as `value`), or an MRMC difference's for the question it answers "
+            "(`interval_question`); `p_adjusted` is given on the test's own row only",
+        ),
         _column(
             "effect_size",
             NUMBER,

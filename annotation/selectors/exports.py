@@ -16,6 +16,7 @@ from annotation.core.stats.names import (
     CORRELATION,
     MCNEMAR,
     MRMC_TESTS,
+    PAIRED_TESTS,
     SCORES,
     SIGN_TEST,
     WILCOXON,
@@ -377,10 +378,24 @@ def study_result_rows(*, study: Study, family: str) -> Iterator[dict]:
         for key, value, detail in _estimates(result):
             name = result.statistic if key is None else f"{result.statistic}:{key}"
             row = {**base, **_estimate_columns(name, value, detail)}
+            if key is not None:
+                # The adjustment is the result's own test's: not a nested estimate's.
+                row.update(p_adjusted="", adjustment="")
+            if comparison:
+                row["p"] = _p_value(result, key, value, detail)
             if comparison and base["source_b"]:
                 size, kind = _effect_size(result, key, value)
                 row.update(effect_size=size, effect_kind=kind if size is not None else "")
             yield row
+
+
+def _p_value(result: Result, key: str | None, value, detail: dict):
+    """A comparison row's own p: a paired test's (its value), or a nested estimate's own where
+    it has one (an MRMC difference's, per question it answers); else empty."""
+    if key is None:
+        return value if result.statistic in PAIRED_TESTS else ""
+    found = detail.get("p")
+    return "" if found is None else found
 
 
 def _result_base(result: Result) -> dict:
