@@ -308,12 +308,16 @@ def test_the_dashboard_shows_both_questions_beside_the_paired_tests(
     mrmc_part = shown.split('data-testid="mrmc-overall"')[1].split("</table>")[0]
     # Each line names the question its interval answers, then the difference and its CI.
     assert f"{PAIR}: mean score" in mrmc_part
-    assert "4 readers × 6 cases" in mrmc_part
-    lines = [row for row in mrmc_part.split("<tr>") if "<td>" in row]
-    assert len(lines) == 2  # the mean score's two questions (no expected answers: no accuracy)
-    for line, key in zip(lines, ("random_both", "fixed_readers"), strict=False):
+    assert "(4 readers × 6 cases)" in mrmc_part
+    # Each question heads its own line of numbers: a row naming it, then the row of figures.
+    blocks = mrmc_part.split('<tr class="mrmc-question">')[1:]
+    assert len(blocks) == 2  # the mean score's two questions (no expected answers: no accuracy)
+    lines = []
+    for block, key in zip(blocks, ("random_both", "fixed_readers"), strict=True):
+        heading, line = block.split("</tr>", 1)
+        lines.append(line)
         question = RANDOM_BOTH if key == "random_both" else FIXED_READERS
-        assert question[0].upper() + question[1:] in line
+        assert question[0].upper() + question[1:] in heading
         low, high = result.detail[key]["ci"]
         value = result.detail[key]["value"]
         assert f'{value:.3f} <span class="muted">({low:.3f} to {high:.3f})' in line
@@ -416,8 +420,13 @@ def test_the_mrmc_table_fits_a_phone(live_server, study_admin, raters):
         page.goto(f"/studies/{study.token}/")
         table = page.locator('[data-testid="mrmc-overall"]')
         assert "readers and cases random" in table.inner_text()
-        # The card scrolls the wide table inside it; the page itself never scrolls sideways.
+        # The page itself never scrolls sideways, and the table fits its card: each question
+        # heads its numbers across the table rather than squeezing them into a column.
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        widths = table.evaluate(
+            "t => [t.getBoundingClientRect().width, t.closest('.card').clientWidth]"
+        )
+        assert widths[0] <= widths[1], widths
 
 
 # --- Which block: found from the design alone -------------------------------------------------
