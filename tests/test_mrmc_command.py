@@ -110,6 +110,11 @@ def test_bootstrap_covariances_are_seeded_and_labelled():
         ),
         (
             "reader,case,modality,value\nR1,c1,A,1\nR1,c1,B,1\n",
+            ["--fom", "mean", "--covariance", "bootstrap", "--bootstrap", "100000000"],
+            "--bootstrap: bootstrap covariances need 100 to 100,000 resamples.",
+        ),
+        (
+            "reader,case,modality,value\nR1,c1,A,1\nR1,c1,B,1\n",
             ["--fom", "mean", "--level", "95"],
             "--level: give a coverage between 0 and 1, such as 0.95.",
         ),

@@ -17,6 +17,7 @@ from annotation.core.stats.data import DataError
 from annotation.core.stats.mrmc import COVARIANCES, FIGURES, mrmc
 from annotation.core.stats.planning_cli import PlanError, pilot_rows
 
+MAX_RESAMPLES = 100_000  # beyond it the answer no longer changes, and a typo could run for hours
 MRMC_HELP = (
     "The multi-reader multi-case comparison of modalities (Obuchowski-Rockette with Hillis's "
     "degrees of freedom) of a crossed reader study: a CSV with columns reader,case,modality,"
@@ -52,8 +53,10 @@ def mrmc_report(
     """The MRMC analysis of `file` as one JSON-ready object."""
     if not 0 < level < 1:
         raise PlanError("--level: give a coverage between 0 and 1, such as 0.95.")
-    if covariance == "bootstrap" and bootstrap < 100:
-        raise PlanError("--bootstrap: bootstrap covariances need 100 or more resamples.")
+    if covariance == "bootstrap" and not 100 <= bootstrap <= MAX_RESAMPLES:
+        raise PlanError(
+            f"--bootstrap: bootstrap covariances need 100 to {MAX_RESAMPLES:,} resamples."
+        )
     rows, truth = pilot_rows(file, fom=fom)
     try:
         result = mrmc(
