@@ -587,5 +587,5 @@ class WidthPlanForm(PilotChoiceForm):
         low, high = pilot.ci
         return (
             f"“{pilot.question.key}”: alpha {pilot.result.value:.3f} ({low:.3f} to {high:.3f}, "
-            f"width {pilot.width:.3f}) on {pilot.result.n_units} cases"
+            f"width {pilot.width:.3f}) on {pilot.cases} cases"
         )

@@ -362,8 +362,14 @@ def test_a_crossed_studys_own_statistics_size_the_next_one(admin_client, study_a
     response = admin_client.post(
         reverse("study_plan_width", args=[study.token]), {"pilot": alpha.pk, "width": "0.1"}, **HTMX
     )
-    cases = planning.cases_for_width(pilot_cases=alpha.n_units, pilot_width=high - low, width=0.1)
+    # Alpha over both sources: its units are outputs, two per case; the plan is in cases.
+    assert (alpha.n_units, alpha.detail["n_cases"]) == (12, 6)
+    units = planning.cases_for_width(pilot_cases=12, pilot_width=high - low, width=0.1)
+    cases = -(-units // 2)
     assert f'data-cases="{cases}"' in response.text
+    assert f"outputs (a case's output from one source), {units} of them, 2 per case" in (
+        response.text
+    )
 
 
 def card_findings(page) -> list[str]:

@@ -44,7 +44,12 @@ class WidthPilotSerializer(serializers.Serializer):
     ci_low = serializers.SerializerMethodField()
     ci_high = serializers.SerializerMethodField()
     width = serializers.FloatField(allow_null=True)
-    cases = serializers.IntegerField(source="result.n_units")
+    cases = serializers.IntegerField(help_text="The pilot's cases.")
+    units = serializers.IntegerField(
+        source="result.n_units",
+        help_text="The pilot's units: a case's output from one source (over every source, a "
+        "case is as many units as it has sources).",
+    )
     interval_question = serializers.SerializerMethodField(
         help_text="Which question the interval answers: these raters, cases random."
     )
@@ -111,7 +116,8 @@ class WidthPlanSerializer(serializers.Serializer):
         help_text="Which question the interval answers: these raters, cases random."
     )
     width = serializers.FloatField()
-    cases = serializers.IntegerField()
+    cases = serializers.IntegerField(help_text="Cases, at the pilot's units per case.")
+    units = serializers.IntegerField(help_text="Units (a case's output from one source).")
     pilot = WidthPilotSerializer()
 
 

@@ -7,6 +7,7 @@ and the raters alone, with its interval over cases for these raters. A stored re
 serve says why (`reason`), in the words the statistics stored.
 """
 
+import math
 from dataclasses import dataclass, field
 
 from django.db.models import Q
@@ -70,6 +71,15 @@ class WidthPilot:
     @property
     def width(self) -> float | None:
         return self.ci[1] - self.ci[0] if self.ci else None
+
+    @property
+    def cases(self) -> int:
+        """The pilot's cases (results stored before cases were counted: its units)."""
+        return self.result.detail.get("n_cases") or self.result.n_units
+
+    @property
+    def units_per_case(self) -> float:
+        return self.result.n_units / self.cases if self.cases else 1.0
 
 
 @dataclass
@@ -139,9 +149,13 @@ def plan_power(
 
 @dataclass(frozen=True)
 class WidthAnswer:
+    """`units` for the width, and the cases they make at the pilot's units per case (a unit is
+    one case's output from one source, so over every source a case is several units)."""
+
     pilot: WidthPilot
     width: float
     cases: int
+    units: int
     question: str = THESE_RATERS
 
 
@@ -149,5 +163,6 @@ def plan_width(pilot: WidthPilot, *, width: float) -> WidthAnswer:
     """The cases giving alpha's interval for these raters `width` wide, from the pilot's."""
     if pilot.width is None:
         raise ValueError(f"this pilot has no interval to scale: {pilot.reason}")
-    cases = cases_for_width(pilot_cases=pilot.result.n_units, pilot_width=pilot.width, width=width)
-    return WidthAnswer(pilot, width, cases)
+    units = cases_for_width(pilot_cases=pilot.result.n_units, pilot_width=pilot.width, width=width)
+    cases = math.ceil(round(units * pilot.cases / pilot.result.n_units, 9))
+    return WidthAnswer(pilot, width, cases, units)

@@ -55,7 +55,13 @@ def _figures(
     estimates = estimates_for(
         observations, question, study, raters_like_these=JUDGE_NOT_DRAWN if judge else ""
     )
-    return {key: Figure.of(estimate, level=question.level) for key, estimate in estimates.items()}
+    # A unit is one case's output from one source (or a pair's): over every source a case has
+    # several units. Kept so that a plan in cases (selectors.planning) can convert.
+    n_cases = len({row[0] for row in rows})
+    return {
+        key: Figure.of(estimate, level=question.level, n_cases=n_cases)
+        for key, estimate in estimates.items()
+    }
 
 
 def estimates_for(
