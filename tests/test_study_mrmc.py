@@ -548,3 +548,25 @@ def test_few_readers_carry_a_caution_on_the_dashboard(client, study_admin, rater
     client.force_login(study_admin)
     page = client.get(reverse("study_dashboard", args=[study.token])).text
     assert "With 4 readers the test for readers like these rejects a true null" in page
+
+
+def test_a_yes_no_questions_sources_show_their_share_answering_yes(crossed_study, client):
+    """The source summaries beside the MRMC: for yes/no the mean of yes = 1, no = 0 is the share
+    answering yes, with its interval, not "undefined"."""
+    rows = human_rows(crossed_study, crossed_study.questions.get(key="safe"))
+    client.force_login(crossed_study.memberships.get(role="admin").user)
+    page = client.get(reverse("study_dashboard", args=[crossed_study.token])).content.decode()
+    table = page.split('data-testid="comparison-safe"')[1].split("</table>")[0]
+    for source in (HUMAN, MODEL):
+        answers = [value for _, s, _, _, value in rows if s == source]
+        summary = Result.objects.get(
+            study=crossed_study, question__key="safe", statistic="score_summary", source=source
+        )
+        assert summary.value == pytest.approx(sum(answers) / len(answers))
+        low, high = summary.detail["ci"]
+        assert low <= summary.value <= high
+        assert summary.detail["shown_as"] == "share answering yes"
+        row = table.split(f"<td>{source}</td>")[1].split("</tr>")[0]
+        assert f"{summary.value:.3f}" in row
+        assert "share answering yes" in row
+        assert "undefined" not in row

@@ -128,7 +128,11 @@ def _summary_figure(question: Question, summary, **extra) -> Figure:
     if question.kind == Question.Kind.RANKING:
         detail["lower_is_better"] = True  # rank 1 is the best
     value = summary.mean.value
-    if ordered(question):
+    if question.kind == Question.Kind.YES_NO:
+        # Yes is 1 and no 0: the mean is the share answering yes, a figure in its own right.
+        detail["ci"] = _ci(summary.mean)
+        detail["shown_as"] = "share answering yes"
+    elif ordered(question):
         detail["ci"] = _ci(summary.mean)
     else:
         value = None  # a mean of category positions is no statistic: the distribution is
