@@ -20,7 +20,8 @@ STATS_METHOD_VERSION = (
     "coefficients (Fleiss, Cohen, Gwet) is BCa over cases, which the coverage benchmark shows "
     "holds its 95% better at 30 cases; the percentile interval stays beside it. stats-10: "
     "ICC(A,1) and ICC(A,k) report the generalized confidence interval (Tian & Cappelleri 2004), "
-    "which held 95% where the McGraw-Wong F interval fell to 0.86; the F interval stays beside it"
+    "which held 95% where the McGraw-Wong F interval fell to 0.86; the F interval stays beside it; "
+    "a yes/no source summary gives the share answering yes; each coefficient counts its cases"
 )
 
 
