@@ -95,8 +95,10 @@ def test_the_confirmation_page_is_only_for_the_studys_admins(client, open_study,
 
 def test_the_dashboard_marks_each_irreversible_form_with_its_question(admin_client, open_study):
     text = admin_client.get(reverse("study_dashboard", args=[open_study.token])).text
-    assert text.count("data-confirm>") == 4  # lock, and reassign for each of the three raters
-    assert text.count('<input type="hidden" name="confirm" value="">') == 4
+    # Lock, and for each of the three raters: reassign their unstarted items, and remove them.
+    assert text.count("data-confirm>") == 7
+    assert text.count('<input type="hidden" name="confirm" value="">') == 7
     assert "Lock the study?" in text
     assert "Reassign R2's unstarted items?" in text
+    assert "Remove R2 from the study?" in text
     assert '<dialog id="confirm-dialog"' in text
