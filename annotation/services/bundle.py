@@ -16,7 +16,6 @@ from datetime import UTC
 from importlib.metadata import version
 from pathlib import Path
 
-import numpy as np
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -24,7 +23,7 @@ from django.utils import timezone
 
 from annotation import selectors
 from annotation.core import columns as cols
-from annotation.core import figures, stat_files, tables
+from annotation.core import tables
 from annotation.core.stats.names import MRMC_TESTS
 from annotation.models import Study, TaskRun
 from annotation.selectors.exports import (
@@ -201,6 +200,8 @@ def _bundle_files(study_token: str) -> list[Path]:
 
 def _steps(study: Study) -> list[tuple[str, object]]:
     """(file name, writer of its text or bytes) for every file but the manifest."""
+    from annotation.core import figures  # matplotlib: the web process must not load it (issue 22)
+
     files = [cols.RATINGS, cols.UNBLINDING, cols.QUESTIONS, cols.AGREEMENT, cols.COMPARISON]
     if study.judges.exists():  # each judge's length bias, self-preference and calibration
         files += [cols.JUDGE_DIAGNOSTICS, cols.JUDGE_CALLS]  # and its calls
@@ -243,12 +244,16 @@ def _steps(study: Study) -> list[tuple[str, object]]:
 
 
 def _dictionary(files: list[cols.Table]) -> str:
+    from annotation.core import stat_files  # pandas: the web process must not load it (issue 22)
+
     return tables.data_dictionary(files) + "\n" + stat_files.STAT_FILES_TEXT
 
 
 def _stat_file_steps(study: Study, files: list[cols.Table]) -> list[tuple[str, object]]:
     """ratings.sav and ratings.dta (from one reading of the ratings, made when the first is
     written), and read_bundle.R."""
+    from annotation.core import stat_files  # pandas: the web process must not load it (issue 22)
+
     questions = list(study_question_rows(study=study))
     variables = stat_files.question_variables(questions)
     frame = []
@@ -383,6 +388,8 @@ def _time_on_task_text(study: Study) -> list[str]:
         if not unrecorded:
             return []
         return ["No time on task was recorded (as when answered through the API, or imported).", ""]
+    import numpy as np  # the web process must not load it (issue 22)
+
     parts = []
     for rater, seconds in times.items():
         q1, median, q3 = np.percentile(seconds, [25, 50, 75])
