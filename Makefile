@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.lock | cut -d' ' -f
 LITELLM_VENV := .venv-litellm
 LITELLM_STAMP := $(LITELLM_VENV)/.installed-$(shell cksum < requirements-litellm.lock | cut -d' ' -f1)
 
-.PHONY: run test install lint format lock worker clean check-deploy bench-import bench-load bench-fetch bench-agreement bench-export bench-soak bench-coverage
+.PHONY: run test install lint format lock worker clean check-deploy bench-import bench-load bench-peer bench-fetch bench-agreement bench-export bench-soak bench-coverage bench-scale
 
 $(STAMP): requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,17 @@ bench-export: $(STAMP)
 
 bench-load: $(STAMP)
 	$(BIN)/python bench/rater_load.py
+
+## Not a test: the 1M-rating study on PostgreSQL (DATABASE_URL), its dashboard, statistics,
+## bundle and opening, each beside a reference measured in the same run.
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale.py
+
+## Not a test: issue 22's peer comparison (saves, next item, CPU and memory per save, SQL per
+## save) on PostgreSQL and Redis, 3 rounds of 10,000 items (about 10 min on 2 cores);
+## options in BENCH_ARGS, e.g. make bench-peer BENCH_ARGS="--rounds 1 --items 2000".
+bench-peer: $(STAMP)
+	$(BIN)/python bench/peer_compare.py $(BENCH_ARGS)
 
 ## Not a test: coverage of every agreement interval for the question it answers (about 7 min, 2 cores).
 bench-coverage: $(STAMP)
