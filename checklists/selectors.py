@@ -7,12 +7,12 @@ assess). Nobody else ever reads an unsubmitted assessment, through a page or the
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from annotation.core.stats import agreement
 from annotation.models import Membership
 from annotation.selectors.facts import study_reporting_facts
 from checklists.definition_files import EVIDENCE_KEYS
@@ -24,6 +24,9 @@ from checklists.models import (
     Report,
     Response,
 )
+
+if TYPE_CHECKING:  # the consensus page's alpha needs numpy: see consensus_view
+    from annotation.core.stats.agreement import AlphaResult
 
 # --- definitions ------------------------------------------------------------------------------
 
@@ -253,7 +256,7 @@ class ConsensusView:
     pending: list[Assessment]
     rows: list[ConsensusRow]
     percent_agreement: float | None
-    alpha: agreement.AlphaResult
+    alpha: "AlphaResult"
 
     @property
     def percent(self) -> float | None:
@@ -291,6 +294,10 @@ def answer_labels(item: ChecklistItem, answer: object) -> str:
 
 def consensus_view(*, report: Report) -> ConsensusView:
     """Submitted assessments side by side, their agreement across items, and the consensus."""
+    # Imported here: alpha needs numpy, loaded by the consensus page and the bundle that show
+    # it, not by every page that reads checklists (issue 22).
+    from annotation.core.stats import agreement
+
     individual = _with_started(
         report.assessments.filter(kind=Assessment.Kind.INDIVIDUAL)
     ).select_related("assessor")

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from annotation.api.base import StudyScopedViewSet
 from annotation.api.studies import INVALID
-from annotation.core.stats.estimate import THESE_RATERS
+from annotation.core.stats.names import THESE_RATERS
 from annotation.forms import PowerPlanForm, WidthPlanForm
 from annotation.models import Result
 from annotation.selectors.planning import plan_power, plan_width, study_planning_pilots

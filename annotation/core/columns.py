@@ -6,8 +6,13 @@ say something the others do not. Plain data, no Django."""
 from dataclasses import dataclass
 
 from annotation.core import rubric
-from annotation.core.stats.estimate import RATERS_LIKE_THESE, THESE_RATERS
-from annotation.core.stats.mrmc.analysis import FIXED_CASES, FIXED_READERS, RANDOM_BOTH
+from annotation.core.stats.names import (
+    FIXED_CASES,
+    FIXED_READERS,
+    RANDOM_BOTH,
+    RATERS_LIKE_THESE,
+    THESE_RATERS,
+)
 
 # Types are the Table Schema's (https://specs.frictionlessdata.io/table-schema/).
 STRING, INTEGER, NUMBER, BOOLEAN, DATETIME, ANY = (

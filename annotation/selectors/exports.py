@@ -9,7 +9,6 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from annotation.core import columns, rubric, tables
-from annotation.core.stats.estimate import RATERS_LIKE_THESE, THESE_RATERS
 from annotation.core.stats.names import (
     BRADLEY_TERRY,
     COMPARISONS,
@@ -17,8 +16,10 @@ from annotation.core.stats.names import (
     MCNEMAR,
     MRMC_TESTS,
     PAIRED_TESTS,
+    RATERS_LIKE_THESE,
     SCORES,
     SIGN_TEST,
+    THESE_RATERS,
     WILCOXON,
     WIN_TIE_LOSS,
 )

@@ -11,10 +11,14 @@ from django.db.models import Avg, Count, Q, Sum
 from django.db.models.functions import Coalesce
 
 from annotation.core import design
-from annotation.core.stats.estimate import ASYMPTOTIC, F_INTERVAL
-from annotation.core.stats.icc import GCI_INTERVAL
-from annotation.core.stats.names import COEFFICIENTS, MRMC_TESTS
-from annotation.core.stats.reported import RATERS_AND_CASES
+from annotation.core.stats.names import (
+    ASYMPTOTIC,
+    COEFFICIENTS,
+    F_INTERVAL,
+    GCI_INTERVAL,
+    MRMC_TESTS,
+    RATERS_AND_CASES,
+)
 from annotation.models import Assignment, Case, Generation, Membership, Rating, Source, Study
 from annotation.selectors.results import intervals_by_question
 

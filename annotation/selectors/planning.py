@@ -9,14 +9,17 @@ serve says why (`reason`), in the words the statistics stored.
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.db.models import Q
 
-from annotation.core.stats.estimate import THESE_RATERS
-from annotation.core.stats.mrmc import RANDOM_BOTH, Components
-from annotation.core.stats.planning import Pilot, PowerPlan, cases_for_power, cases_for_width
+from annotation.core.stats.names import RANDOM_BOTH, THESE_RATERS
+from annotation.core.stats.pilots import Components, Pilot, cases_for_width
 from annotation.models import Question, Result, Study
 from annotation.selectors.results import intervals_by_question
+
+if TYPE_CHECKING:
+    from annotation.core.stats.planning import PowerPlan
 
 MRMC = "mrmc"
 ALPHA = "krippendorff_alpha"
@@ -138,8 +141,12 @@ def _width_pilot(result: Result) -> WidthPilot:
 
 def plan_power(
     pilot: PowerPilot, *, difference: float, readers: list[int], power: float, alpha: float
-) -> PowerPlan:
+) -> "PowerPlan":
     """For each number of readers, the fewest cases reaching `power` (ValueError: none can)."""
+    # Imported here: the power needs scipy, which only a plan asked for loads, not the
+    # dashboard that lists the pilots (issue 22).
+    from annotation.core.stats.planning import cases_for_power
+
     if pilot.pilot is None:
         raise ValueError(f"this pilot cannot size a study: {pilot.reason}")
     return cases_for_power(

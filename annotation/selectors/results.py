@@ -4,8 +4,14 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q
 
-from annotation.core.stats.estimate import RATERS_LIKE_THESE, THESE_RATERS
-from annotation.core.stats.names import COEFFICIENTS, COMPARISONS, MRMC_TESTS, TEST_NAMES
+from annotation.core.stats.names import (
+    COEFFICIENTS,
+    COMPARISONS,
+    MRMC_TESTS,
+    RATERS_LIKE_THESE,
+    TEST_NAMES,
+    THESE_RATERS,
+)
 from annotation.models import (
     Question,
     Result,

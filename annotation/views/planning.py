@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from annotation import selectors
-from annotation.core.stats.planning import MAX_CASES
+from annotation.core.stats.pilots import MAX_CASES
 from annotation.forms import PowerPlanForm, WidthPlanForm
 from annotation.models import Study
 from annotation.selectors.planning import (

@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from annotation.core.stats.bootstrap import DEFAULT_RESAMPLES, Bootstrap
 from annotation.core.stats.data import LEVELS, DataError, category_label
-from annotation.core.stats.estimate import RATERS_LIKE_THESE, THESE_RATERS, interval_dict
+from annotation.core.stats.estimate import interval_dict
 from annotation.core.stats.longfile import read_long_csv
 from annotation.core.stats.mrmc_cli import MRMC_HELP, add_mrmc_arguments, mrmc_report, mrmc_table
+from annotation.core.stats.names import RATERS_LIKE_THESE, THESE_RATERS
 from annotation.core.stats.planning_cli import (
     PLAN_HELP,
     PlanError,
@@ -27,7 +29,6 @@ from annotation.core.stats.planning_cli import (
     plan_table,
 )
 from annotation.core.stats.reported import reported_coefficients
-from annotation.core.stats.resampling import DEFAULT_RESAMPLES, Bootstrap
 
 # The coefficients this command reports (the study statistics have a few more, e.g. Gwet's AC2).
 REPORTED = (

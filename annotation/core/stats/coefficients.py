@@ -21,10 +21,6 @@ import numpy as np
 
 from annotation.core.stats.data import Ratings, category_label
 from annotation.core.stats.estimate import (  # noqa: F401 (re-exported: the coefficients' result)
-    ASYMPTOTIC,
-    F_INTERVAL,
-    RATERS_LIKE_THESE,
-    THESE_RATERS,
     Estimate,
     interval_dict,
     point,
@@ -35,6 +31,12 @@ from annotation.core.stats.icc import (  # noqa: F401 (re-exported beside the ot
     MeanSquares,
     icc,
     icc_f_interval,
+)
+from annotation.core.stats.names import (  # noqa: F401 (re-exported: what the intervals answer)
+    ASYMPTOTIC,
+    F_INTERVAL,
+    RATERS_LIKE_THESE,
+    THESE_RATERS,
 )
 from annotation.core.stats.resampling import Bootstrap, Patterns
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from annotation.core.stats.bootstrap import KINDS
+from annotation.core.stats.names import THESE_RATERS
 from annotation.core.stats.resampling import (
-    KINDS,
     Bootstrap,
     Patterns,
     bca_levels,
@@ -18,15 +19,6 @@ from annotation.core.stats.resampling import (
     jackknife_acceleration,
     resampled_values,
 )
-
-# The two questions an agreement interval can answer. Resampling units holds the raters fixed:
-# it says how the coefficient would vary over new cases rated by these same raters. An interval
-# whose model also draws the raters (ICC(2,1)'s F interval, a two-way bootstrap) says how it
-# would vary over new cases and new raters like these.
-THESE_RATERS = "these raters, cases like these"
-RATERS_LIKE_THESE = "raters like these, cases like these"
-F_INTERVAL = "McGraw-Wong F"
-ASYMPTOTIC = "asymptotic"
 
 
 @dataclass

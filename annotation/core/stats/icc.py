@@ -18,13 +18,16 @@ from scipy import optimize, special, stats
 
 from annotation.core.stats.data import Ratings
 from annotation.core.stats.estimate import (
-    F_INTERVAL,
-    RATERS_LIKE_THESE,
-    THESE_RATERS,
     Estimate,
     interval_dict,
     point,
     resampled_interval,
+)
+from annotation.core.stats.names import (
+    F_INTERVAL,
+    GCI_INTERVAL,
+    RATERS_LIKE_THESE,
+    THESE_RATERS,
 )
 from annotation.core.stats.resampling import Bootstrap, Patterns
 
@@ -137,7 +140,6 @@ def _with_bootstrap_beside(
 
 # The absolute-agreement forms, whose headline interval is the GCI (see the module docstring).
 AGREEMENT_FORMS = ("ICC2", "ICC2k")
-GCI_INTERVAL = "generalized confidence interval"
 
 # McGraw & Wong's names for Shrout & Fleiss's forms, and the question each F interval answers.
 # ICC(1): each case's raters a fresh draw, so raters are random; ICC(2): the same raters on every

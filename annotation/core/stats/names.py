@@ -1,6 +1,8 @@
 """The names of the statistics a study stores (Result.statistic) and shows: the agreement
-coefficients, the comparisons of sources, the judge statistics. Shared vocabulary of the
-statistics services, the results pages, the methods text and the paper bundle; plain strings."""
+coefficients, the comparisons of sources, the judge statistics, and the questions and methods
+their intervals name. Shared vocabulary of the statistics services, the results pages, the
+methods text and the paper bundle; plain strings, so the pages that only show stored results
+read them without loading numpy or scipy."""
 
 ICC_FORMS = ("ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k")
 COEFFICIENTS = (
@@ -51,3 +53,20 @@ LENGTH_BIAS = "judge_length_bias"
 SELF_PREFERENCE = "judge_self_preference"
 CALIBRATION = "judge_calibration"
 JUDGE_DIAGNOSTICS = (LENGTH_BIAS, SELF_PREFERENCE, CALIBRATION)
+
+# The two questions an agreement interval can answer. Resampling units holds the raters fixed:
+# it says how the coefficient would vary over new cases rated by these same raters. An interval
+# whose model also draws the raters (ICC(2,1)'s F interval, a two-way bootstrap) says how it
+# would vary over new cases and new raters like these.
+THESE_RATERS = "these raters, cases like these"
+RATERS_LIKE_THESE = "raters like these, cases like these"
+# How an interval was made, beside the bootstrap's own names (bootstrap.KINDS).
+F_INTERVAL = "McGraw-Wong F"
+ASYMPTOTIC = "asymptotic"
+GCI_INTERVAL = "generalized confidence interval"
+RATERS_AND_CASES = "bootstrap over cases + jackknife over raters"
+
+# The three questions of a multi-reader multi-case analysis (mrmc.analysis).
+RANDOM_BOTH = "readers like these, on cases like these (readers and cases random)"
+FIXED_READERS = "these readers, on cases like these (readers fixed, cases random)"
+FIXED_CASES = "readers like these, on these cases (readers random, cases fixed)"

@@ -12,11 +12,11 @@ scanning numbers of cases 5% apart up to MAX_CASES and bisecting below the first
 the power (exact while the power rises until it first reaches the target, as it does for a
 single peak); a window of reach narrower than 5% could be missed, at the edge of feasibility.
 
-Interval width (`cases_for_width`): a case-bootstrap interval's width shrinks about as
-1 / sqrt(K), so K = K_pilot (w_pilot / w)^2 cases give width w. An approximation: it treats the
-pilot's width as exact and the interval as symmetric; it holds for intervals over cases with
-these raters, not for those that also draw the raters, whose raters part does not shrink with
-cases.
+Interval width (`pilots.cases_for_width`, beside the pilot itself): a case-bootstrap interval's
+width shrinks about as 1 / sqrt(K), so K = K_pilot (w_pilot / w)^2 cases give width w. An
+approximation: it treats the pilot's width as exact and the interval as symmetric; it holds for
+intervals over cases with these raters, not for those that also draw the raters, whose raters
+part does not shrink with cases.
 """
 
 import math
@@ -25,29 +25,11 @@ from dataclasses import dataclass
 
 from annotation.core.stats.coefficients import krippendorff_alpha
 from annotation.core.stats.data import Ratings
-from annotation.core.stats.mrmc.analysis import RANDOM_BOTH, Components, plain
-from annotation.core.stats.mrmc.sizing import interaction_variance, mrmc_power
+from annotation.core.stats.mrmc.analysis import plain
+from annotation.core.stats.mrmc.sizing import mrmc_power
+from annotation.core.stats.names import RANDOM_BOTH
+from annotation.core.stats.pilots import MAX_CASES, Pilot, cases_for_width
 from annotation.core.stats.resampling import Bootstrap
-
-MAX_CASES = 100_000
-
-
-@dataclass(frozen=True)
-class Pilot:
-    """Variance components for a two-modality comparison: Var and Cov1-3 for `cases` cases
-    (from an MRMC analysis of a pilot, or from the literature), and sigma2_TR."""
-
-    cases: int
-    var: float
-    cov1: float
-    cov2: float
-    cov3: float
-    interaction: float
-
-    @classmethod
-    def from_components(cls, components: Components, *, cases: int) -> "Pilot":
-        c = components
-        return cls(cases, c.var, c.cov1, c.cov2, c.cov3, interaction_variance(c))
 
 
 @dataclass(frozen=True)
@@ -146,16 +128,6 @@ def cases_for_power(
         for j in readers
     )
     return PowerPlan(RANDOM_BOTH, difference, power, alpha, pilot, rows)
-
-
-def cases_for_width(*, pilot_cases: int, pilot_width: float, width: float) -> int:
-    """Cases giving an interval `width` wide, from a pilot interval `pilot_width` wide on
-    `pilot_cases` cases, the width shrinking as 1 / sqrt(cases) (an approximation)."""
-    if not pilot_width > 0 or not width > 0 or pilot_cases < 1:
-        raise ValueError("widths must be positive and the pilot needs cases")
-    # Rounded before the ceiling: widths read off an interval (0.66 - 0.42 = 0.24000000000000005)
-    # would otherwise ask for one case more than the exact ratio.
-    return math.ceil(round(pilot_cases * (pilot_width / width) ** 2, 9))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import csv
 import io
 from pathlib import Path
 
+from annotation.core.stats.bootstrap import DEFAULT_RESAMPLES, Bootstrap
 from annotation.core.stats.data import LEVELS, DataError
 from annotation.core.stats.longfile import read_long_csv
 from annotation.core.stats.mrmc import FIGURES, mrmc
@@ -22,7 +23,6 @@ from annotation.core.stats.planning import (
     cases_for_power,
     power_at,
 )
-from annotation.core.stats.resampling import DEFAULT_RESAMPLES, Bootstrap
 
 PLAN_HELP = (
     "Study sizing from a pilot: a CSV with columns reader,case,modality,value (or rating) and, "

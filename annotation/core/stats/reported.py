@@ -18,7 +18,8 @@ import math
 
 from annotation.core.stats import coefficients, raters_random
 from annotation.core.stats.data import Ratings
-from annotation.core.stats.estimate import RATERS_LIKE_THESE, Estimate, units_interval
+from annotation.core.stats.estimate import Estimate, units_interval
+from annotation.core.stats.names import RATERS_AND_CASES, RATERS_LIKE_THESE
 from annotation.core.stats.resampling import Bootstrap
 
 BCA_COEFFICIENTS = frozenset(
@@ -33,7 +34,6 @@ BCA_COEFFICIENTS = frozenset(
         "cohen_kappa_quadratic",
     }
 )
-RATERS_AND_CASES = "bootstrap over cases + jackknife over raters"
 TWO_RATERS = "needs three or more raters (the jackknife over raters leaves one out)"
 
 

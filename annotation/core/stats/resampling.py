@@ -20,32 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-DEFAULT_RESAMPLES = 1000
+from annotation.core.stats.bootstrap import Bootstrap
+
 CHUNK_CELLS = 4_000_000  # resamples x patterns held at once
 RARE_WEIGHT = 3  # patterns of this many units or fewer are drawn as a group
-KINDS = {"percentile": "percentile bootstrap over cases", "bca": "BCa bootstrap over cases"}
 
 Statistic = Callable[[np.ndarray], np.ndarray]  # weights (rows x patterns) -> one value per row
-
-
-@dataclass(frozen=True)
-class Bootstrap:
-    resamples: int = DEFAULT_RESAMPLES
-    seed: int = 0
-    level: float = 0.95
-    kind: str = "percentile"  # or "bca"
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown bootstrap interval {self.kind!r}: use one of {list(KINDS)}")
-
-    @property
-    def interval_method(self) -> str:
-        return KINDS[self.kind]
-
-    def describe(self) -> str:
-        name = "percentile bootstrap" if self.kind == "percentile" else "BCa bootstrap (Efron 1987)"
-        return f"{name} resampling units, {self.resamples} resamples, seed {self.seed}"
 
 
 @dataclass(frozen=True)

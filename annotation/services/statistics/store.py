@@ -6,13 +6,16 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import timezone
 
-from annotation.core.stats.coefficients import Estimate
-from annotation.core.stats.resampling import Bootstrap
+from annotation.core.stats.bootstrap import Bootstrap
 from annotation.models import Question, Result, Study
+
+if TYPE_CHECKING:  # the web reads STATS_METHOD_VERSION from here without loading numpy
+    from annotation.core.stats.estimate import Estimate
 
 # Part of every result's inputs hash: a change in how a statistic is computed changes the hash.
 STATS_METHOD_VERSION = (
@@ -46,7 +49,7 @@ class Figure:
     detail: dict = field(default_factory=dict)
 
     @classmethod
-    def of(cls, estimate: Estimate, **extra) -> "Figure":
+    def of(cls, estimate: "Estimate", **extra) -> "Figure":
         detail = {**estimate.as_dict(), **extra}
         return cls(estimate.value, estimate.n_units, estimate.n_raters, estimate.n_ratings, detail)
 

@@ -14,7 +14,7 @@ from numbers import Real
 import numpy as np
 
 from annotation.core.stats.data import DataError
-from annotation.core.stats.estimate import THESE_RATERS
+from annotation.core.stats.names import THESE_RATERS
 from annotation.core.stats.resampling import Bootstrap, case_weights
 
 

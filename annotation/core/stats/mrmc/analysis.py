@@ -28,10 +28,8 @@ import numpy as np
 from scipy import stats
 
 from annotation.core.stats.mrmc.readings import Covariances
-
-RANDOM_BOTH = "readers like these, on cases like these (readers and cases random)"
-FIXED_READERS = "these readers, on cases like these (readers fixed, cases random)"
-FIXED_CASES = "readers like these, on these cases (readers random, cases fixed)"
+from annotation.core.stats.names import FIXED_CASES, FIXED_READERS, RANDOM_BOTH
+from annotation.core.stats.pilots import Components
 
 
 @dataclass(frozen=True)
@@ -80,21 +78,6 @@ class Analysis:
     differences: tuple[Difference, ...]
     modalities: tuple[Alone, ...]
     reason: str = ""  # why test and differences are missing
-
-
-@dataclass(frozen=True)
-class Components:
-    """The ANOVA mean squares of the figures (None where a factor has one level) and the
-    covariances of their errors over cases."""
-
-    ms_t: float | None
-    ms_r: float | None
-    ms_tr: float | None
-    var: float
-    cov1: float
-    cov2: float
-    cov3: float
-    covariance_method: str
 
 
 def components(figures: np.ndarray, covariances: Covariances) -> Components:

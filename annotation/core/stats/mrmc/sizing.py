@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from scipy import stats
 
-from annotation.core.stats.mrmc.analysis import Components
+from annotation.core.stats.pilots import interaction_variance  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)
@@ -32,14 +32,6 @@ class Power:
     noncentrality: float
     ddf: float
     critical_f: float
-
-
-def interaction_variance(pilot: Components) -> float:
-    """The reader x modality variance sigma2_TR from a pilot's components, at least 0."""
-    if pilot.ms_tr is None:
-        raise ValueError("the pilot needs two modalities and two readers")
-    value = pilot.ms_tr - pilot.var + pilot.cov1 + pilot.cov2 - pilot.cov3
-    return max(value, 0.0)
 
 
 def mrmc_power(
