@@ -26,7 +26,7 @@ from annotation import services
 from annotation.api import serializers as s
 from annotation.api.access import ADMIN, RATER, RATER_SEES, as_api_error, study_access
 from annotation.api.filters import StudyFilter
-from annotation.core import figures
+from annotation.core import charts
 from annotation.core.importing import ImportRejected
 from annotation.models import Membership, Study, TaskRun
 from annotation.services import figure_data
@@ -38,7 +38,7 @@ PROBLEM = inline_serializer(
         "problems": serializers.ListField(child=serializers.DictField(), required=False),
     },
 )
-FIGURE_FORMATS = list(figures.FORMATS)
+FIGURE_FORMATS = list(charts.FORMATS)
 REFUSED = OpenApiResponse(PROBLEM, description="Refused, with the reason in `detail`.")
 INVALID = OpenApiResponse(
     OpenApiTypes.OBJECT,
@@ -275,7 +275,7 @@ class StudyViewSet(
                 "name": name,
                 "urls": {
                     fmt: reverse("api-study-figure", args=[study.token, name, fmt])
-                    for fmt in figures.FORMATS
+                    for fmt in charts.FORMATS
                 },
             }
             for name in names
@@ -290,7 +290,7 @@ class StudyViewSet(
         ],
         request=None,
         responses={
-            **{(200, media): OpenApiTypes.BINARY for media in figures.FORMATS.values()},
+            **{(200, media): OpenApiTypes.BINARY for media in charts.FORMATS.values()},
         },
     )
     @action(
@@ -305,10 +305,10 @@ class StudyViewSet(
         give it; 404 for a figure the study's statistics do not give (yet)."""
         study = self._admin_study()
         drawn = dict(figure_data.study_figures(study=study))
-        if name not in drawn or fmt not in figures.FORMATS:
+        if name not in drawn or fmt not in charts.FORMATS:
             raise NotFound("No such figure; `figures/` lists the study's.")
         response = HttpResponse(
-            figures.render(drawn[name](), fmt), content_type=figures.FORMATS[fmt]
+            figure_data.render(drawn[name], fmt), content_type=charts.FORMATS[fmt]
         )
         response["Content-Disposition"] = f'attachment; filename="{study.token}-{name}.{fmt}"'
         return response

@@ -1,6 +1,6 @@
-"""The study's figures, drawn from plain data with matplotlib, as SVG (in the page), PNG and PDF
-(print quality). No Django here: `annotation.services.figure_data` turns stored results into
-the data.
+"""The study's figures, drawn from plain data (`charts`) with matplotlib, as SVG (in the page),
+PNG and PDF (print quality). No Django here: `annotation.services.figure_data` turns stored
+results into the data.
 
 Output is byte-for-byte reproducible: no dates or software versions in the files, a fixed hash
 salt for SVG ids, and matplotlib's bundled font, so the same study gives the same files.
@@ -17,7 +17,6 @@ when labels are long and leave the plot a sliver beside them.
 import io
 import textwrap
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import matplotlib
 
@@ -33,7 +32,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-FORMATS = {"svg": "image/svg+xml", "png": "image/png", "pdf": "application/pdf"}
+from annotation.core.charts import FORMATS, PAIR, Interval, Label, Stack  # noqa: E402
+
 PRINT_DPI = 300
 # Lowest category lightest, highest darkest (the dashboard's bars use the same ramp).
 RAMP = ["#d6e4f0", "#a9c6e0", "#76a3cc", "#4a7fb3", "#2b5c8f", "#1b3f66", "#122b47"]
@@ -43,10 +43,6 @@ METADATA = {
     "pdf": {"CreationDate": None, "ModDate": None, "Creator": None, "Producer": None},
     "png": {"Software": None},
 }
-
-# A row's label is one name, or a pair of names (two sources compared) drawn "first vs second".
-Label = str | tuple[str, str]
-PAIR = " vs "
 
 # Sizes in inches. The width is a journal page's text width; the height follows the content.
 WIDTH, MARGIN, GAP, RIGHT = 6.5, 0.1, 0.12, 0.3
@@ -63,24 +59,6 @@ LEGEND = {
     "borderaxespad": 0,
     "labelcolor": INK,
 }
-
-
-@dataclass(frozen=True)
-class Interval:
-    """One row of a forest plot: an estimate and its 95% interval (None where undefined)."""
-
-    label: Label
-    value: float | None
-    low: float | None = None
-    high: float | None = None
-
-
-@dataclass(frozen=True)
-class Stack:
-    """One bar of a stacked bar chart: counts per category, in the categories' order."""
-
-    label: Label
-    counts: Sequence[float]
 
 
 def render(figure: Figure, fmt: str) -> bytes:

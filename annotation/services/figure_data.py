@@ -1,5 +1,6 @@
 """A study's figures from its stored statistics (never recomputed here): which figures there
-are, and the plain data each is drawn from (`annotation.core.figures` draws them)."""
+are, and the plain data each is drawn from (`annotation.core.charts`), which
+`annotation.core.figures` draws with matplotlib only when a figure itself is asked for."""
 
 import hashlib
 import json
@@ -8,9 +9,8 @@ from importlib.metadata import version
 
 from django.conf import settings
 
-from annotation.core import figures
-from annotation.core.stats.estimate import THESE_RATERS
-from annotation.core.stats.names import COEFFICIENTS
+from annotation.core import charts
+from annotation.core.stats.names import COEFFICIENTS, THESE_RATERS
 from annotation.models import Question, Result, Study
 from annotation.selectors.exports import split_pair
 from annotation.selectors.results import intervals_by_question
@@ -46,6 +46,20 @@ def study_figures_digest(*, study: Study) -> str:
     return hashlib.sha256(json.dumps(payload, default=str).encode()).hexdigest()
 
 
+def render(draw: Callable, fmt: str) -> bytes:
+    """The figure `draw` (from `study_figures`) draws, as `fmt` (a key of `charts.FORMATS`)."""
+    return _drawing().render(draw(), fmt)
+
+
+def _drawing():
+    """`annotation.core.figures`, imported here: matplotlib loads when a figure is drawn, in the
+    worker's bundle or a request for the figure itself, not in every web process that lists the
+    figures' names (issue 22)."""
+    from annotation.core import figures
+
+    return figures
+
+
 def _question_figures(
     question: Question, results: list[Result], sources: set[str]
 ) -> list[tuple[str, Callable]]:
@@ -74,9 +88,9 @@ def _question_figures(
     return found
 
 
-def _interval(label: figures.Label, result: Result) -> figures.Interval:
+def _interval(label: charts.Label, result: Result) -> charts.Interval:
     ci = result.detail.get("ci") or [None, None]
-    return figures.Interval(label, result.value, ci[0], ci[1])
+    return charts.Interval(label, result.value, ci[0], ci[1])
 
 
 def _ci_title(results: list[Result]) -> str:
@@ -105,8 +119,8 @@ def _agreement(key: str, results: list[Result], prompt: str = ""):
     for r in results:
         these = intervals_by_question(r.detail)[0]
         low, high = these["ci"] or [None, None]
-        rows.append(figures.Interval(r.detail.get("method", r.statistic), r.value, low, high))
-    return figures.forest(
+        rows.append(charts.Interval(r.detail.get("method", r.statistic), r.value, low, high))
+    return _drawing().forest(
         rows,
         title=f"{key}: agreement (95% CI: {THESE_RATERS})",
         subtitle=prompt,
@@ -118,7 +132,7 @@ def _means(key: str, results: list[Result], prompt: str = ""):
     rows = [_interval(r.source, r) for r in results]
     lower = " (rank: lower is better)" if results[0].detail.get("lower_is_better") else ""
     title = f"{key}: mean{lower} ({_ci_title(results)})"
-    return figures.forest(rows, title=title, subtitle=prompt, xlabel="mean")
+    return _drawing().forest(rows, title=title, subtitle=prompt, xlabel="mean")
 
 
 def _categories(results: list[Result]) -> list[float]:
@@ -134,8 +148,8 @@ def _distribution(key: str, results: list[Result], prompt: str = ""):
     rows = []
     for r in results:
         counts = {s["category"]: s["count"] for s in r.detail["distribution"]}
-        rows.append(figures.Stack(r.source, [counts.get(c, 0) for c in categories]))
-    return figures.stacked(
+        rows.append(charts.Stack(r.source, [counts.get(c, 0) for c in categories]))
+    return _drawing().stacked(
         rows, categories=names, title=f"{key}: answers per source", subtitle=prompt
     )
 
@@ -144,25 +158,25 @@ def _preferences(key: str, results: list[Result], prompt: str, sources: set[str]
     """Wins, ties and losses per pair, each pair drawn as its two sources (so that long names
     are abbreviated one by one: "A vs B")."""
     rows = [
-        figures.Stack(
+        charts.Stack(
             _pair(r.source, sources), [r.detail["wins"], r.detail["ties"], r.detail["losses"]]
         )
         for r in results
     ]
     categories = ["first preferred", "tie", "second preferred"]
-    return figures.stacked(
+    return _drawing().stacked(
         rows, categories=categories, title=f"{key}: preferences per pair", subtitle=prompt
     )
 
 
-def _pair(source: str, sources: set[str]) -> figures.Label:
+def _pair(source: str, sources: set[str]) -> charts.Label:
     first, second = split_pair(source, sources)
     return (first, second) if second else source
 
 
 def _strengths(key: str, results: list[Result], prompt: str = ""):
     rows = [_interval(r.source, r) for r in results]
-    return figures.forest(
+    return _drawing().forest(
         rows,
         title=f"{key}: Bradley–Terry log-strength ({_ci_title(results)})",
         subtitle=prompt,

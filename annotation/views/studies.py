@@ -17,7 +17,7 @@ from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_POST
 
 from annotation import responses, selectors, services
-from annotation.core import figures
+from annotation.core import charts
 from annotation.core.importing import ImportRejected
 from annotation.forms import (
     AddRatersForm,
@@ -294,14 +294,14 @@ def study_figure(request: HttpRequest, study_token: str, name: str, fmt: str) ->
     PDF (and SVG with ?download) to save at print quality."""
     study = selectors.admin_study_get(user=request.user, token=study_token)
     drawn = dict(figure_data.study_figures(study=study))
-    if name not in drawn or fmt not in figures.FORMATS:
+    if name not in drawn or fmt not in charts.FORMATS:
         raise Http404("No such figure.")
     # Drawing takes a while; unchanged statistics need no new drawing: "304 Not Modified".
     digest = figure_data.study_figures_digest(study=study)
     etag = f'"{digest[:32]}-{name}.{fmt}"'
     if unchanged := get_conditional_response(request, etag=etag):
         return unchanged
-    response = HttpResponse(figures.render(drawn[name](), fmt), content_type=figures.FORMATS[fmt])
+    response = HttpResponse(figure_data.render(drawn[name], fmt), content_type=charts.FORMATS[fmt])
     if fmt != "svg" or "download" in request.GET:
         response["Content-Disposition"] = f'attachment; filename="{study.token}-{name}.{fmt}"'
     response["ETag"] = etag
