@@ -25,7 +25,7 @@ from annotation.api.access import as_api_error
 from annotation.api.serializers import AnswerField, NullableAnswerField, ScaleValueField
 from annotation.api.studies import INVALID, REFUSED, FileNegotiation
 from annotation.core import rubric
-from annotation.core.images import IMAGE_TYPES
+from annotation.core.image_files import IMAGE_TYPES
 from annotation.models import Assignment, Study
 from annotation.responses import image_response
 

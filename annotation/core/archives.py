@@ -15,7 +15,7 @@ from pathlib import PurePath
 from typing import BinaryIO
 
 from annotation.core import importing
-from annotation.core.images import ImageFile, clean_image
+from annotation.core.image_files import ImageFile
 from annotation.core.importing import (
     DEFAULT_LIMITS,
     MAX_PROBLEMS,
@@ -160,4 +160,8 @@ def _check_image(
         return None, f"cannot be read from the zip ({exc})"
     if data is None:
         return None, too_large
+    # Imported here: Pillow loads when an archive's images are cleaned, not in every web process
+    # that imports the import service (issue 22).
+    from annotation.core.images import clean_image
+
     return clean_image(member.filename, data, max_pixels=max_pixels)

@@ -22,34 +22,16 @@ format from its pixels alone.
 
 import io
 import warnings
-from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageOps, ImageSequence, UnidentifiedImageError
 
-# What browsers show safely as <img>: no SVG, whose scripts would run on our origin.
-IMAGE_TYPES = {
-    "PNG": "image/png",
-    "JPEG": "image/jpeg",
-    "MPO": "image/jpeg",  # what many phone cameras write: a JPEG that browsers show as one
-    "GIF": "image/gif",
-    "WEBP": "image/webp",
-}
+from annotation.core.image_files import IMAGE_TYPES, ImageFile
+
 SAVED_AS = {"MPO": "JPEG"}
 LOSSY_QUALITY = 95
 # Keys of Image.info that describe pixels rather than carry text: kept for the writer.
 PIXEL_INFO = ("transparency", "duration")
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-
-
-@dataclass(frozen=True)
-class ImageFile:
-    """An image from an archive, cleaned: its path in the zip, bytes, type and size."""
-
-    name: str
-    data: bytes
-    content_type: str
-    width: int
-    height: int
 
 
 def clean_image(name: str, data: bytes, *, max_pixels: int) -> tuple[ImageFile | None, str]:

@@ -26,7 +26,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from annotation.core.archives import check_study_archive, parse_study_archive, unpacked_size
-from annotation.core.images import ImageFile
+from annotation.core.image_files import ImageFile
 from annotation.core.importing import (
     MAX_PROBLEMS,
     ImportLimits,
