@@ -19,9 +19,13 @@ import argparse
 import datetime
 import itertools
 import json
+import logging
 import math
 import os
 import random
+import resource
+import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -36,17 +40,24 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/evalap
 # The import file of a large study is larger than a web upload may be by default.
 os.environ.setdefault("IMPORT_MAX_DATA_BYTES", str(2 * 1024**3))
 os.environ.setdefault("IMPORT_MAX_ROWS", str(10_000_000))
+# The jobs timed here run in this script's child processes: no worker elsewhere may take them.
+os.environ["CELERY_BROKER_URL"] = "filesystem://"
+os.environ["CELERY_BROKER_DIR"] = str(ROOT / "var" / "bench-scale-broker")
 
 import django  # noqa: E402
 
 django.setup()
+# Quiet: the figures are what this prints (the login and the broker otherwise log each time).
+logging.disable(logging.WARNING)
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from annotation import services  # noqa: E402
+from annotation import services, tasks  # noqa: E402
 from annotation.core import design  # noqa: E402
 from annotation.models import (  # noqa: E402
     TOKEN_ALPHABET,
@@ -57,6 +68,7 @@ from annotation.models import (  # noqa: E402
     Rating,
     RatingRevision,
     Study,
+    TaskRun,
 )
 
 DAYS = 30
@@ -343,6 +355,175 @@ def counts(study: Study) -> dict[str, int]:
     }
 
 
+# --- timings, each beside its reference ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    seconds: float
+    reference: str
+    reference_seconds: float
+    target: str
+    met: bool
+    note: str = ""
+
+    def line(self) -> str:
+        ratio = self.seconds / self.reference_seconds if self.reference_seconds else math.inf
+        verdict = "met" if self.met else "MISSED"
+        return (
+            f"{self.name:<10} {self.seconds:8.2f} s  {self.reference:<34} "
+            f"{self.reference_seconds:7.2f} s  {ratio:6.1f}x  {self.target:<28} {verdict}"
+            + (f"  ({self.note})" if self.note else "")
+        )
+
+
+def median_seconds(work, times: int) -> float:
+    spent = []
+    for _ in range(times):
+        started = time.perf_counter()
+        work()
+        spent.append(time.perf_counter() - started)
+    return statistics.median(spent)
+
+
+def time_dashboard(study: Study) -> Figure:
+    """The study admin's dashboard, median of 5 after a warm-up, against a count(*) of the
+    study's ratings."""
+    client = Client(SERVER_NAME="localhost")
+    client.force_login(study.created_by)
+    url = reverse("study_dashboard", args=[study.token])
+
+    def get() -> None:
+        response = client.get(url)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {url}: {response.status_code}")
+
+    get()
+    queries = []
+    with connection.execute_wrapper(
+        lambda execute, sql, *args: queries.append(sql) or execute(sql, *args)
+    ):
+        get()
+    ours = median_seconds(get, 5)
+
+    def count() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM annotation_rating r JOIN annotation_assignment a "
+                "ON a.id = r.assignment_id WHERE a.study_id = %s",
+                [study.pk],
+            )
+            cursor.fetchone()
+
+    floor = median_seconds(count, 5)
+    met = ours < 0.5 and ours <= 2 * floor
+    note = f"{len(queries)} queries"
+    return Figure("dashboard", ours, "count(*) of its ratings", floor, "< 0.5 s, <= 2x", met, note)
+
+
+def read_rows(study: Study) -> None:
+    """What the statistics read, as plain tuples: each submitted study answer with its rater,
+    question, case and source."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.rater_id, r.question_id, o.case_id, o.source_id, r.value "
+            "FROM annotation_rating r JOIN annotation_assignment a ON a.id = r.assignment_id "
+            "JOIN annotation_item i ON i.id = a.item_id "
+            "JOIN annotation_output o ON o.id = i.output_id "
+            "WHERE a.study_id = %s AND a.kind = 'study' AND a.submitted_at IS NOT NULL",
+            [study.pk],
+        )
+        cursor.fetchall()
+
+
+def time_job(study: Study, kind: str, name: str, limit: float) -> Figure:
+    """A worker's job (a TaskRun as the services record it, run by its Celery task's code) in a
+    child process, whose peak RSS is the job's; against reading the rows as tuples."""
+    run = services.task_run_create(study=study, kind=kind, user=study.created_by)
+    child = subprocess.run(
+        [sys.executable, __file__, "job", str(run.pk)], capture_output=True, text=True
+    )
+    if child.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{child.stderr[-3000:]}")
+    done = json.loads(child.stdout.strip().splitlines()[-1])
+    run.refresh_from_db()
+    if run.status != TaskRun.Status.SUCCEEDED:
+        raise RuntimeError(f"{name}: {run.status} {run.message}")
+    floor = median_seconds(lambda: read_rows(study), 3)
+    rss = done["maxrss_mb"]
+    met = done["seconds"] < limit and done["seconds"] <= 5 * floor and rss < 500
+    target = f"< {limit:.0f} s, <= 5x, RSS < 500 MB"
+    note = f"worker peak RSS {rss:.0f} MB"
+    return Figure(name, done["seconds"], "rows read as tuples", floor, target, met, note)
+
+
+def job(run_id: int) -> None:
+    """In the child: run one job as the worker's task does, and say how long and how much
+    memory it took."""
+    run = TaskRun.objects.get(pk=run_id)
+    task = {
+        TaskRun.Kind.COMPUTE_AGREEMENT: tasks.compute_agreement,
+        TaskRun.Kind.EXPORT_BUNDLE: tasks.export_bundle,
+    }[run.kind]
+    started = time.perf_counter()
+    task(run_id)
+    seconds = time.perf_counter() - started
+    maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "maxrss_mb": maxrss_mb}))
+
+
+def time_open(size: Size) -> Figure:
+    """Opening a draft of the same size with study_open, against COPY-ing as many
+    assignment-shaped rows into a temporary table without indexes."""
+    study = draft_build(size, f"scale open {size.ratings:,}")
+    started = time.perf_counter()
+    created = services.study_open(study=study)
+    ours = time.perf_counter() - started
+    floor = copy_reference(study, created)
+    return Figure("open", ours, f"COPY {created:,} rows, temp table", floor, "< 15 s", ours < 15)
+
+
+def copy_reference(study: Study, n: int) -> float:
+    rng = random.Random(study.seed)
+    names = tokens(rng, n)
+    rows = [
+        (i, study.pk, 1 + i % 50_000, 1 + i % 20, i, "study", False, "[]", token, 0)
+        for i, token in enumerate(names, start=1)
+    ]
+    columns = ("id", "study_id", "item_id", "rater_id", "position", "kind", "flipped", "order")
+    columns += ("token", "time_on_task_ms")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE scale_assignment (LIKE annotation_assignment) ON COMMIT DROP"
+        )
+        started = time.perf_counter()
+        _copy_into(cursor, "scale_assignment", columns, rows)
+        return time.perf_counter() - started
+
+
+TIMINGS = ("recompute", "bundle", "dashboard", "open")
+
+
+def run(study: Study, size: Size, only: list[str]) -> list[Figure]:
+    """The figures, in the order the issue lists them. The worker's jobs go first, so the
+    dashboard reads what they store, as it would in use."""
+    figures = {}
+    if "recompute" in only:
+        figures["recompute"] = time_job(study, TaskRun.Kind.COMPUTE_AGREEMENT, "recompute", 15)
+        print(figures["recompute"].line(), flush=True)
+    if "bundle" in only:
+        figures["bundle"] = time_job(study, TaskRun.Kind.EXPORT_BUNDLE, "bundle", 20)
+        print(figures["bundle"].line(), flush=True)
+    if "dashboard" in only:
+        figures["dashboard"] = time_dashboard(study)
+        print(figures["dashboard"].line(), flush=True)
+    if "open" in only:
+        figures["open"] = time_open(size)
+        print(figures["open"].line(), flush=True)
+    return [figures[name] for name in ("dashboard", "recompute", "bundle", "open") if name in only]
+
+
 # --- command line ------------------------------------------------------------------------------
 
 
@@ -350,27 +531,60 @@ def main() -> None:
     args = parser().parse_args()
     if connection.vendor != "postgresql":
         sys.exit("bench/scale.py writes with COPY: set DATABASE_URL to a PostgreSQL database.")
+    if args.command == "job":
+        job(args.run_id)
+        return
     size = Size(cases=args.cases, sources=args.sources, raters=args.raters, seed=args.seed)
     call_command("migrate", verbosity=0)
-    print(f"{size.cases:,} cases x {size.sources} sources x {size.raters} raters", flush=True)
-    study, steps = build(size, fast_open=args.fast_open)
-    for step, seconds in steps.items():
-        print(f"  {step:<42} {seconds:7.1f} s", flush=True)
+    print(
+        f"{connection.settings_dict['NAME']}: {size.cases:,} cases x {size.sources} sources x "
+        f"{size.raters} raters = {size.ratings:,} ratings",
+        flush=True,
+    )
+    if args.study:
+        study = Study.objects.get(token=args.study)
+    else:
+        study, steps = build(size, fast_open=args.fast_open)
+        for step, seconds in steps.items():
+            print(f"  {step:<42} {seconds:7.1f} s", flush=True)
     print(f"study token: {study.token}")
-    print(", ".join(f"{name} {n:,}" for name, n in counts(study).items()))
+    print(", ".join(f"{name} {n:,}" for name, n in counts(study).items()), flush=True)
+    if args.command == "build":
+        return
+    print("Each beside its reference, measured in the same run on the same database:")
+    figures = run(study, size, args.only or list(TIMINGS))
+    print(f"\n{'':<10} {'ours':>10}  {'reference (same run)':<34} {'':>9}  {'ratio':>7}  target")
+    for figure in figures:
+        print(figure.line())
 
 
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", nargs="?", choices=["build"], default="build")
-    parser.add_argument("--cases", type=int, default=25_000)
-    parser.add_argument("--sources", type=int, default=2)
-    parser.add_argument("--raters", type=int, default=20, help="each rates every output")
-    parser.add_argument("--seed", type=int, default=22)
-    parser.add_argument(
-        "--fast-open", action="store_true", help="write items and assignments with COPY"
-    )
+    commands = parser.add_subparsers(dest="command")
+    build_ = commands.add_parser("build", help="make the study and print its token")
+    run_ = commands.add_parser("run", help="build (or take --study), then time (the default)")
+    for command in (parser, build_, run_):
+        _size_options(command)
+    run_.add_argument("--study", help="time this study (its token) instead of building one")
+    run_.add_argument("--only", action="append", choices=TIMINGS, help="time only these")
+    job_ = commands.add_parser("job", help=argparse.SUPPRESS)
+    job_.add_argument("run_id", type=int)
+    parser.set_defaults(command="run", study=None, only=None)
     return parser
+
+
+def _size_options(parser: argparse.ArgumentParser) -> None:
+    default = argparse.SUPPRESS if parser.prog.endswith(("build", "run")) else None
+    parser.add_argument("--cases", type=int, default=default or 25_000)
+    parser.add_argument("--sources", type=int, default=default or 2)
+    parser.add_argument("--raters", type=int, default=default or 20, help="each rates every output")
+    parser.add_argument("--seed", type=int, default=default or 22)
+    parser.add_argument(
+        "--fast-open",
+        action="store_true",
+        default=default or False,
+        help="write the items and assignments with COPY instead of study_open",
+    )
 
 
 if __name__ == "__main__":
