@@ -5,7 +5,17 @@ training feedback."""
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.http import Http404
 
 from annotation.core import rubric
@@ -125,6 +135,109 @@ def rater_assignment_get(*, user: AbstractBaseUser, study_token: str, token: str
         raise Http404("No such item.") from None
 
 
+@dataclass(frozen=True)
+class RaterSaveTarget:
+    """What the item page's save reads, in one statement that locks the assignment's row: the
+    assignment with its study and outputs, the posted question (None if the study has no such
+    key), the first training item still to do (its token) and the progress bar's counts."""
+
+    assignment: Assignment
+    question: Question | None
+    training_pending: str | None
+    progress: "RaterProgressCount"
+
+
+# The question's columns, read with the assignment; `study` is the assignment's own.
+_QUESTION_FIELDS = tuple(
+    f.attname for f in Question._meta.concrete_fields if f.attname != "study_id"
+)
+# Columns the save never reads: left in the database, not decoded for every answer.
+_SAVE_DEFERRED = (
+    "study__instructions",
+    "item__output__case__input_text",
+    "item__output__case__reference",
+    "item__output__case__metadata",
+    "item__output__case__expected",
+    "item__output__case__feedback",
+    "item__output__sample",
+    "item__output__metrics",
+    "item__output_b__text",
+    "item__output_b__sample",
+    "item__output_b__metrics",
+)
+
+
+def rater_save_target(
+    *, user: AbstractBaseUser, study_token: str, token: str, question_key: str
+) -> RaterSaveTarget:
+    """This rater's assignment in an open (or locked) study, locked FOR UPDATE until the
+    caller's transaction ends, with all a save needs in the same statement; 404 for anyone
+    else's. The question is read here rather than cached: a questions' cache key would need a
+    read of its own to be safe, and the join costs nothing."""
+    own = Assignment.objects.filter(study_id=OuterRef("study_id"), rater_id=OuterRef("rater_id"))
+    try:
+        row = (
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("study", "item__output__case", "item__output_b")
+            .defer(*_SAVE_DEFERRED)
+            .annotate(posted=_question_with_key(question_key))
+            .annotate(**{f"posted_{name}": F(f"posted__{name}") for name in _QUESTION_FIELDS})
+            .annotate(
+                training_pending=_training_pending_token(own),
+                progress_total=_count(own.exclude(kind=Assignment.Kind.TRAINING)),
+                progress_done=_count(
+                    own.exclude(kind=Assignment.Kind.TRAINING).filter(submitted_at__isnull=False)
+                ),
+            )
+            .order_by()
+            .get(
+                token=token,
+                rater=user,
+                study__token=study_token,
+                study__status__in=[Study.Status.OPEN, Study.Status.LOCKED],
+            )
+        )
+    except Assignment.DoesNotExist:
+        raise Http404("No such item.") from None
+    return RaterSaveTarget(
+        assignment=row,
+        question=_posted_question(row),
+        training_pending=row.training_pending if _training_comes_first(row) else None,
+        progress=RaterProgressCount(done=row.progress_done or 0, total=row.progress_total or 0),
+    )
+
+
+def _question_with_key(key: str) -> FilteredRelation:
+    return FilteredRelation("study__questions", condition=Q(study__questions__key=key))
+
+
+def _training_pending_token(own: QuerySet[Assignment]) -> Subquery:
+    pending = own.filter(kind=Assignment.Kind.TRAINING, submitted_at__isnull=True)
+    return Subquery(pending.order_by("position").values("token")[:1])
+
+
+def _count(rows: QuerySet[Assignment]) -> Subquery:
+    counted = rows.order_by().values("rater_id").annotate(n=Count("pk")).values("n")
+    return Subquery(counted, output_field=IntegerField())
+
+
+def _posted_question(row: Assignment) -> Question | None:
+    if row.posted_id is None:
+        return None
+    fields = {name: getattr(row, f"posted_{name}") for name in _QUESTION_FIELDS}
+    return Question(study_id=row.study_id, **fields)
+
+
+def _training_comes_first(assignment: Assignment) -> bool:
+    """Whether this item waits for the rater's training (rater_training_pending's rule)."""
+    study = assignment.study
+    return (
+        assignment.kind != Assignment.Kind.TRAINING
+        and bool(study.training_items)
+        and study.status == Study.Status.OPEN
+    )
+
+
 def assignment_next_for_rater(*, rater: AbstractBaseUser, study: Study) -> Assignment | None:
     """Where the rater resumes: the first unfinished item in their order."""
     return (
@@ -166,10 +279,7 @@ def rater_progress(*, assignment: Assignment) -> RaterProgressCount:
 def rater_training_pending(*, assignment: Assignment) -> Assignment | None:
     """The rater's first training item not yet submitted, if this is a study item of an open
     study with training; None otherwise."""
-    study = assignment.study
-    if assignment.kind == Assignment.Kind.TRAINING or not study.training_items:
-        return None
-    if study.status != Study.Status.OPEN:
+    if not _training_comes_first(assignment):
         return None  # locked: everything is read-only, and readable
     return (
         Assignment.objects.filter(

@@ -43,10 +43,12 @@ from annotation.services.raters import (
 )
 from annotation.services.rating import (
     TIME_ON_TASK_REPORT_MAX_MS,
+    SavedAnswer,
     assignment_add_time,
     assignment_mark_opened,
     assignment_submit,
     question_spec_for,
+    rater_answer_save,
     rating_save,
 )
 from annotation.services.statistics import agreement_compute
@@ -92,6 +94,7 @@ __all__ = [
     "RUBRIC_TEMPLATES_DIR",
     "TIME_ON_TASK_REPORT_MAX_MS",
     "ImportSummary",
+    "SavedAnswer",
     "agreement_compute",
     "bundle_build",
     "connection_ensure",
@@ -117,6 +120,7 @@ __all__ = [
     "question_remove",
     "question_spec_for",
     "questions_add_template",
+    "rater_answer_save",
     "rating_save",
     "rubric_templates",
     "shown_order",

@@ -3,7 +3,7 @@
 import dataclasses
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from annotation.core import rubric
@@ -62,6 +62,57 @@ def rating_save(
     Side by side, a per-output question's answer is about the output at place `shown` in the
     order this rater sees them (0 for "A"); every other answer is about the whole item."""
     assignment = _assignment_locked(assignment)
+    checked = _checked_answer(assignment, question, answer, shown)
+    rating, changed = _rating_store(assignment, question, checked, elapsed_ms=0)
+    if changed and assignment.submitted_at:  # a revision after submit changes the statistics
+        statistics_recompute_soon(study=assignment.study)
+    return rating
+
+
+@dataclasses.dataclass(frozen=True)
+class SavedAnswer:
+    """What became of an answer the item page posted: its rating, or why it was refused."""
+
+    rating: Rating | None
+    error: str = ""
+
+
+def rater_answer_save(
+    *,
+    assignment: Assignment,
+    question: Question,
+    answer: object,
+    shown: int | None,
+    elapsed_ms: int,
+) -> SavedAnswer:
+    """The item page's save, on an assignment its caller read and locked in this transaction
+    (selectors.rater_save_target): the answer is checked before anything is written, and the
+    time on task is kept even when the answer is refused. One statement writes the time, the
+    answer and its revision on PostgreSQL; no savepoint."""
+    study = assignment.study
+    elapsed = _time_reported(elapsed_ms) if study.status == Study.Status.OPEN else 0
+    try:
+        _check_open_for_rating(study)
+        checked = _checked_answer(assignment, question, answer, shown)
+    except ValidationError as exc:
+        _time_add(assignment, elapsed)
+        return SavedAnswer(rating=None, error=" ".join(exc.messages))
+    rating, changed = _rating_store(assignment, question, checked, elapsed_ms=elapsed)
+    if changed and assignment.submitted_at:  # a revision after submit changes the statistics
+        statistics_recompute_soon(study=study)
+    return SavedAnswer(rating=rating)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Checked:
+    answer: object  # canonical
+    value: float | None  # what statistics read, in the pair's canonical order
+    output: Output | None  # side by side: the output a per-output answer is about
+
+
+def _checked_answer(
+    assignment: Assignment, question: Question, answer: object, shown: int | None
+) -> _Checked:
     if question.study_id != assignment.study_id:
         raise ValidationError("The question belongs to another study.")
     outputs = assignment.shown_outputs()
@@ -77,21 +128,104 @@ def rating_save(
     if question.kind == Question.Kind.PAIRWISE and assignment.flipped and value is not None:
         # Stored as shown; analysed in the pair's canonical order ("first source better" > 0).
         value = -value
-    rating, created = Rating.objects.select_for_update().get_or_create(
+    return _Checked(answer=answer, value=value, output=rated)
+
+
+def _rating_store(
+    assignment: Assignment, question: Question, checked: _Checked, *, elapsed_ms: int
+) -> tuple[Rating, bool]:
+    """Store the answer, and a revision if it changed (True), with the time on task. The
+    caller holds the assignment's row lock, so no other save of this item runs meanwhile."""
+    if connection.vendor == "postgresql":
+        return _rating_upsert(assignment, question, checked, elapsed_ms=elapsed_ms)
+    _time_add(assignment, elapsed_ms)
+    rating = Rating.objects.filter(
+        assignment=assignment, question=question, output=checked.output
+    ).first()
+    if rating is not None and rating.answer == checked.answer:
+        return rating, False
+    if rating is None:
+        rating = Rating.objects.create(
+            assignment=assignment,
+            question=question,
+            output=checked.output,
+            answer=checked.answer,
+            value=checked.value,
+        )
+    else:
+        rating.answer, rating.value = checked.answer, checked.value
+        rating.save(update_fields=["answer", "value", "updated_at"])
+    RatingRevision.objects.create(rating=rating, answer=checked.answer, value=checked.value)
+    return rating, True
+
+
+def _rating_upsert(
+    assignment: Assignment, question: Question, checked: _Checked, *, elapsed_ms: int
+) -> tuple[Rating, bool]:
+    """PostgreSQL: one statement adds the time, inserts or changes the rating unless its answer
+    is the same (jsonb equality, as Python's == on the decoded answer), and appends the
+    revision of a change; it returns the rating as stored."""
+    field = Rating._meta.get_field("answer")
+    output_id = checked.output.pk if checked.output else None
+    now = timezone.now()
+    params: list = [elapsed_ms, assignment.pk] if elapsed_ms else []
+    params += [
+        assignment.pk,
+        question.pk,
+        output_id,
+        field.get_db_prep_value(checked.answer, connection),
+        checked.value,
+        now,
+        now,
+    ]
+    params += [assignment.pk, question.pk] + ([output_id] if output_id else [])
+    sql = _upsert_sql(per_output=output_id is not None, with_time=bool(elapsed_ms))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        pk, answer, updated_at, changed = cursor.fetchone()
+    rating = Rating(
+        pk=pk,
         assignment=assignment,
         question=question,
-        output=rated,
-        defaults={"answer": answer, "value": value},
+        output=checked.output,
+        answer=field.from_db_value(answer, None, connection),
+        value=checked.value,
+        updated_at=updated_at,
     )
-    if not created and rating.answer == answer:
-        return rating
-    if not created:
-        rating.answer, rating.value = answer, value
-        rating.save(update_fields=["answer", "value", "updated_at"])
-    RatingRevision.objects.create(rating=rating, answer=answer, value=value)
-    if assignment.submitted_at:  # a revision after submit changes what the statistics read
-        statistics_recompute_soon(study=assignment.study)
-    return rating
+    return rating, changed
+
+
+def _upsert_sql(*, per_output: bool, with_time: bool) -> str:
+    """The statement of `_rating_upsert`; the conflict target names the partial unique index
+    that holds for the answer (rating_unique or rating_unique_per_output)."""
+    ratings, revisions = Rating._meta.db_table, RatingRevision._meta.db_table
+    conflict, same = "(assignment_id, question_id) WHERE output_id IS NULL", "IS NULL"
+    if per_output:
+        conflict = "(assignment_id, question_id, output_id) WHERE output_id IS NOT NULL"
+        same = "= %s"
+    spent = (
+        f"spent AS (UPDATE {Assignment._meta.db_table} "
+        "SET time_on_task_ms = time_on_task_ms + %s WHERE id = %s), "
+        if with_time
+        else ""
+    )
+    return (
+        f"WITH {spent}saved AS ("
+        f"INSERT INTO {ratings} AS r "
+        '(assignment_id, question_id, output_id, "answer", "value", created_at, updated_at) '
+        "VALUES (%s, %s, %s, %s, %s, %s, %s) "
+        f"ON CONFLICT {conflict} DO UPDATE "
+        'SET "answer" = EXCLUDED."answer", "value" = EXCLUDED."value", '
+        "updated_at = EXCLUDED.updated_at "
+        'WHERE r."answer" IS DISTINCT FROM EXCLUDED."answer" '
+        'RETURNING r.id, r."answer", r."value", r.updated_at), '
+        f'revised AS (INSERT INTO {revisions} (rating_id, "answer", "value", saved_at) '
+        'SELECT id, "answer", "value", updated_at FROM saved) '
+        'SELECT id, "answer", updated_at, TRUE FROM saved '
+        f'UNION ALL SELECT id, "answer", updated_at, FALSE FROM {ratings} '
+        f"WHERE assignment_id = %s AND question_id = %s AND output_id {same} "
+        "AND NOT EXISTS (SELECT FROM saved)"
+    )
 
 
 def _rated_output(
@@ -145,10 +279,22 @@ def assignment_submit(*, assignment: Assignment) -> Assignment:
 def assignment_add_time(*, assignment: Assignment, elapsed_ms: int) -> None:
     """Add what the browser measured since its last report (capped, never negative), while the
     study is open."""
-    elapsed = max(0, min(int(elapsed_ms), TIME_ON_TASK_REPORT_MAX_MS))
+    elapsed = _time_reported(elapsed_ms)
     if elapsed:
         Assignment.objects.filter(pk=assignment.pk, study__status=Study.Status.OPEN).update(
             time_on_task_ms=models.F("time_on_task_ms") + elapsed
+        )
+
+
+def _time_reported(elapsed_ms: int) -> int:
+    return max(0, min(int(elapsed_ms), TIME_ON_TASK_REPORT_MAX_MS))
+
+
+def _time_add(assignment: Assignment, elapsed_ms: int) -> None:
+    """Add time to an assignment its caller locked after reading its study open."""
+    if elapsed_ms:
+        Assignment.objects.filter(pk=assignment.pk).update(
+            time_on_task_ms=models.F("time_on_task_ms") + elapsed_ms
         )
 
 

@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -18,7 +18,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation import selectors, services
 from annotation.core import rubric
-from annotation.models import Assignment, Question, Rating
 from annotation.responses import image_response
 
 
@@ -74,77 +73,85 @@ def rater_review(request: HttpRequest, study_token: str) -> HttpResponse:
 @rater_login_required
 @require_http_methods(["GET", "POST"])
 def rater_item(request: HttpRequest, study_token: str, assignment_token: str) -> HttpResponse:
+    if request.method == "POST":
+        return _save_answer(request, study_token, assignment_token)
     assignment = selectors.rater_assignment_get(
         user=request.user, study_token=study_token, token=assignment_token
     )
-    study = assignment.study
     # Training comes first while the study is open: no study item is shown or saved before it.
     pending = selectors.rater_training_pending(assignment=assignment)
     if pending is not None:
-        messages.info(request, "First the training items, with the expected answers after each.")
-        target = reverse("rater_item", args=[study.token, pending.token])
-        if request.htmx:
-            return HttpResponse(status=204, headers={"HX-Redirect": target})
-        return redirect(target)
-    if request.method == "GET":
-        services.assignment_mark_opened(assignment=assignment)
-        item = selectors.rater_item_view(assignment=assignment)
-        # Which revision of each answer this page shows: a tab compares it with the server's.
-        revisions = {
-            form_id: answer.revision
-            for form_id, answer in selectors.rater_answers(assignment=assignment).items()
-        }
-        return render(request, "annotation/rater_item.html", {"item": item, "revisions": revisions})
-
-    return _save_answer(request, assignment)
+        return _to_training(request, assignment.study.token, pending.token)
+    services.assignment_mark_opened(assignment=assignment)
+    item = selectors.rater_item_view(assignment=assignment)
+    # Which revision of each answer this page shows: a tab compares it with the server's.
+    revisions = {
+        form_id: answer.revision
+        for form_id, answer in selectors.rater_answers(assignment=assignment).items()
+    }
+    return render(request, "annotation/rater_item.html", {"item": item, "revisions": revisions})
 
 
-def _save_answer(request: HttpRequest, assignment: Assignment) -> HttpResponse:
-    """One question's answer posted by the item page: stored, or refused with a message."""
-    study = assignment.study
-    question = selectors.rater_question_get(study=study, key=request.POST.get("question", ""))
-    n_outputs = len(assignment.shown_outputs())
-    shown = _shown_place(request.POST.get("about", ""), n_outputs)
-    raw = _posted_answer(question, request.POST, n_outputs=n_outputs)
-    error, rating = "", None
-    # One commit for the time on task and the answer: a refused answer rolls back only to its
-    # savepoint, and the time is kept.
+def _to_training(request: HttpRequest, study_token: str, pending_token: str) -> HttpResponse:
+    messages.info(request, "First the training items, with the expected answers after each.")
+    target = reverse("rater_item", args=[study_token, pending_token])
+    if request.htmx:
+        return HttpResponse(status=204, headers={"HX-Redirect": target})
+    return redirect(target)
+
+
+def _save_answer(request: HttpRequest, study_token: str, assignment_token: str) -> HttpResponse:
+    """One question's answer posted by the item page: stored, or refused with a message.
+
+    One transaction, no savepoint: the assignment is read and locked with all the save needs,
+    the answer is checked, and one statement writes the time on task with the answer (a
+    refused answer keeps the time)."""
     with transaction.atomic():
-        services.assignment_add_time(assignment=assignment, elapsed_ms=_elapsed(request))
-        try:
-            rating = services.rating_save(
-                assignment=assignment, question=question, answer=raw, shown=shown
-            )
-        except ValidationError as exc:
-            error = " ".join(exc.messages)
+        target = selectors.rater_save_target(
+            user=request.user,
+            study_token=study_token,
+            token=assignment_token,
+            question_key=request.POST.get("question", ""),
+        )
+        if target.training_pending is not None:
+            return _to_training(request, study_token, target.training_pending)
+        if target.question is None:
+            raise Http404("No such question.")
+        assignment, question = target.assignment, target.question
+        n_outputs = len(assignment.shown_outputs())
+        shown = _shown_place(request.POST.get("about", ""), n_outputs)
+        saved = services.rater_answer_save(
+            assignment=assignment,
+            question=question,
+            answer=_posted_answer(question, request.POST, n_outputs=n_outputs),
+            shown=shown,
+            elapsed_ms=_elapsed(request),
+        )
     if not request.htmx:
         # Without JavaScript the form posts normally: come back to the same item.
         return redirect(request.path)
-    return _saved_partial(
-        request, assignment, question=question, shown=shown, rating=rating, error=error
-    )
+    return _saved_partial(request, target, shown=shown, saved=saved)
 
 
 def _saved_partial(
     request: HttpRequest,
-    assignment: Assignment,
+    target: selectors.RaterSaveTarget,
     *,
-    question: Question,
     shown: int | None,
-    rating: Rating | None,
-    error: str,
+    saved: services.SavedAnswer,
 ) -> HttpResponse:
     """Only the question's status and the progress bar: nothing else is read again."""
+    assignment, question, rating = target.assignment, target.question, saved.rating
     context = {
-        "item": selectors.rater_progress(assignment=assignment),
+        "item": target.progress,
         "q": selectors.rater_question_view(
             assignment=assignment,
             question=question,
             answer=rating.answer if rating else None,
             shown=shown if assignment.study.asks_per_output(question) else None,
         ),
-        "saved": not error,
-        "error": error,
+        "saved": not saved.error,
+        "error": saved.error,
         "oob": True,
     }
     # Errors come back with 200 so that htmx swaps them in where the rater is looking. The page
