@@ -3,8 +3,9 @@
 of its sources, and whether each judge can stand in for the raters. Results are stored with the
 hash of their inputs; what has not changed keeps its results and the time they were computed.
 
-The shaping of ratings is in `rows`, storage in `store`; the statistics themselves are the pure
-`annotation.core.stats` package.
+Each question's statistics are `by_question`, the shaping of ratings is in `rows`, storage in
+`store`; the statistics themselves are the pure `annotation.core.stats` package, whose numpy and
+scipy load only when a recomputation runs.
 """
 
 from annotation.core.stats.names import (
@@ -14,11 +15,8 @@ from annotation.core.stats.names import (
     JUDGE_STATISTICS,
     RETEST,
 )
-from annotation.models import Assignment, Question, Result, Study, TaskRun
-from annotation.services.statistics.agreement import question_agreement, test_retest
-from annotation.services.statistics.comparisons import adjust_study, question_comparisons
-from annotation.services.statistics.judges import adjust_judges, judge_statistics
-from annotation.services.statistics.rows import human_rows, judge_codes, output_metrics
+from annotation.models import Result, TaskRun
+from annotation.services.statistics.rows import output_metrics
 from annotation.services.statistics.store import STATS_METHOD_VERSION
 from annotation.services.task_runs import task_run_finish, task_run_progress
 
@@ -33,6 +31,13 @@ __all__ = [
 
 
 def agreement_compute(*, run: TaskRun) -> None:
+    # Imported here: the statistics need numpy and scipy, which load in the worker that computes
+    # them, not in the web process, which imports this package to queue the task and for
+    # STATS_METHOD_VERSION (issue 22).
+    from annotation.services.statistics.by_question import question_results
+    from annotation.services.statistics.comparisons import adjust_study
+    from annotation.services.statistics.judges import adjust_judges
+
     study = run.study
     # Free text and multiple choice have no numeric codes, so no statistics.
     questions = [q for q in study.questions.all() if q.has_statistics]
@@ -41,7 +46,7 @@ def agreement_compute(*, run: TaskRun) -> None:
     messages = []
     metrics = output_metrics(study)
     for done, question in enumerate(questions, start=1):
-        results = _question(study, question, metrics)
+        results = question_results(study, question, metrics)
         kept.update(result.pk for result in results)
         messages += [_describe(result) for result in results if _is_headline(result)]
         task_run_progress(run=run, done=done)
@@ -53,19 +58,6 @@ def agreement_compute(*, run: TaskRun) -> None:
     adjust_study(study)
     adjust_judges(study)
     task_run_finish(run=run, ok=True, message="; ".join(messages))
-
-
-def _question(study: Study, question: Question, metrics: dict) -> list[Result]:
-    humans = human_rows(study, question)
-    judges = list(study.judges.all())
-    judged = {judge.label: judge_codes(judge, question) for judge in judges}
-    results = question_agreement(study, question, humans, judged)
-    results += question_comparisons(study, question, humans, metrics)
-    for judge in judges:
-        results += judge_statistics(study, question, humans, judge, judged[judge.label])
-    if study.assignments.filter(kind=Assignment.Kind.REPEAT).exists():
-        results.append(test_retest(study, question))
-    return results
 
 
 def _is_headline(result: Result) -> bool:
