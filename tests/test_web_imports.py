@@ -1,0 +1,197 @@
+"""The web process loads no numpy, scipy, matplotlib or pandas (nor Pillow, pyreadstat or
+krippendorff) until a view that needs them runs (issue 22): together they take some 200 MB in
+every gunicorn worker, and only the worker's statistics, the bundle, image imports and a few
+figure and planning requests use them.
+
+This test process has loaded them all, so the check runs in fresh interpreters on an SQLite
+file of their own: one builds a small study, its stored statistics and a checklist appraisal
+(numpy allowed: it is the worker's work); another, as the web would, sets Django up, loads the
+view of every URL pattern and serves the pages an admin and a rater use most, recording who
+imports each heavy module first, then draws a figure, which must load matplotlib.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("numpy", "scipy", "matplotlib", "pandas", "PIL", "pyreadstat", "krippendorff")
+ADMIN, RATERS = "imports-admin", ("imports-rater1", "imports-rater2", "imports-rater3")
+
+
+class _FirstImports:
+    """A finder that never finds anything: it notes, for each heavy package, the stack of our
+    own code at the moment something first asks for it, so a failure names the import chain."""
+
+    def __init__(self) -> None:
+        self.chains: dict[str, list[str]] = {}
+
+    def find_spec(self, fullname: str, path=None, target=None) -> None:
+        top = fullname.partition(".")[0]
+        if top in HEAVY and top not in self.chains:
+            self.chains[top] = [
+                f"{Path(frame.filename).relative_to(ROOT)}:{frame.lineno} ({frame.name})"
+                for frame in traceback.extract_stack()[:-1]
+                if frame.filename.startswith(str(ROOT)) and "/.venv/" not in frame.filename
+            ]
+
+
+def _django() -> None:
+    import django
+
+    django.setup()
+
+
+def seed() -> None:
+    """Child process: migrate the SQLite file, and build a rated study whose statistics are
+    stored, with one assignment left to answer, and a checklist appraisal."""
+    _django()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from annotation import services
+    from annotation.models import TaskRun
+    from checklists import services as checklist_services
+    from checklists.models import ChecklistDefinition
+
+    call_command("migrate", verbosity=0)
+    users = get_user_model().objects
+    admin = users.create_superuser(ADMIN, password="unused")
+    raters = [users.create_user(name, password="unused") for name in RATERS]
+    study = services.study_create(
+        creator=admin, title="Imports", raters_per_item=2, question_prompt="Quality?", seed=7
+    )
+    rows = (ROOT / "tests" / "data" / "study.csv").read_bytes()
+    services.study_import_file(study=study, filename="study.csv", content=rows)
+    services.study_add_raters(study=study, users=raters)
+    services.study_open(study=study)
+    question = study.questions.get()
+    assignments = list(study.assignments.order_by("pk"))
+    for n, assignment in enumerate(assignments[:-1]):  # the last one stays for the rater
+        services.rating_save(assignment=assignment, question=question, answer=1 + n % 5)
+        services.assignment_submit(assignment=assignment)
+    run = TaskRun.objects.get(study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT, status="queued")
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
+    checklist_services.checklists_load(paths=checklist_services.definition_files_shipped())
+    report = checklist_services.report_create(
+        lead=admin,
+        definition=ChecklistDefinition.objects.get(slug="mi-claim-gen"),
+        title="Appraisal",
+    )
+    print(json.dumps({"results": study.results.count(), "report": report.token}))
+
+
+def serve() -> None:
+    """Child process: what a web worker does, then a figure; prints what loaded, and where."""
+    first = _FirstImports()
+    sys.meta_path.insert(0, first)
+    _django()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.test.utils import override_settings, setup_test_environment
+    from django.urls import URLResolver, get_resolver
+
+    from annotation.models import Assignment, Study
+    from checklists.models import Report
+
+    def callbacks(patterns) -> list:
+        found = []
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                found += callbacks(pattern.url_patterns)
+            else:
+                found.append(pattern.callback)
+        return found
+
+    views = callbacks(get_resolver().url_patterns)
+    for view in views:
+        __import__(view.__module__)
+    setup_test_environment()  # the test client's host, and mail kept in memory
+    storage = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    users = get_user_model().objects
+    study = Study.objects.get()
+    waiting = Assignment.objects.get(study=study, submitted_at__isnull=True)
+    admin, rater = Client(), Client()
+    admin.force_login(users.get(username=ADMIN))
+    rater.force_login(waiting.rater)
+    item = f"/rate/{study.token}/{waiting.token}/"
+    pages = {
+        "study list": (admin, "get", "/studies/"),
+        "dashboard": (admin, "get", f"/studies/{study.token}/"),
+        "checklist report": (admin, "get", f"/reports/{Report.objects.get().token}/"),
+        "API study list": (admin, "get", "/api/v1/studies/"),
+        "API study": (admin, "get", f"/api/v1/studies/{study.token}/"),
+        "rater home": (rater, "get", "/rate/"),
+        "item page": (rater, "get", item),
+        "save": (rater, "post", item, {"question": "overall", "answer": "4"}),
+        "review": (rater, "get", f"/rate/{study.token}/review/"),
+    }
+    with override_settings(STORAGES={**settings.STORAGES, "staticfiles": storage}):
+        status = {
+            name: getattr(c, verb)(*args).status_code for name, (c, verb, *args) in pages.items()
+        }
+        loaded = {name: first.chains.get(name, []) for name in HEAVY if name in sys.modules}
+        drawn = admin.get(f"/studies/{study.token}/figures/overall-agreement.svg")
+    report = {
+        "views": len(views),
+        "status": status,
+        "loaded": loaded,
+        "saved": waiting.ratings.get().value,
+        "figure": drawn.status_code,
+        "figure_loaded": sorted(name for name in HEAVY if name in sys.modules),
+    }
+    print(json.dumps(report))
+
+
+def _child(step: str, folder: Path) -> dict:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "evalapp.settings",
+        "PYTHONPATH": str(ROOT),
+        # Its own database, broker and cache: nothing it queues may reach a shared worker.
+        "DATABASE_URL": f"sqlite:///{folder / 'web.sqlite3'}",
+        "CELERY_BROKER_URL": "filesystem://",
+        "CELERY_BROKER_DIR": str(folder / "broker"),
+        "CACHE_URL": "locmem://",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", f"from tests.test_web_imports import {step}; {step}()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_web_process_loads_no_numerical_library_until_a_figure_is_drawn(tmp_path):
+    seeded = _child("seed", tmp_path)
+    assert seeded["results"] > 0  # the dashboard shows stored statistics
+
+    served = _child("serve", tmp_path)
+
+    assert served["views"] > 100  # every URL pattern's view was loaded
+    assert served["status"] == {
+        "study list": 200,
+        "dashboard": 200,
+        "checklist report": 200,
+        "API study list": 200,
+        "API study": 200,
+        "rater home": 200,
+        "item page": 200,
+        "save": 302,  # back to the item page, the answer saved
+        "review": 200,
+    }
+    assert served["saved"] == 4
+    chains = "\n".join(f"{name}: " + " -> ".join(chain) for name, chain in served["loaded"].items())
+    assert served["loaded"] == {}, f"imported by the web process:\n{chains}"
+    # The control: drawing a figure does load matplotlib, in the same process, so the check
+    # above would have seen it had any page drawn one.
+    assert served["figure"] == 200
+    assert "matplotlib" in served["figure_loaded"]
