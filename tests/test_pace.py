@@ -10,6 +10,7 @@ from django.utils import timezone
 from annotation import selectors, services
 from annotation.core import pace
 from annotation.models import Assignment
+from annotation.services.statistics.study_figures import study_figures_store
 
 TODAY = date(2026, 11, 25)
 
@@ -53,8 +54,10 @@ def test_the_dashboard_shows_who_stalled_and_what_is_short(client, open_study, s
     names = dict(open_study.memberships.values_list("user_id", "pseudonym"))
     assert names[first_rater] not in result.stalled
     assert len(result.stalled) == len(names) - 2  # every other rater (one admin)
-    assert result.short_of_k == open_study.items.count()  # no item has both ratings yet
-    assert sum(total for _, _, total in result.by_source) == len(mine)
+    # Whole-study figures: computed by the worker with the statistics, shown as stored.
+    assert selectors.study_items_short_of_k(study=open_study) == open_study.items.count()
+    by_source = selectors.study_progress_by_source(study=open_study)
+    assert sum(total for _, _, total in by_source) == len(mine)
 
     threshold, quality = selectors.study_data_quality(study=open_study)
     assert threshold == 3.0
@@ -62,8 +65,11 @@ def test_the_dashboard_shows_who_stalled_and_what_is_short(client, open_study, s
     assert (row.items, row.fast, row.median_seconds) == (done, done, 1.0)
 
     client.force_login(study_admin)
-    page = client.get(reverse("study_dashboard", args=[open_study.token])).content.decode()
-    card = page.split('id="pace"')[1].split("</section>")[0]
+    url = reverse("study_dashboard", args=[open_study.token])
+    card = client.get(url).content.decode().split('id="pace"')[1].split("</section>")[0]
     assert f"{done}</span> of {len(mine)} items submitted" in card
     assert "Stalled" in card
+    assert "computed with the statistics; none yet" in card
+    study_figures_store(study=open_study)
+    card = client.get(url).content.decode().split('id="pace"')[1].split("</section>")[0]
     assert f"{open_study.items.count()} items still short of 2 submitted ratings" in card

@@ -8,7 +8,7 @@ from annotation.models.jobs import TaskRun
 from annotation.models.judging import JudgeRating, JudgeVerdict
 from annotation.models.questions import Question
 from annotation.models.ratings import Rating, RatingRevision
-from annotation.models.results import Result
+from annotation.models.results import Result, StudyFigures
 from annotation.models.studies import (
     STATISTICS_ARCHIVED,
     STATISTICS_LOCKED,
@@ -47,6 +47,7 @@ __all__ = [
     "STATISTICS_LOCKED",
     "Source",
     "Study",
+    "StudyFigures",
     "TOKEN_ALPHABET",
     "TaskRun",
     "new_seed",

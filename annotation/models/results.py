@@ -37,3 +37,17 @@ class Result(models.Model):
 
     def __str__(self) -> str:
         return f"{self.statistic} on {self.question}: {self.value}"
+
+
+class StudyFigures(models.Model):
+    """The dashboard's whole-study figures that read every assignment or rating (progress by
+    source, items short of their raters, data quality per rater), stored by the statistics
+    recomputation that follows every submit, so the dashboard reads one row instead of a
+    million. `data` is what `annotation.services.statistics.study_figures` stores."""
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="stored_figures")
+    data = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"figures of {self.study} at {self.computed_at:%Y-%m-%d %H:%M:%S}"

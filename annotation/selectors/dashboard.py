@@ -1,67 +1,108 @@
 """The study dashboard: pace towards the target, items short of their raters, stalled raters, data
-quality."""
+quality.
+
+Live figures (the pace, stalled raters) come from `study_assignment_counts`, one aggregate whose
+rows are raters x kinds. Whole-study figures that read every assignment or rating (progress by
+source, items short of k, data quality) are computed here but stored by the statistics
+recomputation (`services.statistics.study_figures`); the dashboard reads them back with
+`study_dashboard_figures`, so opening it costs the same at a hundred ratings or a million."""
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
-from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.db.models import BooleanField, Case, Count, Value, When
 from django.utils import timezone
 
 from annotation.core import pace
 from annotation.models import (
     Assignment,
-    Case,
     ItemOutput,
     Membership,
     Question,
     Rating,
     Study,
+    StudyFigures,
 )
-from annotation.selectors.studies import pseudonym_order
+from annotation.models import Case as StudyCase
+from annotation.selectors.studies import (
+    PACE_DAYS,
+    AssignmentCounts,
+    pseudonym_order,
+    study_assignment_counts,
+)
 
 
 @dataclass
 class StudyPace:
-    """Is the study on track: the work done, by day and by source, when it will be done, and
-    who has stalled."""
+    """Is the study on track: the work done, by day, when it will be done, and who has
+    stalled. Training is not the study's work and is left out."""
 
     done: int
     total: int
     days: list[tuple[object, int]]  # (date, submits), the last two weeks
     max_per_day: int
     eta_days: float | None
-    by_source: list[tuple[str, int, int]]  # (source or pair, done, total)
-    short_of_k: int  # study items with fewer submitted ratings than planned
     stalled: list[str]  # pseudonyms
 
 
-def study_pace(*, study: Study, now=None) -> StudyPace:
+def study_pace(
+    *, study: Study, now: datetime | None = None, counts: AssignmentCounts | None = None
+) -> StudyPace:
     now = now or timezone.now()
-    today = now.date()
-    work = study.assignments.exclude(kind=Assignment.Kind.TRAINING)
-    submitted = list(work.filter(submitted_at__isnull=False).values_list("submitted_at", flat=True))
-    days = [moment.date() for moment in submitted]
-    total = work.count()
-    by_day = pace.per_day(days, today=today)
+    counts = counts or study_assignment_counts(study=study, now=now)
+    work = {key: row for key, row in counts.by_rater_kind.items() if key[1] != "training"}
+    done = sum(row.done for row in work.values())
+    total = sum(row.total for row in work.values())
+    per_day = [sum(row.per_day[n] for row in work.values()) for n in range(PACE_DAYS)]
+    dates = [counts.today - timedelta(days=PACE_DAYS - 1 - n) for n in range(PACE_DAYS)]
+    # The same days and counts `pace` works from when given every submit's date.
+    submits = [day for day, n in zip(dates, per_day, strict=True) for _ in range(n)]
     return StudyPace(
-        done=len(submitted),
+        done=done,
         total=total,
-        days=by_day,
-        max_per_day=max((n for _, n in by_day), default=0),
-        eta_days=pace.eta_days(total - len(submitted), days, today=today),
-        by_source=_progress_by_source(study),
-        short_of_k=_items_short_of_k(study),
-        stalled=_stalled_raters(study, now),
+        days=list(zip(dates, per_day, strict=True)),
+        max_per_day=max(per_day, default=0),
+        eta_days=pace.eta_days(total - done, submits, today=counts.today),
+        stalled=_stalled_raters(study, now, work),
     )
 
 
-def _progress_by_source(study: Study) -> list[tuple[str, int, int]]:
+def _stalled_raters(study: Study, now: datetime, work: dict) -> list[str]:
+    """Raters with items left and no submit for STALL_DAYS (or none since the study opened
+    that long ago)."""
+    if study.status != Study.Status.OPEN or study.opened_at is None:
+        return []
+    since = now - timedelta(days=pace.STALL_DAYS)
+    left: dict[int, int] = defaultdict(int)
+    last: dict[int, datetime] = {}
+    for (rater, _), row in work.items():
+        left[rater] += row.total - row.done
+        if row.last is not None and (rater not in last or row.last > last[rater]):
+            last[rater] = row.last
+    stalled = [rater for rater in left if left[rater] and last.get(rater, study.opened_at) < since]
+    if not stalled:
+        return []
+    names = dict(study.memberships.filter(user_id__in=stalled).values_list("user_id", "pseudonym"))
+    return sorted((names[rater] for rater in stalled), key=pseudonym_order)
+
+
+def study_progress_by_source(*, study: Study) -> list[tuple[str, int, int]]:
+    """(source, or a pair, or every source of a set; submitted; assigned) over the study's
+    items, in one grouped query."""
+    sets = ItemOutput.objects.filter(item__study=study).values("item_id")
     rows = (
         study.assignments.filter(kind=Assignment.Kind.STUDY)
-        .annotate(is_set=Exists(ItemOutput.objects.filter(item=OuterRef("item"))))
+        .order_by()
+        .annotate(
+            is_set=Case(
+                When(item_id__in=sets, then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
         .values("item__output__source__label", "item__output_b__source__label", "is_set")
-        .annotate(total=Count("pk"), done=Count("pk", filter=Q(submitted_at__isnull=False)))
+        .annotate(total=Count("*"), done=Count("submitted_at"))
     )
     found: dict[str, list[int]] = {}
     for row in rows:
@@ -79,36 +120,19 @@ def _progress_by_source(study: Study) -> list[tuple[str, int, int]]:
     return [(label, done, total) for label, (done, total) in sorted(found.items())]
 
 
-def _items_short_of_k(study: Study) -> int:
-    done = Count(
-        "assignments",
-        filter=Q(assignments__submitted_at__isnull=False, assignments__kind=Assignment.Kind.STUDY),
+def study_items_short_of_k(*, study: Study) -> int:
+    """Study items with fewer submitted ratings than planned: the study's items less those
+    with k submitted study assignments (grouped by item alone, with no join per assignment)."""
+    studied = study.items.filter(output__case__role=StudyCase.Role.STUDY)
+    full = (
+        study.assignments.filter(kind=Assignment.Kind.STUDY, submitted_at__isnull=False)
+        .order_by()
+        .values("item_id")
+        .annotate(n=Count("*"))
+        .filter(n__gte=study.raters_per_item)
+        .values("item_id")
     )
-    studied = study.items.filter(output__case__role=Case.Role.STUDY)
-    return studied.annotate(done=done).filter(done__lt=study.raters_per_item).count()
-
-
-def _stalled_raters(study: Study, now) -> list[str]:
-    """Raters with items left and no submit for STALL_DAYS (or none since the study opened
-    that long ago)."""
-    if study.status != Study.Status.OPEN or study.opened_at is None:
-        return []
-    since = now - timedelta(days=pace.STALL_DAYS)
-    rows = (
-        study.assignments.exclude(kind=Assignment.Kind.TRAINING)
-        .values("rater_id")
-        .annotate(
-            left=Count("pk", filter=Q(submitted_at__isnull=True)),
-            last=Max("submitted_at"),
-        )
-    )
-    names = dict(study.memberships.values_list("user_id", "pseudonym"))
-    stalled = [
-        names[row["rater_id"]]
-        for row in rows
-        if row["left"] and (row["last"] or study.opened_at) < since
-    ]
-    return sorted(stalled, key=pseudonym_order)
+    return studied.exclude(pk__in=full).count()
 
 
 @dataclass
@@ -122,24 +146,33 @@ class RaterQuality:
 
 def study_data_quality(*, study: Study) -> tuple[float, list[RaterQuality]]:
     """Per rater: time per item, implausibly fast items (`pace.fast_threshold`), and
-    straight-lining on scale questions; with the study's threshold in seconds."""
-    timed = list(
+    straight-lining on scale questions; with the study's threshold in seconds. Reads every
+    submitted item's time: the dashboard shows it as stored with the statistics."""
+    timed = (
         study.assignments.filter(
             kind=Assignment.Kind.STUDY, submitted_at__isnull=False, time_on_task_ms__gt=0
-        ).values_list("rater_id", "time_on_task_ms")
+        )
+        .order_by()
+        .values_list("rater_id", "time_on_task_ms")
     )
-    threshold = pace.fast_threshold([ms / 1000 for _, ms in timed])
     seconds: dict[int, list[float]] = defaultdict(list)
-    for rater, ms in timed:
+    for rater, ms in timed.iterator(chunk_size=20_000):
         seconds[rater].append(ms / 1000)
-    scale_answers: dict[int, list[float]] = defaultdict(list)
-    for rater, value in Rating.objects.filter(
-        assignment__study=study,
-        assignment__kind=Assignment.Kind.STUDY,
-        question__kind=Question.Kind.LIKERT,
-        value__isnull=False,
-    ).values_list("assignment__rater_id", "value"):
-        scale_answers[rater].append(value)
+    threshold = pace.fast_threshold([s for mine in seconds.values() for s in mine])
+    # Straight-lining needs only how often each rater gave each answer: counted in SQL.
+    answers: dict[int, dict[float, int]] = defaultdict(dict)
+    for rater, value, n in (
+        Rating.objects.filter(
+            assignment__study=study,
+            assignment__kind=Assignment.Kind.STUDY,
+            question__kind=Question.Kind.LIKERT,
+            value__isnull=False,
+        )
+        .order_by()
+        .values_list("assignment__rater_id", "value")
+        .annotate(n=Count("*"))
+    ):
+        answers[rater][value] = n
     memberships = study.memberships.filter(role=Membership.Role.RATER)
     rows = [
         RaterQuality(
@@ -147,8 +180,58 @@ def study_data_quality(*, study: Study) -> tuple[float, list[RaterQuality]]:
             items=len(seconds[m.user_id]),
             median_seconds=pace.median_or_none(seconds[m.user_id]),
             fast=sum(s < threshold for s in seconds[m.user_id]),
-            straight_lining=pace.straight_lining(scale_answers[m.user_id]),
+            straight_lining=_straight_lining(answers[m.user_id]),
         )
         for m in memberships
     ]
     return threshold, sorted(rows, key=lambda row: pseudonym_order(row.pseudonym))
+
+
+def _straight_lining(counts: dict[float, int]) -> float | None:
+    """`pace.straight_lining` from each answer's count rather than every answer."""
+    n = sum(counts.values())
+    if n < pace.STRAIGHT_LINE_MIN_ANSWERS:
+        return None
+    return max(counts.values()) / n
+
+
+@dataclass
+class DashboardFigures:
+    """The stored whole-study figures, as of `computed_at`."""
+
+    computed_at: datetime
+    by_source: list[tuple[str, int, int]]  # (source or pair, done, total)
+    short_of_k: int  # study items with fewer submitted ratings than planned
+    fast_threshold: float
+    quality: list[RaterQuality]
+
+
+def study_dashboard_figures_compute(*, study: Study) -> dict:
+    """What the statistics recomputation stores (JSON) for `study_dashboard_figures`."""
+    threshold, quality = study_data_quality(study=study)
+    return {
+        "by_source": study_progress_by_source(study=study),
+        "short_of_k": study_items_short_of_k(study=study),
+        "fast_threshold": threshold,
+        "quality": [asdict(row) for row in quality],
+    }
+
+
+def study_dashboard_figures(*, study: Study) -> DashboardFigures | None:
+    """The figures as the last recomputation stored them; None before the first one. A study
+    whose statistics were frozen before figures were stored (no recomputation will come) has
+    them computed here, from its final ratings."""
+    stored = StudyFigures.objects.filter(study=study).first()
+    if stored is not None:
+        data, computed_at = stored.data, stored.computed_at
+    elif study.statistics_frozen_reason():
+        data, computed_at = study_dashboard_figures_compute(study=study), timezone.now()
+    else:
+        return None
+    return DashboardFigures(
+        computed_at=computed_at,
+        by_source=[tuple(row) for row in data["by_source"]],
+        short_of_k=data["short_of_k"],
+        fast_threshold=data["fast_threshold"],
+        quality=[RaterQuality(**row) for row in data["quality"]],
+    )

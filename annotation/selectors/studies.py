@@ -3,11 +3,14 @@ candidates, sources and task runs."""
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 
 from annotation.core import rubric
 from annotation.models import (
@@ -15,6 +18,7 @@ from annotation.models import (
     Case,
     Generation,
     Membership,
+    Output,
     Rating,
     Source,
     Study,
@@ -52,21 +56,78 @@ class RaterProgress:
     repeats_total: int = 0
 
 
-def study_progress_by_rater(*, study: Study) -> list[RaterProgress]:
-    """Each rater's progress, with their quality control: training done and answered as
-    expected, attention checks passed, hidden repeats done."""
-    memberships = study.memberships.filter(role=Membership.Role.RATER).select_related("user")
-    counts: dict[tuple[int, str], dict] = {
-        (row["rater_id"], row["kind"]): row
-        for row in study.assignments.values("rater_id", "kind").annotate(
-            total=Count("pk"), done=Count("pk", filter=Q(submitted_at__isnull=False))
+PACE_DAYS = 14  # submits per day are shown for the last two weeks
+
+
+@dataclass(frozen=True)
+class KindCounts:
+    """One rater's assignments of one kind: how many, how many submitted, the last submit, and
+    the submits on each of the last PACE_DAYS days (oldest first; UTC days, as before)."""
+
+    total: int
+    done: int
+    last: datetime | None
+    per_day: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class AssignmentCounts:
+    """Every live count the dashboard shows, from one grouped query over the assignments."""
+
+    today: date
+    by_rater_kind: dict[tuple[int, str], KindCounts]
+
+    def get(self, rater_id: int, kind: str) -> KindCounts | None:
+        return self.by_rater_kind.get((rater_id, kind))
+
+
+def study_assignment_counts(*, study: Study, now: datetime | None = None) -> AssignmentCounts:
+    """Per rater and kind of assignment: total, submitted, last submit and submits per day over
+    the last two weeks, in ONE aggregate whose rows are raters x kinds, whatever the number of
+    items or ratings (the pace, stalled raters and progress by rater all read it)."""
+    today = (now or timezone.now()).astimezone(UTC).date()
+    midnight = datetime.combine(today, time(), tzinfo=UTC)
+    starts = [midnight - timedelta(days=PACE_DAYS - 1 - n) for n in range(PACE_DAYS + 1)]
+    days = {
+        f"day{n}": Count(
+            "submitted_at", filter=Q(submitted_at__gte=starts[n], submitted_at__lt=starts[n + 1])
         )
+        for n in range(PACE_DAYS)
     }
-    checks = _as_expected(study, Assignment.Kind.ATTENTION)
-    training = _as_expected(study, Assignment.Kind.TRAINING)
+    rows = (
+        study.assignments.order_by()
+        .values("rater_id", "kind")
+        .annotate(total=Count("*"), done=Count("submitted_at"), last=Max("submitted_at"), **days)
+    )
+    return AssignmentCounts(
+        today=today,
+        by_rater_kind={
+            (row["rater_id"], row["kind"]): KindCounts(
+                total=row["total"],
+                done=row["done"],
+                last=row["last"],
+                per_day=tuple(row[f"day{n}"] for n in range(PACE_DAYS)),
+            )
+            for row in rows
+        },
+    )
+
+
+def study_progress_by_rater(
+    *, study: Study, counts: AssignmentCounts | None = None
+) -> list[RaterProgress]:
+    """Each rater's progress, with their quality control: training done and answered as
+    expected, attention checks passed, hidden repeats done. `counts` (study_assignment_counts)
+    when the caller has them already."""
+    memberships = study.memberships.filter(role=Membership.Role.RATER).select_related("user")
+    counts = counts or study_assignment_counts(study=study)
+    submitted = {kind for (_, kind), row in counts.by_rater_kind.items() if row.done}
+    # Only kinds with submitted items can have any answered as expected: no query otherwise.
+    checks = _as_expected(study, Assignment.Kind.ATTENTION) if "attention" in submitted else {}
+    training = _as_expected(study, Assignment.Kind.TRAINING) if "training" in submitted else {}
 
     def count(user_id: int, kinds: list[str], what: str) -> int:
-        return sum(counts.get((user_id, kind), {}).get(what, 0) for kind in kinds)
+        return sum(getattr(counts.get(user_id, kind), what, 0) for kind in kinds)
 
     hidden = [Assignment.Kind.STUDY, Assignment.Kind.ATTENTION, Assignment.Kind.REPEAT]
     return [
@@ -145,20 +206,33 @@ def study_task_runs(*, study: Study, limit: int = 5) -> list[TaskRun]:
     return list(study.task_runs.select_related("source", "judge")[:limit])
 
 
-def study_sources_overview(*, study: Study) -> list[Source]:
+def study_sources_overview(*, study: Study, n_cases: int | None = None) -> list[Source]:
     """Each source with its outputs counted: on the study's cases (first samples, further
     samples), on quality-control cases, and the calls to its endpoint that failed; and how many
-    units a fetch still has to do (`missing`)."""
-    on_study = Q(outputs__case__role=Case.Role.STUDY)
-    sources = study.sources.annotate(
-        n_study_outputs=Count("outputs", filter=on_study & Q(outputs__sample=0), distinct=True),
-        n_more_samples=Count("outputs", filter=on_study & Q(outputs__sample__gt=0), distinct=True),
-        n_quality_outputs=Count("outputs", filter=~on_study, distinct=True),
-        n_failed=Count("generations", filter=Q(generations__outcome="failed"), distinct=True),
-    ).order_by("label")
-    n_cases = study.cases.filter(role=Case.Role.STUDY).count()
-    sources = list(sources)
+    units a fetch still has to do (`missing`). `n_cases`: the study's cases, if counted."""
+    # Outputs counted in one grouped pass, failed calls apart: joining both in one aggregate
+    # would multiply every source's outputs by its calls before counting them distinct.
+    on_study = Q(case__role=Case.Role.STUDY)
+    counted = {
+        row["source_id"]: row
+        for row in Output.objects.filter(source__study=study)
+        .order_by()
+        .values("source_id")
+        .annotate(
+            n_study_outputs=Count("pk", filter=on_study & Q(sample=0)),
+            n_more_samples=Count("pk", filter=on_study & Q(sample__gt=0)),
+            n_quality_outputs=Count("pk", filter=~on_study),
+        )
+    }
+    failed = Generation.objects.filter(source=OuterRef("pk"), outcome=Generation.Outcome.FAILED)
+    failed = failed.order_by().values("source").annotate(n=Count("*")).values("n")
+    sources = list(study.sources.annotate(n_failed=Coalesce(Subquery(failed), 0)).order_by("label"))
+    if n_cases is None:
+        n_cases = study.cases.filter(role=Case.Role.STUDY).count()
     for source in sources:
+        row = counted.get(source.pk, {})
+        for name in ("n_study_outputs", "n_more_samples", "n_quality_outputs"):
+            setattr(source, name, row.get(name, 0))
         expected = n_cases * source.samples_per_case
         source.missing = expected - source.n_study_outputs - source.n_more_samples
         source.failed_units = _failed_units(source) if source.n_failed else []

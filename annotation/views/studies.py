@@ -84,6 +84,9 @@ def study_create(request: HttpRequest) -> HttpResponse:
 
 
 def dashboard_context(study: Study, admin) -> dict:
+    # One aggregate over the assignments gives the raters' progress and the pace.
+    counts = selectors.study_assignment_counts(study=study)
+    n_cases = study.cases.filter(role=Case.Role.STUDY).count()
     return {
         "study": study,
         "questions": list(study.questions.all()),
@@ -91,11 +94,11 @@ def dashboard_context(study: Study, admin) -> dict:
         "template_form": RubricTemplateForm(templates=services.rubric_templates()),
         "invite_form": InviteRatersForm(),
         "invitations": list(study.invitations.select_related("accepted_by")[:20]),
-        "sources": selectors.study_sources_overview(study=study),
+        "sources": selectors.study_sources_overview(study=study, n_cases=n_cases),
         # The cases the sources are compared on: quality-control cases are counted apart.
-        "n_cases": study.cases.filter(role=Case.Role.STUDY).count(),
+        "n_cases": n_cases,
         "n_quality_cases": study.cases.exclude(role=Case.Role.STUDY).count(),
-        "progress": (progress := selectors.study_progress_by_rater(study=study)),
+        "progress": (progress := selectors.study_progress_by_rater(study=study, counts=counts)),
         "quality_control": any(
             row.training_total or row.checks_total or row.repeats_total for row in progress
         ),
@@ -115,8 +118,9 @@ def dashboard_context(study: Study, admin) -> dict:
         "judge_form": JudgeForm(study=study),
         "analysis_form": AnalysisSettingsForm(instance=study),
         "figures": [name for name, _ in figure_data.study_figures(study=study)],
-        "pace": selectors.study_pace(study=study),
-        "data_quality": selectors.study_data_quality(study=study),
+        "pace": selectors.study_pace(study=study, counts=counts),
+        # Progress by source, items short of k and data quality, as the statistics stored them.
+        "stored": selectors.study_dashboard_figures(study=study),
         # Why judges, runs, recomputations and analysis settings are refused now ("": they are
         # not), and every reopening of the analysis since the lock.
         "statistics_frozen": study.statistics_frozen_reason(),

@@ -18,6 +18,7 @@ from annotation.core.stats.names import (
 from annotation.models import Result, TaskRun
 from annotation.services.statistics.rows import output_metrics
 from annotation.services.statistics.store import STATS_METHOD_VERSION
+from annotation.services.statistics.study_figures import study_figures_store
 from annotation.services.task_runs import task_run_finish, task_run_progress
 
 __all__ = [
@@ -57,6 +58,7 @@ def agreement_compute(*, run: TaskRun) -> None:
         Result.objects.filter(pk__in=stale[start : start + 500]).delete()
     adjust_study(study)
     adjust_judges(study)
+    study_figures_store(study=study)  # progress by source and data quality, for the dashboard
     task_run_finish(run=run, ok=True, message="; ".join(messages))
 
 
