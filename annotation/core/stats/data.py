@@ -81,19 +81,39 @@ def ratings_from(
 ) -> Ratings:
     """Check long data and index it. A rater rating a unit twice, a value outside the declared
     categories, or a non-number where the level needs numbers is a DataError."""
+    observations = list(observations)
+    return ratings_from_columns(
+        [obs.unit for obs in observations],
+        [obs.rater for obs in observations],
+        [obs.value for obs in observations],
+        level=level,
+        categories=categories,
+    )
+
+
+def ratings_from_columns(
+    units: Sequence,
+    raters: Sequence,
+    values: Sequence,
+    *,
+    level: str,
+    categories: Sequence | None = None,
+) -> Ratings:
+    """`ratings_from` for observations given as three parallel columns (unit, rater, value),
+    which a caller holding a million ratings can build without an object per rating. Units and
+    raters are indexed in the order first seen, as `ratings_from` does."""
     if level not in LEVELS:
         raise DataError(f"unknown level of measurement {level!r}: use one of {', '.join(LEVELS)}")
-    observations = list(observations)
-    keys = [_key(obs.value) for obs in observations]
-    for n, (obs, key) in enumerate(zip(observations, keys, strict=True)):
-        if obs.value is None or (isinstance(key, float) and not np.isfinite(key)):
-            raise DataError(f"{obs.value!r} is not a value; leave a missing rating out", n)
+    keys = [_key(value) for value in values]
+    for n, (value, key) in enumerate(zip(values, keys, strict=True)):
+        if value is None or (isinstance(key, float) and not np.isfinite(key)):
+            raise DataError(f"{value!r} is not a value; leave a missing rating out", n)
     numeric_level = level in ("interval", "ratio")
     if categories is None:
         if numeric_level:
             for n, key in enumerate(keys):
                 if not isinstance(key, float):
-                    raise DataError(f"{observations[n].value!r} is not a number", n)
+                    raise DataError(f"{values[n]!r} is not a number", n)
         categories = _observed_categories(keys, level)
     categories = tuple(categories)
     if len({_key(value) for value in categories}) != len(categories):
@@ -105,31 +125,43 @@ def ratings_from(
         negative = [n for n, key in enumerate(keys) if isinstance(key, float) and key < 0]
         raise DataError("ratio data cannot have negative values", negative[0] if negative else None)
     position_of = {_key(value): i for i, value in enumerate(categories)}
-    unit_ids: dict[str, int] = {}
-    rater_ids: dict[str, int] = {}
-    seen = set()
-    rows = np.empty((len(observations), 3), dtype=np.int64)
-    for n, (obs, key) in enumerate(zip(observations, keys, strict=True)):
-        position = position_of.get(key)
-        if position is None:
-            shown = ", ".join(str(c) for c in categories)
-            raise DataError(f"{obs.value!r} is not one of the categories ({shown})", n)
-        unit = unit_ids.setdefault(obs.unit, len(unit_ids))
-        rater = rater_ids.setdefault(obs.rater, len(rater_ids))
-        if (unit, rater) in seen:
-            raise DataError(f"rater {obs.rater!r} rated unit {obs.unit!r} twice", n)
-        seen.add((unit, rater))
-        rows[n] = (unit, rater, position)
+    unit_ids: dict = {}
+    rater_ids: dict = {}
+    positions = [position_of.get(key) for key in keys]
+    if None in positions:
+        _raise_first_fault(units, raters, values, positions, categories)
+    unit_index = np.array([unit_ids.setdefault(u, len(unit_ids)) for u in units], dtype=np.int64)
+    rater_index = np.array([rater_ids.setdefault(r, len(rater_ids)) for r in raters], np.int64)
+    cells = unit_index * max(1, len(rater_ids)) + rater_index
+    if len(np.unique(cells)) != len(cells):
+        _raise_first_fault(units, raters, values, positions, categories)
     return Ratings(
         units=tuple(unit_ids),
         raters=tuple(rater_ids),
         categories=categories,
         numbers=numbers,
         level=level,
-        unit_index=rows[:, 0],
-        rater_index=rows[:, 1],
-        position=rows[:, 2],
+        unit_index=unit_index,
+        rater_index=rater_index,
+        position=np.array(positions, dtype=np.int64),
     )
+
+
+def _raise_first_fault(
+    units: Sequence, raters: Sequence, values: Sequence, positions: list, categories: tuple
+) -> None:
+    """The DataError for the first observation at fault: a value outside the categories, or a
+    rater's second rating of a unit."""
+    seen = set()
+    for n, (unit, rater, value, position) in enumerate(
+        zip(units, raters, values, positions, strict=True)
+    ):
+        if position is None:
+            shown = ", ".join(str(c) for c in categories)
+            raise DataError(f"{value!r} is not one of the categories ({shown})", n)
+        if (unit, rater) in seen:
+            raise DataError(f"rater {rater!r} rated unit {unit!r} twice", n)
+        seen.add((unit, rater))
 
 
 def _key(value: object) -> object:

@@ -40,8 +40,12 @@ class Patterns:
     def of(cls, rows: np.ndarray) -> "Patterns":
         if len(rows) == 0:
             return cls(rows, np.zeros(0, dtype=np.int64), 0)
-        distinct, weights = np.unique(rows, axis=0, return_counts=True)
-        return cls(distinct, weights, len(rows))
+        keys = _row_keys(rows)
+        if keys is None:
+            distinct, weights = np.unique(rows, axis=0, return_counts=True)
+            return cls(distinct, weights, len(rows))
+        _, first, weights = np.unique(keys, return_index=True, return_counts=True)
+        return cls(rows[first], weights, len(rows))
 
     def observed(self) -> np.ndarray:
         """The observed weights as a single "resample" (1 x patterns)."""
@@ -76,6 +80,24 @@ class Patterns:
                 weights += np.bincount(cells, minlength=size * n_patterns).reshape(size, -1)
             yield weights
             left -= size
+
+
+def _row_keys(rows: np.ndarray) -> np.ndarray | None:
+    """Each row of small non-negative integers as one integer that sorts as the row does
+    (the first column most significant), so that distinct rows are a 1-D `np.unique` rather
+    than a sort of whole rows: the same patterns in the same order, several times faster.
+    None where the rows are not such integers or their keys would not fit in 63 bits."""
+    if rows.ndim != 2 or rows.dtype.kind not in "iu" or rows.shape[1] == 0:
+        return None
+    low, high = int(rows.min()), int(rows.max())
+    base = high + 1
+    if low < 0 or rows.shape[1] * math.log2(base + 1) >= 62:
+        return None
+    keys = np.zeros(len(rows), dtype=np.int64)
+    for column in rows.T:
+        keys *= base
+        keys += column
+    return keys
 
 
 def resampled_values(statistic: Statistic, patterns: Patterns, bootstrap: Bootstrap) -> np.ndarray:

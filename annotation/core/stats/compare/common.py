@@ -92,8 +92,14 @@ class _Rows:
 
 
 def _rows(rows: Iterable[Sequence], *, numbers: int, rated: bool = True) -> _Rows:
-    """Check and index (case, rater, number...) rows, or (case, number...) when not `rated`."""
+    """Check and index (case, rater, number...) rows, or (case, number...) when not `rated`.
+    Column by column when every row is well formed (a million rows in a fraction of a second);
+    row by row, naming the first row at fault, when one is not."""
+    rows = rows if isinstance(rows, list) else list(rows)
     width = 1 + rated + numbers
+    checked = _checked_columns(rows, width, numbers, rated)
+    if checked is not None:
+        return checked
     cases: dict[Hashable, int] = {}
     pairs: set = set()
     index, values = [], []
@@ -112,7 +118,34 @@ def _rows(rows: Iterable[Sequence], *, numbers: int, rated: bool = True) -> _Row
     return _Rows(tuple(cases), np.array(index, dtype=np.int64), array, raters)
 
 
+def _checked_columns(rows: list, width: int, numbers: int, rated: bool) -> _Rows | None:
+    """`_rows` for rows of plain floats, each rater rating each case once; None otherwise."""
+    if not rows or any(len(row) != width for row in rows):
+        return None
+    columns = list(zip(*rows, strict=True))
+    values = columns[1 + rated :]
+    if any(type(value) is not float for column in values for value in column):
+        return None
+    array = np.ascontiguousarray(np.array(values, dtype=float).T)
+    if not np.isfinite(array).all():
+        return None
+    cases: dict[Hashable, int] = {}
+    index = np.array([cases.setdefault(case, len(cases)) for case in columns[0]], dtype=np.int64)
+    raters = 0
+    if rated:
+        ids: dict[Hashable, int] = {}
+        rater = np.array([ids.setdefault(r, len(ids)) for r in columns[1]], dtype=np.int64)
+        if len(np.unique(index * len(ids) + rater)) != len(rows):
+            return None  # a rater rated a case twice: the row by row check names the row
+        raters = len(ids)
+    return _Rows(tuple(cases), index, array, raters)
+
+
 def _number(value: object, n: int | None = None) -> float:
+    if type(value) is float:  # the common case, without the slow abstract-class checks
+        if not math.isfinite(value):
+            raise DataError(f"{value!r} is not a finite number", n)
+        return value
     if isinstance(value, bool) or not isinstance(value, Real | Decimal):
         raise DataError(f"{value!r} is not a number", n)
     if not math.isfinite(value):

@@ -67,6 +67,11 @@ def readings_from(
     """
     if figure not in FIGURES:
         raise DataError(f"unknown figure of merit {figure!r}: one of {', '.join(FIGURES)}")
+    rows = rows if isinstance(rows, list) else list(rows)
+    crossed = _crossed_columns(rows, figure)
+    if crossed is not None:
+        modalities, readers, cases, values = crossed
+        return Readings(modalities, readers, cases, values, _truth(figure, truth, cases))
     cells: dict[tuple, float] = {}
     for n, row in enumerate(rows):
         row = tuple(row)
@@ -110,6 +115,34 @@ def readings_from(
     for (reader, case, modality), value in cells.items():
         values[m_at[modality], r_at[reader], c_at[case]] = value
     return Readings(modalities, readers, cases, values, _truth(figure, truth, cases))
+
+
+def _crossed_columns(rows: list, figure: str) -> tuple | None:
+    """`readings_from`'s array, column by column, for rows of plain floats that cross every
+    reader, case and modality once (and are 0 or 1 for a proportion); None for anything else,
+    which the row by row check then names."""
+    if not rows or any(len(row) != 4 for row in rows):
+        return None
+    readers, cases, modalities, values = zip(*rows, strict=True)
+    if any(type(value) is not float for value in values):
+        return None
+    numbers = np.array(values, dtype=float)
+    if not np.isfinite(numbers).all():
+        return None
+    if figure == "proportion" and not np.isin(numbers, (0.0, 1.0)).all():
+        return None
+    axes, where = [], []
+    for column in (readers, cases, modalities):
+        at: dict = {}
+        where.append(np.array([at.setdefault(key, len(at)) for key in column], dtype=np.int64))
+        axes.append(tuple(at))
+    shape = (len(axes[2]), len(axes[0]), len(axes[1]))
+    cell = (where[2] * shape[1] + where[0]) * shape[2] + where[1]
+    if len(rows) != np.prod(shape) or len(np.unique(cell)) != len(rows) or shape[2] < 2:
+        return None
+    grid = np.empty(shape)
+    grid.reshape(-1)[cell] = numbers
+    return axes[2], axes[0], axes[1], grid
 
 
 def _ordered(keys: Iterable) -> tuple:
