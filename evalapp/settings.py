@@ -93,6 +93,8 @@ INSTALLED_APPS = [
     "csp",
     "annotation",
     "checklists",
+    # Forgets a cached signed-in user when their row changes (evalapp.auth_cache).
+    "evalapp",
 ]
 
 MIDDLEWARE = [
@@ -175,8 +177,12 @@ LOGIN_REDIRECT_URL = "home"
 # out login is refused before a password is checked. Attempts are rows in the database, which
 # every web process shares; staff unlock in the admin ("Access attempts") or with
 # `manage.py axes_reset_username <name>` / `axes_reset_ip <address>` (docs/deployment.md).
+# Then ModelBackend, whose get_user reads the signed-in user from the cache when that is shared
+# (USER_CACHE_SECONDS below); the plain ModelBackend after it only keeps sessions signed in
+# before it was listed.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    "evalapp.auth_cache.CachedModelBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
@@ -369,6 +375,16 @@ elif CACHE_URL == "locmem://":
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
     raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r}: use redis://... or locmem://")
+# With Redis, a request reads its session and its user from the cache, not the database: the
+# session is written through to the database (cached_db), and a cached user is forgotten when
+# their row changes (evalapp.apps). Not with this process's memory, which other processes
+# could not clear: a logout or a password change elsewhere would go unseen here.
+SHARED_CACHE = CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+if SHARED_CACHE:
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# How long a signed-in user's row is served from the cache (0: read every request); a change
+# clears it at once, so this only bounds what a change made outside Django could leave behind.
+USER_CACHE_SECONDS = env_int("USER_CACHE_SECONDS", 60) if SHARED_CACHE else 0
 # An address that sends this many wrong API tokens within the window gets 429 until it ends.
 API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", 20)
 API_TOKEN_FAILURE_WINDOW_SECONDS = env_int("API_TOKEN_FAILURE_WINDOW_SECONDS", 900)

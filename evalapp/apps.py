@@ -1,0 +1,30 @@
+"""The project package as an app, for what every process must do at start: forget a cached
+signed-in user (evalapp.auth_cache) whenever their row changes or goes, wherever it changed
+(the web, the admin, a management command)."""
+
+from django.apps import AppConfig
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+
+def user_cache_key(user_id: object) -> str:
+    return f"auth-user:{user_id}"
+
+
+def user_cache_drop(sender, instance, **kwargs) -> None:
+    """Forget the cached row now, and again once the change is committed: a request that read
+    the old row in between may have cached it."""
+    key = user_cache_key(instance.pk)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key), robust=True)
+
+
+class EvalappConfig(AppConfig):
+    name = "evalapp"
+
+    def ready(self) -> None:
+        user = get_user_model()
+        post_save.connect(user_cache_drop, sender=user, dispatch_uid="user-cache-save")
+        post_delete.connect(user_cache_drop, sender=user, dispatch_uid="user-cache-delete")
