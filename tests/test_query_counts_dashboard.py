@@ -13,10 +13,10 @@ from tests.factories import UserFactory, submit_rated
 
 pytestmark = pytest.mark.django_db
 
-# Session and user, the study, then the page: its cards (questions, sources, results, planning,
-# runs, judges, invitations, candidates, reopenings), one aggregate for progress and pace, the
-# stored figures. Today 31 on SQLite and PostgreSQL; a new card may add one or two.
-MAX_QUERIES = 34
+# Session and user, the study, then the page: one aggregate for progress and pace, one for the
+# cases, the cards' own rows (questions, invitations, sources, results, planning, runs, judges,
+# candidates, reopenings), the stored figures. 23 on SQLite and PostgreSQL today.
+MAX_QUERIES = 23
 
 
 def rated_study(admin, *, cases: int, raters: int):

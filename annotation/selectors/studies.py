@@ -206,6 +206,15 @@ def study_task_runs(*, study: Study, limit: int = 5) -> list[TaskRun]:
     return list(study.task_runs.select_related("source", "judge")[:limit])
 
 
+def study_case_counts(*, study: Study) -> tuple[int, int]:
+    """(the study's cases, its quality-control cases), in one query."""
+    on_study = Q(role=Case.Role.STUDY)
+    counts = study.cases.aggregate(
+        study=Count("pk", filter=on_study), quality=Count("pk", filter=~on_study)
+    )
+    return counts["study"], counts["quality"]
+
+
 def study_sources_overview(*, study: Study, n_cases: int | None = None) -> list[Source]:
     """Each source with its outputs counted: on the study's cases (first samples, further
     samples), on quality-control cases, and the calls to its endpoint that failed; and how many

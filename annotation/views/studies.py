@@ -34,7 +34,7 @@ from annotation.forms import (
     StudyCreateForm,
     WidthPlanForm,
 )
-from annotation.models import Case, Study, TaskRun
+from annotation.models import Study, TaskRun
 from annotation.selectors.planning import study_planning_pilots
 from annotation.services import figure_data
 
@@ -86,7 +86,8 @@ def study_create(request: HttpRequest) -> HttpResponse:
 def dashboard_context(study: Study, admin) -> dict:
     # One aggregate over the assignments gives the raters' progress and the pace.
     counts = selectors.study_assignment_counts(study=study)
-    n_cases = study.cases.filter(role=Case.Role.STUDY).count()
+    # The cases the sources are compared on; quality-control cases are counted apart.
+    n_cases, n_quality_cases = selectors.study_case_counts(study=study)
     return {
         "study": study,
         "questions": list(study.questions.all()),
@@ -95,9 +96,8 @@ def dashboard_context(study: Study, admin) -> dict:
         "invite_form": InviteRatersForm(),
         "invitations": list(study.invitations.select_related("accepted_by")[:20]),
         "sources": selectors.study_sources_overview(study=study, n_cases=n_cases),
-        # The cases the sources are compared on: quality-control cases are counted apart.
         "n_cases": n_cases,
-        "n_quality_cases": study.cases.exclude(role=Case.Role.STUDY).count(),
+        "n_quality_cases": n_quality_cases,
         "progress": (progress := selectors.study_progress_by_rater(study=study, counts=counts)),
         "quality_control": any(
             row.training_total or row.checks_total or row.repeats_total for row in progress
