@@ -2,13 +2,17 @@
 one aggregate over the assignments, whole-study figures as the statistics stored them. Its query
 count is pinned here, and must not grow with raters, items or ratings."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from annotation import selectors, services
-from annotation.models import StudyFigures, TaskRun
+from annotation.core import pace
+from annotation.models import Assignment, StudyFigures, TaskRun
 from tests.factories import UserFactory, submit_rated
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +102,25 @@ def test_an_open_study_without_a_recomputation_says_its_figures_are_not_computed
     page = client.get(reverse("study_dashboard", args=[open_study.token])).content.decode()
     assert "computed with the statistics; none yet" in page
     assert selectors.study_dashboard_figures(study=open_study) is None
+
+
+def test_the_one_aggregate_counts_submits_per_day_as_every_submit_would(study_admin):
+    study = rated_study(study_admin, cases=4, raters=2)  # 16 assignments
+    now = timezone.now()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    # Submits on the window's edges and each day's (first and last second), one before the
+    # window and one a day ahead (a skewed clock); the last assignment is not submitted.
+    days = [-20, -14, -13, -13, -7, -6, -6, -1, 0, 0, 0, 1]
+    seconds = [0, 86399, 0, 86399, 5, 0, 86399, 40, 0, 3600, 86399, 10]
+    assignments = list(study.assignments.order_by("pk"))
+    for assignment, n, s in zip(assignments, days + [0, 0, 0], seconds + [1, 2, 3], strict=False):
+        assignment.submitted_at = midnight + timedelta(days=n, seconds=s)
+    assignments[-1].submitted_at = None
+    Assignment.objects.bulk_update(assignments, ["submitted_at"])
+    submitted = [a.submitted_at.date() for a in assignments if a.submitted_at]
+
+    result = selectors.study_pace(study=study, now=now)
+    assert result.days == pace.per_day(submitted, today=now.date())
+    assert result.eta_days == pace.eta_days(1, submitted, today=now.date())
+    assert (result.done, result.total) == (15, 16)
+    assert dict(result.days)[now.date()] == 6
