@@ -19,7 +19,7 @@ from scipy import stats as scipy_stats
 from annotation.core.stats import coefficients
 from annotation.core.stats.cli import INTERVAL_QUESTIONS
 from annotation.core.stats.data import Observation, ratings_from
-from annotation.core.stats.estimate import RATERS_LIKE_THESE
+from annotation.core.stats.names import RATERS_LIKE_THESE
 from annotation.core.stats.resampling import Bootstrap
 from tests.test_stats_agreement import SHROUT_FLEISS_1979, fleiss_rows
 
