@@ -58,18 +58,25 @@ class _Counted:
 
     @classmethod
     def of(cls, ratings: Ratings) -> "_Counted":
-        counts = ratings.counts
-        patterns = Patterns.of(counts[counts.sum(axis=1) > 0])
-        m = patterns.rows.sum(axis=1)
+        """Once per data set: every counts-based coefficient of it shares the patterns."""
+        found = ratings.derived.get("patterns")  # not the _Counted itself: no reference cycle
+        if found is None:
+            counts = ratings.counts
+            patterns = Patterns.of(counts[counts.sum(axis=1) > 0])
+            found = ratings.derived["patterns"] = (patterns, patterns.rows.sum(axis=1))
+        patterns, m = found
         return cls(ratings, patterns, m, m >= 2)
 
     def sizes(self) -> tuple[int, int, int]:
         """(units with two or more ratings, raters among them, ratings in them)."""
-        counts = self.ratings.counts
-        pairable_units = np.flatnonzero(counts.sum(axis=1) >= 2)
-        in_pairable = np.isin(self.ratings.unit_index, pairable_units)
-        raters = len(np.unique(self.ratings.rater_index[in_pairable]))
-        return len(pairable_units), raters, int(in_pairable.sum())
+        found = self.ratings.derived.get("sizes")
+        if found is None:
+            pairable = self.ratings.counts.sum(axis=1) >= 2
+            in_pairable = pairable[self.ratings.unit_index]
+            raters = np.count_nonzero(np.bincount(self.ratings.rater_index[in_pairable]))
+            found = (int(pairable.sum()), int(raters), int(in_pairable.sum()))
+            self.ratings.derived["sizes"] = found
+        return found
 
     def estimate(self, method: str) -> Estimate:
         """An estimate not yet computed, sized; with its reason when no unit is pairable."""

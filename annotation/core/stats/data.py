@@ -58,6 +58,12 @@ class Ratings:
         return grid
 
     @cached_property
+    def derived(self) -> dict:
+        """Shapes derived from these ratings that several coefficients share, computed once
+        (the counts-based coefficients' unit patterns and sizes)."""
+        return {}
+
+    @cached_property
     def counts(self) -> np.ndarray:
         """Units x categories: how many raters put each unit in each category."""
         k = len(self.categories)

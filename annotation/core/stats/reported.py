@@ -45,25 +45,49 @@ def reported_coefficients(
     the raters-and-cases interval beside it, or, with `no_raters_like_these` a reason, none,
     saying that reason."""
     estimates = coefficients.all_coefficients(ratings, bootstrap=bootstrap, bca=BCA_COEFFICIENTS)
+    # Each rater is left out once for every coefficient that needs it, not once per coefficient.
+    wanted = {
+        key: raters_random.coefficient_for(key)
+        for key, estimate in estimates.items()
+        if key != "icc"
+        and not no_raters_like_these
+        and not _no_interval_reason(estimate, units_interval(estimate), ratings, key)
+    }
+    leave_outs = raters_random.leave_each_rater_out(ratings, wanted)  # type: ignore[arg-type]
     for key, estimate in estimates.items():
         if key != "icc":
-            add_raters_like_these(estimate, ratings, key, no_interval=no_raters_like_these)
+            add_raters_like_these(
+                estimate,
+                ratings,
+                key,
+                no_interval=no_raters_like_these,
+                leave_outs=leave_outs.get(key),
+            )
     return estimates
 
 
 def add_raters_like_these(
-    estimate: Estimate, ratings: Ratings, key: str, *, no_interval: str = ""
+    estimate: Estimate,
+    ratings: Ratings,
+    key: str,
+    *,
+    no_interval: str = "",
+    leave_outs: list | None = None,
 ) -> None:
     """Append to `estimate.other_intervals` the interval for raters like these on cases like
-    these (raters_random, its default raters part), or an entry with no interval and why."""
+    these (raters_random, its default raters part), or an entry with no interval and why.
+    `leave_outs`, the coefficient with each rater left out, when already computed."""
     units = units_interval(estimate)
     reason = no_interval or _no_interval_reason(estimate, units, ratings, key)
     interval = None
     if not reason and units is not None:
-        variance, reason = raters_random.raters_variance(
-            ratings,
-            raters_random.coefficient_for(key),  # type: ignore[arg-type]
-        )
+        if leave_outs is None:
+            variance, reason = raters_random.raters_variance(
+                ratings,
+                raters_random.coefficient_for(key),  # type: ignore[arg-type]
+            )
+        else:
+            variance, reason = raters_random.jackknife_raters_variance(leave_outs)
         interval = raters_random.raters_and_cases_interval(
             estimate=estimate.value,  # type: ignore[arg-type]
             unit_ci=units[0],

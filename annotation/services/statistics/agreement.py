@@ -14,7 +14,13 @@ from annotation.core.stats import coefficients, reported
 from annotation.core.stats.data import DataError, ratings_from_columns
 from annotation.core.stats.names import COEFFICIENTS, RETEST
 from annotation.models import Assignment, Question, Result, Study
-from annotation.services.statistics.rows import Row, about_one_output, human_rows, unit_of
+from annotation.services.statistics.rows import (
+    Row,
+    about_one_output,
+    human_rows,
+    rows_digest,
+    unit_of,
+)
 from annotation.services.statistics.store import Figure, Scope, bootstrap_for, store_family
 
 
@@ -31,7 +37,7 @@ def question_agreement(
                 study,
                 scope,
                 COEFFICIENTS,
-                [sorted(rows), question.level, rubric.value_domain(question.spec)],
+                [rows_digest(rows), question.level, rubric.value_domain(question.spec)],
                 lambda rows=rows, judge=judge: _figures(rows, question, study, judge=judge),
             )
     return results

@@ -25,7 +25,13 @@ from annotation.core.stats.names import (
 )
 from annotation.models import Question, Result, Study
 from annotation.services.statistics.mrmc import question_mrmc
-from annotation.services.statistics.rows import Row, about_one_output, criteria_rows
+from annotation.services.statistics.rows import (
+    Row,
+    about_one_output,
+    criteria_rows,
+    rows_digest,
+    sorted_rows,
+)
 from annotation.services.statistics.store import Figure, bootstrap_for, store_by_source
 
 # Computed together from the ratings; the MRMC results are a family of their own (`mrmc`).
@@ -42,18 +48,19 @@ def question_comparisons(
     """`metrics`: the study's imported metrics per output (`rows.output_metrics`)."""
     if question.kind == Question.Kind.CRITERIA:
         rows = criteria_rows(study, question)
+        digest = rows_digest(rows)
         compute = lambda: _criteria(study, rows)  # noqa: E731
     elif question.kind == Question.Kind.PAIRWISE:
-        rows = sorted(humans)
+        rows, digest = sorted_rows(humans)
         compute = lambda: _preferences(study, question, rows)  # noqa: E731
     else:
         # Per source: answers about one output only, not about a whole pair or set.
-        rows = sorted(row for row in humans if about_one_output(row))
+        rows, digest = sorted_rows([row for row in humans if about_one_output(row)])
         compute = lambda: _scores(study, question, rows)  # noqa: E731
-    inputs = [rows, question.kind, question.level, rubric.value_domain(question.spec)]
+    inputs = [digest, question.kind, question.level, rubric.value_domain(question.spec)]
     results = store_by_source(study, question, SCORE_COMPARISONS, inputs, compute)
     if question.kind not in (Question.Kind.PAIRWISE, Question.Kind.CRITERIA):
-        results += question_mrmc(study, question, rows, pair_label=pair_label)
+        results += question_mrmc(study, question, rows, pair_label=pair_label, digest=digest)
         if ordered(question):
             results += _metric_correlations(study, question, rows, metrics)
     return results

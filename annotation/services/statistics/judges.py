@@ -18,7 +18,13 @@ from annotation.core.stats.names import (
     VERSUS_HUMANS,
 )
 from annotation.models import Case, Judge, Output, Question, Result, Source, Study
-from annotation.services.statistics.rows import Row, about_one_output, judge_samples, unit_of
+from annotation.services.statistics.rows import (
+    Row,
+    about_one_output,
+    judge_samples,
+    rows_digest,
+    unit_of,
+)
 from annotation.services.statistics.store import Figure, Scope, bootstrap_for, store_family
 
 
@@ -27,8 +33,8 @@ def judge_statistics(
 ) -> list[Result]:
     samples = judge_samples(judge, question)
     inputs = [
-        sorted(humans),
-        sorted(judged),
+        rows_digest(humans),
+        rows_digest(judged),
         sorted(samples.items()),
         question.level,
         rubric.value_domain(question.spec),
@@ -138,8 +144,8 @@ def judge_diagnostics(
     lengths, families = _output_facts(study)
     judge_family = diagnostics.model_family(judge.model_name or "")
     inputs = [
-        sorted(humans),
-        sorted(judged),
+        rows_digest(humans),
+        rows_digest(judged),
         question.kind,
         question.level,
         sorted(lengths.items()),

@@ -9,8 +9,9 @@ cases carry expected answers for the question, the accuracy against them.
 The analysis itself is the pure `annotation.core.stats.mrmc`."""
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from itertools import combinations
+from typing import Any
 
 from annotation.core import rubric
 from annotation.core.stats.data import DataError
@@ -18,7 +19,7 @@ from annotation.core.stats.mrmc import FIXED_CASES, FIXED_READERS, RANDOM_BOTH, 
 from annotation.core.stats.mrmc.analysis import plain
 from annotation.core.stats.names import MRMC, MRMC_ACCURACY, MRMC_TESTS
 from annotation.models import Case, Question, Result, Study
-from annotation.services.statistics.rows import Row
+from annotation.services.statistics.rows import Row, rows_digest
 from annotation.services.statistics.store import Figure, store_by_source
 
 METHOD = (
@@ -49,7 +50,12 @@ def compares_scores(question: Question) -> bool:
 
 
 def question_mrmc(
-    study: Study, question: Question, rows: list[Row], *, pair_label: Callable[[str, str], str]
+    study: Study,
+    question: Question,
+    rows: list[Row],
+    *,
+    pair_label: Callable[[str, str], str],
+    digest: str = "",
 ) -> list[Result]:
     """Per pair of sources (labels in order, first minus second), the MRMC results stored under
     `pair_label(first, second)` as the paired tests are; `rows` are the first-pass answers
@@ -57,7 +63,8 @@ def question_mrmc(
     if not compares_scores(question):
         return []
     expected = expected_answers(study, question)
-    inputs = [rows, question.kind, question.level, sorted(expected.items()), METHOD, BLOCK]
+    what = digest or rows_digest(rows)  # `rows_digest(rows)`, when the caller has it already
+    inputs = [what, question.kind, question.level, sorted(expected.items()), METHOD, BLOCK]
     return store_by_source(
         study, question, MRMC_TESTS, inputs, lambda: _figures(question, rows, expected, pair_label)
     )
@@ -122,12 +129,31 @@ def crossed(readings: list[Reading], first: str, second: str) -> tuple[list[str]
 
 def _read_under_both(readings: list[Reading], first: str, second: str) -> dict[str, set[str]]:
     """Each reader's cases read under both sources (readers who read none left out)."""
-    read: dict[str, dict[str, set]] = defaultdict(lambda: {first: set(), second: set()})
-    for rater, case, source, _ in readings:
-        if source in (first, second):
-            read[rater][source].add(case)
-    both = {rater: cases[first] & cases[second] for rater, cases in read.items()}
-    return {rater: cases for rater, cases in both.items() if cases}
+    import numpy as np  # the worker's: the web process that imports this module needs none
+
+    pair = [reading for reading in readings if reading[2] in (first, second)]
+    if not pair:
+        return {}
+    raters, cases, sources, _ = zip(*pair, strict=True)
+    (rater_labels, rater), (case_labels, case) = (_first_seen(c) for c in (raters, cases))
+    under_first = np.fromiter((source == first for source in sources), bool, len(pair))
+    found = {}
+    for r, label in enumerate(rater_labels):
+        mine = rater == r
+        both = np.intersect1d(case[mine & under_first], case[mine & ~under_first])
+        if len(both):
+            found[label] = {case_labels[c] for c in both.tolist()}
+    return found
+
+
+def _first_seen(column: Sequence) -> tuple[list, Any]:
+    """A column's distinct values in the order first seen, and each row's index among them
+    (a numpy array)."""
+    import numpy as np
+
+    at: dict = {}
+    index = np.fromiter((at.setdefault(v, len(at)) for v in column), np.int64, len(column))
+    return list(at), index
 
 
 class _Best:
@@ -156,7 +182,7 @@ class _Best:
         head = (-len(readers) * n_cases, -len(readers))
         if self.key is not None and head > self.key[:2]:
             return
-        named = tuple(case for i, case in enumerate(self.cases) if cases >> i & 1)
+        named = tuple(self.cases[i] for i in _bits(cases))
         if self.key is None or (*head, readers, named) < self.key:
             self.key = (*head, readers, named)
 
@@ -182,9 +208,9 @@ def largest_block(read: Mapping[str, Collection[str]]) -> tuple[list[str], list[
     labels that sort first. Only who read what is looked at, never what they answered.
     """
     cases = sorted({case for mine in read.values() for case in mine})
-    bit = {case: 1 << i for i, case in enumerate(cases)}
+    at = {case: i for i, case in enumerate(cases)}
     masks = {
-        reader: sum(bit[case] for case in set(mine))
+        reader: _mask([at[case] for case in set(mine)], len(cases))
         for reader, mine in sorted(read.items())
         if len(set(mine)) >= 2
     }
@@ -200,12 +226,21 @@ def largest_block(read: Mapping[str, Collection[str]]) -> tuple[list[str], list[
 
 
 def _bits(mask: int) -> list[int]:
-    found = []
-    while mask:
-        low = mask & -mask
-        found.append(low.bit_length() - 1)
-        mask ^= low
-    return found
+    """The positions of the mask's set bits, lowest first (by numpy: a mask of 25,000 cases
+    bit by bit is quadratic in Python's integers)."""
+    import numpy as np  # the worker's: the web process that imports this module needs none
+
+    data = np.frombuffer(mask.to_bytes((mask.bit_length() + 7) // 8, "little"), dtype=np.uint8)
+    return np.flatnonzero(np.unpackbits(data, bitorder="little")).tolist()
+
+
+def _mask(positions, n: int) -> int:
+    """The mask with the bits at `positions` (of `n`) set: the inverse of `_bits`."""
+    import numpy as np
+
+    flags = np.zeros(n, dtype=bool)
+    flags[positions] = True
+    return int.from_bytes(np.packbits(flags, bitorder="little").tobytes(), "little")
 
 
 def _bound(masks: dict[str, int], cases: int) -> int:
@@ -216,20 +251,20 @@ def _bound(masks: dict[str, int], cases: int) -> int:
 
 
 def _dropping(masks: dict[str, int], n_cases: int, best: _Best) -> None:
+    import numpy as np
+
     readers = list(masks)
-    count = [0] * n_cases  # how many remaining readers read each case
+    count = np.zeros(n_cases, dtype=np.int64)  # how many remaining readers read each case
     for mine in masks.values():
-        for i in _bits(mine):
-            count[i] += 1
-    shared = {r: sum(count[i] for i in _bits(masks[r])) for r in readers}
+        count[_bits(mine)] += 1
+    shared = {r: int(count[_bits(masks[r])].sum()) for r in readers}
     while len(readers) >= 2:
-        best.offer(sum(1 << i for i, n in enumerate(count) if n == len(readers)))
+        best.offer(_mask(np.flatnonzero(count == len(readers)), n_cases))
         # Cases all but one reader read become complete when that reader goes.
-        one_short = sum(1 << i for i, n in enumerate(count) if n == len(readers) - 1)
+        one_short = _mask(np.flatnonzero(count == len(readers) - 1), n_cases)
         drop = _to_drop(readers, masks, one_short, shared)
         readers.remove(drop)
-        for i in _bits(masks[drop]):
-            count[i] -= 1
+        count[_bits(masks[drop])] -= 1
         for r in readers:
             shared[r] -= (masks[r] & masks[drop]).bit_count()
 
@@ -283,11 +318,42 @@ def pair_figure(
 
 
 def _averaged(readings: list[Reading], readers: set, cases: set) -> list[Reading]:
+    kept = [reading for reading in readings if reading[0] in readers and reading[1] in cases]
+    once = _read_once(kept)
+    if once is not None:
+        return once
     values: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for rater, case, source, value in readings:
         if rater in readers and case in cases:
             values[(rater, case, source)].append(value)
     return [(*key, sum(found) / len(found)) for key, found in sorted(values.items())]
+
+
+def _read_once(readings: list[Reading]) -> list[Reading] | None:
+    """`_averaged` where every reader read every output once (nothing to average): the
+    readings sorted, by ranking each column's labels rather than comparing tuples; None
+    where some output was read twice by one reader."""
+    import numpy as np
+
+    if not readings:
+        return []
+    columns = list(zip(*readings, strict=True))
+    labels, codes = [], []
+    for column in columns[:3]:
+        distinct = sorted(set(column))
+        at = {label: i for i, label in enumerate(distinct)}
+        labels.append(distinct)
+        codes.append(np.fromiter(map(at.__getitem__, column), np.int64, len(readings)))
+    cell = (codes[0] * len(labels[1]) + codes[1]) * len(labels[2]) + codes[2]
+    order = np.argsort(cell, kind="stable")
+    if len(order) > 1 and not (np.diff(cell[order]) > 0).all():
+        return None
+    ordered = order.tolist()
+    rater, case, source = (np.asarray(c)[order] for c in codes)
+    return [
+        (labels[0][r], labels[1][c], labels[2][s], float(columns[3][i]))
+        for r, c, s, i in zip(rater.tolist(), case.tolist(), source.tolist(), ordered, strict=True)
+    ]
 
 
 # Below this many readers, Hillis's test with readers random rejects a true null more often than

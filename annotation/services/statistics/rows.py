@@ -6,6 +6,9 @@ An answer about a whole set of outputs (a question asked once per item in a rank
 source "": it is about no one source. An answer about a whole pair has both sources.
 Only answers with a source and no second are about one output (`about_one_output`)."""
 
+import hashlib
+import json
+
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.db.models.functions import Coalesce
 
@@ -226,3 +229,63 @@ def output_metrics(study: Study) -> dict[tuple[str, str], dict]:
             "case__external_id", "source__label", "metrics"
         )
     }
+
+
+def sorted_rows(rows: list[tuple]) -> tuple[list[tuple], str]:
+    """`sorted(rows)` and a digest of them (`rows_digest`), by sorting each column's distinct
+    values once and the rows by their ranks: at a million rows a fraction of the time of
+    comparing tuples, in the same order (rows are distinct, so the order is unique)."""
+    import numpy as np  # the worker's: the web process that imports this module needs none
+
+    ranked = _ranked(rows)
+    if ranked is None:
+        ordered = sorted(rows)
+        return ordered, _digest_of_sorted(ordered)
+    labels, codes = ranked
+    order = np.lexsort(codes[::-1])
+    return [rows[i] for i in order.tolist()], _digest(labels, [c[order] for c in codes])
+
+
+def rows_digest(rows: list[tuple]) -> str:
+    """What the rows are, in any order, as a short string for a result's inputs hash: each
+    column's distinct values in order, then every row as their positions, sorted. Equal for
+    equal sets of rows, different otherwise; cheaper than hashing the rows' text."""
+    import numpy as np
+
+    ranked = _ranked(rows)
+    if ranked is None:
+        return _digest_of_sorted(sorted(rows))
+    labels, codes = ranked
+    order = np.lexsort(codes[::-1])
+    return _digest(labels, [c[order] for c in codes])
+
+
+def _ranked(rows: list[tuple]) -> tuple[list[list], list] | None:
+    """Each column's distinct values sorted, and each row's positions in them (arrays); None
+    when the rows differ in length or a column's values do not sort together."""
+    import numpy as np
+
+    if not rows or len({len(row) for row in rows}) != 1:
+        return None
+    labels, codes = [], []
+    for column in zip(*rows, strict=True):
+        try:
+            distinct = sorted(set(column))
+        except TypeError:
+            return None
+        rank = {value: i for i, value in enumerate(distinct)}
+        labels.append(distinct)
+        codes.append(np.fromiter(map(rank.__getitem__, column), np.int64, len(rows)))
+    return labels, codes
+
+
+def _digest(labels: list[list], codes: list) -> str:
+    found = hashlib.sha256(json.dumps(labels, default=str).encode())
+    for column in codes:
+        found.update(column.astype("<i8").tobytes())
+    return f"rows:{len(codes[0]) if codes else 0}:{found.hexdigest()}"
+
+
+def _digest_of_sorted(rows: list[tuple]) -> str:
+    found = hashlib.sha256(json.dumps(rows, default=str).encode())
+    return f"rows:{len(rows)}:{found.hexdigest()}"
