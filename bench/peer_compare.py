@@ -27,11 +27,14 @@ and measures:
   - memory after the round's requests: the web tree (gunicorn master + workers) and the Celery
     worker (master + pool), as VmRSS sums and as PSS sums (/proc/PID/smaps_rollup, each
     shared page split among the processes mapping it). Targets: web <= 300 MB, worker < 500 MB.
-  - SQL statements per save: PostgreSQL here has no pg_stat_statements (it needs
-    shared_preload_libraries, and the server is shared), so a save is posted in this process
-    through Django's test client, logged in as a rater, against the same database and
-    settings, and counted with CaptureQueriesContext: COMMIT counted, BEGIN not, as the issue
-    counts them. A first answer on an item and a change of it. Target <= 6.
+  - SQL statements per save: a save posted in this process through Django's test client,
+    logged in as a rater, against the same database and settings, counted with
+    CaptureQueriesContext: COMMIT counted, BEGIN not, as the issue counts them; a first answer
+    on an item and a change of it. Target <= 6. Beside it, what PostgreSQL receives: BEGIN and
+    Django's health check (CONN_HEALTH_CHECKS: a `SELECT 1` per request on a reused
+    connection, which no Django query log shows) added. Where PostgreSQL runs
+    pg_stat_statements (in shared_preload_libraries: a restart), also the statements the
+    server received per 1-client save over HTTP, and per /healthz; n/a otherwise.
 
 Every timing is printed beside /healthz measured in the same round by the same clients: one
 `SELECT 1` through the same server, the floor any request pays. Rounds and their median are
@@ -159,12 +162,16 @@ class PhaseCpu:
         self.first: dict[int, float] = {}
         self.last: dict[int, float] = {}
         self.group: dict[int, str] = {}
+        self.statements: float | None = None  # over the wire, where pg_stat_statements runs
 
     def seconds(self, group: str) -> float:
         return sum(self.last[pid] - self.first[pid] for pid, g in self.group.items() if g == group)
 
     def ms_per(self, count: int, *groups: str) -> float:
         return sum(self.seconds(g) for g in groups) * 1000 / count
+
+    def statements_per(self, count: int) -> float | None:
+        return None if self.statements is None else self.statements / count
 
 
 class CpuMeter:
@@ -180,7 +187,30 @@ class CpuMeter:
         self.probe = psycopg.connect(self.database, application_name="bench-peer-probe")
         self.probe.autocommit = True
         self.redis = redis_pids()
+        self.wire = self.statements_counted()
         return self
+
+    def statements_counted(self) -> bool:
+        """Whether pg_stat_statements counts this database's statements: it must be in
+        shared_preload_libraries, which only a restart of PostgreSQL changes."""
+        try:
+            self.probe.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            self.probe.execute("SELECT 1 FROM pg_stat_statements LIMIT 1")
+        except psycopg.Error:
+            return False
+        return True
+
+    def statements(self) -> float:
+        """Statements clients sent this database so far, BEGIN and COMMIT included: the web's
+        and the worker's (idle during a 1-client phase), not this meter's own, nor the
+        foreign-key checks PostgreSQL runs itself (which it lists as statements too)."""
+        (calls,) = self.probe.execute(
+            "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements"
+            " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND query NOT LIKE '%pg_stat_activity%' AND query NOT LIKE '%pg_stat_statements%'"
+            " AND query NOT LIKE 'SELECT $2 FROM ONLY % FOR KEY SHARE OF x'"
+        ).fetchone()
+        return float(calls)
 
     def __exit__(self, *exc: object) -> None:
         self.probe.close()
@@ -213,6 +243,7 @@ class CpuMeter:
     @contextmanager
     def phase(self) -> Iterator[PhaseCpu]:
         measured = PhaseCpu()
+        before = self.statements() if self.wire else None
         self.sample(measured, initial=True)
         stop = threading.Event()
 
@@ -228,15 +259,17 @@ class CpuMeter:
             stop.set()
             thread.join()
             self.sample(measured, initial=False)
+            if before is not None:
+                measured.statements = self.statements() - before
 
 
 class Figures:
     """One round's figures, each with its reference measured in the same round (or None)."""
 
     def __init__(self) -> None:
-        self.values: dict[str, tuple[float, float | None]] = {}
+        self.values: dict[str, tuple[float | None, float | None]] = {}
 
-    def add(self, name: str, value: float, reference: float | None = None) -> None:
+    def add(self, name: str, value: float | None, reference: float | None = None) -> None:
         self.values[name] = (value, reference)
 
 
@@ -275,15 +308,22 @@ ROWS = [
     ("web_pss", "web PSS MB", ".0f", None, ""),
     ("worker_rss", "Celery worker RSS MB, master + pool of 2", ".0f", None, "< 500"),
     ("worker_pss", "Celery worker PSS MB", ".0f", None, ""),
-    ("sql_first", "SQL per save, first answer, with COMMIT", ".0f", None, "<= 6"),
-    ("sql_changed", "SQL per save, changed answer, with COMMIT", ".0f", None, "<= 6"),
+    ("sql_first", "SQL per save, first answer (issue's count)", ".0f", None, "<= 6"),
+    ("sql_first_wire", "  + BEGIN, health check: as sent", ".0f", None, ""),
+    ("sql_changed", "SQL per save, changed answer (issue's count)", ".0f", None, "<= 6"),
+    ("sql_changed_wire", "  + BEGIN, health check: as sent", ".0f", None, ""),
+    ("sql_wire", "SQL per 1-client save, pg_stat_statements", ".1f", "per /healthz request", ""),
 ]
 LABEL = 44
 
 
-def table_line(label: str, values: list[float], fmt: str, target: str = "") -> str:
-    cells = "".join(f"{v:>9{fmt}}" for v in values)
-    median = f"{statistics.median(values):>9{fmt}}" if len(values) > 1 else ""
+def table_line(label: str, values: list[float | None], fmt: str, target: str = "") -> str:
+    """One row: each round's value, their median, the target; n/a where not measured."""
+    cells = "".join(f"{'n/a':>9}" if v is None else f"{v:>9{fmt}}" for v in values)
+    known = [v for v in values if v is not None]
+    median = ""
+    if len(values) > 1:
+        median = f"{statistics.median(known):>9{fmt}}" if known else f"{'n/a':>9}"
     return f"{label:<{LABEL}}{cells}{median}   {target}".rstrip()
 
 
@@ -333,6 +373,7 @@ def measure_single(figures: Figures, rater: Rater, meter: CpuMeter, saves: int) 
     figures.add(
         "cpu_save_shared", save_cpu.ms_per(saves, "shared"), ref_cpu.ms_per(saves, "shared")
     )
+    figures.add("sql_wire", save_cpu.statements_per(saves), ref_cpu.statements_per(saves))
 
 
 def measure_eight(figures: Figures, raters: list[Rater], seconds: float) -> None:
@@ -377,10 +418,36 @@ def measure_memory(figures: Figures, running: serving.Servers) -> None:
     figures.add("worker_pss", serving.pss_mb(worker))
 
 
-def statements_of_save(client: Client, url: str, answer: int) -> int:
-    """SQL statements of one save posted as the page posts it, COMMIT included and BEGIN not
-    (as the issue counts them; Django logs both since 4.2)."""
-    with CaptureQueriesContext(connections["default"]) as queries:
+class HealthChecks:
+    """Counts Django's connection health checks (CONN_HEALTH_CHECKS): a `SELECT 1` on the first
+    query of each request that reuses a connection, sent outside Django's cursor, so
+    CaptureQueriesContext does not see it; PostgreSQL does."""
+
+    def __init__(self, conn) -> None:
+        self.conn, self.count = conn, 0
+
+    def __enter__(self) -> "HealthChecks":
+        real = self.conn.is_usable
+
+        def counted() -> bool:
+            self.count += 1
+            return real()
+
+        self.conn.is_usable = counted
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        del self.conn.is_usable
+
+
+def statements_of_save(client: Client, url: str, answer: int) -> tuple[int, int]:
+    """SQL statements of one save posted as the page posts it: as the issue counts them (COMMIT
+    included, BEGIN not), and as PostgreSQL receives them (BEGIN and the health check too)."""
+    conn = connections["default"]
+    # What every request starts with (the test client leaves it out): a persistent connection
+    # is marked for a health check, or closed once older than CONN_MAX_AGE.
+    conn.close_if_unusable_or_obsolete()
+    with CaptureQueriesContext(conn) as queries, HealthChecks(conn) as checks:
         response = client.post(
             url,
             {"question": "overall", "answer": str(answer), "elapsed_ms": "4000"},
@@ -388,7 +455,8 @@ def statements_of_save(client: Client, url: str, answer: int) -> int:
         )
     assert response.status_code == 200, response
     assert "Saved" in response.content.decode(), response.content[:200]
-    return sum(1 for query in queries.captured_queries if query["sql"] != "BEGIN")
+    logged = [query["sql"] for query in queries.captured_queries]
+    return sum(1 for q in logged if q != "BEGIN"), len(logged) + checks.count
 
 
 def measure_sql(figures: Figures, study: Study) -> None:
@@ -404,8 +472,12 @@ def measure_sql(figures: Figures, study: Study) -> None:
     )
     warm, item = (f"/rate/{study.token}/{t}/" for t in tokens)
     statements_of_save(client, warm, 3)
-    figures.add("sql_first", statements_of_save(client, item, 4))
-    figures.add("sql_changed", statements_of_save(client, item, 5))
+    counted, wire = statements_of_save(client, item, 4)
+    figures.add("sql_first", counted)
+    figures.add("sql_first_wire", wire)
+    counted, wire = statements_of_save(client, item, 5)
+    figures.add("sql_changed", counted)
+    figures.add("sql_changed_wire", wire)
 
 
 class Steps:
