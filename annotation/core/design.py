@@ -60,8 +60,12 @@ class Manifest:
     @property
     def digest(self) -> str:
         """SHA-256 over the seed, k and every placement: equal digests mean equal manifests."""
+        # Tuples, which JSON writes as lists, and sort as lists would: (rater, position) is
+        # unique, so no two rows tie on their first three fields.
         rows = [
-            [p.rater, p.item, p.position, list(p.order)] + ([p.kind] if p.kind != STUDY else [])
+            (p.rater, p.item, p.position, p.order)
+            if p.kind == STUDY
+            else (p.rater, p.item, p.position, p.order, p.kind)
             for p in self.placements
         ]
         canonical = json.dumps([self.seed, self.k, sorted(rows)], separators=(",", ":"))
@@ -92,9 +96,17 @@ def assign(*, items: Sequence[DesignItem], raters: Sequence[str], k: int, seed: 
     by_key = {item.key: item for item in items}
     shuffled = sorted(by_key)
     rng.shuffle(shuffled)
+    everyone = k == len(ordered_raters)
     for key in shuffled:
-        tiebreak = {rater: rng.random() for rater in ordered_raters}
-        for rater in sorted(ordered_raters, key=lambda r: (load[r], tiebreak[r]))[:k]:
+        tiebreak = [rng.random() for _ in ordered_raters]  # drawn even when all are chosen
+        if everyone:
+            picked = ordered_raters
+        else:  # a tie in load and draw keeps the raters' sorted order, as a stable sort would
+            ranked = sorted(
+                zip([load[r] for r in ordered_raters], tiebreak, ordered_raters, strict=True)
+            )
+            picked = [rater for _, _, rater in ranked[:k]]
+        for rater in picked:
             load[rater] += 1
             chosen[rater].append(key)
     positioned = []
@@ -134,6 +146,8 @@ def _counterbalance(
     overall: dict[tuple[str, ...], Counter] = {}
     per_rater: dict[tuple[str, tuple[str, ...]], Counter] = {}
     orders = {}
+    if all(len(item.sources) < 2 for item in by_key.values()):
+        return orders  # one output each: nothing to order (and nothing drawn), so no sorting
     for rater, key, _ in sorted(positioned, key=lambda row: (row[1], row[0])):
         sources = by_key[key].sources
         if len(sources) < 2:
@@ -214,6 +228,8 @@ def add_raters(
 
 
 def _placed(placement: Placement, rater: str, position: int) -> Placement:
+    if placement.rater == rater and placement.position == position:
+        return placement  # frozen, so shared: a million placements are not made twice
     return Placement(rater, placement.item, position, placement.order, placement.kind)
 
 

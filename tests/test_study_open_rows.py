@@ -1,0 +1,136 @@
+"""study_open writes a million assignments as plain rows: through COPY on PostgreSQL and
+bulk_create elsewhere. Both must store exactly what the manifest says, in the same order."""
+
+import pytest
+from django.db import connection
+
+from annotation import services
+from annotation.models import TOKEN_ALPHABET, Assignment, Study
+from annotation.services import studies
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "case_id,input,source,output,role,expected,feedback\n"
+
+
+def _rows(sources: tuple[str, ...], *, quality: bool) -> bytes:
+    rows = []
+    if quality:  # one output each: absolute only
+        rows += [
+            "t1,Training question,Writer,Training answer,training,,Read it all.",
+            'a1,Attention question,Writer,Please answer 1,attention,"{""overall"": 1}",',
+        ]
+    for case in range(7):
+        rows += [f"c{case},Question {case},{s},Answer {case} by {s},,," for s in sources]
+    return (HEADER + "\n".join(rows) + "\n").encode()
+
+
+def _opened(admin, raters, design: str, sources: tuple[str, ...], *, quality: bool) -> Study:
+    study = services.study_create(
+        creator=admin,
+        title=design,
+        question_prompt="How good is it?",
+        raters_per_item=2,
+        repeats_per_rater=2 if quality else 0,
+        seed=31,
+        design=design,
+    )
+    content = _rows(sources, quality=quality)
+    services.study_import_file(study=study, filename="s.csv", content=content)
+    services.study_add_raters(study=study, users=raters)
+    services.study_open(study=study)
+    study.refresh_from_db()
+    return study
+
+
+def stored(study: Study) -> list[tuple]:
+    """Every assignment in the order it was written, in terms that mean the same in any copy
+    of the study: rater pseudonym, item key, place, kind, shown order, what a repeat repeats."""
+    names = dict(study.memberships.values_list("user_id", "pseudonym"))
+    rows = study.assignments.select_related(
+        "item__output__case", "item__output__source", "item__output_b__source", "repeat_of"
+    ).prefetch_related("item__members__output__source")
+    described = {}
+    for a in rows.order_by("pk"):
+        original = described.get(a.repeat_of_id, (None,))[:3]
+        described[a.pk] = (
+            names[a.rater_id],
+            studies.item_key(a.item),
+            a.position,
+            a.kind,
+            a.flipped,
+            a.order,
+            original,
+            a.time_on_task_ms,
+            a.first_opened_at,
+            a.submitted_at,
+        )
+    return list(described.values())
+
+
+CASES = [
+    (Study.Design.ABSOLUTE, ("Model-A", "Model-B"), True),
+    (Study.Design.PAIRWISE, ("Model-A", "Model-B", "Model-C"), False),
+    (Study.Design.SIDE_BY_SIDE, ("Model-A", "Model-B", "Model-C"), False),
+]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+@pytest.mark.parametrize(("design", "sources", "quality"), CASES)
+def test_copy_and_bulk_create_store_the_same_assignments(
+    monkeypatch, study_admin, design, sources, quality
+):
+    raters = [UserFactory(username=f"r{i}") for i in range(3)]
+    copied = _opened(study_admin, raters, design, sources, quality=quality)
+    monkeypatch.setattr(studies, "_copies", lambda: False)
+    created = _opened(study_admin, raters, design, sources, quality=quality)
+    assert stored(copied) == stored(created)
+    assert copied.manifest_hash == created.manifest_hash
+    kinds = {row[3] for row in stored(copied)}
+    assert kinds == ({"study", "training", "attention", "repeat"} if quality else {"study"})
+
+
+def test_every_stored_placement_has_its_shown_order(study_admin):
+    raters = [UserFactory(username=f"r{i}") for i in range(3)]
+    pairs = stored(_opened(study_admin, raters, Study.Design.PAIRWISE, ("A", "B"), quality=False))
+    assert {row[4] for row in pairs} == {True, False}  # counterbalanced: some flipped
+    sets = _opened(study_admin, raters, Study.Design.RANKING, ("A", "B", "C"), quality=False)
+    orders = {tuple(row[5]) for row in stored(sets)}
+    assert len(orders) > 1
+    assert all(sorted(order) == [0, 1, 2] for order in orders)
+
+
+def test_repeats_point_at_the_raters_own_first_sight(study_admin):
+    raters = [UserFactory(username=f"r{i}") for i in range(3)]
+    study = _opened(study_admin, raters, Study.Design.ABSOLUTE, ("A", "B"), quality=True)
+    repeats = Assignment.objects.filter(study=study, kind=Assignment.Kind.REPEAT)
+    assert repeats.count() == 6
+    for repeat in repeats.select_related("repeat_of"):
+        first = repeat.repeat_of
+        assert (first.rater_id, first.item_id, first.kind) == (
+            repeat.rater_id,
+            repeat.item_id,
+            Assignment.Kind.STUDY,
+        )
+        assert first.position + 5 < repeat.position
+
+
+def test_tokens_are_new_tokens_alike():
+    tokens = studies.new_tokens(5000)
+    assert len(tokens) == len(set(tokens)) == 5000
+    assert {len(token) for token in tokens} == {16}
+    # Every letter and digit, nothing else, each about as often as the others.
+    counts = {c: 0 for c in TOKEN_ALPHABET}
+    for token in tokens:
+        for c in token:
+            counts[c] += 1
+    assert set("".join(tokens)) == set(TOKEN_ALPHABET)
+    expected = 16 * 5000 / 62
+    assert all(abs(n - expected) < 6 * expected**0.5 for n in counts.values())
+
+
+def test_opened_assignments_have_distinct_tokens(open_study):
+    tokens = list(open_study.assignments.values_list("token", flat=True))
+    assert len(tokens) == len(set(tokens)) == 12
+    assert all(len(t) == 16 and set(t) <= set(TOKEN_ALPHABET) for t in tokens)
