@@ -79,6 +79,13 @@ class Ratings:
         return grid
 
 
+def first_seen(column: Sequence) -> tuple[tuple, np.ndarray]:
+    """A column's distinct values in the order first seen, and each entry's index among them,
+    by dict and map in C rather than a Python loop (a million entries in tens of ms)."""
+    at = {value: i for i, value in enumerate(dict.fromkeys(column))}
+    return tuple(at), np.fromiter(map(at.__getitem__, column), np.int64, len(column))
+
+
 def ratings_from(
     observations: Iterable[Observation],
     *,
@@ -110,10 +117,13 @@ def ratings_from_columns(
     raters are indexed in the order first seen, as `ratings_from` does."""
     if level not in LEVELS:
         raise DataError(f"unknown level of measurement {level!r}: use one of {', '.join(LEVELS)}")
-    keys = [_key(value) for value in values]
-    for n, (value, key) in enumerate(zip(values, keys, strict=True)):
-        if value is None or (isinstance(key, float) and not np.isfinite(key)):
-            raise DataError(f"{value!r} is not a value; leave a missing rating out", n)
+    if set(map(type, values)) <= {float} and np.isfinite(np.array(values, dtype=float)).all():
+        keys = list(values)  # plain finite floats are their own keys
+    else:
+        keys = [_key(value) for value in values]
+        for n, (value, key) in enumerate(zip(values, keys, strict=True)):
+            if value is None or (isinstance(key, float) and not np.isfinite(key)):
+                raise DataError(f"{value!r} is not a value; leave a missing rating out", n)
     numeric_level = level in ("interval", "ratio")
     if categories is None:
         if numeric_level:
@@ -131,19 +141,17 @@ def ratings_from_columns(
         negative = [n for n, key in enumerate(keys) if isinstance(key, float) and key < 0]
         raise DataError("ratio data cannot have negative values", negative[0] if negative else None)
     position_of = {_key(value): i for i, value in enumerate(categories)}
-    unit_ids: dict = {}
-    rater_ids: dict = {}
-    positions = [position_of.get(key) for key in keys]
+    positions = list(map(position_of.get, keys))
     if None in positions:
         _raise_first_fault(units, raters, values, positions, categories)
-    unit_index = np.array([unit_ids.setdefault(u, len(unit_ids)) for u in units], dtype=np.int64)
-    rater_index = np.array([rater_ids.setdefault(r, len(rater_ids)) for r in raters], np.int64)
+    unit_ids, unit_index = first_seen(units)
+    rater_ids, rater_index = first_seen(raters)
     cells = unit_index * max(1, len(rater_ids)) + rater_index
     if len(np.unique(cells)) != len(cells):
         _raise_first_fault(units, raters, values, positions, categories)
     return Ratings(
-        units=tuple(unit_ids),
-        raters=tuple(rater_ids),
+        units=unit_ids,
+        raters=rater_ids,
         categories=categories,
         numbers=numbers,
         level=level,

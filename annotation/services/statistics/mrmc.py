@@ -9,12 +9,11 @@ cases carry expected answers for the question, the accuracy against them.
 The analysis itself is the pure `annotation.core.stats.mrmc`."""
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from itertools import combinations
-from typing import Any
 
 from annotation.core import rubric
-from annotation.core.stats.data import DataError
+from annotation.core.stats.data import DataError, first_seen
 from annotation.core.stats.mrmc import FIXED_CASES, FIXED_READERS, RANDOM_BOTH, Mrmc, mrmc
 from annotation.core.stats.mrmc.analysis import plain
 from annotation.core.stats.names import MRMC, MRMC_ACCURACY, MRMC_TESTS
@@ -135,8 +134,8 @@ def _read_under_both(readings: list[Reading], first: str, second: str) -> dict[s
     if not pair:
         return {}
     raters, cases, sources, _ = zip(*pair, strict=True)
-    (rater_labels, rater), (case_labels, case) = (_first_seen(c) for c in (raters, cases))
-    under_first = np.fromiter((source == first for source in sources), bool, len(pair))
+    (rater_labels, rater), (case_labels, case) = (first_seen(c) for c in (raters, cases))
+    under_first = np.fromiter(map(first.__eq__, sources), bool, len(pair))
     found = {}
     for r, label in enumerate(rater_labels):
         mine = rater == r
@@ -144,16 +143,6 @@ def _read_under_both(readings: list[Reading], first: str, second: str) -> dict[s
         if len(both):
             found[label] = {case_labels[c] for c in both.tolist()}
     return found
-
-
-def _first_seen(column: Sequence) -> tuple[list, Any]:
-    """A column's distinct values in the order first seen, and each row's index among them
-    (a numpy array)."""
-    import numpy as np
-
-    at: dict = {}
-    index = np.fromiter((at.setdefault(v, len(at)) for v in column), np.int64, len(column))
-    return list(at), index
 
 
 class _Best:

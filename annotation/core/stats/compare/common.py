@@ -13,7 +13,7 @@ from numbers import Real
 
 import numpy as np
 
-from annotation.core.stats.data import DataError
+from annotation.core.stats.data import DataError, first_seen
 from annotation.core.stats.names import THESE_RATERS
 from annotation.core.stats.resampling import Bootstrap, case_weights
 
@@ -124,21 +124,19 @@ def _checked_columns(rows: list, width: int, numbers: int, rated: bool) -> _Rows
         return None
     columns = list(zip(*rows, strict=True))
     values = columns[1 + rated :]
-    if any(type(value) is not float for column in values for value in column):
+    if any(set(map(type, column)) != {float} for column in values):
         return None
     array = np.ascontiguousarray(np.array(values, dtype=float).T)
     if not np.isfinite(array).all():
         return None
-    cases: dict[Hashable, int] = {}
-    index = np.array([cases.setdefault(case, len(cases)) for case in columns[0]], dtype=np.int64)
+    cases, index = first_seen(columns[0])
     raters = 0
     if rated:
-        ids: dict[Hashable, int] = {}
-        rater = np.array([ids.setdefault(r, len(ids)) for r in columns[1]], dtype=np.int64)
+        ids, rater = first_seen(columns[1])
         if len(np.unique(index * len(ids) + rater)) != len(rows):
             return None  # a rater rated a case twice: the row by row check names the row
         raters = len(ids)
-    return _Rows(tuple(cases), index, array, raters)
+    return _Rows(cases, index, array, raters)
 
 
 def _number(value: object, n: int | None = None) -> float:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotation.core.stats.compare.common import _number
-from annotation.core.stats.data import DataError
+from annotation.core.stats.data import DataError, first_seen
 
 FIGURES = ("auc", "mean", "proportion")
 JACKKNIFE = "jackknife over cases"
@@ -124,7 +124,7 @@ def _crossed_columns(rows: list, figure: str) -> tuple | None:
     if not rows or any(len(row) != 4 for row in rows):
         return None
     readers, cases, modalities, values = zip(*rows, strict=True)
-    if any(type(value) is not float for value in values):
+    if set(map(type, values)) != {float}:
         return None
     numbers = np.array(values, dtype=float)
     if not np.isfinite(numbers).all():
@@ -133,9 +133,9 @@ def _crossed_columns(rows: list, figure: str) -> tuple | None:
         return None
     axes, where = [], []
     for column in (readers, cases, modalities):
-        at: dict = {}
-        where.append(np.array([at.setdefault(key, len(at)) for key in column], dtype=np.int64))
-        axes.append(tuple(at))
+        labels, index = first_seen(column)
+        axes.append(labels)
+        where.append(index)
     shape = (len(axes[2]), len(axes[0]), len(axes[1]))
     cell = (where[2] * shape[1] + where[0]) * shape[2] + where[1]
     if len(rows) != np.prod(shape) or len(np.unique(cell)) != len(rows) or shape[2] < 2:
