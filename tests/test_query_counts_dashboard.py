@@ -124,3 +124,12 @@ def test_the_one_aggregate_counts_submits_per_day_as_every_submit_would(study_ad
     assert result.eta_days == pace.eta_days(1, submitted, today=now.date())
     assert (result.done, result.total) == (15, 16)
     assert dict(result.days)[now.date()] == 6
+
+
+def test_a_study_frozen_before_its_figures_were_stored_has_them_computed_on_open(open_study):
+    services.study_lock(study=open_study)  # its final recomputation never ran here
+    open_study.refresh_from_db()
+    assert not StudyFigures.objects.filter(study=open_study).exists()
+    figures = selectors.study_dashboard_figures(study=open_study)
+    assert figures.by_source == selectors.study_progress_by_source(study=open_study)
+    assert figures.short_of_k == open_study.items.count()  # nothing was submitted

@@ -7,6 +7,7 @@ source, items short of k, data quality) are computed here but stored by the stat
 recomputation (`services.statistics.study_figures`); the dashboard reads them back with
 `study_dashboard_figures`, so opening it costs the same at a hundred ratings or a million."""
 
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -148,15 +149,17 @@ def study_data_quality(*, study: Study) -> tuple[float, list[RaterQuality]]:
     """Per rater: time per item, implausibly fast items (`pace.fast_threshold`), and
     straight-lining on scale questions; with the study's threshold in seconds. Reads every
     submitted item's time: the dashboard shows it as stored with the statistics."""
+    # Sorted by the database, so each rater's times come in order: medians and fast items
+    # need no sort of a million numbers in Python (the study's median merges sorted runs).
     timed = (
         study.assignments.filter(
             kind=Assignment.Kind.STUDY, submitted_at__isnull=False, time_on_task_ms__gt=0
         )
-        .order_by()
+        .order_by("rater_id", "time_on_task_ms")
         .values_list("rater_id", "time_on_task_ms")
     )
     seconds: dict[int, list[float]] = defaultdict(list)
-    for rater, ms in timed.iterator(chunk_size=20_000):
+    for rater, ms in timed.iterator(chunk_size=50_000):
         seconds[rater].append(ms / 1000)
     threshold = pace.fast_threshold([s for mine in seconds.values() for s in mine])
     # Straight-lining needs only how often each rater gave each answer: counted in SQL.
@@ -179,7 +182,7 @@ def study_data_quality(*, study: Study) -> tuple[float, list[RaterQuality]]:
             pseudonym=m.pseudonym,
             items=len(seconds[m.user_id]),
             median_seconds=pace.median_or_none(seconds[m.user_id]),
-            fast=sum(s < threshold for s in seconds[m.user_id]),
+            fast=bisect_left(seconds[m.user_id], threshold),  # those under it, as sorted
             straight_lining=_straight_lining(answers[m.user_id]),
         )
         for m in memberships
