@@ -12,9 +12,11 @@ from django.db.models import (
     FilteredRelation,
     IntegerField,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
+    prefetch_related_objects,
 )
 from django.http import Http404
 
@@ -22,6 +24,7 @@ from annotation.core import rubric
 from annotation.models import (
     Assignment,
     Attachment,
+    ItemOutput,
     Question,
     Rating,
     Study,
@@ -199,6 +202,9 @@ def rater_save_target(
         )
     except Assignment.DoesNotExist:
         raise Http404("No such item.") from None
+    if row.order:  # a set's outputs, read once for every shown_outputs() of this save
+        members = ItemOutput.objects.select_related("output__case")
+        prefetch_related_objects([row.item], Prefetch("members", queryset=members))
     return RaterSaveTarget(
         assignment=row,
         question=_posted_question(row),

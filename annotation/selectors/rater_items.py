@@ -3,6 +3,7 @@ opaque value that names the answers their browser keeps."""
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -169,6 +170,36 @@ def rater_question_view(
 
 def rater_item_view(*, assignment: Assignment) -> RaterItem:
     study = assignment.study
+    return _rater_item(assignment, _rating_rows(assignment), list(study.questions.all()))
+
+
+def rater_item_page(*, assignment: Assignment) -> tuple[RaterItem, dict[str, str]]:
+    """The item as `rater_item_view` builds it, and the revision of each answer it shows by
+    form id (as `rater_answers` names them), from one read of the ratings."""
+    study = assignment.study
+    rows, questions = _rating_rows(assignment), list(study.questions.all())
+    places = {o.pk: place for place, o in enumerate(assignment.shown_outputs())}
+    by_id = {q.pk: q for q in questions}
+    revisions = {}
+    for question_id, output_id, _, updated_at in rows:
+        question = by_id[question_id]
+        shown = places.get(output_id) if study.asks_per_output(question) else None
+        about = rubric.shown_letter(shown) if shown is not None else ""
+        revisions[f"{question.key}-{about}" if about else question.key] = _revision(updated_at)
+    return _rater_item(assignment, rows, questions), revisions
+
+
+def _rating_rows(assignment: Assignment) -> list[tuple]:
+    """The rater's answers to this item: question id, output id, answer, when it changed."""
+    return list(
+        Rating.objects.filter(assignment=assignment).values_list(
+            "question_id", "output_id", "answer", "updated_at"
+        )
+    )
+
+
+def _rater_item(assignment: Assignment, rows: list[tuple], questions: list[Question]) -> RaterItem:
+    study = assignment.study
     # Progress (training apart) and the neighbours' tokens in one aggregate.
     position, not_training = assignment.position, ~Q(kind=Assignment.Kind.TRAINING)
     own = Assignment.objects.filter(study_id=study.pk, rater_id=assignment.rater_id).aggregate(
@@ -177,17 +208,11 @@ def rater_item_view(*, assignment: Assignment) -> RaterItem:
         previous_token=Max("token", filter=Q(position=position - 1)),
         next_token=Max("token", filter=Q(position=position + 1)),
     )
-    answers = {
-        (question_id, output_id): answer
-        for question_id, output_id, answer in Rating.objects.filter(
-            assignment=assignment
-        ).values_list("question_id", "output_id", "answer")
-    }
+    answers = {(question_id, output_id): answer for question_id, output_id, answer, _ in rows}
     output = assignment.item.output
     outputs = assignment.shown_outputs()
     n = len(outputs)
     is_training = assignment.kind == Assignment.Kind.TRAINING
-    questions = list(study.questions.all())
     whole = [q for q in questions if not study.asks_per_output(q)]
     per_output = [q for q in questions if study.asks_per_output(q)]
     sets = []
@@ -292,7 +317,11 @@ class RaterAnswer:
 
 def rating_revision(rating: Rating) -> str:
     """What a page holds to tell whether an answer changed since it last saw it."""
-    return rating.updated_at.isoformat()
+    return _revision(rating.updated_at)
+
+
+def _revision(updated_at: datetime) -> str:
+    return updated_at.isoformat()
 
 
 def rater_answers(*, assignment: Assignment) -> dict[str, RaterAnswer]:

@@ -83,12 +83,8 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
     if pending is not None:
         return _to_training(request, assignment.study.token, pending.token)
     services.assignment_mark_opened(assignment=assignment)
-    item = selectors.rater_item_view(assignment=assignment)
-    # Which revision of each answer this page shows: a tab compares it with the server's.
-    revisions = {
-        form_id: answer.revision
-        for form_id, answer in selectors.rater_answers(assignment=assignment).items()
-    }
+    # With the revision of each answer shown: a tab compares it with the server's.
+    item, revisions = selectors.rater_item_page(assignment=assignment)
     return render(request, "annotation/rater_item.html", {"item": item, "revisions": revisions})
 
 
