@@ -6,7 +6,7 @@ import json
 import logging
 import secrets
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -190,13 +190,12 @@ def assignments_create(
     _assignments_insert(_assignment_rows(study, firsts, items, users, canonical))
     if repeats:
         first = _first_sights(study, repeats, items, users, earlier)
-        rows = _assignment_rows(study, repeats, items, users, canonical)
-        _assignments_insert([(*row[:-1], first[(row[2], row[1])]) for row in rows])
+        _assignments_insert(_assignment_rows(study, repeats, items, users, canonical, first))
     return len(placements)
 
 
-# The columns _assignment_rows gives, in order (the defaults are Django's, not the database's:
-# COPY must name every NOT NULL column); the others are null.
+# The columns of the rows _assignments_insert takes, in order; the others are null but for
+# time on task (0: its default is Django's, not the database's, so COPY names it).
 ASSIGNMENT_COLUMNS = (
     "study_id",
     "item_id",
@@ -206,20 +205,22 @@ ASSIGNMENT_COLUMNS = (
     "flipped",
     "order",
     "token",
-    "time_on_task_ms",
     "repeat_of_id",
 )
 
 
-def _assignment_rows(study: Study, placements, items, users, canonical) -> list[tuple]:
+def _assignment_rows(
+    study: Study, placements, items, users, canonical, first: dict | None = None
+) -> Iterator[tuple]:
+    """Made as they are written: on PostgreSQL the database takes each row as the next is
+    made, on the other core. A repeat's row points at the `first` sight of its item."""
     tokens = new_tokens(len(placements))
     is_set = study.shows_sets
-    return [
-        (study.pk, items[p.item].pk, users[p.rater].pk, p.position, p.kind)
-        + _shown(p.order, canonical[p.item], is_set=is_set)
-        + (token, 0, None)
-        for p, token in zip(placements, tokens, strict=True)
-    ]
+    for p, token in zip(placements, tokens, strict=True):
+        item, rater = items[p.item].pk, users[p.rater].pk
+        flipped, order = _shown(p.order, canonical[p.item], is_set=is_set)
+        repeat_of = first[(rater, item)] if first else None
+        yield (study.pk, item, rater, p.position, p.kind, flipped, order, token, repeat_of)
 
 
 def _first_sights(study: Study, repeats, items, users, earlier) -> dict[tuple[int, int], int]:
@@ -236,7 +237,7 @@ def _first_sights(study: Study, repeats, items, users, earlier) -> dict[tuple[in
     return found
 
 
-def _assignments_insert(rows: list[tuple]) -> None:
+def _assignments_insert(rows: Iterable[tuple]) -> None:
     """Write assignment rows (ASSIGNMENT_COLUMNS). On PostgreSQL through COPY, which takes a
     million rows several times faster than batched INSERTs of model instances; elsewhere
     bulk_create."""
@@ -246,11 +247,12 @@ def _assignments_insert(rows: list[tuple]) -> None:
             batch_size=2000,
         )
         return
-    columns = ", ".join(f'"{column}"' for column in ASSIGNMENT_COLUMNS)
+    columns = ", ".join(f'"{column}"' for column in (*ASSIGNMENT_COLUMNS, "time_on_task_ms"))
     statement = f"COPY {Assignment._meta.db_table} ({columns}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         for row in rows:
-            copy.write_row((*row[:6], json.dumps(row[6]), *row[7:]))
+            order = json.dumps(row[6]) if row[6] else "[]"
+            copy.write_row((*row[:6], order, row[7], row[8], 0))
 
 
 def _token_stream() -> Iterator[str]:
