@@ -11,15 +11,17 @@ column whose labels would differ from question to question, which neither format
 import json
 import re
 import tempfile
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyreadstat
 
 from annotation.core import columns as cols
-from annotation.core import rubric
+from annotation.core import rubric, stat_data
 
 SAV, DTA = "ratings.sav", "ratings.dta"
 R_SCRIPT = "read_bundle.R"
@@ -162,59 +164,133 @@ def _cut(text: str, limit: int = LABEL_LIMIT) -> str:
 def ratings_frame(ratings: Iterable[dict], variables: Sequence[Variable]) -> pd.DataFrame:
     """ratings.csv's rows (as `selectors.study_ratings_iter` gives them) one row per rater,
     item, kind and slot, with a column per question."""
-    by_question = {variable.question: variable for variable in variables}
-    rows: dict[tuple, dict] = {}
+    names = cols.RATINGS.names
+    columns = RatingsColumns(variables)
     for rating in ratings:
-        slot = rating["output_slot"]
-        slot = None if slot == "" else slot
-        key = (rating["item_token"], rating["rater"], rating["kind"], slot)
-        row = rows.setdefault(
-            key,
-            {
-                **dict(zip(KEYS, key, strict=True)),
-                "flipped": int(bool(rating["flipped"])),
-                "shown_order": rating["shown_order"],
-                "submitted": int(bool(rating["submitted"])),
-                "time_on_task_seconds": rating["time_on_task_seconds"],
-            },
+        columns.add(tuple(rating.get(name) for name in names))
+    return columns.frame()
+
+
+class RatingsColumns:
+    """The frame of `ratings_frame`, gathered a rating at a time as ratings.csv's rows are
+    written (values in `columns.RATINGS` order, as `selectors.study_ratings_rows` gives them):
+    a few numbers per rating in arrays, each text once, the grouping and order by NumPy. A
+    million ratings hold some 100 MB, where a dict per row held a gigabyte."""
+
+    def __init__(self, variables: Sequence[Variable]) -> None:
+        self.variables = list(variables)
+        self.by_question = {v.question: at for at, v in enumerate(self.variables)}
+        self.ids: dict[str, dict] = {name: {} for name in ("item", "rater", "kind", "shown")}
+        self.numbers = {name: array("q") for name in ("item", "rater", "kind", "shown", "slot")}
+        self.numbers |= {"flipped": array("b"), "submitted": array("b"), "question": array("q")}
+        self.seconds = array("d")
+        self.cells: list = []
+
+    def add(self, rating: Sequence) -> None:
+        token, rater, question, answer, value, flipped, shown, slot, kind = rating[:9]
+        submitted, seconds = rating[12], rating[13]
+        numbers, ids = self.numbers, self.ids
+        for name, text in (("item", token), ("rater", rater), ("kind", kind), ("shown", shown)):
+            found = ids[name].get(text)
+            if found is None:
+                found = ids[name][text] = len(ids[name])
+            numbers[name].append(found)
+        numbers["slot"].append(-1 if slot == "" else slot)
+        numbers["flipped"].append(int(bool(flipped)))
+        numbers["submitted"].append(int(bool(submitted)))
+        self.seconds.append(float("nan") if seconds is None else seconds)
+        at = self.by_question.get(question, -1)
+        numbers["question"].append(at)
+        self.cells.append(None if at < 0 else _cell(self.variables[at], answer, value))
+
+    def frame(self) -> pd.DataFrame:
+        """One row per item, rater, kind and slot, in `_order`'s order: the row's facts from
+        its first rating, each question's cell from its last."""
+        texts = {name: _texts(found) for name, found in self.ids.items()}
+        number = {name: _numbers(values) for name, values in self.numbers.items()}
+        keys = self._keys(texts, number)
+        _, first, row_of = np.unique(keys, return_index=True, return_inverse=True)
+        slot = number["slot"][first].astype("float64")
+        slot[slot < 0] = np.nan
+        data = {
+            "item_token": texts["item"][number["item"][first]],
+            "rater": texts["rater"][number["rater"][first]],
+            "kind": texts["kind"][number["kind"][first]],
+            "output_slot": slot,
+            "flipped": number["flipped"][first].astype("int64"),
+            "shown_order": texts["shown"][number["shown"][first]],
+            "submitted": number["submitted"][first].astype("int64"),
+            "time_on_task_seconds": _numbers(self.seconds)[first],
+        }
+        for at, variable in enumerate(self.variables):
+            data[variable.name] = self._question(at, variable, row_of, len(first), number)
+        frame = pd.DataFrame(
+            {name: pd.Series(values, dtype=values.dtype) for name, values in data.items()}
         )
-        variable = by_question.get(rating["question"])
-        if variable is not None:
-            row[variable.name] = _cell(variable, rating)
-    frame = pd.DataFrame(
-        sorted(rows.values(), key=_order),
-        columns=[*KEYS, *ROW_FACTS, *(v.name for v in variables)],
-    )
-    for column in ("output_slot", "time_on_task_seconds"):
-        frame[column] = frame[column].astype("float64")
-    for variable in variables:
-        if not variable.numeric:
-            frame[variable.name] = frame[variable.name].fillna("").astype(str)
-    for column in ("item_token", "rater", "kind", "shown_order"):
-        frame[column] = frame[column].fillna("").astype(str)
-    for column in ("flipped", "submitted"):
-        frame[column] = frame[column].astype("int64")
-    return frame
+        texts = ["item_token", "rater", "kind", "shown_order"]
+        texts += [v.name for v in self.variables if not v.numeric]
+        for name in texts:  # the dtype a frame made from rows gave them: the same file
+            frame[name] = frame[name].astype(str)
+        return frame
+
+    def _keys(self, texts: dict, number: dict) -> np.ndarray:
+        """Each rating's row as one integer whose order is `_order`'s: the rank of its item,
+        rater, kind and slot."""
+        ranks = {
+            "item": _ranks(texts["item"], lambda token: token),
+            "rater": _ranks(texts["rater"], _rater_order),
+            "kind": _ranks(texts["kind"], lambda kind: kind),
+        }
+        key = np.zeros(len(number["item"]), dtype="int64")
+        for name in ("item", "rater", "kind"):
+            key = key * len(ranks[name]) + ranks[name][number[name]]
+        slots = number["slot"]
+        return key * (int(slots.max(initial=-1)) + 2) + (slots + 1)
+
+    def _question(self, at: int, variable: Variable, row_of, rows: int, number) -> np.ndarray:
+        column = np.full(rows, None if variable.numeric else "", dtype=object)
+        picked = np.flatnonzero(number["question"] == at)
+        if not len(picked):
+            return column
+        where = row_of[picked]
+        cells = np.empty(len(picked), dtype=object)
+        cells[:] = [self.cells[rating] for rating in picked]
+        if len(np.unique(where)) == len(where):
+            column[where] = cells
+        else:  # two ratings of one row and question (as ratings.csv can hold): the last wins
+            for row, cell in zip(where, cells, strict=True):
+                column[row] = cell
+        return column
 
 
-def _cell(variable: Variable, rating: dict) -> object:
+def _numbers(values: array) -> np.ndarray:
+    return np.frombuffer(values, dtype=values.typecode) if values else np.zeros(0, values.typecode)
+
+
+def _texts(found: dict[str, int]) -> np.ndarray:
+    texts = np.empty(len(found), dtype=object)
+    for text, at in found.items():
+        texts[at] = "" if text is None else str(text)
+    return texts
+
+
+def _ranks(texts: np.ndarray, order) -> np.ndarray:
+    ranks = np.empty(len(texts), dtype="int64")
+    for rank, at in enumerate(sorted(range(len(texts)), key=lambda i: order(texts[i]))):
+        ranks[at] = rank
+    return ranks
+
+
+def _rater_order(rater: str) -> tuple:
+    digits = rater.removeprefix("R")
+    return (int(digits) if digits.isdigit() else 0, rater)
+
+
+def _cell(variable: Variable, answer: object, value: object) -> object:
     if variable.numeric:
         # "na" stays "na" until each file writes it its own way (`_numeric`).
-        return rubric.NA if rating["answer"] == rubric.NA else rating["value"]
-    answer = rating["answer"]
+        return rubric.NA if answer == rubric.NA else value
     return "" if answer == rubric.NA else str(answer)
-
-
-def _order(row: dict) -> tuple:
-    rater = row["rater"].removeprefix("R")
-    slot = -1 if row["output_slot"] is None else row["output_slot"]
-    return (
-        row["item_token"],
-        int(rater) if rater.isdigit() else 0,
-        row["rater"],
-        row["kind"],
-        slot,
-    )
 
 
 def _labels(variables: Sequence[Variable]) -> dict[str, str]:
@@ -259,13 +335,14 @@ def _numeric(frame: pd.DataFrame, variables: Sequence[Variable], *, stata: bool)
     return frame
 
 
-def sav_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label: str) -> bytes:
+def sav_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label: str) -> bytearray:
     """ratings.sav: the frame with its variable labels, value labels and measures."""
     measure = {v.name: "nominal" for v in variables if not v.numeric}
     measure.update({"kind": "nominal", "flipped": "nominal", "submitted": "nominal"})
     missing = {v.name: [v.spss_na] for v in variables if v.numeric and v.spss_na is not None}
     data = _written(
         pyreadstat.write_sav,
+        stat_data.SAV,
         _numeric(frame, variables, stata=False),
         file_label=_cut(file_label, 64),
         column_labels=_labels(variables),
@@ -275,15 +352,17 @@ def sav_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label:
     )
     # The header's creation date and time (fixed offsets 92 to 109 of every .sav), written as
     # a fixed moment: the same ratings give the same bytes, as every file of the bundle does.
-    return data[:92] + b"01 Jan 8000:00:00" + data[109:]
+    data[92:109] = b"01 Jan 8000:00:00"
+    return data
 
 
-def dta_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label: str) -> bytes:
+def dta_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label: str) -> bytearray:
     """ratings.dta (Stata 14 and later, UTF-8): the frame with its labels."""
     frame = _numeric(frame, variables, stata=True)
     na = {v.name: [STATA_NA] for v in variables if v.numeric and frame[v.name].dtype == object}
     data = _written(
         pyreadstat.write_dta,
+        stat_data.DTA,
         frame,
         file_label=_cut(file_label),
         column_labels=_labels(variables),
@@ -293,14 +372,31 @@ def dta_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label:
     # The header's timestamp (17 characters after its length byte), fixed as for the .sav.
     tag = b"<timestamp>\x11"
     at = data.index(tag) + len(tag)
-    return data[:at] + b"01 Jan 1980 00:00" + data[at + 17 :]
+    data[at : at + 17] = b"01 Jan 1980 00:00"
+    return data
 
 
-def _written(write, frame: pd.DataFrame, **options) -> bytes:
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "ratings"
-        write(frame, str(path), **options)
-        return path.read_bytes()
+SPLICE_ROWS = 1000  # from this many rows on, the rows are laid out by `stat_data`
+
+
+def _written(write, fmt: str, frame: pd.DataFrame, **options) -> bytearray:
+    """The file `write` (pyreadstat's) gives for `frame`: for a large frame, pyreadstat writes a
+    few rows of the same types and widths and the rest are laid out by `stat_data`, the same
+    bytes in a fraction of the time."""
+
+    def whole(rows: pd.DataFrame) -> bytearray:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "ratings"
+            write(rows, str(path), **options)
+            return bytearray(path.read_bytes())
+
+    if len(frame) >= SPLICE_ROWS:
+        tags = options.get("missing_user_values") or {}
+        labels = options.get("variable_value_labels") or {}
+        found = stat_data.written(whole, frame, fmt, tags=tags, value_labels=labels)
+        if found is not None:
+            return found
+    return whole(frame)
 
 
 # --- read_bundle.R ---------------------------------------------------------------------------

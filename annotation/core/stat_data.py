@@ -1,0 +1,240 @@
+"""The rows of ratings.sav and ratings.dta laid out with NumPy, for a study of any size.
+
+pyreadstat writes a file a row at a time through Python objects, some 10 µs a row: 20 s for each
+file of a million ratings. The rest of each file (the dictionary, labels, formats, value labels)
+depends on the rows only through each variable's type, each text variable's width and the number
+of rows. So pyreadstat writes the file of a few rows that have the same types and widths, with
+the same options, and the whole frame's rows take the place of those few, as ReadStat lays them
+out (both files uncompressed):
+
+- SPSS: a number is an 8-byte double, system missing -DBL_MAX; a text is its UTF-8 bytes padded
+  with spaces to its width rounded up to 8 bytes. The row count is in the header (offset 80)
+  and in the record just before the dictionary's end.
+- Stata 118 and 119: a number is an 8-byte double, `.` 2**1023 and `.a`, `.b`... the steps above it;
+  a text is its bytes padded with NUL to its width. The row count is in `<N>`, and the `<map>`
+  gives the offset of each section after the rows.
+
+Before anything is spliced, the few rows pyreadstat wrote are laid out here too and must match
+its bytes exactly; where they do not, or a column is of a kind not covered here (a text past
+SPSS's 255 bytes or Stata's 2045, a true/false column), pyreadstat writes the whole file."""
+
+import struct
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+SAV, DTA = "sav", "dta"
+SAV_MISSING = 0xFFEFFFFFFFFFFFFF  # -DBL_MAX: system missing
+DTA_MISSING = 0x7FE0000000000000  # Stata's `.`; `.a` is one TAG_STEP above it
+TAG_STEP = 1 << 40
+SAV_ROWS_AT = 80  # the header's case count, an int32
+SAV_CASES = struct.pack("<4i", 7, 16, 8, 2) + struct.pack("<q", 1)  # then the count, 64-bit
+SAV_END = struct.pack("<2i", 999, 0)
+SAV_TEXT_LIMIT, DTA_TEXT_LIMIT = 255, 2045  # longer texts: SPSS segments, Stata strL
+NUMBER, TEXT = "number", "text"
+
+
+def written(
+    write: Callable[[pd.DataFrame], bytes],
+    frame: pd.DataFrame,
+    fmt: str,
+    *,
+    tags: dict[str, list[str]],
+    value_labels: dict,
+) -> bytearray | None:
+    """The file `write(frame)` (pyreadstat's, SAV or DTA) gives, its rows laid out here; None
+    where this cannot be sure of the same bytes. `tags` are the Stata missing values (`.a`) per
+    column and `value_labels` the value labels, as `write` is given them."""
+    layout = _layout(frame, fmt, tags, value_labels)
+    if layout is None or not len(frame):
+        return None
+    sample = frame.iloc[_sample_rows(frame, layout)].reset_index(drop=True)
+    small = write(sample)
+    rows = _rows(sample, layout, fmt, tags)
+    splice = _sav_splice if fmt == SAV else _dta_splice
+    return splice(
+        small,
+        rows,
+        len(sample),
+        len(frame),
+        lambda out, at: _rows(frame, layout, fmt, tags, out, at),
+    )
+
+
+def _layout(frame: pd.DataFrame, fmt: str, tags: dict, value_labels: dict) -> list | None:
+    """(NUMBER, 8) or (TEXT, width in bytes) per column, as pyreadstat types it; None for a
+    column it would type otherwise or that is not covered here."""
+    layout = []
+    limit = SAV_TEXT_LIMIT if fmt == SAV else DTA_TEXT_LIMIT - 1
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype.kind in "fi":
+            layout.append((NUMBER, 8))
+            continue
+        if column.dtype.kind == "b":
+            return None
+        values = [v for v in column.tolist() if not _missing(v) and v not in tags.get(name, ())]
+        if name in tags and all(type(v) is float for v in values):
+            layout.append((NUMBER, 8))
+        elif values and len(values) == len(column) and all(type(v) is str for v in values):
+            if name in value_labels:
+                return None
+            width = max(1, max(len(v.encode()) for v in set(values)))
+            if width > limit:
+                return None
+            layout.append((TEXT, width))
+        else:
+            return None
+    return layout
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _sample_rows(frame: pd.DataFrame, layout: list) -> list[int]:
+    """The first row and, for each text column, a row holding its widest text; for each number
+    column, a row holding a number where one does (the type pyreadstat then gives it)."""
+    rows = {0}
+    for position, (kind, width) in enumerate(layout):
+        values = frame.iloc[:, position].tolist()
+        if kind == TEXT:
+            rows.add(next((i for i, v in enumerate(values) if len(v.encode()) == width), 0))
+        else:
+            found = next((i for i, v in enumerate(values) if type(v) is float and v == v), None)
+            if found is not None:
+                rows.add(found)
+    return sorted(rows)
+
+
+def _rows(
+    frame: pd.DataFrame, layout: list, fmt: str, tags: dict, out: bytearray | None = None, at=0
+) -> bytes:
+    """The rows' bytes, column by column into one record array: laid out in `out` from `at`
+    where it is given (the file itself, so that a million rows are never copied), else
+    returned."""
+    fields = [
+        (f"c{position}", "<u8" if kind == NUMBER else f"S{_size(width, fmt)}")
+        for position, (kind, width) in enumerate(layout)
+    ]
+    dtype = np.dtype(fields)
+    if out is None:
+        records = np.empty(len(frame), dtype=dtype)
+    else:
+        records = np.frombuffer(out, dtype=dtype, count=len(frame), offset=at)
+    for position, (kind, width) in enumerate(layout):
+        column = frame.iloc[:, position]
+        if kind == NUMBER:
+            tagged = tags.get(frame.columns[position], ())
+            records[f"c{position}"] = _numbers(column, fmt, tagged)
+        else:
+            records[f"c{position}"] = _texts(column, _size(width, fmt), fmt)
+    return records.tobytes() if out is None else b""
+
+
+def _size(width: int, fmt: str) -> int:
+    """A text's bytes in a row: SPSS rounds its width up to 8."""
+    return -(-width // 8) * 8 if fmt == SAV else width
+
+
+def _numbers(column: pd.Series, fmt: str, tags: Sequence[str]) -> np.ndarray:
+    """Each number's double, missing and tagged values as the format codes them."""
+    if column.dtype.kind in "fi":
+        values = column.to_numpy(dtype="float64")
+        tagged = None
+    else:
+        objects = column.tolist()
+        tagged = [v if type(v) is str and v in tags else None for v in objects]
+        values = np.array([v if type(v) is float else np.nan for v in objects], dtype="float64")
+    bits = values.view("<u8").copy()
+    bits[np.isnan(values)] = SAV_MISSING if fmt == SAV else DTA_MISSING
+    if tagged is not None:
+        for at, tag in enumerate(tagged):
+            if tag is not None:
+                bits[at] = DTA_MISSING + (ord(tag) - ord("a") + 1) * TAG_STEP
+    return bits
+
+
+def _texts(column: pd.Series, size: int, fmt: str) -> np.ndarray:
+    """Each text's UTF-8 bytes, padded to `size` (spaces in SPSS; NumPy's NUL in Stata)."""
+    padded: dict[str, bytes] = {}
+    out = []
+    for value in column.tolist():
+        found = padded.get(value)
+        if found is None:
+            found = padded[value] = value.encode().ljust(size, b" " if fmt == SAV else b"\0")
+        out.append(found)
+    return np.array(out, dtype=f"S{size}")
+
+
+def _sav_splice(small: bytes, rows: bytes, k: int, n: int, all_rows: Callable) -> bytearray | None:
+    """The .sav of `k` rows with all `n` rows in their place (the rows end the file)."""
+    head = bytearray(small[: len(small) - len(rows)])
+    # The last record before the dictionary's end (999) is the 64-bit case count: record type 7,
+    # subtype 16, two 8-byte elements (1, then the count).
+    at = len(head) - len(SAV_END) - 8
+    count = head[at - len(SAV_CASES) : at]
+    if not small.endswith(rows) or count != SAV_CASES or not head.endswith(SAV_END):
+        return None
+    if struct.unpack_from("<i", head, SAV_ROWS_AT)[0] != k or _q(head, at) != k:
+        return None
+    struct.pack_into("<i", head, SAV_ROWS_AT, n)
+    struct.pack_into("<q", head, at, n)
+    return _file(head, len(rows) // k * n, b"", all_rows)
+
+
+def _q(data: bytes, at: int) -> int:
+    return struct.unpack_from("<q", data, at)[0]
+
+
+def _dta_splice(small: bytes, rows: bytes, k: int, n: int, all_rows: Callable) -> bytearray | None:
+    """The .dta of `k` rows with all `n` rows in their place: the row count and the map's
+    offsets past the rows follow."""
+    found = _dta_map(small)
+    if found is None:
+        return None
+    at_n, at_map, offsets = found
+    start, end = offsets[9] + len(b"<data>"), offsets[10] - len(b"</data>")
+    if small[start:end] != rows or struct.unpack_from("<Q", small, at_n)[0] != k:
+        return None
+    shift = len(rows) // k * (n - k)
+    moved = [o + shift if o > offsets[9] else o for o in offsets]
+    head = bytearray(small[:start])
+    struct.pack_into("<Q", head, at_n, n)
+    struct.pack_into("<14Q", head, at_map, *moved)
+    return _file(head, len(rows) // k * n, small[end:], all_rows)
+
+
+def _file(head: bytes, size: int, tail: bytes, lay_out: Callable) -> bytearray:
+    """head, `size` bytes of rows laid out in place by `lay_out(file, offset)`, tail."""
+    out = bytearray(len(head) + size + len(tail))
+    out[: len(head)] = head
+    lay_out(out, len(head))
+    out[len(head) + size :] = tail
+    return out
+
+
+def _dta_map(data: bytes) -> tuple[int, int, list[int]] | None:
+    """Where the row count is, where the map's offsets are, and the offsets, read in the
+    header's order (<K> 2 bytes in release 118, 4 in 119; <N> 8; the label's length 2)."""
+    release = b"<stata_dta><header><release>11"
+    if not data.startswith(release) or data[len(release) : len(release) + 1] not in b"89":
+        return None
+    k_size = 2 if data[len(release)] == ord("8") else 4
+    order = b"</release><byteorder>LSF</byteorder><K>"  # little-endian, as laid out here
+    if data[len(release) + 1 : len(release) + 1 + len(order)] != order:
+        return None
+    at_n = len(release) + 1 + len(order) + k_size
+    at_n += len(b"</K><N>")
+    if data[at_n - len(b"<N>") : at_n] != b"<N>":
+        return None
+    at = at_n + 8 + len(b"</N><label>")
+    at += 2 + struct.unpack_from("<H", data, at)[0] + len(b"</label><timestamp>")
+    at += 1 + data[at] + len(b"</timestamp></header><map>")
+    if data[at - len(b"<map>") : at] != b"<map>":
+        return None
+    offsets = list(struct.unpack_from("<14Q", data, at))
+    if offsets[1] != at - len(b"<map>"):
+        return None
+    return at_n, at, offsets
