@@ -40,19 +40,55 @@ def to_csv(rows: Iterable[dict], columns: Sequence[str]) -> str:
     return "".join(csv_chunks(rows, columns))
 
 
-def csv_chunks(rows: Iterable[dict], columns: Sequence[str], *, every: int = 1000) -> Iterator[str]:
-    """CSV text `every` rows at a time, cells as `csv_value` writes them: with an iterator of
-    rows, an export of any size in constant memory."""
+def csv_chunks(
+    rows: Iterable[dict | Sequence], columns: Sequence[str], *, every: int = 1000
+) -> Iterator[str]:
+    """CSV text `every` rows at a time: with an iterator of rows, an export of any size in
+    constant memory. A row is a dict, its cells written as `csv_value` writes them (a column it
+    lacks empty), or a sequence in `columns`' order whose cells are so written already (as
+    `csv_cells` gives them), for a table of a million rows."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
-    writer.writeheader()
-    for n, row in enumerate(rows, start=1):
-        writer.writerow({key: csv_value(value) for key, value in row.items()})
-        if n % every == 0:
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    batch: list = []
+    for row in rows:
+        if isinstance(row, dict):
+            row = [csv_value(row.get(key, "")) for key in columns]
+        batch.append(row)
+        if len(batch) == every:
+            writer.writerows(batch)
+            batch.clear()
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
+    writer.writerows(batch)
     yield buffer.getvalue()
+
+
+def csv_cells(rows: Iterable[Sequence], columns: Sequence[cols.Column]) -> Iterator[tuple]:
+    """Rows of values in `columns`' order with each cell as `csv_value` writes it, for
+    `csv_chunks`; each text of a text column made inert once, as ids, keys and labels repeat
+    (past LIMIT texts a column's memory starts again)."""
+    inert: list[dict] = [{} for _ in columns]
+    texts = [column.type == cols.STRING for column in columns]
+    for row in rows:
+        cells = []
+        for value, known, text in zip(row, inert, texts, strict=True):
+            if value is None or type(value) in (int, float):
+                cells.append(value)
+            elif text and type(value) is str:
+                cell = known.get(value)
+                if cell is None:
+                    if len(known) >= LIMIT:
+                        known.clear()
+                    cell = known[value] = safe_cell(value)
+                cells.append(cell)
+            else:
+                cells.append(csv_value(value))
+        yield cells
+
+
+LIMIT = 10_000  # texts a column of `csv_cells` remembers
 
 
 INTRO = (

@@ -1,12 +1,11 @@
-"""Rows for the exports: ratings (long), rating history, unblinding key, judge ratings, every
-model call's provenance; streamed in chunks."""
+"""Rows for the exports: ratings (long, from `ratings_rows`), rating history, unblinding key,
+judge ratings, every model call's provenance; streamed in chunks."""
 
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from annotation.core import columns, rubric, tables
 from annotation.core.stats.names import (
@@ -26,7 +25,6 @@ from annotation.core.stats.names import (
 from annotation.models import (
     Generation,
     Item,
-    ItemOutput,
     JudgeRating,
     JudgeVerdict,
     Question,
@@ -35,93 +33,19 @@ from annotation.models import (
     Result,
     Study,
 )
+from annotation.selectors.ratings_rows import (  # the ratings (long), offered here too
+    RATINGS_COLUMNS as RATINGS_COLUMNS,
+)
+from annotation.selectors.ratings_rows import RATINGS_ORDER as RATINGS_ORDER
+from annotation.selectors.ratings_rows import _answer_text
+from annotation.selectors.ratings_rows import study_ratings_iter as study_ratings_iter
+from annotation.selectors.ratings_rows import study_ratings_long as study_ratings_long
+from annotation.selectors.ratings_rows import study_ratings_query as study_ratings_query
+from annotation.selectors.ratings_rows import study_ratings_rows as study_ratings_rows
 from annotation.selectors.results import intervals_by_question
 from annotation.selectors.studies import study_rater_pseudonyms
 
-RATINGS_COLUMNS = columns.RATINGS.names
-
-
-def study_ratings_long(*, study: Study) -> list[dict]:
-    """Every rating, one row each, in the long format agreement statistics start from."""
-    return list(study_ratings_iter(study=study))
-
-
-def study_ratings_query(*, study: Study) -> QuerySet[Rating]:
-    """The study's ratings in the long format's order (item, question, rater)."""
-    return Rating.objects.filter(assignment__study=study).order_by(*RATINGS_ORDER)
-
-
-RATINGS_ORDER = ("assignment__item__token", "question__order", "assignment__rater_id", "pk")
-
-
 EXPORT_CHUNK = 2000  # model objects an export holds at once
-
-
-def study_ratings_iter(
-    *, study: Study, ratings: QuerySet[Rating] | None = None, chunk_size: int = 5000
-) -> Iterator[dict]:
-    """`study_ratings_long` a row at a time, for exports of any size in constant memory: plain
-    values read in chunks, no model objects. `ratings` narrows it (a filter, or one page)."""
-    if ratings is None:
-        ratings = Rating.objects.filter(assignment__study=study)
-    pseudonyms = study_rater_pseudonyms(study=study)
-    slots = {
-        (item, output): slot
-        for item, output, slot in ItemOutput.objects.filter(item__study=study).values_list(
-            "item_id", "output_id", "slot"
-        )
-    }
-    # A count per row through the revisions' index: a join with GROUP BY over every column
-    # (JSON ones included) made PostgreSQL sort the whole export, 70x the plain read.
-    revisions = (
-        RatingRevision.objects.filter(rating=OuterRef("pk"))
-        .order_by()
-        .values("rating")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    ratings = (
-        ratings.annotate(revision_count=Coalesce(Subquery(revisions), 0))
-        .order_by(*RATINGS_ORDER)
-        .values_list(
-            "assignment__item__token",
-            "assignment__item_id",
-            "assignment__rater_id",
-            "question__key",
-            "answer",
-            "value",
-            "assignment__flipped",
-            "assignment__order",
-            "output_id",
-            "assignment__kind",
-            "created_at",
-            "updated_at",
-            "revision_count",
-            "assignment__submitted_at",
-            "assignment__time_on_task_ms",
-        )
-    )
-    for row in ratings.iterator(chunk_size=chunk_size):
-        token, item, rater, key, answer, value, flipped, order, output, kind, *rest = row
-        created, updated, revisions, submitted_at, time_on_task_ms = rest
-        yield {
-            "item_token": token,
-            "rater": pseudonyms.get(rater, ""),
-            "question": key,
-            "answer": _answer_text(answer),
-            "value": value,
-            "flipped": flipped,
-            "shown_order": " ".join(map(str, order)),
-            # Where the output a per-output answer is about sits in the item's canonical order.
-            "output_slot": "" if output is None else slots[(item, output)],
-            "kind": kind,
-            "first_saved_at": tables.timestamp(created),
-            "last_saved_at": tables.timestamp(updated),
-            "revisions": revisions,
-            "submitted": submitted_at is not None,
-            # 0: none recorded (answered through the API, or imported), not no time at all.
-            "time_on_task_seconds": time_on_task_ms / 1000 if time_on_task_ms else None,
-        }
 
 
 def _slot_of(rating: Rating) -> int | str:
@@ -192,11 +116,6 @@ def study_rating_history(*, study: Study) -> Iterator[dict]:
     """The whole history, read in chunks."""
     revisions = study_rating_history_query(study=study).iterator(chunk_size=EXPORT_CHUNK)
     return rating_history_rows(study, revisions)
-
-
-def _answer_text(answer: object) -> object:
-    # Lists (multiple choice) as JSON, so a CSV cell holds them unambiguously.
-    return json.dumps(answer) if isinstance(answer, list) else answer
 
 
 UNBLINDING_COLUMNS = columns.UNBLINDING.names
