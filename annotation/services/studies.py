@@ -216,8 +216,10 @@ def _assignment_rows(
     made, on the other core. A repeat's row points at the `first` sight of its item."""
     tokens = new_tokens(len(placements))
     is_set = study.shows_sets
+    item_ids = {key: item.pk for key, item in items.items()}  # not a model's pk a million times
+    rater_ids = {name: user.pk for name, user in users.items()}
     for p, token in zip(placements, tokens, strict=True):
-        item, rater = items[p.item].pk, users[p.rater].pk
+        item, rater = item_ids[p.item], rater_ids[p.rater]
         flipped, order = _shown(p.order, canonical[p.item], is_set=is_set)
         repeat_of = first[(rater, item)] if first else None
         yield (study.pk, item, rater, p.position, p.kind, flipped, order, token, repeat_of)
