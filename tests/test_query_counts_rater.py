@@ -280,3 +280,20 @@ def test_a_side_by_side_save_adds_only_the_read_of_the_items_outputs(client, stu
     assert response["X-Answer-Saved"]
     assert Rating.objects.get(assignment=assignment).output == assignment.shown_outputs()[1]
     assert len(sent) <= SAVE_MAX + 1, sent
+
+
+def test_only_a_change_after_submit_asks_for_the_statistics(
+    rater_client, open_study, first, url, monkeypatch
+):
+    asked = []
+    monkeypatch.setattr(
+        "annotation.services.rating.statistics_recompute_soon",
+        lambda *, study: asked.append(study.pk),
+    )
+    _save(rater_client, url, "4")
+    assert asked == []  # not submitted yet: nothing queued on the hot path
+    Assignment.objects.filter(pk=first.pk).update(submitted_at=first.study.opened_at)
+    _save(rater_client, url, "4")
+    assert asked == []  # the same answer: nothing changed
+    _save(rater_client, url, "2")
+    assert asked == [open_study.pk]
