@@ -4,6 +4,7 @@ coefficients need: a raters x units matrix, and per-unit counts of each category
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from operator import itemgetter
 
 import numpy as np
 
@@ -77,6 +78,12 @@ class Ratings:
         grid = np.full((len(self.raters), len(self.units)), np.nan)
         grid[self.rater_index, self.unit_index] = self.numbers[self.position]
         return grid
+
+
+def columns_of(rows: Sequence[Sequence], width: int) -> list[list]:
+    """The first `width` columns of rows (each at least that long) as lists, by C-level
+    item getters: several times faster than `zip(*rows)` at a million rows."""
+    return [list(map(itemgetter(k), rows)) for k in range(width)]
 
 
 def first_seen(column: Sequence) -> tuple[tuple, np.ndarray]:

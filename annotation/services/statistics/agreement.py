@@ -57,9 +57,11 @@ def _in_scope(row: Row, source: str) -> bool:
 def _figures(
     rows: list[Row], question: Question, study: Study, *, judge: str = ""
 ) -> dict[str, Figure]:
-    # Columns rather than an object per rating: at a million ratings that is seconds.
+    # Columns rather than an object per rating: at a million ratings that is seconds. One name
+    # per unit, shared by its ratings.
+    name = {}.setdefault
     columns = (
-        [f"{c}\x1f{s}\x1f{b}" for c, s, b, *_ in rows],
+        [name(unit, unit) for unit in (f"{c}\x1f{s}\x1f{b}" for c, s, b, *_ in rows)],
         [r[3] for r in rows],
         [r[4] for r in rows],
     )

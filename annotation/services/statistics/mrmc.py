@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from itertools import combinations
 
 from annotation.core import rubric
-from annotation.core.stats.data import DataError, first_seen
+from annotation.core.stats.data import DataError, columns_of, first_seen
 from annotation.core.stats.mrmc import FIXED_CASES, FIXED_READERS, RANDOM_BOTH, Mrmc, mrmc
 from annotation.core.stats.mrmc.analysis import plain
 from annotation.core.stats.names import MRMC, MRMC_ACCURACY, MRMC_TESTS
@@ -133,7 +133,7 @@ def _read_under_both(readings: list[Reading], first: str, second: str) -> dict[s
     pair = [reading for reading in readings if reading[2] in (first, second)]
     if not pair:
         return {}
-    raters, cases, sources, _ = zip(*pair, strict=True)
+    raters, cases, sources = columns_of(pair, 3)
     (rater_labels, rater), (case_labels, case) = (first_seen(c) for c in (raters, cases))
     under_first = np.fromiter(map(first.__eq__, sources), bool, len(pair))
     found = {}
@@ -326,7 +326,7 @@ def _read_once(readings: list[Reading]) -> list[Reading] | None:
 
     if not readings:
         return []
-    columns = list(zip(*readings, strict=True))
+    columns = columns_of(readings, 4)
     labels, codes = [], []
     for column in columns[:3]:
         distinct = sorted(set(column))

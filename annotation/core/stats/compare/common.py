@@ -13,7 +13,7 @@ from numbers import Real
 
 import numpy as np
 
-from annotation.core.stats.data import DataError, first_seen
+from annotation.core.stats.data import DataError, columns_of, first_seen
 from annotation.core.stats.names import THESE_RATERS
 from annotation.core.stats.resampling import Bootstrap, case_weights
 
@@ -122,7 +122,7 @@ def _checked_columns(rows: list, width: int, numbers: int, rated: bool) -> _Rows
     """`_rows` for rows of plain floats, each rater rating each case once; None otherwise."""
     if not rows or any(len(row) != width for row in rows):
         return None
-    columns = list(zip(*rows, strict=True))
+    columns = columns_of(rows, width)
     values = columns[1 + rated :]
     if any(set(map(type, column)) != {float} for column in values):
         return None

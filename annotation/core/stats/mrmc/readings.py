@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotation.core.stats.compare.common import _number
-from annotation.core.stats.data import DataError, first_seen
+from annotation.core.stats.data import DataError, columns_of, first_seen
 
 FIGURES = ("auc", "mean", "proportion")
 JACKKNIFE = "jackknife over cases"
@@ -123,7 +123,7 @@ def _crossed_columns(rows: list, figure: str) -> tuple | None:
     which the row by row check then names."""
     if not rows or any(len(row) != 4 for row in rows):
         return None
-    readers, cases, modalities, values = zip(*rows, strict=True)
+    readers, cases, modalities, values = columns_of(rows, 4)
     if set(map(type, values)) != {float}:
         return None
     numbers = np.array(values, dtype=float)
