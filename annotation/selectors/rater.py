@@ -10,7 +10,7 @@ from django.db.models import (
     Exists,
     F,
     FilteredRelation,
-    IntegerField,
+    JSONField,
     OuterRef,
     Prefetch,
     Q,
@@ -18,6 +18,7 @@ from django.db.models import (
     Subquery,
     prefetch_related_objects,
 )
+from django.db.models.functions import JSONObject
 from django.http import Http404
 
 from annotation.core import rubric
@@ -187,10 +188,7 @@ def rater_save_target(
             .annotate(**{f"posted_{name}": F(f"posted__{name}") for name in _QUESTION_FIELDS})
             .annotate(
                 training_pending=_training_pending_token(own),
-                progress_total=_count(own.exclude(kind=Assignment.Kind.TRAINING)),
-                progress_done=_count(
-                    own.exclude(kind=Assignment.Kind.TRAINING).filter(submitted_at__isnull=False)
-                ),
+                progress=_progress_counts(own),
             )
             .order_by()
             .get(
@@ -209,7 +207,7 @@ def rater_save_target(
         assignment=row,
         question=_posted_question(row),
         training_pending=row.training_pending if _training_comes_first(row) else None,
-        progress=RaterProgressCount(done=row.progress_done or 0, total=row.progress_total or 0),
+        progress=RaterProgressCount(**row.progress),
     )
 
 
@@ -222,9 +220,20 @@ def _training_pending_token(own: QuerySet[Assignment]) -> Subquery:
     return Subquery(pending.order_by("position").values("token")[:1])
 
 
-def _count(rows: QuerySet[Assignment]) -> Subquery:
-    counted = rows.order_by().values("rater_id").annotate(n=Count("pk")).values("n")
-    return Subquery(counted, output_field=IntegerField())
+def _progress_counts(own: QuerySet[Assignment]) -> Subquery:
+    """Both of the progress bar's counts from one pass over the rater's assignments (tens of
+    thousands in a large study), as {"total": n, "done": n}."""
+    study_items = ~Q(kind=Assignment.Kind.TRAINING)
+    counts = (
+        own.order_by()
+        .values("rater_id")
+        .annotate(
+            total=Count("pk", filter=study_items),
+            done=Count("pk", filter=study_items & Q(submitted_at__isnull=False)),
+        )
+        .values(counts=JSONObject(total=F("total"), done=F("done")))
+    )
+    return Subquery(counts, output_field=JSONField())
 
 
 def _posted_question(row: Assignment) -> Question | None:
