@@ -1,9 +1,9 @@
 """The paper bundle's fast paths write the same files as the row-by-row code they replaced:
-ratings.csv from tuples the database reads (moments formatted there, each JSON text and each
-text cell handled once) on the demo's three designs (an absolute study with training,
-attention checks and hidden repeats; pairwise; side by side with per-response questions) with
-answers of every kind; and ratings.sav and ratings.dta, whose rows NumPy lays out
-(core/stat_data.py), as pyreadstat writes them."""
+the unblinding key as plain values; ratings.csv from tuples the database reads (moments
+formatted there, each JSON text and each text cell handled once) on the demo's three designs
+(an absolute study with training, attention checks and hidden repeats; pairwise; side by side
+with per-response questions) with answers of every kind; and ratings.sav and ratings.dta, whose
+rows NumPy lays out (core/stat_data.py), as pyreadstat writes them."""
 
 import csv
 import io
@@ -145,6 +145,11 @@ def test_ratings_csv_is_the_row_by_row_formatting(settings, tmp_path):
         assert written == expected, study.title
         # The API's and the download's rows, dicts from the same tuples: the same values.
         assert list(selectors.study_ratings_iter(study=study)) == list(_old_rows(study))
+        # The whole unblinding key as plain values: the API's rows from model objects.
+        items = selectors.study_unblinding_key_query(study=study)
+        key = list(selectors.study_unblinding_key(study=study))
+        assert key == list(selectors.unblinding_key_rows(items))
+        assert len(key) == study.items.count()
 
 
 def test_ratings_csv_makes_every_text_cell_inert():

@@ -250,8 +250,6 @@ class RatingsColumns:
     def _question(self, at: int, variable: Variable, row_of, rows: int, number) -> np.ndarray:
         column = np.full(rows, None if variable.numeric else "", dtype=object)
         picked = np.flatnonzero(number["question"] == at)
-        if not len(picked):
-            return column
         where = row_of[picked]
         cells = np.empty(len(picked), dtype=object)
         cells[:] = [self.cells[rating] for rating in picked]
@@ -260,6 +258,8 @@ class RatingsColumns:
         else:  # two ratings of one row and question (as ratings.csv can hold): the last wins
             for row, cell in zip(where, cells, strict=True):
                 column[row] = cell
+        if variable.numeric and all(cell is None or type(cell) is float for cell in column):
+            return column.astype("float64")  # None as NaN: no object per cell
         return column
 
 
@@ -321,8 +321,10 @@ def _value_labels(
 def _numeric(frame: pd.DataFrame, variables: Sequence[Variable], *, stata: bool) -> pd.DataFrame:
     """The frame with each question's "na" written as the file writes it: Stata's .a, SPSS's
     user-missing code (or system missing where the question has none)."""
-    frame = frame.copy()
+    frame = frame.copy(deep=False)  # copy-on-write: the columns changed below only
     for variable in (v for v in variables if v.numeric):
+        if frame[variable.name].dtype == "float64":
+            continue  # no "na": numbers and missing, as both files write them
         column = frame[variable.name].astype(object)
         na = column.eq(rubric.NA)
         if stata:

@@ -65,24 +65,32 @@ def csv_chunks(
     yield buffer.getvalue()
 
 
-def csv_cells(rows: Iterable[Sequence], columns: Sequence[cols.Column]) -> Iterator[tuple]:
+def csv_cells(rows: Iterable[Sequence], columns: Sequence[cols.Column]) -> Iterator[list]:
     """Rows of values in `columns`' order with each cell as `csv_value` writes it, for
-    `csv_chunks`; each text of a text column made inert once, as ids, keys and labels repeat
-    (past LIMIT texts a column's memory starts again)."""
-    inert: list[dict] = [{} for _ in columns]
-    texts = [column.type == cols.STRING for column in columns]
+    `csv_chunks`; each text of a text column made inert once, as ids, keys, labels and answers
+    repeat (past LIMIT texts a column's memory starts again)."""
+    inert: list[dict | None] = [
+        {} if column.type in (cols.STRING, cols.ANY) else None for column in columns
+    ]
+    words = {True: cols.TRUE, False: cols.FALSE}
     for row in rows:
         cells = []
-        for value, known, text in zip(row, inert, texts, strict=True):
-            if value is None or type(value) in (int, float):
-                cells.append(value)
-            elif text and type(value) is str:
+        for value, known in zip(row, inert, strict=True):
+            kind = type(value)
+            if kind is str:
+                if known is None:
+                    cells.append(safe_cell(value))
+                    continue
                 cell = known.get(value)
                 if cell is None:
                     if len(known) >= LIMIT:
                         known.clear()
                     cell = known[value] = safe_cell(value)
                 cells.append(cell)
+            elif kind is bool:
+                cells.append(words[value])
+            elif value is None or kind is int or kind is float:
+                cells.append(value)
             else:
                 cells.append(csv_value(value))
         yield cells
