@@ -166,3 +166,24 @@ def test_readings_read_once_sorted_as_averaged():
     assert _read_once(twice) is None
     mean = (kept[0][3] + 1.0) / 2
     assert (*kept[0][:3], mean) in _averaged(twice, readers, cases)
+
+
+def test_a_coefficient_leaves_no_reference_cycle_holding_its_ratings():
+    """Left out one rater at a time, a million ratings' copies must go as soon as each is done
+    with, not when the garbage collector next runs (that was 700 MB at 20 raters)."""
+    import gc
+    import weakref
+
+    ratings = ratings_from(_observations(1), level="ordinal", categories=[1, 2, 3, 4, 5])
+    gc.disable()
+    try:
+        for level in ("ordinal", "interval", "nominal"):
+            copy = raters_random.without_rater(ratings, 0)
+            coefficients.krippendorff_alpha(copy, level=level)
+            coefficients.fleiss_kappa(copy)
+            coefficients.gwet_ac(copy, weighting="linear")
+            gone = weakref.ref(copy)
+            del copy
+            assert gone() is None
+    finally:
+        gc.enable()

@@ -130,8 +130,14 @@ def _alpha_statistic(counted: _Counted, level: str):
             block = max(1, ORDINAL_BLOCK_CELLS // rows.shape[1] ** 2)
             if len(weights) > block:
                 return np.concatenate(
-                    [alpha(weights[i : i + block]) for i in range(0, len(weights), block)]
+                    [in_block(weights[i : i + block]) for i in range(0, len(weights), block)]
                 )
+        return in_block(weights)
+
+    # Not `alpha` calling itself: a function whose closure holds itself is a reference cycle,
+    # which keeps the ratings it was made for (tens of MB at a million ratings, once per
+    # rater left out) until the garbage collector happens to run.
+    def in_block(weights: np.ndarray) -> np.ndarray:
         w = weights[:, counted.pairable]
         marginals = w @ rows  # n_c
         n = marginals.sum(axis=1)

@@ -75,9 +75,14 @@ class Patterns:
             weights[:, frequent] = counts[:, :-1]
             in_rare = counts[:, -1]
             if in_rare.sum():
-                picked = rare_units[rng.integers(0, len(rare_units), in_rare.sum())]
-                cells = np.repeat(np.arange(size) * n_patterns, in_rare) + picked
-                weights += np.bincount(cells, minlength=size * n_patterns).reshape(size, -1)
+                drawn = rng.integers(0, len(rare_units), in_rare.sum())
+                # Counted resample by resample: the draws of a chunk are a whole resample's
+                # units times its rows (50 million at 1,000 x 50,000), so no second array as
+                # long as them, and the same counts.
+                ends = np.cumsum(in_rare).tolist()
+                for row, (start, end) in enumerate(zip([0, *ends[:-1]], ends, strict=True)):
+                    picked = rare_units[drawn[start:end]]
+                    weights[row] += np.bincount(picked, minlength=n_patterns)
             yield weights
             left -= size
 
