@@ -340,9 +340,14 @@ def _read_once(readings: list[Reading]) -> list[Reading] | None:
     ordered = order.tolist()
     rater, case, source = (np.asarray(c)[order] for c in codes)
     return [
-        (labels[0][r], labels[1][c], labels[2][s], float(columns[3][i]))
+        (labels[0][r], labels[1][c], labels[2][s], _float(columns[3][i]))
         for r, c, s, i in zip(rater.tolist(), case.tolist(), source.tolist(), ordered, strict=True)
     ]
+
+
+def _float(value: float) -> float:
+    """The value as a float, the same object when it is one (one per code, not per reading)."""
+    return value if type(value) is float else float(value)
 
 
 # Below this many readers, Hillis's test with readers random rejects a true null more often than
