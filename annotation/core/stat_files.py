@@ -181,8 +181,9 @@ class RatingsColumns:
         self.variables = list(variables)
         self.by_question = {v.question: at for at, v in enumerate(self.variables)}
         self.ids: dict[str, dict] = {name: {} for name in ("item", "rater", "kind", "shown")}
-        self.numbers = {name: array("q") for name in ("item", "rater", "kind", "shown", "slot")}
-        self.numbers |= {"flipped": array("b"), "submitted": array("b"), "question": array("q")}
+        # 4-byte ids and slots (array's "i"), 1-byte flags: some 30 bytes a rating in all.
+        self.numbers = {name: array("i") for name in ("item", "rater", "kind", "shown", "slot")}
+        self.numbers |= {"flipped": array("b"), "submitted": array("b"), "question": array("i")}
         self.seconds = array("d")
         self.cells: list = []
 

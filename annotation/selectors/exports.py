@@ -463,7 +463,8 @@ def study_time_on_task(*, study: Study) -> tuple[dict[str, list[float]], int]:
     submitted = study.assignments.filter(kind="study", submitted_at__isnull=False)
     times: dict[str, list[float]] = {}
     unrecorded = 0
-    for rater, ms in submitted.values_list("rater_id", "time_on_task_ms").order_by("pk"):
+    recorded = submitted.values_list("rater_id", "time_on_task_ms").order_by("pk")
+    for rater, ms in recorded.iterator(chunk_size=EXPORT_CHUNK):  # 1M pairs: not all at once
         if not ms:
             unrecorded += 1
             continue

@@ -33,7 +33,6 @@ from annotation.selectors.exports import (
     study_generations_query,
     study_judge_calls,
     study_question_rows,
-    study_ratings_rows,
     study_result_rows,
     study_time_on_task,
 )
@@ -41,6 +40,7 @@ from annotation.selectors.facts import study_reporting_facts
 from annotation.selectors.judges import judge_diagnostics
 from annotation.selectors.results import intervals_by_question
 from annotation.services import figure_data
+from annotation.services.bundle_ratings import BundleRatings, stat_file_steps
 from annotation.services.statistics.store import STATS_METHOD_VERSION
 from annotation.services.task_runs import (
     TaskRunLost,
@@ -54,6 +54,7 @@ from checklists.selectors import export_doc
 
 LIBRARIES = ("django", "numpy", "scipy", "krippendorff", "matplotlib")  # figures' bytes too
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # zip entries' date: the same bytes for the same content
+COMPRESS_LEVEL = 1  # deflate's fastest: the bundle is written once, read a few times
 
 
 def bundle_path(run: TaskRun) -> Path:
@@ -212,7 +213,7 @@ def _steps(study: Study) -> list[tuple[str, object]]:
         files += [cols.JUDGE_DIAGNOSTICS, cols.JUDGE_CALLS]  # and its calls
     if study_generations_query(study=study).exists():  # outputs a worker fetched
         files.append(cols.GENERATIONS)
-    ratings = _Ratings(study)
+    ratings = BundleRatings(study)
     steps = [
         ("ratings.csv", ratings.write_csv),
         ("data_dictionary.md", lambda out: out.write(_dictionary(files))),
@@ -234,7 +235,7 @@ def _steps(study: Study) -> list[tuple[str, object]]:
     steps += [
         ("datapackage.json", lambda out: out.write(_data_package(study, files))),
         ("methods.md", lambda out: out.write(methods_text(study))),
-        *_stat_file_steps(study, files, ratings),
+        *stat_file_steps(study, files, ratings),
     ]
     for name, figure in figure_data.study_figures(study=study):
         for fmt in figures.FORMATS:
@@ -255,74 +256,14 @@ def _dictionary(files: list[cols.Table]) -> str:
     return tables.data_dictionary(files) + "\n" + stat_files.STAT_FILES_TEXT
 
 
-def _stat_file_steps(
-    study: Study, files: list[cols.Table], ratings: "_Ratings"
-) -> list[tuple[str, object]]:
-    """ratings.sav and ratings.dta (from the columns gathered while ratings.csv was written),
-    and read_bundle.R."""
-    from annotation.core import stat_files  # pandas: the web process must not load it (issue 22)
-
-    label = f"{study.title}: ratings"
-    variables = ratings.variables
-
-    def sav(out) -> None:
-        out.write(stat_files.sav_bytes(ratings.frame(), variables, file_label=label))
-
-    def dta(out) -> None:
-        out.write(stat_files.dta_bytes(ratings.frame(), variables, file_label=label))
-        ratings.release()  # the last file made from them
-
-    return [
-        (stat_files.SAV, sav),
-        (stat_files.DTA, dta),
-        (
-            stat_files.R_SCRIPT,
-            lambda out: out.write(stat_files.r_script(files, ratings.questions, title=study.title)),
-        ),
-    ]
-
-
-class _Ratings:
-    """ratings.csv, and the columns of ratings.sav and ratings.dta gathered as it is written:
-    one reading of a million ratings for the three files, as tuples."""
-
-    def __init__(self, study: Study) -> None:
-        from annotation.core import stat_files  # pandas: not in the web process (issue 22)
-
-        self.study, self.stat_files = study, stat_files
-        self.questions = list(study_question_rows(study=study))
-        self.variables = stat_files.question_variables(self.questions)
-        self.columns = self.frame_ = None
-
-    def write_csv(self, out) -> None:
-        columns = self.stat_files.RatingsColumns(self.variables)
-
-        def rows() -> Iterator[tuple]:
-            for row in study_ratings_rows(study=self.study):
-                columns.add(row)
-                yield row
-
-        _csv(out, cols.RATINGS, tables.csv_cells(rows(), cols.RATINGS.columns))
-        self.columns = columns  # whole only once every row is written
-
-    def frame(self):
-        if self.frame_ is None:
-            if self.columns is None:  # not gathered by ratings.csv: read them
-                self.columns = self.stat_files.RatingsColumns(self.variables)
-                for row in study_ratings_rows(study=self.study):
-                    self.columns.add(row)
-            self.frame_, self.columns = self.columns.frame(), None
-        return self.frame_
-
-    def release(self) -> None:
-        self.columns = self.frame_ = None
-
-
 def _write(archive: zipfile.ZipFile, name: str, write, tick: Callable[[], None]) -> str:
     """Write one entry through `write(stream)` (text or bytes), returning its SHA-256; `tick`
     is called at every write (the job's heartbeat)."""
     info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
     info.compress_type = zipfile.ZIP_DEFLATED
+    # ZipInfo's own field (compress_level from Python 3.13): the same files, only packed less
+    # tightly, in a quarter of the time (ratings.csv of 1M ratings: 2.9 s -> 0.7 s, 19 -> 25 MB).
+    info._compresslevel = COMPRESS_LEVEL
     info.external_attr = 0o644 << 16
     digest = hashlib.sha256()
     # Zip64 always: a ratings file of tens of millions of rows passes 2 GiB.

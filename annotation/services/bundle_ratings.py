@@ -1,0 +1,77 @@
+"""The paper bundle's three files of ratings: ratings.csv, ratings.sav and ratings.dta, from
+one reading of the ratings (a million of them in seconds and some 100 MB), and read_bundle.R."""
+
+from collections.abc import Iterator
+
+from annotation.core import columns as cols
+from annotation.core import tables
+from annotation.models import Study
+from annotation.selectors.exports import study_question_rows, study_ratings_rows
+
+
+def _csv(out, table: cols.Table, rows) -> None:
+    for chunk in tables.csv_chunks(rows, table.names):
+        out.write(chunk)
+
+
+def stat_file_steps(
+    study: Study, files: list[cols.Table], ratings: "BundleRatings"
+) -> list[tuple[str, object]]:
+    """ratings.sav and ratings.dta (from the columns gathered while ratings.csv was written),
+    and read_bundle.R."""
+    from annotation.core import stat_files  # pandas: the web process must not load it (issue 22)
+
+    label = f"{study.title}: ratings"
+    variables = ratings.variables
+
+    def sav(out) -> None:
+        out.write(stat_files.sav_bytes(ratings.frame(), variables, file_label=label))
+
+    def dta(out) -> None:
+        out.write(stat_files.dta_bytes(ratings.frame(), variables, file_label=label))
+        ratings.release()  # the last file made from them
+
+    return [
+        (stat_files.SAV, sav),
+        (stat_files.DTA, dta),
+        (
+            stat_files.R_SCRIPT,
+            lambda out: out.write(stat_files.r_script(files, ratings.questions, title=study.title)),
+        ),
+    ]
+
+
+class BundleRatings:
+    """ratings.csv, and the columns of ratings.sav and ratings.dta gathered as it is written:
+    one reading of a million ratings for the three files, as tuples."""
+
+    def __init__(self, study: Study) -> None:
+        from annotation.core import stat_files  # pandas: not in the web process (issue 22)
+
+        self.study, self.stat_files = study, stat_files
+        self.questions = list(study_question_rows(study=study))
+        self.variables = stat_files.question_variables(self.questions)
+        self.columns = self.frame_ = None
+
+    def write_csv(self, out) -> None:
+        columns = self.stat_files.RatingsColumns(self.variables)
+
+        def rows() -> Iterator[tuple]:
+            for row in study_ratings_rows(study=self.study):
+                columns.add(row)
+                yield row
+
+        _csv(out, cols.RATINGS, tables.csv_cells(rows(), cols.RATINGS.columns))
+        self.columns = columns  # whole only once every row is written
+
+    def frame(self):
+        if self.frame_ is None:
+            if self.columns is None:  # not gathered by ratings.csv: read them
+                self.columns = self.stat_files.RatingsColumns(self.variables)
+                for row in study_ratings_rows(study=self.study):
+                    self.columns.add(row)
+            self.frame_, self.columns = self.columns.frame(), None
+        return self.frame_
+
+    def release(self) -> None:
+        self.columns = self.frame_ = None
