@@ -1,18 +1,24 @@
 """The issue's study at scale: 20 raters x 50,000 outputs, 1,000,000 submitted ratings, on
-PostgreSQL, and how long the admin's heavy pages and jobs take on it.
+PostgreSQL (DATABASE_URL; evalapp_bench_scale on localhost by default), and how long the
+admin's heavy pages and jobs take on it.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/evalapp_bench make bench-scale
     .venv/bin/python bench/scale.py build --cases 2500 --raters 20   # 100,000 ratings, no timing
-    .venv/bin/python bench/scale.py run --cases 25000 --raters 20    # build, then time (default)
+    .venv/bin/python bench/scale.py run --study TOKEN --only open    # time a study built before
 
 `build` makes the study through the app's services where they are cheap (study, question,
 import of the cases, raters, opening) and writes only the bulk rows with COPY: every rating, its
 revision and each assignment's submission. `--fast-open` writes the items and assignments with
 COPY too, from the same seeded manifest `study_open` would store (only their random tokens
-differ), for when opening is what is being worked on.
+differ). Everything is seeded: the same sizes and seed give the same study.
 
-`run` builds, then times each figure beside a reference measured in the same run on the same
-database, since timings on a shared machine only mean something side by side (see TARGETS).
+`run` (the default) builds, then times each figure beside a reference measured in the same run
+on the same database, since timings on a shared machine only mean something side by side:
+the dashboard against a count(*) of the study's ratings; the statistics recomputation and the
+paper bundle, each run by its Celery task's code in a child process (whose peak RSS is the
+worker's), against reading the rows as plain tuples; and study_open of a second draft of the
+same size against COPY-ing as many assignment rows into a temporary table. Each `run` leaves
+that second study behind.
 """
 
 import argparse
@@ -87,16 +93,12 @@ class Size:
 
 
 def tokens(rng: random.Random, n: int) -> list[str]:
-    """n tokens like models.new_token's (16 of its 62 letters and digits), from a seeded
-    generator: a byte below 248 is uniform over the alphabet (248 = 4 x 62); others are
-    dropped."""
+    """n tokens as studies.new_tokens makes them, but from a seeded generator."""
     table = bytes(ord(TOKEN_ALPHABET[b % 62]) if b < 248 else 0 for b in range(256))
-    dropped = bytes(range(248, 256))
     text = b""
     while len(text) < 16 * n:
-        text += rng.randbytes(17 * n).translate(table, dropped)
-    text = text.decode()
-    return [text[i : i + 16] for i in range(0, 16 * n, 16)]
+        text += rng.randbytes(17 * n).translate(table, bytes(range(248, 256)))
+    return [text[i : i + 16].decode() for i in range(0, 16 * n, 16)]
 
 
 # --- the study, through the services -----------------------------------------------------------
@@ -515,19 +517,17 @@ TIMINGS = ("recompute", "bundle", "dashboard", "open")
 def run(study: Study, size: Size, only: list[str]) -> list[Figure]:
     """The figures, in the order the issue lists them. The worker's jobs go first, so the
     dashboard reads what they store, as it would in use."""
+    timings = {
+        "recompute": lambda: time_job(study, TaskRun.Kind.COMPUTE_AGREEMENT, "recompute", 15),
+        "bundle": lambda: time_job(study, TaskRun.Kind.EXPORT_BUNDLE, "bundle", 20),
+        "dashboard": lambda: time_dashboard(study),
+        "open": lambda: time_open(size),
+    }
     figures = {}
-    if "recompute" in only:
-        figures["recompute"] = time_job(study, TaskRun.Kind.COMPUTE_AGREEMENT, "recompute", 15)
-        print(figures["recompute"].line(), flush=True)
-    if "bundle" in only:
-        figures["bundle"] = time_job(study, TaskRun.Kind.EXPORT_BUNDLE, "bundle", 20)
-        print(figures["bundle"].line(), flush=True)
-    if "dashboard" in only:
-        figures["dashboard"] = time_dashboard(study)
-        print(figures["dashboard"].line(), flush=True)
-    if "open" in only:
-        figures["open"] = time_open(size)
-        print(figures["open"].line(), flush=True)
+    for name in TIMINGS:  # in the order that lets the dashboard read what the jobs stored
+        if name in only:
+            figures[name] = timings[name]()
+            print(figures[name].line(), flush=True)
     return [figures[name] for name in ("dashboard", "recompute", "bundle", "open") if name in only]
 
 
