@@ -10,7 +10,6 @@ from django.db.models import (
     Exists,
     F,
     FilteredRelation,
-    JSONField,
     OuterRef,
     Prefetch,
     Q,
@@ -18,7 +17,6 @@ from django.db.models import (
     Subquery,
     prefetch_related_objects,
 )
-from django.db.models.functions import JSONObject
 from django.http import Http404
 
 from annotation.core import rubric
@@ -143,12 +141,13 @@ def rater_assignment_get(*, user: AbstractBaseUser, study_token: str, token: str
 class RaterSaveTarget:
     """What the item page's save reads, in one statement that locks the assignment's row: the
     assignment with its study and outputs, the posted question (None if the study has no such
-    key), the first training item still to do (its token) and the progress bar's counts."""
+    key) and the first training item still to do (its token). Not the progress bar: a save
+    submits nothing, so the bar's counts cannot change (a scan of the rater's assignments,
+    tens of thousands in a large study, for every answer)."""
 
     assignment: Assignment
     question: Question | None
     training_pending: str | None
-    progress: "RaterProgressCount"
 
 
 # The question's columns, read with the assignment; `study` is the assignment's own.
@@ -186,10 +185,7 @@ def rater_save_target(
             .defer(*_SAVE_DEFERRED)
             .annotate(posted=_question_with_key(question_key))
             .annotate(**{f"posted_{name}": F(f"posted__{name}") for name in _QUESTION_FIELDS})
-            .annotate(
-                training_pending=_training_pending_token(own),
-                progress=_progress_counts(own),
-            )
+            .annotate(training_pending=_training_pending_token(own))
             .order_by()
             .get(
                 token=token,
@@ -207,7 +203,6 @@ def rater_save_target(
         assignment=row,
         question=_posted_question(row),
         training_pending=row.training_pending if _training_comes_first(row) else None,
-        progress=RaterProgressCount(**row.progress),
     )
 
 
@@ -218,22 +213,6 @@ def _question_with_key(key: str) -> FilteredRelation:
 def _training_pending_token(own: QuerySet[Assignment]) -> Subquery:
     pending = own.filter(kind=Assignment.Kind.TRAINING, submitted_at__isnull=True)
     return Subquery(pending.order_by("position").values("token")[:1])
-
-
-def _progress_counts(own: QuerySet[Assignment]) -> Subquery:
-    """Both of the progress bar's counts from one pass over the rater's assignments (tens of
-    thousands in a large study), as {"total": n, "done": n}."""
-    study_items = ~Q(kind=Assignment.Kind.TRAINING)
-    counts = (
-        own.order_by()
-        .values("rater_id")
-        .annotate(
-            total=Count("pk", filter=study_items),
-            done=Count("pk", filter=study_items & Q(submitted_at__isnull=False)),
-        )
-        .values(counts=JSONObject(total=F("total"), done=F("done")))
-    )
-    return Subquery(counts, output_field=JSONField())
 
 
 def _posted_question(row: Assignment) -> Question | None:

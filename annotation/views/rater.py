@@ -136,10 +136,10 @@ def _saved_partial(
     shown: int | None,
     saved: services.SavedAnswer,
 ) -> HttpResponse:
-    """Only the question's status and the progress bar: nothing else is read again."""
+    """Only the question's status: nothing else is read again. The progress bar counts
+    submitted items, which a save does not change."""
     assignment, question, rating = target.assignment, target.question, saved.rating
     context = {
-        "item": target.progress,
         "q": selectors.rater_question_view(
             assignment=assignment,
             question=question,
