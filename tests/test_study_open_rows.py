@@ -1,6 +1,8 @@
 """study_open writes a million assignments as plain rows: through COPY on PostgreSQL and
 bulk_create elsewhere. Both must store exactly what the manifest says, in the same order."""
 
+import gc
+
 import pytest
 from django.db import connection
 
@@ -134,3 +136,16 @@ def test_opened_assignments_have_distinct_tokens(open_study):
     tokens = list(open_study.assignments.values_list("token", flat=True))
     assert len(tokens) == len(set(tokens)) == 12
     assert all(len(t) == 16 and set(t) <= set(TOKEN_ALPHABET) for t in tokens)
+
+
+def _fail_without_collection() -> None:
+    with studies._no_cycle_collection():
+        assert not gc.isenabled()
+        raise RuntimeError
+
+
+def test_the_cycle_collector_runs_again_after_opening(open_study):
+    assert gc.isenabled()  # open_study has been opened
+    with pytest.raises(RuntimeError):
+        _fail_without_collection()
+    assert gc.isenabled()
