@@ -81,7 +81,11 @@ class ItemOutput(models.Model):
 class Assignment(models.Model):
     """One item in one rater's stored, seeded order."""
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="assignments")
+    # No index of its own: the (study, rater, position) constraint's index begins with it. Each
+    # index costs every opened study a write per assignment (a million in a large study).
+    study = models.ForeignKey(
+        Study, on_delete=models.CASCADE, related_name="assignments", db_index=False
+    )
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
     rater = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
@@ -106,7 +110,9 @@ class Assignment(models.Model):
     # Sets only: the canonical slots in the order this rater sees them, e.g. [2, 0, 1] shows
     # slot 2 as "A"; empty for one output or a pair.
     order = models.JSONField(default=list, blank=True)
-    token = models.CharField(max_length=22, unique=True, default=new_token, editable=False)
+    # Unique by a constraint, not unique=True: on PostgreSQL that would add a second index for
+    # LIKE queries, and a token is only ever matched whole.
+    token = models.CharField(max_length=22, default=new_token, editable=False)
     first_opened_at = models.DateTimeField(null=True, blank=True)
     # Set by the rater's explicit submit; answers may still be revised until the study locks.
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -124,6 +130,7 @@ class Assignment(models.Model):
             models.UniqueConstraint(
                 fields=["study", "rater", "position"], name="assignment_rater_position"
             ),
+            models.UniqueConstraint(fields=["token"], name="assignment_token"),
         ]
 
     def __str__(self) -> str:
