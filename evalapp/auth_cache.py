@@ -17,9 +17,10 @@ class CachedModelBackend(ModelBackend):
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         user = super().authenticate(request, username=username, password=password, **kwargs)
-        if user is None:
-            # Stop here: the plain ModelBackend listed after this one serves only sessions
-            # signed in before this one was, and would hash a wrong password a second time.
+        if user is None and username is not None and password is not None:
+            # A refused password stops here: the plain ModelBackend listed after this one
+            # serves only sessions signed in before this one was, and would hash a wrong
+            # password a second time. Any other kind of sign-in goes on down the list.
             raise PermissionDenied
         return user
 
