@@ -3,8 +3,9 @@ signed-in user (evalapp.auth_cache) whenever their row changes or goes, wherever
 (the web, the admin, a management command)."""
 
 from django.apps import AppConfig
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
+from django.core.cache import BaseCache, caches
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
@@ -13,10 +14,16 @@ def user_cache_key(user_id: object) -> str:
     return f"auth-user:{user_id}"
 
 
+def user_cache() -> BaseCache:
+    """Where signed-in users are kept: with the sessions, where a Redis outage is a miss."""
+    return caches["sessions" if "sessions" in settings.CACHES else "default"]
+
+
 def user_cache_drop(sender, instance, **kwargs) -> None:
     """Forget the cached row now, and again once the change is committed: a request that read
     the old row in between may have cached it."""
     key = user_cache_key(instance.pk)
+    cache = user_cache()
     cache.delete(key)
     transaction.on_commit(lambda: cache.delete(key), robust=True)
 

@@ -5,10 +5,9 @@ still checks the session's hash of the password against it on every request."""
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 
-from evalapp.apps import user_cache_key
+from evalapp.apps import user_cache, user_cache_key
 
 
 class CachedModelBackend(ModelBackend):
@@ -29,6 +28,7 @@ class CachedModelBackend(ModelBackend):
         if not seconds:
             return super().get_user(user_id)
         key = user_cache_key(user_id)
+        cache = user_cache()
         user = cache.get(key)
         if user is None:
             user = super().get_user(user_id)

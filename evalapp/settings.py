@@ -381,7 +381,16 @@ else:
 # could not clear: a logout or a password change elsewhere would go unseen here.
 SHARED_CACHE = CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
 if SHARED_CACHE:
+    # Its own alias: a Redis outage makes each read a miss (the database answers), and a page
+    # waits at most half a second for a Redis that does not answer (evalapp.cache).
+    CACHES["sessions"] = {
+        "BACKEND": "evalapp.cache.OutageTolerantRedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": "evalapp-sessions",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_CACHE_ALIAS = "sessions"
 # How long a signed-in user's row is served from the cache (0: read every request); a change
 # clears it at once, so this only bounds what a change made outside Django could leave behind.
 USER_CACHE_SECONDS = env_int("USER_CACHE_SECONDS", 60) if SHARED_CACHE else 0

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from annotation import selectors, services
 from annotation.models import Assignment, Rating, RatingRevision
+from tests.factories import PASSWORD
 from tests.support.worker import ON_CI
 from tests.test_sets import _study
 
@@ -103,7 +104,8 @@ def test_a_first_answer_takes_at_most_six_statements(rater_client, url, first):
     assert RatingRevision.objects.filter(rating=rating).count() == 1
     first.refresh_from_db()
     assert first.time_on_task_ms == 1500
-    assert "Saved" in response.text and "rated" not in response.text  # no progress bar
+    assert "Saved" in response.text
+    assert "rated" not in response.text  # no progress bar: a save submits nothing
 
 
 def test_a_changed_answer_takes_as_many_and_appends_a_revision(rater_client, url, first):
@@ -193,21 +195,54 @@ def redis_cache():
             raise
         pytest.skip(f"no Redis at {REDIS_URL}")
     prefix = f"test-query-counts-{os.getpid()}-{time.monotonic_ns()}"
+    with _redis_sessions(REDIS_URL, prefix):
+        yield
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+
+
+@contextmanager
+def _redis_sessions(location, prefix):
+    """The settings a shared Redis cache gives (evalapp/settings.py), at `location`."""
     caches = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": location,
             "KEY_PREFIX": prefix,
-        }
+        },
+        "sessions": {
+            "BACKEND": "evalapp.cache.OutageTolerantRedisCache",
+            "LOCATION": location,
+            "KEY_PREFIX": f"{prefix}-sessions",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        },
     }
     with override_settings(
         CACHES=caches,
         SESSION_ENGINE="django.contrib.sessions.backends.cached_db",
+        SESSION_CACHE_ALIAS="sessions",
         USER_CACHE_SECONDS=60,
     ):
         yield
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
+
+
+def test_with_redis_away_sessions_and_users_come_from_the_database(client, rater, url, first):
+    """Nothing listens on port 1: every cache read is a miss and every write is skipped, and
+    signing in, saving and signing out work as without Redis."""
+    with _redis_sessions("redis://127.0.0.1:1/0", "unreachable"):
+        signed_in = client.post(
+            reverse("login"), {"username": rater.username, "password": PASSWORD}
+        )
+        assert signed_in.status_code == 302
+        response, sent = _save(client, url, "4")
+        assert response["X-Answer-Saved"]
+        assert _touches(sent, "django_session"), sent
+        assert _touches(sent, "auth_user"), sent
+        rater.set_password("another long passphrase 2")
+        rater.save()  # forgetting the cached user cannot fail either
+        signed_out = client.post(url, {"question": "overall", "answer": "3"}, headers=HX)
+        assert signed_out.status_code == 401
+    assert Rating.objects.get(assignment=first).answer == 4
 
 
 def test_with_redis_a_save_reads_neither_session_nor_user_from_the_database(
