@@ -18,7 +18,14 @@ from annotation.core.stats.data import (
 )
 from annotation.core.stats.mrmc.readings import _crossed_columns, readings_from
 from annotation.core.stats.resampling import Patterns
-from annotation.services.statistics.mrmc import _averaged, _bits, _mask, _read_once
+from annotation.services.statistics.mrmc import (
+    _averaged,
+    _bits,
+    _block_readings,
+    _Coded,
+    _mask,
+    _read_once,
+)
 from annotation.services.statistics.rows import rows_digest, sorted_rows
 
 
@@ -187,3 +194,36 @@ def test_a_coefficient_leaves_no_reference_cycle_holding_its_ratings():
             assert gone() is None
     finally:
         gc.enable()
+
+
+def test_block_readings_as_arrays_match_the_sorted_readings():
+    """The crossed block's array built from coded columns is the one `readings_from` makes of
+    the block's readings sorted (`_read_once`); an output read twice or a value that is not
+    finite gives None, for the tuples' path to average or reject."""
+    rng = random.Random(13)
+    readings = [
+        (f"R{r}", f"c{c}", m, float(rng.randint(1, 5)))
+        for r in range(5)
+        for c in range(12)
+        for m in ("B", "A", "C")
+        if (r, c) != (1, 4)  # a reader outside the block missed a case
+    ]
+    rng.shuffle(readings)
+
+    def coded(rows):
+        return _Coded.of(*(list(column) for column in zip(*rows, strict=True))).pair("A", "B")
+
+    readers, cases = ["R0", "R2", "R3"], ["c1", "c10", "c4", "c7"]
+    kept = [r for r in readings if r[0] in readers and r[1] in cases and r[2] != "C"]
+    block = _block_readings(coded(readings), readers, cases, "A", "B")
+    plain = readings_from(_read_once(kept), figure="mean")
+    assert (block.modalities, block.readers, block.cases) == (
+        plain.modalities,
+        plain.readers,
+        plain.cases,
+    )
+    assert np.array_equal(block.values, plain.values)
+    assert _block_readings(coded([*readings, kept[0]]), readers, cases, "A", "B") is None
+    nan = [(*kept[0][:3], float("nan")), *[r for r in readings if r[:3] != kept[0][:3]]]
+    assert _block_readings(coded(nan), readers, cases, "A", "B") is None
+    assert _block_readings(coded(readings), ["R0", "R1"], cases, "A", "B") is None

@@ -10,16 +10,21 @@ The analysis itself is the pure `annotation.core.stats.mrmc`."""
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 from annotation.core import rubric
-from annotation.core.stats.data import DataError, columns_of, first_seen
-from annotation.core.stats.mrmc import FIXED_CASES, FIXED_READERS, RANDOM_BOTH, Mrmc, mrmc
+from annotation.core.stats.data import DataError, columns_of
+from annotation.core.stats.mrmc import FIXED_CASES, FIXED_READERS, RANDOM_BOTH, Mrmc, Readings, mrmc
 from annotation.core.stats.mrmc.analysis import plain
 from annotation.core.stats.names import MRMC, MRMC_ACCURACY, MRMC_TESTS
 from annotation.models import Case, Question, Result, Study
 from annotation.services.statistics.rows import Row, rows_digest
 from annotation.services.statistics.store import Figure, store_by_source
+
+if TYPE_CHECKING:
+    import numpy as np
 
 METHOD = (
     "Obuchowski-Rockette MRMC with Hillis (2007) degrees of freedom, jackknife covariances "
@@ -82,10 +87,11 @@ def expected_answers(study: Study, question: Question) -> dict[str, list]:
 
 def _figures(question: Question, rows: list[Row], expected: dict[str, list], pair_label) -> dict:
     yes_no = question.kind == Question.Kind.YES_NO
-    scores = [(rater, case, source, value) for case, source, _, rater, value in rows]
+    cases, sources, _, raters, values = columns_of(rows, 5)
+    scores = _Coded.of(raters, cases, sources, values)
+    del cases, sources, raters, values
     figures = {}
-    sources = sorted({reading[2] for reading in scores})
-    for first, second in combinations(sources, 2):
+    for first, second in combinations(scores.sources, 2):
         pair = pair_label(first, second)
         label = "share answering yes" if yes_no else "mean score"
         figure = "proportion" if yes_no else "mean"
@@ -98,50 +104,106 @@ def _figures(question: Question, rows: list[Row], expected: dict[str, list], pai
     return figures
 
 
-def _accuracy_readings(
-    question: Question, scores: list[Reading], expected: dict[str, list]
-) -> list[Reading]:
+@dataclass(frozen=True)
+class _Coded:
+    """Readings as columns rather than a tuple each (a million readings in a few arrays): each
+    column's distinct labels, sorted, and each reading's position among them; the values as
+    floats."""
+
+    raters: list
+    cases: list
+    sources: list
+    rater: "np.ndarray"
+    case: "np.ndarray"
+    source: "np.ndarray"
+    value: "np.ndarray"
+
+    @classmethod
+    def of(cls, raters: list, cases: list, sources: list, values: list) -> "_Coded":
+        import numpy as np  # the worker's: the web process that imports this module needs none
+
+        (rater_labels, rater), (case_labels, case), (source_labels, source) = (
+            _sorted_codes(column) for column in (raters, cases, sources)
+        )
+        value = np.fromiter(map(float, values), float, len(values))
+        return cls(rater_labels, case_labels, source_labels, rater, case, source, value)
+
+    def where(self, keep: "np.ndarray", value: "np.ndarray | None" = None) -> "_Coded":
+        """The readings `keep` picks (with `value` for them, when given), labels as they are."""
+        picked = self.value[keep] if value is None else value
+        return _Coded(self.raters, self.cases, self.sources, *(c[keep] for c in self.codes), picked)
+
+    @property
+    def codes(self) -> tuple:
+        return self.rater, self.case, self.source
+
+    def pair(self, first: str, second: str) -> "_Coded":
+        import numpy as np
+
+        wanted = [self.sources.index(s) for s in (first, second) if s in self.sources]
+        return self.where(np.isin(self.source, wanted))
+
+    def tuples(self) -> list[Reading]:
+        """The readings as (reader, case, source, value) tuples."""
+        rater, case, source = (c.tolist() for c in self.codes)
+        return [
+            (self.raters[r], self.cases[c], self.sources[s], v)
+            for r, c, s, v in zip(rater, case, source, self.value.tolist(), strict=True)
+        ]
+
+
+def _sorted_codes(column: list) -> tuple[list, "np.ndarray"]:
+    """A column's distinct values sorted, and each entry's position among them."""
+    import numpy as np
+
+    labels = sorted(set(column))
+    at = {label: i for i, label in enumerate(labels)}
+    return labels, np.fromiter(map(at.__getitem__, column), np.int64, len(column))
+
+
+def _accuracy_readings(question: Question, scores: _Coded, expected: dict[str, list]) -> _Coded:
     """Each answer about a case with an expected answer as 1 when it is one of them, else 0."""
+    import numpy as np
+
     spec = question.spec
     answers = {}  # code -> the answer it codes, for `rubric.matches_expected`
     for point in spec.points:
         answer = rubric.parse_answer(spec, point["value"])
         answers[rubric.numeric_code(spec, answer)] = answer
-    return [
-        (
-            rater,
-            case,
-            source,
-            float(rubric.matches_expected(spec, answers.get(v, v), v, expected[case])),
-        )
-        for rater, case, source, v in scores
-        if case in expected
+    known = np.array([case in expected for case in scores.cases], dtype=bool)
+    keep = known[scores.case] if len(scores.cases) else np.zeros(0, dtype=bool)
+    cases, values = scores.case[keep].tolist(), scores.value[keep].tolist()
+    correct = [
+        float(rubric.matches_expected(spec, answers.get(v, v), v, expected[scores.cases[c]]))
+        for c, v in zip(cases, values, strict=True)
     ]
+    return scores.where(keep, np.array(correct, dtype=float))
 
 
 def crossed(readings: list[Reading], first: str, second: str) -> tuple[list[str], list[str]]:
     """The crossed block of a pair's readings that MRMC is run on: readers who all read every
     one of the block's cases under both sources (`largest_block`). Chosen from who read what
     under which source, never from the values read, so the choice cannot favour a source."""
-    return largest_block(_read_under_both(readings, first, second))
+    if not readings:
+        return [], []
+    coded = _Coded.of(*columns_of(readings, 4))
+    return largest_block(_read_under_both(coded.pair(first, second), first, second))
 
 
-def _read_under_both(readings: list[Reading], first: str, second: str) -> dict[str, set[str]]:
-    """Each reader's cases read under both sources (readers who read none left out)."""
-    import numpy as np  # the worker's: the web process that imports this module needs none
+def _read_under_both(pair: _Coded, first: str, second: str) -> dict[str, set[str]]:
+    """Each reader's cases read under both sources (readers who read none left out); `pair`
+    holds the readings under the two sources."""
+    import numpy as np
 
-    pair = [reading for reading in readings if reading[2] in (first, second)]
-    if not pair:
+    if not len(pair.value):
         return {}
-    raters, cases, sources = columns_of(pair, 3)
-    (rater_labels, rater), (case_labels, case) = (first_seen(c) for c in (raters, cases))
-    under_first = np.fromiter(map(first.__eq__, sources), bool, len(pair))
+    under_first = pair.source == pair.sources.index(first)
     found = {}
-    for r, label in enumerate(rater_labels):
-        mine = rater == r
-        both = np.intersect1d(case[mine & under_first], case[mine & ~under_first])
+    for r in np.unique(pair.rater).tolist():
+        mine = pair.rater == r
+        both = np.intersect1d(pair.case[mine & under_first], pair.case[mine & ~under_first])
         if len(both):
-            found[label] = {case_labels[c] for c in both.tolist()}
+            found[pair.raters[r]] = {pair.cases[c] for c in both.tolist()}
     return found
 
 
@@ -275,35 +337,77 @@ def _joining(outside: list[str], masks: dict[str, int], cases: int) -> str:
     return min(outside, key=lambda r: (-(cases & masks[r]).bit_count(), r))
 
 
-def pair_figure(
-    readings: list[Reading], first: str, second: str, *, figure: str, label: str
-) -> Figure:
+def pair_figure(readings: _Coded, first: str, second: str, *, figure: str, label: str) -> Figure:
     """The MRMC result of one pair, first minus second, on its largest crossed block
     (`crossed`, chosen from the design alone); a reader's repeated readings of one output are
     averaged first."""
-    pair = [r for r in readings if r[2] in (first, second)]
-    readers, cases = crossed(pair, first, second)
+    import numpy as np
+
+    pair = readings.pair(first, second)
+    read = _read_under_both(pair, first, second)
+    readers, cases = largest_block(read)
     sizes = {
         "readers_used": len(readers),
-        "readers_total": len({r[0] for r in pair}),
+        "readers_total": len(np.unique(pair.rater)),
         "cases_used": len(cases),
-        "cases_total": len({r[1] for r in pair}),
+        "cases_total": len(np.unique(pair.case)),
     }
     detail = {"method": METHOD, "figure_of_merit": label, "differences": "first minus second"}
     detail.update(sizes, questions=QUESTIONS, crossed=_crossed_note(sizes))
     detail["block"] = {"readers": readers, "cases": cases}
     if not readers:
-        detail["reason"] = _not_crossed(_read_under_both(pair, first, second))
+        detail["reason"] = _not_crossed(read)
         return Figure(None, 0, 0, detail=detail)
-    cells = _averaged(pair, set(readers), set(cases))
-    if figure == "proportion" and any(value not in (0.0, 1.0) for *_, value in cells):
+    del read
+    cells = _block_readings(pair, readers, cases, first, second)
+    if cells is None:  # some output read twice by one reader: averaged, as tuples
+        cells = _averaged(pair.tuples(), set(readers), set(cases))
+        values = [value for *_, value in cells]
+        n_ratings = len(cells)
+    else:
+        values, n_ratings = cells.values.reshape(-1), cells.values.size
+    if figure == "proportion" and not np.isin(values, (0.0, 1.0)).all():
         figure = "mean"  # repeated readings averaged: the mean of their shares is the share
     try:
         result = mrmc(cells, figure=figure)
     except DataError as exc:
         detail["reason"] = str(exc)
         return Figure(None, len(cases), len(readers), detail=detail)
-    return _figure(result, detail, len(cells))
+    return _figure(result, detail, n_ratings)
+
+
+def _block_readings(
+    pair: _Coded, readers: list[str], cases: list[str], first: str, second: str
+) -> Readings | None:
+    """The block's readings as the crossed array `mrmc` reads (modalities x readers x cases,
+    each axis in label order, as `readings_from` orders the sorted readings of `_averaged`),
+    where every reader read every case of the block once under each source and every value
+    is finite; None otherwise (the readings then go as tuples, averaged and checked)."""
+    import numpy as np
+
+    axes = []
+    for labels, chosen, code in (
+        (pair.raters, readers, pair.rater),
+        (pair.cases, cases, pair.case),
+    ):
+        at = np.full(len(labels), -1, dtype=np.int64)
+        positions = {label: i for i, label in enumerate(labels)}
+        at[[positions[label] for label in chosen]] = np.arange(len(chosen))
+        axes.append(at[code])
+    reader, case = axes
+    modality = np.where(pair.source == pair.sources.index(first), 0, 1)
+    keep = (reader >= 0) & (case >= 0)
+    shape = (2, len(readers), len(cases))
+    cell = ((modality * shape[1] + reader) * shape[2] + case)[keep]
+    value = pair.value[keep]
+    size = shape[0] * shape[1] * shape[2]
+    if len(cell) != size or not (np.bincount(cell, minlength=size) == 1).all():
+        return None
+    if not np.isfinite(value).all():
+        return None
+    grid = np.empty(shape)
+    grid.reshape(-1)[cell] = value
+    return Readings((first, second), tuple(readers), tuple(cases), grid)
 
 
 def _averaged(readings: list[Reading], readers: set, cases: set) -> list[Reading]:

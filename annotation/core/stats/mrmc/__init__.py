@@ -75,10 +75,14 @@ def mrmc(
     case under every modality. `figure` is "auc" (with `truth`, case -> 0/1), "mean" or
     "proportion" (values 0/1). Covariances over cases by the jackknife (the published method)
     or a seeded bootstrap of `resamples` draws. Differences are first minus second, modalities
-    in the order first seen."""
+    in the order first seen. `rows` may be `Readings` already checked (as `readings_from` gives
+    them, for this figure): a caller holding a million readings as arrays builds no tuples."""
     if covariance not in COVARIANCES:
         raise ValueError(f"covariance must be one of {', '.join(COVARIANCES)}")
-    readings = readings_from(rows, figure=figure, truth=truth)
+    if isinstance(rows, Readings):
+        readings = rows
+    else:
+        readings = readings_from(rows, figure=figure, truth=truth)
     figures = figures_of_merit(readings)
     if covariance == "jackknife":
         covariances = jackknife_covariances(readings)
