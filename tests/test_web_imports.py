@@ -7,7 +7,10 @@ This test process has loaded them all, so the check runs in fresh interpreters o
 file of their own: one builds a small study, its stored statistics and a checklist appraisal
 (numpy allowed: it is the worker's work); another, as the web would, sets Django up, loads the
 view of every URL pattern and serves the pages an admin and a rater use most, recording who
-imports each heavy module first, then draws a figure, which must load matplotlib.
+imports each heavy module first, then draws a figure, which must load matplotlib. gunicorn's
+master loads the application and every view before forking the workers (gunicorn.conf.py), so
+what it loads is in every worker: a third checks that too, and that it leaves the workers no
+database connection to share.
 """
 
 import json
@@ -147,6 +150,46 @@ def serve() -> None:
     print(json.dumps(report))
 
 
+def master() -> None:
+    """Child process: what gunicorn's master does before its first fork (gunicorn.conf.py),
+    with a database connection open as the application's import could have left one."""
+    import gc
+    import runpy
+
+    first = _FirstImports()
+    sys.meta_path.insert(0, first)
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    from django.db import connections
+    from django.urls import URLResolver, get_resolver
+
+    import evalapp.wsgi  # noqa: F401 (preload_app: the master imports the application)
+
+    connections["default"].ensure_connection()
+    config["pre_fork"](None, None)
+    config["pre_fork"](None, None)  # once per worker: the later calls do nothing
+    loaded = set(sys.modules)
+
+    def modules(patterns) -> set[str]:
+        found = set()
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                found |= modules(pattern.url_patterns)
+            else:
+                found.add(pattern.callback.__module__)
+        return found
+
+    views = modules(get_resolver().url_patterns)
+    report = {
+        "preload": config["preload_app"],
+        "views": len(views),
+        "views_not_loaded": sorted(views - loaded),
+        "open_connections": [c.alias for c in connections.all() if c.connection is not None],
+        "frozen": gc.get_freeze_count(),
+        "loaded": {name: first.chains.get(name, []) for name in HEAVY if name in sys.modules},
+    }
+    print(json.dumps(report))
+
+
 def _child(step: str, folder: Path) -> dict:
     env = {
         **os.environ,
@@ -195,3 +238,17 @@ def test_web_process_loads_no_numerical_library_until_a_figure_is_drawn(tmp_path
     # above would have seen it had any page drawn one.
     assert served["figure"] == 200
     assert "matplotlib" in served["figure_loaded"]
+
+
+def test_gunicorns_master_loads_every_view_but_no_numerical_library_and_shares_no_connection(
+    tmp_path,
+):
+    done = _child("master", tmp_path)
+
+    assert done["preload"] is True
+    assert done["views"] > 10  # the view modules of every URL pattern, all imported
+    assert done["views_not_loaded"] == []
+    assert done["open_connections"] == []  # closed before the fork, not shared by the workers
+    assert done["frozen"] > 10_000  # the master's objects, out of the workers' collections
+    chains = "\n".join(f"{name}: " + " -> ".join(chain) for name, chain in done["loaded"].items())
+    assert done["loaded"] == {}, f"imported by gunicorn's master, so in every worker:\n{chains}"
