@@ -22,6 +22,8 @@ def user_cache() -> BaseCache:
 def user_cache_drop(sender, instance, **kwargs) -> None:
     """Forget the cached row now, and again once the change is committed: a request that read
     the old row in between may have cached it."""
+    if kwargs.get("update_fields") == frozenset({"last_login"}):
+        return  # a sign-in: the cached copy's other fields still hold, and no outage stops it
     key = user_cache_key(instance.pk)
     cache = user_cache()
     cache.delete(key)

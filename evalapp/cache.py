@@ -1,6 +1,11 @@
 """The cache that sessions and signed-in users are read from: Redis, but a Redis outage only
 makes every read a miss (the database answers) and every write a no-op, so no page fails and
-no rater is signed out while Redis is away. Throttle counts keep the strict `default` cache."""
+no rater is signed out while Redis is away. A delete is forgiven only when Redis refuses the
+connection (it serves no one, so no one reads the entry); one that times out, with Redis
+perhaps still serving the old session or user, fails where it is seen rather than pass for a
+sign-out. Entries live minutes (evalapp.sessions, USER_CACHE_SECONDS), so what a Redis that
+comes back with its data still holds goes soon after. Throttle counts keep the strict
+`default` cache."""
 
 import logging
 
@@ -70,12 +75,6 @@ class OutageTolerantRedisCache(RedisCache):
     def delete(self, key, version=None):
         try:
             return super().delete(key, version)
-        except UNREACHABLE as exc:
+        except RedisConnectionError as exc:
             _warn(exc)
             return False
-
-    def delete_many(self, keys, version=None):
-        try:
-            super().delete_many(keys, version)
-        except UNREACHABLE as exc:
-            _warn(exc)

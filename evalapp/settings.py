@@ -389,8 +389,10 @@ if SHARED_CACHE:
         "KEY_PREFIX": "evalapp-sessions",
         "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_ENGINE = "evalapp.sessions"
     SESSION_CACHE_ALIAS = "sessions"
+# How long a session's cached copy lives (the database keeps the session itself).
+SESSION_CACHE_SECONDS = env_int("SESSION_CACHE_SECONDS", 300)
 # How long a signed-in user's row is served from the cache (0: read every request); a change
 # clears it at once, so this only bounds what a change made outside Django could leave behind.
 USER_CACHE_SECONDS = env_int("USER_CACHE_SECONDS", 60) if SHARED_CACHE else 0

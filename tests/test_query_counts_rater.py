@@ -196,7 +196,7 @@ def redis_cache():
         pytest.skip(f"no Redis at {REDIS_URL}")
     prefix = f"test-query-counts-{os.getpid()}-{time.monotonic_ns()}"
     with _redis_sessions(REDIS_URL, prefix):
-        yield
+        yield client, prefix
     for key in client.scan_iter(f"{prefix}*"):
         client.delete(key)
 
@@ -219,8 +219,9 @@ def _redis_sessions(location, prefix):
     }
     with override_settings(
         CACHES=caches,
-        SESSION_ENGINE="django.contrib.sessions.backends.cached_db",
+        SESSION_ENGINE="evalapp.sessions",
         SESSION_CACHE_ALIAS="sessions",
+        SESSION_CACHE_SECONDS=300,
         USER_CACHE_SECONDS=60,
     ):
         yield
@@ -282,6 +283,37 @@ def test_with_redis_logging_out_ends_the_session(redis_cache, client, rater, url
     client.post(reverse("logout"))
     client.cookies["sessionid"] = cookie  # the old cookie, replayed
     assert client.post(url, {"question": "overall", "answer": "4"}, headers=HX).status_code == 401
+
+
+def test_with_redis_a_sign_out_that_cannot_remove_the_cached_session_fails_loudly(
+    redis_cache, client, rater, url, monkeypatch
+):
+    """A Redis that times out on the delete: the sign-out is an error, not a sign-out that
+    leaves the old cookie working from the cache."""
+    from django.core.cache import caches
+    from redis.exceptions import TimeoutError as RedisTimeout
+
+    client.force_login(rater)
+    assert client.get(url).status_code == 200
+    cache = caches["sessions"]
+
+    def times_out(*args, **kwargs):
+        raise RedisTimeout("Timeout reading from socket")
+
+    monkeypatch.setattr(cache, "delete", times_out)
+    with pytest.raises(RedisTimeout):
+        client.post(reverse("logout"))
+
+
+def test_with_redis_a_cached_session_lives_minutes_not_the_sessions_age(
+    redis_cache, client, rater, url
+):
+    redis_client, prefix = redis_cache
+    client.force_login(rater)
+    assert client.get(url).status_code == 200
+    keys = list(redis_client.scan_iter(f"{prefix}-sessions*"))
+    assert keys
+    assert all(0 < redis_client.ttl(key) <= 300 for key in keys)
 
 
 def test_the_item_page_names_each_answers_revision_as_the_answers_endpoint_does(

@@ -69,7 +69,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             form.add_error(None, " ".join(exc.messages))
         else:
             # Named: the account was just made, and django-axes' backend logs no one in.
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="evalapp.auth_cache.CachedModelBackend")
             messages.success(request, f"You are a rater of {study.title!r}.")
             return redirect("rater_home")
     context = {"invitation": found, "form": form, "problem": problem}
