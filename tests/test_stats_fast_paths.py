@@ -227,3 +227,50 @@ def test_block_readings_as_arrays_match_the_sorted_readings():
     nan = [(*kept[0][:3], float("nan")), *[r for r in readings if r[:3] != kept[0][:3]]]
     assert _block_readings(coded(nan), readers, cases, "A", "B") is None
     assert _block_readings(coded(readings), ["R0", "R1"], cases, "A", "B") is None
+
+
+def test_sources_as_checked_columns_summarise_as_their_tuples():
+    """A source's ratings given to `score_summary` and `case_means` as checked columns give
+    what the same ratings as tuples give; a rating that is not a plain float, or a rater's
+    second rating of a case, leaves that source as tuples (whose check names the row)."""
+    from annotation.core.stats import compare
+    from annotation.core.stats.resampling import Bootstrap
+    from annotation.services.statistics.comparisons import _by_source
+
+    rng = random.Random(17)
+    rows = sorted(
+        (f"c{c}", source, "", f"R{r}", float(rng.randint(1, 5)))
+        for c in range(30)
+        for source in ("B", "A")
+        for r in range(4)
+        if rng.random() < 0.8
+    )
+    bootstrap = Bootstrap(resamples=50, seed=3)
+    found = _by_source(rows)
+    assert sorted(found) == ["A", "B"]
+    for source, observations in found.items():
+        assert not isinstance(observations, list)
+        plain = [(c, r, v) for c, s, _, r, v in rows if s == source]
+        assert compare.score_summary(
+            observations, bootstrap=bootstrap, categories=[1, 2, 3, 4, 5]
+        ) == compare.score_summary(plain, bootstrap=bootstrap, categories=[1, 2, 3, 4, 5])
+        assert compare.case_means(observations) == compare.case_means(plain)
+    twice = _by_source([*rows, (*rows[0][:4], 9.0)])
+    assert isinstance(twice[rows[0][1]], list)
+    with pytest.raises(DataError, match="twice"):
+        compare.case_means(twice[rows[0][1]])
+    assert isinstance(_by_source([*rows[1:], (*rows[0][:4], 3)])[rows[0][1]], list)
+
+
+def test_all_distinct_by_counting_or_by_unique():
+    from annotation.core.stats.data import all_distinct
+
+    rng = np.random.default_rng(4)
+    for bound in (1, 50, 5_000, 10**9):
+        for n in (0, 1, 2, 40):
+            keys = rng.integers(0, bound, n)
+            assert all_distinct(keys, bound) == (len(np.unique(keys)) == n)
+        distinct = rng.permutation(min(bound, 30))
+        assert all_distinct(distinct, bound)
+        if len(distinct) > 1:
+            assert not all_distinct(np.append(distinct, distinct[-1]), bound)

@@ -5,9 +5,11 @@ adjusted across the whole study afterwards (`adjust_study`). The statistics them
 `annotation.core.stats.compare`."""
 
 from itertools import combinations
+from operator import itemgetter
 
 from annotation.core import rubric
 from annotation.core.stats import compare
+from annotation.core.stats.data import first_seen
 from annotation.core.stats.names import (
     BRADLEY_TERRY,
     COMPARISONS,
@@ -100,10 +102,22 @@ def _metric_correlations(
     return store_by_source(study, question, statistics, [outputs, names], compute)
 
 
-def _by_source(rows: list[Row]) -> dict[str, list[tuple[str, str, float]]]:
-    found: dict[str, list] = {}
-    for case, source, _, rater, value in rows:
-        found.setdefault(source, []).append((case, rater, value))
+def _by_source(rows: list[Row]) -> dict[str, list | object]:
+    """Each source's (case, rater, value) observations: as checked columns where they are
+    plain floats rated once (`compare.rows_of_columns`, no tuple per rating), else as tuples,
+    whose check names the row at fault."""
+    import numpy as np  # the worker's: the web process that imports this module needs none
+
+    if not rows:
+        return {}
+    cases, sources, raters, values = (list(map(itemgetter(k), rows)) for k in (0, 1, 3, 4))
+    labels, source = first_seen(sources)
+    del sources
+    found: dict[str, list | object] = {}
+    for k, label in enumerate(labels):
+        at = np.flatnonzero(source == k).tolist()
+        mine = [list(map(column.__getitem__, at)) for column in (cases, raters, values)]
+        found[label] = compare.rows_of_columns(*mine[:2], mine[2:]) or list(zip(*mine, strict=True))
     return found
 
 

@@ -20,7 +20,7 @@ than thin (a rater rating a case twice, a value that is not a number) is a DataE
 - `correlations`: `correlation`, Spearman and Kendall between a metric and the reader score.
 """
 
-from annotation.core.stats.compare.common import Statistic
+from annotation.core.stats.compare.common import Statistic, rows_of_columns
 from annotation.core.stats.compare.correlations import (
     FISHER_Z,
     KENDALL,
@@ -111,6 +111,7 @@ __all__ = [
     "criteria_points",
     "mcnemar",
     "paired",
+    "rows_of_columns",
     "score_summary",
     "shared",
     "sign_test",

@@ -13,7 +13,7 @@ from numbers import Real
 
 import numpy as np
 
-from annotation.core.stats.data import DataError, columns_of, first_seen
+from annotation.core.stats.data import DataError, all_distinct, columns_of, first_seen
 from annotation.core.stats.names import THESE_RATERS
 from annotation.core.stats.resampling import Bootstrap, case_weights
 
@@ -91,10 +91,13 @@ class _Rows:
         return np.bincount(self.case, weights=column, minlength=len(self.cases))
 
 
-def _rows(rows: Iterable[Sequence], *, numbers: int, rated: bool = True) -> _Rows:
+def _rows(rows: Iterable[Sequence] | _Rows, *, numbers: int, rated: bool = True) -> _Rows:
     """Check and index (case, rater, number...) rows, or (case, number...) when not `rated`.
     Column by column when every row is well formed (a million rows in a fraction of a second);
-    row by row, naming the first row at fault, when one is not."""
+    row by row, naming the first row at fault, when one is not. `_Rows` already checked
+    (`rows_of_columns`) are taken as they are."""
+    if isinstance(rows, _Rows):
+        return rows
     rows = rows if isinstance(rows, list) else list(rows)
     width = 1 + rated + numbers
     checked = _checked_columns(rows, width, numbers, rated)
@@ -123,20 +126,29 @@ def _checked_columns(rows: list, width: int, numbers: int, rated: bool) -> _Rows
     if not rows or any(len(row) != width for row in rows):
         return None
     columns = columns_of(rows, width)
-    values = columns[1 + rated :]
-    if any(set(map(type, column)) != {float} for column in values):
+    return rows_of_columns(columns[0], columns[1] if rated else None, columns[1 + rated :])
+
+
+def rows_of_columns(
+    cases: Sequence, raters: Sequence | None, values: Sequence[Sequence]
+) -> _Rows | None:
+    """The checked rows of (case, rater, number...) given as columns (no rater column: not
+    rated), for a caller holding a million rows as columns, which `score_summary` and
+    `case_means` then take as their rows; None unless every number is a plain finite float and
+    each rater rated each case once (the rows as tuples then name the first at fault)."""
+    if not len(cases) or any(set(map(type, column)) != {float} for column in values):
         return None
     array = np.ascontiguousarray(np.array(values, dtype=float).T)
     if not np.isfinite(array).all():
         return None
-    cases, index = first_seen(columns[0])
-    raters = 0
-    if rated:
-        ids, rater = first_seen(columns[1])
-        if len(np.unique(index * len(ids) + rater)) != len(rows):
+    labels, index = first_seen(cases)
+    n_raters = 0
+    if raters is not None:
+        ids, rater = first_seen(raters)
+        if not all_distinct(index * len(ids) + rater, len(labels) * len(ids)):
             return None  # a rater rated a case twice: the row by row check names the row
-        raters = len(ids)
-    return _Rows(cases, index, array, raters)
+        n_raters = len(ids)
+    return _Rows(labels, index, array, n_raters)
 
 
 def _number(value: object, n: int | None = None) -> float:

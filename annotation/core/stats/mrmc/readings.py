@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotation.core.stats.compare.common import _number
-from annotation.core.stats.data import DataError, columns_of, first_seen
+from annotation.core.stats.data import DataError, all_distinct, columns_of, first_seen
 
 FIGURES = ("auc", "mean", "proportion")
 JACKKNIFE = "jackknife over cases"
@@ -138,7 +138,8 @@ def _crossed_columns(rows: list, figure: str) -> tuple | None:
         where.append(index)
     shape = (len(axes[2]), len(axes[0]), len(axes[1]))
     cell = (where[2] * shape[1] + where[0]) * shape[2] + where[1]
-    if len(rows) != np.prod(shape) or len(np.unique(cell)) != len(rows) or shape[2] < 2:
+    size = int(np.prod(shape))
+    if len(rows) != size or not all_distinct(cell, size) or shape[2] < 2:
         return None
     grid = np.empty(shape)
     grid.reshape(-1)[cell] = numbers
