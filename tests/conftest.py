@@ -123,13 +123,17 @@ def _fast_test_settings(settings):
     # The tests' sources call that fake endpoint without a connection: a keyless host the
     # operator allows (none by default).
     settings.LLM_KEYLESS_HOSTS = ["127.0.0.1"]
-    # A cache of its own for each test (throttle counts), never the Redis CI shares.
-    settings.CACHES = {
+    # A cache of its own for each test (throttle counts; with Redis configured, as on CI, the
+    # sessions and users too), never the Redis CI shares.
+    caches = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": f"test-{uuid.uuid4().hex}",
         }
     }
+    if "sessions" in settings.CACHES:
+        caches["sessions"] = {**caches["default"], "LOCATION": f"test-s-{uuid.uuid4().hex}"}
+    settings.CACHES = caches
 
 
 def _worker_database_url() -> str:
