@@ -274,3 +274,13 @@ def test_all_distinct_by_counting_or_by_unique():
         assert all_distinct(distinct, bound)
         if len(distinct) > 1:
             assert not all_distinct(np.append(distinct, distinct[-1]), bound)
+
+
+def test_unit_names_joined_as_unit_of_names_them():
+    from annotation.services.statistics.agreement import _unit_names
+    from annotation.services.statistics.rows import unit_of
+
+    rows = [("c1", "A", "", "R1", 1.0), ("c2", "A", "B", "R2", 2.0), ("c1", "", "", "R1", 3.0)]
+    assert _unit_names(rows) == [unit_of(row) for row in rows]
+    odd = [*rows, (7, "A", "", "R1", 1.0)]  # a part that is not text
+    assert _unit_names(odd) == [unit_of(row) for row in odd]

@@ -8,6 +8,7 @@ raters like these on cases like these, or the reason there is none: both as
 `annotation.core.stats.reported` chooses them, which the `agreement` command uses too."""
 
 from dataclasses import replace
+from operator import itemgetter
 
 from annotation.core import rubric
 from annotation.core.stats import coefficients, reported
@@ -29,9 +30,9 @@ def question_agreement(
 ) -> list[Result]:
     results = []
     for source in _sources(humans):
+        scoped = _scoped(humans, source)
         for judge in ["", *judged]:
-            rows = [row for row in humans if _in_scope(row, source)]
-            rows += [row for row in judged.get(judge, []) if _in_scope(row, source)]
+            rows = scoped + _scoped(judged.get(judge, []), source)
             scope = Scope(question, source, judge)
             results += store_family(
                 study,
@@ -50,8 +51,12 @@ def _sources(humans: list[Row]) -> list[str]:
     return [""] + (sources if len(sources) > 1 else [])
 
 
-def _in_scope(row: Row, source: str) -> bool:
-    return not source or (row[1] == source and not row[2])
+def _scoped(rows: list[Row], source: str) -> list[Row]:
+    """The rows of a scope: every row for every source (""), else the rows about one output
+    of that source; without a call per row (a million rows per scope)."""
+    if not source:
+        return list(rows)
+    return [row for row in rows if row[1] == source and not row[2]]
 
 
 def _figures(
@@ -60,11 +65,10 @@ def _figures(
     # Columns rather than an object per rating: at a million ratings that is seconds. One name
     # per unit, shared by its ratings.
     name = {}.setdefault
-    columns = (
-        [name(unit, unit) for unit in (f"{c}\x1f{s}\x1f{b}" for c, s, b, *_ in rows)],
-        [r[3] for r in rows],
-        [r[4] for r in rows],
-    )
+    units = _unit_names(rows)
+    raters, values = (list(map(itemgetter(k), rows)) for k in (3, 4))
+    columns = (list(map(name, units, units)), raters, values)
+    del units
     estimates = estimates_for(
         columns, question, study, raters_like_these=JUDGE_NOT_DRAWN if judge else ""
     )
@@ -75,6 +79,15 @@ def _figures(
         key: Figure.of(estimate, level=question.level, n_cases=n_cases)
         for key, estimate in estimates.items()
     }
+
+
+def _unit_names(rows: list[Row]) -> list[str]:
+    """Each row's unit as `unit_of` names it, joined in C where the unit's parts are text (a
+    million names in a fraction of the time of formatting each)."""
+    try:
+        return list(map("\x1f".join, map(itemgetter(0, 1, 2), rows)))
+    except TypeError:  # a part that is not text: formatted as `unit_of` does
+        return [unit_of(row) for row in rows]
 
 
 def estimates_for(
