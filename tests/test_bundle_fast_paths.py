@@ -189,3 +189,30 @@ def test_a_text_past_spss_limit_is_left_to_pyreadstat():
 
     frame = pd.DataFrame({"text": pd.Series(["x" * 300, "y"], dtype=object)})
     assert stat_data.written(lambda f: b"", frame, stat_data.SAV, tags={}, value_labels={}) is None
+
+
+@pytest.mark.parametrize("dtype", ["float64", "object"])
+def test_a_number_stata_reads_as_missing_is_left_to_pyreadstat(dtype):
+    """A number answer past Stata's largest double (a rater may type 1e308) would be laid out
+    as its bits, which Stata reads as missing: pyreadstat, which refuses it, writes the file."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"score": pd.Series([1.0, 1e308], dtype=dtype)})
+    written = stat_data.written(
+        lambda f: pytest.fail("no sample is written"),
+        frame,
+        stat_data.DTA,
+        tags={},
+        value_labels={},
+    )
+    assert written is None
+
+
+def test_the_sample_checked_against_pyreadstat_holds_missing_and_tagged_values():
+    import pandas as pd
+
+    values = [1.0] * 50 + [None] * 50 + ["a"] * 50 + [2.0] * 50
+    frame = pd.DataFrame({"score": pd.Series(values, dtype=object)})
+    layout = stat_data._layout(frame, stat_data.DTA, {"score": ["a"]}, {})
+    rows = stat_data._sample_rows(frame, layout, {"score": ["a"]})
+    assert [values[row] for row in rows] == [1.0, None, "a"]

@@ -32,6 +32,7 @@ SAV_ROWS_AT = 80  # the header's case count, an int32
 SAV_CASES = struct.pack("<4i", 7, 16, 8, 2) + struct.pack("<q", 1)  # then the count, 64-bit
 SAV_END = struct.pack("<2i", 999, 0)
 SAV_TEXT_LIMIT, DTA_TEXT_LIMIT = 255, 2045  # longer texts: SPSS segments, Stata strL
+DTA_LARGEST = 2.0**1023  # Stata reads a double this large or larger as missing
 NUMBER, TEXT = "number", "text"
 
 
@@ -49,7 +50,9 @@ def written(
     layout = _layout(frame, fmt, tags, value_labels)
     if layout is None or not len(frame):
         return None
-    sample = frame.iloc[_sample_rows(frame, layout)].reset_index(drop=True)
+    if fmt == DTA and not _stata_numbers(frame, layout):
+        return None
+    sample = frame.iloc[_sample_rows(frame, layout, tags)].reset_index(drop=True)
     small = write(sample)
     rows = _rows(sample, layout, fmt, tags)
     splice = _sav_splice if fmt == SAV else _dta_splice
@@ -89,20 +92,41 @@ def _layout(frame: pd.DataFrame, fmt: str, tags: dict, value_labels: dict) -> li
     return layout
 
 
+def _stata_numbers(frame: pd.DataFrame, layout: list) -> bool:
+    """Whether every number can be a Stata double: pyreadstat refuses one that is not."""
+    for position, (kind, _) in enumerate(layout):
+        if kind != NUMBER:
+            continue
+        column = frame.iloc[:, position]
+        if column.dtype.kind in "fi":
+            values = column.to_numpy(dtype="float64")
+        else:
+            values = np.array([v for v in column.tolist() if type(v) is float], dtype="float64")
+        finite = values[~np.isnan(values)]
+        if len(finite) and not (np.abs(finite) < DTA_LARGEST).all():
+            return False
+    return True
+
+
 def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
-def _sample_rows(frame: pd.DataFrame, layout: list) -> list[int]:
+def _sample_rows(frame: pd.DataFrame, layout: list, tags: dict) -> list[int]:
     """The first row and, for each text column, a row holding its widest text; for each number
-    column, a row holding a number where one does (the type pyreadstat then gives it)."""
+    column, a row holding a number where one does (the type pyreadstat then gives it), one
+    holding a missing value and one holding each of its tags, so that the check against
+    pyreadstat's bytes covers every code this layout writes."""
     rows = {0}
     for position, (kind, width) in enumerate(layout):
         values = frame.iloc[:, position].tolist()
         if kind == TEXT:
             rows.add(next((i for i, v in enumerate(values) if len(v.encode()) == width), 0))
-        else:
-            found = next((i for i, v in enumerate(values) if type(v) is float and v == v), None)
+            continue
+        wanted = [lambda v: type(v) is float and v == v, _missing]
+        wanted += [lambda v, t=tag: v == t for tag in tags.get(frame.columns[position], ())]
+        for test in wanted:
+            found = next((i for i, v in enumerate(values) if test(v)), None)
             if found is not None:
                 rows.add(found)
     return sorted(rows)
