@@ -133,3 +133,16 @@ def test_a_study_frozen_before_its_figures_were_stored_has_them_computed_on_open
     figures = selectors.study_dashboard_figures(study=open_study)
     assert figures.by_source == selectors.study_progress_by_source(study=open_study)
     assert figures.short_of_k == open_study.items.count()  # nothing was submitted
+
+
+def test_figures_stored_in_an_older_shape_read_as_not_computed_yet(client, study_admin):
+    """A field renamed since the figures were stored: the card says none yet (the next
+    recomputation stores them again), never a server error."""
+    study = rated_study(study_admin, cases=2, raters=2)
+    stored = StudyFigures.objects.get(study=study)
+    stored.data["quality"] = [{"pseudonym": "R1", "older_field": 1}]
+    stored.save()
+    assert selectors.study_dashboard_figures(study=study) is None
+    client.force_login(study_admin)
+    page = client.get(reverse("study_dashboard", args=[study.token])).content.decode()
+    assert "computed with the statistics; none yet" in page

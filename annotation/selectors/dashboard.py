@@ -226,15 +226,25 @@ def study_dashboard_figures(*, study: Study) -> DashboardFigures | None:
     them computed here, from its final ratings."""
     stored = StudyFigures.objects.filter(study=study).first()
     if stored is not None:
-        data, computed_at = stored.data, stored.computed_at
-    elif study.statistics_frozen_reason():
-        data, computed_at = study_dashboard_figures_compute(study=study), timezone.now()
-    else:
+        figures = _figures_read(stored.data, stored.computed_at)
+        if figures is not None:
+            return figures
+    if study.statistics_frozen_reason():
+        return _figures_read(study_dashboard_figures_compute(study=study), timezone.now())
+    return None
+
+
+def _figures_read(data: dict, computed_at: datetime) -> DashboardFigures | None:
+    """Stored figures as the dashboard shows them; None for figures stored in a shape this
+    version no longer reads (they are stored again, in the current one, by the next
+    recomputation: until then the card says none yet)."""
+    try:
+        return DashboardFigures(
+            computed_at=computed_at,
+            by_source=[tuple(row) for row in data["by_source"]],
+            short_of_k=data["short_of_k"],
+            fast_threshold=data["fast_threshold"],
+            quality=[RaterQuality(**row) for row in data["quality"]],
+        )
+    except (KeyError, TypeError):
         return None
-    return DashboardFigures(
-        computed_at=computed_at,
-        by_source=[tuple(row) for row in data["by_source"]],
-        short_of_k=data["short_of_k"],
-        fast_threshold=data["fast_threshold"],
-        quality=[RaterQuality(**row) for row in data["quality"]],
-    )
