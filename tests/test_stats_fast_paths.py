@@ -284,3 +284,25 @@ def test_unit_names_joined_as_unit_of_names_them():
     assert _unit_names(rows) == [unit_of(row) for row in rows]
     odd = [*rows, (7, "A", "", "R1", 1.0)]  # a part that is not text
     assert _unit_names(odd) == [unit_of(row) for row in odd]
+
+
+def test_patterns_draw_their_seeded_resamples_once():
+    """Kept draws are the ones a fresh draw gives, read-only, and only for a seeded bootstrap
+    that fits one chunk."""
+    from annotation.core.stats.resampling import CHUNK_CELLS, Bootstrap
+
+    rng = np.random.default_rng(6)
+    rows = rng.integers(0, 3, size=(400, 3))
+    bootstrap = Bootstrap(resamples=200, seed=9)
+    patterns = Patterns.of(rows)
+    first = np.concatenate(list(patterns.draws(bootstrap)))
+    again = np.concatenate(list(patterns.draws(bootstrap)))
+    fresh = np.concatenate(list(Patterns.of(rows).draws(bootstrap)))
+    assert np.array_equal(first, fresh)
+    assert np.array_equal(again, fresh)
+    assert not next(patterns.draws(bootstrap)).flags.writeable
+    other = np.concatenate(list(patterns.draws(Bootstrap(resamples=200, seed=10))))
+    assert not np.array_equal(other, fresh)
+    many = Bootstrap(resamples=CHUNK_CELLS // len(patterns.weights) + 1, seed=9)
+    assert len(list(patterns.draws(many))) == 2
+    assert (many.seed, many.resamples) not in patterns.drawn

@@ -15,7 +15,7 @@ statistic evaluation per distinct pattern, each counted as often as units share 
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -35,6 +35,9 @@ class Patterns:
     rows: np.ndarray
     weights: np.ndarray  # units per pattern
     n: int  # units
+    # Resampled weights already drawn, by (seed, resamples), where they are one chunk: each
+    # coefficient of the same data draws the same seeded resamples.
+    drawn: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
     def of(cls, rows: np.ndarray) -> "Patterns":
@@ -57,7 +60,25 @@ class Patterns:
         Patterns shared by few units (most of them, in real data) are drawn as one group: its
         multinomial count, then that many units picked uniformly from the group, which is the
         same distribution at a fraction of the cost of one binomial per pattern per resample.
+
+        Seeded resamples that fit in one chunk are drawn once and kept (read-only): every
+        coefficient of these data draws them again, identically, from the same seed.
         """
+        key = (bootstrap.seed, bootstrap.resamples)
+        if key in self.drawn:
+            yield self.drawn[key]
+            return
+        chunks = self._draws(bootstrap)
+        cells = bootstrap.resamples * len(self.weights)
+        if bootstrap.seed is None or not 0 < cells <= CHUNK_CELLS:
+            yield from chunks
+            return
+        (weights,) = chunks  # one chunk, as CHUNK_CELLS allows
+        weights.flags.writeable = False
+        self.drawn[key] = weights
+        yield weights
+
+    def _draws(self, bootstrap: Bootstrap) -> Iterator[np.ndarray]:
         rng = np.random.default_rng(bootstrap.seed)
         n_patterns = len(self.weights)
         per_chunk = max(1, CHUNK_CELLS // max(1, n_patterns))
