@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from itertools import combinations
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from annotation.core import rubric
@@ -87,9 +88,7 @@ def expected_answers(study: Study, question: Question) -> dict[str, list]:
 
 def _figures(question: Question, rows: list[Row], expected: dict[str, list], pair_label) -> dict:
     yes_no = question.kind == Question.Kind.YES_NO
-    cases, sources, _, raters, values = columns_of(rows, 5)
-    scores = _Coded.of(raters, cases, sources, values)
-    del cases, sources, raters, values
+    scores = _Coded.of_rows(rows, (3, 0, 1, 4))  # (case, source, _, rater, value) rows
     figures = {}
     for first, second in combinations(scores.sources, 2):
         pair = pair_label(first, second)
@@ -128,6 +127,19 @@ class _Coded:
         value = np.fromiter(map(float, values), float, len(values))
         return cls(rater_labels, case_labels, source_labels, rater, case, source, value)
 
+    @classmethod
+    def of_rows(cls, rows: list, at: tuple[int, int, int, int]) -> "_Coded":
+        """`of` the rows' columns at positions `at` (rater, case, source, value), each column
+        coded before the next is taken, so that one list of a million entries is held at once."""
+        import numpy as np
+
+        coded = []
+        for k in at[:3]:
+            coded.append(_sorted_codes(list(map(itemgetter(k), rows))))
+        value = np.fromiter(map(float, map(itemgetter(at[3]), rows)), float, len(rows))
+        (raters, rater), (cases, case), (sources, source) = coded
+        return cls(raters, cases, sources, rater, case, source, value)
+
     def where(self, keep: "np.ndarray", value: "np.ndarray | None" = None) -> "_Coded":
         """The readings `keep` picks (with `value` for them, when given), labels as they are."""
         picked = self.value[keep] if value is None else value
@@ -141,6 +153,8 @@ class _Coded:
         import numpy as np
 
         wanted = [self.sources.index(s) for s in (first, second) if s in self.sources]
+        if len(wanted) == len(self.sources):
+            return self  # every reading is under one of the two: no copy
         return self.where(np.isin(self.source, wanted))
 
     def tuples(self) -> list[Reading]:
