@@ -115,6 +115,16 @@ def rater_study_get(*, user: AbstractBaseUser, token: str) -> Study:
     return study
 
 
+def _rater_own(user: AbstractBaseUser, study_token: str, token: str) -> Q:
+    """This rater's assignment `token` in the open (or locked) study `study_token`."""
+    return Q(
+        token=token,
+        rater=user,
+        study__token=study_token,
+        study__status__in=[Study.Status.OPEN, Study.Status.LOCKED],
+    )
+
+
 def rater_assignment_get(*, user: AbstractBaseUser, study_token: str, token: str) -> Assignment:
     """This rater's assignment in an open (or locked, read-only) study, with the study and the
     item's outputs, in one query; 404 for anyone else's or any other study's."""
@@ -126,12 +136,7 @@ def rater_assignment_get(*, user: AbstractBaseUser, study_token: str, token: str
         return (
             Assignment.objects.select_related("study", "item__output__case", "item__output_b")
             .annotate(has_images=Exists(images))
-            .get(
-                token=token,
-                rater=user,
-                study__token=study_token,
-                study__status__in=[Study.Status.OPEN, Study.Status.LOCKED],
-            )
+            .get(_rater_own(user, study_token, token))
         )
     except Assignment.DoesNotExist:
         raise Http404("No such item.") from None
@@ -187,12 +192,7 @@ def rater_save_target(
             .annotate(**{f"posted_{name}": F(f"posted__{name}") for name in _QUESTION_FIELDS})
             .annotate(training_pending=_training_pending_token(own))
             .order_by()
-            .get(
-                token=token,
-                rater=user,
-                study__token=study_token,
-                study__status__in=[Study.Status.OPEN, Study.Status.LOCKED],
-            )
+            .get(_rater_own(user, study_token, token))
         )
     except Assignment.DoesNotExist:
         raise Http404("No such item.") from None
