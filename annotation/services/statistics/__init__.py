@@ -43,6 +43,9 @@ def agreement_compute(*, run: TaskRun) -> None:
     # Free text and multiple choice have no numeric codes, so no statistics.
     questions = [q for q in study.questions.all() if q.has_statistics]
     task_run_progress(run=run, done=0, total=len(questions))
+    # First: progress by source and data quality, for the dashboard, are stored even when one
+    # question's statistics fail below.
+    study_figures_store(study=study)
     kept: set[int] = set()
     messages = []
     metrics = output_metrics(study)
@@ -58,7 +61,6 @@ def agreement_compute(*, run: TaskRun) -> None:
         Result.objects.filter(pk__in=stale[start : start + 500]).delete()
     adjust_study(study)
     adjust_judges(study)
-    study_figures_store(study=study)  # progress by source and data quality, for the dashboard
     task_run_finish(run=run, ok=True, message="; ".join(messages))
 
 
