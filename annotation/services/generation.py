@@ -63,14 +63,20 @@ def source_update(*, source: Source, **fields) -> Source:
             "outputs are fixed and raters are rating them."
         )
     source = Source.objects.get(pk=source.pk)
-    label = fields.get("label", source.label)
-    if study.sources.filter(label=label).exclude(pk=source.pk).exists():
-        raise ValidationError({"label": f"Another source of this study is called {label}."})
+    return endpoint_fields_save(source, study.sources, fields, noun="source")
+
+
+def endpoint_fields_save(row, siblings, fields: dict, *, noun: str):
+    """A source's or judge's changed fields, checked as on creation (its label unique among
+    `siblings`, the study's others), then saved."""
+    label = fields.get("label", row.label)
+    if siblings.filter(label=label).exclude(pk=row.pk).exists():
+        raise ValidationError({"label": f"Another {noun} of this study is called {label}."})
     for name, value in fields.items():
-        setattr(source, name, value)
-    source.full_clean()
-    source.save()
-    return source
+        setattr(row, name, value)
+    row.full_clean()
+    row.save()
+    return row
 
 
 def outputs_fetch_missing(*, run: TaskRun) -> None:

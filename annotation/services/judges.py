@@ -25,6 +25,7 @@ from annotation.services.generation import (
     RateLimitTally,
     call_provenance,
     case_images,
+    endpoint_fields_save,
     limited_call,
     run_calls,
 )
@@ -76,14 +77,7 @@ def judge_update(*, judge: Judge, **fields) -> Judge:
             f"{judge.label} has already been run, so its settings stay as they were: every "
             "verdict must come from one configuration. Add another judge to try other settings."
         )
-    label = fields.get("label", judge.label)
-    if study.judges.filter(label=label).exclude(pk=judge.pk).exists():
-        raise ValidationError({"label": f"Another judge of this study is called {label}."})
-    for name, value in fields.items():
-        setattr(judge, name, value)
-    judge.full_clean()
-    judge.save()
-    return judge
+    return endpoint_fields_save(judge, study.judges, fields, noun="judge")
 
 
 @dataclass(frozen=True)
