@@ -193,7 +193,7 @@ def redis_cache():
     except redis.ConnectionError:
         if ON_CI:
             raise
-        pytest.skip(f"no Redis at {REDIS_URL}")
+        pytest.skip(f"no Redis at {REDIS_URL}: these check sessions served from it (CI has one)")
     prefix = f"test-query-counts-{os.getpid()}-{time.monotonic_ns()}"
     with _redis_sessions(REDIS_URL, prefix):
         yield client, prefix
