@@ -1,6 +1,7 @@
 """Shared fixtures: users in every role, a study built through the real services, a real Celery
 worker process on the configured broker, and a local OpenAI-compatible server."""
 
+import socket
 import uuid
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from checklists.models import ChecklistDefinition, Report
 from tests.factories import UserFactory
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.vanveen import as_long_csv, vanveen_rows
-from tests.support.worker import start_worker, stop_worker
+from tests.support.worker import start_worker, stop_worker, worker_settle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -165,10 +166,32 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
             "LLM_PRIVATE_HOSTS_ALLOWED": "127.0.0.1",
         }
     process = start_worker(env, log, queue)
+    _session_worker.update(app=app, name=f"{queue}@{socket.gethostname()}", queue=queue)
     try:
         yield process
     finally:
+        _session_worker.clear()
         stop_worker(process)
+
+
+_session_worker: dict = {}
+
+
+@pytest.fixture(autouse=True)
+def _session_worker_idle_before_the_flush(request):
+    # Torn down before pytest-django empties a transactional test's database (its autouse
+    # fixture is set up first): a job the test queued for the session's worker ends first, as
+    # PostgreSQL's TRUNCATE and the job's reads can deadlock (it failed one CI run). SQLite's
+    # flush waits for the job's lock instead, and the filesystem broker answers the worker's
+    # status only once a second, so there the check is left out.
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or any(
+        name in request.fixturenames for name in ("live_server", "transactional_db")
+    )
+    settle = transactional and _session_worker and connection.vendor == "postgresql"
+    if settle and not worker_settle(**_session_worker):
+        pytest.fail(f"the session's worker was still busy 60 s after {request.node.name}")
 
 
 @pytest.fixture

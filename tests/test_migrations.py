@@ -2,6 +2,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
 
 @pytest.fixture(autouse=True)
@@ -28,10 +29,11 @@ def test_one_running_statistics_job_keeps_the_newest_where_two_were_running(draf
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     TaskRun = executor.loader.project_state(before).apps.get_model("annotation", "TaskRun")
-    older = TaskRun.objects.create(
-        study_id=draft_study.pk, kind="compute_agreement", status="running"
-    )
-    newer = TaskRun.objects.create(study_id=draft_study.pk, kind="export_bundle", status="running")
+    # Heard from just now: a worker's sweep (the session's worker may be up) would otherwise
+    # send these runs again, and the job's reads deadlock with the migration (as on one CI run).
+    alive = {"status": "running", "heartbeat_at": timezone.now()}
+    older = TaskRun.objects.create(study_id=draft_study.pk, kind="compute_agreement", **alive)
+    newer = TaskRun.objects.create(study_id=draft_study.pk, kind="export_bundle", **alive)
     executor.loader.build_graph()
     executor.migrate(after)
     states = dict(TaskRun.objects.values_list("pk", "status"))

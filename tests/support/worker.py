@@ -72,6 +72,28 @@ def kill_worker(process: subprocess.Popen) -> None:
     process.wait()
 
 
+def worker_settle(app, name: str, queue: str, timeout: float = 60) -> bool:
+    """Drop what waits in `queue`, cancel what the worker `name` holds for later (a retry
+    with a countdown), and wait until it runs nothing; True once it is idle. A job a finished
+    test left behind must not run into the next test's data or into its truncation, which on
+    PostgreSQL can deadlock with the job's reads."""
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(queue)
+    inspect = app.control.inspect(destination=[name], timeout=1.0, limit=1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # A solo-pool worker answers only between jobs, so no answer means it is busy.
+        active, reserved, scheduled = inspect.active(), inspect.reserved(), inspect.scheduled()
+        if active is None or reserved is None or scheduled is None:
+            continue
+        later = [entry["request"]["id"] for entry in scheduled.get(name, [])]
+        if later:
+            app.control.revoke(later, destination=[name])
+        if not active.get(name) and not reserved.get(name):
+            return True
+    return False
+
+
 def _wait_for_ready(process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
     start = log.stat().st_size if log.exists() else 0
     deadline = time.monotonic() + timeout
