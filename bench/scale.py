@@ -36,6 +36,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -51,7 +52,24 @@ os.environ["CELERY_BROKER_URL"] = "filesystem://"
 os.environ["CELERY_BROKER_DIR"] = str(ROOT / "var" / "bench-scale-broker")
 
 import django  # noqa: E402
+import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
 
+
+def database_create_missing(url: str) -> None:
+    """Create the benchmark's database on a fresh machine; one already there is kept, since
+    `run --study` times a study built by an earlier `build`."""
+    if not url.startswith(("postgres://", "postgresql://")):
+        return  # main() says why this benchmark needs PostgreSQL
+    name = urlsplit(url).path.lstrip("/")
+    admin = urlsplit(url)._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if found is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+database_create_missing(os.environ["DATABASE_URL"])
 django.setup()
 # Quiet: the figures are what this prints (the login and the broker otherwise log each time).
 logging.disable(logging.WARNING)
