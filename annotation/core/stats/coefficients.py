@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import krippendorff
 import numpy as np
 
-from annotation.core.stats.data import Ratings, category_label
+from annotation.core.stats.data import DataError, Ratings, category_label
 from annotation.core.stats.estimate import (  # noqa: F401 (re-exported: the coefficients' result)
     Estimate,
     interval_dict,
@@ -192,14 +192,22 @@ def krippendorff_alpha(
 
 
 def _package_alpha(ratings: Ratings, level: str) -> float:
-    """The point estimate from the `krippendorff` package: raters x units, positions for
-    nominal and ordinal data (only order matters), values for interval and ratio."""
-    if level in ("interval", "ratio"):
-        matrix, domain = ratings.values_matrix(), list(ratings.numbers)
-    else:
-        matrix, domain = ratings.matrix, list(range(len(ratings.categories)))
+    """The point estimate from the `krippendorff` package, given each unit's count of each
+    category with the categories' positions (nominal and ordinal: only order matters) or
+    values (interval and ratio) as its domain.
+
+    The package's first step from a raters x units matrix is exactly these counts (units in the
+    same order, as integers), and the rest of its arithmetic is the same, so the value is the
+    same to the bit (tested); without the matrix and its units x raters x values comparison,
+    the one-rater-left-out values of the jackknife over raters cost a fraction of the time."""
+    numeric = level in ("interval", "ratio")
+    if numeric and ratings.numbers is None:
+        raise DataError("these categories are not numbers")
+    domain = list(ratings.numbers) if numeric else list(range(len(ratings.categories)))
     return float(
-        krippendorff.alpha(reliability_data=matrix, level_of_measurement=level, value_domain=domain)
+        krippendorff.alpha(
+            value_counts=ratings.counts, level_of_measurement=level, value_domain=domain
+        )
     )
 
 
