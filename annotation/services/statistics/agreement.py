@@ -16,6 +16,7 @@ from annotation.core.stats.data import DataError, ratings_from_columns
 from annotation.core.stats.names import COEFFICIENTS, RETEST
 from annotation.models import Assignment, Question, Result, Study
 from annotation.services.statistics.rows import (
+    Ranked,
     Row,
     human_rows,
     rows_digest,
@@ -25,22 +26,36 @@ from annotation.services.statistics.store import Figure, Scope, bootstrap_for, s
 
 
 def question_agreement(
-    study: Study, question: Question, humans: list[Row], judged: dict[str, list[Row]]
+    study: Study,
+    question: Question,
+    humans: list[Row],
+    judged: dict[str, list[Row]],
+    ranked: Ranked | None = None,
 ) -> list[Result]:
+    """`ranked`, `Ranked.of(humans)` when the caller has it: the raters' scopes are digested
+    from it rather than each ranked again."""
     results = []
     for source in _sources(humans):
         scoped = _scoped(humans, source)
         for judge in ["", *judged]:
             rows = scoped + _scoped(judged.get(judge, []), source)
             scope = Scope(question, source, judge)
+            digest = _digest(ranked, source) if ranked and not judge else rows_digest(rows)
             results += store_family(
                 study,
                 scope,
                 COEFFICIENTS,
-                [rows_digest(rows), question.level, rubric.value_domain(question.spec)],
+                [digest, question.level, rubric.value_domain(question.spec)],
                 lambda rows=rows, judge=judge: _figures(rows, question, study, judge=judge),
             )
     return results
+
+
+def _digest(ranked: Ranked, source: str) -> str:
+    """`rows_digest(_scoped(humans, source))`, from the humans' ranks."""
+    if not source:
+        return ranked.digest()
+    return ranked.digest(ranked.where(1, source) & ranked.where(2, ""))
 
 
 def _sources(humans: list[Row]) -> list[str]:

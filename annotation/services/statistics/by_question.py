@@ -5,19 +5,21 @@ from annotation.models import Assignment, Question, Result, Study
 from annotation.services.statistics.agreement import question_agreement, test_retest
 from annotation.services.statistics.comparisons import question_comparisons
 from annotation.services.statistics.judges import judge_statistics
-from annotation.services.statistics.rows import human_rows, judge_codes
+from annotation.services.statistics.rows import Ranked, human_rows, judge_codes
 
 
 def question_results(study: Study, question: Question, metrics: dict) -> list[Result]:
     """Every statistic of one question, stored: the agreement coefficients, the comparison of
     its sources, each judge against the raters, and test-retest where items were repeated."""
     humans = human_rows(study, question)
+    # Ranked once: every digest of the raters' rows, and their sorted order, come from it.
+    ranked = Ranked.of(humans)
     judges = list(study.judges.all())
     judged = {judge.label: judge_codes(judge, question) for judge in judges}
-    results = question_agreement(study, question, humans, judged)
-    results += question_comparisons(study, question, humans, metrics)
+    results = question_agreement(study, question, humans, judged, ranked)
+    results += question_comparisons(study, question, humans, metrics, ranked)
     for judge in judges:
-        results += judge_statistics(study, question, humans, judge, judged[judge.label])
+        results += judge_statistics(study, question, humans, judge, judged[judge.label], ranked)
     if study.assignments.filter(kind=Assignment.Kind.REPEAT).exists():
         results.append(test_retest(study, question))
     return results

@@ -28,6 +28,7 @@ from annotation.core.stats.names import (
 from annotation.models import Question, Result, Study
 from annotation.services.statistics.mrmc import question_mrmc
 from annotation.services.statistics.rows import (
+    Ranked,
     Row,
     criteria_rows,
     rows_digest,
@@ -44,20 +45,24 @@ def pair_label(first: str, second: str) -> str:
 
 
 def question_comparisons(
-    study: Study, question: Question, humans: list[Row], metrics: dict
+    study: Study,
+    question: Question,
+    humans: list[Row],
+    metrics: dict,
+    ranked: Ranked | None = None,
 ) -> list[Result]:
-    """`metrics`: the study's imported metrics per output (`rows.output_metrics`)."""
+    """`metrics`: the study's imported metrics per output (`rows.output_metrics`); `ranked`,
+    `Ranked.of(humans)` when the caller has it (the rows are then sorted from it)."""
     if question.kind == Question.Kind.CRITERIA:
         rows = criteria_rows(study, question)
         digest = rows_digest(rows)
         compute = lambda: _criteria(study, rows)  # noqa: E731
     elif question.kind == Question.Kind.PAIRWISE:
-        rows, digest = sorted_rows(humans)
+        rows, digest = ranked.sorted() if ranked else sorted_rows(humans)
         compute = lambda: _preferences(study, question, rows)  # noqa: E731
     else:
         # Per source: answers about one output only, not about a whole pair or set.
-        # `about_one_output` inline: a million rows, no call each.
-        rows, digest = sorted_rows([row for row in humans if row[1] and not row[2]])
+        rows, digest = _about_one_output(humans, ranked)
         compute = lambda: _scores(study, question, rows)  # noqa: E731
     inputs = [digest, question.kind, question.level, rubric.value_domain(question.spec)]
     results = store_by_source(study, question, SCORE_COMPARISONS, inputs, compute)
@@ -66,6 +71,14 @@ def question_comparisons(
         if ordered(question):
             results += _metric_correlations(study, question, rows, metrics)
     return results
+
+
+def _about_one_output(humans: list[Row], ranked: Ranked | None) -> tuple[list[Row], str]:
+    """`sorted_rows` of the rows about one output (`about_one_output`, inline: a million rows,
+    no call each), from the humans' ranks when given."""
+    if ranked is None:
+        return sorted_rows([row for row in humans if row[1] and not row[2]])
+    return ranked.sorted(~ranked.where(1, "") & ranked.where(2, ""))
 
 
 def ordered(question: Question) -> bool:

@@ -19,6 +19,7 @@ from annotation.core.stats.names import (
 )
 from annotation.models import Case, Judge, Output, Question, Result, Source, Study
 from annotation.services.statistics.rows import (
+    Ranked,
     Row,
     about_one_output,
     judge_samples,
@@ -29,11 +30,18 @@ from annotation.services.statistics.store import Figure, Scope, bootstrap_for, s
 
 
 def judge_statistics(
-    study: Study, question: Question, humans: list[Row], judge: Judge, judged: list[Row]
+    study: Study,
+    question: Question,
+    humans: list[Row],
+    judge: Judge,
+    judged: list[Row],
+    ranked: Ranked | None = None,
 ) -> list[Result]:
+    """`ranked`, `Ranked.of(humans)` when the caller has it, for the humans' digest."""
     samples = judge_samples(judge, question)
+    humans_digest = ranked.digest() if ranked else rows_digest(humans)
     inputs = [
-        rows_digest(humans),
+        humans_digest,
         rows_digest(judged),
         sorted(samples.items()),
         question.level,
@@ -48,7 +56,7 @@ def judge_statistics(
         inputs,
         lambda: _figures(study, question, humans, judged, samples),
     )
-    return results + judge_diagnostics(study, question, humans, judge, judged)
+    return results + judge_diagnostics(study, question, humans, judge, judged, humans_digest)
 
 
 def _figures(study, question, humans, judged, samples) -> dict[str, Figure]:
@@ -135,16 +143,22 @@ NO_CONFIDENCE = (
 
 
 def judge_diagnostics(
-    study: Study, question: Question, humans: list[Row], judge: Judge, judged: list[Row]
+    study: Study,
+    question: Question,
+    humans: list[Row],
+    judge: Judge,
+    judged: list[Row],
+    humans_digest: str = "",
 ) -> list[Result]:
     """The judge's length bias and self-preference against the raters on one question, each
     stored as a result for the question and judge; calibration stored with why it is not
     computed. Lengths are the outputs' texts in characters; families come from the sources'
-    and the judge's model names (`diagnostics.model_family`)."""
+    and the judge's model names (`diagnostics.model_family`). `humans_digest`,
+    `rows_digest(humans)` when the caller has it."""
     lengths, families = _output_facts(study)
     judge_family = diagnostics.model_family(judge.model_name or "")
     inputs = [
-        rows_digest(humans),
+        humans_digest or rows_digest(humans),
         rows_digest(judged),
         question.kind,
         question.level,

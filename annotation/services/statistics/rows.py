@@ -8,6 +8,9 @@ Only answers with a source and no second are about one output (`about_one_output
 
 import hashlib
 import json
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.db.models.functions import Coalesce
@@ -26,6 +29,9 @@ from annotation.models import (
     Study,
 )
 from annotation.selectors import study_rater_pseudonyms
+
+if TYPE_CHECKING:  # the worker's: the web process that imports this module needs none
+    import numpy as np
 
 Row = tuple[str, str, str, str, float]  # case id, source, pair's second source, rater, code
 
@@ -240,50 +246,108 @@ def sorted_rows(rows: list[tuple]) -> tuple[list[tuple], str]:
     """`sorted(rows)` and a digest of them (`rows_digest`), by sorting each column's distinct
     values once and the rows by their ranks: at a million rows a fraction of the time of
     comparing tuples, in the same order (rows are distinct, so the order is unique)."""
-    import numpy as np  # the worker's: the web process that imports this module needs none
-
-    ranked = _ranked(rows)
+    ranked = Ranked.of(rows)
     if ranked is None:
         ordered = sorted(rows)
         return ordered, _digest_of_sorted(ordered)
-    labels, codes = ranked
-    order = np.lexsort(codes[::-1])
-    return [rows[i] for i in order.tolist()], _digest(labels, [c[order] for c in codes])
+    return ranked.sorted()
 
 
 def rows_digest(rows: list[tuple]) -> str:
     """What the rows are, in any order, as a short string for a result's inputs hash: each
     column's distinct values in order, then every row as their positions, sorted. Equal for
     equal sets of rows, different otherwise; cheaper than hashing the rows' text."""
-    import numpy as np
-
-    ranked = _ranked(rows)
-    if ranked is None:
-        return _digest_of_sorted(sorted(rows))
-    labels, codes = ranked
-    order = np.lexsort(codes[::-1])
-    return _digest(labels, [c[order] for c in codes])
+    ranked = Ranked.of(rows)
+    return _digest_of_sorted(sorted(rows)) if ranked is None else ranked.digest()
 
 
-def _ranked(rows: list[tuple]) -> tuple[list[list], list] | None:
-    """Each column's distinct values sorted, and each row's positions in them (arrays); None
-    when the rows differ in length or a column's values do not sort together."""
-    import numpy as np
+@dataclass(frozen=True)
+class Ranked:
+    """Rows with each column's distinct values sorted and each row's positions in them
+    (arrays). Made once for a question's rows, it gives the digest and the sorted rows of any
+    part of them (`keep`, a boolean mask) from the arrays alone: the same as `rows_digest` and
+    `sorted_rows` of that part, without ranking its million values again."""
 
-    from annotation.core.stats.data import columns_of
+    rows: list[tuple]
+    labels: list[list]
+    codes: list
 
-    if not rows or len({len(row) for row in rows}) != 1:
-        return None
-    labels, codes = [], []
-    for column in columns_of(rows, len(rows[0])):
-        try:
-            distinct = sorted(set(column))
-        except TypeError:
+    @classmethod
+    def of(cls, rows: list[tuple]) -> "Ranked | None":
+        """None when the rows differ in length, a column's values do not sort together, or
+        there are no rows: `rows_digest` then hashes them as text."""
+        import numpy as np  # the worker's: the web process that imports this module needs none
+
+        from annotation.core.stats.data import columns_of
+
+        if not rows or len({len(row) for row in rows}) != 1:
             return None
-        rank = {value: i for i, value in enumerate(distinct)}
-        labels.append(distinct)
-        codes.append(np.fromiter(map(rank.__getitem__, column), np.int64, len(rows)))
-    return labels, codes
+        labels, codes = [], []
+        for column in columns_of(rows, len(rows[0])):
+            try:
+                distinct = sorted(set(column))
+            except TypeError:
+                return None
+            rank = {value: i for i, value in enumerate(distinct)}
+            labels.append(distinct)
+            # As small an integer as the column needs: kept while the question's statistics
+            # are computed, beside everything else a million ratings take.
+            small = np.min_scalar_type(len(distinct))
+            codes.append(np.fromiter(map(rank.__getitem__, column), small, len(rows)))
+        return cls(rows, labels, codes)
+
+    def where(self, column: int, value) -> "np.ndarray":
+        """Which rows have `value` in `column`, as a mask."""
+        import numpy as np
+
+        if value not in self.labels[column]:
+            return np.zeros(len(self.rows), dtype=bool)
+        return self.codes[column] == self.labels[column].index(value)
+
+    def digest(self, keep: "np.ndarray | None" = None) -> str:
+        """`rows_digest` of the rows `keep` picks (all of them when None)."""
+        return self._part(keep)[1]
+
+    def sorted(self, keep: "np.ndarray | None" = None) -> tuple[list[tuple], str]:
+        """`sorted_rows` of the rows `keep` picks (all of them when None)."""
+        order, digest = self._part(keep)
+        return [self.rows[i] for i in order.tolist()], digest
+
+    def _part(self, keep: "np.ndarray | None") -> tuple["np.ndarray", str]:
+        """The picked rows' indices in sorted order, and their digest: each column's labels
+        narrowed to the values the part has, its positions renumbered among those (an order
+        kept, so the part sorts as its own ranks would sort it)."""
+        import numpy as np
+
+        at = np.arange(len(self.rows)) if keep is None else np.flatnonzero(keep)
+        if not len(at):
+            return at, _digest_of_sorted([])
+        labels, codes = [], []
+        for distinct, full in zip(self.labels, self.codes, strict=True):
+            code = full[at]
+            present = np.flatnonzero(np.bincount(code, minlength=len(distinct)))
+            renumber = np.zeros(len(distinct), dtype=np.int64)
+            renumber[present] = np.arange(len(present))
+            labels.append([distinct[i] for i in present.tolist()])
+            codes.append(renumber[code])
+        order = _order(codes)
+        return at[order], _digest(labels, [c[order] for c in codes])
+
+
+def _order(codes: list) -> "np.ndarray":
+    """The rows' order sorted by their positions, first column first: `np.lexsort` of the
+    columns, as one sort of a key that joins them where it fits in 63 bits (rows are
+    distinct and the sort stable, so the order is the same)."""
+    import numpy as np
+
+    sizes = [int(c.max()) + 1 for c in codes]
+    if math.prod(sizes) >= 2**62:
+        return np.lexsort(codes[::-1])
+    key = np.zeros(len(codes[0]), dtype=np.int64)
+    for column, size in zip(codes, sizes, strict=True):
+        key *= size
+        key += column.astype(np.int64)
+    return np.argsort(key, kind="stable")
 
 
 def _digest(labels: list[list], codes: list) -> str:
