@@ -5,6 +5,7 @@ import gc
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from annotation import services
 from annotation.models import TOKEN_ALPHABET, Assignment, Study
@@ -16,14 +17,14 @@ pytestmark = pytest.mark.django_db
 HEADER = "case_id,input,source,output,role,expected,feedback\n"
 
 
-def _rows(sources: tuple[str, ...], *, quality: bool) -> bytes:
+def _rows(sources: tuple[str, ...], *, quality: bool, cases: int = 7) -> bytes:
     rows = []
     if quality:  # one output each: absolute only
         rows += [
             "t1,Training question,Writer,Training answer,training,,Read it all.",
             'a1,Attention question,Writer,Please answer 1,attention,"{""overall"": 1}",',
         ]
-    for case in range(7):
+    for case in range(cases):
         rows += [f"c{case},Question {case},{s},Answer {case} by {s},,," for s in sources]
     return (HEADER + "\n".join(rows) + "\n").encode()
 
@@ -153,6 +154,33 @@ def test_tokens_rise_in_the_order_rows_are_written(study_admin):
         assert len(tokens) > 1
         assert tokens == sorted(tokens)
         assert len(set(tokens)) == len(tokens)
+
+
+def _queries_to_open(admin, raters, design: str, sources, *, quality: bool, cases: int) -> int:
+    study = services.study_create(
+        creator=admin,
+        title=design,
+        question_prompt="How good is it?",
+        raters_per_item=2,
+        repeats_per_rater=2 if quality else 0,
+        design=design,
+    )
+    content = _rows(sources, quality=quality, cases=cases)
+    services.study_import_file(study=study, filename="s.csv", content=content)
+    services.study_add_raters(study=study, users=raters)
+    with CaptureQueriesContext(connection) as queries:
+        services.study_open(study=study)
+    return len(queries)
+
+
+@pytest.mark.parametrize(("design", "sources", "quality"), CASES)
+def test_opening_reads_no_field_per_item(study_admin, design, sources, quality):
+    # study_open reads only some fields of each case and output (OPENING_READS): one it left
+    # out and then used would cost a query per item.
+    raters = [UserFactory(username=f"r{i}") for i in range(3)]
+    few = _queries_to_open(study_admin, raters, design, sources, quality=quality, cases=4)
+    many = _queries_to_open(study_admin, raters, design, sources, quality=quality, cases=10)
+    assert few == many
 
 
 def _fail_without_collection() -> None:

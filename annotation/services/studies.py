@@ -9,6 +9,7 @@ import logging
 import secrets
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -147,10 +148,14 @@ def study_open(*, study: Study) -> int:
     for key, item in sorted(items.items(), key=lambda pair: (pair[1].output.case_id, pair[0])):
         by_role[item.output.case.role].append(design.DesignItem(key, _sources_of(item)))
     users = {m.pseudonym: m.user for m in raters}
-    with _no_cycle_collection():
+    with _no_cycle_collection(), ThreadPoolExecutor(max_workers=1) as digesting:
         manifest = _manifest(study, by_role, users)
+        # The digest (seconds of CPU at a million placements) is made while the assignments are
+        # written: this thread mostly waits for the database then, and the other's work needs
+        # nothing from it.
+        digest = digesting.submit(lambda: manifest.digest)
         assignments_create(study, manifest.placements, items=items, users=users)
-        study.manifest_hash = manifest.digest
+        study.manifest_hash = digest.result()
     study.status = Study.Status.OPEN
     study.opened_at = timezone.now()
     study.training_items = len(by_role[Case.Role.TRAINING])
@@ -359,12 +364,18 @@ def _check_expected_answers(study: Study, built: list[Item]) -> None:
         raise ValidationError(problems[:20])
 
 
+OPENING_READS = ("case__external_id", "case__role", "case__expected", "source__label")
+
+
 def _items_for(study: Study) -> list[Item]:
     """One item per output; per pair of a case's outputs; or, side by side and for ranking, one
     per case with all its outputs (two at least to rank). Sources are sorted by label. A set
     item's outputs ride along, unsaved, as `planned_outputs`."""
     # Raters rate each source's first sample; further samples are for consistency measures.
     outputs = Output.objects.filter(case__study=study, sample=0).select_related("case", "source")
+    # Only what opening reads (keys, roles, expected answers): not the texts and metadata of
+    # every case and output, which at 50,000 outputs took a second to read and decode.
+    outputs = outputs.only(*OPENING_READS)
     tokens = _token_stream()
     if study.design == Study.Design.ABSOLUTE:
         return [Item(study=study, output=o, token=next(tokens)) for o in outputs]
