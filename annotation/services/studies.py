@@ -281,7 +281,13 @@ def _assignments_insert(rows: Iterable[tuple]) -> None:
         return
     columns = ", ".join(f'"{column}"' for column in (*ASSIGNMENT_COLUMNS, "time_on_task_ms"))
     statement = f"COPY {Assignment._meta.db_table} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+    # COPY goes past Django's cursor wrapper, so its errors are wrapped here: a row the database
+    # refuses (migration 0036's checks) raises Django's IntegrityError, as an INSERT would.
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(statement) as copy,
+    ):
         for row in rows:
             order = json.dumps(row[6]) if row[6] else "[]"
             copy.write_row((*row[:6], order, row[7], row[8], 0))
