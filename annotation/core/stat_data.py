@@ -77,19 +77,64 @@ def _layout(frame: pd.DataFrame, fmt: str, tags: dict, value_labels: dict) -> li
             continue
         if column.dtype.kind == "b":
             return None
-        values = [v for v in column.tolist() if not _missing(v) and v not in tags.get(name, ())]
-        if name in tags and all(type(v) is float for v in values):
-            layout.append((NUMBER, 8))
-        elif values and len(values) == len(column) and all(type(v) is str for v in values):
-            if name in value_labels:
-                return None
-            width = max(1, max(len(v.encode()) for v in set(values)))
-            if width > limit:
-                return None
-            layout.append((TEXT, width))
+        found = _Objects.of(column)
+        if found is None:
+            found = _layout_slowly(column, tags.get(name, ()), name in tags)
         else:
+            found = found.layout(tags.get(name, ()), name in tags)
+        if found is None or (found[0] == TEXT and (name in value_labels or found[1] > limit)):
             return None
+        layout.append(found)
     return layout
+
+
+def _layout_slowly(column: pd.Series, tagged: Sequence[str], has_tags: bool) -> tuple | None:
+    """`_layout` of one object column, value by value: for values of other types than
+    `_Objects` covers."""
+    values = [v for v in column.tolist() if not _missing(v) and v not in tagged]
+    if has_tags and all(type(v) is float for v in values):
+        return (NUMBER, 8)
+    if values and len(values) == len(column) and all(type(v) is str for v in values):
+        return (TEXT, max(1, max(len(v.encode()) for v in set(values))))
+    return None
+
+
+class _Objects:
+    """An object column whose values are floats, texts and None only, read through its
+    distinct values (pandas' factorize: codes by first appearance, -1 for None and NaN), so
+    that a million rows holding a few hundred texts take milliseconds. Only these types:
+    a float never equals a text, so no two values of different types share a code (an int
+    and a float might, 1 == 1.0, and -0.0 == 0.0 share one, which `_numbers` does not read
+    through codes)."""
+
+    TYPES = frozenset((float, str, type(None)))
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+        self.codes, self.uniques = pd.factorize(values)
+        self.uniques = list(self.uniques)
+
+    @classmethod
+    def of(cls, column: pd.Series) -> "_Objects | None":
+        values = column.to_numpy(dtype=object)
+        return cls(values) if set(map(type, values)) <= cls.TYPES else None
+
+    def layout(self, tagged: Sequence[str], has_tags: bool) -> tuple | None:
+        texts = [v for v in self.uniques if type(v) is str]
+        if has_tags and all(v in tagged for v in texts):
+            return (NUMBER, 8)  # the other values are floats or missing
+        whole = len(self.values) and len(texts) == len(self.uniques) and (self.codes >= 0).all()
+        if whole and not any(v in tagged for v in texts):
+            return (TEXT, max(1, max(len(v.encode()) for v in texts)))
+        return None
+
+    def first(self, test) -> int | None:
+        """The first row whose value passes `test` (None for a missing value)."""
+        wanted = [code for code, v in enumerate(self.uniques) if test(v)]
+        rows = np.flatnonzero(np.isin(self.codes, wanted))
+        if test(None):
+            rows = np.concatenate([rows, np.flatnonzero(self.codes < 0)])
+        return int(rows.min()) if len(rows) else None
 
 
 def _stata_numbers(frame: pd.DataFrame, layout: list) -> bool:
@@ -119,17 +164,32 @@ def _sample_rows(frame: pd.DataFrame, layout: list, tags: dict) -> list[int]:
     pyreadstat's bytes covers every code this layout writes."""
     rows = {0}
     for position, (kind, width) in enumerate(layout):
-        values = frame.iloc[:, position].tolist()
+        column = frame.iloc[:, position]
+        if kind == NUMBER and column.dtype.kind in "fi":  # numbers and NaN, no tag
+            missing = np.isnan(column.to_numpy(dtype="float64"))
+            rows.update(int(np.argmax(found)) for found in (~missing, missing) if found.any())
+            continue
+        objects = _Objects.of(column)
         if kind == TEXT:
-            rows.add(next((i for i, v in enumerate(values) if len(v.encode()) == width), 0))
+            test = lambda v, w=width: _width(v) == w  # noqa: E731
+            widest = _first_slowly(column, test) if objects is None else objects.first(test)
+            rows.add(widest or 0)
             continue
         wanted = [lambda v: type(v) is float and v == v, _missing]
         wanted += [lambda v, t=tag: v == t for tag in tags.get(frame.columns[position], ())]
         for test in wanted:
-            found = next((i for i, v in enumerate(values) if test(v)), None)
+            found = _first_slowly(column, test) if objects is None else objects.first(test)
             if found is not None:
                 rows.add(found)
     return sorted(rows)
+
+
+def _width(value: object) -> int:
+    return len(value.encode()) if type(value) is str else -1
+
+
+def _first_slowly(column: pd.Series, test) -> int | None:
+    return next((i for i, v in enumerate(column.tolist()) if test(v)), None)
 
 
 def _rows(
@@ -166,30 +226,27 @@ def _numbers(column: pd.Series, fmt: str, tags: Sequence[str]) -> np.ndarray:
     """Each number's double, missing and tagged values as the format codes them."""
     if column.dtype.kind in "fi":
         values = column.to_numpy(dtype="float64")
-        tagged = None
+        tagged = {}
     else:
-        objects = column.tolist()
-        tagged = [v if type(v) is str and v in tags else None for v in objects]
-        values = np.array([v if type(v) is float else np.nan for v in objects], dtype="float64")
+        objects = column.to_numpy(dtype=object)
+        tagged = {tag: objects == tag for tag in tags}
+        floats = np.array([type(v) is float for v in objects], dtype=bool)
+        values = np.full(len(objects), np.nan)
+        values[floats] = objects[floats].astype("float64")  # each float as it is, -0.0 too
     bits = values.view("<u8").copy()
     bits[np.isnan(values)] = SAV_MISSING if fmt == SAV else DTA_MISSING
-    if tagged is not None:
-        for at, tag in enumerate(tagged):
-            if tag is not None:
-                bits[at] = DTA_MISSING + (ord(tag) - ord("a") + 1) * TAG_STEP
+    for tag, at in tagged.items():
+        bits[at] = DTA_MISSING + (ord(tag) - ord("a") + 1) * TAG_STEP
     return bits
 
 
 def _texts(column: pd.Series, size: int, fmt: str) -> np.ndarray:
-    """Each text's UTF-8 bytes, padded to `size` (spaces in SPSS; NumPy's NUL in Stata)."""
-    padded: dict[str, bytes] = {}
-    out = []
-    for value in column.tolist():
-        found = padded.get(value)
-        if found is None:
-            found = padded[value] = value.encode().ljust(size, b" " if fmt == SAV else b"\0")
-        out.append(found)
-    return np.array(out, dtype=f"S{size}")
+    """Each text's UTF-8 bytes, padded to `size` (spaces in SPSS; NumPy's NUL in Stata), each
+    distinct text encoded once."""
+    codes, uniques = pd.factorize(column.to_numpy(dtype=object))
+    pad = b" " if fmt == SAV else b"\0"
+    padded = np.array([v.encode().ljust(size, pad) for v in uniques], dtype=f"S{size}")
+    return padded[codes]
 
 
 def _sav_splice(small: bytes, rows: bytes, k: int, n: int, all_rows: Callable) -> bytearray | None:

@@ -204,6 +204,29 @@ class RatingsColumns:
         numbers["question"].append(at)
         self.cells.append(None if at < 0 else _cell(self.variables[at], answer, value))
 
+    def add_columns(self, columns: Sequence[Sequence]) -> None:
+        """`add` for many ratings at once, given as columns (one sequence per column of
+        `columns.RATINGS`, the values `add` takes; the moments and revisions unread)."""
+        token, rater, question, answer, value, flipped, shown, slot, kind = columns[:9]
+        submitted, seconds = columns[12], columns[13]
+        numbers, ids = self.numbers, self.ids
+        for name, texts in (("item", token), ("rater", rater), ("kind", kind), ("shown", shown)):
+            found = ids[name]
+            numbers[name].extend([found.setdefault(text, len(found)) for text in texts])
+        numbers["slot"].extend([-1 if at == "" else at for at in slot])
+        for name, flags in (("flipped", flipped), ("submitted", submitted)):
+            numbers[name].frombytes(np.array([bool(f) for f in flags], dtype="b").tobytes())
+        self.seconds.extend([float("nan") if s is None else s for s in seconds])
+        at = [self.by_question.get(key, -1) for key in question]
+        numbers["question"].extend(at)
+        variables = self.variables
+        self.cells.extend(
+            [
+                None if q < 0 else _cell(variables[q], a, v)
+                for q, a, v in zip(at, answer, value, strict=True)
+            ]
+        )
+
     def frame(self) -> pd.DataFrame:
         """One row per item, rater, kind and slot, in `_order`'s order: the row's facts from
         its first rating, each question's cell from its last."""

@@ -99,6 +99,29 @@ def csv_cells(rows: Iterable[Sequence], columns: Sequence[cols.Column]) -> Itera
 LIMIT = 10_000  # texts a column of `csv_cells` remembers
 
 
+def csv_line(row: Sequence, columns: Sequence[cols.Column]) -> str:
+    """One row of values in `columns`' order as `csv_chunks(csv_cells(rows))` writes it, its
+    line end included."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(next(csv_cells([row], columns)))
+    return buffer.getvalue()
+
+
+def csv_header(columns: Sequence[str]) -> str:
+    """The header line `csv_chunks` writes first."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(columns)
+    return buffer.getvalue()
+
+
+def csv_cell(value: object) -> str:
+    """One cell's text as `csv_chunks` writes `csv_value(value)` (a second, empty cell beside
+    it: the csv module quotes an empty row's only cell)."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([csv_value(value), ""])
+    return buffer.getvalue()[: -len(",\r\n")]
+
+
 INTRO = (
     "Every CSV file of the paper bundle, column by column. The API's tables `ratings` and "
     "`unblinding-key` with `?format=csv` have the same columns, written the same way."

@@ -279,20 +279,22 @@ def _or_default(value) -> str:
 
 def _scores(study: Study) -> list[str]:
     # Answers about one output: its own (absolute), or the one named (side by side).
+    rows = Rating.objects.filter(
+        assignment__study=study,
+        assignment__kind=Assignment.Kind.STUDY,
+        assignment__item__output_b=None,
+        # Submitted answers only, as the statistics count them; and no mean of the codes
+        # of categories without an order.
+        assignment__submitted_at__isnull=False,
+        value__isnull=False,
+    ).exclude(question__level="nominal")
+    if study.design in SET_DESIGNS:
+        # Shown together, only answers about one named output belong to a source. Decided here,
+        # not joined: a join to the study made PostgreSQL misjudge the rows and nest its loops
+        # (1M ratings: 20 s, against 2 s).
+        rows = rows.exclude(output__isnull=True)
     rows = (
-        Rating.objects.filter(
-            assignment__study=study,
-            assignment__kind=Assignment.Kind.STUDY,
-            assignment__item__output_b=None,
-            # Submitted answers only, as the statistics count them; and no mean of the codes
-            # of categories without an order.
-            assignment__submitted_at__isnull=False,
-            value__isnull=False,
-        )
-        .exclude(question__level="nominal")
-        # Shown together, only answers about one named output belong to a source.
-        .exclude(output__isnull=True, assignment__study__design__in=SET_DESIGNS)
-        .annotate(
+        rows.annotate(
             source=Coalesce("output__source__label", "assignment__item__output__source__label")
         )
         .values("question__key", "source")

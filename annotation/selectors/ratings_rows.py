@@ -1,9 +1,13 @@
 """The ratings in the long format (ratings.csv, the API's ratings, the statistics' rows): one
-row per rating, read as plain values in chunks, for exports of any size in constant memory."""
+row per rating, read as plain values in chunks, for exports of any size in constant memory. On
+PostgreSQL the paper bundle's ratings.csv is written by the database itself, line by line, with
+the columns its ratings.sav and ratings.dta need beside each line (`study_ratings_csv_batches`)."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
+from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
     CharField,
@@ -18,11 +22,12 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce
 
-from annotation.core import columns
-from annotation.models import ItemOutput, Rating, RatingRevision, Study
+from annotation.core import columns, tables
+from annotation.models import Assignment, Item, ItemOutput, Question, Rating, RatingRevision, Study
 from annotation.selectors.studies import study_rater_pseudonyms
 
 RATINGS_COLUMNS = columns.RATINGS.names
+RATINGS_CSV_COLUMNS = columns.RATINGS.columns
 
 
 def study_ratings_long(*, study: Study) -> list[dict]:
@@ -167,3 +172,242 @@ class UtcSecond(Func):
 def _answer_text(answer: object) -> object:
     # Lists (multiple choice) as JSON, so a CSV cell holds them unambiguously.
     return json.dumps(answer) if isinstance(answer, list) else answer
+
+
+# --- ratings.csv written by PostgreSQL ------------------------------------------------------
+
+CSV_BATCH = 10_000  # rows per fetch: a few MB of text
+
+
+@dataclass
+class RatingsBatch:
+    """Some rows of ratings.csv in order: their CSV text, and the same rows' values in
+    `RATINGS_COLUMNS` order as columns (one list per column), for ratings.sav and ratings.dta.
+    The answer column holds the answer only where those files read it (a text question's, "na",
+    or one PostgreSQL did not write), else None; the moments and revision counts are None."""
+
+    text: str
+    columns: list[list]
+
+
+def study_ratings_csv_batches(
+    *, study: Study, answers_of: Iterable[int] = ()
+) -> Iterator[RatingsBatch] | None:
+    """ratings.csv's rows (without the header) as `tables.csv_cells` and `tables.csv_chunks`
+    write `study_ratings_rows`' rows, each line formatted by PostgreSQL; None on another
+    database. Python formats a line only where PostgreSQL's text would differ from Python's
+    (a list or a fraction as the answer, a value it writes in exponent notation, an order shown
+    that is not a list of slots): `tables.csv_line`. `answers_of`: the questions whose answers
+    the columns should carry."""
+    if connection.vendor != "postgresql":
+        return None
+    return _csv_batches(study, list(answers_of))
+
+
+def _csv_batches(study: Study, answers_of: list[int]) -> Iterator[RatingsBatch]:
+    pseudonyms = study_rater_pseudonyms(study=study)
+    tokens = _Names(Item, "token", study.items.values_list("pk", "token"))
+    keys = _Names(Question, "key", Question.objects.values_list("pk", "key").filter(study=study))
+    params = {
+        "study": study.pk,
+        "raters": json.dumps({str(pk): tables.csv_cell(name) for pk, name in pseudonyms.items()}),
+        "answers_of": answers_of,
+        "formula": FORMULA_RE,
+        "quoted": QUOTED_RE,
+        "plain": PLAIN_RE,
+    }
+    shape = _Shapes(tokens, pseudonyms, keys)
+    with transaction.atomic(), connection.cursor() as plain:
+        # The whole sort in memory; no JIT compilation (seconds for a query run once); floats
+        # as their shortest exact text, which `_float_sql` turns into Python's.
+        for setting in ("work_mem = '256MB'", "jit = off", "extra_float_digits = 1"):
+            plain.execute(f"SET LOCAL {setting}")
+        with plain.connection.cursor(name="bundle_ratings_csv") as cursor:
+            cursor.itersize = CSV_BATCH
+            cursor.execute(CSV_SQL, params)
+            while rows := cursor.fetchmany(CSV_BATCH):
+                yield shape.batch(rows, plain)
+
+
+class _Shapes:
+    """A batch of the query's rows as `RatingsBatch`: ids as texts, JSON texts read once."""
+
+    def __init__(self, tokens: dict, pseudonyms: dict, keys: dict) -> None:
+        self.tokens, self.pseudonyms, self.keys = tokens, pseudonyms, keys
+        self.answers = _JsonTexts(_answer_text)
+        self.orders = _JsonTexts(lambda order: " ".join(map(str, order)))
+
+    def batch(self, rows: list[tuple], cursor) -> RatingsBatch:
+        lines, items, raters, questions, values, flipped, order, slots, kinds, *rest = (
+            list(column) for column in zip(*rows, strict=True)
+        )
+        submitted, ms, answer, ids = rest
+        tokens, pseudonyms, keys, answers = self.tokens, self.pseudonyms, self.keys, self.answers
+        unread = [None] * len(rows)
+        columns = [
+            [tokens[item] for item in items],
+            [pseudonyms.get(rater, "") for rater in raters],
+            [keys[question] for question in questions],
+            [None if text is None else answers(text) for text in answer],
+            values,
+            flipped,
+            [self.orders(text) for text in order],
+            ["" if slot is None else slot for slot in slots],
+            kinds,
+            unread,
+            unread,
+            unread,
+            submitted,
+            [m / 1000 if m else None for m in ms],
+        ]
+        if None in lines:
+            self._lines_in_python(lines, columns, ids, cursor)
+        return RatingsBatch("".join(lines), columns)
+
+    def _lines_in_python(self, lines: list, columns: list, ids: list, cursor) -> None:
+        """The lines PostgreSQL left to Python, from the values the query's row lacked."""
+        left = [at for at, line in enumerate(lines) if line is None]
+        cursor.execute(FALLBACK_SQL, [[ids[at] for at in left]])
+        found = {pk: rest for pk, *rest in cursor.fetchall()}
+        for at in left:
+            row = [column[at] for column in columns]
+            answer, row[9], row[10], row[11] = found[ids[at]]
+            row[3] = self.answers(answer)
+            lines[at] = tables.csv_line(row, RATINGS_CSV_COLUMNS)
+
+
+class _Names(dict):
+    """Texts by id (items' tokens, questions' keys), read as a whole; an id not among them
+    (a row of another study's, should one be there) is read when met."""
+
+    def __init__(self, model, field: str, pairs) -> None:
+        super().__init__(pairs)
+        self.model, self.field = model, field
+
+    def __missing__(self, pk: int) -> str:
+        found = self[pk] = self.model.objects.values_list(self.field, flat=True).get(pk=pk)
+        return found
+
+
+def _text_sql(x: str) -> str:
+    """The cell `tables.csv_cells` and the csv module write for the text `x` (an expression
+    read more than once): made inert (`tables.safe_cell`), then quoted where it holds a
+    comma, a quote or a line break."""
+    safe = f"(CASE WHEN {x} ~ %(formula)s THEN '''' || {x} ELSE {x} END)"
+    quoted = f"""'"' || replace({safe}, '"', '""') || '"'"""
+    slow = f"(CASE WHEN {safe} ~ %(quoted)s THEN {quoted} ELSE {safe} END)"
+    return f"(CASE WHEN {x} ~ %(plain)s THEN {x} ELSE {slow} END)"
+
+
+def _float_sql(x: str) -> str:
+    """Python's repr of the double `x`, or NULL where PostgreSQL's shortest text is not its
+    digits: both give the same shortest digits, and both write them without an exponent from
+    1e-4 up to 1e15, where Python adds ".0" to a whole number."""
+    return (
+        f"(CASE WHEN {x} = 0 THEN CASE WHEN {x}::text = '-0' THEN '-0.0' ELSE '0.0' END "
+        f"WHEN abs({x}) >= 1e-4 AND abs({x}) < 1e15 THEN {x}::text "
+        f"|| CASE WHEN strpos({x}::text, '.') > 0 THEN '' ELSE '.0' END END)"
+    )
+
+
+FORMULA_RE = "^[" + "".join(p for p in tables.FORMULA_PREFIXES if p != "-") + "-]"
+QUOTED_RE = '[,"\r\n]'
+PLAIN_RE = "^[^" + FORMULA_RE[2:-1] + '][^,"\r\n]*$'
+ANSWER_TEXT = "(r.answer #>> '{}')"
+# An answer as ratings.csv writes it where it is a text, a boolean, null or a whole number;
+# NULL for a list, an object or a fraction (Python's repr of it: see `_batch`).
+ANSWER_SQL = f"""CASE jsonb_typeof(r.answer)
+    WHEN 'string' THEN {_text_sql(ANSWER_TEXT)}
+    WHEN 'boolean' THEN CASE WHEN r.answer = 'true'::jsonb THEN 'TRUE' ELSE 'FALSE' END
+    WHEN 'null' THEN ''
+    WHEN 'number' THEN CASE WHEN r.answer::text ~ '^-?[0-9]+$' THEN r.answer::text END
+END"""
+VALUE_SQL = f"CASE WHEN r.value IS NULL THEN '' ELSE {_float_sql('r.value')} END"
+# " ".join of a list of slots; NULL for anything else.
+SHOWN_SQL = r"""CASE WHEN a."order" = '[]'::jsonb THEN ''
+    WHEN a."order"::text ~ '^\[[0-9]+(, [0-9]+)*\]$'
+    THEN replace(btrim(a."order"::text, '[]'), ', ', ' ') END"""
+# ms / 1000 as Python writes it: the thousandths without their trailing zeros (repr gives a
+# double's shortest exact digits, and below 2**31 ms the decimal itself is that).
+SECONDS_SQL = """CASE WHEN a.time_on_task_ms = 0 THEN ''
+    WHEN a.time_on_task_ms > 0 THEN (a.time_on_task_ms / 1000)::text || '.'
+        || coalesce(nullif(rtrim(lpad((a.time_on_task_ms %% 1000)::text, 3, '0'), '0'), ''), '0')
+END"""
+KIND_SQL = (
+    "CASE WHEN a.kind IN ("
+    + ", ".join(f"'{kind}'" for kind in Assignment.Kind.values)
+    + f") THEN a.kind ELSE {_text_sql('a.kind')} END"
+)
+UTC_SECOND = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+# Each item's and question's cell written once (the window and OFFSET 0 keep them from being
+# joined in as expressions); the items ranked by token, so that a million rows sort on whole
+# numbers in the order their tokens give.
+CSV_SQL = f"""
+SELECT
+    i.cell || ',' || coalesce(%(raters)s::jsonb ->> a.rater_id::text, '') || ','
+    || q.cell || ',' || ({ANSWER_SQL}) || ',' || ({VALUE_SQL}) || ','
+    || CASE WHEN a.flipped THEN 'TRUE' ELSE 'FALSE' END || ',' || ({SHOWN_SQL}) || ','
+    || coalesce(io.slot::text, '') || ',' || ({KIND_SQL}) || ','
+    || {UTC_SECOND.format("r.created_at")} || ',' || {UTC_SECOND.format("r.updated_at")} || ','
+    || (SELECT count(*) FROM annotation_ratingrevision v WHERE v.rating_id = r.id)::text || ','
+    || CASE WHEN a.submitted_at IS NULL THEN 'FALSE' ELSE 'TRUE' END || ','
+    || ({SECONDS_SQL}) || E'\\r\\n' AS line,
+    a.item_id, a.rater_id, r.question_id, r.value, a.flipped, a."order"::text, io.slot, a.kind,
+    a.submitted_at IS NOT NULL, a.time_on_task_ms,
+    CASE WHEN r.answer = '"na"'::jsonb OR r.question_id = ANY(%(answers_of)s)
+        THEN r.answer::text END,
+    r.id
+FROM annotation_rating r
+JOIN annotation_assignment a ON a.id = r.assignment_id
+JOIN (
+    SELECT id, {_text_sql("token")} AS cell, row_number() OVER (ORDER BY token) AS rank
+    FROM annotation_item WHERE study_id = %(study)s
+) i ON i.id = a.item_id
+JOIN (SELECT id, "order", {_text_sql("key")} AS cell FROM annotation_question OFFSET 0) q
+    ON q.id = r.question_id
+LEFT JOIN annotation_itemoutput io ON io.item_id = a.item_id AND io.output_id = r.output_id
+WHERE a.study_id = %(study)s
+ORDER BY i.rank, q."order", a.rater_id, r.id
+"""
+# For the rows PostgreSQL left to Python: what the lines above do not carry.
+FALLBACK_SQL = f"""
+SELECT r.id, r.answer::text, {UTC_SECOND.format("r.created_at")},
+    {UTC_SECOND.format("r.updated_at")},
+    (SELECT count(*) FROM annotation_ratingrevision v WHERE v.rating_id = r.id)
+FROM annotation_rating r WHERE r.id = ANY(%s)
+"""
+
+
+def study_time_on_task_sorted(*, study: Study) -> tuple[dict[str, list[float]], int] | None:
+    """`exports.study_time_on_task` (the same times, each rater's in ascending order) read by
+    PostgreSQL as one array per rater, not a row per item; None on another database."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(TIME_ON_TASK_SQL, [study.pk])
+        found = cursor.fetchall()
+    pseudonyms = study_rater_pseudonyms(study=study)
+    times: dict[str, list[float]] = {}
+    unrecorded = 0
+    for rater, recorded, none in found:
+        unrecorded += none
+        if recorded:
+            times.setdefault(pseudonyms.get(rater, ""), []).extend(ms / 1000 for ms in recorded)
+    return dict(sorted(times.items(), key=lambda kv: _pseudonym_order(kv[0]))), unrecorded
+
+
+def _pseudonym_order(pseudonym: str) -> tuple[int, str]:
+    """R1, R2... R10 in number order, then any other name: as exports orders them (which
+    imports this module, so it cannot be imported from there)."""
+    digits = pseudonym.removeprefix("R")
+    return (int(digits), "") if digits.isdigit() else (10**9, pseudonym)
+
+
+TIME_ON_TASK_SQL = """
+SELECT rater_id,
+    array_agg(time_on_task_ms ORDER BY time_on_task_ms) FILTER (WHERE time_on_task_ms <> 0),
+    count(*) FILTER (WHERE time_on_task_ms = 0)
+FROM annotation_assignment
+WHERE study_id = %s AND kind = 'study' AND submitted_at IS NOT NULL
+GROUP BY rater_id
+"""

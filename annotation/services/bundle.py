@@ -38,6 +38,7 @@ from annotation.selectors.exports import (
 )
 from annotation.selectors.facts import study_reporting_facts
 from annotation.selectors.judges import judge_diagnostics
+from annotation.selectors.ratings_rows import study_time_on_task_sorted
 from annotation.selectors.results import intervals_by_question
 from annotation.services import figure_data
 from annotation.services.bundle_ratings import BundleRatings, stat_file_steps
@@ -358,7 +359,7 @@ def methods_text(study: Study) -> str:
 
 def _time_on_task_text(study: Study) -> list[str]:
     """Each rater's median time on a submitted study item, with the interquartile range."""
-    times, unrecorded = study_time_on_task(study=study)
+    times, unrecorded = study_time_on_task_sorted(study=study) or study_time_on_task(study=study)
     if not times:
         if not unrecorded:
             return []

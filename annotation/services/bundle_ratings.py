@@ -7,6 +7,7 @@ from annotation.core import columns as cols
 from annotation.core import tables
 from annotation.models import Study
 from annotation.selectors.exports import study_question_rows, study_ratings_rows
+from annotation.selectors.ratings_rows import study_ratings_csv_batches
 
 
 def _csv(out, table: cols.Table, rows) -> None:
@@ -55,6 +56,14 @@ class BundleRatings:
 
     def write_csv(self, out) -> None:
         columns = self.stat_files.RatingsColumns(self.variables)
+        batches = study_ratings_csv_batches(study=self.study, answers_of=self._text_questions())
+        if batches is not None:  # PostgreSQL writes the lines, the columns come beside them
+            out.write(tables.csv_header(cols.RATINGS.names))
+            for batch in batches:
+                out.write(batch.text)
+                columns.add_columns(batch.columns)
+            self.columns = columns
+            return
 
         def rows() -> Iterator[tuple]:
             for row in study_ratings_rows(study=self.study):
@@ -63,6 +72,11 @@ class BundleRatings:
 
         _csv(out, cols.RATINGS, tables.csv_cells(rows(), cols.RATINGS.columns))
         self.columns = columns  # whole only once every row is written
+
+    def _text_questions(self) -> list[int]:
+        """The questions whose variable holds the answer itself, not its value."""
+        texts = [v.question for v in self.variables if not v.numeric]
+        return list(self.study.questions.filter(key__in=texts).values_list("pk", flat=True))
 
     def frame(self):
         if self.frame_ is None:

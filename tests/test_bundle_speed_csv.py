@@ -1,0 +1,176 @@
+"""ratings.csv as PostgreSQL writes it (selectors.ratings_rows.study_ratings_csv_batches) is
+byte for byte the Python formatting of the same rows (tables.csv_cells and csv_chunks), on
+answers, values, times and orders chosen to trip it: text a spreadsheet would run, quotes,
+commas, line breaks, unicode, lists and objects, fractions and numbers PostgreSQL writes in
+exponent notation, whole numbers past 64 bits. The columns gathered beside the lines give the
+same ratings.sav and ratings.dta frame as the rows do; and the number formats PostgreSQL writes
+are Python's on every time on task up to 200 s and on doubles of every magnitude."""
+
+import math
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.db.models import JSONField, Value
+
+from annotation.core import columns as cols
+from annotation.core import stat_files, tables
+from annotation.demo import DEMO_TITLE, SIDE_BY_SIDE_TITLE
+from annotation.models import Assignment, Rating, Study
+from annotation.selectors import ratings_rows
+from annotation.selectors.exports import study_question_rows, study_time_on_task
+from tests.test_bundle_fast_paths import _studies
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(
+        not settings.POSTGRES,
+        reason="the lines are PostgreSQL's: elsewhere ratings.csv has only the Python path, so "
+        "there is no second path to compare (CI runs this on PostgreSQL)",
+    ),
+]
+
+ANSWERS = [
+    "a,b",
+    'say "hi"',
+    "line\nbreak",
+    "cr\rhere",
+    "\ttab",
+    "-negative",
+    "+plus",
+    "@at",
+    "=SUM(A1)",
+    "",
+    "  spaced  ",
+    "é 😀 中文",
+    "'quoted already",
+    -5,
+    0,
+    123456789012345678901234567890,
+    0.0000001,
+    2.5,
+    -0.25,
+    1e20,
+    [1.5, "x", None],
+    ["é", "=a"],
+    [],
+    {"k": "v", "n": 1.0},
+    True,
+    False,
+    None,
+    "na",
+]
+VALUES = [
+    None,
+    0.0,
+    -0.0,
+    1.0,
+    -1.5,
+    1e-5,
+    0.0001,
+    123.456,
+    1e15,
+    999999999999999.9,
+    1e20,
+    -2.5e-8,
+    1 / 3,
+    float("nan"),
+    float("inf"),
+]
+MS = [0, 1, 10, 999, 1000, 1500, 12000, 123456, 2_147_483_647]
+ORDERS = [[], [2, 0, 1], [0], [1, 0]]
+
+
+def _tricky(study: Study) -> None:
+    for n, rating in enumerate(Rating.objects.filter(assignment__study=study).order_by("pk")):
+        answer = ANSWERS[n % len(ANSWERS)]
+        Rating.objects.filter(pk=rating.pk).update(
+            # JSON's null, not SQL's (an answer is never missing)
+            answer=Value(None, JSONField()) if answer is None else answer,
+            value=VALUES[n % len(VALUES)],
+        )
+    for n, assignment in enumerate(study.assignments.order_by("pk")):
+        Assignment.objects.filter(pk=assignment.pk).update(time_on_task_ms=MS[n % len(MS)])
+
+
+def _python_csv(study: Study) -> str:
+    rows = ratings_rows.study_ratings_rows(study=study)
+    return "".join(
+        tables.csv_chunks(tables.csv_cells(rows, cols.RATINGS.columns), cols.RATINGS.names)
+    )
+
+
+def _postgresql_csv(study: Study, answers_of=()) -> tuple[str, list[list]]:
+    text, columns = tables.csv_header(cols.RATINGS.names), [[] for _ in cols.RATINGS.names]
+    for batch in ratings_rows.study_ratings_csv_batches(study=study, answers_of=answers_of):
+        text += batch.text
+        for gathered, column in zip(columns, batch.columns, strict=True):
+            gathered.extend(column)
+    return text, columns
+
+
+def test_postgresql_writes_ratings_csv_as_python_does(monkeypatch):
+    monkeypatch.setattr(ratings_rows, "CSV_BATCH", 7)  # many batches, some all Python's
+    for study in _studies():
+        if study.title == DEMO_TITLE:
+            _tricky(study)
+        if study.title == SIDE_BY_SIDE_TITLE:  # orders shown of every shape
+            for n, assignment in enumerate(study.assignments.order_by("pk")):
+                Assignment.objects.filter(pk=assignment.pk).update(order=ORDERS[n % len(ORDERS)])
+        expected = _python_csv(study)
+        written, _ = _postgresql_csv(study)
+        assert expected.count("\r\n") > 50
+        assert written == expected, study.title
+
+
+def test_the_columns_beside_the_lines_give_the_same_frame():
+    study = next(s for s in _studies() if s.title == DEMO_TITLE)
+    variables = stat_files.question_variables(list(study_question_rows(study=study)))
+    texts = [v.question for v in variables if not v.numeric]
+    assert texts  # the text questions' answers travel beside their lines
+    answers_of = study.questions.filter(key__in=texts).values_list("pk", flat=True)
+    _, columns = _postgresql_csv(study, list(answers_of))
+    gathered = stat_files.RatingsColumns(variables)
+    gathered.add_columns(columns)
+    expected = stat_files.RatingsColumns(variables)
+    for row in ratings_rows.study_ratings_rows(study=study):
+        expected.add(row)
+    assert gathered.frame().equals(expected.frame())
+
+
+def test_postgresql_writes_times_and_doubles_as_python_does():
+    seconds = ratings_rows.SECONDS_SQL.replace("a.time_on_task_ms", "ms")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT ms, {seconds} FROM (SELECT generate_series(0, 200000) AS ms "
+            "UNION ALL SELECT unnest(%s::int[])) t",
+            [[2_147_483_647, 1_000_000_000, 123_456_789]],
+        )
+        for ms, text in cursor.fetchall():
+            assert text == ("" if ms == 0 else repr(ms / 1000)), ms
+    doubles = [0.1 * n for n in range(-50, 50)] + [1.0 / n for n in range(1, 200)]
+    doubles += [10.0**k for k in range(-8, 18)] + [-(10.0**k) * 1.5 for k in range(-8, 18)]
+    doubles += [5e-324, 1.7976931348623157e308, 2.0**53, 2.0**53 + 2, 0.30000000000000004]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL extra_float_digits = 1")
+        cursor.execute(
+            f"SELECT v, {ratings_rows._float_sql('v')} FROM unnest(%s::float8[]) v", [doubles]
+        )
+        found = cursor.fetchall()
+    written = [(v, text) for v, text in found if text is not None]
+    assert len(written) > len(doubles) / 2
+    for value, text in written:
+        assert text == repr(value), value
+    assert all(text is not None for v, text in found if 1e-4 <= abs(v) < 1e15 or v == 0)
+    assert not math.isnan(sum(v for v, _ in found))
+
+
+def test_times_on_task_read_as_arrays_are_the_rows_times():
+    study = next(s for s in _studies() if s.title == DEMO_TITLE)
+    _tricky(study)
+    times, unrecorded = ratings_rows.study_time_on_task_sorted(study=study)
+    expected, expected_unrecorded = study_time_on_task(study=study)
+    assert unrecorded == expected_unrecorded > 0
+    assert list(times) == list(expected)
+    assert {r: sorted(t) for r, t in times.items()} == {r: sorted(t) for r, t in expected.items()}
+    assert times
