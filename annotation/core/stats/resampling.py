@@ -241,5 +241,8 @@ def case_weights(n_cases: int, bootstrap: Bootstrap, *, width: int = 0) -> Itera
         size = min(per_chunk, left)
         drawn = rng.integers(0, n_cases, size=(size, n_cases))
         drawn += n_cases * np.arange(size)[:, None]  # one bincount for the whole chunk
-        yield np.bincount(drawn.ravel(), minlength=size * n_cases).reshape(size, n_cases)
+        weights = np.bincount(drawn.ravel(), minlength=size * n_cases).reshape(size, n_cases)
+        # Not held while the caller works on the weights: a chunk's draws are as large again.
+        del drawn
+        yield weights
         left -= size
