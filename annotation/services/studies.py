@@ -282,7 +282,7 @@ def _assignments_insert(rows: Iterable[tuple]) -> None:
     columns = ", ".join(f'"{column}"' for column in (*ASSIGNMENT_COLUMNS, "time_on_task_ms"))
     statement = f"COPY {Assignment._meta.db_table} ({columns}) FROM STDIN"
     # COPY goes past Django's cursor wrapper, so its errors are wrapped here: a row the database
-    # refuses (migration 0036's checks) raises Django's IntegrityError, as an INSERT would.
+    # refuses (a duplicate token or place) raises Django's IntegrityError, as an INSERT would.
     with (
         connection.wrap_database_errors,
         connection.cursor() as cursor,
