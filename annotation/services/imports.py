@@ -6,14 +6,11 @@ A small upload is imported at once, in the web process (study_import_file). A la
 the dashboard; it writes nothing if it fails or is cancelled, like the quick path.
 """
 
-import contextlib
 import hashlib
 import json
 import logging
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import BinaryIO
@@ -22,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation.core.archives import check_study_archive, parse_study_archive, unpacked_size
@@ -49,6 +46,7 @@ from annotation.models import (
 from annotation.services.generation import PROGRESS_EVERY_SECONDS
 from annotation.services.task_runs import (
     cancel_requested,
+    task_run_beating,
     task_run_create,
     task_run_finish,
     task_run_held,
@@ -167,7 +165,7 @@ def _import_stored(run: TaskRun) -> tuple[bool, str, bool]:
         return False, NOT_A_DRAFT, False
     try:
         _progress_note(run, f"Reading {upload.filename}")
-        with tempfile.TemporaryFile() as spool, _beating(run):
+        with tempfile.TemporaryFile() as spool, task_run_beating(run):
             _spool(run, upload, spool)
             rows, images = _parse(upload.filename, spool)
         task_run_progress(run=run, done=0, total=len(rows))
@@ -182,33 +180,6 @@ def _import_stored(run: TaskRun) -> tuple[bool, str, bool]:
     except _Cancelled:
         return False, "Cancelled: nothing was imported.", True
     return True, summary.describe(upload.filename), False
-
-
-@contextlib.contextmanager
-def _beating(run: TaskRun) -> Iterator[None]:
-    """Keep the run's heartbeat going from a thread of its own (with a database connection of
-    its own) while this one parses or writes in one long step, so that the workers' sweep
-    does not take a long import for a dead one. On PostgreSQL the beat gets through during the
-    write's transaction; SQLite has one writer at a time, so there it waits for the commit."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        try:
-            while not stop.wait(settings.TASK_RUN_LEASE_SECONDS / 3):
-                try:
-                    task_run_held(run).update(heartbeat_at=timezone.now())
-                except DatabaseError:
-                    logger.warning("import run %s: a heartbeat failed", run.pk, exc_info=True)
-        finally:
-            connection.close()  # this thread's own
-
-    thread = threading.Thread(target=beat, name=f"import-{run.pk}-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 def _progress_note(run: TaskRun, note: str) -> None:
@@ -249,7 +220,7 @@ def _write_unless_cancelled(
     run: TaskRun, filename: str, rows: list[ImportRow], images: dict[str, ImageFile]
 ) -> ImportSummary:
     # The beat comes from outside the transaction, whose writes nobody sees until it commits.
-    with _beating(run), transaction.atomic():
+    with task_run_beating(run), transaction.atomic():
         study = Study.objects.select_for_update().get(pk=run.study_id)
         if not study.accepts_imports:
             raise ValidationError(NOT_A_DRAFT)
