@@ -8,6 +8,12 @@ Each question's statistics are `by_question`, the shaping of ratings is in `rows
 scipy load only when a recomputation runs.
 """
 
+import contextlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import connection
+
 from annotation.core.stats.names import (
     COEFFICIENTS,
     COMPARISONS,
@@ -43,17 +49,17 @@ def agreement_compute(*, run: TaskRun) -> None:
     # Free text and multiple choice have no numeric codes, so no statistics.
     questions = [q for q in study.questions.all() if q.has_statistics]
     task_run_progress(run=run, done=0, total=len(questions))
-    # First: progress by source and data quality, for the dashboard, are stored even when one
-    # question's statistics fail below.
-    study_figures_store(study=study)
     kept: set[int] = set()
     messages = []
-    metrics = output_metrics(study)
-    for done, question in enumerate(questions, start=1):
-        results = question_results(study, question, metrics)
-        kept.update(result.pk for result in results)
-        messages += [_describe(result) for result in results if _is_headline(result)]
-        task_run_progress(run=run, done=done)
+    # Progress by source and data quality, for the dashboard, are stored even when one
+    # question's statistics fail below.
+    with _figures_stored_alongside(study):
+        metrics = output_metrics(study)
+        for done, question in enumerate(questions, start=1):
+            results = question_results(study, question, metrics)
+            kept.update(result.pk for result in results)
+            messages += [_describe(result) for result in results if _is_headline(result)]
+            task_run_progress(run=run, done=done)
     # Whatever was not computed now (a judge or source removed, no repeats left) goes: no stale
     # figure stays on the dashboard or in an export.
     stale = sorted(set(study.results.values_list("pk", flat=True)) - kept)
@@ -62,6 +68,33 @@ def agreement_compute(*, run: TaskRun) -> None:
     adjust_study(study)
     adjust_judges(study)
     task_run_finish(run=run, ok=True, message="; ".join(messages))
+
+
+@contextlib.contextmanager
+def _figures_stored_alongside(study) -> Iterator[None]:
+    """The study's dashboard figures (`study_figures_store`) stored while the block computes
+    the statistics. Their queries, over every assignment and rating, are the database's work
+    (seconds at a million ratings): on PostgreSQL a thread of their own, with its own
+    connection, waits for them while this one computes. Inside a transaction (a test's, whose
+    rows no other connection sees) or on SQLite, which takes one writer at a time, they are
+    stored first, as before. Either way they are stored, or their error raised, by the end."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        study_figures_store(study=study)
+        yield
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        stored = pool.submit(_figures_store_closing, study)
+        try:
+            yield
+        finally:
+            stored.result()
+
+
+def _figures_store_closing(study) -> None:
+    try:
+        study_figures_store(study=study)
+    finally:
+        connection.close()  # this thread's own connection: nothing else will close it
 
 
 def _is_headline(result: Result) -> bool:

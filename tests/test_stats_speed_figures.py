@@ -1,0 +1,57 @@
+"""The dashboard's figures, stored by a recomputation in a thread of their own on PostgreSQL
+(outside a transaction) while the statistics are computed: the same figures as computed on
+their own, the same statistics beside them, and their error still the run's error."""
+
+import json
+import threading
+
+import pytest
+from django.db import connection
+
+from annotation import selectors, services
+from annotation.models import Result, StudyFigures, TaskRun
+from annotation.services import statistics
+from tests.test_study_statistics import compute, rate_absolute
+
+# Outside a transaction, as a worker runs: only then may a second connection see the ratings.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _recorded(monkeypatch) -> list[str]:
+    """The name of each thread that stores the figures."""
+    threads = []
+    store = statistics.study_figures_store
+
+    def recording(*, study):
+        threads.append(threading.current_thread().name)
+        return store(study=study)
+
+    monkeypatch.setattr(statistics, "study_figures_store", recording)
+    return threads
+
+
+def test_figures_stored_alongside_are_those_computed_alone(open_study, monkeypatch):
+    rate_absolute(open_study)
+    threads = _recorded(monkeypatch)
+    run = compute(open_study)
+    assert run.status == TaskRun.Status.SUCCEEDED
+    alongside = connection.vendor == "postgresql"
+    assert len(threads) == 1
+    assert (threads[0] != threading.current_thread().name) == alongside
+    stored = StudyFigures.objects.get(study=open_study).data
+    alone = selectors.study_dashboard_figures_compute(study=open_study)
+    assert stored == json.loads(json.dumps(alone))  # as the JSON field keeps them
+    values = dict(Result.objects.filter(study=open_study).values_list("statistic", "value"))
+    assert values["krippendorff_alpha"] is not None
+
+
+def test_figures_that_fail_fail_the_recomputation(open_study, monkeypatch):
+    rate_absolute(open_study)
+
+    def failing(*, study):
+        raise RuntimeError("figures failed")
+
+    monkeypatch.setattr(statistics, "study_figures_store", failing)
+    run = TaskRun.objects.create(study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    with pytest.raises(RuntimeError, match="figures failed"):
+        services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
