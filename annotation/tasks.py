@@ -143,6 +143,12 @@ def import_study_file(self, run_id: int, outage_since: float | None = None) -> N
     _run(self, run_id, services.study_import_run, outage_since)
 
 
+@runs_jobs_of_kind(TaskRun.Kind.OPEN)
+@shared_task(bind=True)
+def open_study(self, run_id: int, outage_since: float | None = None) -> None:
+    _run(self, run_id, services.study_open_run, outage_since)
+
+
 # --- the sweep: a timer in every worker's main process ------------------------------------------
 
 _sweep_stop = threading.Event()

@@ -322,6 +322,10 @@ IMPORT_MAX_DATA_BYTES = env_int("IMPORT_MAX_DATA_BYTES", 50 * 1024**2)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 100_000)
 IMPORT_MAX_IMAGE_PIXELS = env_int("IMPORT_MAX_IMAGE_PIXELS", 50_000_000)
 IMPORT_BACKGROUND_BYTES = env_int("IMPORT_BACKGROUND_BYTES", 2 * 1024**2)
+# A study whose outputs times raters (the most assignments opening can make) pass this is opened
+# by a worker, with the job under Background jobs: a million assignments take longer to store
+# than a web request may last.
+OPEN_BACKGROUND_PLACEMENTS = env_int("OPEN_BACKGROUND_PLACEMENTS", 200_000)
 
 # Celery. The default broker is kombu's filesystem transport: a real worker process with no
 # server to install. Redis (CELERY_BROKER_URL=redis://...) is what production and CI use.

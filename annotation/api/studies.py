@@ -173,12 +173,20 @@ class StudyViewSet(
             raise as_api_error(exc) from None
         return Response(dataclasses.asdict(summary))
 
-    @extend_schema(request=None, responses={200: s.OpenedSerializer, 409: REFUSED})
+    @extend_schema(
+        request=None,
+        responses={200: s.OpenedSerializer, 202: s.TaskRunSerializer, 409: REFUSED},
+    )
     @action(detail=True, methods=["post"])
     def open(self, request: Request, study_token: str) -> Response:
-        """Freeze the outputs into items and give every rater their seeded order."""
+        """Freeze the outputs into items and give every rater their seeded order. A study whose
+        outputs times raters pass OPEN_BACKGROUND_PLACEMENTS is opened by a worker: 202 with
+        the job, whose `message` says why if the study could not be opened."""
         study = self._admin_study()
         try:
+            if services.study_opens_in_background(study=study):
+                run = services.study_open_start(study=study, user=request.user)
+                return Response(s.TaskRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
             n = services.study_open(study=study)
         except ValidationError as exc:
             return refused(exc)

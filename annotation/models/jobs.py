@@ -17,6 +17,7 @@ class TaskRun(models.Model):
         RUN_JUDGE = "run_judge", "Run LLM judge"
         EXPORT_BUNDLE = "export_bundle", "Build the paper bundle"
         IMPORT = "import", "Import cases and outputs"
+        OPEN = "open_study", "Open the study"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

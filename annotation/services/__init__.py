@@ -66,6 +66,9 @@ from annotation.services.studies import (
     study_delete,
     study_lock,
     study_open,
+    study_open_run,
+    study_open_start,
+    study_opens_in_background,
 )
 from annotation.services.task_runs import (
     TaskRunLost,
@@ -139,6 +142,9 @@ __all__ = [
     "study_import_ratings",
     "study_lock",
     "study_open",
+    "study_open_run",
+    "study_open_start",
+    "study_opens_in_background",
     "task_run_claim",
     "task_run_create",
     "task_run_cancel",

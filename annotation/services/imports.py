@@ -45,7 +45,9 @@ from annotation.models import (
 )
 from annotation.services.generation import PROGRESS_EVERY_SECONDS
 from annotation.services.task_runs import (
+    BEING_OPENED,
     cancel_requested,
+    study_being_opened,
     task_run_beating,
     task_run_create,
     task_run_finish,
@@ -88,6 +90,8 @@ def study_import_file(*, study: Study, filename: str, content: bytes) -> ImportS
             raise ValidationError(NOT_A_DRAFT)
         if _imports_unfinished(study).exists():
             raise ValidationError(ALREADY_IMPORTING)
+        if study_being_opened(study):
+            raise ValidationError(BEING_OPENED)
         return _write(study, filename, rows, images)
 
 

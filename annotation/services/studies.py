@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -29,10 +30,18 @@ from annotation.models import (
     Output,
     Question,
     Study,
+    TaskRun,
 )
 from annotation.selectors import judges_running
 from annotation.services.bundle import bundle_files_remove
-from annotation.services.task_runs import statistics_recompute_final, statistics_recompute_soon
+from annotation.services.task_runs import (
+    cancel_requested,
+    statistics_recompute_final,
+    statistics_recompute_soon,
+    task_run_beating,
+    task_run_create,
+    task_run_finish,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +130,45 @@ def shown_order(assignment: Assignment) -> tuple[str, ...]:
     if len(shown := assignment.shown_outputs()) < 2:
         return ()
     return tuple(o.source.label for o in shown)
+
+
+def study_opens_in_background(*, study: Study) -> bool:
+    """Whether opening is left to a worker: when the study's outputs times its raters, the
+    most assignments opening can make, pass OPEN_BACKGROUND_PLACEMENTS. A million assignments
+    take tens of seconds to store, longer than a web request may last."""
+    outputs = Output.objects.filter(case__study=study).count()
+    raters = study.memberships.filter(role=Membership.Role.RATER).count()
+    return outputs * raters > settings.OPEN_BACKGROUND_PLACEMENTS
+
+
+def study_open_start(*, study: Study, user: AbstractBaseUser | None) -> TaskRun:
+    """Queue the study's opening on a worker (study_open_run). Refused (ValidationError) unless
+    the study is a draft with no import or opening already waiting or running."""
+    return task_run_create(study=study, kind=TaskRun.Kind.OPEN, user=user)
+
+
+def study_open_run(*, run: TaskRun) -> None:
+    """A worker's opening of the study (study_open): all of it or nothing, its heartbeat kept
+    while the assignments are written; a study that cannot be opened says why, as the
+    dashboard's Open button would."""
+    try:
+        with task_run_beating(run), transaction.atomic():
+            count = study_open(study=run.study)
+            if cancel_requested(run):  # asked while it worked: nothing it wrote is kept
+                raise _OpenCancelled
+    except ValidationError as exc:
+        task_run_finish(run=run, ok=False, message=" ".join(exc.messages))
+        return
+    except _OpenCancelled:
+        task_run_finish(
+            run=run, ok=False, message="Cancelled: the study is still a draft.", cancelled=True
+        )
+        return
+    task_run_finish(run=run, ok=True, message=f"The study is open: {count} assignments stored.")
+
+
+class _OpenCancelled(Exception):
+    pass
 
 
 @transaction.atomic

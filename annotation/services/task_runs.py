@@ -62,6 +62,8 @@ def task_run_create(
             _check_bundle_allowed(study)
         if kind == TaskRun.Kind.IMPORT:
             _check_import_allowed(study)
+        if kind == TaskRun.Kind.OPEN:
+            _check_open_allowed(study)
         if dead is not None:
             _requeue(dead)  # or the workers' sweep just did
             dead.refresh_from_db()
@@ -227,7 +229,40 @@ def _check_import_allowed(study: Study) -> None:
             "An import of this study is already waiting or running; let it finish (or cancel "
             "it) before importing another file."
         )
+    _check_not_opening(study)
     _supersede_dead_runs(imports)
+
+
+def _check_open_allowed(study: Study) -> None:
+    """One opening at a time, of a draft, and not while an import may still add to it."""
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if study.status != Study.Status.DRAFT:
+        raise ValidationError("Only a draft study can be opened.")
+    imports = TaskRun.objects.filter(study=study, kind=TaskRun.Kind.IMPORT)
+    if task_runs_live().filter(pk__in=imports).exists():
+        raise ValidationError(
+            "An import of this study is waiting or running; open the study once it has ended."
+        )
+    _check_not_opening(study)
+    _supersede_dead_runs(TaskRun.objects.filter(study=study, kind=TaskRun.Kind.OPEN))
+
+
+BEING_OPENED = (
+    "The study is being opened by a worker (see Background jobs); it takes no more changes to "
+    "its cases."
+)
+
+
+def _check_not_opening(study: Study) -> None:
+    if study_being_opened(study):
+        raise ValidationError(BEING_OPENED)
+
+
+def study_being_opened(study: Study) -> bool:
+    """Whether a worker's opening of the study waits or runs (one whose worker died does not
+    count: a new opening takes its place)."""
+    opening = TaskRun.objects.filter(study=study, kind=TaskRun.Kind.OPEN)
+    return task_runs_live().filter(pk__in=opening).exists()
 
 
 def _supersede_dead_runs(runs) -> None:

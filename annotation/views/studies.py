@@ -418,11 +418,18 @@ def study_open(request: HttpRequest, study_token: str) -> HttpResponse:
     if asked := _ask_first(request, study, "open"):
         return asked
     try:
-        count = services.study_open(study=study)
+        if services.study_opens_in_background(study=study):
+            run = services.study_open_start(study=study, user=request.user)
+            messages.info(
+                request,
+                f"Opening the study in the background (job {run.pk}): it opens for its raters "
+                "once every assignment is stored.",
+            )
+        else:
+            count = services.study_open(study=study)
+            messages.success(request, f"The study is open: {count} assignments stored.")
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"The study is open: {count} assignments stored.")
     return redirect("study_dashboard", study_token=study.token)
 
 

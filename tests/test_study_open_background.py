@@ -1,0 +1,146 @@
+"""A large study is opened by a worker: the click returns at once, the dashboard shows the job,
+and the study opens exactly as it would have in the request, or stays a draft saying why."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+
+from annotation import services
+from annotation.models import Assignment, Study, TaskRun
+from tests.conftest import STUDY_ROWS
+from tests.support.waiting import wait_for_run
+
+
+@pytest.fixture
+def admin_client(client, study_admin):
+    client.force_login(study_admin)
+    return client
+
+
+@pytest.fixture
+def large(settings):
+    # draft_study: 6 outputs x 3 raters = 18 possible assignments, so "large" past 17.
+    settings.OPEN_BACKGROUND_PLACEMENTS = 17
+
+
+def _open(admin_client, study: Study):
+    url = reverse("study_open", args=[study.token])
+    return admin_client.post(url, {"confirm": "yes"}, follow=True)
+
+
+def _work(run: TaskRun) -> TaskRun:
+    """What the worker does with the run, here and now."""
+    claimed = services.task_run_claim(run_id=run.pk)
+    services.study_open_run(run=claimed)
+    claimed.refresh_from_db()
+    return claimed
+
+
+def test_a_small_study_still_opens_in_the_request(admin_client, draft_study):
+    response = _open(admin_client, draft_study)
+    assert "The study is open: 12 assignments stored." in response.text
+    assert not TaskRun.objects.exists()
+
+
+def test_a_large_study_is_opened_by_a_job_and_opens_as_the_request_would(
+    admin_client, draft_study, study_admin, raters, large
+):
+    twin = services.study_create(
+        creator=study_admin,
+        title="The same study, opened at once",
+        raters_per_item=2,
+        question_prompt="How well does the summary capture the question?",
+        seed=1234,
+    )
+    services.study_import_file(study=twin, filename="study.csv", content=STUDY_ROWS)
+    services.study_add_raters(study=twin, users=raters)
+    services.study_open(study=twin)
+
+    response = _open(admin_client, draft_study)
+
+    run = TaskRun.objects.get(study=draft_study)
+    assert (run.kind, run.status) == (TaskRun.Kind.OPEN, TaskRun.Status.QUEUED)
+    assert f"Opening the study in the background (job {run.pk})" in response.text
+    draft_study.refresh_from_db()
+    assert draft_study.status == Study.Status.DRAFT
+    assert not Assignment.objects.filter(study=draft_study).exists()
+
+    run = _work(run)
+
+    assert (run.status, run.message) == ("succeeded", "The study is open: 12 assignments stored.")
+    draft_study.refresh_from_db()
+    twin.refresh_from_db()
+    assert draft_study.status == Study.Status.OPEN
+    assert draft_study.manifest_hash == twin.manifest_hash
+    assert Assignment.objects.filter(study=draft_study).count() == 12
+
+
+def test_while_it_is_opened_a_second_open_and_an_import_are_refused(
+    admin_client, draft_study, study_admin, large
+):
+    services.study_open_start(study=draft_study, user=study_admin)
+
+    again = _open(admin_client, draft_study)
+    upload = SimpleUploadedFile("more.csv", STUDY_ROWS)
+    imported = admin_client.post(
+        reverse("study_import", args=[draft_study.token]), {"file": upload}, follow=True
+    )
+
+    assert "The study is being opened by a worker" in again.text
+    assert "The study is being opened by a worker" in imported.text
+    assert TaskRun.objects.filter(study=draft_study).count() == 1
+
+
+def test_a_study_that_cannot_open_says_why_and_stays_a_draft(draft_study, study_admin, large):
+    draft_study.raters_per_item = 5
+    draft_study.save(update_fields=["raters_per_item"])
+    run = services.study_open_start(study=draft_study, user=study_admin)
+
+    run = _work(run)
+
+    assert run.status == "failed"
+    assert run.message == "Each output needs 5 raters, but the study has 3."
+    draft_study.refresh_from_db()
+    assert draft_study.status == Study.Status.DRAFT
+    assert not Assignment.objects.filter(study=draft_study).exists()
+
+
+def test_a_cancel_asked_while_it_works_keeps_nothing(draft_study, study_admin, large):
+    run = services.study_open_start(study=draft_study, user=study_admin)
+    claimed = services.task_run_claim(run_id=run.pk)
+    services.task_run_cancel(run=claimed)  # the admin's click, while the worker is at it
+
+    services.study_open_run(run=claimed)
+
+    claimed.refresh_from_db()
+    assert (claimed.status, claimed.message) == (
+        "cancelled",
+        "Cancelled: the study is still a draft.",
+    )
+    draft_study.refresh_from_db()
+    assert draft_study.status == Study.Status.DRAFT
+    assert not Assignment.objects.filter(study=draft_study).exists()
+    assert not draft_study.items.exists()
+
+
+def test_the_api_answers_202_with_the_job(client, draft_study, study_admin, large):
+    token = Token.objects.get_or_create(user=study_admin)[0].key
+    response = client.post(
+        f"/api/v1/studies/{draft_study.token}/open/", headers={"Authorization": f"Token {token}"}
+    )
+    assert response.status_code == 202, response.json()
+    job = response.json()
+    assert (job["kind"], job["status"]) == ("open_study", "queued")
+
+
+@pytest.mark.django_db(transaction=True)  # the worker reads committed data only
+@pytest.mark.worker
+def test_the_worker_opens_it(celery_worker, admin_client, draft_study, large):
+    _open(admin_client, draft_study)
+    run = wait_for_run(TaskRun.objects.get(study=draft_study).pk, timeout=60)
+    assert (run.status, run.message) == ("succeeded", "The study is open: 12 assignments stored.")
+    draft_study.refresh_from_db()
+    assert draft_study.status == Study.Status.OPEN
+    dashboard = admin_client.get(reverse("study_dashboard", args=[draft_study.token]))
+    assert "Open the study" in dashboard.text  # the job, under Background jobs
