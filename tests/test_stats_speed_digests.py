@@ -74,12 +74,3 @@ def test_rows_that_do_not_rank_are_digested_as_text():
     assert Ranked.of([]) is None
     assert Ranked.of([("c", "A", "", "R", 1.0), ("c", "A", "")]) is None
     assert Ranked.of([("c", None, "", "R", 1.0), ("c", "A", "", "R", 1.0)]) is None
-
-
-@pytest.mark.parametrize("seed", range(10))
-def test_scope_unit_names_made_once_match_each_scope_alone(seed):
-    humans = _rows(200 + seed)
-    names = agreement._HumansUnitNames(humans)
-    for source in [*agreement._sources(humans), "absent"]:
-        scoped = agreement._scoped(humans, source)
-        assert names.of(source) == agreement._unit_names(scoped)

@@ -35,47 +35,20 @@ def question_agreement(
     """`ranked`, `Ranked.of(humans)` when the caller has it: the raters' scopes are digested
     from it rather than each ranked again."""
     results = []
-    names = _HumansUnitNames(humans)
     for source in _sources(humans):
         scoped = _scoped(humans, source)
         for judge in ["", *judged]:
-            theirs = _scoped(judged.get(judge, []), source)
-            rows = scoped + theirs
+            rows = scoped + _scoped(judged.get(judge, []), source)
             scope = Scope(question, source, judge)
             digest = _digest(ranked, source) if ranked and not judge else rows_digest(rows)
-
-            def compute(rows=rows, judge=judge, source=source, theirs=theirs):
-                units = names.of(source) + _unit_names(theirs)
-                return _figures(rows, question, study, judge=judge, units=units)
-
             results += store_family(
                 study,
                 scope,
                 COEFFICIENTS,
                 [digest, question.level, rubric.value_domain(question.spec)],
-                compute,
+                lambda rows=rows, judge=judge: _figures(rows, question, study, judge=judge),
             )
     return results
-
-
-class _HumansUnitNames:
-    """The unit name of each of the raters' rows in a scope (`_scoped`, in its order), the
-    rows' names made once for every scope, when the first scope computed needs them."""
-
-    def __init__(self, humans: list[Row]) -> None:
-        self.humans = humans
-        self.names: list[str] | None = None
-
-    def of(self, source: str) -> list[str]:
-        if self.names is None:
-            self.names = _unit_names(self.humans)
-        if not source:
-            return self.names
-        return [
-            name
-            for name, row in zip(self.names, self.humans, strict=True)
-            if row[1] == source and not row[2]
-        ]
 
 
 def _digest(ranked: Ranked, source: str) -> str:
@@ -102,17 +75,11 @@ def _scoped(rows: list[Row], source: str) -> list[Row]:
 
 
 def _figures(
-    rows: list[Row],
-    question: Question,
-    study: Study,
-    *,
-    judge: str = "",
-    units: list[str] | None = None,
+    rows: list[Row], question: Question, study: Study, *, judge: str = ""
 ) -> dict[str, Figure]:
-    """`units`, `_unit_names(rows)` when the caller has them."""
     # Columns rather than an object per rating: at a million ratings that is seconds.
     raters, values = (list(map(itemgetter(k), rows)) for k in (3, 4))
-    columns = (_unit_names(rows) if units is None else units, raters, values)
+    columns = (_unit_names(rows), raters, values)
     estimates = estimates_for(
         columns, question, study, raters_like_these=JUDGE_NOT_DRAWN if judge else ""
     )
