@@ -287,12 +287,7 @@ def _assignment_rows(
 ) -> Iterator[tuple]:
     """Made as they are written: on PostgreSQL the database takes each row as the next is
     made, on the other core. A repeat's row points at the `first` sight of its item."""
-    # Sorted, so that the token index takes its new keys in order, as the primary key does: in
-    # random order they cost PostgreSQL 3.6 s of CPU at a million rows, in order 1.2 s (code
-    # point order, the index's own under a C collation). Which row gets which token tells
-    # nothing about an item: rows go rater by rater, each in the rater's own (seeded,
-    # shuffled) order, which that rater sees anyway.
-    tokens = sorted(new_tokens(len(placements)))
+    tokens = new_tokens(len(placements))
     is_set = study.shows_sets
     item_ids = {key: item.pk for key, item in items.items()}  # not a model's pk a million times
     rater_ids = {name: user.pk for name, user in users.items()}
