@@ -312,7 +312,9 @@ def _float_sql(x: str) -> str:
 
 FORMULA_RE = "^[" + "".join(p for p in tables.FORMULA_PREFIXES if p != "-") + "-]"
 QUOTED_RE = '[,"\r\n]'
-PLAIN_RE = "^[^" + FORMULA_RE[2:-1] + '][^,"\r\n]*$'
+# Needs neither quotes nor a prefix: no first character that makes a formula or asks for
+# quoting (the "-" last, where it is no range), nothing after it that asks for quoting.
+PLAIN_RE = "^[^" + FORMULA_RE[2:-2] + ',"\r\n-][^,"\r\n]*$'
 ANSWER_TEXT = "(r.answer #>> '{}')"
 # An answer as ratings.csv writes it where it is a text, a boolean, null or a whole number;
 # NULL for a list, an object or a fraction (Python's repr of it: see `_batch`).
