@@ -442,3 +442,33 @@ def test_a_two_rater_bundle_says_why_it_has_no_interval_for_raters_like_these(
         assert row["other_ci_note"].startswith("needs three or more raters"), key
     methods = archive.read("methods.md").decode()
     assert "for raters like these (raters and cases random): none (needs three or more" in methods
+
+
+@pytest.mark.django_db(transaction=True)  # the bundle's own snapshot transaction, as on a worker
+def test_a_failure_while_ratings_csv_is_written_still_fails_the_run(rated, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL writes the lines in batches of its own transaction block")
+    from annotation.core import stat_files
+    from annotation.selectors import ratings_rows
+
+    monkeypatch.setattr(ratings_rows, "CSV_BATCH", 2)
+    calls = []
+
+    def add_columns(self, columns):
+        calls.append(columns)
+        if len(calls) == 2:
+            raise OSError("No space left on device")
+
+    monkeypatch.setattr(stat_files.RatingsColumns, "add_columns", add_columns)
+    run = services.task_run_claim(
+        run_id=TaskRun.objects.create(study=rated, kind=TaskRun.Kind.EXPORT_BUNDLE).pk
+    )
+    with pytest.raises(OSError, match="No space left"):
+        services.bundle_build(run=run)
+
+    # What the worker does next (tasks._run): the run is recorded as failed, out of the
+    # bundle's read-only transaction.
+    assert not connection.in_atomic_block
+    services.task_run_finish(run=run, ok=False, message="Failed unexpectedly.")
+    run.refresh_from_db()
+    assert run.status == TaskRun.Status.FAILED

@@ -1,6 +1,7 @@
 """The paper bundle's three files of ratings: ratings.csv, ratings.sav and ratings.dta, from
 one reading of the ratings (a million of them in seconds and some 100 MB), and read_bundle.R."""
 
+import contextlib
 from collections.abc import Iterator
 
 from annotation.core import columns as cols
@@ -58,10 +59,13 @@ class BundleRatings:
         columns = self.stat_files.RatingsColumns(self.variables)
         batches = study_ratings_csv_batches(study=self.study, answers_of=self._text_questions())
         if batches is not None:  # PostgreSQL writes the lines, the columns come beside them
-            out.write(tables.csv_header(cols.RATINGS.names))
-            for batch in batches:
-                out.write(batch.text)
-                columns.add_columns(batch.columns)
+            # Closed here if writing fails: the batches' own transaction block must end before
+            # the bundle's does, or the bundle's read-only transaction would stay open.
+            with contextlib.closing(batches):
+                out.write(tables.csv_header(cols.RATINGS.names))
+                for batch in batches:
+                    out.write(batch.text)
+                    columns.add_columns(batch.columns)
             self.columns = columns
             return
 
