@@ -9,6 +9,8 @@ import zipfile
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
@@ -259,6 +261,11 @@ def test_a_study_opened_before_the_worker_got_to_the_import_keeps_its_cases(
     draft_study, study_admin
 ):
     run = _queued_import(draft_study, study_admin, 20)
+    with pytest.raises(ValidationError, match="An import of this study is waiting or running"):
+        services.study_open(study=draft_study)  # the import's cases would be lost
+    # Not heard from for longer than a message may wait, as if it were lost: opening goes ahead.
+    gone = timezone.now() - timedelta(seconds=settings.TASK_RUN_QUEUED_SECONDS + 1)
+    TaskRun.objects.filter(pk=run.pk).update(heartbeat_at=gone, created_at=gone)
     services.study_open(study=draft_study)
     run = services.task_run_claim(run_id=run.pk)
     cases_before = draft_study.cases.count()

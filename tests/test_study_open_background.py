@@ -1,14 +1,22 @@
 """A large study is opened by a worker: the click returns at once, the dashboard shows the job,
 and the study opens exactly as it would have in the request, or stays a draft saying why."""
 
+import threading
+import time
+
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from annotation import services
 from annotation.models import Assignment, Study, TaskRun
+from annotation.services import studies
 from tests.conftest import STUDY_ROWS
+from tests.factories import UserFactory
 from tests.support.waiting import wait_for_run
 
 
@@ -144,3 +152,60 @@ def test_the_worker_opens_it(celery_worker, admin_client, draft_study, large):
     assert draft_study.status == Study.Status.OPEN
     dashboard = admin_client.get(reverse("study_dashboard", args=[draft_study.token]))
     assert "Open the study" in dashboard.text  # the job, under Background jobs
+
+
+def test_a_quick_open_waits_for_a_pending_import(admin_client, draft_study, study_admin):
+    TaskRun.objects.create(
+        study=draft_study,
+        kind=TaskRun.Kind.IMPORT,
+        status=TaskRun.Status.QUEUED,
+        heartbeat_at=timezone.now(),
+    )
+    response = _open(admin_client, draft_study)
+    assert "An import of this study is waiting or running" in response.text
+    draft_study.refresh_from_db()
+    assert draft_study.status == Study.Status.DRAFT
+
+
+@pytest.mark.django_db(transaction=True)  # two connections: the worker's and the admin's
+def test_while_a_worker_writes_the_study_other_changes_are_refused_at_once(
+    draft_study, study_admin, large, monkeypatch
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite locks the whole file while the opening writes, not the study's row")
+    writing, release = threading.Event(), threading.Event()
+    create = studies.assignments_create
+
+    def slow_create(*args, **kwargs):
+        writing.set()  # the study's row is locked from here until the opening commits
+        release.wait(30)
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(studies, "assignments_create", slow_create)
+    run = services.task_run_claim(
+        run_id=services.study_open_start(study=draft_study, user=study_admin).pk
+    )
+    worker = threading.Thread(target=lambda: (services.study_open_run(run=run), _closed()))
+    worker.start()
+    try:
+        assert writing.wait(30)
+        started = time.monotonic()
+        for change in (
+            lambda: services.study_open_start(study=draft_study, user=study_admin),
+            lambda: services.study_add_raters(study=draft_study, users=[UserFactory()]),
+            lambda: services.study_import_file(
+                study=draft_study, filename="more.csv", content=STUDY_ROWS
+            ),
+        ):
+            with pytest.raises(ValidationError, match="being opened by a worker"):
+                change()
+        assert time.monotonic() - started < 5  # not the opening's whole time
+    finally:
+        release.set()
+        worker.join(60)
+    run.refresh_from_db()
+    assert run.status == TaskRun.Status.SUCCEEDED
+
+
+def _closed() -> None:
+    connection.close()  # the thread's own

@@ -29,13 +29,13 @@ from annotation.models import (
     Source,
     Study,
 )
-from annotation.services.task_runs import statistics_recompute_final
+from annotation.services.task_runs import statistics_recompute_final, study_for_change
 
 
 @transaction.atomic
 def study_import_ratings(*, study: Study, filename: str, content: bytes) -> int:
     """Import a finished study's ratings, all or nothing; returns how many were written."""
-    study = Study.objects.select_for_update().get(pk=study.pk)
+    study = study_for_change(study.pk)
     if study.status != Study.Status.DRAFT:
         # A locked study's statistics change only through a reopened analysis, which never
         # takes new ratings: an import makes a new study's record.

@@ -28,6 +28,7 @@ from annotation.services.call_limits import call_deadline_seconds, limits_for
 from annotation.services.task_runs import (
     TaskRunLost,
     cancel_requested,
+    study_for_change,
     task_run_finish,
     task_run_progress,
     with_database_retries,
@@ -56,7 +57,7 @@ def source_update(*, source: Source, **fields) -> Source:
     unknown = set(fields) - {"label", "kind", *Source.ENDPOINT_FIELDS}
     if unknown:
         raise TypeError(f"unknown source fields: {sorted(unknown)}")
-    study = Study.objects.select_for_update().get(pk=source.study_id)
+    study = study_for_change(source.study_id)
     if not study.accepts_imports:
         raise ValidationError(
             "Sources can only be changed while the study is a draft: once it is open, its "

@@ -45,9 +45,8 @@ from annotation.models import (
 )
 from annotation.services.generation import PROGRESS_EVERY_SECONDS
 from annotation.services.task_runs import (
-    BEING_OPENED,
     cancel_requested,
-    study_being_opened,
+    study_for_change,
     task_run_beating,
     task_run_create,
     task_run_finish,
@@ -85,13 +84,11 @@ def study_import_file(*, study: Study, filename: str, content: bytes) -> ImportS
     rows, images = _parse(filename, content)
     with transaction.atomic():
         # Lock the study row so two uploads cannot interleave their writes.
-        study = Study.objects.select_for_update().get(pk=study.pk)
+        study = study_for_change(study.pk)
         if not study.accepts_imports:
             raise ValidationError(NOT_A_DRAFT)
         if _imports_unfinished(study).exists():
             raise ValidationError(ALREADY_IMPORTING)
-        if study_being_opened(study):
-            raise ValidationError(BEING_OPENED)
         return _write(study, filename, rows, images)
 
 

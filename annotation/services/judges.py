@@ -32,6 +32,7 @@ from annotation.services.generation import (
 from annotation.services.rating import question_spec_for
 from annotation.services.task_runs import (
     statistics_recompute_soon,
+    study_for_change,
     task_run_finish,
     task_run_progress,
     with_database_retries,
@@ -64,7 +65,7 @@ def judge_update(*, judge: Judge, **fields) -> Judge:
     unknown = set(fields) - {"label", *Judge.ENDPOINT_FIELDS}
     if unknown:
         raise TypeError(f"unknown judge fields: {sorted(unknown)}")
-    study = Study.objects.select_for_update().get(pk=judge.study_id)
+    study = study_for_change(judge.study_id)
     if frozen := study.statistics_frozen_reason():
         raise ValidationError(frozen)
     judge = Judge.objects.select_for_update().get(pk=judge.pk)

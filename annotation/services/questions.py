@@ -12,6 +12,7 @@ from annotation.models import (
     Question,
     Study,
 )
+from annotation.services.task_runs import study_for_change
 
 RUBRIC_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "rubric_templates"
 
@@ -27,7 +28,7 @@ def rubric_templates() -> dict[str, rubric.Template]:
 @transaction.atomic
 def question_add(*, study: Study, draft: rubric.QuestionDraft) -> Question:
     """Add one question to a draft study, after the checks `Question.clean` makes."""
-    study = Study.objects.select_for_update().get(pk=study.pk)
+    study = study_for_change(study.pk)
     if study.status != Study.Status.DRAFT:
         raise ValidationError("Questions can only change while the study is a draft.")
     if study.questions.filter(key=draft.key).exists():

@@ -31,6 +31,7 @@ from annotation.services.studies import (
     quality_control_of,
     shown_order,
 )
+from annotation.services.task_runs import study_for_change
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 @transaction.atomic
 def study_add_raters(*, study: Study, users: Iterable[AbstractBaseUser]) -> list[Membership]:
     """Add raters; in an open study they take over unstarted work from the busiest raters."""
-    study = Study.objects.select_for_update().get(pk=study.pk)
+    study = study_for_change(study.pk)
     if study.status not in (Study.Status.DRAFT, Study.Status.OPEN):
         raise ValidationError("Raters can only be added while the study is a draft or open.")
     roles = dict(study.memberships.values_list("user_id", "role"))
@@ -77,7 +78,7 @@ def rater_remove(*, study: Study, pseudonym: str) -> int:
     """Remove a rater who has saved nothing. In an open study their items go to the other
     raters, as by reassigning (design.reassign), and their quality control goes. Returns how
     many study items moved. Their pseudonym is never given to anyone else."""
-    study = Study.objects.select_for_update().get(pk=study.pk)
+    study = study_for_change(study.pk)
     if study.status not in (Study.Status.DRAFT, Study.Status.OPEN):
         raise ValidationError(
             "Raters can only be removed while the study is a draft or open: a locked study's "
@@ -174,7 +175,7 @@ def _shown_sources(item: Item) -> tuple[str, ...]:
 def assignments_reassign(*, study: Study, rater: AbstractBaseUser) -> int:
     """Give a rater's unstarted assignments (from the end of their order) to the other raters
     (design.reassign). Returns how many moved."""
-    study = Study.objects.select_for_update().get(pk=study.pk)
+    study = study_for_change(study.pk)
     if study.status != Study.Status.OPEN:
         raise ValidationError("Work can only be reassigned while the study is open.")
     membership = study.memberships.filter(user=rater, role=Membership.Role.RATER).first()

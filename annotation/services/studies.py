@@ -36,8 +36,10 @@ from annotation.selectors import judges_running
 from annotation.services.bundle import bundle_files_remove
 from annotation.services.task_runs import (
     cancel_requested,
+    check_no_import_pending,
     statistics_recompute_final,
     statistics_recompute_soon,
+    study_for_change,
     task_run_beating,
     task_run_create,
     task_run_finish,
@@ -136,7 +138,7 @@ def study_opens_in_background(*, study: Study) -> bool:
     """Whether opening is left to a worker: when the study's outputs times its raters, the
     most assignments opening can make, pass OPEN_BACKGROUND_PLACEMENTS. A million assignments
     take tens of seconds to store, longer than a web request may last."""
-    outputs = Output.objects.filter(case__study=study).count()
+    outputs = Output.objects.filter(case__study=study, sample=0).count()  # what items take
     raters = study.memberships.filter(role=Membership.Role.RATER).count()
     return outputs * raters > settings.OPEN_BACKGROUND_PLACEMENTS
 
@@ -153,7 +155,7 @@ def study_open_run(*, run: TaskRun) -> None:
     dashboard's Open button would."""
     try:
         with task_run_beating(run), transaction.atomic():
-            count = study_open(study=run.study)
+            count = study_open(study=run.study, job=run)
             if cancel_requested(run):  # asked while it worked: nothing it wrote is kept
                 raise _OpenCancelled
     except ValidationError as exc:
@@ -172,9 +174,15 @@ class _OpenCancelled(Exception):
 
 
 @transaction.atomic
-def study_open(*, study: Study) -> int:
-    """Freeze the study's outputs into items and store every rater's seeded order."""
-    study = Study.objects.select_for_update().get(pk=study.pk)
+def study_open(*, study: Study, job: TaskRun | None = None) -> int:
+    """Freeze the study's outputs into items and store every rater's seeded order. Refused
+    while an import of the study waits or runs, or a worker's opening (other than `job`, the
+    one doing this)."""
+    if job is None:
+        study = study_for_change(study.pk)
+    else:
+        study = Study.objects.select_for_update().get(pk=study.pk)
+    check_no_import_pending(study)
     raters = list(study.memberships.filter(role=Membership.Role.RATER).select_related("user"))
     _check_can_open(study, len(raters))
     # The design is keyed on what stays the same in any copy of the study (case id, source label,

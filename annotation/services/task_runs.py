@@ -210,7 +210,7 @@ def _newest_dead_run(runs) -> TaskRun | None:
 
 
 def _check_bundle_allowed(study: Study) -> None:
-    Study.objects.select_for_update().get(pk=study.pk)
+    study_for_change(study.pk)
     bundles = TaskRun.objects.filter(study=study, kind=TaskRun.Kind.EXPORT_BUNDLE)
     if task_runs_live().filter(pk__in=bundles).exists():
         raise ValidationError("A paper bundle is already being built.")
@@ -220,7 +220,7 @@ def _check_bundle_allowed(study: Study) -> None:
 def _check_import_allowed(study: Study) -> None:
     """One import of a study at a time (the file it stores is read by study_import_run), and
     only while the study is a draft. One whose worker died gives way to the new upload."""
-    study = Study.objects.select_for_update().get(pk=study.pk)
+    study = study_for_change(study.pk)
     if not study.accepts_imports:
         raise ValidationError("This study is no longer a draft; its cases are fixed.")
     imports = TaskRun.objects.filter(study=study, kind=TaskRun.Kind.IMPORT)
@@ -229,21 +229,15 @@ def _check_import_allowed(study: Study) -> None:
             "An import of this study is already waiting or running; let it finish (or cancel "
             "it) before importing another file."
         )
-    _check_not_opening(study)
     _supersede_dead_runs(imports)
 
 
 def _check_open_allowed(study: Study) -> None:
     """One opening at a time, of a draft, and not while an import may still add to it."""
-    study = Study.objects.select_for_update().get(pk=study.pk)
+    study = study_for_change(study.pk)
     if study.status != Study.Status.DRAFT:
         raise ValidationError("Only a draft study can be opened.")
-    imports = TaskRun.objects.filter(study=study, kind=TaskRun.Kind.IMPORT)
-    if task_runs_live().filter(pk__in=imports).exists():
-        raise ValidationError(
-            "An import of this study is waiting or running; open the study once it has ended."
-        )
-    _check_not_opening(study)
+    check_no_import_pending(study)
     _supersede_dead_runs(TaskRun.objects.filter(study=study, kind=TaskRun.Kind.OPEN))
 
 
@@ -253,9 +247,25 @@ BEING_OPENED = (
 )
 
 
+def check_no_import_pending(study: Study) -> None:
+    imports = TaskRun.objects.filter(study=study, kind=TaskRun.Kind.IMPORT)
+    if task_runs_live().filter(pk__in=imports).exists():
+        raise ValidationError(
+            "An import of this study is waiting or running; open the study once it has ended."
+        )
+
+
 def _check_not_opening(study: Study) -> None:
     if study_being_opened(study):
         raise ValidationError(BEING_OPENED)
+
+
+def study_for_change(study_id: int) -> Study:
+    """The study's row, locked for a change until the transaction ends; refused at once
+    (ValidationError) while a worker opens the study, rather than waiting for that job, which
+    holds the row for as long as it writes (tens of seconds for a large study)."""
+    _check_not_opening(Study(pk=study_id))
+    return Study.objects.select_for_update().get(pk=study_id)
 
 
 def study_being_opened(study: Study) -> bool:
