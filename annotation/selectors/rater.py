@@ -2,11 +2,11 @@
 own only: a 404 for anyone else's), where to resume, the review of their items, progress,
 training feedback."""
 
-import functools
+import weakref
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import (
     Count,
     Exists,
@@ -169,9 +169,9 @@ def rater_save_target(
     else's. The question is read here rather than cached: a questions' cache key would need a
     read of its own to be safe, and the join costs nothing.
 
-    The statement is written once per process (`_save_read`) rather than built by the ORM for
+    The statement is written once per connection (`_save_read`) rather than built by the ORM for
     every answer: building and compiling it was two thirds of a save's time in Python."""
-    read = _save_read(connection.vendor)
+    read = _save_read()
     with connection.cursor() as cursor:
         cursor.execute(read.sql, [question_key, token, user.pk, study_token])
         row = cursor.fetchone()
@@ -261,8 +261,18 @@ class _SaveRead:
         return Question(study_id=study_id, **fields)
 
 
-@functools.cache
-def _save_read(vendor: str) -> _SaveRead:
+# Per database connection (one per thread): the converters are its own.
+_SAVE_READS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _save_read() -> _SaveRead:
+    wrapper = connections[DEFAULT_DB_ALIAS]  # this thread's own, not the proxy
+    if (read := _SAVE_READS.get(wrapper)) is None:
+        read = _SAVE_READS[wrapper] = _save_read_made()
+    return read
+
+
+def _save_read_made() -> _SaveRead:
     """The save's one statement for this database, and how to read its row."""
     tables = (
         _Table.of(Assignment, "a"),
