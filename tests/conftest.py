@@ -55,11 +55,11 @@ def outsider(db):
     return UserFactory(username="outsider")
 
 
-@pytest.fixture
-def draft_study(study_admin, raters) -> Study:
+def study_drafted(admin, raters, title: str = "Summaries of patient questions") -> Study:
+    """The draft behind `draft_study`: tests/data/study.csv, two raters per item, seed 1234."""
     study = services.study_create(
-        creator=study_admin,
-        title="Summaries of patient questions",
+        creator=admin,
+        title=title,
         raters_per_item=2,
         question_prompt="How well does the summary capture the question?",
         seed=1234,
@@ -67,6 +67,11 @@ def draft_study(study_admin, raters) -> Study:
     services.study_import_file(study=study, filename="study.csv", content=STUDY_ROWS)
     services.study_add_raters(study=study, users=raters)
     return study
+
+
+@pytest.fixture
+def draft_study(study_admin, raters) -> Study:
+    return study_drafted(study_admin, raters)
 
 
 @pytest.fixture

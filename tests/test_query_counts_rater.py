@@ -142,7 +142,8 @@ def test_the_save_locks_and_reads_once_then_writes(rater_client, url):
     _, sent = _save(rater_client, url, "4")
     work = [sql for sql in sent if "annotation_" in sql]
     assert "FOR UPDATE" in work[0] or connection.vendor == "sqlite"  # SQLite locks the file
-    assert work[0].startswith("SELECT") and ' FROM "annotation_assignment" a ' in work[0]
+    assert work[0].startswith("SELECT")
+    assert ' FROM "annotation_assignment" a ' in work[0]
     assert not [sql for sql in work[1:] if sql.startswith("SELECT") and "assignment_id" not in sql]
     if POSTGRES:  # the time, the rating and its revision in one statement
         assert len(work) == 2, work

@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 from annotation import services
 from annotation.models import Assignment, Study, TaskRun
 from annotation.services import studies
-from tests.conftest import STUDY_ROWS
+from tests.conftest import STUDY_ROWS, study_drafted
 from tests.factories import UserFactory
 from tests.support.waiting import wait_for_run
 
@@ -54,15 +54,7 @@ def test_a_small_study_still_opens_in_the_request(admin_client, draft_study):
 def test_a_large_study_is_opened_by_a_job_and_opens_as_the_request_would(
     admin_client, draft_study, study_admin, raters, large
 ):
-    twin = services.study_create(
-        creator=study_admin,
-        title="The same study, opened at once",
-        raters_per_item=2,
-        question_prompt="How well does the summary capture the question?",
-        seed=1234,
-    )
-    services.study_import_file(study=twin, filename="study.csv", content=STUDY_ROWS)
-    services.study_add_raters(study=twin, users=raters)
+    twin = study_drafted(study_admin, raters, title="The same study, opened at once")
     services.study_open(study=twin)
 
     response = _open(admin_client, draft_study)

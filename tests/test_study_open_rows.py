@@ -29,7 +29,7 @@ def _rows(sources: tuple[str, ...], *, quality: bool, cases: int = 7) -> bytes:
     return (HEADER + "\n".join(rows) + "\n").encode()
 
 
-def _opened(admin, raters, design: str, sources: tuple[str, ...], *, quality: bool) -> Study:
+def _drafted(admin, raters, design: str, sources, *, quality: bool, cases: int = 7) -> Study:
     study = services.study_create(
         creator=admin,
         title=design,
@@ -39,9 +39,14 @@ def _opened(admin, raters, design: str, sources: tuple[str, ...], *, quality: bo
         seed=31,
         design=design,
     )
-    content = _rows(sources, quality=quality)
+    content = _rows(sources, quality=quality, cases=cases)
     services.study_import_file(study=study, filename="s.csv", content=content)
     services.study_add_raters(study=study, users=raters)
+    return study
+
+
+def _opened(admin, raters, design: str, sources: tuple[str, ...], *, quality: bool) -> Study:
+    study = _drafted(admin, raters, design, sources, quality=quality)
     services.study_open(study=study)
     study.refresh_from_db()
     return study
@@ -160,17 +165,7 @@ def test_a_raters_tokens_follow_no_order_of_theirs(study_admin):
 
 
 def _queries_to_open(admin, raters, design: str, sources, *, quality: bool, cases: int) -> int:
-    study = services.study_create(
-        creator=admin,
-        title=design,
-        question_prompt="How good is it?",
-        raters_per_item=2,
-        repeats_per_rater=2 if quality else 0,
-        design=design,
-    )
-    content = _rows(sources, quality=quality, cases=cases)
-    services.study_import_file(study=study, filename="s.csv", content=content)
-    services.study_add_raters(study=study, users=raters)
+    study = _drafted(admin, raters, design, sources, quality=quality, cases=cases)
     with CaptureQueriesContext(connection) as queries:
         services.study_open(study=study)
     return len(queries)
