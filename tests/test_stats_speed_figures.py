@@ -55,3 +55,17 @@ def test_figures_that_fail_fail_the_recomputation(open_study, monkeypatch):
     run = TaskRun.objects.create(study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
     with pytest.raises(RuntimeError, match="figures failed"):
         services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
+
+
+def test_when_both_fail_the_computations_error_is_the_one_raised(open_study, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("only PostgreSQL stores the figures alongside; elsewhere they come first")
+    def failing(*, study):
+        raise RuntimeError("figures failed")
+
+    monkeypatch.setattr(statistics, "study_figures_store", failing)
+    with (
+        pytest.raises(services.TaskRunLost),
+        statistics._figures_stored_alongside(open_study),
+    ):
+        raise services.TaskRunLost(1)  # another worker took the run over meanwhile

@@ -9,6 +9,7 @@ scipy load only when a recomputation runs.
 """
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,6 +27,8 @@ from annotation.services.statistics.rows import output_metrics
 from annotation.services.statistics.store import STATS_METHOD_VERSION
 from annotation.services.statistics.study_figures import study_figures_store
 from annotation.services.task_runs import task_run_finish, task_run_progress
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "COEFFICIENTS",
@@ -86,8 +89,23 @@ def _figures_stored_alongside(study) -> Iterator[None]:
         stored = pool.submit(_figures_store_closing, study)
         try:
             yield
-        finally:
-            stored.result()
+        except BaseException:
+            # The computation's own error (a run taken over, a lost database) is the one to
+            # raise; the figures' is only logged.
+            if (error := _error_of(stored)) is not None:
+                logger.warning(
+                    "study %s: storing the dashboard figures failed too", study.pk, exc_info=error
+                )
+            raise
+        stored.result()
+
+
+def _error_of(future) -> BaseException | None:
+    try:
+        future.result()
+    except BaseException as exc:  # reported, not raised: see the caller
+        return exc
+    return None
 
 
 def _figures_store_closing(study) -> None:
