@@ -208,9 +208,13 @@ def _csv_batches(study: Study, answers_of: list[int]) -> Iterator[RatingsBatch]:
     pseudonyms = study_rater_pseudonyms(study=study)
     tokens = _Names(Item, "token", study.items.values_list("pk", "token"))
     keys = _Names(Question, "key", Question.objects.values_list("pk", "key").filter(study=study))
+    questions = Question.objects.filter(study=study).values_list("pk", "key", "order")
     params = {
         "study": study.pk,
         "raters": json.dumps({str(pk): tables.csv_cell(name) for pk, name in pseudonyms.items()}),
+        # Each question's cell and place, looked up: a join made PostgreSQL loop over the
+        # questions, reading every rating once per question.
+        "questions": json.dumps({str(pk): [tables.csv_cell(k), o] for pk, k, o in questions}),
         "answers_of": answers_of,
         "formula": FORMULA_RE,
         "quoted": QUOTED_RE,
@@ -341,13 +345,14 @@ KIND_SQL = (
     + f") THEN a.kind ELSE {_text_sql('a.kind')} END"
 )
 UTC_SECOND = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
-# Each item's and question's cell written once (the window and OFFSET 0 keep them from being
-# joined in as expressions); the items ranked by token, so that a million rows sort on whole
-# numbers in the order their tokens give.
+# Each item's cell written once (the window keeps it from being joined in as an expression); the
+# items ranked by token, so that a million rows sort on whole numbers in the order their tokens
+# give. A question's cell and place come from a parameter, as a rater's pseudonym does.
 CSV_SQL = f"""
 SELECT
     i.cell || ',' || coalesce(%(raters)s::jsonb ->> a.rater_id::text, '') || ','
-    || q.cell || ',' || ({ANSWER_SQL}) || ',' || ({VALUE_SQL}) || ','
+    || (%(questions)s::jsonb -> r.question_id::text ->> 0) || ','
+    || ({ANSWER_SQL}) || ',' || ({VALUE_SQL}) || ','
     || CASE WHEN a.flipped THEN 'TRUE' ELSE 'FALSE' END || ',' || ({SHOWN_SQL}) || ','
     || coalesce(io.slot::text, '') || ',' || ({KIND_SQL}) || ','
     || {UTC_SECOND.format("r.created_at")} || ',' || {UTC_SECOND.format("r.updated_at")} || ','
@@ -365,11 +370,9 @@ JOIN (
     SELECT id, {_text_sql("token")} AS cell, row_number() OVER (ORDER BY token) AS rank
     FROM annotation_item WHERE study_id = %(study)s
 ) i ON i.id = a.item_id
-JOIN (SELECT id, "order", {_text_sql("key")} AS cell FROM annotation_question OFFSET 0) q
-    ON q.id = r.question_id
 LEFT JOIN annotation_itemoutput io ON io.item_id = a.item_id AND io.output_id = r.output_id
 WHERE a.study_id = %(study)s
-ORDER BY i.rank, q."order", a.rater_id, r.id
+ORDER BY i.rank, (%(questions)s::jsonb -> r.question_id::text ->> 1)::int, a.rater_id, r.id
 """
 # For the rows PostgreSQL left to Python: what the lines above do not carry.
 FALLBACK_SQL = f"""
