@@ -61,7 +61,7 @@ bench-scale: $(STAMP)
 	$(BIN)/python bench/scale.py
 
 ## Not a test: issue 22's peer comparison (saves, next item, CPU and memory per save, SQL per
-## save) on PostgreSQL and Redis, 3 rounds of 10,000 items (about 10 min on 2 cores);
+## save) on PostgreSQL and Redis, 3 rounds of 10,000 items (about 2 min on 2 cores);
 ## options in BENCH_ARGS, e.g. make bench-peer BENCH_ARGS="--rounds 1 --items 2000".
 bench-peer: $(STAMP)
 	$(BIN)/python bench/peer_compare.py $(BENCH_ARGS)
