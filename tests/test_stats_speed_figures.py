@@ -60,6 +60,7 @@ def test_figures_that_fail_fail_the_recomputation(open_study, monkeypatch):
 def test_when_both_fail_the_computations_error_is_the_one_raised(open_study, monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("only PostgreSQL stores the figures alongside; elsewhere they come first")
+
     def failing(*, study):
         raise RuntimeError("figures failed")
 
