@@ -62,6 +62,8 @@ def test_a_large_study_is_opened_by_a_job_and_opens_as_the_request_would(
     run = TaskRun.objects.get(study=draft_study)
     assert (run.kind, run.status) == (TaskRun.Kind.OPEN, TaskRun.Status.QUEUED)
     assert f"Opening the study in the background (job {run.pk})" in response.text
+    assert "A worker is opening the study" in response.text
+    assert "Open the study to raters" not in response.text  # its button waits for the job
     draft_study.refresh_from_db()
     assert draft_study.status == Study.Status.DRAFT
     assert not Assignment.objects.filter(study=draft_study).exists()

@@ -108,7 +108,9 @@ def dashboard_context(study: Study, admin) -> dict:
         "pilots": (pilots := study_planning_pilots(study=study)),
         "power_form": PowerPlanForm(pilots=pilots.power_usable),
         "width_form": WidthPlanForm(pilots=pilots.width_usable),
-        "runs": selectors.study_task_runs(study=study),
+        "runs": (runs := selectors.study_task_runs(study=study)),
+        # A worker opening the study: its button gives way to the job's progress.
+        "opening": any(run.kind == TaskRun.Kind.OPEN and not run.is_finished for run in runs),
         "import_form": ImportForm(),
         "raters_form": AddRatersForm(
             candidates=selectors.study_rater_candidates(study=study, admin=admin)
