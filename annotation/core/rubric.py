@@ -40,6 +40,13 @@ SEVERITIES = (("minor", "Minor"), ("moderate", "Moderate"), ("major", "Major"))
 # are distinct. `spec.maximum` holds the number of outputs here. It has no single code:
 # statistics read one rank per output, turned into the item's canonical order.
 RANKING = "ranking"
+# Omission marking against the case's source facts (MED-OMIT): each case carries its facts
+# ({"id", "text", "importance"}); the rater ticks, for the output, the facts it omits and the
+# facts it states wrongly.
+OMISSION = "omission"
+# A corrected output: the rater edits the output into what they would sign off; the answer
+# keeps the corrected text, compared with the original for edit distance.
+CORRECTION = "correction"
 KINDS = (
     LIKERT,
     SINGLE_CHOICE,

@@ -17,6 +17,9 @@ class Case(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     # The case's own rubric (HealthBench style): [{"id", "text", "points"}, ...].
     criteria = models.JSONField(default=list, blank=True)
+    # The facts of the case's source (MED-OMIT): [{"id", "text", "importance"}, ...], for
+    # omission questions.
+    facts = models.JSONField(default=list, blank=True)
 
     class Role(models.TextChoices):
         STUDY = "study", "Study"

@@ -97,11 +97,17 @@ class Assignment(models.Model):
         TRAINING = "training", "Training"
         ATTENTION = "attention", "Attention check"
         REPEAT = "repeat", "Hidden repeat"
+        RETEST = "retest", "Re-read after the washout"
 
     # Quality control besides the study proper (annotation.core.design.add_quality_control). Only
     # training announces itself to the rater; checks and repeats look like any other item.
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.STUDY)
-    # A hidden repeat: the rater's first sight of the same item, for test-retest consistency.
+    # The rater's reading session (1 first; a database default, so COPY may leave it out). A
+    # later session opens once the rater has finished the one before and the study's washout
+    # has passed since.
+    session = models.PositiveSmallIntegerField(db_default=1)
+    # A hidden repeat or a re-read after the washout: the rater's first sight of the same item,
+    # for test-retest consistency.
     repeat_of = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="repeat"
     )

@@ -22,6 +22,8 @@ class Question(models.Model):
         CRITERIA = rubric.CRITERIA, "Per-case criteria (met / not met, with points)"
         SPAN = rubric.SPAN, "Span marking (errors in the output's text)"
         RANKING = rubric.RANKING, "Ranking of the outputs shown side by side"
+        OMISSION = rubric.OMISSION, "Omissions against the case's source facts"
+        CORRECTION = rubric.CORRECTION, "Corrected output (the rater edits it)"
 
     class Level(models.TextChoices):
         NOMINAL = "nominal", "Nominal"

@@ -57,6 +57,15 @@ class Study(models.Model):
         help_text="How many of each rater's items come again later, unannounced, to measure "
         "test-retest consistency.",
     )
+    retests_per_rater = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="How many of each rater's items come back in a later session, after the "
+        "washout, to measure test-retest reliability across sessions.",
+    )
+    washout_days = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Days a rater waits after finishing one session before the next opens.",
+    )
     show_reference = models.BooleanField(
         default=False, help_text="Show each case's reference answer to raters beside the case."
     )
