@@ -1,0 +1,13 @@
+"""AI-assisted reading (clinicians with and without a model's output beside the case), as plain
+Python: what a methods reviewer checks, apart from the models and pages that use it.
+
+- `scoring`: a reader's answer against the case's accepted answers -> right, wrong or
+  undecided (for a human scorer); top-k of ranked lists; a scorer's decision overrides.
+- `allocation`: the sequential layout (unassisted, locked, then assisted) and the crossover
+  layout (one arm per session, a Williams design, washout between sessions), seeded, with a
+  digest.
+- `statistics`: accuracy per arm, the MRMC analysis of arms, McNemar on paired reads, helped
+  and harmed, time per case, and the arm x reader-experience interaction.
+
+docs/assisted-reading.md describes the whole design (a proposal).
+"""
