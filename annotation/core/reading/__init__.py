@@ -8,6 +8,7 @@ Python: what a methods reviewer checks, apart from the models and pages that use
   digest.
 - `statistics`: accuracy per arm, the MRMC analysis of arms, McNemar on paired reads, helped
   and harmed, time per case, and the arm x reader-experience interaction.
+- `scorers`: an LLM judge's agreement with the clinician scorer on undecided answers.
 
 docs/assisted-reading.md describes the whole design (a proposal).
 """
