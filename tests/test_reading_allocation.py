@@ -78,13 +78,14 @@ def test_crossover_every_reader_reads_every_case_once_in_every_arm(study):
     sessions = Counter((r.reader, r.case, r.session) for r in manifest.readings)
     assert set(sessions.values()) == {1}
     assert manifest.sessions == len(arms)
-    # Positions number each reader's session 1..cases.
+    # Positions number each reader's whole order, session after session.
+    n = len(cases)
     for reader in readers:
         for session in range(1, len(arms) + 1):
             positions = sorted(
                 r.position for r in manifest.readings if r.reader == reader and r.session == session
             )
-            assert positions == list(range(1, len(cases) + 1))
+            assert positions == list(range((session - 1) * n + 1, session * n + 1))
 
 
 @settings(max_examples=150, deadline=None)
@@ -155,7 +156,10 @@ def test_sequential_reads_each_case_unassisted_then_assisted_in_one_session(stud
         assert [r.phase for r in reads] == [UNASSISTED_PHASE, ASSISTED_PHASE]
         assert reads[0].arm == UNASSISTED
         assert reads[1].arm in arms[1:]
-        assert reads[0].position == reads[1].position
+        assert reads[1].position == reads[0].position + 1
+    for reader in readers:
+        positions = sorted(r.position for r in manifest.readings if r.reader == reader)
+        assert positions == list(range(1, 2 * len(cases) + 1))
     # Assisting arms balanced within one per reader and per case.
     assisted = [r for r in manifest.readings if r.phase == ASSISTED_PHASE]
     by_reader = Counter((r.reader, r.arm) for r in assisted)
@@ -206,17 +210,17 @@ def test_digest_pins_a_known_manifest():
         ("R1", "a", UNASSISTED, 1, 1),
         ("R1", "b", "llm", 1, 2),
         ("R1", "c", UNASSISTED, 1, 3),
-        ("R1", "a", "llm", 2, 1),
-        ("R1", "c", "llm", 2, 2),
-        ("R1", "b", UNASSISTED, 2, 3),
+        ("R1", "a", "llm", 2, 4),
+        ("R1", "c", "llm", 2, 5),
+        ("R1", "b", UNASSISTED, 2, 6),
         ("R2", "a", "llm", 1, 1),
         ("R2", "c", "llm", 1, 2),
         ("R2", "b", UNASSISTED, 1, 3),
-        ("R2", "b", "llm", 2, 1),
-        ("R2", "a", UNASSISTED, 2, 2),
-        ("R2", "c", UNASSISTED, 2, 3),
+        ("R2", "b", "llm", 2, 4),
+        ("R2", "a", UNASSISTED, 2, 5),
+        ("R2", "c", UNASSISTED, 2, 6),
     ]
-    assert manifest.digest == "5450f49bc6c55a115321962d3d120c1d0cc90512b8d7955ae6711986bf3904e3"
+    assert manifest.digest == "62d122f046af1d6e34c746e8dc4fd987379544d23fa05e790c836f781904e76d"
 
 
 def test_digest_ignores_the_order_of_readings_but_not_their_content():

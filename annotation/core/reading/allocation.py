@@ -39,8 +39,8 @@ UNASSISTED_PHASE, ASSISTED_PHASE = 1, 2
 @dataclass(frozen=True)
 class Reading:
     """One read: `reader` reads `case` in `arm`, in session `session` (1-based), at `position`
-    (1-based, within the reader's session); in the sequential layout both phases of a case
-    share its position, phase 1 first."""
+    (1-based, unique in the reader's whole order, sessions in turn, as Assignment.position
+    is); in the sequential layout a case's phase 1 comes just before its phase 2."""
 
     reader: str
     case: str
@@ -110,8 +110,9 @@ def crossover(
         for session in range(1, len(labels) + 1):
             order = sorted(cases)
             rng.shuffle(order)
-            for position, case in enumerate(order, start=1):
+            for place, case in enumerate(order):
                 row = rows[(reader_place[reader] + case_place[case]) % len(rows)]
+                position = (session - 1) * len(order) + place + 1
                 readings.append(Reading(reader, case, row[session - 1], session, position))
     return ReadingManifest(CROSSOVER, seed, tuple(arms), tuple(readings))
 
@@ -131,10 +132,11 @@ def sequential(
     for reader in sorted(readers):
         order = sorted(cases)
         rng.shuffle(order)
-        for position, case in enumerate(order, start=1):
+        for place, case in enumerate(order):
             arm = assisting[(reader_place[reader] + case_place[case]) % len(assisting)]
-            readings.append(Reading(reader, case, UNASSISTED, 1, position, UNASSISTED_PHASE))
-            readings.append(Reading(reader, case, arm, 1, position, ASSISTED_PHASE))
+            first = 2 * place + 1
+            readings.append(Reading(reader, case, UNASSISTED, 1, first, UNASSISTED_PHASE))
+            readings.append(Reading(reader, case, arm, 1, first + 1, ASSISTED_PHASE))
     return ReadingManifest(SEQUENTIAL, seed, tuple(arms), tuple(readings))
 
 
