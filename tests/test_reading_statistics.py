@@ -59,6 +59,15 @@ def test_top_j_accuracy_uses_the_rank_of_the_first_right_entry():
     assert by_top == {1: 1, 3: 1, 5: 2, 10: 3}
 
 
+def test_a_read_rank_must_be_that_of_a_right_answer():
+    with pytest.raises(DataError, match="first right entry"):
+        read("R1", "c1", "llm", 0, rank=2)
+    with pytest.raises(DataError, match="first right entry"):
+        read("R1", "c1", "llm", 1, rank=0)
+    with pytest.raises(DataError, match="needs ranked answers"):
+        s.accuracy_by_arm([read("R1", "c1", "llm", 1)], top=3)
+
+
 # --- McNemar ---------------------------------------------------------------------------------
 
 
@@ -123,6 +132,8 @@ def test_pairs_join_the_same_reader_and_case_across_arms():
     ]
     with pytest.raises(DataError, match="twice"):
         s.pairs([*reads, read("R1", "c1", "llm", 0)], second="llm")
+    with pytest.raises(DataError, match="two different arms"):
+        s.pairs(reads, second=UNASSISTED)
 
 
 # --- helped and harmed -----------------------------------------------------------------------
@@ -347,7 +358,10 @@ def test_mrmc_by_arm_on_van_dyke_accuracy_matches_the_formulas_written_out():
 def test_mrmc_by_arm_orders_arms_as_asked_and_uses_top_j():
     reads = []
     for r, c in itertools.product(range(3), range(6)):
-        reads.append(read(f"R{r}", f"c{c}", UNASSISTED, c < 2 + r % 2, rank=1 if c < 2 else None))
+        # Unassisted: right on c0 and c1 at rank 1, and R1 on c2 at rank 2.
+        right = c < 2 + r % 2
+        rank = 1 if c < 2 else 2 if right else None
+        reads.append(read(f"R{r}", f"c{c}", UNASSISTED, right, rank=rank))
         reads.append(read(f"R{r}", f"c{c}", "llm", c < 4, rank=(c % 3) + 1 if c < 4 else None))
     result = s.mrmc_by_arm(reads, arms=["llm", UNASSISTED])
     assert result.modalities == ("llm", UNASSISTED)

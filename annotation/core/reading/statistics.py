@@ -60,9 +60,15 @@ class Read:
     seconds: float | None = None
     rank: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.rank is not None and (self.rank < 1 or not self.right):
+            raise DataError(f"a rank is a right list's first right entry, 1 or more: {self!r}")
+
     def right_at(self, top: int | None) -> bool:
         if top is None:
             return self.right
+        if self.right and self.rank is None:
+            raise DataError(f"top-{top} accuracy needs ranked answers: {self!r} has no rank")
         return self.rank is not None and self.rank <= top
 
 
@@ -123,6 +129,8 @@ def pairs(
     reads: Iterable[Read], *, second: str, first: str = UNASSISTED, top: int | None = None
 ) -> list[Pair]:
     """Every (reader, case) read in both arms, as a pair, in the order first seen."""
+    if first == second:
+        raise DataError("a pair compares two different arms")
     by_arm: dict[str, dict[tuple[str, str], bool]] = {first: {}, second: {}}
     for n, read in enumerate(reads):
         if read.arm not in by_arm:
