@@ -93,10 +93,18 @@ class Expected:
             raise ScoringError(
                 f"a {self.kind} answer needs at least one accepted answer", "accepted"
             )
+        owner: dict[str, str] = {}
         for accepted in self.accepted:
             for wording in accepted.wordings:
-                if not normalise(wording):
+                normal = normalise(wording)
+                if not normal:
                     raise ScoringError(f"accepted answer {wording!r} is empty", "accepted")
+                # One wording under two answers would make the answer matched depend on order.
+                if owner.setdefault(normal, accepted.answer) != accepted.answer:
+                    message = (
+                        f"{wording!r} is listed under {owner[normal]!r} and {accepted.answer!r}"
+                    )
+                    raise ScoringError(message, "accepted")
         if self.kind == RANKED and (self.k is None or self.k < 1):
             raise ScoringError("a ranked answer needs k, the entries that count, of 1 or more", "k")
 
