@@ -3,6 +3,7 @@ Python: what a methods reviewer checks, apart from the models and pages that use
 
 - `scoring`: a reader's answer against the case's accepted answers -> right, wrong or
   undecided (for a human scorer); top-k of ranked lists; a scorer's decision overrides.
+- `edits`: what a reader changed from their unassisted to their assisted answer.
 - `answers`: a case's expected answer from the import's columns, problems named by column.
 - `allocation`: the sequential layout (unassisted, locked, then assisted) and the crossover
   layout (one arm per session, a Williams design, washout between sessions), seeded, with a
