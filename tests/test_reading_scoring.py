@@ -182,7 +182,15 @@ def test_scorer_decides_an_undecided_text_answer():
 
 def test_scorer_overrides_a_match():
     matched = score("heart attack", DIAGNOSIS)
-    assert decide(matched, Decision(right=False)).outcome == WRONG
+    overruled = decide(matched, Decision(right=False))
+    assert (overruled.outcome, overruled.matched, overruled.by) == (WRONG, None, BY_SCORER)
+
+
+def test_top_j_is_for_ranked_lists_only():
+    with pytest.raises(ValueError, match="ranked lists"):
+        score("heart attack", DIAGNOSIS).at(1)
+    with pytest.raises(ValueError, match="1 or more"):
+        score(["stemi"], DIFFERENTIAL).at(0)
 
 
 def test_scorer_decides_a_ranked_list_by_rank():

@@ -6,8 +6,8 @@ right when, after normalisation, it equals an accepted answer or one of its syno
 undecided otherwise: a differently worded right answer is common ("MI" for "myocardial
 infarction"), so text that matches nothing goes to a human scorer rather than counting as
 wrong. Normalisation never expands abbreviations or guesses: the import lists every wording
-the study accepts. A ranked list (a differential diagnosis of up to k entries) is right when one of
-its entries matches; the rank of its first match gives top-j accuracy for any j up to k.
+the study accepts. A ranked list (a differential diagnosis of up to k entries) is right when
+one of its entries matches; the rank of its first match gives top-j accuracy for any j up to k.
 
 A scorer's decision overrides the automatic outcome (`decide`).
 """
@@ -89,22 +89,7 @@ class Expected:
         if self.kind == NUMBER:
             _check_number(self.value, self.tolerance)
             return
-        if not self.accepted:
-            raise ScoringError(
-                f"a {self.kind} answer needs at least one accepted answer", "accepted"
-            )
-        owner: dict[str, str] = {}
-        for accepted in self.accepted:
-            for wording in accepted.wordings:
-                normal = normalise(wording)
-                if not normal:
-                    raise ScoringError(f"accepted answer {wording!r} is empty", "accepted")
-                # One wording under two answers would make the answer matched depend on order.
-                if owner.setdefault(normal, accepted.answer) != accepted.answer:
-                    message = (
-                        f"{wording!r} is listed under {owner[normal]!r} and {accepted.answer!r}"
-                    )
-                    raise ScoringError(message, "accepted")
+        _check_accepted(self.kind, self.accepted)
         if self.kind == RANKED and (self.k is None or self.k < 1):
             raise ScoringError("a ranked answer needs k, the entries that count, of 1 or more", "k")
 
@@ -115,6 +100,21 @@ class Expected:
             if any(normalise(wording) == wanted for wording in accepted.wordings):
                 return accepted.answer
         return None
+
+
+def _check_accepted(kind: str, accepted: tuple[Accepted, ...]) -> None:
+    if not accepted:
+        raise ScoringError(f"a {kind} answer needs at least one accepted answer", "accepted")
+    owner: dict[str, str] = {}
+    for entry in accepted:
+        for wording in entry.wordings:
+            normal = normalise(wording)
+            if not normal:
+                raise ScoringError(f"accepted answer {wording!r} is empty", "accepted")
+            # One wording under two answers would make the answer matched depend on order.
+            if owner.setdefault(normal, entry.answer) != entry.answer:
+                message = f"{wording!r} is listed under {owner[normal]!r} and {entry.answer!r}"
+                raise ScoringError(message, "accepted")
 
 
 def _check_number(value: float | None, tolerance: float) -> None:
@@ -137,13 +137,15 @@ class Score:
     length: int = 0
     k: int | None = None
 
-    def at(self, k: int) -> str:
-        """A ranked list's outcome if its first `k` entries counted (top-k accuracy). Entries
-        before the first match that matched nothing may be unlisted synonyms: undecided unless
-        a scorer has looked at the list."""
-        if k < 1:
-            raise ValueError("k must be 1 or more")
-        if self.rank is not None and self.rank <= k:
+    def at(self, top: int) -> str:
+        """A ranked list's outcome if only its first `top` entries counted (top-j accuracy).
+        Entries before the first match that matched nothing may be unlisted synonyms:
+        undecided unless a scorer has read the list."""
+        if self.k is None:
+            raise ValueError("top-j accuracy is for ranked lists")
+        if top < 1:
+            raise ValueError("top must be 1 or more")
+        if self.rank is not None and self.rank <= top:
             return RIGHT
         if self.by == BY_SCORER or self.length == 0:
             return WRONG
@@ -166,10 +168,9 @@ def _score_choice(answer: object, expected: Expected) -> Score:
     if not isinstance(answer, str):
         raise ScoringError(f"a choice answer is a choice's value, got {answer!r}", "answer")
     # Choices are values from the question's own list: compared as they are, never normalised.
-    accepted = {a.answer for a in expected.accepted}
-    return Score(
-        RIGHT if answer in accepted else WRONG, matched=answer if answer in accepted else None
-    )
+    if answer in {a.answer for a in expected.accepted}:
+        return Score(RIGHT, matched=answer)
+    return Score(WRONG)
 
 
 def _score_number(answer: object, expected: Expected) -> Score:
@@ -222,7 +223,9 @@ def decide(score: Score, decision: Decision) -> Score:
     if score.k is None:  # not a ranked list
         if decision.right is None or decision.rank is not None:
             raise ScoringError("a scorer decides right or wrong, without a rank", "decision")
-        return Score(RIGHT if decision.right else WRONG, BY_SCORER, score.matched)
+        if decision.right:
+            return Score(RIGHT, BY_SCORER, score.matched)
+        return Score(WRONG, BY_SCORER)
     rank = decision.rank
     if rank is not None and not 1 <= rank <= score.length:
         raise ScoringError(f"rank {rank} is not an entry of a {score.length}-entry list", "rank")
