@@ -376,6 +376,10 @@ def test_mrmc_by_arm_needs_every_reader_on_every_case_in_every_arm():
     reads += [read("R2", "c1", UNASSISTED, 1), read("R1", "c1", "llm", 1)]
     with pytest.raises(DataError, match="not fully crossed"):
         s.mrmc_by_arm(reads, arms=[UNASSISTED, "llm"])
+    with pytest.raises(DataError, match=r"none in \['search'\]"):
+        s.mrmc_by_arm(reads, arms=[UNASSISTED, "search"])
+    with pytest.raises(DataError, match="two or more arms"):
+        s.mrmc_by_arm(reads, arms=[UNASSISTED])
 
 
 # --- time per case ---------------------------------------------------------------------------

@@ -108,6 +108,9 @@ def mrmc_by_arm(
         for read in reads
         if read.arm in wanted
     ]
+    missing = set(wanted) - {row[2] for row in rows}
+    if missing or len(set(wanted)) < 2:
+        raise DataError(f"compare two or more arms that have reads (none in {sorted(missing)})")
     rows.sort(key=lambda row: wanted.index(row[2]))  # mrmc orders modalities as first seen
     return mrmc(rows, figure="proportion", level=level)
 
