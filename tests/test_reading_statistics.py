@@ -16,6 +16,7 @@ import pytest
 from scipy import stats
 from scipy.special import expit
 from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+from statsmodels.stats.proportion import proportion_confint
 
 from annotation.core.reading import statistics as s
 from annotation.core.reading.allocation import UNASSISTED
@@ -95,6 +96,26 @@ def test_mcnemar_matches_statsmodels(both_right, harmed, helped, both_wrong):
     assert result.exact_p == pytest.approx(exact.pvalue, rel=1e-12)
     assert result.chi2 == pytest.approx(chi2.statistic, rel=1e-12)
     assert result.chi2_p == pytest.approx(chi2.pvalue, rel=1e-12)
+
+
+@pytest.mark.parametrize(("harmed", "helped"), [(3, 12), (9, 2), (25, 40), (1, 1)])
+def test_mcnemar_odds_ratio_interval_matches_statsmodels_clopper_pearson(harmed, helped):
+    result = s.mcnemar(table(5, harmed, helped, 5))
+    assert result.odds_ratio == pytest.approx(helped / harmed)
+    low, high = proportion_confint(helped, helped + harmed, alpha=0.05, method="beta")
+    interval = result.odds_ratio_ci
+    assert interval.low == pytest.approx(low / (1 - low), rel=1e-9)
+    assert interval.high == pytest.approx(high / (1 - high), rel=1e-9)
+    assert interval.low < result.odds_ratio < interval.high
+    assert interval.question == s.PAIRS
+
+
+def test_mcnemar_odds_ratio_with_nothing_harmed_is_unbounded():
+    result = s.mcnemar(table(5, 0, 6, 5))
+    assert result.odds_ratio is None
+    low, _ = proportion_confint(6, 6, alpha=0.05, method="beta")
+    assert result.odds_ratio_ci.low == pytest.approx(low / (1 - low))
+    assert result.odds_ratio_ci.high is None
 
 
 def test_mcnemar_with_equal_discordant_counts_by_hand():

@@ -41,11 +41,26 @@ MCNEMAR_CHI2 = (
     "McNemar chi-square with continuity correction: (|b - c| - 1)^2 / (b + c), the correction "
     "capped so the statistic is never below 0, on 1 df"
 )
+ODDS_RATIO = (
+    "exact conditional interval: Clopper-Pearson for helped / (helped + harmed), as odds "
+    "(high None: unbounded, nothing harmed)"
+)
+# What McNemar's test and its odds ratio assume, and so the question their interval answers.
+PAIRS = "these reader x case pairs as independent draws (readers and cases not modelled)"
 PERCENTILE = "percentile bootstrap"
 WELCH = (
     "Welch t interval of the difference between the groups' mean reader gains (Satterthwaite df)"
 )
 INTERVAL_QUESTIONS = {"cases": FIXED_READERS, "readers and cases": RANDOM_BOTH}
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float | None
+    high: float | None
+    question: str
+    method: str
+    undefined: int = 0  # resamples in which the rate had no denominator, left out
 
 
 @dataclass(frozen=True)
@@ -161,13 +176,18 @@ class McNemar:
     exact_p: float | None
     chi2: float | None
     chi2_p: float | None
+    # helped / harmed, the matched-pairs odds ratio (> 1: assistance turned more answers right
+    # than wrong); None when nothing was harmed. Its interval: `odds_ratio_ci`.
+    odds_ratio: float | None = None
+    odds_ratio_ci: Interval | None = None
     exact_method: str = MCNEMAR_EXACT
     chi2_method: str = MCNEMAR_CHI2
     reason: str = ""  # why the tests are missing
 
 
-def mcnemar(paired: Sequence[Pair]) -> McNemar:
-    """McNemar's test that assistance changes accuracy, on the discordant pairs."""
+def mcnemar(paired: Sequence[Pair], *, level: float = 0.95) -> McNemar:
+    """McNemar's test that assistance changes accuracy, on the discordant pairs, and the
+    matched-pairs odds ratio with its exact interval."""
     b = sum(p.first and not p.second for p in paired)
     c = sum(p.second and not p.first for p in paired)
     both = sum(p.first and p.second for p in paired)
@@ -175,21 +195,29 @@ def mcnemar(paired: Sequence[Pair]) -> McNemar:
     if b + c == 0:
         reason = "no discordant pairs" if paired else "no pairs"
         return McNemar(*counts, None, None, None, reason=reason)
-    exact = float(stats.binomtest(b, b + c, 0.5).pvalue)
+    test = stats.binomtest(c, b + c, 0.5)
     chi2 = max(abs(b - c) - 1, 0) ** 2 / (b + c)
-    return McNemar(*counts, exact, float(chi2), float(stats.chi2.sf(chi2, 1)))
+    odds = c / b if b else None
+    return McNemar(
+        *counts,
+        float(test.pvalue),
+        float(chi2),
+        float(stats.chi2.sf(chi2, 1)),
+        odds,
+        _odds_ratio_interval(test, level),
+    )
+
+
+def _odds_ratio_interval(test, level: float) -> Interval:
+    """The exact (Clopper-Pearson) interval of the share of discordant pairs that were
+    helped, p, as the odds ratio p / (1 - p) (the conditional interval of Breslow and Day)."""
+    share = test.proportion_ci(confidence_level=level, method="exact")
+    low = share.low / (1 - share.low)
+    high = share.high / (1 - share.high) if share.high < 1 else None
+    return Interval(float(low), None if high is None else float(high), PAIRS, ODDS_RATIO)
 
 
 # --- helped and harmed, with bootstrap intervals ----------------------------------------------
-
-
-@dataclass(frozen=True)
-class Interval:
-    low: float | None
-    high: float | None
-    question: str
-    method: str
-    undefined: int = 0  # resamples in which the rate had no denominator, left out
 
 
 @dataclass(frozen=True)
