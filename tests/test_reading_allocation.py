@@ -20,6 +20,7 @@ from annotation.core.reading.allocation import (
     crossover,
     is_open,
     opens_at,
+    scorer_order,
     sequential,
     williams,
 )
@@ -283,3 +284,28 @@ def test_first_session_is_open_at_once_and_a_later_one_waits_for_the_previous():
     assert is_open(session=2, previous_finished=FINISHED, washout_days=0, now=FINISHED)
     with pytest.raises(ValueError, match="0 or more"):
         opens_at(previous_finished=FINISHED, washout_days=-1)
+
+
+# --- the scorer's order ----------------------------------------------------------------------
+
+
+def test_scorer_order_is_a_seeded_shuffle_of_its_own():
+    keys = [f"tok{n:03d}" for n in range(60)]
+    order = scorer_order(keys, scorer="S1", seed=7)
+    assert sorted(order) == keys
+    assert order != keys
+    assert scorer_order(keys[::-1], scorer="S1", seed=7) == order  # arrival order does not count
+    assert scorer_order(keys, scorer="S2", seed=7) != order
+    assert scorer_order(keys, scorer="S1", seed=8) != order
+
+
+def test_scorer_order_does_not_follow_the_arm_answers_arrived_in():
+    """Answers arriving arm by arm (first half unassisted): over many seeds the unassisted
+    answers' mean place is the middle, as for any other answers."""
+    keys = [f"tok{n:03d}" for n in range(40)]
+    unassisted = set(keys[:20])
+    places = []
+    for seed in range(300):
+        order = scorer_order(keys, scorer="S1", seed=seed)
+        places.append(sum(place for place, key in enumerate(order) if key in unassisted) / 20)
+    assert abs(sum(places) / len(places) - 19.5) < 0.6

@@ -186,3 +186,13 @@ def is_open(
     if previous_finished is None:
         return False
     return now >= opens_at(previous_finished=previous_finished, washout_days=washout_days)
+
+
+def scorer_order(keys: Sequence[str], *, scorer: str, seed: int) -> list[str]:
+    """The order in which a scorer sees the answers to decide (`keys`: their opaque tokens):
+    sorted, then shuffled by a generator seeded from the study's seed and the scorer. The
+    order the answers arrived in follows reader, session and arm; this order follows none of
+    them, and differs between scorers."""
+    order = sorted(keys)
+    random.Random(f"{seed}:{scorer}").shuffle(order)
+    return order
