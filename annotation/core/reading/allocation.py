@@ -64,12 +64,12 @@ class ReadingManifest:
     @property
     def digest(self) -> str:
         """SHA-256 over the layout, seed, arms and every reading: equal digests, equal
-        manifests (the readings' order does not count)."""
+        manifests (the order of the readings, and of the arms, does not count)."""
         rows = sorted(
             (r.reader, r.session, r.position, r.phase, r.case, r.arm) for r in self.readings
         )
         canonical = json.dumps(
-            [self.layout, self.seed, list(self.arms), rows], separators=(",", ":")
+            [self.layout, self.seed, sorted(self.arms), rows], separators=(",", ":")
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -100,7 +100,7 @@ def crossover(
     """Every reader reads every case in every arm, one arm per session, as the module says."""
     _check(readers, cases, arms)
     rng = random.Random(seed)
-    labels = list(arms)
+    labels = sorted(arms)
     rng.shuffle(labels)  # which arm plays which treatment of the Williams design
     rows = [tuple(labels[t] for t in row) for row in williams(len(labels))]
     reader_place = _places(readers, rng)
@@ -124,7 +124,7 @@ def sequential(
     says."""
     _check(readers, cases, arms)
     rng = random.Random(seed)
-    assisting = [arm for arm in arms if arm != UNASSISTED]
+    assisting = sorted(arm for arm in arms if arm != UNASSISTED)
     rng.shuffle(assisting)
     reader_place = _places(readers, rng)
     case_place = _places(cases, rng)
