@@ -1,6 +1,9 @@
 """A rater in headless Chromium: log in, rate two items, reload, and find the work kept."""
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from annotation import services
 from annotation.core import rubric
@@ -305,12 +308,14 @@ def test_a_rater_enlarges_and_zooms_a_case_image(live_server, study_admin, rater
         log_in(page, raters[0].username)
         page.goto(f"/rate/{study.token}/{assignment.token}/")
         thumb = page.locator(".case-images img")
-        page.wait_for_function("document.querySelector('.case-images img').naturalWidth === 400")
+        # Waits through the element, not a string evaluated in the page: under the page's CSP a
+        # polled string predicate can be refused as eval when the machine is slow.
+        expect(thumb).to_have_js_property("naturalWidth", 400)
         assert thumb.count() == 1
         page.keyboard.press("i")  # the shortcut opens the first image
         page.wait_for_selector("#zoom[open]")
         zoomed = page.locator("#zoom img")
-        page.wait_for_function("document.querySelector('#zoom img').style.width !== ''")
+        expect(zoomed).to_have_attribute("style", re.compile(r"width:"))
         fitted = zoomed.bounding_box()["width"]
         page.keyboard.press("+")
         page.keyboard.press("+")

@@ -317,6 +317,9 @@ def test_errors_stored_before_they_were_generic_no_longer_map_internal_ports(
     # answer, and how. An attacker who scanned then reads the result on the dashboard now.
     before = [("annotation", "0030_import_uploads")]
     after = [("annotation", "0031_call_errors_generic")]
+    # Read before migrating back: today's models name columns the old schema lacks.
+    case_id = open_study.cases.values_list("pk", flat=True).first()
+    item_id = open_study.items.values_list("pk", flat=True).first()
     executor = MigrationExecutor(db_connection)
     executor.migrate(before)
     apps = executor.loader.project_state(before).apps
@@ -327,8 +330,6 @@ def test_errors_stored_before_they_were_generic_no_longer_map_internal_ports(
     judge = apps.get_model("annotation", "Judge").objects.create(
         study_id=open_study.pk, label="Scan judge", base_url="http://10.0.0.6/v1", model_name="m"
     )
-    case_id = open_study.cases.first().pk
-    item_id = open_study.items.first().pk
     call = {"request": {}, "started_at": now, "finished_at": now}
     generations = apps.get_model("annotation", "Generation").objects
 

@@ -108,8 +108,9 @@ def direct(study, question: str, figure: str, block=None):
     if block is not None:
         readers, cases = block
         readings = [r for r in readings if r[0] in readers and r[1] in cases]
-    # Sources in label order, so that differences are the expert minus the model.
-    readings.sort(key=lambda reading: reading[2] != HUMAN)
+    # Sources in label order, so that differences are the expert minus the model; readers and
+    # cases sorted, as the service gives them (the rows come in no set order).
+    readings.sort(key=lambda reading: (reading[2] != HUMAN, reading[0], reading[1]))
     return mrmc(readings, figure=figure)
 
 
