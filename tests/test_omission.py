@@ -1,0 +1,205 @@
+"""Omission marking against a case's source facts (MED-OMIT): the answer, its weighted rate,
+the facts column of an import, the check at opening, and the rater's form."""
+
+import json
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from annotation import services
+from annotation.core import rubric
+from annotation.core.importing import ImportRejected, parse_study_file
+from annotation.models import Case, Question, Rating
+
+FACTS = [
+    {"id": "f1", "text": "Taking lisinopril 10 mg daily", "importance": 3},
+    {"id": "f2", "text": "Dry cough for <b>three</b> weeks", "importance": 1},
+    {"id": "f3", "text": "No fever", "importance": 1},
+    {"id": "f4", "text": "Asks whether to stop the drug", "importance": 2},
+]
+
+
+def spec(facts=FACTS):
+    return rubric.QuestionSpec(rubric.OMISSION, scale=tuple(facts))
+
+
+@pytest.mark.parametrize(
+    ("raw", "stored", "rate"),
+    [
+        ({"omitted": ["f4", "f1"]}, {"omitted": ["f1", "f4"], "wrong": []}, 5 / 7),
+        ({"omitted": ["f2"], "wrong": ["f3"]}, {"omitted": ["f2"], "wrong": ["f3"]}, 1 / 7),
+        ({"omitted": [], "wrong": ["f1"]}, {"omitted": [], "wrong": ["f1"]}, 0.0),
+        ('{"omitted": ["f1", "f2", "f3", "f4"]}', None, 1.0),
+        ("none", "none", 0.0),
+        ([rubric.NONE], "none", 0.0),
+    ],
+)
+def test_an_answer_is_stored_in_the_cases_order_and_coded_as_its_weighted_rate(raw, stored, rate):
+    answer = rubric.parse_answer(spec(), raw)
+    if stored is not None:
+        assert answer == stored
+    assert rubric.numeric_code(spec(), answer) == pytest.approx(rate)
+
+
+def test_facts_without_importance_weigh_one_each():
+    facts = [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}, {"id": "c", "text": "C"}]
+    answer = rubric.parse_answer(spec(facts), {"omitted": ["c"]})
+    assert rubric.numeric_code(spec(facts), answer) == pytest.approx(1 / 3)
+
+
+def test_both_lists_emptied_is_unanswered_not_none():
+    answer = rubric.parse_answer(spec(), {"omitted": [], "wrong": []})
+    assert answer == []
+    assert rubric.is_empty(answer)
+    assert rubric.numeric_code(spec(), answer) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"omitted": ["f9"]}, "Tick omitted facts among the case's facts: f1, f2, f3, f4."),
+        ({"wrong": ["f1", "f1"]}, "Name each wrong fact once."),
+        ({"omitted": ["f1"], "wrong": ["f1"]}, "cannot also be stated wrongly"),
+        ({"omitted": ["f1"], "missing": []}, '{"omitted": [ids], "wrong": [ids]}'),
+        (["f1"], '{"omitted": [ids], "wrong": [ids]}'),
+        ("{not json", "could not be read"),
+        ("na", "no 'not applicable'"),
+    ],
+)
+def test_answers_that_do_not_fit_are_refused(raw, message):
+    with pytest.raises(rubric.AnswerError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        rubric.parse_answer(spec(), raw)
+
+
+def test_an_omission_question_takes_no_scale_and_is_analysed_as_a_rate():
+    scaled = rubric.QuestionSpec(rubric.OMISSION, scale=({"value": 1, "label": "One"},) * 2)
+    rubric.check_spec(rubric.QuestionSpec(rubric.OMISSION), "ratio")
+    with pytest.raises(rubric.AnswerError, match="analysed as: interval, ratio"):
+        rubric.check_spec(rubric.QuestionSpec(rubric.OMISSION), "nominal")
+    with pytest.raises(rubric.AnswerError, match="takes no scale"):
+        rubric.check_spec(scaled, "interval")
+    with pytest.raises(rubric.AnswerError, match="no facts"):
+        rubric.parse_answer(spec(()), {"omitted": []})
+
+
+def test_facts_import_with_the_case_and_are_checked():
+    line = {"case_id": "k1", "input": "Q", "facts": [{"id": "a", "text": "A"}, FACTS[0]]}
+    [row] = parse_study_file("f.jsonl", json.dumps(line).encode())
+    assert row.facts == [{"id": "a", "text": "A", "importance": 1}, FACTS[0]]
+    csv = 'case_id,input,facts\nk2,Q,"[{""id"": ""x"", ""text"": ""X"", ""importance"": 0.5}]"\n'
+    [row] = parse_study_file("f.csv", csv.encode())
+    assert row.facts == [{"id": "x", "text": "X", "importance": 0.5}]
+    bad = [
+        {"case_id": "a", "input": "Q", "facts": [FACTS[0], FACTS[0]]},
+        {"case_id": "b", "input": "Q", "facts": [{"id": "x", "text": "X", "importance": 0}]},
+        {"case_id": "c", "input": "Q", "facts": [{"id": "x", "text": " "}]},
+        {"case_id": "d", "input": "Q", "facts": "[1,"},
+        {"case_id": "e", "input": "Q", "facts": []},
+        {"case_id": "f", "input": "Q", "facts": [{"id": "x", "text": "X", "weight": 2}]},
+        {"case_id": "g", "input": "Q", "facts": [{"id": "x", "text": "X", "importance": True}]},
+    ]
+    with pytest.raises(ImportRejected) as caught:
+        parse_study_file("bad.jsonl", "\n".join(json.dumps(b) for b in bad).encode())
+    assert [str(p) for p in caught.value.problems] == [
+        "bad.jsonl, row 1, field 'facts': fact 2: needs an id of its own",
+        "bad.jsonl, row 2, field 'facts': fact 1: importance must be a positive number",
+        "bad.jsonl, row 3, field 'facts': fact 1: needs a text",
+        "bad.jsonl, row 4, field 'facts': not valid JSON (Expecting value)",
+        "bad.jsonl, row 5, field 'facts': must be a non-empty JSON list of facts",
+        "bad.jsonl, row 6, field 'facts': fact 1: give id, text (and optionally importance)",
+        "bad.jsonl, row 7, field 'facts': fact 1: importance must be a positive number",
+    ]
+
+
+def test_two_rows_of_a_case_must_give_the_same_facts():
+    rows = [
+        {"case_id": "k", "input": "Q", "source": "A", "output": "x", "facts": FACTS},
+        {"case_id": "k", "input": "Q", "source": "B", "output": "y", "facts": FACTS[:2]},
+    ]
+    with pytest.raises(ImportRejected, match="row 2, field 'facts': differs from row 1"):
+        parse_study_file("f.jsonl", "\n".join(json.dumps(r) for r in rows).encode())
+
+
+def omission_question(study, **fields) -> Question:
+    draft = rubric.QuestionDraft(
+        key="omitted",
+        prompt="Which facts does the summary leave out?",
+        kind="omission",
+        level="ratio",
+        required=False,
+        **fields,
+    )
+    return services.question_add(study=study, draft=draft)
+
+
+@pytest.mark.django_db
+def test_a_study_opens_only_when_every_case_has_facts(draft_study):
+    omission_question(draft_study)
+    Case.objects.filter(study=draft_study, external_id="c1").update(facts=FACTS)
+    with pytest.raises(ValidationError) as caught:
+        services.study_open(study=draft_study)
+    [message] = caught.value.messages
+    assert message.startswith("The omission question needs the facts of every case")
+    assert "'c2'" in message
+    assert "'c1'" not in message
+    Case.objects.filter(study=draft_study).update(facts=FACTS)
+    assert services.study_open(study=draft_study) > 0
+
+
+@pytest.mark.django_db
+def test_omission_questions_need_one_output_at_a_time(study_admin):
+    study = services.study_create(
+        creator=study_admin, title="P", question_prompt="Better?", design="pairwise"
+    )
+    with pytest.raises(ValidationError, match="absolute or side-by-side"):
+        omission_question(study)
+
+
+@pytest.fixture
+def omission_study(draft_study):
+    omission_question(draft_study)
+    Case.objects.filter(study=draft_study).update(facts=FACTS)
+    services.study_open(study=draft_study)
+    draft_study.refresh_from_db()
+    return draft_study
+
+
+def post(client, url, data):
+    return client.post(url, data, headers={"HX-Request": "true"})
+
+
+@pytest.mark.django_db
+def test_a_rater_ticks_facts_and_the_rate_is_stored(client, omission_study, rater):
+    assignment = omission_study.assignments.filter(rater=rater).first()
+    client.force_login(rater)
+    url = reverse("rater_item", args=[omission_study.token, assignment.token])
+    page = client.get(url).text
+    assert "Dry cough for &lt;b&gt;three&lt;/b&gt; weeks" in page
+    assert "<b>three</b>" not in page
+    assert page.count('name="omitted"') == 4
+    assert page.count('name="wrong"') == 4
+    assert "None omitted, none wrong" in page
+    response = post(client, url, {"question": "omitted", "omitted": ["f4", "f1"], "wrong": "f2"})
+    assert "Saved" in response.text
+    rating = Rating.objects.get(assignment=assignment, question__key="omitted")
+    assert rating.answer == {"omitted": ["f1", "f4"], "wrong": ["f2"]}
+    assert rating.value == pytest.approx(5 / 7)
+    page = client.get(url).text
+    assert 'name="omitted" value="f1" data-fact checked' in page
+    assert 'name="wrong" value="f2" data-fact checked' in page
+    assert 'name="omitted" value="f2" data-fact checked' not in page
+    answers = client.get(reverse("rater_answers", args=[omission_study.token, assignment.token]))
+    assert answers.json()["answers"]["omitted"]["fields"] == {
+        "omitted": ["f1", "f4"],
+        "wrong": ["f2"],
+    }
+    post(client, url, {"question": "omitted", "answer": "none"})
+    rating.refresh_from_db()
+    assert (rating.answer, rating.value) == ("none", 0.0)
+    assert [r.answer for r in rating.revisions.order_by("pk")] == [
+        {"omitted": ["f1", "f4"], "wrong": ["f2"]},
+        "none",
+    ]
+    refused = post(client, url, {"question": "omitted", "omitted": "f1", "wrong": "f1"})
+    assert "cannot also be stated wrongly" in refused.text
