@@ -11,6 +11,7 @@ from annotation import services
 from annotation.core import rubric
 from annotation.core.importing import ImportRejected, parse_study_file
 from annotation.models import Case, Question, Rating
+from tests.test_api import _json, auth
 
 FACTS = [
     {"id": "f1", "text": "Taking lisinopril 10 mg daily", "importance": 3},
@@ -203,3 +204,35 @@ def test_a_rater_ticks_facts_and_the_rate_is_stored(client, omission_study, rate
     ]
     refused = post(client, url, {"question": "omitted", "omitted": "f1", "wrong": "f1"})
     assert "cannot also be stated wrongly" in refused.text
+
+
+@pytest.mark.django_db
+def test_the_api_gives_the_facts_and_takes_and_exports_an_omission_answer(
+    client, omission_study, rater, study_admin
+):
+    cases = _json(client, "get", f"/api/v1/studies/{omission_study.token}/cases/", study_admin)
+    assert [c["facts"] for c in cases.json()["results"]] == [FACTS] * 3
+    base = f"/api/v1/rate/{omission_study.token}/items/"
+    first = _json(client, "get", base, rater).json()["results"][0]["token"]
+    answers = f"{base}{first}/answers/"
+    body = {"question": "omitted", "answer": {"omitted": ["f3"], "wrong": ["f1"]}}
+    saved = _json(client, "post", answers, rater, body).json()
+    [question] = [q for q in saved["questions"] if q["key"] == "omitted"]
+    assert question["answer"] == {"omitted": ["f3"], "wrong": ["f1"]}
+    assert [(f["id"], f["omitted"], f["wrong"]) for f in question["facts"]] == [
+        ("f1", False, True),
+        ("f2", False, False),
+        ("f3", True, False),
+        ("f4", False, False),
+    ]
+    unknown = {"question": "omitted", "answer": {"omitted": ["f7"]}}
+    refused = _json(client, "post", answers, rater, unknown)
+    assert refused.status_code == 400
+    assert "f1, f2, f3, f4" in refused.json()["detail"]
+    ratings = f"/api/v1/studies/{omission_study.token}/ratings/?question=omitted"
+    [row] = _json(client, "get", ratings, study_admin).json()["results"]
+    assert row["answer"] == {"omitted": ["f3"], "wrong": ["f1"]}
+    assert float(row["value"]) == pytest.approx(1 / 7)
+    text = client.get(ratings + "&format=csv", headers=auth(study_admin))
+    body = b"".join(text.streaming_content).decode() if text.streaming else text.text
+    assert '"{""omitted"": [""f3""], ""wrong"": [""f1""]}"' in body
