@@ -1,8 +1,12 @@
 """Omission marking against a case's source facts (MED-OMIT): the answer, its weighted rate,
 the facts column of an import, the check at opening, and the rater's form."""
 
+import csv
+import io
 import json
 
+import krippendorff
+import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
@@ -10,8 +14,11 @@ from django.urls import reverse
 from annotation import services
 from annotation.core import rubric
 from annotation.core.importing import ImportRejected, parse_study_file
-from annotation.models import Case, Question, Rating
+from annotation.core.stats.names import THESE_RATERS
+from annotation.models import Case, Question, Rating, TaskRun
+from tests.factories import submit_rated
 from tests.test_api import _json, auth
+from tests.test_bundle import build
 
 FACTS = [
     {"id": "f1", "text": "Taking lisinopril 10 mg daily", "importance": 3},
@@ -236,3 +243,104 @@ def test_the_api_gives_the_facts_and_takes_and_exports_an_omission_answer(
     text = client.get(ratings + "&format=csv", headers=auth(study_admin))
     body = b"".join(text.streaming_content).decode() if text.streaming else text.text
     assert '"{""omitted"": [""f3""], ""wrong"": [""f1""]}"' in body
+
+
+def answer_for(case: str, source: str, rater: str) -> object:
+    """Deterministic answers: the model omits more than the expert summary, and R2 differs
+    from R1 on one fact of the model's outputs."""
+    if source == "Expert-written summary":
+        return {"omitted": ["f3"]} if case == "c2" else rubric.NONE
+    omitted = ["f1", "f3"] if rater == "R2" else ["f3"]
+    return {"omitted": omitted, "wrong": ["f4"] if case == "c1" else []}
+
+
+@pytest.fixture
+def rated_omissions(omission_study, settings, tmp_path):
+    settings.EXPORT_DIR = tmp_path / "exports"
+    question = omission_study.questions.get(key="omitted")
+    names = {m.user_id: m.pseudonym for m in omission_study.memberships.filter(role="rater")}
+    for assignment in omission_study.assignments.select_related(
+        "item__output__source", "item__output__case"
+    ):
+        output = assignment.item.output
+        answer = answer_for(
+            output.case.external_id, output.source.label, names[assignment.rater_id]
+        )
+        services.rating_save(assignment=assignment, question=question, answer=answer)
+    submit_rated(omission_study)
+    run = TaskRun.objects.create(study=omission_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
+    return omission_study
+
+
+@pytest.mark.django_db
+def test_each_source_has_its_weighted_omission_rate_and_the_facts_their_agreement(
+    rated_omissions,
+):
+    study = rated_omissions
+    weights = {f["id"]: f["importance"] for f in FACTS}
+    rates: dict = {}
+    for rating in Rating.objects.filter(question__key="omitted").select_related(
+        "assignment__item__output__source", "assignment__item__output__case", "assignment"
+    ):
+        output = rating.assignment.item.output
+        omitted = [] if rating.answer == "none" else rating.answer["omitted"]
+        rate = sum(weights[f] for f in omitted) / sum(weights.values())
+        key = (output.source.label, output.case.external_id)
+        rates.setdefault(key, []).append(rate)
+    results = {r.source: r for r in study.results.filter(statistic="omission_rate")}
+    assert set(results) == {"Expert-written summary", "MedSumm-7B"}
+    for source, result in results.items():
+        per_case = [np.mean(v) for (s, _), v in rates.items() if s == source]
+        assert result.value == pytest.approx(np.mean(per_case))
+        assert result.n_units == 3
+        assert result.detail["omission_rate"]["interval_question"] == THESE_RATERS
+    assert results["MedSumm-7B"].value > results["Expert-written summary"].value
+    # The paired tests run on the same codes, labelled as a rate.
+    summary = study.results.get(statistic="score_summary", source="MedSumm-7B")
+    assert summary.detail["shown_as"] == "omission rate, mean over ratings"
+    assert study.results.filter(statistic="wilcoxon").count() == 1
+    # Agreement on the facts: the krippendorff package on raters x (output, fact) units.
+    agreement = study.results.get(statistic="omission_fact_agreement")
+    marks: dict = {}
+    for rating in Rating.objects.filter(question__key="omitted").select_related(
+        "assignment__item__output__source", "assignment__item__output__case", "assignment"
+    ):
+        output = rating.assignment.item.output
+        omitted = [] if rating.answer == "none" else rating.answer["omitted"]
+        for fact in FACTS:
+            unit = (output.case.external_id, output.source.label, fact["id"])
+            marks.setdefault(rating.assignment.rater_id, {})[unit] = int(fact["id"] in omitted)
+    units = sorted({u for m in marks.values() for u in m})
+    grid = np.array([[m.get(u, np.nan) for u in units] for m in marks.values()], dtype=float)
+    expected = krippendorff.alpha(reliability_data=grid, level_of_measurement="nominal")
+    assert agreement.value == pytest.approx(expected)
+    facts = {(f["case"], f["fact"]): f for f in agreement.detail["facts"]}
+    assert len(facts) == 12
+    assert facts[("c1", "f2")]["alpha"] is None  # nobody omits it: alpha undefined
+    assert facts[("c1", "f2")]["percent_agreement"] == 1.0
+
+
+@pytest.mark.django_db
+def test_the_dashboard_and_the_bundle_report_the_rates_and_agreement_per_fact(
+    client, rated_omissions, study_admin
+):
+    study = rated_omissions
+    client.force_login(study_admin)
+    page = client.get(reverse("study_dashboard", args=[study.token])).text
+    assert 'data-testid="omission-rates-omitted"' in page
+    assert "Weighted omission rate" in page
+    assert "Agreement per fact (12)" in page
+    with build(study) as bundle:
+        facts = list(csv.DictReader(io.TextIOWrapper(bundle.open("fact_agreement.csv"))))
+        comparison = bundle.read("comparison.csv").decode()
+        agreement = bundle.read("agreement.csv").decode()
+        dictionary = bundle.read("data_dictionary.md").decode()
+    assert len(facts) == 12
+    assert {row["question"] for row in facts} == {"omitted"}
+    c1_f2 = next(r for r in facts if (r["case_id"], r["fact"]) == ("c1", "f2"))
+    assert (c1_f2["alpha"], c1_f2["percent_agreement"]) == ("", "1.0")
+    assert "omission_rate:omission_rate" in comparison
+    assert "omission_rate:wrong_rate" in comparison
+    assert "omission_fact_agreement" in agreement
+    assert "fact_agreement.csv" in dictionary

@@ -423,6 +423,32 @@ JUDGE_DIAGNOSTICS = Table(
     ),
 )
 
+FACT_AGREEMENT = Table(
+    "fact_agreement.csv",
+    "Agreement per fact",
+    "Omission questions (MED-OMIT): for each fact of each case, how far the raters agree on "
+    "whether the case's outputs omit it (only in a study with an omission question).",
+    (
+        _QUESTION,
+        _column("case_id", STRING, "the case's identifier, as imported"),
+        _column("fact", STRING, "the fact's id within the case, as imported"),
+        _column("n_outputs", INTEGER, "the case's outputs two or more raters marked"),
+        _column("omitted_share", NUMBER, "of every rater's mark of the fact, the share 'omitted'"),
+        _column(
+            "alpha",
+            NUMBER,
+            "Krippendorff's alpha, nominal metric, on omitted yes / no over the case's outputs; "
+            "empty when undefined (every mark the same, or one output)",
+        ),
+        _column(
+            "percent_agreement",
+            NUMBER,
+            "the share of agreeing rater pairs, mean over the outputs; defined where alpha is not",
+        ),
+        _column("reason", STRING, "why alpha is empty"),
+    ),
+)
+
 # How `prompt_sha256` is computed, for anyone checking it against a request of their own.
 PROMPT_HASH = (
     "the SHA-256 (hex) of the request's `messages` as stored (an image as its "
@@ -549,4 +575,5 @@ BUNDLE_TABLES = (
     JUDGE_DIAGNOSTICS,
     GENERATIONS,
     JUDGE_CALLS,
+    FACT_AGREEMENT,
 )
