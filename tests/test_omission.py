@@ -12,10 +12,10 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from annotation import services
-from annotation.core import rubric
+from annotation.core import judging, rubric
 from annotation.core.importing import ImportRejected, parse_study_file
 from annotation.core.stats.names import THESE_RATERS
-from annotation.models import Case, Question, Rating, TaskRun
+from annotation.models import Case, JudgeRating, Output, Question, Rating, TaskRun
 from tests.factories import submit_rated
 from tests.test_api import _json, auth
 from tests.test_bundle import build
@@ -344,3 +344,64 @@ def test_the_dashboard_and_the_bundle_report_the_rates_and_agreement_per_fact(
     assert "omission_rate:wrong_rate" in comparison
     assert "omission_fact_agreement" in agreement
     assert "fact_agreement.csv" in dictionary
+
+
+def test_a_judges_reply_is_read_with_the_raters_parser():
+    asked = judging.AskedQuestion("omitted", "Omitted?", "", spec(), per_output=False)
+    read = judging.parse_reply(
+        json.dumps({"rationale": "", "omitted": {"omitted": ["f4", "f2"], "wrong": []}}),
+        [asked],
+        1,
+    )
+    assert read.answers == {"omitted": {"omitted": ["f2", "f4"], "wrong": []}}
+    nothing = json.dumps({"rationale": "", "omitted": {"omitted": [], "wrong": []}})
+    assert judging.parse_reply(nothing, [asked], 1).answers == {"omitted": "none"}
+    both = json.dumps({"rationale": "", "omitted": {"omitted": ["f1"], "wrong": ["f1"]}})
+    with pytest.raises(judging.MalformedReply, match="omitted: A fact the output omits"):
+        judging.parse_reply(both, [asked], 1)
+    schema = judging.answer_schema([asked], 1)["properties"]["omitted"]
+    ids = {"type": "array", "items": {"enum": ["f1", "f2", "f3", "f4"]}}
+    assert schema["anyOf"][0]["properties"] == {"omitted": ids, "wrong": ids}
+    assert schema["anyOf"][0]["required"] == ["omitted", "wrong"]
+    assert schema["anyOf"][1] == {"enum": ["none"]}
+
+
+@pytest.mark.django_db
+def test_an_llm_judge_answers_from_the_same_list_of_facts(omission_study, fake_llm):
+    experts = set(
+        Output.objects.filter(source__label="Expert-written summary").values_list("text", flat=True)
+    )
+
+    def reply(request):
+        text = request["messages"][-1]["content"]
+        text = text if isinstance(text, str) else text[0]["text"]
+        response = text.split("<<<BEGIN RESPONSE>>>\n")[1].split("\n<<<END")[0]
+        answer = "none" if response in experts else {"omitted": ["f1", "f3"], "wrong": ["f2"]}
+        return json.dumps({"rationale": "", "overall": 3, "omitted": answer})
+
+    fake_llm.reply_with(reply)
+    judge = services.judge_create(
+        study=omission_study,
+        label="judge",
+        base_url=fake_llm.base_url,
+        model_name="judge-1",
+        max_concurrency=1,
+    )
+    run = TaskRun.objects.create(study=omission_study, judge=judge, kind=TaskRun.Kind.RUN_JUDGE)
+    services.judge_run(run=services.task_run_claim(run_id=run.pk))
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.message
+    sent = fake_llm.requests[0]["json"]
+    prompt = sent["messages"][-1]["content"]
+    prompt = prompt if isinstance(prompt, str) else prompt[0]["text"]
+    assert '"f1" = Taking lisinopril 10 mg daily' in prompt
+    assert "a fact in one list at most" in prompt
+    ratings = JudgeRating.objects.filter(verdict__judge=judge, question__key="omitted")
+    found = {
+        (r.verdict.item.output.source.label, json.dumps(r.answer, sort_keys=True), r.value)
+        for r in ratings
+    }
+    assert found == {
+        ("Expert-written summary", '"none"', 0.0),
+        ("MedSumm-7B", json.dumps({"omitted": ["f1", "f3"], "wrong": ["f2"]}), 4 / 7),
+    }
