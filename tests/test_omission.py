@@ -336,6 +336,7 @@ def test_the_dashboard_and_the_bundle_report_the_rates_and_agreement_per_fact(
         comparison = bundle.read("comparison.csv").decode()
         agreement = bundle.read("agreement.csv").decode()
         dictionary = bundle.read("data_dictionary.md").decode()
+        methods = " ".join(bundle.read("methods.md").decode().split())
     assert len(facts) == 12
     assert {row["question"] for row in facts} == {"omitted"}
     c1_f2 = next(r for r in facts if (r["case_id"], r["fact"]) == ("c1", "f2"))
@@ -344,6 +345,20 @@ def test_the_dashboard_and_the_bundle_report_the_rates_and_agreement_per_fact(
     assert "omission_rate:wrong_rate" in comparison
     assert "omission_fact_agreement" in agreement
     assert "fact_agreement.csv" in dictionary
+    assert "each case carries the facts of its source, 4 per case, each weighted by its" in methods
+    assert "0 when it omits nothing, 1 when it omits every fact" in methods
+    expert = study.results.get(statistic="omission_rate", source="Expert-written summary")
+    assert (
+        f'Question "omitted", Expert-written summary: importance-weighted omission rate '
+        f"{expert.value:.3f} (95% CI for these raters, cases random," in methods
+    )
+    alpha = study.results.get(statistic="omission_fact_agreement")
+    assert (
+        "agreement on which facts an output omits: Krippendorff's alpha (nominal, each " in methods
+    )
+    assert f"{alpha.value:.3f}" in methods
+    assert "defined for " in methods
+    assert " of 12 facts (percent agreement for the others)" in methods
 
 
 def test_a_judges_reply_is_read_with_the_raters_parser():
