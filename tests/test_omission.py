@@ -420,3 +420,37 @@ def test_an_llm_judge_answers_from_the_same_list_of_facts(omission_study, fake_l
         ("Expert-written summary", '"none"', 0.0),
         ("MedSumm-7B", json.dumps({"omitted": ["f1", "f3"], "wrong": ["f2"]}), 4 / 7),
     }
+
+
+@pytest.mark.django_db
+def test_side_by_side_each_response_gets_its_own_fact_list(client, study_admin, raters):
+    study = services.study_create(
+        creator=study_admin,
+        title="Side by side",
+        question_prompt="How good?",
+        design="side_by_side",
+        raters_per_item=2,
+        seed=3,
+    )
+    omission_question(study)
+    rows = [
+        {"case_id": f"k{n}", "input": "Q", "source": s, "output": f"{s} {n}", "facts": FACTS}
+        for n in range(2)
+        for s in ("Alpha", "Beta")
+    ]
+    content = "\n".join(json.dumps(r) for r in rows).encode()
+    services.study_import_file(study=study, filename="s.jsonl", content=content)
+    services.study_add_raters(study=study, users=raters)
+    services.study_open(study=study)
+    study.refresh_from_db()
+    assignment = study.assignments.filter(rater=raters[0]).first()
+    client.force_login(raters[0])
+    url = reverse("rater_item", args=[study.token, assignment.token])
+    page = client.get(url).text
+    assert 'id="q-omitted-A"' in page
+    assert 'id="q-omitted-B"' in page
+    assert page.count('name="omitted" value="f1"') == 2
+    post(client, url, {"question": "omitted", "about": "B", "omitted": "f4"})
+    rating = Rating.objects.get(assignment=assignment)
+    assert rating.output == assignment.shown_outputs()[1]
+    assert (rating.answer, rating.value) == ({"omitted": ["f4"], "wrong": []}, 2 / 7)
