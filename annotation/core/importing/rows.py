@@ -400,7 +400,8 @@ COLUMNS = (
         False,
         "the facts of the case's source, for omission questions (MED-OMIT): a JSON list of "
         '{"id": "f1", "text": "...", "importance": 2}; ids unique within the case, importance '
-        "a positive number (1 if left out)",
+        "a positive number (1 if left out). A study with an omission question opens only once "
+        "every case has its facts",
         _facts,
     ),
     Column(
