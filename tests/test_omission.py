@@ -70,6 +70,8 @@ def test_both_lists_emptied_is_unanswered_not_none():
         ({"wrong": ["f1", "f1"]}, "Name each wrong fact once."),
         ({"omitted": ["f1"], "wrong": ["f1"]}, "cannot also be stated wrongly"),
         ({"omitted": ["f1"], "missing": []}, '{"omitted": [ids], "wrong": [ids]}'),
+        ({"omitted": None}, "Tick omitted facts among the case's facts"),
+        ({"wrong": "f1"}, "Tick wrong facts among the case's facts"),
         (["f1"], '{"omitted": [ids], "wrong": [ids]}'),
         ("{not json", "could not be read"),
         ("na", "no 'not applicable'"),

@@ -254,14 +254,14 @@ def _parse_omission(spec: QuestionSpec, raw: object) -> dict | list:
     ids = [fact["id"] for fact in spec.scale]
     if not ids:
         raise AnswerError("This case has no facts to check the output against.")
-    if isinstance(raw, str):  # a cell of a ratings file, or a form's hidden field
+    if isinstance(raw, str):  # a cell of a ratings file: JSON text
         try:
             raw = json.loads(raw)
         except (json.JSONDecodeError, RecursionError):
             raise AnswerError("The omitted and wrong facts could not be read.") from None
     if not isinstance(raw, dict) or not set(raw) <= {"omitted", "wrong"}:
         raise AnswerError('Give the facts as {"omitted": [ids], "wrong": [ids]}, or "none".')
-    marked = {key: raw.get(key) or [] for key in ("omitted", "wrong")}
+    marked = {key: raw.get(key, []) for key in ("omitted", "wrong")}
     for key, given in marked.items():
         if not isinstance(given, list) or any(value not in ids for value in given):
             raise AnswerError(f"Tick {key} facts among the case's facts: {', '.join(ids)}.")
