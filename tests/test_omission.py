@@ -245,6 +245,9 @@ def test_the_api_gives_the_facts_and_takes_and_exports_an_omission_answer(
     text = client.get(ratings + "&format=csv", headers=auth(study_admin))
     body = b"".join(text.streaming_content).decode() if text.streaming else text.text
     assert '"{""omitted"": [""f3""], ""wrong"": [""f1""]}"' in body
+    history = f"/api/v1/studies/{omission_study.token}/rating-history/?question=omitted"
+    [change] = _json(client, "get", history, study_admin).json()["results"]
+    assert change["new_answer"] == {"omitted": ["f3"], "wrong": ["f1"]}
 
 
 def answer_for(case: str, source: str, rater: str) -> object:
