@@ -459,3 +459,24 @@ def test_side_by_side_each_response_gets_its_own_fact_list(client, study_admin, 
     rating = Rating.objects.get(assignment=assignment)
     assert rating.output == assignment.shown_outputs()[1]
     assert (rating.answer, rating.value) == ({"omitted": ["f4"], "wrong": []}, 2 / 7)
+
+
+@pytest.mark.django_db
+def test_an_omission_question_is_added_over_the_api_without_a_scale(
+    client, draft_study, study_admin
+):
+    url = f"/api/v1/studies/{draft_study.token}/questions/"
+    body = {"key": "om", "prompt": "Left out?", "kind": "omission", "level": "ratio"}
+    assert _json(client, "post", url, study_admin, body).status_code == 201
+    nominal = {**body, "key": "om2", "level": "nominal"}
+    refused = _json(client, "post", url, study_admin, nominal)
+    assert refused.status_code == 400
+    assert "analysed as: interval, ratio" in refused.text
+    scaled = {
+        **body,
+        "key": "om3",
+        "scale": [{"value": 1, "label": "A"}, {"value": 2, "label": "B"}],
+    }
+    refused = _json(client, "post", url, study_admin, scaled)
+    assert refused.status_code == 400
+    assert "takes no scale" in refused.text
