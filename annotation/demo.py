@@ -77,6 +77,7 @@ def load_demo() -> DemoSummary:
     _draft_study(admin, raters)
     _pairwise_study(admin, raters)
     _set_studies(admin, raters)
+    omission_demo_load(admin, raters)
     return DemoSummary(created=True, study=study, logins=logins)
 
 
@@ -201,3 +202,85 @@ def _draft_study(admin, raters) -> None:
         max_tokens=200,
     )
     services.study_add_raters(study=study, users=raters)
+
+
+# --- the omission demo (MED-OMIT): discharge summaries of four clinical notes, by a clinician
+# and by a model, each note with its facts; raters 2-4 have rated their share, so the dashboard
+# shows the omission rates and the agreement per fact; rater1 starts fresh.
+
+OMISSION_FILE = Path(__file__).parent / "demo" / "demo_omission.jsonl"
+OMISSION_TITLE = "What do the discharge summaries leave out? (omission demo)"
+# What each model summary omits and states wrongly, by case; the clinician's omit nothing.
+MODEL_MISSES = {
+    "note-01": (["f2", "f3", "f4"], ["f5"]),
+    "note-02": (["f4"], ["f2"]),
+    "note-03": (["f2", "f3", "f5", "f6"], []),
+    "note-04": (["f4"], ["f1"]),
+}
+MODEL = "NoteSumm-7B"
+
+
+def omission_demo_load(admin, raters) -> Study:
+    study = services.study_create(
+        creator=admin,
+        title=OMISSION_TITLE,
+        instructions=(
+            "Each screen shows a clinical note and a short discharge summary of it, with the "
+            "note's key facts listed under the summary. Tick each fact the summary leaves out, "
+            "and each it states wrongly; if it has them all right, tick the box saying so."
+        ),
+        raters_per_item=2,
+        question_prompt="How usable is this summary as it stands?",
+        seed=20240505,
+    )
+    services.question_add(
+        study=study,
+        draft=rubric.QuestionDraft(
+            key="omissions",
+            prompt="Which facts of the note does the summary omit or state wrongly?",
+            kind=rubric.OMISSION,
+            level="ratio",
+        ),
+    )
+    content = OMISSION_FILE.read_bytes()
+    services.study_import_file(study=study, filename=OMISSION_FILE.name, content=content)
+    services.study_add_raters(study=study, users=raters)
+    services.study_open(study=study)
+    study.refresh_from_db()
+    _simulate(study, raters[1:])
+    return study
+
+
+def _simulate(study: Study, raters) -> None:
+    """Raters 2-4 answer every item: the model's misses as listed, now and then one fact seen
+    differently, so that the raters do not agree perfectly."""
+    rng = random.Random(study.seed)
+    overall, omissions = study.questions.get(key="overall"), study.questions.get(key="omissions")
+    for rater in raters:
+        for assignment in study.assignments.filter(rater=rater).select_related(
+            "item__output__source", "item__output__case"
+        ):
+            output = assignment.item.output
+            is_model = output.source.label == MODEL
+            omitted, wrong = MODEL_MISSES[output.case.external_id] if is_model else ([], [])
+            omitted = _seen_by(rng, omitted, wrong, output.case.facts)
+            answer = {"omitted": omitted, "wrong": wrong} if omitted or wrong else rubric.NONE
+            services.rating_save(assignment=assignment, question=omissions, answer=answer)
+            score = rng.choice([2, 3] if is_model else [4, 5])
+            services.rating_save(assignment=assignment, question=overall, answer=score)
+            services.assignment_submit(assignment=assignment)
+    run = TaskRun.objects.create(study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
+
+
+def _seen_by(rng: random.Random, omitted: list, wrong: list, facts: list) -> list:
+    """The facts this rater marks omitted: the listed ones, one of the others added or one
+    dropped a fifth of the time."""
+    marked = list(omitted)
+    if rng.random() < 0.2:
+        free = [f["id"] for f in facts if f["id"] not in marked and f["id"] not in wrong]
+        if marked and rng.random() < 0.5:
+            marked.remove(rng.choice(marked))
+        elif free:
+            marked.append(rng.choice(free))
+    return marked

@@ -328,7 +328,8 @@ def _default(model, field: str):
 OPTIONS_HELP = (
     "Likert and A/B preference: one point per line, lowest first, as 'value = label'. Choices, "
     "and a span question's error categories: one per line, as 'value = label' or just the "
-    "label. Leave empty for yes / no, number, free text and criteria (they come with each case)."
+    "label. Leave empty for yes / no, number, free text, criteria and omissions (criteria and "
+    "facts come with each case)."
 )
 
 

@@ -158,8 +158,9 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
         for url in pages
         if url.count("/") == 4 and url.startswith("/rate/") and not url.endswith("/review/")
     ]
-    # Every study of the demo the rater is in: absolute, pairwise, side by side and ranking.
-    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == 36
+    # Every study of the demo the rater is in: absolute (with omissions), pairwise, side by
+    # side and ranking.
+    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == 40
     assert any(url.endswith("/feedback/") for url in pages)  # training feedback, linked
     posts = {
         "absolute": [{"question": "overall", "answer": "1"}],
@@ -170,10 +171,14 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
         {"question": "overall", "answer": "2", "about": letter} for letter in "ABC"
     ]
     designs = dict(Study.objects.values_list("token", "design"))
+    # The omission widget: facts ticked omitted and stated wrongly.
+    omitting = set(Study.objects.filter(questions__kind="omission").values_list("token", flat=True))
+    omission = {"question": "omissions", "omitted": ["f1", "f3"], "wrong": "f2"}
 
     # htmx partials: save a rating on every item, then revisit everything.
     for url in item_pages:
-        for data in posts[designs[url.split("/")[2]]]:
+        token = url.split("/")[2]
+        for data in posts[designs[token]] + ([omission] if token in omitting else []):
             response = client.post(url, data, headers={"HX-Request": "true"})
             assert response.status_code == 200
             assert "Saved" in response.content.decode()
@@ -251,7 +256,7 @@ def test_the_rater_api_keeps_raters_blind_in_every_design(client, demo):
             responses[f"submit {row['token']}"] = as_text(submitted)
         for part in ("sources", "outputs", "ratings", "unblinding-key", "assignments", "results"):
             get(f"/api/v1/studies/{study.token}/{part}/", status=403)
-    assert n_items == Assignment.objects.filter(rater=rater).count() == 36
+    assert n_items == Assignment.objects.filter(rater=rater).count() == 40
     assert_blind(responses, demo, rater)
 
 
@@ -270,6 +275,7 @@ def _api_answers(item: dict) -> list[dict]:
             "multiple_choice": options[:1],
             "criteria": [],
             "span": [],
+            "omission": {"omitted": [f["id"] for f in question["facts"][:1]], "wrong": []},
         }.get(kind, options[0] if options else None)
         bodies.append({"question": question["key"], "answer": answer, "about": about})
     return bodies
@@ -281,7 +287,11 @@ def test_every_kind_of_question_keeps_raters_blind(client, demo):
     from annotation.models import Question
 
     Case.objects.filter(study=demo).update(
-        criteria=[{"id": "safe", "text": "Gives safe advice", "points": 2}]
+        criteria=[{"id": "safe", "text": "Gives safe advice", "points": 2}],
+        facts=[
+            {"id": "k1", "text": "Takes lisinopril", "importance": 2},
+            {"id": "k2", "text": "Dry cough", "importance": 1},
+        ],
     )
     kinds = {
         "consensus": (
@@ -299,6 +309,7 @@ def test_every_kind_of_question_keeps_raters_blind(client, demo):
         "comment": ("text", "", []),
         "criteria": ("criteria", "interval", []),
         "errors": ("span", "ratio", [{"value": "factual", "label": "Factual error"}]),
+        "omitted": ("omission", "ratio", []),
     }
     for order, (key, (kind, level, scale)) in enumerate(kinds.items(), start=2):
         Question.objects.create(
@@ -319,6 +330,7 @@ def test_every_kind_of_question_keeps_raters_blind(client, demo):
         "comment": "fine",
         "criteria": ["safe"],
         "errors": json.dumps([{"start": 0, "end": 3, "category": "factual", "severity": "minor"}]),
+        "omitted": {"omitted": "k1", "wrong": "k2"},  # the widget's own fields
     }
     rater = demo.memberships.get(pseudonym="R1").user
     finish_training(demo, rater)
@@ -329,9 +341,8 @@ def test_every_kind_of_question_keeps_raters_blind(client, demo):
     assert len(item_pages) == 16
     for url in item_pages:
         for key, value in answers.items():
-            response = client.post(
-                url, {"question": key, "answer": value}, headers={"HX-Request": "true"}
-            )
+            data = {"question": key, **value} if isinstance(value, dict) else {"answer": value}
+            response = client.post(url, {"question": key, **data}, headers={"HX-Request": "true"})
             assert "Saved" in response.content.decode(), (key, response.content[:300])
             pages[f"POST {url} {key}"] = as_text(response)
     pages.update({f"again {url}": body for url, body in crawl(client, ["/rate/"]).items()})

@@ -65,7 +65,7 @@ def _old_rows(study: Study):
             "item_token": a.item.token,
             "rater": pseudonyms.get(a.rater_id, ""),
             "question": r.question.key,
-            "answer": json.dumps(r.answer) if isinstance(r.answer, list) else r.answer,
+            "answer": _answer_cell(r.answer),
             "value": r.value,
             "flipped": a.flipped,
             "shown_order": " ".join(map(str, a.order)),
@@ -121,6 +121,13 @@ def _every_kind(study: Study, *, per_output: bool) -> None:
         created_at=datetime(2026, 3, 1, 9, 59, 59, 999999, tzinfo=UTC),
         updated_at=datetime.fromisoformat("2026-03-01T23:30:00.5-05:00"),
     )
+
+
+def _answer_cell(answer: object) -> object:
+    # An object (an omission answer) is JSON with sorted keys, as a list is JSON.
+    if isinstance(answer, dict):
+        return json.dumps(answer, sort_keys=True)
+    return json.dumps(answer) if isinstance(answer, list) else answer
 
 
 def _studies() -> list[Study]:

@@ -39,22 +39,23 @@ def table_schema(serializer: type) -> object:
     )
 
 
-# Kinds whose answer is a list; the CSV writes it as JSON text, in one cell.
-LIST_KINDS = {rubric.MULTIPLE_CHOICE, rubric.CRITERIA, rubric.SPAN, rubric.RANKING}
+# Kinds whose answer is a list (or, for omissions, an object); the CSV writes it as JSON text,
+# in one cell.
+LIST_KINDS = {rubric.MULTIPLE_CHOICE, rubric.CRITERIA, rubric.SPAN, rubric.RANKING, rubric.OMISSION}
 ANSWER_COLUMNS = ("answer", "old_answer", "new_answer")
 
 
 def as_json_row(row: dict, kinds: dict[str, str]) -> dict:
     """A CSV row as JSON gives it: null where CSV leaves an empty cell, and a list answer as
     the list. (A list kind's answer is a list, "na" or "none"; only a list is written as
-    JSON text, so a string starting with "[" is one.)"""
+    JSON text, so a string starting with "[" is one; an omission's object starts with "{".)"""
     row = dict(row)
     if row.get("output_slot") == "":
         row["output_slot"] = None
     if kinds.get(row.get("question")) in LIST_KINDS:
         for column in ANSWER_COLUMNS:
             value = row.get(column)
-            if isinstance(value, str) and value.startswith("["):
+            if isinstance(value, str) and value.startswith(("[", "{")):
                 row[column] = json.loads(value)
     return row
 

@@ -58,6 +58,11 @@ class MarkedField(serializers.JSONField):
     pass
 
 
+@extend_schema_field(schema.FACTS_MARKED)
+class FactsMarkedField(serializers.JSONField):
+    pass
+
+
 @extend_schema_field(schema.RANKED)
 class RankedField(serializers.JSONField):
     pass
@@ -79,6 +84,7 @@ class RaterQuestionSerializer(serializers.Serializer):
         allow_blank=True, help_text="Side by side: the response's letter."
     )
     ranked = RankedField()
+    facts = FactsMarkedField()
 
 
 class ShownResponseSerializer(serializers.Serializer):

@@ -35,7 +35,33 @@ CRITERION = {
     "required": ["id", "text", "points"],
 }
 
-COMPONENTS = {"Span": SPAN, "Criterion": CRITERION}
+FACT = {
+    "type": "object",
+    "description": "A fact of the case's source, for omission questions (MED-OMIT).",
+    "properties": {
+        "id": {"type": "string"},
+        "text": {"type": "string"},
+        "importance": {
+            "type": "number",
+            "minimum": 0,
+            "exclusiveMinimum": True,
+            "description": "1 if not given.",
+        },
+    },
+    "required": ["id", "text", "importance"],
+}
+OMISSION_ANSWER = {
+    "type": "object",
+    "description": "Omission: the ids of the facts the output omits and of those it states "
+    'wrongly (or the answer "none").',
+    "properties": {
+        "omitted": {"type": "array", "items": {"type": "string"}},
+        "wrong": {"type": "array", "items": {"type": "string"}},
+    },
+    "additionalProperties": False,
+}
+
+COMPONENTS = {"Span": SPAN, "Criterion": CRITERION, "Fact": FACT, "OmissionAnswer": OMISSION_ANSWER}
 
 
 def answer_schema(*, nullable: bool = False) -> dict:
@@ -45,7 +71,7 @@ def answer_schema(*, nullable: bool = False) -> dict:
             {
                 "type": "string",
                 "description": 'A choice, free text, "na" (not applicable), or "none" (no error '
-                "found, no criterion met).",
+                "found, no criterion met, none omitted and none wrong).",
             },
             {"type": "number", "description": "A scale point (Likert, pairwise) or a number."},
             # Spans first of the lists: a generated client tries the forms in this order, and
@@ -62,6 +88,7 @@ def answer_schema(*, nullable: bool = False) -> dict:
                 "description": "Ranking: each response's rank (1 best) in the order shown, "
                 "null where not ranked yet.",
             },
+            ref("OmissionAnswer"),
         ],
     }
     if nullable:
@@ -102,6 +129,21 @@ METADATA = {
     "description": "The case's metadata as imported: any JSON values, by name.",
 }
 CRITERIA = {"type": "array", "items": ref("Criterion")}
+FACTS = {"type": "array", "items": ref("Fact")}
+FACTS_MARKED = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "text": {"type": "string"},
+            "omitted": {"type": "boolean", "description": "You ticked it as omitted."},
+            "wrong": {"type": "boolean", "description": "You ticked it as stated wrongly."},
+        },
+        "required": ["id", "text", "omitted", "wrong"],
+    },
+    "description": "Omission: the case's facts, with what you marked of each.",
+}
 EXPECTED = {
     "type": "object",
     "additionalProperties": {

@@ -49,6 +49,11 @@ class CriteriaField(serializers.JSONField):
     pass
 
 
+@extend_schema_field(schema.FACTS)
+class FactsField(serializers.JSONField):
+    pass
+
+
 @extend_schema_field(schema.EXPECTED)
 class ExpectedField(serializers.JSONField):
     pass
@@ -235,6 +240,7 @@ class CaseSerializer(serializers.ModelSerializer):
     case_id = serializers.CharField(source="external_id")
     metadata = MetadataField()
     criteria = CriteriaField()
+    facts = FactsField()
     expected = ExpectedField()
     n_images = serializers.IntegerField()
 
@@ -248,6 +254,7 @@ class CaseSerializer(serializers.ModelSerializer):
             "reference",
             "metadata",
             "criteria",
+            "facts",
             "expected",
             "feedback",
             "n_images",

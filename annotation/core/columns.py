@@ -91,14 +91,17 @@ RATINGS = Table(
             "answer",
             ANY,
             "the answer as given: a scale point, a choice, `yes`/`no`, a number, text, `na` "
-            '(not applicable), `none` (a span question\'s "No errors found" or a criteria '
-            'question\'s "No criterion met": an answer given, unlike an empty list `[]`, which '
-            "is a question whose spans or ticks were all taken back and counts as unanswered); "
-            "multiple choices, met criteria and marked spans as a JSON list (a span as "
-            '`{"start", "end", "category", "severity"}`, offsets into the output\'s text); a '
+            '(not applicable), `none` (a span question\'s "No errors found", a criteria '
+            'question\'s "No criterion met" or an omission question\'s "None omitted, none '
+            'wrong": an answer given, unlike an empty list `[]`, which is a question whose '
+            "spans or ticks were all taken back and counts as unanswered); multiple choices, "
+            "met criteria and marked spans as a JSON list (a span as "
+            '`{"start", "end", "category", "severity"}`, offsets into the output\'s text); an '
+            'omission as a JSON object `{"omitted": [fact ids], "wrong": [fact ids]}` (ids of '
+            "the case's facts, in the case's order); a "
             "ranking as a JSON list of the rank (1 = best) given to each response in the order "
-            "shown (map through `shown_order`); in the API's JSON pages each list is a JSON "
-            "list, not text. Its type depends on the question (numbers for a Likert scale, text "
+            "shown (map through `shown_order`); in the API's JSON pages each list or object is "
+            "JSON, not text. Its type depends on the question (numbers for a Likert scale, text "
             "for a choice), so a file of one question kind reads as that kind",
         ),
         _column(
@@ -106,10 +109,11 @@ RATINGS = Table(
             NUMBER,
             "the number statistics use: the scale point, 1/0 for yes/no, the number, the "
             "choice's position in the declared list, the criteria score (0-1; 0 for `none`), "
-            "the number of spans marked (0 for `none`); for a pairwise question the answer "
-            "turned to the pair's canonical order (positive favours `source` of the unblinding "
-            "key); empty for `na`, text, multiple choice and an emptied span or criteria list "
-            "`[]`",
+            "the number of spans marked (0 for `none`), the omission rate (the importance of "
+            "the facts omitted over that of all the case's facts, 0-1; 0 for `none`); for a "
+            "pairwise question the answer turned to the pair's canonical order (positive "
+            "favours `source` of the unblinding key); empty for `na`, text, multiple choice and "
+            "an emptied span, criteria or omission answer `[]`",
         ),
         _column(
             "flipped",
@@ -419,6 +423,32 @@ JUDGE_DIAGNOSTICS = Table(
     ),
 )
 
+FACT_AGREEMENT = Table(
+    "fact_agreement.csv",
+    "Agreement per fact",
+    "Omission questions (MED-OMIT): for each fact of each case, how far the raters agree on "
+    "whether the case's outputs omit it (only in a study with an omission question).",
+    (
+        _QUESTION,
+        _column("case_id", STRING, "the case's identifier, as imported"),
+        _column("fact", STRING, "the fact's id within the case, as imported"),
+        _column("n_outputs", INTEGER, "the case's outputs two or more raters marked"),
+        _column("omitted_share", NUMBER, "of every rater's mark of the fact, the share 'omitted'"),
+        _column(
+            "alpha",
+            NUMBER,
+            "Krippendorff's alpha, nominal metric, on omitted yes / no over the case's outputs; "
+            "empty when undefined (every mark the same, or one output)",
+        ),
+        _column(
+            "percent_agreement",
+            NUMBER,
+            "the share of agreeing rater pairs, mean over the outputs; defined where alpha is not",
+        ),
+        _column("reason", STRING, "why alpha is empty"),
+    ),
+)
+
 # How `prompt_sha256` is computed, for anyone checking it against a request of their own.
 PROMPT_HASH = (
     "the SHA-256 (hex) of the request's `messages` as stored (an image as its "
@@ -545,4 +575,5 @@ BUNDLE_TABLES = (
     JUDGE_DIAGNOSTICS,
     GENERATIONS,
     JUDGE_CALLS,
+    FACT_AGREEMENT,
 )

@@ -88,6 +88,8 @@ def _answer_help(question: AskedQuestion, n: int) -> str:
             f"{json.dumps(c['id'])} = {c['text']} ({c['points']:+g} points)" for c in spec.scale
         )
         text += f'; or "{rubric.NONE}" if it meets none of them'
+    elif kind == rubric.OMISSION:
+        text = _omission_help(spec)
     elif kind == rubric.NUMBER:
         bounds = [
             f"at least {spec.minimum:g}" if spec.minimum is not None else "",
@@ -106,6 +108,16 @@ def _answer_help(question: AskedQuestion, n: int) -> str:
     if question.per_output:
         text = f"an object with one answer per response ({', '.join(letters(n))}), each {text}"
     return text
+
+
+def _omission_help(spec: rubric.QuestionSpec) -> str:
+    """The case's facts, as the rater's list shows them, and the two lists to give."""
+    facts = "; ".join(f"{json.dumps(fact['id'])} = {fact['text']}" for fact in spec.scale)
+    return (
+        'an object {"omitted": [...], "wrong": [...]}: the ids of the facts of the source '
+        "that the response leaves out, and of those it states wrongly (a fact in one list at "
+        f'most), among: {facts}; or "{rubric.NONE}" if it omits none and states none wrongly'
+    )
 
 
 def answer_schema(questions: list[AskedQuestion], n: int) -> dict:
@@ -150,6 +162,9 @@ def _value_schema(spec: rubric.QuestionSpec, n: int) -> dict:
         # "No criterion met", as raters answer it; a multiple choice has no such answer.
         words = [rubric.NONE, *na] if kind == rubric.CRITERIA else na
         return {"anyOf": [items, {"enum": words}]} if words else items
+    if kind == rubric.OMISSION:
+        ids = {"type": "array", "items": {"enum": [fact["id"] for fact in spec.scale]}}
+        return {"anyOf": [_object({"omitted": ids, "wrong": ids}), {"enum": [rubric.NONE, *na]}]}
     if kind == rubric.NUMBER:
         number = {"type": "number"}
         return {"anyOf": [number, {"enum": na}]} if na else number
@@ -208,8 +223,8 @@ def _answer(question: AskedQuestion, raw: object, where: str) -> object:
         raise MalformedReply(f"{where}: {exc}") from None
     if question.spec.kind == rubric.RANKING and not rubric.is_complete(answer):
         raise MalformedReply(f"{where}: rank every response")
-    if question.spec.kind == rubric.CRITERIA and answer == []:
+    if question.spec.kind in (rubric.CRITERIA, rubric.OMISSION) and answer == []:
         # A judge answers every question: its empty list is a finding of no criterion met
-        # (coded 0), not the unanswered state a rater's emptied boxes are.
+        # or nothing omitted (coded 0), not the unanswered state a rater's emptied boxes are.
         return rubric.NONE
     return answer

@@ -7,9 +7,10 @@ numeric code agreement statistics read: the scale point for Likert, 1/0 for yes/
 itself, the position in the declared list for a single choice. Text, multiple choice and "not
 applicable" have no code: they are left out of agreement, never coded as a value.
 
-Span and criteria questions also take "none" (NONE): "no errors found" / "no criterion met", a
-real answer coded 0 spans / 0 points. An empty list is not that answer: it is what is left when
-a rater removes every span or unticks every criterion, and counts as unanswered.
+Span, criteria and omission questions also take "none" (NONE): "no errors found" / "no
+criterion met" / "none omitted, none wrong", a real answer coded 0 spans / 0 points / a rate of
+0. An empty list is not that answer: it is what is left when a rater removes every span or
+unticks every criterion or fact, and counts as unanswered.
 """
 
 import json
@@ -42,7 +43,9 @@ SEVERITIES = (("minor", "Minor"), ("moderate", "Moderate"), ("major", "Major"))
 RANKING = "ranking"
 # Omission marking against the case's source facts (MED-OMIT): each case carries its facts
 # ({"id", "text", "importance"}); the rater ticks, for the output, the facts it omits and the
-# facts it states wrongly.
+# facts it states wrongly. The answer is {"omitted": [ids], "wrong": [ids]} (a fact is one or
+# the other, each list in the case's order), or "none" (none omitted, none stated wrongly); its
+# code is the importance-weighted omission rate, 0..1 (see `omission_rate`).
 OMISSION = "omission"
 # A corrected output: the rater edits the output into what they would sign off; the answer
 # keeps the corrected text, compared with the original for edit distance.
@@ -58,14 +61,19 @@ KINDS = (
     CRITERIA,
     SPAN,
     RANKING,
+    OMISSION,
 )
 
 NA = "na"  # "not applicable", where a question allows it
 # "No errors found" (span) / "no criterion met" (criteria): stored as this string, never as
 # [], so that a list emptied by removing spans one by one stays unanswered.
 NONE = "none"
-NONE_KINDS = (SPAN, CRITERIA)
-NONE_LABELS = {SPAN: "No errors found", CRITERIA: "No criterion met"}
+NONE_KINDS = (SPAN, CRITERIA, OMISSION)
+NONE_LABELS = {
+    SPAN: "No errors found",
+    CRITERIA: "No criterion met",
+    OMISSION: "None omitted, none wrong",
+}
 YES_NO_SCALE = ({"value": "yes", "label": "Yes"}, {"value": "no", "label": "No"})
 TEXT_MAX = 5000
 
@@ -81,6 +89,7 @@ LEVELS = {
     CRITERIA: ("interval", "ratio"),
     SPAN: ("ratio", "interval"),
     RANKING: ("ordinal",),
+    OMISSION: ("interval", "ratio"),
 }
 
 
@@ -177,6 +186,7 @@ def parse_answer(spec: QuestionSpec, raw: object) -> object:
         CRITERIA: _parse_criteria,
         SPAN: _parse_spans,
         RANKING: _parse_ranking,
+        OMISSION: _parse_omission,
     }[spec.kind]
     answer = parse(spec, raw)
     # PostgreSQL stores neither text nor JSON with a NUL in it; no real answer has one.
@@ -236,6 +246,41 @@ def _parse_criteria(spec: QuestionSpec, raw: object) -> list[str]:
     if not isinstance(raw, list) or any(value not in ids for value in raw):
         raise AnswerError(f"Tick any of the case's criteria: {', '.join(ids)}.")
     return [ident for ident in ids if ident in raw]
+
+
+def _parse_omission(spec: QuestionSpec, raw: object) -> dict | list:
+    """`spec.scale` holds the case's facts here; the answer names the facts the output omits
+    and those it states wrongly. Both lists emptied is [], unanswered, as for criteria."""
+    ids = [fact["id"] for fact in spec.scale]
+    if not ids:
+        raise AnswerError("This case has no facts to check the output against.")
+    if isinstance(raw, str):  # a cell of a ratings file: JSON text
+        try:
+            raw = json.loads(raw)
+        except (json.JSONDecodeError, RecursionError):
+            raise AnswerError("The omitted and wrong facts could not be read.") from None
+    if not isinstance(raw, dict) or not set(raw) <= {"omitted", "wrong"}:
+        raise AnswerError('Give the facts as {"omitted": [ids], "wrong": [ids]}, or "none".')
+    marked = {key: raw.get(key, []) for key in ("omitted", "wrong")}
+    for key, given in marked.items():
+        if not isinstance(given, list) or any(value not in ids for value in given):
+            raise AnswerError(f"Tick {key} facts among the case's facts: {', '.join(ids)}.")
+        if len(set(given)) != len(given):
+            raise AnswerError(f"Name each {key} fact once.")
+    if set(marked["omitted"]) & set(marked["wrong"]):
+        raise AnswerError("A fact the output omits cannot also be stated wrongly.")
+    if not marked["omitted"] and not marked["wrong"]:
+        return []
+    return {key: [ident for ident in ids if ident in given] for key, given in marked.items()}
+
+
+def omission_rate(facts: list[dict] | tuple, omitted: list[str]) -> float:
+    """MED-OMIT's weighted omission rate of one output: the importance of the facts it omits
+    over the importance of all the case's facts, 0..1 (facts weigh 1 unless given)."""
+    total = sum(fact.get("importance", 1) for fact in facts)
+    if total <= 0:
+        raise AnswerError("A case needs facts to measure omissions against.")
+    return sum(fact.get("importance", 1) for fact in facts if fact["id"] in omitted) / total
 
 
 def _parse_spans(spec: QuestionSpec, raw: object) -> list[dict]:
@@ -339,6 +384,8 @@ def numeric_code(spec: QuestionSpec, answer: object) -> float | None:
         # No criterion met earns no points; scored like any answer, so a case with nothing
         # to earn is refused alike, and without the case's criteria there is no score.
         return criteria_score(spec.scale, []) if spec.scale else None
+    if answer == NONE and spec.kind == OMISSION:
+        return omission_rate(spec.scale, []) if spec.scale else None
     if spec.kind in NONE_KINDS and answer == []:
         return None  # every span removed, every box unticked: unanswered, not "none"
     if spec.kind in (LIKERT, NUMBER, PAIRWISE):
@@ -351,6 +398,8 @@ def numeric_code(spec: QuestionSpec, answer: object) -> float | None:
         return criteria_score(spec.scale, answer)
     if spec.kind == SPAN:
         return float(len(answer))
+    if spec.kind == OMISSION:
+        return omission_rate(spec.scale, answer["omitted"])
     return None
 
 

@@ -131,8 +131,8 @@ def _spss_na(question: dict, labels: dict) -> int | None:
     if question["kind"] == rubric.NUMBER:
         minimum = question.get("minimum")
         return SPSS_NA if minimum is not None and float(minimum) > SPSS_NA else None
-    if question["kind"] in (rubric.CRITERIA, rubric.SPAN):
-        return SPSS_NA  # a score from 0 to 1, a count of spans
+    if question["kind"] in (rubric.CRITERIA, rubric.SPAN, rubric.OMISSION):
+        return SPSS_NA  # a score or rate from 0 to 1, a count of spans
     return None if SPSS_NA in labels else SPSS_NA
 
 

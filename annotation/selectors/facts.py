@@ -20,6 +20,11 @@ from annotation.core.stats.names import (
     RATERS_AND_CASES,
 )
 from annotation.models import Assignment, Case, Generation, Membership, Rating, Source, Study
+from annotation.selectors.omissions import (
+    omission_agreement_facts,
+    omission_question_text,
+    omission_rate_facts,
+)
 from annotation.selectors.results import intervals_by_question
 
 
@@ -128,6 +133,8 @@ def _answers(question) -> str:
         return " (each case's own criteria, met or not met, with their points)"
     if kind == "ranking":
         return " (the outputs shown side by side, ranked from 1, the best)"
+    if kind == "omission":
+        return omission_question_text(question)
     return ""
 
 
@@ -142,6 +149,7 @@ def _agreement(study: Study) -> list[str]:
         by_question.setdefault(result.question, []).append(result)
     for question, found in by_question.items():
         facts += _question_agreement(question, found)
+    facts += omission_agreement_facts(study=study)
     return facts or ["Agreement has not been computed yet."]
 
 
@@ -306,6 +314,7 @@ def _scores(study: Study) -> list[str]:
         f"mean rating {r['mean']:.2f} over {r['n']} ratings."
         for r in rows
     ]
+    facts += omission_rate_facts(study=study)
     return (facts + _paired_tests(study) + _mrmc(study)) or ["No ratings yet."]
 
 

@@ -12,6 +12,7 @@ from django.http import Http404
 from django.utils.crypto import salted_hmac
 
 from annotation.core import rubric
+from annotation.core.omission import marked_facts, omission_fields
 from annotation.models import (
     Assignment,
     Attachment,
@@ -43,6 +44,7 @@ class RaterQuestion:
     marked: list[dict] = field(default_factory=list)  # span marking: spans with their quotes
     about: str = ""  # side by side: the letter of the response a per-output question is about
     ranked: list[tuple[str, int | None]] = field(default_factory=list)  # ranking: (letter, rank)
+    facts: list[dict] = field(default_factory=list)  # omission: the case's facts, as marked
 
     @property
     def form_id(self) -> str:
@@ -291,6 +293,7 @@ def _rater_question(
         marked=marked,
         about=rubric.shown_letter(shown) if shown is not None else "",
         ranked=ranked,
+        facts=marked_facts(output.case.facts, answer) if question.kind == rubric.OMISSION else [],
     )
 
 
@@ -384,6 +387,8 @@ def _browser_scope(*, user: AbstractBaseUser, secret: str) -> str:
 def _posted_fields(question: Question, answer: object) -> dict[str, list[str]]:
     if rubric.is_empty(answer):
         return {}
+    if question.kind == Question.Kind.OMISSION:
+        return omission_fields(answer)
     if question.kind == Question.Kind.RANKING and isinstance(answer, list):
         return {f"rank-{rubric.shown_letter(i)}": [str(rank)] for i, rank in enumerate(answer)}
     if question.kind == Question.Kind.SPAN and isinstance(answer, list):

@@ -170,7 +170,10 @@ class UtcSecond(Func):
 
 
 def _answer_text(answer: object) -> object:
-    # Lists (multiple choice) as JSON, so a CSV cell holds them unambiguously.
+    # Lists (multiple choice) and objects (omissions) as JSON, so a CSV cell holds them
+    # unambiguously; an object's keys sorted, as PostgreSQL's jsonb keeps no order.
+    if isinstance(answer, dict):
+        return json.dumps(answer, sort_keys=True)
     return json.dumps(answer) if isinstance(answer, list) else answer
 
 

@@ -8,6 +8,8 @@ from annotation.core.stats.names import (
     COEFFICIENTS,
     COMPARISONS,
     MRMC_TESTS,
+    OMISSION_FACT_AGREEMENT,
+    OMISSION_RATE,
     RATERS_LIKE_THESE,
     TEST_NAMES,
     THESE_RATERS,
@@ -153,13 +155,19 @@ class ComparisonTable:
     correlations: list[Result]  # imported automatic metrics against the raters' scores
     # MRMC per pair and figure of merit, each with `lines`: one per question answered.
     mrmc: list[Result] = field(default_factory=list)
+    # Omission questions: each source's weighted omission rate, and agreement on the facts.
+    omission_rates: list[Result] = field(default_factory=list)
+    fact_agreement: Result | None = None
 
 
 def study_comparison_tables(*, study: Study) -> list[ComparisonTable]:
     # Services import selectors: import these here.
 
     results = list(
-        study.results.filter(Q(statistic__in=COMPARISONS) | Q(statistic__startswith="correlation:"))
+        study.results.filter(
+            Q(statistic__in=(*COMPARISONS, OMISSION_FACT_AGREEMENT))
+            | Q(statistic__startswith="correlation:")
+        )
         .filter(judge="")
         .select_related("question")
         .order_by("question__order", "source")
@@ -197,6 +205,10 @@ def study_comparison_tables(*, study: Study) -> list[ComparisonTable]:
                     }
                 ),
                 mrmc=[_with_mrmc_lines(r) for r in mrmc],
+                omission_rates=[r for r in mine if r.statistic == OMISSION_RATE],
+                fact_agreement=next(
+                    (r for r in mine if r.statistic == OMISSION_FACT_AGREEMENT), None
+                ),
             )
         )
     return tables

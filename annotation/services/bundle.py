@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from annotation import selectors
 from annotation.core import columns as cols
-from annotation.core import tables
+from annotation.core import rubric, tables
 from annotation.core.stats.names import MRMC_TESTS
 from annotation.models import Study, TaskRun
 from annotation.selectors.exports import (
@@ -38,6 +38,7 @@ from annotation.selectors.exports import (
 )
 from annotation.selectors.facts import study_reporting_facts
 from annotation.selectors.judges import judge_diagnostics
+from annotation.selectors.omissions import study_fact_agreement_rows
 from annotation.selectors.ratings_rows import study_time_on_task_sorted
 from annotation.selectors.results import intervals_by_question
 from annotation.services import figure_data
@@ -214,6 +215,8 @@ def _steps(study: Study) -> list[tuple[str, object]]:
         files += [cols.JUDGE_DIAGNOSTICS, cols.JUDGE_CALLS]  # and its calls
     if study_generations_query(study=study).exists():  # outputs a worker fetched
         files.append(cols.GENERATIONS)
+    if study.questions.filter(kind=rubric.OMISSION).exists():
+        files.append(cols.FACT_AGREEMENT)
     ratings = BundleRatings(study)
     steps = [
         ("ratings.csv", ratings.write_csv),
@@ -233,6 +236,9 @@ def _steps(study: Study) -> list[tuple[str, object]]:
         steps.append(
             ("generations.csv", lambda out: _csv(out, cols.GENERATIONS, _generations(study)))
         )
+    if cols.FACT_AGREEMENT in files:
+        rows = study_fact_agreement_rows(study=study)
+        steps.append(("fact_agreement.csv", lambda out: _csv(out, cols.FACT_AGREEMENT, rows)))
     steps += [
         ("datapackage.json", lambda out: out.write(_data_package(study, files))),
         ("methods.md", lambda out: out.write(methods_text(study))),

@@ -301,6 +301,7 @@ class _RowWriter:
                 "reference",
                 "metadata",
                 "criteria",
+                "facts",
                 "role",
                 "expected",
                 "feedback",
@@ -357,6 +358,7 @@ class _RowWriter:
                 reference=row.reference,
                 metadata=row.metadata,
                 criteria=row.criteria,
+                facts=row.facts,
                 role=row.role or Case.Role.STUDY,
                 expected=row.expected,
                 feedback=row.feedback,
@@ -370,6 +372,7 @@ class _RowWriter:
             case.reference = case.reference or row.reference
             case.metadata = case.metadata or row.metadata
             case.criteria = case.criteria or row.criteria
+            case.facts = case.facts or row.facts
             case.role = row.role or case.role
             case.expected = case.expected or row.expected
             case.feedback = case.feedback or row.feedback
@@ -380,6 +383,7 @@ class _RowWriter:
             stored.update(metadata=case.metadata, criteria=case.criteria)
             given = {"input": row.input, "reference": row.reference, "metadata": row.metadata}
             given["criteria"] = row.criteria
+            stored["facts"], given["facts"] = case.facts, row.facts
             stored["images"] = tuple(self.stored_images.get(row.case_id, ()))
             given["images"] = tuple(self._paths(row.images))
             stored.update(role=case.role, expected=case.expected, feedback=case.feedback)

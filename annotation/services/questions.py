@@ -53,6 +53,14 @@ def _check_fits_design(study: Study, kind: str) -> None:
         raise ValidationError(
             "Per-case criteria and span marking judge one output at a time: an absolute study."
         )
+    if kind == rubric.OMISSION and study.design not in (
+        Study.Design.ABSOLUTE,
+        Study.Design.SIDE_BY_SIDE,
+    ):
+        raise ValidationError(
+            "Omission marking checks each output against its case's facts: an absolute or "
+            "side-by-side study."
+        )
 
 
 def _draft_fields(draft: rubric.QuestionDraft) -> dict:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation import selectors, services
 from annotation.core import rubric
+from annotation.core.omission import omission_posted
 from annotation.responses import image_response
 
 
@@ -275,6 +276,8 @@ def _posted_answer(question, post, *, n_outputs: int) -> object:
         return [post.get(f"rank-{rubric.shown_letter(i)}", "") for i in range(n_outputs)]
     if question.kind in (question.Kind.MULTIPLE_CHOICE, question.Kind.CRITERIA):
         return values
+    if question.kind == question.Kind.OMISSION:
+        return omission_posted(values, omitted=post.getlist("omitted"), wrong=post.getlist("wrong"))
     if question.kind == question.Kind.NUMBER:
         typed = [v for v in values if v != rubric.NA and v.strip()]
         return typed[0] if typed else (rubric.NA if rubric.NA in values else "")

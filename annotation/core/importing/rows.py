@@ -59,6 +59,7 @@ class ImportRow:
     reference: str = ""
     metadata: dict = field(default_factory=dict)
     criteria: list = field(default_factory=list)
+    facts: list = field(default_factory=list)
     images: tuple[str, ...] = ()
     role: str = ""  # blank: not given (a new case is then a study case)
     expected: dict = field(default_factory=dict)
@@ -107,6 +108,7 @@ def _case_conflicts(
         ("reference", row.reference),
         ("metadata", row.metadata),
         ("criteria", row.criteria),
+        ("facts", row.facts),
         ("images", row.images),
         ("role", row.role),
         ("expected", row.expected),
@@ -184,6 +186,7 @@ def _validate_record(
         source_kind=kind,
         metadata=values["metadata"],
         criteria=values["criteria"],
+        facts=values["facts"],
         images=values["images"],
         role=given_role,
         expected=expected,
@@ -260,6 +263,35 @@ def _criteria(raw: object) -> tuple[list, str]:
         # The score is points earned over positive points possible: with none, no score exists.
         return [], "give at least one criterion positive points: the score is out of them"
     return raw, ""
+
+
+def _facts(raw: object) -> tuple[list, str]:
+    """A case's source facts, MED-OMIT style: a list of {"id", "text", "importance"} with
+    unique ids; importance is a positive number, 1 where not given (and stored so)."""
+    if raw is None or raw == "":
+        return [], ""
+    raw, problem = _json_cell(raw)
+    if problem:
+        return [], problem
+    if not isinstance(raw, list) or not raw:
+        return [], "must be a non-empty JSON list of facts"
+    facts, seen = [], set()
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict) or set(item) - {"id", "text", "importance"}:
+            return [], f"fact {index + 1}: give id, text (and optionally importance)"
+        ident, text = item.get("id"), item.get("text")
+        importance = item.get("importance", 1)
+        if not isinstance(ident, str) or not ident.strip() or ident in seen:
+            return [], f"fact {index + 1}: needs an id of its own"
+        if not isinstance(text, str) or not text.strip():
+            return [], f"fact {index + 1}: needs a text"
+        if isinstance(importance, bool) or not isinstance(importance, int | float):
+            return [], f"fact {index + 1}: importance must be a positive number"
+        if not math.isfinite(importance) or importance <= 0:
+            return [], f"fact {index + 1}: importance must be a positive number"
+        seen.add(ident)
+        facts.append({"id": ident, "text": text, "importance": importance})
+    return facts, ""
 
 
 def _expected(raw: object) -> tuple[dict, str]:
@@ -362,6 +394,15 @@ COLUMNS = (
         '{"id": "c1", "text": "...", "points": 5} (and optionally "axis"); points are whole '
         "numbers, negative for harms, at least one positive",
         _criteria,
+    ),
+    Column(
+        "facts",
+        False,
+        "the facts of the case's source, for omission questions (MED-OMIT): a JSON list of "
+        '{"id": "f1", "text": "...", "importance": 2}; ids unique within the case, importance '
+        "a positive number (1 if left out). A study with an omission question opens only once "
+        "every case has its facts",
+        _facts,
     ),
     Column(
         "images",

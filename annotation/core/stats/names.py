@@ -42,7 +42,18 @@ TEST_NAMES = {
     MRMC_ACCURACY: "Obuchowski-Rockette MRMC (accuracy)",
 }
 POSITIVE_FIRST = "positive when the first source of the pair was preferred"
-COMPARISONS = (SCORES, *PAIRED_TESTS, WIN_TIE_LOSS, BRADLEY_TERRY, CRITERIA_POINTS)
+# Omission questions (MED-OMIT): each source's importance-weighted omission rate, and the
+# raters' agreement on which facts an output omits (per fact in its detail).
+OMISSION_RATE = "omission_rate"
+OMISSION_FACT_AGREEMENT = "omission_fact_agreement"
+COMPARISONS = (
+    SCORES,
+    *PAIRED_TESTS,
+    WIN_TIE_LOSS,
+    BRADLEY_TERRY,
+    CRITERIA_POINTS,
+    OMISSION_RATE,
+)
 
 VERSUS_HUMANS = "judge_vs_humans"
 AAT = "alternative_annotator_test"

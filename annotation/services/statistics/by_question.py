@@ -5,6 +5,7 @@ from annotation.models import Assignment, Question, Result, Study
 from annotation.services.statistics.agreement import question_agreement, test_retest
 from annotation.services.statistics.comparisons import question_comparisons
 from annotation.services.statistics.judges import judge_statistics
+from annotation.services.statistics.omissions import question_omissions
 from annotation.services.statistics.rows import Ranked, human_rows, judge_codes
 
 
@@ -20,6 +21,8 @@ def question_results(study: Study, question: Question, metrics: dict) -> list[Re
     results += question_comparisons(study, question, humans, metrics, ranked)
     for judge in judges:
         results += judge_statistics(study, question, humans, judge, judged[judge.label], ranked)
+    if question.kind == Question.Kind.OMISSION:
+        results += question_omissions(study, question)
     if study.assignments.filter(kind=Assignment.Kind.REPEAT).exists():
         results.append(test_retest(study, question))
     return results

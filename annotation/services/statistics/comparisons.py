@@ -17,6 +17,7 @@ from annotation.core.stats.names import (
     CRITERIA_POINTS,
     MCNEMAR,
     MRMC_TESTS,
+    OMISSION_RATE,
     PAIRED_TESTS,
     POSITIVE_FIRST,
     SCORES,
@@ -37,7 +38,8 @@ from annotation.services.statistics.rows import (
 from annotation.services.statistics.store import Figure, bootstrap_for, store_by_source
 
 # Computed together from the ratings; the MRMC results are a family of their own (`mrmc`).
-SCORE_COMPARISONS = tuple(s for s in COMPARISONS if s not in MRMC_TESTS)
+# Omission rates are computed apart (`omissions.question_omissions`).
+SCORE_COMPARISONS = tuple(s for s in COMPARISONS if s not in (*MRMC_TESTS, OMISSION_RATE))
 
 
 def pair_label(first: str, second: str) -> str:
@@ -168,6 +170,8 @@ def _summary_figure(question: Question, summary, **extra) -> Figure:
         detail["shown_as"] = "share answering yes"
     elif ordered(question):
         detail["ci"] = _ci(summary.mean)
+        if question.kind == Question.Kind.OMISSION:  # the codes are each rating's rate
+            detail["shown_as"] = "omission rate, mean over ratings"
     else:
         value = None  # a mean of category positions is no statistic: the distribution is
         detail["reason"] = "nominal categories: see the distribution"

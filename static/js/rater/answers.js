@@ -18,7 +18,7 @@ function keepNotApplicableExclusive(event) {
   var na = question.querySelector("[data-na]");
   if (!na) return;
   if (event.target === na && na.checked) {
-    question.querySelectorAll("input[name=answer]").forEach(function (input) {
+    question.querySelectorAll("input[name=answer], input[data-fact]").forEach(function (input) {
       if (input === na) return;
       if (input.type === "checkbox") input.checked = false;
       else if (input.type === "number") input.value = "";
@@ -53,7 +53,8 @@ function keepNoneExclusive(event) {
   marked.forEach(function (li) { li.remove(); });
   var spans = question.querySelector("[data-spans]");
   if (spans) spans.value = "[]";
-  question.querySelectorAll("input[type=checkbox][name=answer]").forEach(function (input) {
+  var ticked = "input[type=checkbox][name=answer], input[data-fact]";  // data-fact: omission
+  question.querySelectorAll(ticked).forEach(function (input) {
     if (input !== none) input.checked = false;
   });
   highlightSpans();

@@ -18,6 +18,8 @@ than thin (a rater rating a case twice, a value that is not a number) is a DataE
 - `preferences`: `win_tie_loss` for two sources, `bradley_terry` for three or more.
 - `points`: `criteria_points`, rubric points and HealthBench's score.
 - `correlations`: `correlation`, Spearman and Kendall between a metric and the reader score.
+- `omissions`: `omission_rates` (MED-OMIT's weighted omission rate of one source) and
+  `fact_agreement` (raters' agreement on which facts an output omits); imported by name.
 """
 
 from annotation.core.stats.compare.common import Statistic, rows_of_columns
