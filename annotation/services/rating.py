@@ -21,8 +21,8 @@ from annotation.services.task_runs import statistics_recompute_soon
 def question_spec_for(
     *, question: Question, output: Output, n_outputs: int = 1
 ) -> rubric.QuestionSpec:
-    """A question as asked about one output: per-case criteria come from its case, and spans
-    must lie within its text; a ranking ranks the `n_outputs` shown."""
+    """A question as asked about one output: per-case criteria come from its case, spans
+    must lie within its text, a correction edits it; a ranking ranks the `n_outputs` shown."""
     spec = question.spec
     if question.kind == Question.Kind.RANKING:
         return dataclasses.replace(spec, maximum=float(n_outputs))
@@ -30,6 +30,8 @@ def question_spec_for(
         return dataclasses.replace(spec, scale=tuple(output.case.criteria))
     if question.kind == Question.Kind.SPAN:
         return dataclasses.replace(spec, maximum=float(len(output.text)))
+    if question.kind == Question.Kind.CORRECTION:
+        return dataclasses.replace(spec, original=output.text)
     return spec
 
 

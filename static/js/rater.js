@@ -6,6 +6,7 @@
 import { startHelp } from "./keys.js";
 import { startAnswers } from "./rater/answers.js";
 import { startConflictChoice } from "./rater/conflicts.js";
+import { startCorrections } from "./rater/corrections.js";
 import { startElapsed } from "./rater/elapsed.js";
 import { startFlush } from "./rater/flush.js";
 import { startImages } from "./rater/images.js";
@@ -35,6 +36,7 @@ startSubmit();
 startRestore();
 startAnswers();
 startSpans();
+startCorrections();
 startImages();
 startHelp();
 startShortcuts();
