@@ -197,3 +197,34 @@ def test_side_by_side_each_response_has_its_own_correction(study_admin, raters, 
 def test_judges_leave_corrections_to_people():
     assert rubric.CORRECTION not in judging.JUDGED_KINDS
     assert rubric.CORRECTION in rubric.KINDS
+
+
+@pytest.mark.django_db
+def test_admins_read_each_correction_as_an_escaped_diff_without_its_source(
+    client, correction_study, raters, study_admin
+):
+    assignment, url = _item(client, correction_study, raters[0])
+    output = assignment.item.output
+    output.text = "Give 5 mg of <i>aspirin</i>."
+    output.save(update_fields=["text"])
+    _post(client, url, "Give 75 mg <i>aspirin</i>.")
+    client.force_login(study_admin)
+    page_url = reverse("study_corrections", args=[correction_study.token])
+    page = client.get(page_url).text
+    assert "(1 correction, 0 accepted unchanged)" in page
+    assert "Give <del>5</del><ins>75</ins> mg <del>of</del> &lt;i&gt;aspirin&lt;/i&gt;." in page
+    assert "4 characters and 2 words edited (0.40 per word of the original)" in page
+    assert output.source.label not in page  # blinded while rating goes on
+    dashboard = client.get(reverse("study_dashboard", args=[correction_study.token])).text
+    assert dashboard.count(f'hx-get="{page_url}"') == 1
+
+
+@pytest.mark.django_db
+def test_raters_and_outsiders_never_reach_the_corrections(
+    client, correction_study, raters, outsider
+):
+    page_url = reverse("study_corrections", args=[correction_study.token])
+    for user in (raters[0], raters[1], outsider):
+        client.force_login(user)
+        assert client.get(page_url).status_code == 404
+        assert client.get(page_url, headers={"HX-Request": "true"}).status_code == 404

@@ -133,3 +133,31 @@ def test_diff_rebuilds_the_corrected_words_from_the_operations():
 def test_an_insert_at_the_end_points_past_the_original():
     ops = corrections.diff("Stop.", "Stop. Call us.")
     assert ops[-1] == {"op": "insert", "a": [5, 5], "b": [6, 14]}
+
+
+def test_segments_show_the_corrected_text_with_deletions_marked():
+    original, corrected = "Give 5 mg of aspirin.", "Give 75 mg aspirin."
+    ops = corrections.diff(original, corrected)
+    assert corrections.segments(original, corrected, ops) == [
+        ("same", "Give"),
+        ("same", " "),
+        ("del", "5"),
+        ("ins", "75"),
+        ("same", " "),
+        ("same", "mg"),
+        ("same", " "),
+        ("del", "of"),
+        ("same", " "),
+        ("same", "aspirin."),
+    ]
+
+
+def test_segments_rebuild_both_texts_word_for_word():
+    rng = random.Random(5)
+    vocabulary = ["dose", "mg", "daily", "stop", "the", "5"]
+    for _ in range(200):
+        a = "\n".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 8)))
+        b = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 8)))
+        shown = corrections.segments(a, b, corrections.diff(a, b))
+        assert "".join(t for tag, t in shown if tag != "del").split() == b.split()
+        assert [w for tag, t in shown if tag != "ins" for w in t.split()] == a.split()

@@ -122,3 +122,28 @@ def distance(original: str, corrected: str) -> Distance:
     original, corrected = normalise(original), normalise(corrected)
     a, b = [w[0] for w in words(original)], [w[0] for w in words(corrected)]
     return Distance(levenshtein(original, corrected), levenshtein(a, b), len(a), len(b))
+
+
+def segments(original: str, corrected: str, ops: list[dict]) -> list[tuple[str, str]]:
+    """The diff as one running text to show: ("same", text), ("del", text) for words taken
+    out of the original and ("ins", text) for words put in. The spaces between words are the
+    corrected text's, the original's around a deletion."""
+    shown: list[tuple[str, str]] = []
+    a_at = b_at = 0
+    for op in ops:
+        (a0, a1), (b0, b1) = op["a"], op["b"]
+        gap = original[a_at:a0] if op["op"] == "delete" else corrected[b_at:b0]
+        if gap:
+            shown.append(("same", gap))
+        if op["op"] == "equal":
+            shown.append(("same", corrected[b0:b1]))
+        if op["op"] in ("delete", "replace"):
+            shown.append(("del", original[a0:a1]))
+        if op["op"] in ("insert", "replace"):
+            shown.append(("ins", corrected[b0:b1]))
+        a_at = a1
+        if op["op"] != "delete":  # the corrected text's spaces before its next word stay
+            b_at = b1
+    if corrected[b_at:]:
+        shown.append(("same", corrected[b_at:]))
+    return shown

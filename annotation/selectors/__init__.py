@@ -13,6 +13,11 @@ from annotation.selectors.comments import (
     study_comments,
     study_comments_unblinded,
 )
+from annotation.selectors.corrections import (
+    Correction,
+    QuestionCorrections,
+    study_corrections,
+)
 from annotation.selectors.dashboard import (
     DashboardFigures,
     RaterQuality,
@@ -129,10 +134,12 @@ __all__ = [
     "UNSENT_NOTE",
     "AgreementTable",
     "Comment",
+    "Correction",
     "ComparisonTable",
     "DashboardFigures",
     "FeedbackLine",
     "QuestionComments",
+    "QuestionCorrections",
     "RaterAnswer",
     "RaterItem",
     "RaterProgress",
@@ -185,6 +192,7 @@ __all__ = [
     "study_case_counts",
     "study_comment_sources",
     "study_comments",
+    "study_corrections",
     "study_comments_unblinded",
     "study_comparison_tables",
     "study_dashboard_figures",
