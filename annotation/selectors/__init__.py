@@ -15,7 +15,9 @@ from annotation.selectors.comments import (
 )
 from annotation.selectors.corrections import (
     Correction,
+    CorrectionLine,
     QuestionCorrections,
+    study_correction_lines,
     study_corrections,
 )
 from annotation.selectors.dashboard import (
@@ -135,6 +137,7 @@ __all__ = [
     "AgreementTable",
     "Comment",
     "Correction",
+    "CorrectionLine",
     "ComparisonTable",
     "DashboardFigures",
     "FeedbackLine",
@@ -192,6 +195,7 @@ __all__ = [
     "study_case_counts",
     "study_comment_sources",
     "study_comments",
+    "study_correction_lines",
     "study_corrections",
     "study_comments_unblinded",
     "study_comparison_tables",

@@ -8,7 +8,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from annotation.core import corrections, rubric
-from annotation.models import Question, Rating, Study
+from annotation.models import Assignment, Question, Rating, Study
 from annotation.selectors.comments import COMMENTS_SHOWN, study_comments_unblinded
 from annotation.selectors.studies import study_rater_pseudonyms
 
@@ -85,4 +85,71 @@ def _correction(rating: Rating, pseudonyms: dict[int, str], *, unblinded: bool) 
         submitted=assignment.submitted_at is not None,
         kind=assignment.kind,
         source=output.source.label if unblinded else "",
+    )
+
+
+@dataclass(frozen=True)
+class CorrectionLine:
+    """One correction as data: what the bundle's corrections.csv and the statistics read."""
+
+    question: str
+    case_id: str
+    source: str
+    rater: str  # pseudonym
+    assignment_kind: str
+    submitted: bool
+    original: str
+    corrected: str
+    chars: int
+    words: int
+    original_words: int
+    rate: float | None
+    unchanged: bool
+
+
+def study_correction_lines(
+    *, study: Study, question: Question | None = None, analysed_only: bool = False
+) -> list[CorrectionLine]:
+    """Every answered correction of the study (or of one question), by question, case, source
+    and rater. `analysed_only`: the answers statistics read, submitted study items only."""
+    ratings = Rating.objects.filter(
+        question__study=study,
+        question__kind=Question.Kind.CORRECTION,
+        answer__has_key="text",
+    )
+    if question is not None:
+        ratings = ratings.filter(question=question)
+    if analysed_only:
+        ratings = ratings.filter(
+            assignment__kind=Assignment.Kind.STUDY, assignment__submitted_at__isnull=False
+        )
+    ratings = ratings.select_related(
+        "question",
+        "output__source",
+        "output__case",
+        "assignment__item__output__case",
+        "assignment__item__output__source",
+    )
+    pseudonyms = study_rater_pseudonyms(study=study)
+    lines = [_line(rating, pseudonyms) for rating in ratings]
+    return sorted(lines, key=lambda x: (x.question, x.case_id, x.source, x.rater))
+
+
+def _line(rating: Rating, pseudonyms: dict[int, str]) -> CorrectionLine:
+    output = rating.output or rating.assignment.item.output
+    found = rubric.correction_distance(rating.answer)
+    return CorrectionLine(
+        question=rating.question.key,
+        case_id=output.case.external_id,
+        source=output.source.label,
+        rater=pseudonyms.get(rating.assignment.rater_id, ""),
+        assignment_kind=rating.assignment.kind,
+        submitted=rating.assignment.submitted_at is not None,
+        original=corrections.normalise(output.text),
+        corrected=rating.answer["text"],
+        chars=found.chars,
+        words=found.words,
+        original_words=found.original_words,
+        rate=found.rate,
+        unchanged=found.unchanged,
     )

@@ -171,6 +171,10 @@ class UtcSecond(Func):
 
 def _answer_text(answer: object) -> object:
     # Lists (multiple choice) as JSON, so a CSV cell holds them unambiguously.
+    if isinstance(answer, dict) and "text" in answer:
+        # A correction: the corrected text itself, as data; its diff and distances are in
+        # the bundle's corrections.csv, its word edit rate in the value column.
+        return answer["text"]
     return json.dumps(answer) if isinstance(answer, list) else answer
 
 

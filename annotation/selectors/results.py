@@ -153,6 +153,7 @@ class ComparisonTable:
     correlations: list[Result]  # imported automatic metrics against the raters' scores
     # MRMC per pair and figure of merit, each with `lines`: one per question answered.
     mrmc: list[Result] = field(default_factory=list)
+    corrections: list[Result] = field(default_factory=list)  # corrected outputs per source
 
 
 def study_comparison_tables(*, study: Study) -> list[ComparisonTable]:
@@ -197,6 +198,7 @@ def study_comparison_tables(*, study: Study) -> list[ComparisonTable]:
                     }
                 ),
                 mrmc=[_with_mrmc_lines(r) for r in mrmc],
+                corrections=[r for r in mine if r.statistic == "correction_summary"],
             )
         )
     return tables

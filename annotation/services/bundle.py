@@ -24,6 +24,7 @@ from django.utils import timezone
 from annotation import selectors
 from annotation.core import columns as cols
 from annotation.core import tables
+from annotation.core.rubric import CORRECTION
 from annotation.core.stats.names import MRMC_TESTS
 from annotation.models import Study, TaskRun
 from annotation.selectors.exports import (
@@ -214,6 +215,8 @@ def _steps(study: Study) -> list[tuple[str, object]]:
         files += [cols.JUDGE_DIAGNOSTICS, cols.JUDGE_CALLS]  # and its calls
     if study_generations_query(study=study).exists():  # outputs a worker fetched
         files.append(cols.GENERATIONS)
+    if study.questions.filter(kind=CORRECTION).exists():  # texts the raters corrected
+        files.append(cols.CORRECTIONS)
     ratings = BundleRatings(study)
     steps = [
         ("ratings.csv", ratings.write_csv),
@@ -232,6 +235,10 @@ def _steps(study: Study) -> list[tuple[str, object]]:
     if cols.GENERATIONS in files:  # how each output was produced
         steps.append(
             ("generations.csv", lambda out: _csv(out, cols.GENERATIONS, _generations(study)))
+        )
+    if cols.CORRECTIONS in files:
+        steps.append(
+            ("corrections.csv", lambda out: _csv(out, cols.CORRECTIONS, _corrections(study)))
         )
     steps += [
         ("datapackage.json", lambda out: out.write(_data_package(study, files))),
@@ -298,6 +305,13 @@ def _unblinding(out, study: Study) -> None:
 
 def _results(study: Study, family: str) -> Iterable[dict]:
     return study_result_rows(study=study, family=family)
+
+
+def _corrections(study: Study) -> Iterable[dict]:
+    for line in selectors.study_correction_lines(study=study):
+        row = {name: getattr(line, name, None) for name in cols.CORRECTIONS.names}
+        row["edit_rate"] = "" if line.rate is None else line.rate
+        yield row
 
 
 def _generations(study: Study) -> Iterable[dict]:

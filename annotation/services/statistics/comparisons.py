@@ -13,6 +13,7 @@ from annotation.core.stats.data import first_seen
 from annotation.core.stats.names import (
     BRADLEY_TERRY,
     COMPARISONS,
+    CORRECTION_SUMMARY,
     CORRELATION,
     CRITERIA_POINTS,
     MCNEMAR,
@@ -36,8 +37,9 @@ from annotation.services.statistics.rows import (
 )
 from annotation.services.statistics.store import Figure, bootstrap_for, store_by_source
 
-# Computed together from the ratings; the MRMC results are a family of their own (`mrmc`).
-SCORE_COMPARISONS = tuple(s for s in COMPARISONS if s not in MRMC_TESTS)
+# Computed together from the ratings; the MRMC results are a family of their own (`mrmc`),
+# and so are the corrections' summaries (`corrections`).
+SCORE_COMPARISONS = tuple(s for s in COMPARISONS if s not in (*MRMC_TESTS, CORRECTION_SUMMARY))
 
 
 def pair_label(first: str, second: str) -> str:
