@@ -12,6 +12,7 @@ from annotation import services
 from annotation.core import rubric
 from annotation.models import Result, TaskRun
 from annotation.selectors.exports import COMPARISON, study_result_rows
+from annotation.services.bundle import methods_text
 from tests.factories import submit_rated
 
 pytestmark = pytest.mark.django_db
@@ -102,3 +103,27 @@ def test_the_comparison_file_has_a_row_per_measure_and_the_dashboard_a_table(cor
     page = client.get(reverse("study_dashboard", args=[study.token])).text
     assert "Corrections per source" in page
     assert "Word edit rate" in page
+
+
+def test_the_methods_text_states_the_correction_design_and_its_figures(corrected):
+    study, question, expected = corrected
+    facts = methods_text(study)
+    assert (
+        "Corrected output (the rater edits it) (the rater edited the output's text into what "
+        "they would sign off, or accepted it unchanged; scored as word edits per word of the "
+        "original)" in facts
+    )
+    for source, mine in expected.items():
+        rates = [rate for _, _, _, rate in mine]
+        assert (
+            f'Question "corrected", {source}: word edit rate {sum(rates) / len(rates):.3f} (95% CI'
+            in facts
+        )
+        unchanged = sum(chars == 0 for _, chars, _, _ in mine)
+        assert (
+            f"{unchanged / len(mine):.0%} of {len(mine)} corrections accepted the output unchanged"
+            in facts
+        )
+    assert "percentile bootstrap over cases; these raters, cases like these" in facts
+    # Not also as a "mean rating": the edit rate is said once, with its meaning.
+    assert 'Question "corrected", MedSumm-7B: mean rating' not in facts

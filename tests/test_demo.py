@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Count
 
+from annotation.demo import CORRECTIONS_TITLE, DEMO_TITLE
 from annotation.models import Assignment, ItemOutput, Output, Rating, Result, Study
 from tests.factories import alpha_of
 
@@ -15,7 +16,7 @@ def test_demo_loads_once_however_often_it_runs(capsys):
     out = capsys.readouterr().out
     assert "Kept the existing demo study" in out
     assert "rater4   / evalapp-rater" in out
-    assert Study.objects.count() == 5
+    assert Study.objects.count() == 6
     pairwise = Study.objects.get(design="pairwise")
     assert pairwise.items.filter(output_b__isnull=False).count() == pairwise.items.count() > 0
     for design in ("side_by_side", "ranking"):
@@ -25,7 +26,7 @@ def test_demo_loads_once_however_often_it_runs(capsys):
         assert ItemOutput.objects.filter(item__study=shown_together).count() == 24
         assert shown_together.questions.filter(kind="ranking").exists()
     assert get_user_model().objects.count() == 5
-    open_study = Study.objects.get(status="open", design="absolute")
+    open_study = Study.objects.get(title=DEMO_TITLE)
     # 24 outputs to rate, and a training item and an attention check for quality control.
     assert Output.objects.filter(case__study=open_study).count() == 26
     assert open_study.cases.filter(role="study").count() == 8
@@ -65,7 +66,7 @@ def test_demo_brings_the_checklists_and_a_report_linked_to_the_study():
         ("elevate-genai", 1),
     }
     report = Report.objects.get()
-    assert report.study == Study.objects.get(status="open", design="absolute")
+    assert report.study == Study.objects.get(title=DEMO_TITLE)
     answered = report.assessments.get().responses.filter(answer__isnull=False)
     assert sorted(answered.values_list("item__code", flat=True)) == [
         "1.1",
@@ -73,4 +74,25 @@ def test_demo_brings_the_checklists_and_a_report_linked_to_the_study():
         "1.5",
         "3.3",
         "6.1",
+    ]
+
+
+def test_the_demo_has_clinicians_correcting_drafts():
+    call_command("seed_demo")
+    study = Study.objects.get(title=CORRECTIONS_TITLE)
+    assert study.status == "open"
+    assert study.questions.filter(kind="correction").count() == 1
+    corrections = Rating.objects.filter(assignment__study=study, question__kind="correction")
+    by_rater = dict(
+        corrections.values("assignment__rater__username")
+        .annotate(n=Count("pk"))
+        .values_list("assignment__rater__username", "n")
+    )
+    assert by_rater == {"rater2": 6, "rater3": 6}  # every draft twice; rater1 starts fresh
+    assert corrections.filter(value=0).exists()  # some accepted unchanged
+    assert corrections.filter(value__gt=0).exists()  # and some edited
+    summaries = Result.objects.filter(study=study, statistic="correction_summary")
+    assert sorted(summaries.values_list("source", flat=True)) == [
+        "Discharge-LM",
+        "Tiny-Baseline-LM",
     ]
