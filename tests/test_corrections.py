@@ -228,3 +228,50 @@ def test_raters_and_outsiders_never_reach_the_corrections(
         client.force_login(user)
         assert client.get(page_url).status_code == 404
         assert client.get(page_url, headers={"HX-Request": "true"}).status_code == 404
+
+
+def test_a_training_correction_matches_the_expected_text():
+    spec = _spec("Take 5 mg.")
+    given = rubric.parse_answer(spec, "Take 10 mg.\r\n")
+    assert rubric.matches_expected(spec, given, None, ["Take 10 mg.\n"])
+    assert not rubric.matches_expected(spec, given, None, ["Take 5 mg."])
+    assert not rubric.matches_expected(spec, "", None, [""])
+
+
+@pytest.mark.django_db
+def test_imported_corrections_are_compared_with_the_study_s_outputs(study_admin):
+    from annotation.services.external_ratings import study_import_ratings
+    from tests.conftest import STUDY_ROWS
+
+    study = services.study_create(creator=study_admin, title="Imported", question_prompt="Q?")
+    services.question_add(study=study, draft=CORRECTION)
+    services.study_import_file(study=study, filename="study.csv", content=STUDY_ROWS)
+    rows = (
+        "rater,case_id,question,value,source\n"
+        "r1,c1,corrected,Does lisinopril cause a cough?,MedSumm-7B\n"
+        'r2,c1,corrected,"Does lisinopril cause cough?",MedSumm-7B\n'
+    )
+    assert study_import_ratings(study=study, filename="r.csv", content=rows.encode()) == 2
+    stored = {r.answer["text"]: r for r in Rating.objects.all()}
+    edited = stored["Does lisinopril cause a cough?"]
+    assert edited.answer["words"] == 1  # "cause cough?" -> "cause a cough?"
+    assert edited.value == pytest.approx(1 / 4)
+    same = stored["Does lisinopril cause cough?"]
+    assert (same.answer["chars"], same.value) == (0, 0.0)
+
+
+@pytest.mark.django_db
+def test_a_correction_of_an_output_without_text_is_refused_whole(study_admin):
+    from annotation.core.importing import ImportRejected
+    from annotation.services.external_ratings import study_import_ratings
+
+    study = services.study_create(creator=study_admin, title="No outputs", question_prompt="Q?")
+    services.question_add(study=study, draft=CORRECTION)
+    rows = "rater,case_id,question,value,source\nr1,c1,corrected,Some text.,M\n"
+    with pytest.raises(ImportRejected) as caught:
+        study_import_ratings(study=study, filename="r.csv", content=rows.encode())
+    assert [str(p) for p in caught.value.problems] == [
+        "r.csv, row 2, field 'value': a correction needs the output's text: import the "
+        "study's outputs before the corrections"
+    ]
+    assert not Rating.objects.exists()

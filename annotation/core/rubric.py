@@ -428,6 +428,11 @@ def matches_expected(spec: QuestionSpec, answer: object, value, expected: list) 
     canonical code (`value`), as expected pairwise answers are written in canonical order."""
     if spec.kind == PAIRWISE:
         return value is not None and value in [float(e) for e in expected]
+    if spec.kind == CORRECTION:
+        # The corrected text against the texts expected; the distances depend on the output.
+        given = answer.get("text") if isinstance(answer, dict) else None
+        texts = [corrections.normalise(e) for e in expected if isinstance(e, str)]
+        return given is not None and given in texts
     accepted = []
     for raw in expected:
         try:
