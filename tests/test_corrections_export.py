@@ -80,3 +80,29 @@ def test_ratings_csv_from_postgresql_holds_the_corrected_text(corrected, setting
     if connection.vendor != "postgresql":
         pytest.skip("the PostgreSQL writer of ratings.csv: run with DATABASE_URL (CI does)")
     _check(*corrected)
+
+
+def test_base_r_reads_corrections_with_their_line_breaks(corrected, tmp_path):
+    import subprocess
+
+    from tests.test_bundle_files import _rscript
+
+    study, _, _ = corrected
+    archive = build(study)
+    (tmp_path / "corrections.csv").write_bytes(archive.read("corrections.csv"))
+    script = (
+        'd <- read.csv("corrections.csv", encoding = "UTF-8", stringsAsFactors = FALSE); '
+        'cat(nrow(d), "\\n"); cat(class(d$chars), class(d$unchanged), "\\n"); '
+        'cat(d$corrected[d$chars == 5], sep = "")'
+    )
+    done = subprocess.run(
+        [_rscript(), "--vanilla", "-e", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    rows, classes, text = done.stdout.split("\n", 2)
+    assert (rows.strip(), classes.strip()) == ("2", "integer logical")
+    assert text == CORRECTED.replace("\r\n", "\n")

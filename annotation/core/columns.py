@@ -348,7 +348,9 @@ COMPARISON = Table(
             STRING,
             "the estimate's name: `score_summary:mean` and `:median`, `win_tie_loss:win`, "
             "`:tie`, `:loss`, `bradley_terry:log_strength` and `:beats_average`, "
-            "`criteria_points:score`, `correlation:<metric>:spearman`..., the paired tests "
+            "`criteria_points:score`, `correction_summary:edit_rate`, `:mean_chars`, "
+            "`:mean_words` and `:share_unchanged`, `correlation:<metric>:spearman`..., the "
+            "paired tests "
             "`wilcoxon`, `sign_test`, `mcnemar` (value: the p-value), the MRMC tests `mrmc` and "
             "`mrmc_accuracy` (value: the p of the readers-and-cases-random test), their "
             "differences `mrmc:random_both`, `:fixed_readers`, `:fixed_cases` and each source "
