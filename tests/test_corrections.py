@@ -275,3 +275,40 @@ def test_a_correction_of_an_output_without_text_is_refused_whole(study_admin):
         "study's outputs before the corrections"
     ]
     assert not Rating.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_api_adds_a_correction_question_where_it_fits_and_says_why_not(client, study_admin):
+    import json
+
+    from rest_framework.authtoken.models import Token
+
+    headers = {"Authorization": f"Token {Token.objects.create(user=study_admin).key}"}
+    body = {"key": "corrected", "prompt": "Edit it", "kind": "correction", "level": "ratio"}
+    made = {}
+    for design in ("absolute", "pairwise"):
+        study = services.study_create(
+            creator=study_admin, title=design, question_prompt="Q?", design=design
+        )
+        made[design] = client.post(
+            f"/api/v1/studies/{study.token}/questions/",
+            json.dumps(body),
+            content_type="application/json",
+            headers=headers,
+        )
+    assert made["absolute"].status_code == 201
+    assert made["pairwise"].status_code == 400
+    assert "A correction edits one output" in made["pairwise"].content.decode()
+
+
+@pytest.mark.django_db
+def test_once_locked_each_correction_names_its_source_for_the_admins(
+    client, correction_study, raters, study_admin
+):
+    assignment, url = _item(client, correction_study, raters[0])
+    _post(client, url, assignment.item.output.text + " More.")
+    services.study_lock(study=correction_study)
+    client.force_login(study_admin)
+    page = client.get(reverse("study_corrections", args=[correction_study.token])).text
+    assert f'<span class="comment-sources">{assignment.item.output.source.label}</span>' in page
+    assert "Shown without their sources" not in page
