@@ -102,3 +102,30 @@ def test_reset_to_original_takes_the_answer_back(live_server, open_study, raters
         assert page.locator("#q-corrected textarea").input_value() == original
 
     assert first.ratings.get(question__key="corrected").answer == ""
+
+
+def test_an_edit_that_could_not_be_saved_comes_back_and_is_saved(live_server, open_study, raters):
+    _with_correction(open_study)
+    rater = raters[0]
+    first, second = open_study.assignments.filter(rater=rater).order_by("position")[:2]
+    path = f"/rate/{open_study.token}/{first.token}/"
+    original = first.item.output.text
+    with browser_page(live_server.url) as page:
+        page.on("dialog", lambda dialog: dialog.accept())  # "Leave site?": yes
+        log_in(page, rater.username)
+        page.goto(path)
+        page.wait_for_load_state()
+        # This item's saves fail (the server cannot be reached for them).
+        page.route(f"**{path}", lambda route: route.abort())
+        page.focus("#q-corrected textarea")
+        page.keyboard.press("Control+End")
+        page.keyboard.type(" Kept edit.")
+        page.wait_for_selector("#q-corrected .warn:has-text('no connection')", timeout=10_000)
+        page.goto(f"/rate/{open_study.token}/{second.token}/")
+        page.unroute(f"**{path}")
+        page.goto(path)
+        page.wait_for_selector("#pending-notice:has-text('saved now')", timeout=10_000)
+        assert page.locator("#q-corrected textarea").input_value() == original + " Kept edit."
+        assert page.locator("#q-corrected [data-correction-state]").inner_text() == "Edited."
+
+    assert first.ratings.get(question__key="corrected").answer["text"] == original + " Kept edit."
