@@ -6,6 +6,7 @@ import random
 
 import pytest
 from django.urls import reverse
+from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
 from annotation import services
@@ -127,3 +128,23 @@ def test_the_methods_text_states_the_correction_design_and_its_figures(corrected
     assert "percentile bootstrap over cases; these raters, cases like these" in facts
     # Not also as a "mean rating": the edit rate is said once, with its meaning.
     assert 'Question "corrected", MedSumm-7B: mean rating' not in facts
+
+
+def test_the_sources_are_compared_case_by_case_on_the_edit_rate(corrected):
+    study, question, expected = corrected
+    means = {}
+    for source, mine in expected.items():
+        by_case: dict[str, list[float]] = {}
+        for case, _, _, rate in mine:
+            by_case.setdefault(case, []).append(rate)
+        means[source] = {case: sum(r) / len(r) for case, r in by_case.items()}
+    first, second = sorted(expected)
+    differences = [means[first][c] - means[second][c] for c in means[first] if c in means[second]]
+    sign = Result.objects.get(
+        study=study, question=question, statistic="sign_test", source=f"{first} vs {second}"
+    )
+    assert sign.n_units == len(differences)
+    positive, negative = sum(d > 0 for d in differences), sum(d < 0 for d in differences)
+    assert (sign.detail["n_positive"], sign.detail["n_negative"]) == (positive, negative)
+    assert positive + negative > 0  # the seeded edits differ between the sources
+    assert sign.value == pytest.approx(binomtest(positive, positive + negative, 0.5).pvalue)
