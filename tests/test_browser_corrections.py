@@ -49,9 +49,7 @@ def test_edit_then_accept_unchanged_then_submit_by_keyboard(live_server, open_st
         with page.expect_response(_posted("Call%20111")):
             page.keyboard.type(" Call 111 if it gets worse.")
         page.keyboard.press("Enter")  # a new line in the box, not a submit
-        page.wait_for_function(
-            "document.querySelector('#q-corrected textarea').value.endsWith('worse.\\n')"
-        )
+        assert box.input_value().endswith("worse.\n")
         assert page.locator("#q-overall input[value='4']").is_checked()  # digits were typed
         assert page.locator("#q-corrected [data-correction-state]").inner_text() == "Edited."
         page.keyboard.press("Tab")  # to "Accept unchanged"
