@@ -106,3 +106,28 @@ def test_base_r_reads_corrections_with_their_line_breaks(corrected, tmp_path):
     rows, classes, text = done.stdout.split("\n", 2)
     assert (rows.strip(), classes.strip()) == ("2", "integer logical")
     assert text == CORRECTED.replace("\r\n", "\n")
+
+
+def test_the_bundle_s_r_script_reads_corrections_with_their_types(corrected, tmp_path):
+    import subprocess
+
+    from tests.test_bundle_files import _rscript
+
+    study, _, _ = corrected
+    build(study).extractall(tmp_path)
+    check = (
+        'source("read_bundle.R"); d <- bundle$corrections; '
+        'cat(nrow(d), class(d$chars), class(d$edit_rate), class(d$unchanged), "\\n"); '
+        'cat(d$corrected[d$chars == 5], sep = "")'
+    )
+    done = subprocess.run(
+        [_rscript(), "--vanilla", "-e", check],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    sizes, text = done.stdout.split("\n", 1)
+    assert sizes.split() == ["2", "integer", "numeric", "logical"]
+    assert text == CORRECTED.replace("\r\n", "\n")
