@@ -208,10 +208,14 @@ def test_admins_read_each_correction_as_an_escaped_diff_without_its_source(
     output.text = "Give 5 mg of <i>aspirin</i>."
     output.save(update_fields=["text"])
     _post(client, url, "Give 75 mg <i>aspirin</i>.")
+    second = correction_study.assignments.filter(rater=raters[0]).order_by("position")[1]
+    second_url = reverse("rater_item", args=[correction_study.token, second.token])
+    _post(client, second_url, second.item.output.text, accepted="1")
     client.force_login(study_admin)
     page_url = reverse("study_corrections", args=[correction_study.token])
     page = client.get(page_url).text
-    assert "(1 correction, 0 accepted unchanged)" in page
+    assert "(2 corrections, 1 accepted unchanged)" in page
+    assert page.count("<em>Accepted unchanged.</em>") == 1
     assert "Give <del>5</del><ins>75</ins> mg <del>of</del> &lt;i&gt;aspirin&lt;/i&gt;." in page
     assert "4 characters and 2 words edited (0.40 per word of the original)" in page
     assert output.source.label not in page  # blinded while rating goes on
