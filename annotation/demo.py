@@ -78,6 +78,7 @@ def load_demo() -> DemoSummary:
     _pairwise_study(admin, raters)
     _set_studies(admin, raters)
     omission_demo_load(admin, raters)
+    _correction_study(admin, raters)
     return DemoSummary(created=True, study=study, logins=logins)
 
 
@@ -284,3 +285,64 @@ def _seen_by(rng: random.Random, omitted: list, wrong: list, facts: list) -> lis
         elif free:
             marked.append(rng.choice(free))
     return marked
+
+
+CORRECTIONS_FILE = Path(__file__).parent / "demo" / "demo_corrections.jsonl"
+CORRECTIONS_TITLE = "Discharge advice, corrected by clinicians (correction demo)"
+CORRECTION = rubric.QuestionDraft(
+    key="corrected",
+    prompt="Edit the advice into what you would sign off and give the patient.",
+    kind=rubric.CORRECTION,
+    level="ratio",
+    help_text="Change only what you would change in practice. If you would sign it as it is, "
+    "press Accept unchanged.",
+)
+# What the simulated clinicians do to each source's drafts: the longer drafts pass mostly as
+# they are, the short ones get the missing safety advice.
+ADDED = {
+    "Discharge-LM": ["", "", " Ask your GP if you are unsure."],
+    "Tiny-Baseline-LM": [" Come back at once if you get worse.", " See your GP in a week."],
+}
+
+
+def _correction_study(admin, raters) -> Study:
+    """Clinicians edit drafted discharge advice into what they would sign off. Raters 2 and 3
+    have corrected every draft (the dashboard shows the edit rates and the diffs); rater1
+    starts fresh."""
+    study = services.study_create(
+        creator=admin,
+        title=CORRECTIONS_TITLE,
+        instructions=(
+            "Each screen shows a drafted piece of discharge advice. Edit it into the advice you "
+            "would sign off and give to the patient, or accept it unchanged."
+        ),
+        raters_per_item=2,
+        question_prompt="How safe is the draft as written?",
+        seed=20240505,
+    )
+    services.question_add(study=study, draft=CORRECTION)
+    content = CORRECTIONS_FILE.read_bytes()
+    services.study_import_file(study=study, filename=CORRECTIONS_FILE.name, content=content)
+    services.study_add_raters(study=study, users=raters)
+    services.study_open(study=study)
+    study.refresh_from_db()
+    _simulate_corrections(study, raters[1:3])
+    return study
+
+
+def _simulate_corrections(study: Study, raters) -> None:
+    questions = {q.key: q for q in study.questions.all()}
+    for number, rater in enumerate(raters):
+        assignments = study.assignments.filter(rater=rater).select_related("item__output__source")
+        for k, assignment in enumerate(assignments.order_by("position")):
+            output = assignment.item.output
+            added = ADDED[output.source.label]
+            corrected = output.text + added[(k + number) % len(added)]
+            score = 4 if corrected == output.text else 2
+            services.rating_save(assignment=assignment, question=questions["overall"], answer=score)
+            services.rating_save(
+                assignment=assignment, question=questions["corrected"], answer=corrected
+            )
+            services.assignment_submit(assignment=assignment)
+    run = TaskRun.objects.create(study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.views import account, planning, rater, studies
+from annotation.views import account, corrections, planning, rater, studies
 
 urlpatterns = [
     path("", studies.home, name="home"),
@@ -36,6 +36,11 @@ urlpatterns = [
     path("studies/<str:study_token>/", studies.study_dashboard, name="study_dashboard"),
     path("studies/<str:study_token>/import/", studies.study_import, name="study_import"),
     path("studies/<str:study_token>/comments/", studies.study_comments, name="study_comments"),
+    path(
+        "studies/<str:study_token>/corrections/",
+        corrections.study_corrections,
+        name="study_corrections",
+    ),
     path("studies/<str:study_token>/raters/", studies.study_add_raters, name="study_add_raters"),
     path("studies/<str:study_token>/sources/", studies.study_add_source, name="study_add_source"),
     path("studies/<str:study_token>/judges/", studies.study_add_judge, name="study_add_judge"),

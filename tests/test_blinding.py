@@ -158,9 +158,9 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
         for url in pages
         if url.count("/") == 4 and url.startswith("/rate/") and not url.endswith("/review/")
     ]
-    # Every study of the demo the rater is in: absolute (with omissions), pairwise, side by
-    # side and ranking.
-    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == 40
+    # Every study of the demo the rater is in: absolute, pairwise, side by side, ranking,
+    # omissions and corrections.
+    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == 46
     assert any(url.endswith("/feedback/") for url in pages)  # training feedback, linked
     posts = {
         "absolute": [{"question": "overall", "answer": "1"}],
@@ -186,7 +186,7 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
     pages.update({f"again {url}": body for url, body in crawl(client, ["/rate/"]).items()})
 
     # The admin's URLs, tried by the rater, give nothing away either.
-    for name in ("study_dashboard", "study_ratings_csv"):
+    for name in ("study_dashboard", "study_ratings_csv", "study_corrections"):
         response = client.get(reverse(name, args=[demo.token]))
         assert response.status_code == 404
         pages[name] = as_text(response)
@@ -256,7 +256,7 @@ def test_the_rater_api_keeps_raters_blind_in_every_design(client, demo):
             responses[f"submit {row['token']}"] = as_text(submitted)
         for part in ("sources", "outputs", "ratings", "unblinding-key", "assignments", "results"):
             get(f"/api/v1/studies/{study.token}/{part}/", status=403)
-    assert n_items == Assignment.objects.filter(rater=rater).count() == 40
+    assert n_items == Assignment.objects.filter(rater=rater).count() == 46
     assert_blind(responses, demo, rater)
 
 
@@ -276,6 +276,7 @@ def _api_answers(item: dict) -> list[dict]:
             "criteria": [],
             "span": [],
             "omission": {"omitted": [f["id"] for f in question["facts"][:1]], "wrong": []},
+            "correction": "An edited response.",
         }.get(kind, options[0] if options else None)
         bodies.append({"question": question["key"], "answer": answer, "about": about})
     return bodies
@@ -310,6 +311,7 @@ def test_every_kind_of_question_keeps_raters_blind(client, demo):
         "criteria": ("criteria", "interval", []),
         "errors": ("span", "ratio", [{"value": "factual", "label": "Factual error"}]),
         "omitted": ("omission", "ratio", []),
+        "corrected": ("correction", "ratio", []),
     }
     for order, (key, (kind, level, scale)) in enumerate(kinds.items(), start=2):
         Question.objects.create(
@@ -331,6 +333,7 @@ def test_every_kind_of_question_keeps_raters_blind(client, demo):
         "criteria": ["safe"],
         "errors": json.dumps([{"start": 0, "end": 3, "category": "factual", "severity": "minor"}]),
         "omitted": {"omitted": "k1", "wrong": "k2"},  # the widget's own fields
+        "corrected": "An edited summary.",
     }
     rater = demo.memberships.get(pseudonym="R1").user
     finish_training(demo, rater)
@@ -347,3 +350,47 @@ def test_every_kind_of_question_keeps_raters_blind(client, demo):
             pages[f"POST {url} {key}"] = as_text(response)
     pages.update({f"again {url}": body for url, body in crawl(client, ["/rate/"]).items()})
     assert_blind(pages, demo, rater)
+
+
+def test_a_rater_never_sees_another_raters_correction(client, demo):
+    """The correction demo: every other rater's correction of this rater's items carries a
+    marker; no page, partial, answers read-back or API response of this rater shows it (nor
+    the diff admins read, which a rater cannot open)."""
+    from annotation.demo import CORRECTIONS_TITLE
+
+    study = Study.objects.get(title=CORRECTIONS_TITLE)
+    rater = study.memberships.get(user__username="rater1").user
+    question = study.questions.get(key="corrected")
+    marker = "Zq7 another rater's correction"
+    mine = list(study.assignments.filter(rater=rater).select_related("item__output"))
+    others = study.assignments.filter(item__in=[a.item for a in mine]).exclude(rater=rater)
+    for other in others.select_related("item__output"):
+        answer = f"{other.item.output.text} {marker}"
+        services.rating_save(assignment=other, question=question, answer=answer)
+    client.force_login(rater)
+    pages = crawl(client, ["/", reverse("rater_home")])
+    headers = {"Authorization": f"Token {Token.objects.create(user=rater).key}"}
+    for assignment in mine:
+        url = reverse("rater_item", args=[study.token, assignment.token])
+        response = client.post(
+            url, {"question": "corrected", "answer": "My own edit."}, headers={"HX-Request": "true"}
+        )
+        assert "Saved" in response.content.decode()
+        pages[f"POST {url}"] = as_text(response)
+        answers = reverse("rater_answers", args=[study.token, assignment.token])
+        pages[answers] = as_text(client.get(answers))
+        api = f"/api/v1/rate/{study.token}/items/{assignment.token}/"
+        response = client.get(api, headers=headers)
+        assert response.json()["token"] == assignment.token
+        pages[api] = as_text(response)
+    corrections = reverse("study_corrections", args=[study.token])
+    response = client.get(corrections)
+    assert response.status_code == 404
+    pages[corrections] = as_text(response)
+    assert (len(mine), others.count()) == (6, 6)
+    for url, body in pages.items():
+        assert marker.lower() not in body.lower(), f"another rater's correction in {url}"
+    assert_blind(pages, study, rater)
+    # The marker is there to be found: the study's admin reads it in the diffs.
+    client.force_login(study.memberships.get(role="admin").user)
+    assert marker in client.get(corrections, {"all": "1"}).content.decode().replace("&#x27;", "'")

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Count
 
-from annotation.demo import DEMO_TITLE, OMISSION_TITLE
+from annotation.demo import CORRECTIONS_TITLE, DEMO_TITLE, OMISSION_TITLE
 from annotation.models import Assignment, ItemOutput, Output, Rating, Result, Study
 from tests.factories import alpha_of
 
@@ -16,7 +16,7 @@ def test_demo_loads_once_however_often_it_runs(capsys):
     out = capsys.readouterr().out
     assert "Kept the existing demo study" in out
     assert "rater4   / evalapp-rater" in out
-    assert Study.objects.count() == 6
+    assert Study.objects.count() == 7
     pairwise = Study.objects.get(design="pairwise")
     assert pairwise.items.filter(output_b__isnull=False).count() == pairwise.items.count() > 0
     for design in ("side_by_side", "ranking"):
@@ -101,3 +101,24 @@ def test_demo_has_an_omission_study_rated_in_part():
     assert rates["NoteSumm-7B"] > rates["Clinician summary"]
     agreement = Result.objects.get(study=study, statistic="omission_fact_agreement")
     assert len(agreement.detail["facts"]) == sum(facts)
+
+
+def test_the_demo_has_clinicians_correcting_drafts():
+    call_command("seed_demo")
+    study = Study.objects.get(title=CORRECTIONS_TITLE)
+    assert study.status == "open"
+    assert study.questions.filter(kind="correction").count() == 1
+    corrections = Rating.objects.filter(assignment__study=study, question__kind="correction")
+    by_rater = dict(
+        corrections.values("assignment__rater__username")
+        .annotate(n=Count("pk"))
+        .values_list("assignment__rater__username", "n")
+    )
+    assert by_rater == {"rater2": 6, "rater3": 6}  # every draft twice; rater1 starts fresh
+    assert corrections.filter(value=0).exists()  # some accepted unchanged
+    assert corrections.filter(value__gt=0).exists()  # and some edited
+    summaries = Result.objects.filter(study=study, statistic="correction_summary")
+    assert sorted(summaries.values_list("source", flat=True)) == [
+        "Discharge-LM",
+        "Tiny-Baseline-LM",
+    ]

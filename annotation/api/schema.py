@@ -61,7 +61,41 @@ OMISSION_ANSWER = {
     "additionalProperties": False,
 }
 
-COMPONENTS = {"Span": SPAN, "Criterion": CRITERION, "Fact": FACT, "OmissionAnswer": OMISSION_ANSWER}
+_RANGE = {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2, "maxItems": 2}
+CORRECTION = {
+    "type": "object",
+    "description": "A correction as stored: the corrected text, and what the server computed "
+    "from it and the output's text (never taken from a client). Send the text alone, or "
+    '{"text": ...}.',
+    "properties": {
+        "text": {"type": "string", "description": "The corrected text (line endings LF)."},
+        "diff": {
+            "type": "array",
+            "description": "Word-level operations from the output's text to the corrected one.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "op": {"type": "string", "enum": ["equal", "insert", "delete", "replace"]},
+                    "a": {**_RANGE, "description": "[start, end) in the output's text."},
+                    "b": {**_RANGE, "description": "[start, end) in the corrected text."},
+                },
+                "required": ["op", "a", "b"],
+            },
+        },
+        "chars": {"type": "integer", "description": "Levenshtein distance in characters."},
+        "words": {"type": "integer", "description": "Levenshtein distance in words."},
+        "original_words": {"type": "integer", "description": "Words in the output's text."},
+    },
+    "required": ["text", "diff", "chars", "words", "original_words"],
+}
+
+COMPONENTS = {
+    "Span": SPAN,
+    "Criterion": CRITERION,
+    "Fact": FACT,
+    "OmissionAnswer": OMISSION_ANSWER,
+    "Correction": CORRECTION,
+}
 
 
 def answer_schema(*, nullable: bool = False) -> dict:
@@ -89,6 +123,7 @@ def answer_schema(*, nullable: bool = False) -> dict:
                 "null where not ranked yet.",
             },
             ref("OmissionAnswer"),
+            ref("Correction"),
         ],
     }
     if nullable:

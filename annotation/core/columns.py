@@ -102,7 +102,8 @@ RATINGS = Table(
             "ranking as a JSON list of the rank (1 = best) given to each response in the order "
             "shown (map through `shown_order`); in the API's JSON pages each list or object is "
             "JSON, not text. Its type depends on the question (numbers for a Likert scale, text "
-            "for a choice), so a file of one question kind reads as that kind",
+            "for a choice), so a file of one question kind reads as that kind; a correction's "
+            "corrected text (its diff and edit distances are in corrections.csv)",
         ),
         _column(
             "value",
@@ -110,10 +111,11 @@ RATINGS = Table(
             "the number statistics use: the scale point, 1/0 for yes/no, the number, the "
             "choice's position in the declared list, the criteria score (0-1; 0 for `none`), "
             "the number of spans marked (0 for `none`), the omission rate (the importance of "
-            "the facts omitted over that of all the case's facts, 0-1; 0 for `none`); for a "
-            "pairwise question the answer turned to the pair's canonical order (positive "
-            "favours `source` of the unblinding key); empty for `na`, text, multiple choice and "
-            "an emptied span, criteria or omission answer `[]`",
+            "the facts omitted over that of all the case's facts, 0-1; 0 for `none`), a "
+            "correction's word edit rate (word edits per word of the original, 0 when accepted "
+            "unchanged); for a pairwise question the answer turned to the pair's canonical order "
+            "(positive favours `source` of the unblinding key); empty for `na`, text, multiple "
+            "choice and an emptied span, criteria or omission answer `[]`",
         ),
         _column(
             "flipped",
@@ -350,7 +352,9 @@ COMPARISON = Table(
             STRING,
             "the estimate's name: `score_summary:mean` and `:median`, `win_tie_loss:win`, "
             "`:tie`, `:loss`, `bradley_terry:log_strength` and `:beats_average`, "
-            "`criteria_points:score`, `correlation:<metric>:spearman`..., the paired tests "
+            "`criteria_points:score`, `correction_summary:edit_rate`, `:mean_chars`, "
+            "`:mean_words` and `:share_unchanged`, `correlation:<metric>:spearman`..., the "
+            "paired tests "
             "`wilcoxon`, `sign_test`, `mcnemar` (value: the p-value), the MRMC tests `mrmc` and "
             "`mrmc_accuracy` (value: the p of the readers-and-cases-random test), their "
             "differences `mrmc:random_both`, `:fixed_readers`, `:fixed_cases` and each source "
@@ -566,6 +570,45 @@ JUDGE_CALLS = Table(
     ),
 )
 
+CORRECTIONS = Table(
+    "corrections.csv",
+    "Corrected outputs",
+    "One row per correction a rater made (only in a study with a correction question): the "
+    "output's text, the rater's corrected text and how far apart they are. Line endings are "
+    "LF in both texts; a cell with a line break, a comma or a quote is quoted, as CSV readers "
+    "(pandas, R's read.csv) expect.",
+    (
+        QUESTION,
+        _column("case_id", STRING, "the case's id, as in unblinding.csv"),
+        _column("source", STRING, "the label of the source whose output was corrected"),
+        RATER,
+        _column(
+            "assignment_kind",
+            STRING,
+            "`study` for the study proper; quality-control items are listed too",
+            ASSIGNMENT_KINDS,
+        ),
+        _column("submitted", BOOLEAN, "whether the rater had submitted the item"),
+        _column("original", STRING, "the output's text, as the rater was shown it"),
+        _column("corrected", STRING, "the rater's corrected text"),
+        _column("chars", INTEGER, "Levenshtein distance between the texts, in characters"),
+        _column(
+            "words",
+            INTEGER,
+            "Levenshtein distance in words (runs of non-space characters): words inserted, "
+            "deleted or replaced",
+        ),
+        _column("original_words", INTEGER, "words in the original"),
+        _column(
+            "edit_rate",
+            NUMBER,
+            "`words` / `original_words`, the value statistics read; empty where the original "
+            "has no words",
+        ),
+        _column("unchanged", BOOLEAN, "`TRUE` when the rater accepted the output unchanged"),
+    ),
+)
+
 BUNDLE_TABLES = (
     RATINGS,
     UNBLINDING,
@@ -576,4 +619,5 @@ BUNDLE_TABLES = (
     GENERATIONS,
     JUDGE_CALLS,
     FACT_AGREEMENT,
+    CORRECTIONS,
 )

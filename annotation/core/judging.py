@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from annotation.core import rubric
 
-# Questions a judge answers; span marking (character offsets into a response) is for people.
-JUDGED_KINDS = frozenset(rubric.KINDS) - {rubric.SPAN}
+# Questions a judge answers; span marking (character offsets into a response) is for people,
+# and so is a correction: what a clinician would sign off is the clinician's to write.
+JUDGED_KINDS = frozenset(rubric.KINDS) - {rubric.SPAN, rubric.CORRECTION}
 
 DEFAULT_INSTRUCTIONS = (
     "You are an experienced clinician taking part in a blinded evaluation of responses "

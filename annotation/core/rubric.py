@@ -11,11 +11,18 @@ Span, criteria and omission questions also take "none" (NONE): "no errors found"
 criterion met" / "none omitted, none wrong", a real answer coded 0 spans / 0 points / a rate of
 0. An empty list is not that answer: it is what is left when a rater removes every span or
 unticks every criterion or fact, and counts as unanswered.
+
+A correction's answer is the corrected text with its word-level diff against the output's text
+and the distances ({"text", "diff", "chars", "words", "original_words"}, from
+`annotation.core.corrections`); its code is the word edit rate, 0 for an output accepted
+unchanged.
 """
 
 import json
 import math
 from dataclasses import dataclass
+
+from annotation.core import corrections
 
 LIKERT = "likert"
 SINGLE_CHOICE = "single_choice"
@@ -62,6 +69,7 @@ KINDS = (
     SPAN,
     RANKING,
     OMISSION,
+    CORRECTION,
 )
 
 NA = "na"  # "not applicable", where a question allows it
@@ -90,6 +98,7 @@ LEVELS = {
     SPAN: ("ratio", "interval"),
     RANKING: ("ordinal",),
     OMISSION: ("interval", "ratio"),
+    CORRECTION: ("ratio", "interval"),
 }
 
 
@@ -104,6 +113,7 @@ class QuestionSpec:
     allow_na: bool = False
     minimum: float | None = None
     maximum: float | None = None
+    original: str = ""  # a correction's: the output's text, which the rater edits
 
     @property
     def points(self) -> tuple[dict, ...]:
@@ -133,6 +143,8 @@ def check_spec(spec: QuestionSpec, level: str) -> None:
         raise AnswerError(f"A {spec.kind} question takes no scale or choices.")
     if spec.kind == TEXT and spec.allow_na:
         raise AnswerError('A free-text question needs no "not applicable": leave it empty.')
+    if spec.kind == CORRECTION and spec.allow_na:
+        raise AnswerError('A correction needs no "not applicable": the text is always there.')
     for bound in (spec.minimum, spec.maximum):
         if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int | float)):
             raise AnswerError(f"The limits of a number must be numbers, got {bound!r}.")
@@ -168,8 +180,8 @@ def _check_labels(scale: tuple[dict, ...], what: str) -> None:
 
 def parse_answer(spec: QuestionSpec, raw: object) -> object:
     """The canonical stored form of an answer, or AnswerError saying what is allowed."""
-    # [NA]: the "not applicable" box of a multiple choice. Free text never means NA.
-    if spec.kind != TEXT and (raw == NA or raw == [NA]):
+    # [NA]: the "not applicable" box of a multiple choice. Typed text never means NA.
+    if spec.kind not in (TEXT, CORRECTION) and (raw == NA or raw == [NA]):
         if not spec.allow_na:
             raise AnswerError("This question has no 'not applicable' answer.")
         return NA
@@ -187,6 +199,7 @@ def parse_answer(spec: QuestionSpec, raw: object) -> object:
         SPAN: _parse_spans,
         RANKING: _parse_ranking,
         OMISSION: _parse_omission,
+        CORRECTION: _parse_correction,
     }[spec.kind]
     answer = parse(spec, raw)
     # PostgreSQL stores neither text nor JSON with a NUL in it; no real answer has one.
@@ -334,6 +347,50 @@ def _parse_ranking(spec: QuestionSpec, raw: object) -> list[int | None]:
     return ranks if given else []
 
 
+def correction_max(original: str) -> int:
+    """The longest corrected text taken: room to rewrite an output twice over, and never less
+    than a free-text answer allows."""
+    return max(TEXT_MAX, 2 * len(original) + 1000)
+
+
+def _parse_correction(spec: QuestionSpec, raw: object) -> dict | str:
+    """The corrected text of the output whose text is `spec.original`, with the diff and the
+    distances computed here, never taken from the client. Also as {"text": ...}, the stored
+    form, whose other keys are recomputed, or {"text": ..., "accepted": false} as the rater
+    page posts a text the rater has not confirmed: the original text there, untouched or reset,
+    is no answer yet (""), and neither is an empty text."""
+    accepted = True
+    if isinstance(raw, dict) and "text" in raw:
+        accepted = raw.get("accepted", True) is not False
+        raw = raw["text"]
+    if not isinstance(raw, str):
+        raise AnswerError("The corrected text must be text.")
+    text, original = corrections.normalise(raw), corrections.normalise(spec.original)
+    if not text.strip() or (text == original and not accepted):
+        return ""
+    limit = correction_max(spec.original)
+    if len(text) > limit:
+        raise AnswerError(f"At most {limit} characters for this corrected text.")
+    found = corrections.distance(original, text)
+    return {
+        "text": text,
+        "diff": corrections.diff(original, text),
+        "chars": found.chars,
+        "words": found.words,
+        "original_words": found.original_words,
+    }
+
+
+def correction_distance(answer: object) -> corrections.Distance | None:
+    """The distances a stored correction carries; None for anything else."""
+    if not isinstance(answer, dict) or "chars" not in answer:
+        return None
+    corrected = len(corrections.words(answer.get("text", "")))
+    return corrections.Distance(
+        answer["chars"], answer["words"], answer["original_words"], corrected
+    )
+
+
 def is_complete(answer: object) -> bool:
     """Whether an answer is whole: every output ranked, for a ranking; any non-empty answer
     otherwise."""
@@ -400,6 +457,9 @@ def numeric_code(spec: QuestionSpec, answer: object) -> float | None:
         return float(len(answer))
     if spec.kind == OMISSION:
         return omission_rate(spec.scale, answer["omitted"])
+    if spec.kind == CORRECTION:
+        found = correction_distance(answer)
+        return found.rate if found else None
     return None
 
 
@@ -417,6 +477,11 @@ def matches_expected(spec: QuestionSpec, answer: object, value, expected: list) 
     canonical code (`value`), as expected pairwise answers are written in canonical order."""
     if spec.kind == PAIRWISE:
         return value is not None and value in [float(e) for e in expected]
+    if spec.kind == CORRECTION:
+        # The corrected text against the texts expected; the distances depend on the output.
+        given = answer.get("text") if isinstance(answer, dict) else None
+        texts = [corrections.normalise(e) for e in expected if isinstance(e, str)]
+        return given is not None and given in texts
     accepted = []
     for raw in expected:
         try:

@@ -13,6 +13,13 @@ from annotation.selectors.comments import (
     study_comments,
     study_comments_unblinded,
 )
+from annotation.selectors.corrections import (
+    Correction,
+    CorrectionLine,
+    QuestionCorrections,
+    study_correction_lines,
+    study_corrections,
+)
 from annotation.selectors.dashboard import (
     DashboardFigures,
     RaterQuality,
@@ -129,10 +136,13 @@ __all__ = [
     "UNSENT_NOTE",
     "AgreementTable",
     "Comment",
+    "Correction",
+    "CorrectionLine",
     "ComparisonTable",
     "DashboardFigures",
     "FeedbackLine",
     "QuestionComments",
+    "QuestionCorrections",
     "RaterAnswer",
     "RaterItem",
     "RaterProgress",
@@ -185,6 +195,8 @@ __all__ = [
     "study_case_counts",
     "study_comment_sources",
     "study_comments",
+    "study_correction_lines",
+    "study_corrections",
     "study_comments_unblinded",
     "study_comparison_tables",
     "study_dashboard_figures",

@@ -14,6 +14,7 @@ from annotation.core import design
 from annotation.core.stats.names import (
     ASYMPTOTIC,
     COEFFICIENTS,
+    CORRECTION_SUMMARY,
     F_INTERVAL,
     GCI_INTERVAL,
     MRMC_TESTS,
@@ -135,6 +136,11 @@ def _answers(question) -> str:
         return " (the outputs shown side by side, ranked from 1, the best)"
     if kind == "omission":
         return omission_question_text(question)
+    if kind == "correction":
+        return (
+            " (the rater edited the output's text into what they would sign off, or accepted "
+            "it unchanged; scored as word edits per word of the original)"
+        )
     return ""
 
 
@@ -296,6 +302,7 @@ def _scores(study: Study) -> list[str]:
         assignment__submitted_at__isnull=False,
         value__isnull=False,
     ).exclude(question__level="nominal")
+    rows = rows.exclude(question__kind="correction")  # said in full by `_corrections`
     if study.design in SET_DESIGNS:
         # Shown together, only answers about one named output belong to a source. Decided here,
         # not joined: a join to the study made PostgreSQL misjudge the rows and nest its loops
@@ -315,7 +322,46 @@ def _scores(study: Study) -> list[str]:
         for r in rows
     ]
     facts += omission_rate_facts(study=study)
+    facts += _corrections(study)
     return (facts + _paired_tests(study) + _mrmc(study)) or ["No ratings yet."]
+
+
+def _corrections(study: Study) -> list[str]:
+    """Per correction question and source, the stored summary of the corrections."""
+    results = study.results.filter(statistic=CORRECTION_SUMMARY, judge="").select_related(
+        "question"
+    )
+    return [_correction(r) for r in results.order_by("question__order", "source")]
+
+
+def _correction(result) -> str:
+    detail = result.detail
+    rate, shared = detail["edit_rate"], detail["share_unchanged"]
+    wilson = shared["other_intervals"][0]["ci"]
+    text = f'Question "{result.question.key}", {result.source}: '
+    if rate["value"] is None:
+        text += "no word edit rate (no original had words). "
+    else:
+        text += f"word edit rate {rate['value']:.3f}{_ci_words(rate)}. "
+    text += (
+        f"On average {detail['mean_chars']['value']:.1f} characters and "
+        f"{detail['mean_words']['value']:.1f} words edited{_ci_words(detail['mean_words'])}; "
+        f"{shared['value']:.0%} of {result.n_ratings} corrections accepted the output unchanged"
+        f"{_ci_words(shared)}"
+    )
+    if wilson:
+        text += f" (Wilson 95% CI {wilson[0]:.0%} to {wilson[1]:.0%}, ratings as independent)"
+    return text + "."
+
+
+def _ci_words(measure: dict) -> str:
+    ci = measure.get("ci")
+    if not ci:
+        return ""
+    return (
+        f" (95% CI {ci[0]:.3g} to {ci[1]:.3g}, {measure['interval_method']}; "
+        f"{measure['interval_question']})"
+    )
 
 
 def _p(value: float) -> str:

@@ -434,6 +434,8 @@ def rater_training_feedback(*, assignment: Assignment) -> TrainingFeedback:
 
 def _label_of(question: Question, answer) -> str:
     """An answer as the rater reads it on the screen."""
+    if isinstance(answer, dict) and "text" in answer:
+        return answer["text"]  # a correction: the corrected text
     labels = {str(p["value"]): p["label"] for p in question.spec.points}
     label = labels.get(str(answer))
     if label is None:

@@ -45,6 +45,18 @@ class RaterQuestion:
     about: str = ""  # side by side: the letter of the response a per-output question is about
     ranked: list[tuple[str, int | None]] = field(default_factory=list)  # ranking: (letter, rank)
     facts: list[dict] = field(default_factory=list)  # omission: the case's facts, as marked
+    original: str = ""  # a correction: the output's text, which the rater edits
+
+    @property
+    def corrected_text(self) -> str:
+        """What a correction's box holds: the rater's text, else the output's to edit."""
+        return self.answer["text"] if isinstance(self.answer, dict) else self.original
+
+    @property
+    def is_unchanged(self) -> bool:
+        """A correction the rater accepted as it was."""
+        found = rubric.correction_distance(self.answer)
+        return found is not None and found.unchanged
 
     @property
     def form_id(self) -> str:
@@ -294,6 +306,7 @@ def _rater_question(
         about=rubric.shown_letter(shown) if shown is not None else "",
         ranked=ranked,
         facts=marked_facts(output.case.facts, answer) if question.kind == rubric.OMISSION else [],
+        original=output.text if question.kind == Question.Kind.CORRECTION else "",
     )
 
 
@@ -393,6 +406,10 @@ def _posted_fields(question: Question, answer: object) -> dict[str, list[str]]:
         return {f"rank-{rubric.shown_letter(i)}": [str(rank)] for i, rank in enumerate(answer)}
     if question.kind == Question.Kind.SPAN and isinstance(answer, list):
         return {"answer": [json.dumps(answer)]}
+    if question.kind == Question.Kind.CORRECTION and isinstance(answer, dict):
+        found = rubric.correction_distance(answer)
+        accepted = {"accepted": ["1"]} if found and found.unchanged else {}
+        return {"answer": [answer["text"]], **accepted}
     if isinstance(answer, list):
         return {"answer": [str(value) for value in answer]}
     return {"answer": [str(answer)]}

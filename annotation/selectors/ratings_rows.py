@@ -170,6 +170,10 @@ class UtcSecond(Func):
 
 
 def _answer_text(answer: object) -> object:
+    if isinstance(answer, dict) and "text" in answer:
+        # A correction: the corrected text itself, as data; its diff and distances are in
+        # the bundle's corrections.csv, its word edit rate in the value column.
+        return answer["text"]
     # Lists (multiple choice) and objects (omissions) as JSON, so a CSV cell holds them
     # unambiguously; an object's keys sorted, as PostgreSQL's jsonb keeps no order.
     if isinstance(answer, dict):

@@ -158,6 +158,7 @@ class ComparisonTable:
     # Omission questions: each source's weighted omission rate, and agreement on the facts.
     omission_rates: list[Result] = field(default_factory=list)
     fact_agreement: Result | None = None
+    corrections: list[Result] = field(default_factory=list)  # corrected outputs per source
 
 
 def study_comparison_tables(*, study: Study) -> list[ComparisonTable]:
@@ -209,6 +210,7 @@ def study_comparison_tables(*, study: Study) -> list[ComparisonTable]:
                 fact_agreement=next(
                     (r for r in mine if r.statistic == OMISSION_FACT_AGREEMENT), None
                 ),
+                corrections=[r for r in mine if r.statistic == "correction_summary"],
             )
         )
     return tables

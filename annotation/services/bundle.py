@@ -217,6 +217,8 @@ def _steps(study: Study) -> list[tuple[str, object]]:
         files.append(cols.GENERATIONS)
     if study.questions.filter(kind=rubric.OMISSION).exists():
         files.append(cols.FACT_AGREEMENT)
+    if study.questions.filter(kind=rubric.CORRECTION).exists():  # texts the raters corrected
+        files.append(cols.CORRECTIONS)
     ratings = BundleRatings(study)
     steps = [
         ("ratings.csv", ratings.write_csv),
@@ -239,6 +241,10 @@ def _steps(study: Study) -> list[tuple[str, object]]:
     if cols.FACT_AGREEMENT in files:
         rows = study_fact_agreement_rows(study=study)
         steps.append(("fact_agreement.csv", lambda out: _csv(out, cols.FACT_AGREEMENT, rows)))
+    if cols.CORRECTIONS in files:
+        steps.append(
+            ("corrections.csv", lambda out: _csv(out, cols.CORRECTIONS, _corrections(study)))
+        )
     steps += [
         ("datapackage.json", lambda out: out.write(_data_package(study, files))),
         ("methods.md", lambda out: out.write(methods_text(study))),
@@ -304,6 +310,13 @@ def _unblinding(out, study: Study) -> None:
 
 def _results(study: Study, family: str) -> Iterable[dict]:
     return study_result_rows(study=study, family=family)
+
+
+def _corrections(study: Study) -> Iterable[dict]:
+    for line in selectors.study_correction_lines(study=study):
+        row = {name: getattr(line, name, None) for name in cols.CORRECTIONS.names}
+        row["edit_rate"] = "" if line.rate is None else line.rate
+        yield row
 
 
 def _generations(study: Study) -> Iterable[dict]:

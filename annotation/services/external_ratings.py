@@ -91,13 +91,34 @@ class _Writer:
         outputs = [self._output(case, self._source(label)) for label in row.shown]
         item = self._item(case, outputs)
         assignment = self._assignment(row, item)
-        value = rubric.numeric_code(question.spec, row.answer)
+        answer = row.answer
+        if question.kind == Question.Kind.CORRECTION:
+            answer = self._correction(row, outputs[0])
+            if answer is None:
+                return
+        value = rubric.numeric_code(question.spec, answer)
         if question.kind == Question.Kind.PAIRWISE and assignment.flipped and value is not None:
             value = -value
         rating = Rating.objects.create(
-            assignment=assignment, question=question, answer=row.answer, value=value
+            assignment=assignment, question=question, answer=answer, value=value
         )
-        RatingRevision.objects.create(rating=rating, answer=row.answer, value=value)
+        RatingRevision.objects.create(rating=rating, answer=answer, value=value)
+
+    def _correction(self, row: RatingRow, output: Output) -> object:
+        """A correction compared with the text it corrects, which the file does not carry:
+        the study's own output, imported before the ratings."""
+        if not isinstance(row.answer, dict):
+            return row.answer  # "" : no correction
+        if not output.text:
+            self._problem(
+                row,
+                "value",
+                "a correction needs the output's text: import the study's "
+                "outputs before the corrections",
+            )
+            return None
+        spec = rubric.QuestionSpec(kind=rubric.CORRECTION, original=output.text)
+        return rubric.parse_answer(spec, row.answer["text"])
 
     def _problem(self, row: RatingRow, field: str, message: str) -> None:
         self.problems.append(Problem(self.filename, row.row, field, message))

@@ -61,6 +61,11 @@ def _check_fits_design(study: Study, kind: str) -> None:
             "Omission marking checks each output against its case's facts: an absolute or "
             "side-by-side study."
         )
+    if kind == rubric.CORRECTION and study.design in (Study.Design.PAIRWISE, Study.Design.RANKING):
+        raise ValidationError(
+            "A correction edits one output: an absolute or side-by-side study, where each "
+            "response is answered on its own, not a pairwise or ranking one."
+        )
 
 
 def _draft_fields(draft: rubric.QuestionDraft) -> dict:

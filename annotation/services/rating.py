@@ -22,7 +22,8 @@ def question_spec_for(
     *, question: Question, output: Output, n_outputs: int = 1
 ) -> rubric.QuestionSpec:
     """A question as asked about one output: per-case criteria and facts come from its case,
-    and spans must lie within its text; a ranking ranks the `n_outputs` shown."""
+    spans must lie within its text, a correction edits it; a ranking ranks the `n_outputs`
+    shown."""
     spec = question.spec
     if question.kind == Question.Kind.RANKING:
         return dataclasses.replace(spec, maximum=float(n_outputs))
@@ -32,6 +33,8 @@ def question_spec_for(
         return dataclasses.replace(spec, scale=tuple(output.case.facts))
     if question.kind == Question.Kind.SPAN:
         return dataclasses.replace(spec, maximum=float(len(output.text)))
+    if question.kind == Question.Kind.CORRECTION:
+        return dataclasses.replace(spec, original=output.text)
     return spec
 
 

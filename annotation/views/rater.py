@@ -278,6 +278,10 @@ def _posted_answer(question, post, *, n_outputs: int) -> object:
         return values
     if question.kind == question.Kind.OMISSION:
         return omission_posted(values, omitted=post.getlist("omitted"), wrong=post.getlist("wrong"))
+    if question.kind == question.Kind.CORRECTION:
+        # The original text counts as an answer only once the rater confirmed it ("accepted").
+        text = values[-1] if values else ""
+        return {"text": text, "accepted": post.get("accepted") == "1"}
     if question.kind == question.Kind.NUMBER:
         typed = [v for v in values if v != rubric.NA and v.strip()]
         return typed[0] if typed else (rubric.NA if rubric.NA in values else "")

@@ -6,6 +6,7 @@
 import { startHelp } from "./keys.js";
 import { startAnswers } from "./rater/answers.js";
 import { startConflictChoice } from "./rater/conflicts.js";
+import { startCorrections } from "./rater/corrections.js";
 import { startElapsed } from "./rater/elapsed.js";
 import { startFacts } from "./rater/facts.js";
 import { startFlush } from "./rater/flush.js";
@@ -37,6 +38,7 @@ startRestore();
 startAnswers();
 startFacts();
 startSpans();
+startCorrections();
 startImages();
 startHelp();
 startShortcuts();

@@ -26,6 +26,8 @@ MCNEMAR = "mcnemar"
 WIN_TIE_LOSS = "win_tie_loss"
 BRADLEY_TERRY = "bradley_terry"
 CRITERIA_POINTS = "criteria_points"
+# Corrected outputs per source: edit distances, the word edit rate, the share accepted unchanged.
+CORRECTION_SUMMARY = "correction_summary"
 CORRELATION = "correlation"  # stored as "correlation:<metric name>"
 # The multi-reader multi-case comparison of a pair of sources (Obuchowski-Rockette, Hillis):
 # on the mean score or share answering yes, and on accuracy where cases carry expected answers.
@@ -53,6 +55,7 @@ COMPARISONS = (
     BRADLEY_TERRY,
     CRITERIA_POINTS,
     OMISSION_RATE,
+    CORRECTION_SUMMARY,
 )
 
 VERSUS_HUMANS = "judge_vs_humans"

@@ -4,6 +4,7 @@ Apart from the package's entry point so that importing the package loads no nump
 from annotation.models import Assignment, Question, Result, Study
 from annotation.services.statistics.agreement import question_agreement, test_retest
 from annotation.services.statistics.comparisons import question_comparisons
+from annotation.services.statistics.corrections import question_corrections
 from annotation.services.statistics.judges import judge_statistics
 from annotation.services.statistics.omissions import question_omissions
 from annotation.services.statistics.rows import Ranked, human_rows, judge_codes
@@ -19,6 +20,8 @@ def question_results(study: Study, question: Question, metrics: dict) -> list[Re
     judged = {judge.label: judge_codes(judge, question) for judge in judges}
     results = question_agreement(study, question, humans, judged, ranked)
     results += question_comparisons(study, question, humans, metrics, ranked)
+    if question.kind == Question.Kind.CORRECTION:
+        results += question_corrections(study, question)
     for judge in judges:
         results += judge_statistics(study, question, humans, judge, judged[judge.label], ranked)
     if question.kind == Question.Kind.OMISSION:

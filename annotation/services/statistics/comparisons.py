@@ -13,6 +13,7 @@ from annotation.core.stats.data import first_seen
 from annotation.core.stats.names import (
     BRADLEY_TERRY,
     COMPARISONS,
+    CORRECTION_SUMMARY,
     CORRELATION,
     CRITERIA_POINTS,
     MCNEMAR,
@@ -37,9 +38,11 @@ from annotation.services.statistics.rows import (
 )
 from annotation.services.statistics.store import Figure, bootstrap_for, store_by_source
 
-# Computed together from the ratings; the MRMC results are a family of their own (`mrmc`).
-# Omission rates are computed apart (`omissions.question_omissions`).
-SCORE_COMPARISONS = tuple(s for s in COMPARISONS if s not in (*MRMC_TESTS, OMISSION_RATE))
+# Computed together from the ratings; the MRMC results are a family of their own (`mrmc`),
+# and so are the corrections' summaries (`corrections`). Omission rates are computed apart
+# (`omissions.question_omissions`).
+APART = (*MRMC_TESTS, OMISSION_RATE, CORRECTION_SUMMARY)
+SCORE_COMPARISONS = tuple(s for s in COMPARISONS if s not in APART)
 
 
 def pair_label(first: str, second: str) -> str:

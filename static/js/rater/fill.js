@@ -1,3 +1,5 @@
+import { showCorrectionState } from "./corrections.js";
+
 // A question's controls filled from stored fields: an answer restored from this browser, one
 // changed in another tab, or the newest stored one; the marked spans' list redrawn with them.
 export function applyFields(form, fields) {
@@ -19,11 +21,13 @@ export function applyFields(form, fields) {
     } else {
       // A typed value shares its name with "not applicable": the first that is no choice.
       var typed = given.filter(function (v) { return (choices[name] || []).indexOf(v) < 0; });
-      input.value = typed.length ? typed[0] : "";
+      // A correction's box without an answer holds the response's text, to edit.
+      input.value = typed.length ? typed[0] : (input.dataset.original || "");
       if (input.matches("[data-spans]")) drawSpans(form, input.value);
     }
   });
   form.classList.toggle("answered", fields.length > 0);
+  if (form.querySelector("[data-correction]")) showCorrectionState(form);
 }
 // The marked spans' list, rebuilt from the hidden field (quotes from the response's text).
 function drawSpans(form, json) {
