@@ -79,6 +79,8 @@ def study_create(request: HttpRequest) -> HttpResponse:
         scale=data["scale"],
         level=data["level"],
         repeats_per_rater=data["repeats_per_rater"],
+        retests_per_rater=data["retests_per_rater"],
+        washout_days=data["washout_days"],
     )
     return redirect("study_dashboard", study_token=study.token)
 
