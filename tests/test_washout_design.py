@@ -50,7 +50,8 @@ def test_each_rater_rereads_their_own_items_in_session_two_after_all_of_session_
         repeated = {p.item for p in sequence if p.kind == design.REPEAT}
         for reread in second:
             # The rater's own item, not one they also see as a hidden repeat, shown as before.
-            assert reread.item in firsts and reread.item not in repeated
+            assert reread.item in firsts
+            assert reread.item not in repeated
             assert reread.order == firsts[reread.item].order
         assert len({p.item for p in second}) == 3
 
@@ -107,7 +108,8 @@ def test_a_rater_joining_later_gets_rereads_of_items_fewest_raters_reread():
     )
     mine = [p for p in after if p.rater == "R3"]
     rereads = [p for p in mine if p.kind == design.RETEST]
-    assert len(rereads) == 2 and all(p.session == 2 for p in rereads)
+    assert len(rereads) == 2
+    assert all(p.session == 2 for p in rereads)
     assert max(p.position for p in mine if p.session == 1) < min(p.position for p in rereads)
     own = {p.item for p in mine if p.kind == design.STUDY}
     assert {p.item for p in rereads} <= own
