@@ -22,7 +22,7 @@ WASHOUT = 14
 
 
 def washout_study(admin, raters, *, retests: int = 2, washout: int = WASHOUT) -> Study:
-    """tests/data/study.csv (6 cases, 2 sources: 8 items per rater with 3 raters, k=2) with
+    """tests/data/study.csv (3 cases, 2 sources: 4 items per rater with 3 raters, k=2) with
     `retests` of each rater's items re-read after a washout."""
     study = services.study_create(
         creator=admin,
@@ -83,12 +83,12 @@ def test_opening_puts_each_raters_rereads_in_session_two_after_all_of_session_on
 
 def test_the_session_gate_opens_only_after_the_last_submit_and_the_washout():
     done = datetime.datetime(2026, 11, 30, 9, 30, tzinfo=datetime.UTC)
-    counts = [sessions.SessionCount(1, 8, 8, done), sessions.SessionCount(2, 2, 0)]
+    counts = [sessions.SessionCount(1, 4, 4, done), sessions.SessionCount(2, 2, 0)]
     gate = sessions.gate_of(counts, 2, washout_days=WASHOUT)
     assert gate.opens_at == datetime.datetime(2026, 12, 14, 9, 30, tzinfo=datetime.UTC)
     assert not gate.is_open(gate.opens_at - datetime.timedelta(seconds=1))
     assert gate.is_open(gate.opens_at)
-    unfinished = [sessions.SessionCount(1, 8, 7, done), sessions.SessionCount(2, 2, 0)]
+    unfinished = [sessions.SessionCount(1, 4, 3, done), sessions.SessionCount(2, 2, 0)]
     waiting = sessions.gate_of(unfinished, 2, washout_days=WASHOUT)
     assert waiting.opens_at is None
     assert not waiting.is_open(done + datetime.timedelta(days=400))
@@ -254,8 +254,8 @@ def test_rereads_need_a_washout_on_the_form_and_in_the_api(client, study_admin):
 
 
 def test_opening_refuses_more_rereads_than_a_rater_has_items(study_admin, raters):
-    with pytest.raises(ValidationError, match="re-reads 9 of their items"):
-        washout_study(study_admin, raters, retests=9)
+    with pytest.raises(ValidationError, match="re-reads 5 of their items"):
+        washout_study(study_admin, raters, retests=5)
 
 
 def test_raters_see_the_study_settings_of_neither_repeats_nor_rereads(client, study, rater):
@@ -276,3 +276,23 @@ def test_a_save_in_session_two_reads_its_gate_in_the_same_statement(client, stud
         saved = client.post(url, {"question": "overall", "answer": "4"}, headers=HX)
     assert saved["X-Answer-Saved"]
     assert len(sent) <= SAVE_MAX, sent
+
+
+def test_the_dashboard_shows_each_raters_sessions_and_rereads(client, study, study_admin, rater):
+    last = finish_session_one(study, rater)
+    opens = timezone.localtime(last + datetime.timedelta(days=WASHOUT))
+    client.force_login(study_admin)
+    page = client.get(reverse("study_dashboard", args=[study.token])).content.decode()
+    text = " ".join(page.split())
+    assert f"session 2: 0/2, opens {opens.day} {opens:%b %Y}, {opens:%H:%M}" in text
+    assert text.count("session 2: 0/2, after session 1") == 2  # the other two raters
+    assert text.count("re-reads 0/2") == 3
+    rows = client.get(f"/api/v1/studies/{study.token}/raters/").json()
+    mine = next(row for row in rows if row["username"] == rater.username)
+    assert (mine["retests_done"], mine["retests_total"]) == (0, 2)
+    assert [(s["session"], s["done"], s["total"], s["is_open"]) for s in mine["sessions"]] == [
+        (1, 4, 4, True),
+        (2, 0, 2, False),
+    ]
+    assert mine["done"] == 4
+    assert mine["total"] == 6

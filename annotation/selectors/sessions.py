@@ -26,6 +26,52 @@ class SessionWait:
         return self.session - 1
 
 
+@dataclass(frozen=True)
+class SessionProgress:
+    """One rater's session as the admin's dashboard shows it."""
+
+    session: int
+    total: int
+    done: int
+    is_open: bool
+    opens_at: object  # datetime; None when open from the start or waiting for the one before
+
+
+def study_session_progress(*, study: Study) -> dict[int, list[SessionProgress]]:
+    """Each rater's sessions, by rater id, when some rater has more than one. One query."""
+    rows = (
+        Assignment.objects.filter(study=study)
+        .values("rater_id", "session")
+        .annotate(
+            total=Count("pk"),
+            done=Count("pk", filter=Q(submitted_at__isnull=False)),
+            last=Max("submitted_at"),
+        )
+        .order_by("rater_id", "session")
+    )
+    counts: dict[int, list[SessionCount]] = {}
+    for r in rows:
+        counts.setdefault(r["rater_id"], []).append(
+            SessionCount(r["session"], r["total"], r["done"], r["last"])
+        )
+    if all(len(mine) < 2 for mine in counts.values()):
+        return {}
+    now = timezone.now()
+    return {rater: _progress(mine, study.washout_days, now) for rater, mine in counts.items()}
+
+
+def _progress(counts: list[SessionCount], washout_days: int, now) -> list[SessionProgress]:
+    found = []
+    for count in counts:
+        gate = gate_of(counts, count.session, washout_days=washout_days)
+        found.append(
+            SessionProgress(
+                count.session, count.total, count.done, gate.is_open(now), gate.opens_at
+            )
+        )
+    return found
+
+
 def rater_session_counts(*, rater_id: int, study_id: int) -> list[SessionCount]:
     """Each of the rater's sessions in the study: items, submitted, last submit. One query."""
     rows = (
