@@ -6,12 +6,14 @@ import datetime
 
 import numpy as np
 import pytest
+from django.urls import reverse
 from sklearn.metrics import cohen_kappa_score
 
 from annotation import services
 from annotation.core.stats import retest
 from annotation.core.stats.bootstrap import Bootstrap
 from annotation.models import Assignment, Rating, Result, TaskRun
+from annotation.selectors.exports import AGREEMENT, study_result_rows
 from tests.factories import submit_rated
 from tests.test_washout_sessions import washout_study
 
@@ -127,7 +129,7 @@ def _rate(assignment: Assignment, value: int) -> None:
 
 @pytest.mark.django_db
 def test_the_study_stores_test_retest_across_the_washout_apart_from_hidden_repeats(
-    study_admin, raters
+    client, study_admin, raters
 ):
     study = washout_study(study_admin, raters, retests=3)
     firsts, seconds, by_rater = [], [], {}
@@ -170,3 +172,16 @@ def test_the_study_stores_test_retest_across_the_washout_apart_from_hidden_repea
     assert not Result.objects.filter(study=study, statistic="test_retest_alpha").exists()
     alpha = Result.objects.get(study=study, statistic="krippendorff_alpha", source="", judge="")
     assert alpha.n_ratings == study.assignments.filter(kind=Assignment.Kind.STUDY).count()
+    # The dashboard shows them, overall and per rater; agreement.csv has a row for each.
+    client.force_login(study_admin)
+    page = client.get(reverse("study_dashboard", args=[study.token])).content.decode()
+    text = " ".join(page.split())
+    assert "Test-retest across the washout" in text
+    assert f"<td>All raters</td> <td>{kappa.value:.3f}" in text
+    assert retest.THESE_OCCASIONS in text
+    rows = list(study_result_rows(study=study, family=AGREEMENT))
+    names = {row["statistic"] for row in rows}
+    assert {"washout_retest_kappa", "washout_retest_icc"} <= names
+    assert {f"washout_retest_kappa:rater R{n}" for n in (1, 2, 3)} <= names
+    per_rater = next(r for r in rows if r["statistic"] == "washout_retest_icc:rater R1")
+    assert per_rater["interval_question"] == retest.THESE_OCCASIONS

@@ -382,6 +382,9 @@ class RatingRowSerializer(serializers.Serializer):
         help_text="Seconds the item was on screen before it was submitted, as the rater's "
         "browser recorded it; null when none was recorded (answered through the API, imported).",
     )
+    session = serializers.IntegerField(
+        help_text="The rater's reading session the item was in: 1, or 2 and later after a washout."
+    )
 
 
 class JudgeRatingRowSerializer(serializers.Serializer):
