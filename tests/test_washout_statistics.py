@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from sklearn.metrics import cohen_kappa_score
 
-from annotation import services
+from annotation import selectors, services
 from annotation.core.stats import retest
 from annotation.core.stats.bootstrap import Bootstrap
 from annotation.models import Assignment, Rating, Result, TaskRun
@@ -185,3 +185,13 @@ def test_the_study_stores_test_retest_across_the_washout_apart_from_hidden_repea
     assert {f"washout_retest_kappa:rater R{n}" for n in (1, 2, 3)} <= names
     per_rater = next(r for r in rows if r["statistic"] == "washout_retest_icc:rater R1")
     assert per_rater["interval_question"] == retest.THESE_OCCASIONS
+    # The methods text (and so the checklists' evidence) says what was done and what came out.
+    facts = selectors.study_reporting_facts(study=study)
+    design_text = " ".join(facts["design"])
+    assert "3 of their own study items re-read in a second session" in design_text
+    assert "14 days had passed since their last answer in it (the washout)" in design_text
+    agreement = " ".join(facts["agreement"])
+    assert 'Question "overall": test-retest across the washout' in agreement
+    assert f"Cohen's kappa, quadratic weights = {kappa.value:.3f}" in agreement
+    assert "9 items re-read by 3 raters" in agreement
+    assert retest.THESE_OCCASIONS in agreement

@@ -47,3 +47,36 @@ def _whole(result: Result | None) -> dict | None:
 
 def _nested(result: Result | None, rater: str) -> dict | None:
     return None if result is None else result.detail.get(RATER_PREFIX + rater)
+
+
+def washout_facts(question_key: str, mine: dict[str, Result]) -> list[str]:
+    """The methods text's sentence on one question's test-retest across the washout, from its
+    results keyed by statistic; [] without re-reads."""
+    kappa, icc = mine.get(WASHOUT_KAPPA), mine.get(WASHOUT_ICC)
+    if kappa is None and icc is None:
+        return []
+    parts = [_described(result) for result in (kappa, icc) if result is not None]
+    lead = kappa or icc
+    raters = lead.detail.get("n_rater_pairs", 0)
+    return [
+        f'Question "{question_key}": test-retest across the washout (each rater\'s first '
+        "reading of an item against their re-read of it in session 2, apart from hidden "
+        f"repeats), {lead.n_units} items re-read by {raters} rater{'' if raters == 1 else 's'}: "
+        + "; ".join(parts)
+        + ". Each rater's own figures are in agreement.csv."
+    ]
+
+
+def _described(result: Result) -> str:
+    detail = result.detail
+    method = detail.get("method", result.statistic)
+    if result.value is None:
+        return f"{method} undefined ({detail.get('reason', 'no pairs')})"
+    text = f"{method} = {result.value:.3f}"
+    if detail.get("ci"):
+        low, high = detail["ci"]
+        text += (
+            f" (95% CI {low:.3f} to {high:.3f}, {detail.get('ci_method', '')}, for "
+            f"{detail.get('interval_question', '')})"
+        )
+    return text
