@@ -11,6 +11,7 @@ from django.db import transaction
 
 from annotation import services
 from annotation.core import rubric
+from annotation.demo_washout import washout_study
 from annotation.models import Study, TaskRun
 
 DEMO_FILE = Path(__file__).parent / "demo" / "demo_study.jsonl"
@@ -77,6 +78,7 @@ def load_demo() -> DemoSummary:
     _draft_study(admin, raters)
     _pairwise_study(admin, raters)
     _set_studies(admin, raters)
+    washout_study(admin, raters, DEMO_FILE)
     return DemoSummary(created=True, study=study, logins=logins)
 
 

@@ -15,7 +15,7 @@ def test_demo_loads_once_however_often_it_runs(capsys):
     out = capsys.readouterr().out
     assert "Kept the existing demo study" in out
     assert "rater4   / evalapp-rater" in out
-    assert Study.objects.count() == 5
+    assert Study.objects.count() == 6
     pairwise = Study.objects.get(design="pairwise")
     assert pairwise.items.filter(output_b__isnull=False).count() == pairwise.items.count() > 0
     for design in ("side_by_side", "ranking"):
@@ -25,7 +25,7 @@ def test_demo_loads_once_however_often_it_runs(capsys):
         assert ItemOutput.objects.filter(item__study=shown_together).count() == 24
         assert shown_together.questions.filter(kind="ranking").exists()
     assert get_user_model().objects.count() == 5
-    open_study = Study.objects.get(status="open", design="absolute")
+    open_study = Study.objects.get(status="open", design="absolute", retests_per_rater=0)
     # 24 outputs to rate, and a training item and an attention check for quality control.
     assert Output.objects.filter(case__study=open_study).count() == 26
     assert open_study.cases.filter(role="study").count() == 8
@@ -65,7 +65,7 @@ def test_demo_brings_the_checklists_and_a_report_linked_to_the_study():
         ("elevate-genai", 1),
     }
     report = Report.objects.get()
-    assert report.study == Study.objects.get(status="open", design="absolute")
+    assert report.study == Study.objects.get(status="open", design="absolute", retests_per_rater=0)
     answered = report.assessments.get().responses.filter(answer__isnull=False)
     assert sorted(answered.values_list("item__code", flat=True)) == [
         "1.1",
@@ -74,3 +74,26 @@ def test_demo_brings_the_checklists_and_a_report_linked_to_the_study():
         "3.3",
         "6.1",
     ]
+
+
+def test_demo_has_a_study_with_rereads_after_a_washout():
+    from annotation import selectors
+    from annotation.demo_washout import WASHOUT_TITLE
+
+    call_command("seed_demo")
+    study = Study.objects.get(title=WASHOUT_TITLE)
+    assert (study.retests_per_rater, study.washout_days) == (3, 14)
+    users = {u.username: u for u in get_user_model().objects.filter(username__startswith="rater")}
+    for user in users.values():
+        rereads = study.assignments.filter(rater=user, kind="retest")
+        assert rereads.count() == 3
+        assert set(rereads.values_list("session", flat=True)) == {2}
+    waiting = {u: selectors.rater_study_summary(user=users[u], study=study).waiting for u in users}
+    assert waiting["rater1"].opens_at is None  # session 1 still to do
+    # rater2 and rater3 re-read after the washout: nothing left to wait for.
+    assert waiting["rater2"] is None
+    assert waiting["rater3"] is None
+    assert waiting["rater4"].opens_at is not None  # finished session 1: session 2 opens later
+    kappa = Result.objects.get(study=study, statistic="washout_retest_kappa")
+    assert kappa.n_units == 6
+    assert set(kappa.detail) >= {"rater R2", "rater R3"}
