@@ -78,7 +78,7 @@ def test_demo_brings_the_checklists_and_a_report_linked_to_the_study():
 
 def test_demo_has_a_study_with_rereads_after_a_washout():
     from annotation import selectors
-    from annotation.demo_washout import WASHOUT_TITLE
+    from annotation.demo import WASHOUT_TITLE
 
     call_command("seed_demo")
     study = Study.objects.get(title=WASHOUT_TITLE)
