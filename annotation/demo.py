@@ -209,7 +209,8 @@ def _draft_study(admin, raters) -> None:
 
 # --- re-reads after a washout -----------------------------------------------------------------
 
-WASHOUT_TITLE = "Re-reading after a washout (demo)"
+# Raters see the title: it names the sessions, not the re-reads, which come unannounced.
+WASHOUT_TITLE = "Patient question summaries in two sessions (demo)"
 WASHOUT_DAYS = 14
 RETESTS = 3
 

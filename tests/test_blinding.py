@@ -158,8 +158,9 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
         for url in pages
         if url.count("/") == 4 and url.startswith("/rate/") and not url.endswith("/review/")
     ]
-    # Every study of the demo the rater is in: absolute, pairwise, side by side and ranking.
-    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == 36
+    # Every study of the demo the rater is in: absolute, pairwise, side by side, ranking, and
+    # the washout study (12 items and 3 re-reads in session 2).
+    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == 51
     assert any(url.endswith("/feedback/") for url in pages)  # training feedback, linked
     posts = {
         "absolute": [{"question": "overall", "answer": "1"}],
@@ -171,12 +172,18 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
     ]
     designs = dict(Study.objects.values_list("token", "design"))
 
-    # htmx partials: save a rating on every item, then revisit everything.
+    # htmx partials: save a rating on every item, then revisit everything. An item of a
+    # session not open yet is refused, saying only when the session opens.
+    closed = _closed_sessions(rater)
     for url in item_pages:
         for data in posts[designs[url.split("/")[2]]]:
             response = client.post(url, data, headers={"HX-Request": "true"})
-            assert response.status_code == 200
-            assert "Saved" in response.content.decode()
+            if url.split("/")[3] in closed:
+                assert response.status_code == 409
+                assert "Session 2 is not open yet" in response.content.decode()
+            else:
+                assert response.status_code == 200
+                assert "Saved" in response.content.decode()
             pages[f"POST {url} {data}"] = as_text(response)
     pages.update({f"again {url}": body for url, body in crawl(client, ["/rate/"]).items()})
 
@@ -186,6 +193,29 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
         assert response.status_code == 404
         pages[name] = as_text(response)
     assert_blind(pages, demo, rater)
+    assert_no_reread_named(pages)
+
+
+def _closed_sessions(rater) -> set[str]:
+    """The tokens of the rater's items whose reading session is not open yet."""
+    from django.utils import timezone
+
+    from annotation import selectors
+
+    later = Assignment.objects.filter(rater=rater, session__gt=1).select_related("study")
+    now = timezone.now()
+    return {
+        a.token for a in later if not selectors.rater_session_gate(assignment=a).is_open(now)
+    }
+
+
+def assert_no_reread_named(responses: dict[str, str]) -> None:
+    """Re-reads after a washout look like any other item: a rater learns of "session 2" and
+    when it opens, never that its items are ones they read before."""
+    for url, body in responses.items():
+        lowered = body.lower()
+        for word in ("re-read", "reread", "retest", "repeat", "washout"):
+            assert word not in lowered, f"{word!r} appears in {url}"
 
 
 def test_no_api_response_a_rater_can_get_reveals_a_source(client, demo):
@@ -251,8 +281,9 @@ def test_the_rater_api_keeps_raters_blind_in_every_design(client, demo):
             responses[f"submit {row['token']}"] = as_text(submitted)
         for part in ("sources", "outputs", "ratings", "unblinding-key", "assignments", "results"):
             get(f"/api/v1/studies/{study.token}/{part}/", status=403)
-    assert n_items == Assignment.objects.filter(rater=rater).count() == 36
+    assert n_items == Assignment.objects.filter(rater=rater).count() == 51
     assert_blind(responses, demo, rater)
+    assert_no_reread_named(responses)
 
 
 def _api_answers(item: dict) -> list[dict]:
