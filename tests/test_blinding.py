@@ -204,9 +204,7 @@ def _closed_sessions(rater) -> set[str]:
 
     later = Assignment.objects.filter(rater=rater, session__gt=1).select_related("study")
     now = timezone.now()
-    return {
-        a.token for a in later if not selectors.rater_session_gate(assignment=a).is_open(now)
-    }
+    return {a.token for a in later if not selectors.rater_session_gate(assignment=a).is_open(now)}
 
 
 def assert_no_reread_named(responses: dict[str, str]) -> None:
