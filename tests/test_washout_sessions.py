@@ -13,6 +13,8 @@ from annotation import selectors, services
 from annotation.core import sessions
 from annotation.models import Assignment, Rating, Study
 from tests.conftest import STUDY_ROWS
+from tests.factories import UserFactory
+from tests.test_pairwise import stored_digest
 from tests.test_query_counts_rater import SAVE_MAX, statements
 
 pytestmark = pytest.mark.django_db
@@ -296,3 +298,35 @@ def test_the_dashboard_shows_each_raters_sessions_and_rereads(client, study, stu
     ]
     assert mine["done"] == 4
     assert mine["total"] == 6
+
+
+def test_the_stored_digest_covers_sessions(study):
+    assert study.manifest_hash == stored_digest(study)
+
+
+def test_a_rater_joining_later_rereads_their_own_items_in_session_two(study, raters):
+    late = UserFactory(username="late")
+    services.study_add_raters(study=study, users=[late])
+    study.refresh_from_db()
+    assert study.manifest_hash == stored_digest(study)
+    theirs = list(study.assignments.filter(rater=late).order_by("position"))
+    rereads = [a for a in theirs if a.kind == Assignment.Kind.RETEST]
+    assert len(rereads) == 2
+    assert {a.session for a in rereads} == {2}
+    assert max(a.position for a in theirs if a.session == 1) < min(a.position for a in rereads)
+    # Every re-read, anyone's, points at its own rater's first reading of the same item.
+    for reread in study.assignments.filter(kind=Assignment.Kind.RETEST):
+        assert reread.repeat_of.rater_id == reread.rater_id
+        assert reread.repeat_of.item_id == reread.item_id
+
+
+def test_reassigning_a_rater_drops_the_rereads_of_items_that_moved(study, raters):
+    leaver = raters[2]
+    moved = services.assignments_reassign(study=study, rater=leaver)
+    assert moved > 0
+    left = study.assignments.filter(rater=leaver)
+    assert not left.filter(kind__in=[Assignment.Kind.STUDY, Assignment.Kind.RETEST]).exists()
+    study.refresh_from_db()
+    assert study.manifest_hash == stored_digest(study)
+    for reread in study.assignments.filter(kind=Assignment.Kind.RETEST):
+        assert reread.repeat_of.rater_id == reread.rater_id
