@@ -195,3 +195,29 @@ def test_the_study_stores_test_retest_across_the_washout_apart_from_hidden_repea
     assert f"Cohen's kappa, quadratic weights = {kappa.value:.3f}" in agreement
     assert "9 items re-read by 3 raters" in agreement
     assert retest.THESE_OCCASIONS in agreement
+
+
+def test_the_stat_files_keep_a_reread_on_its_own_row_with_its_session(tmp_path):
+    import json
+
+    import pyreadstat
+
+    from annotation.core import rubric, stat_files
+
+    scale = [{"answer": v, "value": v, "label": f"point {v}"} for v in (1, 2, 3)]
+    question = {"question": "overall", "prompt": "Good?", "kind": rubric.LIKERT, "minimum": 1}
+    question |= {"na_offered": False, "scale_json": json.dumps(scale)}
+    variables = stat_files.question_variables([question])
+    base = {"item_token": "i1", "rater": "R1", "question": "overall", "output_slot": ""}
+    base |= {"flipped": False, "shown_order": "", "submitted": True, "time_on_task_seconds": 2.0}
+    ratings = [
+        base | {"kind": "study", "answer": 2, "value": 2.0, "session": 1},
+        base | {"kind": "retest", "answer": 3, "value": 3.0, "session": 2},
+    ]
+    frame = stat_files.ratings_frame(ratings, variables)
+    path = tmp_path / stat_files.SAV
+    path.write_bytes(stat_files.sav_bytes(frame, variables, file_label="Test"))
+    read, meta = pyreadstat.read_sav(str(path))
+    rows = sorted(zip(read["kind"], read["session"], read["overall"], strict=True))
+    assert rows == [("retest", 2.0, 3.0), ("study", 1.0, 2.0)]
+    assert "reading session" in meta.column_names_to_labels["session"]
