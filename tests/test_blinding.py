@@ -152,7 +152,9 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
     rater = demo.memberships.get(pseudonym=pseudonym).user
     finish_training(demo, rater)
     client.force_login(rater)
-    pages = crawl(client, ["/", reverse("rater_home")])
+    # An item of a session not open yet is linked from nowhere: its address is tried as well.
+    closed = _closed_sessions(rater)
+    pages = crawl(client, ["/", reverse("rater_home"), *closed.values()])
     item_pages = [
         url
         for url in pages
@@ -174,7 +176,6 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
 
     # htmx partials: save a rating on every item, then revisit everything. An item of a
     # session not open yet is refused, saying only when the session opens.
-    closed = _closed_sessions(rater)
     for url in item_pages:
         for data in posts[designs[url.split("/")[2]]]:
             response = client.post(url, data, headers={"HX-Request": "true"})
@@ -196,15 +197,19 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
     assert_no_reread_named(pages)
 
 
-def _closed_sessions(rater) -> set[str]:
-    """The tokens of the rater's items whose reading session is not open yet."""
+def _closed_sessions(rater) -> dict[str, str]:
+    """The rater's items whose reading session is not open yet: their item page by token."""
     from django.utils import timezone
 
     from annotation import selectors
 
     later = Assignment.objects.filter(rater=rater, session__gt=1).select_related("study")
     now = timezone.now()
-    return {a.token for a in later if not selectors.rater_session_gate(assignment=a).is_open(now)}
+    return {
+        a.token: reverse("rater_item", args=[a.study.token, a.token])
+        for a in later
+        if not selectors.rater_session_gate(assignment=a).is_open(now)
+    }
 
 
 def assert_no_reread_named(responses: dict[str, str]) -> None:

@@ -330,3 +330,20 @@ def test_reassigning_a_rater_drops_the_rereads_of_items_that_moved(study, raters
     assert study.manifest_hash == stored_digest(study)
     for reread in study.assignments.filter(kind=Assignment.Kind.RETEST):
         assert reread.repeat_of.rater_id == reread.rater_id
+
+
+def test_the_review_list_marks_session_two_and_links_it_only_once_open(client, study, rater):
+    later = second_session(study, rater)
+    client.force_login(rater)
+    url = reverse("rater_review", args=[study.token])
+    page = " ".join(client.get(url).content.decode().split())
+    assert page.count("· session 2") == 2
+    assert page.count("Session 2 is not open yet") == 2
+    for reread in later:
+        assert reverse("rater_item", args=[study.token, reread.token]) not in page
+    finish_session_one(study, rater)
+    move_back(study, rater, WASHOUT)
+    page = client.get(url).content.decode()
+    assert "not open yet" not in page
+    for reread in later:
+        assert reverse("rater_item", args=[study.token, reread.token]) in page

@@ -94,6 +94,7 @@ class ReviewLine:
     number: int  # as the item page numbers it: among the study's items, or the training ones
     is_training: bool
     status: str  # "submitted", "started" (an answer saved) or "not started"
+    session: int = 1  # the rater's reading session the item is in
 
 
 def rater_review_lines(*, user: AbstractBaseUser, study: Study) -> list[ReviewLine]:
@@ -103,14 +104,14 @@ def rater_review_lines(*, user: AbstractBaseUser, study: Study) -> list[ReviewLi
         Assignment.objects.filter(study=study, rater=user)
         .annotate(answered=Exists(answered))
         .order_by("position")
-        .values_list("token", "position", "kind", "submitted_at", "answered")
+        .values_list("token", "position", "kind", "submitted_at", "answered", "session")
     )
     lines = []
-    for token, position, kind, submitted_at, has_answers in rows:
+    for token, position, kind, submitted_at, has_answers, session in rows:
         is_training = kind == Assignment.Kind.TRAINING
         status = "submitted" if submitted_at else "started" if has_answers else "not started"
         number = position if is_training else position - study.training_items
-        lines.append(ReviewLine(token, number, is_training, status))
+        lines.append(ReviewLine(token, number, is_training, status, session))
     return lines
 
 
