@@ -143,3 +143,22 @@ def test_reassigning_a_rater_drops_the_rereads_of_items_that_moved():
 def test_rereads_need_a_washout(retests, washout, field):
     problems = design.washout_problems(retests=retests, washout_days=washout)
     assert list(problems) == ([field] if field else [])
+
+
+def test_work_handed_on_joins_the_takers_first_session_not_after_their_rereads():
+    manifest = _manifest(n_items=8, raters=("R1", "R2", "R3"), k=1, retests=2)
+    everyone = {p.key for p in manifest.placements}
+    after = design.reassign(
+        placements=manifest.placements,
+        rater="R1",
+        raters=["R1", "R2", "R3"],
+        movable=everyone,
+        seed=5,
+        min_gap=1,
+    )
+    for rater in ("R2", "R3"):
+        mine = sorted((p for p in after if p.rater == rater), key=lambda p: p.position)
+        sessions = [p.session for p in mine]
+        assert sessions == sorted(sessions), rater
+        assert [p.kind for p in mine if p.session == 2] == [design.RETEST] * 2
+    assert len([p for p in after if p.rater != "R1" and p.kind == design.STUDY]) == 8

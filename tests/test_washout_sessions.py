@@ -330,6 +330,13 @@ def test_reassigning_a_rater_drops_the_rereads_of_items_that_moved(study, raters
     assert study.manifest_hash == stored_digest(study)
     for reread in study.assignments.filter(kind=Assignment.Kind.RETEST):
         assert reread.repeat_of.rater_id == reread.rater_id
+    for rater in raters[:2]:  # the takers' moved items join session 1, before their re-reads
+        sessions = list(
+            study.assignments.filter(rater=rater)
+            .order_by("position")
+            .values_list("session", flat=True)
+        )
+        assert sessions == sorted(sessions)
 
 
 def test_the_review_list_marks_session_two_and_links_it_only_once_open(client, study, rater):

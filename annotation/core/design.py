@@ -318,6 +318,13 @@ def _can_leave(
     return not (remaining and checks and min(checks) < min(remaining))
 
 
+def _append_in_session(queue: list[Placement], placement: Placement) -> None:
+    """Put a placement at the end of its session in a rater's queue: before any later session,
+    which opens only once every item of the sessions before it is done."""
+    later = [i for i, p in enumerate(queue) if p.session > placement.session]
+    queue.insert(later[0] if later else len(queue), placement)
+
+
 def _load(queue: list[Placement]) -> int:
     return sum(p.kind == STUDY for p in queue)
 
@@ -335,11 +342,11 @@ def reassign(
 
     The rater's study placements from the end of their order back to the last one they started
     move, each to the least-loaded other rater who does not already have the item (ties broken
-    by a seeded draw), at the end of that rater's order. Nothing anyone started moves, and a
-    moved placement keeps its shown order. A placement no one else can take stays where it is.
-    The rater's own quality control stays with them, except the repeat or re-read of an item
-    that moved;
-    an item whose going would bring a repeat within `min_gap` of its original stays.
+    by a seeded draw), at the end of that rater's session 1 (before any re-reads). Nothing anyone
+    started moves, and a moved placement keeps its shown order. A placement no one else can take
+    stays where it is. The rater's own quality control stays with them, except the repeat or
+    re-read of an item that moved; an item whose going would bring a repeat within `min_gap` of
+    its original stays.
     """
     movable = set(movable)
     queues = {r: [] for r in raters}
@@ -364,7 +371,7 @@ def reassign(
             continue  # stays where it is
         taker = min(takers, key=lambda r: (_load(queues[r]), draw[r]))
         holds.add((taker, placement.item))
-        queues[taker].append(placement)
+        _append_in_session(queues[taker], placement)
         moved.add(placement.item)
     # What did not move keeps its order; a moved item's repeat or re-read (unstarted: in the
     # tail) goes.

@@ -354,10 +354,11 @@ def _training_comes_first(assignment: Assignment) -> bool:
 
 
 def assignment_next_for_rater(*, rater: AbstractBaseUser, study: Study) -> Assignment | None:
-    """Where the rater resumes: the first unfinished item in their order."""
+    """Where the rater resumes: the first unfinished item in their order, an earlier session's
+    first (the design puts later sessions last; this holds however positions were changed)."""
     return (
         Assignment.objects.filter(study=study, rater=rater, submitted_at__isnull=True)
-        .order_by("position")
+        .order_by("session", "position")
         .first()
     )
 
