@@ -1,6 +1,8 @@
 """The demo `make run` loads: one admin, four raters, a blinded study open for rating, and a
-draft study whose outputs a model endpoint will generate."""
+draft study whose outputs a model endpoint will generate, the same summaries in the other
+designs, and a study whose raters re-read some items after a washout."""
 
+import datetime
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -8,10 +10,11 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.utils import timezone
 
 from annotation import services
 from annotation.core import rubric
-from annotation.models import Study, TaskRun
+from annotation.models import Assignment, Study, TaskRun
 
 DEMO_FILE = Path(__file__).parent / "demo" / "demo_study.jsonl"
 # Quality control for the absolute demo: a training item with feedback, an attention check.
@@ -79,6 +82,7 @@ def load_demo() -> DemoSummary:
     _set_studies(admin, raters)
     omission_demo_load(admin, raters)
     _correction_study(admin, raters)
+    _washout_study(admin, raters, DEMO_FILE)
     return DemoSummary(created=True, study=study, logins=logins)
 
 
@@ -346,3 +350,59 @@ def _simulate_corrections(study: Study, raters) -> None:
             services.assignment_submit(assignment=assignment)
     run = TaskRun.objects.create(study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
     services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
+
+
+# --- re-reads after a washout -----------------------------------------------------------------
+
+# Raters see the title: it names the sessions, not the re-reads, which come unannounced.
+WASHOUT_TITLE = "Patient question summaries in two sessions (demo)"
+WASHOUT_DAYS = 14
+RETESTS = 3
+
+
+def _washout_study(admin, raters, demo_file) -> Study:
+    """rater1 starts fresh; rater2 and rater3 finished session 1 three weeks ago and have
+    re-read their items since; rater4 finished session 1 just now and waits for session 2."""
+    study = services.study_create(
+        creator=admin,
+        title=WASHOUT_TITLE,
+        instructions="Rate how well each summary captures the patient's question. Some items "
+        "come in a second session, which opens two weeks after you finish the first.",
+        raters_per_item=2,
+        question_prompt="How well does the summary capture the patient's question?",
+        seed=20240505,
+        retests_per_rater=RETESTS,
+        washout_days=WASHOUT_DAYS,
+    )
+    services.study_import_file(study=study, filename=demo_file.name, content=demo_file.read_bytes())
+    services.study_add_raters(study=study, users=raters)
+    services.study_open(study=study)
+    study.refresh_from_db()
+    rng = random.Random(study.seed)
+    for rater in raters[1:]:
+        _washout_rate(study, rater, session=1, rng=rng)
+    # As if rater2 and rater3 had finished session 1 three weeks ago: their washout has passed.
+    weeks_ago = timezone.now() - datetime.timedelta(days=21)
+    study.assignments.filter(rater__in=raters[1:3], session=1).update(submitted_at=weeks_ago)
+    for rater in raters[1:3]:
+        _washout_rate(study, rater, session=2, rng=rng)
+    run = TaskRun.objects.create(study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
+    return study
+
+
+def _washout_rate(study: Study, rater, *, session: int, rng: random.Random) -> None:
+    """Answer and submit the rater's items of one session; a re-read mostly as the first time."""
+    question = study.questions.get()
+    mine = study.assignments.filter(rater=rater, session=session).select_related(
+        "item__output__source", "repeat_of"
+    )
+    for assignment in mine.order_by("position"):
+        if assignment.kind == Assignment.Kind.RETEST:
+            first = assignment.repeat_of.ratings.get(question=question).value
+            value = min(5, max(1, round(first + rng.choice([0, 0, 0, 1, -1]))))
+        else:
+            typical = TYPICAL_SCORE[assignment.item.output.source.label]
+            value = min(5, max(1, round(typical + rng.gauss(0, 0.7))))
+        services.rating_save(assignment=assignment, question=question, answer=value)
+        services.assignment_submit(assignment=assignment)

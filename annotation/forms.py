@@ -8,6 +8,7 @@ from django.utils.safestring import SafeData
 from django.utils.text import slugify
 
 from annotation.core import importing, judging, llm, rubric
+from annotation.core.design import MAX_WASHOUT_DAYS, washout_problems
 from annotation.models import Connection, Judge, Question, Source, Study
 
 
@@ -56,6 +57,40 @@ class StudyCreateForm(PlainHelpText, forms.Form):
         help_text="Items each rater sees again later, unannounced, to measure test-retest "
         "consistency. Training and attention checks come from the imported file (role column).",
     )
+    retests_per_rater = forms.IntegerField(
+        min_value=0,
+        max_value=50,
+        initial=0,
+        required=False,
+        label="Re-reads per rater after a washout",
+        help_text="Items each rater reads again in a second session, which opens once they "
+        "have finished the first and the washout has passed: test-retest reliability across "
+        "occasions, reported apart from hidden repeats.",
+    )
+    washout_days = forms.IntegerField(
+        min_value=0,
+        max_value=MAX_WASHOUT_DAYS,
+        initial=0,
+        required=False,
+        label="Washout (days)",
+        help_text="Days between a rater's last answer in the first session and the second.",
+    )
+
+    def clean_retests_per_rater(self) -> int:
+        return self.cleaned_data["retests_per_rater"] or 0
+
+    def clean_washout_days(self) -> int:
+        return self.cleaned_data["washout_days"] or 0
+
+    def clean(self) -> dict:
+        data = super().clean()
+        problems = washout_problems(
+            retests=data.get("retests_per_rater") or 0, washout_days=data.get("washout_days") or 0
+        )
+        for field, message in problems.items():
+            self.add_error(field, message)
+        return data
+
     show_reference = forms.BooleanField(
         required=False,
         label="Show raters each case's reference answer",

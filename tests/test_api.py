@@ -85,6 +85,7 @@ def test_ratings_in_long_format(client, study_admin, rated_study):
         "revisions",
         "submitted",
         "time_on_task_seconds",
+        "session",
     }
     # Recorded by the rater's browser when it is; none here, as the fixture's ratings were not.
     assert {r["time_on_task_seconds"] for r in rows} == {None}

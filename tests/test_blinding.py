@@ -152,15 +152,17 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
     rater = demo.memberships.get(pseudonym=pseudonym).user
     finish_training(demo, rater)
     client.force_login(rater)
-    pages = crawl(client, ["/", reverse("rater_home")])
+    # An item of a session not open yet is linked from nowhere: its address is tried as well.
+    closed = _closed_sessions(rater)
+    pages = crawl(client, ["/", reverse("rater_home"), *closed.values()])
     item_pages = [
         url
         for url in pages
         if url.count("/") == 4 and url.startswith("/rate/") and not url.endswith("/review/")
     ]
     # Every study of the demo the rater is in: absolute, pairwise, side by side, ranking,
-    # omissions and corrections.
-    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == 46
+    # omissions, corrections, and the washout study (12 items and 3 re-reads in session 2).
+    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == 61
     assert any(url.endswith("/feedback/") for url in pages)  # training feedback, linked
     posts = {
         "absolute": [{"question": "overall", "answer": "1"}],
@@ -175,13 +177,18 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
     omitting = set(Study.objects.filter(questions__kind="omission").values_list("token", flat=True))
     omission = {"question": "omissions", "omitted": ["f1", "f3"], "wrong": "f2"}
 
-    # htmx partials: save a rating on every item, then revisit everything.
+    # htmx partials: save a rating on every item, then revisit everything. An item of a
+    # session not open yet is refused, saying only when the session opens.
     for url in item_pages:
         token = url.split("/")[2]
         for data in posts[designs[token]] + ([omission] if token in omitting else []):
             response = client.post(url, data, headers={"HX-Request": "true"})
-            assert response.status_code == 200
-            assert "Saved" in response.content.decode()
+            if url.split("/")[3] in closed:
+                assert response.status_code == 409
+                assert "Session 2 is not open yet" in response.content.decode()
+            else:
+                assert response.status_code == 200
+                assert "Saved" in response.content.decode()
             pages[f"POST {url} {data}"] = as_text(response)
     pages.update({f"again {url}": body for url, body in crawl(client, ["/rate/"]).items()})
 
@@ -191,6 +198,31 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
         assert response.status_code == 404
         pages[name] = as_text(response)
     assert_blind(pages, demo, rater)
+    assert_no_reread_named(pages)
+
+
+def _closed_sessions(rater) -> dict[str, str]:
+    """The rater's items whose reading session is not open yet: their item page by token."""
+    from django.utils import timezone
+
+    from annotation import selectors
+
+    later = Assignment.objects.filter(rater=rater, session__gt=1).select_related("study")
+    now = timezone.now()
+    return {
+        a.token: reverse("rater_item", args=[a.study.token, a.token])
+        for a in later
+        if not selectors.rater_session_gate(assignment=a).is_open(now)
+    }
+
+
+def assert_no_reread_named(responses: dict[str, str]) -> None:
+    """Re-reads after a washout look like any other item: a rater learns of "session 2" and
+    when it opens, never that its items are ones they read before."""
+    for url, body in responses.items():
+        lowered = body.lower()
+        for word in ("re-read", "reread", "retest", "repeat", "washout"):
+            assert word not in lowered, f"{word!r} appears in {url}"
 
 
 def test_no_api_response_a_rater_can_get_reveals_a_source(client, demo):
@@ -256,8 +288,9 @@ def test_the_rater_api_keeps_raters_blind_in_every_design(client, demo):
             responses[f"submit {row['token']}"] = as_text(submitted)
         for part in ("sources", "outputs", "ratings", "unblinding-key", "assignments", "results"):
             get(f"/api/v1/studies/{study.token}/{part}/", status=403)
-    assert n_items == Assignment.objects.filter(rater=rater).count() == 46
+    assert n_items == Assignment.objects.filter(rater=rater).count() == 61
     assert_blind(responses, demo, rater)
+    assert_no_reread_named(responses)
 
 
 def _api_answers(item: dict) -> list[dict]:

@@ -76,6 +76,7 @@ def _old_rows(study: Study):
             "revisions": len(r.revisions.all()),
             "submitted": a.submitted_at is not None,
             "time_on_task_seconds": a.time_on_task_ms / 1000 if a.time_on_task_ms else None,
+            "session": a.session,
         }
 
 

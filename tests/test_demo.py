@@ -3,7 +3,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Count
 
-from annotation.demo import CORRECTIONS_TITLE, DEMO_TITLE, OMISSION_TITLE
+from annotation import selectors
+from annotation.demo import CORRECTIONS_TITLE, DEMO_TITLE, OMISSION_TITLE, WASHOUT_TITLE
 from annotation.models import Assignment, ItemOutput, Output, Rating, Result, Study
 from tests.factories import alpha_of
 
@@ -16,7 +17,7 @@ def test_demo_loads_once_however_often_it_runs(capsys):
     out = capsys.readouterr().out
     assert "Kept the existing demo study" in out
     assert "rater4   / evalapp-rater" in out
-    assert Study.objects.count() == 7
+    assert Study.objects.count() == 8
     pairwise = Study.objects.get(design="pairwise")
     assert pairwise.items.filter(output_b__isnull=False).count() == pairwise.items.count() > 0
     for design in ("side_by_side", "ranking"):
@@ -122,3 +123,23 @@ def test_the_demo_has_clinicians_correcting_drafts():
         "Discharge-LM",
         "Tiny-Baseline-LM",
     ]
+
+
+def test_demo_has_a_study_with_rereads_after_a_washout():
+    call_command("seed_demo")
+    study = Study.objects.get(title=WASHOUT_TITLE)
+    assert (study.retests_per_rater, study.washout_days) == (3, 14)
+    users = {u.username: u for u in get_user_model().objects.filter(username__startswith="rater")}
+    for user in users.values():
+        rereads = study.assignments.filter(rater=user, kind="retest")
+        assert rereads.count() == 3
+        assert set(rereads.values_list("session", flat=True)) == {2}
+    waiting = {u: selectors.rater_study_summary(user=users[u], study=study).waiting for u in users}
+    assert waiting["rater1"].opens_at is None  # session 1 still to do
+    # rater2 and rater3 re-read after the washout: nothing left to wait for.
+    assert waiting["rater2"] is None
+    assert waiting["rater3"] is None
+    assert waiting["rater4"].opens_at is not None  # finished session 1: session 2 opens later
+    kappa = Result.objects.get(study=study, statistic="washout_retest_kappa")
+    assert kappa.n_units == 6
+    assert set(kappa.detail) >= {"rater R2", "rater R3"}

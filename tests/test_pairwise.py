@@ -169,7 +169,9 @@ def stored_digest(study: Study) -> str:
         else:  # one output: nothing to order
             labels, shown = (a.item.output.source.label,), ()
         key = "\x1f".join([a.item.output.case.external_id, *labels])
-        placements.append(design.Placement(pseudonym[a.rater_id], key, a.position, shown, a.kind))
+        placements.append(
+            design.Placement(pseudonym[a.rater_id], key, a.position, shown, a.kind, a.session)
+        )
     return design.Manifest(
         seed=study.seed, k=study.raters_per_item, placements=tuple(placements)
     ).digest

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
@@ -30,12 +31,26 @@ from annotation.models import Assignment, Study
 from annotation.responses import image_response
 
 
+class SessionWaitSerializer(serializers.Serializer):
+    session = serializers.IntegerField(help_text="Your next reading session, not open yet.")
+    items = serializers.IntegerField(help_text="How many items it holds.")
+    opens_at = serializers.DateTimeField(
+        allow_null=True, help_text="When it opens; null until you finish the session before."
+    )
+    after_days = serializers.IntegerField(
+        help_text="The washout: days from your last answer in the session before."
+    )
+
+
 class RaterStudySerializer(serializers.Serializer):
     token = serializers.CharField()
     title = serializers.CharField()
     done = serializers.IntegerField(help_text="Items submitted (training apart).")
     total = serializers.IntegerField()
     locked = serializers.BooleanField(help_text="Read-only: answers can no longer change.")
+    waiting = SessionWaitSerializer(
+        allow_null=True, help_text="Your first reading session that is not open yet, if any."
+    )
 
 
 class RaterItemRowSerializer(serializers.ModelSerializer):
@@ -44,7 +59,7 @@ class RaterItemRowSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Assignment
-        fields = ["token", "position", "training", "submitted"]
+        fields = ["token", "position", "session", "training", "submitted"]
         read_only_fields = fields
 
 
@@ -200,17 +215,25 @@ class RaterItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Generic
         except Http404:
             raise NotFound("No such item.") from None
 
-    def _pending_training(self, assignment: Assignment) -> Response | None:
+    def _waiting(self, assignment: Assignment) -> Response | None:
+        """409 while the item waits: for the rater's training, or for its reading session to
+        open."""
         pending = selectors.rater_training_pending(assignment=assignment)
-        if pending is None:
+        if pending is not None:
+            body = {"detail": "First the training items.", "training": pending.token}
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        if assignment.study.status != Study.Status.OPEN:
             return None
-        body = {"detail": "First the training items.", "training": pending.token}
+        gate = selectors.rater_session_gate(assignment=assignment)
+        if gate.is_open(timezone.now()):
+            return None
+        body = {"detail": selectors.session_closed_message(gate), "opens_at": gate.opens_at}
         return Response(body, status=status.HTTP_409_CONFLICT)
 
     @extend_schema(responses={200: RaterItemSerializer, 409: REFUSED})
     def retrieve(self, request: Request, study_token: str, token: str) -> Response:
         assignment = self._assignment(token)
-        if refused := self._pending_training(assignment):
+        if refused := self._waiting(assignment):
             return refused
         services.assignment_mark_opened(assignment=assignment)
         return Response(self._item(assignment))
@@ -252,7 +275,7 @@ class RaterItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Generic
         """One image of the item's case, as the rater's page shows it (its stored name never
         leaves). Any other image is 404."""
         assignment = self._assignment(token)
-        if refused := self._pending_training(assignment):
+        if refused := self._waiting(assignment):
             return refused
         try:
             image = selectors.rater_image_get(assignment=assignment, token=image_token)
@@ -266,7 +289,7 @@ class RaterItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Generic
         """Save one answer; the same answer again changes nothing, a new one is kept in the
         history. Answers the item as it now stands."""
         assignment = self._assignment(token)
-        if refused := self._pending_training(assignment):
+        if refused := self._waiting(assignment):
             return refused
         data = AnswerSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -293,7 +316,7 @@ class RaterItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Generic
     def submit(self, request: Request, study_token: str, token: str) -> Response:
         """Submit the item once every required question has an answer."""
         assignment = self._assignment(token)
-        if refused := self._pending_training(assignment):
+        if refused := self._waiting(assignment):
             return refused
         try:
             assignment = services.assignment_submit(assignment=assignment)

@@ -23,6 +23,16 @@ from annotation.api.studies import INVALID, REFUSED, refused
 from annotation.models import Invitation, Membership, Study
 
 
+class SessionProgressSerializer(serializers.Serializer):
+    session = serializers.IntegerField()
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    is_open = serializers.BooleanField()
+    opens_at = serializers.DateTimeField(
+        allow_null=True, help_text="Null for session 1, or while the session before is unfinished."
+    )
+
+
 class RaterSerializer(serializers.Serializer):
     """One rater's progress and quality control, as the dashboard's raters card shows them."""
 
@@ -39,6 +49,11 @@ class RaterSerializer(serializers.Serializer):
     checks_total = serializers.IntegerField()
     repeats_done = serializers.IntegerField()
     repeats_total = serializers.IntegerField()
+    retests_done = serializers.IntegerField(help_text="Re-reads after the washout submitted.")
+    retests_total = serializers.IntegerField()
+    sessions = SessionProgressSerializer(
+        many=True, help_text="Each reading session, when the rater has more than one."
+    )
     timed_items = serializers.IntegerField(help_text="Submitted study items with a time on task.")
     median_seconds = serializers.FloatField(allow_null=True)
     fast_items = serializers.IntegerField(

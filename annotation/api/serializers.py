@@ -7,6 +7,7 @@ from rest_framework import serializers
 from annotation import services
 from annotation.api import schema
 from annotation.core import rubric
+from annotation.core.design import MAX_WASHOUT_DAYS, washout_problems
 from annotation.models import (
     AnalysisReopening,
     Assignment,
@@ -88,6 +89,8 @@ STUDY_ADMIN_FIELDS = (
     "seed",
     "manifest_hash",
     "repeats_per_rater",
+    "retests_per_rater",
+    "washout_days",
     "show_reference",
     "training_items",
     "p_adjustment",
@@ -144,6 +147,19 @@ class StudyCreateSerializer(serializers.Serializer):
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
     raters_per_item = serializers.IntegerField(min_value=1, max_value=20, default=2)
     repeats_per_rater = serializers.IntegerField(min_value=0, max_value=50, default=0)
+    retests_per_rater = serializers.IntegerField(
+        min_value=0,
+        max_value=50,
+        default=0,
+        help_text="Items each rater reads again in session 2, after the washout.",
+    )
+    washout_days = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_WASHOUT_DAYS,
+        default=0,
+        help_text="Days after a rater's last answer in one session before the next opens; at "
+        "least 1 with re-reads.",
+    )
     show_reference = serializers.BooleanField(default=False)
     question_prompt = serializers.CharField(
         max_length=500,
@@ -169,6 +185,11 @@ class StudyCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {name: f"A {data['design']} study's first question sets its own." for name in given}
             )
+        problems = washout_problems(
+            retests=data["retests_per_rater"], washout_days=data["washout_days"]
+        )
+        if problems:
+            raise serializers.ValidationError(problems)
         return data
 
 
@@ -367,6 +388,9 @@ class RatingRowSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Seconds the item was on screen before it was submitted, as the rater's "
         "browser recorded it; null when none was recorded (answered through the API, imported).",
+    )
+    session = serializers.IntegerField(
+        help_text="The rater's reading session the item was in: 1, or 2 and later after a washout."
     )
 
 

@@ -75,7 +75,7 @@ RATER = _column(
     "the rater's pseudonym in this study (`R1`, `R2`, ... in the order they joined)",
 )
 QUESTION = _column("question", STRING, "the question's key; join to questions.csv")
-ASSIGNMENT_KINDS = ("study", "training", "attention", "repeat")
+ASSIGNMENT_KINDS = ("study", "training", "attention", "repeat", "retest")
 SOURCE_KINDS = ("model", "human_reference")
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
@@ -138,9 +138,11 @@ RATINGS = Table(
         _column(
             "kind",
             STRING,
-            "`study`, or quality control: `training`, `attention` (a hidden attention check) or "
-            "`repeat` (a hidden repeat of an item the same rater saw before); statistics use "
-            "`study` rows only, and `repeat` rows for test-retest",
+            "`study`, or quality control: `training`, `attention` (a hidden attention check), "
+            "`repeat` (a hidden repeat of an item the same rater saw before) or `retest` (a "
+            "re-read of the rater's own item in a later session, after the washout); "
+            "statistics use `study` rows only, `repeat` rows for test-retest within a sitting "
+            "and `retest` rows for test-retest across the washout",
             ASSIGNMENT_KINDS,
         ),
         _column("first_saved_at", DATETIME, "when the answer was first saved (UTC)"),
@@ -159,6 +161,13 @@ RATINGS = Table(
             "browser reported it, over every visit: per item and rater (a hidden repeat has its "
             "own), so every answer to the same item by the same rater repeats it; empty when "
             "none was recorded (as for answers given through the API, or imported)",
+        ),
+        _column(
+            "session",
+            INTEGER,
+            "the rater's reading session the item was in: 1, or 2 and later for items that "
+            "opened only after the rater finished the session before and the study's washout "
+            "passed (re-reads after the washout)",
         ),
     ),
 )

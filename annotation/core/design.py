@@ -11,6 +11,7 @@ running study.
 
 Quality control rides on the same manifest (`add_quality_control`): training items come first
 for every rater; attention checks and repeats of a rater's own items are hidden among the rest.
+Re-reads after a washout (retests) make up a second reading session after all of the first.
 """
 
 import hashlib
@@ -26,6 +27,10 @@ MAX_BALANCED_SLOTS = 6
 
 # What a placement is for: the study proper, or quality control (see add_quality_control).
 STUDY, TRAINING, ATTENTION, REPEAT = "study", "training", "attention", "repeat"
+RETEST = "retest"  # a re-read of the rater's own item in a later session, after the washout
+# Kinds that point back at the rater's first sight of an item, and go where it goes.
+SECOND_SIGHTS = (REPEAT, RETEST)
+MOVES_WITH_ITEM = (STUDY, *SECOND_SIGHTS)
 # A repeat comes at least this many items after the original, where the rater's order allows.
 MIN_REPEAT_GAP = 5
 
@@ -44,6 +49,7 @@ class Placement:
     position: int  # 1-based place in the rater's order
     order: tuple[str, ...] = ()  # the item's sources as shown: A then B, or first to last
     kind: str = STUDY
+    session: int = 1  # the rater's reading session: a later one opens after the washout
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -61,11 +67,15 @@ class Manifest:
     def digest(self) -> str:
         """SHA-256 over the seed, k and every placement: equal digests mean equal manifests."""
         # Tuples, which JSON writes as lists, and sort as lists would: (rater, position) is
-        # unique, so no two rows tie on their first three fields.
+        # unique, so no two rows tie on their first three fields. A session after the first
+        # is written too; the first is left out, so manifests made before sessions keep
+        # their digests.
         rows = [
             (p.rater, p.item, p.position, p.order)
-            if p.kind == STUDY
+            if p.kind == STUDY and p.session == 1
             else (p.rater, p.item, p.position, p.order, p.kind)
+            if p.session == 1
+            else (p.rater, p.item, p.position, p.order, p.kind, p.session)
             for p in self.placements
         ]
         canonical = json.dumps([self.seed, self.k, sorted(rows)], separators=(",", ":"))
@@ -197,8 +207,9 @@ def add_raters(
     rater's order, and never to a rater who already has that item. The donor's later
     placements close the gap, keeping their relative order; started placements keep their
     positions. A moved placement keeps its shown order, so the counterbalancing holds; the
-    donor's repeat of it, not yet started, is dropped. Quality control never moves: each new
-    rater gets their own, as `add_quality_control` gives it.
+    donor's repeat or re-read of it, not yet started, is dropped. Quality control never moves:
+    each new rater gets their own, as `add_quality_control` gives it, their re-reads going to
+    the items the fewest raters re-read so far.
     """
     existing = {p.rater for p in placements}
     if existing & set(new_raters) or len(set(new_raters)) != len(new_raters):
@@ -222,7 +233,9 @@ def add_raters(
         rng.shuffle(taken)
         mine = [_placed(p, rater, pos) for pos, p in enumerate(taken, start=1)]
         if quality:
-            mine = add_quality_control(mine, quality, seed=seed, raters=[rater])
+            mine = add_quality_control(
+                mine, quality, seed=seed, raters=[rater], reread=_rereads(result)
+            )
         result += mine
     return result
 
@@ -230,7 +243,9 @@ def add_raters(
 def _placed(placement: Placement, rater: str, position: int) -> Placement:
     if placement.rater == rater and placement.position == position:
         return placement  # frozen, so shared: a million placements are not made twice
-    return Placement(rater, placement.item, position, placement.order, placement.kind)
+    return Placement(
+        rater, placement.item, position, placement.order, placement.kind, placement.session
+    )
 
 
 def _by_rater(placements: Sequence[Placement]) -> list[tuple[str, list[Placement]]]:
@@ -272,15 +287,17 @@ def _take(
 
 
 def _repeat_of(candidate: Placement, original: Placement) -> bool:
-    return candidate.kind == REPEAT and candidate.item == original.item
+    """Whether `candidate` is the rater's second sight of `original`'s item: a hidden repeat
+    or a re-read after the washout."""
+    return candidate.kind in SECOND_SIGHTS and candidate.item == original.item
 
 
 def _can_leave(
     queue: list[Placement], index: int, movable: set, min_gap: int, *, checks_after: bool = True
 ) -> bool:
     """Whether the study placement at `index` may leave its rater's queue, taking its repeat
-    (if any) with it: that repeat is unstarted; no other repeat comes within `min_gap` of its
-    original once the queue closes up; and (`checks_after`) an attention check keeps a study
+    and re-read (if any) with it: they are unstarted; no other repeat comes within `min_gap`
+    of its original once the queue closes up; and (`checks_after`) an attention check keeps a study
     item before it."""
     leaving = queue[index]
     removed = {index} | {i for i, p in enumerate(queue) if _repeat_of(p, leaving)}
@@ -301,6 +318,13 @@ def _can_leave(
     return not (remaining and checks and min(checks) < min(remaining))
 
 
+def _append_in_session(queue: list[Placement], placement: Placement) -> None:
+    """Put a placement at the end of its session in a rater's queue: before any later session,
+    which opens only once every item of the sessions before it is done."""
+    later = [i for i, p in enumerate(queue) if p.session > placement.session]
+    queue.insert(later[0] if later else len(queue), placement)
+
+
 def _load(queue: list[Placement]) -> int:
     return sum(p.kind == STUDY for p in queue)
 
@@ -318,10 +342,11 @@ def reassign(
 
     The rater's study placements from the end of their order back to the last one they started
     move, each to the least-loaded other rater who does not already have the item (ties broken
-    by a seeded draw), at the end of that rater's order. Nothing anyone started moves, and a
-    moved placement keeps its shown order. A placement no one else can take stays where it is.
-    The rater's own quality control stays with them, except the repeat of an item that moved;
-    an item whose going would bring a repeat within `min_gap` of its original stays.
+    by a seeded draw), at the end of that rater's session 1 (before any re-reads). Nothing anyone
+    started moves, and a moved placement keeps its shown order. A placement no one else can take
+    stays where it is. The rater's own quality control stays with them, except the repeat or
+    re-read of an item that moved; an item whose going would bring a repeat within `min_gap` of
+    its original stays.
     """
     movable = set(movable)
     queues = {r: [] for r in raters}
@@ -339,17 +364,18 @@ def reassign(
     for placement in [p for p in queue[tail:] if p.kind == STUDY]:  # in the rater's own order
         draw = {r: rng.random() for r in others}
         takers = [r for r in others if (r, placement.item) not in holds]
-        remaining = [p for p in queue if not (p.item in moved and p.kind in (STUDY, REPEAT))]
+        remaining = [p for p in queue if not (p.item in moved and p.kind in MOVES_WITH_ITEM)]
         # The leaver is stopping: where their own checks fall no longer matters.
         index = remaining.index(placement)
         if not takers or not _can_leave(remaining, index, movable, min_gap, checks_after=False):
             continue  # stays where it is
         taker = min(takers, key=lambda r: (_load(queues[r]), draw[r]))
         holds.add((taker, placement.item))
-        queues[taker].append(placement)
+        _append_in_session(queues[taker], placement)
         moved.add(placement.item)
-    # What did not move keeps its order; a moved item's repeat (unstarted: in the tail) goes.
-    queues[rater] = [p for p in queue if not (p.item in moved and p.kind in (STUDY, REPEAT))]
+    # What did not move keeps its order; a moved item's repeat or re-read (unstarted: in the
+    # tail) goes.
+    queues[rater] = [p for p in queue if not (p.item in moved and p.kind in MOVES_WITH_ITEM)]
     return [
         _placed(p, r, position)
         for r, queue in queues.items()
@@ -368,6 +394,8 @@ class QualityControl:
     checks: tuple[DesignItem, ...] = ()  # attention checks, hidden among the study items
     repeats: int = 0  # how many of the rater's own items come again, later, unannounced
     min_gap: int = MIN_REPEAT_GAP
+    # How many of the rater's own items come back in session 2, after the washout.
+    retests: int = 0
 
 
 def add_quality_control(
@@ -376,6 +404,7 @@ def add_quality_control(
     *,
     seed: int,
     raters: Sequence[str] = (),
+    reread: Counter | None = None,
 ) -> list[Placement]:
     """Each rater's order with quality control added, renumbered from 1.
 
@@ -386,6 +415,10 @@ def add_quality_control(
     come from a generator seeded with the seed and the rater, so a rater who joins later gets
     the same as they would have on the first day. `raters` with no study placements still get
     training and attention checks.
+
+    Retests (re-reads after a washout) follow everything else as session 2, in a fresh seeded
+    order: see `_with_retests`. `reread` counts the re-reads each item already has among
+    raters not given here (a rater joining later).
     """
     groups = dict(_by_rater(placements))
     result = []
@@ -393,6 +426,8 @@ def add_quality_control(
         rng = random.Random(f"{seed}\x1fquality\x1f{rater}")
         sequence = sorted(groups.get(rater, []), key=lambda p: p.position)
         result += _numbered(rater, _with_quality(sequence, quality, rng, rater))
+    if quality.retests:
+        result = _with_retests(result, quality.retests, seed=seed, reread=Counter(reread or {}))
     return result
 
 
@@ -424,3 +459,56 @@ def _shown_check(item: DesignItem, rng: random.Random) -> tuple[str, ...]:
 
 def _numbered(rater: str, sequence: list[Placement]) -> list[Placement]:
     return [_placed(p, rater, position) for position, p in enumerate(sequence, start=1)]
+
+
+# --- re-reads after a washout ---------------------------------------------------------------
+
+
+def _with_retests(
+    placements: list[Placement], retests: int, *, seed: int, reread: Counter
+) -> list[Placement]:
+    """Each rater's order followed by session 2: `retests` of their own study items, each
+    shown as it was the first time (so that a change of answer is the rater's, not the
+    layout's), in a seeded order of their own. An item the rater also sees as a hidden repeat
+    is not re-read (each first sight has one second sight).
+
+    The items are chosen greedily so that each is re-read by as few raters as possible: raters
+    with the fewest items choose first, each taking the items re-read least so far, ties broken
+    by a draw seeded with the seed and the rater."""
+    groups = _by_rater(placements)
+    result = []
+    for rater, sequence in sorted(groups, key=lambda group: (_load(group[1]), group[0])):
+        rng = random.Random(f"{seed}\x1fretest\x1f{rater}")
+        repeated = {p.item for p in sequence if p.kind == REPEAT}
+        study = [p for p in sequence if p.kind == STUDY and p.item not in repeated]
+        draws = {p.item: rng.random() for p in study}
+        chosen = sorted(study, key=lambda p: (reread[p.item], draws[p.item]))[:retests]
+        reread.update(p.item for p in chosen)
+        rng.shuffle(chosen)
+        second = [Placement(rater, p.item, 0, p.order, RETEST, session=2) for p in chosen]
+        result += _numbered(rater, sorted(sequence, key=lambda p: p.position) + second)
+    return sorted(result, key=lambda p: (p.rater, p.position))
+
+
+# The longest washout a study may set: a year.
+MAX_WASHOUT_DAYS = 365
+
+
+def washout_problems(*, retests: int, washout_days: int) -> dict[str, str]:
+    """What is wrong with a study's re-read settings, by field; empty when nothing is. A
+    re-read with no washout would come straight after the first reading, while the rater
+    still remembers their answers: it would measure memory, which hidden repeats already
+    do, not reliability across occasions."""
+    if washout_days > MAX_WASHOUT_DAYS:
+        return {"washout_days": f"A washout of at most {MAX_WASHOUT_DAYS} days."}
+    if retests and washout_days < 1:
+        return {
+            "washout_days": "Re-reads after a washout need a washout of at least 1 day: "
+            "without one, use hidden repeats."
+        }
+    return {}
+
+
+def _rereads(placements: Sequence[Placement]) -> Counter:
+    """How many raters re-read each item after the washout."""
+    return Counter(p.item for p in placements if p.kind == RETEST)

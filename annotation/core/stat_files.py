@@ -31,7 +31,7 @@ TEXT_KINDS = (rubric.TEXT, rubric.MULTIPLE_CHOICE, rubric.RANKING)
 # What identifies a row, from ratings.csv, with its description as the variable label.
 KEYS = ("item_token", "rater", "kind", "output_slot")
 # What a row carries beside the answers (the same for every answer of the row).
-ROW_FACTS = ("flipped", "shown_order", "submitted", "time_on_task_seconds")
+ROW_FACTS = ("flipped", "shown_order", "submitted", "time_on_task_seconds", "session")
 YES_NO_LABELS = {0: "No", 1: "Yes"}
 # "Not applicable": Stata's extended missing value .a; in SPSS a user-missing code, where one
 # lies outside every value the question can take (for a number question, below its minimum).
@@ -51,13 +51,15 @@ STATA_RESERVED = frozenset(
 STAT_FILES_TEXT = f"""## `{SAV}` and `{DTA}`: the ratings for SPSS and Stata
 
 The ratings of ratings.csv, one row per rater and item (and assignment kind: a hidden repeat
-has its own row), with one variable per question holding the number statistics use (ratings.csv's
-`value`) and the scale's labels as value labels; a side-by-side question asked about each
-response has a row per response slot (`output_slot`), the whole-item questions a row with an
-empty slot. Free-text, multiple-choice and ranking questions are text variables holding the
-answer as ratings.csv writes it. Each question's variable label is its prompt; the other
-variables' labels come from the data dictionary, cut to {LABEL_LIMIT} characters (Stata's
-limit) at a word. `flipped` and `submitted` are 1 (Yes) or 0 (No).
+and a re-read after the washout, `retest`, have their own rows), with one variable per question
+holding the number statistics use (ratings.csv's `value`) and the scale's labels as value
+labels; a side-by-side question asked about each response has a row per response slot
+(`output_slot`), the whole-item questions a row with an empty slot. `session` is the rater's
+reading session (2 for re-reads after the washout). Free-text, multiple-choice and ranking
+questions are text variables holding the answer as ratings.csv writes it. Each question's
+variable label is its prompt; the other variables' labels come from the data dictionary, cut
+to {LABEL_LIMIT} characters (Stata's limit) at a word. `flipped` and `submitted` are 1 (Yes)
+or 0 (No).
 
 - **Variable names** are the question keys where Stata allows them: characters other than
   letters, digits and `_` become `_`; a name that does not start with a letter, is a Stata
@@ -184,13 +186,15 @@ class RatingsColumns:
         # 4-byte ids and slots (array's "i"), 1-byte flags: some 30 bytes a rating in all.
         self.numbers = {name: array("i") for name in ("item", "rater", "kind", "shown", "slot")}
         self.numbers |= {"flipped": array("b"), "submitted": array("b"), "question": array("i")}
+        self.numbers["session"] = array("i")
         self.seconds = array("d")
         self.cells: list = []
 
     def add(self, rating: Sequence) -> None:
         token, rater, question, answer, value, flipped, shown, slot, kind = rating[:9]
-        submitted, seconds = rating[12], rating[13]
+        submitted, seconds, session = rating[12], rating[13], rating[14]
         numbers, ids = self.numbers, self.ids
+        numbers["session"].append(session or 1)  # rows made before sessions: the first
         for name, text in (("item", token), ("rater", rater), ("kind", kind), ("shown", shown)):
             found = ids[name].get(text)
             if found is None:
@@ -208,8 +212,9 @@ class RatingsColumns:
         """`add` for many ratings at once, given as columns (one sequence per column of
         `columns.RATINGS`, the values `add` takes; the moments and revisions unread)."""
         token, rater, question, answer, value, flipped, shown, slot, kind = columns[:9]
-        submitted, seconds = columns[12], columns[13]
+        submitted, seconds, sessions = columns[12], columns[13], columns[14]
         numbers, ids = self.numbers, self.ids
+        numbers["session"].extend([session or 1 for session in sessions])
         for name, texts in (("item", token), ("rater", rater), ("kind", kind), ("shown", shown)):
             found = ids[name]
             numbers[name].extend([found.setdefault(text, len(found)) for text in texts])
@@ -245,6 +250,7 @@ class RatingsColumns:
             "shown_order": texts["shown"][number["shown"][first]],
             "submitted": number["submitted"][first].astype("int64"),
             "time_on_task_seconds": _numbers(self.seconds)[first],
+            "session": number["session"][first].astype("int64"),
         }
         for at, variable in enumerate(self.variables):
             data[variable.name] = self._question(at, variable, row_of, len(first), number)

@@ -5,11 +5,13 @@ import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from annotation.core import rubric
+from annotation.core.design import washout_problems
 from annotation.models.tokens import new_seed, new_token
 
 if TYPE_CHECKING:
@@ -98,6 +100,11 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self) -> None:
+        problems = washout_problems(retests=self.retests_per_rater, washout_days=self.washout_days)
+        if problems:
+            raise ValidationError(problems)
 
     @property
     def shows_sets(self) -> bool:

@@ -107,6 +107,13 @@ from annotation.selectors.results import (
     study_agreement_tables,
     study_comparison_tables,
 )
+from annotation.selectors.sessions import (
+    SessionWait,
+    rater_session_gate,
+    rater_session_wait,
+    session_closed_message,
+    when,
+)
 from annotation.selectors.studies import (
     RaterProgress,
     admin_studies,
@@ -183,6 +190,11 @@ __all__ = [
     "rater_question_view",
     "rater_review_lines",
     "rater_save_target",
+    "rater_session_gate",
+    "rater_session_wait",
+    "session_closed_message",
+    "SessionWait",
+    "when",
     "rater_studies",
     "rater_study_get",
     "rater_study_summary",

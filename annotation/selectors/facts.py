@@ -27,6 +27,7 @@ from annotation.selectors.omissions import (
     omission_rate_facts,
 )
 from annotation.selectors.results import intervals_by_question
+from annotation.selectors.washout import washout_facts
 
 
 def study_reporting_facts(*, study: Study) -> dict[str, list[str]]:
@@ -146,7 +147,8 @@ def _answers(question) -> str:
 
 def _agreement(study: Study) -> list[str]:
     """Per question: the humans' alpha, the other coefficients on the same ratings, alpha with
-    each LLM judge added as one more rater, and test-retest where there were hidden repeats.
+    each LLM judge added as one more rater, and test-retest where there were hidden repeats
+    and where items were re-read after a washout.
     Per-source figures are on the dashboard and in the export, not in a methods paragraph."""
     facts = []
     results = study.results.filter(source="").select_related("question")
@@ -181,6 +183,7 @@ def _question_agreement(question, results) -> list[str]:
             f'Question "{question.key}": test-retest (each rater against their own hidden '
             f"repeats of an item), {_describe_estimate(retest, both=False)}"
         )
+    facts += washout_facts(question.key, humans)
     return facts
 
 
@@ -468,6 +471,14 @@ def _quality_control(study: Study) -> list[str]:
         parts.append(
             f"{study.repeats_per_rater} of their own items repeated unannounced, at least "
             f"{design.MIN_REPEAT_GAP} items later, for test-retest consistency"
+        )
+    if study.retests_per_rater:
+        days = study.washout_days
+        parts.append(
+            f"{study.retests_per_rater} of their own study items re-read in a second session, "
+            f"which opened only once they had finished the first and {days} day{_s(days)} "
+            "had passed since their last answer in it (the washout), in a new order and "
+            "unannounced as re-reads, for test-retest reliability across occasions"
         )
     if not parts:
         return []

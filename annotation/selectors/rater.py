@@ -10,6 +10,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import (
     Count,
     Exists,
+    Max,
     OuterRef,
     Prefetch,
     Q,
@@ -19,6 +20,7 @@ from django.db.models import (
 from django.http import Http404
 
 from annotation.core import rubric
+from annotation.core.sessions import SessionGate
 from annotation.models import (
     Assignment,
     Attachment,
@@ -30,6 +32,7 @@ from annotation.models import (
     Rating,
     Study,
 )
+from annotation.selectors.sessions import SessionWait, rater_session_wait
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class RaterStudy:
     done: int
     total: int
     locked: bool = False  # read-only: answers can be read, no longer changed
+    # The rater's first reading session that is not open yet, if any (selectors.sessions).
+    waiting: SessionWait | None = None
 
 
 TRAINING_Q = Q(assignments__kind=Assignment.Kind.TRAINING)
@@ -60,21 +65,25 @@ def _rater_studies_qs(user: AbstractBaseUser) -> QuerySet[Study]:
                 filter=Q(assignments__rater=user, assignments__submitted_at__isnull=False)
                 & ~TRAINING_Q,
             ),
+            sessions=Max("assignments__session", filter=Q(assignments__rater=user)),
         )
         .order_by("title")
     )
 
 
 def rater_studies(*, user: AbstractBaseUser) -> list[RaterStudy]:
-    return [
-        RaterStudy(s.token, s.title, s.done, s.total, locked=s.status == Study.Status.LOCKED)
-        for s in _rater_studies_qs(user)
-    ]
+    return [_rater_study(user, s) for s in _rater_studies_qs(user)]
 
 
 def rater_study_summary(*, user: AbstractBaseUser, study: Study) -> RaterStudy:
-    s = _rater_studies_qs(user).get(pk=study.pk)
-    return RaterStudy(s.token, s.title, s.done, s.total, locked=s.status == Study.Status.LOCKED)
+    return _rater_study(user, _rater_studies_qs(user).get(pk=study.pk))
+
+
+def _rater_study(user: AbstractBaseUser, s: Study) -> RaterStudy:
+    locked = s.status == Study.Status.LOCKED
+    # A query more only for a study that has later sessions, and while it is open.
+    waiting = rater_session_wait(user=user, study=s) if s.sessions > 1 and not locked else None
+    return RaterStudy(s.token, s.title, s.done, s.total, locked=locked, waiting=waiting)
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,7 @@ class ReviewLine:
     number: int  # as the item page numbers it: among the study's items, or the training ones
     is_training: bool
     status: str  # "submitted", "started" (an answer saved) or "not started"
+    session: int = 1  # the rater's reading session the item is in
 
 
 def rater_review_lines(*, user: AbstractBaseUser, study: Study) -> list[ReviewLine]:
@@ -94,14 +104,14 @@ def rater_review_lines(*, user: AbstractBaseUser, study: Study) -> list[ReviewLi
         Assignment.objects.filter(study=study, rater=user)
         .annotate(answered=Exists(answered))
         .order_by("position")
-        .values_list("token", "position", "kind", "submitted_at", "answered")
+        .values_list("token", "position", "kind", "submitted_at", "answered", "session")
     )
     lines = []
-    for token, position, kind, submitted_at, has_answers in rows:
+    for token, position, kind, submitted_at, has_answers, session in rows:
         is_training = kind == Assignment.Kind.TRAINING
         status = "submitted" if submitted_at else "started" if has_answers else "not started"
         number = position if is_training else position - study.training_items
-        lines.append(ReviewLine(token, number, is_training, status))
+        lines.append(ReviewLine(token, number, is_training, status, session))
     return lines
 
 
@@ -155,6 +165,7 @@ class RaterSaveTarget:
     assignment: Assignment
     question: Question | None
     training_pending: str | None
+    gate: SessionGate  # whether the assignment's reading session is open
 
 
 # A case's columns the save never reads: left in the database, not decoded for every answer.
@@ -183,10 +194,16 @@ def rater_save_target(
         prefetch_related_objects([assignment.item], Prefetch("members", queryset=members))
     question = read.question(row, study_id=assignment.study_id)
     pending = row[-1]
+    gate = SessionGate(
+        session=assignment.session,
+        washout_days=assignment.study.washout_days,
+        previous_done_at=read.previous_done_at(row),
+    )
     return RaterSaveTarget(
         assignment=assignment,
         question=question,
         training_pending=pending if _training_comes_first(assignment) else None,
+        gate=gate,
     )
 
 
@@ -252,6 +269,17 @@ class _SaveRead:
         Assignment.study.field.set_cached_value(a, study)
         return a
 
+    def previous_done_at(self, row: tuple):
+        """The rater's last submit in the session before this assignment's, once all of it is
+        submitted (the column before the last), converted as the submitted_at column is."""
+        table = self.tables[0]
+        (index,) = (i for i, f in enumerate(table.fields) if f.name == "submitted_at")
+        value = row[-2]
+        col, converters = table.converters[index]
+        for convert in converters:
+            value = convert(value, col, connection)
+        return value
+
     def question(self, row: tuple, *, study_id: int) -> Question | None:
         table, start = self.tables[6], self._starts()[6]
         if row[start] is None:  # the study has no question with the posted key
@@ -290,9 +318,17 @@ def _save_read_made() -> _SaveRead:
         f" AND t.rater_id = a.rater_id AND t.kind = '{Assignment.Kind.TRAINING.value}'"
         " AND t.submitted_at IS NULL ORDER BY t.position LIMIT 1"
     )
+    # A later session's gate (core.sessions): the last submit in the session before, if all
+    # of it is submitted. Read only for a later session: a first session's save scans nothing.
+    previous = (
+        f"CASE WHEN a.session > 1 THEN (SELECT CASE WHEN COUNT(*) = COUNT(p.submitted_at)"
+        f" THEN MAX(p.submitted_at) END FROM {name[Assignment]} p"
+        " WHERE p.study_id = a.study_id AND p.rater_id = a.rater_id"
+        " AND p.session = a.session - 1) END"
+    )
     statuses = ", ".join(f"'{s.value}'" for s in (Study.Status.OPEN, Study.Status.LOCKED))
     sql = (
-        f"SELECT {', '.join(t.select() for t in tables)}, ({pending})"
+        f"SELECT {', '.join(t.select() for t in tables)}, ({previous}), ({pending})"
         f" FROM {name[Assignment]} a"
         f" JOIN {name[Study]} s ON s.id = a.study_id"
         f" JOIN {name[Item]} i ON i.id = a.item_id"
@@ -318,10 +354,11 @@ def _training_comes_first(assignment: Assignment) -> bool:
 
 
 def assignment_next_for_rater(*, rater: AbstractBaseUser, study: Study) -> Assignment | None:
-    """Where the rater resumes: the first unfinished item in their order."""
+    """Where the rater resumes: the first unfinished item in their order, an earlier session's
+    first (the design puts later sessions last; this holds however positions were changed)."""
     return (
         Assignment.objects.filter(study=study, rater=rater, submitted_at__isnull=True)
-        .order_by("position")
+        .order_by("session", "position")
         .first()
     )
 

@@ -107,12 +107,13 @@ def study_ratings_rows(
             "revision_count",
             "is_submitted",
             "assignment__time_on_task_ms",
+            "assignment__session",
         )
     )
     answers, orders = _JsonTexts(_answer_text), _JsonTexts(lambda order: " ".join(map(str, order)))
     for row in ratings.iterator(chunk_size=chunk_size):
         token, item, rater, key, answer, value, flipped, order, output, kind, *rest = row
-        first_saved, last_saved, revision_count, is_submitted, time_on_task_ms = rest
+        first_saved, last_saved, revision_count, is_submitted, time_on_task_ms, session = rest
         yield (
             token,
             pseudonyms.get(rater, ""),
@@ -130,6 +131,7 @@ def study_ratings_rows(
             is_submitted,
             # 0: none recorded (answered through the API, or imported), not no time at all.
             time_on_task_ms / 1000 if time_on_task_ms else None,
+            session,
         )
 
 
@@ -252,7 +254,7 @@ class _Shapes:
         lines, items, raters, questions, values, flipped, order, slots, kinds, *rest = (
             list(column) for column in zip(*rows, strict=True)
         )
-        submitted, ms, answer, ids = rest
+        submitted, ms, sessions, answer, ids = rest
         tokens, pseudonyms, keys, answers = self.tokens, self.pseudonyms, self.keys, self.answers
         unread = [None] * len(rows)
         columns = [
@@ -270,6 +272,7 @@ class _Shapes:
             unread,
             submitted,
             [m / 1000 if m else None for m in ms],
+            sessions,
         ]
         if None in lines:
             self._lines_in_python(lines, columns, ids, cursor)
@@ -365,9 +368,9 @@ SELECT
     || {UTC_SECOND.format("r.created_at")} || ',' || {UTC_SECOND.format("r.updated_at")} || ','
     || (SELECT count(*) FROM annotation_ratingrevision v WHERE v.rating_id = r.id)::text || ','
     || CASE WHEN a.submitted_at IS NULL THEN 'FALSE' ELSE 'TRUE' END || ','
-    || ({SECONDS_SQL}) || E'\\r\\n' AS line,
+    || ({SECONDS_SQL}) || ',' || a.session::text || E'\\r\\n' AS line,
     a.item_id, a.rater_id, r.question_id, r.value, a.flipped, a."order"::text, io.slot, a.kind,
-    a.submitted_at IS NOT NULL, a.time_on_task_ms,
+    a.submitted_at IS NOT NULL, a.time_on_task_ms, a.session,
     CASE WHEN r.answer = '"na"'::jsonb OR r.question_id = ANY(%(answers_of)s)
         THEN r.answer::text END,
     r.id

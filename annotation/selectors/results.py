@@ -19,6 +19,7 @@ from annotation.models import (
     Result,
     Study,
 )
+from annotation.selectors.washout import WashoutRetest, washout_retest_of
 
 
 @dataclass
@@ -38,6 +39,8 @@ class AgreementTable:
     judge_tests: list[tuple[str, Result | None, Result | None, Result | None]]
     # Why an interval cell is empty, numbered as the cells' footnote marks refer to them.
     notes: list[str] = field(default_factory=list)
+    # Test-retest across a washout (re-reads in session 2), overall and per rater.
+    washout: WashoutRetest | None = None
 
 
 def study_agreement_tables(*, study: Study) -> list[AgreementTable]:
@@ -62,6 +65,7 @@ def study_agreement_tables(*, study: Study) -> list[AgreementTable]:
                     [[mine.get((s, src, "")) for src in sources] for s in statistics]
                 ),
                 retest=mine.get(("test_retest_alpha", "", "")),
+                washout=washout_retest_of(mine),
                 computed_at=max(r.computed_at for r in mine.values()),
                 judge_tests=[
                     (

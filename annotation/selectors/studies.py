@@ -24,6 +24,7 @@ from annotation.models import (
     Study,
     TaskRun,
 )
+from annotation.selectors.sessions import SessionProgress, study_session_progress
 
 
 def admin_studies(*, user: AbstractBaseUser) -> QuerySet[Study]:
@@ -54,6 +55,9 @@ class RaterProgress:
     checks_total: int = 0
     repeats_done: int = 0
     repeats_total: int = 0
+    retests_done: int = 0  # re-reads after the washout (session 2)
+    retests_total: int = 0
+    sessions: tuple[SessionProgress, ...] = ()  # when the rater has more than one
 
 
 PACE_DAYS = 14  # submits per day are shown for the last two weeks
@@ -117,7 +121,8 @@ def study_progress_by_rater(
     *, study: Study, counts: AssignmentCounts | None = None
 ) -> list[RaterProgress]:
     """Each rater's progress, with their quality control: training done and answered as
-    expected, attention checks passed, hidden repeats done. `counts` (study_assignment_counts)
+    expected, attention checks passed, hidden repeats and re-reads done, and each reading
+    session when there are several. `counts` (study_assignment_counts)
     when the caller has them already."""
     memberships = study.memberships.filter(role=Membership.Role.RATER).select_related("user")
     counts = counts or study_assignment_counts(study=study)
@@ -129,7 +134,14 @@ def study_progress_by_rater(
     def count(user_id: int, kinds: list[str], what: str) -> int:
         return sum(getattr(counts.get(user_id, kind), what, 0) for kind in kinds)
 
-    hidden = [Assignment.Kind.STUDY, Assignment.Kind.ATTENTION, Assignment.Kind.REPEAT]
+    hidden = [
+        Assignment.Kind.STUDY,
+        Assignment.Kind.ATTENTION,
+        Assignment.Kind.REPEAT,
+        Assignment.Kind.RETEST,
+    ]
+    # Only a study with a washout has later sessions: no query otherwise.
+    sessions = study_session_progress(study=study) if study.washout_days else {}
     return [
         RaterProgress(
             m.pseudonym,
@@ -145,6 +157,9 @@ def study_progress_by_rater(
             checks_total=count(m.user_id, [Assignment.Kind.ATTENTION], "total"),
             repeats_done=count(m.user_id, [Assignment.Kind.REPEAT], "done"),
             repeats_total=count(m.user_id, [Assignment.Kind.REPEAT], "total"),
+            retests_done=count(m.user_id, [Assignment.Kind.RETEST], "done"),
+            retests_total=count(m.user_id, [Assignment.Kind.RETEST], "total"),
+            sessions=tuple(sessions.get(m.user_id, ())),
         )
         for m in sorted(memberships, key=lambda m: pseudonym_order(m.pseudonym))
     ]

@@ -44,12 +44,14 @@ from annotation.services.raters import (
 from annotation.services.rating import (
     TIME_ON_TASK_REPORT_MAX_MS,
     SavedAnswer,
+    SessionNotOpen,
     assignment_add_time,
     assignment_mark_opened,
     assignment_submit,
     question_spec_for,
     rater_answer_save,
     rating_save,
+    session_check,
 )
 from annotation.services.statistics import agreement_compute
 from annotation.services.studies import (
@@ -124,6 +126,8 @@ __all__ = [
     "question_spec_for",
     "questions_add_template",
     "rater_answer_save",
+    "SessionNotOpen",
+    "session_check",
     "rating_save",
     "rubric_templates",
     "shown_order",

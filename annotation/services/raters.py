@@ -107,8 +107,9 @@ def _rater_work_hand_on(study: Study, membership: Membership) -> int:
     mine = study.assignments.filter(rater=membership.user)
     # Nothing of theirs is saved: an item they opened has no data, so it moves like the others.
     mine.update(first_opened_at=None, time_on_task_ms=0)
-    # Their training, checks and repeats leave with them (repeats first: they point at originals).
-    mine.filter(kind=Assignment.Kind.REPEAT).delete()
+    # Their training, checks, repeats and re-reads leave with them (repeats and re-reads first:
+    # they point at originals).
+    mine.filter(kind__in=[Assignment.Kind.REPEAT, Assignment.Kind.RETEST]).delete()
     mine.exclude(kind=Assignment.Kind.STUDY).delete()
     count = mine.count()
     others = study.memberships.filter(role=Membership.Role.RATER).exclude(pk=membership.pk)
@@ -218,7 +219,7 @@ def _assignments_redesign(study: Study, redesign) -> None:
     current = {(name[a.rater_id], item_key(a.item), a.kind): a for a in rows}
     movable = {key for key, a in current.items() if a.first_opened_at is None and not a.rated}
     before = [
-        design.Placement(r, item, a.position, shown_order(a), kind)
+        design.Placement(r, item, a.position, shown_order(a), kind, a.session)
         for (r, item, kind), a in current.items()
     ]
     after = redesign(before, movable)
@@ -228,7 +229,7 @@ def _assignments_redesign(study: Study, redesign) -> None:
     for (rater, item, kind), assignment in current.items():
         if (rater, item, kind) in placed:
             new_rater, position = rater, placed[(rater, item, kind)]
-        elif kind == design.REPEAT:
+        elif kind in design.SECOND_SIGHTS:
             if (rater, item, kind) not in movable:  # the engine never drops started work
                 raise RuntimeError(f"A started repeat would be dropped: {assignment.token}")
             dropped.append(assignment)

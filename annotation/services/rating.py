@@ -7,6 +7,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from annotation.core import rubric
+from annotation.core.sessions import SessionGate
 from annotation.models import (
     Assignment,
     Output,
@@ -15,6 +16,7 @@ from annotation.models import (
     RatingRevision,
     Study,
 )
+from annotation.selectors.sessions import rater_session_gate, session_closed_message
 from annotation.services.task_runs import statistics_recompute_soon
 
 
@@ -38,9 +40,25 @@ def question_spec_for(
     return spec
 
 
+class SessionNotOpen(ValidationError):
+    """An item of a reading session that is not open to its rater yet (core.sessions)."""
+
+    def __init__(self, gate: SessionGate) -> None:
+        super().__init__(session_closed_message(gate))
+        self.gate = gate
+
+
+def session_check(*, gate: SessionGate) -> None:
+    """Refuse an item whose reading session is not open yet: a later session opens once the
+    rater finished the one before and the washout has passed since."""
+    if not gate.is_open(timezone.now()):
+        raise SessionNotOpen(gate)
+
+
 def _assignment_locked(assignment: Assignment) -> Assignment:
     """The assignment's row, locked, with a fresh read of its study's status: refused if the
-    study is no longer open, or if the item has since moved to another rater."""
+    study is no longer open, if the item has since moved to another rater, or if its reading
+    session is not open yet."""
     locked = Assignment.objects.select_for_update(of=("self",)).select_related(
         "study", "item__output__case", "item__output_b"
     )
@@ -48,6 +66,7 @@ def _assignment_locked(assignment: Assignment) -> Assignment:
     _check_open_for_rating(current.study)
     if current.rater_id != assignment.rater_id:
         raise ValidationError("This item has been given to another rater.")
+    session_check(gate=rater_session_gate(assignment=current))
     return current
 
 
@@ -89,12 +108,16 @@ def rater_answer_save(
     answer: object,
     shown: int | None,
     elapsed_ms: int,
+    gate: SessionGate,
 ) -> SavedAnswer:
     """The item page's save, on an assignment its caller read and locked in this transaction
     (selectors.rater_save_target): the answer is checked before anything is written, and the
     time on task is kept even when the answer is refused. One statement writes the time, the
-    answer and its revision on PostgreSQL; no savepoint."""
+    answer and its revision on PostgreSQL; no savepoint. SessionNotOpen, with nothing written,
+    when the `gate` the caller read says the item's session is not open yet."""
     study = assignment.study
+    if study.status == Study.Status.OPEN:  # a locked study refuses every answer (below)
+        session_check(gate=gate)
     elapsed = _time_reported(elapsed_ms) if study.status == Study.Status.OPEN else 0
     try:
         _check_open_for_rating(study)

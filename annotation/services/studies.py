@@ -92,10 +92,14 @@ def study_create(
     show_reference: bool = False,
     design: str = Study.Design.ABSOLUTE,
     repeats_per_rater: int = 0,
+    retests_per_rater: int = 0,
+    washout_days: int = 0,
 ) -> Study:
     study = Study(
         design=design,
         repeats_per_rater=repeats_per_rater,
+        retests_per_rater=retests_per_rater,
+        washout_days=washout_days,
         title=title,
         instructions=instructions,
         raters_per_item=raters_per_item,
@@ -230,7 +234,23 @@ def _manifest(study: Study, by_role: dict[str, list[design.DesignItem]], users) 
     placements = design.add_quality_control(
         manifest.placements, quality_control_of(study, by_role), seed=study.seed, raters=list(users)
     )
+    if study.retests_per_rater:
+        _check_retests(study, placements)
     return design.Manifest(seed=study.seed, k=study.raters_per_item, placements=tuple(placements))
+
+
+def _check_retests(study: Study, placements: list[design.Placement]) -> None:
+    """Refuse to open when a rater has fewer items to re-read than the study asks for (their
+    items less those they see again as hidden repeats)."""
+    rereads = Counter(p.rater for p in placements if p.kind == design.RETEST)
+    raters = {p.rater for p in placements}
+    short = sorted(r for r in raters if rereads[r] < study.retests_per_rater)
+    if short:
+        raise ValidationError(
+            f"Each rater re-reads {study.retests_per_rater} of their items after the washout, "
+            f"but {short[0]} has only {rereads[short[0]]} that could come back (hidden repeats "
+            "are not re-read). Ask for fewer re-reads or repeats, or give each rater more items."
+        )
 
 
 @contextlib.contextmanager
@@ -255,20 +275,22 @@ def quality_control_of(
         training=tuple(by_role[Case.Role.TRAINING]),
         checks=tuple(by_role[Case.Role.ATTENTION]),
         repeats=study.repeats_per_rater,
+        retests=study.retests_per_rater,
     )
 
 
 def assignments_create(
     study: Study, placements, *, items: dict[str, Item], users: dict, earlier=()
 ) -> int:
-    """Store placements as assignments; a repeat points at the rater's first sight of its item
+    """Store placements as assignments; a repeat or re-read points at the rater's first sight
+    of its item
     (among those created here, or the `earlier` assignments already stored). Rows are written
     as plain tuples, not model instances: a study of 50,000 outputs and 20 raters has a million
     (on PostgreSQL through COPY; see _assignments_insert)."""
     # An item's sources once, not once for each of its (up to 20) placements.
     canonical = {key: _sources_of(items[key]) for key in {p.item for p in placements}}
-    firsts = [p for p in placements if p.kind != design.REPEAT]
-    repeats = [p for p in placements if p.kind == design.REPEAT]
+    firsts = [p for p in placements if p.kind not in design.SECOND_SIGHTS]
+    repeats = [p for p in placements if p.kind in design.SECOND_SIGHTS]
     _assignments_insert(_assignment_rows(study, firsts, items, users, canonical))
     if repeats:
         first = _first_sights(study, repeats, items, users, earlier)
@@ -288,6 +310,7 @@ ASSIGNMENT_COLUMNS = (
     "order",
     "token",
     "repeat_of_id",
+    "session",
 )
 
 
@@ -304,7 +327,18 @@ def _assignment_rows(
         item, rater = item_ids[p.item], rater_ids[p.rater]
         flipped, order = _shown(p.order, canonical[p.item], is_set=is_set)
         repeat_of = first[(rater, item)] if first else None
-        yield (study.pk, item, rater, p.position, p.kind, flipped, order, token, repeat_of)
+        yield (
+            study.pk,
+            item,
+            rater,
+            p.position,
+            p.kind,
+            flipped,
+            order,
+            token,
+            repeat_of,
+            p.session,
+        )
 
 
 def _first_sights(study: Study, repeats, items, users, earlier) -> dict[tuple[int, int], int]:
@@ -342,7 +376,7 @@ def _assignments_insert(rows: Iterable[tuple]) -> None:
     ):
         for row in rows:
             order = json.dumps(row[6]) if row[6] else "[]"
-            copy.write_row((*row[:6], order, row[7], row[8], 0))
+            copy.write_row((*row[:6], order, *row[7:], 0))
 
 
 def _token_stream() -> Iterator[str]:

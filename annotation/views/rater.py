@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods, require_POST
@@ -55,10 +56,28 @@ def rater_resume(request: HttpRequest, study_token: str) -> HttpResponse:
         # Nothing is left to do in a locked study: its rater comes to read their answers.
         return redirect("rater_review", study_token=study.token)
     assignment = selectors.assignment_next_for_rater(rater=request.user, study=study)
-    if assignment is None:
+    if assignment is None or not _session_open(assignment):
+        # All done, or done with every session open so far: the page says which.
         summary = selectors.rater_study_summary(user=request.user, study=study)
         return render(request, "annotation/rater_done.html", {"study": summary})
     return redirect("rater_item", study_token=study.token, assignment_token=assignment.token)
+
+
+def _session_open(assignment) -> bool:
+    """Whether the assignment's reading session is open to its rater (no query for the first)."""
+    gate = selectors.rater_session_gate(assignment=assignment)
+    return gate.is_open(timezone.now())
+
+
+def _session_closed(request: HttpRequest, study, gate) -> HttpResponse:
+    """An item of a session not open yet: refused (409, nothing stored), saying when it opens.
+    A script's save gets the message alone; the page keeps the answer it could not store."""
+    message = selectors.session_closed_message(gate)
+    if request.htmx or request.headers.get("X-Requested-With") == "fetch":
+        return HttpResponse(message, status=409, content_type="text/plain; charset=utf-8")
+    summary = selectors.rater_study_summary(user=request.user, study=study)
+    context = {"study": summary, "message": message}
+    return render(request, "annotation/rater_session_closed.html", context, status=409)
 
 
 @login_required
@@ -83,6 +102,9 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
     pending = selectors.rater_training_pending(assignment=assignment)
     if pending is not None:
         return _to_training(request, assignment.study.token, pending.token)
+    gate = selectors.rater_session_gate(assignment=assignment)
+    if assignment.study.status == assignment.study.Status.OPEN and not gate.is_open(timezone.now()):
+        return _session_closed(request, assignment.study, gate)
     services.assignment_mark_opened(assignment=assignment)
     # With the revision of each answer shown: a tab compares it with the server's.
     item, revisions = selectors.rater_item_page(assignment=assignment)
@@ -117,13 +139,17 @@ def _save_answer(request: HttpRequest, study_token: str, assignment_token: str) 
         assignment, question = target.assignment, target.question
         n_outputs = len(assignment.shown_outputs())
         shown = _shown_place(request.POST.get("about", ""), n_outputs)
-        saved = services.rater_answer_save(
-            assignment=assignment,
-            question=question,
-            answer=_posted_answer(question, request.POST, n_outputs=n_outputs),
-            shown=shown,
-            elapsed_ms=_elapsed(request),
-        )
+        try:
+            saved = services.rater_answer_save(
+                assignment=assignment,
+                question=question,
+                answer=_posted_answer(question, request.POST, n_outputs=n_outputs),
+                shown=shown,
+                elapsed_ms=_elapsed(request),
+                gate=target.gate,
+            )
+        except services.SessionNotOpen as exc:
+            return _session_closed(request, assignment.study, exc.gate)
     if not request.htmx:
         # Without JavaScript the form posts normally: come back to the same item.
         return redirect(request.path)
@@ -233,6 +259,8 @@ def rater_submit(request: HttpRequest, study_token: str, assignment_token: str) 
     services.assignment_add_time(assignment=assignment, elapsed_ms=_elapsed(request))
     try:
         services.assignment_submit(assignment=assignment)
+    except services.SessionNotOpen as exc:
+        return _session_closed(request, study, exc.gate)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("rater_item", study_token=study.token, assignment_token=assignment.token)
@@ -241,7 +269,8 @@ def rater_submit(request: HttpRequest, study_token: str, assignment_token: str) 
             "rater_feedback", study_token=study.token, assignment_token=assignment.token
         )
     following = selectors.rater_next_position(assignment=assignment)
-    if following is None:
+    if following is None or following.session != assignment.session:
+        # The end of a session: where to go next (or when it opens) is the resume page's.
         return redirect("rater_resume", study_token=study.token)
     return redirect("rater_item", study_token=study.token, assignment_token=following.token)
 

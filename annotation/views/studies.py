@@ -79,6 +79,8 @@ def study_create(request: HttpRequest) -> HttpResponse:
         scale=data["scale"],
         level=data["level"],
         repeats_per_rater=data["repeats_per_rater"],
+        retests_per_rater=data["retests_per_rater"],
+        washout_days=data["washout_days"],
     )
     return redirect("study_dashboard", study_token=study.token)
 
@@ -100,7 +102,8 @@ def dashboard_context(study: Study, admin) -> dict:
         "n_quality_cases": n_quality_cases,
         "progress": (progress := selectors.study_progress_by_rater(study=study, counts=counts)),
         "quality_control": any(
-            row.training_total or row.checks_total or row.repeats_total for row in progress
+            row.training_total or row.checks_total or row.repeats_total or row.retests_total
+            for row in progress
         ),
         "agreement": selectors.study_agreement_tables(study=study),
         "comparisons": selectors.study_comparison_tables(study=study),

@@ -18,6 +18,11 @@ COEFFICIENTS = (
     *(f"icc_{form}" for form in ICC_FORMS),
 )
 RETEST = "test_retest_alpha"
+# Test-retest across a washout: each rater's first reading against their re-read in a later
+# session (annotation.core.stats.retest), overall with each rater's figure nested.
+WASHOUT_KAPPA = "washout_retest_kappa"
+WASHOUT_ICC = "washout_retest_icc"
+WASHOUT_RETEST = (WASHOUT_KAPPA, WASHOUT_ICC)
 
 SCORES = "score_summary"
 WILCOXON = "wilcoxon"

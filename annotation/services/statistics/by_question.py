@@ -8,11 +8,13 @@ from annotation.services.statistics.corrections import question_corrections
 from annotation.services.statistics.judges import judge_statistics
 from annotation.services.statistics.omissions import question_omissions
 from annotation.services.statistics.rows import Ranked, human_rows, judge_codes
+from annotation.services.statistics.washout import washout_retest
 
 
 def question_results(study: Study, question: Question, metrics: dict) -> list[Result]:
     """Every statistic of one question, stored: the agreement coefficients, the comparison of
-    its sources, each judge against the raters, and test-retest where items were repeated."""
+    its sources, each judge against the raters, and test-retest where items were repeated
+    (hidden repeats within a sitting, and re-reads after a washout, apart)."""
     humans = human_rows(study, question)
     # Ranked once: every digest of the raters' rows, and their sorted order, come from it.
     ranked = Ranked.of(humans)
@@ -28,4 +30,6 @@ def question_results(study: Study, question: Question, metrics: dict) -> list[Re
         results += question_omissions(study, question)
     if study.assignments.filter(kind=Assignment.Kind.REPEAT).exists():
         results.append(test_retest(study, question))
+    if study.assignments.filter(kind=Assignment.Kind.RETEST).exists():
+        results += washout_retest(study, question)
     return results

@@ -1,0 +1,66 @@
+"""Reading sessions: when a rater's later session opens. Plain data, no Django.
+
+A rater's items are read in sessions, numbered from 1. The first is open from the start. A
+later one opens once the rater has submitted every item of the session before AND the study's
+washout has passed since their last submit in it. The rule knows nothing of why an item sits
+in a later session (a re-read after a washout, or the other arm of a crossover), so any kind of
+assignment can use it.
+"""
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SessionGate:
+    """Whether one session of one rater is open."""
+
+    session: int
+    washout_days: int
+    # The rater's last submit in the session before, once every item of it is submitted; None
+    # while some are not (or for session 1, which waits for nothing).
+    previous_done_at: datetime.datetime | None = None
+
+    @property
+    def opens_at(self) -> datetime.datetime | None:
+        """When the session opens; None for the first, or while the one before is unfinished."""
+        if self.session <= 1 or self.previous_done_at is None:
+            return None
+        return self.previous_done_at + datetime.timedelta(days=self.washout_days)
+
+    def is_open(self, now: datetime.datetime) -> bool:
+        if self.session <= 1:
+            return True
+        opens_at = self.opens_at
+        return opens_at is not None and now >= opens_at
+
+
+@dataclass(frozen=True)
+class SessionCount:
+    """One session of one rater's: how many items, how many submitted, and when the last was."""
+
+    session: int
+    total: int
+    done: int
+    last_submit: datetime.datetime | None = None
+
+
+def gate_of(counts: Sequence[SessionCount], session: int, *, washout_days: int) -> SessionGate:
+    """The gate of `session`, from the rater's counts of every session."""
+    before = next((c for c in counts if c.session == session - 1), None)
+    finished = before is not None and before.done == before.total
+    done_at = before.last_submit if finished else None
+    return SessionGate(session=session, washout_days=washout_days, previous_done_at=done_at)
+
+
+def next_closed(
+    counts: Sequence[SessionCount], *, washout_days: int, now: datetime.datetime
+) -> tuple[SessionGate, int] | None:
+    """The rater's first session that is not open yet, with how many items it holds; None
+    when every session is open."""
+    for count in sorted(counts, key=lambda c: c.session):
+        gate = gate_of(counts, count.session, washout_days=washout_days)
+        if not gate.is_open(now):
+            return gate, count.total
+    return None

@@ -1,0 +1,155 @@
+"""Test-retest reliability across a washout: each rater's first reading of an item against
+their re-read of it in a later session, per rater and over every rater together.
+
+The two readings are the two "raters" of a two-rater agreement coefficient:
+
+- Cohen's kappa between the readings: quadratic weights for an ordinal, interval or ratio
+  question (a near miss counts almost as agreement), unweighted for a nominal one.
+- ICC(A,1) (McGraw & Wong 1996; Shrout & Fleiss's ICC(2,1)): two-way, absolute agreement,
+  single measurement, the form Koo & Li (2016) recommend for test-retest reliability. The
+  occasions are the two columns of the targets x occasions table, so a rater who scores
+  systematically higher the second time loses reliability, as they should. Not for a nominal
+  question (its codes are not quantities).
+
+Each headline interval is a unit bootstrap over the re-read items: it answers "these raters,
+on these two occasions, items like these". The occasions are not a sample of occasions: no
+interval here generalises to other raters or other washouts (ICC's generalized confidence
+interval, which treats the occasions as random, is kept beside it, labelled as such).
+
+Over every rater together, each (rater, item) pair is one unit: the pooled figure is the
+agreement of a reading with its re-read by the same rater, raters mixed. Plain numpy, no Django.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from annotation.core.stats.bootstrap import Bootstrap
+from annotation.core.stats.coefficients import cohen_kappa
+from annotation.core.stats.data import DataError, Ratings, ratings_from_columns
+from annotation.core.stats.estimate import Estimate
+from annotation.core.stats.icc import icc
+from annotation.core.stats.names import THESE_RATERS
+
+# The two readings, as the two "raters" of each coefficient.
+FIRST, SECOND = "first reading", "re-read after the washout"
+# The question each headline interval answers.
+THESE_OCCASIONS = "these raters on these two occasions, items like these"
+ICC_FORM = "ICC2"  # ICC(A,1) in McGraw & Wong's naming: see the module's docstring
+ICC_NOTE = (
+    "ICC(A,1): two-way, absolute agreement, single measurement, the two readings as the two "
+    "columns (McGraw & Wong 1996; Koo & Li 2016 for test-retest)"
+)
+
+
+@dataclass(frozen=True)
+class RetestPair:
+    """One rater's two readings of one unit (an item, or one response of a side-by-side item)."""
+
+    rater: str
+    unit: str
+    first: float
+    second: float
+
+
+def retest_kappa(
+    pairs: Sequence[RetestPair], *, level: str, categories, bootstrap: Bootstrap | None
+) -> Estimate:
+    """Cohen's kappa between the first reading and the re-read, weighted as the level asks."""
+    ratings = _ratings(pairs, level=level, categories=categories)
+    if isinstance(ratings, Estimate):
+        return ratings
+    weighting = "unweighted" if level == "nominal" else "quadratic"
+    estimate = cohen_kappa(ratings, weighting=weighting, bootstrap=bootstrap)
+    return _these_occasions(estimate)
+
+
+def retest_icc(pairs: Sequence[RetestPair], *, level: str, bootstrap: Bootstrap | None) -> Estimate:
+    """ICC(A,1) between the first reading and the re-read, with the unit bootstrap's interval
+    as the headline (the generalized confidence interval beside it)."""
+    ratings = _ratings(pairs, level=level, categories=None, numeric=True)
+    if isinstance(ratings, Estimate):
+        return ratings
+    estimate = icc(ratings, bootstrap=bootstrap)[ICC_FORM]
+    estimate.extra["form"] = ICC_NOTE
+    return _bootstrap_first(estimate)
+
+
+def _ratings(
+    pairs: Sequence[RetestPair], *, level: str, categories, numeric: bool = False
+) -> Ratings | Estimate:
+    """The pairs as two-"rater" ratings; an undefined estimate saying why when they cannot be."""
+    units = [f"{p.rater}\x1f{p.unit}" for p in pairs]
+    columns = (
+        units + units,
+        [FIRST] * len(pairs) + [SECOND] * len(pairs),
+        [p.first for p in pairs] + [p.second for p in pairs],
+    )
+    # ICC reads the codes as quantities: an ordinal scale's codes are taken at their values.
+    as_level = "interval" if numeric else level
+    try:
+        return ratings_from_columns(
+            *columns, level=as_level, categories=None if numeric else categories
+        )
+    except DataError as exc:
+        return Estimate(
+            method="test-retest", value=None, n_units=0, n_raters=0, n_ratings=0, reason=str(exc)
+        )
+
+
+def _these_occasions(estimate: Estimate) -> Estimate:
+    """A unit-bootstrap estimate whose intervals say they hold these raters and occasions."""
+    if estimate.interval_question == THESE_RATERS:
+        estimate.interval_question = THESE_OCCASIONS
+    estimate.other_intervals = [
+        {**other, "interval_question": THESE_OCCASIONS}
+        if other.get("interval_question") == THESE_RATERS
+        else other
+        for other in estimate.other_intervals
+    ]
+    return estimate
+
+
+def _bootstrap_first(estimate: Estimate) -> Estimate:
+    """ICC's unit-bootstrap interval (beside the GCI as `icc` gives it) made the headline."""
+    boot = next(
+        (o for o in estimate.other_intervals if o.get("interval_question") == THESE_RATERS), None
+    )
+    if boot is None or estimate.value is None:
+        return _these_occasions(estimate)
+    headline = {
+        "ci": list(estimate.ci) if estimate.ci else None,
+        "interval_method": estimate.interval_method,
+        "interval_question": "raters like these: the two occasions taken as random",
+        "ci_method": estimate.ci_method,
+    }
+    others = [o for o in estimate.other_intervals if o is not boot]
+    estimate.ci = tuple(boot["ci"]) if boot.get("ci") else None
+    estimate.interval_method = boot["interval_method"]
+    estimate.ci_method = boot["ci_method"]
+    estimate.interval_question = THESE_OCCASIONS
+    estimate.other_intervals = [headline, *others]
+    for key in ("resamples", "resamples_used", "seed"):
+        if key in boot:
+            setattr(estimate, key, boot[key])
+    return estimate
+
+
+def washout_retest(
+    pairs: Sequence[RetestPair], *, level: str, categories, bootstrap: Bootstrap | None
+) -> dict[str, tuple[Estimate, dict[str, Estimate]]]:
+    """Kappa (and, for a question whose codes are quantities, ICC(A,1)) over every rater
+    together, each with the same figure per rater: {"kappa": (overall, {rater: estimate})}."""
+    raters = sorted({p.rater for p in pairs})
+    mine = {r: [p for p in pairs if p.rater == r] for r in raters}
+
+    def kappa(some):
+        return retest_kappa(some, level=level, categories=categories, bootstrap=bootstrap)
+
+    found = {"kappa": (kappa(pairs), {r: kappa(mine[r]) for r in raters})}
+    if level != "nominal":
+
+        def intraclass(some):
+            return retest_icc(some, level=level, bootstrap=bootstrap)
+
+        found["icc"] = (intraclass(pairs), {r: intraclass(mine[r]) for r in raters})
+    return found

@@ -1,0 +1,123 @@
+"""Reading sessions as a rater meets them: whether the session of an item is open, and what the
+rater's list says of a session still to come. The rule is annotation.core.sessions'; here are
+the reads it needs. Nothing here says why an item is in a later session."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Max, Q
+from django.utils import formats, timezone
+
+from annotation.core.sessions import SessionCount, SessionGate, gate_of, next_closed
+from annotation.models import Assignment, Study
+
+
+@dataclass(frozen=True)
+class SessionWait:
+    """A rater's next session that is not open yet, as their list shows it."""
+
+    session: int
+    items: int
+    opens_at: object  # datetime, or None while the session before is unfinished
+    after_days: int  # the washout, counted from the rater's last answer in the session before
+
+    @property
+    def previous(self) -> int:
+        return self.session - 1
+
+
+@dataclass(frozen=True)
+class SessionProgress:
+    """One rater's session as the admin's dashboard shows it."""
+
+    session: int
+    total: int
+    done: int
+    is_open: bool
+    opens_at: object  # datetime; None when open from the start or waiting for the one before
+
+
+def study_session_progress(*, study: Study) -> dict[int, list[SessionProgress]]:
+    """Each rater's sessions, by rater id, when some rater has more than one. One query."""
+    rows = (
+        Assignment.objects.filter(study=study)
+        .values("rater_id", "session")
+        .annotate(
+            total=Count("pk"),
+            done=Count("pk", filter=Q(submitted_at__isnull=False)),
+            last=Max("submitted_at"),
+        )
+        .order_by("rater_id", "session")
+    )
+    counts: dict[int, list[SessionCount]] = {}
+    for r in rows:
+        counts.setdefault(r["rater_id"], []).append(
+            SessionCount(r["session"], r["total"], r["done"], r["last"])
+        )
+    if all(len(mine) < 2 for mine in counts.values()):
+        return {}
+    now = timezone.now()
+    return {rater: _progress(mine, study.washout_days, now) for rater, mine in counts.items()}
+
+
+def _progress(counts: list[SessionCount], washout_days: int, now) -> list[SessionProgress]:
+    found = []
+    for count in counts:
+        gate = gate_of(counts, count.session, washout_days=washout_days)
+        found.append(
+            SessionProgress(
+                count.session, count.total, count.done, gate.is_open(now), gate.opens_at
+            )
+        )
+    return found
+
+
+def rater_session_counts(*, rater_id: int, study_id: int) -> list[SessionCount]:
+    """Each of the rater's sessions in the study: items, submitted, last submit. One query."""
+    rows = (
+        Assignment.objects.filter(study_id=study_id, rater_id=rater_id)
+        .values("session")
+        .annotate(
+            total=Count("pk"),
+            done=Count("pk", filter=Q(submitted_at__isnull=False)),
+            last=Max("submitted_at"),
+        )
+        .order_by("session")
+    )
+    return [SessionCount(r["session"], r["total"], r["done"], r["last"]) for r in rows]
+
+
+def rater_session_gate(*, assignment: Assignment) -> SessionGate:
+    """Whether the assignment's session is open to its rater: no query for session 1, one for a
+    later session."""
+    washout = assignment.study.washout_days
+    if assignment.session <= 1:
+        return SessionGate(session=assignment.session, washout_days=washout)
+    counts = rater_session_counts(rater_id=assignment.rater_id, study_id=assignment.study_id)
+    return gate_of(counts, assignment.session, washout_days=washout)
+
+
+def rater_session_wait(*, user: AbstractBaseUser, study: Study) -> SessionWait | None:
+    """The rater's first session in the study that is not open yet; None if all are."""
+    counts = rater_session_counts(rater_id=user.pk, study_id=study.pk)
+    found = next_closed(counts, washout_days=study.washout_days, now=timezone.now())
+    if found is None:
+        return None
+    gate, items = found
+    return SessionWait(gate.session, items, gate.opens_at, study.washout_days)
+
+
+def session_closed_message(gate: SessionGate) -> str:
+    """Why an item of a session that is not open cannot be read or answered yet."""
+    if gate.opens_at is None:
+        return (
+            f"Session {gate.session} is not open yet: it opens {gate.washout_days} days after "
+            f"you finish session {gate.session - 1}."
+        )
+    return f"Session {gate.session} is not open yet: it opens on {when(gate.opens_at)}."
+
+
+def when(moment) -> str:
+    """A date and time as raters read them, in the site's time zone."""
+    local = timezone.localtime(moment)
+    return f"{formats.date_format(local, 'j F Y, H:i')} ({local.tzname()})"
