@@ -356,11 +356,14 @@ def _training_comes_first(assignment: Assignment) -> bool:
 def assignment_next_for_rater(*, rater: AbstractBaseUser, study: Study) -> Assignment | None:
     """Where the rater resumes: the first unfinished item in their order, an earlier session's
     first (the design puts later sessions last; this holds however positions were changed)."""
-    return (
+    found = (
         Assignment.objects.filter(study=study, rater=rater, submitted_at__isnull=True)
         .order_by("session", "position")
         .first()
     )
+    if found is not None:
+        found.study = study  # its session gate reads the washout: no second read of the study
+    return found
 
 
 def rater_next_position(*, assignment: Assignment) -> Assignment | None:
