@@ -158,6 +158,25 @@ def test_a_study_opens_only_when_every_case_has_facts(draft_study):
 
 
 @pytest.mark.django_db
+def test_facts_imported_after_the_cases_fill_them_and_the_study_opens(draft_study):
+    omission_question(draft_study)
+    with pytest.raises(ValidationError, match="import a facts column"):
+        services.study_open(study=draft_study)
+    cases = draft_study.cases.order_by("external_id")
+    lines = [{"case_id": c.external_id, "input": c.input_text, "facts": FACTS} for c in cases]
+    content = "\n".join(json.dumps(line) for line in lines).encode()
+    services.study_import_file(study=draft_study, filename="facts.jsonl", content=content)
+    assert [c.facts for c in cases.all()] == [FACTS] * len(lines)
+    # Once stored, other facts for the case are a conflict, as for any stored field.
+    lines[0]["facts"] = FACTS[:2]
+    with pytest.raises(ImportRejected, match="differs from the facts stored for case"):
+        services.study_import_file(
+            study=draft_study, filename="again.jsonl", content=json.dumps(lines[0]).encode()
+        )
+    assert services.study_open(study=draft_study) > 0
+
+
+@pytest.mark.django_db
 def test_omission_questions_need_one_output_at_a_time(study_admin):
     study = services.study_create(
         creator=study_admin, title="P", question_prompt="Better?", design="pairwise"
