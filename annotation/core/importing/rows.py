@@ -426,8 +426,9 @@ COLUMNS = (
         False,
         "the facts of the case's source, for omission questions (MED-OMIT): a JSON list of "
         '{"id": "f1", "text": "...", "importance": 2}; ids unique within the case, importance '
-        "a positive number (1 if left out). A study with an omission question opens only once "
-        "every case has its facts",
+        f"a positive number up to {MAX_IMPORTANCE:,} (1 if left out). A study with an omission "
+        "question opens only once every case has its facts; a draft's cases imported without "
+        "facts take them from a later import",
         _facts,
     ),
     Column(
