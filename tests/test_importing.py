@@ -4,6 +4,8 @@ import json
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.authtoken.models import Token
 
 from annotation import services
 from annotation.core.importing import ImportRejected, parse_study_file
@@ -257,3 +259,45 @@ def test_metrics_arrive_with_the_outputs_or_later_and_never_change_silently(draf
     fresh = head + 'c7,New case,MedSumm-7B,New output,"{""rougeL"": 0.1}"\n'
     services.study_import_file(study=draft_study, filename="n.csv", content=fresh.encode())
     assert Output.objects.get(case__external_id="c7").metrics == {"rougeL": 0.1}
+
+
+HUGE = "9" * 400  # an integer JSON reads, too large for a float
+
+
+def test_importances_too_large_to_sum_are_refused_naming_row_and_field():
+    def line(case_id, importance):
+        facts = f'[{{"id": "f1", "text": "A", "importance": {importance}}}]'
+        return f'{{"case_id": "{case_id}", "input": "Q", "facts": {facts}}}'
+
+    lines = [line("a", HUGE), line("b", "1e308"), line("c", "1000000"), line("d", 1000001)]
+    assert rejected("f.jsonl", "\n".join(lines)) == [
+        f"f.jsonl, row {row}, field 'facts': fact 1: importance must be at most 1,000,000"
+        for row in (1, 2, 4)
+    ]
+    [row] = parse_study_file("f.jsonl", line("c", 1e6).encode())
+    assert row.facts[0]["importance"] == 1e6
+
+
+def test_a_metric_too_large_for_a_float_is_refused_naming_row_and_field():
+    text = f'case_id,input,source,output,metrics\nc1,Q,M,Out,"{{""rougeL"": {HUGE}}}"\n'
+    [problem] = rejected("m.csv", text)
+    assert problem.startswith("m.csv, row 2, field 'metrics': 'rougeL' must be a finite number")
+
+
+def test_a_number_past_pythons_digit_limit_is_refused_naming_the_row():
+    line = '{"case_id": "a", "input": "Q", "metrics": {"x": ' + "9" * 5000 + "}}"
+    assert rejected("f.jsonl", line) == ["f.jsonl, row 1: holds a number too long to read"]
+
+
+@pytest.mark.django_db
+def test_the_api_refuses_a_huge_importance_with_a_400(client, study_admin, draft_study):
+    facts = f'[{{"id": "f1", "text": "A", "importance": {HUGE}}}]'
+    line = f'{{"case_id": "n1", "input": "Q", "facts": {facts}}}'
+    upload = SimpleUploadedFile("facts.jsonl", line.encode())
+    url = f"/api/v1/studies/{draft_study.token}/import/"
+    token = Token.objects.get_or_create(user=study_admin)[0].key
+    response = client.post(url, {"file": upload}, headers={"Authorization": f"Token {token}"})
+    assert response.status_code == 400
+    [problem] = response.json()["problems"]
+    assert (problem["file"], problem["row"], problem["field"]) == ("facts.jsonl", 1, "facts")
+    assert not Case.objects.filter(external_id="n1").exists()

@@ -10,12 +10,16 @@ import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from annotation import services
 from annotation.core import judging, rubric
 from annotation.core.importing import ImportRejected, parse_study_file
+from annotation.core.stats.compare import omissions as omission_stats
 from annotation.core.stats.names import THESE_RATERS
-from annotation.models import Case, JudgeRating, Output, Question, Rating, TaskRun
+from annotation.core.stats.resampling import Bootstrap
+from annotation.models import Case, JudgeRating, Output, Question, Rating, Result, TaskRun
+from annotation.selectors.omissions import omission_agreement_facts
 from tests.factories import submit_rated
 from tests.test_api import _json, auth
 from tests.test_bundle import build
@@ -154,6 +158,25 @@ def test_a_study_opens_only_when_every_case_has_facts(draft_study):
     assert "'c2'" in message
     assert "'c1'" not in message
     Case.objects.filter(study=draft_study).update(facts=FACTS)
+    assert services.study_open(study=draft_study) > 0
+
+
+@pytest.mark.django_db
+def test_facts_imported_after_the_cases_fill_them_and_the_study_opens(draft_study):
+    omission_question(draft_study)
+    with pytest.raises(ValidationError, match="import a facts column"):
+        services.study_open(study=draft_study)
+    cases = draft_study.cases.order_by("external_id")
+    lines = [{"case_id": c.external_id, "input": c.input_text, "facts": FACTS} for c in cases]
+    content = "\n".join(json.dumps(line) for line in lines).encode()
+    services.study_import_file(study=draft_study, filename="facts.jsonl", content=content)
+    assert [c.facts for c in cases.all()] == [FACTS] * len(lines)
+    # Once stored, other facts for the case are a conflict, as for any stored field.
+    lines[0]["facts"] = FACTS[:2]
+    with pytest.raises(ImportRejected, match="differs from the facts stored for case"):
+        services.study_import_file(
+            study=draft_study, filename="again.jsonl", content=json.dumps(lines[0]).encode()
+        )
     assert services.study_open(study=draft_study) > 0
 
 
@@ -363,7 +386,7 @@ def test_the_dashboard_and_the_bundle_report_the_rates_and_agreement_per_fact(
     )
     assert f"{alpha.value:.3f}" in methods
     assert "defined for " in methods
-    assert " of 12 facts (percent agreement for the others)" in methods
+    assert " of 12 facts (percent agreement only for " in methods
 
 
 def test_a_judges_reply_is_read_with_the_raters_parser():
@@ -480,3 +503,39 @@ def test_an_omission_question_is_added_over_the_api_without_a_scale(
     refused = _json(client, "post", url, study_admin, scaled)
     assert refused.status_code == 400
     assert "takes no scale" in refused.text
+
+
+@pytest.mark.django_db
+def test_the_methods_text_counts_facts_without_any_agreement_apart(draft_study):
+    from_marks = [
+        # c1 f1: alpha defined; c1 f2: every mark the same, percent agreement only;
+        # c2 f1: each output read by one rater, neither alpha nor percent agreement.
+        *[("c1", "A", "f1", r, m) for r, m in (("R1", 1), ("R2", 0), ("R3", 1))],
+        *[("c1", "B", "f1", r, m) for r, m in (("R1", 0), ("R2", 0))],
+        *[("c1", s, "f2", r, 0) for s in "AB" for r in ("R1", "R2")],
+        ("c2", "A", "f1", "R1", 1),
+        ("c2", "B", "f1", "R2", 0),
+    ]
+    result = omission_stats.fact_agreement(from_marks, bootstrap=Bootstrap(200, seed=1))
+    assert [(f.alpha is not None, f.percent_agreement) for f in result.facts] == [
+        (True, pytest.approx((1 / 3 + 1) / 2)),  # unit A: 1 of 3 pairs agree; unit B: 1
+        (False, 1.0),
+        (False, None),
+    ]
+    Result.objects.create(
+        study=draft_study,
+        question=omission_question(draft_study),
+        statistic="omission_fact_agreement",
+        value=result.alpha.value,
+        n_units=result.n_units,
+        n_raters=result.n_raters,
+        n_ratings=result.n_ratings,
+        detail={"facts": [f.as_dict() for f in result.facts]},
+        inputs_hash="x",
+        computed_at=timezone.now(),
+    )
+    [sentence] = omission_agreement_facts(study=draft_study)
+    assert sentence.endswith(
+        "Per fact, alpha over the case's outputs was defined for 1 of 3 facts (percent "
+        "agreement only for 1; neither for 1, which no two raters read on any output)."
+    )

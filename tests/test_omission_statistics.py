@@ -141,3 +141,15 @@ def test_the_rate_averages_raters_per_output_then_outputs():
     assert low == pytest.approx(means[:, 0].mean() - half, abs=0.012)
     assert high == pytest.approx(means[:, 0].mean() + half, abs=0.012)
     assert (result.n_cases, result.n_ratings) == (60, len(rows))
+
+
+def test_the_omitted_share_counts_marks_on_outputs_one_rater_read():
+    # Two outputs each read by one rater: no agreement, but both marks count in the share.
+    single = [("c1", "A", "f1", "R1", 1), ("c1", "B", "f1", "R2", 1)]
+    [fact] = omissions.fact_agreement(single, bootstrap=BOOTSTRAP).facts
+    assert (fact.n_outputs, fact.omitted_share) == (0, 1.0)
+    # Output A read twice (both 'present'), output B once ('omitted'): 1 of 3 marks.
+    mixed = [("c1", "A", "f1", "R1", 0), ("c1", "A", "f1", "R2", 0), ("c1", "B", "f1", "R1", 1)]
+    [fact] = omissions.fact_agreement(mixed, bootstrap=BOOTSTRAP).facts
+    assert fact.n_outputs == 1
+    assert fact.omitted_share == pytest.approx(np.mean([0, 0, 1]))

@@ -2,11 +2,13 @@
 
 import csv
 import io
+import json
 
 import pytest
 from django.core.exceptions import ValidationError
 
 from annotation import services
+from annotation.core import rubric
 from annotation.core.importing import ImportRejected
 from annotation.core.stats.agreement import Observation
 from annotation.models import Rating, Study, TaskRun
@@ -169,4 +171,78 @@ def test_a_study_that_holds_cases_reports_unknown_ones(vanveen_study):
         "typo.csv, row 3, field 'case_id': the study has no case '1002'",
         "typo.csv, row 4, field 'source': the study has no source 'experts'",
     ]
+    assert not Rating.objects.exists()
+
+
+FACTS = [
+    {"id": "f1", "text": "On lisinopril", "importance": 3},
+    {"id": "f2", "text": "Dry cough", "importance": 1},
+]
+CRITERIA = [
+    {"id": "k1", "text": "Names the drug", "points": 2},
+    {"id": "k2", "text": "Suggests a review", "points": 1},
+]
+
+
+def study_with_case_facts(admin, **case) -> Study:
+    """An absolute draft with one case and output, an omission and a criteria question."""
+    study = services.study_create(creator=admin, title="Omissions", question_prompt="Good?")
+    line = {"case_id": "c1", "input": "Q", "source": "M", "output": "Summary", **case}
+    services.study_import_file(study=study, filename="c.jsonl", content=json.dumps(line).encode())
+    for key, kind, level in (("omitted", "omission", "ratio"), ("crit", "criteria", "interval")):
+        draft = rubric.QuestionDraft(key=key, prompt="?", kind=kind, level=level, required=False)
+        services.question_add(study=study, draft=draft)
+    return study
+
+
+def ratings_csv(*rows) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["rater", "case_id", "question", "value", "source"])
+    writer.writerows([[rater, "c1", key, value, "M"] for rater, key, value in rows])
+    return out.getvalue().encode()
+
+
+def test_omission_and_criteria_answers_are_read_against_the_cases_own_lists(study_admin):
+    study = study_with_case_facts(study_admin, facts=FACTS, criteria=CRITERIA)
+    content = ratings_csv(
+        ("r1", "omitted", '{"omitted": ["f1"], "wrong": ["f2"]}'),
+        ("r2", "omitted", "none"),
+        ("r1", "crit", '["k2"]'),
+        ("r2", "crit", "None"),
+    )
+    assert study_import_ratings(study=study, filename="r.csv", content=content) == 4
+    stored = {
+        (r.assignment.rater.username.rsplit("-", 1)[1], r.question.key): (r.answer, r.value)
+        for r in Rating.objects.select_related("question", "assignment__rater")
+    }
+    assert stored == {
+        ("r1", "omitted"): ({"omitted": ["f1"], "wrong": ["f2"]}, 3 / 4),
+        ("r2", "omitted"): ("none", 0.0),
+        ("r1", "crit"): (["k2"], 1 / 3),
+        ("r2", "crit"): ("none", 0.0),
+    }
+
+
+def test_omission_and_criteria_rows_need_the_cases_lists_and_known_ids(study_admin):
+    study = study_with_case_facts(study_admin)
+    content = ratings_csv(("r1", "omitted", "none"), ("r1", "crit", '["k1"]'))
+    with pytest.raises(ImportRejected) as caught:
+        study_import_ratings(study=study, filename="r.csv", content=content)
+    assert [str(p) for p in caught.value.problems] == [
+        "r.csv, row 2, field 'case_id': case 'c1' has no facts: import the study's cases "
+        "with their facts before ratings of question 'omitted'",
+    ]
+    study = study_with_case_facts(study_admin, facts=FACTS, criteria=CRITERIA)
+    for value, message in (
+        ('{"omitted": ["f9"]}', "Tick omitted facts among the case's facts: f1, f2."),
+        ("f1", 'not JSON: give the ids as {"omitted": ["f2"]}, or "none"'),
+    ):
+        with pytest.raises(ImportRejected) as caught:
+            study_import_ratings(
+                study=study, filename="r.csv", content=ratings_csv(("r1", "omitted", value))
+            )
+        assert [str(p) for p in caught.value.problems] == [
+            f"r.csv, row 2, field 'value': {message}"
+        ]
     assert not Rating.objects.exists()

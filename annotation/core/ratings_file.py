@@ -6,7 +6,9 @@ CSV columns:
   case_id    required  the case
   question   required  a question key of the study
   value      required  the answer as the rater gave it (a scale point, a choice, ...; "na" for
-                       not applicable; "none" for no errors found / no criterion met)
+                       not applicable; "none" for no errors found / no criterion met / nothing
+                       omitted); criteria met as a JSON list of ids, omissions as
+                       {"omitted": [ids], "wrong": [ids]}, checked against the case's lists
   source     absolute studies: the source of the rated output
   source_a   pairwise studies: the source shown as A
   source_b   pairwise studies: the source shown as B
@@ -16,6 +18,7 @@ Every problem names the file, the row and the field; a file with any problem is 
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -109,10 +112,22 @@ def _row(
     return [], RatingRow(row=number, answer=answer, shown=shown, **fields)
 
 
+# Kinds whose answers are checked against the case's own criteria or facts, which this file
+# does not carry: read as JSON here, checked by the importer that knows the case.
+CASE_KINDS = (rubric.CRITERIA, rubric.OMISSION)
+
+
 def _answer(spec: rubric.QuestionSpec, value: str) -> object:
-    """A cell's answer. For span and criteria questions, "none" (in any case) or an empty list
-    is the answer "no errors found" / "no criterion met": a row in the file is an answer given,
-    never the unanswered state an emptied list is on the rater's page."""
+    """A cell's answer. For span, criteria and omission questions, "none" (in any case) or an
+    empty list is the answer "no errors found" / "no criterion met" / "none omitted": a row in
+    the file is an answer given, never the unanswered state an emptied list is on the rater's
+    page."""
     if spec.kind in rubric.NONE_KINDS and value.lower() in (rubric.NONE, "[]"):
         return rubric.NONE
+    if spec.kind in CASE_KINDS and value != rubric.NA:
+        try:
+            return json.loads(value)
+        except (ValueError, RecursionError):
+            example = '["c1", "c3"]' if spec.kind == rubric.CRITERIA else '{"omitted": ["f2"]}'
+            raise rubric.AnswerError(f'not JSON: give the ids as {example}, or "none"') from None
     return rubric.parse_answer(spec, value)

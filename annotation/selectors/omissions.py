@@ -75,8 +75,6 @@ def omission_agreement_facts(*, study: Study) -> list[str]:
     results = study.results.filter(statistic=OMISSION_FACT_AGREEMENT, judge="")
     facts = []
     for r in results.select_related("question").order_by("question__order"):
-        per_fact = r.detail.get("facts", [])
-        defined = [f for f in per_fact if f.get("alpha") is not None]
         head = f'Question "{r.question.key}", agreement on which facts an output omits: '
         if r.value is None:
             head += f"Krippendorff's alpha (nominal) undefined ({r.detail.get('reason')})"
@@ -88,11 +86,27 @@ def omission_agreement_facts(*, study: Study) -> list[str]:
         percent = r.detail.get("percent_agreement")
         if percent is not None:
             head += f"; percent agreement {percent:.3f}"
-        facts.append(
-            f"{head}. Per fact, alpha over the case's outputs was defined for {len(defined)} of "
-            f"{len(per_fact)} facts (percent agreement for the others)."
-        )
+        facts.append(f"{head}. {_per_fact_sentence(r.detail.get('facts', []))}")
     return facts
+
+
+def _per_fact_sentence(per_fact: list[dict]) -> str:
+    """How many facts have alpha, how many percent agreement only, and how many neither (no
+    output of the case read by two raters): a fact without both is never said to have one."""
+    alpha = sum(f.get("alpha") is not None for f in per_fact)
+    percent = sum(
+        f.get("alpha") is None and f.get("percent_agreement") is not None for f in per_fact
+    )
+    neither = len(per_fact) - alpha - percent
+    sentence = (
+        f"Per fact, alpha over the case's outputs was defined for {alpha} of {len(per_fact)} facts"
+    )
+    others = []
+    if percent:
+        others.append(f"percent agreement only for {percent}")
+    if neither:
+        others.append(f"neither for {neither}, which no two raters read on any output")
+    return sentence + (f" ({'; '.join(others)})." if others else ".")
 
 
 def _ci(detail: dict) -> str:

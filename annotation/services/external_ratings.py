@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from annotation.core import design, rubric
 from annotation.core.importing import MAX_PROBLEMS, ImportRejected, Problem
-from annotation.core.ratings_file import RatingRow, parse_ratings_file
+from annotation.core.ratings_file import CASE_KINDS, RatingRow, parse_ratings_file
 from annotation.models import (
     Assignment,
     Case,
@@ -29,6 +29,7 @@ from annotation.models import (
     Source,
     Study,
 )
+from annotation.services.rating import question_spec_for
 from annotation.services.task_runs import statistics_recompute_final, study_for_change
 
 
@@ -91,12 +92,17 @@ class _Writer:
         outputs = [self._output(case, self._source(label)) for label in row.shown]
         item = self._item(case, outputs)
         assignment = self._assignment(row, item)
-        answer = row.answer
+        answer, spec = row.answer, question.spec
         if question.kind == Question.Kind.CORRECTION:
             answer = self._correction(row, outputs[0])
             if answer is None:
                 return
-        value = rubric.numeric_code(question.spec, answer)
+        if question.kind in CASE_KINDS:
+            spec = question_spec_for(question=question, output=outputs[0])
+            answer = self._checked_against_case(row, spec)
+            if answer is None:
+                return
+        value = rubric.numeric_code(spec, answer)
         if question.kind == Question.Kind.PAIRWISE and assignment.flipped and value is not None:
             value = -value
         rating = Rating.objects.create(
@@ -119,6 +125,24 @@ class _Writer:
             return None
         spec = rubric.QuestionSpec(kind=rubric.CORRECTION, original=output.text)
         return rubric.parse_answer(spec, row.answer["text"])
+
+    def _checked_against_case(self, row: RatingRow, spec: rubric.QuestionSpec) -> object:
+        """A criteria or omission answer checked against the case's own criteria or facts,
+        which the study must hold before ratings of them; None after noting a problem."""
+        if not spec.scale:
+            what = "facts" if spec.kind == rubric.OMISSION else "criteria"
+            self._problem(
+                row,
+                "case_id",
+                f"case {row.case_id!r} has no {what}: import the study's cases with their "
+                f"{what} before ratings of question {row.question!r}",
+            )
+            return None
+        try:
+            return rubric.parse_answer(spec, row.answer)
+        except rubric.AnswerError as exc:
+            self._problem(row, "value", str(exc))
+            return None
 
     def _problem(self, row: RatingRow, field: str, message: str) -> None:
         self.problems.append(Problem(self.filename, row.row, field, message))

@@ -315,6 +315,7 @@ class _RowWriter:
             ).values_list("pk", "case__external_id", "source__label", "text", "metrics")
         }
         self.metrics_updates: list[Output] = []
+        self.facts_updates: list[Case] = []
         self.stored_images = {}
         for case_id, name in Attachment.objects.filter(case__study=study).values_list(
             "case__external_id", "name"
@@ -347,6 +348,7 @@ class _RowWriter:
         ]
         _outputs_insert(outputs, batch=self.BATCH)
         Output.objects.bulk_update(self.metrics_updates, ["metrics"], batch_size=self.BATCH)
+        Case.objects.bulk_update(self.facts_updates, ["facts"], batch_size=self.BATCH)
 
     def plan(self, row: ImportRow) -> None:
         case = self.cases.get(row.case_id)
@@ -379,6 +381,7 @@ class _RowWriter:
             if row.images:
                 self.new_images.setdefault(row.case_id, row.images)
         else:
+            self.plan_facts(case, row)
             stored = {"input": case.input_text, "reference": case.reference}
             stored.update(metadata=case.metadata, criteria=case.criteria)
             given = {"input": row.input, "reference": row.reference, "metadata": row.metadata}
@@ -395,6 +398,14 @@ class _RowWriter:
                 return
         if row.source and self.source_for(row) is not None:
             self.plan_output(row)
+
+    def plan_facts(self, case: Case, row: ImportRow) -> None:
+        """Facts are often added after the cases exist (an omission question asks for them):
+        a draft's stored case without facts takes them; differing facts stay a problem."""
+        if case.facts or not row.facts or not self.study.accepts_imports:
+            return
+        case.facts = row.facts
+        self.facts_updates.append(case)
 
     def _paths(self, names: tuple[str, ...]) -> list[str]:
         return [self.images[name].name for name in names if name in self.images]

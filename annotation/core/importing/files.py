@@ -149,6 +149,10 @@ def _jsonl_records(name: str, text: str, max_rows: int) -> list[tuple[int, dict]
         except json.JSONDecodeError as exc:
             problems.append(Problem(name, number, None, f"not valid JSON ({exc.msg})"))
             continue
+        except ValueError:
+            # Python refuses integers of more than 4300 digits (int_max_str_digits).
+            problems.append(Problem(name, number, None, "holds a number too long to read"))
+            continue
         if not isinstance(record, dict):
             problems.append(Problem(name, number, None, "each line must be a JSON object"))
             continue

@@ -224,13 +224,27 @@ def _metrics(raw: object) -> tuple[dict, str]:
     for key, value in raw.items():
         if not METRIC_NAME.fullmatch(key):
             return {}, f"{key!r} is not a metric name (a letter, then letters, digits or _.:-)"
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            return {}, f"{key!r} must be a finite number, not {value!r}"
+        if _finite(value) is None:
+            return {}, f"{key!r} must be a finite number, not {_shown(value)}"
     return {key: float(value) for key, value in raw.items()}, ""
+
+
+def _finite(value: object) -> float | None:
+    """A JSON number as a finite float; None for anything else, including an integer too
+    large for a float (float() raises OverflowError on it)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _shown(value: object) -> str:
+    # A number of hundreds of digits would fill the message.
+    text = repr(value)
+    return text if len(text) <= 40 else text[:20] + "..."
 
 
 def _criteria(raw: object) -> tuple[list, str]:
@@ -265,6 +279,20 @@ def _criteria(raw: object) -> tuple[list, str]:
     return raw, ""
 
 
+# Importances are summed per case: bounded, so the sum and the weighted rates stay finite.
+MAX_IMPORTANCE = 1_000_000
+
+
+def _importance_problem(value: object) -> str:
+    # `value > 0` is False for NaN, and holds for an integer too large for a float.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        return "importance must be a positive number"
+    number = _finite(value)
+    if number is None or number > MAX_IMPORTANCE:
+        return f"importance must be at most {MAX_IMPORTANCE:,}"
+    return ""
+
+
 def _facts(raw: object) -> tuple[list, str]:
     """A case's source facts, MED-OMIT style: a list of {"id", "text", "importance"} with
     unique ids; importance is a positive number, 1 where not given (and stored so)."""
@@ -285,10 +313,8 @@ def _facts(raw: object) -> tuple[list, str]:
             return [], f"fact {index + 1}: needs an id of its own"
         if not isinstance(text, str) or not text.strip():
             return [], f"fact {index + 1}: needs a text"
-        if isinstance(importance, bool) or not isinstance(importance, int | float):
-            return [], f"fact {index + 1}: importance must be a positive number"
-        if not math.isfinite(importance) or importance <= 0:
-            return [], f"fact {index + 1}: importance must be a positive number"
+        if problem := _importance_problem(importance):
+            return [], f"fact {index + 1}: {problem}"
         seen.add(ident)
         facts.append({"id": ident, "text": text, "importance": importance})
     return facts, ""
@@ -400,8 +426,9 @@ COLUMNS = (
         False,
         "the facts of the case's source, for omission questions (MED-OMIT): a JSON list of "
         '{"id": "f1", "text": "...", "importance": 2}; ids unique within the case, importance '
-        "a positive number (1 if left out). A study with an omission question opens only once "
-        "every case has its facts",
+        f"a positive number up to {MAX_IMPORTANCE:,} (1 if left out). A study with an omission "
+        "question opens only once every case has its facts; a draft's cases imported without "
+        "facts take them from a later import",
         _facts,
     ),
     Column(

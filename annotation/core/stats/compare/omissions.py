@@ -105,9 +105,13 @@ def fact_agreement(marks: Iterable[FactMark], *, bootstrap: Bootstrap) -> FactAg
     shared = {unit: marked for unit, marked in units.items() if len(marked) >= 2}
     raters = {rater for marked in shared.values() for rater in marked}
     by_fact: dict[tuple[str, str], dict] = {(case, fact): {} for case, _, fact in units}
-    for unit, marked in shared.items():
-        by_fact[(unit[0], unit[2])][unit] = marked
-    facts = tuple(_one_fact(*key, by_fact[key]) for key in sorted(by_fact))
+    # The omitted share counts every mark, also those on outputs only one rater read.
+    every_mark: dict[tuple[str, str], list[int]] = {key: [] for key in by_fact}
+    for unit, marked in units.items():
+        every_mark[(unit[0], unit[2])].extend(marked.values())
+        if unit in shared:
+            by_fact[(unit[0], unit[2])][unit] = marked
+    facts = tuple(_one_fact(*key, by_fact[key], every_mark[key]) for key in sorted(by_fact))
     sizes = (len({u[0] for u in shared}), len(shared), len(raters))
     n_ratings = sum(len(marked) for marked in shared.values())
     if not shared:
@@ -128,10 +132,10 @@ def _observations(units: dict[tuple, dict]) -> list[Observation]:
     ]
 
 
-def _one_fact(case: str, fact: str, mine: dict[tuple, dict]) -> OneFact:
-    """`mine`: the fact's units (one per output of the case) marked by two raters or more."""
-    values = [v for marked in mine.values() for v in marked.values()]
-    share = sum(values) / len(values) if values else 0.0
+def _one_fact(case: str, fact: str, mine: dict[tuple, dict], values: list[int]) -> OneFact:
+    """`mine`: the fact's units (one per output of the case) marked by two raters or more;
+    `values`: every mark of the fact, on any of the case's outputs (never empty)."""
+    share = sum(values) / len(values)
     if not mine:
         return OneFact(case, fact, 0, share, None, None, "no output was marked by two raters")
     observations = _observations(mine)
