@@ -254,7 +254,10 @@ class RaterItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Generic
             raise NotFound("No such image.") from None
         return image_response(image)
 
-    @extend_schema(request=AnswerSerializer, responses={200: RaterItemSerializer, 400: INVALID})
+    @extend_schema(
+        request=AnswerSerializer,
+        responses={200: RaterItemSerializer, 400: INVALID, 409: REFUSED},
+    )
     @action(detail=True, methods=["post"])
     def answers(self, request: Request, study_token: str, token: str) -> Response:
         """Save one answer; the same answer again changes nothing, a new one is kept in the
@@ -278,6 +281,8 @@ class RaterItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Generic
                 services.rating_save(
                     assignment=assignment, question=question, answer=fields["answer"], shown=shown
                 )
+        except services.AnswerLocked as exc:
+            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
         except ValidationError as exc:
             raise as_api_error(exc) from None
         return Response(self._item(assignment))

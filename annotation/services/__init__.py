@@ -51,6 +51,12 @@ from annotation.services.rating import (
     rater_answer_save,
     rating_save,
 )
+from annotation.services.reading import (
+    AnswerLocked,
+    answer_score_update,
+    arm_add,
+    reading_study_create,
+)
 from annotation.services.statistics import agreement_compute
 from annotation.services.studies import (
     DEFAULT_SCALE,
@@ -86,6 +92,10 @@ from annotation.services.task_runs import (
 )
 
 __all__ = [
+    "AnswerLocked",
+    "answer_score_update",
+    "arm_add",
+    "reading_study_create",
     "REOPEN_REASON_MAX_CHARS",
     "analysis_close",
     "analysis_reopen",
