@@ -31,7 +31,9 @@ def reading_rows() -> bytes:
     return "\n".join(json.dumps(row) for row in rows).encode()
 
 
-def reading_study(admin, readers, *, named: bool = False, seed: int = 7) -> Study:
+def reading_study(
+    admin, readers, *, named: bool = False, seed: int = 7, arm_key: str = "llm"
+) -> Study:
     """A sequential study of a ranked differential (k=3): unassisted, then beside Model X's
     output (an unnamed arm unless `named`)."""
     study = services.reading_study_create(
@@ -45,6 +47,6 @@ def reading_study(admin, readers, *, named: bool = False, seed: int = 7) -> Stud
     )
     services.study_import_file(study=study, filename="cases.jsonl", content=reading_rows())
     source = Source.objects.get(study=study, label="Model X")
-    services.arm_add(study=study, key="llm", kind="source", source=source, named=named)
+    services.arm_add(study=study, key=arm_key, kind="source", source=source, named=named)
     services.study_add_raters(study=study, users=readers)
     return study

@@ -79,6 +79,11 @@ class RaterQuestionSerializer(serializers.Serializer):
         allow_blank=True, help_text="Side by side: the response's letter."
     )
     ranked = RankedField()
+    answer_kind = serializers.CharField(
+        allow_blank=True,
+        help_text="Answer questions (assisted reading): choice, number, text or ranked.",
+    )
+    k = serializers.IntegerField(allow_null=True, help_text="Ranked answers: the most entries.")
 
 
 class ShownResponseSerializer(serializers.Serializer):
@@ -92,6 +97,22 @@ class ShownImageSerializer(serializers.Serializer):
     width = serializers.IntegerField()
     height = serializers.IntegerField()
     url = serializers.CharField(help_text="The image's address in this API.")
+
+
+class ShownReadSerializer(serializers.Serializer):
+    """An assisted-reading read: what its arm shows, never which arm or source it is."""
+
+    assisted = serializers.BooleanField()
+    label = serializers.CharField(
+        allow_blank=True,
+        help_text='Above the assistance: "Assistant", a named source or a tool\'s description.',
+    )
+    shows_output = serializers.BooleanField(help_text="output_text is the assisting output.")
+    answer_locked = serializers.BooleanField(help_text="The unassisted answer is locked.")
+    waiting_for_lock = serializers.BooleanField(
+        help_text="Assisted, but the unassisted answer is not locked yet: nothing is shown."
+    )
+    earlier_answer = NullableAnswerField(allow_null=True, help_text="The locked answer.")
 
 
 class RaterItemSerializer(serializers.Serializer):
@@ -114,6 +135,7 @@ class RaterItemSerializer(serializers.Serializer):
     locked = serializers.BooleanField()
     previous_token = serializers.CharField(allow_null=True)
     next_token = serializers.CharField(allow_null=True)
+    reading = ShownReadSerializer(allow_null=True, help_text="Assisted reading only.")
 
 
 class AnswerSerializer(serializers.Serializer):

@@ -215,6 +215,7 @@ def _check_rows(
             task_run_progress(run=run, done=done)
             if cancel_requested(run):
                 raise _Cancelled
+    planner.check_expected_all()
     if planner.problems:
         raise ImportRejected(planner.problems[:MAX_PROBLEMS])
     task_run_progress(run=run, done=len(rows))
@@ -313,6 +314,7 @@ class _RowWriter:
             )
         }
         self.answer_question = study.questions.filter(kind=Question.Kind.ANSWER).first()
+        self.expected_rows: dict[str, ImportRow] = {}  # case id -> first row giving it
         self.sources = {s.label: s for s in study.sources.all()}
         self.outputs = {
             (case_id, label): (pk, text, metrics)
@@ -342,6 +344,7 @@ class _RowWriter:
     def write_all(self, rows: list[ImportRow]) -> None:
         for row in rows:
             self.plan(row)
+        self.check_expected_all()
         if self.problems:
             return
         Case.objects.bulk_create(self.new_cases, batch_size=self.BATCH)
@@ -418,8 +421,9 @@ class _RowWriter:
             self.plan_output(row)
 
     def check_expected(self, row: ImportRow) -> None:
-        """Assisted reading: a row giving the case's expected answer must fit the study's
-        answer question (kind, k, choices); without one the columns are refused."""
+        """Assisted reading: note the first row giving a case's expected answer, checked
+        against the answer question once every row is planned (the value and its tolerance
+        may come on different rows); without an answer question the columns are refused."""
         given = row.accepted_answers or row.expected_value is not None or row.tolerance is not None
         if not given:
             return
@@ -427,15 +431,21 @@ class _RowWriter:
             column = reading_answer_column(row)
             self.problem(row, column, "the study has no answer question to score against")
             return
-        try:
-            expected_answer(
-                self.answer_question,
-                accepted_answers=row.accepted_answers,
-                expected_value=row.expected_value,
-                tolerance=row.tolerance,
-            )
-        except ScoringError as exc:
-            self.problem(row, exc.field, str(exc))
+        self.expected_rows.setdefault(row.case_id, row)
+
+    def check_expected_all(self) -> None:
+        """Each case's expected answer, as its rows give it together, fits the question."""
+        for case_id, row in self.expected_rows.items():
+            case = self.cases[case_id]
+            try:
+                expected_answer(
+                    self.answer_question,
+                    accepted_answers=case.accepted_answers,
+                    expected_value=case.expected_value,
+                    tolerance=case.tolerance,
+                )
+            except ScoringError as exc:
+                self.problem(row, exc.field, str(exc))
 
     def _paths(self, names: tuple[str, ...]) -> list[str]:
         return [self.images[name].name for name in names if name in self.images]
