@@ -42,6 +42,9 @@ def study_add_raters(*, study: Study, users: Iterable[AbstractBaseUser]) -> list
     study = study_for_change(study.pk)
     if study.status not in (Study.Status.DRAFT, Study.Status.OPEN):
         raise ValidationError("Raters can only be added while the study is a draft or open.")
+    if study.is_reading and study.status == Study.Status.OPEN:
+        # Every reader reads every case in a balanced allocation made at opening.
+        raise ValidationError("Readers join an assisted-reading study before it opens.")
     roles = dict(study.memberships.values_list("user_id", "role"))
     users = list(users)
     if any(roles.get(user.pk) == Membership.Role.ADMIN for user in users):
