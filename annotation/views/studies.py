@@ -37,6 +37,7 @@ from annotation.forms import (
 )
 from annotation.models import Study, TaskRun
 from annotation.selectors.planning import study_planning_pilots
+from annotation.selectors.reading import reading_summary
 from annotation.services import figure_data
 
 
@@ -133,6 +134,7 @@ def dashboard_context(study: Study, admin) -> dict:
         # Assisted reading: the arms, and the form adding one (an empty list elsewhere).
         "arms": list(study.arms.select_related("source")) if study.is_reading else [],
         "arm_form": ArmForm(study=study) if study.is_reading else None,
+        "reading": reading_summary(study=study) if study.is_reading else None,
         # The reopening still open, shown at the top: figures may change until it is closed.
         "open_reopening": next((r for r in reopenings if r.closed_at is None), None),
     }
