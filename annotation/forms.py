@@ -336,7 +336,8 @@ class QuestionForm(PlainHelpText, forms.Form):
     key = forms.SlugField(max_length=50, help_text="Short name used in exports, e.g. harm.")
     prompt = forms.CharField(max_length=500)
     help_text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    kind = forms.ChoiceField(choices=Question.Kind.choices)
+    # The answer question of assisted reading comes with its study (ReadingStudyForm).
+    kind = forms.ChoiceField(choices=[c for c in Question.Kind.choices if c[0] != rubric.ANSWER])
     options = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text=OPTIONS_HELP
     )

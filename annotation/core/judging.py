@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 from annotation.core import rubric
 
-# Questions a judge answers; span marking (character offsets into a response) is for people.
-JUDGED_KINDS = frozenset(rubric.KINDS) - {rubric.SPAN}
+# Questions a judge answers; span marking (character offsets into a response) is for people,
+# and a reader's answer (assisted reading) is the clinician's own, scored against the case (a
+# judge as the scorer is another question, docs/assisted-reading.md).
+JUDGED_KINDS = frozenset(rubric.KINDS) - {rubric.SPAN, rubric.ANSWER}
 
 DEFAULT_INSTRUCTIONS = (
     "You are an experienced clinician taking part in a blinded evaluation of responses "
