@@ -40,6 +40,11 @@ urlpatterns = [
     path("studies/<str:study_token>/raters/", studies.study_add_raters, name="study_add_raters"),
     path("studies/<str:study_token>/sources/", studies.study_add_source, name="study_add_source"),
     path("studies/<str:study_token>/arms/", reading.reading_arm_add, name="reading_arm_add"),
+    path(
+        "studies/<str:study_token>/scorers/", reading.reading_scorer_add, name="reading_scorer_add"
+    ),
+    path("score/<str:study_token>/", reading.scorer_next, name="scorer_next"),
+    path("score/<str:study_token>/<str:score_token>/", reading.scorer_item, name="scorer_item"),
     path("studies/<str:study_token>/judges/", studies.study_add_judge, name="study_add_judge"),
     path(
         "studies/<str:study_token>/judges/<int:judge_id>/run/",

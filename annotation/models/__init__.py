@@ -8,7 +8,7 @@ from annotation.models.jobs import TaskRun
 from annotation.models.judging import JudgeRating, JudgeVerdict
 from annotation.models.questions import Question
 from annotation.models.ratings import Rating, RatingRevision
-from annotation.models.reading import NEUTRAL_LABEL, AnswerScore, Arm
+from annotation.models.reading import NEUTRAL_LABEL, AnswerScore, Arm, Scorer
 from annotation.models.results import Result, StudyFigures
 from annotation.models.studies import (
     STATISTICS_ARCHIVED,
@@ -48,6 +48,7 @@ __all__ = [
     "RatingRevision",
     "Result",
     "STATISTICS_ARCHIVED",
+    "Scorer",
     "STATISTICS_LOCKED",
     "Source",
     "Study",

@@ -11,6 +11,7 @@ from annotation.core.reading import allocation, answers, scoring
 from annotation.models.endpoints import Source
 from annotation.models.ratings import Rating
 from annotation.models.studies import Study
+from annotation.models.tokens import new_token
 
 if TYPE_CHECKING:
     from annotation.models.cases import Case
@@ -102,6 +103,8 @@ class AnswerScore(models.Model):
         SCORER = scoring.BY_SCORER, "Decided by a scorer"
 
     rating = models.OneToOneField(Rating, on_delete=models.CASCADE, related_name="score")
+    # What the scorer's pages name it by: never the rating's, reader's or arm's id.
+    token = models.CharField(max_length=22, unique=True, default=new_token, editable=False)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     by = models.CharField(max_length=10, choices=By.choices, default=By.MATCH)
     matched = models.TextField(blank=True, help_text="The accepted answer found, if any.")
@@ -119,6 +122,24 @@ class AnswerScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rating}: {self.outcome}"
+
+
+class Scorer(models.Model):
+    """A clinician who decides the answers an exact match cannot, blinded to reader and arm:
+    neither a reader nor an admin of the study."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="scorers")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scoring"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "user"], name="scorer_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} scoring {self.study}"
 
 
 def expected_answer(

@@ -3,6 +3,10 @@
 
 from dataclasses import dataclass
 
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import Http404
+
+from annotation.core.reading import allocation
 from annotation.models import AnswerScore, Result, Study
 
 ACCURACY, MCNEMAR, CHANGES, MRMC = (
@@ -92,3 +96,72 @@ def _mrmc_row(result: Result | None) -> dict | None:
     analysis = result.detail["analyses"][0]
     difference = analysis["differences"][0] if analysis["differences"] else None
     return {"source": result.source, "question": analysis["question"], "difference": difference}
+
+
+# --- the scorer's queue -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScorerItem:
+    """One answer as its scorer sees it: the case, what counts as right, and the answer;
+    nothing of the reader, the arm, the session or the phase, and no other answer."""
+
+    study_token: str
+    study_title: str
+    token: str
+    case_input: str
+    accepted: list[tuple[str, list[str]]]  # accepted answers and their synonyms
+    answer_kind: str
+    entries: list[str]  # a ranked list's entries; one entry for text or a choice
+    decided: str  # "" while undecided, else the outcome the scorer (or the match) gave
+    remaining: int  # undecided answers in the queue, this one included if undecided
+    next_token: str | None
+
+
+def scorer_study_get(*, user: AbstractBaseUser, token: str) -> Study:
+    study = Study.objects.filter(token=token, scorers__user=user).first()
+    if study is None or study.status not in (Study.Status.OPEN, Study.Status.LOCKED):
+        raise Http404("No such study.")
+    return study
+
+
+def scorer_queue(*, study: Study, user: AbstractBaseUser) -> list[str]:
+    """The tokens of the undecided answers of submitted reads, in this scorer's order
+    (allocation.scorer_order): seeded by the study and the scorer, following neither reader,
+    session nor arm."""
+    tokens = AnswerScore.objects.filter(
+        rating__assignment__study=study,
+        rating__assignment__submitted_at__isnull=False,
+        outcome=AnswerScore.Outcome.UNDECIDED,
+    ).values_list("token", flat=True)
+    return allocation.scorer_order(list(tokens), scorer=str(user.pk), seed=study.seed)
+
+
+def scorer_score_get(*, study: Study, token: str) -> AnswerScore:
+    score = (
+        AnswerScore.objects.filter(token=token, rating__assignment__study=study)
+        .select_related("rating__question", "rating__assignment__item__output__case")
+        .first()
+    )
+    if score is None:
+        raise Http404("No such answer.")
+    return score
+
+
+def scorer_item(*, study: Study, user: AbstractBaseUser, score: AnswerScore) -> ScorerItem:
+    queue = scorer_queue(study=study, user=user)
+    case = score.rating.assignment.item.output.case
+    answer = score.rating.answer
+    following = [t for t in queue if t != score.token]
+    return ScorerItem(
+        study_token=study.token,
+        study_title=study.title,
+        token=score.token,
+        case_input=case.input_text,
+        accepted=[(a["answer"], a.get("synonyms", [])) for a in case.accepted_answers],
+        answer_kind=score.rating.question.answer_kind,
+        entries=answer if isinstance(answer, list) else [str(answer)],
+        decided="" if score.outcome == AnswerScore.Outcome.UNDECIDED else score.outcome,
+        remaining=len(queue),
+        next_token=following[0] if following else None,
+    )

@@ -53,9 +53,11 @@ from annotation.services.rating import (
 )
 from annotation.services.reading import (
     AnswerLocked,
+    answer_score_decide,
     answer_score_update,
     arm_add,
     reading_study_create,
+    scorer_add,
 )
 from annotation.services.statistics import agreement_compute
 from annotation.services.studies import (
@@ -93,7 +95,9 @@ from annotation.services.task_runs import (
 
 __all__ = [
     "AnswerLocked",
+    "answer_score_decide",
     "answer_score_update",
+    "scorer_add",
     "arm_add",
     "reading_study_create",
     "REOPEN_REASON_MAX_CHARS",

@@ -20,11 +20,12 @@ from annotation.models import (
     Question,
     Rating,
     RatingRevision,
+    Scorer,
     Source,
     Study,
 )
 from annotation.models.reading import case_expected
-from annotation.services.task_runs import study_for_change
+from annotation.services.task_runs import statistics_recompute_soon, study_for_change
 
 ANSWER_KEY = "answer"
 
@@ -307,3 +308,55 @@ def answer_score_update(*, rating: Rating, question: Question, assignment: Assig
             "scorer": None,
         },
     )
+
+
+# --- the scorer ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def scorer_add(*, study: Study, user: AbstractBaseUser) -> Scorer:
+    """Make `user` a scorer of an assisted-reading study: someone who is neither a reader
+    (they would score their own answers) nor an admin (who knows the arms)."""
+    study = study_for_change(study.pk)
+    if not study.is_reading:
+        raise ValidationError("Scorers belong to assisted-reading studies.")
+    if study.memberships.filter(user=user).exists():
+        raise ValidationError(
+            f"{user} is a reader or an admin of the study: a scorer must be blind to both."
+        )
+    scorer, _ = Scorer.objects.get_or_create(study=study, user=user)
+    return scorer
+
+
+@transaction.atomic
+def answer_score_decide(
+    *, score: AnswerScore, scorer: AbstractBaseUser, right: bool | None, rank: int | None
+) -> AnswerScore:
+    """A scorer's decision on an answer (scoring.decide): right or wrong, or for a ranked
+    list the rank of its first right entry (None: none is). It stands until the answer
+    changes; the statistics are recomputed soon after."""
+    score = (
+        AnswerScore.objects.select_for_update()
+        .select_related("rating__assignment")
+        .get(pk=score.pk)
+    )
+    study = score.rating.assignment.study
+    if study.status not in (Study.Status.OPEN, Study.Status.LOCKED):
+        raise ValidationError("Answers are scored while the study is open or locked.")
+    current = scoring.Score(
+        score.outcome, score.by, score.matched or None, score.rank, score.length, _k_of(score)
+    )
+    try:
+        decided = scoring.decide(current, scoring.Decision(right=right, rank=rank))
+    except scoring.ScoringError as exc:
+        raise ValidationError({exc.field: str(exc)}) from None
+    score.outcome, score.by, score.rank = decided.outcome, decided.by, decided.rank
+    score.matched, score.scorer = decided.matched or "", scorer
+    score.save(update_fields=["outcome", "by", "rank", "matched", "scorer", "scored_at"])
+    statistics_recompute_soon(study=study)
+    return score
+
+
+def _k_of(score: AnswerScore) -> int | None:
+    question = score.rating.question
+    return question.k if question.answer_kind == rubric.RANKED_ANSWER else None

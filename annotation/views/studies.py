@@ -135,6 +135,7 @@ def dashboard_context(study: Study, admin) -> dict:
         "arms": list(study.arms.select_related("source")) if study.is_reading else [],
         "arm_form": ArmForm(study=study) if study.is_reading else None,
         "reading": reading_summary(study=study) if study.is_reading else None,
+        "scorers": list(study.scorers.select_related("user")) if study.is_reading else [],
         # The reopening still open, shown at the top: figures may change until it is closed.
         "open_reopening": next((r for r in reopenings if r.closed_at is None), None),
     }
