@@ -2,6 +2,7 @@
 Results checked against an independent computation (scipy's binomial test, statsmodels'
 McNemar, counts by hand)."""
 
+import numpy as np
 import pytest
 from django.urls import reverse
 from scipy.stats import binomtest
@@ -54,6 +55,9 @@ def test_accuracy_mcnemar_and_helped_are_stored_per_arm(client, study_admin, rat
     _read(study, readers)
     # Unmatched wordings are undecided until a scorer decides them: decide them wrong here.
     AnswerScore.objects.filter(outcome="undecided").update(outcome="wrong", by="scorer")
+    for n, read in enumerate(study.assignments.filter(arm__key="llm").order_by("position", "pk")):
+        read.time_on_task_ms = 1000 * n + (1000 if n else 0)  # 0 s, then 2 s to 8 s
+        read.save(update_fields=["time_on_task_ms"])
     run = TaskRun.objects.create(study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
     agreement_compute(run=services.task_run_claim(run_id=run.pk))
     results = {(r.statistic, r.source): r for r in Result.objects.filter(study=study)}
@@ -78,6 +82,10 @@ def test_accuracy_mcnemar_and_helped_are_stored_per_arm(client, study_admin, rat
     assert "reading_mrmc" in {statistic for statistic, _ in results}
     mrmc = results[("reading_mrmc", "unassisted vs llm")]
     assert mrmc.value == pytest.approx(unassisted / 8 - assisted / 8)
+    # Seconds per read: one read without a time is counted, not used.
+    seconds = results[("reading_seconds", "llm")]
+    assert (seconds.n_ratings, seconds.detail["timed"]) == (8, 7)
+    assert seconds.value == pytest.approx(float(np.median(np.arange(2, 9))))
     client.force_login(study_admin)
     page = client.get(reverse("study_dashboard", args=[study.token])).text
     assert f"<td>{c + sum(f and s for f, s in PLAN.values())} / 8</td>" in page  # assisted right

@@ -9,11 +9,12 @@ from django.http import Http404
 from annotation.core.reading import allocation
 from annotation.models import AnswerScore, Result, Study
 
-ACCURACY, MCNEMAR, CHANGES, MRMC = (
+ACCURACY, MCNEMAR, CHANGES, MRMC, TIME = (
     "reading_accuracy",
     "reading_mcnemar",
     "reading_helped_harmed",
     "reading_mrmc",
+    "reading_seconds",
 )
 
 
@@ -24,6 +25,8 @@ class ArmRow:
     right: int
     reads: int
     pending: int
+    median_seconds: float | None = None
+    quartiles: tuple[float | None, float | None] = (None, None)
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,19 @@ def reading_summary(*, study: Study) -> ReadingSummary:
         rating__assignment__study=study, outcome=AnswerScore.Outcome.UNDECIDED
     ).count()
     return ReadingSummary(arms, assisted, _mrmc_row(mrmc), undecided)
+
+
+def _arm_row(arm: str, accuracy: Result, time: Result | None) -> ArmRow:
+    detail = time.detail if time else {}
+    return ArmRow(
+        arm,
+        accuracy.value,
+        accuracy.detail.get("right", 0),
+        accuracy.n_ratings,
+        accuracy.detail.get("pending", 0),
+        detail.get("median"),
+        (detail.get("q1"), detail.get("q3")),
+    )
 
 
 def _assisted(arm: str, test: Result, changes: Result | None) -> AssistedRow:

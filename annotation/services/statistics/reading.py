@@ -1,7 +1,8 @@
 """The statistics of an assisted-reading study (core.reading.statistics), stored as Results of
-its answer question with the arm's key where other studies put a source's label: accuracy per
-arm, and for each assisting arm against the unassisted one McNemar's test, helped and harmed,
-and (with one assisting arm, every reader reading every case in both) the MRMC analysis.
+its answer question with the arm's key where other studies put a source's label: accuracy and
+seconds per read per arm; for each assisting arm against the unassisted one, McNemar's test,
+helped and harmed; and (with one assisting arm, every reader reading every case in both) the
+MRMC analysis.
 
 Only submitted reads scored right or wrong count; undecided answers wait for the scorer and
 are counted as pending in each arm's accuracy."""
@@ -13,13 +14,14 @@ from annotation.core.stats.mrmc.analysis import plain
 from annotation.models import AnswerScore, Membership, Question, Result, Study
 from annotation.services.statistics.store import Figure, bootstrap_for, store_by_source
 
-ACCURACY, MCNEMAR, CHANGES, MRMC = (
+ACCURACY, MCNEMAR, CHANGES, MRMC, TIME = (
     "reading_accuracy",
     "reading_mcnemar",
     "reading_helped_harmed",
     "reading_mrmc",
+    "reading_seconds",
 )
-STATISTICS = (ACCURACY, MCNEMAR, CHANGES, MRMC)
+STATISTICS = (ACCURACY, MCNEMAR, CHANGES, MRMC, TIME)
 
 
 def reading_results(study: Study) -> list[Result]:
@@ -78,6 +80,10 @@ def _figures(study: Study, reads, pending: dict[str, int]) -> dict[tuple[str, st
         figures[(ACCURACY, arm.arm)] = Figure(
             arm.accuracy, len(cases), len(readers), arm.reads, detail
         )
+    for timed in reading_stats.time_by_arm(reads):
+        # The median seconds on screen per read, quartiles beside it (reads without a time
+        # are counted, not used).
+        figures[(TIME, timed.arm)] = Figure(timed.median, 0, 0, timed.reads, plain(timed))
     assisting = sorted({r.arm for r in reads} - {allocation.UNASSISTED})
     for arm in assisting:
         paired = reading_stats.pairs(reads, second=arm)
