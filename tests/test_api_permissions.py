@@ -49,6 +49,7 @@ MATRIX = {
     ("POST", "/api/v1/reading-studies/"): {**anyone(403), "admin": 201},
     ("GET", f"{S}/arms/"): admins(200),
     ("POST", f"{S}/arms/"): admins(400),
+    ("GET", f"{S}/reads/"): admins(200),
     ("PATCH", f"{S}/"): admins(200),
     ("POST", f"{S}/import/"): admins(400),  # open: no more imports
     ("POST", f"{S}/open/"): admins(409),  # already open

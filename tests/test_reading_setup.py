@@ -115,3 +115,24 @@ def test_readers_cannot_join_an_open_reading_study(study_admin, raters):
     services.study_open(study=study)
     with pytest.raises(ValidationError, match="assisted-reading study"):
         services.study_add_raters(study=study, users=[raters[1]])
+
+
+def test_the_api_lists_every_read_with_its_arm_and_score(client, study_admin, raters):
+    study = reading_study(study_admin, raters[:1])
+    services.study_open(study=study)
+    first, second = study.assignments.filter(rater=raters[0]).order_by("position")[:2]
+    question = study.questions.get(kind=Question.Kind.ANSWER)
+    services.rating_save(assignment=first, question=question, answer=["PE", "MI"])
+    services.assignment_submit(assignment=first)
+    rows = _api(client, study_admin, f"/api/v1/studies/{study.token}/reads/").json()
+    assert len(rows) == 8
+    case = first.item.output.case.external_id
+    expected_rank = {"c1": 1, "c2": 2}.get(case)
+    head = [(r["arm"], r["phase"], r["case_id"], r["answer"], r["rank"]) for r in rows[:2]]
+    assert head == [
+        ("unassisted", 1, case, ["PE", "MI"], expected_rank),
+        ("llm", 2, case, ["PE", "MI"], expected_rank),
+    ]
+    assert rows[0]["rater"] == "R1"
+    assert rows[0]["locked_at"] is not None
+    assert _api(client, raters[0], f"/api/v1/studies/{study.token}/reads/").status_code == 403

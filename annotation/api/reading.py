@@ -14,9 +14,11 @@ from rest_framework.viewsets import GenericViewSet
 from annotation import services
 from annotation.api.access import as_api_error
 from annotation.api.base import StudyScopedViewSet
+from annotation.api.serializers import NullableAnswerField
 from annotation.api.studies import INVALID
 from annotation.core import rubric
 from annotation.models import Arm, Source, Study
+from annotation.selectors.reading import study_reads
 
 
 class ReadingStudyCreateSerializer(serializers.Serializer):
@@ -63,6 +65,38 @@ class ReadingStudyViewSet(GenericViewSet):
         except ValidationError as exc:
             raise as_api_error(exc) from None
         return Response(ReadingStudySerializer(study).data, status=status.HTTP_201_CREATED)
+
+
+class ReadSerializer(serializers.Serializer):
+    rater = serializers.CharField(help_text="The reader's pseudonym.")
+    case_id = serializers.CharField()
+    arm = serializers.CharField(help_text="What the reader saw: unassisted, or an arm's key.")
+    session = serializers.IntegerField()
+    phase = serializers.IntegerField(help_text="Sequential: 1 unassisted, 2 assisted.")
+    position = serializers.IntegerField()
+    answer = NullableAnswerField(allow_null=True)
+    outcome = serializers.CharField(
+        allow_blank=True, help_text="right, wrong, undecided (for the scorer); blank: none"
+    )
+    scored_by = serializers.CharField(allow_blank=True, help_text="match or scorer")
+    rank = serializers.IntegerField(
+        allow_null=True, help_text="Ranked lists: the first right entry."
+    )
+    seconds = serializers.FloatField(help_text="Time on screen.")
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    locked_at = serializers.DateTimeField(allow_null=True, help_text="Phase 1: when it locked.")
+
+
+class ReadViewSet(StudyScopedViewSet):
+    """Every read of an assisted-reading study, one row each, for analysis elsewhere."""
+
+    serializer_class = ReadSerializer
+    model = Arm  # the schema needs a model; the rows are plain data
+    pagination_class = None  # one list: a reading study's reads are readers x cases x 2
+
+    @extend_schema(responses={200: ReadSerializer(many=True)})
+    def list(self, request: Request, study_token: str) -> Response:
+        return Response(ReadSerializer(study_reads(study=self.study), many=True).data)
 
 
 class ArmSerializer(serializers.ModelSerializer):

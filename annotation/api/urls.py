@@ -38,6 +38,7 @@ for path, viewset, name in [
     ("comments", raters.CommentViewSet, "api-comment"),
     ("plan", planning.PlanViewSet, "api-plan"),
     ("arms", reading.ArmViewSet, "api-arm"),
+    ("reads", reading.ReadViewSet, "api-read"),
 ]:
     router.register(f"{STUDY}/{path}", viewset, basename=name)
 router.register("rate", rater.RaterStudyViewSet, basename="api-rate")

@@ -7,7 +7,15 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.http import Http404
 
 from annotation.core.reading import allocation
-from annotation.models import AnswerScore, Result, Study
+from annotation.models import (
+    AnswerScore,
+    Assignment,
+    Membership,
+    Question,
+    Rating,
+    Result,
+    Study,
+)
 
 ACCURACY, MCNEMAR, CHANGES, MRMC, TIME = (
     "reading_accuracy",
@@ -181,3 +189,49 @@ def scorer_item(*, study: Study, user: AbstractBaseUser, score: AnswerScore) -> 
         remaining=len(queue),
         next_token=following[0] if following else None,
     )
+
+
+# --- the reads, for admins ----------------------------------------------------------------------
+
+
+def study_reads(*, study: Study) -> list[dict]:
+    """One row per read of an assisted-reading study, in readers' order: the reader's
+    pseudonym, case, arm, session, phase, answer, its score, and the seconds on screen. The
+    arm, not the item's output, says what the reader saw: an unassisted read's item is an
+    output it never showed."""
+    pseudonyms = dict(
+        Membership.objects.filter(study=study, role=Membership.Role.RATER).values_list(
+            "user_id", "pseudonym"
+        )
+    )
+    answers = {
+        rating.assignment_id: rating
+        for rating in Rating.objects.filter(
+            assignment__study=study, question__kind=Question.Kind.ANSWER
+        ).select_related("score")
+    }
+    reads = (
+        Assignment.objects.filter(study=study, arm__isnull=False)
+        .select_related("arm", "item__output__case")
+        .order_by("rater_id", "position")
+    )
+    return [_read_row(read, pseudonyms, answers.get(read.pk)) for read in reads]
+
+
+def _read_row(read: Assignment, pseudonyms: dict, rating: Rating | None) -> dict:
+    score = getattr(rating, "score", None) if rating else None
+    return {
+        "rater": pseudonyms.get(read.rater_id, ""),
+        "case_id": read.item.output.case.external_id,
+        "arm": read.arm.key,
+        "session": read.session,
+        "phase": read.phase,
+        "position": read.position,
+        "answer": rating.answer if rating else None,
+        "outcome": score.outcome if score else "",
+        "scored_by": score.by if score else "",
+        "rank": score.rank if score else None,
+        "seconds": read.time_on_task_ms / 1000,
+        "submitted_at": read.submitted_at,
+        "locked_at": read.locked_at,
+    }
