@@ -178,3 +178,42 @@ def test_the_page_posts_ranked_rows_in_order(client, opened, raters):
     # A fourth row is not one of the question's k rows: never read.
     assert too_many.headers.get("X-Answer-Saved")
     assert Rating.objects.get(assignment=first).answer == []
+
+
+@pytest.mark.django_db
+def test_a_crossover_study_opens_into_sessions_one_arm_each(client, study_admin, raters):
+    study = reading_study(study_admin, raters[:2])
+    Study.objects.filter(pk=study.pk).update(reading_layout=Study.ReadingLayout.CROSSOVER)
+    services.study_open(study=study)
+    study.refresh_from_db()
+    manifest = allocation.crossover(
+        readers=["R1", "R2"], cases=[c[0] for c in CASES], arms=["unassisted", "llm"], seed=7
+    )
+    assert study.manifest_hash == manifest.digest
+    reads = Assignment.objects.filter(study=study).select_related("arm", "item__output__case")
+    stored = sorted(
+        (
+            r.rater.memberships.get(study=study).pseudonym,
+            r.session,
+            r.position,
+            r.phase,
+            r.arm.key,
+            r.item.output.case.external_id,
+        )
+        for r in reads
+    )
+    assert stored == sorted(
+        (m.reader, m.session, m.position, 1, m.arm, m.case) for m in manifest.readings
+    )
+    # Each session is one arm per (reader, case); a case's two sessions differ in arm.
+    for reader in raters[:2]:
+        mine = [r for r in reads if r.rater_id == reader.pk]
+        for case, *_ in CASES:
+            arms = {r.session: r.arm.key for r in mine if r.item.output.case.external_id == case}
+            assert sorted(arms) == [1, 2]
+            assert set(arms.values()) == {"unassisted", "llm"}
+    client.force_login(raters[0])
+    for read in (r for r in reads if r.rater_id == raters[0].pk):
+        page = client.get(reverse("rater_item", args=[study.token, read.token])).text
+        shows = read.item.output.text in page
+        assert shows == (read.arm.key == "llm"), read.arm.key

@@ -121,11 +121,11 @@ def answer_question(study: Study) -> Question:
 
 
 def reading_open(*, study: Study) -> int:
-    """Open a draft assisted-reading study (its row locked by the caller): every reader reads
-    every study case unassisted, locks the answer, then reads it again with one assisting arm
-    (allocation.sequential, seeded by the study, its digest stored as the manifest hash)."""
-    if study.reading_layout != Study.ReadingLayout.SEQUENTIAL:
-        raise ValidationError("Only the sequential layout can be opened so far.")
+    """Open a draft assisted-reading study (its row locked by the caller) into reads, seeded by
+    the study, the allocation's digest stored as the manifest hash. Sequential: every reader
+    reads every case unassisted, locks the answer, then reads it again with one assisting arm.
+    Crossover: every reader reads every case once in every arm, one arm per session
+    (`Assignment.session`); when a later session opens is the sessions' gate's business."""
     question = answer_question(study)
     arms = {arm.key: arm for arm in study.arms.select_related("source")}
     if len(arms) < 2:
@@ -138,12 +138,16 @@ def reading_open(*, study: Study) -> int:
         raise ValidationError("The study has no readers yet.")
     cases = _cases_checked(study, question)
     items = _items(study, cases, arms)
-    manifest = allocation.sequential(
-        readers=list(readers), cases=list(cases), arms=list(arms), seed=study.seed
+    manifest = allocation.allocate(
+        layout=study.reading_layout,
+        readers=list(readers),
+        cases=list(cases),
+        arms=list(arms),
+        seed=study.seed,
     )
-    # The arm each reader meets a case in after the unassisted read.
+    # An assisting arm each reader meets a case in: its item serves the case-alone reads.
     partner = {
-        (r.reader, r.case): r.arm for r in manifest.readings if r.phase == allocation.ASSISTED_PHASE
+        (r.reader, r.case): r.arm for r in manifest.readings if r.arm != allocation.UNASSISTED
     }
     Assignment.objects.bulk_create(
         _assignment(study, reading, arms, items, readers, partner) for reading in manifest.readings
@@ -164,7 +168,10 @@ def _cases_checked(study: Study, question: Question) -> dict[str, Case]:
     problems = []
     for external_id, case in cases.items():
         if case.role != Case.Role.STUDY:
-            problems.append(f"Case {external_id!r}: training and attention-check cases are not")
+            problems.append(
+                f"Case {external_id!r}: an assisted-reading study has no training or "
+                "attention-check cases."
+            )
             continue
         try:
             case_expected(question, case)
