@@ -136,3 +136,13 @@ def test_the_api_lists_every_read_with_its_arm_and_score(client, study_admin, ra
     assert rows[0]["rater"] == "R1"
     assert rows[0]["locked_at"] is not None
     assert _api(client, raters[0], f"/api/v1/studies/{study.token}/reads/").status_code == 403
+
+
+def test_an_open_reading_study_moves_no_reads_between_readers(study_admin, raters):
+    study = reading_study(study_admin, raters[:2])
+    services.study_open(study=study)
+    with pytest.raises(ValidationError, match="cannot move to other readers"):
+        services.assignments_reassign(study=study, rater=raters[0])
+    with pytest.raises(ValidationError, match="cannot move to other readers"):
+        services.rater_remove(study=study, pseudonym="R2")
+    assert study.assignments.filter(rater=raters[1]).count() == 8
