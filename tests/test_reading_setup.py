@@ -146,3 +146,20 @@ def test_an_open_reading_study_moves_no_reads_between_readers(study_admin, rater
     with pytest.raises(ValidationError, match="cannot move to other readers"):
         services.rater_remove(study=study, pseudonym="R2")
     assert study.assignments.filter(rater=raters[1]).count() == 8
+
+
+def test_the_study_api_carries_the_reading_fields(client, study_admin, raters):
+    study = reading_study(study_admin, raters[:1])
+    services.study_open(study=study)
+    base = f"/api/v1/studies/{study.token}"
+    cases = _api(client, study_admin, f"{base}/cases/").json()["results"]
+    c1 = next(case for case in cases if case["case_id"] == "c1")
+    assert c1["accepted_answers"] == [{"answer": "Pulmonary embolism", "synonyms": ["PE"]}]
+    assert (c1["expected_value"], c1["tolerance"]) == (None, None)
+    [question] = _api(client, study_admin, f"{base}/questions/").json()["results"]
+    assert (question["kind"], question["answer_kind"], question["k"]) == ("answer", "ranked", 3)
+    rows = _api(client, study_admin, f"{base}/assignments/").json()["results"]
+    assert sorted({(r["arm"], r["phase"], r["session"]) for r in rows}) == [
+        ("llm", 2, 1),
+        ("unassisted", 1, 1),
+    ]
