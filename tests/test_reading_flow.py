@@ -217,3 +217,13 @@ def test_a_crossover_study_opens_into_sessions_one_arm_each(client, study_admin,
         page = client.get(reverse("rater_item", args=[study.token, read.token])).text
         shows = read.item.output.text in page
         assert shows == (read.arm.key == "llm"), read.arm.key
+        assert "Lock my answer" not in page  # a crossover read stands alone
+    # A crossover read stands alone: submitting it locks nothing.
+    first = min((r for r in reads if r.rater_id == raters[0].pk), key=lambda r: r.position)
+    question = study.questions.get(key="answer")
+    services.rating_save(assignment=first, question=question, answer=["PE"])
+    services.assignment_submit(assignment=first)
+    services.rating_save(assignment=first, question=question, answer=["MI"])
+    first.refresh_from_db()
+    assert first.locked_at is None
+    assert Rating.objects.get(assignment=first).answer == ["MI"]

@@ -113,6 +113,7 @@ class ShownReadSerializer(serializers.Serializer):
         help_text="Assisted, but the unassisted answer is not locked yet: nothing is shown."
     )
     earlier_answer = NullableAnswerField(allow_null=True, help_text="The locked answer.")
+    locks = serializers.BooleanField(help_text="Submitting locks this (unassisted) answer.")
 
 
 class RaterItemSerializer(serializers.Serializer):

@@ -147,6 +147,7 @@ class ShownRead:
     answer_locked: bool  # the unassisted answer is locked: read-only
     waiting_for_lock: bool  # assisted, but the unassisted answer is not locked yet
     earlier_answer: object  # assisted: the locked unassisted answer, canonical
+    locks: bool = False  # sequential, unassisted: submitting locks the answer
 
     @property
     def earlier_answer_text(self) -> str:
@@ -304,6 +305,7 @@ def _shown_read(assignment: Assignment, questions: list[Question]) -> ShownRead:
             answer_locked=assignment.locked_at is not None,
             waiting_for_lock=False,
             earlier_answer=None,
+            locks=unassisted and assignment.study.reading_layout == Study.ReadingLayout.SEQUENTIAL,
         )
     earlier = Assignment.objects.filter(
         study_id=assignment.study_id,

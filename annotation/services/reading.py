@@ -256,21 +256,24 @@ def _unassisted_of(assignment: Assignment) -> Assignment:
 
 
 def reading_after_submit(*, assignment: Assignment) -> None:
-    """After a submit: an unassisted read locks, and its answer becomes the assisted read's
-    first answer (the reader keeps or changes it there), stored with its revision and score.
-    Conditional on locked_at, so a second submit changes nothing."""
+    """After a submit, in the sequential layout: the unassisted read locks, and its answer
+    becomes the assisted read's first answer (the reader keeps or changes it there), stored
+    with its revision and score. Conditional on locked_at, so a second submit changes
+    nothing. A crossover read has no assisted read after it, and does not lock."""
     if assignment.arm_id is None or assignment.phase != allocation.UNASSISTED_PHASE:
         return
-    locked = Assignment.objects.filter(pk=assignment.pk, locked_at=None).update(
-        locked_at=timezone.now()
-    )
     following = Assignment.objects.filter(
         study_id=assignment.study_id,
         rater_id=assignment.rater_id,
         position=assignment.position + 1,
         phase=allocation.ASSISTED_PHASE,
     ).first()
-    if not locked or following is None:
+    if following is None:
+        return
+    locked = Assignment.objects.filter(pk=assignment.pk, locked_at=None).update(
+        locked_at=timezone.now()
+    )
+    if not locked:
         return
     for rating in assignment.ratings.select_related("question"):
         copied, created = Rating.objects.get_or_create(
