@@ -372,7 +372,8 @@ class QuestionForm(PlainHelpText, forms.Form):
     key = forms.SlugField(max_length=50, help_text="Short name used in exports, e.g. harm.")
     prompt = forms.CharField(max_length=500)
     help_text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    kind = forms.ChoiceField(choices=Question.Kind.choices)
+    # The answer question of assisted reading comes with its study (ReadingStudyForm).
+    kind = forms.ChoiceField(choices=[c for c in Question.Kind.choices if c[0] != rubric.ANSWER])
     options = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text=OPTIONS_HELP
     )
@@ -625,3 +626,81 @@ class WidthPlanForm(PilotChoiceForm):
             f"“{pilot.question.key}”: alpha {pilot.result.value:.3f} ({low:.3f} to {high:.3f}, "
             f"width {pilot.width:.3f}) on {pilot.cases} cases"
         )
+
+
+class ReadingStudyForm(PlainHelpText, forms.Form):
+    """A new assisted-reading study: its answer question (the arms come on the dashboard)."""
+
+    title = forms.CharField(max_length=200)
+    instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    layout = forms.ChoiceField(
+        choices=[(Study.ReadingLayout.SEQUENTIAL, Study.ReadingLayout.SEQUENTIAL.label)],
+        initial=Study.ReadingLayout.SEQUENTIAL,
+        help_text="Each reader answers a case alone, locks the answer, then reads it again "
+        "with one assisting arm.",
+    )
+    answer_kind = forms.ChoiceField(
+        choices=[
+            ("ranked", "A ranked list (a differential diagnosis)"),
+            ("text", "Free text"),
+            ("choice", "A choice"),
+            ("number", "A number"),
+        ],
+        label="The reader answers with",
+    )
+    prompt = forms.CharField(
+        max_length=500, initial="Your differential diagnosis, most likely first"
+    )
+    k = forms.IntegerField(
+        min_value=1,
+        max_value=20,
+        initial=10,
+        required=False,
+        help_text="Ranked lists: the most entries a reader may give (McDuff et al.: 10).",
+    )
+    choices = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Choice answers: one per line as 'value = label', e.g. 'malignant = Malignant'.",
+    )
+
+    def clean_choices(self) -> list[dict]:
+        points = []
+        for line in self.cleaned_data["choices"].splitlines():
+            if not line.strip():
+                continue
+            value, _, label = line.partition("=")
+            points.append({"value": value.strip(), "label": (label or value).strip()})
+        return points
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("answer_kind") != "ranked":
+            data["k"] = None
+        elif not data.get("k"):
+            self.add_error("k", "A ranked list needs k, the most entries.")
+        return data
+
+
+class ArmForm(PlainHelpText, forms.Form):
+    """An assisting arm: a source's output beside the case, or a tool as described."""
+
+    key = forms.SlugField(max_length=50, help_text="Your name for the arm; readers never see it.")
+    kind = forms.ChoiceField(
+        choices=[("source", "A source's output beside the case"), ("tool", "A tool")]
+    )
+    source = forms.ModelChoiceField(queryset=Source.objects.none(), required=False)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="Tool arms: what readers are told to use, shown to them as written.",
+    )
+    named = forms.BooleanField(
+        required=False,
+        label="Readers may see the source's label",
+        help_text="Unticked, the output is shown as 'Assistant'.",
+    )
+
+    def __init__(self, *args, study: Study, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["source"].queryset = study.sources.order_by("label")

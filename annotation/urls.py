@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.views import account, corrections, planning, rater, studies
+from annotation.views import account, corrections, planning, rater, reading, studies
 
 urlpatterns = [
     path("", studies.home, name="home"),
@@ -33,6 +33,7 @@ urlpatterns = [
     ),
     path("studies/", studies.study_list, name="study_list"),
     path("studies/new/", studies.study_create, name="study_create"),
+    path("studies/new-reading/", reading.reading_study_new, name="reading_study_new"),
     path("studies/<str:study_token>/", studies.study_dashboard, name="study_dashboard"),
     path("studies/<str:study_token>/import/", studies.study_import, name="study_import"),
     path("studies/<str:study_token>/comments/", studies.study_comments, name="study_comments"),
@@ -43,6 +44,12 @@ urlpatterns = [
     ),
     path("studies/<str:study_token>/raters/", studies.study_add_raters, name="study_add_raters"),
     path("studies/<str:study_token>/sources/", studies.study_add_source, name="study_add_source"),
+    path("studies/<str:study_token>/arms/", reading.reading_arm_add, name="reading_arm_add"),
+    path(
+        "studies/<str:study_token>/scorers/", reading.reading_scorer_add, name="reading_scorer_add"
+    ),
+    path("score/<str:study_token>/", reading.scorer_next, name="scorer_next"),
+    path("score/<str:study_token>/<str:score_token>/", reading.scorer_item, name="scorer_item"),
     path("studies/<str:study_token>/judges/", studies.study_add_judge, name="study_add_judge"),
     path(
         "studies/<str:study_token>/judges/<int:judge_id>/run/",

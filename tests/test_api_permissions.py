@@ -45,6 +45,11 @@ MATRIX = {
     # Creating a study needs the permission to (a study admin's group has it).
     ("POST", "/api/v1/studies/"): {**anyone(403), "admin": 201},
     ("GET", f"{S}/"): members(200),
+    # Assisted reading (issue 23): a study and its arms; api_world's study is not one.
+    ("POST", "/api/v1/reading-studies/"): {**anyone(403), "admin": 201},
+    ("GET", f"{S}/arms/"): admins(200),
+    ("POST", f"{S}/arms/"): admins(400),
+    ("GET", f"{S}/reads/"): admins(200),
     ("PATCH", f"{S}/"): admins(200),
     ("POST", f"{S}/import/"): admins(400),  # open: no more imports
     ("POST", f"{S}/open/"): admins(409),  # already open
@@ -142,6 +147,12 @@ def _body(method: str, template: str, api_world: dict) -> dict | None:
     key = api_world["question"].key
     bodies = {
         "/api/v1/studies/": {"title": "Another", "question_prompt": "How good?"},
+        "/api/v1/reading-studies/": {
+            "title": "Reading",
+            "layout": "sequential",
+            "answer_kind": "text",
+            "prompt": "Diagnosis?",
+        },
         f"{S}/": {"judge_epsilon": 0.15},
         f"{S}/reopen-analysis/": {"reason": "A judge was left out"},
         f"{S}/sources/": {

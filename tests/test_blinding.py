@@ -6,6 +6,7 @@ API response a rater can reach (following links and htmx URLs), posts ratings, t
 admin's URLs, and searches everything it received.
 """
 
+import json
 import re
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
@@ -428,3 +429,44 @@ def test_a_rater_never_sees_another_raters_correction(client, demo):
     # The marker is there to be found: the study's admin reads it in the diffs.
     client.force_login(study.memberships.get(role="admin").user)
     assert marker in client.get(corrections, {"all": "1"}).content.decode().replace("&#x27;", "'")
+
+
+def test_assisted_reading_shows_nothing_of_a_model_until_the_assisted_read(client, raters):
+    """The unassisted read, and the assisted read before the unassisted answer locks, show
+    nothing of any model; after the lock, the assisted read shows the output under a neutral
+    label, never the arm or its source (issue 23)."""
+    from annotation.models import Arm
+    from tests.reading_support import reading_study
+
+    bump_sequences()
+    admin = raters[2]
+    study = reading_study(admin, raters[:2], arm_key="armx-model-x")
+    services.study_open(study=study)
+    rater = raters[0]
+    first, second = study.assignments.filter(rater=rater).order_by("position")[:2]
+    outputs = list(Output.objects.filter(case__study=study).values_list("text", flat=True))
+    client.force_login(rater)
+    pages = crawl(client, ["/", reverse("rater_home")])
+    api = f"/api/v1/rate/{study.token}/items/"
+    for token in (first.token, second.token):
+        pages[api + token] = as_text(client.get(f"{api}{token}/"))
+    for url, body in pages.items():
+        for text in outputs:  # nothing of any model before the lock, anywhere
+            assert text not in body, f"an output shows in {url} before the lock"
+    question = study.questions.get(key="answer")
+    services.rating_save(assignment=first, question=question, answer=["PE"])
+    services.assignment_submit(assignment=first)
+    page = as_text(client.get(reverse("rater_item", args=[study.token, second.token])))
+    shown = second.item.output.text
+    assert shown in page
+    assert ">Assistant<" in page
+    assert all(text not in page for text in outputs if text != shown)
+    item = client.get(f"{api}{second.token}/").json()
+    assert item["output_text"] == shown
+    assert item["reading"]["label"] == "Assistant"
+    pages["after the lock"] = page
+    pages["api after the lock"] = json.dumps(item)
+    assert Arm.objects.filter(study=study, key="armx-model-x").exists()
+    for url, body in pages.items():
+        assert "armx-model-x" not in body, f"the arm's key leaks in {url}"
+    assert_blind(pages, study, rater)

@@ -100,6 +100,11 @@ class RaterQuestionSerializer(serializers.Serializer):
     )
     ranked = RankedField()
     facts = FactsMarkedField()
+    answer_kind = serializers.CharField(
+        allow_blank=True,
+        help_text="Answer questions (assisted reading): choice, number, text or ranked.",
+    )
+    k = serializers.IntegerField(allow_null=True, help_text="Ranked answers: the most entries.")
 
 
 class ShownResponseSerializer(serializers.Serializer):
@@ -113,6 +118,23 @@ class ShownImageSerializer(serializers.Serializer):
     width = serializers.IntegerField()
     height = serializers.IntegerField()
     url = serializers.CharField(help_text="The image's address in this API.")
+
+
+class ShownReadSerializer(serializers.Serializer):
+    """An assisted-reading read: what its arm shows, never which arm or source it is."""
+
+    assisted = serializers.BooleanField()
+    label = serializers.CharField(
+        allow_blank=True,
+        help_text='Above the assistance: "Assistant", a named source or a tool\'s description.',
+    )
+    shows_output = serializers.BooleanField(help_text="output_text is the assisting output.")
+    answer_locked = serializers.BooleanField(help_text="The unassisted answer is locked.")
+    waiting_for_lock = serializers.BooleanField(
+        help_text="Assisted, but the unassisted answer is not locked yet: nothing is shown."
+    )
+    earlier_answer = NullableAnswerField(allow_null=True, help_text="The locked answer.")
+    locks = serializers.BooleanField(help_text="Submitting locks this (unassisted) answer.")
 
 
 class RaterItemSerializer(serializers.Serializer):
@@ -135,6 +157,7 @@ class RaterItemSerializer(serializers.Serializer):
     locked = serializers.BooleanField()
     previous_token = serializers.CharField(allow_null=True)
     next_token = serializers.CharField(allow_null=True)
+    reading = ShownReadSerializer(allow_null=True, help_text="Assisted reading only.")
 
 
 class AnswerSerializer(serializers.Serializer):
@@ -283,7 +306,10 @@ class RaterItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Generic
             raise NotFound("No such image.") from None
         return image_response(image)
 
-    @extend_schema(request=AnswerSerializer, responses={200: RaterItemSerializer, 400: INVALID})
+    @extend_schema(
+        request=AnswerSerializer,
+        responses={200: RaterItemSerializer, 400: INVALID, 409: REFUSED},
+    )
     @action(detail=True, methods=["post"])
     def answers(self, request: Request, study_token: str, token: str) -> Response:
         """Save one answer; the same answer again changes nothing, a new one is kept in the
@@ -307,6 +333,8 @@ class RaterItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Generic
                 services.rating_save(
                     assignment=assignment, question=question, answer=fields["answer"], shown=shown
                 )
+        except services.AnswerLocked as exc:
+            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
         except ValidationError as exc:
             raise as_api_error(exc) from None
         return Response(self._item(assignment))

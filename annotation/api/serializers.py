@@ -279,6 +279,9 @@ class CaseSerializer(serializers.ModelSerializer):
             "expected",
             "feedback",
             "n_images",
+            "accepted_answers",
+            "expected_value",
+            "tolerance",
         ]
         read_only_fields = fields
 
@@ -323,8 +326,11 @@ class QuestionSerializer(serializers.ModelSerializer):
             "maximum",
             "level",
             "order",
+            "answer_kind",
+            "k",
         ]
-        read_only_fields = ["order"]
+        # An answer question comes with its assisted-reading study (POST reading-studies/).
+        read_only_fields = ["order", "answer_kind", "k"]
         # The key is checked once, by the service, with a message that names the study.
         extra_kwargs = {"key": {"validators": []}, "kind": {"required": True}}
 
@@ -348,6 +354,12 @@ class AssignmentSerializer(serializers.ModelSerializer):
         default=None,
         help_text="A hidden repeat: the token of the rater's first sight of the item.",
     )
+    arm = serializers.CharField(
+        source="arm.key",
+        allow_null=True,
+        default=None,
+        help_text="Assisted reading: the arm's key (what the reader saw); null elsewhere.",
+    )
 
     class Meta:
         model = Assignment
@@ -363,6 +375,10 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "first_opened_at",
             "submitted_at",
             "time_on_task_ms",
+            "arm",
+            "session",
+            "phase",
+            "locked_at",
         ]
         read_only_fields = fields
 

@@ -173,7 +173,7 @@ class AssignmentViewSet(*READ, StudyScopedViewSet):
     def study_queryset(self, study: Study) -> QuerySet[Assignment]:
         return (
             study.assignments.annotate(pseudonym=rater_pseudonym(study))
-            .select_related("item", "repeat_of")
+            .select_related("item", "repeat_of", "arm")
             .order_by("pseudonym", "position")
         )
 

@@ -2,12 +2,22 @@
 
 from rest_framework.routers import SimpleRouter
 
-from annotation.api import exports, planning, provenance, rater, raters, studies, study_data
+from annotation.api import (
+    exports,
+    planning,
+    provenance,
+    rater,
+    raters,
+    reading,
+    studies,
+    study_data,
+)
 
 STUDY = r"studies/(?P<study_token>[A-Za-z0-9]+)"
 
 router = SimpleRouter()
 router.register("studies", studies.StudyViewSet, basename="api-study")
+router.register("reading-studies", reading.ReadingStudyViewSet, basename="api-reading-study")
 for path, viewset, name in [
     ("sources", study_data.SourceViewSet, "api-source"),
     ("cases", study_data.CaseViewSet, "api-case"),
@@ -27,6 +37,8 @@ for path, viewset, name in [
     ("invitations", raters.InvitationViewSet, "api-invitation"),
     ("comments", raters.CommentViewSet, "api-comment"),
     ("plan", planning.PlanViewSet, "api-plan"),
+    ("arms", reading.ArmViewSet, "api-arm"),
+    ("reads", reading.ReadViewSet, "api-read"),
 ]:
     router.register(f"{STUDY}/{path}", viewset, basename=name)
 router.register("rate", rater.RaterStudyViewSet, basename="api-rate")

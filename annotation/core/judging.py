@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from annotation.core import rubric
 
 # Questions a judge answers; span marking (character offsets into a response) is for people,
-# and so is a correction: what a clinician would sign off is the clinician's to write.
-JUDGED_KINDS = frozenset(rubric.KINDS) - {rubric.SPAN, rubric.CORRECTION}
+# and so is a correction: what a clinician would sign off is the clinician's to write; and a
+# reader's answer (assisted reading) is the clinician's own, scored against the case (a judge
+# as the scorer is another question, docs/assisted-reading.md).
+JUDGED_KINDS = frozenset(rubric.KINDS) - {rubric.SPAN, rubric.CORRECTION, rubric.ANSWER}
 
 DEFAULT_INSTRUCTIONS = (
     "You are an experienced clinician taking part in a blinded evaluation of responses "

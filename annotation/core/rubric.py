@@ -57,6 +57,12 @@ OMISSION = "omission"
 # A corrected output: the rater edits the output into what they would sign off; the answer
 # keeps the corrected text, compared with the original for edit distance.
 CORRECTION = "correction"
+# The reader's own answer to the case (AI-assisted reading, annotation.core.reading): a
+# choice, a number, free text or a ranked list of up to k entries (`spec.answer_kind`), scored
+# against the case's accepted answers rather than coded for agreement.
+ANSWER = "answer"
+RANKED_ANSWER = "ranked"
+ANSWER_KINDS = ("choice", "number", "text", RANKED_ANSWER)
 KINDS = (
     LIKERT,
     SINGLE_CHOICE,
@@ -70,6 +76,7 @@ KINDS = (
     RANKING,
     OMISSION,
     CORRECTION,
+    ANSWER,
 )
 
 NA = "na"  # "not applicable", where a question allows it
@@ -84,6 +91,7 @@ NONE_LABELS = {
 }
 YES_NO_SCALE = ({"value": "yes", "label": "Yes"}, {"value": "no", "label": "No"})
 TEXT_MAX = 5000
+RANKED_MAX = 20  # the longest ranked answer a question may ask for (McDuff et al.: 10)
 
 # Which levels of measurement a kind's numeric codes support; () means no statistics.
 LEVELS = {
@@ -99,6 +107,7 @@ LEVELS = {
     RANKING: ("ordinal",),
     OMISSION: ("interval", "ratio"),
     CORRECTION: ("ratio", "interval"),
+    ANSWER: (),  # scored right or wrong per case (core.reading.statistics), not coded
 }
 
 
@@ -114,6 +123,8 @@ class QuestionSpec:
     minimum: float | None = None
     maximum: float | None = None
     original: str = ""  # a correction's: the output's text, which the rater edits
+    answer_kind: str = ""  # answer questions: one of ANSWER_KINDS
+    k: int | None = None  # ranked answers: the most entries
 
     @property
     def points(self) -> tuple[dict, ...]:
@@ -139,6 +150,8 @@ def check_spec(spec: QuestionSpec, level: str) -> None:
         _check_choices(spec.scale, "A choice question needs at least two choices.")
     elif spec.kind == SPAN:
         _check_choices(spec.scale, "A span question needs at least two error categories.")
+    elif spec.kind == ANSWER:
+        _check_answer_spec(spec)
     elif spec.scale and spec.kind != CRITERIA:  # criteria come with each case
         raise AnswerError(f"A {spec.kind} question takes no scale or choices.")
     if spec.kind == TEXT and spec.allow_na:
@@ -151,6 +164,21 @@ def check_spec(spec: QuestionSpec, level: str) -> None:
     lo, hi = spec.minimum, spec.maximum
     if spec.kind == NUMBER and lo is not None and hi is not None and lo >= hi:
         raise AnswerError("The minimum must be below the maximum.")
+
+
+def _check_answer_spec(spec: QuestionSpec) -> None:
+    if spec.answer_kind not in ANSWER_KINDS:
+        raise AnswerError(f"An answer question's answer is one of: {', '.join(ANSWER_KINDS)}.")
+    if spec.answer_kind == "choice":
+        _check_choices(spec.scale, "A choice answer needs at least two choices.")
+    elif spec.scale:
+        raise AnswerError(f"A {spec.answer_kind} answer takes no choices.")
+    if (spec.answer_kind == RANKED_ANSWER) != (spec.k is not None):
+        raise AnswerError("A ranked answer, and only it, takes k (the most entries).")
+    if spec.k is not None and not 1 <= spec.k <= RANKED_MAX:
+        raise AnswerError(f"k is between 1 and {RANKED_MAX}.")
+    if spec.allow_na:
+        raise AnswerError('An answer question has no "not applicable".')
 
 
 def _check_likert_scale(scale: tuple[dict, ...]) -> None:
@@ -200,6 +228,7 @@ def parse_answer(spec: QuestionSpec, raw: object) -> object:
         RANKING: _parse_ranking,
         OMISSION: _parse_omission,
         CORRECTION: _parse_correction,
+        ANSWER: _parse_reader_answer,
     }[spec.kind]
     answer = parse(spec, raw)
     # PostgreSQL stores neither text nor JSON with a NUL in it; no real answer has one.
@@ -389,6 +418,26 @@ def correction_distance(answer: object) -> corrections.Distance | None:
     return corrections.Distance(
         answer["chars"], answer["words"], answer["original_words"], corrected
     )
+
+
+def _parse_reader_answer(spec: QuestionSpec, raw: object) -> object:
+    """A reader's answer: a choice value, a number, text, or a ranked list of up to k entries
+    (blank rows dropped, order kept)."""
+    if spec.answer_kind == "choice":
+        return _parse_single(spec, raw)
+    if spec.answer_kind == "number":
+        return _parse_number(spec, raw)
+    if spec.answer_kind == "text":
+        return _parse_text(spec, raw)
+    entries = [raw] if isinstance(raw, str) else raw
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        raise AnswerError("A ranked answer is a list of text entries.")
+    kept = [entry.strip() for entry in entries if entry.strip()]
+    if len(kept) > (spec.k or 0):
+        raise AnswerError(f"At most {spec.k} entries.")
+    if any(len(entry) > TEXT_MAX for entry in kept):
+        raise AnswerError(f"At most {TEXT_MAX} characters an entry.")
+    return kept
 
 
 def is_complete(answer: object) -> bool:

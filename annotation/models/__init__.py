@@ -8,6 +8,7 @@ from annotation.models.jobs import TaskRun
 from annotation.models.judging import JudgeRating, JudgeVerdict
 from annotation.models.questions import Question
 from annotation.models.ratings import Rating, RatingRevision
+from annotation.models.reading import NEUTRAL_LABEL, AnswerScore, Arm, Scorer
 from annotation.models.results import Result, StudyFigures
 from annotation.models.studies import (
     STATISTICS_ARCHIVED,
@@ -22,6 +23,8 @@ from annotation.models.uploads import ImportUpload, ImportUploadChunk
 
 __all__ = [
     "AnalysisReopening",
+    "AnswerScore",
+    "Arm",
     "Assignment",
     "Attachment",
     "Case",
@@ -37,6 +40,7 @@ __all__ = [
     "JudgeRating",
     "JudgeVerdict",
     "Membership",
+    "NEUTRAL_LABEL",
     "ModelEndpoint",
     "Output",
     "Question",
@@ -44,6 +48,7 @@ __all__ = [
     "RatingRevision",
     "Result",
     "STATISTICS_ARCHIVED",
+    "Scorer",
     "STATISTICS_LOCKED",
     "Source",
     "Study",

@@ -20,6 +20,11 @@ class Case(models.Model):
     # The facts of the case's source (MED-OMIT): [{"id", "text", "importance"}, ...], for
     # omission questions.
     facts = models.JSONField(default=list, blank=True)
+    # Assisted reading: what counts as right (core.reading.answers): accepted answers with
+    # their synonyms ([{"answer", "synonyms"}]), or for a number its value and tolerance.
+    accepted_answers = models.JSONField(default=list, blank=True)
+    expected_value = models.FloatField(null=True, blank=True)
+    tolerance = models.FloatField(null=True, blank=True)
 
     class Role(models.TextChoices):
         STUDY = "study", "Study"

@@ -111,6 +111,20 @@ class Assignment(models.Model):
     repeat_of = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="repeat"
     )
+    # Assisted reading: the arm of this read; null in every other study. An unassisted or
+    # tool read's item still points at an output of its case, which the rater view object
+    # never shows (selectors.rater_items), so that items stay outputs everywhere else.
+    arm = models.ForeignKey(
+        "annotation.Arm",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assignments",
+    )
+    # Sequential reading: 1 unassisted, 2 the same case assisted; 1 for everything else.
+    phase = models.PositiveSmallIntegerField(db_default=1, default=1)
+    # Sequential phase 1: when the unassisted answer locked (no save changes it after).
+    locked_at = models.DateTimeField(null=True, blank=True)
     # Pairs only: True when this rater sees the item's second (canonical) output as "A".
     flipped = models.BooleanField(default=False)
     # Sets only: the canonical slots in the order this rater sees them, e.g. [2, 0, 1] shows
@@ -130,8 +144,14 @@ class Assignment(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["item", "rater"],
-                condition=models.Q(repeat_of__isnull=True),
+                condition=models.Q(repeat_of__isnull=True, arm__isnull=True),
                 name="assignment_item_rater",
+            ),
+            # Assisted reading: one item (an output of the case) serves each arm's read once.
+            models.UniqueConstraint(
+                fields=["item", "rater", "arm"],
+                condition=models.Q(repeat_of__isnull=True, arm__isnull=False),
+                name="assignment_item_rater_arm",
             ),
             models.UniqueConstraint(
                 fields=["study", "rater", "position"], name="assignment_rater_position"

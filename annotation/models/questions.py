@@ -24,6 +24,7 @@ class Question(models.Model):
         RANKING = rubric.RANKING, "Ranking of the outputs shown side by side"
         OMISSION = rubric.OMISSION, "Omissions against the case's source facts"
         CORRECTION = rubric.CORRECTION, "Corrected output (the rater edits it)"
+        ANSWER = rubric.ANSWER, "The reader's answer to the case (assisted reading)"
 
     class Level(models.TextChoices):
         NOMINAL = "nominal", "Nominal"
@@ -48,6 +49,10 @@ class Question(models.Model):
         max_length=10, choices=Level.choices, default=Level.ORDINAL, blank=True
     )
     order = models.PositiveSmallIntegerField(default=0)
+    # Answer questions (assisted reading): what the reader gives (choice, number, text or a
+    # ranked list, core.reading.scoring.KINDS) and, for a ranked list, the most entries.
+    answer_kind = models.CharField(max_length=10, blank=True)
+    k = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["order", "key"]
@@ -66,6 +71,8 @@ class Question(models.Model):
             allow_na=self.allow_na,
             minimum=self.minimum,
             maximum=self.maximum,
+            answer_kind=self.answer_kind,
+            k=self.k,
         )
 
     @property

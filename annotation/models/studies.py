@@ -72,6 +72,16 @@ class Study(models.Model):
         default=False, help_text="Show each case's reference answer to raters beside the case."
     )
 
+    class ReadingLayout(models.TextChoices):
+        NONE = "", "Not an assisted-reading study"
+        SEQUENTIAL = "sequential", "Sequential: unassisted, locked, then assisted"
+        CROSSOVER = "crossover", "Crossover: one arm per session, a washout between"
+
+    # AI-assisted reading (docs/assisted-reading.md): blank for every other kind of study.
+    reading_layout = models.CharField(
+        max_length=10, choices=ReadingLayout.choices, default="", blank=True
+    )
+
     # The Alternative Annotator Test's allowance for a judge (Calderon et al. 2025): how much
     # less often it may match the other raters than a rater does and still pass.
     class Adjustment(models.TextChoices):
@@ -105,6 +115,11 @@ class Study(models.Model):
         problems = washout_problems(retests=self.retests_per_rater, washout_days=self.washout_days)
         if problems:
             raise ValidationError(problems)
+
+    @property
+    def is_reading(self) -> bool:
+        """An assisted-reading study: its assignments are reads in arms."""
+        return bool(self.reading_layout)
 
     @property
     def shows_sets(self) -> bool:

@@ -13,7 +13,9 @@ from django.utils.crypto import salted_hmac
 
 from annotation.core import rubric
 from annotation.core.omission import marked_facts, omission_fields
+from annotation.core.reading import allocation
 from annotation.models import (
+    Arm,
     Assignment,
     Attachment,
     Output,
@@ -57,6 +59,15 @@ class RaterQuestion:
         """A correction the rater accepted as it was."""
         found = rubric.correction_distance(self.answer)
         return found is not None and found.unchanged
+
+    answer_kind: str = ""  # answer questions (assisted reading): choice, number, text, ranked
+    k: int | None = None  # ranked answers: the most entries
+
+    @property
+    def entry_rows(self) -> list[str]:
+        """A ranked answer's k rows, the entries given first and blanks after."""
+        given = self.answer if isinstance(self.answer, list) else []
+        return [*given, *[""] * ((self.k or 0) - len(given))]
 
     @property
     def form_id(self) -> str:
@@ -118,6 +129,7 @@ class RaterItem:
     # Side by side and ranking: every output as shown, with the questions about each one.
     outputs: list["ShownOutput"] = field(default_factory=list)
     images: list["ShownImage"] = field(default_factory=list)  # the case's, in order
+    reading: "ShownRead | None" = None  # assisted reading: what this read shows; None elsewhere
 
     @property
     def all_questions(self) -> list[RaterQuestion]:
@@ -137,6 +149,31 @@ class RaterItem:
     def is_first(self) -> bool:
         """The rater's first item in their order: the instructions start open there."""
         return self.previous_token is None
+
+
+@dataclass(frozen=True)
+class ShownRead:
+    """An assisted-reading read as its reader sees it: the assistance's label (neutral unless
+    the arm is named, or a tool's description), nothing of an arm's key or source."""
+
+    assisted: bool  # phase 2 of the sequential layout (or an assisting arm's read)
+    label: str  # above the assistance; "" for an unassisted read
+    shows_output: bool  # the item's output is on the page (a source arm, once unlocked)
+    answer_locked: bool  # the unassisted answer is locked: read-only
+    waiting_for_lock: bool  # assisted, but the unassisted answer is not locked yet
+    earlier_answer: object  # assisted: the locked unassisted answer, canonical
+    locks: bool = False  # sequential, unassisted: submitting locks the answer
+
+    @property
+    def earlier_answer_text(self) -> str:
+        """The locked answer as one line: a ranked list numbered, a number without a
+        trailing .0."""
+        answer = self.earlier_answer
+        if isinstance(answer, list):
+            return "; ".join(f"{n}. {entry}" for n, entry in enumerate(answer, start=1))
+        if isinstance(answer, float):
+            return f"{answer:g}"
+        return str(answer)
 
 
 @dataclass(frozen=True)
@@ -241,6 +278,7 @@ def _rater_item(assignment: Assignment, rows: list[tuple], questions: list[Quest
             )
             for place, o in enumerate(outputs)
         ]
+    reading = _shown_read(assignment, questions) if assignment.arm_id else None
     return RaterItem(
         study_token=study.token,
         study_title=study.title,
@@ -254,7 +292,8 @@ def _rater_item(assignment: Assignment, rows: list[tuple], questions: list[Quest
         is_training=is_training,
         case_input=output.case.input_text,
         reference=output.case.reference if study.show_reference else "",
-        output_text=outputs[0].text,
+        # An unassisted or tool read's item is an output of its case never shown.
+        output_text=outputs[0].text if reading is None or reading.shows_output else "",
         output_b_text=outputs[1].text if n == 2 and not study.shows_sets else None,
         questions=[_rater_question(q, answers.get((q.pk, None)), output, n) for q in whole],
         outputs=sets,
@@ -263,6 +302,45 @@ def _rater_item(assignment: Assignment, rows: list[tuple], questions: list[Quest
         locked=study.status != Study.Status.OPEN,
         previous_token=own["previous_token"],
         next_token=own["next_token"],
+        reading=reading,
+    )
+
+
+def _shown_read(assignment: Assignment, questions: list[Question]) -> ShownRead:
+    """What a read shows, decided here so that no page or API field can show more: the
+    unassisted read nothing of any model; the assisted read its label and (for a source arm)
+    the output, only once the unassisted answer is locked."""
+    arm = assignment.arm
+    if assignment.phase == allocation.UNASSISTED_PHASE:
+        unassisted = arm.kind == Arm.Kind.UNASSISTED
+        return ShownRead(
+            assisted=not unassisted,
+            label="" if unassisted else arm.shown_label(),
+            shows_output=arm.shows_output,
+            answer_locked=assignment.locked_at is not None,
+            waiting_for_lock=False,
+            earlier_answer=None,
+            locks=unassisted and assignment.study.reading_layout == Study.ReadingLayout.SEQUENTIAL,
+        )
+    earlier = Assignment.objects.filter(
+        study_id=assignment.study_id,
+        rater_id=assignment.rater_id,
+        position=assignment.position - 1,
+        phase=allocation.UNASSISTED_PHASE,
+    ).first()
+    unlocked = earlier is None or earlier.locked_at is None
+    answer = None
+    if earlier is not None and not unlocked:
+        keys = [q.pk for q in questions if q.kind == Question.Kind.ANSWER]
+        found = Rating.objects.filter(assignment=earlier, question_id__in=keys).first()
+        answer = found.answer if found else None
+    return ShownRead(
+        assisted=True,
+        label="" if unlocked else arm.shown_label(),
+        shows_output=arm.shows_output and not unlocked,
+        answer_locked=False,
+        waiting_for_lock=unlocked,
+        earlier_answer=answer,
     )
 
 
@@ -307,6 +385,8 @@ def _rater_question(
         ranked=ranked,
         facts=marked_facts(output.case.facts, answer) if question.kind == rubric.OMISSION else [],
         original=output.text if question.kind == Question.Kind.CORRECTION else "",
+        answer_kind=question.answer_kind,
+        k=question.k,
     )
 
 
@@ -410,6 +490,8 @@ def _posted_fields(question: Question, answer: object) -> dict[str, list[str]]:
         found = rubric.correction_distance(answer)
         accepted = {"accepted": ["1"]} if found and found.unchanged else {}
         return {"answer": [answer["text"]], **accepted}
+    if question.kind == Question.Kind.ANSWER and isinstance(answer, list):  # a ranked list
+        return {f"entry-{n}": [entry] for n, entry in enumerate(answer, start=1)}
     if isinstance(answer, list):
         return {"answer": [str(value) for value in answer]}
     return {"answer": [str(answer)]}

@@ -53,6 +53,14 @@ from annotation.services.rating import (
     rating_save,
     session_check,
 )
+from annotation.services.reading import (
+    AnswerLocked,
+    answer_score_decide,
+    answer_score_update,
+    arm_add,
+    reading_study_create,
+    scorer_add,
+)
 from annotation.services.statistics import agreement_compute
 from annotation.services.studies import (
     DEFAULT_SCALE,
@@ -88,6 +96,12 @@ from annotation.services.task_runs import (
 )
 
 __all__ = [
+    "AnswerLocked",
+    "answer_score_decide",
+    "answer_score_update",
+    "scorer_add",
+    "arm_add",
+    "reading_study_create",
     "REOPEN_REASON_MAX_CHARS",
     "analysis_close",
     "analysis_reopen",

@@ -33,16 +33,19 @@ from annotation.core.importing import (
     parse_study_file,
     size_text,
 )
+from annotation.core.reading.scoring import ScoringError
 from annotation.models import (
     Attachment,
     Case,
     ImportUpload,
     ImportUploadChunk,
     Output,
+    Question,
     Source,
     Study,
     TaskRun,
 )
+from annotation.models.reading import expected_answer
 from annotation.services.generation import PROGRESS_EVERY_SECONDS
 from annotation.services.task_runs import (
     cancel_requested,
@@ -212,6 +215,7 @@ def _check_rows(
             task_run_progress(run=run, done=done)
             if cancel_requested(run):
                 raise _Cancelled
+    planner.check_expected_all()
     if planner.problems:
         raise ImportRejected(planner.problems[:MAX_PROBLEMS])
     task_run_progress(run=run, done=len(rows))
@@ -305,8 +309,13 @@ class _RowWriter:
                 "role",
                 "expected",
                 "feedback",
+                "accepted_answers",
+                "expected_value",
+                "tolerance",
             )
         }
+        self.answer_question = study.questions.filter(kind=Question.Kind.ANSWER).first()
+        self.expected_rows: dict[str, ImportRow] = {}  # case id -> first row giving it
         self.sources = {s.label: s for s in study.sources.all()}
         self.outputs = {
             (case_id, label): (pk, text, metrics)
@@ -337,6 +346,7 @@ class _RowWriter:
     def write_all(self, rows: list[ImportRow]) -> None:
         for row in rows:
             self.plan(row)
+        self.check_expected_all()
         if self.problems:
             return
         Case.objects.bulk_create(self.new_cases, batch_size=self.BATCH)
@@ -364,6 +374,9 @@ class _RowWriter:
                 role=row.role or Case.Role.STUDY,
                 expected=row.expected,
                 feedback=row.feedback,
+                accepted_answers=row.accepted_answers,
+                expected_value=row.expected_value,
+                tolerance=row.tolerance,
             )
             self.new_cases.append(case)
             self.counts["cases_created"] += 1
@@ -378,6 +391,11 @@ class _RowWriter:
             case.role = row.role or case.role
             case.expected = case.expected or row.expected
             case.feedback = case.feedback or row.feedback
+            case.accepted_answers = case.accepted_answers or row.accepted_answers
+            if case.expected_value is None:
+                case.expected_value = row.expected_value
+            if case.tolerance is None:
+                case.tolerance = row.tolerance
             if row.images:
                 self.new_images.setdefault(row.case_id, row.images)
         else:
@@ -391,11 +409,21 @@ class _RowWriter:
             given["images"] = tuple(self._paths(row.images))
             stored.update(role=case.role, expected=case.expected, feedback=case.feedback)
             given.update(role=row.role, expected=row.expected, feedback=row.feedback)
-            changed = [c for c in stored if (given[c] or c == "input") and stored[c] != given[c]]
+            stored.update(
+                accepted_answers=case.accepted_answers, expected_value=case.expected_value
+            )
+            given.update(accepted_answers=row.accepted_answers, expected_value=row.expected_value)
+            stored["tolerance"], given["tolerance"] = case.tolerance, row.tolerance
+            changed = [
+                c
+                for c in stored
+                if (c == "input" or given[c] or given[c] == 0) and stored[c] != given[c]
+            ]
             if changed:
                 message = f"differs from the {changed[0]} stored for case {row.case_id!r}"
                 self.problem(row, changed[0], message)
                 return
+        self.check_expected(row)
         if row.source and self.source_for(row) is not None:
             self.plan_output(row)
 
@@ -406,6 +434,33 @@ class _RowWriter:
             return
         case.facts = row.facts
         self.facts_updates.append(case)
+
+    def check_expected(self, row: ImportRow) -> None:
+        """Assisted reading: note the first row giving a case's expected answer, checked
+        against the answer question once every row is planned (the value and its tolerance
+        may come on different rows); without an answer question the columns are refused."""
+        given = row.accepted_answers or row.expected_value is not None or row.tolerance is not None
+        if not given:
+            return
+        if self.answer_question is None:
+            column = reading_answer_column(row)
+            self.problem(row, column, "the study has no answer question to score against")
+            return
+        self.expected_rows.setdefault(row.case_id, row)
+
+    def check_expected_all(self) -> None:
+        """Each case's expected answer, as its rows give it together, fits the question."""
+        for case_id, row in self.expected_rows.items():
+            case = self.cases[case_id]
+            try:
+                expected_answer(
+                    self.answer_question,
+                    accepted_answers=case.accepted_answers,
+                    expected_value=case.expected_value,
+                    tolerance=case.tolerance,
+                )
+            except ScoringError as exc:
+                self.problem(row, exc.field, str(exc))
 
     def _paths(self, names: tuple[str, ...]) -> list[str]:
         return [self.images[name].name for name in names if name in self.images]
@@ -469,6 +524,13 @@ class _RowWriter:
         self.outputs[(row.case_id, row.source)] = (pk, text, merged)
         self.metrics_updates.append(Output(pk=pk, metrics=merged))
         self.counts["unchanged"] += 1
+
+
+def reading_answer_column(row: ImportRow) -> str:
+    """The first of the assisted-reading columns the row gives, for a problem's field."""
+    if row.accepted_answers:
+        return "accepted_answers"
+    return "expected_value" if row.expected_value is not None else "tolerance"
 
 
 def _outputs_insert(rows: list[tuple[int, int, str, dict]], *, batch: int) -> None:

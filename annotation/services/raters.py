@@ -42,6 +42,9 @@ def study_add_raters(*, study: Study, users: Iterable[AbstractBaseUser]) -> list
     study = study_for_change(study.pk)
     if study.status not in (Study.Status.DRAFT, Study.Status.OPEN):
         raise ValidationError("Raters can only be added while the study is a draft or open.")
+    if study.is_reading and study.status == Study.Status.OPEN:
+        # Every reader reads every case in a balanced allocation made at opening.
+        raise ValidationError("Readers join an assisted-reading study before it opens.")
     roles = dict(study.memberships.values_list("user_id", "role"))
     users = list(users)
     if any(roles.get(user.pk) == Membership.Role.ADMIN for user in users):
@@ -84,6 +87,8 @@ def rater_remove(*, study: Study, pseudonym: str) -> int:
             "Raters can only be removed while the study is a draft or open: a locked study's "
             "raters are part of its record."
         )
+    if study.status == Study.Status.OPEN:
+        _check_not_reading(study)
     membership = study.memberships.filter(role=Membership.Role.RATER, pseudonym=pseudonym).first()
     if membership is None:
         raise ValidationError(f"{pseudonym} is not a rater of this study.")
@@ -173,12 +178,21 @@ def _shown_sources(item: Item) -> tuple[str, ...]:
 
 
 @transaction.atomic
+def _check_not_reading(study: Study) -> None:
+    if study.is_reading:
+        # Every reader reads every case: another reader already has each of these reads.
+        raise ValidationError(
+            "An open assisted-reading study's reads cannot move to other readers."
+        )
+
+
 def assignments_reassign(*, study: Study, rater: AbstractBaseUser) -> int:
     """Give a rater's unstarted assignments (from the end of their order) to the other raters
     (design.reassign). Returns how many moved."""
     study = study_for_change(study.pk)
     if study.status != Study.Status.OPEN:
         raise ValidationError("Work can only be reassigned while the study is open.")
+    _check_not_reading(study)
     membership = study.memberships.filter(user=rater, role=Membership.Role.RATER).first()
     if membership is None:
         raise ValidationError(f"{rater} is not a rater of this study.")

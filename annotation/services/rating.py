@@ -17,6 +17,13 @@ from annotation.models import (
     Study,
 )
 from annotation.selectors.sessions import rater_session_gate, session_closed_message
+from annotation.services.reading import (
+    AnswerLocked,
+    answer_score_update,
+    check_answer_open,
+    check_submit_open,
+    reading_after_submit,
+)
 from annotation.services.task_runs import statistics_recompute_soon
 
 
@@ -88,6 +95,8 @@ def rating_save(
     assignment = _assignment_locked(assignment)
     checked = _checked_answer(assignment, question, answer, shown)
     rating, changed = _rating_store(assignment, question, checked, elapsed_ms=0)
+    if changed:
+        answer_score_update(rating=rating, question=question, assignment=assignment)
     if changed and assignment.submitted_at:  # a revision after submit changes the statistics
         statistics_recompute_soon(study=assignment.study)
     return rating
@@ -99,6 +108,7 @@ class SavedAnswer:
 
     rating: Rating | None
     error: str = ""
+    conflict: bool = False  # refused for the read's state (a locked answer): 409, not 200
 
 
 def rater_answer_save(
@@ -124,8 +134,11 @@ def rater_answer_save(
         checked = _checked_answer(assignment, question, answer, shown)
     except ValidationError as exc:
         _time_add(assignment, elapsed)
-        return SavedAnswer(rating=None, error=" ".join(exc.messages))
+        conflict = isinstance(exc, AnswerLocked)
+        return SavedAnswer(rating=None, error=" ".join(exc.messages), conflict=conflict)
     rating, changed = _rating_store(assignment, question, checked, elapsed_ms=elapsed)
+    if changed:
+        answer_score_update(rating=rating, question=question, assignment=assignment)
     if changed and assignment.submitted_at:  # a revision after submit changes the statistics
         statistics_recompute_soon(study=study)
     return SavedAnswer(rating=rating)
@@ -143,6 +156,7 @@ def _checked_answer(
 ) -> _Checked:
     if question.study_id != assignment.study_id:
         raise ValidationError("The question belongs to another study.")
+    check_answer_open(assignment)
     outputs = assignment.shown_outputs()
     rated = _rated_output(assignment.study, question, outputs, shown)
     spec = question_spec_for(
@@ -277,6 +291,7 @@ def assignment_submit(*, assignment: Assignment) -> Assignment:
     """Mark an item done once every required question has an answer. Submitting again changes
     nothing; answers can still be revised (and are kept in history) until the study locks."""
     assignment = _assignment_locked(assignment)
+    check_submit_open(assignment)
     study = assignment.study
     answers = {(r.question_id, r.output_id): r.answer for r in assignment.ratings.all()}
     outputs = assignment.shown_outputs()
@@ -299,6 +314,7 @@ def assignment_submit(*, assignment: Assignment) -> Assignment:
     Assignment.objects.filter(pk=assignment.pk, submitted_at=None).update(
         submitted_at=timezone.now()
     )
+    reading_after_submit(assignment=assignment)
     assignment.refresh_from_db()
     statistics_recompute_soon(study=study)
     return assignment

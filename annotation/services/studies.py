@@ -34,6 +34,7 @@ from annotation.models import (
 )
 from annotation.selectors import judges_running
 from annotation.services.bundle import bundle_files_remove
+from annotation.services.reading import reading_open
 from annotation.services.task_runs import (
     cancel_requested,
     check_no_import_pending,
@@ -187,6 +188,8 @@ def study_open(*, study: Study, job: TaskRun | None = None) -> int:
     else:
         study = Study.objects.select_for_update().get(pk=study.pk)
     check_no_import_pending(study)
+    if study.is_reading:
+        return reading_open(study=study)
     raters = list(study.memberships.filter(role=Membership.Role.RATER).select_related("user"))
     _check_can_open(study, len(raters))
     # The design is keyed on what stays the same in any copy of the study (case id, source label,

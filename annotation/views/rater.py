@@ -182,6 +182,9 @@ def _saved_partial(
     response = render(request, "annotation/_question_saved.html", context)
     if rating is not None:
         response["X-Answer-Saved"] = selectors.rating_revision(rating)
+    elif saved.conflict:
+        # A locked answer: the stored one stands, and the page keeps what it tried to send.
+        response.status_code = 409
     else:
         response["X-Answer-Refused"] = "1"
     return response
@@ -311,6 +314,9 @@ def _posted_answer(question, post, *, n_outputs: int) -> object:
         # The original text counts as an answer only once the rater confirmed it ("accepted").
         text = values[-1] if values else ""
         return {"text": text, "accepted": post.get("accepted") == "1"}
+    if question.kind == question.Kind.ANSWER and question.answer_kind == rubric.RANKED_ANSWER:
+        # One row per entry, `entry-1` first; blank rows are dropped when parsed.
+        return [post.get(f"entry-{n}", "") for n in range(1, (question.k or 0) + 1)]
     if question.kind == question.Kind.NUMBER:
         typed = [v for v in values if v != rubric.NA and v.strip()]
         return typed[0] if typed else (rubric.NA if rubric.NA in values else "")

@@ -22,6 +22,7 @@ from annotation.core.importing import ImportRejected
 from annotation.forms import (
     AddRatersForm,
     AnalysisSettingsForm,
+    ArmForm,
     ImportForm,
     InviteRatersForm,
     JudgeEditForm,
@@ -36,6 +37,7 @@ from annotation.forms import (
 )
 from annotation.models import Study, TaskRun
 from annotation.selectors.planning import study_planning_pilots
+from annotation.selectors.reading import reading_summary
 from annotation.services import figure_data
 
 
@@ -132,6 +134,11 @@ def dashboard_context(study: Study, admin) -> dict:
         "reopenings": (
             reopenings := list(study.reopenings.select_related("opened_by", "closed_by"))
         ),
+        # Assisted reading: the arms, and the form adding one (an empty list elsewhere).
+        "arms": list(study.arms.select_related("source")) if study.is_reading else [],
+        "arm_form": ArmForm(study=study) if study.is_reading else None,
+        "reading": reading_summary(study=study) if study.is_reading else None,
+        "scorers": list(study.scorers.select_related("user")) if study.is_reading else [],
         # The reopening still open, shown at the top: figures may change until it is closed.
         "open_reopening": next((r for r in reopenings if r.closed_at is None), None),
     }

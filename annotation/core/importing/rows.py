@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from annotation.core.importing.bounds import MAX_JSON_DEPTH, MAX_PROBLEMS, TOO_DEEP, nesting_over
+from annotation.core.reading import answers as reading_answers
 from annotation.core.rubric import NA, NONE, contains_nul
 
 ROLES = ("study", "training", "attention")
@@ -65,6 +66,11 @@ class ImportRow:
     expected: dict = field(default_factory=dict)
     feedback: str = ""
     metrics: dict = field(default_factory=dict)
+    # Assisted reading: the case's accepted answers ([{"answer", "synonyms"}]), or a number's
+    # expected value and tolerance (core.reading.answers).
+    accepted_answers: list = field(default_factory=list)
+    expected_value: float | None = None
+    tolerance: float | None = None
 
 
 def validate_records(name: str, records: list[tuple[int, dict]]) -> list[ImportRow]:
@@ -113,9 +119,13 @@ def _case_conflicts(
         ("role", row.role),
         ("expected", row.expected),
         ("feedback", row.feedback),
+        ("accepted_answers", row.accepted_answers),
+        ("expected_value", row.expected_value),
+        ("tolerance", row.tolerance),
     )
     for column, value in given:
-        if column != "input" and not value:
+        # None, not falsiness: an expected value of 0 is given.
+        if column != "input" and (value is None or (not value and value != 0)):
             continue
         first = firsts.setdefault((row.case_id, column), (number, value))
         if first[1] != value:
@@ -192,8 +202,24 @@ def _validate_record(
         expected=expected,
         feedback=values["feedback"].strip(),
         metrics=metrics,
+        accepted_answers=values["accepted_answers"],
+        expected_value=values["expected_value"],
+        tolerance=values["tolerance"],
         **fields,
     )
+
+
+def _accepted_answers(raw: object) -> tuple[list, str]:
+    """A case's accepted answers, stored as [{"answer", "synonyms"}] (core.reading.answers)."""
+    accepted, problem = reading_answers.parse_accepted(raw)
+    return [{"answer": a.answer, "synonyms": list(a.synonyms)} for a in accepted], problem
+
+
+def _tolerance(raw: object) -> tuple[float | None, str]:
+    value, problem = reading_answers.parse_number(raw)
+    if value is not None and value < 0:
+        return None, "must be 0 or more"
+    return value, problem
 
 
 def _metadata(raw: object) -> tuple[dict, str]:
@@ -466,6 +492,27 @@ COLUMNS = (
         'JSON object of metric name to number, e.g. {"rougeL": 0.31}; correlated with the '
         "raters' scores, never shown to raters",
         _metrics,
+    ),
+    Column(
+        "accepted_answers",
+        False,
+        "assisted reading: what counts as right for the case's answer question, a JSON list "
+        'of answers, each text or {"answer": "...", "synonyms": ["...", ...]}; for a choice '
+        "answer, the accepted choice values; the same on every row that gives it",
+        _accepted_answers,
+    ),
+    Column(
+        "expected_value",
+        False,
+        "assisted reading, number answers: the expected value",
+        reading_answers.parse_number,
+    ),
+    Column(
+        "tolerance",
+        False,
+        "assisted reading, number answers: how far from the expected value is still right "
+        "(absolute, inclusive); empty means 0",
+        _tolerance,
     ),
 )
 

@@ -47,6 +47,7 @@ def agreement_compute(*, run: TaskRun) -> None:
     from annotation.services.statistics.by_question import question_results
     from annotation.services.statistics.comparisons import adjust_study
     from annotation.services.statistics.judges import adjust_judges
+    from annotation.services.statistics.reading import reading_results
 
     study = run.study
     # Free text and multiple choice have no numeric codes, so no statistics.
@@ -63,6 +64,8 @@ def agreement_compute(*, run: TaskRun) -> None:
             kept.update(result.pk for result in results)
             messages += [_describe(result) for result in results if _is_headline(result)]
             task_run_progress(run=run, done=done)
+        # Assisted reading: accuracy per arm, McNemar, helped and harmed, MRMC of the arms.
+        kept.update(result.pk for result in reading_results(study))
     # Whatever was not computed now (a judge or source removed, no repeats left) goes: no stale
     # figure stays on the dashboard or in an export.
     stale = sorted(set(study.results.values_list("pk", flat=True)) - kept)

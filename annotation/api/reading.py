@@ -1,0 +1,143 @@
+"""/api/v1/ of assisted reading: creating a study with its answer question
+(`reading-studies/`) and its arms (`studies/<token>/arms/`). Admins only: an arm names its
+source, which readers never learn unless the arm is named."""
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.viewsets import GenericViewSet
+
+from annotation import services
+from annotation.api.access import as_api_error
+from annotation.api.base import StudyScopedViewSet
+from annotation.api.serializers import NullableAnswerField
+from annotation.api.studies import INVALID
+from annotation.core import rubric
+from annotation.models import Arm, Source, Study
+from annotation.selectors.reading import study_reads
+
+
+class ReadingStudyCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    instructions = serializers.CharField(required=False, allow_blank=True, default="")
+    layout = serializers.ChoiceField(
+        choices=[Study.ReadingLayout.SEQUENTIAL],
+        help_text="sequential: unassisted, locked, then assisted (crossover is not built yet).",
+    )
+    answer_kind = serializers.ChoiceField(choices=rubric.ANSWER_KINDS)
+    prompt = serializers.CharField(max_length=500)
+    k = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="Ranked answers: most entries."
+    )
+    choices = serializers.ListField(
+        child=serializers.DictField(), required=False, default=list, help_text="Choice answers."
+    )
+    seed = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class ReadingStudySerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True, help_text="draft, open, locked, archived")
+
+    class Meta:
+        model = Study
+        fields = ["token", "title", "status", "reading_layout", "seed", "manifest_hash"]
+        read_only_fields = fields
+
+
+class ReadingStudyViewSet(GenericViewSet):
+    """Start a draft assisted-reading study with its answer question and unassisted arm."""
+
+    serializer_class = ReadingStudyCreateSerializer
+    queryset = Study.objects.none()
+
+    @extend_schema(responses={201: ReadingStudySerializer, 400: INVALID})
+    def create(self, request: Request) -> Response:
+        if not request.user.has_perm("annotation.add_study"):
+            raise PermissionDenied("You may not create studies; ask a site admin.")
+        data = ReadingStudyCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            study = services.reading_study_create(creator=request.user, **data.validated_data)
+        except ValidationError as exc:
+            raise as_api_error(exc) from None
+        return Response(ReadingStudySerializer(study).data, status=status.HTTP_201_CREATED)
+
+
+class ReadSerializer(serializers.Serializer):
+    rater = serializers.CharField(help_text="The reader's pseudonym.")
+    case_id = serializers.CharField()
+    arm = serializers.CharField(help_text="What the reader saw: unassisted, or an arm's key.")
+    session = serializers.IntegerField()
+    phase = serializers.IntegerField(help_text="Sequential: 1 unassisted, 2 assisted.")
+    position = serializers.IntegerField()
+    answer = NullableAnswerField(allow_null=True)
+    outcome = serializers.CharField(
+        allow_blank=True, help_text="right, wrong, undecided (for the scorer); blank: none"
+    )
+    scored_by = serializers.CharField(allow_blank=True, help_text="match or scorer")
+    rank = serializers.IntegerField(
+        allow_null=True, help_text="Ranked lists: the first right entry."
+    )
+    seconds = serializers.FloatField(help_text="Time on screen.")
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    locked_at = serializers.DateTimeField(allow_null=True, help_text="Phase 1: when it locked.")
+
+
+class ReadViewSet(StudyScopedViewSet):
+    """Every read of an assisted-reading study, one row each, for analysis elsewhere."""
+
+    serializer_class = ReadSerializer
+    model = Arm  # the schema needs a model; the rows are plain data
+    pagination_class = None  # one list: a reading study's reads are readers x cases x 2
+
+    @extend_schema(responses={200: ReadSerializer(many=True)})
+    def list(self, request: Request, study_token: str) -> Response:
+        return Response(ReadSerializer(study_reads(study=self.study), many=True).data)
+
+
+class ArmSerializer(serializers.ModelSerializer):
+    source = serializers.SlugRelatedField(
+        slug_field="label",
+        queryset=Source.objects.none(),  # the study's sources, set per request
+        required=False,
+        allow_null=True,
+        help_text="Source arms: the source's label.",
+    )
+
+    class Meta:
+        model = Arm
+        fields = ["key", "kind", "source", "description", "named"]
+
+    def __init__(self, *args, study: Study | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if study is not None:
+            self.fields["source"].queryset = study.sources.all()
+
+
+class ArmViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, StudyScopedViewSet):
+    """The study's arms; adding one while the study is a draft."""
+
+    serializer_class = ArmSerializer
+    model = Arm
+    pagination_class = None
+
+    def study_queryset(self, study: Study) -> QuerySet[Arm]:
+        return study.arms.select_related("source")
+
+    def get_serializer(self, *args, **kwargs) -> ArmSerializer:
+        study = None if getattr(self, "swagger_fake_view", False) else self.study
+        return ArmSerializer(*args, study=study, **kwargs)
+
+    @extend_schema(responses={201: ArmSerializer, 400: INVALID})
+    def create(self, request: Request, study_token: str) -> Response:
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            arm = services.arm_add(study=self.study, **data.validated_data)
+        except ValidationError as exc:
+            raise as_api_error(exc) from None
+        return Response(self.get_serializer(arm).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,165 @@
+"""Assisted reading, set-up: the study page and API create a study with its answer question
+and unassisted arm, add arms, and the reader pages show each arm as it should be shown."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+
+from annotation import services
+from annotation.models import Arm, Question, Study
+from tests.reading_support import reading_study
+
+pytestmark = pytest.mark.django_db
+
+
+def _api(client, user, url: str, body: dict | None = None):
+    headers = {"Authorization": f"Token {Token.objects.get_or_create(user=user)[0].key}"}
+    if body is None:
+        return client.get(url, headers=headers)
+    return client.post(url, body, content_type="application/json", headers=headers)
+
+
+def test_the_page_creates_a_reading_study(client, study_admin):
+    client.force_login(study_admin)
+    assert client.get(reverse("reading_study_new")).status_code == 200
+    refused = client.post(
+        reverse("reading_study_new"),
+        {"title": "DDx", "layout": "sequential", "answer_kind": "ranked", "prompt": "Dx", "k": ""},
+    )
+    assert refused.status_code == 400
+    assert "A ranked list needs k" in refused.text
+    response = client.post(
+        reverse("reading_study_new"),
+        {"title": "DDx", "layout": "sequential", "answer_kind": "ranked", "prompt": "Dx", "k": 5},
+    )
+    study = Study.objects.get(title="DDx")
+    assert response.url == reverse("study_dashboard", args=[study.token])
+    question = study.questions.get()
+    assert (question.kind, question.answer_kind, question.k) == ("answer", "ranked", 5)
+    assert list(study.arms.values_list("key", "kind")) == [("unassisted", "unassisted")]
+
+
+def test_the_dashboard_adds_arms_and_lists_them(client, study_admin, raters):
+    study = reading_study(study_admin, raters[:1])
+    client.force_login(study_admin)
+    url = reverse("reading_arm_add", args=[study.token])
+    client.post(url, {"key": "search", "kind": "tool", "description": "Search the web"})
+    client.post(url, {"key": "bad key", "kind": "tool", "description": "x"})
+    page = client.get(reverse("study_dashboard", args=[study.token])).text
+    assert "“Search the web”" in page
+    assert "the output as “Assistant”" in page
+    assert sorted(study.arms.values_list("key", flat=True)) == ["llm", "search", "unassisted"]
+
+
+def test_the_api_creates_a_study_and_its_arms(client, study_admin, raters, outsider):
+    body = {"title": "API", "layout": "sequential", "answer_kind": "number", "prompt": "Dose?"}
+    response = _api(client, study_admin, "/api/v1/reading-studies/", body)
+    assert response.status_code == 201, response.content
+    study = Study.objects.get(token=response.json()["token"])
+    assert study.questions.get().answer_kind == "number"
+    assert _api(client, outsider, "/api/v1/reading-studies/", body).status_code == 403
+    arms = f"/api/v1/studies/{study.token}/arms/"
+    bad = _api(client, study_admin, arms, {"key": "t", "kind": "tool", "description": ""})
+    assert bad.status_code == 400
+    assert "Say what readers use" in bad.text
+    made = _api(client, study_admin, arms, {"key": "t", "kind": "tool", "description": "A book"})
+    assert made.status_code == 201, made.content
+    listed = _api(client, study_admin, arms).json()
+    assert [(a["key"], a["kind"]) for a in listed] == [("t", "tool"), ("unassisted", "unassisted")]
+    assert _api(client, raters[0], arms).status_code == 404  # not a member
+
+
+def _assisted_page(client, study, rater) -> str:
+    first, second = study.assignments.filter(rater=rater).order_by("position")[:2]
+    question = study.questions.get(kind=Question.Kind.ANSWER)
+    services.rating_save(assignment=first, question=question, answer=["Pneumonia"])
+    services.assignment_submit(assignment=first)
+    client.force_login(rater)
+    return client.get(reverse("rater_item", args=[study.token, second.token])).text
+
+
+def test_a_named_arm_shows_its_source_label(client, study_admin, raters):
+    study = reading_study(study_admin, raters[:1], named=True)
+    services.study_open(study=study)
+    page = _assisted_page(client, study, raters[0])
+    assert ">Model X<" in page
+    assert "Your locked answer without assistance:" in page
+    assert "1. Pneumonia" in page
+
+
+def test_a_tool_arm_shows_its_description_and_no_output(client, study_admin, raters):
+    study = reading_study(study_admin, raters[:1])
+    Arm.objects.filter(study=study, key="llm").delete()
+    services.arm_add(study=study, key="search", kind="tool", description="Use <b>search</b>")
+    services.study_open(study=study)
+    page = _assisted_page(client, study, raters[0])
+    assert "Use &lt;b&gt;search&lt;/b&gt;" in page  # escaped, as the admin wrote it
+    assert "Differential:" not in page
+    assert "Unsure." not in page
+
+
+def test_the_unassisted_page_offers_k_rows_and_a_lock(client, study_admin, raters):
+    study = reading_study(study_admin, raters[:1])
+    services.study_open(study=study)
+    first = study.assignments.filter(rater=raters[0]).order_by("position").first()
+    client.force_login(raters[0])
+    page = client.get(reverse("rater_item", args=[study.token, first.token])).text
+    assert [f'name="entry-{n}"' in page for n in (1, 2, 3, 4)] == [True, True, True, False]
+    assert "Lock my answer" in page
+    assert "Assistant" not in page
+
+
+def test_readers_cannot_join_an_open_reading_study(study_admin, raters):
+    study = reading_study(study_admin, raters[:1])
+    services.study_open(study=study)
+    with pytest.raises(ValidationError, match="assisted-reading study"):
+        services.study_add_raters(study=study, users=[raters[1]])
+
+
+def test_the_api_lists_every_read_with_its_arm_and_score(client, study_admin, raters):
+    study = reading_study(study_admin, raters[:1])
+    services.study_open(study=study)
+    first, second = study.assignments.filter(rater=raters[0]).order_by("position")[:2]
+    question = study.questions.get(kind=Question.Kind.ANSWER)
+    services.rating_save(assignment=first, question=question, answer=["PE", "MI"])
+    services.assignment_submit(assignment=first)
+    rows = _api(client, study_admin, f"/api/v1/studies/{study.token}/reads/").json()
+    assert len(rows) == 8
+    case = first.item.output.case.external_id
+    expected_rank = {"c1": 1, "c2": 2}.get(case)
+    head = [(r["arm"], r["phase"], r["case_id"], r["answer"], r["rank"]) for r in rows[:2]]
+    assert head == [
+        ("unassisted", 1, case, ["PE", "MI"], expected_rank),
+        ("llm", 2, case, ["PE", "MI"], expected_rank),
+    ]
+    assert rows[0]["rater"] == "R1"
+    assert rows[0]["locked_at"] is not None
+    assert _api(client, raters[0], f"/api/v1/studies/{study.token}/reads/").status_code == 403
+
+
+def test_an_open_reading_study_moves_no_reads_between_readers(study_admin, raters):
+    study = reading_study(study_admin, raters[:2])
+    services.study_open(study=study)
+    with pytest.raises(ValidationError, match="cannot move to other readers"):
+        services.assignments_reassign(study=study, rater=raters[0])
+    with pytest.raises(ValidationError, match="cannot move to other readers"):
+        services.rater_remove(study=study, pseudonym="R2")
+    assert study.assignments.filter(rater=raters[1]).count() == 8
+
+
+def test_the_study_api_carries_the_reading_fields(client, study_admin, raters):
+    study = reading_study(study_admin, raters[:1])
+    services.study_open(study=study)
+    base = f"/api/v1/studies/{study.token}"
+    cases = _api(client, study_admin, f"{base}/cases/").json()["results"]
+    c1 = next(case for case in cases if case["case_id"] == "c1")
+    assert c1["accepted_answers"] == [{"answer": "Pulmonary embolism", "synonyms": ["PE"]}]
+    assert (c1["expected_value"], c1["tolerance"]) == (None, None)
+    [question] = _api(client, study_admin, f"{base}/questions/").json()["results"]
+    assert (question["kind"], question["answer_kind"], question["k"]) == ("answer", "ranked", 3)
+    rows = _api(client, study_admin, f"{base}/assignments/").json()["results"]
+    assert sorted({(r["arm"], r["phase"], r["session"]) for r in rows}) == [
+        ("llm", 2, 1),
+        ("unassisted", 1, 1),
+    ]
