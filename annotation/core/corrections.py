@@ -12,7 +12,6 @@ else is: a changed space is an edit of one character, though no word changed.
 Plain Python, no Django.
 """
 
-import difflib
 import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -36,11 +35,87 @@ def diff(original: str, corrected: str) -> list[dict]:
     {"op", "a": [start, end], "b": [start, end]}, character offsets into each text. An insert
     has an empty "a" range where the words go in; a delete an empty "b" range."""
     a, b = words(original), words(corrected)
-    matcher = difflib.SequenceMatcher(a=[w[0] for w in a], b=[w[0] for w in b], autojunk=False)
+    ids: dict[str, int] = {}
+    a_ids = [ids.setdefault(w[0], len(ids)) for w in a]
+    b_ids = [ids.setdefault(w[0], len(ids)) for w in b]
     return [
         {"op": op, "a": _chars(a, i1, i2, len(original)), "b": _chars(b, j1, j2, len(corrected))}
-        for op, i1, i2, j1, j2 in matcher.get_opcodes()
+        for op, i1, i2, j1, j2 in _opcodes(_matching_blocks(a_ids, b_ids), len(a), len(b))
     ]
+
+
+# Steps of the word diff's search (diagonals tried plus words matched) before it gives up on
+# a shortest diff: it runs inside the save, with the assignment locked, so its work must not
+# grow with how unlike the texts a rater can make them. A few tenths of a second at most.
+DIFF_STEPS = 200_000
+
+
+def _matching_blocks(a: list[int], b: list[int]) -> list[tuple[int, int, int]]:
+    """Runs (i, j, size) of words equal in both lists, in order: those of a shortest edit
+    script when one is found within DIFF_STEPS, else only the common start and end (the middle
+    then shows as one replacement: coarse, still a correct diff)."""
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    middle = _myers(a[head : len(a) - tail], b[head : len(b) - tail]) or []
+    blocks = [(head + i, head + j, size) for i, j, size in middle]
+    return [(0, 0, head), *blocks, (len(a) - tail, len(b) - tail, tail)]
+
+
+def _myers(a: list[int], b: list[int]) -> list[tuple[int, int, int]] | None:
+    """The equal runs of a shortest edit script (Myers 1986, the greedy O((N+M)D) search),
+    or None once it has taken DIFF_STEPS steps."""
+    n, m = len(a), len(b)
+    far = {1: 0}  # diagonal k = x - y: the furthest x reached on it
+    trace = []
+    steps = 0
+    for d in range(n + m + 1):
+        trace.append(dict(far))
+        for k in range(-d, d + 1, 2):
+            down = k == -d or (k != d and far[k - 1] < far[k + 1])
+            x = far[k + 1] if down else far[k - 1] + 1
+            start = x
+            while x < n and x - k < m and a[x] == b[x - k]:
+                x += 1
+            far[k] = x
+            steps += 1 + x - start
+            if x >= n and x - k >= m:
+                return _runs(trace, n, m)
+        if steps > DIFF_STEPS:
+            return None
+    return None  # not reached: d = n + m always ends the search
+
+
+def _runs(trace: list[dict[int, int]], x: int, y: int) -> list[tuple[int, int, int]]:
+    """Walk the search back from the end, collecting the diagonal runs (the equal words)."""
+    runs = []
+    for d in range(len(trace) - 1, -1, -1):
+        far, k = trace[d], x - y
+        previous = k + 1 if k == -d or (k != d and far[k - 1] < far[k + 1]) else k - 1
+        before_x = far[previous]
+        # The run starts where the edit of step d landed (step 0 has no edit: it starts at 0).
+        start_x = 0 if d == 0 else (before_x if previous == k + 1 else before_x + 1)
+        if x > start_x:
+            runs.append((start_x, start_x - k, x - start_x))
+        x, y = before_x, before_x - previous
+    return runs[::-1]
+
+
+def _opcodes(blocks: list[tuple[int, int, int]], n: int, m: int) -> list[tuple]:
+    """(op, i1, i2, j1, j2) tuples, as difflib's get_opcodes gives them, from the equal runs."""
+    found = []
+    i = j = 0
+    for block_i, block_j, size in [*blocks, (n, m, 0)]:
+        if i < block_i or j < block_j:
+            op = "replace" if i < block_i and j < block_j else "delete" if i < block_i else "insert"
+            found.append((op, i, block_i, j, block_j))
+        if size:
+            found.append(("equal", block_i, block_i + size, block_j, block_j + size))
+        i, j = block_i + size, block_j + size
+    return found
 
 
 def _chars(found: list[tuple[str, int, int]], first: int, last: int, length: int) -> list[int]:

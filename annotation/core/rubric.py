@@ -347,10 +347,19 @@ def _parse_ranking(spec: QuestionSpec, raw: object) -> list[int | None]:
     return ranks if given else []
 
 
+# The character Levenshtein distance takes time in proportion to the product of the two
+# lengths (about a second at 20,000 by 40,000): past this length a corrected text may only
+# be a little longer than its output, so a rater cannot make one save cost far more than the
+# output's own length does.
+CORRECTION_ROOM = 20_000
+
+
 def correction_max(original: str) -> int:
-    """The longest corrected text taken: room to rewrite an output twice over, and never less
-    than a free-text answer allows."""
-    return max(TEXT_MAX, 2 * len(original) + 1000)
+    """The longest corrected text taken: room to rewrite a short output twice over, up to
+    CORRECTION_ROOM characters, always the whole output and 1000 more, and never less than a
+    free-text answer allows."""
+    room = max(CORRECTION_ROOM, len(original) + 1000)
+    return max(TEXT_MAX, min(2 * len(original) + 1000, room))
 
 
 def _parse_correction(spec: QuestionSpec, raw: object) -> dict | str:
