@@ -205,6 +205,9 @@ def parse_answer(spec: QuestionSpec, raw: object) -> object:
     # PostgreSQL stores neither text nor JSON with a NUL in it; no real answer has one.
     if contains_nul(answer):
         raise AnswerError("An answer cannot contain a NUL character.")
+    # JSON can spell half of a UTF-16 pair ("\ud800"): no page or export could write it out.
+    if not encodes_as_utf8(answer):
+        raise AnswerError("An answer cannot contain a lone UTF-16 surrogate (invalid text).")
     return answer
 
 
@@ -227,6 +230,21 @@ def contains_nul(value: object) -> bool:
     if isinstance(value, list):
         return any(contains_nul(v) for v in value)
     return False
+
+
+def encodes_as_utf8(value: object) -> bool:
+    """Whether every string anywhere in a JSON-like value can be written as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(encodes_as_utf8(k) and encodes_as_utf8(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(encodes_as_utf8(v) for v in value)
+    return True
 
 
 def _parse_likert(spec: QuestionSpec, raw: object) -> int:
