@@ -4,18 +4,27 @@ spell) are refused with a 400 before anything is stored, for every kind of text 
 import pytest
 from django.urls import reverse
 
+from annotation import services
 from annotation.core import rubric
-from annotation.models import Question, Rating
-from tests.test_corrections import CORRECTION, correction_study  # noqa: F401
+from annotation.models import Question, Rating, Study
+from tests.test_corrections import CORRECTION
 
 pytestmark = pytest.mark.django_db
 
 LONE_SURROGATE = '"fix\\ud800ed"'  # JSON text: the half of a pair, alone
 
 
+@pytest.fixture
+def correction_study(draft_study) -> Study:
+    services.question_add(study=draft_study, draft=CORRECTION)
+    services.study_open(study=draft_study)
+    draft_study.refresh_from_db()
+    return draft_study
+
+
 def _answer(client, study, assignment, key):
     url = f"/api/v1/rate/{study.token}/items/{assignment.token}/answers/"
-    body = '{"question": "%s", "answer": %s}' % (key, LONE_SURROGATE)
+    body = f'{{"question": "{key}", "answer": {LONE_SURROGATE}}}'
     return client.post(url, body, content_type="application/json")
 
 
