@@ -216,7 +216,7 @@ def test_admins_read_each_correction_as_an_escaped_diff_without_its_source(
     page = client.get(page_url).text
     assert "(2 corrections, 1 accepted unchanged)" in page
     assert page.count("<em>Accepted unchanged.</em>") == 1
-    assert "Give <del>5</del><ins>75</ins> mg <del>of</del> &lt;i&gt;aspirin&lt;/i&gt;." in page
+    assert "Give <del>5</del><ins>75</ins> mg <del>of </del>&lt;i&gt;aspirin&lt;/i&gt;." in page
     assert "4 characters and 2 words edited (0.40 per word of the original)" in page
     assert output.source.label not in page  # blinded while rating goes on
     dashboard = client.get(reverse("study_dashboard", args=[correction_study.token])).text

@@ -5,6 +5,8 @@ import random
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from annotation.core import corrections, rubric
 
@@ -74,3 +76,24 @@ def test_a_worst_case_correction_is_parsed_quickly_and_its_diff_is_right():
     assert time.perf_counter() - began < 5
     assert answer["text"] == corrected
     _check(original, corrected, answer["diff"])
+
+
+def test_segments_show_no_text_that_is_in_neither_version():
+    original, corrected = "\nac\n c b cbbcaa\naa bca ca \n", "b cb\nbc \nb\n  b"
+    shown = corrections.segments(original, corrected, corrections.diff(original, corrected))
+    assert "".join(text for tag, text in shown if tag != "del") == corrected
+    assert "".join(text for tag, text in shown if tag != "ins") == original
+
+
+# Few words and several kinds of space, so that words repeat and the spaces around them differ.
+_texts = st.text(alphabet="ab c\n\t", max_size=40)
+
+
+@given(original=_texts, corrected=_texts)
+@settings(max_examples=400, deadline=None)
+def test_segments_rebuild_each_version_exactly(original, corrected):
+    shown = corrections.segments(original, corrected, corrections.diff(original, corrected))
+    assert "".join(text for tag, text in shown if tag != "del") == corrected
+    assert "".join(text for tag, text in shown if tag != "ins") == original
+    assert all(text and tag in ("same", "del", "ins") for tag, text in shown)
+    assert all(left[0] != right[0] for left, right in zip(shown, shown[1:], strict=False))

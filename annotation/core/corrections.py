@@ -12,6 +12,7 @@ else is: a changed space is an edit of one character, though no word changed.
 Plain Python, no Django.
 """
 
+import os
 import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -200,25 +201,53 @@ def distance(original: str, corrected: str) -> Distance:
 
 
 def segments(original: str, corrected: str, ops: list[dict]) -> list[tuple[str, str]]:
-    """The diff as one running text to show: ("same", text), ("del", text) for words taken
-    out of the original and ("ins", text) for words put in. The spaces between words are the
-    corrected text's, the original's around a deletion."""
+    """The diff as one running text to show: ("same", text) in both versions, ("del", text)
+    taken out of the original and ("ins", text) put in. Without the "del" segments it is the
+    corrected text exactly, without the "ins" ones the original: the spaces between words are
+    compared too, and a changed one shows as taken out and put in."""
     shown: list[tuple[str, str]] = []
     a_at = b_at = 0
     for op in ops:
         (a0, a1), (b0, b1) = op["a"], op["b"]
-        gap = original[a_at:a0] if op["op"] == "delete" else corrected[b_at:b0]
-        if gap:
-            shown.append(("same", gap))
+        shown += _gap(original[a_at:a0], corrected[b_at:b0])
         if op["op"] == "equal":
-            shown.append(("same", corrected[b0:b1]))
+            shown += _same_words(original[a0:a1], corrected[b0:b1])
         if op["op"] in ("delete", "replace"):
             shown.append(("del", original[a0:a1]))
         if op["op"] in ("insert", "replace"):
             shown.append(("ins", corrected[b0:b1]))
-        a_at = a1
-        if op["op"] != "delete":  # the corrected text's spaces before its next word stay
-            b_at = b1
-    if corrected[b_at:]:
-        shown.append(("same", corrected[b_at:]))
+        a_at, b_at = a1, b1
+    return _joined(shown + _gap(original[a_at:], corrected[b_at:]))
+
+
+def _joined(shown: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Neighbouring segments of one kind as one: a deleted word and the space after it read
+    as one deletion."""
+    joined: list[tuple[str, str]] = []
+    for tag, text in shown:
+        if joined and joined[-1][0] == tag:
+            joined[-1] = (tag, joined[-1][1] + text)
+        else:
+            joined.append((tag, text))
+    return joined
+
+
+def _same_words(before: str, after: str) -> list[tuple[str, str]]:
+    """A run of the same words, whose spaces may still differ between the versions."""
+    if before == after:
+        return [("same", after)]
+    shown: list[tuple[str, str]] = []
+    a_at = b_at = 0
+    for a_word, b_word in zip(WORD.finditer(before), WORD.finditer(after), strict=True):
+        shown += _gap(before[a_at : a_word.start()], after[b_at : b_word.start()])
+        shown.append(("same", b_word.group()))
+        a_at, b_at = a_word.end(), b_word.end()
     return shown
+
+
+def _gap(before: str, after: str) -> list[tuple[str, str]]:
+    """The spaces between two words as they were and as they are: what both start with is
+    the same, the rest of each was taken out or put in."""
+    common = len(os.path.commonprefix([before, after]))
+    parts = [("same", before[:common]), ("del", before[common:]), ("ins", after[common:])]
+    return [(tag, text) for tag, text in parts if text]
