@@ -49,6 +49,15 @@ def test_the_original_counts_only_once_the_rater_accepts_it():
     assert rubric.parse_answer(spec, "Fine as it is.\n")["chars"] == 0
 
 
+@pytest.mark.parametrize("loose", ["false", "true", 1, 0, None, [True]])
+def test_only_json_true_accepts_the_original(loose):
+    spec = _spec("Fine as it is.")
+    assert rubric.parse_answer(spec, {"text": "Fine as it is.", "accepted": loose}) == ""
+    # An edited text is an answer whatever the flag says.
+    edited = rubric.parse_answer(spec, {"text": "Fine as is.", "accepted": loose})
+    assert edited["words"] == 1
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [

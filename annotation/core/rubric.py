@@ -388,7 +388,8 @@ def _parse_correction(spec: QuestionSpec, raw: object) -> dict | str:
     is no answer yet (""), and neither is an empty text."""
     accepted = True
     if isinstance(raw, dict) and "text" in raw:
-        accepted = raw.get("accepted", True) is not False
+        # Only JSON true accepts the original: "false", 0 or null are no confirmation.
+        accepted = raw.get("accepted", True) is True
         raw = raw["text"]
     if not isinstance(raw, str):
         raise AnswerError("The corrected text must be text.")
