@@ -325,3 +325,27 @@ def test_once_locked_each_correction_names_its_source_for_the_admins(
     page = client.get(reverse("study_corrections", args=[correction_study.token])).text
     assert f'<span class="comment-sources">{assignment.item.output.source.label}</span>' in page
     assert "Shown without their sources" not in page
+
+
+def test_an_empty_text_counts_only_when_confirmed():
+    spec = _spec("Wrong advice.")
+    for unconfirmed in ("", "  ", {"text": ""}, {"text": "", "accepted": False}):
+        assert rubric.parse_answer(spec, unconfirmed) == ""
+    deleted = rubric.parse_answer(spec, {"text": "", "accepted": True})
+    assert (deleted["text"], deleted["chars"], deleted["words"]) == ("", 13, 2)
+    assert rubric.numeric_code(spec, deleted) == 1.0
+
+
+@pytest.mark.django_db
+def test_an_empty_output_can_be_accepted_unchanged(client, correction_study, raters):
+    assignment, url = _item(client, correction_study, raters[0])
+    output = assignment.item.output
+    output.text = ""
+    output.save(update_fields=["text"])
+    _post(client, url, "")
+    assert not Rating.objects.exclude(answer="").exists()
+    response = _post(client, url, "", accepted="1")
+    assert response.headers["X-Answer-Saved"]
+    rating = Rating.objects.get()
+    assert (rating.answer["text"], rating.answer["chars"], rating.value) == ("", 0, 0.0)
+    assert "Accepted unchanged." in client.get(url).text

@@ -385,16 +385,19 @@ def _parse_correction(spec: QuestionSpec, raw: object) -> dict | str:
     distances computed here, never taken from the client. Also as {"text": ...}, the stored
     form, whose other keys are recomputed, or {"text": ..., "accepted": false} as the rater
     page posts a text the rater has not confirmed: the original text there, untouched or reset,
-    is no answer yet (""), and neither is an empty text."""
-    accepted = True
+    is no answer yet (""), and neither is an empty text unless confirmed with "accepted": true
+    (an empty output accepted as it is, or every word deleted on purpose)."""
+    accepted, confirmed = True, False
     if isinstance(raw, dict) and "text" in raw:
-        # Only JSON true accepts the original: "false", 0 or null are no confirmation.
-        accepted = raw.get("accepted", True) is True
+        # Only JSON true confirms: "false", 0 or null do not. Without the key it is the
+        # stored form, whose text is an answer by itself.
+        confirmed = raw.get("accepted") is True
+        accepted = confirmed or "accepted" not in raw
         raw = raw["text"]
     if not isinstance(raw, str):
         raise AnswerError("The corrected text must be text.")
     text, original = corrections.normalise(raw), corrections.normalise(spec.original)
-    if not text.strip() or (text == original and not accepted):
+    if (not text.strip() and not confirmed) or (text == original and not accepted):
         return ""
     limit = correction_max(spec.original)
     if len(text) > limit:
