@@ -49,6 +49,15 @@ def test_the_original_counts_only_once_the_rater_accepts_it():
     assert rubric.parse_answer(spec, "Fine as it is.\n")["chars"] == 0
 
 
+@pytest.mark.parametrize("loose", ["false", "true", 1, 0, None, [True]])
+def test_only_json_true_accepts_the_original(loose):
+    spec = _spec("Fine as it is.")
+    assert rubric.parse_answer(spec, {"text": "Fine as it is.", "accepted": loose}) == ""
+    # An edited text is an answer whatever the flag says.
+    edited = rubric.parse_answer(spec, {"text": "Fine as is.", "accepted": loose})
+    assert edited["words"] == 1
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
@@ -65,7 +74,7 @@ def test_bad_corrections_are_refused(raw, message):
 
 def test_a_long_output_may_be_corrected_at_length():
     original = "word " * 3000
-    assert rubric.correction_max(original) == 2 * 15000 + 1000
+    assert rubric.correction_max(original) == 20000
     answer = rubric.parse_answer(_spec(original), original + "more " * 100)
     assert answer["words"] == 100
 
@@ -216,7 +225,7 @@ def test_admins_read_each_correction_as_an_escaped_diff_without_its_source(
     page = client.get(page_url).text
     assert "(2 corrections, 1 accepted unchanged)" in page
     assert page.count("<em>Accepted unchanged.</em>") == 1
-    assert "Give <del>5</del><ins>75</ins> mg <del>of</del> &lt;i&gt;aspirin&lt;/i&gt;." in page
+    assert "Give <del>5</del><ins>75</ins> mg <del>of </del>&lt;i&gt;aspirin&lt;/i&gt;." in page
     assert "4 characters and 2 words edited (0.40 per word of the original)" in page
     assert output.source.label not in page  # blinded while rating goes on
     dashboard = client.get(reverse("study_dashboard", args=[correction_study.token])).text
@@ -316,3 +325,27 @@ def test_once_locked_each_correction_names_its_source_for_the_admins(
     page = client.get(reverse("study_corrections", args=[correction_study.token])).text
     assert f'<span class="comment-sources">{assignment.item.output.source.label}</span>' in page
     assert "Shown without their sources" not in page
+
+
+def test_an_empty_text_counts_only_when_confirmed():
+    spec = _spec("Wrong advice.")
+    for unconfirmed in ("", "  ", {"text": ""}, {"text": "", "accepted": False}):
+        assert rubric.parse_answer(spec, unconfirmed) == ""
+    deleted = rubric.parse_answer(spec, {"text": "", "accepted": True})
+    assert (deleted["text"], deleted["chars"], deleted["words"]) == ("", 13, 2)
+    assert rubric.numeric_code(spec, deleted) == 1.0
+
+
+@pytest.mark.django_db
+def test_an_empty_output_can_be_accepted_unchanged(client, correction_study, raters):
+    assignment, url = _item(client, correction_study, raters[0])
+    output = assignment.item.output
+    output.text = ""
+    output.save(update_fields=["text"])
+    _post(client, url, "")
+    assert not Rating.objects.exclude(answer="").exists()
+    response = _post(client, url, "", accepted="1")
+    assert response.headers["X-Answer-Saved"]
+    rating = Rating.objects.get()
+    assert (rating.answer["text"], rating.answer["chars"], rating.value) == ("", 0, 0.0)
+    assert "Accepted unchanged." in client.get(url).text

@@ -12,7 +12,7 @@ else is: a changed space is an edit of one character, though no word changed.
 Plain Python, no Django.
 """
 
-import difflib
+import os
 import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -36,11 +36,87 @@ def diff(original: str, corrected: str) -> list[dict]:
     {"op", "a": [start, end], "b": [start, end]}, character offsets into each text. An insert
     has an empty "a" range where the words go in; a delete an empty "b" range."""
     a, b = words(original), words(corrected)
-    matcher = difflib.SequenceMatcher(a=[w[0] for w in a], b=[w[0] for w in b], autojunk=False)
+    ids: dict[str, int] = {}
+    a_ids = [ids.setdefault(w[0], len(ids)) for w in a]
+    b_ids = [ids.setdefault(w[0], len(ids)) for w in b]
     return [
         {"op": op, "a": _chars(a, i1, i2, len(original)), "b": _chars(b, j1, j2, len(corrected))}
-        for op, i1, i2, j1, j2 in matcher.get_opcodes()
+        for op, i1, i2, j1, j2 in _opcodes(_matching_blocks(a_ids, b_ids), len(a), len(b))
     ]
+
+
+# Steps of the word diff's search (diagonals tried plus words matched) before it gives up on
+# a shortest diff: it runs inside the save, with the assignment locked, so its work must not
+# grow with how unlike the texts a rater can make them. A few tenths of a second at most.
+DIFF_STEPS = 200_000
+
+
+def _matching_blocks(a: list[int], b: list[int]) -> list[tuple[int, int, int]]:
+    """Runs (i, j, size) of words equal in both lists, in order: those of a shortest edit
+    script when one is found within DIFF_STEPS, else only the common start and end (the middle
+    then shows as one replacement: coarse, still a correct diff)."""
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    middle = _myers(a[head : len(a) - tail], b[head : len(b) - tail]) or []
+    blocks = [(head + i, head + j, size) for i, j, size in middle]
+    return [(0, 0, head), *blocks, (len(a) - tail, len(b) - tail, tail)]
+
+
+def _myers(a: list[int], b: list[int]) -> list[tuple[int, int, int]] | None:
+    """The equal runs of a shortest edit script (Myers 1986, the greedy O((N+M)D) search),
+    or None once it has taken DIFF_STEPS steps."""
+    n, m = len(a), len(b)
+    far = {1: 0}  # diagonal k = x - y: the furthest x reached on it
+    trace = []
+    steps = 0
+    for d in range(n + m + 1):
+        trace.append(dict(far))
+        for k in range(-d, d + 1, 2):
+            down = k == -d or (k != d and far[k - 1] < far[k + 1])
+            x = far[k + 1] if down else far[k - 1] + 1
+            start = x
+            while x < n and x - k < m and a[x] == b[x - k]:
+                x += 1
+            far[k] = x
+            steps += 1 + x - start
+            if x >= n and x - k >= m:
+                return _runs(trace, n, m)
+        if steps > DIFF_STEPS:
+            return None
+    return None  # not reached: d = n + m always ends the search
+
+
+def _runs(trace: list[dict[int, int]], x: int, y: int) -> list[tuple[int, int, int]]:
+    """Walk the search back from the end, collecting the diagonal runs (the equal words)."""
+    runs = []
+    for d in range(len(trace) - 1, -1, -1):
+        far, k = trace[d], x - y
+        previous = k + 1 if k == -d or (k != d and far[k - 1] < far[k + 1]) else k - 1
+        before_x = far[previous]
+        # The run starts where the edit of step d landed (step 0 has no edit: it starts at 0).
+        start_x = 0 if d == 0 else (before_x if previous == k + 1 else before_x + 1)
+        if x > start_x:
+            runs.append((start_x, start_x - k, x - start_x))
+        x, y = before_x, before_x - previous
+    return runs[::-1]
+
+
+def _opcodes(blocks: list[tuple[int, int, int]], n: int, m: int) -> list[tuple]:
+    """(op, i1, i2, j1, j2) tuples, as difflib's get_opcodes gives them, from the equal runs."""
+    found = []
+    i = j = 0
+    for block_i, block_j, size in [*blocks, (n, m, 0)]:
+        if i < block_i or j < block_j:
+            op = "replace" if i < block_i and j < block_j else "delete" if i < block_i else "insert"
+            found.append((op, i, block_i, j, block_j))
+        if size:
+            found.append(("equal", block_i, block_i + size, block_j, block_j + size))
+        i, j = block_i + size, block_j + size
+    return found
 
 
 def _chars(found: list[tuple[str, int, int]], first: int, last: int, length: int) -> list[int]:
@@ -125,25 +201,53 @@ def distance(original: str, corrected: str) -> Distance:
 
 
 def segments(original: str, corrected: str, ops: list[dict]) -> list[tuple[str, str]]:
-    """The diff as one running text to show: ("same", text), ("del", text) for words taken
-    out of the original and ("ins", text) for words put in. The spaces between words are the
-    corrected text's, the original's around a deletion."""
+    """The diff as one running text to show: ("same", text) in both versions, ("del", text)
+    taken out of the original and ("ins", text) put in. Without the "del" segments it is the
+    corrected text exactly, without the "ins" ones the original: the spaces between words are
+    compared too, and a changed one shows as taken out and put in."""
     shown: list[tuple[str, str]] = []
     a_at = b_at = 0
     for op in ops:
         (a0, a1), (b0, b1) = op["a"], op["b"]
-        gap = original[a_at:a0] if op["op"] == "delete" else corrected[b_at:b0]
-        if gap:
-            shown.append(("same", gap))
+        shown += _gap(original[a_at:a0], corrected[b_at:b0])
         if op["op"] == "equal":
-            shown.append(("same", corrected[b0:b1]))
+            shown += _same_words(original[a0:a1], corrected[b0:b1])
         if op["op"] in ("delete", "replace"):
             shown.append(("del", original[a0:a1]))
         if op["op"] in ("insert", "replace"):
             shown.append(("ins", corrected[b0:b1]))
-        a_at = a1
-        if op["op"] != "delete":  # the corrected text's spaces before its next word stay
-            b_at = b1
-    if corrected[b_at:]:
-        shown.append(("same", corrected[b_at:]))
+        a_at, b_at = a1, b1
+    return _joined(shown + _gap(original[a_at:], corrected[b_at:]))
+
+
+def _joined(shown: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Neighbouring segments of one kind as one: a deleted word and the space after it read
+    as one deletion."""
+    joined: list[tuple[str, str]] = []
+    for tag, text in shown:
+        if joined and joined[-1][0] == tag:
+            joined[-1] = (tag, joined[-1][1] + text)
+        else:
+            joined.append((tag, text))
+    return joined
+
+
+def _same_words(before: str, after: str) -> list[tuple[str, str]]:
+    """A run of the same words, whose spaces may still differ between the versions."""
+    if before == after:
+        return [("same", after)]
+    shown: list[tuple[str, str]] = []
+    a_at = b_at = 0
+    for a_word, b_word in zip(WORD.finditer(before), WORD.finditer(after), strict=True):
+        shown += _gap(before[a_at : a_word.start()], after[b_at : b_word.start()])
+        shown.append(("same", b_word.group()))
+        a_at, b_at = a_word.end(), b_word.end()
     return shown
+
+
+def _gap(before: str, after: str) -> list[tuple[str, str]]:
+    """The spaces between two words as they were and as they are: what both start with is
+    the same, the rest of each was taken out or put in."""
+    common = len(os.path.commonprefix([before, after]))
+    parts = [("same", before[:common]), ("del", before[common:]), ("ins", after[common:])]
+    return [(tag, text) for tag, text in parts if text]

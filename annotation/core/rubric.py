@@ -234,6 +234,9 @@ def parse_answer(spec: QuestionSpec, raw: object) -> object:
     # PostgreSQL stores neither text nor JSON with a NUL in it; no real answer has one.
     if contains_nul(answer):
         raise AnswerError("An answer cannot contain a NUL character.")
+    # JSON can spell half of a UTF-16 pair ("\ud800"): no page or export could write it out.
+    if not encodes_as_utf8(answer):
+        raise AnswerError("An answer cannot contain a lone UTF-16 surrogate (invalid text).")
     return answer
 
 
@@ -256,6 +259,21 @@ def contains_nul(value: object) -> bool:
     if isinstance(value, list):
         return any(contains_nul(v) for v in value)
     return False
+
+
+def encodes_as_utf8(value: object) -> bool:
+    """Whether every string anywhere in a JSON-like value can be written as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(encodes_as_utf8(k) and encodes_as_utf8(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(encodes_as_utf8(v) for v in value)
+    return True
 
 
 def _parse_likert(spec: QuestionSpec, raw: object) -> int:
@@ -376,10 +394,19 @@ def _parse_ranking(spec: QuestionSpec, raw: object) -> list[int | None]:
     return ranks if given else []
 
 
+# The character Levenshtein distance takes time in proportion to the product of the two
+# lengths (about a second at 20,000 by 40,000): past this length a corrected text may only
+# be a little longer than its output, so a rater cannot make one save cost far more than the
+# output's own length does.
+CORRECTION_ROOM = 20_000
+
+
 def correction_max(original: str) -> int:
-    """The longest corrected text taken: room to rewrite an output twice over, and never less
-    than a free-text answer allows."""
-    return max(TEXT_MAX, 2 * len(original) + 1000)
+    """The longest corrected text taken: room to rewrite a short output twice over, up to
+    CORRECTION_ROOM characters, always the whole output and 1000 more, and never less than a
+    free-text answer allows."""
+    room = max(CORRECTION_ROOM, len(original) + 1000)
+    return max(TEXT_MAX, min(2 * len(original) + 1000, room))
 
 
 def _parse_correction(spec: QuestionSpec, raw: object) -> dict | str:
@@ -387,15 +414,19 @@ def _parse_correction(spec: QuestionSpec, raw: object) -> dict | str:
     distances computed here, never taken from the client. Also as {"text": ...}, the stored
     form, whose other keys are recomputed, or {"text": ..., "accepted": false} as the rater
     page posts a text the rater has not confirmed: the original text there, untouched or reset,
-    is no answer yet (""), and neither is an empty text."""
-    accepted = True
+    is no answer yet (""), and neither is an empty text unless confirmed with "accepted": true
+    (an empty output accepted as it is, or every word deleted on purpose)."""
+    accepted, confirmed = True, False
     if isinstance(raw, dict) and "text" in raw:
-        accepted = raw.get("accepted", True) is not False
+        # Only JSON true confirms: "false", 0 or null do not. Without the key it is the
+        # stored form, whose text is an answer by itself.
+        confirmed = raw.get("accepted") is True
+        accepted = confirmed or "accepted" not in raw
         raw = raw["text"]
     if not isinstance(raw, str):
         raise AnswerError("The corrected text must be text.")
     text, original = corrections.normalise(raw), corrections.normalise(spec.original)
-    if not text.strip() or (text == original and not accepted):
+    if (not text.strip() and not confirmed) or (text == original and not accepted):
         return ""
     limit = correction_max(spec.original)
     if len(text) > limit:
