@@ -12,15 +12,9 @@ from annotation.core.reading import statistics as reading_stats
 from annotation.core.stats.data import DataError
 from annotation.core.stats.mrmc.analysis import plain
 from annotation.models import AnswerScore, Membership, Question, Result, Study
+from annotation.selectors.reading import ACCURACY, CHANGES, MCNEMAR, MRMC, TIME
 from annotation.services.statistics.store import Figure, bootstrap_for, store_by_source
 
-ACCURACY, MCNEMAR, CHANGES, MRMC, TIME = (
-    "reading_accuracy",
-    "reading_mcnemar",
-    "reading_helped_harmed",
-    "reading_mrmc",
-    "reading_seconds",
-)
 STATISTICS = (ACCURACY, MCNEMAR, CHANGES, MRMC, TIME)
 
 
