@@ -124,10 +124,14 @@ def test_ids_in_paths_are_integers_and_tokens_strings(schema):
 def test_answers_and_case_data_have_types(schema):
     components = schema["components"]["schemas"]
     answer = components["RatingRow"]["properties"]["answer"]
-    kinds = {a.get("type") + ":" + json.dumps(a.get("items", {})) for a in answer["anyOf"]}
+    forms = answer["anyOf"]
+    kinds = {a["type"] + ":" + json.dumps(a.get("items", {})) for a in forms if "type" in a}
     assert "string:{}" in kinds
     assert "number:{}" in kinds
     assert 'array:{"$ref": "#/components/schemas/Span"}' in kinds
+    # The object answers by name: an omission's marks, a correction as stored.
+    named = {a["$ref"].rsplit("/", 1)[-1] for a in forms if "$ref" in a}
+    assert named == {"OmissionAnswer", "Correction"}
     case = components["Case"]["properties"]
     assert case["metadata"]["type"] == "object"
     assert case["criteria"]["items"] == {"$ref": "#/components/schemas/Criterion"}
