@@ -198,6 +198,7 @@ def rater_save_target(
         session=assignment.session,
         washout_days=assignment.study.washout_days,
         previous_done_at=read.previous_done_at(row),
+        done_at=read.done_at(row),
     )
     return RaterSaveTarget(
         assignment=assignment,
@@ -271,10 +272,18 @@ class _SaveRead:
 
     def previous_done_at(self, row: tuple):
         """The rater's last submit in the session before this assignment's, once all of it is
-        submitted (the column before the last), converted as the submitted_at column is."""
+        submitted (the column before the last)."""
+        return self._submit_time(row[-2])
+
+    def done_at(self, row: tuple):
+        """For a submitted item read again in the next session: the rater's last submit in its
+        session, once all of it is submitted (two columns before the last)."""
+        return self._submit_time(row[-3])
+
+    def _submit_time(self, value):
+        """A submit time the statement computed, converted as the submitted_at column is."""
         table = self.tables[0]
         (index,) = (i for i, f in enumerate(table.fields) if f.name == "submitted_at")
-        value = row[-2]
         col, converters = table.converters[index]
         for convert in converters:
             value = convert(value, col, connection)
@@ -326,9 +335,19 @@ def _save_read_made() -> _SaveRead:
         " WHERE p.study_id = a.study_id AND p.rater_id = a.rater_id"
         " AND p.session = a.session - 1) END"
     )
+    # A submitted item read again in the next session closes once that session opens: the
+    # rater's last submit in this session, if all of it is submitted (rater_session_gate's rule).
+    # An unsubmitted item cannot be closed, so the first answers scan nothing.
+    retest = Assignment.Kind.RETEST.value
+    done = (
+        f"CASE WHEN a.submitted_at IS NOT NULL AND EXISTS (SELECT 1 FROM {name[Assignment]} r"
+        f" WHERE r.repeat_of_id = a.id AND r.kind = '{retest}') THEN (SELECT CASE WHEN"
+        f" COUNT(*) = COUNT(d.submitted_at) THEN MAX(d.submitted_at) END FROM {name[Assignment]} d"
+        " WHERE d.study_id = a.study_id AND d.rater_id = a.rater_id AND d.session = a.session) END"
+    )
     statuses = ", ".join(f"'{s.value}'" for s in (Study.Status.OPEN, Study.Status.LOCKED))
     sql = (
-        f"SELECT {', '.join(t.select() for t in tables)}, ({previous}), ({pending})"
+        f"SELECT {', '.join(t.select() for t in tables)}, ({done}), ({previous}), ({pending})"
         f" FROM {name[Assignment]} a"
         f" JOIN {name[Study]} s ON s.id = a.study_id"
         f" JOIN {name[Item]} i ON i.id = a.item_id"
