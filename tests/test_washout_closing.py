@@ -118,9 +118,7 @@ def test_saves_and_submits_to_an_original_are_refused_during_and_after_session_t
     assert Assignment.objects.get(pk=original.pk).time_on_task_ms == time_before
 
 
-def test_an_item_not_read_again_stays_open_during_session_two(
-    client, study, rater, in_session_two
-):
+def test_an_item_not_read_again_stays_open_during_session_two(client, study, rater, in_session_two):
     read_again = Assignment.objects.filter(repeat_of__isnull=False).values("repeat_of_id")
     other = study.assignments.filter(rater=rater, session=1).exclude(pk__in=read_again).first()
     client.force_login(rater)
