@@ -73,6 +73,27 @@ def _progress(counts: list[SessionCount], washout_days: int, now) -> list[Sessio
     return found
 
 
+def raters_closed_to_session_one(study: Study) -> set[str]:
+    """The pseudonyms of raters with a later session who are done with session 1 (their washout
+    runs) or have started a later one: a new session-1 item would shut that session again and
+    restart the washout, so no work moves to them. One query."""
+    later = Q(session__gt=1)
+    started = Q(first_opened_at__isnull=False) | Q(submitted_at__isnull=False)
+    rows = (
+        Assignment.objects.filter(study=study)
+        .values("rater_id")
+        .annotate(
+            later=Count("pk", filter=later),
+            later_started=Count("pk", filter=later & started),
+            first_open=Count("pk", filter=Q(session=1, submitted_at__isnull=True)),
+        )
+        .filter(later__gt=0)
+        .filter(Q(later_started__gt=0) | Q(first_open=0))
+        .values_list("rater_id", flat=True)
+    )
+    return set(study.memberships.filter(user_id__in=rows).values_list("pseudonym", flat=True))
+
+
 def rater_session_counts(*, rater_id: int, study_id: int) -> list[SessionCount]:
     """Each of the rater's sessions in the study: items, submitted, last submit. One query."""
     rows = (
