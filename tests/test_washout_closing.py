@@ -5,11 +5,13 @@ could not look up or bring into line. Items not read again stay open."""
 import datetime
 
 import pytest
+from django.db.models import F
 from django.urls import reverse
 
 from annotation import services
 from annotation.core import sessions
 from annotation.models import Assignment, Rating, RatingRevision
+from annotation.services.statistics.washout import washout_pairs
 from tests.test_query_counts_rater import SAVE_MAX, statements
 from tests.test_washout_sessions import (
     HX,
@@ -127,3 +129,27 @@ def test_an_item_not_read_again_stays_open_during_session_two(client, study, rat
     saved = client.post(url, {"question": "overall", "answer": "5"}, headers=HX)
     assert saved["X-Answer-Saved"]
     assert Rating.objects.get(assignment=other).answer == 5
+
+
+def test_the_retest_pairs_take_the_first_answer_as_it_stood_when_session_two_opened(
+    study, rater, in_session_two
+):
+    question = study.questions.get()
+    firsts = RatingRevision.objects.filter(rating__assignment__rater=rater)
+    firsts.update(saved_at=F("saved_at") - datetime.timedelta(days=WASHOUT))  # as move_back
+    later = second_session(study, rater)
+    for reread in later:
+        services.rating_save(assignment=reread, question=question, answer=5)
+        services.assignment_submit(assignment=reread)
+    opened = study.assignments.filter(rater=rater, session=1).latest("submitted_at").submitted_at
+    opened += datetime.timedelta(days=WASHOUT)
+    # A change made during the washout counts; one that got in after session 2 opened (the
+    # item is closed by then, so only by going around the app) does not.
+    rating = Rating.objects.get(assignment=later[0].repeat_of)
+    during = RatingRevision.objects.create(rating=rating, answer=4, value=4.0)
+    RatingRevision.objects.filter(pk=during.pk).update(saved_at=opened - datetime.timedelta(days=1))
+    RatingRevision.objects.create(rating=rating, answer=5, value=5.0)
+    Rating.objects.filter(pk=rating.pk).update(answer=5, value=5.0)
+    name = study.memberships.get(user=rater).pseudonym
+    pairs = [p for p in washout_pairs(study, question) if p.rater == name]
+    assert sorted((p.first, p.second) for p in pairs) == [(3.0, 5.0), (4.0, 5.0)]
