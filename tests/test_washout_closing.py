@@ -153,3 +153,18 @@ def test_the_retest_pairs_take_the_first_answer_as_it_stood_when_session_two_ope
     name = study.memberships.get(user=rater).pseudonym
     pairs = [p for p in washout_pairs(study, question) if p.rater == name]
     assert sorted((p.first, p.second) for p in pairs) == [(3.0, 5.0), (4.0, 5.0)]
+
+
+def test_the_review_list_shows_the_closed_items_as_closed_without_a_link(
+    client, study, rater, in_session_two
+):
+    closed = {a.repeat_of.token for a in second_session(study, rater)}
+    client.force_login(rater)
+    page = " ".join(
+        client.get(reverse("rater_review", args=[study.token])).content.decode().split()
+    )
+    assert page.count("Closed: session 2 has begun") == len(closed) == 2
+    for assignment in study.assignments.filter(rater=rater, session=1):
+        link = reverse("rater_item", args=[study.token, assignment.token])
+        assert (link in page) == (assignment.token not in closed)
+    assert "re-read" not in page.lower()

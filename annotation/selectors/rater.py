@@ -18,9 +18,10 @@ from django.db.models import (
     prefetch_related_objects,
 )
 from django.http import Http404
+from django.utils import timezone
 
 from annotation.core import rubric
-from annotation.core.sessions import SessionGate
+from annotation.core.sessions import SessionGate, gate_of
 from annotation.models import (
     Assignment,
     Attachment,
@@ -32,7 +33,7 @@ from annotation.models import (
     Rating,
     Study,
 )
-from annotation.selectors.sessions import SessionWait, rater_session_wait
+from annotation.selectors.sessions import SessionWait, rater_session_counts, rater_session_wait
 
 
 @dataclass(frozen=True)
@@ -95,24 +96,40 @@ class ReviewLine:
     is_training: bool
     status: str  # "submitted", "started" (an answer saved) or "not started"
     session: int = 1  # the rater's reading session the item is in
+    closed: bool = False  # the next session, which reads it again, has begun (core.sessions)
 
 
 def rater_review_lines(*, user: AbstractBaseUser, study: Study) -> list[ReviewLine]:
-    """Every item of this rater's in their order, with how far they got: one query."""
+    """Every item of this rater's in their order, with how far they got: one query, and one
+    more for their sessions when an item is read again in a later one."""
     answered = Rating.objects.filter(assignment=OuterRef("pk"))
+    reread = Assignment.objects.filter(repeat_of=OuterRef("pk"), kind=Assignment.Kind.RETEST)
     rows = (
         Assignment.objects.filter(study=study, rater=user)
-        .annotate(answered=Exists(answered))
+        .annotate(answered=Exists(answered), reread=Exists(reread))
         .order_by("position")
-        .values_list("token", "position", "kind", "submitted_at", "answered", "session")
+        .values_list("token", "position", "kind", "submitted_at", "answered", "session", "reread")
     )
+    closed = _sessions_begun(user, study) if any(row[-1] for row in rows) else set()
     lines = []
-    for token, position, kind, submitted_at, has_answers, session in rows:
+    for token, position, kind, submitted_at, has_answers, session, has_reread in rows:
         is_training = kind == Assignment.Kind.TRAINING
         status = "submitted" if submitted_at else "started" if has_answers else "not started"
         number = position if is_training else position - study.training_items
-        lines.append(ReviewLine(token, number, is_training, status, session))
+        shut = has_reread and session + 1 in closed
+        lines.append(ReviewLine(token, number, is_training, status, session, shut))
     return lines
+
+
+def _sessions_begun(user: AbstractBaseUser, study: Study) -> set[int]:
+    """The rater's later sessions open now, while the study is open (a locked study's items
+    are read only)."""
+    if study.status != Study.Status.OPEN:
+        return set()
+    counts = rater_session_counts(rater_id=user.pk, study_id=study.pk)
+    now = timezone.now()
+    later = (c.session for c in counts if c.session > 1)
+    return {s for s in later if gate_of(counts, s, washout_days=study.washout_days).is_open(now)}
 
 
 def rater_study_get(*, user: AbstractBaseUser, token: str) -> Study:
