@@ -69,7 +69,7 @@ def first_codes_when_session_two_opened(study: Study, question: Question) -> dic
 
 def washout_retest(study: Study, question: Question) -> list[Result]:
     """The question's test-retest across the washout, stored (recomputed when its pairs
-    change): weighted kappa always, ICC(A,1) unless the question is nominal."""
+    change): kappa for a nominal or ordinal question, ICC(A,1) unless it is nominal."""
     pairs = washout_pairs(study, question)
     domain = rubric.value_domain(question.spec)
 
