@@ -162,3 +162,36 @@ def test_work_handed_on_joins_the_takers_first_session_not_after_their_rereads()
         assert sessions == sorted(sessions), rater
         assert [p.kind for p in mine if p.session == 2] == [design.RETEST] * 2
     assert len([p for p in after if p.rater != "R1" and p.kind == design.STUDY]) == 8
+
+
+def test_work_handed_on_never_goes_to_a_rater_closed_to_session_one():
+    manifest = _manifest(n_items=8, raters=("R1", "R2", "R3"), k=1, retests=2)
+    everyone = {p.key for p in manifest.placements}
+    before = _by_rater(manifest)
+    after = design.reassign(
+        placements=manifest.placements,
+        rater="R1",
+        raters=["R1", "R2", "R3"],
+        movable=everyone,
+        seed=5,
+        min_gap=1,
+        closed={"R2"},
+    )
+    mine = sorted((p for p in after if p.rater == "R2"), key=lambda p: p.position)
+    assert [(p.item, p.kind, p.session) for p in mine] == [
+        (p.item, p.kind, p.session) for p in before["R2"]
+    ]
+    studies = {r: [p.item for p in ps if p.kind == design.STUDY] for r, ps in before.items()}
+    taken = {p.item for p in after if p.rater == "R3" and p.kind == design.STUDY}
+    assert taken == set(studies["R3"]) | set(studies["R1"])  # all of R1's went to R3
+    # With R3 closed too no one may take R1's items: they stay with R1.
+    stuck = design.reassign(
+        placements=manifest.placements,
+        rater="R1",
+        raters=["R1", "R2", "R3"],
+        movable=everyone,
+        seed=5,
+        min_gap=1,
+        closed={"R2", "R3"},
+    )
+    assert set(stuck) == set(manifest.placements)

@@ -221,3 +221,9 @@ def test_the_stat_files_keep_a_reread_on_its_own_row_with_its_session(tmp_path):
     rows = sorted(zip(read["kind"], read["session"], read["overall"], strict=True))
     assert rows == [("retest", 2.0, 3.0), ("study", 1.0, 2.0)]
     assert "reading session" in meta.column_names_to_labels["session"]
+
+
+@pytest.mark.parametrize(("level", "figures"), [("interval", ["icc"]), ("ratio", ["icc"])])
+def test_a_question_of_quantities_gets_icc_alone(level, figures):
+    found = retest.washout_retest(_pairs(seed=5), level=level, categories=SCALE, bootstrap=None)
+    assert sorted(found) == figures

@@ -337,8 +337,13 @@ def reassign(
     movable: Collection[tuple[str, str, str]],
     seed: int,
     min_gap: int = MIN_REPEAT_GAP,
+    closed: Collection[str] = (),
 ) -> list[Placement]:
     """Hand a rater's unstarted work to the other `raters`, e.g. when a rater stops.
+
+    The raters `closed` to new session-1 work (done with session 1, so their washout runs, or
+    reading a later session) take nothing: a new session-1 item would shut their later session
+    again and restart the washout.
 
     The rater's study placements from the end of their order back to the last one they started
     move, each to the least-loaded other rater who does not already have the item (ties broken
@@ -363,7 +368,7 @@ def reassign(
     moved = set()
     for placement in [p for p in queue[tail:] if p.kind == STUDY]:  # in the rater's own order
         draw = {r: rng.random() for r in others}
-        takers = [r for r in others if (r, placement.item) not in holds]
+        takers = [r for r in others if (r, placement.item) not in holds and r not in closed]
         remaining = [p for p in queue if not (p.item in moved and p.kind in MOVES_WITH_ITEM)]
         # The leaver is stopping: where their own checks fall no longer matters.
         index = remaining.index(placement)

@@ -21,6 +21,11 @@ class SessionGate:
     # The rater's last submit in the session before, once every item of it is submitted; None
     # while some are not (or for session 1, which waits for nothing).
     previous_done_at: datetime.datetime | None = None
+    # For an item the rater reads again in the next session: their last submit in this session,
+    # once every item of it is submitted. The next session opens a washout later, and from then
+    # on this item's answers are closed, so that the re-read is compared with answers the rater
+    # could not look up or change. None for any other item.
+    done_at: datetime.datetime | None = None
 
     @property
     def opens_at(self) -> datetime.datetime | None:
@@ -29,7 +34,21 @@ class SessionGate:
             return None
         return self.previous_done_at + datetime.timedelta(days=self.washout_days)
 
+    @property
+    def closes_at(self) -> datetime.datetime | None:
+        """When the next session opens and closes this item; None if it never closes."""
+        if self.done_at is None:
+            return None
+        return self.done_at + datetime.timedelta(days=self.washout_days)
+
+    def is_closed(self, now: datetime.datetime) -> bool:
+        """Whether the next session has opened, closing this item read again in it."""
+        closes_at = self.closes_at
+        return closes_at is not None and now >= closes_at
+
     def is_open(self, now: datetime.datetime) -> bool:
+        if self.is_closed(now):
+            return False
         if self.session <= 1:
             return True
         opens_at = self.opens_at

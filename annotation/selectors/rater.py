@@ -18,9 +18,10 @@ from django.db.models import (
     prefetch_related_objects,
 )
 from django.http import Http404
+from django.utils import timezone
 
 from annotation.core import rubric
-from annotation.core.sessions import SessionGate
+from annotation.core.sessions import SessionGate, gate_of
 from annotation.models import (
     Assignment,
     Attachment,
@@ -32,7 +33,7 @@ from annotation.models import (
     Rating,
     Study,
 )
-from annotation.selectors.sessions import SessionWait, rater_session_wait
+from annotation.selectors.sessions import SessionWait, rater_session_counts, rater_session_wait
 
 
 @dataclass(frozen=True)
@@ -95,24 +96,40 @@ class ReviewLine:
     is_training: bool
     status: str  # "submitted", "started" (an answer saved) or "not started"
     session: int = 1  # the rater's reading session the item is in
+    closed: bool = False  # the next session, which reads it again, has begun (core.sessions)
 
 
 def rater_review_lines(*, user: AbstractBaseUser, study: Study) -> list[ReviewLine]:
-    """Every item of this rater's in their order, with how far they got: one query."""
+    """Every item of this rater's in their order, with how far they got: one query, and one
+    more for their sessions when an item is read again in a later one."""
     answered = Rating.objects.filter(assignment=OuterRef("pk"))
+    reread = Assignment.objects.filter(repeat_of=OuterRef("pk"), kind=Assignment.Kind.RETEST)
     rows = (
         Assignment.objects.filter(study=study, rater=user)
-        .annotate(answered=Exists(answered))
+        .annotate(answered=Exists(answered), reread=Exists(reread))
         .order_by("position")
-        .values_list("token", "position", "kind", "submitted_at", "answered", "session")
+        .values_list("token", "position", "kind", "submitted_at", "answered", "session", "reread")
     )
+    closed = _sessions_begun(user, study) if any(row[-1] for row in rows) else set()
     lines = []
-    for token, position, kind, submitted_at, has_answers, session in rows:
+    for token, position, kind, submitted_at, has_answers, session, has_reread in rows:
         is_training = kind == Assignment.Kind.TRAINING
         status = "submitted" if submitted_at else "started" if has_answers else "not started"
         number = position if is_training else position - study.training_items
-        lines.append(ReviewLine(token, number, is_training, status, session))
+        shut = has_reread and session + 1 in closed
+        lines.append(ReviewLine(token, number, is_training, status, session, shut))
     return lines
+
+
+def _sessions_begun(user: AbstractBaseUser, study: Study) -> set[int]:
+    """The rater's later sessions open now, while the study is open (a locked study's items
+    are read only)."""
+    if study.status != Study.Status.OPEN:
+        return set()
+    counts = rater_session_counts(rater_id=user.pk, study_id=study.pk)
+    now = timezone.now()
+    later = (c.session for c in counts if c.session > 1)
+    return {s for s in later if gate_of(counts, s, washout_days=study.washout_days).is_open(now)}
 
 
 def rater_study_get(*, user: AbstractBaseUser, token: str) -> Study:
@@ -198,6 +215,7 @@ def rater_save_target(
         session=assignment.session,
         washout_days=assignment.study.washout_days,
         previous_done_at=read.previous_done_at(row),
+        done_at=read.done_at(row),
     )
     return RaterSaveTarget(
         assignment=assignment,
@@ -271,10 +289,18 @@ class _SaveRead:
 
     def previous_done_at(self, row: tuple):
         """The rater's last submit in the session before this assignment's, once all of it is
-        submitted (the column before the last), converted as the submitted_at column is."""
+        submitted (the column before the last)."""
+        return self._submit_time(row[-2])
+
+    def done_at(self, row: tuple):
+        """For a submitted item read again in the next session: the rater's last submit in its
+        session, once all of it is submitted (two columns before the last)."""
+        return self._submit_time(row[-3])
+
+    def _submit_time(self, value):
+        """A submit time the statement computed, converted as the submitted_at column is."""
         table = self.tables[0]
         (index,) = (i for i, f in enumerate(table.fields) if f.name == "submitted_at")
-        value = row[-2]
         col, converters = table.converters[index]
         for convert in converters:
             value = convert(value, col, connection)
@@ -326,9 +352,19 @@ def _save_read_made() -> _SaveRead:
         " WHERE p.study_id = a.study_id AND p.rater_id = a.rater_id"
         " AND p.session = a.session - 1) END"
     )
+    # A submitted item read again in the next session closes once that session opens: the
+    # rater's last submit in this session, if all of it is submitted (rater_session_gate's rule).
+    # An unsubmitted item cannot be closed, so the first answers scan nothing.
+    retest = Assignment.Kind.RETEST.value
+    done = (
+        f"CASE WHEN a.submitted_at IS NOT NULL AND EXISTS (SELECT 1 FROM {name[Assignment]} r"
+        f" WHERE r.repeat_of_id = a.id AND r.kind = '{retest}') THEN (SELECT CASE WHEN"
+        f" COUNT(*) = COUNT(d.submitted_at) THEN MAX(d.submitted_at) END FROM {name[Assignment]} d"
+        " WHERE d.study_id = a.study_id AND d.rater_id = a.rater_id AND d.session = a.session) END"
+    )
     statuses = ", ".join(f"'{s.value}'" for s in (Study.Status.OPEN, Study.Status.LOCKED))
     sql = (
-        f"SELECT {', '.join(t.select() for t in tables)}, ({previous}), ({pending})"
+        f"SELECT {', '.join(t.select() for t in tables)}, ({done}), ({previous}), ({pending})"
         f" FROM {name[Assignment]} a"
         f" JOIN {name[Study]} s ON s.id = a.study_id"
         f" JOIN {name[Item]} i ON i.id = a.item_id"

@@ -2,6 +2,7 @@
 rater's list says of a session still to come. The rule is annotation.core.sessions'; here are
 the reads it needs. Nothing here says why an item is in a later session."""
 
+import dataclasses
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -72,6 +73,27 @@ def _progress(counts: list[SessionCount], washout_days: int, now) -> list[Sessio
     return found
 
 
+def raters_closed_to_session_one(study: Study) -> set[str]:
+    """The pseudonyms of raters with a later session who are done with session 1 (their washout
+    runs) or have started a later one: a new session-1 item would shut that session again and
+    restart the washout, so no work moves to them. One query."""
+    later = Q(session__gt=1)
+    started = Q(first_opened_at__isnull=False) | Q(submitted_at__isnull=False)
+    rows = (
+        Assignment.objects.filter(study=study)
+        .values("rater_id")
+        .annotate(
+            later=Count("pk", filter=later),
+            later_started=Count("pk", filter=later & started),
+            first_open=Count("pk", filter=Q(session=1, submitted_at__isnull=True)),
+        )
+        .filter(later__gt=0)
+        .filter(Q(later_started__gt=0) | Q(first_open=0))
+        .values_list("rater_id", flat=True)
+    )
+    return set(study.memberships.filter(user_id__in=rows).values_list("pseudonym", flat=True))
+
+
 def rater_session_counts(*, rater_id: int, study_id: int) -> list[SessionCount]:
     """Each of the rater's sessions in the study: items, submitted, last submit. One query."""
     rows = (
@@ -88,13 +110,25 @@ def rater_session_counts(*, rater_id: int, study_id: int) -> list[SessionCount]:
 
 
 def rater_session_gate(*, assignment: Assignment) -> SessionGate:
-    """Whether the assignment's session is open to its rater: no query for session 1, one for a
-    later session."""
+    """Whether the assignment's session is open to its rater: no query for an unsubmitted item
+    of session 1, one for a later session; a submitted item is looked up for a re-read in the
+    next session, which closes it once that session opens."""
     washout = assignment.study.washout_days
-    if assignment.session <= 1:
+    reread = assignment.submitted_at is not None and _has_reread(assignment)
+    if assignment.session <= 1 and not reread:
         return SessionGate(session=assignment.session, washout_days=washout)
     counts = rater_session_counts(rater_id=assignment.rater_id, study_id=assignment.study_id)
-    return gate_of(counts, assignment.session, washout_days=washout)
+    gate = gate_of(counts, assignment.session, washout_days=washout)
+    if not reread:
+        return gate
+    done_at = gate_of(counts, assignment.session + 1, washout_days=washout).previous_done_at
+    return dataclasses.replace(gate, done_at=done_at)
+
+
+def _has_reread(assignment: Assignment) -> bool:
+    return Assignment.objects.filter(
+        repeat_of_id=assignment.pk, kind=Assignment.Kind.RETEST
+    ).exists()
 
 
 def rater_session_wait(*, user: AbstractBaseUser, study: Study) -> SessionWait | None:
@@ -108,7 +142,13 @@ def rater_session_wait(*, user: AbstractBaseUser, study: Study) -> SessionWait |
 
 
 def session_closed_message(gate: SessionGate) -> str:
-    """Why an item of a session that is not open cannot be read or answered yet."""
+    """Why an item of a session that is not open cannot be read or answered (yet, or any more).
+    A closed item's message says only that its session is over: not that it is read again."""
+    if gate.is_closed(timezone.now()):
+        return (
+            f"Answers of session {gate.session} are closed now that session {gate.session + 1} "
+            "has begun: they can no longer be read or changed."
+        )
     if gate.opens_at is None:
         return (
             f"Session {gate.session} is not open yet: it opens {gate.washout_days} days after "

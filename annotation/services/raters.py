@@ -25,6 +25,7 @@ from annotation.models import (
     Rating,
     Study,
 )
+from annotation.selectors.sessions import raters_closed_to_session_one
 from annotation.services.studies import (
     assignments_create,
     item_key,
@@ -124,6 +125,7 @@ def _rater_work_hand_on(study: Study, membership: Membership) -> int:
             "takes over their items."
         )
     raters = [membership.pseudonym, *others.values_list("pseudonym", flat=True)]
+    closed = raters_closed_to_session_one(study)
 
     def redesign(placements, movable):
         after = design.reassign(
@@ -132,13 +134,14 @@ def _rater_work_hand_on(study: Study, membership: Membership) -> int:
             raters=raters,
             movable=movable,
             seed=study.seed,
+            closed=closed,
         )
         stuck = sum(p.rater == membership.pseudonym for p in after)
         if stuck:
             raise ValidationError(
                 f"{stuck} of {membership.pseudonym}'s items could not go to another rater "
-                "(every other rater already has them): add a rater first, then remove "
-                f"{membership.pseudonym}. Nothing was changed."
+                "(every other rater already has them, or is done with session 1): add a rater "
+                f"first, then remove {membership.pseudonym}. Nothing was changed."
             )
         return after
 
@@ -200,6 +203,7 @@ def assignments_reassign(*, study: Study, rater: AbstractBaseUser) -> int:
     pseudonyms = study.memberships.filter(role=Membership.Role.RATER).values_list(
         "pseudonym", flat=True
     )
+    closed = raters_closed_to_session_one(study)
 
     def redesign(placements, movable):
         return design.reassign(
@@ -208,6 +212,7 @@ def assignments_reassign(*, study: Study, rater: AbstractBaseUser) -> int:
             raters=list(pseudonyms),
             movable=movable,
             seed=study.seed,
+            closed=closed,
         )
 
     _assignments_redesign(study, redesign)

@@ -259,6 +259,10 @@ def rater_submit(request: HttpRequest, study_token: str, assignment_token: str) 
             "submit again.",
         )
         return redirect("rater_item", study_token=study.token, assignment_token=assignment.token)
+    gate = selectors.rater_session_gate(assignment=assignment)
+    if study.status == study.Status.OPEN and not gate.is_open(timezone.now()):
+        # Refused before any time on task is kept: a closed item takes no time.
+        return _session_closed(request, study, gate)
     services.assignment_add_time(assignment=assignment, elapsed_ms=_elapsed(request))
     try:
         services.assignment_submit(assignment=assignment)

@@ -3,8 +3,9 @@ their re-read of it in a later session, per rater and over every rater together.
 
 The two readings are the two "raters" of a two-rater agreement coefficient:
 
-- Cohen's kappa between the readings: quadratic weights for an ordinal, interval or ratio
-  question (a near miss counts almost as agreement), unweighted for a nominal one.
+- Cohen's kappa between the readings, for a nominal or ordinal question only: quadratic weights
+  for an ordinal one (a near miss counts almost as agreement), unweighted for a nominal one.
+  An interval or ratio question has ICC alone.
 - ICC(A,1) (McGraw & Wong 1996; Shrout & Fleiss's ICC(2,1)): two-way, absolute agreement,
   single measurement, the form Koo & Li (2016) recommend for test-retest reliability. The
   occasions are the two columns of the targets x occasions table, so a rater who scores
@@ -30,6 +31,8 @@ from annotation.core.stats.estimate import Estimate
 from annotation.core.stats.icc import icc
 from annotation.core.stats.names import THESE_RATERS
 
+# The levels whose codes are categories: kappa's, where a code is one of a few named answers.
+CATEGORICAL = ("nominal", "ordinal")
 # The two readings, as the two "raters" of each coefficient.
 FIRST, SECOND = "first reading", "re-read after the washout"
 # The question each headline interval answers.
@@ -137,15 +140,20 @@ def _bootstrap_first(estimate: Estimate) -> Estimate:
 def washout_retest(
     pairs: Sequence[RetestPair], *, level: str, categories, bootstrap: Bootstrap | None
 ) -> dict[str, tuple[Estimate, dict[str, Estimate]]]:
-    """Kappa (and, for a question whose codes are quantities, ICC(A,1)) over every rater
-    together, each with the same figure per rater: {"kappa": (overall, {rater: estimate})}."""
+    """Kappa for a question of categories (nominal, ordinal) and ICC(A,1) for one whose codes
+    are quantities (ordinal, interval, ratio), over every rater together, each with the same
+    figure per rater: {"kappa": (overall, {rater: estimate})}. An interval or ratio question
+    gets no kappa: its weights would go by position among the distinct codes seen, not by the
+    distances between the quantities, which ICC measures."""
     raters = sorted({p.rater for p in pairs})
     mine = {r: [p for p in pairs if p.rater == r] for r in raters}
 
     def kappa(some):
         return retest_kappa(some, level=level, categories=categories, bootstrap=bootstrap)
 
-    found = {"kappa": (kappa(pairs), {r: kappa(mine[r]) for r in raters})}
+    found = {}
+    if level in CATEGORICAL:
+        found["kappa"] = (kappa(pairs), {r: kappa(mine[r]) for r in raters})
     if level != "nominal":
 
         def intraclass(some):

@@ -37,11 +37,18 @@ Row = tuple[str, str, str, str, float]  # case id, source, pair's second source,
 
 
 def human_codes(
-    study: Study, question: Question, pseudonyms: dict, *, kinds=None, with_kind=False
+    study: Study,
+    question: Question,
+    pseudonyms: dict,
+    *,
+    kinds=None,
+    with_kind=False,
+    as_of: dict | None = None,
 ) -> list[Row]:
     """Every coded answer to the question in the study proper (or the assignment `kinds`
     given). Side by side, an answer is about the output it names; otherwise about the item's
-    output, or its pair. `with_kind` adds each row's assignment kind."""
+    output, or its pair. `with_kind` adds each row's assignment kind. `as_of` gives some
+    answers' codes as they stood at an earlier moment, by rating id (None: no code then)."""
     ratings = Rating.objects.filter(
         question=question,
         assignment__study=study,
@@ -58,14 +65,17 @@ def human_codes(
         "value",
         "assignment__kind",
         "whole_set",
+        "pk",
     )
     # Streamed, and one object per distinct case id, label and code rather than one per row:
     # at a million ratings the rows are a third of the size.
     keep, number = {}.setdefault, {}.setdefault
     rows = []
-    for case_id, source, second, rater_id, value, kind, whole_set in ratings.iterator(
+    for case_id, source, second, rater_id, value, kind, whole_set, pk in ratings.iterator(
         chunk_size=20_000
     ):
+        if as_of and pk in as_of and (value := as_of[pk]) is None:
+            continue
         row = (
             keep(case_id, case_id),
             "" if whole_set else keep(source, source),
