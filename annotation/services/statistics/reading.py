@@ -182,9 +182,15 @@ def _judge_results(study: Study, question: Question) -> list[Result]:
 
 def _agreements(study: Study, clinician: dict, sampled: dict, judge: dict) -> dict:
     figures = {}
-    for statistic, reference in ((JUDGE_SCORER, clinician), (JUDGE_MATCH, sampled)):
+    # Against the match, only the sample counts: the judge's other decisions are on answers
+    # the match left undecided, and so have no match to agree with.
+    pairs = (
+        (JUDGE_SCORER, clinician, judge),
+        (JUDGE_MATCH, sampled, {k: judge[k] for k in sampled}),
+    )
+    for statistic, reference, decisions in pairs:
         try:
-            found = scorers.scorer_agreement(reference, judge, bootstrap=bootstrap_for(study))
+            found = scorers.scorer_agreement(reference, decisions, bootstrap=bootstrap_for(study))
         except DataError:
             continue  # nothing scored by both: the dashboard says so
         detail = {
