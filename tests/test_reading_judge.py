@@ -356,7 +356,7 @@ def test_a_changed_answer_is_judged_again(judged_study, fake_llm):
     assert JudgeScore.objects.get(score=score, outcome="ok").right is False
 
 
-def test_top_j_accuracy_per_arm_against_counts_by_hand(judged_study):
+def test_top_j_accuracy_per_arm_against_counts_by_hand(judged_study, client, study_admin):
     _decide(judged_study)
     reading_results(judged_study)
     tops = {
@@ -379,6 +379,10 @@ def test_top_j_accuracy_per_arm_against_counts_by_hand(judged_study):
     assert (accuracy.detail["right"], accuracy.n_ratings) == (7, 8)
     summary = reading_summary(study=judged_study)
     assert [arm for arm, _ in summary.tops] == ["llm", "unassisted"]
+    client.force_login(study_admin)
+    page = client.get(f"/studies/{judged_study.token}/").text
+    assert '<th scope="col">Top-1</th><th scope="col">Top-3</th>' in page
+    assert "0.833 (5 / 6; 2 pending)" in page
 
 
 def test_a_judge_scores_only_text_or_ranked_answers_of_a_reading_study(open_study, fake_llm):
