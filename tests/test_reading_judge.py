@@ -8,6 +8,7 @@ import json
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 from sklearn.metrics import cohen_kappa_score
 
 from annotation import services
@@ -387,8 +388,26 @@ def test_top_j_accuracy_per_arm_against_counts_by_hand(judged_study, client, stu
 
 def test_a_judge_scores_only_text_or_ranked_answers_of_a_reading_study(open_study, fake_llm):
     judge = _judge(open_study, fake_llm)
-    with pytest.raises(Exception, match="assisted-reading studies only"):
+    with pytest.raises(ValidationError, match="assisted-reading studies only"):
         _run(judge)
+
+
+def test_the_dashboard_starts_a_judge_on_the_answers_and_the_judge_then_stays_as_it_is(
+    judged_study, fake_llm, client, study_admin
+):
+    judge = _judge(judged_study, fake_llm)
+    client.force_login(study_admin)
+    page = client.get(f"/studies/{judged_study.token}/").text
+    url = f"/studies/{judged_study.token}/judges/{judge.pk}/score-answers/"
+    assert f'action="{url}"' in page
+    response = client.post(url, {"decided_sample": "x"})
+    assert response.status_code == 302
+    assert not TaskRun.objects.filter(kind=TaskRun.Kind.JUDGE_ANSWERS).exists()
+    client.post(url, {"decided_sample": "2"})
+    run = TaskRun.objects.get(kind=TaskRun.Kind.JUDGE_ANSWERS)
+    assert (run.judge, run.decided_sample, run.created_by) == (judge, 2, study_admin)
+    with pytest.raises(ValidationError, match="already been run"):
+        services.judge_update(judge=judge, temperature=0.5)
 
 
 @pytest.mark.worker
