@@ -137,6 +137,12 @@ def run_judge(self, run_id: int, outage_since: float | None = None) -> None:
     _run(self, run_id, services.judge_run, outage_since)
 
 
+@runs_jobs_of_kind(TaskRun.Kind.JUDGE_ANSWERS)
+@shared_task(bind=True)
+def judge_answers(self, run_id: int, outage_since: float | None = None) -> None:
+    _run(self, run_id, services.judge_answers_run, outage_since)
+
+
 @runs_jobs_of_kind(TaskRun.Kind.IMPORT)
 @shared_task(bind=True)
 def import_study_file(self, run_id: int, outage_since: float | None = None) -> None:

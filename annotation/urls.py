@@ -57,6 +57,11 @@ urlpatterns = [
         name="study_run_judge",
     ),
     path(
+        "studies/<str:study_token>/judges/<int:judge_id>/score-answers/",
+        studies.study_judge_answers,
+        name="study_judge_answers",
+    ),
+    path(
         "studies/<str:study_token>/sources/<int:source_id>/fetch/",
         studies.study_fetch_outputs,
         name="study_fetch_outputs",

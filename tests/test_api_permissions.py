@@ -50,6 +50,10 @@ MATRIX = {
     ("GET", f"{S}/arms/"): admins(200),
     ("POST", f"{S}/arms/"): admins(400),
     ("GET", f"{S}/reads/"): admins(200),
+    ("GET", f"{S}/scorers/"): admins(200),
+    ("POST", f"{S}/scorers/"): admins(400),  # api_world's study is not a reading study
+    ("DELETE", f"{S}/scorers/{{username}}/"): admins(404),  # no such scorer
+    ("POST", f"{S}/judges/{{id}}/score-answers/"): admins(409),  # not a reading study
     ("PATCH", f"{S}/"): admins(200),
     ("POST", f"{S}/import/"): admins(400),  # open: no more imports
     ("POST", f"{S}/open/"): admins(409),  # already open
@@ -138,6 +142,8 @@ def _url(template: str, path: dict) -> str:
         values["token"] = path["own_item"]
     if "/figures/{name}" in template:
         values.update(name="no-such-figure", fmt="svg")
+    if "{username}" in template:
+        values["username"] = "nobody"
     if "{pseudonym}" in template:
         values["pseudonym"] = "R2"  # the second rater, who has not started
     return template.format(**values)
@@ -172,6 +178,7 @@ def _body(method: str, template: str, api_world: dict) -> dict | None:
             "model_name": "m",
         },
         f"{S}/judges/{{id}}/": {"temperature": 0.5},
+        f"{S}/scorers/": {"username": "rater1"},
         f"{S}/sources/{{id}}/": {"label": "Renamed"},
         "/api/v1/rate/{study_token}/items/{token}/answers/": {"question": key, "answer": 4},
         "/api/v1/reports/": {"checklist": "mi-claim-gen", "title": "A report"},

@@ -5,6 +5,7 @@ the answer out of "pending" and into the statistics."""
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from rest_framework.authtoken.models import Token
 
 from annotation import services
 from annotation.models import AnswerScore, Output, Question
@@ -81,3 +82,61 @@ def test_only_the_study_scorers_reach_the_queue(client, scored, raters, study_ad
     for user in (raters[0], study_admin):
         client.force_login(user)
         assert client.get(reverse("scorer_next", args=[study.token])).status_code == 404
+
+
+def _api(client, user, method: str, url: str, body: dict | None = None):
+    headers = {"Authorization": f"Token {Token.objects.get_or_create(user=user)[0].key}"}
+    call = getattr(client, method)
+    if body is None:
+        return call(url, headers=headers)
+    return call(url, body, content_type="application/json", headers=headers)
+
+
+def test_admins_manage_scorers_through_the_api_and_decisions_outlive_a_scorer(
+    client, scored, study_admin, raters
+):
+    study, scorer = scored
+    url = f"/api/v1/studies/{study.token}/scorers/"
+    assert _api(client, study_admin, "get", url).json() == [{"username": "scorer", "decided": 0}]
+    token = scorer_queue(study=study, user=scorer)[0]
+    services.answer_score_decide(
+        score=AnswerScore.objects.get(token=token), scorer=scorer, right=True, rank=1
+    )
+    second = UserFactory(username="second-scorer")
+    added = _api(client, study_admin, "post", url, {"username": "second-scorer"})
+    assert (added.status_code, added.json()) == (201, {"username": "second-scorer", "decided": 0})
+    assert _api(client, study_admin, "get", url).json() == [
+        {"username": "scorer", "decided": 1},
+        {"username": "second-scorer", "decided": 0},
+    ]
+    # A reader, an admin or nobody at all cannot be one.
+    for name in (raters[0].username, study_admin.username, "no-such-person"):
+        refused = _api(client, study_admin, "post", url, {"username": name})
+        assert refused.status_code == 400, name
+    # Only the study's admins reach the list.
+    assert _api(client, raters[0], "get", url).status_code == 403
+    assert _api(client, second, "get", url).status_code == 404
+
+    assert _api(client, study_admin, "delete", f"{url}scorer/").status_code == 204
+    assert _api(client, study_admin, "delete", f"{url}scorer/").status_code == 404
+    assert [row["username"] for row in _api(client, study_admin, "get", url).json()] == [
+        "second-scorer"
+    ]
+    kept = AnswerScore.objects.get(token=token)
+    assert (kept.outcome, kept.by, kept.scorer) == ("right", "scorer", scorer)
+    client.force_login(scorer)
+    assert client.get(reverse("scorer_next", args=[study.token])).status_code == 404
+
+
+def test_the_api_has_a_judge_score_a_reading_studys_answers(client, scored, study_admin):
+    study, _ = scored
+    judge = services.judge_create(
+        study=study, label="J", base_url="http://127.0.0.1:9/v1", model_name="m"
+    )
+    url = f"/api/v1/studies/{study.token}/judges/{judge.pk}/score-answers/"
+    assert _api(client, study_admin, "post", url, {"decided_sample": -1}).status_code == 400
+    started = _api(client, study_admin, "post", url, {"decided_sample": 3})
+    assert started.status_code == 202
+    assert (started.json()["kind"], started.json()["decided_sample"]) == ("judge_answers", 3)
+    again = _api(client, study_admin, "post", url, {})
+    assert again.status_code == 409  # it is already at work

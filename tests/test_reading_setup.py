@@ -124,8 +124,9 @@ def test_the_api_lists_every_read_with_its_arm_and_score(client, study_admin, ra
     question = study.questions.get(kind=Question.Kind.ANSWER)
     services.rating_save(assignment=first, question=question, answer=["PE", "MI"])
     services.assignment_submit(assignment=first)
-    rows = _api(client, study_admin, f"/api/v1/studies/{study.token}/reads/").json()
-    assert len(rows) == 8
+    page = _api(client, study_admin, f"/api/v1/studies/{study.token}/reads/").json()
+    assert (page["count"], page["next"]) == (8, None)
+    rows = page["results"]
     case = first.item.output.case.external_id
     expected_rank = {"c1": 1, "c2": 2}.get(case)
     head = [(r["arm"], r["phase"], r["case_id"], r["answer"], r["rank"]) for r in rows[:2]]
@@ -163,3 +164,29 @@ def test_the_study_api_carries_the_reading_fields(client, study_admin, raters):
         ("llm", 2, 1),
         ("unassisted", 1, 1),
     ]
+
+
+def test_the_reads_are_paged_in_a_stable_order(client, study_admin, raters):
+    study = reading_study(study_admin, raters[:2])
+    services.study_open(study=study)
+    url = f"/api/v1/studies/{study.token}/reads/?page_size=3"
+    pages, seen = [], []
+    while url:
+        page = _api(client, study_admin, url).json()
+        assert page["count"] == 16  # 2 readers x 4 cases x 2 arms
+        pages.append(len(page["results"]))
+        seen += [(r["rater"], r["position"]) for r in page["results"]]
+        url = page["next"]
+    assert pages == [3, 3, 3, 3, 3, 1]
+    # Every read once, each reader's in their order (readers by account, as added).
+    pseudonyms = dict(study.memberships.values_list("user_id", "pseudonym"))
+    expected = [
+        (pseudonyms[rater_id], position)
+        for rater_id, position in study.assignments.order_by("rater_id", "position").values_list(
+            "rater_id", "position"
+        )
+    ]
+    assert seen == expected
+    assert len(set(seen)) == 16
+    again = _api(client, study_admin, f"/api/v1/studies/{study.token}/reads/?page_size=16")
+    assert [(r["rater"], r["position"]) for r in again.json()["results"]] == seen

@@ -1,12 +1,14 @@
 """/api/v1/ of assisted reading: creating a study with its answer question
-(`reading-studies/`) and its arms (`studies/<token>/arms/`). Admins only: an arm names its
-source, which readers never learn unless the arm is named."""
+(`reading-studies/`), its arms (`studies/<token>/arms/`), its reads (`reads/`, paged) and its
+scorers (`scorers/`). Admins only: an arm names its source, which readers never learn unless
+the arm is named, and a scorer is neither a reader nor an admin."""
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
@@ -17,8 +19,8 @@ from annotation.api.base import StudyScopedViewSet
 from annotation.api.serializers import NullableAnswerField
 from annotation.api.studies import INVALID
 from annotation.core import rubric
-from annotation.models import Arm, Source, Study
-from annotation.selectors.reading import study_reads
+from annotation.models import Arm, Scorer, Source, Study
+from annotation.selectors.reading import read_rows, study_reads, study_scorers
 
 
 class ReadingStudyCreateSerializer(serializers.Serializer):
@@ -88,15 +90,67 @@ class ReadSerializer(serializers.Serializer):
 
 
 class ReadViewSet(StudyScopedViewSet):
-    """Every read of an assisted-reading study, one row each, for analysis elsewhere."""
+    """Every read of an assisted-reading study, one row each, for analysis elsewhere: paged
+    as the other lists (`?page=`, `?page_size=`), each reader's reads in their order."""
 
     serializer_class = ReadSerializer
     model = Arm  # the schema needs a model; the rows are plain data
-    pagination_class = None  # one list: a reading study's reads are readers x cases x 2
 
     @extend_schema(responses={200: ReadSerializer(many=True)})
     def list(self, request: Request, study_token: str) -> Response:
-        return Response(ReadSerializer(study_reads(study=self.study), many=True).data)
+        page = self.paginate_queryset(study_reads(study=self.study))
+        rows = read_rows(study=self.study, reads=page)
+        return self.get_paginated_response(ReadSerializer(rows, many=True).data)
+
+
+class ScorerSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150, help_text="The scorer's user name.")
+    decided = serializers.IntegerField(
+        read_only=True, help_text="Answers they decided in this study (kept if removed)."
+    )
+
+
+class ScorerViewSet(StudyScopedViewSet):
+    """The study's scorers: clinicians who decide the answers exact match cannot, blind to
+    reader and arm, so never a reader or an admin of the study. Removing one keeps the
+    decisions they made."""
+
+    serializer_class = ScorerSerializer
+    model = Scorer
+    pagination_class = None  # a handful of people
+    lookup_field = "username"
+    lookup_value_regex = r"[\w.@+-]+"
+
+    @extend_schema(responses={200: ScorerSerializer(many=True)})
+    def list(self, request: Request, study_token: str) -> Response:
+        return Response(ScorerSerializer(study_scorers(study=self.study), many=True).data)
+
+    @extend_schema(responses={201: ScorerSerializer, 400: INVALID})
+    def create(self, request: Request, study_token: str) -> Response:
+        data = ScorerSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = _user_named(data.validated_data["username"])
+        if user is None:
+            raise as_api_error(ValidationError({"username": "No account has that user name."}))
+        try:
+            services.scorer_add(study=self.study, user=user)
+        except ValidationError as exc:
+            raise as_api_error(exc) from None
+        row = {"username": user.get_username(), "decided": 0}
+        return Response(ScorerSerializer(row).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request: Request, study_token: str, username: str) -> Response:
+        user = _user_named(username)
+        try:
+            services.scorer_remove(study=self.study, user=user)
+        except Scorer.DoesNotExist:
+            raise NotFound("No such scorer in this study.") from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _user_named(username: str):
+    return get_user_model().objects.filter(username=username).first()
 
 
 class ArmSerializer(serializers.ModelSerializer):

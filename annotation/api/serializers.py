@@ -505,6 +505,7 @@ class TaskRunSerializer(serializers.ModelSerializer):
             "message",
             "source",
             "judge",
+            "decided_sample",
             "created_at",
             "started_at",
             "finished_at",
@@ -535,3 +536,13 @@ class FigureSerializer(serializers.Serializer):
 
 class FiguresSerializer(serializers.Serializer):
     figures = FigureSerializer(many=True)
+
+
+class JudgeAnswersSerializer(serializers.Serializer):
+    decided_sample = serializers.IntegerField(
+        min_value=0,
+        max_value=100_000,
+        default=0,
+        help_text="How many answers exact match decided the judge scores too (a seeded "
+        "sample), so that its agreement can be measured on them.",
+    )

@@ -206,6 +206,25 @@ class JudgeViewSet(
     def run(self, request: Request, study_token: str, pk: str) -> Response:
         return start_run(request, self.study, TaskRun.Kind.RUN_JUDGE, judge=self.get_object())
 
+    @extend_schema(
+        request=s.JudgeAnswersSerializer, responses={202: s.TaskRunSerializer, 409: REFUSED}
+    )
+    @action(detail=True, methods=["post"], url_path="score-answers")
+    def score_answers(self, request: Request, study_token: str, pk: str) -> Response:
+        """Assisted reading: the judge scores every answer of a submitted read that exact
+        match left undecided, and `decided_sample` of those it decided (a seeded sample), as
+        the clinician scorer would; its decisions are stored apart and only compared with
+        the scorer's. 409 when the study's answers are choices or numbers (always matched)."""
+        data = s.JudgeAnswersSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return start_run(
+            request,
+            self.study,
+            TaskRun.Kind.JUDGE_ANSWERS,
+            judge=self.get_object(),
+            decided_sample=data.validated_data["decided_sample"],
+        )
+
 
 class ResultViewSet(*READ, StudyScopedViewSet):
     """The stored statistics, as the worker last computed them: one row per question,

@@ -39,6 +39,7 @@ for path, viewset, name in [
     ("plan", planning.PlanViewSet, "api-plan"),
     ("arms", reading.ArmViewSet, "api-arm"),
     ("reads", reading.ReadViewSet, "api-read"),
+    ("scorers", reading.ScorerViewSet, "api-scorer"),
 ]:
     router.register(f"{STUDY}/{path}", viewset, basename=name)
 router.register("rate", rater.RaterStudyViewSet, basename="api-rate")

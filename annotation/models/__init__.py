@@ -8,7 +8,7 @@ from annotation.models.jobs import TaskRun
 from annotation.models.judging import JudgeRating, JudgeVerdict
 from annotation.models.questions import Question
 from annotation.models.ratings import Rating, RatingRevision
-from annotation.models.reading import NEUTRAL_LABEL, AnswerScore, Arm, Scorer
+from annotation.models.reading import NEUTRAL_LABEL, AnswerScore, Arm, JudgeScore, Scorer
 from annotation.models.results import Result, StudyFigures
 from annotation.models.studies import (
     STATISTICS_ARCHIVED,
@@ -38,6 +38,7 @@ __all__ = [
     "ItemOutput",
     "Judge",
     "JudgeRating",
+    "JudgeScore",
     "JudgeVerdict",
     "Membership",
     "NEUTRAL_LABEL",

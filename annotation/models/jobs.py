@@ -15,6 +15,7 @@ class TaskRun(models.Model):
         FETCH_OUTPUTS = "fetch_outputs", "Fetch model outputs"
         COMPUTE_AGREEMENT = "compute_agreement", "Compute agreement"
         RUN_JUDGE = "run_judge", "Run LLM judge"
+        JUDGE_ANSWERS = "judge_answers", "LLM judge scores answers"
         EXPORT_BUNDLE = "export_bundle", "Build the paper bundle"
         IMPORT = "import", "Import cases and outputs"
         OPEN = "open_study", "Open the study"
@@ -34,6 +35,9 @@ class TaskRun(models.Model):
     done = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True)
+    # A judge scoring answers (JUDGE_ANSWERS): how many answers exact match decided it scores
+    # too, a seeded sample, so that its agreement can be measured on them.
+    decided_sample = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

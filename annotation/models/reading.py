@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from annotation.core.reading import allocation, answers, scoring
-from annotation.models.endpoints import Source
+from annotation.models.endpoints import Judge, Source
 from annotation.models.ratings import Rating
 from annotation.models.studies import Study
 from annotation.models.tokens import new_token
@@ -122,6 +122,67 @@ class AnswerScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rating}: {self.outcome}"
+
+
+class JudgeScore(models.Model):
+    """An LLM judge's decision on one answer, asked the clinician scorer's question (the case,
+    the accepted answers, the answer; never the reader, arm or source). Stored apart from
+    AnswerScore so that it can never stand in for the clinician's: it is compared with it
+    (the judge's agreement with the scorer) and nothing else reads it. `answer` is the answer
+    as judged: once the reader changes it, the decision no longer applies and is judged anew.
+    A reply that did not parse is kept as failed, with its reason, and tried again."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "OK"
+        FAILED = "failed", "Failed"
+
+    judge = models.ForeignKey(Judge, on_delete=models.CASCADE, related_name="answer_scores")
+    score = models.ForeignKey(AnswerScore, on_delete=models.CASCADE, related_name="judged")
+    answer = models.JSONField(help_text="The answer as the judge was shown it.")
+    # Why the answer went to the judge: exact match left it undecided, or it was in the
+    # admin's sample of matched answers (to measure the judge on them too).
+    sampled = models.BooleanField(default=False)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    right = models.BooleanField(null=True)
+    # Ranked lists: the 1-based rank of the first right entry, as the judge gave it.
+    rank = models.PositiveSmallIntegerField(null=True, blank=True)
+    rationale = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    # Provenance of the last call, as for a judge's verdict.
+    request = models.JSONField(default=dict)
+    response_body = models.TextField(blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    attempts = models.JSONField(default=list)
+    model_version = models.CharField(max_length=200, blank=True)
+    model_requested = models.CharField(max_length=200, blank=True)
+    served_headers = models.JSONField(default=dict, blank=True)
+    response_id = models.CharField(max_length=200, blank=True)
+    system_fingerprint = models.CharField(max_length=200, blank=True)
+    rate_limit_wait_ms = models.PositiveIntegerField(default=0)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cost = models.FloatField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    # A retried write finds its row by it (as a verdict's).
+    call_id = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["judge", "score"],
+                condition=models.Q(outcome="ok"),
+                name="judge_score_once",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(outcome="ok") | models.Q(right__isnull=False),
+                name="judge_score_ok_decides",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.judge} on {self.score_id}: {self.outcome}"
 
 
 class Scorer(models.Model):

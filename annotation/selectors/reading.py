@@ -1,29 +1,40 @@
 """Assisted reading as its admins read it on the dashboard: the stored statistics per arm
 (annotation.services.statistics.reading), and how many answers wait for the scorer."""
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, QuerySet
 from django.http import Http404
 
 from annotation.core.reading import allocation
+from annotation.core.reading.judge import JUDGED_ANSWER_KINDS, AnswerToJudge
 from annotation.models import (
     AnswerScore,
     Assignment,
+    Judge,
+    JudgeScore,
     Membership,
     Question,
     Rating,
     Result,
+    Scorer,
     Study,
 )
 
-ACCURACY, MCNEMAR, CHANGES, MRMC, TIME = (
+ACCURACY, MCNEMAR, CHANGES, MRMC, TIME, TOP_J = (
     "reading_accuracy",
     "reading_mcnemar",
     "reading_helped_harmed",
     "reading_mrmc",
     "reading_seconds",
+    "reading_top_j",
 )
+# An LLM judge as a scorer: its agreement with the clinician scorer, and with the exact match
+# on the matched answers it scored as a sample (Result.judge names the judge).
+JUDGE_SCORER, JUDGE_MATCH = "reading_judge_vs_scorer", "reading_judge_vs_match"
 
 
 @dataclass(frozen=True)
@@ -52,24 +63,56 @@ class AssistedRow:
 
 
 @dataclass(frozen=True)
+class JudgeAgreementRow:
+    """An LLM judge's decisions against a reference's (the clinician scorer's, or the exact
+    match's on the sample of matched answers), as `scorers.scorer_agreement` stored them."""
+
+    judge: str
+    reference: str  # "clinician scorer" or "exact match"
+    both_right: int
+    reference_only_right: int
+    judge_only_right: int
+    both_wrong: int
+    only_one_scored: int
+    agreement: float | None
+    kappa: dict
+    sensitivity: float | None
+    specificity: float | None
+
+
+@dataclass(frozen=True)
 class ReadingSummary:
     arms: list[ArmRow]
     assisted: list[AssistedRow]
     mrmc: dict | None  # readers and cases random: the difference, its CI and p
     undecided: int
+    # Ranked answers: per arm, top-j accuracy for each reported j (dicts as stored).
+    tops: list[tuple[str, list[dict]]] = ()
+    # Judges that scored answers (their labels), and their agreement rows where any answer
+    # was scored by both (none: the dashboard says so).
+    judges: list[str] = ()
+    judge_agreement: list[JudgeAgreementRow] = ()
+
+
+REFERENCES = {JUDGE_SCORER: "clinician scorer", JUDGE_MATCH: "exact match (sampled answers)"}
 
 
 def reading_summary(*, study: Study) -> ReadingSummary:
     results = {
         (r.statistic, r.source): r
         for r in Result.objects.filter(
-            study=study, statistic__in=(ACCURACY, MCNEMAR, CHANGES, MRMC)
+            study=study, judge="", statistic__in=(ACCURACY, MCNEMAR, CHANGES, MRMC, TIME, TOP_J)
         )
     }
     arms = [
-        ArmRow(source, r.value, r.detail.get("right", 0), r.n_ratings, r.detail.get("pending", 0))
+        _arm_row(source, r, results.get((TIME, source)))
         for (statistic, source), r in sorted(results.items())
         if statistic == ACCURACY
+    ]
+    tops = [
+        (source, r.detail["tops"])
+        for (statistic, source), r in sorted(results.items())
+        if statistic == TOP_J
     ]
     assisted = [
         _assisted(arm, test, results.get((CHANGES, arm)))
@@ -80,7 +123,37 @@ def reading_summary(*, study: Study) -> ReadingSummary:
     undecided = AnswerScore.objects.filter(
         rating__assignment__study=study, outcome=AnswerScore.Outcome.UNDECIDED
     ).count()
-    return ReadingSummary(arms, assisted, _mrmc_row(mrmc), undecided)
+    judges = sorted(
+        set(
+            JudgeScore.objects.filter(
+                judge__study=study, outcome=JudgeScore.Outcome.OK
+            ).values_list("judge__label", flat=True)
+        )
+    )
+    agreement = [
+        _agreement_row(r)
+        for r in Result.objects.filter(
+            study=study, statistic__in=(JUDGE_SCORER, JUDGE_MATCH)
+        ).order_by("judge", "-statistic")
+    ]
+    return ReadingSummary(arms, assisted, _mrmc_row(mrmc), undecided, tops, judges, agreement)
+
+
+def _agreement_row(result: Result) -> JudgeAgreementRow:
+    d = result.detail
+    return JudgeAgreementRow(
+        judge=result.judge,
+        reference=REFERENCES[result.statistic],
+        both_right=d["both_right"],
+        reference_only_right=d["reference_only_right"],
+        judge_only_right=d["judge_only_right"],
+        both_wrong=d["both_wrong"],
+        only_one_scored=d["only_one_scored"],
+        agreement=d["agreement"],
+        kappa=d["kappa"],
+        sensitivity=d["sensitivity"],
+        specificity=d["specificity"],
+    )
 
 
 def _arm_row(arm: str, accuracy: Result, time: Result | None) -> ArmRow:
@@ -191,14 +264,107 @@ def scorer_item(*, study: Study, user: AbstractBaseUser, score: AnswerScore) -> 
     )
 
 
+# --- the LLM judge as a scorer ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JudgedAnswer:
+    """One answer for the judge: the score it belongs to (never shown), the answer as it is
+    now, and what the judge is shown (`shown`: the case, accepted answers, the answer only)."""
+
+    score_id: int
+    answer: object
+    sampled: bool
+    shown: AnswerToJudge
+
+
+def judge_answers_refusal(study: Study) -> str:
+    """Why the study's answers cannot go to a judge, or ""."""
+    if not study.is_reading:
+        return "A judge scores the answers of assisted-reading studies only."
+    question = study.questions.filter(kind=Question.Kind.ANSWER).first()
+    if question is None or question.answer_kind not in JUDGED_ANSWER_KINDS:
+        return "Exact match decides every choice and number answer: nothing is left to a judge."
+    return ""
+
+
+def judge_answers_missing(*, judge: Judge, decided_sample: int = 0) -> list[JudgedAnswer]:
+    """The answers of submitted reads the judge has no parsed decision on for their current
+    wording (failed ones too): every answer exact match left undecided (whether or not a
+    clinician has decided it since), and `decided_sample` of those the match decided, a sample
+    seeded by the study and the judge. In an order seeded the same way (`scorer_order`), which
+    follows neither reader, session nor arm."""
+    study = judge.study
+    scores = AnswerScore.objects.filter(
+        rating__assignment__study=study,
+        rating__assignment__arm__isnull=False,
+        rating__assignment__submitted_at__isnull=False,
+        rating__question__kind=Question.Kind.ANSWER,
+    ).select_related("rating__question", "rating__assignment__item__output__case")
+    undecided = [
+        s
+        for s in scores
+        if s.outcome == AnswerScore.Outcome.UNDECIDED or s.by != AnswerScore.By.MATCH
+    ]
+    matched = sorted(
+        (
+            s
+            for s in scores
+            if s.outcome != AnswerScore.Outcome.UNDECIDED and s.by == AnswerScore.By.MATCH
+        ),
+        key=lambda s: _sample_key(study.seed, judge.pk, s.token),
+    )
+    sampled = {s.pk for s in matched[:decided_sample]}
+    done = dict(
+        JudgeScore.objects.filter(judge=judge, outcome=JudgeScore.Outcome.OK).values_list(
+            "score_id", "answer"
+        )
+    )
+    wanted = {
+        s.token: s
+        for s in [*undecided, *matched[:decided_sample]]
+        if s.pk not in done or done[s.pk] != s.rating.answer
+    }
+    order = allocation.scorer_order(list(wanted), scorer=f"judge-{judge.pk}", seed=study.seed)
+    return [_judged(wanted[token], wanted[token].pk in sampled) for token in order]
+
+
+def _sample_key(seed: int, judge_id: int, token: str) -> str:
+    return hashlib.sha256(f"{seed}:{judge_id}:{token}".encode()).hexdigest()
+
+
+def _judged(score: AnswerScore, sampled: bool) -> JudgedAnswer:
+    case = score.rating.assignment.item.output.case
+    answer = score.rating.answer
+    shown = AnswerToJudge(
+        case_input=case.input_text,
+        accepted=tuple(
+            (entry["answer"], tuple(entry.get("synonyms", ()))) for entry in case.accepted_answers
+        ),
+        kind=score.rating.question.answer_kind,
+        entries=tuple(answer) if isinstance(answer, list) else (str(answer),),
+    )
+    return JudgedAnswer(score.pk, answer, sampled, shown)
+
+
 # --- the reads, for admins ----------------------------------------------------------------------
 
 
-def study_reads(*, study: Study) -> list[dict]:
-    """One row per read of an assisted-reading study, in readers' order: the reader's
-    pseudonym, case, arm, session, phase, answer, its score, and the seconds on screen. The
-    arm, not the item's output, says what the reader saw: an unassisted read's item is an
-    output it never showed."""
+def study_reads(*, study: Study) -> QuerySet[Assignment]:
+    """The reads of an assisted-reading study in a stable order (each reader's reads in
+    their order), for paging; `read_rows` turns a page of them into rows."""
+    return (
+        Assignment.objects.filter(study=study, arm__isnull=False)
+        .select_related("arm", "item__output__case")
+        .order_by("rater_id", "position", "pk")
+    )
+
+
+def read_rows(*, study: Study, reads: Iterable[Assignment]) -> list[dict]:
+    """One row per read: the reader's pseudonym, case, arm, session, phase, answer, its
+    score, and the seconds on screen. The arm, not the item's output, says what the reader
+    saw: an unassisted read's item is an output it never showed."""
+    reads = list(reads)
     pseudonyms = dict(
         Membership.objects.filter(study=study, role=Membership.Role.RATER).values_list(
             "user_id", "pseudonym"
@@ -207,14 +373,9 @@ def study_reads(*, study: Study) -> list[dict]:
     answers = {
         rating.assignment_id: rating
         for rating in Rating.objects.filter(
-            assignment__study=study, question__kind=Question.Kind.ANSWER
+            assignment__in=[read.pk for read in reads], question__kind=Question.Kind.ANSWER
         ).select_related("score")
     }
-    reads = (
-        Assignment.objects.filter(study=study, arm__isnull=False)
-        .select_related("arm", "item__output__case")
-        .order_by("rater_id", "position")
-    )
     return [_read_row(read, pseudonyms, answers.get(read.pk)) for read in reads]
 
 
@@ -235,3 +396,21 @@ def _read_row(read: Assignment, pseudonyms: dict, rating: Rating | None) -> dict
         "submitted_at": read.submitted_at,
         "locked_at": read.locked_at,
     }
+
+
+# --- the scorers, for admins --------------------------------------------------------------------
+
+
+def study_scorers(*, study: Study) -> list[dict]:
+    """The study's scorers by user name, each with how many answers they decided (decisions
+    stay when a scorer is removed)."""
+    decided = dict(
+        AnswerScore.objects.filter(rating__assignment__study=study, by=AnswerScore.By.SCORER)
+        .values("scorer")
+        .annotate(n=Count("pk"))
+        .values_list("scorer", "n")
+    )
+    scorers = Scorer.objects.filter(study=study).select_related("user").order_by("user__username")
+    return [
+        {"username": s.user.get_username(), "decided": decided.get(s.user_id, 0)} for s in scorers
+    ]

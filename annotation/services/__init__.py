@@ -21,6 +21,7 @@ from annotation.services.imports import (
     study_import_run,
     study_import_start,
 )
+from annotation.services.judge_answers import judge_answers_run
 from annotation.services.judges import judge_create, judge_run, judge_update
 from annotation.services.questions import (
     RUBRIC_TEMPLATES_DIR,
@@ -60,6 +61,7 @@ from annotation.services.reading import (
     arm_add,
     reading_study_create,
     scorer_add,
+    scorer_remove,
 )
 from annotation.services.statistics import agreement_compute
 from annotation.services.studies import (
@@ -100,11 +102,13 @@ __all__ = [
     "answer_score_decide",
     "answer_score_update",
     "scorer_add",
+    "scorer_remove",
     "arm_add",
     "reading_study_create",
     "REOPEN_REASON_MAX_CHARS",
     "analysis_close",
     "analysis_reopen",
+    "judge_answers_run",
     "judge_create",
     "judge_update",
     "judge_run",

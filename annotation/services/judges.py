@@ -69,9 +69,12 @@ def judge_update(*, judge: Judge, **fields) -> Judge:
     if frozen := study.statistics_frozen_reason():
         raise ValidationError(frozen)
     judge = Judge.objects.select_for_update().get(pk=judge.pk)
+    # Scoring reading answers (JudgeScore) is judging too: one configuration for all of it.
+    judged = (TaskRun.Kind.RUN_JUDGE, TaskRun.Kind.JUDGE_ANSWERS)
     started = (
         judge.verdicts.exists()
-        or TaskRun.objects.filter(judge=judge, kind=TaskRun.Kind.RUN_JUDGE).exists()
+        or judge.answer_scores.exists()
+        or TaskRun.objects.filter(judge=judge, kind__in=judged).exists()
     )
     if started:
         raise ValidationError(

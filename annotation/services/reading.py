@@ -339,6 +339,15 @@ def scorer_add(*, study: Study, user: AbstractBaseUser) -> Scorer:
 
 
 @transaction.atomic
+def scorer_remove(*, study: Study, user: AbstractBaseUser) -> None:
+    """`user` no longer scores the study; the decisions they made stand (each AnswerScore
+    keeps its scorer)."""
+    removed, _ = Scorer.objects.filter(study=study, user=user).delete()
+    if not removed:
+        raise Scorer.DoesNotExist(f"{user} does not score this study.")
+
+
+@transaction.atomic
 def answer_score_decide(
     *, score: AnswerScore, scorer: AbstractBaseUser, right: bool | None, rank: int | None
 ) -> AnswerScore:

@@ -30,6 +30,7 @@ from annotation.models import (
     Study,
     TaskRun,
 )
+from annotation.selectors.reading import judge_answers_refusal
 from annotation.selectors.task_runs import UNSENT_NOTE, task_runs_dead, task_runs_live
 from annotation.services.call_limits import limits_for
 
@@ -43,10 +44,12 @@ def task_run_create(
     user: AbstractBaseUser | None,
     source: Source | None = None,
     judge: Judge | None = None,
+    decided_sample: int = 0,
 ) -> TaskRun:
     """Record a job and queue its Celery task once the record is committed. A fetch or judge
     run whose worker died is taken over (queued again, under its own name, so the slots the
-    dead worker held are freed as soon as a worker claims it) rather than refused."""
+    dead worker held are freed as soon as a worker claims it) rather than refused.
+    `decided_sample`: a judge scoring answers scores that many matched answers too."""
     task = _task_for(kind)
     if kind == TaskRun.Kind.COMPUTE_AGREEMENT:
         with transaction.atomic():
@@ -58,6 +61,8 @@ def task_run_create(
             dead = _check_fetch_allowed(study, source)
         if kind == TaskRun.Kind.RUN_JUDGE:
             dead = _check_judge_allowed(study, judge)
+        if kind == TaskRun.Kind.JUDGE_ANSWERS:
+            dead = _check_judge_answers_allowed(study, judge, decided_sample)
         if kind == TaskRun.Kind.EXPORT_BUNDLE:
             _check_bundle_allowed(study)
         if kind == TaskRun.Kind.IMPORT:
@@ -71,7 +76,12 @@ def task_run_create(
                 transaction.on_commit(lambda: _send(dead, task))
                 return dead
         run = TaskRun.objects.create(
-            study=study, kind=kind, created_by=user, source=source, judge=judge
+            study=study,
+            kind=kind,
+            created_by=user,
+            source=source,
+            judge=judge,
+            decided_sample=decided_sample,
         )
         transaction.on_commit(lambda: _send(run, task))
     return run
@@ -188,6 +198,15 @@ def _check_judge_allowed(study: Study, judge: Judge) -> TaskRun | None:
     if task_runs_live().filter(judge=judge).exists():
         raise ValidationError(f"{judge.label} is already judging.")
     return _newest_dead_run(TaskRun.objects.filter(judge=judge))
+
+
+def _check_judge_answers_allowed(study: Study, judge: Judge, sample: int) -> TaskRun | None:
+    """As a judge run; and only over an assisted-reading study's text or ranked answers."""
+    if reason := judge_answers_refusal(study):
+        raise ValidationError(reason)
+    if sample < 0:
+        raise ValidationError("The sample of matched answers is a number of 0 or more.")
+    return _check_judge_allowed(study, judge)
 
 
 def _check_statistics_changeable(study: Study) -> Study:

@@ -291,6 +291,21 @@ def study_run_judge(request: HttpRequest, study_token: str, judge_id: int) -> Ht
 
 @login_required
 @require_POST
+def study_judge_answers(request: HttpRequest, study_token: str, judge_id: int) -> HttpResponse:
+    """Assisted reading: the judge scores the answers exact match left undecided, and a
+    sample of the matched ones if the admin asks for one."""
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    judge = get_object_or_404(study.judges, pk=judge_id)
+    sample = request.POST.get("decided_sample", "").strip() or "0"
+    if not sample.isdigit() or int(sample) > 100_000:
+        return _run_refused(request, study, "The sample of matched answers is a whole number.")
+    return _start_run(
+        request, study, TaskRun.Kind.JUDGE_ANSWERS, judge=judge, decided_sample=int(sample)
+    )
+
+
+@login_required
+@require_POST
 def study_fetch_outputs(request: HttpRequest, study_token: str, source_id: int) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
     source = get_object_or_404(study.sources, pk=source_id)

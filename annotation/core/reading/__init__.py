@@ -11,6 +11,8 @@ Python: what a methods reviewer checks, apart from the models and pages that use
 - `statistics`: accuracy per arm, the MRMC analysis of arms, McNemar on paired reads, helped
   and harmed, time per case, and the arm x reader-experience interaction.
 - `scorers`: an LLM judge's agreement with the clinician scorer on undecided answers.
+- `judge`: what an LLM judge scoring an answer is shown (case, accepted answers, answer) and
+  how its strict JSON reply is read.
 
 docs/assisted-reading.md describes the whole design (a proposal).
 """

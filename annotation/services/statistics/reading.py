@@ -2,20 +2,40 @@
 its answer question with the arm's key where other studies put a source's label: accuracy and
 seconds per read per arm; for each assisting arm against the unassisted one, McNemar's test,
 helped and harmed; and (with one assisting arm, every reader reading every case in both) the
-MRMC analysis.
+MRMC analysis; for ranked answers, top-j accuracy per arm for j in 1, 3, 5 and k (those up to
+k). Beside them, for each LLM judge that scored answers, its agreement with the clinician
+scorer (and, on the matched answers it was given as a sample, with the exact match).
 
 Only submitted reads scored right or wrong count; undecided answers wait for the scorer and
 are counted as pending in each arm's accuracy."""
 
-from annotation.core.reading import allocation
+from annotation.core import rubric
+from annotation.core.reading import allocation, scorers
 from annotation.core.reading import statistics as reading_stats
 from annotation.core.stats.data import DataError
 from annotation.core.stats.mrmc.analysis import plain
-from annotation.models import AnswerScore, Membership, Question, Result, Study
-from annotation.selectors.reading import ACCURACY, CHANGES, MCNEMAR, MRMC, TIME
-from annotation.services.statistics.store import Figure, bootstrap_for, store_by_source
+from annotation.models import AnswerScore, JudgeScore, Membership, Question, Result, Study
+from annotation.selectors.reading import (
+    ACCURACY,
+    CHANGES,
+    JUDGE_MATCH,
+    JUDGE_SCORER,
+    MCNEMAR,
+    MRMC,
+    TIME,
+    TOP_J,
+)
+from annotation.services.statistics.store import (
+    Figure,
+    Scope,
+    bootstrap_for,
+    store_by_source,
+    store_family,
+)
 
-STATISTICS = (ACCURACY, MCNEMAR, CHANGES, MRMC, TIME)
+STATISTICS = (ACCURACY, MCNEMAR, CHANGES, MRMC, TIME, TOP_J)
+# Top-j accuracy of ranked answers for these j (and k), those up to k.
+TOPS = (1, 3, 5)
 
 
 def reading_results(study: Study) -> list[Result]:
@@ -23,15 +43,23 @@ def reading_results(study: Study) -> list[Result]:
     question = study.questions.filter(kind=Question.Kind.ANSWER).first()
     if not study.is_reading or question is None:
         return []
-    reads, pending = _reads(study)
-    inputs = [sorted(map(repr, reads)), sorted(pending.items())]
-    return store_by_source(
-        study, question, STATISTICS, inputs, lambda: _figures(study, reads, pending)
+    reads, pending, matched = _reads(study)
+    k = question.k if question.answer_kind == rubric.RANKED_ANSWER else None
+    inputs = [sorted(map(repr, reads)), sorted(pending.items()), sorted(matched), k]
+    stored = store_by_source(
+        study,
+        question,
+        STATISTICS,
+        inputs,
+        lambda: _figures(study, reads, pending, _top_figures(reads, pending, matched, k)),
     )
+    return stored + _judge_results(study, question)
 
 
-def _reads(study: Study) -> tuple[list[reading_stats.Read], dict[str, int]]:
-    """Every submitted read scored right or wrong, and the undecided ones counted per arm."""
+def _reads(study: Study) -> tuple[list[reading_stats.Read], dict[str, int], set[int]]:
+    """Every submitted read scored right or wrong, the undecided ones counted per arm, and
+    which reads (by place in the list) exact match decided right: their rank says nothing of
+    the entries before it, which may be unlisted wordings (scoring.Score.at)."""
     pseudonyms = dict(
         Membership.objects.filter(study=study, role=Membership.Role.RATER).values_list(
             "user_id", "pseudonym"
@@ -49,24 +77,141 @@ def _reads(study: Study) -> tuple[list[reading_stats.Read], dict[str, int]]:
         "outcome",
         "rank",
         "rating__assignment__time_on_task_ms",
+        "by",
     )
-    reads, pending = [], {}
-    for rater_id, case, arm, outcome, rank, time_ms in rows:
+    reads, pending, matched = [], {}, set()
+    for rater_id, case, arm, outcome, rank, time_ms, by in rows:
         if outcome == AnswerScore.Outcome.UNDECIDED:
             pending[arm] = pending.get(arm, 0) + 1
             continue
         right = outcome == AnswerScore.Outcome.RIGHT
+        if right and by == AnswerScore.By.MATCH:
+            matched.add(len(reads))
         seconds = time_ms / 1000 if time_ms else None
         reads.append(
             reading_stats.Read(
                 pseudonyms[rater_id], case, arm, right, seconds, rank if right else None
             )
         )
-    return reads, pending
+    return reads, pending, matched
 
 
-def _figures(study: Study, reads, pending: dict[str, int]) -> dict[tuple[str, str], Figure]:
+def tops_for(k: int) -> list[int]:
+    """The j of top-j accuracy reported for lists of up to k entries."""
+    return sorted({top for top in TOPS if top <= k} | {k})
+
+
+def _top_figures(reads, pending, matched: set[int], k: int | None) -> dict:
+    """Top-j accuracy per arm for every j of `tops_for(k)`: a read counts as right at top-j
+    when its first right entry is at j or before. A list exact match found right at rank r
+    is undecided at j below r (its earlier entries may be unlisted wordings; only a scorer
+    can say) and counted as pending there, as undecided answers are everywhere."""
+    if k is None:
+        return {}
+    arms = {read.arm for read in reads} | set(pending)
+    rows: dict[str, list[dict]] = {arm: [] for arm in arms}
+    for top in tops_for(k):
+        known = [
+            read
+            for place, read in enumerate(reads)
+            if not (place in matched and (read.rank is None or read.rank > top))
+        ]
+        by_arm = {a.arm: a for a in reading_stats.accuracy_by_arm(known, top=top)}
+        for arm in arms:
+            counted = by_arm.get(arm)
+            undecided = sum(1 for r in reads if r.arm == arm) - (counted.reads if counted else 0)
+            rows[arm].append(
+                {
+                    "top": top,
+                    "accuracy": counted.accuracy if counted else None,
+                    "right": counted.right if counted else 0,
+                    "reads": counted.reads if counted else 0,
+                    "pending": pending.get(arm, 0) + undecided,
+                }
+            )
+    return {
+        (TOP_J, arm): Figure(
+            tops[0]["accuracy"],
+            len({r.case for r in reads if r.arm == arm}),
+            len({r.reader for r in reads if r.arm == arm}),
+            tops[0]["reads"],
+            {"k": k, "tops": tops},
+        )
+        for arm, tops in rows.items()
+    }
+
+
+def _judge_results(study: Study, question: Question) -> list[Result]:
+    """For each judge that scored answers: its agreement with the clinician scorer on the
+    answers both decided, and with the exact match on the matched answers it was given."""
+    scores = AnswerScore.objects.filter(
+        rating__assignment__study=study,
+        rating__assignment__arm__isnull=False,
+        rating__assignment__submitted_at__isnull=False,
+        rating__question=question,
+    )
+    clinician, match, answers = {}, {}, {}
+    for pk, outcome, by, answer in scores.values_list("pk", "outcome", "by", "rating__answer"):
+        answers[pk] = answer
+        if outcome == AnswerScore.Outcome.UNDECIDED:
+            continue
+        (clinician if by == AnswerScore.By.SCORER else match)[pk] = (
+            outcome == AnswerScore.Outcome.RIGHT
+        )
+    judged: dict[str, dict[int, bool]] = {}
+    for label, pk, right, answer in JudgeScore.objects.filter(
+        score__in=scores, outcome=JudgeScore.Outcome.OK
+    ).values_list("judge__label", "score_id", "right", "answer"):
+        if answers.get(pk) == answer:  # a decision on an earlier wording no longer applies
+            judged.setdefault(label, {})[pk] = right
+    stored = []
+    for label, decisions in sorted(judged.items()):
+        sampled = {pk: match[pk] for pk in decisions if pk in match}
+        inputs = [sorted(clinician.items()), sorted(sampled.items()), sorted(decisions.items())]
+        stored += store_family(
+            study,
+            Scope(question, judge=label),
+            (JUDGE_SCORER, JUDGE_MATCH),
+            inputs,
+            lambda decisions=decisions, sampled=sampled: _agreements(
+                study, clinician, sampled, decisions
+            ),
+        )
+    return stored
+
+
+def _agreements(study: Study, clinician: dict, sampled: dict, judge: dict) -> dict:
     figures = {}
+    # Against the match, only the sample counts: the judge's other decisions are on answers
+    # the match left undecided, and so have no match to agree with.
+    pairs = (
+        (JUDGE_SCORER, clinician, judge),
+        (JUDGE_MATCH, sampled, {k: judge[k] for k in sampled}),
+    )
+    for statistic, reference, decisions in pairs:
+        try:
+            found = scorers.scorer_agreement(reference, decisions, bootstrap=bootstrap_for(study))
+        except DataError:
+            continue  # nothing scored by both: the dashboard says so
+        detail = {
+            "both_right": found.both_right,
+            "reference_only_right": found.clinician_only_right,
+            "judge_only_right": found.judge_only_right,
+            "both_wrong": found.both_wrong,
+            "only_one_scored": found.only_one_scored,
+            "agreement": found.agreement,
+            "sensitivity": found.sensitivity,
+            "specificity": found.specificity,
+            "kappa": found.kappa.as_dict(),
+        }
+        figures[statistic] = Figure(found.kappa.value, found.n, 2, 2 * found.n, detail)
+    return figures
+
+
+def _figures(
+    study: Study, reads, pending: dict[str, int], tops: dict
+) -> dict[tuple[str, str], Figure]:
+    figures = dict(tops)
     for arm in reading_stats.accuracy_by_arm(reads):
         readers = {r.reader for r in reads if r.arm == arm.arm}
         cases = {r.case for r in reads if r.arm == arm.arm}
