@@ -262,3 +262,32 @@ def test_the_api_creates_a_crossover_study_with_its_washout(client, study_admin)
     assert sequential.status_code == 201
     assert sequential.json()["washout_days"] == 0
     assert Study.objects.count() == 2
+
+
+def test_a_crossover_without_a_washout_opens_session_two_once_session_one_is_done(
+    client, study_admin, raters
+):
+    """A washout of 0 days: session 2 opens the moment the reader finishes session 1, and the
+    dashboard's raters (page and API) show each reader's sessions all the same."""
+    study = reading_study(study_admin, raters[:2], washout_days=0)
+    services.study_open(study=study)
+    reader = raters[0]
+    question = study.questions.get(kind=Question.Kind.ANSWER)
+    client.force_login(study_admin)
+
+    def sessions() -> list[tuple]:
+        rows = _api(client, study_admin, f"/api/v1/studies/{study.token}/raters/").json()
+        mine = next(row for row in rows if row["username"] == reader.username)
+        return [(s["session"], s["done"], s["total"], s["is_open"]) for s in mine["sessions"]]
+
+    assert sessions() == [(1, 0, 4, True), (2, 0, 4, False)]
+    page = " ".join(client.get(reverse("study_dashboard", args=[study.token])).text.split())
+    assert page.count("session 2: 0/4, after session 1") == 2  # both readers
+    assert "Washout: 0 days after a reader finishes one session" in page
+    for read in study.assignments.filter(rater=reader, session=1):
+        services.rating_save(assignment=read, question=question, answer=["PE"])
+        services.assignment_submit(assignment=read)
+    assert sessions() == [(1, 4, 4, True), (2, 0, 4, True)]
+    client.force_login(reader)
+    later = study.assignments.filter(rater=reader, session=2).first()
+    assert client.get(reverse("rater_item", args=[study.token, later.token])).status_code == 200
