@@ -248,6 +248,8 @@ def test_the_api_creates_a_crossover_study_with_its_washout(client, study_admin)
     assert made.status_code == 201, made.content
     assert made.json()["reading_layout"] == "crossover"
     assert made.json()["washout_days"] == 0
+    shown = _api(client, study_admin, f"/api/v1/studies/{made.json()['token']}/").json()
+    assert (shown["reading_layout"], shown["washout_days"]) == ("crossover", 0)
     for body, message in [
         (_crossover(washout_days=None), "A crossover study needs a washout"),
         ({k: v for k, v in _crossover().items() if k != "washout_days"}, "needs a washout"),
