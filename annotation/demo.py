@@ -1,6 +1,7 @@
 """The demo `make run` loads: one admin, four raters, a blinded study open for rating, and a
 draft study whose outputs a model endpoint will generate, the same summaries in the other
-designs, and a study whose raters re-read some items after a washout."""
+designs, a study whose raters re-read some items after a washout, and an assisted-reading
+study (clinicians' differentials without, then with, a model's)."""
 
 import datetime
 import random
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from annotation import services
 from annotation.core import rubric
-from annotation.models import Assignment, Study, TaskRun
+from annotation.models import AnswerScore, Assignment, Study, TaskRun
 
 DEMO_FILE = Path(__file__).parent / "demo" / "demo_study.jsonl"
 # Quality control for the absolute demo: a training item with feedback, an attention check.
@@ -26,6 +27,8 @@ SIDE_BY_SIDE_TITLE = "All summaries of a question side by side (demo)"
 RANKING_TITLE = "Rank the summaries (ranking demo)"
 ADMIN = ("admin", "evalapp-admin")
 RATERS = [(f"rater{i}", "evalapp-rater") for i in range(1, 5)]
+# The assisted-reading demo's scorer: decides the differentials no accepted wording matches.
+SCORER = ("scorer1", "evalapp-scorer")
 STUDY_ADMINS_GROUP = "Study admins"
 
 
@@ -52,7 +55,8 @@ def load_demo() -> DemoSummary:
     admin = _user(*ADMIN, is_staff=True, is_superuser=True)
     admin.groups.add(group)
     raters = [_user(*login) for login in RATERS]
-    logins = [ADMIN, *RATERS]
+    scorer = _user(*SCORER)
+    logins = [ADMIN, *RATERS, SCORER]
     existing = Study.objects.filter(title=DEMO_TITLE).first()
     if existing:
         return DemoSummary(created=False, study=existing, logins=logins)
@@ -83,6 +87,7 @@ def load_demo() -> DemoSummary:
     omission_demo_load(admin, raters)
     _correction_study(admin, raters)
     _washout_study(admin, raters, DEMO_FILE)
+    _reading_study(admin, raters, scorer)
     return DemoSummary(created=True, study=study, logins=logins)
 
 
@@ -406,3 +411,115 @@ def _washout_rate(study: Study, rater, *, session: int, rng: random.Random) -> N
             value = min(5, max(1, round(typical + rng.gauss(0, 0.7))))
         services.rating_save(assignment=assignment, question=question, answer=value)
         services.assignment_submit(assignment=assignment)
+
+
+# --- assisted reading: a ranked differential without, then with, a model's --------------------
+
+READING_FILE = Path(__file__).parent / "demo" / "demo_reading.jsonl"
+READING_TITLE = "Differential diagnosis with and without an assistant (assisted-reading demo)"
+# What the simulated readers write, by case: a right differential (the wording drawn from the
+# accepted answer and its synonyms, at the given rank), and a wrong one. Some right wordings
+# are not listed ("thromboembolism of the lung"): the scorer decides those.
+READING_WRONG = {
+    "dx-01": ["Pneumothorax", "Pericarditis"],
+    "dx-02": ["Unstable angina", "Aortic dissection"],
+    "dx-03": ["Viral meningitis", "Migraine"],
+    "dx-04": ["Depression", "Iron-deficiency anaemia"],
+    "dx-05": ["Central retinal vein occlusion", "Vitreous haemorrhage"],
+    "dx-06": ["Septic arthritis", "Cellulitis"],
+}
+READING_UNLISTED = {"dx-01": "Thromboembolism of the lung", "dx-06": "Crystal arthropathy"}
+# How many cases each reader has read (both phases): rater1 has started; rater2 and rater3 are
+# done; rater4 is half-way, and the scorer has not yet decided rater4's unmatched answers.
+READ_CASES = {"rater1": 2, "rater2": 6, "rater3": 6, "rater4": 3}
+
+
+def _reading_study(admin, raters, scorer) -> Study:
+    """A sequential study: each reader writes a differential (up to 5 diagnoses) for a case,
+    locks it, then reads the case again beside an unnamed model's differential."""
+    study = services.reading_study_create(
+        creator=admin,
+        title=READING_TITLE,
+        instructions="Give your differential diagnosis for each case, most likely first. You "
+        "answer each case twice: first on your own (your answer then locks), then with an "
+        "assistant's suggestions beside the case, when you may keep or change it.",
+        layout=Study.ReadingLayout.SEQUENTIAL,
+        answer_kind=rubric.RANKED_ANSWER,
+        k=5,
+        prompt="Your differential diagnosis, most likely first",
+        seed=20240506,
+    )
+    content = READING_FILE.read_bytes()
+    services.study_import_file(study=study, filename=READING_FILE.name, content=content)
+    source = study.sources.get()
+    services.arm_add(study=study, key="ddx-llm", kind="source", source=source)
+    services.study_add_raters(study=study, users=raters)
+    services.scorer_add(study=study, user=scorer)
+    services.study_open(study=study)
+    study.refresh_from_db()
+    rng = random.Random(study.seed)
+    for rater in raters:
+        _reading_reads(study, rater, READ_CASES[rater.username], rng)
+    _reading_scored(study, scorer, spare=raters[3])
+    run = TaskRun.objects.create(study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    services.agreement_compute(run=services.task_run_claim(run_id=run.pk))
+    return study
+
+
+def _reading_reads(study: Study, rater, cases: int, rng: random.Random) -> None:
+    """The rater's first `cases` cases, each read unassisted (right three times in five), locked,
+    and read again beside the model (right more often; the model is wrong on dx-04)."""
+    question = study.questions.get()
+    reads = list(
+        study.assignments.filter(rater=rater)
+        .select_related("item__output__case")
+        .order_by("position")
+    )
+    for first, second in list(zip(reads[::2], reads[1::2], strict=True))[:cases]:
+        case = first.item.output.case
+        right = rng.random() < 0.6
+        alone = _differential(case, rng, right=right)
+        services.rating_save(assignment=first, question=question, answer=alone)
+        services.assignment_submit(assignment=first)  # locks it; the assisted read starts from it
+        assisted = _assisted(case, alone, right=right, rng=rng)
+        services.rating_save(assignment=second, question=question, answer=assisted)
+        services.assignment_submit(assignment=second)
+        seconds = rng.randint(40, 150), rng.randint(20, 90)
+        for read, spent in zip((first, second), seconds, strict=True):
+            Assignment.objects.filter(pk=read.pk).update(time_on_task_ms=1000 * spent)
+
+
+def _assisted(case, alone: list[str], *, right: bool, rng: random.Random) -> list[str]:
+    """The answer beside the model's differential: a wrong one mostly put right; a right one
+    kept, except now and then on dx-04, where the model's first guess is wrong (harmed)."""
+    misleads = case.external_id == "dx-04"
+    if right:
+        return list(READING_WRONG[case.external_id]) if misleads and rng.random() < 0.3 else alone
+    helped = rng.random() < (0.4 if misleads else 0.85)
+    return _differential(case, rng, right=True) if helped else alone
+
+
+def _differential(case, rng: random.Random, *, right: bool) -> list[str]:
+    """A right differential names the diagnosis (an accepted wording, or now and then one the
+    import did not list) first or second; a wrong one does not name it."""
+    wrong = READING_WRONG[case.external_id]
+    if not right:
+        return list(wrong)
+    accepted = case.accepted_answers[0]
+    wordings = [accepted["answer"], *accepted.get("synonyms", [])]
+    unlisted = READING_UNLISTED.get(case.external_id)
+    named = unlisted if unlisted and rng.random() < 0.4 else rng.choice(wordings)
+    return [named, wrong[0]] if rng.random() < 0.7 else [wrong[0], named]
+
+
+def _reading_scored(study: Study, scorer, *, spare) -> None:
+    """The scorer decides every unmatched answer except `spare`'s (left for the demo's scorer
+    to try): an unlisted right wording at its rank, any other list wrong."""
+    unlisted = {v.lower() for v in READING_UNLISTED.values()}
+    undecided = AnswerScore.objects.filter(
+        rating__assignment__study=study, outcome=AnswerScore.Outcome.UNDECIDED
+    ).exclude(rating__assignment__rater=spare)
+    for score in undecided.select_related("rating"):
+        entries = [entry.lower() for entry in score.rating.answer]
+        rank = next((n for n, e in enumerate(entries, start=1) if e in unlisted), None)
+        services.answer_score_decide(score=score, scorer=scorer, right=None, rank=rank)

@@ -9,6 +9,7 @@ from django.utils.text import slugify
 
 from annotation.core import importing, judging, llm, rubric
 from annotation.core.design import MAX_WASHOUT_DAYS, washout_problems
+from annotation.core.reading import allocation
 from annotation.models import Connection, Judge, Question, Source, Study
 
 
@@ -634,10 +635,27 @@ class ReadingStudyForm(PlainHelpText, forms.Form):
     title = forms.CharField(max_length=200)
     instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     layout = forms.ChoiceField(
-        choices=[(Study.ReadingLayout.SEQUENTIAL, Study.ReadingLayout.SEQUENTIAL.label)],
+        choices=[
+            (Study.ReadingLayout.SEQUENTIAL, Study.ReadingLayout.SEQUENTIAL.label),
+            (Study.ReadingLayout.CROSSOVER, Study.ReadingLayout.CROSSOVER.label),
+        ],
         initial=Study.ReadingLayout.SEQUENTIAL,
-        help_text="Each reader answers a case alone, locks the answer, then reads it again "
-        "with one assisting arm.",
+        help_text="Sequential: each reader answers a case alone, locks the answer, then reads "
+        "it again with one assisting arm. Crossover: each reader reads every case once in "
+        "every arm, one arm per session, each session opening a washout after they finish the "
+        "one before; arms are balanced across readers and cases with a seeded Williams design.",
+    )
+    washout_days = forms.IntegerField(
+        min_value=0,
+        max_value=MAX_WASHOUT_DAYS,
+        required=False,
+        label="Washout (days, crossover only)",
+        help_text="Crossover: whole days a reader waits after finishing one session before the "
+        "next opens (0 or more; weeks are usual, so that readers forget their answers).",
+        error_messages={
+            "invalid": "The washout is a whole number of days, 0 or more.",
+            "min_value": "The washout is a whole number of days, 0 or more.",
+        },
     )
     answer_kind = forms.ChoiceField(
         choices=[
@@ -679,6 +697,12 @@ class ReadingStudyForm(PlainHelpText, forms.Form):
             data["k"] = None
         elif not data.get("k"):
             self.add_error("k", "A ranked list needs k, the most entries.")
+        if "layout" in data and "washout_days" in data:
+            problems = allocation.layout_problems(
+                layout=data["layout"], washout_days=data["washout_days"]
+            )
+            for field, message in problems.items():
+                self.add_error(field, message)
         return data
 
 

@@ -32,18 +32,26 @@ def reading_rows() -> bytes:
 
 
 def reading_study(
-    admin, readers, *, named: bool = False, seed: int = 7, arm_key: str = "llm"
+    admin,
+    readers,
+    *,
+    named: bool = False,
+    seed: int = 7,
+    arm_key: str = "llm",
+    washout_days: int | None = None,
 ) -> Study:
-    """A sequential study of a ranked differential (k=3): unassisted, then beside Model X's
-    output (an unnamed arm unless `named`)."""
+    """A study of a ranked differential (k=3), unassisted and beside Model X's output (an
+    unnamed arm unless `named`): sequential, or crossover when given a washout."""
+    layout = Study.ReadingLayout.SEQUENTIAL if washout_days is None else "crossover"
     study = services.reading_study_create(
         creator=admin,
         title="Differential diagnosis with and without the model",
-        layout=Study.ReadingLayout.SEQUENTIAL,
+        layout=layout,
         answer_kind="ranked",
         k=3,
         prompt="Your differential diagnosis, most likely first",
         seed=seed,
+        washout_days=washout_days,
     )
     services.study_import_file(study=study, filename="cases.jsonl", content=reading_rows())
     source = Source.objects.get(study=study, label="Model X")

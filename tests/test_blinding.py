@@ -17,8 +17,18 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from annotation import services
-from annotation.demo import load_demo
-from annotation.models import Assignment, Attachment, Case, Item, ItemOutput, Output, Source, Study
+from annotation.demo import READING_TITLE, load_demo
+from annotation.models import (
+    AnswerScore,
+    Assignment,
+    Attachment,
+    Case,
+    Item,
+    ItemOutput,
+    Output,
+    Source,
+    Study,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -132,6 +142,8 @@ def secrets_of(study: Study, rater) -> list[str]:
     values += list(Item.objects.filter(study=study).values_list("token", flat=True))
     others = Assignment.objects.filter(study=study).exclude(rater=rater)
     values += list(others.values_list("token", flat=True))
+    # An assisting arm's key is the admin's name for it (it may name the model).
+    values += list(study.arms.exclude(kind="unassisted").values_list("key", flat=True))
     values.append(str(study.pk))
     return values
 
@@ -162,8 +174,11 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
         if url.count("/") == 4 and url.startswith("/rate/") and not url.endswith("/review/")
     ]
     # Every study of the demo the rater is in: absolute, pairwise, side by side, ranking,
-    # omissions, corrections, and the washout study (12 items and 3 re-reads in session 2).
-    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == 61
+    # omissions, corrections, the washout study (12 items and 3 re-reads in session 2), and
+    # the assisted-reading study (6 cases, each read unassisted then beside the model).
+    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == 73
+    reading = Study.objects.get(title=READING_TITLE)
+    assert sum(url.startswith(f"/rate/{reading.token}/") for url in item_pages) == 12
     assert any(url.endswith("/feedback/") for url in pages)  # training feedback, linked
     posts = {
         "absolute": [{"question": "overall", "answer": "1"}],
@@ -177,6 +192,14 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
     # The omission widget: facts ticked omitted and stated wrongly.
     omitting = set(Study.objects.filter(questions__kind="omission").values_list("token", flat=True))
     omission = {"question": "omissions", "omitted": ["f1", "f3"], "wrong": "f2"}
+    # Assisted reading: a differential typed in. A locked unassisted answer is refused (409);
+    # an assisted read whose unassisted answer is not locked yet refuses the save (200).
+    posts[""] = [{"question": "answer", "entry-1": "Gout", "entry-2": "Cellulitis"}]
+    designs[reading.token] = ""
+    reads = Assignment.objects.filter(study=reading, rater=rater)
+    locked = set(reads.filter(locked_at__isnull=False).values_list("token", flat=True))
+    open_positions = {a.position + 1 for a in reads.filter(phase=1, locked_at__isnull=True)}
+    waiting = {a.token for a in reads.filter(phase=2) if a.position in open_positions}
 
     # htmx partials: save a rating on every item, then revisit everything. An item of a
     # session not open yet is refused, saying only when the session opens.
@@ -188,6 +211,12 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
                 assert response.status_code == 409
                 refused = response.content.decode()
                 assert "Session 2 is not open yet" in refused or "now that session 2" in refused
+            elif url.split("/")[3] in locked:
+                assert response.status_code == 409
+                assert "Your unassisted answer is locked" in response.content.decode()
+            elif url.split("/")[3] in waiting:
+                assert response.status_code == 200
+                assert "First lock your unassisted answer" in response.content.decode()
             else:
                 assert response.status_code == 200
                 assert "Saved" in response.content.decode()
@@ -199,8 +228,37 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
         response = client.get(reverse(name, args=[demo.token]))
         assert response.status_code == 404
         pages[name] = as_text(response)
+    # Nor the reading study's admin and scorer pages.
+    for name in ("study_dashboard", "scorer_next"):
+        response = client.get(reverse(name, args=[reading.token]))
+        assert response.status_code == 404
+        pages[f"{name} reading"] = as_text(response)
     assert_blind(pages, demo, rater)
     assert_no_reread_named(pages)
+
+
+def test_the_demo_reading_studys_scorer_learns_no_arm_source_or_reader(client, demo):
+    """The assisted-reading demo's scorer, crawling every page they can reach (their queue and
+    each answer in it): no source, arm, reader or read is named."""
+    study = Study.objects.get(title=READING_TITLE)
+    scorer = study.scorers.get().user
+    client.force_login(scorer)
+    queue = AnswerScore.objects.filter(rating__assignment__study=study, outcome="undecided")
+    answers = [reverse("scorer_item", args=[study.token, s.token]) for s in queue]
+    assert answers  # the demo leaves undecided answers for the scorer
+    pages = crawl(client, ["/", reverse("scorer_next", args=[study.token]), *answers])
+    assert all(pages[url] for url in answers)
+    readers = study.memberships.filter(role="rater").select_related("user")
+    secrets = secrets_of(study, scorer)
+    # Readers by pseudonym (R1) or user name (rater1), as whole words: "scorer1" is the scorer.
+    named = [rf"\b{m.pseudonym}\b" for m in readers] + [rf"\b{m.user.username}\b" for m in readers]
+    for url, body in pages.items():
+        for secret in secrets:
+            assert secret.lower() not in body.lower(), f"{secret!r} leaks in {url}"
+        for reader in named:
+            assert not re.search(reader, body), f"{reader!r} appears in {url}"
+        assert not re.search(r"\bsource|\bunassisted", body.lower()), url
+    assert client.get(reverse("study_dashboard", args=[study.token])).status_code == 404
 
 
 def _closed_sessions(rater) -> dict[str, str]:
@@ -258,6 +316,13 @@ def test_the_rater_api_keeps_raters_blind_in_every_design(client, demo):
     rater = demo.memberships.get(pseudonym="R2").user
     finish_training(demo, rater)
     closed = _closed_sessions(rater)
+    # Assisted reading: the rater's locked unassisted answers refuse a save (409).
+    locked = set(
+        Assignment.objects.filter(rater=rater, locked_at__isnull=False).values_list(
+            "token", flat=True
+        )
+    )
+    assert locked
     headers = {"Authorization": f"Token {Token.objects.create(user=rater).key}"}
     responses = {}
 
@@ -290,14 +355,15 @@ def test_the_rater_api_keeps_raters_blind_in_every_design(client, demo):
                 response = client.post(
                     url, json.dumps(body), content_type="application/json", headers=headers
                 )
-                assert response.status_code == 200, (url, response.content)
+                expected = 409 if row["token"] in locked else 200
+                assert response.status_code == expected, (url, response.content)
                 responses[f"POST {url} {body}"] = as_text(response)
             submitted = client.post(f"{base}{row['token']}/submit/", headers=headers)
             assert submitted.status_code == 200, submitted.content
             responses[f"submit {row['token']}"] = as_text(submitted)
         for part in ("sources", "outputs", "ratings", "unblinding-key", "assignments", "results"):
             get(f"/api/v1/studies/{study.token}/{part}/", status=403)
-    assert n_items == Assignment.objects.filter(rater=rater).count() == 61
+    assert n_items == Assignment.objects.filter(rater=rater).count() == 73
     assert_blind(responses, demo, rater)
     assert_no_reread_named(responses)
 
@@ -319,6 +385,9 @@ def _api_answers(item: dict) -> list[dict]:
             "span": [],
             "omission": {"omitted": [f["id"] for f in question["facts"][:1]], "wrong": []},
             "correction": "An edited response.",
+            "answer": {"ranked": ["Gout"], "text": "Gout", "number": 0}.get(
+                question.get("answer_kind"), options[0] if options else None
+            ),
         }.get(kind, options[0] if options else None)
         bodies.append({"question": question["key"], "answer": answer, "about": about})
     return bodies

@@ -1,9 +1,14 @@
 """Assisted reading in headless Chromium, by keyboard alone: a ranked differential typed row by
-row and reordered, locked with Enter, then read again beside the model's output."""
+row and reordered, locked with Enter, then read again beside the model's output; and a
+crossover study's two sessions, the second opening once the washout has passed."""
+
+import datetime
+
+from django.utils import timezone
 
 from annotation import services
-from annotation.models import Assignment, Rating
-from tests.reading_support import reading_study
+from annotation.models import Assignment, Output, Rating
+from tests.reading_support import CASES, OUTPUTS, reading_study
 from tests.support.browser import BROWSER_MARKS, browser_page, log_in
 
 pytestmark = BROWSER_MARKS
@@ -57,3 +62,109 @@ def test_a_reader_answers_locks_and_reads_again_by_keyboard(live_server, study_a
     assert first.locked_at is not None
     assert Rating.objects.get(assignment=first).answer == ["PE", "Anxiety"]
     assert Rating.objects.get(assignment=second).answer == ["PE", "Pneumonia"]
+
+
+WASHOUT = 21
+
+
+def answer_by_keyboard(page, diagnosis: str) -> None:
+    """Type a one-entry differential, wait until it is saved, and submit it with Enter."""
+    page.wait_for_selector("input[name='entry-1']")
+    page.wait_for_load_state()  # keys work once the page's script has loaded
+    page.focus("input[name='entry-1']")
+    with page.expect_response(posted(f"entry-1={diagnosis}")):
+        page.keyboard.type(diagnosis)
+    page.wait_for_selector("#q-answer .ok")
+    page.keyboard.press("Escape")  # back to the question card, where Enter submits
+    item = page.url
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: url != item)
+
+
+def read_session(page, reads: list[dict], outputs: list[str]) -> list[str]:
+    """Answer the session's reads in order, from the rater's list, checking what each shows:
+    the model's output beside the case in the assisted arm, nothing of any model unassisted."""
+    shown = []
+    for read in reads:
+        page.wait_for_url(f"**/{read['token']}/")
+        body = page.content()
+        if read["arm"] == "llm":
+            assert page.locator("#assistance-title").inner_text() == "Assistant"
+            assert page.locator("#output-text").inner_text() == read["output"]
+        else:
+            assert page.locator("#output-text").count() == 0
+            assert "Assistant" not in body
+            assert not [text for text in outputs if text in body]
+        assert "Lock my answer" not in body  # a crossover read stands alone
+        shown.append(read["arm"])
+        answer_by_keyboard(page, "PE")
+    return shown
+
+
+def test_a_reader_reads_a_crossover_study_in_two_sessions_a_washout_apart(
+    live_server, study_admin, raters
+):
+    study = reading_study(study_admin, raters[:2], washout_days=WASHOUT)
+    services.study_open(study=study)
+    reader = raters[0]
+    # The browser runs an event loop: the database is read and changed between its sessions.
+    mine = Assignment.objects.filter(study=study, rater=reader).select_related(
+        "arm", "item__output__case"
+    )
+    reads = {
+        session: [
+            {
+                "token": a.token,
+                "arm": a.arm.key,
+                "case": a.item.output.case.external_id,
+                "output": a.item.output.text,
+            }
+            for a in mine.filter(session=session).order_by("position")
+        ]
+        for session in (1, 2)
+    }
+    outputs = list(Output.objects.filter(case__study=study).values_list("text", flat=True))
+    assert len(outputs) == len(CASES) * len(OUTPUTS)
+    with browser_page(live_server.url) as page:
+        log_in(page, reader.username)
+        assert "Then session 2, with 4 items" in page.locator(".study-list").inner_text()
+        page.get_by_role("link", name="Start").click()
+        first_arms = read_session(page, reads[1], outputs)
+        page.wait_for_selector("h1:has-text('Session 1 done')")
+        waiting = page.locator(".session-wait").inner_text()
+        page.goto("/rate/")
+        listed = page.inner_text(".study-list")
+        # A session-2 read, opened by its address before the washout has passed: refused,
+        # saying when it opens, and showing nothing of the case's model output.
+        early = page.goto(f"/rate/{study.token}/{reads[2][0]['token']}/")
+        assert early.status == 409
+        refused = page.content()
+        assert "Session 2 is not open yet" in refused
+        assert not [text for text in outputs if text in refused]
+
+    last = Assignment.objects.filter(study=study, rater=reader, session=1).latest("submitted_at")
+    opens = timezone.localtime(last.submitted_at + datetime.timedelta(days=WASHOUT))
+    assert f"Session 2 opens on {opens.day} {opens:%B %Y}" in waiting
+    assert "4 items" in waiting
+    assert f"Session 2 opens on {opens.day} {opens:%B %Y}" in listed
+    assert not Assignment.objects.filter(
+        study=study, rater=reader, session=2, first_opened_at__isnull=False
+    ).exists()
+    assert not Rating.objects.filter(assignment__study=study, assignment__session=2).exists()
+    # The washout passes: session 1's submits as if a day more than the washout ago.
+    earlier = timezone.now() - datetime.timedelta(days=WASHOUT + 1)
+    Assignment.objects.filter(study=study, rater=reader, session=1).update(submitted_at=earlier)
+
+    with browser_page(live_server.url) as page:
+        log_in(page, reader.username)
+        assert page.locator(".session-wait").count() == 0
+        page.get_by_role("link", name="Resume").click()
+        second_arms = read_session(page, reads[2], outputs)
+        page.wait_for_selector("h1:has-text('All 8 items rated')")
+
+    # Each case came back in the other arm; both sessions held both arms.
+    by_case = {r["case"]: r["arm"] for r in reads[1]}
+    assert all(by_case[r["case"]] != r["arm"] for r in reads[2])
+    assert sorted(first_arms) == sorted(second_arms) == ["llm", "llm", "unassisted", "unassisted"]
+    answers = Rating.objects.filter(assignment__study=study, assignment__rater=reader)
+    assert sorted(answers.values_list("answer", flat=True)) == [["PE"]] * 8

@@ -4,8 +4,22 @@ from django.core.management import call_command
 from django.db.models import Count
 
 from annotation import selectors
-from annotation.demo import CORRECTIONS_TITLE, DEMO_TITLE, OMISSION_TITLE, WASHOUT_TITLE
-from annotation.models import Assignment, ItemOutput, Output, Rating, Result, Study
+from annotation.demo import (
+    CORRECTIONS_TITLE,
+    DEMO_TITLE,
+    OMISSION_TITLE,
+    READING_TITLE,
+    WASHOUT_TITLE,
+)
+from annotation.models import (
+    AnswerScore,
+    Assignment,
+    ItemOutput,
+    Output,
+    Rating,
+    Result,
+    Study,
+)
 from tests.factories import alpha_of
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +31,8 @@ def test_demo_loads_once_however_often_it_runs(capsys):
     out = capsys.readouterr().out
     assert "Kept the existing demo study" in out
     assert "rater4   / evalapp-rater" in out
-    assert Study.objects.count() == 8
+    assert "scorer1  / evalapp-scorer" in out
+    assert Study.objects.count() == 9
     pairwise = Study.objects.get(design="pairwise")
     assert pairwise.items.filter(output_b__isnull=False).count() == pairwise.items.count() > 0
     for design in ("side_by_side", "ranking"):
@@ -26,7 +41,7 @@ def test_demo_loads_once_however_often_it_runs(capsys):
         assert shown_together.items.count() == 8  # one per case, each with its 3 outputs
         assert ItemOutput.objects.filter(item__study=shown_together).count() == 24
         assert shown_together.questions.filter(kind="ranking").exists()
-    assert get_user_model().objects.count() == 5
+    assert get_user_model().objects.count() == 6  # an admin, four raters, a scorer
     open_study = Study.objects.get(title=DEMO_TITLE)
     # 24 outputs to rate, and a training item and an attention check for quality control.
     assert Output.objects.filter(case__study=open_study).count() == 26
@@ -143,3 +158,45 @@ def test_demo_has_a_study_with_rereads_after_a_washout():
     kappa = Result.objects.get(study=study, statistic="washout_retest_kappa")
     assert kappa.n_units == 6
     assert set(kappa.detail) >= {"rater R2", "rater R3"}
+
+
+def test_the_demo_has_an_assisted_reading_study_read_in_part():
+    call_command("seed_demo")
+    study = Study.objects.get(title=READING_TITLE)
+    assert (study.status, study.reading_layout) == ("open", "sequential")
+    question = study.questions.get()
+    assert (question.kind, question.answer_kind, question.k) == ("answer", "ranked", 5)
+    assert study.cases.count() == 6
+    assert all(case.accepted_answers[0]["synonyms"] for case in study.cases.all())
+    arms = list(study.arms.values_list("key", "kind", "named"))
+    assert sorted(arms) == [("ddx-llm", "source", False), ("unassisted", "unassisted", False)]
+    assert study.scorers.get().user.username == "scorer1"
+    reads = Assignment.objects.filter(study=study, submitted_at__isnull=False)
+    done = dict(
+        reads.values("rater__username").annotate(n=Count("pk")).values_list("rater__username", "n")
+    )
+    assert done == {"rater1": 4, "rater2": 12, "rater3": 12, "rater4": 6}  # two reads a case
+    assert study.assignments.count() == 4 * 6 * 2
+    # Every submitted unassisted read is locked, and its case read again beside the model.
+    assert not reads.filter(phase=1, locked_at__isnull=True).exists()
+    scores = AnswerScore.objects.filter(rating__assignment__study=study)
+    assert scores.count() == reads.count()
+    undecided = scores.filter(outcome="undecided")
+    assert undecided.exists()  # left for the demo's scorer to decide
+    assert set(undecided.values_list("rating__assignment__rater__username", flat=True)) <= {
+        "rater4"
+    }
+    assert scores.filter(by="scorer").exists()
+    assert scores.filter(by="match").exists()
+    # The statistics as stored, against counts of the decided scores by hand.
+    results = {(r.statistic, r.source): r for r in Result.objects.filter(study=study)}
+    for arm in ("unassisted", "ddx-llm"):
+        decided = scores.filter(rating__assignment__arm__key=arm).exclude(outcome="undecided")
+        right = decided.filter(outcome="right").count()
+        accuracy = results[("reading_accuracy", arm)]
+        assert accuracy.n_ratings == decided.count()
+        assert accuracy.value == pytest.approx(right / decided.count())
+        assert (
+            accuracy.detail["pending"] == undecided.filter(rating__assignment__arm__key=arm).count()
+        )
+    assert ("reading_mcnemar", "ddx-llm") in results

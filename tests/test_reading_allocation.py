@@ -19,6 +19,7 @@ from annotation.core.reading.allocation import (
     allocate,
     crossover,
     is_open,
+    layout_problems,
     opens_at,
     scorer_order,
     sequential,
@@ -311,3 +312,14 @@ def test_scorer_order_does_not_follow_the_arm_answers_arrived_in():
         order = scorer_order(keys, scorer="S1", seed=seed)
         places.append(sum(place for place, key in enumerate(order) if key in unassisted) / 20)
     assert abs(sum(places) / len(places) - 19.5) < 0.6
+
+
+def test_a_crossover_needs_its_washout_and_a_sequential_study_has_none():
+    assert layout_problems(layout=CROSSOVER, washout_days=0) == {}
+    assert layout_problems(layout=CROSSOVER, washout_days=28) == {}
+    assert layout_problems(layout=SEQUENTIAL, washout_days=None) == {}
+    assert layout_problems(layout=SEQUENTIAL, washout_days=0) == {}
+    assert list(layout_problems(layout=CROSSOVER, washout_days=None)) == ["washout_days"]
+    assert list(layout_problems(layout=CROSSOVER, washout_days=-1)) == ["washout_days"]
+    assert list(layout_problems(layout=SEQUENTIAL, washout_days=7)) == ["washout_days"]
+    assert list(layout_problems(layout="parallel", washout_days=None)) == ["layout"]

@@ -190,3 +190,133 @@ def test_the_reads_are_paged_in_a_stable_order(client, study_admin, raters):
     assert len(set(seen)) == 16
     again = _api(client, study_admin, f"/api/v1/studies/{study.token}/reads/?page_size=16")
     assert [(r["rater"], r["position"]) for r in again.json()["results"]] == seen
+
+
+# --- the crossover layout, offered on the page and the API ---------------------------------------
+
+
+def _crossover(**changes) -> dict:
+    body = {
+        "title": "DDx crossover",
+        "layout": "crossover",
+        "answer_kind": "ranked",
+        "prompt": "Dx",
+        "k": 5,
+        "washout_days": 28,
+    }
+    return {**body, **changes}
+
+
+def test_the_service_creates_a_crossover_study_with_its_washout(study_admin):
+    study = services.reading_study_create(
+        creator=study_admin,
+        title="X",
+        layout="crossover",
+        answer_kind="text",
+        prompt="Dx",
+        washout_days=0,
+    )
+    assert (study.reading_layout, study.washout_days) == ("crossover", 0)
+    for layout, washout, message in [
+        ("crossover", None, "A crossover study needs a washout"),
+        ("crossover", -1, "0 or more"),
+        ("sequential", 14, "Only a crossover study has a washout"),
+    ]:
+        with pytest.raises(ValidationError, match=message) as raised:
+            services.reading_study_create(
+                creator=study_admin,
+                title="Refused",
+                layout=layout,
+                answer_kind="text",
+                prompt="Dx",
+                washout_days=washout,
+            )
+        assert set(raised.value.message_dict) == {"washout_days"}
+    assert not Study.objects.filter(title="Refused").exists()
+
+
+def test_the_page_creates_a_crossover_study_and_the_dashboard_says_its_washout(client, study_admin):
+    client.force_login(study_admin)
+    form = client.get(reverse("reading_study_new")).text
+    assert 'value="crossover"' in form
+    assert "seeded Williams design" in form
+    for washout, message in [
+        ("", "A crossover study needs a washout"),
+        ("-3", "The washout is a whole number of days, 0 or more."),
+        ("2.5", "The washout is a whole number of days, 0 or more."),
+        ("366", "less than or equal to 365"),
+    ]:
+        refused = client.post(reverse("reading_study_new"), _crossover(washout_days=washout))
+        assert refused.status_code == 400, washout
+        assert message in refused.text, washout
+        assert 'id="id_washout_days_error"' in refused.text  # the field's own error
+    sequential = client.post(
+        reverse("reading_study_new"), _crossover(layout="sequential", title="Seq")
+    )
+    assert sequential.status_code == 400
+    assert "Only a crossover study has a washout" in sequential.text
+    assert not Study.objects.exists()
+    response = client.post(reverse("reading_study_new"), _crossover())
+    study = Study.objects.get(title="DDx crossover")
+    assert response.url == reverse("study_dashboard", args=[study.token])
+    assert (study.reading_layout, study.washout_days) == ("crossover", 28)
+    dashboard = client.get(response.url).text
+    assert "Arms (assisted reading, crossover)" in dashboard
+    assert "Washout: 28 days after a reader finishes one session" in dashboard
+    body = _crossover(layout="sequential", title="S", washout_days="")
+    plain = client.post(reverse("reading_study_new"), body)
+    assert Study.objects.get(title="S").washout_days == 0
+    assert "One session: each case unassisted" in client.get(plain.url).text
+
+
+def test_the_api_creates_a_crossover_study_with_its_washout(client, study_admin):
+    url = "/api/v1/reading-studies/"
+    made = _api(client, study_admin, url, _crossover(washout_days=0))
+    assert made.status_code == 201, made.content
+    assert made.json()["reading_layout"] == "crossover"
+    assert made.json()["washout_days"] == 0
+    shown = _api(client, study_admin, f"/api/v1/studies/{made.json()['token']}/").json()
+    assert (shown["reading_layout"], shown["washout_days"]) == ("crossover", 0)
+    for body, message in [
+        (_crossover(washout_days=None), "A crossover study needs a washout"),
+        ({k: v for k, v in _crossover().items() if k != "washout_days"}, "needs a washout"),
+        (_crossover(washout_days=-1), "greater than or equal to 0"),
+        (_crossover(washout_days=1.5), "A valid integer is required"),
+        (_crossover(layout="sequential"), "Only a crossover study has a washout"),
+    ]:
+        refused = _api(client, study_admin, url, body)
+        assert refused.status_code == 400, body
+        assert message in refused.json()["washout_days"][0], refused.json()
+    sequential = _api(client, study_admin, url, _crossover(layout="sequential", washout_days=None))
+    assert sequential.status_code == 201
+    assert sequential.json()["washout_days"] == 0
+    assert Study.objects.count() == 2
+
+
+def test_a_crossover_without_a_washout_opens_session_two_once_session_one_is_done(
+    client, study_admin, raters
+):
+    """A washout of 0 days: session 2 opens the moment the reader finishes session 1, and the
+    dashboard's raters (page and API) show each reader's sessions all the same."""
+    study = reading_study(study_admin, raters[:2], washout_days=0)
+    services.study_open(study=study)
+    reader = raters[0]
+    question = study.questions.get(kind=Question.Kind.ANSWER)
+    client.force_login(study_admin)
+
+    def sessions() -> list[tuple]:
+        rows = _api(client, study_admin, f"/api/v1/studies/{study.token}/raters/").json()
+        mine = next(row for row in rows if row["username"] == reader.username)
+        return [(s["session"], s["done"], s["total"], s["is_open"]) for s in mine["sessions"]]
+
+    assert sessions() == [(1, 0, 4, True), (2, 0, 4, False)]
+    page = " ".join(client.get(reverse("study_dashboard", args=[study.token])).text.split())
+    assert page.count("session 2: 0/4, after session 1") == 2  # both readers
+    assert "Washout: 0 days after a reader finishes one session" in page
+    for read in study.assignments.filter(rater=reader, session=1):
+        services.rating_save(assignment=read, question=question, answer=["PE"])
+        services.assignment_submit(assignment=read)
+    assert sessions() == [(1, 4, 4, True), (2, 0, 4, True)]
+    client.force_login(reader)
+    later = study.assignments.filter(rater=reader, session=2).first()
+    assert client.get(reverse("rater_item", args=[study.token, later.token])).status_code == 200

@@ -19,6 +19,8 @@ from annotation.api.base import StudyScopedViewSet
 from annotation.api.serializers import NullableAnswerField
 from annotation.api.studies import INVALID
 from annotation.core import rubric
+from annotation.core.design import MAX_WASHOUT_DAYS
+from annotation.core.reading import allocation
 from annotation.models import Arm, Scorer, Source, Study
 from annotation.selectors.reading import read_rows, study_reads, study_scorers
 
@@ -27,8 +29,20 @@ class ReadingStudyCreateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
     layout = serializers.ChoiceField(
-        choices=[Study.ReadingLayout.SEQUENTIAL],
-        help_text="sequential: unassisted, locked, then assisted (crossover is not built yet).",
+        choices=[Study.ReadingLayout.SEQUENTIAL, Study.ReadingLayout.CROSSOVER],
+        help_text="sequential: each case unassisted, the answer locked, then with one assisting "
+        "arm, in one session. crossover: every case once in every arm, one arm per session, "
+        "a washout between a reader's sessions; arms balanced across readers and cases with a "
+        "seeded Williams design.",
+    )
+    washout_days = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_WASHOUT_DAYS,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="crossover (required there): whole days a reader waits after finishing one "
+        "session before the next opens, 0 or more. sequential: leave out, null or 0.",
     )
     answer_kind = serializers.ChoiceField(choices=rubric.ANSWER_KINDS)
     prompt = serializers.CharField(max_length=500)
@@ -40,13 +54,29 @@ class ReadingStudyCreateSerializer(serializers.Serializer):
     )
     seed = serializers.IntegerField(required=False, allow_null=True, default=None)
 
+    def validate(self, data: dict) -> dict:
+        problems = allocation.layout_problems(
+            layout=data["layout"], washout_days=data["washout_days"]
+        )
+        if problems:
+            raise serializers.ValidationError(problems)
+        return data
+
 
 class ReadingStudySerializer(serializers.ModelSerializer):
     status = serializers.CharField(read_only=True, help_text="draft, open, locked, archived")
 
     class Meta:
         model = Study
-        fields = ["token", "title", "status", "reading_layout", "seed", "manifest_hash"]
+        fields = [
+            "token",
+            "title",
+            "status",
+            "reading_layout",
+            "washout_days",
+            "seed",
+            "manifest_hash",
+        ]
         read_only_fields = fields
 
 

@@ -91,6 +91,7 @@ STUDY_ADMIN_FIELDS = (
     "repeats_per_rater",
     "retests_per_rater",
     "washout_days",
+    "reading_layout",
     "show_reference",
     "training_items",
     "p_adjustment",

@@ -140,8 +140,10 @@ def study_progress_by_rater(
         Assignment.Kind.REPEAT,
         Assignment.Kind.RETEST,
     ]
-    # Only a study with a washout has later sessions: no query otherwise.
-    sessions = study_session_progress(study=study) if study.washout_days else {}
+    # Only a study with a washout, or a crossover (whose washout may be 0 days), has later
+    # sessions: no query otherwise.
+    later = study.washout_days or study.reading_layout == Study.ReadingLayout.CROSSOVER
+    sessions = study_session_progress(study=study) if later else {}
     return [
         RaterProgress(
             m.pseudonym,

@@ -46,13 +46,19 @@ def reading_study_create(
     k: int | None = None,
     instructions: str = "",
     seed: int | None = None,
+    washout_days: int | None = None,
 ) -> Study:
     """An assisted-reading study with its answer question and its unassisted arm; the
-    assisting arms come with `arm_add`."""
+    assisting arms come with `arm_add`. A crossover study needs its washout (whole days, 0 or
+    more), which the session gate applies between a reader's sessions."""
+    problems = allocation.layout_problems(layout=layout, washout_days=washout_days)
+    if problems:
+        raise ValidationError(problems)
     study = Study(
         title=title,
         instructions=instructions,
         reading_layout=layout,
+        washout_days=washout_days or 0,
         raters_per_item=1,
         created_by=creator,
     )

@@ -34,6 +34,7 @@ def reading_study_new(request: HttpRequest) -> HttpResponse:
             prompt=data["prompt"],
             choices=data["choices"],
             k=data["k"],
+            washout_days=data["washout_days"],
         )
     except ValidationError as exc:
         form.add_error(None, exc)

@@ -168,6 +168,30 @@ def _check(readers: Sequence[str], cases: Sequence[str], arms: Sequence[str]) ->
         raise ValueError("an assisted reading needs at least one assisting arm")
 
 
+def layout_problems(*, layout: str, washout_days: int | None) -> dict[str, str]:
+    """What is wrong with a study's layout and washout, by field; empty when nothing is. A
+    crossover study needs its washout (whole days, 0 or more: 0 opens the next session as
+    soon as the one before is finished); a sequential one reads in one session, so a washout
+    would mean nothing."""
+    if layout not in LAYOUTS:
+        return {"layout": f"The layout is one of {', '.join(LAYOUTS)}."}
+    if layout == SEQUENTIAL:
+        if washout_days:
+            return {
+                "washout_days": "Only a crossover study has a washout: a sequential study "
+                "reads every case in one session."
+            }
+        return {}
+    if washout_days is None:
+        return {
+            "washout_days": "A crossover study needs a washout: the whole days (0 or more) a "
+            "reader waits after finishing one session before the next opens."
+        }
+    if washout_days < 0:
+        return {"washout_days": "The washout is a whole number of days, 0 or more."}
+    return {}
+
+
 def opens_at(*, previous_finished: datetime, washout_days: int) -> datetime:
     """When a crossover session opens for a reader: `washout_days` after they finished the
     session before it (their last read in it), so the washout is the reader's own."""
