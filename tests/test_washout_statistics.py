@@ -275,7 +275,9 @@ def test_the_study_stores_test_retest_across_the_washout_apart_from_hidden_repea
     agreement = " ".join(facts["agreement"])
     assert 'Question "overall": test-retest across the washout' in agreement
     assert f"Cohen's kappa, quadratic weights = {kappa.value:.3f}" in agreement
-    assert "9 items re-read by 3 raters" in agreement
+    reread_items = len({reread.item_id for reread in rereads})
+    assert f"9 re-reads of {reread_items} items by 3 raters" in agreement
+    assert kappa.detail["n_items"] == reread_items
     assert retest.THESE_OCCASIONS in agreement
 
 
