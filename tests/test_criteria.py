@@ -130,3 +130,24 @@ def test_facts_and_criteria_on_different_rows_of_one_case_are_both_stored(draft_
     assert case.criteria == CRITERIA
     others = draft_study.cases.exclude(pk=case.pk)
     assert all(c.criteria == [] and c.facts == [] for c in others)
+
+
+@pytest.mark.django_db
+def test_a_study_with_a_criteria_question_opens_once_a_later_import_gives_every_case_them(
+    draft_study,
+):
+    draft = rubric.QuestionDraft(key="crit", prompt="Met?", kind="criteria", level="interval")
+    services.question_add(study=draft_study, draft=draft)
+    cases = list(draft_study.cases.order_by("external_id"))
+    with pytest.raises(ValidationError, match="import a criteria column for case 'c1'"):
+        services.study_open(study=draft_study)
+    lines = [{"case_id": c.external_id, "input": c.input_text, "criteria": CRITERIA} for c in cases]
+    _import(draft_study, "some.jsonl", lines[:-1])
+    with pytest.raises(ValidationError) as refused:
+        services.study_open(study=draft_study)
+    assert refused.value.messages == [
+        f"The criteria question needs the criteria of every case; import a criteria column for "
+        f"case {cases[-1].external_id!r}."
+    ]
+    _import(draft_study, "rest.jsonl", lines[-1:])
+    assert services.study_open(study=draft_study) > 0
