@@ -169,6 +169,41 @@ def test_the_pooled_interval_resamples_items_whole_as_written_out_by_hand():
     assert kappa.other_intervals[0]["interval_question"] == retest.PAIRS_INDEPENDENT
 
 
+def test_a_bca_pooled_interval_takes_its_acceleration_from_leaving_out_whole_items():
+    from scipy.stats import norm
+
+    pairs = _items_that_raters_change_alike()
+    boot = Bootstrap(resamples=400, seed=7, kind="bca")
+    found = retest.retest_kappa(
+        pairs, level="ordinal", categories=SCALE, bootstrap=boot, by_item=True
+    )
+
+    def kappa(some):
+        return cohen_kappa_score(
+            [p.first for p in some], [p.second for p in some], labels=SCALE, weights="quadratic"
+        )
+
+    # Efron's BCa written out: the same seeded item draws, z0 from them, and the acceleration
+    # from the kappa with each item's pairs left out in turn.
+    items = list(dict.fromkeys(p.unit for p in pairs))
+    of_item = [[p for p in pairs if p.unit == item] for item in items]
+    rng = np.random.default_rng(7)
+    values = []
+    for _ in range(400):
+        drawn = rng.integers(0, len(items), len(items))
+        values.append(kappa([p for n in drawn for p in of_item[n]]))
+    values = np.array(values)
+    z0 = norm.ppf((np.sum(values < found.value) + np.sum(values <= found.value)) / 800)
+    left_out = np.array([kappa([p for p in pairs if p.unit != item]) for item in items])
+    d = left_out.mean() - left_out
+    a = (d**3).sum() / (6 * ((d**2).sum()) ** 1.5)
+    z = norm.ppf([0.025, 0.975])
+    levels = norm.cdf(z0 + (z0 + z) / (1 - a * (z0 + z)))
+    assert found.ci == pytest.approx(np.percentile(values, levels * 100))
+    assert found.interval_method == retest.OVER_ITEMS["bca"]
+    assert found.ci_method.startswith("BCa bootstrap (Efron 1987) resampling the 20 re-read items")
+
+
 def test_items_whose_raters_change_alike_widen_the_pooled_interval_beyond_the_pair_bootstrap():
     pairs = _items_that_raters_change_alike()
     boot = Bootstrap(resamples=1000, seed=3)
