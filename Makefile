@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.lock | cut -d' ' -f
 LITELLM_VENV := .venv-litellm
 LITELLM_STAMP := $(LITELLM_VENV)/.installed-$(shell cksum < requirements-litellm.lock | cut -d' ' -f1)
 
-.PHONY: run test install lint format lock worker clean check-deploy bench-import bench-load bench-peer bench-fetch bench-agreement bench-export bench-soak bench-coverage bench-scale
+.PHONY: run test install lint format lock worker clean check-deploy bench-import bench-load bench-peer bench-fetch bench-agreement bench-export bench-soak bench-coverage bench-coverage-issue23 bench-scale
 
 $(STAMP): requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,10 @@ bench-peer: $(STAMP)
 ## Not a test: coverage of every agreement interval for the question it answers (about 7 min, 2 cores).
 bench-coverage: $(STAMP)
 	$(BIN)/python bench/coverage.py
+
+## Not a test: coverage of the omission, correction and washout intervals alone (about 2 min).
+bench-coverage-issue23: $(STAMP)
+	$(BIN)/python bench/coverage.py --part issue23
 
 ## Not a test: 8 clients saving and submitting while Redis, PostgreSQL and the worker fail.
 bench-soak: $(STAMP)

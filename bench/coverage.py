@@ -1,7 +1,12 @@
 """Coverage of the agreement intervals, each against the question it claims to answer.
 
     make bench-coverage            (REPLICATES=... RESAMPLES=... SEED=... MRMC_REPLICATES=...)
+    make bench-coverage-issue23    (the omission, correction and washout intervals alone)
     .venv/bin/python bench/coverage.py --help     (a few cells, fewer studies, while looking)
+
+The intervals of issue 23's designs (omission rate, corrections, washout test-retest) are
+simulated in bench/coverage_designs.py, whose docstring gives their model and truths; they run
+last (`--part issue23` alone, about 2 minutes; `--part agreement` without them).
 
 A benchmark, not a test: about 8 minutes on 2 cores (500 studies per cell, 200 bootstrap
 resamples per interval rather than the app's 1,000, so that it fits in 10; 1,500 studies per
@@ -58,6 +63,8 @@ from scipy.stats import norm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import coverage_designs  # noqa: E402
+
 from annotation.core.stats import coefficients  # noqa: E402
 from annotation.core.stats.data import Ratings  # noqa: E402
 from annotation.core.stats.icc import GCI_INTERVAL, MeanSquares  # noqa: E402
@@ -72,6 +79,9 @@ REPLICATES = int(os.environ.get("REPLICATES", 500))
 RESAMPLES = int(os.environ.get("RESAMPLES", 200))
 SEED = int(os.environ.get("SEED", 20))
 MRMC_REPLICATES = int(os.environ.get("MRMC_REPLICATES", 1500))
+# Issue 23's intervals are cheap: more studies, and the app's own 1,000 resamples.
+ISSUE23_REPLICATES = int(os.environ.get("ISSUE23_REPLICATES", 1000))
+ISSUE23_RESAMPLES = int(os.environ.get("ISSUE23_RESAMPLES", 1000))
 WORKERS = 2
 
 SIGMA_CASE = 1.0
@@ -354,14 +364,19 @@ def _options() -> argparse.Namespace:
     )
     parser.add_argument("--no-intervals", action="store_true", help="the MRMC part only")
     parser.add_argument("--no-mrmc", action="store_true")
+    parser.add_argument(
+        "--part",
+        choices=("all", "agreement", "issue23"),
+        default="all",
+        help="agreement: the agreement intervals and MRMC; issue23: the omission, correction "
+        "and washout intervals (bench/coverage_designs.py)",
+    )
+    parser.add_argument("--issue23-reps", type=int, default=ISSUE23_REPLICATES)
+    parser.add_argument("--issue23-resamples", type=int, default=ISSUE23_RESAMPLES)
     return parser.parse_args()
 
 
-def main() -> None:
-    global RESAMPLES, SEED, ONLY, DESIGNS
-    options = _options()
-    RESAMPLES, SEED, ONLY = options.resamples, options.seed, set(options.coefficients)
-    DESIGNS = [tuple(int(v) for v in d.split("x")) for d in options.designs]
+def _describe(options: argparse.Namespace) -> None:
     print(
         f"coverage benchmark: {options.reps} studies per cell ({options.mrmc_reps} for MRMC), "
         f"{RESAMPLES} bootstrap resamples, seed {SEED}, {WORKERS} processes"
@@ -376,16 +391,26 @@ def main() -> None:
             f"readers-in-general truth, {scenario}: "
             + ", ".join(f"{k} {v:.4f}" for k, v in general.items())
         )
+
+
+def main() -> None:
+    global RESAMPLES, SEED, ONLY, DESIGNS
+    options = _options()
+    RESAMPLES, SEED, ONLY = options.resamples, options.seed, set(options.coefficients)
+    DESIGNS = [tuple(int(v) for v in d.split("x")) for d in options.designs]
+    if options.part != "issue23":
+        _describe(options)
     cells = [(s, n, r) for s in options.scenarios for n, r in DESIGNS]
     start = time.perf_counter()
+    agreement = options.part in ("all", "agreement")
     # Forked workers see the options set above.
     with multiprocessing.get_context("fork").Pool(WORKERS) as pool:
-        if not options.no_intervals:
+        if agreement and not options.no_intervals:
             tasks = [(*cell, i) for cell in cells for i in range(options.reps)]
             rows = [row for result in pool.imap_unordered(one_study, tasks, 8) for row in result]
             print("\n".join(summarise(rows)))
             print(f"{len(tasks)} studies in {time.perf_counter() - start:.0f} s")
-        if not options.no_mrmc:
+        if agreement and not options.no_mrmc:
             tasks = [(*cell, i) for cell in cells for i in range(options.mrmc_reps)]
             mrmc_rows = list(pool.imap_unordered(one_mrmc, tasks, chunksize=16))
             print(
@@ -394,7 +419,22 @@ def main() -> None:
                 f"readers are interchangeable), case x modality sd {MRMC_CASE_MODALITY}"
             )
             print("\n".join(summarise_mrmc(mrmc_rows)))
+        if options.part in ("all", "issue23"):
+            issue23(pool, options)
     print(f"done in {time.perf_counter() - start:.0f} s")
+
+
+def issue23(pool, options: argparse.Namespace) -> None:
+    """The omission, correction and washout intervals (bench/coverage_designs.py)."""
+    begun = time.perf_counter()
+    tasks = coverage_designs.tasks(options.issue23_reps, options.issue23_resamples, SEED)
+    rows = [r for found in pool.imap_unordered(coverage_designs.one_study, tasks, 8) for r in found]
+    print(
+        f"\nIssue 23's intervals: {options.issue23_reps} studies per cell, "
+        f"{options.issue23_resamples} bootstrap resamples, seed {SEED}"
+    )
+    print("\n".join(coverage_designs.summarise(rows, coverage)))
+    print(f"{len(tasks)} studies in {time.perf_counter() - begun:.0f} s")
 
 
 if __name__ == "__main__":

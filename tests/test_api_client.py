@@ -2,7 +2,8 @@
 openapi-spec-validator, and a client generated from it by openapi-python-client (offline, into a
 temporary directory) imports every module, answers an item as a rater and exports a whole
 study (studies, ratings as JSON and CSV, results, the paper bundle) with a Bearer token, against
-a live server and a real worker. The commands are those docs/api.md gives."""
+a live server and a real worker; and sends an omission answer and a correction and reads them
+back. The commands are those docs/api.md gives."""
 
 import csv
 import importlib
@@ -182,6 +183,56 @@ def _rate_and_export(open_study, left, rater, admin) -> None:
     with zipfile.ZipFile(io.BytesIO(download.parsed.payload.read())) as archive:
         bundled = list(csv.DictReader(io.StringIO(archive.read("ratings.csv").decode())))
     assert len(bundled) == n_assignments
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_generated_client_sends_an_omission_and_a_correction_and_reads_them_back(
+    generated, live_server, draft_study, study_admin, raters
+):
+    from tests.test_corrections import CORRECTION
+    from tests.test_omission import FACTS, omission_question
+
+    omission_question(draft_study)
+    services.question_add(study=draft_study, draft=CORRECTION)
+    draft_study.cases.update(facts=FACTS)
+    services.study_open(study=draft_study)
+    models = importlib.import_module(f"{PACKAGE}.models")
+    token = draft_study.token
+    with _client(live_server, raters[0]) as rater, _client(live_server, study_admin) as admin:
+        item = _api("rate_items_list").sync(token, client=rater).results[0]
+        read = draft_study.assignments.select_related("item__output").get(token=item.token)
+        original = read.item.output.text
+        edited = original + " Ask a pharmacist first."
+        answers = _api("rate_items_answers_create")
+        omission = models.OmissionAnswer(omitted=["f3"], wrong=["f1"])
+        for question, answer in (("overall", 4), ("omitted", omission), ("corrected", edited)):
+            body = models.AnswerRequest(question=question, answer=answer)
+            shown = answers.sync(token, item.token, client=rater, body=body)
+        assert _api("rate_items_submit_create").sync(token, item.token, client=rater).submitted
+
+        # The rater's item gives both back in their typed forms.
+        by_key = {q.key: q.answer for q in shown.questions}
+        assert isinstance(by_key["omitted"], models.OmissionAnswer)
+        assert (by_key["omitted"].omitted, by_key["omitted"].wrong) == (["f3"], ["f1"])
+        assert isinstance(by_key["corrected"], models.Correction)
+        assert by_key["corrected"].text == edited
+        assert by_key["corrected"].words == 4  # four words inserted, computed by the server
+        assert by_key["corrected"].diff[-1].op.value == "insert"
+
+        # The admin reads each through the ratings list, with its numeric code.
+        def rows_of(question):
+            listed = _api("studies_ratings_list").sync(token, client=admin, question=question)
+            return [r for r in listed.results if r.item_token == read.item.token]
+
+        [omitted] = rows_of("omitted")
+        assert isinstance(omitted.answer, models.OmissionAnswer)
+        assert (omitted.answer.omitted, omitted.answer.wrong) == (["f3"], ["f1"])
+        assert float(omitted.value) == pytest.approx(1 / 7)  # f3 of importances 3+1+1+2
+        # A correction's answer in the ratings is its text, its value the word edit rate.
+        [corrected] = rows_of("corrected")
+        assert corrected.answer == edited
+        assert float(corrected.value) == pytest.approx(4 / by_key["corrected"].original_words)
+        assert corrected.submitted
 
 
 @pytest.mark.django_db(transaction=True)

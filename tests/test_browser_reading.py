@@ -1,6 +1,7 @@
-"""Assisted reading in headless Chromium, by keyboard alone: a ranked differential typed row by
-row and reordered, locked with Enter, then read again beside the model's output; and a
-crossover study's two sessions, the second opening once the washout has passed."""
+"""Assisted reading in headless Chromium: by keyboard alone, a ranked differential typed row by
+row and reordered, locked with Enter, then read again beside the model's output; a crossover
+study's two sessions, the second opening once the washout has passed; and a lock pressed after
+the session ended, which loses nothing and locks once the reader signs in."""
 
 import datetime
 
@@ -8,8 +9,10 @@ from django.utils import timezone
 
 from annotation import services
 from annotation.models import Assignment, Output, Rating
+from tests.factories import PASSWORD
 from tests.reading_support import CASES, OUTPUTS, reading_study
 from tests.support.browser import BROWSER_MARKS, browser_page, log_in
+from tests.test_browser_no_lost_work import NOTHING_PENDING, sign_out_in_another_tab
 
 pytestmark = BROWSER_MARKS
 
@@ -168,3 +171,51 @@ def test_a_reader_reads_a_crossover_study_in_two_sessions_a_washout_apart(
     assert sorted(first_arms) == sorted(second_arms) == ["llm", "llm", "unassisted", "unassisted"]
     answers = Rating.objects.filter(assignment__study=study, assignment__rater=reader)
     assert sorted(answers.values_list("answer", flat=True)) == [["PE"]] * 8
+
+
+def test_a_lock_pressed_after_the_session_ended_loses_nothing_and_locks_after_signing_in(
+    live_server, study_admin, raters
+):
+    study = reading_study(study_admin, raters[:1])
+    services.study_open(study=study)
+    reader = raters[0]
+    first, second = Assignment.objects.filter(study=study, rater=reader).order_by("position")[:2]
+    shown = second.item.output.text
+    with browser_page(live_server.url) as page:
+        log_in(page, reader.username)
+        page.goto(f"/rate/{study.token}/{first.token}/")
+        page.wait_for_load_state()
+        sign_out_in_another_tab(page)
+
+        # The unassisted answer typed after the session ended is kept in the page.
+        page.focus("input[name='entry-1']")
+        page.keyboard.type("PE")
+        page.wait_for_selector("#signed-out:not([hidden])")
+        assert "signed out" in page.locator("#q-answer .status").inner_text()
+        lock = page.get_by_role("button", name="Lock my answer")
+        lock.click()
+        page.wait_for_selector("[data-submit-status]:has-text('You are signed out')")
+        assert page.url.endswith(f"/{first.token}/")
+        assert page.locator("#output-text").count() == 0  # still nothing of the model
+        assert page.input_value("input[name='entry-1']") == "PE"  # not locked: still editable
+        assert not page.locator("input[name='entry-1']").is_disabled()
+
+        # Signed in again on the page: the answer is saved, and the lock then takes it.
+        page.click("[data-sign-in]")
+        page.fill("#sign-in-username", reader.username)
+        page.fill("#sign-in-password", PASSWORD)
+        page.click("#sign-in button[type=submit]")
+        page.wait_for_selector("#q-answer .ok", timeout=10_000)
+        page.wait_for_function(NOTHING_PENDING)
+        lock.click()
+        page.wait_for_url(f"**/{second.token}/")
+        assert page.locator("#assistance-title").inner_text() == "Assistant"
+        assert page.locator("#output-text").inner_text() == shown
+        assert page.input_value("input[name='entry-1']") == "PE"
+
+    first.refresh_from_db()
+    assert first.locked_at is not None
+    assert first.submitted_at is not None
+    rating = Rating.objects.get(assignment=first)
+    assert list(rating.revisions.values_list("answer", flat=True)) == [["PE"]]  # saved once
+    assert Rating.objects.get(assignment=second).answer == ["PE"]

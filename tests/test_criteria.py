@@ -97,3 +97,57 @@ def test_criteria_need_an_absolute_study(study_admin):
     draft = rubric.QuestionDraft(key="crit", prompt="Met?", kind="criteria", level="interval")
     with pytest.raises(ValidationError, match="absolute study"):
         services.question_add(study=study, draft=draft)
+
+
+def _import(study, filename: str, lines: list[dict]) -> None:
+    content = "\n".join(json.dumps(line) for line in lines).encode()
+    services.study_import_file(study=study, filename=filename, content=content)
+
+
+@pytest.mark.django_db
+def test_criteria_imported_after_the_cases_fill_a_drafts_cases_stored_without_them(draft_study):
+    cases = draft_study.cases.order_by("external_id")
+    assert [c.criteria for c in cases] == [[]] * cases.count()
+    lines = [{"case_id": c.external_id, "input": c.input_text, "criteria": CRITERIA} for c in cases]
+    _import(draft_study, "criteria.jsonl", lines)
+    assert [c.criteria for c in cases.all()] == [CRITERIA] * len(lines)
+    # Once stored, other criteria for the case are a conflict, as for any stored field, and
+    # the stored ones stay.
+    lines[0]["criteria"] = CRITERIA[:1]
+    with pytest.raises(ImportRejected, match="differs from the criteria stored for case"):
+        _import(draft_study, "again.jsonl", lines[:1])
+    assert cases.all()[0].criteria == CRITERIA
+
+
+@pytest.mark.django_db
+def test_facts_and_criteria_on_different_rows_of_one_case_are_both_stored(draft_study):
+    case = draft_study.cases.order_by("external_id").first()
+    facts = [{"id": "f1", "text": "Fever for two days", "importance": 2}]
+    base = {"case_id": case.external_id, "input": case.input_text}
+    _import(draft_study, "both.jsonl", [base | {"facts": facts}, base | {"criteria": CRITERIA}])
+    case.refresh_from_db()
+    assert case.facts == facts
+    assert case.criteria == CRITERIA
+    others = draft_study.cases.exclude(pk=case.pk)
+    assert all(c.criteria == [] and c.facts == [] for c in others)
+
+
+@pytest.mark.django_db
+def test_a_study_with_a_criteria_question_opens_once_a_later_import_gives_every_case_them(
+    draft_study,
+):
+    draft = rubric.QuestionDraft(key="crit", prompt="Met?", kind="criteria", level="interval")
+    services.question_add(study=draft_study, draft=draft)
+    cases = list(draft_study.cases.order_by("external_id"))
+    with pytest.raises(ValidationError, match="import a criteria column for case 'c1'"):
+        services.study_open(study=draft_study)
+    lines = [{"case_id": c.external_id, "input": c.input_text, "criteria": CRITERIA} for c in cases]
+    _import(draft_study, "some.jsonl", lines[:-1])
+    with pytest.raises(ValidationError) as refused:
+        services.study_open(study=draft_study)
+    assert refused.value.messages == [
+        f"The criteria question needs the criteria of every case; import a criteria column for "
+        f"case {cases[-1].external_id!r}."
+    ]
+    _import(draft_study, "rest.jsonl", lines[-1:])
+    assert services.study_open(study=draft_study) > 0

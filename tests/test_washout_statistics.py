@@ -114,7 +114,124 @@ def test_each_interval_is_a_seeded_bootstrap_over_items_for_these_raters_and_occ
         assert "bootstrap" in overall.ci_method
         assert overall.seed == 7
     icc_beside = found["icc"][0].other_intervals[0]
-    assert icc_beside["interval_question"].startswith("raters like these")
+    assert icc_beside["interval_question"].startswith("the two occasions taken as random")
+    assert retest.PAIRS_INDEPENDENT in icc_beside["interval_question"]
+    _, by_rater = found["kappa"]
+    assert by_rater["R1"].interval_question == retest.THESE_OCCASIONS
+    assert by_rater["R1"].interval_method == "percentile bootstrap over cases"
+
+
+def _items_that_raters_change_alike(seed: int = 1, items: int = 20, raters: int = 6):
+    """Every rater reads most items the same twice, but every fourth item is one that every
+    rater answers differently the second time: disagreement is a property of the item."""
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for i in range(items):
+        for r in range(raters):
+            first = float(rng.integers(1, 6))
+            second = first
+            if i % 4 == 0:
+                second = float(min(5, max(1, first + rng.choice([-2, -1, 1, 2]))))
+            pairs.append(retest.RetestPair(f"R{r + 1}", f"item{i}", first, second))
+    return pairs
+
+
+def _items_resampled_by_hand(pairs, statistic, bootstrap):
+    """The cluster bootstrap written out: per resample, draw as many items as there are (the
+    same seeded draws, one resample at a time), take every pair of each drawn item, compute."""
+    items = list(dict.fromkeys(p.unit for p in pairs))
+    of_item = {item: [p for p in pairs if p.unit == item] for item in items}
+    rng = np.random.default_rng(bootstrap.seed)
+    values = []
+    for _ in range(bootstrap.resamples):
+        drawn = [p for n in rng.integers(0, len(items), len(items)) for p in of_item[items[n]]]
+        values.append(statistic([p.first for p in drawn], [p.second for p in drawn]))
+    return np.percentile(values, [2.5, 97.5])
+
+
+def test_the_pooled_interval_resamples_items_whole_as_written_out_by_hand():
+    pairs = _items_that_raters_change_alike()
+    found = retest.washout_retest(pairs, level="ordinal", categories=SCALE, bootstrap=BOOT)
+    kappa, icc = found["kappa"][0], found["icc"][0]
+
+    def weighted_kappa(first, second):
+        return cohen_kappa_score(first, second, labels=SCALE, weights="quadratic")
+
+    assert kappa.ci == pytest.approx(_items_resampled_by_hand(pairs, weighted_kappa, BOOT))
+    assert icc.ci == pytest.approx(_items_resampled_by_hand(pairs, icc_a1, BOOT))
+    for estimate in (kappa, icc):
+        assert estimate.interval_question == retest.THESE_OCCASIONS
+        assert estimate.interval_method == retest.OVER_ITEMS["percentile"]
+        assert "resampling the 20 re-read items" in estimate.ci_method
+        assert estimate.n_units == 120
+        assert estimate.extra["n_items"] == 20
+    # Kappa's asymptotic interval takes the 120 pairs as independent, and says so.
+    assert kappa.other_intervals[0]["interval_question"] == retest.PAIRS_INDEPENDENT
+
+
+def test_a_bca_pooled_interval_takes_its_acceleration_from_leaving_out_whole_items():
+    from scipy.stats import norm
+
+    pairs = _items_that_raters_change_alike()
+    boot = Bootstrap(resamples=400, seed=7, kind="bca")
+    found = retest.retest_kappa(
+        pairs, level="ordinal", categories=SCALE, bootstrap=boot, by_item=True
+    )
+
+    def kappa(some):
+        return cohen_kappa_score(
+            [p.first for p in some], [p.second for p in some], labels=SCALE, weights="quadratic"
+        )
+
+    # Efron's BCa written out: the same seeded item draws, z0 from them, and the acceleration
+    # from the kappa with each item's pairs left out in turn.
+    items = list(dict.fromkeys(p.unit for p in pairs))
+    of_item = [[p for p in pairs if p.unit == item] for item in items]
+    rng = np.random.default_rng(7)
+    values = []
+    for _ in range(400):
+        drawn = rng.integers(0, len(items), len(items))
+        values.append(kappa([p for n in drawn for p in of_item[n]]))
+    values = np.array(values)
+    z0 = norm.ppf((np.sum(values < found.value) + np.sum(values <= found.value)) / 800)
+    left_out = np.array([kappa([p for p in pairs if p.unit != item]) for item in items])
+    d = left_out.mean() - left_out
+    a = (d**3).sum() / (6 * ((d**2).sum()) ** 1.5)
+    z = norm.ppf([0.025, 0.975])
+    levels = norm.cdf(z0 + (z0 + z) / (1 - a * (z0 + z)))
+    assert found.ci == pytest.approx(np.percentile(values, levels * 100))
+    assert found.interval_method == retest.OVER_ITEMS["bca"]
+    assert found.ci_method.startswith("BCa bootstrap (Efron 1987) resampling the 20 re-read items")
+
+
+def test_items_whose_raters_change_alike_widen_the_pooled_interval_beyond_the_pair_bootstrap():
+    pairs = _items_that_raters_change_alike()
+    boot = Bootstrap(resamples=1000, seed=3)
+    for level in ("kappa", "icc"):
+        if level == "kappa":
+            by_items = retest.retest_kappa(
+                pairs, level="ordinal", categories=SCALE, bootstrap=boot, by_item=True
+            )
+            by_pairs = retest.retest_kappa(pairs, level="ordinal", categories=SCALE, bootstrap=boot)
+        else:
+            by_items = retest.retest_icc(pairs, level="ordinal", bootstrap=boot, by_item=True)
+            by_pairs = retest.retest_icc(pairs, level="ordinal", bootstrap=boot)
+        assert by_items.value == pytest.approx(by_pairs.value)
+        width = by_items.ci[1] - by_items.ci[0]
+        assert width > 1.4 * (by_pairs.ci[1] - by_pairs.ci[0])
+    # With the same changes of answer spread over the pairs at random, not by item, the two
+    # intervals are about as wide.
+    changes = np.random.default_rng(4).permutation([p.second - p.first for p in pairs])
+    scattered = [
+        retest.RetestPair(p.rater, p.unit, p.first, float(min(5, max(1, p.first + change))))
+        for p, change in zip(pairs, changes, strict=True)
+    ]
+    by_items = retest.retest_kappa(
+        scattered, level="ordinal", categories=SCALE, bootstrap=boot, by_item=True
+    )
+    by_pairs = retest.retest_kappa(scattered, level="ordinal", categories=SCALE, bootstrap=boot)
+    ratio = (by_items.ci[1] - by_items.ci[0]) / (by_pairs.ci[1] - by_pairs.ci[0])
+    assert 0.75 < ratio < 1.33
 
 
 def _rate(assignment: Assignment, value: int) -> None:
@@ -193,7 +310,9 @@ def test_the_study_stores_test_retest_across_the_washout_apart_from_hidden_repea
     agreement = " ".join(facts["agreement"])
     assert 'Question "overall": test-retest across the washout' in agreement
     assert f"Cohen's kappa, quadratic weights = {kappa.value:.3f}" in agreement
-    assert "9 items re-read by 3 raters" in agreement
+    reread_items = len({reread.item_id for reread in rereads})
+    assert f"9 re-reads of {reread_items} items by 3 raters" in agreement
+    assert kappa.detail["n_items"] == reread_items
     assert retest.THESE_OCCASIONS in agreement
 
 

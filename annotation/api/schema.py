@@ -122,8 +122,12 @@ def answer_schema(*, nullable: bool = False) -> dict:
                 "description": "Ranking: each response's rank (1 best) in the order shown, "
                 "null where not ranked yet.",
             },
-            ref("OmissionAnswer"),
+            # The correction before the omission answer, for the same reason: a generated
+            # client reads a correction as an omission answer with neither list (its reader
+            # ignores keys it does not know), where a correction's required fields refuse an
+            # omission answer.
             ref("Correction"),
+            ref("OmissionAnswer"),
         ],
     }
     if nullable:

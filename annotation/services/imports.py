@@ -285,6 +285,11 @@ def _check_upload_size(filename: str, size: int) -> None:
         raise ImportRejected([Problem(PurePath(filename).name, None, None, message)])
 
 
+# A case's lists that a later import may fill in while the study is a draft: an omission
+# question's facts and a criteria question's criteria (Case.facts, Case.criteria).
+ADDABLE_LISTS = ("facts", "criteria")
+
+
 class _RowWriter:
     """Checks parsed rows against what the study already holds, then writes them in bulk.
 
@@ -324,7 +329,7 @@ class _RowWriter:
             ).values_list("pk", "case__external_id", "source__label", "text", "metrics")
         }
         self.metrics_updates: list[Output] = []
-        self.facts_updates: list[Case] = []
+        self.lists_added: dict[int, Case] = {}  # stored cases taking facts or criteria
         self.stored_images = {}
         for case_id, name in Attachment.objects.filter(case__study=study).values_list(
             "case__external_id", "name"
@@ -358,7 +363,9 @@ class _RowWriter:
         ]
         _outputs_insert(outputs, batch=self.BATCH)
         Output.objects.bulk_update(self.metrics_updates, ["metrics"], batch_size=self.BATCH)
-        Case.objects.bulk_update(self.facts_updates, ["facts"], batch_size=self.BATCH)
+        Case.objects.bulk_update(
+            self.lists_added.values(), list(ADDABLE_LISTS), batch_size=self.BATCH
+        )
 
     def plan(self, row: ImportRow) -> None:
         case = self.cases.get(row.case_id)
@@ -399,7 +406,7 @@ class _RowWriter:
             if row.images:
                 self.new_images.setdefault(row.case_id, row.images)
         else:
-            self.plan_facts(case, row)
+            self.plan_lists(case, row)
             stored = {"input": case.input_text, "reference": case.reference}
             stored.update(metadata=case.metadata, criteria=case.criteria)
             given = {"input": row.input, "reference": row.reference, "metadata": row.metadata}
@@ -427,13 +434,16 @@ class _RowWriter:
         if row.source and self.source_for(row) is not None:
             self.plan_output(row)
 
-    def plan_facts(self, case: Case, row: ImportRow) -> None:
-        """Facts are often added after the cases exist (an omission question asks for them):
-        a draft's stored case without facts takes them; differing facts stay a problem."""
-        if case.facts or not row.facts or not self.study.accepts_imports:
+    def plan_lists(self, case: Case, row: ImportRow) -> None:
+        """Facts and criteria are often added after the cases exist (an omission or criteria
+        question asks for them): a draft's stored case without them takes them from the row;
+        differing ones stay a problem, as for any stored field."""
+        if not self.study.accepts_imports:
             return
-        case.facts = row.facts
-        self.facts_updates.append(case)
+        for name in ADDABLE_LISTS:
+            if getattr(row, name) and not getattr(case, name):
+                setattr(case, name, getattr(row, name))
+                self.lists_added[case.pk] = case
 
     def check_expected(self, row: ImportRow) -> None:
         """Assisted reading: note the first row giving a case's expected answer, checked

@@ -199,7 +199,7 @@ def study_open(*, study: Study, job: TaskRun | None = None) -> int:
         raise ValidationError("No case has two outputs to compare.")
     _check_quality_cases(study, built)
     _check_expected_answers(study, built)
-    _check_case_facts(study, built)
+    _check_case_lists(study, built)
     Item.objects.bulk_create(built)
     members = [
         ItemOutput(item=item, output=output, slot=slot)
@@ -459,21 +459,27 @@ def _check_expected_answers(study: Study, built: list[Item]) -> None:
         raise ValidationError(problems[:20])
 
 
-def _check_case_facts(study: Study, built: list[Item]) -> None:
-    """An omission question checks each output against its case's facts: every case raters
-    see needs them. Checked here rather than at import, as questions may come after the cases."""
-    if not study.questions.filter(kind=rubric.OMISSION).exists():
-        return
+# The list of its own each case needs for a question of these kinds: (Case field, question).
+CASE_LISTS = {rubric.OMISSION: ("facts", "omission"), rubric.CRITERIA: ("criteria", "criteria")}
+
+
+def _check_case_lists(study: Study, built: list[Item]) -> None:
+    """An omission question checks each output against its case's facts, a criteria question
+    against its case's criteria: every case raters see needs them. Checked here rather than at
+    import, as questions may come after the cases (and a later import may add the lists)."""
+    kinds = set(study.questions.filter(kind__in=CASE_LISTS).values_list("kind", flat=True))
     case_ids = {item.output.case_id for item in built}
-    cases = Case.objects.filter(pk__in=case_ids).values_list("external_id", "facts")
-    missing = sorted(external_id for external_id, facts in cases if not facts)
-    if missing:
-        named = ", ".join(repr(case_id) for case_id in missing[:10])
-        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-        raise ValidationError(
-            f"The omission question needs the facts of every case; import a facts column for "
-            f"case {named}{more}."
-        )
+    for kind in sorted(kinds):
+        field, name = CASE_LISTS[kind]
+        cases = Case.objects.filter(pk__in=case_ids).values_list("external_id", field)
+        missing = sorted(external_id for external_id, given in cases if not given)
+        if missing:
+            named = ", ".join(repr(case_id) for case_id in missing[:10])
+            more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+            raise ValidationError(
+                f"The {name} question needs the {field} of every case; import a {field} column "
+                f"for case {named}{more}."
+            )
 
 
 OPENING_READS = ("case__external_id", "case__role", "case__expected", "source__label")

@@ -444,7 +444,9 @@ COLUMNS = (
         False,
         "the case's own rubric, HealthBench style: a JSON list of "
         '{"id": "c1", "text": "...", "points": 5} (and optionally "axis"); points are whole '
-        "numbers, negative for harms, at least one positive",
+        "numbers, negative for harms, at least one positive. A study with a criteria "
+        "question opens only once every case has its criteria; a draft's cases imported "
+        "without criteria take them from a later import",
         _criteria,
     ),
     Column(

@@ -358,16 +358,7 @@ def cohen_kappa(
     k = len(ratings.categories)
     agreement_weights = category_weights(k, weighting)
     patterns = Patterns.of(pairs)
-    first, second = patterns.rows[:, 0], patterns.rows[:, 1]
-    first_is, second_is = np.eye(k)[first], np.eye(k)[second]  # patterns x categories
-
-    def kappa(weights: np.ndarray) -> np.ndarray:
-        p = weights / weights.sum(axis=1, keepdims=True)
-        rows, cols = p @ first_is, p @ second_is
-        observed = p @ agreement_weights[first, second]
-        expected = np.einsum("ri,ij,rj->r", rows, agreement_weights, cols)
-        return np.where(expected < 1, (observed - expected) / (1 - expected), np.nan)
-
+    kappa = cohen_kappa_statistic(patterns.rows, k, weighting)
     estimate.value = point(kappa, patterns)
     if estimate.value is None:
         estimate.reason = "both raters used a single category: chance agreement is 1"
@@ -389,6 +380,24 @@ def cohen_kappa(
         )
     )
     return with_bootstrap(estimate, kappa, patterns, bootstrap)
+
+
+def cohen_kappa_statistic(pairs: np.ndarray, k: int, weighting: str):
+    """Cohen's kappa as a function of weights over `pairs` (rows of the two raters' category
+    positions, of k categories): weights (resamples x rows) -> one kappa per resample, NaN
+    where chance agreement is 1."""
+    agreement_weights = category_weights(k, weighting)
+    first, second = pairs[:, 0], pairs[:, 1]
+    first_is, second_is = np.eye(k)[first], np.eye(k)[second]  # rows x categories
+
+    def kappa(weights: np.ndarray) -> np.ndarray:
+        p = weights / weights.sum(axis=1, keepdims=True)
+        rows, cols = p @ first_is, p @ second_is
+        observed = p @ agreement_weights[first, second]
+        expected = np.einsum("ri,ij,rj->r", rows, agreement_weights, cols)
+        return np.where(expected < 1, (observed - expected) / (1 - expected), np.nan)
+
+    return kappa
 
 
 def _cohen_se(table: np.ndarray, w: np.ndarray, kappa: float) -> float:

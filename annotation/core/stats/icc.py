@@ -64,7 +64,7 @@ def icc(
         if k < 2 or n < 2:
             estimate.reason = "needs two or more units rated by every one of two or more raters"
             continue
-        statistic = _icc_statistic(patterns.rows, k, form)
+        statistic = icc_statistic(patterns.rows, k, form)
         estimate.value = point(statistic, patterns)
         if estimate.value is None:
             estimate.reason = (
@@ -359,7 +359,9 @@ def _agreement_bounds(squares: MeanSquares, upper_tail: float) -> tuple[float, f
     return low, high
 
 
-def _icc_statistic(rows: np.ndarray, k: int, form: str):
+def icc_statistic(rows: np.ndarray, k: int, form: str):
+    """ICC of `form` as a function of weights over `rows` (targets x k raters' values):
+    weights (resamples x rows) -> one ICC per resample, NaN where its denominator is zero."""
     # ICC does not change with the unit of measurement: work in units of the data's own spread,
     # so that "zero" below means zero relative to the data, whether it is in mol/L or in km.
     spread = rows.std()

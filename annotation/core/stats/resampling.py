@@ -246,3 +246,55 @@ def case_weights(n_cases: int, bootstrap: Bootstrap, *, width: int = 0) -> Itera
         del drawn
         yield weights
         left -= size
+
+
+def cluster_weights(clusters: np.ndarray, bootstrap: Bootstrap) -> Iterator[np.ndarray]:
+    """The cluster bootstrap as unit weights: `case_weights` over the clusters (`clusters[u]`
+    is unit u's cluster, 0 to n - 1), each unit weighted by how often its cluster was drawn,
+    so that a drawn cluster brings all its units together."""
+    n_clusters = int(clusters.max()) + 1 if len(clusters) else 0
+    for counts in case_weights(n_clusters, bootstrap, width=len(clusters)):
+        yield counts[:, clusters].astype(float)
+
+
+def cluster_interval(
+    statistic: Statistic, clusters: np.ndarray, bootstrap: Bootstrap
+) -> tuple[tuple[float, float] | None, int, str]:
+    """The interval `bootstrap.kind` asks for from resampling clusters of units whole:
+    `statistic` takes unit weights (resamples x units). BCa's acceleration is the jackknife
+    over clusters (each left out whole), as the resampling is over clusters. Returns the
+    interval, how many resamples defined it, and why BCa is undefined where it is."""
+    if len(clusters) == 0 or bootstrap.resamples <= 0:
+        return None, 0, ""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = np.concatenate([statistic(w) for w in cluster_weights(clusters, bootstrap)])
+        values = values[np.isfinite(values)]
+        estimate = float(statistic(np.ones((1, len(clusters))))[0])
+    if len(values) == 0:
+        return None, 0, ""
+    tail = (1 - bootstrap.level) / 2 * 100
+    if bootstrap.kind == "percentile":
+        low, high = np.percentile(values, [tail, 100 - tail])
+        return (float(low), float(high)), len(values), ""
+    acceleration = _cluster_acceleration(statistic, clusters)
+    z0 = bias_correction(values, estimate) if math.isfinite(estimate) else math.nan
+    if acceleration is None or not math.isfinite(z0):
+        return None, len(values), "BCa undefined: leaving out a cluster leaves it undefined"
+    low, high = bca_levels(z0, acceleration, bootstrap.level)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return None, len(values), "BCa undefined: the acceleration is too large for the tails"
+    bounds = np.percentile(values, [low * 100, high * 100])
+    return (float(bounds[0]), float(bounds[1])), len(values), ""
+
+
+def _cluster_acceleration(statistic: Statistic, clusters: np.ndarray) -> float | None:
+    """Efron's acceleration from the statistic with each cluster left out in turn."""
+    n_clusters = int(clusters.max()) + 1
+    weights = (clusters[None, :] != np.arange(n_clusters)[:, None]).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        left_out = statistic(weights)
+    if not np.isfinite(left_out).all():
+        return None
+    deviation = left_out.mean() - left_out
+    spread = (deviation**2).sum()
+    return 0.0 if spread <= 0 else float((deviation**3).sum() / (6 * spread**1.5))

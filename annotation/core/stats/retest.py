@@ -12,24 +12,34 @@ The two readings are the two "raters" of a two-rater agreement coefficient:
   systematically higher the second time loses reliability, as they should. Not for a nominal
   question (its codes are not quantities).
 
-Each headline interval is a unit bootstrap over the re-read items: it answers "these raters,
-on these two occasions, items like these". The occasions are not a sample of occasions: no
-interval here generalises to other raters or other washouts (ICC's generalized confidence
+Each headline interval is a percentile bootstrap over the re-read items: it answers "these
+raters, on these two occasions, items like these". The occasions are not a sample of occasions:
+no interval here generalises to other raters or other washouts (ICC's generalized confidence
 interval, which treats the occasions as random, is kept beside it, labelled as such).
 
-Over every rater together, each (rater, item) pair is one unit: the pooled figure is the
-agreement of a reading with its re-read by the same rater, raters mixed. Plain numpy, no Django.
+Over every rater together, each (rater, item) pair is one unit of the coefficient: the pooled
+figure is the agreement of a reading with its re-read by the same rater, raters mixed. Its
+interval resamples items, each drawn item bringing every rater's pair of readings of it (a
+cluster bootstrap): the claim is about items like these, and an item that one rater reads
+differently the second time is often one that the others do too, so the pairs of an item are
+not independent. Resampling the pairs one by one would take them as independent and give too
+narrow an interval. The intervals kept beside the pooled figure that do take the pairs as
+independent (kappa's asymptotic one, ICC's GCI and F) say so. Per rater, each item is one pair,
+so the item bootstrap is the plain one over units. Plain numpy, no Django.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from annotation.core.stats.bootstrap import Bootstrap
-from annotation.core.stats.coefficients import cohen_kappa
-from annotation.core.stats.data import DataError, Ratings, ratings_from_columns
+from annotation.core.stats.coefficients import cohen_kappa, cohen_kappa_statistic
+from annotation.core.stats.data import DataError, Ratings, first_seen, ratings_from_columns
 from annotation.core.stats.estimate import Estimate
-from annotation.core.stats.icc import icc
+from annotation.core.stats.icc import icc, icc_statistic
 from annotation.core.stats.names import THESE_RATERS
+from annotation.core.stats.resampling import cluster_interval
 
 # The levels whose codes are categories: kappa's, where a code is one of a few named answers.
 CATEGORICAL = ("nominal", "ordinal")
@@ -37,6 +47,17 @@ CATEGORICAL = ("nominal", "ordinal")
 FIRST, SECOND = "first reading", "re-read after the washout"
 # The question each headline interval answers.
 THESE_OCCASIONS = "these raters on these two occasions, items like these"
+# How the pooled figure's headline interval was made, and the question of the intervals beside
+# it that take every (rater, item) pair as an independent draw.
+OVER_ITEMS = {
+    "percentile": "percentile bootstrap over items (all raters' pairs of an item together)",
+    "bca": "BCa bootstrap over items (all raters' pairs of an item together)",
+}
+PAIRS_INDEPENDENT = (
+    "(rater, item) pairs taken as independent draws: too narrow where an item's raters "
+    "change their answers alike"
+)
+SEP = "\x1f"  # between the rater and the unit in a pair's unit name
 ICC_FORM = "ICC2"  # ICC(A,1) in McGraw & Wong's naming: see the module's docstring
 ICC_NOTE = (
     "ICC(A,1): two-way, absolute agreement, single measurement, the two readings as the two "
@@ -55,33 +76,107 @@ class RetestPair:
 
 
 def retest_kappa(
-    pairs: Sequence[RetestPair], *, level: str, categories, bootstrap: Bootstrap | None
+    pairs: Sequence[RetestPair],
+    *,
+    level: str,
+    categories,
+    bootstrap: Bootstrap | None,
+    by_item: bool = False,
 ) -> Estimate:
-    """Cohen's kappa between the first reading and the re-read, weighted as the level asks."""
+    """Cohen's kappa between the first reading and the re-read, weighted as the level asks.
+    `by_item`: the interval resamples items whole, each with every rater's pair of it."""
     ratings = _ratings(pairs, level=level, categories=categories)
     if isinstance(ratings, Estimate):
         return ratings
     weighting = "unweighted" if level == "nominal" else "quadratic"
-    estimate = cohen_kappa(ratings, weighting=weighting, bootstrap=bootstrap)
-    return _these_occasions(estimate)
+    if not by_item:
+        estimate = cohen_kappa(ratings, weighting=weighting, bootstrap=bootstrap)
+        return _these_occasions(estimate)
+    estimate = cohen_kappa(ratings, weighting=weighting, bootstrap=None)
+    rows = _readings(ratings, ratings.matrix).astype(np.int64)
+    statistic = cohen_kappa_statistic(rows, len(ratings.categories), weighting)
+    return _over_items(estimate, ratings, statistic, bootstrap)
 
 
-def retest_icc(pairs: Sequence[RetestPair], *, level: str, bootstrap: Bootstrap | None) -> Estimate:
+def retest_icc(
+    pairs: Sequence[RetestPair],
+    *,
+    level: str,
+    bootstrap: Bootstrap | None,
+    by_item: bool = False,
+) -> Estimate:
     """ICC(A,1) between the first reading and the re-read, with the unit bootstrap's interval
-    as the headline (the generalized confidence interval beside it)."""
+    as the headline (the generalized confidence interval beside it). `by_item`: the headline
+    resamples items whole, each with every rater's pair of it."""
     ratings = _ratings(pairs, level=level, categories=None, numeric=True)
     if isinstance(ratings, Estimate):
         return ratings
-    estimate = icc(ratings, bootstrap=bootstrap)[ICC_FORM]
+    if not by_item:
+        estimate = icc(ratings, bootstrap=bootstrap)[ICC_FORM]
+        estimate.extra["form"] = ICC_NOTE
+        return _bootstrap_first(estimate)
+    estimate = icc(ratings, bootstrap=None)[ICC_FORM]
     estimate.extra["form"] = ICC_NOTE
-    return _bootstrap_first(estimate)
+    if estimate.value is None:
+        return estimate
+    statistic = icc_statistic(_readings(ratings, ratings.values_matrix()), 2, ICC_FORM)
+    headline = {
+        "ci": list(estimate.ci) if estimate.ci else None,
+        "interval_method": estimate.interval_method,
+        "interval_question": f"the two occasions taken as random, {PAIRS_INDEPENDENT}",
+        "ci_method": estimate.ci_method,
+    }
+    estimate.other_intervals = [headline, *estimate.other_intervals]
+    estimate.ci, estimate.ci_method, estimate.interval_method = None, "", ""
+    return _over_items(estimate, ratings, statistic, bootstrap)
+
+
+def _readings(ratings: Ratings, matrix: np.ndarray) -> np.ndarray:
+    """Units x (first reading, re-read) of a raters x units matrix of the two readings."""
+    return matrix[[ratings.raters.index(FIRST), ratings.raters.index(SECOND)]].T
+
+
+def _over_items(
+    estimate: Estimate, ratings: Ratings, statistic, bootstrap: Bootstrap | None
+) -> Estimate:
+    """The pooled estimate with the cluster bootstrap over items as its headline interval, and
+    every interval beside it that takes the pairs as independent labelled so."""
+    _, clusters = first_seen([unit.split(SEP, 1)[1] for unit in ratings.units])
+    estimate.extra["n_items"] = int(clusters.max()) + 1
+    estimate.other_intervals = [
+        {**other, "interval_question": PAIRS_INDEPENDENT}
+        if other.get("interval_question") in (THESE_RATERS, None)
+        else {**other, "interval_question": _independent(other["interval_question"])}
+        for other in estimate.other_intervals
+    ]
+    if estimate.value is None or bootstrap is None or bootstrap.resamples <= 0:
+        return estimate
+    ci, used, note = cluster_interval(statistic, clusters, bootstrap)
+    name = "BCa bootstrap (Efron 1987)" if bootstrap.kind == "bca" else "percentile bootstrap"
+    estimate.ci, estimate.resamples_used = ci, used
+    estimate.ci_method = (
+        f"{name} resampling the {estimate.extra['n_items']} re-read items, each drawn item "
+        f"bringing every rater's pair of readings of it, {bootstrap.resamples} resamples, "
+        f"seed {bootstrap.seed}" + (f" ({note})" if note else "")
+    )
+    estimate.interval_method, estimate.interval_question = (
+        OVER_ITEMS[bootstrap.kind],
+        THESE_OCCASIONS,
+    )
+    estimate.resamples, estimate.seed = bootstrap.resamples, bootstrap.seed
+    return estimate
+
+
+def _independent(question: str) -> str:
+    """An interval's question, saying that it takes the pairs as independent."""
+    return question if PAIRS_INDEPENDENT in question else f"{question}; {PAIRS_INDEPENDENT}"
 
 
 def _ratings(
     pairs: Sequence[RetestPair], *, level: str, categories, numeric: bool = False
 ) -> Ratings | Estimate:
     """The pairs as two-"rater" ratings; an undefined estimate saying why when they cannot be."""
-    units = [f"{p.rater}\x1f{p.unit}" for p in pairs]
+    units = [f"{p.rater}{SEP}{p.unit}" for p in pairs]
     columns = (
         units + units,
         [FIRST] * len(pairs) + [SECOND] * len(pairs),
@@ -142,22 +237,25 @@ def washout_retest(
 ) -> dict[str, tuple[Estimate, dict[str, Estimate]]]:
     """Kappa for a question of categories (nominal, ordinal) and ICC(A,1) for one whose codes
     are quantities (ordinal, interval, ratio), over every rater together, each with the same
-    figure per rater: {"kappa": (overall, {rater: estimate})}. An interval or ratio question
-    gets no kappa: its weights would go by position among the distinct codes seen, not by the
+    figure per rater: {"kappa": (overall, {rater: estimate})}. The overall figure's interval
+    resamples items whole (see the module's docstring). An interval or ratio question gets no
+    kappa: its weights would go by position among the distinct codes seen, not by the
     distances between the quantities, which ICC measures."""
     raters = sorted({p.rater for p in pairs})
     mine = {r: [p for p in pairs if p.rater == r] for r in raters}
 
-    def kappa(some):
-        return retest_kappa(some, level=level, categories=categories, bootstrap=bootstrap)
+    def kappa(some, by_item=False):
+        return retest_kappa(
+            some, level=level, categories=categories, bootstrap=bootstrap, by_item=by_item
+        )
 
     found = {}
     if level in CATEGORICAL:
-        found["kappa"] = (kappa(pairs), {r: kappa(mine[r]) for r in raters})
+        found["kappa"] = (kappa(pairs, True), {r: kappa(mine[r]) for r in raters})
     if level != "nominal":
 
-        def intraclass(some):
-            return retest_icc(some, level=level, bootstrap=bootstrap)
+        def intraclass(some, by_item=False):
+            return retest_icc(some, level=level, bootstrap=bootstrap, by_item=by_item)
 
-        found["icc"] = (intraclass(pairs), {r: intraclass(mine[r]) for r in raters})
+        found["icc"] = (intraclass(pairs, True), {r: intraclass(mine[r]) for r in raters})
     return found

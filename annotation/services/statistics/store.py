@@ -24,7 +24,9 @@ STATS_METHOD_VERSION = (
     "holds its 95% better at 30 cases; the percentile interval stays beside it. stats-10: "
     "ICC(A,1) and ICC(A,k) report the generalized confidence interval (Tian & Cappelleri 2004), "
     "which held 95% where the McGraw-Wong F interval fell to 0.86; the F interval stays beside it; "
-    "a yes/no source summary gives the share answering yes; each coefficient counts its cases"
+    "a yes/no source summary gives the share answering yes; each coefficient counts its cases. "
+    "stats-11: the washout test-retest over every rater resamples items as clusters (all "
+    "raters' pairs of an item together), not (rater, item) pairs"
 )
 
 
