@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
+import pyreadstat
 import pytest
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
@@ -188,6 +189,27 @@ def test_ratings_and_the_key_say_which_arm_and_name_no_unseen_output(read_study)
     assert len(key) == 2 * 4  # each case's item, read in both arms
 
 
+def test_spss_and_stata_files_hold_a_row_per_read_with_its_arm(read_study, tmp_path):
+    build(read_study).extractall(tmp_path)
+    reads = {(r["rater"], r["case_id"], r["arm"]): r for r in _csv_file(tmp_path / "reads.csv")}
+    cases = {r["item_token"]: r["case_id"] for r in _csv_file(tmp_path / "unblinding.csv")}
+    for name in ("ratings.sav", "ratings.dta"):
+        read = pyreadstat.read_sav if name.endswith(".sav") else pyreadstat.read_dta
+        frame, meta = read(str(tmp_path / name))
+        assert list(frame.columns[:5]) == ["item_token", "rater", "kind", "arm", "output_slot"]
+        assert len(frame) == len(reads) == 16, name
+        for row in frame.itertuples():
+            found = reads[(row.rater, cases[row.item_token], row.arm)]
+            assert row.answer == found["answer"], name
+            assert row.time_on_task_seconds == float(found["seconds"]), name
+        assert meta.column_names_to_labels["arm"].startswith("assisted-reading studies only")
+
+
+def _csv_file(path: Path) -> list[dict]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def _api(client, user, url: str):
     token = Token.objects.get_or_create(user=user)[0].key
     return client.get(url, headers={"Authorization": f"Token {token}"})
@@ -217,21 +239,24 @@ def test_the_api_and_the_dashboard_download_carry_the_arm_for_admins_only(
     # A study without arms keeps its columns: no arm.
     other = _api(client, study_admin, f"/api/v1/studies/{open_study.token}/ratings/?format=csv")
     assert _header(other) == ",".join(columns.RATINGS.names)
-    # A reader reaches none of it.
+    # A reader, and a scorer (a member of nothing), reach none of it.
     client.logout()
-    reader = raters[0]
-    for path in ("ratings/", "unblinding-key/", "reads/", "ratings/?format=csv"):
-        assert _api(client, reader, f"{base}/{path}").status_code == 403, path
-    build(read_study)  # a bundle the reader could try to download
+    build(read_study)  # a bundle they could try to download
     run = TaskRun.objects.get(study=read_study, kind=TaskRun.Kind.EXPORT_BUNDLE)
-    client.force_login(reader)
-    for url in (
-        reverse("study_ratings_csv", args=[read_study.token]),
-        reverse("study_dashboard", args=[read_study.token]),
-        reverse("study_bundle_download", args=[read_study.token, run.pk]),
-    ):
-        assert client.get(url).status_code == 404, url
-    assert client.post(reverse("study_bundle", args=[read_study.token])).status_code == 404
+    scorer = raters[2]
+    services.scorer_add(study=read_study, user=scorer)
+    for user, refused in ((raters[0], 403), (scorer, 404)):
+        for path in ("ratings/", "unblinding-key/", "reads/", "ratings/?format=csv", "results/"):
+            assert _api(client, user, f"{base}/{path}").status_code == refused, path
+        client.force_login(user)
+        for url in (
+            reverse("study_ratings_csv", args=[read_study.token]),
+            reverse("study_dashboard", args=[read_study.token]),
+            reverse("study_bundle_download", args=[read_study.token, run.pk]),
+        ):
+            assert client.get(url).status_code == 404, url
+        assert client.post(reverse("study_bundle", args=[read_study.token])).status_code == 404
+        client.logout()
 
 
 def test_r_and_pandas_read_the_reading_files_with_their_declared_types(read_study, tmp_path):

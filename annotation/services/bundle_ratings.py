@@ -53,7 +53,7 @@ class BundleRatings:
         self.study, self.stat_files = study, stat_files
         self.table = cols.ratings_table(reading=study.is_reading)  # `arm` in assisted reading
         self.questions = list(study_question_rows(study=study))
-        self.variables = stat_files.question_variables(self.questions)
+        self.variables = stat_files.question_variables(self.questions, reading=study.is_reading)
         self.columns = self.frame_ = None
 
     def write_csv(self, out) -> None:
