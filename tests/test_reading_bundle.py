@@ -27,7 +27,7 @@ from checklists.models import ChecklistDefinition
 from checklists.selectors import assessment_sheet, study_facts_for
 from tests.reading_support import CASES, reading_study
 from tests.test_bundle import build
-from tests.test_bundle_files import R_CLASSES, R_SCRIPT, _rscript
+from tests.test_bundle_files import R_CLASSES, R_SCRIPT, _errors, _rscript, _validate
 from tests.test_reading_statistics_stored import PLAN, _read
 
 pytestmark = pytest.mark.django_db
@@ -294,7 +294,9 @@ def test_r_and_pandas_read_the_reading_files_with_their_declared_types(read_stud
                 assert pd.api.types.is_numeric_dtype(series), column.name
             checked += 1
     assert checked > 40
-    assert Path(folder / "reads.csv").exists()
+    report = _validate(folder)  # frictionless: every file against its Table Schema
+    assert report["valid"] is True, _errors(report)[:10]
+    assert len(report["tasks"]) == 7  # ratings, key, questions, agreement, comparison, 2 more
 
 
 def _methods(archive: zipfile.ZipFile) -> str:
