@@ -306,7 +306,8 @@ def test_the_study_stores_test_retest_across_the_washout_apart_from_hidden_repea
     facts = selectors.study_reporting_facts(study=study)
     design_text = " ".join(facts["design"])
     assert "3 of their own study items re-read in a second session" in design_text
-    assert "14 days had passed since their last answer in it (the washout)" in design_text
+    assert "14 days had passed since their last submit in it (the washout)" in design_text
+    assert "the first readings of the re-read items closed" in design_text
     agreement = " ".join(facts["agreement"])
     assert 'Question "overall": test-retest across the washout' in agreement
     assert f"Cohen's kappa, quadratic weights = {kappa.value:.3f}" in agreement

@@ -89,7 +89,8 @@ class TableViewSet(StudyScopedViewSet):
 @table_schema(s.RatingRowSerializer)
 class RatingViewSet(TableViewSet):
     """Every rating in long format (the columns are described in docs/api.md): one row per
-    answer, pairwise values in the pair's canonical order."""
+    answer, pairwise values in the pair's canonical order; in an assisted-reading study each
+    row's `arm` too."""
 
     serializer_class = s.RatingRowSerializer
     model = Rating
@@ -106,7 +107,8 @@ class RatingViewSet(TableViewSet):
         ratings = self.filter_queryset(self.get_queryset())
         if wants_csv(request):
             rows = selectors.study_ratings_iter(study=self.study, ratings=ratings)
-            return csv_stream(rows, self.columns, f"ratings-{self.study.token}.csv")
+            columns = selectors.study_ratings_columns(study=self.study)
+            return csv_stream(rows, columns, f"ratings-{self.study.token}.csv")
         page = self.paginate_queryset(ratings.only("pk"))
         on_page = Rating.objects.filter(pk__in=[rating.pk for rating in page])
         return self.json_page(selectors.study_ratings_iter(study=self.study, ratings=on_page))
@@ -130,12 +132,18 @@ class JudgeRatingViewSet(TableViewSet):
 
 @table_schema(s.UnblindingRowSerializer)
 class UnblindingViewSet(TableViewSet):
-    """Which source wrote each item: the key that undoes blinding, for the analysis."""
+    """Which source wrote each item: the key that undoes blinding, for the analysis. In an
+    assisted-reading study one row per item and arm read, naming a source only where the arm
+    showed its output."""
 
     serializer_class = s.UnblindingRowSerializer
     model = Item
     columns = selectors.UNBLINDING_COLUMNS
     filename = "unblinding-key"
+
+    def list(self, request: Request, study_token: str) -> Response:
+        self.columns = selectors.study_unblinding_columns(study=self.study)
+        return super().list(request, study_token)
 
     def study_queryset(self, study: Study) -> QuerySet[Item]:
         return selectors.study_unblinding_key_query(study=study)

@@ -103,6 +103,7 @@ class ReadSerializer(serializers.Serializer):
     rater = serializers.CharField(help_text="The reader's pseudonym.")
     case_id = serializers.CharField()
     arm = serializers.CharField(help_text="What the reader saw: unassisted, or an arm's key.")
+    arm_kind = serializers.CharField(help_text="unassisted, source (an output shown) or tool.")
     session = serializers.IntegerField()
     phase = serializers.IntegerField(help_text="Sequential: 1 unassisted, 2 assisted.")
     position = serializers.IntegerField()

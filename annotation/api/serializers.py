@@ -409,6 +409,11 @@ class RatingRowSerializer(serializers.Serializer):
     session = serializers.IntegerField(
         help_text="The rater's reading session the item was in: 1, or 2 and later after a washout."
     )
+    arm = serializers.CharField(
+        required=False,
+        help_text="Assisted-reading studies only (absent otherwise): the arm the read was in, "
+        "which says what the reader was shown.",
+    )
 
 
 class JudgeRatingRowSerializer(serializers.Serializer):
@@ -428,10 +433,18 @@ class JudgeRatingRowSerializer(serializers.Serializer):
 class UnblindingRowSerializer(serializers.Serializer):
     item_token = serializers.CharField()
     case_id = serializers.CharField()
-    source = serializers.CharField()
-    source_kind = serializers.CharField()
+    source = serializers.CharField(allow_blank=True)
+    source_kind = serializers.CharField(allow_blank=True)
     source_b = serializers.CharField(allow_blank=True)
     sources = serializers.CharField(help_text="Every source shown, canonical order, JSON list.")
+    arm = serializers.CharField(
+        required=False,
+        help_text="Assisted-reading studies only (absent otherwise): one row per item and arm; "
+        "the source columns are empty for an arm that showed no output.",
+    )
+    arm_kind = serializers.CharField(
+        required=False, help_text="Assisted-reading studies only: unassisted, source or tool."
+    )
 
 
 class HistoryRowSerializer(serializers.Serializer):

@@ -618,6 +618,202 @@ CORRECTIONS = Table(
     ),
 )
 
+# --- assisted reading (docs/assisted-reading.md) -------------------------------------------------
+
+ARM_KINDS = ("unassisted", "source", "tool")
+_ARM = _column(
+    "arm",
+    STRING,
+    "assisted-reading studies only (the column is absent from other studies' files): the arm "
+    "the read was in, by its key (`unassisted`, or the admin's key of an assisting arm); join "
+    "to unblinding.csv on `item_token` and `arm`. An unassisted or tool read's item is an "
+    "output of the case that the reader was never shown: the arm, not the item, says what was "
+    "on the screen",
+)
+_ARM_KIND = _column(
+    "arm_kind",
+    STRING,
+    "`unassisted` (the case alone), `source` (a source's output beside the case) or `tool` (a "
+    "tool the admin described)",
+    ARM_KINDS,
+)
+RATINGS_READING = Table(
+    RATINGS.path,
+    RATINGS.title,
+    RATINGS.description + " In an assisted-reading study one more column, `arm`, says which "
+    "arm each read was in.",
+    (*RATINGS.columns, _ARM),
+)
+UNBLINDING_READING = Table(
+    UNBLINDING.path,
+    UNBLINDING.title,
+    UNBLINDING.description + " In an assisted-reading study one row per item and arm it was "
+    "read in, `arm` and `arm_kind` added: the source columns name only what the read showed, "
+    "and are empty for unassisted and tool reads (which showed no output).",
+    (
+        *UNBLINDING.columns,
+        _column(
+            "arm",
+            STRING,
+            "assisted-reading studies only: the arm, as in ratings.csv's `arm` (a row's key is "
+            "`item_token` and `arm`)",
+        ),
+        _column(
+            "arm_kind", STRING, "assisted-reading studies only: " + _ARM_KIND.description, ARM_KINDS
+        ),
+    ),
+)
+
+
+def ratings_table(*, reading: bool) -> Table:
+    """ratings.csv as a study writes it: with `arm` in an assisted-reading study."""
+    return RATINGS_READING if reading else RATINGS
+
+
+def unblinding_table(*, reading: bool) -> Table:
+    return UNBLINDING_READING if reading else UNBLINDING
+
+
+READ_OUTCOMES = ("right", "wrong", "undecided")
+SCORED_BY = ("match", "scorer")
+READS = Table(
+    "reads.csv",
+    "Reads (assisted reading)",
+    "One row per read of an assisted-reading study: one reader, one case, one arm (only in an "
+    "assisted-reading study). The arm says what the reader was shown; the statistics in "
+    "assisted_reading.csv count submitted reads scored right or wrong.",
+    (
+        _column("rater", STRING, "the reader's pseudonym, as in ratings.csv"),
+        _column("case_id", STRING, "the case's id, as imported"),
+        _column("arm", STRING, "the arm's key (`unassisted`, or the admin's key)"),
+        _ARM_KIND,
+        _column(
+            "session",
+            INTEGER,
+            "the reader's session: 1 in the sequential layout; in the crossover layout the "
+            "session of this arm's read (a later one opened only after the washout)",
+        ),
+        _column(
+            "phase",
+            INTEGER,
+            "sequential layout: 1 the unassisted read, 2 the assisted read of the same case "
+            "just after it (which started from the locked answer); 1 in the crossover layout",
+        ),
+        _column("position", INTEGER, "the read's place in the reader's order, from 1"),
+        _column(
+            "answer",
+            ANY,
+            "the answer as given: a choice, a number, text, or a ranked list as a JSON list "
+            "(most likely first); empty when none was given",
+        ),
+        _column(
+            "outcome",
+            STRING,
+            "the answer's score against the case's accepted answers: `right`, `wrong`, or "
+            "`undecided` (no exact match: waiting for the blinded scorer, left out of the "
+            "statistics and counted as pending); empty without an answer",
+            READ_OUTCOMES,
+        ),
+        _column(
+            "scored_by",
+            STRING,
+            "`match` (exact match against the accepted answers and synonyms, or the number "
+            "within its tolerance) or `scorer` (a blinded clinician scorer decided it)",
+            SCORED_BY,
+        ),
+        _column(
+            "rank",
+            INTEGER,
+            "ranked lists: the rank of the first entry that states the expected answer; empty "
+            "when none does, or for other answers",
+        ),
+        _column(
+            "seconds",
+            NUMBER,
+            "seconds the read was on the reader's screen while the page was visible; empty "
+            "when none was recorded",
+        ),
+        _column("submitted", BOOLEAN, "`TRUE` once the reader submitted the read"),
+        _column(
+            "locked",
+            BOOLEAN,
+            "sequential layout, phase 1: `TRUE` once the unassisted answer locked",
+        ),
+    ),
+)
+
+READING_STATISTICS = (
+    "accuracy",
+    "mrmc_difference",
+    "mcnemar_exact",
+    "mcnemar_chi2",
+    "odds_ratio",
+    "helped",
+    "harmed",
+    "helped_of_wrong",
+    "harmed_of_right",
+    "seconds_median",
+    "seconds_q1",
+    "seconds_q3",
+)
+ASSISTED_READING = Table(
+    "assisted_reading.csv",
+    "Assisted reading: accuracy per arm and the effect of assistance",
+    "The stored statistics of an assisted-reading study, one row per estimate (only in an "
+    "assisted-reading study): accuracy per arm, the MRMC difference of accuracy for each of "
+    "its three questions, McNemar's test with the matched-pairs odds ratio, how often "
+    "assistance helped and harmed with an interval per question, and the seconds per read per "
+    "arm. Over submitted reads scored right or wrong; undecided answers are counted in "
+    "`pending`.",
+    (
+        _QUESTION,
+        _column(
+            "statistic",
+            STRING,
+            "`accuracy` (share of reads right), `mrmc_difference` (accuracy, `arm` minus "
+            "`compared_with`), `mcnemar_exact` and `mcnemar_chi2` (value: the p-value), "
+            "`odds_ratio` (helped over harmed pairs), `helped`, `harmed` (of all pairs), "
+            "`helped_of_wrong` (of the pairs wrong unassisted), `harmed_of_right` (of the "
+            "pairs right unassisted), `seconds_median`, `seconds_q1`, `seconds_q3` (per read)",
+            READING_STATISTICS,
+        ),
+        _column("arm", STRING, "the arm the row is about (an assisting arm for paired rows)"),
+        _column(
+            "compared_with",
+            STRING,
+            "paired and MRMC rows: the arm it is compared with (`unassisted`); else empty",
+        ),
+        _column("value", NUMBER, "the estimate (a p-value for a test); empty when undefined"),
+        _column(
+            "count",
+            INTEGER,
+            "the reads right (accuracy), the pairs counted (helped, harmed...), the discordant "
+            "pairs helped (McNemar, odds ratio), the reads with a time (seconds)",
+        ),
+        _column(
+            "of",
+            INTEGER,
+            "what `count` is out of: reads scored, pairs, discordant pairs, reads",
+        ),
+        _column("pending", INTEGER, "accuracy: undecided reads of the arm, left out until scored"),
+        _column("ci_low", NUMBER, "the lower end of its 95% interval; empty without one"),
+        _column("ci_high", NUMBER, "the upper end of its 95% interval; empty without one"),
+        _column(
+            "interval_question",
+            STRING,
+            "which question the interval answers: which readers and cases it would hold for",
+        ),
+        _column("interval_method", STRING, "how the interval was computed"),
+        _column("p", NUMBER, "the row's p-value where it has one (MRMC differences, McNemar)"),
+        _column("df", NUMBER, "MRMC differences: the denominator degrees of freedom (Hillis)"),
+        _column("method", STRING, "how the estimate was computed"),
+        _column("note", STRING, "why an estimate or interval is missing, where one is"),
+        _column("n_readers", INTEGER, "readers whose reads it used"),
+        _column("n_cases", INTEGER, "cases it used"),
+        _column("n_reads", INTEGER, "reads it used"),
+    ),
+)
+
 BUNDLE_TABLES = (
     RATINGS,
     UNBLINDING,
@@ -629,4 +825,12 @@ BUNDLE_TABLES = (
     JUDGE_CALLS,
     FACT_AGREEMENT,
     CORRECTIONS,
+    READS,
+    ASSISTED_READING,
+)
+# The data dictionary's files: every column any study's bundle can hold, the assisted-reading
+# ones included (each says it is only there).
+DICTIONARY_TABLES = tuple(
+    {RATINGS: RATINGS_READING, UNBLINDING: UNBLINDING_READING}.get(table, table)
+    for table in BUNDLE_TABLES
 )

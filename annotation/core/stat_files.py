@@ -26,10 +26,14 @@ from annotation.core import rubric, stat_data
 SAV, DTA = "ratings.sav", "ratings.dta"
 R_SCRIPT = "read_bundle.R"
 
-# Kinds whose answer has no single number: their variable is text, the answer as in ratings.csv.
-TEXT_KINDS = (rubric.TEXT, rubric.MULTIPLE_CHOICE, rubric.RANKING)
+# Kinds whose answer has no single number: their variable is text, the answer as in ratings.csv
+# (an assisted read's answer too: it is scored right or wrong, in reads.csv, not coded).
+TEXT_KINDS = (rubric.TEXT, rubric.MULTIPLE_CHOICE, rubric.RANKING, rubric.ANSWER)
 # What identifies a row, from ratings.csv, with its description as the variable label.
 KEYS = ("item_token", "rater", "kind", "output_slot")
+# Assisted reading: a row per read, so the arm identifies it too (a reader's unassisted and
+# assisted reads of a case can share an item). ratings.csv's last column there.
+ARM = "arm"
 # What a row carries beside the answers (the same for every answer of the row).
 ROW_FACTS = ("flipped", "shown_order", "submitted", "time_on_task_seconds", "session")
 YES_NO_LABELS = {0: "No", 1: "Yes"}
@@ -54,7 +58,9 @@ The ratings of ratings.csv, one row per rater and item (and assignment kind: a h
 and a re-read after the washout, `retest`, have their own rows), with one variable per question
 holding the number statistics use (ratings.csv's `value`) and the scale's labels as value
 labels; a side-by-side question asked about each response has a row per response slot
-(`output_slot`), the whole-item questions a row with an empty slot. `session` is the rater's
+(`output_slot`), the whole-item questions a row with an empty slot; in an assisted-reading
+study a row per read, its `arm` beside `kind` (a reader's unassisted and assisted reads of a
+case can share an item), the answer as text (its score is in reads.csv). `session` is the rater's
 reading session (2 for re-reads after the washout). Free-text, multiple-choice and ranking
 questions are text variables holding the answer as ratings.csv writes it. Each question's
 variable label is its prompt; the other variables' labels come from the data dictionary, cut
@@ -99,9 +105,10 @@ class Variable:
     spss_na: int | None = None  # the user-missing code of "not applicable", where there is one
 
 
-def question_variables(questions: Sequence[dict]) -> list[Variable]:
-    """A variable per question (rows of questions.csv), named as `STAT_FILES_TEXT` says."""
-    taken = {key.lower() for key in (*KEYS, *ROW_FACTS)}
+def question_variables(questions: Sequence[dict], *, reading: bool = False) -> list[Variable]:
+    """A variable per question (rows of questions.csv), named as `STAT_FILES_TEXT` says;
+    `reading`: an assisted-reading study's, whose rows have an `arm` too."""
+    taken = {key.lower() for key in (*KEYS, *ROW_FACTS, *([ARM] if reading else []))}
     variables = []
     for question in questions:
         name = _name(question["question"], taken)
@@ -182,9 +189,11 @@ class RatingsColumns:
     def __init__(self, variables: Sequence[Variable]) -> None:
         self.variables = list(variables)
         self.by_question = {v.question: at for at, v in enumerate(self.variables)}
-        self.ids: dict[str, dict] = {name: {} for name in ("item", "rater", "kind", "shown")}
+        self.ids: dict[str, dict] = {name: {} for name in ("item", "rater", "kind", "shown", "arm")}
         # 4-byte ids and slots (array's "i"), 1-byte flags: some 30 bytes a rating in all.
-        self.numbers = {name: array("i") for name in ("item", "rater", "kind", "shown", "slot")}
+        self.numbers = {
+            name: array("i") for name in ("item", "rater", "kind", "shown", "slot", "arm")
+        }
         self.numbers |= {"flipped": array("b"), "submitted": array("b"), "question": array("i")}
         self.numbers["session"] = array("i")
         self.seconds = array("d")
@@ -193,9 +202,11 @@ class RatingsColumns:
     def add(self, rating: Sequence) -> None:
         token, rater, question, answer, value, flipped, shown, slot, kind = rating[:9]
         submitted, seconds, session = rating[12], rating[13], rating[14]
+        arm = rating[15] if len(rating) > 15 else None  # assisted reading's rows only
         numbers, ids = self.numbers, self.ids
         numbers["session"].append(session or 1)  # rows made before sessions: the first
-        for name, text in (("item", token), ("rater", rater), ("kind", kind), ("shown", shown)):
+        texts = (("item", token), ("rater", rater), ("kind", kind), ("shown", shown), ("arm", arm))
+        for name, text in texts:
             found = ids[name].get(text)
             if found is None:
                 found = ids[name][text] = len(ids[name])
@@ -213,9 +224,11 @@ class RatingsColumns:
         `columns.RATINGS`, the values `add` takes; the moments and revisions unread)."""
         token, rater, question, answer, value, flipped, shown, slot, kind = columns[:9]
         submitted, seconds, sessions = columns[12], columns[13], columns[14]
+        arms = columns[15] if len(columns) > 15 else [None] * len(token)
         numbers, ids = self.numbers, self.ids
         numbers["session"].extend([session or 1 for session in sessions])
-        for name, texts in (("item", token), ("rater", rater), ("kind", kind), ("shown", shown)):
+        named = (("item", token), ("rater", rater), ("kind", kind), ("shown", shown), ("arm", arms))
+        for name, texts in named:
             found = ids[name]
             numbers[name].extend([found.setdefault(text, len(found)) for text in texts])
         numbers["slot"].extend([-1 if at == "" else at for at in slot])
@@ -245,6 +258,10 @@ class RatingsColumns:
             "item_token": texts["item"][number["item"][first]],
             "rater": texts["rater"][number["rater"][first]],
             "kind": texts["kind"][number["kind"][first]],
+        }
+        if self.has_arms:
+            data[ARM] = texts["arm"][number["arm"][first]]
+        data |= {
             "output_slot": slot,
             "flipped": number["flipped"][first].astype("int64"),
             "shown_order": texts["shown"][number["shown"][first]],
@@ -257,22 +274,28 @@ class RatingsColumns:
         # The arrays as they are, a block each: no copy of a million rows (nor one of them
         # all into a block per dtype) on the way in.
         frame = pd.DataFrame(data, copy=False)
-        texts = ["item_token", "rater", "kind", "shown_order"]
+        texts = ["item_token", "rater", "kind", "shown_order", *([ARM] if self.has_arms else [])]
         texts += [v.name for v in self.variables if not v.numeric]
         for name in texts:  # the dtype a frame made from rows gave them: the same file
             frame[name] = frame[name].astype(str)
         return frame
 
+    @property
+    def has_arms(self) -> bool:
+        """Whether the ratings are an assisted-reading study's (their rows carry an arm)."""
+        return any(arm is not None for arm in self.ids["arm"])
+
     def _keys(self, texts: dict, number: dict) -> np.ndarray:
         """Each rating's row as one integer whose order is `_order`'s: the rank of its item,
-        rater, kind and slot."""
+        rater, kind, arm (assisted reading) and slot."""
         ranks = {
             "item": _ranks(texts["item"], lambda token: token),
             "rater": _ranks(texts["rater"], _rater_order),
             "kind": _ranks(texts["kind"], lambda kind: kind),
+            "arm": _ranks(texts["arm"], lambda arm: arm),
         }
         key = np.zeros(len(number["item"]), dtype="int64")
-        for name in ("item", "rater", "kind"):
+        for name in ("item", "rater", "kind", "arm"):
             key = key * len(ranks[name]) + ranks[name][number[name]]
         slots = number["slot"]
         return key * (int(slots.max(initial=-1)) + 2) + (slots + 1)
@@ -323,9 +346,10 @@ def _cell(variable: Variable, answer: object, value: object) -> object:
     return "" if answer == rubric.NA else str(answer)
 
 
-def _labels(variables: Sequence[Variable]) -> dict[str, str]:
-    described = {column.name: column.description for column in cols.RATINGS.columns}
-    labels = {name: _cut(described[name]) for name in (*KEYS, *ROW_FACTS)}
+def _labels(variables: Sequence[Variable], frame: pd.DataFrame) -> dict[str, str]:
+    described = {column.name: column.description for column in cols.RATINGS_READING.columns}
+    names = (*KEYS, *ROW_FACTS, *([ARM] if ARM in frame.columns else []))
+    labels = {name: _cut(described[name]) for name in names}
     labels.update({variable.name: variable.label for variable in variables})
     return labels
 
@@ -371,13 +395,15 @@ def sav_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label:
     """ratings.sav: the frame with its variable labels, value labels and measures."""
     measure = {v.name: "nominal" for v in variables if not v.numeric}
     measure.update({"kind": "nominal", "flipped": "nominal", "submitted": "nominal"})
+    if ARM in frame.columns:
+        measure[ARM] = "nominal"
     missing = {v.name: [v.spss_na] for v in variables if v.numeric and v.spss_na is not None}
     data = _written(
         pyreadstat.write_sav,
         stat_data.SAV,
         _numeric(frame, variables, stata=False),
         file_label=_cut(file_label, 64),
-        column_labels=_labels(variables),
+        column_labels=_labels(variables, frame),
         variable_value_labels=_value_labels(variables, stata=False),
         missing_ranges=missing,
         variable_measure=measure,
@@ -397,7 +423,7 @@ def dta_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label:
         stat_data.DTA,
         frame,
         file_label=_cut(file_label),
-        column_labels=_labels(variables),
+        column_labels=_labels(variables, frame),
         variable_value_labels=_value_labels(variables, stata=True, stata_na=na),
         missing_user_values=na,
     )

@@ -151,7 +151,7 @@ read them with their default settings.
 """
 
 
-def data_dictionary(files: Sequence[cols.Table] = cols.BUNDLE_TABLES) -> str:
+def data_dictionary(files: Sequence[cols.Table] = cols.DICTIONARY_TABLES) -> str:
     """Every column of `files` in Markdown: its type and what it means, after how to read them."""
     parts = ["# Data dictionary", "", INTRO, "", READING]
     for table in files:

@@ -5,7 +5,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 
 from annotation.core import columns, rubric, tables
 from annotation.core.stats.names import (
@@ -23,6 +23,7 @@ from annotation.core.stats.names import (
     WIN_TIE_LOSS,
 )
 from annotation.models import (
+    Arm,
     Generation,
     Item,
     ItemOutput,
@@ -39,6 +40,9 @@ from annotation.selectors.ratings_rows import (  # the ratings (long), offered h
 )
 from annotation.selectors.ratings_rows import RATINGS_ORDER as RATINGS_ORDER
 from annotation.selectors.ratings_rows import _answer_text
+from annotation.selectors.ratings_rows import (
+    study_ratings_columns as study_ratings_columns,
+)
 from annotation.selectors.ratings_rows import study_ratings_iter as study_ratings_iter
 from annotation.selectors.ratings_rows import study_ratings_long as study_ratings_long
 from annotation.selectors.ratings_rows import study_ratings_query as study_ratings_query
@@ -122,11 +126,26 @@ def study_rating_history(*, study: Study) -> Iterator[dict]:
 UNBLINDING_COLUMNS = columns.UNBLINDING.names
 
 
+def study_unblinding_columns(*, study: Study) -> list[str]:
+    """The key's columns for this study: `arm` and `arm_kind` added in an assisted-reading one."""
+    return columns.unblinding_table(reading=study.is_reading).names
+
+
 def study_unblinding_key_query(*, study: Study) -> QuerySet[Item]:
-    return (
+    """The items in token order; in an assisted-reading study each item once per arm it was
+    read in (annotated `arm_key` and `arm_kind`), as its reads share items across arms."""
+    items = (
         study.items.select_related("output__case", "output__source", "output_b__source")
         .prefetch_related("members__output__source")
         .order_by("token")
+    )
+    if not study.is_reading:
+        return items
+    return (
+        items.filter(assignments__arm__isnull=False)
+        .annotate(arm_key=F("assignments__arm__key"), arm_kind=F("assignments__arm__kind"))
+        .distinct()
+        .order_by("token", "arm_key")
     )
 
 
@@ -134,8 +153,13 @@ def unblinding_key_rows(items: Iterable[Item]) -> Iterator[dict]:
     """Which source wrote each item. For a pair, `source` and `source_b` in canonical order
     (a positive pairwise value favours `source`); which side each rater saw is in the ratings
     export's `flipped` column. `sources` lists every source the item shows in canonical order,
-    so slot i of a set (the ratings export's `shown_order` and `output_slot`) is `sources[i]`."""
+    so slot i of a set (the ratings export's `shown_order` and `output_slot`) is `sources[i]`.
+    An assisted read (an item annotated with its arm) names a source only where its arm showed
+    the item's output: an unassisted or tool read showed none."""
     for item in items:
+        if hasattr(item, "arm_key"):
+            yield _read_key_row(item)
+            continue
         labels = [o.source.label for o in item.canonical_outputs()]
         yield {
             "item_token": item.token,
@@ -147,9 +171,29 @@ def unblinding_key_rows(items: Iterable[Item]) -> Iterator[dict]:
         }
 
 
+def _read_key_row(item: Item) -> dict:
+    shown = item.arm_kind == Arm.Kind.SOURCE
+    return {
+        "item_token": item.token,
+        "case_id": item.output.case.external_id,
+        "source": item.output.source.label if shown else "",
+        "source_kind": item.output.source.kind if shown else "",
+        "source_b": "",
+        "sources": json.dumps([item.output.source.label] if shown else []),
+        "arm": item.arm_key,
+        "arm_kind": item.arm_kind,
+    }
+
+
 def study_unblinding_key(*, study: Study) -> Iterator[dict]:
     """The whole key, `unblinding_key_rows`' rows read as plain values in chunks: each set's
-    labels by slot from one query, no model objects (50,000 items in a second, not ten)."""
+    labels by slot from one query, no model objects (50,000 items in a second, not ten). An
+    assisted-reading study's (readers x cases x arms reads, a few items each) as model rows."""
+    if study.is_reading:
+        yield from unblinding_key_rows(
+            study_unblinding_key_query(study=study).iterator(chunk_size=EXPORT_CHUNK)
+        )
+        return
     members: dict[int, list[tuple[int, str]]] = {}
     for item, slot, label in ItemOutput.objects.filter(item__study=study).values_list(
         "item_id", "slot", "output__source__label"

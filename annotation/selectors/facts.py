@@ -21,6 +21,7 @@ from annotation.core.stats.names import (
     RATERS_AND_CASES,
 )
 from annotation.models import Assignment, Case, Generation, Membership, Rating, Source, Study
+from annotation.selectors import reading_facts
 from annotation.selectors.omissions import (
     omission_agreement_facts,
     omission_question_text,
@@ -31,6 +32,8 @@ from annotation.selectors.washout import washout_facts
 
 
 def study_reporting_facts(*, study: Study) -> dict[str, list[str]]:
+    if study.is_reading:
+        return _reading_facts(study)
     return {
         "raters": _raters(study),
         "blinding": _blinding(study),
@@ -40,6 +43,29 @@ def study_reporting_facts(*, study: Study) -> dict[str, list[str]]:
         "scores": _scores(study),
         "prompts": _prompts(study),
         "design": _design(study),
+        "compute": _compute(study),
+    }
+
+
+def _reading_facts(study: Study) -> dict[str, list[str]]:
+    """An assisted-reading study's facts: readers, arms, layout, scoring and accuracy per arm
+    where other studies have raters, sources shown blind, assignment and ratings per source."""
+    agreement = _agreement(study)
+    if agreement == [NO_AGREEMENT]:
+        agreement = [
+            "No inter-reader agreement is computed in an assisted-reading study: each answer "
+            "is scored right or wrong against its case's accepted answers (see the scoring)."
+        ]
+    return {
+        "raters": reading_facts.reading_raters(study),
+        "blinding": reading_facts.reading_blinding(study),
+        "questions": _questions(study) + reading_facts.reading_scoring(study),
+        "agreement": agreement,
+        "sources": reading_facts.reading_sources(study, _source_sentences(study))
+        or ["No sources yet."],
+        "scores": reading_facts.reading_scores(study),
+        "prompts": _prompts(study),
+        "design": reading_facts.reading_design(study),
         "compute": _compute(study),
     }
 
@@ -113,7 +139,9 @@ def _question(question) -> str:
             'Raters could answer "not applicable"; those answers are counted in the exports and '
             "left out of the statistics."
         )
-    if question.has_statistics:
+    if question.kind == "answer":
+        parts.append("Analysed as right or wrong per read: accuracy per arm.")
+    elif question.has_statistics:
         parts.append(f"Analysed as {question.get_level_display().lower()} data.")
     else:
         parts.append("Not analysed statistically; the answers are in the ratings export.")
@@ -123,7 +151,7 @@ def _question(question) -> str:
 def _answers(question) -> str:
     """The answers a question offered, in brackets, or nothing where it has no fixed list."""
     kind = question.kind
-    if question.scale:
+    if question.scale and kind != "answer":
         return " (" + "; ".join(f"{p['value']} = {p['label']}" for p in question.scale) + ")"
     if kind == "number":
         low = "any" if question.minimum is None else f"{question.minimum:g}"
@@ -137,6 +165,8 @@ def _answers(question) -> str:
         return " (the outputs shown side by side, ranked from 1, the best)"
     if kind == "omission":
         return omission_question_text(question)
+    if kind == "answer":
+        return reading_facts.reading_answer(question)
     if kind == "correction":
         return (
             " (the rater edited the output's text into what they would sign off, or accepted "
@@ -158,7 +188,10 @@ def _agreement(study: Study) -> list[str]:
     for question, found in by_question.items():
         facts += _question_agreement(question, found)
     facts += omission_agreement_facts(study=study)
-    return facts or ["Agreement has not been computed yet."]
+    return facts or [NO_AGREEMENT]
+
+
+NO_AGREEMENT = "Agreement has not been computed yet."
 
 
 def _question_agreement(question, results) -> list[str]:
@@ -262,12 +295,17 @@ def _resamples(detail: dict) -> str:
 
 
 def _sources(study: Study) -> list[str]:
-    facts = []
+    return list(_source_sentences(study).values()) or ["No sources yet."]
+
+
+def _source_sentences(study: Study) -> dict[str, str]:
+    """Each compared source's sentence by its label."""
     # Sources of quality-control cases only (training, attention checks) are not compared.
     compared = study.sources.filter(outputs__case__role=Case.Role.STUDY).distinct()
-    for source in compared.order_by("label"):
-        facts.append(f"{source.label} ({source.get_kind_display().lower()}){_settings(source)}")
-    return facts or ["No sources yet."]
+    return {
+        source.label: f"{source.label} ({source.get_kind_display().lower()}){_settings(source)}"
+        for source in compared.order_by("label")
+    }
 
 
 def _settings(source: Source) -> str:
@@ -476,9 +514,11 @@ def _quality_control(study: Study) -> list[str]:
         days = study.washout_days
         parts.append(
             f"{study.retests_per_rater} of their own study items re-read in a second session, "
-            f"which opened only once they had finished the first and {days} day{_s(days)} "
-            "had passed since their last answer in it (the washout), in a new order and "
-            "unannounced as re-reads, for test-retest reliability across occasions"
+            f"which opened only once they had submitted every item of the first and {days} "
+            f"day{_s(days)} had passed since their last submit in it (the washout), in a new "
+            "order and unannounced as re-reads, for test-retest reliability across occasions; "
+            "once the second session opened, the first readings of the re-read items closed, "
+            "so that each re-read is compared with an answer the rater could no longer change"
         )
     if not parts:
         return []

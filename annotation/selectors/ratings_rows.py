@@ -43,13 +43,19 @@ def study_ratings_query(*, study: Study) -> QuerySet[Rating]:
 RATINGS_ORDER = ("assignment__item__token", "question__order", "assignment__rater_id", "pk")
 
 
+def study_ratings_columns(*, study: Study) -> list[str]:
+    """The long format's columns for this study: `arm` added in an assisted-reading study."""
+    return columns.ratings_table(reading=study.is_reading).names
+
+
 def study_ratings_iter(
     *, study: Study, ratings: QuerySet[Rating] | None = None, chunk_size: int = 5000
 ) -> Iterator[dict]:
     """`study_ratings_long` a row at a time, for exports of any size in constant memory: plain
     values read in chunks, no model objects. `ratings` narrows it (a filter, or one page)."""
+    names = study_ratings_columns(study=study)
     for row in study_ratings_rows(study=study, ratings=ratings, chunk_size=chunk_size):
-        yield dict(zip(RATINGS_COLUMNS, row, strict=True))
+        yield dict(zip(names, row, strict=True))
 
 
 def study_ratings_rows(
@@ -59,7 +65,7 @@ def study_ratings_rows(
     database writes the moments as `tables.timestamp` does and says whether the item was
     submitted, and each JSON text (answers, orders shown) is read once however often it
     repeats: a million rows take seconds, where a moment parsed and formatted in Python took
-    microseconds each."""
+    microseconds each. In an assisted-reading study each row ends with its read's arm."""
     if ratings is None:
         ratings = Rating.objects.filter(assignment__study=study)
     pseudonyms = study_rater_pseudonyms(study=study)
@@ -108,12 +114,14 @@ def study_ratings_rows(
             "is_submitted",
             "assignment__time_on_task_ms",
             "assignment__session",
+            # The arm says what a read showed: its item may be an output it never showed.
+            *(["assignment__arm__key"] if study.is_reading else []),
         )
     )
     answers, orders = _JsonTexts(_answer_text), _JsonTexts(lambda order: " ".join(map(str, order)))
     for row in ratings.iterator(chunk_size=chunk_size):
         token, item, rater, key, answer, value, flipped, order, output, kind, *rest = row
-        first_saved, last_saved, revision_count, is_submitted, time_on_task_ms, session = rest
+        first_saved, last_saved, revision_count, is_submitted, time_on_task_ms, session = rest[:6]
         yield (
             token,
             pseudonyms.get(rater, ""),
@@ -132,6 +140,7 @@ def study_ratings_rows(
             # 0: none recorded (answered through the API, or imported), not no time at all.
             time_on_task_ms / 1000 if time_on_task_ms else None,
             session,
+            *rest[6:],  # the arm, in an assisted-reading study
         )
 
 
@@ -207,8 +216,9 @@ def study_ratings_csv_batches(
     database. Python formats a line only where PostgreSQL's text would differ from Python's
     (a list or a fraction as the answer, a value it writes in exponent notation, an order shown
     that is not a list of slots): `tables.csv_line`. `answers_of`: the questions whose answers
-    the columns should carry."""
-    if connection.vendor != "postgresql":
+    the columns should carry. None for an assisted-reading study too: its rows carry the arm,
+    which these lines do not (its reads are few: readers x cases x arms)."""
+    if connection.vendor != "postgresql" or study.is_reading:
         return None
     return _csv_batches(study, list(answers_of))
 

@@ -385,6 +385,7 @@ def _read_row(read: Assignment, pseudonyms: dict, rating: Rating | None) -> dict
         "rater": pseudonyms.get(read.rater_id, ""),
         "case_id": read.item.output.case.external_id,
         "arm": read.arm.key,
+        "arm_kind": read.arm.kind,
         "session": read.session,
         "phase": read.phase,
         "position": read.position,

@@ -51,8 +51,9 @@ class BundleRatings:
         from annotation.core import stat_files  # pandas: not in the web process (issue 22)
 
         self.study, self.stat_files = study, stat_files
+        self.table = cols.ratings_table(reading=study.is_reading)  # `arm` in assisted reading
         self.questions = list(study_question_rows(study=study))
-        self.variables = stat_files.question_variables(self.questions)
+        self.variables = stat_files.question_variables(self.questions, reading=study.is_reading)
         self.columns = self.frame_ = None
 
     def write_csv(self, out) -> None:
@@ -62,7 +63,7 @@ class BundleRatings:
             # Closed here if writing fails: the batches' own transaction block must end before
             # the bundle's does, or the bundle's read-only transaction would stay open.
             with contextlib.closing(batches):
-                out.write(tables.csv_header(cols.RATINGS.names))
+                out.write(tables.csv_header(self.table.names))
                 for batch in batches:
                     out.write(batch.text)
                     columns.add_columns(batch.columns)
@@ -74,7 +75,7 @@ class BundleRatings:
                 columns.add(row)
                 yield row
 
-        _csv(out, cols.RATINGS, tables.csv_cells(rows(), cols.RATINGS.columns))
+        _csv(out, self.table, tables.csv_cells(rows(), self.table.columns))
         self.columns = columns  # whole only once every row is written
 
     def _text_questions(self) -> list[int]:

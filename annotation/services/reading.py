@@ -216,9 +216,13 @@ def _items(study: Study, cases: dict[str, Case], arms: dict[str, Arm]) -> dict[t
 
 def _assignment(study, reading, arms, items, readers, partner) -> Assignment:
     arm = arms[reading.arm]
-    # The case alone (unassisted, a tool) points at the item of the source arm the reader
-    # meets on the case, if any: the view object never shows it.
-    source_id = arms[partner[(reading.reader, reading.case)]].source_id
+    # A source arm's read shows its own source's output. The case alone (unassisted, a tool)
+    # points at the item of an assisting arm the reader meets on the case: the view object
+    # never shows it.
+    if arm.kind == Arm.Kind.SOURCE:
+        source_id = arm.source_id
+    else:
+        source_id = arms[partner[(reading.reader, reading.case)]].source_id
     return Assignment(
         study=study,
         item=items[(reading.case, source_id)],

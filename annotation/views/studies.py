@@ -465,7 +465,7 @@ def study_ratings_csv(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
     return responses.csv_response(
         rows=selectors.study_ratings_iter(study=study),
-        columns=selectors.RATINGS_COLUMNS,
+        columns=selectors.study_ratings_columns(study=study),
         filename=f"ratings-{study.token}.csv",
     )
 

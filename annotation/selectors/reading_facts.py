@@ -1,0 +1,378 @@
+"""What an assisted-reading study can say about itself in a manuscript's methods (the methods
+text and the checklists' evidence, `facts.study_reporting_facts`): its readers, arms, layout,
+answer and scoring, and the stored statistics with the question each interval answers.
+
+Like the other facts these name arms and sources, so only the study's admins see them."""
+
+from django.db.models import Count
+
+from annotation.core.reading import allocation
+from annotation.core.stats.names import FIXED_CASES, FIXED_READERS, RANDOM_BOTH
+from annotation.models import AnswerScore, Arm, Membership, Question, Result, Study
+from annotation.selectors.reading import ACCURACY, CHANGES, MCNEMAR, MRMC, TIME
+from annotation.selectors.reading_exports import MRMC_METHOD
+
+ANSWER_KINDS = {
+    "choice": "one choice from a list",
+    "number": "a number",
+    "text": "free text",
+    "ranked": "a ranked list",
+}
+NORMALISATION = (
+    "after normalisation (Unicode NFKC, case folded, apostrophes removed, every other "
+    "punctuation mark a word break, whitespace collapsed; no abbreviation expanded, so a "
+    "wording counts only if the import lists it)"
+)
+RATES = {
+    "helped": "helped (wrong unassisted, right assisted) in {count} of {of} pairs",
+    "harmed": "harmed (right unassisted, wrong assisted) in {count} of {of} pairs",
+}
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def _cases(study: Study) -> int:
+    return study.cases.count()
+
+
+def _readers(study: Study) -> int:
+    return study.memberships.filter(role=Membership.Role.RATER).count()
+
+
+def reading_raters(study: Study) -> list[str]:
+    """Who read, and how many reads: every reader reads every case in every arm's turn."""
+    n, admins = _readers(study), study.memberships.filter(role=Membership.Role.ADMIN).count()
+    lead = (
+        f"{n} reader{_s(n)} (pseudonymised as R1 to R{n} in exports); {admins} study "
+        f"admin{_s(admins)} ran the study and did not read."
+    )
+    if study.opened_at is None:
+        return [lead, "The study has not been opened, so no read has been allocated yet."]
+    reads = study.assignments.filter(arm__isnull=False)
+    total, submitted = reads.count(), reads.filter(submitted_at__isnull=False).count()
+    scorers = study.scorers.count()
+    scoring = (
+        f"{scorers} clinician scorer{_s(scorers)}, neither readers nor admins, decided the "
+        "answers an exact match could not."
+        if scorers
+        else "No clinician scorer has been added: answers an exact match cannot decide stay "
+        "undecided."
+    )
+    return [
+        lead,
+        f"{total} reads were allocated ({_per_reader(study)}); {submitted} were submitted"
+        f"{' so far' if study.status == Study.Status.OPEN else ''}.",
+        scoring,
+    ]
+
+
+def _per_reader(study: Study) -> str:
+    cases, arms = _cases(study), study.arms.count()
+    if study.reading_layout == Study.ReadingLayout.SEQUENTIAL:
+        return f"each reader read each of {cases} cases twice, unassisted and then assisted"
+    return f"each reader read each of {cases} cases once in each of {arms} arms"
+
+
+def reading_blinding(study: Study) -> list[str]:
+    """What each arm showed and hid, and who saw whose answers."""
+    facts = [_arm_shows(arm) for arm in study.arms.select_related("source").order_by("pk")]
+    if study.reading_layout == Study.ReadingLayout.SEQUENTIAL:
+        facts.append(
+            "Nothing of the assistance was on the screen until the reader's unassisted answer "
+            "to the case was locked."
+        )
+    facts += [
+        "Readers saw only their own answers, never another reader's; in an assisted read they "
+        "saw their own locked answer, never an earlier answer in another arm."
+        if study.reading_layout == Study.ReadingLayout.SEQUENTIAL
+        else "Readers saw only their own answers: no read showed an answer given in another "
+        "arm or session.",
+        "The scorers saw each undecided answer with its case and the case's accepted answers "
+        "only: not the reader, the arm, the session or the phase, in an order of their own "
+        "seeded by the study.",
+    ]
+    return facts
+
+
+def _arm_shows(arm: Arm) -> str:
+    if arm.kind == Arm.Kind.UNASSISTED:
+        return (
+            f'Arm "{arm.key}": the case alone; nothing of any model was on the screen or in '
+            "any address the reader could reach."
+        )
+    if arm.kind == Arm.Kind.TOOL:
+        return (
+            f'Arm "{arm.key}" (a tool): readers were told "{arm.description}" beside the case; '
+            "no model output was shown."
+        )
+    if arm.named:
+        return (
+            f'Arm "{arm.key}": {arm.source.label}\'s output beside the case, under its name '
+            f'"{arm.source.label}" (the arm was named, so readers knew the source).'
+        )
+    return (
+        f'Arm "{arm.key}": {arm.source.label}\'s output beside the case, under the neutral '
+        'label "Assistant"; readers were not told which source wrote it.'
+    )
+
+
+def reading_sources(study: Study, described: dict[str, str]) -> list[str]:
+    """Each source with the arms that showed its output (`described`: label -> the sentence
+    the other studies' facts give it), or that none did."""
+    shown: dict[str, list[str]] = {}
+    for key, label in study.arms.filter(source__isnull=False).values_list("key", "source__label"):
+        shown.setdefault(label, []).append(f'"{key}"')
+    facts = []
+    for label, text in described.items():
+        arms = shown.get(label)
+        where = (
+            f"Its output was shown beside the case in arm{_s(len(arms))} {', '.join(arms)}."
+            if arms
+            else "Its outputs were imported with the cases and shown in no arm."
+        )
+        facts.append(f"{text} {where}")
+    return facts
+
+
+def reading_design(study: Study) -> list[str]:
+    """The layout, the allocation and its seed, and the washout between sessions."""
+    cases, arms = _cases(study), list(study.arms.values_list("key", flat=True))
+    assisting = [key for key in arms if key != allocation.UNASSISTED]
+    if study.reading_layout == Study.ReadingLayout.SEQUENTIAL:
+        facts = [
+            f"Sequential layout, {cases} cases: each reader read each case first unassisted "
+            "and submitted an answer, which then locked and could no longer change; the same "
+            "case followed at once with assistance, the assisted read starting from the locked "
+            "answer, which the reader kept or changed. Both answers are kept."
+        ]
+        if len(assisting) > 1:
+            facts.append(
+                f"Which of the {len(assisting)} assisting arms ({', '.join(assisting)}) "
+                "assisted a reader's case was allocated cyclically from seeded places of "
+                "readers and cases, balanced within one per reader and per case."
+            )
+        order = "Each reader's case order was randomised"
+    else:
+        days = study.washout_days
+        facts = [
+            f"Crossover layout, {cases} cases, {len(arms)} arms ({', '.join(arms)}): each "
+            f"reader read each case once in every arm, one arm per session ({len(arms)} "
+            "sessions). The arms a reader met on a case, session by session, followed a row "
+            "of a Williams design (each arm in each session equally often; with an even "
+            "number of arms each following every other equally often, with an odd number the "
+            "square and its mirror image together), rows given to reader-case pairs cyclically "
+            "from seeded places of readers and cases.",
+            f"A reader's next session opened only once they had submitted every read of the "
+            f"one before and {days} day{_s(days)} had passed since their last submit in it "
+            "(the washout). A submitted answer stayed open to change, in later sessions too; "
+            "every change is kept, with its time, in the rating history.",
+        ]
+        order = "Each reader's case order within each session was randomised"
+    facts.append(
+        f"{order} from the stored seed {study.seed}; the allocation's SHA-256 digest, over "
+        f"layout, seed, arms and every read, is {study.manifest_hash or 'not made yet'}."
+    )
+    return facts
+
+
+def reading_answer(question: Question) -> str:
+    """The answer question's kind and, for ranked lists, k, as `facts._answers` words it."""
+    kind = ANSWER_KINDS.get(question.answer_kind, question.answer_kind)
+    if question.answer_kind == "ranked":
+        kind += f" of up to {question.k} entries, most likely first"
+    if question.scale:
+        kind += ": " + "; ".join(f"{p['value']} = {p['label']}" for p in question.scale)
+    return f" ({kind}; scored right or wrong against the case's accepted answers)"
+
+
+def reading_scoring(study: Study) -> list[str]:
+    """How answers were scored, and how many the scorers decided or still must."""
+    question = study.questions.filter(kind=Question.Kind.ANSWER).first()
+    if question is None:
+        return []
+    rules = {
+        "choice": "a choice is right when it is one of the case's accepted choices",
+        "number": "a number is right within the case's tolerance of its expected value (inclusive)",
+        "text": f"text is right when it equals an accepted answer or a synonym {NORMALISATION}; "
+        "text matching none is undecided, for a scorer",
+        "ranked": f"a ranked list is right when any entry equals an accepted answer or a "
+        f"synonym {NORMALISATION}, its rank that of the first such entry; a list matching "
+        "none is undecided, for a scorer; an empty list is wrong",
+    }
+    outcomes = dict(
+        AnswerScore.objects.filter(rating__assignment__study=study, rating__question=question)
+        .values("by")
+        .annotate(n=Count("pk"))
+        .values_list("by", "n")
+    )
+    undecided = AnswerScore.objects.filter(
+        rating__assignment__study=study,
+        rating__question=question,
+        rating__assignment__submitted_at__isnull=False,
+        outcome=AnswerScore.Outcome.UNDECIDED,
+    ).count()
+    return [
+        "Each answer was scored against its case's accepted answers and their synonyms, "
+        f"imported with the cases, by exact match: {rules[question.answer_kind]}.",
+        "A clinician scorer, blinded to reader and arm, decided the answers an exact match "
+        "could not (a ranked list's rank of its first right entry, or none); a scorer's "
+        "decision overrides the match, and is made again if the answer changes. "
+        f"{outcomes.get(AnswerScore.By.SCORER, 0)} answers were decided by a scorer and "
+        f"{outcomes.get(AnswerScore.By.MATCH, 0)} by exact match; {undecided} submitted "
+        f"answer{_s(undecided)} still undecided {'is' if undecided == 1 else 'are'} left out "
+        "of the statistics (counted as pending).",
+    ]
+
+
+def reading_scores(study: Study) -> list[str]:
+    """The stored statistics: accuracy per arm, the MRMC difference, McNemar, helped and
+    harmed, time; each interval with the question it answers."""
+    results = {
+        (r.statistic, r.source): r
+        for r in Result.objects.filter(
+            study=study, judge="", statistic__in=(ACCURACY, MCNEMAR, CHANGES, MRMC, TIME)
+        )
+    }
+    if not results:
+        return ["The assisted-reading statistics have not been computed yet."]
+    mrmc = next((r for (statistic, _), r in results.items() if statistic == MRMC), None)
+    facts = [_accuracy(results, mrmc)]
+    if mrmc is not None:
+        facts.append(_mrmc(mrmc))
+    for (statistic, arm), result in sorted(results.items()):
+        if statistic == MCNEMAR:
+            facts.append(_mcnemar(arm, result, results.get((CHANGES, arm))))
+    times = [_time(arm, r) for (statistic, arm), r in sorted(results.items()) if statistic == TIME]
+    if times:
+        facts.append(
+            "Seconds on screen per read (median, quartiles by linear interpolation): "
+            + "; ".join(times)
+            + "."
+        )
+    return facts
+
+
+def _alone(mrmc: Result | None) -> dict[str, dict]:
+    for analysis in mrmc.detail.get("analyses", []) if mrmc else []:
+        if analysis["question"] == RANDOM_BOTH:
+            return {alone["modality"]: alone for alone in analysis["modalities"]}
+    return {}
+
+
+def _accuracy(results: dict, mrmc: Result | None) -> str:
+    alone, parts = _alone(mrmc), []
+    unassisted_first = sorted(
+        results.items(), key=lambda kv: (kv[0][1] != allocation.UNASSISTED, kv[0])
+    )
+    for (statistic, arm), r in unassisted_first:
+        if statistic != ACCURACY:
+            continue
+        text = f"{arm} {r.value:.3f} ({r.detail.get('right', 0)} of {r.n_ratings} reads right"
+        pending = r.detail.get("pending", 0)
+        if pending:
+            text += f"; {pending} pending"
+        ci = alone.get(arm, {}).get("ci")
+        if ci:
+            text += f"; 95% CI {ci[0]:.3f} to {ci[1]:.3f} for {RANDOM_BOTH}"
+        parts.append(text + ")")
+    note = (
+        " The intervals are each arm's alone in the multi-reader multi-case analysis."
+        if alone
+        else " No interval is given: it comes from the multi-reader multi-case analysis, "
+        "which needs one assisting arm and every reader reading every case in both arms."
+    )
+    return (
+        "Accuracy (share of submitted reads scored right) per arm: "
+        + "; ".join(parts)
+        + "."
+        + (note)
+    )
+
+
+def _mrmc(result: Result) -> str:
+    by_question = {a["question"]: a for a in result.detail.get("analyses", [])}
+    parts = []
+    for question in (RANDOM_BOTH, FIXED_READERS, FIXED_CASES):
+        analysis = by_question.get(question)
+        found = analysis["differences"][0] if analysis and analysis["differences"] else None
+        if found is None or not found.get("ci"):
+            reason = analysis.get("reason") if analysis else "not computed"
+            parts.append(f"for {question}: none ({reason or 'no interval'})")
+            continue
+        low, high = -found["ci"][1], -found["ci"][0]
+        parts.append(
+            f"for {question}: 95% CI {low:+.3f} to {high:+.3f}, {_p(found['p'])}"
+            if found.get("p") is not None
+            else f"for {question}: 95% CI {low:+.3f} to {high:+.3f}"
+        )
+    first = by_question.get(RANDOM_BOTH, {}).get("differences") or [{}]
+    estimate = first[0].get("estimate")
+    gain = "undefined" if estimate is None else f"{-estimate:+.3f}"
+    arm = result.source.split(" vs ", 1)[-1]
+    return (
+        f"Accuracy with assistance ({arm}) minus without, multi-reader multi-case analysis "
+        f"({MRMC_METHOD}; {result.n_raters} readers x {result.n_units} cases): {gain}; "
+        + "; ".join(parts)
+        + ". The first, readers and cases random, answers the question about clinicians in "
+        "general and is the primary test."
+    )
+
+
+def _mcnemar(arm: str, test: Result, changes: Result | None) -> str:
+    d = test.detail
+    text = (
+        f'Arm "{arm}" against unassisted, {d["n_pairs"]} paired reads (the same reader and '
+        f"case): helped {d['helped']}, harmed {d['harmed']}, both right {d['both_right']}, "
+        f"both wrong {d['both_wrong']}. "
+    )
+    if d.get("exact_p") is None:
+        return text + f"McNemar's test undefined ({d.get('reason', 'no discordant pairs')})."
+    text += (
+        f"McNemar's test, exact (two-sided binomial on the discordant pairs) "
+        f"{_p(d['exact_p'])}; with Edwards' continuity correction {_p(d['chi2_p'])}"
+    )
+    ci = d.get("odds_ratio_ci") or {}
+    if d.get("odds_ratio") is not None:
+        high = "unbounded" if ci.get("high") is None else f"{ci['high']:.2f}"
+        text += (
+            f"; matched-pairs odds ratio (helped over harmed) {d['odds_ratio']:.2f}, exact "
+            f"95% CI {ci['low']:.2f} to {high} for {ci['question']}"
+        )
+    text += ". McNemar treats the pairs as independent; a reader's reads are not, which the "
+    text += "multi-reader multi-case analysis takes into account."
+    if changes is not None:
+        text += " " + _rates(changes)
+    return text
+
+
+def _rates(changes: Result) -> str:
+    parts = []
+    for rate in changes.detail["rates"]:
+        if rate["name"] not in RATES or rate["value"] is None:
+            continue
+        intervals = "; ".join(
+            f"{i['low']:.3f} to {i['high']:.3f} for {i['question']}"
+            for i in rate["intervals"]
+            if i["low"] is not None
+        )
+        parts.append(
+            RATES[rate["name"]].format(**rate)
+            + f" ({rate['value']:.3f}; 95% CI, percentile bootstrap, {intervals})"
+        )
+    return "Assistance " + "; ".join(parts) + "." if parts else ""
+
+
+def _time(arm: str, result: Result) -> str:
+    d = result.detail
+    if d.get("median") is None:
+        return f"{arm}: no time recorded ({d.get('reads', 0)} reads)"
+    return (
+        f"{arm} {d['median']:.1f} s (IQR {d['q1']:.1f} to {d['q3']:.1f} s, {d['timed']} of "
+        f"{d['reads']} reads timed)"
+    )
+
+
+def _p(value: float) -> str:
+    return "p < 0.0001" if value < 0.0001 else f"p = {value:.4f}"
