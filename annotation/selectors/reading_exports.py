@@ -8,27 +8,43 @@ from annotation.core.reading import allocation
 from annotation.core.stats.names import RANDOM_BOTH
 from annotation.models import Question, Result, Study
 from annotation.selectors.ratings_rows import _answer_text
-from annotation.selectors.reading import ACCURACY, CHANGES, MCNEMAR, MRMC, TIME, study_reads
+from annotation.selectors.reading import (
+    ACCURACY,
+    CHANGES,
+    MCNEMAR,
+    MRMC,
+    TIME,
+    read_rows,
+    study_reads,
+)
 
 MRMC_METHOD = (
     "Obuchowski-Rockette analysis of each reader's accuracy per arm, Hillis (2007) degrees of "
     "freedom, jackknife covariances over cases"
 )
 ACCURACY_METHOD = "reads right over reads scored right or wrong, pooled over readers and cases"
+READS_PAGE = 2000
 SECONDS_METHOD = "seconds on screen per read; quartiles by linear interpolation"
 
 
 def study_read_rows(*, study: Study) -> Iterator[dict]:
-    """reads.csv: every read, in readers' order, with what its arm showed and how it scored."""
-    for read in study_reads(study=study):
-        yield {
-            **read,
-            "answer": "" if read["answer"] is None else _answer_text(read["answer"]),
-            "outcome": read["outcome"],
-            "seconds": read["seconds"] or None,  # 0: none recorded
-            "submitted": read["submitted_at"] is not None,
-            "locked": read["locked_at"] is not None,
-        }
+    """reads.csv: every read, in readers' order, with what its arm showed and how it scored
+    (a page of reads at a time, so a large study is never held whole)."""
+    reads = study_reads(study=study)
+    for start in range(0, reads.count(), READS_PAGE):
+        for read in read_rows(study=study, reads=reads[start : start + READS_PAGE]):
+            yield _file_row(read)
+
+
+def _file_row(read: dict) -> dict:
+    return {
+        **read,
+        "answer": "" if read["answer"] is None else _answer_text(read["answer"]),
+        "outcome": read["outcome"],
+        "seconds": read["seconds"] or None,  # 0: none recorded
+        "submitted": read["submitted_at"] is not None,
+        "locked": read["locked_at"] is not None,
+    }
 
 
 def study_assisted_reading_rows(*, study: Study) -> list[dict]:
