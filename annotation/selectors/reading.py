@@ -217,6 +217,9 @@ class ScorerItem:
 
 def scorer_study_get(*, user: AbstractBaseUser, token: str) -> Study:
     study = Study.objects.filter(token=token, scorers__user=user).first()
+    if study is not None and study.memberships.filter(user=user).exists():
+        # A scorer who became a reader or an admin is no longer blind to reader and arm.
+        study = None
     if study is None or study.status not in (Study.Status.OPEN, Study.Status.LOCKED):
         raise Http404("No such study.")
     return study
