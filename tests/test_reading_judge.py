@@ -6,14 +6,20 @@ is stored and shown. Also top-j accuracy of ranked answers, against counts by ha
 
 import json
 import re
+from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from sklearn.metrics import cohen_kappa_score
 
 from annotation import services
 from annotation.core.judging import MalformedReply
 from annotation.core.reading import judge as answer_judge
+from annotation.core.reading.scorers import CLUSTER_INTERVAL, scorer_agreement
+from annotation.core.reading.statistics import Read
+from annotation.core.stats.bootstrap import Bootstrap
 from annotation.models import AnswerScore, JudgeScore, Question, Result, TaskRun
 from annotation.selectors.reading import (
     JUDGE_MATCH,
@@ -22,7 +28,7 @@ from annotation.selectors.reading import (
     judge_answers_missing,
     reading_summary,
 )
-from annotation.services.statistics.reading import reading_results, tops_for
+from annotation.services.statistics.reading import reading_inputs, reading_results, tops_for
 from tests.factories import UserFactory
 from tests.reading_support import reading_reads_answered
 from tests.support.fake_llm import Reply
@@ -140,6 +146,58 @@ CLINICIAN = {
 }
 
 
+def test_the_kappa_bootstrap_resamples_a_readers_answers_to_a_case_together():
+    """Phase 1 and phase 2 answers of one reader to one case (often the same words) are one
+    draw, not two: an answer given twice must not narrow the interval."""
+    rng = np.random.default_rng(3)
+    n = 40
+    clinician = {i: bool(rng.random() < 0.5) for i in range(n)}
+    judge = {i: clinician[i] if rng.random() < 0.8 else not clinician[i] for i in range(n)}
+    boot = Bootstrap(resamples=2000, seed=5)
+    once = scorer_agreement(clinician, judge, bootstrap=boot, clusters={i: i for i in range(n)})
+    twice_clinician = {(i, phase): v for i, v in clinician.items() for phase in (1, 2)}
+    twice_judge = {(i, phase): v for i, v in judge.items() for phase in (1, 2)}
+    clusters = {(i, phase): i for i in range(n) for phase in (1, 2)}
+    clustered = scorer_agreement(twice_clinician, twice_judge, bootstrap=boot, clusters=clusters)
+    independent = scorer_agreement(twice_clinician, twice_judge, bootstrap=boot)
+
+    assert clustered.kappa.value == pytest.approx(once.kappa.value)
+    assert clustered.kappa.value == pytest.approx(
+        cohen_kappa_score(list(clinician.values()), list(judge.values()))
+    )
+    # The same clusters drawn: the copies change nothing.
+    assert clustered.kappa.ci == pytest.approx(once.kappa.ci)
+    assert clustered.kappa.interval_method == CLUSTER_INTERVAL
+    assert "(reader, case) clusters" in clustered.kappa.ci_method
+
+    def width(found):
+        return found.kappa.ci[1] - found.kappa.ci[0]
+
+    # Taken as independent, the copies narrow it by about the square root of 2.
+    assert width(clustered) > 1.25 * width(independent)
+    # Against a plain loop over resampled clusters, each kappa from scikit-learn.
+    draws = np.random.default_rng(11)
+    values = []
+    for _ in range(2000):
+        drawn = draws.integers(0, n, n)
+        c = [clinician[int(i)] for i in drawn for _ in (1, 2)]
+        j = [judge[int(i)] for i in drawn for _ in (1, 2)]
+        if len(set(c)) > 1 or len(set(j)) > 1:
+            values.append(cohen_kappa_score(c, j))
+    low, high = np.percentile(values, [2.5, 97.5])
+    assert clustered.kappa.ci == pytest.approx((low, high), abs=0.05)
+
+
+def test_the_statistics_inputs_do_not_depend_on_the_order_of_the_reads():
+    first = Read("R1", "c1", "unassisted", True, None, 1)
+    second = Read("R1", "c2", "unassisted", True, None, 2)
+    inputs = reading_inputs([first, second], {"llm": 1}, {0}, 3)
+    # The same reads in another order, the same read matched: the same inputs.
+    assert reading_inputs([second, first], {"llm": 1}, {1}, 3) == inputs
+    # The other read matched: other inputs (its top-j differs).
+    assert reading_inputs([second, first], {"llm": 1}, {0}, 3) != inputs
+
+
 @pytest.fixture
 def judged_study(study_admin, raters):
     study = reading_reads_answered(study_admin, raters[:2])
@@ -179,6 +237,18 @@ def _run(judge, decided_sample: int = 0) -> TaskRun:
     services.judge_answers_run(run=services.task_run_claim(run_id=run.pk))
     run.refresh_from_db()
     return run
+
+
+def _dead(judge, kind, settings, **fields) -> TaskRun:
+    """A run of the judge whose worker died (no heartbeat within the lease)."""
+    return TaskRun.objects.create(
+        study=judge.study,
+        judge=judge,
+        kind=kind,
+        status=TaskRun.Status.RUNNING,
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.TASK_RUN_LEASE_SECONDS + 1),
+        **fields,
+    )
 
 
 def _decide(study):
@@ -304,6 +374,7 @@ def test_agreement_with_the_clinician_against_an_independent_count(
     assert result.value == pytest.approx(expected) == pytest.approx(1 / 3)
     assert d["kappa"]["ci"] is not None
     assert d["kappa"]["interval_question"]
+    assert d["kappa"]["interval_method"] == CLUSTER_INTERVAL
 
     summary = reading_summary(study=judged_study)
     assert [r.reference for r in summary.judge_agreement] == ["clinician scorer"]
@@ -313,7 +384,9 @@ def test_agreement_with_the_clinician_against_an_independent_count(
     assert "No answer has been scored by both" not in page
 
 
-def test_a_sample_of_matched_answers_measures_the_judge_against_the_match(judged_study, fake_llm):
+def test_a_sample_of_matched_answers_measures_the_judge_against_the_match(
+    judged_study, fake_llm, client, study_admin
+):
     fake_llm.reply_with(keyword_judge)
     judge = _judge(judged_study, fake_llm)
     run = _run(judge, decided_sample=4)
@@ -340,8 +413,76 @@ def test_a_sample_of_matched_answers_measures_the_judge_against_the_match(judged
         cells.count((False, False)),
     )
     assert d["only_one_scored"] == 0
-    # No clinician has decided anything: no agreement with the clinician yet.
+    # No clinician has decided anything: no agreement with the clinician yet, and the
+    # dashboard says so beside the agreement with the match.
     assert not Result.objects.filter(statistic=JUDGE_SCORER).exists()
+    client.force_login(study_admin)
+    page = client.get(f"/studies/{judged_study.token}/").text
+    assert "Judge-LLM against the exact match (sampled answers)" in page
+    assert "No answer has been scored by both the judge and the clinician scorer" in page
+
+
+def test_the_sampled_answers_are_left_out_of_the_agreement_with_the_clinician(
+    judged_study, fake_llm
+):
+    fake_llm.reply_with(keyword_judge)
+    _run(_judge(judged_study, fake_llm), decided_sample=4)
+    _decide(judged_study)
+    reading_results(judged_study)
+    d = Result.objects.get(statistic=JUDGE_SCORER, judge="Judge-LLM").detail
+    # The clinician decided the 6 answers the match left undecided; the judge those 6 and
+    # 4 matched ones, which are the match's to agree with, not the clinician's.
+    cells = (d["both_right"], d["reference_only_right"], d["judge_only_right"], d["both_wrong"])
+    assert cells == (2, 1, 1, 2)
+    assert d["only_one_scored"] == 0
+    assert Result.objects.get(statistic=JUDGE_MATCH, judge="Judge-LLM").n_units == 4
+
+
+def test_a_stale_judge_decision_is_left_out_of_the_agreement_until_judged_again(
+    judged_study, fake_llm
+):
+    fake_llm.reply_with(keyword_judge)
+    judge = _judge(judged_study, fake_llm)
+    _run(judge)
+    _decide(judged_study)
+    # The reader changes an answer both had decided: the clinician's decision goes (the
+    # answer waits for them again) and the judge's no longer applies.
+    rating = _scores(judged_study)[("R2", "c3", 2)].rating
+    services.rating_save(
+        assignment=rating.assignment, question=rating.question, answer=["Aseptic meningitis"]
+    )
+    assert _scores(judged_study)[("R2", "c3", 2)].outcome == "undecided"
+    reading_results(judged_study)
+    d = Result.objects.get(statistic=JUDGE_SCORER, judge="Judge-LLM").detail
+    # Before: (2, 1, 1, 2), R2 c3 assisted among them (the clinician said wrong, the judge
+    # right); now it is out of both, and not counted as scored by one of them only.
+    cells = (d["both_right"], d["reference_only_right"], d["judge_only_right"], d["both_wrong"])
+    assert cells == (2, 1, 0, 2)
+    assert d["only_one_scored"] == 0
+
+
+def test_a_sampled_answer_whose_call_failed_is_tried_again_by_the_next_run(
+    judged_study, fake_llm, settings
+):
+    settings.JUDGE_MAX_ATTEMPTS = 1
+
+    def fails_on_diabetes(request: dict) -> str:
+        if "Type 1 diabetes" in request["messages"][-1]["content"].split("<<<BEGIN ANSWER>>>")[1]:
+            return "not JSON"
+        return keyword_judge(request)
+
+    fake_llm.reply_with(fails_on_diabetes)
+    judge = _judge(judged_study, fake_llm)
+    first = _run(judge, decided_sample=100)  # every matched answer
+    assert (first.total, first.done) == (16, 16)
+    # R2 answered "Type 1 diabetes" to c4 in both phases: both matched, both sampled, failed.
+    failed = JudgeScore.objects.filter(judge=judge, outcome="failed")
+    assert sorted(failed.values_list("sampled", flat=True)) == [True, True]
+    fake_llm.reply_with(keyword_judge)
+    again = _run(judge)  # no sample asked for this time
+    assert (again.status, again.total) == ("succeeded", 2), again.message
+    retried = JudgeScore.objects.filter(judge=judge, outcome="ok", score__in=failed.values("score"))
+    assert [(r.sampled, r.right) for r in retried] == [(True, True), (True, True)]
 
 
 def test_a_changed_answer_is_judged_again(judged_study, fake_llm):
@@ -350,8 +491,11 @@ def test_a_changed_answer_is_judged_again(judged_study, fake_llm):
     _run(judge)
     score = _scores(judged_study)[("R2", "c3", 2)]
     rating = score.rating
-    rating.answer = ["Migraine", "Tension headache"]
-    rating.save(update_fields=["answer"])
+    services.rating_save(
+        assignment=rating.assignment,
+        question=rating.question,
+        answer=["Migraine", "Tension headache"],
+    )
     run = _run(judge)
     assert run.total == 1
     assert JudgeScore.objects.get(score=score, outcome="ok").right is False
@@ -392,6 +536,66 @@ def test_a_judge_scores_only_text_or_ranked_answers_of_a_reading_study(open_stud
         _run(judge)
 
 
+@pytest.mark.parametrize(
+    ("kind", "fields"),
+    [
+        ("number", {}),
+        ("choice", {"choices": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}]}),
+    ],
+)
+def test_a_judge_run_on_a_choice_or_number_reading_study_is_refused(
+    study_admin, fake_llm, kind, fields
+):
+    study = services.reading_study_create(
+        creator=study_admin,
+        title="Numbers",
+        layout="sequential",
+        answer_kind=kind,
+        prompt="Your answer",
+        **fields,
+    )
+    judge = _judge(study, fake_llm)
+    with pytest.raises(ValidationError, match="Exact match decides every choice and number"):
+        _run(judge)
+    assert not TaskRun.objects.filter(judge=judge).exists()
+
+
+def test_a_dead_run_of_the_judges_other_kind_is_never_taken_over(judged_study, fake_llm, settings):
+    judge = _judge(judged_study, fake_llm)
+    rating = _dead(judge, TaskRun.Kind.RUN_JUDGE, settings)
+    run = services.task_run_create(
+        study=judged_study,
+        kind=TaskRun.Kind.JUDGE_ANSWERS,
+        user=None,
+        judge=judge,
+        decided_sample=3,
+    )
+    assert run.pk != rating.pk
+    assert (run.kind, run.decided_sample, run.status) == ("judge_answers", 3, "queued")
+    rating.refresh_from_db()
+    assert (rating.kind, rating.status) == ("run_judge", "running")  # the sweep's to resend
+    # And the reverse: a dead "score answers" run is not made to rate items.
+    other = _judge(judged_study, fake_llm, label="Other")
+    scoring = _dead(other, TaskRun.Kind.JUDGE_ANSWERS, settings)
+    run = services.task_run_create(
+        study=judged_study, kind=TaskRun.Kind.RUN_JUDGE, user=None, judge=other
+    )
+    assert run.pk != scoring.pk
+    assert run.kind == "run_judge"
+
+
+def test_a_dead_score_answers_run_taken_over_scores_the_sample_asked_now(
+    judged_study, fake_llm, settings
+):
+    fake_llm.reply_with(keyword_judge)
+    judge = _judge(judged_study, fake_llm)
+    dead = _dead(judge, TaskRun.Kind.JUDGE_ANSWERS, settings, decided_sample=0)
+    run = _run(judge, decided_sample=4)
+    assert run.pk == dead.pk
+    assert (run.decided_sample, run.status, run.total) == (4, "succeeded", 10), run.message
+    assert JudgeScore.objects.filter(judge=judge, sampled=True).count() == 4
+
+
 def test_the_dashboard_starts_a_judge_on_the_answers_and_the_judge_then_stays_as_it_is(
     judged_study, fake_llm, client, study_admin
 ):
@@ -400,8 +604,11 @@ def test_the_dashboard_starts_a_judge_on_the_answers_and_the_judge_then_stays_as
     page = client.get(f"/studies/{judged_study.token}/").text
     url = f"/studies/{judged_study.token}/judges/{judge.pk}/score-answers/"
     assert f'action="{url}"' in page
-    response = client.post(url, {"decided_sample": "x"})
-    assert response.status_code == 302
+    # Not a whole number: refused with a message, never a 500 ("²" is a digit to Python).
+    for bad in ("x", "²", "-1", "1.5", "٣"):
+        response = client.post(url, {"decided_sample": bad}, follow=True)
+        assert response.status_code == 200, bad
+        assert "The sample of matched answers is a whole number" in response.text, bad
     assert not TaskRun.objects.filter(kind=TaskRun.Kind.JUDGE_ANSWERS).exists()
     client.post(url, {"decided_sample": "2"})
     run = TaskRun.objects.get(kind=TaskRun.Kind.JUDGE_ANSWERS)

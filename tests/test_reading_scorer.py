@@ -8,7 +8,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from annotation import services
-from annotation.models import AnswerScore, Output, Question
+from annotation.models import AnswerScore, Membership, Output, Question
 from annotation.selectors.reading import scorer_queue
 from tests.factories import UserFactory
 from tests.reading_support import reading_study
@@ -36,6 +36,25 @@ def test_a_scorer_is_neither_reader_nor_admin(scored, study_admin, raters):
     for member in (study_admin, raters[0]):
         with pytest.raises(ValidationError, match="must be blind"):
             services.scorer_add(study=study, user=member)
+
+
+def test_a_scorer_cannot_also_read_the_study(study_admin, raters):
+    study = reading_study(study_admin, raters[:1])  # a draft: readers may still join
+    scorer = UserFactory(username="scorer")
+    services.scorer_add(study=study, user=scorer)
+    with pytest.raises(ValidationError, match="scorer scores this study's answers"):
+        services.study_add_raters(study=study, users=[raters[1], scorer])
+    assert not study.memberships.filter(user__in=[scorer, raters[1]]).exists()
+
+
+def test_a_scorer_who_is_also_a_member_is_refused_the_scorer_pages(client, scored):
+    study, scorer = scored
+    client.force_login(scorer)
+    url = reverse("scorer_next", args=[study.token])
+    assert client.get(url).status_code != 404
+    # As one added before readers were checked against scorers: no longer blind, refused.
+    Membership.objects.create(study=study, user=scorer, role=Membership.Role.RATER, pseudonym="R9")
+    assert client.get(url).status_code == 404
 
 
 def test_the_queue_holds_every_undecided_answer_in_a_seeded_order(scored):
@@ -105,6 +124,9 @@ def test_admins_manage_scorers_through_the_api_and_decisions_outlive_a_scorer(
     second = UserFactory(username="second-scorer")
     added = _api(client, study_admin, "post", url, {"username": "second-scorer"})
     assert (added.status_code, added.json()) == (201, {"username": "second-scorer", "decided": 0})
+    # Adding an existing scorer again changes nothing, and says what they decided.
+    again = _api(client, study_admin, "post", url, {"username": "scorer"})
+    assert (again.status_code, again.json()) == (200, {"username": "scorer", "decided": 1})
     assert _api(client, study_admin, "get", url).json() == [
         {"username": "scorer", "decided": 1},
         {"username": "second-scorer", "decided": 0},

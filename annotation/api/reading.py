@@ -156,19 +156,25 @@ class ScorerViewSet(StudyScopedViewSet):
     def list(self, request: Request, study_token: str) -> Response:
         return Response(ScorerSerializer(study_scorers(study=self.study), many=True).data)
 
-    @extend_schema(responses={201: ScorerSerializer, 400: INVALID})
+    @extend_schema(responses={200: ScorerSerializer, 201: ScorerSerializer, 400: INVALID})
     def create(self, request: Request, study_token: str) -> Response:
+        """Add a scorer: 201, or 200 when they already score the study (with the answers
+        they decided)."""
         data = ScorerSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = _user_named(data.validated_data["username"])
         if user is None:
             raise as_api_error(ValidationError({"username": "No account has that user name."}))
+        existed = Scorer.objects.filter(study=self.study, user=user).exists()
         try:
             services.scorer_add(study=self.study, user=user)
         except ValidationError as exc:
             raise as_api_error(exc) from None
-        row = {"username": user.get_username(), "decided": 0}
-        return Response(ScorerSerializer(row).data, status=status.HTTP_201_CREATED)
+        row = next(
+            r for r in study_scorers(study=self.study) if r["username"] == user.get_username()
+        )
+        code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+        return Response(ScorerSerializer(row).data, status=code)
 
     @extend_schema(request=None, responses={204: None})
     def destroy(self, request: Request, study_token: str, username: str) -> Response:

@@ -93,6 +93,15 @@ class ReadingSummary:
     judges: list[str] = ()
     judge_agreement: list[JudgeAgreementRow] = ()
 
+    @property
+    def judges_without_clinician(self) -> list[str]:
+        """Judges with no answer the clinician scorer decided too (whether or not their
+        agreement with the exact match is there)."""
+        compared = {
+            r.judge for r in self.judge_agreement if r.reference == REFERENCES[JUDGE_SCORER]
+        }
+        return [judge for judge in self.judges if judge not in compared]
+
 
 REFERENCES = {JUDGE_SCORER: "clinician scorer", JUDGE_MATCH: "exact match (sampled answers)"}
 
@@ -217,6 +226,9 @@ class ScorerItem:
 
 def scorer_study_get(*, user: AbstractBaseUser, token: str) -> Study:
     study = Study.objects.filter(token=token, scorers__user=user).first()
+    if study is not None and study.memberships.filter(user=user).exists():
+        # A scorer who became a reader or an admin is no longer blind to reader and arm.
+        study = None
     if study is None or study.status not in (Study.Status.OPEN, Study.Status.LOCKED):
         raise Http404("No such study.")
     return study
@@ -292,7 +304,8 @@ def judge_answers_missing(*, judge: Judge, decided_sample: int = 0) -> list[Judg
     """The answers of submitted reads the judge has no parsed decision on for their current
     wording (failed ones too): every answer exact match left undecided (whether or not a
     clinician has decided it since), and `decided_sample` of those the match decided, a sample
-    seeded by the study and the judge. In an order seeded the same way (`scorer_order`), which
+    seeded by the study and the judge, with any matched answer an earlier sample held whose
+    call failed. In an order seeded the same way (`scorer_order`), which
     follows neither reader, session nor arm."""
     study = judge.study
     scores = AnswerScore.objects.filter(
@@ -314,7 +327,15 @@ def judge_answers_missing(*, judge: Judge, decided_sample: int = 0) -> list[Judg
         ),
         key=lambda s: _sample_key(study.seed, judge.pk, s.token),
     )
-    sampled = {s.pk for s in matched[:decided_sample]}
+    # A sampled answer whose call failed is tried again whatever this run's sample: it was
+    # asked for once, and a sample measured only on the replies that parsed would be biased.
+    failed = set(
+        JudgeScore.objects.filter(
+            judge=judge, sampled=True, outcome=JudgeScore.Outcome.FAILED
+        ).values_list("score_id", flat=True)
+    )
+    sample = [s for n, s in enumerate(matched) if n < decided_sample or s.pk in failed]
+    sampled = {s.pk for s in sample}
     done = dict(
         JudgeScore.objects.filter(judge=judge, outcome=JudgeScore.Outcome.OK).values_list(
             "score_id", "answer"
@@ -322,7 +343,7 @@ def judge_answers_missing(*, judge: Judge, decided_sample: int = 0) -> list[Judg
     )
     wanted = {
         s.token: s
-        for s in [*undecided, *matched[:decided_sample]]
+        for s in [*undecided, *sample]
         if s.pk not in done or done[s.pk] != s.rating.answer
     }
     order = allocation.scorer_order(list(wanted), scorer=f"judge-{judge.pk}", seed=study.seed)

@@ -51,6 +51,13 @@ def study_add_raters(*, study: Study, users: Iterable[AbstractBaseUser]) -> list
     if any(roles.get(user.pk) == Membership.Role.ADMIN for user in users):
         # Admins can export ratings and the unblinding key: as raters they would not be blind.
         raise ValidationError("A study's admins cannot also rate it.")
+    scoring = set(study.scorers.filter(user__in=users).values_list("user__username", flat=True))
+    if scoring:
+        # A scorer decides readers' answers blind to reader and arm: not their own answers.
+        raise ValidationError(
+            f"{', '.join(sorted(scoring))} scores this study's answers, and so cannot also "
+            "read it (remove them as a scorer first)."
+        )
     # Numbered on from the highest number ever given: a removed rater's name is never reused.
     names = study.memberships.filter(role=Membership.Role.RATER).values_list("pseudonym", flat=True)
     number = max([study.last_rater_number, *(_rater_number(name) for name in names)])

@@ -60,9 +60,12 @@ def task_run_create(
         if kind == TaskRun.Kind.FETCH_OUTPUTS:
             dead = _check_fetch_allowed(study, source)
         if kind == TaskRun.Kind.RUN_JUDGE:
-            dead = _check_judge_allowed(study, judge)
+            dead = _check_judge_allowed(study, judge, kind)
         if kind == TaskRun.Kind.JUDGE_ANSWERS:
             dead = _check_judge_answers_allowed(study, judge, decided_sample)
+            if dead is not None and dead.decided_sample != decided_sample:
+                # The run taken over scores the sample asked for now, not the one it had.
+                TaskRun.objects.filter(pk=dead.pk).update(decided_sample=decided_sample)
         if kind == TaskRun.Kind.EXPORT_BUNDLE:
             _check_bundle_allowed(study)
         if kind == TaskRun.Kind.IMPORT:
@@ -190,14 +193,17 @@ def _check_fetch_allowed(study: Study, source: Source) -> TaskRun | None:
     return _newest_dead_run(TaskRun.objects.filter(source=source))
 
 
-def _check_judge_allowed(study: Study, judge: Judge) -> TaskRun | None:
+def _check_judge_allowed(study: Study, judge: Judge, kind: str) -> TaskRun | None:
+    """Refuse while the judge is at work (of either kind: they share its limits); return the
+    newest dead run of this kind, to take over (never one of the other kind, which would do
+    the other job)."""
     study = _check_statistics_changeable(study)
     if study.status == Study.Status.DRAFT:
         raise ValidationError("Open the study first: a judge rates its items.")
     Judge.objects.select_for_update().get(pk=judge.pk)
     if task_runs_live().filter(judge=judge).exists():
         raise ValidationError(f"{judge.label} is already judging.")
-    return _newest_dead_run(TaskRun.objects.filter(judge=judge))
+    return _newest_dead_run(TaskRun.objects.filter(judge=judge, kind=kind))
 
 
 def _check_judge_answers_allowed(study: Study, judge: Judge, sample: int) -> TaskRun | None:
@@ -206,7 +212,7 @@ def _check_judge_answers_allowed(study: Study, judge: Judge, sample: int) -> Tas
         raise ValidationError(reason)
     if sample < 0:
         raise ValidationError("The sample of matched answers is a number of 0 or more.")
-    return _check_judge_allowed(study, judge)
+    return _check_judge_allowed(study, judge, TaskRun.Kind.JUDGE_ANSWERS)
 
 
 def _check_statistics_changeable(study: Study) -> Study:

@@ -297,8 +297,11 @@ def study_judge_answers(request: HttpRequest, study_token: str, judge_id: int) -
     study = selectors.admin_study_get(user=request.user, token=study_token)
     judge = get_object_or_404(study.judges, pk=judge_id)
     sample = request.POST.get("decided_sample", "").strip() or "0"
-    if not sample.isdigit() or int(sample) > 100_000:
-        return _run_refused(request, study, "The sample of matched answers is a whole number.")
+    # ASCII digits only: "²".isdigit() holds, and int() refuses it.
+    if not (sample.isascii() and sample.isdecimal()) or int(sample) > 100_000:
+        return _run_refused(
+            request, study, "The sample of matched answers is a whole number from 0 to 100000."
+        )
     return _start_run(
         request, study, TaskRun.Kind.JUDGE_ANSWERS, judge=judge, decided_sample=int(sample)
     )

@@ -45,7 +45,7 @@ def reading_results(study: Study) -> list[Result]:
         return []
     reads, pending, matched = _reads(study)
     k = question.k if question.answer_kind == rubric.RANKED_ANSWER else None
-    inputs = [sorted(map(repr, reads)), sorted(pending.items()), sorted(matched), k]
+    inputs = reading_inputs(reads, pending, matched, k)
     stored = store_by_source(
         study,
         question,
@@ -54,6 +54,14 @@ def reading_results(study: Study) -> list[Result]:
         lambda: _figures(study, reads, pending, _top_figures(reads, pending, matched, k)),
     )
     return stored + _judge_results(study, question)
+
+
+def reading_inputs(reads, pending: dict[str, int], matched: set[int], k: int | None) -> list:
+    """What the reading statistics are computed from, in terms that do not depend on the
+    order the reads came in: each read with whether exact match decided it (`matched` holds
+    places in `reads`), sorted."""
+    marked = sorted(repr((read, place in matched)) for place, read in enumerate(reads))
+    return [marked, sorted(pending.items()), k]
 
 
 def _reads(study: Study) -> tuple[list[reading_stats.Read], dict[str, int], set[int]]:
@@ -65,19 +73,23 @@ def _reads(study: Study) -> tuple[list[reading_stats.Read], dict[str, int], set[
             "user_id", "pseudonym"
         )
     )
-    rows = AnswerScore.objects.filter(
-        rating__assignment__study=study,
-        rating__assignment__arm__isnull=False,
-        rating__assignment__submitted_at__isnull=False,
-        rating__question__kind=Question.Kind.ANSWER,
-    ).values_list(
-        "rating__assignment__rater_id",
-        "rating__assignment__item__output__case__external_id",
-        "rating__assignment__arm__key",
-        "outcome",
-        "rank",
-        "rating__assignment__time_on_task_ms",
-        "by",
+    rows = (
+        AnswerScore.objects.filter(
+            rating__assignment__study=study,
+            rating__assignment__arm__isnull=False,
+            rating__assignment__submitted_at__isnull=False,
+            rating__question__kind=Question.Kind.ANSWER,
+        )
+        .values_list(
+            "rating__assignment__rater_id",
+            "rating__assignment__item__output__case__external_id",
+            "rating__assignment__arm__key",
+            "outcome",
+            "rank",
+            "rating__assignment__time_on_task_ms",
+            "by",
+        )
+        .order_by("pk")
     )
     reads, pending, matched = [], {}, set()
     for rater_id, case, arm, outcome, rank, time_ms, by in rows:
@@ -143,54 +155,79 @@ def _top_figures(reads, pending, matched: set[int], k: int | None) -> dict:
 
 def _judge_results(study: Study, question: Question) -> list[Result]:
     """For each judge that scored answers: its agreement with the clinician scorer on the
-    answers both decided, and with the exact match on the matched answers it was given."""
+    answers both decided (the answers the match left undecided: a sampled matched answer is
+    the match's to agree with), and with the exact match on the matched answers it was
+    given. The kappa bootstrap resamples a reader's answers to a case together."""
     scores = AnswerScore.objects.filter(
         rating__assignment__study=study,
         rating__assignment__arm__isnull=False,
         rating__assignment__submitted_at__isnull=False,
         rating__question=question,
     )
-    clinician, match, answers = {}, {}, {}
-    for pk, outcome, by, answer in scores.values_list("pk", "outcome", "by", "rating__answer"):
-        answers[pk] = answer
+    clinician, match, answers, clusters = {}, {}, {}, {}
+    rows = scores.values_list(
+        "pk",
+        "outcome",
+        "by",
+        "rating__answer",
+        "rating__assignment__rater_id",
+        "rating__assignment__item__output__case_id",
+    )
+    for pk, outcome, by, answer, rater_id, case_id in rows:
+        answers[pk], clusters[pk] = answer, (rater_id, case_id)
         if outcome == AnswerScore.Outcome.UNDECIDED:
             continue
         (clinician if by == AnswerScore.By.SCORER else match)[pk] = (
             outcome == AnswerScore.Outcome.RIGHT
         )
     judged: dict[str, dict[int, bool]] = {}
-    for label, pk, right, answer in JudgeScore.objects.filter(
+    sampled_by: dict[str, set[int]] = {}
+    for label, pk, right, answer, sampled in JudgeScore.objects.filter(
         score__in=scores, outcome=JudgeScore.Outcome.OK
-    ).values_list("judge__label", "score_id", "right", "answer"):
+    ).values_list("judge__label", "score_id", "right", "answer", "sampled"):
         if answers.get(pk) == answer:  # a decision on an earlier wording no longer applies
             judged.setdefault(label, {})[pk] = right
+            if sampled:
+                sampled_by.setdefault(label, set()).add(pk)
     stored = []
     for label, decisions in sorted(judged.items()):
+        sample = sampled_by.get(label, set())
         sampled = {pk: match[pk] for pk in decisions if pk in match}
-        inputs = [sorted(clinician.items()), sorted(sampled.items()), sorted(decisions.items())]
+        unsampled = {pk: right for pk, right in decisions.items() if pk not in sample}
+        inputs = [
+            sorted(clinician.items()),
+            sorted(sampled.items()),
+            sorted(decisions.items()),
+            sorted(sample),
+            sorted((pk, list(cluster)) for pk, cluster in clusters.items()),
+        ]
         stored += store_family(
             study,
             Scope(question, judge=label),
             (JUDGE_SCORER, JUDGE_MATCH),
             inputs,
-            lambda decisions=decisions, sampled=sampled: _agreements(
-                study, clinician, sampled, decisions
+            lambda decisions=decisions, sampled=sampled, unsampled=unsampled: _agreements(
+                study,
+                (
+                    (JUDGE_SCORER, clinician, unsampled),
+                    (JUDGE_MATCH, sampled, {k: decisions[k] for k in sampled}),
+                ),
+                clusters,
             ),
         )
     return stored
 
 
-def _agreements(study: Study, clinician: dict, sampled: dict, judge: dict) -> dict:
+def _agreements(study: Study, pairs, clusters: dict) -> dict:
+    """Agreement for each (statistic, reference, judge's decisions). Against the match only
+    the sample counts: the judge's other decisions are on answers the match left undecided,
+    and so have no match to agree with; against the clinician, only those others."""
     figures = {}
-    # Against the match, only the sample counts: the judge's other decisions are on answers
-    # the match left undecided, and so have no match to agree with.
-    pairs = (
-        (JUDGE_SCORER, clinician, judge),
-        (JUDGE_MATCH, sampled, {k: judge[k] for k in sampled}),
-    )
     for statistic, reference, decisions in pairs:
         try:
-            found = scorers.scorer_agreement(reference, decisions, bootstrap=bootstrap_for(study))
+            found = scorers.scorer_agreement(
+                reference, decisions, bootstrap=bootstrap_for(study), clusters=clusters
+            )
         except DataError:
             continue  # nothing scored by both: the dashboard says so
         detail = {
