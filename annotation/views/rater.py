@@ -201,6 +201,10 @@ def rater_answers(request: HttpRequest, study_token: str, assignment_token: str)
     assignment = selectors.rater_assignment_get(
         user=request.user, study_token=study_token, token=assignment_token
     )
+    gate = selectors.rater_session_gate(assignment=assignment)
+    if assignment.study.status == assignment.study.Status.OPEN and not gate.is_open(timezone.now()):
+        # A closed item's answers are not read back either (a page probing stays as it is).
+        return _session_closed(request, assignment.study, gate)
     answers = selectors.rater_answers(assignment=assignment)
     return JsonResponse(
         {
