@@ -21,6 +21,7 @@ from annotation import selectors, services
 from annotation.core import rubric
 from annotation.core.omission import omission_posted
 from annotation.responses import image_response
+from annotation.selectors import reading as reading_selectors
 
 
 def rater_login_required(view: Callable) -> Callable:
@@ -46,7 +47,10 @@ def rater_login_required(view: Callable) -> Callable:
 @login_required
 def rater_home(request: HttpRequest) -> HttpResponse:
     studies = selectors.rater_studies(user=request.user)
-    return render(request, "annotation/rater_home.html", {"studies": studies})
+    # A scorer is not a reader: the studies they score are listed apart, with their queue.
+    scoring = reading_selectors.scorer_studies(user=request.user)
+    context = {"studies": studies, "scoring": scoring}
+    return render(request, "annotation/rater_home.html", context)
 
 
 @login_required
