@@ -192,6 +192,8 @@ def test_the_review_list_shows_a_finished_sessions_reads_closed_without_a_link(
     page = " ".join(client.get(review).text.split())
     assert "Closed:" not in page  # the session is not finished: every read is linked
     assert all(item_url(study, read) in page for read in first)
+    assert ">Review<span" in page  # the locked read: to look at, not to change
+    assert "Review or change" not in page
     finish(study, reader, 1)
     for moment in ("washout", "session 2"):
         page = " ".join(client.get(review).text.split())

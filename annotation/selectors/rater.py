@@ -103,6 +103,7 @@ class ReviewLine:
     session: int = 1  # the rater's reading session the item is in
     # Why the item is closed (core.sessions), as the list says it; "" while it is open.
     closed: str = ""
+    locked: bool = False  # a locked answer (assisted reading): to look at, not to change
 
 
 def rater_review_lines(*, user: AbstractBaseUser, study: Study) -> list[ReviewLine]:
@@ -114,18 +115,28 @@ def rater_review_lines(*, user: AbstractBaseUser, study: Study) -> list[ReviewLi
         Assignment.objects.filter(study=study, rater=user)
         .annotate(answered=Exists(answered), reread=Exists(reread))
         .order_by("position")
-        .values_list("token", "position", "kind", "submitted_at", "answered", "session", "reread")
+        .values_list(
+            "token",
+            "position",
+            "kind",
+            "submitted_at",
+            "answered",
+            "session",
+            "locked_at",
+            "reread",
+        )
     )
     crossover = closes_on_finish(study)
     closes = crossover or any(row[-1] for row in rows)
     shut = _sessions_shut(user, study, crossover=crossover) if closes else {}
     lines = []
-    for token, position, kind, submitted_at, has_answers, session, has_reread in rows:
+    for token, position, kind, submitted_at, has_answers, session, locked_at, has_reread in rows:
         is_training = kind == Assignment.Kind.TRAINING
         status = "submitted" if submitted_at else "started" if has_answers else "not started"
         number = position if is_training else position - study.training_items
         closed = shut.get(session, "") if crossover or has_reread else ""
-        lines.append(ReviewLine(token, number, is_training, status, session, closed))
+        locked = locked_at is not None
+        lines.append(ReviewLine(token, number, is_training, status, session, closed, locked))
     return lines
 
 
