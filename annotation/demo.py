@@ -5,6 +5,7 @@ study (clinicians' differentials without, then with, a model's)."""
 
 import datetime
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +35,10 @@ STUDY_ADMINS_GROUP = "Study admins"
 
 @dataclass(frozen=True)
 class DemoSummary:
-    created: bool
-    study: Study
-    logins: list[tuple[str, str]]
+    created: bool  # some demo study was added by this run
+    study: Study  # the main demo study, which the demo checklist report cites
+    logins: list[tuple[str, str]]  # the demo logins whose user exists
+    added: tuple[str, ...] = ()  # the titles of the demo studies this run added
 
 
 def _user(username: str, password: str, **extra):
@@ -49,17 +51,43 @@ def _user(username: str, password: str, **extra):
 
 @transaction.atomic
 def load_demo() -> DemoSummary:
-    """Create the demo users and studies unless they exist; safe to run any number of times."""
+    """Create the demo users and every demo study missing, each known by its title: safe to run
+    any number of times, and a database made by an older demo gets the studies added since."""
     group, _ = Group.objects.get_or_create(name=STUDY_ADMINS_GROUP)
     group.permissions.add(Permission.objects.get(codename="add_study"))
     admin = _user(*ADMIN, is_staff=True, is_superuser=True)
     admin.groups.add(group)
     raters = [_user(*login) for login in RATERS]
-    scorer = _user(*SCORER)
-    logins = [ADMIN, *RATERS, SCORER]
-    existing = Study.objects.filter(title=DEMO_TITLE).first()
-    if existing:
-        return DemoSummary(created=False, study=existing, logins=logins)
+    added = []
+    for title, build in _demo_studies():
+        if not Study.objects.filter(title=title).exists():
+            build(admin, raters)
+            added.append(title)
+    users = set(get_user_model().objects.values_list("username", flat=True))
+    logins = [login for login in (ADMIN, *RATERS, SCORER) if login[0] in users]
+    study = Study.objects.get(title=DEMO_TITLE)
+    return DemoSummary(created=bool(added), study=study, logins=logins, added=tuple(added))
+
+
+def _demo_studies() -> list[tuple[str, Callable[..., Study]]]:
+    """Each demo study's title and what builds it, from (admin, raters)."""
+    return [
+        (DEMO_TITLE, _main_study),
+        (DRAFT_TITLE, _draft_study),
+        (PAIRWISE_TITLE, _pairwise_study),
+        (SIDE_BY_SIDE_TITLE, _side_by_side_study),
+        (RANKING_TITLE, _ranking_study),
+        (OMISSION_TITLE, omission_demo_load),
+        (CORRECTIONS_TITLE, _correction_study),
+        (WASHOUT_TITLE, lambda admin, raters: _washout_study(admin, raters, DEMO_FILE)),
+        # The scorer is made with the study they score: no login is printed without it.
+        (READING_TITLE, lambda admin, raters: _reading_study(admin, raters, _user(*SCORER))),
+    ]
+
+
+def _main_study(admin, raters) -> Study:
+    """The absolute-rating study, open, with training, an attention check and hidden repeats;
+    raters 2-4 have rated their share."""
     study = services.study_create(
         creator=admin,
         title=DEMO_TITLE,
@@ -81,14 +109,7 @@ def load_demo() -> DemoSummary:
     services.study_open(study=study)
     study.refresh_from_db()  # study_open changed the status on its own locked copy
     _simulate_ratings(study, raters[1:])
-    _draft_study(admin, raters)
-    _pairwise_study(admin, raters)
-    _set_studies(admin, raters)
-    omission_demo_load(admin, raters)
-    _correction_study(admin, raters)
-    _washout_study(admin, raters, DEMO_FILE)
-    _reading_study(admin, raters, scorer)
-    return DemoSummary(created=True, study=study, logins=logins)
+    return study
 
 
 # How far along each simulated rater is, and the typical score each source earns.
@@ -141,10 +162,9 @@ def _pairwise_study(admin, raters) -> None:
     services.study_open(study=study)
 
 
-def _set_studies(admin, raters) -> None:
-    """The same summaries shown together: rated side by side (each on the Likert question, then
-    ranked), and ranked alone."""
-    side_by_side = services.study_create(
+def _side_by_side_study(admin, raters) -> Study:
+    """The same summaries shown together: each rated on the Likert question, then ranked."""
+    study = services.study_create(
         creator=admin,
         title=SIDE_BY_SIDE_TITLE,
         instructions="Each screen shows every summary of one question. Rate each, then rank them.",
@@ -154,7 +174,7 @@ def _set_studies(admin, raters) -> None:
         seed=20240503,
     )
     services.question_add(
-        study=side_by_side,
+        study=study,
         draft=rubric.QuestionDraft(
             key="rank",
             prompt="Rank the summaries from best (1) to worst.",
@@ -162,7 +182,12 @@ def _set_studies(admin, raters) -> None:
             level="ordinal",
         ),
     )
-    ranking = services.study_create(
+    return _set_opened(study, raters)
+
+
+def _ranking_study(admin, raters) -> Study:
+    """The same summaries shown together, ranked alone."""
+    study = services.study_create(
         creator=admin,
         title=RANKING_TITLE,
         instructions="Each screen shows every summary of one question. Rank them.",
@@ -171,12 +196,14 @@ def _set_studies(admin, raters) -> None:
         design=Study.Design.RANKING,
         seed=20240504,
     )
-    for study in (side_by_side, ranking):
-        services.study_import_file(
-            study=study, filename=DEMO_FILE.name, content=DEMO_FILE.read_bytes()
-        )
-        services.study_add_raters(study=study, users=raters)
-        services.study_open(study=study)
+    return _set_opened(study, raters)
+
+
+def _set_opened(study: Study, raters) -> Study:
+    services.study_import_file(study=study, filename=DEMO_FILE.name, content=DEMO_FILE.read_bytes())
+    services.study_add_raters(study=study, users=raters)
+    services.study_open(study=study)
+    return study
 
 
 def _draft_study(admin, raters) -> None:

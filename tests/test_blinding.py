@@ -6,6 +6,7 @@ API response a rater can reach (following links and htmx URLs), posts ratings, t
 admin's URLs, and searches everything it received.
 """
 
+import datetime
 import json
 import re
 from html.parser import HTMLParser
@@ -14,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from annotation import services
@@ -546,3 +548,51 @@ def test_assisted_reading_shows_nothing_of_a_model_until_the_assisted_read(clien
     for url, body in pages.items():
         assert "armx-model-x" not in body, f"the arm's key leaks in {url}"
     assert_blind(pages, study, rater)
+
+
+def test_a_crossover_readers_finished_session_shows_nothing_of_its_models_later(client, raters):
+    """Crossover: once the reader finished session 1, nothing they can reach (pages followed
+    from their home page, the API's items and each session-1 read) shows a session-1 output,
+    during the washout or in session 2, where each case comes back in the other arm."""
+    from tests.reading_support import reading_study
+
+    bump_sequences()
+    study = reading_study(raters[2], raters[:2], arm_key="armx-model-x", washout_days=14)
+    services.study_open(study=study)
+    rater = raters[0]
+    question = study.questions.get(key="answer")
+    first = list(study.assignments.filter(rater=rater, session=1).order_by("position"))
+    for read in first:
+        services.rating_save(assignment=read, question=question, answer=["Marker answer"])
+        services.assignment_submit(assignment=read)
+    shown = [r.item.output.text for r in first if r.arm.key == "armx-model-x"]
+    assert len(shown) == 2
+    client.force_login(rater)
+    api = f"/api/v1/rate/{study.token}/items/"
+
+    def reachable() -> dict[str, str]:
+        pages = crawl(
+            client, ["/", reverse("rater_home"), reverse("rater_review", args=[study.token])]
+        )
+        pages[api] = as_text(client.get(api))
+        for read in first:
+            url = reverse("rater_item", args=[study.token, read.token])
+            pages[url] = as_text(client.get(url))
+            pages[url + "answers/"] = as_text(client.get(url + "answers/"))
+            pages[api + read.token] = as_text(client.get(f"{api}{read.token}/"))
+        return pages
+
+    during = reachable()
+    Assignment.objects.filter(pk__in=[r.pk for r in first]).update(
+        submitted_at=timezone.now() - datetime.timedelta(days=15)
+    )
+    after = reachable()
+    assert any("Session 2" in body or "session 2" in body for body in during.values())
+    for moment, pages in (("washout", during), ("session 2", after)):
+        for url, body in pages.items():
+            for text in shown:  # each case's session-2 read is unassisted: never shown again
+                assert text not in body, f"a session-1 output shows in {url} ({moment})"
+            assert "Marker answer" not in body, f"a session-1 answer shows in {url} ({moment})"
+            assert "armx-model-x" not in body, url
+        assert_no_reread_named(pages)
+    assert_blind(after, study, rater)

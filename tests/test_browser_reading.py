@@ -98,7 +98,7 @@ def read_session(page, reads: list[dict], outputs: list[str]) -> list[str]:
             assert page.locator("#output-text").count() == 0
             assert "Assistant" not in body
             assert not [text for text in outputs if text in body]
-        assert "Lock my answer" not in body  # a crossover read stands alone
+        assert "Lock my answer" in body  # submitting a crossover read locks it
         shown.append(read["arm"])
         answer_by_keyboard(page, "PE")
     return shown
@@ -144,6 +144,17 @@ def test_a_reader_reads_a_crossover_study_in_two_sessions_a_washout_apart(
         refused = page.content()
         assert "Session 2 is not open yet" in refused
         assert not [text for text in outputs if text in refused]
+        # A session-1 read, assisted, opened again during the washout: closed, with nothing
+        # of the model's output, and the list shows it closed, not linked.
+        assisted = next(read for read in reads[1] if read["arm"] == "llm")
+        again = page.goto(f"/rate/{study.token}/{assisted['token']}/")
+        assert again.status == 409
+        closed = page.content()
+        assert "Answers of session 1 are closed now that you have finished it" in closed
+        assert not [text for text in outputs if text in closed]
+        page.goto(f"/rate/{study.token}/review/")
+        assert page.get_by_text("Closed: session 1 is finished").count() == 4
+        assert page.locator(f"a[href*='{assisted['token']}']").count() == 0
 
     last = Assignment.objects.filter(study=study, rater=reader, session=1).latest("submitted_at")
     opens = timezone.localtime(last.submitted_at + datetime.timedelta(days=WASHOUT))

@@ -3,13 +3,15 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Count
 
-from annotation import selectors
+from annotation import selectors, services
 from annotation.demo import (
     CORRECTIONS_TITLE,
     DEMO_TITLE,
+    DRAFT_TITLE,
     OMISSION_TITLE,
     READING_TITLE,
     WASHOUT_TITLE,
+    load_demo,
 )
 from annotation.models import (
     AnswerScore,
@@ -29,7 +31,7 @@ def test_demo_loads_once_however_often_it_runs(capsys):
     call_command("seed_demo")
     call_command("seed_demo")
     out = capsys.readouterr().out
-    assert "Kept the existing demo study" in out
+    assert "Kept the existing demo studies" in out
     assert "rater4   / evalapp-rater" in out
     assert "scorer1  / evalapp-scorer" in out
     assert Study.objects.count() == 9
@@ -70,6 +72,54 @@ def test_demo_loads_once_however_often_it_runs(capsys):
     assert -1 <= alpha.value <= 1
     retest = Result.objects.get(study=open_study, statistic="test_retest_alpha")
     assert retest.n_units > 0
+
+
+def _demo_state() -> dict[str, tuple]:
+    """Each study by title: its id, and how many assignments and answers it holds."""
+    return {
+        s.title: (s.pk, s.assignments.count(), Rating.objects.filter(assignment__study=s).count())
+        for s in Study.objects.all()
+    }
+
+
+def test_a_missing_demo_study_comes_back_and_the_others_stay_as_they_are(capsys):
+    first = load_demo()
+    assert len(first.added) == 9
+    assert first.created
+    state = _demo_state()
+    assert sorted(state) == sorted(first.added)
+    again = load_demo()
+    assert (again.added, again.created) == ((), False)
+    assert _demo_state() == state
+    # A database from before a demo study existed: here the draft demo, deleted as an admin
+    # would (a study with answers keeps them: its deletion is refused).
+    services.study_delete(study=Study.objects.get(title=DRAFT_TITLE))
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    assert f"Loaded demo study: {DRAFT_TITLE}" in out
+    assert out.count("Loaded demo study") == 1
+    now = _demo_state()
+    assert Study.objects.filter(title=DRAFT_TITLE).count() == 1
+    assert now[DRAFT_TITLE][0] != state[DRAFT_TITLE][0]  # made anew
+    assert now[DRAFT_TITLE][1:] == state[DRAFT_TITLE][1:]  # as the first time
+    others = {title: row for title, row in state.items() if title != DRAFT_TITLE}
+    assert {title: row for title, row in now.items() if title != DRAFT_TITLE} == others
+    source = Study.objects.get(title=DRAFT_TITLE).sources.get()
+    assert source.label == "Local-Chat-Model"
+
+
+def test_the_demo_prints_only_the_logins_that_exist(capsys):
+    load_demo()
+    # A database whose assisted-reading demo came before its scorer: no scorer1 to log in as.
+    AnswerScore.objects.filter(scorer__username="scorer1").update(scorer=None)
+    get_user_model().objects.filter(username="scorer1").delete()
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    assert "scorer1" not in out
+    assert "rater4   / evalapp-rater" in out
+    assert "admin    / evalapp-admin" in out
+    assert "Kept the existing demo studies" in out
+    assert not get_user_model().objects.filter(username="scorer1").exists()
 
 
 def test_demo_brings_the_checklists_and_a_report_linked_to_the_study():

@@ -407,6 +407,12 @@ def test_the_methods_text_describes_a_crossover_with_its_washout(
         "before and 14 days had passed since their last submit in it (the washout)." in text
     )
     assert (
+        "An answer locked when submitted, and once a reader finished a session its reads "
+        "closed: during the washout and in later sessions the reader could neither see them "
+        "(nor the assistance shown with them) nor change them." in text
+    )
+    assert "open to change" not in text
+    assert (
         "Each reader's case order within each session was randomised from the stored seed 11"
         in (text)
     )

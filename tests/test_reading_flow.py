@@ -222,13 +222,14 @@ def test_a_crossover_study_opens_into_sessions_one_arm_each(client, study_admin,
             continue
         shows = read.item.output.text in page
         assert shows == (read.arm.key == "llm"), read.arm.key
-        assert "Lock my answer" not in page  # a crossover read stands alone
-    # A crossover read stands alone: submitting it locks nothing.
+        assert "Lock my answer" in page  # submitting a crossover read locks it
+    # Submitting a crossover read locks it: its case comes back in the other arm later.
     first = min((r for r in reads if r.rater_id == raters[0].pk), key=lambda r: r.position)
     question = study.questions.get(key="answer")
     services.rating_save(assignment=first, question=question, answer=["PE"])
     services.assignment_submit(assignment=first)
-    services.rating_save(assignment=first, question=question, answer=["MI"])
+    with pytest.raises(services.AnswerLocked, match="submitted and is locked"):
+        services.rating_save(assignment=first, question=question, answer=["MI"])
     first.refresh_from_db()
-    assert first.locked_at is None
-    assert Rating.objects.get(assignment=first).answer == ["MI"]
+    assert first.locked_at is not None
+    assert Rating.objects.get(assignment=first).answer == ["PE"]

@@ -103,6 +103,41 @@ def test_only_the_study_scorers_reach_the_queue(client, scored, raters, study_ad
         assert client.get(reverse("scorer_next", args=[study.token])).status_code == 404
 
 
+def test_the_home_page_lists_the_studies_a_scorer_scores_with_their_queue(
+    client, scored, raters, study_admin
+):
+    study, scorer = scored
+    client.force_login(scorer)
+    home = " ".join(client.get(reverse("rater_home")).text.split())
+    queue = reverse("scorer_next", args=[study.token])
+    assert f'href="{queue}"' in home
+    assert "Answers to score" in home
+    assert "8 answers wait for your decision" in home  # scorer_queue's 8, counted apart
+    assert len(scorer_queue(study=study, user=scorer)) == 8
+    assert "No study is waiting for you" not in home
+    # Blinded: nothing of arms, sources or readers; no reader's page either.
+    secrets = ["R1", "llm", "unassisted", "Assistant", raters[0].username, "Model X", "Model Y"]
+    secrets += list(study.assignments.values_list("token", flat=True))
+    for secret in secrets:
+        assert secret not in home, secret
+    assert reverse("rater_resume", args=[study.token]) not in home
+    # One decided: one fewer waits; decided in full, the study stays listed with none waiting.
+    tokens = scorer_queue(study=study, user=scorer)
+    decide = reverse("scorer_item", args=[study.token, tokens[0]])
+    client.post(decide, {"rank": "1"})
+    home = " ".join(client.get(reverse("rater_home")).text.split())
+    assert "7 answers wait for your decision" in home
+    for token in tokens[1:]:
+        client.post(reverse("scorer_item", args=[study.token, token]), {"rank": ""})
+    home = " ".join(client.get(reverse("rater_home")).text.split())
+    assert "No answer waits for your decision" in home
+    assert f'href="{queue}"' in home
+    # Readers and admins of the study are not scorers: no queue on their home page.
+    for user in (raters[0], study_admin):
+        client.force_login(user)
+        assert queue not in client.get(reverse("rater_home")).text
+
+
 def _api(client, user, method: str, url: str, body: dict | None = None):
     headers = {"Authorization": f"Token {Token.objects.get_or_create(user=user)[0].key}"}
     call = getattr(client, method)

@@ -313,10 +313,27 @@ def test_a_crossover_without_a_washout_opens_session_two_once_session_one_is_don
     page = " ".join(client.get(reverse("study_dashboard", args=[study.token])).text.split())
     assert page.count("session 2: 0/4, after session 1") == 2  # both readers
     assert "Washout: 0 days after a reader finishes one session" in page
+    client.force_login(reader)
+    later = study.assignments.filter(rater=reader, session=2).first()
+    waiting = client.get(reverse("rater_item", args=[study.token, later.token]))
+    assert waiting.status_code == 409
+    said = " ".join(waiting.text.split())
+    assert "Session 2 is not open yet: it opens as soon as you finish session 1." in said
+    assert "it opens as soon as you finish session 1." in said  # the wait line under it
+    assert "0 days" not in said
+    home = " ".join(client.get(reverse("rater_home")).text.split())
+    assert "Then session 2, with 4 items: it opens as soon as you finish session 1." in home
     for read in study.assignments.filter(rater=reader, session=1):
         services.rating_save(assignment=read, question=question, answer=["PE"])
         services.assignment_submit(assignment=read)
-    assert sessions() == [(1, 4, 4, True), (2, 0, 4, True)]
+    # Session 1 closed as the reader finished it; session 2 opened at once.
+    assert sessions() == [(1, 4, 4, False), (2, 0, 4, True)]
+    client.force_login(study_admin)
+    page = " ".join(client.get(reverse("study_dashboard", args=[study.token])).text.split())
+    assert "session 1: 4/4, closed" in page
     client.force_login(reader)
-    later = study.assignments.filter(rater=reader, session=2).first()
     assert client.get(reverse("rater_item", args=[study.token, later.token])).status_code == 200
+    first = study.assignments.filter(rater=reader, session=1).first()
+    closed = client.get(reverse("rater_item", args=[study.token, first.token]))
+    assert closed.status_code == 409
+    assert "Answers of session 1 are closed now that you have finished it" in closed.text

@@ -134,7 +134,10 @@ class ShownReadSerializer(serializers.Serializer):
         help_text="Assisted, but the unassisted answer is not locked yet: nothing is shown."
     )
     earlier_answer = NullableAnswerField(allow_null=True, help_text="The locked answer.")
-    locks = serializers.BooleanField(help_text="Submitting locks this (unassisted) answer.")
+    locks = serializers.BooleanField(
+        help_text="Submitting locks this answer (a sequential study's unassisted read, every "
+        "read of a crossover study)."
+    )
 
 
 class RaterItemSerializer(serializers.Serializer):

@@ -5,6 +5,11 @@ later one opens once the rater has submitted every item of the session before AN
 washout has passed since their last submit in it. The rule knows nothing of why an item sits
 in a later session (a re-read after a washout, or the other arm of a crossover), so any kind of
 assignment can use it.
+
+A finished session's items can also close, so that a later reading is not compared with (or
+brought into line with) answers the rater can still look up: an item read again in the next
+session closes when that session opens; in a crossover, where every case comes back in another
+arm, every item closes as soon as the rater finishes its session (`closes_on_finish`).
 """
 
 import datetime
@@ -26,6 +31,9 @@ class SessionGate:
     # on this item's answers are closed, so that the re-read is compared with answers the rater
     # could not look up or change. None for any other item.
     done_at: datetime.datetime | None = None
+    # Crossover: the item closes at `done_at` itself, not a washout later; the rater then waits
+    # out the washout with none of the session's answers (or the outputs beside them) to read.
+    closes_on_finish: bool = False
 
     @property
     def opens_at(self) -> datetime.datetime | None:
@@ -36,13 +44,16 @@ class SessionGate:
 
     @property
     def closes_at(self) -> datetime.datetime | None:
-        """When the next session opens and closes this item; None if it never closes."""
+        """When this item closes: as the rater finishes its session (closes_on_finish), or when
+        the next session opens; None if it never closes."""
         if self.done_at is None:
             return None
+        if self.closes_on_finish:
+            return self.done_at
         return self.done_at + datetime.timedelta(days=self.washout_days)
 
     def is_closed(self, now: datetime.datetime) -> bool:
-        """Whether the next session has opened, closing this item read again in it."""
+        """Whether this item has closed (closes_at has passed)."""
         closes_at = self.closes_at
         return closes_at is not None and now >= closes_at
 

@@ -33,7 +33,12 @@ from annotation.models import (
     Rating,
     Study,
 )
-from annotation.selectors.sessions import SessionWait, rater_session_counts, rater_session_wait
+from annotation.selectors.sessions import (
+    SessionWait,
+    closes_on_finish,
+    rater_session_counts,
+    rater_session_wait,
+)
 
 
 @dataclass(frozen=True)
@@ -96,40 +101,58 @@ class ReviewLine:
     is_training: bool
     status: str  # "submitted", "started" (an answer saved) or "not started"
     session: int = 1  # the rater's reading session the item is in
-    closed: bool = False  # the next session, which reads it again, has begun (core.sessions)
+    # Why the item is closed (core.sessions), as the list says it; "" while it is open.
+    closed: str = ""
+    locked: bool = False  # a locked answer (assisted reading): to look at, not to change
 
 
 def rater_review_lines(*, user: AbstractBaseUser, study: Study) -> list[ReviewLine]:
     """Every item of this rater's in their order, with how far they got: one query, and one
-    more for their sessions when an item is read again in a later one."""
+    more for their sessions in a crossover or when an item is read again in a later one."""
     answered = Rating.objects.filter(assignment=OuterRef("pk"))
     reread = Assignment.objects.filter(repeat_of=OuterRef("pk"), kind=Assignment.Kind.RETEST)
     rows = (
         Assignment.objects.filter(study=study, rater=user)
         .annotate(answered=Exists(answered), reread=Exists(reread))
         .order_by("position")
-        .values_list("token", "position", "kind", "submitted_at", "answered", "session", "reread")
+        .values_list(
+            "token",
+            "position",
+            "kind",
+            "submitted_at",
+            "answered",
+            "session",
+            "locked_at",
+            "reread",
+        )
     )
-    closed = _sessions_begun(user, study) if any(row[-1] for row in rows) else set()
+    crossover = closes_on_finish(study)
+    closes = crossover or any(row[-1] for row in rows)
+    shut = _sessions_shut(user, study, crossover=crossover) if closes else {}
     lines = []
-    for token, position, kind, submitted_at, has_answers, session, has_reread in rows:
+    for token, position, kind, submitted_at, has_answers, session, locked_at, has_reread in rows:
         is_training = kind == Assignment.Kind.TRAINING
         status = "submitted" if submitted_at else "started" if has_answers else "not started"
         number = position if is_training else position - study.training_items
-        shut = has_reread and session + 1 in closed
-        lines.append(ReviewLine(token, number, is_training, status, session, shut))
+        closed = shut.get(session, "") if crossover or has_reread else ""
+        locked = locked_at is not None
+        lines.append(ReviewLine(token, number, is_training, status, session, closed, locked))
     return lines
 
 
-def _sessions_begun(user: AbstractBaseUser, study: Study) -> set[int]:
-    """The rater's later sessions open now, while the study is open (a locked study's items
-    are read only)."""
+def _sessions_shut(user: AbstractBaseUser, study: Study, *, crossover: bool) -> dict[int, str]:
+    """The rater's sessions whose items are closed now, while the study is open (a locked
+    study's items are read only), each with why: in a crossover every finished session, else
+    every session whose next one has begun (for the items read again in it)."""
     if study.status != Study.Status.OPEN:
-        return set()
+        return {}
     counts = rater_session_counts(rater_id=user.pk, study_id=study.pk)
-    now = timezone.now()
+    if crossover:
+        return {c.session: f"session {c.session} is finished" for c in counts if c.done == c.total}
+    now, washout = timezone.now(), study.washout_days
     later = (c.session for c in counts if c.session > 1)
-    return {s for s in later if gate_of(counts, s, washout_days=study.washout_days).is_open(now)}
+    begun = (s for s in later if gate_of(counts, s, washout_days=washout).is_open(now))
+    return {s - 1: f"session {s} has begun" for s in begun}
 
 
 def rater_study_get(*, user: AbstractBaseUser, token: str) -> Study:
@@ -216,6 +239,7 @@ def rater_save_target(
         washout_days=assignment.study.washout_days,
         previous_done_at=read.previous_done_at(row),
         done_at=read.done_at(row),
+        closes_on_finish=closes_on_finish(assignment.study),
     )
     return RaterSaveTarget(
         assignment=assignment,
@@ -293,8 +317,9 @@ class _SaveRead:
         return self._submit_time(row[-2])
 
     def done_at(self, row: tuple):
-        """For a submitted item read again in the next session: the rater's last submit in its
-        session, once all of it is submitted (two columns before the last)."""
+        """For a submitted item that can close (a crossover read, or an item read again in the
+        next session): the rater's last submit in its session, once all of it is submitted (two
+        columns before the last)."""
         return self._submit_time(row[-3])
 
     def _submit_time(self, value):
@@ -352,13 +377,16 @@ def _save_read_made() -> _SaveRead:
         " WHERE p.study_id = a.study_id AND p.rater_id = a.rater_id"
         " AND p.session = a.session - 1) END"
     )
-    # A submitted item read again in the next session closes once that session opens: the
-    # rater's last submit in this session, if all of it is submitted (rater_session_gate's rule).
-    # An unsubmitted item cannot be closed, so the first answers scan nothing.
+    # A submitted item closes (rater_session_gate's rule): in a crossover once its session is
+    # finished, otherwise if it is read again in the next session, once that session opens.
+    # Either way from the rater's last submit in this session, if all of it is submitted. An
+    # unsubmitted item cannot be closed, so the first answers scan nothing.
     retest = Assignment.Kind.RETEST.value
+    crossover = Study.ReadingLayout.CROSSOVER.value
     done = (
-        f"CASE WHEN a.submitted_at IS NOT NULL AND EXISTS (SELECT 1 FROM {name[Assignment]} r"
-        f" WHERE r.repeat_of_id = a.id AND r.kind = '{retest}') THEN (SELECT CASE WHEN"
+        f"CASE WHEN a.submitted_at IS NOT NULL AND (s.reading_layout = '{crossover}' OR EXISTS"
+        f" (SELECT 1 FROM {name[Assignment]} r"
+        f" WHERE r.repeat_of_id = a.id AND r.kind = '{retest}')) THEN (SELECT CASE WHEN"
         f" COUNT(*) = COUNT(d.submitted_at) THEN MAX(d.submitted_at) END FROM {name[Assignment]} d"
         " WHERE d.study_id = a.study_id AND d.rater_id = a.rater_id AND d.session = a.session) END"
     )

@@ -162,7 +162,8 @@ class ShownRead:
     answer_locked: bool  # the unassisted answer is locked: read-only
     waiting_for_lock: bool  # assisted, but the unassisted answer is not locked yet
     earlier_answer: object  # assisted: the locked unassisted answer, canonical
-    locks: bool = False  # sequential, unassisted: submitting locks the answer
+    locks: bool = False  # submitting locks the answer: sequential unassisted, or crossover
+    crossover: bool = False  # one arm per session: a locked answer has no assisted read after it
 
     @property
     def earlier_answer_text(self) -> str:
@@ -313,6 +314,7 @@ def _shown_read(assignment: Assignment, questions: list[Question]) -> ShownRead:
     arm = assignment.arm
     if assignment.phase == allocation.UNASSISTED_PHASE:
         unassisted = arm.kind == Arm.Kind.UNASSISTED
+        crossover = assignment.study.reading_layout == Study.ReadingLayout.CROSSOVER
         return ShownRead(
             assisted=not unassisted,
             label="" if unassisted else arm.shown_label(),
@@ -320,7 +322,8 @@ def _shown_read(assignment: Assignment, questions: list[Question]) -> ShownRead:
             answer_locked=assignment.locked_at is not None,
             waiting_for_lock=False,
             earlier_answer=None,
-            locks=unassisted and assignment.study.reading_layout == Study.ReadingLayout.SEQUENTIAL,
+            locks=crossover or unassisted,
+            crossover=crossover,
         )
     earlier = Assignment.objects.filter(
         study_id=assignment.study_id,

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from annotation.core.reading import allocation
@@ -224,12 +224,44 @@ class ScorerItem:
     next_token: str | None
 
 
+# The statuses in which a study's answers are scored (answer_score_decide's rule).
+SCORED = (Study.Status.OPEN, Study.Status.LOCKED)
+
+
+@dataclass(frozen=True)
+class ScorerStudy:
+    """A study the user scores, as their home page lists it: no arm, source or reader."""
+
+    token: str
+    title: str
+    waiting: int  # undecided answers of submitted reads: the scorer's queue
+    locked: bool
+
+
+def scorer_studies(*, user: AbstractBaseUser) -> list[ScorerStudy]:
+    """The open or locked studies `user` is a scorer of, each with how many answers wait for a
+    decision (scorer_queue's answers): one query."""
+    undecided = Q(
+        assignments__ratings__score__outcome=AnswerScore.Outcome.UNDECIDED,
+        assignments__submitted_at__isnull=False,
+    )
+    studies = (
+        Study.objects.filter(scorers__user=user, status__in=SCORED)
+        .exclude(memberships__user=user)  # a scorer who reads or administers it is not blind
+        .annotate(waiting=Count("assignments__ratings__score", filter=undecided))
+        .order_by("title")
+    )
+    return [
+        ScorerStudy(s.token, s.title, s.waiting, s.status == Study.Status.LOCKED) for s in studies
+    ]
+
+
 def scorer_study_get(*, user: AbstractBaseUser, token: str) -> Study:
     study = Study.objects.filter(token=token, scorers__user=user).first()
     if study is not None and study.memberships.filter(user=user).exists():
         # A scorer who became a reader or an admin is no longer blind to reader and arm.
         study = None
-    if study is None or study.status not in (Study.Status.OPEN, Study.Status.LOCKED):
+    if study is None or study.status not in SCORED:
         raise Http404("No such study.")
     return study
 

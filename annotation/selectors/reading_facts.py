@@ -166,8 +166,9 @@ def reading_design(study: Study) -> list[str]:
             "from seeded places of readers and cases.",
             f"A reader's next session opened only once they had submitted every read of the "
             f"one before and {days} day{_s(days)} had passed since their last submit in it "
-            "(the washout). A submitted answer stayed open to change, in later sessions too; "
-            "every change is kept, with its time, in the rating history.",
+            "(the washout). An answer locked when submitted, and once a reader finished a "
+            "session its reads closed: during the washout and in later sessions the reader "
+            "could neither see them (nor the assistance shown with them) nor change them.",
         ]
         order = "Each reader's case order within each session was randomised"
     facts.append(

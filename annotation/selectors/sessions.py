@@ -34,7 +34,7 @@ class SessionProgress:
     session: int
     total: int
     done: int
-    is_open: bool
+    is_open: bool  # False before it opens, and in a crossover once finished (closed)
     opens_at: object  # datetime; None when open from the start or waiting for the one before
 
 
@@ -57,14 +57,22 @@ def study_session_progress(*, study: Study) -> dict[int, list[SessionProgress]]:
         )
     if all(len(mine) < 2 for mine in counts.values()):
         return {}
-    now = timezone.now()
-    return {rater: _progress(mine, study.washout_days, now) for rater, mine in counts.items()}
+    now, crossover = timezone.now(), closes_on_finish(study)
+    return {
+        rater: _progress(mine, study.washout_days, now, crossover=crossover)
+        for rater, mine in counts.items()
+    }
 
 
-def _progress(counts: list[SessionCount], washout_days: int, now) -> list[SessionProgress]:
+def _progress(
+    counts: list[SessionCount], washout_days: int, now, *, crossover: bool
+) -> list[SessionProgress]:
+    """Each session's progress; in a crossover a finished session is closed (not open)."""
     found = []
     for count in counts:
         gate = gate_of(counts, count.session, washout_days=washout_days)
+        if crossover and count.done == count.total:
+            gate = dataclasses.replace(gate, done_at=count.last_submit, closes_on_finish=True)
         found.append(
             SessionProgress(
                 count.session, count.total, count.done, gate.is_open(now), gate.opens_at
@@ -111,18 +119,27 @@ def rater_session_counts(*, rater_id: int, study_id: int) -> list[SessionCount]:
 
 def rater_session_gate(*, assignment: Assignment) -> SessionGate:
     """Whether the assignment's session is open to its rater: no query for an unsubmitted item
-    of session 1, one for a later session; a submitted item is looked up for a re-read in the
-    next session, which closes it once that session opens."""
-    washout = assignment.study.washout_days
-    reread = assignment.submitted_at is not None and _has_reread(assignment)
-    if assignment.session <= 1 and not reread:
+    of session 1, one for a later session. A submitted item can close: in a crossover once the
+    rater finished its session, otherwise if it is read again in the next session, once that
+    session opens (one query more to find the re-read)."""
+    study = assignment.study
+    washout = study.washout_days
+    crossover = closes_on_finish(study)
+    closes = assignment.submitted_at is not None and (crossover or _has_reread(assignment))
+    if assignment.session <= 1 and not closes:
         return SessionGate(session=assignment.session, washout_days=washout)
     counts = rater_session_counts(rater_id=assignment.rater_id, study_id=assignment.study_id)
     gate = gate_of(counts, assignment.session, washout_days=washout)
-    if not reread:
+    if not closes:
         return gate
     done_at = gate_of(counts, assignment.session + 1, washout_days=washout).previous_done_at
-    return dataclasses.replace(gate, done_at=done_at)
+    return dataclasses.replace(gate, done_at=done_at, closes_on_finish=crossover)
+
+
+def closes_on_finish(study: Study) -> bool:
+    """Whether a study's reads close as soon as their reader finishes the session: a crossover,
+    where every case comes back in another arm (core.sessions)."""
+    return study.reading_layout == Study.ReadingLayout.CROSSOVER
 
 
 def _has_reread(assignment: Assignment) -> bool:
@@ -145,16 +162,27 @@ def session_closed_message(gate: SessionGate) -> str:
     """Why an item of a session that is not open cannot be read or answered (yet, or any more).
     A closed item's message says only that its session is over: not that it is read again."""
     if gate.is_closed(timezone.now()):
+        if gate.closes_on_finish:
+            return (
+                f"Answers of session {gate.session} are closed now that you have finished it: "
+                "they can no longer be read or changed."
+            )
         return (
             f"Answers of session {gate.session} are closed now that session {gate.session + 1} "
             "has begun: they can no longer be read or changed."
         )
     if gate.opens_at is None:
-        return (
-            f"Session {gate.session} is not open yet: it opens {gate.washout_days} days after "
-            f"you finish session {gate.session - 1}."
-        )
+        return f"Session {gate.session} is not open yet: it opens {opens_after(gate)}."
     return f"Session {gate.session} is not open yet: it opens on {when(gate.opens_at)}."
+
+
+def opens_after(gate: SessionGate) -> str:
+    """When a session opens, said before the session before it is finished."""
+    previous = f"you finish session {gate.session - 1}"
+    if not gate.washout_days:
+        return f"as soon as {previous}"
+    days = "day" if gate.washout_days == 1 else "days"
+    return f"{gate.washout_days} {days} after {previous}"
 
 
 def when(moment) -> str:

@@ -31,7 +31,8 @@ ANSWER_KEY = "answer"
 
 
 class AnswerLocked(ValidationError):
-    """A save of an unassisted answer after it locked: refused (409), the locked answer kept."""
+    """A save of a locked answer (sequential: the unassisted answer; crossover: any submitted
+    read): refused (409), the locked answer kept."""
 
 
 @transaction.atomic
@@ -243,6 +244,10 @@ def check_answer_open(assignment: Assignment) -> None:
     (AnswerLocked), or to the assisted read before the unassisted answer locked."""
     if assignment.arm_id is None:
         return
+    if assignment.locked_at is not None and _is_crossover(assignment):
+        raise AnswerLocked(
+            "Your answer to this case was submitted and is locked: it can no longer change."
+        )
     if assignment.locked_at is not None:
         raise AnswerLocked(
             "Your unassisted answer is locked: it can no longer change. Change your answer "
@@ -265,12 +270,22 @@ def _unassisted_of(assignment: Assignment) -> Assignment:
     )
 
 
+def _is_crossover(assignment: Assignment) -> bool:
+    return assignment.study.reading_layout == Study.ReadingLayout.CROSSOVER
+
+
 def reading_after_submit(*, assignment: Assignment) -> None:
-    """After a submit, in the sequential layout: the unassisted read locks, and its answer
-    becomes the assisted read's first answer (the reader keeps or changes it there), stored
-    with its revision and score. Conditional on locked_at, so a second submit changes
-    nothing. A crossover read has no assisted read after it, and does not lock."""
-    if assignment.arm_id is None or assignment.phase != allocation.UNASSISTED_PHASE:
+    """After a submit, a read locks. A crossover read locks as it is (its case comes back in
+    another arm in a later session: the answer given here must stay as given). In the
+    sequential layout the unassisted read locks, and its answer becomes the assisted read's
+    first answer (the reader keeps or changes it there), stored with its revision and score.
+    Conditional on locked_at, so a second submit changes nothing."""
+    if assignment.arm_id is None:
+        return
+    if _is_crossover(assignment):
+        Assignment.objects.filter(pk=assignment.pk, locked_at=None).update(locked_at=timezone.now())
+        return
+    if assignment.phase != allocation.UNASSISTED_PHASE:
         return
     following = Assignment.objects.filter(
         study_id=assignment.study_id,

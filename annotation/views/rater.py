@@ -21,6 +21,7 @@ from annotation import selectors, services
 from annotation.core import rubric
 from annotation.core.omission import omission_posted
 from annotation.responses import image_response
+from annotation.selectors import reading as reading_selectors
 
 
 def rater_login_required(view: Callable) -> Callable:
@@ -46,7 +47,10 @@ def rater_login_required(view: Callable) -> Callable:
 @login_required
 def rater_home(request: HttpRequest) -> HttpResponse:
     studies = selectors.rater_studies(user=request.user)
-    return render(request, "annotation/rater_home.html", {"studies": studies})
+    # A scorer is not a reader: the studies they score are listed apart, with their queue.
+    scoring = reading_selectors.scorer_studies(user=request.user)
+    context = {"studies": studies, "scoring": scoring}
+    return render(request, "annotation/rater_home.html", context)
 
 
 @login_required
@@ -201,6 +205,10 @@ def rater_answers(request: HttpRequest, study_token: str, assignment_token: str)
     assignment = selectors.rater_assignment_get(
         user=request.user, study_token=study_token, token=assignment_token
     )
+    gate = selectors.rater_session_gate(assignment=assignment)
+    if assignment.study.status == assignment.study.Status.OPEN and not gate.is_open(timezone.now()):
+        # A closed item's answers are not read back either (a page probing stays as it is).
+        return _session_closed(request, assignment.study, gate)
     answers = selectors.rater_answers(assignment=assignment)
     return JsonResponse(
         {

@@ -9,8 +9,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         summary = load_demo()
-        verb = "Loaded" if summary.created else "Kept the existing"
-        self.stdout.write(self.style.SUCCESS(f"{verb} demo study: {summary.study.title}"))
+        for title in summary.added:
+            self.stdout.write(self.style.SUCCESS(f"Loaded demo study: {title}"))
+        if not summary.added:
+            self.stdout.write(self.style.SUCCESS("Kept the existing demo studies"))
         lead = summary.study.created_by
         report = load_demo_report(lead=lead, study=summary.study)
         self.stdout.write(self.style.SUCCESS(f"Demo checklist report: {report.title}"))
