@@ -9,7 +9,7 @@
   used at first and, where a case has several outputs, the bootstrap over outputs (items) that
   it used next.
 
-Run from bench/coverage.py (`--part issue23` runs this part alone, about 2 minutes on 2 cores).
+Run from bench/coverage.py (`--part issue23` runs this part alone, a few minutes on 2 cores).
 
 Every headline interval here answers "these raters, cases (items) like these": the panel is
 fixed within a study (drawn anew for each study) and the cases are a sample. So each truth is
