@@ -14,6 +14,7 @@ from annotation.core.stats import retest
 from annotation.core.stats.bootstrap import Bootstrap
 from annotation.models import Assignment, Rating, Result, TaskRun
 from annotation.selectors.exports import AGREEMENT, study_result_rows
+from annotation.services.statistics.washout import washout_pairs
 from tests.factories import submit_rated
 from tests.test_washout_sessions import washout_study
 
@@ -354,6 +355,11 @@ def test_the_study_stores_test_retest_across_the_washout_apart_from_hidden_repea
     assert f"9 re-reads of {reread_items} items of {cases} by 3 raters" in agreement
     assert kappa.detail["n_items"] == reread_items
     assert kappa.detail["n_cases"] == reread_cases
+    # Each pair names its case (the pooled interval's cluster): the re-read item's case.
+    pairs = washout_pairs(study, study.questions.get())
+    case_of = {reread.item.output.case.external_id for reread in rereads}
+    assert {p.case for p in pairs} == case_of
+    assert all(p.unit.startswith(f"{p.case}\x1f") for p in pairs)
     assert retest.THESE_OCCASIONS_CASES in agreement
 
 
