@@ -70,7 +70,7 @@ bench-peer: $(STAMP)
 bench-coverage: $(STAMP)
 	$(BIN)/python bench/coverage.py
 
-## Not a test: coverage of the omission, correction and washout intervals alone (about 2 min).
+## Not a test: coverage of the omission, correction and washout intervals alone (a few minutes).
 bench-coverage-issue23: $(STAMP)
 	$(BIN)/python bench/coverage.py --part issue23
 

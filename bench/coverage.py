@@ -6,7 +6,7 @@
 
 The intervals of issue 23's designs (omission rate, corrections, washout test-retest) are
 simulated in bench/coverage_designs.py, whose docstring gives their model and truths; they run
-last (`--part issue23` alone, about 2 minutes; `--part agreement` without them).
+last (`--part issue23` alone, a few minutes; `--part agreement` without them).
 
 A benchmark, not a test: about 8 minutes on 2 cores (500 studies per cell, 200 bootstrap
 resamples per interval rather than the app's 1,000, so that it fits in 10; 1,500 studies per

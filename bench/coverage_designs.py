@@ -4,10 +4,12 @@
 - a source's correction word edit rate and share accepted unchanged
   (`corrections.correction_summary`): case bootstrap, and Wilson's interval beside the share;
 - washout test-retest, over every rater together (`retest.retest_kappa`, `retest.retest_icc`):
-  the bootstrap over items (an item with all its raters' pairs, the headline) and, for
-  contrast, the bootstrap over (rater, item) pairs that the pooled figure used at first.
+  the bootstrap over cases (a case with all its raters' pairs of all its outputs, the
+  headline) and, for contrast, the bootstrap over (rater, item) pairs that the pooled figure
+  used at first and, where a case has several outputs, the bootstrap over outputs (items) that
+  it used next.
 
-Run from bench/coverage.py (`--part issue23` runs this part alone, about 2 minutes on 2 cores).
+Run from bench/coverage.py (`--part issue23` runs this part alone, a few minutes on 2 cores).
 
 Every headline interval here answers "these raters, cases (items) like these": the panel is
 fixed within a study (drawn anew for each study) and the cases are a sample. So each truth is
@@ -31,7 +33,14 @@ the case effect, no simulation):
   on the readings, kappa (quadratic weights) on them cut at the bench's CUTS into 1-5. The
   truth of the pooled ICC(A,1) is the ANOVA estimator's limit, var_T / (var_T + E[s^2] +
   d^2 / 2), var_T = 1 + the panel's bias variance (divisor r); of kappa, kappa of the joint
-  distribution of the two readings' categories over the panel, the items and their s.
+  distribution of the two readings' categories over the panel, the items and their s. In the
+  "washout, outputs" cells a case has OUTPUTS outputs (items), each with its own z ~ N(0, 1),
+  and s belongs to the case: an ambiguous case is read differently the second time in every
+  output by every rater. Each output's z and s are distributed as an item's above, so the
+  truths are the same; only the dependence between a case's pairs is new.
+
+Each study's bootstrap seed is drawn from the study's own generator (SEED, the cell and the
+replicate), so a run with another SEED draws other resamples as well as other data.
 """
 
 import math
@@ -52,6 +61,7 @@ SCALE = [1.0, 2.0, 3.0, 4.0, 5.0]
 FACTS, OMIT_LOGIT = 6, -1.0
 EDIT_NOISE, THRESHOLD_MEAN, THRESHOLD_SD = 0.7, 0.3, 0.5
 BIAS_SD, DRIFT, CLEAR_SD, AMBIGUOUS_SD, AMBIGUOUS_SHARE = 0.4, 0.15, 0.35, 1.1, 0.25
+OUTPUTS = 3  # outputs per case in the "washout, outputs" cells
 
 # (what, cases or items, raters): each row of the table is one of these and one interval.
 CELLS = [
@@ -62,9 +72,12 @@ CELLS = [
     ("correction", 100, 1),
     ("washout", 20, 4),
     ("washout", 60, 4),
+    ("washout, outputs", 20, 4),
+    ("washout, outputs", 60, 4),
 ]
 PERCENTILE, WILSON = "percentile, cases", "Wilson, ratings independent"
-BY_ITEMS, BY_PAIRS = "percentile, items (the app's)", "percentile, (rater, item) pairs"
+BY_CASES, BY_PAIRS = "percentile, cases (the app's)", "percentile, (rater, item) pairs"
+BY_OUTPUTS = "percentile, outputs (items)"
 
 
 # --- omissions ---------------------------------------------------------------------------------
@@ -160,33 +173,65 @@ def _code(reading: float) -> float:
     return float(np.digitize(reading, CUTS) + 1)
 
 
-def washout_study(rng: np.random.Generator, n: int, r: int, resamples: int, seed: int) -> list:
+def washout_study(
+    rng: np.random.Generator, n: int, r: int, resamples: int, seed: int, outputs: int = 1
+) -> list:
     biases = rng.normal(0, BIAS_SD, r)
-    items = rng.standard_normal(n)
-    spread = np.where(rng.random(n) < AMBIGUOUS_SHARE, AMBIGUOUS_SD, CLEAR_SD)
-    first = items[None, :] + biases[:, None] + spread * rng.standard_normal((r, n))
-    second = items[None, :] + biases[:, None] + DRIFT + spread * rng.standard_normal((r, n))
-    cells = [(j, i) for j in range(r) for i in range(n)]
-    readings = [retest.RetestPair(f"R{j}", f"i{i}", first[j, i], second[j, i]) for j, i in cells]
-    codes = [retest.RetestPair(p.rater, p.unit, _code(p.first), _code(p.second)) for p in readings]
+    items = rng.standard_normal((n, outputs))
+    spread = np.where(rng.random(n) < AMBIGUOUS_SHARE, AMBIGUOUS_SD, CLEAR_SD)[:, None]
+    noise = rng.standard_normal((2, r, n, outputs))
+    first = items + biases[:, None, None] + spread * noise[0]
+    second = items + biases[:, None, None] + DRIFT + spread * noise[1]
+    cells = [(j, i, k) for j in range(r) for i in range(n) for k in range(outputs)]
+    readings = [
+        retest.RetestPair(f"R{j}", f"i{i}/{k}", first[j, i, k], second[j, i, k], case=f"i{i}")
+        for j, i, k in cells
+    ]
+    codes = [
+        retest.RetestPair(p.rater, p.unit, _code(p.first), _code(p.second), case=p.case)
+        for p in readings
+    ]
     boot = Bootstrap(resamples=resamples, seed=seed)
     truths = washout_truths(biases)
+    what = "washout" if outputs == 1 else "washout, outputs"
     rows = []
-    for by_item, kind in ((True, BY_ITEMS), (False, BY_PAIRS)):
+    for kind, by_item, by_case in _washout_intervals(outputs):
+        cut, read = (codes, readings) if by_case else (_no_case(codes), _no_case(readings))
         kappa = retest.retest_kappa(
-            codes, level="ordinal", categories=SCALE, bootstrap=boot, by_item=by_item
+            cut, level="ordinal", categories=SCALE, bootstrap=boot, by_item=by_item
         )
-        icc = retest.retest_icc(readings, level="interval", bootstrap=boot, by_item=by_item)
-        for what, estimate in (("kappa", kappa), ("ICC(A,1)", icc)):
+        icc = retest.retest_icc(read, level="interval", bootstrap=boot, by_item=by_item)
+        for figure, estimate in (("kappa", kappa), ("ICC(A,1)", icc)):
             if estimate.ci is not None:
-                rows.append(("washout", n, r, what, kind, *estimate.ci, truths[what]))
+                rows.append((what, n, r, figure, kind, *estimate.ci, truths[figure]))
     return rows
+
+
+def _washout_intervals(outputs: int) -> list[tuple[str, bool, bool]]:
+    """(interval, over clusters, clusters are cases): with one output per case, the cases
+    (the app's) against the (rater, item) pairs; with several, the cases against the outputs
+    (each output its own cluster, as the app did before it knew the cases)."""
+    if outputs == 1:
+        return [(BY_CASES, True, True), (BY_PAIRS, False, True)]
+    return [(BY_CASES, True, True), (BY_OUTPUTS, True, False)]
+
+
+def _no_case(pairs: list) -> list:
+    """The pairs with no case named: each output (item) its own cluster."""
+    return [retest.RetestPair(p.rater, p.unit, p.first, p.second) for p in pairs]
+
+
+def washout_outputs_study(
+    rng: np.random.Generator, n: int, r: int, resamples: int, seed: int
+) -> list:
+    return washout_study(rng, n, r, resamples, seed, outputs=OUTPUTS)
 
 
 STUDIES = {
     "omission rate": omission_study,
     "correction": correction_study,
     "washout": washout_study,
+    "washout, outputs": washout_outputs_study,
 }
 
 
@@ -195,7 +240,7 @@ def one_study(task: tuple) -> list[tuple]:
     high, truth)."""
     what, n, r, replicate, resamples, seed = task
     rng = np.random.default_rng([seed, 23, list(STUDIES).index(what), n, r, replicate])
-    return STUDIES[what](rng, n, r, resamples, replicate)
+    return STUDIES[what](rng, n, r, resamples, int(rng.integers(2**31)))
 
 
 def tasks(reps: int, resamples: int, seed: int) -> list[tuple]:

@@ -14,6 +14,7 @@ from annotation.core.stats import retest
 from annotation.core.stats.bootstrap import Bootstrap
 from annotation.models import Assignment, Rating, Result, TaskRun
 from annotation.selectors.exports import AGREEMENT, study_result_rows
+from annotation.services.statistics.washout import washout_pairs
 from tests.factories import submit_rated
 from tests.test_washout_sessions import washout_study
 
@@ -110,15 +111,45 @@ def test_each_interval_is_a_seeded_bootstrap_over_items_for_these_raters_and_occ
         assert overall.ci == again[key][0].ci
         low, high = overall.ci
         assert low <= overall.value <= high
-        assert overall.interval_question == retest.THESE_OCCASIONS
+        assert overall.interval_question == retest.THESE_OCCASIONS_CASES
         assert "bootstrap" in overall.ci_method
         assert overall.seed == 7
-    icc_beside = found["icc"][0].other_intervals[0]
-    assert icc_beside["interval_question"].startswith("the two occasions taken as random")
-    assert retest.PAIRS_INDEPENDENT in icc_beside["interval_question"]
     _, by_rater = found["kappa"]
     assert by_rater["R1"].interval_question == retest.THESE_OCCASIONS
     assert by_rater["R1"].interval_method == "percentile bootstrap over cases"
+
+
+def test_each_interval_says_which_of_the_raters_and_occasions_it_holds_fixed():
+    found = retest.washout_retest(
+        _pairs(seed=11), level="ordinal", categories=SCALE, bootstrap=BOOT
+    )
+    (kappa, kappa_by_rater), (icc, icc_by_rater) = found["kappa"], found["icc"]
+    fixed = f"these raters on these two occasions; {retest.PAIRS_INDEPENDENT}"
+    random = f"the two occasions taken as random, {retest.PAIRS_INDEPENDENT}"
+    # Pooled: the headline over cases; beside it, kappa's asymptotic interval holds these raters
+    # and occasions, ICC's GCI and F take the occasions (ICC's "raters") as random, all three
+    # taking the pairs as independent.
+    for pooled in (kappa, icc):
+        assert pooled.interval_question == retest.THESE_OCCASIONS_CASES
+    assert [o["interval_question"] for o in kappa.other_intervals] == [fixed]
+    assert [(o["interval_method"], o["interval_question"]) for o in icc.other_intervals] == [
+        ("generalized confidence interval", random),
+        ("McGraw-Wong F", random),
+    ]
+    # Per rater: the unit bootstrap and kappa's asymptotic interval hold these raters and
+    # occasions; ICC's GCI and F interval take the two occasions as random.
+    mine = kappa_by_rater["R1"]
+    assert mine.interval_question == retest.THESE_OCCASIONS
+    assert [o["interval_question"] for o in mine.other_intervals] == [retest.THESE_OCCASIONS]
+    mine = icc_by_rater["R1"]
+    assert mine.interval_question == retest.THESE_OCCASIONS
+    assert [(o["interval_method"], o["interval_question"]) for o in mine.other_intervals] == [
+        ("generalized confidence interval", retest.OCCASIONS_RANDOM),
+        ("McGraw-Wong F", retest.OCCASIONS_RANDOM),
+    ]
+    labels = str([e.as_dict() for e in (kappa, icc, *kappa_by_rater.values())])
+    labels += str([e.as_dict() for e in icc_by_rater.values()])
+    assert "raters like these" not in labels
 
 
 def _items_that_raters_change_alike(seed: int = 1, items: int = 20, raters: int = 6):
@@ -160,13 +191,15 @@ def test_the_pooled_interval_resamples_items_whole_as_written_out_by_hand():
     assert kappa.ci == pytest.approx(_items_resampled_by_hand(pairs, weighted_kappa, BOOT))
     assert icc.ci == pytest.approx(_items_resampled_by_hand(pairs, icc_a1, BOOT))
     for estimate in (kappa, icc):
-        assert estimate.interval_question == retest.THESE_OCCASIONS
-        assert estimate.interval_method == retest.OVER_ITEMS["percentile"]
-        assert "resampling the 20 re-read items" in estimate.ci_method
+        assert estimate.interval_question == retest.THESE_OCCASIONS_CASES
+        assert estimate.interval_method == retest.OVER_CASES["percentile"]
+        assert "resampling the 20 re-read cases" in estimate.ci_method
         assert estimate.n_units == 120
-        assert estimate.extra["n_items"] == 20
+        assert estimate.extra["n_items"] == estimate.extra["n_cases"] == 20
     # Kappa's asymptotic interval takes the 120 pairs as independent, and says so.
-    assert kappa.other_intervals[0]["interval_question"] == retest.PAIRS_INDEPENDENT
+    assert kappa.other_intervals[0]["interval_question"] == (
+        f"these raters on these two occasions; {retest.PAIRS_INDEPENDENT}"
+    )
 
 
 def test_a_bca_pooled_interval_takes_its_acceleration_from_leaving_out_whole_items():
@@ -200,8 +233,13 @@ def test_a_bca_pooled_interval_takes_its_acceleration_from_leaving_out_whole_ite
     z = norm.ppf([0.025, 0.975])
     levels = norm.cdf(z0 + (z0 + z) / (1 - a * (z0 + z)))
     assert found.ci == pytest.approx(np.percentile(values, levels * 100))
-    assert found.interval_method == retest.OVER_ITEMS["bca"]
-    assert found.ci_method.startswith("BCa bootstrap (Efron 1987) resampling the 20 re-read items")
+    assert found.interval_method == retest.OVER_CASES["bca"]
+    assert found.ci_method.startswith("BCa bootstrap (Efron 1987) resampling the 20 re-read cases")
+    # The percentile interval from the same resamples is kept beside it.
+    beside = found.other_intervals[-1]
+    assert beside["ci"] == pytest.approx(np.percentile(values, [2.5, 97.5]))
+    assert beside["interval_method"] == retest.OVER_CASES["percentile"]
+    assert beside["interval_question"] == retest.THESE_OCCASIONS_CASES
 
 
 def test_items_whose_raters_change_alike_widen_the_pooled_interval_beyond_the_pair_bootstrap():
@@ -276,7 +314,7 @@ def test_the_study_stores_test_retest_across_the_washout_apart_from_hidden_repea
         cohen_kappa_score(firsts, seconds, labels=SCALE, weights="quadratic")
     )
     assert icc.value == pytest.approx(icc_a1(firsts, seconds))
-    assert kappa.detail["interval_question"] == retest.THESE_OCCASIONS
+    assert kappa.detail["interval_question"] == retest.THESE_OCCASIONS_CASES
     pseudonyms = dict(study.memberships.values_list("user", "pseudonym"))
     for user, answers in by_rater.items():
         mine = kappa.detail[f"rater {pseudonyms[user.pk]}"]
@@ -295,7 +333,7 @@ def test_the_study_stores_test_retest_across_the_washout_apart_from_hidden_repea
     text = " ".join(page.split())
     assert "Test-retest across the washout" in text
     assert f"<td>All raters</td> <td>{kappa.value:.3f}" in text
-    assert retest.THESE_OCCASIONS in text
+    assert retest.THESE_OCCASIONS_CASES in text
     rows = list(study_result_rows(study=study, family=AGREEMENT))
     names = {row["statistic"] for row in rows}
     assert {"washout_retest_kappa", "washout_retest_icc"} <= names
@@ -312,9 +350,17 @@ def test_the_study_stores_test_retest_across_the_washout_apart_from_hidden_repea
     assert 'Question "overall": test-retest across the washout' in agreement
     assert f"Cohen's kappa, quadratic weights = {kappa.value:.3f}" in agreement
     reread_items = len({reread.item_id for reread in rereads})
-    assert f"9 re-reads of {reread_items} items by 3 raters" in agreement
+    reread_cases = len({reread.item.output.case_id for reread in rereads})
+    cases = f"{reread_cases} case{'' if reread_cases == 1 else 's'}"
+    assert f"9 re-reads of {reread_items} items of {cases} by 3 raters" in agreement
     assert kappa.detail["n_items"] == reread_items
-    assert retest.THESE_OCCASIONS in agreement
+    assert kappa.detail["n_cases"] == reread_cases
+    # Each pair names its case (the pooled interval's cluster): the re-read item's case.
+    pairs = washout_pairs(study, study.questions.get())
+    case_of = {reread.item.output.case.external_id for reread in rereads}
+    assert {p.case for p in pairs} == case_of
+    assert all(p.unit.startswith(f"{p.case}\x1f") for p in pairs)
+    assert retest.THESE_OCCASIONS_CASES in agreement
 
 
 def test_the_stat_files_keep_a_reread_on_its_own_row_with_its_session(tmp_path):

@@ -58,9 +58,12 @@ def washout_facts(question_key: str, mine: dict[str, Result]) -> list[str]:
     parts = [_described(result) for result in (kappa, icc) if result is not None]
     lead = kappa or icc
     raters = lead.detail.get("n_rater_pairs", 0)
-    # The pairs are (rater, item): an item re-read by several raters is one item of several pairs.
-    items = lead.detail.get("n_items")
+    # The pairs are (rater, item): an item re-read by several raters is one item of several pairs,
+    # and the pooled interval resamples the items' cases.
+    items, cases = lead.detail.get("n_items"), lead.detail.get("n_cases")
     reread = f"{lead.n_units} re-reads of {items} items" if items else f"{lead.n_units} re-reads"
+    if items and cases:
+        reread += f" of {cases} case{'' if cases == 1 else 's'}"
     return [
         f'Question "{question_key}": test-retest across the washout (each rater\'s first '
         "reading of an item against their re-read of it in session 2, apart from hidden "

@@ -43,6 +43,7 @@ from annotation.core.stats.resampling import Bootstrap, Patterns
 Z_95 = 1.959963984540054
 PACKAGE_MAX_VALUES = 30  # above this many scale values, alpha's point estimate uses patterns
 ORDINAL_BLOCK_CELLS = 4_000_000  # resamples x values x values held at once (ordinal alpha)
+CHANCE_TOLERANCE = 1e-12  # chance agreement this close to 1 is 1 (kappa undefined)
 
 # --- counts-based coefficients: alpha, percent agreement, Fleiss, Gwet ------------------------
 
@@ -395,7 +396,10 @@ def cohen_kappa_statistic(pairs: np.ndarray, k: int, weighting: str):
         rows, cols = p @ first_is, p @ second_is
         observed = p @ agreement_weights[first, second]
         expected = np.einsum("ri,ij,rj->r", rows, agreement_weights, cols)
-        return np.where(expected < 1, (observed - expected) / (1 - expected), np.nan)
+        # Every reading in one category sums to 1 only up to rounding (24 shares of 1/24):
+        # without the tolerance such a resample would get 0/0's rounding error as its kappa.
+        defined = expected < 1 - CHANCE_TOLERANCE
+        return np.where(defined, (observed - expected) / (1 - expected), np.nan)
 
     return kappa
 

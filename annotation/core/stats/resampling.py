@@ -257,42 +257,58 @@ def cluster_weights(clusters: np.ndarray, bootstrap: Bootstrap) -> Iterator[np.n
         yield counts[:, clusters].astype(float)
 
 
-def cluster_interval(
+def cluster_intervals(
     statistic: Statistic, clusters: np.ndarray, bootstrap: Bootstrap
-) -> tuple[tuple[float, float] | None, int, str]:
-    """The interval `bootstrap.kind` asks for from resampling clusters of units whole:
-    `statistic` takes unit weights (resamples x units). BCa's acceleration is the jackknife
-    over clusters (each left out whole), as the resampling is over clusters. Returns the
-    interval, how many resamples defined it, and why BCa is undefined where it is."""
+) -> tuple[tuple[float, float] | None, tuple[float, float] | None, int, str]:
+    """The cluster bootstrap, resampling clusters of units whole (`statistic` takes unit
+    weights, resamples x units; `clusters[u]` is unit u's cluster, 0 to n - 1), as
+    `estimate._bca_and_percentile` gives the unit bootstrap: (the interval `bootstrap.kind`
+    asks for, the percentile interval from the same resamples, how many resamples defined
+    them, why BCa is undefined where it is). BCa's acceleration is the jackknife over clusters
+    (each left out whole), as the resampling is over clusters."""
     if len(clusters) == 0 or bootstrap.resamples <= 0:
-        return None, 0, ""
+        return None, None, 0, ""
     with np.errstate(divide="ignore", invalid="ignore"):
         values = np.concatenate([statistic(w) for w in cluster_weights(clusters, bootstrap)])
         values = values[np.isfinite(values)]
         estimate = float(statistic(np.ones((1, len(clusters))))[0])
     if len(values) == 0:
-        return None, 0, ""
+        return None, None, 0, "no resample of the clusters defined it"
     tail = (1 - bootstrap.level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    plain = (float(low), float(high))
     if bootstrap.kind == "percentile":
-        low, high = np.percentile(values, [tail, 100 - tail])
-        return (float(low), float(high)), len(values), ""
+        return plain, plain, len(values), ""
     acceleration = _cluster_acceleration(statistic, clusters)
+    if acceleration is None:
+        return None, plain, len(values), "BCa undefined: leaving out a cluster leaves it undefined"
     z0 = bias_correction(values, estimate) if math.isfinite(estimate) else math.nan
-    if acceleration is None or not math.isfinite(z0):
-        return None, len(values), "BCa undefined: leaving out a cluster leaves it undefined"
+    if not math.isfinite(z0):
+        return None, plain, len(values), "BCa undefined: the estimate lies outside every resample"
     low, high = bca_levels(z0, acceleration, bootstrap.level)
     if not (math.isfinite(low) and math.isfinite(high)):
-        return None, len(values), "BCa undefined: the acceleration is too large for the tails"
+        return None, plain, len(values), "BCa undefined: the acceleration is too large for tails"
     bounds = np.percentile(values, [low * 100, high * 100])
-    return (float(bounds[0]), float(bounds[1])), len(values), ""
+    return (float(bounds[0]), float(bounds[1])), plain, len(values), ""
+
+
+def cluster_jackknife(statistic: Statistic, clusters: np.ndarray) -> np.ndarray:
+    """The statistic with each cluster left out whole in turn (one value per cluster), a
+    chunk of clusters at a time so that clusters x units stays within CHUNK_CELLS."""
+    n_clusters = int(clusters.max()) + 1
+    per_chunk = max(1, CHUNK_CELLS // max(1, len(clusters)))
+    values = []
+    for start in range(0, n_clusters, per_chunk):
+        left_out = np.arange(start, min(start + per_chunk, n_clusters))
+        weights = (clusters[None, :] != left_out[:, None]).astype(float)
+        values.append(statistic(weights))
+    return np.concatenate(values)
 
 
 def _cluster_acceleration(statistic: Statistic, clusters: np.ndarray) -> float | None:
     """Efron's acceleration from the statistic with each cluster left out in turn."""
-    n_clusters = int(clusters.max()) + 1
-    weights = (clusters[None, :] != np.arange(n_clusters)[:, None]).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        left_out = statistic(weights)
+        left_out = cluster_jackknife(statistic, clusters)
     if not np.isfinite(left_out).all():
         return None
     deviation = left_out.mean() - left_out

@@ -19,13 +19,15 @@ interval, which treats the occasions as random, is kept beside it, labelled as s
 
 Over every rater together, each (rater, item) pair is one unit of the coefficient: the pooled
 figure is the agreement of a reading with its re-read by the same rater, raters mixed. Its
-interval resamples items, each drawn item bringing every rater's pair of readings of it (a
-cluster bootstrap): the claim is about items like these, and an item that one rater reads
-differently the second time is often one that the others do too, so the pairs of an item are
-not independent. Resampling the pairs one by one would take them as independent and give too
-narrow an interval. The intervals kept beside the pooled figure that do take the pairs as
-independent (kappa's asymptotic one, ICC's GCI and F) say so. Per rater, each item is one pair,
-so the item bootstrap is the plain one over units. Plain numpy, no Django.
+interval resamples cases, each drawn case bringing every rater's pair of readings of each of
+its items (a cluster bootstrap): the claim is about cases like these, and a case that one rater
+reads differently the second time is often one that the others do too, and one whose other
+outputs they read differently too, so the pairs of a case are not independent. Resampling the
+pairs one by one, or the items of a case one by one, would take them as independent and give
+too narrow an interval. The caller names each pair's case (`RetestPair.case`); a pair without
+one is its own case. The intervals kept beside the pooled figure that do take the pairs as
+independent (kappa's asymptotic one, ICC's GCI and F) say so. Per rater, the plain bootstrap
+over that rater's pairs. Plain numpy, no Django.
 """
 
 from collections.abc import Sequence
@@ -38,24 +40,29 @@ from annotation.core.stats.coefficients import cohen_kappa, cohen_kappa_statisti
 from annotation.core.stats.data import DataError, Ratings, first_seen, ratings_from_columns
 from annotation.core.stats.estimate import Estimate
 from annotation.core.stats.icc import icc, icc_statistic
-from annotation.core.stats.names import THESE_RATERS
-from annotation.core.stats.resampling import cluster_interval
+from annotation.core.stats.names import RATERS_LIKE_THESE, THESE_RATERS
+from annotation.core.stats.resampling import cluster_intervals
 
 # The levels whose codes are categories: kappa's, where a code is one of a few named answers.
 CATEGORICAL = ("nominal", "ordinal")
 # The two readings, as the two "raters" of each coefficient.
 FIRST, SECOND = "first reading", "re-read after the washout"
-# The question each headline interval answers.
+# The question each headline interval answers: a rater's own (over their items), and the
+# pooled figure's (over cases).
 THESE_OCCASIONS = "these raters on these two occasions, items like these"
+THESE_OCCASIONS_CASES = "these raters on these two occasions, cases like these"
+# The question of ICC's GCI and F intervals, whose model draws the columns (here the two
+# occasions, not raters) as well as the rows.
+OCCASIONS_RANDOM = "the two occasions taken as random, items like these"
 # How the pooled figure's headline interval was made, and the question of the intervals beside
 # it that take every (rater, item) pair as an independent draw.
-OVER_ITEMS = {
-    "percentile": "percentile bootstrap over items (all raters' pairs of an item together)",
-    "bca": "BCa bootstrap over items (all raters' pairs of an item together)",
+OVER_CASES = {
+    "percentile": "percentile bootstrap over cases (all raters' pairs of a case together)",
+    "bca": "BCa bootstrap over cases (all raters' pairs of a case together)",
 }
 PAIRS_INDEPENDENT = (
-    "(rater, item) pairs taken as independent draws: too narrow where an item's raters "
-    "change their answers alike"
+    "(rater, item) pairs taken as independent draws: too narrow where a case's readings "
+    "change alike"
 )
 SEP = "\x1f"  # between the rater and the unit in a pair's unit name
 ICC_FORM = "ICC2"  # ICC(A,1) in McGraw & Wong's naming: see the module's docstring
@@ -67,12 +74,14 @@ ICC_NOTE = (
 
 @dataclass(frozen=True)
 class RetestPair:
-    """One rater's two readings of one unit (an item, or one response of a side-by-side item)."""
+    """One rater's two readings of one unit (an item, or one response of a side-by-side item),
+    and the case the unit belongs to: the pooled interval's cluster (the unit itself if "")."""
 
     rater: str
     unit: str
     first: float
     second: float
+    case: str = ""
 
 
 def retest_kappa(
@@ -84,7 +93,7 @@ def retest_kappa(
     by_item: bool = False,
 ) -> Estimate:
     """Cohen's kappa between the first reading and the re-read, weighted as the level asks.
-    `by_item`: the interval resamples items whole, each with every rater's pair of it."""
+    `by_item`: the interval resamples cases whole, each with every rater's pairs of it."""
     ratings = _ratings(pairs, level=level, categories=categories)
     if isinstance(ratings, Estimate):
         return ratings
@@ -95,7 +104,7 @@ def retest_kappa(
     estimate = cohen_kappa(ratings, weighting=weighting, bootstrap=None)
     rows = _readings(ratings, ratings.matrix).astype(np.int64)
     statistic = cohen_kappa_statistic(rows, len(ratings.categories), weighting)
-    return _over_items(estimate, ratings, statistic, bootstrap)
+    return _over_cases(estimate, ratings, _cases(pairs), statistic, bootstrap)
 
 
 def retest_icc(
@@ -107,7 +116,7 @@ def retest_icc(
 ) -> Estimate:
     """ICC(A,1) between the first reading and the re-read, with the unit bootstrap's interval
     as the headline (the generalized confidence interval beside it). `by_item`: the headline
-    resamples items whole, each with every rater's pair of it."""
+    resamples cases whole, each with every rater's pairs of it."""
     ratings = _ratings(pairs, level=level, categories=None, numeric=True)
     if isinstance(ratings, Estimate):
         return ratings
@@ -128,7 +137,12 @@ def retest_icc(
     }
     estimate.other_intervals = [headline, *estimate.other_intervals]
     estimate.ci, estimate.ci_method, estimate.interval_method = None, "", ""
-    return _over_items(estimate, ratings, statistic, bootstrap)
+    return _over_cases(estimate, ratings, _cases(pairs), statistic, bootstrap)
+
+
+def _cases(pairs: Sequence[RetestPair]) -> dict[str, str]:
+    """Each pair's case, by the unit name `_ratings` gives the pair."""
+    return {f"{p.rater}{SEP}{p.unit}": p.case or p.unit for p in pairs}
 
 
 def _readings(ratings: Ratings, matrix: np.ndarray) -> np.ndarray:
@@ -136,39 +150,64 @@ def _readings(ratings: Ratings, matrix: np.ndarray) -> np.ndarray:
     return matrix[[ratings.raters.index(FIRST), ratings.raters.index(SECOND)]].T
 
 
-def _over_items(
-    estimate: Estimate, ratings: Ratings, statistic, bootstrap: Bootstrap | None
+def _over_cases(
+    estimate: Estimate,
+    ratings: Ratings,
+    cases: dict[str, str],
+    statistic,
+    bootstrap: Bootstrap | None,
 ) -> Estimate:
-    """The pooled estimate with the cluster bootstrap over items as its headline interval, and
-    every interval beside it that takes the pairs as independent labelled so."""
-    _, clusters = first_seen([unit.split(SEP, 1)[1] for unit in ratings.units])
-    estimate.extra["n_items"] = int(clusters.max()) + 1
+    """The pooled estimate with the cluster bootstrap over cases as its headline interval (a
+    BCa one with the percentile interval beside it, or in its place, saying why, where BCa is
+    undefined), and every interval beside it that takes the pairs as independent labelled so."""
+    _, clusters = first_seen([cases[unit] for unit in ratings.units])
+    n_cases = int(clusters.max()) + 1
+    estimate.extra["n_items"] = len({unit.split(SEP, 1)[1] for unit in ratings.units})
+    estimate.extra["n_cases"] = n_cases
     estimate.other_intervals = [
-        {**other, "interval_question": PAIRS_INDEPENDENT}
-        if other.get("interval_question") in (THESE_RATERS, None)
-        else {**other, "interval_question": _independent(other["interval_question"])}
+        {**other, "interval_question": _independent(other.get("interval_question"))}
         for other in estimate.other_intervals
     ]
     if estimate.value is None or bootstrap is None or bootstrap.resamples <= 0:
         return estimate
-    ci, used, note = cluster_interval(statistic, clusters, bootstrap)
-    name = "BCa bootstrap (Efron 1987)" if bootstrap.kind == "bca" else "percentile bootstrap"
+    ci, plain, used, note = cluster_intervals(statistic, clusters, bootstrap)
+    kind = bootstrap.kind
+    if kind == "bca" and ci is None and plain is not None:
+        ci, kind, note = plain, "percentile", f"{note}, so the percentile interval"
+    elif kind == "bca" and plain is not None:
+        estimate.other_intervals.append(
+            {
+                "ci": list(plain),
+                "interval_method": OVER_CASES["percentile"],
+                "interval_question": THESE_OCCASIONS_CASES,
+                "ci_method": _over_cases_method("percentile", n_cases, bootstrap, ""),
+            }
+        )
     estimate.ci, estimate.resamples_used = ci, used
-    estimate.ci_method = (
-        f"{name} resampling the {estimate.extra['n_items']} re-read items, each drawn item "
-        f"bringing every rater's pair of readings of it, {bootstrap.resamples} resamples, "
-        f"seed {bootstrap.seed}" + (f" ({note})" if note else "")
-    )
-    estimate.interval_method, estimate.interval_question = (
-        OVER_ITEMS[bootstrap.kind],
-        THESE_OCCASIONS,
-    )
+    estimate.ci_method = _over_cases_method(kind, n_cases, bootstrap, note)
+    if ci is None:  # as_dict drops the method of a missing interval: the note says why
+        estimate.extra["interval_note"] = f"no interval: {note or 'no resample defined it'}"
+    estimate.interval_method, estimate.interval_question = OVER_CASES[kind], THESE_OCCASIONS_CASES
     estimate.resamples, estimate.seed = bootstrap.resamples, bootstrap.seed
     return estimate
 
 
-def _independent(question: str) -> str:
-    """An interval's question, saying that it takes the pairs as independent."""
+def _over_cases_method(kind: str, n_cases: int, bootstrap: Bootstrap, note: str) -> str:
+    name = "BCa bootstrap (Efron 1987)" if kind == "bca" else "percentile bootstrap"
+    return (
+        f"{name} resampling the {n_cases} re-read cases, each drawn case bringing every "
+        f"rater's pair of readings of each of its items, {bootstrap.resamples} resamples, "
+        f"seed {bootstrap.seed}" + (f" ({note})" if note else "")
+    )
+
+
+def _independent(question: str | None) -> str:
+    """The question of an interval beside the pooled figure, saying which of the raters and
+    occasions it holds fixed and that it takes the pairs as independent."""
+    if question in (THESE_RATERS, None):
+        return f"these raters on these two occasions; {PAIRS_INDEPENDENT}"
+    if question == RATERS_LIKE_THESE:  # ICC's F interval: its random columns are the occasions
+        return f"the two occasions taken as random, {PAIRS_INDEPENDENT}"
     return question if PAIRS_INDEPENDENT in question else f"{question}; {PAIRS_INDEPENDENT}"
 
 
@@ -195,12 +234,15 @@ def _ratings(
 
 
 def _these_occasions(estimate: Estimate) -> Estimate:
-    """A unit-bootstrap estimate whose intervals say they hold these raters and occasions."""
-    if estimate.interval_question == THESE_RATERS:
-        estimate.interval_question = THESE_OCCASIONS
+    """A rater's estimate whose intervals say what they hold: these raters and occasions (the
+    unit bootstrap, kappa's asymptotic interval), or the two occasions taken as random (ICC's
+    F interval, whose "raters" are the two occasions)."""
+    renamed = {THESE_RATERS: THESE_OCCASIONS, RATERS_LIKE_THESE: OCCASIONS_RANDOM}
+    question = estimate.interval_question
+    estimate.interval_question = renamed.get(question, question)
     estimate.other_intervals = [
-        {**other, "interval_question": THESE_OCCASIONS}
-        if other.get("interval_question") == THESE_RATERS
+        {**other, "interval_question": renamed.get(other.get("interval_question"), "")}
+        if other.get("interval_question") in renamed
         else other
         for other in estimate.other_intervals
     ]
@@ -217,7 +259,7 @@ def _bootstrap_first(estimate: Estimate) -> Estimate:
     headline = {
         "ci": list(estimate.ci) if estimate.ci else None,
         "interval_method": estimate.interval_method,
-        "interval_question": "raters like these: the two occasions taken as random",
+        "interval_question": OCCASIONS_RANDOM,
         "ci_method": estimate.ci_method,
     }
     others = [o for o in estimate.other_intervals if o is not boot]
@@ -229,7 +271,7 @@ def _bootstrap_first(estimate: Estimate) -> Estimate:
     for key in ("resamples", "resamples_used", "seed"):
         if key in boot:
             setattr(estimate, key, boot[key])
-    return estimate
+    return _these_occasions(estimate)
 
 
 def washout_retest(
@@ -238,7 +280,7 @@ def washout_retest(
     """Kappa for a question of categories (nominal, ordinal) and ICC(A,1) for one whose codes
     are quantities (ordinal, interval, ratio), over every rater together, each with the same
     figure per rater: {"kappa": (overall, {rater: estimate})}. The overall figure's interval
-    resamples items whole (see the module's docstring). An interval or ratio question gets no
+    resamples cases whole (see the module's docstring). An interval or ratio question gets no
     kappa: its weights would go by position among the distinct codes seen, not by the
     distances between the quantities, which ICC measures."""
     raters = sorted({p.rater for p in pairs})

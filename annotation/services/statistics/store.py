@@ -26,7 +26,9 @@ STATS_METHOD_VERSION = (
     "which held 95% where the McGraw-Wong F interval fell to 0.86; the F interval stays beside it; "
     "a yes/no source summary gives the share answering yes; each coefficient counts its cases. "
     "stats-11: the washout test-retest over every rater resamples items as clusters (all "
-    "raters' pairs of an item together), not (rater, item) pairs"
+    "raters' pairs of an item together), not (rater, item) pairs. stats-12: it resamples "
+    "cases (every source's output of a case together), and a BCa interval keeps the percentile "
+    "one beside it and falls back to it where BCa is undefined"
 )
 
 

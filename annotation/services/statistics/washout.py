@@ -32,8 +32,10 @@ def washout_pairs(study: Study, question: Question) -> list[retest.RetestPair]:
         names = study_rater_pseudonyms(study=study)
         rows = human_codes(study, question, names, kinds=kinds, with_kind=True, as_of=as_of)
     firsts = {(row[3], *row[:3]): row[4] for row in rows if row[5] == Assignment.Kind.STUDY}
+    # The pair's case (row[0]) is the pooled interval's cluster: every source's output of a
+    # case is read against the same case, so their pairs go together.
     pairs = [
-        retest.RetestPair(row[3], unit_of(row), firsts[key], row[4])
+        retest.RetestPair(row[3], unit_of(row), firsts[key], row[4], case=row[0])
         for row in rows
         if row[5] == Assignment.Kind.RETEST and (key := (row[3], *row[:3])) in firsts
     ]
@@ -82,7 +84,7 @@ def washout_retest(study: Study, question: Question) -> list[Result]:
             names[key]: _figure(overall, by_rater) for key, (overall, by_rater) in found.items()
         }
 
-    inputs = [[(p.rater, p.unit, p.first, p.second) for p in pairs], question.level, domain]
+    inputs = [[(p.rater, p.unit, p.case, p.first, p.second) for p in pairs], question.level, domain]
     return store_family(study, Scope(question), WASHOUT_RETEST, inputs, compute)
 
 
