@@ -408,6 +408,8 @@ def test_text_answers_survive_the_documented_read_and_numbers_are_not_escaped(
     build(study).extractall(folder)
     raw = [r["answer"] for r in _csv_file(folder / "reads.csv")]
     assert raw == ["NA", "None", "-3", "'=1+1", "+2.5", "'-x", "n/a", "null"]
+    # ratings.csv, written by PostgreSQL, escapes the same way.
+    assert sorted(r["answer"] for r in _csv_file(folder / "ratings.csv")) == sorted(raw)
     # Read as the data dictionary advises: every answer as written.
     frame = pd.read_csv(
         folder / "reads.csv", keep_default_na=False, na_values=[""], dtype={"answer": str}
