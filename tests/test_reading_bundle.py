@@ -323,7 +323,7 @@ def test_the_methods_text_describes_the_sequential_study(read_study):
     matched = AnswerScore.objects.filter(rating__assignment__study=read_study, by="match").count()
     assert scored + matched == 16  # every read submitted and decided
     assert f"Of the submitted answers, {scored} were decided by a scorer and {matched} by" in text
-    assert "0 submitted answers still undecided are waiting for a scorer and left out" in text
+    assert "by exact match; no submitted answer is waiting for a scorer." in text
     unassisted = sum(first for first, _ in PLAN.values())
     assert f"unassisted {unassisted / 8:.3f} ({unassisted} of 8 reads right; 95% CI" in text
     assisted = sum(second for _, second in PLAN.values())

@@ -94,7 +94,8 @@ def test_top_j_rows_give_the_stored_figures_and_the_reads_counted_by_hand(judged
     text = archive.read("methods.md").decode()
     assert "Top-j accuracy of the ranked lists" in text
     top1 = stored["unassisted"].detail["tops"][0]
-    assert f"top-1 {top1['accuracy']:.3f} ({top1['right']} of {top1['reads']})" in text
+    pending = f"; {top1['pending']} pending" if top1["pending"] else ""
+    assert f"top-1 {top1['accuracy']:.3f} ({top1['right']} of {top1['reads']}{pending})" in text
 
 
 def _table(pairs: list[tuple[bool, bool]]) -> tuple[int, int, int, int]:
@@ -337,7 +338,11 @@ def test_an_interval_beyond_0_to_1_is_kept_and_said_so(read_study):
         beyond = float(row["ci_low"]) < -1 or float(row["ci_high"]) > 1
         assert ("extends beyond -1 to 1" in row["note"]) == beyond
     text = archive.read("methods.md").decode()
-    assert "Where an interval reaches below 0 or above 1, the interval extends beyond" in text
+    assert (
+        "An interval reaching below 0 or above 1 is as the multi-reader multi-case analysis "
+        "computed it (a normal-theory interval, here with 2 readers, too few" in text
+    )
+    assert "reported as computed, not clipped" in text
 
 
 # --- the wording before anything happened -----------------------------------------------------

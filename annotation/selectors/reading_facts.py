@@ -280,9 +280,14 @@ def reading_scoring(study: Study) -> list[str]:
         "Each answer was scored against its case's accepted answers and their synonyms, "
         f"imported with the cases, by exact match: {rules[question.answer_kind]}.",
         who + f"Of the submitted answers, {by_scorer} {'was' if by_scorer == 1 else 'were'} "
-        f"decided by a scorer and {by_match} by exact match; {undecided} submitted "
-        f"answer{_s(undecided)} still undecided {'is' if undecided == 1 else 'are'} waiting "
-        "for a scorer and left out of the statistics (counted as pending).",
+        f"decided by a scorer and {by_match} by exact match; "
+        + (
+            f"{undecided} submitted answer{_s(undecided)} still undecided "
+            f"{'is' if undecided == 1 else 'are'} waiting for a scorer and left out of the "
+            "statistics (counted as pending)."
+            if undecided
+            else "no submitted answer is waiting for a scorer."
+        ),
     ]
 
 
@@ -354,8 +359,10 @@ def _tops(tops: list[tuple[str, Result]]) -> str:
                 if top["accuracy"] is None
                 else f"{top['accuracy']:.3f} ({top['right']} of {top['reads']})"
             )
-            if top["pending"]:
-                text += f", {top['pending']} pending"
+            if top["pending"] and top["accuracy"] is not None:
+                text = text[:-1] + f"; {top['pending']} pending)"
+            elif top["pending"]:
+                text += f" ({top['pending']} pending)"
             each.append(text)
         parts.append(f"{arm}: " + ", ".join(each))
     return (
@@ -434,12 +441,12 @@ def _accuracy(results: dict, mrmc: Result | None) -> str:
         ci = alone.get(arm, {}).get("ci")
         if ci:
             text += f"; 95% CI {ci[0]:.3f} to {ci[1]:.3f} for {RANDOM_BOTH}"
-            beyond = beyond or beyond_note(*ci, (0, 1), mrmc.n_raters if mrmc else None)
+            beyond = beyond or beyond_note(*ci, (0, 1), None)
         parts.append(text + ")")
     if alone:
         note = " The intervals are each arm's alone in the multi-reader multi-case analysis."
         if beyond:
-            note += f" Where an interval reaches below 0 or above 1, {beyond}."
+            note += _beyond_text("0", "1", mrmc)
     elif all_pending:
         note = (
             f" No interval is given yet: {all_pending} submitted answer{_s(all_pending)} "
@@ -457,6 +464,16 @@ def _accuracy(results: dict, mrmc: Result | None) -> str:
         + "; ".join(parts)
         + "."
         + (note)
+    )
+
+
+def _beyond_text(low: str, high: str, mrmc: Result | None) -> str:
+    readers = mrmc.n_raters if mrmc else 0
+    return (
+        f" An interval reaching below {low} or above {high} is as the multi-reader multi-case "
+        f"analysis computed it (a normal-theory interval, here with {readers} "
+        f"reader{_s(readers)}, too few for it to stay within {low} to {high}); it is reported "
+        "as computed, not clipped."
     )
 
 
@@ -487,8 +504,7 @@ def _mrmc(result: Result) -> str:
         f"({MRMC_METHOD}; {result.n_raters} readers x {result.n_units} cases): {gain}; "
         + "; ".join(parts)
         + ". The first, readers and cases random, answers the question about clinicians in "
-        "general and is the primary test."
-        + (f" Where an interval reaches below -1 or above 1, {beyond}." if beyond else "")
+        "general and is the primary test." + (_beyond_text("-1", "1", result) if beyond else "")
     )
 
 
