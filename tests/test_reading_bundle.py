@@ -320,8 +320,10 @@ def test_the_methods_text_describes_the_sequential_study(read_study):
     assert "a ranked list of up to 3 entries, most likely first" in text
     assert "by exact match: a ranked list is right when any entry equals an accepted" in text
     scored = AnswerScore.objects.filter(rating__assignment__study=read_study, by="scorer").count()
-    assert f"{scored} answers were decided by a scorer" in text
-    assert "0 submitted answers still undecided are left out of the statistics" in text
+    matched = AnswerScore.objects.filter(rating__assignment__study=read_study, by="match").count()
+    assert scored + matched == 16  # every read submitted and decided
+    assert f"Of the submitted answers, {scored} were decided by a scorer and {matched} by" in text
+    assert "by exact match; no submitted answer is waiting for a scorer." in text
     unassisted = sum(first for first, _ in PLAN.values())
     assert f"unassisted {unassisted / 8:.3f} ({unassisted} of 8 reads right; 95% CI" in text
     assisted = sum(second for _, second in PLAN.values())
@@ -381,7 +383,7 @@ def test_an_undecided_answer_is_pending_in_every_file(study_admin, raters, setti
         "1",
     )
     text = _methods(archive)
-    assert "1 submitted answer still undecided is left out of the statistics" in text
+    assert "1 submitted answer still undecided is waiting for a scorer and left out" in text
     assert "No clinician scorer has been added" in text
 
 

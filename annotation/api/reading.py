@@ -111,7 +111,9 @@ class ReadSerializer(serializers.Serializer):
     outcome = serializers.CharField(
         allow_blank=True, help_text="right, wrong, undecided (for the scorer); blank: none"
     )
-    scored_by = serializers.CharField(allow_blank=True, help_text="match or scorer")
+    scored_by = serializers.CharField(
+        allow_blank=True, help_text="match or scorer; empty while undecided (nobody decided it)"
+    )
     rank = serializers.IntegerField(
         allow_null=True, help_text="Ranked lists: the first right entry."
     )

@@ -717,15 +717,19 @@ READS = Table(
         _column(
             "scored_by",
             STRING,
-            "`match` (exact match against the accepted answers and synonyms, or the number "
-            "within its tolerance) or `scorer` (a blinded clinician scorer decided it)",
+            "who decided the outcome: `match` (exact match against the accepted answers and "
+            "synonyms, or the number within its tolerance) or `scorer` (a blinded clinician "
+            "scorer decided it); empty while undecided (and without an answer)",
             SCORED_BY,
         ),
         _column(
             "rank",
             INTEGER,
             "ranked lists: the rank of the first entry that states the expected answer; empty "
-            "when none does, or for other answers",
+            "when none does, or for other answers. A rank exact match found (`scored_by` "
+            "`match`) is an upper limit: an earlier entry may be an unlisted wording of the "
+            "answer, so top-j for j below it is pending until a scorer decides (`top_j` in "
+            "assisted_reading.csv counts such reads as pending); a scorer's rank is exact",
         ),
         _column(
             "seconds",
@@ -755,7 +759,13 @@ READING_STATISTICS = (
     "seconds_median",
     "seconds_q1",
     "seconds_q3",
+    "top_j",
+    "judge_kappa",
+    "judge_agreement",
+    "judge_sensitivity",
+    "judge_specificity",
 )
+JUDGE_REFERENCES = ("scorer", "match")
 ASSISTED_READING = Table(
     "assisted_reading.csv",
     "Assisted reading: accuracy per arm and the effect of assistance",
@@ -763,8 +773,9 @@ ASSISTED_READING = Table(
     "assisted-reading study): accuracy per arm, the MRMC difference of accuracy for each of "
     "its three questions, McNemar's test with the matched-pairs odds ratio, how often "
     "assistance helped and harmed with an interval per question, and the seconds per read per "
-    "arm. Over submitted reads scored right or wrong; undecided answers are counted in "
-    "`pending`.",
+    "arm; for ranked answers, top-j accuracy per arm; and each LLM judge's agreement with the "
+    "clinician scorer and the exact match. Over submitted reads scored right or wrong; "
+    "undecided answers are counted in `pending`.",
     (
         _QUESTION,
         _column(
@@ -774,28 +785,56 @@ ASSISTED_READING = Table(
             "`compared_with`), `mcnemar_exact` and `mcnemar_chi2` (value: the p-value), "
             "`odds_ratio` (helped over harmed pairs), `helped`, `harmed` (of all pairs), "
             "`helped_of_wrong` (of the pairs wrong unassisted), `harmed_of_right` (of the "
-            "pairs right unassisted), `seconds_median`, `seconds_q1`, `seconds_q3` (per read)",
+            "pairs right unassisted), `seconds_median`, `seconds_q1`, `seconds_q3` (per read), "
+            "`top_j` (ranked answers: share of reads with a right entry among the first `top`), "
+            "`judge_kappa` (Cohen's kappa, one row per interval), `judge_agreement` (share of "
+            "answers on which judge and reference agree), `judge_sensitivity` (of the "
+            "reference's right, the judge's right), `judge_specificity` (of the reference's "
+            "wrong, the judge's wrong): an LLM judge (`judge`) against `compared_with`",
             READING_STATISTICS,
+        ),
+        _column(
+            "top",
+            INTEGER,
+            "`top_j` rows: j, the entries of a ranked list counted (1, 3, 5 and k, those up to "
+            "k); else empty",
+        ),
+        _column(
+            "judge",
+            STRING,
+            "`judge_*` rows: the LLM judge's label (as in judge_scores.csv); else empty",
         ),
         _column("arm", STRING, "the arm the row is about (an assisting arm for paired rows)"),
         _column(
             "compared_with",
             STRING,
-            "paired and MRMC rows: the arm it is compared with (`unassisted`); else empty",
+            "paired and MRMC rows: the arm it is compared with (`unassisted`); `judge_*` rows: "
+            "the reference, `scorer` (the clinician scorer, on the answers exact match left "
+            "undecided that both decided) or `match` (exact match, on the admin's sample of "
+            "matched answers); else empty",
         ),
         _column("value", NUMBER, "the estimate (a p-value for a test); empty when undefined"),
         _column(
             "count",
             INTEGER,
             "the reads right (accuracy), the pairs counted (helped, harmed...), the discordant "
-            "pairs helped (McNemar, odds ratio), the reads with a time (seconds)",
+            "pairs helped (McNemar, odds ratio), the reads with a time (seconds), the reads "
+            "right within the first `top` entries (top_j), the answers agreed on, both right "
+            "or both wrong (judge rows)",
         ),
         _column(
             "of",
             INTEGER,
-            "what `count` is out of: reads scored, pairs, discordant pairs, reads",
+            "what `count` is out of: reads scored, pairs, discordant pairs, reads; judge rows: "
+            "answers both decided (kappa, agreement), the reference's right (sensitivity), "
+            "the reference's wrong (specificity)",
         ),
-        _column("pending", INTEGER, "accuracy: undecided reads of the arm, left out until scored"),
+        _column(
+            "pending",
+            INTEGER,
+            "accuracy and top_j: undecided reads of the arm, left out until scored (for top_j "
+            "also the lists exact match found right only below `top`)",
+        ),
         _column("ci_low", NUMBER, "the lower end of its 95% interval; empty without one"),
         _column("ci_high", NUMBER, "the upper end of its 95% interval; empty without one"),
         _column(
@@ -807,10 +846,111 @@ ASSISTED_READING = Table(
         _column("p", NUMBER, "the row's p-value where it has one (MRMC differences, McNemar)"),
         _column("df", NUMBER, "MRMC differences: the denominator degrees of freedom (Hillis)"),
         _column("method", STRING, "how the estimate was computed"),
-        _column("note", STRING, "why an estimate or interval is missing, where one is"),
+        _column(
+            "note",
+            STRING,
+            "why an estimate or interval is missing, where one is; or that an interval "
+            "extends beyond what the estimate can be (0 to 1, or -1 to 1 for a difference), "
+            "as the MRMC analysis's normal-theory interval can with few readers: it is given "
+            "as the analysis computed it, not clipped",
+        ),
+        _column(
+            "both_right",
+            INTEGER,
+            "judge rows: answers the reference and the judge both scored right",
+        ),
+        _column(
+            "reference_only_right",
+            INTEGER,
+            "judge rows: answers the reference scored right and the judge wrong",
+        ),
+        _column(
+            "judge_only_right",
+            INTEGER,
+            "judge rows: answers the judge scored right and the reference wrong",
+        ),
+        _column("both_wrong", INTEGER, "judge rows: answers both scored wrong"),
+        _column(
+            "only_one_scored",
+            INTEGER,
+            "judge rows: answers one of the two decided and the other did not (left out)",
+        ),
         _column("n_readers", INTEGER, "readers whose reads it used"),
         _column("n_cases", INTEGER, "cases it used"),
         _column("n_reads", INTEGER, "reads it used"),
+    ),
+)
+
+JUDGE_SCORES = Table(
+    "judge_scores.csv",
+    "LLM judges' decisions on answers (assisted reading)",
+    "One row per decision an LLM judge made on a reader's answer, failed calls included (only "
+    "in an assisted-reading study where a judge scored answers). The judge was shown the case, "
+    "its accepted answers and the answer, never the reader, arm or source. Its decisions are "
+    "compared with the clinician scorer's and the exact match's (`judge_*` rows of "
+    "assisted_reading.csv) and never stand in for them in the statistics.",
+    (
+        _column("judge", STRING, "the judge's label"),
+        _column("rater", STRING, "the reader's pseudonym, as in reads.csv"),
+        _column("case_id", STRING, "the case's id, as in reads.csv"),
+        _column("arm", STRING, "the arm of the read, as in reads.csv"),
+        _column("session", INTEGER, "the read's session, as in reads.csv"),
+        _column("phase", INTEGER, "the read's phase, as in reads.csv"),
+        _column("position", INTEGER, "the read's place in the reader's order, as in reads.csv"),
+        _column(
+            "answer",
+            ANY,
+            "the answer as the judge was shown it (a ranked list as a JSON list)",
+        ),
+        _column(
+            "current",
+            BOOLEAN,
+            "`TRUE` when the reader's answer is still the one judged; `FALSE` when it changed "
+            "since (the decision then counts in no agreement, and is made again by the next run)",
+        ),
+        _column(
+            "why",
+            STRING,
+            "why the answer went to the judge: `undecided` (exact match could not decide it) or "
+            "`sampled` (exact match decided it; in the admin's sample, to measure the judge "
+            "against the match)",
+            ("undecided", "sampled"),
+        ),
+        _column(
+            "outcome",
+            STRING,
+            "`ok` (the reply parsed) or `failed` (no reply in the schema after the retries; "
+            "tried again by the next run)",
+            ("ok", "failed"),
+        ),
+        _column("judge_right", BOOLEAN, "the judge's decision: `TRUE` right; empty when failed"),
+        _column(
+            "judge_rank",
+            INTEGER,
+            "ranked lists: the rank of the first right entry as the judge gave it; empty when "
+            "none, for other answers, or when failed",
+        ),
+        _column(
+            "clinician_outcome",
+            STRING,
+            "the answer's outcome in reads.csv now: `right`, `wrong` or `undecided`",
+            READ_OUTCOMES,
+        ),
+        _column(
+            "decided_by",
+            STRING,
+            "who decided `clinician_outcome`: `match` or `scorer`; empty while undecided",
+            SCORED_BY,
+        ),
+        _column("model_version", STRING, "the model version the provider reported"),
+        _column("prompt_tokens", INTEGER, "prompt tokens of the last call; empty if unreported"),
+        _column(
+            "completion_tokens",
+            INTEGER,
+            "completion tokens of the last call; empty if unreported",
+        ),
+        _column("latency_ms", INTEGER, "milliseconds the last call took"),
+        _column("finished_at", DATETIME, "when the last call finished (UTC)"),
     ),
 )
 
@@ -827,6 +967,7 @@ BUNDLE_TABLES = (
     CORRECTIONS,
     READS,
     ASSISTED_READING,
+    JUDGE_SCORES,
 )
 # The data dictionary's files: every column any study's bundle can hold, the assisted-reading
 # ones included (each says it is only there).

@@ -172,8 +172,9 @@ def _cut(text: str, limit: int = LABEL_LIMIT) -> str:
 
 def ratings_frame(ratings: Iterable[dict], variables: Sequence[Variable]) -> pd.DataFrame:
     """ratings.csv's rows (as `selectors.study_ratings_iter` gives them) one row per rater,
-    item, kind and slot, with a column per question."""
-    names = cols.RATINGS.names
+    item, kind and slot (and arm: an assisted-reading study's rows carry one, and a reader's
+    two reads of a case can share an item), with a column per question."""
+    names = cols.RATINGS_READING.names  # `arm` is None in other studies' rows
     columns = RatingsColumns(variables)
     for rating in ratings:
         columns.add(tuple(rating.get(name) for name in names))

@@ -6,6 +6,7 @@ and the checklists' exports."""
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 
@@ -13,10 +14,20 @@ from annotation.core import columns as cols
 
 # Cells that a spreadsheet would run as a formula. Model outputs and free text are untrusted.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A plain number a spreadsheet reads as that number, never as a formula: written as it is.
+# (The SQL that writes ratings.csv in PostgreSQL uses the same pattern: ratings_rows.NUMBER_RE.)
+NUMBER_PATTERN = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+PLAIN_NUMBER = re.compile(NUMBER_PATTERN)
 
 
 def safe_cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    """A text cell made inert: one starting with `=`, `+`, `-`, `@`, a tab or a carriage
+    return gets a leading `'`, unless it is a plain number (`-3`, `+1.5`, `-2e-3`)."""
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_PREFIXES)
+        and not PLAIN_NUMBER.fullmatch(value)
+    ):
         return "'" + value
     return value
 
@@ -144,7 +155,13 @@ read them with their default settings.
   default. A column empty in every row reads as logical `NA` in R and `float64` in pandas;
   `datapackage.json` gives its declared type.
 - **Text** a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`) is written
-  with a leading `'`.
+  with a leading `'`; a plain number (`-3`, `+1.5`) is written as it is.
+- **Answers as text** (the `answer` column of ratings.csv and reads.csv: what raters typed)
+  can be `NA`, `None`, `null` or `n/a`, which both packages read as missing by default. Every
+  missing value in these files is an empty cell, so read with only the empty cell missing and
+  the answer as text: in R `read.csv(path, na.strings = "", colClasses = c(answer =
+  "character"))`, in pandas `pd.read_csv(path, keep_default_na=False, na_values=[""],
+  dtype={{"answer": str}})`.
 - `datapackage.json` describes the same files as a Frictionless data package (a Table Schema
   per file: types, allowed values, missing values); `frictionless validate datapackage.json`
   checks the files against it.

@@ -236,6 +236,7 @@ def _csv_batches(study: Study, answers_of: list[int]) -> Iterator[RatingsBatch]:
         "questions": json.dumps({str(pk): [tables.csv_cell(k), o] for pk, k, o in questions}),
         "answers_of": answers_of,
         "formula": FORMULA_RE,
+        "number": NUMBER_RE,
         "quoted": QUOTED_RE,
         "plain": PLAIN_RE,
     }
@@ -317,7 +318,7 @@ def _text_sql(x: str) -> str:
     """The cell `tables.csv_cells` and the csv module write for the text `x` (an expression
     read more than once): made inert (`tables.safe_cell`), then quoted where it holds a
     comma, a quote or a line break."""
-    safe = f"(CASE WHEN {x} ~ %(formula)s THEN '''' || {x} ELSE {x} END)"
+    safe = f"(CASE WHEN {x} ~ %(formula)s AND {x} !~ %(number)s THEN '''' || {x} ELSE {x} END)"
     quoted = f"""'"' || replace({safe}, '"', '""') || '"'"""
     slow = f"(CASE WHEN {safe} ~ %(quoted)s THEN {quoted} ELSE {safe} END)"
     return f"(CASE WHEN {x} ~ %(plain)s THEN {x} ELSE {slow} END)"
@@ -336,6 +337,8 @@ def _float_sql(x: str) -> str:
 
 FORMULA_RE = "^[" + "".join(p for p in tables.FORMULA_PREFIXES if p != "-") + "-]"
 QUOTED_RE = '[,"\r\n]'
+# A plain number, written as it is though it starts with + or - (`tables.safe_cell`).
+NUMBER_RE = "^" + tables.NUMBER_PATTERN + "$"
 # Needs neither quotes nor a prefix: no first character that makes a formula or asks for
 # quoting (the "-" last, where it is no range), nothing after it that asks for quoting.
 PLAIN_RE = "^[^" + FORMULA_RE[2:-2] + ',"\r\n-][^,"\r\n]*$'

@@ -444,7 +444,8 @@ def _read_row(read: Assignment, pseudonyms: dict, rating: Rating | None) -> dict
         "position": read.position,
         "answer": rating.answer if rating else None,
         "outcome": score.outcome if score else "",
-        "scored_by": score.by if score else "",
+        # An undecided answer is stored as the match's; nobody decided it yet.
+        "scored_by": score.by if score and score.outcome != AnswerScore.Outcome.UNDECIDED else "",
         "rank": score.rank if score else None,
         "seconds": read.time_on_task_ms / 1000,
         "submitted_at": read.submitted_at,

@@ -6,14 +6,17 @@ from collections.abc import Iterator
 
 from annotation.core.reading import allocation
 from annotation.core.stats.names import RANDOM_BOTH
-from annotation.models import Question, Result, Study
+from annotation.models import AnswerScore, JudgeScore, Membership, Question, Result, Study
 from annotation.selectors.ratings_rows import _answer_text
 from annotation.selectors.reading import (
     ACCURACY,
     CHANGES,
+    JUDGE_MATCH,
+    JUDGE_SCORER,
     MCNEMAR,
     MRMC,
     TIME,
+    TOP_J,
     read_rows,
     study_reads,
 )
@@ -25,6 +28,39 @@ MRMC_METHOD = (
 ACCURACY_METHOD = "reads right over reads scored right or wrong, pooled over readers and cases"
 READS_PAGE = 2000
 SECONDS_METHOD = "seconds on screen per read; quartiles by linear interpolation"
+TOP_J_METHOD = (
+    "reads with a right entry among the first `top` over reads decided at `top`, pooled over "
+    "readers and cases; a list exact match found right below `top` is pending there"
+)
+# The judge's reference in assisted_reading.csv's `compared_with`.
+JUDGE_REFERENCE = {JUDGE_SCORER: "scorer", JUDGE_MATCH: "match"}
+JUDGE_METHODS = {
+    "judge_agreement": "answers judge and reference agree on over answers both decided",
+    "judge_sensitivity": "of the answers the reference scored right, the share the judge did",
+    "judge_specificity": "of the answers the reference scored wrong, the share the judge did",
+}
+PENDING_NOTE = (
+    "no interval yet: {pending} submitted answer{s} still undecided (pending); the MRMC "
+    "analysis, which gives it, needs every reader's read of every case scored in both arms"
+)
+NO_MRMC_NOTE = (
+    "no interval: the MRMC analysis, which gives it, needs one assisting arm and every "
+    "reader reading every case in both arms"
+)
+
+
+def beyond_note(low: float, high: float, bounds: tuple[float, float], readers: int | None) -> str:
+    """The note for an MRMC interval reaching past what its estimate can be (a share's 0 to 1,
+    a difference's -1 to 1), as a normal-theory interval with few readers can; "" if within.
+    The interval is kept as the analysis gave it (not clipped), so it matches the analysis."""
+    if bounds[0] <= low and high <= bounds[1]:
+        return ""
+    few = f" with {readers} readers" if readers else ""
+    return (
+        f"the interval extends beyond {bounds[0]:g} to {bounds[1]:g}: the MRMC analysis's "
+        f"normal-theory interval{few} (too few readers for it to stay within); given as the "
+        "analysis computed it, not clipped"
+    )
 
 
 def study_read_rows(*, study: Study) -> Iterator[dict]:
@@ -58,10 +94,13 @@ def study_assisted_reading_rows(*, study: Study) -> list[dict]:
     }
     mrmc = next((r for (statistic, _), r in results.items() if statistic == MRMC), None)
     alone = _mrmc_alone(mrmc)
+    pending = sum(
+        r.detail.get("pending", 0) for (statistic, _), r in results.items() if statistic == ACCURACY
+    )
     rows: list[dict] = []
     for (statistic, arm), result in sorted(results.items()):
         if statistic == ACCURACY:
-            rows.append(_accuracy(question.key, arm, result, alone.get(arm)))
+            rows.append(_accuracy(question.key, arm, result, alone.get(arm), pending))
     if mrmc is not None:
         rows += _mrmc_differences(question.key, mrmc)
     for (statistic, arm), result in sorted(results.items()):
@@ -72,6 +111,14 @@ def study_assisted_reading_rows(*, study: Study) -> list[dict]:
     for (statistic, arm), result in sorted(results.items()):
         if statistic == TIME:
             rows += _seconds(question.key, arm, result)
+    for (statistic, arm), result in sorted(results.items()):
+        if statistic == TOP_J:
+            rows += _tops(question.key, arm, result)
+    judged = Result.objects.filter(
+        study=study, question=question, statistic__in=(JUDGE_SCORER, JUDGE_MATCH)
+    ).order_by("judge", "-statistic")
+    for result in judged:
+        rows += _judge(question.key, result)
     return rows
 
 
@@ -97,7 +144,7 @@ def _mrmc_alone(result: Result | None) -> dict[str, dict]:
     return {}
 
 
-def _accuracy(question: str, arm: str, result: Result, alone: dict | None) -> dict:
+def _accuracy(question: str, arm: str, result: Result, alone: dict | None, pending: int) -> dict:
     cells = {
         "value": result.value,
         "count": result.detail.get("right"),
@@ -112,14 +159,14 @@ def _accuracy(question: str, arm: str, result: Result, alone: dict | None) -> di
             interval_question=RANDOM_BOTH,
             interval_method=f"{MRMC_METHOD}: the arm alone",
             df=alone.get("df"),
+            note=beyond_note(*alone["ci"], (0, 1), result.n_raters),
         )
     elif alone:
         cells["note"] = alone.get("reason") or "no interval"
+    elif pending:
+        cells["note"] = PENDING_NOTE.format(pending=pending, s="" if pending == 1 else "s")
     else:
-        cells["note"] = (
-            "no interval: the MRMC analysis, which gives it, needs one assisting arm and every "
-            "reader reading every case in both arms"
-        )
+        cells["note"] = NO_MRMC_NOTE
     return _row(question, "accuracy", arm, result, **cells)
 
 
@@ -142,6 +189,8 @@ def _mrmc_differences(question: str, result: Result) -> list[dict]:
             p=found["p"],
             df=found["df"],
         )
+        if found["ci"]:
+            cells["note"] = beyond_note(cells["ci_low"], cells["ci_high"], (-1, 1), result.n_raters)
         rows.append(_mrmc_row(question, result, cells))
     return rows
 
@@ -254,3 +303,173 @@ def _seconds(question: str, arm: str, result: Result) -> list[dict]:
         )
         for name in ("median", "q1", "q3")
     ]
+
+
+def _tops(question: str, arm: str, result: Result) -> list[dict]:
+    """Top-j accuracy of ranked answers, one row per j."""
+    rows = []
+    for top in result.detail.get("tops", []):
+        pending = top["pending"]
+        rows.append(
+            {
+                **_row(
+                    question,
+                    "top_j",
+                    arm,
+                    result,
+                    top=top["top"],
+                    value=top["accuracy"],
+                    count=top["right"],
+                    of=top["reads"],
+                    pending=pending,
+                    method=TOP_J_METHOD,
+                    note="" if top["reads"] else "no read decided at this j yet",
+                ),
+                "n_reads": top["reads"],
+            }
+        )
+    return rows
+
+
+def _judge(question: str, result: Result) -> list[dict]:
+    """A judge against a reference: kappa once per interval, the agreement, sensitivity and
+    specificity, each with the 2 x 2 table."""
+    d = result.detail
+    table = {
+        name: d[name]
+        for name in (
+            "both_right",
+            "reference_only_right",
+            "judge_only_right",
+            "both_wrong",
+            "only_one_scored",
+        )
+    }
+    n = d["both_right"] + d["reference_only_right"] + d["judge_only_right"] + d["both_wrong"]
+    agreed = d["both_right"] + d["both_wrong"]
+    common = {
+        "judge": result.judge,
+        "compared_with": JUDGE_REFERENCE[result.statistic],
+        "n_readers": None,
+        "n_cases": None,
+        "n_reads": n,
+        **table,
+    }
+    kappa = d["kappa"]
+    intervals = [
+        {
+            "ci": kappa.get("ci"),
+            "interval_question": kappa.get("interval_question", ""),
+            "interval_method": kappa.get("interval_method", ""),
+            "ci_method": kappa.get("ci_method", ""),
+        },
+        *kappa.get("other_intervals", []),
+    ]
+    rows = []
+    for interval in intervals:
+        ci = interval.get("ci")
+        rows.append(
+            {
+                "question": question,
+                "statistic": "judge_kappa",
+                "arm": "",
+                **common,
+                "value": kappa.get("value"),
+                "count": agreed,
+                "of": n,
+                "ci_low": ci[0] if ci else None,
+                "ci_high": ci[1] if ci else None,
+                "interval_question": interval.get("interval_question", "") if ci else "",
+                "interval_method": (
+                    "; ".join(
+                        part
+                        for part in (interval.get("interval_method"), interval.get("ci_method"))
+                        if part
+                    )
+                    if ci
+                    else ""
+                ),
+                "method": kappa.get("method", "Cohen's kappa"),
+                "note": "" if ci else (kappa.get("reason") or "no interval"),
+            }
+        )
+    for statistic, value, count, of in (
+        ("judge_agreement", d["agreement"], agreed, n),
+        (
+            "judge_sensitivity",
+            d["sensitivity"],
+            d["both_right"],
+            d["both_right"] + d["reference_only_right"],
+        ),
+        (
+            "judge_specificity",
+            d["specificity"],
+            d["both_wrong"],
+            d["both_wrong"] + d["judge_only_right"],
+        ),
+    ):
+        rows.append(
+            {
+                "question": question,
+                "statistic": statistic,
+                "arm": "",
+                **common,
+                "value": value,
+                "count": count,
+                "of": of,
+                "method": JUDGE_METHODS[statistic],
+                "note": "" if value is not None else "undefined: none to count",
+            }
+        )
+    return rows
+
+
+def study_judge_score_rows(*, study: Study) -> Iterator[dict]:
+    """judge_scores.csv: every decision an LLM judge made on an answer of the study, failed
+    calls too, with the read it is about and the answer's outcome now."""
+    pseudonyms = dict(
+        Membership.objects.filter(study=study, role=Membership.Role.RATER).values_list(
+            "user_id", "pseudonym"
+        )
+    )
+    decisions = (
+        JudgeScore.objects.filter(judge__study=study)
+        .select_related(
+            "judge",
+            "score__rating__assignment__arm",
+            "score__rating__assignment__item__output__case",
+        )
+        .order_by(
+            "judge__label",
+            "score__rating__assignment__rater_id",
+            "score__rating__assignment__position",
+            "pk",
+        )
+    )
+    for decision in decisions.iterator(chunk_size=2000):
+        score = decision.score
+        read = score.rating.assignment
+        undecided = score.outcome == AnswerScore.Outcome.UNDECIDED
+        ok = decision.outcome == JudgeScore.Outcome.OK
+        yield {
+            "judge": decision.judge.label,
+            "rater": pseudonyms.get(read.rater_id, ""),
+            "case_id": read.item.output.case.external_id,
+            "arm": read.arm.key if read.arm else "",
+            "session": read.session,
+            "phase": read.phase,
+            "position": read.position,
+            "answer": _answer_text(decision.answer),
+            "current": decision.answer == score.rating.answer,
+            "why": "sampled" if decision.sampled else "undecided",
+            "outcome": decision.outcome,
+            "judge_right": decision.right if ok else None,
+            "judge_rank": decision.rank if ok else None,
+            "clinician_outcome": score.outcome,
+            "decided_by": "" if undecided else score.by,
+            "model_version": decision.model_version,
+            "prompt_tokens": decision.prompt_tokens,
+            "completion_tokens": decision.completion_tokens,
+            "latency_ms": decision.latency_ms,
+            "finished_at": decision.finished_at,
+        }

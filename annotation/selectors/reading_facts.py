@@ -8,9 +8,18 @@ from django.db.models import Count
 
 from annotation.core.reading import allocation
 from annotation.core.stats.names import FIXED_CASES, FIXED_READERS, RANDOM_BOTH
-from annotation.models import AnswerScore, Arm, Membership, Question, Result, Study
-from annotation.selectors.reading import ACCURACY, CHANGES, MCNEMAR, MRMC, TIME
-from annotation.selectors.reading_exports import MRMC_METHOD
+from annotation.models import AnswerScore, Arm, Membership, Question, Result, Study, StudyFigures
+from annotation.selectors.reading import (
+    ACCURACY,
+    CHANGES,
+    JUDGE_MATCH,
+    JUDGE_SCORER,
+    MCNEMAR,
+    MRMC,
+    TIME,
+    TOP_J,
+)
+from annotation.selectors.reading_exports import MRMC_METHOD, beyond_note
 
 ANSWER_KINDS = {
     "choice": "one choice from a list",
@@ -52,20 +61,51 @@ def reading_raters(study: Study) -> list[str]:
         return [lead, "The study has not been opened, so no read has been allocated yet."]
     reads = study.assignments.filter(arm__isnull=False)
     total, submitted = reads.count(), reads.filter(submitted_at__isnull=False).count()
-    scorers = study.scorers.count()
-    scoring = (
-        f"{scorers} clinician scorer{_s(scorers)}, neither readers nor admins, decided the "
-        "answers an exact match could not."
-        if scorers
-        else "No clinician scorer has been added: answers an exact match cannot decide stay "
-        "undecided."
-    )
     return [
         lead,
         f"{total} reads were allocated ({_per_reader(study)}); {submitted} were submitted"
         f"{' so far' if study.status == Study.Status.OPEN else ''}.",
-        scoring,
+        _scorers_worked(study),
     ]
+
+
+def _submitted_scores(study: Study):
+    return AnswerScore.objects.filter(
+        rating__assignment__study=study,
+        rating__assignment__arm__isnull=False,
+        rating__assignment__submitted_at__isnull=False,
+        rating__question__kind=Question.Kind.ANSWER,
+    )
+
+
+def _scorer_decisions(study: Study):
+    """The submitted answers a clinician scorer decided (an undecided answer is stored with
+    `by` "match": nobody decided it)."""
+    return (
+        _submitted_scores(study)
+        .filter(by=AnswerScore.By.SCORER)
+        .exclude(outcome=AnswerScore.Outcome.UNDECIDED)
+    )
+
+
+def _scorers_worked(study: Study) -> str:
+    """Who scored: the scorers who decided answers, only if any did."""
+    decisions = _scorer_decisions(study)
+    if decisions.exists():
+        n = decisions.filter(scorer__isnull=False).values("scorer").distinct().count()
+        who = f"{n} clinician scorer{_s(n)}" if n else "A clinician scorer"
+        return f"{who}, neither readers nor admins, decided the answers an exact match could not."
+    scorers = study.scorers.count()
+    if scorers:
+        return (
+            f"{scorers} clinician scorer{_s(scorers)}, neither readers nor admins, "
+            f"{'has' if scorers == 1 else 'have'} been added but none has decided an answer "
+            "yet: answers an exact match cannot decide are waiting for a scorer."
+        )
+    return (
+        "No clinician scorer has been added: answers an exact match cannot decide are waiting "
+        "for a scorer."
+    )
 
 
 def _per_reader(study: Study) -> str:
@@ -140,30 +180,40 @@ def reading_design(study: Study) -> list[str]:
     """The layout, the allocation and its seed, and the washout between sessions."""
     cases, arms = _cases(study), list(study.arms.values_list("key", flat=True))
     assisting = [key for key in arms if key != allocation.UNASSISTED]
+    # Before the study opens, nothing has been read or allocated: say what will happen.
+    planned = study.opened_at is None
     if study.reading_layout == Study.ReadingLayout.SEQUENTIAL:
         facts = [
-            f"Sequential layout, {cases} cases: each reader read each case first unassisted "
-            "and submitted an answer, which then locked and could no longer change; the same "
-            "case followed at once with assistance, the assisted read starting from the locked "
-            "answer, which the reader kept or changed. Both answers are kept."
+            f"Sequential layout, {cases} cases: each reader is to read each case first "
+            "unassisted and submit an answer, which then locks and can no longer change; the "
+            "same case follows at once with assistance, the assisted read starting from the "
+            "locked answer, which the reader keeps or changes. Both answers are kept."
+            if planned
+            else f"Sequential layout, {cases} cases: each reader read each case first "
+            "unassisted and submitted an answer, which then locked and could no longer change; "
+            "the same case followed at once with assistance, the assisted read starting from "
+            "the locked answer, which the reader kept or changed. Both answers are kept."
         ]
         if len(assisting) > 1:
             facts.append(
                 f"Which of the {len(assisting)} assisting arms ({', '.join(assisting)}) "
-                "assisted a reader's case was allocated cyclically from seeded places of "
-                "readers and cases, balanced within one per reader and per case."
+                f"assists a reader's case {'is to be' if planned else 'was'} allocated "
+                "cyclically from seeded places of readers and cases, balanced within one per "
+                "reader and per case."
             )
         order = "Each reader's case order was randomised"
     else:
         days = study.washout_days
         facts = [
             f"Crossover layout, {cases} cases, {len(arms)} arms ({', '.join(arms)}): each "
-            f"reader read each case once in every arm, one arm per session ({len(arms)} "
-            "sessions). The arms a reader met on a case, session by session, followed a row "
-            "of a Williams design (each arm in each session equally often; with an even "
-            "number of arms each following every other equally often, with an odd number the "
-            "square and its mirror image together), rows given to reader-case pairs cyclically "
-            "from seeded places of readers and cases.",
+            f"reader {'is to read' if planned else 'read'} each case once in every arm, one "
+            f"arm per session ({len(arms)} sessions). The arms a reader "
+            f"{'meets' if planned else 'met'} on a case, session by session, "
+            f"{'follow' if planned else 'followed'} a row of a Williams design (each arm in "
+            "each session equally often; with an even number of arms each following every "
+            "other equally often, with an odd number the square and its mirror image "
+            "together), rows given to reader-case pairs cyclically from seeded places of "
+            "readers and cases.",
             f"A reader's next session opened only once they had submitted every read of the "
             f"one before and {days} day{_s(days)} had passed since their last submit in it "
             "(the washout). An answer locked when submitted, and once a reader finished a "
@@ -171,6 +221,8 @@ def reading_design(study: Study) -> list[str]:
             "could neither see them (nor the assistance shown with them) nor change them.",
         ]
         order = "Each reader's case order within each session was randomised"
+    if planned:
+        order = order.replace(" was randomised", " is to be randomised")
     facts.append(
         f"{order} from the stored seed {study.seed}; the allocation's SHA-256 digest, over "
         f"layout, seed, arms and every read, is {study.manifest_hash or 'not made yet'}."
@@ -202,28 +254,41 @@ def reading_scoring(study: Study) -> list[str]:
         f"synonym {NORMALISATION}, its rank that of the first such entry; a list matching "
         "none is undecided, for a scorer; an empty list is wrong",
     }
-    outcomes = dict(
-        AnswerScore.objects.filter(rating__assignment__study=study, rating__question=question)
+    # Submitted answers only (a draft's score is not the reader's answer yet), decided ones
+    # by who decided them: an undecided answer is stored as the match's but nobody decided it.
+    submitted = _submitted_scores(study).filter(rating__question=question)
+    decided = dict(
+        submitted.exclude(outcome=AnswerScore.Outcome.UNDECIDED)
         .values("by")
         .annotate(n=Count("pk"))
         .values_list("by", "n")
     )
-    undecided = AnswerScore.objects.filter(
-        rating__assignment__study=study,
-        rating__question=question,
-        rating__assignment__submitted_at__isnull=False,
-        outcome=AnswerScore.Outcome.UNDECIDED,
-    ).count()
-    return [
-        "Each answer was scored against its case's accepted answers and their synonyms, "
-        f"imported with the cases, by exact match: {rules[question.answer_kind]}.",
+    undecided = submitted.filter(outcome=AnswerScore.Outcome.UNDECIDED).count()
+    by_scorer, by_match = (
+        decided.get(AnswerScore.By.SCORER, 0),
+        decided.get(AnswerScore.By.MATCH, 0),
+    )
+    who = (
         "A clinician scorer, blinded to reader and arm, decided the answers an exact match "
         "could not (a ranked list's rank of its first right entry, or none); a scorer's "
         "decision overrides the match, and is made again if the answer changes. "
-        f"{outcomes.get(AnswerScore.By.SCORER, 0)} answers were decided by a scorer and "
-        f"{outcomes.get(AnswerScore.By.MATCH, 0)} by exact match; {undecided} submitted "
-        f"answer{_s(undecided)} still undecided {'is' if undecided == 1 else 'are'} left out "
-        "of the statistics (counted as pending).",
+        if by_scorer
+        else "Answers an exact match cannot decide go to a clinician scorer, blinded to reader "
+        "and arm (who gives a ranked list's rank of its first right entry, or none); no scorer "
+        "has decided one yet. "
+    )
+    return [
+        "Each answer was scored against its case's accepted answers and their synonyms, "
+        f"imported with the cases, by exact match: {rules[question.answer_kind]}.",
+        who + f"Of the submitted answers, {by_scorer} {'was' if by_scorer == 1 else 'were'} "
+        f"decided by a scorer and {by_match} by exact match; "
+        + (
+            f"{undecided} submitted answer{_s(undecided)} still undecided "
+            f"{'is' if undecided == 1 else 'are'} waiting for a scorer and left out of the "
+            "statistics (counted as pending)."
+            if undecided
+            else "no submitted answer is waiting for a scorer."
+        ),
     ]
 
 
@@ -233,11 +298,16 @@ def reading_scores(study: Study) -> list[str]:
     results = {
         (r.statistic, r.source): r
         for r in Result.objects.filter(
-            study=study, judge="", statistic__in=(ACCURACY, MCNEMAR, CHANGES, MRMC, TIME)
+            study=study, judge="", statistic__in=(ACCURACY, MCNEMAR, CHANGES, MRMC, TIME, TOP_J)
         )
     }
-    if not results:
-        return ["The assisted-reading statistics have not been computed yet."]
+    judged = list(
+        Result.objects.filter(study=study, statistic__in=(JUDGE_SCORER, JUDGE_MATCH)).order_by(
+            "judge", "-statistic"
+        )
+    )
+    if not any(statistic == ACCURACY for statistic, _ in results):
+        return [_not_yet(study)] + [_judge(r) for r in judged]
     mrmc = next((r for (statistic, _), r in results.items() if statistic == MRMC), None)
     facts = [_accuracy(results, mrmc)]
     if mrmc is not None:
@@ -252,7 +322,104 @@ def reading_scores(study: Study) -> list[str]:
             + "; ".join(times)
             + "."
         )
+    tops = [(arm, r) for (statistic, arm), r in _unassisted_first(results) if statistic == TOP_J]
+    if tops:
+        facts.append(_tops(tops))
+    facts += [_judge(r) for r in judged]
     return facts
+
+
+def _not_yet(study: Study) -> str:
+    """No accuracy stored: never computed, or computed with nothing scored yet."""
+    if not StudyFigures.objects.filter(study=study).exists():
+        return "The assisted-reading statistics have not been computed yet."
+    pending = _submitted_scores(study).filter(outcome=AnswerScore.Outcome.UNDECIDED).count()
+    if pending:
+        return (
+            "The assisted-reading statistics have been computed, but no submitted answer has "
+            f"been scored right or wrong yet: {pending} submitted answer{_s(pending)} "
+            f"{'is' if pending == 1 else 'are'} waiting for a scorer (pending)."
+        )
+    return (
+        "The assisted-reading statistics have been computed, but no read has been submitted "
+        "yet: there is nothing to report."
+    )
+
+
+def _unassisted_first(results: dict) -> list:
+    return sorted(results.items(), key=lambda kv: (kv[0][1] != allocation.UNASSISTED, kv[0]))
+
+
+def _tops(tops: list[tuple[str, Result]]) -> str:
+    parts = []
+    for arm, result in tops:
+        each = []
+        for top in result.detail.get("tops", []):
+            text = f"top-{top['top']} " + (
+                "none decided"
+                if top["accuracy"] is None
+                else f"{top['accuracy']:.3f} ({top['right']} of {top['reads']})"
+            )
+            if top["pending"] and top["accuracy"] is not None:
+                text = text[:-1] + f"; {top['pending']} pending)"
+            elif top["pending"]:
+                text += f" ({top['pending']} pending)"
+            each.append(text)
+        parts.append(f"{arm}: " + ", ".join(each))
+    return (
+        "Top-j accuracy of the ranked lists (share of reads with a right entry among the "
+        "first j), per arm: "
+        + "; ".join(parts)
+        + ". A list exact match found right at rank r counts as pending for j below r (an "
+        "earlier entry may be an unlisted wording of the answer) until a scorer decides it."
+    )
+
+
+REFERENCE_WORDS = {
+    JUDGE_SCORER: "the clinician scorer, on the answers exact match left undecided that both "
+    "decided",
+    JUDGE_MATCH: "the exact match, on the matched answers given to the judge as a sample",
+}
+
+
+def _judge(result: Result) -> str:
+    """An LLM judge's agreement with a reference: the 2 x 2 table, agreement, kappa with each
+    interval and its question, sensitivity and specificity."""
+    d = result.detail
+    n = d["both_right"] + d["reference_only_right"] + d["judge_only_right"] + d["both_wrong"]
+    kappa = d["kappa"]
+    intervals = [
+        (kappa.get("ci"), kappa.get("interval_method"), kappa.get("interval_question")),
+        *(
+            (i.get("ci"), i.get("interval_method"), i.get("interval_question"))
+            for i in kappa.get("other_intervals", [])
+        ),
+    ]
+    described = "; ".join(
+        f"95% CI {ci[0]:.3f} to {ci[1]:.3f} ({method}) for {question}"
+        for ci, method, question in intervals
+        if ci
+    )
+    value = kappa.get("value")
+    text = (
+        f'LLM judge "{result.judge}" against {REFERENCE_WORDS[result.statistic]} ({n} '
+        f"answer{_s(n)}): both right {d['both_right']}, only the reference right "
+        f"{d['reference_only_right']}, only the judge right {d['judge_only_right']}, both "
+        f"wrong {d['both_wrong']}; agreement {_share(d['agreement'])}; Cohen's kappa "
+        + ("undefined" if value is None else f"{value:.3f}")
+        + (f" ({described})" if described else "")
+        + f"; sensitivity {_share(d['sensitivity'])}, specificity {_share(d['specificity'])}, "
+        "with the reference as the truth."
+    )
+    if d["only_one_scored"]:
+        only = d["only_one_scored"]
+        verb = "is" if only == 1 else "are"
+        text += f" {only} answer{_s(only)} scored by only one of the two {verb} left out."
+    return text + " The judge's decisions are not used in the accuracy above."
+
+
+def _share(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.3f}"
 
 
 def _alone(mrmc: Result | None) -> dict[str, dict]:
@@ -263,27 +430,36 @@ def _alone(mrmc: Result | None) -> dict[str, dict]:
 
 
 def _accuracy(results: dict, mrmc: Result | None) -> str:
-    alone, parts = _alone(mrmc), []
-    unassisted_first = sorted(
-        results.items(), key=lambda kv: (kv[0][1] != allocation.UNASSISTED, kv[0])
-    )
-    for (statistic, arm), r in unassisted_first:
+    alone, parts, beyond, all_pending = _alone(mrmc), [], "", 0
+    for (statistic, arm), r in _unassisted_first(results):
         if statistic != ACCURACY:
             continue
         text = f"{arm} {r.value:.3f} ({r.detail.get('right', 0)} of {r.n_ratings} reads right"
         pending = r.detail.get("pending", 0)
+        all_pending += pending
         if pending:
             text += f"; {pending} pending"
         ci = alone.get(arm, {}).get("ci")
         if ci:
             text += f"; 95% CI {ci[0]:.3f} to {ci[1]:.3f} for {RANDOM_BOTH}"
+            beyond = beyond or beyond_note(*ci, (0, 1), None)
         parts.append(text + ")")
-    note = (
-        " The intervals are each arm's alone in the multi-reader multi-case analysis."
-        if alone
-        else " No interval is given: it comes from the multi-reader multi-case analysis, "
-        "which needs one assisting arm and every reader reading every case in both arms."
-    )
+    if alone:
+        note = " The intervals are each arm's alone in the multi-reader multi-case analysis."
+        if beyond:
+            note += _beyond_text("0", "1", mrmc)
+    elif all_pending:
+        note = (
+            f" No interval is given yet: {all_pending} submitted answer{_s(all_pending)} "
+            f"{'is' if all_pending == 1 else 'are'} still undecided, and the multi-reader "
+            "multi-case analysis, which gives the intervals, needs every reader's read of "
+            "every case scored in both arms."
+        )
+    else:
+        note = (
+            " No interval is given: it comes from the multi-reader multi-case analysis, "
+            "which needs one assisting arm and every reader reading every case in both arms."
+        )
     return (
         "Accuracy (share of submitted reads scored right) per arm: "
         + "; ".join(parts)
@@ -292,9 +468,19 @@ def _accuracy(results: dict, mrmc: Result | None) -> str:
     )
 
 
+def _beyond_text(low: str, high: str, mrmc: Result | None) -> str:
+    readers = mrmc.n_raters if mrmc else 0
+    return (
+        f" An interval reaching below {low} or above {high} is as the multi-reader multi-case "
+        f"analysis computed it (a normal-theory interval, here with {readers} "
+        f"reader{_s(readers)}, too few for it to stay within {low} to {high}); it is reported "
+        "as computed, not clipped."
+    )
+
+
 def _mrmc(result: Result) -> str:
     by_question = {a["question"]: a for a in result.detail.get("analyses", [])}
-    parts = []
+    parts, beyond = [], ""
     for question in (RANDOM_BOTH, FIXED_READERS, FIXED_CASES):
         analysis = by_question.get(question)
         found = analysis["differences"][0] if analysis and analysis["differences"] else None
@@ -303,6 +489,8 @@ def _mrmc(result: Result) -> str:
             parts.append(f"for {question}: none ({reason or 'no interval'})")
             continue
         low, high = -found["ci"][1], -found["ci"][0]
+        if (extends := beyond_note(low, high, (-1, 1), result.n_raters)) and not beyond:
+            beyond = extends
         parts.append(
             f"for {question}: 95% CI {low:+.3f} to {high:+.3f}, {_p(found['p'])}"
             if found.get("p") is not None
@@ -317,7 +505,7 @@ def _mrmc(result: Result) -> str:
         f"({MRMC_METHOD}; {result.n_raters} readers x {result.n_units} cases): {gain}; "
         + "; ".join(parts)
         + ". The first, readers and cases random, answers the question about clinicians in "
-        "general and is the primary test."
+        "general and is the primary test." + (_beyond_text("-1", "1", result) if beyond else "")
     )
 
 

@@ -25,7 +25,7 @@ from annotation import selectors
 from annotation.core import columns as cols
 from annotation.core import rubric, tables
 from annotation.core.stats.names import MRMC_TESTS
-from annotation.models import Study, TaskRun
+from annotation.models import JudgeScore, Study, TaskRun
 from annotation.selectors.exports import (
     AGREEMENT,
     COMPARISON,
@@ -40,7 +40,11 @@ from annotation.selectors.facts import study_reporting_facts
 from annotation.selectors.judges import judge_diagnostics
 from annotation.selectors.omissions import study_fact_agreement_rows
 from annotation.selectors.ratings_rows import study_time_on_task_sorted
-from annotation.selectors.reading_exports import study_assisted_reading_rows, study_read_rows
+from annotation.selectors.reading_exports import (
+    study_assisted_reading_rows,
+    study_judge_score_rows,
+    study_read_rows,
+)
 from annotation.selectors.results import intervals_by_question
 from annotation.services import figure_data
 from annotation.services.bundle_ratings import BundleRatings, stat_file_steps
@@ -229,6 +233,8 @@ def _steps(study: Study) -> list[tuple[str, object]]:
         files.append(cols.CORRECTIONS)
     if reading:
         files += [cols.READS, cols.ASSISTED_READING]
+        if JudgeScore.objects.filter(judge__study=study).exists():  # a judge scored answers
+            files.append(cols.JUDGE_SCORES)
     ratings = BundleRatings(study)
     steps = [
         ("ratings.csv", ratings.write_csv),
@@ -265,6 +271,13 @@ def _steps(study: Study) -> list[tuple[str, object]]:
                 ),
             ),
         ]
+    if cols.JUDGE_SCORES in files:
+        steps.append(
+            (
+                "judge_scores.csv",
+                lambda out: _csv(out, cols.JUDGE_SCORES, study_judge_score_rows(study=study)),
+            )
+        )
     steps += [
         ("datapackage.json", lambda out: out.write(_data_package(study, files))),
         ("methods.md", lambda out: out.write(methods_text(study))),
