@@ -86,6 +86,11 @@ def test_a_decision_counts_in_the_score(client, scored):
     url = reverse("scorer_item", args=[study.token, token])
     client.post(url, {})  # nothing chosen: refused, nothing decided
     assert AnswerScore.objects.get(token=token).outcome == "undecided"
+    for bad in ("²", "٣", "two", "-1"):  # digits to str.isdigit, or no number: refused, no 500
+        refused = client.post(url, {"rank": bad}, follow=True)
+        assert refused.status_code == 200, bad
+        assert "Choose an entry by its number" in refused.text, bad
+        assert AnswerScore.objects.get(token=token).outcome == "undecided"
     response = client.post(url, {"rank": "2"})
     assert response.url == reverse("scorer_next", args=[study.token])
     score = AnswerScore.objects.get(token=token)

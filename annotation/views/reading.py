@@ -111,7 +111,9 @@ def _decision(request: HttpRequest) -> dict:
     answer's is right ("yes") or wrong."""
     if "rank" in request.POST:
         rank = request.POST["rank"]
-        return {"right": None, "rank": int(rank) if rank.isdigit() else None}
+        if rank and not (rank.isascii() and rank.isdecimal()):  # "²" is a digit to isdigit
+            raise ValidationError("Choose an entry by its number, or none of them.")
+        return {"right": None, "rank": int(rank) if rank else None}
     if request.POST.get("right") not in ("yes", "no"):
         raise ValidationError("Choose right or wrong (or, for a list, an entry or none).")
     return {"right": request.POST["right"] == "yes", "rank": None}
