@@ -94,3 +94,57 @@ def test_wide_reading_tables_scroll_in_a_labelled_focusable_region(client, study
         r'<div class="table-scroll" role="region" aria-label="[^"]+" tabindex="0">\s*<table', card
     )
     assert tables == len(regions) == 2
+
+
+def test_a_crossover_study_with_the_unassisted_arm_alone_is_warned_and_counted_right(
+    client, study_admin
+):
+    study = services.reading_study_create(
+        creator=study_admin,
+        title="Crossover, one arm",
+        layout="crossover",
+        answer_kind="text",
+        k=None,
+        prompt="Diagnosis",
+        seed=1,
+        washout_days=14,
+    )
+    text = _text(_card(_dashboard(client, study_admin, study), 'id="arms"'))
+    assert "one arm per session (1 session)," in text
+    assert "1 sessions" not in text
+    assert "Only the unassisted arm so far: add an assisting arm" in text
+    assert "and no second session" in text
+    results = _text(_card(_dashboard(client, study_admin, study), 'id="reading-results"'))
+    assert "once the study is open and readers have submitted answers" in results
+
+
+def test_answers_waiting_with_no_scorer_are_warned_and_the_empty_state_says_why(
+    client, study_admin, raters
+):
+    readers = raters[:2]
+    study = reading_study(study_admin, readers, washout_days=0)
+    services.study_open(study=study)
+    arms = _text(_card(_dashboard(client, study_admin, study), 'id="arms"'))
+    assert "(2 sessions)" in arms
+    assert "Only the unassisted arm" not in arms
+    empty = _text(_card(_dashboard(client, study_admin, study), 'id="reading-results"'))
+    assert "No answers submitted yet" in empty
+    question = study.questions.get()
+    first = study.assignments.filter(session=1).order_by("rater", "position")
+    for read in first:  # an answer no case accepts: undecided until a scorer decides it
+        services.rating_save(assignment=read, question=question, answer=["Gout"])
+        services.assignment_submit(assignment=read)
+    waiting = AnswerScore.objects.filter(outcome="undecided").count()
+    assert waiting == first.count() == 8
+    page = _dashboard(client, study_admin, study)
+    results = _text(_card(page, 'id="reading-results"'))
+    assert f"{waiting} answers match no accepted wording" in results
+    assert "No scorer has been added yet" in results
+    assert "once readers have submitted answers" not in results
+    assert "No accuracy yet: the submitted answers no accepted wording matches wait" in results
+    arms = _text(_card(page, 'id="arms"'))
+    assert f"{waiting} answers wait for a scorer and the study has none" in arms
+    services.scorer_add(study=study, user=raters[2])
+    page = _dashboard(client, study_admin, study)
+    assert "No scorer has been added yet" not in page
+    assert 'data-testid="reading-no-scorer"' not in page
