@@ -148,3 +148,10 @@ def test_answers_waiting_with_no_scorer_are_warned_and_the_empty_state_says_why(
     page = _dashboard(client, study_admin, study)
     assert "No scorer has been added yet" not in page
     assert 'data-testid="reading-no-scorer"' not in page
+
+
+def test_without_an_mrmc_result_the_headline_says_what_it_needs(client, study_admin, read_study):
+    Result.objects.filter(study=read_study, statistic="reading_mrmc").delete()
+    text = _text(_card(_dashboard(client, study_admin, read_study), 'id="reading-results"'))
+    assert "minus unassisted, 95% CI" not in text
+    assert "it needs every reader to have read every case in both arms" in text
