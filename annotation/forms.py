@@ -640,6 +640,8 @@ class ReadingStudyForm(PlainHelpText, forms.Form):
             (Study.ReadingLayout.CROSSOVER, Study.ReadingLayout.CROSSOVER.label),
         ],
         initial=Study.ReadingLayout.SEQUENTIAL,
+        # Radios rather than a select: a phone's select cuts a long option short.
+        widget=forms.RadioSelect,
         help_text="Sequential: each reader answers a case alone, locks the answer, then reads "
         "it again with one assisting arm. Crossover: each reader reads every case once in "
         "every arm, one arm per session, each session opening a washout after they finish the "
@@ -664,6 +666,8 @@ class ReadingStudyForm(PlainHelpText, forms.Form):
             ("choice", "A choice"),
             ("number", "A number"),
         ],
+        initial="ranked",
+        widget=forms.RadioSelect,
         label="The reader answers with",
     )
     prompt = forms.CharField(
@@ -674,6 +678,7 @@ class ReadingStudyForm(PlainHelpText, forms.Form):
         max_value=20,
         initial=10,
         required=False,
+        label="Most entries (ranked list)",
         help_text="Ranked lists: the most entries a reader may give (McDuff et al.: 10).",
     )
     choices = forms.CharField(

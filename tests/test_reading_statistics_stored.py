@@ -89,5 +89,6 @@ def test_accuracy_mcnemar_and_helped_are_stored_per_arm(client, study_admin, rat
     client.force_login(study_admin)
     page = client.get(reverse("study_dashboard", args=[study.token])).text
     assert f"<td>{c + sum(f and s for f, s in PLAN.values())} / 8</td>" in page  # assisted right
-    assert f"helped {c}, harmed {b}" in page
-    assert "MRMC (" in page
+    assert f"<dd>{c} of 8 pairs: wrong alone, right with assistance" in page
+    assert f"<dd>{b} of 8 pairs: right alone, wrong with assistance" in page
+    assert "Accuracy assisted (llm) minus unassisted" in page

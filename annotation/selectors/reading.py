@@ -57,9 +57,11 @@ class AssistedRow:
     helped: int
     harmed: int
     helped_rate: float | None
-    helped_interval: list | None  # readers and cases resampled
-    exact_p: float | None
-    chi2_p: float | None
+    helped_interval: dict | None  # readers and cases resampled
+    exact_p: float | None  # the primary McNemar p-value
+    chi2_p: float | None  # the chi-square's, with continuity correction: for comparison
+    harmed_rate: float | None = None
+    harmed_interval: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -179,20 +181,20 @@ def _arm_row(arm: str, accuracy: Result, time: Result | None) -> ArmRow:
 
 
 def _assisted(arm: str, test: Result, changes: Result | None) -> AssistedRow:
-    helped = next(
-        (rate for rate in (changes.detail["rates"] if changes else []) if rate["name"] == "helped"),
-        None,
-    )
-    interval = helped["intervals"][-1] if helped else None
+    rates = {rate["name"]: rate for rate in (changes.detail["rates"] if changes else [])}
+    helped, harmed = rates.get("helped"), rates.get("harmed")
     return AssistedRow(
         arm=arm,
         pairs=test.detail["n_pairs"],
         helped=test.detail["helped"],
         harmed=test.detail["harmed"],
         helped_rate=helped["value"] if helped else None,
-        helped_interval=interval,
+        # The last interval is the one over readers and cases (readers like these).
+        helped_interval=helped["intervals"][-1] if helped else None,
         exact_p=test.detail["exact_p"],
         chi2_p=test.detail["chi2_p"],
+        harmed_rate=harmed["value"] if harmed else None,
+        harmed_interval=harmed["intervals"][-1] if harmed else None,
     )
 
 
@@ -201,7 +203,28 @@ def _mrmc_row(result: Result | None) -> dict | None:
         return None
     analysis = result.detail["analyses"][0]
     difference = analysis["differences"][0] if analysis["differences"] else None
-    return {"source": result.source, "question": analysis["question"], "difference": difference}
+    return {
+        "source": result.source,
+        "question": analysis["question"],
+        "difference": difference,
+        "gain": _gain(difference),
+    }
+
+
+def _gain(difference: dict | None) -> dict | None:
+    """The stored difference (the analysis's order, unassisted first) turned round into
+    assisted minus unassisted, so that a gain from assistance is positive."""
+    if difference is None:
+        return None
+    sign = -1 if difference["first"] == allocation.UNASSISTED else 1
+    assisted = difference["second"] if sign == -1 else difference["first"]
+    ci = difference["ci"]
+    return {
+        "arm": assisted,
+        "estimate": sign * difference["estimate"],
+        "ci": None if ci is None else sorted((sign * ci[0], sign * ci[1])),
+        "p": difference["p"],
+    }
 
 
 # --- the scorer's queue -------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q
 
+from annotation.core.rubric import ANSWER
 from annotation.core.stats.names import (
     COEFFICIENTS,
     COMPARISONS,
@@ -44,7 +45,13 @@ class AgreementTable:
 
 
 def study_agreement_tables(*, study: Study) -> list[AgreementTable]:
-    results = list(study.results.select_related("question").order_by("question__order"))
+    # An answer question's results are the assisted-reading statistics (scored right or
+    # wrong, not rated for agreement): the reading card shows them.
+    results = list(
+        study.results.exclude(question__kind=ANSWER)
+        .select_related("question")
+        .order_by("question__order")
+    )
     for result in results:
         # Each result's interval for each question, for the table's two interval columns.
         result.these_raters, result.raters_like_these = intervals_by_question(result.detail)
