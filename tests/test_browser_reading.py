@@ -1,5 +1,5 @@
 """Assisted reading in headless Chromium: by keyboard alone, a ranked differential typed row by
-row and reordered, locked with Enter, then read again beside the model's output; a crossover
+row and reordered, locked with Enter (asked first, Escape keeps editing), then read again beside the model's output; a crossover
 study's two sessions, the second opening once the washout has passed; and a lock pressed after
 the session ended, which loses nothing and locks once the reader signs in."""
 
@@ -44,9 +44,24 @@ def test_a_reader_answers_locks_and_reads_again_by_keyboard(live_server, study_a
         with page.expect_response(posted("entry-1=PE&entry-2=Anxiety")):
             page.keyboard.press("Alt+ArrowUp")
         page.wait_for_selector("#q-answer .ok")
+        assert page.inner_text("[data-read-stage]") == "Read 1 of 2: on your own"
         page.keyboard.press("Escape")  # back to the question card, where Enter submits
+        # Enter asks first: locking cannot be undone. Escape keeps editing, the answer as typed.
+        page.keyboard.press("Enter")
+        yes = page.get_by_role("button", name="Yes, lock it")
+        yes.wait_for()
+        assert page.evaluate("document.activeElement.textContent") == "Yes, lock it"
+        page.keyboard.press("Escape")
+        assert page.locator("[data-lock-confirm]").is_hidden()
+        assert page.url.endswith(f"/{first.token}/")
+        assert page.input_value("input[name='entry-1']") == "PE"
+        assert not page.locator("input[name='entry-1']").is_disabled()
+        # Focus is back on "Lock my answer": Enter presses it, and Enter on "Yes" locks.
+        page.keyboard.press("Enter")
+        yes.wait_for()
         page.keyboard.press("Enter")
         page.wait_for_url(f"**/{second.token}/")
+        assert page.inner_text("[data-read-stage]") == "Read 2 of 2: with assistance"
         assert page.locator("#assistance-title").inner_text() == "Assistant"
         assert page.locator("#output-text").inner_text() == shown
         assert page.input_value("input[name='entry-1']") == "PE"
@@ -81,6 +96,8 @@ def answer_by_keyboard(page, diagnosis: str) -> None:
     page.keyboard.press("Escape")  # back to the question card, where Enter submits
     item = page.url
     page.keyboard.press("Enter")
+    page.get_by_role("button", name="Yes, lock it").wait_for()  # locking asks first
+    page.keyboard.press("Enter")
     page.wait_for_url(lambda url: url != item)
 
 
@@ -99,6 +116,7 @@ def read_session(page, reads: list[dict], outputs: list[str]) -> list[str]:
             assert "Assistant" not in body
             assert not [text for text in outputs if text in body]
         assert "Lock my answer" in body  # submitting a crossover read locks it
+        assert page.inner_text("[data-read-stage]") == f"Session {read['session']}"
         shown.append(read["arm"])
         answer_by_keyboard(page, "PE")
     return shown
@@ -121,6 +139,7 @@ def test_a_reader_reads_a_crossover_study_in_two_sessions_a_washout_apart(
                 "arm": a.arm.key,
                 "case": a.item.output.case.external_id,
                 "output": a.item.output.text,
+                "session": session,
             }
             for a in mine.filter(session=session).order_by("position")
         ]
@@ -205,6 +224,7 @@ def test_a_lock_pressed_after_the_session_ended_loses_nothing_and_locks_after_si
         assert "signed out" in page.locator("#q-answer .status").inner_text()
         lock = page.get_by_role("button", name="Lock my answer")
         lock.click()
+        page.get_by_role("button", name="Yes, lock it").click()
         page.wait_for_selector("[data-submit-status]:has-text('You are signed out')")
         assert page.url.endswith(f"/{first.token}/")
         assert page.locator("#output-text").count() == 0  # still nothing of the model
@@ -219,6 +239,7 @@ def test_a_lock_pressed_after_the_session_ended_loses_nothing_and_locks_after_si
         page.wait_for_selector("#q-answer .ok", timeout=10_000)
         page.wait_for_function(NOTHING_PENDING)
         lock.click()
+        page.get_by_role("button", name="Yes, lock it").click()
         page.wait_for_url(f"**/{second.token}/")
         assert page.locator("#assistance-title").inner_text() == "Assistant"
         assert page.locator("#output-text").inner_text() == shown
