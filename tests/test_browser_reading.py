@@ -1,7 +1,8 @@
 """Assisted reading in headless Chromium: by keyboard alone, a ranked differential typed row by
-row and reordered, locked with Enter (asked first, Escape keeps editing), then read again beside the model's output; a crossover
-study's two sessions, the second opening once the washout has passed; and a lock pressed after
-the session ended, which loses nothing and locks once the reader signs in."""
+row and reordered, locked with Enter (asked first, Escape keeps editing), then read again beside
+the model's output; a crossover study's two sessions, the second opening once the washout has
+passed; and a lock pressed after the session ended, which loses nothing and locks once the reader
+signs in."""
 
 import datetime
 

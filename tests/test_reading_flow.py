@@ -255,7 +255,9 @@ def test_the_lock_asks_first_and_each_read_says_which_it_is(client, opened, rate
     page = client.get(reverse("rater_item", args=[opened.token, first.token])).text
     assert "Read 1 of 2: on your own" in page
     assert "data-confirm-lock" in page
-    assert "Lock for good?" in page and "Yes, lock it" in page and "Keep editing" in page
+    assert "Lock for good?" in page
+    assert "Yes, lock it" in page
+    assert "Keep editing" in page
     services.rating_save(
         assignment=first, question=opened.questions.get(key="answer"), answer=["PE"]
     )
@@ -289,8 +291,10 @@ def test_my_answers_name_each_read_and_offer_only_those_that_can_start(client, o
     client.force_login(raters[0])
     review = reverse("rater_review", args=[opened.token])
     page = client.get(review).text
-    assert "Case 1 – on your own" in page and "Case 1 – with assistance" in page
-    assert "Case 2 – on your own" in page and "Case 2 – with assistance" in page
+    assert "Case 1 – on your own" in page
+    assert "Case 1 – with assistance" in page
+    assert "Case 2 – on your own" in page
+    assert "Case 2 – with assistance" in page
     assert f"Case {len(reads) // 2} – with assistance" in page
     assert "Item 1" not in page
     # The assisted reads cannot start before their unassisted reads are locked: not linked.
@@ -299,7 +303,9 @@ def test_my_answers_name_each_read_and_offer_only_those_that_can_start(client, o
     assert reverse("rater_item", args=[opened.token, fourth.token]) not in page
     assert page.count("Opens once you lock your own answer") == len(reads) // 2
     # No arm's key, label or source.
-    assert "llm" not in page and "Model X" not in page and "Assistant" not in page
+    assert "llm" not in page
+    assert "Model X" not in page
+    assert "Assistant" not in page
     services.rating_save(
         assignment=first, question=opened.questions.get(key="answer"), answer=["PE"]
     )
