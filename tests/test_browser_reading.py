@@ -252,3 +252,74 @@ def test_a_lock_pressed_after_the_session_ended_loses_nothing_and_locks_after_si
     rating = Rating.objects.get(assignment=first)
     assert list(rating.revisions.values_list("answer", flat=True)) == [["PE"]]  # saved once
     assert Rating.objects.get(assignment=second).answer == ["PE"]
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
+
+
+def test_a_reader_on_a_phone_reorders_by_tapping_and_confirms_the_lock(
+    live_server, study_admin, raters
+):
+    study = reading_study(study_admin, raters[:1])
+    services.study_open(study=study)
+    reader = raters[0]
+    first, second = Assignment.objects.filter(study=study, rater=reader).order_by("position")[:2]
+    with browser_page(live_server.url, **PHONE) as page:
+        log_in(page, reader.username)
+        page.goto(f"/rate/{study.token}/{first.token}/")
+        page.wait_for_load_state()
+        assert page.locator(".key-hints").first.is_hidden()  # no Alt+arrows on a phone
+        page.locator("input[name='entry-1']").fill("Anxiety")
+        with page.expect_response(posted("entry-2=PE")):
+            page.locator("input[name='entry-2']").fill("PE")
+        rows = page.locator(".ranked-entries li")
+        assert rows.nth(0).get_by_role("button", name="Move up").is_disabled()
+        with page.expect_response(posted("entry-1=PE&entry-2=Anxiety")):
+            rows.nth(1).get_by_role("button", name="Move up").tap()
+        assert page.input_value("input[name='entry-1']") == "PE"
+        assert page.input_value("input[name='entry-2']") == "Anxiety"
+        # By keyboard too: Enter on a focused "Move down" moves the entry, focus follows it.
+        rows.nth(1).get_by_role("button", name="Move down").focus()
+        with page.expect_response(posted("entry-2=&entry-3=Anxiety")):
+            page.keyboard.press("Enter")
+        assert page.input_value("input[name='entry-3']") == "Anxiety"
+        focused = "document.activeElement.closest('li') === document.querySelectorAll("
+        assert page.evaluate(focused + "'.ranked-entries li')[2]")
+        page.wait_for_selector("#q-answer .ok")
+        page.wait_for_function(NOTHING_PENDING)
+        page.get_by_role("button", name="Lock my answer").tap()
+        page.get_by_role("button", name="Keep editing").tap()  # nothing locked
+        assert page.url.endswith(f"/{first.token}/")
+        page.get_by_role("button", name="Lock my answer").tap()
+        page.get_by_role("button", name="Yes, lock it").tap()
+        page.wait_for_url(f"**/{second.token}/")
+        assert page.locator("[data-read-stage]").inner_text() == "Read 2 of 2: with assistance"
+        assert "Starting from your locked answer" in page.locator("#q-answer .status").inner_text()
+
+    first.refresh_from_db()
+    assert first.locked_at is not None
+    assert Rating.objects.get(assignment=first).answer == ["PE", "Anxiety"]
+
+
+def test_the_session_opening_is_shown_in_the_readers_time_and_in_utc(
+    live_server, study_admin, raters
+):
+    study = reading_study(study_admin, raters[:2], washout_days=WASHOUT)
+    services.study_open(study=study)
+    reader = raters[0]
+    question = study.questions.get(key="answer")
+    for read in Assignment.objects.filter(study=study, rater=reader, session=1):
+        services.rating_save(assignment=read, question=question, answer=["PE"])
+        services.assignment_submit(assignment=read)
+    last = Assignment.objects.filter(study=study, rater=reader, session=1).latest("submitted_at")
+    opens = (last.submitted_at + datetime.timedelta(days=WASHOUT)).astimezone(datetime.UTC)
+    # Kathmandu is UTC+05:45 all year: no daylight saving to reckon with.
+    local = opens + datetime.timedelta(hours=5, minutes=45)
+    with browser_page(live_server.url, timezone_id="Asia/Kathmandu", **PHONE) as page:
+        log_in(page, reader.username)
+        page.goto("/rate/")
+        page.wait_for_selector("[data-utc-time]")
+        wait = page.locator(".session-wait").inner_text()
+        assert page.get_by_role("link", name="Resume").count() == 0
+    assert f"Session 2 opens on {local.day} {local:%B %Y, %H:%M} GMT+5:45 (your time)" in wait
+    assert f"({opens.day} {opens:%B %Y, %H:%M} UTC)" in wait
