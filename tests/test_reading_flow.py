@@ -254,6 +254,7 @@ def test_the_lock_asks_first_and_each_read_says_which_it_is(client, opened, rate
     client.force_login(raters[0])
     page = client.get(reverse("rater_item", args=[opened.token, first.token])).text
     assert "Read 1 of 2: on your own" in page
+    assert "{#" not in page  # no template comment leaks onto the page
     assert "data-confirm-lock" in page
     assert "Lock for good?" in page
     assert "Yes, lock it" in page
