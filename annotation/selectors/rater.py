@@ -136,7 +136,7 @@ def rater_review_lines(*, user: AbstractBaseUser, study: Study) -> list[ReviewLi
     )
     sequential = study.reading_layout == Study.ReadingLayout.SEQUENTIAL
     crossover = closes_on_finish(study)
-    closes = crossover or any(row[-1] for row in rows)
+    closes = crossover or any(row[7] for row in rows)  # a re-read in a later session
     shut = _sessions_shut(user, study, crossover=crossover) if closes else {}
     lines, case, unassisted_locked = [], 0, False
     for row in rows:
