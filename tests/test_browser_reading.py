@@ -1,7 +1,8 @@
 """Assisted reading in headless Chromium: by keyboard alone, a ranked differential typed row by
-row and reordered, locked with Enter, then read again beside the model's output; a crossover
-study's two sessions, the second opening once the washout has passed; and a lock pressed after
-the session ended, which loses nothing and locks once the reader signs in."""
+row and reordered, locked with Enter (asked first, Escape keeps editing), then read again beside
+the model's output; a crossover study's two sessions, the second opening once the washout has
+passed; and a lock pressed after the session ended, which loses nothing and locks once the reader
+signs in."""
 
 import datetime
 
@@ -44,9 +45,24 @@ def test_a_reader_answers_locks_and_reads_again_by_keyboard(live_server, study_a
         with page.expect_response(posted("entry-1=PE&entry-2=Anxiety")):
             page.keyboard.press("Alt+ArrowUp")
         page.wait_for_selector("#q-answer .ok")
+        assert page.inner_text("[data-read-stage]") == "Read 1 of 2: on your own"
         page.keyboard.press("Escape")  # back to the question card, where Enter submits
+        # Enter asks first: locking cannot be undone. Escape keeps editing, the answer as typed.
+        page.keyboard.press("Enter")
+        yes = page.get_by_role("button", name="Yes, lock it")
+        yes.wait_for()
+        assert page.evaluate("document.activeElement.textContent") == "Yes, lock it"
+        page.keyboard.press("Escape")
+        assert page.locator("[data-lock-confirm]").is_hidden()
+        assert page.url.endswith(f"/{first.token}/")
+        assert page.input_value("input[name='entry-1']") == "PE"
+        assert not page.locator("input[name='entry-1']").is_disabled()
+        # Focus is back on "Lock my answer": Enter presses it, and Enter on "Yes" locks.
+        page.keyboard.press("Enter")
+        yes.wait_for()
         page.keyboard.press("Enter")
         page.wait_for_url(f"**/{second.token}/")
+        assert page.inner_text("[data-read-stage]") == "Read 2 of 2: with assistance"
         assert page.locator("#assistance-title").inner_text() == "Assistant"
         assert page.locator("#output-text").inner_text() == shown
         assert page.input_value("input[name='entry-1']") == "PE"
@@ -81,6 +97,8 @@ def answer_by_keyboard(page, diagnosis: str) -> None:
     page.keyboard.press("Escape")  # back to the question card, where Enter submits
     item = page.url
     page.keyboard.press("Enter")
+    page.get_by_role("button", name="Yes, lock it").wait_for()  # locking asks first
+    page.keyboard.press("Enter")
     page.wait_for_url(lambda url: url != item)
 
 
@@ -99,6 +117,7 @@ def read_session(page, reads: list[dict], outputs: list[str]) -> list[str]:
             assert "Assistant" not in body
             assert not [text for text in outputs if text in body]
         assert "Lock my answer" in body  # submitting a crossover read locks it
+        assert page.inner_text("[data-read-stage]") == f"Session {read['session']}"
         shown.append(read["arm"])
         answer_by_keyboard(page, "PE")
     return shown
@@ -121,6 +140,7 @@ def test_a_reader_reads_a_crossover_study_in_two_sessions_a_washout_apart(
                 "arm": a.arm.key,
                 "case": a.item.output.case.external_id,
                 "output": a.item.output.text,
+                "session": session,
             }
             for a in mine.filter(session=session).order_by("position")
         ]
@@ -205,6 +225,7 @@ def test_a_lock_pressed_after_the_session_ended_loses_nothing_and_locks_after_si
         assert "signed out" in page.locator("#q-answer .status").inner_text()
         lock = page.get_by_role("button", name="Lock my answer")
         lock.click()
+        page.get_by_role("button", name="Yes, lock it").click()
         page.wait_for_selector("[data-submit-status]:has-text('You are signed out')")
         assert page.url.endswith(f"/{first.token}/")
         assert page.locator("#output-text").count() == 0  # still nothing of the model
@@ -219,6 +240,7 @@ def test_a_lock_pressed_after_the_session_ended_loses_nothing_and_locks_after_si
         page.wait_for_selector("#q-answer .ok", timeout=10_000)
         page.wait_for_function(NOTHING_PENDING)
         lock.click()
+        page.get_by_role("button", name="Yes, lock it").click()
         page.wait_for_url(f"**/{second.token}/")
         assert page.locator("#assistance-title").inner_text() == "Assistant"
         assert page.locator("#output-text").inner_text() == shown
@@ -230,3 +252,74 @@ def test_a_lock_pressed_after_the_session_ended_loses_nothing_and_locks_after_si
     rating = Rating.objects.get(assignment=first)
     assert list(rating.revisions.values_list("answer", flat=True)) == [["PE"]]  # saved once
     assert Rating.objects.get(assignment=second).answer == ["PE"]
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
+
+
+def test_a_reader_on_a_phone_reorders_by_tapping_and_confirms_the_lock(
+    live_server, study_admin, raters
+):
+    study = reading_study(study_admin, raters[:1])
+    services.study_open(study=study)
+    reader = raters[0]
+    first, second = Assignment.objects.filter(study=study, rater=reader).order_by("position")[:2]
+    with browser_page(live_server.url, **PHONE) as page:
+        log_in(page, reader.username)
+        page.goto(f"/rate/{study.token}/{first.token}/")
+        page.wait_for_load_state()
+        assert page.locator(".key-hints").first.is_hidden()  # no Alt+arrows on a phone
+        page.locator("input[name='entry-1']").fill("Anxiety")
+        with page.expect_response(posted("entry-2=PE")):
+            page.locator("input[name='entry-2']").fill("PE")
+        rows = page.locator(".ranked-entries li")
+        assert rows.nth(0).get_by_role("button", name="Move up").is_disabled()
+        with page.expect_response(posted("entry-1=PE&entry-2=Anxiety")):
+            rows.nth(1).get_by_role("button", name="Move up").tap()
+        assert page.input_value("input[name='entry-1']") == "PE"
+        assert page.input_value("input[name='entry-2']") == "Anxiety"
+        # By keyboard too: Enter on a focused "Move down" moves the entry, focus follows it.
+        rows.nth(1).get_by_role("button", name="Move down").focus()
+        with page.expect_response(posted("entry-2=&entry-3=Anxiety")):
+            page.keyboard.press("Enter")
+        assert page.input_value("input[name='entry-3']") == "Anxiety"
+        focused = "document.activeElement.closest('li') === document.querySelectorAll("
+        assert page.evaluate(focused + "'.ranked-entries li')[2]")
+        page.wait_for_selector("#q-answer .ok")
+        page.wait_for_function(NOTHING_PENDING)
+        page.get_by_role("button", name="Lock my answer").tap()
+        page.get_by_role("button", name="Keep editing").tap()  # nothing locked
+        assert page.url.endswith(f"/{first.token}/")
+        page.get_by_role("button", name="Lock my answer").tap()
+        page.get_by_role("button", name="Yes, lock it").tap()
+        page.wait_for_url(f"**/{second.token}/")
+        assert page.locator("[data-read-stage]").inner_text() == "Read 2 of 2: with assistance"
+        assert "Starting from your locked answer" in page.locator("#q-answer .status").inner_text()
+
+    first.refresh_from_db()
+    assert first.locked_at is not None
+    assert Rating.objects.get(assignment=first).answer == ["PE", "Anxiety"]
+
+
+def test_the_session_opening_is_shown_in_the_readers_time_and_in_utc(
+    live_server, study_admin, raters
+):
+    study = reading_study(study_admin, raters[:2], washout_days=WASHOUT)
+    services.study_open(study=study)
+    reader = raters[0]
+    question = study.questions.get(key="answer")
+    for read in Assignment.objects.filter(study=study, rater=reader, session=1):
+        services.rating_save(assignment=read, question=question, answer=["PE"])
+        services.assignment_submit(assignment=read)
+    last = Assignment.objects.filter(study=study, rater=reader, session=1).latest("submitted_at")
+    opens = (last.submitted_at + datetime.timedelta(days=WASHOUT)).astimezone(datetime.UTC)
+    # Kathmandu is UTC+05:45 all year: no daylight saving to reckon with.
+    local = opens + datetime.timedelta(hours=5, minutes=45)
+    with browser_page(live_server.url, timezone_id="Asia/Kathmandu", **PHONE) as page:
+        log_in(page, reader.username)
+        page.goto("/rate/")
+        page.wait_for_selector("[data-utc-time]")
+        wait = page.locator(".session-wait").inner_text()
+        assert page.get_by_role("link", name="Resume").count() == 0
+    assert f"Session 2 opens on {local.day} {local:%B %Y, %H:%M} GMT+5:45 (your time)" in wait
+    assert f"({opens.day} {opens:%B %Y, %H:%M} UTC)" in wait

@@ -7,7 +7,6 @@ import datetime
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from annotation import services
 from annotation.models import Assignment, Output, Rating, RatingRevision
@@ -212,5 +211,31 @@ def test_the_washout_counts_from_the_last_submit_of_the_session(client, study, r
     client.force_login(reader)
     home = " ".join(client.get(reverse("rater_home")).text.split())
     opens = last + datetime.timedelta(days=WASHOUT)
-    local = timezone.localtime(opens)
-    assert f"Session 2 opens on {local.day} {local:%B %Y, %H:%M}" in home
+    utc = opens.astimezone(datetime.UTC)
+    assert f'Session 2 opens on <time datetime="{utc.isoformat()}" data-local-time>' in home
+    assert f"{utc.day} {utc:%B %Y, %H:%M} UTC</time>" in home
+
+
+def test_the_home_page_says_when_session_two_opens_and_offers_nothing_to_resume(
+    client, study, reader
+):
+    client.force_login(reader)
+    home = reverse("rater_home")
+    resume = reverse("rater_resume", args=[study.token])
+    before = client.get(home).text
+    assert f'class="button primary" href="{resume}"' in before  # session 1 to read
+    finish(study, reader, 1)
+    page = client.get(home).text
+    assert f'class="button primary" href="{resume}"' not in page  # it would lead nowhere
+    assert ">Resume<" not in page.replace(" ", "").replace("\n", "")
+    last = max(read.submitted_at for read in reads(study, reader, 1))
+    opens = (last + datetime.timedelta(days=WASHOUT)).astimezone(datetime.UTC)
+    # The server's text in UTC; the <time> element's instant for the browser to localise.
+    stamp = f'<time datetime="{opens.isoformat()}" data-local-time>'
+    assert stamp in page
+    assert f"{opens.day} {opens:%B %Y, %H:%M} UTC</time>" in page
+    assert "Session 2 opens on" in page
+    washout_passes(study, reader)
+    after = client.get(home).text
+    assert f'class="button primary" href="{resume}"' in after
+    assert "data-local-time" not in after

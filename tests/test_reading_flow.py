@@ -233,3 +233,85 @@ def test_a_crossover_study_opens_into_sessions_one_arm_each(client, study_admin,
     first.refresh_from_db()
     assert first.locked_at is not None
     assert Rating.objects.get(assignment=first).answer == ["PE"]
+
+
+@pytest.mark.django_db
+def test_the_assisted_read_before_the_lock_links_to_the_unassisted_read(client, opened, raters):
+    first, second = _reads(opened, raters[0])[:2]
+    client.force_login(raters[0])
+    page = client.get(reverse("rater_item", args=[opened.token, second.token])).text
+    assert 'id="submit"' not in page  # nothing to submit: it would only be refused
+    assert "Submit and go to next" not in page
+    assert "Lock your own answer first" in page
+    assert reverse("rater_item", args=[opened.token, first.token]) in page
+    assert "opens once your answer without assistance is locked" in page
+    assert "Read 2 of 2: with assistance" in page
+
+
+@pytest.mark.django_db
+def test_the_lock_asks_first_and_each_read_says_which_it_is(client, opened, raters):
+    first, second = _reads(opened, raters[0])[:2]
+    client.force_login(raters[0])
+    page = client.get(reverse("rater_item", args=[opened.token, first.token])).text
+    assert "Read 1 of 2: on your own" in page
+    assert "{#" not in page  # no template comment leaks onto the page
+    assert "data-confirm-lock" in page
+    assert "Lock for good?" in page
+    assert "Yes, lock it" in page
+    assert "Keep editing" in page
+    services.rating_save(
+        assignment=first, question=opened.questions.get(key="answer"), answer=["PE"]
+    )
+    services.assignment_submit(assignment=first)
+    locked = client.get(reverse("rater_item", args=[opened.token, first.token])).text
+    assert "data-confirm-lock" not in locked  # nothing left to lock: nothing to ask
+    assert "Lock for good?" not in locked
+
+
+@pytest.mark.django_db
+def test_the_assisted_read_says_it_starts_from_the_locked_answer(client, opened, raters):
+    first, second = _reads(opened, raters[0])[:2]
+    question = opened.questions.get(key="answer")
+    services.rating_save(assignment=first, question=question, answer=["PE", "MI"])
+    services.assignment_submit(assignment=first)
+    client.force_login(raters[0])
+    url = reverse("rater_item", args=[opened.token, second.token])
+    page = client.get(url).text
+    assert "Starting from your locked answer" in page
+    assert "Saved earlier" not in page
+    services.rating_save(assignment=second, question=question, answer=["MI"])
+    changed = client.get(url).text
+    assert "Saved earlier" in changed
+    assert "Starting from your locked answer" not in changed
+
+
+@pytest.mark.django_db
+def test_my_answers_name_each_read_and_offer_only_those_that_can_start(client, opened, raters):
+    reads = _reads(opened, raters[0])
+    first, second, third, fourth = reads[:4]
+    client.force_login(raters[0])
+    review = reverse("rater_review", args=[opened.token])
+    page = client.get(review).text
+    assert "Case 1 – on your own" in page
+    assert "Case 1 – with assistance" in page
+    assert "Case 2 – on your own" in page
+    assert "Case 2 – with assistance" in page
+    assert f"Case {len(reads) // 2} – with assistance" in page
+    assert "Item 1" not in page
+    # The assisted reads cannot start before their unassisted reads are locked: not linked.
+    assert reverse("rater_item", args=[opened.token, first.token]) in page
+    assert reverse("rater_item", args=[opened.token, second.token]) not in page
+    assert reverse("rater_item", args=[opened.token, fourth.token]) not in page
+    assert page.count("Opens once you lock your own answer") == len(reads) // 2
+    # No arm's key, label or source.
+    assert "llm" not in page
+    assert "Model X" not in page
+    assert "Assistant" not in page
+    services.rating_save(
+        assignment=first, question=opened.questions.get(key="answer"), answer=["PE"]
+    )
+    services.assignment_submit(assignment=first)
+    after = client.get(review).text
+    assert reverse("rater_item", args=[opened.token, second.token]) in after
+    assert reverse("rater_item", args=[opened.token, fourth.token]) not in after
+    assert after.count("Opens once you lock your own answer") == len(reads) // 2 - 1

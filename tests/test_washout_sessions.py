@@ -113,7 +113,10 @@ def test_a_rater_done_with_session_one_sees_when_session_two_opens(client, study
     last = finish_session_one(study, rater)
     opens = timezone.localtime(last + datetime.timedelta(days=WASHOUT))
     client.force_login(rater)
-    expected = f"Session 2 opens on {opens.day} {opens:%B %Y}, {opens:%H:%M} (UTC), with 2 items."
+    # The server writes UTC in a <time> element, which the reader's browser localises.
+    stamp = f'<time datetime="{opens.isoformat()}" data-local-time>'
+    expected = f"Session 2 opens on {stamp}{opens.day} {opens:%B %Y}, {opens:%H:%M} UTC</time>, "
+    expected += "with 2 items."
     done = client.get(reverse("rater_resume", args=[study.token]))
     assert done.status_code == 200
     text = " ".join(done.content.decode().split())

@@ -21,6 +21,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from annotation.core import rubric
+from annotation.core.reading import allocation
 from annotation.core.sessions import SessionGate, gate_of
 from annotation.models import (
     Assignment,
@@ -104,6 +105,11 @@ class ReviewLine:
     # Why the item is closed (core.sessions), as the list says it; "" while it is open.
     closed: str = ""
     locked: bool = False  # a locked answer (assisted reading): to look at, not to change
+    # Sequential assisted reading: "Case 3 – on your own" or "Case 3 – with assistance" (no
+    # arm's key or source); "" otherwise.
+    read: str = ""
+    # An assisted read whose unassisted read is not locked yet: it cannot be started.
+    waits_for_lock: bool = False
 
 
 def rater_review_lines(*, user: AbstractBaseUser, study: Study) -> list[ReviewLine]:
@@ -124,20 +130,38 @@ def rater_review_lines(*, user: AbstractBaseUser, study: Study) -> list[ReviewLi
             "session",
             "locked_at",
             "reread",
+            "phase",
+            "arm_id",
         )
     )
+    sequential = study.reading_layout == Study.ReadingLayout.SEQUENTIAL
     crossover = closes_on_finish(study)
-    closes = crossover or any(row[-1] for row in rows)
+    closes = crossover or any(row[7] for row in rows)  # a re-read in a later session
     shut = _sessions_shut(user, study, crossover=crossover) if closes else {}
-    lines = []
-    for token, position, kind, submitted_at, has_answers, session, locked_at, has_reread in rows:
+    lines, case, unassisted_locked = [], 0, False
+    for row in rows:
+        token, position, kind, submitted_at, has_answers, session, locked_at, has_reread = row[:8]
+        phase, arm_id = row[8:]
         is_training = kind == Assignment.Kind.TRAINING
         status = "submitted" if submitted_at else "started" if has_answers else "not started"
         number = position if is_training else position - study.training_items
         closed = shut.get(session, "") if crossover or has_reread else ""
         locked = locked_at is not None
-        lines.append(ReviewLine(token, number, is_training, status, session, closed, locked))
+        read, waits = "", False
+        if sequential and arm_id is not None and not is_training:
+            if phase == allocation.UNASSISTED_PHASE:
+                case, unassisted_locked = case + 1, locked
+                read = f"Case {case} – {READ_ALONE}"
+            else:
+                read = f"Case {case} – {READ_ASSISTED}"
+                waits = not unassisted_locked
+        lines.append(
+            ReviewLine(token, number, is_training, status, session, closed, locked, read, waits)
+        )
     return lines
+
+
+READ_ALONE, READ_ASSISTED = "on your own", "with assistance"
 
 
 def _sessions_shut(user: AbstractBaseUser, study: Study, *, crossover: bool) -> dict[int, str]:

@@ -164,6 +164,10 @@ class ShownRead:
     earlier_answer: object  # assisted: the locked unassisted answer, canonical
     locks: bool = False  # submitting locks the answer: sequential unassisted, or crossover
     crossover: bool = False  # one arm per session: a locked answer has no assisted read after it
+    # Which read this is, as the page heads it: "Read 1 of 2: on your own", "Read 2 of 2: with
+    # assistance" (sequential), or "Session 2" (crossover); nothing of an arm's key or source.
+    stage: str = ""
+    unassisted_token: str = ""  # waiting for the lock: the unassisted read to lock first
 
     @property
     def earlier_answer_text(self) -> str:
@@ -324,6 +328,7 @@ def _shown_read(assignment: Assignment, questions: list[Question]) -> ShownRead:
             earlier_answer=None,
             locks=crossover or unassisted,
             crossover=crossover,
+            stage=reading_stage(crossover=crossover, assisted=False, session=assignment.session),
         )
     earlier = Assignment.objects.filter(
         study_id=assignment.study_id,
@@ -344,7 +349,21 @@ def _shown_read(assignment: Assignment, questions: list[Question]) -> ShownRead:
         answer_locked=False,
         waiting_for_lock=unlocked,
         earlier_answer=answer,
+        stage=reading_stage(crossover=False, assisted=True, session=assignment.session),
+        unassisted_token=earlier.token if unlocked and earlier is not None else "",
     )
+
+
+UNASSISTED_STAGE = "Read 1 of 2: on your own"
+ASSISTED_STAGE = "Read 2 of 2: with assistance"
+
+
+def reading_stage(*, crossover: bool, assisted: bool, session: int) -> str:
+    """How a read is headed for its reader: in a crossover its session only (each session
+    shows its own arm); in the sequential layout which of the case's two reads it is."""
+    if crossover:
+        return f"Session {session}"
+    return ASSISTED_STAGE if assisted else UNASSISTED_STAGE
 
 
 def _rater_question(

@@ -25,7 +25,50 @@ function sayAtSubmit(text) {
   line.hidden = !text;
 }
 
+// Locking an answer (assisted reading) cannot be undone, so the first press asks, inline and
+// by keyboard: "Yes, lock it" (focused) submits, "Keep editing" or Escape goes back with the
+// answer as typed. Nothing is saved or sent until the reader says yes.
+var confirmed = false;
+function lockConfirm() {
+  return submitForm.hasAttribute("data-confirm-lock") &&
+    submitForm.querySelector("[data-lock-confirm]");
+}
+function askToLock(box) {
+  box.hidden = false;
+  box.querySelector("[data-lock-yes]").focus();
+}
+function keepEditing(box) {
+  box.hidden = true;
+  var button = submitForm.querySelector("button[type=submit]");
+  if (button) button.focus();
+}
+function startLockConfirm() {
+  var box = lockConfirm();
+  if (!box) return;
+  box.querySelector("[data-lock-yes]").addEventListener("click", function () {
+    confirmed = true;
+    box.hidden = true;
+    submitForm.requestSubmit();
+  });
+  box.querySelector("[data-lock-no]").addEventListener("click", function () {
+    keepEditing(box);
+  });
+  box.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    event.preventDefault();
+    event.stopPropagation();
+    keepEditing(box);
+  });
+}
+
 function submit(event) {
+  var box = lockConfirm();
+  if (box && !confirmed) {
+    event.preventDefault();
+    askToLock(box);
+    return;
+  }
+  confirmed = false;  // asked again at the next press, if this one does not go through
   if (!root) {
     submitForm.querySelector("input[name=elapsed_ms]").value = takeElapsed();
     return;
@@ -75,5 +118,7 @@ function submit(event) {
 }
 
 export function startSubmit() {
-  if (submitForm) submitForm.addEventListener("submit", submit);
+  if (!submitForm) return;
+  submitForm.addEventListener("submit", submit);
+  startLockConfirm();
 }

@@ -1,0 +1,32 @@
+// Times the server writes in UTC (a <time data-local-time datetime="...">, such as when a
+// reading session opens): shown in the reader's own time zone, the UTC text kept beside it when
+// the two differ. Without script, or where the browser cannot say its zone, the UTC text stays.
+function localText(when) {
+  var parts = {};
+  new Intl.DateTimeFormat("en-GB", {
+    day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit",
+    hourCycle: "h23", timeZoneName: "short",
+  }).formatToParts(when).forEach(function (part) { parts[part.type] = part.value; });
+  return parts.day + " " + parts.month + " " + parts.year + ", " + parts.hour + ":" +
+    parts.minute + " " + (parts.timeZoneName === "GMT" ? "UTC" : parts.timeZoneName) +
+    " (your time)";
+}
+
+document.querySelectorAll("time[data-local-time]").forEach(function (element) {
+  var when = new Date(element.getAttribute("datetime"));
+  if (isNaN(when.getTime()) || typeof Intl === "undefined") return;
+  var utc = element.textContent;
+  var local;
+  try {
+    local = localText(when);
+  } catch (e) {
+    return;
+  }
+  element.title = utc;
+  if (when.getTimezoneOffset() === 0) return;  // the reader's time is UTC: as written
+  element.textContent = local;
+  var note = document.createElement("span");
+  note.setAttribute("data-utc-time", "");
+  note.textContent = " (" + utc + ")";
+  element.after(note);
+});
