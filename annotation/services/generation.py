@@ -351,6 +351,21 @@ def case_images(case: Case) -> tuple[llm.Image, ...]:
     )
 
 
+def attempts_summed(completion: llm.Completion, spent: list[int], waited: list[int]) -> None:
+    """Fold one more attempt of a retried call into its running totals, so that the record
+    counts every attempt: tokens paid for (`spent`: prompt, completion) and waits on a rate
+    limit (`waited`: milliseconds, waits). The completion then carries the totals so far."""
+    spent[0] += completion.prompt_tokens or 0
+    spent[1] += completion.completion_tokens or 0
+    if completion.prompt_tokens is not None:
+        completion.prompt_tokens = spent[0]
+    if completion.completion_tokens is not None:
+        completion.completion_tokens = spent[1]
+    waited[0] += completion.rate_limit_wait_ms
+    waited[1] += completion.rate_limit_waits
+    completion.rate_limit_wait_ms, completion.rate_limit_waits = waited
+
+
 def call_provenance(completion: llm.Completion, caller: ModelEndpoint) -> dict:
     """What every stored call keeps, a generation's or a judge's: the request without secrets,
     the reply, what the endpoint reported, usage, cost at the caller's prices, and timing."""

@@ -23,6 +23,7 @@ from annotation.selectors.reading import (
 from annotation.services.call_limits import call_deadline_seconds, limits_for
 from annotation.services.generation import (
     RateLimitTally,
+    attempts_summed,
     call_provenance,
     limited_call,
     run_calls,
@@ -104,15 +105,7 @@ def _ask(judge, unit: JudgedAnswer, limited):
             ),
         )
         # Every call is paid for and every wait counted: the record sums its attempts.
-        spent[0] += completion.prompt_tokens or 0
-        spent[1] += completion.completion_tokens or 0
-        if completion.prompt_tokens is not None:
-            completion.prompt_tokens = spent[0]
-        if completion.completion_tokens is not None:
-            completion.completion_tokens = spent[1]
-        waited[0] += completion.rate_limit_wait_ms
-        waited[1] += completion.rate_limit_waits
-        completion.rate_limit_wait_ms, completion.rate_limit_waits = waited
+        attempts_summed(completion, spent, waited)
         if completion.text is None:  # transient HTTP failures were retried by the client
             attempts.append({"error": completion.error, "http_status": completion.http_status})
             return completion, None, attempts

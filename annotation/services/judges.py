@@ -23,6 +23,7 @@ from annotation.selectors.judges import Unit, judge_units_missing, judged_questi
 from annotation.services.call_limits import call_deadline_seconds, limits_for
 from annotation.services.generation import (
     RateLimitTally,
+    attempts_summed,
     call_provenance,
     case_images,
     endpoint_fields_save,
@@ -147,17 +148,9 @@ def judge_run(*, run: TaskRun) -> None:
                 endpoint,
                 keyless=judge.connection_id is None,
             )
-            # Every call is paid for: the verdict's tokens (and cost) count all its attempts.
-            spent[0] += completion.prompt_tokens or 0
-            spent[1] += completion.completion_tokens or 0
-            if completion.prompt_tokens is not None:
-                completion.prompt_tokens = spent[0]
-            if completion.completion_tokens is not None:
-                completion.completion_tokens = spent[1]
-            # So is every wait on a rate limit, for the verdict and the job's message.
-            waited[0] += completion.rate_limit_wait_ms
-            waited[1] += completion.rate_limit_waits
-            completion.rate_limit_wait_ms, completion.rate_limit_waits = waited
+            # Every call is paid for and every wait on a rate limit counted: the verdict's
+            # tokens (and cost) and the job's message count all its attempts.
+            attempts_summed(completion, spent, waited)
             if completion.text is None:
                 # Transient HTTP failures were already retried by the client: stop here.
                 attempts.append({"error": completion.error, "http_status": completion.http_status})
