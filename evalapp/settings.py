@@ -202,9 +202,10 @@ AXES_LOCKOUT_CALLABLE = "annotation.views.account.login_locked_out"
 NUM_PROXIES = env_int("NUM_PROXIES", 0)
 AXES_CLIENT_IP_CALLABLE = "evalapp.api.client_address"
 
-# E-mail (rater invitations, reminders and notices): printed to the console unless a real backend is configured; with
-# DEBUG=0 invitations are refused on the console, file and dummy backends (the link would land
-# in a log or a file, or nowhere).
+# E-mail (rater invitations, reminders and notices): printed to the console unless a real
+# backend is configured; with DEBUG=0 invitations are refused on the console, file and dummy
+# backends (the link would land in a log or a file, or nowhere). Reminders and notices carry no
+# such link (theirs need a sign-in), so they go through whichever backend is set.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
@@ -212,6 +213,8 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "evalapp <evalapp@localhost>")
+# Where the file backend (django.core.mail.backends.filebased) writes each e-mail.
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 # An invitation link works this many days after it was sent (counted from then, so changing the
 # setting also shortens or lengthens the links already out).
 INVITATION_MAX_AGE_DAYS = env_int("INVITATION_MAX_AGE_DAYS", 14)
