@@ -234,3 +234,11 @@ def test_settings_are_changed_and_a_bad_value_names_its_field(study):
     assert "reminder_stall_days" in caught.value.message_dict
     study.refresh_from_db()
     assert (study.reminders_enabled, study.reminder_stall_days) == (False, 7)
+
+
+def test_a_failure_between_two_long_beats_is_still_told(study, settings):
+    settings.NOTIFICATIONS_BEAT_SECONDS = 2 * 24 * 3600
+    Study.objects.filter(pk=study.pk).update(reminders_enabled=False)
+    failed_run(study, ago=timedelta(days=3))
+    beat()
+    assert len(mail.outbox) == 1

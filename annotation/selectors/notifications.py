@@ -5,6 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
@@ -12,8 +13,9 @@ from annotation.core.reminders import Stall, stall_of
 from annotation.core.sessions import SessionCount
 from annotation.models import Assignment, Membership, Notification, Study, TaskRun
 
-# A failed job is told about if it failed this recently: the first beat after an upgrade does
-# not mail every failure in the database's history, and a day is many beats to retry a send.
+# A failed job is told about if it failed this recently (or within two beats, if longer): the
+# first beat after an upgrade does not mail every failure in the database's history, and a day
+# is many beats to retry a send.
 JOB_FAILED_WINDOW = timedelta(days=1)
 
 
@@ -87,9 +89,10 @@ def study_admins(*, study: Study) -> list[AbstractBaseUser]:
 
 def task_runs_failed_recently(*, now: datetime) -> QuerySet[TaskRun]:
     """Jobs that failed within JOB_FAILED_WINDOW, in studies whose admins want notices."""
+    window = max(JOB_FAILED_WINDOW, timedelta(seconds=2 * settings.NOTIFICATIONS_BEAT_SECONDS))
     return TaskRun.objects.filter(
         status=TaskRun.Status.FAILED,
-        finished_at__gte=now - JOB_FAILED_WINDOW,
+        finished_at__gte=now - window,
         study__admin_notices_enabled=True,
     ).select_related("study")
 
