@@ -733,3 +733,17 @@ class ArmForm(PlainHelpText, forms.Form):
     def __init__(self, *args, study: Study, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["source"].queryset = study.sources.order_by("label")
+
+
+class NotificationSettingsForm(PlainHelpText, forms.ModelForm):
+    """Whether the worker e-mails stalled raters (and after how many idle days) and the study's
+    admins (every rater finished, a background job failed)."""
+
+    class Meta:
+        model = Study
+        fields = ["reminders_enabled", "reminder_stall_days", "admin_notices_enabled"]
+        labels = {
+            "reminders_enabled": "Remind stalled raters by e-mail",
+            "reminder_stall_days": "Days without a submit before a reminder",
+            "admin_notices_enabled": "E-mail the admins when all raters finish or a job fails",
+        }

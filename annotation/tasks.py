@@ -155,6 +155,15 @@ def open_study(self, run_id: int, outage_since: float | None = None) -> None:
     _run(self, run_id, services.study_open_run, outage_since)
 
 
+@shared_task
+def notifications_send() -> None:
+    """The beat's: reminders to stalled raters and notices to admins, each sent once (the
+    service claims every e-mail before sending it, so a duplicated beat sends nothing twice)."""
+    tally = services.notifications_send_due()
+    if tally.sent or tally.failed:
+        logger.info("notifications: %s sent, %s failed", tally.sent, tally.failed)
+
+
 # --- the sweep: a timer in every worker's main process ------------------------------------------
 
 _sweep_stop = threading.Event()

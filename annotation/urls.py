@@ -1,6 +1,14 @@
 from django.urls import path
 
-from annotation.views import account, corrections, planning, rater, reading, studies
+from annotation.views import (
+    account,
+    corrections,
+    notifications,
+    planning,
+    rater,
+    reading,
+    studies,
+)
 
 urlpatterns = [
     path("", studies.home, name="home"),
@@ -69,6 +77,11 @@ urlpatterns = [
     path("studies/<str:study_token>/open/", studies.study_open, name="study_open"),
     path("studies/<str:study_token>/analysis/", studies.study_analysis, name="study_analysis"),
     path("studies/<str:study_token>/invite/", studies.study_invite, name="study_invite"),
+    path(
+        "studies/<str:study_token>/notifications/",
+        notifications.study_notifications,
+        name="study_notifications",
+    ),
     path(
         "studies/<str:study_token>/raters/<str:pseudonym>/remove/",
         studies.study_remove_rater,

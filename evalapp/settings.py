@@ -202,9 +202,10 @@ AXES_LOCKOUT_CALLABLE = "annotation.views.account.login_locked_out"
 NUM_PROXIES = env_int("NUM_PROXIES", 0)
 AXES_CLIENT_IP_CALLABLE = "evalapp.api.client_address"
 
-# E-mail (rater invitations): printed to the console unless a real backend is configured; with
-# DEBUG=0 invitations are refused on the console, file and dummy backends (the link would land
-# in a log or a file, or nowhere).
+# E-mail (rater invitations, reminders and notices): printed to the console unless a real
+# backend is configured; with DEBUG=0 invitations are refused on the console, file and dummy
+# backends (the link would land in a log or a file, or nowhere). Reminders and notices carry no
+# such link (theirs need a sign-in), so they go through whichever backend is set.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
@@ -212,11 +213,22 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "evalapp <evalapp@localhost>")
+# Where the file backend (django.core.mail.backends.filebased) writes each e-mail.
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 # An invitation link works this many days after it was sent (counted from then, so changing the
 # setting also shortens or lengthens the links already out).
 INVITATION_MAX_AGE_DAYS = env_int("INVITATION_MAX_AGE_DAYS", 14)
 if INVITATION_MAX_AGE_DAYS < 1:
     raise ImproperlyConfigured("INVITATION_MAX_AGE_DAYS must be at least 1")
+# Reminders and notifications (docs/deployment.md): the worker's beat sends them every this many
+# seconds, with links to this site. The worker has no request to take the host from, so the
+# address people reach the site at is set here.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+if not SITE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"SITE_URL={SITE_URL!r} must start with http:// or https://")
+NOTIFICATIONS_BEAT_SECONDS = env_float("NOTIFICATIONS_BEAT_SECONDS", 3600.0)
+if NOTIFICATIONS_BEAT_SECONDS <= 0:
+    raise ImproperlyConfigured("NOTIFICATIONS_BEAT_SECONDS must be more than 0")
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"
@@ -360,6 +372,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The beat (one per deployment: `worker -B` locally, a service of its own in docker-compose)
+# queues the reminders and notices. A beat the workers could not take in time expires rather
+# than piling up behind an outage: the next one does the same work.
+CELERY_BEAT_SCHEDULE = {
+    "notifications-send": {
+        "task": "annotation.tasks.notifications_send",
+        "schedule": NOTIFICATIONS_BEAT_SECONDS,
+        "options": {"expires": NOTIFICATIONS_BEAT_SECONDS},
+    }
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # The cache holds the API's throttle counts, so every web process must share it: Redis (the
 # broker's, unless CACHE_URL names another) in production; this process's memory locally.

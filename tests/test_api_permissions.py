@@ -86,6 +86,9 @@ MATRIX = {
     ("PATCH", f"{S}/judges/{{id}}/"): admins(200),  # it has not run
     ("GET", f"{S}/results/"): admins(200),
     ("GET", f"{S}/results/{{id}}/"): admins(200),
+    ("GET", f"{S}/notifications/"): admins(200),
+    ("GET", f"{S}/notifications/settings/"): admins(200),
+    ("PATCH", f"{S}/notifications/settings/"): admins(200),
     ("GET", f"{S}/tasks/"): admins(200),
     ("GET", f"{S}/tasks/{{id}}/"): admins(200),
     ("POST", f"{S}/tasks/{{id}}/cancel/"): admins(200),
@@ -179,6 +182,7 @@ def _body(method: str, template: str, api_world: dict) -> dict | None:
         },
         f"{S}/judges/{{id}}/": {"temperature": 0.5},
         f"{S}/scorers/": {"username": "rater1"},
+        f"{S}/notifications/settings/": {"reminder_stall_days": 5},
         f"{S}/sources/{{id}}/": {"label": "Renamed"},
         "/api/v1/rate/{study_token}/items/{token}/answers/": {"question": key, "answer": 4},
         "/api/v1/reports/": {"checklist": "mi-claim-gen", "title": "A report"},

@@ -14,7 +14,7 @@ CADDYFILE = (ROOT / "deploy" / "Caddyfile").read_text()
 
 def test_the_stack_has_every_service_with_health_checks():
     services = COMPOSE["services"]
-    assert set(services) == {"postgres", "redis", "migrate", "web", "worker", "proxy"}
+    assert set(services) == {"postgres", "redis", "migrate", "web", "worker", "beat", "proxy"}
     for name in ("postgres", "redis", "web", "worker"):
         assert "test" in services[name]["healthcheck"], name
 
@@ -96,3 +96,15 @@ def test_the_web_health_check_names_an_allowed_host_over_plain_http():
     check = COMPOSE["services"]["web"]["healthcheck"]["test"]
     assert "http://127.0.0.1:8000/healthz" in check[-1]
     assert "os.environ['ALLOWED_HOSTS'].split(',')[0]" in check[-1]
+
+
+def test_one_beat_schedules_the_reminders_apart_from_the_workers():
+    services = COMPOSE["services"]
+    beat = services["beat"]
+    assert beat["command"][:4] == ["celery", "-A", "evalapp", "beat"]
+    # Scaling the workers must not multiply the schedule: no worker runs an embedded beat.
+    assert "-B" not in services["worker"]["command"]
+    assert "--beat" not in services["worker"]["command"]
+    assert beat["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert beat["environment"]["CELERY_BROKER_URL"] == "redis://redis:6379/0"
+    assert services["web"]["environment"]["SITE_URL"].startswith("${SITE_URL:-https://")

@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from annotation.api import (
     exports,
+    notifications,
     planning,
     provenance,
     rater,
@@ -40,6 +41,7 @@ for path, viewset, name in [
     ("arms", reading.ArmViewSet, "api-arm"),
     ("reads", reading.ReadViewSet, "api-read"),
     ("scorers", reading.ScorerViewSet, "api-scorer"),
+    ("notifications", notifications.NotificationViewSet, "api-notification"),
 ]:
     router.register(f"{STUDY}/{path}", viewset, basename=name)
 router.register("rate", rater.RaterStudyViewSet, basename="api-rate")

@@ -6,6 +6,7 @@ from annotation.models.endpoints import Connection, EndpointNotReady, Judge, Mod
 from annotation.models.items import Assignment, Item, ItemOutput
 from annotation.models.jobs import TaskRun
 from annotation.models.judging import JudgeRating, JudgeVerdict
+from annotation.models.notifications import Notification
 from annotation.models.questions import Question
 from annotation.models.ratings import Rating, RatingRevision
 from annotation.models.reading import NEUTRAL_LABEL, AnswerScore, Arm, JudgeScore, Scorer
@@ -42,6 +43,7 @@ __all__ = [
     "JudgeVerdict",
     "Membership",
     "NEUTRAL_LABEL",
+    "Notification",
     "ModelEndpoint",
     "Output",
     "Question",

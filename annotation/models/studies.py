@@ -98,6 +98,22 @@ class Study(models.Model):
         help_text="Epsilon of the Alternative Annotator Test: 0.2 for expert raters such as "
         "clinicians, 0.15 for skilled annotators, 0.1 for crowd workers.",
     )
+    # Reminders and notifications (services/notifications.py), sent by the worker's beat.
+    reminders_enabled = models.BooleanField(
+        default=True,
+        help_text="E-mail a rater who has submitted nothing for the stall days while work "
+        "remains, at most once every that many days, with a link to resume.",
+    )
+    reminder_stall_days = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text="Days without a submit after which a rater is reminded (1-60).",
+    )
+    admin_notices_enabled = models.BooleanField(
+        default=True,
+        help_text="E-mail the study's admins when every rater has finished and when a "
+        "background job fails.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -166,6 +182,9 @@ class Membership(models.Model):
     role = models.CharField(max_length=5, choices=Role.choices)
     # What exports call a rater instead of their user name ("R1", "R2", ...); blank for admins.
     pseudonym = models.CharField(max_length=20, blank=True)
+    # A rater who joins an open study is reminded counting from here, not from the opening.
+    # Memberships from before this field count from the migration, so none is reminded at once.
+    joined_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [

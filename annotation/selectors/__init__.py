@@ -64,6 +64,10 @@ from annotation.selectors.judges import (
     orders_for,
     study_judges_overview,
 )
+from annotation.selectors.notifications import (
+    NotificationLine,
+    study_notifications,
+)
 from annotation.selectors.rater import (
     RATER_VISIBLE,
     TRAINING_Q,
@@ -132,6 +136,8 @@ from annotation.selectors.studies import (
 from annotation.selectors.task_runs import UNSENT_NOTE, task_runs_dead, task_runs_live
 
 __all__ = [
+    "NotificationLine",
+    "study_notifications",
     "COMMENTS_SHOWN",
     "COMMENTS_UNBLINDED",
     "EXPORT_CHUNK",

@@ -23,6 +23,11 @@ from annotation.services.imports import (
 )
 from annotation.services.judge_answers import judge_answers_run
 from annotation.services.judges import judge_create, judge_run, judge_update
+from annotation.services.notifications import (
+    NotificationTally,
+    notifications_send_due,
+    study_notifications_update,
+)
 from annotation.services.questions import (
     RUBRIC_TEMPLATES_DIR,
     question_add,
@@ -98,6 +103,9 @@ from annotation.services.task_runs import (
 )
 
 __all__ = [
+    "NotificationTally",
+    "notifications_send_due",
+    "study_notifications_update",
     "AnswerLocked",
     "answer_score_decide",
     "answer_score_update",

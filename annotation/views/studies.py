@@ -39,6 +39,7 @@ from annotation.models import Study, TaskRun
 from annotation.selectors.planning import study_planning_pilots
 from annotation.selectors.reading import reading_summary
 from annotation.services import figure_data
+from annotation.views.notifications import notifications_context
 
 
 @login_required
@@ -141,6 +142,7 @@ def dashboard_context(study: Study, admin) -> dict:
         "scorers": list(study.scorers.select_related("user")) if study.is_reading else [],
         # The reopening still open, shown at the top: figures may change until it is closed.
         "open_reopening": next((r for r in reopenings if r.closed_at is None), None),
+        **notifications_context(study),
     }
 
 

@@ -18,9 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true")
 
 
-def start_worker(env: dict[str, str], log: Path, name: str) -> subprocess.Popen:
+def start_worker(
+    env: dict[str, str], log: Path, name: str, extra_args: tuple[str, ...] = ()
+) -> subprocess.Popen:
     """A worker process with `env` added to ours, writing to `log`; returns once it is ready.
-    It runs in its own process group, so `kill_worker` takes it down as a crash would."""
+    It runs in its own process group, so `kill_worker` takes it down as a crash would.
+    `extra_args` go on its command line (e.g. `-B` for an embedded beat)."""
     command = [
         sys.executable,
         "-m",
@@ -35,6 +38,7 @@ def start_worker(env: dict[str, str], log: Path, name: str) -> subprocess.Popen:
         "--without-heartbeat",
         "-n",
         f"{name}@%h",
+        *extra_args,
     ]
     with log.open("a") as out:
         process = subprocess.Popen(

@@ -1,0 +1,117 @@
+"""Reads for reminders and notices: who has stalled, whether every rater has finished, which
+jobs failed, whom to tell, and what was sent (the dashboard's list)."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+
+from annotation.core.reminders import Stall, stall_of
+from annotation.core.sessions import SessionCount
+from annotation.models import Assignment, Membership, Notification, Study, TaskRun
+
+# A failed job is told about if it failed this recently (or within two beats, if longer): the
+# first beat after an upgrade does not mail every failure in the database's history, and a day
+# is many beats to retry a send.
+JOB_FAILED_WINDOW = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class StalledRater:
+    rater: AbstractBaseUser
+    pseudonym: str
+    stall: Stall
+
+
+def studies_reminding() -> QuerySet[Study]:
+    """Studies whose stalled raters are reminded: open (a draft has no work yet; a locked or
+    archived study takes no more answers), with reminders on."""
+    return Study.objects.filter(status=Study.Status.OPEN, reminders_enabled=True)
+
+
+def studies_noticing_finish() -> QuerySet[Study]:
+    """Open studies whose admins want notices: the ones whose raters may finish."""
+    return Study.objects.filter(status=Study.Status.OPEN, admin_notices_enabled=True)
+
+
+def study_raters_stalled(*, study: Study, now: datetime) -> list[StalledRater]:
+    """The study's raters due a reminder now. Only current raters count: a removed rater has
+    no membership, and so no reminder. Two queries, whatever the number of raters."""
+    memberships = study.memberships.filter(role=Membership.Role.RATER).select_related("user")
+    counts = _session_counts(study)
+    found = []
+    for membership in memberships:
+        started_at = max(moment for moment in (study.opened_at, membership.joined_at) if moment)
+        stall = stall_of(
+            counts.get(membership.user_id, []),
+            washout_days=study.washout_days,
+            started_at=started_at,
+            stall_days=study.reminder_stall_days,
+            now=now,
+        )
+        if stall is not None:
+            found.append(StalledRater(membership.user, membership.pseudonym, stall))
+    return found
+
+
+def _session_counts(study: Study) -> dict[int, list[SessionCount]]:
+    rows = (
+        Assignment.objects.filter(study=study)
+        .values("rater_id", "session")
+        .annotate(
+            total=Count("pk"),
+            done=Count("pk", filter=Q(submitted_at__isnull=False)),
+            last=Max("submitted_at"),
+        )
+        .order_by("rater_id", "session")
+    )
+    counts: dict[int, list[SessionCount]] = defaultdict(list)
+    for r in rows:
+        counts[r["rater_id"]].append(SessionCount(r["session"], r["total"], r["done"], r["last"]))
+    return counts
+
+
+def study_raters_finished(*, study: Study) -> bool:
+    """Whether the study's raters have all submitted every item they were given (and were
+    given some)."""
+    raters = study.memberships.filter(role=Membership.Role.RATER).values("user_id")
+    theirs = Assignment.objects.filter(study=study, rater_id__in=raters)
+    return theirs.exists() and not theirs.filter(submitted_at__isnull=True).exists()
+
+
+def study_admins(*, study: Study) -> list[AbstractBaseUser]:
+    memberships = study.memberships.filter(role=Membership.Role.ADMIN).select_related("user")
+    return [m.user for m in memberships.order_by("user__username")]
+
+
+def task_runs_failed_recently(*, now: datetime) -> QuerySet[TaskRun]:
+    """Jobs that failed within JOB_FAILED_WINDOW, in studies whose admins want notices."""
+    window = max(JOB_FAILED_WINDOW, timedelta(seconds=2 * settings.NOTIFICATIONS_BEAT_SECONDS))
+    return TaskRun.objects.filter(
+        status=TaskRun.Status.FAILED,
+        finished_at__gte=now - window,
+        study__admin_notices_enabled=True,
+    ).select_related("study")
+
+
+@dataclass(frozen=True)
+class NotificationLine:
+    """One sent (or failed) e-mail as the dashboard lists it: a rater by pseudonym."""
+
+    notification: Notification
+    recipient: str
+
+
+def study_notifications(*, study: Study, limit: int = 20) -> list[NotificationLine]:
+    """The study's latest e-mails, newest first: raters named by pseudonym, admins by name.
+    One query (the dashboard's count of queries is pinned)."""
+    rater = study.memberships.filter(role=Membership.Role.RATER, user=OuterRef("recipient_id"))
+    rows = study.notifications.select_related("recipient").annotate(
+        pseudonym=Subquery(rater.values("pseudonym")[:1])
+    )
+    return [
+        NotificationLine(row, row.pseudonym or row.recipient.get_username()) for row in rows[:limit]
+    ]
