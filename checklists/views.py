@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from checklists import exports, selectors, services
-from checklists.forms import AddAssessorForm, ReportCreateForm
+from checklists.forms import AddAssessorForm, ReportCreateForm, ScopeForm
 from checklists.models import Assessment, ChecklistItem, Report
 
 
@@ -52,7 +52,29 @@ def report_detail(request: HttpRequest, token: str) -> HttpResponse:
     if own is not None:
         facts = selectors.study_facts_for(report=report, user=request.user)
         context["sheet"] = selectors.assessment_sheet(assessment=own, facts=facts)
+        context["set_aside"] = selectors.set_aside_codes(assessment=own)
     return render(request, "checklists/report_detail.html", context)
+
+
+@login_required
+@require_POST
+def report_scope(request: HttpRequest, token: str) -> HttpResponse:
+    report = _report_led_by(request, token)
+    form = ScopeForm(request.POST, report=report)
+    if not form.is_valid():
+        errors = [message for field in form.errors.values() for message in field]
+        messages.error(request, " ".join(errors))
+        return redirect("report_detail", token=report.token)
+    try:
+        report = services.report_set_scope(
+            report=report, user=request.user, scope=form.cleaned_data
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        n = len(selectors.applicable_items(report=report))
+        messages.success(request, f"Scope saved: {n} items apply.")
+    return redirect("report_detail", token=report.token)
 
 
 def _report_context(request: HttpRequest, report: Report, own: Assessment | None) -> dict:
@@ -69,6 +91,10 @@ def _report_context(request: HttpRequest, report: Report, own: Assessment | None
             kind=Assessment.Kind.CONSENSUS, responses__answer__isnull=False
         ).exists(),
         "formats": exports.FORMATS,
+        "scope_modules": selectors.scope_modules(report=report),
+        "scope_form": ScopeForm(report=report) if report.definition.is_modular else None,
+        "scope_changes": report.scope_changes.select_related("changed_by"),
+        "scope_locked": report.assessments.filter(submitted_at__isnull=False).exists(),
     }
 
 

@@ -23,8 +23,8 @@ def query_facts(study: Study) -> list[str]:
         first, last = f"{calls['first']:%Y-%m-%d}", f"{calls['last']:%Y-%m-%d}"
         when = f"on {first}" if first == last else f"between {first} and {last}"
         facts.append(
-            f"{source.label}: queried through its API endpoint by evalapp's worker, one new "
-            f"request per case with no earlier conversation, {when} (UTC); {calls['n']} "
+            f"{source.label}: queried through its API endpoint by evalapp's worker, each "
+            f"request on its own with no earlier conversation, {when} (UTC); {calls['n']} "
             f"successful call{'' if calls['n'] == 1 else 's'}."
         )
     return facts or ["The study compares no model."]
