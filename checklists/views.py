@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from checklists import exports, selectors, services
 from checklists.forms import AddAssessorForm, ReportCreateForm, ScopeForm
@@ -171,7 +172,9 @@ def response_use_evidence(request: HttpRequest, token: str, code: str) -> HttpRe
     sheet = selectors.assessment_sheet(assessment=own, facts=facts)
     row = _row(sheet, item)
     error = ""
-    if row.evidence is None:
+    if row is None:
+        error = f"Item {item.code} does not apply to this report's scope."
+    elif row.evidence is None:
         error = "This item has no evidence from a study you administer."
     else:
         try:
@@ -187,8 +190,9 @@ def response_use_evidence(request: HttpRequest, token: str, code: str) -> HttpRe
     return _after_item_change(request, report, own, item, error, whole_item=True)
 
 
-def _row(sheet: selectors.Sheet, item: ChecklistItem) -> selectors.ItemRow:
-    return next(row for s in sheet.sections for row in s.rows if row.item.pk == item.pk)
+def _row(sheet: selectors.Sheet, item: ChecklistItem) -> selectors.ItemRow | None:
+    """The item's row, or None for an item outside the report's scope."""
+    return next((row for s in sheet.sections for row in s.rows if row.item.pk == item.pk), None)
 
 
 def _after_item_change(
@@ -200,10 +204,15 @@ def _after_item_change(
     *,
     whole_item: bool = False,
 ) -> HttpResponse:
-    if not request.htmx:
-        # Without JavaScript the form posts normally: come back to the same item.
+    out_of_scope = not item.applies_in(report.scope)
+    if not request.htmx or out_of_scope:
+        # Without JavaScript the form posts normally: come back to the same item. An item the
+        # scope left out since the page was drawn (in another tab) has no place to show the
+        # refusal in: the whole page is drawn again, as it now is, with the message.
         if error:
             messages.error(request, error)
+        if out_of_scope and request.htmx:
+            return HttpResponseClientRefresh()
         return redirect(reverse("report_detail", args=[report.token]) + f"#item-{item.pk}")
     facts = selectors.study_facts_for(report=report, user=request.user)
     sheet = selectors.assessment_sheet(assessment=own, facts=facts)

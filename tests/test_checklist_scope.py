@@ -248,3 +248,17 @@ def test_the_api_gives_a_definitions_modules_and_tags(report, client):
     items = {i["code"]: i for s in body["sections"] for i in s["items"]}
     assert items["6e"]["applies_to"] == {"task": ["C", "OF"]}
     assert items["1"]["applies_to"] == {}
+
+
+def test_saving_an_item_the_scope_left_out_redraws_the_page_with_the_refusal(report, client):
+    services.report_set_scope(report=report, user=report.lead, scope=EVALUATION_QA)
+    client.force_login(report.lead)
+    url = reverse("response_save", args=[report.token, "6b"])
+    response = client.post(url, {"answer": "yes"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert response["HX-Refresh"] == "true"
+    evidence = reverse("response_use_evidence", args=[report.token, "6b"])
+    assert client.post(evidence, headers={"HX-Request": "true"})["HX-Refresh"] == "true"
+    page = client.get(reverse("report_detail", args=[report.token])).content.decode()
+    assert "Item 6b does not apply to this report&#x27;s scope." in page
+    assert not Response.objects.filter(item__code="6b").exists()
