@@ -3,6 +3,7 @@
 from checklists import services
 from checklists.models import ChecklistDefinition, Report
 from tests.support.browser import BROWSER_MARKS, browser_page, log_in
+from tests.test_accessibility import findings
 
 pytestmark = BROWSER_MARKS
 
@@ -19,6 +20,7 @@ def test_choosing_designs_and_tasks_changes_the_items_shown_and_counted(
         page.goto(f"/reports/{report.token}/")
         total = page.locator("#section-nav .total")
         assert "0 of 49 answered" in total.inner_text()
+        assert findings(page) == []  # the scope card's boxes, among the rest
         assert page.locator(item_6b).count() == 1
         scope = page.locator("#scope")
         scope.get_by_label("E: LLM evaluation").check()
@@ -31,6 +33,7 @@ def test_choosing_designs_and_tasks_changes_the_items_shown_and_counted(
         assert "Research design: E: LLM evaluation" in chosen
 
         # Widening the scope brings the items back: H adds the healthcare-setting items.
+        scope.get_by_text("Edit the scope").click()  # folded away once a scope is chosen
         scope.get_by_label("H: LLM evaluation in healthcare settings").check()
         scope.get_by_role("button", name="Change the scope").click()
         page.wait_for_selector("text=Scope saved: 45 items apply.")
