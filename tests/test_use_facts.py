@@ -9,6 +9,7 @@ from annotation.models import Generation, Judge, Source
 from annotation.selectors.facts import study_reporting_facts
 from checklists import selectors, services
 from checklists.models import ChecklistDefinition
+from tests.reading_support import reading_study
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +58,15 @@ def test_oversight_says_clinicians_judged_the_outputs_and_names_any_judge(open_s
     )
     _, judge = study_reporting_facts(study=open_study)["oversight"]
     assert judge.startswith("LLM judge Judge A (model gpt-x) answered the same rubric")
+
+
+def test_oversight_in_assisted_reading_names_the_assisted_arms(study_admin, raters):
+    study = reading_study(study_admin, raters[:2], arm_key="beside-model")
+    assert study_reporting_facts(study=study)["oversight"] == [
+        "Readers read with assistance (a model's output or a tool) in arm beside-model; every "
+        "recorded answer was the reader's own, and no model answered a case in a reader's place.",
+        "No LLM judge stood in for the clinicians.",
+    ]
 
 
 def test_a_scoped_tripod_report_offers_the_facts_as_evidence(open_study, study_admin, mi_claim):

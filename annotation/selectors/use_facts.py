@@ -33,13 +33,8 @@ def query_facts(study: Study) -> list[str]:
 def oversight_facts(study: Study) -> list[str]:
     """Who decided in the study: readers assisted by a model, clinicians judging its outputs,
     and any LLM judge used beside them."""
-    assisted = study.arms.exclude(kind=Arm.Kind.UNASSISTED).values_list("key", flat=True)
     if study.is_reading:
-        facts = [
-            f"Readers saw the model's output as an aid in arm{'' if len(assisted) == 1 else 's'} "
-            f"{', '.join(assisted)}; every recorded answer was the reader's own, and the model "
-            "never answered a case in a reader's place."
-        ]
+        facts = [_assisted_reading(study)]
     else:
         k = study.raters_per_item
         facts = [
@@ -48,6 +43,17 @@ def oversight_facts(study: Study) -> list[str]:
             "records no use of them in care."
         ]
     return facts + _judges(study)
+
+
+def _assisted_reading(study: Study) -> str:
+    assisted = list(study.arms.exclude(kind=Arm.Kind.UNASSISTED).values_list("key", flat=True))
+    if not assisted:
+        return "No arm shows the readers any assistance yet."
+    arms = f"arm{'' if len(assisted) == 1 else 's'} {', '.join(assisted)}"
+    return (
+        f"Readers read with assistance (a model's output or a tool) in {arms}; every recorded "
+        "answer was the reader's own, and no model answered a case in a reader's place."
+    )
 
 
 def _judges(study: Study) -> list[str]:
