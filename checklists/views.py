@@ -93,6 +93,7 @@ def _report_context(request: HttpRequest, report: Report, own: Assessment | None
         ).exists(),
         "formats": exports.FORMATS,
         "scope_modules": selectors.scope_modules(report=report),
+        "scope_text": selectors.scope_text(report=report),
         "scope_form": ScopeForm(report=report) if report.definition.is_modular else None,
         "scope_changes": report.scope_changes.select_related("changed_by"),
         "scope_locked": report.assessments.filter(submitted_at__isnull=False).exists(),

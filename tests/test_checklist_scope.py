@@ -131,7 +131,7 @@ def test_submitting_needs_only_the_applicable_items_and_then_fixes_the_scope(rep
         )
 
 
-def test_the_consensus_compares_only_the_applicable_items(report, assessors):
+def test_the_consensus_compares_only_the_applicable_items(report, assessors, client):
     services.report_set_scope(report=report, user=report.lead, scope=EVALUATION_QA)
     report.refresh_from_db()
     for user in assessors:
@@ -141,6 +141,10 @@ def test_the_consensus_compares_only_the_applicable_items(report, assessors):
     view = selectors.consensus_view(report=report)
     assert len(view.rows) == 42
     assert view.n_unanimous_unrecorded == 42
+    client.force_login(assessors[0])
+    page = client.get(reverse("report_consensus", args=[report.token])).content.decode()
+    assert "Scope: Research design: E: LLM evaluation; LLM task: QA" in page
+    assert "Only the 42 items that apply are compared." in page
 
 
 def test_exports_list_the_applicable_items_and_say_the_scope(report, client):

@@ -86,3 +86,21 @@ def test_a_scoped_tripod_report_offers_the_facts_as_evidence(open_study, study_a
     assert "when and how the models were queried" in rows["7c"].evidence.text
     assert rows["7d"].evidence.lines[0].startswith("3 raters (pseudonymised as R1 to R3")
     assert rows["1"].evidence is None
+
+
+def test_a_chart_report_offers_the_query_dates_for_its_query_strategy(
+    open_study, study_admin, mi_claim
+):
+    called(open_study.sources.get(label=MODEL), 4)
+    chart = ChecklistDefinition.objects.get(slug="chart")
+    report = services.report_create(
+        lead=study_admin, definition=chart, title="Chatbot paper", study=open_study
+    )
+    facts = selectors.study_facts_for(report=report, user=study_admin)
+    own = selectors.own_assessment(report=report, user=study_admin)
+    sheet = selectors.assessment_sheet(assessment=own, facts=facts)
+    rows = {row.item.code: row for section in sheet.sections for row in section.rows}
+    assert sheet.total == 39
+    assert rows["6b"].evidence.lines == [facts["queries"][0]]
+    assert "on 2026-03-04 (UTC)" in rows["6b"].evidence.lines[0]
+    assert rows["7biii"].evidence.lines == facts["blinding"]
