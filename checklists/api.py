@@ -11,7 +11,7 @@ from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -81,6 +81,9 @@ class ChecklistItemSerializer(serializers.Serializer):
     choices = serializers.JSONField()
     evidence = serializers.JSONField()
     tag = serializers.CharField(allow_blank=True)
+    applies_to = serializers.JSONField(
+        help_text="Module key -> option codes the item applies to; a module left out: all."
+    )
 
 
 class ChecklistSectionSerializer(serializers.Serializer):
@@ -90,10 +93,11 @@ class ChecklistSectionSerializer(serializers.Serializer):
 
 
 class DefinitionDetailSerializer(DefinitionSerializer):
+    modules = serializers.JSONField(help_text="A modular checklist's scopes; [] for others.")
     sections = ChecklistSectionSerializer(many=True)
 
     class Meta(DefinitionSerializer.Meta):
-        fields = [*DefinitionSerializer.Meta.fields, "sections"]
+        fields = [*DefinitionSerializer.Meta.fields, "modules", "sections"]
 
 
 class DefinitionDetailAPI(APIView):
@@ -124,8 +128,10 @@ class DefinitionDetailAPI(APIView):
                     "choices": item.options,
                     "evidence": item.evidence,
                     "tag": item.tag,
+                    "applies_to": item.applies_to,
                 }
             )
+        body["modules"] = definition.modules
         body["sections"] = [
             {"code": s.code, "title": s.title, "items": items_by_section.get(s.pk, [])}
             for s in definition.sections.all()
@@ -163,6 +169,12 @@ class ReportSerializer(serializers.Serializer):
     checklist = ChecklistRefSerializer()
     study = serializers.CharField(allow_null=True)
     lead = serializers.CharField()
+    scope = serializers.JSONField(
+        help_text="A modular checklist's chosen options per module; {} until chosen."
+    )
+    items_applicable = serializers.IntegerField(
+        help_text="How many items the report answers: those in its scope."
+    )
     your_assessment = serializers.CharField(allow_null=True)
     assessments = AssessmentRowSerializer(many=True)
 
@@ -196,6 +208,8 @@ def _report_body(report: Report, user) -> dict:
         },
         "study": report.study.token if report.study_id else None,
         "lead": report.lead.get_username(),
+        "scope": report.scope,
+        "items_applicable": len(selectors.applicable_items(report=report)),
         "your_assessment": own.token if own else None,
         "assessments": assessments,
     }
@@ -247,7 +261,7 @@ class ReportDetailAPI(APIView):
 def _response_rows(assessment: Assessment) -> list[dict]:
     responses = {r.item_id: r for r in assessment.responses.all()}
     rows = []
-    for item in assessment.report.definition.items.all():
+    for item in selectors.applicable_items(report=assessment.report):
         response = responses.get(item.pk)
         rows.append(
             {
@@ -259,6 +273,43 @@ def _response_rows(assessment: Assessment) -> list[dict]:
             }
         )
     return rows
+
+
+class ScopeInputSerializer(serializers.Serializer):
+    scope = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Every module's key -> the option codes the study covers, e.g. "
+        '{"design": ["E"], "task": ["QA"]}.',
+    )
+
+
+class ReportScopeAPI(APIView):
+    """Choose a modular checklist's scope (the lead only). Answers to items that stop applying
+    are kept and come back if the scope widens; no change once an appraisal is submitted."""
+
+    @extend_schema(
+        request=ScopeInputSerializer,
+        responses={
+            200: ReportSerializer,
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="Refused: why, by module."),
+            403: OpenApiResponse(OpenApiTypes.OBJECT, description="You do not lead the report."),
+        },
+    )
+    def put(self, request: Request, token: str) -> Response:
+        report = _participant_report(request, token)
+        if report.lead_id != request.user.pk:
+            raise PermissionDenied("Only the report's lead can choose its scope.")
+        data = ScopeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            report = services.report_set_scope(
+                report=report, user=request.user, scope=data.validated_data["scope"]
+            )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                return Response(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
+            return _validation_response(exc)
+        return Response(_report_body(report, request.user))
 
 
 class ResponseRowSerializer(serializers.Serializer):

@@ -34,6 +34,8 @@ EVIDENCE_KEYS = {
     "prompts": "Prompts sent to the models",
     "design": "Assignment design and seeds",
     "compute": "Calls, tokens and latency of the model endpoints",
+    "queries": "When and how the models were queried",
+    "oversight": "Human oversight of the models' outputs",
 }
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -42,9 +44,12 @@ VALUE = re.compile(r"^[a-z0-9_]+$")
 VERSION = re.compile(r"^\S")
 
 TOP_KEYS = {"format", "slug", "title", "version", "citation", "source_url", "notice", "sections"}
-OPTIONAL_TOP_KEYS = {"notice", "default_kind"}
+OPTIONAL_TOP_KEYS = {"notice", "default_kind", "modules"}
 SECTION_KEYS = {"code", "title", "guidance", "items"}
-ITEM_KEYS = {"code", "prompt", "guidance", "kind", "choices", "evidence", "tag"}
+ITEM_KEYS = {"code", "prompt", "guidance", "kind", "choices", "evidence", "tag", "applies_to"}
+MODULE_KEYS = {"key", "title", "guidance", "options"}
+# Module option codes are kept as the source prints them (TRIPOD-LLM's "E", "OF", "QA").
+MODULE_CODE = re.compile(r"^[A-Za-z0-9]+$")
 
 
 # Longest values the database keeps; checked here so an over-long one is named like any problem.
@@ -67,6 +72,19 @@ class ItemSpec:
     choices: tuple[Choice, ...]  # empty for yes / no / not applicable
     evidence: tuple[str, ...]
     tag: str
+    # ((module key, (option codes...)), ...); a module left out means the item applies to all
+    # of its options, and no modules at all means the item always applies.
+    applies_to: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """One way a modular checklist is scoped, e.g. TRIPOD-LLM's research design or LLM task."""
+
+    key: str
+    title: str
+    guidance: str
+    options: tuple[Choice, ...]
 
 
 @dataclass(frozen=True)
@@ -86,16 +104,40 @@ class DefinitionSpec:
     source_url: str
     notice: str
     sections: tuple[SectionSpec, ...]
+    modules: tuple[ModuleSpec, ...] = ()
 
     @property
     def content_hash(self) -> str:
         """SHA-256 of the parsed content: comments and layout changes do not make a new version."""
-        canonical = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        canonical = json.dumps(
+            _without_empty_modules(asdict(self)), sort_keys=True, ensure_ascii=False
+        )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     @property
     def items(self) -> list[ItemSpec]:
         return [item for section in self.sections for item in section.items]
+
+
+def _without_empty_modules(data: dict) -> dict:
+    """Leave out the module fields a checklist without modules does not use, so that files
+    loaded before modules existed keep their hash and do not become a new revision."""
+    if not data["modules"]:
+        del data["modules"]
+    for section in data["sections"]:
+        for item in section["items"]:
+            if not item["applies_to"]:
+                del item["applies_to"]
+    return data
+
+
+def item_applies(applies_to: dict[str, list[str]], scope: dict[str, list[str]]) -> bool:
+    """Whether an item tagged `applies_to` is in a report's `scope` (module key -> the chosen
+    options). An empty scope (not chosen yet) keeps every item; otherwise the item must share
+    at least one option with the scope in every module it is tagged for."""
+    if not scope:
+        return True
+    return all(set(codes) & set(scope.get(key, ())) for key, codes in applies_to.items())
 
 
 class DefinitionError(Exception):
@@ -173,8 +215,9 @@ def parse_definition(filename: str, text: str) -> DefinitionSpec:
     url = reader.text(data, "source_url", "", max_length=MAX_LENGTH["source_url"])
     if not url.startswith(("https://", "http://")):
         reader.fail("source_url", "must be an http(s) address")
+    modules = _modules(reader, data.get("modules"))
     sections = tuple(
-        _section(reader, raw, f"sections[{i}]", default_kind)
+        _section(reader, raw, f"sections[{i}]", default_kind, modules)
         for i, raw in enumerate(reader.items_list(data.get("sections"), "sections"))
     )
     spec = DefinitionSpec(
@@ -187,6 +230,7 @@ def parse_definition(filename: str, text: str) -> DefinitionSpec:
         source_url=url,
         notice=reader.text(data, "notice", "", required=False),
         sections=sections,
+        modules=modules,
     )
     _check_unique(reader, [s.code for s in sections], "sections[{}].code", "section code")
     seen: set[str] = set()
@@ -204,7 +248,41 @@ def _syntax(filename: str) -> str:
     return "JSON" if filename.endswith(".json") else "YAML"
 
 
-def _section(reader: _Reader, raw: Any, path: str, default_kind: str | None) -> SectionSpec:
+def _modules(reader: _Reader, raw: Any) -> tuple[ModuleSpec, ...]:
+    if raw is None:
+        return ()
+    modules = []
+    for i, entry in enumerate(reader.items_list(raw, "modules")):
+        path = f"modules[{i}]"
+        data = reader.mapping(entry, path, MODULE_KEYS)
+        options = []
+        for j, option in enumerate(reader.items_list(data.get("options"), f"{path}.options")):
+            where = f"{path}.options[{j}]"
+            fields = reader.mapping(option, where, {"value", "label"})
+            value = reader.matching(
+                fields, "value", where, MODULE_CODE, "a code such as E or QA", 20
+            )
+            options.append(Choice(value=value, label=reader.text(fields, "label", where)))
+        _check_unique(reader, [o.value for o in options], path + ".options[{}].value", "option")
+        modules.append(
+            ModuleSpec(
+                key=reader.matching(data, "key", path, VALUE, "lowercase_with_underscores", 40),
+                title=reader.text(data, "title", path, max_length=MAX_LENGTH["title"]),
+                guidance=reader.text(data, "guidance", path, required=False),
+                options=tuple(options),
+            )
+        )
+    _check_unique(reader, [m.key for m in modules], "modules[{}].key", "module key")
+    return tuple(modules)
+
+
+def _section(
+    reader: _Reader,
+    raw: Any,
+    path: str,
+    default_kind: str | None,
+    modules: tuple[ModuleSpec, ...],
+) -> SectionSpec:
     data = reader.mapping(raw, path, SECTION_KEYS)
     items = reader.items_list(data.get("items"), f"{path}.items")
     return SectionSpec(
@@ -214,12 +292,19 @@ def _section(reader: _Reader, raw: Any, path: str, default_kind: str | None) -> 
         title=reader.text(data, "title", path, max_length=MAX_LENGTH["title"]),
         guidance=reader.text(data, "guidance", path, required=False),
         items=tuple(
-            _item(reader, item, f"{path}.items[{i}]", default_kind) for i, item in enumerate(items)
+            _item(reader, item, f"{path}.items[{i}]", default_kind, modules)
+            for i, item in enumerate(items)
         ),
     )
 
 
-def _item(reader: _Reader, raw: Any, path: str, default_kind: str | None) -> ItemSpec:
+def _item(
+    reader: _Reader,
+    raw: Any,
+    path: str,
+    default_kind: str | None,
+    modules: tuple[ModuleSpec, ...],
+) -> ItemSpec:
     data = reader.mapping(raw, path, ITEM_KEYS)
     kind = data.get("kind", default_kind)
     if kind not in KINDS:
@@ -237,7 +322,35 @@ def _item(reader: _Reader, raw: Any, path: str, default_kind: str | None) -> Ite
         choices=_choices(reader, data.get("choices"), f"{path}.choices", kind),
         evidence=_evidence(reader, data.get("evidence"), f"{path}.evidence"),
         tag=tag,
+        applies_to=_applies_to(reader, data.get("applies_to"), f"{path}.applies_to", modules),
     )
+
+
+def _applies_to(
+    reader: _Reader, raw: Any, path: str, modules: tuple[ModuleSpec, ...]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if raw is None:
+        return ()
+    if not modules:
+        reader.fail(path, "this checklist declares no `modules`, so its items cannot be tagged")
+    known = {module.key: [o.value for o in module.options] for module in modules}
+    data = reader.mapping(raw, path, set(known))
+    tags = []
+    for key in known:  # in the modules' order, so the hash does not depend on the file's
+        if key not in data:
+            continue
+        codes = data[key]
+        if not isinstance(codes, list) or not codes:
+            reader.fail(f"{path}.{key}", "expected a non-empty list of option codes")
+        for i, code in enumerate(codes):
+            if code not in known[key]:
+                reader.fail(
+                    f"{path}.{key}[{i}]",
+                    f"unknown {key} {code!r}; known: {', '.join(known[key])}",
+                )
+        _check_unique(reader, codes, f"{path}.{key}[{{}}]", key)
+        tags.append((key, tuple(codes)))
+    return tuple(tags)
 
 
 def _choices(reader: _Reader, raw: Any, path: str, kind: str) -> tuple[Choice, ...]:

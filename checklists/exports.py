@@ -37,6 +37,7 @@ class ExportDoc:
     citation: str
     source_url: str
     notice: str
+    scope: str  # a modular checklist's chosen designs, tasks...; "" for other checklists
     report: str
     manuscript: str
     answered_by: str
@@ -71,6 +72,8 @@ def to_markdown(doc: ExportDoc) -> str:
     ]
     if doc.manuscript:
         lines.append(f"- Manuscript: {_md_cell(doc.manuscript)}")
+    if doc.scope:
+        lines.append(f"- Scope: {_md_cell(doc.scope)}")
     lines += [
         f"- Answered by: {_md_cell(doc.answered_by)}",
         f"- Submitted: {doc.submitted_at or 'not yet'}",
@@ -143,6 +146,7 @@ def to_json(doc: ExportDoc) -> str:
         },
         "report": {
             "title": doc.report,
+            "scope": doc.scope,
             "manuscript": doc.manuscript,
             "answered_by": doc.answered_by,
             "submitted_at": doc.submitted_at or None,
@@ -195,6 +199,8 @@ def to_latex(doc: ExportDoc) -> str:
         f"``{latex_escape(doc.report)}''. {latex_escape(doc.citation)} "
         f"{_latex_url(doc.source_url)}"
     )
+    if doc.scope:
+        caption += f" Scope: {latex_escape(doc.scope)}."
     lines = [
         f"% {doc.checklist} {doc.version}, exported by evalapp at {doc.exported_at}.".replace(
             "\n", " "

@@ -3,8 +3,8 @@
 from django import forms
 
 from annotation.selectors import admin_studies
-from checklists.models import ChecklistDefinition
-from checklists.selectors import definitions_current
+from checklists.models import ChecklistDefinition, Report
+from checklists.selectors import definitions_current, scope_modules
 
 
 class DefinitionChoiceField(forms.ModelChoiceField):
@@ -45,3 +45,19 @@ class AddAssessorForm(forms.Form):
         help_text="They see this report in their list; you see them under Assessors once they "
         "start answering.",
     )
+
+
+class ScopeForm(forms.Form):
+    """One set of boxes per module of a modular checklist (TRIPOD-LLM: designs and tasks)."""
+
+    def __init__(self, *args, report: Report, **kwargs):
+        super().__init__(*args, **kwargs)
+        for module in scope_modules(report=report):
+            self.fields[module.key] = forms.MultipleChoiceField(
+                label=module.title,
+                help_text=module.guidance,
+                choices=[(o["value"], o["label"]) for o in module.options],
+                widget=forms.CheckboxSelectMultiple,
+                initial=module.chosen,
+                error_messages={"required": f"{module.title}: choose at least one."},
+            )

@@ -21,6 +21,9 @@ class ChecklistDefinition(models.Model):
     citation = models.TextField()
     source_url = models.URLField()
     notice = models.TextField(blank=True)
+    # A modular checklist's scopes, e.g. [{"key": "design", "title": ..., "guidance": ...,
+    # "options": [{"value": "E", "label": ...}]}]; empty for a checklist whose items all apply.
+    modules = models.JSONField(default=list, blank=True)
     filename = models.CharField(max_length=200)
     content_hash = models.CharField(max_length=64)
     loaded_at = models.DateTimeField(auto_now_add=True)
@@ -37,6 +40,10 @@ class ChecklistDefinition(models.Model):
     @property
     def version_label(self) -> str:
         return f"{self.version} (revision {self.revision})"
+
+    @property
+    def is_modular(self) -> bool:
+        return bool(self.modules)
 
 
 class Section(models.Model):
@@ -82,6 +89,8 @@ class ChecklistItem(models.Model):
     choices = models.JSONField(default=list, blank=True)
     evidence = models.JSONField(default=list, blank=True, help_text="Evidence keys, see files.")
     tag = models.CharField(max_length=10, blank=True)
+    # {module key: [option codes]}; a module left out means every option, see files.item_applies.
+    applies_to = models.JSONField(default=dict, blank=True)
     order = models.PositiveSmallIntegerField()
 
     class Meta:
@@ -92,6 +101,9 @@ class ChecklistItem(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    def applies_in(self, scope: dict[str, list[str]]) -> bool:
+        return files.item_applies(self.applies_to, scope)
 
     @property
     def options(self) -> list[dict]:
@@ -159,6 +171,9 @@ class Report(models.Model):
         Study, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
     )
     lead = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # For a modular checklist, the options the study covers: {module key: [option codes]}.
+    # Empty until the lead chooses, and then every item applies.
+    scope = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -166,6 +181,27 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def needs_scope(self) -> bool:
+        return self.definition.is_modular and not self.scope
+
+
+class ReportScopeChange(models.Model):
+    """Append-only history of a report's scope: every scope it was given, and by whom."""
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="scope_changes")
+    scope = models.JSONField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["changed_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.report} scoped {self.scope} at {self.changed_at:%Y-%m-%d %H:%M:%S}"
 
 
 class Assessment(models.Model):

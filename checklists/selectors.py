@@ -52,6 +52,65 @@ def definition_get(*, slug: str, revision: int | None = None) -> ChecklistDefini
     return definition
 
 
+# --- scope: which items of a modular checklist a report answers --------------------------------
+
+
+def applicable_items(*, report: Report) -> list[ChecklistItem]:
+    """The items the report answers: all of them, unless a modular checklist's scope leaves
+    some out. Every count of items ("N of M") counts these."""
+    return [item for item in report.definition.items.all() if item.applies_in(report.scope)]
+
+
+def set_aside_codes(*, assessment: Assessment) -> list[str]:
+    """Codes of items answered in this assessment that no longer apply to the report's scope:
+    their answers are kept (and come back if the scope widens), but are not shown or counted."""
+    answered = assessment.responses.filter(answer__isnull=False).select_related("item")
+    return [
+        r.item.code
+        for r in answered.order_by("item__order")
+        if r.is_answered and not r.item.applies_in(assessment.report.scope)
+    ]
+
+
+@dataclass(frozen=True)
+class ScopeModule:
+    key: str
+    title: str
+    guidance: str
+    options: list[dict]
+    chosen: list[str]
+
+    @property
+    def chosen_labels(self) -> list[str]:
+        return [o["label"] for o in self.options if o["value"] in self.chosen]
+
+
+def scope_modules(*, report: Report) -> list[ScopeModule]:
+    """The checklist's modules with what the report chose in each (nothing, until chosen)."""
+    return [
+        ScopeModule(
+            key=module["key"],
+            title=module["title"],
+            guidance=module.get("guidance", ""),
+            options=module["options"],
+            chosen=report.scope.get(module["key"], []),
+        )
+        for module in report.definition.modules
+    ]
+
+
+def scope_text(*, report: Report) -> str:
+    """The scope in one line for exports, e.g. "Research design: E (LLM evaluation); ..."."""
+    if not report.definition.is_modular:
+        return ""
+    if not report.scope:
+        return "not chosen: every item is shown"
+    return "; ".join(
+        f"{module.title}: {', '.join(module.chosen_labels)}"
+        for module in scope_modules(report=report)
+    )
+
+
 # --- reports and who may read what ------------------------------------------------------------
 
 
@@ -189,15 +248,17 @@ def assessment_sheet(*, assessment: Assessment, facts: dict[str, list[str]] | No
     sections: dict[int, SectionRows] = {}
     for section in definition.sections.all():
         sections[section.pk] = SectionRows(section.code, section.title, section.guidance)
-    for item in definition.items.all():
+    for item in applicable_items(report=assessment.report):
         response = responses.get(item.pk)
         evidence = _evidence(item, response, facts, assessment.report) if facts else None
         sections[item.section_id].rows.append(ItemRow(item, response, evidence))
     for section in sections.values():
         section.total = len(section.rows)
-    answered = sum(s.answered for s in sections.values())
-    total = sum(s.total for s in sections.values())
-    return Sheet(list(sections.values()), answered, total)
+    # A section none of whose items applies is left out, as its items are.
+    shown = [section for section in sections.values() if section.rows]
+    answered = sum(s.answered for s in shown)
+    total = sum(s.total for s in shown)
+    return Sheet(shown, answered, total)
 
 
 def study_facts_for(*, report: Report, user: AbstractBaseUser) -> dict[str, list[str]] | None:
@@ -311,7 +372,7 @@ def consensus_view(*, report: Report) -> ConsensusView:
     consensus = report.assessments.filter(kind=Assessment.Kind.CONSENSUS).first()
     agreed = {r.item_id: r for r in consensus.responses.all()} if consensus else {}
     rows, observations, categories = [], [], {}
-    for item in report.definition.items.all():
+    for item in applicable_items(report=report):
         keys = [answer_key(answers.get((a.pk, item.pk))) for a in submitted]
         given = [k for k in keys if k is not None]
         for assessment, key in zip(submitted, keys, strict=True):
@@ -367,7 +428,7 @@ def export_doc(*, assessment: Assessment, exported_at: str) -> ExportDoc:
     responses = {r.item_id: r for r in assessment.responses.all()}
     sections = {s.pk: f"{s.code}. {s.title}" for s in definition.sections.all()}
     rows = []
-    for item in definition.items.all():
+    for item in applicable_items(report=report):
         response = responses.get(item.pk)
         answer = response.answer if response else None
         rows.append(
@@ -387,6 +448,7 @@ def export_doc(*, assessment: Assessment, exported_at: str) -> ExportDoc:
         citation=definition.citation,
         source_url=definition.source_url,
         notice=definition.notice,
+        scope=scope_text(report=report),
         report=report.title,
         manuscript=report.manuscript,
         answered_by=_answered_by(assessment),

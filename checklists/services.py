@@ -15,6 +15,7 @@ from checklists.definition_files import (
     Choice,
     DefinitionError,
     DefinitionSpec,
+    ModuleSpec,
     parse_definition,
 )
 from checklists.models import (
@@ -22,10 +23,12 @@ from checklists.models import (
     ChecklistDefinition,
     ChecklistItem,
     Report,
+    ReportScopeChange,
     Response,
     ResponseRevision,
     Section,
 )
+from checklists.selectors import applicable_items
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 DEFINITION_SUFFIXES = (".yaml", ".yml", ".json")
@@ -81,6 +84,7 @@ def _definition_store(filename: str, spec: DefinitionSpec) -> LoadOutcome:
         citation=spec.citation,
         source_url=spec.source_url,
         notice=spec.notice,
+        modules=[_module_data(module) for module in spec.modules],
         filename=filename,
         content_hash=spec.content_hash,
     )
@@ -106,12 +110,22 @@ def _definition_store(filename: str, spec: DefinitionSpec) -> LoadOutcome:
                     choices=[_choice_data(c) for c in item.choices],
                     evidence=list(item.evidence),
                     tag=item.tag,
+                    applies_to={key: list(codes) for key, codes in item.applies_to},
                     order=order,
                 )
             )
             order += 1
         ChecklistItem.objects.bulk_create(items)
     return LoadOutcome(filename, spec.slug, definition.revision, created=True)
+
+
+def _module_data(module: ModuleSpec) -> dict:
+    return {
+        "key": module.key,
+        "title": module.title,
+        "guidance": module.guidance,
+        "options": [_choice_data(option) for option in module.options],
+    }
 
 
 def _choice_data(choice: Choice) -> dict:
@@ -143,6 +157,53 @@ def report_create(
     if lead_assesses:
         Assessment.objects.create(report=report, assessor=lead)
     return report
+
+
+@transaction.atomic
+def report_set_scope(
+    *, report: Report, user: AbstractBaseUser, scope: dict[str, list[str]]
+) -> Report:
+    """Choose which designs, tasks (or other modules) a modular checklist's report covers.
+
+    Answers to items that stop applying are kept, only set aside, so that widening the scope
+    again brings them back. Every change is recorded. Once an appraisal is submitted the scope
+    is fixed: that appraisal answered exactly the items of its scope."""
+    report = Report.objects.select_for_update().select_related("definition").get(pk=report.pk)
+    if user.pk != report.lead_id:
+        raise ValidationError("Only the report's lead can choose its scope.")
+    if not report.definition.is_modular:
+        raise ValidationError(f"{report.definition.title} has no modules to choose from.")
+    cleaned = _clean_scope(report.definition, scope)
+    if cleaned == report.scope:
+        return report
+    if report.assessments.filter(submitted_at__isnull=False).exists():
+        raise ValidationError("An appraisal has been submitted, so the scope can no longer change.")
+    report.scope = cleaned
+    report.save(update_fields=["scope"])
+    ReportScopeChange.objects.create(report=report, scope=cleaned, changed_by=user)
+    return report
+
+
+def _clean_scope(definition: ChecklistDefinition, scope: object) -> dict[str, list[str]]:
+    """The scope in the modules' order, or a ValidationError naming the module at fault."""
+    if not isinstance(scope, dict):
+        raise ValidationError("The scope maps each module to the options chosen.")
+    modules = {module["key"]: module for module in definition.modules}
+    unknown = sorted(set(map(str, scope)) - set(modules))
+    if unknown:
+        raise ValidationError({unknown[0]: f"No such module; known: {', '.join(modules)}."})
+    cleaned = {}
+    for key, module in modules.items():
+        allowed = [option["value"] for option in module["options"]]
+        chosen = scope.get(key)
+        if not isinstance(chosen, list) or not chosen:
+            raise ValidationError({key: f"{module['title']}: choose at least one."})
+        wrong = [code for code in chosen if code not in allowed]
+        if wrong:
+            listed = ", ".join(allowed)
+            raise ValidationError({key: f"{module['title']}: no option {wrong[0]!r}; {listed}."})
+        cleaned[key] = [code for code in allowed if code in chosen]
+    return cleaned
 
 
 def report_add_assessor(*, report: Report, user: AbstractBaseUser) -> Assessment:
@@ -241,6 +302,8 @@ def _check_can_answer(assessment: Assessment, item: ChecklistItem, user: Abstrac
         raise ValidationError(f"These answers were submitted on {when} and are locked.")
     if item.definition_id != assessment.report.definition_id:
         raise ValidationError(f"Item {item.code} belongs to another checklist.")
+    if not item.applies_in(assessment.report.scope):
+        raise ValidationError(f"Item {item.code} does not apply to this report's scope.")
 
 
 def _response_apply(response: Response, changes: dict, user: AbstractBaseUser) -> Response:
@@ -270,7 +333,7 @@ def assessment_submit(*, assessment: Assessment) -> Assessment:
         return assessment
     answered = {r.item_id for r in assessment.responses.all() if r.is_answered}
     missing = [
-        item.code for item in assessment.report.definition.items.all() if item.pk not in answered
+        item.code for item in applicable_items(report=assessment.report) if item.pk not in answered
     ]
     if missing:
         listed = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")

@@ -26,6 +26,7 @@ urlpatterns = [
         name="response_use_evidence",
     ),
     path("reports/<str:token>/submit/", views.assessment_submit, name="assessment_submit"),
+    path("reports/<str:token>/scope/", views.report_scope, name="report_scope"),
     path("reports/<str:token>/assessors/", views.report_add_assessor, name="report_add_assessor"),
     path("reports/<str:token>/consensus/", views.report_consensus, name="report_consensus"),
     path(
@@ -56,6 +57,9 @@ urlpatterns = [
         "api/v1/reports/<str:token>/responses/<str:code>/",
         api.ResponseSaveAPI.as_view(),
         name="api_response_save",
+    ),
+    path(
+        "api/v1/reports/<str:token>/scope/", api.ReportScopeAPI.as_view(), name="api_report_scope"
     ),
     path("api/v1/reports/<str:token>/submit/", api.SubmitAPI.as_view(), name="api_report_submit"),
     path(

@@ -9,9 +9,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from checklists import exports, selectors, services
-from checklists.forms import AddAssessorForm, ReportCreateForm
+from checklists.forms import AddAssessorForm, ReportCreateForm, ScopeForm
 from checklists.models import Assessment, ChecklistItem, Report
 
 
@@ -52,7 +53,29 @@ def report_detail(request: HttpRequest, token: str) -> HttpResponse:
     if own is not None:
         facts = selectors.study_facts_for(report=report, user=request.user)
         context["sheet"] = selectors.assessment_sheet(assessment=own, facts=facts)
+        context["set_aside"] = selectors.set_aside_codes(assessment=own)
     return render(request, "checklists/report_detail.html", context)
+
+
+@login_required
+@require_POST
+def report_scope(request: HttpRequest, token: str) -> HttpResponse:
+    report = _report_led_by(request, token)
+    form = ScopeForm(request.POST, report=report)
+    if not form.is_valid():
+        errors = [message for field in form.errors.values() for message in field]
+        messages.error(request, " ".join(errors))
+        return redirect("report_detail", token=report.token)
+    try:
+        report = services.report_set_scope(
+            report=report, user=request.user, scope=form.cleaned_data
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        n = len(selectors.applicable_items(report=report))
+        messages.success(request, f"Scope saved: {n} items apply.")
+    return redirect("report_detail", token=report.token)
 
 
 def _report_context(request: HttpRequest, report: Report, own: Assessment | None) -> dict:
@@ -69,6 +92,11 @@ def _report_context(request: HttpRequest, report: Report, own: Assessment | None
             kind=Assessment.Kind.CONSENSUS, responses__answer__isnull=False
         ).exists(),
         "formats": exports.FORMATS,
+        "scope_modules": selectors.scope_modules(report=report),
+        "scope_text": selectors.scope_text(report=report),
+        "scope_form": ScopeForm(report=report) if report.definition.is_modular else None,
+        "scope_changes": report.scope_changes.select_related("changed_by"),
+        "scope_locked": report.assessments.filter(submitted_at__isnull=False).exists(),
     }
 
 
@@ -145,7 +173,9 @@ def response_use_evidence(request: HttpRequest, token: str, code: str) -> HttpRe
     sheet = selectors.assessment_sheet(assessment=own, facts=facts)
     row = _row(sheet, item)
     error = ""
-    if row.evidence is None:
+    if row is None:
+        error = f"Item {item.code} does not apply to this report's scope."
+    elif row.evidence is None:
         error = "This item has no evidence from a study you administer."
     else:
         try:
@@ -161,8 +191,9 @@ def response_use_evidence(request: HttpRequest, token: str, code: str) -> HttpRe
     return _after_item_change(request, report, own, item, error, whole_item=True)
 
 
-def _row(sheet: selectors.Sheet, item: ChecklistItem) -> selectors.ItemRow:
-    return next(row for s in sheet.sections for row in s.rows if row.item.pk == item.pk)
+def _row(sheet: selectors.Sheet, item: ChecklistItem) -> selectors.ItemRow | None:
+    """The item's row, or None for an item outside the report's scope."""
+    return next((row for s in sheet.sections for row in s.rows if row.item.pk == item.pk), None)
 
 
 def _after_item_change(
@@ -174,10 +205,15 @@ def _after_item_change(
     *,
     whole_item: bool = False,
 ) -> HttpResponse:
-    if not request.htmx:
-        # Without JavaScript the form posts normally: come back to the same item.
+    out_of_scope = not item.applies_in(report.scope)
+    if not request.htmx or out_of_scope:
+        # Without JavaScript the form posts normally: come back to the same item. An item the
+        # scope left out since the page was drawn (in another tab) has no place to show the
+        # refusal in: the whole page is drawn again, as it now is, with the message.
         if error:
             messages.error(request, error)
+        if out_of_scope and request.htmx:
+            return HttpResponseClientRefresh()
         return redirect(reverse("report_detail", args=[report.token]) + f"#item-{item.pk}")
     facts = selectors.study_facts_for(report=report, user=request.user)
     sheet = selectors.assessment_sheet(assessment=own, facts=facts)

@@ -119,6 +119,28 @@ def test_a_linked_checklist_comes_as_markdown_and_latex(rated, study_admin, mi_c
     assert f"{stem}.tex" in names
 
 
+def test_a_linked_modular_checklist_comes_with_its_scope_and_its_items_only(
+    rated, study_admin, mi_claim
+):
+    from checklists import services as checklist_services
+    from checklists.models import ChecklistDefinition
+
+    report = checklist_services.report_create(
+        lead=study_admin,
+        definition=ChecklistDefinition.objects.get(slug="tripod-llm"),
+        title="Scoped paper",
+        study=rated,
+    )
+    checklist_services.report_set_scope(
+        report=report, user=study_admin, scope={"design": ["E"], "task": ["QA"]}
+    )
+    markdown = build(rated).read(f"checklists/tripod-llm-{report.token}.md").decode()
+    assert "- Items answered: 0 of 42" in markdown
+    assert "- Scope: Research design: E: LLM evaluation; LLM task: QA" in markdown
+    assert "| 6b |" not in markdown
+    assert "| 6a |" in markdown
+
+
 def test_only_the_studys_admins_build_and_fetch_the_bundle(
     client, rated, study_admin, raters, outsider, django_capture_on_commit_callbacks
 ):

@@ -12,8 +12,10 @@ pytestmark = pytest.mark.django_db
 def test_definitions_are_listed_with_their_revisions(client, mi_claim, outsider):
     body = client.get(reverse("api_checklists"), headers=auth(outsider)).json()["results"]
     assert {(d["slug"], d["revision"], d["current"]) for d in body} == {
+        ("chart", 1, True),
         ("elevate-genai", 1, True),
         ("mi-claim-gen", 1, True),
+        ("tripod-llm", 1, True),
     }
     mi = next(d for d in body if d["slug"] == "mi-claim-gen")
     assert (mi["n_items"], mi["version"]) == (23, "2024-06")
@@ -31,7 +33,7 @@ def test_a_definition_comes_whole(client, mi_claim, outsider):
     ]
     assert client.get(url + "?revision=2", headers=auth(outsider)).status_code == 404
     assert client.get(url + "?revision=x", headers=auth(outsider)).status_code == 400
-    missing = reverse("api_checklist", args=["tripod-llm"])
+    missing = reverse("api_checklist", args=["no-such-checklist"])
     assert client.get(missing, headers=auth(outsider)).status_code == 404
 
 

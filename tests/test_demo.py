@@ -130,8 +130,14 @@ def test_demo_brings_the_checklists_and_a_report_linked_to_the_study():
     assert set(ChecklistDefinition.objects.values_list("slug", "revision")) == {
         ("mi-claim-gen", 1),
         ("elevate-genai", 1),
+        ("tripod-llm", 1),
+        ("chart", 1),
     }
-    report = Report.objects.get()
+    tripod = Report.objects.get(definition__slug="tripod-llm")
+    assert tripod.scope == {"design": ["E"], "task": ["QA"]}
+    assert tripod.study == Study.objects.get(title=DEMO_TITLE)
+    assert tripod.scope_changes.count() == 1  # seeding twice does not scope it twice
+    report = Report.objects.get(definition__slug="mi-claim-gen")
     assert report.study == Study.objects.get(title=DEMO_TITLE)
     answered = report.assessments.get().responses.filter(answer__isnull=False)
     assert sorted(answered.values_list("item__code", flat=True)) == [

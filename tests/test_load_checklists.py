@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from checklists.models import ChecklistDefinition, ChecklistItem, Response
-from checklists.services import definition_files_shipped, report_create
+from checklists.services import DEFINITIONS_DIR, definition_files_shipped, report_create
 from tests.factories import UserFactory
 from tests.support.checklists import answer
 
@@ -45,7 +45,7 @@ def test_reloading_unchanged_files_is_a_no_op():
 
 def test_a_malformed_file_loads_nothing_not_even_the_good_files(tmp_path):
     bad = tmp_path / "broken.yaml"
-    text = (definition_files_shipped()[0]).read_text()
+    text = (DEFINITIONS_DIR / "elevate-genai.yaml").read_text()
     bad.write_text(
         text.replace("slug: elevate-genai", "slug: broken-one").replace(
             "kind: single_choice", "kind: essay", 1
@@ -60,7 +60,7 @@ def test_a_malformed_file_loads_nothing_not_even_the_good_files(tmp_path):
 
 
 def test_two_files_with_one_slug_are_refused(tmp_path):
-    shipped = definition_files_shipped()[1]
+    shipped = DEFINITIONS_DIR / "mi-claim-gen.yaml"
     copy = tmp_path / "copy.yaml"
     shutil.copy(shipped, copy)
     with pytest.raises(CommandError, match=r"copy.yaml: slug: slug 'mi-claim-gen' is also used"):
@@ -69,7 +69,7 @@ def test_two_files_with_one_slug_are_refused(tmp_path):
 
 
 def test_a_changed_file_is_a_new_revision_and_old_answers_stay_with_theirs(tmp_path):
-    shipped = Path(definition_files_shipped()[1])
+    shipped = Path(DEFINITIONS_DIR / "mi-claim-gen.yaml")
     assert shipped.name == "mi-claim-gen.yaml"
     load(shipped)
     first = ChecklistDefinition.objects.get(slug="mi-claim-gen")
@@ -101,7 +101,7 @@ def test_a_changed_file_is_a_new_revision_and_old_answers_stay_with_theirs(tmp_p
 
 
 def test_going_back_to_an_earlier_text_is_a_new_revision_too(tmp_path):
-    shipped = Path(definition_files_shipped()[1])
+    shipped = Path(DEFINITIONS_DIR / "mi-claim-gen.yaml")
     original = shipped.read_text()
     path = tmp_path / "mi-claim-gen.yaml"
     path.write_text(original.replace("stated explicitly", "stated plainly"))

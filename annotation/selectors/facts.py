@@ -28,6 +28,7 @@ from annotation.selectors.omissions import (
     omission_rate_facts,
 )
 from annotation.selectors.results import intervals_by_question
+from annotation.selectors.use_facts import oversight_facts, query_facts
 from annotation.selectors.washout import washout_facts
 
 
@@ -44,6 +45,8 @@ def study_reporting_facts(*, study: Study) -> dict[str, list[str]]:
         "prompts": _prompts(study),
         "design": _design(study),
         "compute": _compute(study),
+        "queries": query_facts(study),
+        "oversight": oversight_facts(study),
     }
 
 
@@ -67,6 +70,8 @@ def _reading_facts(study: Study) -> dict[str, list[str]]:
         "prompts": _prompts(study),
         "design": reading_facts.reading_design(study),
         "compute": _compute(study),
+        "queries": query_facts(study),
+        "oversight": oversight_facts(study),
     }
 
 

@@ -1,6 +1,6 @@
 """Answering checklist items in tests through the real services."""
 
-from checklists import services
+from checklists import selectors, services
 from checklists.models import Assessment
 
 
@@ -12,9 +12,10 @@ def answer(assessment: Assessment, code: str, value, **fields):
 
 
 def answer_all(assessment: Assessment, overrides: dict | None = None) -> None:
-    """Every item answered with its first option, except the codes in `overrides`."""
+    """Every item in the report's scope answered with its first option, except the codes in
+    `overrides`."""
     overrides = overrides or {}
-    for item in assessment.report.definition.items.all():
+    for item in selectors.applicable_items(report=assessment.report):
         first = item.option_values[0]
         default = [first] if item.kind == item.Kind.MULTIPLE_CHOICE else first
         answer(assessment, item.code, overrides.get(item.code, default))
