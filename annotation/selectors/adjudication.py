@@ -155,10 +155,12 @@ class ReferenceQuestion:
     minimum: float | None = None
     maximum: float | None = None
 
-    def checked(self, value: str) -> bool:
-        if isinstance(self.answer, list):
-            return value in [str(a) for a in self.answer]
-        return self.answer is not None and str(self.answer) == value
+    @property
+    def answer_values(self) -> list[str]:
+        """The recorded answer's options as posted, for checking radios and boxes."""
+        if self.answer is None:
+            return []
+        return [str(a) for a in (self.answer if isinstance(self.answer, list) else [self.answer])]
 
 
 @dataclass(frozen=True)
@@ -407,3 +409,28 @@ def reference_codes(*, study: Study, question: Question) -> dict[str, float]:
         )
         if values.get(question.key) is not None
     }
+
+
+@dataclass(frozen=True)
+class AdjudicatorStudy:
+    """A study the user adjudicates, as their home page lists it: no source or rater."""
+
+    token: str
+    title: str
+    waiting: int
+    locked: bool
+
+
+def adjudicator_studies(*, user: AbstractBaseUser) -> list[AdjudicatorStudy]:
+    studies = Study.objects.filter(adjudicators__user=user, status__in=ADJUDICATED).order_by(
+        "title"
+    )
+    return [
+        AdjudicatorStudy(
+            s.token,
+            s.title,
+            len(adjudicator_queue(study=s, user=user)),
+            s.status == Study.Status.LOCKED,
+        )
+        for s in studies
+    ]
