@@ -2,6 +2,7 @@
 raters' answers to the questions a reference is recorded for, the adjudicator's queue and item
 (readers under "Reader n" labels only), and the dashboard's counts."""
 
+import json
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -434,3 +435,48 @@ def adjudicator_studies(*, user: AbstractBaseUser) -> list[AdjudicatorStudy]:
         )
         for s in studies
     ]
+
+
+def adjudication_export_rows(*, study: Study) -> list[dict]:
+    """adjudications.csv's rows: `adjudication_rows` with a list answer as JSON text, as
+    ratings.csv writes one."""
+    return [
+        {
+            **row,
+            "reference_answer": _cell(row["reference_answer"]),
+            "majority": _cell(row["majority"]),
+        }
+        for row in adjudication_rows(study=study)
+    ]
+
+
+def _cell(answer: object) -> object:
+    return json.dumps(answer, ensure_ascii=False) if isinstance(answer, list | dict) else answer
+
+
+def adjudication_methods_text(*, study: Study) -> list[str]:
+    """The methods paragraph on adjudication (empty when no item was chosen): how items were
+    chosen, by whom, how many, and how often the reference sided with the majority."""
+    summary = adjudication_summary(study=study)
+    if not summary.selected:
+        return []
+    chosen = "; ".join(f"{run.described} ({run.chosen} items)" for run in summary.runs)
+    text = (
+        f"Items were chosen for adjudication once every rater had submitted them: {chosen}. "
+        f"{summary.selected} item{'s' if summary.selected != 1 else ''} needed adjudication and "
+        f"{summary.decided} received a reference answer from a senior clinician "
+        f"({summary.adjudicators} adjudicator{'s' if summary.adjudicators != 1 else ''}, none "
+        "of whom adjudicated an item they rated), who saw the raters' answers and comments "
+        "under anonymous labels (Reader 1, 2, ... in a seeded order per item) and recorded a "
+        "reason. Agreement statistics are the raters' own, before adjudication."
+    )
+    sidings = [
+        f"'{row.key}': {row.siding.sided} of {row.siding.with_majority} "
+        f"({row.siding.no_majority} without a majority)"
+        for row in summary.siding
+        if row.siding.adjudicated
+    ]
+    if sidings:
+        text += " The reference equalled the raters' majority answer for " + "; ".join(sidings)
+        text += "."
+    return ["## Adjudication", "", text, ""]
