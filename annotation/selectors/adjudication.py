@@ -11,6 +11,7 @@ from django.http import Http404
 
 from annotation.core import adjudication as core
 from annotation.core import disagreement, rubric
+from annotation.core.stats.names import VERSUS_REFERENCE
 from annotation.models import (
     Adjudication,
     AdjudicationSelection,
@@ -302,12 +303,24 @@ class QuestionSiding:
 
 
 @dataclass(frozen=True)
+class JudgeReferenceRow:
+    """A judge's stored agreement with the adjudicated reference on one question."""
+
+    judge: str
+    question: str
+    value: float | None
+    ci: list | None
+    n_units: int
+
+
+@dataclass(frozen=True)
 class AdjudicationSummary:
     selected: int
     decided: int
     adjudicators: int
     runs: list[SelectionRun]
     siding: list[QuestionSiding]
+    judges: list[JudgeReferenceRow] = ()
 
     @property
     def any(self) -> bool:
@@ -351,12 +364,19 @@ def adjudication_summary(*, study: Study) -> AdjudicationSummary:
         SelectionRun(run.mode, selection_words(run), run.eligible, run.chosen)
         for run in study.adjudication_runs.all()
     ]
+    judges = [
+        JudgeReferenceRow(r.judge, r.question.key, r.value, r.detail.get("ci"), r.n_units)
+        for r in study.results.filter(statistic=VERSUS_REFERENCE)
+        .select_related("question")
+        .order_by("judge", "question__order", "question__key")
+    ]
     return AdjudicationSummary(
         selected=study.adjudications.count(),
         decided=len(adjudications),
         adjudicators=study.adjudicators.count(),
         runs=runs,
         siding=siding,
+        judges=judges,
     )
 
 
@@ -480,3 +500,28 @@ def adjudication_methods_text(*, study: Study) -> list[str]:
         text += " The reference equalled the raters' majority answer for " + "; ".join(sidings)
         text += "."
     return ["## Adjudication", "", text, ""]
+
+
+def reference_units(*, study: Study, question: Question) -> dict[tuple[str, str, str], float]:
+    """Each decided reference code for one question by the statistics' unit (case id, source,
+    the pair's second source or ""; a set's whole-item answer has source ""), with the item
+    shape `annotation.services.statistics.rows` gives the raters' and judges' answers."""
+    decided = (
+        study.adjudications.filter(decided_at__isnull=False)
+        .select_related("item__output__case", "item__output__source", "item__output_b__source")
+        .prefetch_related("item__members")
+    )
+    units = {}
+    for adjudication in decided:
+        code = adjudication.values.get(question.key)
+        if code is None:
+            continue
+        item = adjudication.item
+        case = item.output.case.external_id
+        if item.is_pair:
+            units[(case, item.output.source.label, item.output_b.source.label)] = code
+        elif len(item.set_outputs()) > 1:
+            units[(case, "", "")] = code
+        else:
+            units[(case, item.output.source.label, "")] = code
+    return units

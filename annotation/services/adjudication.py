@@ -20,7 +20,7 @@ from annotation.models import (
     Study,
 )
 from annotation.selectors import adjudication as selectors
-from annotation.services.task_runs import study_for_change
+from annotation.services.task_runs import statistics_recompute_soon, study_for_change
 
 SELECTABLE = (Study.Status.OPEN, Study.Status.LOCKED)
 REASON_MAX = 5000
@@ -192,6 +192,9 @@ def adjudication_record(
     AdjudicationRevision.objects.create(
         adjudication=adjudication, adjudicator=adjudicator, answers=parsed, reason=reason
     )
+    # The judges are scored against the reference too: their figures follow it.
+    if study.judges.exists():
+        statistics_recompute_soon(study=study)
     return adjudication
 
 
