@@ -107,6 +107,8 @@ def test_recording_and_revising_keep_history(client, study, senior):
     assert adjudication.answers == {"overall": 2, "harm": "severe"}
     assert adjudication.values == {"overall": 2.0, "harm": 2.0}
     assert adjudication.adjudicator.label == "A1"
+    done = client.get(reverse("adjudicator_next", args=[study.token])).content.decode()
+    assert f'href="{url}"' in done  # the recorded item stays within reach for revision
     history = list(AdjudicationRevision.objects.values_list("answers", "reason"))
     assert history == [
         ({"overall": 3, "harm": "mild"}, "Delays care."),

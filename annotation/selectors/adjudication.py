@@ -133,6 +133,15 @@ def adjudicator_queue(*, study: Study, user: AbstractBaseUser) -> list[str]:
     return core.draw(tokens, n=len(tokens), seed=core.derived_seed(study.seed, "queue", user.pk))
 
 
+def adjudicator_decided(*, study: Study, user: AbstractBaseUser) -> list[str]:
+    """Tokens of the items with a reference that `user` may revise (those they did not rate),
+    in the same seeded order as the queue."""
+    tokens = list(
+        _offered(study, user).filter(decided_at__isnull=False).values_list("token", flat=True)
+    )
+    return core.draw(tokens, n=len(tokens), seed=core.derived_seed(study.seed, "queue", user.pk))
+
+
 def adjudication_get(*, study: Study, user: AbstractBaseUser, token: str) -> Adjudication:
     """One adjudication offered to `user`; 404 for an item they rated (as for any other)."""
     found = (

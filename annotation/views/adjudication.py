@@ -73,7 +73,9 @@ def adjudicator_next(request: HttpRequest, study_token: str) -> HttpResponse:
     queue = adjudication_selectors.adjudicator_queue(study=study, user=request.user)
     if queue:
         return redirect("adjudicator_item", study_token=study.token, token=queue[0])
-    return render(request, "annotation/adjudicator_done.html", {"study": study})
+    decided = adjudication_selectors.adjudicator_decided(study=study, user=request.user)
+    context = {"study": study, "decided": decided}
+    return render(request, "annotation/adjudicator_done.html", context)
 
 
 @login_required
