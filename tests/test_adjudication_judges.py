@@ -89,6 +89,9 @@ def test_the_figure_is_in_agreement_csv_and_on_the_dashboard(judged, study_admin
     assert (row["question"], row["judge"], row["n_units"]) == ("overall", "judge", 3)
     assert float(row["value"]) == pytest.approx(2 / 3)
     assert row["method"] == "exact agreement of the judge with the adjudicated reference"
+    methods = archive.read("methods.md").decode()
+    assert "Each LLM judge was also scored against the adjudicated reference" in methods
+    assert "judge on 'overall' 0.67 (" in methods
     client.force_login(study_admin)
     page = client.get(reverse("study_dashboard", args=[study.token])).content.decode()
     assert "Each judge against the adjudicated reference" in page

@@ -508,7 +508,20 @@ def adjudication_methods_text(*, study: Study) -> list[str]:
     if sidings:
         text += " The reference equalled the raters' majority answer for " + "; ".join(sidings)
         text += "."
+    judged = [_judge_words(row) for row in summary.judges if row.value is not None]
+    if judged:
+        text += (
+            " Each LLM judge was also scored against the adjudicated reference (exact "
+            "agreement, 95% percentile bootstrap interval resampling cases): "
+            + "; ".join(judged)
+            + "."
+        )
     return ["## Adjudication", "", text, ""]
+
+
+def _judge_words(row: JudgeReferenceRow) -> str:
+    interval = f" ({row.ci[0]:.2f} to {row.ci[1]:.2f})" if row.ci else ""
+    return f"{row.judge} on '{row.question}' {row.value:.2f}{interval}, {row.n_units} items"
 
 
 def reference_units(*, study: Study, question: Question) -> dict[tuple[str, str, str], float]:
