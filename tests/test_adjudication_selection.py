@@ -137,3 +137,12 @@ def test_readers_are_shuffled_per_item_from_the_seed(study, study_admin):
             ids, seed=study.seed, item=adjudication.item.token
         )
     assert item_by_number(study, 0).adjudication.readers
+
+
+def test_a_study_with_no_reference_question_is_refused(study_admin, raters):
+    study = rated_study(study_admin, raters)
+    # As a side-by-side study whose questions are all asked once per response would be.
+    study.questions.exclude(kind="text").update(kind="text", scale=[], level="")
+    with pytest.raises(ValidationError, match="nothing a reference answer could be recorded"):
+        select(study, study_admin, mode="all")
+    assert not Adjudication.objects.exists()

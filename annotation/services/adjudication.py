@@ -97,6 +97,11 @@ def adjudication_select(
         raise ValidationError(
             f"mode: choose one of {', '.join(AdjudicationSelection.Mode.values)}."
         )
+    if not selectors.reference_questions(study=study):
+        raise ValidationError(
+            "The study has no question about the whole item with a numeric code or a choice: "
+            "there is nothing a reference answer could be recorded for."
+        )
     decided = list(selectors.decided_items(study=study).values_list("pk", "token"))
     taken = set(study.adjudications.values_list("item_id", flat=True))
     candidates = [(pk, token) for pk, token in decided if pk not in taken]
