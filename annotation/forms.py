@@ -747,3 +747,65 @@ class NotificationSettingsForm(PlainHelpText, forms.ModelForm):
             "reminder_stall_days": "Days without a submit before a reminder",
             "admin_notices_enabled": "E-mail the admins when all raters finish or a job fails",
         }
+
+
+class AdjudicationSelectForm(PlainHelpText, forms.Form):
+    """Which decided items go to adjudication: a disagreement rule about one question, a
+    seeded sample (a number of items or a fraction), or all."""
+
+    mode = forms.ChoiceField(
+        choices=[
+            ("rule", "Raters disagree by a rule"),
+            ("sample", "A random sample (seeded by the study)"),
+            ("all", "Every decided item"),
+        ]
+    )
+    kind = forms.ChoiceField(
+        required=False,
+        label="Rule",
+        choices=[
+            ("range", "Range of answers at least a threshold"),
+            ("no_majority", "No answer given by a majority"),
+            ("any_value", "Any rater gave a flagged answer"),
+        ],
+    )
+    question = forms.ChoiceField(required=False, help_text="The question the rule is about.")
+    threshold = forms.FloatField(required=False, help_text="Range rules: points apart.")
+    values = forms.CharField(
+        required=False,
+        label="Flagged answers",
+        help_text='Any-value rules: answers separated by commas (e.g. "severe" or 1).',
+    )
+    sample_size = forms.IntegerField(required=False, min_value=1, label="Sample: items")
+    sample_fraction = forms.FloatField(
+        required=False, min_value=0, max_value=1, label="Sample: or a fraction (0-1)"
+    )
+
+    def __init__(self, *args, study: Study, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        questions = study.questions.exclude(kind=Question.Kind.TEXT)
+        self.fields["question"].choices = [(q.key, f"{q.key}: {q.prompt}") for q in questions]
+
+    def selection(self) -> dict:
+        """The service's arguments for the chosen mode (its checks name the field at fault)."""
+        data = self.cleaned_data
+        if data["mode"] == "sample":
+            return {
+                "mode": "sample",
+                "sample_size": data["sample_size"],
+                "sample_fraction": data["sample_fraction"],
+            }
+        if data["mode"] == "all":
+            return {"mode": "all"}
+        rule = {"kind": data["kind"], "question": data["question"]}
+        if data["kind"] == "range":
+            rule["threshold"] = data["threshold"]
+        if data["kind"] == "any_value":
+            rule["values"] = [_flagged(part) for part in data["values"].split(",") if part.strip()]
+        return {"mode": "rule", "rule": rule}
+
+
+def _flagged(text: str) -> object:
+    """A flagged answer as typed: a whole number is a scale point, anything else a choice."""
+    text = text.strip()
+    return int(text) if text.lstrip("-").isdecimal() else text

@@ -2,6 +2,7 @@ from django.urls import path
 
 from annotation.views import (
     account,
+    adjudication,
     corrections,
     notifications,
     planning,
@@ -55,6 +56,27 @@ urlpatterns = [
     path("studies/<str:study_token>/arms/", reading.reading_arm_add, name="reading_arm_add"),
     path(
         "studies/<str:study_token>/scorers/", reading.reading_scorer_add, name="reading_scorer_add"
+    ),
+    path(
+        "studies/<str:study_token>/adjudication/",
+        adjudication.study_adjudication,
+        name="study_adjudication",
+    ),
+    path(
+        "studies/<str:study_token>/adjudication/select/",
+        adjudication.adjudication_select,
+        name="adjudication_select",
+    ),
+    path(
+        "studies/<str:study_token>/adjudicators/",
+        adjudication.adjudicator_add,
+        name="adjudicator_add",
+    ),
+    path("adjudicate/<str:study_token>/", adjudication.adjudicator_next, name="adjudicator_next"),
+    path(
+        "adjudicate/<str:study_token>/<str:token>/",
+        adjudication.adjudicator_item,
+        name="adjudicator_item",
     ),
     path("score/<str:study_token>/", reading.scorer_next, name="scorer_next"),
     path("score/<str:study_token>/<str:score_token>/", reading.scorer_item, name="scorer_item"),

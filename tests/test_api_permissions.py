@@ -54,6 +54,16 @@ MATRIX = {
     ("POST", f"{S}/scorers/"): admins(400),  # api_world's study is not a reading study
     ("DELETE", f"{S}/scorers/{{username}}/"): admins(404),  # no such scorer
     ("POST", f"{S}/judges/{{id}}/score-answers/"): admins(409),  # not a reading study
+    # Adjudication (issue 24): nobody in api_world adjudicates, so the queue is 404 to all.
+    ("GET", f"{S}/adjudication-selections/"): admins(200),
+    ("POST", f"{S}/adjudication-selections/"): admins(201),
+    ("GET", f"{S}/adjudicators/"): admins(200),
+    ("POST", f"{S}/adjudicators/"): admins(201),
+    ("DELETE", f"{S}/adjudicators/{{username}}/"): admins(404),  # no such user
+    ("GET", f"{S}/adjudications/"): admins(200),
+    ("GET", "/api/v1/adjudicate/{study_token}/items/"): own_items(404),
+    ("GET", "/api/v1/adjudicate/{study_token}/items/{token}/"): own_items(404),
+    ("POST", "/api/v1/adjudicate/{study_token}/items/{token}/reference/"): own_items(404),
     ("PATCH", f"{S}/"): admins(200),
     ("POST", f"{S}/import/"): admins(400),  # open: no more imports
     ("POST", f"{S}/open/"): admins(409),  # already open
@@ -143,6 +153,8 @@ def _url(template: str, path: dict) -> str:
         values["token"] = path["assignment"]
     if template.startswith("/api/v1/rate/") and "{token}" in template:
         values["token"] = path["own_item"]
+    if template.startswith("/api/v1/adjudicate/") and "{token}" in template:
+        values["token"] = "nosuchitem"
     if "/figures/{name}" in template:
         values.update(name="no-such-figure", fmt="svg")
     if "{username}" in template:
@@ -183,6 +195,8 @@ def _body(method: str, template: str, api_world: dict) -> dict | None:
         f"{S}/judges/{{id}}/": {"temperature": 0.5},
         f"{S}/scorers/": {"username": "rater1"},
         f"{S}/notifications/settings/": {"reminder_stall_days": 5},
+        f"{S}/adjudication-selections/": {"mode": "all"},
+        f"{S}/adjudicators/": {"username": "rater1"},
         f"{S}/sources/{{id}}/": {"label": "Renamed"},
         "/api/v1/rate/{study_token}/items/{token}/answers/": {"question": key, "answer": 4},
         "/api/v1/reports/": {"checklist": "mi-claim-gen", "title": "A report"},

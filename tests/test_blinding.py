@@ -263,6 +263,42 @@ def test_the_demo_reading_studys_scorer_learns_no_arm_source_or_reader(client, d
     assert client.get(reverse("study_dashboard", args=[study.token])).status_code == 404
 
 
+def test_the_adjudicator_learns_no_source_rater_or_token(client, demo):
+    """An adjudicator who also rates the demo study, crawling every page and API answer they
+    can reach (their queue, each item in it, the home page): readers appear as "Reader n"
+    only, never by pseudonym, user name or assignment token, and no source is named."""
+    admin = demo.memberships.get(role="admin").user
+    services.adjudication_select(study=demo, by=admin, mode="all")
+    assert demo.adjudications.exists()  # the demo has items every rater submitted
+    # A rater with decided items of their own: those must never be offered to them.
+    adjudicator = demo.adjudications.order_by("pk").first().item.assignments.first().rater
+    services.adjudicator_add(study=demo, user=adjudicator)
+    client.force_login(adjudicator)
+    offered = demo.adjudications.exclude(item__assignments__rater=adjudicator)
+    items = [reverse("adjudicator_item", args=[demo.token, a.token]) for a in offered]
+    assert items
+    api = f"/api/v1/adjudicate/{demo.token}/items/"
+    starts = ["/", reverse("adjudicator_next", args=[demo.token]), *items, api]
+    pages = crawl(client, starts)
+    pages |= {f"{api}{a.token}/": as_text(client.get(f"{api}{a.token}/")) for a in offered}
+    assert all("Reader 1" in pages[url] for url in items)
+    readers = demo.memberships.filter(role="rater").exclude(user=adjudicator)
+    named = [rf"\b{m.pseudonym}\b" for m in readers.select_related("user")]
+    named += [rf"\b{m.user.username}\b" for m in readers.select_related("user")]
+    secrets = secrets_of(demo, adjudicator)
+    for url, body in pages.items():
+        if not url.startswith(("/adjudicate/", "/api/v1/adjudicate/")):
+            continue  # the home page lists their own rating too, checked by the rater crawl
+        for secret in secrets:
+            assert secret.lower() not in body.lower(), f"{secret!r} leaks in {url}"
+        for reader in named:
+            assert not re.search(reader, body), f"{reader!r} appears in {url}"
+        assert not re.search(r"\bsource", body.lower()), url
+    # Nor their own items: never offered, and 404 if asked for.
+    own = demo.adjudications.filter(item__assignments__rater=adjudicator).first()
+    assert client.get(reverse("adjudicator_item", args=[demo.token, own.token])).status_code == 404
+
+
 def _closed_sessions(rater) -> dict[str, str]:
     """The rater's items whose reading session is not open yet, or closed by a later one:
     their item page by token."""

@@ -3,6 +3,7 @@
 from rest_framework.routers import SimpleRouter
 
 from annotation.api import (
+    adjudication,
     exports,
     notifications,
     planning,
@@ -42,11 +43,19 @@ for path, viewset, name in [
     ("reads", reading.ReadViewSet, "api-read"),
     ("scorers", reading.ScorerViewSet, "api-scorer"),
     ("notifications", notifications.NotificationViewSet, "api-notification"),
+    ("adjudication-selections", adjudication.SelectionViewSet, "api-adjudication-selection"),
+    ("adjudicators", adjudication.AdjudicatorViewSet, "api-adjudicator"),
+    ("adjudications", adjudication.ReferenceViewSet, "api-adjudication"),
 ]:
     router.register(f"{STUDY}/{path}", viewset, basename=name)
 router.register("rate", rater.RaterStudyViewSet, basename="api-rate")
 router.register(
     r"rate/(?P<study_token>[A-Za-z0-9]+)/items", rater.RaterItemViewSet, basename="api-rater-item"
+)
+router.register(
+    r"adjudicate/(?P<study_token>[A-Za-z0-9]+)/items",
+    adjudication.AdjudicatorItemViewSet,
+    basename="api-adjudicator-item",
 )
 
 urlpatterns = router.urls

@@ -4,6 +4,12 @@ One module per concern; everything public is re-exported here, so callers write
 `services.rating_save(...)` without knowing which module holds it.
 """
 
+from annotation.services.adjudication import (
+    adjudication_record,
+    adjudication_select,
+    adjudicator_add,
+    adjudicator_remove,
+)
 from annotation.services.bundle import bundle_build, bundle_path
 from annotation.services.connections import connection_ensure, connections_sync
 from annotation.services.external_ratings import study_import_ratings
@@ -106,6 +112,10 @@ __all__ = [
     "NotificationTally",
     "notifications_send_due",
     "study_notifications_update",
+    "adjudication_record",
+    "adjudication_select",
+    "adjudicator_add",
+    "adjudicator_remove",
     "AnswerLocked",
     "answer_score_decide",
     "answer_score_update",

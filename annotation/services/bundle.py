@@ -26,6 +26,10 @@ from annotation.core import columns as cols
 from annotation.core import rubric, tables
 from annotation.core.stats.names import MRMC_TESTS
 from annotation.models import JudgeScore, Study, TaskRun
+from annotation.selectors.adjudication import (
+    adjudication_export_rows,
+    adjudication_methods_text,
+)
 from annotation.selectors.exports import (
     AGREEMENT,
     COMPARISON,
@@ -235,6 +239,8 @@ def _steps(study: Study) -> list[tuple[str, object]]:
         files += [cols.READS, cols.ASSISTED_READING]
         if JudgeScore.objects.filter(judge__study=study).exists():  # a judge scored answers
             files.append(cols.JUDGE_SCORES)
+    if study.adjudications.filter(decided_at__isnull=False).exists():
+        files.append(cols.ADJUDICATIONS)
     ratings = BundleRatings(study)
     steps = [
         ("ratings.csv", ratings.write_csv),
@@ -276,6 +282,13 @@ def _steps(study: Study) -> list[tuple[str, object]]:
             (
                 "judge_scores.csv",
                 lambda out: _csv(out, cols.JUDGE_SCORES, study_judge_score_rows(study=study)),
+            )
+        )
+    if cols.ADJUDICATIONS in files:
+        steps.append(
+            (
+                "adjudications.csv",
+                lambda out: _csv(out, cols.ADJUDICATIONS, adjudication_export_rows(study=study)),
             )
         )
     steps += [
@@ -429,6 +442,7 @@ def methods_text(study: Study) -> str:
             lines += ["### Multi-reader multi-case comparisons", "", MRMC_TEXT, ""]
         if key == "scores" and study.is_reading:
             lines += ["### Which interval answers which question", "", READING_INTERVALS_TEXT, ""]
+    lines += adjudication_methods_text(study=study)
     lines += _reopenings_text(study)
     return "\n".join(lines)
 

@@ -21,6 +21,7 @@ from annotation import selectors, services
 from annotation.core import rubric
 from annotation.core.omission import omission_posted
 from annotation.responses import image_response
+from annotation.selectors import adjudication as adjudication_selectors
 from annotation.selectors import reading as reading_selectors
 
 
@@ -49,7 +50,9 @@ def rater_home(request: HttpRequest) -> HttpResponse:
     studies = selectors.rater_studies(user=request.user)
     # A scorer is not a reader: the studies they score are listed apart, with their queue.
     scoring = reading_selectors.scorer_studies(user=request.user)
-    context = {"studies": studies, "scoring": scoring}
+    # Adjudicating is not rating either: those studies are listed apart too.
+    adjudicating = adjudication_selectors.adjudicator_studies(user=request.user)
+    context = {"studies": studies, "scoring": scoring, "adjudicating": adjudicating}
     return render(request, "annotation/rater_home.html", context)
 
 

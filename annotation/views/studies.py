@@ -36,6 +36,7 @@ from annotation.forms import (
     WidthPlanForm,
 )
 from annotation.models import Study, TaskRun
+from annotation.selectors import adjudication as adjudication_selectors
 from annotation.selectors.planning import study_planning_pilots
 from annotation.selectors.reading import reading_summary
 from annotation.services import figure_data
@@ -129,6 +130,9 @@ def dashboard_context(study: Study, admin) -> dict:
         "pace": selectors.study_pace(study=study, counts=counts),
         # Progress by source, items short of k and data quality, as the statistics stored them.
         "stored": selectors.study_dashboard_figures(study=study),
+        "adjudication": None
+        if study.is_reading
+        else adjudication_selectors.adjudication_summary(study=study),
         # Why judges, runs, recomputations and analysis settings are refused now ("": they are
         # not), and every reopening of the analysis since the lock.
         "statistics_frozen": study.statistics_frozen_reason(),

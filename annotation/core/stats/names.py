@@ -67,6 +67,8 @@ VERSUS_HUMANS = "judge_vs_humans"
 AAT = "alternative_annotator_test"
 CONSISTENCY = "judge_consistency"
 JUDGE_STATISTICS = (VERSUS_HUMANS, AAT, CONSISTENCY)
+# A judge against the adjudicated reference (docs/adjudication.md): a family of its own.
+VERSUS_REFERENCE = "judge_vs_reference"
 
 LENGTH_BIAS = "judge_length_bias"
 SELF_PREFERENCE = "judge_self_preference"

@@ -7,6 +7,7 @@ from annotation.core import rubric
 from annotation.core.stats import judges as judge_stats
 from annotation.core.stats.data import DataError, Observation
 from annotation.core.stats.judges import diagnostics
+from annotation.core.stats.judges.reference import judge_vs_reference
 from annotation.core.stats.names import (
     AAT,
     CALIBRATION,
@@ -16,8 +17,10 @@ from annotation.core.stats.names import (
     LENGTH_BIAS,
     SELF_PREFERENCE,
     VERSUS_HUMANS,
+    VERSUS_REFERENCE,
 )
 from annotation.models import Case, Judge, Output, Question, Result, Source, Study
+from annotation.selectors.adjudication import reference_units
 from annotation.services.statistics.rows import (
     Ranked,
     Row,
@@ -56,7 +59,43 @@ def judge_statistics(
         inputs,
         lambda: _figures(study, question, humans, judged, samples),
     )
+    results += judge_versus_reference(study, question, judge, judged)
     return results + judge_diagnostics(study, question, humans, judge, judged, humans_digest)
+
+
+def judge_versus_reference(
+    study: Study, question: Question, judge: Judge, judged: list[Row]
+) -> list[Result]:
+    """The judge against the adjudicated reference (docs/adjudication.md), on the units with
+    both, stored as its own family so that the raters' figures stay as they were."""
+    reference = {
+        unit_of(unit): code
+        for unit, code in reference_units(study=study, question=question).items()
+    }
+    answers = {unit_of(row): row[4] for row in judged}
+    cases = {unit_of(row): row[0] for row in judged}
+    numeric = question.level in ("interval", "ratio")
+    inputs = [sorted(reference.items()), rows_digest(judged), numeric]
+    return store_family(
+        study,
+        Scope(question, judge=judge.label),
+        (VERSUS_REFERENCE,),
+        inputs,
+        lambda: _reference_figure(study, reference, answers, cases, numeric),
+    )
+
+
+def _reference_figure(study, reference, answers, cases, numeric) -> dict[str, Figure]:
+    if not any(unit in answers for unit in reference):
+        return {}  # nothing adjudicated that the judge answered: no figure, no row
+    versus = judge_vs_reference(
+        answers, reference, cases, bootstrap=bootstrap_for(study), numeric=numeric
+    )
+    return {
+        VERSUS_REFERENCE: Figure(
+            versus.accuracy, n_units=versus.n_units, n_raters=1, detail=versus.as_dict()
+        )
+    }
 
 
 def _figures(study, question, humans, judged, samples) -> dict[str, Figure]:

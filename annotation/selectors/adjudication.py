@@ -1,0 +1,549 @@
+"""Adjudication as its readers read it: which items are decided (every rater submitted), the
+raters' answers to the questions a reference is recorded for, the adjudicator's queue and item
+(readers under "Reader n" labels only), and the dashboard's counts."""
+
+import json
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import Http404
+
+from annotation.core import adjudication as core
+from annotation.core import disagreement, rubric
+from annotation.core.stats.names import VERSUS_REFERENCE
+from annotation.models import (
+    Adjudication,
+    AdjudicationSelection,
+    Adjudicator,
+    Assignment,
+    Item,
+    Question,
+    Rating,
+    Study,
+)
+
+# The kinds a reference answer is recorded for: those with a numeric code or a choice.
+REFERENCE_KINDS = (
+    Question.Kind.LIKERT,
+    Question.Kind.SINGLE_CHOICE,
+    Question.Kind.MULTIPLE_CHOICE,
+    Question.Kind.YES_NO,
+    Question.Kind.NUMBER,
+    Question.Kind.PAIRWISE,
+)
+# The statuses in which references are recorded and revised (archived freezes them).
+ADJUDICATED = (Study.Status.OPEN, Study.Status.LOCKED)
+
+
+def reference_questions(*, study: Study) -> list[Question]:
+    """The questions about the whole item that have a numeric code or a choice: side by side,
+    a question asked once per output has no one answer for the item."""
+    questions = study.questions.filter(kind__in=REFERENCE_KINDS)
+    return [q for q in questions if not study.asks_per_output(q)]
+
+
+def decided_items(*, study: Study) -> QuerySet[Item]:
+    """Items with at least one rater and every rater's assignment submitted (the study proper:
+    no training, check or repeat): an item still being rated is not decided yet."""
+    proper = Assignment.objects.filter(item=OuterRef("pk"), kind=Assignment.Kind.STUDY)
+    return (
+        Item.objects.filter(study=study)
+        .filter(Exists(proper))
+        .exclude(Exists(proper.filter(submitted_at__isnull=True)))
+    )
+
+
+def canonical_answer(question: Question, answer: object, value: float | None) -> object:
+    """The answer as statistics read it: a pairwise preference in the pair's canonical order
+    (its code), every other answer as stored."""
+    if question.kind == Question.Kind.PAIRWISE and value is not None:
+        return int(value)
+    return answer
+
+
+@dataclass(frozen=True)
+class ReaderAnswer:
+    assignment_id: int
+    answer: object  # canonical
+    code: float | None
+
+
+def item_answers(
+    *, items: list[int], questions: list[Question]
+) -> dict[tuple[int, str], list[ReaderAnswer]]:
+    """The raters' submitted answers by (item id, question key), in assignment order."""
+    by_id = {q.pk: q for q in questions}
+    ratings = Rating.objects.filter(
+        assignment__item_id__in=items,
+        assignment__kind=Assignment.Kind.STUDY,
+        assignment__submitted_at__isnull=False,
+        question_id__in=by_id,
+        output__isnull=True,
+    ).order_by("assignment_id")
+    found: dict[tuple[int, str], list[ReaderAnswer]] = {}
+    rows = ratings.values_list(
+        "assignment__item_id", "assignment_id", "question_id", "answer", "value"
+    )
+    for item_id, assignment_id, question_id, answer, value in rows.iterator():
+        question = by_id[question_id]
+        found.setdefault((item_id, question.key), []).append(
+            ReaderAnswer(assignment_id, canonical_answer(question, answer, value), value)
+        )
+    return found
+
+
+def rule_question(*, study: Study, rule: disagreement.Rule) -> Question:
+    """The question a rule is about, among those a reference is recorded for."""
+    question = next((q for q in reference_questions(study=study) if q.key == rule.question), None)
+    if question is None:
+        raise disagreement.RuleError(
+            f"rule.question: {rule.question!r} is not a question of this study with a "
+            "numeric code or a choice."
+        )
+    return question
+
+
+# --- the adjudicator's queue and item ----------------------------------------------------------
+
+
+def adjudicator_get(*, study: Study, user: AbstractBaseUser) -> Adjudicator | None:
+    return Adjudicator.objects.filter(study=study, user=user).first()
+
+
+def adjudicator_study_get(*, user: AbstractBaseUser, token: str) -> Study:
+    study = Study.objects.filter(token=token, adjudicators__user=user).first()
+    if study is None or study.status not in ADJUDICATED:
+        raise Http404("No such study.")
+    return study
+
+
+def _offered(study: Study, user: AbstractBaseUser) -> QuerySet[Adjudication]:
+    """The study's adjudications of items `user` never rated (any kind of assignment)."""
+    rated = Assignment.objects.filter(item=OuterRef("item"), rater=user)
+    return Adjudication.objects.filter(study=study).exclude(Exists(rated))
+
+
+def adjudicator_queue(*, study: Study, user: AbstractBaseUser) -> list[str]:
+    """Tokens of the undecided adjudications offered to `user`, in an order seeded by the
+    study and the adjudicator (never the items' or raters' order)."""
+    tokens = list(
+        _offered(study, user).filter(decided_at__isnull=True).values_list("token", flat=True)
+    )
+    return core.draw(tokens, n=len(tokens), seed=core.derived_seed(study.seed, "queue", user.pk))
+
+
+def adjudicator_decided(*, study: Study, user: AbstractBaseUser) -> list[str]:
+    """Tokens of the items with a reference that `user` may revise (those they did not rate),
+    in the same seeded order as the queue."""
+    tokens = list(
+        _offered(study, user).filter(decided_at__isnull=False).values_list("token", flat=True)
+    )
+    return core.draw(tokens, n=len(tokens), seed=core.derived_seed(study.seed, "queue", user.pk))
+
+
+def adjudication_get(*, study: Study, user: AbstractBaseUser, token: str) -> Adjudication:
+    """One adjudication offered to `user`; 404 for an item they rated (as for any other)."""
+    found = (
+        _offered(study, user)
+        .filter(token=token)
+        .select_related("item__output__case", "item__output_b", "adjudicator")
+        .first()
+    )
+    if found is None:
+        raise Http404("No such item.")
+    return found
+
+
+@dataclass(frozen=True)
+class ReferenceQuestion:
+    key: str
+    prompt: str
+    kind: str
+    options: list[tuple[str, str]]  # (value as posted, label); empty for a number
+    allow_na: bool
+    answer: object  # the recorded reference, canonical, or None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def answer_values(self) -> list[str]:
+        """The recorded answer's options as posted, for checking radios and boxes."""
+        if self.answer is None:
+            return []
+        return [str(a) for a in (self.answer if isinstance(self.answer, list) else [self.answer])]
+
+
+@dataclass(frozen=True)
+class ShownReader:
+    """One rater of the item as the adjudicator sees them: a label and their answers, no
+    pseudonym, name, token or time."""
+
+    label: str
+    answers: list[tuple[str, str]]  # (question prompt, answer as shown)
+    comments: list[tuple[str, str]]  # (question prompt, free text)
+
+
+@dataclass(frozen=True)
+class AdjudicatorItem:
+    """Everything the adjudicator's screen shows for one item, and nothing that names a
+    source or a rater: outputs lettered in the item's canonical order, as a pairwise answer's
+    code reads them (positive: A better)."""
+
+    study_token: str
+    study_title: str
+    token: str
+    case_input: str
+    outputs: list[tuple[str, str]]  # (letter, text)
+    readers: list[ShownReader]
+    questions: list[ReferenceQuestion]
+    reason: str
+    decided: bool
+    remaining: int
+    next_token: str | None
+    revisions: int
+    locked: bool
+
+
+def adjudicator_item(
+    *, study: Study, user: AbstractBaseUser, adjudication: Adjudication
+) -> AdjudicatorItem:
+    item = adjudication.item
+    questions = reference_questions(study=study)
+    queue = adjudicator_queue(study=study, user=user)
+    following = [t for t in queue if t != adjudication.token]
+    return AdjudicatorItem(
+        study_token=study.token,
+        study_title=study.title,
+        token=adjudication.token,
+        case_input=item.output.case.input_text,
+        outputs=[
+            (rubric.shown_letter(place), o.text) for place, o in enumerate(item.canonical_outputs())
+        ],
+        readers=_shown_readers(study, adjudication, questions),
+        questions=[_reference_question(q, adjudication.answers.get(q.key)) for q in questions],
+        reason=adjudication.reason,
+        decided=adjudication.decided,
+        remaining=len(queue),
+        next_token=following[0] if following else None,
+        revisions=adjudication.revisions.count(),
+        locked=study.status != Study.Status.OPEN,
+    )
+
+
+def _shown_readers(
+    study: Study, adjudication: Adjudication, questions: list[Question]
+) -> list[ShownReader]:
+    texts = list(study.questions.filter(kind=Question.Kind.TEXT))
+    ratings = Rating.objects.filter(
+        assignment_id__in=adjudication.readers, output__isnull=True
+    ).select_related("question")
+    by_reader: dict[int, dict[str, Rating]] = {}
+    for rating in ratings:
+        by_reader.setdefault(rating.assignment_id, {})[rating.question.key] = rating
+    readers = []
+    for number, assignment_id in enumerate(adjudication.readers, start=1):
+        mine = by_reader.get(assignment_id, {})
+        answers = [(q.prompt, _shown_answer(q, mine[q.key])) for q in questions if q.key in mine]
+        comments = [
+            (q.prompt, mine[q.key].answer)
+            for q in texts
+            if q.key in mine and mine[q.key].answer not in ("", rubric.NA)
+        ]
+        readers.append(ShownReader(core.reader_label(number), answers, comments))
+    return readers
+
+
+def _shown_answer(question: Question, rating: Rating) -> str:
+    return answer_text(question, canonical_answer(question, rating.answer, rating.value))
+
+
+def answer_text(question: Question, answer: object) -> str:
+    """An answer as a person reads it: a scale point's or choice's label after its value."""
+    if answer == rubric.NA:
+        return "Not applicable"
+    labels = {str(point["value"]): point.get("label", "") for point in _options_of(question)}
+    parts = answer if isinstance(answer, list) else [answer]
+    return "; ".join(_labelled(part, labels) for part in parts)
+
+
+def _labelled(part: object, labels: dict[str, str]) -> str:
+    shown = f"{part:g}" if isinstance(part, float) else str(part)
+    label = labels.get(shown, "")
+    return f"{shown} ({label})" if label and label != shown else shown
+
+
+def _options_of(question: Question) -> list[dict]:
+    if question.kind == Question.Kind.YES_NO:
+        return list(rubric.YES_NO_SCALE)
+    return list(question.scale)
+
+
+def _reference_question(question: Question, answer: object) -> ReferenceQuestion:
+    options = [(str(p["value"]), p.get("label") or str(p["value"])) for p in _options_of(question)]
+    return ReferenceQuestion(
+        key=question.key,
+        prompt=question.prompt,
+        kind=question.kind,
+        options=options,
+        allow_na=question.allow_na,
+        answer=answer,
+        minimum=question.minimum,
+        maximum=question.maximum,
+    )
+
+
+# --- the dashboard and the exports -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SelectionRun:
+    mode: str
+    described: str  # the rule in words, the sample's size and seed, or "every decided item"
+    eligible: int
+    chosen: int
+
+
+@dataclass(frozen=True)
+class QuestionSiding:
+    key: str
+    prompt: str
+    siding: core.Siding
+
+
+@dataclass(frozen=True)
+class JudgeReferenceRow:
+    """A judge's stored agreement with the adjudicated reference on one question."""
+
+    judge: str
+    question: str
+    value: float | None
+    ci: list | None
+    n_units: int
+
+
+@dataclass(frozen=True)
+class AdjudicationSummary:
+    selected: int
+    decided: int
+    adjudicators: int
+    runs: list[SelectionRun]
+    siding: list[QuestionSiding]
+    judges: list[JudgeReferenceRow] = ()
+
+    @property
+    def any(self) -> bool:
+        return bool(self.selected or self.adjudicators or self.runs)
+
+
+def selection_words(selection: AdjudicationSelection) -> str:
+    if selection.mode == AdjudicationSelection.Mode.RULE:
+        return disagreement.describe(disagreement.rule_from_dict(selection.rule))
+    if selection.mode == AdjudicationSelection.Mode.SAMPLE:
+        asked = (
+            f"{selection.sample_size} items"
+            if selection.sample_size is not None
+            else f"{selection.sample_fraction:.0%} of the items"
+        )
+        return f"a random sample of {asked} (seed {selection.seed})"
+    return "every decided item"
+
+
+def adjudication_summary(*, study: Study) -> AdjudicationSummary:
+    """Items chosen and decided, the runs that chose them, and per reference question how
+    often the reference equalled the raters' majority."""
+    adjudications = list(study.adjudications.filter(decided_at__isnull=False))
+    questions = reference_questions(study=study)
+    found = item_answers(items=[a.item_id for a in adjudications], questions=questions)
+    siding = [
+        QuestionSiding(
+            q.key,
+            q.prompt,
+            core.siding(
+                [
+                    (a.answers[q.key], [r.answer for r in found.get((a.item_id, q.key), [])])
+                    for a in adjudications
+                    if q.key in a.answers
+                ]
+            ),
+        )
+        for q in questions
+    ]
+    runs = [
+        SelectionRun(run.mode, selection_words(run), run.eligible, run.chosen)
+        for run in study.adjudication_runs.all()
+    ]
+    judges = [
+        JudgeReferenceRow(r.judge, r.question.key, r.value, r.detail.get("ci"), r.n_units)
+        for r in study.results.filter(statistic=VERSUS_REFERENCE)
+        .select_related("question")
+        .order_by("judge", "question__order", "question__key")
+    ]
+    return AdjudicationSummary(
+        selected=study.adjudications.count(),
+        decided=len(adjudications),
+        adjudicators=study.adjudicators.count(),
+        runs=runs,
+        siding=siding,
+        judges=judges,
+    )
+
+
+def adjudication_rows(*, study: Study) -> list[dict]:
+    """One row per decided item and reference question (adjudications.csv): the reference,
+    the reason, the adjudicator's label (never a name), how the item was chosen, the raters'
+    majority and whether the reference sided with it."""
+    adjudications = list(
+        study.adjudications.filter(decided_at__isnull=False)
+        .select_related("item", "selection", "adjudicator")
+        .order_by("item__token")
+    )
+    questions = reference_questions(study=study)
+    found = item_answers(items=[a.item_id for a in adjudications], questions=questions)
+    rows = []
+    for a in adjudications:
+        for q in questions:
+            if q.key not in a.answers:
+                continue
+            answers = [r.answer for r in found.get((a.item_id, q.key), [])]
+            rows.append(_row(a, q, answers))
+    return rows
+
+
+def _row(adjudication: Adjudication, question: Question, answers: list) -> dict:
+    reference = adjudication.answers[question.key]
+    found = disagreement.majority(answers)
+    return {
+        "item_token": adjudication.item.token,
+        "question": question.key,
+        "reference_answer": reference,
+        "reference_value": adjudication.values.get(question.key),
+        "reason": adjudication.reason,
+        "adjudicator": adjudication.adjudicator.label if adjudication.adjudicator else "",
+        "decided_at": adjudication.decided_at,
+        "selected_by": adjudication.selection.mode,
+        "selection_rule": selection_words(adjudication.selection),
+        "n_raters": len(answers),
+        "majority": found,
+        "sided_with_majority": core.sided_with_majority(reference, answers),
+    }
+
+
+def reference_codes(*, study: Study, question: Question) -> dict[str, float]:
+    """Each decided item's reference code for one question, by item token: what a judge is
+    scored against."""
+    return {
+        token: values[question.key]
+        for token, values in study.adjudications.filter(decided_at__isnull=False).values_list(
+            "item__token", "values"
+        )
+        if values.get(question.key) is not None
+    }
+
+
+@dataclass(frozen=True)
+class AdjudicatorStudy:
+    """A study the user adjudicates, as their home page lists it: no source or rater."""
+
+    token: str
+    title: str
+    waiting: int
+    locked: bool
+
+
+def adjudicator_studies(*, user: AbstractBaseUser) -> list[AdjudicatorStudy]:
+    studies = Study.objects.filter(adjudicators__user=user, status__in=ADJUDICATED).order_by(
+        "title"
+    )
+    return [
+        AdjudicatorStudy(
+            s.token,
+            s.title,
+            len(adjudicator_queue(study=s, user=user)),
+            s.status == Study.Status.LOCKED,
+        )
+        for s in studies
+    ]
+
+
+def adjudication_export_rows(*, study: Study) -> list[dict]:
+    """adjudications.csv's rows: `adjudication_rows` with a list answer as JSON text, as
+    ratings.csv writes one."""
+    return [
+        {
+            **row,
+            "reference_answer": _cell(row["reference_answer"]),
+            "majority": _cell(row["majority"]),
+        }
+        for row in adjudication_rows(study=study)
+    ]
+
+
+def _cell(answer: object) -> object:
+    return json.dumps(answer, ensure_ascii=False) if isinstance(answer, list | dict) else answer
+
+
+def adjudication_methods_text(*, study: Study) -> list[str]:
+    """The methods paragraph on adjudication (empty when no item was chosen): how items were
+    chosen, by whom, how many, and how often the reference sided with the majority."""
+    summary = adjudication_summary(study=study)
+    if not summary.selected:
+        return []
+    chosen = "; ".join(f"{run.described} ({run.chosen} items)" for run in summary.runs)
+    text = (
+        f"Items were chosen for adjudication once every rater had submitted them: {chosen}. "
+        f"{summary.selected} item{'s' if summary.selected != 1 else ''} needed adjudication and "
+        f"{summary.decided} received a reference answer from a senior clinician "
+        f"({summary.adjudicators} adjudicator{'s' if summary.adjudicators != 1 else ''}, none "
+        "of whom adjudicated an item they rated), who saw the raters' answers and comments "
+        "under anonymous labels (Reader 1, 2, ... in a seeded order per item) and recorded a "
+        "reason. Agreement statistics are the raters' own, before adjudication."
+    )
+    sidings = [
+        f"'{row.key}': {row.siding.sided} of {row.siding.with_majority} "
+        f"({row.siding.no_majority} without a majority)"
+        for row in summary.siding
+        if row.siding.adjudicated
+    ]
+    if sidings:
+        text += " The reference equalled the raters' majority answer for " + "; ".join(sidings)
+        text += "."
+    judged = [_judge_words(row) for row in summary.judges if row.value is not None]
+    if judged:
+        text += (
+            " Each LLM judge was also scored against the adjudicated reference (exact "
+            "agreement, 95% percentile bootstrap interval resampling cases): "
+            + "; ".join(judged)
+            + "."
+        )
+    return ["## Adjudication", "", text, ""]
+
+
+def _judge_words(row: JudgeReferenceRow) -> str:
+    interval = f" ({row.ci[0]:.2f} to {row.ci[1]:.2f})" if row.ci else ""
+    return f"{row.judge} on '{row.question}' {row.value:.2f}{interval}, {row.n_units} items"
+
+
+def reference_units(*, study: Study, question: Question) -> dict[tuple[str, str, str], float]:
+    """Each decided reference code for one question by the statistics' unit (case id, source,
+    the pair's second source or ""; a set's whole-item answer has source ""), with the item
+    shape `annotation.services.statistics.rows` gives the raters' and judges' answers."""
+    decided = (
+        study.adjudications.filter(decided_at__isnull=False)
+        .select_related("item__output__case", "item__output__source", "item__output_b__source")
+        .prefetch_related("item__members")
+    )
+    units = {}
+    for adjudication in decided:
+        code = adjudication.values.get(question.key)
+        if code is None:
+            continue
+        item = adjudication.item
+        case = item.output.case.external_id
+        if item.is_pair:
+            units[(case, item.output.source.label, item.output_b.source.label)] = code
+        elif len(item.set_outputs()) > 1:
+            units[(case, "", "")] = code
+        else:
+            units[(case, item.output.source.label, "")] = code
+    return units

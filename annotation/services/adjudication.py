@@ -1,0 +1,234 @@
+"""Adjudication to a reference standard (docs/adjudication.md): naming adjudicators, choosing
+the items they adjudicate (by a disagreement rule, a seeded sample, or all decided items), and
+recording each item's reference answers with a reason and their history."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.core import adjudication as core
+from annotation.core import disagreement, rubric
+from annotation.models import (
+    Adjudication,
+    AdjudicationRevision,
+    AdjudicationSelection,
+    Adjudicator,
+    Assignment,
+    Item,
+    Membership,
+    Study,
+)
+from annotation.selectors import adjudication as selectors
+from annotation.services.task_runs import statistics_recompute_soon, study_for_change
+
+SELECTABLE = (Study.Status.OPEN, Study.Status.LOCKED)
+REASON_MAX = 5000
+
+
+# --- adjudicators -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def adjudicator_add(*, study: Study, user: AbstractBaseUser) -> Adjudicator:
+    """Make `user` an adjudicator of the study: not an admin (who knows the sources), and not
+    someone who rated every item already chosen (there would be nothing to offer them)."""
+    study = study_for_change(study.pk)
+    if study.is_reading:
+        raise ValidationError("Adjudication is for rating studies, not assisted reading.")
+    if study.memberships.filter(user=user, role=Membership.Role.ADMIN).exists():
+        raise ValidationError(
+            f"{user} is an admin of the study: an adjudicator must be blind to the sources."
+        )
+    existing = Adjudicator.objects.filter(study=study, user=user).first()
+    if existing is not None:
+        return existing
+    chosen = study.adjudications.values("item")
+    if chosen.exists() and not chosen.exclude(item__assignments__rater=user).exists():
+        raise ValidationError(
+            f"{user} rated every item chosen for adjudication so far: an adjudicator never "
+            "adjudicates an item they rated. Choose another clinician, or add them once "
+            "items they did not rate are chosen."
+        )
+    number = study.adjudicators.count() + 1
+    while study.adjudicators.filter(label=f"A{number}").exists():
+        number += 1
+    return Adjudicator.objects.create(study=study, user=user, label=f"A{number}")
+
+
+@transaction.atomic
+def adjudicator_remove(*, study: Study, user: AbstractBaseUser) -> None:
+    """`user` no longer adjudicates; a reference they recorded stands, so an adjudicator with
+    decisions is kept (PROTECT) and the admin is told so."""
+    adjudicator = Adjudicator.objects.filter(study=study, user=user).first()
+    if adjudicator is None:
+        raise ValidationError(f"{user} does not adjudicate this study.")
+    if (
+        adjudicator.decisions.exists()
+        or AdjudicationRevision.objects.filter(adjudicator=adjudicator).exists()
+    ):
+        raise ValidationError(f"{user} recorded references: their decisions stand.")
+    adjudicator.delete()
+
+
+# --- choosing items -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def adjudication_select(
+    *,
+    study: Study,
+    by: AbstractBaseUser,
+    mode: str,
+    rule: dict | None = None,
+    sample_size: int | None = None,
+    sample_fraction: float | None = None,
+) -> AdjudicationSelection:
+    """Choose decided items for adjudication and record the run. Idempotent per item: an item
+    already chosen keeps its first selection and whatever was recorded for it."""
+    study = study_for_change(study.pk)
+    if study.status not in SELECTABLE:
+        raise ValidationError(
+            "Items are chosen for adjudication while the study is open or locked."
+        )
+    if study.is_reading:
+        raise ValidationError("Adjudication is for rating studies, not assisted reading.")
+    if mode not in AdjudicationSelection.Mode.values:
+        raise ValidationError(
+            f"mode: choose one of {', '.join(AdjudicationSelection.Mode.values)}."
+        )
+    if not selectors.reference_questions(study=study):
+        raise ValidationError(
+            "The study has no question about the whole item with a numeric code or a choice: "
+            "there is nothing a reference answer could be recorded for."
+        )
+    decided = list(selectors.decided_items(study=study).values_list("pk", "token"))
+    taken = set(study.adjudications.values_list("item_id", flat=True))
+    candidates = [(pk, token) for pk, token in decided if pk not in taken]
+    selection = AdjudicationSelection(study=study, mode=mode, created_by=by, eligible=len(decided))
+    chosen = _chosen(study, selection, candidates, rule, sample_size, sample_fraction)
+    selection.chosen = len(chosen)
+    selection.save()
+    _adjudications_create(study, selection, chosen)
+    return selection
+
+
+def _chosen(study, selection, candidates, rule, size, fraction) -> list[int]:
+    if selection.mode == AdjudicationSelection.Mode.ALL:
+        return [pk for pk, _ in candidates]
+    if selection.mode == AdjudicationSelection.Mode.SAMPLE:
+        return _sampled(study, selection, candidates, size, fraction)
+    return _by_rule(study, selection, candidates, rule)
+
+
+def _sampled(study, selection, candidates, size, fraction) -> list[int]:
+    try:
+        n = core.sample_size(available=len(candidates), size=size, fraction=fraction)
+    except core.SampleError as exc:
+        raise ValidationError(str(exc)) from None
+    run = study.adjudication_runs.count() + 1
+    selection.seed = core.derived_seed(study.seed, "sample", run)
+    selection.sample_size, selection.sample_fraction = size, fraction
+    tokens = core.draw([token for _, token in candidates], n=n, seed=selection.seed)
+    by_token = {token: pk for pk, token in candidates}
+    return [by_token[token] for token in tokens]
+
+
+def _by_rule(study, selection, candidates, rule) -> list[int]:
+    try:
+        parsed = disagreement.rule_from_dict(rule)
+        question = selectors.rule_question(study=study, rule=parsed)
+    except disagreement.RuleError as exc:
+        raise ValidationError(f"rule: {exc}") from None
+    selection.rule = parsed.as_dict()
+    found = selectors.item_answers(items=[pk for pk, _ in candidates], questions=[question])
+    return [
+        pk
+        for pk, _ in candidates
+        if disagreement.disagrees(
+            parsed,
+            [a.answer for a in found.get((pk, question.key), [])],
+            [a.code for a in found.get((pk, question.key), [])],
+        )
+    ]
+
+
+def _adjudications_create(study: Study, selection: AdjudicationSelection, items: list[int]):
+    readers: dict[int, list[int]] = {}
+    proper = Assignment.objects.filter(item_id__in=items, kind=Assignment.Kind.STUDY)
+    for item_id, assignment_id in proper.values_list("item_id", "pk"):
+        readers.setdefault(item_id, []).append(assignment_id)
+    tokens = dict(Item.objects.filter(pk__in=items).values_list("pk", "token"))
+    Adjudication.objects.bulk_create(
+        [
+            Adjudication(
+                study=study,
+                item_id=item_id,
+                selection=selection,
+                readers=core.reader_order(readers[item_id], seed=study.seed, item=tokens[item_id]),
+            )
+            for item_id in items
+        ]
+    )
+
+
+# --- recording the reference -------------------------------------------------------------------
+
+
+@transaction.atomic
+def adjudication_record(
+    *, adjudication: Adjudication, user: AbstractBaseUser, answers: dict, reason: str
+) -> Adjudication:
+    """Record (or revise) an item's reference answers, every reference question answered, with
+    a required reason; each recording is kept as a revision. Refused once the study is
+    archived, and for an item `user` rated."""
+    study = study_for_change(adjudication.study_id)
+    adjudication = Adjudication.objects.select_for_update().get(pk=adjudication.pk)
+    adjudicator = _adjudicator_for(study, user, adjudication)
+    parsed, values = _parsed_answers(study, answers)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Give the reason for the reference answer."})
+    if len(reason) > REASON_MAX:
+        raise ValidationError({"reason": f"Keep the reason under {REASON_MAX} characters."})
+    adjudication.answers, adjudication.values, adjudication.reason = parsed, values, reason
+    adjudication.adjudicator, adjudication.decided_at = adjudicator, timezone.now()
+    adjudication.save()
+    AdjudicationRevision.objects.create(
+        adjudication=adjudication, adjudicator=adjudicator, answers=parsed, reason=reason
+    )
+    # The judges are scored against the reference too: their figures follow it.
+    if study.judges.exists():
+        statistics_recompute_soon(study=study)
+    return adjudication
+
+
+def _adjudicator_for(study: Study, user: AbstractBaseUser, adjudication: Adjudication):
+    if study.status not in SELECTABLE:
+        raise ValidationError("The study is archived: its references are final.")
+    adjudicator = Adjudicator.objects.filter(study=study, user=user).first()
+    if adjudicator is None:
+        raise ValidationError("You do not adjudicate this study.")
+    if Assignment.objects.filter(item_id=adjudication.item_id, rater=user).exists():
+        raise ValidationError("You rated this item: another adjudicator decides it.")
+    return adjudicator
+
+
+def _parsed_answers(study: Study, answers: dict) -> tuple[dict, dict]:
+    if not isinstance(answers, dict):
+        raise ValidationError({"answers": "Give the answers as an object by question key."})
+    questions = selectors.reference_questions(study=study)
+    unknown = sorted(set(answers) - {q.key for q in questions})
+    if unknown:
+        raise ValidationError({"answers": f"No reference question {unknown[0]!r} here."})
+    parsed, values = {}, {}
+    for question in questions:
+        raw = answers.get(question.key)
+        if raw in (None, "", []):
+            raise ValidationError({question.key: "Give the reference answer to every question."})
+        try:
+            parsed[question.key] = rubric.parse_answer(question.spec, raw)
+        except rubric.AnswerError as exc:
+            raise ValidationError({question.key: str(exc)}) from None
+        values[question.key] = rubric.numeric_code(question.spec, parsed[question.key])
+    return parsed, values
