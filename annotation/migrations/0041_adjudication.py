@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0039_judge_scores'),
+        ('annotation', '0040_notifications'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
