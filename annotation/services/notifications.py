@@ -24,6 +24,7 @@ from django.utils import timezone
 from annotation.models import Notification, Study, TaskRun
 from annotation.selectors.notifications import (
     StalledRater,
+    rater_reminded_since,
     studies_noticing_finish,
     studies_reminding,
     study_admins,
@@ -83,7 +84,12 @@ def _guarded(study: Study, work: Callable[[Study], None]) -> None:
 
 
 def _remind_stalled(study: Study, now: datetime, tally: NotificationTally) -> None:
+    # The occasion's number depends on the stall days: after they change, a new occasion may
+    # fall due soon after the last reminder. The e-mail promises at most one per interval.
+    interval = timedelta(days=study.reminder_stall_days)
     for stalled in study_raters_stalled(study=study, now=now):
+        if rater_reminded_since(study=study, rater=stalled.rater, since=now - interval):
+            continue
         mail = _stalled_mail(study, stalled, now)
         tally.add(
             _deliver(
