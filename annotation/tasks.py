@@ -16,6 +16,7 @@ import threading
 import time
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -155,11 +156,23 @@ def open_study(self, run_id: int, outage_since: float | None = None) -> None:
     _run(self, run_id, services.study_open_run, outage_since)
 
 
-@shared_task
+@shared_task(
+    soft_time_limit=settings.NOTIFICATIONS_SOFT_TIME_LIMIT_SECONDS,
+    time_limit=settings.NOTIFICATIONS_TIME_LIMIT_SECONDS,
+)
 def notifications_send() -> None:
     """The beat's: reminders to stalled raters and notices to admins, each sent once (the
-    service claims every e-mail before sending it, so a duplicated beat sends nothing twice)."""
-    tally = services.notifications_send_due()
+    service claims every e-mail before sending it, so a duplicated beat sends nothing twice).
+    Time-limited, so a mail server that stalls cannot hold a worker slot for good."""
+    try:
+        tally = services.notifications_send_due()
+    except SoftTimeLimitExceeded:
+        logger.warning(
+            "notifications: stopped after %s s (a slow mail server?); the rest goes at the next "
+            "beat",
+            settings.NOTIFICATIONS_SOFT_TIME_LIMIT_SECONDS,
+        )
+        return
     if tally.sent or tally.failed:
         logger.info("notifications: %s sent, %s failed", tally.sent, tally.failed)
 

@@ -213,6 +213,12 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "evalapp <evalapp@localhost>")
+# Seconds each step with the mail server may take: without it a server that accepts the
+# connection and then says nothing holds a web request or a worker slot forever. At most a
+# minute, so that one send fits many times into the reminders' time limit (below).
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 30.0)
+if not 0 < EMAIL_TIMEOUT <= 60:
+    raise ImproperlyConfigured(f"EMAIL_TIMEOUT={EMAIL_TIMEOUT} must be more than 0 and at most 60")
 # Where the file backend (django.core.mail.backends.filebased) writes each e-mail.
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 # An invitation link works this many days after it was sent (counted from then, so changing the
@@ -229,6 +235,12 @@ if not SITE_URL.startswith(("http://", "https://")):
 NOTIFICATIONS_BEAT_SECONDS = env_float("NOTIFICATIONS_BEAT_SECONDS", 3600.0)
 if NOTIFICATIONS_BEAT_SECONDS <= 0:
     raise ImproperlyConfigured("NOTIFICATIONS_BEAT_SECONDS must be more than 0")
+# One beat's sending is stopped after this long (what is left goes at the next beat), and its
+# worker process killed a minute later if it is still stuck. An e-mail claimed but left
+# "sending" is claimed again only after the kill (services/notifications.py: SENDING_LEASE), so
+# a slow send is never sent twice.
+NOTIFICATIONS_SOFT_TIME_LIMIT_SECONDS = 600
+NOTIFICATIONS_TIME_LIMIT_SECONDS = NOTIFICATIONS_SOFT_TIME_LIMIT_SECONDS + 60
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"

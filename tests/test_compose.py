@@ -2,9 +2,12 @@
 the proxy's configuration (deploy/Caddyfile) where it meets the app's settings."""
 
 import re
+import subprocess
 from pathlib import Path
 
 import yaml
+
+from annotation.apps import site_url_check
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -107,4 +110,60 @@ def test_one_beat_schedules_the_reminders_apart_from_the_workers():
     assert "--beat" not in services["worker"]["command"]
     assert beat["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert beat["environment"]["CELERY_BROKER_URL"] == "redis://redis:6379/0"
-    assert services["web"]["environment"]["SITE_URL"].startswith("${SITE_URL:-https://")
+    assert (
+        services["web"]["environment"]["SITE_URL"]
+        == "${SITE_URL:-https://${EVALAPP_HOST:-localhost}}"
+    )
+
+
+def _check_deploy(env_file: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(ROOT / "scripts" / "check-deploy"), "--env-file", str(env_file)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _quick_start_env() -> str:
+    """The .env that docs/deployment.md's quick start writes, placeholders filled in."""
+    docs = (ROOT / "docs" / "deployment.md").read_text()
+    text = re.search(r"cat > \.env <<'ENV'\n(.*?)\nENV\n", docs, re.DOTALL).group(1)
+    return text.replace(
+        "<50 random characters>", "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+    ).replace("<a password>", "pw")
+
+
+def test_the_quick_start_links_reminders_to_the_site_and_passes_check_deploy(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text(_quick_start_env())
+    result = _check_deploy(env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "  SITE_URL=https://evalapp.example.org\n" in result.stdout
+    # Without SITE_URL in .env, compose builds it from EVALAPP_HOST: the same address.
+    env.write_text(re.sub(r"^SITE_URL=.*\n", "", _quick_start_env(), flags=re.MULTILINE))
+    result = _check_deploy(env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "  SITE_URL=https://evalapp.example.org\n" in result.stdout
+
+
+def test_check_deploy_fails_when_the_site_url_is_not_an_allowed_host(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text(_quick_start_env() + "\nSITE_URL=https://elsewhere.example.org\n")
+    result = _check_deploy(env)
+    assert result.returncode != 0
+    assert "annotation.W001" in result.stdout + result.stderr
+
+
+def test_the_site_url_check_warns_when_its_host_is_not_allowed(settings):
+    settings.ALLOWED_HOSTS = ["evalapp.example.org"]
+    settings.SITE_URL = "https://evalapp.example.org"
+    assert site_url_check() == []
+    settings.SITE_URL = "https://localhost"
+    (warning,) = site_url_check()
+    assert warning.id == "annotation.W001"
+    assert "'localhost' is not in ALLOWED_HOSTS" in warning.msg
+    settings.ALLOWED_HOSTS = [".example.org"]
+    settings.SITE_URL = "https://evalapp.example.org:8443"
+    assert site_url_check() == []

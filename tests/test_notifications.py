@@ -78,9 +78,12 @@ def test_a_rater_is_reminded_at_most_once_per_interval(study, raters):
     beat(now)
     beat(now + timedelta(days=1))
     assert len(reminded(raters[0])) == 1
-    # Still idle one interval (3 days) on: a second reminder, then none again.
+    # The next interval of the idle spell begins 2 days on (day 12 of 3-day intervals), but
+    # the e-mail promises at most one reminder every 3 days: the second waits for that.
     beat(now + timedelta(days=2))
-    beat(now + timedelta(days=2, hours=1))
+    assert len(reminded(raters[0])) == 1
+    beat(now + timedelta(days=3))
+    beat(now + timedelta(days=3, hours=1))
     assert len(reminded(raters[0])) == 2
     assert Notification.objects.filter(recipient=raters[0]).count() == 2
 

@@ -2,8 +2,9 @@
 
 A rater has stalled when work remains in a session open to them and nothing was submitted for
 `stall_days`. The clock starts at the latest of: when they got their work (the study opened,
-or they joined later), their last submit, and when their current session opened after its
-washout; a rater waiting out a washout has nothing to do, so is never reminded.
+they joined later, or work was handed on to them), their last submit, and when their current
+session opened after its washout; a rater waiting out a washout has nothing to do, so is never
+reminded.
 """
 
 import dataclasses

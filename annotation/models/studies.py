@@ -185,6 +185,10 @@ class Membership(models.Model):
     # A rater who joins an open study is reminded counting from here, not from the opening.
     # Memberships from before this field count from the migration, so none is reminded at once.
     joined_at = models.DateTimeField(default=timezone.now)
+    # When work was last handed to this rater in an open study (reassigned to them, or shared
+    # with a newcomer): their idle clock restarts here, so a rater who finished days ago is not
+    # reminded of work that reached them minutes ago. None until work is handed on.
+    work_given_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

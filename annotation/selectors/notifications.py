@@ -44,7 +44,8 @@ def study_raters_stalled(*, study: Study, now: datetime) -> list[StalledRater]:
     counts = _session_counts(study)
     found = []
     for membership in memberships:
-        started_at = max(moment for moment in (study.opened_at, membership.joined_at) if moment)
+        moments = (study.opened_at, membership.joined_at, membership.work_given_at)
+        started_at = max(moment for moment in moments if moment)
         stall = stall_of(
             counts.get(membership.user_id, []),
             washout_days=study.washout_days,
@@ -58,12 +59,15 @@ def study_raters_stalled(*, study: Study, now: datetime) -> list[StalledRater]:
 
 
 def _session_counts(study: Study) -> dict[int, list[SessionCount]]:
+    # Items left are counted as the rater's home page counts them (selectors.rater): training
+    # apart. A training submit is still activity, so it counts as a last submit.
+    counted = ~Q(kind=Assignment.Kind.TRAINING)
     rows = (
         Assignment.objects.filter(study=study)
         .values("rater_id", "session")
         .annotate(
-            total=Count("pk"),
-            done=Count("pk", filter=Q(submitted_at__isnull=False)),
+            total=Count("pk", filter=counted),
+            done=Count("pk", filter=counted & Q(submitted_at__isnull=False)),
             last=Max("submitted_at"),
         )
         .order_by("rater_id", "session")
@@ -72,6 +76,18 @@ def _session_counts(study: Study) -> dict[int, list[SessionCount]]:
     for r in rows:
         counts[r["rater_id"]].append(SessionCount(r["session"], r["total"], r["done"], r["last"]))
     return counts
+
+
+def rater_reminded_since(*, study: Study, rater: AbstractBaseUser, since: datetime) -> bool:
+    """Whether a reminder to the rater in this study went out after `since` (by the beat's
+    clock, when it was claimed)."""
+    return Notification.objects.filter(
+        study=study,
+        recipient=rater,
+        kind=Notification.Kind.STALLED,
+        status=Notification.Status.SENT,
+        attempted_at__gt=since,
+    ).exists()
 
 
 def study_raters_finished(*, study: Study) -> bool:

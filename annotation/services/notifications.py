@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
@@ -24,6 +25,7 @@ from django.utils import timezone
 from annotation.models import Notification, Study, TaskRun
 from annotation.selectors.notifications import (
     StalledRater,
+    rater_reminded_since,
     studies_noticing_finish,
     studies_reminding,
     study_admins,
@@ -35,8 +37,10 @@ from annotation.selectors.notifications import (
 logger = logging.getLogger(__name__)
 
 # A row left "sending" this long (its worker died mid-send) may be claimed and sent again: a
-# rare second e-mail is better than a reminder lost for good.
-SENDING_LEASE = timedelta(minutes=15)
+# rare second e-mail is better than a reminder lost for good. Longer than the beat's task may
+# live (its hard time limit, counted from the same `now`), so a slow send still under way is
+# never taken over and sent twice.
+SENDING_LEASE = timedelta(seconds=settings.NOTIFICATIONS_TIME_LIMIT_SECONDS + 300)
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ def _guarded(study: Study, work: Callable[[Study], None]) -> None:
     # One study's unexpected error (a bad row, a bug) must not keep the others' e-mails back.
     try:
         work(study)
+    except SoftTimeLimitExceeded:
+        raise  # the beat's time is up: stop, the rest goes at the next beat
     except Exception:
         logger.exception(
             "notifications for study %s failed; trying again at the next beat", study.pk
@@ -83,7 +89,12 @@ def _guarded(study: Study, work: Callable[[Study], None]) -> None:
 
 
 def _remind_stalled(study: Study, now: datetime, tally: NotificationTally) -> None:
+    # The occasion's number depends on the stall days: after they change, a new occasion may
+    # fall due soon after the last reminder. The e-mail promises at most one per interval.
+    interval = timedelta(days=study.reminder_stall_days)
     for stalled in study_raters_stalled(study=study, now=now):
+        if rater_reminded_since(study=study, rater=stalled.rater, since=now - interval):
+            continue
         mail = _stalled_mail(study, stalled, now)
         tally.add(
             _deliver(
@@ -123,12 +134,21 @@ def _deliver(
     note = _claim(study, recipient, kind, occasion, now, run)
     if note is None:
         return None
-    error = _send(recipient, mail)
+    try:
+        error = _send(recipient, mail)
+    except SoftTimeLimitExceeded:
+        # Recorded as failed, so the next beat tries it again without waiting out the lease.
+        _record(note, "The mail server took too long; tried again at the next check.")
+        raise
+    _record(note, error)
+    return note.status
+
+
+def _record(note: Notification, error: str) -> None:
     note.status = Notification.Status.FAILED if error else Notification.Status.SENT
     note.error = error
     note.sent_at = None if error else timezone.now()
     note.save(update_fields=["status", "error", "sent_at"])
-    return note.status
 
 
 def _claim(
@@ -166,6 +186,8 @@ def _send(recipient: AbstractBaseUser, mail: Mail) -> str:
         send_mail(mail.subject, mail.body, from_email=None, recipient_list=[address])
     except smtplib.SMTPRecipientsRefused:
         return "The mail server refused the address."
+    except SoftTimeLimitExceeded:
+        raise  # not a failure of this e-mail: the beat's time is up (_deliver)
     except (OSError, smtplib.SMTPException) as exc:
         logger.warning("notification e-mail to user %s failed: %r", recipient.pk, exc)
         return "The mail server could not be reached or refused the message (see the worker's log)."

@@ -251,7 +251,7 @@ def _assignments_redesign(study: Study, redesign) -> None:
     after = redesign(before, movable)
     placed = {p.key: p.position for p in after}
     arrivals = [p for p in after if p.key not in current]
-    changed, dropped = [], []
+    changed, dropped, receivers = [], [], set()
     for (rater, item, kind), assignment in current.items():
         if (rater, item, kind) in placed:
             new_rater, position = rater, placed[(rater, item, kind)]
@@ -272,6 +272,8 @@ def _assignments_redesign(study: Study, redesign) -> None:
         if (name[assignment.rater_id], assignment.position) != (new_rater, position):
             assignment.rater, assignment.position = user[new_rater], position
             changed.append(assignment)
+        if new_rater != rater:
+            receivers.add(new_rater)
     Assignment.objects.filter(pk__in=[a.pk for a in dropped]).delete()
     # Two passes keep (rater, position) unique at every step.
     offset = 1 + max((a.position for a in rows), default=0) + len(rows)
@@ -286,6 +288,9 @@ def _assignments_redesign(study: Study, redesign) -> None:
         items.update(_quality_items(study, items))
         kept = [a for a in rows if a not in dropped]
         assignments_create(study, arrivals, items=items, users=user, earlier=kept)
+    receivers.update(p.rater for p in arrivals)
+    # Their reminders count from now: work that just arrived has not stalled.
+    memberships.filter(pseudonym__in=receivers).update(work_given_at=timezone.now())
     manifest = design.Manifest(seed=study.seed, k=study.raters_per_item, placements=tuple(after))
     study.manifest_hash = manifest.digest
     study.save(update_fields=["manifest_hash"])
