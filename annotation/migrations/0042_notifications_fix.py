@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0040_notifications'),
+        ('annotation', '0041_adjudication'),
     ]
 
     operations = [
