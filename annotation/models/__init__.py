@@ -1,6 +1,7 @@
 """The reader-study models, one module per concern (app label `annotation` for all of them, so the
 migrations are unchanged); every model is re-exported here."""
 
+from annotation.models.adaptive import MAX_EXTRA_RATERS, AdaptiveDecision, AdaptiveDesign
 from annotation.models.cases import Attachment, Case, Generation, Output
 from annotation.models.endpoints import Connection, EndpointNotReady, Judge, ModelEndpoint, Source
 from annotation.models.items import Assignment, Item, ItemOutput
@@ -22,6 +23,9 @@ from annotation.models.tokens import TOKEN_ALPHABET, new_seed, new_token
 from annotation.models.uploads import ImportUpload, ImportUploadChunk
 
 __all__ = [
+    "AdaptiveDecision",
+    "AdaptiveDesign",
+    "MAX_EXTRA_RATERS",
     "AnalysisReopening",
     "AnswerScore",
     "Arm",

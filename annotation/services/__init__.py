@@ -4,6 +4,13 @@ One module per concern; everything public is re-exported here, so callers write
 `services.rating_save(...)` without knowing which module holds it.
 """
 
+from annotation.services.adaptive import (
+    adaptive_design_clear,
+    adaptive_design_set,
+    adaptive_item_check,
+    adaptive_sweep,
+    checks_adaptive_items,
+)
 from annotation.services.bundle import bundle_build, bundle_path
 from annotation.services.connections import connection_ensure, connections_sync
 from annotation.services.external_ratings import study_import_ratings
@@ -99,6 +106,11 @@ from annotation.services.task_runs import (
 
 __all__ = [
     "AnswerLocked",
+    "adaptive_design_clear",
+    "adaptive_design_set",
+    "adaptive_item_check",
+    "adaptive_sweep",
+    "checks_adaptive_items",
     "answer_score_decide",
     "answer_score_update",
     "scorer_add",
