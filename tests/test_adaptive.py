@@ -20,11 +20,16 @@ pytestmark = pytest.mark.django_db
 RANGE_2 = {"kind": "range", "question": "overall", "threshold": 2}
 
 
-def adaptive_study(admin, *, raters: int = 5, m: int = 2, seed: int = 1234) -> Study:
+def adaptive_study(admin, *, raters: int = 5, m: int = 2, seed: int = 1234, **options) -> Study:
     """tests/data/study.csv (6 outputs) for `raters` raters, 2 per item, adaptive on a range
     of 2 or more on the 5-point scale."""
     study = services.study_create(
-        creator=admin, title="Adaptive", raters_per_item=2, question_prompt="Overall?", seed=seed
+        creator=admin,
+        title="Adaptive",
+        raters_per_item=2,
+        question_prompt="Overall?",
+        seed=seed,
+        **options,
     )
     services.study_import_file(study=study, filename="study.csv", content=STUDY_ROWS)
     users = [UserFactory(username=f"a-rater{i}") for i in range(1, raters + 1)]

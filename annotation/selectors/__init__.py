@@ -4,6 +4,13 @@ One module per concern, mirroring `services/`; everything public is re-exported 
 write `selectors.rater_item_view(...)` without knowing which module holds it.
 """
 
+from annotation.selectors.adaptive import (
+    AdaptiveCounts,
+    study_adaptive_counts,
+    study_adaptive_design,
+    study_adaptive_extras,
+    study_adaptive_manifest,
+)
 from annotation.selectors.comments import (
     COMMENTS_SHOWN,
     COMMENTS_UNBLINDED,
@@ -132,6 +139,11 @@ from annotation.selectors.studies import (
 from annotation.selectors.task_runs import UNSENT_NOTE, task_runs_dead, task_runs_live
 
 __all__ = [
+    "AdaptiveCounts",
+    "study_adaptive_counts",
+    "study_adaptive_design",
+    "study_adaptive_extras",
+    "study_adaptive_manifest",
     "COMMENTS_SHOWN",
     "COMMENTS_UNBLINDED",
     "EXPORT_CHUNK",
