@@ -3,13 +3,16 @@ with the extras pooled in and labelled so; and the extras in the ratings export.
 
 import csv
 import io
+import json
 
 import pytest
 from django.urls import reverse
 
 from annotation import services
 from annotation.models import Assignment, Result
-from tests.test_adaptive import adaptive_study, regular
+from annotation.services.adaptive import stored_manifest
+from tests.test_adaptive import RANGE_2, adaptive_study, regular
+from tests.test_bundle import build, rows
 from tests.test_study_statistics import compute
 
 pytestmark = pytest.mark.django_db
@@ -61,3 +64,36 @@ def test_the_ratings_export_marks_extra_ratings_for_filtering(rated, client, stu
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     kinds = sorted(row["kind"] for row in rows)
     assert kinds == ["extra"] * 2 + ["study"] * 6
+
+
+def test_the_bundle_manifest_lists_every_extra_and_the_methods_say_which_figure_is_primary(
+    rated, settings, tmp_path
+):
+    settings.EXPORT_DIR = tmp_path / "exports"
+    archive = build(rated)
+    manifest = json.loads(archive.read("manifest.json"))
+    adaptive = manifest["adaptive_allocation"]
+    assert (adaptive["first_k"], adaptive["extra_m"], adaptive["rule"]) == (2, 2, RANGE_2)
+    assert (adaptive["items_triggered"], adaptive["extras_created"], adaptive["shortfall"]) == (
+        1,
+        2,
+        0,
+    )
+    item = rated.items.order_by("pk").first()
+    extras = {
+        (a.item.token, a.rater.memberships.get(study=rated).pseudonym, a.position)
+        for a in Assignment.objects.filter(study=rated, kind="extra")
+    }
+    listed = {(e["item"], e["rater"], e["position"]) for e in adaptive["extras"]}
+    assert listed == extras
+    assert {e["item"] for e in adaptive["extras"]} == {item.token}
+    assert all(e["first_answers"] == [1, 5] and e["rule"] == RANGE_2 for e in adaptive["extras"])
+    assert manifest["manifest_hash"] == stored_manifest(rated).digest
+    methods = archive.read("methods.md").decode()
+    assert "### Adaptive extra raters" in methods
+    assert "1 of 3 items met the rule; 2 extra assignments were made (2 rated)" in methods
+    assert "including adaptive extra ratings (secondary; biased towards disagreement) = 0.018" in (
+        methods
+    )
+    ratings = rows(archive, "ratings.csv")
+    assert sorted(row["kind"] for row in ratings) == ["extra"] * 2 + ["study"] * 6

@@ -10,6 +10,7 @@ from annotation.selectors.adaptive import (
     study_adaptive_design,
     study_adaptive_extras,
     study_adaptive_manifest,
+    study_adaptive_methods_text,
 )
 from annotation.selectors.comments import (
     COMMENTS_SHOWN,
@@ -144,6 +145,7 @@ __all__ = [
     "study_adaptive_design",
     "study_adaptive_extras",
     "study_adaptive_manifest",
+    "study_adaptive_methods_text",
     "COMMENTS_SHOWN",
     "COMMENTS_UNBLINDED",
     "EXPORT_CHUNK",

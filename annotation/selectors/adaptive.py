@@ -84,3 +84,46 @@ def study_adaptive_manifest(*, study: Study) -> dict | None:
         "shortfall": counts.shortfall,
         "extras": study_adaptive_extras(study=study),
     }
+
+
+# Why the first k ratings give the primary figure: for the methods text and docs/statistics.md.
+PRIMARY_WHY = (
+    "Extra raters were offered only items whose first ratings disagreed, so pooling their "
+    "ratings adds ratings exactly where disagreement was found and makes agreement look worse "
+    "than the study's planned design would show. The primary agreement figures use the "
+    "regular, pre-planned ratings alone (the first k ratings of every item, and any further "
+    "planned ones), which were allocated whatever the answers; agreement with the extra "
+    "ratings pooled in is reported as secondary (Krippendorff's alpha), is biased towards "
+    "disagreement, and is not comparable to the primary figure."
+)
+
+
+def study_adaptive_methods_text(*, study: Study) -> list[str]:
+    """The methods text's paragraph on adaptive allocation, as Markdown lines; [] without it."""
+    adaptive = study_adaptive_design(study=study)
+    if adaptive is None:
+        return []
+    counts = study_adaptive_counts(study=study)
+    lines = [
+        "### Adaptive extra raters",
+        "",
+        f"Items were offered to extra raters {adaptive.describe()}, chosen by the same seeded "
+        "engine as the design (the least-loaded raters who had not seen the item) and added "
+        "at the end of their orders; every extra assignment is listed with its rule in the "
+        f"bundle's manifest. {counts.triggered} of {counts.decided} items met the rule; "
+        f"{counts.extras} extra assignments were made ({counts.extras_done} rated)"
+        + (f", {counts.shortfall} short for want of eligible raters." if counts.shortfall else ".")
+        + " "
+        + PRIMARY_WHY,
+        "",
+    ]
+    secondary = study.results.filter(statistic="krippendorff_alpha_with_extras", source="")
+    for result in secondary.select_related("question").order_by("question__order"):
+        if result.value is not None:
+            lines += [
+                f'Question "{result.question.key}": Krippendorff\'s alpha including adaptive '
+                f"extra ratings (secondary; biased towards disagreement) = {result.value:.3f} "
+                f"over {result.n_units} units.",
+                "",
+            ]
+    return lines
