@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.views import account, corrections, planning, rater, reading, studies
+from annotation.views import account, adaptive, corrections, planning, rater, reading, studies
 
 urlpatterns = [
     path("", studies.home, name="home"),
@@ -68,6 +68,12 @@ urlpatterns = [
     ),
     path("studies/<str:study_token>/open/", studies.study_open, name="study_open"),
     path("studies/<str:study_token>/analysis/", studies.study_analysis, name="study_analysis"),
+    path("studies/<str:study_token>/adaptive/", adaptive.study_adaptive, name="study_adaptive"),
+    path(
+        "studies/<str:study_token>/adaptive/off/",
+        adaptive.study_adaptive_off,
+        name="study_adaptive_off",
+    ),
     path("studies/<str:study_token>/invite/", studies.study_invite, name="study_invite"),
     path(
         "studies/<str:study_token>/raters/<str:pseudonym>/remove/",

@@ -6,6 +6,7 @@ import threading
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from annotation import selectors, services
@@ -262,3 +263,82 @@ def test_two_concurrent_submits_of_the_last_ratings_make_at_most_m_extras(study_
     _in_threads(*[lambda: services.adaptive_item_check(item_id=item.pk)] * 3)  # duplicates
     assert item.assignments.filter(kind=Assignment.Kind.EXTRA).count() == 2
     assert AdaptiveDecision.objects.get(item=item).created == 2
+
+
+# --- the API and the dashboard ----------------------------------------------------------------
+
+
+def test_the_api_sets_reads_and_turns_off_the_rule(draft_study, study_admin, client):
+    client.force_login(study_admin)
+    url = f"/api/v1/studies/{draft_study.token}/adaptive/setting/"
+    response = client.post(url, {"rule": RANGE_2, "extra_m": 1}, content_type="application/json")
+    assert response.status_code == 200, response.content
+    body = client.get(url).json()
+    assert (body["enabled"], body["rule"], body["first_k"], body["extra_m"]) == (
+        True,
+        RANGE_2,
+        2,
+        1,
+    )
+    assert body["rule_text"] == "answers to 'overall' span 2 or more points"
+    assert body["counts"]["triggered"] == 0
+    off = client.post(f"/api/v1/studies/{draft_study.token}/adaptive/off/")
+    assert off.json()["enabled"] is False
+
+
+def test_the_api_names_the_field_at_fault(draft_study, study_admin, client):
+    client.force_login(study_admin)
+    url = f"/api/v1/studies/{draft_study.token}/adaptive/setting/"
+    bad = {"rule": {"kind": "range", "question": "nope", "threshold": 2}, "extra_m": 1}
+    response = client.post(url, bad, content_type="application/json")
+    assert response.status_code == 400
+    assert "no question 'nope'" in response.json()["rule"][0]
+    response = client.post(
+        url, {**bad, "rule": RANGE_2, "extra_m": 9}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "extra_m" in response.json()
+
+
+def test_raters_and_outsiders_cannot_reach_the_setting(draft_study, rater, outsider, client):
+    url = f"/api/v1/studies/{draft_study.token}/adaptive/setting/"
+    for user, refused in ((rater, 404), (outsider, 404)):  # a draft is hidden from raters
+        client.force_login(user)
+        assert client.get(url).status_code == refused
+        body = {"rule": RANGE_2, "extra_m": 1}
+        assert client.post(url, body, content_type="application/json").status_code == refused
+    assert not AdaptiveDesign.objects.filter(study=draft_study).exists()
+
+
+def test_the_extras_are_listed_by_the_api(study_admin, client, queued):
+    study = adaptive_study(study_admin)
+    item = study.items.order_by("pk").first()
+    for assignment, answer in zip(regular(item), (1, 5), strict=True):
+        queued(assignment, answer)
+    services.adaptive_item_check(item_id=item.pk)
+    client.force_login(study_admin)
+    extras = client.get(f"/api/v1/studies/{study.token}/adaptive/extras/").json()
+    stored = Assignment.objects.filter(item=item, kind="extra").select_related("rater")
+    pseudonyms = dict(study.memberships.values_list("user_id", "pseudonym"))
+    assert {(e["item"], e["rater"], e["position"]) for e in extras} == {
+        (item.token, pseudonyms[a.rater_id], a.position) for a in stored
+    }
+    assert {e["rule_text"] for e in extras} == {"answers to 'overall' span 2 or more points"}
+
+
+def test_the_dashboard_sets_the_rule_and_shows_the_counts(draft_study, study_admin, client):
+    client.force_login(study_admin)
+    response = client.post(
+        reverse("study_adaptive", args=[draft_study.token]),
+        {"kind": "range", "question": "overall", "threshold": "2", "extra_m": "1"},
+        follow=True,
+    )
+    assert AdaptiveDesign.objects.get(study=draft_study).rule == {**RANGE_2, "threshold": 2.0}
+    page = response.content.decode()
+    assert "On: when the first 2 ratings of an item meet the rule" in page
+    response = client.post(
+        reverse("study_adaptive", args=[draft_study.token]),
+        {"kind": "range", "question": "overall", "threshold": "2", "extra_m": "5"},
+        follow=True,
+    )
+    assert "at most 1 are left to be extra raters" in response.content.decode()

@@ -3,6 +3,7 @@
 from rest_framework.routers import SimpleRouter
 
 from annotation.api import (
+    adaptive,
     exports,
     planning,
     provenance,
@@ -37,6 +38,7 @@ for path, viewset, name in [
     ("invitations", raters.InvitationViewSet, "api-invitation"),
     ("comments", raters.CommentViewSet, "api-comment"),
     ("plan", planning.PlanViewSet, "api-plan"),
+    ("adaptive", adaptive.AdaptiveViewSet, "api-adaptive"),
     ("arms", reading.ArmViewSet, "api-arm"),
     ("reads", reading.ReadViewSet, "api-read"),
     ("scorers", reading.ScorerViewSet, "api-scorer"),
