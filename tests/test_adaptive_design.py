@@ -66,3 +66,20 @@ def test_a_pair_is_shown_in_a_seeded_order_of_its_sources():
 def test_m_below_one_is_refused():
     with pytest.raises(ValueError, match="m must be at least 1"):
         choose(m=0)
+
+
+def test_work_handed_on_never_goes_to_a_rater_holding_an_extra_of_the_item():
+    placements = [
+        design.Placement("R1", "x", 1),
+        design.Placement("R1", "y", 2),
+        design.Placement("R2", "y", 1),
+        design.Placement("R2", "z", 2),
+        design.Placement("R3", "z", 1),
+        design.Placement("R3", "x", 2, kind=design.EXTRA),
+    ]
+    movable = {p.key for p in placements if p.rater == "R1"}
+    after = design.reassign(
+        placements=placements, rater="R1", raters=["R1", "R2", "R3"], movable=movable, seed=3
+    )
+    holders = [(p.rater, p.kind) for p in after if p.item == "x"]
+    assert sorted(holders) == [("R2", design.STUDY), ("R3", design.EXTRA)]

@@ -361,7 +361,8 @@ def reassign(
     if rater not in queues:
         return list(placements)
     others = sorted(r for r in queues if r != rater)
-    holds = {(p.rater, p.item) for p in placements if p.kind == STUDY}
+    # An adaptive extra of an item is a sight of it too: its rater cannot take the item again.
+    holds = {(p.rater, p.item) for p in placements if p.kind in (STUDY, EXTRA)}
     rng = random.Random(seed)
     queue = queues[rater]
     tail = len(queue)
