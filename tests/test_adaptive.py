@@ -1,6 +1,7 @@
 """Adaptive extra raters: the draft setting, the decision on the k-th regular submit, the extras
 and their record in the manifest."""
 
+import io
 import threading
 
 import pytest
@@ -342,3 +343,43 @@ def test_the_dashboard_sets_the_rule_and_shows_the_counts(draft_study, study_adm
         follow=True,
     )
     assert "at most 1 are left to be extra raters" in response.content.decode()
+
+
+def test_the_recomputation_task_and_the_command_sweep_lost_checks(study_admin, queued):
+    from django.core.management import call_command
+
+    from annotation import tasks
+    from annotation.models import TaskRun
+
+    study = adaptive_study(study_admin)
+    items = list(study.items.order_by("pk")[:2])
+    for item in items:
+        for assignment, answer in zip(regular(item), (1, 5), strict=True):
+            queued(assignment, answer)
+    call_command("adaptive_sweep", "--study", study.token, stdout=io.StringIO())
+    assert AdaptiveDecision.objects.filter(item__in=items).count() == 2
+    AdaptiveDecision.objects.filter(item=items[1]).delete()
+    Assignment.objects.filter(item=items[1], kind="extra").delete()
+    run = TaskRun.objects.create(study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT)
+    tasks._swept_then_computed(run=services.task_run_claim(run_id=run.pk))
+    assert AdaptiveDecision.objects.get(item=items[1]).created == 2
+
+
+def test_k_below_the_raters_per_item_decides_on_the_kth_submit(study_admin, queued):
+    study = services.study_create(
+        creator=study_admin, title="k of 3", raters_per_item=3, question_prompt="Overall?"
+    )
+    services.study_import_file(study=study, filename="study.csv", content=STUDY_ROWS)
+    users = [UserFactory(username=f"k-rater{i}") for i in range(1, 6)]
+    services.study_add_raters(study=study, users=users)
+    services.adaptive_design_set(study=study, rule=RANGE_2, first_k=2, extra_m=1)
+    services.study_open(study=study)
+    item = study.items.order_by("pk").first()
+    first, second, third = regular(item)
+    queued(first, 2)
+    queued(second, 4)
+    decision = services.adaptive_item_check(item_id=item.pk)
+    assert (decision.disagreed, decision.answers, decision.created) == (True, [2, 4], 1)
+    queued(third, 3)  # the third regular rating changes nothing
+    assert services.adaptive_item_check(item_id=item.pk) == decision
+    assert item.assignments.filter(kind="extra").count() == 1
