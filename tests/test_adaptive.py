@@ -27,7 +27,7 @@ def adaptive_study(admin, *, raters: int = 5, m: int = 2, seed: int = 1234, **op
     of 2 or more on the 5-point scale."""
     study = services.study_create(
         creator=admin,
-        title="Adaptive",
+        title="Summaries",
         raters_per_item=2,
         question_prompt="Overall?",
         seed=seed,
@@ -383,3 +383,23 @@ def test_k_below_the_raters_per_item_decides_on_the_kth_submit(study_admin, queu
     queued(third, 3)  # the third regular rating changes nothing
     assert services.adaptive_item_check(item_id=item.pk) == decision
     assert item.assignments.filter(kind="extra").count() == 1
+
+
+def test_an_extra_item_looks_to_its_rater_like_any_other(study_admin, client, queued):
+    study = adaptive_study(study_admin)
+    item = study.items.order_by("pk").first()
+    for assignment, answer in zip(regular(item), (1, 5), strict=True):
+        queued(assignment, answer)
+    services.adaptive_item_check(item_id=item.pk)
+    extra = item.assignments.filter(kind="extra").select_related("rater").first()
+    client.force_login(extra.rater)
+    page = client.get(reverse("rater_item", args=[study.token, extra.token]))
+    assert page.status_code == 200
+    text = page.content.decode().lower()
+    for word in ("adaptive", "disagree", "extra"):
+        assert word not in text
+    assert f"item {extra.position} of" in text
+    api = client.get(f"/api/v1/rate/{study.token}/items/{extra.token}/")
+    assert api.status_code == 200
+    for word in ("adaptive", "extra"):
+        assert word not in api.content.decode().lower()
