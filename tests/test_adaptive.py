@@ -403,3 +403,16 @@ def test_an_extra_item_looks_to_its_rater_like_any_other(study_admin, client, qu
     assert api.status_code == 200
     for word in ("adaptive", "extra"):
         assert word not in api.content.decode().lower()
+
+
+def test_a_rater_joining_later_leaves_the_extras_where_they_are(study_admin, queued):
+    study = adaptive_study(study_admin)
+    item = study.items.order_by("pk").first()
+    for assignment, answer in zip(regular(item), (1, 5), strict=True):
+        queued(assignment, answer)
+    services.adaptive_item_check(item_id=item.pk)
+    extras = set(item.assignments.filter(kind="extra").values_list("token", "rater_id"))
+    services.study_add_raters(study=study, users=[UserFactory(username="late")])
+    study.refresh_from_db()
+    assert set(item.assignments.filter(kind="extra").values_list("token", "rater_id")) == extras
+    assert study.manifest_hash == adaptive.stored_manifest(study).digest
