@@ -97,3 +97,12 @@ def test_the_bundle_manifest_lists_every_extra_and_the_methods_say_which_figure_
     )
     ratings = rows(archive, "ratings.csv")
     assert sorted(row["kind"] for row in ratings) == ["extra"] * 2 + ["study"] * 6
+
+
+def test_the_dashboard_shows_the_counts_and_the_pooled_figure_apart(rated, client, study_admin):
+    client.force_login(study_admin)
+    page = client.get(reverse("study_dashboard", args=[rated.token])).content.decode()
+    assert "<dt>Met the rule</dt><dd>1</dd>" in page
+    assert "<dt>Extra assignments</dt><dd>2 (2 rated)</dd>" in page
+    assert "Krippendorff's alpha 0.018 over 3 units" in page
+    assert "biased towards disagreement; not comparable to the primary figure" in page

@@ -11,6 +11,7 @@ from annotation.selectors.adaptive import (
     study_adaptive_extras,
     study_adaptive_manifest,
     study_adaptive_methods_text,
+    study_adaptive_pooled,
 )
 from annotation.selectors.comments import (
     COMMENTS_SHOWN,
@@ -146,6 +147,7 @@ __all__ = [
     "study_adaptive_extras",
     "study_adaptive_manifest",
     "study_adaptive_methods_text",
+    "study_adaptive_pooled",
     "COMMENTS_SHOWN",
     "COMMENTS_UNBLINDED",
     "EXPORT_CHUNK",

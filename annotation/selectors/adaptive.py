@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, Sum
 
 from annotation.core import disagreement
+from annotation.core.stats.names import WITH_EXTRAS
 from annotation.models import AdaptiveDecision, AdaptiveDesign, Assignment, Study
 
 
@@ -39,6 +40,12 @@ def study_adaptive_counts(*, study: Study) -> AdaptiveCounts:
         extras_done=extras["done"],
         shortfall=decisions["wanted"] - decisions["created"],
     )
+
+
+def study_adaptive_pooled(*, study: Study) -> list:
+    """The secondary agreement per question (every source), extras pooled in: stored Results."""
+    results = study.results.filter(statistic=WITH_EXTRAS, source="", judge="")
+    return list(results.select_related("question").order_by("question__order"))
 
 
 def study_adaptive_extras(*, study: Study) -> list[dict]:
@@ -117,8 +124,7 @@ def study_adaptive_methods_text(*, study: Study) -> list[str]:
         + PRIMARY_WHY,
         "",
     ]
-    secondary = study.results.filter(statistic="krippendorff_alpha_with_extras", source="")
-    for result in secondary.select_related("question").order_by("question__order"):
+    for result in study_adaptive_pooled(study=study):
         if result.value is not None:
             lines += [
                 f'Question "{result.question.key}": Krippendorff\'s alpha including adaptive '

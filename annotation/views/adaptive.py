@@ -25,11 +25,7 @@ def adaptive_card(study: Study) -> dict:
     return {
         "design": adaptive,
         "counts": selectors.study_adaptive_counts(study=study),
-        "pooled": list(
-            study.results.filter(statistic="krippendorff_alpha_with_extras", source="")
-            .select_related("question")
-            .order_by("question__order")
-        ),
+        "pooled": selectors.study_adaptive_pooled(study=study),
         "form": AdaptiveForm(study=study, initial=initial) if draft else None,
     }
 

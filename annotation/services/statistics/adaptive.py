@@ -9,13 +9,13 @@ labelled so, and only where a study has extras."""
 from dataclasses import asdict
 
 from annotation.core import rubric
+from annotation.core.stats.names import WITH_EXTRAS
 from annotation.models import Assignment, Question, Result, Study
 from annotation.selectors.adaptive import study_adaptive_counts
 from annotation.services.statistics.agreement import _unit_names, estimates_for
 from annotation.services.statistics.rows import human_rows, rows_digest
 from annotation.services.statistics.store import Figure, Scope, store_family
 
-WITH_EXTRAS = "krippendorff_alpha_with_extras"
 WITH_EXTRAS_LABEL = (
     "includes adaptive extra ratings (biased towards disagreement; not comparable to the "
     "primary figure)"
