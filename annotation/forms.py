@@ -7,7 +7,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeData
 from django.utils.text import slugify
 
-from annotation.core import importing, judging, llm, rubric
+from annotation.core import disagreement, importing, judging, llm, rubric
 from annotation.core.design import MAX_WASHOUT_DAYS, washout_problems
 from annotation.core.reading import allocation
 from annotation.models import Connection, Judge, Question, Source, Study
@@ -809,3 +809,54 @@ def _flagged(text: str) -> object:
     """A flagged answer as typed: a whole number is a scale point, anything else a choice."""
     text = text.strip()
     return int(text) if text.lstrip("-").isdecimal() else text
+
+
+class AdaptiveForm(PlainHelpText, forms.Form):
+    """Adaptive extra raters: the disagreement rule about one question, k and m. The values
+    are checked by the service (adaptive_design_set), which names the field at fault."""
+
+    kind = forms.ChoiceField(label="Offer more raters when", choices=disagreement.LABELS.items())
+    question = forms.ChoiceField(label="Question")
+    threshold = forms.FloatField(
+        label="Range threshold",
+        required=False,
+        help_text="Range rules: the smallest span of answers that counts, e.g. 2 on a 1-5 scale.",
+    )
+    values = forms.CharField(
+        label="Flagged answers",
+        required=False,
+        help_text="Flagged-answer rules: the answers, separated by commas, e.g. 1, harmful.",
+    )
+    first_k = forms.IntegerField(
+        label="First k ratings decide",
+        required=False,
+        min_value=2,
+        help_text="Blank: the study's raters per item.",
+    )
+    extra_m = forms.IntegerField(label="At most m extra raters", min_value=1, initial=1)
+
+    def __init__(self, *args, study: Study, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["question"].choices = [
+            (q.key, f"{q.key}: {q.prompt}") for q in study.questions.all()
+        ]
+
+    def rule(self) -> dict:
+        data = self.cleaned_data
+        values = [_flagged(part) for part in data["values"].split(",") if part.strip()]
+        return {
+            "kind": data["kind"],
+            "question": data["question"],
+            "threshold": data["threshold"],
+            "values": values,
+        }
+
+
+def _flagged(text: str) -> object:
+    """A flagged answer as typed: a number where it reads as one, else the text."""
+    text = text.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() else number

@@ -123,7 +123,14 @@ def fetch_outputs(self, run_id: int, outage_since: float | None = None) -> None:
 @runs_jobs_of_kind(TaskRun.Kind.COMPUTE_AGREEMENT)
 @shared_task(bind=True)
 def compute_agreement(self, run_id: int, outage_since: float | None = None) -> None:
-    _run(self, run_id, services.agreement_compute, outage_since)
+    _run(self, run_id, _swept_then_computed, outage_since)
+
+
+def _swept_then_computed(*, run: TaskRun) -> None:
+    # Items whose adaptive decision was lost (its task never ran) are decided first, so that
+    # the figures count their extras: every submit is followed by a recomputation.
+    services.adaptive_sweep(study=run.study)
+    services.agreement_compute(run=run)
 
 
 @runs_jobs_of_kind(TaskRun.Kind.EXPORT_BUNDLE)
@@ -175,6 +182,14 @@ def notifications_send() -> None:
         return
     if tally.sent or tally.failed:
         logger.info("notifications: %s sent, %s failed", tally.sent, tally.failed)
+
+
+@services.checks_adaptive_items
+@shared_task
+def adaptive_item_check(item_id: int) -> None:
+    """Whether an item's first k ratings call for extra raters. Idempotent: the item's one
+    decision row makes a duplicate a no-op (and the statistics' sweep catches a lost one)."""
+    services.adaptive_item_check(item_id=item_id)
 
 
 # --- the sweep: a timer in every worker's main process ------------------------------------------

@@ -2,6 +2,7 @@ from django.urls import path
 
 from annotation.views import (
     account,
+    adaptive,
     adjudication,
     corrections,
     notifications,
@@ -98,6 +99,12 @@ urlpatterns = [
     ),
     path("studies/<str:study_token>/open/", studies.study_open, name="study_open"),
     path("studies/<str:study_token>/analysis/", studies.study_analysis, name="study_analysis"),
+    path("studies/<str:study_token>/adaptive/", adaptive.study_adaptive, name="study_adaptive"),
+    path(
+        "studies/<str:study_token>/adaptive/off/",
+        adaptive.study_adaptive_off,
+        name="study_adaptive_off",
+    ),
     path("studies/<str:study_token>/invite/", studies.study_invite, name="study_invite"),
     path(
         "studies/<str:study_token>/notifications/",

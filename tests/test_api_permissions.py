@@ -119,6 +119,11 @@ MATRIX = {
     ("GET", f"{S}/comments/"): admins(200),
     ("POST", f"{S}/questions-from-template/"): admins(400),  # no template named
     ("GET", f"{S}/plan/pilots/"): admins(200),
+    # Adaptive extra raters (issue 24): set only while a draft; api_world's study is open.
+    ("GET", f"{S}/adaptive/setting/"): admins(200),
+    ("POST", f"{S}/adaptive/setting/"): admins(400),
+    ("POST", f"{S}/adaptive/off/"): admins(400),
+    ("GET", f"{S}/adaptive/extras/"): admins(200),
     ("GET", f"{S}/figures/"): admins(200),
     ("GET", f"{S}/figures/{{name}}.{{fmt}}/"): admins(404),  # no such figure
     ("POST", f"{S}/plan/power/"): admins(400),  # no pilot named

@@ -3,6 +3,7 @@
 from rest_framework.routers import SimpleRouter
 
 from annotation.api import (
+    adaptive,
     adjudication,
     exports,
     notifications,
@@ -39,6 +40,7 @@ for path, viewset, name in [
     ("invitations", raters.InvitationViewSet, "api-invitation"),
     ("comments", raters.CommentViewSet, "api-comment"),
     ("plan", planning.PlanViewSet, "api-plan"),
+    ("adaptive", adaptive.AdaptiveViewSet, "api-adaptive"),
     ("arms", reading.ArmViewSet, "api-arm"),
     ("reads", reading.ReadViewSet, "api-read"),
     ("scorers", reading.ScorerViewSet, "api-scorer"),

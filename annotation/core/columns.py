@@ -75,7 +75,7 @@ RATER = _column(
     "the rater's pseudonym in this study (`R1`, `R2`, ... in the order they joined)",
 )
 QUESTION = _column("question", STRING, "the question's key; join to questions.csv")
-ASSIGNMENT_KINDS = ("study", "training", "attention", "repeat", "retest")
+ASSIGNMENT_KINDS = ("study", "training", "attention", "repeat", "retest", "extra")
 SOURCE_KINDS = ("model", "human_reference")
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
@@ -140,9 +140,12 @@ RATINGS = Table(
             STRING,
             "`study`, or quality control: `training`, `attention` (a hidden attention check), "
             "`repeat` (a hidden repeat of an item the same rater saw before) or `retest` (a "
-            "re-read of the rater's own item in a later session, after the washout); "
-            "statistics use `study` rows only, `repeat` rows for test-retest within a sitting "
-            "and `retest` rows for test-retest across the washout",
+            "re-read of the rater's own item in a later session, after the washout), or "
+            "`extra` (an adaptive extra rating: the item's first ratings disagreed by the "
+            "study's rule); statistics use `study` rows only, `repeat` rows for test-retest "
+            "within a sitting, `retest` rows for test-retest across the washout, and `extra` "
+            "rows only in the secondary agreement that includes adaptive extras; filter them "
+            "out for the primary figure",
             ASSIGNMENT_KINDS,
         ),
         _column("first_saved_at", DATETIME, "when the answer was first saved (UTC)"),

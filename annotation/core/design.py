@@ -28,6 +28,8 @@ MAX_BALANCED_SLOTS = 6
 # What a placement is for: the study proper, or quality control (see add_quality_control).
 STUDY, TRAINING, ATTENTION, REPEAT = "study", "training", "attention", "repeat"
 RETEST = "retest"  # a re-read of the rater's own item in a later session, after the washout
+# An adaptive extra rating: the item's first ratings disagreed (see `extra_placements`).
+EXTRA = "extra"
 # Kinds that point back at the rater's first sight of an item, and go where it goes.
 SECOND_SIGHTS = (REPEAT, RETEST)
 MOVES_WITH_ITEM = (STUDY, *SECOND_SIGHTS)
@@ -359,7 +361,8 @@ def reassign(
     if rater not in queues:
         return list(placements)
     others = sorted(r for r in queues if r != rater)
-    holds = {(p.rater, p.item) for p in placements if p.kind == STUDY}
+    # An adaptive extra of an item is a sight of it too: its rater cannot take the item again.
+    holds = {(p.rater, p.item) for p in placements if p.kind in (STUDY, EXTRA)}
     rng = random.Random(seed)
     queue = queues[rater]
     tail = len(queue)
@@ -385,6 +388,40 @@ def reassign(
         _placed(p, r, position)
         for r, queue in queues.items()
         for position, p in enumerate(queue, start=1)
+    ]
+
+
+# --- adaptive extra raters -------------------------------------------------------------------
+
+
+def extra_placements(
+    *,
+    item: DesignItem,
+    loads: dict[str, int],
+    last_positions: dict[str, int],
+    seen: Collection[str],
+    m: int,
+    seed: int,
+) -> list[Placement]:
+    """Up to `m` more raters for an item whose first ratings disagreed, each given it at the
+    end of their order (after `last_positions[rater]`).
+
+    The least-loaded raters (`loads`: their study and extra items) who have not `seen` the item
+    are chosen, ties broken by a draw seeded with the seed and the item, so the same study,
+    item and loads give the same raters whatever order they come in. A pair or set is shown
+    in a seeded order of its own, as no balance is left to keep for one placement. Fewer than
+    `m` when fewer raters are eligible: the caller records the shortfall.
+    """
+    if m < 1:
+        raise ValueError("m must be at least 1")
+    rng = random.Random(f"{seed}\x1fextra\x1f{item.key}")
+    eligible = sorted(rater for rater in loads if rater not in set(seen))
+    draws = {rater: rng.random() for rater in eligible}
+    chosen = sorted(eligible, key=lambda r: (loads[r], draws[r], r))[:m]
+    order = _shown_check(item, rng) if len(item.sources) > 1 else ()
+    return [
+        Placement(rater, item.key, last_positions.get(rater, 0) + 1, order, EXTRA)
+        for rater in sorted(chosen)
     ]
 
 

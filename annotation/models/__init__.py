@@ -1,6 +1,7 @@
 """The reader-study models, one module per concern (app label `annotation` for all of them, so the
 migrations are unchanged); every model is re-exported here."""
 
+from annotation.models.adaptive import MAX_EXTRA_RATERS, AdaptiveDecision, AdaptiveDesign
 from annotation.models.adjudication import (
     Adjudication,
     AdjudicationRevision,
@@ -33,6 +34,9 @@ __all__ = [
     "AdjudicationRevision",
     "AdjudicationSelection",
     "Adjudicator",
+    "AdaptiveDecision",
+    "AdaptiveDesign",
+    "MAX_EXTRA_RATERS",
     "AnalysisReopening",
     "AnswerScore",
     "Arm",

@@ -98,6 +98,8 @@ class Assignment(models.Model):
         ATTENTION = "attention", "Attention check"
         REPEAT = "repeat", "Hidden repeat"
         RETEST = "retest", "Re-read after the washout"
+        # Offered because the item's first ratings disagreed (AdaptiveDecision).
+        EXTRA = "extra", "Adaptive extra rating"
 
     # Quality control besides the study proper (annotation.core.design.add_quality_control). Only
     # training announces itself to the rater; checks and repeats look like any other item.

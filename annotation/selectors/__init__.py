@@ -4,6 +4,15 @@ One module per concern, mirroring `services/`; everything public is re-exported 
 write `selectors.rater_item_view(...)` without knowing which module holds it.
 """
 
+from annotation.selectors.adaptive import (
+    AdaptiveCounts,
+    study_adaptive_counts,
+    study_adaptive_design,
+    study_adaptive_extras,
+    study_adaptive_manifest,
+    study_adaptive_methods_text,
+    study_adaptive_pooled,
+)
 from annotation.selectors.comments import (
     COMMENTS_SHOWN,
     COMMENTS_UNBLINDED,
@@ -138,6 +147,13 @@ from annotation.selectors.task_runs import UNSENT_NOTE, task_runs_dead, task_run
 __all__ = [
     "NotificationLine",
     "study_notifications",
+    "AdaptiveCounts",
+    "study_adaptive_counts",
+    "study_adaptive_design",
+    "study_adaptive_extras",
+    "study_adaptive_manifest",
+    "study_adaptive_methods_text",
+    "study_adaptive_pooled",
     "COMMENTS_SHOWN",
     "COMMENTS_UNBLINDED",
     "EXPORT_CHUNK",

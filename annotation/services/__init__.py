@@ -4,6 +4,13 @@ One module per concern; everything public is re-exported here, so callers write
 `services.rating_save(...)` without knowing which module holds it.
 """
 
+from annotation.services.adaptive import (
+    adaptive_design_clear,
+    adaptive_design_set,
+    adaptive_item_check,
+    adaptive_sweep,
+    checks_adaptive_items,
+)
 from annotation.services.adjudication import (
     adjudication_record,
     adjudication_select,
@@ -117,6 +124,11 @@ __all__ = [
     "adjudicator_add",
     "adjudicator_remove",
     "AnswerLocked",
+    "adaptive_design_clear",
+    "adaptive_design_set",
+    "adaptive_item_check",
+    "adaptive_sweep",
+    "checks_adaptive_items",
     "answer_score_decide",
     "answer_score_update",
     "scorer_add",

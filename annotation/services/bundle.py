@@ -438,6 +438,7 @@ def methods_text(study: Study) -> str:
             lines += _time_on_task_text(study)
         if key == "agreement" and not study.is_reading:
             lines += _intervals_text(study)
+            lines += selectors.study_adaptive_methods_text(study=study)
         if key == "scores" and study.results.filter(statistic__in=MRMC_TESTS).exists():
             lines += ["### Multi-reader multi-case comparisons", "", MRMC_TEXT, ""]
         if key == "scores" and study.is_reading:
@@ -657,6 +658,9 @@ def _manifest(study: Study, hashes: dict[str, str]) -> str:
         "exported_at": timezone.now().replace(microsecond=0).isoformat(),
         "files": {name: {"sha256": digest} for name, digest in sorted(hashes.items())},
     }
+    # Every extra assignment and the rule that caused it; absent without adaptive allocation.
+    if adaptive := selectors.study_adaptive_manifest(study=study):
+        manifest["adaptive_allocation"] = adaptive
     return json.dumps(manifest, indent=2) + "\n"
 
 

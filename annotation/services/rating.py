@@ -17,6 +17,7 @@ from annotation.models import (
     Study,
 )
 from annotation.selectors.sessions import rater_session_gate, session_closed_message
+from annotation.services.adaptive import adaptive_after_submit
 from annotation.services.reading import (
     AnswerLocked,
     answer_score_update,
@@ -311,10 +312,12 @@ def assignment_submit(*, assignment: Assignment) -> Assignment:
     if missing:
         raise ValidationError(f"Still to answer: {'; '.join(missing)}")
     # Conditional: of two submits racing, one sets the time and the other changes nothing.
-    Assignment.objects.filter(pk=assignment.pk, submitted_at=None).update(
+    submitted = Assignment.objects.filter(pk=assignment.pk, submitted_at=None).update(
         submitted_at=timezone.now()
     )
     reading_after_submit(assignment=assignment)
+    if submitted:
+        adaptive_after_submit(assignment=assignment)
     assignment.refresh_from_db()
     statistics_recompute_soon(study=study)
     return assignment

@@ -40,6 +40,7 @@ from annotation.selectors import adjudication as adjudication_selectors
 from annotation.selectors.planning import study_planning_pilots
 from annotation.selectors.reading import reading_summary
 from annotation.services import figure_data
+from annotation.views.adaptive import adaptive_card
 from annotation.views.notifications import notifications_context
 
 
@@ -126,6 +127,8 @@ def dashboard_context(study: Study, admin) -> dict:
         "judges": selectors.study_judges_overview(study=study),
         "judge_form": JudgeForm(study=study),
         "analysis_form": AnalysisSettingsForm(instance=study),
+        # Adaptive extra raters: the rule, what it did, the figure that pools the extras.
+        "adaptive": adaptive_card(study) if not study.is_reading else None,
         "figures": [name for name, _ in figure_data.study_figures(study=study)],
         "pace": selectors.study_pace(study=study, counts=counts),
         # Progress by source, items short of k and data quality, as the statistics stored them.

@@ -23,6 +23,9 @@ RETEST = "test_retest_alpha"
 WASHOUT_KAPPA = "washout_retest_kappa"
 WASHOUT_ICC = "washout_retest_icc"
 WASHOUT_RETEST = (WASHOUT_KAPPA, WASHOUT_ICC)
+# Adaptive extra raters: alpha with the extra ratings pooled in, a secondary figure beside the
+# primary one on the regular ratings (annotation.services.statistics.adaptive).
+WITH_EXTRAS = "krippendorff_alpha_with_extras"
 
 SCORES = "score_summary"
 WILCOXON = "wilcoxon"

@@ -2,6 +2,7 @@
 Apart from the package's entry point so that importing the package loads no numpy or scipy."""
 
 from annotation.models import Assignment, Question, Result, Study
+from annotation.services.statistics.adaptive import adaptive_agreement
 from annotation.services.statistics.agreement import question_agreement, test_retest
 from annotation.services.statistics.comparisons import question_comparisons
 from annotation.services.statistics.corrections import question_corrections
@@ -14,7 +15,8 @@ from annotation.services.statistics.washout import washout_retest
 def question_results(study: Study, question: Question, metrics: dict) -> list[Result]:
     """Every statistic of one question, stored: the agreement coefficients, the comparison of
     its sources, each judge against the raters, and test-retest where items were repeated
-    (hidden repeats within a sitting, and re-reads after a washout, apart)."""
+    (hidden repeats within a sitting, and re-reads after a washout, apart); and, where adaptive
+    extra raters rated, agreement with their ratings pooled in (secondary)."""
     humans = human_rows(study, question)
     # Ranked once: every digest of the raters' rows, and their sorted order, come from it.
     ranked = Ranked.of(humans)
@@ -32,4 +34,6 @@ def question_results(study: Study, question: Question, metrics: dict) -> list[Re
         results.append(test_retest(study, question))
     if study.assignments.filter(kind=Assignment.Kind.RETEST).exists():
         results += washout_retest(study, question)
+    if study.assignments.filter(kind=Assignment.Kind.EXTRA).exists():
+        results.append(adaptive_agreement(study, question))
     return results

@@ -1,0 +1,336 @@
+"""Adaptive extra raters: a draft study's rule (annotation.core.disagreement, about one
+question), and, once it is open, the decision for each item when its first k regular ratings
+are in: if they disagree by the rule, up to m more raters, chosen by the seeded engine
+(design.extra_placements), each get the item at the end of their order.
+
+A submit queues the decision for after its commit (a Celery task taking the item id); one
+`AdaptiveDecision` row per item, written under the study's row lock, makes a duplicated task or
+two racing submits decide once. Each recomputation of the statistics sweeps up items whose task
+was lost. Extras are never a trigger: only regular (`study`) ratings count.
+"""
+
+import logging
+from functools import partial
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+
+from annotation.core import design, disagreement, rubric
+from annotation.models import (
+    MAX_EXTRA_RATERS,
+    AdaptiveDecision,
+    AdaptiveDesign,
+    Assignment,
+    Item,
+    Membership,
+    Question,
+    Rating,
+    Study,
+)
+from annotation.services.studies import assignments_create, item_key, shown_order
+
+logger = logging.getLogger(__name__)
+
+# The question kinds each rule can read: a range needs numbers; a majority, one answer each.
+RULE_KINDS = {
+    disagreement.RANGE: (rubric.LIKERT, rubric.NUMBER, rubric.PAIRWISE),
+    disagreement.NO_MAJORITY: (
+        rubric.LIKERT,
+        rubric.NUMBER,
+        rubric.PAIRWISE,
+        rubric.SINGLE_CHOICE,
+        rubric.YES_NO,
+    ),
+    disagreement.ANY_VALUE: (
+        rubric.LIKERT,
+        rubric.NUMBER,
+        rubric.PAIRWISE,
+        rubric.SINGLE_CHOICE,
+        rubric.YES_NO,
+        rubric.MULTIPLE_CHOICE,
+    ),
+}
+
+
+# --- the draft study's setting -------------------------------------------------------------
+
+
+@transaction.atomic
+def adaptive_design_set(
+    *, study: Study, rule: object, first_k: int | None = None, extra_m: int
+) -> AdaptiveDesign:
+    """Turn adaptive extra raters on (or change them) for a draft study. `first_k` defaults to
+    the study's raters per item. Refused, naming the field, when the rule does not fit its
+    question, k is under 2 or over the raters per item, or m is out of bounds."""
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    _check_draft(study)
+    _check_compatible(study)
+    parsed = _checked_rule(study, rule)
+    k = study.raters_per_item if first_k is None else first_k
+    _check_sizes(study, k, extra_m)
+    adaptive, _ = AdaptiveDesign.objects.update_or_create(
+        study=study, defaults={"rule": parsed.as_dict(), "first_k": k, "extra_m": extra_m}
+    )
+    return adaptive
+
+
+@transaction.atomic
+def adaptive_design_clear(*, study: Study) -> None:
+    """Turn adaptive extra raters off for a draft study."""
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    _check_draft(study)
+    AdaptiveDesign.objects.filter(study=study).delete()
+
+
+def _check_draft(study: Study) -> None:
+    if study.status != Study.Status.DRAFT:
+        raise ValidationError(
+            "Adaptive extra raters are part of the design: they can be changed only while the "
+            "study is a draft."
+        )
+
+
+def _check_compatible(study: Study) -> None:
+    if study.is_reading:
+        # Every reader reads every case in every arm there: an extra reader of one case would
+        # break the fully crossed design the multi-reader multi-case analysis needs.
+        raise ValidationError(
+            "Assisted-reading studies (sequential or crossover) cannot use adaptive extra "
+            "raters: their analysis needs every reader to read every case in every arm."
+        )
+    if study.retests_per_rater:
+        raise ValidationError(
+            "A study with re-reads after a washout cannot use adaptive extra raters: an extra "
+            "item would reopen a rater's first session after their washout began."
+        )
+
+
+def _checked_rule(study: Study, data: object) -> disagreement.Rule:
+    try:
+        rule = disagreement.rule_from_dict(data)
+    except disagreement.RuleError as exc:
+        raise ValidationError({"rule": str(exc)}) from None
+    question = study.questions.filter(key=rule.question).first()
+    if question is None:
+        raise ValidationError({"rule": f"The study has no question {rule.question!r}."})
+    if question.kind not in RULE_KINDS[rule.kind] or study.asks_per_output(question):
+        raise ValidationError(
+            {
+                "rule": f"A {disagreement.LABELS[rule.kind]} rule cannot read "
+                f"{question.key!r}, a {question.get_kind_display()} question"
+                + (" asked of each output" if study.asks_per_output(question) else "")
+                + "."
+            }
+        )
+    for value in rule.values:
+        _check_flagged(question, value)
+    return rule
+
+
+def _check_flagged(question: Question, value: object) -> None:
+    raw = [value] if question.kind == rubric.MULTIPLE_CHOICE else value
+    try:
+        rubric.parse_answer(question.spec, raw)
+    except rubric.AnswerError as exc:
+        raise ValidationError(
+            {"rule": f"The flagged answer {value!r} is not an answer to {question.key!r}: {exc}"}
+        ) from None
+
+
+def _check_sizes(study: Study, k: int, m: int) -> None:
+    if k < 2:
+        raise ValidationError({"first_k": "At least 2 ratings decide: one cannot disagree."})
+    if k > study.raters_per_item:
+        raise ValidationError(
+            {"first_k": f"At most the study's {study.raters_per_item} raters per item decide."}
+        )
+    if not 1 <= m <= MAX_EXTRA_RATERS:
+        raise ValidationError({"extra_m": f"Between 1 and {MAX_EXTRA_RATERS} extra raters."})
+    raters = study.memberships.filter(role=Membership.Role.RATER).count()
+    spare = raters - study.raters_per_item
+    if raters and m > spare:
+        raise ValidationError(
+            {
+                "extra_m": f"The study has {raters} raters and gives each item to "
+                f"{study.raters_per_item}: at most {max(spare, 0)} are left to be extra raters."
+            }
+        )
+
+
+# --- deciding, per item --------------------------------------------------------------------
+
+
+# The task a submit queues (annotation.tasks registers it): services do not import tasks.
+_CHECK_TASK: list = []
+
+
+def checks_adaptive_items(task):
+    """Decorator: the Celery task that runs `adaptive_item_check` for an item id."""
+    _CHECK_TASK[:] = [task]
+    return task
+
+
+def adaptive_after_submit(*, assignment: Assignment) -> None:
+    """Queue the item's decision once the submit commits, if the study is adaptive and the
+    assignment regular (an extra is never a trigger). Queued on every regular submit, not only
+    the one that looks k-th: two racing submits each see the other uncommitted, and the later
+    commit's task then sees both. A task lost to a broker outage is left to the sweep."""
+    if assignment.kind != Assignment.Kind.STUDY:
+        return
+    if not AdaptiveDesign.objects.filter(study_id=assignment.study_id).exists():
+        return
+    transaction.on_commit(partial(_queue, assignment.item_id), robust=True)
+
+
+def _queue(item_id: int) -> None:
+    try:
+        _CHECK_TASK[0].delay(item_id)
+    except Exception as exc:
+        logger.warning("could not queue the adaptive check of item %s (%s)", item_id, exc)
+
+
+@transaction.atomic
+def adaptive_item_check(*, item_id: int) -> AdaptiveDecision | None:
+    """Decide once whether the item's first k regular ratings disagree by the study's rule,
+    and if so give it to up to m more raters. None while fewer than k are submitted, or the
+    study is not open or not adaptive; the decision taken before when there was one."""
+    item = Item.objects.filter(pk=item_id).only("study_id").first()
+    if item is None:
+        return None
+    return _decide(_locked_study(item.study_id), item_id)
+
+
+def adaptive_sweep(*, study: Study) -> int:
+    """Decide every item of an open adaptive study whose first k ratings are in but whose
+    decision was never taken (its task lost). How many decisions it took."""
+    adaptive = AdaptiveDesign.objects.filter(study=study).first()
+    if adaptive is None or study.status != Study.Status.OPEN:
+        return 0
+    waiting = (
+        Item.objects.filter(study=study, adaptive_decision__isnull=True)
+        .annotate(
+            done=Count(
+                "assignments",
+                filter=Q(
+                    assignments__kind=Assignment.Kind.STUDY,
+                    assignments__submitted_at__isnull=False,
+                ),
+            )
+        )
+        .filter(done__gte=adaptive.first_k)
+        .values_list("pk", flat=True)
+    )
+    return sum(adaptive_item_check(item_id=pk) is not None for pk in list(waiting))
+
+
+def _locked_study(study_id: int) -> Study:
+    # The study's row lock serialises decisions: one per item, and extras appended to a
+    # rater's order one at a time, so that no two take the same place.
+    return Study.objects.select_for_update().get(pk=study_id)
+
+
+def _decide(study: Study, item_id: int) -> AdaptiveDecision | None:
+    adaptive = AdaptiveDesign.objects.filter(study=study).first()
+    if adaptive is None or study.status != Study.Status.OPEN:
+        return None
+    if (earlier := AdaptiveDecision.objects.filter(item_id=item_id).first()) is not None:
+        return earlier
+    first = list(
+        Assignment.objects.filter(
+            item_id=item_id, kind=Assignment.Kind.STUDY, submitted_at__isnull=False
+        ).order_by("submitted_at", "pk")[: adaptive.first_k]
+    )
+    if len(first) < adaptive.first_k:
+        return None
+    rule = adaptive.parsed_rule
+    answers, codes = _first_answers(study, rule, first)
+    disagreed = disagreement.disagrees(rule, answers, codes)
+    created = _extras_create(study, item_id, adaptive.extra_m) if disagreed else 0
+    return AdaptiveDecision.objects.create(
+        item_id=item_id,
+        disagreed=disagreed,
+        rule=adaptive.rule,
+        answers=answers,
+        wanted=adaptive.extra_m if disagreed else 0,
+        created=created,
+        decided_at=timezone.now(),
+    )
+
+
+def _first_answers(
+    study: Study, rule: disagreement.Rule, first: list[Assignment]
+) -> tuple[list, list]:
+    """The answers to the rule's question, in submit order, and their codes. A pairwise
+    answer is read as its code, which is oriented to the item's canonical sides (the raters
+    saw A and B in different orders); an unanswered question reads as None."""
+    question = study.questions.get(key=rule.question)
+    stored = {
+        r.assignment_id: r
+        for r in Rating.objects.filter(assignment__in=first, question=question, output=None)
+    }
+    ratings = [stored.get(a.pk) for a in first]
+    codes = [r.value if r else None for r in ratings]
+    if question.kind == rubric.PAIRWISE:
+        return codes, codes
+    return [r.answer if r else None for r in ratings], codes
+
+
+def _extras_create(study: Study, item_id: int, m: int) -> int:
+    """Up to m extra assignments of the item, at the end of the chosen raters' orders; the
+    stored manifest's digest updated to include them. How many were made."""
+    item = (
+        Item.objects.select_related("output__case", "output__source", "output_b__source")
+        .prefetch_related("members__output__source")
+        .get(pk=item_id)
+    )
+    memberships = study.memberships.filter(role=Membership.Role.RATER).select_related("user")
+    users = {m.pseudonym: m.user for m in memberships}
+    name = {m.user_id: m.pseudonym for m in memberships}
+    per_rater = (
+        study.assignments.values("rater_id")
+        .annotate(
+            load=Count("pk", filter=Q(kind__in=[Assignment.Kind.STUDY, Assignment.Kind.EXTRA])),
+            last=Max("position"),
+        )
+        .values_list("rater_id", "load", "last")
+    )
+    loads, last = dict.fromkeys(users, 0), {}
+    for rater_id, load, position in per_rater:
+        if rater_id in name:
+            loads[name[rater_id]], last[name[rater_id]] = load, position
+    seen = {name.get(r) for r in item.assignments.values_list("rater_id", flat=True)}
+    labels = tuple(o.source.label for o in item.canonical_outputs())
+    key = item_key(item)
+    placements = design.extra_placements(
+        item=design.DesignItem(key, labels if len(labels) > 1 else ()),
+        loads=loads,
+        last_positions=last,
+        seen=seen,
+        m=m,
+        seed=study.seed,
+    )
+    if placements:
+        assignments_create(study, placements, items={key: item}, users=users)
+        study.manifest_hash = stored_manifest(study).digest
+        study.save(update_fields=["manifest_hash"])
+    return len(placements)
+
+
+def stored_manifest(study: Study) -> design.Manifest:
+    """The study's manifest as its assignments hold it (extras included): what its stored
+    digest is the digest of."""
+    name = dict(
+        study.memberships.filter(role=Membership.Role.RATER).values_list("user_id", "pseudonym")
+    )
+    rows = study.assignments.select_related(
+        "item__output__case", "item__output__source", "item__output_b__source"
+    ).prefetch_related("item__members__output__source")
+    placements = tuple(
+        design.Placement(
+            name[a.rater_id], item_key(a.item), a.position, shown_order(a), a.kind, a.session
+        )
+        for a in rows
+    )
+    return design.Manifest(seed=study.seed, k=study.raters_per_item, placements=placements)
