@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotation", "0039_judge_scores"),
+        ("annotation", "0042_notifications_fix"),
     ]
 
     operations = [
