@@ -146,6 +146,8 @@ MATRIX = {
     ("PATCH", f"{R}/responses/{{code}}/"): report_part(200),
     ("POST", f"{R}/submit/"): report_part(400),  # unanswered
     ("GET", f"{R}/export/{{fmt}}/"): report_part(200),
+    # MI-CLAIM-GEN has no modules, so its lead's scope is refused.
+    ("PUT", f"{R}/scope/"): report_part(400),
 }
 
 
