@@ -37,7 +37,9 @@ class ExportDoc:
     citation: str
     source_url: str
     notice: str
-    scope: str  # a modular checklist's chosen designs, tasks...; "" for other checklists
+    # A modular checklist's chosen designs, tasks... (selectors.scope_text, never "" for one);
+    # "" for a checklist without modules.
+    scope: str
     report: str
     manuscript: str
     answered_by: str
@@ -105,6 +107,7 @@ CSV_COLUMNS = [
     "version",
     "citation",
     "report",
+    "scope",
     "section",
     "item",
     "requirement",
@@ -122,6 +125,7 @@ def to_csv_text(doc: ExportDoc) -> str:
             "version": doc.version,
             "citation": doc.citation,
             "report": doc.report,
+            "scope": doc.scope,
             "section": row.section,
             "item": row.code,
             "requirement": row.prompt,
@@ -144,19 +148,25 @@ def to_json(doc: ExportDoc) -> str:
             "source_url": doc.source_url,
             "notice": doc.notice,
         },
-        "report": {
-            "title": doc.report,
-            "scope": doc.scope,
-            "manuscript": doc.manuscript,
-            "answered_by": doc.answered_by,
-            "submitted_at": doc.submitted_at or None,
-            "exported_at": doc.exported_at,
-            "items_answered": doc.answered,
-            "items_total": len(doc.rows),
-        },
+        "report": _json_report(doc),
         "items": [asdict(row) for row in doc.rows],
     }
     return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+
+
+def _json_report(doc: ExportDoc) -> dict:
+    # Only a modular checklist has a scope; for the others the key is left out, not "".
+    scope = {"scope": doc.scope} if doc.scope else {}
+    return {
+        "title": doc.report,
+        **scope,
+        "manuscript": doc.manuscript,
+        "answered_by": doc.answered_by,
+        "submitted_at": doc.submitted_at or None,
+        "exported_at": doc.exported_at,
+        "items_answered": doc.answered,
+        "items_total": len(doc.rows),
+    }
 
 
 # --- LaTeX ------------------------------------------------------------------------------------

@@ -70,6 +70,7 @@ def test_csv_has_one_row_per_item_with_the_checklist_on_each(client, filled, stu
         ("MI-CLAIM-GEN", "2024-06 (revision 1)")
     }
     assert all(r["citation"].startswith(CITATION_START) for r in rows)
+    assert {(r["report"], r["scope"]) for r in rows} == {("LLM summaries: a trial", "")}
     by_item = {r["item"]: r for r in rows}
     assert by_item["1.5"]["answer"] == "Categorical; Unstructured (free text, images)"
     assert by_item["1.5"]["answer_values"] == "categorical;unstructured"
@@ -93,6 +94,7 @@ def test_json_is_structured_for_machines(client, filled, study_admin):
     assert body["report"]["submitted_at"] is None
     assert (body["report"]["items_answered"], body["report"]["items_total"]) == (4, 23)
     assert body["report"]["answered_by"] == "studyadmin"
+    assert "scope" not in body["report"]  # MI-CLAIM-GEN has no modules
     items = {item["code"]: item for item in body["items"]}
     assert items["1.5"]["answer_values"] == ["categorical", "unstructured"]
     assert items["6.1"] | {"notes": None} == {

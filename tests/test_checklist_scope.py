@@ -1,6 +1,8 @@
 """A modular checklist's scope: chosen by the lead, it decides which items a report shows, counts,
 submits, compares and exports; answers outside it are kept, and every change is recorded."""
 
+import csv
+import io
 import json
 
 import pytest
@@ -164,7 +166,19 @@ def test_exports_list_the_applicable_items_and_say_the_scope(report, client):
     printed = client.get(reverse("report_export", args=[report.token, "html"])).content.decode()
     assert "1 of 42" in printed
     csv_text = client.get(reverse("report_export", args=[report.token, "csv"])).content.decode()
-    assert len(csv_text.strip().splitlines()) == 43  # the header and 42 items
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert len(rows) == 42
+    assert {row["scope"] for row in rows} == {body["report"]["scope"]}
+
+
+def test_a_modular_report_without_a_scope_says_so_in_its_exports(report, client):
+    client.force_login(report.lead)
+    body = json.loads(client.get(reverse("report_export", args=[report.token, "json"])).content)
+    assert body["report"]["scope"] == "not chosen: every item is shown"
+    assert body["report"]["items_total"] == 49
+    csv_text = client.get(reverse("report_export", args=[report.token, "csv"])).content.decode()
+    scopes = {row["scope"] for row in csv.DictReader(io.StringIO(csv_text))}
+    assert scopes == {"not chosen: every item is shown"}
 
 
 def test_the_scope_form_sets_the_scope_and_the_page_counts_it(report, client):

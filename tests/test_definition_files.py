@@ -89,6 +89,20 @@ def test_json_definitions_read_like_yaml():
     assert [item.code for item in spec.items] == ["1.1", "1.2"]
 
 
+# The hashes MI-CLAIM-GEN and ELEVATE-GenAI had before definitions gained modules and
+# applies-to tags: a change to the format or the hash that altered them would load every
+# installation's copy as a new revision.
+SHIPPED_HASHES = {
+    "mi-claim-gen": "869b7cec3ca56ca2f2f5d4dfa7f7b2ed7cf46c706b1224dc2707f9889968c4dd",
+    "elevate-genai": "f4fbc3f2e919e4da27fe7e2c36a93c5f5e9c3d0b52f8fb78c3db831241fcffe0",
+}
+
+
+@pytest.mark.parametrize("slug", sorted(SHIPPED_HASHES))
+def test_checklists_without_modules_keep_their_content_hash(slug):
+    assert shipped(slug).content_hash == SHIPPED_HASHES[slug]
+
+
 def test_the_content_hash_ignores_comments_and_layout():
     text = json.dumps(MINIMAL)
     yaml_text = "# a comment\n" + json.dumps(MINIMAL, indent=4)

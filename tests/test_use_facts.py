@@ -4,8 +4,10 @@ oversight; and a scoped TRIPOD-LLM report offers them as evidence."""
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
-from annotation.models import Generation, Judge, Source
+from annotation import services as study_services
+from annotation.models import Generation, Judge, JudgeVerdict, Source, Study
 from annotation.selectors.facts import study_reporting_facts
 from checklists import selectors, services
 from checklists.models import ChecklistDefinition
@@ -48,25 +50,75 @@ def test_queries_give_the_dates_of_the_successful_calls_only(open_study):
     ]
 
 
-def test_oversight_says_clinicians_judged_the_outputs_and_names_any_judge(open_study):
-    first, judges = study_reporting_facts(study=open_study)["oversight"]
-    assert first.startswith("The model's outputs were judged by clinicians after they were ")
-    assert "(2 raters per output)" in first
-    assert judges == "No LLM judge stood in for the clinicians."
-    Judge.objects.create(
+def verdict(judge: Judge, outcome: str) -> JudgeVerdict:
+    now = timezone.now()
+    item = judge.study.items.first()
+    return JudgeVerdict.objects.create(
+        judge=judge, item=item, order=[0], outcome=outcome, started_at=now, finished_at=now
+    )
+
+
+def test_oversight_follows_the_study_state(draft_study):
+    def first() -> str:
+        return study_reporting_facts(study=draft_study)["oversight"][0]
+
+    assert first() == (
+        "The model's outputs are to be judged by clinicians after they are produced (2 raters "
+        "per output), in a blinded rating study; evalapp records no use of them in care."
+    )
+    assert study_reporting_facts(study=draft_study)["oversight"][1] == (
+        "No LLM judge stands in for the clinicians."
+    )
+    study_services.study_open(study=draft_study)
+    draft_study.refresh_from_db()
+    assert first().startswith(
+        "The model's outputs are being judged by clinicians after they were produced (2 raters"
+    )
+    Study.objects.filter(pk=draft_study.pk).update(status=Study.Status.LOCKED)
+    draft_study.refresh_from_db()
+    assert first().startswith("The model's outputs were judged by clinicians after they were ")
+    assert study_reporting_facts(study=draft_study)["oversight"][1] == (
+        "No LLM judge stood in for the clinicians."
+    )
+
+
+def test_oversight_says_a_judge_answered_only_once_it_has_a_verdict(open_study):
+    judge = Judge.objects.create(
         study=open_study, label="Judge A", base_url="http://127.0.0.1:9", model_name="gpt-x"
     )
-    _, judge = study_reporting_facts(study=open_study)["oversight"]
-    assert judge.startswith("LLM judge Judge A (model gpt-x) answered the same rubric")
+    _, set_up = study_reporting_facts(study=open_study)["oversight"]
+    assert set_up == (
+        "LLM judge Judge A (model gpt-x) is set up to answer the same rubric about the same "
+        "blinded items; its answers are kept apart from the clinicians' and never enter their "
+        "statistics."
+    )
+    verdict(judge, JudgeVerdict.Outcome.FAILED)
+    assert study_reporting_facts(study=open_study)["oversight"][1] == set_up
+    verdict(judge, JudgeVerdict.Outcome.OK)
+    _, answered = study_reporting_facts(study=open_study)["oversight"]
+    assert answered.startswith("LLM judge Judge A (model gpt-x) answered the same rubric")
 
 
 def test_oversight_in_assisted_reading_names_the_assisted_arms(study_admin, raters):
     study = reading_study(study_admin, raters[:2], arm_key="beside-model")
     assert study_reporting_facts(study=study)["oversight"] == [
-        "Readers read with assistance (a model's output or a tool) in arm beside-model; every "
-        "recorded answer was the reader's own, and no model answered a case in a reader's place.",
-        "No LLM judge stood in for the clinicians.",
+        "Readers are to read with assistance (a model's output or a tool) in arm beside-model; "
+        "every answer recorded will be the reader's own, and no model answers a case in a "
+        "reader's place.",
+        "No LLM judge stands in for the clinicians.",
     ]
+    Study.objects.filter(pk=study.pk).update(status=Study.Status.OPEN)
+    study.refresh_from_db()
+    assert (
+        "every answer recorded so far is the reader's own"
+        in (study_reporting_facts(study=study)["oversight"][0])
+    )
+    Study.objects.filter(pk=study.pk).update(status=Study.Status.ARCHIVED)
+    study.refresh_from_db()
+    assert study_reporting_facts(study=study)["oversight"][0] == (
+        "Readers read with assistance (a model's output or a tool) in arm beside-model; every "
+        "answer recorded was the reader's own, and no model answered a case in a reader's place."
+    )
 
 
 def test_a_scoped_tripod_report_offers_the_facts_as_evidence(open_study, study_admin, mi_claim):
