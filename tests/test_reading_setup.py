@@ -48,8 +48,8 @@ def test_the_dashboard_adds_arms_and_lists_them(client, study_admin, raters):
     added = client.post(url, tool, follow=True)
     assert [str(m) for m in added.context["messages"]] == ["Arm 'search' added."]
     bad = client.post(url, {"key": "bad key", "kind": "tool", "description": "x"}, follow=True)
-    said = [str(m) for m in bad.context["messages"]]
-    assert len(said) == 1 and said[0].startswith("key: ")  # the field named, nothing added
+    (said,) = [str(m) for m in bad.context["messages"]]
+    assert said.startswith("key: ")  # the field named, nothing added
     page = client.get(reverse("study_dashboard", args=[study.token])).text
     assert "“Search the web”" in page
     assert "the output as “Assistant”" in page
