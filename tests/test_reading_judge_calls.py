@@ -58,19 +58,16 @@ def test_the_judge_calls_list_every_answer_decision_as_kind_answer(
 def test_a_page_spanning_both_kinds_reads_each_from_its_own_table(judged_study, monkeypatch):
     # Two rubric units and three answers, as the pages see them: a slice across the split
     # takes the units' tail and the answers' head, in order.
+    module = "annotation.selectors.judge_calls"
+    monkeypatch.setattr(f"{module}.judge_call_rows", lambda units: [("rating", u) for u in units])
+    monkeypatch.setattr(
+        f"{module}.judge_answer_call_rows", lambda answers: [("answer", a) for a in answers]
+    )
     pages = JudgeCallPages(study=judged_study)
-    monkeypatch.setattr(pages, "units", ["u1", "u2"])
-    monkeypatch.setattr(pages, "answers", ["a1", "a2", "a3"])
-    monkeypatch.setattr(pages.__class__, "__len__", lambda self: 5)
-    monkeypatch.setattr(
-        "annotation.selectors.judge_calls.judge_call_rows",
-        lambda units: [("rating", u) for u in units],
-    )
-    monkeypatch.setattr(
-        "annotation.selectors.judge_calls.judge_answer_call_rows",
-        lambda answers: [("answer", a) for a in answers],
-    )
-    pages.__dict__["_units_count"] = 2
+    pages.units, pages.answers = ["u1", "u2"], ["a1", "a2", "a3"]
+    pages.__dict__.update(_units_count=2, _answers_count=3)  # the cached counts
+    assert len(pages) == 5
     assert pages[1:4] == [("rating", "u2"), ("answer", "a1"), ("answer", "a2")]
     assert pages[0:2] == [("rating", "u1"), ("rating", "u2")]
     assert pages[3:5] == [("answer", "a2"), ("answer", "a3")]
+    assert pages[4] == ("answer", "a3")

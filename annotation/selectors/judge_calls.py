@@ -83,8 +83,12 @@ class JudgeCallPages(Sequence):
     def _units_count(self) -> int:
         return self.units.count()
 
+    @cached_property
+    def _answers_count(self) -> int:
+        return self.answers.count()
+
     def __len__(self) -> int:
-        return self._units_count + self.answers.count()
+        return self._units_count + self._answers_count
 
     def __getitem__(self, index):  # a slice, as a paginator asks
         if not isinstance(index, slice):
