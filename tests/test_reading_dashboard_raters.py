@@ -7,12 +7,14 @@ from types import SimpleNamespace
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from annotation import selectors, services
 from annotation.models import Invitation
 from annotation.services.statistics.study_figures import study_figures_store
+from tests.factories import UserFactory
 from tests.reading_support import reading_study
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +41,10 @@ def test_an_open_reading_study_offers_no_refused_rater_action(client, study_admi
     invitation = Invitation.objects.get(study=study)
     assert "late@example.org" in card
     assert reverse("study_revoke_invitation", args=[study.token, invitation.pk]) in card
+    # The link itself says the study takes no one now, before anyone signs up through it.
+    invitee = UserFactory(username="late", email="late@example.org")
+    with pytest.raises(ValidationError, match="This study no longer takes raters."):
+        services.invitation_accept(token=invitation.token, user=invitee)
 
 
 def test_an_open_reading_study_sends_no_invitation_that_could_not_be_used(
