@@ -1,6 +1,10 @@
 """An assisted-reading study built through the real services, for the reading tests."""
 
+import csv
+import io
 import json
+import zipfile
+from pathlib import Path
 
 from annotation import services
 from annotation.models import Question, Source, Study
@@ -97,3 +101,14 @@ def reading_reads_answered(admin, readers) -> Study:
         services.rating_save(assignment=read, question=question, answer=READS[key])
         services.assignment_submit(assignment=read)
     return study
+
+
+def bundle_csv(archive: zipfile.ZipFile, name: str) -> list[dict]:
+    """A CSV file of a paper bundle, as rows."""
+    return list(csv.DictReader(io.StringIO(archive.read(name).decode())))
+
+
+def csv_file(path: Path) -> list[dict]:
+    """A CSV file written to disk (by R or pandas in a test), as rows."""
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))

@@ -2,8 +2,10 @@
 openapi-spec-validator, and a client generated from it by openapi-python-client (offline, into a
 temporary directory) imports every module, answers an item as a rater and exports a whole
 study (studies, ratings as JSON and CSV, results, the paper bundle) with a Bearer token, against
-a live server and a real worker; and sends an omission answer and a correction and reads them
-back. The commands are those docs/api.md gives."""
+a live server and a real worker; sends an omission answer and a correction and reads them
+back; and sets up an assisted-reading study (its layout and washout read back), pages through
+a study's reads and adds, lists and removes a scorer. The commands are those docs/api.md
+gives."""
 
 import csv
 import importlib
@@ -242,3 +244,61 @@ def test_the_generated_client_refuses_a_wrong_bearer_token(generated, live_serve
         answer = _api("studies_list").sync_detailed(client=wrong)
     assert answer.status_code == 401
     assert answer.parsed.detail == "Invalid token."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_generated_client_sets_up_a_reading_study_pages_its_reads_and_manages_scorers(
+    generated, live_server, study_admin, raters
+):
+    from tests.factories import UserFactory
+    from tests.reading_support import reading_study
+
+    models = importlib.import_module(f"{PACKAGE}.models")
+    study = reading_study(study_admin, raters[:2])
+    services.study_open(study=study)
+    question = study.questions.get(key="answer")
+    for read in study.assignments.filter(rater=raters[0], phase=1):
+        services.rating_save(assignment=read, question=question, answer=["PE", "MI"])
+        services.assignment_submit(assignment=read)
+    UserFactory(username="scorer")
+    with _client(live_server, study_admin) as admin:
+        # A crossover study, its layout and washout read back.
+        body = models.ReadingStudyCreateRequest.from_dict(
+            {
+                "title": "Crossover",
+                "layout": "crossover",
+                "washout_days": 14,
+                "answer_kind": "number",
+                "prompt": "Dose?",
+            }
+        )
+        create = importlib.import_module(f"{PACKAGE}.api.reading_studies.reading_studies_create")
+        created = create.sync(client=admin, body=body)
+        assert (created.reading_layout.value, created.washout_days) == ("crossover", 14)
+        assert created.status == "draft"
+
+        # Every read, a page at a time: 2 readers x 4 cases x 2 phases.
+        rows, page = [], 1
+        while page:
+            listed = _api("studies_reads_list").sync(
+                study.token, client=admin, page=page, page_size=5
+            )
+            rows += listed.results
+            page = page + 1 if listed.next_ else None
+        assert listed.count == len(rows) == 16
+        locked = [r for r in rows if r.rater == "R1" and r.phase == 1]
+        assert len(locked) == 4
+        assert all(r.answer == ["PE", "MI"] and r.locked_at is not None for r in locked)
+        assert {(r.arm, r.arm_kind) for r in rows} == {
+            ("unassisted", "unassisted"),
+            ("llm", "source"),
+        }
+
+        # Scorers: added, listed with what they decided, removed.
+        add, listing = _api("studies_scorers_create"), _api("studies_scorers_list")
+        added = add.sync(study.token, client=admin, body=models.ScorerRequest(username="scorer"))
+        assert (added.username, added.decided) == ("scorer", 0)
+        assert [s.username for s in listing.sync(study.token, client=admin)] == ["scorer"]
+        gone = _api("studies_scorers_destroy").sync_detailed(study.token, "scorer", client=admin)
+        assert gone.status_code == 204
+        assert listing.sync(study.token, client=admin) == []

@@ -131,6 +131,7 @@ def test_judge_calls_give_every_attempt_and_the_last_calls_provenance(
     verdicts = JudgeVerdict.objects.filter(judge=judge)
     assert len(rows) == verdicts.count() == 6
     assert {r["judge"] for r in rows} == {"GPT-judge"}
+    assert {r["kind"] for r in rows} == {"rating"}
     asked_twice = [r for r in rows if r["retries"]]
     assert len(asked_twice) == 1
     assert asked_twice[0]["retry_details"][0]["error"].startswith("malformed reply")

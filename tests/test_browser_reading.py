@@ -76,6 +76,10 @@ def test_a_reader_answers_locks_and_reads_again_by_keyboard(live_server, study_a
         page.goto(f"/rate/{study.token}/{first.token}/")
         assert page.locator("input[name='entry-1']").is_disabled()
         assert "locked" in page.locator(".locked-note").inner_text()
+        moves = page.locator("[data-move]")
+        assert moves.count() == 6
+        assert moves.evaluate_all("all => all.every(b => b.hasAttribute('disabled'))")
+        assert "move an entry" not in page.inner_text(".pager")
 
     first.refresh_from_db()
     assert first.locked_at is not None
@@ -323,3 +327,26 @@ def test_the_session_opening_is_shown_in_the_readers_time_and_in_utc(
         assert page.get_by_role("link", name="Resume").count() == 0
     assert f"Session 2 opens on {local.day} {local:%B %Y, %H:%M} GMT+5:45 (your time)" in wait
     assert f"({opens.day} {opens:%B %Y, %H:%M} UTC)" in wait
+
+
+def test_without_script_the_lock_waits_for_its_box_ticked(live_server, study_admin, raters):
+    study = reading_study(study_admin, raters[:1])
+    services.study_open(study=study)
+    first = Assignment.objects.filter(study=study, rater=raters[0]).order_by("position")[0]
+    question = study.questions.get(key="answer")
+    services.rating_save(assignment=first, question=question, answer=["PE"])
+    with browser_page(live_server.url, java_script_enabled=False) as page:
+        log_in(page, raters[0].username)
+        page.goto(f"/rate/{study.token}/{first.token}/")
+        page.get_by_role("button", name="Lock my answer").click()
+        page.wait_for_timeout(300)  # a submit would have left the page by now
+        assert page.url.endswith(f"/{first.token}/")
+        page.reload()  # the browser refused (the box is required): nothing was locked
+        assert not page.locator("input[name='entry-1']").is_disabled()
+        assert page.locator(".locked-note").count() == 0
+        page.get_by_label("Lock for good: my answer can no longer change after this.").check()
+        page.get_by_role("button", name="Lock my answer").click()
+        page.wait_for_url(lambda url: not url.endswith(f"/{first.token}/"))
+        page.close()  # the block's end asks open pages to run script, which would never answer
+    first.refresh_from_db()
+    assert first.locked_at is not None

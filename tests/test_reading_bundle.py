@@ -3,12 +3,9 @@
 source), the methods text for the sequential and crossover layouts, and the checklist evidence.
 Each file is checked against the reads as stored, counted here independently."""
 
-import csv
-import io
 import json
 import subprocess
 import zipfile
-from pathlib import Path
 
 import pandas as pd
 import pyreadstat
@@ -25,7 +22,7 @@ from annotation.services.statistics import agreement_compute
 from checklists import services as checklist_services
 from checklists.models import ChecklistDefinition
 from checklists.selectors import assessment_sheet, study_facts_for
-from tests.reading_support import CASES, reading_study
+from tests.reading_support import CASES, bundle_csv, csv_file, reading_study
 from tests.test_bundle import build
 from tests.test_bundle_files import R_CLASSES, R_SCRIPT, _errors, _rscript, _validate
 from tests.test_reading_statistics_stored import PLAN, _read
@@ -56,10 +53,6 @@ def read_study(study_admin, raters, settings, tmp_path) -> Study:
         read.save(update_fields=["time_on_task_ms"])
     _compute(study)
     return study
-
-
-def _csv(archive: zipfile.ZipFile, name: str) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(archive.read(name).decode())))
 
 
 def _stored_reads(study: Study) -> list[dict]:
@@ -96,7 +89,7 @@ def _key(row: dict) -> tuple:
 
 def test_reads_csv_holds_every_read_as_stored(read_study):
     archive = build(read_study)
-    rows = _csv(archive, "reads.csv")
+    rows = bundle_csv(archive, "reads.csv")
     assert list(rows[0]) == columns.READS.names
     assert sorted(rows, key=_key) == sorted(_stored_reads(read_study), key=_key)
     assert len(rows) == 2 * 4 * 2  # readers x cases x (unassisted, assisted)
@@ -110,7 +103,7 @@ def test_reads_csv_holds_every_read_as_stored(read_study):
 
 def test_assisted_reading_csv_gives_the_stored_figures_with_their_questions(read_study):
     archive = build(read_study)
-    rows = _csv(archive, "assisted_reading.csv")
+    rows = bundle_csv(archive, "assisted_reading.csv")
     assert list(rows[0]) == columns.ASSISTED_READING.names
     by = {}
     for row in rows:
@@ -167,13 +160,13 @@ def test_assisted_reading_csv_gives_the_stored_figures_with_their_questions(read
 
 def test_ratings_and_the_key_say_which_arm_and_name_no_unseen_output(read_study):
     archive = build(read_study)
-    ratings = _csv(archive, "ratings.csv")
+    ratings = bundle_csv(archive, "ratings.csv")
     assert list(ratings[0]) == columns.RATINGS.names + ["arm"]
     arms = {
         (a.item.token, a.rater.memberships.get(study=read_study).pseudonym, a.phase): a.arm.key
         for a in read_study.assignments.select_related("item", "arm", "rater")
     }
-    key = {(r["item_token"], r["arm"]): r for r in _csv(archive, "unblinding.csv")}
+    key = {(r["item_token"], r["arm"]): r for r in bundle_csv(archive, "unblinding.csv")}
     for row in ratings:
         phase = 1 if row["arm"] == "unassisted" else 2
         assert arms[(row["item_token"], row["rater"], phase)] == row["arm"]
@@ -191,8 +184,8 @@ def test_ratings_and_the_key_say_which_arm_and_name_no_unseen_output(read_study)
 
 def test_spss_and_stata_files_hold_a_row_per_read_with_its_arm(read_study, tmp_path):
     build(read_study).extractall(tmp_path)
-    reads = {(r["rater"], r["case_id"], r["arm"]): r for r in _csv_file(tmp_path / "reads.csv")}
-    cases = {r["item_token"]: r["case_id"] for r in _csv_file(tmp_path / "unblinding.csv")}
+    reads = {(r["rater"], r["case_id"], r["arm"]): r for r in csv_file(tmp_path / "reads.csv")}
+    cases = {r["item_token"]: r["case_id"] for r in csv_file(tmp_path / "unblinding.csv")}
     for name in ("ratings.sav", "ratings.dta"):
         read = pyreadstat.read_sav if name.endswith(".sav") else pyreadstat.read_dta
         frame, meta = read(str(tmp_path / name))
@@ -203,11 +196,6 @@ def test_spss_and_stata_files_hold_a_row_per_read_with_its_arm(read_study, tmp_p
             assert row.answer == found["answer"], name
             assert row.time_on_task_seconds == float(found["seconds"]), name
         assert meta.column_names_to_labels["arm"].startswith("assisted-reading studies only")
-
-
-def _csv_file(path: Path) -> list[dict]:
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def _api(client, user, url: str):
@@ -362,7 +350,7 @@ def test_an_undecided_answer_is_pending_in_every_file(study_admin, raters, setti
         services.assignment_submit(assignment=read)
     _compute(study)
     archive = build(study)
-    outcomes = [(r["arm"], r["outcome"], r["submitted"]) for r in _csv(archive, "reads.csv")]
+    outcomes = [(r["arm"], r["outcome"], r["submitted"]) for r in bundle_csv(archive, "reads.csv")]
     assert outcomes[:3] == [
         ("unassisted", "right", "TRUE"),
         ("llm", "right", "TRUE"),
@@ -370,10 +358,10 @@ def test_an_undecided_answer_is_pending_in_every_file(study_admin, raters, setti
     ]
     # The assisted read after the undecided one starts from it: undecided, not submitted.
     assert outcomes[3] == ("llm", "undecided", "FALSE")
-    assert {r["outcome"] for r in _csv(archive, "reads.csv")[4:]} == {""}
+    assert {r["outcome"] for r in bundle_csv(archive, "reads.csv")[4:]} == {""}
     (accuracy,) = [
         r
-        for r in _csv(archive, "assisted_reading.csv")
+        for r in bundle_csv(archive, "assisted_reading.csv")
         if (r["statistic"], r["arm"]) == ("accuracy", "unassisted")
     ]
     assert (accuracy["value"], accuracy["count"], accuracy["of"], accuracy["pending"]) == (
@@ -469,6 +457,6 @@ def test_each_source_arm_shows_and_the_key_names_its_own_source(
     for read in reads:
         if read.arm.kind == "source":
             assert read.item.output.source == read.arm.source, read.arm.key
-    key = _csv(build(study), "unblinding.csv")
+    key = bundle_csv(build(study), "unblinding.csv")
     named = {(r["arm"], r["source"]) for r in key}
     assert named == {("unassisted", ""), ("llm", "Model X"), ("second", "Model Y")}

@@ -4,11 +4,8 @@ each answer (undecided answers decided by nobody), the methods' wording while no
 scored, intervals beyond 0 to 1, answers that read as missing or as formulas, and the
 arm in the SPSS and Stata frames. Each is checked against the database or a count here."""
 
-import csv
-import io
 import json
 import subprocess
-import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +20,13 @@ from annotation.models import AnswerScore, JudgeScore, Question, Result, Source,
 from annotation.selectors import reading_facts
 from annotation.selectors.reading import JUDGE_MATCH, JUDGE_SCORER, TOP_J
 from tests.factories import UserFactory
-from tests.reading_support import reading_reads_answered, reading_rows, reading_study
+from tests.reading_support import (
+    bundle_csv,
+    csv_file,
+    reading_reads_answered,
+    reading_rows,
+    reading_study,
+)
 from tests.test_bundle import build
 from tests.test_bundle_files import R_CLASSES, R_SCRIPT, _errors, _rscript, _validate
 from tests.test_reading_bundle import _api, _compute
@@ -31,10 +34,6 @@ from tests.test_reading_bundle import read_study as read_study  # a fixture
 from tests.test_reading_judge import _decide, _judge, _run, keyword_judge
 
 pytestmark = pytest.mark.django_db
-
-
-def _csv(archive: zipfile.ZipFile, name: str) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(archive.read(name).decode())))
 
 
 @pytest.fixture
@@ -72,8 +71,8 @@ def _top_by_hand(reads: list[dict], arm: str, top: int) -> tuple[int, int, int]:
 
 def test_top_j_rows_give_the_stored_figures_and_the_reads_counted_by_hand(judged):
     archive = build(judged)
-    reads = _csv(archive, "reads.csv")
-    rows = [r for r in _csv(archive, "assisted_reading.csv") if r["statistic"] == "top_j"]
+    reads = bundle_csv(archive, "reads.csv")
+    rows = [r for r in bundle_csv(archive, "assisted_reading.csv") if r["statistic"] == "top_j"]
     stored = {r.source: r for r in Result.objects.filter(study=judged, statistic=TOP_J)}
     assert {r["arm"] for r in rows} == set(stored) == {"unassisted", "llm"}
     for arm, result in stored.items():
@@ -109,7 +108,7 @@ def _table(pairs: list[tuple[bool, bool]]) -> tuple[int, int, int, int]:
 
 def test_the_judge_rows_and_judge_scores_agree_with_a_count_from_the_files(judged):
     archive = build(judged)
-    decisions = _csv(archive, "judge_scores.csv")
+    decisions = bundle_csv(archive, "judge_scores.csv")
     assert list(decisions[0]) == columns.JUDGE_SCORES.names
     assert len(decisions) == JudgeScore.objects.filter(judge__study=judged).count()
     # The clinician's table from the files alone: the judge's current, parsed decisions on
@@ -130,7 +129,7 @@ def test_the_judge_rows_and_judge_scores_agree_with_a_count_from_the_files(judge
     assert len(pairs) == 6
     assert len(sampled) == 2
     assert {d["decided_by"] for d in decisions if d["why"] == "sampled"} == {"match"}
-    rows = [r for r in _csv(archive, "assisted_reading.csv") if r["judge"]]
+    rows = [r for r in bundle_csv(archive, "assisted_reading.csv") if r["judge"]]
     for reference, cells in (("scorer", pairs), ("match", sampled)):
         mine = {r["statistic"]: r for r in rows if r["compared_with"] == reference}
         both_right, reference_only, judge_only, both_wrong = _table(cells)
@@ -189,7 +188,7 @@ def test_judge_scores_mark_a_changed_answer_and_a_failed_call(judged):
         started_at=ok.started_at,
         finished_at=ok.finished_at,
     )
-    rows = _csv(build(judged), "judge_scores.csv")
+    rows = bundle_csv(build(judged), "judge_scores.csv")
     changed = [r for r in rows if r["answer"] == json.dumps(score.judged.first().answer)]
     assert changed
     assert {r["current"] for r in changed} == {"FALSE"}
@@ -259,7 +258,7 @@ def test_an_undecided_answer_was_decided_by_nobody(study_admin, raters, client, 
     undecided = AnswerScore.objects.filter(rating__assignment__study=study, outcome="undecided")
     assert undecided.exists()
     assert set(undecided.values_list("by", flat=True)) == {"match"}
-    reads = _csv(build(study), "reads.csv")
+    reads = bundle_csv(build(study), "reads.csv")
     assert {r["scored_by"] for r in reads if r["outcome"] == "undecided"} == {""}
     assert {r["scored_by"] for r in reads if r["outcome"] == "right"} == {"match"}
     api = _api(client, study_admin, f"/api/v1/studies/{study.token}/reads/?page_size=100")
@@ -315,7 +314,9 @@ def test_pending_answers_are_named_where_the_interval_is_missing(
     archive = build(study)
     pending = AnswerScore.objects.filter(rating__assignment__study=study, outcome="undecided")
     n = pending.count()
-    accuracy = [r for r in _csv(archive, "assisted_reading.csv") if r["statistic"] == "accuracy"]
+    accuracy = [
+        r for r in bundle_csv(archive, "assisted_reading.csv") if r["statistic"] == "accuracy"
+    ]
     assert accuracy
     assert all(r["ci_low"] == "" for r in accuracy)
     for row in accuracy:
@@ -326,7 +327,7 @@ def test_pending_answers_are_named_where_the_interval_is_missing(
 
 def test_an_interval_beyond_0_to_1_is_kept_and_said_so(read_study):
     archive = build(read_study)
-    rows = _csv(archive, "assisted_reading.csv")
+    rows = bundle_csv(archive, "assisted_reading.csv")
     (accuracy,) = [r for r in rows if (r["statistic"], r["arm"]) == ("accuracy", "unassisted")]
     low, high = float(accuracy["ci_low"]), float(accuracy["ci_high"])
     assert low < 0 or high > 1  # two readers: the analysis's interval overshoots
@@ -411,10 +412,10 @@ def test_text_answers_survive_the_documented_read_and_numbers_are_not_escaped(
         services.assignment_submit(assignment=read)
     folder = tmp_path / "bundle"
     build(study).extractall(folder)
-    raw = [r["answer"] for r in _csv_file(folder / "reads.csv")]
+    raw = [r["answer"] for r in csv_file(folder / "reads.csv")]
     assert raw == ["NA", "None", "-3", "'=1+1", "+2.5", "'-x", "n/a", "null"]
     # ratings.csv, written by PostgreSQL, escapes the same way.
-    assert sorted(r["answer"] for r in _csv_file(folder / "ratings.csv")) == sorted(raw)
+    assert sorted(r["answer"] for r in csv_file(folder / "ratings.csv")) == sorted(raw)
     # Read as the data dictionary advises: every answer as written.
     frame = pd.read_csv(
         folder / "reads.csv", keep_default_na=False, na_values=[""], dtype={"answer": str}
@@ -459,11 +460,6 @@ def test_text_answers_survive_the_documented_read_and_numbers_are_not_escaped(
 )
 def test_a_plain_number_is_not_escaped_a_formula_is(cell, written):
     assert tables.safe_cell(cell) == written
-
-
-def _csv_file(path: Path) -> list[dict]:
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
 
 
 # --- the arm in the SPSS and Stata frame ------------------------------------------------------

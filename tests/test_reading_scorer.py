@@ -202,3 +202,24 @@ def test_the_api_has_a_judge_score_a_reading_studys_answers(client, scored, stud
     assert (started.json()["kind"], started.json()["decided_sample"]) == ("judge_answers", 3)
     again = _api(client, study_admin, "post", url, {})
     assert again.status_code == 409  # it is already at work
+
+
+def test_the_dashboard_adds_a_scorer_and_says_why_not(client, study_admin, raters):
+    study = reading_study(study_admin, raters[:1])
+    UserFactory(username="scorer")
+    client.force_login(study_admin)
+    url = reverse("reading_scorer_add", args=[study.token])
+
+    def said(username: str) -> list[str]:
+        response = client.post(url, {"username": username}, follow=True)
+        assert response.redirect_chain[-1][0] == reverse("study_dashboard", args=[study.token])
+        return [str(m) for m in response.context["messages"]]
+
+    assert said("nobody") == ["No account has that user name."]
+    assert said(raters[0].username) == [
+        f"{raters[0].username} is a reader or an admin of the study: a scorer must be blind "
+        "to both."
+    ]
+    assert list(study.scorers.values_list("user__username", flat=True)) == []
+    assert said("scorer") == ["scorer scores the answers no accepted wording matches."]
+    assert list(study.scorers.values_list("user__username", flat=True)) == ["scorer"]

@@ -44,8 +44,12 @@ def test_the_dashboard_adds_arms_and_lists_them(client, study_admin, raters):
     study = reading_study(study_admin, raters[:1])
     client.force_login(study_admin)
     url = reverse("reading_arm_add", args=[study.token])
-    client.post(url, {"key": "search", "kind": "tool", "description": "Search the web"})
-    client.post(url, {"key": "bad key", "kind": "tool", "description": "x"})
+    tool = {"key": "search", "kind": "tool", "description": "Search the web"}
+    added = client.post(url, tool, follow=True)
+    assert [str(m) for m in added.context["messages"]] == ["Arm 'search' added."]
+    bad = client.post(url, {"key": "bad key", "kind": "tool", "description": "x"}, follow=True)
+    (said,) = [str(m) for m in bad.context["messages"]]
+    assert said.startswith("key: ")  # the field named, nothing added
     page = client.get(reverse("study_dashboard", args=[study.token])).text
     assert "“Search the web”" in page
     assert "the output as “Assistant”" in page

@@ -8,11 +8,14 @@ from collections.abc import Iterable, Iterator
 
 from django.db.models import QuerySet
 from rest_framework import serializers
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.api.exports import TableViewSet, table_schema
 from annotation.models import Generation, JudgeVerdict, Study
 from annotation.selectors import exports as tables
+from annotation.selectors import judge_calls
+from evalapp.api import csv_stream, wants_csv
 
 # Columns the CSV writes as JSON text and a JSON page gives as what they are.
 JSON_COLUMNS = ("served_headers", "retry_details")
@@ -61,6 +64,11 @@ class GenerationRowSerializer(CallSerializer):
 
 class JudgeCallRowSerializer(CallSerializer):
     judge = serializers.CharField()
+    kind = serializers.ChoiceField(
+        choices=[judge_calls.RATING, judge_calls.ANSWER],
+        help_text="`rating`: an item rated with the rubric; `answer`: a reader's answer "
+        "decided (assisted reading), its read's item in `item_token`.",
+    )
     item_token = serializers.CharField()
     shown_order = serializers.CharField()
     variant = serializers.IntegerField()
@@ -97,15 +105,21 @@ class GenerationViewSet(CallTableViewSet):
 
 @table_schema(JudgeCallRowSerializer)
 class JudgeCallViewSet(CallTableViewSet):
-    """Every unit of every LLM judge's work with its last call's provenance (judge_calls.csv)."""
+    """Every unit of every LLM judge's work with its last call's provenance (judge_calls.csv):
+    the rubric's items (`kind` rating) and, in an assisted-reading study, the answers a judge
+    decided (`kind` answer)."""
 
     serializer_class = JudgeCallRowSerializer
     model = JudgeVerdict
-    columns = tables.JUDGE_CALLS_COLUMNS
+    columns = judge_calls.JUDGE_CALLS_COLUMNS
     filename = "judge-calls"
 
     def study_queryset(self, study: Study) -> QuerySet[JudgeVerdict]:
-        return tables.study_judge_calls_query(study=study)
+        return judge_calls.study_judge_calls_query(study=study)
 
-    def rows(self, records: Iterable[JudgeVerdict]) -> Iterator[dict]:
-        return tables.judge_call_rows(records)
+    def list(self, request: Request, study_token: str) -> Response:
+        if wants_csv(request):
+            rows = judge_calls.study_judge_calls(study=self.study)
+            return csv_stream(rows, self.columns, f"{self.filename}-{self.study.token}.csv")
+        page = self.paginate_queryset(judge_calls.JudgeCallPages(study=self.study))
+        return self.json_page(page)

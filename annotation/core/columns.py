@@ -558,20 +558,36 @@ GENERATIONS = Table(
 JUDGE_CALLS = Table(
     "judge_calls.csv",
     "LLM judge calls",
-    "One row per unit of an LLM judge's work (an item, in one order shown, one sample), "
-    "failed ones included, with the provenance of its last call; the judge's answers are in "
-    "the API's judge-ratings table (only in a study with judges).",
+    "One row per unit of an LLM judge's work (an item, in one order shown, one sample; or, "
+    "in an assisted-reading study, a reader's answer decided), failed ones included, with the "
+    "provenance of its last call; the judge's answers are in the API's judge-ratings table and "
+    "its decisions on answers in judge_scores.csv (only in a study with judges).",
     (
         _column("judge", STRING, "the judge's label"),
-        _column("item_token", STRING, "the judged item, as in ratings.csv and unblinding.csv"),
+        _column(
+            "kind",
+            STRING,
+            "`rating`: an item rated with the rubric; `answer`: a reader's answer decided "
+            "(assisted reading)",
+        ),
+        _column(
+            "item_token",
+            STRING,
+            "the judged item, as in ratings.csv and unblinding.csv (for an answer, its read's "
+            "item, which the case's other reads may share)",
+        ),
         _column(
             "shown_order",
             STRING,
             "the canonical slots in the order the judge was shown them, space-separated "
-            "(`1 0`: a pair shown the other way round)",
+            "(`1 0`: a pair shown the other way round); empty for an answer",
         ),
-        _column("variant", INTEGER, "which of the judge's orders this is (0 = canonical)"),
-        _column("sample", INTEGER, "which of the judge's samples for this order"),
+        _column(
+            "variant",
+            INTEGER,
+            "which of the judge's orders this is (0 = canonical; 0 for an answer)",
+        ),
+        _column("sample", INTEGER, "which of the judge's samples for this order (0 for an answer)"),
         *_call_columns(
             retries="calls made for this unit before its last one (a malformed reply is asked "
             "again); the tokens, cost and waits add up over every call. The HTTP client's own "

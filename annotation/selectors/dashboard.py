@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from annotation.core import pace
 from annotation.models import (
+    Arm,
     Assignment,
     ItemOutput,
     Membership,
@@ -90,7 +91,9 @@ def _stalled_raters(study: Study, now: datetime, work: dict) -> list[str]:
 
 def study_progress_by_source(*, study: Study) -> list[tuple[str, int, int]]:
     """(source, or a pair, or every source of a set; submitted; assigned) over the study's
-    items, in one grouped query."""
+    items, in one grouped query; in an assisted-reading study by arm (`_progress_by_arm`)."""
+    if study.is_reading:
+        return _progress_by_arm(study)
     sets = ItemOutput.objects.filter(item__study=study).values("item_id")
     rows = (
         study.assignments.filter(kind=Assignment.Kind.STUDY)
@@ -121,9 +124,35 @@ def study_progress_by_source(*, study: Study) -> list[tuple[str, int, int]]:
     return [(label, done, total) for label, (done, total) in sorted(found.items())]
 
 
+def _progress_by_arm(study: Study) -> list[tuple[str, int, int]]:
+    """Reads by arm, unassisted first: every read's item is an output of its case, shown or
+    not, so counting by the item's source would put unassisted and tool reads under a source
+    whose output they never showed."""
+    rows = (
+        study.assignments.filter(kind=Assignment.Kind.STUDY)
+        .order_by()
+        .values("arm__key", "arm__kind", "arm__source__label")
+        .annotate(total=Count("*"), done=Count("submitted_at"))
+    )
+    lines = sorted(rows, key=lambda row: (row["arm__kind"] != Arm.Kind.UNASSISTED, row["arm__key"]))
+    return [(_arm_line(row), row["done"], row["total"]) for row in lines]
+
+
+def _arm_line(row: dict) -> str:
+    if row["arm__kind"] == Arm.Kind.UNASSISTED:
+        return "unassisted"
+    if row["arm__kind"] == Arm.Kind.SOURCE:
+        return f"{row['arm__key']}: {row['arm__source__label']}'s output shown"
+    return f"{row['arm__key']}: a tool"
+
+
 def study_items_short_of_k(*, study: Study) -> int:
     """Study items with fewer submitted ratings than planned: the study's items less those
-    with k submitted study assignments (grouped by item alone, with no join per assignment)."""
+    with k submitted study assignments (grouped by item alone, with no join per assignment).
+    In an assisted-reading study, where every reader reads every case in each of its arms,
+    the reads not yet submitted."""
+    if study.is_reading:
+        return study.assignments.filter(kind=Assignment.Kind.STUDY, submitted_at=None).count()
     studied = study.items.filter(output__case__role=StudyCase.Role.STUDY)
     full = (
         study.assignments.filter(kind=Assignment.Kind.STUDY, submitted_at__isnull=False)

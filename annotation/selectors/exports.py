@@ -28,6 +28,7 @@ from annotation.models import (
     Item,
     ItemOutput,
     JudgeRating,
+    JudgeScore,
     JudgeVerdict,
     Question,
     Rating,
@@ -522,7 +523,6 @@ def _pseudonym_order(pseudonym: str) -> tuple[int, str]:
 
 
 GENERATIONS_COLUMNS = columns.GENERATIONS.names
-JUDGE_CALLS_COLUMNS = columns.JUDGE_CALLS.names
 
 
 def study_generations_query(*, study: Study) -> QuerySet[Generation]:
@@ -544,7 +544,7 @@ def generation_rows(generations: Iterable[Generation]) -> Iterator[dict]:
             "source": generation.source.label,
             "sample": generation.sample,
             "endpoint": generation.endpoint,
-            **_call_row(generation, generation.retries),
+            **call_row(generation, generation.retries),
         }
 
 
@@ -553,37 +553,7 @@ def study_generations(*, study: Study) -> Iterator[dict]:
     return generation_rows(study_generations_query(study=study).iterator(chunk_size=EXPORT_CHUNK))
 
 
-def study_judge_calls_query(*, study: Study) -> QuerySet[JudgeVerdict]:
-    """Every unit of every judge's work, failed ones included."""
-    return (
-        JudgeVerdict.objects.filter(judge__study=study)
-        .select_related("judge", "item")
-        .order_by("judge__label", "item__token", "variant", "sample", "started_at", "pk")
-    )
-
-
-def judge_call_rows(verdicts: Iterable[JudgeVerdict]) -> Iterator[dict]:
-    """judge_calls.csv's rows (`columns.JUDGE_CALLS`): the provenance of each unit's last call,
-    with every call it took in `retry_details`."""
-    for verdict in verdicts:
-        row = _call_row(verdict, verdict.attempts)
-        row["retries"] = max(len(verdict.attempts) - 1, 0)
-        yield {
-            "judge": verdict.judge.label,
-            "item_token": verdict.item.token,
-            "shown_order": " ".join(map(str, verdict.order)),
-            "variant": verdict.variant,
-            "sample": verdict.sample,
-            **row,
-        }
-
-
-def study_judge_calls(*, study: Study) -> Iterator[dict]:
-    """Every judge call's row, read in chunks."""
-    return judge_call_rows(study_judge_calls_query(study=study).iterator(chunk_size=EXPORT_CHUNK))
-
-
-def _call_row(call: Generation | JudgeVerdict, retries: list) -> dict:
+def call_row(call: Generation | JudgeVerdict | JudgeScore, retries: list) -> dict:
     """The columns every stored call shares (`columns._call_columns`)."""
     return {
         "outcome": call.outcome,

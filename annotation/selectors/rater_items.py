@@ -146,6 +146,19 @@ class RaterItem:
         return any(q.none_label for q in self.all_questions)
 
     @property
+    def read_only(self) -> bool:
+        """Nothing here can change: the study is locked, the read's answer is locked, or the
+        assisted read waits for the unassisted answer's lock."""
+        reading = self.reading
+        return self.locked or bool(reading and (reading.answer_locked or reading.waiting_for_lock))
+
+    @property
+    def ranked_answer(self) -> bool:
+        """An assisted read asking for a ranked list: its rows take Tab and Alt+arrows, not
+        the digits other questions answer to."""
+        return any(q.answer_kind == "ranked" for q in self.questions)
+
+    @property
     def is_first(self) -> bool:
         """The rater's first item in their order: the instructions start open there."""
         return self.previous_token is None

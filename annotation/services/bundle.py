@@ -35,12 +35,12 @@ from annotation.selectors.exports import (
     COMPARISON,
     study_generations,
     study_generations_query,
-    study_judge_calls,
     study_question_rows,
     study_result_rows,
     study_time_on_task,
 )
 from annotation.selectors.facts import study_reporting_facts
+from annotation.selectors.judge_calls import study_judge_calls
 from annotation.selectors.judges import judge_diagnostics
 from annotation.selectors.omissions import study_fact_agreement_rows
 from annotation.selectors.ratings_rows import study_time_on_task_sorted

@@ -338,6 +338,11 @@ def invitations_send(
     invitations_sendable()
     if study.status not in (Study.Status.DRAFT, Study.Status.OPEN):
         raise ValidationError("Raters can only be invited while the study is a draft or open.")
+    if study.is_reading and study.status == Study.Status.OPEN:
+        # The link could never be used: accepting it adds a reader, which opening closed.
+        raise ValidationError(
+            "Readers join an assisted-reading study before it opens: no invitation was sent."
+        )
     invitations = [
         Invitation.objects.create(study=study, email=email, created_by=inviter) for email in emails
     ]
@@ -406,7 +411,10 @@ def _invitation_usable(invitation: Invitation) -> None:
             f"This invitation has expired: links work for {settings.INVITATION_MAX_AGE_DAYS} "
             "days. Ask the study's admin to invite you again."
         )
-    if invitation.study.status not in (Study.Status.DRAFT, Study.Status.OPEN):
+    study = invitation.study
+    if study.status not in (Study.Status.DRAFT, Study.Status.OPEN) or (
+        study.is_reading and study.status == Study.Status.OPEN
+    ):
         raise ValidationError("This study no longer takes raters.")
 
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from annotation import selectors, services
 from annotation.forms import ArmForm, ReadingStudyForm
 from annotation.selectors import reading as reading_selectors
+from annotation.views.dashboard_actions import dashboard_action
 
 
 @login_required
@@ -47,34 +48,32 @@ def reading_study_new(request: HttpRequest) -> HttpResponse:
 def reading_arm_add(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
     form = ArmForm(request.POST, study=study)
-    if not form.is_valid():
-        for field, errors in form.errors.items():
-            messages.error(request, f"{field}: {' '.join(errors)}")
-        return redirect("study_dashboard", study_token=study.token)
-    try:
-        arm = services.arm_add(study=study, **form.cleaned_data)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"Arm {arm.key!r} added.")
-    return redirect("study_dashboard", study_token=study.token)
+    return dashboard_action(
+        request,
+        study=study,
+        form=form,
+        act=lambda: services.arm_add(study=study, **form.cleaned_data),
+        done=lambda arm: f"Arm {arm.key!r} added.",
+    )
 
 
 @login_required
 @require_POST
 def reading_scorer_add(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
-    user = get_user_model().objects.filter(username=request.POST.get("username", "")).first()
-    if user is None:
-        messages.error(request, "No account has that user name.")
-        return redirect("study_dashboard", study_token=study.token)
-    try:
-        services.scorer_add(study=study, user=user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"{user} scores the answers no accepted wording matches.")
-    return redirect("study_dashboard", study_token=study.token)
+
+    def act():
+        user = get_user_model().objects.filter(username=request.POST.get("username", "")).first()
+        if user is None:
+            raise ValidationError("No account has that user name.")
+        return services.scorer_add(study=study, user=user)
+
+    return dashboard_action(
+        request,
+        study=study,
+        act=act,
+        done=lambda scorer: f"{scorer.user} scores the answers no accepted wording matches.",
+    )
 
 
 @login_required

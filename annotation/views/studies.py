@@ -41,6 +41,7 @@ from annotation.selectors.planning import study_planning_pilots
 from annotation.selectors.reading import reading_summary
 from annotation.services import figure_data
 from annotation.views.adaptive import adaptive_card
+from annotation.views.dashboard_actions import dashboard_action
 from annotation.views.notifications import notifications_context
 
 
@@ -233,18 +234,14 @@ def study_add_judge(request: HttpRequest, study_token: str) -> HttpResponse:
 
 def _add_endpoint(request: HttpRequest, study: Study, form, create, what: str) -> HttpResponse:
     """Add a model source or a judge from its form, saying what went wrong field by field."""
-    if not form.is_valid():
-        for field, errors in form.errors.items():
-            messages.error(request, f"{field}: {' '.join(errors)}")
-        return redirect("study_dashboard", study_token=study.token)
-    fields = {k: v for k, v in form.cleaned_data.items() if k != "label"}
-    try:
-        added = create(study=study, label=form.cleaned_data["label"], **fields)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"Added {what} {added.label}.")
-    return redirect("study_dashboard", study_token=study.token)
+
+    def act():
+        fields = {k: v for k, v in form.cleaned_data.items() if k != "label"}
+        return create(study=study, label=form.cleaned_data["label"], **fields)
+
+    return dashboard_action(
+        request, study=study, form=form, act=act, done=lambda added: f"Added {what} {added.label}."
+    )
 
 
 @login_required
