@@ -2,6 +2,7 @@
 migrations are unchanged); every model is re-exported here."""
 
 from annotation.models.cases import Attachment, Case, Generation, Output
+from annotation.models.consent import ConsentVersion, RaterQuestion
 from annotation.models.endpoints import Connection, EndpointNotReady, Judge, ModelEndpoint, Source
 from annotation.models.items import Assignment, Item, ItemOutput
 from annotation.models.jobs import TaskRun
@@ -29,6 +30,7 @@ __all__ = [
     "Attachment",
     "Case",
     "Connection",
+    "ConsentVersion",
     "EndpointNotReady",
     "Generation",
     "ImportUpload",
@@ -45,6 +47,7 @@ __all__ = [
     "ModelEndpoint",
     "Output",
     "Question",
+    "RaterQuestion",
     "Rating",
     "RatingRevision",
     "Result",

@@ -13,6 +13,24 @@ from annotation.selectors.comments import (
     study_comments,
     study_comments_unblinded,
 )
+from annotation.selectors.consent import (
+    OnboardingRequired,
+    RaterBackground,
+    consent_text,
+    membership_next_step,
+    rater_membership_get,
+    rater_onboarding_check,
+    rater_post_study_offered,
+    split_question,
+    study_background_split,
+    study_rater_covariates,
+    study_rater_keys,
+    study_rater_questions,
+    study_raters_background,
+    study_raters_rows,
+    study_raters_sentence,
+    study_withdrawn_raters,
+)
 from annotation.selectors.corrections import (
     Correction,
     CorrectionLine,
@@ -132,6 +150,22 @@ from annotation.selectors.studies import (
 from annotation.selectors.task_runs import UNSENT_NOTE, task_runs_dead, task_runs_live
 
 __all__ = [
+    "OnboardingRequired",
+    "RaterBackground",
+    "consent_text",
+    "membership_next_step",
+    "rater_membership_get",
+    "rater_onboarding_check",
+    "rater_post_study_offered",
+    "split_question",
+    "study_rater_questions",
+    "study_raters_background",
+    "study_background_split",
+    "study_rater_covariates",
+    "study_rater_keys",
+    "study_raters_rows",
+    "study_raters_sentence",
+    "study_withdrawn_raters",
     "COMMENTS_SHOWN",
     "COMMENTS_UNBLINDED",
     "EXPORT_CHUNK",

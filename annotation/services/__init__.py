@@ -6,6 +6,15 @@ One module per concern; everything public is re-exported here, so callers write
 
 from annotation.services.bundle import bundle_build, bundle_path
 from annotation.services.connections import connection_ensure, connections_sync
+from annotation.services.consent import (
+    rater_answers_save,
+    rater_consent_accept,
+    rater_consent_withdraw,
+    rater_question_add,
+    rater_question_add_template,
+    rater_question_remove,
+    study_consent_set,
+)
 from annotation.services.external_ratings import study_import_ratings
 from annotation.services.generation import (
     output_record_generation,
@@ -98,6 +107,13 @@ from annotation.services.task_runs import (
 )
 
 __all__ = [
+    "rater_answers_save",
+    "rater_consent_accept",
+    "rater_consent_withdraw",
+    "rater_question_add",
+    "rater_question_add_template",
+    "rater_question_remove",
+    "study_consent_set",
     "AnswerLocked",
     "answer_score_decide",
     "answer_score_update",

@@ -141,6 +141,8 @@ def dashboard_context(study: Study, admin) -> dict:
         "scorers": list(study.scorers.select_related("user")) if study.is_reading else [],
         # The reopening still open, shown at the top: figures may change until it is closed.
         "open_reopening": next((r for r in reopenings if r.closed_at is None), None),
+        "withdrawn_raters": selectors.study_withdrawn_raters(study=study),
+        "background_split": selectors.study_background_split(study=study),
     }
 
 
@@ -467,8 +469,8 @@ def study_open(request: HttpRequest, study_token: str) -> HttpResponse:
 def study_ratings_csv(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
     return responses.csv_response(
-        rows=selectors.study_ratings_iter(study=study),
-        columns=selectors.study_ratings_columns(study=study),
+        rows=selectors.study_ratings_iter(study=study, covariates=True),
+        columns=selectors.study_ratings_columns(study=study, covariates=True),
         filename=f"ratings-{study.token}.csv",
     )
 
