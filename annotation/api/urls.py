@@ -3,6 +3,7 @@
 from rest_framework.routers import SimpleRouter
 
 from annotation.api import (
+    consent,
     exports,
     planning,
     provenance,
@@ -40,9 +41,16 @@ for path, viewset, name in [
     ("arms", reading.ArmViewSet, "api-arm"),
     ("reads", reading.ReadViewSet, "api-read"),
     ("scorers", reading.ScorerViewSet, "api-scorer"),
+    ("consent", consent.StudyConsentViewSet, "api-study-consent"),
+    ("rater-questions", consent.RaterQuestionViewSet, "api-rater-question"),
 ]:
     router.register(f"{STUDY}/{path}", viewset, basename=name)
 router.register("rate", rater.RaterStudyViewSet, basename="api-rate")
+router.register(
+    r"rate/(?P<study_token>[A-Za-z0-9]+)/consent",
+    consent.MyConsentViewSet,
+    basename="api-my-consent",
+)
 router.register(
     r"rate/(?P<study_token>[A-Za-z0-9]+)/items", rater.RaterItemViewSet, basename="api-rater-item"
 )
