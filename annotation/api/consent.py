@@ -192,10 +192,11 @@ class MyConsentViewSet(GenericViewSet):
         return self._mine(self._membership())
 
     def _change(self, serializer, change) -> Response:
+        membership = self._membership()  # 404 for anyone but the study's rater, first
         data = serializer(data=self.request.data)
         data.is_valid(raise_exception=True)
         try:
-            membership = change(self._membership(), data.validated_data)
+            membership = change(membership, data.validated_data)
         except ValidationError as exc:
             raise as_api_error(exc) from None
         return self._mine(membership)
