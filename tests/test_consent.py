@@ -560,3 +560,27 @@ def test_agreement_and_mean_by_specialty_are_stored_and_shown(
     assert "few raters gives a wide interval" in page
     assert "Emergency medicine" in page
     assert "Internal medicine" in page
+
+
+def test_post_study_questions_are_offered_after_the_last_item_and_optional(
+    rater_client, consent_study, rater
+):
+    onboard(consent_study, rater)
+    question = consent_study.questions.get()
+    for assignment in consent_study.assignments.filter(rater=rater):
+        services.rating_save(assignment=assignment, question=question, answer=3)
+        services.assignment_submit(assignment=assignment)
+    done = rater_client.get(reverse("rater_resume", args=[consent_study.token]))
+    url = reverse("rater_post_study", args=[consent_study.token])
+    assert f'href="{url}"' in done.text
+    form = rater_client.get(url)
+    assert "How demanding was this rating task?" in form.text
+    assert "What is your clinical specialty?" not in form.text
+    skipped = rater_client.post(url, {})  # optional: nothing answered is fine
+    assert skipped.status_code == 302
+    rater_client.post(url, {"workload": "6"})
+    m = membership(consent_study, rater)
+    assert m.post_study == {"workload": 6}
+    assert m.background == {"specialty": "emergency", "years": 10.0}  # untouched
+    done = rater_client.get(reverse("rater_resume", args=[consent_study.token]))
+    assert f'href="{url}"' not in done.text  # answered: no longer offered
