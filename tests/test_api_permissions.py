@@ -121,6 +121,7 @@ MATRIX = {
     # Consent and the questions about raters (docs/consent.md); bodies are empty: 400.
     ("GET", f"{S}/consent/"): admins(200),
     ("POST", f"{S}/consent/"): admins(400),
+    ("GET", f"{S}/consent/raters/"): admins(200),
     ("GET", f"{S}/rater-questions/"): admins(200),
     ("POST", f"{S}/rater-questions/"): admins(400),
     ("DELETE", f"{S}/rater-questions/{{key}}/"): admins(400),  # open: fixed

@@ -22,6 +22,16 @@ from annotation.core import consent, rubric
 from annotation.models import ConsentVersion, Membership, RaterQuestion
 
 
+class RaterBackgroundSerializer(serializers.Serializer):
+    """One rater as raters.csv has them: consent, withdrawal, answers by question key."""
+
+    rater = serializers.CharField(help_text="The rater's pseudonym.")
+    consent_version = serializers.IntegerField(help_text="0: none accepted.")
+    consent_accepted_at = serializers.DateTimeField(allow_null=True)
+    withdrawn_at = serializers.DateTimeField(allow_null=True)
+    answers = serializers.DictField(help_text="By question key, as stored.")
+
+
 class AboutRaterQuestionSerializer(serializers.ModelSerializer):
     kind = serializers.CharField(help_text=f"One of: {', '.join(consent.KINDS)}.")
 
@@ -81,6 +91,22 @@ class StudyConsentViewSet(StudyScopedViewSet):
             raise as_api_error(exc) from None
         self.study.refresh_from_db()
         return Response(ConsentStatementSerializer(self._statement()).data)
+
+    @extend_schema(responses={200: RaterBackgroundSerializer(many=True)})
+    @action(detail=False, methods=["get"])
+    def raters(self, request: Request, study_token: str) -> Response:
+        """Every rater by pseudonym with their consent and answers: the admin's raters table."""
+        rows = [
+            {
+                "rater": rater.pseudonym,
+                "consent_version": rater.consent_version,
+                "consent_accepted_at": rater.accepted_at,
+                "withdrawn_at": rater.withdrawn_at,
+                "answers": rater.answers,
+            }
+            for rater in selectors.study_raters_background(study=self.study)
+        ]
+        return Response(RaterBackgroundSerializer(rows, many=True).data)
 
 
 class RaterQuestionViewSet(mixins.ListModelMixin, StudyScopedViewSet):
