@@ -521,7 +521,7 @@ def test_ratings_export_joins_the_background_by_pseudonym(
     assert "rater_specialty" in api_body.decode().splitlines()[0]
     admins_table = client.get(
         f"/api/v1/studies/{study.token}/consent/raters/", headers=auth(study_admin)
-    ).json()
+    ).json()["results"]
     by_rater = {row["rater"]: row for row in admins_table}
     assert by_rater[third]["answers"] == {"specialty": "internal", "years": 20.0}
     assert by_rater[third]["withdrawn_at"] is not None

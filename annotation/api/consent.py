@@ -106,7 +106,8 @@ class StudyConsentViewSet(StudyScopedViewSet):
             }
             for rater in selectors.study_raters_background(study=self.study)
         ]
-        return Response(RaterBackgroundSerializer(rows, many=True).data)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(RaterBackgroundSerializer(page, many=True).data)
 
 
 class RaterQuestionViewSet(mixins.ListModelMixin, StudyScopedViewSet):
