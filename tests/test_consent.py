@@ -421,26 +421,31 @@ def test_rater_api_accepts_answers_and_withdraws(client, consent_study, rater):
 
 def test_a_rater_never_sees_another_raters_background(client, consent_study, raters):
     onboard(consent_study, raters[1], specialty="radiology", years=31)
+    other = membership(consent_study, raters[1]).pseudonym
     client.force_login(raters[0])
+    services.rater_consent_accept(membership=membership(consent_study, raters[0]), version=1)
+    # The rater's own form lists the choices, none of them ticked, and no one's years.
+    form = client.get(reverse("rater_background", args=[consent_study.token])).text
+    assert 'value="radiology"' in form
+    assert " checked" not in form
+    assert 'value="31' not in form
     for url in [
         reverse("rater_my_consent", args=[consent_study.token]),
         reverse("rater_consent", args=[consent_study.token]),
-        reverse("rater_background", args=[consent_study.token]),
         reverse("rater_home"),
     ]:
         text = client.get(url, follow=True).text
-        assert (
-            "31" not in text
-            and "Radiology" not in text.replace("radiology", "")
-            or "Radiology" not in text
-        )
+        assert "radiology" not in text.lower(), url
+        assert f">{other}<" not in text, url
     mine = client.get(
         f"/api/v1/rate/{consent_study.token}/consent/", headers=auth(raters[0])
     ).json()
-    assert mine["answers"] == {}
-    other = membership(consent_study, raters[1]).pseudonym
-    assert client.get(reverse("study_consent", args=[consent_study.token])).status_code == 404
+    assert mine["answers"] == {}  # their own (none yet), never anyone else's
     assert other not in str(mine)
+    # The admin's page and API are not the rater's.
+    assert client.get(reverse("study_consent", args=[consent_study.token])).status_code == 404
+    raters_api = f"/api/v1/studies/{consent_study.token}/consent/raters/"
+    assert client.get(raters_api, headers=auth(raters[0])).status_code == 403
 
 
 # --- exports ------------------------------------------------------------------------------------
