@@ -127,18 +127,17 @@ def study_raters_sentence(*, study: Study) -> str:
     """The methods text's sentence on the raters (core.consent.raters_sentence), by the first
     single-choice background question and a number question keyed "years", where asked."""
     raters = study_raters_background(study=study)
-    questions = study_rater_questions(study=study, phase=consent.BACKGROUND)
     split = split_question(study=study)
     groups: dict[str, int] = {}
     if split is not None:
         for rater in raters:
             label = rater.label(split) or "not answered"
             groups[label] = groups.get(label, 0) + 1
-    years_q = next((q for q in questions if q.key == "years" and q.kind == "number"), None)
-    years = [r.answers[years_q.key] for r in raters if years_q and years_q.key in r.answers]
-    return consent.raters_sentence(
-        n_raters=len(raters), groups=list(groups.items()), years=[float(y) for y in years]
-    )
+    asks_years = study.rater_questions.filter(
+        phase=consent.BACKGROUND, key="years", kind=rubric.NUMBER
+    ).exists()
+    years = [float(r.answers["years"]) for r in raters if asks_years and "years" in r.answers]
+    return consent.raters_sentence(n_raters=len(raters), groups=list(groups.items()), years=years)
 
 
 def rater_post_study_offered(*, user: AbstractBaseUser, study: Study) -> bool:
