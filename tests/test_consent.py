@@ -146,6 +146,7 @@ def test_no_rater_page_save_submit_or_api_route_works_before_onboarding_or_after
     saved = client.post(item, {"question": question.key, "answer": "3"}, HTTP_HX_REQUEST="true")
     assert saved.status_code == 403
     assert saved.json()["step"] == step
+    assert saved["HX-Redirect"] == reverse(page, args=[study.token])
     probe = client.get(rater_routes(study, assignment)["answers"], HTTP_X_REQUESTED_WITH="fetch")
     assert probe.status_code == 403
     submit = client.post(reverse("rater_submit", args=[study.token, assignment.token]))

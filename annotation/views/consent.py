@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation import selectors, services
@@ -38,10 +39,15 @@ def onboarding_gate(view: Callable) -> Callable:
 
 def _refused(request: HttpRequest, exc: selectors.OnboardingRequired) -> HttpResponse:
     message = exc.args[0]
+    target = reverse(STEP_PAGES[exc.step], args=[exc.study_token])
     if request.htmx or request.headers.get("X-Requested-With") == "fetch":
-        return JsonResponse({"detail": message, "step": exc.step}, status=403)
+        response = JsonResponse({"detail": message, "step": exc.step}, status=403)
+        if request.htmx:
+            # The item page keeps the unsaved answer and goes to the step (static/js/rater).
+            response["HX-Redirect"] = target
+        return response
     messages.info(request, message)
-    return redirect(STEP_PAGES[exc.step], study_token=exc.study_token)
+    return redirect(target)
 
 
 def _next_page(membership) -> HttpResponse:
