@@ -961,7 +961,8 @@ RATERS = Table(
     "their consent and, after these columns, one `rater_<key>` column per question about the "
     "raters (background and post-study, see the study's consent page), with the answer as "
     "stored (a choice's value, a number, yes or no, text; a JSON list for a multiple "
-    "choice). Join to ratings.csv on `rater`; the ratings export adds the same columns.",
+    "choice). Join to ratings.csv on `rater`; the dashboard's and the API's ratings export "
+    "add the same columns, with `rater_withdrawn_at`.",
     (
         RATER,
         _column(
