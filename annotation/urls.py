@@ -4,6 +4,7 @@ from annotation.views import (
     account,
     adaptive,
     adjudication,
+    consent,
     corrections,
     notifications,
     planning,
@@ -20,6 +21,11 @@ urlpatterns = [
     path("rate/<str:study_token>/", rater.rater_resume, name="rater_resume"),
     # Before the item pattern, which would take "review" for an item's token.
     path("rate/<str:study_token>/review/", rater.rater_review, name="rater_review"),
+    path("rate/<str:study_token>/consent/", consent.rater_consent, name="rater_consent"),
+    path("rate/<str:study_token>/background/", consent.rater_background, name="rater_background"),
+    path("rate/<str:study_token>/after-study/", consent.rater_post_study, name="rater_post_study"),
+    path("rate/<str:study_token>/my-consent/", consent.rater_my_consent, name="rater_my_consent"),
+    path("rate/<str:study_token>/withdraw/", consent.rater_withdraw, name="rater_withdraw"),
     path("rate/<str:study_token>/<str:assignment_token>/", rater.rater_item, name="rater_item"),
     path(
         "rate/<str:study_token>/<str:assignment_token>/feedback/",
@@ -52,6 +58,7 @@ urlpatterns = [
         corrections.study_corrections,
         name="study_corrections",
     ),
+    path("studies/<str:study_token>/consent/", consent.study_consent, name="study_consent"),
     path("studies/<str:study_token>/raters/", studies.study_add_raters, name="study_add_raters"),
     path("studies/<str:study_token>/sources/", studies.study_add_source, name="study_add_source"),
     path("studies/<str:study_token>/arms/", reading.reading_arm_add, name="reading_arm_add"),

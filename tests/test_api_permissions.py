@@ -136,6 +136,18 @@ MATRIX = {
     ("POST", "/api/v1/rate/{study_token}/items/{token}/submit/"): own_items(400),  # unanswered
     # A study item: feedback follows training items only.
     ("GET", "/api/v1/rate/{study_token}/items/{token}/feedback/"): own_items(409),
+    # Consent and the questions about raters (docs/consent.md); bodies are empty: 400.
+    ("GET", f"{S}/consent/"): admins(200),
+    ("POST", f"{S}/consent/"): admins(400),
+    ("GET", f"{S}/consent/raters/"): admins(200),
+    ("GET", f"{S}/rater-questions/"): admins(200),
+    ("POST", f"{S}/rater-questions/"): admins(400),
+    ("DELETE", f"{S}/rater-questions/{{key}}/"): admins(400),  # open: fixed
+    ("GET", "/api/v1/rate/{study_token}/consent/"): own_items(200),
+    ("POST", "/api/v1/rate/{study_token}/consent/accept/"): own_items(400),
+    ("POST", "/api/v1/rate/{study_token}/consent/background/"): own_items(400),
+    ("POST", "/api/v1/rate/{study_token}/consent/post-study/"): own_items(400),
+    ("POST", "/api/v1/rate/{study_token}/consent/withdraw/"): own_items(400),
     ("GET", "/api/v1/checklists/"): anyone(200),
     ("GET", "/api/v1/checklists/{slug}/"): anyone(200),
     ("GET", "/api/v1/reports/"): anyone(200),
@@ -164,6 +176,8 @@ def _url(template: str, path: dict) -> str:
         values["token"] = "nosuchitem"
     if "/figures/{name}" in template:
         values.update(name="no-such-figure", fmt="svg")
+    if "/rater-questions/{key}" in template:
+        values["key"] = "nobody"
     if "{username}" in template:
         values["username"] = "nobody"
     if "{pseudonym}" in template:

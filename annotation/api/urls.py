@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 from annotation.api import (
     adaptive,
     adjudication,
+    consent,
     exports,
     notifications,
     planning,
@@ -48,9 +49,16 @@ for path, viewset, name in [
     ("adjudication-selections", adjudication.SelectionViewSet, "api-adjudication-selection"),
     ("adjudicators", adjudication.AdjudicatorViewSet, "api-adjudicator"),
     ("adjudications", adjudication.ReferenceViewSet, "api-adjudication"),
+    ("consent", consent.StudyConsentViewSet, "api-study-consent"),
+    ("rater-questions", consent.RaterQuestionViewSet, "api-rater-question"),
 ]:
     router.register(f"{STUDY}/{path}", viewset, basename=name)
 router.register("rate", rater.RaterStudyViewSet, basename="api-rate")
+router.register(
+    r"rate/(?P<study_token>[A-Za-z0-9]+)/consent",
+    consent.MyConsentViewSet,
+    basename="api-my-consent",
+)
 router.register(
     r"rate/(?P<study_token>[A-Za-z0-9]+)/items", rater.RaterItemViewSet, basename="api-rater-item"
 )

@@ -9,6 +9,7 @@ from annotation.models.adjudication import (
     Adjudicator,
 )
 from annotation.models.cases import Attachment, Case, Generation, Output
+from annotation.models.consent import ConsentVersion, RaterQuestion
 from annotation.models.endpoints import Connection, EndpointNotReady, Judge, ModelEndpoint, Source
 from annotation.models.items import Assignment, Item, ItemOutput
 from annotation.models.jobs import TaskRun
@@ -44,6 +45,7 @@ __all__ = [
     "Attachment",
     "Case",
     "Connection",
+    "ConsentVersion",
     "EndpointNotReady",
     "Generation",
     "ImportUpload",
@@ -61,6 +63,7 @@ __all__ = [
     "ModelEndpoint",
     "Output",
     "Question",
+    "RaterQuestion",
     "Rating",
     "RatingRevision",
     "Result",

@@ -114,6 +114,12 @@ class Study(models.Model):
         help_text="E-mail the study's admins when every rater has finished and when a "
         "background job fails.",
     )
+    # The consent statement raters accept before their first item: its current version
+    # (ConsentVersion), 0 while the study asks for none.
+    consent_version = models.PositiveIntegerField(default=0, editable=False)
+    # Whether raters answer background questions (RaterQuestion) before their first item: kept
+    # here so that a study asking nothing costs its raters' pages no query.
+    asks_background = models.BooleanField(default=False, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -189,6 +195,16 @@ class Membership(models.Model):
     # with a newcomer): their idle clock restarts here, so a rater who finished days ago is not
     # reminded of work that reached them minutes ago. None until work is handed on.
     work_given_at = models.DateTimeField(null=True, blank=True)
+    # Consent (core.consent): the version of the study's statement the rater accepted (0:
+    # none yet) and when; when they withdrew, for good. Their answers about themselves, by
+    # question key, as rubric.parse_answer stores them.
+    consent_version = models.PositiveIntegerField(default=0)
+    consent_accepted_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    background = models.JSONField(default=dict, blank=True)
+    background_at = models.DateTimeField(null=True, blank=True)
+    post_study = models.JSONField(default=dict, blank=True)
+    post_study_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -34,6 +34,7 @@ from annotation.models import (
     Rating,
     Study,
 )
+from annotation.selectors.consent import rater_onboarding_check
 from annotation.selectors.sessions import (
     SessionWait,
     closes_on_finish,
@@ -188,6 +189,7 @@ def rater_study_get(*, user: AbstractBaseUser, token: str) -> Study:
     ).first()
     if study is None:
         raise Http404("No such study.")
+    rater_onboarding_check(user=user, study=study)
     return study
 
 
@@ -209,13 +211,16 @@ def rater_assignment_get(*, user: AbstractBaseUser, study_token: str, token: str
         # the one output of an absolute item or the two of a pair; whether the case has
         # images comes along too.
         images = Attachment.objects.filter(case_id=OuterRef("item__output__case_id"))
-        return (
+        assignment = (
             Assignment.objects.select_related("study", "item__output__case", "item__output_b")
             .annotate(has_images=Exists(images))
             .get(_rater_own(user, study_token, token))
         )
     except Assignment.DoesNotExist:
         raise Http404("No such item.") from None
+    # Consent and background come before any item, and withdrawal ends the work.
+    rater_onboarding_check(user=user, study=assignment.study)
+    return assignment
 
 
 @dataclass(frozen=True)
@@ -253,6 +258,7 @@ def rater_save_target(
     if row is None:
         raise Http404("No such item.")
     assignment = read.assignment(row)
+    rater_onboarding_check(user=user, study=assignment.study)
     if assignment.order:  # a set's outputs, read once for every shown_outputs() of this save
         members = ItemOutput.objects.select_related("output__case")
         prefetch_related_objects([assignment.item], Prefetch("members", queryset=members))

@@ -24,6 +24,7 @@ from django.db.models.functions import Cast, Coalesce
 
 from annotation.core import columns, tables
 from annotation.models import Assignment, Item, ItemOutput, Question, Rating, RatingRevision, Study
+from annotation.selectors.consent import study_rater_covariates
 from annotation.selectors.studies import study_rater_pseudonyms
 
 RATINGS_COLUMNS = columns.RATINGS.names
@@ -43,19 +44,34 @@ def study_ratings_query(*, study: Study) -> QuerySet[Rating]:
 RATINGS_ORDER = ("assignment__item__token", "question__order", "assignment__rater_id", "pk")
 
 
-def study_ratings_columns(*, study: Study) -> list[str]:
-    """The long format's columns for this study: `arm` added in an assisted-reading study."""
-    return columns.ratings_table(reading=study.is_reading).names
+def study_ratings_columns(*, study: Study, covariates: bool = False) -> list[str]:
+    """The long format's columns for this study: `arm` added in an assisted-reading study;
+    with `covariates`, the raters' background (`rater_<key>`) and `rater_withdrawn_at` after
+    them, where the study asks for them (selectors.consent)."""
+    names = columns.ratings_table(reading=study.is_reading).names
+    if covariates:
+        names = names + study_rater_covariates(study=study)[0]
+    return names
 
 
 def study_ratings_iter(
-    *, study: Study, ratings: QuerySet[Rating] | None = None, chunk_size: int = 5000
+    *,
+    study: Study,
+    ratings: QuerySet[Rating] | None = None,
+    chunk_size: int = 5000,
+    covariates: bool = False,
 ) -> Iterator[dict]:
     """`study_ratings_long` a row at a time, for exports of any size in constant memory: plain
-    values read in chunks, no model objects. `ratings` narrows it (a filter, or one page)."""
+    values read in chunks, no model objects. `ratings` narrows it (a filter, or one page).
+    With `covariates`, each row has its rater's background joined by pseudonym."""
     names = study_ratings_columns(study=study)
+    extra, by_rater = study_rater_covariates(study=study) if covariates else ([], {})
+    blank = dict.fromkeys(extra)
     for row in study_ratings_rows(study=study, ratings=ratings, chunk_size=chunk_size):
-        yield dict(zip(names, row, strict=True))
+        found = dict(zip(names, row, strict=True))
+        if extra:
+            found.update(by_rater.get(found["rater"], blank))
+        yield found
 
 
 def study_ratings_rows(

@@ -19,6 +19,15 @@ from annotation.services.adjudication import (
 )
 from annotation.services.bundle import bundle_build, bundle_path
 from annotation.services.connections import connection_ensure, connections_sync
+from annotation.services.consent import (
+    rater_answers_save,
+    rater_consent_accept,
+    rater_consent_withdraw,
+    rater_question_add,
+    rater_question_add_template,
+    rater_question_remove,
+    study_consent_set,
+)
 from annotation.services.external_ratings import study_import_ratings
 from annotation.services.generation import (
     output_record_generation,
@@ -123,6 +132,13 @@ __all__ = [
     "adjudication_select",
     "adjudicator_add",
     "adjudicator_remove",
+    "rater_answers_save",
+    "rater_consent_accept",
+    "rater_consent_withdraw",
+    "rater_question_add",
+    "rater_question_add_template",
+    "rater_question_remove",
+    "study_consent_set",
     "AnswerLocked",
     "adaptive_design_clear",
     "adaptive_design_set",

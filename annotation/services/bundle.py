@@ -30,6 +30,7 @@ from annotation.selectors.adjudication import (
     adjudication_export_rows,
     adjudication_methods_text,
 )
+from annotation.selectors.consent import study_rater_keys, study_raters_rows, study_raters_sentence
 from annotation.selectors.exports import (
     AGREEMENT,
     COMPARISON,
@@ -241,6 +242,9 @@ def _steps(study: Study) -> list[tuple[str, object]]:
             files.append(cols.JUDGE_SCORES)
     if study.adjudications.filter(decided_at__isnull=False).exists():
         files.append(cols.ADJUDICATIONS)
+    rater_keys = study_rater_keys(study=study)
+    if rater_keys or study.consent_version:  # consent and background, a row per rater
+        files.append(cols.raters_table(rater_keys))
     ratings = BundleRatings(study)
     steps = [
         ("ratings.csv", ratings.write_csv),
@@ -267,6 +271,9 @@ def _steps(study: Study) -> list[tuple[str, object]]:
         steps.append(
             ("corrections.csv", lambda out: _csv(out, cols.CORRECTIONS, _corrections(study)))
         )
+    if cols.RATERS.path in {table.path for table in files}:
+        raters = cols.raters_table(rater_keys)
+        steps.append(("raters.csv", lambda out: _csv(out, raters, study_raters_rows(study=study))))
     if reading:
         steps += [
             ("reads.csv", lambda out: _csv(out, cols.READS, study_read_rows(study=study))),
@@ -434,6 +441,8 @@ def methods_text(study: Study) -> str:
     for heading, key in sections:
         lines += [f"## {heading}", ""]
         lines += [_md_text(" ".join(facts[key])), ""]
+        if key == "raters" and study.asks_background:  # "12 raters: 7 emergency ..."
+            lines += [_md_text(study_raters_sentence(study=study)), ""]
         if key == "raters" and not study.is_reading:  # reads' seconds: with the statistics
             lines += _time_on_task_text(study)
         if key == "agreement" and not study.is_reading:

@@ -23,6 +23,7 @@ from annotation.core.omission import omission_posted
 from annotation.responses import image_response
 from annotation.selectors import adjudication as adjudication_selectors
 from annotation.selectors import reading as reading_selectors
+from annotation.views.consent import onboarding_gate
 
 
 def rater_login_required(view: Callable) -> Callable:
@@ -56,6 +57,7 @@ def rater_home(request: HttpRequest) -> HttpResponse:
     return render(request, "annotation/rater_home.html", context)
 
 
+@onboarding_gate
 @login_required
 def rater_resume(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.rater_study_get(user=request.user, token=study_token)
@@ -66,7 +68,9 @@ def rater_resume(request: HttpRequest, study_token: str) -> HttpResponse:
     if assignment is None or not _session_open(assignment):
         # All done, or done with every session open so far: the page says which.
         summary = selectors.rater_study_summary(user=request.user, study=study)
-        return render(request, "annotation/rater_done.html", {"study": summary})
+        offered = selectors.rater_post_study_offered(user=request.user, study=study)
+        context = {"study": summary, "post_study": offered}
+        return render(request, "annotation/rater_done.html", context)
     return redirect("rater_item", study_token=study.token, assignment_token=assignment.token)
 
 
@@ -87,6 +91,7 @@ def _session_closed(request: HttpRequest, study, gate) -> HttpResponse:
     return render(request, "annotation/rater_session_closed.html", context, status=409)
 
 
+@onboarding_gate
 @login_required
 @require_http_methods(["GET"])
 def rater_review(request: HttpRequest, study_token: str) -> HttpResponse:
@@ -97,6 +102,7 @@ def rater_review(request: HttpRequest, study_token: str) -> HttpResponse:
     return render(request, "annotation/rater_review.html", {"study": summary, "lines": lines})
 
 
+@onboarding_gate
 @rater_login_required
 @require_http_methods(["GET", "POST"])
 def rater_item(request: HttpRequest, study_token: str, assignment_token: str) -> HttpResponse:
@@ -197,6 +203,7 @@ def _saved_partial(
     return response
 
 
+@onboarding_gate
 @rater_login_required
 @require_http_methods(["GET"])
 @never_cache
@@ -240,6 +247,7 @@ def _elapsed(request: HttpRequest) -> int:
         return 0
 
 
+@onboarding_gate
 @login_required
 @require_http_methods(["GET"])
 def rater_image(
@@ -253,6 +261,7 @@ def rater_image(
     return image_response(image)
 
 
+@onboarding_gate
 @rater_login_required
 @require_POST
 def rater_submit(request: HttpRequest, study_token: str, assignment_token: str) -> HttpResponse:
@@ -293,6 +302,7 @@ def rater_submit(request: HttpRequest, study_token: str, assignment_token: str) 
     return redirect("rater_item", study_token=study.token, assignment_token=following.token)
 
 
+@onboarding_gate
 @login_required
 @require_http_methods(["GET"])
 def rater_feedback(request: HttpRequest, study_token: str, assignment_token: str) -> HttpResponse:

@@ -151,6 +151,8 @@ def dashboard_context(study: Study, admin) -> dict:
         # The reopening still open, shown at the top: figures may change until it is closed.
         "open_reopening": next((r for r in reopenings if r.closed_at is None), None),
         **notifications_context(study),
+        "withdrawn_raters": selectors.study_withdrawn_raters(study=study),
+        "background_split": selectors.study_background_split(study=study),
     }
 
 
@@ -473,8 +475,8 @@ def study_open(request: HttpRequest, study_token: str) -> HttpResponse:
 def study_ratings_csv(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
     return responses.csv_response(
-        rows=selectors.study_ratings_iter(study=study),
-        columns=selectors.study_ratings_columns(study=study),
+        rows=selectors.study_ratings_iter(study=study, covariates=True),
+        columns=selectors.study_ratings_columns(study=study, covariates=True),
         filename=f"ratings-{study.token}.csv",
     )
 

@@ -9,6 +9,7 @@ from annotation.services.statistics.corrections import question_corrections
 from annotation.services.statistics.judges import judge_statistics
 from annotation.services.statistics.omissions import question_omissions
 from annotation.services.statistics.rows import Ranked, human_rows, judge_codes
+from annotation.services.statistics.subgroups import question_subgroups
 from annotation.services.statistics.washout import washout_retest
 
 
@@ -23,6 +24,8 @@ def question_results(study: Study, question: Question, metrics: dict) -> list[Re
     judges = list(study.judges.all())
     judged = {judge.label: judge_codes(judge, question) for judge in judges}
     results = question_agreement(study, question, humans, judged, ranked)
+    # Agreement and scores within each group of raters (by their background), where asked.
+    results += question_subgroups(study, question, humans)
     results += question_comparisons(study, question, humans, metrics, ranked)
     if question.kind == Question.Kind.CORRECTION:
         results += question_corrections(study, question)

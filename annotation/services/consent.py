@@ -1,0 +1,150 @@
+"""Consent and rater background: the admin's statement and questions, and a rater's
+acceptance, answers and withdrawal (core.consent has the rules)."""
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from annotation.core import consent, rubric
+from annotation.models import ConsentVersion, Membership, RaterQuestion, Study
+from annotation.services.task_runs import study_for_change
+
+# The consent statement may change while raters work (they accept the new version before their
+# next item); the questions about raters only in a draft, so every rater answers the same ones.
+CONSENT_EDITABLE = (Study.Status.DRAFT, Study.Status.OPEN)
+
+
+@transaction.atomic
+def study_consent_set(*, study: Study, text: str) -> Study:
+    """Set the consent statement; a changed text is a new version, blank asks for none. The
+    same text again changes nothing."""
+    study = study_for_change(study.pk)
+    if study.status not in CONSENT_EDITABLE:
+        raise ValidationError({"text": "The consent statement cannot change once locked."})
+    text = text.strip()
+    if "\x00" in text:
+        raise ValidationError({"text": "The statement cannot contain a NUL character."})
+    current = study.consent_versions.filter(version=study.consent_version).first()
+    if (current.text if current and study.consent_version else "") == text:
+        return study
+    if text:
+        last = study.consent_versions.aggregate(m=models.Max("version"))["m"] or 0
+        ConsentVersion.objects.create(study=study, version=last + 1, text=text)
+        study.consent_version = last + 1
+    else:
+        study.consent_version = 0
+    study.save(update_fields=["consent_version"])
+    return study
+
+
+@transaction.atomic
+def rater_question_add(*, study: Study, draft: consent.RaterQuestionDraft) -> RaterQuestion:
+    """Add a question about raters to a draft study."""
+    study = _draft_study(study)
+    try:
+        consent.check_draft(draft)
+    except rubric.AnswerError as exc:
+        raise ValidationError({"kind": str(exc)}) from None
+    if study.rater_questions.filter(key=draft.key).exists():
+        raise ValidationError({"key": f"The study already asks raters {draft.key!r}."})
+    last = study.rater_questions.aggregate(m=models.Max("order"))["m"] or 0
+    question = RaterQuestion(
+        study=study,
+        phase=draft.phase,
+        key=draft.key,
+        prompt=draft.prompt,
+        kind=draft.kind,
+        scale=list(draft.scale),
+        required=draft.required,
+        minimum=draft.minimum,
+        maximum=draft.maximum,
+        order=last + 1,
+    )
+    question.full_clean(exclude=["study"])
+    question.save()
+    _note_background(study)
+    return question
+
+
+def rater_question_add_template(*, study: Study, name: str) -> RaterQuestion:
+    if name not in consent.TEMPLATES:
+        raise ValidationError({"template": f"Choose one of: {', '.join(consent.TEMPLATES)}."})
+    return rater_question_add(study=study, draft=consent.TEMPLATES[name])
+
+
+@transaction.atomic
+def rater_question_remove(*, study: Study, key: str) -> None:
+    study = _draft_study(study)
+    if not study.rater_questions.filter(key=key).delete()[0]:
+        raise ValidationError({"key": f"The study asks raters no {key!r}."})
+    _note_background(study)
+
+
+def _draft_study(study: Study) -> Study:
+    study = study_for_change(study.pk)
+    if study.status != Study.Status.DRAFT:
+        raise ValidationError("Questions about raters can only change while the study is a draft.")
+    return study
+
+
+def _note_background(study: Study) -> None:
+    asks = study.rater_questions.filter(phase=consent.BACKGROUND).exists()
+    Study.objects.filter(pk=study.pk).update(asks_background=asks)
+
+
+def _membership_for_update(membership: Membership) -> Membership:
+    return Membership.objects.select_related("study").select_for_update().get(pk=membership.pk)
+
+
+@transaction.atomic
+def rater_consent_accept(*, membership: Membership, version: int) -> Membership:
+    """Record that the rater accepted this version of the statement, now. Only the current
+    version: a page left open on an older text is refused, not counted as the new one."""
+    membership = _membership_for_update(membership)
+    _check_not_withdrawn(membership)
+    current = membership.study.consent_version
+    if not current or version != current:
+        raise ValidationError(
+            {"version": "The consent statement has changed: read the current one and accept it."}
+        )
+    if membership.consent_version != current:
+        membership.consent_version = current
+        membership.consent_accepted_at = timezone.now()
+        membership.save(update_fields=["consent_version", "consent_accepted_at"])
+    return membership
+
+
+@transaction.atomic
+def rater_answers_save(*, membership: Membership, phase: str, raw: dict) -> Membership:
+    """Store the rater's answers to the study's background or post-study questions, all of them
+    checked first: a refusal names the question and stores nothing."""
+    membership = _membership_for_update(membership)
+    _check_not_withdrawn(membership)
+    questions = membership.study.rater_questions.filter(phase=phase)
+    try:
+        answers = consent.parse_answers([q.draft for q in questions], raw)
+    except rubric.AnswerError as exc:
+        raise ValidationError({"answers": str(exc)}) from None
+    field = "background" if phase == consent.BACKGROUND else "post_study"
+    setattr(membership, field, answers)
+    setattr(membership, f"{field}_at", timezone.now())
+    membership.save(update_fields=[field, f"{field}_at"])
+    return membership
+
+
+@transaction.atomic
+def rater_consent_withdraw(*, membership: Membership) -> Membership:
+    """Withdraw the rater's consent, for good (the rater cannot undo it): no further work is
+    asked of them; their submitted ratings stay (docs/consent.md). Twice is harmless."""
+    membership = _membership_for_update(membership)
+    if not membership.study.consent_version and not membership.consent_version:
+        raise ValidationError("This study asks for no consent, so there is none to withdraw.")
+    if membership.withdrawn_at is None:
+        membership.withdrawn_at = timezone.now()
+        membership.save(update_fields=["withdrawn_at"])
+    return membership
+
+
+def _check_not_withdrawn(membership: Membership) -> None:
+    if membership.withdrawn_at is not None:
+        raise ValidationError("You have withdrawn from this study: nothing more is stored.")

@@ -1,0 +1,220 @@
+"""A rater's consent and background pages, the gate that sends them there before any item,
+and the admin's page that defines the statement and the questions about raters."""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from annotation import selectors, services
+from annotation.core import consent, rubric
+
+STEP_PAGES = {
+    consent.CONSENT: "rater_consent",
+    consent.BACKGROUND: "rater_background",
+    consent.WITHDRAWN: "rater_my_consent",
+}
+
+
+def onboarding_gate(view: Callable) -> Callable:
+    """Around a rater view: a rater who must first accept the consent statement or answer the
+    background questions is sent there (a page) or refused with 403 and the reason (a script,
+    a form's POST: nothing is stored); a rater who withdrew is refused for good."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except selectors.OnboardingRequired as exc:
+            return _refused(request, exc)
+
+    return wrapped
+
+
+def _refused(request: HttpRequest, exc: selectors.OnboardingRequired) -> HttpResponse:
+    message = exc.args[0]
+    target = reverse(STEP_PAGES[exc.step], args=[exc.study_token])
+    if request.htmx or request.headers.get("X-Requested-With") == "fetch":
+        response = JsonResponse({"detail": message, "step": exc.step}, status=403)
+        if request.htmx:
+            # The item page keeps the unsaved answer and goes to the step (static/js/rater).
+            response["HX-Redirect"] = target
+        return response
+    messages.info(request, message)
+    return redirect(target)
+
+
+def _next_page(membership) -> HttpResponse:
+    step = selectors.membership_next_step(membership=membership, study=membership.study)
+    if step is None:
+        return redirect("rater_resume", study_token=membership.study.token)
+    return redirect(STEP_PAGES[step], study_token=membership.study.token)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rater_consent(request: HttpRequest, study_token: str) -> HttpResponse:
+    """The study's current consent statement, to accept before the first item."""
+    membership = selectors.rater_membership_get(user=request.user, study_token=study_token)
+    study = membership.study
+    if membership.withdrawn_at or not study.consent_version:
+        return _next_page(membership)
+    if request.method == "POST":
+        if request.POST.get("accept") != "1":
+            messages.error(request, "Tick the box to accept the statement, or leave the study.")
+            return redirect("rater_consent", study_token=study.token)
+        try:
+            membership = services.rater_consent_accept(
+                membership=membership, version=_int(request.POST.get("version"))
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("rater_consent", study_token=study.token)
+        return _next_page(membership)
+    context = {
+        "study": study,
+        "text": selectors.consent_text(study=study, version=study.consent_version),
+        "version": study.consent_version,
+        "again": membership.consent_version not in (0, study.consent_version),
+    }
+    return render(request, "annotation/rater_consent.html", context)
+
+
+def _int(raw: str | None) -> int:
+    try:
+        return int(raw or 0)
+    except ValueError:
+        return 0
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rater_background(request: HttpRequest, study_token: str) -> HttpResponse:
+    return _rater_answers_page(request, study_token, phase=consent.BACKGROUND)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rater_post_study(request: HttpRequest, study_token: str) -> HttpResponse:
+    return _rater_answers_page(request, study_token, phase=consent.POST_STUDY)
+
+
+def _rater_answers_page(request: HttpRequest, study_token: str, *, phase: str) -> HttpResponse:
+    """The questions about the rater: background before the first item (after consent), the
+    optional post-study ones after the last."""
+    membership = selectors.rater_membership_get(user=request.user, study_token=study_token)
+    step = selectors.membership_next_step(membership=membership, study=membership.study)
+    if step in (consent.WITHDRAWN, consent.CONSENT):
+        return _next_page(membership)
+    questions = selectors.study_rater_questions(study=membership.study, phase=phase)
+    stored = membership.background if phase == consent.BACKGROUND else membership.post_study
+    given = stored
+    if request.method == "POST":
+        given = {q.key: _posted(request, q) for q in questions}
+        try:
+            membership = services.rater_answers_save(membership=membership, phase=phase, raw=given)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            if phase == consent.POST_STUDY:
+                messages.success(request, "Thank you: your answers are saved.")
+            return _next_page(membership)
+    context = {
+        "study": membership.study,
+        "phase": phase,
+        "questions": [(q, given.get(q.key)) for q in questions],
+    }
+    return render(request, "annotation/rater_background.html", context)
+
+
+def _posted(request: HttpRequest, question) -> object:
+    if question.kind == "multiple_choice":
+        return request.POST.getlist(question.key)
+    return request.POST.get(question.key, "").strip()
+
+
+@login_required
+@require_http_methods(["GET"])
+def rater_my_consent(request: HttpRequest, study_token: str) -> HttpResponse:
+    """What the rater accepted (text, version, time), and the way to withdraw."""
+    membership = selectors.rater_membership_get(user=request.user, study_token=study_token)
+    context = {
+        "study": membership.study,
+        "membership": membership,
+        "text": selectors.consent_text(study=membership.study, version=membership.consent_version),
+    }
+    return render(request, "annotation/rater_my_consent.html", context)
+
+
+@login_required
+@require_POST
+def rater_withdraw(request: HttpRequest, study_token: str) -> HttpResponse:
+    membership = selectors.rater_membership_get(user=request.user, study_token=study_token)
+    if request.POST.get("confirm") != "1":
+        messages.error(request, "Tick the box to confirm that you withdraw.")
+        return redirect("rater_my_consent", study_token=study_token)
+    try:
+        services.rater_consent_withdraw(membership=membership)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("rater_my_consent", study_token=study_token)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def study_consent(request: HttpRequest, study_token: str) -> HttpResponse:
+    """The admin's page: the consent statement, the questions about raters, and each rater's
+    consent and background (by pseudonym)."""
+    study = selectors.admin_study_get(user=request.user, token=study_token)
+    if request.method == "POST":
+        try:
+            done = _admin_change(study, request.POST)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        except rubric.AnswerError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, done)
+        return redirect("study_consent", study_token=study.token)
+    questions = selectors.study_rater_questions(study=study)
+    context = {
+        "study": study,
+        "text": selectors.consent_text(study=study, version=study.consent_version),
+        "questions": questions,
+        "templates": [
+            (name, draft)
+            for name, draft in consent.TEMPLATES.items()
+            if name not in {q.key for q in questions}
+        ],
+        "kinds": consent.KINDS,
+        "raters": [
+            (rater, [rater.label(q) for q in questions])
+            for rater in selectors.study_raters_background(study=study)
+        ],
+    }
+    return render(request, "annotation/study_consent.html", context)
+
+
+def _admin_change(study, post) -> str:
+    """One change from the admin's page, named by its `action`; what was done, said back."""
+    action = post.get("action")
+    if action == "consent":
+        study = services.study_consent_set(study=study, text=post.get("text", ""))
+        return f"Consent statement: version {study.consent_version or 'none'}."
+    if action == "template":
+        question = services.rater_question_add_template(study=study, name=post.get("template"))
+        return f"Added the question {question.key!r}."
+    if action == "custom":
+        draft = consent.draft_from_fields(post.dict())
+        question = services.rater_question_add(study=study, draft=draft)
+        return f"Added the question {question.key!r}."
+    if action == "remove":
+        services.rater_question_remove(study=study, key=post.get("key", ""))
+        return f"Removed the question {post.get('key')!r}."
+    raise ValidationError("Unknown action.")
