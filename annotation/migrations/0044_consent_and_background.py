@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0039_judge_scores'),
+        ('annotation', '0043_adaptive_extras'),
     ]
 
     operations = [
