@@ -167,13 +167,15 @@ def _rater_work_hand_on(study: Study, membership: Membership) -> int:
 
 
 def _extras_record_lost(study: Study, membership: Membership, keys: list[str]) -> None:
-    items = [
-        item.pk
-        for item in study.items.select_related("output__case", "output__source", "output_b__source")
+    """Count each extra given up on its item's decision: `created` stays the extras standing,
+    so created + shortfall is still the number wanted."""
+    lost = set(keys)
+    triggered = (
+        study.items.filter(adaptive_decision__disagreed=True)
+        .select_related("output__case", "output__source", "output_b__source")
         .prefetch_related("members__output__source")
-        .filter(adaptive_decision__isnull=False)
-        if item_key(item) in set(keys)
-    ]
+    )
+    items = [item.pk for item in triggered if item_key(item) in lost]
     AdaptiveDecision.objects.filter(item_id__in=items).update(
         created=F("created") - 1, lost=F("lost") + 1
     )
