@@ -128,8 +128,12 @@ def compute_agreement(self, run_id: int, outage_since: float | None = None) -> N
 
 def _swept_then_computed(*, run: TaskRun) -> None:
     # Items whose adaptive decision was lost (its task never ran) are decided first, so that
-    # the figures count their extras: every submit is followed by a recomputation.
-    services.adaptive_sweep(study=run.study)
+    # the figures count their extras: every submit is followed by a recomputation. A sweep that
+    # fails is logged and the figures are computed all the same.
+    try:
+        services.adaptive_sweep(study=run.study)
+    except Exception:
+        logger.exception("the adaptive sweep of study %s failed", run.study_id)
     services.agreement_compute(run=run)
 
 

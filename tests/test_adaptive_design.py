@@ -83,3 +83,37 @@ def test_work_handed_on_never_goes_to_a_rater_holding_an_extra_of_the_item():
     )
     holders = [(p.rater, p.kind) for p in after if p.item == "x"]
     assert sorted(holders) == [("R2", design.STUDY), ("R3", design.EXTRA)]
+
+
+def test_the_extra_raters_of_a_pair_see_its_sides_in_turn():
+    pair = design.DesignItem("case-1\x1fA\x1fB", ("A", "B"))
+    for seed in range(20):
+        placements = choose(item=pair, seed=seed, m=3, seen=())
+        orders = [p.order for p in placements]
+        # Rotations of one seeded order: A-B then B-A (or the reverse), then round again.
+        assert orders[0] != orders[1]
+        assert orders[2] == orders[0]
+    trio = design.DesignItem("case-1\x1fA\x1fB\x1fC", ("A", "B", "C"))
+    orders = [p.order for p in choose(item=trio, m=3, seen=())]
+    assert len(set(orders)) == 3
+    assert {o[0] for o in orders} == {"A", "B", "C"}
+
+
+def test_a_stopping_raters_unstarted_extra_goes_to_a_rater_not_holding_the_item():
+    placements = [
+        design.Placement("R1", "x", 1),
+        design.Placement("R1", "y", 2, kind=design.EXTRA),
+        design.Placement("R2", "y", 1),
+        design.Placement("R3", "x", 1),
+        design.Placement("R4", "z", 1),
+    ]
+    movable = {p.key for p in placements if p.rater == "R1"} - {("R1", "x", design.STUDY)}
+    after = design.reassign(
+        placements=placements, rater="R1", raters=["R1", "R2", "R3", "R4"], movable=movable, seed=1
+    )
+    extras = [(p.rater, p.item, p.position) for p in after if p.kind == design.EXTRA]
+    # R2 holds y already; R3 and R4 may take it: R4, the less loaded after the draw, or R3.
+    assert len(extras) == 1
+    assert extras[0][0] in {"R3", "R4"}
+    assert extras[0][1] == "y"
+    assert [(p.item, p.kind) for p in after if p.rater == "R1"] == [("x", design.STUDY)]

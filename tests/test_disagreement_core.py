@@ -85,3 +85,31 @@ def test_rules_are_described_in_words():
 
 def disagrees(rule: Rule, *, codes: list) -> bool:
     return disagreement.disagrees(rule, codes, codes)
+
+
+def test_unanswered_answers_are_left_out_of_every_rule():
+    no_majority = Rule(kind="no_majority", question="safe")
+    # Two raters who both skipped an optional question have not disagreed about it.
+    assert not disagreement.disagrees(no_majority, [None, None], [None, None])
+    assert not disagreement.disagrees(no_majority, ["yes", None], [None, None])
+    assert not disagreement.disagrees(no_majority, ["yes", "yes", None, None], [None] * 4)
+    assert disagreement.disagrees(no_majority, ["yes", "no", None], [None] * 3)
+    flagged_none = Rule(kind="any_value", question="safe", values=(None,))
+    assert not disagreement.disagrees(flagged_none, [None, "yes"], [None, None])
+    # majority itself still counts what it is given (adjudication reads it so).
+    assert disagreement.majority([None, None, "yes"]) is None
+
+
+def test_flagged_answers_are_deduplicated_and_capped():
+    rule = disagreement.rule_from_dict(
+        {"kind": "any_value", "question": "q", "values": [1, 1.0, 2, 1, 2, 3] * 1000}
+    )
+    assert rule.values == (1, 2, 3)
+    most = disagreement.rule_from_dict(
+        {"kind": "any_value", "question": "q", "values": list(range(disagreement.MAX_FLAGGED))}
+    )
+    assert len(most.values) == 50
+    with pytest.raises(RuleError, match="at most 50 different answers; 51 were given"):
+        disagreement.rule_from_dict(
+            {"kind": "any_value", "question": "q", "values": list(range(51))}
+        )

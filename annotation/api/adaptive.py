@@ -37,7 +37,12 @@ class AdaptiveCountsSerializer(serializers.Serializer):
     triggered = serializers.IntegerField(help_text="Of which met the rule.")
     extras = serializers.IntegerField(help_text="Extra assignments made.")
     extras_done = serializers.IntegerField(help_text="Of which submitted.")
-    shortfall = serializers.IntegerField(help_text="Extra raters wanted but not available.")
+    shortfall = serializers.IntegerField(
+        help_text="Extra raters wanted but not available, or lost with a removed rater."
+    )
+    lost = serializers.IntegerField(
+        help_text="Of the shortfall: extras dropped when their rater was removed."
+    )
 
 
 class AdaptiveSerializer(serializers.Serializer):

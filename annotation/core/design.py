@@ -33,6 +33,8 @@ EXTRA = "extra"
 # Kinds that point back at the rater's first sight of an item, and go where it goes.
 SECOND_SIGHTS = (REPEAT, RETEST)
 MOVES_WITH_ITEM = (STUDY, *SECOND_SIGHTS)
+# What leaves a stopping rater with an item that moved (a rater holds an item as study or extra).
+_MOVES = (*MOVES_WITH_ITEM, EXTRA)
 # A repeat comes at least this many items after the original, where the rater's order allows.
 MIN_REPEAT_GAP = 5
 
@@ -347,13 +349,13 @@ def reassign(
     reading a later session) take nothing: a new session-1 item would shut their later session
     again and restart the washout.
 
-    The rater's study placements from the end of their order back to the last one they started
-    move, each to the least-loaded other rater who does not already have the item (ties broken
-    by a seeded draw), at the end of that rater's session 1 (before any re-reads). Nothing anyone
-    started moves, and a moved placement keeps its shown order. A placement no one else can take
-    stays where it is. The rater's own quality control stays with them, except the repeat or
-    re-read of an item that moved; an item whose going would bring a repeat within `min_gap` of
-    its original stays.
+    The rater's study placements (and adaptive extras) from the end of their order back to the
+    last one they started move, each to the least-loaded other rater who does not already have
+    the item (ties broken by a seeded draw), at the end of that rater's session 1 (before any
+    re-reads). Nothing anyone started moves, and a moved placement keeps its shown order. A
+    placement no one else can take stays where it is. The rater's own quality control stays
+    with them, except the repeat or re-read of an item that moved; an item whose going would
+    bring a repeat within `min_gap` of its original stays.
     """
     movable = set(movable)
     queues = {r: [] for r in raters}
@@ -369,10 +371,11 @@ def reassign(
     while tail and queue[tail - 1].key in movable:
         tail -= 1
     moved = set()
-    for placement in [p for p in queue[tail:] if p.kind == STUDY]:  # in the rater's own order
+    # An unstarted adaptive extra goes too, to a rater who does not hold the item.
+    for placement in [p for p in queue[tail:] if p.kind in (STUDY, EXTRA)]:  # their own order
         draw = {r: rng.random() for r in others}
         takers = [r for r in others if (r, placement.item) not in holds and r not in closed]
-        remaining = [p for p in queue if not (p.item in moved and p.kind in MOVES_WITH_ITEM)]
+        remaining = [p for p in queue if not (p.item in moved and p.kind in _MOVES)]
         # The leaver is stopping: where their own checks fall no longer matters.
         index = remaining.index(placement)
         if not takers or not _can_leave(remaining, index, movable, min_gap, checks_after=False):
@@ -383,7 +386,7 @@ def reassign(
         moved.add(placement.item)
     # What did not move keeps its order; a moved item's repeat or re-read (unstarted: in the
     # tail) goes.
-    queues[rater] = [p for p in queue if not (p.item in moved and p.kind in MOVES_WITH_ITEM)]
+    queues[rater] = [p for p in queue if not (p.item in moved and p.kind in _MOVES)]
     return [
         _placed(p, r, position)
         for r, queue in queues.items()
@@ -409,8 +412,9 @@ def extra_placements(
     The least-loaded raters (`loads`: their study and extra items) who have not `seen` the item
     are chosen, ties broken by a draw seeded with the seed and the item, so the same study,
     item and loads give the same raters whatever order they come in. A pair or set is shown
-    in a seeded order of its own, as no balance is left to keep for one placement. Fewer than
-    `m` when fewer raters are eligible: the caller records the shortfall.
+    to the chosen raters in turn in the rotations of one seeded order (A-B, then B-A, ...), so
+    the m extra raters of one pair do not all see the same side first. Fewer than `m` when
+    fewer raters are eligible: the caller records the shortfall.
     """
     if m < 1:
         raise ValueError("m must be at least 1")
@@ -418,11 +422,18 @@ def extra_placements(
     eligible = sorted(rater for rater in loads if rater not in set(seen))
     draws = {rater: rng.random() for rater in eligible}
     chosen = sorted(eligible, key=lambda r: (loads[r], draws[r], r))[:m]
-    order = _shown_check(item, rng) if len(item.sources) > 1 else ()
+    base = _shown_check(item, rng) if len(item.sources) > 1 else ()
     return [
-        Placement(rater, item.key, last_positions.get(rater, 0) + 1, order, EXTRA)
-        for rater in sorted(chosen)
+        Placement(rater, item.key, last_positions.get(rater, 0) + 1, _rotated(base, turn), EXTRA)
+        for turn, rater in enumerate(sorted(chosen))
     ]
+
+
+def _rotated(order: tuple[str, ...], turn: int) -> tuple[str, ...]:
+    if not order:
+        return order
+    shift = turn % len(order)
+    return order[shift:] + order[:shift]
 
 
 # --- quality control ------------------------------------------------------------------------

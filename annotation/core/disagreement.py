@@ -13,6 +13,11 @@ question of the rubric:
 A rule reads the answers as stored (canonical JSON values) and their numeric codes (None where
 the kind has none, see `annotation.core.rubric.numeric_code`). Fewer than two answers never
 disagree on ``range`` or ``no_majority``: one rater cannot disagree with themselves.
+
+Unanswered questions (an optional question a rater skipped: the answer None, the code None)
+are left out of every rule: two raters who both skip a question have not disagreed about it,
+and a skip is not a flagged answer. ``majority`` itself counts what it is given, None too
+(adjudication reads it that way), so the rules drop None before asking it.
 """
 
 import json
@@ -25,6 +30,8 @@ RANGE = "range"
 NO_MAJORITY = "no_majority"
 ANY_VALUE = "any_value"
 KINDS = (RANGE, NO_MAJORITY, ANY_VALUE)
+# The most distinct flagged answers an any-value rule may list: more is a typing slip.
+MAX_FLAGGED = 50
 LABELS = {
     RANGE: "range of answers at least a threshold",
     NO_MAJORITY: "no answer given by a majority",
@@ -59,11 +66,21 @@ def rule_from_dict(data: object) -> Rule:
     values = data.get("values") or ()
     if not isinstance(values, list | tuple):
         raise RuleError("The flagged answers must be a list.")
+    # The same answer listed twice flags nothing more: keep the first of each, in order.
+    first: dict[str, object] = {}
+    for value in values:
+        first.setdefault(_key(value), value)
+    distinct = tuple(first.values())
+    if len(distinct) > MAX_FLAGGED:
+        raise RuleError(
+            f"An any-value rule flags at most {MAX_FLAGGED} different answers; "
+            f"{len(distinct)} were given."
+        )
     rule = Rule(
         kind=str(data.get("kind", "")),
         question=str(data.get("question", "")),
         threshold=data.get("threshold"),
-        values=tuple(values),
+        values=distinct,
     )
     check_rule(rule)
     return rule
@@ -85,13 +102,15 @@ def check_rule(rule: Rule) -> None:
 
 
 def disagrees(rule: Rule, answers: Sequence[object], codes: Sequence[float | None]) -> bool:
-    """Whether these answers to `rule.question` (one per rater) meet the rule."""
+    """Whether these answers to `rule.question` (one per rater) meet the rule; unanswered
+    ones (None) are left out."""
     if rule.kind == RANGE:
         present = [code for code in codes if code is not None]
         return len(present) >= 2 and max(present) - min(present) >= rule.threshold
+    given = [answer for answer in answers if answer is not None]
     if rule.kind == NO_MAJORITY:
-        return len(answers) >= 2 and majority(answers) is None
-    return any(_holds_flagged(answer, rule.values) for answer in answers)
+        return len(given) >= 2 and majority(given) is None
+    return any(_holds_flagged(answer, rule.values) for answer in given)
 
 
 def majority(answers: Sequence[object]) -> object | None:

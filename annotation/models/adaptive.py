@@ -42,7 +42,7 @@ class AdaptiveDesign(models.Model):
 class AdaptiveDecision(models.Model):
     """What the rule said about one item's first k ratings, taken once: the one row per item
     makes a duplicated or concurrent trigger a no-op. `wanted - created` is the shortfall
-    (fewer eligible raters than the study's m)."""
+    (fewer eligible raters than the study's m, or extras lost with a removed rater)."""
 
     item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="adaptive_decision")
     disagreed = models.BooleanField()
@@ -50,7 +50,11 @@ class AdaptiveDecision(models.Model):
     # The first k answers to the rule's question, in submit order, without who gave them.
     answers = models.JSONField(default=list)
     wanted = models.PositiveSmallIntegerField(default=0)
+    # Extras standing now: made at the decision, less those `lost` since.
     created = models.PositiveSmallIntegerField(default=0)
+    # Extras dropped when their rater was removed and no other eligible rater could take the
+    # item: part of the shortfall, counted apart so the manifest can say why.
+    lost = models.PositiveSmallIntegerField(default=0)
     decided_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

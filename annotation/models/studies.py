@@ -195,6 +195,9 @@ class Membership(models.Model):
     # with a newcomer): their idle clock restarts here, so a rater who finished days ago is not
     # reminded of work that reached them minutes ago. None until work is handed on.
     work_given_at = models.DateTimeField(null=True, blank=True)
+    # When an admin last handed this rater's unstarted work to others (they stopped): from then
+    # on they take no one else's work and no adaptive extra item.
+    reassigned_at = models.DateTimeField(null=True, blank=True)
     # Consent (core.consent): the version of the study's statement the rater accepted (0:
     # none yet) and when; when they withdrew, for good. Their answers about themselves, by
     # question key, as rubric.parse_answer stores them.

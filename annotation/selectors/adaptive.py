@@ -16,7 +16,8 @@ class AdaptiveCounts:
     triggered: int  # of which disagreed by the rule
     extras: int  # extra assignments made
     extras_done: int  # of which submitted
-    shortfall: int  # extra raters wanted but not found
+    shortfall: int  # extra raters wanted but not found, or lost with a removed rater
+    lost: int  # of the shortfall, extras dropped when their rater was removed
 
 
 def study_adaptive_design(*, study: Study) -> AdaptiveDesign | None:
@@ -29,6 +30,7 @@ def study_adaptive_counts(*, study: Study) -> AdaptiveCounts:
         triggered=Count("pk", filter=Q(disagreed=True)),
         wanted=Sum("wanted", default=0),
         created=Sum("created", default=0),
+        lost=Sum("lost", default=0),
     )
     extras = study.assignments.filter(kind=Assignment.Kind.EXTRA).aggregate(
         made=Count("pk"), done=Count("pk", filter=Q(submitted_at__isnull=False))
@@ -39,6 +41,7 @@ def study_adaptive_counts(*, study: Study) -> AdaptiveCounts:
         extras=extras["made"],
         extras_done=extras["done"],
         shortfall=decisions["wanted"] - decisions["created"],
+        lost=decisions["lost"],
     )
 
 
@@ -89,6 +92,9 @@ def study_adaptive_manifest(*, study: Study) -> dict | None:
         "items_triggered": counts.triggered,
         "extras_created": counts.extras,
         "shortfall": counts.shortfall,
+        # Extras whose rater was removed before rating them, with no other eligible rater to
+        # take the item: counted in the shortfall, and not in extras_created.
+        "extras_lost_with_removed_raters": counts.lost,
         "extras": study_adaptive_extras(study=study),
     }
 
@@ -96,12 +102,12 @@ def study_adaptive_manifest(*, study: Study) -> dict | None:
 # Why the first k ratings give the primary figure: for the methods text and docs/statistics.md.
 PRIMARY_WHY = (
     "Extra raters were offered only items whose first ratings disagreed, so pooling their "
-    "ratings adds ratings exactly where disagreement was found and makes agreement look worse "
-    "than the study's planned design would show. The primary agreement figures use the "
-    "regular, pre-planned ratings alone (the first k ratings of every item, and any further "
-    "planned ones), which were allocated whatever the answers; agreement with the extra "
-    "ratings pooled in is reported as secondary (Krippendorff's alpha), is biased towards "
-    "disagreement, and is not comparable to the primary figure."
+    "ratings reads a panel enriched for items selected for disagreement; the direction of the "
+    "bias this brings is not known (the extra ratings may agree with one another and lift the "
+    "pooled figure, or not). The primary agreement figures use the regular, pre-planned "
+    "ratings alone (the first k ratings of every item, and any further planned ones), which "
+    "were allocated whatever the answers; agreement with the extra ratings pooled in is "
+    "reported as secondary (Krippendorff's alpha) and is not comparable to the primary figure."
 )
 
 
@@ -119,7 +125,7 @@ def study_adaptive_methods_text(*, study: Study) -> list[str]:
         "at the end of their orders; every extra assignment is listed with its rule in the "
         f"bundle's manifest. {counts.triggered} of {counts.decided} items met the rule; "
         f"{counts.extras} extra assignments were made ({counts.extras_done} rated)"
-        + (f", {counts.shortfall} short for want of eligible raters." if counts.shortfall else ".")
+        + _shortfall_text(counts)
         + " "
         + PRIMARY_WHY,
         "",
@@ -127,9 +133,20 @@ def study_adaptive_methods_text(*, study: Study) -> list[str]:
     for result in study_adaptive_pooled(study=study):
         if result.value is not None:
             lines += [
-                f'Question "{result.question.key}": Krippendorff\'s alpha including adaptive '
-                f"extra ratings (secondary; biased towards disagreement) = {result.value:.3f} "
-                f"over {result.n_units} units.",
+                f'Question "{result.question.key}": Krippendorff\'s alpha including extra '
+                "ratings of items selected for disagreement (secondary; the direction of the "
+                f"bias is not known) = {result.value:.3f} over {result.n_units} units.",
                 "",
             ]
     return lines
+
+
+def _shortfall_text(counts: AdaptiveCounts) -> str:
+    if not counts.shortfall:
+        return "."
+    lost = counts.lost
+    found = counts.shortfall - lost
+    parts = [f"{found} short for want of eligible raters"] if found else []
+    if lost:
+        parts.append(f"{lost} dropped when their rater was removed and no other could take them")
+    return ", " + "; ".join(parts) + "."

@@ -10,7 +10,7 @@ from django.db.models import Count, Max, Q
 from django.utils import formats, timezone
 
 from annotation.core.sessions import SessionCount, SessionGate, gate_of, next_closed
-from annotation.models import Assignment, Study
+from annotation.models import Assignment, Membership, Study
 
 
 @dataclass(frozen=True)
@@ -189,3 +189,12 @@ def when(moment) -> str:
     """A date and time as raters read them, in the site's time zone."""
     local = timezone.localtime(moment)
     return f"{formats.date_format(local, 'j F Y, H:i')} ({local.tzname()})"
+
+
+def raters_stopped(study: Study) -> set[str]:
+    """The pseudonyms of raters who take no one else's work and no adaptive extra item: those
+    whose own work an admin handed on (they stopped), and those who withdrew their consent."""
+    stopped = study.memberships.filter(role=Membership.Role.RATER).filter(
+        Q(reassigned_at__isnull=False) | Q(withdrawn_at__isnull=False)
+    )
+    return set(stopped.values_list("pseudonym", flat=True))

@@ -29,30 +29,11 @@ from annotation.models import (
     Rating,
     Study,
 )
+from annotation.selectors.sessions import raters_stopped
+from annotation.services.adaptive_rule import checked_rule
 from annotation.services.studies import assignments_create, item_key, shown_order
 
 logger = logging.getLogger(__name__)
-
-# The question kinds each rule can read: a range needs numbers; a majority, one answer each.
-RULE_KINDS = {
-    disagreement.RANGE: (rubric.LIKERT, rubric.NUMBER, rubric.PAIRWISE),
-    disagreement.NO_MAJORITY: (
-        rubric.LIKERT,
-        rubric.NUMBER,
-        rubric.PAIRWISE,
-        rubric.SINGLE_CHOICE,
-        rubric.YES_NO,
-    ),
-    disagreement.ANY_VALUE: (
-        rubric.LIKERT,
-        rubric.NUMBER,
-        rubric.PAIRWISE,
-        rubric.SINGLE_CHOICE,
-        rubric.YES_NO,
-        rubric.MULTIPLE_CHOICE,
-    ),
-}
-
 
 # --- the draft study's setting -------------------------------------------------------------
 
@@ -67,7 +48,7 @@ def adaptive_design_set(
     study = Study.objects.select_for_update().get(pk=study.pk)
     _check_draft(study)
     _check_compatible(study)
-    parsed = _checked_rule(study, rule)
+    parsed = checked_rule(study=study, data=rule)
     k = study.raters_per_item if first_k is None else first_k
     _check_sizes(study, k, extra_m)
     adaptive, _ = AdaptiveDesign.objects.update_or_create(
@@ -105,38 +86,6 @@ def _check_compatible(study: Study) -> None:
             "A study with re-reads after a washout cannot use adaptive extra raters: an extra "
             "item would reopen a rater's first session after their washout began."
         )
-
-
-def _checked_rule(study: Study, data: object) -> disagreement.Rule:
-    try:
-        rule = disagreement.rule_from_dict(data)
-    except disagreement.RuleError as exc:
-        raise ValidationError({"rule": str(exc)}) from None
-    question = study.questions.filter(key=rule.question).first()
-    if question is None:
-        raise ValidationError({"rule": f"The study has no question {rule.question!r}."})
-    if question.kind not in RULE_KINDS[rule.kind] or study.asks_per_output(question):
-        raise ValidationError(
-            {
-                "rule": f"A {disagreement.LABELS[rule.kind]} rule cannot read "
-                f"{question.key!r}, a {question.get_kind_display()} question"
-                + (" asked of each output" if study.asks_per_output(question) else "")
-                + "."
-            }
-        )
-    for value in rule.values:
-        _check_flagged(question, value)
-    return rule
-
-
-def _check_flagged(question: Question, value: object) -> None:
-    raw = [value] if question.kind == rubric.MULTIPLE_CHOICE else value
-    try:
-        rubric.parse_answer(question.spec, raw)
-    except rubric.AnswerError as exc:
-        raise ValidationError(
-            {"rule": f"The flagged answer {value!r} is not an answer to {question.key!r}: {exc}"}
-        ) from None
 
 
 def _check_sizes(study: Study, k: int, m: int) -> None:
@@ -222,7 +171,17 @@ def adaptive_sweep(*, study: Study) -> int:
         .filter(done__gte=adaptive.first_k)
         .values_list("pk", flat=True)
     )
-    return sum(adaptive_item_check(item_id=pk) is not None for pk in list(waiting))
+    return sum(_swept(pk) for pk in list(waiting))
+
+
+def _swept(item_id: int) -> bool:
+    # One item that cannot be decided must not stop the others, nor the recomputation of the
+    # statistics that runs the sweep: it is logged and left undecided.
+    try:
+        return adaptive_item_check(item_id=item_id) is not None
+    except Exception:
+        logger.exception("the adaptive decision of item %s failed; left undecided", item_id)
+        return False
 
 
 def _locked_study(study_id: int) -> Study:
@@ -245,7 +204,11 @@ def _decide(study: Study, item_id: int) -> AdaptiveDecision | None:
     if len(first) < adaptive.first_k:
         return None
     rule = adaptive.parsed_rule
-    answers, codes = _first_answers(study, rule, first)
+    question = study.questions.filter(key=rule.question).first()
+    if question is None:  # opened before the rule was checked at opening: nothing to read
+        logger.warning("study %s: the adaptive rule's question %r is gone", study.pk, rule.question)
+        return None
+    answers, codes = _first_answers(question, first)
     disagreed = disagreement.disagrees(rule, answers, codes)
     created = _extras_create(study, item_id, adaptive.extra_m) if disagreed else 0
     return AdaptiveDecision.objects.create(
@@ -259,13 +222,10 @@ def _decide(study: Study, item_id: int) -> AdaptiveDecision | None:
     )
 
 
-def _first_answers(
-    study: Study, rule: disagreement.Rule, first: list[Assignment]
-) -> tuple[list, list]:
+def _first_answers(question: Question, first: list[Assignment]) -> tuple[list, list]:
     """The answers to the rule's question, in submit order, and their codes. A pairwise
     answer is read as its code, which is oriented to the item's canonical sides (the raters
     saw A and B in different orders); an unanswered question reads as None."""
-    question = study.questions.get(key=rule.question)
     stored = {
         r.assignment_id: r
         for r in Rating.objects.filter(assignment__in=first, question=question, output=None)
@@ -288,6 +248,9 @@ def _extras_create(study: Study, item_id: int, m: int) -> int:
     memberships = study.memberships.filter(role=Membership.Role.RATER).select_related("user")
     users = {m.pseudonym: m.user for m in memberships}
     name = {m.user_id: m.pseudonym for m in memberships}
+    # A rater who stopped (their work handed on) or withdrew gets no extra: with no load left
+    # they would otherwise be the first chosen.
+    stopped = raters_stopped(study)
     per_rater = (
         study.assignments.values("rater_id")
         .annotate(
@@ -296,9 +259,9 @@ def _extras_create(study: Study, item_id: int, m: int) -> int:
         )
         .values_list("rater_id", "load", "last")
     )
-    loads, last = dict.fromkeys(users, 0), {}
+    loads, last = dict.fromkeys((r for r in users if r not in stopped), 0), {}
     for rater_id, load, position in per_rater:
-        if rater_id in name:
+        if name.get(rater_id) in loads:
             loads[name[rater_id]], last[name[rater_id]] = load, position
     seen = {name.get(r) for r in item.assignments.values_list("rater_id", flat=True)}
     labels = tuple(o.source.label for o in item.canonical_outputs())

@@ -12,6 +12,7 @@ from annotation.models import (
     Question,
     Study,
 )
+from annotation.services.adaptive_rule import rule_question_check_removable
 from annotation.services.task_runs import study_for_change
 
 RUBRIC_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "rubric_templates"
@@ -88,4 +89,5 @@ def question_remove(*, study: Study, key: str) -> None:
         raise ValidationError("Questions can only change while the study is a draft.")
     if study.questions.count() <= 1:
         raise ValidationError("A study needs at least one question.")
+    rule_question_check_removable(study=study, key=key)
     study.questions.filter(key=key).delete()

@@ -11,12 +11,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from annotation.core import design
 from annotation.models import (
+    AdaptiveDecision,
     Assignment,
     Case,
     Invitation,
@@ -25,7 +26,7 @@ from annotation.models import (
     Rating,
     Study,
 )
-from annotation.selectors.sessions import raters_closed_to_session_one
+from annotation.selectors.sessions import raters_closed_to_session_one, raters_stopped
 from annotation.services.studies import (
     assignments_create,
     item_key,
@@ -87,8 +88,10 @@ def _rater_number(pseudonym: str) -> int:
 @transaction.atomic
 def rater_remove(*, study: Study, pseudonym: str) -> int:
     """Remove a rater who has saved nothing. In an open study their items go to the other
-    raters, as by reassigning (design.reassign), and their quality control goes. Returns how
-    many study items moved. Their pseudonym is never given to anyone else."""
+    raters, as by reassigning (design.reassign), and their quality control goes. An adaptive
+    extra item goes to another eligible rater too, or, when none is left, is recorded as lost
+    on the item's decision (part of its shortfall). Returns how many study items moved. Their
+    pseudonym is never given to anyone else."""
     study = study_for_change(study.pk)
     if study.status not in (Study.Status.DRAFT, Study.Status.OPEN):
         raise ValidationError(
@@ -121,10 +124,10 @@ def _rater_work_hand_on(study: Study, membership: Membership) -> int:
     # Nothing of theirs is saved: an item they opened has no data, so it moves like the others.
     mine.update(first_opened_at=None, time_on_task_ms=0)
     # Their training, checks, repeats and re-reads leave with them (repeats and re-reads first:
-    # they point at originals).
+    # they point at originals). Study items and adaptive extras are handed on.
     mine.filter(kind__in=[Assignment.Kind.REPEAT, Assignment.Kind.RETEST]).delete()
-    mine.exclude(kind=Assignment.Kind.STUDY).delete()
-    count = mine.count()
+    mine.exclude(kind__in=[Assignment.Kind.STUDY, Assignment.Kind.EXTRA]).delete()
+    count = mine.filter(kind=Assignment.Kind.STUDY).count()
     others = study.memberships.filter(role=Membership.Role.RATER).exclude(pk=membership.pk)
     if count and not others.exists():
         raise ValidationError(
@@ -132,7 +135,8 @@ def _rater_work_hand_on(study: Study, membership: Membership) -> int:
             "takes over their items."
         )
     raters = [membership.pseudonym, *others.values_list("pseudonym", flat=True)]
-    closed = raters_closed_to_session_one(study)
+    closed = raters_closed_to_session_one(study) | raters_stopped(study)
+    lost: list[str] = []
 
     def redesign(placements, movable):
         after = design.reassign(
@@ -143,17 +147,44 @@ def _rater_work_hand_on(study: Study, membership: Membership) -> int:
             seed=study.seed,
             closed=closed,
         )
-        stuck = sum(p.rater == membership.pseudonym for p in after)
+        left = [p for p in after if p.rater == membership.pseudonym]
+        stuck = sum(p.kind == design.STUDY for p in left)
         if stuck:
             raise ValidationError(
                 f"{stuck} of {membership.pseudonym}'s items could not go to another rater "
                 "(every other rater already has them, or is done with session 1): add a rater "
                 f"first, then remove {membership.pseudonym}. Nothing was changed."
             )
-        return after
+        # An extra no eligible rater can take is given up, and counted below: the design
+        # asked for at most m, not for exactly m.
+        lost.extend(p.item for p in left)
+        return [p for p in after if p.rater != membership.pseudonym]
 
     _assignments_redesign(study, redesign)
+    if lost:
+        _extras_record_lost(study, membership, lost)
     return count
+
+
+def _extras_record_lost(study: Study, membership: Membership, keys: list[str]) -> None:
+    """Count each extra given up on its item's decision: `created` stays the extras standing,
+    so created + shortfall is still the number wanted."""
+    lost = set(keys)
+    triggered = (
+        study.items.filter(adaptive_decision__disagreed=True)
+        .select_related("output__case", "output__source", "output_b__source")
+        .prefetch_related("members__output__source")
+    )
+    items = [item.pk for item in triggered if item_key(item) in lost]
+    AdaptiveDecision.objects.filter(item_id__in=items).update(
+        created=F("created") - 1, lost=F("lost") + 1
+    )
+    logger.info(
+        "%s removed from study %s: %d adaptive extra item(s) found no other rater",
+        membership.pseudonym,
+        study.pk,
+        len(items),
+    )
 
 
 def _assignments_share_with(study: Study, pseudonyms: list[str]) -> None:
@@ -210,7 +241,7 @@ def assignments_reassign(*, study: Study, rater: AbstractBaseUser) -> int:
     pseudonyms = study.memberships.filter(role=Membership.Role.RATER).values_list(
         "pseudonym", flat=True
     )
-    closed = raters_closed_to_session_one(study)
+    closed = raters_closed_to_session_one(study) | raters_stopped(study)
 
     def redesign(placements, movable):
         return design.reassign(
@@ -223,6 +254,9 @@ def assignments_reassign(*, study: Study, rater: AbstractBaseUser) -> int:
         )
 
     _assignments_redesign(study, redesign)
+    # They stopped: no one else's work and no adaptive extra comes to them from now on.
+    membership.reassigned_at = timezone.now()
+    membership.save(update_fields=["reassigned_at"])
     return before - study.assignments.filter(rater=rater, kind=Assignment.Kind.STUDY).count()
 
 
@@ -263,10 +297,14 @@ def _assignments_redesign(study: Study, redesign) -> None:
         else:  # moved: to a newcomer holding this item with the same sides as shown before
             shown = shown_order(assignment)
             arrival = next(
-                p
-                for p in arrivals
-                if p.item == item and p.kind == design.STUDY and p.order == shown
+                (p for p in arrivals if p.item == item and p.kind == kind and p.order == shown),
+                None,
             )
+            if arrival is None:  # an unstarted extra given up (rater_remove counts it)
+                if kind != design.EXTRA or (rater, item, kind) not in movable:
+                    raise RuntimeError(f"Work would be dropped: {assignment.token}")
+                dropped.append(assignment)
+                continue
             arrivals.remove(arrival)
             new_rater, position = arrival.rater, arrival.position
         if (name[assignment.rater_id], assignment.position) != (new_rater, position):

@@ -33,6 +33,7 @@ from annotation.models import (
     TaskRun,
 )
 from annotation.selectors import judges_running
+from annotation.services.adaptive_rule import rule_check_before_open
 from annotation.services.bundle import bundle_files_remove
 from annotation.services.reading import reading_open
 from annotation.services.task_runs import (
@@ -192,6 +193,7 @@ def study_open(*, study: Study, job: TaskRun | None = None) -> int:
         return reading_open(study=study)
     raters = list(study.memberships.filter(role=Membership.Role.RATER).select_related("user"))
     _check_can_open(study, len(raters))
+    rule_check_before_open(study=study)
     # The design is keyed on what stays the same in any copy of the study (case id, source label,
     # rater pseudonym), so the same file, raters and seed give the same manifest anywhere.
     built = _items_for(study)

@@ -1,10 +1,12 @@
 """Agreement with adaptive extra ratings pooled in: the secondary figure of an adaptive study.
 
-Extra raters go only to items whose first ratings disagreed, so pooling their ratings adds
-ratings where disagreement is known to be: the pooled coefficient is biased towards
-disagreement and is not comparable to the primary one (the regular ratings alone, which the
-study's other agreement results are). It is stored as one more statistic of the question,
-labelled so, and only where a study has extras."""
+Extra raters go only to items whose first ratings disagreed, so the pooled coefficient reads
+a panel enriched for items selected for disagreement. Which way that moves it is not known: the
+extra ratings may agree with one another and with the first ones (the pooled figure can come
+out above the primary one, as the part's own worked example does) or not. It is not comparable
+to the primary figure (the regular ratings alone, which the study's other agreement results
+are). It is stored as one more statistic of the question, labelled so, and only where a study
+has extras."""
 
 from dataclasses import asdict
 
@@ -17,8 +19,8 @@ from annotation.services.statistics.rows import human_rows, rows_digest
 from annotation.services.statistics.store import Figure, Scope, store_family
 
 WITH_EXTRAS_LABEL = (
-    "includes adaptive extra ratings (biased towards disagreement; not comparable to the "
-    "primary figure)"
+    "includes extra ratings of items selected for disagreement: the direction of the bias is "
+    "not known; not comparable to the primary figure"
 )
 
 
