@@ -1,12 +1,8 @@
 """The dashboard's reminders card in headless Chromium: the sent reminders by pseudonym, and
 the settings saved in place (htmx), the rest of the page left as it was."""
 
-from datetime import timedelta
-
-from django.utils import timezone
-
 from annotation import services
-from annotation.models import Membership, Study
+from tests.notifications_support import make_idle
 from tests.support.browser import BROWSER_MARKS, browser_page, log_in
 
 pytestmark = BROWSER_MARKS
@@ -15,12 +11,7 @@ pytestmark = BROWSER_MARKS
 def test_the_admin_sees_the_reminders_and_turns_them_off_in_place(
     live_server, open_study, study_admin, raters
 ):
-    for rater in raters:
-        rater.email = f"{rater.username}@example.org"
-        rater.save(update_fields=["email"])
-    opened = timezone.now() - timedelta(days=10)
-    Study.objects.filter(pk=open_study.pk).update(opened_at=opened)
-    Membership.objects.filter(study=open_study).update(joined_at=opened)
+    make_idle(open_study, raters)
     services.notifications_send_due()
     with browser_page(live_server.url) as page:
         log_in(page, study_admin.username)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from annotation import services
 from annotation.models import Assignment, Membership, Notification, Source, Study, TaskRun
+from tests.notifications_support import make_idle
 
 pytestmark = pytest.mark.django_db
 
@@ -22,14 +23,7 @@ SITE = "https://evalapp.example.org"
 def study(open_study, study_admin, raters, settings):
     """The open study, opened 10 days ago, everyone with an e-mail address."""
     settings.SITE_URL = SITE
-    for person in [study_admin, *raters]:
-        person.email = f"{person.username}@example.org"
-        person.save(update_fields=["email"])
-    opened = timezone.now() - timedelta(days=10)
-    Study.objects.filter(pk=open_study.pk).update(opened_at=opened)
-    Membership.objects.filter(study=open_study).update(joined_at=opened)
-    open_study.refresh_from_db()
-    return open_study
+    return make_idle(open_study, [study_admin, *raters])
 
 
 def beat(at=None):

@@ -18,8 +18,9 @@ from django.core import mail
 from django.utils import timezone
 
 from annotation import services, tasks
-from annotation.models import Membership, Notification, Study
+from annotation.models import Notification
 from annotation.services import notifications
+from tests.notifications_support import make_idle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,12 +91,7 @@ def test_the_beat_task_is_time_limited_and_the_lease_outlasts_it():
 def test_a_beat_out_of_time_stops_records_the_send_and_the_next_beat_sends_it(
     open_study, raters, caplog
 ):
-    for rater in raters:
-        rater.email = f"{rater.username}@example.org"
-        rater.save(update_fields=["email"])
-    opened = timezone.now() - timedelta(days=10)
-    Study.objects.filter(pk=open_study.pk).update(opened_at=opened)
-    Membership.objects.filter(study=open_study).update(joined_at=opened)
+    make_idle(open_study, raters)
     with mock.patch.object(notifications, "send_mail", side_effect=SoftTimeLimitExceeded()):
         tasks.notifications_send()  # the task stops quietly: no exception, a warning
     assert "stopped after 600 s" in caplog.text

@@ -1,15 +1,13 @@
 """The dashboard's reminders card and /api/v1/studies/<token>/notifications/: the settings,
 what was sent (raters by pseudonym), and who may see or change them."""
 
-from datetime import timedelta
-
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from annotation import services
-from annotation.models import Membership, Notification, Study
+from annotation.models import Notification
+from tests.notifications_support import make_idle
 
 pytestmark = pytest.mark.django_db
 
@@ -17,12 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def reminded(open_study, raters, study_admin):
     """The open study, idle for 10 days, with one reminder sent to each rater."""
-    for person in [study_admin, *raters]:
-        person.email = f"{person.username}@example.org"
-        person.save(update_fields=["email"])
-    opened = timezone.now() - timedelta(days=10)
-    Study.objects.filter(pk=open_study.pk).update(opened_at=opened)
-    Membership.objects.filter(study=open_study).update(joined_at=opened)
+    make_idle(open_study, [study_admin, *raters])
     services.notifications_send_due()
     open_study.refresh_from_db()
     return open_study
