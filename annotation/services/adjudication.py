@@ -17,6 +17,7 @@ from annotation.models import (
     Assignment,
     Item,
     Membership,
+    Question,
     Study,
 )
 from annotation.selectors import adjudication as selectors
@@ -128,7 +129,9 @@ def _sampled(study, selection, candidates, size, fraction) -> list[int]:
         raise ValidationError(str(exc)) from None
     run = study.adjudication_runs.count() + 1
     selection.seed = core.derived_seed(study.seed, "sample", run)
-    selection.sample_size, selection.sample_fraction = size, fraction
+    # The number drawn (at most the items available), so the record says what was done.
+    selection.sample_size = n if size is not None else None
+    selection.sample_fraction = fraction
     tokens = core.draw([token for _, token in candidates], n=n, seed=selection.seed)
     by_token = {token: pk for pk, token in candidates}
     return [by_token[token] for token in tokens]
@@ -179,13 +182,13 @@ def _adjudications_create(study: Study, selection: AdjudicationSelection, items:
 def adjudication_record(
     *, adjudication: Adjudication, user: AbstractBaseUser, answers: dict, reason: str
 ) -> Adjudication:
-    """Record (or revise) an item's reference answers, every reference question answered, with
-    a required reason; each recording is kept as a revision. Refused once the study is
-    archived, and for an item `user` rated."""
+    """Record (or revise) an item's reference answers, every required reference question
+    answered, with a required reason; each recording is kept as a revision. Refused once the
+    study is archived, and for an item `user` rated."""
     study = study_for_change(adjudication.study_id)
     adjudication = Adjudication.objects.select_for_update().get(pk=adjudication.pk)
     adjudicator = _adjudicator_for(study, user, adjudication)
-    parsed, values = _parsed_answers(study, answers)
+    parsed, values = _parsed_answers(study, answers, adjudication.item)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Give the reason for the reference answer."})
@@ -214,21 +217,31 @@ def _adjudicator_for(study: Study, user: AbstractBaseUser, adjudication: Adjudic
     return adjudicator
 
 
-def _parsed_answers(study: Study, answers: dict) -> tuple[dict, dict]:
+def _parsed_answers(study: Study, answers: dict, item: Item) -> tuple[dict, dict]:
+    """The posted answers (read in the order the adjudicator saw the responses) in canonical
+    order with their codes. Ticking no box is an answer to a multiple-choice question; an
+    optional question left blank gets no reference, a required one is refused."""
     if not isinstance(answers, dict):
         raise ValidationError({"answers": "Give the answers as an object by question key."})
     questions = selectors.reference_questions(study=study)
     unknown = sorted(set(answers) - {q.key for q in questions})
     if unknown:
         raise ValidationError({"answers": f"No reference question {unknown[0]!r} here."})
+    flipped = core.pairwise_flipped(selectors.shown_places(study=study, item=item))
     parsed, values = {}, {}
     for question in questions:
         raw = answers.get(question.key)
+        if raw == [] and question.kind == Question.Kind.MULTIPLE_CHOICE:
+            parsed[question.key], values[question.key] = [], None
+            continue
         if raw in (None, "", []):
+            if not question.required:
+                continue
             raise ValidationError({question.key: "Give the reference answer to every question."})
         try:
-            parsed[question.key] = rubric.parse_answer(question.spec, raw)
+            answer = rubric.parse_answer(question.spec, raw)
         except rubric.AnswerError as exc:
             raise ValidationError({question.key: str(exc)}) from None
+        parsed[question.key] = selectors.shown_answer(question, answer, flipped)
         values[question.key] = rubric.numeric_code(question.spec, parsed[question.key])
     return parsed, values
