@@ -2,6 +2,9 @@
 the items they adjudicate (by a disagreement rule, a seeded sample, or all decided items), and
 recording each item's reference answers with a reason and their history."""
 
+import logging
+from functools import partial
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -9,6 +12,7 @@ from django.utils import timezone
 
 from annotation.core import adjudication as core
 from annotation.core import disagreement, rubric
+from annotation.core.stats.names import VERSUS_REFERENCE
 from annotation.models import (
     Adjudication,
     AdjudicationRevision,
@@ -22,6 +26,8 @@ from annotation.models import (
 )
 from annotation.selectors import adjudication as selectors
 from annotation.services.task_runs import statistics_recompute_soon, study_for_change
+
+logger = logging.getLogger(__name__)
 
 SELECTABLE = (Study.Status.OPEN, Study.Status.LOCKED)
 REASON_MAX = 5000
@@ -200,10 +206,53 @@ def adjudication_record(
     AdjudicationRevision.objects.create(
         adjudication=adjudication, adjudicator=adjudicator, answers=parsed, reason=reason
     )
-    # The judges are scored against the reference too: their figures follow it.
     if study.judges.exists():
-        statistics_recompute_soon(study=study)
+        _judge_figures_follow(study)
     return adjudication
+
+
+# --- the judges against the reference ----------------------------------------------------------
+
+# The task that recomputes them (annotation.tasks registers it): services do not import tasks.
+_REFERENCE_TASK: list = []
+
+
+def computes_judge_references(task):
+    """Decorator: the Celery task that runs `judge_reference_compute` for a study id."""
+    _REFERENCE_TASK[:] = [task]
+    return task
+
+
+def _judge_figures_follow(study: Study) -> None:
+    """The judges are scored against the reference too. The figures stored for the old
+    reference go now, in this transaction, so no export pairs the new reference with them;
+    they come back when recomputed. That is the study's recomputation while it is open, and
+    the judge-vs-reference family alone once its statistics are frozen (locked): it changes
+    none of the raters' figures the lock keeps."""
+    study.results.filter(statistic=VERSUS_REFERENCE).delete()
+    if not study.statistics_frozen_reason():
+        statistics_recompute_soon(study=study)
+        return
+    transaction.on_commit(partial(_queue_reference, study.pk), robust=True)
+
+
+def _queue_reference(study_id: int) -> None:
+    try:
+        _REFERENCE_TASK[0].delay(study_id)
+    except Exception as exc:
+        logger.warning("could not queue the judges' reference figures of %s (%s)", study_id, exc)
+
+
+def judge_reference_compute(*, study_id: int) -> int:
+    """Every judge against the adjudicated reference, on every question, stored (its own
+    family, whatever the study's state but archived); the number of figures stored."""
+    # Imported here: the statistics need numpy and scipy, which load in the worker.
+    from annotation.services.statistics.judges import judges_versus_reference
+
+    study = Study.objects.filter(pk=study_id).first()
+    if study is None or study.status == Study.Status.ARCHIVED:
+        return 0
+    return len(judges_versus_reference(study))
 
 
 def _adjudicator_for(study: Study, user: AbstractBaseUser, adjudication: Adjudication):
