@@ -196,6 +196,14 @@ def adaptive_item_check(item_id: int) -> None:
     services.adaptive_item_check(item_id=item_id)
 
 
+@services.computes_judge_references
+@shared_task
+def judge_reference_compute(study_id: int) -> None:
+    """The judges against the adjudicated reference, alone (a reference recorded in a locked
+    study). Idempotent: the family's inputs hash makes a duplicate a no-op."""
+    services.judge_reference_compute(study_id=study_id)
+
+
 # --- the sweep: a timer in every worker's main process ------------------------------------------
 
 _sweep_stop = threading.Event()

@@ -21,6 +21,7 @@ def test_a_sample_takes_a_number_or_a_fraction_rounded_up():
         (2, 0.5, "sample_size"),
         (0, None, "sample_size"),
         (True, None, "sample_size"),
+        (2**31, None, "sample_size"),
         (None, 0, "sample_fraction"),
         (None, 1.5, "sample_fraction"),
     ],
@@ -36,6 +37,18 @@ def test_the_draw_depends_on_the_seed_not_the_order_given():
     assert first == core.draw(list(reversed(tokens)), n=5, seed=7)
     assert first != core.draw(tokens, n=5, seed=8)
     assert len(set(first)) == 5
+    # The seeded order itself, not the tokens' sorted order.
+    everything = core.draw(tokens, n=20, seed=7)
+    assert sorted(everything) == sorted(tokens)
+    assert everything != sorted(tokens)
+
+
+def test_responses_are_shown_in_a_seeded_order_per_item():
+    orders = [core.shown_order(2, seed=5, item=f"item{i}") for i in range(20)]
+    assert {tuple(o) for o in orders} == {(0, 1), (1, 0)}
+    assert orders == [core.shown_order(2, seed=5, item=f"item{i}") for i in range(20)]
+    assert [core.pairwise_flipped(o) for o in orders] == [o == [1, 0] for o in orders]
+    assert sorted(core.shown_order(4, seed=5, item="x")) == [0, 1, 2, 3]
 
 
 def test_derived_seeds_are_stable_and_distinct():

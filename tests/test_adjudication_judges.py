@@ -13,6 +13,7 @@ from django.utils import timezone
 from annotation import services
 from annotation.core.stats.names import VERSUS_REFERENCE
 from annotation.models import Adjudication, Judge, JudgeRating, JudgeVerdict, Result
+from annotation.services import adjudication as adjudication_service
 from tests.adjudication_support import rated_study
 from tests.factories import UserFactory
 from tests.test_bundle import build
@@ -96,3 +97,48 @@ def test_the_figure_is_in_agreement_csv_and_on_the_dashboard(judged, study_admin
     page = client.get(reverse("study_dashboard", args=[study.token])).content.decode()
     assert "Each judge against the adjudicated reference" in page
     assert 'data-testid="judge-reference"' in page
+
+
+def test_a_reference_recorded_after_the_lock_reaches_the_judge_figure(
+    judged, study_admin, monkeypatch, django_capture_on_commit_callbacks
+):
+    study, items = judged
+    adjudicate(study, study_admin, items, {1: 2})
+    compute(study)
+    services.study_lock(study=study)
+    study.refresh_from_db()
+    assert study.statistics_frozen_reason()
+    before = alpha(study)
+    stale = Result.objects.get(study=study, statistic=VERSUS_REFERENCE)
+    assert (stale.value, stale.n_units) == (1.0, 1)
+    queued = []
+    monkeypatch.setattr(adjudication_service, "_REFERENCE_TASK", [_Queued(queued)])
+    senior = Adjudication.objects.get(item=items[1]).adjudicator.user
+    with django_capture_on_commit_callbacks(execute=True):
+        for number, overall in {2: 2, 5: 4}.items():
+            services.adjudication_record(
+                adjudication=Adjudication.objects.get(item=items[number]),
+                user=senior,
+                answers={"overall": overall, "harm": "none"},
+                reason="r",
+            )
+        # Until recomputed, no figure for the old reference stands beside the new one.
+        assert not Result.objects.filter(statistic=VERSUS_REFERENCE).exists()
+    assert queued == [study.pk, study.pk]
+    assert services.judge_reference_compute(study_id=study.pk) == 1
+    result = Result.objects.get(study=study, statistic=VERSUS_REFERENCE, question__key="overall")
+    assert (result.value, result.n_units) == (pytest.approx(2 / 3), 3)
+    assert alpha(study) == before  # the raters' locked figures are untouched
+    methods = build(study).read("methods.md").decode()
+    assert "judge on 'overall' 0.67 (" in methods
+    assert "3 items" in methods
+
+
+class _Queued:
+    """Stands in for the Celery task: records the study ids it is sent."""
+
+    def __init__(self, sent: list):
+        self.sent = sent
+
+    def delay(self, study_id: int) -> None:
+        self.sent.append(study_id)

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from annotation import services
 from annotation.core import adjudication as core
 from annotation.models import Adjudication, AdjudicationSelection
+from annotation.selectors import adjudication as selectors
 from tests.adjudication_support import item_by_number, rated_study
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +74,7 @@ def test_a_sample_is_reproducible_from_the_stored_seed(study, study_admin):
     assert run.seed == core.derived_seed(study.seed, "sample", 1)
     candidates = list(study.items.values_list("token", flat=True))
     expected = core.draw(candidates, n=3, seed=run.seed)
-    assert sorted(study.adjudications.values_list("item__token", flat=True)) == expected
+    assert sorted(study.adjudications.values_list("item__token", flat=True)) == sorted(expected)
     # The same study seed and inputs draw the same items again.
     assert core.draw(list(reversed(candidates)), n=3, seed=run.seed) == expected
 
@@ -146,3 +147,38 @@ def test_a_study_with_no_reference_question_is_refused(study_admin, raters):
     with pytest.raises(ValidationError, match="nothing a reference answer could be recorded"):
         select(study, study_admin, mode="all")
     assert not Adjudication.objects.exists()
+
+
+def test_a_sample_larger_than_the_pool_stores_the_number_drawn(study, study_admin):
+    run = select(study, study_admin, mode="sample", sample_size=1000)
+    run.refresh_from_db()
+    assert (run.sample_size, run.chosen) == (6, 6)
+    assert "a random sample of 6 items" in selectors.selection_words(run)
+
+
+def test_a_sample_size_beyond_what_is_stored_is_refused_not_wrapped(client, study, study_admin):
+    client.force_login(study_admin)
+    url = f"/api/v1/studies/{study.token}/adjudication-selections/"
+    body = {"mode": "sample", "sample_size": 10**10}
+    response = client.post(url, body, content_type="application/json")
+    assert response.status_code == 400
+    assert "sample_size" in response.content.decode()
+    page = client.post(
+        f"/studies/{study.token}/adjudication/select/",
+        {"mode": "sample", "sample_size": str(10**10)},
+    )
+    assert page.status_code == 400
+    assert "sample_size" in page.content.decode()
+    assert not AdjudicationSelection.objects.exists()
+
+
+def test_the_queue_follows_the_seeded_draw_not_the_token_order(study, study_admin, outsider):
+    select(study, study_admin, mode="all")
+    services.adjudicator_add(study=study, user=outsider)
+    queue = selectors.adjudicator_queue(study=study, user=outsider)
+    tokens = list(study.adjudications.values_list("token", flat=True))
+    seed = core.derived_seed(study.seed, "queue", outsider.pk)
+    assert queue == core.draw(tokens, n=len(tokens), seed=seed)
+    assert sorted(queue) == sorted(tokens)
+    # Six random tokens in token order by chance: 1 in 720.
+    assert queue != sorted(tokens)

@@ -160,7 +160,10 @@ class ReferenceViewSet(StudyScopedViewSet):
 
 class ReferenceSerializer(serializers.Serializer):
     answers = serializers.DictField(
-        child=NullableAnswerField(), help_text="The reference answer by question key."
+        child=NullableAnswerField(allow_null=True),
+        help_text="The reference answer by question key, a pairwise one in the order shown "
+        "(positive: Response A better); [] ticks no box of a multiple-choice question; an "
+        "optional question may be left out, null or blank.",
     )
     reason = serializers.CharField(allow_blank=True, help_text="Why; required.")
 

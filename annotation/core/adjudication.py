@@ -1,6 +1,7 @@
 """Adjudication's seeded choices and its summary, as plain functions (no Django): which
-decided items a sample draws, the order an item's readers are labelled in, and how often the
-reference sided with the raters' majority (core.disagreement.majority)."""
+decided items a sample draws, the order an item's readers are labelled in and its responses
+are lettered in, and how often the reference sided with the raters' majority
+(core.disagreement.majority)."""
 
 import hashlib
 import math
@@ -9,6 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from annotation.core.disagreement import majority, same_answer
+
+# The largest sample size the database stores (a 32-bit integer); larger is refused, never cut.
+SIZE_MAX = 2**31 - 1
 
 
 class SampleError(ValueError):
@@ -30,6 +34,8 @@ def sample_size(*, available: int, size: int | None, fraction: float | None) -> 
     if size is not None:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise SampleError("sample_size: the number of items must be a whole number >= 1.")
+        if size > SIZE_MAX:
+            raise SampleError(f"sample_size: the number of items must be at most {SIZE_MAX}.")
         return min(size, available)
     if not isinstance(fraction, int | float) or not 0 < fraction <= 1:
         raise SampleError("sample_fraction: the fraction must be above 0 and at most 1.")
@@ -37,8 +43,9 @@ def sample_size(*, available: int, size: int | None, fraction: float | None) -> 
 
 
 def draw(tokens: Sequence[str], *, n: int, seed: int) -> list[str]:
-    """n of `tokens`, drawn with `seed`: sorted first, so the database's order never matters."""
-    return sorted(random.Random(seed).sample(sorted(tokens), n))
+    """n of `tokens` in the order `seed` draws them: the input is sorted first, so the
+    database's order never matters, and the result is not, so it says nothing of the tokens."""
+    return random.Random(seed).sample(sorted(tokens), n)
 
 
 def reader_order(readers: Sequence[int], *, seed: int, item: str) -> list[int]:
@@ -47,6 +54,21 @@ def reader_order(readers: Sequence[int], *, seed: int, item: str) -> list[int]:
     order = sorted(readers)
     random.Random(derived_seed(seed, "readers", item)).shuffle(order)
     return order
+
+
+def shown_order(places: int, *, seed: int, item: str) -> list[int]:
+    """The canonical places of an item's responses in the order the adjudicator sees them
+    (Response A first): shuffled per item from the study's seed, as raters' sides are, so a
+    letter says nothing of which source wrote the response."""
+    order = list(range(places))
+    random.Random(derived_seed(seed, "outputs", item)).shuffle(order)
+    return order
+
+
+def pairwise_flipped(order: Sequence[int]) -> bool:
+    """Whether a pair is shown the other way round: a pairwise code then reads with its sign
+    turned (positive: the first response shown is better), both ways."""
+    return list(order) == [1, 0]
 
 
 def reader_label(number: int) -> str:

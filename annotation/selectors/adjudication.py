@@ -187,8 +187,8 @@ class ShownReader:
 @dataclass(frozen=True)
 class AdjudicatorItem:
     """Everything the adjudicator's screen shows for one item, and nothing that names a
-    source or a rater: outputs lettered in the item's canonical order, as a pairwise answer's
-    code reads them (positive: A better)."""
+    source or a rater: outputs lettered in the item's seeded shown order (`shown_places`), and
+    pairwise answers, the readers' and the reference, read in that order (positive: A better)."""
 
     study_token: str
     study_title: str
@@ -212,16 +212,22 @@ def adjudicator_item(
     questions = reference_questions(study=study)
     queue = adjudicator_queue(study=study, user=user)
     following = [t for t in queue if t != adjudication.token]
+    outputs = item.canonical_outputs()
+    places = shown_places(study=study, item=item)
+    flipped = core.pairwise_flipped(places)
     return AdjudicatorItem(
         study_token=study.token,
         study_title=study.title,
         token=adjudication.token,
         case_input=item.output.case.input_text,
         outputs=[
-            (rubric.shown_letter(place), o.text) for place, o in enumerate(item.canonical_outputs())
+            (rubric.shown_letter(shown), outputs[place].text) for shown, place in enumerate(places)
         ],
-        readers=_shown_readers(study, adjudication, questions),
-        questions=[_reference_question(q, adjudication.answers.get(q.key)) for q in questions],
+        readers=_shown_readers(study, adjudication, questions, flipped),
+        questions=[
+            _reference_question(q, shown_answer(q, adjudication.answers.get(q.key), flipped))
+            for q in questions
+        ],
         reason=adjudication.reason,
         decided=adjudication.decided,
         remaining=len(queue),
@@ -231,8 +237,22 @@ def adjudicator_item(
     )
 
 
+def shown_places(*, study: Study, item: Item) -> list[int]:
+    """The canonical places of the item's responses in the order the adjudicator sees them:
+    derived from the study's seed and the item, so the page, the API and the recording agree."""
+    return core.shown_order(len(item.canonical_outputs()), seed=study.seed, item=item.token)
+
+
+def shown_answer(question: Question, answer: object, flipped: bool) -> object:
+    """A canonical answer as the adjudicator reads it, and (the turn is its own inverse) a
+    posted answer as stored: a pairwise code of a pair shown the other way round changes sign."""
+    if flipped and question.kind == Question.Kind.PAIRWISE and isinstance(answer, int | float):
+        return -answer
+    return answer
+
+
 def _shown_readers(
-    study: Study, adjudication: Adjudication, questions: list[Question]
+    study: Study, adjudication: Adjudication, questions: list[Question], flipped: bool
 ) -> list[ShownReader]:
     texts = list(study.questions.filter(kind=Question.Kind.TEXT))
     ratings = Rating.objects.filter(
@@ -244,7 +264,9 @@ def _shown_readers(
     readers = []
     for number, assignment_id in enumerate(adjudication.readers, start=1):
         mine = by_reader.get(assignment_id, {})
-        answers = [(q.prompt, _shown_answer(q, mine[q.key])) for q in questions if q.key in mine]
+        answers = [
+            (q.prompt, _shown_answer(q, mine[q.key], flipped)) for q in questions if q.key in mine
+        ]
         comments = [
             (q.prompt, mine[q.key].answer)
             for q in texts
@@ -254,8 +276,9 @@ def _shown_readers(
     return readers
 
 
-def _shown_answer(question: Question, rating: Rating) -> str:
-    return answer_text(question, canonical_answer(question, rating.answer, rating.value))
+def _shown_answer(question: Question, rating: Rating, flipped: bool) -> str:
+    canonical = canonical_answer(question, rating.answer, rating.value)
+    return answer_text(question, shown_answer(question, canonical, flipped))
 
 
 def answer_text(question: Question, answer: object) -> str:

@@ -16,6 +16,8 @@ from annotation.services.adjudication import (
     adjudication_select,
     adjudicator_add,
     adjudicator_remove,
+    computes_judge_references,
+    judge_reference_compute,
 )
 from annotation.services.bundle import bundle_build, bundle_path
 from annotation.services.connections import connection_ensure, connections_sync
@@ -130,6 +132,8 @@ __all__ = [
     "study_notifications_update",
     "adjudication_record",
     "adjudication_select",
+    "computes_judge_references",
+    "judge_reference_compute",
     "adjudicator_add",
     "adjudicator_remove",
     "rater_answers_save",

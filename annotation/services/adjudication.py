@@ -2,6 +2,9 @@
 the items they adjudicate (by a disagreement rule, a seeded sample, or all decided items), and
 recording each item's reference answers with a reason and their history."""
 
+import logging
+from functools import partial
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -9,6 +12,7 @@ from django.utils import timezone
 
 from annotation.core import adjudication as core
 from annotation.core import disagreement, rubric
+from annotation.core.stats.names import VERSUS_REFERENCE
 from annotation.models import (
     Adjudication,
     AdjudicationRevision,
@@ -17,10 +21,13 @@ from annotation.models import (
     Assignment,
     Item,
     Membership,
+    Question,
     Study,
 )
 from annotation.selectors import adjudication as selectors
 from annotation.services.task_runs import statistics_recompute_soon, study_for_change
+
+logger = logging.getLogger(__name__)
 
 SELECTABLE = (Study.Status.OPEN, Study.Status.LOCKED)
 REASON_MAX = 5000
@@ -128,7 +135,9 @@ def _sampled(study, selection, candidates, size, fraction) -> list[int]:
         raise ValidationError(str(exc)) from None
     run = study.adjudication_runs.count() + 1
     selection.seed = core.derived_seed(study.seed, "sample", run)
-    selection.sample_size, selection.sample_fraction = size, fraction
+    # The number drawn (at most the items available), so the record says what was done.
+    selection.sample_size = n if size is not None else None
+    selection.sample_fraction = fraction
     tokens = core.draw([token for _, token in candidates], n=n, seed=selection.seed)
     by_token = {token: pk for pk, token in candidates}
     return [by_token[token] for token in tokens]
@@ -179,13 +188,13 @@ def _adjudications_create(study: Study, selection: AdjudicationSelection, items:
 def adjudication_record(
     *, adjudication: Adjudication, user: AbstractBaseUser, answers: dict, reason: str
 ) -> Adjudication:
-    """Record (or revise) an item's reference answers, every reference question answered, with
-    a required reason; each recording is kept as a revision. Refused once the study is
-    archived, and for an item `user` rated."""
+    """Record (or revise) an item's reference answers, every required reference question
+    answered, with a required reason; each recording is kept as a revision. Refused once the
+    study is archived, and for an item `user` rated."""
     study = study_for_change(adjudication.study_id)
     adjudication = Adjudication.objects.select_for_update().get(pk=adjudication.pk)
     adjudicator = _adjudicator_for(study, user, adjudication)
-    parsed, values = _parsed_answers(study, answers)
+    parsed, values = _parsed_answers(study, answers, adjudication.item)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Give the reason for the reference answer."})
@@ -197,10 +206,53 @@ def adjudication_record(
     AdjudicationRevision.objects.create(
         adjudication=adjudication, adjudicator=adjudicator, answers=parsed, reason=reason
     )
-    # The judges are scored against the reference too: their figures follow it.
     if study.judges.exists():
-        statistics_recompute_soon(study=study)
+        _judge_figures_follow(study)
     return adjudication
+
+
+# --- the judges against the reference ----------------------------------------------------------
+
+# The task that recomputes them (annotation.tasks registers it): services do not import tasks.
+_REFERENCE_TASK: list = []
+
+
+def computes_judge_references(task):
+    """Decorator: the Celery task that runs `judge_reference_compute` for a study id."""
+    _REFERENCE_TASK[:] = [task]
+    return task
+
+
+def _judge_figures_follow(study: Study) -> None:
+    """The judges are scored against the reference too. The figures stored for the old
+    reference go now, in this transaction, so no export pairs the new reference with them;
+    they come back when recomputed. That is the study's recomputation while it is open, and
+    the judge-vs-reference family alone once its statistics are frozen (locked): it changes
+    none of the raters' figures the lock keeps."""
+    study.results.filter(statistic=VERSUS_REFERENCE).delete()
+    if not study.statistics_frozen_reason():
+        statistics_recompute_soon(study=study)
+        return
+    transaction.on_commit(partial(_queue_reference, study.pk), robust=True)
+
+
+def _queue_reference(study_id: int) -> None:
+    try:
+        _REFERENCE_TASK[0].delay(study_id)
+    except Exception as exc:
+        logger.warning("could not queue the judges' reference figures of %s (%s)", study_id, exc)
+
+
+def judge_reference_compute(*, study_id: int) -> int:
+    """Every judge against the adjudicated reference, on every question, stored (its own
+    family, whatever the study's state but archived); the number of figures stored."""
+    # Imported here: the statistics need numpy and scipy, which load in the worker.
+    from annotation.services.statistics.judges import judges_versus_reference
+
+    study = Study.objects.filter(pk=study_id).first()
+    if study is None or study.status == Study.Status.ARCHIVED:
+        return 0
+    return len(judges_versus_reference(study))
 
 
 def _adjudicator_for(study: Study, user: AbstractBaseUser, adjudication: Adjudication):
@@ -214,21 +266,31 @@ def _adjudicator_for(study: Study, user: AbstractBaseUser, adjudication: Adjudic
     return adjudicator
 
 
-def _parsed_answers(study: Study, answers: dict) -> tuple[dict, dict]:
+def _parsed_answers(study: Study, answers: dict, item: Item) -> tuple[dict, dict]:
+    """The posted answers (read in the order the adjudicator saw the responses) in canonical
+    order with their codes. Ticking no box is an answer to a multiple-choice question; an
+    optional question left blank gets no reference, a required one is refused."""
     if not isinstance(answers, dict):
         raise ValidationError({"answers": "Give the answers as an object by question key."})
     questions = selectors.reference_questions(study=study)
     unknown = sorted(set(answers) - {q.key for q in questions})
     if unknown:
         raise ValidationError({"answers": f"No reference question {unknown[0]!r} here."})
+    flipped = core.pairwise_flipped(selectors.shown_places(study=study, item=item))
     parsed, values = {}, {}
     for question in questions:
         raw = answers.get(question.key)
+        if raw == [] and question.kind == Question.Kind.MULTIPLE_CHOICE:
+            parsed[question.key], values[question.key] = [], None
+            continue
         if raw in (None, "", []):
+            if not question.required:
+                continue
             raise ValidationError({question.key: "Give the reference answer to every question."})
         try:
-            parsed[question.key] = rubric.parse_answer(question.spec, raw)
+            answer = rubric.parse_answer(question.spec, raw)
         except rubric.AnswerError as exc:
             raise ValidationError({question.key: str(exc)}) from None
+        parsed[question.key] = selectors.shown_answer(question, answer, flipped)
         values[question.key] = rubric.numeric_code(question.spec, parsed[question.key])
     return parsed, values

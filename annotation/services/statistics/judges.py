@@ -25,6 +25,7 @@ from annotation.services.statistics.rows import (
     Ranked,
     Row,
     about_one_output,
+    judge_codes,
     judge_samples,
     rows_digest,
     unit_of,
@@ -61,6 +62,19 @@ def judge_statistics(
     )
     results += judge_versus_reference(study, question, judge, judged)
     return results + judge_diagnostics(study, question, humans, judge, judged, humans_digest)
+
+
+def judges_versus_reference(study: Study) -> list[Result]:
+    """Every judge against the adjudicated reference on every question, alone: what follows a
+    reference recorded once the study's other figures are frozen. A figure whose question or
+    judge is gone is removed, as a full recomputation would."""
+    results = []
+    for question in [q for q in study.questions.all() if q.has_statistics]:
+        for judge in study.judges.all():
+            results += judge_versus_reference(study, question, judge, judge_codes(judge, question))
+    kept = [result.pk for result in results]
+    study.results.filter(statistic=VERSUS_REFERENCE).exclude(pk__in=kept).delete()
+    return results
 
 
 def judge_versus_reference(
