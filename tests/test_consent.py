@@ -90,11 +90,13 @@ def test_answers_are_parsed_with_the_rubric_kinds_and_name_the_question():
 def test_the_raters_sentence_counts_groups_and_gives_median_and_iqr():
     sentence = consent.raters_sentence(
         n_raters=12,
+        group_by="specialty",
         groups=[("Surgery", 2), ("Emergency medicine", 7), ("Internal medicine", 3)],
         years=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
     )
     assert sentence == (
-        "12 raters: 7 emergency medicine, 3 internal medicine, 2 surgery. Years in practice: "
+        "12 raters by specialty: Emergency medicine 7, Internal medicine 3, Surgery 2. Years in "
+        "practice: "
         "median 6.5 (IQR 3.75 to 9.25; 12 answered)."
     )
     assert consent.raters_sentence(n_raters=1, groups=[], years=[]) == "1 rater."
@@ -498,7 +500,7 @@ def test_raters_csv_in_the_bundle_reads_back_with_pandas(rated_with_background, 
     assert by_rater.loc[first_rater, "withdrawn_at"] == ""
     assert list(by_rater["consent_version"]) == [1, 1, 1]
     methods = archive.read("methods.md").decode()
-    assert "3 raters: 2 emergency medicine, 1 internal medicine." in methods
+    assert "3 raters by specialty: Emergency medicine 2, Internal medicine 1." in methods
     assert "Years in practice: median 10 (IQR 7 to 15; 3 answered)." in methods
     datapackage = archive.read("datapackage.json").decode()
     assert "rater_specialty" in datapackage

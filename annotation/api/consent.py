@@ -50,8 +50,14 @@ class RaterQuestionAddSerializer(serializers.Serializer):
     kind = serializers.CharField(required=False, help_text=f"One of: {', '.join(consent.KINDS)}.")
     phase = serializers.ChoiceField(choices=list(consent.PHASES), default=consent.BACKGROUND)
     choices = serializers.CharField(
-        required=False, default="", help_text="Choice questions: one `value: label` a line."
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="Choice questions: one `value: label` a line; a Likert question: one "
+        "`number: label` a line, lowest first.",
     )
+    minimum = serializers.FloatField(required=False, allow_null=True, default=None)
+    maximum = serializers.FloatField(required=False, allow_null=True, default=None)
     required = serializers.BooleanField(default=True)
 
 

@@ -7,6 +7,7 @@ before any item (a new version is accepted again); with background questions, th
 them once. A rater who withdrew consent does no more work: their submitted ratings stay (see
 docs/consent.md)."""
 
+import math
 import statistics
 from dataclasses import dataclass
 
@@ -162,16 +163,20 @@ def parse_answers(drafts: list[RaterQuestionDraft], raw: dict[str, object]) -> d
     return answers
 
 
-def raters_sentence(*, n_raters: int, groups: list[tuple[str, int]], years: list[float]) -> str:
+def raters_sentence(
+    *, n_raters: int, group_by: str = "", groups: list[tuple[str, int]], years: list[float]
+) -> str:
     """The methods text's sentence on the raters: their number, broken down by the first
-    single-choice background question (largest group first), and the median years in practice
-    with the interquartile range, where asked. Labels are used as written, lower-cased."""
+    single-choice background question (`group_by`, e.g. "specialty"; largest group first), and
+    the median years in practice with the interquartile range, where asked. Labels are used as
+    written: "United States" stays a proper noun."""
     if not n_raters:
         return ""
     sentence = f"{n_raters} rater{'s' if n_raters != 1 else ''}"
     if groups:
         ordered = sorted(groups, key=lambda group: (-group[1], group[0]))
-        sentence += ": " + ", ".join(f"{n} {label.lower()}" for label, n in ordered)
+        sentence += f" by {group_by}" if group_by else ""
+        sentence += ": " + ", ".join(f"{label} {n}" for label, n in ordered)
     sentence += "."
     if years:
         median, q1, q3 = median_iqr(years)
@@ -203,16 +208,59 @@ def parse_choices(text: str) -> tuple[dict, ...]:
     return tuple(choices)
 
 
+def parse_scale(text: str) -> tuple[dict, ...]:
+    """A Likert scale typed one point a line as `value: label` (a whole number; a number alone
+    is its own label), e.g. "1: Very low" to "7: Very high". AnswerError if a value is not a
+    whole number."""
+    points = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        value, _, label = line.partition(":")
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise rubric.AnswerError(
+                f"choices: each scale point is `number: label`, got {line.strip()!r}."
+            ) from None
+        points.append({"value": number, "label": label.strip() or str(number)})
+    return tuple(points)
+
+
+def parse_bound(raw: object, name: str) -> float | None:
+    """A number question's minimum or maximum as typed ("" for none): AnswerError names it."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        number = float(str(raw).strip())
+    except ValueError:
+        raise rubric.AnswerError(f"{name}: a number, got {raw!r}.") from None
+    if not math.isfinite(number):
+        raise rubric.AnswerError(f"{name}: a finite number, got {raw!r}.")
+    return int(number) if number.is_integer() else number
+
+
 def draft_from_fields(fields: dict[str, str]) -> RaterQuestionDraft:
-    """A custom question from the admin's form or the API, checked (AnswerError names why)."""
+    """A custom question from the admin's form or the API, checked (AnswerError names why):
+    choices for the choice kinds, a scale for a Likert question, limits for a number."""
     kind = fields.get("kind", "")
+    choices = str(fields.get("choices") or "")
+    if kind in _CHOSEN:
+        scale = parse_choices(choices)
+    elif kind == rubric.LIKERT:
+        scale = parse_scale(choices)
+    else:
+        scale = ()
+    numeric = kind == rubric.NUMBER
     draft = RaterQuestionDraft(
         key=str(fields.get("key", "")).strip(),
         prompt=str(fields.get("prompt", "")).strip(),
         kind=kind,
         phase=fields.get("phase") or BACKGROUND,
-        scale=parse_choices(fields.get("choices", "")) if kind in _CHOSEN else (),
+        scale=scale,
         required=bool(fields.get("required")),
+        minimum=parse_bound(fields.get("minimum"), "minimum") if numeric else None,
+        maximum=parse_bound(fields.get("maximum"), "maximum") if numeric else None,
     )
     if not draft.key or not draft.prompt:
         raise rubric.AnswerError("A question needs a key and a prompt.")

@@ -120,6 +120,9 @@ class Study(models.Model):
     # Whether raters answer background questions (RaterQuestion) before their first item: kept
     # here so that a study asking nothing costs its raters' pages no query.
     asks_background = models.BooleanField(default=False, editable=False)
+    # Whether the study asks its raters any question (background or post-study): so that the
+    # exports, statistics and dashboard of a study that asks nothing read no questions.
+    asks_raters = models.BooleanField(default=False, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -1,6 +1,7 @@
 """Consent and rater background as read: the gate before a rater's items, what a rater sees of
 their own consent, and the raters' background as the admin and the exports see it."""
 
+import json
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -71,6 +72,18 @@ def rater_membership_get(*, user: AbstractBaseUser, study_token: str) -> Members
     return found
 
 
+def answers_closed(*, membership: Membership, phase: str) -> str:
+    """Why the rater may not answer this phase's questions ("" if they may): only while the
+    study is open, and the background once (it forms the groups of the statistics and the
+    exports' covariates, which must not shift under an analysis). The optional post-study
+    answers may be revised until the study is locked."""
+    if phase == consent.BACKGROUND and membership.background_at is not None:
+        return "Your background answers are already recorded: they cannot be changed."
+    if membership.study.status != Study.Status.OPEN:
+        return "The study is closed: it takes no more answers."
+    return ""
+
+
 def consent_text(*, study: Study, version: int) -> str:
     """The text of one version of the study's consent statement ("" for none)."""
     if not version:
@@ -119,6 +132,8 @@ def study_raters_background(*, study: Study) -> list[RaterBackground]:
 def split_question(*, study: Study) -> RaterQuestion | None:
     """The background question raters are grouped by (methods text, dashboard): the first
     single choice asked before the first item, typically the specialty."""
+    if not study.asks_background:  # no query for a study that asks nothing
+        return None
     questions = study.rater_questions.filter(phase=consent.BACKGROUND, kind=rubric.SINGLE_CHOICE)
     return questions.first()
 
@@ -137,7 +152,12 @@ def study_raters_sentence(*, study: Study) -> str:
         phase=consent.BACKGROUND, key="years", kind=rubric.NUMBER
     ).exists()
     years = [float(r.answers["years"]) for r in raters if asks_years and "years" in r.answers]
-    return consent.raters_sentence(n_raters=len(raters), groups=list(groups.items()), years=years)
+    return consent.raters_sentence(
+        n_raters=len(raters),
+        group_by=split.key.replace("_", " ") if split is not None else "",
+        groups=list(groups.items()),
+        years=years,
+    )
 
 
 def rater_post_study_offered(*, user: AbstractBaseUser, study: Study) -> bool:
@@ -153,7 +173,9 @@ def rater_post_study_offered(*, user: AbstractBaseUser, study: Study) -> bool:
 
 
 def study_withdrawn_raters(*, study: Study) -> list[str]:
-    """The pseudonyms of raters who withdrew consent, for the admin's dashboard."""
+    """The pseudonyms of raters who withdrew consent, for the admin's dashboard. No query for
+    a study that never asked for consent: its statement cannot be removed once a rater accepted
+    or withdrew (services.consent), so a study with a withdrawal always has a version."""
     if not study.consent_version:
         return []
     found = study.memberships.filter(role=Membership.Role.RATER, withdrawn_at__isnull=False)
@@ -182,7 +204,10 @@ class SplitTable:
 
 def study_background_split(*, study: Study) -> list[SplitTable]:
     """Each question's stored statistics by group of raters (services.statistics.subgroups),
-    in the rubric's and the groups' order; nothing is computed here. One query."""
+    in the rubric's and the groups' order; nothing is computed here. One query, none for a
+    study that asks no background."""
+    if not study.asks_background:
+        return []
     results = Result.objects.filter(study=study, statistic__startswith="group_").select_related(
         "question"
     )
@@ -220,20 +245,27 @@ def _group_line(group: dict) -> GroupLine:
 
 
 def study_rater_keys(*, study: Study) -> list[str]:
-    """The keys of the questions about raters, in their order: raters.csv's extra columns."""
+    """The keys of the questions about raters, in their order: raters.csv's extra columns. No
+    query for a study that asks its raters nothing."""
+    if not study.asks_raters:
+        return []
     return list(study.rater_questions.values_list("key", flat=True))
 
 
-def study_raters_rows(*, study: Study) -> list[dict]:
-    """raters.csv: one row per rater, the answers in `rater_<key>` columns."""
-    keys = study_rater_keys(study=study)
+def study_raters_rows(*, study: Study, keys: list[str] | None = None) -> list[dict]:
+    """raters.csv: one row per rater, the answers in `rater_<key>` columns; a multiple-choice
+    answer as a JSON list (`["gpt", "claude"]`), which R and pandas read back as a list.
+    `keys` when the caller has read them already."""
+    keys = study_rater_keys(study=study) if keys is None else keys
     return [
         {
             "rater": rater.pseudonym,
             "consent_version": rater.consent_version,
             "consent_accepted_at": rater.accepted_at,
             "withdrawn_at": rater.withdrawn_at,
-            **{f"{columns.RATER_COLUMN_PREFIX}{key}": rater.answers.get(key) for key in keys},
+            **{
+                f"{columns.RATER_COLUMN_PREFIX}{key}": _cell(rater.answers.get(key)) for key in keys
+            },
         }
         for rater in study_raters_background(study=study)
     ]
@@ -242,12 +274,26 @@ def study_raters_rows(*, study: Study) -> list[dict]:
 def study_rater_covariates(*, study: Study) -> tuple[list[str], dict[str, dict]]:
     """The columns the ratings export adds, joined by pseudonym: each question about raters as
     `rater_<key>`, then `rater_withdrawn_at`; none for a study that asks its raters nothing."""
-    keys = study_rater_keys(study=study)
-    if not keys and not study.consent_version:
+    names = study_rater_columns(study=study)
+    if not names:
         return [], {}
-    names = [f"{columns.RATER_COLUMN_PREFIX}{key}" for key in keys] + ["rater_withdrawn_at"]
+    keys = [name.removeprefix(columns.RATER_COLUMN_PREFIX) for name in names[:-1]]
     values = {
         row["rater"]: {**{name: row.get(name) for name in names}, names[-1]: row["withdrawn_at"]}
-        for row in study_raters_rows(study=study)
+        for row in study_raters_rows(study=study, keys=keys)
     }
     return names, values
+
+
+def study_rater_columns(*, study: Study) -> list[str]:
+    """The names of the columns study_rater_covariates adds; no query for a study that asks its
+    raters nothing (withdrawal needs a consent statement, which cannot then be removed)."""
+    if not study.asks_raters and not study.consent_version:
+        return []
+    keys = study_rater_keys(study=study)
+    return [f"{columns.RATER_COLUMN_PREFIX}{key}" for key in keys] + ["rater_withdrawn_at"]
+
+
+def _cell(answer: object) -> object:
+    """An answer as an export's cell: a list (multiple choice) as JSON, not Python's repr."""
+    return json.dumps(answer, ensure_ascii=False) if isinstance(answer, list) else answer

@@ -24,7 +24,7 @@ from django.db.models.functions import Cast, Coalesce
 
 from annotation.core import columns, tables
 from annotation.models import Assignment, Item, ItemOutput, Question, Rating, RatingRevision, Study
-from annotation.selectors.consent import study_rater_covariates
+from annotation.selectors.consent import study_rater_columns, study_rater_covariates
 from annotation.selectors.studies import study_rater_pseudonyms
 
 RATINGS_COLUMNS = columns.RATINGS.names
@@ -50,7 +50,7 @@ def study_ratings_columns(*, study: Study, covariates: bool = False) -> list[str
     them, where the study asks for them (selectors.consent)."""
     names = columns.ratings_table(reading=study.is_reading).names
     if covariates:
-        names = names + study_rater_covariates(study=study)[0]
+        names = names + study_rater_columns(study=study)
     return names
 
 

@@ -273,7 +273,12 @@ def _steps(study: Study) -> list[tuple[str, object]]:
         )
     if cols.RATERS.path in {table.path for table in files}:
         raters = cols.raters_table(rater_keys)
-        steps.append(("raters.csv", lambda out: _csv(out, raters, study_raters_rows(study=study))))
+        steps.append(
+            (
+                "raters.csv",
+                lambda out: _csv(out, raters, study_raters_rows(study=study, keys=rater_keys)),
+            )
+        )
     if reading:
         steps += [
             ("reads.csv", lambda out: _csv(out, cols.READS, study_read_rows(study=study))),

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from annotation.core import consent, rubric
 from annotation.models import ConsentVersion, Membership, RaterQuestion, Study
+from annotation.selectors.consent import answers_closed
 from annotation.services.task_runs import study_for_change
 
 # The consent statement may change while raters work (they accept the new version before their
@@ -32,9 +33,27 @@ def study_consent_set(*, study: Study, text: str) -> Study:
         ConsentVersion.objects.create(study=study, version=last + 1, text=text)
         study.consent_version = last + 1
     else:
+        _check_may_drop_consent(study)
         study.consent_version = 0
     study.save(update_fields=["consent_version"])
     return study
+
+
+def _check_may_drop_consent(study: Study) -> None:
+    """Refuse asking for no consent once a rater accepted or withdrew: the gate would let a
+    withdrawn rater back in, and the dashboard and exports would lose their withdrawal (the
+    gate, the withdrawn list and the exports' columns skip a study whose consent_version is 0).
+    """
+    raters = study.memberships.filter(role=Membership.Role.RATER)
+    if raters.filter(
+        models.Q(consent_version__gt=0) | models.Q(withdrawn_at__isnull=False)
+    ).exists():
+        raise ValidationError(
+            {
+                "text": "Raters have already accepted (or withdrawn from) this statement: it "
+                "can be replaced by a new version, not removed."
+            }
+        )
 
 
 @transaction.atomic
@@ -88,8 +107,10 @@ def _draft_study(study: Study) -> Study:
 
 
 def _note_background(study: Study) -> None:
-    asks = study.rater_questions.filter(phase=consent.BACKGROUND).exists()
-    Study.objects.filter(pk=study.pk).update(asks_background=asks)
+    phases = set(study.rater_questions.values_list("phase", flat=True))
+    Study.objects.filter(pk=study.pk).update(
+        asks_background=consent.BACKGROUND in phases, asks_raters=bool(phases)
+    )
 
 
 def _membership_for_update(membership: Membership) -> Membership:
@@ -117,9 +138,14 @@ def rater_consent_accept(*, membership: Membership, version: int) -> Membership:
 @transaction.atomic
 def rater_answers_save(*, membership: Membership, phase: str, raw: dict) -> Membership:
     """Store the rater's answers to the study's background or post-study questions, all of them
-    checked first: a refusal names the question and stores nothing."""
+    checked first: a refusal names the question and stores nothing. Answered once, while the
+    study is open: the answers describe the rater who rated, and the statistics by group and
+    the exports must not change under an analysis (docs/consent.md)."""
     membership = _membership_for_update(membership)
     _check_not_withdrawn(membership)
+    closed = answers_closed(membership=membership, phase=phase)
+    if closed:
+        raise ValidationError({"answers": closed})
     questions = membership.study.rater_questions.filter(phase=phase)
     try:
         answers = consent.parse_answers([q.draft for q in questions], raw)

@@ -112,6 +112,10 @@ def _rater_answers_page(request: HttpRequest, study_token: str, *, phase: str) -
     step = selectors.membership_next_step(membership=membership, study=membership.study)
     if step in (consent.WITHDRAWN, consent.CONSENT):
         return _next_page(membership)
+    closed = selectors.answers_closed(membership=membership, phase=phase)
+    if closed:
+        messages.info(request, closed)
+        return _next_page(membership)
     questions = selectors.study_rater_questions(study=membership.study, phase=phase)
     stored = membership.background if phase == consent.BACKGROUND else membership.post_study
     given = stored

@@ -4,6 +4,7 @@ Krippendorff's alpha among the group's raters, with its BCa interval over cases,
 code of their ratings of single outputs. Stored with the other statistics so the dashboard
 reads them rather than computing them. Raters who withdrew stay in (docs/consent.md)."""
 
+import hashlib
 from statistics import fmean
 
 from annotation.core import rubric
@@ -20,8 +21,17 @@ _NO_MEAN = (Question.Kind.PAIRWISE, Question.Kind.RANKING)
 
 
 def group_statistic(measure: str, value: str) -> str:
-    """The stored statistic's name for one measure of one group, e.g. "group_alpha:emergency"."""
-    return f"{measure}:{value}"[:50]
+    """The stored statistic's name for one measure of one group, e.g. "group_alpha:emergency".
+    A value too long for the name (Result.statistic holds 50) is named by a short hash of it
+    rather than cut, so two long values sharing a beginning stay apart; the dashboard shows the
+    label kept in the result's detail."""
+    name = f"{measure}:{value}"
+    if len(name) <= _NAME_LENGTH:
+        return name
+    return f"{measure}:{hashlib.sha256(value.encode()).hexdigest()[:16]}"
+
+
+_NAME_LENGTH = Result._meta.get_field("statistic").max_length
 
 
 def question_subgroups(study: Study, question: Question, humans: list[Row]) -> list[Result]:
