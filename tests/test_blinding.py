@@ -162,6 +162,13 @@ def assert_blind(responses: dict[str, str], study: Study, rater) -> None:
         assert not re.search(r"\bsource", lowered), f"'source' appears in {url}"
 
 
+# A study's own pages for its rater, beside the items (/rate/<study>/<page>/).
+RATER_STUDY_PAGES = tuple(
+    f"/{page}/"
+    for page in ("review", "consent", "background", "after-study", "my-consent", "withdraw")
+)
+
+
 @pytest.mark.parametrize("pseudonym", ["R1", "R2"])  # a fresh rater and one who has finished
 def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
     rater = demo.memberships.get(pseudonym=pseudonym).user
@@ -173,14 +180,14 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
     item_pages = [
         url
         for url in pages
-        if url.count("/") == 4
-        and url.startswith("/rate/")
-        and not url.endswith(("/review/", "/my-consent/"))
+        if url.count("/") == 4 and url.startswith("/rate/") and not url.endswith(RATER_STUDY_PAGES)
     ]
     # Every study of the demo the rater is in: absolute, pairwise, side by side, ranking,
     # omissions, corrections, the washout study (12 items and 3 re-reads in session 2), and
-    # the assisted-reading study (6 cases, each read unassisted then beside the model).
-    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == 73
+    # the assisted-reading study (6 cases, each read unassisted then beside the model); R2
+    # (rater2) has consented to the workflows demo too, and rated its 16 items there.
+    expected = {"R1": 73, "R2": 73 + 16}[pseudonym]
+    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == expected
     reading = Study.objects.get(title=READING_TITLE)
     assert sum(url.startswith(f"/rate/{reading.token}/") for url in item_pages) == 12
     assert any(url.endswith("/feedback/") for url in pages)  # training feedback, linked
@@ -403,7 +410,8 @@ def test_the_rater_api_keeps_raters_blind_in_every_design(client, demo):
             responses[f"submit {row['token']}"] = as_text(submitted)
         for part in ("sources", "outputs", "ratings", "unblinding-key", "assignments", "results"):
             get(f"/api/v1/studies/{study.token}/{part}/", status=403)
-    assert n_items == Assignment.objects.filter(rater=rater).count() == 73
+    # The 73 of the other demo studies and the 16 of the workflows demo (which R2 consented to).
+    assert n_items == Assignment.objects.filter(rater=rater).count() == 73 + 16
     assert_blind(responses, demo, rater)
     assert_no_reread_named(responses)
 
