@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +21,7 @@ from rest_framework.authtoken.models import Token
 
 from annotation import services
 from annotation.demo import READING_TITLE, load_demo
+from annotation.demo_workflows import WORKFLOWS_TITLE
 from annotation.models import (
     AnswerScore,
     Assignment,
@@ -306,6 +308,30 @@ def test_the_adjudicator_learns_no_source_rater_or_token(client, demo):
     # Nor their own items: never offered, and 404 if asked for.
     own = demo.adjudications.filter(item__assignments__rater=adjudicator).first()
     assert client.get(reverse("adjudicator_item", args=[demo.token, own.token])).status_code == 404
+
+
+def test_the_workflows_demos_adjudicator_learns_no_source_or_rater(client, demo):
+    """adjudicator1, who rates nothing, crawling the workflows demo's queue, its items (decided
+    and waiting) and the API: no source, pseudonym or user name of a rater."""
+    study = Study.objects.get(title=WORKFLOWS_TITLE)
+    adjudicator = get_user_model().objects.get(username="adjudicator1")
+    client.force_login(adjudicator)
+    items = [
+        reverse("adjudicator_item", args=[study.token, a.token]) for a in study.adjudications.all()
+    ]
+    api = f"/api/v1/adjudicate/{study.token}/items/"
+    pages = crawl(client, ["/", reverse("adjudicator_next", args=[study.token]), *items, api])
+    assert len(items) == 3
+    assert all("Reader 1" in pages[url] for url in items)
+    readers = study.memberships.filter(role="rater").select_related("user")
+    named = [rf"\b{m.pseudonym}\b" for m in readers] + [rf"\b{m.user.username}\b" for m in readers]
+    secrets = secrets_of(study, adjudicator)
+    for url, body in pages.items():
+        for secret in secrets:
+            assert secret.lower() not in body.lower(), f"{secret!r} leaks in {url}"
+        for reader in named:
+            assert not re.search(reader, body), f"{reader!r} appears in {url}"
+        assert not re.search(r"\bsource", body.lower()), url
 
 
 def _closed_sessions(rater) -> dict[str, str]:
