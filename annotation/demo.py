@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from annotation import services
 from annotation.core import rubric
+from annotation.demo_workflows import WORKFLOWS_TITLE, workflows_demo_load
 from annotation.models import AnswerScore, Assignment, Study, TaskRun
 
 DEMO_FILE = Path(__file__).parent / "demo" / "demo_study.jsonl"
@@ -30,6 +31,8 @@ ADMIN = ("admin", "evalapp-admin")
 RATERS = [(f"rater{i}", "evalapp-rater") for i in range(1, 5)]
 # The assisted-reading demo's scorer: decides the differentials no accepted wording matches.
 SCORER = ("scorer1", "evalapp-scorer")
+# The adjudicator of the workflows demo: rates nothing, so every chosen item is theirs to decide.
+ADJUDICATOR = ("adjudicator1", "evalapp-adjudicator")
 STUDY_ADMINS_GROUP = "Study admins"
 
 
@@ -64,7 +67,7 @@ def load_demo() -> DemoSummary:
             build(admin, raters)
             added.append(title)
     users = set(get_user_model().objects.values_list("username", flat=True))
-    logins = [login for login in (ADMIN, *RATERS, SCORER) if login[0] in users]
+    logins = [login for login in (ADMIN, *RATERS, SCORER, ADJUDICATOR) if login[0] in users]
     study = Study.objects.get(title=DEMO_TITLE)
     return DemoSummary(created=bool(added), study=study, logins=logins, added=tuple(added))
 
@@ -82,6 +85,12 @@ def _demo_studies() -> list[tuple[str, Callable[..., Study]]]:
         (WASHOUT_TITLE, lambda admin, raters: _washout_study(admin, raters, DEMO_FILE)),
         # The scorer is made with the study they score: no login is printed without it.
         (READING_TITLE, lambda admin, raters: _reading_study(admin, raters, _user(*SCORER))),
+        (
+            WORKFLOWS_TITLE,
+            lambda admin, raters: workflows_demo_load(
+                admin, raters, DEMO_FILE, _user(*ADJUDICATOR)
+            ),
+        ),
     ]
 
 

@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +21,7 @@ from rest_framework.authtoken.models import Token
 
 from annotation import services
 from annotation.demo import READING_TITLE, load_demo
+from annotation.demo_workflows import WORKFLOWS_TITLE
 from annotation.models import (
     AnswerScore,
     Assignment,
@@ -162,6 +164,13 @@ def assert_blind(responses: dict[str, str], study: Study, rater) -> None:
         assert not re.search(r"\bsource", lowered), f"'source' appears in {url}"
 
 
+# A study's own pages for its rater, beside the items (/rate/<study>/<page>/).
+RATER_STUDY_PAGES = tuple(
+    f"/{page}/"
+    for page in ("review", "consent", "background", "after-study", "my-consent", "withdraw")
+)
+
+
 @pytest.mark.parametrize("pseudonym", ["R1", "R2"])  # a fresh rater and one who has finished
 def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
     rater = demo.memberships.get(pseudonym=pseudonym).user
@@ -173,14 +182,14 @@ def test_no_rater_facing_response_reveals_a_source(client, demo, pseudonym):
     item_pages = [
         url
         for url in pages
-        if url.count("/") == 4
-        and url.startswith("/rate/")
-        and not url.endswith(("/review/", "/my-consent/"))
+        if url.count("/") == 4 and url.startswith("/rate/") and not url.endswith(RATER_STUDY_PAGES)
     ]
     # Every study of the demo the rater is in: absolute, pairwise, side by side, ranking,
     # omissions, corrections, the washout study (12 items and 3 re-reads in session 2), and
-    # the assisted-reading study (6 cases, each read unassisted then beside the model).
-    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == 73
+    # the assisted-reading study (6 cases, each read unassisted then beside the model); R2
+    # (rater2) has consented to the workflows demo too, and rated its 16 items there.
+    expected = {"R1": 73, "R2": 73 + 16}[pseudonym]
+    assert len(item_pages) == Assignment.objects.filter(rater=rater).count() == expected
     reading = Study.objects.get(title=READING_TITLE)
     assert sum(url.startswith(f"/rate/{reading.token}/") for url in item_pages) == 12
     assert any(url.endswith("/feedback/") for url in pages)  # training feedback, linked
@@ -301,6 +310,30 @@ def test_the_adjudicator_learns_no_source_rater_or_token(client, demo):
     assert client.get(reverse("adjudicator_item", args=[demo.token, own.token])).status_code == 404
 
 
+def test_the_workflows_demos_adjudicator_learns_no_source_or_rater(client, demo):
+    """adjudicator1, who rates nothing, crawling the workflows demo's queue, its items (decided
+    and waiting) and the API: no source, pseudonym or user name of a rater."""
+    study = Study.objects.get(title=WORKFLOWS_TITLE)
+    adjudicator = get_user_model().objects.get(username="adjudicator1")
+    client.force_login(adjudicator)
+    items = [
+        reverse("adjudicator_item", args=[study.token, a.token]) for a in study.adjudications.all()
+    ]
+    api = f"/api/v1/adjudicate/{study.token}/items/"
+    pages = crawl(client, ["/", reverse("adjudicator_next", args=[study.token]), *items, api])
+    assert len(items) == 3
+    assert all("Reader 1" in pages[url] for url in items)
+    readers = study.memberships.filter(role="rater").select_related("user")
+    named = [rf"\b{m.pseudonym}\b" for m in readers] + [rf"\b{m.user.username}\b" for m in readers]
+    secrets = secrets_of(study, adjudicator)
+    for url, body in pages.items():
+        for secret in secrets:
+            assert secret.lower() not in body.lower(), f"{secret!r} leaks in {url}"
+        for reader in named:
+            assert not re.search(reader, body), f"{reader!r} appears in {url}"
+        assert not re.search(r"\bsource", body.lower()), url
+
+
 def _closed_sessions(rater) -> dict[str, str]:
     """The rater's items whose reading session is not open yet, or closed by a later one:
     their item page by token."""
@@ -403,7 +436,8 @@ def test_the_rater_api_keeps_raters_blind_in_every_design(client, demo):
             responses[f"submit {row['token']}"] = as_text(submitted)
         for part in ("sources", "outputs", "ratings", "unblinding-key", "assignments", "results"):
             get(f"/api/v1/studies/{study.token}/{part}/", status=403)
-    assert n_items == Assignment.objects.filter(rater=rater).count() == 73
+    # The 73 of the other demo studies and the 16 of the workflows demo (which R2 consented to).
+    assert n_items == Assignment.objects.filter(rater=rater).count() == 73 + 16
     assert_blind(responses, demo, rater)
     assert_no_reread_named(responses)
 

@@ -13,7 +13,9 @@ from annotation.demo import (
     WASHOUT_TITLE,
     load_demo,
 )
+from annotation.demo_workflows import WORKFLOWS_TITLE
 from annotation.models import (
+    AdaptiveDecision,
     AnswerScore,
     Assignment,
     ItemOutput,
@@ -34,7 +36,8 @@ def test_demo_loads_once_however_often_it_runs(capsys):
     assert "Kept the existing demo studies" in out
     assert "rater4   / evalapp-rater" in out
     assert "scorer1  / evalapp-scorer" in out
-    assert Study.objects.count() == 9
+    assert "adjudicator1 / evalapp-adjudicator" in out
+    assert Study.objects.count() == 10
     pairwise = Study.objects.get(design="pairwise")
     assert pairwise.items.filter(output_b__isnull=False).count() == pairwise.items.count() > 0
     for design in ("side_by_side", "ranking"):
@@ -43,7 +46,8 @@ def test_demo_loads_once_however_often_it_runs(capsys):
         assert shown_together.items.count() == 8  # one per case, each with its 3 outputs
         assert ItemOutput.objects.filter(item__study=shown_together).count() == 24
         assert shown_together.questions.filter(kind="ranking").exists()
-    assert get_user_model().objects.count() == 6  # an admin, four raters, a scorer
+    # An admin, four raters, a scorer and an adjudicator.
+    assert get_user_model().objects.count() == 7
     open_study = Study.objects.get(title=DEMO_TITLE)
     # 24 outputs to rate, and a training item and an attention check for quality control.
     assert Output.objects.filter(case__study=open_study).count() == 26
@@ -84,7 +88,7 @@ def _demo_state() -> dict[str, tuple]:
 
 def test_a_missing_demo_study_comes_back_and_the_others_stay_as_they_are(capsys):
     first = load_demo()
-    assert len(first.added) == 9
+    assert len(first.added) == 10
     assert first.created
     state = _demo_state()
     assert sorted(state) == sorted(first.added)
@@ -256,3 +260,33 @@ def test_the_demo_has_an_assisted_reading_study_read_in_part():
             accuracy.detail["pending"] == undecided.filter(rating__assignment__arm__key=arm).count()
         )
     assert ("reading_mcnemar", "ddx-llm") in results
+
+
+def test_the_workflows_demo_has_consent_extra_raters_reminders_and_adjudication():
+    load_demo()
+    study = Study.objects.get(title=WORKFLOWS_TITLE)
+    assert (study.status, study.reminders_enabled, study.reminder_stall_days) == ("open", True, 3)
+    raters = {m.user.username: m for m in study.memberships.filter(role="rater")}
+    assert sorted(raters) == ["rater2", "rater3", "rater4"]  # rater1's demo stays as it was
+    background = {name: (m.consent_version, m.background) for name, m in raters.items()}
+    assert background == {
+        "rater2": (1, {"specialty": "emergency", "years": 12, "prior_ai": "yes"}),
+        "rater3": (1, {"specialty": "internal", "years": 4, "prior_ai": "no"}),
+        "rater4": (0, {}),  # not consented yet: logging in as rater4 shows the gate
+    }
+    assert selectors.membership_next_step(membership=raters["rater4"], study=study) == "consent"
+    assert study.adaptive.rule == {"kind": "range", "question": "overall", "threshold": 2}
+    assert (study.adaptive.first_k, study.adaptive.extra_m) == (2, 1)
+    decisions = AdaptiveDecision.objects.filter(item__study=study)
+    assert decisions.count() == 8  # the items rater2 and rater3 share
+    flagged = set(decisions.filter(disagreed=True).values_list("item_id", flat=True))
+    extras = study.assignments.filter(kind="extra")
+    assert len(flagged) == 3
+    assert set(extras.values_list("item_id", flat=True)) == flagged
+    assert set(extras.values_list("rater__username", flat=True)) == {"rater4"}
+    chosen = study.adjudications.all()
+    assert set(chosen.values_list("item_id", flat=True)) == flagged
+    assert chosen.filter(decided_at__isnull=False).count() == 2  # one left in the queue
+    assert chosen.filter(adjudicator__user__username="adjudicator1").count() == 2
+    assert not study.assignments.filter(rater__username="adjudicator1").exists()
+    assert Result.objects.filter(study=study, statistic="krippendorff_alpha").exists()

@@ -130,6 +130,25 @@ def test_a_removed_rater_gets_nothing(study, raters):
     assert len(mail.outbox) == 2
 
 
+def test_a_rater_who_withdrew_consent_gets_no_reminder(study, raters):
+    Membership.objects.filter(study=study, user=raters[0]).update(withdrawn_at=timezone.now())
+    beat()
+    assert reminded(raters[0]) == []
+    assert sorted(m.to[0] for m in mail.outbox) == [raters[1].email, raters[2].email]
+
+
+def test_a_withdrawn_raters_unrated_items_do_not_hold_back_the_finished_notice(
+    study, raters, study_admin
+):
+    Membership.objects.filter(study=study, user=raters[0]).update(withdrawn_at=timezone.now())
+    for rater in raters[1:]:
+        submit_all(study, rater=rater, at=timezone.now() - timedelta(days=1))
+    assert Assignment.objects.filter(rater=raters[0], submitted_at=None).exists()
+    beat()
+    assert [m.to for m in mail.outbox] == [[study_admin.email]]
+    assert mail.outbox[0].subject == f"Every rater has finished {study.title!r}"
+
+
 def test_the_admins_hear_once_when_every_rater_has_finished(study, study_admin):
     submit_all(study, at=timezone.now() - timedelta(days=1))
     beat()

@@ -39,8 +39,9 @@ def studies_noticing_finish() -> QuerySet[Study]:
 
 def study_raters_stalled(*, study: Study, now: datetime) -> list[StalledRater]:
     """The study's raters due a reminder now. Only current raters count: a removed rater has
-    no membership, and so no reminder. Two queries, whatever the number of raters."""
-    memberships = study.memberships.filter(role=Membership.Role.RATER).select_related("user")
+    no membership, and a rater who withdrew consent is asked for no more work, so neither is
+    reminded. Two queries, whatever the number of raters."""
+    memberships = _raters_at_work(study).select_related("user")
     counts = _session_counts(study)
     found = []
     for membership in memberships:
@@ -90,10 +91,15 @@ def rater_reminded_since(*, study: Study, rater: AbstractBaseUser, since: dateti
     ).exists()
 
 
+def _raters_at_work(study: Study) -> QuerySet[Membership]:
+    return study.memberships.filter(role=Membership.Role.RATER, withdrawn_at__isnull=True)
+
+
 def study_raters_finished(*, study: Study) -> bool:
     """Whether the study's raters have all submitted every item they were given (and were
-    given some)."""
-    raters = study.memberships.filter(role=Membership.Role.RATER).values("user_id")
+    given some). A rater who withdrew has no work left, so their unrated items do not hold
+    the notice back."""
+    raters = _raters_at_work(study).values("user_id")
     theirs = Assignment.objects.filter(study=study, rater_id__in=raters)
     return theirs.exists() and not theirs.filter(submitted_at__isnull=True).exists()
 
