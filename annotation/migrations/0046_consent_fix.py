@@ -11,7 +11,7 @@ def note_asks_raters(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0044_consent_and_background'),
+        ('annotation', '0045_adaptive_fix'),
     ]
 
     operations = [
