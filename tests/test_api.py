@@ -86,7 +86,11 @@ def test_ratings_in_long_format(client, study_admin, rated_study):
         "submitted",
         "time_on_task_seconds",
         "session",
+        "reference_answer",
+        "reference_value",
     }
+    # No adjudicated reference: null on every row.
+    assert {(r["reference_answer"], r["reference_value"]) for r in rows} == {(None, None)}
     # Recorded by the rater's browser when it is; none here, as the fixture's ratings were not.
     assert {r["time_on_task_seconds"] for r in rows} == {None}
 

@@ -15,7 +15,7 @@ import pytest
 from annotation import selectors
 from annotation.core import rubric, stat_data, stat_files, tables
 from annotation.demo import DEMO_TITLE, PAIRWISE_TITLE, SIDE_BY_SIDE_TITLE, load_demo
-from annotation.models import Question, Rating, Study
+from annotation.models import Adjudication, Question, Rating, Study
 from annotation.selectors.exports import RATINGS_ORDER, study_question_rows
 from annotation.selectors.studies import study_rater_pseudonyms
 from tests.factories import submit_rated
@@ -52,6 +52,7 @@ def _old_rows(study: Study):
     """ratings.csv's rows as the bundle made them before: model objects, moments parsed and
     formatted in Python."""
     pseudonyms = study_rater_pseudonyms(study=study)
+    references = _references(study)
     ratings = (
         Rating.objects.filter(assignment__study=study)
         .select_related("assignment__item", "question")
@@ -77,7 +78,19 @@ def _old_rows(study: Study):
             "submitted": a.submitted_at is not None,
             "time_on_task_seconds": a.time_on_task_ms / 1000 if a.time_on_task_ms else None,
             "session": a.session,
+            "reference_answer": references.get((a.item_id, r.question.key), (None, None))[0],
+            "reference_value": references.get((a.item_id, r.question.key), (None, None))[1],
         }
+
+
+def _references(study: Study) -> dict:
+    """The decided references by (item id, question key), read from the model: a list as
+    JSON, as adjudications.csv writes it."""
+    return {
+        (a.item_id, key): (_answer_cell(answer), a.values.get(key))
+        for a in Adjudication.objects.filter(study=study, decided_at__isnull=False)
+        for key, answer in a.answers.items()
+    }
 
 
 def _old_csv(rows, columns) -> str:

@@ -215,7 +215,7 @@ def test_the_api_and_the_dashboard_download_carry_the_arm_for_admins_only(
     ratings = _api(client, study_admin, f"{base}/ratings/").json()["results"]
     assert {r["arm"] for r in ratings} == {"unassisted", "llm"}
     assert _header(_api(client, study_admin, f"{base}/ratings/?format=csv")).endswith(
-        ",session,arm"
+        ",session,reference_answer,reference_value,arm"
     )
     key = _api(client, study_admin, f"{base}/unblinding-key/").json()["results"]
     assert {(r["arm"], r["source"]) for r in key} == {("unassisted", ""), ("llm", "Model X")}

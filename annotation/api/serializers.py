@@ -409,6 +409,13 @@ class RatingRowSerializer(serializers.Serializer):
     session = serializers.IntegerField(
         help_text="The rater's reading session the item was in: 1, or 2 and later after a washout."
     )
+    reference_answer = NullableAnswerField(
+        help_text="The adjudicated reference for this item and question, as adjudications.csv "
+        "gives it (pairwise in the pair's canonical order); null where none is decided.",
+    )
+    reference_value = serializers.FloatField(
+        allow_null=True, help_text="The reference answer's numeric code, as `value` codes one."
+    )
     arm = serializers.CharField(
         required=False,
         help_text="Assisted-reading studies only (absent otherwise): the arm the read was in, "

@@ -172,6 +172,20 @@ RATINGS = Table(
             "opened only after the rater finished the session before and the study's washout "
             "passed (re-reads after the washout)",
         ),
+        _column(
+            "reference_answer",
+            ANY,
+            "the adjudicated reference answer for this row's item and question, written as "
+            "`answer` is (a pairwise preference in the pair's canonical order, as `value`): the "
+            "same on every row of that item and question, as adjudications.csv gives it; empty "
+            "where the item has no decided adjudication or the question none recorded",
+        ),
+        _column(
+            "reference_value",
+            NUMBER,
+            "the reference answer's numeric code, as `value` codes an answer; empty where "
+            "`reference_answer` is or the answer has no code",
+        ),
     ),
 )
 

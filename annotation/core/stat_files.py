@@ -203,7 +203,7 @@ class RatingsColumns:
     def add(self, rating: Sequence) -> None:
         token, rater, question, answer, value, flipped, shown, slot, kind = rating[:9]
         submitted, seconds, session = rating[12], rating[13], rating[14]
-        arm = rating[15] if len(rating) > 15 else None  # assisted reading's rows only
+        arm = rating[17] if len(rating) > 17 else None  # assisted reading's rows only
         numbers, ids = self.numbers, self.ids
         numbers["session"].append(session or 1)  # rows made before sessions: the first
         texts = (("item", token), ("rater", rater), ("kind", kind), ("shown", shown), ("arm", arm))
@@ -225,7 +225,7 @@ class RatingsColumns:
         `columns.RATINGS`, the values `add` takes; the moments and revisions unread)."""
         token, rater, question, answer, value, flipped, shown, slot, kind = columns[:9]
         submitted, seconds, sessions = columns[12], columns[13], columns[14]
-        arms = columns[15] if len(columns) > 15 else [None] * len(token)
+        arms = columns[17] if len(columns) > 17 else [None] * len(token)
         numbers, ids = self.numbers, self.ids
         numbers["session"].extend([session or 1 for session in sessions])
         named = (("item", token), ("rater", rater), ("kind", kind), ("shown", shown), ("arm", arms))

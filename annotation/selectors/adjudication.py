@@ -506,6 +506,26 @@ def adjudication_export_rows(*, study: Study) -> list[dict]:
     ]
 
 
+def reference_cells(*, study: Study) -> dict[tuple[int, str], tuple[object, float | None]]:
+    """Each decided reference as adjudications.csv writes it (`reference_answer`,
+    `reference_value`) by (item id, question key): ratings.csv's reference columns. One query
+    where nothing is decided, so a study without adjudication exports as fast as before."""
+    decided = list(
+        study.adjudications.filter(decided_at__isnull=False).values_list(
+            "item_id", "answers", "values"
+        )
+    )
+    if not decided:
+        return {}
+    keys = [q.key for q in reference_questions(study=study)]
+    return {
+        (item, key): (_cell(answers[key]), values.get(key))
+        for item, answers, values in decided
+        for key in keys
+        if key in answers
+    }
+
+
 def _cell(answer: object) -> object:
     return json.dumps(answer, ensure_ascii=False) if isinstance(answer, list | dict) else answer
 

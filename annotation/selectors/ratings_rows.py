@@ -24,6 +24,7 @@ from django.db.models.functions import Cast, Coalesce
 
 from annotation.core import columns, tables
 from annotation.models import Assignment, Item, ItemOutput, Question, Rating, RatingRevision, Study
+from annotation.selectors.adjudication import reference_cells
 from annotation.selectors.consent import study_rater_columns, study_rater_covariates
 from annotation.selectors.studies import study_rater_pseudonyms
 
@@ -81,10 +82,12 @@ def study_ratings_rows(
     database writes the moments as `tables.timestamp` does and says whether the item was
     submitted, and each JSON text (answers, orders shown) is read once however often it
     repeats: a million rows take seconds, where a moment parsed and formatted in Python took
-    microseconds each. In an assisted-reading study each row ends with its read's arm."""
+    microseconds each. Each row carries its item and question's adjudicated reference (two
+    empty cells where there is none); in an assisted-reading study it ends with its read's arm."""
     if ratings is None:
         ratings = Rating.objects.filter(assignment__study=study)
     pseudonyms = study_rater_pseudonyms(study=study)
+    references = reference_cells(study=study)
     slots = {
         (item, output): slot
         for item, output, slot in ItemOutput.objects.filter(item__study=study).values_list(
@@ -156,8 +159,12 @@ def study_ratings_rows(
             # 0: none recorded (answered through the API, or imported), not no time at all.
             time_on_task_ms / 1000 if time_on_task_ms else None,
             session,
+            *references.get((item, key), NO_REFERENCE),
             *rest[6:],  # the arm, in an assisted-reading study
         )
+
+
+NO_REFERENCE = (None, None)
 
 
 class _JsonTexts:
@@ -243,7 +250,11 @@ def _csv_batches(study: Study, answers_of: list[int]) -> Iterator[RatingsBatch]:
     pseudonyms = study_rater_pseudonyms(study=study)
     tokens = _Names(Item, "token", study.items.values_list("pk", "token"))
     keys = _Names(Question, "key", Question.objects.values_list("pk", "key").filter(study=study))
-    questions = Question.objects.filter(study=study).values_list("pk", "key", "order")
+    questions = list(Question.objects.filter(study=study).values_list("pk", "key", "order"))
+    pk_of = {key: pk for pk, key, _ in questions}
+    references = {
+        (item, pk_of[key]): found for (item, key), found in reference_cells(study=study).items()
+    }
     params = {
         "study": study.pk,
         "raters": json.dumps({str(pk): tables.csv_cell(name) for pk, name in pseudonyms.items()}),
@@ -251,12 +262,19 @@ def _csv_batches(study: Study, answers_of: list[int]) -> Iterator[RatingsBatch]:
         # questions, reading every rating once per question.
         "questions": json.dumps({str(pk): [tables.csv_cell(k), o] for pk, k, o in questions}),
         "answers_of": answers_of,
+        # Each reference's two cells by "item question" ids, looked up as the raters' are.
+        "references": json.dumps(
+            {
+                f"{i} {q}": ",".join(map(tables.csv_cell, found))
+                for (i, q), found in references.items()
+            }
+        ),
         "formula": FORMULA_RE,
         "number": NUMBER_RE,
         "quoted": QUOTED_RE,
         "plain": PLAIN_RE,
     }
-    shape = _Shapes(tokens, pseudonyms, keys)
+    shape = _Shapes(tokens, pseudonyms, keys, references)
     with transaction.atomic(), connection.cursor() as plain:
         # The whole sort in memory; no JIT compilation (seconds for a query run once); floats
         # as their shortest exact text, which `_float_sql` turns into Python's.
@@ -264,7 +282,7 @@ def _csv_batches(study: Study, answers_of: list[int]) -> Iterator[RatingsBatch]:
             plain.execute(f"SET LOCAL {setting}")
         with plain.connection.cursor(name="bundle_ratings_csv") as cursor:
             cursor.itersize = CSV_BATCH
-            cursor.execute(CSV_SQL, params)
+            cursor.execute(CSV_REFERENCE_SQL if references else CSV_SQL, params)
             while rows := cursor.fetchmany(CSV_BATCH):
                 yield shape.batch(rows, plain)
 
@@ -272,8 +290,9 @@ def _csv_batches(study: Study, answers_of: list[int]) -> Iterator[RatingsBatch]:
 class _Shapes:
     """A batch of the query's rows as `RatingsBatch`: ids as texts, JSON texts read once."""
 
-    def __init__(self, tokens: dict, pseudonyms: dict, keys: dict) -> None:
+    def __init__(self, tokens: dict, pseudonyms: dict, keys: dict, references: dict) -> None:
         self.tokens, self.pseudonyms, self.keys = tokens, pseudonyms, keys
+        self.references = references  # (answer, value) by (item id, question id)
         self.answers = _JsonTexts(_answer_text)
         self.orders = _JsonTexts(lambda order: " ".join(map(str, order)))
 
@@ -300,10 +319,20 @@ class _Shapes:
             submitted,
             [m / 1000 if m else None for m in ms],
             sessions,
+            *self._references(items, questions),
         ]
         if None in lines:
             self._lines_in_python(lines, columns, ids, cursor)
         return RatingsBatch("".join(lines), columns)
+
+    def _references(self, items: list, questions: list) -> tuple[list, list]:
+        if not self.references:
+            return [None] * len(items), [None] * len(items)
+        found = [
+            self.references.get(pair, NO_REFERENCE) for pair in zip(items, questions, strict=True)
+        ]
+        answers, values = zip(*found, strict=True)
+        return list(answers), list(values)
 
     def _lines_in_python(self, lines: list, columns: list, ids: list, cursor) -> None:
         """The lines PostgreSQL left to Python, from the values the query's row lacked."""
@@ -384,10 +413,14 @@ KIND_SQL = (
     + f") THEN a.kind ELSE {_text_sql('a.kind')} END"
 )
 UTC_SECOND = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+
+
 # Each item's cell written once (the window keeps it from being joined in as an expression); the
 # items ranked by token, so that a million rows sort on whole numbers in the order their tokens
 # give. A question's cell and place come from a parameter, as a rater's pseudonym does.
-CSV_SQL = f"""
+def _csv_sql(references: str) -> str:
+    """The query, its lines ending with `references`, the SQL of the two reference cells."""
+    return f"""
 SELECT
     i.cell || ',' || coalesce(%(raters)s::jsonb ->> a.rater_id::text, '') || ','
     || (%(questions)s::jsonb -> r.question_id::text ->> 0) || ','
@@ -397,7 +430,7 @@ SELECT
     || {UTC_SECOND.format("r.created_at")} || ',' || {UTC_SECOND.format("r.updated_at")} || ','
     || (SELECT count(*) FROM annotation_ratingrevision v WHERE v.rating_id = r.id)::text || ','
     || CASE WHEN a.submitted_at IS NULL THEN 'FALSE' ELSE 'TRUE' END || ','
-    || ({SECONDS_SQL}) || ',' || a.session::text || E'\\r\\n' AS line,
+    || ({SECONDS_SQL}) || ',' || a.session::text || ',' || {references} || E'\\r\\n' AS line,
     a.item_id, a.rater_id, r.question_id, r.value, a.flipped, a."order"::text, io.slot, a.kind,
     a.submitted_at IS NOT NULL, a.time_on_task_ms, a.session,
     CASE WHEN r.answer = '"na"'::jsonb OR r.question_id = ANY(%(answers_of)s)
@@ -413,6 +446,13 @@ LEFT JOIN annotation_itemoutput io ON io.item_id = a.item_id AND io.output_id = 
 WHERE a.study_id = %(study)s
 ORDER BY i.rank, (%(questions)s::jsonb -> r.question_id::text ->> 1)::int, a.rater_id, r.id
 """
+
+
+# A study without a decided adjudication: two empty cells, no lookup per row.
+CSV_SQL = _csv_sql("','")
+CSV_REFERENCE_SQL = _csv_sql(
+    "coalesce(%(references)s::jsonb ->> (a.item_id::text || ' ' || r.question_id::text), ',')"
+)
 # For the rows PostgreSQL left to Python: what the lines above do not carry.
 FALLBACK_SQL = f"""
 SELECT r.id, r.answer::text, {UTC_SECOND.format("r.created_at")},
