@@ -292,7 +292,6 @@ class ReportScopeAPI(APIView):
         responses={
             200: ReportSerializer,
             400: OpenApiResponse(OpenApiTypes.OBJECT, description="Refused: why, by module."),
-            403: OpenApiResponse(OpenApiTypes.OBJECT, description="You do not lead the report."),
         },
     )
     def put(self, request: Request, token: str) -> Response:

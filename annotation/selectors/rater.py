@@ -52,6 +52,8 @@ class RaterStudy:
     locked: bool = False  # read-only: answers can be read, no longer changed
     # The rater's first reading session that is not open yet, if any (selectors.sessions).
     waiting: SessionWait | None = None
+    # The study asks for consent or about its raters: the rater's "My consent" page applies.
+    asks_consent: bool = False
 
 
 TRAINING_Q = Q(assignments__kind=Assignment.Kind.TRAINING)
@@ -91,7 +93,10 @@ def _rater_study(user: AbstractBaseUser, s: Study) -> RaterStudy:
     locked = s.status == Study.Status.LOCKED
     # A query more only for a study that has later sessions, and while it is open.
     waiting = rater_session_wait(user=user, study=s) if s.sessions > 1 and not locked else None
-    return RaterStudy(s.token, s.title, s.done, s.total, locked=locked, waiting=waiting)
+    asks = bool(s.consent_version or s.asks_raters)
+    return RaterStudy(
+        s.token, s.title, s.done, s.total, locked=locked, waiting=waiting, asks_consent=asks
+    )
 
 
 @dataclass(frozen=True)
