@@ -76,6 +76,15 @@ def test_the_admin_claim_is_read_as_a_list_or_a_string(value, is_admin):
     assert claims_read(raw, RULES).is_admin is is_admin
 
 
+def test_a_dotted_admin_claim_reads_nested_claims():
+    rules = ClaimRules(admin_claim="realm_access.roles", admin_values=("evalapp-admin",))
+    assert claims_read(claims(realm_access={"roles": ["evalapp-admin"]}), rules).is_admin
+    assert not claims_read(claims(realm_access={"roles": ["user"]}), rules).is_admin
+    assert not claims_read(claims(realm_access="evalapp-admin x"), rules).is_admin
+    flat = ClaimRules(admin_claim="https://contoso.example/roles", admin_values=("admin",))
+    assert claims_read(claims(**{"https://contoso.example/roles": ["admin"]}), flat).is_admin
+
+
 def test_without_an_admin_claim_admin_rights_are_not_the_providers_to_give():
     assert claims_read(claims(groups=["evalapp-admins"]), ClaimRules()).is_admin is None
 

@@ -78,7 +78,7 @@ def admin_from(claims: dict, rules: ClaimRules) -> bool | None:
     separated by spaces or commas."""
     if not rules.admin_claim:
         return None
-    raw = claims.get(rules.admin_claim)
+    raw = claim_value(claims, rules.admin_claim)
     if isinstance(raw, str):
         values = {part for part in re.split(r"[\s,]+", raw) if part}
     elif isinstance(raw, list | tuple):
@@ -86,6 +86,19 @@ def admin_from(claims: dict, rules: ClaimRules) -> bool | None:
     else:
         values = set()
     return bool(values & set(rules.admin_values))
+
+
+def claim_value(claims: dict, name: str) -> object:
+    """The claim `name`; a dotted name not found as it is reads nested objects, as Keycloak's
+    realm roles in `realm_access.roles`."""
+    if name in claims:
+        return claims[name]
+    value: object = claims
+    for part in name.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
 
 
 def username_free(base: str, taken: "set[str]") -> str:
