@@ -168,7 +168,10 @@ def test_a_complete_configuration_passes(sso_on):
     ("change", "words"),
     [
         ({"OIDC_RP_CLIENT_SECRET": ""}, "OIDC_RP_CLIENT_SECRET is not set"),
-        ({"OIDC_OP_TOKEN_ENDPOINT": ""}, "Neither OIDC_ISSUER nor OIDC_OP_TOKEN_ENDPOINT"),
+        (
+            {"OIDC_OP_TOKEN_ENDPOINT": ""},
+            "OIDC_ISSUER is not set, and OIDC_OP_TOKEN_ENDPOINT is not set either",
+        ),
         ({"OIDC_ADMIN_CLAIM": "groups"}, "OIDC_ADMIN_CLAIM and OIDC_ADMIN_VALUES go together"),
         ({"OIDC_ADMIN_VALUES": ["admins"]}, "OIDC_ADMIN_CLAIM and OIDC_ADMIN_VALUES go together"),
         ({"OIDC_RP_SIGN_ALGO": "none"}, "OIDC_RP_SIGN_ALGO='none'"),
@@ -293,6 +296,8 @@ def test_with_passwords_off_a_password_is_refused_on_the_sign_in_page(client, se
     assert response.status_code == 403
     assert "turned off" in response.content.decode()
     assert "_auth_user_id" not in client.session
+    # Recorded as a failed sign-in, which django-axes counts like a wrong password.
+    assert AccessAttempt.objects.filter(username="carol").count() == 1
     assert 'id="id_password"' not in client.get("/accounts/login/").content.decode()
 
 

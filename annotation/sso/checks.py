@@ -18,9 +18,10 @@ def sso_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     endpoints = ("AUTHORIZATION", "TOKEN", "JWKS")
     missing = [f"OIDC_OP_{name}_ENDPOINT" for name in endpoints if not _endpoint(name)]
     if not settings.OIDC_ISSUER and missing:
+        verb = "is" if len(missing) == 1 else "are"
         problems.append(
-            f"Neither OIDC_ISSUER nor {', '.join(missing)} is set: the provider's endpoints are "
-            "unknown."
+            f"OIDC_ISSUER is not set, and {', '.join(missing)} {verb} not set either: the "
+            "provider's endpoints are unknown."
         )
     if bool(settings.OIDC_ADMIN_CLAIM) != bool(settings.OIDC_ADMIN_VALUES):
         problems.append(

@@ -13,6 +13,7 @@ from django.shortcuts import render, resolve_url
 from django.urls import Resolver404, resolve
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
+from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from annotation.sso.backends import OidcAttempt, SsoFailed
@@ -42,6 +43,13 @@ class LoginView(auth_views.LoginView):
     def post(self, request, *args, **kwargs):
         if settings.LOCAL_PASSWORDS:
             return super().post(request, *args, **kwargs)
+        # Refused unread, and recorded as a failed sign-in (django-axes counts it too).
+        credentials = {
+            "username": request.POST.get("username", "")[:150],
+            "method": "password",
+            "reason": "passwords are turned off (LOCAL_PASSWORDS=0)",
+        }
+        user_login_failed.send(sender=__name__, credentials=credentials, request=request)
         context = {**self.get_context_data(), "password_refused": True}
         return self.render_to_response(context, status=403)
 
@@ -51,8 +59,9 @@ class SsoStartView(OIDCAuthenticationRequestView):
     """Sends the browser to the provider. `next` is kept for the way back only when it is a
     path on this site (the library checks it with Django's url_has_allowed_host_and_scheme)."""
 
-    def __init__(self, *args, **kwargs):
-        # The library reads the endpoint from the settings here; it is found in get().
+    def __init__(self, **kwargs):
+        # Not the library's: it reads the endpoint from the settings here; get() finds it.
+        View.__init__(self, **kwargs)
         self.OIDC_RP_CLIENT_ID = settings.OIDC_RP_CLIENT_ID
 
     def get(self, request):
