@@ -45,6 +45,8 @@ urlpatterns = [
     # people back to /oidc/callback/, the redirect URI to register with it.
     path("oidc/authenticate/", SsoStartView.as_view(), name="oidc_authentication_init"),
     path("oidc/callback/", SsoCallbackView.as_view(), name="oidc_authentication_callback"),
+    # mozilla-django-oidc's name for sign-out, for whoever expects it: the same view.
+    path("oidc/logout/", LogoutView.as_view(), name="oidc_logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("", include("checklists.urls")),

@@ -351,3 +351,42 @@ def test_a_failed_single_sign_on_is_signalled_but_not_counted_by_axes(client, ss
     UserFactory(username="dave")
     client.post("/accounts/login/", {"username": "dave", "password": "wrong"})
     assert AccessAttempt.objects.filter(username="dave").count() == 1
+
+
+# Signing out
+
+
+def signed_in_through_the_provider(client, user) -> None:
+    client.force_login(user, backend="annotation.sso.backends.OidcBackend")
+    session = client.session
+    session["oidc_id_token"] = "the.id.token"
+    session.save()
+
+
+def test_signing_out_after_a_single_sign_on_also_signs_out_at_the_provider(client, sso_on):
+    signed_in_through_the_provider(client, UserFactory(username="erin"))
+    response = client.post("/accounts/logout/")
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+    target = response.context["target"]
+    url = urlsplit(target)
+    assert f"{url.scheme}://{url.netloc}{url.path}" == "https://idp.example/logout"
+    assert parse_qs(url.query) == {
+        "id_token_hint": ["the.id.token"],
+        "client_id": ["evalapp"],
+        "post_logout_redirect_uri": ["http://testserver/accounts/login/"],
+    }
+    assert f'content="0;url={target.replace("&", "&amp;")}"' in response.content.decode()
+
+
+def test_signing_out_stays_here_without_provider_logout_or_single_sign_on(client, sso_on):
+    sso_on.OIDC_PROVIDER_LOGOUT = False
+    signed_in_through_the_provider(client, UserFactory(username="erin"))
+    response = client.post("/accounts/logout/")
+    assert (response.status_code, response["Location"]) == (302, "/accounts/login/")
+    assert "_auth_user_id" not in client.session
+    # A password sign-in has no provider session to end.
+    sso_on.OIDC_PROVIDER_LOGOUT = True
+    client.force_login(UserFactory(username="frank"))
+    response = client.post("/accounts/logout/")
+    assert (response.status_code, response["Location"]) == (302, "/accounts/login/")
