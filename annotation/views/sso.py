@@ -2,6 +2,7 @@
 form when LOCAL_PASSWORDS=0), the start of a sign-in at the provider, its callback, and sign-out
 (at the provider too, when it publishes where)."""
 
+import logging
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
@@ -18,6 +19,8 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthen
 
 from annotation.sso.backends import OidcAttempt, SsoFailed
 from annotation.sso.provider import ProviderUnavailable, provider_config, provider_name, sso_enabled
+
+logger = logging.getLogger(__name__)
 
 # The session key under which a sign-in started from an invitation names it: the invitation
 # page then joins the study on the way back (annotation.views.account).
@@ -161,6 +164,8 @@ def _sso_failure(
         "subject": subject,
         "reason": reason or message,
     }
+    # For the operator: what went wrong, with the provider's identifier for the person.
+    logger.warning("Single sign-on failed (%s, sub=%r): %s", status, subject, reason or message)
     user_login_failed.send(sender=__name__, credentials=credentials, request=request)
     return _failed_page(request, message, status=status)
 
