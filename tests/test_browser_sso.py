@@ -10,6 +10,7 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from playwright.sync_api import expect
 
 from annotation.models import ExternalIdentity, Invitation, Study
+from tests.factories import UserFactory
 from tests.support.browser import BROWSER_MARKS, browser_page
 
 pytestmark = BROWSER_MARKS
@@ -196,3 +197,24 @@ def test_a_forged_answer_gets_a_page_saying_so_and_counts_as_a_failed_sign_in(
     assert len(signals.failed) == 2
     assert all(failure["method"] == "oidc" for failure in signals.failed)
     assert not any("stolen" in str(failure) for failure in signals.failed)
+
+
+def test_a_provider_address_does_not_open_an_administrator_account(
+    live_server, sso_settings, oidc_provider
+):
+    UserFactory(username="root", email="it@contoso.example", is_staff=True, is_superuser=True)
+    subject = oidc_provider.person("mallory", email="it@contoso.example", email_verified=True)
+    with Signals() as signals, browser_page(live_server.url) as page:
+        sso_sign_in(page, "mallory")
+        expect(
+            page.get_by_role("heading", name="Single sign-on did not sign you in")
+        ).to_be_visible()
+        expect(page.get_by_role("alert")).to_contain_text("An administrator account")
+        page.goto("/studies/")
+        expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    assert signals.logged_in == []
+    assert [(f["method"], f["username"], f["subject"]) for f in signals.failed] == [
+        ("oidc", "mallory", subject)
+    ]
+    assert not ExternalIdentity.objects.exists()
+    assert not get_user_model().objects.filter(username="mallory").exists()
