@@ -65,3 +65,14 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     list_display = ["name", "base_url", "allowed_models", "api_key_env", "api_key_file"]
     search_fields = ["name", "base_url"]
+
+
+@admin.register(models.ExternalIdentity)
+class ExternalIdentityAdmin(admin.ModelAdmin):
+    """Staff link an existing account to its single sign-on here (the provider's issuer and the
+    person's `sub`, which the sign-in failure is logged with), or unlink one."""
+
+    list_display = ["user", "issuer", "subject", "created_at", "last_sign_in_at"]
+    search_fields = ["user__username", "user__email", "subject"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["created_at", "last_sign_in_at"]

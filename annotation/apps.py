@@ -3,7 +3,10 @@ from urllib.parse import urlsplit
 from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
+from django.db.models.signals import post_migrate
 from django.http.request import validate_host
+
+from annotation.sso.checks import sso_check
 
 
 class AnnotationConfig(AppConfig):
@@ -17,6 +20,18 @@ class AnnotationConfig(AppConfig):
         from annotation import tasks  # noqa: F401
 
         checks.register(site_url_check)
+        checks.register(sso_check)
+        # The "Study admins" group and its permission exist on every deployment, demo or not:
+        # made after each migrate (Django's own post_migrate has made the permission by then).
+        # Imported here, as the tasks are: the services need the models loaded.
+        from annotation.services import study_admins_group_ensure
+
+        post_migrate.connect(
+            lambda sender, **kwargs: study_admins_group_ensure(),
+            sender=self,
+            weak=False,
+            dispatch_uid="study-admins-group",
+        )
 
 
 def site_url_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

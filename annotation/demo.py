@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils import timezone
 
@@ -33,7 +32,6 @@ RATERS = [(f"rater{i}", "evalapp-rater") for i in range(1, 5)]
 SCORER = ("scorer1", "evalapp-scorer")
 # The adjudicator of the workflows demo: rates nothing, so every chosen item is theirs to decide.
 ADJUDICATOR = ("adjudicator1", "evalapp-adjudicator")
-STUDY_ADMINS_GROUP = "Study admins"
 
 
 @dataclass(frozen=True)
@@ -56,8 +54,7 @@ def _user(username: str, password: str, **extra):
 def load_demo() -> DemoSummary:
     """Create the demo users and every demo study missing, each known by its title: safe to run
     any number of times, and a database made by an older demo gets the studies added since."""
-    group, _ = Group.objects.get_or_create(name=STUDY_ADMINS_GROUP)
-    group.permissions.add(Permission.objects.get(codename="add_study"))
+    group = services.study_admins_group_ensure()
     admin = _user(*ADMIN, is_staff=True, is_superuser=True)
     admin.groups.add(group)
     raters = [_user(*login) for login in RATERS]

@@ -180,10 +180,15 @@ LOGIN_REDIRECT_URL = "home"
 # Then ModelBackend, whose get_user reads the signed-in user from the cache when that is shared
 # (USER_CACHE_SECONDS below); the plain ModelBackend after it only keeps sessions signed in
 # before it was listed.
+# With LOCAL_PASSWORDS=0, annotation.sso.backends.LocalPasswordsBackend refuses a password
+# to all but superusers before it is checked; OidcBackend (listed always, idle unless single
+# sign-on is configured) takes only the provider's answer to a sign-in, never a password.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    "annotation.sso.backends.LocalPasswordsBackend",
     "evalapp.auth_cache.CachedModelBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "annotation.sso.backends.OidcBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
 # No start-up banner on stderr: every management command (`agreement` among them) would print it.
@@ -201,6 +206,51 @@ AXES_LOCKOUT_CALLABLE = "annotation.views.account.login_locked_out"
 # throttles), so a client cannot choose its own address by sending the header itself.
 NUM_PROXIES = env_int("NUM_PROXIES", 0)
 AXES_CLIENT_IP_CALLABLE = "evalapp.api.client_address"
+# Single sign-ons are neither stopped nor counted by django-axes (annotation.sso.backends).
+AXES_WHITELIST_CALLABLE = "annotation.sso.backends.axes_skips_sso"
+
+# Single sign-on with an OpenID Connect provider (Entra ID, Okta, Keycloak...; docs/deployment.md,
+# "Single sign-on"): off unless OIDC_RP_CLIENT_ID is set. The provider's endpoints come from its
+# discovery document at OIDC_ISSUER, read at the first sign-in (never at start-up) and kept for
+# an hour, unless each is named in OIDC_OP_*_ENDPOINT. `manage.py check` reports a half-done
+# configuration. The redirect URI to register with the provider is https://<host>/oidc/callback/.
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").rstrip("/")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_OP_LOGOUT_ENDPOINT = os.environ.get("OIDC_OP_LOGOUT_ENDPOINT", "")
+OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+# Which claim gives the username (kept from the first sign-in) and which the e-mail address.
+OIDC_USERNAME_CLAIM = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_EMAIL_CLAIM = os.environ.get("OIDC_EMAIL_CLAIM", "email")
+# An address is taken only with `email_verified: true`, unless the operator trusts every address
+# the provider sends (a directory whose addresses the organisation's IT assigns, e.g. Entra ID,
+# which sends no email_verified).
+OIDC_TRUST_UNVERIFIED_EMAIL = env_bool("OIDC_TRUST_UNVERIFIED_EMAIL", False)
+# A claim (e.g. groups, roles) holding one of these values makes the account a study admin, and
+# its absence takes that away, at every sign-in. Unset: study admins are chosen in evalapp.
+OIDC_ADMIN_CLAIM = os.environ.get("OIDC_ADMIN_CLAIM", "")
+OIDC_ADMIN_VALUES = env_list("OIDC_ADMIN_VALUES", [])
+# The sign-in button says "Sign in with <this>".
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "")
+# Signing out of evalapp after a single sign-on also signs out at the provider, when it
+# publishes an end_session_endpoint (post_logout_redirect_uri: https://<host>/accounts/login/).
+OIDC_PROVIDER_LOGOUT = env_bool("OIDC_PROVIDER_LOGOUT", True)
+# Seconds each call to the provider may take.
+OIDC_TIMEOUT = env_float("OIDC_TIMEOUT", 10.0)
+# The client authenticates at the token endpoint with HTTP Basic (client_secret_basic, which
+# every provider must accept); 0 sends the secret in the body (client_secret_post).
+OIDC_TOKEN_USE_BASIC_AUTH = env_bool("OIDC_TOKEN_USE_BASIC_AUTH", True)
+# PKCE (S256) as well as the client secret; the ID token is kept in the session for sign-out.
+OIDC_USE_PKCE = True
+OIDC_STORE_ID_TOKEN = True
+# Passwords: 0 removes the password form from the sign-in page and refuses a posted password,
+# except a superuser's at /admin/ (the way in when the provider is down).
+LOCAL_PASSWORDS = env_bool("LOCAL_PASSWORDS", True)
 
 # E-mail (rater invitations, reminders and notices): printed to the console unless a real
 # backend is configured; with DEBUG=0 invitations are refused on the console, file and dummy

@@ -1,7 +1,6 @@
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import (
     SpectacularAPIView,
@@ -9,6 +8,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+from annotation.views.sso import LoginView, LogoutView, SsoCallbackView, SsoStartView
 from evalapp.views import healthz
 
 handler404 = "evalapp.views.not_found"
@@ -39,8 +39,14 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/login/", LoginView.as_view(), name="login"),
+    path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    # Single sign-on (OpenID Connect): 404 until OIDC_RP_CLIENT_ID is set. The provider sends
+    # people back to /oidc/callback/, the redirect URI to register with it.
+    path("oidc/authenticate/", SsoStartView.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", SsoCallbackView.as_view(), name="oidc_authentication_callback"),
+    # mozilla-django-oidc's name for sign-out, for whoever expects it: the same view.
+    path("oidc/logout/", LogoutView.as_view(), name="oidc_logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("", include("checklists.urls")),

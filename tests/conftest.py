@@ -13,10 +13,12 @@ from django.utils import timezone
 from annotation import services
 from annotation.models import Attachment, Invitation, Result, Study, TaskRun
 from annotation.services.external_ratings import study_import_ratings
+from annotation.sso.provider import discovery_forget
 from checklists import services as checklist_services
 from checklists.models import ChecklistDefinition, Report
 from tests.factories import UserFactory
 from tests.support.fake_llm import FakeLLMServer
+from tests.support.oidc_server import CLIENT_ID, OidcProvider
 from tests.support.vanveen import as_long_csv, vanveen_rows
 from tests.support.worker import start_worker, stop_worker, worker_settle
 
@@ -295,3 +297,31 @@ def api_world(open_study, study_admin, raters, outsider, mi_claim, settings, tmp
         },
         "question": question,
     }
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(live_server, tmp_path_factory):
+    """A real OpenID Connect provider (django-oauth-toolkit) in a process of its own, with its
+    own SQLite database, for the whole session; evalapp's live server is its registered client."""
+    provider = OidcProvider(
+        redirect_base=live_server.url, data_dir=tmp_path_factory.mktemp("oidc-provider")
+    )
+    provider.start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture
+def sso_settings(settings, oidc_provider):
+    """evalapp signing in with the test provider, found through its discovery document."""
+    settings.OIDC_RP_CLIENT_ID = CLIENT_ID
+    settings.OIDC_RP_CLIENT_SECRET = oidc_provider.client_secret
+    settings.OIDC_ISSUER = oidc_provider.issuer
+    settings.OIDC_ADMIN_CLAIM = "groups"
+    settings.OIDC_ADMIN_VALUES = ["evalapp-admins"]
+    settings.OIDC_PROVIDER_NAME = "Contoso Health"
+    discovery_forget()
+    yield settings
+    discovery_forget()

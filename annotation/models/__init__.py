@@ -11,6 +11,7 @@ from annotation.models.adjudication import (
 from annotation.models.cases import Attachment, Case, Generation, Output
 from annotation.models.consent import ConsentVersion, RaterQuestion
 from annotation.models.endpoints import Connection, EndpointNotReady, Judge, ModelEndpoint, Source
+from annotation.models.identities import ExternalIdentity
 from annotation.models.items import Assignment, Item, ItemOutput
 from annotation.models.jobs import TaskRun
 from annotation.models.judging import JudgeRating, JudgeVerdict
@@ -48,6 +49,7 @@ __all__ = [
     "ConsentVersion",
     "EndpointNotReady",
     "Generation",
+    "ExternalIdentity",
     "ImportUpload",
     "ImportUploadChunk",
     "Invitation",

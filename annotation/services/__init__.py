@@ -4,6 +4,11 @@ One module per concern; everything public is re-exported here, so callers write
 `services.rating_save(...)` without knowing which module holds it.
 """
 
+from annotation.services.accounts import (
+    STUDY_ADMINS_GROUP,
+    sso_user_sign_in,
+    study_admins_group_ensure,
+)
 from annotation.services.adaptive import (
     adaptive_design_clear,
     adaptive_design_set,
@@ -127,6 +132,9 @@ from annotation.services.task_runs import (
 )
 
 __all__ = [
+    "STUDY_ADMINS_GROUP",
+    "sso_user_sign_in",
+    "study_admins_group_ensure",
     "NotificationTally",
     "notifications_send_due",
     "study_notifications_update",

@@ -18,6 +18,7 @@ from annotation.services import (
     invitation_check,
     invitation_refusal,
 )
+from annotation.views.sso import SSO_INVITATION, sso_context
 from evalapp.api import token_expired
 
 
@@ -51,7 +52,7 @@ def login_locked_out(request: HttpRequest, *args, **kwargs) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
     """A rater invitation: join with the account that has the invited address, or create one,
-    which gets that address."""
+    which gets that address (not with LOCAL_PASSWORDS=0: then through single sign-on)."""
     found = Invitation.objects.select_related("study").filter(token=token).first()
     if found is None:
         raise Http404("This invitation link is not valid.")
@@ -59,6 +60,10 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         return _invitation_signed_in(request, found)
     form = UserCreationForm(request.POST if request.method == "POST" else None)
     problem = _invitation_problem(found)
+    if request.method == "POST" and not settings.LOCAL_PASSWORDS:
+        form.add_error(None, "Accounts with a password cannot be created on this site.")
+        context = {"invitation": found, "form": form, "problem": problem, **sso_context()}
+        return render(request, "annotation/invitation.html", context, status=403)
     if request.method == "POST" and problem:
         form.add_error(None, problem)
     elif request.method == "POST" and form.is_valid():
@@ -72,7 +77,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             login(request, user, backend="evalapp.auth_cache.CachedModelBackend")
             messages.success(request, f"You are a rater of {study.title!r}.")
             return redirect("rater_home")
-    context = {"invitation": found, "form": form, "problem": problem}
+    context = {"invitation": found, "form": form, "problem": problem, **sso_context()}
     return render(
         request, "annotation/invitation.html", context, status=400 if form.errors else 200
     )
@@ -94,7 +99,9 @@ def _invitation_signed_in(request: HttpRequest, found: Invitation) -> HttpRespon
         problem = _invitation_problem(found) or invitation_refusal(
             invitation=found, user=request.user
         )
-    if request.method == "POST" and not problem:
+    # Back from a single sign-on started on this invitation's page: joining was what they asked.
+    joining = request.session.pop(SSO_INVITATION, None) == found.token
+    if (request.method == "POST" or joining) and not problem:
         try:
             study = invitation_accept(token=found.token, user=request.user)
         except ValidationError as exc:
@@ -102,6 +109,6 @@ def _invitation_signed_in(request: HttpRequest, found: Invitation) -> HttpRespon
         else:
             messages.success(request, f"You are a rater of {study.title!r}.")
             return redirect("rater_home")
-    context = {"invitation": found, "problem": problem}
-    status = 403 if problem and request.method == "POST" else 200
+    context = {"invitation": found, "problem": problem, **sso_context()}
+    status = 403 if problem and (request.method == "POST" or joining) else 200
     return render(request, "annotation/invitation.html", context, status=status)

@@ -1,0 +1,121 @@
+"""The OpenID Connect provider this site signs people in with, from the settings: its endpoints
+named one by one, or read from its discovery document (`<issuer>/.well-known/openid-
+configuration`) at the first sign-in, never at start-up, and kept for an hour."""
+
+import threading
+import time
+from dataclasses import dataclass
+
+import requests
+from django.conf import settings
+
+from annotation.core.sso import ClaimRules
+
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+DISCOVERY_SECONDS = 3600
+_discovered: dict[str, tuple[float, dict]] = {}
+_discovery_lock = threading.Lock()
+
+
+class ProviderUnavailable(Exception):
+    """The provider's configuration could not be read; the message says what to check."""
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    userinfo_endpoint: str  # "" when the provider has none: the ID token's claims are used
+    jwks_endpoint: str
+    end_session_endpoint: str  # "" when the provider publishes none
+
+
+def sso_enabled() -> bool:
+    """Single sign-on is on once a client id is set."""
+    return bool(settings.OIDC_RP_CLIENT_ID)
+
+
+def provider_name() -> str:
+    return settings.OIDC_PROVIDER_NAME or "single sign-on"
+
+
+def claim_rules() -> ClaimRules:
+    return ClaimRules(
+        username_claim=settings.OIDC_USERNAME_CLAIM,
+        email_claim=settings.OIDC_EMAIL_CLAIM,
+        admin_claim=settings.OIDC_ADMIN_CLAIM,
+        admin_values=tuple(settings.OIDC_ADMIN_VALUES),
+        trust_unverified_email=settings.OIDC_TRUST_UNVERIFIED_EMAIL,
+    )
+
+
+def provider_config() -> ProviderConfig:
+    """The endpoints: each one set in the settings wins over the discovery document, which is
+    read only when some endpoint is not set."""
+    explicit = {
+        "authorization_endpoint": settings.OIDC_OP_AUTHORIZATION_ENDPOINT,
+        "token_endpoint": settings.OIDC_OP_TOKEN_ENDPOINT,
+        "userinfo_endpoint": settings.OIDC_OP_USER_ENDPOINT,
+        "jwks_uri": settings.OIDC_OP_JWKS_ENDPOINT,
+        "end_session_endpoint": settings.OIDC_OP_LOGOUT_ENDPOINT,
+    }
+    required = ("authorization_endpoint", "token_endpoint", "jwks_uri")
+    issuer = settings.OIDC_ISSUER.rstrip("/")
+    document: dict = {}
+    if issuer and not all(explicit[name] for name in (*required, "end_session_endpoint")):
+        document = _discovery(issuer)
+    merged = {name: explicit[name] or document.get(name) or "" for name in explicit}
+    missing = [name for name in required if not merged[name]]
+    if missing:
+        raise ProviderUnavailable(
+            f"The provider's {', '.join(missing)} is not known: set OIDC_ISSUER (whose discovery "
+            "document names it) or the OIDC_OP_* endpoints."
+        )
+    return ProviderConfig(
+        issuer=issuer,
+        authorization_endpoint=merged["authorization_endpoint"],
+        token_endpoint=merged["token_endpoint"],
+        userinfo_endpoint=merged["userinfo_endpoint"],
+        jwks_endpoint=merged["jwks_uri"],
+        end_session_endpoint=merged["end_session_endpoint"],
+    )
+
+
+def _discovery(issuer: str) -> dict:
+    with _discovery_lock:
+        kept = _discovered.get(issuer)
+        if kept is not None and kept[0] > time.monotonic():
+            return kept[1]
+        document = _discovery_read(issuer)
+        _discovered[issuer] = (time.monotonic() + DISCOVERY_SECONDS, document)
+        return document
+
+
+def _discovery_read(issuer: str) -> dict:
+    url = issuer + DISCOVERY_PATH
+    try:
+        response = requests.get(url, timeout=settings.OIDC_TIMEOUT)
+        response.raise_for_status()
+        document = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise ProviderUnavailable(
+            f"The provider's discovery document {url} could not be read ({exc.__class__.__name__}"
+            f"{': ' + str(exc) if str(exc) else ''}). Check OIDC_ISSUER and that this server "
+            "can reach the provider."
+        ) from None
+    if not isinstance(document, dict):
+        raise ProviderUnavailable(f"{url} is not an OpenID Connect discovery document.")
+    # The document must be the issuer's own (OpenID Connect Discovery 1.0, section 4.3).
+    if str(document.get("issuer", "")).rstrip("/") != issuer:
+        raise ProviderUnavailable(
+            f"{url} names the issuer {document.get('issuer')!r}, not OIDC_ISSUER={issuer!r}: "
+            "set OIDC_ISSUER to exactly the issuer the provider names."
+        )
+    return document
+
+
+def discovery_forget() -> None:
+    """Read the discovery document again at the next sign-in (tests; a changed provider)."""
+    with _discovery_lock:
+        _discovered.clear()

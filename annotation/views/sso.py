@@ -1,0 +1,209 @@
+"""Single sign-on's pages: the sign-in page (with the provider's button, and without the password
+form when LOCAL_PASSWORDS=0), the start of a sign-in at the provider, its callback, and sign-out
+(at the provider too, when it publishes where)."""
+
+import logging
+from urllib.parse import urlencode, urlsplit
+
+from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.signals import user_login_failed
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render, resolve_url
+from django.urls import Resolver404, resolve
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django.views.generic import View
+from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
+
+from annotation.sso.backends import OidcAttempt, SsoFailed
+from annotation.sso.provider import ProviderUnavailable, provider_config, provider_name, sso_enabled
+
+logger = logging.getLogger(__name__)
+
+# The session key under which a sign-in started from an invitation names it: the invitation
+# page then joins the study on the way back (annotation.views.account).
+SSO_INVITATION = "sso_invitation"
+
+
+def sso_context() -> dict:
+    """What the sign-in and invitation pages show about single sign-on."""
+    return {
+        "sso_enabled": sso_enabled(),
+        "sso_provider_name": provider_name(),
+        "local_passwords": settings.LOCAL_PASSWORDS,
+    }
+
+
+class LoginView(auth_views.LoginView):
+    """Django's sign-in page, with the provider's button; with LOCAL_PASSWORDS=0 it shows no
+    password form and refuses a posted password (superusers sign in at /admin/ instead)."""
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), **sso_context()}
+
+    def post(self, request, *args, **kwargs):
+        if settings.LOCAL_PASSWORDS:
+            return super().post(request, *args, **kwargs)
+        # Refused unread, and recorded as a failed sign-in (django-axes counts it too).
+        credentials = {
+            "username": request.POST.get("username", "")[:150],
+            "method": "password",
+            "reason": "passwords are turned off (LOCAL_PASSWORDS=0)",
+        }
+        user_login_failed.send(sender=__name__, credentials=credentials, request=request)
+        context = {**self.get_context_data(), "password_refused": True}
+        return self.render_to_response(context, status=403)
+
+
+@method_decorator(never_cache, name="dispatch")
+class SsoStartView(OIDCAuthenticationRequestView):
+    """Sends the browser to the provider. `next` is kept for the way back only when it is a
+    path on this site (the library checks it with Django's url_has_allowed_host_and_scheme)."""
+
+    def __init__(self, **kwargs):
+        # Not the library's: it reads the endpoint from the settings here; get() finds it.
+        View.__init__(self, **kwargs)
+        self.OIDC_RP_CLIENT_ID = settings.OIDC_RP_CLIENT_ID
+
+    def get(self, request):
+        if not sso_enabled():
+            raise Http404("Single sign-on is not configured on this site.")
+        try:
+            self.OIDC_OP_AUTH_ENDPOINT = provider_config().authorization_endpoint
+        except ProviderUnavailable as exc:
+            return _failed_page(request, str(exc), status=503)
+        return super().get(request)
+
+
+@method_decorator(never_cache, name="dispatch")
+class SsoCallbackView(OIDCAuthenticationCallbackView):
+    """Where the provider sends the browser back. Every way this can fail shows a page saying
+    why (never a bare 400 or a 500) and sends `user_login_failed` once."""
+
+    def get(self, request):
+        if not sso_enabled():
+            raise Http404("Single sign-on is not configured on this site.")
+        states = request.session.get("oidc_states") or {}
+        entry = states.pop(request.GET.get("state", ""), None)
+        if entry is not None:
+            # Used once: the same answer sent again finds nothing.
+            request.session["oidc_states"] = states
+            request.session.save()
+        if request.GET.get("error"):
+            return _sso_failure(request, _provider_error(request), status=403)
+        if entry is None or not request.GET.get("code"):
+            return _sso_failure(
+                request,
+                "This sign-in answer does not belong to a sign-in started in this browser, or it "
+                "was already used. Start again from the sign-in page.",
+                status=400,
+                reason="unknown state",
+            )
+        # Read again after the provider's answer, as the library does: another tab may have
+        # changed the session meanwhile.
+        request.session = request.session.__class__(request.session.session_key)
+        attempt = OidcAttempt(nonce=entry.get("nonce"), code_verifier=entry.get("code_verifier"))
+        try:
+            self.user = auth.authenticate(request, oidc_attempt=attempt)
+        except SsoFailed as exc:
+            return _sso_failure(
+                request, exc.message, status=exc.status, username=exc.username, subject=exc.subject
+            )
+        if self.user is None:
+            # Django sent user_login_failed already (no backend took the answer).
+            return _failed_page(request, "Single sign-on is not set up on this site.", status=403)
+        response = self.login_success()
+        _invitation_remember(request, self.success_url)
+        return response
+
+    @property
+    def success_url(self):
+        return self.request.session.get("oidc_login_next") or resolve_url(
+            settings.LOGIN_REDIRECT_URL
+        )
+
+
+def _provider_error(request: HttpRequest) -> str:
+    code = request.GET.get("error", "")[:100]
+    description = request.GET.get("error_description", "")[:300]
+    said = f"{code}: {description}" if description else code
+    return (
+        f"{provider_name()} did not sign you in ({said}). Try again, or ask your organisation's "
+        "IT if you should have access."
+    )
+
+
+def _invitation_remember(request: HttpRequest, next_url: str) -> None:
+    """A sign-in that goes back to an invitation joins its study there (the invitation page
+    still checks that the account has the invited address)."""
+    try:
+        match = resolve(urlsplit(next_url).path)
+    except Resolver404:
+        return
+    if match.url_name == "invitation":
+        request.session[SSO_INVITATION] = match.kwargs["token"]
+
+
+def _sso_failure(
+    request: HttpRequest,
+    message: str,
+    *,
+    status: int,
+    reason: str = "",
+    username: str = "",
+    subject: str = "",
+) -> HttpResponse:
+    """The failure page, after `user_login_failed` with what is known (no code, token or
+    secret): the audit trail records it like a wrong password."""
+    credentials = {
+        "method": "oidc",
+        "issuer": settings.OIDC_ISSUER,
+        "username": username,
+        "subject": subject,
+        "reason": reason or message,
+    }
+    # For the operator: what went wrong, with the provider's identifier for the person.
+    logger.warning("Single sign-on failed (%s, sub=%r): %s", status, subject, reason or message)
+    user_login_failed.send(sender=__name__, credentials=credentials, request=request)
+    return _failed_page(request, message, status=status)
+
+
+def _failed_page(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
+    context = {"message": message, **sso_context()}
+    return render(request, "registration/sso_failed.html", context, status=status)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's sign-out; after a single sign-on, also at the provider when it publishes an
+    end_session_endpoint (and OIDC_PROVIDER_LOGOUT is on). The browser is sent there by a page,
+    not a redirect: the Content-Security-Policy lets a form lead only to this site."""
+
+    def post(self, request, *args, **kwargs):
+        id_token = request.session.get("oidc_id_token")
+        response = super().post(request, *args, **kwargs)
+        target = _provider_logout_url(request, id_token) if id_token else ""
+        if not target:
+            return response
+        context = {"target": target, "sso_provider_name": provider_name()}
+        return render(request, "registration/sso_signed_out.html", context)
+
+
+def _provider_logout_url(request: HttpRequest, id_token: str) -> str:
+    if not (sso_enabled() and settings.OIDC_PROVIDER_LOGOUT):
+        return ""
+    try:
+        endpoint = provider_config().end_session_endpoint
+    except ProviderUnavailable:
+        return ""  # signed out here; the provider's session ends on its own
+    if not endpoint:
+        return ""
+    params = {
+        "id_token_hint": id_token,
+        "client_id": settings.OIDC_RP_CLIENT_ID,
+        "post_logout_redirect_uri": request.build_absolute_uri(
+            resolve_url(settings.LOGOUT_REDIRECT_URL)
+        ),
+    }
+    return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}"

@@ -1,0 +1,392 @@
+"""Single sign-on without a browser: which account a sign-in reaches (services.accounts), the
+system check, the sign-in's start and its `next`, the provider's configuration, the ID token's
+audience, passwords turned off, and django-axes beside it. The flows through a real provider
+are in test_browser_sso.py."""
+
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+from axes.models import AccessAttempt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.contrib.auth.models import Group
+from django.contrib.auth.signals import user_login_failed
+from django.core.exceptions import SuspiciousOperation, ValidationError
+
+from annotation import services
+from annotation.core.sso import SsoClaims
+from annotation.models import ExternalIdentity
+from annotation.sso import provider
+from annotation.sso.backends import OidcBackend
+from annotation.sso.checks import sso_check
+from tests.factories import PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ISSUER = "https://login.contoso.example/tenant/v2.0"
+
+
+def person(subject="sub-1", username="alice", email="", is_admin=None) -> SsoClaims:
+    return SsoClaims(subject=subject, username=username, email=email, is_admin=is_admin)
+
+
+@pytest.fixture
+def sso_on(settings):
+    settings.OIDC_RP_CLIENT_ID = "evalapp"
+    settings.OIDC_RP_CLIENT_SECRET = "s3cret"
+    settings.OIDC_ISSUER = ""
+    settings.OIDC_OP_AUTHORIZATION_ENDPOINT = "https://idp.example/authorize"
+    settings.OIDC_OP_TOKEN_ENDPOINT = "https://idp.example/token"
+    settings.OIDC_OP_JWKS_ENDPOINT = "https://idp.example/jwks"
+    settings.OIDC_OP_LOGOUT_ENDPOINT = "https://idp.example/logout"
+    provider.discovery_forget()
+    return settings
+
+
+# Which account a sign-in reaches
+
+
+def test_the_first_sign_in_makes_an_account_and_the_next_finds_it_by_subject():
+    first = services.sso_user_sign_in(issuer=ISSUER, claims=person(email="a@contoso.example"))
+    assert (first.username, first.email) == ("alice", "a@contoso.example")
+    assert not first.has_usable_password()
+    # Renamed at the provider, new address: the same account, with the new address and the
+    # username it had.
+    again = services.sso_user_sign_in(
+        issuer=ISSUER, claims=person(username="alice.new", email="alice@contoso.example")
+    )
+    assert again.pk == first.pk
+    again.refresh_from_db()
+    assert (again.username, again.email) == ("alice", "alice@contoso.example")
+    assert ExternalIdentity.objects.get().last_sign_in_at is not None
+
+
+def test_the_same_subject_at_another_provider_is_another_person():
+    one = services.sso_user_sign_in(issuer=ISSUER, claims=person())
+    other = services.sso_user_sign_in(issuer="https://other.example", claims=person())
+    assert one.pk != other.pk
+    assert other.username == "alice-2"
+
+
+def test_a_username_held_by_a_local_account_is_not_taken_over():
+    local = UserFactory(username="Alice", email="alice.local@hospital.example")
+    user = services.sso_user_sign_in(issuer=ISSUER, claims=person(username="alice"))
+    assert user.pk != local.pk
+    assert user.username == "alice-2"
+    local.refresh_from_db()
+    assert local.check_password(PASSWORD)
+    assert not local.external_identities.exists()
+
+
+def test_an_address_the_provider_does_not_vouch_for_links_nothing():
+    # SsoClaims.email is "" when the claim was not verified (test_sso_claims).
+    local = UserFactory(username="bob", email="alice@contoso.example")
+    user = services.sso_user_sign_in(issuer=ISSUER, claims=person(email=""))
+    assert user.pk != local.pk
+    assert user.email == ""
+
+
+def test_a_verified_address_links_the_local_account_that_has_it():
+    local = UserFactory(username="a.smith", email="Alice@Contoso.example")
+    user = services.sso_user_sign_in(issuer=ISSUER, claims=person(email="alice@contoso.example"))
+    assert user.pk == local.pk
+    assert ExternalIdentity.objects.get(user=local).subject == "sub-1"
+
+
+@pytest.mark.parametrize("flag", ["is_staff", "is_superuser"])
+def test_a_verified_address_never_links_an_administrator_account(flag):
+    UserFactory(username="root", email="alice@contoso.example", **{flag: True})
+    with pytest.raises(ValidationError, match="administrator account"):
+        services.sso_user_sign_in(issuer=ISSUER, claims=person(email="alice@contoso.example"))
+    assert not ExternalIdentity.objects.exists()
+
+
+def test_an_account_linked_to_someone_else_at_the_provider_is_not_linked_again():
+    services.sso_user_sign_in(issuer=ISSUER, claims=person(email="alice@contoso.example"))
+    with pytest.raises(ValidationError, match="already linked"):
+        services.sso_user_sign_in(
+            issuer=ISSUER, claims=person(subject="sub-2", email="alice@contoso.example")
+        )
+
+
+def test_two_accounts_with_the_address_are_not_chosen_between():
+    UserFactory(username="one", email="alice@contoso.example")
+    UserFactory(username="two", email="alice@contoso.example")
+    with pytest.raises(ValidationError, match="More than one"):
+        services.sso_user_sign_in(issuer=ISSUER, claims=person(email="alice@contoso.example"))
+
+
+def test_a_deactivated_account_is_refused():
+    user = services.sso_user_sign_in(issuer=ISSUER, claims=person())
+    user.is_active = False
+    user.save()
+    with pytest.raises(ValidationError, match="deactivated"):
+        services.sso_user_sign_in(issuer=ISSUER, claims=person())
+
+
+def test_the_admin_claim_gives_and_takes_study_admin_rights_at_every_sign_in():
+    user = services.sso_user_sign_in(issuer=ISSUER, claims=person(is_admin=True))
+    assert user.has_perm("annotation.add_study")
+    user = services.sso_user_sign_in(issuer=ISSUER, claims=person(is_admin=False))
+    user = type(user).objects.get(pk=user.pk)  # permissions are cached on the instance
+    assert not user.has_perm("annotation.add_study")
+
+
+def test_without_an_admin_claim_rights_given_in_evalapp_stay():
+    user = services.sso_user_sign_in(issuer=ISSUER, claims=person())
+    user.groups.add(services.study_admins_group_ensure())
+    services.sso_user_sign_in(issuer=ISSUER, claims=person(is_admin=None))
+    assert user.groups.filter(name=services.STUDY_ADMINS_GROUP).exists()
+
+
+def test_a_fresh_deployment_has_the_study_admins_group_with_its_permission():
+    group = Group.objects.get(name="Study admins")
+    assert list(group.permissions.values_list("codename", flat=True)) == ["add_study"]
+
+
+# The system check
+
+
+def test_without_a_client_id_nothing_is_reported(settings):
+    settings.OIDC_RP_CLIENT_ID = ""
+    assert sso_check() == []
+
+
+def test_passwords_off_without_single_sign_on_is_a_warning(settings):
+    settings.OIDC_RP_CLIENT_ID, settings.LOCAL_PASSWORDS = "", False
+    assert [message.id for message in sso_check()] == ["annotation.W102"]
+
+
+def test_a_complete_configuration_passes(sso_on):
+    assert sso_check() == []
+    sso_on.OIDC_OP_AUTHORIZATION_ENDPOINT = ""
+    sso_on.OIDC_ISSUER = ISSUER
+    assert sso_check() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"OIDC_RP_CLIENT_SECRET": ""}, "OIDC_RP_CLIENT_SECRET is not set"),
+        (
+            {"OIDC_OP_TOKEN_ENDPOINT": ""},
+            "OIDC_ISSUER is not set, and OIDC_OP_TOKEN_ENDPOINT is not set either",
+        ),
+        ({"OIDC_ADMIN_CLAIM": "groups"}, "OIDC_ADMIN_CLAIM and OIDC_ADMIN_VALUES go together"),
+        ({"OIDC_ADMIN_VALUES": ["admins"]}, "OIDC_ADMIN_CLAIM and OIDC_ADMIN_VALUES go together"),
+        ({"OIDC_RP_SIGN_ALGO": "none"}, "OIDC_RP_SIGN_ALGO='none'"),
+    ],
+)
+def test_a_half_configured_single_sign_on_is_an_error_naming_the_setting(sso_on, change, words):
+    for name, value in change.items():
+        setattr(sso_on, name, value)
+    messages = sso_check()
+    assert [message.id for message in messages] == ["annotation.E101"]
+    assert words in messages[0].msg
+
+
+# The start of a sign-in, and its `next`
+
+
+def test_the_start_is_not_found_without_single_sign_on(client, settings):
+    settings.OIDC_RP_CLIENT_ID = ""
+    assert client.get("/oidc/authenticate/").status_code == 404
+    assert client.get("/oidc/callback/?code=a&state=b").status_code == 404
+
+
+def test_the_start_sends_the_browser_to_the_provider_with_pkce_state_and_nonce(client, sso_on):
+    response = client.get("/oidc/authenticate/", {"next": "/rate/?page=2"})
+    assert response.status_code == 302
+    url = urlsplit(response["Location"])
+    assert f"{url.scheme}://{url.netloc}{url.path}" == "https://idp.example/authorize"
+    query = parse_qs(url.query)
+    assert query["client_id"] == ["evalapp"]
+    assert query["scope"] == ["openid email profile"]
+    assert query["redirect_uri"] == ["http://testserver/oidc/callback/"]
+    assert query["code_challenge_method"] == ["S256"]
+    assert query["state"][0] in client.session["oidc_states"]
+    assert query["nonce"]
+    assert client.session["oidc_login_next"] == "/rate/?page=2"
+
+
+@pytest.mark.parametrize(
+    "unsafe",
+    ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"],
+)
+def test_a_next_off_this_site_is_not_kept(client, sso_on, unsafe):
+    response = client.get("/oidc/authenticate/", {"next": unsafe})
+    assert response.status_code == 302
+    assert client.session["oidc_login_next"] is None
+
+
+def test_a_provider_that_cannot_be_reached_gets_a_page_saying_so(client, sso_on):
+    sso_on.OIDC_OP_AUTHORIZATION_ENDPOINT = ""
+    sso_on.OIDC_ISSUER = "http://127.0.0.1:9"  # discard port: nothing listens
+    response = client.get("/oidc/authenticate/")
+    assert response.status_code == 503
+    assert "http://127.0.0.1:9/.well-known/openid-configuration could not be read" in (
+        response.content.decode()
+    )
+
+
+def test_the_discovery_document_is_read_once_and_must_name_the_issuer(sso_on, monkeypatch):
+    sso_on.OIDC_ISSUER, sso_on.OIDC_OP_AUTHORIZATION_ENDPOINT = ISSUER, ""
+    document = {
+        "issuer": ISSUER,
+        "authorization_endpoint": "https://login.contoso.example/authorize",
+        "end_session_endpoint": "https://login.contoso.example/logout",
+    }
+    reads = []
+
+    class Answer:
+        def raise_for_status(self):
+            pass
+
+        def json(self):
+            return document
+
+    def get(url, timeout):
+        reads.append(url)
+        return Answer()
+
+    monkeypatch.setattr(provider.requests, "get", get)
+    config = provider.provider_config()
+    provider.provider_config()
+    assert reads == [ISSUER + "/.well-known/openid-configuration"]
+    assert config.authorization_endpoint == "https://login.contoso.example/authorize"
+    assert config.token_endpoint == "https://idp.example/token"  # set explicitly: it wins
+    provider.discovery_forget()
+    document["issuer"] = "https://attacker.example"
+    with pytest.raises(provider.ProviderUnavailable, match="names the issuer"):
+        provider.provider_config()
+
+
+# The ID token
+
+
+def test_an_id_token_for_another_client_or_from_another_issuer_is_refused(sso_on, monkeypatch):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    backend = OidcBackend()
+    backend.configure(
+        provider.ProviderConfig(ISSUER, "https://a", "https://t", "", "https://j", "")
+    )
+    monkeypatch.setattr(backend, "retrieve_matching_jwk", lambda token: key.public_key())
+
+    def token(**claims):
+        body = {"iss": ISSUER, "aud": "evalapp", "sub": "1", "nonce": "n", **claims}
+        return jwt.encode(body, key, algorithm="RS256")
+
+    assert backend.verify_token(token(), nonce="n")["sub"] == "1"
+    assert backend.verify_token(token(aud=["other", "evalapp"]), nonce="n")["sub"] == "1"
+    with pytest.raises(SuspiciousOperation, match="another client"):
+        backend.verify_token(token(aud="other-app"), nonce="n")
+    with pytest.raises(SuspiciousOperation, match="another provider"):
+        backend.verify_token(token(iss="https://other.example"), nonce="n")
+    with pytest.raises(SuspiciousOperation, match="Nonce"):
+        backend.verify_token(token(), nonce="replayed")
+
+
+# Passwords turned off, and django-axes
+
+
+def test_with_passwords_off_a_password_is_refused_on_the_sign_in_page(client, settings):
+    settings.LOCAL_PASSWORDS = False
+    UserFactory(username="carol")
+    response = client.post("/accounts/login/", {"username": "carol", "password": PASSWORD})
+    assert response.status_code == 403
+    assert "turned off" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    # Recorded as a failed sign-in, which django-axes counts like a wrong password.
+    assert AccessAttempt.objects.filter(username="carol").count() == 1
+    assert 'id="id_password"' not in client.get("/accounts/login/").content.decode()
+
+
+def test_with_passwords_off_only_a_superuser_signs_in_at_the_admin(client, settings):
+    settings.LOCAL_PASSWORDS = False
+    UserFactory(username="staffer", is_staff=True)
+    UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.post("/admin/login/", {"username": "staffer", "password": PASSWORD})
+    assert "_auth_user_id" not in client.session
+    response = client.post("/admin/login/", {"username": "root", "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"]
+
+
+def test_with_passwords_off_an_invitation_makes_no_password_account(
+    client, settings, draft_study, study_admin
+):
+    settings.LOCAL_PASSWORDS = False
+    invitation = draft_study.invitations.create(email="new@contoso.example", created_by=study_admin)
+    response = client.post(
+        f"/invite/{invitation.token}/",
+        {"username": "newbie", "password1": "Long-enough-pass1", "password2": "Long-enough-pass1"},
+    )
+    assert response.status_code == 403
+    assert not UserFactory._meta.model.objects.filter(username="newbie").exists()
+
+
+def test_a_failed_single_sign_on_is_signalled_but_not_counted_by_axes(client, sso_on):
+    failures = []
+
+    def record(sender, credentials, **kwargs):
+        failures.append(credentials)
+
+    user_login_failed.connect(record, dispatch_uid="test-sso-record")
+    try:
+        response = client.get("/oidc/callback/", {"code": "c", "state": "never-issued"})
+    finally:
+        user_login_failed.disconnect(dispatch_uid="test-sso-record")
+    assert response.status_code == 400
+    assert failures == [
+        {
+            "method": "oidc",
+            "issuer": "",
+            "username": "",
+            "subject": "",
+            "reason": "unknown state",
+        }
+    ]
+    assert not AccessAttempt.objects.exists()
+    # A wrong password still is.
+    UserFactory(username="dave")
+    client.post("/accounts/login/", {"username": "dave", "password": "wrong"})
+    assert AccessAttempt.objects.filter(username="dave").count() == 1
+
+
+# Signing out
+
+
+def signed_in_through_the_provider(client, user) -> None:
+    client.force_login(user, backend="annotation.sso.backends.OidcBackend")
+    session = client.session
+    session["oidc_id_token"] = "the.id.token"
+    session.save()
+
+
+def test_signing_out_after_a_single_sign_on_also_signs_out_at_the_provider(client, sso_on):
+    signed_in_through_the_provider(client, UserFactory(username="erin"))
+    response = client.post("/accounts/logout/")
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+    target = response.context["target"]
+    url = urlsplit(target)
+    assert f"{url.scheme}://{url.netloc}{url.path}" == "https://idp.example/logout"
+    assert parse_qs(url.query) == {
+        "id_token_hint": ["the.id.token"],
+        "client_id": ["evalapp"],
+        "post_logout_redirect_uri": ["http://testserver/accounts/login/"],
+    }
+    assert f'content="0;url={target.replace("&", "&amp;")}"' in response.content.decode()
+
+
+def test_signing_out_stays_here_without_provider_logout_or_single_sign_on(client, sso_on):
+    sso_on.OIDC_PROVIDER_LOGOUT = False
+    signed_in_through_the_provider(client, UserFactory(username="erin"))
+    response = client.post("/accounts/logout/")
+    assert (response.status_code, response["Location"]) == (302, "/accounts/login/")
+    assert "_auth_user_id" not in client.session
+    # A password sign-in has no provider session to end.
+    sso_on.OIDC_PROVIDER_LOGOUT = True
+    client.force_login(UserFactory(username="frank"))
+    response = client.post("/accounts/logout/")
+    assert (response.status_code, response["Location"]) == (302, "/accounts/login/")
