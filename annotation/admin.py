@@ -65,3 +65,27 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     list_display = ["name", "base_url", "allowed_models", "api_key_env", "api_key_file"]
     search_fields = ["name", "base_url"]
+
+
+@admin.register(models.AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit trail, to read only: no one adds, changes or deletes an entry here, superusers
+    included (the model and, on PostgreSQL, the database refuse it too)."""
+
+    list_display = ["seq", "at", "actor_username", "via", "address", "action", "study_title"]
+    list_filter = ["action", "via"]
+    search_fields = ["actor_username", "action", "study_title", "object_id"]
+    ordering = ["-seq"]
+    actions = None
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

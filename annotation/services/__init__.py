@@ -19,6 +19,7 @@ from annotation.services.adjudication import (
     computes_judge_references,
     judge_reference_compute,
 )
+from annotation.services.audit import acting_from_command, audit_record
 from annotation.services.bundle import bundle_build, bundle_path
 from annotation.services.connections import connection_ensure, connections_sync
 from annotation.services.consent import (
@@ -127,6 +128,8 @@ from annotation.services.task_runs import (
 )
 
 __all__ = [
+    "acting_from_command",
+    "audit_record",
     "NotificationTally",
     "notifications_send_due",
     "study_notifications_update",
