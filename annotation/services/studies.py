@@ -730,9 +730,11 @@ def _check_can_open(study: Study, n_raters: int) -> None:
 def study_analysis_update(*, study: Study, p_adjustment: str, judge_epsilon: float) -> Study:
     """Change how the study's statistics are drawn, and recompute them (soon). Not once the
     study is locked, unless its analysis is reopened: its figures are then the paper's."""
-    if reason := Study.objects.select_for_update().get(pk=study.pk).statistics_frozen_reason():
+    stored = Study.objects.select_for_update().get(pk=study.pk)
+    if reason := stored.statistics_frozen_reason():
         raise ValidationError(reason)
-    before = fields_of(study, ("p_adjustment", "judge_epsilon"))
+    # From the row: a ModelForm has already set the new values on `study`.
+    before = fields_of(stored, ("p_adjustment", "judge_epsilon"))
     study.p_adjustment, study.judge_epsilon = p_adjustment, judge_epsilon
     study.full_clean(validate_unique=False, validate_constraints=False)
     study.save(update_fields=["p_adjustment", "judge_epsilon"])
