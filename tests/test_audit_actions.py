@@ -317,7 +317,7 @@ def test_deleting_a_study_keeps_its_log(study_admin, draft_study):
     assert _newest("study.deleted").study_title == "Summaries of patient questions"
 
 
-def test_consent_and_adaptive_settings_record_old_and_new(study_admin, draft_study):
+def test_consent_adaptive_and_notification_settings_record_old_and_new(study_admin, draft_study):
     services.study_consent_set(study=draft_study, text="I agree to take part.")
     services.study_consent_set(study=draft_study, text="I agree, version two.")
     consent = _newest("consent.changed")
@@ -327,3 +327,16 @@ def test_consent_and_adaptive_settings_record_old_and_new(study_admin, draft_stu
     }
     assert consent.details["consent_version"] == {"old": 1, "new": 2}
     assert consent.via == "system"  # no request, worker or command said who
+    rule = {"kind": "range", "question": "overall", "threshold": 2}
+    services.adaptive_design_set(study=draft_study, rule=rule, extra_m=1)
+    adaptive = _newest("adaptive.changed")
+    assert adaptive.details["extra_m"] == {"old": None, "new": 1}
+    assert adaptive.details["rule"]["new"]["threshold"] == 2
+    services.adaptive_design_clear(study=draft_study)
+    assert _newest("adaptive.changed").details["extra_m"] == {"old": 1, "new": None}
+    services.study_notifications_update(
+        study=draft_study, reminders_enabled=True, reminder_stall_days=9, admin_notices_enabled=True
+    )
+    notices = _newest("notifications.changed")
+    assert notices.details["reminder_stall_days"]["new"] == 9
+    assert "reminder_stall_days" in notices.details

@@ -94,6 +94,12 @@ def rater_question_add(*, study: Study, draft: consent.RaterQuestionDraft) -> Ra
     question.full_clean(exclude=["study"])
     question.save()
     _note_background(study)
+    audit_record(
+        action="rater_questions.changed",
+        study=study,
+        target=question,
+        details={"question": draft.key, "added": {"phase": draft.phase, "prompt": draft.prompt}},
+    )
     return question
 
 
@@ -109,6 +115,9 @@ def rater_question_remove(*, study: Study, key: str) -> None:
     if not study.rater_questions.filter(key=key).delete()[0]:
         raise ValidationError({"key": f"The study asks raters no {key!r}."})
     _note_background(study)
+    audit_record(
+        action="rater_questions.changed", study=study, details={"question": key, "removed": True}
+    )
 
 
 def _draft_study(study: Study) -> Study:
