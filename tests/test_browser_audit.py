@@ -6,6 +6,7 @@ import csv
 from annotation import services
 from annotation.models import AuditEvent
 from tests.support.browser import BROWSER_MARKS, browser_page, log_in
+from tests.test_accessibility import findings
 
 pytestmark = BROWSER_MARKS
 
@@ -25,6 +26,8 @@ def test_an_admin_reads_filters_and_exports_the_log_from_the_dashboard(
         changed = rows.first.locator("dd")
         assert changed.locator("del").inner_text() == "holm"
         assert changed.locator("ins").inner_text() == "bonferroni"
+
+        assert findings(page) == []  # axe-core: no serious accessibility finding
 
         page.select_option("select[name=action]", "study.opened")
         page.get_by_role("button", name="Filter").click()
