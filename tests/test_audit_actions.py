@@ -339,3 +339,24 @@ def test_consent_adaptive_and_notification_settings_record_old_and_new(study_adm
     notices = _newest("notifications.changed")
     assert notices.details["reminder_stall_days"]["new"] == 9
     assert "reminder_stall_days" in notices.details
+
+
+def test_a_change_in_the_django_admin_is_recorded_with_old_and_new_values(rf, draft_study):
+    from django.contrib import admin
+    from django.forms.models import model_to_dict
+
+    staff = UserFactory(username="operator", is_staff=True, is_superuser=True)
+    study_admin_page = admin.site._registry[Study]
+    request = rf.post("/admin/")
+    request.user = staff
+    form_class = study_admin_page.get_form(request, draft_study, change=True)
+    data = {key: value for key, value in model_to_dict(draft_study).items() if value is not None}
+    form = form_class({**data, "title": "Renamed in the admin"}, instance=draft_study)
+    assert form.is_valid(), form.errors
+    with audit.acting_as(audit.Acting(via="web", address=ADDRESS, user=lambda: staff)):
+        study_admin_page.save_model(request, form.save(commit=False), form, change=True)
+    event = _newest("admin.changed")
+    assert event.details == {
+        "title": {"old": "Summaries of patient questions", "new": "Renamed in the admin"}
+    }
+    assert (event.actor_username, event.study_title) == ("operator", "Renamed in the admin")
