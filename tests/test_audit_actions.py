@@ -360,3 +360,14 @@ def test_a_change_in_the_django_admin_is_recorded_with_old_and_new_values(rf, dr
         "title": {"old": "Summaries of patient questions", "new": "Renamed in the admin"}
     }
     assert (event.actor_username, event.study_title) == ("operator", "Renamed in the admin")
+
+
+def test_behind_a_proxy_the_address_the_proxy_saw_is_recorded(client, rater, settings):
+    settings.NUM_PROXIES = 1
+    client.post(
+        reverse("login"),
+        {"username": "rater1", "password": "wrong-guess"},
+        REMOTE_ADDR="10.0.0.2",  # the proxy
+        HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.7",  # what the client sent, then the proxy
+    )
+    assert _newest("account.sign_in_failed").address == "198.51.100.7"
