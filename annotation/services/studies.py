@@ -76,9 +76,12 @@ def study_delete(*, study: Study) -> None:
     """Delete a study and everything in it. Its paper bundles, files outside the database that
     each hold the unblinding key, go once the deletion is committed."""
     token = study.token
+    # Recorded after the deletion (the chain's lock is then held only until the commit, not
+    # through the cascade), under the id and title it had.
+    gone = Study(pk=study.pk, title=study.title)
     with transaction.atomic():
-        audit_record(action="study.deleted", study=study, target=study)
         study.delete()
+        audit_record(action="study.deleted", study=gone, target=gone)
         transaction.on_commit(lambda: bundle_files_remove(study_token=token), robust=True)
 
 
