@@ -5,6 +5,7 @@ admin and the API only ever reading."""
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -17,6 +18,8 @@ from annotation.views.audit import PAGE_SIZE
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -190,3 +193,21 @@ def test_the_django_admin_shows_the_log_read_only_even_to_a_superuser(client):
     assert response.status_code in (200, 302, 403)
     event_now = AuditEvent.objects.get(pk=event.pk)
     assert (event_now.action, event_now.hash) == ("test.one", event.hash)
+
+
+def test_the_recipe_in_the_docs_verifies_the_whole_exported_chain(client, open_study):
+    """docs/audit.md's Python, run as written on the staff JSON export: every hash recomputed
+    and every link followed, with nothing from evalapp."""
+    text = (ROOT / "docs" / "audit.md").read_text()
+    recipe = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(recipe, namespace)  # noqa: S102 - our own documentation, checked here
+    client.force_login(UserFactory(username="auditor", is_staff=True))
+    entries = json.loads(_content(client.get(reverse("audit_log_export", args=["json"]))))
+    chain = sorted(entries, key=lambda entry: entry["seq"])
+    assert [entry["seq"] for entry in chain] == list(range(1, len(chain) + 1))
+    previous = "0" * 64
+    for entry in chain:
+        assert namespace["entry_hash"](entry) == entry["hash"]
+        assert entry["prev_hash"] == previous
+        previous = entry["hash"]
