@@ -3,6 +3,60 @@ from django.contrib import admin
 from annotation import models, services
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Changes made in the Django admin do not go through the services, so they are recorded
+    here: what was added, changed (each changed field, old and new) or deleted, by whom."""
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        _audit_form(form, obj, change)
+
+    def save_formset(self, request, form, formset, change) -> None:
+        super().save_formset(request, form, formset, change)
+        for inline_form in formset.forms:
+            if inline_form.instance.pk and inline_form.has_changed():
+                _audit_form(inline_form, inline_form.instance, bool(inline_form.initial))
+        for deleted in formset.deleted_objects:
+            _audit_deleted(deleted)
+
+    def delete_model(self, request, obj) -> None:
+        _audit_deleted(obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for obj in queryset:
+            _audit_deleted(obj)
+        super().delete_queryset(request, queryset)
+
+
+def _study_of(obj) -> models.Study | None:
+    return obj if isinstance(obj, models.Study) else getattr(obj, "study", None)
+
+
+def _plain(value):
+    return getattr(value, "pk", value)
+
+
+def _audit_form(form, obj, change: bool) -> None:
+    values = {
+        name: (
+            _plain(form.initial.get(name)) if change else None,
+            _plain(form.cleaned_data.get(name)),
+        )
+        for name in form.changed_data
+    }
+    # A field a form reports changed whose value is the same (a number posted as text) is not.
+    details = {name: {"old": old, "new": new} for name, (old, new) in values.items() if old != new}
+    action = "admin.changed" if change else "admin.added"
+    services.audit_record(action=action, study=_study_of(obj), target=obj, details=details)
+
+
+def _audit_deleted(obj) -> None:
+    services.audit_record(
+        action="admin.deleted", study=_study_of(obj), target=obj, details={"object": str(obj)}
+    )
+
+
 class MembershipInline(admin.TabularInline):
     model = models.Membership
     extra = 0
@@ -14,7 +68,7 @@ class QuestionInline(admin.StackedInline):
 
 
 @admin.register(models.Study)
-class StudyAdmin(admin.ModelAdmin):
+class StudyAdmin(AuditedAdmin):
     list_display = ["title", "status", "raters_per_item", "created_at"]
     list_filter = ["status"]
     readonly_fields = ["token", "opened_at"]
@@ -29,37 +83,37 @@ class StudyAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(AuditedAdmin):
     list_display = ["label", "kind", "study", "model_name"]
     list_filter = ["kind"]
 
 
 @admin.register(models.Case)
-class CaseAdmin(admin.ModelAdmin):
+class CaseAdmin(AuditedAdmin):
     list_display = ["external_id", "study"]
     search_fields = ["external_id"]
 
 
 @admin.register(models.Generation)
-class GenerationAdmin(admin.ModelAdmin):
+class GenerationAdmin(AuditedAdmin):
     list_display = ["source", "case", "outcome", "http_status", "latency_ms", "started_at"]
     list_filter = ["outcome"]
 
 
 @admin.register(models.Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(AuditedAdmin):
     list_display = ["study", "rater", "position", "submitted_at"]
     list_filter = ["study"]
 
 
 @admin.register(models.TaskRun)
-class TaskRunAdmin(admin.ModelAdmin):
+class TaskRunAdmin(AuditedAdmin):
     list_display = ["kind", "study", "status", "done", "total", "created_at"]
     list_filter = ["kind", "status"]
 
 
 @admin.register(models.Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+class ConnectionAdmin(AuditedAdmin):
     """Staff manage the operator's connections here (or through EVALAPP_CONNECTIONS_FILE):
     only they say which key goes to which host."""
 
@@ -76,3 +130,25 @@ class ExternalIdentityAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__email", "subject"]
     raw_id_fields = ["user"]
     readonly_fields = ["created_at", "last_sign_in_at"]
+@admin.register(models.AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit trail, to read only: no one adds, changes or deletes an entry here, superusers
+    included (the model and, on PostgreSQL, the database refuse it too)."""
+
+    list_display = ["seq", "at", "actor_username", "via", "address", "action", "study_title"]
+    list_filter = ["action", "via"]
+    search_fields = ["actor_username", "action", "study_title", "object_id"]
+    ordering = ["-seq"]
+    actions = None
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

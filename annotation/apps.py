@@ -2,6 +2,7 @@ from urllib.parse import urlsplit
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.core import checks
 from django.db.models.signals import post_migrate
 from django.http.request import validate_host
@@ -18,7 +19,13 @@ class AnnotationConfig(AppConfig):
         # The tasks register themselves by job kind with services.task_runs, which queues them:
         # imported here so that the web process knows them too (the worker imports them anyway).
         from annotation import tasks  # noqa: F401
+        from annotation.services import audit
 
+        # Sign-ins, sign-outs and failed sign-ins go to the audit trail (Django's own signals
+        # are the one place that sees every login, whichever backend or page).
+        user_logged_in.connect(audit.signed_in, dispatch_uid="audit-signed-in")
+        user_logged_out.connect(audit.signed_out, dispatch_uid="audit-signed-out")
+        user_login_failed.connect(audit.sign_in_failed, dispatch_uid="audit-sign-in-failed")
         checks.register(site_url_check)
         checks.register(sso_check)
         # The "Study admins" group and its permission exist on every deployment, demo or not:

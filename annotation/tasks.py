@@ -23,6 +23,7 @@ from django.db import close_old_connections, connection
 
 from annotation import services
 from annotation.models import TaskRun
+from annotation.services.audit import acting_for_worker
 from annotation.services.task_runs import runs_jobs_of_kind
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,9 @@ def _run(task, run_id: int, work, outage_since: float | None = None) -> None:
         _wait_or_leave(task, run_id)
         return
     try:
-        work(run=run)
+        # The audit trail names the user who queued the job, if one did.
+        with acting_for_worker(user=run.created_by):
+            work(run=run)
     except services.TaskRunLost:
         # Another worker took the run over (this one was silent past the lease): it finishes
         # the run and holds its slots; this one leaves both alone.

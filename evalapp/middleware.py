@@ -2,6 +2,9 @@
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from annotation.core import audit
+from evalapp.api import client_address
+
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -41,3 +44,21 @@ def _form_field_with_nul(request: HttpRequest) -> str | None:
         if "\x00" in name or any("\x00" in value for value in values):
             return name.replace("\x00", "\\x00")
     return None
+
+
+class AuditActingMiddleware:
+    """Says who is acting, and from where, to the audit trail (annotation.services.audit) for
+    the length of the request. The user is read when an entry is written, not here: the REST
+    API signs its token callers in inside the view (DRF then sets request.user too)."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        acting = audit.Acting(
+            via=audit.VIA_API if request.path.startswith("/api/") else audit.VIA_WEB,
+            address=client_address(request),
+            user=lambda: getattr(request, "user", None),
+        )
+        with audit.acting_as(acting):
+            return self.get_response(request)

@@ -106,6 +106,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who acts and from where, for the audit trail: after the user is known.
+    "evalapp.middleware.AuditActingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -148,9 +150,15 @@ if POSTGRES and env_bool("DATABASE_PREPARED_STATEMENTS", True):
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=5
     )
+if POSTGRES:
     # The same backend, with bulk inserts and cascade deletes split to fit the 65,535
-    # parameters a server-side bound statement can take.
+    # parameters a server-side bound statement can take, and a flush that can empty the
+    # audit log where AUDIT_LOG_FLUSHABLE allows it (below).
     DATABASES["default"]["ENGINE"] = "evalapp.db.postgresql"
+# `manage.py flush` empties every table; on PostgreSQL the audit log refuses TRUNCATE
+# (docs/audit.md), so a flush fails unless this is set. The test suite sets it; a production
+# database should never need it.
+AUDIT_LOG_FLUSHABLE = env_bool("AUDIT_LOG_FLUSHABLE", False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker are separate processes sharing one file: wait for locks
     # instead of failing, and give tests a file (not :memory:) that a worker process can open.

@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.utils import timezone
@@ -23,6 +24,10 @@ from tests.support.vanveen import as_long_csv, vanveen_rows
 from tests.support.worker import start_worker, stop_worker, worker_settle
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# pytest-django empties a transactional test's database with `flush`, which the audit log's
+# PostgreSQL trigger refuses unless this is set (evalapp.db.postgresql; docs/audit.md).
+django_settings.AUDIT_LOG_FLUSHABLE = True
 
 STUDY_ROWS = (Path(__file__).parent / "data" / "study.csv").read_bytes()
 

@@ -45,6 +45,10 @@ MATRIX = {
     # Creating a study needs the permission to (a study admin's group has it).
     ("POST", "/api/v1/studies/"): {**anyone(403), "admin": 201},
     ("GET", f"{S}/"): members(200),
+    # The audit log (issue 25): a study's for its admins, the whole log for staff only (no
+    # one in api_world is staff; tests/test_audit_reading.py has a staff caller).
+    ("GET", f"{S}/audit/"): admins(200),
+    ("GET", "/api/v1/audit/"): {**anyone(403), "anonymous": 401},
     # Assisted reading (issue 23): a study and its arms; api_world's study is not one.
     ("POST", "/api/v1/reading-studies/"): {**anyone(403), "admin": 201},
     ("GET", f"{S}/arms/"): admins(200),

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from annotation import selectors
+from annotation import selectors, services
 from annotation.api import filters
 from annotation.api import serializers as s
 from annotation.api.base import StudyScopedViewSet, rater_pseudonym
@@ -79,6 +79,22 @@ class TableViewSet(StudyScopedViewSet):
             return csv_stream(rows, self.columns, f"{self.filename}-{self.study.token}.csv")
         page = self.paginate_queryset(records)
         return self.json_page(self.rows(page))
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if getattr(self, "action", None) == "list" and response.status_code == 200:
+            # Every page or file of a table reveals the study's data: each is recorded.
+            services.audit_record(
+                action=f"{self.filename.replace('-', '_')}.downloaded",
+                study=self.study,
+                details={
+                    "format": "csv" if wants_csv(request) else "json",
+                    "query": {
+                        key: request.query_params.getlist(key) for key in request.query_params
+                    },
+                },
+            )
+        return response
 
     def json_page(self, rows: Iterable[dict]) -> Response:
         kinds = dict(self.study.questions.values_list("key", "kind"))

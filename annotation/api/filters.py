@@ -3,7 +3,16 @@
 import django_filters as filters
 from django import forms
 
-from annotation.models import Assignment, Case, Output, Rating, Result, Study, TaskRun
+from annotation.models import (
+    Assignment,
+    AuditEvent,
+    Case,
+    Output,
+    Rating,
+    Result,
+    Study,
+    TaskRun,
+)
 
 
 class WholeNumberFilter(filters.NumberFilter):
@@ -73,3 +82,12 @@ class TaskRunFilter(filters.FilterSet):
     class Meta:
         model = TaskRun
         fields = ["kind", "status"]
+
+
+class AuditEventFilter(filters.FilterSet):
+    user = filters.CharFilter(field_name="actor_username", help_text="the acting user's name")
+    study = WholeNumberFilter(field_name="study_id", help_text="a study's id (staff's whole log)")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["action", "via", "user", "study"]

@@ -346,6 +346,9 @@ class StudyViewSet(
         if path is None or not path.exists():
             raise NotFound("No paper bundle is ready; POST here to build one.")
         filename = f"evalapp-{study.token}-{run.finished_at:%Y%m%d-%H%M%S}.zip"
+        services.audit_record(
+            action="bundle.downloaded", study=study, target=run, details={"file": filename}
+        )
         return FileResponse(
             path.open("rb"), as_attachment=True, filename=filename, content_type="application/zip"
         )

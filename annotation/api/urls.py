@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 from annotation.api import (
     adaptive,
     adjudication,
+    audit,
     consent,
     exports,
     notifications,
@@ -21,6 +22,7 @@ STUDY = r"studies/(?P<study_token>[A-Za-z0-9]+)"
 
 router = SimpleRouter()
 router.register("studies", studies.StudyViewSet, basename="api-study")
+router.register("audit", audit.AuditViewSet, basename="api-audit")
 router.register("reading-studies", reading.ReadingStudyViewSet, basename="api-reading-study")
 for path, viewset, name in [
     ("sources", study_data.SourceViewSet, "api-source"),
@@ -51,6 +53,7 @@ for path, viewset, name in [
     ("adjudications", adjudication.ReferenceViewSet, "api-adjudication"),
     ("consent", consent.StudyConsentViewSet, "api-study-consent"),
     ("rater-questions", consent.RaterQuestionViewSet, "api-rater-question"),
+    ("audit", audit.StudyAuditViewSet, "api-study-audit"),
 ]:
     router.register(f"{STUDY}/{path}", viewset, basename=name)
 router.register("rate", rater.RaterStudyViewSet, basename="api-rate")

@@ -8,6 +8,7 @@ from annotation.models.adjudication import (
     AdjudicationSelection,
     Adjudicator,
 )
+from annotation.models.audit import AuditEvent, AuditLogIsAppendOnly
 from annotation.models.cases import Attachment, Case, Generation, Output
 from annotation.models.consent import ConsentVersion, RaterQuestion
 from annotation.models.endpoints import Connection, EndpointNotReady, Judge, ModelEndpoint, Source
@@ -41,6 +42,8 @@ __all__ = [
     "MAX_EXTRA_RATERS",
     "AnalysisReopening",
     "AnswerScore",
+    "AuditEvent",
+    "AuditLogIsAppendOnly",
     "Arm",
     "Assignment",
     "Attachment",

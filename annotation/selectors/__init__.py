@@ -13,6 +13,16 @@ from annotation.selectors.adaptive import (
     study_adaptive_methods_text,
     study_adaptive_pooled,
 )
+from annotation.selectors.audit import (
+    AUDIT_COLUMNS,
+    ChainReport,
+    audit_chain_check,
+    audit_events,
+    audit_filter_choices,
+    audit_head,
+    audit_rows,
+    audit_study_access,
+)
 from annotation.selectors.comments import (
     COMMENTS_SHOWN,
     COMMENTS_UNBLINDED,
@@ -165,6 +175,14 @@ from annotation.selectors.studies import (
 from annotation.selectors.task_runs import UNSENT_NOTE, task_runs_dead, task_runs_live
 
 __all__ = [
+    "AUDIT_COLUMNS",
+    "ChainReport",
+    "audit_chain_check",
+    "audit_events",
+    "audit_filter_choices",
+    "audit_head",
+    "audit_rows",
+    "audit_study_access",
     "NotificationLine",
     "study_notifications",
     "AdaptiveCounts",

@@ -24,6 +24,7 @@ from annotation.services.adjudication import (
     computes_judge_references,
     judge_reference_compute,
 )
+from annotation.services.audit import acting_from_command, audit_record
 from annotation.services.bundle import bundle_build, bundle_path
 from annotation.services.connections import connection_ensure, connections_sync
 from annotation.services.consent import (
@@ -135,6 +136,8 @@ __all__ = [
     "STUDY_ADMINS_GROUP",
     "sso_user_sign_in",
     "study_admins_group_ensure",
+    "acting_from_command",
+    "audit_record",
     "NotificationTally",
     "notifications_send_due",
     "study_notifications_update",

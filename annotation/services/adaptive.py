@@ -31,6 +31,7 @@ from annotation.models import (
 )
 from annotation.selectors.sessions import raters_stopped
 from annotation.services.adaptive_rule import checked_rule
+from annotation.services.audit import audit_record, changes
 from annotation.services.studies import assignments_create, item_key, shown_order
 
 logger = logging.getLogger(__name__)
@@ -51,9 +52,11 @@ def adaptive_design_set(
     parsed = checked_rule(study=study, data=rule)
     k = study.raters_per_item if first_k is None else first_k
     _check_sizes(study, k, extra_m)
-    adaptive, _ = AdaptiveDesign.objects.update_or_create(
-        study=study, defaults={"rule": parsed.as_dict(), "first_k": k, "extra_m": extra_m}
-    )
+    old = AdaptiveDesign.objects.filter(study=study).values("rule", "first_k", "extra_m").first()
+    new = {"rule": parsed.as_dict(), "first_k": k, "extra_m": extra_m}
+    adaptive, _ = AdaptiveDesign.objects.update_or_create(study=study, defaults=new)
+    if diff := changes(old or {}, new):
+        audit_record(action="adaptive.changed", study=study, target=adaptive, details=diff)
     return adaptive
 
 
@@ -62,7 +65,10 @@ def adaptive_design_clear(*, study: Study) -> None:
     """Turn adaptive extra raters off for a draft study."""
     study = Study.objects.select_for_update().get(pk=study.pk)
     _check_draft(study)
-    AdaptiveDesign.objects.filter(study=study).delete()
+    old = AdaptiveDesign.objects.filter(study=study).values("rule", "first_k", "extra_m").first()
+    if old is not None:
+        AdaptiveDesign.objects.filter(study=study).delete()
+        audit_record(action="adaptive.changed", study=study, details=changes(old, {}))
 
 
 def _check_draft(study: Study) -> None:

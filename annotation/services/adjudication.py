@@ -25,6 +25,7 @@ from annotation.models import (
     Study,
 )
 from annotation.selectors import adjudication as selectors
+from annotation.services.audit import audit_record
 from annotation.services.task_runs import statistics_recompute_soon, study_for_change
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,14 @@ def adjudicator_add(*, study: Study, user: AbstractBaseUser) -> Adjudicator:
     number = study.adjudicators.count() + 1
     while study.adjudicators.filter(label=f"A{number}").exists():
         number += 1
-    return Adjudicator.objects.create(study=study, user=user, label=f"A{number}")
+    adjudicator = Adjudicator.objects.create(study=study, user=user, label=f"A{number}")
+    audit_record(
+        action="adjudicator.added",
+        study=study,
+        target=adjudicator,
+        details={"adjudicator": adjudicator.label, "user": user.get_username()},
+    )
+    return adjudicator
 
 
 @transaction.atomic
@@ -75,6 +83,12 @@ def adjudicator_remove(*, study: Study, user: AbstractBaseUser) -> None:
         or AdjudicationRevision.objects.filter(adjudicator=adjudicator).exists()
     ):
         raise ValidationError(f"{user} recorded references: their decisions stand.")
+    audit_record(
+        action="adjudicator.removed",
+        study=study,
+        target=adjudicator,
+        details={"adjudicator": adjudicator.label, "user": user.get_username()},
+    )
     adjudicator.delete()
 
 

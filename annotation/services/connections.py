@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.models import Connection
+from annotation.services.audit import audit_record
 
 FIELDS = {
     "name",
@@ -28,7 +29,12 @@ def connections_sync(*, path: Path) -> list[Connection]:
     (staff may have added them in the admin, and sources may use them)."""
     rows = _rows(path)
     with transaction.atomic():
-        return [_row_save(path, number, row) for number, row in enumerate(rows, start=1)]
+        saved = [_row_save(path, number, row) for number, row in enumerate(rows, start=1)]
+        audit_record(
+            action="connections.synced",
+            details={"file": path.name, "connections": [row.name for row in saved]},
+        )
+        return saved
 
 
 def connection_ensure(*, name: str, base_url: str, allowed_models: list[str]) -> Connection:

@@ -8,6 +8,7 @@ from django.utils import timezone
 from annotation.core import consent, rubric
 from annotation.models import ConsentVersion, Membership, RaterQuestion, Study
 from annotation.selectors.consent import answers_closed
+from annotation.services.audit import audit_record
 from annotation.services.task_runs import study_for_change
 
 # The consent statement may change while raters work (they accept the new version before their
@@ -26,8 +27,10 @@ def study_consent_set(*, study: Study, text: str) -> Study:
     if "\x00" in text:
         raise ValidationError({"text": "The statement cannot contain a NUL character."})
     current = study.consent_versions.filter(version=study.consent_version).first()
-    if (current.text if current and study.consent_version else "") == text:
+    old_text = current.text if current and study.consent_version else ""
+    if old_text == text:
         return study
+    old_version = study.consent_version
     if text:
         last = study.consent_versions.aggregate(m=models.Max("version"))["m"] or 0
         ConsentVersion.objects.create(study=study, version=last + 1, text=text)
@@ -36,6 +39,15 @@ def study_consent_set(*, study: Study, text: str) -> Study:
         _check_may_drop_consent(study)
         study.consent_version = 0
     study.save(update_fields=["consent_version"])
+    audit_record(
+        action="consent.changed",
+        study=study,
+        target=study,
+        details={
+            "consent_version": {"old": old_version, "new": study.consent_version},
+            "text": {"old": old_text, "new": text},
+        },
+    )
     return study
 
 
@@ -82,6 +94,12 @@ def rater_question_add(*, study: Study, draft: consent.RaterQuestionDraft) -> Ra
     question.full_clean(exclude=["study"])
     question.save()
     _note_background(study)
+    audit_record(
+        action="rater_questions.changed",
+        study=study,
+        target=question,
+        details={"question": draft.key, "added": {"phase": draft.phase, "prompt": draft.prompt}},
+    )
     return question
 
 
@@ -97,6 +115,9 @@ def rater_question_remove(*, study: Study, key: str) -> None:
     if not study.rater_questions.filter(key=key).delete()[0]:
         raise ValidationError({"key": f"The study asks raters no {key!r}."})
     _note_background(study)
+    audit_record(
+        action="rater_questions.changed", study=study, details={"question": key, "removed": True}
+    )
 
 
 def _draft_study(study: Study) -> Study:

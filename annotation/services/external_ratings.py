@@ -29,6 +29,7 @@ from annotation.models import (
     Source,
     Study,
 )
+from annotation.services.audit import audit_record
 from annotation.services.rating import question_spec_for
 from annotation.services.task_runs import statistics_recompute_final, study_for_change
 
@@ -61,6 +62,11 @@ def study_import_ratings(*, study: Study, filename: str, content: bytes) -> int:
     # The study is locked now: this is its statistics' one computation, as for a study locked
     # after rating here (study_lock).
     statistics_recompute_final(study=study)
+    audit_record(
+        action="import.ratings",
+        study=study,
+        details={"file": PurePath(filename).name, "rows": len(rows)},
+    )
     return len(rows)
 
 

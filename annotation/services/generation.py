@@ -24,6 +24,7 @@ from annotation.models import (
     Study,
     TaskRun,
 )
+from annotation.services.audit import audit_record, changes
 from annotation.services.call_limits import call_deadline_seconds, limits_for
 from annotation.services.task_runs import (
     TaskRunLost,
@@ -37,6 +38,7 @@ from annotation.services.task_runs import (
 logger = logging.getLogger(__name__)
 
 
+@transaction.atomic
 def source_create(*, study: Study, label: str, kind: str = Source.Kind.MODEL, **endpoint) -> Source:
     """Add a source; with endpoint fields (Source.ENDPOINT_FIELDS), a model the worker calls."""
     if not study.accepts_imports:
@@ -47,6 +49,9 @@ def source_create(*, study: Study, label: str, kind: str = Source.Kind.MODEL, **
     source = Source(study=study, label=label, kind=kind, **endpoint)
     source.full_clean()
     source.save()
+    audit_record(
+        action="source.created", study=study, target=source, details=endpoint_state(source)
+    )
     return source
 
 
@@ -73,11 +78,24 @@ def endpoint_fields_save(row, siblings, fields: dict, *, noun: str):
     label = fields.get("label", row.label)
     if siblings.filter(label=label).exclude(pk=row.pk).exists():
         raise ValidationError({"label": f"Another {noun} of this study is called {label}."})
+    before = endpoint_state(row)
     for name, value in fields.items():
         setattr(row, name, value)
     row.full_clean()
     row.save()
+    if diff := changes(before, endpoint_state(row)):
+        audit_record(action=f"{noun}.changed", study=row.study, target=row, details=diff)
     return row
+
+
+def endpoint_state(row) -> dict:
+    """A source's or judge's settings as the audit trail records them (never a key: the
+    operator's connections hold those, and only their names are here)."""
+    names = ("label", *(("kind",) if hasattr(row, "kind") else ()), *row.ENDPOINT_FIELDS)
+    state = {name: getattr(row, name) for name in names}
+    if "connection" in state:
+        state["connection"] = state["connection"].name if state["connection"] else None
+    return state
 
 
 def outputs_fetch_missing(*, run: TaskRun) -> None:

@@ -46,6 +46,7 @@ from annotation.models import (
     TaskRun,
 )
 from annotation.models.reading import expected_answer
+from annotation.services.audit import audit_record
 from annotation.services.generation import PROGRESS_EVERY_SECONDS
 from annotation.services.task_runs import (
     cancel_requested,
@@ -272,7 +273,13 @@ def _write(
     if importer.problems:
         # Raising inside the atomic block undoes everything written before the problem.
         raise ImportRejected(importer.problems[:MAX_PROBLEMS])
-    return ImportSummary(**importer.counts)
+    summary = ImportSummary(**importer.counts)
+    audit_record(
+        action="import.cases",
+        study=study,
+        details={"file": PurePath(filename).name, "rows": len(rows), **importer.counts},
+    )
+    return summary
 
 
 def _check_upload_size(filename: str, size: int) -> None:

@@ -20,6 +20,7 @@ from annotation.models import (
     TaskRun,
 )
 from annotation.selectors.judges import Unit, judge_units_missing, judged_questions
+from annotation.services.audit import audit_record
 from annotation.services.call_limits import call_deadline_seconds, limits_for
 from annotation.services.generation import (
     RateLimitTally,
@@ -27,6 +28,7 @@ from annotation.services.generation import (
     call_provenance,
     case_images,
     endpoint_fields_save,
+    endpoint_state,
     limited_call,
     run_calls,
 )
@@ -55,6 +57,7 @@ def judge_create(*, study: Study, label: str, **endpoint) -> Judge:
     judge = Judge(study=study, label=label, **endpoint)
     judge.full_clean()
     judge.save()
+    audit_record(action="judge.created", study=study, target=judge, details=endpoint_state(judge))
     return judge
 
 

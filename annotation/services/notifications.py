@@ -33,6 +33,7 @@ from annotation.selectors.notifications import (
     study_raters_stalled,
     task_runs_failed_recently,
 )
+from annotation.services.audit import audit_record, changes, fields_of
 
 logger = logging.getLogger(__name__)
 
@@ -252,11 +253,14 @@ def study_notifications_update(
 ) -> Study:
     """Change the study's reminder and notice settings; ValidationError naming the field."""
     study = Study.objects.select_for_update().get(pk=study.pk)
+    fields = ["reminders_enabled", "reminder_stall_days", "admin_notices_enabled"]
+    before = fields_of(study, fields)
     study.reminders_enabled = reminders_enabled
     study.reminder_stall_days = reminder_stall_days
     study.admin_notices_enabled = admin_notices_enabled
-    fields = ["reminders_enabled", "reminder_stall_days", "admin_notices_enabled"]
     excluded = [f.name for f in Study._meta.fields if f.name not in fields]
     study.full_clean(exclude=excluded, validate_unique=False, validate_constraints=False)
     study.save(update_fields=fields)
+    if diff := changes(before, fields_of(study, fields)):
+        audit_record(action="notifications.changed", study=study, target=study, details=diff)
     return study

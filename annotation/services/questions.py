@@ -13,6 +13,7 @@ from annotation.models import (
     Study,
 )
 from annotation.services.adaptive_rule import rule_question_check_removable
+from annotation.services.audit import audit_record
 from annotation.services.task_runs import study_for_change
 
 RUBRIC_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "rubric_templates"
@@ -39,6 +40,12 @@ def question_add(*, study: Study, draft: rubric.QuestionDraft) -> Question:
     question = Question(study=study, order=(last or 0) + 1, **_draft_fields(draft))
     question.full_clean()
     question.save()
+    audit_record(
+        action="rubric.changed",
+        study=study,
+        target=question,
+        details={"question": question.key, "added": _draft_fields(draft)},
+    )
     return question
 
 
@@ -90,4 +97,19 @@ def question_remove(*, study: Study, key: str) -> None:
     if study.questions.count() <= 1:
         raise ValidationError("A study needs at least one question.")
     rule_question_check_removable(study=study, key=key)
-    study.questions.filter(key=key).delete()
+    removed = study.questions.filter(key=key).first()
+    if removed is None:
+        return
+    with transaction.atomic():
+        removed.delete()
+        audit_record(
+            action="rubric.changed",
+            study=study,
+            details={
+                "question": key,
+                "removed": {
+                    name: getattr(removed, name)
+                    for name in ("key", "kind", "prompt", "scale", "level", "order")
+                },
+            },
+        )

@@ -27,6 +27,7 @@ from annotation.models import (
     Study,
 )
 from annotation.selectors.sessions import raters_closed_to_session_one, raters_stopped
+from annotation.services.audit import audit_record
 from annotation.services.studies import (
     assignments_create,
     item_key,
@@ -77,6 +78,13 @@ def study_add_raters(*, study: Study, users: Iterable[AbstractBaseUser]) -> list
         study.save(update_fields=["last_rater_number"])
     if study.status == Study.Status.OPEN and added:
         _assignments_share_with(study, [m.pseudonym for m in added])
+    for membership in added:
+        audit_record(
+            action="rater.added",
+            study=study,
+            target=membership,
+            details={"rater": membership.pseudonym, "user": membership.user.get_username()},
+        )
     return added
 
 
@@ -114,6 +122,12 @@ def rater_remove(*, study: Study, pseudonym: str) -> int:
             "Reassign their remaining items instead."
         )
     moved = _rater_work_hand_on(study, membership) if mine.exists() else 0
+    audit_record(
+        action="rater.removed",
+        study=study,
+        target=membership,
+        details={"rater": pseudonym, "user": membership.user.get_username(), "items_moved": moved},
+    )
     membership.delete()
     return moved
 
@@ -257,7 +271,14 @@ def assignments_reassign(*, study: Study, rater: AbstractBaseUser) -> int:
     # They stopped: no one else's work and no adaptive extra comes to them from now on.
     membership.reassigned_at = timezone.now()
     membership.save(update_fields=["reassigned_at"])
-    return before - study.assignments.filter(rater=rater, kind=Assignment.Kind.STUDY).count()
+    moved = before - study.assignments.filter(rater=rater, kind=Assignment.Kind.STUDY).count()
+    audit_record(
+        action="assignments.reassigned",
+        study=study,
+        target=membership,
+        details={"rater": membership.pseudonym, "items_moved": moved},
+    )
+    return moved
 
 
 def _assignments_redesign(study: Study, redesign) -> None:
@@ -405,6 +426,13 @@ def invitations_send(
                 "The e-mail server could not be reached or refused the message: no invitation "
                 "was created. Try again, or ask the operator to check the e-mail settings."
             ) from None
+    for invitation in invitations:
+        audit_record(
+            action="invitation.sent",
+            study=study,
+            target=invitation,
+            details={"email": invitation.email, "expires_in_days": days},
+        )
     return invitations
 
 
@@ -432,6 +460,12 @@ def invitation_revoke(*, study: Study, invitation_id: int) -> Invitation:
     if invitation.revoked_at is None:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
+        audit_record(
+            action="invitation.revoked",
+            study=study,
+            target=invitation,
+            details={"email": invitation.email},
+        )
     return invitation
 
 
@@ -486,6 +520,13 @@ def invitation_accept(*, token: str, user: AbstractBaseUser) -> Study:
     study_add_raters(study=invitation.study, users=[user])
     invitation.accepted_by, invitation.accepted_at = user, timezone.now()
     invitation.save(update_fields=["accepted_by", "accepted_at"])
+    audit_record(
+        action="invitation.accepted",
+        study=invitation.study,
+        target=invitation,
+        details={"email": invitation.email, "user": user.get_username()},
+        user=user,
+    )
     return invitation.study
 
 
@@ -508,5 +549,10 @@ def invitation_accept_new_account(*, token: str, user: AbstractBaseUser) -> Stud
 @transaction.atomic
 def api_token_rotate(*, user: AbstractBaseUser) -> Token:
     """Replace the user's API token: the old one stops working at once."""
-    Token.objects.filter(user=user).delete()
-    return Token.objects.create(user=user)
+    had_one = Token.objects.filter(user=user).delete()[0] > 0
+    token = Token.objects.create(user=user)
+    # Never the token itself: the entry says that one was made, not what it is.
+    audit_record(
+        action="api_token.rotated" if had_one else "api_token.created", target=user, user=user
+    )
+    return token

@@ -25,6 +25,7 @@ from annotation.models import (
     Study,
 )
 from annotation.models.reading import case_expected
+from annotation.services.audit import audit_record
 from annotation.services.task_runs import statistics_recompute_soon, study_for_change
 
 ANSWER_KEY = "answer"
@@ -81,6 +82,16 @@ def reading_study_create(
     question.full_clean()
     question.save()
     _arm_save(Arm(study=study, key=allocation.UNASSISTED, kind=Arm.Kind.UNASSISTED))
+    audit_record(
+        action="study.created",
+        study=study,
+        target=study,
+        details={
+            "settings": {"title": title, "instructions": instructions, "layout": layout},
+            "question": {"key": question.key, "kind": question.kind, "prompt": prompt},
+        },
+        user=creator,
+    )
     return study
 
 
@@ -359,7 +370,11 @@ def scorer_add(*, study: Study, user: AbstractBaseUser) -> Scorer:
         raise ValidationError(
             f"{user} is a reader or an admin of the study: a scorer must be blind to both."
         )
-    scorer, _ = Scorer.objects.get_or_create(study=study, user=user)
+    scorer, created = Scorer.objects.get_or_create(study=study, user=user)
+    if created:
+        audit_record(
+            action="scorer.added", study=study, target=scorer, details={"user": user.get_username()}
+        )
     return scorer
 
 
@@ -370,6 +385,7 @@ def scorer_remove(*, study: Study, user: AbstractBaseUser) -> None:
     removed, _ = Scorer.objects.filter(study=study, user=user).delete()
     if not removed:
         raise Scorer.DoesNotExist(f"{user} does not score this study.")
+    audit_record(action="scorer.removed", study=study, details={"user": user.get_username()})
 
 
 @transaction.atomic

@@ -34,6 +34,7 @@ from annotation.models import (
 )
 from annotation.selectors import judges_running
 from annotation.services.adaptive_rule import rule_check_before_open
+from annotation.services.audit import audit_record, changes, fields_of
 from annotation.services.bundle import bundle_files_remove
 from annotation.services.reading import reading_open
 from annotation.services.task_runs import (
@@ -75,8 +76,12 @@ def study_delete(*, study: Study) -> None:
     """Delete a study and everything in it. Its paper bundles, files outside the database that
     each hold the unblinding key, go once the deletion is committed."""
     token = study.token
+    # Recorded after the deletion (the chain's lock is then held only until the commit, not
+    # through the cascade), under the id and title it had.
+    gone = Study(pk=study.pk, title=study.title)
     with transaction.atomic():
         study.delete()
+        audit_record(action="study.deleted", study=gone, target=gone)
         transaction.on_commit(lambda: bundle_files_remove(study_token=token), robust=True)
 
 
@@ -123,7 +128,31 @@ def study_create(
     question = Question(study=study, prompt=question_prompt, level=level, **first)
     question.full_clean()
     question.save()
+    audit_record(
+        action="study.created",
+        study=study,
+        target=study,
+        details={
+            "settings": fields_of(study, STUDY_SETTINGS),
+            "question": {"key": question.key, "kind": question.kind, "prompt": question.prompt},
+        },
+        user=creator,
+    )
     return study
+
+
+# The study's settings an entry of study.created lists.
+STUDY_SETTINGS = (
+    "title",
+    "instructions",
+    "design",
+    "raters_per_item",
+    "show_reference",
+    "seed",
+    "repeats_per_rater",
+    "retests_per_rater",
+    "washout_days",
+)
 
 
 def item_key(item: Item) -> str:
@@ -190,7 +219,9 @@ def study_open(*, study: Study, job: TaskRun | None = None) -> int:
         study = Study.objects.select_for_update().get(pk=study.pk)
     check_no_import_pending(study)
     if study.is_reading:
-        return reading_open(study=study)
+        count = reading_open(study=study)
+        audit_record(action="study.opened", study=study, target=study, details={"reads": count})
+        return count
     raters = list(study.memberships.filter(role=Membership.Role.RATER).select_related("user"))
     _check_can_open(study, len(raters))
     rule_check_before_open(study=study)
@@ -226,6 +257,16 @@ def study_open(*, study: Study, job: TaskRun | None = None) -> int:
     study.opened_at = timezone.now()
     study.training_items = len(by_role[Case.Role.TRAINING])
     study.save(update_fields=["status", "opened_at", "manifest_hash", "training_items"])
+    audit_record(
+        action="study.opened",
+        study=study,
+        target=study,
+        details={
+            "status": {"old": Study.Status.DRAFT, "new": Study.Status.OPEN},
+            "assignments": len(manifest.placements),
+            "manifest_hash": study.manifest_hash,
+        },
+    )
     return len(manifest.placements)
 
 
@@ -559,6 +600,7 @@ def study_lock(*, study: Study) -> None:
     adds after the lock would be in no locked figure."""
     _study_move(study, Study.Status.OPEN, Study.Status.LOCKED)
     _check_no_judge_running(study, "locking the study")
+    _audit_move(study, "study.locked", Study.Status.OPEN)
     statistics_recompute_final(study=study)
 
 
@@ -570,6 +612,16 @@ def study_archive(*, study: Study) -> None:
     if locked is not None and locked.analysis_reopened:
         raise ValidationError("The study's analysis is reopened: close it before archiving.")
     _study_move(study, Study.Status.LOCKED, Study.Status.ARCHIVED)
+    _audit_move(study, "study.archived", Study.Status.LOCKED)
+
+
+def _audit_move(study: Study, action: str, old: str) -> None:
+    audit_record(
+        action=action,
+        study=study,
+        target=study,
+        details={"status": {"old": old, "new": study.status}},
+    )
 
 
 def _study_move(study: Study, source: str, target: str) -> None:
@@ -619,6 +671,13 @@ def analysis_reopen(*, study: Study, by: AbstractBaseUser, reason: str) -> Analy
             reopening = AnalysisReopening.objects.create(study=study, opened_by=by, reason=reason)
     except IntegrityError:  # analysis_reopening_one_open
         raise ValidationError("The study's analysis is already reopened.") from None
+    audit_record(
+        action="analysis.reopened",
+        study=study,
+        target=reopening,
+        details={"reason": reason},
+        user=by,
+    )
     logger.warning(
         "analysis of study %s reopened by %s (user %s): %r",
         study.token,
@@ -641,6 +700,7 @@ def analysis_close(*, study: Study, by: AbstractBaseUser) -> AnalysisReopening:
     reopening.closed_at, reopening.closed_by = timezone.now(), by
     reopening.save(update_fields=["closed_at", "closed_by"])
     statistics_recompute_final(study=study, user=by)
+    audit_record(action="analysis.closed", study=study, target=reopening, user=by)
     logger.warning(
         "analysis of study %s closed by %s (user %s)", study.token, by.get_username(), by.pk
     )
@@ -673,10 +733,16 @@ def _check_can_open(study: Study, n_raters: int) -> None:
 def study_analysis_update(*, study: Study, p_adjustment: str, judge_epsilon: float) -> Study:
     """Change how the study's statistics are drawn, and recompute them (soon). Not once the
     study is locked, unless its analysis is reopened: its figures are then the paper's."""
-    if reason := Study.objects.select_for_update().get(pk=study.pk).statistics_frozen_reason():
+    stored = Study.objects.select_for_update().get(pk=study.pk)
+    if reason := stored.statistics_frozen_reason():
         raise ValidationError(reason)
+    # From the row: a ModelForm has already set the new values on `study`.
+    before = fields_of(stored, ("p_adjustment", "judge_epsilon"))
     study.p_adjustment, study.judge_epsilon = p_adjustment, judge_epsilon
     study.full_clean(validate_unique=False, validate_constraints=False)
     study.save(update_fields=["p_adjustment", "judge_epsilon"])
+    after = fields_of(study, ("p_adjustment", "judge_epsilon"))
+    if diff := changes(before, after):
+        audit_record(action="settings.changed", study=study, target=study, details=diff)
     statistics_recompute_soon(study=study)
     return study

@@ -32,6 +32,7 @@ from annotation.models import (
 )
 from annotation.selectors.reading import judge_answers_refusal
 from annotation.selectors.task_runs import UNSENT_NOTE, task_runs_dead, task_runs_live
+from annotation.services.audit import audit_record
 from annotation.services.call_limits import limits_for
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,9 @@ def task_run_create(
     if kind == TaskRun.Kind.COMPUTE_AGREEMENT:
         with transaction.atomic():
             _check_statistics_changeable(study)
-            return _recompute_now(study, user)
+            run = _recompute_now(study, user)
+            _audit_queued(run, user)
+            return run
     with transaction.atomic():
         dead = None
         if kind == TaskRun.Kind.FETCH_OUTPUTS:
@@ -86,8 +89,18 @@ def task_run_create(
             judge=judge,
             decided_sample=decided_sample,
         )
+        _audit_queued(run, user)
         transaction.on_commit(lambda: _send(run, task))
     return run
+
+
+def _audit_queued(run: TaskRun, user: AbstractBaseUser | None) -> None:
+    details = {"job": run.kind, "run": run.pk}
+    if run.source_id:
+        details["source"] = run.source.label
+    if run.judge_id:
+        details["judge"] = run.judge.label
+    audit_record(action="job.queued", study=run.study, target=run, details=details, user=user)
 
 
 # The Celery task that runs each kind of job. annotation.tasks registers its tasks here as it is
@@ -593,5 +606,9 @@ def task_run_finish(*, run: TaskRun, ok: bool, message: str = "", cancelled: boo
     fields = {"status": status, "message": message, "finished_at": timezone.now()}
     if not with_database_retries(lambda: task_run_held(run).update(**fields)):
         raise TaskRunLost(run.pk)
+    details = {"job": run.kind, "run": run.pk, "status": status, "message": message}
+    with_database_retries(
+        lambda: audit_record(action="job.finished", study=run.study, target=run, details=details)
+    )
     for name, value in fields.items():
         setattr(run, name, value)

@@ -368,6 +368,9 @@ def study_bundle_download(request: HttpRequest, study_token: str, run_id: int) -
     if not path.exists():
         raise Http404("This bundle is no longer on the server; build a new one.")
     filename = f"evalapp-{study.token}-{run.finished_at:%Y%m%d-%H%M%S}.zip"
+    services.audit_record(
+        action="bundle.downloaded", study=study, target=run, details={"file": filename}
+    )
     return FileResponse(path.open("rb"), as_attachment=True, filename=filename)
 
 
@@ -474,6 +477,7 @@ def study_open(request: HttpRequest, study_token: str) -> HttpResponse:
 @login_required
 def study_ratings_csv(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
+    services.audit_record(action="ratings.downloaded", study=study, details={"format": "csv"})
     return responses.csv_response(
         rows=selectors.study_ratings_iter(study=study, covariates=True),
         columns=selectors.study_ratings_columns(study=study, covariates=True),
@@ -484,6 +488,7 @@ def study_ratings_csv(request: HttpRequest, study_token: str) -> HttpResponse:
 @login_required
 def study_judge_ratings_csv(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
+    services.audit_record(action="judge_ratings.downloaded", study=study, details={"format": "csv"})
     return responses.csv_response(
         rows=selectors.study_judge_ratings_long(study=study),
         columns=selectors.JUDGE_RATINGS_COLUMNS,

@@ -21,5 +21,6 @@ class Command(BaseCommand):
             if not studies.exists():
                 raise CommandError(f"No open adaptive study with token {study!r}.")
         for found in studies:
-            decided = services.adaptive_sweep(study=found)
+            with services.acting_from_command():
+                decided = services.adaptive_sweep(study=found)
             self.stdout.write(f"{found.token}: {decided} item(s) decided")

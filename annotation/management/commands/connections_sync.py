@@ -23,7 +23,8 @@ class Command(BaseCommand):
             self.stdout.write("No connections file (EVALAPP_CONNECTIONS_FILE); nothing to do.")
             return
         try:
-            synced = services.connections_sync(path=Path(path))
+            with services.acting_from_command():
+                synced = services.connections_sync(path=Path(path))
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         names = ", ".join(c.name for c in synced) or "none"

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.core.importing import ImportRejected
 from annotation.models import Study
+from annotation.services.audit import acting_from_command
 from annotation.services.external_ratings import study_import_ratings
 
 
@@ -24,9 +25,10 @@ class Command(BaseCommand):
         if target is None:
             raise CommandError(f"No study has the token {study!r}.")
         try:
-            count = study_import_ratings(
-                study=target, filename=file.name, content=file.read_bytes()
-            )
+            with acting_from_command():
+                count = study_import_ratings(
+                    study=target, filename=file.name, content=file.read_bytes()
+                )
         except ImportRejected as exc:
             problems = "\n".join(map(str, exc.problems))
             raise CommandError(f"Nothing was imported.\n{problems}") from None
