@@ -50,7 +50,7 @@ def allow_changes(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0046_consent_fix'),
+        ('annotation', '0047_oidc_identity'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
