@@ -130,6 +130,8 @@ class ExternalIdentityAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__email", "subject"]
     raw_id_fields = ["user"]
     readonly_fields = ["created_at", "last_sign_in_at"]
+
+
 @admin.register(models.AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     """The audit trail, to read only: no one adds, changes or deletes an entry here, superusers
