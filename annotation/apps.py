@@ -2,6 +2,7 @@ from urllib.parse import urlsplit
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
 from django.core import checks
 from django.http.request import validate_host
 
@@ -15,7 +16,9 @@ class AnnotationConfig(AppConfig):
         # The tasks register themselves by job kind with services.task_runs, which queues them:
         # imported here so that the web process knows them too (the worker imports them anyway).
         from annotation import tasks  # noqa: F401
+        from annotation.views.language import language_at_sign_in
 
+        user_logged_in.connect(language_at_sign_in, dispatch_uid="language-at-sign-in")
         checks.register(site_url_check)
 
 

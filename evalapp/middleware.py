@@ -1,5 +1,6 @@
 """Request checks that hold for every page and endpoint."""
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -41,3 +42,30 @@ def _form_field_with_nul(request: HttpRequest) -> str | None:
         if "\x00" in name or any("\x00" in value for value in values):
             return name.replace("\x00", "\\x00")
     return None
+
+
+class LanguageAtSignInMiddleware:
+    """Sets the language cookie when a sign-in chose a language for this browser.
+
+    The `user_logged_in` receiver (annotation.views.language) has the request but not the
+    response, so it leaves the signed-in user's stored language on the request and the cookie
+    is set here, as Django's own set_language view sets it."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        language = getattr(request, "language_at_sign_in", None)
+        if language:
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                language,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                path=settings.LANGUAGE_COOKIE_PATH,
+                domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            )
+        return response

@@ -9,6 +9,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+from annotation.views import language
 from evalapp.views import healthz
 
 handler404 = "evalapp.views.not_found"
@@ -41,6 +42,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Our set_language first: it also stores a signed-in user's choice (annotation.views.language).
+    path("i18n/setlang/", language.set_language, name="set_language"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("", include("checklists.urls")),

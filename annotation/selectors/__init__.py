@@ -97,6 +97,7 @@ from annotation.selectors.notifications import (
     NotificationLine,
     study_notifications,
 )
+from annotation.selectors.preferences import user_language
 from annotation.selectors.rater import (
     RATER_VISIBLE,
     TRAINING_Q,
@@ -165,6 +166,7 @@ from annotation.selectors.studies import (
 from annotation.selectors.task_runs import UNSENT_NOTE, task_runs_dead, task_runs_live
 
 __all__ = [
+    "user_language",
     "NotificationLine",
     "study_notifications",
     "AdaptiveCounts",

@@ -52,6 +52,7 @@ from annotation.services.notifications import (
     notifications_send_due,
     study_notifications_update,
 )
+from annotation.services.preferences import user_language_set
 from annotation.services.questions import (
     RUBRIC_TEMPLATES_DIR,
     question_add,
@@ -127,6 +128,7 @@ from annotation.services.task_runs import (
 )
 
 __all__ = [
+    "user_language_set",
     "NotificationTally",
     "notifications_send_due",
     "study_notifications_update",
