@@ -146,6 +146,23 @@ def next_step(
     return None
 
 
+class AnswerMissing(rubric.AnswerError):
+    """A required rater question left blank. The message is English; the page that shows it
+    words it in the rater's language from `prompt` (core has no translations)."""
+
+    def __init__(self, draft: "RaterQuestionDraft"):
+        super().__init__(f"{draft.key}: an answer is required.")
+        self.key, self.prompt = draft.key, draft.prompt
+
+
+class AnswerInvalid(rubric.AnswerError):
+    """A rater question's answer its scale refuses; `reason` is the scale's own words."""
+
+    def __init__(self, draft: "RaterQuestionDraft", reason: str):
+        super().__init__(f"{draft.key}: {reason}")
+        self.key, self.prompt, self.reason = draft.key, draft.prompt, reason
+
+
 def parse_answers(drafts: list[RaterQuestionDraft], raw: dict[str, object]) -> dict[str, object]:
     """Each question's canonical answer (rubric.parse_answer), blank optional ones left out;
     AnswerError names the question at fault."""
@@ -154,12 +171,12 @@ def parse_answers(drafts: list[RaterQuestionDraft], raw: dict[str, object]) -> d
         given = raw.get(draft.key)
         if rubric.is_empty(given):
             if draft.required:
-                raise rubric.AnswerError(f"{draft.key}: an answer is required.")
+                raise AnswerMissing(draft)
             continue
         try:
             answers[draft.key] = rubric.parse_answer(draft.spec, given)
         except rubric.AnswerError as exc:
-            raise rubric.AnswerError(f"{draft.key}: {exc}") from None
+            raise AnswerInvalid(draft, str(exc)) from None
     return answers
 
 

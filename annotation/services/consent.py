@@ -4,6 +4,7 @@ acceptance, answers and withdrawal (core.consent has the rules)."""
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotation.core import consent, rubric
 from annotation.models import ConsentVersion, Membership, RaterQuestion, Study
@@ -21,7 +22,7 @@ def study_consent_set(*, study: Study, text: str) -> Study:
     same text again changes nothing."""
     study = study_for_change(study.pk)
     if study.status not in CONSENT_EDITABLE:
-        raise ValidationError({"text": "The consent statement cannot change once locked."})
+        raise ValidationError({"text": _("The consent statement cannot change once locked.")})
     text = text.strip()
     if "\x00" in text:
         raise ValidationError({"text": "The statement cannot contain a NUL character."})
@@ -102,7 +103,9 @@ def rater_question_remove(*, study: Study, key: str) -> None:
 def _draft_study(study: Study) -> Study:
     study = study_for_change(study.pk)
     if study.status != Study.Status.DRAFT:
-        raise ValidationError("Questions about raters can only change while the study is a draft.")
+        raise ValidationError(
+            _("Questions about raters can only change while the study is a draft.")
+        )
     return study
 
 
@@ -126,7 +129,7 @@ def rater_consent_accept(*, membership: Membership, version: int) -> Membership:
     current = membership.study.consent_version
     if not current or version != current:
         raise ValidationError(
-            {"version": "The consent statement has changed: read the current one and accept it."}
+            {"version": _("The consent statement has changed: read the current one and accept it.")}
         )
     if membership.consent_version != current:
         membership.consent_version = current
@@ -150,7 +153,7 @@ def rater_answers_save(*, membership: Membership, phase: str, raw: dict) -> Memb
     try:
         answers = consent.parse_answers([q.draft for q in questions], raw)
     except rubric.AnswerError as exc:
-        raise ValidationError({"answers": str(exc)}) from None
+        raise ValidationError({"answers": _answer_problem(exc)}) from None
     field = "background" if phase == consent.BACKGROUND else "post_study"
     setattr(membership, field, answers)
     setattr(membership, f"{field}_at", timezone.now())
@@ -164,7 +167,7 @@ def rater_consent_withdraw(*, membership: Membership) -> Membership:
     asked of them; their submitted ratings stay (docs/consent.md). Twice is harmless."""
     membership = _membership_for_update(membership)
     if not membership.study.consent_version and not membership.consent_version:
-        raise ValidationError("This study asks for no consent, so there is none to withdraw.")
+        raise ValidationError(_("This study asks for no consent, so there is none to withdraw."))
     if membership.withdrawn_at is None:
         membership.withdrawn_at = timezone.now()
         membership.save(update_fields=["withdrawn_at"])
@@ -173,4 +176,14 @@ def rater_consent_withdraw(*, membership: Membership) -> Membership:
 
 def _check_not_withdrawn(membership: Membership) -> None:
     if membership.withdrawn_at is not None:
-        raise ValidationError("You have withdrawn from this study: nothing more is stored.")
+        raise ValidationError(_("You have withdrawn from this study: nothing more is stored."))
+
+
+def _answer_problem(exc: rubric.AnswerError) -> str:
+    """The rater's answer problem in their language: core names the question (its prompt is the
+    study's own text) and says what is missing; a rule of the scale stays as core words it."""
+    if isinstance(exc, consent.AnswerMissing):
+        return _("“%(question)s”: an answer is required.") % {"question": exc.prompt}
+    if isinstance(exc, consent.AnswerInvalid):
+        return _("“%(question)s”: %(problem)s") % {"question": exc.prompt, "problem": exc.reason}
+    return str(exc)
