@@ -114,12 +114,16 @@ class StudyCreateForm(PlainHelpText, forms.Form):
     )
     scale = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}),
-        help_text=SCALE_HELP,
-        initial="1 = Very poor\n2 = Poor\n3 = Acceptable\n4 = Good\n5 = Excellent",
+        required=False,
+        help_text=SCALE_HELP
+        + " Left empty: the five-point scale from Very poor to Excellent, in the study's "
+        "language.",
     )
     level = forms.ChoiceField(choices=Question.Level.choices, initial=Question.Level.ORDINAL)
 
-    def clean_scale(self) -> list[dict]:
+    def clean_scale(self) -> list[dict] | None:
+        if not self.cleaned_data["scale"].strip():
+            return None  # the preset scale, in the study's language (services.study_create)
         points = []
         for number, line in enumerate(self.cleaned_data["scale"].splitlines(), start=1):
             if not line.strip():
