@@ -66,7 +66,8 @@ def test_the_switcher_is_on_every_page_with_each_language_named_in_itself(client
 def test_switching_sets_the_cookie_and_goes_back():
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     response = client.post(reverse("set_language"), {"language": "es", "next": "/accounts/login/"})
-    assert response.status_code == 302 and response.url == "/accounts/login/"
+    assert response.status_code == 302
+    assert response.url == "/accounts/login/"
     assert client.cookies[settings.LANGUAGE_COOKIE_NAME].value == "es"
     assert "<h1>Iniciar sesión</h1>" in client.get(reverse("login")).text
     # The cookie wins over the browser's Accept-Language.
@@ -84,7 +85,8 @@ def test_switching_to_another_site_is_refused_as_next(client):
     response = client.post(
         reverse("set_language"), {"language": "de", "next": "https://evil.example/"}
     )
-    assert response.status_code == 302 and response.url == "/"
+    assert response.status_code == 302
+    assert response.url == "/"
 
 
 def test_a_signed_in_users_choice_is_stored_and_applied_on_another_browser(rater):
@@ -99,7 +101,8 @@ def test_a_signed_in_users_choice_is_stored_and_applied_on_another_browser(rater
     assert response.status_code == 302
     assert second.cookies[settings.LANGUAGE_COOKIE_NAME].value == "de"
     page = second.get(reverse("api_token")).text
-    assert html_lang(page) == "de" and "<h1>API-Token</h1>" in page
+    assert html_lang(page) == "de"
+    assert "<h1>API-Token</h1>" in page
 
 
 def test_a_language_chosen_before_signing_in_is_kept_for_the_user(rater):

@@ -140,15 +140,18 @@ def test_the_api_creates_a_study_in_a_language_and_takes_the_templates_language(
     refused = client.post(
         url, {"template": "medflamingo", "language": "fr"}, content_type="application/json"
     )
-    assert refused.status_code == 400 and "language" in refused.json()
+    assert refused.status_code == 400
+    assert "language" in refused.json()
     changed = client.patch(
         f"/api/v1/studies/{body['token']}/", {"language": "de"}, content_type="application/json"
     )
-    assert changed.status_code == 200 and changed.json()["language"] == "de"
+    assert changed.status_code == 200
+    assert changed.json()["language"] == "de"
     bad = client.patch(
         f"/api/v1/studies/{body['token']}/", {"language": "xx"}, content_type="application/json"
     )
-    assert bad.status_code == 400 and "language" in bad.json()
+    assert bad.status_code == 400
+    assert "language" in bad.json()
 
 
 @pytest.mark.django_db
