@@ -172,3 +172,18 @@ def test_the_new_study_page_sets_the_language(client, study_admin):
     study = Study.objects.get(title="Zusammenfassungen")
     assert study.language == "de"
     assert study.questions.get().scale[-1] == {"value": 5, "label": "Ausgezeichnet"}
+
+
+@pytest.mark.django_db
+def test_ready_made_rater_questions_come_in_the_study_language_with_the_same_codes(
+    study_admin, raters
+):
+    english = study_drafted(study_admin, raters, title="English")
+    german = study_drafted(study_admin, raters, title="Deutsch")
+    services.study_language_set(study=german, language="de")
+    en = services.rater_question_add_template(study=english, name="specialty")
+    de = services.rater_question_add_template(study=german, name="specialty")
+    assert en.prompt == "What is your clinical specialty?"
+    assert de.prompt == "Was ist Ihr klinisches Fachgebiet?"
+    assert [p["value"] for p in de.scale] == [p["value"] for p in en.scale]
+    assert de.scale[0]["label"] == "Notfallmedizin"

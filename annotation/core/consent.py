@@ -52,6 +52,13 @@ class RaterQuestionDraft:
         )
 
 
+def gettext_noop(message: str) -> str:
+    """Marks a ready-made question's text for the translation catalogues (makemessages finds
+    this name) without translating it: core has no Django. The service that adds the question
+    to a study words it in the study's language."""
+    return message
+
+
 def _choices(*pairs: tuple[str, str]) -> tuple[dict, ...]:
     return tuple({"value": value, "label": label} for value, label in pairs)
 
@@ -60,56 +67,58 @@ def _choices(*pairs: tuple[str, str]) -> tuple[dict, ...]:
 TEMPLATES = {
     "specialty": RaterQuestionDraft(
         key="specialty",
-        prompt="What is your clinical specialty?",
+        prompt=gettext_noop("What is your clinical specialty?"),
         kind=rubric.SINGLE_CHOICE,
         scale=_choices(
-            ("emergency", "Emergency medicine"),
-            ("internal", "Internal medicine"),
-            ("family", "Family medicine / general practice"),
-            ("surgery", "Surgery"),
-            ("radiology", "Radiology"),
-            ("pediatrics", "Paediatrics"),
-            ("other", "Other"),
+            ("emergency", gettext_noop("Emergency medicine")),
+            ("internal", gettext_noop("Internal medicine")),
+            ("family", gettext_noop("Family medicine / general practice")),
+            ("surgery", gettext_noop("Surgery")),
+            ("radiology", gettext_noop("Radiology")),
+            ("pediatrics", gettext_noop("Paediatrics")),
+            ("other", gettext_noop("Other")),
         ),
     ),
     "years": RaterQuestionDraft(
         key="years",
-        prompt="How many years have you been in practice (since qualifying)?",
+        prompt=gettext_noop("How many years have you been in practice (since qualifying)?"),
         kind=rubric.NUMBER,
         minimum=0,
         maximum=70,
     ),
     "role": RaterQuestionDraft(
         key="role",
-        prompt="What is your role?",
+        prompt=gettext_noop("What is your role?"),
         kind=rubric.SINGLE_CHOICE,
         scale=_choices(
-            ("attending", "Attending / consultant"),
-            ("resident", "Resident / registrar"),
-            ("nurse", "Nurse or nurse practitioner"),
-            ("pharmacist", "Pharmacist"),
-            ("other", "Other"),
+            ("attending", gettext_noop("Attending / consultant")),
+            ("resident", gettext_noop("Resident / registrar")),
+            ("nurse", gettext_noop("Nurse or nurse practitioner")),
+            ("pharmacist", gettext_noop("Pharmacist")),
+            ("other", gettext_noop("Other")),
         ),
     ),
     "country": RaterQuestionDraft(
         key="country",
-        prompt="In which country do you practise?",
+        prompt=gettext_noop("In which country do you practise?"),
         kind=rubric.SINGLE_CHOICE,
         scale=_choices(
-            ("us", "United States"),
-            ("uk", "United Kingdom"),
-            ("eu", "European Union"),
-            ("other", "Other"),
+            ("us", gettext_noop("United States")),
+            ("uk", gettext_noop("United Kingdom")),
+            ("eu", gettext_noop("European Union")),
+            ("other", gettext_noop("Other")),
         ),
     ),
     "prior_ai": RaterQuestionDraft(
         key="prior_ai",
-        prompt="Have you used AI chat assistants (such as ChatGPT) in your clinical work?",
+        prompt=gettext_noop(
+            "Have you used AI chat assistants (such as ChatGPT) in your clinical work?"
+        ),
         kind=rubric.YES_NO,
     ),
     "workload": RaterQuestionDraft(
         key="workload",
-        prompt="How demanding was this rating task? (1 very low, 7 very high)",
+        prompt=gettext_noop("How demanding was this rating task? (1 very low, 7 very high)"),
         kind=rubric.LIKERT,
         phase=POST_STUDY,
         scale=tuple({"value": v, "label": str(v)} for v in range(1, 8)),

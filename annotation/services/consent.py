@@ -1,9 +1,11 @@
 """Consent and rater background: the admin's statement and questions, and a rater's
 acceptance, answers and withdrawal (core.consent has the rules)."""
 
+import dataclasses
+
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from annotation.core import consent, rubric
@@ -87,9 +89,22 @@ def rater_question_add(*, study: Study, draft: consent.RaterQuestionDraft) -> Ra
 
 
 def rater_question_add_template(*, study: Study, name: str) -> RaterQuestion:
+    """A ready-made question, worded in the study's language (the same key and codes in every
+    language, so that sites pool)."""
     if name not in consent.TEMPLATES:
         raise ValidationError({"template": f"Choose one of: {', '.join(consent.TEMPLATES)}."})
-    return rater_question_add(study=study, draft=consent.TEMPLATES[name])
+    return rater_question_add(
+        study=study, draft=_in_language(consent.TEMPLATES[name], study.language)
+    )
+
+
+def _in_language(draft: consent.RaterQuestionDraft, language: str) -> consent.RaterQuestionDraft:
+    with translation.override(language):
+        return dataclasses.replace(
+            draft,
+            prompt=_(draft.prompt),
+            scale=tuple({**point, "label": _(point["label"])} for point in draft.scale),
+        )
 
 
 @transaction.atomic
