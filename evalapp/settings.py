@@ -106,6 +106,8 @@ MIDDLEWARE = [
     # The page's language: the switcher's cookie, else the browser's Accept-Language, else
     # LANGUAGE_CODE. After the sessions (as Django asks), before CommonMiddleware.
     "django.middleware.locale.LocaleMiddleware",
+    # ... except the REST API, which stays English.
+    "evalapp.middleware.ApiInEnglishMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -244,3 +244,14 @@ def test_new_user_without_choice_keeps_the_browsers_language():
     browser.post(reverse("login"), {"username": user.username, "password": PASSWORD})
     assert not UserPreference.objects.filter(user=user).exists()
     assert html_lang(browser.get(reverse("api_token")).text) == "es"
+
+
+def test_the_api_stays_english_for_a_german_browser(client, study_admin):
+    client.force_login(study_admin)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "de"
+    response = client.post(
+        "/api/v1/studies/", {}, content_type="application/json", HTTP_ACCEPT_LANGUAGE="de"
+    )
+    assert response.status_code == 400
+    assert response.json()["title"] == ["This field is required."]
+    assert response["Content-Language"] == "en"
