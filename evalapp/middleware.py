@@ -45,17 +45,23 @@ def _form_field_with_nul(request: HttpRequest) -> str | None:
     return None
 
 
-class LanguageAtSignInMiddleware:
-    """Sets the language cookie when a sign-in chose a language for this browser.
+class LanguageMiddleware:
+    """What LocaleMiddleware (just before it) leaves to the project, in one middleware to keep
+    the stack shallow (a request's JSON is parsed recursively under it):
 
-    The `user_logged_in` receiver (annotation.views.language) has the request but not the
-    response, so it leaves the signed-in user's stored language on the request and the cookie
-    is set here, as Django's own set_language view sets it."""
+    - the REST API answers in English whatever the caller's Accept-Language or cookie: its
+      messages are read by scripts and documented in English (docs/translation.md);
+    - when a sign-in chose a language for this browser (the `user_logged_in` receiver in
+      annotation/views/language.py has the request, not the response, and leaves the user's
+      stored language on it), the language cookie is set, as Django's set_language sets it."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            translation.activate(settings.LANGUAGE_CODE)
+            request.LANGUAGE_CODE = settings.LANGUAGE_CODE
         response = self.get_response(request)
         language = getattr(request, "language_at_sign_in", None)
         if language:
@@ -70,18 +76,3 @@ class LanguageAtSignInMiddleware:
                 samesite=settings.LANGUAGE_COOKIE_SAMESITE,
             )
         return response
-
-
-class ApiInEnglishMiddleware:
-    """The REST API answers in English whatever the caller's Accept-Language or language
-    cookie: its messages are read by scripts and quoted in issues, and docs/api.md documents
-    them in English (docs/translation.md). After LocaleMiddleware, which chose the language."""
-
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/api/"):
-            translation.activate(settings.LANGUAGE_CODE)
-            request.LANGUAGE_CODE = settings.LANGUAGE_CODE
-        return self.get_response(request)

@@ -106,16 +106,15 @@ MIDDLEWARE = [
     # The page's language: the switcher's cookie, else the browser's Accept-Language, else
     # LANGUAGE_CODE. After the sessions (as Django asks), before CommonMiddleware.
     "django.middleware.locale.LocaleMiddleware",
-    # ... except the REST API, which stays English.
-    "evalapp.middleware.ApiInEnglishMiddleware",
+    # ... except the REST API, which stays English; and the cookie for a signed-in user's
+    # stored language, set at sign-in (annotation/views/language.py).
+    "evalapp.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    # A signed-in user's stored language, set on this browser at sign-in (views/language.py).
-    "evalapp.middleware.LanguageAtSignInMiddleware",
     # Last, as django-axes asks: it turns a refused login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]

@@ -30,7 +30,7 @@ def language_at_sign_in(
     sender: object, request: HttpRequest | None, user: AbstractBaseUser, **kwargs
 ) -> None:
     """`user_logged_in` receiver: the user's stored language becomes this browser's (the
-    cookie is set by evalapp.middleware.LanguageAtSignInMiddleware). A user who never chose one
+    cookie is set by evalapp.middleware.LanguageMiddleware). A user who never chose one
     but picked a language on this browser before signing in keeps that, and it is stored."""
     if request is None:
         return
