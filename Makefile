@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.lock | cut -d' ' -f
 LITELLM_VENV := .venv-litellm
 LITELLM_STAMP := $(LITELLM_VENV)/.installed-$(shell cksum < requirements-litellm.lock | cut -d' ' -f1)
 
-.PHONY: run test install lint format lock worker clean check-deploy bench-import bench-load bench-peer bench-fetch bench-agreement bench-export bench-soak bench-coverage bench-coverage-issue23 bench-scale
+.PHONY: run test install lint format lock worker clean check-deploy messages bench-import bench-load bench-peer bench-fetch bench-agreement bench-export bench-soak bench-coverage bench-coverage-issue23 bench-scale
 
 $(STAMP): requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ test: $(STAMP) $(LITELLM_STAMP)
 	SECRET_KEY=$${SECRET_KEY:-test-only-secret} SECURE_COOKIES=0 DEBUG=0 \
 	CELERY_BROKER_DIR=$${CELERY_BROKER_DIR:-var/test-broker} \
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Refresh the translation catalogues (locale/) from the marked strings, then compile them.
+## Translate every new entry of locale/*/LC_MESSAGES/*.po before committing (docs/translation.md).
+messages: $(STAMP)
+	$(BIN)/python manage.py makemessages -l de -l es --no-obsolete --no-location \
+		--ignore=.venv --ignore=.venv-litellm --ignore=var --ignore=tests --ignore=bench --ignore=node_modules
+	$(BIN)/python manage.py makemessages -d djangojs -l de -l es --no-obsolete --no-location \
+		--ignore=.venv --ignore=.venv-litellm --ignore=var --ignore=tests --ignore=bench --ignore=node_modules
+	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=.venv-litellm
 
 ## Django's deployment check on the environment docker-compose gives the web service.
 check-deploy: $(STAMP)

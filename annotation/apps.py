@@ -3,6 +3,7 @@ from urllib.parse import urlsplit
 from django.apps import AppConfig
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.contrib.auth.signals import user_logged_in
 from django.core import checks
 from django.db.models.signals import post_migrate
 from django.http.request import validate_host
@@ -26,6 +27,10 @@ class AnnotationConfig(AppConfig):
         user_logged_in.connect(audit.signed_in, dispatch_uid="audit-signed-in")
         user_logged_out.connect(audit.signed_out, dispatch_uid="audit-signed-out")
         user_login_failed.connect(audit.sign_in_failed, dispatch_uid="audit-sign-in-failed")
+        # A signed-in user's stored language becomes this browser's (docs/translation.md).
+        from annotation.views.language import language_at_sign_in
+
+        user_logged_in.connect(language_at_sign_in, dispatch_uid="language-at-sign-in")
         checks.register(site_url_check)
         checks.register(sso_check)
         # The "Study admins" group and its permission exist on every deployment, demo or not:

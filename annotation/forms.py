@@ -44,10 +44,21 @@ class StudyCreateForm(PlainHelpText, forms.Form):
     def clean_design(self) -> str:
         return self.cleaned_data["design"] or Study.Design.ABSOLUTE
 
+    def clean_language(self) -> str:
+        return self.cleaned_data["language"] or settings.LANGUAGE_CODE
+
     def clean_repeats_per_rater(self) -> int:
         return self.cleaned_data["repeats_per_rater"] or 0
 
     instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    language = forms.ChoiceField(
+        choices=settings.LANGUAGES,
+        initial=settings.LANGUAGE_CODE,
+        required=False,
+        label="Study language",
+        help_text="The language you write the instructions and questions in. Raters' pages "
+        "mark them with it; the preset scales and rubric templates come in it.",
+    )
     raters_per_item = forms.IntegerField(min_value=1, max_value=20, initial=2)
     repeats_per_rater = forms.IntegerField(
         min_value=0,
@@ -103,12 +114,16 @@ class StudyCreateForm(PlainHelpText, forms.Form):
     )
     scale = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}),
-        help_text=SCALE_HELP,
-        initial="1 = Very poor\n2 = Poor\n3 = Acceptable\n4 = Good\n5 = Excellent",
+        required=False,
+        help_text=SCALE_HELP
+        + " Left empty: the five-point scale from Very poor to Excellent, in the study's "
+        "language.",
     )
     level = forms.ChoiceField(choices=Question.Level.choices, initial=Question.Level.ORDINAL)
 
-    def clean_scale(self) -> list[dict]:
+    def clean_scale(self) -> list[dict] | None:
+        if not self.cleaned_data["scale"].strip():
+            return None  # the preset scale, in the study's language (services.study_create)
         points = []
         for number, line in enumerate(self.cleaned_data["scale"].splitlines(), start=1):
             if not line.strip():
@@ -436,6 +451,13 @@ def _parse_options(text: str, *, integer: bool) -> list[dict]:
 
 class RubricTemplateForm(PlainHelpText, forms.Form):
     template = forms.ChoiceField(choices=())
+    language = forms.ChoiceField(
+        choices=settings.LANGUAGES,
+        required=False,
+        help_text="The language of the questions added; the study's language unless you "
+        "choose another. Translations are evalapp's own, not validated versions of the "
+        "instruments.",
+    )
 
     def __init__(self, *args, templates: dict, **kwargs):
         super().__init__(*args, **kwargs)

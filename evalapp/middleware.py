@@ -1,6 +1,8 @@
 """Request checks that hold for every page and endpoint."""
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import translation
 
 from annotation.core import audit
 from evalapp.api import client_address
@@ -62,3 +64,36 @@ class AuditActingMiddleware:
         )
         with audit.acting_as(acting):
             return self.get_response(request)
+
+
+class LanguageMiddleware:
+    """What LocaleMiddleware (just before it) leaves to the project, in one middleware to keep
+    the stack shallow (a request's JSON is parsed recursively under it):
+
+    - the REST API answers in English whatever the caller's Accept-Language or cookie: its
+      messages are read by scripts and documented in English (docs/translation.md);
+    - when a sign-in chose a language for this browser (the `user_logged_in` receiver in
+      annotation/views/language.py has the request, not the response, and leaves the user's
+      stored language on it), the language cookie is set, as Django's set_language sets it."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            translation.activate(settings.LANGUAGE_CODE)
+            request.LANGUAGE_CODE = settings.LANGUAGE_CODE
+        response = self.get_response(request)
+        language = getattr(request, "language_at_sign_in", None)
+        if language:
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                language,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                path=settings.LANGUAGE_COOKIE_PATH,
+                domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            )
+        return response

@@ -103,6 +103,12 @@ MIDDLEWARE = [
     "evalapp.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The page's language: the switcher's cookie, else the browser's Accept-Language, else
+    # LANGUAGE_CODE. After the sessions (as Django asks), before CommonMiddleware.
+    "django.middleware.locale.LocaleMiddleware",
+    # ... except the REST API, which stays English; and the cookie for a signed-in user's
+    # stored language, set at sign-in (annotation/views/language.py).
+    "evalapp.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -302,6 +308,17 @@ NOTIFICATIONS_TIME_LIMIT_SECONDS = NOTIFICATIONS_SOFT_TIME_LIMIT_SECONDS + 60
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"
+# The languages of the interface, each named in itself for the switcher (docs/translation.md).
+# A code not listed here (in the cookie or in Accept-Language) falls back to LANGUAGE_CODE.
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("es", "Español")]
+# One project catalogue (locale/<lang>/LC_MESSAGES/django.po and its compiled .mo, committed).
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The switcher's choice, kept for a year; sent over HTTPS only where the session cookie is.
+# Dates and numbers follow the language (Django's formats), except English's short dates
+# (evalapp/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["evalapp.formats"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -327,6 +344,7 @@ STORAGES = {
 # cookies, and no redirect either, which follows it unless SECURE_SSL_REDIRECT says otherwise.
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SESSION_COOKIE_SECURE)
 # The orchestrator's health check asks gunicorn directly over http, inside the container network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

@@ -9,6 +9,7 @@ from drf_spectacular.views import (
 )
 
 from annotation.views.sso import LoginView, LogoutView, SsoCallbackView, SsoStartView
+from annotation.views import language
 from evalapp.views import healthz
 
 handler404 = "evalapp.views.not_found"
@@ -47,6 +48,9 @@ urlpatterns = [
     path("oidc/callback/", SsoCallbackView.as_view(), name="oidc_authentication_callback"),
     # mozilla-django-oidc's name for sign-out, for whoever expects it: the same view.
     path("oidc/logout/", LogoutView.as_view(), name="oidc_logout"),
+    # Our set_language first: it also stores a signed-in user's choice (annotation.views.language).
+    path("i18n/setlang/", language.set_language, name="set_language"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("", include("checklists.urls")),

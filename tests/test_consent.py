@@ -211,7 +211,8 @@ def test_consent_page_then_background_page_store_the_answers(rater_client, conse
     assert "How demanding" not in form.text  # post-study comes after the last item
     bad = rater_client.post(accepted.url, {"specialty": "emergency", "years": "-3"})
     assert bad.status_code == 200
-    assert "years:" in bad.text
+    # The refusal names the question as the rater reads it, not by its key.
+    assert "“How many years have you been in practice (since qualifying)?”:" in bad.text
     assert membership(consent_study, rater).background_at is None
     done = rater_client.post(accepted.url, {"specialty": "emergency", "years": "12"})
     assert done.url == reverse("rater_resume", args=[token])

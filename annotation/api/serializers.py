@@ -1,6 +1,7 @@
 """What the API reads and writes. Input serializers check types and ranges; the services make
 the rules that span rows (a draft study, a design that fits), as they do for the pages."""
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -81,6 +82,7 @@ STUDY_RATER_FIELDS = (
     "status",
     "design",
     "raters_per_item",
+    "language",
     "role",
     "created_at",
     "opened_at",
@@ -146,6 +148,11 @@ class StudyCreateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     design = serializers.ChoiceField(choices=Study.Design.choices, default=Study.Design.ABSOLUTE)
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
+    language = serializers.ChoiceField(
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        help_text="The language of the study's own content (instructions, questions).",
+    )
     raters_per_item = serializers.IntegerField(min_value=1, max_value=20, default=2)
     repeats_per_rater = serializers.IntegerField(min_value=0, max_value=50, default=0)
     retests_per_rater = serializers.IntegerField(
@@ -195,10 +202,16 @@ class StudyCreateSerializer(serializers.Serializer):
 
 
 class StudyAnalysisSerializer(serializers.Serializer):
-    """The study's settings that may change after it is created: how its statistics are drawn."""
+    """The study's settings that may change after it is created: how its statistics are drawn,
+    and the language of its own content."""
 
     p_adjustment = serializers.ChoiceField(choices=Study.Adjustment.choices, required=False)
     judge_epsilon = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+    language = serializers.ChoiceField(
+        choices=settings.LANGUAGES,
+        required=False,
+        help_text="The language of the study's own content; changes no content.",
+    )
 
     def validate(self, data: dict) -> dict:
         unknown = sorted(set(self.initial_data) - set(self.fields))
@@ -541,6 +554,11 @@ class QuestionsAddedSerializer(serializers.Serializer):
 
 class RubricTemplateSerializer(serializers.Serializer):
     template = serializers.ChoiceField(choices=(), help_text="A built-in rubric template.")
+    language = serializers.ChoiceField(
+        choices=settings.LANGUAGES,
+        required=False,
+        help_text="The template's language; default: the study's language.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

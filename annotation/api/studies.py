@@ -122,17 +122,19 @@ class StudyViewSet(
     )
     def partial_update(self, request: Request, study_token: str) -> Response:
         """Change the analysis settings (`p_adjustment`, `judge_epsilon`); the statistics are
-        recomputed soon after. Refused once the study is locked, unless its analysis is reopened."""
+        recomputed soon after. Refused once the study is locked, unless its analysis is reopened.
+        `language` (the language of the study's own content) may change until it is archived."""
         study = self._admin_study()
         data = s.StudyAnalysisSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        settings = {
-            "p_adjustment": study.p_adjustment,
-            "judge_epsilon": study.judge_epsilon,
-            **data.validated_data,
-        }
+        changes = dict(data.validated_data)
+        language = changes.pop("language", None)
+        settings = {"p_adjustment": study.p_adjustment, "judge_epsilon": study.judge_epsilon}
         try:
-            services.study_analysis_update(study=study, **settings)
+            if changes:
+                services.study_analysis_update(study=study, **{**settings, **changes})
+            if language:
+                services.study_language_set(study=study, language=language)
         except ValidationError as exc:
             return refused(exc)
         return Response(self._fresh(study))
@@ -249,7 +251,9 @@ class StudyViewSet(
         data.is_valid(raise_exception=True)
         try:
             added = services.questions_add_template(
-                study=study, name=data.validated_data["template"]
+                study=study,
+                name=data.validated_data["template"],
+                language=data.validated_data.get("language"),
             )
         except ValidationError as exc:
             raise as_api_error(exc) from None

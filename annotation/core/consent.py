@@ -52,6 +52,13 @@ class RaterQuestionDraft:
         )
 
 
+def gettext_noop(message: str) -> str:
+    """Marks a ready-made question's text for the translation catalogues (makemessages finds
+    this name) without translating it: core has no Django. The service that adds the question
+    to a study words it in the study's language."""
+    return message
+
+
 def _choices(*pairs: tuple[str, str]) -> tuple[dict, ...]:
     return tuple({"value": value, "label": label} for value, label in pairs)
 
@@ -60,56 +67,58 @@ def _choices(*pairs: tuple[str, str]) -> tuple[dict, ...]:
 TEMPLATES = {
     "specialty": RaterQuestionDraft(
         key="specialty",
-        prompt="What is your clinical specialty?",
+        prompt=gettext_noop("What is your clinical specialty?"),
         kind=rubric.SINGLE_CHOICE,
         scale=_choices(
-            ("emergency", "Emergency medicine"),
-            ("internal", "Internal medicine"),
-            ("family", "Family medicine / general practice"),
-            ("surgery", "Surgery"),
-            ("radiology", "Radiology"),
-            ("pediatrics", "Paediatrics"),
-            ("other", "Other"),
+            ("emergency", gettext_noop("Emergency medicine")),
+            ("internal", gettext_noop("Internal medicine")),
+            ("family", gettext_noop("Family medicine / general practice")),
+            ("surgery", gettext_noop("Surgery")),
+            ("radiology", gettext_noop("Radiology")),
+            ("pediatrics", gettext_noop("Paediatrics")),
+            ("other", gettext_noop("Other")),
         ),
     ),
     "years": RaterQuestionDraft(
         key="years",
-        prompt="How many years have you been in practice (since qualifying)?",
+        prompt=gettext_noop("How many years have you been in practice (since qualifying)?"),
         kind=rubric.NUMBER,
         minimum=0,
         maximum=70,
     ),
     "role": RaterQuestionDraft(
         key="role",
-        prompt="What is your role?",
+        prompt=gettext_noop("What is your role?"),
         kind=rubric.SINGLE_CHOICE,
         scale=_choices(
-            ("attending", "Attending / consultant"),
-            ("resident", "Resident / registrar"),
-            ("nurse", "Nurse or nurse practitioner"),
-            ("pharmacist", "Pharmacist"),
-            ("other", "Other"),
+            ("attending", gettext_noop("Attending / consultant")),
+            ("resident", gettext_noop("Resident / registrar")),
+            ("nurse", gettext_noop("Nurse or nurse practitioner")),
+            ("pharmacist", gettext_noop("Pharmacist")),
+            ("other", gettext_noop("Other")),
         ),
     ),
     "country": RaterQuestionDraft(
         key="country",
-        prompt="In which country do you practise?",
+        prompt=gettext_noop("In which country do you practise?"),
         kind=rubric.SINGLE_CHOICE,
         scale=_choices(
-            ("us", "United States"),
-            ("uk", "United Kingdom"),
-            ("eu", "European Union"),
-            ("other", "Other"),
+            ("us", gettext_noop("United States")),
+            ("uk", gettext_noop("United Kingdom")),
+            ("eu", gettext_noop("European Union")),
+            ("other", gettext_noop("Other")),
         ),
     ),
     "prior_ai": RaterQuestionDraft(
         key="prior_ai",
-        prompt="Have you used AI chat assistants (such as ChatGPT) in your clinical work?",
+        prompt=gettext_noop(
+            "Have you used AI chat assistants (such as ChatGPT) in your clinical work?"
+        ),
         kind=rubric.YES_NO,
     ),
     "workload": RaterQuestionDraft(
         key="workload",
-        prompt="How demanding was this rating task? (1 very low, 7 very high)",
+        prompt=gettext_noop("How demanding was this rating task? (1 very low, 7 very high)"),
         kind=rubric.LIKERT,
         phase=POST_STUDY,
         scale=tuple({"value": v, "label": str(v)} for v in range(1, 8)),
@@ -146,6 +155,23 @@ def next_step(
     return None
 
 
+class AnswerMissing(rubric.AnswerError):
+    """A required rater question left blank. The message is English; the page that shows it
+    words it in the rater's language from `prompt` (core has no translations)."""
+
+    def __init__(self, draft: "RaterQuestionDraft"):
+        super().__init__(f"{draft.key}: an answer is required.")
+        self.key, self.prompt = draft.key, draft.prompt
+
+
+class AnswerInvalid(rubric.AnswerError):
+    """A rater question's answer its scale refuses; `reason` is the scale's own words."""
+
+    def __init__(self, draft: "RaterQuestionDraft", reason: str):
+        super().__init__(f"{draft.key}: {reason}")
+        self.key, self.prompt, self.reason = draft.key, draft.prompt, reason
+
+
 def parse_answers(drafts: list[RaterQuestionDraft], raw: dict[str, object]) -> dict[str, object]:
     """Each question's canonical answer (rubric.parse_answer), blank optional ones left out;
     AnswerError names the question at fault."""
@@ -154,12 +180,12 @@ def parse_answers(drafts: list[RaterQuestionDraft], raw: dict[str, object]) -> d
         given = raw.get(draft.key)
         if rubric.is_empty(given):
             if draft.required:
-                raise rubric.AnswerError(f"{draft.key}: an answer is required.")
+                raise AnswerMissing(draft)
             continue
         try:
             answers[draft.key] = rubric.parse_answer(draft.spec, given)
         except rubric.AnswerError as exc:
-            raise rubric.AnswerError(f"{draft.key}: {exc}") from None
+            raise AnswerInvalid(draft, str(exc)) from None
     return answers
 
 

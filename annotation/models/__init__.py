@@ -17,6 +17,7 @@ from annotation.models.items import Assignment, Item, ItemOutput
 from annotation.models.jobs import TaskRun
 from annotation.models.judging import JudgeRating, JudgeVerdict
 from annotation.models.notifications import Notification
+from annotation.models.preferences import UserPreference
 from annotation.models.questions import Question
 from annotation.models.ratings import Rating, RatingRevision
 from annotation.models.reading import NEUTRAL_LABEL, AnswerScore, Arm, JudgeScore, Scorer
@@ -63,6 +64,7 @@ __all__ = [
     "JudgeScore",
     "JudgeVerdict",
     "Membership",
+    "UserPreference",
     "NEUTRAL_LABEL",
     "Notification",
     "ModelEndpoint",

@@ -35,6 +35,14 @@ class Study(models.Model):
     token = models.CharField(max_length=22, unique=True, default=new_token, editable=False)
     title = models.CharField(max_length=200)
     instructions = models.TextField(blank=True)
+    # The language the admin writes the study's own content in (instructions, questions,
+    # choices): rater pages mark that content with it, whatever the interface language.
+    language = models.CharField(
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        help_text="The language of the study's instructions and questions.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     seed = models.BigIntegerField(default=new_seed, help_text="Seeds the assignment manifest.")
     # SHA-256 of the stored manifest (see design.Manifest.digest), set when the study opens and

@@ -107,6 +107,7 @@ from annotation.selectors.notifications import (
     NotificationLine,
     study_notifications,
 )
+from annotation.selectors.preferences import user_language
 from annotation.selectors.rater import (
     RATER_VISIBLE,
     TRAINING_Q,
@@ -183,6 +184,7 @@ __all__ = [
     "audit_head",
     "audit_rows",
     "audit_study_access",
+    "user_language",
     "NotificationLine",
     "study_notifications",
     "AdaptiveCounts",

@@ -7,15 +7,22 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from annotation.core import columns, consent, rubric
 from annotation.models import ConsentVersion, Membership, RaterQuestion, Result, Study
 
 STEP_MESSAGES = {
-    consent.WITHDRAWN: "You have withdrawn your consent to this study: no further work is asked "
-    "of you.",
-    consent.CONSENT: "Before your items, read and accept the study's consent statement.",
-    consent.BACKGROUND: "Before your items, answer the few questions about your background.",
+    consent.WITHDRAWN: gettext_lazy(
+        "You have withdrawn your consent to this study: no further work is asked of you."
+    ),
+    consent.CONSENT: gettext_lazy(
+        "Before your items, read and accept the study's consent statement."
+    ),
+    consent.BACKGROUND: gettext_lazy(
+        "Before your items, answer the few questions about your background."
+    ),
 }
 
 
@@ -25,7 +32,7 @@ class OnboardingRequired(PermissionDenied):
     the rater's pages send them to the step instead."""
 
     def __init__(self, *, step: str, study_token: str):
-        super().__init__(STEP_MESSAGES[step])
+        super().__init__(str(STEP_MESSAGES[step]))
         self.step = step
         self.study_token = study_token
 
@@ -78,9 +85,9 @@ def answers_closed(*, membership: Membership, phase: str) -> str:
     exports' covariates, which must not shift under an analysis). The optional post-study
     answers may be revised until the study is locked."""
     if phase == consent.BACKGROUND and membership.background_at is not None:
-        return "Your background answers are already recorded: they cannot be changed."
+        return _("Your background answers are already recorded: they cannot be changed.")
     if membership.study.status != Study.Status.OPEN:
-        return "The study is closed: it takes no more answers."
+        return _("The study is closed: it takes no more answers.")
     return ""
 
 
@@ -213,7 +220,7 @@ def study_background_split(*, study: Study) -> list[SplitTable]:
     )
     by_question: dict = {}
     for result in results:
-        measure, _, value = result.statistic.partition(":")
+        measure, _sep, value = result.statistic.partition(":")
         group = by_question.setdefault(result.question, {}).setdefault(value, {})
         group[measure] = result
     return [
@@ -221,7 +228,7 @@ def study_background_split(*, study: Study) -> list[SplitTable]:
             key=question.key,
             prompt=question.prompt,
             group_key=next(iter(groups.values()))["group_alpha"].detail.get("group_key", ""),
-            lines=[_group_line(group) for _, group in sorted(groups.items(), key=_group_order)],
+            lines=[_group_line(group) for _name, group in sorted(groups.items(), key=_group_order)],
         )
         for question, groups in sorted(by_question.items(), key=lambda q: (q[0].order, q[0].key))
         if all("group_alpha" in group for group in groups.values())

@@ -130,6 +130,9 @@ class RaterItem:
     outputs: list["ShownOutput"] = field(default_factory=list)
     images: list["ShownImage"] = field(default_factory=list)  # the case's, in order
     reading: "ShownRead | None" = None  # assisted reading: what this read shows; None elsewhere
+    # The language of the study's own content (instructions, case, outputs, questions): the
+    # `lang` of the elements that show it, whatever the interface language.
+    study_lang: str = "en"
 
     @property
     def all_questions(self) -> list[RaterQuestion]:
@@ -318,6 +321,7 @@ def _rater_item(assignment: Assignment, rows: list[tuple], questions: list[Quest
         images=_case_images(output.case_id) if getattr(assignment, "has_images", True) else [],
         submitted=assignment.submitted_at is not None,
         locked=study.status != Study.Status.OPEN,
+        study_lang=study.language,
         previous_token=own["previous_token"],
         next_token=own["next_token"],
         reading=reading,

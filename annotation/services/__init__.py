@@ -58,6 +58,7 @@ from annotation.services.notifications import (
     notifications_send_due,
     study_notifications_update,
 )
+from annotation.services.preferences import user_language_set
 from annotation.services.questions import (
     RUBRIC_TEMPLATES_DIR,
     question_add,
@@ -106,11 +107,13 @@ from annotation.services.studies import (
     analysis_close,
     analysis_reopen,
     item_key,
+    scale_in_language,
     shown_order,
     study_analysis_update,
     study_archive,
     study_create,
     study_delete,
+    study_language_set,
     study_lock,
     study_open,
     study_open_run,
@@ -138,6 +141,7 @@ __all__ = [
     "study_admins_group_ensure",
     "acting_from_command",
     "audit_record",
+    "user_language_set",
     "NotificationTally",
     "notifications_send_due",
     "study_notifications_update",
@@ -175,6 +179,8 @@ __all__ = [
     "judge_run",
     "DEFAULT_SCALE",
     "PAIRWISE_SCALE",
+    "scale_in_language",
+    "study_language_set",
     "RUBRIC_TEMPLATES_DIR",
     "TIME_ON_TASK_REPORT_MAX_MS",
     "ImportSummary",

@@ -1,9 +1,12 @@
 """Consent and rater background: the admin's statement and questions, and a rater's
 acceptance, answers and withdrawal (core.consent has the rules)."""
 
+import dataclasses
+
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from annotation.core import consent, rubric
 from annotation.models import ConsentVersion, Membership, RaterQuestion, Study
@@ -22,7 +25,7 @@ def study_consent_set(*, study: Study, text: str) -> Study:
     same text again changes nothing."""
     study = study_for_change(study.pk)
     if study.status not in CONSENT_EDITABLE:
-        raise ValidationError({"text": "The consent statement cannot change once locked."})
+        raise ValidationError({"text": _("The consent statement cannot change once locked.")})
     text = text.strip()
     if "\x00" in text:
         raise ValidationError({"text": "The statement cannot contain a NUL character."})
@@ -104,9 +107,22 @@ def rater_question_add(*, study: Study, draft: consent.RaterQuestionDraft) -> Ra
 
 
 def rater_question_add_template(*, study: Study, name: str) -> RaterQuestion:
+    """A ready-made question, worded in the study's language (the same key and codes in every
+    language, so that sites pool)."""
     if name not in consent.TEMPLATES:
         raise ValidationError({"template": f"Choose one of: {', '.join(consent.TEMPLATES)}."})
-    return rater_question_add(study=study, draft=consent.TEMPLATES[name])
+    return rater_question_add(
+        study=study, draft=_in_language(consent.TEMPLATES[name], study.language)
+    )
+
+
+def _in_language(draft: consent.RaterQuestionDraft, language: str) -> consent.RaterQuestionDraft:
+    with translation.override(language):
+        return dataclasses.replace(
+            draft,
+            prompt=_(draft.prompt),
+            scale=tuple({**point, "label": _(point["label"])} for point in draft.scale),
+        )
 
 
 @transaction.atomic
@@ -123,7 +139,9 @@ def rater_question_remove(*, study: Study, key: str) -> None:
 def _draft_study(study: Study) -> Study:
     study = study_for_change(study.pk)
     if study.status != Study.Status.DRAFT:
-        raise ValidationError("Questions about raters can only change while the study is a draft.")
+        raise ValidationError(
+            _("Questions about raters can only change while the study is a draft.")
+        )
     return study
 
 
@@ -147,7 +165,7 @@ def rater_consent_accept(*, membership: Membership, version: int) -> Membership:
     current = membership.study.consent_version
     if not current or version != current:
         raise ValidationError(
-            {"version": "The consent statement has changed: read the current one and accept it."}
+            {"version": _("The consent statement has changed: read the current one and accept it.")}
         )
     if membership.consent_version != current:
         membership.consent_version = current
@@ -171,7 +189,7 @@ def rater_answers_save(*, membership: Membership, phase: str, raw: dict) -> Memb
     try:
         answers = consent.parse_answers([q.draft for q in questions], raw)
     except rubric.AnswerError as exc:
-        raise ValidationError({"answers": str(exc)}) from None
+        raise ValidationError({"answers": _answer_problem(exc)}) from None
     field = "background" if phase == consent.BACKGROUND else "post_study"
     setattr(membership, field, answers)
     setattr(membership, f"{field}_at", timezone.now())
@@ -185,7 +203,7 @@ def rater_consent_withdraw(*, membership: Membership) -> Membership:
     asked of them; their submitted ratings stay (docs/consent.md). Twice is harmless."""
     membership = _membership_for_update(membership)
     if not membership.study.consent_version and not membership.consent_version:
-        raise ValidationError("This study asks for no consent, so there is none to withdraw.")
+        raise ValidationError(_("This study asks for no consent, so there is none to withdraw."))
     if membership.withdrawn_at is None:
         membership.withdrawn_at = timezone.now()
         membership.save(update_fields=["withdrawn_at"])
@@ -194,4 +212,14 @@ def rater_consent_withdraw(*, membership: Membership) -> Membership:
 
 def _check_not_withdrawn(membership: Membership) -> None:
     if membership.withdrawn_at is not None:
-        raise ValidationError("You have withdrawn from this study: nothing more is stored.")
+        raise ValidationError(_("You have withdrawn from this study: nothing more is stored."))
+
+
+def _answer_problem(exc: rubric.AnswerError) -> str:
+    """The rater's answer problem in their language: core names the question (its prompt is the
+    study's own text) and says what is missing; a rule of the scale stays as core words it."""
+    if isinstance(exc, consent.AnswerMissing):
+        return _("“%(question)s”: an answer is required.") % {"question": exc.prompt}
+    if isinstance(exc, consent.AnswerInvalid):
+        return _("“%(question)s”: %(problem)s") % {"question": exc.prompt, "problem": exc.reason}
+    return str(exc)

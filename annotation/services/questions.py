@@ -4,10 +4,11 @@ import dataclasses
 from pathlib import Path
 
 import yaml
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from annotation.core import rubric
+from annotation.core import rubric, rubric_translations
 from annotation.models import (
     Question,
     Study,
@@ -19,11 +20,21 @@ from annotation.services.task_runs import study_for_change
 RUBRIC_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "rubric_templates"
 
 
-def rubric_templates() -> dict[str, rubric.Template]:
-    """The built-in rubric templates by file name (medpalm, medflamingo, harm, ...)."""
+def rubric_templates(language: str | None = None) -> dict[str, rubric.Template]:
+    """The built-in rubric templates by file name (medpalm, medflamingo, harm, ...), in
+    `language` (default English, the source). A translation lives in
+    rubric_templates/<language>/<name>.yaml; a template without one stays in English (an
+    operator's own template, say), and says so by its English title."""
     found = {}
     for path in sorted(RUBRIC_TEMPLATES_DIR.glob("*.yaml")):
-        found[path.stem] = rubric.parse_template(path.name, yaml.safe_load(path.read_text()))
+        template = rubric.parse_template(path.name, yaml.safe_load(path.read_text()))
+        translated = RUBRIC_TEMPLATES_DIR / (language or "") / path.name
+        if language and language != settings.LANGUAGE_CODE and translated.is_file():
+            data = yaml.safe_load(translated.read_text(encoding="utf-8"))
+            template = rubric_translations.translate_template(
+                f"{language}/{path.name}", template, data
+            )
+        found[path.stem] = template
     return found
 
 
@@ -83,9 +94,15 @@ def _draft_fields(draft: rubric.QuestionDraft) -> dict:
 
 
 @transaction.atomic
-def questions_add_template(*, study: Study, name: str) -> list[Question]:
-    """All questions of a built-in template, or none if any key is already taken."""
-    template = rubric_templates().get(name)
+def questions_add_template(
+    *, study: Study, name: str, language: str | None = None
+) -> list[Question]:
+    """All questions of a built-in template, in `language` (default: the study's), or none if
+    any key is already taken."""
+    language = language or study.language
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationError({"language": f"Unknown language {language!r}."})
+    template = rubric_templates(language).get(name)
     if template is None:
         raise ValidationError(f"No rubric template {name!r}.")
     return [question_add(study=study, draft=draft) for draft in template.questions]

@@ -13,6 +13,8 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from rest_framework.authtoken.models import Token
 
 from annotation.core import design
@@ -44,15 +46,15 @@ def study_add_raters(*, study: Study, users: Iterable[AbstractBaseUser]) -> list
     """Add raters; in an open study they take over unstarted work from the busiest raters."""
     study = study_for_change(study.pk)
     if study.status not in (Study.Status.DRAFT, Study.Status.OPEN):
-        raise ValidationError("Raters can only be added while the study is a draft or open.")
+        raise ValidationError(_("Raters can only be added while the study is a draft or open."))
     if study.is_reading and study.status == Study.Status.OPEN:
         # Every reader reads every case in a balanced allocation made at opening.
-        raise ValidationError("Readers join an assisted-reading study before it opens.")
+        raise ValidationError(_("Readers join an assisted-reading study before it opens."))
     roles = dict(study.memberships.values_list("user_id", "role"))
     users = list(users)
     if any(roles.get(user.pk) == Membership.Role.ADMIN for user in users):
         # Admins can export ratings and the unblinding key: as raters they would not be blind.
-        raise ValidationError("A study's admins cannot also rate it.")
+        raise ValidationError(_("A study's admins cannot also rate it."))
     scoring = set(study.scorers.filter(user__in=users).values_list("user__username", flat=True))
     if scoring:
         # A scorer decides readers' answers blind to reader and arm: not their own answers.
@@ -211,7 +213,7 @@ def _assignments_share_with(study: Study, pseudonyms: list[str]) -> None:
         (item.output.case_id, item_key(item), item)
         for item in items.prefetch_related("members__output__source")
     )
-    for _, key, item in keyed:
+    for _order, key, item in keyed:
         by_role[item.output.case.role].append(design.DesignItem(key, _shown_sources(item)))
     quality = quality_control_of(study, by_role)
 
@@ -440,7 +442,7 @@ def invitation_check(*, token: str) -> Invitation:
     """The invitation if it can still be accepted; otherwise ValidationError saying why."""
     invitation = Invitation.objects.select_related("study").filter(token=token).first()
     if invitation is None:
-        raise ValidationError("This invitation link is not valid.")
+        raise ValidationError(_("This invitation link is not valid."))
     _invitation_usable(invitation)
     return invitation
 
@@ -473,21 +475,30 @@ def _invitation_usable(invitation: Invitation) -> None:
     # The same words whoever follows the link, signed in or not, with an account or without.
     if invitation.revoked_at is not None:
         raise ValidationError(
-            "This invitation was withdrawn by the study's admin. Ask them to invite you again "
-            "if you should rate for it."
+            _(
+                "This invitation was withdrawn by the study's admin. Ask them to invite you "
+                "again if you should rate for it."
+            )
         )
     if invitation.accepted_at is not None:
-        raise ValidationError("This invitation has already been used.")
+        raise ValidationError(_("This invitation has already been used."))
     if invitation.is_expired:
+        days = settings.INVITATION_MAX_AGE_DAYS
         raise ValidationError(
-            f"This invitation has expired: links work for {settings.INVITATION_MAX_AGE_DAYS} "
-            "days. Ask the study's admin to invite you again."
+            ngettext(
+                "This invitation has expired: links work for %(days)d day. Ask the study's "
+                "admin to invite you again.",
+                "This invitation has expired: links work for %(days)d days. Ask the study's "
+                "admin to invite you again.",
+                days,
+            )
+            % {"days": days}
         )
     study = invitation.study
     if study.status not in (Study.Status.DRAFT, Study.Status.OPEN) or (
         study.is_reading and study.status == Study.Status.OPEN
     ):
-        raise ValidationError("This study no longer takes raters.")
+        raise ValidationError(_("This study no longer takes raters."))
 
 
 def invitation_refusal(*, invitation: Invitation, user: AbstractBaseUser) -> str:
@@ -495,7 +506,7 @@ def invitation_refusal(*, invitation: Invitation, user: AbstractBaseUser) -> str
     is never repeated: whoever holds the link learns nothing more about it."""
     if invitation.is_for(user):
         return ""
-    return (
+    return _(
         "This invitation was sent to another e-mail address than the one your account has. "
         "Log in with the account that has the invited address, or ask the study's admin to "
         "invite the address of this account."
@@ -510,7 +521,7 @@ def invitation_accept(*, token: str, user: AbstractBaseUser) -> Study:
         Invitation.objects.select_for_update().select_related("study").filter(token=token).first()
     )
     if invitation is None:
-        raise ValidationError("This invitation link is not valid.")
+        raise ValidationError(_("This invitation link is not valid."))
     if invitation.accepted_at is not None and invitation.accepted_by_id == user.pk:
         return invitation.study
     _invitation_usable(invitation)
@@ -538,8 +549,10 @@ def invitation_accept_new_account(*, token: str, user: AbstractBaseUser) -> Stud
     if get_user_model().objects.filter(email__iexact=invitation.email, is_active=True).exists():
         # Whoever holds the link received it at that address: telling them is no leak.
         raise ValidationError(
-            "An account with the invited e-mail address already exists: log in with it, "
-            "then follow this link again."
+            _(
+                "An account with the invited e-mail address already exists: log in with it, "
+                "then follow this link again."
+            )
         )
     user.email = invitation.email
     user.save()

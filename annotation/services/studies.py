@@ -16,7 +16,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 
 from annotation.core import design, rubric
 from annotation.models import (
@@ -50,20 +51,30 @@ from annotation.services.task_runs import (
 
 logger = logging.getLogger(__name__)
 
+# The first question's preset scales, in English; a study in another language gets them in its
+# language (scale_in_language), with the same values, so that data from every site pools.
 DEFAULT_SCALE = [
-    {"value": 1, "label": "Very poor"},
-    {"value": 2, "label": "Poor"},
-    {"value": 3, "label": "Acceptable"},
-    {"value": 4, "label": "Good"},
-    {"value": 5, "label": "Excellent"},
+    {"value": 1, "label": gettext_noop("Very poor")},
+    {"value": 2, "label": gettext_noop("Poor")},
+    {"value": 3, "label": gettext_noop("Acceptable")},
+    {"value": 4, "label": gettext_noop("Good")},
+    {"value": 5, "label": gettext_noop("Excellent")},
 ]
 PAIRWISE_SCALE = [
-    {"value": -2, "label": "B much better"},
-    {"value": -1, "label": "B slightly better"},
-    {"value": 0, "label": "Neither"},
-    {"value": 1, "label": "A slightly better"},
-    {"value": 2, "label": "A much better"},
+    # Translators: a pairwise preference between two responses shown as A and B.
+    {"value": -2, "label": gettext_noop("B much better")},
+    {"value": -1, "label": gettext_noop("B slightly better")},
+    {"value": 0, "label": gettext_noop("Neither")},
+    {"value": 1, "label": gettext_noop("A slightly better")},
+    {"value": 2, "label": gettext_noop("A much better")},
 ]
+
+
+def scale_in_language(scale: list[dict], language: str) -> list[dict]:
+    """A preset scale (DEFAULT_SCALE, PAIRWISE_SCALE) with its labels in `language`."""
+    with translation.override(language):
+        return [{"value": point["value"], "label": gettext(point["label"])} for point in scale]
+
 
 # The most outputs one screen shows together (side by side, ranking).
 MAX_SHOWN_TOGETHER = 8
@@ -101,9 +112,11 @@ def study_create(
     repeats_per_rater: int = 0,
     retests_per_rater: int = 0,
     washout_days: int = 0,
+    language: str = settings.LANGUAGE_CODE,
 ) -> Study:
     study = Study(
         design=design,
+        language=language,
         repeats_per_rater=repeats_per_rater,
         retests_per_rater=retests_per_rater,
         washout_days=washout_days,
@@ -119,12 +132,14 @@ def study_create(
     study.save()
     Membership.objects.create(study=study, user=creator, role=Membership.Role.ADMIN)
     if design == Study.Design.PAIRWISE:
-        first = {"key": "preference", "kind": Question.Kind.PAIRWISE, "scale": PAIRWISE_SCALE}
+        preset = scale_in_language(PAIRWISE_SCALE, language)
+        first = {"key": "preference", "kind": Question.Kind.PAIRWISE, "scale": preset}
     elif design == Study.Design.RANKING:
         first = {"key": "rank", "kind": Question.Kind.RANKING, "scale": []}
         level = Question.Level.ORDINAL
     else:
-        first = {"key": "overall", "kind": Question.Kind.LIKERT, "scale": scale or DEFAULT_SCALE}
+        scale = scale or scale_in_language(DEFAULT_SCALE, language)
+        first = {"key": "overall", "kind": Question.Kind.LIKERT, "scale": scale}
     question = Question(study=study, prompt=question_prompt, level=level, **first)
     question.full_clean()
     question.save()
@@ -745,4 +760,16 @@ def study_analysis_update(*, study: Study, p_adjustment: str, judge_epsilon: flo
     if diff := changes(before, after):
         audit_record(action="settings.changed", study=study, target=study, details=diff)
     statistics_recompute_soon(study=study)
+    return study
+
+
+def study_language_set(*, study: Study, language: str) -> Study:
+    """Say which language the study's own content is written in (one of LANGUAGES). Only a
+    label for the rater pages and the template picker: no content is translated."""
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationError({"language": f"Unknown language {language!r}."})
+    if study.status == Study.Status.ARCHIVED:
+        raise ValidationError("The study is archived: it cannot change.")
+    Study.objects.filter(pk=study.pk).update(language=language)
+    study.language = language
     return study

@@ -6,6 +6,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from rest_framework.authtoken.models import Token
@@ -32,7 +33,9 @@ def api_token(request: HttpRequest) -> HttpResponse:
     context = {"token": token, "expired": token is not None and token_expired(token=token)}
     if request.method == "POST":
         if token is not None and not request.POST.get("confirm"):
-            context["error"] = "Tick the box to confirm: the current token stops working at once."
+            context["error"] = _(
+                "Tick the box to confirm: the current token stops working at once."
+            )
             return render(request, "annotation/api_token.html", context, status=400)
         context["token"] = api_token_rotate(user=request.user)
         context["new"], context["expired"] = True, False
@@ -55,7 +58,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     which gets that address (not with LOCAL_PASSWORDS=0: then through single sign-on)."""
     found = Invitation.objects.select_related("study").filter(token=token).first()
     if found is None:
-        raise Http404("This invitation link is not valid.")
+        raise Http404(_("This invitation link is not valid."))
     if request.user.is_authenticated:
         return _invitation_signed_in(request, found)
     form = UserCreationForm(request.POST if request.method == "POST" else None)
@@ -75,7 +78,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         else:
             # Named: the account was just made, and django-axes' backend logs no one in.
             login(request, user, backend="evalapp.auth_cache.CachedModelBackend")
-            messages.success(request, f"You are a rater of {study.title!r}.")
+            messages.success(request, _joined(study))
             return redirect("rater_home")
     context = {"invitation": found, "form": form, "problem": problem, **sso_context()}
     return render(
@@ -107,8 +110,12 @@ def _invitation_signed_in(request: HttpRequest, found: Invitation) -> HttpRespon
         except ValidationError as exc:
             problem = " ".join(exc.messages)
         else:
-            messages.success(request, f"You are a rater of {study.title!r}.")
+            messages.success(request, _joined(study))
             return redirect("rater_home")
     context = {"invitation": found, "problem": problem, **sso_context()}
     status = 403 if problem and (request.method == "POST" or joining) else 200
     return render(request, "annotation/invitation.html", context, status=status)
+
+
+def _joined(study) -> str:
+    return _("You are a rater of “%(title)s”.") % {"title": study.title}

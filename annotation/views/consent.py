@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation import selectors, services
@@ -67,7 +68,7 @@ def rater_consent(request: HttpRequest, study_token: str) -> HttpResponse:
         return _next_page(membership)
     if request.method == "POST":
         if request.POST.get("accept") != "1":
-            messages.error(request, "Tick the box to accept the statement, or leave the study.")
+            messages.error(request, _("Tick the box to accept the statement, or leave the study."))
             return redirect("rater_consent", study_token=study.token)
         try:
             membership = services.rater_consent_accept(
@@ -127,7 +128,7 @@ def _rater_answers_page(request: HttpRequest, study_token: str, *, phase: str) -
             messages.error(request, " ".join(exc.messages))
         else:
             if phase == consent.POST_STUDY:
-                messages.success(request, "Thank you: your answers are saved.")
+                messages.success(request, _("Thank you: your answers are saved."))
             return _next_page(membership)
     context = {
         "study": membership.study,
@@ -161,7 +162,7 @@ def rater_my_consent(request: HttpRequest, study_token: str) -> HttpResponse:
 def rater_withdraw(request: HttpRequest, study_token: str) -> HttpResponse:
     membership = selectors.rater_membership_get(user=request.user, study_token=study_token)
     if request.POST.get("confirm") != "1":
-        messages.error(request, "Tick the box to confirm that you withdraw.")
+        messages.error(request, _("Tick the box to confirm that you withdraw."))
         return redirect("rater_my_consent", study_token=study_token)
     try:
         services.rater_consent_withdraw(membership=membership)

@@ -87,6 +87,7 @@ def study_create(request: HttpRequest) -> HttpResponse:
         repeats_per_rater=data["repeats_per_rater"],
         retests_per_rater=data["retests_per_rater"],
         washout_days=data["washout_days"],
+        language=data["language"],
     )
     return redirect("study_dashboard", study_token=study.token)
 
@@ -100,7 +101,9 @@ def dashboard_context(study: Study, admin) -> dict:
         "study": study,
         "questions": list(study.questions.all()),
         "question_form": QuestionForm(),
-        "template_form": RubricTemplateForm(templates=services.rubric_templates()),
+        "template_form": RubricTemplateForm(
+            templates=services.rubric_templates(), initial={"language": study.language}
+        ),
         "invite_form": InviteRatersForm(),
         "invitations": list(study.invitations.select_related("accepted_by")[:20]),
         "sources": selectors.study_sources_overview(study=study, n_cases=n_cases),
@@ -531,12 +534,18 @@ def study_question_template(request: HttpRequest, study_token: str) -> HttpRespo
     if not form.is_valid():
         messages.error(request, "Choose one of the templates.")
     else:
+        name, language = form.cleaned_data["template"], form.cleaned_data["language"] or None
         try:
-            added = services.questions_add_template(study=study, name=form.cleaned_data["template"])
+            added = services.questions_add_template(study=study, name=name, language=language)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
-            messages.success(request, f"Added {len(added)} questions from the template.")
+            # The citation to give in the methods, with the translation's note if translated.
+            template = services.rubric_templates(language or study.language)[name]
+            messages.success(
+                request,
+                f"Added {len(added)} questions from the template. Cite: {template.citation}",
+            )
     return redirect(reverse("study_dashboard", args=[study.token]) + "#rubric")
 
 
