@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0046_consent_fix'),
+        ('annotation', '0048_audit_trail'),
         ('auth', '0012_alter_user_first_name_max_length'),
     ]
 
