@@ -8,8 +8,8 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from annotation.views.sso import LoginView, LogoutView, SsoCallbackView, SsoStartView
 from annotation.views import language
+from annotation.views.sso import LoginView, LogoutView, SsoCallbackView, SsoStartView
 from evalapp.views import healthz
 
 handler404 = "evalapp.views.not_found"
