@@ -247,6 +247,35 @@ def test_submitting_with_a_question_unanswered_says_which_in_the_raters_language
 
 
 @pytest.mark.django_db
+def test_numbers_read_in_the_locale_but_a_number_box_keeps_its_decimal_point(
+    speaking, language, open_study, rater
+):
+    # "0,50 bis 10,50" for the reader; the box's value and limits are for the browser, which
+    # refuses "2,5" in a number field (the answer would show as empty and be lost on save).
+    from annotation.models import Question
+
+    question = Question.objects.create(
+        study=open_study,
+        key="dose",
+        prompt="Dose in mg",
+        kind="number",
+        level="ratio",
+        minimum=0.5,
+        maximum=10.5,
+        required=False,
+    )
+    assignment = first_assignment(open_study, rater)
+    services.rating_save(assignment=assignment, question=question, answer="2.5")
+    page = speaking.get(item_url(open_study, assignment)).content.decode()
+    box = re.search(r'<input type="number" name="answer"[^>]*>', page).group(0)
+    assert 'min="0.5"' in box
+    assert 'max="10.5"' in box
+    assert 'value="2.5"' in box
+    between = {"de": "0,50 bis 10,50", "es": "0,50 a 10,50"}[language]
+    assert f'<span class="helptext">{between}</span>' in page
+
+
+@pytest.mark.django_db
 def test_the_home_page_counts_in_the_raters_language(speaking, language, open_study):
     page = speaking.get(reverse("rater_home")).content.decode()
     assert WORDS[language]["home"] in page
