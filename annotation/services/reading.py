@@ -391,7 +391,7 @@ def answer_score_decide(
     )
     study = score.rating.assignment.study
     if study.status not in (Study.Status.OPEN, Study.Status.LOCKED):
-        raise ValidationError("Answers are scored while the study is open or locked.")
+        raise ValidationError(gettext("Answers are scored while the study is open or locked."))
     current = scoring.Score(
         score.outcome, score.by, score.matched or None, score.rank, score.length, _k_of(score)
     )
