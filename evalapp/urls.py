@@ -2,6 +2,7 @@ from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -40,6 +41,8 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The djangojs catalogue of the user's language: the words the pages' scripts show.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript_catalog"),
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
     # Single sign-on (OpenID Connect): 404 until OIDC_RP_CLIENT_ID is set. The provider sends

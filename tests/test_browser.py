@@ -175,7 +175,7 @@ def test_a_pairwise_item_is_rated_with_the_keyboard_alone(live_server, study_adm
         page.keyboard.press("1")  # the leftmost point: "A much better"
         page.wait_for_selector("#q-preference .ok")
         page.keyboard.press("Enter")
-        page.wait_for_selector("text=All 1 items rated")
+        page.wait_for_selector("text=The only item is rated")
 
     rating = assignment.ratings.get()
     assert rating.answer == 2  # as shown: A much better
@@ -231,7 +231,7 @@ def test_a_rater_marks_a_span_in_the_browser_and_finds_it_after_reload(
         page.wait_for_selector("#q-errors .ok")
         page.reload()
         assert page.locator("#q-errors .spans li .quote").inner_text() == "4 g daily"
-        assert "Factual error · major" in page.locator("#q-errors .spans li").inner_text()
+        assert "Factual error · Major" in page.locator("#q-errors .spans li").inner_text()
 
     rating = Rating.objects.get(assignment=assignment, question__key="errors")
     text = "Take <b>ibuprofen</b> 4 g daily.\nSee a doctor if it persists."
@@ -280,7 +280,7 @@ def test_a_side_by_side_item_is_rated_and_ranked_with_the_keyboard_alone(
         assert saved.value.ok
         page.wait_for_function("document.querySelectorAll('#q-rank input:checked').length === 3")
         page.keyboard.press("Enter")
-        page.wait_for_selector("text=All 1 items rated")
+        page.wait_for_selector("text=The only item is rated")
 
     shown = assignment.shown_outputs()
     overall = {r.output_id: r.answer for r in assignment.ratings.filter(question__key="overall")}

@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 
 from annotation.core import corrections
+from annotation.core.messages import gettext_noop
 
 LIKERT = "likert"
 SINGLE_CHOICE = "single_choice"
@@ -42,7 +43,11 @@ CRITERIA = "criteria"
 # (the question's choices) and a severity. The answer is the list of spans, as character
 # offsets into the output's text; its code is the number of spans marked.
 SPAN = "span"
-SEVERITIES = (("minor", "Minor"), ("moderate", "Moderate"), ("major", "Major"))
+SEVERITIES = (
+    ("minor", gettext_noop("Minor")),
+    ("moderate", gettext_noop("Moderate")),
+    ("major", gettext_noop("Major")),
+)
 # Ranking of the outputs shown side by side: the answer lists, for each output in the order
 # shown (A, B, C...), the rank the rater gave it (1 = best), or None where not ranked yet; ranks
 # are distinct. `spec.maximum` holds the number of outputs here. It has no single code:
@@ -84,12 +89,17 @@ NA = "na"  # "not applicable", where a question allows it
 # [], so that a list emptied by removing spans one by one stays unanswered.
 NONE = "none"
 NONE_KINDS = (SPAN, CRITERIA, OMISSION)
+# The labels below are marked for translation (core.messages): shown in the rater's language by
+# the selectors; English everywhere else (files, the API, a judge's prompt).
 NONE_LABELS = {
-    SPAN: "No errors found",
-    CRITERIA: "No criterion met",
-    OMISSION: "None omitted, none wrong",
+    SPAN: gettext_noop("No errors found"),
+    CRITERIA: gettext_noop("No criterion met"),
+    OMISSION: gettext_noop("None omitted, none wrong"),
 }
-YES_NO_SCALE = ({"value": "yes", "label": "Yes"}, {"value": "no", "label": "No"})
+YES_NO_SCALE = (
+    {"value": "yes", "label": gettext_noop("Yes")},
+    {"value": "no", "label": gettext_noop("No")},
+)
 TEXT_MAX = 5000
 RANKED_MAX = 20  # the longest ranked answer a question may ask for (McDuff et al.: 10)
 
@@ -112,7 +122,15 @@ LEVELS = {
 
 
 class AnswerError(ValueError):
-    """An answer or a question definition that does not fit; the message says why."""
+    """An answer or a question definition that does not fit; the message says why.
+
+    `message` is the English text, with `%(name)s` placeholders where `params` go; a message
+    a rater may read is marked with `gettext_noop` so that the layer showing it can translate
+    it (core.messages). `str()` gives the English text with its values."""
+
+    def __init__(self, message: str, **params: object) -> None:
+        self.message, self.params = message, params
+        super().__init__(message % params if params else message)
 
 
 @dataclass(frozen=True)
@@ -211,7 +229,7 @@ def parse_answer(spec: QuestionSpec, raw: object) -> object:
     # [NA]: the "not applicable" box of a multiple choice. Typed text never means NA.
     if spec.kind not in (TEXT, CORRECTION) and (raw == NA or raw == [NA]):
         if not spec.allow_na:
-            raise AnswerError("This question has no 'not applicable' answer.")
+            raise AnswerError(gettext_noop("This question has no 'not applicable' answer."))
         return NA
     if spec.kind in NONE_KINDS and _means_none(spec, raw):
         return NONE
@@ -233,10 +251,12 @@ def parse_answer(spec: QuestionSpec, raw: object) -> object:
     answer = parse(spec, raw)
     # PostgreSQL stores neither text nor JSON with a NUL in it; no real answer has one.
     if contains_nul(answer):
-        raise AnswerError("An answer cannot contain a NUL character.")
+        raise AnswerError(gettext_noop("An answer cannot contain a NUL character."))
     # JSON can spell half of a UTF-16 pair ("\ud800"): no page or export could write it out.
     if not encodes_as_utf8(answer):
-        raise AnswerError("An answer cannot contain a lone UTF-16 surrogate (invalid text).")
+        raise AnswerError(
+            gettext_noop("An answer cannot contain a lone UTF-16 surrogate (invalid text).")
+        )
     return answer
 
 
@@ -282,19 +302,23 @@ def _parse_likert(spec: QuestionSpec, raw: object) -> int:
     except ValueError:
         value = None
     if type(value) is not int or value not in spec.values:
-        raise AnswerError(f"{raw!r} is not a point on this question's scale.")
+        raise AnswerError(
+            gettext_noop("%(value)s is not a point on this question's scale."), value=repr(raw)
+        )
     return value
 
 
 def _parse_single(spec: QuestionSpec, raw: object) -> str:
     if raw not in spec.values:
-        raise AnswerError(f"Choose one of: {', '.join(map(str, spec.values))}.")
+        choices = ", ".join(map(str, spec.values))
+        raise AnswerError(gettext_noop("Choose one of: %(choices)s."), choices=choices)
     return raw
 
 
 def _parse_multiple(spec: QuestionSpec, raw: object) -> list[str]:
     if not isinstance(raw, list) or any(value not in spec.values for value in raw):
-        raise AnswerError(f"Tick any of: {', '.join(spec.values)}.")
+        choices = ", ".join(spec.values)
+        raise AnswerError(gettext_noop("Tick any of: %(choices)s."), choices=choices)
     return [value for value in spec.values if value in raw]  # declared order, no repeats
 
 
@@ -302,9 +326,10 @@ def _parse_criteria(spec: QuestionSpec, raw: object) -> list[str]:
     """`spec.scale` holds the case's criteria here; the answer lists those met."""
     ids = [criterion["id"] for criterion in spec.scale]
     if not ids:
-        raise AnswerError("This case has no criteria to judge.")
+        raise AnswerError(gettext_noop("This case has no criteria to judge."))
     if not isinstance(raw, list) or any(value not in ids for value in raw):
-        raise AnswerError(f"Tick any of the case's criteria: {', '.join(ids)}.")
+        message = gettext_noop("Tick any of the case's criteria: %(criteria)s.")
+        raise AnswerError(message, criteria=", ".join(ids))
     return [ident for ident in ids if ident in raw]
 
 
@@ -313,22 +338,33 @@ def _parse_omission(spec: QuestionSpec, raw: object) -> dict | list:
     and those it states wrongly. Both lists emptied is [], unanswered, as for criteria."""
     ids = [fact["id"] for fact in spec.scale]
     if not ids:
-        raise AnswerError("This case has no facts to check the output against.")
+        raise AnswerError(gettext_noop("This case has no facts to check the output against."))
     if isinstance(raw, str):  # a cell of a ratings file: JSON text
         try:
             raw = json.loads(raw)
         except (json.JSONDecodeError, RecursionError):
-            raise AnswerError("The omitted and wrong facts could not be read.") from None
+            raise AnswerError(
+                gettext_noop("The omitted and wrong facts could not be read.")
+            ) from None
     if not isinstance(raw, dict) or not set(raw) <= {"omitted", "wrong"}:
-        raise AnswerError('Give the facts as {"omitted": [ids], "wrong": [ids]}, or "none".')
+        message = gettext_noop('Give the facts as {"omitted": [ids], "wrong": [ids]}, or "none".')
+        raise AnswerError(message)
     marked = {key: raw.get(key, []) for key in ("omitted", "wrong")}
     for key, given in marked.items():
         if not isinstance(given, list) or any(value not in ids for value in given):
-            raise AnswerError(f"Tick {key} facts among the case's facts: {', '.join(ids)}.")
+            message = {
+                "omitted": gettext_noop("Tick omitted facts among the case's facts: %(facts)s."),
+                "wrong": gettext_noop("Tick wrong facts among the case's facts: %(facts)s."),
+            }[key]
+            raise AnswerError(message, facts=", ".join(ids))
         if len(set(given)) != len(given):
-            raise AnswerError(f"Name each {key} fact once.")
+            message = {
+                "omitted": gettext_noop("Name each omitted fact once."),
+                "wrong": gettext_noop("Name each wrong fact once."),
+            }[key]
+            raise AnswerError(message)
     if set(marked["omitted"]) & set(marked["wrong"]):
-        raise AnswerError("A fact the output omits cannot also be stated wrongly.")
+        raise AnswerError(gettext_noop("A fact the output omits cannot also be stated wrongly."))
     if not marked["omitted"] and not marked["wrong"]:
         return []
     return {key: [ident for ident in ids if ident in given] for key, given in marked.items()}
@@ -350,22 +386,25 @@ def _parse_spans(spec: QuestionSpec, raw: object) -> list[dict]:
         try:
             raw = json.loads(raw) if raw.strip() else []
         except (json.JSONDecodeError, RecursionError):  # nested past the parser's recursion
-            raise AnswerError("The marked spans could not be read.") from None
+            raise AnswerError(gettext_noop("The marked spans could not be read.")) from None
     if not isinstance(raw, list):
-        raise AnswerError("The marked spans could not be read.")
+        raise AnswerError(gettext_noop("The marked spans could not be read."))
     length, categories = int(spec.maximum or 0), spec.values
     severities = [value for value, _ in SEVERITIES]
     spans = []
     for span in raw:
         if not isinstance(span, dict) or set(span) != {"start", "end", "category", "severity"}:
-            raise AnswerError("Each span needs start, end, category and severity.")
+            raise AnswerError(gettext_noop("Each span needs start, end, category and severity."))
         start, end = span["start"], span["end"]
         if type(start) is not int or type(end) is not int or not 0 <= start < end <= length:
-            raise AnswerError(f"A span must lie within the text (0 to {length} characters).")
+            message = gettext_noop("A span must lie within the text (0 to %(length)s characters).")
+            raise AnswerError(message, length=length)
         if span["category"] not in categories:
-            raise AnswerError(f"Choose an error category: {', '.join(categories)}.")
+            message = gettext_noop("Choose an error category: %(categories)s.")
+            raise AnswerError(message, categories=", ".join(categories))
         if span["severity"] not in severities:
-            raise AnswerError(f"Choose a severity: {', '.join(severities)}.")
+            message = gettext_noop("Choose a severity: %(severities)s.")
+            raise AnswerError(message, severities=", ".join(severities))
         spans.append({k: span[k] for k in ("start", "end", "category", "severity")})
     unique = {tuple(s.values()): s for s in spans}
     return sorted(unique.values(), key=lambda s: (s["start"], s["end"], s["category"]))
@@ -375,7 +414,7 @@ def _parse_ranking(spec: QuestionSpec, raw: object) -> list[int | None]:
     """One rank (or None) per output as shown; [] when nothing is ranked yet."""
     n = int(spec.maximum or 0)
     if not isinstance(raw, list) or len(raw) != n:
-        raise AnswerError(f"Give a rank to each of the {n} responses.")
+        raise AnswerError(gettext_noop("Give a rank to each of the %(n)s responses."), n=n)
     ranks = []
     for rank in raw:
         if rank in (None, ""):
@@ -386,11 +425,11 @@ def _parse_ranking(spec: QuestionSpec, raw: object) -> list[int | None]:
         except ValueError:
             rank = None
         if type(rank) is not int or not 1 <= rank <= n:
-            raise AnswerError(f"A rank is a whole number from 1 (best) to {n}.")
+            raise AnswerError(gettext_noop("A rank is a whole number from 1 (best) to %(n)s."), n=n)
         ranks.append(rank)
     given = [rank for rank in ranks if rank is not None]
     if len(set(given)) != len(given):
-        raise AnswerError("Give each response a different rank.")
+        raise AnswerError(gettext_noop("Give each response a different rank."))
     return ranks if given else []
 
 
@@ -424,13 +463,14 @@ def _parse_correction(spec: QuestionSpec, raw: object) -> dict | str:
         accepted = confirmed or "accepted" not in raw
         raw = raw["text"]
     if not isinstance(raw, str):
-        raise AnswerError("The corrected text must be text.")
+        raise AnswerError(gettext_noop("The corrected text must be text."))
     text, original = corrections.normalise(raw), corrections.normalise(spec.original)
     if (not text.strip() and not confirmed) or (text == original and not accepted):
         return ""
     limit = correction_max(spec.original)
     if len(text) > limit:
-        raise AnswerError(f"At most {limit} characters for this corrected text.")
+        message = gettext_noop("At most %(limit)s characters for this corrected text.")
+        raise AnswerError(message, limit=limit)
     found = corrections.distance(original, text)
     return {
         "text": text,
@@ -462,12 +502,12 @@ def _parse_reader_answer(spec: QuestionSpec, raw: object) -> object:
         return _parse_text(spec, raw)
     entries = [raw] if isinstance(raw, str) else raw
     if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
-        raise AnswerError("A ranked answer is a list of text entries.")
+        raise AnswerError(gettext_noop("A ranked answer is a list of text entries."))
     kept = [entry.strip() for entry in entries if entry.strip()]
     if len(kept) > (spec.k or 0):
-        raise AnswerError(f"At most {spec.k} entries.")
+        raise AnswerError(gettext_noop("At most %(k)s entries."), k=spec.k)
     if any(len(entry) > TEXT_MAX for entry in kept):
-        raise AnswerError(f"At most {TEXT_MAX} characters an entry.")
+        raise AnswerError(gettext_noop("At most %(limit)s characters an entry."), limit=TEXT_MAX)
     return kept
 
 
@@ -495,19 +535,21 @@ def _parse_number(spec: QuestionSpec, raw: object) -> float:
     except ValueError:
         value = math.nan
     if isinstance(raw, bool) or not math.isfinite(value):
-        raise AnswerError(f"{raw!r} is not a number.")
+        raise AnswerError(gettext_noop("%(value)s is not a number."), value=repr(raw))
     if spec.minimum is not None and value < spec.minimum:
-        raise AnswerError(f"The smallest allowed answer is {spec.minimum:g}.")
+        message = gettext_noop("The smallest allowed answer is %(minimum)s.")
+        raise AnswerError(message, minimum=f"{spec.minimum:g}")
     if spec.maximum is not None and value > spec.maximum:
-        raise AnswerError(f"The largest allowed answer is {spec.maximum:g}.")
+        message = gettext_noop("The largest allowed answer is %(maximum)s.")
+        raise AnswerError(message, maximum=f"{spec.maximum:g}")
     return value
 
 
 def _parse_text(spec: QuestionSpec, raw: object) -> str:
     if not isinstance(raw, str):
-        raise AnswerError("The answer must be text.")
+        raise AnswerError(gettext_noop("The answer must be text."))
     if len(raw) > TEXT_MAX:
-        raise AnswerError(f"At most {TEXT_MAX} characters.")
+        raise AnswerError(gettext_noop("At most %(limit)s characters."), limit=TEXT_MAX)
     return raw.strip()
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_noop
 
 from annotation.core.reading import allocation, answers, scoring
 from annotation.models.endpoints import Judge, Source
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from annotation.models.questions import Question
 
 # What a reader sees above an unnamed source's output: nothing that tells sources apart.
-NEUTRAL_LABEL = "Assistant"
+NEUTRAL_LABEL = gettext_noop("Assistant")  # translated where it is shown
 
 
 class Arm(models.Model):

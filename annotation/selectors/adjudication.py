@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext
 
 from annotation.core import adjudication as core
 from annotation.core import disagreement, rubric
@@ -272,7 +273,9 @@ def _shown_readers(
             for q in texts
             if q.key in mine and mine[q.key].answer not in ("", rubric.NA)
         ]
-        readers.append(ShownReader(core.reader_label(number), answers, comments))
+        # "Reader n" in the adjudicator's language: a number, never a rater's pseudonym or name.
+        label = gettext("Reader %(number)s") % {"number": number}
+        readers.append(ShownReader(label, answers, comments))
     return readers
 
 
@@ -284,7 +287,7 @@ def _shown_answer(question: Question, rating: Rating, flipped: bool) -> str:
 def answer_text(question: Question, answer: object) -> str:
     """An answer as a person reads it: a scale point's or choice's label after its value."""
     if answer == rubric.NA:
-        return "Not applicable"
+        return gettext("Not applicable")
     labels = {str(point["value"]): point.get("label", "") for point in _options_of(question)}
     parts = answer if isinstance(answer, list) else [answer]
     return "; ".join(_labelled(part, labels) for part in parts)
@@ -298,7 +301,8 @@ def _labelled(part: object, labels: dict[str, str]) -> str:
 
 def _options_of(question: Question) -> list[dict]:
     if question.kind == Question.Kind.YES_NO:
-        return list(rubric.YES_NO_SCALE)
+        # Built-in labels (core marks them for translation); a study's own labels stay as written.
+        return [{**point, "label": gettext(point["label"])} for point in rubric.YES_NO_SCALE]
     return list(question.scale)
 
 

@@ -19,6 +19,7 @@ from django.db.models import (
 )
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext
 
 from annotation.core import rubric
 from annotation.core.reading import allocation
@@ -117,6 +118,15 @@ class ReviewLine:
     # An assisted read whose unassisted read is not locked yet: it cannot be started.
     waits_for_lock: bool = False
 
+    @property
+    def status_label(self) -> str:
+        """The status as the list shows it, in the rater's language (`status` stays the key)."""
+        return {
+            "submitted": pgettext("item status", "submitted"),
+            "started": pgettext("item status", "started"),
+            "not started": pgettext("item status", "not started"),
+        }[self.status]
+
 
 def rater_review_lines(*, user: AbstractBaseUser, study: Study) -> list[ReviewLine]:
     """Every item of this rater's in their order, with how far they got: one query, and one
@@ -157,17 +167,14 @@ def rater_review_lines(*, user: AbstractBaseUser, study: Study) -> list[ReviewLi
         if sequential and arm_id is not None and not is_training:
             if phase == allocation.UNASSISTED_PHASE:
                 case, unassisted_locked = case + 1, locked
-                read = f"Case {case} – {READ_ALONE}"
+                read = gettext("Case %(case)s – on your own") % {"case": case}
             else:
-                read = f"Case {case} – {READ_ASSISTED}"
+                read = gettext("Case %(case)s – with assistance") % {"case": case}
                 waits = not unassisted_locked
         lines.append(
             ReviewLine(token, number, is_training, status, session, closed, locked, read, waits)
         )
     return lines
-
-
-READ_ALONE, READ_ASSISTED = "on your own", "with assistance"
 
 
 def _sessions_shut(user: AbstractBaseUser, study: Study, *, crossover: bool) -> dict[int, str]:
@@ -178,11 +185,12 @@ def _sessions_shut(user: AbstractBaseUser, study: Study, *, crossover: bool) -> 
         return {}
     counts = rater_session_counts(rater_id=user.pk, study_id=study.pk)
     if crossover:
-        return {c.session: f"session {c.session} is finished" for c in counts if c.done == c.total}
+        finished = gettext("session %(session)s is finished")
+        return {c.session: finished % {"session": c.session} for c in counts if c.done == c.total}
     now, washout = timezone.now(), study.washout_days
     later = (c.session for c in counts if c.session > 1)
     begun = (s for s in later if gate_of(counts, s, washout_days=washout).is_open(now))
-    return {s - 1: f"session {s} has begun" for s in begun}
+    return {s - 1: gettext("session %(session)s has begun") % {"session": s} for s in begun}
 
 
 def rater_study_get(*, user: AbstractBaseUser, token: str) -> Study:
@@ -553,8 +561,8 @@ def rater_training_feedback(*, assignment: Assignment) -> TrainingFeedback:
         lines.append(
             FeedbackLine(
                 prompt=question.prompt,
-                given=_label_of(question, given) if rating else "no answer",
-                expected=" or ".join(_label_of(question, e) for e in shown),
+                given=_label_of(question, given) if rating else gettext("no answer"),
+                expected=_either(_label_of(question, e) for e in shown),
                 correct=rating is not None
                 and rubric.matches_expected(question.spec, given, value, expected),
             )
@@ -571,14 +579,21 @@ def rater_training_feedback(*, assignment: Assignment) -> TrainingFeedback:
     )
 
 
+def _either(labels) -> str:
+    """Expected answers as one line: "a or b or c", in the rater's language."""
+    return gettext(" or ").join(labels)
+
+
 def _label_of(question: Question, answer) -> str:
     """An answer as the rater reads it on the screen."""
     if isinstance(answer, dict) and "text" in answer:
         return answer["text"]  # a correction: the corrected text
     labels = {str(p["value"]): p["label"] for p in question.spec.points}
     label = labels.get(str(answer))
+    if label is not None and question.kind == Question.Kind.YES_NO:
+        label = gettext(label)  # built in, unlike a study's own labels
     if label is None:
         if answer == rubric.NONE and question.kind in rubric.NONE_KINDS:
-            return rubric.NONE_LABELS[question.kind].lower()
-        return "not applicable" if answer == rubric.NA else str(answer)
+            return gettext(rubric.NONE_LABELS[question.kind])
+        return gettext("not applicable") if answer == rubric.NA else str(answer)
     return f"{answer} ({label})" if question.kind == Question.Kind.LIKERT else label

@@ -10,11 +10,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Max, Q
 from django.http import Http404
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext, pgettext
 
 from annotation.core import rubric
 from annotation.core.omission import marked_facts, omission_fields
 from annotation.core.reading import allocation
 from annotation.models import (
+    NEUTRAL_LABEL,
     Arm,
     Assignment,
     Attachment,
@@ -88,7 +90,8 @@ class RaterQuestion:
     @property
     def none_label(self) -> str:
         """The "none" answer a span or criteria question offers, or "" where there is none."""
-        return rubric.NONE_LABELS.get(self.kind, "")
+        label = rubric.NONE_LABELS.get(self.kind, "")
+        return gettext(label) if label else ""
 
     @property
     def is_none(self) -> bool:
@@ -100,7 +103,7 @@ class RaterQuestion:
 
     @property
     def severities(self) -> tuple:
-        return rubric.SEVERITIES
+        return tuple((value, gettext(label)) for value, label in rubric.SEVERITIES)
 
 
 @dataclass(frozen=True)
@@ -338,7 +341,7 @@ def _shown_read(assignment: Assignment, questions: list[Question]) -> ShownRead:
         crossover = assignment.study.reading_layout == Study.ReadingLayout.CROSSOVER
         return ShownRead(
             assisted=not unassisted,
-            label="" if unassisted else arm.shown_label(),
+            label="" if unassisted else _shown_label(arm),
             shows_output=arm.shows_output,
             answer_locked=assignment.locked_at is not None,
             waiting_for_lock=False,
@@ -361,7 +364,7 @@ def _shown_read(assignment: Assignment, questions: list[Question]) -> ShownRead:
         answer = found.answer if found else None
     return ShownRead(
         assisted=True,
-        label="" if unlocked else arm.shown_label(),
+        label="" if unlocked else _shown_label(arm),
         shows_output=arm.shows_output and not unlocked,
         answer_locked=False,
         waiting_for_lock=unlocked,
@@ -371,16 +374,21 @@ def _shown_read(assignment: Assignment, questions: list[Question]) -> ShownRead:
     )
 
 
-UNASSISTED_STAGE = "Read 1 of 2: on your own"
-ASSISTED_STAGE = "Read 2 of 2: with assistance"
+def _shown_label(arm: Arm) -> str:
+    """The label above the assistance; the neutral one in the rater's language (a tool's
+    description and a named source's label are the admin's words, shown as written)."""
+    label = arm.shown_label()
+    return gettext(NEUTRAL_LABEL) if label == NEUTRAL_LABEL and not arm.named else label
 
 
 def reading_stage(*, crossover: bool, assisted: bool, session: int) -> str:
     """How a read is headed for its reader: in a crossover its session only (each session
     shows its own arm); in the sequential layout which of the case's two reads it is."""
     if crossover:
-        return f"Session {session}"
-    return ASSISTED_STAGE if assisted else UNASSISTED_STAGE
+        return gettext("Session %(session)s") % {"session": session}
+    if assisted:
+        return gettext("Read 2 of 2: with assistance")
+    return gettext("Read 1 of 2: on your own")
 
 
 def _rater_question(
@@ -388,14 +396,23 @@ def _rater_question(
 ) -> RaterQuestion:
     spec = question.spec
     points = [ScalePoint(p["value"], p["label"]) for p in spec.points]
+    if question.kind == Question.Kind.YES_NO:
+        # Built-in labels (core marks them for translation); a study's own labels stay as written.
+        points = [ScalePoint(p.value, gettext(p.label)) for p in points]
     if question.kind == Question.Kind.CRITERIA:
         criteria = output.case.criteria
         points = [ScalePoint(c["id"], f"{c['text']} ({c['points']:+d})") for c in criteria]
     marked = []
     if question.kind == Question.Kind.SPAN and isinstance(answer, list):
         labels = {p.value: p.label for p in points}
+        severities = {value: gettext(label) for value, label in rubric.SEVERITIES}
         marked = [
-            {**s, "quote": output.text[s["start"] : s["end"]], "label": labels.get(s["category"])}
+            {
+                **s,
+                "quote": output.text[s["start"] : s["end"]],
+                "label": labels.get(s["category"]),
+                "severity_label": severities.get(s["severity"], s["severity"]),
+            }
             for s in answer
         ]
     if question.kind == Question.Kind.PAIRWISE:
@@ -430,8 +447,16 @@ def _rater_question(
 
 
 def _ordinal(rank: int) -> str:
-    suffix = {1: "st", 2: "nd", 3: "rd"}.get(rank if rank < 20 else rank % 10, "th")
-    return f"{rank}{suffix}"
+    """A rank as a column of the ranking heads it: 1st, 2nd... (1., 2. in German)."""
+    # Translators: a rank in a ranking of responses, as a column heading, e.g. 1st, 2nd, 3rd.
+    # Give the form your language writes (German "1.", Spanish "1.º").
+    if rank % 10 == 1 and rank % 100 != 11:
+        return pgettext("ordinal", "%(rank)sst") % {"rank": rank}
+    if rank % 10 == 2 and rank % 100 != 12:
+        return pgettext("ordinal", "%(rank)snd") % {"rank": rank}
+    if rank % 10 == 3 and rank % 100 != 13:
+        return pgettext("ordinal", "%(rank)srd") % {"rank": rank}
+    return pgettext("ordinal", "%(rank)sth") % {"rank": rank}
 
 
 def rater_question_get(*, study: Study, key: str) -> Question:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import pgettext
 
 from annotation.core.reading import allocation
 from annotation.core.reading.judge import JUDGED_ANSWER_KINDS, AnswerToJudge
@@ -325,10 +326,19 @@ def scorer_item(*, study: Study, user: AbstractBaseUser, score: AnswerScore) -> 
         accepted=[(a["answer"], a.get("synonyms", [])) for a in case.accepted_answers],
         answer_kind=score.rating.question.answer_kind,
         entries=answer if isinstance(answer, list) else [str(answer)],
-        decided="" if score.outcome == AnswerScore.Outcome.UNDECIDED else score.outcome,
+        decided=_decided_text(score.outcome),
         remaining=len(queue),
         next_token=following[0] if following else None,
     )
+
+
+def _decided_text(outcome: str) -> str:
+    """How the scorer's page says what was decided so far, in their language; "" if nothing."""
+    if outcome == AnswerScore.Outcome.UNDECIDED:
+        return ""
+    if outcome == AnswerScore.Outcome.RIGHT:
+        return pgettext("a scored answer", "right")
+    return pgettext("a scored answer", "wrong")
 
 
 # --- the LLM judge as a scorer ----------------------------------------------------------------

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Max, Q
 from django.utils import formats, timezone
+from django.utils.translation import gettext, ngettext
 
 from annotation.core.sessions import SessionCount, SessionGate, gate_of, next_closed
 from annotation.models import Assignment, Membership, Study
@@ -159,36 +160,50 @@ def rater_session_wait(*, user: AbstractBaseUser, study: Study) -> SessionWait |
 
 
 def session_closed_message(gate: SessionGate) -> str:
-    """Why an item of a session that is not open cannot be read or answered (yet, or any more).
-    A closed item's message says only that its session is over: not that it is read again."""
+    """Why an item of a session that is not open cannot be read or answered (yet, or any more),
+    in the rater's language. A closed item's message says only that its session is over: not
+    that it is read again."""
     if gate.is_closed(timezone.now()):
         if gate.closes_on_finish:
-            return (
-                f"Answers of session {gate.session} are closed now that you have finished it: "
+            message = gettext(
+                "Answers of session %(session)s are closed now that you have finished it: "
                 "they can no longer be read or changed."
             )
-        return (
-            f"Answers of session {gate.session} are closed now that session {gate.session + 1} "
-            "has begun: they can no longer be read or changed."
+            return message % {"session": gate.session}
+        message = gettext(
+            "Answers of session %(session)s are closed now that session %(next)s has begun: "
+            "they can no longer be read or changed."
         )
+        return message % {"session": gate.session, "next": gate.session + 1}
     if gate.opens_at is None:
-        return f"Session {gate.session} is not open yet: it opens {opens_after(gate)}."
-    return f"Session {gate.session} is not open yet: it opens on {when(gate.opens_at)}."
+        return opens_after(gate)
+    message = gettext("Session %(session)s is not open yet: it opens on %(when)s.")
+    return message % {"session": gate.session, "when": when(gate.opens_at)}
 
 
 def opens_after(gate: SessionGate) -> str:
-    """When a session opens, said before the session before it is finished."""
-    previous = f"you finish session {gate.session - 1}"
+    """Why a session is not open, said before the session before it is finished."""
+    values = {"session": gate.session, "previous": gate.session - 1, "days": gate.washout_days}
     if not gate.washout_days:
-        return f"as soon as {previous}"
-    days = "day" if gate.washout_days == 1 else "days"
-    return f"{gate.washout_days} {days} after {previous}"
+        message = gettext(
+            "Session %(session)s is not open yet: it opens as soon as you finish session "
+            "%(previous)s."
+        )
+        return message % values
+    message = ngettext(
+        "Session %(session)s is not open yet: it opens %(days)s day after you finish session "
+        "%(previous)s.",
+        "Session %(session)s is not open yet: it opens %(days)s days after you finish session "
+        "%(previous)s.",
+        gate.washout_days,
+    )
+    return message % values
 
 
 def when(moment) -> str:
-    """A date and time as raters read them, in the site's time zone."""
+    """A date and time as raters read them, in the site's time zone and the rater's locale."""
     local = timezone.localtime(moment)
-    return f"{formats.date_format(local, 'j F Y, H:i')} ({local.tzname()})"
+    return f"{formats.date_format(local, 'DATETIME_FORMAT')} ({local.tzname()})"
 
 
 def raters_stopped(study: Study) -> set[str]:

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from annotation.core import adjudication as core
 from annotation.core import disagreement, rubric
@@ -26,6 +27,7 @@ from annotation.models import (
 )
 from annotation.selectors import adjudication as selectors
 from annotation.services.audit import audit_record
+from annotation.services.answer_errors import answer_error_text
 from annotation.services.task_runs import statistics_recompute_soon, study_for_change
 
 logger = logging.getLogger(__name__)
@@ -211,9 +213,10 @@ def adjudication_record(
     parsed, values = _parsed_answers(study, answers, adjudication.item)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": "Give the reason for the reference answer."})
+        raise ValidationError({"reason": gettext("Give the reason for the reference answer.")})
     if len(reason) > REASON_MAX:
-        raise ValidationError({"reason": f"Keep the reason under {REASON_MAX} characters."})
+        message = gettext("Keep the reason under %(limit)s characters.") % {"limit": REASON_MAX}
+        raise ValidationError({"reason": message})
     adjudication.answers, adjudication.values, adjudication.reason = parsed, values, reason
     adjudication.adjudicator, adjudication.decided_at = adjudicator, timezone.now()
     adjudication.save()
@@ -271,12 +274,12 @@ def judge_reference_compute(*, study_id: int) -> int:
 
 def _adjudicator_for(study: Study, user: AbstractBaseUser, adjudication: Adjudication):
     if study.status not in SELECTABLE:
-        raise ValidationError("The study is archived: its references are final.")
+        raise ValidationError(gettext("The study is archived: its references are final."))
     adjudicator = Adjudicator.objects.filter(study=study, user=user).first()
     if adjudicator is None:
-        raise ValidationError("You do not adjudicate this study.")
+        raise ValidationError(gettext("You do not adjudicate this study."))
     if Assignment.objects.filter(item_id=adjudication.item_id, rater=user).exists():
-        raise ValidationError("You rated this item: another adjudicator decides it.")
+        raise ValidationError(gettext("You rated this item: another adjudicator decides it."))
     return adjudicator
 
 
@@ -300,11 +303,12 @@ def _parsed_answers(study: Study, answers: dict, item: Item) -> tuple[dict, dict
         if raw in (None, "", []):
             if not question.required:
                 continue
-            raise ValidationError({question.key: "Give the reference answer to every question."})
+            message = gettext("Give the reference answer to every question.")
+            raise ValidationError({question.key: message})
         try:
             answer = rubric.parse_answer(question.spec, raw)
         except rubric.AnswerError as exc:
-            raise ValidationError({question.key: str(exc)}) from None
+            raise ValidationError({question.key: answer_error_text(exc)}) from None
         parsed[question.key] = selectors.shown_answer(question, answer, flipped)
         values[question.key] = rubric.numeric_code(question.spec, parsed[question.key])
     return parsed, values

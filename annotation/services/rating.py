@@ -5,6 +5,7 @@ import dataclasses
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from annotation.core import rubric
 from annotation.core.sessions import SessionGate
@@ -18,6 +19,7 @@ from annotation.models import (
 )
 from annotation.selectors.sessions import rater_session_gate, session_closed_message
 from annotation.services.adaptive import adaptive_after_submit
+from annotation.services.answer_errors import answer_error_text
 from annotation.services.reading import (
     AnswerLocked,
     answer_score_update,
@@ -73,16 +75,16 @@ def _assignment_locked(assignment: Assignment) -> Assignment:
     current = locked.get(pk=assignment.pk)
     _check_open_for_rating(current.study)
     if current.rater_id != assignment.rater_id:
-        raise ValidationError("This item has been given to another rater.")
+        raise ValidationError(gettext("This item has been given to another rater."))
     session_check(gate=rater_session_gate(assignment=current))
     return current
 
 
 def _check_open_for_rating(study: Study) -> None:
     if study.status == Study.Status.LOCKED:
-        raise ValidationError("This study is locked: answers can no longer change.")
+        raise ValidationError(gettext("This study is locked: answers can no longer change."))
     if study.status != Study.Status.OPEN:
-        raise ValidationError("This study is not open for rating.")
+        raise ValidationError(gettext("This study is not open for rating."))
 
 
 @transaction.atomic
@@ -156,7 +158,7 @@ def _checked_answer(
     assignment: Assignment, question: Question, answer: object, shown: int | None
 ) -> _Checked:
     if question.study_id != assignment.study_id:
-        raise ValidationError("The question belongs to another study.")
+        raise ValidationError(gettext("The question belongs to another study."))
     check_answer_open(assignment)
     outputs = assignment.shown_outputs()
     rated = _rated_output(assignment.study, question, outputs, shown)
@@ -166,7 +168,7 @@ def _checked_answer(
     try:
         answer = rubric.parse_answer(spec, answer)
     except rubric.AnswerError as exc:
-        raise ValidationError(str(exc)) from None
+        raise ValidationError(answer_error_text(exc)) from None
     value = rubric.numeric_code(spec, answer)
     if question.kind == Question.Kind.PAIRWISE and assignment.flipped and value is not None:
         # Stored as shown; analysed in the pair's canonical order ("first source better" > 0).
@@ -276,10 +278,11 @@ def _rated_output(
 ) -> Output | None:
     if not study.asks_per_output(question):
         if shown is not None:
-            raise ValidationError("This question is about the item as a whole, not one response.")
+            message = gettext("This question is about the item as a whole, not one response.")
+            raise ValidationError(message)
         return None
     if shown is None or not 0 <= shown < len(outputs):
-        raise ValidationError("Say which response this answer is about.")
+        raise ValidationError(gettext("Say which response this answer is about."))
     return outputs[shown]
 
 
@@ -308,9 +311,11 @@ def assignment_submit(*, assignment: Assignment) -> Assignment:
             if not rubric.is_complete(answers.get((question.pk, output.pk)))
         ]
         if letters:
-            missing.append(f"{question.prompt} (response {', '.join(letters)})")
+            about = {"question": question.prompt, "responses": ", ".join(letters)}
+            missing.append(gettext("%(question)s (response %(responses)s)") % about)
     if missing:
-        raise ValidationError(f"Still to answer: {'; '.join(missing)}")
+        message = gettext("Still to answer: %(questions)s") % {"questions": "; ".join(missing)}
+        raise ValidationError(message)
     # Conditional: of two submits racing, one sets the time and the other changes nothing.
     submitted = Assignment.objects.filter(pk=assignment.pk, submitted_at=None).update(
         submitted_at=timezone.now()

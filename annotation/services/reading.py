@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from annotation.core import rubric
 from annotation.core.reading import allocation, scoring
@@ -257,18 +258,22 @@ def check_answer_open(assignment: Assignment) -> None:
         return
     if assignment.locked_at is not None and _is_crossover(assignment):
         raise AnswerLocked(
-            "Your answer to this case was submitted and is locked: it can no longer change."
+            gettext(
+                "Your answer to this case was submitted and is locked: it can no longer change."
+            )
         )
     if assignment.locked_at is not None:
         raise AnswerLocked(
-            "Your unassisted answer is locked: it can no longer change. Change your answer "
-            "in the assisted read that follows."
+            gettext(
+                "Your unassisted answer is locked: it can no longer change. Change your answer "
+                "in the assisted read that follows."
+            )
         )
     if (
         assignment.phase == allocation.ASSISTED_PHASE
         and _unassisted_of(assignment).locked_at is None
     ):
-        raise ValidationError("First lock your unassisted answer to this case.")
+        raise ValidationError(gettext("First lock your unassisted answer to this case."))
 
 
 def _unassisted_of(assignment: Assignment) -> Assignment:
@@ -327,7 +332,7 @@ def check_submit_open(assignment: Assignment) -> None:
     """The assisted read is submitted only after the unassisted one locked."""
     assisted = assignment.arm_id is not None and assignment.phase == allocation.ASSISTED_PHASE
     if assisted and _unassisted_of(assignment).locked_at is None:
-        raise ValidationError("First lock your unassisted answer to this case.")
+        raise ValidationError(gettext("First lock your unassisted answer to this case."))
 
 
 # --- scoring ------------------------------------------------------------------------------------
@@ -402,7 +407,7 @@ def answer_score_decide(
     )
     study = score.rating.assignment.study
     if study.status not in (Study.Status.OPEN, Study.Status.LOCKED):
-        raise ValidationError("Answers are scored while the study is open or locked.")
+        raise ValidationError(gettext("Answers are scored while the study is open or locked."))
     current = scoring.Score(
         score.outcome, score.by, score.matched or None, score.rank, score.length, _k_of(score)
     )

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation import selectors, services
@@ -100,7 +101,7 @@ def adjudicator_item(request: HttpRequest, study_token: str, token: str) -> Http
             messages.error(request, _error_text(exc))
             status = 400
         else:
-            messages.success(request, "Reference recorded.")
+            messages.success(request, _("Reference recorded."))
             return redirect("adjudicator_next", study_token=study.token)
     item = adjudication_selectors.adjudicator_item(
         study=study, user=request.user, adjudication=adjudication

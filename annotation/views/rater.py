@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods, require_POST
@@ -125,7 +126,7 @@ def rater_item(request: HttpRequest, study_token: str, assignment_token: str) ->
 
 
 def _to_training(request: HttpRequest, study_token: str, pending_token: str) -> HttpResponse:
-    messages.info(request, "First the training items, with the expected answers after each.")
+    messages.info(request, _("First the training items, with the expected answers after each."))
     target = reverse("rater_item", args=[study_token, pending_token])
     if request.htmx:
         return HttpResponse(status=204, headers={"HX-Redirect": target})
@@ -275,8 +276,10 @@ def rater_submit(request: HttpRequest, study_token: str, assignment_token: str) 
         # the rater did not see. The item page shows the current ones.
         messages.error(
             request,
-            "Some answers were changed in another tab. They are shown now: check them and "
-            "submit again.",
+            _(
+                "Some answers were changed in another tab. They are shown now: check them and "
+                "submit again."
+            ),
         )
         return redirect("rater_item", study_token=study.token, assignment_token=assignment.token)
     gate = selectors.rater_session_gate(assignment=assignment)

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation import selectors, services
@@ -111,8 +112,8 @@ def _decision(request: HttpRequest) -> dict:
     if "rank" in request.POST:
         rank = request.POST["rank"]
         if rank and not (rank.isascii() and rank.isdecimal()):  # "²" is a digit to isdigit
-            raise ValidationError("Choose an entry by its number, or none of them.")
+            raise ValidationError(_("Choose an entry by its number, or none of them."))
         return {"right": None, "rank": int(rank) if rank else None}
     if request.POST.get("right") not in ("yes", "no"):
-        raise ValidationError("Choose right or wrong (or, for a list, an entry or none).")
+        raise ValidationError(_("Choose right or wrong (or, for a list, an entry or none)."))
     return {"right": request.POST["right"] == "yes", "rank": None}

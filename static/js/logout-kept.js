@@ -2,6 +2,7 @@
 // They stay, under a name only this rater's pages know, and are saved when the same rater signs
 // in here again; another user of the browser is never shown them. On a shared computer the rater
 // may remove them instead, knowing that they are then lost. Every signed-in page loads it.
+import { gettext, interpolate, ngettext } from "./i18n.js";
 var form = document.querySelector("form[data-kept-answers]");
 var scope = form ? form.dataset.keptAnswers : "";
 // The rater's own kept answers (rater/kept.js keeps them under this name).
@@ -34,16 +35,20 @@ function ask(count) {
   dialog.setAttribute("aria-labelledby", "logout-kept-title");
   var title = document.createElement("h2");
   title.id = "logout-kept-title";
-  title.textContent = count + (count === 1 ? " answer is" : " answers are") + " not saved yet";
+  title.textContent = interpolate(ngettext("%(count)s answer is not saved yet",
+    "%(count)s answers are not saved yet", count), { count: count });
   var text = document.createElement("p");
-  text.textContent = (count === 1 ? "It stays" : "They stay") + " in this browser until you " +
-    "sign in again here, and " + (count === 1 ? "is" : "are") + " saved then. No one else " +
-    "signing in here is shown " + (count === 1 ? "it" : "them") + ". On a shared computer " +
-    "you may remove " + (count === 1 ? "it" : "them") + " instead, and " +
-    (count === 1 ? "it is" : "they are") + " lost.";
-  var stay = button("Stay signed in", "stay", true);
-  dialog.append(title, text, stay, " ", button("Log out", "keep"), " ",
-    button("Log out and remove " + (count === 1 ? "it" : "them"), "remove"));
+  text.textContent = ngettext(
+    "It stays in this browser until you sign in again here, and is saved then. No one else " +
+      "signing in here is shown it. On a shared computer you may remove it instead, and it " +
+      "is lost.",
+    "They stay in this browser until you sign in again here, and are saved then. No one else " +
+      "signing in here is shown them. On a shared computer you may remove them instead, and " +
+      "they are lost.",
+    count);
+  var stay = button(gettext("Stay signed in"), "stay", true);
+  dialog.append(title, text, stay, " ", button(gettext("Log out"), "keep"), " ",
+    button(ngettext("Log out and remove it", "Log out and remove them", count), "remove"));
   dialog.addEventListener("click", function (event) {
     var choice = event.target.dataset && event.target.dataset.logoutChoice;
     if (!choice) return;

@@ -2,6 +2,7 @@
 // "not applicable" and "none found" exclude the other answers. Each listener captures, so the
 // form is consistent before htmx serialises it on the same event.
 import { highlightSpans } from "./spans.js";
+import { interpolate, ngettext } from "../i18n.js";
 
 // A rank belongs to one response: giving it to another takes it away from the first.
 function keepRankUnique(event) {
@@ -41,9 +42,11 @@ function keepNoneExclusive(event) {
   }
   if (!none.checked) return;
   var marked = question.querySelectorAll("[data-span-list] li");
-  var discard = "Throw away the " + marked.length + " marked span" +
-    (marked.length === 1 ? "" : "s") + " and answer “" + none.parentNode.textContent.trim()
-    .replace(/^n\s*/, "") + "”?";
+  var answer = none.parentNode.textContent.trim().replace(/^n\s*/, "");
+  var discard = interpolate(ngettext(
+    "Throw away the %(count)s marked span and answer “%(answer)s”?",
+    "Throw away the %(count)s marked spans and answer “%(answer)s”?",
+    marked.length), { count: marked.length, answer: answer });
   if (marked.length && !window.confirm(discard)) {
     // Kept as it was: nothing changed, so nothing is saved.
     none.checked = false;

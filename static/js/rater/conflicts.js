@@ -7,21 +7,22 @@ import { applyFields } from "./fill.js";
 import { showPendingNotice } from "./notice.js";
 import { conflicts } from "./pending.js";
 import { revisionOf } from "./revisions.js";
+import { gettext } from "../i18n.js";
 
 export function showConflict(form) {
   conflicts.add(form);
-  setStatus(form, "warn", "An answer kept in this browser from an earlier visit differs " +
-    "from this one, which was saved since.");
+  setStatus(form, "warn", gettext("An answer kept in this browser from an earlier visit " +
+    "differs from this one, which was saved since."));
   var use = document.createElement("button");
   use.type = "button";
   use.className = "link";
   use.dataset.keptUse = "";
-  use.textContent = "Use the kept answer";
+  use.textContent = gettext("Use the kept answer");
   var discard = document.createElement("button");
   discard.type = "button";
   discard.className = "link";
   discard.dataset.keptDiscard = "";
-  discard.textContent = "Keep this one";
+  discard.textContent = gettext("Keep this one");
   var status = form.querySelector(".status");
   if (status) status.append(" ", use, " · ", discard);
 }
@@ -36,10 +37,10 @@ export function startConflictChoice() {
     var entry = entryOf(form);
     if (discard || !entry) {
       forget(form);
-      setStatus(form, "ok", revisionOf(formId(form)) ? "Saved" : "");
+      setStatus(form, "ok", revisionOf(formId(form)) ? gettext("Saved") : "");
     } else {
       applyFields(form, JSON.parse(entry.fields));
-      setStatus(form, "muted", "Saving…");
+      setStatus(form, "muted", gettext("Saving…"));
       send(form);
     }
     showPendingNotice();

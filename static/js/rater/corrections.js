@@ -3,8 +3,8 @@
 // sets the form's "accepted" field, and any typing clears it (an edited text is an answer by
 // itself). "Reset to original" puts the response's text back and takes the answer back. Each
 // change is sent as a "change" event, so saving (queue.js) keeps and posts it like any answer.
+import { gettext } from "../i18n.js";
 
-var EDITS_LOST = "Throw away your edits to this response?";
 
 function parts(form) {
   return {
@@ -20,11 +20,11 @@ export function showCorrectionState(form) {
   if (!found.box || !found.state) return;
   var original = found.box.dataset.original || "";
   if (found.accepted.value === "1" && found.box.value === original) {
-    found.state.textContent = "Accepted unchanged.";
+    found.state.textContent = gettext("Accepted unchanged.");
   } else if (found.box.value !== original && found.box.value.trim()) {
-    found.state.textContent = "Edited.";
+    found.state.textContent = gettext("Edited.");
   } else {
-    found.state.textContent = "Not answered yet: edit the text, or accept it unchanged.";
+    found.state.textContent = gettext("Not answered yet: edit the text, or accept it unchanged.");
   }
 }
 
@@ -32,7 +32,7 @@ export function showCorrectionState(form) {
 function restore(form, accepted) {
   var found = parts(form);
   var original = found.box.dataset.original || "";
-  if (found.box.value !== original && found.box.value.trim() && !window.confirm(EDITS_LOST)) {
+  if (found.box.value !== original && found.box.value.trim() && !window.confirm(gettext("Throw away your edits to this response?"))) {
     return;
   }
   found.box.value = original;

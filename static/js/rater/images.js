@@ -13,7 +13,9 @@ function zoomTo(index) {
   );
   var scale = fit * zoomLevels[zoomAt];
   image.style.width = Math.round((image.naturalWidth || 1) * scale) + "px";
-  zoom.querySelector("[data-zoom-level]").textContent = Math.round(zoomLevels[zoomAt] * 100) + "%";
+  // As the page's language writes a percentage: "150%", "150 %".
+  var percent = new Intl.NumberFormat(document.documentElement.lang || "en", { style: "percent" });
+  zoom.querySelector("[data-zoom-level]").textContent = percent.format(zoomLevels[zoomAt]);
 }
 function openZoom(url) {
   var image = zoom.querySelector("img");

@@ -2,6 +2,7 @@
 // what the form posts (never anything about sources), under the signed-in rater's opaque name,
 // per study, item and question. See docs/architecture.md, "Unsaved answers in the browser".
 import { root } from "./forms.js";
+import { gettext } from "../i18n.js";
 
 var study = root ? root.dataset.study : "";
 var item = root ? root.dataset.item : "";
@@ -78,7 +79,7 @@ export function showOtherItems() {
     if (key.indexOf(studyPrefix) !== 0 || key.indexOf(itemPrefix) === 0) continue;
     var token = key.slice(studyPrefix.length).split("/")[0];
     var entry = readEntry(key);
-    items[token] = (entry && entry.label) || "another item";
+    items[token] = (entry && entry.label) || gettext("another item");
   }
   var tokens = Object.keys(items);
   if (!notice || !tokens.length) return;

@@ -7,6 +7,7 @@ import { showConflict } from "./conflicts.js";
 import { conflicts, inflight } from "./pending.js";
 import { revisionOf, setRevision } from "./revisions.js";
 import { probe } from "./session.js";
+import { gettext } from "../i18n.js";
 
 // The stored answers read back (`body`) against what the page shows; whether any changed.
 export function reconcile(body) {
@@ -25,23 +26,23 @@ export function reconcile(body) {
       applyFields(form, fieldsFromServer(stored && stored.fields));
       if (entry) { showConflict(form); return; }
       conflicts.delete(form);  // chosen in another tab
-      setStatus(form, "ok", stored ? "Saved" : "");
+      setStatus(form, "ok", stored ? gettext("Saved") : "");
       return;
     }
     if (entry && entry.tab === tabId) {
-      setStatus(form, "warn", "Not saved yet.");
-      note(form, "Also changed in another tab: the answer shown here is this tab's, " +
-        "and is being saved over it.");
+      setStatus(form, "warn", gettext("Not saved yet."));
+      note(form, gettext("Also changed in another tab: the answer shown here is this tab's, " +
+        "and is being saved over it."));
       return;
     }
     if (entry) {
       // The other tab's newer change is on its way (the storage event showed it here).
-      setStatus(form, "muted", "Saving in another tab…");
+      setStatus(form, "muted", gettext("Saving in another tab…"));
     } else {
       applyFields(form, fieldsFromServer(stored && stored.fields));
-      setStatus(form, "ok", stored ? "Saved" : "");
+      setStatus(form, "ok", stored ? gettext("Saved") : "");
     }
-    note(form, "Changed in another tab");
+    note(form, gettext("Changed in another tab"));
   });
   return changedAny;
 }
@@ -62,8 +63,8 @@ function otherTabChanged(event) {
     if (!entry || entry.fields === fieldsOf(form)) return;
     conflicts.delete(form);  // the other tab answered; its answer is the one to save
     applyFields(form, JSON.parse(entry.fields));
-    setStatus(form, "muted", "Saving in another tab…");
-    note(form, "Changed in another tab");
+    setStatus(form, "muted", gettext("Saving in another tab…"));
+    note(form, gettext("Changed in another tab"));
   });
 }
 

@@ -10,9 +10,8 @@ import { showPendingNotice } from "./notice.js";
 import { conflicts, inflight, retryLater, retrying, settled, stopped } from "./pending.js";
 import { revisionOf, setRevision } from "./revisions.js";
 import { isSignedOut, probe, signOut } from "./session.js";
+import { gettext, interpolate } from "../i18n.js";
 
-var SIGNED_OUT = "Not saved: you are signed out. Kept in this browser.";
-var KEPT = " Kept in this browser.";
 var leaving = false;
 
 // `base`: the revision of the stored answer this one replaces, to tell on a later visit
@@ -93,35 +92,38 @@ export function acknowledge(form, sent, status, header, url) {
   } else if (status === 401 || (url && url.indexOf(root.dataset.loginUrl) >= 0)) {
     signOut();
     retrying.set(form, Date.now());
-    setStatus(form, "warn", SIGNED_OUT);
+    setStatus(form, "warn", gettext("Not saved: you are signed out. Kept in this browser."));
   } else if (redirect) {
     // The study sends the rater elsewhere first (training still to do): nothing was stored.
     retrying.delete(form);
     stopped.add(form);
-    setStatus(form, "warn", "Not saved yet: the study has you do another item first." + KEPT +
-      " It is saved when you open this item again.");
+    setStatus(form, "warn", gettext("Not saved yet: the study has you do another item first. " +
+      "Kept in this browser. It is saved when you open this item again."));
     if (!leaving) window.location.assign(redirect);
   } else if (status === 404 || status === 409 || status === 410) {
     retrying.delete(form);
     stopped.add(form);
-    setStatus(form, "warn", "Not saved: this item is no longer open to you." + KEPT);
+    setStatus(form, "warn",
+      gettext("Not saved: this item is no longer open to you. Kept in this browser."));
   } else if (status === 403) {
     // A stale CSRF token: the answers probe sets a fresh cookie, then this save is retried.
-    if (retryLater(form, 5)) setStatus(form, "warn", "Not saved yet. Retrying…");
-    else setStatus(form, "warn", "Not saved: the server refuses it." + KEPT + " Reload the page to try again.");
+    if (retryLater(form, 5)) setStatus(form, "warn", gettext("Not saved yet. Retrying…"));
+    else setStatus(form, "warn", gettext("Not saved: the server refuses it. Kept in this " +
+      "browser. Reload the page to try again."));
     probe();
   } else if (status >= 400 && status < 500 && status !== 429) {
     if (retryLater(form, 3)) {
-      setStatus(form, "warn", "Not saved yet: the server answered " + status + ". Retrying…");
+      setStatus(form, "warn", interpolate(
+        gettext("Not saved yet: the server answered %(status)s. Retrying…"), { status: status }));
     } else {
-      setStatus(form, "warn", "Not saved: the server answered " + status + "." + KEPT +
-        " Reload the page to try again.");
+      setStatus(form, "warn", interpolate(gettext("Not saved: the server answered %(status)s. " +
+        "Kept in this browser. Reload the page to try again."), { status: status }));
     }
   } else {
     retryLater(form);
     setStatus(form, "warn", status >= 500 || status === 429
-      ? "Not saved yet: the server has a problem. Retrying…"
-      : "Not saved yet: no connection. Retrying…");
+      ? gettext("Not saved yet: the server has a problem. Retrying…")
+      : gettext("Not saved yet: no connection. Retrying…"));
   }
   showPendingNotice();
 }

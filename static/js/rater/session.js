@@ -2,6 +2,7 @@
 // answered by the login page or a 401 signs the page out; the answers read back sign it in.
 import { csrfToken } from "./csrf.js";
 import { root } from "./forms.js";
+import { gettext } from "../i18n.js";
 
 var signedOut = false;
 var listeners = [];
@@ -72,11 +73,11 @@ function signIn(event) {
       form.reset();
       dialog.close();
     } else {
-      error.textContent = "That user name and password did not sign you in. Try again.";
+      error.textContent = gettext("That user name and password did not sign you in. Try again.");
       error.hidden = false;
     }
   }, function () {
-    error.textContent = "The server could not be reached. Try again in a moment.";
+    error.textContent = gettext("The server could not be reached. Try again in a moment.");
     error.hidden = false;
   });
 }

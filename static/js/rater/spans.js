@@ -1,6 +1,7 @@
 // Spans marked in the response text: the selection's character offsets in the response text
 // (rendered with white-space: pre-wrap, so the DOM text is exactly the stored text), kept in the
 // form's hidden field as JSON and saved like any other answer, and highlighted in the text.
+import { gettext } from "../i18n.js";
 function spansOf(form) {
   return Array.prototype.map.call(form.querySelectorAll("[data-span-list] li"), function (li) {
     return {
@@ -15,6 +16,13 @@ function saveSpans(form) {
   form.querySelector("[data-spans]").value = JSON.stringify(spansOf(form));
   highlightSpans();
   form.dispatchEvent(new Event("change", { bubbles: true }));
+}
+
+// A category's or severity's label as its list on the page shows it (in the rater's language).
+function optionLabel(selector, value) {
+  var options = Array.from(document.querySelectorAll(selector + " option"));
+  var found = options.find(function (option) { return option.value === value; });
+  return found ? found.textContent : value;
 }
 
 // The marked spans shown in the response text itself, as <mark>s around text nodes: the
@@ -41,7 +49,8 @@ export function highlightSpans() {
       var mark = document.createElement("mark");
       mark.className = "span-mark " + covering[0].dataset.severity;
       mark.title = covering.map(function (li) {
-        return li.dataset.category + " · " + li.dataset.severity;
+        return optionLabel("[data-span-category]", li.dataset.category) + " · " +
+          optionLabel("[data-span-severity]", li.dataset.severity);
       }).join("; ");
       mark.append(piece);
       piece = mark;
@@ -85,11 +94,15 @@ function markOrRemove(event) {
     var found = selectionOffsets(document.getElementById("output-text"));
     var status = form.querySelector(".status");
     if (!found) {
-      status.innerHTML = '<span class="error">First select some words in the response.</span>';
+      var error = document.createElement("span");
+      error.className = "error";
+      error.textContent = gettext("First select some words in the response.");
+      status.replaceChildren(error);
       return;
     }
     var category = form.querySelector("[data-span-category]");
-    var severity = form.querySelector("[data-span-severity]").value;
+    var severities = form.querySelector("[data-span-severity]");
+    var severity = severities.value;
     var li = document.createElement("li");
     li.dataset.start = found.start;
     li.dataset.end = found.end;
@@ -98,12 +111,12 @@ function markOrRemove(event) {
     var quote = document.createElement("span");
     quote.className = "quote";
     quote.textContent = found.quote;  // untrusted text: never innerHTML
-    li.append("“", quote, "” · " + category.selectedOptions[0].textContent + " · " + severity + " ");
+    li.append("“", quote, "” · " + category.selectedOptions[0].textContent + " · " + severities.selectedOptions[0].textContent + " ");
     var remove = document.createElement("button");
     remove.type = "button";
     remove.className = "link";
     remove.dataset.spanRemove = "";
-    remove.textContent = "Remove";
+    remove.textContent = gettext("Remove");
     li.append(remove);
     form.querySelector("[data-span-list]").append(li);
     window.getSelection().removeAllRanges();

@@ -8,6 +8,7 @@ import { conflicts, pendingForms } from "./pending.js";
 import { saveAllPending } from "./queue.js";
 import { seenRevisions } from "./revisions.js";
 import { isSignedOut, probe } from "./session.js";
+import { gettext, interpolate } from "../i18n.js";
 
 var submitForm = document.getElementById("submit");
 var submitting = false;
@@ -76,8 +77,9 @@ function submit(event) {
   event.preventDefault();
   if (submitting) return;
   if (conflicts.size) {
-    sayAtSubmit("Not submitted: choose first whether to use the answer kept in this " +
-      "browser for " + Array.from(conflicts).map(questionName).join("; ") + ".");
+    sayAtSubmit(interpolate(gettext("Not submitted: choose first whether to use the answer " +
+      "kept in this browser for %(questions)s."),
+    { questions: Array.from(conflicts).map(questionName).join("; ") }));
     return;
   }
   submitting = true;
@@ -87,21 +89,22 @@ function submit(event) {
     var waiting = pendingForms();
     var left = waiting.length;
     if (isSignedOut()) {
-      throw new Error("You are signed out: sign in again to save your answers, then submit.");
+      throw new Error(
+        gettext("You are signed out: sign in again to save your answers, then submit."));
     }
     if (left) {
-      throw new Error("Not saved yet, so the item was not submitted: " +
-        waiting.map(questionName).join("; ") + ". Try again in a moment.");
+      throw new Error(interpolate(gettext("Not saved yet, so the item was not submitted: " +
+        "%(questions)s. Try again in a moment."), { questions: waiting.map(questionName).join("; ") }));
     }
     return probe();
   }).then(function (body) {
     if (!body) {
-      throw new Error("The server could not be reached, so the item was not submitted. " +
-        "Try again in a moment.");
+      throw new Error(gettext("The server could not be reached, so the item was not " +
+        "submitted. Try again in a moment."));
     }
     if (reconcile(body)) {
-      throw new Error("Answers were changed in another tab; they are shown now. " +
-        "Check them and submit again.");
+      throw new Error(gettext("Answers were changed in another tab; they are shown now. " +
+        "Check them and submit again."));
     }
     // The server refuses the submit if its answers differ from these (another tab's change
     // since this check); a page rendered without revisions leaves the check out.
