@@ -26,8 +26,8 @@ from annotation.models import (
     Study,
 )
 from annotation.selectors import adjudication as selectors
-from annotation.services.audit import audit_record
 from annotation.services.answer_errors import answer_error_text
+from annotation.services.audit import audit_record
 from annotation.services.task_runs import statistics_recompute_soon, study_for_change
 
 logger = logging.getLogger(__name__)
