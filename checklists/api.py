@@ -39,6 +39,8 @@ def in_english(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
             response = view(request, *args, **kwargs)
             if callable(getattr(response, "render", None)) and not response.is_rendered:
                 response.render()
+        # LocaleMiddleware names the language it chose only where the response names none.
+        response.headers["Content-Language"] = settings.LANGUAGE_CODE
         return response
 
     return in_english_view

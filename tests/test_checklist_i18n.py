@@ -300,7 +300,9 @@ def test_the_api_stays_in_english_whatever_the_caller_asks_for(client, answered,
     headers = {**auth(study_admin), "Accept-Language": "de"}
     in_language(client, "de")
     url = reverse("api_checklist", args=["mi-claim-gen"])
-    item = client.get(url, headers=headers).json()["sections"][0]["items"][0]
+    definition = client.get(url, headers=headers)
+    assert definition.headers["Content-Language"] == "en"
+    item = definition.json()["sections"][0]["items"][0]
     assert [choice["label"] for choice in item["choices"]] == ["Yes", "No", "Not applicable"]
     save = reverse("api_response_save", args=[answered.token, "1.1"])
     refused = client.put(
