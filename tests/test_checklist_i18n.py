@@ -39,7 +39,7 @@ SHEET = {
         'placeholder="Página o sección"',
         "No aplica",
         "Atajos de teclado",
-        "Mostrar solo sin responder",
+        "Mostrar solo los elementos sin responder",
         "2024-06 (revisión 1)",
     ],
 }
@@ -135,7 +135,7 @@ def test_dates_follow_the_readers_locale(client, own_report, study_admin, langua
 @pytest.mark.parametrize(
     ("language", "message"),
     [
-        ("de", "22 Elemente brauchen noch eine Antwort: 1.2, 1.3"),
+        ("de", "22 Elemente sind noch unbeantwortet: 1.2, 1.3"),
         ("es", "22 elementos todavía necesitan respuesta: 1.2, 1.3"),
     ],
 )
