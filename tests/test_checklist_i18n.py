@@ -312,3 +312,24 @@ def test_the_api_stays_in_english_whatever_the_caller_asks_for(client, answered,
     assert refused.json()["detail"] == "Item 1.1 takes one of: yes, no, na; got 'maybe'."
     report = client.get(reverse("api_report", args=[answered.token]), headers=headers).json()
     assert "Revision" not in json.dumps(report)
+
+
+def test_an_assessor_still_appraising_is_told_to_wait_in_their_language(client, appraisal):
+    in_language(client, "es").force_login(appraisal.assessments.first().assessor)
+    response = client.get(reverse("report_consensus", args=[appraisal.token]))
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Todavía no" in page
+    assert "Volver a sus respuestas" in page
+
+
+def test_the_printed_consensus_says_whose_it_is_in_the_readers_language(client, two_submitted):
+    services.consensus_accept_unanimous(
+        report=two_submitted, rows=selectors.consensus_view(report=two_submitted).rows
+    )
+    in_language(client, "de").force_login(two_submitted.lead)
+    url = reverse("report_export", args=[two_submitted.token, "html"]) + "?of=consensus"
+    page = client.get(url).content.decode()
+    assert "Konsens von 2 Prüfern, erfasst von lead" in page
+    markdown = client.get(url.replace(".html", ".md")).content.decode()
+    assert "Consensus of 2 assessors, recorded by lead" in markdown
