@@ -5,9 +5,13 @@ The same reading rule as the pages: an assessment that is not yours and not yet 
 """
 
 import re
+from collections.abc import Callable
+from functools import wraps
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import translation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -21,6 +25,25 @@ from annotation.selectors import admin_studies
 from checklists import exports as checklist_exports
 from checklists import selectors, services, views
 from checklists.models import Assessment, ChecklistDefinition, Report
+
+
+def in_english(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The API answers in English whatever language the caller's browser or cookie asks the
+    pages for: its messages and the labels in its bodies are what scripts match and store.
+    The body is rendered here, inside that language, since a DRF response is otherwise
+    rendered after the view returns."""
+
+    @wraps(view)
+    def in_english_view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        with translation.override(settings.LANGUAGE_CODE):
+            response = view(request, *args, **kwargs)
+            if callable(getattr(response, "render", None)) and not response.is_rendered:
+                response.render()
+        # LocaleMiddleware names the language it chose only where the response names none.
+        response.headers["Content-Language"] = settings.LANGUAGE_CODE
+        return response
+
+    return in_english_view
 
 
 def _not_found(exc: Http404) -> NotFound:

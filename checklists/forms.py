@@ -1,10 +1,12 @@
 """Input validation for the checklist pages."""
 
 from django import forms
+from django.utils.translation import gettext_lazy
 
 from annotation.selectors import admin_studies
 from checklists.models import ChecklistDefinition, Report
 from checklists.selectors import definitions_current, scope_modules
+from checklists.services import scope_needs_one
 
 
 class DefinitionChoiceField(forms.ModelChoiceField):
@@ -13,20 +15,27 @@ class DefinitionChoiceField(forms.ModelChoiceField):
 
 
 class ReportCreateForm(forms.Form):
-    definition = DefinitionChoiceField(queryset=None, label="Checklist", empty_label=None)
-    title = forms.CharField(max_length=300, label="Manuscript title")
+    definition = DefinitionChoiceField(
+        queryset=None, label=gettext_lazy("Checklist"), empty_label=None
+    )
+    title = forms.CharField(max_length=300, label=gettext_lazy("Manuscript title"))
     manuscript = forms.CharField(
-        max_length=300, required=False, label="Manuscript reference", help_text="DOI, URL or draft."
+        max_length=300,
+        required=False,
+        label=gettext_lazy("Manuscript reference"),
+        help_text=gettext_lazy("DOI, URL or draft."),
     )
     study = forms.ModelChoiceField(
         queryset=None,
         required=False,
-        label="Reader study in evalapp",
-        help_text="Optional: its facts (raters, blinding, agreement, models) are offered as "
-        "evidence for the items they answer.",
+        label=gettext_lazy("Reader study in evalapp"),
+        help_text=gettext_lazy(
+            "Optional: its facts (raters, blinding, agreement, models) are offered as evidence "
+            "for the items they answer."
+        ),
     )
     lead_assesses = forms.BooleanField(
-        required=False, initial=True, label="I will answer the checklist myself"
+        required=False, initial=True, label=gettext_lazy("I will answer the checklist myself")
     )
 
     def __init__(self, *args, user, **kwargs):
@@ -41,14 +50,17 @@ class AddAssessorForm(forms.Form):
     # (services.report_name_assessor).
     username = forms.CharField(
         max_length=150,
-        label="Assessor's user name",
-        help_text="They see this report in their list; you see them under Assessors once they "
-        "start answering.",
+        label=gettext_lazy("Assessor's user name"),
+        help_text=gettext_lazy(
+            "They see this report in their list; you see them under Assessors once they start "
+            "answering."
+        ),
     )
 
 
 class ScopeForm(forms.Form):
-    """One set of boxes per module of a modular checklist (TRIPOD-LLM: designs and tasks)."""
+    """One set of boxes per module of a modular checklist (TRIPOD-LLM: designs and tasks).
+    The modules and their options are the checklist's own words (English, as published)."""
 
     def __init__(self, *args, report: Report, **kwargs):
         super().__init__(*args, **kwargs)
@@ -59,5 +71,5 @@ class ScopeForm(forms.Form):
                 choices=[(o["value"], o["label"]) for o in module.options],
                 widget=forms.CheckboxSelectMultiple,
                 initial=module.chosen,
-                error_messages={"required": f"{module.title}: choose at least one."},
+                error_messages={"required": scope_needs_one(module.title)},
             )

@@ -8,6 +8,8 @@ assessor answers it in their own Assessment, and the report's lead may record a 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from annotation.models import Study, new_token
 from checklists import definition_files as files
@@ -39,7 +41,11 @@ class ChecklistDefinition(models.Model):
 
     @property
     def version_label(self) -> str:
-        return f"{self.version} (revision {self.revision})"
+        # Translators: a checklist's version as its file declares it, and how often it was loaded.
+        return _("%(version)s (revision %(revision)s)") % {
+            "version": self.version,
+            "revision": self.revision,
+        }
 
     @property
     def is_modular(self) -> bool:
@@ -67,14 +73,17 @@ class Section(models.Model):
 
 class ChecklistItem(models.Model):
     class Kind(models.TextChoices):
-        YES_NO_NA = files.YES_NO_NA, "Yes / no / not applicable"
-        SINGLE_CHOICE = files.SINGLE_CHOICE, "Single choice"
-        MULTIPLE_CHOICE = files.MULTIPLE_CHOICE, "Multiple choice"
+        YES_NO_NA = files.YES_NO_NA, gettext_lazy("Yes / no / not applicable")
+        SINGLE_CHOICE = files.SINGLE_CHOICE, gettext_lazy("Single choice")
+        MULTIPLE_CHOICE = files.MULTIPLE_CHOICE, gettext_lazy("Multiple choice")
 
+    # The one set of options evalapp writes itself (every other item's options are the
+    # checklist's own words, in English as published): shown in the reader's language, and in
+    # English in the exported files (selectors.export_doc).
     YES_NO_NA_CHOICES = [
-        {"value": "yes", "label": "Yes"},
-        {"value": "no", "label": "No"},
-        {"value": "na", "label": "Not applicable"},
+        {"value": "yes", "label": gettext_lazy("Yes")},
+        {"value": "no", "label": gettext_lazy("No")},
+        {"value": "na", "label": gettext_lazy("Not applicable")},
     ]
 
     definition = models.ForeignKey(
@@ -114,39 +123,34 @@ class ChecklistItem(models.Model):
         return [option["value"] for option in self.options]
 
     def label_of(self, value: str) -> str:
-        return next((o["label"] for o in self.options if o["value"] == value), value)
+        return str(next((o["label"] for o in self.options if o["value"] == value), value))
 
     def validate_answer(self, answer: object) -> None:
         """None clears the answer; otherwise it must be one allowed value, or a list of them."""
         if answer is None:
             return
         allowed = self.option_values
-        listed = ", ".join(allowed)
+        names = {"code": self.code, "listed": ", ".join(allowed), "got": repr(answer)}
         if self.kind != self.Kind.MULTIPLE_CHOICE:
             if not isinstance(answer, str) or answer not in allowed:
-                raise ValidationError(
-                    f"Item {self.code} takes one of: {listed}; got {answer!r}.", code="answer"
-                )
+                message = _("Item %(code)s takes one of: %(listed)s; got %(got)s.")
+                raise ValidationError(message % names, code="answer")
             return
         if not isinstance(answer, list) or not all(isinstance(v, str) for v in answer):
-            raise ValidationError(
-                f"Item {self.code} takes a list of any of: {listed}; got {answer!r}.",
-                code="answer",
-            )
+            message = _("Item %(code)s takes a list of any of: %(listed)s; got %(got)s.")
+            raise ValidationError(message % names, code="answer")
         unknown = [v for v in answer if v not in allowed]
         if unknown:
-            raise ValidationError(
-                f"Item {self.code} has no choice {unknown[0]!r}; choose from: {listed}.",
-                code="answer",
-            )
+            message = _("Item %(code)s has no choice %(choice)s; choose from: %(listed)s.")
+            raise ValidationError(message % {**names, "choice": repr(unknown[0])}, code="answer")
         if len(set(answer)) != len(answer):
-            raise ValidationError(f"Item {self.code}: a choice is ticked twice.", code="answer")
+            message = _("Item %(code)s: a choice is ticked twice.")
+            raise ValidationError(message % names, code="answer")
         exclusive = [o for o in self.options if o.get("exclusive") and o["value"] in answer]
         if exclusive and len(answer) > 1:
-            raise ValidationError(
-                f"Item {self.code}: {exclusive[0]['label']!r} cannot be ticked with other choices.",
-                code="answer",
-            )
+            message = _("Item %(code)s: %(choice)s cannot be ticked with other choices.")
+            choice = repr(str(exclusive[0]["label"]))
+            raise ValidationError(message % {**names, "choice": choice}, code="answer")
 
     def normalise_answer(self, answer: object) -> object:
         """Ticked boxes in the definition's order; no boxes ticked is no answer."""
@@ -208,8 +212,8 @@ class Assessment(models.Model):
     """One person's answers to a report's checklist, or the lead's consensus of them."""
 
     class Kind(models.TextChoices):
-        INDIVIDUAL = "individual", "Individual"
-        CONSENSUS = "consensus", "Consensus"
+        INDIVIDUAL = "individual", gettext_lazy("Individual")
+        CONSENSUS = "consensus", gettext_lazy("Consensus")
 
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="assessments")
     assessor = models.ForeignKey(
@@ -268,7 +272,7 @@ class Response(models.Model):
 
     def clean(self) -> None:
         if self.item.definition_id != self.assessment.report.definition_id:
-            raise ValidationError("This item belongs to another checklist.")
+            raise ValidationError(_("This item belongs to another checklist."))
         self.item.validate_answer(self.answer)
 
 

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from annotation.models import Membership
 from annotation.selectors.facts import study_reporting_facts
@@ -48,7 +51,7 @@ def definition_get(*, slug: str, revision: int | None = None) -> ChecklistDefini
     found = ChecklistDefinition.objects.filter(slug=slug)
     definition = found.filter(revision=revision).first() if revision else found.first()
     if definition is None:
-        raise Http404("No such checklist.")
+        raise Http404(_("No such checklist."))
     return definition
 
 
@@ -104,7 +107,7 @@ def scope_text(*, report: Report) -> str:
     if not report.definition.is_modular:
         return ""
     if not report.scope:
-        return "not chosen: every item is shown"
+        return _("not chosen: every item is shown")
     return "; ".join(
         f"{module.title}: {', '.join(module.chosen_labels)}"
         for module in scope_modules(report=report)
@@ -132,7 +135,7 @@ def report_for_participant(*, user: AbstractBaseUser, token: str) -> Report:
     """The report if `user` leads or assesses it; 404 otherwise, so outsiders learn nothing."""
     report = reports_for_user(user=user).filter(token=token).first()
     if report is None:
-        raise Http404("No such report.")
+        raise Http404(_("No such report."))
     return report
 
 
@@ -176,7 +179,7 @@ def assessment_for_reader(*, report: Report, user: AbstractBaseUser, token: str)
     assessment = report.assessments.filter(token=token).select_related("assessor").first()
     own = own_assessment(report=report, user=user)
     if assessment is None or not can_read_assessment(assessment=assessment, user=user, own=own):
-        raise Http404("No such assessment, or not yours to read yet.")
+        raise Http404(_("No such assessment, or not yours to read yet."))
     return assessment
 
 
@@ -291,7 +294,7 @@ def _evidence(
 def item_for_assessment(*, assessment: Assessment, code: str) -> ChecklistItem:
     item = assessment.report.definition.items.filter(code=code).first()
     if item is None:
-        raise Http404("No such item in this checklist.")
+        raise Http404(_("No such item in this checklist."))
     return item
 
 
@@ -311,6 +314,18 @@ class ConsensusRow:
         return answer_labels(self.item, self.consensus.answer) if self.consensus else ""
 
 
+# Why alpha has no value, as the statistics core says it (in English: the core has no Django),
+# in the words of the consensus page. A reason not listed here is shown as the core wrote it.
+ALPHA_REASONS = {
+    "no unit has two or more ratings": gettext_lazy(
+        "no item has answers from two or more assessors"
+    ),
+    "all ratings share one value": gettext_lazy(
+        "every answer is the same, so chance agreement is 1"
+    ),
+}
+
+
 @dataclass
 class ConsensusView:
     assessors: list[Assessment]
@@ -322,6 +337,10 @@ class ConsensusView:
     @property
     def percent(self) -> float | None:
         return None if self.percent_agreement is None else 100 * self.percent_agreement
+
+    @property
+    def alpha_reason(self) -> str:
+        return str(ALPHA_REASONS.get(self.alpha.reason, self.alpha.reason))
 
     @property
     def has_consensus(self) -> bool:
@@ -414,15 +433,29 @@ def assessment_to_export(*, report: Report, user: AbstractBaseUser, which: str =
     if which == "consensus" or (not which and readable and consensus.responses.exists()):
         if readable:
             return consensus
-        raise Http404("No consensus to export yet.")
+        raise Http404(_("No consensus to export yet."))
     if which:
         return assessment_for_reader(report=report, user=user, token=which)
     if own is None:
-        raise Http404("You have no answers of your own here; export the consensus instead.")
+        raise Http404(_("You have no answers of your own here; export the consensus instead."))
     return own
 
 
-def export_doc(*, assessment: Assessment, exported_at: str) -> ExportDoc:
+# The exported files are for a paper written in English, as the checklists are published.
+EXPORT_LANGUAGE = "en"
+
+
+def export_doc(
+    *, assessment: Assessment, exported_at: str, language: str = EXPORT_LANGUAGE
+) -> ExportDoc:
+    """The assessment as the exports write it. What evalapp itself words (the version label,
+    yes / no / not applicable, the scope, who answered) is in `language`: English for the
+    files, the reader's language for the page to print."""
+    with translation.override(language):
+        return _export_doc(assessment, exported_at)
+
+
+def _export_doc(assessment: Assessment, exported_at: str) -> ExportDoc:
     report = assessment.report
     definition = report.definition
     responses = {r.item_id: r for r in assessment.responses.all()}
@@ -468,5 +501,10 @@ def _answered_by(assessment: Assessment) -> str:
         n = assessment.report.assessments.filter(
             kind=Assessment.Kind.INDIVIDUAL, submitted_at__isnull=False
         ).count()
-        return f"Consensus of {n} assessors, recorded by {name}"
+        message = ngettext(
+            "Consensus of %(count)d assessor, recorded by %(name)s",
+            "Consensus of %(count)d assessors, recorded by %(name)s",
+            n,
+        )
+        return message % {"count": n, "name": name}
     return name

@@ -8,7 +8,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from annotation.models import Membership, Study
 from checklists.definition_files import (
@@ -150,7 +152,7 @@ def report_create(
 ) -> Report:
     """A report led by `lead`, who also answers it unless they only coordinate the appraisal."""
     if study is not None and not _is_study_admin(study, lead):
-        raise ValidationError({"study": "You can link only a study you administer."})
+        raise ValidationError({"study": _("You can link only a study you administer.")})
     report = Report.objects.create(
         definition=definition, title=title, manuscript=manuscript, study=study, lead=lead
     )
@@ -170,14 +172,16 @@ def report_set_scope(
     is fixed: that appraisal answered exactly the items of its scope."""
     report = Report.objects.select_for_update().select_related("definition").get(pk=report.pk)
     if user.pk != report.lead_id:
-        raise ValidationError("Only the report's lead can choose its scope.")
+        raise ValidationError(_("Only the report's lead can choose its scope."))
     if not report.definition.is_modular:
-        raise ValidationError(f"{report.definition.title} has no modules to choose from.")
+        message = _("%(checklist)s has no modules to choose from.")
+        raise ValidationError(message % {"checklist": report.definition.title})
     cleaned = _clean_scope(report.definition, scope)
     if cleaned == report.scope:
         return report
     if report.assessments.filter(submitted_at__isnull=False).exists():
-        raise ValidationError("An appraisal has been submitted, so the scope can no longer change.")
+        message = _("An appraisal has been submitted, so the scope can no longer change.")
+        raise ValidationError(message)
     report.scope = cleaned
     report.save(update_fields=["scope"])
     ReportScopeChange.objects.create(report=report, scope=cleaned, changed_by=user)
@@ -187,23 +191,35 @@ def report_set_scope(
 def _clean_scope(definition: ChecklistDefinition, scope: object) -> dict[str, list[str]]:
     """The scope in the modules' order, or a ValidationError naming the module at fault."""
     if not isinstance(scope, dict):
-        raise ValidationError("The scope maps each module to the options chosen.")
+        raise ValidationError(_("The scope maps each module to the options chosen."))
     modules = {module["key"]: module for module in definition.modules}
     unknown = sorted(set(map(str, scope)) - set(modules))
     if unknown:
-        raise ValidationError({unknown[0]: f"No such module; known: {', '.join(modules)}."})
+        message = _("No such module; known: %(known)s.") % {"known": ", ".join(modules)}
+        raise ValidationError({unknown[0]: message})
     cleaned = {}
     for key, module in modules.items():
         allowed = [option["value"] for option in module["options"]]
         chosen = scope.get(key)
         if not isinstance(chosen, list) or not chosen:
-            raise ValidationError({key: f"{module['title']}: choose at least one."})
+            raise ValidationError({key: scope_needs_one(module["title"])})
         wrong = [code for code in chosen if code not in allowed]
         if wrong:
-            listed = ", ".join(allowed)
-            raise ValidationError({key: f"{module['title']}: no option {wrong[0]!r}; {listed}."})
+            # Translators: "Research design: no option 'Z'; E, D, ..." (a module of the checklist).
+            message = _("%(module)s: no option %(option)s; %(listed)s.") % {
+                "module": module["title"],
+                "option": repr(wrong[0]),
+                "listed": ", ".join(allowed),
+            }
+            raise ValidationError({key: message})
         cleaned[key] = [code for code in allowed if code in chosen]
     return cleaned
+
+
+def scope_needs_one(module_title: str) -> str:
+    """The refusal of an empty choice in one module; the scope form says it too."""
+    # Translators: a module of a modular checklist, e.g. "LLM task: choose at least one."
+    return _("%(module)s: choose at least one.") % {"module": module_title}
 
 
 def report_add_assessor(*, report: Report, user: AbstractBaseUser) -> Assessment:
@@ -212,12 +228,14 @@ def report_add_assessor(*, report: Report, user: AbstractBaseUser) -> Assessment
         and report.study.memberships.filter(user=user, role=Membership.Role.RATER).exists()
     ):
         # The report shows the study's facts, sources included: it would unblind a rater.
-        raise ValidationError(f"{user} rates in the linked study, so cannot assess this report.")
+        message = _("%(user)s rates in the linked study, so cannot assess this report.")
+        raise ValidationError(message % {"user": user})
     submitted = report.assessments.filter(submitted_at__isnull=False).exists()
     if user.pk == report.lead_id and submitted:
         # The lead has been able to read the submitted appraisals: theirs would not be independent.
-        raise ValidationError("The lead can join as an assessor only before anyone has submitted.")
-    assessment, _ = Assessment.objects.get_or_create(
+        message = _("The lead can join as an assessor only before anyone has submitted.")
+        raise ValidationError(message)
+    assessment, _created = Assessment.objects.get_or_create(
         report=report, assessor=user, kind=Assessment.Kind.INDIVIDUAL
     )
     return assessment
@@ -256,7 +274,7 @@ def response_save(
     """Save what changed of one answer, keeping every earlier state in the revision history."""
     assessment = _locked(assessment)
     _check_can_answer(assessment, item, user)
-    response, _ = Response.objects.select_for_update().get_or_create(
+    response, _created = Response.objects.select_for_update().get_or_create(
         assessment=assessment, item=item
     )
     changes = {}
@@ -265,7 +283,8 @@ def response_save(
         changes["answer"] = item.normalise_answer(answer)
     if location is not None:
         if len(location.strip()) > LOCATION_MAX:
-            raise ValidationError(f"Where reported: at most {LOCATION_MAX} characters.")
+            message = _("Where reported: at most %(max)d characters.")
+            raise ValidationError(message % {"max": LOCATION_MAX})
         changes["location"] = location.strip()
     if notes is not None:
         changes["notes"] = notes.strip()
@@ -279,7 +298,7 @@ def response_use_evidence(
     """Put the study's facts into the answer's notes, remembering which facts they were."""
     assessment = _locked(assessment)
     _check_can_answer(assessment, item, user)
-    response, _ = Response.objects.select_for_update().get_or_create(
+    response, _created = Response.objects.select_for_update().get_or_create(
         assessment=assessment, item=item
     )
     if (response.notes, response.evidence_hash) == (text, digest):
@@ -296,14 +315,21 @@ def _locked(assessment: Assessment) -> Assessment:
 
 def _check_can_answer(assessment: Assessment, item: ChecklistItem, user: AbstractBaseUser) -> None:
     if assessment.assessor_id != user.pk:
-        raise ValidationError("Only the assessor can change these answers.")
+        raise ValidationError(_("Only the assessor can change these answers."))
     if assessment.is_submitted:
-        when = f"{assessment.submitted_at:%Y-%m-%d %H:%M} UTC"
-        raise ValidationError(f"These answers were submitted on {when} and are locked.")
+        when = formats.date_format(assessment.submitted_at, "DATETIME_FORMAT")
+        message = _("These answers were submitted on %(when)s UTC and are locked.")
+        raise ValidationError(message % {"when": when})
     if item.definition_id != assessment.report.definition_id:
-        raise ValidationError(f"Item {item.code} belongs to another checklist.")
+        message = _("Item %(code)s belongs to another checklist.")
+        raise ValidationError(message % {"code": item.code})
     if not item.applies_in(assessment.report.scope):
-        raise ValidationError(f"Item {item.code} does not apply to this report's scope.")
+        raise ValidationError(item_out_of_scope(item.code))
+
+
+def item_out_of_scope(code: str) -> str:
+    """The refusal of an item the report's scope leaves out; the pages say it too."""
+    return _("Item %(code)s does not apply to this report's scope.") % {"code": code}
 
 
 def _response_apply(response: Response, changes: dict, user: AbstractBaseUser) -> Response:
@@ -327,7 +353,7 @@ def _response_apply(response: Response, changes: dict, user: AbstractBaseUser) -
 def assessment_submit(*, assessment: Assessment) -> Assessment:
     """Lock an individual assessment once every item is answered. Submitting twice is harmless."""
     if assessment.kind != Assessment.Kind.INDIVIDUAL:
-        raise ValidationError("Only an individual assessment is submitted.")
+        raise ValidationError(_("Only an individual assessment is submitted."))
     assessment = _locked(assessment)
     if assessment.is_submitted:
         return assessment
@@ -337,14 +363,19 @@ def assessment_submit(*, assessment: Assessment) -> Assessment:
     ]
     if missing:
         listed = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
-        raise ValidationError(f"{len(missing)} items still need an answer: {listed}.")
+        message = ngettext(
+            "%(count)d item still needs an answer: %(listed)s.",
+            "%(count)d items still need an answer: %(listed)s.",
+            len(missing),
+        )
+        raise ValidationError(message % {"count": len(missing), "listed": listed})
     assessment.submitted_at = timezone.now()
     assessment.save(update_fields=["submitted_at"])
     return assessment
 
 
 def consensus_assessment(*, report: Report) -> Assessment:
-    assessment, _ = Assessment.objects.get_or_create(
+    assessment, _created = Assessment.objects.get_or_create(
         report=report, kind=Assessment.Kind.CONSENSUS, defaults={"assessor": report.lead}
     )
     return assessment

@@ -40,31 +40,43 @@ urlpatterns = [
         name="consensus_save",
     ),
     path("reports/<str:token>/export.<fmt:fmt>", views.report_export, name="report_export"),
-    path("api/v1/checklists/", api.DefinitionListAPI.as_view(), name="api_checklists"),
+    path(
+        "api/v1/checklists/", api.in_english(api.DefinitionListAPI.as_view()), name="api_checklists"
+    ),
     path(
         "api/v1/checklists/<slug:slug>/",
-        api.DefinitionDetailAPI.as_view(),
+        api.in_english(api.DefinitionDetailAPI.as_view()),
         name="api_checklist",
     ),
-    path("api/v1/reports/", api.ReportListAPI.as_view(), name="api_reports"),
-    path("api/v1/reports/<str:token>/", api.ReportDetailAPI.as_view(), name="api_report"),
+    path("api/v1/reports/", api.in_english(api.ReportListAPI.as_view()), name="api_reports"),
+    path(
+        "api/v1/reports/<str:token>/",
+        api.in_english(api.ReportDetailAPI.as_view()),
+        name="api_report",
+    ),
     path(
         "api/v1/reports/<str:token>/assessments/<str:assessment_token>/responses/",
-        api.AssessmentResponsesAPI.as_view(),
+        api.in_english(api.AssessmentResponsesAPI.as_view()),
         name="api_assessment_responses",
     ),
     path(
         "api/v1/reports/<str:token>/responses/<str:code>/",
-        api.ResponseSaveAPI.as_view(),
+        api.in_english(api.ResponseSaveAPI.as_view()),
         name="api_response_save",
     ),
     path(
-        "api/v1/reports/<str:token>/scope/", api.ReportScopeAPI.as_view(), name="api_report_scope"
+        "api/v1/reports/<str:token>/scope/",
+        api.in_english(api.ReportScopeAPI.as_view()),
+        name="api_report_scope",
     ),
-    path("api/v1/reports/<str:token>/submit/", api.SubmitAPI.as_view(), name="api_report_submit"),
+    path(
+        "api/v1/reports/<str:token>/submit/",
+        api.in_english(api.SubmitAPI.as_view()),
+        name="api_report_submit",
+    ),
     path(
         "api/v1/reports/<str:token>/export/<fmt:fmt>/",
-        api.ExportAPI.as_view(),
+        api.in_english(api.ExportAPI.as_view()),
         name="api_report_export",
     ),
 ]

@@ -7,7 +7,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
@@ -74,7 +76,10 @@ def report_scope(request: HttpRequest, token: str) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         n = len(selectors.applicable_items(report=report))
-        messages.success(request, f"Scope saved: {n} items apply.")
+        message = ngettext(
+            "Scope saved: %(count)d item applies.", "Scope saved: %(count)d items apply.", n
+        )
+        messages.success(request, message % {"count": n})
     return redirect("report_detail", token=report.token)
 
 
@@ -104,7 +109,7 @@ def _own_or_404(request: HttpRequest, token: str) -> tuple[Report, Assessment]:
     report = selectors.report_for_participant(user=request.user, token=token)
     own = selectors.own_assessment(report=report, user=request.user)
     if own is None:
-        raise Http404("You do not answer this report.")
+        raise Http404(_("You do not answer this report."))
     return report, own
 
 
@@ -136,7 +141,7 @@ def _report_led_by(request: HttpRequest, token: str) -> Report:
     """The report if the caller leads it; PermissionDenied (403) for other participants."""
     report = selectors.report_for_participant(user=request.user, token=token)
     if report.lead_id != request.user.pk:
-        raise PermissionDenied("Only the report's lead can do this.")
+        raise PermissionDenied(_("Only the report's lead can do this."))
     return report
 
 
@@ -145,7 +150,7 @@ def _consensus_led_by(request: HttpRequest, token: str) -> Report:
     appraising must not learn, even from a count, how the submitted assessors answered."""
     report = _report_led_by(request, token)
     if not selectors.can_see_others(report=report, user=request.user):
-        raise PermissionDenied("Submit your own appraisal before recording the consensus.")
+        raise PermissionDenied(_("Submit your own appraisal before recording the consensus."))
     return report
 
 
@@ -174,9 +179,9 @@ def response_use_evidence(request: HttpRequest, token: str, code: str) -> HttpRe
     row = _row(sheet, item)
     error = ""
     if row is None:
-        error = f"Item {item.code} does not apply to this report's scope."
+        error = services.item_out_of_scope(item.code)
     elif row.evidence is None:
-        error = "This item has no evidence from a study you administer."
+        error = _("This item has no evidence from a study you administer.")
     else:
         try:
             services.response_use_evidence(
@@ -240,7 +245,7 @@ def assessment_submit(request: HttpRequest, token: str) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, "Submitted. Your answers are locked.")
+        messages.success(request, _("Submitted. Your answers are locked."))
     return redirect("report_detail", token=report.token)
 
 
@@ -260,11 +265,11 @@ def report_add_assessor(request: HttpRequest, token: str) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(
-            request,
-            f"If an account is called {name!r}, it can now appraise this report: it is listed "
-            "under Assessors once its owner starts answering.",
+        message = _(
+            "If an account is called %(name)s, it can now appraise this report: it is listed "
+            "under Assessors once its owner starts answering."
         )
+        messages.success(request, message % {"name": repr(name)})
     return redirect("report_detail", token=report.token)
 
 
@@ -300,10 +305,15 @@ def consensus_accept_unanimous(request: HttpRequest, token: str) -> HttpResponse
     report = _consensus_led_by(request, token)
     view = selectors.consensus_view(report=report)
     if len(view.assessors) < 2:
-        messages.error(request, "Unanimity needs at least two submitted appraisals.")
+        messages.error(request, _("Unanimity needs at least two submitted appraisals."))
         return redirect("report_consensus", token=report.token)
     recorded = services.consensus_accept_unanimous(report=report, rows=view.rows)
-    messages.success(request, f"Recorded {recorded} unanimous answers as the consensus.")
+    message = ngettext(
+        "Recorded %(count)d unanimous answer as the consensus.",
+        "Recorded %(count)d unanimous answers as the consensus.",
+        recorded,
+    )
+    messages.success(request, message % {"count": recorded})
     return redirect("report_consensus", token=report.token)
 
 
@@ -317,12 +327,20 @@ def report_export(request: HttpRequest, token: str, fmt: str) -> HttpResponse:
 
 
 def export_response(request: HttpRequest, assessment: Assessment, fmt: str) -> HttpResponse:
-    """The export as a download (or, for HTML, a page to print); shared with the API."""
-    doc = selectors.export_doc(
-        assessment=assessment, exported_at=timezone.now().replace(microsecond=0).isoformat()
-    )
+    """The export as a download (or, for HTML, a page to print); shared with the API.
+
+    The page to print is in the reader's language around the checklist's own (English) words;
+    the files are for an English-language paper and stay in English (docs/translation.md)."""
+    exported_at = timezone.now().replace(microsecond=0)
     if fmt == "html":
-        return render(request, "checklists/report_print.html", {"doc": doc})
+        doc = selectors.export_doc(
+            assessment=assessment,
+            exported_at=exported_at.isoformat(),
+            language=translation.get_language(),
+        )
+        context = {"doc": doc, "submitted_at": assessment.submitted_at, "exported_at": exported_at}
+        return render(request, "checklists/report_print.html", context)
+    doc = selectors.export_doc(assessment=assessment, exported_at=exported_at.isoformat())
     response = HttpResponse(
         exports.render(doc, fmt), content_type=f"{exports.FORMATS[fmt]}; charset=utf-8"
     )
