@@ -353,6 +353,109 @@ def test_a_failed_single_sign_on_is_signalled_but_not_counted_by_axes(client, ss
     assert AccessAttempt.objects.filter(username="dave").count() == 1
 
 
+# The provider's answer (the callback)
+
+
+class FailedSignIns:
+    """The credentials of every `user_login_failed` sent meanwhile."""
+
+    def __enter__(self) -> list[dict]:
+        self.failures: list[dict] = []
+        user_login_failed.connect(self._record, dispatch_uid="test-sso-failures")
+        return self.failures
+
+    def __exit__(self, *exc) -> None:
+        user_login_failed.disconnect(dispatch_uid="test-sso-failures")
+
+    def _record(self, sender, credentials, **kwargs) -> None:
+        self.failures.append(credentials)
+
+
+def sign_in_started(client) -> str:
+    """The state of a sign-in this client started."""
+    response = client.get("/oidc/authenticate/")
+    return parse_qs(urlsplit(response["Location"]).query)["state"][0]
+
+
+def test_an_error_answer_to_a_sign_in_not_started_here_shows_none_of_its_text(client, sso_on):
+    with FailedSignIns() as failures:
+        response = client.get(
+            "/oidc/callback/",
+            {
+                "state": "forged",
+                "error": "access_denied",
+                "error_description": "Your account is locked. Call 0900 123 456 to unlock it.",
+            },
+        )
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "does not belong to a sign-in started in this browser" in page
+    assert "0900" not in page
+    assert "access_denied" not in page
+    assert [failure["reason"] for failure in failures] == ["unknown state"]
+
+
+def test_an_error_answer_to_this_browsers_sign_in_shows_only_a_standard_code(
+    client, sso_on, caplog
+):
+    description = "Your account is locked. Call 0900 123 456 to unlock it. " + "x" * 400
+    with FailedSignIns() as failures:
+        response = client.get(
+            "/oidc/callback/",
+            {
+                "state": sign_in_started(client),
+                "error": "access_denied",
+                "error_description": description,
+            },
+        )
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "did not sign you in (access_denied)" in page
+    assert "0900" not in page
+    assert [failure["reason"] for failure in failures] == ["provider error: access_denied"]
+    # The operator still reads what the provider said, cut short.
+    logged = [record.getMessage() for record in caplog.records if "0900" in record.getMessage()]
+    assert len(logged) == 1
+    assert "x" * 240 in logged[0]
+    assert "x" * 400 not in logged[0]
+
+
+def test_a_non_standard_error_code_is_not_shown(client, sso_on):
+    with FailedSignIns() as failures:
+        response = client.get(
+            "/oidc/callback/",
+            {"state": sign_in_started(client), "error": "Visit evil.example to fix your account"},
+        )
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "did not sign you in. Try again" in page
+    assert "evil.example" not in page
+    assert [failure["reason"] for failure in failures] == ["provider error: non-standard code"]
+
+
+def test_an_answer_already_used_is_refused_when_sent_again(client, sso_on, monkeypatch):
+    user = UserFactory(username="grace")
+    calls = []
+
+    def authenticate(backend, request, oidc_attempt=None, **credentials):
+        # The provider's part (the code exchanged for a verified ID token) is the browser
+        # tests'; here it always succeeds.
+        calls.append(oidc_attempt)
+        return user
+
+    monkeypatch.setattr(OidcBackend, "authenticate", authenticate)
+    answer = {"state": sign_in_started(client), "code": "the-code"}
+    response = client.get("/oidc/callback/", answer)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
+    with FailedSignIns() as failures:
+        response = client.get("/oidc/callback/", answer)
+    assert response.status_code == 400
+    assert "or it was already used" in response.content.decode()
+    assert len(calls) == 1
+    assert [failure["reason"] for failure in failures] == ["unknown state"]
+
+
 # Signing out
 
 

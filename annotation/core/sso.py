@@ -13,6 +13,30 @@ from dataclasses import dataclass
 USERNAME_ALLOWED = re.compile(r"[^\w.@+-]")
 USERNAME_MAX_LENGTH = 150
 
+# The error codes a provider may send back to the redirect URI: OAuth 2.0 (RFC 6749, section
+# 4.1.2.1) and OpenID Connect Core 1.0 (section 3.1.2.6). Anything else in `?error=` is text
+# someone put in a link, and is not shown.
+PROVIDER_ERROR_CODES = frozenset(
+    {
+        "invalid_request",
+        "unauthorized_client",
+        "access_denied",
+        "unsupported_response_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+        "interaction_required",
+        "login_required",
+        "account_selection_required",
+        "consent_required",
+        "invalid_request_uri",
+        "invalid_request_object",
+        "request_not_supported",
+        "request_uri_not_supported",
+        "registration_not_supported",
+    }
+)
+
 
 class ClaimsRefused(Exception):
     """The provider's claims cannot sign anyone in; the message names the claim."""
@@ -99,6 +123,11 @@ def claim_value(claims: dict, name: str) -> object:
             return None
         value = value.get(part)
     return value
+
+
+def provider_error_code(raw: str) -> str:
+    """`raw` when it is a standard error code, otherwise "" (shown as a generic failure)."""
+    return raw if raw in PROVIDER_ERROR_CODES else ""
 
 
 def username_free(base: str, taken: "set[str]") -> str:
