@@ -174,6 +174,24 @@ def test_an_invitation_for_another_address_is_refused_after_signing_in(
     assert not draft_study.memberships.filter(user__username="eve").exists()
 
 
+def test_an_address_too_long_to_store_signs_in_without_one(
+    live_server, sso_settings, oidc_provider
+):
+    # Verified by the provider, but longer than evalapp's e-mail field (254): PostgreSQL would
+    # refuse to store it.
+    oidc_provider.person("dr.long", email="d" * 250 + "@contoso.example")
+    with browser_page(live_server.url) as page:
+        sso_sign_in(page, "dr.long")
+        expect(page).to_have_url(f"{live_server.url}/rate/")
+    assert get_user_model().objects.get(username="dr.long").email == ""
+    # Signed in again after the address was shortened at the provider: it is taken now.
+    oidc_provider.person("dr.long", email="long@contoso.example")
+    with browser_page(live_server.url) as page:
+        sso_sign_in(page, "dr.long")
+        expect(page).to_have_url(f"{live_server.url}/rate/")
+    assert get_user_model().objects.get(username="dr.long").email == "long@contoso.example"
+
+
 def test_without_local_passwords_the_sign_in_page_has_only_the_provider(
     live_server, sso_settings, oidc_provider, draft_study, study_admin
 ):

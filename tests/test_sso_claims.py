@@ -57,6 +57,14 @@ def test_the_email_claim_can_be_another_one():
     assert claims_read(raw, ClaimRules(email_claim="mail")).email == "jane@contoso.example"
 
 
+def test_an_address_longer_than_the_field_is_taken_as_none():
+    longest = "a" * 64 + "@" + "b" * 185 + ".org"  # 254 characters
+    raw = claims(email=longest, email_verified=True)
+    assert claims_read(raw, ClaimRules()).email == longest
+    raw = claims(email="a" + longest, email_verified=True)
+    assert claims_read(raw, ClaimRules()).email == ""
+
+
 @pytest.mark.parametrize(
     ("value", "is_admin"),
     [

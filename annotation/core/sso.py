@@ -12,6 +12,9 @@ from dataclasses import dataclass
 # What Django's default username validator accepts, and its length.
 USERNAME_ALLOWED = re.compile(r"[^\w.@+-]")
 USERNAME_MAX_LENGTH = 150
+# The length of Django's user e-mail field (RFC 5321's longest address): a longer claim is taken
+# as no address at all, not cut short into someone else's.
+EMAIL_MAX_LENGTH = 254
 
 # The error codes a provider may send back to the redirect URI: OAuth 2.0 (RFC 6749, section
 # 4.1.2.1) and OpenID Connect Core 1.0 (section 3.1.2.6). Anything else in `?error=` is text
@@ -85,9 +88,9 @@ def username_from(claims: dict, claim: str) -> str:
 
 def email_from(claims: dict, rules: ClaimRules) -> str:
     """The address, when the provider says it checked it (`email_verified` true) or the operator
-    trusts every address the provider sends; otherwise ""."""
+    trusts every address the provider sends; otherwise "" (also for one too long to store)."""
     raw = claims.get(rules.email_claim)
-    if not isinstance(raw, str) or "@" not in raw:
+    if not isinstance(raw, str) or "@" not in raw or len(raw.strip()) > EMAIL_MAX_LENGTH:
         return ""
     verified = claims.get("email_verified")
     # Some providers send the JSON boolean as a string.
