@@ -261,15 +261,45 @@ def test_the_discovery_document_is_read_once_and_must_name_the_issuer(sso_on, mo
         provider.provider_config()
 
 
+def test_endpoints_set_by_hand_sign_in_without_reading_the_discovery_document(client, sso_on):
+    # An issuer whose discovery document cannot be read, and no logout endpoint: the sign-in
+    # needs neither.
+    sso_on.OIDC_ISSUER = "http://127.0.0.1:9"  # discard port: nothing listens
+    sso_on.OIDC_OP_LOGOUT_ENDPOINT = ""
+    response = client.get("/oidc/authenticate/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("https://idp.example/authorize?")
+    # Signing out looks for the provider's logout endpoint only now, and without it stays here.
+    signed_in_through_the_provider(client, UserFactory(username="hal"))
+    response = client.post("/accounts/logout/")
+    assert (response.status_code, response["Location"]) == (302, "/accounts/login/")
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_logout_endpoint_is_read_from_the_discovery_document_at_sign_out(
+    client, sso_on, monkeypatch
+):
+    sso_on.OIDC_ISSUER, sso_on.OIDC_OP_LOGOUT_ENDPOINT = ISSUER, ""
+    reads = []
+    document = {"issuer": ISSUER, "end_session_endpoint": "https://login.contoso.example/bye"}
+    monkeypatch.setattr(
+        provider, "_discovery_read", lambda issuer: reads.append(issuer) or document
+    )
+    assert client.get("/oidc/authenticate/").status_code == 302
+    assert reads == []
+    signed_in_through_the_provider(client, UserFactory(username="ivy"))
+    response = client.post("/accounts/logout/")
+    assert response.context["target"].startswith("https://login.contoso.example/bye?")
+    assert reads == [ISSUER]
+
+
 # The ID token
 
 
 def test_an_id_token_for_another_client_or_from_another_issuer_is_refused(sso_on, monkeypatch):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     backend = OidcBackend()
-    backend.configure(
-        provider.ProviderConfig(ISSUER, "https://a", "https://t", "", "https://j", "")
-    )
+    backend.configure(provider.ProviderConfig(ISSUER, "https://a", "https://t", "", "https://j"))
     monkeypatch.setattr(backend, "retrieve_matching_jwk", lambda token: key.public_key())
 
     def token(**claims):

@@ -23,7 +23,13 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthen
 
 from annotation.core.sso import provider_error_code
 from annotation.sso.backends import OidcAttempt, SsoFailed
-from annotation.sso.provider import ProviderUnavailable, provider_config, provider_name, sso_enabled
+from annotation.sso.provider import (
+    ProviderUnavailable,
+    provider_config,
+    provider_logout_endpoint,
+    provider_name,
+    sso_enabled,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -231,7 +237,7 @@ def _provider_logout_url(request: HttpRequest, id_token: str) -> str:
     if not (sso_enabled() and settings.OIDC_PROVIDER_LOGOUT):
         return ""
     try:
-        endpoint = provider_config().end_session_endpoint
+        endpoint = provider_logout_endpoint()
     except ProviderUnavailable:
         return ""  # signed out here; the provider's session ends on its own
     if not endpoint:
