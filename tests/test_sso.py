@@ -15,7 +15,7 @@ from django.core.exceptions import SuspiciousOperation, ValidationError
 
 from annotation import services
 from annotation.core.sso import SsoClaims
-from annotation.models import ExternalIdentity
+from annotation.models import ExternalIdentity, Membership
 from annotation.sso import provider
 from annotation.sso.backends import OidcBackend
 from annotation.sso.checks import sso_check
@@ -93,12 +93,43 @@ def test_a_verified_address_links_the_local_account_that_has_it():
     assert ExternalIdentity.objects.get(user=local).subject == "sub-1"
 
 
-@pytest.mark.parametrize("flag", ["is_staff", "is_superuser"])
-def test_a_verified_address_never_links_an_administrator_account(flag):
-    UserFactory(username="root", email="alice@contoso.example", **{flag: True})
+@pytest.mark.parametrize("rights", ["staff", "superuser", "study admins group", "study admin"])
+def test_a_verified_address_never_links_an_account_with_admin_rights(rights, draft_study):
+    user = UserFactory(
+        username="root",
+        email="alice@contoso.example",
+        is_staff=rights == "staff",
+        is_superuser=rights == "superuser",
+    )
+    if rights == "study admins group":
+        user.groups.add(services.study_admins_group_ensure())
+    if rights == "study admin":
+        draft_study.memberships.create(user=user, role=Membership.Role.ADMIN)
+    users = type(user).objects.count()
     with pytest.raises(ValidationError, match="administrator account"):
         services.sso_user_sign_in(issuer=ISSUER, claims=person(email="alice@contoso.example"))
     assert not ExternalIdentity.objects.exists()
+    assert type(user).objects.count() == users  # no new account either
+
+
+def test_a_verified_address_links_a_rater_of_a_study(draft_study):
+    rater = UserFactory(username="r.smith", email="alice@contoso.example")
+    draft_study.memberships.create(user=rater, role=Membership.Role.RATER, pseudonym="R9")
+    user = services.sso_user_sign_in(issuer=ISSUER, claims=person(email="alice@contoso.example"))
+    assert user.pk == rater.pk
+
+
+def test_the_address_is_not_refreshed_to_one_another_account_has(caplog):
+    UserFactory(username="root", email="IT@Contoso.example", is_staff=True, is_superuser=True)
+    user = services.sso_user_sign_in(issuer=ISSUER, claims=person(email="alice@contoso.example"))
+    services.sso_user_sign_in(issuer=ISSUER, claims=person(email="it@contoso.example"))
+    user.refresh_from_db()
+    assert user.email == "alice@contoso.example"
+    assert "another account already has 'it@contoso.example'" in caplog.text
+    # Its own address in another case is no one else's.
+    services.sso_user_sign_in(issuer=ISSUER, claims=person(email="Alice@Contoso.example"))
+    user.refresh_from_db()
+    assert user.email == "Alice@Contoso.example"
 
 
 def test_an_account_linked_to_someone_else_at_the_provider_is_not_linked_again():
