@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from annotation.core.sso import SsoClaims, username_free
 from annotation.models import ExternalIdentity, Membership
@@ -54,7 +55,10 @@ def _sso_user_sign_in(issuer: str, claims: SsoClaims) -> AbstractBaseUser:
     user = identity.user
     if not user.is_active:
         raise ValidationError(
-            "Your evalapp account is deactivated. Ask the site's administrator to reactivate it."
+            gettext_lazy(
+                "Your evalapp account is deactivated. Ask the site's administrator to "
+                "reactivate it."
+            )
         )
     identity.last_sign_in_at = timezone.now()
     identity.save()
@@ -70,8 +74,10 @@ def _account_for_new_identity(issuer: str, claims: SsoClaims) -> AbstractBaseUse
         same = list(users.filter(email__iexact=claims.email)[:2])
         if len(same) > 1:
             raise ValidationError(
-                "More than one evalapp account has your e-mail address, so none is chosen for "
-                "you. Ask the site's administrator to link your sign-in to one of them."
+                gettext_lazy(
+                    "More than one evalapp account has your e-mail address, so none is chosen "
+                    "for you. Ask the site's administrator to link your sign-in to one of them."
+                )
             )
         if same:
             return _account_linkable(same[0], issuer)
@@ -85,13 +91,17 @@ def _account_linkable(user: AbstractBaseUser, issuer: str) -> AbstractBaseUser:
     if _has_admin_rights(user):
         # An address is not enough to hand over the keys of the site, or of a study.
         raise ValidationError(
-            "An administrator account of this site has your e-mail address: it is not linked "
-            "to single sign-on automatically. Ask the site's administrator to link it."
+            gettext_lazy(
+                "An administrator account of this site has your e-mail address: it is not linked "
+                "to single sign-on automatically. Ask the site's administrator to link it."
+            )
         )
     if user.external_identities.filter(issuer=issuer).exists():
         raise ValidationError(
-            "The evalapp account with your e-mail address is already linked to another sign-in "
-            "at this provider. Ask the site's administrator."
+            gettext_lazy(
+                "The evalapp account with your e-mail address is already linked to another sign-in "
+                "at this provider. Ask the site's administrator."
+            )
         )
     return user
 

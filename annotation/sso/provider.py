@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext
 
 from annotation.core.sso import ClaimRules
 
@@ -36,7 +37,7 @@ def sso_enabled() -> bool:
 
 
 def provider_name() -> str:
-    return settings.OIDC_PROVIDER_NAME or "single sign-on"
+    return settings.OIDC_PROVIDER_NAME or gettext("single sign-on")
 
 
 def claim_rules() -> ClaimRules:

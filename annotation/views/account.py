@@ -6,6 +6,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from rest_framework.authtoken.models import Token
@@ -61,7 +62,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     form = UserCreationForm(request.POST if request.method == "POST" else None)
     problem = _invitation_problem(found)
     if request.method == "POST" and not settings.LOCAL_PASSWORDS:
-        form.add_error(None, "Accounts with a password cannot be created on this site.")
+        form.add_error(None, gettext("Accounts with a password cannot be created on this site."))
         context = {"invitation": found, "form": form, "problem": problem, **sso_context()}
         return render(request, "annotation/invitation.html", context, status=403)
     if request.method == "POST" and problem:

@@ -16,7 +16,7 @@ from django.utils import translation
 from django.utils.decorators import method_decorator
 from django.utils.functional import Promise
 from django.utils.text import format_lazy
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
@@ -130,7 +130,9 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             )
         if self.user is None:
             # Django sent user_login_failed already (no backend took the answer).
-            return _failed_page(request, "Single sign-on is not set up on this site.", status=403)
+            return _failed_page(
+                request, gettext("Single sign-on is not set up on this site."), status=403
+            )
         response = self.login_success()
         _invitation_remember(request, self.success_url)
         return response
