@@ -87,12 +87,17 @@ def username_from(claims: dict, claim: str) -> str:
 
 
 def email_from(claims: dict, rules: ClaimRules) -> str:
-    """The address, when the provider says it checked it (`email_verified` true) or the operator
-    trusts every address the provider sends; otherwise "" (also for one too long to store)."""
+    """The address, when the provider says it checked it (`email_verified` true, or without that
+    claim Entra ID's `xms_edov` true) or the operator trusts every address the provider sends;
+    otherwise "" (also for one too long to store)."""
     raw = claims.get(rules.email_claim)
     if not isinstance(raw, str) or "@" not in raw or len(raw.strip()) > EMAIL_MAX_LENGTH:
         return ""
     verified = claims.get("email_verified")
+    if verified is None:
+        # Microsoft Entra ID sends no email_verified; its optional claim xms_edov says the
+        # address's domain is one the user's own tenant has proved it owns.
+        verified = claims.get("xms_edov")
     # Some providers send the JSON boolean as a string.
     if verified is True or (isinstance(verified, str) and verified.lower() == "true"):
         return raw.strip()
