@@ -319,6 +319,21 @@ def oidc_provider(live_server, tmp_path_factory):
 
 
 @pytest.fixture
+def sso_on(settings):
+    """Single sign-on with every endpoint set by hand, at a provider no test reaches."""
+    settings.OIDC_RP_CLIENT_ID = "evalapp"
+    settings.OIDC_RP_CLIENT_SECRET = "s3cret"
+    settings.OIDC_ISSUER = ""
+    settings.OIDC_OP_AUTHORIZATION_ENDPOINT = "https://idp.example/authorize"
+    settings.OIDC_OP_TOKEN_ENDPOINT = "https://idp.example/token"
+    settings.OIDC_OP_JWKS_ENDPOINT = "https://idp.example/jwks"
+    settings.OIDC_OP_LOGOUT_ENDPOINT = "https://idp.example/logout"
+    discovery_forget()
+    yield settings
+    discovery_forget()
+
+
+@pytest.fixture
 def sso_settings(settings, oidc_provider):
     """evalapp signing in with the test provider, found through its discovery document."""
     settings.OIDC_RP_CLIENT_ID = CLIENT_ID

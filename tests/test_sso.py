@@ -1,7 +1,8 @@
 """Single sign-on without a browser: which account a sign-in reaches (services.accounts), the
 system check, the sign-in's start and its `next`, the provider's configuration, the ID token's
-audience, passwords turned off, and django-axes beside it. The flows through a real provider
-are in test_browser_sso.py."""
+audience, the callback's answers, passwords turned off, and django-axes beside it. That the
+messages are marked for translation is in test_sso_translation.py; the flows through a real
+provider are in test_browser_sso.py."""
 
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,33 +15,14 @@ from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import SuspiciousOperation, ValidationError
 
 from annotation import services
-from annotation.core.sso import SsoClaims
-from annotation.models import ExternalIdentity
+from annotation.models import ExternalIdentity, Membership
 from annotation.sso import provider
 from annotation.sso.backends import OidcBackend
 from annotation.sso.checks import sso_check
 from tests.factories import PASSWORD, UserFactory
+from tests.support.sso import ISSUER, person, sign_in_started
 
 pytestmark = pytest.mark.django_db
-
-ISSUER = "https://login.contoso.example/tenant/v2.0"
-
-
-def person(subject="sub-1", username="alice", email="", is_admin=None) -> SsoClaims:
-    return SsoClaims(subject=subject, username=username, email=email, is_admin=is_admin)
-
-
-@pytest.fixture
-def sso_on(settings):
-    settings.OIDC_RP_CLIENT_ID = "evalapp"
-    settings.OIDC_RP_CLIENT_SECRET = "s3cret"
-    settings.OIDC_ISSUER = ""
-    settings.OIDC_OP_AUTHORIZATION_ENDPOINT = "https://idp.example/authorize"
-    settings.OIDC_OP_TOKEN_ENDPOINT = "https://idp.example/token"
-    settings.OIDC_OP_JWKS_ENDPOINT = "https://idp.example/jwks"
-    settings.OIDC_OP_LOGOUT_ENDPOINT = "https://idp.example/logout"
-    provider.discovery_forget()
-    return settings
 
 
 # Which account a sign-in reaches
@@ -93,12 +75,43 @@ def test_a_verified_address_links_the_local_account_that_has_it():
     assert ExternalIdentity.objects.get(user=local).subject == "sub-1"
 
 
-@pytest.mark.parametrize("flag", ["is_staff", "is_superuser"])
-def test_a_verified_address_never_links_an_administrator_account(flag):
-    UserFactory(username="root", email="alice@contoso.example", **{flag: True})
+@pytest.mark.parametrize("rights", ["staff", "superuser", "study admins group", "study admin"])
+def test_a_verified_address_never_links_an_account_with_admin_rights(rights, draft_study):
+    user = UserFactory(
+        username="root",
+        email="alice@contoso.example",
+        is_staff=rights == "staff",
+        is_superuser=rights == "superuser",
+    )
+    if rights == "study admins group":
+        user.groups.add(services.study_admins_group_ensure())
+    if rights == "study admin":
+        draft_study.memberships.create(user=user, role=Membership.Role.ADMIN)
+    users = type(user).objects.count()
     with pytest.raises(ValidationError, match="administrator account"):
         services.sso_user_sign_in(issuer=ISSUER, claims=person(email="alice@contoso.example"))
     assert not ExternalIdentity.objects.exists()
+    assert type(user).objects.count() == users  # no new account either
+
+
+def test_a_verified_address_links_a_rater_of_a_study(draft_study):
+    rater = UserFactory(username="r.smith", email="alice@contoso.example")
+    draft_study.memberships.create(user=rater, role=Membership.Role.RATER, pseudonym="R9")
+    user = services.sso_user_sign_in(issuer=ISSUER, claims=person(email="alice@contoso.example"))
+    assert user.pk == rater.pk
+
+
+def test_the_address_is_not_refreshed_to_one_another_account_has(caplog):
+    UserFactory(username="root", email="IT@Contoso.example", is_staff=True, is_superuser=True)
+    user = services.sso_user_sign_in(issuer=ISSUER, claims=person(email="alice@contoso.example"))
+    services.sso_user_sign_in(issuer=ISSUER, claims=person(email="it@contoso.example"))
+    user.refresh_from_db()
+    assert user.email == "alice@contoso.example"
+    assert "another account already has 'it@contoso.example'" in caplog.text
+    # Its own address in another case is no one else's.
+    services.sso_user_sign_in(issuer=ISSUER, claims=person(email="Alice@Contoso.example"))
+    user.refresh_from_db()
+    assert user.email == "Alice@Contoso.example"
 
 
 def test_an_account_linked_to_someone_else_at_the_provider_is_not_linked_again():
@@ -261,15 +274,45 @@ def test_the_discovery_document_is_read_once_and_must_name_the_issuer(sso_on, mo
         provider.provider_config()
 
 
+def test_endpoints_set_by_hand_sign_in_without_reading_the_discovery_document(client, sso_on):
+    # An issuer whose discovery document cannot be read, and no logout endpoint: the sign-in
+    # needs neither.
+    sso_on.OIDC_ISSUER = "http://127.0.0.1:9"  # discard port: nothing listens
+    sso_on.OIDC_OP_LOGOUT_ENDPOINT = ""
+    response = client.get("/oidc/authenticate/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("https://idp.example/authorize?")
+    # Signing out looks for the provider's logout endpoint only now, and without it stays here.
+    signed_in_through_the_provider(client, UserFactory(username="hal"))
+    response = client.post("/accounts/logout/")
+    assert (response.status_code, response["Location"]) == (302, "/accounts/login/")
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_logout_endpoint_is_read_from_the_discovery_document_at_sign_out(
+    client, sso_on, monkeypatch
+):
+    sso_on.OIDC_ISSUER, sso_on.OIDC_OP_LOGOUT_ENDPOINT = ISSUER, ""
+    reads = []
+    document = {"issuer": ISSUER, "end_session_endpoint": "https://login.contoso.example/bye"}
+    monkeypatch.setattr(
+        provider, "_discovery_read", lambda issuer: reads.append(issuer) or document
+    )
+    assert client.get("/oidc/authenticate/").status_code == 302
+    assert reads == []
+    signed_in_through_the_provider(client, UserFactory(username="ivy"))
+    response = client.post("/accounts/logout/")
+    assert response.context["target"].startswith("https://login.contoso.example/bye?")
+    assert reads == [ISSUER]
+
+
 # The ID token
 
 
 def test_an_id_token_for_another_client_or_from_another_issuer_is_refused(sso_on, monkeypatch):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     backend = OidcBackend()
-    backend.configure(
-        provider.ProviderConfig(ISSUER, "https://a", "https://t", "", "https://j", "")
-    )
+    backend.configure(provider.ProviderConfig(ISSUER, "https://a", "https://t", "", "https://j"))
     monkeypatch.setattr(backend, "retrieve_matching_jwk", lambda token: key.public_key())
 
     def token(**claims):
@@ -351,6 +394,103 @@ def test_a_failed_single_sign_on_is_signalled_but_not_counted_by_axes(client, ss
     UserFactory(username="dave")
     client.post("/accounts/login/", {"username": "dave", "password": "wrong"})
     assert AccessAttempt.objects.filter(username="dave").count() == 1
+
+
+# The provider's answer (the callback)
+
+
+class FailedSignIns:
+    """The credentials of every `user_login_failed` sent meanwhile."""
+
+    def __enter__(self) -> list[dict]:
+        self.failures: list[dict] = []
+        user_login_failed.connect(self._record, dispatch_uid="test-sso-failures")
+        return self.failures
+
+    def __exit__(self, *exc) -> None:
+        user_login_failed.disconnect(dispatch_uid="test-sso-failures")
+
+    def _record(self, sender, credentials, **kwargs) -> None:
+        self.failures.append(credentials)
+
+
+def test_an_error_answer_to_a_sign_in_not_started_here_shows_none_of_its_text(client, sso_on):
+    with FailedSignIns() as failures:
+        response = client.get(
+            "/oidc/callback/",
+            {
+                "state": "forged",
+                "error": "access_denied",
+                "error_description": "Your account is locked. Call 0900 123 456 to unlock it.",
+            },
+        )
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "does not belong to a sign-in started in this browser" in page
+    assert "0900" not in page
+    assert "access_denied" not in page
+    assert [failure["reason"] for failure in failures] == ["unknown state"]
+
+
+def test_an_error_answer_to_this_browsers_sign_in_shows_only_a_standard_code(
+    client, sso_on, caplog
+):
+    description = "Your account is locked. Call 0900 123 456 to unlock it. " + "x" * 400
+    with FailedSignIns() as failures:
+        response = client.get(
+            "/oidc/callback/",
+            {
+                "state": sign_in_started(client),
+                "error": "access_denied",
+                "error_description": description,
+            },
+        )
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "did not sign you in (access_denied)" in page
+    assert "0900" not in page
+    assert [failure["reason"] for failure in failures] == ["provider error: access_denied"]
+    # The operator still reads what the provider said, cut short.
+    logged = [record.getMessage() for record in caplog.records if "0900" in record.getMessage()]
+    assert len(logged) == 1
+    assert "x" * 240 in logged[0]
+    assert "x" * 400 not in logged[0]
+
+
+def test_a_non_standard_error_code_is_not_shown(client, sso_on):
+    with FailedSignIns() as failures:
+        response = client.get(
+            "/oidc/callback/",
+            {"state": sign_in_started(client), "error": "Visit evil.example to fix your account"},
+        )
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "did not sign you in. Try again" in page
+    assert "evil.example" not in page
+    assert [failure["reason"] for failure in failures] == ["provider error: non-standard code"]
+
+
+def test_an_answer_already_used_is_refused_when_sent_again(client, sso_on, monkeypatch):
+    user = UserFactory(username="grace")
+    calls = []
+
+    def authenticate(backend, request, oidc_attempt=None, **credentials):
+        # The provider's part (the code exchanged for a verified ID token) is the browser
+        # tests'; here it always succeeds.
+        calls.append(oidc_attempt)
+        return user
+
+    monkeypatch.setattr(OidcBackend, "authenticate", authenticate)
+    answer = {"state": sign_in_started(client), "code": "the-code"}
+    response = client.get("/oidc/callback/", answer)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
+    with FailedSignIns() as failures:
+        response = client.get("/oidc/callback/", answer)
+    assert response.status_code == 400
+    assert "or it was already used" in response.content.decode()
+    assert len(calls) == 1
+    assert [failure["reason"] for failure in failures] == ["unknown state"]
 
 
 # Signing out

@@ -58,6 +58,29 @@ def test_the_email_claim_can_be_another_one():
 
 
 @pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"xms_edov": True}, "jane@contoso.example"),
+        ({"xms_edov": "true"}, "jane@contoso.example"),
+        ({"xms_edov": False}, ""),
+        # email_verified, when sent, is the provider's word: xms_edov does not overrule it.
+        ({"xms_edov": True, "email_verified": False}, ""),
+    ],
+)
+def test_entras_domain_owner_verified_claim_vouches_for_the_address(extra, expected):
+    person = claims_read(claims(email="jane@contoso.example", **extra), ClaimRules())
+    assert person.email == expected
+
+
+def test_an_address_longer_than_the_field_is_taken_as_none():
+    longest = "a" * 64 + "@" + "b" * 185 + ".org"  # 254 characters
+    raw = claims(email=longest, email_verified=True)
+    assert claims_read(raw, ClaimRules()).email == longest
+    raw = claims(email="a" + longest, email_verified=True)
+    assert claims_read(raw, ClaimRules()).email == ""
+
+
+@pytest.mark.parametrize(
     ("value", "is_admin"),
     [
         (["staff", "evalapp-admins"], True),

@@ -12,6 +12,33 @@ from dataclasses import dataclass
 # What Django's default username validator accepts, and its length.
 USERNAME_ALLOWED = re.compile(r"[^\w.@+-]")
 USERNAME_MAX_LENGTH = 150
+# The length of Django's user e-mail field (RFC 5321's longest address): a longer claim is taken
+# as no address at all, not cut short into someone else's.
+EMAIL_MAX_LENGTH = 254
+
+# The error codes a provider may send back to the redirect URI: OAuth 2.0 (RFC 6749, section
+# 4.1.2.1) and OpenID Connect Core 1.0 (section 3.1.2.6). Anything else in `?error=` is text
+# someone put in a link, and is not shown.
+PROVIDER_ERROR_CODES = frozenset(
+    {
+        "invalid_request",
+        "unauthorized_client",
+        "access_denied",
+        "unsupported_response_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+        "interaction_required",
+        "login_required",
+        "account_selection_required",
+        "consent_required",
+        "invalid_request_uri",
+        "invalid_request_object",
+        "request_not_supported",
+        "request_uri_not_supported",
+        "registration_not_supported",
+    }
+)
 
 
 class ClaimsRefused(Exception):
@@ -60,12 +87,17 @@ def username_from(claims: dict, claim: str) -> str:
 
 
 def email_from(claims: dict, rules: ClaimRules) -> str:
-    """The address, when the provider says it checked it (`email_verified` true) or the operator
-    trusts every address the provider sends; otherwise ""."""
+    """The address, when the provider says it checked it (`email_verified` true, or without that
+    claim Entra ID's `xms_edov` true) or the operator trusts every address the provider sends;
+    otherwise "" (also for one too long to store)."""
     raw = claims.get(rules.email_claim)
-    if not isinstance(raw, str) or "@" not in raw:
+    if not isinstance(raw, str) or "@" not in raw or len(raw.strip()) > EMAIL_MAX_LENGTH:
         return ""
     verified = claims.get("email_verified")
+    if verified is None:
+        # Microsoft Entra ID sends no email_verified; its optional claim xms_edov says the
+        # address's domain is one the user's own tenant has proved it owns.
+        verified = claims.get("xms_edov")
     # Some providers send the JSON boolean as a string.
     if verified is True or (isinstance(verified, str) and verified.lower() == "true"):
         return raw.strip()
@@ -99,6 +131,11 @@ def claim_value(claims: dict, name: str) -> object:
             return None
         value = value.get(part)
     return value
+
+
+def provider_error_code(raw: str) -> str:
+    """`raw` when it is a standard error code, otherwise "" (shown as a generic failure)."""
+    return raw if raw in PROVIDER_ERROR_CODES else ""
 
 
 def username_free(base: str, taken: "set[str]") -> str:

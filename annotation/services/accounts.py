@@ -2,15 +2,20 @@
 provider's subject identifier, made at the first sign-in, its e-mail address and admin rights
 brought up to date at every one)."""
 
+import logging
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from annotation.core.sso import SsoClaims, username_free
-from annotation.models import ExternalIdentity
+from annotation.models import ExternalIdentity, Membership
+
+logger = logging.getLogger(__name__)
 
 # Members may create studies (the permission annotation.add_study); made at every migrate.
 STUDY_ADMINS_GROUP = "Study admins"
@@ -50,7 +55,10 @@ def _sso_user_sign_in(issuer: str, claims: SsoClaims) -> AbstractBaseUser:
     user = identity.user
     if not user.is_active:
         raise ValidationError(
-            "Your evalapp account is deactivated. Ask the site's administrator to reactivate it."
+            gettext_lazy(
+                "Your evalapp account is deactivated. Ask the site's administrator to "
+                "reactivate it."
+            )
         )
     identity.last_sign_in_at = timezone.now()
     identity.save()
@@ -66,8 +74,10 @@ def _account_for_new_identity(issuer: str, claims: SsoClaims) -> AbstractBaseUse
         same = list(users.filter(email__iexact=claims.email)[:2])
         if len(same) > 1:
             raise ValidationError(
-                "More than one evalapp account has your e-mail address, so none is chosen for "
-                "you. Ask the site's administrator to link your sign-in to one of them."
+                gettext_lazy(
+                    "More than one evalapp account has your e-mail address, so none is chosen "
+                    "for you. Ask the site's administrator to link your sign-in to one of them."
+                )
             )
         if same:
             return _account_linkable(same[0], issuer)
@@ -78,25 +88,38 @@ def _account_for_new_identity(issuer: str, claims: SsoClaims) -> AbstractBaseUse
 
 
 def _account_linkable(user: AbstractBaseUser, issuer: str) -> AbstractBaseUser:
-    if user.is_staff or user.is_superuser:
-        # An address is not enough to hand over the keys of the site.
+    if _has_admin_rights(user):
+        # An address is not enough to hand over the keys of the site, or of a study.
         raise ValidationError(
-            "An administrator account of this site has your e-mail address: it is not linked "
-            "to single sign-on automatically. Ask the site's administrator to link it."
+            gettext_lazy(
+                "An administrator account of this site has your e-mail address: it is not linked "
+                "to single sign-on automatically. Ask the site's administrator to link it."
+            )
         )
     if user.external_identities.filter(issuer=issuer).exists():
         raise ValidationError(
-            "The evalapp account with your e-mail address is already linked to another sign-in "
-            "at this provider. Ask the site's administrator."
+            gettext_lazy(
+                "The evalapp account with your e-mail address is already linked to another sign-in "
+                "at this provider. Ask the site's administrator."
+            )
         )
     return user
+
+
+def _has_admin_rights(user: AbstractBaseUser) -> bool:
+    """Staff, a superuser, a member of "Study admins", or an admin of some study."""
+    return (
+        user.is_staff
+        or user.is_superuser
+        or user.groups.filter(name=STUDY_ADMINS_GROUP).exists()
+        or user.memberships.filter(role=Membership.Role.ADMIN).exists()
+    )
 
 
 def _account_update(user: AbstractBaseUser, claims: SsoClaims) -> None:
     """E-mail address and admin rights as the provider says now (the username stays)."""
     if claims.email and claims.email != user.email:
-        user.email = claims.email
-        user.save(update_fields=["email"])
+        _email_update(user, claims.email)
     if claims.is_admin is None:
         return  # admin rights are given in evalapp, not by the provider
     group = study_admins_group_ensure()
@@ -104,3 +127,19 @@ def _account_update(user: AbstractBaseUser, claims: SsoClaims) -> None:
         user.groups.add(group)
     else:
         user.groups.remove(group)
+
+
+def _email_update(user: AbstractBaseUser, email: str) -> None:
+    """The provider's new address, unless another account has it (any case): two accounts with
+    one address would make invitations and linking by address ambiguous."""
+    users = get_user_model().objects
+    if users.filter(email__iexact=email).exclude(pk=user.pk).exists():
+        logger.warning(
+            "Single sign-on: %r keeps the address %r: another account already has %r.",
+            user.get_username(),
+            user.email,
+            email,
+        )
+        return
+    user.email = email
+    user.save(update_fields=["email"])

@@ -9,6 +9,9 @@ import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, SuspiciousOperation, ValidationError
+from django.utils.functional import Promise, lazy
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from annotation import services
@@ -34,7 +37,9 @@ class OidcAttempt:
 class SsoFailed(Exception):
     """A single sign-on that signs no one in: `message` is for the person, `status` the page's."""
 
-    def __init__(self, message: str, *, status: int = 403, username: str = "", subject: str = ""):
+    def __init__(
+        self, message: str | Promise, *, status: int = 403, username: str = "", subject: str = ""
+    ):
         super().__init__(message)
         self.message, self.status = message, status
         self.username, self.subject = username, subject
@@ -62,18 +67,26 @@ class OidcBackend(OIDCAuthenticationBackend):
                 request, nonce=oidc_attempt.nonce, code_verifier=oidc_attempt.code_verifier
             )
         except requests.RequestException as exc:
-            raise SsoFailed(
-                f"The provider did not answer as expected ({exc.__class__.__name__}); try again, "
-                "or tell the site's administrator if it keeps happening.",
-                status=502,
-            ) from None
+            message = format_lazy(
+                gettext_lazy(
+                    "The provider did not answer as expected ({error}); try again, or tell the "
+                    "site's administrator if it keeps happening."
+                ),
+                error=exc.__class__.__name__,
+            )
+            raise SsoFailed(message, status=502) from None
         except (SuspiciousOperation, jwt.InvalidTokenError, KeyError, ValueError) as exc:
-            raise SsoFailed(
-                f"The provider's answer could not be verified ({exc}). Try signing in again.",
-                status=400,
-            ) from None
+            message = format_lazy(
+                gettext_lazy(
+                    "The provider's answer could not be verified ({error}). Try signing in again."
+                ),
+                error=str(exc),
+            )
+            raise SsoFailed(message, status=400) from None
         if user is None:
-            raise SsoFailed("The provider's answer signed no one in. Try again.", status=400)
+            raise SsoFailed(
+                gettext_lazy("The provider's answer signed no one in. Try again."), status=400
+            )
         return user
 
     def configure(self, config: ProviderConfig) -> None:
@@ -106,7 +119,9 @@ class OidcBackend(OIDCAuthenticationBackend):
             # The same person, or the answer is not to be trusted (OpenID Connect Core 5.3.2).
             # Not SuspiciousOperation, which the library turns into a silent None here.
             if userinfo.get("sub") != payload.get("sub"):
-                raise SsoFailed("The provider's user info is about someone else.", status=400)
+                raise SsoFailed(
+                    gettext_lazy("The provider's user info is about someone else."), status=400
+                )
             claims.update(userinfo)
         issuer = self.config.issuer or str(payload.get("iss", ""))
         try:
@@ -115,9 +130,10 @@ class OidcBackend(OIDCAuthenticationBackend):
         except ClaimsRefused as exc:
             raise SsoFailed(str(exc), subject=str(claims.get("sub", ""))) from None
         except ValidationError as exc:
-            raise SsoFailed(
-                " ".join(exc.messages), username=person.username, subject=person.subject
-            ) from None
+            # Joined when shown (or recorded), in the language of the moment.
+            refusal = exc  # `exc` itself is gone after this block
+            message = lazy(lambda: " ".join(refusal.messages), str)()
+            raise SsoFailed(message, username=person.username, subject=person.subject) from None
 
     def get_user(self, user_id):
         # The signed-in user from the shared cache, as for a password sign-in.

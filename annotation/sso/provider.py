@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext
 
 from annotation.core.sso import ClaimRules
 
@@ -28,7 +29,6 @@ class ProviderConfig:
     token_endpoint: str
     userinfo_endpoint: str  # "" when the provider has none: the ID token's claims are used
     jwks_endpoint: str
-    end_session_endpoint: str  # "" when the provider publishes none
 
 
 def sso_enabled() -> bool:
@@ -37,7 +37,7 @@ def sso_enabled() -> bool:
 
 
 def provider_name() -> str:
-    return settings.OIDC_PROVIDER_NAME or "single sign-on"
+    return settings.OIDC_PROVIDER_NAME or gettext("single sign-on")
 
 
 def claim_rules() -> ClaimRules:
@@ -51,19 +51,18 @@ def claim_rules() -> ClaimRules:
 
 
 def provider_config() -> ProviderConfig:
-    """The endpoints: each one set in the settings wins over the discovery document, which is
-    read only when some endpoint is not set."""
+    """The endpoints a sign-in needs: each one set in the settings wins over the discovery
+    document, which is read only when one of the required ones is not set."""
     explicit = {
         "authorization_endpoint": settings.OIDC_OP_AUTHORIZATION_ENDPOINT,
         "token_endpoint": settings.OIDC_OP_TOKEN_ENDPOINT,
         "userinfo_endpoint": settings.OIDC_OP_USER_ENDPOINT,
         "jwks_uri": settings.OIDC_OP_JWKS_ENDPOINT,
-        "end_session_endpoint": settings.OIDC_OP_LOGOUT_ENDPOINT,
     }
     required = ("authorization_endpoint", "token_endpoint", "jwks_uri")
     issuer = settings.OIDC_ISSUER.rstrip("/")
     document: dict = {}
-    if issuer and not all(explicit[name] for name in (*required, "end_session_endpoint")):
+    if issuer and not all(explicit[name] for name in required):
         document = _discovery(issuer)
     merged = {name: explicit[name] or document.get(name) or "" for name in explicit}
     missing = [name for name in required if not merged[name]]
@@ -78,8 +77,19 @@ def provider_config() -> ProviderConfig:
         token_endpoint=merged["token_endpoint"],
         userinfo_endpoint=merged["userinfo_endpoint"],
         jwks_endpoint=merged["jwks_uri"],
-        end_session_endpoint=merged["end_session_endpoint"],
     )
+
+
+def provider_logout_endpoint() -> str:
+    """Where the provider ends its own session: OIDC_OP_LOGOUT_ENDPOINT, or the discovery
+    document's end_session_endpoint (read only now, at a sign-out); "" when it has none.
+    ProviderUnavailable when the document cannot be read."""
+    if settings.OIDC_OP_LOGOUT_ENDPOINT:
+        return settings.OIDC_OP_LOGOUT_ENDPOINT
+    issuer = settings.OIDC_ISSUER.rstrip("/")
+    if not issuer:
+        return ""
+    return str(_discovery(issuer).get("end_session_endpoint") or "")
 
 
 def _discovery(issuer: str) -> dict:

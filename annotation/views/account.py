@@ -64,7 +64,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     form = UserCreationForm(request.POST if request.method == "POST" else None)
     problem = _invitation_problem(found)
     if request.method == "POST" and not settings.LOCAL_PASSWORDS:
-        form.add_error(None, "Accounts with a password cannot be created on this site.")
+        form.add_error(None, _("Accounts with a password cannot be created on this site."))
         context = {"invitation": found, "form": form, "problem": problem, **sso_context()}
         return render(request, "annotation/invitation.html", context, status=403)
     if request.method == "POST" and problem:

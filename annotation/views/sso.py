@@ -12,15 +12,34 @@ from django.contrib.auth.signals import user_login_failed
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render, resolve_url
 from django.urls import Resolver404, resolve
+from django.utils import translation
 from django.utils.decorators import method_decorator
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from annotation.core.sso import provider_error_code
 from annotation.sso.backends import OidcAttempt, SsoFailed
-from annotation.sso.provider import ProviderUnavailable, provider_config, provider_name, sso_enabled
+from annotation.sso.provider import (
+    ProviderUnavailable,
+    provider_config,
+    provider_logout_endpoint,
+    provider_name,
+    sso_enabled,
+)
 
 logger = logging.getLogger(__name__)
+
+UNKNOWN_STATE = gettext_lazy(
+    "This sign-in answer does not belong to a sign-in started in this browser, or it was "
+    "already used. Start again from the sign-in page."
+)
+NO_CODE = gettext_lazy(
+    "The provider's answer carried no authorisation code. Start again from the sign-in page."
+)
 
 # The session key under which a sign-in started from an invitation names it: the invitation
 # page then joins the study on the way back (annotation.views.account).
@@ -87,20 +106,18 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             raise Http404("Single sign-on is not configured on this site.")
         states = request.session.get("oidc_states") or {}
         entry = states.pop(request.GET.get("state", ""), None)
-        if entry is not None:
-            # Used once: the same answer sent again finds nothing.
-            request.session["oidc_states"] = states
-            request.session.save()
+        if entry is None:
+            # Not an answer to a sign-in this browser started: whatever else the link says
+            # (an `error` with a description, say) is someone else's text, and not shown.
+            return _sso_failure(request, UNKNOWN_STATE, status=400, reason="unknown state")
+        # Used once: the same answer sent again finds nothing. Saved now, as the session is
+        # read again below.
+        request.session["oidc_states"] = states
+        request.session.save()
         if request.GET.get("error"):
-            return _sso_failure(request, _provider_error(request), status=403)
-        if entry is None or not request.GET.get("code"):
-            return _sso_failure(
-                request,
-                "This sign-in answer does not belong to a sign-in started in this browser, or it "
-                "was already used. Start again from the sign-in page.",
-                status=400,
-                reason="unknown state",
-            )
+            return _provider_refused(request)
+        if not request.GET.get("code"):
+            return _sso_failure(request, NO_CODE, status=400, reason="no authorisation code")
         # Read again after the provider's answer, as the library does: another tab may have
         # changed the session meanwhile.
         request.session = request.session.__class__(request.session.session_key)
@@ -113,7 +130,9 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             )
         if self.user is None:
             # Django sent user_login_failed already (no backend took the answer).
-            return _failed_page(request, "Single sign-on is not set up on this site.", status=403)
+            return _failed_page(
+                request, gettext("Single sign-on is not set up on this site."), status=403
+            )
         response = self.login_success()
         _invitation_remember(request, self.success_url)
         return response
@@ -125,13 +144,35 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
         )
 
 
-def _provider_error(request: HttpRequest) -> str:
-    code = request.GET.get("error", "")[:100]
-    description = request.GET.get("error_description", "")[:300]
-    said = f"{code}: {description}" if description else code
-    return (
-        f"{provider_name()} did not sign you in ({said}). Try again, or ask your organisation's "
-        "IT if you should have access."
+def _provider_refused(request: HttpRequest) -> HttpResponse:
+    """The provider's error answer to this browser's own sign-in. Only a standard error code
+    is shown and recorded; the free-text description goes to the operator's log alone."""
+    raw = request.GET.get("error", "")
+    code = provider_error_code(raw)
+    logger.warning(
+        "Single sign-on: the provider answered error=%r, error_description=%r",
+        raw[:100],
+        request.GET.get("error_description", "")[:300],
+    )
+    if code:
+        message = format_lazy(
+            gettext_lazy(
+                "{provider} did not sign you in ({code}). Try again, or ask your "
+                "organisation's IT if you should have access."
+            ),
+            provider=provider_name(),
+            code=code,
+        )
+    else:
+        message = format_lazy(
+            gettext_lazy(
+                "{provider} did not sign you in. Try again, or ask your organisation's IT if "
+                "you should have access."
+            ),
+            provider=provider_name(),
+        )
+    return _sso_failure(
+        request, message, status=403, reason=f"provider error: {code or 'non-standard code'}"
     )
 
 
@@ -148,7 +189,7 @@ def _invitation_remember(request: HttpRequest, next_url: str) -> None:
 
 def _sso_failure(
     request: HttpRequest,
-    message: str,
+    message: str | Promise,
     *,
     status: int,
     reason: str = "",
@@ -157,20 +198,24 @@ def _sso_failure(
 ) -> HttpResponse:
     """The failure page, after `user_login_failed` with what is known (no code, token or
     secret): the audit trail records it like a wrong password."""
+    if not reason:
+        # The audit trail and the log say it in the site's language, not the visitor's.
+        with translation.override(settings.LANGUAGE_CODE):
+            reason = str(message)
     credentials = {
         "method": "oidc",
         "issuer": settings.OIDC_ISSUER,
         "username": username,
         "subject": subject,
-        "reason": reason or message,
+        "reason": reason,
     }
     # For the operator: what went wrong, with the provider's identifier for the person.
-    logger.warning("Single sign-on failed (%s, sub=%r): %s", status, subject, reason or message)
+    logger.warning("Single sign-on failed (%s, sub=%r): %s", status, subject, reason)
     user_login_failed.send(sender=__name__, credentials=credentials, request=request)
     return _failed_page(request, message, status=status)
 
 
-def _failed_page(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
+def _failed_page(request: HttpRequest, message: str | Promise, *, status: int) -> HttpResponse:
     context = {"message": message, **sso_context()}
     return render(request, "registration/sso_failed.html", context, status=status)
 
@@ -194,7 +239,7 @@ def _provider_logout_url(request: HttpRequest, id_token: str) -> str:
     if not (sso_enabled() and settings.OIDC_PROVIDER_LOGOUT):
         return ""
     try:
-        endpoint = provider_config().end_session_endpoint
+        endpoint = provider_logout_endpoint()
     except ProviderUnavailable:
         return ""  # signed out here; the provider's session ends on its own
     if not endpoint:
