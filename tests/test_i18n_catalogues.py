@@ -51,9 +51,12 @@ def test_no_entry_is_untranslated_or_fuzzy(language):
 
 
 def _placeholder_problems(entry: polib.POEntry) -> list[str]:
+    """Placeholders a translation lost. A plural's first form (n = 1 in German and Spanish)
+    may write its number as a word ("the only item", "das eine Element"), as the English
+    sometimes does, so it need keep none; the other forms keep every one of the plural's."""
     if entry.msgid_plural:
         wanted = set(PLACEHOLDER.findall(entry.msgid_plural))
-        forms = list(entry.msgstr_plural.values())
+        forms = [form for n, form in sorted(entry.msgstr_plural.items()) if n != 0]
     else:
         wanted, forms = set(PLACEHOLDER.findall(entry.msgid)), [entry.msgstr]
     return [
@@ -77,7 +80,7 @@ def test_the_placeholder_check_finds_a_lost_one():
     plural = polib.POEntry(
         msgid="%(days)s day",
         msgid_plural="%(days)s days",
-        msgstr_plural={0: "%(days)s Tag", 1: "Tage"},
+        msgstr_plural={0: "ein Tag", 1: "Tage"},
     )
     kept = polib.POEntry(msgid="{count} left, %d done", msgstr="{count} übrig, %d erledigt")
     assert len(_placeholder_problems(lost)) == 1

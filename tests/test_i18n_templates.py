@@ -44,45 +44,6 @@ ENTRIES = {
     ),
 }
 
-# Marked on the other language helpers' branches (the rater workspace, the checklists): these
-# fail here until those branches are merged. strict: once a template passes, the test says so,
-# and its name must leave this list.
-MARKED_ELSEWHERE = {
-    "annotation/rater_home.html",
-    "annotation/rater_item.html",
-    "annotation/rater_review.html",
-    "annotation/rater_done.html",
-    "annotation/rater_feedback.html",
-    "annotation/rater_session_closed.html",
-    "annotation/adjudicator_item.html",
-    "annotation/adjudicator_done.html",
-    "annotation/scorer_item.html",
-    "annotation/scorer_done.html",
-    "annotation/_session_wait.html",
-    "annotation/_progress.html",
-    "annotation/_unsaved.html",
-    "annotation/_reading_case.html",
-    "annotation/_case.html",
-    "annotation/_question.html",
-    "annotation/_keys_help.html",
-    "annotation/_question_status.html",
-    "annotation/_question_omission.html",
-    "annotation/_question_correction.html",
-    "annotation/_answer_widget.html",
-    "checklists/_consensus_status.html",
-    "checklists/_finish.html",
-    "checklists/_item.html",
-    "checklists/_item_saved.html",
-    "checklists/_keys_help.html",
-    "checklists/_scope.html",
-    "checklists/_section_nav.html",
-    "checklists/report_consensus.html",
-    "checklists/report_consensus_locked.html",
-    "checklists/report_detail.html",
-    "checklists/report_list.html",
-    "checklists/report_print.html",
-}
-
 
 def _cases() -> list:
     cases, seen = [], set()
@@ -91,11 +52,7 @@ def _cases() -> list:
             if name in seen:
                 continue
             seen.add(name)
-            marks = []
-            if name in MARKED_ELSEWHERE:
-                reason = f"marked on the {area} helper's branch"
-                marks.append(pytest.mark.xfail(reason=reason, strict=True))
-            cases.append(pytest.param(name, id=f"{area}:{name}", marks=marks))
+            cases.append(pytest.param(name, id=f"{area}:{name}"))
     return cases
 
 

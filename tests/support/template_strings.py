@@ -40,8 +40,10 @@ ALLOWED_WORDS = frozenset(
 # Attributes a person reads (or hears from a screen reader) on any element.
 READ_ATTRIBUTES = re.compile(r"^(title|alt|placeholder|aria-label|aria-description)$", re.I)
 # Text a page's script shows, handed over in a data-* attribute (a confirmation, a status).
+# `data-help` alone or ending a name is text; `data-help-needs` (a CSS selector saying when a
+# line of the keys help applies) is not.
 DATA_TEXT_ATTRIBUTES = re.compile(
-    r"^data-(confirm|msg|message|text|label|title|status|help|error)([\w-]*)$|"
+    r"^data-(confirm|msg|message|text|label|title|status|error)([\w-]*)$|^data-help$|"
     r"^data-[\w-]*-(confirm|message|text|label|title|status|help|error)$",
     re.I,
 )
