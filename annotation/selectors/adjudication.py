@@ -22,6 +22,7 @@ from annotation.models import (
     Rating,
     Study,
 )
+from annotation.selectors.adaptive import extras_pending, items_awaiting_adaptive
 
 # The kinds a reference answer is recorded for: those with a numeric code or a choice.
 REFERENCE_KINDS = (
@@ -32,6 +33,9 @@ REFERENCE_KINDS = (
     Question.Kind.NUMBER,
     Question.Kind.PAIRWISE,
 )
+# The assignments whose answers an adjudicator reads and the majority counts: the study proper
+# and adaptive extras (training, checks, repeats and re-reads are not the item's ratings).
+RATED_KINDS = (Assignment.Kind.STUDY, Assignment.Kind.EXTRA)
 # The statuses in which references are recorded and revised (archived freezes them).
 ADJUDICATED = (Study.Status.OPEN, Study.Status.LOCKED)
 
@@ -45,13 +49,24 @@ def reference_questions(*, study: Study) -> list[Question]:
 
 def decided_items(*, study: Study) -> QuerySet[Item]:
     """Items with at least one rater and every rater's assignment submitted (the study proper:
-    no training, check or repeat): an item still being rated is not decided yet."""
+    no training, check or repeat): an item still being rated is not decided yet. In an
+    adaptive study, neither is an item whose adaptive decision is still to be taken, nor one
+    with an extra rating still to come (docs/adjudication.md)."""
     proper = Assignment.objects.filter(item=OuterRef("pk"), kind=Assignment.Kind.STUDY)
     return (
         Item.objects.filter(study=study)
         .filter(Exists(proper))
         .exclude(Exists(proper.filter(submitted_at__isnull=True)))
+        .exclude(Exists(extras_pending(study=study).filter(item=OuterRef("pk"))))
+        .exclude(pk__in=items_awaiting_adaptive(study=study).values("pk"))
     )
+
+
+def held_for_extras(*, study: Study) -> QuerySet[Adjudication]:
+    """Chosen items with an extra rating still to come: off the adjudicators' queues until it
+    is in (or its rater stops), so that the reference is decided with every rating."""
+    pending = extras_pending(study=study).filter(item=OuterRef("item"))
+    return study.adjudications.filter(Exists(pending))
 
 
 def canonical_answer(question: Question, answer: object, value: float | None) -> object:
@@ -76,7 +91,7 @@ def item_answers(
     by_id = {q.pk: q for q in questions}
     ratings = Rating.objects.filter(
         assignment__item_id__in=items,
-        assignment__kind=Assignment.Kind.STUDY,
+        assignment__kind__in=RATED_KINDS,
         assignment__submitted_at__isnull=False,
         question_id__in=by_id,
         output__isnull=True,
@@ -127,9 +142,9 @@ def _offered(study: Study, user: AbstractBaseUser) -> QuerySet[Adjudication]:
 def adjudicator_queue(*, study: Study, user: AbstractBaseUser) -> list[str]:
     """Tokens of the undecided adjudications offered to `user`, in an order seeded by the
     study and the adjudicator (never the items' or raters' order)."""
-    tokens = list(
-        _offered(study, user).filter(decided_at__isnull=True).values_list("token", flat=True)
-    )
+    undecided = _offered(study, user).filter(decided_at__isnull=True)
+    held = held_for_extras(study=study).values("pk")
+    tokens = list(undecided.exclude(pk__in=held).values_list("token", flat=True))
     return core.draw(tokens, n=len(tokens), seed=core.derived_seed(study.seed, "queue", user.pk))
 
 
@@ -255,14 +270,15 @@ def _shown_readers(
     study: Study, adjudication: Adjudication, questions: list[Question], flipped: bool
 ) -> list[ShownReader]:
     texts = list(study.questions.filter(kind=Question.Kind.TEXT))
-    ratings = Rating.objects.filter(
-        assignment_id__in=adjudication.readers, output__isnull=True
-    ).select_related("question")
+    shown = adjudication_readers(adjudication=adjudication)
+    ratings = Rating.objects.filter(assignment_id__in=shown, output__isnull=True).select_related(
+        "question"
+    )
     by_reader: dict[int, dict[str, Rating]] = {}
     for rating in ratings:
         by_reader.setdefault(rating.assignment_id, {})[rating.question.key] = rating
     readers = []
-    for number, assignment_id in enumerate(adjudication.readers, start=1):
+    for number, assignment_id in enumerate(shown, start=1):
         mine = by_reader.get(assignment_id, {})
         answers = [
             (q.prompt, _shown_answer(q, mine[q.key], flipped)) for q in questions if q.key in mine
@@ -274,6 +290,23 @@ def _shown_readers(
         ]
         readers.append(ShownReader(core.reader_label(number), answers, comments))
     return readers
+
+
+def adjudication_readers(*, adjudication: Adjudication) -> list[int]:
+    """The assignments shown as Reader 1, 2, ...: those stored, shuffled, when the item was
+    chosen; then any adaptive extra submitted since, in the order they were made, so that a
+    late rating never changes the labels the adjudicator has already read."""
+    later = (
+        Assignment.objects.filter(
+            item_id=adjudication.item_id,
+            kind=Assignment.Kind.EXTRA,
+            submitted_at__isnull=False,
+        )
+        .exclude(pk__in=adjudication.readers)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return [*adjudication.readers, *later]
 
 
 def _shown_answer(question: Question, rating: Rating, flipped: bool) -> str:
