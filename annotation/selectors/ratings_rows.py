@@ -24,7 +24,7 @@ from django.db.models.functions import Cast, Coalesce
 
 from annotation.core import columns, tables
 from annotation.models import Assignment, Item, ItemOutput, Question, Rating, RatingRevision, Study
-from annotation.selectors.adjudication import reference_cells
+from annotation.selectors.adjudication_exports import reference_cells
 from annotation.selectors.consent import study_rater_columns, study_rater_covariates
 from annotation.selectors.studies import study_rater_pseudonyms
 
