@@ -74,19 +74,44 @@ def test_an_item_that_cannot_be_decided_does_not_stop_the_sweep_or_the_statistic
     for item in items:  # no check runs here (no commit): the sweep decides both
         for assignment, answer in zip(regular(item), (1, 5), strict=True):
             rate(assignment, answer)
-    real = services.adaptive.adaptive_item_check
+    real = services.adaptive._decide
 
-    def broken_first(*, item_id):
+    def broken_first(study, item_id):
         if item_id == items[0].pk:
             raise Question.DoesNotExist("Question matching query does not exist.")
-        return real(item_id=item_id)
+        return real(study, item_id)
 
     with pytest.MonkeyPatch.context() as patch, caplog.at_level(logging.ERROR):
-        patch.setattr("annotation.services.adaptive.adaptive_item_check", broken_first)
+        patch.setattr("annotation.services.adaptive._decide", broken_first)
         assert services.adaptive_sweep(study=study) == 1
     assert "left undecided" in caplog.text
     assert not AdaptiveDecision.objects.filter(item=items[0]).exists()
     assert AdaptiveDecision.objects.get(item=items[1]).created == 2
+    study.refresh_from_db()
+    assert study.manifest_hash == services.adaptive.stored_manifest(study).digest
+
+
+def test_a_sweep_makes_the_manifest_digest_once_for_all_its_extras(study_admin):
+    study = adaptive_study(study_admin)
+    items = list(study.items.order_by("pk")[:3])
+    for item in items:  # no check runs here (no commit): the sweep decides all three
+        for assignment, answer in zip(regular(item), (1, 5), strict=True):
+            rate(assignment, answer)
+    real = services.adaptive.stored_manifest
+    calls = []
+
+    def counted(study):
+        calls.append(study.pk)
+        return real(study)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("annotation.services.adaptive.stored_manifest", counted)
+        assert services.adaptive_sweep(study=study) == 3
+        assert services.adaptive_sweep(study=study) == 0  # nothing left: no digest either
+    assert calls == [study.pk]
+    assert study.assignments.filter(kind="extra").count() == 6
+    study.refresh_from_db()
+    assert study.manifest_hash == real(study).digest
 
 
 def test_a_failing_sweep_still_lets_the_agreement_be_computed(study_admin, monkeypatch):
