@@ -10,6 +10,7 @@ import subprocess
 
 import pandas as pd
 import pytest
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -18,6 +19,7 @@ from django.urls import reverse
 from annotation import selectors, services
 from annotation.core import consent
 from annotation.models import Result, TaskRun
+from annotation.views.consent import OWNER_SALT
 from tests.conftest import study_drafted
 from tests.test_api import auth
 from tests.test_bundle import build
@@ -314,3 +316,24 @@ def test_the_ratings_csv_reads_the_questions_about_raters_once(
         )
         reads = [q["sql"] for q in export.captured_queries if "raterquestion" in q["sql"]]
         assert len(reads) == 1, reads
+
+
+def test_answers_posted_signed_out_are_kept_only_with_a_genuine_owner(
+    client,
+    consent_study,  # noqa: F811
+    rater,
+):
+    url = reverse("rater_background", args=[consent_study.token])
+    key = f"rater-answers-kept:{consent_study.token}:background"
+    forged = client.post(url, {"owner": "1:forged", "specialty": "surgery", "years": "3"})
+    assert forged.status_code == 302
+    assert forged.url.startswith(reverse("login"))
+    assert key not in client.session
+    genuine = signing.dumps(rater.pk, salt=OWNER_SALT)
+    kept = client.post(url, {"owner": genuine, "specialty": "surgery", "years": "3"})
+    assert kept.status_code == 302
+    assert client.session[key] == {
+        "owner": rater.pk,
+        "answers": {"specialty": ["surgery"], "years": ["3"]},
+    }
+    assert membership(consent_study, rater).background == {}  # kept, not stored
