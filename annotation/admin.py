@@ -154,3 +154,20 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(models.Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """What the worker e-mailed, to read: a record is written by the beat alone. Deleting stays
+    allowed, so that deleting a study here (which removes its notifications) is not refused."""
+
+    list_display = ["study", "kind", "recipient", "status", "attempts", "attempted_at", "sent_at"]
+    list_filter = ["kind", "status"]
+    search_fields = ["study__title", "recipient__username"]
+    readonly_fields = [f.name for f in models.Notification._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -31,6 +31,10 @@ LENIENCY = {"rater2": 0.6, "rater3": -0.7}
 # Range >= 2 on the 5-point question among the first 2 ratings calls 1 extra rater.
 RULE = {"kind": "range", "question": "overall", "threshold": 2}
 TYPICAL_SCORE = {"Expert-written summary": 4.5, "MedSumm-7B": 3.5, "Tiny-Baseline-LM": 2.0}
+# The admin's choice for adjudication: decided items whose two scores differ at all. Those that
+# differ by 2 or more wait for their extra rater (rater4, at the consent gate), so they are not
+# decided yet: the choice finds the items one point apart.
+ADJUDICATION_RULE = {"kind": "range", "question": "overall", "threshold": 1}
 # How many of the chosen items the adjudicator has decided; the rest wait in their queue.
 ADJUDICATED = 2
 
@@ -38,8 +42,8 @@ ADJUDICATED = 2
 def workflows_demo_load(admin, raters, demo_file: Path, adjudicator) -> Study:
     """Build the study as a draft (consent, background questions, the adaptive rule), open it
     (reminders are on by default, after 3 stalled days: rater4 will be reminded), let the
-    consenting raters rate, decide the extras, compute the statistics, and choose the
-    disagreeing items for `adjudicator`."""
+    consenting raters rate, decide the extras, compute the statistics, and choose the decided
+    items whose raters differ for `adjudicator`."""
     study = services.study_create(
         creator=admin,
         title=WORKFLOWS_TITLE,
@@ -88,10 +92,11 @@ def _consented_ratings(study: Study) -> None:
 
 
 def _adjudicated(study: Study, admin, adjudicator) -> None:
-    """The admin chooses the decided items the adaptive rule flags; the adjudicator (who rated
-    none of them) records a reference for the first few."""
+    """The admin chooses the decided items whose raters differ (those with an extra rating to
+    come are not decided yet); the adjudicator (who rated none of them) records a reference
+    for the first few."""
     services.adjudication_select(
-        study=study, by=admin, mode=AdjudicationSelection.Mode.RULE, rule=RULE
+        study=study, by=admin, mode=AdjudicationSelection.Mode.RULE, rule=ADJUDICATION_RULE
     )
     services.adjudicator_add(study=study, user=adjudicator)
     for adjudication in study.adjudications.order_by("pk")[:ADJUDICATED]:

@@ -168,6 +168,15 @@ class ReportCreateSerializer(serializers.Serializer):
     manuscript = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     study = serializers.CharField(required=False, allow_null=True, default=None)
     lead_assesses = serializers.BooleanField(required=False, default=True)
+    scope = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A modular checklist's scope, chosen now: every module's key -> the option "
+        'codes the study covers, e.g. {"design": ["E"], "task": ["QA"]}. Left out, null or {}: '
+        "chosen later with PUT .../scope/.",
+    )
 
 
 class AssessmentRowSerializer(serializers.Serializer):
@@ -250,7 +259,13 @@ class ReportListAPI(ListAPIView):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response([_report_body(r, request.user) for r in page])
 
-    @extend_schema(request=ReportCreateSerializer, responses={201: ReportSerializer})
+    @extend_schema(
+        request=ReportCreateSerializer,
+        responses={
+            201: ReportSerializer,
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="Refused: why, by field."),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = ReportCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -263,14 +278,18 @@ class ReportListAPI(ListAPIView):
             study = admin_studies(user=request.user).filter(token=fields["study"]).first()
             if study is None:
                 return Response({"study": ["No study of yours has this token."]}, status=400)
-        report = services.report_create(
-            lead=request.user,
-            definition=current[fields["checklist"]],
-            title=fields["title"],
-            manuscript=fields["manuscript"],
-            study=study,
-            lead_assesses=fields["lead_assesses"],
-        )
+        try:
+            report = services.report_create(
+                lead=request.user,
+                definition=current[fields["checklist"]],
+                title=fields["title"],
+                manuscript=fields["manuscript"],
+                study=study,
+                lead_assesses=fields["lead_assesses"],
+                scope=fields["scope"],
+            )
+        except ValidationError as exc:
+            return Response(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
         return Response(_report_body(report, request.user), status=status.HTTP_201_CREATED)
 
 

@@ -149,16 +149,36 @@ def report_create(
     manuscript: str = "",
     study: Study | None = None,
     lead_assesses: bool = True,
+    scope: dict[str, list[str]] | None = None,
 ) -> Report:
-    """A report led by `lead`, who also answers it unless they only coordinate the appraisal."""
+    """A report led by `lead`, who also answers it unless they only coordinate the appraisal.
+    A modular checklist's scope may be chosen at once (recorded as its first change); None or
+    {} leaves it to be chosen later. A bad scope is refused under `scope`, and no report made."""
     if study is not None and not _is_study_admin(study, lead):
         raise ValidationError({"study": _("You can link only a study you administer.")})
+    cleaned = _scope_at_creation(definition, scope) if scope else {}
     report = Report.objects.create(
-        definition=definition, title=title, manuscript=manuscript, study=study, lead=lead
+        definition=definition,
+        title=title,
+        manuscript=manuscript,
+        study=study,
+        lead=lead,
+        scope=cleaned,
     )
+    if cleaned:
+        ReportScopeChange.objects.create(report=report, scope=cleaned, changed_by=lead)
     if lead_assesses:
         Assessment.objects.create(report=report, assessor=lead)
     return report
+
+
+def _scope_at_creation(definition: ChecklistDefinition, scope: object) -> dict[str, list[str]]:
+    if not definition.is_modular:
+        raise ValidationError({"scope": f"{definition.title} has no modules to choose from."})
+    try:
+        return _clean_scope(definition, scope)
+    except ValidationError as exc:
+        raise ValidationError({"scope": exc.messages}) from None
 
 
 @transaction.atomic

@@ -9,11 +9,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from annotation import selectors, services, tasks
-from annotation.core import rubric
+from annotation.core import disagreement, rubric
 from annotation.models import AdaptiveDecision, Question, Result, TaskRun
 from tests.conftest import STUDY_ROWS
 from tests.factories import UserFactory
 from tests.test_adaptive import RANGE_2, adaptive_study, regular
+from tests.test_api import auth
 
 pytestmark = pytest.mark.django_db
 
@@ -73,19 +74,44 @@ def test_an_item_that_cannot_be_decided_does_not_stop_the_sweep_or_the_statistic
     for item in items:  # no check runs here (no commit): the sweep decides both
         for assignment, answer in zip(regular(item), (1, 5), strict=True):
             rate(assignment, answer)
-    real = services.adaptive.adaptive_item_check
+    real = services.adaptive._decide
 
-    def broken_first(*, item_id):
+    def broken_first(study, item_id):
         if item_id == items[0].pk:
             raise Question.DoesNotExist("Question matching query does not exist.")
-        return real(item_id=item_id)
+        return real(study, item_id)
 
     with pytest.MonkeyPatch.context() as patch, caplog.at_level(logging.ERROR):
-        patch.setattr("annotation.services.adaptive.adaptive_item_check", broken_first)
+        patch.setattr("annotation.services.adaptive._decide", broken_first)
         assert services.adaptive_sweep(study=study) == 1
     assert "left undecided" in caplog.text
     assert not AdaptiveDecision.objects.filter(item=items[0]).exists()
     assert AdaptiveDecision.objects.get(item=items[1]).created == 2
+    study.refresh_from_db()
+    assert study.manifest_hash == services.adaptive.stored_manifest(study).digest
+
+
+def test_a_sweep_makes_the_manifest_digest_once_for_all_its_extras(study_admin):
+    study = adaptive_study(study_admin)
+    items = list(study.items.order_by("pk")[:3])
+    for item in items:  # no check runs here (no commit): the sweep decides all three
+        for assignment, answer in zip(regular(item), (1, 5), strict=True):
+            rate(assignment, answer)
+    real = services.adaptive.stored_manifest
+    calls = []
+
+    def counted(study):
+        calls.append(study.pk)
+        return real(study)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("annotation.services.adaptive.stored_manifest", counted)
+        assert services.adaptive_sweep(study=study) == 3
+        assert services.adaptive_sweep(study=study) == 0  # nothing left: no digest either
+    assert calls == [study.pk]
+    assert study.assignments.filter(kind="extra").count() == 6
+    study.refresh_from_db()
+    assert study.manifest_hash == real(study).digest
 
 
 def test_a_failing_sweep_still_lets_the_agreement_be_computed(study_admin, monkeypatch):
@@ -214,3 +240,33 @@ def test_two_raters_who_skip_the_rules_optional_question_do_not_disagree(study_a
     decision = services.adaptive_item_check(item_id=item.pk)
     assert (decision.disagreed, decision.answers) == (False, [None, None])
     assert not item.assignments.filter(kind="extra").exists()
+
+
+def test_the_study_api_shows_the_adaptive_setting_to_admins_only_and_read_only(client, study_admin):
+    study = adaptive_study(study_admin, m=1)
+    rater = study.memberships.filter(role="rater").first().user
+    url = f"/api/v1/studies/{study.token}/"
+    shown = client.get(url, headers=auth(study_admin)).json()["adaptive"]
+    words = disagreement.describe(disagreement.rule_from_dict(RANGE_2))
+    assert shown == {"rule": RANGE_2, "rule_text": words, "first_k": 2, "extra_m": 1}
+    assert "overall" in words
+    listed = client.get("/api/v1/studies/", headers=auth(study_admin)).json()["results"]
+    assert [s["adaptive"]["extra_m"] for s in listed] == [1]
+    assert client.get(url, headers=auth(rater)).json()["adaptive"] is None
+    # Not changed through the study: its own endpoint sets it while the study is a draft.
+    patched = client.patch(
+        url,
+        {"adaptive": None, "p_adjustment": "bonferroni"},
+        content_type="application/json",
+        headers=auth(study_admin),
+    )
+    assert patched.status_code == 400
+    assert "adaptive/setting/" in patched.json()["adaptive"][0]
+    study.refresh_from_db()
+    assert study.p_adjustment == "holm"  # refused whole
+    assert selectors.study_adaptive_design(study=study) is not None
+
+
+def test_a_study_without_adaptive_extra_raters_shows_null(client, draft_study, study_admin):
+    body = client.get(f"/api/v1/studies/{draft_study.token}/", headers=auth(study_admin)).json()
+    assert body["adaptive"] is None

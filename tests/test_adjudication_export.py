@@ -1,8 +1,10 @@
-"""Adjudication in the paper bundle: adjudications.csv read back by pandas (the reference, the
-reason, the adjudicator's label, how the item was chosen, the majority and whether the
-reference sided with it), its columns in the data dictionary, and the methods paragraph."""
+"""Adjudication in the paper bundle: adjudications.csv read back by pandas and by base R's
+read.csv (the reference, the reason, the adjudicator's label, how the item was chosen, the
+majority and whether the reference sided with it), its columns in the data dictionary, and the
+methods paragraph."""
 
 import io
+import subprocess
 
 import pandas as pd
 import pytest
@@ -13,6 +15,7 @@ from annotation.models import Adjudication
 from tests.adjudication_support import rated_study
 from tests.factories import UserFactory
 from tests.test_bundle import build
+from tests.test_bundle_files import _rscript
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +63,67 @@ def test_adjudications_csv_reads_back_with_every_column(adjudicated):
     assert overall.iloc[0]["majority"] == ""
     assert overall.iloc[0]["sided_with_majority"] == ""
     assert "senior" not in archive.read("adjudications.csv").decode()
+
+
+# Read as an analyst would, with read.csv's defaults; then each column's class and count of NA,
+# and the cells the test checks, one per line.
+R_READ = r"""
+d <- read.csv(commandArgs(trailingOnly = TRUE)[1])
+for (column in names(d)) cat("class", column, class(d[[column]]), sum(is.na(d[[column]])), "\n")
+cell <- function(token, question, column) d[d$item_token == token & d$question == question, column]
+args <- commandArgs(trailingOnly = TRUE)
+for (column in c("reference_answer", "reference_value", "majority", "sided_with_majority",
+                 "reason", "adjudicator", "n_raters")) {
+  cat("harm", column, format(cell(args[2], "harm", column)), "\n", sep = "|")
+  cat("overall", column, format(cell(args[3], "overall", column)), "\n", sep = "|")
+}
+x <- d$decided_at
+moments <- R_TIMESTAMP
+cat("decided_at", sum(is.na(moments)), format(as.numeric(moments[1]), scientific = FALSE), "\n")
+"""
+
+
+def test_base_r_reads_adjudications_csv_with_its_types_and_missing_values(adjudicated, tmp_path):
+    study, items = adjudicated
+    archive = build(study)
+    (tmp_path / "adjudications.csv").write_bytes(archive.read("adjudications.csv"))
+    (tmp_path / "read.R").write_text(R_READ.replace("R_TIMESTAMP", cols.R_TIMESTAMP))
+    done = subprocess.run(
+        [_rscript(), "--vanilla", str(tmp_path / "read.R"), str(tmp_path / "adjudications.csv")]
+        + [items[1].token, items[5].token],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    classes = {
+        column: (klass, int(missing))
+        for _, column, klass, missing in (line.split() for line in lines if line[:6] == "class ")
+    }
+    assert list(classes) == cols.ADJUDICATIONS.names
+    assert classes["item_token"] == ("character", 0)
+    assert classes["reference_answer"] == ("character", 0)  # "2", "none", ...: text
+    assert classes["reference_value"][0] in ("integer", "numeric")
+    assert classes["reference_value"][1] == 0
+    assert classes["n_raters"] == ("integer", 0)
+    # No majority on 'overall' in either item: an empty cell, NA in the logical column...
+    assert classes["sided_with_majority"] == ("logical", 2)
+    # ...and the empty string, not NA, in the text column (read.csv's default na.strings).
+    assert classes["majority"] == ("character", 0)
+    cells = {tuple(line.split("|")[:2]): line.split("|")[2] for line in lines if "|" in line}
+    assert cells[("harm", "reference_answer")] == "none"
+    assert float(cells[("harm", "reference_value")]) == 0
+    assert (cells[("harm", "majority")], cells[("harm", "sided_with_majority")]) == ("none", "TRUE")
+    assert cells[("harm", "reason")] == "Reason, with a comma, for item 1."
+    assert (cells[("harm", "adjudicator")], cells[("harm", "n_raters")]) == ("A1", "2")
+    assert cells[("overall", "reference_answer")] == "4"
+    assert float(cells[("overall", "reference_value")]) == 4
+    assert (cells[("overall", "majority")], cells[("overall", "sided_with_majority")]) == ("", "NA")
+    [timestamps] = [line.split() for line in lines if line.startswith("decided_at ")]
+    assert timestamps[1] == "0"  # every decided_at parsed by the documented call
+    first = study.adjudications.filter(decided_at__isnull=False).order_by("item__token").first()
+    assert float(timestamps[2]) == first.decided_at.replace(microsecond=0).timestamp()
 
 
 def test_the_dictionary_and_methods_describe_adjudication(adjudicated):

@@ -3,22 +3,27 @@ openapi-spec-validator, and a client generated from it by openapi-python-client 
 temporary directory) imports every module, answers an item as a rater and exports a whole
 study (studies, ratings as JSON and CSV, results, the paper bundle) with a Bearer token, against
 a live server and a real worker; sends an omission answer and a correction and reads them
-back; and sets up an assisted-reading study (its layout and washout read back), pages through
-a study's reads and adds, lists and removes a scorer. The commands are those docs/api.md
-gives."""
+back; sets up an assisted-reading study (its layout and washout read back), pages through
+a study's reads and adds, lists and removes a scorer; and reads back adjudication, consent,
+adaptive extra raters and notifications, every JSON body of those checked against its schema.
+The commands are those docs/api.md gives."""
 
 import csv
 import importlib
 import io
 import pkgutil
+import re
 import subprocess
 import sys
 import time
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
+from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 from rest_framework.authtoken.models import Token
@@ -89,11 +94,63 @@ def test_the_generated_client_covers_every_operation_and_imports_every_module(ge
     assert len(names) > 150
 
 
-def _client(live_server, user):
+def _client(live_server, user, *, checked_by: Path | None = None):
+    """A client with the user's token; given the schema file, one that also checks every JSON
+    body it receives against the schema of its operation and status (`_conforms`)."""
     client = importlib.import_module(PACKAGE).AuthenticatedClient
     key = Token.objects.get_or_create(user=user)[0].key
+    hooks = {"response": [_conforms(checked_by)]} if checked_by else {}
     # AuthenticatedClient sends `Authorization: Bearer <token>` unless told otherwise.
-    return client(base_url=live_server.url, token=key, raise_on_unexpected_status=True)
+    return client(
+        base_url=live_server.url,
+        token=key,
+        raise_on_unexpected_status=True,
+        httpx_args={"event_hooks": hooks},
+    )
+
+
+def _conforms(schema_file: Path):
+    """An httpx response hook: the JSON body must be what the schema says for that path, method
+    and status, with no property the schema does not name (a generated client would otherwise
+    read it as an untyped extra, or fail on a wrong type)."""
+    spec, _ = read_from_filename(str(schema_file))
+    components = _closed(spec["components"])
+    routes = [
+        (re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$"), methods)
+        for path, methods in spec["paths"].items()
+    ]
+
+    def check(response) -> None:
+        if not response.headers.get("content-type", "").startswith("application/json"):
+            return
+        response.read()
+        path, method = response.request.url.path, response.request.method.lower()
+        methods = next(m for pattern, m in routes if pattern.match(path))
+        declared = methods[method]["responses"][str(response.status_code)]
+        schema = declared["content"]["application/json"]["schema"]
+        validator = OAS30Validator({**_closed(schema), "components": components})
+        errors = [
+            f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(response.json())
+        ]
+        assert not errors, (method, path, response.status_code, errors)
+
+    return check
+
+
+def _closed(schema):
+    """The schema with `additionalProperties: false` wherever it lists properties and says
+    nothing of others; `nullable` beside `anyOf` read as drf-spectacular and the generator
+    both mean it (null allowed), where a JSON Schema validator would ignore it."""
+    if isinstance(schema, list):
+        return [_closed(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = {key: _closed(value) for key, value in schema.items()}
+    if "properties" in schema and "additionalProperties" not in schema:
+        closed["additionalProperties"] = False
+    if schema.get("nullable") and "anyOf" in schema:
+        closed["anyOf"] = [*closed["anyOf"], {"enum": [None]}]
+    return closed
 
 
 def _api(name: str):
@@ -302,3 +359,204 @@ def test_a_generated_client_sets_up_a_reading_study_pages_its_reads_and_manages_
         gone = _api("studies_scorers_destroy").sync_detailed(study.token, "scorer", client=admin)
         assert gone.status_code == 204
         assert listing.sync(study.token, client=admin) == []
+
+
+# --- the issue-24 endpoints: adjudication, consent, adaptive extra raters, notifications -------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_generated_client_chooses_items_adjudicates_them_and_reads_the_references(
+    generated, live_server, study_admin, raters
+):
+    from tests.adjudication_support import rated_study
+    from tests.factories import UserFactory
+
+    models = importlib.import_module(f"{PACKAGE}.models")
+    study = rated_study(study_admin, raters)
+    senior = UserFactory(username="senior")
+    rule = {"kind": "any_value", "question": "harm", "values": ["severe"]}
+    with (
+        _client(live_server, study_admin, checked_by=generated["schema"]) as admin,
+        _client(live_server, senior, checked_by=generated["schema"]) as judge,
+    ):
+        # The admin chooses by a rule, then a seeded sample of the rest, and reads both runs.
+        body = models.SelectionRequest.from_dict({"mode": "rule", "rule": rule})
+        run = _api("studies_adjudication_selections_create").sync(
+            study.token, client=admin, body=body
+        )
+        assert (run.mode, run.eligible, run.chosen) == ("rule", 6, 1)
+        body = models.SelectionRequest.from_dict({"mode": "sample", "sample_size": 1})
+        _api("studies_adjudication_selections_create").sync(study.token, client=admin, body=body)
+        runs = _api("studies_adjudication_selections_list").sync(study.token, client=admin)
+        assert [(r.mode, r.chosen) for r in runs] == [("rule", 1), ("sample", 1)]
+        assert "severe" in runs[0].described
+
+        added = _api("studies_adjudicators_create").sync(
+            study.token, client=admin, body=models.AdjudicatorRequest(username="senior")
+        )
+        assert (added.username, added.label) == ("senior", "A1")
+        listed = _api("studies_adjudicators_list").sync(study.token, client=admin)
+        assert [(a.username, a.label) for a in listed] == [("senior", "A1")]
+
+        # The adjudicator's queue, one item as the page shows it, and its reference.
+        queue = _api("adjudicate_items_list").sync(study.token, client=judge)
+        assert len(queue) == 2
+        item = _api("adjudicate_items_retrieve").sync(study.token, queue[0], client=judge)
+        assert (item.token, item.decided, item.remaining) == (queue[0], False, 2)
+        # Typed as the page shows them: readers by label with their answers, the questions
+        # to decide (a free-text one takes no reference), the responses lettered.
+        assert [r.label for r in item.readers] == ["Reader 1", "Reader 2"]
+        assert all(len(pair) == 2 for r in item.readers for pair in r.answers + r.comments)
+        assert [(q.key, q.kind, q.answer) for q in item.questions] == [
+            ("overall", "likert", None),
+            ("harm", "single_choice", None),
+        ]
+        assert [letter for letter, _ in item.outputs] == ["A"]
+        answers = models.ReferenceRequestAnswers.from_dict({"overall": 3, "harm": "mild"})
+        body = models.ReferenceRequest(answers=answers, reason="Mild at most.")
+        done = _api("adjudicate_items_reference_create").sync(
+            study.token, queue[0], client=judge, body=body
+        )
+        assert (done.decided, done.remaining) == (True, 1)
+
+        # The references as adjudications.csv has them: the reference, its code, who and why.
+        rows = _api("studies_adjudications_list").sync(study.token, client=admin)
+        by_question = {row.question: row for row in rows}
+        assert set(by_question) == {"overall", "harm"}
+        overall, harm = by_question["overall"], by_question["harm"]
+        assert {row.item_token for row in rows} == {
+            study.adjudications.get(token=queue[0]).item.token
+        }
+        assert (overall.reference_answer, overall.reference_value) == (3, 3.0)
+        assert (harm.reference_answer, harm.adjudicator, harm.reason) == (
+            "mild",
+            "A1",
+            "Mild at most.",
+        )
+        assert harm.n_raters == 2
+        assert harm.decided_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_generated_client_sets_consent_and_questions_and_a_rater_answers_them(
+    generated, live_server, draft_study, study_admin, raters
+):
+    models = importlib.import_module(f"{PACKAGE}.models")
+    token = draft_study.token
+    with (
+        _client(live_server, study_admin, checked_by=generated["schema"]) as admin,
+        _client(live_server, raters[0], checked_by=generated["schema"]) as rater,
+    ):
+        body = models.ConsentStatementRequest(text="I agree to rate these summaries.")
+        statement = _api("studies_consent_create").sync(token, client=admin, body=body)
+        assert (statement.text, statement.version) == (body.text, 1)
+        assert _api("studies_consent_list").sync(token, client=admin).version == 1
+        questions = _api("studies_rater_questions_create")
+        years = questions.sync(
+            token,
+            client=admin,
+            body=models.RaterQuestionAddRequest.from_dict({"template": "years"}),
+        )
+        assert (years.key, years.kind, years.maximum) == ("years", "number", 70)
+        own = models.RaterQuestionAddRequest.from_dict(
+            {"key": "site", "prompt": "Which site?", "kind": "text", "required": False}
+        )
+        assert questions.sync(token, client=admin, body=own).key == "site"
+        listed = _api("studies_rater_questions_list").sync(token, client=admin)
+        assert [q.key for q in listed.results] == ["years", "site"]
+        services.study_open(study=draft_study)
+
+        # The rater reads their step, accepts the current version and answers about themselves.
+        mine = _api("rate_consent_list").sync(token, client=rater)
+        assert (mine.next_step, mine.version, mine.accepted_version) == ("consent", 1, 0)
+        assert [q.key for q in mine.background] == ["years", "site"]
+        accept = models.AcceptRequest(version=1)
+        mine = _api("rate_consent_accept_create").sync(token, client=rater, body=accept)
+        assert (mine.next_step, mine.accepted_version) == ("background", 1)
+        assert mine.accepted_at is not None
+        answers = models.AnswersRequest(
+            answers=models.AnswersRequestAnswers.from_dict({"years": 12})
+        )
+        mine = _api("rate_consent_background_create").sync(token, client=rater, body=answers)
+        assert mine.next_step is None
+        assert mine.answers.to_dict() == {"years": 12}
+
+        # The admin's table of raters: consent and answers by pseudonym, never a name.
+        table = _api("studies_consent_raters_list").sync(token, client=admin).results
+        by_rater = {row.rater: row for row in table}
+        assert set(by_rater) == {"R1", "R2", "R3"}
+        first = by_rater["R1"]
+        assert (first.consent_version, first.answers.to_dict()) == (1, {"years": 12})
+        assert first.consent_accepted_at is not None
+        assert first.withdrawn_at is None
+        assert by_rater["R2"].consent_version == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_generated_client_sets_adaptive_extra_raters_and_reads_the_extras(
+    generated, live_server, draft_study, study_admin
+):
+    models = importlib.import_module(f"{PACKAGE}.models")
+    token = draft_study.token
+    rule = {"kind": "range", "question": "overall", "threshold": 2}
+    with _client(live_server, study_admin, checked_by=generated["schema"]) as admin:
+        off = _api("studies_adaptive_setting_retrieve").sync(token, client=admin)
+        assert (off.enabled, off.rule, off.first_k) == (False, None, None)
+        body = models.AdaptiveSetRequest.from_dict({"rule": rule, "extra_m": 1})
+        on = _api("studies_adaptive_setting_create").sync(token, client=admin, body=body)
+        assert (on.enabled, on.first_k, on.extra_m) == (True, 2, 1)
+        assert on.rule_text
+        services.study_open(study=draft_study)
+        draft_study.refresh_from_db()
+
+        # Every item rated 1 and 5 by its two raters: each meets the rule and gets its extra.
+        question = draft_study.questions.get()
+        for item in draft_study.items.all():
+            for answer, read in zip((1, 5), item.assignments.order_by("pk"), strict=True):
+                services.rating_save(assignment=read, question=question, answer=answer)
+                services.assignment_submit(assignment=read)
+        services.adaptive_sweep(study=draft_study)  # what the worker's task would decide
+
+        extras = _api("studies_adaptive_extras_list").sync(token, client=admin)
+        n_items = draft_study.items.count()
+        assert len(extras) == n_items
+        assert {e.item for e in extras} == set(draft_study.items.values_list("token", flat=True))
+        assert all(e.rater in {"R1", "R2", "R3"} and e.first_answers == [1, 5] for e in extras)
+        assert all(isinstance(e.triggered_at, datetime) for e in extras)
+        counts = _api("studies_adaptive_setting_retrieve").sync(token, client=admin).counts
+        assert (counts.decided, counts.triggered, counts.extras) == (n_items, n_items, n_items)
+        assert (counts.extras_done, counts.shortfall, counts.lost) == (0, 0, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_generated_client_reads_the_notifications_and_changes_their_settings(
+    generated, live_server, open_study, study_admin, raters
+):
+    from tests.notifications_support import make_idle
+
+    models = importlib.import_module(f"{PACKAGE}.models")
+    token = make_idle(open_study, [study_admin, *raters]).token
+    services.notifications_send_due(now=timezone.now())
+    with _client(live_server, study_admin, checked_by=generated["schema"]) as admin:
+        sent = _api("studies_notifications_list").sync(token, client=admin).results
+        assert sorted(n.recipient for n in sent) == ["R1", "R2", "R3"]
+        assert {(n.kind.value, n.status.value, n.attempts) for n in sent} == {
+            ("stalled", "sent", 1)
+        }
+        assert all(n.sent_at is not None and n.task_run is None for n in sent)
+
+        read = _api("studies_notifications_settings_retrieve").sync(token, client=admin)
+        assert (read.reminders_enabled, read.admin_notices_enabled) == (True, True)
+        patch = models.PatchedNotificationSettingsRequest(reminder_stall_days=9)
+        changed = _api("studies_notifications_settings_partial_update").sync(
+            token, client=admin, body=patch
+        )
+        assert (changed.reminder_stall_days, changed.reminders_enabled) == (9, True)
+        bad = models.PatchedNotificationSettingsRequest(reminder_stall_days=0)
+        refused = _api("studies_notifications_settings_partial_update").sync_detailed(
+            token, client=admin, body=bad
+        )
+        assert refused.status_code == 400
+        assert "reminder_stall_days" in refused.content.decode()
+    open_study.refresh_from_db()
+    assert open_study.reminder_stall_days == 9

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from checklists import selectors, services
-from checklists.models import ChecklistDefinition, Response
+from checklists.models import ChecklistDefinition, Report, Response
 from tests.support.checklists import answer, answer_all
 from tests.test_api import auth
 
@@ -256,6 +256,48 @@ def test_the_api_sets_the_scope_and_reports_the_applicable_count(report, client,
         url, {"scope": EVALUATION_QA}, content_type="application/json", headers=auth(assessors[0])
     )
     assert refused.status_code == 403
+
+
+def test_the_api_sets_the_scope_when_it_creates_the_report(tripod, mi_claim, client, study_admin):
+    url, headers = reverse("api_reports"), auth(study_admin)
+    body = {"checklist": "tripod-llm", "title": "Scoped at once", "scope": EVALUATION_QA}
+    made = client.post(url, body, content_type="application/json", headers=headers)
+    assert made.status_code == 201
+    assert (made.json()["scope"], made.json()["items_applicable"]) == (EVALUATION_QA, 42)
+    report = Report.objects.get(token=made.json()["token"])
+    [change] = report.scope_changes.all()
+    assert (change.scope, change.changed_by) == (EVALUATION_QA, study_admin)
+    # Left out or {}: chosen later, as before.
+    for later in ({}, None):
+        body = {"checklist": "tripod-llm", "title": f"Later {later}", "scope": later}
+        made = client.post(url, body, content_type="application/json", headers=headers)
+        assert (made.status_code, made.json()["scope"], made.json()["items_applicable"]) == (
+            201,
+            {},
+            49,
+        )
+
+
+@pytest.mark.parametrize(
+    ("checklist", "scope", "message"),
+    [
+        ("tripod-llm", {"design": ["E"]}, "LLM task: choose at least one."),
+        ("tripod-llm", {"design": ["E"], "task": ["QA"], "x": ["1"]}, "No such module"),
+        ("tripod-llm", {"design": ["Z"], "task": ["QA"]}, "no option 'Z'"),
+        ("mi-claim-gen", EVALUATION_QA, "MI-CLAIM-GEN has no modules"),
+    ],
+)
+def test_a_bad_scope_at_creation_names_the_field_and_makes_no_report(
+    tripod, client, study_admin, checklist, scope, message
+):
+    body = {"checklist": checklist, "title": "Refused", "scope": scope}
+    refused = client.post(
+        reverse("api_reports"), body, content_type="application/json", headers=auth(study_admin)
+    )
+    assert refused.status_code == 400
+    [said] = refused.json()["scope"]
+    assert message in said
+    assert not Report.objects.filter(title="Refused").exists()
 
 
 def test_the_api_gives_a_definitions_modules_and_tags(report, client):

@@ -3,12 +3,14 @@ answered once while open, multiple-choice answers as JSON, long group values kep
 methods sentence's labels as written, Likert and number questions from the admin's form, and
 no extra query for a study that asks its raters nothing."""
 
+import csv
 import io
 import json
 import subprocess
 
 import pandas as pd
 import pytest
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -17,6 +19,7 @@ from django.urls import reverse
 from annotation import selectors, services
 from annotation.core import consent
 from annotation.models import Result, TaskRun
+from annotation.views.consent import OWNER_SALT
 from tests.conftest import study_drafted
 from tests.test_api import auth
 from tests.test_bundle import build
@@ -60,9 +63,7 @@ def test_the_statement_cannot_be_removed_once_a_rater_accepted_or_withdrew(
     open_study.refresh_from_db()
     assert open_study.consent_version == 2
     assert selectors.study_withdrawn_raters(study=open_study) == [m.pseudonym]
-    assert selectors.study_ratings_columns(study=open_study, covariates=True)[-1] == (
-        "rater_withdrawn_at"
-    )
+    assert selectors.study_ratings_export(study=open_study)[0][-1] == "rater_withdrawn_at"
     client.force_login(rater)
     item = reverse("rater_item", args=[open_study.token, first(open_study, rater).token])
     response = client.get(item)
@@ -277,3 +278,62 @@ def test_a_study_asking_nothing_reads_no_rater_questions(
         _csv(client, open_study)
     sql = [q["sql"] for q in dashboard.captured_queries + export.captured_queries]
     assert not [s for s in sql if "raterquestion" in s or "'group_%'" in s or "group\\_" in s]
+
+
+def test_the_ratings_csv_reads_the_questions_about_raters_once(
+    client,
+    study_admin,
+    consent_study,  # noqa: F811
+    raters,
+):
+    """The page's and the API's ratings CSV: its columns and its rows' background come from
+    one read of the questions about raters."""
+    onboard(consent_study, raters[0])
+    services.rating_save(
+        assignment=first(consent_study, raters[0]),
+        question=consent_study.questions.get(),
+        answer=4,
+    )
+    client.force_login(study_admin)
+    api = f"/api/v1/studies/{consent_study.token}/ratings/?format=csv"
+    for fetch in (
+        lambda: _csv(client, consent_study),
+        lambda: b"".join(client.get(api, headers=auth(study_admin)).streaming_content),
+    ):
+        with CaptureQueriesContext(connection) as export:
+            body = fetch().decode()
+        [row] = list(csv.DictReader(io.StringIO(body)))
+        assert list(row)[-4:] == [
+            "rater_specialty",
+            "rater_years",
+            "rater_workload",
+            "rater_withdrawn_at",
+        ]
+        assert (row["answer"], row["rater_specialty"], row["rater_years"]) == (
+            "4",
+            "emergency",
+            "10.0",
+        )
+        reads = [q["sql"] for q in export.captured_queries if "raterquestion" in q["sql"]]
+        assert len(reads) == 1, reads
+
+
+def test_answers_posted_signed_out_are_kept_only_with_a_genuine_owner(
+    client,
+    consent_study,  # noqa: F811
+    rater,
+):
+    url = reverse("rater_background", args=[consent_study.token])
+    key = f"rater-answers-kept:{consent_study.token}:background"
+    forged = client.post(url, {"owner": "1:forged", "specialty": "surgery", "years": "3"})
+    assert forged.status_code == 302
+    assert forged.url.startswith(reverse("login"))
+    assert key not in client.session
+    genuine = signing.dumps(rater.pk, salt=OWNER_SALT)
+    kept = client.post(url, {"owner": genuine, "specialty": "surgery", "years": "3"})
+    assert kept.status_code == 302
+    assert client.session[key] == {
+        "owner": rater.pk,
+        "answers": {"specialty": ["surgery"], "years": ["3"]},
+    }
+    assert membership(consent_study, rater).background == {}  # kept, not stored

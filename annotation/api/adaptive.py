@@ -61,7 +61,7 @@ class AdaptiveExtraSerializer(serializers.Serializer):
     rule = serializers.JSONField()
     rule_text = serializers.CharField()
     first_answers = serializers.JSONField(help_text="The first k answers that met the rule.")
-    triggered_at = serializers.CharField()
+    triggered_at = serializers.DateTimeField(help_text="When the item's decision was taken.")
 
 
 def adaptive_body(study: Study) -> dict:

@@ -4,8 +4,6 @@
 adjudicator: their queue and items (`adjudicate/<study token>/items/`), blinded as the page is,
 and recording a reference (`POST .../items/<token>/reference/`)."""
 
-import dataclasses
-
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -168,12 +166,32 @@ class ReferenceSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, help_text="Why; required.")
 
 
+def _pairs(help_text: str) -> serializers.ListField:
+    pair = serializers.ListField(child=serializers.CharField(), min_length=2, max_length=2)
+    return serializers.ListField(child=pair, help_text=help_text)
+
+
+class ShownReaderSerializer(serializers.Serializer):
+    label = serializers.CharField(help_text="Reader 1, Reader 2, ...: never a pseudonym.")
+    answers = _pairs("[question prompt, answer as shown] for each question answered.")
+    comments = _pairs("[question prompt, free text] for each comment left.")
+
+
+class ReferenceQuestionSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    prompt = serializers.CharField()
+    kind = serializers.CharField()
+    answer = NullableAnswerField(
+        allow_null=True, help_text="The reference recorded, as shown; null before it is."
+    )
+
+
 class AdjudicatorItemSerializer(serializers.Serializer):
     token = serializers.CharField()
     case_input = serializers.CharField()
-    outputs = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
-    readers = serializers.ListField(child=serializers.DictField())
-    questions = serializers.ListField(child=serializers.DictField())
+    outputs = _pairs("[letter, text] of each response, in the order shown.")
+    readers = ShownReaderSerializer(many=True)
+    questions = ReferenceQuestionSerializer(many=True)
     reason = serializers.CharField()
     decided = serializers.BooleanField()
     remaining = serializers.IntegerField()
@@ -236,11 +254,5 @@ class AdjudicatorItemViewSet(GenericViewSet):
 
 
 def _item_body(item: selectors.AdjudicatorItem) -> dict:
-    body = dataclasses.asdict(item)
-    for key in ("study_token", "study_title", "revisions", "locked"):
-        body.pop(key)
-    body["questions"] = [
-        {"key": q["key"], "prompt": q["prompt"], "kind": q["kind"], "answer": q["answer"]}
-        for q in body["questions"]
-    ]
-    return body
+    # The serializer reads the listed fields only: not the study, the revisions nor the lock.
+    return AdjudicatorItemSerializer(item).data

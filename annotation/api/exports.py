@@ -122,8 +122,7 @@ class RatingViewSet(TableViewSet):
     def list(self, request: Request, study_token: str) -> Response:
         ratings = self.filter_queryset(self.get_queryset())
         if wants_csv(request):
-            rows = selectors.study_ratings_iter(study=self.study, ratings=ratings, covariates=True)
-            columns = selectors.study_ratings_columns(study=self.study, covariates=True)
+            columns, rows = selectors.study_ratings_export(study=self.study, ratings=ratings)
             return csv_stream(rows, columns, f"ratings-{self.study.token}.csv")
         page = self.paginate_queryset(ratings.only("pk"))
         on_page = Rating.objects.filter(pk__in=[rating.pk for rating in page])

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from annotation import services
 from annotation.api import schema
-from annotation.core import rubric
+from annotation.core import disagreement, rubric
 from annotation.core.design import MAX_WASHOUT_DAYS, washout_problems
 from annotation.models import (
     AnalysisReopening,
@@ -101,14 +101,38 @@ STUDY_ADMIN_FIELDS = (
 )
 
 
+class StudyAdaptiveSerializer(serializers.Serializer):
+    rule = serializers.JSONField(help_text="The disagreement rule about one question.")
+    rule_text = serializers.CharField(help_text="The rule in words.")
+    first_k = serializers.IntegerField(help_text="How many first regular ratings decide.")
+    extra_m = serializers.IntegerField(help_text="At most this many extra raters per item.")
+
+
 class StudySerializer(serializers.ModelSerializer):
     role = serializers.ChoiceField(choices=["admin", "rater"], help_text="Your role in the study.")
+    adaptive = serializers.SerializerMethodField(
+        help_text="Adaptive extra raters (admins only): null when off. Read-only here: set it "
+        "with POST adaptive/setting/ (or turn it off with adaptive/off/) while the study is a "
+        "draft; it is part of the design once the study is open."
+    )
 
     class Meta:
         model = Study
-        fields = [*STUDY_RATER_FIELDS, *STUDY_ADMIN_FIELDS]
+        fields = [*STUDY_RATER_FIELDS, *STUDY_ADMIN_FIELDS, "adaptive"]
         extra_kwargs = {name: {"allow_null": True} for name in STUDY_ADMIN_FIELDS}
         read_only_fields = fields
+
+    @extend_schema_field(StudyAdaptiveSerializer(allow_null=True))
+    def get_adaptive(self, study: Study) -> dict | None:
+        adaptive = getattr(study, "adaptive", None)  # the reverse one-to-one: absent when off
+        if adaptive is None:
+            return None
+        return {
+            "rule": adaptive.rule,
+            "rule_text": disagreement.describe(adaptive.parsed_rule),
+            "first_k": adaptive.first_k,
+            "extra_m": adaptive.extra_m,
+        }
 
     def to_representation(self, study: Study) -> dict:
         data = super().to_representation(study)
@@ -215,6 +239,13 @@ class StudyAnalysisSerializer(serializers.Serializer):
 
     def validate(self, data: dict) -> dict:
         unknown = sorted(set(self.initial_data) - set(self.fields))
+        if "adaptive" in unknown:
+            raise serializers.ValidationError(
+                {
+                    "adaptive": "Not changed here: set adaptive extra raters with POST "
+                    "adaptive/setting/ (or adaptive/off/) while the study is a draft."
+                }
+            )
         if unknown:
             allowed = " and ".join(self.fields)
             message = f"Only {allowed} can change; not {', '.join(unknown)}."

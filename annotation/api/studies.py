@@ -88,6 +88,7 @@ class StudyViewSet(
         role = Membership.objects.filter(user=self.request.user, study=OuterRef("pk"))
         return (
             Study.objects.annotate(role=Subquery(role.values("role")[:1]))
+            .select_related("adaptive")
             .filter(Q(role=ADMIN) | Q(role=RATER, status__in=RATER_SEES))
             .order_by("title", "pk")
         )

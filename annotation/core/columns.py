@@ -1026,7 +1026,11 @@ ADJUDICATIONS = Table(
             STRING,
             "the selection in words: the rule, or the sample's size and seed",
         ),
-        _column("n_raters", INTEGER, "the raters whose submitted answers the majority reads"),
+        _column(
+            "n_raters",
+            INTEGER,
+            "the raters whose submitted answers the majority reads (adaptive extras included)",
+        ),
         _column(
             "majority",
             ANY,

@@ -3,11 +3,11 @@ report them: the setting, the decisions taken, and every extra assignment."""
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from annotation.core import disagreement
 from annotation.core.stats.names import WITH_EXTRAS
-from annotation.models import AdaptiveDecision, AdaptiveDesign, Assignment, Study
+from annotation.models import AdaptiveDecision, AdaptiveDesign, Assignment, Item, Membership, Study
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,37 @@ def study_adaptive_counts(*, study: Study) -> AdaptiveCounts:
         extras_done=extras["done"],
         shortfall=decisions["wanted"] - decisions["created"],
         lost=decisions["lost"],
+    )
+
+
+def extras_pending(*, study: Study) -> QuerySet[Assignment]:
+    """The extra assignments still to come in: not submitted, while the study is open, and held
+    by a rater who still works (not one who stopped, their work handed on, nor one who
+    withdrew). An extra given up when its rater was removed is gone, so not pending either."""
+    if study.status != Study.Status.OPEN:
+        return Assignment.objects.none()
+    stopped = Membership.objects.filter(
+        study=study, user=OuterRef("rater"), role=Membership.Role.RATER
+    ).filter(Q(reassigned_at__isnull=False) | Q(withdrawn_at__isnull=False))
+    return study.assignments.filter(kind=Assignment.Kind.EXTRA, submitted_at__isnull=True).exclude(
+        Exists(stopped)
+    )
+
+
+def items_awaiting_adaptive(*, study: Study) -> QuerySet[Item]:
+    """Items of an open adaptive study whose first k regular ratings are in but whose decision
+    (extras or none) is not taken yet: its task is queued, or was lost and waits for a sweep."""
+    adaptive = study_adaptive_design(study=study)
+    if adaptive is None or study.status != Study.Status.OPEN:
+        return Item.objects.none()
+    done = Count(
+        "assignments",
+        filter=Q(assignments__kind=Assignment.Kind.STUDY, assignments__submitted_at__isnull=False),
+    )
+    return (
+        Item.objects.filter(study=study, adaptive_decision__isnull=True)
+        .annotate(done=done)
+        .filter(done__gte=adaptive.first_k)
     )
 
 

@@ -2,7 +2,6 @@
 raters' answers to the questions a reference is recorded for, the adjudicator's queue and item
 (readers under "Reader n" labels only), and the dashboard's counts."""
 
-import json
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -23,6 +22,7 @@ from annotation.models import (
     Rating,
     Study,
 )
+from annotation.selectors.adaptive import extras_pending, items_awaiting_adaptive
 
 # The kinds a reference answer is recorded for: those with a numeric code or a choice.
 REFERENCE_KINDS = (
@@ -33,6 +33,9 @@ REFERENCE_KINDS = (
     Question.Kind.NUMBER,
     Question.Kind.PAIRWISE,
 )
+# The assignments whose answers an adjudicator reads and the majority counts: the study proper
+# and adaptive extras (training, checks, repeats and re-reads are not the item's ratings).
+RATED_KINDS = (Assignment.Kind.STUDY, Assignment.Kind.EXTRA)
 # The statuses in which references are recorded and revised (archived freezes them).
 ADJUDICATED = (Study.Status.OPEN, Study.Status.LOCKED)
 
@@ -46,13 +49,24 @@ def reference_questions(*, study: Study) -> list[Question]:
 
 def decided_items(*, study: Study) -> QuerySet[Item]:
     """Items with at least one rater and every rater's assignment submitted (the study proper:
-    no training, check or repeat): an item still being rated is not decided yet."""
+    no training, check or repeat): an item still being rated is not decided yet. In an
+    adaptive study, neither is an item whose adaptive decision is still to be taken, nor one
+    with an extra rating still to come (docs/adjudication.md)."""
     proper = Assignment.objects.filter(item=OuterRef("pk"), kind=Assignment.Kind.STUDY)
     return (
         Item.objects.filter(study=study)
         .filter(Exists(proper))
         .exclude(Exists(proper.filter(submitted_at__isnull=True)))
+        .exclude(Exists(extras_pending(study=study).filter(item=OuterRef("pk"))))
+        .exclude(pk__in=items_awaiting_adaptive(study=study).values("pk"))
     )
+
+
+def held_for_extras(*, study: Study) -> QuerySet[Adjudication]:
+    """Chosen items with an extra rating still to come: off the adjudicators' queues until it
+    is in (or its rater stops), so that the reference is decided with every rating."""
+    pending = extras_pending(study=study).filter(item=OuterRef("item"))
+    return study.adjudications.filter(Exists(pending))
 
 
 def canonical_answer(question: Question, answer: object, value: float | None) -> object:
@@ -77,7 +91,7 @@ def item_answers(
     by_id = {q.pk: q for q in questions}
     ratings = Rating.objects.filter(
         assignment__item_id__in=items,
-        assignment__kind=Assignment.Kind.STUDY,
+        assignment__kind__in=RATED_KINDS,
         assignment__submitted_at__isnull=False,
         question_id__in=by_id,
         output__isnull=True,
@@ -128,9 +142,9 @@ def _offered(study: Study, user: AbstractBaseUser) -> QuerySet[Adjudication]:
 def adjudicator_queue(*, study: Study, user: AbstractBaseUser) -> list[str]:
     """Tokens of the undecided adjudications offered to `user`, in an order seeded by the
     study and the adjudicator (never the items' or raters' order)."""
-    tokens = list(
-        _offered(study, user).filter(decided_at__isnull=True).values_list("token", flat=True)
-    )
+    undecided = _offered(study, user).filter(decided_at__isnull=True)
+    held = held_for_extras(study=study).values("pk")
+    tokens = list(undecided.exclude(pk__in=held).values_list("token", flat=True))
     return core.draw(tokens, n=len(tokens), seed=core.derived_seed(study.seed, "queue", user.pk))
 
 
@@ -256,14 +270,15 @@ def _shown_readers(
     study: Study, adjudication: Adjudication, questions: list[Question], flipped: bool
 ) -> list[ShownReader]:
     texts = list(study.questions.filter(kind=Question.Kind.TEXT))
-    ratings = Rating.objects.filter(
-        assignment_id__in=adjudication.readers, output__isnull=True
-    ).select_related("question")
+    shown = adjudication_readers(adjudication=adjudication)
+    ratings = Rating.objects.filter(assignment_id__in=shown, output__isnull=True).select_related(
+        "question"
+    )
     by_reader: dict[int, dict[str, Rating]] = {}
     for rating in ratings:
         by_reader.setdefault(rating.assignment_id, {})[rating.question.key] = rating
     readers = []
-    for number, assignment_id in enumerate(adjudication.readers, start=1):
+    for number, assignment_id in enumerate(shown, start=1):
         mine = by_reader.get(assignment_id, {})
         answers = [
             (q.prompt, _shown_answer(q, mine[q.key], flipped)) for q in questions if q.key in mine
@@ -277,6 +292,23 @@ def _shown_readers(
         label = gettext("Reader %(number)s") % {"number": number}
         readers.append(ShownReader(label, answers, comments))
     return readers
+
+
+def adjudication_readers(*, adjudication: Adjudication) -> list[int]:
+    """The assignments shown as Reader 1, 2, ...: those stored, shuffled, when the item was
+    chosen; then any adaptive extra submitted since, in the order they were made, so that a
+    late rating never changes the labels the adjudicator has already read."""
+    later = (
+        Assignment.objects.filter(
+            item_id=adjudication.item_id,
+            kind=Assignment.Kind.EXTRA,
+            submitted_at__isnull=False,
+        )
+        .exclude(pk__in=adjudication.readers)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return [*adjudication.readers, *later]
 
 
 def _shown_answer(question: Question, rating: Rating, flipped: bool) -> str:
@@ -495,84 +527,6 @@ def adjudicator_studies(*, user: AbstractBaseUser) -> list[AdjudicatorStudy]:
         )
         for s in studies
     ]
-
-
-def adjudication_export_rows(*, study: Study) -> list[dict]:
-    """adjudications.csv's rows: `adjudication_rows` with a list answer as JSON text, as
-    ratings.csv writes one."""
-    return [
-        {
-            **row,
-            "reference_answer": _cell(row["reference_answer"]),
-            "majority": _cell(row["majority"]),
-        }
-        for row in adjudication_rows(study=study)
-    ]
-
-
-def reference_cells(*, study: Study) -> dict[tuple[int, str], tuple[object, float | None]]:
-    """Each decided reference as adjudications.csv writes it (`reference_answer`,
-    `reference_value`) by (item id, question key): ratings.csv's reference columns. One query
-    where nothing is decided, so a study without adjudication exports as fast as before."""
-    decided = list(
-        study.adjudications.filter(decided_at__isnull=False).values_list(
-            "item_id", "answers", "values"
-        )
-    )
-    if not decided:
-        return {}
-    keys = [q.key for q in reference_questions(study=study)]
-    return {
-        (item, key): (_cell(answers[key]), values.get(key))
-        for item, answers, values in decided
-        for key in keys
-        if key in answers
-    }
-
-
-def _cell(answer: object) -> object:
-    return json.dumps(answer, ensure_ascii=False) if isinstance(answer, list | dict) else answer
-
-
-def adjudication_methods_text(*, study: Study) -> list[str]:
-    """The methods paragraph on adjudication (empty when no item was chosen): how items were
-    chosen, by whom, how many, and how often the reference sided with the majority."""
-    summary = adjudication_summary(study=study)
-    if not summary.selected:
-        return []
-    chosen = "; ".join(f"{run.described} ({run.chosen} items)" for run in summary.runs)
-    text = (
-        f"Items were chosen for adjudication once every rater had submitted them: {chosen}. "
-        f"{summary.selected} item{'s' if summary.selected != 1 else ''} needed adjudication and "
-        f"{summary.decided} received a reference answer from a senior clinician "
-        f"({summary.adjudicators} adjudicator{'s' if summary.adjudicators != 1 else ''}, none "
-        "of whom adjudicated an item they rated), who saw the raters' answers and comments "
-        "under anonymous labels (Reader 1, 2, ... in a seeded order per item) and recorded a "
-        "reason. Agreement statistics are the raters' own, before adjudication."
-    )
-    sidings = [
-        f"'{row.key}': {row.siding.sided} of {row.siding.with_majority} "
-        f"({row.siding.no_majority} without a majority)"
-        for row in summary.siding
-        if row.siding.adjudicated
-    ]
-    if sidings:
-        text += " The reference equalled the raters' majority answer for " + "; ".join(sidings)
-        text += "."
-    judged = [_judge_words(row) for row in summary.judges if row.value is not None]
-    if judged:
-        text += (
-            " Each LLM judge was also scored against the adjudicated reference (exact "
-            "agreement, 95% percentile bootstrap interval resampling cases): "
-            + "; ".join(judged)
-            + "."
-        )
-    return ["## Adjudication", "", text, ""]
-
-
-def _judge_words(row: JudgeReferenceRow) -> str:
-    interval = f" ({row.ci[0]:.2f} to {row.ci[1]:.2f})" if row.ci else ""
-    return f"{row.judge} on '{row.question}' {row.value:.2f}{interval}, {row.n_units} items"
 
 
 def reference_units(*, study: Study, question: Question) -> dict[tuple[str, str, str], float]:

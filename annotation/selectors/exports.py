@@ -44,6 +44,7 @@ from annotation.selectors.ratings_rows import _answer_text
 from annotation.selectors.ratings_rows import (
     study_ratings_columns as study_ratings_columns,
 )
+from annotation.selectors.ratings_rows import study_ratings_export as study_ratings_export
 from annotation.selectors.ratings_rows import study_ratings_iter as study_ratings_iter
 from annotation.selectors.ratings_rows import study_ratings_long as study_ratings_long
 from annotation.selectors.ratings_rows import study_ratings_query as study_ratings_query

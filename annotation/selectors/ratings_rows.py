@@ -24,8 +24,8 @@ from django.db.models.functions import Cast, Coalesce
 
 from annotation.core import columns, tables
 from annotation.models import Assignment, Item, ItemOutput, Question, Rating, RatingRevision, Study
-from annotation.selectors.adjudication import reference_cells
-from annotation.selectors.consent import study_rater_columns, study_rater_covariates
+from annotation.selectors.adjudication_exports import reference_cells
+from annotation.selectors.consent import study_rater_covariates
 from annotation.selectors.studies import study_rater_pseudonyms
 
 RATINGS_COLUMNS = columns.RATINGS.names
@@ -45,14 +45,10 @@ def study_ratings_query(*, study: Study) -> QuerySet[Rating]:
 RATINGS_ORDER = ("assignment__item__token", "question__order", "assignment__rater_id", "pk")
 
 
-def study_ratings_columns(*, study: Study, covariates: bool = False) -> list[str]:
-    """The long format's columns for this study: `arm` added in an assisted-reading study;
-    with `covariates`, the raters' background (`rater_<key>`) and `rater_withdrawn_at` after
-    them, where the study asks for them (selectors.consent)."""
-    names = columns.ratings_table(reading=study.is_reading).names
-    if covariates:
-        names = names + study_rater_columns(study=study)
-    return names
+def study_ratings_columns(*, study: Study) -> list[str]:
+    """The long format's columns for this study: `arm` added in an assisted-reading study.
+    (`study_ratings_export` adds the raters' background after them.)"""
+    return columns.ratings_table(reading=study.is_reading).names
 
 
 def study_ratings_iter(
@@ -60,19 +56,26 @@ def study_ratings_iter(
     study: Study,
     ratings: QuerySet[Rating] | None = None,
     chunk_size: int = 5000,
-    covariates: bool = False,
 ) -> Iterator[dict]:
     """`study_ratings_long` a row at a time, for exports of any size in constant memory: plain
-    values read in chunks, no model objects. `ratings` narrows it (a filter, or one page).
-    With `covariates`, each row has its rater's background joined by pseudonym."""
+    values read in chunks, no model objects. `ratings` narrows it (a filter, or one page)."""
     names = study_ratings_columns(study=study)
-    extra, by_rater = study_rater_covariates(study=study) if covariates else ([], {})
-    blank = dict.fromkeys(extra)
     for row in study_ratings_rows(study=study, ratings=ratings, chunk_size=chunk_size):
-        found = dict(zip(names, row, strict=True))
-        if extra:
-            found.update(by_rater.get(found["rater"], blank))
-        yield found
+        yield dict(zip(names, row, strict=True))
+
+
+def study_ratings_export(
+    *, study: Study, ratings: QuerySet[Rating] | None = None
+) -> tuple[list[str], Iterator[dict]]:
+    """The ratings CSV's columns and rows (`study_ratings_iter`), each row with its rater's
+    background joined by pseudonym: the questions about raters read once for both."""
+    extra, by_rater = study_rater_covariates(study=study)
+    names = study_ratings_columns(study=study) + extra
+    rows = study_ratings_iter(study=study, ratings=ratings)
+    if not extra:
+        return names, rows
+    blank = dict.fromkeys(extra)
+    return names, ({**row, **by_rater.get(row["rater"], blank)} for row in rows)
 
 
 def study_ratings_rows(

@@ -154,7 +154,11 @@ def adaptive_item_check(*, item_id: int) -> AdaptiveDecision | None:
     item = Item.objects.filter(pk=item_id).only("study_id").first()
     if item is None:
         return None
-    return _decide(_locked_study(item.study_id), item_id)
+    study = _locked_study(item.study_id)
+    decision, made = _decide(study, item_id)
+    if made:
+        _manifest_digest_update(study)
+    return decision
 
 
 def adaptive_sweep(*, study: Study) -> int:
@@ -177,17 +181,27 @@ def adaptive_sweep(*, study: Study) -> int:
         .filter(done__gte=adaptive.first_k)
         .values_list("pk", flat=True)
     )
-    return sum(_swept(pk) for pk in list(waiting))
+    # One transaction under the study's lock: every decision, then the manifest's digest once
+    # for all the extras made (it reads every assignment of the study), committed together.
+    with transaction.atomic():
+        locked = _locked_study(study.pk)
+        swept = [_swept(locked, pk) for pk in list(waiting)]
+        if any(made for _, made in swept):
+            _manifest_digest_update(locked)
+    return sum(decided for decided, _ in swept)
 
 
-def _swept(item_id: int) -> bool:
-    # One item that cannot be decided must not stop the others, nor the recomputation of the
-    # statistics that runs the sweep: it is logged and left undecided.
+def _swept(study: Study, item_id: int) -> tuple[bool, int]:
+    """Whether the item was decided, and how many extras that made. One item that cannot be
+    decided must not stop the others, nor the recomputation of the statistics that runs the
+    sweep: it is logged and left undecided (its savepoint rolled back)."""
     try:
-        return adaptive_item_check(item_id=item_id) is not None
+        with transaction.atomic():
+            decision, made = _decide(study, item_id)
     except Exception:
         logger.exception("the adaptive decision of item %s failed; left undecided", item_id)
-        return False
+        return False, 0
+    return decision is not None, made
 
 
 def _locked_study(study_id: int) -> Study:
@@ -196,28 +210,30 @@ def _locked_study(study_id: int) -> Study:
     return Study.objects.select_for_update().get(pk=study_id)
 
 
-def _decide(study: Study, item_id: int) -> AdaptiveDecision | None:
+def _decide(study: Study, item_id: int) -> tuple[AdaptiveDecision | None, int]:
+    """The item's decision (the one taken before, if any), and how many extras this call
+    made: the caller then updates the manifest's digest, once for all it decided."""
     adaptive = AdaptiveDesign.objects.filter(study=study).first()
     if adaptive is None or study.status != Study.Status.OPEN:
-        return None
+        return None, 0
     if (earlier := AdaptiveDecision.objects.filter(item_id=item_id).first()) is not None:
-        return earlier
+        return earlier, 0
     first = list(
         Assignment.objects.filter(
             item_id=item_id, kind=Assignment.Kind.STUDY, submitted_at__isnull=False
         ).order_by("submitted_at", "pk")[: adaptive.first_k]
     )
     if len(first) < adaptive.first_k:
-        return None
+        return None, 0
     rule = adaptive.parsed_rule
     question = study.questions.filter(key=rule.question).first()
     if question is None:  # opened before the rule was checked at opening: nothing to read
         logger.warning("study %s: the adaptive rule's question %r is gone", study.pk, rule.question)
-        return None
+        return None, 0
     answers, codes = _first_answers(question, first)
     disagreed = disagreement.disagrees(rule, answers, codes)
     created = _extras_create(study, item_id, adaptive.extra_m) if disagreed else 0
-    return AdaptiveDecision.objects.create(
+    decision = AdaptiveDecision.objects.create(
         item_id=item_id,
         disagreed=disagreed,
         rule=adaptive.rule,
@@ -226,6 +242,7 @@ def _decide(study: Study, item_id: int) -> AdaptiveDecision | None:
         created=created,
         decided_at=timezone.now(),
     )
+    return decision, created
 
 
 def _first_answers(question: Question, first: list[Assignment]) -> tuple[list, list]:
@@ -244,8 +261,8 @@ def _first_answers(question: Question, first: list[Assignment]) -> tuple[list, l
 
 
 def _extras_create(study: Study, item_id: int, m: int) -> int:
-    """Up to m extra assignments of the item, at the end of the chosen raters' orders; the
-    stored manifest's digest updated to include them. How many were made."""
+    """Up to m extra assignments of the item, at the end of the chosen raters' orders. How
+    many were made (the caller updates the manifest's digest)."""
     item = (
         Item.objects.select_related("output__case", "output__source", "output_b__source")
         .prefetch_related("members__output__source")
@@ -282,9 +299,13 @@ def _extras_create(study: Study, item_id: int, m: int) -> int:
     )
     if placements:
         assignments_create(study, placements, items={key: item}, users=users)
-        study.manifest_hash = stored_manifest(study).digest
-        study.save(update_fields=["manifest_hash"])
     return len(placements)
+
+
+def _manifest_digest_update(study: Study) -> None:
+    """The stored digest made again from every assignment, extras included."""
+    study.manifest_hash = stored_manifest(study).digest
+    study.save(update_fields=["manifest_hash"])
 
 
 def stored_manifest(study: Study) -> design.Manifest:

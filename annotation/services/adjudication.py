@@ -26,6 +26,7 @@ from annotation.models import (
     Study,
 )
 from annotation.selectors import adjudication as selectors
+from annotation.services.adaptive import adaptive_sweep
 from annotation.services.answer_errors import answer_error_text
 from annotation.services.audit import audit_record
 from annotation.services.task_runs import statistics_recompute_soon, study_for_change
@@ -125,6 +126,8 @@ def adjudication_select(
             "The study has no question about the whole item with a numeric code or a choice: "
             "there is nothing a reference answer could be recorded for."
         )
+    # Decisions whose task was lost are taken first: an item may still get extra raters.
+    adaptive_sweep(study=study)
     decided = list(selectors.decided_items(study=study).values_list("pk", "token"))
     taken = set(study.adjudications.values_list("item_id", flat=True))
     candidates = [(pk, token) for pk, token in decided if pk not in taken]
@@ -180,8 +183,10 @@ def _by_rule(study, selection, candidates, rule) -> list[int]:
 
 def _adjudications_create(study: Study, selection: AdjudicationSelection, items: list[int]):
     readers: dict[int, list[int]] = {}
-    proper = Assignment.objects.filter(item_id__in=items, kind=Assignment.Kind.STUDY)
-    for item_id, assignment_id in proper.values_list("item_id", "pk"):
+    rated = Assignment.objects.filter(
+        item_id__in=items, kind__in=selectors.RATED_KINDS, submitted_at__isnull=False
+    )
+    for item_id, assignment_id in rated.values_list("item_id", "pk"):
         readers.setdefault(item_id, []).append(assignment_id)
     tokens = dict(Item.objects.filter(pk__in=items).values_list("pk", "token"))
     Adjudication.objects.bulk_create(
@@ -210,6 +215,11 @@ def adjudication_record(
     study = study_for_change(adjudication.study_id)
     adjudication = Adjudication.objects.select_for_update().get(pk=adjudication.pk)
     adjudicator = _adjudicator_for(study, user, adjudication)
+    if adjudication.decided_at is None and _held(study, adjudication):
+        raise ValidationError(
+            "An extra rater is still rating this item: it comes back to your queue once "
+            "their rating is in."
+        )
     parsed, values = _parsed_answers(study, answers, adjudication.item)
     reason = (reason or "").strip()
     if not reason:
@@ -281,6 +291,10 @@ def _adjudicator_for(study: Study, user: AbstractBaseUser, adjudication: Adjudic
     if Assignment.objects.filter(item_id=adjudication.item_id, rater=user).exists():
         raise ValidationError(gettext("You rated this item: another adjudicator decides it."))
     return adjudicator
+
+
+def _held(study: Study, adjudication: Adjudication) -> bool:
+    return selectors.held_for_extras(study=study).filter(pk=adjudication.pk).exists()
 
 
 def _parsed_answers(study: Study, answers: dict, item: Item) -> tuple[dict, dict]:

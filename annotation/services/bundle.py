@@ -26,7 +26,7 @@ from annotation.core import columns as cols
 from annotation.core import rubric, tables
 from annotation.core.stats.names import MRMC_TESTS
 from annotation.models import JudgeScore, Study, TaskRun
-from annotation.selectors.adjudication import (
+from annotation.selectors.adjudication_exports import (
     adjudication_export_rows,
     adjudication_methods_text,
 )

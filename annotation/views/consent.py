@@ -6,6 +6,8 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -94,16 +96,71 @@ def _int(raw: str | None) -> int:
         return 0
 
 
-@login_required
+# Who a form of answers was shown to, signed into the form itself: answers posted after the
+# rater was signed out are kept (in the session, which survives signing in) for that rater only.
+OWNER_SALT = "annotation.rater-answers.owner"
+OWNER_MAX_AGE = 24 * 3600
+
+
+def answers_kept_when_signed_out(view: Callable) -> Callable:
+    """`login_required` for the pages of answers about the rater, except that answers posted
+    by a rater who was signed out meanwhile (in another tab, or their session ended) are kept
+    for them: the sign-in page says so, and the form shows them again once they are back."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, study_token: str, *, phase: str) -> HttpResponse:
+        if request.user.is_authenticated:
+            return view(request, study_token, phase=phase)
+        if request.method == "POST" and _keep(request, study_token, phase):
+            messages.warning(
+                request,
+                "You were signed out before your answers were saved. Sign in again: the "
+                "answers you typed will be back in the form, ready to save.",
+            )
+        return redirect_to_login(request.get_full_path())
+
+    return wrapped
+
+
+def _kept_key(study_token: str, phase: str) -> str:
+    return f"rater-answers-kept:{study_token}:{phase}"
+
+
+def _keep(request: HttpRequest, study_token: str, phase: str) -> bool:
+    try:
+        owner = signing.loads(request.POST.get("owner", ""), salt=OWNER_SALT, max_age=OWNER_MAX_AGE)
+    except signing.BadSignature:
+        return False
+    answers = {
+        key: request.POST.getlist(key)
+        for key in request.POST
+        if key not in ("owner", "csrfmiddlewaretoken")
+    }
+    request.session[_kept_key(study_token, phase)] = {"owner": owner, "answers": answers}
+    return True
+
+
+def _kept(request: HttpRequest, study_token: str, phase: str) -> dict | None:
+    """The answers kept for this rater when they were signed out, once: another person signing
+    in on the same browser gets nothing, and the kept answers are dropped."""
+    kept = request.session.pop(_kept_key(study_token, phase), None)
+    if not kept or kept.get("owner") != request.user.pk:
+        return None
+    return kept["answers"]
+
+
 @require_http_methods(["GET", "POST"])
+@answers_kept_when_signed_out
+def _answers_page(request: HttpRequest, study_token: str, *, phase: str) -> HttpResponse:
+    return _rater_answers_page(request, study_token, phase=phase)
+
+
 def rater_background(request: HttpRequest, study_token: str) -> HttpResponse:
-    return _rater_answers_page(request, study_token, phase=consent.BACKGROUND)
+    return _answers_page(request, study_token, phase=consent.BACKGROUND)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
 def rater_post_study(request: HttpRequest, study_token: str) -> HttpResponse:
-    return _rater_answers_page(request, study_token, phase=consent.POST_STUDY)
+    return _answers_page(request, study_token, phase=consent.POST_STUDY)
 
 
 def _rater_answers_page(request: HttpRequest, study_token: str, *, phase: str) -> HttpResponse:
@@ -120,8 +177,16 @@ def _rater_answers_page(request: HttpRequest, study_token: str, *, phase: str) -
     questions = selectors.study_rater_questions(study=membership.study, phase=phase)
     stored = membership.background if phase == consent.BACKGROUND else membership.post_study
     given = stored
+    kept = _kept(request, study_token, phase)
+    if kept is not None and request.method == "GET":
+        given = {q.key: _posted(kept, q) for q in questions}
+        messages.info(
+            request,
+            "The answers you typed before you were signed out are filled in again: check "
+            "them and save.",
+        )
     if request.method == "POST":
-        given = {q.key: _posted(request, q) for q in questions}
+        given = {q.key: _posted(request.POST, q) for q in questions}
         try:
             membership = services.rater_answers_save(membership=membership, phase=phase, raw=given)
         except ValidationError as exc:
@@ -134,14 +199,17 @@ def _rater_answers_page(request: HttpRequest, study_token: str, *, phase: str) -
         "study": membership.study,
         "phase": phase,
         "questions": [(q, given.get(q.key)) for q in questions],
+        "owner": signing.dumps(request.user.pk, salt=OWNER_SALT),
     }
     return render(request, "annotation/rater_background.html", context)
 
 
-def _posted(request: HttpRequest, question) -> object:
+def _posted(form, question) -> object:
+    """A question's answer from a form's fields (a QueryDict, or the kept lists)."""
+    values = form.getlist(question.key) if hasattr(form, "getlist") else form.get(question.key, [])
     if question.kind == "multiple_choice":
-        return request.POST.getlist(question.key)
-    return request.POST.get(question.key, "").strip()
+        return list(values)
+    return (values[-1] if values else "").strip()
 
 
 @login_required

@@ -481,11 +481,8 @@ def study_open(request: HttpRequest, study_token: str) -> HttpResponse:
 def study_ratings_csv(request: HttpRequest, study_token: str) -> HttpResponse:
     study = selectors.admin_study_get(user=request.user, token=study_token)
     services.audit_record(action="ratings.downloaded", study=study, details={"format": "csv"})
-    return responses.csv_response(
-        rows=selectors.study_ratings_iter(study=study, covariates=True),
-        columns=selectors.study_ratings_columns(study=study, covariates=True),
-        filename=f"ratings-{study.token}.csv",
-    )
+    columns, rows = selectors.study_ratings_export(study=study)
+    return responses.csv_response(rows=rows, columns=columns, filename=f"ratings-{study.token}.csv")
 
 
 @login_required
