@@ -37,7 +37,7 @@ SHEET = {
         "0 de 23 elementos respondidos. Cada cambio se guarda al momento.",
         "Dónde se informa",
         'placeholder="Página o sección"',
-        "No aplica",
+        "No aplicable",
         "Atajos de teclado",
         "Mostrar solo los elementos sin responder",
         "2024-06 (revisión 1)",
@@ -113,7 +113,7 @@ def test_an_item_saved_through_htmx_answers_in_the_readers_language(
 @pytest.mark.parametrize(
     ("language", "sentence"),
     [
-        ("en", "Submitted on Dec. 6, 2026, 2:03 p.m. UTC. Your answers are locked."),
+        ("en", "Submitted on 6 December 2026, 14:03 UTC. Your answers are locked."),
         ("de", "Abgesendet am 6. Dezember 2026 14:03 UTC. Ihre Antworten sind gesperrt."),
         (
             "es",
@@ -258,7 +258,7 @@ def answered(own_report):
                 '<html lang="es">',
                 "Imprimir o guardar como PDF",
                 "<th>Dónde se informa</th>",
-                "<td>No aplica</td>",
+                "<td>No aplicable</td>",
                 "<td>Sí</td>",
                 "MI-CLAIM-GEN, versión 2024-06 (revisión 1)",
                 "<strong>Enviado:</strong> todavía no",
