@@ -154,7 +154,7 @@ def test_an_invitation_is_accepted_by_signing_in_through_the_provider(
         expect(page.locator("#sso-sign-in")).to_have_text("Sign in with Contoso Health and join")
         sso_sign_in(page, "dee", start=f"/invite/{invitation.token}/")
         expect(page).to_have_url(f"{live_server.url}/rate/")
-        expect(page.get_by_text(f"You are a rater of '{draft_study.title}'")).to_be_visible()
+        expect(page.get_by_text(f"You are a rater of “{draft_study.title}”.")).to_be_visible()
     dee = get_user_model().objects.get(username="dee")
     assert draft_study.memberships.filter(user=dee).exists()
     invitation.refresh_from_db()
