@@ -160,3 +160,20 @@ def test_a_chosen_item_that_gets_an_extra_is_held_until_the_extra_is_in(study, s
         adjudication=adjudication, user=senior, answers={"overall": 3}, reason="Middle."
     )
     assert recorded.decided_at is not None
+
+
+def test_an_opened_extra_whose_rater_was_reassigned_holds_nothing_back(study, study_admin):
+    # The extra's rater opened it, did not submit, and their work was handed on: the opened
+    # extra stays theirs (started work never moves), but it is no longer awaited.
+    item = disagreeing(study)
+    extra = extras(item)[0]
+    Assignment.objects.filter(pk=extra.pk).update(first_opened_at=timezone.now())
+    assert item.pk not in decided(study)
+    services.assignments_reassign(study=study, rater=extra.rater)
+    extra.refresh_from_db()
+    assert extra.submitted_at is None
+    assert extras(item) == [extra]  # the opened extra stayed with its rater
+    assert Membership.objects.get(study=study, user=extra.rater).reassigned_at is not None
+    assert item.pk in decided(study)
+    run = services.adjudication_select(study=study, by=study_admin, mode="all")
+    assert run.chosen == 1
