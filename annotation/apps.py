@@ -30,6 +30,10 @@ class AnnotationConfig(AppConfig):
         from annotation.views.language import language_at_sign_in
 
         user_logged_in.connect(language_at_sign_in, dispatch_uid="language-at-sign-in")
+        # Answers kept on this browser for someone else are dropped when another user signs in.
+        from annotation.views.consent import kept_answers_of_others_dropped
+
+        user_logged_in.connect(kept_answers_of_others_dropped, dispatch_uid="kept-answers-dropped")
         checks.register(site_url_check)
         checks.register(sso_check)
         # The "Study admins" group and its permission exist on every deployment, demo or not:

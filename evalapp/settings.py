@@ -358,6 +358,9 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
+# A form posted with a stale CSRF token (signing in renews it) gets a page that says so; the
+# background and post-study forms keep the answers typed (docs/consent.md).
+CSRF_FAILURE_VIEW = "evalapp.views.csrf_failure"
 # Not HttpOnly: the rater page's script reads the CSRF token from the cookie (rater-save.js).
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"

@@ -1,5 +1,6 @@
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 
@@ -18,3 +19,22 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
     return defaults.page_not_found(request, exception)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a form posted with a token gone stale (signing in, in any tab, renews
+    it). The background and post-study forms keep what the rater typed and send them back to
+    it (annotation.views.consent); anything else gets a page that says what happened, or, for
+    a script, a short 403 (the rater item page's saves fetch a fresh token and retry)."""
+    from annotation.views.consent import answers_kept_after_csrf_failure
+
+    kept = answers_kept_after_csrf_failure(request)
+    if kept is not None:
+        return kept
+    if (
+        request.path.startswith("/api/")
+        or getattr(request, "htmx", False)
+        or request.headers.get("X-Requested-With") == "fetch"
+    ):
+        return JsonResponse({"detail": "CSRF verification failed."}, status=403)
+    return render(request, "csrf_failure.html", status=403)

@@ -6,6 +6,8 @@ import logging
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from annotation import selectors, services, tasks
@@ -270,3 +272,38 @@ def test_the_study_api_shows_the_adaptive_setting_to_admins_only_and_read_only(c
 def test_a_study_without_adaptive_extra_raters_shows_null(client, draft_study, study_admin):
     body = client.get(f"/api/v1/studies/{draft_study.token}/", headers=auth(study_admin)).json()
     assert body["adaptive"] is None
+
+
+# --- review of issue 25: the sweep holds the study's lock for one chunk at a time -----------
+
+
+def test_a_sweep_decides_in_chunks_releasing_the_studys_lock_between_them(study_admin):
+    study = adaptive_study(study_admin)
+    items = list(study.items.order_by("pk")[:3])
+    for item in items:  # no check runs here (no commit): the sweep decides all three
+        for assignment, answer in zip(regular(item), (1, 5), strict=True):
+            rate(assignment, answer)
+    real = services.adaptive.stored_manifest
+    digests = []
+
+    def counted(study):
+        digests.append(study.pk)
+        return real(study)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("annotation.services.adaptive.SWEEP_CHUNK", 2)
+        patch.setattr("annotation.services.adaptive.stored_manifest", counted)
+        with CaptureQueriesContext(connection) as seen:
+            assert services.adaptive_sweep(study=study) == 3
+    locks = [
+        q["sql"]
+        for q in seen.captured_queries
+        if "FOR UPDATE" in q["sql"] and 'FROM "annotation_study"' in q["sql"]
+    ]
+    assert len(locks) == 2  # two chunks (2 items, then 1), each its own lock and transaction
+    assert digests == [study.pk, study.pk]  # the digest once per chunk
+    for item in items:  # one decision per item, and never more than m extras
+        assert AdaptiveDecision.objects.filter(item=item).count() == 1
+        assert item.assignments.filter(kind="extra").count() == 2
+    study.refresh_from_db()
+    assert study.manifest_hash == real(study).digest

@@ -5,6 +5,7 @@ chosen before an extra appeared is held off the queue until the extra is in."""
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
 
 from annotation import services
@@ -160,3 +161,60 @@ def test_a_chosen_item_that_gets_an_extra_is_held_until_the_extra_is_in(study, s
         adjudication=adjudication, user=senior, answers={"overall": 3}, reason="Middle."
     )
     assert recorded.decided_at is not None
+
+
+def test_an_opened_extra_whose_rater_was_reassigned_holds_nothing_back(study, study_admin):
+    # The extra's rater opened it, did not submit, and their work was handed on: the opened
+    # extra stays theirs (started work never moves), but it is no longer awaited.
+    item = disagreeing(study)
+    extra = extras(item)[0]
+    Assignment.objects.filter(pk=extra.pk).update(first_opened_at=timezone.now())
+    assert item.pk not in decided(study)
+    services.assignments_reassign(study=study, rater=extra.rater)
+    extra.refresh_from_db()
+    assert extra.submitted_at is None
+    assert extras(item) == [extra]  # the opened extra stayed with its rater
+    assert Membership.objects.get(study=study, user=extra.rater).reassigned_at is not None
+    assert item.pk in decided(study)
+    run = services.adjudication_select(study=study, by=study_admin, mode="all")
+    assert run.chosen == 1
+
+
+def test_held_items_are_counted_for_the_adjudicator_and_the_admin(
+    client, study, study_admin, senior
+):
+    # Chosen before its extra appeared, then held: the adjudicator's queue is empty, and the
+    # done page must not claim that every chosen item has a reference.
+    # The last item, so that its id differs from the adjudication's (a subquery must match
+    # on the item, not on the adjudication's own id).
+    item = study.items.order_by("-pk").first()
+    first = regular(item)
+    for read, answer in zip(first, (1, 5), strict=True):
+        rate(read, answer)
+    selection = AdjudicationSelection.objects.create(
+        study=study, mode="all", created_by=study_admin
+    )
+    Adjudication.objects.create(
+        study=study, item=item, selection=selection, readers=[first[0].pk, first[1].pk]
+    )
+    services.adaptive_item_check(item_id=item.pk)
+    client.force_login(senior)
+    done = client.get(reverse("adjudicator_next", args=[study.token])).content.decode()
+    assert "1 item waits for an extra rating" in done
+    assert "Every item of" not in done
+    german = client.get(
+        reverse("adjudicator_next", args=[study.token]), headers={"Accept-Language": "de"}
+    ).content.decode()
+    assert "1 item waits for an extra rating" not in german
+
+    client.force_login(study_admin)
+    for page in ("study_adjudication", "study_dashboard"):
+        body = client.get(reverse(page, args=[study.token])).content.decode()
+        assert "1 item waits for an extra rating" in body, page
+
+    rate(extras(item)[0], 3)  # the extra is in: nothing is held any more
+    body = client.get(reverse("study_adjudication", args=[study.token])).content.decode()
+    assert "wait for an extra rating" not in body
+    assert "waits for an extra rating" not in body
+    client.force_login(senior)
+    assert client.get(reverse("adjudicator_next", args=[study.token])).status_code == 302

@@ -1,7 +1,9 @@
 """Bad days on the consent and background pages, in headless Chromium: signed out (in another
 tab) while filling in the background form, the rater is told so, signs in again and finds the
-answers they typed back in the form, ready to save; the server restarted between loading the
-consent statement and accepting it, the accept still goes through."""
+answers they typed back in the form, ready to save; signed out and in again in another tab
+(which renews the CSRF token), Save brings the answers back in the form instead of a bare 403;
+the server restarted between loading the consent statement and accepting it, the accept still
+goes through."""
 
 from playwright.sync_api import expect
 
@@ -66,6 +68,48 @@ def test_signed_out_on_the_background_form_the_typed_answers_come_back(
 
     answers = Membership.objects.get(study=study, user=rater).background
     assert answers == {"specialty": "internal", "years": 17}
+
+
+def sign_out_and_in_again_in_another_tab(page, username: str) -> None:
+    other = page.context.new_page()
+    other.goto("/rate/")
+    other.click("button:has-text('Log out')")
+    other.wait_for_url("**/accounts/login/**")
+    other.fill("#id_username", username)
+    other.fill("#id_password", PASSWORD)
+    other.click("button[type=submit]")
+    other.wait_for_load_state()
+    other.close()
+
+
+def test_signed_in_again_in_another_tab_the_expired_form_comes_back_filled_in(
+    live_server, study_admin, raters
+):
+    study = consent_study(study_admin, raters)
+    rater = raters[0]
+    services.rater_consent_accept(
+        membership=study.memberships.get(user=rater), version=study.consent_version
+    )
+    background = f"/rate/{study.token}/background/"
+    with browser_page(live_server.url) as page:
+        log_in(page, rater.username)
+        page.goto(background)
+        page.get_by_label("Emergency medicine").check()
+        page.get_by_label("How many years have you been in practice").fill("9")
+        sign_out_and_in_again_in_another_tab(page, rater.username)
+        page.get_by_role("button", name="Save and go to my first item").click()
+
+        # Not Django's bare 403: the form again, the answers filled in, not yet saved.
+        page.wait_for_url(f"**{background}")
+        expect(page.get_by_text("This form had expired")).to_be_visible()
+        expect(page.get_by_role("heading", name="About you")).to_be_visible()
+        assert page.get_by_label("Emergency medicine").is_checked()
+        expect(page.get_by_label("How many years have you been in practice")).to_have_value("9")
+        page.get_by_role("button", name="Save and go to my first item").click()
+        page.wait_for_selector("text=Item 1 of 4")
+
+    answers = Membership.objects.get(study=study, user=rater).background
+    assert answers == {"specialty": "emergency", "years": 9}
 
 
 def test_answers_kept_for_one_rater_are_never_shown_to_another(live_server, study_admin, raters):

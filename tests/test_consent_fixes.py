@@ -329,11 +329,12 @@ def test_answers_posted_signed_out_are_kept_only_with_a_genuine_owner(
     assert forged.status_code == 302
     assert forged.url.startswith(reverse("login"))
     assert key not in client.session
-    genuine = signing.dumps(rater.pk, salt=OWNER_SALT)
+    genuine = signing.dumps([rater.pk, consent_study.token, "background"], salt=OWNER_SALT)
     kept = client.post(url, {"owner": genuine, "specialty": "surgery", "years": "3"})
     assert kept.status_code == 302
     assert client.session[key] == {
         "owner": rater.pk,
+        "why": "signed_out",
         "answers": {"specialty": ["surgery"], "years": ["3"]},
     }
     assert membership(consent_study, rater).background == {}  # kept, not stored

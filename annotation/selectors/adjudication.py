@@ -5,7 +5,7 @@ raters' answers to the questions a reference is recorded for, the adjudicator's 
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext
 
@@ -67,6 +67,13 @@ def held_for_extras(*, study: Study) -> QuerySet[Adjudication]:
     is in (or its rater stops), so that the reference is decided with every rating."""
     pending = extras_pending(study=study).filter(item=OuterRef("item"))
     return study.adjudications.filter(Exists(pending))
+
+
+def adjudicator_held(*, study: Study, user: AbstractBaseUser) -> int:
+    """How many items offered to `user` and still without a reference are held for an extra
+    rating (the adjudicator's done page says so, not that every item has a reference)."""
+    undecided = _offered(study, user).filter(decided_at__isnull=True)
+    return undecided.filter(pk__in=held_for_extras(study=study).values("pk")).count()
 
 
 def canonical_answer(question: Question, answer: object, value: float | None) -> object:
@@ -389,6 +396,7 @@ class AdjudicationSummary:
     runs: list[SelectionRun]
     siding: list[QuestionSiding]
     judges: list[JudgeReferenceRow] = ()
+    held: int = 0  # chosen, without a reference, and held for an extra rating still to come
 
     @property
     def any(self) -> bool:
@@ -442,13 +450,20 @@ def adjudication_summary(*, study: Study) -> AdjudicationSummary:
         .select_related("question")
         .order_by("judge", "question__order", "question__key")
     ]
+    # How many were chosen, and of those how many wait for an extra rating: one query.
+    pending = extras_pending(study=study).filter(item=OuterRef("item"))
+    counts = study.adjudications.aggregate(
+        selected=Count("pk"),
+        held=Count("pk", filter=Exists(pending) & Q(decided_at__isnull=True)),
+    )
     return AdjudicationSummary(
-        selected=study.adjudications.count(),
+        selected=counts["selected"],
         decided=len(adjudications),
         adjudicators=adjudicators,
         runs=runs,
         siding=siding,
         judges=judges,
+        held=counts["held"],
     )
 
 

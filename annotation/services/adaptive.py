@@ -161,6 +161,10 @@ def adaptive_item_check(*, item_id: int) -> AdaptiveDecision | None:
     return decision
 
 
+# Items decided per transaction of a sweep (the study's row lock is held for one chunk).
+SWEEP_CHUNK = 50
+
+
 def adaptive_sweep(*, study: Study) -> int:
     """Decide every item of an open adaptive study whose first k ratings are in but whose
     decision was never taken (its task lost). How many decisions it took."""
@@ -181,14 +185,21 @@ def adaptive_sweep(*, study: Study) -> int:
         .filter(done__gte=adaptive.first_k)
         .values_list("pk", flat=True)
     )
-    # One transaction under the study's lock: every decision, then the manifest's digest once
-    # for all the extras made (it reads every assignment of the study), committed together.
-    with transaction.atomic():
-        locked = _locked_study(study.pk)
-        swept = [_swept(locked, pk) for pk in list(waiting)]
-        if any(made for _, made in swept):
-            _manifest_digest_update(locked)
-    return sum(decided for decided, _ in swept)
+    # In chunks, each one transaction under the study's lock: its decisions, then the
+    # manifest's digest once for the extras it made (the digest reads every assignment of the
+    # study), committed together. The lock is released between chunks, so that raters'
+    # submits (whose TaskRun references the study) wait for one chunk at most, not the whole
+    # sweep; every decision is still taken under the lock, so never more than m extras.
+    pending = list(waiting)
+    decided = 0
+    for start in range(0, len(pending), SWEEP_CHUNK):
+        with transaction.atomic():
+            locked = _locked_study(study.pk)
+            swept = [_swept(locked, pk) for pk in pending[start : start + SWEEP_CHUNK]]
+            if any(made for _, made in swept):
+                _manifest_digest_update(locked)
+        decided += sum(done for done, _ in swept)
+    return decided
 
 
 def _swept(study: Study, item_id: int) -> tuple[bool, int]:

@@ -75,7 +75,8 @@ def adjudicator_next(request: HttpRequest, study_token: str) -> HttpResponse:
     if queue:
         return redirect("adjudicator_item", study_token=study.token, token=queue[0])
     decided = adjudication_selectors.adjudicator_decided(study=study, user=request.user)
-    context = {"study": study, "decided": decided}
+    held = adjudication_selectors.adjudicator_held(study=study, user=request.user)
+    context = {"study": study, "decided": decided, "held": held}
     return render(request, "annotation/adjudicator_done.html", context)
 
 

@@ -4,14 +4,16 @@ and the admin's page that defines the statement and the questions about raters."
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -96,10 +98,16 @@ def _int(raw: str | None) -> int:
         return 0
 
 
-# Who a form of answers was shown to, signed into the form itself: answers posted after the
-# rater was signed out are kept (in the session, which survives signing in) for that rater only.
+# Whose form of answers it was, for which study and which form, signed into the form itself:
+# answers posted after the rater was signed out, or with a CSRF token gone stale (they signed in
+# again in another tab), are kept in the session, which survives signing in, for that rater and
+# that form only. The note lasts no longer than a session could.
 OWNER_SALT = "annotation.rater-answers.owner"
-OWNER_MAX_AGE = 24 * 3600
+OWNER_MAX_AGE = min(24 * 3600, settings.SESSION_COOKIE_AGE)
+KEPT_PREFIX = "rater-answers-kept:"
+SIGNED_OUT = "signed_out"
+EXPIRED = "expired"
+ANSWER_PAGES = {"rater_background": consent.BACKGROUND, "rater_post_study": consent.POST_STUDY}
 
 
 def answers_kept_when_signed_out(view: Callable) -> Callable:
@@ -111,32 +119,77 @@ def answers_kept_when_signed_out(view: Callable) -> Callable:
     def wrapped(request: HttpRequest, study_token: str, *, phase: str) -> HttpResponse:
         if request.user.is_authenticated:
             return view(request, study_token, phase=phase)
-        if request.method == "POST" and _keep(request, study_token, phase):
-            messages.warning(
-                request,
-                "You were signed out before your answers were saved. Sign in again: the "
-                "answers you typed will be back in the form, ready to save.",
-            )
+        if request.method == "POST" and _keep(request, study_token, phase, why=SIGNED_OUT):
+            _signed_out_message(request)
         return redirect_to_login(request.get_full_path())
 
     return wrapped
 
 
-def _kept_key(study_token: str, phase: str) -> str:
-    return f"rater-answers-kept:{study_token}:{phase}"
+def _signed_out_message(request: HttpRequest) -> None:
+    messages.warning(
+        request,
+        _(
+            "You were signed out before your answers were saved. Sign in again: the answers "
+            "you typed will be back in the form, ready to save."
+        ),
+    )
 
 
-def _keep(request: HttpRequest, study_token: str, phase: str) -> bool:
+def answers_kept_after_csrf_failure(request: HttpRequest) -> HttpResponse | None:
+    """For the project's CSRF failure view: a background or post-study form posted with a stale
+    CSRF token (the rater signed in again in another tab, which renews it) by the rater it was
+    shown to, or by nobody signed in, has its answers kept as above and is sent back to the
+    form (or to the sign-in page). Nothing is saved. None for any other refused request."""
+    if request.method != "POST":
+        return None
     try:
-        owner = signing.loads(request.POST.get("owner", ""), salt=OWNER_SALT, max_age=OWNER_MAX_AGE)
+        match = resolve(request.path_info)
+    except Resolver404:
+        return None
+    phase = ANSWER_PAGES.get(match.url_name or "")
+    study_token = match.kwargs.get("study_token")
+    if phase is None or not study_token:
+        return None
+    signed_in = request.user.is_authenticated
+    if not _keep(request, study_token, phase, why=EXPIRED if signed_in else SIGNED_OUT):
+        return None
+    if signed_in:
+        return redirect(match.url_name, study_token=study_token)
+    _signed_out_message(request)
+    return redirect_to_login(request.get_full_path())
+
+
+def _kept_key(study_token: str, phase: str) -> str:
+    return f"{KEPT_PREFIX}{study_token}:{phase}"
+
+
+def _owner_note(user, study_token: str, phase: str) -> str:
+    return signing.dumps([user.pk, study_token, phase], salt=OWNER_SALT)
+
+
+def _keep(request: HttpRequest, study_token: str, phase: str, *, why: str) -> bool:
+    """Keeps the posted answers if the form's owner note is good, is for this study and this
+    form, and names the signed-in user (when someone is signed in)."""
+    try:
+        note = signing.loads(request.POST.get("owner", ""), salt=OWNER_SALT, max_age=OWNER_MAX_AGE)
     except signing.BadSignature:
+        return False
+    if not isinstance(note, list) or len(note) != 3 or note[1:] != [study_token, phase]:
+        return False
+    owner = note[0]
+    if request.user.is_authenticated and request.user.pk != owner:
         return False
     answers = {
         key: request.POST.getlist(key)
         for key in request.POST
         if key not in ("owner", "csrfmiddlewaretoken")
     }
-    request.session[_kept_key(study_token, phase)] = {"owner": owner, "answers": answers}
+    request.session[_kept_key(study_token, phase)] = {
+        "owner": owner,
+        "why": why,
+        "answers": answers,
+    }
     return True
 
 
@@ -146,7 +199,20 @@ def _kept(request: HttpRequest, study_token: str, phase: str) -> dict | None:
     kept = request.session.pop(_kept_key(study_token, phase), None)
     if not kept or kept.get("owner") != request.user.pk:
         return None
-    return kept["answers"]
+    return kept
+
+
+def kept_answers_of_others_dropped(
+    sender: object, request: HttpRequest | None, user: AbstractBaseUser, **kwargs
+) -> None:
+    """`user_logged_in` receiver: answers kept on this browser for anyone but the user who
+    signed in are dropped at once, not left in the session."""
+    if request is None or not hasattr(request, "session"):
+        return
+    for key in [k for k in list(request.session.keys()) if k.startswith(KEPT_PREFIX)]:
+        kept = request.session.get(key)
+        if not isinstance(kept, dict) or kept.get("owner") != user.pk:
+            del request.session[key]
 
 
 @require_http_methods(["GET", "POST"])
@@ -179,12 +245,18 @@ def _rater_answers_page(request: HttpRequest, study_token: str, *, phase: str) -
     given = stored
     kept = _kept(request, study_token, phase)
     if kept is not None and request.method == "GET":
-        given = {q.key: _posted(kept, q) for q in questions}
-        messages.info(
-            request,
-            "The answers you typed before you were signed out are filled in again: check "
-            "them and save.",
-        )
+        given = {q.key: _posted(kept["answers"], q) for q in questions}
+        if kept.get("why") == EXPIRED:
+            note = _(
+                "This form had expired (you signed in again meanwhile), so your answers were "
+                "not saved. They are filled in again: check them and save."
+            )
+        else:
+            note = _(
+                "The answers you typed before you were signed out are filled in again: check "
+                "them and save."
+            )
+        messages.info(request, note)
     if request.method == "POST":
         given = {q.key: _posted(request.POST, q) for q in questions}
         try:
@@ -199,7 +271,7 @@ def _rater_answers_page(request: HttpRequest, study_token: str, *, phase: str) -
         "study": membership.study,
         "phase": phase,
         "questions": [(q, given.get(q.key)) for q in questions],
-        "owner": signing.dumps(request.user.pk, salt=OWNER_SALT),
+        "owner": _owner_note(request.user, study_token, phase),
     }
     return render(request, "annotation/rater_background.html", context)
 
