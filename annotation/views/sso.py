@@ -11,7 +11,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.signals import user_login_failed
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render, resolve_url
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, resolve, reverse
 from django.utils import translation
 from django.utils.decorators import method_decorator
 from django.utils.functional import Promise
@@ -216,7 +216,9 @@ def _sso_failure(
 
 
 def _failed_page(request: HttpRequest, message: str | Promise, *, status: int) -> HttpResponse:
-    context = {"message": message, **sso_context()}
+    # The language switcher leads back to the sign-in page, not to the callback's address:
+    # that holds the provider's answer (its error text), which the page must not show.
+    context = {"message": message, "language_next": reverse("login"), **sso_context()}
     return render(request, "registration/sso_failed.html", context, status=status)
 
 
