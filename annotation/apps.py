@@ -26,6 +26,10 @@ class AnnotationConfig(AppConfig):
         user_logged_in.connect(audit.signed_in, dispatch_uid="audit-signed-in")
         user_logged_out.connect(audit.signed_out, dispatch_uid="audit-signed-out")
         user_login_failed.connect(audit.sign_in_failed, dispatch_uid="audit-sign-in-failed")
+        # Accounts, their rights and API tokens, wherever they change (the admin, a shell).
+        from annotation.services import audit_accounts
+
+        audit_accounts.connect()
         # A signed-in user's stored language becomes this browser's (docs/translation.md).
         from annotation.views.language import language_at_sign_in
 

@@ -124,7 +124,17 @@ def signed_out(sender, request, user, **kwargs) -> None:
         audit_record(action="account.signed_out", user=user, target=user)
 
 
+# What a failed sign-in's entry keeps of the credentials, beside the name tried: how it was
+# tried and why it failed. Only these: a password, a code, a token or a secret never is.
+_SIGN_IN_KEPT = ("method", "issuer", "subject", "reason")
+
+
 def sign_in_failed(sender, credentials: dict, request=None, **kwargs) -> None:
-    # Django has already masked the password in `credentials`; only the name tried is kept.
+    # Django has already masked the password in `credentials`; it is dropped all the same.
     tried = str(credentials.get("username", ""))[:150]
-    audit_record(action="account.sign_in_failed", user=None, username=tried)
+    details = {
+        name: str(credentials[name])[:500]
+        for name in _SIGN_IN_KEPT
+        if credentials.get(name) not in (None, "")
+    }
+    audit_record(action="account.sign_in_failed", user=None, username=tried, details=details)
