@@ -94,12 +94,18 @@ def task_run_create(
     return run
 
 
-def _audit_queued(run: TaskRun, user: AbstractBaseUser | None) -> None:
+def _audit_queued(run: TaskRun, user: AbstractBaseUser | None, *, automatic=False) -> None:
     details = {"job": run.kind, "run": run.pk}
     if run.source_id:
         details["source"] = run.source.label
     if run.judge_id:
         details["judge"] = run.judge.label
+    if automatic:
+        # No one asked for it: it follows a change (a submit, a lock, an import), and the
+        # entry names whoever made that change, if the context knows.
+        details["automatic"] = True
+        audit_record(action="job.queued", study=run.study, target=run, details=details)
+        return
     audit_record(action="job.queued", study=run.study, target=run, details=details, user=user)
 
 
@@ -188,9 +194,13 @@ def _recompute_queued(study: Study, user: AbstractBaseUser | None) -> TaskRun | 
     _supersede_dead_runs(dead)
     try:
         with transaction.atomic():
-            return TaskRun.objects.create(
+            run = TaskRun.objects.create(
                 study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT, created_by=user
             )
+            # Recorded like any other job, the automatic ones too; none when one was
+            # already waiting.
+            _audit_queued(run, user, automatic=user is None)
+            return run
     except IntegrityError:
         return None
 
