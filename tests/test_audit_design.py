@@ -112,10 +112,25 @@ def test_automatic_recomputations_are_recorded_as_queued(study_admin, open_study
     with _as(rater):
         services.statistics_recompute_soon(study=open_study)  # after a rater's submit
         services.statistics_recompute_soon(study=open_study)  # one already waits: no second
+    # Not on the submit's path (which writes no entry): when a worker claims it.
+    assert not _entries("job.queued")
+    run = open_study.task_runs.get(kind="compute_agreement")
+    with audit.acting_as(audit.Acting(via="worker")):
+        services.task_run_claim(run_id=run.pk)
     [queued] = _entries("job.queued")
+    assert (queued.object_id, queued.via, queued.actor_id) == (str(run.pk), "worker", None)
     assert queued.details["job"] == "compute_agreement"
     assert queued.details["automatic"] is True
+    assert queued.details["queued_at"] == audit.format_time(run.created_at)
     assert queued.study_id == open_study.pk
+    services.task_run_claim(run_id=run.pk)  # claimed already: nothing more
+    assert len(_entries("job.queued")) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_recomputation_a_lock_queues_is_recorded_when_queued(study_admin, open_study):
     with _as(study_admin):
-        services.study_lock(study=open_study)  # the final recomputation
-    assert len(_entries("job.queued")) >= 1
+        services.study_lock(study=open_study)
+    [queued] = _entries("job.queued")
+    assert queued.details["automatic"] is True
+    assert (queued.actor_username, queued.address) == ("studyadmin", ADDRESS)
