@@ -73,7 +73,8 @@ def site_url_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
 
 def audit_flushable_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """AUDIT_LOG_FLUSHABLE lets `manage.py flush` empty the audit log: a test suite's or a
-    benchmark's setting, never a live site's. Said at every start when DEBUG is off."""
+    benchmark's setting, never a live site's. Said by every command that runs the checks
+    when DEBUG is off."""
     return _audit_flushable_warning() if not settings.DEBUG else []
 
 

@@ -89,10 +89,10 @@ def _rights_changed(sender, instance, action: str, reverse: bool, model, pk_set,
         return
     if action == "post_add" and pk_set:
         pairs = _pairs(instance, reverse, pk_set)
-        _record_rights(sender, pairs, field, "added")
+        _record_rights(pairs, field, "added")
     elif action in ("post_remove", "post_clear"):
         present = instance.__dict__.pop("_audit_rights_present", [])
-        _record_rights(sender, present, field, "removed")
+        _record_rights(present, field, "removed")
 
 
 def _present(through, instance, reverse: bool, pk_set) -> list[tuple[int, int]]:
@@ -114,7 +114,7 @@ def _columns(through) -> tuple[str, str]:
     return user_column, next(name for name in names if name != user_column)
 
 
-def _record_rights(through, pairs: list[tuple[int, int]], field: str, verb: str) -> None:
+def _record_rights(pairs: list[tuple[int, int]], field: str, verb: str) -> None:
     if not pairs:
         return
     users = get_user_model().objects.in_bulk({user_id for user_id, _ in pairs})
