@@ -1,3 +1,5 @@
+from dataclasses import dataclass
+
 from django.contrib import admin
 
 from annotation import models, services
@@ -12,21 +14,47 @@ class AuditedAdmin(admin.ModelAdmin):
         _audit_form(form, obj, change)
 
     def save_formset(self, request, form, formset, change) -> None:
+        # Taken before the save, which deletes these rows and sets their pk to None.
+        gone = [_Deleted.of(f.instance) for f in formset.deleted_forms if f.instance.pk]
         super().save_formset(request, form, formset, change)
+        deleted = {id(f.instance) for f in formset.deleted_forms}
         for inline_form in formset.forms:
-            if inline_form.instance.pk and inline_form.has_changed():
-                _audit_form(inline_form, inline_form.instance, bool(inline_form.initial))
-        for deleted in formset.deleted_objects:
-            _audit_deleted(deleted)
+            instance = inline_form.instance
+            if instance.pk and id(instance) not in deleted and inline_form.has_changed():
+                _audit_form(inline_form, instance, bool(inline_form.initial))
+        for row in gone:
+            _audit_deleted(row)
 
+    # Recorded after the delete: the entry's write takes the chain's lock, which would
+    # otherwise be held through the whole cascade. What it names is kept before the row goes.
     def delete_model(self, request, obj) -> None:
-        _audit_deleted(obj)
+        gone = _Deleted.of(obj)
         super().delete_model(request, obj)
+        _audit_deleted(gone)
 
     def delete_queryset(self, request, queryset) -> None:
-        for obj in queryset:
-            _audit_deleted(obj)
+        gone = [_Deleted.of(obj) for obj in queryset]
         super().delete_queryset(request, queryset)
+        for deleted in gone:
+            _audit_deleted(deleted)
+
+
+@dataclass(frozen=True)
+class _Deleted:
+    """What an entry says of a deleted row: its type, id, study and name, taken before the
+    delete (after it, the row's pk is None and its study may be gone too)."""
+
+    type_name: str
+    pk: object
+    study: models.Study | None
+    text: str
+
+    @classmethod
+    def of(cls, obj) -> "_Deleted":
+        study = _study_of(obj)
+        if study is not None:  # a copy: deleting the study sets the original's pk to None
+            study = models.Study(pk=study.pk, title=study.title)
+        return cls(type(obj).__name__.lower(), obj.pk, study, str(obj))
 
 
 def _study_of(obj) -> models.Study | None:
@@ -51,9 +79,13 @@ def _audit_form(form, obj, change: bool) -> None:
     services.audit_record(action=action, study=_study_of(obj), target=obj, details=details)
 
 
-def _audit_deleted(obj) -> None:
+def _audit_deleted(gone: _Deleted) -> None:
     services.audit_record(
-        action="admin.deleted", study=_study_of(obj), target=obj, details={"object": str(obj)}
+        action="admin.deleted",
+        study=gone.study,
+        object_type=gone.type_name,
+        object_id=str(gone.pk),
+        details={"object": gone.text},
     )
 
 

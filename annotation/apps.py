@@ -26,6 +26,10 @@ class AnnotationConfig(AppConfig):
         user_logged_in.connect(audit.signed_in, dispatch_uid="audit-signed-in")
         user_logged_out.connect(audit.signed_out, dispatch_uid="audit-signed-out")
         user_login_failed.connect(audit.sign_in_failed, dispatch_uid="audit-sign-in-failed")
+        # Accounts, their rights and API tokens, wherever they change (the admin, a shell).
+        from annotation.services import audit_accounts
+
+        audit_accounts.connect()
         # A signed-in user's stored language becomes this browser's (docs/translation.md).
         from annotation.views.language import language_at_sign_in
 
@@ -35,6 +39,8 @@ class AnnotationConfig(AppConfig):
 
         user_logged_in.connect(kept_answers_of_others_dropped, dispatch_uid="kept-answers-dropped")
         checks.register(site_url_check)
+        checks.register(audit_flushable_check)
+        checks.register(audit_flushable_deploy_check, deploy=True)
         checks.register(sso_check)
         # The "Study admins" group and its permission exist on every deployment, demo or not:
         # made after each migrate (Django's own post_migrate has made the permission by then).
@@ -65,5 +71,30 @@ def site_url_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             hint="Set SITE_URL to the address people use (with docker-compose, https:// and "
             "EVALAPP_HOST), and name its host in ALLOWED_HOSTS.",
             id="annotation.W001",
+        )
+    ]
+
+
+def audit_flushable_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """AUDIT_LOG_FLUSHABLE lets `manage.py flush` empty the audit log: a test suite's or a
+    benchmark's setting, never a live site's. Said by every command that runs the checks
+    when DEBUG is off."""
+    return _audit_flushable_warning() if not settings.DEBUG else []
+
+
+def audit_flushable_deploy_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The same under `check --deploy` with DEBUG on (with it off the check above says it)."""
+    return _audit_flushable_warning() if settings.DEBUG else []
+
+
+def _audit_flushable_warning() -> list[checks.CheckMessage]:
+    if not settings.AUDIT_LOG_FLUSHABLE:
+        return []
+    return [
+        checks.Warning(
+            "AUDIT_LOG_FLUSHABLE is on: `manage.py flush` may empty the audit log.",
+            hint="Unset AUDIT_LOG_FLUSHABLE on a site whose audit log counts; only a test "
+            "suite's or a benchmark's throwaway database needs it (docs/audit.md).",
+            id="annotation.W002",
         )
     ]

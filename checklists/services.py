@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from annotation.models import Membership, Study
+from annotation.services.audit import audit_record
 from checklists.definition_files import (
     Choice,
     DefinitionError,
@@ -169,6 +170,11 @@ def report_create(
         ReportScopeChange.objects.create(report=report, scope=cleaned, changed_by=lead)
     if lead_assesses:
         Assessment.objects.create(report=report, assessor=lead)
+    if study is not None:
+        # A report linked to a study reads its facts (raters, blinding, agreement): recorded
+        # in the study's audit trail.
+        details = {"report": title, "checklist": definition.slug, "lead": lead.get_username()}
+        audit_record(action="checklist.linked", study=study, target=report, details=details)
     return report
 
 
@@ -324,7 +330,15 @@ def response_use_evidence(
     if (response.notes, response.evidence_hash) == (text, digest):
         return response  # the same facts again: nothing to record
     changes = {"notes": text, "evidence_hash": digest, "evidence_used_at": timezone.now()}
-    return _response_apply(response, changes, user)
+    response = _response_apply(response, changes, user)
+    study = assessment.report.study
+    if study is not None:
+        # The study's facts copied out of it, into a report: recorded against the study.
+        details = {"report": assessment.report.title, "item": item.code, "facts_hash": digest}
+        audit_record(
+            action="checklist.evidence_used", study=study, target=response, details=details
+        )
+    return response
 
 
 def _locked(assessment: Assessment) -> Assessment:

@@ -1,6 +1,7 @@
 """Shared fixtures: users in every role, a study built through the real services, a real Celery
 worker process on the configured broker, and a local OpenAI-compatible server."""
 
+import os
 import socket
 import uuid
 from pathlib import Path
@@ -28,6 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # pytest-django empties a transactional test's database with `flush`, which the audit log's
 # PostgreSQL trigger refuses unless this is set (evalapp.db.postgresql; docs/audit.md).
 django_settings.AUDIT_LOG_FLUSHABLE = True
+# Tests that migrate back past the audit trail's migration (0048) drop a throwaway log, which
+# the migration otherwise refuses while it has entries (docs/audit.md).
+os.environ["AUDIT_LOG_DROP_ON_ROLLBACK"] = "1"
 
 STUDY_ROWS = (Path(__file__).parent / "data" / "study.csv").read_bytes()
 

@@ -1,6 +1,9 @@
-"""What the audit trail records: one test per family of actions, through the pages and the API
-where people act, each checking who, from which address, and the old and new values. And what
-it must not record: a rater's saves, a password."""
+"""What the audit trail records: one test per family of actions, each checking who, from which
+address, and the old and new values. Most go through the pages and the API where people act;
+a few call the service the page and the API share, under the context the middleware would set
+(sources and judges, raters, recomputations, consent and adaptive settings), since the entry is
+written by the service whichever entry point calls it. And what it must not record: a rater's
+saves, a password. More families: test_audit_accounts, _admin, _design and _people."""
 
 from io import StringIO
 

@@ -4,13 +4,17 @@ PostgreSQL trigger as a DBA would), the trigger and the ORM refusing changes, an
 transactions appending at once without forking the chain."""
 
 import hashlib
+import importlib
 import json
 import threading
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
+from django.core.checks import run_checks
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
+from django.db.migrations.exceptions import IrreversibleError
 
 from annotation import services
 from annotation.core import audit
@@ -196,6 +200,49 @@ def test_postgresql_refuses_update_delete_and_truncate(sql):
     assert AuditEvent.objects.get().action == "test.one"
 
 
+@POSTGRES_ONLY
+def test_no_session_setting_lets_truncate_through():
+    # Any session can set a custom variable; the trigger must not trust one.
+    services.audit_record(action="test.one")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL evalapp.audit_flush = 'on'")
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            cursor.execute("TRUNCATE annotation_auditevent")
+    assert AuditEvent.objects.count() == 1
+
+
+def _unapply_audit_migration() -> None:
+    """What `migrate annotation 0047` runs first, before it drops the table."""
+    migration = importlib.import_module("annotation.migrations.0048_audit_trail")
+    migration.allow_changes(None, SimpleNamespace(connection=connection, execute=_execute))
+
+
+def _execute(sql: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+
+
+def test_unapplying_the_migration_refuses_to_drop_a_log_with_entries(monkeypatch):
+    monkeypatch.delenv("AUDIT_LOG_DROP_ON_ROLLBACK", raising=False)
+    services.audit_record(action="test.one")
+    with pytest.raises(IrreversibleError) as refused:
+        _unapply_audit_migration()
+    assert "annotation_auditevent" in str(refused.value)
+    assert "AUDIT_LOG_DROP_ON_ROLLBACK=1" in str(refused.value)
+    assert AuditEvent.objects.count() == 1
+
+
+def test_unapplying_the_migration_drops_the_log_when_the_operator_says_so(monkeypatch):
+    services.audit_record(action="test.one")
+    monkeypatch.setenv("AUDIT_LOG_DROP_ON_ROLLBACK", "1")
+    _unapply_audit_migration()  # the test's transaction puts the triggers back
+
+
+def test_unapplying_the_migration_with_an_empty_log_needs_no_flag(monkeypatch):
+    monkeypatch.delenv("AUDIT_LOG_DROP_ON_ROLLBACK", raising=False)
+    _unapply_audit_migration()
+
+
 def test_an_entry_rolls_back_with_the_action_it_describes():
     services.audit_record(action="test.kept")
 
@@ -242,3 +289,18 @@ def test_two_transactions_appending_at_once_do_not_fork_the_chain():
     seqs = list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, 22))
     assert "Entries checked: 21" in _verify()
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_flushable_audit_log_is_warned_about_where_it_matters(settings, debug):
+    settings.DEBUG = debug
+    settings.AUDIT_LOG_FLUSHABLE = True
+
+    def warned(deploy: bool) -> bool:
+        messages = run_checks(include_deployment_checks=deploy)
+        return [m.id for m in messages].count("annotation.W002") == 1
+
+    assert warned(deploy=True)  # check --deploy, once, whatever DEBUG says
+    assert warned(deploy=False) is (not debug)  # every start of a site with DEBUG off
+    settings.AUDIT_LOG_FLUSHABLE = False
+    assert not warned(deploy=True)

@@ -8,10 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from annotation import services
+from annotation import selectors, services
 from annotation.core import audit
 from annotation.models import AuditEvent
 from annotation.views.audit import PAGE_SIZE
@@ -147,23 +149,49 @@ def test_staff_read_and_export_the_whole_log(client, open_study, other_study):
     }
 
 
+def test_the_user_filter_reads_distinct_names_and_asks_for_one_past_the_cap(
+    client, open_study, monkeypatch
+):
+    staff = UserFactory(username="auditor", is_staff=True)
+    for name in ("ann", "bob", "cyd"):
+        person = UserFactory(username=name)
+        for _ in range(3):
+            services.audit_record(action="test.seen", user=person)
+    client.force_login(staff)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("audit_log")).text
+    [names_query] = [
+        q["sql"]
+        for q in queries.captured_queries
+        if '"actor_username"' in q["sql"] and "DISTINCT" in q["sql"] and "LIMIT" in q["sql"]
+    ]
+    assert names_query.count("actor_username") >= 1
+    assert page.count('<option value="bob"') == 1
+    monkeypatch.setattr(selectors.audit, "FILTER_NAMES_MAX", 2)
+    page = client.get(reverse("audit_log"), {"user": "bob"}).text
+    assert '<option value="bob"' not in page
+    assert 'name="user" value="bob"' in page  # a name to type, kept as filtered
+    assert "test.seen" in page
+
+
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
 def test_the_api_only_reads(client, study_admin, open_study, method):
     staff = UserFactory(username="auditor", is_staff=True)
-    before = list(AuditEvent.objects.values_list("seq", "hash"))
+    before = list(AuditEvent.objects.order_by("seq").values_list("seq", "hash"))
     for user, url in [
         (study_admin, f"/api/v1/studies/{open_study.token}/audit/"),
         (staff, "/api/v1/audit/"),
     ]:
         token = Token.objects.get_or_create(user=user)[0]
         headers = {"Authorization": f"Token {token.key}"}
-        for target in (url, f"{url}1/"):
+        for target, status in ((url, 405), (f"{url}1/", 404)):  # a list, and no detail URL
             response = getattr(client, method)(
                 target, "{}", content_type="application/json", headers=headers
             )
-            assert response.status_code in (404, 405), (target, response.status_code)
+            assert response.status_code == status, (target, response.status_code)
         assert getattr(client, method)(url, headers=headers).status_code == 405
-    after = list(AuditEvent.objects.values_list("seq", "hash"))
+        assert client.get(f"{url}1/", headers=headers).status_code == 404
+    after = list(AuditEvent.objects.order_by("seq").values_list("seq", "hash"))
     assert after[: len(before)] == before
 
 

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
+from annotation.core import audit
 from annotation.core.sso import SsoClaims, username_free
 from annotation.models import ExternalIdentity, Membership
 
@@ -33,12 +34,19 @@ def study_admins_group_ensure() -> Group:
 def sso_user_sign_in(*, issuer: str, claims: SsoClaims) -> AbstractBaseUser:
     """The account for this person at this provider, made if there is none; ValidationError
     saying why when they may not sign in. A race of two first sign-ins makes one account."""
-    try:
-        return _sso_user_sign_in(issuer, claims)
-    except IntegrityError:
-        # Another request made the identity (or took the username) in between: once more,
-        # which now finds it.
-        return _sso_user_sign_in(issuer, claims)
+    # An account made here, and admin rights the provider's claim gives or takes, are recorded
+    # (services.audit_accounts) as done by single sign-on: no user is signed in yet.
+    now = audit.acting_now()
+    by_provider = audit.Acting(
+        via=now.via, address=now.address, username=f"single sign-on ({issuer})"[:150]
+    )
+    with audit.acting_as(by_provider):
+        try:
+            return _sso_user_sign_in(issuer, claims)
+        except IntegrityError:
+            # Another request made the identity (or took the username) in between: once
+            # more, which now finds it.
+            return _sso_user_sign_in(issuer, claims)
 
 
 @transaction.atomic

@@ -136,6 +136,16 @@ def adjudication_select(
     selection.chosen = len(chosen)
     selection.save()
     _adjudications_create(study, selection, chosen)
+    details = {
+        "mode": selection.mode,
+        "rule": selection.rule or None,
+        "sample_size": selection.sample_size,
+        "sample_fraction": selection.sample_fraction,
+        "seed": selection.seed,
+        "eligible": selection.eligible,
+        "chosen": selection.chosen,
+    }
+    audit_record(action="adjudication.selected", study=study, target=selection, details=details)
     return selection
 
 

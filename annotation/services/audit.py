@@ -36,11 +36,13 @@ def audit_record(
     details: dict | None = None,
     user: AbstractBaseUser | None | object = _FROM_CONTEXT,
     username: str = "",
+    object_type: str = "",
+    object_id: str = "",
 ) -> AuditEvent:
     """Append an entry. `action`: a code from docs/audit.md (`study.created`); `target`: the
-    object acted on (its type and id are recorded); `details`: what changed, old and new
-    values as {"field": {"old": ..., "new": ...}}; `username`: the name tried, for a failed
-    sign-in (there is no user)."""
+    object acted on (its type and id are recorded), or `object_type` and `object_id` for one
+    that is gone; `details`: what changed, old and new values as {"field": {"old": ...,
+    "new": ...}}; `username`: the name tried, for a failed sign-in (there is no user)."""
     acting = audit.acting_now()
     if user is _FROM_CONTEXT:
         user = acting.user()
@@ -61,8 +63,8 @@ def audit_record(
             action=action,
             study_id=study.pk if study is not None else None,
             study_title=study.title if study is not None else "",
-            object_type=type(target).__name__.lower() if target is not None else "",
-            object_id=str(getattr(target, "pk", "") or "") if target is not None else "",
+            object_type=type(target).__name__.lower() if target is not None else object_type,
+            object_id=str(getattr(target, "pk", "") or "") if target is not None else object_id,
             details=audit.plain_details(details or {}),
             prev_hash=last["hash"] if last else audit.GENESIS_HASH,
         )
@@ -122,7 +124,17 @@ def signed_out(sender, request, user, **kwargs) -> None:
         audit_record(action="account.signed_out", user=user, target=user)
 
 
+# What a failed sign-in's entry keeps of the credentials, beside the name tried: how it was
+# tried and why it failed. Only these: a password, a code, a token or a secret never is.
+_SIGN_IN_KEPT = ("method", "issuer", "subject", "reason")
+
+
 def sign_in_failed(sender, credentials: dict, request=None, **kwargs) -> None:
-    # Django has already masked the password in `credentials`; only the name tried is kept.
+    # Django has already masked the password in `credentials`; it is dropped all the same.
     tried = str(credentials.get("username", ""))[:150]
-    audit_record(action="account.sign_in_failed", user=None, username=tried)
+    details = {
+        name: str(credentials[name])[:500]
+        for name in _SIGN_IN_KEPT
+        if credentials.get(name) not in (None, "")
+    }
+    audit_record(action="account.sign_in_failed", user=None, username=tried, details=details)

@@ -62,11 +62,20 @@ def study_import_ratings(*, study: Study, filename: str, content: bytes) -> int:
     # The study is locked now: this is its statistics' one computation, as for a study locked
     # after rating here (study_lock).
     statistics_recompute_final(study=study)
-    audit_record(
-        action="import.ratings",
-        study=study,
-        details={"file": PurePath(filename).name, "rows": len(rows)},
-    )
+    # The import also locks the study and makes an account and a membership for each rater
+    # named in the file: the entry says so (each account's own account.created entry names
+    # it too).
+    raters = [
+        {"pseudonym": name, "username": user.get_username()}
+        for name, user in sorted(writer.raters.items())
+    ]
+    details = {
+        "file": PurePath(filename).name,
+        "rows": len(rows),
+        "status": {"old": Study.Status.DRAFT, "new": study.status},
+        "raters_added": raters,
+    }
+    audit_record(action="import.ratings", study=study, details=details)
     return len(rows)
 
 

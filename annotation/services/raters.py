@@ -30,6 +30,7 @@ from annotation.models import (
 )
 from annotation.selectors.sessions import raters_closed_to_session_one, raters_stopped
 from annotation.services.audit import audit_record
+from annotation.services.audit_accounts import token_changes_recorded
 from annotation.services.studies import (
     assignments_create,
     item_key,
@@ -562,8 +563,10 @@ def invitation_accept_new_account(*, token: str, user: AbstractBaseUser) -> Stud
 @transaction.atomic
 def api_token_rotate(*, user: AbstractBaseUser) -> Token:
     """Replace the user's API token: the old one stops working at once."""
-    had_one = Token.objects.filter(user=user).delete()[0] > 0
-    token = Token.objects.create(user=user)
+    # One entry for the replacement, not one for the old token's deletion and one for the new.
+    with token_changes_recorded():
+        had_one = Token.objects.filter(user=user).delete()[0] > 0
+        token = Token.objects.create(user=user)
     # Never the token itself: the entry says that one was made, not what it is.
     audit_record(
         action="api_token.rotated" if had_one else "api_token.created", target=user, user=user

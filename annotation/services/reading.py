@@ -118,7 +118,16 @@ def arm_add(
     if kind == Arm.Kind.UNASSISTED:
         raise ValidationError({"kind": "The unassisted arm comes with the study."})
     arm = Arm(study=study, key=key, kind=kind, source=source, description=description, named=named)
-    return _arm_save(arm)
+    _arm_save(arm)
+    details = {
+        "key": key,
+        "kind": kind,
+        "source": source.label if source is not None else None,
+        "description": description,
+        "named": named,
+    }
+    audit_record(action="arm.added", study=study, target=arm, details=details)
+    return arm
 
 
 def _arm_save(arm: Arm) -> Arm:

@@ -24,7 +24,9 @@ from django.db import (
 from django.db.models import Q
 from django.utils import timezone
 
+from annotation.core import audit
 from annotation.models import (
+    AuditEvent,
     Judge,
     Source,
     Study,
@@ -94,12 +96,18 @@ def task_run_create(
     return run
 
 
-def _audit_queued(run: TaskRun, user: AbstractBaseUser | None) -> None:
+def _audit_queued(run: TaskRun, user: AbstractBaseUser | None, *, automatic=False) -> None:
     details = {"job": run.kind, "run": run.pk}
     if run.source_id:
         details["source"] = run.source.label
     if run.judge_id:
         details["judge"] = run.judge.label
+    if automatic:
+        # No one asked for it: it follows a change (a submit, a lock, an import), and the
+        # entry names whoever made that change, if the context knows.
+        details["automatic"] = True
+        audit_record(action="job.queued", study=run.study, target=run, details=details)
+        return
     audit_record(action="job.queued", study=run.study, target=run, details=details, user=user)
 
 
@@ -165,7 +173,7 @@ def statistics_recompute_soon(*, study: Study) -> None:
         if reason:
             logger.info("no recomputation of study %s: %s", study.pk, reason)
             return
-        run = _recompute_queued(study, None)
+        run = _recompute_queued(study, None, recorded=False)
         if run is not None:
             # A waiting recomputation counts as alive for this long on top of the lease (see
             # selectors.task_runs).
@@ -179,7 +187,9 @@ def statistics_recompute_soon(*, study: Study) -> None:
     transaction.on_commit(queue, robust=True)
 
 
-def _recompute_queued(study: Study, user: AbstractBaseUser | None) -> TaskRun | None:
+def _recompute_queued(
+    study: Study, user: AbstractBaseUser | None, *, recorded: bool = True
+) -> TaskRun | None:
     """A new queued recomputation, or None when one is already waiting (the constraint
     `task_run_one_waiting_recompute` decides, so two racing submits cannot both queue one)."""
     dead = task_runs_dead().filter(
@@ -188,9 +198,16 @@ def _recompute_queued(study: Study, user: AbstractBaseUser | None) -> TaskRun | 
     _supersede_dead_runs(dead)
     try:
         with transaction.atomic():
-            return TaskRun.objects.create(
+            run = TaskRun.objects.create(
                 study=study, kind=TaskRun.Kind.COMPUTE_AGREEMENT, created_by=user
             )
+            # Recorded like any other job, the automatic ones too; none when one was
+            # already waiting. One queued after a rater's submit (`recorded=False`) is
+            # recorded when a worker claims it instead (task_run_claim): the submit's path
+            # writes no audit entry and stays as fast as it was.
+            if recorded:
+                _audit_queued(run, user, automatic=user is None)
+            return run
     except IntegrityError:
         return None
 
@@ -445,7 +462,27 @@ def task_run_claim(*, run_id: int) -> TaskRun | None:
         # again a little later. Its heartbeat says it is waiting, not lost.
         TaskRun.objects.filter(pk=run_id, status=TaskRun.Status.QUEUED).update(heartbeat_at=now)
         return None
-    return TaskRun.objects.get(pk=run_id) if claimed else None
+    if not claimed:
+        return None
+    run = TaskRun.objects.get(pk=run_id)
+    if run.kind == TaskRun.Kind.COMPUTE_AGREEMENT:
+        _audit_queued_late(run)
+    return run
+
+
+def _audit_queued_late(run: TaskRun) -> None:
+    """The `job.queued` entry of an automatic recomputation queued after a rater's submit,
+    written at its first claim (with when it was queued), if none was written then."""
+    entries = AuditEvent.objects.filter(study_id=run.study_id, action="job.queued")
+    if entries.filter(object_type="taskrun", object_id=str(run.pk)).exists():
+        return
+    details = {
+        "job": run.kind,
+        "run": run.pk,
+        "automatic": True,
+        "queued_at": audit.format_time(run.created_at),
+    }
+    audit_record(action="job.queued", study=run.study, target=run, details=details, user=None)
 
 
 def _supersede_dead_recomputations(run_id: int, stale) -> None:
