@@ -1,12 +1,18 @@
 """Review fixes to the German and Spanish pages: numbers in form attributes stay readable by the
-browser ("12.0", never "12,0")."""
+browser ("12.0", never "12,0"); the 404, 403 and 500 pages in the user's language."""
 
 import pytest
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import translation
+from django.views import defaults
 
 from annotation import services
 from annotation.core import consent
 from annotation.models import Membership
+from evalapp.views import denied, not_found
 from tests.conftest import study_drafted
 
 pytestmark = pytest.mark.django_db
@@ -48,3 +54,90 @@ def test_a_stored_number_is_shown_unlocalized_in_the_after_study_form(
     assert 'min="0.5"' in field
     assert 'max="80.5"' in field
     assert "," not in field.split('name="hours"')[1]
+
+
+# --- 2. Error pages ---------------------------------------------------------------------------
+
+ERRORS = {
+    "de": ("Seite nicht gefunden", "Zur Startseite", "Dieser Einladungslink ist ungültig."),
+    "es": (
+        "Página no encontrada",
+        "Ir a la página de inicio",
+        "Este enlace de invitación no es válido.",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", ["de", "es"])
+def test_an_unknown_address_is_a_404_page_in_the_users_language(client, settings, language):
+    settings.DEBUG = False
+    page = client.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE=language)
+    assert page.status_code == 404
+    assert f'<html lang="{language}"' in page.text
+    heading, home, _invalid = ERRORS[language]
+    assert f"<h1>{heading}</h1>" in page.text
+    assert home in page.text
+    assert "Not Found" not in page.text
+
+
+@pytest.mark.parametrize("language", ["de", "es"])
+def test_an_invalid_invitation_says_so_on_the_404_page(client, settings, language):
+    settings.DEBUG = False
+    page = client.get(reverse("invitation", args=["no-such-token"]), HTTP_ACCEPT_LANGUAGE=language)
+    assert page.status_code == 404
+    assert ERRORS[language][2] in page.text
+
+
+def test_an_internal_404_or_403_message_is_not_shown(db):
+    request = RequestFactory().get("/studies/1/figures/x/")
+    request.user = None
+    with translation.override("de"):
+        page = not_found(request, Http404("No such figure: internal detail."))
+        refused = denied(request, PermissionDenied("Internal: only staff."))
+    assert page.status_code == 404
+    assert "internal detail" not in page.content.decode()
+    assert refused.status_code == 403
+    assert "Internal" not in refused.content.decode()
+    assert "Zugriff verweigert" in refused.content.decode()
+
+
+def test_the_api_keeps_its_json_404(client, settings):
+    settings.DEBUG = False
+    page = client.get("/api/v1/no-such-thing/", HTTP_ACCEPT_LANGUAGE="de")
+    assert page.status_code == 404
+    assert page.json() == {"detail": "Not found."}
+
+
+@pytest.mark.parametrize(
+    ("language", "refusal"),
+    [
+        ("de", "Nur die Leitung des Berichts kann dies tun."),
+        ("es", "Solo el responsable del informe puede hacer esto."),
+    ],
+)
+def test_a_step_only_the_lead_may_take_is_a_403_page_saying_why(
+    client, settings, appraisal, language, refusal
+):
+    settings.DEBUG = False
+    client.cookies["django_language"] = language
+    client.force_login(appraisal.assessments.first().assessor)
+    page = client.post(reverse("report_add_assessor", args=[appraisal.token]), {"username": "x"})
+    assert page.status_code == 403
+    assert f'<html lang="{language}"' in page.text
+    assert refusal in page.text
+
+
+@pytest.mark.parametrize(
+    ("language", "heading"), [("de", "Serverfehler"), ("es", "Error del servidor")]
+)
+def test_the_500_page_is_self_contained_and_in_the_active_language(
+    language, heading, django_assert_num_queries
+):
+    request = RequestFactory().get("/")
+    with translation.override(language), django_assert_num_queries(0):
+        page = defaults.server_error(request)
+    text = page.content.decode()
+    assert page.status_code == 500
+    assert f'<html lang="{language}">' in text
+    assert f"<h1>{heading}</h1>" in text
+    assert "/static/" not in text
