@@ -1,6 +1,8 @@
 """Review fixes to the German and Spanish pages: numbers in form attributes stay readable by the
 browser ("12.0", never "12,0"); the 404, 403 and 500 pages in the user's language."""
 
+import re
+
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -141,3 +143,19 @@ def test_the_500_page_is_self_contained_and_in_the_active_language(
     assert f'<html lang="{language}">' in text
     assert f"<h1>{heading}</h1>" in text
     assert "/static/" not in text
+
+
+# --- 4. The switcher names each language in itself -------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["en", "de", "es"])
+def test_the_switcher_names_each_language_in_itself_in_every_interface_language(client, language):
+    page = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE=language).text
+    options = re.findall(r'<option value="(\w+)" lang="(\w+)"[^>]*>([^<]+)</option>', page)
+    assert options == [
+        ("en", "en", "English"),
+        ("de", "de", "Deutsch"),
+        ("es", "es", "Español"),
+    ]
+    assert "Englisch" not in page
+    assert "Inglés" not in page
