@@ -4,18 +4,20 @@ browser ("12.0", never "12,0"); the 404, 403 and 500 pages in the user's languag
 import re
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import translation
 from django.views import defaults
 
 from annotation import services
 from annotation.core import consent
-from annotation.models import Membership
+from annotation.models import Membership, UserPreference
 from evalapp.views import denied, not_found
 from tests.conftest import study_drafted
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -159,3 +161,30 @@ def test_the_switcher_names_each_language_in_itself_in_every_interface_language(
     ]
     assert "Englisch" not in page
     assert "Inglés" not in page
+
+
+# --- 5. A language chosen before signing in wins over the stored one -------------------------
+
+
+def test_a_language_chosen_on_the_sign_in_page_wins_over_the_stored_one(rater):
+    UserPreference.objects.create(user=rater, language="de")
+    browser = Client(HTTP_ACCEPT_LANGUAGE="en")
+    browser.post(reverse("set_language"), {"language": "es", "next": "/"})
+    response = browser.post(reverse("login"), {"username": rater.username, "password": PASSWORD})
+    assert response.status_code == 302
+    assert UserPreference.objects.get(user=rater).language == "es"
+    assert browser.cookies[settings.LANGUAGE_COOKIE_NAME].value == "es"
+    page = browser.get(reverse("api_token")).text
+    assert '<html lang="es"' in page
+    # Once applied, the note is gone: signing in again later brings the stored choice.
+    assert "language_chosen_before_sign_in" not in browser.session
+
+
+def test_an_old_language_cookie_does_not_override_the_stored_choice(rater):
+    """Only a choice made in this session wins: a cookie from an earlier visit does not."""
+    UserPreference.objects.create(user=rater, language="de")
+    browser = Client()
+    browser.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    browser.post(reverse("login"), {"username": rater.username, "password": PASSWORD})
+    assert UserPreference.objects.get(user=rater).language == "de"
+    assert browser.cookies[settings.LANGUAGE_COOKIE_NAME].value == "de"
