@@ -15,6 +15,7 @@ from django.views import defaults
 from annotation import services
 from annotation.core import consent
 from annotation.models import Membership, UserPreference
+from checklists import services as checklist_services
 from evalapp.views import denied, not_found
 from tests.conftest import study_drafted
 from tests.factories import PASSWORD
@@ -188,3 +189,41 @@ def test_an_old_language_cookie_does_not_override_the_stored_choice(rater):
     browser.post(reverse("login"), {"username": rater.username, "password": PASSWORD})
     assert UserPreference.objects.get(user=rater).language == "de"
     assert browser.cookies[settings.LANGUAGE_COOKIE_NAME].value == "de"
+
+
+# --- 6. The study's own content is marked with the study's language -------------------------
+
+
+def case_element(page: str) -> str:
+    """The opening tag of the element holding the case's text (the first under a heading)."""
+    return re.search(r'</h2>\s*(<div class="text"[^>]*>)', page).group(1)
+
+
+@pytest.mark.parametrize(
+    ("study_language", "ui_language"), [("de", "en"), ("en", "de"), ("es", "de")]
+)
+def test_the_case_and_questions_carry_the_studys_language_not_the_interfaces(
+    rater_client, study_admin, raters, study_language, ui_language
+):
+    study = study_drafted(study_admin, raters)
+    if study_language != "en":
+        services.study_language_set(study=study, language=study_language)
+    services.study_open(study=study)
+    page = rater_client.get(
+        reverse("rater_resume", args=[study.token]), HTTP_ACCEPT_LANGUAGE=ui_language, follow=True
+    ).text
+    assert f'<html lang="{ui_language}"' in page
+    assert f'lang="{study_language}"' in case_element(page)
+    assert re.search(rf'<span class="prompt" lang="{study_language}">', page)
+    home = rater_client.get(reverse("rater_home"), HTTP_ACCEPT_LANGUAGE=ui_language).text
+    assert re.search(rf'<a class="title" href="[^"]+" lang="{study_language}">', home)
+
+
+def test_checklist_items_are_marked_english_in_a_german_page(client, mi_claim, study_admin):
+    report = checklist_services.report_create(lead=study_admin, definition=mi_claim, title="T")
+    client.force_login(study_admin)
+    client.cookies["django_language"] = "de"
+    page = client.get(reverse("report_detail", args=[report.token])).text
+    assert '<html lang="de"' in page
+    assert '<span class="prompt" lang="en">' in page
+    assert re.search(r'<h2>\w+\. <span lang="en">', page)
