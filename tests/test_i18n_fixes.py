@@ -227,3 +227,36 @@ def test_checklist_items_are_marked_english_in_a_german_page(client, mi_claim, s
     assert '<html lang="de"' in page
     assert '<span class="prompt" lang="en">' in page
     assert re.search(r'<h2>\w+\. <span lang="en">', page)
+
+
+# --- 7. A translated template's citation: in the API's answer and on the dashboard -----------
+
+NOT_VALIDATED = "not a validated translation"
+
+
+def test_the_api_returns_a_translated_templates_citation_and_the_dashboard_shows_it(
+    client, study_admin, raters
+):
+    study = study_drafted(study_admin, raters)
+    services.study_language_set(study=study, language="de")
+    client.force_login(study_admin)
+    dashboard = reverse("study_dashboard", args=[study.token])
+    assert NOT_VALIDATED not in client.get(dashboard).text
+    url = f"/api/v1/studies/{study.token}/questions-from-template/"
+    added = client.post(url, {"template": "harm"}, content_type="application/json")
+    assert added.status_code == 201, added.content
+    assert NOT_VALIDATED in added.json()["citation"]
+    page = client.get(dashboard).text
+    cited = re.search(r'data-testid="rubric-citation">([^<]+)<', page)
+    assert cited
+    assert NOT_VALIDATED in cited.group(1)
+
+
+def test_an_english_templates_citation_has_no_translation_note(client, study_admin, raters):
+    study = study_drafted(study_admin, raters)
+    client.force_login(study_admin)
+    url = f"/api/v1/studies/{study.token}/questions-from-template/"
+    added = client.post(url, {"template": "harm"}, content_type="application/json")
+    assert added.status_code == 201
+    assert added.json()["citation"]
+    assert NOT_VALIDATED not in added.json()["citation"]
