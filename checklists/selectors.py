@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
-from django.http import Http404
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -27,6 +26,7 @@ from checklists.models import (
     Report,
     Response,
 )
+from evalapp.errors import ShownNotFound
 
 if TYPE_CHECKING:  # the consensus page's alpha needs numpy: see consensus_view
     from annotation.core.stats.agreement import AlphaResult
@@ -51,7 +51,7 @@ def definition_get(*, slug: str, revision: int | None = None) -> ChecklistDefini
     found = ChecklistDefinition.objects.filter(slug=slug)
     definition = found.filter(revision=revision).first() if revision else found.first()
     if definition is None:
-        raise Http404(_("No such checklist."))
+        raise ShownNotFound(_("No such checklist."))
     return definition
 
 
@@ -135,7 +135,7 @@ def report_for_participant(*, user: AbstractBaseUser, token: str) -> Report:
     """The report if `user` leads or assesses it; 404 otherwise, so outsiders learn nothing."""
     report = reports_for_user(user=user).filter(token=token).first()
     if report is None:
-        raise Http404(_("No such report."))
+        raise ShownNotFound(_("No such report."))
     return report
 
 
@@ -179,7 +179,7 @@ def assessment_for_reader(*, report: Report, user: AbstractBaseUser, token: str)
     assessment = report.assessments.filter(token=token).select_related("assessor").first()
     own = own_assessment(report=report, user=user)
     if assessment is None or not can_read_assessment(assessment=assessment, user=user, own=own):
-        raise Http404(_("No such assessment, or not yours to read yet."))
+        raise ShownNotFound(_("No such assessment, or not yours to read yet."))
     return assessment
 
 
@@ -294,7 +294,7 @@ def _evidence(
 def item_for_assessment(*, assessment: Assessment, code: str) -> ChecklistItem:
     item = assessment.report.definition.items.filter(code=code).first()
     if item is None:
-        raise Http404(_("No such item in this checklist."))
+        raise ShownNotFound(_("No such item in this checklist."))
     return item
 
 
@@ -433,11 +433,13 @@ def assessment_to_export(*, report: Report, user: AbstractBaseUser, which: str =
     if which == "consensus" or (not which and readable and consensus.responses.exists()):
         if readable:
             return consensus
-        raise Http404(_("No consensus to export yet."))
+        raise ShownNotFound(_("No consensus to export yet."))
     if which:
         return assessment_for_reader(report=report, user=user, token=which)
     if own is None:
-        raise Http404(_("You have no answers of your own here; export the consensus instead."))
+        raise ShownNotFound(
+            _("You have no answers of your own here; export the consensus instead.")
+        )
     return own
 
 

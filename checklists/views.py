@@ -3,8 +3,8 @@ colleagues, agree a consensus, export it."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from checklists import exports, selectors, services
 from checklists.forms import AddAssessorForm, ReportCreateForm, ScopeForm
 from checklists.models import Assessment, ChecklistItem, Report
+from evalapp.errors import ShownNotFound, ShownPermissionDenied
 
 
 @login_required
@@ -109,7 +110,7 @@ def _own_or_404(request: HttpRequest, token: str) -> tuple[Report, Assessment]:
     report = selectors.report_for_participant(user=request.user, token=token)
     own = selectors.own_assessment(report=report, user=request.user)
     if own is None:
-        raise Http404(_("You do not answer this report."))
+        raise ShownNotFound(_("You do not answer this report."))
     return report, own
 
 
@@ -141,7 +142,7 @@ def _report_led_by(request: HttpRequest, token: str) -> Report:
     """The report if the caller leads it; PermissionDenied (403) for other participants."""
     report = selectors.report_for_participant(user=request.user, token=token)
     if report.lead_id != request.user.pk:
-        raise PermissionDenied(_("Only the report's lead can do this."))
+        raise ShownPermissionDenied(_("Only the report's lead can do this."))
     return report
 
 
@@ -150,7 +151,7 @@ def _consensus_led_by(request: HttpRequest, token: str) -> Report:
     appraising must not learn, even from a count, how the submitted assessors answered."""
     report = _report_led_by(request, token)
     if not selectors.can_see_others(report=report, user=request.user):
-        raise PermissionDenied(_("Submit your own appraisal before recording the consensus."))
+        raise ShownPermissionDenied(_("Submit your own appraisal before recording the consensus."))
     return report
 
 

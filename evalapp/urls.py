@@ -14,6 +14,7 @@ from annotation.views.sso import LoginView, LogoutView, SsoCallbackView, SsoStar
 from evalapp.views import healthz
 
 handler404 = "evalapp.views.not_found"
+handler403 = "evalapp.views.denied"
 
 api_v1 = [
     path("", include("annotation.api.urls")),

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, Permission
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from annotation import services
 from annotation.models import Attachment, Invitation, Result, Study, TaskRun
@@ -121,6 +121,16 @@ def appraisal(mi_claim, assessors) -> Report:
 def fake_llm():
     with FakeLLMServer() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _english_between_tests():
+    """Each test starts in English. A request through the test client activates its language
+    (LocaleMiddleware) in this thread and nothing resets it, so a German page in one test
+    made the next test's service messages German (test_sso after test_checklist_i18n)."""
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

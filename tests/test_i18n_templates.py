@@ -25,6 +25,9 @@ ENTRIES = {
         "annotation/rater_consent.html",
         "annotation/rater_background.html",
         "annotation/rater_my_consent.html",
+        "404.html",
+        "403.html",
+        "500.html",
     ],
     "rater": [
         "annotation/rater_home.html",

@@ -581,6 +581,10 @@ class TaskRunSerializer(serializers.ModelSerializer):
 
 class QuestionsAddedSerializer(serializers.Serializer):
     added = QuestionSerializer(many=True)
+    citation = serializers.CharField(
+        help_text="The template's citation for a methods section; a translated template's "
+        'adds "translation by evalapp; not a validated translation".'
+    )
 
 
 class RubricTemplateSerializer(serializers.Serializer):

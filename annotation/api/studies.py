@@ -258,7 +258,8 @@ class StudyViewSet(
             )
         except ValidationError as exc:
             raise as_api_error(exc) from None
-        body = s.QuestionsAddedSerializer({"added": added}).data
+        citation = added[0].citation if added else ""
+        body = s.QuestionsAddedSerializer({"added": added, "citation": citation}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
     def _move(self, change) -> Response:

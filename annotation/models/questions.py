@@ -49,6 +49,10 @@ class Question(models.Model):
         max_length=10, choices=Level.choices, default=Level.ORDINAL, blank=True
     )
     order = models.PositiveSmallIntegerField(default=0)
+    # The published rubric the question came from, as its methods section cites it (with the
+    # note "translation by evalapp; not a validated translation" when translated); "" for a
+    # question an admin wrote.
+    citation = models.CharField(max_length=1000, blank=True, default="")
     # Answer questions (assisted reading): what the reader gives (choice, number, text or a
     # ranked list, core.reading.scoring.KINDS) and, for a ranked list, the most entries.
     answer_kind = models.CharField(max_length=10, blank=True)

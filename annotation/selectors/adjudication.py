@@ -225,6 +225,7 @@ class AdjudicatorItem:
     next_token: str | None
     revisions: int
     locked: bool
+    study_lang: str = "en"  # the study's content (title, case, outputs) is in this language
 
 
 def adjudicator_item(
@@ -240,6 +241,7 @@ def adjudicator_item(
     return AdjudicatorItem(
         study_token=study.token,
         study_title=study.title,
+        study_lang=study.language,
         token=adjudication.token,
         case_input=item.output.case.input_text,
         outputs=[
@@ -527,6 +529,7 @@ class AdjudicatorStudy:
     title: str
     waiting: int
     locked: bool
+    language: str = "en"  # the study's own language: its title is marked with it
 
 
 def adjudicator_studies(*, user: AbstractBaseUser) -> list[AdjudicatorStudy]:
@@ -539,6 +542,7 @@ def adjudicator_studies(*, user: AbstractBaseUser) -> list[AdjudicatorStudy]:
             s.title,
             len(adjudicator_queue(study=s, user=user)),
             s.status == Study.Status.LOCKED,
+            s.language,
         )
         for s in studies
     ]

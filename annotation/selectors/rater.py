@@ -55,6 +55,7 @@ class RaterStudy:
     waiting: SessionWait | None = None
     # The study asks for consent or about its raters: the rater's "My consent" page applies.
     asks_consent: bool = False
+    language: str = "en"  # the study's own language: its title is marked with it
 
 
 TRAINING_Q = Q(assignments__kind=Assignment.Kind.TRAINING)
@@ -96,7 +97,14 @@ def _rater_study(user: AbstractBaseUser, s: Study) -> RaterStudy:
     waiting = rater_session_wait(user=user, study=s) if s.sessions > 1 and not locked else None
     asks = bool(s.consent_version or s.asks_raters)
     return RaterStudy(
-        s.token, s.title, s.done, s.total, locked=locked, waiting=waiting, asks_consent=asks
+        s.token,
+        s.title,
+        s.done,
+        s.total,
+        locked=locked,
+        waiting=waiting,
+        asks_consent=asks,
+        language=s.language,
     )
 
 

@@ -246,6 +246,7 @@ class ScorerItem:
     decided: str  # "" while undecided, else the outcome the scorer (or the match) gave
     remaining: int  # undecided answers in the queue, this one included if undecided
     next_token: str | None
+    study_lang: str = "en"  # the study's content (title, case, answer) is in this language
 
 
 # The statuses in which a study's answers are scored (answer_score_decide's rule).
@@ -260,6 +261,7 @@ class ScorerStudy:
     title: str
     waiting: int  # undecided answers of submitted reads: the scorer's queue
     locked: bool
+    language: str = "en"  # the study's own language: its title is marked with it
 
 
 def scorer_studies(*, user: AbstractBaseUser) -> list[ScorerStudy]:
@@ -276,7 +278,8 @@ def scorer_studies(*, user: AbstractBaseUser) -> list[ScorerStudy]:
         .order_by("title")
     )
     return [
-        ScorerStudy(s.token, s.title, s.waiting, s.status == Study.Status.LOCKED) for s in studies
+        ScorerStudy(s.token, s.title, s.waiting, s.status == Study.Status.LOCKED, s.language)
+        for s in studies
     ]
 
 
@@ -321,6 +324,7 @@ def scorer_item(*, study: Study, user: AbstractBaseUser, score: AnswerScore) -> 
     return ScorerItem(
         study_token=study.token,
         study_title=study.title,
+        study_lang=study.language,
         token=score.token,
         case_input=case.input_text,
         accepted=[(a["answer"], a.get("synonyms", [])) for a in case.accepted_answers],

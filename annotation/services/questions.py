@@ -105,7 +105,14 @@ def questions_add_template(
     template = rubric_templates(language).get(name)
     if template is None:
         raise ValidationError(f"No rubric template {name!r}.")
-    return [question_add(study=study, draft=draft) for draft in template.questions]
+    with transaction.atomic():
+        added = [question_add(study=study, draft=draft) for draft in template.questions]
+        # Each question keeps the template's citation (with its translation note if
+        # translated): the dashboard shows it beside the rubric, the API returns it.
+        Question.objects.filter(pk__in=[q.pk for q in added]).update(citation=template.citation)
+    for question in added:
+        question.citation = template.citation
+    return added
 
 
 def question_remove(*, study: Study, key: str) -> None:

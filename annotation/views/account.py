@@ -4,7 +4,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -21,6 +21,7 @@ from annotation.services import (
 )
 from annotation.views.sso import SSO_INVITATION, sso_context
 from evalapp.api import token_expired
+from evalapp.errors import ShownNotFound
 
 
 @never_cache  # Cache-Control: no-store among others: a new token must not stay in any cache
@@ -58,7 +59,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     which gets that address (not with LOCAL_PASSWORDS=0: then through single sign-on)."""
     found = Invitation.objects.select_related("study").filter(token=token).first()
     if found is None:
-        raise Http404(_("This invitation link is not valid."))
+        raise ShownNotFound(_("This invitation link is not valid."))
     if request.user.is_authenticated:
         return _invitation_signed_in(request, found)
     form = UserCreationForm(request.POST if request.method == "POST" else None)

@@ -10,6 +10,11 @@ from django.views.decorators.http import require_POST
 
 from annotation import selectors, services
 
+# The session notes a language chosen with the switcher before signing in: Django's login()
+# keeps an anonymous session's data, so the choice outlives the sign-in and wins over the
+# stored one (a choice made now is newer than one stored on another day).
+CHOSEN_BEFORE_SIGN_IN = "language_chosen_before_sign_in"
+
 
 @require_POST
 def set_language(request: HttpRequest) -> HttpResponse:
@@ -23,6 +28,8 @@ def set_language(request: HttpRequest) -> HttpResponse:
         return i18n.set_language(request)
     if request.user.is_authenticated:
         services.user_language_set(user=request.user, language=language)
+    else:
+        request.session[CHOSEN_BEFORE_SIGN_IN] = language
     return i18n.set_language(request)
 
 
@@ -30,9 +37,18 @@ def language_at_sign_in(
     sender: object, request: HttpRequest | None, user: AbstractBaseUser, **kwargs
 ) -> None:
     """`user_logged_in` receiver: the user's stored language becomes this browser's (the
-    cookie is set by evalapp.middleware.LanguageMiddleware). A user who never chose one
-    but picked a language on this browser before signing in keeps that, and it is stored."""
+    cookie is set by evalapp.middleware.LanguageMiddleware). A language chosen with the
+    switcher in this session, before signing in, wins instead and becomes the stored one; a
+    user who never chose one but has a language cookie on this browser keeps that, stored."""
     if request is None:
+        return
+    session = getattr(request, "session", None)
+    chosen = session.pop(CHOSEN_BEFORE_SIGN_IN, "") if session is not None else ""
+    if chosen in dict(settings.LANGUAGES):
+        services.user_language_set(user=user, language=chosen)
+        request.language_at_sign_in = chosen
+        translation.activate(chosen)
+        request.LANGUAGE_CODE = chosen
         return
     stored = selectors.user_language(user=user)
     if stored is None:

@@ -97,9 +97,12 @@ def dashboard_context(study: Study, admin) -> dict:
     counts = selectors.study_assignment_counts(study=study)
     # The cases the sources are compared on; quality-control cases are counted apart.
     n_cases, n_quality_cases = selectors.study_case_counts(study=study)
+    questions = list(study.questions.all())
     return {
         "study": study,
-        "questions": list(study.questions.all()),
+        "questions": questions,
+        # The published rubrics the questions came from, to cite (no query more).
+        "rubric_citations": list(dict.fromkeys(q.citation for q in questions if q.citation)),
         "question_form": QuestionForm(),
         "template_form": RubricTemplateForm(
             templates=services.rubric_templates(), initial={"language": study.language}

@@ -1,3 +1,4 @@
+import { gettext } from "../i18n.js";
 import { showCorrectionState } from "./corrections.js";
 
 // A question's controls filled from stored fields: an answer restored from this browser, one
@@ -37,9 +38,14 @@ function drawSpans(form, json) {
   var spans = [];
   try { spans = JSON.parse(json || "[]"); } catch (e) { spans = []; }
   if (!Array.isArray(spans)) spans = [];
-  var labels = {};
+  // A span shows its category and severity by their labels in the page (the reader's language),
+  // never by their codes.
+  var labels = {}, severities = {};
   form.querySelectorAll("[data-span-category] option").forEach(function (option) {
     labels[option.value] = option.textContent;
+  });
+  form.querySelectorAll("[data-span-severity] option").forEach(function (option) {
+    severities[option.value] = option.textContent;
   });
   list.replaceChildren.apply(list, spans.map(function (span) {
     var li = document.createElement("li");
@@ -54,9 +60,9 @@ function drawSpans(form, json) {
     remove.type = "button";
     remove.className = "link";
     remove.dataset.spanRemove = "";
-    remove.textContent = "Remove";
+    remove.textContent = gettext("Remove");
     li.append("“", quote, "” · " + (labels[span.category] || span.category) + " · " +
-      span.severity + " ", remove);
+      (severities[span.severity] || span.severity) + " ", remove);
     return li;
   }));
 }
