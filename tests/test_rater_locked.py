@@ -30,7 +30,10 @@ def locked_study(open_study, rater):
 def test_a_locked_study_stays_in_my_studies_marked_locked(rater_client, locked_study):
     page = rater_client.get(reverse("rater_home")).text
     review = reverse("rater_review", args=[locked_study.token])
-    assert f'<a class="title" href="{review}">{locked_study.title}</a>' in page
+    title = (
+        f'<a class="title" href="{review}" lang="{locked_study.language}">{locked_study.title}</a>'
+    )
+    assert title in page
     assert '<span class="badge locked">Locked</span>' in page
     assert "1 of 4 rated · read-only" in page
     assert f'<a class="button" href="{review}">Read my answers</a>' in page
