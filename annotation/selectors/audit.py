@@ -9,23 +9,9 @@ from django.db.models import QuerySet
 from annotation.core import audit
 from annotation.models import AuditEvent, Membership, Study
 
-# The columns of an export, in order (docs/audit.md describes each).
-AUDIT_COLUMNS = [
-    "seq",
-    "at",
-    "actor_id",
-    "actor_username",
-    "via",
-    "address",
-    "action",
-    "study_id",
-    "study_title",
-    "object_type",
-    "object_id",
-    "details",
-    "prev_hash",
-    "hash",
-]
+# The columns of an export, in order (docs/audit.md describes each): every chained field, then
+# the entry's own hash.
+AUDIT_COLUMNS = [*audit.CHAINED_FIELDS, "hash"]
 
 # How many entries the chain walk reads at once.
 CHAIN_CHUNK = 2000
