@@ -2,7 +2,7 @@
 token pages, a shell, single sign-on. Each change once, with old and new values, never a secret."""
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.signals import user_login_failed
 from django.test import RequestFactory
 from rest_framework.authtoken.models import Token
@@ -178,3 +178,80 @@ def test_signing_in_and_out_through_the_provider_is_recorded(client, sso_on):
     assert _entries("account.signed_in", actor_id=erin.pk)
     [out] = _entries("account.signed_out", actor_id=erin.pk)
     assert out.address == ADDRESS
+
+
+def test_what_a_group_grants_is_recorded_when_it_changes_from_either_side():
+    """A group's permissions change every member's rights at once: each real change is an
+    entry naming the group and the permissions, whichever side it was made from."""
+    group = Group.objects.create(name="Reviewers")
+    add_study = Permission.objects.get(codename="add_study", content_type__app_label="annotation")
+    view_user = Permission.objects.get(codename="view_user", content_type__app_label="auth")
+    group.permissions.add(add_study)
+    group.permissions.add(add_study)  # already granted: nothing recorded
+    view_user.group_set.add(group)  # from the permission's side
+    group.permissions.remove(add_study)
+    group.permissions.clear()
+    group.name = "Senior reviewers"
+    group.save()
+    group.save()  # nothing changed
+    group.user_set.add(UserFactory(username="hana"))
+    group.delete()
+    entries = [
+        (e.action, e.object_type, e.details)
+        for e in AuditEvent.objects.filter(action__startswith="group.").order_by("seq")
+    ]
+    assert entries == [
+        ("group.created", "group", {"group": "Reviewers"}),
+        (
+            "group.permissions_changed",
+            "group",
+            {"group": "Reviewers", "permissions": {"added": ["annotation.add_study"]}},
+        ),
+        (
+            "group.permissions_changed",
+            "group",
+            {"group": "Reviewers", "permissions": {"added": ["auth.view_user"]}},
+        ),
+        (
+            "group.permissions_changed",
+            "group",
+            {"group": "Reviewers", "permissions": {"removed": ["annotation.add_study"]}},
+        ),
+        (
+            "group.permissions_changed",
+            "group",
+            {"group": "Reviewers", "permissions": {"removed": ["auth.view_user"]}},
+        ),
+        (
+            "group.renamed",
+            "group",
+            {"group": "Senior reviewers", "name": {"old": "Reviewers", "new": "Senior reviewers"}},
+        ),
+        ("group.deleted", "group", {"group": "Senior reviewers", "members": ["hana"]}),
+    ]
+
+
+def test_the_study_admins_group_the_app_makes_is_not_recorded_but_restoring_its_right_is():
+    Group.objects.filter(name="Study admins").delete()
+    before = AuditEvent.objects.count()  # the deletion's entry
+    group = services.study_admins_group_ensure()  # as at migrate: the app's own setup
+    assert AuditEvent.objects.count() == before
+    group.permissions.clear()  # someone takes the right away
+    services.study_admins_group_ensure()  # the next migrate gives it back
+    changes = [
+        e.details["permissions"]
+        for e in AuditEvent.objects.filter(action="group.permissions_changed").order_by("seq")
+    ]
+    assert changes == [{"removed": ["annotation.add_study"]}, {"added": ["annotation.add_study"]}]
+
+
+def test_a_group_changed_in_the_django_admin_is_recorded_with_who_did_it(client, operator):
+    response = client.post(
+        "/admin/auth/group/add/",
+        {"name": "Auditors", "permissions": [Permission.objects.get(codename="view_user").pk]},
+        REMOTE_ADDR=ADDRESS,
+    )
+    assert response.status_code == 302
+    made = list(AuditEvent.objects.filter(action__startswith="group.").order_by("seq"))
+    assert [e.action for e in made] == ["group.created", "group.permissions_changed"]
+    assert {(e.actor_username, e.address, e.via) for e in made} == {("operator", ADDRESS, "web")}

@@ -166,3 +166,29 @@ def test_an_unreachable_mail_server_creates_no_invitation(client, study_admin, d
     assert response.status_code == 200
     assert "The e-mail server could not be reached or refused the message" in response.text
     assert not Invitation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "words"),
+    [
+        ("de", "Sie sind eingeladen, für", "lädt Sie ein"),
+        ("es", "Está invitado a valorar para", "le invita a valorar"),
+    ],
+)
+def test_the_invitation_is_written_in_the_studys_language(
+    client, study_admin, draft_study, language, subject, words
+):
+    """The invited clinician may have no account, so no language of their own: the study's.
+    The admin's own page stays in theirs."""
+    draft_study.language = language
+    draft_study.save(update_fields=["language"])
+    client.force_login(study_admin)
+    client.post(
+        reverse("study_invite", args=[draft_study.token]), {"emails": "c.clinician@example.org"}
+    )
+    [message] = mail.outbox
+    assert message.subject.startswith(subject)
+    assert draft_study.title in message.subject
+    assert words in message.body
+    assert "invites you" not in message.body
+    assert re.search(r"http://testserver/invite/\w+/", message.body)

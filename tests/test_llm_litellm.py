@@ -5,10 +5,6 @@ the fake server it was written beside."""
 
 import json
 import os
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,8 +12,8 @@ import yaml
 
 from annotation import services
 from annotation.models import Generation, JudgeRating, JudgeVerdict, Output, TaskRun
+from tests.support.served import ServedProcess
 from tests.support.waiting import wait_for_run
-from tests.support.worker import free_port
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -32,23 +28,32 @@ QUESTION = "overall"
 VERDICT = {"rationale": "Faithful to the question.", QUESTION: 4}
 
 
-class LiteLLMProxy:
+class LiteLLMProxy(ServedProcess):
     """`litellm --config` on a free port of 127.0.0.1, with nothing from the test run's
     environment that it could reach out with (no DATABASE_URL, no Redis): offline, keyless."""
 
+    name = "litellm"
+    ready_path = "/health/liveliness"
+    ready_timeout = 180.0
+    stop_timeout = 15.0
+    poll_every = 0.5
+    new_session = True
+
     def __init__(self, config: dict, directory: Path) -> None:
-        self.port = free_port()
+        super().__init__(log=directory / "litellm.log")
         self.config_path = directory / "litellm.yaml"
         self.config_path.write_text(yaml.safe_dump(config))
-        self.log = directory / "litellm.log"
-        self.process: subprocess.Popen | None = None
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.url}/v1"
 
-    def start(self) -> None:
-        env = {
+    def command(self) -> list[str]:
+        config = ["--config", str(self.config_path)]
+        return [str(LITELLM), *config, "--host", "127.0.0.1", "--port", str(self.port)]
+
+    def environment(self) -> dict[str, str]:
+        return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/tmp"),
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
@@ -57,41 +62,6 @@ class LiteLLMProxy:
             "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true",
             "NO_PROXY": "*",
         }
-        command = [str(LITELLM), "--config", str(self.config_path), "--host", "127.0.0.1"]
-        with self.log.open("a") as out:
-            self.process = subprocess.Popen(
-                [*command, "--port", str(self.port)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self._wait_until_serving()
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    def _wait_until_serving(self, timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        url = f"http://127.0.0.1:{self.port}/health/liveliness"
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"litellm exited early:\n{self.log.read_text()[-4000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.5)
-        raise RuntimeError(f"litellm not serving after {timeout}s:\n{self.log.read_text()[-4000:]}")
 
 
 def mock(alias: str, reply: str) -> dict:

@@ -258,3 +258,19 @@ def test_a_failure_between_two_long_beats_is_still_told(study, settings):
     failed_run(study, ago=timedelta(days=3))
     beat()
     assert len(mail.outbox) == 1
+
+
+def test_a_reminder_is_in_the_raters_chosen_language_else_the_studys(study, raters):
+    study.language = "de"
+    study.save(update_fields=["language"])
+    services.user_language_set(user=raters[1], language="es")
+    beat()
+    german, spanish = reminded(raters[0])[0], reminded(raters[1])[0]
+    left = Assignment.objects.filter(study=study, rater=raters[0]).count()
+    assert german.subject == f"Erinnerung: {left} Elemente in {study.title!r} noch zu bewerten"
+    assert "seit 10 Tagen wurde nichts abgeschickt" in german.body
+    assert spanish.subject.startswith("Recordatorio: le quedan")
+    assert "no se ha enviado nada en 10 días" in spanish.body
+    for message in (german, spanish):
+        assert f"{SITE}/rate/{study.token}/" in message.body
+        assert "left to rate" not in message.body

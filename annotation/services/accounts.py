@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from annotation.core import audit
 from annotation.core.sso import SsoClaims, username_free
 from annotation.models import ExternalIdentity, Membership
+from annotation.services import audit_accounts
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +26,14 @@ STUDY_ADMINS_GROUP = "Study admins"
 def study_admins_group_ensure() -> Group:
     """The "Study admins" group, with the permission to add studies: on a fresh deployment too,
     not only where the demo was loaded."""
-    group, _ = Group.objects.get_or_create(name=STUDY_ADMINS_GROUP)
     permission = Permission.objects.get(content_type__app_label="annotation", codename="add_study")
-    group.permissions.add(permission)
+    with audit_accounts.app_group_setup():
+        group, created = Group.objects.get_or_create(name=STUDY_ADMINS_GROUP)
+        if created:
+            group.permissions.add(permission)
+    if not created:
+        # Given back after someone took it away: that is recorded.
+        group.permissions.add(permission)
     return group
 
 

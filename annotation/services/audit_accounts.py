@@ -4,8 +4,10 @@ models, written by Django's own code as often as by ours, so model signals are t
 that sees every change; `connect` (called by the app's ready()) wires them.
 
 Recorded: an account made (`account.created`); staff, superuser and active flags changed, and
-groups or permissions given or taken (`account.role_changed`, old and new); an API token made
-or deleted (`api_token.created`, `api_token.deleted`, never the token). A token that
+groups or permissions given or taken (`account.role_changed`, old and new); a group made,
+renamed or deleted, and the permissions a group grants changed (`group.*`: what a group is
+worth changes every member's rights at once); an API token made or deleted
+(`api_token.created`, `api_token.deleted`, never the token). A token that
 `api_token_rotate` replaces is recorded by that service once, as a rotation
 (`token_changes_recorded`)."""
 
@@ -15,7 +17,7 @@ from collections.abc import Iterator
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from rest_framework.authtoken.models import Token, TokenProxy
 
 from annotation.services.audit import audit_record
@@ -25,6 +27,22 @@ FLAGS = ("is_staff", "is_superuser", "is_active")
 _service_records_tokens: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "audit_service_records_tokens", default=False
 )
+
+
+_app_group_setup: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "audit_app_group_setup", default=False
+)
+
+
+@contextlib.contextmanager
+def app_group_setup() -> Iterator[None]:
+    """Groups the app makes for itself (the same on every install, at migrate) are not
+    recorded: no person acted. A later change to them is."""
+    reset = _app_group_setup.set(True)
+    try:
+        yield
+    finally:
+        _app_group_setup.reset(reset)
 
 
 @contextlib.contextmanager
@@ -44,6 +62,14 @@ def connect() -> None:
     for field in ("groups", "user_permissions"):
         through = getattr(user_model, field).through
         m2m_changed.connect(_rights_changed, sender=through, dispatch_uid=f"audit-{field}")
+    pre_save.connect(_group_name_before, sender=Group, dispatch_uid="audit-group-name-before")
+    post_save.connect(_group_saved, sender=Group, dispatch_uid="audit-group-saved")
+    pre_delete.connect(_group_deleted, sender=Group, dispatch_uid="audit-group-deleted")
+    m2m_changed.connect(
+        _group_permissions_changed,
+        sender=Group.permissions.through,
+        dispatch_uid="audit-group-permissions",
+    )
     for model in (Token, TokenProxy):  # a proxy's signals name the proxy as their sender
         post_save.connect(_token_saved, sender=model, dispatch_uid=f"audit-{model.__name__}-save")
         post_delete.connect(
@@ -130,6 +156,75 @@ def _record_rights(pairs: list[tuple[int, int]], field: str, verb: str) -> None:
         user = users[user_id]
         details = {"username": user.get_username(), field: {verb: given}}
         audit_record(action="account.role_changed", target=user, details=details)
+
+
+def _group_name_before(sender, instance, **kwargs) -> None:
+    if instance._state.adding or instance.pk is None:
+        return
+    instance._audit_name_before = (
+        sender.objects.filter(pk=instance.pk).values_list("name", flat=True).first()
+    )
+
+
+def _group_saved(sender, instance, created: bool, **kwargs) -> None:
+    if _app_group_setup.get():
+        return
+    if created:
+        audit_record(action="group.created", target=instance, details={"group": instance.name})
+        return
+    old = instance.__dict__.pop("_audit_name_before", None)
+    if old is not None and old != instance.name:
+        details = {"group": instance.name, "name": {"old": old, "new": instance.name}}
+        audit_record(action="group.renamed", target=instance, details=details)
+
+
+def _group_deleted(sender, instance, **kwargs) -> None:
+    # Deleting a group takes it from every member without a signal per member: they are named
+    # here, before the rows go.
+    members = sorted(instance.user_set.values_list(get_user_model().USERNAME_FIELD, flat=True))
+    audit_record(
+        action="group.deleted",
+        target=instance,
+        details={"group": instance.name, "members": members},
+    )
+
+
+def _group_permissions_changed(
+    sender, instance, action: str, reverse: bool, model, pk_set, **kwargs
+) -> None:
+    """The permissions a group grants, changed from either side (group.permissions.add(p), or
+    permission.group_set.add(group)). Only real changes count, as for a user's rights."""
+    if _app_group_setup.get():
+        return
+    if action in ("pre_remove", "pre_clear"):
+        instance._audit_group_permissions_present = _group_rows(sender, instance, reverse, pk_set)
+        return
+    if action == "post_add" and pk_set:
+        pairs = [(pk, instance.pk) if reverse else (instance.pk, pk) for pk in sorted(pk_set)]
+        _record_group_permissions(pairs, "added")
+    elif action in ("post_remove", "post_clear"):
+        present = instance.__dict__.pop("_audit_group_permissions_present", [])
+        _record_group_permissions(present, "removed")
+
+
+def _group_rows(through, instance, reverse: bool, pk_set) -> list[tuple[int, int]]:
+    """(group id, permission id) rows that exist now, of those about to go."""
+    rows = through.objects.filter(**{"permission_id" if reverse else "group_id": instance.pk})
+    if pk_set is not None:
+        rows = rows.filter(**{"group_id__in" if reverse else "permission_id__in": pk_set})
+    return list(rows.values_list("group_id", "permission_id"))
+
+
+def _record_group_permissions(pairs: list[tuple[int, int]], verb: str) -> None:
+    if not pairs:
+        return
+    groups = Group.objects.in_bulk({group_id for group_id, _ in pairs})
+    rows = Permission.objects.filter(pk__in={pk for _, pk in pairs}).select_related("content_type")
+    names = {row.pk: f"{row.content_type.app_label}.{row.codename}" for row in rows}
+    for group_id in sorted(groups):
+        given = sorted(names[pk] for gid, pk in pairs if gid == group_id and pk in names)
+        details = {"group": groups[group_id].name, "permissions": {verb: given}}
+        audit_record(action="group.permissions_changed", target=groups[group_id], details=details)
 
 
 def _token_saved(sender, instance, created: bool, **kwargs) -> None:

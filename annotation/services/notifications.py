@@ -20,7 +20,8 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
 
 from annotation.models import Notification, Study, TaskRun
 from annotation.selectors.notifications import (
@@ -33,6 +34,7 @@ from annotation.selectors.notifications import (
     study_raters_stalled,
     task_runs_failed_recently,
 )
+from annotation.selectors.preferences import user_language
 from annotation.services.audit import audit_record, changes, fields_of
 
 logger = logging.getLogger(__name__)
@@ -203,21 +205,35 @@ def _link(name: str, study: Study) -> str:
 
 
 def _stalled_mail(study: Study, stalled: StalledRater, now: datetime) -> Mail:
-    """To the rater: their own count and a link to resume. Nothing about sources (blinding)
-    or about other raters."""
+    """To the rater, in their own language (the one they chose, else the study's): their own
+    count and a link to resume. Nothing about sources (blinding) or about other raters."""
     stall, days = stalled.stall, study.reminder_stall_days
-    items = f"{stall.remaining} item{'s' if stall.remaining != 1 else ''}"
-    return Mail(
-        subject=f"Reminder: {items} left to rate in {study.title!r}",
-        body=(
-            f"You have {items} left to rate in the study {study.title!r}, and nothing was "
-            f"submitted for {stall.idle_days(now)} days. Your answers so far are saved; "
-            f"this link takes you to where you stopped (sign in first if asked):\n\n"
-            f"{_link('rater_resume', study)}\n\n"
-            f"You get this reminder at most once every {days} day{'s' if days != 1 else ''} "
-            "while work remains. If you can no longer take part, tell the study's admins.\n"
-        ),
-    )
+    language = user_language(user=stalled.rater) or study.language
+    with translation.override(language):
+        items = ngettext("%(count)d item", "%(count)d items", stall.remaining) % {
+            "count": stall.remaining
+        }
+        values = {"items": items, "title": repr(study.title)}
+        subject = gettext("Reminder: %(items)s left to rate in %(title)s") % values
+        body = (
+            gettext(
+                "You have %(items)s left to rate in the study %(title)s, and nothing was "
+                "submitted for %(idle)d days. Your answers so far are saved; this link takes "
+                "you to where you stopped (sign in first if asked):"
+            )
+            % {**values, "idle": stall.idle_days(now)}
+            + f"\n\n{_link('rater_resume', study)}\n\n"
+            + ngettext(
+                "You get this reminder at most once every %(days)d day while work remains.",
+                "You get this reminder at most once every %(days)d days while work remains.",
+                days,
+            )
+            % {"days": days}
+            + " "
+            + gettext("If you can no longer take part, tell the study's admins.")
+            + "\n"
+        )
+    return Mail(subject=subject, body=body)
 
 
 def _finished_mail(study: Study) -> Mail:

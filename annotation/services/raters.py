@@ -12,9 +12,9 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from rest_framework.authtoken.models import Token
 
 from annotation.core import design
@@ -390,6 +390,27 @@ def invitations_sendable() -> None:
         )
 
 
+def _invitation_mail(study: Study, inviter: AbstractBaseUser, days: int) -> tuple[str, str]:
+    """The invitation's subject and text, in the study's language: the invited person may have
+    no account, so no language of their own that the app knows."""
+    values = {"title": repr(study.title), "inviter": str(inviter), "days": days}
+    with translation.override(study.language):
+        subject = gettext("You are invited to rate for %(title)s") % values
+        message = (
+            ngettext(
+                "%(inviter)s invites you to rate outputs for the study %(title)s in evalapp. "
+                "Follow this link to join, with an account that has this e-mail address or by "
+                "creating one (it works once, for %(days)d day):",
+                "%(inviter)s invites you to rate outputs for the study %(title)s in evalapp. "
+                "Follow this link to join, with an account that has this e-mail address or by "
+                "creating one (it works once, for %(days)d days):",
+                days,
+            )
+            % values
+        )
+    return subject, message
+
+
 @transaction.atomic
 def invitations_send(
     *, study: Study, emails: Iterable[str], inviter: AbstractBaseUser, link_for
@@ -411,14 +432,10 @@ def invitations_send(
     days = settings.INVITATION_MAX_AGE_DAYS
     for invitation in invitations:
         try:
+            subject, message = _invitation_mail(study, inviter, days)
             send_mail(
-                subject=f"You are invited to rate for {study.title!r}",
-                message=(
-                    f"{inviter} invites you to rate outputs for the study {study.title!r} in "
-                    f"evalapp. Follow this link to join, with an account that has this e-mail "
-                    f"address or by creating one (it works once, for {days} days):\n\n"
-                    f"{link_for(invitation.token)}\n"
-                ),
+                subject=subject,
+                message=f"{message}\n\n{link_for(invitation.token)}\n",
                 from_email=None,
                 recipient_list=[invitation.email],
             )

@@ -4,17 +4,15 @@ an RSA signing key made for this run, and evalapp registered as its client."""
 import json
 import os
 import secrets
-import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.support.worker import ROOT, free_port
+from tests.support.served import ServedProcess
+from tests.support.worker import ROOT
 
 CLIENT_ID = "evalapp-test-client"
 
@@ -28,14 +26,16 @@ def rsa_private_key_pem() -> str:
     ).decode()
 
 
-class OidcProvider:
+class OidcProvider(ServedProcess):
     """django-oauth-toolkit's provider on a free port; `redirect_base` is evalapp's address."""
 
+    name = "the test provider"
+    ready_path = "/o/.well-known/openid-configuration"
+
     def __init__(self, *, redirect_base: str, data_dir: Path) -> None:
-        self.port = free_port()
+        super().__init__(log=data_dir / "provider.log")
         self.client_secret = secrets.token_urlsafe(24)
         self.data_dir = data_dir
-        self.log = data_dir / "provider.log"
         self.env = {
             "PATH": os.environ.get("PATH", ""),
             "PYTHONPATH": str(ROOT),
@@ -47,34 +47,16 @@ class OidcProvider:
             "OIDC_TEST_REDIRECT_URIS": f"{redirect_base}/oidc/callback/",
             "OIDC_TEST_POST_LOGOUT_URIS": f"{redirect_base}/accounts/login/",
         }
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def issuer(self) -> str:
         return f"{self.url}/o"
 
-    def start(self) -> None:
-        command = [sys.executable, "-m", "tests.support.oidc_provider.serve", str(self.port)]
-        with self.log.open("a") as out:
-            self.process = subprocess.Popen(
-                command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
-            )
-        self._wait_until_serving()
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "tests.support.oidc_provider.serve", str(self.port)]
 
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+    def environment(self) -> dict[str, str]:
+        return self.env
 
     def person(
         self,
@@ -100,17 +82,3 @@ class OidcProvider:
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)["sub"]
-
-    def _wait_until_serving(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        discovery = f"{self.issuer}/.well-known/openid-configuration"
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the test provider exited early:\n{self.log.read_text()}")
-            try:
-                with urllib.request.urlopen(discovery, timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
-        raise RuntimeError(f"the test provider is not serving after {timeout}s")
