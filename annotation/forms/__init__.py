@@ -3,10 +3,7 @@
 One module per concern; every form is re-exported here, so views write
 `from annotation.forms import QuestionForm` without knowing which module holds it."""
 
-from annotation.forms.disagreement import (
-    AdaptiveForm,
-    AdjudicationSelectForm,
-)
+from annotation.forms.disagreement import AdaptiveForm, AdjudicationSelectForm
 from annotation.forms.endpoints import (
     ENDPOINT_HELP,
     ENDPOINT_LABELS,
@@ -19,9 +16,7 @@ from annotation.forms.endpoints import (
     SourceEditForm,
     SourceEndpointForm,
 )
-from annotation.forms.help_text import (
-    PlainHelpText,
-)
+from annotation.forms.help_text import PlainHelpText
 from annotation.forms.planning import (
     PLAN_READERS,
     PLAN_READERS_MOST,
@@ -30,19 +25,9 @@ from annotation.forms.planning import (
     WidthPlanForm,
     readers_list,
 )
-from annotation.forms.questions import (
-    OPTIONS_HELP,
-    QuestionForm,
-    RubricTemplateForm,
-)
-from annotation.forms.raters import (
-    AddRatersForm,
-    InviteRatersForm,
-)
-from annotation.forms.reading import (
-    ArmForm,
-    ReadingStudyForm,
-)
+from annotation.forms.questions import OPTIONS_HELP, QuestionForm, RubricTemplateForm
+from annotation.forms.raters import AddRatersForm, InviteRatersForm
+from annotation.forms.reading import ArmForm, ReadingStudyForm
 from annotation.forms.studies import (
     SCALE_HELP,
     AnalysisSettingsForm,
