@@ -14,7 +14,7 @@ from rest_framework.authtoken.models import Token
 
 from annotation import services
 from annotation.models import Assignment, Study, TaskRun
-from annotation.services import studies
+from annotation.services.studies import opening
 from tests.conftest import STUDY_ROWS, study_drafted
 from tests.factories import UserFactory
 from tests.support.waiting import wait_for_run
@@ -171,14 +171,14 @@ def test_while_a_worker_writes_the_study_other_changes_are_refused_at_once(
             "whole file, whatever study it changes (CI runs this on PostgreSQL)"
         )
     writing, release = threading.Event(), threading.Event()
-    create = studies.assignments_create
+    create = opening.assignments_create
 
     def slow_create(*args, **kwargs):
         writing.set()  # the study's row is locked from here until the opening commits
         release.wait(30)
         return create(*args, **kwargs)
 
-    monkeypatch.setattr(studies, "assignments_create", slow_create)
+    monkeypatch.setattr(opening, "assignments_create", slow_create)
     run = services.task_run_claim(
         run_id=services.study_open_start(study=draft_study, user=study_admin).pk
     )

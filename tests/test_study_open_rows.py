@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from annotation import services
 from annotation.models import TOKEN_ALPHABET, Assignment, Study
 from annotation.services import studies
+from annotation.services.studies import assignments, opening
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -95,7 +96,7 @@ def test_copy_and_bulk_create_store_the_same_assignments(
 ):
     raters = [UserFactory(username=f"r{i}") for i in range(3)]
     copied = _opened(study_admin, raters, design, sources, quality=quality)
-    monkeypatch.setattr(studies, "_copies", lambda: False)
+    monkeypatch.setattr(assignments, "_copies", lambda: False)
     created = _opened(study_admin, raters, design, sources, quality=quality)
     assert stored(copied) == stored(created)
     assert copied.manifest_hash == created.manifest_hash
@@ -182,7 +183,7 @@ def test_opening_reads_no_field_per_item(study_admin, design, sources, quality):
 
 
 def _fail_without_collection() -> None:
-    with studies._no_cycle_collection():
+    with opening._no_cycle_collection():
         assert not gc.isenabled()
         raise RuntimeError
 

@@ -22,7 +22,7 @@ JSON_COLUMNS = ("served_headers", "retry_details")
 
 
 class CallSerializer(serializers.Serializer):
-    """What every stored model call records (`annotation.core.columns._call_columns`)."""
+    """What every stored model call records (`annotation.core.columns.calls._call_columns`)."""
 
     outcome = serializers.ChoiceField(choices=Generation.Outcome.choices)
     error = serializers.CharField(allow_blank=True)

@@ -555,7 +555,7 @@ def study_generations(*, study: Study) -> Iterator[dict]:
 
 
 def call_row(call: Generation | JudgeVerdict | JudgeScore, retries: list) -> dict:
-    """The columns every stored call shares (`columns._call_columns`)."""
+    """The columns every stored call shares (`columns.calls._call_columns`)."""
     return {
         "outcome": call.outcome,
         "error": call.error,

@@ -32,7 +32,8 @@ from annotation.models import (
 from annotation.selectors.sessions import raters_stopped
 from annotation.services.adaptive_rule import checked_rule
 from annotation.services.audit import audit_record, changes
-from annotation.services.studies import assignments_create, item_key, shown_order
+from annotation.services.studies.assignments import assignments_create
+from annotation.services.studies.items import item_key, shown_order
 
 logger = logging.getLogger(__name__)
 

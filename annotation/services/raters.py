@@ -31,12 +31,9 @@ from annotation.models import (
 from annotation.selectors.sessions import raters_closed_to_session_one, raters_stopped
 from annotation.services.audit import audit_record
 from annotation.services.audit_accounts import token_changes_recorded
-from annotation.services.studies import (
-    assignments_create,
-    item_key,
-    quality_control_of,
-    shown_order,
-)
+from annotation.services.studies.assignments import assignments_create
+from annotation.services.studies.items import item_key, shown_order
+from annotation.services.studies.opening import quality_control_of
 from annotation.services.task_runs import study_for_change
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from annotation.selectors.planning import (
     plan_width,
     study_planning_pilots,
 )
-from annotation.views.studies import dashboard_context
+from annotation.views.studies.dashboard import dashboard_context
 
 
 @login_required

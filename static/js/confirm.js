@@ -1,6 +1,6 @@
 // Irreversible admin actions ask first: a form marked data-confirm is sent only once the
 // dialog's confirm button is pressed, with confirm=yes. Without script the server asks on a
-// page of its own (views.studies._ask_first), so nothing irreversible happens unasked.
+// page of its own (views.studies.confirmation._ask_first), so nothing irreversible happens unasked.
 // The study dashboard's entry module.
 var dialog = document.getElementById("confirm-dialog");
 var asking = null;
