@@ -113,3 +113,17 @@ def test_flagged_answers_are_deduplicated_and_capped():
         disagreement.rule_from_dict(
             {"kind": "any_value", "question": "q", "values": list(range(51))}
         )
+
+
+def test_a_typed_flagged_answer_is_a_number_where_it_reads_as_one_else_a_code():
+    from annotation.forms.disagreement import _flagged
+
+    assert [_flagged(t) for t in (" 2 ", "-1", "1.5", "2.0", "nan", "inf", "yes")] == [
+        2,
+        -1,
+        1.5,
+        2,
+        "nan",
+        "inf",
+        "yes",
+    ]

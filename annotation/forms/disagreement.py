@@ -1,5 +1,7 @@
 """Items chosen by a disagreement rule: for adjudication, and for adaptive extra raters."""
 
+import math
+
 from django import forms
 
 from annotation.core import disagreement
@@ -63,12 +65,6 @@ class AdjudicationSelectForm(PlainHelpText, forms.Form):
         return {"mode": "rule", "rule": rule}
 
 
-def _flagged(text: str) -> object:
-    """A flagged answer as typed: a whole number is a scale point, anything else a choice."""
-    text = text.strip()
-    return int(text) if text.lstrip("-").isdecimal() else text
-
-
 class AdaptiveForm(PlainHelpText, forms.Form):
     """Adaptive extra raters: the disagreement rule about one question, k and m. The values
     are checked by the service (adaptive_design_set), which names the field at fault."""
@@ -111,10 +107,13 @@ class AdaptiveForm(PlainHelpText, forms.Form):
 
 
 def _flagged(text: str) -> object:
-    """A flagged answer as typed: a number where it reads as one, else the text."""
+    """A flagged answer as typed: a number where it reads as one (a whole one as an int), else
+    the text, such as a choice's code ("nan" and "inf" are texts: no scale has them)."""
     text = text.strip()
     try:
         number = float(text)
     except ValueError:
+        return text
+    if not math.isfinite(number):
         return text
     return int(number) if number.is_integer() else number
