@@ -5,6 +5,9 @@ figure."), in English; the 404 and 403 pages never show it. Raise these instead 
 is a translated sentence a user should read (an invitation that is not valid, a step only the
 report's lead may take): the pages show it under their own heading."""
 
+import secrets
+from datetime import UTC, datetime
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
@@ -22,3 +25,15 @@ def shown_message(exception: Exception | None) -> str:
     if isinstance(exception, ShownNotFound | ShownPermissionDenied) and exception.args:
         return str(exception.args[0])
     return ""
+
+
+def failure_time() -> str:
+    """The time of a failure as a person can quote it to IT: UTC, to the second, as the server
+    log has it."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def error_reference() -> str:
+    """A short reference for one server error, shown on its page and written to the log with
+    the exception: eight characters a person can read out on the phone."""
+    return secrets.token_hex(4)

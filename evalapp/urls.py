@@ -15,6 +15,7 @@ from evalapp.views import healthz
 
 handler404 = "evalapp.views.not_found"
 handler403 = "evalapp.views.denied"
+handler500 = "evalapp.views.server_error"
 
 api_v1 = [
     path("", include("annotation.api.urls")),

@@ -1,9 +1,16 @@
+import logging
+import sys
+
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
+from django.template import loader
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
-from evalapp.errors import shown_message
+from evalapp.errors import error_reference, failure_time, shown_message
+
+logger = logging.getLogger(__name__)
 
 
 @never_cache
@@ -35,6 +42,20 @@ def denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     return render(request, "403.html", context, status=403)
 
 
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500: templates/500.html with the time (UTC) and a short reference the person can quote
+    to IT, the reference written to the log with the exception (django.request logs the
+    traceback next). Nothing else is read: not the request's user or session, not the database,
+    not a static file; any of them may be what failed."""
+    reference, at = error_reference(), failure_time()
+    error = sys.exc_info()[1]
+    logger.error(
+        "Server error %s at %s on %s %s: %r", reference, at, request.method, request.path, error
+    )
+    page = loader.get_template("500.html").render({"reference": reference, "failed_at": at})
+    return HttpResponseServerError(page)
+
+
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW: a form posted with a token gone stale (signing in, in any tab, renews
     it). The background and post-study forms keep what the rater typed and send them back to
@@ -51,4 +72,8 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
         or request.headers.get("X-Requested-With") == "fetch"
     ):
         return JsonResponse({"detail": "CSRF verification failed."}, status=403)
-    return render(request, "csrf_failure.html", status=403)
+    # A "Log out" from a tab older than the last sign-in: not "your form was not saved" but
+    # whether the person is still signed in, with a Log out button that works (a fresh token).
+    # Never signed out without a valid token: a page elsewhere could post here.
+    logout = request.path == reverse("logout")
+    return render(request, "csrf_failure.html", {"logout": logout}, status=403)

@@ -5,6 +5,7 @@ through the provider, and a forged answer gets a page saying so."""
 
 import re
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from playwright.sync_api import expect
@@ -253,3 +254,44 @@ def test_a_provider_address_does_not_open_an_administrator_account(
     ]
     assert not ExternalIdentity.objects.exists()
     assert not get_user_model().objects.filter(username="mallory").exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "said", "internal", "logged"),
+    [
+        (
+            "OIDC_USERNAME_CLAIM",
+            "upn",
+            "Single Sign-on ist auf dieser Website nicht richtig eingerichtet",
+            "upn",
+            "The provider sent no 'upn' claim, which gives the username (OIDC_USERNAME_CLAIM)",
+        ),
+        (
+            "OIDC_RP_SIGN_ALGO",
+            "HS256",
+            "Die Antwort des Anmeldedienstes konnte nicht überprüft werden",
+            "RS256",
+            "does not match the client's OIDC_RP_SIGN_ALGO",
+        ),
+    ],
+)
+def test_a_provider_set_up_wrongly_is_said_plainly_and_its_detail_only_recorded(
+    live_server, sso_settings, oidc_provider, setting, value, said, internal, logged
+):
+    """The provider's real answers, with one setting wrong: the page (in German) says what the
+    person can do, and only the failed sign-in's reason names the claim or the algorithm."""
+    setattr(sso_settings, setting, value)
+    oidc_provider.person("nurse.lee", email="lee@contoso.example")
+    with Signals() as signals, browser_page(live_server.url, locale="de-DE") as page:
+        sso_sign_in(page, "nurse.lee")
+        expect(
+            page.get_by_role("heading", name="Die Anmeldung per Single Sign-on ist fehlgeschlagen")
+        ).to_be_visible()
+        expect(page.get_by_role("alert")).to_contain_text(said)
+        main = page.locator("main").inner_text()
+        assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", main)
+        for word in (internal, setting, "Error", "("):
+            assert word not in main, word
+    assert signals.logged_in == []
+    [failure] = signals.failed
+    assert logged in failure["reason"]

@@ -28,6 +28,7 @@ ENTRIES = {
         "404.html",
         "403.html",
         "500.html",
+        "csrf_failure.html",
     ],
     "rater": [
         "annotation/rater_home.html",

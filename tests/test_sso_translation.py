@@ -28,8 +28,9 @@ def pseudo_translated(monkeypatch):
 @pytest.mark.parametrize(
     ("answer", "shown"),
     [
-        (requests.ConnectionError(), "[[The provider did not answer as expected (ConnectionError)"),
-        (SuspiciousOperation("bad nonce"), "[[The provider's answer could not be verified (bad"),
+        (requests.ConnectionError(), "[[The sign-in service could not be reached."),
+        (requests.HTTPError(), "[[The sign-in service did not accept this sign-in."),
+        (SuspiciousOperation("bad nonce"), "[[The sign-in service's answer could not be verified,"),
         (None, "[[The provider's answer signed no one in."),
     ],
 )
@@ -44,6 +45,7 @@ def test_the_callbacks_failures_are_translated(
     monkeypatch.setattr(OIDCAuthenticationBackend, "authenticate", authenticate)
     response = client.get("/oidc/callback/", {"state": sign_in_started(client), "code": "c"})
     assert escape(shown) in response.content.decode()
+    assert "[[If you tell your IT department, give them the time" in response.content.decode()
 
 
 def test_the_callbacks_own_messages_are_translated(client, sso_on, pseudo_translated, monkeypatch):
@@ -94,7 +96,8 @@ def test_the_user_info_about_someone_else_is_refused_in_translation(pseudo_trans
     monkeypatch.setattr(backend, "get_userinfo", lambda *args: {"sub": "someone-else"})
     with pytest.raises(SsoFailed) as refused:
         backend.get_or_create_user("at", "it", {"sub": "sub-1", "preferred_username": "alice"})
-    assert str(refused.value.message) == "[[The provider's user info is about someone else.]]"
+    assert str(refused.value.message).startswith("[[The sign-in service's answer could not be")
+    assert refused.value.reason == "the user info is about another sub than the ID token"
 
 
 def test_a_password_account_refused_on_an_invitation_is_translated(

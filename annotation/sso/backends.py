@@ -10,7 +10,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, SuspiciousOperation, ValidationError
 from django.utils.functional import Promise, lazy
-from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
@@ -34,14 +33,47 @@ class OidcAttempt:
     code_verifier: str | None
 
 
+# What a person is told when single sign-on fails for a reason that is not theirs: one fixed
+# sentence per kind of failure, saying what they can do. The detail (addresses, ports, settings,
+# a library's words) is the operator's: it goes to the server log and the audit entry's reason.
+PROVIDER_UNREACHABLE = gettext_lazy(
+    "The sign-in service could not be reached. Try again in a few minutes; if it keeps "
+    "happening, tell your IT department."
+)
+NOT_SET_UP = gettext_lazy(
+    "Single sign-on is not set up correctly on this site, so it could not sign you in. Please "
+    "tell your IT department."
+)
+NOT_VERIFIED = gettext_lazy(
+    "The sign-in service's answer could not be verified, so you were not signed in. Start again "
+    "from the sign-in page; if it happens again, tell your IT department."
+)
+NOT_ACCEPTED = gettext_lazy(
+    "The sign-in service did not accept this sign-in. Start again from the sign-in page; if it "
+    "happens again, tell your IT department."
+)
+
+
+def provider_unavailable_message(exc: ProviderUnavailable) -> Promise:
+    """The sentence for a person when the provider's configuration could not be read."""
+    return PROVIDER_UNREACHABLE if exc.unreachable else NOT_SET_UP
+
+
 class SsoFailed(Exception):
-    """A single sign-on that signs no one in: `message` is for the person, `status` the page's."""
+    """A single sign-on that signs no one in: `message` is for the person, `status` the page's,
+    `reason` (when set) the detail for the log and the audit trail, never shown."""
 
     def __init__(
-        self, message: str | Promise, *, status: int = 403, username: str = "", subject: str = ""
+        self,
+        message: str | Promise,
+        *,
+        status: int = 403,
+        reason: str = "",
+        username: str = "",
+        subject: str = "",
     ):
         super().__init__(message)
-        self.message, self.status = message, status
+        self.message, self.status, self.reason = message, status, reason
         self.username, self.subject = username, subject
 
 
@@ -61,28 +93,21 @@ class OidcBackend(OIDCAuthenticationBackend):
         try:
             self.configure(provider_config())
         except ProviderUnavailable as exc:
-            raise SsoFailed(str(exc), status=503) from None
+            raise SsoFailed(
+                provider_unavailable_message(exc), status=503, reason=str(exc)
+            ) from None
         try:
             user = super().authenticate(
                 request, nonce=oidc_attempt.nonce, code_verifier=oidc_attempt.code_verifier
             )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise SsoFailed(PROVIDER_UNREACHABLE, status=502, reason=_said(exc)) from None
         except requests.RequestException as exc:
-            message = format_lazy(
-                gettext_lazy(
-                    "The provider did not answer as expected ({error}); try again, or tell the "
-                    "site's administrator if it keeps happening."
-                ),
-                error=exc.__class__.__name__,
-            )
-            raise SsoFailed(message, status=502) from None
+            # Most often the token endpoint refusing the code (used, forged, or expired).
+            raise SsoFailed(NOT_ACCEPTED, status=502, reason=_said(exc)) from None
         except (SuspiciousOperation, jwt.InvalidTokenError, KeyError, ValueError) as exc:
-            message = format_lazy(
-                gettext_lazy(
-                    "The provider's answer could not be verified ({error}). Try signing in again."
-                ),
-                error=str(exc),
-            )
-            raise SsoFailed(message, status=400) from None
+            reason = f"the answer could not be verified: {_said(exc)}"
+            raise SsoFailed(NOT_VERIFIED, status=400, reason=reason) from None
         if user is None:
             raise SsoFailed(
                 gettext_lazy("The provider's answer signed no one in. Try again."), status=400
@@ -119,16 +144,17 @@ class OidcBackend(OIDCAuthenticationBackend):
             # The same person, or the answer is not to be trusted (OpenID Connect Core 5.3.2).
             # Not SuspiciousOperation, which the library turns into a silent None here.
             if userinfo.get("sub") != payload.get("sub"):
-                raise SsoFailed(
-                    gettext_lazy("The provider's user info is about someone else."), status=400
-                )
+                reason = "the user info is about another sub than the ID token"
+                raise SsoFailed(NOT_VERIFIED, status=400, reason=reason)
             claims.update(userinfo)
         issuer = self.config.issuer or str(payload.get("iss", ""))
         try:
             person = claims_read(claims, claim_rules())
             return services.sso_user_sign_in(issuer=issuer, claims=person)
         except ClaimsRefused as exc:
-            raise SsoFailed(str(exc), subject=str(claims.get("sub", ""))) from None
+            # A claim the provider does not send: the operator's to fix (docs/single-sign-on.md).
+            subject = str(claims.get("sub", ""))
+            raise SsoFailed(NOT_SET_UP, reason=str(exc), subject=subject) from None
         except ValidationError as exc:
             # Joined when shown (or recorded), in the language of the moment.
             refusal = exc  # `exc` itself is gone after this block
@@ -138,6 +164,12 @@ class OidcBackend(OIDCAuthenticationBackend):
     def get_user(self, user_id):
         # The signed-in user from the shared cache, as for a password sign-in.
         return CachedModelBackend().get_user(user_id)
+
+
+def _said(exc: Exception) -> str:
+    """The exception's class and words, for the log: a library's message may be empty."""
+    words = str(exc)
+    return f"{exc.__class__.__name__}: {words}"[:500] if words else exc.__class__.__name__
 
 
 class LocalPasswordsBackend(CachedModelBackend):

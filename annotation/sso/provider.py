@@ -19,7 +19,14 @@ _discovery_lock = threading.Lock()
 
 
 class ProviderUnavailable(Exception):
-    """The provider's configuration could not be read; the message says what to check."""
+    """The provider's configuration could not be read. The message says what to check, for the
+    operator's log only: it names addresses, ports and settings. `unreachable` tells a provider
+    that did not answer (try again later) from one that answered with something unusable, or a
+    configuration that names none (the site is not set up correctly)."""
+
+    def __init__(self, detail: str, *, unreachable: bool = False):
+        super().__init__(detail)
+        self.unreachable = unreachable
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,8 @@ def _discovery_read(issuer: str) -> dict:
         raise ProviderUnavailable(
             f"The provider's discovery document {url} could not be read ({exc.__class__.__name__}"
             f"{': ' + str(exc) if str(exc) else ''}). Check OIDC_ISSUER and that this server "
-            "can reach the provider."
+            "can reach the provider.",
+            unreachable=_unreachable(exc),
         ) from None
     if not isinstance(document, dict):
         raise ProviderUnavailable(f"{url} is not an OpenID Connect discovery document.")
@@ -123,6 +131,14 @@ def _discovery_read(issuer: str) -> dict:
             "set OIDC_ISSUER to exactly the issuer the provider names."
         )
     return document
+
+
+def _unreachable(exc: Exception) -> bool:
+    """No answer, or the provider's own failure (5xx): it may well work later. A 4xx or a
+    document that is not JSON is an address that names no provider: it will not."""
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return exc.response.status_code >= 500
+    return isinstance(exc, requests.RequestException)
 
 
 def discovery_forget() -> None:

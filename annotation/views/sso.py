@@ -22,7 +22,7 @@ from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from annotation.core.sso import provider_error_code
-from annotation.sso.backends import OidcAttempt, SsoFailed
+from annotation.sso.backends import OidcAttempt, SsoFailed, provider_unavailable_message
 from annotation.sso.provider import (
     ProviderUnavailable,
     provider_config,
@@ -30,6 +30,7 @@ from annotation.sso.provider import (
     provider_name,
     sso_enabled,
 )
+from evalapp.errors import failure_time
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,14 @@ class LoginView(auth_views.LoginView):
     password form and refuses a posted password (superusers sign in at /admin/ instead)."""
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), **sso_context()}
+        context = {**super().get_context_data(**kwargs), **sso_context()}
+        if self.request.method == "POST":
+            # After a refused password the switcher comes back here (not to the start page, the
+            # default for a page answering a POST), keeping where to go next.
+            next_url = context.get(self.redirect_field_name) or ""
+            query = f"?{urlencode({self.redirect_field_name: next_url})}" if next_url else ""
+            context["language_next"] = reverse("login") + query
+        return context
 
     def post(self, request, *args, **kwargs):
         if settings.LOCAL_PASSWORDS:
@@ -92,7 +100,8 @@ class SsoStartView(OIDCAuthenticationRequestView):
         try:
             self.OIDC_OP_AUTH_ENDPOINT = provider_config().authorization_endpoint
         except ProviderUnavailable as exc:
-            return _failed_page(request, str(exc), status=503)
+            message = provider_unavailable_message(exc)
+            return _sso_failure(request, message, status=503, reason=str(exc))
         return super().get(request)
 
 
@@ -126,7 +135,12 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             self.user = auth.authenticate(request, oidc_attempt=attempt)
         except SsoFailed as exc:
             return _sso_failure(
-                request, exc.message, status=exc.status, username=exc.username, subject=exc.subject
+                request,
+                exc.message,
+                status=exc.status,
+                reason=exc.reason,
+                username=exc.username,
+                subject=exc.subject,
             )
         if self.user is None:
             # Django sent user_login_failed already (no backend took the answer).
@@ -217,8 +231,15 @@ def _sso_failure(
 
 def _failed_page(request: HttpRequest, message: str | Promise, *, status: int) -> HttpResponse:
     # The language switcher leads to the sign-in page: the callback's URL cannot be used twice,
-    # and its query (the provider's answer) is not echoed into the page.
-    context = {"message": message, "language_next": reverse("login"), **sso_context()}
+    # and its query (the provider's answer) is not echoed into the page. The time (UTC, as the
+    # server log's) is what the person can quote to their IT department, who find the detail
+    # in the log and the audit trail by it.
+    context = {
+        "message": message,
+        "failed_at": failure_time(),
+        "language_next": reverse("login"),
+        **sso_context(),
+    }
     return render(request, "registration/sso_failed.html", context, status=status)
 
 
@@ -230,20 +251,27 @@ class LogoutView(auth_views.LogoutView):
     def post(self, request, *args, **kwargs):
         id_token = request.session.get("oidc_id_token")
         response = super().post(request, *args, **kwargs)
-        target = _provider_logout_url(request, id_token) if id_token else ""
+        if not (id_token and sso_enabled() and settings.OIDC_PROVIDER_LOGOUT):
+            return response
+        context = {"sso_provider_name": provider_name()}
+        try:
+            target = _provider_logout_url(request, id_token)
+        except ProviderUnavailable as exc:
+            # Signed out here, but the provider's session may live on: the next "Sign in with"
+            # on this computer would reach this person's account without a password. Say so.
+            logger.warning("Sign-out: the provider's session was not ended: %s", exc)
+            context["provider_unreached"] = True
+            return render(request, "registration/sso_signed_out.html", context)
         if not target:
             return response
-        context = {"target": target, "sso_provider_name": provider_name()}
+        context["target"] = target
         return render(request, "registration/sso_signed_out.html", context)
 
 
 def _provider_logout_url(request: HttpRequest, id_token: str) -> str:
-    if not (sso_enabled() and settings.OIDC_PROVIDER_LOGOUT):
-        return ""
-    try:
-        endpoint = provider_logout_endpoint()
-    except ProviderUnavailable:
-        return ""  # signed out here; the provider's session ends on its own
+    """Where the browser ends the provider's session, "" when the provider names no place;
+    ProviderUnavailable when its discovery document cannot be read."""
+    endpoint = provider_logout_endpoint()
     if not endpoint:
         return ""
     params = {
