@@ -192,3 +192,5 @@ def test_the_dashboard_links_the_audit_log_beside_the_title(client, open_study, 
     assert 'data-testid="audit-link"' in head
     assert 'class="button' in re.search(r'<a [^>]*data-testid="audit-link"', head).group(0)
     assert html.count('data-testid="audit-link"') == 1
+    # Not the same words as the top bar's "Audit log" (staff), which is the whole site's.
+    assert 'data-testid="audit-link">Study audit log</a>' in head
