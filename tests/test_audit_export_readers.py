@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -20,7 +21,11 @@ from tests.test_bundle_files import _rscript
 pytestmark = pytest.mark.django_db
 
 TITLE = 'Études, "quoted"\nsecond line; ünïcode ✓'
-DETAILS = {"note": 'a, b; "c"\nd', "nested": {"list": [1, "=SUM(A1)", None, True]}}
+DETAILS = {
+    "note": 'a, b; "c"\nd',
+    "nested": {"list": [1, "=SUM(A1)", None, True]},
+    "consent": "Ihre Daten werden gemäß DSGVO verarbeitet; señal ✓",
+}
 
 R_READ = r"""
 args <- commandArgs(trailingOnly = TRUE)
@@ -73,6 +78,29 @@ def test_pandas_reads_the_audit_csv_with_numbers_as_numbers(exported):
     assert pd.api.types.is_numeric_dtype(frame["study_id"])  # float64: entries without a study
     assert frame["study_id"].isna().any()
     _check_rows(frame, entries)
+
+
+def test_the_csv_details_keep_their_letters_not_escapes(exported):
+    """A German or Spanish site reads `gemäß` in a spreadsheet, not `gem\\u00e4\\u00df`."""
+    text, entries = exported
+    frame = pd.read_csv(io.StringIO(text))
+    [cell] = [details for details in frame["details"] if "DSGVO" in details]
+    assert DETAILS["consent"] in cell
+    assert "\\u00" not in text
+
+
+def test_pandas_reads_the_audit_csv_as_docs_audit_md_says(exported):
+    text, entries = exported
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "audit.md").read_text()
+    assert 'dtype={"actor_id": "Int64", "study_id": "Int64"}, parse_dates=["at"]' in docs
+    frame = pd.read_csv(
+        io.StringIO(text), dtype={"actor_id": "Int64", "study_id": "Int64"}, parse_dates=["at"]
+    )
+    assert str(frame["study_id"].dtype) == "Int64"
+    assert str(frame["actor_id"].dtype) == "Int64"
+    assert frame["study_id"].isna().any()
+    assert frame["study_id"].notna().any()
+    assert str(frame["at"].dt.tz) == "UTC"
 
 
 def test_base_r_reads_the_audit_csv_whole(exported, tmp_path):

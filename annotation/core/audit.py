@@ -148,3 +148,38 @@ def acting_as(acting: Acting) -> Iterator[None]:
         yield
     finally:
         _acting.reset(token)
+
+
+# The log page shows at most this many characters of a value; the exports hold it whole.
+SHOWN_CHARS = 300
+# How much of what old and new share is shown before the first difference.
+SHOWN_BEFORE_CHANGE = 60
+
+
+def shown_change(old: str, new: str, *, limit: int = SHOWN_CHARS) -> tuple[str, str]:
+    """Old and new value cut to `limit` characters for the page, from a little before their first
+    difference: two long texts that share their start still show what changed. "…" marks a cut."""
+    if len(old) <= limit and len(new) <= limit:
+        return old, new
+    same = 0
+    for a, b in zip(old, new, strict=False):
+        if a != b:
+            break
+        same += 1
+    start = max(0, same - SHOWN_BEFORE_CHANGE)
+    return _cut(old, start, limit), _cut(new, start, limit)
+
+
+def shown_value(value: str, *, limit: int = SHOWN_CHARS) -> str:
+    return _cut(value, 0, limit)
+
+
+def _cut(value: str, start: int, limit: int) -> str:
+    if start == 0 and len(value) <= limit:
+        return value
+    head = "…" if start else ""
+    body = value[start : start + limit - len(head)]
+    tail = "…" if start + len(body) < len(value) else ""
+    if tail:
+        body = body[: len(body) - 1]
+    return head + body + tail

@@ -91,20 +91,36 @@ class AuditEvent(models.Model):
 
     def readable_details(self) -> list[dict]:
         """`details` as lines for a page: a changed field as its old and new value, anything
-        else as its value; values that are not text as compact JSON."""
+        else as its value; values that are not text as compact JSON. A long value is also
+        `shown` cut (core.audit.shown_change: from near the first difference), `cut` says so."""
         lines = []
         for name, value in sorted((self.details or {}).items()):
             if isinstance(value, dict) and set(value) == {"old", "new"}:
+                old, new = _text(value["old"]), _text(value["new"])
+                old_shown, new_shown = audit.shown_change(old, new)
                 lines.append(
                     {
                         "name": name,
                         "changed": True,
-                        "old": _text(value["old"]),
-                        "new": _text(value["new"]),
+                        "old": old,
+                        "new": new,
+                        "old_shown": old_shown,
+                        "new_shown": new_shown,
+                        "cut": (old_shown, new_shown) != (old, new),
                     }
                 )
             else:
-                lines.append({"name": name, "changed": False, "value": _text(value)})
+                text = _text(value)
+                shown = audit.shown_value(text)
+                lines.append(
+                    {
+                        "name": name,
+                        "changed": False,
+                        "value": text,
+                        "shown": shown,
+                        "cut": shown != text,
+                    }
+                )
         return lines
 
     @property

@@ -52,13 +52,16 @@ FILTER_NAMES_MAX = 500
 def audit_filter_choices(*, study_id: int | None = None) -> tuple[list[str], list[str] | None]:
     """The action codes and user names that occur (in a study, or anywhere), for the filters;
     the names are None when there are more than FILTER_NAMES_MAX of them. Each is one
-    SELECT DISTINCT, not a read of every entry."""
+    SELECT DISTINCT, not a read of every entry. A name typed at a failed sign-in and nowhere
+    else is not listed: it names no account, and may be a password typed in the wrong box (the
+    exports and a typed ?user= still find it)."""
     events = AuditEvent.objects.order_by()
     if study_id is not None:
         events = events.filter(study_id=study_id)
     actions = list(events.values_list("action", flat=True).order_by("action").distinct())
     names = list(
         events.exclude(actor_username="")
+        .exclude(action="account.sign_in_failed", actor__isnull=True)
         .values_list("actor_username", flat=True)
         .order_by("actor_username")
         .distinct()[: FILTER_NAMES_MAX + 1]

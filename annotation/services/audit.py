@@ -137,4 +137,8 @@ def sign_in_failed(sender, credentials: dict, request=None, **kwargs) -> None:
         for name in _SIGN_IN_KEPT
         if credentials.get(name) not in (None, "")
     }
+    if "method" not in details and "password" in credentials:
+        # Django's authenticate() for the login form (or any password backend): a password was
+        # tried. Its masked value is not kept, only that it was the method.
+        details["method"] = "password"
     audit_record(action="account.sign_in_failed", user=None, username=tried, details=details)

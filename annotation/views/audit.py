@@ -76,6 +76,12 @@ def _log_page(request: HttpRequest, study: Study | None) -> HttpResponse:
             if value
         }
     )
+    # A value applied but not in a list (a shared link, an action that never occurred here, a
+    # name left out of it) is still shown as the one applied.
+    if filters["action"] and filters["action"] not in actions:
+        actions = [filters["action"], *actions]
+    if names is not None and filters["username"] and filters["username"] not in names:
+        names = [filters["username"], *names]
     context = {
         "study": study,
         "page": page,
@@ -101,7 +107,10 @@ def _export(request: HttpRequest, fmt: str, study: Study | None) -> HttpResponse
     name = f"audit-{study.token}" if study else "audit"
     rows = selectors.audit_rows(events)
     if fmt == "csv":
-        flat = ({**row, "details": json.dumps(row["details"], sort_keys=True)} for row in rows)
+        flat = (
+            {**row, "details": json.dumps(row["details"], sort_keys=True, ensure_ascii=False)}
+            for row in rows
+        )
         return responses.csv_response(
             rows=flat, columns=selectors.AUDIT_COLUMNS, filename=f"{name}.csv"
         )
