@@ -7,9 +7,10 @@ This test process has loaded them all, so the check runs in fresh interpreters o
 file of their own: one builds a small study, its stored statistics and a checklist appraisal
 (numpy allowed: it is the worker's work); another, as the web would, sets Django up, loads the
 view of every URL pattern and serves the pages an admin and a rater use most, recording who
-imports each heavy module first, then draws a figure, which must load matplotlib; a third loads
-what a gunicorn worker loads before it answers, without the test client. gunicorn's master
-loads no application (gunicorn.conf.py): a real gunicorn shows it.
+imports each heavy module first, then draws a figure, which must load matplotlib. gunicorn's
+master loads the application and every view before forking the workers (gunicorn.conf.py), so
+what it loads is in every worker: a third checks that too, and that it leaves the workers no
+database connection to share.
 
 Nor does the web load what only single sign-on's callback or the OpenAPI schema needs (LAZY):
 mozilla-django-oidc's backend with PyJWT and cryptography, about 10 MB a process, which Django
@@ -23,7 +24,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import traceback
 from pathlib import Path
 
@@ -196,25 +196,49 @@ def serve() -> None:
     print(json.dumps(report))
 
 
-def boot() -> None:
-    """Child process: what a gunicorn worker loads before it answers, without the test client:
-    the application and the view of every URL pattern."""
+def master() -> None:
+    """Child process: what gunicorn's master does before its first fork (gunicorn.conf.py),
+    with a database connection open as the application's import could have left one."""
+    import gc
+    import runpy
+
     first = _FirstImports()
     sys.meta_path.insert(0, first)
-    from django.urls import get_resolver
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    from django.db import connections
+    from django.urls import URLResolver, get_resolver
 
-    import evalapp.wsgi  # noqa: F401 (what gunicorn loads)
+    import evalapp.wsgi  # noqa: F401 (preload_app: the master imports the application)
 
-    get_resolver().url_patterns  # noqa: B018 (imports every view)
+    connections["default"].ensure_connection()
+    config["pre_fork"](None, None)
+    config["pre_fork"](None, None)  # once per worker: the later calls do nothing
+    loaded = set(sys.modules)
+
+    def modules(patterns) -> set[str]:
+        found = set()
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                found |= modules(pattern.url_patterns)
+            else:
+                found.add(pattern.callback.__module__)
+        return found
+
+    views = modules(get_resolver().url_patterns)
     report = {
+        "preload": config["preload_app"],
+        "views": len(views),
+        "views_not_loaded": sorted(views - loaded),
+        "open_connections": [c.alias for c in connections.all() if c.connection is not None],
+        "frozen": gc.get_freeze_count(),
         "loaded": {name: first.chains.get(name, []) for name in HEAVY if name in sys.modules},
         "lazy_loaded": {name: first.chains.get(name, []) for name in _lazy_loaded()},
     }
     print(json.dumps(report))
 
 
-def _env(folder: Path) -> dict[str, str]:
-    return {
+def _child(step: str, folder: Path) -> dict:
+    env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "evalapp.settings",
         "PYTHONPATH": str(ROOT),
@@ -224,13 +248,10 @@ def _env(folder: Path) -> dict[str, str]:
         "CELERY_BROKER_DIR": str(folder / "broker"),
         "CACHE_URL": "locmem://",
     }
-
-
-def _child(step: str, folder: Path) -> dict:
     done = subprocess.run(
         [sys.executable, "-c", f"from tests.test_web_imports import {step}; {step}()"],
         cwd=ROOT,
-        env=_env(folder),
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -295,52 +316,17 @@ def test_web_process_loads_neither_the_sso_exchange_nor_the_schema_inspector_unt
     }
 
 
-def test_a_worker_loads_every_view_but_no_numerical_library_nor_the_lazy_modules(tmp_path):
-    done = _child("boot", tmp_path)
+def test_gunicorns_master_loads_every_view_but_no_numerical_library_and_shares_no_connection(
+    tmp_path,
+):
+    done = _child("master", tmp_path)
 
+    assert done["preload"] is True
+    assert done["views"] > 10  # the view modules of every URL pattern, all imported
+    assert done["views_not_loaded"] == []
+    assert done["open_connections"] == []  # closed before the fork, not shared by the workers
+    assert done["frozen"] > 10_000  # the master's objects, out of the workers' collections
     chains = "\n".join(f"{name}: " + " -> ".join(chain) for name, chain in done["loaded"].items())
-    assert done["loaded"] == {}, f"imported by every gunicorn worker:\n{chains}"
+    assert done["loaded"] == {}, f"imported by gunicorn's master, so in every worker:\n{chains}"
     lazy = done["lazy_loaded"]
-    assert lazy == {}, f"imported by every gunicorn worker:\n{_chains(lazy)}"
-
-
-# Loaded by Django's setup (its database backend here, its time zones and decimal fields).
-APPLICATION_LIBRARIES = {"_sqlite3", "_zoneinfo", "_decimal"}
-
-
-def _libraries(pid: int) -> set[str]:
-    """The extension modules and libraries mapped in a process, by name without suffixes."""
-    maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
-    return {Path(line.split()[-1]).name.split(".")[0] for line in maps if ".so" in line}
-
-
-def _worker_of(server: subprocess.Popen) -> int:
-    """gunicorn's worker, once it has loaded the application."""
-    give_up = time.monotonic() + 120
-    while time.monotonic() < give_up and server.poll() is None:
-        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-        for child in children:
-            if APPLICATION_LIBRARIES.issubset(_libraries(int(child))):
-                return int(child)
-        time.sleep(0.2)
-    raise AssertionError(f"no gunicorn worker loaded the application (exit {server.poll()})")
-
-
-def test_gunicorns_master_holds_no_application_and_each_worker_loads_it(tmp_path):
-    """gunicorn.conf.py: the sum of the tree's RSS (issue 22's figure) counts an application
-    loaded in the master once more; each worker loads its own."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "evalapp.wsgi:application"]
-        + ["--bind", "127.0.0.1:0", "--workers", "1", "--log-level", "warning"],
-        cwd=ROOT,
-        env=_env(tmp_path),
-    )
-    try:
-        worker = _worker_of(server)  # the control: the application's libraries, in the worker
-        in_master = _libraries(server.pid) & APPLICATION_LIBRARIES
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-
-    assert worker != server.pid
-    assert in_master == set(), f"gunicorn's master loaded the application: {in_master}"
+    assert lazy == {}, f"imported by gunicorn's master, so in every worker:\n{_chains(lazy)}"
