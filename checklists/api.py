@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import translation
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.generics import ListAPIView
@@ -25,7 +25,6 @@ from annotation.selectors import admin_studies
 from checklists import exports as checklist_exports
 from checklists import selectors, services, views
 from checklists.models import Assessment, ChecklistDefinition, Report
-from evalapp.openapi import extend_schema
 
 
 def in_english(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

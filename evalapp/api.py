@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import TokenAuthentication, get_authorization_header
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed, ParseError, Throttled
@@ -99,6 +100,21 @@ class ExpiringTokenAuthentication(TokenAuthentication):
                 "This token has expired: create a new one on your API token page."
             )
         return user, token
+
+
+class ExpiringTokenScheme(OpenApiAuthenticationExtension):
+    """The token in the schema as HTTP bearer: what client generators send by default. (Here,
+    beside the class, so that it is registered before any schema is made.)"""
+
+    target_class = ExpiringTokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema) -> dict:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token: `Authorization: Bearer <key>` (or `Token <key>`).",
+        }
 
 
 def token_expired(*, token: Token) -> bool:

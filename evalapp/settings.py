@@ -410,8 +410,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["evalapp.api.StrictJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "evalapp.api.Pagination",
-    # drf-spectacular's AutoSchema once a schema is made, not loaded before (evalapp.openapi).
-    "DEFAULT_SCHEMA_CLASS": "evalapp.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -592,8 +591,6 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "evalapp API",
     "DESCRIPTION": "Blinded clinician reader studies and reporting checklists: everything a paper "
     "needs, for a study's admins; a rater's own work, blinded. See docs/api.md.",
-    # Applies the views' annotations before making a schema (evalapp.openapi).
-    "DEFAULT_GENERATOR_CLASS": "evalapp.openapi_generator.SchemaGenerator",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -7,12 +7,12 @@ import json
 from datetime import timedelta
 
 import pytest
+from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
 
 from annotation import services
 from annotation.core import rubric
 from annotation.models import Assignment, Study
-from evalapp.openapi_generator import SchemaGenerator
 from tests.test_sets import _study
 
 pytestmark = pytest.mark.django_db

@@ -5,9 +5,9 @@ so one added without a row here fails the first test."""
 import json
 
 import pytest
+from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
 
-from evalapp.openapi_generator import SchemaGenerator
 from tests.test_api import close_response
 from tests.test_blinding import as_text
 

@@ -3,6 +3,7 @@
 assignment (`extras/`)."""
 
 from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -14,7 +15,6 @@ from annotation.api.base import StudyScopedViewSet
 from annotation.api.studies import INVALID
 from annotation.core import disagreement
 from annotation.models import AdaptiveDesign, Study
-from evalapp.openapi import extend_schema
 
 
 class AdaptiveSetSerializer(serializers.Serializer):

@@ -7,6 +7,7 @@ and recording a reference (`POST .../items/<token>/reference/`)."""
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.http import Http404
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -21,7 +22,6 @@ from annotation.api.serializers import NullableAnswerField
 from annotation.api.studies import INVALID
 from annotation.models import Adjudication, AdjudicationSelection, Adjudicator
 from annotation.selectors import adjudication as selectors
-from evalapp.openapi import extend_schema
 
 
 class SelectionSerializer(serializers.Serializer):

@@ -6,7 +6,7 @@ pages call. A rater reads only their own background, never another rater's."""
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -20,7 +20,6 @@ from annotation.api.base import StudyScopedViewSet
 from annotation.api.studies import INVALID
 from annotation.core import consent, rubric
 from annotation.models import ConsentVersion, Membership, RaterQuestion
-from evalapp.openapi import extend_schema
 
 
 class RaterBackgroundSerializer(serializers.Serializer):

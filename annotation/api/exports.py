@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +19,6 @@ from annotation.api.base import StudyScopedViewSet, rater_pseudonym
 from annotation.core import rubric
 from annotation.models import Item, JudgeRating, Rating, RatingRevision, Study
 from evalapp.api import CSVRenderer, csv_stream, wants_csv
-from evalapp.openapi import extend_schema
 
 FORMAT = OpenApiParameter(
     "format",

@@ -4,6 +4,7 @@ service the dashboard's card calls."""
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -14,7 +15,6 @@ from annotation.api.access import as_api_error
 from annotation.api.base import StudyScopedViewSet, rater_pseudonym
 from annotation.api.studies import INVALID
 from annotation.models import Notification, Study
-from evalapp.openapi import extend_schema
 
 
 class NotificationSerializer(serializers.ModelSerializer):

@@ -4,6 +4,7 @@ interval. Admins only; the input is checked by the dashboard's own forms, and th
 from the same selectors, so the API and the planning card give the same numbers."""
 
 from django import forms
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as BadRequest
@@ -16,7 +17,6 @@ from annotation.core.stats.names import THESE_RATERS
 from annotation.forms import PowerPlanForm, WidthPlanForm
 from annotation.models import Result
 from annotation.selectors.planning import plan_power, plan_width, study_planning_pilots
-from evalapp.openapi import extend_schema
 
 
 class PowerPilotSerializer(serializers.Serializer):

@@ -12,7 +12,7 @@ from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -29,7 +29,6 @@ from annotation.core import rubric
 from annotation.core.image_files import IMAGE_TYPES
 from annotation.models import Assignment, Study
 from annotation.responses import image_response
-from evalapp.openapi import extend_schema
 
 
 class SessionWaitSerializer(serializers.Serializer):

@@ -9,6 +9,7 @@ from typing import Literal
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -20,7 +21,6 @@ from annotation import selectors, services
 from annotation.api.base import StudyScopedViewSet
 from annotation.api.studies import INVALID, REFUSED, refused
 from annotation.models import Invitation, Membership, Study
-from evalapp.openapi import extend_schema
 
 
 class SessionProgressSerializer(serializers.Serializer):

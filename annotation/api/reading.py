@@ -6,6 +6,7 @@ the arm is named, and a scorer is neither a reader nor an admin."""
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
@@ -22,7 +23,6 @@ from annotation.core.design import MAX_WASHOUT_DAYS
 from annotation.core.reading import allocation
 from annotation.models import Arm, Scorer, Source, Study
 from annotation.selectors.reading import read_rows, study_reads, study_scorers
-from evalapp.openapi import extend_schema
 
 
 class ReadingStudyCreateSerializer(serializers.Serializer):

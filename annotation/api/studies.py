@@ -7,7 +7,12 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import FileResponse, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -25,7 +30,6 @@ from annotation.core import charts
 from annotation.core.importing import ImportRejected
 from annotation.models import Membership, Study, TaskRun
 from annotation.services import figure_data
-from evalapp.openapi import extend_schema
 
 PROBLEM = inline_serializer(
     "Problem",

@@ -4,6 +4,7 @@ questions, which the study's raters may read too."""
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -27,7 +28,6 @@ from annotation.models import (
     Study,
     TaskRun,
 )
-from evalapp.openapi import extend_schema
 
 READ = (mixins.ListModelMixin, mixins.RetrieveModelMixin)
 
