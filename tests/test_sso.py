@@ -19,6 +19,7 @@ from annotation.models import ExternalIdentity, Membership
 from annotation.sso import provider
 from annotation.sso.backends import OidcBackend
 from annotation.sso.checks import sso_check
+from annotation.sso.oidc import OidcSignIn
 from tests.factories import PASSWORD, UserFactory
 from tests.support.sso import ISSUER, person, sign_in_started
 
@@ -312,7 +313,7 @@ def test_the_logout_endpoint_is_read_from_the_discovery_document_at_sign_out(
 
 def test_an_id_token_for_another_client_or_from_another_issuer_is_refused(sso_on, monkeypatch):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    backend = OidcBackend()
+    backend = OidcSignIn()
     backend.configure(provider.ProviderConfig(ISSUER, "https://a", "https://t", "", "https://j"))
     monkeypatch.setattr(backend, "retrieve_matching_jwk", lambda token: key.public_key())
 

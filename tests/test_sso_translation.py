@@ -10,7 +10,9 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from annotation import services
 from annotation.sso import provider
-from annotation.sso.backends import OidcBackend, SsoFailed
+from annotation.sso.attempts import SsoFailed
+from annotation.sso.backends import OidcBackend
+from annotation.sso.oidc import OidcSignIn
 from tests.factories import UserFactory
 from tests.support.sso import ISSUER, person, sign_in_started
 
@@ -67,7 +69,7 @@ def test_a_refused_account_is_explained_in_translation(pseudo_translated, draft_
     user = services.sso_user_sign_in(issuer=ISSUER, claims=person())
     user.is_active = False
     user.save()
-    backend = OidcBackend()
+    backend = OidcSignIn()
     backend.configure(provider.ProviderConfig(ISSUER, "https://a", "https://t", "", "https://j"))
     with pytest.raises(SsoFailed) as refused:
         backend.get_or_create_user("at", "it", {"sub": "sub-1", "preferred_username": "alice"})
@@ -89,7 +91,7 @@ def test_a_refused_account_is_explained_in_translation(pseudo_translated, draft_
 
 
 def test_the_user_info_about_someone_else_is_refused_in_translation(pseudo_translated, monkeypatch):
-    backend = OidcBackend()
+    backend = OidcSignIn()
     backend.configure(
         provider.ProviderConfig(ISSUER, "https://a", "https://t", "https://u", "https://j")
     )

@@ -11,6 +11,11 @@ imports each heavy module first, then draws a figure, which must load matplotlib
 master loads the application and every view before forking the workers (gunicorn.conf.py), so
 what it loads is in every worker: a third checks that too, and that it leaves the workers no
 database connection to share.
+
+Nor does the web load what only single sign-on's callback needs (LAZY): mozilla-django-oidc's
+backend with PyJWT and cryptography, about 10 MB a process, which Django would load with every
+password sign-in and permission check (annotation.sso.oidc). A password sign-in, the admin's
+pages and the API are served before checking.
 """
 
 import json
@@ -22,24 +27,41 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("numpy", "scipy", "matplotlib", "pandas", "PIL", "pyreadstat", "krippendorff")
+LAZY = (
+    "mozilla_django_oidc.auth",
+    "jwt",
+    "cryptography.hazmat",
+)
 ADMIN, RATERS = "imports-admin", ("imports-rater1", "imports-rater2", "imports-rater3")
 
 
+def _watched(fullname: str) -> str | None:
+    """The name in HEAVY or LAZY that `fullname` is, or is inside of."""
+    for name in HEAVY + LAZY:
+        if fullname == name or fullname.startswith(name + "."):
+            return name
+    return None
+
+
 class _FirstImports:
-    """A finder that never finds anything: it notes, for each heavy package, the stack of our
+    """A finder that never finds anything: it notes, for each watched module, the stack of our
     own code at the moment something first asks for it, so a failure names the import chain."""
 
     def __init__(self) -> None:
         self.chains: dict[str, list[str]] = {}
 
     def find_spec(self, fullname: str, path=None, target=None) -> None:
-        top = fullname.partition(".")[0]
-        if top in HEAVY and top not in self.chains:
-            self.chains[top] = [
+        name = _watched(fullname)
+        if name is not None and name not in self.chains:
+            self.chains[name] = [
                 f"{Path(frame.filename).relative_to(ROOT)}:{frame.lineno} ({frame.name})"
                 for frame in traceback.extract_stack()[:-1]
                 if frame.filename.startswith(str(ROOT)) and "/.venv/" not in frame.filename
             ]
+
+
+def _lazy_loaded() -> set[str]:
+    return {name for name in LAZY if name in sys.modules}
 
 
 def _django() -> None:
@@ -92,11 +114,15 @@ def serve() -> None:
     first = _FirstImports()
     sys.meta_path.insert(0, first)
     _django()
+    before_client = _lazy_loaded()
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.test import Client
     from django.test.utils import override_settings, setup_test_environment
     from django.urls import URLResolver, get_resolver
+
+    # The test client's own (django.test): the master's check below sees the web without it.
+    client_loaded = _lazy_loaded() - before_client
 
     from annotation.models import Assignment, Study
     from checklists.models import Report
@@ -132,13 +158,23 @@ def serve() -> None:
         "item page": (rater, "get", item),
         "save": (rater, "post", item, {"question": "overall", "answer": "4"}),
         "review": (rater, "get", f"/rate/{study.token}/review/"),
+        # Django makes every listed backend for a password sign-in and a permission check.
+        "password sign-in": (
+            Client(),
+            "post",
+            "/accounts/login/",
+            {"username": RATERS[1], "password": "unused"},
+        ),
+        "admin site": (admin, "get", "/admin/"),
     }
     with override_settings(STORAGES={**settings.STORAGES, "staticfiles": storage}):
         status = {
             name: getattr(c, verb)(*args).status_code for name, (c, verb, *args) in pages.items()
         }
         loaded = {name: first.chains.get(name, []) for name in HEAVY if name in sys.modules}
+        lazy = {name: first.chains.get(name, []) for name in _lazy_loaded() - client_loaded}
         drawn = admin.get(f"/studies/{study.token}/figures/overall-agreement.svg")
+        schema = admin.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     report = {
         "views": len(views),
         "status": status,
@@ -146,6 +182,10 @@ def serve() -> None:
         "saved": waiting.ratings.get().value,
         "figure": drawn.status_code,
         "figure_loaded": sorted(name for name in HEAVY if name in sys.modules),
+        "lazy_loaded": lazy,
+        "schema": schema.status_code,
+        "schema_body": schema.content.decode(),
+        "schema_loaded": sorted(_lazy_loaded()),
     }
     print(json.dumps(report))
 
@@ -186,6 +226,7 @@ def master() -> None:
         "open_connections": [c.alias for c in connections.all() if c.connection is not None],
         "frozen": gc.get_freeze_count(),
         "loaded": {name: first.chains.get(name, []) for name in HEAVY if name in sys.modules},
+        "lazy_loaded": {name: first.chains.get(name, []) for name in _lazy_loaded()},
     }
     print(json.dumps(report))
 
@@ -230,6 +271,8 @@ def test_web_process_loads_no_numerical_library_until_a_figure_is_drawn(tmp_path
         "item page": 200,
         "save": 302,  # back to the item page, the answer saved
         "review": 200,
+        "password sign-in": 302,
+        "admin site": 200,
     }
     assert served["saved"] == 4
     chains = "\n".join(f"{name}: " + " -> ".join(chain) for name, chain in served["loaded"].items())
@@ -238,6 +281,32 @@ def test_web_process_loads_no_numerical_library_until_a_figure_is_drawn(tmp_path
     # above would have seen it had any page drawn one.
     assert served["figure"] == 200
     assert "matplotlib" in served["figure_loaded"]
+
+
+def _chains(loaded: dict) -> str:
+    return "\n".join(f"{name}: " + " -> ".join(chain) for name, chain in loaded.items())
+
+
+def test_web_process_loads_the_sso_exchange_only_at_a_callback(
+    tmp_path,
+):
+    _child("seed", tmp_path)
+
+    served = _child("serve", tmp_path)
+
+    assert served["status"]["password sign-in"] == 302  # signed in: every backend was made
+    assert served["status"]["admin site"] == 200  # permission checks, every backend's too
+    assert served["status"]["API study list"] == 200  # the viewsets, through DRF's router
+    lazy = served["lazy_loaded"]
+    assert lazy == {}, f"imported by the web process:\n{_chains(lazy)}"
+    # The schema, made in the same process, still holds every view's annotations (the
+    # study's creation takes its own serializer).
+    assert served["schema"] == 200
+    schema = json.loads(served["schema_body"])
+    creation = schema["paths"]["/api/v1/studies/"]["post"]["requestBody"]["content"]
+    assert creation["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/StudyCreateRequest"
+    }
 
 
 def test_gunicorns_master_loads_every_view_but_no_numerical_library_and_shares_no_connection(
@@ -252,3 +321,5 @@ def test_gunicorns_master_loads_every_view_but_no_numerical_library_and_shares_n
     assert done["frozen"] > 10_000  # the master's objects, out of the workers' collections
     chains = "\n".join(f"{name}: " + " -> ".join(chain) for name, chain in done["loaded"].items())
     assert done["loaded"] == {}, f"imported by gunicorn's master, so in every worker:\n{chains}"
+    lazy = done["lazy_loaded"]
+    assert lazy == {}, f"imported by gunicorn's master, so in every worker:\n{_chains(lazy)}"

@@ -22,7 +22,7 @@ from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from annotation.core.sso import provider_error_code
-from annotation.sso.backends import OidcAttempt, SsoFailed, provider_unavailable_message
+from annotation.sso.attempts import OidcAttempt, SsoFailed, provider_unavailable_message
 from annotation.sso.provider import (
     ProviderUnavailable,
     provider_config,
