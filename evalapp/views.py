@@ -50,7 +50,13 @@ def server_error(request: HttpRequest) -> HttpResponse:
     reference, at = error_reference(), failure_time()
     error = sys.exc_info()[1]
     logger.error(
-        "Server error %s at %s on %s %s: %r", reference, at, request.method, request.path, error
+        # The path as %r: a line break in it must not write a second, forged log line.
+        "Server error %s at %s on %s %r: %r",
+        reference,
+        at,
+        request.method,
+        request.path,
+        error,
     )
     page = loader.get_template("500.html").render({"reference": reference, "failed_at": at})
     return HttpResponseServerError(page)

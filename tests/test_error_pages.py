@@ -155,3 +155,16 @@ def test_the_500_page_reads_no_database(django_assert_num_queries):
         response = evalapp.views.server_error(request)
     assert response.status_code == 500
     assert "UTC" in response.content.decode()
+
+
+def test_the_500_log_line_escapes_the_path(rf, caplog):
+    import evalapp.views
+
+    request = rf.get("/x")
+    request.path = "/x\nServer error deadbeef at 2026-01-01 00:00:00 UTC on GET /forged: None"
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        evalapp.views.server_error(request)
+    lines = [r.getMessage() for r in caplog.records if r.name == "evalapp.views"]
+    assert "\n" not in lines[0]

@@ -274,3 +274,14 @@ def test_a_reminder_is_in_the_raters_chosen_language_else_the_studys(study, rate
     for message in (german, spanish):
         assert f"{SITE}/rate/{study.token}/" in message.body
         assert "left to rate" not in message.body
+
+
+def test_a_reminder_after_one_idle_day_says_day_not_days(open_study, study_admin, raters, settings):
+    settings.SITE_URL = SITE
+    study = make_idle(open_study, [study_admin, *raters], days=1)
+    study.reminder_stall_days = 1
+    study.save(update_fields=["reminder_stall_days"])
+    beat()
+    body = reminded(raters[0])[0].body
+    assert "nothing was submitted for 1 day." in body
+    assert "1 days" not in body

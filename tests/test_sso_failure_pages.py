@@ -8,6 +8,7 @@ test_browser_sso.py."""
 import re
 from html import unescape
 
+import jwt
 import pytest
 import requests
 from django.core.exceptions import SuspiciousOperation
@@ -267,3 +268,32 @@ def test_without_single_sign_on_the_user_name_has_the_focus_and_log_in_is_primar
     page = client.get("/accounts/login/").content.decode()
     assert 'id="id_username" autocomplete="username" autofocus required' in page
     assert re.search(r'<button type="submit" class="primary">[^<]*Log in</button>', page)
+
+
+def test_a_discovery_address_answering_html_is_not_set_up_correctly(client, sso_on, monkeypatch):
+    # A 200 answer that is not JSON (a portal's or proxy's HTML page): provider.py's docstring
+    # of _unreachable says "a document that is not JSON ... will not [work later]".
+    sso_on.OIDC_OP_AUTHORIZATION_ENDPOINT, sso_on.OIDC_ISSUER = "", "https://idp.example/typo"
+
+    def get(url, timeout):
+        answer = requests.Response()
+        answer.status_code, answer.url, answer._content = 200, url, b"<html>Welcome</html>"
+        return answer
+
+    monkeypatch.setattr(provider.requests, "get", get)
+    response = client.get("/oidc/authenticate/")
+    page = shown(response)
+    assert UNREACHABLE["en"] not in page
+    assert NOT_SET_UP["en"] in page
+
+
+def test_a_jwks_key_pyjwt_cannot_use_shows_the_failure_page(client, sso_on, monkeypatch):
+    def authenticate(backend, request, **kwargs):
+        raise jwt.PyJWKError("Unable to find an algorithm for key")
+
+    monkeypatch.setattr(OIDCAuthenticationBackend, "authenticate", authenticate)
+    state = sign_in_started(client)
+    client.raise_request_exception = False
+    response = client.get("/oidc/callback/", {"state": state, "code": "c"})
+    assert response.status_code != 500
+    assert AuditEvent.objects.filter(action="account.sign_in_failed").exists()

@@ -150,7 +150,8 @@ def acting_as(acting: Acting) -> Iterator[None]:
         _acting.reset(token)
 
 
-# The log page shows at most this many characters of a value; the exports hold it whole.
+# The log page's table shows at most this many characters of a value (around the first change);
+# a disclosure beside it holds both values whole, as the exports do.
 SHOWN_CHARS = 300
 # How much of what old and new share is shown before the first difference.
 SHOWN_BEFORE_CHANGE = 60

@@ -215,13 +215,18 @@ def _stalled_mail(study: Study, stalled: StalledRater, now: datetime) -> Mail:
         }
         values = {"items": items, "title": repr(study.title)}
         subject = gettext("Reminder: %(items)s left to rate in %(title)s") % values
+        idle = stall.idle_days(now)
         body = (
-            gettext(
+            ngettext(
+                "You have %(items)s left to rate in the study %(title)s, and nothing was "
+                "submitted for %(idle)d day. Your answers so far are saved; this link takes "
+                "you to where you stopped (sign in first if asked):",
                 "You have %(items)s left to rate in the study %(title)s, and nothing was "
                 "submitted for %(idle)d days. Your answers so far are saved; this link takes "
-                "you to where you stopped (sign in first if asked):"
+                "you to where you stopped (sign in first if asked):",
+                idle,
             )
-            % {**values, "idle": stall.idle_days(now)}
+            % {**values, "idle": idle}
             + f"\n\n{_link('rater_resume', study)}\n\n"
             + ngettext(
                 "You get this reminder at most once every %(days)d day while work remains.",

@@ -60,7 +60,14 @@ class OidcSignIn(OIDCAuthenticationBackend):
         except requests.RequestException as exc:
             # Most often the token endpoint refusing the code (used, forged, or expired).
             raise SsoFailed(NOT_ACCEPTED, status=502, reason=_said(exc)) from None
-        except (SuspiciousOperation, jwt.InvalidTokenError, KeyError, ValueError) as exc:
+        except (
+            SuspiciousOperation,
+            jwt.PyJWTError,  # an ID token or signing key the library cannot use, too
+            KeyError,
+            ValueError,
+            TypeError,
+            AttributeError,  # a token answer that is not a JSON object
+        ) as exc:
             reason = f"the answer could not be verified: {_said(exc)}"
             raise SsoFailed(NOT_VERIFIED, status=400, reason=reason) from None
         if user is None:

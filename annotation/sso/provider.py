@@ -136,6 +136,8 @@ def _discovery_read(issuer: str) -> dict:
 def _unreachable(exc: Exception) -> bool:
     """No answer, or the provider's own failure (5xx): it may well work later. A 4xx or a
     document that is not JSON is an address that names no provider: it will not."""
+    if isinstance(exc, ValueError):  # requests' JSONDecodeError is a RequestException too
+        return False
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return exc.response.status_code >= 500
     return isinstance(exc, requests.RequestException)

@@ -21,7 +21,8 @@ class ServedProcess:
     ready_timeout = 30.0
     stop_timeout = 10.0
     poll_every = 0.1
-    # A new session, so that a server that starts children of its own is stopped with them.
+    # A process group of its own, so that a signal sent to the test run's group (a Ctrl-C)
+    # reaches the test first; `stop` stops the server's main process only.
     new_session = False
 
     def __init__(self, *, log: Path) -> None:
