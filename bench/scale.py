@@ -91,6 +91,7 @@ from annotation.models import (  # noqa: E402
     Question,
     Rating,
     RatingRevision,
+    Result,
     Study,
     TaskRun,
 )
@@ -448,7 +449,11 @@ def read_rows(study: Study) -> None:
 
 def time_job(study: Study, kind: str, name: str, limit: float) -> Figure:
     """A worker's job (a TaskRun as the services record it, run by its Celery task's code) in a
-    child process, whose peak RSS is the job's; against reading the rows as tuples."""
+    child process, whose peak RSS is the job's; against reading the rows as tuples. A
+    recomputation is timed as a first one: the study's stored statistics go first, or a study
+    built by an earlier `build` would keep them all (their inputs unchanged), computing none."""
+    if kind == TaskRun.Kind.COMPUTE_AGREEMENT:
+        Result.objects.filter(study=study).delete()
     run = services.task_run_create(study=study, kind=kind, user=study.created_by)
     child = subprocess.run(
         [sys.executable, __file__, "job", str(run.pk)], capture_output=True, text=True
@@ -463,7 +468,9 @@ def time_job(study: Study, kind: str, name: str, limit: float) -> Figure:
     rss = done["maxrss_mb"]
     met = done["seconds"] < limit and done["seconds"] <= 5 * floor and rss < 500
     target = f"< {limit:.0f} s, <= 5x, RSS < 500 MB"
-    note = f"worker peak RSS {rss:.0f} MB"
+    # The worker's own CPU (every thread), which other work on a shared machine slows less
+    # than the wall clock.
+    note = f"worker peak RSS {rss:.0f} MB, CPU {done['cpu']:.1f} s"
     return Figure(name, done["seconds"], "rows read as tuples", floor, target, met, note)
 
 
@@ -475,10 +482,10 @@ def job(run_id: int) -> None:
         TaskRun.Kind.COMPUTE_AGREEMENT: tasks.compute_agreement,
         TaskRun.Kind.EXPORT_BUNDLE: tasks.export_bundle,
     }[run.kind]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     task(run_id)
-    seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "maxrss_mb": peak_rss_mb()}))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "maxrss_mb": peak_rss_mb()}))
 
 
 def peak_rss_mb() -> float:
