@@ -21,6 +21,13 @@ def question_results(study: Study, question: Question, metrics: dict) -> list[Re
     humans = human_rows(study, question)
     # Ranked once: every digest of the raters' rows, and their sorted order, come from it.
     ranked = Ranked.of(humans)
+    # In one order whatever order the database returned them in, so that the same ratings give
+    # the same values to the last bit (sums run in row order; units are numbered as first seen).
+    if ranked is not None:
+        ranked = ranked.in_order()
+        humans = ranked.rows
+    else:
+        humans = sorted(humans, key=repr)
     judges = list(study.judges.all())
     judged = {judge.label: judge_codes(judge, question) for judge in judges}
     results = question_agreement(study, question, humans, judged, ranked)

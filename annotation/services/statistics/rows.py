@@ -311,6 +311,14 @@ class Ranked:
             codes.append(np.fromiter(map(rank.__getitem__, column), small, len(rows)))
         return cls(rows, labels, codes)
 
+    def in_order(self) -> "Ranked":
+        """The same rows sorted (first column first), as a Ranked of their own: what is
+        computed from them then does not depend on the order the database returned them in,
+        which is not fixed (a sequential scan may start where another one is)."""
+        order = _order(self.codes).tolist()
+        codes = [column[order] for column in self.codes]
+        return type(self)([self.rows[i] for i in order], self.labels, codes)
+
     def where(self, column: int, value) -> "np.ndarray":
         """Which rows have `value` in `column`, as a mask."""
         import numpy as np
