@@ -313,34 +313,6 @@ def test_a_change_while_the_bundle_is_written_is_in_none_of_its_files(rated, mon
     assert (run.done, run.total) == (run.total, len(archive.namelist()))
 
 
-@pytest.mark.skipif(not settings.POSTGRES, reason="read ahead from PostgreSQL's snapshot only")
-@pytest.mark.django_db(transaction=True)
-def test_methods_read_ahead_on_a_second_thread_from_the_bundles_moment(rated, monkeypatch):
-    # methods.md is made on a second connection while ratings.csv is written: held here until a
-    # source is renamed and committed meanwhile, it must still read the bundle's moment.
-    source = rated.sources.get(label=MODEL)
-    made, renamed = [], threading.Event()
-    methods_text_of = services.bundle._methods_text_of
-
-    def methods_after_the_rename(study_pk: int) -> str:
-        assert renamed.wait(timeout=30)  # before the thread's first query
-        made.append(threading.current_thread())
-        return methods_text_of(study_pk)
-
-    def rename(run: TaskRun) -> None:
-        Source.objects.filter(pk=source.pk).update(label="Renamed meanwhile")
-        renamed.set()
-
-    monkeypatch.setattr(services.bundle, "_methods_text_of", methods_after_the_rename)
-    run = _build_while(rated, monkeypatch, rename)
-    assert run.status == "succeeded", run.message
-    assert made
-    assert made[0] is not threading.main_thread()  # read ahead, not at its turn
-    methods = zipfile.ZipFile(services.bundle_path(run)).read("methods.md").decode()
-    assert MODEL in methods
-    assert "Renamed meanwhile" not in methods
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_cancel_reaches_a_bundle_being_built(rated, monkeypatch):
     # On PostgreSQL through the snapshot's second connection, on SQLite directly.

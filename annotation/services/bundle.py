@@ -8,11 +8,9 @@ entries carry a fixed date, figures no timestamps, and the export time is in the
 
 import hashlib
 import json
-import re
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC
 from importlib.metadata import version
@@ -83,7 +81,7 @@ def bundle_build(*, run: TaskRun) -> None:
     try:
         with _snapshot(run) as job:
             study = Study.objects.get(pk=run.study_id)  # as of the snapshot
-            steps = _steps(study, job)
+            steps = _steps(study)
             job.progress(done=0, total=len(steps) + 1)
             with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for done, (name, write) in enumerate(steps, start=1):
@@ -138,40 +136,14 @@ def _snapshot(run: TaskRun) -> Iterator["_Job"]:
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
-                _snapshot_settings(cursor)
-                # A second thread may read from this same moment (`_Job.ahead`).
-                cursor.execute("SELECT pg_export_snapshot()")
-                moment = cursor.fetchone()[0]
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                # Left before the snapshot's transaction ends: a file read ahead is done, or
-                # never started, while the moment it reads is still there.
-                yield _Job(run, side, ahead=(pool, moment))
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                # Every row of every cursor is read: plan for the whole result. A server-side
+                # cursor's default (the first tenth) walked a million ratings by index in
+                # token order, 30x the hash joins and one sort.
+                cursor.execute("SET LOCAL cursor_tuple_fraction = 1")
+            yield _Job(run, side)
     finally:
         side.close()
-
-
-def _snapshot_settings(cursor) -> None:
-    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-    # Every row of every cursor is read: plan for the whole result. A server-side cursor's
-    # default (the first tenth) walked a million ratings by index in token order, 30x the hash
-    # joins and one sort.
-    cursor.execute("SET LOCAL cursor_tuple_fraction = 1")
-
-
-def _in_snapshot(moment: str, work: Callable[[], object]) -> object:
-    """`work()` in this thread's own connection, reading the moment `moment` (exported by the
-    bundle's transaction) as the bundle does."""
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            _snapshot_settings(cursor)
-            # A statement that takes no parameter; the id is the database's own (hex digits
-            # and dashes), checked all the same.
-            if not re.fullmatch(r"[0-9A-Fa-f-]+", moment):
-                raise ValueError(f"not a snapshot id: {moment!r}")
-            cursor.execute(f"SET TRANSACTION SNAPSHOT '{moment}'")
-            return work()
-    finally:
-        connection.close()  # this thread's own connection: nothing else will close it
 
 
 class _Job:
@@ -180,25 +152,9 @@ class _Job:
 
     HEARTBEAT_SECONDS = 30  # within a long file too, or the run would look dead (the lease)
 
-    def __init__(
-        self,
-        run: TaskRun,
-        side: BaseDatabaseWrapper | None = None,
-        ahead: tuple[ThreadPoolExecutor, str] | None = None,
-    ) -> None:
-        self.run, self.side, self.ahead_in = run, side, ahead
+    def __init__(self, run: TaskRun, side: BaseDatabaseWrapper | None = None) -> None:
+        self.run, self.side = run, side
         self.beat = time.monotonic()
-
-    def ahead(self, work: Callable[..., str], *args) -> Callable[[], str]:
-        """`work(*args)` when asked for, made meanwhile in a second thread that reads the
-        bundle's moment over its own connection where there is one (PostgreSQL): a file whose
-        queries keep the database busy (methods.md's, seconds at a million ratings) is read on
-        the second core while the first writes ratings.csv. Else made when asked for."""
-        if self.ahead_in is None:
-            return lambda: work(*args)
-        pool, moment = self.ahead_in
-        made = pool.submit(_in_snapshot, moment, lambda: work(*args))
-        return made.result
 
     def progress(self, *, done: int, total: int | None = None) -> None:
         self.run.done = done
@@ -260,9 +216,8 @@ def _bundle_files(study_token: str) -> list[Path]:
     return list(Path(settings.EXPORT_DIR).glob(f"study-{study_token}-bundle-*"))
 
 
-def _steps(study: Study, job: "_Job") -> list[tuple[str, object]]:
-    """(file name, writer of its text or bytes) for every file but the manifest; methods.md
-    read ahead (`_Job.ahead`)."""
+def _steps(study: Study) -> list[tuple[str, object]]:
+    """(file name, writer of its text or bytes) for every file but the manifest."""
     from annotation.core import figures  # matplotlib: the web process must not load it (issue 22)
 
     reading = study.is_reading  # reads in arms: `arm` in ratings and the key, two files more
@@ -290,7 +245,6 @@ def _steps(study: Study, job: "_Job") -> list[tuple[str, object]]:
     rater_keys = study_rater_keys(study=study)
     if rater_keys or study.consent_version:  # consent and background, a row per rater
         files.append(cols.raters_table(rater_keys))
-    methods = job.ahead(_methods_text_of, study.pk)
     ratings = BundleRatings(study)
     steps = [
         ("ratings.csv", ratings.write_csv),
@@ -351,7 +305,7 @@ def _steps(study: Study, job: "_Job") -> list[tuple[str, object]]:
         )
     steps += [
         ("datapackage.json", lambda out: out.write(_data_package(study, files))),
-        ("methods.md", lambda out: out.write(methods())),
+        ("methods.md", lambda out: out.write(methods_text(study))),
         *stat_file_steps(study, files, ratings),
     ]
     for name, figure in figure_data.study_figures(study=study):
@@ -365,11 +319,6 @@ def _steps(study: Study, job: "_Job") -> list[tuple[str, object]]:
     for name, text in _checklist_reports(study):
         steps.append((name, lambda out, t=text: out.write(t)))
     return steps
-
-
-def _methods_text_of(study_pk: int) -> str:
-    """methods.md, its study read on the connection that writes it (`_Job.ahead`)."""
-    return methods_text(Study.objects.get(pk=study_pk))
 
 
 def _dictionary(files: list[cols.Table]) -> str:
