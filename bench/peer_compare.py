@@ -27,6 +27,8 @@ and measures:
   - memory after the round's requests: the web tree (gunicorn master + workers) and the Celery
     worker (master + pool), as VmRSS sums and as PSS sums (/proc/PID/smaps_rollup, each
     shared page split among the processes mapping it). Targets: web <= 300 MB, worker < 500 MB.
+    Beside the web's sum, the master's RSS and the largest worker's: what the master loads
+    before forking counts once in each of them.
   - SQL statements per save: a save posted in this process through Django's test client,
     logged in as a rater, against the same database and settings, counted with
     CaptureQueriesContext: COMMIT counted, BEGIN not, as the issue counts them; a first answer
@@ -308,6 +310,8 @@ ROWS = [
         "",
     ),
     ("web_rss", "web RSS MB, master + {workers} workers", ".0f", None, "<= 300"),
+    ("web_rss_master", "  gunicorn master", ".0f", None, ""),
+    ("web_rss_worker", "  largest worker", ".0f", None, ""),
     ("web_pss", "web PSS MB", ".0f", None, ""),
     ("worker_rss", "Celery worker RSS MB, master + pool of 2", ".0f", None, "< 500"),
     ("worker_pss", "Celery worker PSS MB", ".0f", None, ""),
@@ -416,6 +420,8 @@ def measure_next(figures: Figures, rater: Rater, samples: int) -> None:
 def measure_memory(figures: Figures, running: serving.Servers) -> None:
     web, worker = process_tree(running.web.pid), process_tree(running.worker.pid)
     figures.add("web_rss", serving.rss_mb(web))
+    figures.add("web_rss_master", serving.rss_mb(web[:1]))  # process_tree lists it first
+    figures.add("web_rss_worker", max(serving.rss_mb([pid]) for pid in web[1:]))
     figures.add("web_pss", serving.pss_mb(web))
     figures.add("worker_rss", serving.rss_mb(worker))
     figures.add("worker_pss", serving.pss_mb(worker))
