@@ -11,13 +11,14 @@ so background work resumes without anyone clicking and with no process beyond th
 """
 
 import contextlib
+import ctypes
 import logging
 import threading
 import time
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import close_old_connections, connection
 
@@ -230,6 +231,35 @@ def _sweep_forever() -> None:
             logger.info("sweep: queued again task runs %s", sent)
         _sweep_stop.wait(settings.TASK_RUN_SWEEP_SECONDS)
     connection.close()
+
+
+# glibc's allocator gives a block of 128 KiB or more a mapping of its own, which goes back to the
+# system when freed, but raises that threshold (up to 32 MiB) to the size of each such block
+# freed. After a worker's first large job the statistics' and the bundle's arrays then come from
+# its heap, where what they free stays with the process, and the next job's peak stacks on that
+# remainder: a million ratings' recomputation peaked at 483 MB in a fresh worker and at 514 MB
+# in the same worker next time. Fixed at 4 MiB, every array that size or larger is mapped and
+# unmapped on its own, in every job: 451-456 MB each time, at the same speed
+# (docs/benchmarks.md). Smaller blocks stay in the heap, where reusing them is cheap.
+MMAP_THRESHOLD_BYTES = 4 * 1024 * 1024
+_M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+
+
+def worker_memory_setup() -> bool:
+    """Fix the allocator's mapping threshold (above) for this process and those it forks;
+    False where the C library is not glibc, whose own allocator is left to decide."""
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+
+
+@worker_init.connect
+def _memory_setup(**kwargs) -> None:
+    # In the worker's main process, before its pool forks its children, which inherit it.
+    if worker_memory_setup():
+        logger.info("allocator: blocks of %s bytes or more are mapped", MMAP_THRESHOLD_BYTES)
 
 
 @worker_ready.connect
