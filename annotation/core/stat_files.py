@@ -12,7 +12,7 @@ import json
 import re
 import tempfile
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -394,12 +394,20 @@ def _numeric(frame: pd.DataFrame, variables: Sequence[Variable], *, stata: bool)
 
 def sav_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label: str) -> bytearray:
     """ratings.sav: the frame with its variable labels, value labels and measures."""
+    return bytearray(b"".join(sav_parts(frame, variables, file_label=file_label)))
+
+
+def sav_parts(
+    frame: pd.DataFrame, variables: Sequence[Variable], *, file_label: str
+) -> Iterator[bytes]:
+    """`sav_bytes` in parts, to be written one after another: a large file is never whole in
+    memory."""
     measure = {v.name: "nominal" for v in variables if not v.numeric}
     measure.update({"kind": "nominal", "flipped": "nominal", "submitted": "nominal"})
     if ARM in frame.columns:
         measure[ARM] = "nominal"
     missing = {v.name: [v.spss_na] for v in variables if v.numeric and v.spss_na is not None}
-    data = _written(
+    parts = _written(
         pyreadstat.write_sav,
         stat_data.SAV,
         _numeric(frame, variables, stata=False),
@@ -411,15 +419,24 @@ def sav_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label:
     )
     # The header's creation date and time (fixed offsets 92 to 109 of every .sav), written as
     # a fixed moment: the same ratings give the same bytes, as every file of the bundle does.
-    data[92:109] = b"01 Jan 8000:00:00"
-    return data
+    head = next(parts)
+    head[92:109] = b"01 Jan 8000:00:00"
+    yield head
+    yield from parts
 
 
 def dta_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label: str) -> bytearray:
     """ratings.dta (Stata 14 and later, UTF-8): the frame with its labels."""
+    return bytearray(b"".join(dta_parts(frame, variables, file_label=file_label)))
+
+
+def dta_parts(
+    frame: pd.DataFrame, variables: Sequence[Variable], *, file_label: str
+) -> Iterator[bytes]:
+    """`dta_bytes` in parts, to be written one after another."""
     frame = _numeric(frame, variables, stata=True)
     na = {v.name: [STATA_NA] for v in variables if v.numeric and frame[v.name].dtype == object}
-    data = _written(
+    parts = _written(
         pyreadstat.write_dta,
         stat_data.DTA,
         frame,
@@ -429,19 +446,21 @@ def dta_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label:
         missing_user_values=na,
     )
     # The header's timestamp (17 characters after its length byte), fixed as for the .sav.
+    head = next(parts)
     tag = b"<timestamp>\x11"
-    at = data.index(tag) + len(tag)
-    data[at : at + 17] = b"01 Jan 1980 00:00"
-    return data
+    at = head.index(tag) + len(tag)
+    head[at : at + 17] = b"01 Jan 1980 00:00"
+    yield head
+    yield from parts
 
 
 SPLICE_ROWS = 1000  # from this many rows on, the rows are laid out by `stat_data`
 
 
-def _written(write, fmt: str, frame: pd.DataFrame, **options) -> bytearray:
-    """The file `write` (pyreadstat's) gives for `frame`: for a large frame, pyreadstat writes a
-    few rows of the same types and widths and the rest are laid out by `stat_data`, the same
-    bytes in a fraction of the time."""
+def _written(write, fmt: str, frame: pd.DataFrame, **options) -> Iterator[bytes]:
+    """The file `write` (pyreadstat's) gives for `frame`, in parts whose first is a bytearray:
+    for a large frame, pyreadstat writes a few rows of the same types and widths and the rest
+    are laid out by `stat_data`, the same bytes in a fraction of the time."""
 
     def whole(rows: pd.DataFrame) -> bytearray:
         with tempfile.TemporaryDirectory() as folder:
@@ -452,10 +471,10 @@ def _written(write, fmt: str, frame: pd.DataFrame, **options) -> bytearray:
     if len(frame) >= SPLICE_ROWS:
         tags = options.get("missing_user_values") or {}
         labels = options.get("variable_value_labels") or {}
-        found = stat_data.written(whole, frame, fmt, tags=tags, value_labels=labels)
+        found = stat_data.written_parts(whole, frame, fmt, tags=tags, value_labels=labels)
         if found is not None:
             return found
-    return whole(frame)
+    return iter([whole(frame)])
 
 
 # --- read_bundle.R ---------------------------------------------------------------------------

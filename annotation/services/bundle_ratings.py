@@ -27,10 +27,12 @@ def stat_file_steps(
     variables = ratings.variables
 
     def sav(out) -> None:
-        out.write(stat_files.sav_bytes(ratings.frame(), variables, file_label=label))
+        for part in stat_files.sav_parts(ratings.frame(), variables, file_label=label):
+            out.write(part)
 
     def dta(out) -> None:
-        out.write(stat_files.dta_bytes(ratings.frame(), variables, file_label=label))
+        for part in stat_files.dta_parts(ratings.frame(), variables, file_label=label):
+            out.write(part)
         ratings.release()  # the last file made from them
 
     return [
