@@ -42,6 +42,7 @@ YES_NO_LABELS = {0: "No", 1: "Yes"}
 NA_LABEL = "Not applicable"
 STATA_NA = "a"
 SPSS_NA = -99
+NAN = float("nan")
 
 # Stata's limits (SPSS allows more: 64-byte names, 256-byte labels), kept for both files so
 # that the two name every variable alike.
@@ -198,7 +199,12 @@ class RatingsColumns:
         self.numbers |= {"flipped": array("b"), "submitted": array("b"), "question": array("i")}
         self.numbers["session"] = array("i")
         self.seconds = array("d")
-        self.cells: list = []
+        # Each rating's cell: a float in `values` (8 bytes, where a float object and its place
+        # in a list took 32); any other (a text, "na", None) in `others`, its rating in
+        # `other_at`, and NaN in `values`.
+        self.values = array("d")
+        self.other_at = array("i")
+        self.others: list = []
 
     def add(self, rating: Sequence) -> None:
         token, rater, question, answer, value, flipped, shown, slot, kind = rating[:9]
@@ -218,7 +224,7 @@ class RatingsColumns:
         self.seconds.append(float("nan") if seconds is None else seconds)
         at = self.by_question.get(question, -1)
         numbers["question"].append(at)
-        self.cells.append(None if at < 0 else _cell(self.variables[at], answer, value))
+        self._keep([NAN if at < 0 else _cell(self.variables[at], answer, value)])
 
     def add_columns(self, columns: Sequence[Sequence]) -> None:
         """`add` for many ratings at once, given as columns (one sequence per column of
@@ -239,12 +245,22 @@ class RatingsColumns:
         at = [self.by_question.get(key, -1) for key in question]
         numbers["question"].extend(at)
         variables = self.variables
-        self.cells.extend(
+        self._keep(
             [
-                None if q < 0 else _cell(variables[q], a, v)
+                NAN if q < 0 else _cell(variables[q], a, v)
                 for q, a, v in zip(at, answer, value, strict=True)
             ]
         )
+
+    def _keep(self, cells: list) -> None:
+        """The cells of the next ratings (NaN for a question that has no variable: never read)."""
+        start = len(self.values)
+        self.values.extend([cell if type(cell) is float else NAN for cell in cells])
+        others = [(start + n, cell) for n, cell in enumerate(cells) if type(cell) is not float]
+        if others:
+            at, found = zip(*others, strict=True)
+            self.other_at.extend(at)
+            self.others.extend(found)
 
     def frame(self) -> pd.DataFrame:
         """One row per item, rater, kind and slot, in `_order`'s order: the row's facts from
@@ -302,16 +318,24 @@ class RatingsColumns:
         return key * (int(slots.max(initial=-1)) + 2) + (slots + 1)
 
     def _question(self, at: int, variable: Variable, row_of, rows: int, number) -> np.ndarray:
-        column = np.full(rows, None if variable.numeric else "", dtype=object)
         picked = np.flatnonzero(number["question"] == at)
         where = row_of[picked]
-        cells = np.empty(len(picked), dtype=object)
-        cells[:] = [self.cells[rating] for rating in picked]
-        if len(np.unique(where)) == len(where):
-            column[where] = cells
-        else:  # two ratings of one row and question (as ratings.csv can hold): the last wins
-            for row, cell in zip(where, cells, strict=True):
-                column[row] = cell
+        if len(np.unique(where)) != len(where):
+            # Two ratings of one row and question (as ratings.csv can hold): the last wins.
+            last = len(where) - 1 - np.unique(where[::-1], return_index=True)[1]
+            picked, where = picked[last], where[last]
+        other_at = _numbers(self.other_at)
+        other = np.isin(picked, other_at)
+        values = _numbers(self.values)[picked]
+        if variable.numeric and not other.any():  # floats only: no object per cell
+            column = np.full(rows, np.nan)
+            column[where] = values
+            return column
+        cells = values.astype(object)
+        found = np.searchsorted(other_at, picked[other])
+        cells[other] = [self.others[n] for n in found]
+        column = np.full(rows, None if variable.numeric else "", dtype=object)
+        column[where] = cells
         if variable.numeric and all(cell is None or type(cell) is float for cell in column):
             return column.astype("float64")  # None as NaN: no object per cell
         return column
