@@ -267,8 +267,10 @@ class RatingsColumns:
         its first rating, each question's cell from its last."""
         texts = {name: _texts(found) for name, found in self.ids.items()}
         number = {name: _numbers(values) for name, values in self.numbers.items()}
-        keys = self._keys(texts, number)
-        _, first, row_of = np.unique(keys, return_index=True, return_inverse=True)
+        # The keys and their distinct values (8 bytes a rating each) let go at once.
+        first, row_of = np.unique(
+            self._keys(texts, number), return_index=True, return_inverse=True
+        )[1:]
         slot = number["slot"][first].astype("float64")
         slot[slot < 0] = np.nan
         data = {
@@ -320,7 +322,9 @@ class RatingsColumns:
     def _question(self, at: int, variable: Variable, row_of, rows: int, number) -> np.ndarray:
         picked = np.flatnonzero(number["question"] == at)
         where = row_of[picked]
-        if len(np.unique(where)) != len(where):
+        rated = np.zeros(rows, dtype=bool)  # a byte a row, where a sort took 16 a rating
+        rated[where] = True
+        if np.count_nonzero(rated) != len(where):
             # Two ratings of one row and question (as ratings.csv can hold): the last wins.
             last = len(where) - 1 - np.unique(where[::-1], return_index=True)[1]
             picked, where = picked[last], where[last]
