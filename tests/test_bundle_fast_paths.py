@@ -192,17 +192,36 @@ def test_stat_files_rows_laid_out_by_numpy_are_pyreadstats(write, monkeypatch):
     monkeypatch.setattr(stat_files, "SPLICE_ROWS", 10**9)
     whole = write(frame, variables, file_label="Every kind")
     spliced = []
-    real = stat_data.written
+    real = stat_data.written_parts
 
     def spy(*args, **kwargs):
         spliced.append(real(*args, **kwargs))
         return spliced[-1]
 
     monkeypatch.setattr(stat_files, "SPLICE_ROWS", 0)
-    monkeypatch.setattr(stat_data, "written", spy)
+    monkeypatch.setattr(stat_data, "written_parts", spy)
     assert write(frame, variables, file_label="Every kind") == whole
     assert spliced
     assert spliced[0] is not None  # laid out here, not written by pyreadstat
+
+
+@pytest.mark.parametrize("parts", [stat_files.sav_parts, stat_files.dta_parts])
+def test_stat_files_rows_come_a_few_at_a_time_as_the_same_file(parts, monkeypatch):
+    """The bundle writes ratings.sav and ratings.dta part by part, so that a million ratings'
+    file (70 to 90 MB) is never whole in memory beside its frame (issue 22): the head, the rows
+    `PART_ROWS` at a time, the rest; together the file made at once."""
+    study = _studies()[0]
+    variables = stat_files.question_variables(list(study_question_rows(study=study)))
+    frame = stat_files.ratings_frame(selectors.study_ratings_iter(study=study), variables)
+    monkeypatch.setattr(stat_files, "SPLICE_ROWS", 0)
+    whole = b"".join(parts(frame, variables, file_label="Every kind"))
+    monkeypatch.setattr(stat_data, "PART_ROWS", 3)
+    found = list(parts(frame, variables, file_label="Every kind"))
+    assert b"".join(found) == whole
+    rows = found[1 : 1 + -(-len(frame) // 3)]  # after the head
+    assert len(frame) > 6
+    assert len(rows[0]) % 3 == 0
+    assert sum(map(len, rows)) == len(rows[0]) // 3 * len(frame)  # three rows a part
 
 
 def test_a_text_past_spss_limit_is_left_to_pyreadstat():

@@ -312,3 +312,68 @@ def test_not_applicable_is_a_labelled_missing_value_in_both_files(tmp_path):
         "a": "Not applicable"
     }
     assert frame["time_on_task_seconds"].tolist() == [2.5, 2.5]
+
+
+def _rating(item: str, rater: str, question: str, answer, value) -> tuple:
+    """A row of ratings.csv as `RatingsColumns.add` takes it (`columns.RATINGS` order)."""
+    fixed = (False, "", "", "study", None, None, 0, True, 2.5, 1, None, None)
+    return (item, rater, question, answer, value, *fixed)
+
+
+SCORE = stat_files.Variable("score", "score", "Score", True, {1: "Low", 5: "High"}, -99)
+NOTE = stat_files.Variable("note", "note", "Note", False, {})
+
+
+def test_each_row_holds_its_last_answer_to_each_question_as_given():
+    """A row per item and rater, each question's cell from its last rating: floats as floats,
+    "na" and a missing value as they are, texts as texts; a question with no variable is
+    left out. Gathered a row or a batch at a time, the same frame."""
+    rows = [
+        _rating("A", "R1", "score", 4, 4.0),
+        _rating("A", "R1", "note", "fine", None),
+        _rating("A", "R2", "score", rubric.NA, None),
+        _rating("B", "R1", "score", "?", None),
+        _rating("B", "R2", "score", 2, 2.0),
+        _rating("B", "R2", "score", rubric.NA, None),  # the last of two: "na"
+        _rating("C", "R1", "score", rubric.NA, None),
+        _rating("C", "R1", "score", 3, 3.0),  # the last of two: 3.0
+        _rating("C", "R2", "other", 1, 1.0),  # no variable: a row with no answers
+    ]
+    one_by_one = stat_files.RatingsColumns([SCORE, NOTE])
+    for row in rows:
+        one_by_one.add(row)
+    batch = stat_files.RatingsColumns([SCORE, NOTE])
+    batch.add_columns(list(zip(*rows, strict=True)))
+    frame = one_by_one.frame()
+    assert frame["score"].tolist() == [4.0, "na", None, "na", 3.0, None]
+    assert frame["note"].tolist() == ["fine", "", "", "", "", ""]
+    assert frame.equals(batch.frame())
+    floats = stat_files.RatingsColumns([SCORE])
+    floats.add_columns(list(zip(*rows[:2], rows[4], rows[7], strict=True)))
+    frame = floats.frame()
+    assert frame["score"].dtype == "float64"  # floats only: no object per cell
+    assert frame["score"].tolist()[:2] == [4.0, 2.0]
+    assert frame["score"].isna().tolist() == [False, False, False]
+
+
+def test_a_float_answer_is_kept_without_an_object():
+    """A million ratings' cells held until ratings.sav is made: a float answer takes 8 bytes,
+    where a float object and its place in a list took 32 (issue 22, the bundle's peak)."""
+    import gc
+    import tracemalloc
+
+    n = 100_000
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        rows = [_rating(f"I{i // 20}", f"R{i % 20}", "score", 3, float(i)) for i in range(n)]
+        columns = stat_files.RatingsColumns([SCORE])
+        columns.add_columns(list(zip(*rows, strict=True)))
+        del rows
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # 56 bytes a rating (the arrays of ids, slot, flags, seconds, session and the cell, the
+    # texts' dicts); a float object per cell made it 80.
+    assert kept / n < 68

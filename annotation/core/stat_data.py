@@ -19,7 +19,7 @@ its bytes exactly; where they do not, or a column is of a kind not covered here 
 SPSS's 255 bytes or Stata's 2045, a true/false column), pyreadstat writes the whole file."""
 
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,9 @@ SAV_END = struct.pack("<2i", 999, 0)
 SAV_TEXT_LIMIT, DTA_TEXT_LIMIT = 255, 2045  # longer texts: SPSS segments, Stata strL
 DTA_LARGEST = 2.0**1023  # Stata reads a double this large or larger as missing
 NUMBER, TEXT = "number", "text"
+# Rows laid out at a time: a few MB, where a whole file of a million ratings is 70 to 90 MB
+# held beside the frame it is made from (the bundle worker's peak, issue 22).
+PART_ROWS = 65_536
 
 
 def written(
@@ -47,6 +50,22 @@ def written(
     """The file `write(frame)` (pyreadstat's, SAV or DTA) gives, its rows laid out here; None
     where this cannot be sure of the same bytes. `tags` are the Stata missing values (`.a`) per
     column and `value_labels` the value labels, as `write` is given them."""
+    parts = written_parts(write, frame, fmt, tags=tags, value_labels=value_labels)
+    return None if parts is None else bytearray(b"".join(parts))
+
+
+def written_parts(
+    write: Callable[[pd.DataFrame], bytes],
+    frame: pd.DataFrame,
+    fmt: str,
+    *,
+    tags: dict[str, list[str]],
+    value_labels: dict,
+) -> Iterator[bytes] | None:
+    """`written`'s file in parts, to be written one after another: the head (a bytearray,
+    everything before the rows), the rows `PART_ROWS` at a time, then the tail. Everything
+    that can say None is checked before this returns; the rows are laid out as the parts are
+    taken."""
     layout = _layout(frame, fmt, tags, value_labels)
     if layout is None or not len(frame):
         return None
@@ -56,13 +75,11 @@ def written(
     small = write(sample)
     rows = _rows(sample, layout, fmt, tags)
     splice = _sav_splice if fmt == SAV else _dta_splice
-    return splice(
-        small,
-        rows,
-        len(sample),
-        len(frame),
-        lambda out, at: _rows(frame, layout, fmt, tags, out, at),
-    )
+    found = splice(small, rows, len(sample), len(frame))
+    if found is None:
+        return None
+    head, tail = found
+    return _file(head, tail, frame, lambda rows: _rows(rows, layout, fmt, tags))
 
 
 def _layout(frame: pd.DataFrame, fmt: str, tags: dict, value_labels: dict) -> list | None:
@@ -192,21 +209,13 @@ def _first_slowly(column: pd.Series, test) -> int | None:
     return next((i for i, v in enumerate(column.tolist()) if test(v)), None)
 
 
-def _rows(
-    frame: pd.DataFrame, layout: list, fmt: str, tags: dict, out: bytearray | None = None, at=0
-) -> bytes:
-    """The rows' bytes, column by column into one record array: laid out in `out` from `at`
-    where it is given (the file itself, so that a million rows are never copied), else
-    returned."""
+def _rows(frame: pd.DataFrame, layout: list, fmt: str, tags: dict) -> bytes:
+    """The rows' bytes, column by column into one record array."""
     fields = [
         (f"c{position}", "<u8" if kind == NUMBER else f"S{_size(width, fmt)}")
         for position, (kind, width) in enumerate(layout)
     ]
-    dtype = np.dtype(fields)
-    if out is None:
-        records = np.empty(len(frame), dtype=dtype)
-    else:
-        records = np.frombuffer(out, dtype=dtype, count=len(frame), offset=at)
+    records = np.empty(len(frame), dtype=np.dtype(fields))
     for position, (kind, width) in enumerate(layout):
         column = frame.iloc[:, position]
         if kind == NUMBER:
@@ -214,7 +223,7 @@ def _rows(
             records[f"c{position}"] = _numbers(column, fmt, tagged)
         else:
             records[f"c{position}"] = _texts(column, _size(width, fmt), fmt)
-    return records.tobytes() if out is None else b""
+    return records.tobytes()
 
 
 def _size(width: int, fmt: str) -> int:
@@ -249,8 +258,9 @@ def _texts(column: pd.Series, size: int, fmt: str) -> np.ndarray:
     return padded[codes]
 
 
-def _sav_splice(small: bytes, rows: bytes, k: int, n: int, all_rows: Callable) -> bytearray | None:
-    """The .sav of `k` rows with all `n` rows in their place (the rows end the file)."""
+def _sav_splice(small: bytes, rows: bytes, k: int, n: int) -> tuple[bytearray, bytes] | None:
+    """The head and tail of the .sav of `k` rows with all `n` rows in their place (the rows
+    end the file)."""
     head = bytearray(small[: len(small) - len(rows)])
     # The last record before the dictionary's end (999) is the 64-bit case count: record type 7,
     # subtype 16, two 8-byte elements (1, then the count).
@@ -262,16 +272,16 @@ def _sav_splice(small: bytes, rows: bytes, k: int, n: int, all_rows: Callable) -
         return None
     struct.pack_into("<i", head, SAV_ROWS_AT, n)
     struct.pack_into("<q", head, at, n)
-    return _file(head, len(rows) // k * n, b"", all_rows)
+    return head, b""
 
 
 def _q(data: bytes, at: int) -> int:
     return struct.unpack_from("<q", data, at)[0]
 
 
-def _dta_splice(small: bytes, rows: bytes, k: int, n: int, all_rows: Callable) -> bytearray | None:
-    """The .dta of `k` rows with all `n` rows in their place: the row count and the map's
-    offsets past the rows follow."""
+def _dta_splice(small: bytes, rows: bytes, k: int, n: int) -> tuple[bytearray, bytes] | None:
+    """The head and tail of the .dta of `k` rows with all `n` rows in their place: the row
+    count and the map's offsets past the rows follow."""
     found = _dta_map(small)
     if found is None:
         return None
@@ -284,16 +294,18 @@ def _dta_splice(small: bytes, rows: bytes, k: int, n: int, all_rows: Callable) -
     head = bytearray(small[:start])
     struct.pack_into("<Q", head, at_n, n)
     struct.pack_into("<14Q", head, at_map, *moved)
-    return _file(head, len(rows) // k * n, small[end:], all_rows)
+    return head, small[end:]
 
 
-def _file(head: bytes, size: int, tail: bytes, lay_out: Callable) -> bytearray:
-    """head, `size` bytes of rows laid out in place by `lay_out(file, offset)`, tail."""
-    out = bytearray(len(head) + size + len(tail))
-    out[: len(head)] = head
-    lay_out(out, len(head))
-    out[len(head) + size :] = tail
-    return out
+def _file(
+    head: bytearray, tail: bytes, frame: pd.DataFrame, lay_out: Callable[[pd.DataFrame], bytes]
+) -> Iterator[bytes]:
+    """head, the frame's rows laid out by `lay_out` `PART_ROWS` at a time, tail."""
+    yield head
+    for start in range(0, len(frame), PART_ROWS):
+        yield lay_out(frame.iloc[start : start + PART_ROWS])
+    if tail:
+        yield tail
 
 
 def _dta_map(data: bytes) -> tuple[int, int, list[int]] | None:

@@ -12,7 +12,7 @@ import json
 import re
 import tempfile
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +42,7 @@ YES_NO_LABELS = {0: "No", 1: "Yes"}
 NA_LABEL = "Not applicable"
 STATA_NA = "a"
 SPSS_NA = -99
+NAN = float("nan")
 
 # Stata's limits (SPSS allows more: 64-byte names, 256-byte labels), kept for both files so
 # that the two name every variable alike.
@@ -198,7 +199,12 @@ class RatingsColumns:
         self.numbers |= {"flipped": array("b"), "submitted": array("b"), "question": array("i")}
         self.numbers["session"] = array("i")
         self.seconds = array("d")
-        self.cells: list = []
+        # Each rating's cell: a float in `values` (8 bytes, where a float object and its place
+        # in a list took 32); any other (a text, "na", None) in `others`, its rating in
+        # `other_at`, and NaN in `values`.
+        self.values = array("d")
+        self.other_at = array("i")
+        self.others: list = []
 
     def add(self, rating: Sequence) -> None:
         token, rater, question, answer, value, flipped, shown, slot, kind = rating[:9]
@@ -218,7 +224,7 @@ class RatingsColumns:
         self.seconds.append(float("nan") if seconds is None else seconds)
         at = self.by_question.get(question, -1)
         numbers["question"].append(at)
-        self.cells.append(None if at < 0 else _cell(self.variables[at], answer, value))
+        self._keep([NAN if at < 0 else _cell(self.variables[at], answer, value)])
 
     def add_columns(self, columns: Sequence[Sequence]) -> None:
         """`add` for many ratings at once, given as columns (one sequence per column of
@@ -239,20 +245,32 @@ class RatingsColumns:
         at = [self.by_question.get(key, -1) for key in question]
         numbers["question"].extend(at)
         variables = self.variables
-        self.cells.extend(
+        self._keep(
             [
-                None if q < 0 else _cell(variables[q], a, v)
+                NAN if q < 0 else _cell(variables[q], a, v)
                 for q, a, v in zip(at, answer, value, strict=True)
             ]
         )
+
+    def _keep(self, cells: list) -> None:
+        """The cells of the next ratings (NaN for a question that has no variable: never read)."""
+        start = len(self.values)
+        self.values.extend([cell if type(cell) is float else NAN for cell in cells])
+        others = [(start + n, cell) for n, cell in enumerate(cells) if type(cell) is not float]
+        if others:
+            at, found = zip(*others, strict=True)
+            self.other_at.extend(at)
+            self.others.extend(found)
 
     def frame(self) -> pd.DataFrame:
         """One row per item, rater, kind and slot, in `_order`'s order: the row's facts from
         its first rating, each question's cell from its last."""
         texts = {name: _texts(found) for name, found in self.ids.items()}
         number = {name: _numbers(values) for name, values in self.numbers.items()}
-        keys = self._keys(texts, number)
-        _, first, row_of = np.unique(keys, return_index=True, return_inverse=True)
+        # The keys and their distinct values (8 bytes a rating each) let go at once.
+        first, row_of = np.unique(
+            self._keys(texts, number), return_index=True, return_inverse=True
+        )[1:]
         slot = number["slot"][first].astype("float64")
         slot[slot < 0] = np.nan
         data = {
@@ -302,16 +320,26 @@ class RatingsColumns:
         return key * (int(slots.max(initial=-1)) + 2) + (slots + 1)
 
     def _question(self, at: int, variable: Variable, row_of, rows: int, number) -> np.ndarray:
-        column = np.full(rows, None if variable.numeric else "", dtype=object)
         picked = np.flatnonzero(number["question"] == at)
         where = row_of[picked]
-        cells = np.empty(len(picked), dtype=object)
-        cells[:] = [self.cells[rating] for rating in picked]
-        if len(np.unique(where)) == len(where):
-            column[where] = cells
-        else:  # two ratings of one row and question (as ratings.csv can hold): the last wins
-            for row, cell in zip(where, cells, strict=True):
-                column[row] = cell
+        rated = np.zeros(rows, dtype=bool)  # a byte a row, where a sort took 16 a rating
+        rated[where] = True
+        if np.count_nonzero(rated) != len(where):
+            # Two ratings of one row and question (as ratings.csv can hold): the last wins.
+            last = len(where) - 1 - np.unique(where[::-1], return_index=True)[1]
+            picked, where = picked[last], where[last]
+        other_at = _numbers(self.other_at)
+        other = np.isin(picked, other_at)
+        values = _numbers(self.values)[picked]
+        if variable.numeric and not other.any():  # floats only: no object per cell
+            column = np.full(rows, np.nan)
+            column[where] = values
+            return column
+        cells = values.astype(object)
+        found = np.searchsorted(other_at, picked[other])
+        cells[other] = [self.others[n] for n in found]
+        column = np.full(rows, None if variable.numeric else "", dtype=object)
+        column[where] = cells
         if variable.numeric and all(cell is None or type(cell) is float for cell in column):
             return column.astype("float64")  # None as NaN: no object per cell
         return column
@@ -394,12 +422,20 @@ def _numeric(frame: pd.DataFrame, variables: Sequence[Variable], *, stata: bool)
 
 def sav_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label: str) -> bytearray:
     """ratings.sav: the frame with its variable labels, value labels and measures."""
+    return bytearray(b"".join(sav_parts(frame, variables, file_label=file_label)))
+
+
+def sav_parts(
+    frame: pd.DataFrame, variables: Sequence[Variable], *, file_label: str
+) -> Iterator[bytes]:
+    """`sav_bytes` in parts, to be written one after another: a large file is never whole in
+    memory."""
     measure = {v.name: "nominal" for v in variables if not v.numeric}
     measure.update({"kind": "nominal", "flipped": "nominal", "submitted": "nominal"})
     if ARM in frame.columns:
         measure[ARM] = "nominal"
     missing = {v.name: [v.spss_na] for v in variables if v.numeric and v.spss_na is not None}
-    data = _written(
+    parts = _written(
         pyreadstat.write_sav,
         stat_data.SAV,
         _numeric(frame, variables, stata=False),
@@ -411,15 +447,24 @@ def sav_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label:
     )
     # The header's creation date and time (fixed offsets 92 to 109 of every .sav), written as
     # a fixed moment: the same ratings give the same bytes, as every file of the bundle does.
-    data[92:109] = b"01 Jan 8000:00:00"
-    return data
+    head = next(parts)
+    head[92:109] = b"01 Jan 8000:00:00"
+    yield head
+    yield from parts
 
 
 def dta_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label: str) -> bytearray:
     """ratings.dta (Stata 14 and later, UTF-8): the frame with its labels."""
+    return bytearray(b"".join(dta_parts(frame, variables, file_label=file_label)))
+
+
+def dta_parts(
+    frame: pd.DataFrame, variables: Sequence[Variable], *, file_label: str
+) -> Iterator[bytes]:
+    """`dta_bytes` in parts, to be written one after another."""
     frame = _numeric(frame, variables, stata=True)
     na = {v.name: [STATA_NA] for v in variables if v.numeric and frame[v.name].dtype == object}
-    data = _written(
+    parts = _written(
         pyreadstat.write_dta,
         stat_data.DTA,
         frame,
@@ -429,19 +474,21 @@ def dta_bytes(frame: pd.DataFrame, variables: Sequence[Variable], *, file_label:
         missing_user_values=na,
     )
     # The header's timestamp (17 characters after its length byte), fixed as for the .sav.
+    head = next(parts)
     tag = b"<timestamp>\x11"
-    at = data.index(tag) + len(tag)
-    data[at : at + 17] = b"01 Jan 1980 00:00"
-    return data
+    at = head.index(tag) + len(tag)
+    head[at : at + 17] = b"01 Jan 1980 00:00"
+    yield head
+    yield from parts
 
 
 SPLICE_ROWS = 1000  # from this many rows on, the rows are laid out by `stat_data`
 
 
-def _written(write, fmt: str, frame: pd.DataFrame, **options) -> bytearray:
-    """The file `write` (pyreadstat's) gives for `frame`: for a large frame, pyreadstat writes a
-    few rows of the same types and widths and the rest are laid out by `stat_data`, the same
-    bytes in a fraction of the time."""
+def _written(write, fmt: str, frame: pd.DataFrame, **options) -> Iterator[bytes]:
+    """The file `write` (pyreadstat's) gives for `frame`, in parts whose first is a bytearray:
+    for a large frame, pyreadstat writes a few rows of the same types and widths and the rest
+    are laid out by `stat_data`, the same bytes in a fraction of the time."""
 
     def whole(rows: pd.DataFrame) -> bytearray:
         with tempfile.TemporaryDirectory() as folder:
@@ -452,10 +499,10 @@ def _written(write, fmt: str, frame: pd.DataFrame, **options) -> bytearray:
     if len(frame) >= SPLICE_ROWS:
         tags = options.get("missing_user_values") or {}
         labels = options.get("variable_value_labels") or {}
-        found = stat_data.written(whole, frame, fmt, tags=tags, value_labels=labels)
+        found = stat_data.written_parts(whole, frame, fmt, tags=tags, value_labels=labels)
         if found is not None:
             return found
-    return whole(frame)
+    return iter([whole(frame)])
 
 
 # --- read_bundle.R ---------------------------------------------------------------------------

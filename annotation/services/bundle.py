@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from annotation import selectors
 from annotation.core import columns as cols
-from annotation.core import rubric, tables
+from annotation.core import memory, rubric, tables
 from annotation.core.stats.names import MRMC_TESTS
 from annotation.models import JudgeScore, Study, TaskRun
 from annotation.selectors.adjudication_exports import (
@@ -88,6 +88,7 @@ def bundle_build(*, run: TaskRun) -> None:
                     if job.cancel_requested():
                         raise _Cancelled
                     hashes[name] = _write(archive, name, write, job.heartbeat)
+                    memory.release_freed()  # what a file was made with: not under the next
                     job.progress(done=done)
                 manifest = _manifest(study, hashes)
                 _write(archive, "manifest.json", lambda out: out.write(manifest), job.heartbeat)
