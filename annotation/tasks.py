@@ -11,7 +11,6 @@ so background work resumes without anyone clicking and with no process beyond th
 """
 
 import contextlib
-import ctypes
 import logging
 import threading
 import time
@@ -23,6 +22,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from annotation import services
+from annotation.core import memory
 from annotation.models import TaskRun
 from annotation.services.audit import acting_for_worker
 from annotation.services.task_runs import runs_jobs_of_kind
@@ -242,17 +242,12 @@ def _sweep_forever() -> None:
 # unmapped on its own, in every job: 451-456 MB each time, at the same speed
 # (docs/benchmarks.md). Smaller blocks stay in the heap, where reusing them is cheap.
 MMAP_THRESHOLD_BYTES = 4 * 1024 * 1024
-_M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 
 
 def worker_memory_setup() -> bool:
     """Fix the allocator's mapping threshold (above) for this process and those it forks;
     False where the C library is not glibc, whose own allocator is left to decide."""
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+    return memory.mapping_threshold_set(MMAP_THRESHOLD_BYTES)
 
 
 @worker_init.connect

@@ -7,6 +7,8 @@ import ctypes
 # counted in RSS, and the next phase's arrays, placed elsewhere, add to it. malloc_trim hands
 # every free page back. None where the C library has no such call (musl, macOS).
 _TRIM = getattr(ctypes.CDLL(None), "malloc_trim", None)
+_MALLOPT = getattr(ctypes.CDLL(None), "mallopt", None)
+_M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 
 
 def release_freed() -> None:
@@ -14,3 +16,11 @@ def release_freed() -> None:
     where the C library cannot. A few milliseconds at a worker's size."""
     if _TRIM is not None:
         _TRIM(0)
+
+
+def mapping_threshold_set(nbytes: int) -> bool:
+    """Have glibc give every block of `nbytes` or more a mapping of its own, unmapped when it
+    is freed, for the rest of this process's life and in the processes it forks (glibc would
+    otherwise raise the threshold to the size of each such block freed). False where the C
+    library cannot (musl, macOS)."""
+    return _MALLOPT is not None and bool(_MALLOPT(_M_MMAP_THRESHOLD, nbytes))
