@@ -237,10 +237,12 @@ def _sweep_forever() -> None:
 # system when freed, but raises that threshold (up to 32 MiB) to the size of each such block
 # freed. After a worker's first large job the statistics' and the bundle's arrays then come from
 # its heap, where what they free stays with the process, and the next job's peak stacks on that
-# remainder: a million ratings' recomputation peaked at 483 MB in a fresh worker and at 514 MB
-# in the same worker next time. Fixed at 4 MiB, every array that size or larger is mapped and
-# unmapped on its own, in every job: 451-456 MB each time, at the same speed
-# (docs/benchmarks.md). Smaller blocks stay in the heap, where reusing them is cheap.
+# remainder: a million ratings' recomputation peaked at 483 MB in a fresh worker and at
+# 514-520 MB in the same worker next time. Fixed at 4 MiB, every array that size or larger is
+# mapped and unmapped on its own, in every job: 455-456 MB each time, for about a tenth more
+# CPU (fresh pages for each array; docs/benchmarks.md). A worker's size is set by its peak, and
+# a job that passes it is killed, so the memory is worth the time. Smaller blocks stay in the
+# heap, where reusing them is cheap.
 MMAP_THRESHOLD_BYTES = 4 * 1024 * 1024
 
 
