@@ -46,6 +46,7 @@ var/bench-peer-servers.log.
 
 import argparse
 import logging
+import math
 import os
 import statistics
 import sys
@@ -421,7 +422,7 @@ def measure_memory(figures: Figures, running: serving.Servers) -> None:
     web, worker = process_tree(running.web.pid), process_tree(running.worker.pid)
     figures.add("web_rss", serving.rss_mb(web))
     figures.add("web_rss_master", serving.rss_mb(web[:1]))  # process_tree lists it first
-    figures.add("web_rss_worker", max(serving.rss_mb([pid]) for pid in web[1:]))
+    figures.add("web_rss_worker", max((serving.rss_mb([pid]) for pid in web[1:]), default=math.nan))
     figures.add("web_pss", serving.pss_mb(web))
     figures.add("worker_rss", serving.rss_mb(worker))
     figures.add("worker_pss", serving.pss_mb(worker))

@@ -56,7 +56,8 @@ def test_after_a_large_block_is_freed_the_next_large_one_is_still_mapped_on_its_
 def test_a_worker_fixes_the_threshold_as_it_starts(tmp_path):
     log = tmp_path / "worker.log"
     name = f"memory-{uuid.uuid4().hex[:8]}"
-    process = start_worker({"CELERY_TASK_DEFAULT_QUEUE": name}, log, name)
+    # The line is logged at INFO, as the worker starts (whatever LOG_LEVEL the suite runs with).
+    process = start_worker({"CELERY_TASK_DEFAULT_QUEUE": name, "LOG_LEVEL": "INFO"}, log, name)
     try:
         assert "blocks of 4194304 bytes or more are mapped" in log.read_text()
     finally:

@@ -6,8 +6,12 @@ import ctypes
 # glibc's allocator keeps what it frees for reuse: a freed array from within its heap stays
 # counted in RSS, and the next phase's arrays, placed elsewhere, add to it. malloc_trim hands
 # every free page back. None where the C library has no such call (musl, macOS).
-_TRIM = getattr(ctypes.CDLL(None), "malloc_trim", None)
-_MALLOPT = getattr(ctypes.CDLL(None), "mallopt", None)
+try:
+    _LIBC = ctypes.CDLL(None)  # the C library this process runs on
+except (OSError, TypeError):  # none to open this way (Windows)
+    _LIBC = None
+_TRIM = getattr(_LIBC, "malloc_trim", None)
+_MALLOPT = getattr(_LIBC, "mallopt", None)
 _M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 
 
