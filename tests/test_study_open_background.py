@@ -14,7 +14,8 @@ from rest_framework.authtoken.models import Token
 
 from annotation import services
 from annotation.models import Assignment, Study, TaskRun
-from annotation.services.studies import opening
+from annotation.services import task_runs
+from annotation.services.studies import assignments, opening
 from tests.conftest import STUDY_ROWS, study_drafted
 from tests.factories import UserFactory
 from tests.support.waiting import wait_for_run
@@ -206,3 +207,54 @@ def test_while_a_worker_writes_the_study_other_changes_are_refused_at_once(
 
 def _closed() -> None:
     connection.close()  # the thread's own
+
+
+@pytest.mark.django_db(transaction=True)  # the opening's, its beat's and the admin's connections
+def test_the_dashboard_shows_how_far_a_worker_has_come_while_it_writes(
+    admin_client, draft_study, study_admin, large, monkeypatch
+):
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "SQLite has one writer at a time: the beat waits for the opening's commit, so no "
+            "progress shows before the end (CI runs this on PostgreSQL)"
+        )
+    monkeypatch.setattr(task_runs, "PROGRESS_BEAT_SECONDS", 0.05)
+    halfway, release = threading.Event(), threading.Event()
+    insert = assignments._assignments_insert
+
+    def paused_insert(rows):
+        def paused():
+            for n, row in enumerate(rows):
+                if n == 5:  # five of the twelve written, inside the opening's transaction
+                    halfway.set()
+                    release.wait(30)
+                yield row
+
+        insert(paused())
+
+    monkeypatch.setattr(assignments, "_assignments_insert", paused_insert)
+    run = services.task_run_claim(
+        run_id=services.study_open_start(study=draft_study, user=study_admin).pk
+    )
+    worker = threading.Thread(target=lambda: (services.study_open_run(run=run), _closed()))
+    worker.start()
+    try:
+        assert halfway.wait(30)
+        deadline = time.monotonic() + 10
+        while (seen := TaskRun.objects.get(pk=run.pk)).done < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (seen.done, seen.total, seen.message) == (5, 12, "Writing the assignments")
+        page = admin_client.get(reverse("study_task_run", args=[draft_study.token, run.pk]))
+        assert "5 / 12" in page.text
+        assert "Writing the assignments" in page.text
+        assert not Assignment.objects.filter(study=draft_study).exists()  # nothing committed
+        assert seen.eta_seconds is not None
+        seen.done = 12  # counted to the end, not yet committed: no "about 0 s left"
+        assert seen.eta_seconds is None
+    finally:
+        release.set()
+        worker.join(60)
+    run.refresh_from_db()
+    # Where it ended, not where the last beat found it: a finished job never shows 5 / 12.
+    assert (run.status, run.done, run.total) == (TaskRun.Status.SUCCEEDED, 12, 12)
+    assert run.message == "The study is open: 12 assignments stored."

@@ -80,8 +80,12 @@ class TaskRun(models.Model):
 
     @property
     def eta_seconds(self) -> int | None:
-        """Time left at the rate so far, while running with some work done; else None."""
+        """Time left at the rate so far, while running with some work done and some still to
+        do; else None. All counted and still running (an opening's commit, say) is not "0 s
+        left": what remains is not counted, and its time not known."""
         if self.status != self.Status.RUNNING or not self.done or not self.started_at:
+            return None
+        if self.done >= self.total:
             return None
         elapsed = (timezone.now() - self.started_at).total_seconds()
         return round(elapsed / self.done * (self.total - self.done))

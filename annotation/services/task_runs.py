@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -565,21 +566,53 @@ def task_run_held(run: TaskRun):
     )
 
 
+# How often a step's progress (Progress) is written while it works inside a transaction.
+PROGRESS_BEAT_SECONDS = 1.0
+
+
+@dataclass
+class Progress:
+    """How far a job's long step inside a transaction has come, for task_run_beating to
+    report from outside it: set by the working thread, read by the beat's. `note` says which
+    step (the dashboard shows it under the bar)."""
+
+    done: int = 0
+    total: int = 0
+    note: str = ""
+
+    def fields(self) -> dict:
+        found = {"done": self.done, "total": self.total}
+        return found | ({"message": self.note} if self.note else {})
+
+
 @contextlib.contextmanager
-def task_run_beating(run: TaskRun) -> Iterator[None]:
+def task_run_beating(run: TaskRun, progress: Progress | None = None) -> Iterator[None]:
     """Keep the run's heartbeat going from a thread of its own (with a database connection of
     its own) while this one parses or writes in one long step, so that the workers' sweep
     does not take a long job for a dead one. On PostgreSQL the beat gets through during the
-    write's transaction; SQLite has one writer at a time, so there it waits for the commit."""
+    write's transaction; SQLite has one writer at a time, so there it waits for the commit.
+    With `progress`, the beat also says, every PROGRESS_BEAT_SECONDS, what it holds: what the
+    transaction writes shows nowhere until it commits, so a step inside one reports this way."""
     stop = threading.Event()
+    every = settings.TASK_RUN_LEASE_SECONDS / 3
+    if progress is not None:
+        every = min(every, PROGRESS_BEAT_SECONDS)
+
+    def report() -> None:
+        fields = {"heartbeat_at": timezone.now()}
+        if progress is not None:
+            fields.update(progress.fields())
+        try:
+            task_run_held(run).update(**fields)
+        except DatabaseError:
+            logger.warning("task run %s: a heartbeat failed", run.pk, exc_info=True)
 
     def beat() -> None:
         try:
-            while not stop.wait(settings.TASK_RUN_LEASE_SECONDS / 3):
-                try:
-                    task_run_held(run).update(heartbeat_at=timezone.now())
-                except DatabaseError:
-                    logger.warning("task run %s: a heartbeat failed", run.pk, exc_info=True)
+            while not stop.wait(every):
+                report()
+            if progress is not None:
+                report()  # where the step ended, not where the last beat found it
         finally:
             connection.close()  # this thread's own
 

@@ -10,25 +10,46 @@ from annotation.core import design
 from annotation.models import Assignment, Item, Study
 from annotation.services.studies.items import _sources_of
 from annotation.services.studies.tokens import new_tokens
+from annotation.services.task_runs import Progress
 
 
 def assignments_create(
-    study: Study, placements, *, items: dict[str, Item], users: dict, earlier=()
+    study: Study,
+    placements,
+    *,
+    items: dict[str, Item],
+    users: dict,
+    earlier=(),
+    progress: Progress | None = None,
 ) -> int:
     """Store placements as assignments; a repeat or re-read points at the rater's first sight
     of its item
     (among those created here, or the `earlier` assignments already stored). Rows are written
     as plain tuples, not model instances: a study of 50,000 outputs and 20 raters has a million
-    (on PostgreSQL through COPY; see _assignments_insert)."""
+    (on PostgreSQL through COPY; see _assignments_insert). `progress.done` counts the rows
+    written."""
     # An item's sources once, not once for each of its (up to 20) placements.
     canonical = {key: _sources_of(items[key]) for key in {p.item for p in placements}}
     firsts = [p for p in placements if p.kind not in design.SECOND_SIGHTS]
     repeats = [p for p in placements if p.kind in design.SECOND_SIGHTS]
-    _assignments_insert(_assignment_rows(study, firsts, items, users, canonical))
+    _assignments_insert(
+        _counted(_assignment_rows(study, firsts, items, users, canonical), progress)
+    )
     if repeats:
         first = _first_sights(study, repeats, items, users, earlier)
-        _assignments_insert(_assignment_rows(study, repeats, items, users, canonical, first))
+        rows = _assignment_rows(study, repeats, items, users, canonical, first)
+        _assignments_insert(_counted(rows, progress))
     return len(placements)
+
+
+def _counted(rows: Iterator[tuple], progress: Progress | None) -> Iterator[tuple]:
+    """The rows, each counted in `progress` as it is taken to be written."""
+    if progress is None:
+        yield from rows
+        return
+    for row in rows:
+        yield row
+        progress.done += 1
 
 
 # The columns of the rows _assignments_insert takes, in order; the others are null but for

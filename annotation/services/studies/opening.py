@@ -27,6 +27,7 @@ from annotation.services.studies.opening_checks import (
     _check_retests,
 )
 from annotation.services.task_runs import (
+    Progress,
     cancel_requested,
     check_no_import_pending,
     study_for_change,
@@ -55,11 +56,15 @@ def study_open_run(*, run: TaskRun) -> None:
     """A worker's opening of the study (study_open): all of it or nothing, its heartbeat kept
     while the assignments are written; a study that cannot be opened says why, as the
     dashboard's Open button would."""
+    progress = Progress()
     try:
-        with task_run_beating(run), transaction.atomic():
-            count = study_open(study=run.study, job=run)
+        with task_run_beating(run, progress), transaction.atomic():
+            count = study_open(study=run.study, job=run, progress=progress)
             if cancel_requested(run):  # asked while it worked: nothing it wrote is kept
                 raise _OpenCancelled
+            # The database checks every assignment's study, item and rater as it commits:
+            # seconds at a million, with nothing more to count.
+            progress.note = "Checking and saving the assignments"
     except ValidationError as exc:
         task_run_finish(run=run, ok=False, message=" ".join(exc.messages))
         return
@@ -76,10 +81,14 @@ class _OpenCancelled(Exception):
 
 
 @transaction.atomic
-def study_open(*, study: Study, job: TaskRun | None = None) -> int:
+def study_open(
+    *, study: Study, job: TaskRun | None = None, progress: Progress | None = None
+) -> int:
     """Freeze the study's outputs into items and store every rater's seeded order. Refused
     while an import of the study waits or runs, or a worker's opening (other than `job`, the
-    one doing this)."""
+    one doing this). `progress` is told the step and, while the assignments are written, how
+    many of them are."""
+    progress = progress or Progress()
     if job is None:
         study = study_for_change(study.pk)
     else:
@@ -92,6 +101,7 @@ def study_open(*, study: Study, job: TaskRun | None = None) -> int:
     raters = list(study.memberships.filter(role=Membership.Role.RATER).select_related("user"))
     _check_can_open(study, len(raters))
     rule_check_before_open(study=study)
+    progress.note = "Making the items"
     # The design is keyed on what stays the same in any copy of the study (case id, source label,
     # rater pseudonym), so the same file, raters and seed give the same manifest anywhere.
     built = _items_for(study)
@@ -113,12 +123,15 @@ def study_open(*, study: Study, job: TaskRun | None = None) -> int:
         by_role[item.output.case.role].append(design.DesignItem(key, _sources_of(item)))
     users = {m.pseudonym: m.user for m in raters}
     with _no_cycle_collection(), ThreadPoolExecutor(max_workers=1) as digesting:
+        progress.note = "Placing the items in each rater's seeded order"
         manifest = _manifest(study, by_role, users)
+        progress.total = len(manifest.placements)
+        progress.note = "Writing the assignments"
         # The digest (seconds of CPU at a million placements) is made while the assignments are
         # written: this thread mostly waits for the database then, and the other's work needs
         # nothing from it.
         digest = digesting.submit(lambda: manifest.digest)
-        assignments_create(study, manifest.placements, items=items, users=users)
+        assignments_create(study, manifest.placements, items=items, users=users, progress=progress)
         study.manifest_hash = digest.result()
     study.status = Study.Status.OPEN
     study.opened_at = timezone.now()
