@@ -209,52 +209,90 @@ def _closed() -> None:
     connection.close()  # the thread's own
 
 
-@pytest.mark.django_db(transaction=True)  # the opening's, its beat's and the admin's connections
-def test_the_dashboard_shows_how_far_a_worker_has_come_while_it_writes(
-    admin_client, draft_study, study_admin, large, monkeypatch
-):
+class _PausedOpening:
+    """A worker's opening of the study in a thread, paused inside its transaction after five
+    of its twelve assignments are written, until `release`."""
+
+    def __init__(self, study: Study, admin, monkeypatch) -> None:
+        monkeypatch.setattr(task_runs, "PROGRESS_BEAT_SECONDS", 0.05)
+        self.halfway, self.release = threading.Event(), threading.Event()
+        insert = assignments._assignments_insert
+
+        def paused_insert(rows):
+            def paused():
+                for n, row in enumerate(rows):
+                    if n == 5:
+                        self.halfway.set()
+                        self.release.wait(30)
+                    yield row
+
+            insert(paused())
+
+        monkeypatch.setattr(assignments, "_assignments_insert", paused_insert)
+        self.run = services.task_run_claim(
+            run_id=services.study_open_start(study=study, user=admin).pk
+        )
+        self.worker = threading.Thread(
+            target=lambda: (services.study_open_run(run=self.run), _closed())
+        )
+
+    def __enter__(self) -> "_PausedOpening":
+        self.worker.start()
+        assert self.halfway.wait(30)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release.set()
+        self.worker.join(60)
+        self.run.refresh_from_db()
+
+    def seen(self) -> TaskRun:
+        """The run as the dashboard reads it, once the beat has reported the five."""
+        deadline = time.monotonic() + 10
+        while (run := TaskRun.objects.get(pk=self.run.pk)).done < 5:
+            assert time.monotonic() < deadline, "no progress reported"
+            time.sleep(0.05)
+        return run
+
+
+def _postgresql_only() -> None:
     if connection.vendor != "postgresql":
         pytest.skip(
             "SQLite has one writer at a time: the beat waits for the opening's commit, so no "
             "progress shows before the end (CI runs this on PostgreSQL)"
         )
-    monkeypatch.setattr(task_runs, "PROGRESS_BEAT_SECONDS", 0.05)
-    halfway, release = threading.Event(), threading.Event()
-    insert = assignments._assignments_insert
 
-    def paused_insert(rows):
-        def paused():
-            for n, row in enumerate(rows):
-                if n == 5:  # five of the twelve written, inside the opening's transaction
-                    halfway.set()
-                    release.wait(30)
-                yield row
 
-        insert(paused())
-
-    monkeypatch.setattr(assignments, "_assignments_insert", paused_insert)
-    run = services.task_run_claim(
-        run_id=services.study_open_start(study=draft_study, user=study_admin).pk
-    )
-    worker = threading.Thread(target=lambda: (services.study_open_run(run=run), _closed()))
-    worker.start()
-    try:
-        assert halfway.wait(30)
-        deadline = time.monotonic() + 10
-        while (seen := TaskRun.objects.get(pk=run.pk)).done < 5 and time.monotonic() < deadline:
-            time.sleep(0.05)
+@pytest.mark.django_db(transaction=True)  # the opening's, its beat's and the admin's connections
+def test_the_dashboard_shows_how_far_a_worker_has_come_while_it_writes(
+    admin_client, draft_study, study_admin, large, monkeypatch
+):
+    _postgresql_only()
+    with _PausedOpening(draft_study, study_admin, monkeypatch) as opening_:
+        seen = opening_.seen()
         assert (seen.done, seen.total, seen.message) == (5, 12, "Writing the assignments")
-        page = admin_client.get(reverse("study_task_run", args=[draft_study.token, run.pk]))
+        page = admin_client.get(reverse("study_task_run", args=[draft_study.token, seen.pk]))
         assert "5 / 12" in page.text
         assert "Writing the assignments" in page.text
         assert not Assignment.objects.filter(study=draft_study).exists()  # nothing committed
         assert seen.eta_seconds is not None
         seen.done = 12  # counted to the end, not yet committed: no "about 0 s left"
         assert seen.eta_seconds is None
-    finally:
-        release.set()
-        worker.join(60)
-    run.refresh_from_db()
+    run = opening_.run
     # Where it ended, not where the last beat found it: a finished job never shows 5 / 12.
     assert (run.status, run.done, run.total) == (TaskRun.Status.SUCCEEDED, 12, 12)
     assert run.message == "The study is open: 12 assignments stored."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_opening_cancelled_while_it_writes_counts_nothing_it_kept(
+    draft_study, study_admin, large, monkeypatch
+):
+    _postgresql_only()
+    with _PausedOpening(draft_study, study_admin, monkeypatch) as opening_:
+        assert opening_.seen().done == 5
+        services.task_run_cancel(run=TaskRun.objects.get(pk=opening_.run.pk))
+    run = opening_.run
+    assert (run.status, run.done, run.total) == (TaskRun.Status.CANCELLED, 0, 0)
+    assert run.message == "Cancelled: the study is still a draft."
+    assert not Assignment.objects.filter(study=draft_study).exists()

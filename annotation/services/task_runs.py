@@ -592,10 +592,13 @@ def task_run_beating(run: TaskRun, progress: Progress | None = None) -> Iterator
     does not take a long job for a dead one. On PostgreSQL the beat gets through during the
     write's transaction; SQLite has one writer at a time, so there it waits for the commit.
     With `progress`, the beat also says, every PROGRESS_BEAT_SECONDS, what it holds: what the
-    transaction writes shows nowhere until it commits, so a step inside one reports this way."""
+    transaction writes shows nowhere until it commits, so a step inside one reports this way.
+    Where the step ended is for the job to say (task_run_finish's `progress`), once its
+    transaction has ended."""
     stop = threading.Event()
     every = settings.TASK_RUN_LEASE_SECONDS / 3
-    if progress is not None:
+    # SQLite: the beat waits for the commit whatever it says, so it says nothing more often.
+    if progress is not None and connection.vendor != "sqlite":
         every = min(every, PROGRESS_BEAT_SECONDS)
 
     def report() -> None:
@@ -611,8 +614,6 @@ def task_run_beating(run: TaskRun, progress: Progress | None = None) -> Iterator
         try:
             while not stop.wait(every):
                 report()
-            if progress is not None:
-                report()  # where the step ended, not where the last beat found it
         finally:
             connection.close()  # this thread's own
 
@@ -667,13 +668,23 @@ def cancel_requested(run: TaskRun) -> bool:
     )
 
 
-def task_run_finish(*, run: TaskRun, ok: bool, message: str = "", cancelled: bool = False) -> None:
-    """Record how the run ended, if it is still this worker's (else TaskRunLost)."""
+def task_run_finish(
+    *,
+    run: TaskRun,
+    ok: bool,
+    message: str = "",
+    cancelled: bool = False,
+    progress: Progress | None = None,
+) -> None:
+    """Record how the run ended, if it is still this worker's (else TaskRunLost); with
+    `progress`, its count as it ended too (a job that kept nothing counts nothing)."""
     if cancelled:
         status = TaskRun.Status.CANCELLED
     else:
         status = TaskRun.Status.SUCCEEDED if ok else TaskRun.Status.FAILED
     fields = {"status": status, "message": message, "finished_at": timezone.now()}
+    if progress is not None:
+        fields.update(done=progress.done, total=progress.total)
     if not with_database_retries(lambda: task_run_held(run).update(**fields)):
         raise TaskRunLost(run.pk)
     details = {"job": run.kind, "run": run.pk, "status": status, "message": message}

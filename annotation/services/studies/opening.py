@@ -66,14 +66,14 @@ def study_open_run(*, run: TaskRun) -> None:
             # seconds at a million, with nothing more to count.
             progress.note = "Checking and saving the assignments"
     except ValidationError as exc:
-        task_run_finish(run=run, ok=False, message=" ".join(exc.messages))
+        task_run_finish(run=run, ok=False, message=" ".join(exc.messages), progress=Progress())
         return
     except _OpenCancelled:
-        task_run_finish(
-            run=run, ok=False, message="Cancelled: the study is still a draft.", cancelled=True
-        )
+        message = "Cancelled: the study is still a draft."
+        task_run_finish(run=run, ok=False, message=message, cancelled=True, progress=Progress())
         return
-    task_run_finish(run=run, ok=True, message=f"The study is open: {count} assignments stored.")
+    message = f"The study is open: {count} assignments stored."
+    task_run_finish(run=run, ok=True, message=message, progress=Progress(count, count))
 
 
 class _OpenCancelled(Exception):
