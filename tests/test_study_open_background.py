@@ -296,3 +296,18 @@ def test_an_opening_cancelled_while_it_writes_counts_nothing_it_kept(
     assert (run.status, run.done, run.total) == (TaskRun.Status.CANCELLED, 0, 0)
     assert run.message == "Cancelled: the study is still a draft."
     assert not Assignment.objects.filter(study=draft_study).exists()
+
+
+def test_a_job_counts_a_million_in_groups_of_three(admin_client, draft_study):
+    run = TaskRun.objects.create(
+        study=draft_study,
+        kind=TaskRun.Kind.OPEN,
+        status=TaskRun.Status.RUNNING,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        done=180_056,
+        total=1_000_000,
+        message="Writing the assignments",
+    )
+    page = admin_client.get(reverse("study_task_run", args=[draft_study.token, run.pk]))
+    assert "180,056 / 1,000,000" in page.text
