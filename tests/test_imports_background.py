@@ -112,7 +112,7 @@ def test_a_large_upload_returns_at_once_and_the_worker_imports_it(
         "(0 already present)."
     )
     shown = run_partial(admin_client, draft_study, run)
-    assert f"{ROWS} / {ROWS}" in shown
+    assert f"{ROWS:,} / {ROWS:,}" in shown
     assert "Imported big.csv" in shown
     assert "hx-trigger" not in shown  # finished: it polls no more
     assert draft_study.cases.count() == cases_before + ROWS
@@ -311,7 +311,7 @@ def test_the_admin_uploads_a_large_file_and_watches_it_import(
         job = page.locator("#runs .task-run", has_text="Import cases and outputs")
         job.wait_for()
         page.wait_for_selector("#runs .badge.succeeded", timeout=60_000)
-        assert f"{ROWS} / {ROWS}" in job.inner_text()
+        assert f"{ROWS:,} / {ROWS:,}" in job.inner_text()
         assert f"Imported big.csv: {ROWS} new cases" in job.inner_text()
         # Finishing reloads the sources card: the imported source is there with its outputs.
         page.wait_for_selector("#sources tr:has-text('GPT-4o')", timeout=10_000)
