@@ -13,7 +13,7 @@ from annotation.models.cases import Attachment, Case, Generation, Output
 from annotation.models.consent import ConsentVersion, RaterQuestion
 from annotation.models.endpoints import Connection, EndpointNotReady, Judge, ModelEndpoint, Source
 from annotation.models.identities import ExternalIdentity
-from annotation.models.items import Assignment, Item, ItemOutput
+from annotation.models.items import Assignment, Item, ItemOutput, PendingAssignments
 from annotation.models.jobs import TaskRun
 from annotation.models.judging import JudgeRating, JudgeVerdict
 from annotation.models.notifications import Notification
@@ -69,6 +69,7 @@ __all__ = [
     "Notification",
     "ModelEndpoint",
     "Output",
+    "PendingAssignments",
     "Question",
     "RaterQuestion",
     "Rating",

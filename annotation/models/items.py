@@ -174,3 +174,28 @@ class Assignment(models.Model):
         if item.is_pair:
             return [item.output_b, item.output] if self.flipped else [item.output, item.output_b]
         return [item.output]
+
+
+class PendingAssignments(models.Model):
+    """A rater's assignments as a worker's opening placed them, not yet written as rows
+    (services.studies.assignments): a study of a million assignments opens once its items
+    and every rater's seeded order are stored, and each rater's rows follow, written by the
+    opening's job rater by rater, or at once for a rater who arrives first. The row goes
+    when the rater's assignments are written, in the same transaction."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="pending_assignments")
+    rater = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="pending_assignments"
+    )
+    placements = models.PositiveIntegerField(help_text="How many assignments the rows hold.")
+    # zlib-compressed JSON: one [item id, position, kind, flipped, order, session] per
+    # assignment, in the rater's order; tokens are made when the rows are written.
+    rows = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "rater"], name="pending_assignments_rater")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.placements} assignments of {self.rater} in {self.study}, not yet written"
