@@ -2,7 +2,9 @@
 and their record in the manifest."""
 
 import io
+import json
 import threading
+import zlib
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -14,6 +16,7 @@ from annotation import selectors, services
 from annotation.core import design
 from annotation.models import AdaptiveDecision, AdaptiveDesign, Assignment, Item, Study
 from annotation.services import adaptive
+from annotation.services.task_runs import Progress
 from tests.conftest import STUDY_ROWS
 from tests.factories import UserFactory
 
@@ -420,3 +423,45 @@ def test_a_rater_joining_later_leaves_the_extras_where_they_are(study_admin, que
     study.refresh_from_db()
     assert set(item.assignments.filter(kind="extra").values_list("token", "rater_id")) == extras
     assert study.manifest_hash == adaptive.stored_manifest(study).digest
+
+
+def test_an_item_rated_before_every_raters_assignments_are_written_is_decided_after(
+    study_admin, queued
+):
+    # A worker's opening leaves each rater's assignments to write; two raters who signed in
+    # first rate the same item far apart. Its extras would go at the end of raters' orders that
+    # are not written yet: the decision waits for the last of them.
+    study = services.study_create(
+        creator=study_admin, title="S", raters_per_item=2, question_prompt="Overall?", seed=7
+    )
+    services.study_import_file(study=study, filename="study.csv", content=STUDY_ROWS)
+    users = [UserFactory(username=f"p-rater{i}") for i in range(1, 6)]
+    services.study_add_raters(study=study, users=users)
+    services.adaptive_design_set(study=study, rule=RANGE_2, extra_m=2)
+    services.study_open(study=study, defer=True)
+    item = Item.objects.filter(study=study, output__case__role="study").order_by("pk").first()
+    holders = [
+        p.rater_id
+        for p in study.pending_assignments.all()
+        if any(row[0] == item.pk for row in json.loads(zlib.decompress(bytes(p.rows))))
+    ]
+    assert len(holders) == 2
+    for user in users:
+        if user.pk in holders:
+            services.rater_assignments_write(user=user)
+    first = regular(item)
+    assert len(first) == 2
+    for assignment, answer in zip(first, (1, 5), strict=True):
+        queued(assignment, answer)
+    assert adaptive.adaptive_item_check(item_id=item.pk) is None  # three raters still pending
+    assert not AdaptiveDecision.objects.filter(item=item).exists()
+
+    services.pending_assignments_write_all(study, Progress())  # the job, reaching the others
+
+    decision = AdaptiveDecision.objects.get(item=item)
+    assert (decision.disagreed, decision.created) == (True, 2)
+    extras = item.assignments.filter(kind=Assignment.Kind.EXTRA)
+    assert extras.count() == 2
+    for extra in extras:  # at the end of a written order, not in a place a pending one takes
+        last = Assignment.objects.filter(study=study, rater=extra.rater).exclude(pk=extra.pk)
+        assert extra.position > max(last.values_list("position", flat=True))

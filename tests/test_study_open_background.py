@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -172,14 +173,14 @@ def test_while_a_worker_writes_the_study_other_changes_are_refused_at_once(
             "whole file, whatever study it changes (CI runs this on PostgreSQL)"
         )
     writing, release = threading.Event(), threading.Event()
-    create = opening.assignments_create
+    create = opening.assignments_defer
 
     def slow_create(*args, **kwargs):
         writing.set()  # the study's row is locked from here until the opening commits
         release.wait(30)
         return create(*args, **kwargs)
 
-    monkeypatch.setattr(opening, "assignments_create", slow_create)
+    monkeypatch.setattr(opening, "assignments_defer", slow_create)
     run = services.task_run_claim(
         run_id=services.study_open_start(study=draft_study, user=study_admin).pk
     )
@@ -210,18 +211,20 @@ def _closed() -> None:
 
 
 class _PausedOpening:
-    """A worker's opening of the study in a thread, paused inside its transaction after five
-    of its twelve assignments are written, until `release`."""
+    """A worker's opening of the study in a thread, paused after the study has opened, while
+    it writes its raters' assignments: the first rater's four are written, the second's
+    inside their transaction after one of four, the third's still pending, until `release`."""
 
     def __init__(self, study: Study, admin, monkeypatch) -> None:
         monkeypatch.setattr(task_runs, "PROGRESS_BEAT_SECONDS", 0.05)
         self.halfway, self.release = threading.Event(), threading.Event()
         insert = assignments._assignments_insert
+        taken = iter(range(100))
 
         def paused_insert(rows):
             def paused():
-                for n, row in enumerate(rows):
-                    if n == 5:
+                for row in rows:
+                    if next(taken) == 5:
                         self.halfway.set()
                         self.release.wait(30)
                     yield row
@@ -258,44 +261,129 @@ class _PausedOpening:
 def _postgresql_only() -> None:
     if connection.vendor != "postgresql":
         pytest.skip(
-            "SQLite has one writer at a time: the beat waits for the opening's commit, so no "
-            "progress shows before the end (CI runs this on PostgreSQL)"
+            "SQLite has one writer at a time: the beat and every other write wait for the "
+            "rater's assignments being written (CI runs this on PostgreSQL)"
         )
 
 
+WRITING = "The study is open; writing each rater's assignments"
+
+
 @pytest.mark.django_db(transaction=True)  # the opening's, its beat's and the admin's connections
-def test_the_dashboard_shows_how_far_a_worker_has_come_while_it_writes(
+def test_the_study_opens_before_its_raters_assignments_are_all_written(
+    admin_client, draft_study, study_admin, raters, large, monkeypatch
+):
+    _postgresql_only()
+    with _PausedOpening(draft_study, study_admin, monkeypatch) as opening_:
+        seen = opening_.seen()
+        assert (seen.done, seen.total, seen.message) == (5, 12, WRITING)
+        draft_study.refresh_from_db()
+        assert draft_study.status == Study.Status.OPEN
+        assert Assignment.objects.filter(study=draft_study).count() == 4  # the first rater's
+        page = admin_client.get(reverse("study_task_run", args=[draft_study.token, seen.pk]))
+        assert "5 / 12" in page.text
+        assert "The study is open; writing each rater&#x27;s assignments" in page.text
+        dashboard = admin_client.get(reverse("study_dashboard", args=[draft_study.token]))
+        assert "A worker is writing each rater's assignments (2 raters to go" in dashboard.text
+        assert seen.eta_seconds is not None
+        seen.done = 12  # counted to the end, the last not yet committed: no "about 0 s left"
+        assert seen.eta_seconds is None
+        # No change to the study while its raters' lists are being written.
+        with pytest.raises(ValidationError, match="being opened by a worker"):
+            services.study_add_raters(study=draft_study, users=[UserFactory()])
+        with pytest.raises(ValidationError, match="being opened by a worker"):
+            services.study_lock(study=draft_study)
+        # The third rater, not reached yet, signs in: theirs are written there and then.
+        third = Client()
+        third.force_login(raters[2])
+        home = third.get(reverse("rater_home"))
+        assert draft_study.title in home.text
+        assert Assignment.objects.filter(study=draft_study, rater=raters[2]).count() == 4
+        resumed = third.get(reverse("rater_resume", args=[draft_study.token]))
+        assert resumed.status_code == 302
+        first = Assignment.objects.filter(study=draft_study, rater=raters[2]).order_by("position")
+        assert resumed.url == reverse("rater_item", args=[draft_study.token, first[0].token])
+    run = opening_.run
+    # Where it ended, not where the last beat found it: a finished job never shows 5 / 12.
+    assert (run.status, run.done, run.total) == (TaskRun.Status.SUCCEEDED, 12, 12)
+    assert run.message == "The study is open: 12 assignments stored."
+    assert Assignment.objects.filter(study=draft_study).count() == 12
+    assert not draft_study.pending_assignments.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_once_the_study_has_opened_its_opening_cannot_be_cancelled(
     admin_client, draft_study, study_admin, large, monkeypatch
 ):
     _postgresql_only()
     with _PausedOpening(draft_study, study_admin, monkeypatch) as opening_:
         seen = opening_.seen()
-        assert (seen.done, seen.total, seen.message) == (5, 12, "Writing the assignments")
         page = admin_client.get(reverse("study_task_run", args=[draft_study.token, seen.pk]))
-        assert "5 / 12" in page.text
-        assert "Writing the assignments" in page.text
-        assert not Assignment.objects.filter(study=draft_study).exists()  # nothing committed
-        assert seen.eta_seconds is not None
-        seen.done = 12  # counted to the end, not yet committed: no "about 0 s left"
-        assert seen.eta_seconds is None
+        assert "Cancel</button>" not in page.text  # its raters' assignments must be written
+        cancelled = services.task_run_cancel(run=TaskRun.objects.get(pk=opening_.run.pk))
+        assert cancelled.cancel_requested_at is None
     run = opening_.run
-    # Where it ended, not where the last beat found it: a finished job never shows 5 / 12.
     assert (run.status, run.done, run.total) == (TaskRun.Status.SUCCEEDED, 12, 12)
     assert run.message == "The study is open: 12 assignments stored."
+    assert Assignment.objects.filter(study=draft_study).count() == 12
 
 
-@pytest.mark.django_db(transaction=True)
-def test_an_opening_cancelled_while_it_writes_counts_nothing_it_kept(
-    draft_study, study_admin, large, monkeypatch
+def test_assignments_a_stopped_worker_left_are_written_by_the_raters_or_a_new_job(
+    admin_client, draft_study, study_admin, raters, large
 ):
-    _postgresql_only()
-    with _PausedOpening(draft_study, study_admin, monkeypatch) as opening_:
-        assert opening_.seen().done == 5
-        services.task_run_cancel(run=TaskRun.objects.get(pk=opening_.run.pk))
-    run = opening_.run
-    assert (run.status, run.done, run.total) == (TaskRun.Status.CANCELLED, 0, 0)
-    assert run.message == "Cancelled: the study is still a draft."
-    assert not Assignment.objects.filter(study=draft_study).exists()
+    # The worker opened the study and stopped before writing its raters' assignments.
+    services.study_open(study=draft_study, defer=True)
+    draft_study.refresh_from_db()
+    assert draft_study.status == Study.Status.OPEN
+    dashboard = admin_client.get(reverse("study_dashboard", args=[draft_study.token]))
+    assert "The assignments of 3 raters are not written yet" in dashboard.text
+    assert "Write the remaining assignments" in dashboard.text
+    for change in (
+        lambda: services.study_add_raters(study=draft_study, users=[UserFactory()]),
+        lambda: services.study_lock(study=draft_study),
+        lambda: services.task_run_create(
+            study=draft_study, kind=TaskRun.Kind.EXPORT_BUNDLE, user=study_admin
+        ),
+    ):
+        with pytest.raises(ValidationError, match="not written yet"):
+            change()
+    draft_study.refresh_from_db()
+    assert draft_study.status == Study.Status.OPEN  # the lock was refused, not half done
+
+    # A rater who signs in has theirs written at once and starts.
+    rater = Client()
+    rater.force_login(raters[0])
+    assert draft_study.title in rater.get(reverse("rater_home")).text
+    assert Assignment.objects.filter(study=draft_study, rater=raters[0]).count() == 4
+
+    # The admin's button queues a job that writes the rest.
+    response = admin_client.post(
+        reverse("study_open", args=[draft_study.token]), {"confirm": "yes"}, follow=True
+    )
+    run = TaskRun.objects.get(study=draft_study, kind=TaskRun.Kind.OPEN)
+    assert f"Writing the remaining assignments in the background (job {run.pk})" in response.text
+    run = _work(run)
+    assert (run.status, run.message) == ("succeeded", "The study is open: 12 assignments stored.")
+    assert not draft_study.pending_assignments.exists()
+    dashboard = admin_client.get(reverse("study_dashboard", args=[draft_study.token]))
+    assert "not written yet" not in dashboard.text
+    services.study_lock(study=draft_study)  # changes are taken again
+    # Opening an open study with nothing pending is still refused.
+    again = admin_client.post(
+        reverse("study_open", args=[draft_study.token]), {"confirm": "yes"}, follow=True
+    )
+    assert "Only a draft study can be opened." in again.text
+
+
+def test_the_api_writes_a_raters_pending_assignments_before_listing(
+    client, draft_study, raters, large
+):
+    services.study_open(study=draft_study, defer=True)
+    token = Token.objects.get_or_create(user=raters[1])[0].key
+    headers = {"Authorization": f"Token {token}"}
+    items = client.get(f"/api/v1/rate/{draft_study.token}/items/", headers=headers)
+    assert items.status_code == 200, items.content
+    assert items.json()["count"] == 4
 
 
 def test_a_job_counts_a_million_in_groups_of_three(admin_client, draft_study):

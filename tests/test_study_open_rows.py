@@ -104,6 +104,32 @@ def test_copy_and_bulk_create_store_the_same_assignments(
     assert kinds == ({"study", "training", "attention", "repeat"} if quality else {"study"})
 
 
+@pytest.mark.parametrize(("design", "sources", "quality"), CASES)
+def test_assignments_left_pending_are_written_as_an_opening_writes_them(
+    study_admin, design, sources, quality
+):
+    # A worker's opening stores each rater's placements and writes them after the study opens,
+    # rater by rater: the same assignments in the end, repeats pointing at the same originals.
+    raters = [UserFactory(username=f"r{i}") for i in range(3)]
+    at_once = _opened(study_admin, raters, design, sources, quality=quality)
+    later = _drafted(study_admin, raters, design, sources, quality=quality)
+    count = services.study_open(study=later, defer=True)
+    later.refresh_from_db()
+    assert later.status == Study.Status.OPEN
+    assert not later.assignments.exists()
+    assert later.pending_assignments.count() == 3
+    for rater in raters:
+        assignments.pending_assignments_write(study=later, rater_id=rater.pk)
+    assert not later.pending_assignments.exists()
+    assert later.assignments.count() == count
+    in_place = sorted(stored(at_once), key=lambda row: (row[0], row[2]))
+    assert sorted(stored(later), key=lambda row: (row[0], row[2])) == in_place
+    assert later.manifest_hash == at_once.manifest_hash
+    # Written once: a second call (the job behind a rater's first page) writes nothing.
+    assert assignments.pending_assignments_write(study=later, rater_id=raters[0].pk) == 0
+    assert later.assignments.count() == count
+
+
 def test_every_stored_placement_has_its_shown_order(study_admin):
     raters = [UserFactory(username=f"r{i}") for i in range(3)]
     pairs = stored(_opened(study_admin, raters, Study.Design.PAIRWISE, ("A", "B"), quality=False))

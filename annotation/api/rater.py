@@ -181,6 +181,7 @@ class RaterStudyViewSet(mixins.ListModelMixin, GenericViewSet):
     queryset = Study.objects.none()
 
     def list(self, request: Request) -> Response:
+        services.rater_assignments_write(user=request.user)  # a large study that has just opened
         studies = selectors.rater_studies(user=request.user)
         page = self.paginate_queryset(studies)
         rows = [dataclasses.asdict(study) for study in page]
@@ -216,6 +217,7 @@ class RaterItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Generic
     def get_queryset(self) -> QuerySet[Assignment]:
         if getattr(self, "swagger_fake_view", False):
             return Assignment.objects.none()
+        services.rater_assignments_write(user=self.request.user)
         try:
             study = selectors.rater_study_get(
                 user=self.request.user, token=self.kwargs["study_token"]

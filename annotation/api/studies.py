@@ -184,7 +184,10 @@ class StudyViewSet(
     def open(self, request: Request, study_token: str) -> Response:
         """Freeze the outputs into items and give every rater their seeded order. A study whose
         outputs times raters pass OPEN_BACKGROUND_PLACEMENTS is opened by a worker: 202 with
-        the job, whose `message` says why if the study could not be opened."""
+        the job, whose `message` says why if the study could not be opened. The study opens
+        to its raters before that job ends, which then writes each rater's assignments; on
+        an open study whose worker stopped before it had written them all, 202 with a job that
+        writes the rest."""
         study = self._admin_study()
         try:
             if services.study_opens_in_background(study=study):

@@ -171,6 +171,7 @@ from annotation.selectors.studies import (
     study_progress_by_rater,
     study_rater_candidates,
     study_rater_pseudonyms,
+    study_raters_pending,
     study_sources_overview,
     study_task_runs,
 )
@@ -315,6 +316,7 @@ __all__ = [
     "study_ratings_query",
     "study_reporting_facts",
     "study_sources_overview",
+    "study_raters_pending",
     "study_task_runs",
     "study_unblinding_columns",
     "study_unblinding_key",

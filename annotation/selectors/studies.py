@@ -19,6 +19,7 @@ from annotation.models import (
     Generation,
     Membership,
     Output,
+    PendingAssignments,
     Rating,
     Source,
     Study,
@@ -217,6 +218,14 @@ def study_rater_candidates(*, study: Study, admin: AbstractBaseUser) -> QuerySet
         .exclude(pk__in=study.memberships.values("user_id"))
         .order_by("username")
     )
+
+
+def study_raters_pending(*, study: Study) -> int:
+    """How many raters' assignments a worker's opening left to be written (PendingAssignments):
+    none once its job has written them, or the raters came for them."""
+    if study.status != Study.Status.OPEN:  # pending only ever after an opening, before a lock
+        return 0
+    return PendingAssignments.objects.filter(study=study).count()
 
 
 def study_task_runs(*, study: Study, limit: int = 5) -> list[TaskRun]:

@@ -58,6 +58,7 @@ from annotation.services.notifications import (
     notifications_send_due,
     study_notifications_update,
 )
+from annotation.services.opening_jobs import pending_assignments_write_all, study_open_run
 from annotation.services.preferences import user_language_set
 from annotation.services.questions import (
     RUBRIC_TEMPLATES_DIR,
@@ -107,6 +108,7 @@ from annotation.services.studies import (
     analysis_close,
     analysis_reopen,
     item_key,
+    rater_assignments_write,
     scale_in_language,
     shown_order,
     study_analysis_update,
@@ -116,7 +118,6 @@ from annotation.services.studies import (
     study_language_set,
     study_lock,
     study_open,
-    study_open_run,
     study_open_start,
     study_opens_in_background,
 )
@@ -136,6 +137,8 @@ from annotation.services.task_runs import (
 )
 
 __all__ = [
+    "pending_assignments_write_all",
+    "study_open_run",
     "STUDY_ADMINS_GROUP",
     "sso_user_sign_in",
     "study_admins_group_ensure",
@@ -231,7 +234,7 @@ __all__ = [
     "study_import_ratings",
     "study_lock",
     "study_open",
-    "study_open_run",
+    "rater_assignments_write",
     "study_open_start",
     "study_opens_in_background",
     "task_run_claim",

@@ -34,6 +34,7 @@ from annotation.services.adaptive_rule import checked_rule
 from annotation.services.audit import audit_record, changes
 from annotation.services.studies.assignments import assignments_create
 from annotation.services.studies.items import item_key, shown_order
+from annotation.services.task_runs import assignments_pending
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +231,10 @@ def _decide(study: Study, item_id: int) -> tuple[AdaptiveDecision | None, int]:
         return None, 0
     if (earlier := AdaptiveDecision.objects.filter(item_id=item_id).first()) is not None:
         return earlier, 0
+    if assignments_pending(study):
+        # An extra goes at the end of a rater's order, which a rater still to be written lacks:
+        # undecided until every rater's is written (the item's next submit, or the sweep).
+        return None, 0
     first = list(
         Assignment.objects.filter(
             item_id=item_id, kind=Assignment.Kind.STUDY, submitted_at__isnull=False

@@ -29,6 +29,7 @@ from annotation.core import audit
 from annotation.models import (
     AuditEvent,
     Judge,
+    PendingAssignments,
     Source,
     Study,
     TaskRun,
@@ -289,9 +290,13 @@ def _check_import_allowed(study: Study) -> None:
 
 
 def _check_open_allowed(study: Study) -> None:
-    """One opening at a time, of a draft, and not while an import may still add to it."""
-    study = study_for_change(study.pk)
-    if study.status != Study.Status.DRAFT:
+    """One opening at a time, of a draft, and not while an import may still add to it; or of
+    an open study whose raters' assignments an opening left pending (its worker stopped):
+    the new run writes the rest."""
+    _check_not_opening(study)
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    pending = study.status == Study.Status.OPEN and assignments_pending(study)
+    if study.status != Study.Status.DRAFT and not pending:
         raise ValidationError("Only a draft study can be opened.")
     check_no_import_pending(study)
     _supersede_dead_runs(TaskRun.objects.filter(study=study, kind=TaskRun.Kind.OPEN))
@@ -319,9 +324,29 @@ def _check_not_opening(study: Study) -> None:
 def study_for_change(study_id: int) -> Study:
     """The study's row, locked for a change until the transaction ends; refused at once
     (ValidationError) while a worker opens the study, rather than waiting for that job, which
-    holds the row for as long as it writes (tens of seconds for a large study)."""
-    _check_not_opening(Study(pk=study_id))
+    holds the row for as long as it writes (tens of seconds for a large study), or while
+    raters' assignments are pending: every change reads whole rater lists."""
+    check_assignments_written(Study(pk=study_id))
     return Study.objects.select_for_update().get(pk=study_id)
+
+
+ASSIGNMENTS_PENDING = (
+    "Some raters' assignments are not written yet: the worker writing them after the opening "
+    "stopped. Use “Write the remaining assignments” on the study's page, then try again."
+)
+
+
+def check_assignments_written(study: Study) -> None:
+    """Refused (ValidationError) while a worker opens the study or writes its raters'
+    assignments, or while some are left pending by one that stopped."""
+    _check_not_opening(study)
+    if assignments_pending(study):
+        raise ValidationError(ASSIGNMENTS_PENDING)
+
+
+def assignments_pending(study: Study) -> bool:
+    """Whether an opening left some rater's assignments to be written (PendingAssignments)."""
+    return PendingAssignments.objects.filter(study_id=study.pk).exists()
 
 
 def study_being_opened(study: Study) -> bool:
@@ -652,7 +677,14 @@ def task_run_release(*, run: TaskRun) -> None:
 
 def task_run_cancel(*, run: TaskRun) -> TaskRun:
     """Stop a job: one still queued is cancelled at once; a running one is asked to stop, and
-    its worker stops within a second, keeping what it finished. Finished jobs stay as they are."""
+    its worker stops within a second, keeping what it finished. Finished jobs stay as they are,
+    and so does an opening whose study has opened: its raters' assignments must be written."""
+    if (
+        run.kind == TaskRun.Kind.OPEN
+        and Study.objects.filter(pk=run.study_id, status=Study.Status.OPEN).exists()
+    ):
+        run.refresh_from_db()
+        return run
     now = timezone.now()
     TaskRun.objects.filter(pk=run.pk, status=TaskRun.Status.QUEUED).update(
         status=TaskRun.Status.CANCELLED, cancel_requested_at=now, finished_at=now

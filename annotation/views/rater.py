@@ -49,6 +49,7 @@ def rater_login_required(view: Callable) -> Callable:
 
 @login_required
 def rater_home(request: HttpRequest) -> HttpResponse:
+    services.rater_assignments_write(user=request.user)  # a large study that has just opened
     studies = selectors.rater_studies(user=request.user)
     # A scorer is not a reader: the studies they score are listed apart, with their queue.
     scoring = reading_selectors.scorer_studies(user=request.user)
@@ -61,6 +62,7 @@ def rater_home(request: HttpRequest) -> HttpResponse:
 @onboarding_gate
 @login_required
 def rater_resume(request: HttpRequest, study_token: str) -> HttpResponse:
+    services.rater_assignments_write(user=request.user)
     study = selectors.rater_study_get(user=request.user, token=study_token)
     if study.status == study.Status.LOCKED:
         # Nothing is left to do in a locked study: its rater comes to read their answers.
@@ -97,6 +99,7 @@ def _session_closed(request: HttpRequest, study, gate) -> HttpResponse:
 @require_http_methods(["GET"])
 def rater_review(request: HttpRequest, study_token: str) -> HttpResponse:
     """The rater's items in their order, each with how far it got: to go back over them."""
+    services.rater_assignments_write(user=request.user)
     study = selectors.rater_study_get(user=request.user, token=study_token)
     summary = selectors.rater_study_summary(user=request.user, study=study)
     lines = selectors.rater_review_lines(user=request.user, study=study)

@@ -31,8 +31,8 @@ from annotation.services.studies.lifecycle import (
 )
 from annotation.services.studies.opening import (
     quality_control_of,
+    rater_assignments_write,
     study_open,
-    study_open_run,
     study_open_start,
     study_opens_in_background,
 )
@@ -64,7 +64,7 @@ __all__ = [
     "study_language_set",
     "study_lock",
     "study_open",
-    "study_open_run",
+    "rater_assignments_write",
     "study_open_start",
     "study_opens_in_background",
 ]

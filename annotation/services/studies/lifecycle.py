@@ -11,7 +11,11 @@ from django.utils import timezone
 from annotation.models import AnalysisReopening, Study
 from annotation.selectors import judges_running
 from annotation.services.audit import audit_record, changes, fields_of
-from annotation.services.task_runs import statistics_recompute_final, statistics_recompute_soon
+from annotation.services.task_runs import (
+    check_assignments_written,
+    statistics_recompute_final,
+    statistics_recompute_soon,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +26,7 @@ def study_lock(*, study: Study) -> None:
     time, with every submitted rating; after that only a reopened analysis (analysis_reopen)
     changes them. Exports and statistics stay available. Not while a judge is running: what it
     adds after the lock would be in no locked figure."""
+    check_assignments_written(study)  # a rater still to be given their list would be locked out
     _study_move(study, Study.Status.OPEN, Study.Status.LOCKED)
     _check_no_judge_running(study, "locking the study")
     _audit_move(study, "study.locked", Study.Status.OPEN)

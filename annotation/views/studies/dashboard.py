@@ -62,6 +62,8 @@ def dashboard_context(study: Study, admin) -> dict:
         "runs": (runs := selectors.study_task_runs(study=study)),
         # A worker opening the study: its button gives way to the job's progress.
         "opening": any(run.kind == TaskRun.Kind.OPEN and not run.is_finished for run in runs),
+        # Raters whose assignments an opening left to write: its job's, or left by a dead worker.
+        "raters_pending": selectors.study_raters_pending(study=study),
         "import_form": ImportForm(),
         "raters_form": AddRatersForm(
             candidates=selectors.study_rater_candidates(study=study, admin=admin)

@@ -18,12 +18,18 @@ def study_open(request: HttpRequest, study_token: str) -> HttpResponse:
     if asked := _ask_first(request, study, "open"):
         return asked
     try:
-        if services.study_opens_in_background(study=study):
+        if study.status == study.Status.OPEN:  # assignments an opening left (its worker stopped)
+            run = services.study_open_start(study=study, user=request.user)
+            messages.info(
+                request, f"Writing the remaining assignments in the background (job {run.pk})."
+            )
+        elif services.study_opens_in_background(study=study):
             run = services.study_open_start(study=study, user=request.user)
             messages.info(
                 request,
                 f"Opening the study in the background (job {run.pk}): it opens for its raters "
-                "once every assignment is stored.",
+                "once its items and every rater's order are stored, a few seconds before each "
+                "rater's assignments are written.",
             )
         else:
             count = services.study_open(study=study)
