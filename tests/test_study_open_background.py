@@ -338,6 +338,9 @@ def test_assignments_a_stopped_worker_left_are_written_by_the_raters_or_a_new_jo
     dashboard = admin_client.get(reverse("study_dashboard", args=[draft_study.token]))
     assert "The assignments of 3 raters are not written yet" in dashboard.text
     assert "Write the remaining assignments" in dashboard.text
+    assert dashboard.text.count("items still being written") == 3  # in the raters' card
+    assert "The study can be locked once every rater's assignments are written" in dashboard.text
+    assert "Lock the study</button>" not in dashboard.text
     for change in (
         lambda: services.study_add_raters(study=draft_study, users=[UserFactory()]),
         lambda: services.study_lock(study=draft_study),
@@ -367,6 +370,8 @@ def test_assignments_a_stopped_worker_left_are_written_by_the_raters_or_a_new_jo
     assert not draft_study.pending_assignments.exists()
     dashboard = admin_client.get(reverse("study_dashboard", args=[draft_study.token]))
     assert "not written yet" not in dashboard.text
+    assert "items still being written" not in dashboard.text
+    assert "Lock the study</button>" in dashboard.text
     services.study_lock(study=draft_study)  # changes are taken again
     # Opening an open study with nothing pending is still refused.
     again = admin_client.post(
