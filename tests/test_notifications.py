@@ -285,3 +285,35 @@ def test_a_reminder_after_one_idle_day_says_day_not_days(open_study, study_admin
     body = reminded(raters[0])[0].body
     assert "nothing was submitted for 1 day." in body
     assert "1 days" not in body
+
+
+@pytest.fixture
+def pending_study(draft_study, study_admin, raters, settings):
+    """Opened 10 days ago by a worker that wrote the first rater's assignments and stopped:
+    the other two raters' are still to be written."""
+    settings.SITE_URL = SITE
+    services.study_open(study=draft_study, defer=True)
+    services.rater_assignments_write(user=raters[0])
+    return make_idle(draft_study, [study_admin, *raters])
+
+
+def test_raters_whose_assignments_are_not_written_yet_are_reminded_too(pending_study, raters):
+    tally = beat()
+    assert (tally.sent, tally.failed) == (3, 0)
+    message = reminded(raters[2])[0]  # nothing of theirs written: counted from what is pending
+    assert message.subject == f"Reminder: 4 items left to rate in {pending_study.title!r}"
+    assert f"{SITE}/rate/{pending_study.token}/" in message.body  # which writes them
+
+
+def test_the_admins_hear_nothing_while_raters_assignments_are_not_written(
+    pending_study, study_admin, raters
+):
+    submit_all(pending_study, at=timezone.now() - timedelta(days=1))  # the first rater's four
+    beat()
+    assert reminded(study_admin) == []
+    services.pending_assignments_write_all(pending_study)
+    submit_all(pending_study, at=timezone.now() - timedelta(days=1))
+    beat()
+    assert [m.subject for m in reminded(study_admin)] == [
+        f"Every rater has finished {pending_study.title!r}"
+    ]

@@ -1,5 +1,8 @@
 """Items (one or more outputs shown together) and their assignment to raters."""
 
+import json
+import zlib
+
 from django.conf import settings
 from django.db import models
 
@@ -199,3 +202,12 @@ class PendingAssignments(models.Model):
 
     def __str__(self) -> str:
         return f"{self.placements} assignments of {self.rater} in {self.study}, not yet written"
+
+    @staticmethod
+    def pack(rows: list[list]) -> bytes:
+        """The `rows` field's bytes for these rows."""
+        return zlib.compress(json.dumps(rows, separators=(",", ":")).encode(), 1)
+
+    def unpack(self) -> list[list]:
+        """The rows: [item id, position, kind, flipped, order, session] each."""
+        return json.loads(zlib.decompress(bytes(self.rows)))

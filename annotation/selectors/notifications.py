@@ -11,7 +11,14 @@ from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
 from annotation.core.reminders import Stall, stall_of
 from annotation.core.sessions import SessionCount
-from annotation.models import Assignment, Membership, Notification, Study, TaskRun
+from annotation.models import (
+    Assignment,
+    Membership,
+    Notification,
+    PendingAssignments,
+    Study,
+    TaskRun,
+)
 
 # A failed job is told about if it failed this recently (or within two beats, if longer): the
 # first beat after an upgrade does not mail every failure in the database's history, and a day
@@ -40,7 +47,8 @@ def studies_noticing_finish() -> QuerySet[Study]:
 def study_raters_stalled(*, study: Study, now: datetime) -> list[StalledRater]:
     """The study's raters due a reminder now. Only current raters count: a removed rater has
     no membership, and a rater who withdrew consent is asked for no more work, so neither is
-    reminded. Two queries, whatever the number of raters."""
+    reminded. Three queries, whatever the number of raters (and one for each whose assignments
+    an opening left to write)."""
     memberships = _raters_at_work(study).select_related("user")
     counts = _session_counts(study)
     found = []
@@ -76,6 +84,19 @@ def _session_counts(study: Study) -> dict[int, list[SessionCount]]:
     counts: dict[int, list[SessionCount]] = defaultdict(list)
     for r in rows:
         counts[r["rater_id"]].append(SessionCount(r["session"], r["total"], r["done"], r["last"]))
+    counts.update(_pending_counts(study))
+    return counts
+
+
+def _pending_counts(study: Study) -> dict[int, list[SessionCount]]:
+    """The sessions of the raters whose assignments an opening left to write, from their
+    pending rows: all still to do (their reminder's link writes them)."""
+    counts = {}
+    for pending in PendingAssignments.objects.filter(study=study):
+        totals: dict[int, int] = defaultdict(int)
+        for _, _, kind, _, _, session in pending.unpack():
+            totals[session] += kind != Assignment.Kind.TRAINING
+        counts[pending.rater_id] = [SessionCount(s, n, 0) for s, n in sorted(totals.items())]
     return counts
 
 
@@ -100,6 +121,8 @@ def study_raters_finished(*, study: Study) -> bool:
     given some). A rater who withdrew has no work left, so their unrated items do not hold
     the notice back."""
     raters = _raters_at_work(study).values("user_id")
+    if PendingAssignments.objects.filter(study=study, rater_id__in=raters).exists():
+        return False  # some have not even been given theirs yet
     theirs = Assignment.objects.filter(study=study, rater_id__in=raters)
     return theirs.exists() and not theirs.filter(submitted_at__isnull=True).exists()
 

@@ -2,7 +2,6 @@
 PostgreSQL)."""
 
 import json
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
@@ -61,7 +60,7 @@ def assignments_defer(study: Study, placements, *, items: dict[str, Item], users
             study=study,
             rater=users[name],
             placements=len(rows),
-            rows=zlib.compress(json.dumps(rows, separators=(",", ":")).encode(), 1),
+            rows=PendingAssignments.pack(rows),
         )
         for name, rows in lists.items()
     )
@@ -82,7 +81,7 @@ def pending_assignments_write(
         )
         if pending is None:
             return 0
-        rows = json.loads(zlib.decompress(bytes(pending.rows)))
+        rows = pending.unpack()
         firsts = [row for row in rows if row[2] not in design.SECOND_SIGHTS]
         repeats = [row for row in rows if row[2] in design.SECOND_SIGHTS]
         _assignments_insert(_counted(_pending_rows(study.pk, rater_id, firsts), progress))
@@ -106,7 +105,7 @@ def _pending_rows(
 ) -> Iterator[tuple]:
     tokens = new_tokens(len(rows))
     for (item, position, kind, flipped, order, session), token in zip(rows, tokens, strict=True):
-        repeat_of = first[item] if first else None
+        repeat_of = first[item] if first is not None else None  # a repeat has its original
         yield (study_id, item, rater_id, position, kind, flipped, order, token, repeat_of, session)
 
 
