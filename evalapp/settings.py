@@ -431,6 +431,10 @@ IMPORT_BACKGROUND_BYTES = env_int("IMPORT_BACKGROUND_BYTES", 2 * 1024**2)
 # by a worker, with the job under Background jobs: a million assignments take longer to store
 # than a web request may last.
 OPEN_BACKGROUND_PLACEMENTS = env_int("OPEN_BACKGROUND_PLACEMENTS", 200_000)
+# Such a study opens before each rater's assignments are written; a rater who signs in first has
+# theirs written in the request, if they are no more than this many (about 3 s on PostgreSQL),
+# else is told they are being prepared while the worker writes them.
+RATER_ASSIGNMENTS_WRITE_MAX = env_int("RATER_ASSIGNMENTS_WRITE_MAX", 100_000)
 
 # Celery. The default broker is kombu's filesystem transport: a real worker process with no
 # server to install. Redis (CELERY_BROKER_URL=redis://...) is what production and CI use.

@@ -11,6 +11,7 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from annotation import services
 from annotation.models import Invitation, Membership
 from tests.factories import UserFactory
 
@@ -192,3 +193,18 @@ def test_the_invitation_is_written_in_the_studys_language(
     assert words in message.body
     assert "invites you" not in message.body
     assert re.search(r"http://testserver/invite/\w+/", message.body)
+
+
+def test_an_invitee_to_a_study_whose_raters_are_being_written_is_told_to_come_back(
+    client, sent, draft_study
+):
+    # A worker opened the study and still has its raters' assignments to write: joining would
+    # redesign their orders, so it waits, and the invitee is not told the admin's reasons.
+    services.study_open(study=draft_study, defer=True)
+    user = UserFactory(username="clinician", email="a.clinician@example.org")
+    client.force_login(user)
+    response = client.post(link_in(sent[0]), follow=True)
+    assert "The study is being prepared for its raters." in response.text
+    assert "Write the remaining assignments" not in response.text
+    assert not Membership.objects.filter(study=draft_study, user=user).exists()
+    assert Invitation.objects.filter(accepted_at__isnull=False).count() == 0

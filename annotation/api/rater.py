@@ -11,6 +11,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
@@ -218,11 +219,14 @@ class RaterItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Generic
         if getattr(self, "swagger_fake_view", False):
             return Assignment.objects.none()
         services.rater_assignments_write(user=self.request.user)
+        token = self.kwargs["study_token"]
         try:
-            study = selectors.rater_study_get(
-                user=self.request.user, token=self.kwargs["study_token"]
-            )
+            study = selectors.rater_study_get(user=self.request.user, token=token)
         except Http404:
+            if selectors.rater_studies_preparing(user=self.request.user, token=token):
+                raise NotFound(
+                    _("Your items in this study are being prepared; try again in a minute.")
+                ) from None
             raise NotFound("No such study.") from None
         training = Q(kind=Assignment.Kind.TRAINING)
         submitted = Q(submitted_at__isnull=False)

@@ -83,6 +83,18 @@ def _rater_studies_qs(user: AbstractBaseUser) -> QuerySet[Study]:
     )
 
 
+def rater_studies_preparing(*, user: AbstractBaseUser, token: str | None = None) -> list[Study]:
+    """Open studies (or the one with `token`) whose assignments for this rater an opening
+    left to its worker to write (services.rater_assignments_write writes only short lists):
+    listed as being prepared, with no work to show yet."""
+    studies = Study.objects.filter(status=Study.Status.OPEN, pending_assignments__rater=user).only(
+        "token", "title", "language"
+    )
+    if token is not None:
+        studies = studies.filter(token=token)
+    return list(studies.order_by("title"))
+
+
 def rater_studies(*, user: AbstractBaseUser) -> list[RaterStudy]:
     return [_rater_study(user, s) for s in _rater_studies_qs(user)]
 

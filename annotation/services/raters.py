@@ -34,7 +34,7 @@ from annotation.services.audit_accounts import token_changes_recorded
 from annotation.services.studies.assignments import assignments_create
 from annotation.services.studies.items import item_key, shown_order
 from annotation.services.studies.opening import quality_control_of
-from annotation.services.task_runs import study_for_change
+from annotation.services.task_runs import check_assignments_written, study_for_change
 
 logger = logging.getLogger(__name__)
 
@@ -543,6 +543,16 @@ def invitation_accept(*, token: str, user: AbstractBaseUser) -> Study:
     refusal = invitation_refusal(invitation=invitation, user=user)
     if refusal:
         raise ValidationError(refusal)
+    try:
+        check_assignments_written(invitation.study)
+    except ValidationError:
+        # The admin's reason (a worker opening the study) is no business of the invitee's.
+        raise ValidationError(
+            _(
+                "The study is being prepared for its raters. Please follow this link again in "
+                "a few minutes."
+            )
+        ) from None
     study_add_raters(study=invitation.study, users=[user])
     invitation.accepted_by, invitation.accepted_at = user, timezone.now()
     invitation.save(update_fields=["accepted_by", "accepted_at"])

@@ -55,7 +55,13 @@ def rater_home(request: HttpRequest) -> HttpResponse:
     scoring = reading_selectors.scorer_studies(user=request.user)
     # Adjudicating is not rating either: those studies are listed apart too.
     adjudicating = adjudication_selectors.adjudicator_studies(user=request.user)
-    context = {"studies": studies, "scoring": scoring, "adjudicating": adjudicating}
+    preparing = selectors.rater_studies_preparing(user=request.user)
+    context = {
+        "studies": studies,
+        "scoring": scoring,
+        "adjudicating": adjudicating,
+        "preparing": preparing,
+    }
     return render(request, "annotation/rater_home.html", context)
 
 
@@ -63,7 +69,12 @@ def rater_home(request: HttpRequest) -> HttpResponse:
 @login_required
 def rater_resume(request: HttpRequest, study_token: str) -> HttpResponse:
     services.rater_assignments_write(user=request.user)
-    study = selectors.rater_study_get(user=request.user, token=study_token)
+    try:
+        study = selectors.rater_study_get(user=request.user, token=study_token)
+    except Http404:
+        if selectors.rater_studies_preparing(user=request.user, token=study_token):
+            return redirect("rater_home")  # which says the items are being prepared
+        raise
     if study.status == study.Status.LOCKED:
         # Nothing is left to do in a locked study: its rater comes to read their answers.
         return redirect("rater_review", study_token=study.token)

@@ -69,8 +69,14 @@ def study_open_start(*, study: Study, user: AbstractBaseUser | None) -> TaskRun:
 def rater_assignments_write(*, user: AbstractBaseUser) -> int:
     """Write now whatever assignments of this rater's an opening left pending, in any open
     study: the rater's first page after a large study opens (about 2 s for 50,000) rather
-    than a wait for the opening's job to reach them. How many were written."""
-    pending = PendingAssignments.objects.filter(rater=user, study__status=Study.Status.OPEN)
+    than a wait for the opening's job to reach them. A list longer than
+    RATER_ASSIGNMENTS_WRITE_MAX is left to the job: more than a page should wait for (the
+    rater is told it is being prepared). How many were written."""
+    pending = PendingAssignments.objects.filter(
+        rater=user,
+        study__status=Study.Status.OPEN,
+        placements__lte=settings.RATER_ASSIGNMENTS_WRITE_MAX,
+    )
     written = 0
     for study_id in pending.values_list("study_id", flat=True):
         written += pending_assignments_write(study=Study(pk=study_id), rater_id=user.pk)
