@@ -3,6 +3,7 @@ and the study opens exactly as it would have in the request, or stays a draft sa
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -331,10 +332,19 @@ def test_once_the_study_has_opened_its_opening_cannot_be_cancelled(
 def test_assignments_a_stopped_worker_left_are_written_by_the_raters_or_a_new_job(
     admin_client, draft_study, study_admin, raters, large
 ):
-    # The worker opened the study and stopped before writing its raters' assignments.
+    # The worker opened the study and stopped before writing its raters' assignments: its run
+    # is still "running", its heartbeat long gone (the workers' sweep has not taken it yet).
     services.study_open(study=draft_study, defer=True)
     draft_study.refresh_from_db()
     assert draft_study.status == Study.Status.OPEN
+    long_ago = timezone.now() - timedelta(hours=1)
+    dead = TaskRun.objects.create(
+        study=draft_study,
+        kind=TaskRun.Kind.OPEN,
+        status=TaskRun.Status.RUNNING,
+        started_at=long_ago,
+        heartbeat_at=long_ago,
+    )
     dashboard = admin_client.get(reverse("study_dashboard", args=[draft_study.token]))
     assert "The assignments of 3 raters are not written yet" in dashboard.text
     assert "Write the remaining assignments" in dashboard.text
@@ -363,8 +373,10 @@ def test_assignments_a_stopped_worker_left_are_written_by_the_raters_or_a_new_jo
     response = admin_client.post(
         reverse("study_open", args=[draft_study.token]), {"confirm": "yes"}, follow=True
     )
-    run = TaskRun.objects.get(study=draft_study, kind=TaskRun.Kind.OPEN)
+    run = TaskRun.objects.filter(study=draft_study, kind=TaskRun.Kind.OPEN).latest("pk")
     assert f"Writing the remaining assignments in the background (job {run.pk})" in response.text
+    dead.refresh_from_db()
+    assert dead.status == TaskRun.Status.FAILED  # superseded by the new run
     run = _work(run)
     assert (run.status, run.message) == ("succeeded", "The study is open: 12 assignments stored.")
     assert not draft_study.pending_assignments.exists()
@@ -404,3 +416,34 @@ def test_a_job_counts_a_million_in_groups_of_three(admin_client, draft_study):
     )
     page = admin_client.get(reverse("study_task_run", args=[draft_study.token, run.pk]))
     assert "180,056 / 1,000,000" in page.text
+
+
+def test_a_rater_whose_assignments_are_too_many_to_write_in_a_page_is_told_they_are_coming(
+    client, draft_study, raters, large, settings
+):
+    settings.RATER_ASSIGNMENTS_WRITE_MAX = 3  # each rater has 4
+    services.study_open(study=draft_study, defer=True)
+    client.force_login(raters[0])
+    home = client.get(reverse("rater_home"))
+    assert "Your items in this study are being prepared." in home.text
+    assert draft_study.title in home.text
+    assert "No study is waiting for you" not in home.text
+    assert not Assignment.objects.filter(rater=raters[0]).exists()  # left to the worker
+    resumed = client.get(reverse("rater_resume", args=[draft_study.token]))
+    assert resumed.status_code == 302
+    assert resumed.url == reverse("rater_home")
+    token = Token.objects.get_or_create(user=raters[0])[0].key
+    api = client.get(
+        f"/api/v1/rate/{draft_study.token}/items/", headers={"Authorization": f"Token {token}"}
+    )
+    assert api.status_code == 404
+    assert api.json()["detail"] == (
+        "Your items in this study are being prepared; try again in a minute."
+    )
+
+    services.pending_assignments_write_all(draft_study)  # the worker gets to them
+
+    home = client.get(reverse("rater_home"))
+    assert "being prepared" not in home.text
+    assert client.get(reverse("rater_resume", args=[draft_study.token])).status_code == 302
+    assert Assignment.objects.filter(rater=raters[0]).count() == 4

@@ -70,6 +70,7 @@ def stored(study: Study) -> list[tuple]:
             a.kind,
             a.flipped,
             a.order,
+            a.session,
             original,
             a.time_on_task_ms,
             a.first_opened_at,
@@ -128,6 +129,34 @@ def test_assignments_left_pending_are_written_as_an_opening_writes_them(
     # Written once: a second call (the job behind a rater's first page) writes nothing.
     assert assignments.pending_assignments_write(study=later, rater_id=raters[0].pk) == 0
     assert later.assignments.count() == count
+
+
+def test_retests_after_a_washout_left_pending_are_written_as_an_opening_writes_them(study_admin):
+    # Re-reads in a second session, each pointing at the rater's own first read.
+    raters = [UserFactory(username=f"r{i}") for i in range(3)]
+    copies = []
+    for defer in (False, True):
+        study = services.study_create(
+            creator=study_admin,
+            title=f"Washout, deferred {defer}",
+            question_prompt="How good is it?",
+            raters_per_item=2,
+            retests_per_rater=2,
+            washout_days=14,
+            seed=31,
+        )
+        content = _rows(("A", "B"), quality=True)
+        services.study_import_file(study=study, filename="s.csv", content=content)
+        services.study_add_raters(study=study, users=raters)
+        services.study_open(study=study, defer=defer)
+        services.pending_assignments_write_all(study)
+        study.refresh_from_db()
+        copies.append(study)
+    at_once, later = (sorted(stored(s), key=lambda row: (row[0], row[2])) for s in copies)
+    assert later == at_once
+    assert {row[6] for row in at_once} == {1, 2}  # two sessions
+    assert any(row[3] == "retest" for row in at_once)
+    assert copies[0].manifest_hash == copies[1].manifest_hash
 
 
 def test_every_stored_placement_has_its_shown_order(study_admin):

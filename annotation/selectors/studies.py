@@ -7,7 +7,16 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -26,6 +35,7 @@ from annotation.models import (
     TaskRun,
 )
 from annotation.selectors.sessions import SessionProgress, study_session_progress
+from annotation.selectors.task_runs import task_run_alive
 
 
 def admin_studies(*, user: AbstractBaseUser) -> QuerySet[Study]:
@@ -220,16 +230,20 @@ def study_rater_candidates(*, study: Study, admin: AbstractBaseUser) -> QuerySet
     )
 
 
-def study_raters_pending(*, study: Study) -> int:
-    """How many raters' assignments a worker's opening left to be written (PendingAssignments):
-    none once its job has written them, or the raters came for them."""
+def study_raters_pending(*, study: Study) -> frozenset[str]:
+    """The pseudonyms of the raters whose assignments a worker's opening left to be written
+    (PendingAssignments): none once its job has written them, or the raters came for them."""
     if study.status != Study.Status.OPEN:  # pending only ever after an opening, before a lock
-        return 0
-    return PendingAssignments.objects.filter(study=study).count()
+        return frozenset()
+    raters = PendingAssignments.objects.filter(study=study).values("rater_id")
+    found = study.memberships.filter(user_id__in=raters).values_list("pseudonym", flat=True)
+    return frozenset(found)
 
 
 def study_task_runs(*, study: Study, limit: int = 5) -> list[TaskRun]:
-    return list(study.task_runs.select_related("source", "judge")[:limit])
+    """The latest runs, each with `alive`: unfinished and heard from in time (task_runs_live)."""
+    alive = ExpressionWrapper(task_run_alive(), output_field=BooleanField())
+    return list(study.task_runs.select_related("source", "judge").annotate(alive=alive)[:limit])
 
 
 def study_case_counts(*, study: Study) -> tuple[int, int]:

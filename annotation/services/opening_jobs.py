@@ -48,16 +48,18 @@ def study_open_run(*, run: TaskRun) -> None:
     task_run_finish(run=run, ok=True, message=message, progress=Progress(count, count))
 
 
-def pending_assignments_write_all(study: Study, progress: Progress) -> int:
+def pending_assignments_write_all(study: Study, progress: Progress | None = None) -> int:
     """Write every rater's pending assignments, rater by rater (a cancel no longer applies:
-    the study is open). How many assignments the study has once all are written."""
-    pending = study.pending_assignments.values_list("rater_id", "placements")
-    waiting = list(pending)
+    the study is open), counting in `progress` those a rater's first page wrote meanwhile
+    too. How many assignments the study has once all are written."""
+    progress = progress or Progress()
+    waiting = list(study.pending_assignments.values_list("rater_id", "placements"))
     progress.note = "The study is open; writing each rater's assignments"
     progress.done = 0
     progress.total = sum(placements for _, placements in waiting)
-    for rater_id, _ in waiting:
-        pending_assignments_write(study=study, rater_id=rater_id, progress=progress)
+    for rater_id, placements in waiting:
+        if not pending_assignments_write(study=study, rater_id=rater_id, progress=progress):
+            progress.done += placements  # the rater's first page was first
     # Adaptive items whose first ratings came in meanwhile were left undecided: decided now.
     adaptive_sweep(study=Study.objects.get(pk=study.pk))  # open now, whatever `study` says
     return Assignment.objects.filter(study=study).count()

@@ -303,8 +303,8 @@ def _check_open_allowed(study: Study) -> None:
 
 
 BEING_OPENED = (
-    "The study is being opened by a worker (see Background jobs); it takes no more changes to "
-    "its cases."
+    "The study is being opened by a worker, which then writes each rater's assignments (see "
+    "Background jobs); it takes no changes until that has finished."
 )
 
 

@@ -60,8 +60,9 @@ def dashboard_context(study: Study, admin) -> dict:
         "power_form": PowerPlanForm(pilots=pilots.power_usable),
         "width_form": WidthPlanForm(pilots=pilots.width_usable),
         "runs": (runs := selectors.study_task_runs(study=study)),
-        # A worker opening the study: its button gives way to the job's progress.
-        "opening": any(run.kind == TaskRun.Kind.OPEN and not run.is_finished for run in runs),
+        # A worker opening the study (or writing its raters' assignments), alive: its button
+        # gives way to the job's progress. A dead one's run is taken over by the workers' sweep.
+        "opening": any(run.kind == TaskRun.Kind.OPEN and run.alive for run in runs),
         # Raters whose assignments an opening left to write: its job's, or left by a dead worker.
         "raters_pending": selectors.study_raters_pending(study=study),
         "import_form": ImportForm(),

@@ -28,8 +28,8 @@ def study_open(request: HttpRequest, study_token: str) -> HttpResponse:
             messages.info(
                 request,
                 f"Opening the study in the background (job {run.pk}): it opens for its raters "
-                "once its items and every rater's order are stored, a few seconds before each "
-                "rater's assignments are written.",
+                "once its items and every rater's order are stored; each rater's assignments "
+                "are written then, at once for a rater who signs in first.",
             )
         else:
             count = services.study_open(study=study)
