@@ -287,6 +287,11 @@ def test_the_study_opens_before_its_raters_assignments_are_all_written(
         dashboard = admin_client.get(reverse("study_dashboard", args=[draft_study.token]))
         assert "A worker is writing each rater's assignments (2 raters to go" in dashboard.text
         assert seen.eta_seconds is not None
+        # The time left is reckoned from when the writing began, not from the job's start:
+        # making the items and placing them (seconds at a million) count for nothing here.
+        assert seen.counted_from >= seen.started_at
+        seen.started_at -= timedelta(hours=1)
+        assert seen.eta_seconds < 60
         seen.done = 12  # counted to the end, the last not yet committed: no "about 0 s left"
         assert seen.eta_seconds is None
         # No change to the study while its raters' lists are being written.

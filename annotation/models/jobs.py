@@ -43,6 +43,9 @@ class TaskRun(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # When the count in `done` began, if later than the start: the time left is reckoned from
+    # here (an opening counts the assignments it writes only once the study has opened).
+    counted_from = models.DateTimeField(null=True, blank=True)
     # Updated with every progress report; a running task silent for longer than the lease is dead.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -87,5 +90,5 @@ class TaskRun(models.Model):
             return None
         if self.done >= self.total:
             return None
-        elapsed = (timezone.now() - self.started_at).total_seconds()
+        elapsed = (timezone.now() - (self.counted_from or self.started_at)).total_seconds()
         return round(elapsed / self.done * (self.total - self.done))

@@ -5,6 +5,7 @@ builds on services.studies)."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from annotation.models import Assignment, Study, TaskRun
 from annotation.services.adaptive import adaptive_sweep
@@ -56,6 +57,7 @@ def pending_assignments_write_all(study: Study, progress: Progress | None = None
     waiting = list(study.pending_assignments.values_list("rater_id", "placements"))
     progress.note = "The study is open; writing each rater's assignments"
     progress.done = 0
+    progress.counted_from = timezone.now()
     progress.total = sum(placements for _, placements in waiting)
     for rater_id, placements in waiting:
         if not pending_assignments_write(study=study, rater_id=rater_id, progress=progress):

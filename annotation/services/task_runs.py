@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -604,9 +604,13 @@ class Progress:
     done: int = 0
     total: int = 0
     note: str = ""
+    # When the count began, if not at the job's start (TaskRun.counted_from: the time left's).
+    counted_from: datetime | None = None
 
     def fields(self) -> dict:
         found = {"done": self.done, "total": self.total}
+        if self.counted_from is not None:
+            found["counted_from"] = self.counted_from
         return found | ({"message": self.note} if self.note else {})
 
 
