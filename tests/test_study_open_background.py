@@ -434,9 +434,10 @@ def test_a_rater_whose_assignments_are_too_many_to_write_in_a_page_is_told_they_
     assert draft_study.title in home.text
     assert "No study is waiting for you" not in home.text
     assert not Assignment.objects.filter(rater=raters[0]).exists()  # left to the worker
-    resumed = client.get(reverse("rater_resume", args=[draft_study.token]))
-    assert resumed.status_code == 302
-    assert resumed.url == reverse("rater_home")
+    for page in ("rater_resume", "rater_review"):
+        resumed = client.get(reverse(page, args=[draft_study.token]))
+        assert resumed.status_code == 302
+        assert resumed.url == reverse("rater_home")
     token = Token.objects.get_or_create(user=raters[0])[0].key
     api = client.get(
         f"/api/v1/rate/{draft_study.token}/items/", headers={"Authorization": f"Token {token}"}
@@ -452,3 +453,27 @@ def test_a_rater_whose_assignments_are_too_many_to_write_in_a_page_is_told_they_
     assert "being prepared" not in home.text
     assert client.get(reverse("rater_resume", args=[draft_study.token])).status_code == 302
     assert Assignment.objects.filter(rater=raters[0]).count() == 4
+
+
+def test_a_live_opening_pushed_out_of_the_latest_jobs_still_counts_as_writing(
+    admin_client, draft_study, large
+):
+    services.study_open(study=draft_study, defer=True)
+    now = timezone.now()
+    TaskRun.objects.create(
+        study=draft_study,
+        kind=TaskRun.Kind.OPEN,
+        status=TaskRun.Status.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+    )
+    for _ in range(6):  # the recomputations raters' submits queue meanwhile, newer than it
+        TaskRun.objects.create(
+            study=draft_study,
+            kind=TaskRun.Kind.COMPUTE_AGREEMENT,
+            status=TaskRun.Status.SUCCEEDED,
+            finished_at=now,
+        )
+    dashboard = admin_client.get(reverse("study_dashboard", args=[draft_study.token]))
+    assert "A worker is writing each rater's assignments" in dashboard.text
+    assert "Write the remaining assignments" not in dashboard.text

@@ -47,8 +47,7 @@ def studies_noticing_finish() -> QuerySet[Study]:
 def study_raters_stalled(*, study: Study, now: datetime) -> list[StalledRater]:
     """The study's raters due a reminder now. Only current raters count: a removed rater has
     no membership, and a rater who withdrew consent is asked for no more work, so neither is
-    reminded. Three queries, whatever the number of raters (and one for each whose assignments
-    an opening left to write)."""
+    reminded. Three queries, whatever the number of raters."""
     memberships = _raters_at_work(study).select_related("user")
     counts = _session_counts(study)
     found = []
@@ -92,7 +91,7 @@ def _pending_counts(study: Study) -> dict[int, list[SessionCount]]:
     """The sessions of the raters whose assignments an opening left to write, from their
     pending rows: all still to do (their reminder's link writes them)."""
     counts = {}
-    for pending in PendingAssignments.objects.filter(study=study):
+    for pending in PendingAssignments.objects.filter(study=study).iterator():
         totals: dict[int, int] = defaultdict(int)
         for _, _, kind, _, _, session in pending.unpack():
             totals[session] += kind != Assignment.Kind.TRAINING

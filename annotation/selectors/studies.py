@@ -7,16 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import (
-    BooleanField,
-    Count,
-    ExpressionWrapper,
-    Max,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-)
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -35,7 +26,7 @@ from annotation.models import (
     TaskRun,
 )
 from annotation.selectors.sessions import SessionProgress, study_session_progress
-from annotation.selectors.task_runs import task_run_alive
+from annotation.selectors.task_runs import task_runs_live
 
 
 def admin_studies(*, user: AbstractBaseUser) -> QuerySet[Study]:
@@ -241,9 +232,14 @@ def study_raters_pending(*, study: Study) -> frozenset[str]:
 
 
 def study_task_runs(*, study: Study, limit: int = 5) -> list[TaskRun]:
-    """The latest runs, each with `alive`: unfinished and heard from in time (task_runs_live)."""
-    alive = ExpressionWrapper(task_run_alive(), output_field=BooleanField())
-    return list(study.task_runs.select_related("source", "judge").annotate(alive=alive)[:limit])
+    return list(study.task_runs.select_related("source", "judge")[:limit])
+
+
+def study_opening_alive(*, study: Study) -> bool:
+    """Whether a worker's opening of the study (or its writing of the raters' assignments)
+    waits or runs, heard from in time: one whose worker died is not, and gives way to a new
+    one. Asked of the database, not of the latest runs listed: later jobs push it out."""
+    return task_runs_live().filter(study=study, kind=TaskRun.Kind.OPEN).exists()
 
 
 def study_case_counts(*, study: Study) -> tuple[int, int]:

@@ -17,12 +17,9 @@ UNSENT_NOTE = "Waiting for the task queue to come back"
 
 def task_runs_live() -> QuerySet[TaskRun]:
     """Every unfinished run someone is working on, or whose message is on its way."""
-    return TaskRun.objects.filter(task_run_alive())
-
-
-def task_run_alive() -> Q:
-    """The condition of task_runs_live, to annotate runs read for another purpose with."""
-    return Q(status__in=[TaskRun.Status.QUEUED, TaskRun.Status.RUNNING]) & _alive()
+    return TaskRun.objects.filter(
+        Q(status__in=[TaskRun.Status.QUEUED, TaskRun.Status.RUNNING]) & _alive()
+    )
 
 
 def task_runs_dead() -> QuerySet[TaskRun]:

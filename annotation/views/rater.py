@@ -69,12 +69,9 @@ def rater_home(request: HttpRequest) -> HttpResponse:
 @login_required
 def rater_resume(request: HttpRequest, study_token: str) -> HttpResponse:
     services.rater_assignments_write(user=request.user)
-    try:
-        study = selectors.rater_study_get(user=request.user, token=study_token)
-    except Http404:
-        if selectors.rater_studies_preparing(user=request.user, token=study_token):
-            return redirect("rater_home")  # which says the items are being prepared
-        raise
+    study = _rater_study_or_home(request, study_token)
+    if isinstance(study, HttpResponse):
+        return study
     if study.status == study.Status.LOCKED:
         # Nothing is left to do in a locked study: its rater comes to read their answers.
         return redirect("rater_review", study_token=study.token)
@@ -86,6 +83,17 @@ def rater_resume(request: HttpRequest, study_token: str) -> HttpResponse:
         context = {"study": summary, "post_study": offered}
         return render(request, "annotation/rater_done.html", context)
     return redirect("rater_item", study_token=study.token, assignment_token=assignment.token)
+
+
+def _rater_study_or_home(request: HttpRequest, study_token: str):
+    """The rater's study (404 if none), or a redirect to their home page, which says their
+    items are being prepared, while a worker has still to write them."""
+    try:
+        return selectors.rater_study_get(user=request.user, token=study_token)
+    except Http404:
+        if selectors.rater_studies_preparing(user=request.user, token=study_token):
+            return redirect("rater_home")
+        raise
 
 
 def _session_open(assignment) -> bool:
@@ -111,7 +119,9 @@ def _session_closed(request: HttpRequest, study, gate) -> HttpResponse:
 def rater_review(request: HttpRequest, study_token: str) -> HttpResponse:
     """The rater's items in their order, each with how far it got: to go back over them."""
     services.rater_assignments_write(user=request.user)
-    study = selectors.rater_study_get(user=request.user, token=study_token)
+    study = _rater_study_or_home(request, study_token)
+    if isinstance(study, HttpResponse):
+        return study
     summary = selectors.rater_study_summary(user=request.user, study=study)
     lines = selectors.rater_review_lines(user=request.user, study=study)
     return render(request, "annotation/rater_review.html", {"study": summary, "lines": lines})

@@ -1,5 +1,6 @@
 """A study's dashboard, and the raters' comments shown on it."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -19,7 +20,7 @@ from annotation.forms import (
     SourceEndpointForm,
     WidthPlanForm,
 )
-from annotation.models import Study, TaskRun
+from annotation.models import Study
 from annotation.selectors import adjudication as adjudication_selectors
 from annotation.selectors.planning import study_planning_pilots
 from annotation.selectors.reading import reading_summary
@@ -59,12 +60,15 @@ def dashboard_context(study: Study, admin) -> dict:
         "pilots": (pilots := study_planning_pilots(study=study)),
         "power_form": PowerPlanForm(pilots=pilots.power_usable),
         "width_form": WidthPlanForm(pilots=pilots.width_usable),
-        "runs": (runs := selectors.study_task_runs(study=study)),
+        "runs": selectors.study_task_runs(study=study),
+        # Raters whose assignments an opening left to write: its job's, or left by a dead worker.
+        "raters_pending": (pending := selectors.study_raters_pending(study=study)),
         # A worker opening the study (or writing its raters' assignments), alive: its button
         # gives way to the job's progress. A dead one's run is taken over by the workers' sweep.
-        "opening": any(run.kind == TaskRun.Kind.OPEN and run.alive for run in runs),
-        # Raters whose assignments an opening left to write: its job's, or left by a dead worker.
-        "raters_pending": selectors.study_raters_pending(study=study),
+        # Asked only where it can be so: a draft, or an open study with assignments pending.
+        "opening": (study.status == Study.Status.DRAFT or bool(pending))
+        and selectors.study_opening_alive(study=study),
+        "rater_write_max": settings.RATER_ASSIGNMENTS_WRITE_MAX,
         "import_form": ImportForm(),
         "raters_form": AddRatersForm(
             candidates=selectors.study_rater_candidates(study=study, admin=admin)

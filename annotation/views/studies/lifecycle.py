@@ -1,5 +1,6 @@
 """A study's status: opened to raters, locked, archived."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -29,7 +30,8 @@ def study_open(request: HttpRequest, study_token: str) -> HttpResponse:
                 request,
                 f"Opening the study in the background (job {run.pk}): it opens for its raters "
                 "once its items and every rater's order are stored; each rater's assignments "
-                "are written then, at once for a rater who signs in first.",
+                "are written then, at once for a rater who signs in first (if no more than "
+                f"{settings.RATER_ASSIGNMENTS_WRITE_MAX}).",
             )
         else:
             count = services.study_open(study=study)
