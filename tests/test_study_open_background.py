@@ -477,3 +477,16 @@ def test_a_live_opening_pushed_out_of_the_latest_jobs_still_counts_as_writing(
     dashboard = admin_client.get(reverse("study_dashboard", args=[draft_study.token]))
     assert "A worker is writing each rater's assignments" in dashboard.text
     assert "Write the remaining assignments" not in dashboard.text
+
+
+def test_a_rater_straight_to_the_study_from_a_reminder_has_theirs_written_there(
+    client, draft_study, raters, large
+):
+    services.study_open(study=draft_study, defer=True)
+    client.force_login(raters[2])
+    response = client.get(reverse("rater_resume", args=[draft_study.token]))
+    first = Assignment.objects.filter(study=draft_study, rater=raters[2]).order_by("position")[0]
+    assert response.url == reverse("rater_item", args=[draft_study.token, first.token])
+    review = client.get(reverse("rater_review", args=[draft_study.token]))
+    assert review.status_code == 200
+    assert draft_study.pending_assignments.count() == 2  # the others' still to write

@@ -218,12 +218,12 @@ class RaterItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Generic
     def get_queryset(self) -> QuerySet[Assignment]:
         if getattr(self, "swagger_fake_view", False):
             return Assignment.objects.none()
-        services.rater_assignments_write(user=self.request.user)
-        token = self.kwargs["study_token"]
         try:
-            study = selectors.rater_study_get(user=self.request.user, token=token)
+            study = self._study()
         except Http404:
-            if selectors.rater_studies_preparing(user=self.request.user, token=token):
+            if selectors.rater_studies_preparing(
+                user=self.request.user, token=self.kwargs["study_token"]
+            ):
                 raise NotFound(
                     _("Your items in this study are being prepared; try again in a minute.")
                 ) from None
@@ -238,6 +238,17 @@ class RaterItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Generic
             )
             .order_by("position")
         )
+
+    def _study(self) -> Study:
+        """The rater's study; a large study just opened may have their assignments still to
+        write, written here first (no query more once they have them)."""
+        user, token = self.request.user, self.kwargs["study_token"]
+        try:
+            return selectors.rater_study_get(user=user, token=token)
+        except Http404:
+            if not services.rater_assignments_write(user=user):
+                raise
+            return selectors.rater_study_get(user=user, token=token)
 
     def _assignment(self, token: str) -> Assignment:
         try:

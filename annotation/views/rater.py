@@ -68,7 +68,6 @@ def rater_home(request: HttpRequest) -> HttpResponse:
 @onboarding_gate
 @login_required
 def rater_resume(request: HttpRequest, study_token: str) -> HttpResponse:
-    services.rater_assignments_write(user=request.user)
     study = _rater_study_or_home(request, study_token)
     if isinstance(study, HttpResponse):
         return study
@@ -86,11 +85,15 @@ def rater_resume(request: HttpRequest, study_token: str) -> HttpResponse:
 
 
 def _rater_study_or_home(request: HttpRequest, study_token: str):
-    """The rater's study (404 if none), or a redirect to their home page, which says their
-    items are being prepared, while a worker has still to write them."""
+    """The rater's study (404 if none). A large study just opened may have the rater's
+    assignments still to write: written here, or, if they are left to the worker, a redirect
+    to the rater's home page, which says their items are being prepared. No query more when
+    the rater has their items, as on every page but the first."""
     try:
         return selectors.rater_study_get(user=request.user, token=study_token)
     except Http404:
+        if services.rater_assignments_write(user=request.user):
+            return selectors.rater_study_get(user=request.user, token=study_token)
         if selectors.rater_studies_preparing(user=request.user, token=study_token):
             return redirect("rater_home")
         raise
@@ -118,7 +121,6 @@ def _session_closed(request: HttpRequest, study, gate) -> HttpResponse:
 @require_http_methods(["GET"])
 def rater_review(request: HttpRequest, study_token: str) -> HttpResponse:
     """The rater's items in their order, each with how far it got: to go back over them."""
-    services.rater_assignments_write(user=request.user)
     study = _rater_study_or_home(request, study_token)
     if isinstance(study, HttpResponse):
         return study
