@@ -201,8 +201,10 @@ class UtcSecond(Func):
         return self.as_sql(compiler, connection, template=template, **extra)
 
     def as_sqlite(self, compiler, connection, **extra):
-        # Django keeps SQLite's moments as UTC text, which strftime reads.
-        template = "strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', %(expressions)s)"
+        # Django keeps SQLite's moments as UTC text, which datetime() reads and writes to the
+        # second. Not strftime: its format's percent signs break Django's query logging (DEBUG,
+        # or a test counting queries), which formats the SQL with its parameters.
+        template = "replace(datetime(%(expressions)s), ' ', 'T') || 'Z'"
         return self.as_sql(compiler, connection, template=template, **extra)
 
 
