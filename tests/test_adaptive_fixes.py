@@ -300,7 +300,9 @@ def test_a_sweep_decides_in_chunks_releasing_the_studys_lock_between_them(study_
         for q in seen.captured_queries
         if "FOR UPDATE" in q["sql"] and 'FROM "annotation_study"' in q["sql"]
     ]
-    assert len(locks) == 2  # two chunks (2 items, then 1), each its own lock and transaction
+    # Two chunks (2 items, then 1), each its own lock and transaction. SQLite locks the whole
+    # file, not the row: it sends no FOR UPDATE to count, and the digests below count chunks.
+    assert len(locks) == (2 if connection.vendor == "postgresql" else 0)
     assert digests == [study.pk, study.pk]  # the digest once per chunk
     for item in items:  # one decision per item, and never more than m extras
         assert AdaptiveDecision.objects.filter(item=item).count() == 1
