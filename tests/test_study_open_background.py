@@ -353,6 +353,7 @@ def test_assignments_a_stopped_worker_left_are_written_by_the_raters_or_a_new_jo
     dashboard = admin_client.get(reverse("study_dashboard", args=[draft_study.token]))
     assert "The assignments of 3 raters are not written yet" in dashboard.text
     assert "Write the remaining assignments" in dashboard.text
+    assert "if they are no more than 100,000 (others are told" in dashboard.text
     assert dashboard.text.count("items still being written") == 3  # in the raters' card
     assert "The study can be locked once every rater's assignments are written" in dashboard.text
     assert "Lock the study</button>" not in dashboard.text

@@ -31,7 +31,7 @@ def study_open(request: HttpRequest, study_token: str) -> HttpResponse:
                 f"Opening the study in the background (job {run.pk}): it opens for its raters "
                 "once its items and every rater's order are stored; each rater's assignments "
                 "are written then, at once for a rater who signs in first (if no more than "
-                f"{settings.RATER_ASSIGNMENTS_WRITE_MAX}).",
+                f"{settings.RATER_ASSIGNMENTS_WRITE_MAX:,}).",
             )
         else:
             count = services.study_open(study=study)
