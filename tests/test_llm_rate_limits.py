@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from annotation import services
-from annotation.core import llm, rate_limits
+from annotation.core import llm, llm_http, rate_limits
 from annotation.models import Connection, Generation, TaskRun
 from tests.support.fake_llm import FakeLLMServer, Status
 
@@ -144,7 +144,7 @@ def test_a_server_asking_for_longer_than_the_cap_waits_the_cap():
 
 
 def session(slept: list[float], seed: int = 1):
-    return llm.make_session(
+    return llm_http.make_session(
         max_retries=5,
         backoff_factor=0.5,
         destinations=llm.Destinations.of(allowed_hosts=[], private_hosts=["127.0.0.1"]),
@@ -164,7 +164,7 @@ def test_the_client_waits_as_each_429_says_and_backs_off_when_none_says():
         # The first scripted 429 has x-ratelimit-* only, the second Retry-After too, the
         # third says nothing that applies (LiteLLM's kind).
         server.enqueue(Status(429), Status(429), Status(429, headers=bare))
-        completion = llm.complete(session(slept), endpoint(server), "Hello", timeout=5)
+        completion = llm_http.complete(session(slept), endpoint(server), "Hello", timeout=5)
     backoff = random.Random(1).uniform(0, 0.5 * 2**2)  # the third retry's draw, seed 1
     assert slept == [0.02, 1.0, backoff]
     assert completion.text == "Summary: Hello"
@@ -182,7 +182,7 @@ def test_waits_after_server_errors_are_not_counted_as_rate_limits():
     slept: list[float] = []
     with FakeLLMServer() as server:
         server.enqueue(Status(500), Status(503, headers={"Retry-After": "2"}))
-        completion = llm.complete(session(slept), endpoint(server), "Hello", timeout=5)
+        completion = llm_http.complete(session(slept), endpoint(server), "Hello", timeout=5)
     assert len(slept) == 2
     assert slept[1] == 2.0
     assert (completion.rate_limit_waits, completion.rate_limit_wait_ms) == (1, 2000)
@@ -192,7 +192,9 @@ def test_no_wait_passes_the_calls_deadline():
     slept: list[float] = []
     with FakeLLMServer() as server:
         server.enqueue(Status(429, headers={"Retry-After": "30"}))
-        completion = llm.complete(session(slept), endpoint(server), "Hi", timeout=5, deadline=5)
+        completion = llm_http.complete(
+            session(slept), endpoint(server), "Hi", timeout=5, deadline=5
+        )
         assert len(server.requests) == 1
     assert slept == []
     assert (completion.http_status, completion.error, completion.text) == (429, "HTTP 429", None)
@@ -203,7 +205,9 @@ def test_a_wait_within_the_deadline_is_made():
     slept: list[float] = []
     with FakeLLMServer() as server:
         server.enqueue(Status(429, headers={"Retry-After": "30"}))
-        completion = llm.complete(session(slept), endpoint(server), "Hi", timeout=5, deadline=45)
+        completion = llm_http.complete(
+            session(slept), endpoint(server), "Hi", timeout=5, deadline=45
+        )
     assert slept == [30.0]
     assert completion.text == "Summary: Hi"
 

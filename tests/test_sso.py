@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
+import requests
 from axes.models import AccessAttempt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.auth.models import Group
@@ -262,7 +263,7 @@ def test_the_discovery_document_is_read_once_and_must_name_the_issuer(sso_on, mo
         reads.append(url)
         return Answer()
 
-    monkeypatch.setattr(provider.requests, "get", get)
+    monkeypatch.setattr(requests, "get", get)  # as provider reads it
     config = provider.provider_config()
     provider.provider_config()
     assert reads == [ISSUER + "/.well-known/openid-configuration"]

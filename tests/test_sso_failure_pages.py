@@ -15,7 +15,6 @@ from django.core.exceptions import SuspiciousOperation
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from annotation.models import AuditEvent
-from annotation.sso import provider
 from tests.factories import UserFactory
 from tests.support.sso import ISSUER, sign_in_started
 
@@ -87,7 +86,7 @@ def test_a_discovery_address_that_names_no_provider_is_not_set_up_correctly(
         answer.status_code, answer.url = 404, url
         return answer
 
-    monkeypatch.setattr(provider.requests, "get", get)
+    monkeypatch.setattr(requests, "get", get)  # as provider reads it
     response = client.get("/oidc/authenticate/", HTTP_ACCEPT_LANGUAGE="de")
     assert response.status_code == 503
     assert NOT_SET_UP["de"] in shown(response)
@@ -280,7 +279,7 @@ def test_a_discovery_address_answering_html_is_not_set_up_correctly(client, sso_
         answer.status_code, answer.url, answer._content = 200, url, b"<html>Welcome</html>"
         return answer
 
-    monkeypatch.setattr(provider.requests, "get", get)
+    monkeypatch.setattr(requests, "get", get)  # as provider reads it
     response = client.get("/oidc/authenticate/")
     page = shown(response)
     assert UNREACHABLE["en"] not in page

@@ -14,8 +14,11 @@ database connection to share.
 
 Nor does the web load what only single sign-on's callback needs (LAZY): mozilla-django-oidc's
 backend with PyJWT and cryptography, about 10 MB a process, which Django would load with every
-password sign-in and permission check (annotation.sso.oidc). A password sign-in, the admin's
-pages and the API are served before checking.
+password sign-in and permission check (annotation.sso.oidc); nor the HTTP client that only the
+worker calls models with, and single sign-on reads the provider with (requests, urllib3 and
+charset_normalizer, about 6 MB a process: annotation.core.llm_http), which DRF would import for
+its test client (evalapp.apps). A password sign-in, the admin's pages and the API are served
+before checking.
 """
 
 import json
@@ -31,6 +34,9 @@ LAZY = (
     "mozilla_django_oidc.auth",
     "jwt",
     "cryptography.hazmat",
+    "requests",
+    "urllib3",
+    "charset_normalizer",
 )
 ADMIN, RATERS = "imports-admin", ("imports-rater1", "imports-rater2", "imports-rater3")
 

@@ -259,6 +259,9 @@ def _fetch_concurrently(
     """Call the endpoint for every (case, sample), at most `max_concurrency` calls at once and
     paced to `requests_per_minute` across all workers (and within its connection's limits, shared
     with every source and judge on it), and store each result as it comes."""
+    # requests and urllib3: loaded by the worker that calls, not the web (issue 22).
+    from annotation.core import llm_http
+
     shared = limits_for(source)
     # Slots under this run's name belong to a worker that died holding them: this one has just
     # claimed the run, so no live worker holds it.
@@ -285,7 +288,7 @@ def _fetch_concurrently(
             shared,
             owner,
             local,
-            lambda session: llm.complete(
+            lambda session: llm_http.complete(
                 session,
                 endpoint,
                 text,
@@ -319,8 +322,10 @@ def limited_call(
 ) -> llm.Completion:
     """One call within the limits, on this thread's own HTTP session. `keyless`: an endpoint
     the admin typed (no connection), which may call only a host in LLM_KEYLESS_HOSTS."""
+    from annotation.core import llm_http  # the worker's: see _fetch_concurrently
+
     if not hasattr(local, "session"):
-        local.session = llm.make_session(
+        local.session = llm_http.make_session(
             max_retries=settings.LLM_MAX_RETRIES,
             backoff_factor=settings.LLM_BACKOFF_FACTOR,
             # Checked on every call, whatever was allowed when the endpoint was saved.

@@ -88,6 +88,9 @@ def judge_answers_run(*, run: TaskRun) -> None:
 def _ask(judge, unit: JudgedAnswer, limited):
     """The calls for one answer: up to JUDGE_MAX_ATTEMPTS while the reply is malformed.
     Returns (last completion, decision or None, every attempt's problem)."""
+    # requests and urllib3: loaded by the worker that calls, not the web (issue 22).
+    from annotation.core import llm_http
+
     shown = unit.shown
     endpoint = judge.endpoint(response_format=answer_judge.response_format(shown))
     text = answer_judge.render_prompt(shown)
@@ -96,7 +99,7 @@ def _ask(judge, unit: JudgedAnswer, limited):
     for _ in range(max(1, settings.JUDGE_MAX_ATTEMPTS)):
         completion = limited(
             endpoint,
-            lambda session, endpoint=endpoint: llm.complete(
+            lambda session, endpoint=endpoint: llm_http.complete(
                 session,
                 endpoint,
                 text,

@@ -122,6 +122,9 @@ def judge_run(*, run: TaskRun) -> None:
     if problem:
         task_run_finish(run=run, ok=False, message=problem)
         return
+    # requests and urllib3: loaded by the worker that calls, not the web (issue 22).
+    from annotation.core import llm_http
+
     units = judge_units_missing(judge)
     task_run_progress(run=run, done=0, total=len(units))
     images = _ImagesOfLastCase(judge.send_images)
@@ -140,7 +143,7 @@ def judge_run(*, run: TaskRun) -> None:
                 shared,
                 owner,
                 local,
-                lambda session, endpoint=endpoint: llm.complete(
+                lambda session, endpoint=endpoint: llm_http.complete(
                     session,
                     endpoint,
                     prepared.text,

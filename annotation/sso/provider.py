@@ -6,7 +6,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-import requests
 from django.conf import settings
 from django.utils.translation import gettext
 
@@ -110,6 +109,10 @@ def _discovery(issuer: str) -> dict:
 
 
 def _discovery_read(issuer: str) -> dict:
+    # requests (some 6 MB a process) at the first sign-in that reads the document: the checks
+    # that import this module run in every web process (issue 22).
+    import requests
+
     url = issuer + DISCOVERY_PATH
     try:
         response = requests.get(url, timeout=settings.OIDC_TIMEOUT)
@@ -136,6 +139,8 @@ def _discovery_read(issuer: str) -> dict:
 def _unreachable(exc: Exception) -> bool:
     """No answer, or the provider's own failure (5xx): it may well work later. A 4xx or a
     document that is not JSON is an address that names no provider: it will not."""
+    import requests  # loaded already: `_discovery_read` raised it
+
     if isinstance(exc, ValueError):  # requests' JSONDecodeError is a RequestException too
         return False
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
