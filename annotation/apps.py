@@ -16,9 +16,9 @@ class AnnotationConfig(AppConfig):
     name = "annotation"
 
     def ready(self) -> None:
-        # The tasks register themselves by job kind with services.task_runs, which queues them:
-        # imported here so that the web process knows them too (the worker imports them anyway).
-        from annotation import tasks  # noqa: F401
+        # The tasks are not imported here: jobs are queued by their task's name
+        # (services.task_runs), and the web process loads neither Celery nor them (issue 22).
+        # The worker imports them (evalapp.celery's autodiscovery).
         from annotation.services import audit
 
         # Sign-ins, sign-outs and failed sign-ins go to the audit trail (Django's own signals

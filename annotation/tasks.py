@@ -24,8 +24,11 @@ from django.db import close_old_connections, connection
 from annotation import services
 from annotation.core import memory
 from annotation.models import TaskRun
+from annotation.services.adaptive import CHECK_TASK
+from annotation.services.adjudication import REFERENCE_TASK
 from annotation.services.audit import acting_for_worker
-from annotation.services.task_runs import runs_jobs_of_kind
+from annotation.services.task_runs import queued_as, runs_jobs_of_kind
+from evalapp.celery import app  # noqa: F401 (the app these tasks belong to, wherever imported)
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +195,7 @@ def notifications_send() -> None:
         logger.info("notifications: %s sent, %s failed", tally.sent, tally.failed)
 
 
-@services.checks_adaptive_items
+@queued_as(CHECK_TASK)
 @shared_task
 def adaptive_item_check(item_id: int) -> None:
     """Whether an item's first k ratings call for extra raters. Idempotent: the item's one
@@ -200,7 +203,7 @@ def adaptive_item_check(item_id: int) -> None:
     services.adaptive_item_check(item_id=item_id)
 
 
-@services.computes_judge_references
+@queued_as(REFERENCE_TASK)
 @shared_task
 def judge_reference_compute(study_id: int) -> None:
     """The judges against the adjudicated reference, alone (a reference recorded in a locked

@@ -1,4 +1,3 @@
-# Importing the Celery app here makes @shared_task bind to it when Django starts.
-from evalapp.celery import app as celery_app
-
-__all__ = ["celery_app"]
+"""The project package. Celery's application is `evalapp.celery` (what `celery -A evalapp`
+finds): imported by the worker and the beat, and by `annotation.tasks`, not by the web, which
+queues jobs by name without loading Celery (evalapp.task_queue, issue 22)."""

@@ -180,7 +180,9 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     from evalapp.celery import app
 
     queue = f"evalapp-test-{uuid.uuid4().hex[:8]}"
-    # Celery 5.6 reads the setting under its Django name (namespace CELERY) first.
+    # Jobs are queued to the setting's queue (evalapp.task_queue); a test's own `.delay` goes
+    # through Celery, which reads it under its Django name (namespace CELERY) first.
+    django_settings.CELERY_TASK_DEFAULT_QUEUE = queue
     app.conf["CELERY_TASK_DEFAULT_QUEUE"] = queue
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     with django_db_blocker.unblock():

@@ -14,6 +14,7 @@ from annotation import services
 from annotation.core.stats.names import VERSUS_REFERENCE
 from annotation.models import Adjudication, Judge, JudgeRating, JudgeVerdict, Result
 from annotation.services import adjudication as adjudication_service
+from evalapp import task_queue
 from tests.adjudication_support import rated_study
 from tests.factories import UserFactory
 from tests.test_bundle import build
@@ -112,7 +113,16 @@ def test_a_reference_recorded_after_the_lock_reaches_the_judge_figure(
     stale = Result.objects.get(study=study, statistic=VERSUS_REFERENCE)
     assert (stale.value, stale.n_units) == (1.0, 1)
     queued = []
-    monkeypatch.setattr(adjudication_service, "_REFERENCE_TASK", [_Queued(queued)])
+    send = task_queue.send
+    monkeypatch.setattr(
+        task_queue,
+        "send",
+        lambda name, args, **kw: (
+            queued.append(*args)
+            if name == adjudication_service.REFERENCE_TASK
+            else send(name, args, **kw)
+        ),
+    )
     senior = Adjudication.objects.get(item=items[1]).adjudicator.user
     with django_capture_on_commit_callbacks(execute=True):
         for number, overall in {2: 2, 5: 4}.items():
@@ -132,13 +142,3 @@ def test_a_reference_recorded_after_the_lock_reaches_the_judge_figure(
     methods = build(study).read("methods.md").decode()
     assert "judge on 'overall' 0.67 (" in methods
     assert "3 items" in methods
-
-
-class _Queued:
-    """Stands in for the Celery task: records the study ids it is sent."""
-
-    def __init__(self, sent: list):
-        self.sent = sent
-
-    def delay(self, study_id: int) -> None:
-        self.sent.append(study_id)

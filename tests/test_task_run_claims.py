@@ -19,6 +19,7 @@ from annotation.core import llm
 from annotation.models import Generation, JudgeVerdict, Output, TaskRun
 from annotation.services import generation, judges
 from annotation.services.task_runs import DATABASE_OUTAGES
+from evalapp import task_queue
 from tests.support.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db
@@ -61,11 +62,17 @@ def source(draft_study, fake_llm):
 
 @pytest.fixture
 def sent(monkeypatch):
-    messages = []
-    for task in (tasks.fetch_outputs, tasks.compute_agreement, tasks.run_judge):
-        monkeypatch.setattr(
-            task, "apply_async", lambda args, name=task.name, **kw: messages.append(args[0])
-        )
+    messages, send = [], task_queue.send
+    watched = {
+        task.name for task in (tasks.fetch_outputs, tasks.compute_agreement, tasks.run_judge)
+    }
+
+    def record(name, args, **kwargs):
+        if name not in watched:
+            return send(name, args, **kwargs)
+        messages.append(args[0])
+
+    monkeypatch.setattr(task_queue, "send", record)
     return messages
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from annotation import services, tasks
 from annotation.models import Generation, JudgeRating, JudgeVerdict, Output, TaskRun
 from annotation.services import generation, task_runs
+from evalapp import task_queue
 from tests.support.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db
@@ -20,14 +21,19 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def sent(monkeypatch):
-    """Every task sent, as (task name, run id), instead of going to the broker."""
-    messages = []
-    for task in (tasks.fetch_outputs, tasks.compute_agreement, tasks.run_judge):
-        monkeypatch.setattr(
-            task,
-            "apply_async",
-            lambda args, name=task.name, **kw: messages.append((name.rsplit(".", 1)[1], *args)),
-        )
+    """Every fetch, recomputation and judge run sent, as (task name, run id), instead of going
+    to the broker (anything else goes there as ever)."""
+    messages, send = [], task_queue.send
+    watched = {
+        task.name for task in (tasks.fetch_outputs, tasks.compute_agreement, tasks.run_judge)
+    }
+
+    def record(name, args, **kwargs):
+        if name not in watched:
+            return send(name, args, **kwargs)
+        messages.append((name.rsplit(".", 1)[1], *args))
+
+    monkeypatch.setattr(task_queue, "send", record)
     return messages
 
 
@@ -266,9 +272,9 @@ def test_a_sweep_that_cannot_reach_the_broker_tries_again_at_the_next(
     def broker_down(*args, **kwargs):
         raise OSError("Connection refused")
 
-    monkeypatch.setattr(tasks.fetch_outputs, "apply_async", broker_down)
+    monkeypatch.setattr(task_queue, "send", broker_down)
     assert services.task_runs_requeue_lost() == []
-    monkeypatch.setattr(tasks.fetch_outputs, "apply_async", lambda *args, **kwargs: None)
+    monkeypatch.setattr(task_queue, "send", lambda *args, **kwargs: None)
     assert services.task_runs_requeue_lost() == [lost.pk]
 
 

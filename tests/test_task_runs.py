@@ -7,8 +7,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from annotation import services, tasks
+from annotation import services
 from annotation.models import TaskRun
+from evalapp import task_queue
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +50,7 @@ def test_an_unreachable_broker_leaves_the_run_queued_for_the_sweep(
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(tasks.compute_agreement, "apply_async", broker_down)
+    monkeypatch.setattr(task_queue, "send", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         run = services.task_run_create(
             study=open_study, kind=TaskRun.Kind.COMPUTE_AGREEMENT, user=None
@@ -60,9 +61,7 @@ def test_an_unreachable_broker_leaves_the_run_queued_for_the_sweep(
     assert run.message == "Waiting for the task queue to come back."
     # The broker is back, and the run is older than a lease and a delay: a sweep sends it.
     sent = []
-    monkeypatch.setattr(
-        tasks.compute_agreement, "apply_async", lambda args, **kw: sent.append(args)
-    )
+    monkeypatch.setattr(task_queue, "send", lambda name, args, **kw: sent.append(args))
     assert services.task_runs_requeue_lost() == []  # not yet: it may still be on its way
     long_ago = timezone.now() - timedelta(
         seconds=settings.TASK_RUN_LEASE_SECONDS + settings.STATS_RECOMPUTE_DELAY_SECONDS + 1

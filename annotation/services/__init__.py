@@ -14,14 +14,12 @@ from annotation.services.adaptive import (
     adaptive_design_set,
     adaptive_item_check,
     adaptive_sweep,
-    checks_adaptive_items,
 )
 from annotation.services.adjudication import (
     adjudication_record,
     adjudication_select,
     adjudicator_add,
     adjudicator_remove,
-    computes_judge_references,
     judge_reference_compute,
 )
 from annotation.services.audit import acting_from_command, audit_record
@@ -150,7 +148,6 @@ __all__ = [
     "study_notifications_update",
     "adjudication_record",
     "adjudication_select",
-    "computes_judge_references",
     "judge_reference_compute",
     "adjudicator_add",
     "adjudicator_remove",
@@ -166,7 +163,6 @@ __all__ = [
     "adaptive_design_set",
     "adaptive_item_check",
     "adaptive_sweep",
-    "checks_adaptive_items",
     "answer_score_decide",
     "answer_score_update",
     "scorer_add",

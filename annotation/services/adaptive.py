@@ -35,6 +35,7 @@ from annotation.services.audit import audit_record, changes
 from annotation.services.studies.assignments import assignments_create
 from annotation.services.studies.items import item_key, shown_order
 from annotation.services.task_runs import assignments_pending
+from evalapp import task_queue
 
 logger = logging.getLogger(__name__)
 
@@ -119,14 +120,9 @@ def _check_sizes(study: Study, k: int, m: int) -> None:
 # --- deciding, per item --------------------------------------------------------------------
 
 
-# The task a submit queues (annotation.tasks registers it): services do not import tasks.
-_CHECK_TASK: list = []
-
-
-def checks_adaptive_items(task):
-    """Decorator: the Celery task that runs `adaptive_item_check` for an item id."""
-    _CHECK_TASK[:] = [task]
-    return task
+# The task a submit queues, by name (evalapp.task_queue): services do not import tasks, and the
+# web does not load them (issue 22). annotation.tasks checks the name (`queued_as`).
+CHECK_TASK = "annotation.tasks.adaptive_item_check"
 
 
 def adaptive_after_submit(*, assignment: Assignment) -> None:
@@ -143,7 +139,7 @@ def adaptive_after_submit(*, assignment: Assignment) -> None:
 
 def _queue(item_id: int) -> None:
     try:
-        _CHECK_TASK[0].delay(item_id)
+        task_queue.send(CHECK_TASK, (item_id,))
     except Exception as exc:
         logger.warning("could not queue the adaptive check of item %s (%s)", item_id, exc)
 

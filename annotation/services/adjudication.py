@@ -30,6 +30,7 @@ from annotation.services.adaptive import adaptive_sweep
 from annotation.services.answer_errors import answer_error_text
 from annotation.services.audit import audit_record
 from annotation.services.task_runs import statistics_recompute_soon, study_for_change
+from evalapp import task_queue
 
 logger = logging.getLogger(__name__)
 
@@ -250,14 +251,9 @@ def adjudication_record(
 
 # --- the judges against the reference ----------------------------------------------------------
 
-# The task that recomputes them (annotation.tasks registers it): services do not import tasks.
-_REFERENCE_TASK: list = []
-
-
-def computes_judge_references(task):
-    """Decorator: the Celery task that runs `judge_reference_compute` for a study id."""
-    _REFERENCE_TASK[:] = [task]
-    return task
+# The task that recomputes them, by name (evalapp.task_queue): services do not import tasks,
+# and the web does not load them (issue 22). annotation.tasks checks the name (`queued_as`).
+REFERENCE_TASK = "annotation.tasks.judge_reference_compute"
 
 
 def _judge_figures_follow(study: Study) -> None:
@@ -275,7 +271,7 @@ def _judge_figures_follow(study: Study) -> None:
 
 def _queue_reference(study_id: int) -> None:
     try:
-        _REFERENCE_TASK[0].delay(study_id)
+        task_queue.send(REFERENCE_TASK, (study_id,))
     except Exception as exc:
         logger.warning("could not queue the judges' reference figures of %s (%s)", study_id, exc)
 

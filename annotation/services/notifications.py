@@ -9,11 +9,11 @@ here lets one bad address or mail server stop the others.
 
 import logging
 import smtplib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
@@ -79,11 +79,19 @@ def notifications_send_due(*, now: datetime | None = None) -> NotificationTally:
     return tally
 
 
+def _time_up() -> tuple[type[BaseException], ...]:
+    """Celery's soft time limit (the beat's task is out of time), to be let through: raised
+    only in a worker, which has loaded Celery. Elsewhere nothing, and Celery is not loaded for
+    it: the web process, which sends reminders from a button too, does without (issue 22)."""
+    loaded = sys.modules.get("celery.exceptions")
+    return (loaded.SoftTimeLimitExceeded,) if loaded is not None else ()
+
+
 def _guarded(study: Study, work: Callable[[Study], None]) -> None:
     # One study's unexpected error (a bad row, a bug) must not keep the others' e-mails back.
     try:
         work(study)
-    except SoftTimeLimitExceeded:
+    except _time_up():
         raise  # the beat's time is up: stop, the rest goes at the next beat
     except Exception:
         logger.exception(
@@ -139,7 +147,7 @@ def _deliver(
         return None
     try:
         error = _send(recipient, mail)
-    except SoftTimeLimitExceeded:
+    except _time_up():
         # Recorded as failed, so the next beat tries it again without waiting out the lease.
         _record(note, "The mail server took too long; tried again at the next check.")
         raise
@@ -189,7 +197,7 @@ def _send(recipient: AbstractBaseUser, mail: Mail) -> str:
         send_mail(mail.subject, mail.body, from_email=None, recipient_list=[address])
     except smtplib.SMTPRecipientsRefused:
         return "The mail server refused the address."
-    except SoftTimeLimitExceeded:
+    except _time_up():
         raise  # not a failure of this e-mail: the beat's time is up (_deliver)
     except (OSError, smtplib.SMTPException) as exc:
         logger.warning("notification e-mail to user %s failed: %r", recipient.pk, exc)

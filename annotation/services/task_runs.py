@@ -38,6 +38,7 @@ from annotation.selectors.reading import judge_answers_refusal
 from annotation.selectors.task_runs import UNSENT_NOTE, task_runs_dead, task_runs_live
 from annotation.services.audit import audit_record
 from annotation.services.call_limits import limits_for
+from evalapp import task_queue
 
 logger = logging.getLogger(__name__)
 
@@ -113,29 +114,42 @@ def _audit_queued(run: TaskRun, user: AbstractBaseUser | None, *, automatic=Fals
     audit_record(action="job.queued", study=run.study, target=run, details=details, user=user)
 
 
-# The Celery task that runs each kind of job. annotation.tasks registers its tasks here as it is
-# imported (the app's ready() imports it in every process), so this module, which the tasks call,
-# never imports them back.
-_TASKS: dict[str, object] = {}
+# The Celery task that runs each kind of job, by name: a job is queued by its task's name
+# (evalapp.task_queue), so the web process, which queues them, loads neither Celery nor the
+# tasks (issue 22). annotation.tasks checks each name as it defines the task (below).
+TASK_OF_KIND = {
+    TaskRun.Kind.FETCH_OUTPUTS: "annotation.tasks.fetch_outputs",
+    TaskRun.Kind.COMPUTE_AGREEMENT: "annotation.tasks.compute_agreement",
+    TaskRun.Kind.EXPORT_BUNDLE: "annotation.tasks.export_bundle",
+    TaskRun.Kind.RUN_JUDGE: "annotation.tasks.run_judge",
+    TaskRun.Kind.JUDGE_ANSWERS: "annotation.tasks.judge_answers",
+    TaskRun.Kind.IMPORT: "annotation.tasks.import_study_file",
+    TaskRun.Kind.OPEN: "annotation.tasks.open_study",
+}
 
 
 def runs_jobs_of_kind(kind: str):
-    """Decorator: the task runs the jobs of this kind (TaskRun.Kind)."""
+    """Decorator: the task runs the jobs of this kind (TaskRun.Kind), which are queued under
+    its name. A task named otherwise would never receive them: refused as it is defined."""
+    return queued_as(TASK_OF_KIND.get(kind, f"(no task for jobs of kind {kind!r})"))
 
-    def register(task):
-        _TASKS[kind] = task
+
+def queued_as(name: str):
+    """Decorator: the task is the one queued under `name`; refused if it is named otherwise."""
+
+    def check(task):
+        if task.name != name:
+            raise LookupError(f"the task {task.name} is queued as {name}: rename one of them")
         return task
 
-    return register
+    return check
 
 
-def _task_for(kind: str):
+def _task_for(kind: str) -> str:
     try:
-        return _TASKS[kind]
+        return TASK_OF_KIND[kind]
     except KeyError:
-        raise LookupError(
-            f"no task runs jobs of kind {kind!r}: is annotation.tasks imported?"
-        ) from None
+        raise LookupError(f"no task runs jobs of kind {kind!r}") from None
 
 
 def _recompute_now(study: Study, user: AbstractBaseUser | None) -> TaskRun:
@@ -378,9 +392,9 @@ def _free_slots(runs) -> None:
             limits_for(run.judge, key=f"judge:{run.judge.pk}").forget(f"run-{run.pk}")
 
 
-def _send(run: TaskRun, task, countdown: float = 0) -> bool:
+def _send(run: TaskRun, task: str, countdown: float = 0) -> bool:
     try:
-        task.apply_async((run.pk,), countdown=countdown or None)
+        task_queue.send(task, (run.pk,), countdown=countdown or None)
     except Exception as exc:
         # The broker is unreachable: the run stays queued, and the workers' sweep sends it again
         # once the broker is back (task_runs_requeue_lost).
