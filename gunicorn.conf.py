@@ -5,7 +5,7 @@ Each worker loads the application itself; the master, which only starts and watc
 loads none of it (issue 22). The issue's figure for the web's memory is the sum of RSS over
 the master and its workers, at most about 300 MB for 3 workers. Measured with 3 sync workers
 on PostgreSQL and Redis after saves, item pages and submits, from the image's packages:
-- each worker loading it (this file): RSS sum 285 MB (master 26, each worker 88), PSS 231;
+- each worker loading it (this file): RSS sum 285 MB (master 26, each worker 88), PSS 232;
 - the master loading it before forking (`gunicorn --preload`): RSS sum 330 MB, PSS 176.
 With --preload the workers share the master's pages, which is less memory in all (PSS divides
 each shared page among the processes mapping it), but the RSS sum counts every shared page

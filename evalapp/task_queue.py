@@ -19,27 +19,31 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
-# Celery's defaults: task_publish_retry_policy, broker_connection_timeout (seconds), and
-# task_default_delivery_mode (2: persistent). A broker that is away makes `send` raise after
-# these retries, as apply_async did; the callers leave the job to the workers' sweep.
+# Celery's defaults: task_publish_retry_policy, broker_connection_timeout (seconds),
+# task_default_delivery_mode (2: persistent) and broker_pool_limit. A broker that is away makes
+# `send` raise after these retries, as apply_async did; the callers leave the job to the
+# workers' sweep.
 RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 1}
 CONNECT_TIMEOUT = 4.0
 PERSISTENT = 2
+POOL_LIMIT = 10
+# A Redis that takes connections but does not answer (stopped, overloaded) would hold a web
+# request for good: each read or write on its socket gives up after this long, and the job is
+# left to the sweep like any other that could not be sent. Celery's apply_async had none.
+REDIS_SOCKET_TIMEOUT = 2.0
 
-_connections: dict[tuple, object] = {}
-_connections_lock = threading.Lock()
+_producers: dict[tuple, object] = {}
+_producers_lock = threading.Lock()
 
 
 def send(name: str, args: tuple = (), *, countdown: float | None = None) -> str:
     """Queue the task called `name` (e.g. "annotation.tasks.compute_agreement") with these
     positional arguments, to run no sooner than `countdown` seconds from now; the task's id.
     Raises the broker's error if it cannot be reached."""
-    from kombu import pools  # kombu, not Celery: loaded at the first job queued
-
     task_id = str(uuid.uuid4())
     headers, body = message(name, tuple(args), task_id=task_id, countdown=countdown)
     queue = default_queue()
-    with pools.producers[_connection()].acquire(block=True) as producer:
+    with _producer_pool().acquire(block=True) as producer:
         producer.publish(
             body,
             exchange="",  # the broker's default exchange: straight to the queue, as Celery sends
@@ -98,18 +102,33 @@ def default_queue():
     return Queue(name, Exchange(name, type="direct"), routing_key=name)
 
 
-def _connection():
-    """This process's connection to the broker (one per process, opened at the first send;
-    a forked child opens its own), for the settings in force."""
-    from kombu import Connection
+def _producer_pool():
+    """This process's pool of producers and their connections to the broker, for the settings
+    in force: made at the first send, and kept here rather than in kombu's registry of pools,
+    which finds a pool by its connection's options (that publishing with retries changes) and
+    which a process forked from one that sent would share. A forked child makes its own."""
+    from kombu import Connection  # kombu, not Celery: loaded at the first job queued
+    from kombu.pools import ProducerPool
 
-    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
-    key = (os.getpid(), settings.CELERY_BROKER_URL, repr(sorted(options.items())))
-    with _connections_lock:
-        if key not in _connections:
-            _connections[key] = Connection(
-                settings.CELERY_BROKER_URL,
-                transport_options=dict(options),
-                connect_timeout=CONNECT_TIMEOUT,
-            )
-        return _connections[key]
+    options = dict(getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}))
+    url = settings.CELERY_BROKER_URL
+    if url.startswith(("redis://", "rediss://")):
+        options.setdefault("socket_timeout", REDIS_SOCKET_TIMEOUT)
+        options.setdefault("socket_connect_timeout", CONNECT_TIMEOUT)
+    key = (os.getpid(), url, repr(sorted(options.items())))
+    with _producers_lock:
+        if key not in _producers:
+            connection = Connection(url, transport_options=options, connect_timeout=CONNECT_TIMEOUT)
+            _producers[key] = ProducerPool(connection.Pool(POOL_LIMIT), limit=POOL_LIMIT)
+        return _producers[key]
+
+
+def _new_lock_after_fork() -> None:
+    # A lock held by another thread at the fork would never be released in the child. The
+    # parent's pools stay (under the parent's pid, never used here): dropping them could close
+    # connections the parent still uses.
+    global _producers_lock
+    _producers_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
