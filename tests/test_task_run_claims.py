@@ -19,8 +19,8 @@ from annotation.core import llm
 from annotation.models import Generation, JudgeVerdict, Output, TaskRun
 from annotation.services import generation, judges
 from annotation.services.task_runs import DATABASE_OUTAGES
-from evalapp import task_queue
 from tests.support.fake_llm import Reply
+from tests.support.sent_jobs import jobs_recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -62,18 +62,9 @@ def source(draft_study, fake_llm):
 
 @pytest.fixture
 def sent(monkeypatch):
-    messages, send = [], task_queue.send
-    watched = {
-        task.name for task in (tasks.fetch_outputs, tasks.compute_agreement, tasks.run_judge)
-    }
-
-    def record(name, args, **kwargs):
-        if name not in watched:
-            return send(name, args, **kwargs)
-        messages.append(args[0])
-
-    monkeypatch.setattr(task_queue, "send", record)
-    return messages
+    """Every fetch, recomputation and judge run queued, as (task name, run id), instead of
+    going to the broker."""
+    return jobs_recorded(monkeypatch, tasks.fetch_outputs, tasks.compute_agreement, tasks.run_judge)
 
 
 def _take_over(run: TaskRun) -> TaskRun:

@@ -15,26 +15,16 @@ from annotation.models import Generation, JudgeRating, JudgeVerdict, Output, Tas
 from annotation.services import generation, task_runs
 from evalapp import task_queue
 from tests.support.fake_llm import Reply
+from tests.support.sent_jobs import jobs_recorded
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def sent(monkeypatch):
-    """Every fetch, recomputation and judge run sent, as (task name, run id), instead of going
-    to the broker (anything else goes there as ever)."""
-    messages, send = [], task_queue.send
-    watched = {
-        task.name for task in (tasks.fetch_outputs, tasks.compute_agreement, tasks.run_judge)
-    }
-
-    def record(name, args, **kwargs):
-        if name not in watched:
-            return send(name, args, **kwargs)
-        messages.append((name.rsplit(".", 1)[1], *args))
-
-    monkeypatch.setattr(task_queue, "send", record)
-    return messages
+    """Every fetch, recomputation and judge run queued, as (task name, run id), instead of
+    going to the broker."""
+    return jobs_recorded(monkeypatch, tasks.fetch_outputs, tasks.compute_agreement, tasks.run_judge)
 
 
 @pytest.fixture
