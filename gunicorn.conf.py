@@ -37,3 +37,12 @@ def pre_fork(server, worker) -> None:
     connections.close_all()
     gc.collect()
     gc.freeze()
+
+
+def post_worker_init(worker) -> None:
+    """Each worker imports every view as it starts, before it takes a request: Django would
+    otherwise import them while serving the worker's first one (a second or more on a small
+    server). Nothing to do with --preload, where the master imported them."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 (imports every view)

@@ -202,6 +202,19 @@ def serve() -> None:
     print(json.dumps(report))
 
 
+def _view_modules(patterns) -> set[str]:
+    """The modules of every view the URL patterns name."""
+    from django.urls import URLResolver
+
+    found = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            found |= _view_modules(pattern.url_patterns)
+        else:
+            found.add(pattern.callback.__module__)
+    return found
+
+
 class _Arbiter:
     """What `pre_fork` reads of gunicorn's arbiter: its settings."""
 
@@ -210,14 +223,26 @@ class _Arbiter:
 
 
 def master_default() -> None:
-    """Child process: gunicorn's master as configured (gunicorn.conf.py), forking a worker."""
+    """Child process: gunicorn's master as configured (gunicorn.conf.py), forking a worker;
+    then what the worker does as it starts: load the application, then its hook."""
     import runpy
 
     config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     config["pre_fork"](_Arbiter(config["preload_app"]), None)
+    in_master = sorted(m for m in ("django.db", "django.urls") if m in sys.modules)
+    from django.urls import get_resolver
+
+    import evalapp.wsgi  # noqa: F401 (the worker loads the application)
+
+    before_hook = set(sys.modules)
+    config["post_worker_init"](None)
+
+    views = _view_modules(get_resolver().url_patterns)
     report = {
         "preload": config["preload_app"],
-        "django_loaded": sorted(m for m in ("django.db", "django.urls") if m in sys.modules),
+        "django_loaded": in_master,
+        "views_loaded_by_the_hook": len(views - before_hook),
+        "views_not_loaded": sorted(views - set(sys.modules)),
     }
     print(json.dumps(report))
 
@@ -233,7 +258,7 @@ def master() -> None:
     sys.meta_path.insert(0, first)
     config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     from django.db import connections
-    from django.urls import URLResolver, get_resolver
+    from django.urls import get_resolver
 
     import evalapp.wsgi  # noqa: F401 (--preload: the master imports the application)
 
@@ -242,16 +267,7 @@ def master() -> None:
     config["pre_fork"](_Arbiter(True), None)  # once per worker: the later calls do nothing
     loaded = set(sys.modules)
 
-    def modules(patterns) -> set[str]:
-        found = set()
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                found |= modules(pattern.url_patterns)
-            else:
-                found.add(pattern.callback.__module__)
-        return found
-
-    views = modules(get_resolver().url_patterns)
+    views = _view_modules(get_resolver().url_patterns)
     report = {
         "views": len(views),
         "views_not_loaded": sorted(views - loaded),
@@ -350,6 +366,9 @@ def test_gunicorns_master_loads_no_application_by_default(tmp_path):
 
     assert done["preload"] is False
     assert done["django_loaded"] == []
+    # Each worker imports every view as it starts, not while serving its first request.
+    assert done["views_loaded_by_the_hook"] > 10
+    assert done["views_not_loaded"] == []
 
 
 def test_gunicorns_master_with_preload_loads_every_view_but_no_numerical_library_or_connection(
