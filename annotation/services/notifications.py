@@ -82,7 +82,7 @@ def notifications_send_due(*, now: datetime | None = None) -> NotificationTally:
 def _time_up() -> tuple[type[BaseException], ...]:
     """Celery's soft time limit (the beat's task is out of time), to be let through: raised
     only in a worker, which has loaded Celery. Elsewhere nothing, and Celery is not loaded for
-    it: the web process, which sends reminders from a button too, does without (issue 22)."""
+    it: the web process imports this module with the other services (issue 22)."""
     loaded = sys.modules.get("celery.exceptions")
     return (loaded.SoftTimeLimitExceeded,) if loaded is not None else ()
 
