@@ -8,21 +8,22 @@ import random
 import pytest
 
 from annotation.models import Result
-from annotation.services.statistics import by_question
+from annotation.services.statistics import rows
 from tests.test_study_statistics import compute, rate_absolute
 
 pytestmark = pytest.mark.django_db
 
 
 def _stored_in_order(study, monkeypatch, seed: int) -> dict:
-    rows_of = by_question.human_rows
+    read = rows._code_columns
 
     def shuffled(*args, **kwargs):
-        rows = list(rows_of(*args, **kwargs))
-        random.Random(seed).shuffle(rows)
-        return rows
+        columns = read(*args, **kwargs)
+        order = list(range(len(columns[0])))
+        random.Random(seed).shuffle(order)
+        return [column[order] for column in columns]
 
-    monkeypatch.setattr(by_question, "human_rows", shuffled)
+    monkeypatch.setattr(rows, "_code_columns", shuffled)
     Result.objects.filter(study=study).delete()  # computed afresh, not kept as unchanged
     compute(study)
     return {

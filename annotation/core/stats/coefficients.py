@@ -177,8 +177,9 @@ def krippendorff_alpha(
     estimate = counted.estimate(f"Krippendorff's alpha, {level} metric")
     if estimate.reason:
         return estimate
-    used = np.unique(ratings.counts[ratings.counts.sum(axis=1) >= 2].nonzero()[1])
-    if len(used) < 2:
+    # The categories used in units with two or more ratings.
+    used = np.count_nonzero(ratings.counts[ratings.counts.sum(axis=1) >= 2].sum(axis=0))
+    if used < 2:
         # Every rating is the same value: expected disagreement is zero and alpha is 0/0.
         estimate.reason = "all ratings share one value"
         return estimate

@@ -177,6 +177,72 @@ def ratings_from_columns(
     )
 
 
+def ratings_from_codes(
+    units: tuple[np.ndarray, Sequence],
+    raters: tuple[np.ndarray, Sequence],
+    values: tuple[np.ndarray, Sequence],
+    *,
+    level: str,
+    categories: Sequence | None,
+) -> Ratings | None:
+    """`ratings_from_columns` for columns given as codes: each of `units`, `raters` and
+    `values` a pair (each observation's code, what each code stands for), as a caller holding
+    a million ratings as arrays has them; the same Ratings, units and raters indexed in the
+    order first seen. Only the distinct values are looked at, not a million. None where
+    `ratings_from_columns` would find fault (or names repeat): it then says what is wrong, and
+    with no categories declared, where it takes them from the values."""
+    if level not in LEVELS or not len(units[0]) or categories is None:
+        return None
+    categories = tuple(categories)
+    numbers = _numbers(categories)
+    if len({_key(value) for value in categories}) != len(categories):
+        return None
+    if (level in ("interval", "ratio") and numbers is None) or (
+        level == "ratio" and numbers is not None and (numbers < 0).any()
+    ):
+        return None
+    position_of = {_key(value): i for i, value in enumerate(categories)}
+    positions = []
+    for value in values[1]:
+        key = value if type(value) is float else _key(value)
+        if value is None or (isinstance(key, float) and not np.isfinite(key)):
+            return None
+        positions.append(position_of.get(key, -1))
+    position = np.array(positions, dtype=np.int64)[values[0]]
+    if len(positions) and min(positions) < 0 and (position < 0).any():
+        return None
+    indexed = [first_seen_codes(*column) for column in (units, raters)]
+    if None in indexed:
+        return None
+    (unit_ids, unit_index), (rater_ids, rater_index) = indexed  # type: ignore[misc]
+    cells = unit_index * max(1, len(rater_ids)) + rater_index
+    if not all_distinct(cells, max(1, len(unit_ids)) * max(1, len(rater_ids))):
+        return None
+    return Ratings(
+        units=unit_ids,
+        raters=rater_ids,
+        categories=categories,
+        numbers=numbers,
+        level=level,
+        unit_index=unit_index,
+        rater_index=rater_index,
+        position=position,
+    )
+
+
+def first_seen_codes(codes: np.ndarray, names: Sequence) -> tuple[tuple, np.ndarray] | None:
+    """`first_seen` of the column whose entries are `names[code]`: the distinct names in the
+    order first seen and each entry's index among them. None when two codes share a name."""
+    distinct, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    seen = tuple(names[code] for code in distinct[order].tolist())
+    if len(set(seen)) != len(seen):
+        return None
+    rank = np.empty(len(distinct), dtype=np.int64)
+    rank[order] = np.arange(len(distinct))
+    return seen, rank[inverse.reshape(-1)]
+
+
 def _raise_first_fault(
     units: Sequence, raters: Sequence, values: Sequence, positions: list, categories: tuple
 ) -> None:

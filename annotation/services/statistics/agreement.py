@@ -10,9 +10,16 @@ raters like these on cases like these, or the reason there is none: both as
 from dataclasses import replace
 from operator import itemgetter
 
+import numpy as np
+
 from annotation.core import rubric
 from annotation.core.stats import coefficients, reported
-from annotation.core.stats.data import DataError, ratings_from_columns
+from annotation.core.stats.data import (
+    DataError,
+    Ratings,
+    ratings_from_codes,
+    ratings_from_columns,
+)
 from annotation.core.stats.names import COEFFICIENTS, RETEST
 from annotation.models import Assignment, Question, Result, Study
 from annotation.services.statistics.rows import (
@@ -35,34 +42,47 @@ def question_agreement(
     """`ranked`, `Ranked.of(humans)` when the caller has it: the raters' scopes are digested
     from it rather than each ranked again."""
     results = []
-    for source in _sources(humans):
-        scoped = _scoped(humans, source)
+    domain = rubric.value_domain(question.spec)
+    for source in _sources(humans, ranked):
         for judge in ["", *judged]:
-            rows = scoped + _scoped(judged.get(judge, []), source)
             scope = Scope(question, source, judge)
-            digest = _digest(ranked, source) if ranked and not judge else rows_digest(rows)
-            results += store_family(
-                study,
-                scope,
-                COEFFICIENTS,
-                [digest, question.level, rubric.value_domain(question.spec)],
-                lambda rows=rows, judge=judge: _figures(rows, question, study, judge=judge),
-            )
+            if ranked and not judge:
+                # The raters alone, from their ranks: no list of a million rows per scope.
+                keep = _kept(ranked, source)
+                digest = ranked.digest(keep)
+                compute = lambda keep=keep: _figures_ranked(ranked, keep, question, study)  # noqa: E731
+            else:
+                rows = _scoped(humans, source) + _scoped(judged.get(judge, []), source)
+                digest = rows_digest(rows)
+                compute = lambda rows=rows, judge=judge: _figures(  # noqa: E731
+                    rows, question, study, judge=judge
+                )
+            inputs = [digest, question.level, domain]
+            results += store_family(study, scope, COEFFICIENTS, inputs, compute)
     return results
 
 
 def _digest(ranked: Ranked, source: str) -> str:
     """`rows_digest(_scoped(humans, source))`, from the humans' ranks."""
+    return ranked.digest(_kept(ranked, source))
+
+
+def _kept(ranked: Ranked, source: str) -> np.ndarray | None:
+    """Which of the ranked rows are `_scoped(rows, source)` (None: all of them)."""
     if not source:
-        return ranked.digest()
-    return ranked.digest(ranked.where(1, source) & ranked.where(2, ""))
+        return None
+    return ranked.where(1, source) & ranked.where(2, "")
 
 
-def _sources(humans: list[Row]) -> list[str]:
+def _sources(humans: list[Row], ranked: Ranked | None = None) -> list[str]:
     """Every source together (""), then each alone when there is more than one; per output only,
     as a pair's unit belongs to two sources."""
-    # `about_one_output` inline: a million rows, no call each.
-    sources = sorted({row[1] for row in humans if row[1] and not row[2]})
+    if ranked is not None:  # from the ranks: which sources rows about one output have
+        alone = ranked.codes[1][ranked.where(2, "")]
+        present = np.flatnonzero(np.bincount(alone, minlength=len(ranked.labels[1])))
+        sources = [ranked.labels[1][k] for k in present.tolist() if ranked.labels[1][k]]
+    else:  # `about_one_output` inline: a million rows, no call each.
+        sources = sorted({row[1] for row in humans if row[1] and not row[2]})
     return [""] + (sources if len(sources) > 1 else [])
 
 
@@ -92,6 +112,49 @@ def _figures(
     }
 
 
+def _figures_ranked(
+    ranked: Ranked, keep: np.ndarray | None, question: Question, study: Study
+) -> dict[str, Figure]:
+    """`_figures` of the raters' rows `keep` picks, from their ranks: the ratings indexed from
+    the codes (`ratings_from_codes`) rather than from a million names, in the same order, so
+    the same figures to the last bit."""
+    at = np.arange(len(ranked.rows)) if keep is None else np.flatnonzero(keep)
+    case, source, second, rater, value = (column[at] for column in ranked.codes)
+    sizes = [len(labels) for labels in ranked.labels[:3]]
+    unit = (case.astype(np.int64) * sizes[1] + source) * sizes[2] + second
+    ratings = None
+    if len(at):
+        ratings = ratings_from_codes(
+            (unit, _UnitOfKey(ranked.labels[:3], sizes)),
+            (rater, ranked.labels[3]),
+            (value, ranked.labels[4]),
+            level=question.level,
+            categories=rubric.value_domain(question.spec),
+        )
+    if ratings is None:  # no rows, or rows at fault: as from the rows, which says what is wrong
+        return _figures([ranked.rows[i] for i in at.tolist()], question, study)
+    estimates = estimates_for(None, question, study, ratings=ratings)
+    n_cases = int(np.count_nonzero(np.bincount(case)))
+    return {
+        key: Figure.of(estimate, level=question.level, n_cases=n_cases)
+        for key, estimate in estimates.items()
+    }
+
+
+class _UnitOfKey:
+    """A unit's name (`unit_of`) from its key in `_figures_ranked`: the positions of its case,
+    source and second source among their labels, as one number."""
+
+    def __init__(self, labels: list[list], sizes: list[int]) -> None:
+        self.labels, self.sizes = labels, sizes
+
+    def __getitem__(self, key: int) -> str:
+        rest, second = divmod(key, self.sizes[2])
+        case, source = divmod(rest, self.sizes[1])
+        cases, sources, seconds = self.labels
+        return unit_of((cases[case], sources[source], seconds[second]))
+
+
 def _unit_names(rows: list[Row]) -> list[str]:
     """Each row's unit as `unit_of` names it, one name per unit shared by its rows: each name
     is made once, the first time its unit is seen, and the rest found by a dict lookup in C
@@ -109,31 +172,33 @@ class _UnitNames(dict):
 
 
 def estimates_for(
-    columns: tuple[list, list, list],
+    columns: tuple[list, list, list] | None,
     question: Question,
     study: Study,
     *,
     alpha_only=False,
     raters_like_these: str = "",
+    ratings: Ratings | None = None,
 ) -> dict[str, coefficients.Estimate]:
     """Every coefficient that applies, keyed as stored; the six ICC forms one key each. With
     no rating at all, or a scale the level cannot use, alpha alone, undefined, says why.
     Each coefficient but ICC gets the raters-and-cases interval beside its own, or, with
     `raters_like_these` a reason, none, saying that reason. `columns` are the ratings' units,
-    raters and values, in parallel."""
+    raters and values, in parallel; or `ratings`, checked and indexed already."""
     level = question.level
-    if not columns[0]:
-        return {"krippendorff_alpha": _undefined(level, "no unit has two or more ratings")}
-    try:
-        ratings = ratings_from_columns(
-            *columns, level=level, categories=rubric.value_domain(question.spec)
-        )
-    except DataError as exc:
-        if exc.index is not None:
-            raise  # one rating at fault (a second rating of a unit): a bug upstream, not data
-        # The scale itself, e.g. a ratio-level question whose scale has negative points: that
-        # question has no coefficients, and says why; the other questions' go on.
-        return {"krippendorff_alpha": _undefined(level, str(exc))}
+    if ratings is None:
+        if not columns or not columns[0]:
+            return {"krippendorff_alpha": _undefined(level, "no unit has two or more ratings")}
+        try:
+            ratings = ratings_from_columns(
+                *columns, level=level, categories=rubric.value_domain(question.spec)
+            )
+        except DataError as exc:
+            if exc.index is not None:
+                raise  # one rating at fault (a second rating of a unit): a bug upstream
+            # The scale itself, e.g. a ratio-level question whose scale has negative points:
+            # that question has no coefficients, and says why; the other questions' go on.
+            return {"krippendorff_alpha": _undefined(level, str(exc))}
     bootstrap = bootstrap_for(study)
     if alpha_only:  # test-retest: BCa over cases, as alpha's interval for these raters
         bca = replace(bootstrap, kind="bca")

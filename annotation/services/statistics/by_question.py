@@ -8,7 +8,7 @@ from annotation.services.statistics.comparisons import question_comparisons
 from annotation.services.statistics.corrections import question_corrections
 from annotation.services.statistics.judges import judge_statistics
 from annotation.services.statistics.omissions import question_omissions
-from annotation.services.statistics.rows import Ranked, human_rows, judge_codes
+from annotation.services.statistics.rows import judge_codes, question_rows
 from annotation.services.statistics.subgroups import question_subgroups
 from annotation.services.statistics.washout import washout_retest
 
@@ -18,16 +18,9 @@ def question_results(study: Study, question: Question, metrics: dict) -> list[Re
     its sources, each judge against the raters, and test-retest where items were repeated
     (hidden repeats within a sitting, and re-reads after a washout, apart); and, where adaptive
     extra raters rated, agreement with their ratings pooled in (secondary)."""
-    humans = human_rows(study, question)
-    # Ranked once: every digest of the raters' rows, and their sorted order, come from it.
-    ranked = Ranked.of(humans)
-    # In one order whatever order the database returned them in, so that the same ratings give
-    # the same values to the last bit (sums run in row order; units are numbered as first seen).
-    if ranked is not None:
-        ranked = ranked.in_order()
-        humans = ranked.rows
-    else:
-        humans = sorted(humans, key=repr)
+    # In one order, and ranked once: every digest of the raters' rows, and their sorted order,
+    # come from it.
+    humans, ranked = question_rows(study, question)
     judges = list(study.judges.all())
     judged = {judge.label: judge_codes(judge, question) for judge in judges}
     results = question_agreement(study, question, humans, judged, ranked)

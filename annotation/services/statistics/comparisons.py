@@ -6,6 +6,7 @@ adjusted across the whole study afterwards (`adjust_study`). The statistics them
 
 from itertools import combinations
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from annotation.core import rubric
 from annotation.core.stats import compare
@@ -38,6 +39,9 @@ from annotation.services.statistics.rows import (
 )
 from annotation.services.statistics.store import Figure, bootstrap_for, store_by_source
 
+if TYPE_CHECKING:
+    import numpy as np
+
 # Computed together from the ratings; the MRMC results are a family of their own (`mrmc`),
 # and so are the corrections' summaries (`corrections`). Omission rates are computed apart
 # (`omissions.question_omissions`).
@@ -65,17 +69,33 @@ def question_comparisons(
     elif question.kind == Question.Kind.PAIRWISE:
         rows, digest = ranked.sorted() if ranked else sorted_rows(humans)
         compute = lambda: _preferences(study, question, rows)  # noqa: E731
+    elif ranked is not None:
+        # Per source: answers about one output only, not about a whole pair or set; from the
+        # ranks, without a list of their rows unless a fallback or the metrics need one.
+        keep = _one_output(ranked)
+        digest = ranked.digest(keep)
+        compute = lambda: _scores(study, question, None, _by_source_ranked(ranked, keep))  # noqa: E731
+        rows = None
     else:
-        # Per source: answers about one output only, not about a whole pair or set.
         rows, digest = _about_one_output(humans, ranked)
         compute = lambda: _scores(study, question, rows)  # noqa: E731
     inputs = [digest, question.kind, question.level, rubric.value_domain(question.spec)]
     results = store_by_source(study, question, SCORE_COMPARISONS, inputs, compute)
     if question.kind not in (Question.Kind.PAIRWISE, Question.Kind.CRITERIA):
-        results += question_mrmc(study, question, rows, pair_label=pair_label, digest=digest)
-        if ordered(question):
+        coded = (ranked, keep) if rows is None else None
+        results += question_mrmc(
+            study, question, rows, pair_label=pair_label, digest=digest, ranked=coded
+        )
+        if ordered(question) and metrics:
+            if rows is None:
+                rows = ranked.sorted(keep)[0]
             results += _metric_correlations(study, question, rows, metrics)
     return results
+
+
+def _one_output(ranked: Ranked) -> "np.ndarray":
+    """Which of the ranked rows are about one output (`about_one_output`)."""
+    return ~ranked.where(1, "") & ranked.where(2, "")
 
 
 def _about_one_output(humans: list[Row], ranked: Ranked | None) -> tuple[list[Row], str]:
@@ -83,7 +103,7 @@ def _about_one_output(humans: list[Row], ranked: Ranked | None) -> tuple[list[Ro
     no call each), from the humans' ranks when given."""
     if ranked is None:
         return sorted_rows([row for row in humans if row[1] and not row[2]])
-    return ranked.sorted(~ranked.where(1, "") & ranked.where(2, ""))
+    return ranked.sorted(_one_output(ranked))
 
 
 def ordered(question: Question) -> bool:
@@ -139,12 +159,36 @@ def _by_source(rows: list[Row]) -> dict[str, list | object]:
     return found
 
 
-def _scores(study: Study, question: Question, rows: list[Row]) -> dict:
+def _by_source_ranked(ranked: Ranked, keep: "np.ndarray") -> dict[str, list | object]:
+    """`_by_source` of the ranked rows `keep` picks (sorted, as `Ranked.sorted` gives them),
+    from their codes (`compare.rows_of_codes`): no column of a million names per source."""
+    import numpy as np
+
+    at = np.flatnonzero(keep)
+    source = ranked.codes[1][at]
+    found: dict[str, list | object] = {}
+    for k in np.flatnonzero(np.bincount(source, minlength=len(ranked.labels[1]))).tolist():
+        mine = at[source == k]
+        case, rater, value = (ranked.codes[column][mine] for column in (0, 3, 4))
+        labels = [ranked.labels[column] for column in (0, 3, 4)]
+        checked = compare.rows_of_codes(*zip((case, rater, value), labels, strict=True))
+        if checked is None:  # as tuples, whose check names the row at fault
+            picked = [ranked.rows[i] for i in mine.tolist()]
+            checked = [(row[0], row[3], row[4]) for row in picked]
+        found[ranked.labels[1][k]] = checked
+    return found
+
+
+def _scores(
+    study: Study, question: Question, rows: list[Row] | None, by_source: dict | None = None
+) -> dict:
     """Per source its summary; per pair of sources (in label order, first minus second) the
-    paired tests on the cases both have, each case its raters' mean."""
+    paired tests on the cases both have, each case its raters' mean. `by_source`, the rows'
+    `_by_source` when the caller has it."""
     bootstrap = bootstrap_for(study)
     domain = rubric.value_domain(question.spec)
-    by_source = _by_source(rows)
+    if by_source is None:
+        by_source = _by_source(rows)  # type: ignore[arg-type]
     figures = {}
     for source, observations in sorted(by_source.items()):
         summary = compare.score_summary(observations, bootstrap=bootstrap, categories=domain)

@@ -21,7 +21,7 @@ from annotation.core.stats.mrmc import FIXED_CASES, FIXED_READERS, RANDOM_BOTH, 
 from annotation.core.stats.mrmc.analysis import plain
 from annotation.core.stats.names import MRMC, MRMC_ACCURACY, MRMC_TESTS
 from annotation.models import Case, Question, Result, Study
-from annotation.services.statistics.rows import Row, rows_digest
+from annotation.services.statistics.rows import Ranked, Row, rows_digest
 from annotation.services.statistics.store import Figure, store_by_source
 
 if TYPE_CHECKING:
@@ -57,22 +57,29 @@ def compares_scores(question: Question) -> bool:
 def question_mrmc(
     study: Study,
     question: Question,
-    rows: list[Row],
+    rows: list[Row] | None,
     *,
     pair_label: Callable[[str, str], str],
     digest: str = "",
+    ranked: "tuple[Ranked, np.ndarray] | None" = None,
 ) -> list[Result]:
     """Per pair of sources (labels in order, first minus second), the MRMC results stored under
     `pair_label(first, second)` as the paired tests are; `rows` are the first-pass answers
-    about one output each (`rows.about_one_output`)."""
+    about one output each (`rows.about_one_output`), sorted; or, with `rows` None, `ranked`
+    gives them: ranked rows and which of them (the digest then given too)."""
     if not compares_scores(question):
         return []
     expected = expected_answers(study, question)
     what = digest or rows_digest(rows)  # `rows_digest(rows)`, when the caller has it already
     inputs = [what, question.kind, question.level, sorted(expected.items()), METHOD, BLOCK]
-    return store_by_source(
-        study, question, MRMC_TESTS, inputs, lambda: _figures(question, rows, expected, pair_label)
-    )
+
+    def compute() -> dict:
+        # (case, source, _, rater, value) rows
+        coded = _Coded.of_rows(rows, (3, 0, 1, 4)) if rows is not None else None
+        scores = coded or _Coded.of_ranked(*ranked)  # type: ignore[misc]
+        return _figures(question, scores, expected, pair_label)
+
+    return store_by_source(study, question, MRMC_TESTS, inputs, compute)
 
 
 def expected_answers(study: Study, question: Question) -> dict[str, list]:
@@ -86,9 +93,8 @@ def expected_answers(study: Study, question: Question) -> dict[str, list]:
     return found
 
 
-def _figures(question: Question, rows: list[Row], expected: dict[str, list], pair_label) -> dict:
+def _figures(question: Question, scores: "_Coded", expected: dict[str, list], pair_label) -> dict:
     yes_no = question.kind == Question.Kind.YES_NO
-    scores = _Coded.of_rows(rows, (3, 0, 1, 4))  # (case, source, _, rater, value) rows
     figures = {}
     for first, second in combinations(scores.sources, 2):
         pair = pair_label(first, second)
@@ -137,6 +143,25 @@ class _Coded:
         for k in at[:3]:
             coded.append(_sorted_codes(list(map(itemgetter(k), rows))))
         value = np.fromiter(map(float, map(itemgetter(at[3]), rows)), float, len(rows))
+        (raters, rater), (cases, case), (sources, source) = coded
+        return cls(raters, cases, sources, rater, case, source, value)
+
+    @classmethod
+    def of_ranked(cls, ranked: Ranked, keep: "np.ndarray") -> "_Coded":
+        """`of_rows` of `ranked.sorted(keep)`'s rows, from their codes: each column's labels
+        narrowed to those its rows have, its codes renumbered among them, in the same order."""
+        import numpy as np
+
+        at = np.flatnonzero(keep)
+        coded = []
+        for column in (3, 0, 1):
+            code = ranked.codes[column][at]
+            labels = ranked.labels[column]
+            present = np.flatnonzero(np.bincount(code, minlength=len(labels)))
+            renumber = np.zeros(len(labels), dtype=np.int64)
+            renumber[present] = np.arange(len(present))
+            coded.append(([labels[i] for i in present.tolist()], renumber[code]))
+        value = np.array(ranked.labels[4], dtype=float)[ranked.codes[4][at]]
         (raters, rater), (cases, case), (sources, source) = coded
         return cls(raters, cases, sources, rater, case, source, value)
 

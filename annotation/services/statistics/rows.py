@@ -10,8 +10,10 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
+from django.db import connection
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 
@@ -26,6 +28,7 @@ from annotation.models import (
     Output,
     Question,
     Rating,
+    Source,
     Study,
 )
 from annotation.selectors import study_rater_pseudonyms
@@ -49,15 +52,7 @@ def human_codes(
     given). Side by side, an answer is about the output it names; otherwise about the item's
     output, or its pair. `with_kind` adds each row's assignment kind. `as_of` gives some
     answers' codes as they stood at an earlier moment, by rating id (None: no code then)."""
-    ratings = Rating.objects.filter(
-        question=question,
-        assignment__study=study,
-        assignment__kind__in=kinds or [Assignment.Kind.STUDY],
-        # An item counts once its rater submits it: until then its answers are a draft.
-        assignment__submitted_at__isnull=False,
-        value__isnull=False,
-    ).annotate(whole_set=_whole_set(study, "assignment__item"))
-    ratings = ratings.values_list(
+    ratings = _coded_answers(study, question, kinds).values_list(
         "assignment__item__output__case__external_id",
         Coalesce("output__source__label", "assignment__item__output__source__label"),
         "assignment__item__output_b__source__label",
@@ -81,10 +76,95 @@ def human_codes(
             "" if whole_set else keep(source, source),
             keep(second, second) if second else "",
             pseudonyms[rater_id],
-            number(value, value),
+            number(value + 0.0, value + 0.0),  # -0.0 (a tie seen flipped) is 0.0: one code
         )
         rows.append((*row, kind) if with_kind else row)
     return rows
+
+
+def _coded_answers(study: Study, question: Question, kinds=None):
+    """The question's coded answers on submitted items of the `kinds` given (the study proper
+    by default), each marked whether it is about a whole set (`whole_set`)."""
+    return Rating.objects.filter(
+        question=question,
+        assignment__study=study,
+        assignment__kind__in=kinds or [Assignment.Kind.STUDY],
+        # An item counts once its rater submits it: until then its answers are a draft.
+        assignment__submitted_at__isnull=False,
+        value__isnull=False,
+    ).annotate(whole_set=_whole_set(study, "assignment__item"))
+
+
+def question_rows(study: Study, question: Question) -> tuple[list[Row], "Ranked | None"]:
+    """The question's rows (`human_rows`) in one order, sorted, whatever order the database
+    returned them in, and ranked (`Ranked`) when they rank: what a recomputation computes a
+    question's statistics from. The same rows in the same order give the same values to the
+    last bit (sums run in row order; units are numbered as first seen).
+
+    Coded answers are read as columns of ids and ranked in arrays: a million answers without
+    a million tuples made by the database driver and another million by the ORM (issue 22)."""
+    if question.kind == Question.Kind.RANKING:
+        ranked = Ranked.of(human_rows(study, question))
+        if ranked is None:
+            return sorted(human_rows(study, question), key=repr), None
+        ranked = ranked.in_order()
+        return ranked.rows, ranked
+    ranked = Ranked.of_columns(*_code_columns(study, question), labels=_labels_of_ids(study))
+    return (ranked.rows, ranked) if ranked is not None else ([], None)
+
+
+# The id columns `_code_columns` reads, in a Row's order, and whether each answer is about a
+# whole set (its source is then "").
+_ID_COLUMNS = 6
+
+
+def _code_columns(study: Study, question: Question, *, aggregated: bool | None = None) -> list:
+    """The question's study answers as `human_codes` finds them, as arrays of ids: case,
+    source, the pair's second source (0: none), rater, then the code, and 1 where the answer
+    is about a whole set. On PostgreSQL the rows come packed in a few binary strings, unpacked
+    by numpy (`aggregated`; the plain fetch otherwise, as on SQLite)."""
+    import numpy as np  # the worker's: the web process that imports this module needs none
+
+    ratings = _coded_answers(study, question).values_list(
+        "assignment__item__output__case_id",
+        Coalesce("output__source_id", "assignment__item__output__source_id"),
+        Coalesce("assignment__item__output_b__source_id", Value(0)),
+        "assignment__rater_id",
+        "value",
+        "whole_set",
+    )
+    if aggregated is None:
+        aggregated = connection.vendor == "postgresql"
+    if not aggregated:
+        found = list(ratings)
+        return [
+            np.fromiter(map(itemgetter(k), found), float if k == 4 else np.int64, len(found))
+            for k in range(_ID_COLUMNS)
+        ]
+    query, params = ratings.query.sql_with_params()
+    # One binary string per rater (a bytea holds at most 1 GB: 25 million answers), each
+    # answer 41 bytes: five big-endian 8-byte numbers and the set flag's one.
+    packed = (
+        "SELECT string_agg(int8send(x.c0) || int8send(x.c1) || int8send(x.c2) || "
+        "int8send(x.c3) || float8send(x.c4) || boolsend(x.c5), ''::bytea) "
+        f"FROM ({query}) AS x(c0, c1, c2, c3, c4, c5) GROUP BY x.c3"
+    )
+    connection.ensure_connection()
+    with connection.connection.cursor(binary=True) as cursor:
+        cursor.execute(packed, params)
+        parts = [bytes(part) for (part,) in cursor.fetchall()]
+    layout = np.dtype([(f"c{k}", ">i8") for k in range(4)] + [("c4", ">f8"), ("c5", "u1")])
+    rows = np.frombuffer(b"".join(parts), dtype=layout)
+    del parts
+    return [rows[f"c{k}"].astype(float if k == 4 else np.int64) for k in range(_ID_COLUMNS)]
+
+
+def _labels_of_ids(study: Study) -> list[dict]:
+    """What each id column of `_code_columns` names, as a Row gives it: the case's id, the
+    source's label (0: none, ""), the rater's pseudonym."""
+    cases = dict(Case.objects.filter(study=study).values_list("pk", "external_id"))
+    sources = {0: "", **dict(Source.objects.filter(study=study).values_list("pk", "label"))}
+    return [cases, sources, sources, study_rater_pseudonyms(study=study)]
 
 
 def _whole_set(study: Study, item: str):
@@ -311,6 +391,34 @@ class Ranked:
             codes.append(np.fromiter(map(rank.__getitem__, column), small, len(rows)))
         return cls(rows, labels, codes)
 
+    @classmethod
+    def of_columns(
+        cls, case, source, second, rater, value, whole_set, *, labels: list[dict]
+    ) -> "Ranked | None":
+        """`Ranked.of(rows).in_order()` for rows given as arrays of ids and codes (as
+        `_code_columns` reads them) and what each id column's ids name (`labels`): each
+        column's distinct ids ranked by their names, without a tuple per row until the rows
+        themselves are made, once, in order. None when there are no rows."""
+        import numpy as np
+
+        if not len(case):
+            return None
+        source = np.where(whole_set != 0, 0, source)  # about a whole set: about no one source
+        ranked = [
+            _ranked_ids(ids, names.__getitem__)
+            for ids, names in zip((case, source, second, rater), labels, strict=True)
+        ]
+        ranked.append(_ranked_ids(value + 0.0, float))  # -0.0 is 0.0, as `human_codes` has it
+        codes = [code for _, code in ranked]
+        order = _order(codes)
+        codes = [code[order] for code in codes]
+        columns = []
+        for (names, _), code in zip(ranked, codes, strict=True):
+            every = np.empty(len(names), dtype=object)
+            every[:] = names
+            columns.append(every[code].tolist())
+        return cls(list(zip(*columns, strict=True)), [names for names, _ in ranked], codes)
+
     def in_order(self) -> "Ranked":
         """The same rows sorted (first column first), as a Ranked of their own: what is
         computed from them then does not depend on the order the database returned them in,
@@ -355,6 +463,19 @@ class Ranked:
             codes.append(renumber[code])
         order = _order(codes)
         return at[order], _digest(labels, [c[order] for c in codes])
+
+
+def _ranked_ids(ids: "np.ndarray", name_of) -> tuple[list, "np.ndarray"]:
+    """A column of ids as `Ranked.of` ranks the names they stand for (`name_of`): the distinct
+    names sorted, and each row's position among them, as small an integer as it needs."""
+    import numpy as np
+
+    distinct, inverse = np.unique(ids, return_inverse=True)
+    named = [name_of(each) for each in distinct.tolist()]
+    names = sorted(set(named))
+    position = {name: k for k, name in enumerate(names)}
+    rank = np.fromiter(map(position.__getitem__, named), np.int64, len(named))
+    return names, rank[inverse.reshape(-1)].astype(np.min_scalar_type(len(names)))
 
 
 def _order(codes: list) -> "np.ndarray":

@@ -22,7 +22,7 @@ than thin (a rater rating a case twice, a value that is not a number) is a DataE
   `fact_agreement` (raters' agreement on which facts an output omits); imported by name.
 """
 
-from annotation.core.stats.compare.common import Statistic, rows_of_columns
+from annotation.core.stats.compare.common import Statistic, rows_of_codes, rows_of_columns
 from annotation.core.stats.compare.correlations import (
     FISHER_Z,
     KENDALL,
@@ -113,6 +113,7 @@ __all__ = [
     "criteria_points",
     "mcnemar",
     "paired",
+    "rows_of_codes",
     "rows_of_columns",
     "score_summary",
     "shared",

@@ -13,7 +13,13 @@ from numbers import Real
 
 import numpy as np
 
-from annotation.core.stats.data import DataError, all_distinct, columns_of, first_seen
+from annotation.core.stats.data import (
+    DataError,
+    all_distinct,
+    columns_of,
+    first_seen,
+    first_seen_codes,
+)
 from annotation.core.stats.names import THESE_RATERS
 from annotation.core.stats.resampling import Bootstrap, case_weights
 
@@ -149,6 +155,30 @@ def rows_of_columns(
             return None  # a rater rated a case twice: the row by row check names the row
         n_raters = len(ids)
     return _Rows(labels, index, array, n_raters)
+
+
+def rows_of_codes(
+    cases: tuple[np.ndarray, Sequence],
+    raters: tuple[np.ndarray, Sequence],
+    values: tuple[np.ndarray, Sequence],
+) -> _Rows | None:
+    """`rows_of_columns` of rated rows with one number each, the columns given as codes: each
+    a pair (each row's code, what each code stands for), as a caller holding the rows as
+    arrays has them. The same rows, from the distinct names and values alone; None where
+    `rows_of_columns` would be None (or names repeat, or a value is not a plain float)."""
+    numbers = values[1]
+    if not len(cases[0]) or set(map(type, numbers)) != {float}:
+        return None
+    number = np.array(numbers, dtype=float)
+    if not np.isfinite(number).all():
+        return None
+    indexed = [first_seen_codes(*column) for column in (cases, raters)]
+    if None in indexed:
+        return None
+    (labels, index), (ids, rater) = indexed  # type: ignore[misc]
+    if not all_distinct(index * len(ids) + rater, len(labels) * len(ids)):
+        return None
+    return _Rows(labels, index, np.ascontiguousarray(number[values[0]][:, None]), len(ids))
 
 
 def _number(value: object, n: int | None = None) -> float:
