@@ -45,6 +45,30 @@ def test_figures_stored_alongside_are_those_computed_alone(open_study, monkeypat
     assert values["krippendorff_alpha"] is not None
 
 
+def test_figures_stored_alongside_leave_the_other_core_to_the_computation(open_study, monkeypatch):
+    """Their queries run without parallel workers beside the computation, and the setting goes
+    with the thread's connection, not into the computation's own."""
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "only PostgreSQL stores the figures alongside the computation, and only it has "
+            "parallel workers (CI runs this on PostgreSQL)"
+        )
+    rate_absolute(open_study)
+    settings_seen = []
+
+    def recording(*, study):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW max_parallel_workers_per_gather")
+            settings_seen.append(cursor.fetchone()[0])
+
+    monkeypatch.setattr(statistics, "study_figures_store", recording)
+    with statistics._figures_stored_alongside(open_study), connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        own = cursor.fetchone()[0]
+    assert settings_seen == ["0"]
+    assert own != "0"
+
+
 def test_figures_that_fail_fail_the_recomputation(open_study, monkeypatch):
     rate_absolute(open_study)
 
