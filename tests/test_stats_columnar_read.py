@@ -221,12 +221,13 @@ def test_a_scale_the_level_cannot_use_is_left_to_the_columns():
     assert ratings_from_codes(*codes, level="weird", categories=[1, 2, 3, 4, 5]) is None
 
 
-def test_each_scope_computed_from_the_ranks_stores_what_the_rows_give(demo_questions):
-    compared = 0
+def test_each_scope_and_the_comparisons_from_the_ranks_are_what_the_rows_give(demo_questions):
+    compared = with_scores = 0
     for study, question in demo_questions:
         rows, ranked = question_rows(study, question)
         if ranked is None:
             continue
+        with_scores += _comparisons_read_what_the_rows_give(ranked)
         for source in agreement._sources(rows, ranked):
             assert source in agreement._sources(rows)
             scoped = agreement._scoped(rows, source)
@@ -237,6 +238,7 @@ def test_each_scope_computed_from_the_ranks_stores_what_the_rows_give(demo_quest
             compared += 1
         assert agreement._sources(rows, ranked) == agreement._sources(rows)
     assert compared >= len(demo_questions)
+    assert with_scores >= 5
 
 
 def test_a_rating_outside_the_scale_is_named_as_from_the_rows():
@@ -266,25 +268,21 @@ def _same(found, expected) -> None:
             assert mine == theirs, name
 
 
-def test_the_comparisons_and_mrmc_read_from_the_ranks_what_the_rows_give(demo_questions):
-    compared = 0
-    for study, question in demo_questions:
-        _, ranked = question_rows(study, question)
-        if ranked is None:
-            continue
-        keep = comparisons._one_output(ranked)
-        alone, digest = ranked.sorted(keep)
-        assert digest == ranked.digest(keep)
-        if not alone:
-            continue
-        by_source = comparisons._by_source_ranked(ranked, keep)
-        expected = comparisons._by_source(alone)
-        assert list(by_source) == sorted(expected)
-        for source, checked in by_source.items():
-            _same(checked, expected[source])
-        _same(mrmc._Coded.of_ranked(ranked, keep), mrmc._Coded.of_rows(alone, (3, 0, 1, 4)))
-        compared += 1
-    assert compared >= 5
+def _comparisons_read_what_the_rows_give(ranked: Ranked) -> bool:
+    """The comparisons' rows about one output, per source, and MRMC's readings, from the ranks
+    as from the rows they sort; False when there are no such rows."""
+    keep = comparisons._one_output(ranked)
+    alone, digest = ranked.sorted(keep)
+    assert digest == ranked.digest(keep)
+    if not alone:
+        return False
+    by_source = comparisons._by_source_ranked(ranked, keep)
+    expected = comparisons._by_source(alone)
+    assert list(by_source) == sorted(expected)
+    for source, checked in by_source.items():
+        _same(checked, expected[source])
+    _same(mrmc._Coded.of_ranked(ranked, keep), mrmc._Coded.of_rows(alone, (3, 0, 1, 4)))
+    return True
 
 
 @pytest.mark.parametrize("seed", range(8))

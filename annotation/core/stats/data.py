@@ -160,11 +160,27 @@ def ratings_from_columns(
     positions = list(map(position_of.get, keys))
     if None in positions:
         _raise_first_fault(units, raters, values, positions, categories)
-    unit_ids, unit_index = first_seen(units)
-    rater_ids, rater_index = first_seen(raters)
+    indexed = (first_seen(units), first_seen(raters))
+    found = _rated_once(*indexed, categories, numbers, level, np.array(positions, dtype=np.int64))
+    if found is None:
+        _raise_first_fault(units, raters, values, positions, categories)
+    return found
+
+
+def _rated_once(
+    units: tuple[tuple, np.ndarray],
+    raters: tuple[tuple, np.ndarray],
+    categories: tuple,
+    numbers: np.ndarray | None,
+    level: str,
+    position: np.ndarray,
+) -> Ratings | None:
+    """The Ratings of units and raters indexed (each its distinct names and every rating's
+    index among them); None when a rater rated a unit twice."""
+    (unit_ids, unit_index), (rater_ids, rater_index) = units, raters
     cells = unit_index * max(1, len(rater_ids)) + rater_index
     if not all_distinct(cells, max(1, len(unit_ids)) * max(1, len(rater_ids))):
-        _raise_first_fault(units, raters, values, positions, categories)
+        return None
     return Ratings(
         units=unit_ids,
         raters=rater_ids,
@@ -173,7 +189,7 @@ def ratings_from_columns(
         level=level,
         unit_index=unit_index,
         rater_index=rater_index,
-        position=np.array(positions, dtype=np.int64),
+        position=position,
     )
 
 
@@ -214,20 +230,7 @@ def ratings_from_codes(
     indexed = [first_seen_codes(*column) for column in (units, raters)]
     if None in indexed:
         return None
-    (unit_ids, unit_index), (rater_ids, rater_index) = indexed  # type: ignore[misc]
-    cells = unit_index * max(1, len(rater_ids)) + rater_index
-    if not all_distinct(cells, max(1, len(unit_ids)) * max(1, len(rater_ids))):
-        return None
-    return Ratings(
-        units=unit_ids,
-        raters=rater_ids,
-        categories=categories,
-        numbers=numbers,
-        level=level,
-        unit_index=unit_index,
-        rater_index=rater_index,
-        position=position,
-    )
+    return _rated_once(*indexed, categories, numbers, level, position)  # type: ignore[misc]
 
 
 def first_seen_codes(codes: np.ndarray, names: Sequence) -> tuple[tuple, np.ndarray] | None:
