@@ -401,6 +401,9 @@ def median_seconds(work, times: int) -> float:
 def time_dashboard(study: Study) -> Figure:
     """The study admin's dashboard, median of 5 after a warm-up, against a count(*) of the
     study's ratings."""
+    # The page names its static files from the manifest, as in production: on a fresh clone
+    # there is none until they are collected, as a deploy does.
+    call_command("collectstatic", interactive=False, verbosity=0)
     client = Client(SERVER_NAME="localhost")
     client.force_login(study.created_by)
     url = reverse("study_dashboard", args=[study.token])
