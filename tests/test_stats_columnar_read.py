@@ -294,3 +294,35 @@ def test_rows_of_codes_are_the_rows_of_the_columns(seed):
     units, raters, values = _random_columns(seed, faults="twice")
     assert compare.rows_of_columns(units, raters, [values]) is None
     assert compare.rows_of_codes(_as_codes(units), _as_codes(raters), _as_codes(values)) is None
+
+
+def test_a_connection_lost_during_the_packed_read_is_djangos_outage(monkeypatch):
+    """The packed read runs on psycopg's own cursor; its errors still come as Django's, which
+    the worker's outage handling (`task_runs.DATABASE_OUTAGES`) recognises."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the packed read is PostgreSQL's; SQLite has the plain fetch only")
+    import psycopg
+    from django.db import OperationalError
+
+    study = _pairwise_study()
+    question = study.questions.get()
+    connection.ensure_connection()
+    raw = connection.connection
+
+    class Lost:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def execute(self, *args, **kwargs):
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    cursor = raw.cursor
+    monkeypatch.setattr(
+        raw, "cursor", lambda *a, **k: Lost() if k.get("binary") else cursor(*a, **k)
+    )
+    with pytest.raises(OperationalError) as lost:
+        _code_columns(study, question, aggregated=True)
+    assert isinstance(lost.value.__cause__, psycopg.OperationalError)

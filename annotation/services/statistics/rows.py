@@ -150,7 +150,9 @@ def _code_columns(study: Study, question: Question, *, aggregated: bool | None =
         f"FROM ({query}) AS x(c0, c1, c2, c3, c4, c5) GROUP BY x.c3"
     )
     connection.ensure_connection()
-    with connection.connection.cursor(binary=True) as cursor:
+    # Django's own error types, as from its cursors: a lost connection is then an outage the
+    # worker knows (task_runs.DATABASE_OUTAGES), not psycopg's error passing it by.
+    with connection.wrap_database_errors, connection.connection.cursor(binary=True) as cursor:
         cursor.execute(packed, params)
         parts = [bytes(part) for (part,) in cursor.fetchall()]
     layout = np.dtype([(f"c{k}", ">i8") for k in range(4)] + [("c4", ">f8"), ("c5", "u1")])
