@@ -306,23 +306,94 @@ def test_a_connection_lost_during_the_packed_read_is_djangos_outage(monkeypatch)
 
     study = _pairwise_study()
     question = study.questions.get()
-    connection.ensure_connection()
-    raw = connection.connection
+    execute = psycopg.Cursor.execute
 
-    class Lost:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def execute(self, *args, **kwargs):
+    def lost(cursor, *args, **kwargs):
+        if kwargs.get("binary"):  # the packed read's; Django's own cursors ask for text
             raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return execute(cursor, *args, **kwargs)
 
-    cursor = raw.cursor
-    monkeypatch.setattr(
-        raw, "cursor", lambda *a, **k: Lost() if k.get("binary") else cursor(*a, **k)
-    )
+    monkeypatch.setattr(psycopg.Cursor, "execute", lost)
     with pytest.raises(OperationalError) as lost:
         _code_columns(study, question, aggregated=True)
     assert isinstance(lost.value.__cause__, psycopg.OperationalError)
+
+
+def test_the_packed_read_works_where_django_binds_on_the_client(monkeypatch):
+    """Behind PgBouncer (DATABASE_PREPARED_STATEMENTS=0) Django's cursors bind parameters on
+    the client, and such a cursor cannot return binary results: the packed read uses a
+    cursor of its own, and gives what the plain fetch gives."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the packed read is PostgreSQL's; SQLite has the plain fetch only")
+    import psycopg
+
+    study = _pairwise_study()
+    question = study.questions.get()
+    connection.ensure_connection()
+    monkeypatch.setattr(connection.connection, "cursor_factory", psycopg.ClientCursor)
+    with connection.cursor() as cursor:
+        assert isinstance(cursor.cursor, psycopg.ClientCursor)
+    packed = _code_columns(study, question, aggregated=True)
+    plain = _code_columns(study, question, aggregated=False)
+    order = [np.lexsort(columns[::-1]) for columns in (packed, plain)]
+    for mine, theirs in zip(packed, plain, strict=True):
+        assert np.array_equal(mine[order[0]], theirs[order[1]])
+    assert len(packed[0]) > 10
+
+
+def test_a_row_that_does_not_pack_is_left_to_the_plain_fetch():
+    """A NULL in any column drops its row from the packed string (the schema rules one out
+    today): the packed read then finds fewer rows than the query counted, and gives way to
+    the plain fetch, which shows the row as it is."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the packed read is PostgreSQL's; SQLite has the plain fetch only")
+    from django.db.models import BigIntegerField, F, Value, When
+    from django.db.models import Case as Choose
+    from django.db.models.functions import Coalesce
+
+    from annotation.services.statistics import rows as rows_module
+
+    study = _pairwise_study()
+    question = study.questions.get()
+    answers = rows_module._coded_answers(study, question)
+    first = answers.order_by("pk").values_list("pk", flat=True)[0]
+    columns = (
+        Coalesce("output__source_id", "assignment__item__output__source_id"),
+        Coalesce("assignment__item__output_b__source_id", Value(rows_module.NO_ID)),
+        "assignment__rater_id",
+        "value",
+        "whole_set",
+    )
+    whole = answers.values_list("assignment__item__output__case_id", *columns)
+    assert rows_module._packed(whole) is not None
+    one_null = Choose(
+        When(pk=first, then=Value(None, output_field=BigIntegerField())),
+        default=F("assignment__item__output__case_id"),
+        output_field=BigIntegerField(),
+    )
+    assert rows_module._packed(answers.values_list(one_null, *columns)) is None
+
+
+def test_a_tie_seen_flipped_is_one_code_for_raters_and_judges_alike(open_study):
+    """-0.0 (a tie, or a zero, stored negated) and 0.0 are one code whichever reads them: its
+    name no longer depends on which of the two the database returned first."""
+    import math
+
+    from annotation.models import JudgeRating, Rating
+    from annotation.services.statistics.rows import judge_codes
+    from tests.test_study_statistics import add_judge, rate_absolute
+
+    rate_absolute(open_study)
+    question = open_study.questions.get()
+    answers = {
+        (item.output.case.external_id, item.output.source.label): 1
+        for item in open_study.items.select_related("output__case", "output__source")
+    }
+    judge = add_judge(open_study, "J", answers)
+    Rating.objects.filter(question=question).update(value=-0.0)
+    JudgeRating.objects.filter(verdict__judge=judge).update(value=-0.0)
+    humans, _ = question_rows(open_study, question)
+    values = [row[4] for row in humans + judge_codes(judge, question)]
+    assert values
+    assert all(math.copysign(1, value) == 1 for value in values)
+    assert all(math.copysign(1, row[4]) == 1 for row in human_rows(open_study, question))

@@ -61,12 +61,21 @@ def test_figures_stored_alongside_leave_the_other_core_to_the_computation(open_s
             cursor.execute("SHOW max_parallel_workers_per_gather")
             settings_seen.append(cursor.fetchone()[0])
 
+    def own_setting() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW max_parallel_workers_per_gather")
+            return cursor.fetchone()[0]
+
+    before = own_setting()
     monkeypatch.setattr(statistics, "study_figures_store", recording)
-    with statistics._figures_stored_alongside(open_study), connection.cursor() as cursor:
-        cursor.execute("SHOW max_parallel_workers_per_gather")
-        own = cursor.fetchone()[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SET max_parallel_workers_per_gather = 2")
+    with statistics._figures_stored_alongside(open_study):
+        during = own_setting()
     assert settings_seen == ["0"]
-    assert own != "0"
+    assert during == own_setting() == "2"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET max_parallel_workers_per_gather = {int(before)}")
 
 
 def test_figures_that_fail_fail_the_recomputation(open_study, monkeypatch):

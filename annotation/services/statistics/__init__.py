@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-from django.db import connection
+from django.db import connection, transaction
 
 from annotation.core.stats.names import (
     COEFFICIENTS,
@@ -116,10 +116,12 @@ def _figures_store_closing(study) -> None:
         # One core: the computation beside it, reading its rows at first, needs the other. With
         # parallel workers these queries took both of a 2-core machine's and the computation's
         # first read waited 0.9 s longer at a million ratings, where they finish 0.2 s later
-        # behind a computation of 10 s (issue 22).
-        with connection.cursor() as cursor:
-            cursor.execute("SET max_parallel_workers_per_gather = 0")
-        study_figures_store(study=study)
+        # behind a computation of 10 s (issue 22). For this transaction only: behind a pooler
+        # the server connection goes on to serve others.
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            study_figures_store(study=study)
     finally:
         connection.close()  # this thread's own connection: nothing else will close it
 

@@ -62,13 +62,9 @@ def question_agreement(
     return results
 
 
-def _digest(ranked: Ranked, source: str) -> str:
-    """`rows_digest(_scoped(humans, source))`, from the humans' ranks."""
-    return ranked.digest(_kept(ranked, source))
-
-
 def _kept(ranked: Ranked, source: str) -> np.ndarray | None:
-    """Which of the ranked rows are `_scoped(rows, source)` (None: all of them)."""
+    """Which of the ranked rows are `_scoped(rows, source)` (None: all of them): their digest
+    is `ranked.digest(_kept(ranked, source))`."""
     if not source:
         return None
     return ranked.where(1, source) & ranked.where(2, "")

@@ -104,9 +104,10 @@ def question_rows(study: Study, question: Question) -> tuple[list[Row], "Ranked 
     Coded answers are read as columns of ids and ranked in arrays: a million answers without
     a million tuples made by the database driver and another million by the ORM (issue 22)."""
     if question.kind == Question.Kind.RANKING:
-        ranked = Ranked.of(human_rows(study, question))
+        rows = human_rows(study, question)
+        ranked = Ranked.of(rows)
         if ranked is None:
-            return sorted(human_rows(study, question), key=repr), None
+            return sorted(rows, key=repr), None
         ranked = ranked.in_order()
         return ranked.rows, ranked
     ranked = Ranked.of_columns(*_code_columns(study, question), labels=_labels_of_ids(study))
@@ -116,56 +117,74 @@ def question_rows(study: Study, question: Question) -> tuple[list[Row], "Ranked 
 # The id columns `_code_columns` reads, in a Row's order, and whether each answer is about a
 # whole set (its source is then "").
 _ID_COLUMNS = 6
+# The id `_code_columns` gives where there is none (a pair's second source, a whole set's own
+# source): no row's id, as ids count from 1.
+NO_ID = -1
 
 
 def _code_columns(study: Study, question: Question, *, aggregated: bool | None = None) -> list:
     """The question's study answers as `human_codes` finds them, as arrays of ids: case,
-    source, the pair's second source (0: none), rater, then the code, and 1 where the answer
-    is about a whole set. On PostgreSQL the rows come packed in a few binary strings, unpacked
-    by numpy (`aggregated`; the plain fetch otherwise, as on SQLite)."""
+    source, the pair's second source (NO_ID: none), rater, then the code, and 1 where the
+    answer is about a whole set. On PostgreSQL the rows come packed in a few binary strings,
+    unpacked by numpy (`aggregated`; the plain fetch otherwise, as on SQLite)."""
     import numpy as np  # the worker's: the web process that imports this module needs none
 
     ratings = _coded_answers(study, question).values_list(
         "assignment__item__output__case_id",
         Coalesce("output__source_id", "assignment__item__output__source_id"),
-        Coalesce("assignment__item__output_b__source_id", Value(0)),
+        Coalesce("assignment__item__output_b__source_id", Value(NO_ID)),
         "assignment__rater_id",
         "value",
         "whole_set",
     )
     if aggregated is None:
         aggregated = connection.vendor == "postgresql"
-    if not aggregated:
-        found = list(ratings)
-        return [
-            np.fromiter(map(itemgetter(k), found), float if k == 4 else np.int64, len(found))
-            for k in range(_ID_COLUMNS)
-        ]
+    if aggregated:
+        packed = _packed(ratings)
+        if packed is not None:
+            return packed
+    found = list(ratings)
+    return [
+        np.fromiter(map(itemgetter(k), found), float if k == 4 else np.int64, len(found))
+        for k in range(_ID_COLUMNS)
+    ]
+
+
+def _packed(ratings) -> list | None:
+    """`_code_columns`' arrays from PostgreSQL: one binary string per rater (a bytea holds at
+    most 1 GB: 25 million answers), each answer 41 bytes, five big-endian 8-byte numbers and
+    the set flag's one. None if a row did not pack (a column NULL, which the schema rules out):
+    the plain fetch then shows it as it is."""
+    import numpy as np
+    import psycopg
+
     query, params = ratings.query.sql_with_params()
-    # One binary string per rater (a bytea holds at most 1 GB: 25 million answers), each
-    # answer 41 bytes: five big-endian 8-byte numbers and the set flag's one.
     packed = (
         "SELECT string_agg(int8send(x.c0) || int8send(x.c1) || int8send(x.c2) || "
-        "int8send(x.c3) || float8send(x.c4) || boolsend(x.c5), ''::bytea) "
+        "int8send(x.c3) || float8send(x.c4) || boolsend(x.c5), ''::bytea), count(*) "
         f"FROM ({query}) AS x(c0, c1, c2, c3, c4, c5) GROUP BY x.c3"
     )
     connection.ensure_connection()
-    # Django's own error types, as from its cursors: a lost connection is then an outage the
-    # worker knows (task_runs.DATABASE_OUTAGES), not psycopg's error passing it by.
-    with connection.wrap_database_errors, connection.connection.cursor(binary=True) as cursor:
-        cursor.execute(packed, params)
-        parts = [bytes(part) for (part,) in cursor.fetchall()]
+    # A cursor of psycopg's own, binding on the server, which alone returns binary results:
+    # the connection's may bind on the client (DATABASE_PREPARED_STATEMENTS=0, for PgBouncer).
+    # Unprepared, so nothing outlives the statement on a pooled server connection. Django's
+    # error types, as from its cursors: a lost connection is an outage the worker knows
+    # (task_runs.DATABASE_OUTAGES), not psycopg's error passing it by.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(packed, params, binary=True, prepare=False)
+        found = cursor.fetchall()
     layout = np.dtype([(f"c{k}", ">i8") for k in range(4)] + [("c4", ">f8"), ("c5", "u1")])
-    rows = np.frombuffer(b"".join(parts), dtype=layout)
-    del parts
+    rows = np.frombuffer(b"".join(bytes(part or b"") for part, _ in found), dtype=layout)
+    if len(rows) != sum(count for _, count in found):
+        return None
     return [rows[f"c{k}"].astype(float if k == 4 else np.int64) for k in range(_ID_COLUMNS)]
 
 
 def _labels_of_ids(study: Study) -> list[dict]:
     """What each id column of `_code_columns` names, as a Row gives it: the case's id, the
-    source's label (0: none, ""), the rater's pseudonym."""
+    source's label (NO_ID: none, ""), the rater's pseudonym."""
     cases = dict(Case.objects.filter(study=study).values_list("pk", "external_id"))
-    sources = {0: "", **dict(Source.objects.filter(study=study).values_list("pk", "label"))}
+    sources = {**dict(Source.objects.filter(study=study).values_list("pk", "label")), NO_ID: ""}
     return [cases, sources, sources, study_rater_pseudonyms(study=study)]
 
 
@@ -244,7 +263,7 @@ def judge_codes(judge: Judge, question: Question) -> list[Row]:
     )
     rater = judge_rater(judge)
     return [
-        (case_id, "" if whole_set else source, second or "", rater, value)
+        (case_id, "" if whole_set else source, second or "", rater, value + 0.0)  # -0.0 is 0.0
         for case_id, source, second, value, whole_set in rows
     ]
 
@@ -405,7 +424,7 @@ class Ranked:
 
         if not len(case):
             return None
-        source = np.where(whole_set != 0, 0, source)  # about a whole set: about no one source
+        source = np.where(whole_set != 0, NO_ID, source)  # about a whole set: no one source
         ranked = [
             _ranked_ids(ids, names.__getitem__)
             for ids, names in zip((case, source, second, rater), labels, strict=True)
