@@ -97,6 +97,17 @@ def demo_questions():
     return found
 
 
+@pytest.fixture
+def packed_read():
+    """For the tests of the packed read alone, which only PostgreSQL has."""
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "the packed read is PostgreSQL's (string_agg of binary sends); on SQLite the "
+            "plain fetch is the only read, covered by every other test here; CI runs these "
+            "on PostgreSQL"
+        )
+
+
 def _as_the_rows_give_them(study, question):
     ranked = Ranked.of(human_rows(study, question))
     return ([], None) if ranked is None else (ranked.in_order().rows, ranked.in_order())
@@ -296,11 +307,9 @@ def test_rows_of_codes_are_the_rows_of_the_columns(seed):
     assert compare.rows_of_codes(_as_codes(units), _as_codes(raters), _as_codes(values)) is None
 
 
-def test_a_connection_lost_during_the_packed_read_is_djangos_outage(monkeypatch):
+def test_a_connection_lost_during_the_packed_read_is_djangos_outage(packed_read, monkeypatch):
     """The packed read runs on psycopg's own cursor; its errors still come as Django's, which
     the worker's outage handling (`task_runs.DATABASE_OUTAGES`) recognises."""
-    if connection.vendor != "postgresql":
-        pytest.skip("the packed read is PostgreSQL's; SQLite has the plain fetch only")
     import psycopg
     from django.db import OperationalError
 
@@ -319,12 +328,10 @@ def test_a_connection_lost_during_the_packed_read_is_djangos_outage(monkeypatch)
     assert isinstance(lost.value.__cause__, psycopg.OperationalError)
 
 
-def test_the_packed_read_works_where_django_binds_on_the_client(monkeypatch):
+def test_the_packed_read_works_where_django_binds_on_the_client(packed_read, monkeypatch):
     """Behind PgBouncer (DATABASE_PREPARED_STATEMENTS=0) Django's cursors bind parameters on
     the client, and such a cursor cannot return binary results: the packed read uses a
     cursor of its own, and gives what the plain fetch gives."""
-    if connection.vendor != "postgresql":
-        pytest.skip("the packed read is PostgreSQL's; SQLite has the plain fetch only")
     import psycopg
 
     study = _pairwise_study()
@@ -341,12 +348,10 @@ def test_the_packed_read_works_where_django_binds_on_the_client(monkeypatch):
     assert len(packed[0]) > 10
 
 
-def test_a_row_that_does_not_pack_is_left_to_the_plain_fetch():
+def test_a_row_that_does_not_pack_is_left_to_the_plain_fetch(packed_read):
     """A NULL in any column drops its row from the packed string (the schema rules one out
     today): the packed read then finds fewer rows than the query counted, and gives way to
     the plain fetch, which shows the row as it is."""
-    if connection.vendor != "postgresql":
-        pytest.skip("the packed read is PostgreSQL's; SQLite has the plain fetch only")
     from django.db.models import BigIntegerField, F, Value, When
     from django.db.models import Case as Choose
     from django.db.models.functions import Coalesce

@@ -62,6 +62,7 @@ def question_comparisons(
 ) -> list[Result]:
     """`metrics`: the study's imported metrics per output (`rows.output_metrics`); `ranked`,
     `Ranked.of(humans)` when the caller has it (the rows are then sorted from it)."""
+    keep = None  # which of the ranked rows the scores are from, where read from the ranks
     if question.kind == Question.Kind.CRITERIA:
         rows = criteria_rows(study, question)
         digest = rows_digest(rows)
@@ -82,7 +83,7 @@ def question_comparisons(
     inputs = [digest, question.kind, question.level, rubric.value_domain(question.spec)]
     results = store_by_source(study, question, SCORE_COMPARISONS, inputs, compute)
     if question.kind not in (Question.Kind.PAIRWISE, Question.Kind.CRITERIA):
-        coded = (ranked, keep) if rows is None else None
+        coded = (ranked, keep) if keep is not None else None
         results += question_mrmc(
             study, question, rows, pair_label=pair_label, digest=digest, ranked=coded
         )

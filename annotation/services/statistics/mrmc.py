@@ -74,9 +74,11 @@ def question_mrmc(
     inputs = [what, question.kind, question.level, sorted(expected.items()), METHOD, BLOCK]
 
     def compute() -> dict:
-        # (case, source, _, rater, value) rows
-        coded = _Coded.of_rows(rows, (3, 0, 1, 4)) if rows is not None else None
-        scores = coded or _Coded.of_ranked(*ranked)  # type: ignore[misc]
+        scores = (
+            _Coded.of_ranked(*ranked)  # type: ignore[misc]
+            if rows is None
+            else _Coded.of_rows(rows, (3, 0, 1, 4))  # (case, source, _, rater, value) rows
+        )
         return _figures(question, scores, expected, pair_label)
 
     return store_by_source(study, question, MRMC_TESTS, inputs, compute)
@@ -153,14 +155,7 @@ class _Coded:
         import numpy as np
 
         at = np.flatnonzero(keep)
-        coded = []
-        for column in (3, 0, 1):
-            code = ranked.codes[column][at]
-            labels = ranked.labels[column]
-            present = np.flatnonzero(np.bincount(code, minlength=len(labels)))
-            renumber = np.zeros(len(labels), dtype=np.int64)
-            renumber[present] = np.arange(len(present))
-            coded.append(([labels[i] for i in present.tolist()], renumber[code]))
+        coded = [ranked.narrowed(column, at) for column in (3, 0, 1)]
         value = np.array(ranked.labels[4], dtype=float)[ranked.codes[4][at]]
         (raters, rater), (cases, case), (sources, source) = coded
         return cls(raters, cases, sources, rater, case, source, value)

@@ -440,6 +440,18 @@ class Ranked:
             columns.append(every[code].tolist())
         return cls(list(zip(*columns, strict=True)), [names for names, _ in ranked], codes)
 
+    def narrowed(self, column: int, at: "np.ndarray") -> tuple[list, "np.ndarray"]:
+        """Column `column` of the rows at the indices `at`: its labels narrowed to the values
+        those rows have, and their positions renumbered among them (an order kept, so they
+        sort as their own ranks would sort them)."""
+        import numpy as np
+
+        distinct, code = self.labels[column], self.codes[column][at]
+        present = np.flatnonzero(np.bincount(code, minlength=len(distinct)))
+        renumber = np.zeros(len(distinct), dtype=np.int64)
+        renumber[present] = np.arange(len(present))
+        return [distinct[i] for i in present.tolist()], renumber[code]
+
     def in_order(self) -> "Ranked":
         """The same rows sorted (first column first), as a Ranked of their own: what is
         computed from them then does not depend on the order the database returned them in,
@@ -466,22 +478,18 @@ class Ranked:
         return [self.rows[i] for i in order.tolist()], digest
 
     def _part(self, keep: "np.ndarray | None") -> tuple["np.ndarray", str]:
-        """The picked rows' indices in sorted order, and their digest: each column's labels
-        narrowed to the values the part has, its positions renumbered among those (an order
-        kept, so the part sorts as its own ranks would sort it)."""
+        """The picked rows' indices in sorted order, and their digest: each column `narrowed`
+        to the part."""
         import numpy as np
 
         at = np.arange(len(self.rows)) if keep is None else np.flatnonzero(keep)
         if not len(at):
             return at, _digest_of_sorted([])
         labels, codes = [], []
-        for distinct, full in zip(self.labels, self.codes, strict=True):
-            code = full[at]
-            present = np.flatnonzero(np.bincount(code, minlength=len(distinct)))
-            renumber = np.zeros(len(distinct), dtype=np.int64)
-            renumber[present] = np.arange(len(present))
-            labels.append([distinct[i] for i in present.tolist()])
-            codes.append(renumber[code])
+        for k in range(len(self.labels)):
+            narrowed, code = self.narrowed(k, at)
+            labels.append(narrowed)
+            codes.append(code)
         order = _order(codes)
         return at[order], _digest(labels, [c[order] for c in codes])
 
