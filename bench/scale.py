@@ -313,8 +313,9 @@ def _rater_work(cursor, question: Question, work: Work, items, mine, submitted: 
     ratings = []
     for (pk, item, _, at), (opened, due, _) in zip(mine, times, strict=True):
         answer = work.answer(*items[item], bias)
-        ratings.append((pk, question.pk, str(answer), float(answer), opened, at or due))
+        ratings.append((pk, question.pk, str(answer), float(answer), opened, at or due, 1))
     columns = ("assignment_id", "question_id", "answer", "value", "created_at", "updated_at")
+    columns += ("revision_count",)  # the one revision `_revisions_insert` appends
     _copy_into(cursor, Rating._meta.db_table, columns, ratings)
     if not submitted:
         rows = ((pk, *when) for (pk, *_), when in zip(mine, times, strict=True))

@@ -21,6 +21,10 @@ class Rating(models.Model):
     value = models.FloatField(null=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # How many revisions it has (ratings.csv's `revisions`), kept by whatever appends one, so
+    # that an export reads it, not a count per rating (issue 22: 2 s of a million-rating
+    # bundle). The database's default covers rows written by COPY.
+    revision_count = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [

@@ -11,19 +11,16 @@ from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
     CharField,
-    Count,
     ExpressionWrapper,
     Func,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     TextField,
 )
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast
 
 from annotation.core import columns, tables
-from annotation.models import Assignment, Item, ItemOutput, Question, Rating, RatingRevision, Study
+from annotation.models import Assignment, Item, ItemOutput, Question, Rating, Study
 from annotation.selectors.adjudication_exports import reference_cells
 from annotation.selectors.consent import study_rater_covariates
 from annotation.selectors.studies import study_rater_pseudonyms
@@ -97,21 +94,11 @@ def study_ratings_rows(
             "item_id", "output_id", "slot"
         )
     }
-    # A count per row through the revisions' index: a join with GROUP BY over every column
-    # (JSON ones included) made PostgreSQL sort the whole export, 70x the plain read.
-    revisions = (
-        RatingRevision.objects.filter(rating=OuterRef("pk"))
-        .order_by()
-        .values("rating")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
     submitted = ExpressionWrapper(
         Q(assignment__submitted_at__isnull=False), output_field=BooleanField()
     )
     ratings = (
         ratings.annotate(
-            revision_count=Coalesce(Subquery(revisions), 0),
             answer_json=Cast("answer", TextField()),
             order_json=Cast("assignment__order", TextField()),
             first_saved=UtcSecond("created_at"),
@@ -433,7 +420,7 @@ SELECT
     || CASE WHEN a.flipped THEN 'TRUE' ELSE 'FALSE' END || ',' || ({SHOWN_SQL}) || ','
     || coalesce(io.slot::text, '') || ',' || ({KIND_SQL}) || ','
     || {UTC_SECOND.format("r.created_at")} || ',' || {UTC_SECOND.format("r.updated_at")} || ','
-    || (SELECT count(*) FROM annotation_ratingrevision v WHERE v.rating_id = r.id)::text || ','
+    || r.revision_count::text || ','
     || CASE WHEN a.submitted_at IS NULL THEN 'FALSE' ELSE 'TRUE' END || ','
     || ({SECONDS_SQL}) || ',' || a.session::text || ',' || {references} || E'\\r\\n' AS line,
     a.item_id, a.rater_id, r.question_id, r.value, a.flipped, a."order"::text, io.slot, a.kind,
@@ -461,8 +448,7 @@ CSV_REFERENCE_SQL = _csv_sql(
 # For the rows PostgreSQL left to Python: what the lines above do not carry.
 FALLBACK_SQL = f"""
 SELECT r.id, r.answer::text, {UTC_SECOND.format("r.created_at")},
-    {UTC_SECOND.format("r.updated_at")},
-    (SELECT count(*) FROM annotation_ratingrevision v WHERE v.rating_id = r.id)
+    {UTC_SECOND.format("r.updated_at")}, r.revision_count
 FROM annotation_rating r WHERE r.id = ANY(%s)
 """
 

@@ -121,7 +121,7 @@ class _Writer:
         if question.kind == Question.Kind.PAIRWISE and assignment.flipped and value is not None:
             value = -value
         rating = Rating.objects.create(
-            assignment=assignment, question=question, answer=answer, value=value
+            assignment=assignment, question=question, answer=answer, value=value, revision_count=1
         )
         RatingRevision.objects.create(rating=rating, answer=answer, value=value)
 

@@ -196,10 +196,12 @@ def _rating_store(
             output=checked.output,
             answer=checked.answer,
             value=checked.value,
+            revision_count=1,
         )
     else:
         rating.answer, rating.value = checked.answer, checked.value
-        rating.save(update_fields=["answer", "value", "updated_at"])
+        rating.revision_count += 1  # the assignment's lock holds every other save back
+        rating.save(update_fields=["answer", "value", "revision_count", "updated_at"])
     RatingRevision.objects.create(rating=rating, answer=checked.answer, value=checked.value)
     return rating, True
 
@@ -257,11 +259,11 @@ def _upsert_sql(*, per_output: bool, with_time: bool) -> str:
     return (
         f"WITH {spent}saved AS ("
         f"INSERT INTO {ratings} AS r "
-        '(assignment_id, question_id, output_id, "answer", "value", created_at, updated_at) '
-        "VALUES (%s, %s, %s, %s, %s, %s, %s) "
+        '(assignment_id, question_id, output_id, "answer", "value", created_at, updated_at, '
+        "revision_count) VALUES (%s, %s, %s, %s, %s, %s, %s, 1) "
         f"ON CONFLICT {conflict} DO UPDATE "
         'SET "answer" = EXCLUDED."answer", "value" = EXCLUDED."value", '
-        "updated_at = EXCLUDED.updated_at "
+        "updated_at = EXCLUDED.updated_at, revision_count = r.revision_count + 1 "
         'WHERE r."answer" IS DISTINCT FROM EXCLUDED."answer" '
         'RETURNING r.id, r."answer", r."value", r.updated_at), '
         f'revised AS (INSERT INTO {revisions} (rating_id, "answer", "value", saved_at) '

@@ -330,7 +330,7 @@ def reading_after_submit(*, assignment: Assignment) -> None:
             assignment=following,
             question=rating.question,
             output=None,
-            defaults={"answer": rating.answer, "value": rating.value},
+            defaults={"answer": rating.answer, "value": rating.value, "revision_count": 1},
         )
         if created:
             RatingRevision.objects.create(rating=copied, answer=copied.answer, value=copied.value)
