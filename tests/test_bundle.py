@@ -479,12 +479,12 @@ def test_a_failure_while_ratings_csv_is_written_still_fails_the_run(rated, monke
     monkeypatch.setattr(ratings_rows, "CSV_BATCH", 2)
     calls = []
 
-    def add_columns(self, columns):
-        calls.append(columns)
+    def add_coded(self, coded):
+        calls.append(coded)
         if len(calls) == 2:
             raise OSError("No space left on device")
 
-    monkeypatch.setattr(stat_files.RatingsColumns, "add_columns", add_columns)
+    monkeypatch.setattr(stat_files.RatingsColumns, "add_coded", add_coded)
     run = services.task_run_claim(
         run_id=TaskRun.objects.create(study=rated, kind=TaskRun.Kind.EXPORT_BUNDLE).pk
     )

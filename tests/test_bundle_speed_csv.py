@@ -106,13 +106,12 @@ def _python_csv(study: Study) -> str:
     )
 
 
-def _postgresql_csv(study: Study, answers_of=()) -> tuple[str, list[list]]:
-    text, columns = tables.csv_header(cols.RATINGS.names), [[] for _ in cols.RATINGS.names]
+def _postgresql_csv(study: Study, answers_of=()) -> tuple[str, list]:
+    text, coded = tables.csv_header(cols.RATINGS.names), []
     for batch in ratings_rows.study_ratings_csv_batches(study=study, answers_of=answers_of):
         text += batch.text
-        for gathered, column in zip(columns, batch.columns, strict=True):
-            gathered.extend(column)
-    return text, columns
+        coded.append(batch.coded)
+    return text, coded
 
 
 def test_postgresql_writes_ratings_csv_as_python_does(monkeypatch):
@@ -129,15 +128,22 @@ def test_postgresql_writes_ratings_csv_as_python_does(monkeypatch):
         assert written == expected, study.title
 
 
-def test_the_columns_beside_the_lines_give_the_same_frame():
+@pytest.mark.parametrize("tricky", [False, True], ids=["as rated", "tricky answers"])
+def test_the_columns_beside_the_lines_give_the_same_frame(monkeypatch, tricky):
+    # Tricky: text, lists, "na", missing values and NaN against every kind of question, and
+    # batches of 7, so that a batch starts and ends anywhere in an item.
+    monkeypatch.setattr(ratings_rows, "CSV_BATCH", 7)
     study = next(s for s in _studies() if s.title == DEMO_TITLE)
+    if tricky:
+        _tricky(study)
     variables = stat_files.question_variables(list(study_question_rows(study=study)))
     texts = [v.question for v in variables if not v.numeric]
     assert texts  # the text questions' answers travel beside their lines
     answers_of = study.questions.filter(key__in=texts).values_list("pk", flat=True)
-    _, columns = _postgresql_csv(study, list(answers_of))
+    _, batches = _postgresql_csv(study, list(answers_of))
     gathered = stat_files.RatingsColumns(variables)
-    gathered.add_columns(columns)
+    for coded in batches:
+        gathered.add_coded(coded)
     expected = stat_files.RatingsColumns(variables)
     for row in ratings_rows.study_ratings_rows(study=study):
         expected.add(row)
@@ -145,7 +151,7 @@ def test_the_columns_beside_the_lines_give_the_same_frame():
 
 
 def test_postgresql_writes_times_and_doubles_as_python_does():
-    seconds = ratings_rows.SECONDS_SQL.replace("a.time_on_task_ms", "ms")
+    seconds = ratings_rows.SECONDS_SQL.replace("r.time_on_task_ms", "ms")
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT ms, {seconds} FROM (SELECT generate_series(0, 200000) AS ms "
@@ -180,3 +186,20 @@ def test_times_on_task_read_as_arrays_are_the_rows_times():
     assert list(times) == list(expected)
     assert {r: sorted(t) for r, t in times.items()} == {r: sorted(t) for r, t in expected.items()}
     assert times
+
+
+def test_ratings_csv_is_the_same_where_django_binds_on_the_client(monkeypatch):
+    """Behind PgBouncer (DATABASE_PREPARED_STATEMENTS=0) Django's cursors bind parameters on
+    the client: the lines' cursor, binary and named, is psycopg's own, and the lines Python
+    writes are read through Django's."""
+    import psycopg
+
+    monkeypatch.setattr(ratings_rows, "CSV_BATCH", 7)
+    study = next(s for s in _studies() if s.title == DEMO_TITLE)
+    _tricky(study)  # lines Python writes: its fallback query runs through the client cursor
+    connection.ensure_connection()
+    monkeypatch.setattr(connection.connection, "cursor_factory", psycopg.ClientCursor)
+    with connection.cursor() as cursor:
+        assert isinstance(cursor.cursor, psycopg.ClientCursor)
+    written, _ = _postgresql_csv(study)
+    assert written == _python_csv(study)

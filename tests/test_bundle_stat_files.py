@@ -8,6 +8,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pyreadstat
 import pytest
 
@@ -320,6 +321,36 @@ def _rating(item: str, rater: str, question: str, answer, value) -> tuple:
     return (item, rater, question, answer, value, *fixed)
 
 
+def _coded(rows: list[tuple]) -> stat_files.CodedRatings:
+    """Rows of ratings.csv as `RatingsColumns.add_coded` takes them: every answer given."""
+    columns = list(zip(*rows, strict=True))
+
+    def texts(values) -> tuple[list, np.ndarray]:
+        found: dict = {}
+        at = [found.setdefault(value, len(found)) for value in values]
+        return list(found), np.array(at, dtype=np.intp)
+
+    values = columns[4]
+    return stat_files.CodedRatings(
+        texts={
+            "item": texts(columns[0]),
+            "rater": texts(columns[1]),
+            "kind": texts(columns[8]),
+            "shown": texts(columns[6]),
+        },
+        question=texts(columns[2]),
+        slot=np.array([-1 if slot == "" else slot for slot in columns[7]]),
+        flipped=np.array(columns[5], dtype="u1"),
+        submitted=np.array(columns[12], dtype="u1"),
+        session=np.array([session or 0 for session in columns[14]]),
+        seconds=np.array([np.nan if s is None else s for s in columns[13]], dtype=float),
+        values=np.array([np.nan if v is None else v for v in values], dtype=float),
+        value_missing=np.array([v is None for v in values]),
+        answer_at=np.arange(len(rows)),
+        answers=list(columns[3]),
+    )
+
+
 SCORE = stat_files.Variable("score", "score", "Score", True, {1: "Low", 5: "High"}, -99)
 NOTE = stat_files.Variable("note", "note", "Note", False, {})
 
@@ -343,13 +374,13 @@ def test_each_row_holds_its_last_answer_to_each_question_as_given():
     for row in rows:
         one_by_one.add(row)
     batch = stat_files.RatingsColumns([SCORE, NOTE])
-    batch.add_columns(list(zip(*rows, strict=True)))
+    batch.add_coded(_coded(rows))
     frame = one_by_one.frame()
     assert frame["score"].tolist() == [4.0, "na", None, "na", 3.0, None]
     assert frame["note"].tolist() == ["fine", "", "", "", "", ""]
     assert frame.equals(batch.frame())
     floats = stat_files.RatingsColumns([SCORE])
-    floats.add_columns(list(zip(*rows[:2], rows[4], rows[7], strict=True)))
+    floats.add_coded(_coded([*rows[:2], rows[4], rows[7]]))
     frame = floats.frame()
     assert frame["score"].dtype == "float64"  # floats only: no object per cell
     assert frame["score"].tolist()[:2] == [4.0, 2.0]
@@ -368,7 +399,7 @@ def test_a_float_answer_is_kept_without_an_object():
         before = tracemalloc.get_traced_memory()[0]
         rows = [_rating(f"I{i // 20}", f"R{i % 20}", "score", 3, float(i)) for i in range(n)]
         columns = stat_files.RatingsColumns([SCORE])
-        columns.add_columns(list(zip(*rows, strict=True)))
+        columns.add_coded(_coded(rows))
         del rows
         gc.collect()
         kept = tracemalloc.get_traced_memory()[0] - before

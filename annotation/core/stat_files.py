@@ -226,31 +226,45 @@ class RatingsColumns:
         numbers["question"].append(at)
         self._keep([NAN if at < 0 else _cell(self.variables[at], answer, value)])
 
-    def add_columns(self, columns: Sequence[Sequence]) -> None:
-        """`add` for many ratings at once, given as columns (one sequence per column of
-        `columns.RATINGS`, the values `add` takes; the moments and revisions unread)."""
-        token, rater, question, answer, value, flipped, shown, slot, kind = columns[:9]
-        submitted, seconds, sessions = columns[12], columns[13], columns[14]
-        arms = columns[17] if len(columns) > 17 else [None] * len(token)
-        numbers, ids = self.numbers, self.ids
-        numbers["session"].extend([session or 1 for session in sessions])
-        named = (("item", token), ("rater", rater), ("kind", kind), ("shown", shown), ("arm", arms))
-        for name, texts in named:
+    def add_coded(self, coded: "CodedRatings") -> None:
+        """`add` for many ratings at once, given as arrays (`CodedRatings`): a Python step per
+        distinct text and per cell that is not a float, none per rating."""
+        numbers, ids, n = self.numbers, self.ids, len(coded.question[1])
+        texts = dict(coded.texts, arm=([None], np.zeros(n, dtype=np.intp)))
+        for name, (distinct, at) in texts.items():
             found = ids[name]
-            numbers[name].extend([found.setdefault(text, len(found)) for text in texts])
-        numbers["slot"].extend([-1 if at == "" else at for at in slot])
-        for name, flags in (("flipped", flipped), ("submitted", submitted)):
-            numbers[name].frombytes(np.array([bool(f) for f in flags], dtype="b").tobytes())
-        self.seconds.extend([float("nan") if s is None else s for s in seconds])
-        at = [self.by_question.get(key, -1) for key in question]
-        numbers["question"].extend(at)
-        variables = self.variables
-        self._keep(
-            [
-                NAN if q < 0 else _cell(variables[q], a, v)
-                for q, a, v in zip(at, answer, value, strict=True)
-            ]
-        )
+            codes = np.array([found.setdefault(text, len(found)) for text in distinct], "i")
+            _extend(numbers[name], codes[at] if n else codes[:0])
+        _extend(numbers["slot"], coded.slot)
+        _extend(numbers["flipped"], coded.flipped)
+        _extend(numbers["submitted"], coded.submitted)
+        _extend(numbers["session"], np.where(coded.session == 0, 1, coded.session))
+        _extend(self.seconds, coded.seconds)
+        keys, question_at = coded.question
+        places = np.array([self.by_question.get(key, -1) for key in keys] + [-1], dtype="i")
+        at = places[question_at] if n else places[:0]
+        _extend(numbers["question"], at)
+        # A cell that is not a float: a text question's answer, "na", or a number question's
+        # missing value (None); each made by `_cell`, as `add` makes it.
+        numeric = np.array([v.numeric for v in self.variables] + [True])
+        answers = dict(zip(coded.answer_at.tolist(), coded.answers, strict=True))
+        has_answer = np.zeros(n, dtype=bool)
+        has_answer[coded.answer_at] = True
+        other = (at >= 0) & (~numeric[at] | coded.value_missing | has_answer)
+        values = np.where(at < 0, NAN, coded.values)
+        start = len(self.values)
+        local = np.flatnonzero(other)
+        cells = []
+        for row in local.tolist():
+            value = coded.values[row]
+            value = None if coded.value_missing[row] else float(value)
+            cells.append(_cell(self.variables[at[row]], answers.get(row), value))
+        keep = np.array([type(cell) is float for cell in cells], dtype=bool)
+        values[local[~keep]] = NAN
+        values[local[keep]] = [cell for cell in cells if type(cell) is float]
+        _extend(self.values, values)
+        self.other_at.extend((local[~keep] + start).tolist())
+        self.others.extend(cell for cell in cells if type(cell) is not float)
 
     def _keep(self, cells: list) -> None:
         """The cells of the next ratings (NaN for a question that has no variable: never read)."""
@@ -347,6 +361,32 @@ class RatingsColumns:
 
 def _numbers(values: array) -> np.ndarray:
     return np.frombuffer(values, dtype=values.typecode) if values else np.zeros(0, values.typecode)
+
+
+def _extend(values: array, more: np.ndarray) -> None:
+    values.frombytes(np.ascontiguousarray(more, dtype=values.typecode).tobytes())
+
+
+@dataclass
+class CodedRatings:
+    """Some ratings' values in `columns.RATINGS` order as `RatingsColumns.add_coded` takes them,
+    as arrays: each text column (item token, rater, kind, order shown, question key) as its
+    distinct texts and each rating's place among them; the number columns (slot -1 for none,
+    session 0 for the first, seconds NaN for none recorded); each rating's value with NaN and
+    `value_missing` where it has none; and the answers where a cell needs one (a text
+    question's, or "na"), by position."""
+
+    texts: dict[str, tuple[list, np.ndarray]]
+    question: tuple[list, np.ndarray]
+    slot: np.ndarray
+    flipped: np.ndarray
+    submitted: np.ndarray
+    session: np.ndarray
+    seconds: np.ndarray
+    values: np.ndarray
+    value_missing: np.ndarray
+    answer_at: np.ndarray
+    answers: list
 
 
 def _texts(found: dict[str, int]) -> np.ndarray:

@@ -3,9 +3,14 @@ row per rating, read as plain values in chunks, for exports of any size in const
 PostgreSQL the paper bundle's ratings.csv is written by the database itself, line by line, with
 the columns its ratings.sav and ratings.dta need beside each line (`study_ratings_csv_batches`)."""
 
+import contextlib
+import itertools
 import json
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
 from django.db.models import (
@@ -24,6 +29,9 @@ from annotation.models import Assignment, Item, ItemOutput, Question, Rating, St
 from annotation.selectors.adjudication_exports import reference_cells
 from annotation.selectors.consent import study_rater_covariates
 from annotation.selectors.studies import study_rater_pseudonyms
+
+if TYPE_CHECKING:
+    from annotation.core.stat_files import CodedRatings
 
 RATINGS_COLUMNS = columns.RATINGS.names
 RATINGS_CSV_COLUMNS = columns.RATINGS.columns
@@ -214,17 +222,15 @@ CSV_BATCH = 10_000  # rows per fetch: a few MB of text
 
 @dataclass
 class RatingsBatch:
-    """Some rows of ratings.csv in order: their CSV text, and the same rows' values in
-    `RATINGS_COLUMNS` order as columns (one list per column), for ratings.sav and ratings.dta.
-    The answer column holds the answer only where those files read it (a text question's, "na",
-    or one PostgreSQL did not write), else None; the moments and revision counts are None."""
+    """Some rows of ratings.csv in order: their CSV text, and the same rows' values for
+    ratings.sav and ratings.dta as `stat_files.CodedRatings` (arrays, not a value per row)."""
 
     text: str
-    columns: list[list]
+    coded: "CodedRatings"
 
 
 def study_ratings_csv_batches(
-    *, study: Study, answers_of: Iterable[int] = ()
+    *, study: Study, answers_of: Iterable[int] = (), helper=None
 ) -> Iterator[RatingsBatch] | None:
     """ratings.csv's rows (without the header) as `tables.csv_cells` and `tables.csv_chunks`
     write `study_ratings_rows`' rows, each line formatted by PostgreSQL; None on another
@@ -232,13 +238,15 @@ def study_ratings_csv_batches(
     (a list or a fraction as the answer, a value it writes in exponent notation, an order shown
     that is not a list of slots): `tables.csv_line`. `answers_of`: the questions whose answers
     the columns should carry. None for an assisted-reading study too: its rows carry the arm,
-    which these lines do not (its reads are few: readers x cases x arms)."""
+    which these lines do not (its reads are few: readers x cases x arms). `helper`: a second
+    connection (psycopg's) in a transaction that reads the same snapshot as Django's: the second
+    half of the items is then sorted and written there while the first is here, on two cores."""
     if connection.vendor != "postgresql" or study.is_reading:
         return None
-    return _csv_batches(study, list(answers_of))
+    return _csv_batches(study, list(answers_of), helper)
 
 
-def _csv_batches(study: Study, answers_of: list[int]) -> Iterator[RatingsBatch]:
+def _csv_batches(study: Study, answers_of: list[int], helper) -> Iterator[RatingsBatch]:
     pseudonyms = study_rater_pseudonyms(study=study)
     tokens = _Names(Item, "token", study.items.values_list("pk", "token"))
     keys = _Names(Question, "key", Question.objects.values_list("pk", "key").filter(study=study))
@@ -267,20 +275,89 @@ def _csv_batches(study: Study, answers_of: list[int]) -> Iterator[RatingsBatch]:
         "plain": PLAIN_RE,
     }
     shape = _Shapes(tokens, pseudonyms, keys, references)
-    with transaction.atomic(), connection.cursor() as plain:
-        # The whole sort in memory; no JIT compilation (seconds for a query run once); floats
-        # as their shortest exact text, which `_float_sql` turns into Python's.
-        for setting in ("work_mem = '256MB'", "jit = off", "extra_float_digits = 1"):
-            plain.execute(f"SET LOCAL {setting}")
-        with plain.connection.cursor(name="bundle_ratings_csv") as cursor:
+    sql = CSV_REFERENCE_SQL if references else CSV_SQL
+    parts = _parts(len(tokens), 1 if helper is None else 2)
+    with transaction.atomic(), connection.cursor() as plain, contextlib.ExitStack() as stack:
+        fetched = []
+        for at, (first, last) in enumerate(parts):
+            raw = plain.connection if at == 0 else helper
+            # The whole sort in memory; no JIT compilation (seconds for a query run once);
+            # floats as their shortest exact text, which `_float_sql` turns into Python's.
+            for setting in ("work_mem = '256MB'", "jit = off", "extra_float_digits = 1"):
+                raw.execute(f"SET LOCAL {setting}")
+            cursor = stack.enter_context(raw.cursor(name=f"bundle_ratings_csv_{at}"))
             cursor.itersize = CSV_BATCH
-            cursor.execute(CSV_REFERENCE_SQL if references else CSV_SQL, params)
-            while rows := cursor.fetchmany(CSV_BATCH):
+            # Binary results: the packed numbers as they are, not as hexadecimal text.
+            cursor.execute(sql, {**params, "first": first, "last": last}, binary=True)
+            # Each part's thread starts fetching at once: the parts sort side by side.
+            fetched.append(stack.enter_context(_Prefetched(cursor, CSV_BATCH)))
+        for part in fetched:
+            for rows in part:
                 yield shape.batch(rows, plain)
 
 
+def _parts(items: int, parts: int) -> list[tuple[int, int]]:
+    """The items' ranks (1 to `items`, in token order) in `parts` consecutive ranges of about
+    equal size; the last open-ended, in case an item was added since they were counted."""
+    bounds = [items * n // parts for n in range(parts + 1)]
+    ranges = [(low + 1, high) for low, high in itertools.pairwise(bounds)]
+    return [*ranges[:-1], (ranges[-1][0], 2**62)] if ranges else [(1, 2**62)]
+
+
+class _Prefetched:
+    """A cursor's batches, fetched by a thread of its own one ahead of the one being shaped:
+    each part's query starts at once (its sort is done by the time its rows are wanted), and
+    the next batch crosses the network while Python joins and unpacks this one. psycopg waits
+    for the server without holding the GIL, and runs one operation of a connection at a time,
+    so the fallback query of `_Shapes` waits its turn. An error of the fetch is raised where
+    the batch would have been. Leaving the block early stops the thread before the cursor
+    closes."""
+
+    DONE = object()
+
+    def __init__(self, cursor, size: int) -> None:
+        self.cursor, self.size = cursor, size
+        self.batches: queue.Queue = queue.Queue(maxsize=1)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._fetch, name="ratings-csv-fetch", daemon=True)
+
+    def __enter__(self) -> "_Prefetched":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        while self.thread.is_alive():  # free a put that waits for room, then let it end
+            with contextlib.suppress(queue.Empty):
+                self.batches.get(timeout=0.05)
+        self.thread.join()
+
+    def __iter__(self) -> Iterator[list[tuple]]:
+        while (rows := self.batches.get()) is not self.DONE:
+            if isinstance(rows, BaseException):
+                raise rows
+            yield rows
+
+    def _fetch(self) -> None:
+        try:
+            while not self.stop.is_set():
+                rows = self.cursor.fetchmany(self.size)
+                self._put(rows or self.DONE)
+                if not rows:
+                    return
+        except BaseException as error:  # raised in the reading thread, as if fetched there
+            self._put(error)
+
+    def _put(self, item) -> None:
+        while not self.stop.is_set():
+            with contextlib.suppress(queue.Full):
+                self.batches.put(item, timeout=0.05)
+                return
+
+
 class _Shapes:
-    """A batch of the query's rows as `RatingsBatch`: ids as texts, JSON texts read once."""
+    """A batch of the query's rows as `RatingsBatch`: the lines joined, the numbers unpacked by
+    NumPy, each distinct id and JSON text turned into its text once."""
 
     def __init__(self, tokens: dict, pseudonyms: dict, keys: dict, references: dict) -> None:
         self.tokens, self.pseudonyms, self.keys = tokens, pseudonyms, keys
@@ -289,53 +366,103 @@ class _Shapes:
         self.orders = _JsonTexts(lambda order: " ".join(map(str, order)))
 
     def batch(self, rows: list[tuple], cursor) -> RatingsBatch:
-        lines, items, raters, questions, values, flipped, order, slots, kinds, *rest = (
-            list(column) for column in zip(*rows, strict=True)
+        import numpy as np  # the worker's: the web process must not load it (issue 22)
+
+        from annotation.core.stat_files import CodedRatings
+
+        lines, packed, orders, kinds, answer = (list(column) for column in zip(*rows, strict=True))
+        record = np.frombuffer(b"".join(packed), dtype=PACKED)
+        if len(record) != len(rows):  # a column NULL, which the schema rules out
+            raise ValueError("ratings.csv: a rating's numbers did not pack")
+        answer_at = np.flatnonzero(record["answered"])
+        ms = record["ms"]
+        coded = CodedRatings(
+            texts={
+                "item": _distinct(record["item"], self.tokens.__getitem__),
+                "rater": _distinct(record["rater"], lambda pk: self.pseudonyms.get(pk, "")),
+                "kind": _in_order(kinds, str),
+                "shown": _in_order(orders, self.orders),
+            },
+            question=_distinct(record["question"], self.keys.__getitem__),
+            slot=record["slot"],
+            flipped=record["flipped"],
+            submitted=record["submitted"],
+            session=record["session"],
+            seconds=np.where(ms == 0, np.nan, ms / 1000),
+            values=np.where(record["no_value"] == 1, np.nan, record["value"]),
+            value_missing=record["no_value"] == 1,
+            answer_at=answer_at,
+            answers=[self.answers(answer[at]) for at in answer_at.tolist()],
         )
-        submitted, ms, sessions, answer, ids = rest
-        tokens, pseudonyms, keys, answers = self.tokens, self.pseudonyms, self.keys, self.answers
-        unread = [None] * len(rows)
-        columns = [
-            [tokens[item] for item in items],
-            [pseudonyms.get(rater, "") for rater in raters],
-            [keys[question] for question in questions],
-            [None if text is None else answers(text) for text in answer],
-            values,
-            flipped,
-            [self.orders(text) for text in order],
-            ["" if slot is None else slot for slot in slots],
-            kinds,
-            unread,
-            unread,
-            unread,
-            submitted,
-            [m / 1000 if m else None for m in ms],
-            sessions,
-            *self._references(items, questions),
-        ]
-        if None in lines:
-            self._lines_in_python(lines, columns, ids, cursor)
-        return RatingsBatch("".join(lines), columns)
+        text = "".join(lines)
+        if LEFT in text:
+            self._lines_in_python(lines, record, orders, kinds, cursor)
+            text = "".join(lines)
+        return RatingsBatch(text, coded)
 
-    def _references(self, items: list, questions: list) -> tuple[list, list]:
-        if not self.references:
-            return [None] * len(items), [None] * len(items)
-        found = [
-            self.references.get(pair, NO_REFERENCE) for pair in zip(items, questions, strict=True)
-        ]
-        answers, values = zip(*found, strict=True)
-        return list(answers), list(values)
-
-    def _lines_in_python(self, lines: list, columns: list, ids: list, cursor) -> None:
+    def _lines_in_python(self, lines: list, record, orders: list, kinds: list, cursor) -> None:
         """The lines PostgreSQL left to Python, from the values the query's row lacked."""
-        left = [at for at, line in enumerate(lines) if line is None]
-        cursor.execute(FALLBACK_SQL, [[ids[at] for at in left]])
+        left = [at for at, line in enumerate(lines) if LEFT in line]
+        cursor.execute(FALLBACK_SQL, [[int(record["id"][at]) for at in left]])
         found = {pk: rest for pk, *rest in cursor.fetchall()}
         for at in left:
-            row = [column[at] for column in columns]
-            answer, row[9], row[10], row[11] = found[ids[at]]
-            row[3] = self.answers(answer)
+            one = record[at]
+            item, question, ms = int(one["item"]), int(one["question"]), int(one["ms"])
+            answer, first_saved, last_saved, revisions = found[int(one["id"])]
+            row = [
+                self.tokens[item],
+                self.pseudonyms.get(int(one["rater"]), ""),
+                self.keys[question],
+                self.answers(answer),
+                None if one["no_value"] else float(one["value"]),
+                bool(one["flipped"]),
+                self.orders(orders[at]),
+                "" if one["slot"] < 0 else int(one["slot"]),
+                kinds[at],
+                first_saved,
+                last_saved,
+                revisions,
+                bool(one["submitted"]),
+                ms / 1000 if ms else None,
+                int(one["session"]),
+                *self.references.get((item, question), NO_REFERENCE),
+            ]
             lines[at] = tables.csv_line(row, RATINGS_CSV_COLUMNS)
+
+
+# Each rating's numbers as the query packs them: big-endian, fixed width.
+PACKED = [
+    ("item", ">i8"),
+    ("rater", ">i8"),
+    ("question", ">i8"),
+    ("id", ">i8"),
+    ("value", ">f8"),
+    ("ms", ">i8"),
+    ("slot", ">i4"),
+    ("session", ">i4"),
+    ("flipped", "u1"),
+    ("submitted", "u1"),
+    ("no_value", "u1"),
+    ("answered", "u1"),
+]
+
+
+def _distinct(ids, text) -> tuple[list, object]:
+    """Ids (an array) as their distinct texts, `text(id)` each, and each id's place among them."""
+    import numpy as np
+
+    found, at = np.unique(ids, return_inverse=True)
+    return [text(pk) for pk in found.tolist()], at
+
+
+def _in_order(values: list, text) -> tuple[list, object]:
+    """Values (JSON texts, kinds) as their distinct texts, `text(value)` each, and each value's
+    place among them."""
+    import numpy as np
+
+    found: dict = {}
+    at = [found.setdefault(value, len(found)) for value in values]
+    return [text(value) for value in found], np.array(at, dtype=np.intp)
 
 
 class _Names(dict):
@@ -390,60 +517,84 @@ ANSWER_SQL = f"""CASE jsonb_typeof(r.answer)
 END"""
 VALUE_SQL = f"CASE WHEN r.value IS NULL THEN '' ELSE {_float_sql('r.value')} END"
 # " ".join of a list of slots; NULL for anything else.
-SHOWN_SQL = r"""CASE WHEN a."order" = '[]'::jsonb THEN ''
-    WHEN a."order"::text ~ '^\[[0-9]+(, [0-9]+)*\]$'
-    THEN replace(btrim(a."order"::text, '[]'), ', ', ' ') END"""
+SHOWN_SQL = r"""CASE WHEN r."order" = '[]'::jsonb THEN ''
+    WHEN r."order"::text ~ '^\[[0-9]+(, [0-9]+)*\]$'
+    THEN replace(btrim(r."order"::text, '[]'), ', ', ' ') END"""
 # ms / 1000 as Python writes it: the thousandths without their trailing zeros (repr gives a
 # double's shortest exact digits, and below 2**31 ms the decimal itself is that).
-SECONDS_SQL = """CASE WHEN a.time_on_task_ms = 0 THEN ''
-    WHEN a.time_on_task_ms > 0 THEN (a.time_on_task_ms / 1000)::text || '.'
-        || coalesce(nullif(rtrim(lpad((a.time_on_task_ms %% 1000)::text, 3, '0'), '0'), ''), '0')
+SECONDS_SQL = """CASE WHEN r.time_on_task_ms = 0 THEN ''
+    WHEN r.time_on_task_ms > 0 THEN (r.time_on_task_ms / 1000)::text || '.'
+        || coalesce(nullif(rtrim(lpad((r.time_on_task_ms %% 1000)::text, 3, '0'), '0'), ''), '0')
 END"""
 KIND_SQL = (
-    "CASE WHEN a.kind IN ("
+    "CASE WHEN r.kind IN ("
     + ", ".join(f"'{kind}'" for kind in Assignment.Kind.values)
-    + f") THEN a.kind ELSE {_text_sql('a.kind')} END"
+    + f") THEN r.kind ELSE {_text_sql('r.kind')} END"
 )
+# A cell PostgreSQL leaves to Python (its expression gave NULL) is written as this character,
+# and a line holding it is written again by Python (`_Shapes._lines_in_python`): one function
+# call joins the cells (`concat_ws`, a third of the time of a chain of `||`), where a NULL would
+# only have dropped out. A text that holds the character itself is written by Python too.
+LEFT = "\x01"
+
+
+def _left(cell: str) -> str:
+    return f"coalesce(({cell}), E'\\x01')"
+
+
+# Where the columns beside a line carry its answer: "na", or a question whose variable is text.
+ANSWERED = """(r.answer = '"na"'::jsonb OR r.question_id = ANY(%(answers_of)s))"""
 UTC_SECOND = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
 
 
-# Each item's cell written once (the window keeps it from being joined in as an expression); the
+# `r` is a rating with its assignment's, item's and slot's columns, of the items ranked `first`
+# to `last` (a part: `_parts`). PostgreSQL writes the lines before it sorts them: sorting the
+# plain columns first and writing each line as it was fetched took a quarter longer. Each
+# item's cell written once (the window keeps it from being joined in as an expression); the
 # items ranked by token, so that a million rows sort on whole numbers in the order their tokens
 # give. A question's cell and place come from a parameter, as a rater's pseudonym does.
 def _csv_sql(references: str) -> str:
     """The query, its lines ending with `references`, the SQL of the two reference cells."""
     return f"""
 SELECT
-    i.cell || ',' || coalesce(%(raters)s::jsonb ->> a.rater_id::text, '') || ','
-    || (%(questions)s::jsonb -> r.question_id::text ->> 0) || ','
-    || ({ANSWER_SQL}) || ',' || ({VALUE_SQL}) || ','
-    || CASE WHEN a.flipped THEN 'TRUE' ELSE 'FALSE' END || ',' || ({SHOWN_SQL}) || ','
-    || coalesce(io.slot::text, '') || ',' || ({KIND_SQL}) || ','
-    || {UTC_SECOND.format("r.created_at")} || ',' || {UTC_SECOND.format("r.updated_at")} || ','
-    || r.revision_count::text || ','
-    || CASE WHEN a.submitted_at IS NULL THEN 'FALSE' ELSE 'TRUE' END || ','
-    || ({SECONDS_SQL}) || ',' || a.session::text || ',' || {references} || E'\\r\\n' AS line,
-    a.item_id, a.rater_id, r.question_id, r.value, a.flipped, a."order"::text, io.slot, a.kind,
-    a.submitted_at IS NOT NULL, a.time_on_task_ms, a.session,
-    CASE WHEN r.answer = '"na"'::jsonb OR r.question_id = ANY(%(answers_of)s)
-        THEN r.answer::text END,
-    r.id
-FROM annotation_rating r
-JOIN annotation_assignment a ON a.id = r.assignment_id
-JOIN (
-    SELECT id, {_text_sql("token")} AS cell, row_number() OVER (ORDER BY token) AS rank
-    FROM annotation_item WHERE study_id = %(study)s
-) i ON i.id = a.item_id
-LEFT JOIN annotation_itemoutput io ON io.item_id = a.item_id AND io.output_id = r.output_id
-WHERE a.study_id = %(study)s
-ORDER BY i.rank, (%(questions)s::jsonb -> r.question_id::text ->> 1)::int, a.rater_id, r.id
+    concat_ws(',', r.cell, coalesce(%(raters)s::jsonb ->> r.rater_id::text, ''),
+        {_left("%(questions)s::jsonb -> r.question_id::text ->> 0")},
+        {_left(ANSWER_SQL)}, {_left(VALUE_SQL)},
+        CASE WHEN r.flipped THEN 'TRUE' ELSE 'FALSE' END, {_left(SHOWN_SQL)},
+        coalesce(r.slot::text, ''), {_left(KIND_SQL)},
+        {UTC_SECOND.format("r.created_at")}, {UTC_SECOND.format("r.updated_at")},
+        r.revision_count,
+        CASE WHEN r.submitted THEN 'TRUE' ELSE 'FALSE' END,
+        {_left(SECONDS_SQL)}, r.session, {references}) || E'\\r\\n' AS line,
+    int8send(r.item_id::int8) || int8send(r.rater_id::int8) || int8send(r.question_id::int8)
+    || int8send(r.id::int8) || float8send(coalesce(r.value, 0)) || int8send(r.time_on_task_ms::int8)
+    || int4send(coalesce(r.slot::int4, -1)) || int4send(r.session::int4) || boolsend(r.flipped)
+    || boolsend(r.submitted) || boolsend(r.value IS NULL) || boolsend({ANSWERED})
+    AS packed,
+    r."order"::text, r.kind, CASE WHEN {ANSWERED} THEN r.answer::text END
+FROM (
+    SELECT r.id, r.question_id, r.answer, r.value, r.created_at, r.updated_at, r.revision_count,
+        a.item_id,
+        a.rater_id, a.flipped, a."order", a.kind, a.submitted_at IS NOT NULL AS submitted,
+        a.time_on_task_ms, a.session, io.slot, i.cell, i.rank,
+        (%(questions)s::jsonb -> r.question_id::text ->> 1)::int AS place
+    FROM annotation_rating r
+    JOIN annotation_assignment a ON a.id = r.assignment_id
+    JOIN (
+        SELECT id, {_text_sql("token")} AS cell, row_number() OVER (ORDER BY token) AS rank
+        FROM annotation_item WHERE study_id = %(study)s
+    ) i ON i.id = a.item_id
+    LEFT JOIN annotation_itemoutput io ON io.item_id = a.item_id AND io.output_id = r.output_id
+    WHERE a.study_id = %(study)s AND i.rank BETWEEN %(first)s AND %(last)s
+) r
+ORDER BY r.rank, r.place, r.rater_id, r.id
 """
 
 
 # A study without a decided adjudication: two empty cells, no lookup per row.
 CSV_SQL = _csv_sql("','")
 CSV_REFERENCE_SQL = _csv_sql(
-    "coalesce(%(references)s::jsonb ->> (a.item_id::text || ' ' || r.question_id::text), ',')"
+    "coalesce(%(references)s::jsonb ->> (r.item_id::text || ' ' || r.question_id::text), ',')"
 )
 # For the rows PostgreSQL left to Python: what the lines above do not carry.
 FALLBACK_SQL = f"""

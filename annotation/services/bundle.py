@@ -8,6 +8,7 @@ entries carry a fixed date, figures no timestamps, and the export time is in the
 
 import hashlib
 import json
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -81,7 +82,7 @@ def bundle_build(*, run: TaskRun) -> None:
     try:
         with _snapshot(run) as job:
             study = Study.objects.get(pk=run.study_id)  # as of the snapshot
-            steps = _steps(study)
+            steps = _steps(study, job)
             job.progress(done=0, total=len(steps) + 1)
             with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for done, (name, write) in enumerate(steps, start=1):
@@ -134,6 +135,7 @@ def _snapshot(run: TaskRun) -> Iterator["_Job"]:
         yield _Job(run)
         return
     side = connections.create_connection(DEFAULT_DB_ALIAS)
+    helper = connections.create_connection(DEFAULT_DB_ALIAS)
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
@@ -142,9 +144,29 @@ def _snapshot(run: TaskRun) -> Iterator["_Job"]:
                 # cursor's default (the first tenth) walked a million ratings by index in
                 # token order, 30x the hash joins and one sort.
                 cursor.execute("SET LOCAL cursor_tuple_fraction = 1")
-            yield _Job(run, side)
+                cursor.execute("SELECT pg_export_snapshot()")
+                (snapshot,) = cursor.fetchone()
+            job = _Job(run, side, _helper_in(helper, snapshot), snapshot)
+            try:
+                yield job
+            finally:
+                job.join()  # no thread reads on past the snapshot's transaction
     finally:
         side.close()
+        helper.close()  # its transaction, read-only, ends with it
+
+
+def _helper_in(helper: BaseDatabaseWrapper, snapshot: str):
+    """A second connection's psycopg connection, in a read-only transaction that reads the same
+    snapshot as the bundle's own: the bundle's heaviest query is split over the two."""
+    from psycopg import sql
+
+    helper.ensure_connection()
+    raw = helper.connection  # Django's connections commit each statement: begin one here
+    raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    raw.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+    raw.execute("SET LOCAL cursor_tuple_fraction = 1")
+    return raw
 
 
 class _Job:
@@ -153,9 +175,28 @@ class _Job:
 
     HEARTBEAT_SECONDS = 30  # within a long file too, or the run would look dead (the lease)
 
-    def __init__(self, run: TaskRun, side: BaseDatabaseWrapper | None = None) -> None:
-        self.run, self.side = run, side
+    def __init__(
+        self,
+        run: TaskRun,
+        side: BaseDatabaseWrapper | None = None,
+        helper=None,
+        snapshot: str | None = None,
+    ) -> None:
+        self.run, self.side, self.helper, self.snapshot = run, side, helper, snapshot
         self.beat = time.monotonic()
+        self.threads: list[_Ahead] = []
+
+    def ahead(self, make: Callable[[], str]) -> "_Ahead":
+        """A file's text, made by `make` in a thread of its own once started, in the bundle's
+        snapshot; where there is no snapshot to share, made when asked for."""
+        ahead = _Ahead(make, self.snapshot)
+        if self.snapshot is not None:
+            self.threads.append(ahead)
+        return ahead
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join()
 
     def progress(self, *, done: int, total: int | None = None) -> None:
         self.run.done = done
@@ -200,6 +241,55 @@ class _Job:
 TABLE = TaskRun._meta.db_table
 
 
+class _Ahead:
+    """A file's text made in a thread, with a connection of its own that reads the bundle's
+    snapshot (`SET TRANSACTION SNAPSHOT`), while the main thread writes other files: methods.md
+    at a million ratings is seconds of PostgreSQL's work, ratings.sav and ratings.dta seconds
+    of Python's. Without a snapshot (SQLite, or a test's transaction, whose rows no other
+    connection sees) the text is made in the main thread when asked for."""
+
+    def __init__(self, make: Callable[[], str], snapshot: str | None) -> None:
+        self.make, self.snapshot = make, snapshot
+        self.thread: threading.Thread | None = None
+        self.text: str | None = None
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        if self.snapshot is not None and self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="bundle-ahead", daemon=True)
+            self.thread.start()
+
+    def result(self) -> str:
+        if self.snapshot is None:
+            return self.make()
+        self.start()
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.text
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+
+    def _run(self) -> None:
+        from psycopg import sql
+
+        try:
+            # This thread's own connection (Django's are per thread), in the same moment.
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                moment = sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(self.snapshot))
+                cursor.execute(moment.as_string(connection.connection))
+                # One core: the main thread has the other (parallel workers would take both).
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+                self.text = self.make()
+        except BaseException as error:  # raised in the main thread, where the text is asked for
+            self.error = error
+        finally:
+            connection.close()
+
+
 def _remove_older_bundles(run: TaskRun) -> None:
     """A study keeps its newest bundle only: each holds the whole unblinding key."""
     for path in _bundle_files(run.study.token):
@@ -217,7 +307,7 @@ def _bundle_files(study_token: str) -> list[Path]:
     return list(Path(settings.EXPORT_DIR).glob(f"study-{study_token}-bundle-*"))
 
 
-def _steps(study: Study) -> list[tuple[str, object]]:
+def _steps(study: Study, job: "_Job") -> list[tuple[str, object]]:
     """(file name, writer of its text or bytes) for every file but the manifest."""
     from annotation.core import figures  # matplotlib: the web process must not load it (issue 22)
 
@@ -246,9 +336,16 @@ def _steps(study: Study) -> list[tuple[str, object]]:
     rater_keys = study_rater_keys(study=study)
     if rater_keys or study.consent_version:  # consent and background, a row per rater
         files.append(cols.raters_table(rater_keys))
-    ratings = BundleRatings(study)
+    ratings = BundleRatings(study, helper=job.helper)
+    # methods.md's queries run once ratings.csv is written, beside ratings.sav and ratings.dta.
+    methods = job.ahead(lambda: methods_text(study))
+
+    def ratings_csv(out) -> None:
+        ratings.write_csv(out)
+        methods.start()
+
     steps = [
-        ("ratings.csv", ratings.write_csv),
+        ("ratings.csv", ratings_csv),
         ("data_dictionary.md", lambda out: out.write(_dictionary(files))),
         ("unblinding.csv", lambda out: _unblinding(out, study)),
         ("questions.csv", lambda out: _csv(out, cols.QUESTIONS, study_question_rows(study=study))),
@@ -306,8 +403,8 @@ def _steps(study: Study) -> list[tuple[str, object]]:
         )
     steps += [
         ("datapackage.json", lambda out: out.write(_data_package(study, files))),
-        ("methods.md", lambda out: out.write(methods_text(study))),
         *stat_file_steps(study, files, ratings),
+        ("methods.md", lambda out: out.write(methods.result())),
     ]
     for name, figure in figure_data.study_figures(study=study):
         for fmt in figures.FORMATS:

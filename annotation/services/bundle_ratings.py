@@ -49,7 +49,7 @@ class BundleRatings:
     """ratings.csv, and the columns of ratings.sav and ratings.dta gathered as it is written:
     one reading of a million ratings for the three files, as tuples."""
 
-    def __init__(self, study: Study) -> None:
+    def __init__(self, study: Study, *, helper=None) -> None:
         from annotation.core import stat_files  # pandas: not in the web process (issue 22)
 
         self.study, self.stat_files = study, stat_files
@@ -57,10 +57,13 @@ class BundleRatings:
         self.questions = list(study_question_rows(study=study))
         self.variables = stat_files.question_variables(self.questions, reading=study.is_reading)
         self.columns = self.frame_ = None
+        self.helper = helper  # a second connection in the bundle's snapshot, or None
 
     def write_csv(self, out) -> None:
         columns = self.stat_files.RatingsColumns(self.variables)
-        batches = study_ratings_csv_batches(study=self.study, answers_of=self._text_questions())
+        batches = study_ratings_csv_batches(
+            study=self.study, answers_of=self._text_questions(), helper=self.helper
+        )
         if batches is not None:  # PostgreSQL writes the lines, the columns come beside them
             # Closed here if writing fails: the batches' own transaction block must end before
             # the bundle's does, or the bundle's read-only transaction would stay open.
@@ -68,7 +71,7 @@ class BundleRatings:
                 out.write(tables.csv_header(self.table.names))
                 for batch in batches:
                     out.write(batch.text)
-                    columns.add_columns(batch.columns)
+                    columns.add_coded(batch.coded)
             self.columns = columns
             return
 
