@@ -54,7 +54,7 @@ def study_with_ratings() -> Study:
     question = study.questions.get()
     rng = random.Random(0)
     ratings = [
-        Rating(assignment_id=pk, question=question, answer=v, value=float(v))
+        Rating(assignment_id=pk, question=question, answer=v, value=float(v), revision_count=1)
         for pk in Assignment.objects.filter(study=study).values_list("pk", flat=True)
         for v in [rng.randint(1, 5)]
     ]

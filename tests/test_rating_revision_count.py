@@ -5,8 +5,10 @@ carried into the next read, an import of published ratings; and the migration co
 saved before it."""
 
 import importlib
+import io
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.db.models import Count
 
@@ -73,3 +75,20 @@ def test_the_migration_counts_the_revisions_saved_before_it(open_study):
         cursor.execute(migration.COUNTED)
     assert sorted(_stored_and_counted(open_study)) == [(0, 0), (1, 1), (3, 3)]
     assert RatingRevision.objects.count() == 4
+
+
+def test_the_recount_command_mends_only_the_counts_that_differ(open_study):
+    question = open_study.questions.get()
+    first, second = open_study.assignments.order_by("pk")[:2]
+    for answer in (1, 2):
+        services.rating_save(assignment=first, question=question, answer=answer)
+    services.rating_save(assignment=second, question=question, answer=5)
+    # As the old code left an answer saved between the migration and the restart.
+    Rating.objects.filter(assignment=first).update(revision_count=1)
+    out = io.StringIO()
+    call_command("recount_revisions", stdout=out)
+    assert out.getvalue() == "Ratings recounted: 1\n"
+    assert sorted(_stored_and_counted(open_study)) == [(1, 1), (2, 2)]
+    out = io.StringIO()
+    call_command("recount_revisions", stdout=out)  # nothing left to mend
+    assert out.getvalue() == "Ratings recounted: 0\n"

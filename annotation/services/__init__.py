@@ -87,6 +87,7 @@ from annotation.services.rating import (
     question_spec_for,
     rater_answer_save,
     rating_save,
+    revision_counts_recount,
     session_check,
 )
 from annotation.services.reading import (
@@ -213,6 +214,7 @@ __all__ = [
     "SessionNotOpen",
     "session_check",
     "rating_save",
+    "revision_counts_recount",
     "rubric_templates",
     "shown_order",
     "source_create",

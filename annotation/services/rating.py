@@ -242,6 +242,19 @@ def _rating_upsert(
     return rating, changed
 
 
+def revision_counts_recount() -> int:
+    """Set each rating's `revision_count` to its revisions where the two differ, and say how
+    many changed: for after an upgrade past migration 0053, whose count ran before the new
+    code did (answers the old code saved meanwhile were not counted). Safe to run any time."""
+    ratings, revisions = Rating._meta.db_table, RatingRevision._meta.db_table
+    counted = f"(SELECT count(*) FROM {revisions} v WHERE v.rating_id = {ratings}.id)"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ratings} SET revision_count = {counted} WHERE revision_count <> {counted}"
+        )
+        return cursor.rowcount
+
+
 def _upsert_sql(*, per_output: bool, with_time: bool) -> str:
     """The statement of `_rating_upsert`; the conflict target names the partial unique index
     that holds for the answer (rating_unique or rating_unique_per_output)."""
