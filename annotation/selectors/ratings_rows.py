@@ -371,9 +371,9 @@ class _Shapes:
         from annotation.core.stat_files import CodedRatings
 
         lines, packed, orders, kinds, answer = (list(column) for column in zip(*rows, strict=True))
-        record = np.frombuffer(b"".join(packed), dtype=PACKED)
-        if len(record) != len(rows):  # a column NULL, which the schema rules out
+        if None in packed:  # a column NULL, which the schema rules out
             raise ValueError("ratings.csv: a rating's numbers did not pack")
+        record = np.frombuffer(b"".join(packed), dtype=PACKED)
         answer_at = np.flatnonzero(record["answered"])
         ms = record["ms"]
         coded = CodedRatings(

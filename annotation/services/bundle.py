@@ -150,7 +150,9 @@ def _snapshot(run: TaskRun) -> Iterator["_Job"]:
             try:
                 yield job
             finally:
-                job.join()  # no thread reads on past the snapshot's transaction
+                # No thread reads on past the snapshot's transaction. A query cannot be
+                # stopped halfway, so a cancel or an error waits for methods.md's (seconds).
+                job.join()
     finally:
         side.close()
         helper.close()  # its transaction, read-only, ends with it
