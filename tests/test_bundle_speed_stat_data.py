@@ -63,3 +63,30 @@ def test_a_column_of_other_types_is_read_value_by_value():
     frame = pd.DataFrame({"score": pd.Series([1, 2.0, None] * 400, dtype=object)})
     assert stat_data._Objects.of(frame["score"]) is None  # an int among the floats
     assert stat_data._layout(frame, stat_data.DTA, {"score": ["a"]}, {}) is None
+
+
+@pytest.mark.parametrize("fmt", [stat_data.SAV, stat_data.DTA])
+def test_a_column_of_categories_is_laid_out_as_its_texts(fmt, monkeypatch):
+    """The bundle's key columns come as categories (codes, each text once: issue 22): the file
+    is the one pyreadstat writes from the same texts as objects, though a category no row
+    holds is wider than every text, and laid out a few rows at a time."""
+    rng = random.Random(7)
+    texts = ["a", "bb", "é😀", 'comma, and "quote"', "中文字"]
+    tokens = [rng.choice(texts) for _ in range(1500)]
+    categories = pd.Categorical(tokens, categories=[*reversed(texts), "w" * 60])
+    frame = pd.DataFrame({"token": categories, "count": np.arange(1500, dtype="int64")})
+    objects = frame.assign(token=pd.Series(tokens, dtype=object))
+    write = _pyreadstat(fmt, {})
+    monkeypatch.setattr(stat_data, "PART_ROWS", 7)
+    parts = stat_data.written_parts(write, frame, fmt, tags={}, value_labels={})
+    assert parts is not None  # laid out here, not by pyreadstat
+    assert _timeless(b"".join(parts), fmt) == _timeless(write(objects), fmt)
+    assert stat_data.plain(frame)["token"].tolist() == tokens
+
+
+def _timeless(data: bytes, fmt: str) -> bytes:
+    """The file without the moment it was written (the .sav's header, the .dta's timestamp)."""
+    if fmt == stat_data.SAV:
+        return data[:92] + data[109:]
+    at = data.index(b"<timestamp>\x11") + len(b"<timestamp>\x11")
+    return data[:at] + data[at + 17 :]

@@ -126,21 +126,25 @@ class _Objects:
 
     TYPES = frozenset((float, str, type(None)))
 
-    def __init__(self, values: np.ndarray) -> None:
-        self.values = values
-        self.codes, self.uniques = pd.factorize(values)
-        self.uniques = list(self.uniques)
+    def __init__(self, codes: np.ndarray, uniques: list) -> None:
+        self.codes, self.uniques = codes, uniques
 
     @classmethod
     def of(cls, column: pd.Series) -> "_Objects | None":
+        if isinstance(column.dtype, pd.CategoricalDtype):  # codes already: nothing to hash
+            codes, uniques = _categories(column)
+            return cls(codes, uniques) if set(map(type, uniques)) <= cls.TYPES else None
         values = column.to_numpy(dtype=object)
-        return cls(values) if set(map(type, values)) <= cls.TYPES else None
+        if not set(map(type, values)) <= cls.TYPES:
+            return None
+        codes, uniques = pd.factorize(values)
+        return cls(codes, list(uniques))
 
     def layout(self, tagged: Sequence[str], has_tags: bool) -> tuple | None:
         texts = [v for v in self.uniques if type(v) is str]
         if has_tags and all(v in tagged for v in texts):
             return (NUMBER, 8)  # the other values are floats or missing
-        whole = len(self.values) and len(texts) == len(self.uniques) and (self.codes >= 0).all()
+        whole = len(self.codes) and len(texts) == len(self.uniques) and (self.codes >= 0).all()
         if whole and not any(v in tagged for v in texts):
             return (TEXT, max(1, max(len(v.encode()) for v in texts)))
         return None
@@ -152,6 +156,28 @@ class _Objects:
         if test(None):
             rows = np.concatenate([rows, np.flatnonzero(self.codes < 0)])
         return int(rows.min()) if len(rows) else None
+
+
+def _categories(column: pd.Series) -> tuple[np.ndarray, list]:
+    """A column of categories as codes (-1 for a missing value) and the categories the rows
+    use, in the codes' order."""
+    codes = column.cat.codes.to_numpy()
+    present = codes >= 0
+    used = np.zeros(len(column.cat.categories), dtype=bool)
+    used[codes[present]] = True
+    renumbered = np.cumsum(used) - 1
+    codes = np.where(present, renumbered[np.where(present, codes, 0)], -1)
+    return codes, column.cat.categories[used].tolist()
+
+
+def plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with each column of categories as the texts it holds (objects), as pyreadstat
+    takes them."""
+    frame = frame.copy(deep=False)
+    for name in frame.columns:
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    return frame
 
 
 def _stata_numbers(frame: pd.DataFrame, layout: list) -> bool:
@@ -252,7 +278,10 @@ def _numbers(column: pd.Series, fmt: str, tags: Sequence[str]) -> np.ndarray:
 def _texts(column: pd.Series, size: int, fmt: str) -> np.ndarray:
     """Each text's UTF-8 bytes, padded to `size` (spaces in SPSS; NumPy's NUL in Stata), each
     distinct text encoded once."""
-    codes, uniques = pd.factorize(column.to_numpy(dtype=object))
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes, uniques = _categories(column)
+    else:
+        codes, uniques = pd.factorize(column.to_numpy(dtype=object))
     pad = b" " if fmt == SAV else b"\0"
     padded = np.array([v.encode().ljust(size, pad) for v in uniques], dtype=f"S{size}")
     return padded[codes]

@@ -288,16 +288,16 @@ class RatingsColumns:
         slot = number["slot"][first].astype("float64")
         slot[slot < 0] = np.nan
         data = {
-            "item_token": texts["item"][number["item"][first]],
-            "rater": texts["rater"][number["rater"][first]],
-            "kind": texts["kind"][number["kind"][first]],
+            "item_token": _category(texts["item"], number["item"][first]),
+            "rater": _category(texts["rater"], number["rater"][first]),
+            "kind": _category(texts["kind"], number["kind"][first]),
         }
         if self.has_arms:
-            data[ARM] = texts["arm"][number["arm"][first]]
+            data[ARM] = _category(texts["arm"], number["arm"][first])
         data |= {
             "output_slot": slot,
             "flipped": number["flipped"][first].astype("int64"),
-            "shown_order": texts["shown"][number["shown"][first]],
+            "shown_order": _category(texts["shown"], number["shown"][first]),
             "submitted": number["submitted"][first].astype("int64"),
             "time_on_task_seconds": _numbers(self.seconds)[first],
             "session": number["session"][first].astype("int64"),
@@ -307,10 +307,8 @@ class RatingsColumns:
         # The arrays as they are, a block each: no copy of a million rows (nor one of them
         # all into a block per dtype) on the way in.
         frame = pd.DataFrame(data, copy=False)
-        texts = ["item_token", "rater", "kind", "shown_order", *([ARM] if self.has_arms else [])]
-        texts += [v.name for v in self.variables if not v.numeric]
-        for name in texts:  # the dtype a frame made from rows gave them: the same file
-            frame[name] = frame[name].astype(str)
+        for name in (v.name for v in self.variables if not v.numeric):
+            frame[name] = frame[name].astype(str)  # the dtype a frame made from rows gave them
         return frame
 
     @property
@@ -357,6 +355,15 @@ class RatingsColumns:
         if variable.numeric and all(cell is None or type(cell) is float for cell in column):
             return column.astype("float64")  # None as NaN: no object per cell
         return column
+
+
+def _category(texts: np.ndarray, codes: np.ndarray) -> pd.Categorical:
+    """The texts `codes` pick from `texts` (distinct ids' texts, two of which may read alike)
+    as a column of categories: each distinct text once, whatever the rows, so that the files
+    are laid out from the codes (`stat_data`) without a text object per row."""
+    used, inverse = np.unique(codes, return_inverse=True)
+    categories, back = np.unique(texts[used].astype(str), return_inverse=True)
+    return pd.Categorical.from_codes(back[inverse], categories=categories)
 
 
 def _numbers(values: array) -> np.ndarray:
@@ -533,7 +540,7 @@ def _written(write, fmt: str, frame: pd.DataFrame, **options) -> Iterator[bytes]
     def whole(rows: pd.DataFrame) -> bytearray:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "ratings"
-            write(rows, str(path), **options)
+            write(stat_data.plain(rows), str(path), **options)
             return bytearray(path.read_bytes())
 
     if len(frame) >= SPLICE_ROWS:
