@@ -8,9 +8,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from annotation import services
+from annotation.core import memory
 from annotation.models import TOKEN_ALPHABET, Assignment, Study
 from annotation.services import studies
-from annotation.services.studies import assignments, opening
+from annotation.services.studies import assignments
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -238,7 +239,7 @@ def test_opening_reads_no_field_per_item(study_admin, design, sources, quality):
 
 
 def _fail_without_collection() -> None:
-    with opening._no_cycle_collection():
+    with memory.cycle_collection_paused():
         assert not gc.isenabled()
         raise RuntimeError
 

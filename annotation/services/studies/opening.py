@@ -1,9 +1,6 @@
 """Opening a study: its items frozen and every rater's seeded order stored, in the request
 or on a worker."""
 
-import contextlib
-import gc
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -12,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from annotation.core import design
+from annotation.core import design, memory
 from annotation.models import (
     Case,
     Item,
@@ -131,7 +128,7 @@ def study_open(
     for key, item in sorted(items.items(), key=lambda pair: (pair[1].output.case_id, pair[0])):
         by_role[item.output.case.role].append(design.DesignItem(key, _sources_of(item)))
     users = {m.pseudonym: m.user for m in raters}
-    with _no_cycle_collection(), ThreadPoolExecutor(max_workers=1) as digesting:
+    with memory.cycle_collection_paused(), ThreadPoolExecutor(max_workers=1) as digesting:
         progress.note = "Placing the items in each rater's seeded order"
         manifest = _manifest(study, by_role, users)
         progress.total = len(manifest.placements)
@@ -176,21 +173,6 @@ def _manifest(study: Study, by_role: dict[str, list[design.DesignItem]], users) 
     if study.retests_per_rater:
         _check_retests(study, placements)
     return design.Manifest(seed=study.seed, k=study.raters_per_item, placements=tuple(placements))
-
-
-@contextlib.contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Python's cycle collector paused: the manifest of a large study is millions of small
-    objects, none in a cycle, and the collector would walk them all again and again as they
-    are made (a third of the design's time at a million assignments). What garbage there is
-    waits until the end."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def quality_control_of(
