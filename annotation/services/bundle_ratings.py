@@ -66,8 +66,11 @@ class BundleRatings:
         )
         if batches is not None:  # PostgreSQL writes the lines, the columns come beside them
             # Closed here if writing fails: the batches' own transaction block must end before
-            # the bundle's does, or the bundle's read-only transaction would stay open.
-            with contextlib.closing(batches):
+            # the bundle's does, or the bundle's read-only transaction would stay open. No
+            # cycle collection: each batch is tens of thousands of new objects (texts, tuples),
+            # which would have the collector walk everything the worker holds, time and again
+            # (a million ratings: 1.2 s of the worker's 3 s).
+            with contextlib.closing(batches), memory.cycle_collection_paused():
                 out.write(tables.csv_header(self.table.names))
                 for batch in batches:
                     out.write(batch.text)
