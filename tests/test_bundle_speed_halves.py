@@ -45,11 +45,11 @@ def _ratings_csv(study) -> str:
     """ratings.csv as the bundle writes it, in the bundle's snapshot (the rest of the bundle
     left out: ratings.dta cannot hold the doubles past Stata's range that tricky answers use)."""
     run = TaskRun.objects.create(study=study, kind=TaskRun.Kind.EXPORT_BUNDLE)
-    out = io.StringIO()
+    out = io.BytesIO()
     with bundle._snapshot(run) as job:
         assert job.helper is not None
         BundleRatings(study, helper=job.helper).write_csv(out)
-    return out.getvalue()
+    return out.getvalue().decode()
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_both_halves_give_the_python_csv(settings, tmp_path, monkeypatch, parts_
     monkeypatch.setattr(ratings_rows, "CSV_BATCH", 7)  # many batches in each half
     for study in _studies():
         if study.title == DEMO_TITLE:
-            _tricky(study)  # lines Python writes, in both halves
+            _tricky(study)  # answers, values and times of every kind, in both halves
         if study.title == SIDE_BY_SIDE_TITLE:
             for n, assignment in enumerate(study.assignments.order_by("pk")):
                 Assignment.objects.filter(pk=assignment.pk).update(order=ORDERS[n % len(ORDERS)])
@@ -96,7 +96,7 @@ def test_a_change_after_the_snapshot_is_in_neither_half(settings, tmp_path, monk
     methods_before = bundle.methods_text(study)  # made by a thread of its own, in the snapshot
     write = BundleRatings.write_csv
 
-    def write_after_a_change(self, out):
+    def write_after_a_change(self, out, **options):
         # Another connection commits while the bundle holds its snapshot.
         def change():
             Rating.objects.filter(pk__in=changed).update(value=123456.5)
@@ -105,7 +105,7 @@ def test_a_change_after_the_snapshot_is_in_neither_half(settings, tmp_path, monk
         thread = threading.Thread(target=change)
         thread.start()
         thread.join()
-        write(self, out)
+        write(self, out, **options)
 
     monkeypatch.setattr(BundleRatings, "write_csv", write_after_a_change)
     run = _build(study)

@@ -15,7 +15,6 @@ from annotation.core import columns as cols
 # Cells that a spreadsheet would run as a formula. Model outputs and free text are untrusted.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # A plain number a spreadsheet reads as that number, never as a formula: written as it is.
-# (The SQL that writes ratings.csv in PostgreSQL uses the same pattern: ratings_rows.NUMBER_RE.)
 NUMBER_PATTERN = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
 PLAIN_NUMBER = re.compile(NUMBER_PATTERN)
 

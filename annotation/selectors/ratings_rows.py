@@ -1,7 +1,8 @@
 """The ratings in the long format (ratings.csv, the API's ratings, the statistics' rows): one
 row per rating, read as plain values in chunks, for exports of any size in constant memory. On
-PostgreSQL the paper bundle's ratings.csv is written by the database itself, line by line, with
-the columns its ratings.sav and ratings.dta need beside each line (`study_ratings_csv_batches`)."""
+PostgreSQL the paper bundle's ratings.csv is read as the database's sorted, packed numbers, its
+lines laid out by NumPy, with the columns its ratings.sav and ratings.dta need beside them
+(`study_ratings_csv_batches`)."""
 
 import contextlib
 import itertools
@@ -24,8 +25,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast
 
-from annotation.core import columns, tables
-from annotation.models import Assignment, Item, ItemOutput, Question, Rating, Study
+from annotation.core import columns
+from annotation.models import Item, ItemOutput, Question, Rating, Study
 from annotation.selectors.adjudication_exports import reference_cells
 from annotation.selectors.consent import study_rater_covariates
 from annotation.selectors.studies import study_rater_pseudonyms
@@ -215,17 +216,17 @@ def _answer_text(answer: object) -> object:
     return json.dumps(answer) if isinstance(answer, list) else answer
 
 
-# --- ratings.csv written by PostgreSQL ------------------------------------------------------
+# --- ratings.csv from PostgreSQL's sorted numbers -------------------------------------------
 
-CSV_BATCH = 10_000  # rows per fetch: a few MB of text
+CSV_BATCH = 10_000  # rows per fetch: some 100 bytes a row
 
 
 @dataclass
 class RatingsBatch:
-    """Some rows of ratings.csv in order: their CSV text, and the same rows' values for
+    """Some rows of ratings.csv in order: their CSV lines (UTF-8), and the same rows' values for
     ratings.sav and ratings.dta as `stat_files.CodedRatings` (arrays, not a value per row)."""
 
-    text: str
+    data: bytes
     coded: "CodedRatings"
 
 
@@ -233,14 +234,14 @@ def study_ratings_csv_batches(
     *, study: Study, answers_of: Iterable[int] = (), helper=None
 ) -> Iterator[RatingsBatch] | None:
     """ratings.csv's rows (without the header) as `tables.csv_cells` and `tables.csv_chunks`
-    write `study_ratings_rows`' rows, each line formatted by PostgreSQL; None on another
-    database. Python formats a line only where PostgreSQL's text would differ from Python's
-    (a list or a fraction as the answer, a value it writes in exponent notation, an order shown
-    that is not a list of slots): `tables.csv_line`. `answers_of`: the questions whose answers
-    the columns should carry. None for an assisted-reading study too: its rows carry the arm,
-    which these lines do not (its reads are few: readers x cases x arms). `helper`: a second
-    connection (psycopg's) in a transaction that reads the same snapshot as Django's: the second
-    half of the items is then sorted and written there while the first is here, on two cores."""
+    write `study_ratings_rows`' rows; None on another database. PostgreSQL joins and sorts the
+    ratings and sends each one's numbers packed (`PACKED`) with its three texts (order shown,
+    kind, answer); NumPy writes the lines (`core.csv_lines`), each distinct id, text and value
+    written once by Python. `answers_of`: the questions whose answers the columns should carry.
+    None for an assisted-reading study too: its rows carry the arm, which these lines do not
+    (its reads are few: readers x cases x arms). `helper`: a second connection (psycopg's) in a
+    transaction that reads the same snapshot as Django's: the second half of the items is then
+    joined and sorted there while the first is here, on two cores."""
     if connection.vendor != "postgresql" or study.is_reading:
         return None
     return _csv_batches(study, list(answers_of), helper)
@@ -255,45 +256,27 @@ def _csv_batches(study: Study, answers_of: list[int], helper) -> Iterator[Rating
     references = {
         (item, pk_of[key]): found for (item, key), found in reference_cells(study=study).items()
     }
-    params = {
-        "study": study.pk,
-        "raters": json.dumps({str(pk): tables.csv_cell(name) for pk, name in pseudonyms.items()}),
-        # Each question's cell and place, looked up: a join made PostgreSQL loop over the
-        # questions, reading every rating once per question.
-        "questions": json.dumps({str(pk): [tables.csv_cell(k), o] for pk, k, o in questions}),
-        "answers_of": answers_of,
-        # Each reference's two cells by "item question" ids, looked up as the raters' are.
-        "references": json.dumps(
-            {
-                f"{i} {q}": ",".join(map(tables.csv_cell, found))
-                for (i, q), found in references.items()
-            }
-        ),
-        "formula": FORMULA_RE,
-        "number": NUMBER_RE,
-        "quoted": QUOTED_RE,
-        "plain": PLAIN_RE,
-    }
-    shape = _Shapes(tokens, pseudonyms, keys, references)
-    sql = CSV_REFERENCE_SQL if references else CSV_SQL
+    # Each question's place, looked up: a join made PostgreSQL loop over the questions,
+    # reading every rating once per question.
+    params = {"study": study.pk, "places": json.dumps({str(pk): o for pk, _, o in questions})}
+    shape = _Shapes(tokens, pseudonyms, keys, references, answers_of)
     parts = _parts(len(tokens), 1 if helper is None else 2)
     with transaction.atomic(), connection.cursor() as plain, contextlib.ExitStack() as stack:
         fetched = []
         for at, (first, last) in enumerate(parts):
             raw = plain.connection if at == 0 else helper
-            # The whole sort in memory; no JIT compilation (seconds for a query run once);
-            # floats as their shortest exact text, which `_float_sql` turns into Python's.
-            for setting in ("work_mem = '256MB'", "jit = off", "extra_float_digits = 1"):
+            # The whole sort in memory; no JIT compilation (seconds for a query run once).
+            for setting in ("work_mem = '256MB'", "jit = off"):
                 raw.execute(f"SET LOCAL {setting}")
             cursor = stack.enter_context(raw.cursor(name=f"bundle_ratings_csv_{at}"))
             cursor.itersize = CSV_BATCH
             # Binary results: the packed numbers as they are, not as hexadecimal text.
-            cursor.execute(sql, {**params, "first": first, "last": last}, binary=True)
+            cursor.execute(CSV_SQL, {**params, "first": first, "last": last}, binary=True)
             # Each part's thread starts fetching at once: the parts sort side by side.
             fetched.append(stack.enter_context(_Prefetched(cursor, CSV_BATCH)))
         for part in fetched:
             for rows in part:
-                yield shape.batch(rows, plain)
+                yield shape.batch(rows)
 
 
 def _parts(items: int, parts: int) -> list[tuple[int, int]]:
@@ -307,11 +290,9 @@ def _parts(items: int, parts: int) -> list[tuple[int, int]]:
 class _Prefetched:
     """A cursor's batches, fetched by a thread of its own one ahead of the one being shaped:
     each part's query starts at once (its sort is done by the time its rows are wanted), and
-    the next batch crosses the network while Python joins and unpacks this one. psycopg waits
-    for the server without holding the GIL, and runs one operation of a connection at a time,
-    so the fallback query of `_Shapes` waits its turn. An error of the fetch is raised where
-    the batch would have been. Leaving the block early stops the thread before the cursor
-    closes."""
+    the next batch crosses the network while Python lays out this one. psycopg waits for the
+    server without holding the GIL. An error of the fetch is raised where the batch would have
+    been. Leaving the block early stops the thread before the cursor closes."""
 
     DONE = object()
 
@@ -356,113 +337,142 @@ class _Prefetched:
 
 
 class _Shapes:
-    """A batch of the query's rows as `RatingsBatch`: the lines joined, the numbers unpacked by
-    NumPy, each distinct id and JSON text turned into its text once."""
+    """A batch of the query's rows as `RatingsBatch`: the numbers unpacked by NumPy, each
+    distinct id and text turned into its text and cell once, the lines laid out by NumPy."""
 
-    def __init__(self, tokens: dict, pseudonyms: dict, keys: dict, references: dict) -> None:
+    def __init__(
+        self, tokens: dict, pseudonyms: dict, keys: dict, references: dict, answers_of: list
+    ) -> None:
         self.tokens, self.pseudonyms, self.keys = tokens, pseudonyms, keys
         self.references = references  # (answer, value) by (item id, question id)
+        self.answers_of = answers_of
         self.answers = _JsonTexts(_answer_text)
         self.orders = _JsonTexts(lambda order: " ".join(map(str, order)))
+        self.token_cells: dict[int, bytes] = {}
 
-    def batch(self, rows: list[tuple], cursor) -> RatingsBatch:
+    def batch(self, rows: list[tuple]) -> RatingsBatch:
         import numpy as np  # the worker's: the web process must not load it (issue 22)
 
+        from annotation.core import csv_lines
         from annotation.core.stat_files import CodedRatings
 
-        lines, packed, orders, kinds, answer = (list(column) for column in zip(*rows, strict=True))
+        packed, orders, kinds, answers = (list(column) for column in zip(*rows, strict=True))
         if None in packed:  # a column NULL, which the schema rules out
             raise ValueError("ratings.csv: a rating's numbers did not pack")
         record = np.frombuffer(b"".join(packed), dtype=PACKED)
-        answer_at = np.flatnonzero(record["answered"])
-        ms = record["ms"]
+        items, item_at = np.unique(record["item"], return_inverse=True)
+        raters, rater_at = np.unique(record["rater"], return_inverse=True)
+        questions, question_at = np.unique(record["question"], return_inverse=True)
+        kind_texts, kind_at = _in_order(kinds)
+        order_texts, order_at = _in_order(orders)
+        answer_texts, answer_code = _in_order(answers)
+        shown = [self.orders(text) for text in order_texts]
+        shaped = [self.answers(text) for text in answer_texts]
+        item_ids, question_ids = items.tolist(), questions.tolist()
+        rater_texts = [self.pseudonyms.get(pk, "") for pk in raters.tolist()]
+        key_texts = [self.keys[pk] for pk in question_ids]
+        values, missing = record["value"].astype(np.float64), record["no_value"] == 1
+        # The columns beside the lines carry an answer where it is "na" or its question's
+        # variable holds text.
+        is_na = np.array([text == '"na"' for text in answer_texts] + [False], dtype=bool)
+        answered = is_na[answer_code] | np.isin(record["question"], self.answers_of)
+        answer_rows = np.flatnonzero(answered)
+        ms = record["ms"].astype(np.int64)
         coded = CodedRatings(
             texts={
-                "item": _distinct(record["item"], self.tokens.__getitem__),
-                "rater": _distinct(record["rater"], lambda pk: self.pseudonyms.get(pk, "")),
-                "kind": _in_order(kinds, str),
-                "shown": _in_order(orders, self.orders),
+                "item": ([self.tokens[pk] for pk in item_ids], item_at),
+                "rater": (rater_texts, rater_at),
+                "kind": ([str(kind) for kind in kind_texts], kind_at),
+                "shown": (shown, order_at),
             },
-            question=_distinct(record["question"], self.keys.__getitem__),
+            question=(key_texts, question_at),
             slot=record["slot"],
             flipped=record["flipped"],
             submitted=record["submitted"],
             session=record["session"],
             seconds=np.where(ms == 0, np.nan, ms / 1000),
-            values=np.where(record["no_value"] == 1, np.nan, record["value"]),
-            value_missing=record["no_value"] == 1,
-            answer_at=answer_at,
-            answers=[self.answers(answer[at]) for at in answer_at.tolist()],
+            values=np.where(missing, np.nan, values),
+            value_missing=missing,
+            answer_at=answer_rows,
+            answers=[shaped[code] for code in answer_code[answer_rows].tolist()],
         )
-        text = "".join(lines)
-        if LEFT in text:
-            self._lines_in_python(lines, record, orders, kinds, cursor)
-            text = "".join(lines)
-        return RatingsBatch(text, coded)
+        slot = record["slot"].astype(np.int64)
+        line = [
+            self._token_cells(item_ids)[item_at],
+            csv_lines.cells(rater_texts)[rater_at],
+            csv_lines.cells(key_texts)[question_at],
+            csv_lines.cells(shaped)[answer_code],
+            csv_lines.numbers(values, missing),
+            csv_lines.flags(record["flipped"]),
+            csv_lines.cells(shown)[order_at],
+            csv_lines.picked(np.where(slot < 0, -1, slot), lambda n: "" if n < 0 else str(n)),
+            csv_lines.cells(kind_texts)[kind_at],
+            *csv_lines.moments(record["created"]),
+            *csv_lines.moments(record["updated"]),
+            csv_lines.picked(record["revisions"].astype(np.int64)),
+            csv_lines.flags(record["submitted"]),
+            *csv_lines.seconds(ms),
+            csv_lines.picked(record["session"].astype(np.int64)),
+            self._reference_cells(record, items, item_at, questions, question_at),
+        ]
+        return RatingsBatch(csv_lines.lines(line), coded)
 
-    def _lines_in_python(self, lines: list, record, orders: list, kinds: list, cursor) -> None:
-        """The lines PostgreSQL left to Python, from the values the query's row lacked."""
-        left = [at for at, line in enumerate(lines) if LEFT in line]
-        cursor.execute(FALLBACK_SQL, [[int(record["id"][at]) for at in left]])
-        found = {pk: rest for pk, *rest in cursor.fetchall()}
-        for at in left:
-            one = record[at]
-            item, question, ms = int(one["item"]), int(one["question"]), int(one["ms"])
-            answer, first_saved, last_saved, revisions = found[int(one["id"])]
-            row = [
-                self.tokens[item],
-                self.pseudonyms.get(int(one["rater"]), ""),
-                self.keys[question],
-                self.answers(answer),
-                None if one["no_value"] else float(one["value"]),
-                bool(one["flipped"]),
-                self.orders(orders[at]),
-                "" if one["slot"] < 0 else int(one["slot"]),
-                kinds[at],
-                first_saved,
-                last_saved,
-                revisions,
-                bool(one["submitted"]),
-                ms / 1000 if ms else None,
-                int(one["session"]),
-                *self.references.get((item, question), NO_REFERENCE),
-            ]
-            lines[at] = tables.csv_line(row, RATINGS_CSV_COLUMNS)
+    def _token_cells(self, item_ids: list[int]):
+        import numpy as np
+
+        from annotation.core import csv_lines
+
+        found = self.token_cells
+        for pk in item_ids:
+            if pk not in found:
+                found[pk] = (csv_lines.cell(self.tokens[pk]) + ",").encode()
+        return np.array([found[pk] for pk in item_ids], dtype=bytes)
+
+    def _reference_cells(self, record, items, item_at, questions, question_at):
+        """The item and question's adjudicated reference, answer and value, and the line end;
+        two empty cells where there is none."""
+        import numpy as np
+
+        from annotation.core import csv_lines
+
+        if not self.references:
+            return np.full(len(record), b",\r\n")
+        pairs, at = np.unique(np.stack([item_at, question_at], axis=1), axis=0, return_inverse=True)
+        written = []
+        for item, question in pairs.tolist():
+            found = self.references.get((int(items[item]), int(questions[question])))
+            cells = NO_REFERENCE if found is None else found
+            written.append(",".join(csv_lines.cell(value) for value in cells) + "\r\n")
+        return np.array([text.encode() for text in written], dtype=bytes)[at.reshape(-1)]
 
 
-# Each rating's numbers as the query packs them: big-endian, fixed width.
+# Each rating's numbers as the query packs them: big-endian, fixed width. `created` and
+# `updated` as PostgreSQL sends a timestamptz: microseconds since 2000-01-01 UTC.
 PACKED = [
     ("item", ">i8"),
     ("rater", ">i8"),
     ("question", ">i8"),
-    ("id", ">i8"),
     ("value", ">f8"),
     ("ms", ">i8"),
+    ("created", ">i8"),
+    ("updated", ">i8"),
+    ("revisions", ">i4"),
     ("slot", ">i4"),
     ("session", ">i4"),
     ("flipped", "u1"),
     ("submitted", "u1"),
     ("no_value", "u1"),
-    ("answered", "u1"),
 ]
 
 
-def _distinct(ids, text) -> tuple[list, object]:
-    """Ids (an array) as their distinct texts, `text(id)` each, and each id's place among them."""
-    import numpy as np
-
-    found, at = np.unique(ids, return_inverse=True)
-    return [text(pk) for pk in found.tolist()], at
-
-
-def _in_order(values: list, text) -> tuple[list, object]:
-    """Values (JSON texts, kinds) as their distinct texts, `text(value)` each, and each value's
+def _in_order(values: list) -> tuple[list, object]:
+    """Values (JSON texts, kinds) as their distinct values, in the order met, and each value's
     place among them."""
     import numpy as np
 
     found: dict = {}
     at = [found.setdefault(value, len(found)) for value in values]
-    return [text(value) for value in found], np.array(at, dtype=np.intp)
+    return list(found), np.array(at, dtype=np.intp)
 
 
 class _Names(dict):
@@ -478,129 +488,33 @@ class _Names(dict):
         return found
 
 
-def _text_sql(x: str) -> str:
-    """The cell `tables.csv_cells` and the csv module write for the text `x` (an expression
-    read more than once): made inert (`tables.safe_cell`), then quoted where it holds a
-    comma, a quote or a line break."""
-    safe = f"(CASE WHEN {x} ~ %(formula)s AND {x} !~ %(number)s THEN '''' || {x} ELSE {x} END)"
-    quoted = f"""'"' || replace({safe}, '"', '""') || '"'"""
-    slow = f"(CASE WHEN {safe} ~ %(quoted)s THEN {quoted} ELSE {safe} END)"
-    return f"(CASE WHEN {x} ~ %(plain)s THEN {x} ELSE {slow} END)"
-
-
-def _float_sql(x: str) -> str:
-    """Python's repr of the double `x`, or NULL where PostgreSQL's shortest text is not its
-    digits: both give the same shortest digits, and both write them without an exponent from
-    1e-4 up to 1e15, where Python adds ".0" to a whole number."""
-    return (
-        f"(CASE WHEN {x} = 0 THEN CASE WHEN {x}::text = '-0' THEN '-0.0' ELSE '0.0' END "
-        f"WHEN abs({x}) >= 1e-4 AND abs({x}) < 1e15 THEN {x}::text "
-        f"|| CASE WHEN strpos({x}::text, '.') > 0 THEN '' ELSE '.0' END END)"
-    )
-
-
-FORMULA_RE = "^[" + "".join(p for p in tables.FORMULA_PREFIXES if p != "-") + "-]"
-QUOTED_RE = '[,"\r\n]'
-# A plain number, written as it is though it starts with + or - (`tables.safe_cell`).
-NUMBER_RE = "^" + tables.NUMBER_PATTERN + "$"
-# Needs neither quotes nor a prefix: no first character that makes a formula or asks for
-# quoting (the "-" last, where it is no range), nothing after it that asks for quoting.
-PLAIN_RE = "^[^" + FORMULA_RE[2:-2] + ',"\r\n-][^,"\r\n]*$'
-ANSWER_TEXT = "(r.answer #>> '{}')"
-# An answer as ratings.csv writes it where it is a text, a boolean, null or a whole number;
-# NULL for a list, an object or a fraction (Python's repr of it: see `_batch`).
-ANSWER_SQL = f"""CASE jsonb_typeof(r.answer)
-    WHEN 'string' THEN {_text_sql(ANSWER_TEXT)}
-    WHEN 'boolean' THEN CASE WHEN r.answer = 'true'::jsonb THEN 'TRUE' ELSE 'FALSE' END
-    WHEN 'null' THEN ''
-    WHEN 'number' THEN CASE WHEN r.answer::text ~ '^-?[0-9]+$' THEN r.answer::text END
-END"""
-VALUE_SQL = f"CASE WHEN r.value IS NULL THEN '' ELSE {_float_sql('r.value')} END"
-# " ".join of a list of slots; NULL for anything else.
-SHOWN_SQL = r"""CASE WHEN r."order" = '[]'::jsonb THEN ''
-    WHEN r."order"::text ~ '^\[[0-9]+(, [0-9]+)*\]$'
-    THEN replace(btrim(r."order"::text, '[]'), ', ', ' ') END"""
-# ms / 1000 as Python writes it: the thousandths without their trailing zeros (repr gives a
-# double's shortest exact digits, and below 2**31 ms the decimal itself is that).
-SECONDS_SQL = """CASE WHEN r.time_on_task_ms = 0 THEN ''
-    WHEN r.time_on_task_ms > 0 THEN (r.time_on_task_ms / 1000)::text || '.'
-        || coalesce(nullif(rtrim(lpad((r.time_on_task_ms %% 1000)::text, 3, '0'), '0'), ''), '0')
-END"""
-KIND_SQL = (
-    "CASE WHEN r.kind IN ("
-    + ", ".join(f"'{kind}'" for kind in Assignment.Kind.values)
-    + f") THEN r.kind ELSE {_text_sql('r.kind')} END"
-)
-# A cell PostgreSQL leaves to Python (its expression gave NULL) is written as this character,
-# and a line holding it is written again by Python (`_Shapes._lines_in_python`): one function
-# call joins the cells (`concat_ws`, a third of the time of a chain of `||`), where a NULL would
-# only have dropped out. A text that holds the character itself is written by Python too.
-LEFT = "\x01"
-
-
-def _left(cell: str) -> str:
-    return f"coalesce(({cell}), E'\\x01')"
-
-
-# Where the columns beside a line carry its answer: "na", or a question whose variable is text.
-ANSWERED = """(r.answer = '"na"'::jsonb OR r.question_id = ANY(%(answers_of)s))"""
-UTC_SECOND = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
-
-
 # `r` is a rating with its assignment's, item's and slot's columns, of the items ranked `first`
-# to `last` (a part: `_parts`). PostgreSQL writes the lines before it sorts them: sorting the
-# plain columns first and writing each line as it was fetched took a quarter longer. Each
-# item's cell written once (the window keeps it from being joined in as an expression); the
-# items ranked by token, so that a million rows sort on whole numbers in the order their tokens
-# give. A question's cell and place come from a parameter, as a rater's pseudonym does.
-def _csv_sql(references: str) -> str:
-    """The query, its lines ending with `references`, the SQL of the two reference cells."""
-    return f"""
+# to `last` (a part: `_parts`); the items ranked by token, so that a million rows sort on whole
+# numbers in the order their tokens give. A question's place comes from a parameter.
+CSV_SQL = """
 SELECT
-    concat_ws(',', r.cell, coalesce(%(raters)s::jsonb ->> r.rater_id::text, ''),
-        {_left("%(questions)s::jsonb -> r.question_id::text ->> 0")},
-        {_left(ANSWER_SQL)}, {_left(VALUE_SQL)},
-        CASE WHEN r.flipped THEN 'TRUE' ELSE 'FALSE' END, {_left(SHOWN_SQL)},
-        coalesce(r.slot::text, ''), {_left(KIND_SQL)},
-        {UTC_SECOND.format("r.created_at")}, {UTC_SECOND.format("r.updated_at")},
-        r.revision_count,
-        CASE WHEN r.submitted THEN 'TRUE' ELSE 'FALSE' END,
-        {_left(SECONDS_SQL)}, r.session, {references}) || E'\\r\\n' AS line,
     int8send(r.item_id::int8) || int8send(r.rater_id::int8) || int8send(r.question_id::int8)
-    || int8send(r.id::int8) || float8send(coalesce(r.value, 0)) || int8send(r.time_on_task_ms::int8)
-    || int4send(coalesce(r.slot::int4, -1)) || int4send(r.session::int4) || boolsend(r.flipped)
-    || boolsend(r.submitted) || boolsend(r.value IS NULL) || boolsend({ANSWERED})
-    AS packed,
-    r."order"::text, r.kind, CASE WHEN {ANSWERED} THEN r.answer::text END
+    || float8send(coalesce(r.value, 0)) || int8send(r.time_on_task_ms::int8)
+    || timestamptz_send(r.created_at) || timestamptz_send(r.updated_at)
+    || int4send(r.revision_count::int4) || int4send(coalesce(r.slot::int4, -1))
+    || int4send(r.session::int4) || boolsend(r.flipped) || boolsend(r.submitted)
+    || boolsend(r.value IS NULL) AS packed,
+    r."order"::text, r.kind, r.answer::text
 FROM (
     SELECT r.id, r.question_id, r.answer, r.value, r.created_at, r.updated_at, r.revision_count,
-        a.item_id,
-        a.rater_id, a.flipped, a."order", a.kind, a.submitted_at IS NOT NULL AS submitted,
-        a.time_on_task_ms, a.session, io.slot, i.cell, i.rank,
-        (%(questions)s::jsonb -> r.question_id::text ->> 1)::int AS place
+        a.item_id, a.rater_id, a.flipped, a."order", a.kind,
+        a.submitted_at IS NOT NULL AS submitted, a.time_on_task_ms, a.session, io.slot, i.rank,
+        (%(places)s::jsonb ->> r.question_id::text)::int AS place
     FROM annotation_rating r
     JOIN annotation_assignment a ON a.id = r.assignment_id
     JOIN (
-        SELECT id, {_text_sql("token")} AS cell, row_number() OVER (ORDER BY token) AS rank
+        SELECT id, row_number() OVER (ORDER BY token) AS rank
         FROM annotation_item WHERE study_id = %(study)s
     ) i ON i.id = a.item_id
     LEFT JOIN annotation_itemoutput io ON io.item_id = a.item_id AND io.output_id = r.output_id
     WHERE a.study_id = %(study)s AND i.rank BETWEEN %(first)s AND %(last)s
 ) r
 ORDER BY r.rank, r.place, r.rater_id, r.id
-"""
-
-
-# A study without a decided adjudication: two empty cells, no lookup per row.
-CSV_SQL = _csv_sql("','")
-CSV_REFERENCE_SQL = _csv_sql(
-    "coalesce(%(references)s::jsonb ->> (r.item_id::text || ' ' || r.question_id::text), ',')"
-)
-# For the rows PostgreSQL left to Python: what the lines above do not carry.
-FALLBACK_SQL = f"""
-SELECT r.id, r.answer::text, {UTC_SECOND.format("r.created_at")},
-    {UTC_SECOND.format("r.updated_at")}, r.revision_count
-FROM annotation_rating r WHERE r.id = ANY(%s)
 """
 
 

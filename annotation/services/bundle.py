@@ -339,12 +339,13 @@ def _steps(study: Study, job: "_Job") -> list[tuple[str, object]]:
     if rater_keys or study.consent_version:  # consent and background, a row per rater
         files.append(cols.raters_table(rater_keys))
     ratings = BundleRatings(study, helper=job.helper)
-    # methods.md's queries run once ratings.csv is written, beside ratings.sav and ratings.dta.
+    # methods.md's queries run from ratings.csv's first lines on: the database has sorted the
+    # ratings by then (both cores were its until then) and only sends them.
     methods = job.ahead(lambda: methods_text(study))
 
     def ratings_csv(out) -> None:
-        ratings.write_csv(out)
-        methods.start()
+        ratings.write_csv(out, begun=methods.start)
+        methods.start()  # no lines at all
 
     steps = [
         ("ratings.csv", ratings_csv),

@@ -2,7 +2,7 @@
 one reading of the ratings (a million of them in seconds and some 100 MB), and read_bundle.R."""
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from annotation.core import columns as cols
 from annotation.core import memory, tables
@@ -59,22 +59,25 @@ class BundleRatings:
         self.columns = self.frame_ = None
         self.helper = helper  # a second connection in the bundle's snapshot, or None
 
-    def write_csv(self, out) -> None:
+    def write_csv(self, out, *, begun: Callable[[], None] = lambda: None) -> None:
+        """ratings.csv into `out`; `begun` is called as each batch of lines is written (on
+        PostgreSQL: from the first on, the database has sorted them and only sends them)."""
         columns = self.stat_files.RatingsColumns(self.variables)
         batches = study_ratings_csv_batches(
             study=self.study, answers_of=self._text_questions(), helper=self.helper
         )
-        if batches is not None:  # PostgreSQL writes the lines, the columns come beside them
+        if batches is not None:  # PostgreSQL sorts and packs, NumPy lays out the lines
             # Closed here if writing fails: the batches' own transaction block must end before
             # the bundle's does, or the bundle's read-only transaction would stay open. No
             # cycle collection: each batch is tens of thousands of new objects (texts, tuples),
             # which would have the collector walk everything the worker holds, time and again
             # (a million ratings: 1.2 s of the worker's 3 s).
             with contextlib.closing(batches), memory.cycle_collection_paused():
-                out.write(tables.csv_header(self.table.names))
+                out.write(tables.csv_header(self.table.names).encode())
                 for batch in batches:
-                    out.write(batch.text)
+                    out.write(batch.data)
                     columns.add_coded(batch.coded)
+                    begun()
             self.columns = columns
             return
 
