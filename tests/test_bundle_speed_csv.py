@@ -237,3 +237,34 @@ def test_the_adjudicated_references_are_written_as_python_does(monkeypatch):
     assert "'=cmd" in expected
     written, _ = _postgresql_csv(study)
     assert written == expected
+
+
+def test_moments_past_pythons_calendar_are_written_as_postgresql_does():
+    """The rows' moments are PostgreSQL's to_char: a year before 1000 in four digits, BC years,
+    years past 9999, and the infinities as empty cells (Python's datetime holds none of these,
+    so the lines cannot take them from it)."""
+    study = next(s for s in _studies() if s.title == DEMO_TITLE)
+    moments = [
+        "0999-06-01 12:00:00.999999+00",
+        "0001-01-01 00:00:00+00",
+        "0044-03-15 10:30:00+00 BC",
+        "10000-01-01 00:00:01+00",
+        "infinity",
+        "-infinity",
+        "1999-12-31 23:59:59.999999+00",
+    ]
+    pks = list(
+        Rating.objects.filter(assignment__study=study).order_by("pk").values_list("pk", flat=True)
+    )
+    with connection.cursor() as cursor:
+        for n, moment in enumerate(moments):
+            cursor.execute(
+                "UPDATE annotation_rating SET created_at = %s::timestamptz, "
+                "updated_at = %s::timestamptz WHERE id = %s",
+                [moment, moments[-1 - n], pks[n]],
+            )
+    expected = _python_csv(study)
+    assert "0999-06-01T12:00:00Z" in expected
+    assert "0044-03-15T10:30:00Z" in expected
+    written, _ = _postgresql_csv(study)
+    assert written == expected

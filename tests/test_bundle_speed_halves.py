@@ -150,3 +150,33 @@ def _idle_in_transaction() -> int:
             "AND state LIKE 'idle in transaction%%' AND pid <> pg_backend_pid()"
         )
         return cursor.fetchone()[0]
+
+
+def test_methods_md_is_made_while_ratings_csv_is_read(settings, tmp_path, monkeypatch):
+    """methods.md's queries start with ratings.csv's first lines (the database has sorted them
+    by then), not once the whole file is written."""
+    from annotation.core import stat_files
+
+    settings.EXPORT_DIR = tmp_path / "exports"
+    monkeypatch.setattr(ratings_rows, "CSV_BATCH", 7)
+    study = next(s for s in _studies() if s.title == DEMO_TITLE)
+    started = threading.Event()
+    make = bundle.methods_text
+
+    def methods_text(study):
+        started.set()
+        return make(study)
+
+    add_coded = stat_files.RatingsColumns.add_coded
+    waited = []
+
+    def add(self, coded):
+        if len(waited) < 2:  # the second batch waits for methods.md's thread to begin
+            waited.append(started.wait(10) if waited else None)
+        return add_coded(self, coded)
+
+    monkeypatch.setattr(bundle, "methods_text", methods_text)
+    monkeypatch.setattr(stat_files.RatingsColumns, "add_coded", add)
+    run = _build(study)
+    assert run.status == "succeeded", run.message
+    assert waited == [None, True]

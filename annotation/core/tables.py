@@ -109,14 +109,6 @@ def csv_cells(rows: Iterable[Sequence], columns: Sequence[cols.Column]) -> Itera
 LIMIT = 10_000  # texts a column of `csv_cells` remembers
 
 
-def csv_line(row: Sequence, columns: Sequence[cols.Column]) -> str:
-    """One row of values in `columns`' order as `csv_chunks(csv_cells(rows))` writes it, its
-    line end included."""
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(next(csv_cells([row], columns)))
-    return buffer.getvalue()
-
-
 def csv_header(columns: Sequence[str]) -> str:
     """The header line `csv_chunks` writes first."""
     buffer = io.StringIO()

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from annotation.core.stat_files import CodedRatings
 
 RATINGS_COLUMNS = columns.RATINGS.names
-RATINGS_CSV_COLUMNS = columns.RATINGS.columns
 
 
 def study_ratings_long(*, study: Study) -> list[dict]:
@@ -348,7 +347,6 @@ class _Shapes:
         self.answers_of = answers_of
         self.answers = _JsonTexts(_answer_text)
         self.orders = _JsonTexts(lambda order: " ".join(map(str, order)))
-        self.token_cells: dict[int, bytes] = {}
 
     def batch(self, rows: list[tuple]) -> RatingsBatch:
         import numpy as np  # the worker's: the web process must not load it (issue 22)
@@ -397,38 +395,28 @@ class _Shapes:
             answers=[shaped[code] for code in answer_code[answer_rows].tolist()],
         )
         slot = record["slot"].astype(np.int64)
+        column = csv_lines.Column
         line = [
-            self._token_cells(item_ids)[item_at],
-            csv_lines.cells(rater_texts)[rater_at],
-            csv_lines.cells(key_texts)[question_at],
-            csv_lines.cells(shaped)[answer_code],
+            column(csv_lines.cells([self.tokens[pk] for pk in item_ids]), item_at),
+            column(csv_lines.cells(rater_texts), rater_at),
+            column(csv_lines.cells(key_texts), question_at),
+            column(csv_lines.cells(shaped), answer_code),
             csv_lines.numbers(values, missing),
             csv_lines.flags(record["flipped"]),
-            csv_lines.cells(shown)[order_at],
+            column(csv_lines.cells(shown), order_at),
             csv_lines.picked(np.where(slot < 0, -1, slot), lambda n: "" if n < 0 else str(n)),
-            csv_lines.cells(kind_texts)[kind_at],
+            column(csv_lines.cells(kind_texts), kind_at),
             *csv_lines.moments(record["created"]),
             *csv_lines.moments(record["updated"]),
             csv_lines.picked(record["revisions"].astype(np.int64)),
             csv_lines.flags(record["submitted"]),
             *csv_lines.seconds(ms),
             csv_lines.picked(record["session"].astype(np.int64)),
-            self._reference_cells(record, items, item_at, questions, question_at),
+            self._reference_cells(item_ids, item_at, questions.tolist(), question_at),
         ]
         return RatingsBatch(csv_lines.lines(line), coded)
 
-    def _token_cells(self, item_ids: list[int]):
-        import numpy as np
-
-        from annotation.core import csv_lines
-
-        found = self.token_cells
-        for pk in item_ids:
-            if pk not in found:
-                found[pk] = (csv_lines.cell(self.tokens[pk]) + ",").encode()
-        return np.array([found[pk] for pk in item_ids], dtype=bytes)
-
-    def _reference_cells(self, record, items, item_at, questions, question_at):
+    def _reference_cells(self, item_ids: list, item_at, question_ids: list, question_at):
         """The item and question's adjudicated reference, answer and value, and the line end;
         two empty cells where there is none."""
         import numpy as np
@@ -436,14 +424,13 @@ class _Shapes:
         from annotation.core import csv_lines
 
         if not self.references:
-            return np.full(len(record), b",\r\n")
+            return csv_lines.Column(np.array([b",\r\n"]), np.zeros(len(item_at), np.intp))
         pairs, at = np.unique(np.stack([item_at, question_at], axis=1), axis=0, return_inverse=True)
         written = []
         for item, question in pairs.tolist():
-            found = self.references.get((int(items[item]), int(questions[question])))
-            cells = NO_REFERENCE if found is None else found
-            written.append(",".join(csv_lines.cell(value) for value in cells) + "\r\n")
-        return np.array([text.encode() for text in written], dtype=bytes)[at.reshape(-1)]
+            found = self.references.get((item_ids[item], question_ids[question]), NO_REFERENCE)
+            written.append(",".join(csv_lines.cell(value) for value in found) + "\r\n")
+        return csv_lines.Column(np.array([t.encode() for t in written]), at.reshape(-1))
 
 
 # Each rating's numbers as the query packs them: big-endian, fixed width. `created` and

@@ -339,8 +339,9 @@ def _steps(study: Study, job: "_Job") -> list[tuple[str, object]]:
     if rater_keys or study.consent_version:  # consent and background, a row per rater
         files.append(cols.raters_table(rater_keys))
     ratings = BundleRatings(study, helper=job.helper)
-    # methods.md's queries run from ratings.csv's first lines on: the database has sorted the
-    # ratings by then (both cores were its until then) and only sends them.
+    # methods.md's queries run from ratings.csv's first lines on: the items' first half is
+    # sorted by then (both cores were the two halves' until about then), and what is left is
+    # sending the lines, laying them out and the SPSS and Stata files.
     methods = job.ahead(lambda: methods_text(study))
 
     def ratings_csv(out) -> None:
