@@ -48,6 +48,7 @@ ANSWERS = [
     '"',
     "\nfoo",
     "\rbar",
+    "long, " * 2000,  # a batch holding it is joined row by row (csv_lines.PADDING_LIMIT)
     -5,
     0,
     123456789012345678901234567890,

@@ -36,11 +36,25 @@ PADDING_LIMIT = 4
 
 @dataclass(frozen=True)
 class Column:
-    """A column of cells: its distinct cells (each with what follows it) and each row's place
-    among them."""
+    """A column of cells: its distinct cells (each with what follows it; bytes, or NumPy's
+    fixed-width bytes) and each row's place among them."""
 
-    cells: np.ndarray
+    cells: Sequence[bytes] | np.ndarray
     at: np.ndarray
+
+    def lengths(self) -> np.ndarray:
+        if isinstance(self.cells, np.ndarray):
+            return np.strings.str_len(self.cells)
+        return np.fromiter(map(len, self.cells), dtype=np.int64, count=len(self.cells))
+
+    def table(self) -> np.ndarray:
+        """The distinct cells as fixed-width bytes."""
+        if isinstance(self.cells, np.ndarray):
+            return self.cells
+        return np.array(self.cells, dtype=bytes)
+
+    def texts(self) -> list[bytes]:
+        return self.cells.tolist() if isinstance(self.cells, np.ndarray) else list(self.cells)
 
     @classmethod
     def of(cls, cells: np.ndarray) -> "Column":
@@ -62,9 +76,9 @@ def cell(value: object) -> str:
     return text
 
 
-def cells(values: Iterable, text: Callable[[object], str] = cell, end: str = ",") -> np.ndarray:
+def cells(values: Iterable, text: Callable[[object], str] = cell, end: str = ",") -> list[bytes]:
     """Each value's cell (`text`) followed by `end`, as UTF-8 bytes."""
-    return np.array([(text(value) + end).encode() for value in values], dtype=bytes)
+    return [(text(value) + end).encode() for value in values]
 
 
 def picked(values: np.ndarray, text: Callable[[object], str] = cell, end: str = ",") -> Column:
@@ -162,17 +176,19 @@ def _thousandths(end: str) -> np.ndarray:
 def lines(columns: Sequence[Column]) -> bytes:
     """The rows whose cells `columns` hold (each cell with what follows it), as one text."""
     rows = len(columns[0].at)
-    text = sum(int(np.strings.str_len(c.cells)[c.at].sum()) for c in columns)
-    padded = rows * sum(c.cells.dtype.itemsize for c in columns)
+    lengths = [column.lengths() for column in columns]
+    text = sum(int(found[column.at].sum()) for found, column in zip(lengths, columns, strict=True))
+    padded = rows * sum(int(found.max(initial=1)) for found in lengths)
     if padded > PADDING_LIMIT * text:  # a few long cells: each row as long as its own text
         picked = []
         for column in columns:
-            cells = column.cells.tolist()
+            cells = column.texts()
             picked.append([cells[n] for n in column.at.tolist()])
         return b"".join(map(b"".join, zip(*picked, strict=True)))
     # The cells side by side in a record array, its padding left out.
-    record = np.empty(rows, dtype=[(f"c{n}", c.cells.dtype) for n, c in enumerate(columns)])
-    for n, column in enumerate(columns):
-        record[f"c{n}"] = column.cells[column.at]
+    distinct = [column.table() for column in columns]
+    record = np.empty(rows, dtype=[(f"c{n}", t.dtype) for n, t in enumerate(distinct)])
+    for n, (table, column) in enumerate(zip(distinct, columns, strict=True)):
+        record[f"c{n}"] = table[column.at]
     flat = record.view(np.uint8)
     return flat[flat != 0].tobytes()
