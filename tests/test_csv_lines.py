@@ -13,27 +13,10 @@ import tracemalloc
 import numpy as np
 
 from annotation.core import csv_lines, tables
+from tests.test_bundle_speed_csv import ANSWERS
 
-TEXTS = [
-    "",
-    "plain",
-    "a,b",
-    'say "hi"',
-    "line\nbreak",
-    "cr\rhere",
-    "\ttab",
-    "-negative",
-    "-3",
-    "+1.5",
-    "-2e-3",
-    "@at",
-    "=SUM(A1)",
-    "  spaced  ",
-    "é 😀 中文",
-    "'quoted already",
-    '"',
-    ",",
-]
+# The tricky answers of the lines' byte-for-byte test, and plain numbers a guard leaves alone.
+TEXTS = [answer for answer in ANSWERS if isinstance(answer, str)] + ["-3", "+1.5", "-2e-3"]
 VALUES = [None, True, False, 0, -5, 2**70, 0.1, -0.0, float("nan"), float("inf"), 1e-7, 1e16]
 ANY = tables.cols.Column("x", tables.cols.ANY, "")
 
