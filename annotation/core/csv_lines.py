@@ -1,9 +1,9 @@
 """CSV lines laid out by NumPy, many rows at a time, as `tables.csv_chunks(tables.csv_cells())`
 writes them: the paper bundle's ratings.csv at a million ratings (issue 22). No Django.
 
-Each column comes as its distinct cells (NumPy's fixed-width bytes, `S`), each cell with the
-comma or line end that follows it and written once by Python (`cell`), and each row's place
-among them (`Column`): ids, keys and answers repeat, so a million rows hold few distinct texts.
+Each column comes as its distinct cells, each with the comma or line end that follows it and
+written once by Python (`tables.csv_cell`), and each row's place among them (`Column`): ids,
+keys and answers repeat, so a million rows hold few distinct texts.
 Moments and times on task, which rarely repeat, are written from their numbers by NumPy. Rows
 of short cells are one record array whose bytes, less the padding (NUL, which no text holds:
 PostgreSQL's texts cannot), are the lines; where a few long cells would pad every row to their
@@ -11,7 +11,6 @@ width (a long free-text answer among short ones), the rows are joined one by one
 
 import datetime
 import functools
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -19,8 +18,6 @@ import numpy as np
 
 from annotation.core import tables
 
-# What the csv module quotes a cell for (`QUOTE_MINIMAL`, line end "\r\n").
-QUOTED = re.compile('[,"\r\n]')
 TRUE_FALSE = np.array([b"FALSE", b"TRUE"])
 SECONDS_A_DAY = 86_400
 # timestamptz_send's microseconds count from 2000-01-01, day 730,120 of the proleptic
@@ -62,26 +59,16 @@ class Column:
         return cls(cells, np.arange(len(cells)))
 
 
-def cell(value: object) -> str:
-    """`tables.csv_cell(value)`, without a csv writer per cell: made inert (`tables.csv_value`),
-    then quoted where it holds a comma, a quote or a line break, as the csv module does."""
-    value = tables.csv_value(value)
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    text = value if isinstance(value, str) else str(value)
-    if QUOTED.search(text):
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
-def cells(values: Iterable, text: Callable[[object], str] = cell, end: str = ",") -> list[bytes]:
+def cells(
+    values: Iterable, text: Callable[[object], str] = tables.csv_cell, end: str = ","
+) -> list[bytes]:
     """Each value's cell (`text`) followed by `end`, as UTF-8 bytes."""
     return [(text(value) + end).encode() for value in values]
 
 
-def picked(values: np.ndarray, text: Callable[[object], str] = cell, end: str = ",") -> Column:
+def picked(
+    values: np.ndarray, text: Callable[[object], str] = tables.csv_cell, end: str = ","
+) -> Column:
     """Each value's cell followed by `end`, each distinct value written once."""
     found, at = np.unique(values, return_inverse=True)
     return Column(cells(found.tolist(), text, end), at.reshape(-1))
@@ -161,7 +148,7 @@ def seconds(ms: np.ndarray, end: str = ",") -> tuple[Column, Column]:
     slow = np.flatnonzero(~fast & (ms != 0))
     if len(slow):
         found, at = np.unique(ms[slow], return_inverse=True)
-        texts = [cell(value / 1000).encode() for value in found.tolist()]
+        texts = [tables.csv_cell(value / 1000).encode() for value in found.tolist()]
         whole[slow] = np.array(texts, dtype="S24")[at.reshape(-1)]
     return Column.of(whole), rest
 

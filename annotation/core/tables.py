@@ -116,12 +116,24 @@ def csv_header(columns: Sequence[str]) -> str:
     return buffer.getvalue()
 
 
+# What the csv module quotes a cell for (`QUOTE_MINIMAL`, line end "\r\n").
+QUOTED = re.compile('[,"\r\n]')
+
+
 def csv_cell(value: object) -> str:
-    """One cell's text as `csv_chunks` writes `csv_value(value)` (a second, empty cell beside
-    it: the csv module quotes an empty row's only cell)."""
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow([csv_value(value), ""])
-    return buffer.getvalue()[: -len(",\r\n")]
+    """One cell's text as `csv_chunks` writes `csv_value(value)` beside other cells, without a
+    csv writer per cell (ratings.csv's lines write each distinct value's cell this way): a
+    float as its repr, anything else as its text, quoted where it holds a comma, a quote or a
+    line break, as the csv module does."""
+    value = csv_value(value)
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    text = value if isinstance(value, str) else str(value)
+    if QUOTED.search(text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 INTRO = (

@@ -25,7 +25,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast
 
-from annotation.core import columns
+from annotation.core import columns, tables
 from annotation.models import Item, ItemOutput, Question, Rating, Study
 from annotation.selectors.adjudication_exports import reference_cells
 from annotation.selectors.consent import study_rater_covariates
@@ -429,7 +429,7 @@ class _Shapes:
         written = []
         for item, question in pairs.tolist():
             found = self.references.get((item_ids[item], question_ids[question]), NO_REFERENCE)
-            written.append(",".join(csv_lines.cell(value) for value in found) + "\r\n")
+            written.append(",".join(map(tables.csv_cell, found)) + "\r\n")
         return csv_lines.Column(np.array([t.encode() for t in written]), at.reshape(-1))
 
 
